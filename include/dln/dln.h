@@ -1,0 +1,16 @@
+/* dln/dln.h — the whole public interface of libdln. */
+#ifndef DLN_DLN_H
+#define DLN_DLN_H
+
+#include "dln/error.h"
+#include "dln/mat.h"
+#include "dln/rng.h"
+#include "dln/io.h"
+#include "dln/loss.h"
+#include "dln/net.h"
+#include "dln/init.h"
+#include "dln/data.h"
+#include "dln/observe.h"
+#include "dln/train.h"
+
+#endif

@@ -1,0 +1,63 @@
+/* dln/init.h — initializations of a network's weights, reproducible from a seed.
+ *
+ * All random schemes draw standard normal matrices layer by layer (W_1 first) from
+ * the given stream and then scale them, so that changing only the scales keeps the
+ * underlying draws: at a fixed product of scales the initial end-to-end matrix is
+ * unchanged (003 §4, Fig. 2 protocol). */
+#ifndef DLN_INIT_H
+#define DLN_INIT_H
+
+#include "dln/mat.h"
+#include "dln/net.h"
+#include "dln/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* W_j ~ N(0, s_j^2) entrywise; scales == NULL means s_j = sigma for all j.
+ * With per-layer scales of fixed product this is the imbalanced init of 003 §4
+ * (U(0) = σ_U U_0, V(0) = σ_V V_0). */
+int dln_init_gaussian(const dln_net *net, double *theta, dln_rng *rng, double sigma, const double *scales);
+
+/* Width-scaled N(0, h^{-2α}) with h the largest hidden width (003 §3.2, Theorem 2:
+ * 1/4 < α ≤ 1/2 for the theorem; any α > 0 accepted). Requires depth ≥ 2. */
+int dln_init_width_scaled(const dln_net *net, double *theta, dln_rng *rng, double alpha);
+
+/* Balanced initialization with end-to-end matrix W0 (d_N x d_0): with W0 = U Σ V^T
+ * (thin SVD, rank r ≤ min hidden width), W_N = U Σ^{1/N} Q_{N-1}^T,
+ * W_j = Q_j Σ^{1/N} Q_{j-1}^T, W_1 = Q_1 Σ^{1/N} V^T with Q_j ∈ R^{d_j x r}
+ * orthonormal (random from rng, or the first r unit vectors if rng == NULL), so
+ * every C_j = 0 (002 Definition 1; 003 §4 U_balanced, V_balanced). */
+int dln_init_balanced(const dln_net *net, double *theta, const dln_mat *W0, dln_rng *rng);
+
+/* Symmetric spectral initialization (001 Definition 1) for a tied net: with
+ * Y = Φ Σ Φ^T (symmetric m x m), U_0 = Φ Σ_0^{1/2} padded with zero columns to
+ * m x k (k ≥ m); sigma0[i] ≥ 0 pairs with the i-th eigenvalue of Y in the
+ * order returned by LAPACK (ascending). */
+int dln_init_spectral_symmetric(const dln_net *net, double *theta, const dln_mat *Y, const double *sigma0);
+
+/* Asymmetric spectral initialization (001 Definition 3) for a depth-2 net with
+ * W_2 = U (m x k), W_1 = V^T (k x n), k ≥ max(m, n): with Ȳ = Φ Σ Ψ^T (full SVD),
+ * U_0 = Φ Ū_0 G, V_0 = Ψ V̄_0 G where Ū_0, V̄_0 are rectangular diagonal with
+ * diagonals ubar[0..min(m,n)) and vbar[...] (paired with singular values in
+ * descending order) and G is k x k orthogonal (random from rng, identity if NULL). */
+int dln_init_spectral_asymmetric(const dln_net *net, double *theta, const dln_mat *Ybar, const double *ubar,
+                                 const double *vbar, dln_rng *rng);
+
+/* Orthogonal invariant-set init for under-determined regression (003 Prop. 1, eq. 15):
+ * depth 2, W_1 = U^T (h x d_0), W_2 = V (d_2 x h). With Φ_1 an orthonormal basis of
+ * the column space of X (d_0 x n) and Φ_2 its complement, U = Φ_1 U_1 + Φ_2 U_2 where
+ * the rows of U_1 and V lie in one half of a random orthogonal split of R^h and the
+ * rows of U_2 in the other, so V U_2^T = 0 and U_1 U_2^T = 0 exactly. Entries N(0, σ²)
+ * in the split coordinates. */
+int dln_init_orthogonal_minnorm(const dln_net *net, double *theta, const dln_mat *X, dln_rng *rng, double sigma);
+
+/* Copy given layer matrices into θ (layers[j-1] is W_j, d_j x d_{j-1}; a tied net takes
+ * one matrix U, m x k). Shapes and finiteness are checked; messages name the layer. */
+int dln_init_from_layers(const dln_net *net, double *theta, dln_mat *const *layers, int nlayers);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

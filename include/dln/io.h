@@ -1,0 +1,62 @@
+/* dln/io.h — arrays in and out (.npy v1.0/2.0, CSV) and atomic file output.
+ *
+ * .npy reader: hardened against malformed input — header length capped
+ * (DLN_NPY_MAX_HEADER), dtype/fortran_order/shape parsed strictly, product of the
+ * shape checked for overflow, declared data size checked against the file size
+ * before anything is allocated. Accepts dtypes <f8, <f4, <i8, <i4 (and '|u1'/'|b1' not),
+ * 0-d, 1-d (n,) -> n x 1 and 2-d arrays in C or Fortran order; always returns a
+ * column-major dln_mat of doubles. Writer emits version 1.0, '<f8', fortran_order True.
+ *
+ * Atomic output: data is written to "<path>.tmp.XXXXXX" in the same folder, flushed,
+ * fsync'ed and renamed over <path> only on commit, so an interrupted or failed run
+ * never leaves a half-written file under the final name. */
+#ifndef DLN_IO_H
+#define DLN_IO_H
+
+#include <stdio.h>
+
+#include "dln/mat.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DLN_NPY_MAX_HEADER 65536
+
+/* Read a .npy file. On failure *out is NULL and the message names the file and the defect. */
+int dln_npy_read(const char *path, dln_mat **out);
+/* Same, from a memory buffer (used by the fuzz harness); `name` is used in messages. */
+int dln_npy_parse(const char *name, const unsigned char *buf, size_t len, dln_mat **out);
+/* Write a rows x cols column-major matrix as .npy (atomically). A vector is written with
+ * shape (rows,) when cols == 1 and as_vector != 0. */
+int dln_npy_write(const char *path, int rows, int cols, const double *data, int as_vector);
+
+/* Read a numeric CSV file: comma-separated, optional header line (skipped when its first
+ * field is not a number), '#' comment lines ignored, every row the same number of fields.
+ * Errors name the file, line and column. */
+int dln_csv_read(const char *path, dln_mat **out);
+/* Write a matrix as CSV with an optional header line (NULL for none), values as %.17g. */
+int dln_csv_write(const char *path, int rows, int cols, const double *data, const char *header);
+
+/* Read a matrix from .npy or .csv, chosen by the file extension. */
+int dln_matrix_load(const char *path, dln_mat **out);
+
+/* Atomic output file. */
+typedef struct dln_afile dln_afile;
+int dln_afile_open(dln_afile **f, const char *path);
+FILE *dln_afile_stream(dln_afile *f);
+/* Flush, fsync, close and rename over the final path; frees f in every case. */
+int dln_afile_commit(dln_afile *f);
+/* Close and unlink the temporary file; frees f. Accepts NULL. */
+void dln_afile_abort(dln_afile *f);
+/* Whole buffer to a file, atomically. */
+int dln_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Create a folder and its parents (mode 0777 & ~umask); existing folders are fine.
+ * Fails with a message naming the path if it cannot be created or is not writable. */
+int dln_mkdir_p(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

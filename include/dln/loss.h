@@ -1,0 +1,71 @@
+/* dln/loss.h — tasks as losses of the end-to-end matrix W (d_N x d_0).
+ *
+ * Every task is a loss ℓ(W) of the end-to-end matrix (002 §2 eq. 1): the loss
+ * supplies ℓ(W), ∇ℓ(W) and a Hessian-vector product ∇²ℓ(W)[D]; the network turns
+ * ∇ℓ into per-layer gradients. Conventions (docs/conventions.md): samples are
+ * COLUMNS, X is d_0 x n, Y is d_N x n, the network maps x to W x.
+ *
+ *   regression     ℓ(W) = ½‖W X − Y‖_F²                        (000 eq. 2; 003 eq. 1 transposed)
+ *   factorization  ℓ(W) = ½‖W − Ȳ‖_F²                          (001 eq. 2, 11; 000 eq. 5)
+ *   sensing        ℓ(W) = (1/2m) Σ_i (⟨W, A_i⟩ − b_i)²         (002 eq. 9)
+ *   completion     sensing with A_i = e_{r_i} e_{c_i}^T         (002 §4.1)
+ *
+ * Each loss also knows its optimal value L* and a reference solution W*
+ * (least-squares / minimum-norm solution, or the target), when computable. */
+#ifndef DLN_LOSS_H
+#define DLN_LOSS_H
+
+#include <stddef.h>
+
+#include "dln/mat.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dln_loss dln_loss;
+
+typedef struct dln_loss_ops {
+  const char *name;
+  /* value = ℓ(W); if G != NULL, G = ∇ℓ(W) (rows x cols). Must not allocate. */
+  int (*eval)(dln_loss *loss, const double *W, double *value, double *G);
+  /* out = ∇²ℓ(W)[D] (rows x cols). Must not allocate. */
+  int (*hvp)(dln_loss *loss, const double *W, const double *D, double *out);
+  void (*destroy)(dln_loss *loss);
+} dln_loss_ops;
+
+struct dln_loss {
+  const dln_loss_ops *ops;
+  int rows, cols;   /* shape of W: d_N x d_0 */
+  double lstar;     /* optimal value inf ℓ, NAN if unknown */
+  double *wstar;    /* reference solution (rows x cols), NULL if unknown:
+                       regression: minimum-norm least-squares Y X^†;
+                       factorization: Ȳ; sensing/completion: minimum-norm
+                       least-squares solution of the linear measurements */
+  const char *wstar_name; /* "min-norm least-squares solution", "target", ... */
+  double target_norm;     /* ‖Ȳ‖_F for factorization (reconstruction error), else NAN */
+  void *impl;
+};
+
+int dln_loss_eval(dln_loss *loss, const double *W, double *value, double *G);
+int dln_loss_hvp(dln_loss *loss, const double *W, const double *D, double *out);
+void dln_loss_free(dln_loss *loss);
+
+/* ½‖W − Ȳ‖². Ȳ is copied. */
+int dln_loss_factorization_alloc(dln_loss **out, const dln_mat *target);
+/* ½‖W X − Y‖², X: d_0 x n, Y: d_N x n, copied. Any n, rank-deficient X allowed. */
+int dln_loss_regression_alloc(dln_loss **out, const dln_mat *X, const dln_mat *Y);
+/* (1/2m) Σ (⟨W, A_i⟩ − b_i)². A holds m matrices rows x cols, A_i at A + i*rows*cols. */
+int dln_loss_sensing_alloc(dln_loss **out, int rows, int cols, int m, const double *A, const double *b);
+/* (1/2m) Σ (W[r_i, c_i] − v_i)², 0-based indices. */
+int dln_loss_completion_alloc(dln_loss **out, int rows, int cols, int m, const int *r, const int *c,
+                              const double *v);
+
+/* Reduction of regression to factorization (000 eq. 3–5; 004 eq. 2–3): Ȳ = Y X^†
+ * (the transpose of 000's Θ* = (Y X^†)^T, since our W maps x to W x). */
+int dln_regression_reduce(const dln_mat *X, const dln_mat *Y, dln_mat **target);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,72 @@
+/* dln/net.h — deep linear networks W_N ··· W_1 with all weights in one vector.
+ *
+ * Layer j (1 ≤ j ≤ N) is W_j ∈ R^{d_j x d_{j-1}}, column-major at theta + offset[j].
+ * The end-to-end matrix W = W_N···W_1 is d_N x d_0. The objective is
+ * φ(θ) = ℓ(W_N···W_1) (002 eq. 2; 004 eq. 1) with per-layer gradients
+ * ∂φ/∂W_j = W_{N:j+1}^T ∇ℓ(W) W_{j-1:1}^T (002 Lemma 1 proof; 004 eq. 6).
+ *
+ * Tied (symmetric) model (001 §2): depth 2, widths {m, k, m}, W_2 = U ∈ R^{m x k},
+ * W_1 = U^T; the parameters are U alone and W = U U^T, ∂φ/∂U = (∇ℓ + ∇ℓ^T) U.
+ *
+ * The net owns its workspaces (prefix products, backward buffers), sized once in
+ * dln_net_alloc; dln_net_grad does not allocate. A net is not thread-safe: use one
+ * per thread. */
+#ifndef DLN_NET_H
+#define DLN_NET_H
+
+#include <stddef.h>
+
+#include "dln/loss.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dln_net_work dln_net_work;
+
+typedef struct dln_net {
+  int depth;        /* N ≥ 1 */
+  int *widths;      /* d_0 .. d_N (read-only) */
+  int tied;         /* 1 for the symmetric model U U^T */
+  size_t nparams;   /* length of θ */
+  size_t *offset;   /* offset[j] of W_j in θ, j = 1..N (tied: both point at U) */
+  dln_net_work *work;
+} dln_net;
+
+/* depth N ≥ 1, widths[0..N] ≥ 1. tied != 0 requires N == 2 and widths[2] == widths[0]. */
+int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied);
+void dln_net_free(dln_net *net);
+
+int dln_net_rows(const dln_net *net); /* d_N */
+int dln_net_cols(const dln_net *net); /* d_0 */
+
+/* Pointer to W_j inside θ (j = 1..N). For a tied net, W_1 = U^T is not stored:
+ * dln_net_layer(net, θ, 1) returns U and callers must transpose. */
+double *dln_net_layer(const dln_net *net, double *theta, int j);
+const double *dln_net_layer_const(const dln_net *net, const double *theta, int j);
+
+/* W = W_N ··· W_1 (d_N x d_0). */
+int dln_net_product(dln_net *net, const double *theta, double *W);
+
+/* φ(θ) = ℓ(W_N···W_1) into *value (may be NULL), its gradient into grad (length
+ * nparams, may be NULL), and, if W_out != NULL, the end-to-end matrix. No allocation. */
+int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out);
+
+/* Hessian-vector product of φ at θ in direction v: out = ∇²φ(θ) v (length nparams).
+ * Exact (a directional derivative of the per-layer gradients); no allocation. */
+int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double *v, double *out);
+
+/* C_j = W_{j+1}^T W_{j+1} − W_j W_j^T (d_j x d_j), j = 1..N−1 (002 Lemma 1),
+ * conserved under gradient flow. */
+int dln_net_conserved(const dln_net *net, const double *theta, int j, double *C);
+
+/* Unbalancedness magnitude max_j ‖C_j‖_F (002 Definition 1); 0 for N = 1 and tied nets. */
+double dln_net_unbalancedness(dln_net *net, const double *theta);
+
+/* Check that all entries of θ are finite (message names the layer and entry). */
+int dln_net_check_finite(const dln_net *net, const double *theta, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,97 @@
+/* dln/train.h — gradient descent and gradient flow with stop rules and sampling.
+ *
+ * Gradient descent θ_{k+1} = θ_k − η ∇φ(θ_k) is the explicit Euler discretization of
+ * the gradient flow θ̇ = −∇φ(θ) (001 footnote 2); its time is t = k η.
+ * Gradient flow is integrated by SUNDIALS ARKODE (ERKStep, adaptive explicit
+ * Runge–Kutta) with relative/absolute tolerances; samples are taken by dense output
+ * (ERKStepGetDky) between internal steps, so sampling never shrinks a step.
+ *
+ * A run stops at the first of: t ≥ t_end; step budget; φ ≤ loss_threshold (the
+ * crossing time is refined on the dense output for flows); ‖∇φ‖ ≤ grad_tol;
+ * divergence (non-finite loss/weights, or φ or ‖θ‖_∞ above `blowup`); integrator
+ * failure; cancellation by the progress callback. The state θ holds the last good
+ * point, and the trajectory holds every sample up to it plus a final row. */
+#ifndef DLN_TRAIN_H
+#define DLN_TRAIN_H
+
+#include "dln/loss.h"
+#include "dln/net.h"
+#include "dln/observe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum dln_method { DLN_METHOD_GD = 0, DLN_METHOD_FLOW = 1 } dln_method;
+
+typedef enum dln_stop_reason {
+  DLN_STOP_NONE = 0,
+  DLN_STOP_TIME,       /* reached t_end */
+  DLN_STOP_STEPS,      /* step budget exhausted */
+  DLN_STOP_LOSS,       /* loss threshold reached */
+  DLN_STOP_CONVERGED,  /* ‖∇φ‖ ≤ grad_tol */
+  DLN_STOP_DIVERGED,   /* NaN/Inf or blow-up */
+  DLN_STOP_SOLVER,     /* integrator failure */
+  DLN_STOP_CANCELLED   /* progress callback asked to stop */
+} dln_stop_reason;
+
+/* "time", "steps", "loss", "converged", "diverged", "solver", "cancelled". */
+const char *dln_stop_reason_name(int reason);
+
+/* Progress callback: called about every 0.1 s of wall time with the current time
+ * and loss; return nonzero to cancel the run. */
+typedef int (*dln_progress_fn)(void *ctx, double t, double t_end, double loss);
+
+typedef struct dln_train_options {
+  dln_method method;
+  double eta;             /* GD step (> 0), default 1e-3 */
+  double t_end;           /* final time (> 0), default 10 */
+  long max_steps;         /* GD steps / integrator steps, 0 = unlimited for GD (t_end/η), 10^7 for flow */
+  double loss_threshold;  /* stop when φ ≤ this; negative disables (default -1) */
+  double grad_tol;        /* stop when ‖∇φ‖ ≤ this; 0 disables (default 0) */
+  double rtol, atol;      /* flow tolerances (> 0), default 1e-8, 1e-10 */
+  int erk_order;          /* ERK method order for ARKODE's default table: 2..8, default 5 */
+  double blowup;          /* divergence threshold on φ and ‖θ‖_∞, default 1e150 */
+  int nsamples;           /* sample times incl. t = 0 and t_end (≥ 2), default 201 */
+  int log_spacing;        /* 1: log-spaced between t_first and t_end (plus t = 0) */
+  double t_first;         /* first positive sample time for log spacing (default t_end*1e-4) */
+  const double *sample_times; /* explicit ascending times in [0, t_end]; overrides spacing */
+  int nsample_times;
+  dln_progress_fn progress;
+  void *progress_ctx;
+} dln_train_options;
+
+void dln_train_default_options(dln_train_options *opt);
+/* Validate options; message names the field, expected and found value. */
+int dln_train_check(const dln_train_options *opt);
+/* The sample times the options describe, into times[0..n) (n from dln_train_nsamples). */
+int dln_train_nsamples(const dln_train_options *opt);
+int dln_train_sample_times(const dln_train_options *opt, double *times);
+
+typedef struct dln_train_result {
+  int stop_reason;        /* dln_stop_reason */
+  double t;               /* time reached (GD: steps * η) */
+  long steps;             /* GD steps or accepted integrator steps */
+  long grad_evals;        /* evaluations of ∇φ (right-hand sides) */
+  long rejected;          /* rejected integrator steps (error test failures) */
+  long attempted;         /* attempted integrator steps */
+  double loss;            /* φ at the final state */
+  double t_threshold;     /* time φ first reached loss_threshold, NAN if never */
+  double wall_seconds;
+  double fail_t;          /* time and step of divergence / failure, NAN / -1 if none */
+  long fail_step;
+  char message[512];      /* why the run stopped, in words */
+} dln_train_result;
+
+/* Train from θ (in: initial weights, out: last good weights). If obs and traj are
+ * given, a row is appended to traj at every sample time (traj must have capacity
+ * ≥ nsamples + 1), and a final row at the stop point if it is not a sample time.
+ * Returns DLN_OK when the run stopped for any reason listed in result->stop_reason
+ * (including divergence: check stop_reason), or an error status for bad input. */
+int dln_train(dln_net *net, dln_loss *loss, double *theta, const dln_train_options *opt, dln_observer *obs,
+              dln_table *traj, dln_train_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

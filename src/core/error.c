@@ -1,0 +1,38 @@
+/* Status codes and thread-local last-error message (dln/error.h). */
+#include "dln/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static _Thread_local char last_message[1024];
+
+const char *dln_strerror(int status) {
+  switch (status) {
+    case DLN_OK: return "success";
+    case DLN_EINVAL: return "invalid argument";
+    case DLN_EDIM: return "dimension mismatch";
+    case DLN_ENOMEM: return "out of memory or size overflow";
+    case DLN_EIO: return "input/output error";
+    case DLN_EFORMAT: return "malformed file";
+    case DLN_ENONFINITE: return "non-finite value";
+    case DLN_EDIVERGED: return "run diverged";
+    case DLN_ESOLVER: return "solver failure";
+    case DLN_ELAPACK: return "LAPACK failure";
+    case DLN_ESPEC: return "bad specification";
+    case DLN_ENOTAPPLICABLE: return "not applicable";
+    case DLN_EUNSUPPORTED: return "unsupported";
+    default: return "unknown status";
+  }
+}
+
+const char *dln_last_error(void) { return last_message; }
+
+void dln_error_clear(void) { last_message[0] = '\0'; }
+
+int dln_error(int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_message, sizeof last_message, fmt, ap);
+  va_end(ap);
+  return status;
+}

@@ -1,0 +1,295 @@
+/* Deep linear network: end-to-end product, per-layer gradients, Hessian-vector
+ * product and conserved quantities.
+ *
+ * φ(θ) = ℓ(W_N···W_1)                                   (002 eq. 2; 004 eq. 1)
+ * ∂φ/∂W_j = W_{N:j+1}^T ∇ℓ(W) W_{j-1:1}^T               (002 Lemma 1 proof; 004 eq. 6)
+ * computed from the prefix products P_j = W_j···W_1 (forward, once per call) and
+ * the backward products B_j = W_{N:j+1}^T ∇ℓ (B_N = ∇ℓ, B_{j-1} = W_j^T B_j), so
+ * ∂φ/∂W_j = B_j P_{j-1}^T with P_0 = I.
+ * C_j = W_{j+1}^T W_{j+1} − W_j W_j^T is conserved under gradient flow (002 Lemma 1). */
+#include "dln/net.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dln/error.h"
+
+struct dln_net_work {
+  double **P;   /* P[j] = W_j···W_1, j = 1..N (P[1] aliases W_1 when not tied) */
+  double **dP;  /* tangent of P[j] (hvp) */
+  double *G;    /* ∇ℓ(W), d_N x d_0 */
+  double *dG;   /* ∇²ℓ(W)[dW] */
+  double *B, *B2, *dB, *dB2; /* backward buffers, max_j d_j x d_0 */
+  double *C;    /* conserved quantity, max_{0<j<N} d_j x d_j */
+  double *buf;  /* one block holding all of the above */
+};
+
+static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double *a,
+                 int lda, const double *b, int ldb, double beta, double *c) {
+  cblas_dgemm(CblasColMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, m);
+}
+
+int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
+  *out = NULL;
+  if (depth < 1) return dln_error(DLN_EINVAL, "network depth: expected N >= 1, found %d", depth);
+  if (!widths) return dln_error(DLN_EINVAL, "network widths: expected %d values, found none", depth + 1);
+  for (int j = 0; j <= depth; ++j)
+    if (widths[j] < 1) return dln_error(DLN_EINVAL, "network widths[%d]: expected >= 1, found %d", j, widths[j]);
+  if (tied && (depth != 2 || widths[2] != widths[0]))
+    return dln_error(DLN_EINVAL, "tied (symmetric U U^T) network: expected depth 2 with d_2 = d_0, found depth %d, widths d_0=%d d_N=%d",
+                     depth, widths[0], widths[depth]);
+  dln_net *net = calloc(1, sizeof *net);
+  if (!net) return dln_error(DLN_ENOMEM, "out of memory allocating a network");
+  net->depth = depth;
+  net->tied = tied ? 1 : 0;
+  net->widths = malloc((size_t)(depth + 1) * sizeof(int));
+  net->offset = calloc((size_t)(depth + 1), sizeof(size_t));
+  net->work = calloc(1, sizeof *net->work);
+  if (!net->widths || !net->offset || !net->work) goto nomem;
+  memcpy(net->widths, widths, (size_t)(depth + 1) * sizeof(int));
+
+  size_t total = 0, sz;
+  if (tied) {
+    if (dln_size_mul((size_t)widths[0], (size_t)widths[1], &sz)) goto fail;
+    net->offset[1] = net->offset[2] = 0;
+    total = sz;
+  } else {
+    for (int j = 1; j <= depth; ++j) {
+      if (dln_size_mul((size_t)widths[j], (size_t)widths[j - 1], &sz)) goto fail;
+      net->offset[j] = total;
+      total += sz;
+    }
+  }
+  net->nparams = total;
+
+  /* workspace: P_j, dP_j (j=1..N), each d_j x d_0; G, dG d_N x d_0; 4 backward buffers */
+  size_t d0 = (size_t)widths[0], maxw = 0, ws = 0;
+  for (int j = 0; j <= depth; ++j) maxw = (size_t)widths[j] > maxw ? (size_t)widths[j] : maxw;
+  if (dln_size_mul(maxw, d0, &sz)) goto fail;
+  size_t pj_total = 0;
+  for (int j = 1; j <= depth; ++j) pj_total += (size_t)widths[j] * d0;
+  size_t csz = 0;
+  for (int j = 1; j < depth; ++j) {
+    size_t c2;
+    if (dln_size_mul((size_t)widths[j], (size_t)widths[j], &c2)) goto fail;
+    csz = c2 > csz ? c2 : csz;
+  }
+  ws = 2 * pj_total + 2 * (size_t)widths[depth] * d0 + 4 * sz + csz;
+  dln_net_work *w = net->work;
+  w->P = calloc((size_t)depth + 1, sizeof(double *));
+  w->dP = calloc((size_t)depth + 1, sizeof(double *));
+  w->buf = calloc(ws ? ws : 1, sizeof(double));
+  if (!w->P || !w->dP || !w->buf) goto nomem;
+  double *p = w->buf;
+  for (int j = 1; j <= depth; ++j) {
+    w->P[j] = p;
+    p += (size_t)widths[j] * d0;
+    w->dP[j] = p;
+    p += (size_t)widths[j] * d0;
+  }
+  w->G = p; p += (size_t)widths[depth] * d0;
+  w->dG = p; p += (size_t)widths[depth] * d0;
+  w->B = p; p += sz;
+  w->B2 = p; p += sz;
+  w->dB = p; p += sz;
+  w->dB2 = p; p += sz;
+  w->C = p;
+  *out = net;
+  return DLN_OK;
+nomem:
+  dln_error(DLN_ENOMEM, "out of memory allocating a network");
+fail:
+  dln_net_free(net);
+  return DLN_ENOMEM;
+}
+
+void dln_net_free(dln_net *net) {
+  if (!net) return;
+  if (net->work) {
+    free(net->work->P);
+    free(net->work->dP);
+    free(net->work->buf);
+    free(net->work);
+  }
+  free(net->widths);
+  free(net->offset);
+  free(net);
+}
+
+int dln_net_rows(const dln_net *net) { return net->widths[net->depth]; }
+int dln_net_cols(const dln_net *net) { return net->widths[0]; }
+
+double *dln_net_layer(const dln_net *net, double *theta, int j) { return theta + net->offset[j]; }
+const double *dln_net_layer_const(const dln_net *net, const double *theta, int j) { return theta + net->offset[j]; }
+
+/* Forward pass: P_j = W_j P_{j-1}; returns P_N (the end-to-end matrix). */
+static const double *forward(dln_net *net, const double *theta) {
+  const int *d = net->widths;
+  dln_net_work *w = net->work;
+  if (net->tied) { /* W = U U^T */
+    const double *U = theta;
+    gemm(CblasNoTrans, CblasTrans, d[0], d[0], d[1], 1.0, U, d[0], U, d[0], 0.0, w->P[2]);
+    return w->P[2];
+  }
+  const double *prev = theta + net->offset[1]; /* P_1 = W_1 */
+  for (int j = 2; j <= net->depth; ++j) {
+    /* P_j = W_j P_{j-1} */
+    gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, theta + net->offset[j], d[j], prev, d[j - 1], 0.0,
+         w->P[j]);
+    prev = w->P[j];
+  }
+  return prev;
+}
+
+int dln_net_product(dln_net *net, const double *theta, double *W) {
+  const double *P = forward(net, theta);
+  memcpy(W, P, (size_t)net->widths[net->depth] * (size_t)net->widths[0] * sizeof(double));
+  return DLN_OK;
+}
+
+int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out) {
+  const int *d = net->widths;
+  const int N = net->depth;
+  dln_net_work *w = net->work;
+  if (loss->rows != d[N] || loss->cols != d[0])
+    return dln_error(DLN_EDIM, "loss %s expects an end-to-end matrix %d x %d, network gives %d x %d",
+                     loss->ops->name, loss->rows, loss->cols, d[N], d[0]);
+  const double *W = forward(net, theta);
+  double v;
+  int st = loss->ops->eval(loss, W, &v, grad ? w->G : NULL);
+  if (st) return st;
+  if (value) *value = v;
+  if (W_out) memcpy(W_out, W, (size_t)d[N] * (size_t)d[0] * sizeof(double));
+  if (!grad) return DLN_OK;
+  if (net->tied) {
+    /* ∂φ/∂U = (∇ℓ + ∇ℓ^T) U   (001 eq. 5 for ℓ = ½‖Y − UU^T‖²) */
+    gemm(CblasNoTrans, CblasNoTrans, d[0], d[1], d[0], 1.0, w->G, d[0], theta, d[0], 0.0, grad);
+    gemm(CblasTrans, CblasNoTrans, d[0], d[1], d[0], 1.0, w->G, d[0], theta, d[0], 1.0, grad);
+    return DLN_OK;
+  }
+  if (N == 1) {
+    memcpy(grad, w->G, (size_t)d[1] * (size_t)d[0] * sizeof(double));
+    return DLN_OK;
+  }
+  const double *B = w->G; /* B_N = ∇ℓ */
+  double *next = w->B, *spare = w->B2;
+  for (int j = N; j >= 1; --j) {
+    double *gj = grad + net->offset[j];
+    if (j == 1) {
+      memcpy(gj, B, (size_t)d[1] * (size_t)d[0] * sizeof(double)); /* ∂φ/∂W_1 = B_1 */
+      break;
+    }
+    /* ∂φ/∂W_j = B_j P_{j-1}^T, P_1 = W_1 */
+    const double *Pprev = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
+    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], Pprev, d[j - 1], 0.0, gj);
+    /* B_{j-1} = W_j^T B_j */
+    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, next);
+    B = next;
+    double *t = next; next = spare; spare = t;
+  }
+  return DLN_OK;
+}
+
+int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double *v, double *out) {
+  const int *d = net->widths;
+  const int N = net->depth;
+  dln_net_work *w = net->work;
+  if (loss->rows != d[N] || loss->cols != d[0])
+    return dln_error(DLN_EDIM, "loss %s expects an end-to-end matrix %d x %d, network gives %d x %d",
+                     loss->ops->name, loss->rows, loss->cols, d[N], d[0]);
+  const double *W = forward(net, theta);
+  double val;
+  int st = loss->ops->eval(loss, W, &val, w->G);
+  if (st) return st;
+  if (net->tied) {
+    const double *U = theta, *dU = v;
+    int m = d[0], k = d[1];
+    /* dW = dU U^T + U dU^T */
+    gemm(CblasNoTrans, CblasTrans, m, m, k, 1.0, dU, m, U, m, 0.0, w->dP[2]);
+    gemm(CblasNoTrans, CblasTrans, m, m, k, 1.0, U, m, dU, m, 1.0, w->dP[2]);
+    if ((st = loss->ops->hvp(loss, W, w->dP[2], w->dG))) return st;
+    /* d(∂φ/∂U) = (dG + dG^T) U + (G + G^T) dU */
+    gemm(CblasNoTrans, CblasNoTrans, m, k, m, 1.0, w->dG, m, U, m, 0.0, out);
+    gemm(CblasTrans, CblasNoTrans, m, k, m, 1.0, w->dG, m, U, m, 1.0, out);
+    gemm(CblasNoTrans, CblasNoTrans, m, k, m, 1.0, w->G, m, dU, m, 1.0, out);
+    gemm(CblasTrans, CblasNoTrans, m, k, m, 1.0, w->G, m, dU, m, 1.0, out);
+    return DLN_OK;
+  }
+  /* tangent of the forward pass: dP_1 = dW_1, dP_j = dW_j P_{j-1} + W_j dP_{j-1} */
+  const double *dPprev = v + net->offset[1];
+  const double *Pprev = theta + net->offset[1];
+  for (int j = 2; j <= N; ++j) {
+    gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, v + net->offset[j], d[j], Pprev, d[j - 1], 0.0, w->dP[j]);
+    gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, theta + net->offset[j], d[j], dPprev, d[j - 1], 1.0,
+         w->dP[j]);
+    dPprev = w->dP[j];
+    Pprev = w->P[j];
+  }
+  if ((st = loss->ops->hvp(loss, W, dPprev, w->dG))) return st;
+  /* backward with tangent: dB_N = dG, dB_{j-1} = dW_j^T B_j + W_j^T dB_j;
+   * d(∂φ/∂W_j) = dB_j P_{j-1}^T + B_j dP_{j-1}^T */
+  const double *B = w->G, *dB = w->dG;
+  double *nB = w->B, *sB = w->B2, *ndB = w->dB, *sdB = w->dB2;
+  for (int j = N; j >= 1; --j) {
+    double *oj = out + net->offset[j];
+    if (j == 1) {
+      memcpy(oj, dB, (size_t)d[1] * (size_t)d[0] * sizeof(double));
+      break;
+    }
+    const double *Pp = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
+    const double *dPp = (j - 1 == 1) ? v + net->offset[1] : w->dP[j - 1];
+    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, dB, d[j], Pp, d[j - 1], 0.0, oj);
+    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], dPp, d[j - 1], 1.0, oj);
+    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, v + net->offset[j], d[j], B, d[j], 0.0, ndB);
+    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], dB, d[j], 1.0, ndB);
+    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, nB);
+    B = nB; dB = ndB;
+    double *t = nB; nB = sB; sB = t;
+    t = ndB; ndB = sdB; sdB = t;
+  }
+  return DLN_OK;
+}
+
+int dln_net_conserved(const dln_net *net, const double *theta, int j, double *C) {
+  const int *d = net->widths;
+  if (j < 1 || j >= net->depth)
+    return dln_error(DLN_EINVAL, "conserved quantity index: expected 1 <= j <= %d, found %d", net->depth - 1, j);
+  int n = d[j];
+  if (net->tied) { /* W_2 = U, W_1 = U^T: C_1 = U^T U − U^T U = 0 */
+    memset(C, 0, (size_t)n * (size_t)n * sizeof(double));
+    return DLN_OK;
+  }
+  const double *Wj = theta + net->offset[j], *Wn = theta + net->offset[j + 1];
+  /* C_j = W_{j+1}^T W_{j+1} − W_j W_j^T */
+  gemm(CblasTrans, CblasNoTrans, n, n, d[j + 1], 1.0, Wn, d[j + 1], Wn, d[j + 1], 0.0, C);
+  gemm(CblasNoTrans, CblasTrans, n, n, d[j - 1], -1.0, Wj, n, Wj, n, 1.0, C);
+  return DLN_OK;
+}
+
+double dln_net_unbalancedness(dln_net *net, const double *theta) {
+  if (net->tied || net->depth < 2) return 0.0;
+  double best = 0.0;
+  for (int j = 1; j < net->depth; ++j) {
+    size_t n = (size_t)net->widths[j];
+    dln_net_conserved(net, theta, j, net->work->C);
+    double f = dln_norm2(n * n, net->work->C);
+    if (f > best) best = f;
+  }
+  return best;
+}
+
+int dln_net_check_finite(const dln_net *net, const double *theta, const char *what) {
+  int layers = net->tied ? 1 : net->depth;
+  for (int j = 1; j <= layers; ++j) {
+    int r = net->tied ? net->widths[0] : net->widths[j];
+    int c = net->tied ? net->widths[1] : net->widths[j - 1];
+    const double *Wj = theta + net->offset[net->tied ? 2 : j];
+    for (size_t i = 0; i < (size_t)r * (size_t)c; ++i)
+      if (!isfinite(Wj[i]))
+        return dln_error(DLN_ENONFINITE, "%s: layer %d (%dx%d): expected finite values, found %g at (%zu, %zu)", what, j,
+                         r, c, Wj[i], i % (size_t)r, i / (size_t)r);
+  }
+  return DLN_OK;
+}
