@@ -175,18 +175,14 @@ int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *valu
   }
   const double *B = w->G; /* B_N = ∇ℓ */
   double *next = w->B, *spare = w->B2;
-  for (int j = N; j >= 1; --j) {
-    double *gj = grad + net->offset[j];
-    if (j == 1) {
-      memcpy(gj, B, (size_t)d[1] * (size_t)d[0] * sizeof(double)); /* ∂φ/∂W_1 = B_1 */
-      break;
-    }
+  for (int j = N; j >= 2; --j) {
     /* ∂φ/∂W_j = B_j P_{j-1}^T, P_1 = W_1 */
     const double *Pprev = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
-    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], Pprev, d[j - 1], 0.0, gj);
-    /* B_{j-1} = W_j^T B_j */
-    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, next);
-    B = next;
+    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], Pprev, d[j - 1], 0.0, grad + net->offset[j]);
+    /* B_{j-1} = W_j^T B_j; ∂φ/∂W_1 = B_1 is written in place */
+    double *dest = (j - 1 == 1) ? grad + net->offset[1] : next;
+    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, dest);
+    B = dest;
     double *t = next; next = spare; spare = t;
   }
   return DLN_OK;

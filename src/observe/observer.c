@@ -25,7 +25,6 @@
  * so a diverging run is reported by the caller's checks rather than as a LAPACK error. */
 #include "dln/observe.h"
 
-#include <cblas.h>
 #include <lapacke.h>
 #include <limits.h>
 #include <math.h>

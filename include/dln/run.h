@@ -1,0 +1,76 @@
+/* dln/run.h — one run of the pipeline from a spec, and the default job (001 Fig. 1).
+ *
+ * dln_run: build the task (synthetic data from dln_rng_alloc(seed, stream), data drawn
+ * first, then the init; or data files), the network, its initialization, an observer
+ * and a trajectory table; train; write into spec->out (every file atomically):
+ *   trajectory.csv                 one row per sample time (+ the stop point)
+ *   W{j}_init.npy, W{j}_final.npy  layers j = 1..N (tied: U_init.npy, U_final.npy)
+ *   target.npy | X.npy, Y.npy | A.npy, b.npy | entries.npy, W_true.npy  data used
+ *   plot.py, figure.png            matplotlib script and its rendering
+ *   summary.json                   written last: its presence marks a complete run
+ * A stale summary.json is removed before the run starts. A cancelled run writes
+ * nothing (res->train.stop_reason == DLN_STOP_CANCELLED). A diverged run writes all
+ * outputs (weights: last good state) with stop_reason "diverged". */
+#ifndef DLN_RUN_H
+#define DLN_RUN_H
+
+#include <stdio.h>
+
+#include "dln/spec.h"
+#include "dln/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dln_run_options {
+  dln_progress_fn progress;   /* passed to dln_train (may be NULL) */
+  void *progress_ctx;
+  /* Called with event 0 before and 1 after each training run, with a label. */
+  void (*run_event)(void *ctx, int event, const char *label);
+  /* Polled after training and after rendering; nonzero cancels (nothing committed). */
+  int (*cancelled)(void *ctx);
+} dln_run_options;
+
+/* Where a failure happened, to choose an exit code. */
+enum { DLN_RUN_FAIL_NONE = 0, DLN_RUN_FAIL_SPEC, DLN_RUN_FAIL_INPUT, DLN_RUN_FAIL_OUTPUT, DLN_RUN_FAIL_INTERNAL };
+
+/* Figure outcome. */
+enum { DLN_PLOT_OFF = 0, DLN_PLOT_RENDERED, DLN_PLOT_NO_MATPLOTLIB, DLN_PLOT_FAILED, DLN_PLOT_SCRIPT_ONLY };
+
+typedef struct dln_run_result {
+  dln_train_result train;
+  int fail_phase;        /* DLN_RUN_FAIL_* when dln_run returns an error */
+  int plot;              /* DLN_PLOT_* */
+  int plot_exit;         /* exit status of plot.py when DLN_PLOT_FAILED */
+  double recon_init, recon_final;  /* ‖Ȳ − W‖/‖Ȳ‖ (factorization), else NAN */
+  double loss_init, loss_final;
+  double max_drift;      /* max over samples and j of drift_C_j, NAN if none */
+  double loss_threshold; /* threshold used (incl. recon_threshold), negative if off */
+  double wall_ms;        /* whole run incl. outputs */
+} dln_run_result;
+
+/* One run. Returns DLN_OK when the run finished for any stop reason (check
+ * res->train.stop_reason), else an error status with dln_last_error() and
+ * res->fail_phase set. opt may be NULL. */
+int dln_run(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res);
+
+/* Same, without rendering the figure (plot.py is still written when spec->plot). */
+int dln_run_noplot(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res);
+
+/* The default job: 001 Fig. 1 (§6). Ȳ 5×10 ~ N(0,1); one-layer vs two-layer (10, 50, 5)
+ * models, Gaussian init σ ∈ {1e-2, 1e-1, 1} (one-layer started at X(0) = U0 V0^T of the
+ * same draw), gradient flow to t = 40 or reconstruction error 1e-6, log-spaced samples.
+ * `base` holds user overrides (applied to all six runs; depth, widths, sigma, out and
+ * init_product_widths are set per run). Six subfolders of base->out, a combined
+ * summary.json, plot.py and figure.png; a table of the runs to `table` (may be NULL).
+ * res (may be NULL) receives the combined outcome: the worst stop reason and plot. */
+int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, dln_run_result *res);
+
+/* Apply the default job's settings to a spec (before user overrides). */
+int dln_run_fig1_defaults(dln_spec *spec);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages dln needs, only those that are missing.
+#   scripts/install-deps.sh          build, test and figure dependencies
+#   scripts/install-deps.sh --bench  also the peers of the benchmark (SciPy, PyTorch)
+# Run as root (or with sudo available). Does nothing when everything is present.
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config
+      libopenblas-dev liblapacke-dev libsundials-dev libjansson-dev libgsl-dev libcmocka-dev
+      python3-numpy python3-matplotlib)
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=(python3-scipy python3-torch)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,343 @@
+/* The dln command: `dln run [SPEC.json] [--option=value ...]`.
+ *
+ * Options come from the one table in dln/spec.h (getopt_long long options built from
+ * it); they override the spec file's values. Without a spec file `dln run` runs the
+ * default job, 001 Fig. 1 (src/run/run.c). Exit codes follow <sysexits.h>, plus 3 for
+ * a diverged run and 130 for a run cancelled by SIGINT; every error is one line on
+ * stderr (docs/cli.md). */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dln/dln.h"
+#include "dln_version.h"
+
+#define EXIT_DIVERGED 3
+#define EXIT_CANCELLED 130
+
+static volatile sig_atomic_t interrupted = 0;
+
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+  signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills */
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- progress ----------------------------------------------------------------- */
+
+typedef struct progress {
+  int quiet, tty, drawn;
+  double start, last_line;
+  char label[256];
+} progress;
+
+static int progress_cb(void *ctx, double t, double t_end, double loss) {
+  progress *p = ctx;
+  if (interrupted) return 1;
+  if (p->quiet) return 0;
+  double now = now_seconds(), el = now - p->start;
+  if (el < 1.0) return 0;
+  double frac = t_end > 0 ? t / t_end : 0;
+  if (frac < 0) frac = 0;
+  if (frac > 1) frac = 1;
+  if (p->tty) {
+    char bar[31];
+    int k = (int)(frac * 30);
+    for (int i = 0; i < 30; ++i) bar[i] = i < k ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\r%-.40s [%s] %3.0f%% t=%-9.4g loss=%-10.3e %5.1fs", p->label, bar, 100 * frac, t, loss, el);
+    fflush(stderr);
+    p->drawn = 1;
+  } else if (now - p->last_line >= 10.0) {
+    fprintf(stderr, "dln: %s: t = %g of %g, loss = %.3e, %.0f s\n", p->label, t, t_end, loss, el);
+    p->last_line = now;
+  }
+  return 0;
+}
+
+static void run_event_cb(void *ctx, int event, const char *label) {
+  progress *p = ctx;
+  if (event == 0) {
+    p->start = p->last_line = now_seconds();
+    p->drawn = 0;
+    snprintf(p->label, sizeof p->label, "%s", label ? label : "");
+  } else if (p->drawn) {
+    fprintf(stderr, "\r%*s\r", 110, "");
+    fflush(stderr);
+    p->drawn = 0;
+  }
+}
+
+static int cancelled_cb(void *ctx) {
+  (void)ctx;
+  return interrupted != 0;
+}
+
+/* ---- help --------------------------------------------------------------------- */
+
+static const char *type_meta(dln_opt_type t) {
+  switch (t) {
+    case DLN_OPT_INT:
+    case DLN_OPT_LONG:
+    case DLN_OPT_U64: return "INT";
+    case DLN_OPT_DOUBLE: return "X";
+    case DLN_OPT_BOOL: return "BOOL";
+    case DLN_OPT_STRING: return "PATH";
+    case DLN_OPT_ENUM: return "NAME";
+    case DLN_OPT_INTLIST: return "INT,...";
+    case DLN_OPT_DOUBLELIST: return "X,...";
+    case DLN_OPT_STRLIST: return "NAME,...";
+  }
+  return "VALUE";
+}
+
+static const char *exit_codes_text =
+    "Exit codes:\n"
+    "  0    success\n"
+    "  3    the run diverged (outputs and summary.json are still written, stop_reason \"diverged\")\n"
+    "  64   bad command line (EX_USAGE)\n"
+    "  65   bad spec or data values (EX_DATAERR)\n"
+    "  66   a spec or data file is missing or unreadable (EX_NOINPUT)\n"
+    "  70   internal or integrator failure (EX_SOFTWARE)\n"
+    "  73   the output folder cannot be created or written (EX_CANTCREAT)\n"
+    "  130  cancelled by SIGINT (no summary.json is written)\n";
+
+static void usage_main(FILE *fp) {
+  fprintf(fp,
+          "dln %s - training dynamics of deep linear networks W_N...W_1\n"
+          "\n"
+          "Usage:\n"
+          "  dln run [SPEC.json] [--option=value ...]   one run from a spec (options override it)\n"
+          "  dln run [--option=value ...]               the default job: 001 Fig. 1 (six runs)\n"
+          "  dln run --help                             list every option with its default\n"
+          "  dln --help | --version\n"
+          "\n%s",
+          DLN_VERSION_STRING, exit_codes_text);
+}
+
+static void usage_run(FILE *fp) {
+  fprintf(fp,
+          "Usage: dln run [SPEC.json] [--option=value | --option value ...]\n"
+          "\n"
+          "A SPEC.json is a flat JSON object with the option names below as keys; command-line\n"
+          "options override its values. Without SPEC.json, dln run runs the default job (001\n"
+          "Fig. 1: one- vs two-layer factorization of a 5x10 Gaussian target, sigma in {1e-2,\n"
+          "1e-1, 1}) into six subfolders of --out; options then apply to all six runs except\n"
+          "depth, widths, init, sigma and init_product_widths. Lists are comma-separated\n"
+          "(--widths=10,50,5); booleans take --name=true|false (--name alone means true).\n"
+          "\nOptions:\n");
+  const dln_spec_option *o = dln_spec_options();
+  for (; o->name; ++o) {
+    char left[64];
+    snprintf(left, sizeof left, "--%s=%s", o->name, type_meta(o->type));
+    fprintf(fp, "  %-28s %s", left, o->help);
+    if (o->allowed) {
+      fputs(" {", fp);
+      for (int i = 0; o->allowed[i]; ++i) fprintf(fp, "%s%s", i ? "|" : "", o->allowed[i]);
+      fputs("}", fp);
+    }
+    fprintf(fp, " [default: %s]\n", o->defval[0] ? o->defval : "none");
+  }
+  fprintf(fp,
+          "  %-28s %s\n  %-28s %s\n\n%s", "--help", "this text", "--version", "print the version", exit_codes_text);
+}
+
+/* ---- exit codes ----------------------------------------------------------------- */
+
+static int exit_for(int status, int phase) {
+  switch (status) {
+    case DLN_OK: return 0;
+    case DLN_EIO: return phase == DLN_RUN_FAIL_OUTPUT ? EX_CANTCREAT : EX_NOINPUT;
+    case DLN_ESPEC:
+    case DLN_EINVAL:
+    case DLN_EDIM:
+    case DLN_EFORMAT:
+    case DLN_ENONFINITE:
+    case DLN_ENOTAPPLICABLE: return phase == DLN_RUN_FAIL_OUTPUT ? EX_CANTCREAT : EX_DATAERR;
+    case DLN_EDIVERGED: return EXIT_DIVERGED;
+    default: return EX_SOFTWARE;
+  }
+}
+
+static int fail(int status, int phase) {
+  const char *m = dln_last_error();
+  fprintf(stderr, "dln: %s\n", m && *m ? m : dln_strerror(status));
+  return exit_for(status, phase);
+}
+
+static void plot_note(int plot, int exit_status, const char *out) {
+  if (plot == DLN_PLOT_NO_MATPLOTLIB)
+    fprintf(stderr, "dln: note: python3-matplotlib not found; wrote plot.py but no figure.png\n");
+  else if (plot == DLN_PLOT_FAILED)
+    fprintf(stderr, "dln: note: %s/plot.py failed (exit %d); run /usr/bin/python3 %s/plot.py to see why\n", out,
+            exit_status, out);
+}
+
+/* ---- dln run ---------------------------------------------------------------------- */
+
+typedef struct override {
+  const char *name, *value;
+} override;
+
+static int cmd_run(int argc, char **argv) {
+  int n = dln_spec_noptions();
+  const dln_spec_option *table = dln_spec_options();
+  struct option *lo = calloc((size_t)n + 3, sizeof *lo);
+  override *ov = calloc((size_t)argc + 1, sizeof *ov);
+  int nov = 0, rc = 0, help = 0, version = 0;
+  dln_spec spec;
+  int have_spec = 0;
+  if (!lo || !ov) {
+    fprintf(stderr, "dln: out of memory\n");
+    free(lo);
+    free(ov);
+    return EX_SOFTWARE;
+  }
+  for (int i = 0; i < n; ++i)
+    lo[i] = (struct option){table[i].name, table[i].type == DLN_OPT_BOOL ? optional_argument : required_argument, NULL, 1000 + i};
+  lo[n] = (struct option){"help", no_argument, NULL, 'h'};
+  lo[n + 1] = (struct option){"version", no_argument, NULL, 'V'};
+  opterr = 0;
+  optind = 1;
+  int c, idx;
+  while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
+    if (c == 'h') help = 1;
+    else if (c == 'V') version = 1;
+    else if (c >= 1000) ov[nov++] = (override){table[c - 1000].name, optarg ? optarg : "true"};
+    else if (c == ':') {
+      fprintf(stderr, "dln: option %s: expected a value, found none (see dln run --help)\n", argv[optind - 1]);
+      rc = EX_USAGE;
+      goto done;
+    } else {
+      const char *bad = argv[optind - 1];
+      if (optopt && optopt != '?') fprintf(stderr, "dln: unknown option '-%c' (see dln run --help)\n", optopt);
+      else fprintf(stderr, "dln: unknown option '%s' (see dln run --help)\n", bad);
+      rc = EX_USAGE;
+      goto done;
+    }
+  }
+  if (help) {
+    usage_run(stdout);
+    goto done;
+  }
+  if (version) {
+    printf("dln %s\n", DLN_VERSION_STRING);
+    goto done;
+  }
+  if (argc - optind > 1) {
+    fprintf(stderr, "dln: run: expected at most one spec file, found %d arguments ('%s', '%s', ...)\n", argc - optind,
+            argv[optind], argv[optind + 1]);
+    rc = EX_USAGE;
+    goto done;
+  }
+  const char *spec_path = optind < argc ? argv[optind] : NULL;
+  int st = dln_spec_default(&spec);
+  if (st) {
+    rc = fail(st, DLN_RUN_FAIL_INTERNAL);
+    goto done;
+  }
+  have_spec = 1;
+  if (spec_path) {
+    if ((st = dln_spec_from_json_file(&spec, spec_path))) {
+      rc = fail(st, DLN_RUN_FAIL_SPEC);
+      goto done;
+    }
+  } else if ((st = dln_run_fig1_defaults(&spec))) {
+    rc = fail(st, DLN_RUN_FAIL_INTERNAL);
+    goto done;
+  }
+  for (int i = 0; i < nov; ++i) {
+    if ((st = dln_spec_set(&spec, ov[i].name, ov[i].value))) {
+      fprintf(stderr, "dln: %s\n", dln_last_error());
+      rc = EX_USAGE;
+      goto done;
+    }
+  }
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+
+  progress prog;
+  memset(&prog, 0, sizeof prog);
+  prog.quiet = spec.quiet;
+  prog.tty = isatty(STDERR_FILENO);
+  dln_run_options ro = {progress_cb, &prog, run_event_cb, cancelled_cb};
+  dln_run_result res;
+  if (spec_path) {
+    st = dln_run(&spec, &ro, &res);
+  } else {
+    st = dln_run_fig1(&spec, &ro, stdout, &res);
+  }
+  if (st) {
+    rc = fail(st, res.fail_phase);
+    goto done;
+  }
+  if (res.train.stop_reason == DLN_STOP_CANCELLED || interrupted) {
+    fprintf(stderr, "dln: %s: cancelled by SIGINT; the run is incomplete (no summary.json)\n", spec.out);
+    rc = EXIT_CANCELLED;
+    goto done;
+  }
+  plot_note(res.plot, res.plot_exit, spec.out);
+  if (res.train.stop_reason == DLN_STOP_DIVERGED) {
+    if (spec_path)
+      fprintf(stderr, "dln: %s: run diverged at step %ld (t = %g): %s\n", spec.out, res.train.fail_step, res.train.fail_t,
+              res.train.message);
+    else
+      fprintf(stderr, "dln: %s: a run of the default job diverged (see summary.json)\n", spec.out);
+    rc = EXIT_DIVERGED;
+    goto done;
+  }
+  if (res.train.stop_reason == DLN_STOP_SOLVER) {
+    fprintf(stderr, "dln: %s: integrator failure: %s\n", spec.out, spec_path ? res.train.message : "see summary.json");
+    rc = EX_SOFTWARE;
+    goto done;
+  }
+  if (!spec.quiet) {
+    if (spec_path)
+      printf("%s: stop %s at t = %.6g after %ld steps (%ld gradient evaluations), loss %.6g, %.0f ms\n", spec.out,
+             dln_stop_reason_name(res.train.stop_reason), res.train.t, res.train.steps, res.train.grad_evals,
+             res.loss_final, res.wall_ms);
+    else
+      printf("wrote %s/summary.json%s (%.0f ms)\n", spec.out, res.plot == DLN_PLOT_RENDERED ? " and figure.png" : "",
+             res.wall_ms);
+  }
+done:
+  if (have_spec) dln_spec_free(&spec);
+  free(lo);
+  free(ov);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage_main(stderr);
+    return EX_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage_main(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    printf("dln %s\n", DLN_VERSION_STRING);
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+  fprintf(stderr, "dln: unknown command '%s': expected run, --help or --version\n", cmd);
+  return EX_USAGE;
+}
