@@ -43,32 +43,35 @@
 #include "dln/train.h"
 
 /* ------------------------------------------------------------------ allocation counters */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t s);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t s);
-void *__wrap_realloc(void *p, size_t n);
-void __wrap_free(void *p);
+/* The process's malloc family is interposed and forwarded to glibc's __libc_*
+ * entry points, so every heap call of the process is counted: libdln's, OpenBLAS's,
+ * SUNDIALS's and libxsmm's alike (tests/test_noalloc.c does the same). */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+void *malloc(size_t n);
+void *calloc(size_t n, size_t s);
+void *realloc(void *p, size_t n);
+void free(void *p);
 
 static long n_alloc, n_free;
 
-void *__wrap_malloc(size_t n) {
+void *malloc(size_t n) {
   ++n_alloc;
-  return __real_malloc(n);
+  return __libc_malloc(n);
 }
-void *__wrap_calloc(size_t n, size_t s) {
+void *calloc(size_t n, size_t s) {
   ++n_alloc;
-  return __real_calloc(n, s);
+  return __libc_calloc(n, s);
 }
-void *__wrap_realloc(void *p, size_t n) {
+void *realloc(void *p, size_t n) {
   ++n_alloc;
-  return __real_realloc(p, n);
+  return __libc_realloc(p, n);
 }
-void __wrap_free(void *p) {
+void free(void *p) {
   if (p) ++n_free;
-  __real_free(p);
+  __libc_free(p);
 }
 
 /* ------------------------------------------------------------------ helpers */

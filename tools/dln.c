@@ -223,7 +223,7 @@ static int cmd_run(int argc, char **argv) {
     } else {
       const char *bad = argv[optind - 1];
       if (optopt && optopt != '?') fprintf(stderr, "dln: unknown option '-%c' (see dln run --help)\n", optopt);
-      else fprintf(stderr, "dln: unknown option '%s' (see dln run --help)\n", bad);
+      else fprintf(stderr, "dln: unknown option '%.*s' (see dln run --help)\n", (int)strcspn(bad, "="), bad);
       rc = EX_USAGE;
       goto done;
     }
@@ -295,7 +295,7 @@ static int cmd_run(int argc, char **argv) {
   plot_note(res.plot, res.plot_exit, spec.out);
   if (res.train.stop_reason == DLN_STOP_DIVERGED) {
     if (spec_path)
-      fprintf(stderr, "dln: %s: run diverged at step %ld (t = %g): %s\n", spec.out, res.train.fail_step, res.train.fail_t,
+      fprintf(stderr, "dln: %s: diverged (step %ld, t = %g): %s\n", spec.out, res.train.fail_step, res.train.fail_t,
               res.train.message);
     else
       fprintf(stderr, "dln: %s: a run of the default job diverged (see summary.json)\n", spec.out);

@@ -12,6 +12,7 @@
 #include "dln/data.h"
 #include "dln/observe.h"
 #include "dln/train.h"
+#include "dln/e2e.h"
 #include "dln/spec.h"
 #include "dln/run.h"
 

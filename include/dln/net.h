@@ -66,6 +66,12 @@ double dln_net_unbalancedness(dln_net *net, const double *theta);
 /* Check that all entries of θ are finite (message names the layer and entry). */
 int dln_net_check_finite(const dln_net *net, const double *theta, const char *what);
 
+/* Small-matrix kernels: products small enough for libxsmm JIT kernels bypass the
+ * per-call overhead of BLAS (on by default; DLN_SMALL_KERNELS=0 in the environment
+ * or on = 0 here selects OpenBLAS for every product). Either path is deterministic;
+ * the two differ in the last bits because their summation orders differ. */
+int dln_net_set_small_kernels(dln_net *net, int on);
+
 #ifdef __cplusplus
 }
 #endif

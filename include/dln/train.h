@@ -10,7 +10,13 @@
  * crossing time is refined on the dense output for flows); ‖∇φ‖ ≤ grad_tol;
  * divergence (non-finite loss/weights, or φ or ‖θ‖_∞ above `blowup`); integrator
  * failure; cancellation by the progress callback. The state θ holds the last good
- * point, and the trajectory holds every sample up to it plus a final row. */
+ * point, and the trajectory holds every sample up to it plus a final row.
+ *
+ * Other integrators of the same flow (docs/integrators.md): CVODE BDF with matrix-free
+ * GMRES and the exact Jacobian-vector product −∇²φ(θ)v (stiff runs); Gauss–Legendre
+ * collocation, which conserves the quadratic invariants C_j to round-off (Hairer,
+ * Lubich, Wanner, GNI Thm IV.2.2); AUTO, ERK switching to CVODE when stiff. All share
+ * the sampling (dense output), stop rules and divergence reporting above. */
 #ifndef DLN_TRAIN_H
 #define DLN_TRAIN_H
 
@@ -22,7 +28,18 @@
 extern "C" {
 #endif
 
-typedef enum dln_method { DLN_METHOD_GD = 0, DLN_METHOD_FLOW = 1 } dln_method;
+/* GD: gradient descent. FLOW: ARKODE explicit RK (non-stiff). CVODE: BDF with matrix-free
+ * GMRES whose Jacobian-vector product is the exact −∇²φ v (stiff). GAUSS: Gauss–Legendre
+ * collocation with s = gauss_stages (1: implicit midpoint, 2: order 4); conserves every
+ * quadratic invariant, e.g. C_j, to round-off. AUTO: ERK, switching to CVODE once the
+ * steps are stability-limited (rule in docs/integrators.md). */
+typedef enum dln_method {
+  DLN_METHOD_GD = 0,
+  DLN_METHOD_FLOW = 1,
+  DLN_METHOD_CVODE = 2,
+  DLN_METHOD_GAUSS = 3,
+  DLN_METHOD_AUTO = 4
+} dln_method;
 
 typedef enum dln_stop_reason {
   DLN_STOP_NONE = 0,
@@ -59,6 +76,13 @@ typedef struct dln_train_options {
   int nsample_times;
   dln_progress_fn progress;
   void *progress_ctx;
+  /* --- implicit and switching integrators (docs/integrators.md); 0 means default --- */
+  int gauss_stages;       /* Gauss–Legendre stages s: 1 (midpoint, order 2) or 2 (order 4); default 2 */
+  double gauss_h;         /* > 0: fixed Gauss step (no error control); 0: adaptive (rtol, atol). Default 0 */
+  int krylov_maxl;        /* GMRES Krylov dimension for CVODE and the Gauss Newton solver; default 30 */
+  double auto_stiff_ratio;/* AUTO: h·ρ(∇²φ)/β_ERK at or above which a step counts as stability-limited; default 0.5 */
+  int auto_window;        /* AUTO: consecutive stability-limited checks (one per 10 steps) before switching; default 3 */
+  long auto_min_steps;    /* AUTO: switch only if ERK would still need ≥ this many steps, (t_end − t)/h; default 200 */
 } dln_train_options;
 
 void dln_train_default_options(dln_train_options *opt);
@@ -81,6 +105,14 @@ typedef struct dln_train_result {
   double fail_t;          /* time and step of divergence / failure, NAN / -1 if none */
   long fail_step;
   char message[512];      /* why the run stopped, in words */
+  /* --- integrator statistics (all methods; 0 where not applicable) --- */
+  long jtv_evals;         /* Jacobian-vector (Hessian-vector) products, incl. AUTO's stiffness probes */
+  long nonlin_iters;      /* nonlinear (Newton / fixed-point) iterations */
+  long lin_iters;         /* linear (GMRES) iterations */
+  long nonlin_fails;      /* nonlinear solver convergence failures (step retried with smaller h) */
+  const char *integrator; /* static name: "gd", "arkode-erk", "cvode-bdf", "gauss-legendre-1|2",
+                             "arkode-erk->cvode-bdf" (AUTO after a switch) */
+  double switched_at;     /* time of the AUTO switch to CVODE, NAN if none */
 } dln_train_result;
 
 /* Train from θ (in: initial weights, out: last good weights). If obs and traj are

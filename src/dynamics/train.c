@@ -6,12 +6,20 @@
  * Gradient flow: SUNDIALS ARKODE ERKStep (adaptive explicit Runge–Kutta; order 5 is
  * Dormand–Prince) advanced one internal step at a time (ARK_ONE_STEP); samples come
  * from the dense output ERKStepGetDky on [t_n, t_{n+1}], so they never shorten a step.
- * A loss-threshold crossing is located on the dense output by bisection. */
+ * A loss-threshold crossing is located on the dense output by bisection.
+ *
+ * The flow driver (train_flow) is shared by every integrator through the stepper
+ * interface of dynamics_internal.h: ARKODE ERK (here), CVODE BDF + GMRES with the exact
+ * Jacobian-vector product −∇²φ v (cvode.c), Gauss–Legendre collocation (gauss.c), and
+ * AUTO, which starts with ERK and switches to CVODE at the current (t, θ) when the ERK
+ * step is pinned at its stability boundary (rule at auto_rho below and in
+ * docs/integrators.md). */
 #include "dln/train.h"
 
 #include <arkode/arkode_erkstep.h>
 #include <math.h>
 #include <nvector/nvector_serial.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +27,7 @@
 #include <time.h>
 
 #include "dln/error.h"
+#include "dynamics/dynamics_internal.h"
 
 const char *dln_stop_reason_name(int reason) {
   switch (reason) {
@@ -48,11 +57,19 @@ void dln_train_default_options(dln_train_options *opt) {
   opt->nsamples = 201;
   opt->log_spacing = 0;
   opt->t_first = 0.0;
+  opt->gauss_stages = 2;
+  opt->gauss_h = 0.0;
+  opt->krylov_maxl = 30;
+  opt->auto_stiff_ratio = 0.5;
+  opt->auto_window = 3;
+  opt->auto_min_steps = 200;
 }
 
 int dln_train_check(const dln_train_options *o) {
-  if (o->method != DLN_METHOD_GD && o->method != DLN_METHOD_FLOW)
-    return dln_error(DLN_EINVAL, "method: expected gd or flow, found %d", (int)o->method);
+  if (o->method != DLN_METHOD_GD && o->method != DLN_METHOD_FLOW && o->method != DLN_METHOD_CVODE &&
+      o->method != DLN_METHOD_GAUSS && o->method != DLN_METHOD_AUTO)
+    return dln_error(DLN_EINVAL, "method: expected gd (0), flow (1), cvode (2), gauss (3) or auto (4), found %d",
+                     (int)o->method);
   if (o->method == DLN_METHOD_GD && !(isfinite(o->eta) && o->eta > 0))
     return dln_error(DLN_EINVAL, "eta: expected a finite step size > 0, found %g", o->eta);
   if (!(isfinite(o->t_end) && o->t_end > 0))
@@ -61,14 +78,27 @@ int dln_train_check(const dln_train_options *o) {
   if (isnan(o->loss_threshold)) return dln_error(DLN_EINVAL, "loss_threshold: expected a number, found nan");
   if (!(o->grad_tol >= 0) || isinf(o->grad_tol))
     return dln_error(DLN_EINVAL, "grad_tol: expected a finite value >= 0, found %g", o->grad_tol);
-  if (o->method == DLN_METHOD_FLOW) {
+  if (o->method != DLN_METHOD_GD) {
     if (!(isfinite(o->rtol) && o->rtol > 0 && o->rtol < 1))
       return dln_error(DLN_EINVAL, "rtol: expected 0 < rtol < 1, found %g", o->rtol);
     if (!(isfinite(o->atol) && o->atol > 0))
       return dln_error(DLN_EINVAL, "atol: expected a finite value > 0, found %g", o->atol);
-    if (o->erk_order != 2 && o->erk_order != 3 && o->erk_order != 4 && o->erk_order != 5 && o->erk_order != 6 &&
-        o->erk_order != 8)
+    if ((o->method == DLN_METHOD_FLOW || o->method == DLN_METHOD_AUTO) && o->erk_order != 2 && o->erk_order != 3 &&
+        o->erk_order != 4 && o->erk_order != 5 && o->erk_order != 6 && o->erk_order != 8)
       return dln_error(DLN_EINVAL, "erk_order: expected one of 2, 3, 4, 5, 6, 8, found %d", o->erk_order);
+    if (o->gauss_stages != 0 && o->gauss_stages != 1 && o->gauss_stages != 2)
+      return dln_error(DLN_EINVAL, "gauss_stages: expected 1 or 2 (0 = default 2), found %d", o->gauss_stages);
+    if (!(isfinite(o->gauss_h) && o->gauss_h >= 0))
+      return dln_error(DLN_EINVAL, "gauss_h: expected a finite step >= 0 (0 = adaptive), found %g", o->gauss_h);
+    if (o->krylov_maxl < 0 || o->krylov_maxl > 1000)
+      return dln_error(DLN_EINVAL, "krylov_maxl: expected 0..1000 (0 = default 30), found %d", o->krylov_maxl);
+    if (!(isfinite(o->auto_stiff_ratio) && o->auto_stiff_ratio >= 0))
+      return dln_error(DLN_EINVAL, "auto_stiff_ratio: expected a finite value >= 0 (0 = default 0.5), found %g",
+                       o->auto_stiff_ratio);
+    if (o->auto_window < 0)
+      return dln_error(DLN_EINVAL, "auto_window: expected >= 0 (0 = default 3), found %d", o->auto_window);
+    if (o->auto_min_steps < 0)
+      return dln_error(DLN_EINVAL, "auto_min_steps: expected >= 0 (0 = default 200), found %ld", o->auto_min_steps);
   }
   if (!(o->blowup > 0)) return dln_error(DLN_EINVAL, "blowup: expected a value > 0, found %g", o->blowup);
   if (o->sample_times) {
@@ -128,33 +158,15 @@ static double maxabs(size_t n, const double *x) {
   return m;
 }
 
-/* Shared state of a run: samples and result bookkeeping. */
-typedef struct {
-  dln_net *net;
-  dln_loss *loss;
-  const dln_train_options *opt;
-  dln_observer *obs;
-  dln_table *traj;
-  dln_train_result *res;
-  double *times;
-  int ntimes, next; /* next sample index */
-  double *row;
-  double last_progress;
-  double t0_wall;
-  /* flow */
-  long grad_evals;
-  int rhs_bad;
-  char sundials_msg[256];
-} run_ctx;
 
-static int record(run_ctx *c, double t, long step, const double *theta) {
+static int record(dln_run_ctx *c, double t, long step, const double *theta) {
   if (!c->obs || !c->traj) return DLN_OK;
   int st = dln_observer_eval(c->obs, t, step, theta, c->row);
   if (st) return st;
   return dln_table_append(c->traj, c->row);
 }
 
-static int progress(run_ctx *c, double t, double loss) {
+static int progress(dln_run_ctx *c, double t, double loss) {
   if (!c->opt->progress) return 0;
   double w = now_seconds();
   if (w - c->last_progress < 0.1) return 0;
@@ -162,13 +174,13 @@ static int progress(run_ctx *c, double t, double loss) {
   return c->opt->progress(c->opt->progress_ctx, t, c->opt->t_end, loss);
 }
 
-static void finish(run_ctx *c, int reason, double t, const char *fmt, ...)
+static void finish(dln_run_ctx *c, int reason, double t, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
 #include <stdarg.h>
-static void finish(run_ctx *c, int reason, double t, const char *fmt, ...) {
+static void finish(dln_run_ctx *c, int reason, double t, const char *fmt, ...) {
   c->res->stop_reason = reason;
   c->res->t = t;
   va_list ap;
@@ -178,7 +190,7 @@ static void finish(run_ctx *c, int reason, double t, const char *fmt, ...) {
 }
 
 /* ------------------------------------------------------------ gradient descent */
-static int train_gd(run_ctx *c, double *theta) {
+static int train_gd(dln_run_ctx *c, double *theta) {
   const dln_train_options *o = c->opt;
   dln_train_result *r = c->res;
   size_t n = c->net->nparams;
@@ -262,12 +274,9 @@ out:
 }
 
 /* ------------------------------------------------------------ gradient flow */
-static int flow_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
-  (void)t;
-  run_ctx *c = user;
+int dln_dyn_rhs(dln_run_ctx *c, const double *theta, double *g) {
   double val;
-  double *g = N_VGetArrayPointer(ydot);
-  int st = dln_net_grad(c->net, c->loss, N_VGetArrayPointer(y), &val, g, NULL);
+  int st = dln_net_grad(c->net, c->loss, theta, &val, g, NULL);
   c->grad_evals++;
   if (st) return -1; /* fatal */
   size_t n = c->net->nparams;
@@ -278,13 +287,47 @@ static int flow_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
   }
   if (bad) {
     c->rhs_bad = 1;
-    return 1; /* recoverable: ARKODE retries with a smaller step */
+    return 1; /* recoverable: the integrator retries with a smaller step */
   }
   return 0;
 }
 
-static void flow_err(int code, const char *module, const char *function, char *msg, void *user) {
-  run_ctx *c = user;
+int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *out) {
+  c->jtv_evals++;
+  return dln_net_hvp(c->net, c->loss, theta, v, out) ? -1 : 0;
+}
+
+double dln_dyn_wrms(size_t n, const double *x, const double *y, double rtol, double atol) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double w = x[i] / (atol + rtol * fabs(y[i]));
+    s += w * w;
+  }
+  return n ? sqrt(s / (double)n) : 0.0;
+}
+
+static double loss_at(dln_run_ctx *c, const double *theta) {
+  double v = NAN;
+  if (dln_net_grad(c->net, c->loss, theta, &v, NULL, NULL)) return NAN;
+  return v;
+}
+
+/* ---- ARKODE ERKStep stepper */
+typedef struct {
+  dln_stepper base; /* first member */
+  dln_run_ctx *c;
+  SUNContext sctx;
+  N_Vector y, yd; /* y wraps θ; yd wraps the dense-output buffer of each call */
+  void *mem;
+} erk_stepper;
+
+static int erk_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
+  (void)t;
+  return dln_dyn_rhs(user, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
+}
+
+static void erk_err(int code, const char *module, const char *function, char *msg, void *user) {
+  dln_run_ctx *c = user;
   (void)code;
   snprintf(c->sundials_msg, sizeof c->sundials_msg, "%s/%s: %s", module, function, msg);
 }
@@ -300,43 +343,213 @@ static ARKODE_ERKTableID erk_table(int order) {
   }
 }
 
-static double loss_at(run_ctx *c, const double *theta) {
-  double v = NAN;
-  if (dln_net_grad(c->net, c->loss, theta, &v, NULL, NULL)) return NAN;
-  return v;
+static int erk_step(dln_stepper *base, double *t) {
+  erk_stepper *s = (erk_stepper *)base;
+  s->c->rhs_bad = 0;
+  sunrealtype tr = *t;
+  int flag = ERKStepEvolve(s->mem, s->c->opt->t_end, s->y, &tr, ARK_ONE_STEP);
+  *t = tr;
+  if (flag < 0) {
+    snprintf(base->msg, sizeof base->msg, "%s", s->c->sundials_msg);
+    return s->c->rhs_bad ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER;
+  }
+  return 0;
 }
 
-static int train_flow(run_ctx *c, double *theta) {
+static int erk_dense(dln_stepper *base, double t, double *out) {
+  erk_stepper *s = (erk_stepper *)base;
+  N_VSetArrayPointer(out, s->yd);
+  return ERKStepGetDky(s->mem, t, 0, s->yd);
+}
+
+static double erk_last_h(dln_stepper *base) {
+  sunrealtype h = 0;
+  ERKStepGetLastStep(((erk_stepper *)base)->mem, &h);
+  return h;
+}
+
+static void erk_stats(dln_stepper *base, dln_train_result *r) {
+  erk_stepper *s = (erk_stepper *)base;
+  long natt = 0, netf = 0;
+  ERKStepGetNumStepAttempts(s->mem, &natt);
+  ERKStepGetNumErrTestFails(s->mem, &netf);
+  r->attempted += natt;
+  r->rejected += netf;
+}
+
+static void erk_destroy(dln_stepper *base) {
+  erk_stepper *s = (erk_stepper *)base;
+  if (!s) return;
+  if (s->mem) ERKStepFree(&s->mem);
+  if (s->y) N_VDestroy(s->y);
+  if (s->yd) N_VDestroy(s->yd);
+  if (s->sctx) SUNContext_Free(&s->sctx);
+  free(s);
+}
+
+static int erk_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
+  *out = NULL;
+  const dln_train_options *o = c->opt;
+  size_t n = c->net->nparams;
+  erk_stepper *s = calloc(1, sizeof *s);
+  if (!s) return dln_error(DLN_ENOMEM, "out of memory allocating the ARKODE integrator");
+  s->base.name = "arkode-erk";
+  s->base.step = erk_step;
+  s->base.dense = erk_dense;
+  s->base.stats = erk_stats;
+  s->base.destroy = erk_destroy;
+  s->base.last_h = erk_last_h;
+  s->c = c;
+  int st = DLN_OK;
+  if (SUNContext_Create(NULL, &s->sctx)) {
+    st = dln_error(DLN_ENOMEM, "SUNDIALS context creation failed");
+    goto fail;
+  }
+  s->y = N_VMake_Serial((sunindextype)n, theta, s->sctx);
+  s->yd = N_VMake_Serial((sunindextype)n, theta, s->sctx);
+  if (!s->y || !s->yd) {
+    st = dln_error(DLN_ENOMEM, "out of memory allocating SUNDIALS vectors");
+    goto fail;
+  }
+  s->mem = ERKStepCreate(erk_rhs, 0.0, s->y, s->sctx);
+  if (!s->mem) {
+    st = dln_error(DLN_ENOMEM, "ERKStepCreate failed");
+    goto fail;
+  }
+  if (ERKStepSetUserData(s->mem, c) || ERKStepSetErrHandlerFn(s->mem, erk_err, c) ||
+      ERKStepSStolerances(s->mem, o->rtol, o->atol) || ERKStepSetTableNum(s->mem, erk_table(o->erk_order)) ||
+      ERKStepSetStopTime(s->mem, o->t_end) || ERKStepSetMaxNumSteps(s->mem, -1)) {
+    st = dln_error(DLN_ESOLVER, "ARKODE setup failed: %s", c->sundials_msg);
+    goto fail;
+  }
+  *out = &s->base;
+  return DLN_OK;
+fail:
+  erk_destroy(&s->base);
+  return st;
+}
+
+/* Real stability boundary β of an explicit RK table: the largest x with |R(−ξ)| ≤ 1
+ * for all 0 ≤ ξ ≤ x, R(z) = 1 + z bᵀ(I − zA)⁻¹1 (Hairer–Wanner II §IV.2). Scan, then
+ * bisect the first crossing. Dormand–Prince 5(4): β ≈ 3.31. */
+static double erk_stability_boundary(ARKodeButcherTable B) {
+  double g[32];
+  int s = B->stages < 32 ? B->stages : 32;
+  double lo = 0, hi = 0;
+  for (int k = 1; k <= 4000; ++k) { /* ξ up to 40 in steps of 0.01 */
+    double x = 0.01 * k, z = -x, R = 1;
+    for (int i = 0; i < s; ++i) {
+      double a = 0;
+      for (int j = 0; j < i; ++j) a += B->A[i][j] * g[j];
+      g[i] = 1 + z * a; /* explicit: (I − zA) g = 1 by forward substitution */
+      R += z * B->b[i] * g[i];
+    }
+    if (fabs(R) > 1 + 1e-12) {
+      hi = x;
+      break;
+    }
+    lo = x;
+  }
+  if (hi == 0) return lo;
+  for (int it = 0; it < 40; ++it) {
+    double x = 0.5 * (lo + hi), z = -x, R = 1;
+    for (int i = 0; i < s; ++i) {
+      double a = 0;
+      for (int j = 0; j < i; ++j) a += B->A[i][j] * g[j];
+      g[i] = 1 + z * a;
+      R += z * B->b[i] * g[i];
+    }
+    if (fabs(R) > 1 + 1e-12) hi = x; else lo = x;
+  }
+  return lo;
+}
+
+/* ---- AUTO: ERK until stiff, then CVODE.
+ *
+ * Rule (docs/integrators.md, "AUTO"): every AUTO_EVERY accepted ERK steps, estimate
+ * the spectral radius ρ of ∇²φ(θ) (= ‖J‖₂, J symmetric) by power iteration on the
+ * exact Hessian-vector product (warm-started: 8 products the first time, 2 after),
+ * and call the check stiff when
+ *     h·ρ ≥ auto_stiff_ratio · β   and   (t_end − t)/h ≥ auto_min_steps,
+ * with h the last accepted ERK step and β the real stability boundary of the ERK
+ * table (|R(−x)| ≤ 1 on [0, β]). A step size pinned near the stability boundary means
+ * stability, not accuracy, limits h; the second condition asks that ERK would still
+ * need many such steps. After auto_window consecutive stiff checks, CVODE is created
+ * at the current (t, θ) with first step h and the run continues. */
+enum { AUTO_EVERY = 10 };
+
+typedef struct {
+  double beta;
+  double *v, *w; /* power-iteration vectors */
+  int primed, count;
+} auto_state;
+
+static double auto_rho(dln_run_ctx *c, auto_state *a, const double *theta) {
+  size_t n = c->net->nparams;
+  if (!a->primed) { /* deterministic start vector with all-sign entries */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; ++i) {
+      x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+      a->v[i] = (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0 - 0.5;
+    }
+  }
+  int iters = a->primed ? 2 : 8;
+  a->primed = 1;
+  double rho = 0;
+  for (int k = 0; k < iters; ++k) {
+    double nv = dln_norm2(n, a->v);
+    if (!(nv > 0) || dln_dyn_hvp(c, theta, a->v, a->w)) return NAN;
+    double nw = dln_norm2(n, a->w);
+    rho = nw / nv;
+    if (!(nw > 0) || !isfinite(nw)) return rho;
+    for (size_t i = 0; i < n; ++i) a->v[i] = a->w[i] / nw;
+  }
+  return rho;
+}
+
+static int flow_stop_msg(dln_run_ctx *c, dln_stepper *stp, int rc, double t, long steps) {
+  dln_train_result *r = c->res;
+  r->fail_t = t;
+  r->fail_step = steps;
+  finish(c, rc, t, "gradient flow %s at t = %.6g after %ld steps: %s",
+         rc == DLN_STOP_DIVERGED ? "diverged (non-finite gradient)" : "integrator failed", t, steps, stp->msg);
+  return rc;
+}
+
+static int train_flow(dln_run_ctx *c, double *theta) {
   const dln_train_options *o = c->opt;
   dln_train_result *r = c->res;
   size_t n = c->net->nparams;
-  int status = DLN_OK;
-  SUNContext sctx = NULL;
-  N_Vector y = NULL, ys = NULL;
-  void *mem = NULL;
+  int status = DLN_OK, is_auto = o->method == DLN_METHOD_AUTO;
+  dln_stepper *stp = NULL;
+  auto_state au = {0};
   double *ybuf = malloc(n * sizeof(double) + 1);
   if (!ybuf) return dln_error(DLN_ENOMEM, "out of memory allocating flow buffers (%zu parameters)", n);
-  if (SUNContext_Create(NULL, &sctx)) {
-    status = dln_error(DLN_ENOMEM, "SUNDIALS context creation failed");
-    goto out;
+  if (o->method == DLN_METHOD_CVODE)
+    status = dln_cvode_create(c, theta, 0.0, 0.0, &stp);
+  else if (o->method == DLN_METHOD_GAUSS)
+    status = dln_gauss_create(c, theta, 0.0, &stp);
+  else
+    status = erk_create(c, theta, &stp);
+  if (status) goto out;
+  r->integrator = stp->name;
+  if (is_auto) {
+    au.v = malloc(n * sizeof(double) + 1);
+    au.w = malloc(n * sizeof(double) + 1);
+    ARKodeButcherTable B = NULL;
+    if (!au.v || !au.w) {
+      status = dln_error(DLN_ENOMEM, "out of memory allocating AUTO buffers (%zu parameters)", n);
+      goto out;
+    }
+    if (ERKStepGetCurrentButcherTable(((erk_stepper *)stp)->mem, &B) || !B) {
+      status = dln_error(DLN_ESOLVER, "AUTO: cannot read the ERK Butcher table");
+      goto out;
+    }
+    au.beta = erk_stability_boundary(B);
   }
-  y = N_VMake_Serial((sunindextype)n, theta, sctx);
-  ys = N_VMake_Serial((sunindextype)n, ybuf, sctx);
-  if (!y || !ys) {
-    status = dln_error(DLN_ENOMEM, "out of memory allocating SUNDIALS vectors");
-    goto out;
-  }
-  mem = ERKStepCreate(flow_rhs, 0.0, y, sctx);
-  if (!mem) {
-    status = dln_error(DLN_ENOMEM, "ERKStepCreate failed");
-    goto out;
-  }
-  if (ERKStepSetUserData(mem, c) || ERKStepSetErrHandlerFn(mem, flow_err, c) ||
-      ERKStepSStolerances(mem, o->rtol, o->atol) || ERKStepSetTableNum(mem, erk_table(o->erk_order)) ||
-      ERKStepSetStopTime(mem, o->t_end) || ERKStepSetMaxNumSteps(mem, -1)) {
-    status = dln_error(DLN_ESOLVER, "ARKODE setup failed: %s", c->sundials_msg);
-    goto out;
-  }
+  double stiff_ratio = o->auto_stiff_ratio > 0 ? o->auto_stiff_ratio : 0.5;
+  int window = o->auto_window > 0 ? o->auto_window : 3;
+  long min_steps = o->auto_min_steps > 0 ? o->auto_min_steps : 200;
   long max_steps = o->max_steps > 0 ? o->max_steps : 10000000L;
   double val = loss_at(c, theta), t = 0.0, tprev = 0.0;
   if (!isfinite(val)) {
@@ -355,21 +568,16 @@ static int train_flow(run_ctx *c, double *theta) {
     finish(c, DLN_STOP_LOSS, 0.0, "loss %.6g is below the threshold %.6g at t = 0", val, o->loss_threshold);
     goto out;
   }
-  long steps = 0;
+  long steps = 0, erk_steps = 0;
   for (;;) {
     if (steps >= max_steps) {
       finish(c, DLN_STOP_STEPS, t, "step budget of %ld integrator steps reached at t = %.6g", max_steps, t);
       break;
     }
     tprev = t;
-    c->rhs_bad = 0;
-    int flag = ERKStepEvolve(mem, o->t_end, y, &t, ARK_ONE_STEP);
-    if (flag < 0) {
-      r->fail_t = t;
-      r->fail_step = steps;
-      int diverged = c->rhs_bad;
-      finish(c, diverged ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER, t, "gradient flow %s at t = %.6g after %ld steps: %s",
-             diverged ? "diverged (non-finite gradient)" : "integrator failed", t, steps, c->sundials_msg);
+    int rc = stp->step(stp, &t);
+    if (rc) {
+      flow_stop_msg(c, stp, rc, t, steps);
       break;
     }
     steps++;
@@ -390,7 +598,7 @@ static int train_flow(run_ctx *c, double *theta) {
       double a = tprev, b = t;
       for (int it = 0; it < 60 && b - a > 1e-14 * (1 + fabs(b)); ++it) {
         double m = 0.5 * (a + b);
-        if (ERKStepGetDky(mem, m, 0, ys)) break;
+        if (stp->dense(stp, m, ybuf)) break;
         if (loss_at(c, ybuf) <= o->loss_threshold) b = m; else a = m;
       }
       tstop = b;
@@ -401,7 +609,7 @@ static int train_flow(run_ctx *c, double *theta) {
       if (ts == t) {
         if ((status = record(c, ts, steps, theta))) goto out;
       } else {
-        if (ERKStepGetDky(mem, ts, 0, ys)) {
+        if (stp->dense(stp, ts, ybuf)) {
           status = dln_error(DLN_ESOLVER, "dense output at t = %g failed: %s", ts, c->sundials_msg);
           goto out;
         }
@@ -410,7 +618,7 @@ static int train_flow(run_ctx *c, double *theta) {
       c->next++;
     }
     if (hit) {
-      if (tstop < t && !ERKStepGetDky(mem, tstop, 0, ys)) memcpy(theta, ybuf, n * sizeof(double));
+      if (tstop < t && !stp->dense(stp, tstop, ybuf)) memcpy(theta, ybuf, n * sizeof(double));
       val = loss_at(c, theta);
       r->t_threshold = tstop;
       t = tstop;
@@ -418,7 +626,7 @@ static int train_flow(run_ctx *c, double *theta) {
       break;
     }
     if (o->grad_tol > 0) {
-      flow_rhs(t, y, ys, c);
+      dln_dyn_rhs(c, theta, ybuf);
       double gn = dln_norm2(n, ybuf);
       if (gn <= o->grad_tol) {
         finish(c, DLN_STOP_CONVERGED, t, "gradient norm %.3g <= grad_tol %.3g at t = %.6g", gn, o->grad_tol, t);
@@ -433,23 +641,30 @@ static int train_flow(run_ctx *c, double *theta) {
       finish(c, DLN_STOP_CANCELLED, t, "cancelled at t = %.6g", t);
       break;
     }
+    if (is_auto && isnan(r->switched_at) && ++erk_steps % AUTO_EVERY == 0) {
+      double h = stp->last_h(stp), rho = auto_rho(c, &au, theta);
+      int stiff = h * rho >= stiff_ratio * au.beta && (o->t_end - t) >= (double)min_steps * h;
+      au.count = stiff ? au.count + 1 : 0;
+      if (au.count >= window) {
+        dln_stepper *cv = NULL;
+        if ((status = dln_cvode_create(c, theta, t, h, &cv))) goto out;
+        stp->stats(stp, r);
+        stp->destroy(stp);
+        stp = cv;
+        r->switched_at = t;
+        r->integrator = "arkode-erk->cvode-bdf";
+      }
+    }
   }
   r->loss = loss_at(c, theta);
   r->steps = steps;
-  {
-    long nfe = 0, natt = 0, netf = 0;
-    ERKStepGetNumRhsEvals(mem, &nfe);
-    ERKStepGetNumStepAttempts(mem, &natt);
-    ERKStepGetNumErrTestFails(mem, &netf);
-    r->attempted = natt;
-    r->rejected = netf;
-  }
+  stp->stats(stp, r);
   r->grad_evals = c->grad_evals;
+  r->jtv_evals = c->jtv_evals;
 out:
-  if (mem) ERKStepFree(&mem);
-  if (y) N_VDestroy(y);
-  if (ys) N_VDestroy(ys);
-  if (sctx) SUNContext_Free(&sctx);
+  if (stp) stp->destroy(stp);
+  free(au.v);
+  free(au.w);
   free(ybuf);
   return status;
 }
@@ -461,6 +676,8 @@ int dln_train(dln_net *net, dln_loss *loss, double *theta, const dln_train_optio
   result->fail_t = NAN;
   result->fail_step = -1;
   result->loss = NAN;
+  result->switched_at = NAN;
+  result->integrator = opt->method == DLN_METHOD_GD ? "gd" : "none";
   int st = dln_train_check(opt);
   if (st) return st;
   if (loss->rows != dln_net_rows(net) || loss->cols != dln_net_cols(net))
@@ -473,7 +690,7 @@ int dln_train(dln_net *net, dln_loss *loss, double *theta, const dln_train_optio
   if (obs && traj && dln_observer_ncols(obs) != traj->ncols)
     return dln_error(DLN_EDIM, "trajectory table: expected %d columns (observer), found %d", dln_observer_ncols(obs),
                      traj->ncols);
-  run_ctx c = {0};
+  dln_run_ctx c = {0};
   c.net = net;
   c.loss = loss;
   c.opt = opt;

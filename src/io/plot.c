@@ -97,10 +97,11 @@ static const char *single_body =
 
 static const char *multi_body =
     "fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))\n"
-    "for sub, label in RUNS:\n"
+    "for k, (sub, label) in enumerate(RUNS):\n"
     "    names, c = load(os.path.join(HERE, sub, 'trajectory.csv'))\n"
     "    style = '--' if label.startswith('one') else '-'\n"
-    "    a1.semilogy(*positive(c['t'], c['recon_err']), style, label=label)\n"
+    "    color = 'C%d' % (k // 2) if len(RUNS) % 2 == 0 else None\n"
+    "    a1.semilogy(*positive(c['t'], c['recon_err']), style, color=color, label=label)\n"
     "a1.set_xlabel('t'); a1.set_ylabel(r'$\\|\\bar Y - X(t)\\|_F / \\|\\bar Y\\|_F$')\n"
     "a1.set_title('reconstruction error', fontsize=9)\n"
     "a1.legend(fontsize=7); a1.grid(True, which='both', alpha=0.3)\n"

@@ -212,14 +212,22 @@ static int build_task(const dln_spec *s, dln_rng *rng, run_data *d, dln_loss **l
   return st;
 }
 
-/* Replace "{j}" in pattern by j. */
+/* Replace every "{j}" in pattern by j. */
 static char *subst_j(const char *pattern, int j) {
-  const char *p = strstr(pattern, "{j}");
-  size_t n = strlen(pattern) + 24;
-  char *out = malloc(n);
+  size_t k = 0;
+  for (const char *p = strstr(pattern, "{j}"); p; p = strstr(p + 3, "{j}")) ++k;
+  size_t n = strlen(pattern) + k * 24 + 1;
+  char *out = malloc(n), *o = out;
   if (!out) return NULL;
-  if (!p) snprintf(out, n, "%s", pattern);
-  else snprintf(out, n, "%.*s%d%s", (int)(p - pattern), pattern, j, p + 3);
+  for (const char *p = pattern; *p;) {
+    if (strncmp(p, "{j}", 3) == 0) {
+      o += snprintf(o, n - (size_t)(o - out), "%d", j);
+      p += 3;
+    } else {
+      *o++ = *p++;
+    }
+  }
+  *o = '\0';
   return out;
 }
 

@@ -989,6 +989,9 @@ int dln_spec_check(const dln_spec *spec) {
                      exp_d0 == spec->cols ? "cols" : "rows", exp_d0, spec->rows, d0, dN);
   if (spec->tied) {
     if (!fact) return dln_error(DLN_EINVAL, "%s: expected false unless task is factorization, found true", WHERE("tied"));
+    if (synthetic_dims && spec->rows != spec->cols)
+      return dln_error(DLN_EINVAL, "%s: expected a square target (cols = rows = %d) for the tied model, found cols = %d",
+                       WHERE(is_origin_set(spec, "cols") ? "cols" : "tied"), spec->rows, spec->cols);
     if (N != 2 || d0 != dN)
       return dln_error(DLN_EINVAL, "%s: expected depth 2 with d_0 = d_2 for the tied model U U^T, found depth %d, d_0 = %d, d_N = %d",
                        WHERE("tied"), N, d0, dN);

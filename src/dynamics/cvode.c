@@ -1,0 +1,158 @@
+/* Stiff gradient flow θ̇ = f(θ) = −∇φ(θ) by SUNDIALS CVODE: variable-order BDF
+ * (orders 1–5) with a Newton iteration whose linear systems (I − γJ) x = r are
+ * solved matrix-free by GMRES (SUNLinSol_SPGMR, no preconditioner).
+ *
+ * The Jacobian of the flow is J = ∂f/∂θ = −∇²φ(θ), so the Jacobian-vector product is
+ * given EXACTLY by the network's Hessian-vector product (dln_net_hvp, a directional
+ * derivative of the per-layer gradients 002 Lemma 1 / 004 eq. 6):
+ *     J v = −∇²φ(θ) v,
+ * instead of CVODE's default difference quotient [f(θ + σv) − f(θ)]/σ. Since ∇²φ is
+ * symmetric, I − γJ = I + γ∇²φ is symmetric too; GMRES is used because ∇²φ is
+ * indefinite away from minima (saddles, 002 §3).
+ *
+ * The integrator is advanced one internal step at a time (CV_ONE_STEP) with the
+ * stop time t_end; samples come from CVodeGetDky on [t_n − h_n, t_n]. */
+#include <cvode/cvode.h>
+#include <cvode/cvode_ls.h>
+#include <math.h>
+#include <nvector/nvector_serial.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sundials/sundials_context.h>
+#include <sunlinsol/sunlinsol_spgmr.h>
+
+#include "dln/error.h"
+#include "dynamics/dynamics_internal.h"
+
+typedef struct {
+  dln_stepper base; /* first: a cv_stepper * is a dln_stepper * */
+  dln_run_ctx *c;
+  SUNContext sctx;
+  N_Vector y;  /* wraps θ */
+  N_Vector yd; /* wraps the caller's dense-output buffer */
+  SUNLinearSolver ls;
+  void *mem;
+  char err[256];
+} cv_stepper;
+
+static int cv_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
+  (void)t;
+  cv_stepper *s = user;
+  return dln_dyn_rhs(s->c, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
+}
+
+/* J v = −∇²φ(θ) v (exact; CVLsJacTimesVecFn) */
+static int cv_jtv(N_Vector v, N_Vector Jv, sunrealtype t, N_Vector y, N_Vector fy, void *user, N_Vector tmp) {
+  (void)t, (void)fy, (void)tmp;
+  cv_stepper *s = user;
+  double *out = N_VGetArrayPointer(Jv);
+  if (dln_dyn_hvp(s->c, N_VGetArrayPointer(y), N_VGetArrayPointer(v), out)) return -1;
+  size_t n = s->c->net->nparams;
+  int bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = -out[i];
+    bad |= !isfinite(out[i]);
+  }
+  return bad ? 1 : 0; /* non-finite: recoverable, CVODE retries with a smaller step */
+}
+
+static void cv_err(int code, const char *module, const char *function, char *msg, void *user) {
+  cv_stepper *s = user;
+  (void)code;
+  snprintf(s->err, sizeof s->err, "%s/%s: %s", module, function, msg);
+}
+
+static int cv_step(dln_stepper *base, double *t) {
+  cv_stepper *s = (cv_stepper *)base;
+  dln_run_ctx *c = s->c;
+  c->rhs_bad = 0;
+  sunrealtype tr = *t;
+  int flag = CVode(s->mem, c->opt->t_end, s->y, &tr, CV_ONE_STEP);
+  *t = tr;
+  if (flag < 0) {
+    snprintf(base->msg, sizeof base->msg, "%s (CVODE flag %d)", s->err[0] ? s->err : "CVODE failed", flag);
+    return c->rhs_bad ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER;
+  }
+  return 0;
+}
+
+static int cv_dense(dln_stepper *base, double t, double *out) {
+  cv_stepper *s = (cv_stepper *)base;
+  N_VSetArrayPointer(out, s->yd);
+  return CVodeGetDky(s->mem, t, 0, s->yd);
+}
+
+static double cv_last_h(dln_stepper *base) {
+  cv_stepper *s = (cv_stepper *)base;
+  sunrealtype h = 0;
+  CVodeGetLastStep(s->mem, &h);
+  return h;
+}
+
+static void cv_stats(dln_stepper *base, dln_train_result *r) {
+  cv_stepper *s = (cv_stepper *)base;
+  long nst = 0, netf = 0, nni = 0, ncfn = 0, nli = 0;
+  CVodeGetNumSteps(s->mem, &nst);
+  CVodeGetNumErrTestFails(s->mem, &netf);
+  CVodeGetNumNonlinSolvIters(s->mem, &nni);
+  CVodeGetNumNonlinSolvConvFails(s->mem, &ncfn);
+  CVodeGetNumLinIters(s->mem, &nli);
+  r->attempted += nst + netf + ncfn;
+  r->rejected += netf;
+  r->nonlin_iters += nni;
+  r->nonlin_fails += ncfn;
+  r->lin_iters += nli;
+}
+
+static void cv_destroy(dln_stepper *base) {
+  cv_stepper *s = (cv_stepper *)base;
+  if (!s) return;
+  if (s->mem) CVodeFree(&s->mem);
+  if (s->ls) SUNLinSolFree(s->ls);
+  if (s->y) N_VDestroy(s->y);
+  if (s->yd) N_VDestroy(s->yd);
+  if (s->sctx) SUNContext_Free(&s->sctx);
+  free(s);
+}
+
+int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out) {
+  *out = NULL;
+  const dln_train_options *o = c->opt;
+  size_t n = c->net->nparams;
+  cv_stepper *s = calloc(1, sizeof *s);
+  if (!s) return dln_error(DLN_ENOMEM, "out of memory allocating the CVODE integrator");
+  s->base.name = "cvode-bdf";
+  s->base.step = cv_step;
+  s->base.dense = cv_dense;
+  s->base.stats = cv_stats;
+  s->base.destroy = cv_destroy;
+  s->base.last_h = cv_last_h;
+  s->c = c;
+  int st = DLN_OK;
+  if (SUNContext_Create(NULL, &s->sctx)) {
+    st = dln_error(DLN_ENOMEM, "SUNDIALS context creation failed");
+    goto fail;
+  }
+  s->y = N_VMake_Serial((sunindextype)n, theta, s->sctx);
+  s->yd = N_VMake_Serial((sunindextype)n, theta, s->sctx); /* data pointer reset per call */
+  int maxl = o->krylov_maxl > 0 ? o->krylov_maxl : 30;
+  if (s->y) s->ls = SUNLinSol_SPGMR(s->y, SUN_PREC_NONE, maxl, s->sctx);
+  if (s->y) s->mem = CVodeCreate(CV_BDF, s->sctx);
+  if (!s->y || !s->yd || !s->ls || !s->mem) {
+    st = dln_error(DLN_ENOMEM, "out of memory allocating the CVODE integrator (%zu parameters)", n);
+    goto fail;
+  }
+  if (CVodeSetErrHandlerFn(s->mem, cv_err, s) || CVodeInit(s->mem, cv_rhs, t0, s->y) ||
+      CVodeSetUserData(s->mem, s) || CVodeSStolerances(s->mem, o->rtol, o->atol) ||
+      CVodeSetLinearSolver(s->mem, s->ls, NULL) || CVodeSetJacTimes(s->mem, NULL, cv_jtv) ||
+      CVodeSetStopTime(s->mem, o->t_end) || CVodeSetMaxNumSteps(s->mem, -1) ||
+      (h0 > 0 && CVodeSetInitStep(s->mem, h0))) {
+    st = dln_error(DLN_ESOLVER, "CVODE setup failed: %s", s->err);
+    goto fail;
+  }
+  *out = &s->base;
+  return DLN_OK;
+fail:
+  cv_destroy(&s->base);
+  return st;
+}
