@@ -23,6 +23,7 @@
 
 #include "dln/error.h"
 #include "dynamics/dynamics_internal.h"
+#include "nvec_fast.h"
 
 typedef struct {
   dln_stepper base; /* first: a cv_stepper * is a dln_stepper * */
@@ -41,19 +42,22 @@ static int cv_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
   return dln_dyn_rhs(s->c, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
 }
 
-/* J v = −∇²φ(θ) v (exact; CVLsJacTimesVecFn) */
+int dln_cvode_jtv(dln_run_ctx *c, const double *theta, const double *v, double *Jv) {
+  if (dln_dyn_hvp(c, theta, v, Jv)) return -1;
+  size_t n = c->net->nparams;
+  int bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    Jv[i] = -Jv[i]; /* J v = −∇²φ(θ) v */
+    bad |= !isfinite(Jv[i]);
+  }
+  return bad ? 1 : 0;
+}
+
+/* CVLsJacTimesVecFn: non-finite → recoverable, CVODE retries with a smaller step */
 static int cv_jtv(N_Vector v, N_Vector Jv, sunrealtype t, N_Vector y, N_Vector fy, void *user, N_Vector tmp) {
   (void)t, (void)fy, (void)tmp;
   cv_stepper *s = user;
-  double *out = N_VGetArrayPointer(Jv);
-  if (dln_dyn_hvp(s->c, N_VGetArrayPointer(y), N_VGetArrayPointer(v), out)) return -1;
-  size_t n = s->c->net->nparams;
-  int bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    out[i] = -out[i];
-    bad |= !isfinite(out[i]);
-  }
-  return bad ? 1 : 0; /* non-finite: recoverable, CVODE retries with a smaller step */
+  return dln_cvode_jtv(s->c, N_VGetArrayPointer(y), N_VGetArrayPointer(v), N_VGetArrayPointer(Jv));
 }
 
 static void cv_err(int code, const char *module, const char *function, char *msg, void *user) {
@@ -70,7 +74,7 @@ static int cv_step(dln_stepper *base, double *t) {
   int flag = CVode(s->mem, c->opt->t_end, s->y, &tr, CV_ONE_STEP);
   *t = tr;
   if (flag < 0) {
-    snprintf(base->msg, sizeof base->msg, "%s (CVODE flag %d)", s->err[0] ? s->err : "CVODE failed", flag);
+    snprintf(base->msg, sizeof base->msg, "%.200s (CVODE flag %d)", s->err[0] ? s->err : "CVODE failed", flag);
     return c->rhs_bad ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER;
   }
   return 0;
@@ -134,7 +138,9 @@ int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_st
     goto fail;
   }
   s->y = N_VMake_Serial((sunindextype)n, theta, s->sctx);
+  dln_nvec_fast(s->y);
   s->yd = N_VMake_Serial((sunindextype)n, theta, s->sctx); /* data pointer reset per call */
+  dln_nvec_fast(s->yd);
   int maxl = o->krylov_maxl > 0 ? o->krylov_maxl : 30;
   if (s->y) s->ls = SUNLinSol_SPGMR(s->y, SUN_PREC_NONE, maxl, s->sctx);
   if (s->y) s->mem = CVodeCreate(CV_BDF, s->sctx);

@@ -60,6 +60,8 @@ struct dln_stepper {
   char msg[256];
 };
 
+/* The Jacobian-vector product CVODE uses: Jv = −∇²φ(θ) v (exact). 0, 1 (non-finite), −1. */
+int dln_cvode_jtv(dln_run_ctx *c, const double *theta, const double *v, double *Jv);
 /* CVODE BDF + SPGMR with J v = −∇²φ(θ) v, started at (t0, θ) (cvode.c); h0 > 0 is
  * the first step to try (AUTO passes the last ERK step), 0 lets CVODE estimate it. */
 int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out);

@@ -37,6 +37,7 @@
 
 #include "dln/error.h"
 #include "dln/mat.h"
+#include "nvec_fast.h"
 
 struct dln_e2e {
   dln_loss *loss;
@@ -332,14 +333,6 @@ static double now_seconds(void) {
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static double maxabs(size_t n, const double *x) {
-  double m = 0;
-  for (size_t i = 0; i < n; ++i) {
-    double a = fabs(x[i]);
-    if (!(a <= m)) m = a; /* NaN propagates */
-  }
-  return m;
-}
 
 static double loss_at(dln_e2e *e, const double *W) {
   double v = NAN;
@@ -466,7 +459,7 @@ static int gd_loop(run_ctx *c, double *W) {
   long k = 0;
   for (;; ++k) {
     double t = k * eta;
-    double wmax = maxabs(n, cur);
+    double wmax = dln_vec_maxabs(n, cur);
     int bad = !(wmax <= o->blowup);
     if (!bad) {
       status = rhs(e, cur, wdot, &val);
@@ -608,7 +601,9 @@ static int flow_loop(run_ctx *c, double *W) {
     goto out;
   }
   y = N_VMake_Serial((sunindextype)n, W, sctx);
+  dln_nvec_fast(y);
   ys = N_VMake_Serial((sunindextype)n, ybuf, sctx);
+  dln_nvec_fast(ys);
   if (!y || !ys) {
     status = dln_error(DLN_ENOMEM, "out of memory allocating SUNDIALS vectors");
     goto out;
@@ -664,7 +659,7 @@ static int flow_loop(run_ctx *c, double *W) {
       break;
     }
     steps++;
-    double ymax = maxabs(n, W);
+    double ymax = dln_vec_maxabs(n, W);
     int need_loss = o->loss_threshold >= 0 || !(ymax <= o->blowup);
     if (need_loss || (steps & 63) == 0) val = loss_at(e, W);
     if (!isfinite(ymax) || ymax > o->blowup || !isfinite(val) || val > o->blowup) {

@@ -28,6 +28,7 @@
 
 #include "dln/error.h"
 #include "dynamics/dynamics_internal.h"
+#include "nvec_fast.h"
 
 const char *dln_stop_reason_name(int reason) {
   switch (reason) {
@@ -149,14 +150,6 @@ static double now_seconds(void) {
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static double maxabs(size_t n, const double *x) {
-  double m = 0;
-  for (size_t i = 0; i < n; ++i) {
-    double a = fabs(x[i]);
-    if (!(a <= m)) m = a; /* NaN propagates */
-  }
-  return m;
-}
 
 
 static int record(dln_run_ctx *c, double t, long step, const double *theta) {
@@ -280,11 +273,8 @@ int dln_dyn_rhs(dln_run_ctx *c, const double *theta, double *g) {
   c->grad_evals++;
   if (st) return -1; /* fatal */
   size_t n = c->net->nparams;
-  int bad = !isfinite(val);
-  for (size_t i = 0; i < n; ++i) {
-    g[i] = -g[i]; /* θ̇ = −∇φ(θ) */
-    bad |= !isfinite(g[i]);
-  }
+  /* θ̇ = −∇φ(θ) */
+  int bad = dln_vec_negate_check(n, g) || !isfinite(val);
   if (bad) {
     c->rhs_bad = 1;
     return 1; /* recoverable: the integrator retries with a smaller step */
@@ -406,7 +396,9 @@ static int erk_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
     goto fail;
   }
   s->y = N_VMake_Serial((sunindextype)n, theta, s->sctx);
+  dln_nvec_fast(s->y);
   s->yd = N_VMake_Serial((sunindextype)n, theta, s->sctx);
+  dln_nvec_fast(s->yd);
   if (!s->y || !s->yd) {
     st = dln_error(DLN_ENOMEM, "out of memory allocating SUNDIALS vectors");
     goto fail;
@@ -581,7 +573,7 @@ static int train_flow(dln_run_ctx *c, double *theta) {
       break;
     }
     steps++;
-    double ymax = maxabs(n, theta);
+    double ymax = dln_vec_maxabs(n, theta);
     int need_loss = o->loss_threshold >= 0 || o->grad_tol > 0 || !(ymax <= o->blowup);
     if (need_loss || (steps & 63) == 0) val = loss_at(c, theta);
     if (!isfinite(ymax) || ymax > o->blowup || !isfinite(val) || val > o->blowup) {

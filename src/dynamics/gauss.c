@@ -1,0 +1,580 @@
+/* Structure-preserving gradient flow θ̇ = f(θ) = −∇φ(θ) by Gauss–Legendre collocation.
+ *
+ * The s-stage Gauss method (s = 1: implicit midpoint rule, order 2; s = 2: order 4)
+ * solves the stage equations, written for the increments Z_i = Y_i − θ_0,
+ *     Z_i = h Σ_j a_ij f(θ_0 + Z_j),   i = 1..s,
+ * and sets θ_1 = θ_0 + h Σ_i b_i f(θ_0 + Z_i) (Hairer, Nørsett, Wanner I §II.7;
+ * Butcher tableaux: s = 1: c = ½, a = ½, b = 1; s = 2: c = ½ ∓ √3/6,
+ * A = [¼, ¼ − √3/6; ¼ + √3/6, ¼], b = (½, ½)).
+ *
+ * Conservation. Gauss methods conserve EVERY quadratic invariant Q(θ) = θᵀSθ of the
+ * flow, i.e. every Q with θᵀS f(θ) = 0 (Cooper 1987, IMA J. Numer. Anal. 7:1–13;
+ * Hairer, Lubich, Wanner, Geometric Numerical Integration, 2nd ed., Thm IV.2.2): they
+ * satisfy b_i a_ij + b_j a_ji = b_i b_j, which makes Q(θ_1) − Q(θ_0) vanish identically
+ * when the stage equations hold. The imbalances C_j = W_{j+1}ᵀW_{j+1} − W_j W_jᵀ
+ * (002 Lemma 1) are such invariants (entrywise quadratic forms in θ), so C_j is
+ * conserved to round-off whatever the step size — provided the stage equations are
+ * solved to round-off, which is why the iterations below run until the increment is
+ * at the round-off level rather than to a tolerance tied to rtol, and why θ is
+ * updated with compensated (Kahan) summation.
+ *
+ * Stage equations. Fixed-point iteration Z ← h(A⊗I) f(θ_0 + Z) while it contracts
+ * (rate ≈ h‖A‖ L); when the observed (or predicted, rate·h/h_prev) contraction factor
+ * exceeds 0.7 (fixed point retried every 10th step), Newton on the stacked system F(Z) = Z − h(A⊗I) f(θ_0 + Z) = 0 whose
+ * Jacobian-vector product (I + h(A⊗I) blockdiag ∇²φ(Y_j)) v uses the exact
+ * Hessian-vector product dln_net_hvp, solved by restarted GMRES (own, modified
+ * Gram–Schmidt with one reorthogonalization, Givens rotations) to a relative residual
+ * of 1e-8, with backtracking on ‖F‖₂ for large steps. Both stop when
+ * ‖ΔZ‖_∞ ≤ 10 ε ‖θ_0‖_∞, or when the increment stagnates below 100 ε ‖θ_0‖_∞ (the
+ * noise floor of f); failure → the step is rejected and h halved; 12 failures in a
+ * row → DLN_STOP_SOLVER (DLN_STOP_DIVERGED if f was non-finite).
+ *
+ * Steps. gauss_h > 0: fixed step h (the last one shortened to land on t_end), no
+ * error control. Otherwise adaptive by step doubling (Richardson): one step of h and
+ * two of h/2; the two half steps are kept (so the propagated solution is a pure
+ * Gauss solution and conserves the invariants), with error estimate
+ * err = ‖θ_{h/2,h/2} − θ_h‖ / (2^{2s} − 1) in the WRMS norm of (rtol, atol); accept if
+ * err ≤ 1; h ← h · min(4, max(0.2, 0.9 err^{−1/(2s+1)})).
+ *
+ * Dense output. Collocation defines the polynomial u of degree s with u(t_0) = θ_0 and
+ * u(t_0 + c_i h) = Y_i (HNW I Thm II.7.6); samples inside a step evaluate it,
+ * u(t_0 + τh) = θ_0 + Σ_i Z_i L_i(τ), L_i the Lagrange basis on the nodes {0, c_1..c_s}
+ * with L_i(0) = 0, so sampling never shortens a step. The same polynomial, extrapolated,
+ * gives the initial guess of the next step's stages. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dln/error.h"
+#include "dln/mat.h"
+#include "dynamics/dynamics_internal.h"
+#include "nvec_fast.h"
+
+enum { GAUSS_MAX_FAILS = 12, FP_MAXIT = 100, NEWTON_MAXIT = 15, GMRES_RESTARTS = 6 };
+
+typedef struct {
+  double t0, h;
+  double *y; /* state at the start of the sub-step (n) */
+  double *Z; /* stage increments (s·n) */
+} gauss_piece;
+
+typedef struct {
+  dln_stepper base; /* first member */
+  dln_run_ctx *c;
+  double *theta;
+  size_t n, N; /* N = s·n */
+  int s, maxl, fixed;
+  double A[2][2], b[2], cn[2];
+  double t, h, hfix, tstart;
+  long kfix; /* fixed mode: steps taken */
+  double rate, rate_h; /* last fixed-point contraction estimate and the h it was seen at */
+  int newton_streak;   /* consecutive solves that went straight to Newton */
+  double last_h;
+  /* workspace */
+  double *y0, *e0;    /* state and compensation at the step start (restored on rejection) */
+  double *comp;       /* Kahan compensation of θ */
+  double *yfull;      /* Richardson: one-step result */
+  double *F, *Z, *Zn; /* f(θ_0 + Z_i), current stage increments, next iterate (s·n each) */
+  double *Zf;         /* Richardson: the full step's stage increments (s·n) */
+  double *Ys;         /* stage values θ_0 + Z_j at the Newton linearization point (s·n) */
+  double *R, *D, *Wt; /* Newton residual, increment, matvec temp (s·n) */
+  double *V, *Hh, *cs, *sn, *gg, *yv; /* GMRES */
+  gauss_piece piece[2]; /* dense output of the last accepted step (1 or 2 sub-steps) */
+  int npiece;
+  int have_prev;
+  /* counters */
+  long attempted, rejected, nonlin_iters, lin_iters, nonlin_fails;
+} gauss_stepper;
+
+
+/* Lagrange basis on {0, c_1..c_s}: L_i(τ) = τ/c_i Π_{k≠i} (τ − c_k)/(c_i − c_k). */
+static double lagr(const gauss_stepper *g, int i, double tau) {
+  double v = tau / g->cn[i];
+  for (int k = 0; k < g->s; ++k)
+    if (k != i) v *= (tau - g->cn[k]) / (g->cn[i] - g->cn[k]);
+  return v;
+}
+
+/* F_i = f(θ_0 + Z_i) for all stages; Ys gets the stage values. 0, 1 (non-finite), −1. */
+static int eval_stages(gauss_stepper *g, const double *y0, const double *Z) {
+  size_t n = g->n;
+  for (int i = 0; i < g->s; ++i) {
+    double *Y = g->Ys + (size_t)i * n;
+    const double *Zi = Z + (size_t)i * n;
+    for (size_t k = 0; k < n; ++k) Y[k] = y0[k] + Zi[k];
+    int rc = dln_dyn_rhs(g->c, Y, g->F + (size_t)i * n);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* out = M v, M = I + h (A⊗I) blockdiag(∇²φ(Y_j)) — the Jacobian of
+ * F(Z) = Z − h(A⊗I) f(θ_0 + Z), since ∂f/∂θ = −∇²φ. 0, 1 (non-finite), −1. */
+static int matvec(gauss_stepper *g, double h, const double *v, double *out) {
+  size_t n = g->n;
+  for (int j = 0; j < g->s; ++j)
+    if (dln_dyn_hvp(g->c, g->Ys + (size_t)j * n, v + (size_t)j * n, g->Wt + (size_t)j * n)) return -1;
+  int bad = 0;
+  for (int i = 0; i < g->s; ++i) {
+    double *oi = out + (size_t)i * n;
+    const double *vi = v + (size_t)i * n;
+    for (size_t k = 0; k < n; ++k) {
+      double acc = 0;
+      for (int j = 0; j < g->s; ++j) acc += g->A[i][j] * g->Wt[(size_t)j * n + k];
+      oi[k] = vi[k] + h * acc;
+      bad |= !isfinite(oi[k]);
+    }
+  }
+  return bad ? 1 : 0;
+}
+
+static double dot(size_t n, const double *x, const double *y) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += x[i] * y[i];
+  return s;
+}
+
+/* Restarted GMRES(maxl) for M x = b from x = 0, to ‖b − Mx‖ ≤ rtol‖b‖. Returns 0
+ * (converged), 2 (not converged: x is the best iterate), 1 / −1 from matvec. */
+static int gmres(gauss_stepper *g, double h, const double *b, double *x, double rtol) {
+  size_t N = g->N;
+  int m = g->maxl;
+  size_t ld = (size_t)m + 1;
+  memset(x, 0, N * sizeof(double));
+  double bnorm = sqrt(dot(N, b, b));
+  if (bnorm == 0) return 0;
+  double target = rtol * bnorm, beta = bnorm, resid = bnorm;
+  double *r = g->V; /* V_0 holds the residual before normalization */
+  memcpy(r, b, N * sizeof(double));
+  for (int cycle = 0; cycle < GMRES_RESTARTS; ++cycle) {
+    for (size_t k = 0; k < N; ++k) g->V[k] = r[k] / beta;
+    memset(g->gg, 0, ld * sizeof(double));
+    g->gg[0] = beta;
+    int kused = 0;
+    for (int j = 0; j < m; ++j) {
+      double *vj = g->V + (size_t)j * N, *w = g->V + (size_t)(j + 1) * N, *hc = g->Hh + (size_t)j * ld;
+      int rc = matvec(g, h, vj, w);
+      if (rc) return rc;
+      g->lin_iters++;
+      for (int pass = 0; pass < 2; ++pass) /* modified Gram–Schmidt, twice */
+        for (int i = 0; i <= j; ++i) {
+          const double *vi = g->V + (size_t)i * N;
+          double hij = dot(N, w, vi);
+          if (pass == 0) hc[i] = hij; else hc[i] += hij;
+          for (size_t k = 0; k < N; ++k) w[k] -= hij * vi[k];
+        }
+      double hn = sqrt(dot(N, w, w));
+      hc[j + 1] = hn;
+      if (hn > 0)
+        for (size_t k = 0; k < N; ++k) w[k] /= hn;
+      for (int i = 0; i < j; ++i) { /* previous rotations */
+        double a = hc[i], bb = hc[i + 1];
+        hc[i] = g->cs[i] * a + g->sn[i] * bb;
+        hc[i + 1] = -g->sn[i] * a + g->cs[i] * bb;
+      }
+      double d = hypot(hc[j], hc[j + 1]);
+      g->cs[j] = d > 0 ? hc[j] / d : 1.0;
+      g->sn[j] = d > 0 ? hc[j + 1] / d : 0.0;
+      hc[j] = d;
+      hc[j + 1] = 0;
+      g->gg[j + 1] = -g->sn[j] * g->gg[j];
+      g->gg[j] = g->cs[j] * g->gg[j];
+      resid = fabs(g->gg[j + 1]);
+      kused = j + 1;
+      if (resid <= target || hn == 0 || !isfinite(resid)) break;
+    }
+    /* y = R⁻¹ g (upper triangular), x += V y */
+    for (int i = kused - 1; i >= 0; --i) {
+      double acc = g->gg[i];
+      for (int k = i + 1; k < kused; ++k) acc -= g->Hh[i + (size_t)k * ld] * g->yv[k];
+      double dii = g->Hh[i + (size_t)i * ld];
+      g->yv[i] = dii != 0 ? acc / dii : 0.0;
+    }
+    for (int i = 0; i < kused; ++i) {
+      const double *vi = g->V + (size_t)i * N;
+      for (size_t k = 0; k < N; ++k) x[k] += g->yv[i] * vi[k];
+    }
+    if (!isfinite(resid)) return 1;
+    if (resid <= target) return 0;
+    /* restart from the true residual r = b − M x */
+    int rc = matvec(g, h, x, r); /* V_0 is free once x is updated */
+    if (rc) return rc;
+    for (size_t k = 0; k < N; ++k) r[k] = b[k] - r[k];
+    beta = sqrt(dot(N, r, r));
+    if (beta <= target) return 0;
+  }
+  return 2;
+}
+
+/* Solve the stage equations for step h from y0, starting from g->Z; on success g->Z
+ * and g->F = f(y0 + Z_i) are consistent to round-off. 0 ok, 1 failed (retry with
+ * smaller h), −1 fatal. */
+static int solve_stages(gauss_stepper *g, const double *y0, double h) {
+  size_t N = g->N;
+  double scale = dln_vec_maxabs(g->n, y0);
+  if (!(scale > 0)) scale = DBL_MIN;
+  double tol = 10 * DBL_EPSILON * scale, floor_tol = 100 * DBL_EPSILON * scale;
+  int newton = g->rate_h > 0 && g->rate * (h / g->rate_h) > 0.7;
+  if (newton && ++g->newton_streak >= 10) newton = 0; /* every 10th such solve, retry the cheap iteration */
+  if (!newton) g->newton_streak = 0;
+  memcpy(g->D, g->Z, N * sizeof(double)); /* keep the initial guess */
+  if (!newton) {
+    double prev = INFINITY, rate = 0;
+    int ok = 0;
+    for (int k = 0; k < FP_MAXIT; ++k) {
+      int rc = eval_stages(g, y0, g->Z);
+      if (rc < 0) return -1;
+      if (rc > 0) break;
+      g->nonlin_iters++;
+      double delta = 0;
+      for (int i = 0; i < g->s; ++i) /* Zn_i = h Σ_j a_ij F_j */
+        for (size_t q = 0; q < g->n; ++q) {
+          double acc = 0;
+          for (int j = 0; j < g->s; ++j) acc += g->A[i][j] * g->F[(size_t)j * g->n + q];
+          size_t idx = (size_t)i * g->n + q;
+          g->Zn[idx] = h * acc;
+          double dd = fabs(g->Zn[idx] - g->Z[idx]);
+          if (!(dd <= delta)) delta = dd;
+        }
+      if (!isfinite(delta)) break;
+      double ratio = isfinite(prev) && prev > 0 ? delta / prev : 0;
+      if (k >= 1 && prev > 1e4 * tol && ratio > rate) rate = ratio; /* contraction, above the noise floor */
+      /* converged: keep Z (the point F was evaluated at), so Z_i = h Σ a_ij F_j holds to
+       * within delta, i.e. to round-off */
+      if (delta <= tol || (k >= 2 && delta <= floor_tol && ratio >= 0.5)) {
+        ok = 1;
+        break;
+      }
+      memcpy(g->Z, g->Zn, N * sizeof(double));
+      if (k >= 3 && ratio > 0.8 && delta > floor_tol) break; /* does not contract: Newton */
+      prev = delta;
+    }
+    if (ok) {
+      g->rate = rate > 0 ? rate : 1e-3;
+      g->rate_h = h;
+      return 0;
+    }
+    g->rate = 1.0; /* next steps near this h start with Newton */
+    g->rate_h = h;
+    memcpy(g->Z, g->D, N * sizeof(double)); /* Newton from the initial guess (the FP iterate may have diverged) */
+  }
+  /* Newton–Krylov on F(Z) = Z − h(A⊗I) f(y0 + Z), damped by backtracking on ‖F‖₂
+   * (halve λ while ‖F(Z_k + λD)‖ > (1 − 10⁻⁴λ)‖F(Z_k)‖, λ ≥ 1/64) while the increments are
+   * above the round-off floor; full steps near the solution keep quadratic convergence. */
+  double prev = INFINITY, rprev = INFINITY, lambda = 1;
+  for (int k = 0; k < NEWTON_MAXIT + 6; ++k) {
+    int rc = eval_stages(g, y0, g->Z);
+    if (rc && lambda > 1.0 / 64 && isfinite(prev)) { /* non-finite at a full step: damp */
+      lambda *= 0.5;
+      for (size_t q = 0; q < N; ++q) g->Z[q] = g->Zn[q] + lambda * g->D[q];
+      continue;
+    }
+    if (rc) return rc < 0 ? -1 : 1;
+    g->nonlin_iters++;
+    double rn = 0;
+    for (int i = 0; i < g->s; ++i) /* −F(Z) = h(A⊗I)F − Z */
+      for (size_t q = 0; q < g->n; ++q) {
+        double acc = 0;
+        for (int j = 0; j < g->s; ++j) acc += g->A[i][j] * g->F[(size_t)j * g->n + q];
+        size_t idx = (size_t)i * g->n + q;
+        g->R[idx] = h * acc - g->Z[idx];
+        rn += g->R[idx] * g->R[idx];
+      }
+    rn = sqrt(rn);
+    if (isfinite(prev) && prev > floor_tol && !(rn <= (1 - 1e-4 * lambda) * rprev) && lambda > 1.0 / 64) {
+      lambda *= 0.5; /* backtrack from Zn along D */
+      for (size_t q = 0; q < N; ++q) g->Z[q] = g->Zn[q] + lambda * g->D[q];
+      continue;
+    }
+    rc = gmres(g, h, g->R, g->D, 1e-8);
+    if (rc == 1 || rc < 0) return rc < 0 ? -1 : 1;
+    double delta = dln_vec_maxabs(N, g->D);
+    if (!isfinite(delta)) return 1;
+    if (delta <= tol || (isfinite(prev) && delta <= floor_tol && delta >= 0.5 * prev))
+      return 0; /* keep Z: F(Z) is current and ‖F(Z)‖ is at round-off */
+    memcpy(g->Zn, g->Z, N * sizeof(double));
+    for (size_t q = 0; q < N; ++q) g->Z[q] += g->D[q];
+    prev = delta;
+    rprev = rn;
+    lambda = 1;
+  }
+  return 1;
+}
+
+/* θ ← θ_0 + h Σ b_i F_i with Kahan compensation comp (θ may alias y0). */
+static void update(gauss_stepper *g, const double *y0, double h, double *y, double *comp) {
+  for (size_t q = 0; q < g->n; ++q) {
+    double acc = 0;
+    for (int i = 0; i < g->s; ++i) acc += g->b[i] * g->F[(size_t)i * g->n + q];
+    double d = h * acc + comp[q], yn = y0[q] + d;
+    comp[q] = (y0[q] - yn) + d;
+    y[q] = yn;
+  }
+}
+
+/* Initial guess for a step of size h from the end of the last piece (extrapolated
+ * collocation polynomial), or Z_i = c_i h f0 with f0 = f(θ_0) (first step). */
+static int guess(gauss_stepper *g, double h) {
+  size_t n = g->n;
+  if (!g->have_prev) {
+    int rc = dln_dyn_rhs(g->c, g->theta, g->F);
+    if (rc) return rc;
+    for (int i = 0; i < g->s; ++i)
+      for (size_t q = 0; q < n; ++q) g->Z[(size_t)i * n + q] = g->cn[i] * h * g->F[q];
+    return 0;
+  }
+  const gauss_piece *p = &g->piece[g->npiece - 1];
+  for (int i = 0; i < g->s; ++i) {
+    double tau = 1 + g->cn[i] * h / p->h;
+    double w[2] = {0, 0};
+    for (int j = 0; j < g->s; ++j) w[j] = lagr(g, j, tau) - lagr(g, j, 1.0);
+    for (size_t q = 0; q < n; ++q) {
+      double acc = 0;
+      for (int j = 0; j < g->s; ++j) acc += w[j] * p->Z[(size_t)j * n + q];
+      g->Z[(size_t)i * n + q] = acc;
+    }
+  }
+  return 0;
+}
+
+static void save_piece(gauss_stepper *g, int k, double t0, double h, const double *y) {
+  g->piece[k].t0 = t0;
+  g->piece[k].h = h;
+  memcpy(g->piece[k].y, y, g->n * sizeof(double));
+  memcpy(g->piece[k].Z, g->Z, g->N * sizeof(double));
+}
+
+/* Guess for a sub-step from the full step's polynomial: Z_i = u(t0 + (off + c_i/2) h)
+ * − u(t0 + off·h), off = 0 or ½. */
+static void guess_from_full(gauss_stepper *g, const double *Zfull, double off) {
+  size_t n = g->n;
+  for (int i = 0; i < g->s; ++i) {
+    double w[2] = {0, 0};
+    for (int j = 0; j < g->s; ++j) w[j] = lagr(g, j, off + 0.5 * g->cn[i]) - (off > 0 ? lagr(g, j, off) : 0.0);
+    for (size_t q = 0; q < n; ++q) {
+      double acc = 0;
+      for (int j = 0; j < g->s; ++j) acc += w[j] * Zfull[(size_t)j * n + q];
+      g->Z[(size_t)i * n + q] = acc;
+    }
+  }
+}
+
+static int gauss_step(dln_stepper *base, double *tout) {
+  gauss_stepper *g = (gauss_stepper *)base;
+  dln_run_ctx *c = g->c;
+  const dln_train_options *o = c->opt;
+  size_t n = g->n;
+  double t_end = o->t_end;
+  int fails = 0;
+  c->rhs_bad = 0;
+  memcpy(g->y0, g->theta, n * sizeof(double));
+  memcpy(g->e0, g->comp, n * sizeof(double));
+  for (;;) {
+    double h = g->fixed ? g->hfix : g->h, tnew;
+    if (g->fixed) {
+      tnew = g->tstart + (double)(g->kfix + 1) * g->hfix;
+      if (tnew >= t_end * (1 - 4 * DBL_EPSILON)) tnew = t_end;
+      h = tnew - g->t;
+      if (fails) { /* a failed fixed step is retried with h/2^fails; the grid then restarts */
+        h = ldexp(h, -fails);
+        tnew = g->t + h;
+      }
+    } else {
+      if (g->t + h >= t_end || t_end - (g->t + h) < 1e-10 * h) h = t_end - g->t;
+      tnew = (h == t_end - g->t) ? t_end : g->t + h;
+      if (!(h > 1e-14 * fmax(1.0, fabs(g->t)))) {
+        snprintf(base->msg, sizeof base->msg, "Gauss-Legendre step size underflow at t = %.6g (h = %.3g)", g->t, h);
+        return DLN_STOP_SOLVER;
+      }
+    }
+    g->attempted++;
+    int rc = guess(g, h);
+    if (rc < 0) goto fatal;
+    if (rc == 0) rc = solve_stages(g, g->y0, h);
+    if (rc < 0) goto fatal;
+    if (rc == 0 && g->fixed) {
+      update(g, g->y0, h, g->theta, g->comp);
+      save_piece(g, 0, g->t, h, g->y0);
+      g->npiece = 1;
+      if (h == tnew - g->t && !fails) g->kfix++;
+      else g->tstart = tnew, g->kfix = 0; /* a shortened retry restarts the step grid */
+    } else if (rc == 0) {
+      /* Richardson: full step into yfull (compensation discarded) */
+      memcpy(g->Zn, g->e0, n * sizeof(double)); /* scratch compensation copy */
+      update(g, g->y0, h, g->yfull, g->Zn);
+      memcpy(g->Zf, g->Z, g->N * sizeof(double)); /* keep the full step's Z */
+      /* first half step */
+      guess_from_full(g, g->Zf, 0.0);
+      rc = solve_stages(g, g->y0, 0.5 * h);
+      if (rc < 0) goto fatal;
+      if (rc == 0) {
+        save_piece(g, 0, g->t, 0.5 * h, g->y0);
+        update(g, g->y0, 0.5 * h, g->theta, g->comp);
+        guess_from_full(g, g->Zf, 0.5);
+        rc = solve_stages(g, g->theta, 0.5 * h);
+        if (rc < 0) goto fatal;
+      }
+      if (rc == 0) {
+        save_piece(g, 1, g->t + 0.5 * h, (tnew - g->t) - 0.5 * h, g->theta);
+        update(g, g->piece[1].y, 0.5 * h, g->theta, g->comp);
+        g->npiece = 2;
+        /* err = ‖θ_{2×h/2} − θ_h‖ / (2^{2s} − 1), WRMS with weights from max(|θ_0|, |θ_1|) */
+        double s2 = 0, denom = (double)((1 << (2 * g->s)) - 1);
+        for (size_t q = 0; q < n; ++q) {
+          double sc = o->atol + o->rtol * fmax(fabs(g->y0[q]), fabs(g->theta[q]));
+          double e = (g->theta[q] - g->yfull[q]) / (denom * sc);
+          s2 += e * e;
+        }
+        double err = sqrt(s2 / (double)n);
+        double fac = err > 0 ? 0.9 * pow(err, -1.0 / (2 * g->s + 1)) : 4.0;
+        if (!isfinite(fac)) fac = 0.2;
+        fac = fmin(4.0, fmax(0.2, fac));
+        if (!(err <= 1.0)) {
+          g->rejected++;
+          memcpy(g->theta, g->y0, n * sizeof(double));
+          memcpy(g->comp, g->e0, n * sizeof(double));
+          g->h = h * fmin(fac, 0.9);
+          continue;
+        }
+        g->h = h * fac;
+      }
+    }
+    if (rc) { /* stage equations failed: reject, halve h */
+      g->nonlin_fails++;
+      memcpy(g->theta, g->y0, n * sizeof(double));
+      memcpy(g->comp, g->e0, n * sizeof(double));
+      if (++fails >= GAUSS_MAX_FAILS || !(h > 1e-14 * fmax(1.0, fabs(g->t)))) {
+        snprintf(base->msg, sizeof base->msg,
+                 c->rhs_bad ? "non-finite gradient in the Gauss-Legendre stages at t = %.6g (h = %.3g)"
+                            : "Gauss-Legendre stage equations did not converge at t = %.6g (h = %.3g) after %d step reductions",
+                 g->t, h, fails);
+        return c->rhs_bad ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER;
+      }
+      if (!g->fixed) g->h = 0.5 * h;
+      continue;
+    }
+    g->have_prev = 1;
+    g->last_h = tnew - g->t;
+    g->t = tnew;
+    *tout = tnew;
+    return 0;
+  }
+fatal:
+  memcpy(g->theta, g->y0, n * sizeof(double));
+  snprintf(base->msg, sizeof base->msg, "library error in the Gauss-Legendre stages at t = %.6g: %s", g->t,
+           dln_last_error());
+  return DLN_STOP_SOLVER;
+}
+
+static int gauss_dense(dln_stepper *base, double t, double *out) {
+  gauss_stepper *g = (gauss_stepper *)base;
+  if (!g->npiece) return 1;
+  const gauss_piece *p = &g->piece[0];
+  if (g->npiece == 2 && t > g->piece[1].t0) p = &g->piece[1];
+  double tau = (t - p->t0) / p->h, w[2] = {0, 0};
+  for (int j = 0; j < g->s; ++j) w[j] = lagr(g, j, tau);
+  for (size_t q = 0; q < g->n; ++q) {
+    double acc = 0;
+    for (int j = 0; j < g->s; ++j) acc += w[j] * p->Z[(size_t)j * g->n + q];
+    out[q] = p->y[q] + acc;
+  }
+  return 0;
+}
+
+static double gauss_last_h(dln_stepper *base) { return ((gauss_stepper *)base)->last_h; }
+
+static void gauss_stats(dln_stepper *base, dln_train_result *r) {
+  gauss_stepper *g = (gauss_stepper *)base;
+  r->attempted += g->attempted;
+  r->rejected += g->rejected;
+  r->nonlin_iters += g->nonlin_iters;
+  r->lin_iters += g->lin_iters;
+  r->nonlin_fails += g->nonlin_fails;
+}
+
+static void gauss_destroy(dln_stepper *base) {
+  gauss_stepper *g = (gauss_stepper *)base;
+  if (!g) return;
+  free(g->y0), free(g->e0), free(g->comp), free(g->yfull);
+  free(g->F), free(g->Z), free(g->Zn), free(g->Zf), free(g->Ys), free(g->R), free(g->D), free(g->Wt);
+  free(g->V), free(g->Hh), free(g->cs), free(g->sn), free(g->gg), free(g->yv);
+  for (int k = 0; k < 2; ++k) free(g->piece[k].y), free(g->piece[k].Z);
+  free(g);
+}
+
+static double *dvec(size_t n, size_t m, int *bad) {
+  size_t sz;
+  if (dln_size_mul(n, m, &sz) || dln_size_mul(sz, sizeof(double), &sz)) {
+    *bad = 1;
+    return NULL;
+  }
+  double *p = calloc(sz ? sz / sizeof(double) : 1, sizeof(double));
+  if (!p) *bad = 1;
+  return p;
+}
+
+int dln_gauss_create(dln_run_ctx *c, double *theta, double t0, dln_stepper **out) {
+  *out = NULL;
+  const dln_train_options *o = c->opt;
+  size_t n = c->net->nparams;
+  gauss_stepper *g = calloc(1, sizeof *g);
+  if (!g) return dln_error(DLN_ENOMEM, "out of memory allocating the Gauss-Legendre integrator");
+  g->s = o->gauss_stages == 1 ? 1 : 2;
+  g->base.name = g->s == 1 ? "gauss-legendre-1" : "gauss-legendre-2";
+  g->base.step = gauss_step;
+  g->base.dense = gauss_dense;
+  g->base.stats = gauss_stats;
+  g->base.destroy = gauss_destroy;
+  g->base.last_h = gauss_last_h;
+  g->c = c;
+  g->theta = theta;
+  g->n = n;
+  g->N = (size_t)g->s * n;
+  g->maxl = o->krylov_maxl > 0 ? o->krylov_maxl : 30;
+  if (g->s == 1) {
+    g->A[0][0] = 0.5, g->b[0] = 1.0, g->cn[0] = 0.5;
+  } else {
+    const double r3 = sqrt(3.0) / 6.0;
+    g->cn[0] = 0.5 - r3, g->cn[1] = 0.5 + r3;
+    g->A[0][0] = 0.25, g->A[0][1] = 0.25 - r3;
+    g->A[1][0] = 0.25 + r3, g->A[1][1] = 0.25;
+    g->b[0] = g->b[1] = 0.5;
+  }
+  g->t = g->tstart = t0;
+  g->fixed = o->gauss_h > 0;
+  g->hfix = o->gauss_h;
+  int bad = 0;
+  size_t N = g->N, m1 = (size_t)g->maxl + 1;
+  g->y0 = dvec(n, 1, &bad), g->e0 = dvec(n, 1, &bad), g->comp = dvec(n, 1, &bad), g->yfull = dvec(n, 1, &bad);
+  g->F = dvec(N, 1, &bad), g->Z = dvec(N, 1, &bad), g->Zn = dvec(N, 1, &bad), g->Zf = dvec(N, 1, &bad), g->Ys = dvec(N, 1, &bad);
+  g->R = dvec(N, 1, &bad), g->D = dvec(N, 1, &bad), g->Wt = dvec(N, 1, &bad);
+  g->V = dvec(N, m1, &bad), g->Hh = dvec(m1, m1, &bad);
+  g->cs = dvec(m1, 1, &bad), g->sn = dvec(m1, 1, &bad), g->gg = dvec(m1, 1, &bad), g->yv = dvec(m1, 1, &bad);
+  for (int k = 0; k < 2; ++k) g->piece[k].y = dvec(n, 1, &bad), g->piece[k].Z = dvec(N, 1, &bad);
+  if (bad) {
+    gauss_destroy(&g->base);
+    return dln_error(DLN_ENOMEM, "out of memory allocating the Gauss-Legendre workspace (%zu parameters, Krylov dimension %d)",
+                     n, o->krylov_maxl > 0 ? o->krylov_maxl : 30);
+  }
+  if (!g->fixed) { /* first step from ‖θ‖ and ‖f(θ)‖ (HNW I §II.4, simplified) */
+    int rc = dln_dyn_rhs(c, theta, g->F);
+    if (rc < 0) {
+      gauss_destroy(&g->base);
+      return dln_error(DLN_ESOLVER, "Gauss-Legendre setup: gradient evaluation failed: %s", dln_last_error());
+    }
+    double d0 = 0, d1 = 0;
+    for (size_t q = 0; q < n; ++q) {
+      double sc = o->atol + o->rtol * fabs(theta[q]);
+      d0 += (theta[q] / sc) * (theta[q] / sc);
+      d1 += (g->F[q] / sc) * (g->F[q] / sc);
+    }
+    d0 = sqrt(d0 / (double)n), d1 = sqrt(d1 / (double)n);
+    double h0 = (d0 < 1e-5 || d1 < 1e-5 || rc) ? 1e-6 : 0.01 * d0 / d1;
+    g->h = fmin(h0, o->t_end - t0);
+    if (!(g->h > 0)) g->h = 1e-6;
+  }
+  *out = &g->base;
+  return DLN_OK;
+}

@@ -1,0 +1,280 @@
+/* Optimized SUNDIALS serial vector operations (see nvec_fast.h). Semantics follow
+ * SUNDIALS 6.4 nvector_serial.c operation by operation. */
+#include "nvec_fast.h"
+
+#include <math.h>
+#include <string.h>
+#include <nvector/nvector_serial.h>
+
+/* Compiled for AVX2 and for the baseline, chosen at load time (GCC function
+ * multiversioning). Without FMA contraction (-std=c17 implies -ffp-contract=off) both
+ * clones round identically, so results do not depend on the processor. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define DLN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DLN_CLONES
+#endif
+#define LEN(v) ((size_t)NV_LENGTH_S(v))
+#define DAT(v) (NV_DATA_S(v))
+
+DLN_CLONES static void v_linearsum(sunrealtype a, N_Vector x, sunrealtype b, N_Vector y, N_Vector z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x), *yd = DAT(y);
+  double *zd = DAT(z);
+  for (size_t i = 0; i < n; ++i) zd[i] = a * xd[i] + b * yd[i];
+}
+DLN_CLONES static void v_const(sunrealtype c, N_Vector z) {
+  size_t n = LEN(z);
+  double *zd = DAT(z);
+  for (size_t i = 0; i < n; ++i) zd[i] = c;
+}
+DLN_CLONES static void v_prod(N_Vector x, N_Vector y, N_Vector z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x), *yd = DAT(y);
+  double *zd = DAT(z);
+  for (size_t i = 0; i < n; ++i) zd[i] = xd[i] * yd[i];
+}
+DLN_CLONES static void v_div(N_Vector x, N_Vector y, N_Vector z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x), *yd = DAT(y);
+  double *zd = DAT(z);
+  for (size_t i = 0; i < n; ++i) zd[i] = xd[i] / yd[i];
+}
+DLN_CLONES static void v_scale(sunrealtype c, N_Vector x, N_Vector z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  double *zd = DAT(z);
+  for (size_t i = 0; i < n; ++i) zd[i] = c * xd[i];
+}
+DLN_CLONES static void v_abs(N_Vector x, N_Vector z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  double *zd = DAT(z);
+  for (size_t i = 0; i < n; ++i) zd[i] = fabs(xd[i]);
+}
+DLN_CLONES static void v_inv(N_Vector x, N_Vector z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  double *zd = DAT(z);
+  for (size_t i = 0; i < n; ++i) zd[i] = 1.0 / xd[i];
+}
+DLN_CLONES static void v_addconst(N_Vector x, sunrealtype b, N_Vector z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  double *zd = DAT(z);
+  for (size_t i = 0; i < n; ++i) zd[i] = xd[i] + b;
+}
+static sunrealtype v_dotprod(N_Vector x, N_Vector y) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x), *yd = DAT(y);
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += xd[i] * yd[i];
+  return s;
+}
+static sunrealtype v_maxnorm(N_Vector x) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  double m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double a = fabs(xd[i]);
+    if (a > m) m = a;
+  }
+  return m;
+}
+static sunrealtype v_wsqrsum(N_Vector x, N_Vector w) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x), *wd = DAT(w);
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double p = xd[i] * wd[i];
+    s += p * p;
+  }
+  return s;
+}
+static sunrealtype v_wsqrsummask(N_Vector x, N_Vector w, N_Vector id) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x), *wd = DAT(w), *md = DAT(id);
+  double s = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (md[i] > 0.0) {
+      double p = xd[i] * wd[i];
+      s += p * p;
+    }
+  return s;
+}
+static sunrealtype v_wrmsnorm(N_Vector x, N_Vector w) { return sqrt(v_wsqrsum(x, w) / (double)LEN(x)); }
+static sunrealtype v_wrmsnormmask(N_Vector x, N_Vector w, N_Vector id) {
+  return sqrt(v_wsqrsummask(x, w, id) / (double)LEN(x));
+}
+static sunrealtype v_min(N_Vector x) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  double m = xd[0];
+  for (size_t i = 1; i < n; ++i)
+    if (xd[i] < m) m = xd[i];
+  return m;
+}
+static sunrealtype v_wl2norm(N_Vector x, N_Vector w) { return sqrt(v_wsqrsum(x, w)); }
+static sunrealtype v_l1norm(N_Vector x) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += fabs(xd[i]);
+  return s;
+}
+static void v_compare(sunrealtype c, N_Vector x, N_Vector z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  double *zd = DAT(z);
+  for (size_t i = 0; i < n; ++i) zd[i] = fabs(xd[i]) >= c ? 1.0 : 0.0;
+}
+static sunbooleantype v_invtest(N_Vector x, N_Vector z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  double *zd = DAT(z);
+  int ok = 1;
+  for (size_t i = 0; i < n; ++i) {
+    if (xd[i] == 0.0) ok = 0;
+    else zd[i] = 1.0 / xd[i];
+  }
+  return ok ? SUNTRUE : SUNFALSE;
+}
+static sunrealtype v_minquotient(N_Vector num, N_Vector den) {
+  size_t n = LEN(num);
+  const double *nd = DAT(num), *dd = DAT(den);
+  double m = 1e300; /* BIG_REAL in SUNDIALS */
+  int found = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (dd[i] == 0.0) continue;
+    double q = nd[i] / dd[i];
+    if (!found || q < m) m = q;
+    found = 1;
+  }
+  return found ? m : 1e300;
+}
+/* z = Σ c_k X_k, in blocks held in a local accumulator so the compiler can keep the
+ * block in registers/L1 and vectorize (z may alias X[0], which SUNDIALS allows). The
+ * sum is formed in the order k = 0, 1, ..., nv−1 for every entry. */
+#define LC_BLOCK 256
+DLN_CLONES static void axpy_block(double *restrict acc, const double *restrict x, double c, size_t m) {
+  for (size_t i = 0; i < m; ++i) acc[i] += c * x[i];
+}
+DLN_CLONES static void scal_block(double *restrict acc, const double *restrict x, double c, size_t m) {
+  for (size_t i = 0; i < m; ++i) acc[i] = c * x[i];
+}
+static int v_linearcombination(int nv, sunrealtype *c, N_Vector *X, N_Vector z) {
+  size_t n = LEN(z);
+  double *zd = DAT(z);
+  if (nv == 1) {
+    v_scale(c[0], X[0], z);
+    return 0;
+  }
+  double acc[LC_BLOCK];
+  for (size_t i0 = 0; i0 < n; i0 += LC_BLOCK) {
+    size_t m = n - i0 < LC_BLOCK ? n - i0 : LC_BLOCK;
+    scal_block(acc, DAT(X[0]) + i0, c[0], m);
+    for (int k = 1; k < nv; ++k) axpy_block(acc, DAT(X[k]) + i0, c[k], m);
+    memcpy(zd + i0, acc, m * sizeof(double));
+  }
+  return 0;
+}
+/* Z_j = a_j x + Y_j */
+DLN_CLONES static int v_scaleaddmulti(int nv, sunrealtype *a, N_Vector x, N_Vector *Y, N_Vector *Z) {
+  size_t n = LEN(x);
+  const double *xd = DAT(x);
+  for (int j = 0; j < nv; ++j) {
+    const double *yd = DAT(Y[j]);
+    double *zd = DAT(Z[j]);
+    double aj = a[j];
+    for (size_t i = 0; i < n; ++i) zd[i] = aj * xd[i] + yd[i];
+  }
+  return 0;
+}
+static int v_dotprodmulti(int nv, N_Vector x, N_Vector *Y, sunrealtype *d) {
+  for (int j = 0; j < nv; ++j) d[j] = v_dotprod(x, Y[j]);
+  return 0;
+}
+static int v_linearsumvectorarray(int nv, sunrealtype a, N_Vector *X, sunrealtype b, N_Vector *Y, N_Vector *Z) {
+  for (int j = 0; j < nv; ++j) v_linearsum(a, X[j], b, Y[j], Z[j]);
+  return 0;
+}
+static int v_scalevectorarray(int nv, sunrealtype *c, N_Vector *X, N_Vector *Z) {
+  for (int j = 0; j < nv; ++j) v_scale(c[j], X[j], Z[j]);
+  return 0;
+}
+static int v_constvectorarray(int nv, sunrealtype c, N_Vector *Z) {
+  for (int j = 0; j < nv; ++j) v_const(c, Z[j]);
+  return 0;
+}
+static int v_wrmsnormvectorarray(int nv, N_Vector *X, N_Vector *W, sunrealtype *m) {
+  for (int j = 0; j < nv; ++j) m[j] = v_wrmsnorm(X[j], W[j]);
+  return 0;
+}
+
+void dln_nvec_fast(N_Vector v) {
+  if (!v || N_VGetVectorID(v) != SUNDIALS_NVEC_SERIAL) return;
+  N_Vector_Ops o = v->ops;
+  o->nvlinearsum = v_linearsum;
+  o->nvconst = v_const;
+  o->nvprod = v_prod;
+  o->nvdiv = v_div;
+  o->nvscale = v_scale;
+  o->nvabs = v_abs;
+  o->nvinv = v_inv;
+  o->nvaddconst = v_addconst;
+  o->nvdotprod = v_dotprod;
+  o->nvmaxnorm = v_maxnorm;
+  o->nvwrmsnorm = v_wrmsnorm;
+  o->nvwrmsnormmask = v_wrmsnormmask;
+  o->nvmin = v_min;
+  o->nvwl2norm = v_wl2norm;
+  o->nvl1norm = v_l1norm;
+  o->nvcompare = v_compare;
+  o->nvinvtest = v_invtest;
+  o->nvminquotient = v_minquotient;
+  o->nvlinearcombination = v_linearcombination;
+  o->nvscaleaddmulti = v_scaleaddmulti;
+  o->nvdotprodmulti = v_dotprodmulti;
+  o->nvlinearsumvectorarray = v_linearsumvectorarray;
+  o->nvscalevectorarray = v_scalevectorarray;
+  o->nvconstvectorarray = v_constvectorarray;
+  o->nvwrmsnormvectorarray = v_wrmsnormvectorarray;
+  o->nvdotprodlocal = v_dotprod;
+  o->nvmaxnormlocal = v_maxnorm;
+  o->nvminlocal = v_min;
+  o->nvl1normlocal = v_l1norm;
+  o->nvinvtestlocal = v_invtest;
+  o->nvminquotientlocal = v_minquotient;
+  o->nvwsqrsumlocal = v_wsqrsum;
+  o->nvwsqrsummasklocal = v_wsqrsummask;
+}
+
+#include <stdint.h>
+
+DLN_CLONES int dln_vec_negate_check(size_t n, double *g) {
+  const uint64_t expo = 0x7FF0000000000000ull;
+  uint64_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t u;
+    memcpy(&u, &g[i], sizeof u);
+    bad |= (uint64_t)((u & expo) == expo);
+    g[i] = -g[i];
+  }
+  return bad != 0;
+}
+
+DLN_CLONES double dln_vec_maxabs(size_t n, const double *x) {
+  /* |x| as bit patterns: for non-negative doubles the unsigned order is the numeric
+   * order, and every NaN pattern is above +Inf */
+  uint64_t m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t u;
+    memcpy(&u, &x[i], sizeof u);
+    u &= 0x7FFFFFFFFFFFFFFFull;
+    m = u > m ? u : m;
+  }
+  if (m > 0x7FF0000000000000ull) return NAN;
+  double d;
+  memcpy(&d, &m, sizeof d);
+  return d;
+}

@@ -1,0 +1,28 @@
+/* Optimized kernels for SUNDIALS serial N_Vectors (private to src/dynamics).
+ *
+ * Debian 12's libsundials is built without optimization, so its serial vector
+ * operations (linear sums, weighted RMS norms, fused linear combinations) cost more
+ * than the whole gradient on small networks: for the 5x10, width-50 flow they took
+ * ~13 of the ~15 µs per right-hand side. dln_nvec_fast() replaces the operation
+ * table of a serial vector with compiled-here equivalents; clones inherit it. Each
+ * operation computes the same mathematical quantity as SUNDIALS' reference
+ * implementation (nvector_serial.c), in a fixed order, so results stay deterministic. */
+#ifndef DLN_NVEC_FAST_H
+#define DLN_NVEC_FAST_H
+
+#include <sundials/sundials_nvector.h>
+
+/* Install the fast operations on a serial vector (no-op for NULL). */
+void dln_nvec_fast(N_Vector v);
+
+
+
+#include <stddef.h>
+
+/* g ← −g; returns 1 if any entry of g is NaN or ±Inf (checked on the exponent bits,
+ * so the loop vectorizes). */
+int dln_vec_negate_check(size_t n, double *g);
+
+/* max_i |x_i|, or NAN if some x_i is NaN. */
+double dln_vec_maxabs(size_t n, const double *x);
+#endif
