@@ -1,4 +1,5 @@
-/* The dln command: `dln run [SPEC.json] [--option=value ...]`.
+/* The dln command: `dln run [SPEC.json] [--option=value ...]`,
+ * `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]`.
  *
  * Options come from the one table in dln/spec.h (getopt_long long options built from
  * it); they override the spec file's values. Without a spec file `dln run` runs the
@@ -122,6 +123,8 @@ static void usage_main(FILE *fp) {
           "  dln run [SPEC.json] [--option=value ...]   one run from a spec (options override it)\n"
           "  dln run [--option=value ...]               the default job: 001 Fig. 1 (six runs)\n"
           "  dln run --help                             list every option with its default\n"
+          "  dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]\n"
+          "                                             the runs of the spec's \"sweep\" object on all cores\n"
           "  dln --help | --version\n"
           "\n%s",
           DLN_VERSION_STRING, exit_codes_text);
@@ -323,6 +326,164 @@ done:
   return rc;
 }
 
+/* ---- dln sweep ------------------------------------------------------------------- */
+
+static void usage_sweep(FILE *fp) {
+  fprintf(fp,
+          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]\n"
+          "\n"
+          "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
+          "  \"sweep\": {\"sigma\": [0.01, 0.1, 1], \"seed\": {\"from\": 1, \"count\": 100}}\n"
+          "on T threads (default: all online CPUs), one single-threaded run per thread; the other\n"
+          "keys of SPEC.json are the base spec of every run (see dln run --help). Writes\n"
+          "DIR/ensemble.csv (one row per run and sample) and DIR/ensemble.json (per run: stop\n"
+          "reason, counters, final values, the `dln run` line that repeats it). The data are\n"
+          "drawn once (DIR/data/) unless data_seed or a data field is swept (docs/cli.md).\n"
+          "\n"
+          "  --threads T   worker threads (default: online CPUs); results do not depend on T\n"
+          "  --out DIR     output folder (default: the spec's out)\n"
+          "  --quiet       no progress line or totals\n"
+          "  --shard i/N   run only the runs k with k mod N = i (0 <= i < N); outputs are\n"
+          "                ensemble.shard<i>of<N>.csv/.json\n"
+          "\n%s",
+          exit_codes_text);
+}
+
+typedef struct sweep_progress {
+  int quiet, tty, drawn;
+  double start, last;
+} sweep_progress;
+
+static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
+  sweep_progress *p = ctx;
+  if (p->quiet) return;
+  double now = now_seconds(), el = now - p->start;
+  if (p->tty) {
+    if (now - p->last < 0.1 && done < total) return;
+    char bar[31];
+    int k = total > 0 ? (int)(30.0 * (double)done / (double)total) : 30;
+    for (int i = 0; i < 30; ++i) bar[i] = i < k ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\rsweep [%s] %ld/%ld runs, %ld failed, %.1fs", bar, done, total, failed, el);
+    fflush(stderr);
+    p->drawn = 1;
+    p->last = now;
+  } else if (now - p->last >= 10.0 && done < total) {
+    fprintf(stderr, "dln: sweep: %ld of %ld runs done, %ld failed, %.0f s\n", done, total, failed, el);
+    p->last = now;
+  }
+}
+
+static int cmd_sweep(int argc, char **argv) {
+  static const struct option lo[] = {{"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
+                                     {"quiet", no_argument, NULL, 'q'},         {"shard", required_argument, NULL, 's'},
+                                     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+  int threads = 0, quiet = 0, shard = 0, nshards = 1, c, idx;
+  const char *out = NULL;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
+    char *e = NULL;
+    switch (c) {
+      case 'h': usage_sweep(stdout); return 0;
+      case 't': {
+        long v = strtol(optarg, &e, 10);
+        if (!*optarg || *e || v < 1 || v > 4096) {
+          fprintf(stderr, "dln: option --threads: expected an integer in 1..4096, found '%s'\n", optarg);
+          return EX_USAGE;
+        }
+        threads = (int)v;
+        break;
+      }
+      case 'o': out = optarg; break;
+      case 'q': quiet = 1; break;
+      case 's': {
+        long i = strtol(optarg, &e, 10), n = 0;
+        if (e != optarg && *e == '/') {
+          char *e2;
+          n = strtol(e + 1, &e2, 10);
+          if (e2 == e + 1 || *e2) n = 0;
+        }
+        if (n < 1 || n > 1000000 || i < 0 || i >= n) {
+          fprintf(stderr, "dln: option --shard: expected i/N with 0 <= i < N, found '%s'\n", optarg);
+          return EX_USAGE;
+        }
+        shard = (int)i;
+        nshards = (int)n;
+        break;
+      }
+      case ':':
+        fprintf(stderr, "dln: option %s: expected a value, found none (see dln sweep --help)\n", argv[optind - 1]);
+        return EX_USAGE;
+      default: {
+        const char *bad = argv[optind - 1];
+        fprintf(stderr, "dln: unknown option '%.*s' (see dln sweep --help)\n", (int)strcspn(bad, "="), bad);
+        return EX_USAGE;
+      }
+    }
+  }
+  if (argc - optind != 1) {
+    fprintf(stderr, "dln: sweep: expected one spec file, found %d arguments (see dln sweep --help)\n", argc - optind);
+    return EX_USAGE;
+  }
+  const char *path = argv[optind];
+  dln_spec spec;
+  dln_sweep sw;
+  dln_sweep_init(&sw);
+  int st = dln_spec_default(&spec), rc = 0;
+  if (st) return fail(st, DLN_RUN_FAIL_INTERNAL);
+  if ((st = dln_spec_from_json_file(&spec, path)) || (st = dln_sweep_from_json_file(&sw, path))) {
+    rc = fail(st, DLN_RUN_FAIL_SPEC);
+    goto done;
+  }
+  if (sw.naxes == 0) {
+    fprintf(stderr, "dln: %s: expected a \"sweep\" object of swept options (use dln run for one run)\n", path);
+    rc = EX_DATAERR;
+    goto done;
+  }
+  if (quiet) spec.quiet = 1;
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+
+  double t_start = now_seconds();
+  sweep_progress prog = {spec.quiet, isatty(STDERR_FILENO), 0, t_start, t_start};
+  dln_ensemble_options eo;
+  dln_ensemble_default_options(&eo);
+  eo.nthreads = threads;
+  eo.shard = shard;
+  eo.nshards = nshards;
+  eo.out = out;
+  eo.progress = sweep_progress_cb;
+  eo.progress_ctx = &prog;
+  eo.cancelled = cancelled_cb;
+  dln_ensemble_result res;
+  st = dln_ensemble_run(&spec, &sw, &eo, &res);
+  if (prog.drawn) fputc('\n', stderr);
+  if (st) {
+    rc = fail(st, DLN_RUN_FAIL_OUTPUT);
+    goto done;
+  }
+  if (res.cancelled || interrupted) {
+    fprintf(stderr, "dln: %s: sweep cancelled by SIGINT; nothing written\n", out ? out : spec.out);
+    rc = EXIT_CANCELLED;
+    goto done;
+  }
+  if (!spec.quiet) {
+    printf("%s: %ld runs on %d threads: %ld complete (%ld diverged or solver failure), %ld failed; %.2f s, %.1f runs/s\n",
+           res.csv_path, res.nselected, res.nthreads, res.ncomplete, res.ndiverged, res.nfailed, res.wall_seconds,
+           res.wall_seconds > 0 ? (double)res.nselected / res.wall_seconds : 0.0);
+    if (res.nfailed || res.ndiverged) printf("  per-run messages: %s\n", res.json_path);
+  }
+done:
+  dln_sweep_free(&sw);
+  dln_spec_free(&spec);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage_main(stderr);
@@ -338,6 +499,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
-  fprintf(stderr, "dln: unknown command '%s': expected run, --help or --version\n", cmd);
+  if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
+  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, --help or --version\n", cmd);
   return EX_USAGE;
 }

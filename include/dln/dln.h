@@ -15,5 +15,6 @@
 #include "dln/e2e.h"
 #include "dln/spec.h"
 #include "dln/run.h"
+#include "dln/ensemble.h"
 
 #endif

@@ -62,7 +62,7 @@ typedef int (*dln_progress_fn)(void *ctx, double t, double t_end, double loss);
 typedef struct dln_train_options {
   dln_method method;
   double eta;             /* GD step (> 0), default 1e-3 */
-  double t_end;           /* final time (> 0), default 10 */
+  double t_end;           /* final time (> 0), default 10; GD takes round(t_end/η) ≥ 1 steps */
   long max_steps;         /* GD steps / integrator steps, 0 = unlimited for GD (t_end/η), 10^7 for flow */
   double loss_threshold;  /* stop when φ ≤ this; negative disables (default -1) */
   double grad_tol;        /* stop when ‖∇φ‖ ≤ this; 0 disables (default 0) */

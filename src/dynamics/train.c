@@ -188,7 +188,8 @@ static int train_gd(dln_run_ctx *c, double *theta) {
   dln_train_result *r = c->res;
   size_t n = c->net->nparams;
   double eta = o->eta;
-  long kmax = (long)floor(o->t_end / eta + 0.5); /* steps to reach t_end */
+  long kmax = (long)floor(o->t_end / eta + 0.5); /* steps to reach t_end (nearest step) */
+  if (kmax < 1) kmax = 1;                      /* t_end < η/2 still takes one step */
   int by_steps = 0;
   if (o->max_steps > 0 && o->max_steps < kmax) {
     kmax = o->max_steps;

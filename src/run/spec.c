@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "dln/ensemble.h"
 #include "dln/error.h"
 #include "dln/observe.h"
 #include "run/run_internal.h"
@@ -650,6 +651,7 @@ int dln_spec_from_json_string(dln_spec *spec, const char *name, const char *text
   json_t *v;
   json_object_foreach(root, key, v) {
     int line, col;
+    if (strcmp(key, "sweep") == 0) continue; /* read by dln_sweep_from_json_* (dln/ensemble.h) */
     locate_key(text, len, key, &line, &col);
     char where[512], cb[96];
     snprintf(where, sizeof where, "%s:%d:%d: field \"%s\"", name, line, col, clip(key, cb, sizeof cb));
@@ -707,6 +709,281 @@ int dln_spec_from_json_file(dln_spec *spec, const char *path) {
     buf[n] = '\0';
     if (memchr(buf, '\0', n)) st = dln_error(DLN_ESPEC, "%s: expected JSON text, found a NUL byte", path);
     else st = dln_spec_from_json_string(spec, path, buf);
+  }
+  free(buf);
+  return st;
+}
+
+/* ---- the "sweep" object (dln/ensemble.h) ------------------------------------------ */
+
+/* Offset of the opening quote of the first `"key"` followed by ':' at or after `from`
+ * (which must lie outside a string), or `len` if none. */
+static size_t find_key_from(const char *text, size_t len, size_t from, const char *key) {
+  size_t k = strlen(key);
+  int in_str = 0;
+  for (size_t i = from; i < len; ++i) {
+    char c = text[i];
+    if (in_str) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_str = 0;
+      continue;
+    }
+    if (c != '"') continue;
+    if (i + 1 + k < len && memcmp(text + i + 1, key, k) == 0 && text[i + 1 + k] == '"') {
+      size_t j = i + 2 + k;
+      while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
+      if (j < len && text[j] == ':') return i;
+    }
+    in_str = 1;
+  }
+  return len;
+}
+
+/* 1-based line and column of offset off (0, 0 when off == len: not found). */
+static void offset_pos(const char *text, size_t len, size_t off, int *line, int *col) {
+  *line = *col = 0;
+  if (off >= len) return;
+  int ln = 1;
+  size_t start = 0;
+  for (size_t i = 0; i < off; ++i)
+    if (text[i] == '\n') ++ln, start = i + 1;
+  *line = ln;
+  *col = (int)(off - start) + 1;
+}
+
+static int unsweepable(const char *name) {
+  static const char *const no[] = {"out", "quiet", "plot", "blas_threads"};
+  for (size_t i = 0; i < sizeof no / sizeof *no; ++i)
+    if (strcmp(no[i], name) == 0) return 1;
+  return 0;
+}
+
+/* The option that types a swept name ("data_seed" is typed like "seed"), or NULL with
+ * the error recorded. */
+static const dln_spec_option *sweep_option(const char *key, const char *where) {
+  char cb[96];
+  if (strcmp(key, "data_seed") == 0) return dln_spec_find("seed");
+  const dln_spec_option *o = dln_spec_find(key);
+  if (!o) {
+    (void)cb;
+    dln_error(DLN_ESPEC, "%s: unknown field (expected an option name, \"data_seed\" or \"runs\")", where);
+    return NULL;
+  }
+  if (unsweepable(key)) {
+    dln_error(DLN_ESPEC, "%s: cannot be swept (it applies to the whole sweep)", where);
+    return NULL;
+  }
+  return o;
+}
+
+/* One JSON value of a swept option to option text, type-checked and parsed like the
+ * option itself (on a scratch spec); doubles in the shortest text that reads back. */
+static int sweep_value_text(dln_spec *scratch, const dln_spec_option *o, const json_t *v, const char *where, char **text) {
+  int st = json_to_text(o, v, text, where);
+  if (st) return DLN_ESPEC;
+  if (o->type == DLN_OPT_DOUBLE) {
+    double x = json_number_value(v);
+    char b[40];
+    for (int p = 1; p <= 17; ++p) {
+      snprintf(b, sizeof b, "%.*g", p, x);
+      if (strtod(b, NULL) == x) break;
+    }
+    char *t = xstrdup(b);
+    if (!t) return dln_error(DLN_ENOMEM, "out of memory");
+    free(*text);
+    *text = t;
+  }
+  if ((st = set_text(scratch, o, *text, where))) {
+    free(*text);
+    *text = NULL;
+    return DLN_ESPEC;
+  }
+  return DLN_OK;
+}
+
+static int sweep_axis_json(dln_sweep *sw, dln_spec *scratch, const char *key, const json_t *v, const char *where) {
+  char shown[96];
+  const dln_spec_option *o = sweep_option(key, where);
+  if (!o) return DLN_ESPEC;
+  if (json_is_object(v)) {
+    if (o->type != DLN_OPT_INT && o->type != DLN_OPT_LONG && o->type != DLN_OPT_U64)
+      return dln_error(DLN_ESPEC, "%s: expected a non-empty list of values ({\"from\", \"count\"} ranges are for integer fields), found %s",
+                       where, json_show(v, shown, sizeof shown));
+    const char *k;
+    json_t *e;
+    json_object_foreach((json_t *)v, k, e) {
+      if (strcmp(k, "from") && strcmp(k, "count") && strcmp(k, "step"))
+        return dln_error(DLN_ESPEC, "%s: unknown range key \"%s\" (expected from, count, step)", where, clip(k, shown, sizeof shown));
+    }
+    const json_t *jf = json_object_get(v, "from"), *jc = json_object_get(v, "count"), *js = json_object_get(v, "step");
+    if (!json_is_integer(jf) || !json_is_integer(jc) || json_integer_value(jc) < 1 || (js && !json_is_integer(js)))
+      return dln_error(DLN_ESPEC, "%s: expected {\"from\": integer, \"count\": integer >= 1[, \"step\": integer]}, found %s",
+                       where, json_show(v, shown, sizeof shown));
+    long long from = json_integer_value(jf), count = json_integer_value(jc), step = js ? json_integer_value(js) : 1;
+    if (count > DLN_SWEEP_MAXRUNS)
+      return dln_error(DLN_ESPEC, "%s: expected a count of at most %ld, found %lld", where, DLN_SWEEP_MAXRUNS, count);
+    long double last = (long double)from + (long double)(count - 1) * (long double)step;
+    long double lo = o->type == DLN_OPT_U64 ? 0 : o->type == DLN_OPT_INT ? INT_MIN : LONG_MIN;
+    long double hi = o->type == DLN_OPT_INT ? INT_MAX : LLONG_MAX;
+    if ((long double)from < lo || (long double)from > hi || last < lo || last > hi)
+      return dln_error(DLN_ESPEC, "%s: range from %lld, count %lld, step %lld leaves the range of %s", where, from, count,
+                       step, type_expect(o));
+    int st = dln_sweep_add_range(sw, key, (int64_t)from, (long)count, (int64_t)step);
+    return st ? DLN_ESPEC : DLN_OK;
+  }
+  if (!json_is_array(v) || json_array_size(v) == 0)
+    return dln_error(DLN_ESPEC, "%s: expected a non-empty list of values or {\"from\": N, \"count\": M}, found %s", where,
+                     json_show(v, shown, sizeof shown));
+  size_t n = json_array_size(v);
+  if (n > (size_t)DLN_SWEEP_MAXRUNS)
+    return dln_error(DLN_ESPEC, "%s: expected at most %ld values, found %zu", where, DLN_SWEEP_MAXRUNS, n);
+  char **vals = calloc(n, sizeof *vals);
+  if (!vals) return dln_error(DLN_ENOMEM, "out of memory");
+  int st = DLN_OK;
+  for (size_t i = 0; i < n && !st; ++i) {
+    char wi[640];
+    snprintf(wi, sizeof wi, "%.600s item %zu", where, i + 1);
+    st = sweep_value_text(scratch, o, json_array_get(v, i), wi, &vals[i]);
+  }
+  if (!st) st = dln_sweep_add_axis(sw, key, (int)n, (const char *const *)vals);
+  for (size_t i = 0; i < n; ++i) free(vals[i]);
+  free(vals);
+  return st ? DLN_ESPEC : DLN_OK;
+}
+
+static int sweep_runs_json(dln_sweep *sw, dln_spec *scratch, const json_t *v, const char *name, const char *text, size_t len,
+                           size_t cursor, const char *where) {
+  char shown[96];
+  if (!json_is_array(v) || json_array_size(v) == 0)
+    return dln_error(DLN_ESPEC, "%s: expected a non-empty list of objects of overrides, found %s", where,
+                     json_show(v, shown, sizeof shown));
+  size_t i;
+  json_t *r;
+  json_array_foreach((json_t *)v, i, r) {
+    if (!json_is_object(r))
+      return dln_error(DLN_ESPEC, "%s item %zu: expected an object of overrides, found %s", where, i + 1,
+                       json_show(r, shown, sizeof shown));
+    size_t n = json_object_size(r), k = 0;
+    char **names = calloc(n ? n : 1, sizeof *names), **vals = calloc(n ? n : 1, sizeof *vals);
+    int st = names && vals ? DLN_OK : dln_error(DLN_ENOMEM, "out of memory");
+    const char *key;
+    json_t *e;
+    json_object_foreach(r, key, e) {
+      if (st) break;
+      size_t off = find_key_from(text, len, cursor, key);
+      if (off < len) cursor = off + strlen(key) + 2;
+      int line, col;
+      offset_pos(text, len, off, &line, &col);
+      char wk[600], cb[96];
+      snprintf(wk, sizeof wk, "%s:%d:%d: sweep field \"runs\" item %zu, \"%s\"", name, line, col, i + 1, clip(key, cb, sizeof cb));
+      const dln_spec_option *o = sweep_option(key, wk);
+      if (!o) {
+        st = DLN_ESPEC;
+        break;
+      }
+      names[k] = xstrdup(key);
+      if (!names[k]) st = dln_error(DLN_ENOMEM, "out of memory");
+      else st = sweep_value_text(scratch, o, e, wk, &vals[k]);
+      ++k;
+    }
+    if (!st) st = dln_sweep_add_run(sw, (int)n, (const char *const *)names, (const char *const *)vals);
+    for (size_t j = 0; j < k; ++j) free(names[j]), free(vals[j]);
+    free(names);
+    free(vals);
+    if (st) return st == DLN_ENOMEM ? st : DLN_ESPEC;
+  }
+  return DLN_OK;
+}
+
+int dln_sweep_from_json_string(dln_sweep *sw, const char *name, const char *text) {
+  if (!sw || !text) return dln_error(DLN_EINVAL, "dln_sweep_from_json_string: NULL argument");
+  if (!name) name = "<string>";
+  size_t len = strlen(text);
+  json_error_t err;
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+  if (!root) return dln_error(DLN_ESPEC, "%s:%d:%d: %s", name, err.line, err.column, err.text);
+  int st = DLN_OK;
+  dln_spec scratch;
+  int have_scratch = 0;
+  char shown[96];
+  if (!json_is_object(root)) {
+    st = dln_error(DLN_ESPEC, "%s:1:1: expected a JSON object of options, found %s", name,
+                   json_is_array(root) ? "an array" : "a scalar");
+    goto done;
+  }
+  const json_t *s = json_object_get(root, "sweep");
+  if (!s) goto done;
+  size_t soff = find_key_from(text, len, 0, "sweep");
+  int line, col;
+  offset_pos(text, len, soff, &line, &col);
+  if (!json_is_object(s)) {
+    st = dln_error(DLN_ESPEC, "%s:%d:%d: field \"sweep\": expected an object of swept options, found %s", name, line, col,
+                   json_show(s, shown, sizeof shown));
+    goto done;
+  }
+  if ((st = dln_spec_default(&scratch))) goto done;
+  have_scratch = 1;
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)s, key, v) {
+    size_t from = soff < len ? soff + strlen("sweep") + 2 : len;
+    size_t off = find_key_from(text, len, from, key);
+    offset_pos(text, len, off, &line, &col);
+    char where[600], cb[96];
+    snprintf(where, sizeof where, "%s:%d:%d: sweep field \"%s\"", name, line, col, clip(key, cb, sizeof cb));
+    if (strcmp(key, "runs") == 0) st = sweep_runs_json(sw, &scratch, v, name, text, len, off < len ? off + strlen(key) + 2 : from, where);
+    else st = sweep_axis_json(sw, &scratch, key, v, where);
+    if (st) {
+      /* keep the message, give it the position when the library check produced it */
+      if (strncmp(dln_last_error(), name, strlen(name)) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", dln_last_error());
+        st = dln_error(st, "%s: %s", where, msg);
+      }
+      goto done;
+    }
+    sw->axes[sw->naxes - 1].line = line;
+    sw->axes[sw->naxes - 1].col = col;
+  }
+done:
+  if (have_scratch) dln_spec_free(&scratch);
+  json_decref(root);
+  return st;
+}
+
+int dln_sweep_from_json_file(dln_sweep *sw, const char *path) {
+  if (!sw || !path) return dln_error(DLN_EINVAL, "dln_sweep_from_json_file: NULL argument");
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return dln_error(DLN_EIO, "%s: cannot open: %s", path, strerror(errno));
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  int st = DLN_OK;
+  while (buf) {
+    if (n + 1 >= cap) {
+      if (cap > ((size_t)64 << 20)) {
+        st = dln_error(DLN_ESPEC, "%s: expected a spec of at most 64 MiB, found more", path);
+        break;
+      }
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    size_t got = fread(buf + n, 1, cap - n - 1, fp);
+    n += got;
+    if (got == 0) break;
+  }
+  if (!buf) st = dln_error(DLN_ENOMEM, "%s: out of memory", path);
+  else if (!st && ferror(fp)) st = dln_error(DLN_EIO, "%s: read error: %s", path, strerror(errno));
+  fclose(fp);
+  if (!st) {
+    buf[n] = '\0';
+    if (memchr(buf, '\0', n)) st = dln_error(DLN_ESPEC, "%s: expected JSON text, found a NUL byte", path);
+    else st = dln_sweep_from_json_string(sw, path, buf);
   }
   free(buf);
   return st;

@@ -1,0 +1,130 @@
+/* dln/ensemble.h — many independent runs of one spec on all cores, merged into one table.
+ *
+ * A sweep is a list of axes; the runs are the cartesian product of the axes (the last
+ * axis varies fastest). An axis is a list of override sets: a plain axis sets one
+ * option ("sigma": [0.01, 0.1, 1]; "seed": {"from": 1, "count": 100}), the "runs"
+ * axis sets several per value ([{"sigma": 0.1, "eta": 1e-2}, ...]), so an explicit
+ * list of per-run overrides is a sweep with a single "runs" axis.
+ *
+ * Randomness. Run k takes its (seed, stream) from its overrides when "seed" or
+ * "stream" is swept (runs with the same seed then share their init draws across the
+ * other parameters); otherwise seed = base seed and stream = base stream + k. The
+ * synthetic data are NOT drawn from the run's stream: they are drawn once per distinct
+ * (data_seed, data fields) from dln_rng_alloc(data_seed, base stream) — exactly what
+ * `dln run` draws for seed = data_seed — and written to OUT/data/<i>/; each run reads
+ * them through target_file / x_file, y_file / a_file, b_file / entries_file. So a
+ * sweep over seeds (inits) keeps the same data for every run unless "data_seed" (a
+ * pseudo-option, default = the base seed) or a data field (rows, noise, ...) is swept.
+ * Every run can be repeated alone: `dln run SPEC --<file fields> --seed=S --stream=K
+ * --<overrides>` (the "rerun" line of its summary entry) gives the same rows bit for bit.
+ *
+ * Threads. A pool of POSIX threads (default: the online CPUs) takes runs in index
+ * order; each run is single-threaded (OpenBLAS is set to 1 thread before the pool
+ * starts and restored after) and owns its net, loss, observer and workspaces, built
+ * per run. Each run writes its rows into its own slot and the rows are written in run
+ * order, so the outputs do not depend on the number of threads or on which run
+ * finishes first. A run that fails (bad value, integrator failure) or diverges is
+ * reported in its summary entry; the other runs go on.
+ *
+ * Outputs in OUT (atomic files; with a shard i/N the names carry ".shard<i>of<N>"):
+ *   ensemble.csv   one row per run and sample: run, seed, stream, [data_seed,] the
+ *                  swept options (as text), then the union of the observer columns
+ *                  (empty where a run has no such column); %.17g
+ *   ensemble.json  per run: overrides, status, stop reason, message, counters, final
+ *                  values, wall time, rerun command; totals, threads, BLAS config
+ *   data/<i>/      the data sets (as written by `dln run`)
+ * The header is the same for every shard, so shards merge by concatenating their rows
+ * and sorting them stably by run (docs/cli.md).
+ */
+#ifndef DLN_ENSEMBLE_H
+#define DLN_ENSEMBLE_H
+
+#include <stdint.h>
+
+#include "dln/spec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One value of an axis: n (option name, option text) pairs. */
+typedef struct dln_sweep_value {
+  int n;
+  char **names, **values;
+} dln_sweep_value;
+
+typedef struct dln_sweep_axis {
+  char *key;          /* option name, "data_seed", or "runs" */
+  int n;              /* number of values (≥ 1) */
+  dln_sweep_value *v;
+  int line, col;      /* position of the key in the JSON file, 0 if not from JSON */
+} dln_sweep_axis;
+
+typedef struct dln_sweep {
+  int naxes;
+  dln_sweep_axis *axes;
+} dln_sweep;
+
+/* Largest number of runs of one sweep. */
+#define DLN_SWEEP_MAXRUNS 100000000L
+
+void dln_sweep_init(dln_sweep *sw);
+void dln_sweep_free(dln_sweep *sw);
+/* Append an axis setting option `name` (or "data_seed") to each of values[0..n) (option
+ * text as on the command line). Each value is checked by the option's parser; DLN_ESPEC
+ * for an unknown or unsweepable name (out, quiet, plot, blas_threads) or an empty list. */
+int dln_sweep_add_axis(dln_sweep *sw, const char *name, int n, const char *const *values);
+/* Integer axis from, from + step, ..., count values (seed, stream, data_seed, width, ...). */
+int dln_sweep_add_range(dln_sweep *sw, const char *name, int64_t from, long count, int64_t step);
+/* Append one explicit run (n overrides) to the "runs" axis (created on first use). */
+int dln_sweep_add_run(dln_sweep *sw, int n, const char *const *names, const char *const *values);
+/* Number of runs (product of the axis sizes; 1 without axes), or -1 above DLN_SWEEP_MAXRUNS. */
+long dln_sweep_nruns(const dln_sweep *sw);
+
+/* The "sweep" object of a spec file (the other keys are read by dln_spec_from_json_*):
+ *   "sweep": {"sigma": [0.01, 0.1, 1], "seed": {"from": 1, "count": 100},
+ *             "runs": [{"eta": 0.01, "method": "gd"}, ...]}
+ * Errors are one line "file:line:col: sweep field \"x\": ..." (DLN_ESPEC; DLN_EIO if
+ * the file cannot be read). A file without "sweep" gives a sweep without axes. */
+int dln_sweep_from_json_file(dln_sweep *sw, const char *path);
+int dln_sweep_from_json_string(dln_sweep *sw, const char *name, const char *text);
+
+typedef struct dln_ensemble_options {
+  int nthreads;        /* worker threads; 0 = online CPUs (sysconf) */
+  int shard, nshards;  /* run only runs k ≡ shard (mod nshards); nshards ≤ 1: all runs */
+  const char *out;     /* output folder; NULL = base->out */
+  /* Called from the calling thread after each finished run (in any order), with the
+   * counts so far. May be NULL. */
+  void (*progress)(void *ctx, long done, long total, long failed);
+  void *progress_ctx;
+  /* Polled by the calling thread; nonzero cancels: running runs stop, nothing is written. */
+  int (*cancelled)(void *ctx);
+  int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */
+} dln_ensemble_options;
+
+void dln_ensemble_default_options(dln_ensemble_options *opt);
+
+typedef struct dln_ensemble_result {
+  long nruns;          /* runs of the whole sweep */
+  long nselected;      /* runs of this shard */
+  long ncomplete;      /* runs that finished (any stop reason but cancelled) */
+  long nfailed;        /* runs that could not run (bad value, solver error) */
+  long ndiverged;      /* finished runs with stop reason "diverged" or "solver" */
+  int nthreads;
+  int cancelled;
+  long steps, grad_evals; /* totals over the finished runs */
+  double wall_seconds;
+  char csv_path[1024], json_path[1024];
+} dln_ensemble_result;
+
+/* Run the sweep over base. Returns DLN_OK when every selected run was attempted (check
+ * res->nfailed / ndiverged and the per-run entries in ensemble.json) and also when the
+ * sweep was cancelled (res->cancelled = 1; no ensemble.* file is written); an error
+ * status for a bad sweep or an output folder that cannot be written. Every data set of
+ * the whole sweep is drawn by every shard (the header covers all runs). */
+int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

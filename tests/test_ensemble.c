@@ -1,0 +1,363 @@
+/* Tests of ensembles (dln/ensemble.h, `dln sweep`): the table does not depend on the
+ * number of threads; a run repeated alone by `dln run` gives its rows bit for bit;
+ * failing runs are reported per run; shards partition the runs; bad sweeps give
+ * one-line errors with line:column. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "dln/dln.h"
+#include "testutil.h"
+
+static char *slurp(const char *path) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return NULL;
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  if (b) {
+    size_t got = fread(b, 1, (size_t)n, fp);
+    b[got] = '\0';
+  }
+  fclose(fp);
+  return b;
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  assert_int_equal(fclose(fp), 0);
+}
+
+/* 24 small runs: factorization 3x4, width 6; gradient flow and gradient descent to t = 2. */
+static const char *spec24 =
+    "{\n"
+    "  \"task\": \"factorization\", \"rows\": 3, \"cols\": 4, \"width\": 6,\n"
+    "  \"t_end\": 2, \"samples\": 9, \"eta\": 0.01, \"plot\": false, \"quiet\": true,\n"
+    "  \"sweep\": {\n"
+    "    \"sigma\": [0.1, 1],\n"
+    "    \"method\": [\"flow\", \"gd\"],\n"
+    "    \"seed\": {\"from\": 7, \"count\": 6}\n"
+    "  }\n"
+    "}\n";
+
+/* Read spec + sweep from a file in dir, run on `threads` threads into dir/out. */
+static int run_file(const char *path, const char *out, int threads, int shard, int nshards, dln_ensemble_result *res) {
+  dln_spec s;
+  dln_sweep sw;
+  dln_sweep_init(&sw);
+  assert_int_equal(dln_spec_default(&s), DLN_OK);
+  assert_int_equal(dln_spec_from_json_file(&s, path), DLN_OK);
+  assert_int_equal(dln_sweep_from_json_file(&sw, path), DLN_OK);
+  dln_ensemble_options o;
+  dln_ensemble_default_options(&o);
+  o.nthreads = threads;
+  o.out = out;
+  o.shard = shard;
+  o.nshards = nshards;
+  int st = dln_ensemble_run(&s, &sw, &o, res);
+  if (st) fprintf(stderr, "dln_ensemble_run: %s\n", dln_last_error());
+  dln_sweep_free(&sw);
+  dln_spec_free(&s);
+  return st;
+}
+
+static void test_threads_identical(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(0);
+  char spec[256], out[3][256], csv[512];
+  snprintf(spec, sizeof spec, "%s/spec.json", d);
+  write_text(spec, spec24);
+  char *text[3];
+  for (int i = 0; i < 3; ++i) {
+    dln_ensemble_result r;
+    snprintf(out[i], sizeof out[i], "%s/t%d", d, i + 1);
+    assert_int_equal(run_file(spec, out[i], i + 1, 0, 1, &r), DLN_OK);
+    assert_int_equal(r.nruns, 24);
+    assert_int_equal(r.ncomplete, 24);
+    assert_int_equal(r.nfailed, 0);
+    snprintf(csv, sizeof csv, "%s/ensemble.csv", out[i]);
+    text[i] = slurp(csv);
+    assert_non_null(text[i]);
+  }
+  assert_string_equal(text[0], text[1]); /* 1 vs 2 threads */
+  assert_string_equal(text[0], text[2]); /* 1 vs 3 threads (oversubscribed) */
+  /* 24 runs x 9 samples plus the header */
+  int lines = 0;
+  for (const char *p = text[0]; *p; ++p) lines += *p == '\n';
+  assert_int_equal(lines, 1 + 24 * 9);
+  assert_true(strncmp(text[0], "run,seed,stream,sigma,method,t,step,loss", 40) == 0);
+  for (int i = 0; i < 3; ++i) free(text[i]);
+  tu_rmtree(d);
+}
+
+/* The rows of run k in an ensemble CSV with the columns of a trajectory.csv. */
+static void compare_rerun(const char *ens_csv, long k, const char *traj_csv) {
+  char *e = slurp(ens_csv), *t = slurp(traj_csv);
+  assert_non_null(e);
+  assert_non_null(t);
+  /* header names */
+  char *save1, *save2;
+  char *eh = strtok_r(e, "\n", &save1), *th = strtok_r(t, "\n", &save2);
+  char *ecol[256], *tcol[256];
+  int ne = 0, nt = 0;
+  char *sv;
+  for (char *c = strtok_r(eh, ",", &sv); c && ne < 256; c = strtok_r(NULL, ",", &sv)) ecol[ne++] = c;
+  for (char *c = strtok_r(th, ",", &sv); c && nt < 256; c = strtok_r(NULL, ",", &sv)) tcol[nt++] = c;
+  int map[256];
+  for (int j = 0; j < nt; ++j) {
+    map[j] = -1;
+    for (int i = 0; i < ne; ++i)
+      if (strcmp(ecol[i], tcol[j]) == 0) map[j] = i;
+    assert_true(map[j] >= 0);
+  }
+  int rows = 0;
+  for (char *line = strtok_r(NULL, "\n", &save1); line; line = strtok_r(NULL, "\n", &save1)) {
+    if (strtol(line, NULL, 10) != k) continue;
+    char *tl = strtok_r(NULL, "\n", &save2);
+    assert_non_null(tl);
+    char *ef[256], *tf[256];
+    int nef = 0, ntf = 0;
+    for (char *p = line;; ++p) { /* keep empty fields */
+      ef[nef++] = p;
+      p = strchr(p, ',');
+      if (!p || nef == 256) break;
+      *p = '\0';
+    }
+    for (char *p = tl;; ++p) {
+      tf[ntf++] = p;
+      p = strchr(p, ',');
+      if (!p || ntf == 256) break;
+      *p = '\0';
+    }
+    assert_int_equal(ntf, nt);
+    for (int j = 0; j < nt; ++j) assert_string_equal(ef[map[j]], tf[j]);
+    ++rows;
+  }
+  assert_null(strtok_r(NULL, "\n", &save2)); /* no extra rows in the rerun */
+  assert_true(rows > 1);
+  free(e);
+  free(t);
+}
+
+static int run_cli(const char *cmdline) {
+  char *copy = strdup(cmdline);
+  const char *argv[64];
+  int n = 0;
+  char *sv;
+  for (char *a = strtok_r(copy, " ", &sv); a && n < 62; a = strtok_r(NULL, " ", &sv)) argv[n++] = a;
+  argv[0] = DLN_CLI; /* "dln" */
+  argv[n++] = "--quiet";
+  argv[n] = NULL;
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    execv(DLN_CLI, (char *const *)argv);
+    _exit(127);
+  }
+  int ws;
+  waitpid(pid, &ws, 0);
+  free(copy);
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+static void test_rerun_alone(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(1);
+  char spec[256], out[256], csv[512], js[512], traj[512];
+  snprintf(spec, sizeof spec, "%s/spec.json", d);
+  snprintf(out, sizeof out, "%s/ens", d);
+  write_text(spec, spec24);
+  dln_ensemble_result r;
+  assert_int_equal(run_file(spec, out, 2, 0, 1, &r), DLN_OK);
+  snprintf(csv, sizeof csv, "%s/ensemble.csv", out);
+  snprintf(js, sizeof js, "%s/ensemble.json", out);
+  json_error_t err;
+  json_t *root = json_load_file(js, 0, &err);
+  assert_non_null(root);
+  json_t *runs = json_object_get(root, "runs");
+  assert_int_equal(json_array_size(runs), 24);
+  const long pick[] = {5 /* flow, sigma 0.1 */, 8 /* gd */, 23 /* gd, sigma 1 */};
+  for (size_t i = 0; i < sizeof pick / sizeof *pick; ++i) {
+    json_t *rk = json_array_get(runs, (size_t)pick[i]);
+    assert_int_equal(json_integer_value(json_object_get(rk, "run")), pick[i]);
+    const char *line = json_string_value(json_object_get(rk, "rerun"));
+    assert_non_null(line);
+    assert_int_equal(run_cli(line), 0);
+    snprintf(traj, sizeof traj, "%s/rerun/%ld/trajectory.csv", out, pick[i]);
+    compare_rerun(csv, pick[i], traj);
+  }
+  /* all runs of a seed sweep share the data */
+  json_t *r0 = json_array_get(runs, 0), *r23 = json_array_get(runs, 23);
+  assert_string_equal(json_string_value(json_object_get(r0, "data")), json_string_value(json_object_get(r23, "data")));
+  json_decref(root);
+  tu_rmtree(d);
+}
+
+static void test_failing_runs(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(2);
+  char spec[256], out[256], csv[512];
+  snprintf(spec, sizeof spec, "%s/spec.json", d);
+  snprintf(out, sizeof out, "%s/ens", d);
+  write_text(spec,
+             "{\"rows\": 3, \"cols\": 4, \"width\": 6, \"sigma\": 1, \"method\": \"gd\", \"t_end\": 2, \"samples\": 5,\n"
+             " \"plot\": false,\n"
+             " \"sweep\": {\"runs\": [{\"eta\": 0.01}, {\"eta\": 20, \"t_end\": 2000}, {\"rtol\": -1, \"method\": \"flow\"},\n"
+             "                      {\"method\": \"flow\"}]}}\n");
+  dln_ensemble_result r;
+  assert_int_equal(run_file(spec, out, 2, 0, 1, &r), DLN_OK);
+  assert_int_equal(r.nruns, 4);
+  assert_int_equal(r.nfailed, 1);
+  assert_int_equal(r.ncomplete, 3);
+  assert_int_equal(r.ndiverged, 1);
+  char js[512];
+  snprintf(js, sizeof js, "%s/ensemble.json", out);
+  json_error_t err;
+  json_t *root = json_load_file(js, 0, &err);
+  assert_non_null(root);
+  json_t *runs = json_object_get(root, "runs");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 0), "stop_reason")), "time");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 1), "stop_reason")), "diverged");
+  json_t *r2 = json_array_get(runs, 2);
+  assert_string_equal(json_string_value(json_object_get(r2, "status")), "error");
+  assert_non_null(strstr(json_string_value(json_object_get(r2, "error")), "rtol"));
+  assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 3), "stop_reason")), "time");
+  json_decref(root);
+  /* rows for runs 0, 1 (up to the divergence) and 3, none for 2 */
+  snprintf(csv, sizeof csv, "%s/ensemble.csv", out);
+  char *text = slurp(csv);
+  assert_non_null(text);
+  int per[4] = {0};
+  for (char *p = strchr(text, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
+    long k = strtol(p + 1, NULL, 10);
+    assert_true(k >= 0 && k < 4);
+    per[k]++;
+  }
+  assert_int_equal(per[0], 5);
+  assert_true(per[1] >= 1);
+  assert_int_equal(per[2], 0);
+  assert_int_equal(per[3], 5);
+  free(text);
+  tu_rmtree(d);
+}
+
+static void test_shards(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(3);
+  char spec[256], out[256], p[512];
+  snprintf(spec, sizeof spec, "%s/spec.json", d);
+  snprintf(out, sizeof out, "%s/ens", d);
+  write_text(spec, spec24);
+  dln_ensemble_result r;
+  assert_int_equal(run_file(spec, out, 1, 0, 1, &r), DLN_OK);
+  assert_int_equal(run_file(spec, out, 2, 0, 3, &r), DLN_OK);
+  assert_int_equal(r.nselected, 8);
+  assert_int_equal(run_file(spec, out, 1, 2, 3, &r), DLN_OK);
+  assert_int_equal(run_file(spec, out, 1, 1, 3, &r), DLN_OK);
+  /* every row of the full table is in exactly the shard k mod 3, in order */
+  snprintf(p, sizeof p, "%s/ensemble.csv", out);
+  char *full = slurp(p), *sh[3];
+  for (int i = 0; i < 3; ++i) {
+    snprintf(p, sizeof p, "%s/ensemble.shard%dof3.csv", out, i);
+    sh[i] = slurp(p);
+    assert_non_null(sh[i]);
+  }
+  char *fp = strchr(full, '\n') + 1, *sp[3];
+  for (int i = 0; i < 3; ++i) {
+    assert_int_equal(strchr(sh[i], '\n') - sh[i], fp - 1 - full); /* same header */
+    sp[i] = strchr(sh[i], '\n') + 1;
+  }
+  while (*fp) {
+    long k = strtol(fp, NULL, 10);
+    char *e = strchr(fp, '\n');
+    size_t n = (size_t)(e - fp) + 1;
+    assert_memory_equal(fp, sp[k % 3], n);
+    sp[k % 3] += n;
+    fp += n;
+  }
+  for (int i = 0; i < 3; ++i) {
+    assert_int_equal(*sp[i], '\0');
+    free(sh[i]);
+  }
+  free(full);
+  tu_rmtree(d);
+}
+
+/* One line "name:L:C: ..." naming the field. */
+static void expect_bad(const char *sweep, int line, int col, const char *needle) {
+  char text[1024], prefix[64];
+  snprintf(text, sizeof text, "{\n  \"rows\": 3,\n  \"sweep\": {\n    \"sigma\": [0.1, 1],\n    %s\n  }\n}\n", sweep);
+  dln_sweep sw;
+  dln_sweep_init(&sw);
+  int st = dln_sweep_from_json_string(&sw, "s.json", text);
+  dln_sweep_free(&sw);
+  assert_int_equal(st, DLN_ESPEC);
+  const char *m = dln_last_error();
+  snprintf(prefix, sizeof prefix, "s.json:%d:%d: ", line, col);
+  if (strncmp(m, prefix, strlen(prefix)) != 0 || !strstr(m, needle) || strchr(m, '\n'))
+    fail_msg("expected '%s...%s', found '%s'", prefix, needle, m);
+}
+
+static void test_bad_sweeps(void **state) {
+  (void)state;
+  expect_bad("\"frobnicate\": [1, 2]", 5, 5, "sweep field \"frobnicate\": unknown field");
+  expect_bad("\"eta\": []", 5, 5, "expected a non-empty list");
+  expect_bad("\"eta\": [0.1, \"x\"]", 5, 5, "item 2: expected a number, found \"x\"");
+  expect_bad("\"method\": [\"flow\", \"newton\"]", 5, 5, "expected one of");
+  expect_bad("\"width\": 5", 5, 5, "expected a non-empty list");
+  expect_bad("\"seed\": {\"from\": 1, \"count\": 0}", 5, 5, "count");
+  expect_bad("\"sigma0\": {\"from\": 1, \"count\": 2}", 5, 5, "integer fields");
+  expect_bad("\"out\": [\"a\", \"b\"]", 5, 5, "cannot be swept");
+  expect_bad("\"runs\": [{\"eta\": 0.1}, {\"eta\": 1, \"nope\": 2}]", 5, 39, "\"nope\": unknown field");
+  expect_bad("\"runs\": [{\"sigma\": 0.5}]", 5, 5, "swept twice");
+  /* "sweep" not an object */
+  dln_sweep sw;
+  dln_sweep_init(&sw);
+  assert_int_equal(dln_sweep_from_json_string(&sw, "s.json", "{\"rows\": 3,\n \"sweep\": [1]}"), DLN_ESPEC);
+  assert_non_null(strstr(dln_last_error(), "s.json:2:2: field \"sweep\""));
+  /* valid sweep: counts; the run spec reader ignores "sweep" */
+  assert_int_equal(dln_sweep_from_json_string(&sw, "s.json", spec24), DLN_OK);
+  assert_int_equal(dln_sweep_nruns(&sw), 24);
+  assert_int_equal(sw.axes[2].line, 7);
+  dln_sweep_free(&sw);
+  dln_spec s;
+  assert_int_equal(dln_spec_default(&s), DLN_OK);
+  assert_int_equal(dln_spec_from_json_string(&s, "s.json", spec24), DLN_OK);
+  dln_spec_free(&s);
+  /* the command line: exit 65 and one line */
+  const char *d = tu_tmpdir(0);
+  char p[512], cmd[1100];
+  snprintf(p, sizeof p, "%s/bad.json", d);
+  write_text(p, "{\"sweep\": {\"eta\": []}}\n");
+  snprintf(cmd, sizeof cmd, "'%s' sweep '%s' 2>'%s/err.txt'", DLN_CLI, p, d);
+  int ws = system(cmd);
+  assert_true(WIFEXITED(ws));
+  assert_int_equal(WEXITSTATUS(ws), 65);
+  snprintf(p, sizeof p, "%s/err.txt", d);
+  char *err = slurp(p);
+  assert_non_null(err);
+  assert_non_null(strstr(err, "bad.json:1:12: sweep field \"eta\""));
+  assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);
+  free(err);
+  tu_rmtree(d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_rerun_alone), cmocka_unit_test(test_failing_runs),
+      cmocka_unit_test(test_shards),            cmocka_unit_test(test_bad_sweeps),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
