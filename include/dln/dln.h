@@ -13,8 +13,11 @@
 #include "dln/observe.h"
 #include "dln/train.h"
 #include "dln/e2e.h"
+#include "dln/theory.h"
 #include "dln/spec.h"
 #include "dln/run.h"
+#include "dln/bias.h"
+#include "dln/landscape.h"
 #include "dln/ensemble.h"
 
 #endif

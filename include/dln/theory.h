@@ -1,0 +1,203 @@
+/* dln/theory.h — the seed papers' closed forms and bounds as library functions.
+ *
+ * Closed forms (src/theory/closed_form.c): a dln_cf is built once from a network,
+ * its loss and the initial state θ(0); the constructor checks the formula's
+ * hypotheses on that data and refuses with DLN_ENOTAPPLICABLE and the message
+ * "not applicable: <hypothesis> fails (<measured value>)" when one fails. It then
+ * evaluates the end-to-end matrix W(t) (d_N x d_0) or per-component values σ_i(t)
+ * at any time t into caller buffers without allocating:
+ *
+ *   linear model W(t) = Ȳ + (W0 − Ȳ) e^{−t}                         001 eq. 4
+ *   symmetric Riccati solution (tied net W = U U^T)                    001 eq. 8
+ *   symmetric spectral init, per eigenvalue                            001 eq. 9
+ *   asymmetric spectral init with imbalance, per singular value        001 eq. 17, 22 (21)
+ *   Λ_Q = λ0 I: R(t)R(t)^T                                             001 Prop. 5, eq. 30
+ *   balanced network, constant gradient alignment, N = 2 and N ≥ 3     002 Exercise 5, Lemma 2 proof
+ *
+ * Bounds (src/theory/bounds.c) compare a theorem's bound with a measured value and
+ * return a dln_verdict. Formulas, conventions and conversions: docs/theory.md.
+ * dln's convention (docs/conventions.md): samples are columns, W = W_N···W_1. */
+#ifndef DLN_THEORY_H
+#define DLN_THEORY_H
+
+#include <stddef.h>
+
+#include "dln/loss.h"
+#include "dln/net.h"
+#include "dln/observe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Default relative tolerance of the hypothesis checks (tol <= 0 selects it). */
+#define DLN_CF_TOL 1e-8
+
+typedef enum dln_cf_kind {
+  DLN_CF_LINEAR = 1,        /* 001 eq. 4: depth 1, factorization */
+  DLN_CF_RICCATI = 2,       /* 001 eq. 8: tied net, symmetric invertible Ȳ */
+  DLN_CF_SPECTRAL_SYM = 3,  /* 001 eq. 9: tied net, spectral init */
+  DLN_CF_SPECTRAL_ASYM = 4, /* 001 eq. 17/22: depth 2, spectral init */
+  DLN_CF_LAMBDA_ID = 5,     /* 001 eq. 30: depth 2, C_1(0) = λ0 I */
+  DLN_CF_ALIGNED = 6        /* 002 Ex. 5 / Lemma 2: balanced, constant alignment */
+} dln_cf_kind;
+
+typedef struct dln_cf dln_cf;
+
+/* Constructors. net and loss are only read here (not kept); θ(0) is copied as needed.
+ * tol <= 0 selects DLN_CF_TOL. Factorization losses are recognized by name and their
+ * target Ȳ = loss->wstar. Status DLN_ENOTAPPLICABLE (message in dln_last_error) when a
+ * hypothesis fails; DLN_EINVAL / DLN_EDIM for a wrong kind of net or loss. */
+/* 001 eq. 4: depth 1, factorization loss ½‖W − Ȳ‖². */
+int dln_cf_linear_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, const double *theta0, double tol);
+/* 001 eq. 8: tied net (W = U U^T), factorization with symmetric invertible Ȳ;
+ * the bracket I + Ȳ^{-1}(e^{4tȲ} − I) X0 is checked at each evaluation. */
+int dln_cf_riccati_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, const double *theta0, double tol);
+/* 001 eq. 9: as eq. 8, and X0 = U0 U0^T is spectral: Φ^T X0 Φ diagonal for Ȳ = Φ diag(σ) Φ^T
+ * (eigenvalues ascending, as LAPACK returns them; components are in that order). */
+int dln_cf_spectral_sym_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, const double *theta0, double tol);
+/* 001 eq. 17 with C from eq. 22: depth 2 (W_2 = U, W_1 = V^T), factorization, spectral
+ * init: Φ^T U = Ū G^T, Ψ^T V = V̄ G^T with Ū, V̄ rectangular diagonal (Ȳ = Φ Σ Ψ^T, full
+ * SVD, σ descending). Each component needs λ0_i = ū_i² − v̄_i² ≠ 0 and x0_i = ū_i v̄_i ≠ σ_i.
+ * Components i = 0..min(d_N, d_0)−1 in the order of descending σ_i. */
+int dln_cf_spectral_asym_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, const double *theta0, double tol);
+/* 001 Prop. 5, eq. 30: depth 2, factorization, C_1(0) = U^T U − V^T V = λ0 I_k, and
+ * S̃ = [[λ0/2 I, Ȳ], [Ȳ^T, −λ0/2 I]] invertible; the bracket is checked at each t. */
+int dln_cf_lambda_id_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, const double *theta0, double tol);
+/* 002 Exercise 5 / Lemma 2 proof: depth N ≥ 2, balanced θ(0) (max_j ‖C_j‖_F ≤ tol‖θ‖²),
+ * and the singular vectors of W0 diagonalize ∇ℓ(W0) (U^T ∇ℓ V diagonal), so that they stay
+ * fixed while the alignment c_r = ⟨−∇ℓ, u_r v_r^T⟩ (measured at t = 0) stays constant —
+ * which is assumed, not checkable at t = 0 (exact for a linear loss). Components in the
+ * order of W0's singular values (descending). Evaluations past the blow-up time of a
+ * component (N ≥ 3, c_r > 0) return DLN_ENOTAPPLICABLE. */
+int dln_cf_aligned_alloc(dln_cf **out, dln_net *net, dln_loss *loss, const double *theta0, double tol);
+void dln_cf_free(dln_cf *cf);
+
+int dln_cf_kind_of(const dln_cf *cf);
+const char *dln_cf_name(const dln_cf *cf); /* e.g. "001 eq. 8 (symmetric Riccati)" */
+int dln_cf_rows(const dln_cf *cf);         /* d_N */
+int dln_cf_cols(const dln_cf *cf);         /* d_0 */
+int dln_cf_ncomponents(const dln_cf *cf);  /* 0 for the matrix-only forms (eq. 4, 8, 30) */
+
+/* W(t) (d_N x d_0) at t ≥ 0. No allocation. */
+int dln_cf_eval(dln_cf *cf, double t, double *W);
+/* Per-component values at t: σ_i(t) (eq. 9: eigenvalues of X(t); eq. 17: x_i(t), the
+ * signed diagonal of Φ^T W Ψ; aligned: σ_r(t)), dln_cf_ncomponents entries. DLN_EINVAL for
+ * the matrix-only forms. */
+int dln_cf_components(dln_cf *cf, double t, double *sigma);
+/* Per-component constants (spectral forms and aligned): target σ_i (aligned: c_r),
+ * imbalance λ0_i (eq. 17; 0 otherwise) and initial value x0_i (σ_i(0)). Any pointer may be NULL. */
+int dln_cf_component_params(const dln_cf *cf, int i, double *sigma, double *lambda0, double *x0);
+/* eq. 30 only: Z(t) = R(t)R(t)^T ((d_N + d_0) square) in dln's coordinates, R = [U; V] =
+ * [W_2; W_1^T]; W(t) is its top-right d_N x d_0 block. */
+int dln_cf_gram(dln_cf *cf, double t, double *Z);
+
+/* Distance to the closed form, usable as an observer at sample times:
+ * ‖W(t) − W_cf(t)‖_F / max(1, ‖W_cf(t)‖_F) with W(t) = W_N···W_1 from θ(t). No allocation. */
+int dln_cf_distance(dln_net *net, const double *theta, double t, dln_cf *cf, double *dist);
+
+/* Scalar formulas, as printed (001 eq. 9, 17, 21, 22; 002 Lemma 2 proof). */
+double dln_cf_eq9(double sigma, double sigma0, double t);
+double dln_cf_eq17(double sigma, double lambda0, double C, double t);
+double dln_cf_eq21_rhs(double sigma, double lambda0, double x);
+double dln_cf_eq22(double sigma, double lambda0, double x0);
+/* σ(t) for σ̇ = N (σ²)^{1−1/N} c from σ(0) = sigma0 ≥ 0, depth N ≥ 2; DLN_ENOTAPPLICABLE
+ * past the blow-up time (N ≥ 3, c > 0). */
+int dln_cf_aligned_sv(int depth, double sigma0, double c, double t, double *sigma);
+
+/* ------------------------------------------------------------------ bounds */
+
+/* A bound compared with a measurement. result/source are static strings (result name,
+ * paper and equation). For rate bounds, bound is the guaranteed rate, measured the
+ * slowest average rate seen, −ln(gap(t)/gap(0))/t, over samples above the noise floor,
+ * and margin = measured − bound; for the dissipation inequality bound is the upper bound
+ * on dL/dt, measured dL/dt and margin = bound − measured. margin ≥ 0 when the bound
+ * holds with room; holds is decided with the caller's tolerance (see each function). */
+typedef struct dln_verdict {
+  const char *result, *source;
+  int applicable;
+  char hypotheses[256];
+  double bound, measured, margin;
+  int holds;
+  char message[256];
+} dln_verdict;
+
+/* A sampled curve (t_i, y_i), i < n, with a common stride (1 for plain arrays,
+ * ncols for a dln_table column). */
+typedef struct dln_curve {
+  size_t n, stride;
+  const double *t, *y;
+} dln_curve;
+
+void dln_curve_arrays(dln_curve *c, size_t n, const double *t, const double *y);
+/* Columns "t" and `col` of a trajectory table. DLN_EINVAL if a column is missing. */
+int dln_curve_from_table(dln_curve *c, const dln_table *tab, const char *col);
+
+/* Least-squares slope of ln y against t over the samples with lo ≤ y ≤ hi:
+ * *rate = −slope (decay rate). DLN_EINVAL if fewer than 3 samples qualify. */
+int dln_fit_rate(const dln_curve *c, double lo, double hi, double *rate, int *npoints);
+
+/* 003 Theorem 1 constants in dln's convention: depth 2, W_1 = U^T, W_2 = V;
+ * Λ = W_1 P_X W_1^T − W_2^T W_2 with P_X the projector on col(X) (X: d_0 x n, NULL means
+ * the identity: factorization); c = [λ_r(Λ)]_+ + [λ_m(−Λ)]_+ (r = rank X, m = d_2;
+ * λ_i the i-th largest, 0 when i exceeds the width); sx_r = λ_r(Σ_x), the smallest
+ * nonzero eigenvalue of X X^T. Any output pointer may be NULL. */
+int dln_theory_imbalance_c(const dln_net *net, const dln_mat *X, const double *theta, double *c, double *lr,
+                           double *lm, double *sx_r, int *rank);
+
+/* Deficiency margin (002 Definition 3) for the factorization loss ½‖W − Ȳ‖² (002
+ * Example 1): W has margin δ iff ‖W − Ȳ‖_F < σ_min(Ȳ) − δ, so the largest margin is
+ * δ = σ_min(Ȳ) − ‖W − Ȳ‖_F (≤ 0: no margin). */
+int dln_theory_deficiency_margin(const dln_loss *loss, const double *W, double *delta);
+
+/* 000 Theorem 1, eq. 11 with U = V = 0 (undisturbed flow), at one state θ:
+ * L̇ ≤ −L (σ_min²(Q) + σ_min²(P)) with (000 → dln) Q = W_2, P = W_1^T. Depth 2,
+ * factorization, d_1 ≥ max(d_0, d_2). ldot: the measured dL/dt (e.g. a finite
+ * difference along a trajectory), or NULL for the exact −‖∇φ(θ)‖². Holds when
+ * measured ≤ bound + tol (|bound| + |measured|). */
+int dln_bound_dissipation(dln_net *net, dln_loss *loss, const double *theta, const double *ldot, double tol,
+                          dln_verdict *v);
+
+/* 003 Theorem 1, eq. 10: L(t) − L* ≤ exp(−2 λ_r(Σ_x) c t)(L(0) − L*) with c from Λ(0)
+ * (dln_theory_imbalance_c). X: the regression data (d_0 x n) or NULL for a factorization
+ * loss; L* = loss->lstar. traj: (t, L) with t_0 = 0. Holds when every sample satisfies
+ * gap ≤ e^{−rate t} gap0 (1 + tol) + tol L(0). */
+int dln_bound_imbalance_rate(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
+                             const dln_curve *traj, double tol, dln_verdict *v);
+
+/* 004 Proposition 2: factorization, d_1 ≥ d_2 ≥ … ≥ d_{N−1} ≥ d_N, d_0 ≥ d_N, and each
+ * C_l(0) (l = 1..N−1) has at least d_{l+1} positive eigenvalues; with
+ * α = Π_l λ_{d_l−d_{l+1}+1}(C_l) (ascending order: the d_{l+1}-th largest),
+ * d‖M‖²/dt ≤ −2α‖M‖², i.e. L(t) ≤ e^{−2αt} L(0). Bound = 2α; same test as above. */
+int dln_bound_pyramidal(const dln_net *net, const dln_loss *loss, const double *theta0, const dln_curve *traj,
+                        double tol, dln_verdict *v);
+
+/* 002 Theorem 2 for the factorization loss (α = 1): balanced θ(0), margin δ > 0 ⇒
+ * φ(t) − φ* ≤ (φ(0) − φ*) exp(−2 δ^{2(N−1)/N} t), hence φ(t) − φ* ≤ eps for
+ * t ≥ t_eps = ln((φ(0) − φ*)/eps)/(2 δ^{2(N−1)/N}) (reported in the message; eps ≤ 0
+ * skips it). Bound = 2 δ^{2(N−1)/N}; same test as above, plus gap ≤ eps (1 + tol) at
+ * every sample with t ≥ t_eps. */
+int dln_bound_deficiency(dln_net *net, const dln_loss *loss, const double *theta0, const dln_curve *traj,
+                         double eps, double tol, dln_verdict *v);
+
+/* 002 Remark 2 (Arora et al. 2019a) for gradient descent with step eta on the
+ * factorization loss ½‖W − Λ_yx‖²: margin δ > 0, unbalancedness ≤ δ²/(256 N³ ‖Λ_yx‖_F^{2(N−1)/N})
+ * and eta ≤ δ^{(4N−2)/N}/(6144 N³ ‖Λ_yx‖_F^{(6N−4)/N}) ⇒ φ(k) − φ* ≤ φ(0) exp(−η δ^{2(N−1)/N} k).
+ * traj: (t = kη, φ). Bound = δ^{2(N−1)/N} per unit time; holds when every sample satisfies
+ * gap ≤ φ(0) e^{−rate t}(1 + tol) + tol φ(0). */
+int dln_bound_gd_remark2(dln_net *net, const dln_loss *loss, const double *theta0, double eta,
+                         const dln_curve *traj, double tol, dln_verdict *v);
+
+/* 001 Proposition 3, eq. 23: component i of an asymmetric spectral run converges at rate
+ * √(4σ_i² + λ0_i²). cf: a DLN_CF_SPECTRAL_ASYM closed form; tab: its trajectory with
+ * columns t and sv_1..sv_p. The component error |sv_i(t) − σ_i| (σ descending; the
+ * limit is Σ, so sv_i ↔ σ_i on the tail) is fitted on lo ≤ error ≤ hi (dln_fit_rate).
+ * pred/fit: p entries each (may be NULL). Holds when |fit/pred − 1| ≤ tol for every
+ * component with enough tail samples; measured = the largest |fit/pred − 1|. */
+int dln_bound_component_rates(const dln_cf *cf, const dln_table *tab, double lo, double hi, double tol,
+                              double *pred, double *fit, dln_verdict *v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

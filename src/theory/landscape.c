@@ -1,0 +1,1068 @@
+/* Landscape of φ(θ) = ℓ(W_N···W_1): critical values and strata, Hessian spectrum,
+ * equilibria and singular-value dynamics (dln/landscape.h; docs/landscape.md).
+ *
+ * (a) 004 Lemma 3.2 item 4 and §4.1 eq. 26: critical values ½ Σ_{i∉L} s_i², |L| ≤ k.
+ * (b) 004 Lemma 3.2 items 1–3: at a critical point W = Σ_{i∈L} s_i p_i q_i^T.
+ * (c) Lanczos with full reorthogonalization on v ↦ ∇²φ(θ) v (dln_net_hvp); Ritz values
+ *     from LAPACKE_dstev_work on T_m = tridiag(β, α, β). Non-strict saddles: 002
+ *     Proposition 3 (origin for N ≥ 3) and 004 Proposition 4 i)–iii).
+ * (d) 000 Theorem 3 (P = W_{N−1:1}^T, Q = W_N; dln's R = −∇ℓ(W) is the transpose of
+ *     000's Ȳ − PQ^T for the factorization loss).
+ * (e) 002 Theorem 3: σ̇_r = N (σ_r²)^{1−1/N} ⟨−∇ℓ(W), u_r v_r^T⟩. */
+#include "dln/landscape.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dln/error.h"
+
+static double sq(double x) { return x * x; }
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+
+/* xorshift64* (Vigna): reproducible start / probe vectors without allocation. */
+static uint64_t xs_next(uint64_t *s) {
+  uint64_t x = *s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+static double xs_uniform(uint64_t *s) { return (double)(xs_next(s) >> 11) * 0x1.0p-53 * 2.0 - 1.0; }
+static void xs_seed(uint64_t *s, uint64_t seed) {
+  *s = seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+  if (!*s) *s = 1;
+}
+
+int dln_net_min_width(const dln_net *net) {
+  if (!net) return 0;
+  int k = net->widths[0];
+  for (int j = 1; j <= net->depth; ++j) k = imin(k, net->widths[j]);
+  return k;
+}
+
+/* ==================================================================== (a) critical values */
+void dln_critval_default_options(dln_critval_options *opt) {
+  if (!opt) return;
+  memset(opt, 0, sizeof *opt);
+  opt->cap = (size_t)1 << 16;
+  opt->zero_tol = 1e-12;
+}
+
+typedef struct {
+  int q, kmax;
+  const double *s2;   /* squares, descending */
+  double total;       /* Σ s2 */
+  dln_critval *heap;  /* max-heap on value, size ≤ cap */
+  size_t n, cap;
+} cv_search;
+
+static int cv_less(const dln_critval *a, const dln_critval *b) {
+  if (a->value != b->value) return a->value < b->value;
+  return a->learned < b->learned;
+}
+
+static void heap_push(cv_search *S, dln_critval c) {
+  size_t i = S->n++;
+  S->heap[i] = c;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!cv_less(&S->heap[p], &S->heap[i])) break;
+    dln_critval t = S->heap[p];
+    S->heap[p] = S->heap[i];
+    S->heap[i] = t;
+    i = p;
+  }
+}
+
+static void heap_replace_top(cv_search *S, dln_critval c) {
+  S->heap[0] = c;
+  size_t i = 0;
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < S->n && cv_less(&S->heap[m], &S->heap[l])) m = l;
+    if (r < S->n && cv_less(&S->heap[m], &S->heap[r])) m = r;
+    if (m == i) break;
+    dln_critval t = S->heap[m];
+    S->heap[m] = S->heap[i];
+    S->heap[i] = t;
+    i = m;
+  }
+}
+
+/* Depth-first over components i (descending s); learned holds the chosen set, cnt its
+ * size, sum = Σ_{L} s2. A value ½(total − sum') for any completion is at least
+ * ½(total − sum − Σ of the next (kmax − cnt) squares), which bounds the pruning. */
+static void cv_dfs(cv_search *S, int i, int cnt, double sum, uint64_t learned) {
+  if (S->n == S->cap) {
+    double best = sum;
+    for (int j = i, c = cnt; j < S->q && c < S->kmax; ++j, ++c) best += S->s2[j];
+    double lb = 0.5 * (S->total - best);
+    if (lb > S->heap[0].value) return;
+  }
+  if (i == S->q) {
+    dln_critval c = {0.5 * (S->total - sum), cnt, learned};
+    if (S->n < S->cap)
+      heap_push(S, c);
+    else if (cv_less(&c, &S->heap[0]))
+      heap_replace_top(S, c);
+    return;
+  }
+  if (cnt < S->kmax) cv_dfs(S, i + 1, cnt + 1, sum + S->s2[i], learned | ((uint64_t)1 << i));
+  cv_dfs(S, i + 1, cnt, sum, learned);
+}
+
+static int cmp_critval(const void *a, const void *b) {
+  const dln_critval *x = a, *y = b;
+  if (cv_less(x, y)) return -1;
+  if (cv_less(y, x)) return 1;
+  return 0;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x < y) - (x > y);
+}
+
+int dln_critical_values(int ns, const double *s, const dln_critval_options *opt_in, dln_critval *out,
+                        dln_critval_info *info) {
+  dln_critval_options opt;
+  dln_critval_default_options(&opt);
+  if (opt_in) {
+    opt.max_rank = opt_in->max_rank;
+    opt.base = opt_in->base;
+    if (opt_in->cap) opt.cap = opt_in->cap;
+    if (opt_in->zero_tol > 0) opt.zero_tol = opt_in->zero_tol;
+  }
+  if (!out || !info || (ns > 0 && !s)) return dln_error(DLN_EINVAL, "dln_critical_values: NULL argument");
+  if (ns < 0) return dln_error(DLN_EINVAL, "dln_critical_values: ns = %d, expected >= 0", ns);
+  memset(info, 0, sizeof *info);
+  double sorted[DLN_LANDSCAPE_MAXQ], s2[DLN_LANDSCAPE_MAXQ];
+  double smax = 0;
+  for (int i = 0; i < ns; ++i) {
+    if (!isfinite(s[i]) || s[i] < 0)
+      return dln_error(DLN_EINVAL, "dln_critical_values: singular value s[%d] = %g, expected finite and >= 0", i, s[i]);
+    if (s[i] > smax) smax = s[i];
+  }
+  int q = 0;
+  for (int i = 0; i < ns; ++i) {
+    if (s[i] > opt.zero_tol * smax) {
+      if (q == DLN_LANDSCAPE_MAXQ)
+        return dln_error(DLN_EUNSUPPORTED, "dln_critical_values: more than %d nonzero singular values",
+                         DLN_LANDSCAPE_MAXQ);
+      sorted[q++] = s[i];
+    }
+  }
+  qsort(sorted, (size_t)q, sizeof(double), cmp_desc);
+  double total = 0;
+  for (int i = 0; i < q; ++i) {
+    s2[i] = sq(sorted[i]);
+    total += s2[i];
+  }
+  int kmax = opt.max_rank > 0 ? imin(opt.max_rank, q) : q;
+  /* number of admissible subsets Σ_{j ≤ kmax} C(q, j) */
+  double ntot = 0, c = 1;
+  for (int j = 0; j <= kmax; ++j) {
+    ntot += c;
+    c = c * (double)(q - j) / (double)(j + 1);
+  }
+  info->q = q;
+  info->max_rank = kmax;
+  info->total = ntot;
+  double rest = 0;
+  for (int i = kmax; i < q; ++i) rest += s2[i];
+  info->min_value = opt.base + 0.5 * rest;
+  info->max_value = opt.base + 0.5 * total;
+  cv_search S = {q, kmax, s2, total, out, 0, opt.cap};
+  cv_dfs(&S, 0, 0, 0.0, 0);
+  qsort(out, S.n, sizeof *out, cmp_critval);
+  /* recompute each value as ½ Σ_{i∉L} s_i² (no cancellation) and add the base */
+  for (size_t e = 0; e < S.n; ++e) {
+    double v = 0;
+    for (int i = 0; i < q; ++i)
+      if (!(out[e].learned >> i & 1u)) v += s2[i];
+    out[e].value = opt.base + 0.5 * v;
+  }
+  info->count = S.n;
+  info->capped = ntot > (double)opt.cap;
+  return DLN_OK;
+}
+
+int dln_critical_values_target(int rows, int cols, const double *Ybar, const dln_critval_options *opt,
+                               dln_critval *out, dln_critval_info *info) {
+  if (!Ybar || rows < 1 || cols < 1) return dln_error(DLN_EINVAL, "dln_critical_values_target: bad target");
+  int k = imin(rows, cols);
+  double *w = malloc((size_t)rows * (size_t)cols * sizeof(double));
+  double *s = malloc((size_t)k * sizeof(double));
+  int st = DLN_OK;
+  if (!w || !s)
+    st = dln_error(DLN_ENOMEM, "dln_critical_values_target: out of memory");
+  else
+    st = dln_singular_values(rows, cols, Ybar, s, w);
+  if (!st) st = dln_critical_values(k, s, opt, out, info);
+  free(w);
+  free(s);
+  return st;
+}
+
+size_t dln_critval_distinct(size_t n, const dln_critval *cv, double tol, double *vals) {
+  size_t m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (m > 0 && fabs(cv[i].value - vals[m - 1]) <= tol * fmax(1.0, fabs(cv[i].value))) continue;
+    vals[m++] = cv[i].value;
+  }
+  return m;
+}
+
+/* ==================================================================== (b) strata */
+void dln_stratum_default_options(dln_stratum_options *opt) {
+  if (!opt) return;
+  memset(opt, 0, sizeof *opt);
+  opt->tol = 1e-6;
+  opt->zero_tol = 1e-12;
+}
+
+static void append_set(char *buf, size_t cap, const char *label, int q, const int *lab, int want) {
+  size_t len = strlen(buf);
+  int first = 1;
+  len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s {", label);
+  for (int i = 0; i < q && len < cap; ++i) {
+    if (lab[i] != want) continue;
+    len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, first ? "%d" : ",%d", i + 1);
+    first = 0;
+  }
+  if (len < cap) snprintf(buf + len, cap - len, "}");
+}
+
+int dln_stratum_classify(int rows, int cols, const double *W, const double *Ybar, const dln_stratum_options *opt_in,
+                         dln_stratum *out) {
+  if (!W || !Ybar || !out || rows < 1 || cols < 1) return dln_error(DLN_EINVAL, "dln_stratum_classify: bad argument");
+  dln_stratum_options opt;
+  dln_stratum_default_options(&opt);
+  if (opt_in) {
+    if (opt_in->tol > 0) opt.tol = opt_in->tol;
+    if (opt_in->zero_tol > 0) opt.zero_tol = opt_in->zero_tol;
+    opt.max_rank = opt_in->max_rank;
+  }
+  memset(out, 0, sizeof *out);
+  int k = imin(rows, cols);
+  size_t na = (size_t)rows * (size_t)cols;
+  int st = DLN_OK;
+  double *a = malloc(na * sizeof(double)), *s = malloc((size_t)k * sizeof(double));
+  double *U = malloc((size_t)rows * (size_t)k * sizeof(double)), *Vt = malloc((size_t)k * (size_t)cols * sizeof(double));
+  double *R = malloc(na * sizeof(double)), *x = malloc((size_t)imax(rows, cols) * sizeof(double));
+  if (!a || !s || !U || !Vt || !R || !x) {
+    st = dln_error(DLN_ENOMEM, "dln_stratum_classify: out of memory");
+    goto done;
+  }
+  if ((st = dln_check_finite("W", rows, cols, W)) || (st = dln_check_finite("target", rows, cols, Ybar))) goto done;
+  memcpy(a, Ybar, na * sizeof(double));
+  lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', rows, cols, a, rows, s, U, rows, Vt, k);
+  if (info != 0) {
+    st = dln_error(DLN_ELAPACK, "dgesdd (target %dx%d) returned info=%d", rows, cols, (int)info);
+    goto done;
+  }
+  double s1 = s[0];
+  if (!(s1 > 0)) {
+    st = dln_error(DLN_ENOTAPPLICABLE, "stratum classification: the target is zero");
+    goto done;
+  }
+  int q = 0;
+  while (q < k && s[q] > opt.zero_tol * s1) ++q;
+  if (q > DLN_LANDSCAPE_MAXQ) {
+    st = dln_error(DLN_EUNSUPPORTED, "stratum classification: %d > %d target components", q, DLN_LANDSCAPE_MAXQ);
+    goto done;
+  }
+  out->q = q;
+  for (int i = 0; i + 1 < q; ++i)
+    if (s[i] - s[i + 1] <= opt.tol * s1) out->degenerate = 1;
+  int kmax = opt.max_rank > 0 ? imin(opt.max_rank, q) : q;
+  double ynorm2 = 0;
+  for (int i = 0; i < q; ++i) ynorm2 += sq(s[i]);
+  /* R = W − Σ_{i∈L} s_i p_i q_i^T, built as we go */
+  memcpy(R, W, na * sizeof(double));
+  double vpred = 0;
+  for (int i = 0; i < q; ++i) {
+    const double *p = U + (size_t)i * rows;
+    /* ‖W q_i − s_i p_i‖, ‖W q_i‖ with q_i = row i of Vt */
+    cblas_dgemv(CblasColMajor, CblasNoTrans, rows, cols, 1.0, W, rows, Vt + i, k, 0.0, x, 1);
+    double e_on = 0, e_off = 0;
+    for (int r = 0; r < rows; ++r) {
+      e_on += sq(x[r] - s[i] * p[r]);
+      e_off += sq(x[r]);
+    }
+    /* ‖W^T p_i − s_i q_i‖, ‖W^T p_i‖ */
+    cblas_dgemv(CblasColMajor, CblasTrans, rows, cols, 1.0, W, rows, p, 1, 0.0, x, 1);
+    double f_on = 0, f_off = 0;
+    for (int c = 0; c < cols; ++c) {
+      f_on += sq(x[c] - s[i] * Vt[i + (size_t)c * k]);
+      f_off += sq(x[c]);
+    }
+    double on = sqrt(fmax(e_on, f_on)) / s1, off = sqrt(fmax(e_off, f_off)) / s1;
+    if (on <= opt.tol && on <= off) {
+      out->learned[i] = DLN_COMP_LEARNED;
+      out->learned_mask |= (uint64_t)1 << i;
+      out->r++;
+      out->comp_err[i] = on;
+      /* R −= s_i p_i q_i^T */
+      cblas_dger(CblasColMajor, rows, cols, -s[i], p, 1, Vt + i, k, R, rows);
+    } else if (off <= opt.tol) {
+      out->learned[i] = DLN_COMP_UNLEARNED;
+      out->comp_err[i] = off;
+      vpred += sq(s[i]);
+    } else {
+      out->learned[i] = DLN_COMP_PARTIAL;
+      out->comp_err[i] = fmin(on, off);
+      vpred += sq(s[i]);
+    }
+  }
+  out->residual = dln_norm2(na, R) / sqrt(ynorm2);
+  double v = 0;
+  for (size_t e = 0; e < na; ++e) v += sq(W[e] - Ybar[e]);
+  out->value = 0.5 * v;
+  out->value_predicted = 0.5 * vpred;
+  int partial = 0;
+  for (int i = 0; i < q; ++i) partial += out->learned[i] == DLN_COMP_PARTIAL;
+  out->critical = !partial && out->residual <= opt.tol && out->r <= kmax;
+  double vmin = 0;
+  for (int i = kmax; i < q; ++i) vmin += sq(s[i]);
+  vmin *= 0.5;
+  out->global_min = out->critical && out->value_predicted <= vmin + opt.tol * ynorm2;
+  char *m = out->message;
+  size_t cap = sizeof out->message;
+  if (out->critical) {
+    snprintf(m, cap, "%s: Crit_%d (rank bound %d), value %.6g,", out->global_min ? "global minimum" : "saddle stratum",
+             out->r, kmax, out->value_predicted);
+    append_set(m, cap, " learned", q, out->learned, DLN_COMP_LEARNED);
+    append_set(m, cap, ", unlearned", q, out->learned, DLN_COMP_UNLEARNED);
+  } else {
+    snprintf(m, cap, "not at a critical configuration (residual %.3g, %d partial component%s)", out->residual,
+             partial, partial == 1 ? "" : "s");
+    append_set(m, cap, ": learned", q, out->learned, DLN_COMP_LEARNED);
+    append_set(m, cap, ", partial", q, out->learned, DLN_COMP_PARTIAL);
+  }
+  if (out->degenerate) {
+    size_t len = strlen(m);
+    if (len < cap) snprintf(m + len, cap - len, " [repeated target singular values: components not unique]");
+  }
+done:
+  free(a);
+  free(s);
+  free(U);
+  free(Vt);
+  free(R);
+  free(x);
+  return st;
+}
+
+int dln_stratum_classify_net(dln_net *net, dln_loss *loss, const double *theta, const dln_stratum_options *opt,
+                             dln_stratum *out) {
+  if (!net || !loss || !theta || !out) return dln_error(DLN_EINVAL, "dln_stratum_classify_net: NULL argument");
+  if (strcmp(loss->ops->name, "factorization") != 0 || !loss->wstar)
+    return dln_error(DLN_ENOTAPPLICABLE, "stratum classification needs a factorization loss, got %s", loss->ops->name);
+  int rows = loss->rows, cols = loss->cols;
+  double *W = malloc((size_t)rows * (size_t)cols * sizeof(double));
+  if (!W) return dln_error(DLN_ENOMEM, "dln_stratum_classify_net: out of memory");
+  int st = dln_net_product(net, theta, W);
+  if (!st) {
+    dln_stratum_options o;
+    dln_stratum_default_options(&o);
+    if (opt) o = *opt;
+    if (o.max_rank <= 0) o.max_rank = dln_net_min_width(net);
+    st = dln_stratum_classify(rows, cols, W, loss->wstar, &o, out);
+  }
+  free(W);
+  return st;
+}
+
+/* ==================================================================== (c) Lanczos */
+struct dln_lanczos {
+  dln_net *net;
+  size_t n;      /* nparams */
+  int maxit;     /* Krylov cap */
+  double *V;     /* n x (maxit + 1), basis vectors as columns */
+  double *alpha, *beta, *d, *e, *z, *zwork, *c; /* tridiagonal buffers */
+  double *ymin, *ymax, *w, *g, *th, *dir;        /* length n */
+  double *W, *G;  /* d_N x d_0 */
+  double *u, *v;  /* d_N, d_0 */
+};
+
+void dln_lanczos_default_options(dln_lanczos_options *opt) {
+  if (!opt) return;
+  memset(opt, 0, sizeof *opt);
+  opt->tol = 1e-10;
+  opt->check_every = 5;
+  opt->seed = 1;
+}
+
+void dln_lanczos_free(dln_lanczos *lz) {
+  if (!lz) return;
+  free(lz->V);
+  free(lz->alpha);
+  free(lz->beta);
+  free(lz->d);
+  free(lz->e);
+  free(lz->z);
+  free(lz->zwork);
+  free(lz->c);
+  free(lz->ymin);
+  free(lz->ymax);
+  free(lz->w);
+  free(lz->g);
+  free(lz->th);
+  free(lz->dir);
+  free(lz->W);
+  free(lz->G);
+  free(lz->u);
+  free(lz->v);
+  free(lz);
+}
+
+int dln_lanczos_alloc(dln_lanczos **out, dln_net *net, int max_iter) {
+  if (!out || !net) return dln_error(DLN_EINVAL, "dln_lanczos_alloc: NULL argument");
+  *out = NULL;
+  if (max_iter < 1) return dln_error(DLN_EINVAL, "dln_lanczos_alloc: max_iter = %d, expected >= 1", max_iter);
+  size_t n = net->nparams;
+  if ((size_t)max_iter > n) max_iter = (int)n;
+  size_t nv;
+  if (dln_size_mul(n, (size_t)max_iter + 1, &nv) != DLN_OK) return DLN_ENOMEM;
+  dln_lanczos *lz = calloc(1, sizeof *lz);
+  if (!lz) return dln_error(DLN_ENOMEM, "dln_lanczos_alloc: out of memory");
+  lz->net = net;
+  lz->n = n;
+  lz->maxit = max_iter;
+  size_t m = (size_t)max_iter;
+  size_t rc = (size_t)dln_net_rows(net) * (size_t)dln_net_cols(net);
+  lz->V = malloc(nv * sizeof(double));
+  lz->alpha = malloc(m * sizeof(double));
+  lz->beta = malloc(m * sizeof(double));
+  lz->d = malloc(m * sizeof(double));
+  lz->e = malloc(m * sizeof(double));
+  lz->z = malloc(m * m * sizeof(double));
+  lz->zwork = malloc((2 * m + 2) * sizeof(double));
+  lz->c = malloc((m + 1) * sizeof(double));
+  lz->ymin = malloc(n * sizeof(double));
+  lz->ymax = malloc(n * sizeof(double));
+  lz->w = malloc(n * sizeof(double));
+  lz->g = malloc(n * sizeof(double));
+  lz->th = malloc(n * sizeof(double));
+  lz->dir = malloc(n * sizeof(double));
+  lz->W = malloc(rc * sizeof(double));
+  lz->G = malloc(rc * sizeof(double));
+  lz->u = malloc((size_t)dln_net_rows(net) * sizeof(double));
+  lz->v = malloc((size_t)dln_net_cols(net) * sizeof(double));
+  if (!lz->V || !lz->alpha || !lz->beta || !lz->d || !lz->e || !lz->z || !lz->zwork || !lz->c || !lz->ymin ||
+      !lz->ymax || !lz->w || !lz->g || !lz->th || !lz->dir || !lz->W || !lz->G || !lz->u || !lz->v) {
+    dln_lanczos_free(lz);
+    return dln_error(DLN_ENOMEM, "dln_lanczos_alloc: out of memory (%zu parameters, %d Lanczos vectors)", n,
+                     max_iter + 1);
+  }
+  *out = lz;
+  return DLN_OK;
+}
+
+const double *dln_lanczos_vec_min(const dln_lanczos *lz) { return lz ? lz->ymin : NULL; }
+const double *dln_lanczos_vec_max(const dln_lanczos *lz) { return lz ? lz->ymax : NULL; }
+
+static double dot(size_t n, const double *a, const double *b) { return cblas_ddot((int)n, a, 1, b, 1); }
+
+/* Eigen-decomposition of T_m (α_0..α_{m−1}, β_0..β_{m−2}) into lz->d (ascending) and
+ * lz->z (m x m eigenvectors). */
+static int tridiag_eig(dln_lanczos *lz, int m) {
+  memcpy(lz->d, lz->alpha, (size_t)m * sizeof(double));
+  if (m > 1) memcpy(lz->e, lz->beta, (size_t)(m - 1) * sizeof(double));
+  lapack_int info = LAPACKE_dstev_work(LAPACK_COL_MAJOR, 'V', m, lz->d, lz->e, lz->z, m, lz->zwork);
+  if (info != 0) return dln_error(DLN_ELAPACK, "dstev (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
+  return DLN_OK;
+}
+
+int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const dln_lanczos_options *opt_in,
+                    dln_lanczos_result *res) {
+  if (!lz || !loss || !theta || !res) return dln_error(DLN_EINVAL, "dln_lanczos_run: NULL argument");
+  dln_lanczos_options opt;
+  dln_lanczos_default_options(&opt);
+  if (opt_in) {
+    if (opt_in->max_iter > 0) opt.max_iter = opt_in->max_iter;
+    if (opt_in->tol > 0) opt.tol = opt_in->tol;
+    if (opt_in->check_every > 0) opt.check_every = opt_in->check_every;
+    if (opt_in->seed) opt.seed = opt_in->seed;
+    opt.start = opt_in->start;
+  }
+  memset(res, 0, sizeof *res);
+  size_t n = lz->n;
+  int mcap = opt.max_iter > 0 ? imin(opt.max_iter, lz->maxit) : lz->maxit;
+  double *V = lz->V;
+  /* v_0 = start / ‖start‖ */
+  if (opt.start) {
+    memcpy(V, opt.start, n * sizeof(double));
+  } else {
+    uint64_t s;
+    xs_seed(&s, opt.seed);
+    for (size_t i = 0; i < n; ++i) V[i] = xs_uniform(&s);
+  }
+  double nv = dln_norm2(n, V);
+  if (!(nv > 0) || !isfinite(nv)) return dln_error(DLN_EINVAL, "dln_lanczos_run: start vector is zero or not finite");
+  cblas_dscal((int)n, 1.0 / nv, V, 1);
+  double anorm = 0;
+  int dim = 0, invariant = 0, next_check = opt.check_every, st;
+  double est_min = INFINITY, est_max = INFINITY, scale = 0;
+  for (int j = 0; j < mcap; ++j) {
+    double *vj = V + (size_t)j * n, *w = lz->w;
+    if ((st = dln_net_hvp(lz->net, loss, theta, vj, w))) return st;
+    res->hvps++;
+    double a = dot(n, vj, w);
+    lz->alpha[j] = a;
+    /* w ← w − α_j v_j − β_{j−1} v_{j−1}, then full reorthogonalization (classical
+     * Gram–Schmidt, twice): w ← w − V_{0:j} (V_{0:j}^T w) */
+    cblas_daxpy((int)n, -a, vj, 1, w, 1);
+    if (j > 0) cblas_daxpy((int)n, -lz->beta[j - 1], vj - n, 1, w, 1);
+    for (int pass = 0; pass < 2; ++pass) {
+      cblas_dgemv(CblasColMajor, CblasTrans, (int)n, j + 1, 1.0, V, (int)n, w, 1, 0.0, lz->c, 1);
+      cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, j + 1, -1.0, V, (int)n, lz->c, 1, 1.0, w, 1);
+    }
+    double b = dln_norm2(n, w);
+    if (!isfinite(a) || !isfinite(b)) return dln_error(DLN_ENONFINITE, "Lanczos: non-finite Hessian-vector product at step %d", j);
+    lz->beta[j] = b;
+    anorm = fmax(anorm, fabs(a) + b + (j > 0 ? lz->beta[j - 1] : 0));
+    dim = j + 1;
+    invariant = b <= 1e-13 * anorm || b == 0 || (size_t)dim == n;
+    if (invariant || dim == mcap || dim >= next_check) {
+      if ((st = tridiag_eig(lz, dim))) return st;
+      next_check = dim + imax(opt.check_every, dim / 4);
+      scale = fmax(fabs(lz->d[0]), fabs(lz->d[dim - 1]));
+      est_min = b * fabs(lz->z[(size_t)(dim - 1)]);                               /* last entry, column 0 */
+      est_max = b * fabs(lz->z[(size_t)(dim - 1) + (size_t)(dim - 1) * (size_t)dim]); /* column dim−1 */
+      if (invariant || (est_min <= opt.tol * scale && est_max <= opt.tol * scale)) break;
+    }
+    cblas_dcopy((int)n, w, 1, V + (size_t)(j + 1) * n, 1);
+    cblas_dscal((int)n, 1.0 / b, V + (size_t)(j + 1) * n, 1);
+  }
+  res->iters = dim;
+  res->invariant = invariant;
+  res->lambda_min = lz->d[0];
+  res->lambda_max = lz->d[dim - 1];
+  /* Ritz vectors y = V z and their true residuals ‖∇²φ y − λ y‖ */
+  cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, V, (int)n, lz->z, 1, 0.0, lz->ymin, 1);
+  cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, V, (int)n, lz->z + (size_t)(dim - 1) * (size_t)dim, 1,
+              0.0, lz->ymax, 1);
+  double *y[2] = {lz->ymin, lz->ymax}, lam[2] = {res->lambda_min, res->lambda_max}, r[2];
+  for (int t = 0; t < 2; ++t) {
+    double ny = dln_norm2(n, y[t]);
+    if (ny > 0) cblas_dscal((int)n, 1.0 / ny, y[t], 1);
+    if ((st = dln_net_hvp(lz->net, loss, theta, y[t], lz->w))) return st;
+    res->hvps++;
+    cblas_daxpy((int)n, -lam[t], y[t], 1, lz->w, 1);
+    r[t] = dln_norm2(n, lz->w);
+  }
+  res->resid_min = r[0];
+  res->resid_max = r[1];
+  scale = fmax(fabs(res->lambda_min), fabs(res->lambda_max));
+  double thr = opt.tol * scale;
+  res->converged = r[0] <= thr && r[1] <= thr;
+  if (res->converged)
+    snprintf(res->message, sizeof res->message,
+             "converged after %d steps: lambda_min %.6g (residual %.2g), lambda_max %.6g (residual %.2g)", dim,
+             res->lambda_min, r[0], res->lambda_max, r[1]);
+  else
+    snprintf(res->message, sizeof res->message,
+             "did not converge: residual %.3g (lambda_min %.6g, residual %.3g; lambda_max %.6g) after %d steps, "
+             "tolerance %.2g",
+             fmax(r[0], r[1]), res->lambda_min, r[0], res->lambda_max, dim, thr);
+  return DLN_OK;
+}
+
+/* ---------------------------------------------------------------- point classification */
+const char *dln_point_kind_name(int kind) {
+  switch (kind) {
+    case DLN_POINT_NOT_CRITICAL: return "not critical";
+    case DLN_POINT_MINIMUM: return "minimum";
+    case DLN_POINT_GLOBAL_MINIMUM: return "global minimum";
+    case DLN_POINT_STRICT_SADDLE: return "strict saddle";
+    case DLN_POINT_NONSTRICT_SADDLE: return "non-strict saddle";
+    case DLN_POINT_UNDECIDED: return "undecided";
+    default: return "unknown";
+  }
+}
+
+void dln_point_default_options(dln_point_options *opt) {
+  if (!opt) return;
+  memset(opt, 0, sizeof *opt);
+  opt->grad_tol = 1e-8;
+  opt->eig_tol = 1e-7;
+  opt->value_tol = 1e-8;
+  opt->phi_star = NAN;
+  opt->probes = 16;
+  opt->seed = 7;
+  dln_lanczos_default_options(&opt->lanczos);
+}
+
+static int is_square_loss(const dln_loss *loss) {
+  return strcmp(loss->ops->name, "factorization") == 0 || strcmp(loss->ops->name, "regression") == 0;
+}
+
+/* φ* automatically: factorization → ½ Σ_{i>k} s_i² of Ȳ (k = narrowest width); other
+ * losses → L* when no layer is narrower than min(d_0, d_N); NAN otherwise. Allocates
+ * only for the factorization SVD. */
+static double auto_phi_star(dln_net *net, dln_loss *loss) {
+  int k = dln_net_min_width(net), rows = loss->rows, cols = loss->cols;
+  if (strcmp(loss->ops->name, "factorization") == 0 && loss->wstar) {
+    int q = imin(rows, cols);
+    double *w = malloc((size_t)rows * (size_t)cols * sizeof(double)), *s = malloc((size_t)q * sizeof(double));
+    double v = NAN;
+    if (w && s && dln_singular_values(rows, cols, loss->wstar, s, w) == DLN_OK) {
+      v = 0;
+      for (int i = k; i < q; ++i) v += sq(s[i]);
+      v *= 0.5;
+    }
+    free(w);
+    free(s);
+    return v;
+  }
+  if (k >= imin(rows, cols)) return loss->lstar;
+  return NAN;
+}
+
+/* Top singular pair of G (rows x cols) by power iteration on G^T G into lz->u, lz->v;
+ * returns σ_1. */
+static double top_pair(dln_lanczos *lz, int rows, int cols) {
+  double *u = lz->u, *v = lz->v, s = 0;
+  for (int i = 0; i < cols; ++i) v[i] = 1.0 + 0.01 * i;
+  double nv = dln_norm2((size_t)cols, v);
+  cblas_dscal(cols, 1.0 / nv, v, 1);
+  for (int it = 0; it < 200; ++it) {
+    cblas_dgemv(CblasColMajor, CblasNoTrans, rows, cols, 1.0, lz->G, rows, v, 1, 0.0, u, 1);
+    s = dln_norm2((size_t)rows, u);
+    if (!(s > 0)) return 0;
+    cblas_dscal(rows, 1.0 / s, u, 1);
+    cblas_dgemv(CblasColMajor, CblasTrans, rows, cols, 1.0, lz->G, rows, u, 1, 0.0, v, 1);
+    nv = dln_norm2((size_t)cols, v);
+    cblas_dscal(cols, 1.0 / nv, v, 1);
+  }
+  return s;
+}
+
+/* Probe φ(θ + σ t d) for σ = ±1 and t = 0.3, 0.1, …; on a decrease beyond rounding,
+ * record it (and its fitted order in t) in res and the signed direction in lz->dir. */
+static int probe(dln_lanczos *lz, dln_loss *loss, const double *theta, const double *d, double phi, const char *name,
+                 dln_point_result *res) {
+  static const double ts[] = {0.3, 0.1, 0.03, 0.01, 0.003, 0.001};
+  const int nt = (int)(sizeof ts / sizeof ts[0]);
+  size_t n = lz->n;
+  double noise = 1e-11 * fmax(1.0, fabs(phi));
+  for (int sgn = 1; sgn >= -1; sgn -= 2) {
+    double dl[6];
+    int neg = 0;
+    for (int i = 0; i < nt; ++i) {
+      for (size_t p = 0; p < n; ++p) lz->th[p] = theta[p] + sgn * ts[i] * d[p];
+      double v;
+      int st = dln_net_grad(lz->net, loss, lz->th, &v, NULL, NULL);
+      if (st) return st;
+      dl[i] = v - phi;
+      if (dl[i] < -noise) neg++;
+    }
+    if (!neg) continue;
+    /* order from the two smallest t with a clear decrease (fallback: the largest t) */
+    int ia = -1, ib = -1;
+    for (int i = 0; i < nt; ++i)
+      if (dl[i] < -100 * noise) {
+        ib = ia;
+        ia = i;
+      }
+    double order = NAN;
+    if (ia >= 0 && ib >= 0) order = log(dl[ib] / dl[ia]) / log(ts[ib] / ts[ia]);
+    int best = ia;
+    for (int i = 0; i < nt && best < 0; ++i)
+      if (dl[i] < -noise) best = i;
+    res->descent_found = 1;
+    res->probe_decrease = dl[best];
+    res->probe_t = ts[best];
+    res->probe_order = order;
+    res->probe_name = name;
+    for (size_t p = 0; p < n; ++p) lz->dir[p] = sgn * d[p];
+    return DLN_OK;
+  }
+  return DLN_OK;
+}
+
+int dln_point_classify(dln_lanczos *lz, dln_loss *loss, const double *theta, const dln_point_options *opt_in,
+                       dln_point_result *res) {
+  if (!lz || !loss || !theta || !res) return dln_error(DLN_EINVAL, "dln_point_classify: NULL argument");
+  dln_point_options opt;
+  dln_point_default_options(&opt);
+  if (opt_in) opt = *opt_in;
+  if (!(opt.grad_tol > 0)) opt.grad_tol = 1e-8;
+  if (!(opt.eig_tol > 0)) opt.eig_tol = 1e-7;
+  if (!(opt.value_tol > 0)) opt.value_tol = 1e-8;
+  memset(res, 0, sizeof *res);
+  dln_net *net = lz->net;
+  size_t n = lz->n;
+  int st = dln_net_grad(net, loss, theta, &res->phi, lz->g, lz->W);
+  if (st) return st;
+  res->grad_norm = dln_norm2(n, lz->g);
+  res->phi_star = isnan(opt.phi_star) ? auto_phi_star(net, loss) : opt.phi_star;
+  res->probe_decrease = 0;
+  res->probe_t = res->probe_order = NAN;
+  res->probe_name = NULL;
+  if ((st = dln_lanczos_run(lz, loss, theta, &opt.lanczos, &res->eig))) return st;
+  double phi = res->phi;
+  int critical = res->grad_norm <= opt.grad_tol * fmax(1.0, fabs(phi));
+  double escale = fmax(1.0, fmax(fabs(res->eig.lambda_min), fabs(res->eig.lambda_max)));
+  char *m = res->message;
+  size_t cap = sizeof res->message;
+  if (!critical) {
+    res->kind = DLN_POINT_NOT_CRITICAL;
+    snprintf(m, cap, "not critical: |grad| = %.3g", res->grad_norm);
+    return DLN_OK;
+  }
+  if (!isnan(res->phi_star) && phi - res->phi_star <= opt.value_tol * fmax(1.0, fabs(res->phi_star))) {
+    res->kind = DLN_POINT_GLOBAL_MINIMUM;
+    snprintf(m, cap, "global minimum: phi = %.6g, phi* = %.6g, |grad| = %.2g, lambda_min = %.3g", phi, res->phi_star,
+             res->grad_norm, res->eig.lambda_min);
+    return DLN_OK;
+  }
+  /* A Ritz value is a Rayleigh quotient: λ_min(Ritz) < 0 certifies a negative
+   * eigenvalue even before convergence. */
+  if (res->eig.lambda_min < -opt.eig_tol * escale) {
+    res->kind = DLN_POINT_STRICT_SADDLE;
+    res->descent = lz->ymin;
+    snprintf(m, cap, "strict saddle: lambda_min = %.6g (residual %.2g), descent along its eigenvector; phi = %.6g",
+             res->eig.lambda_min, res->eig.resid_min, phi);
+    return DLN_OK;
+  }
+  if (!res->eig.converged) {
+    res->kind = DLN_POINT_UNDECIDED;
+    snprintf(m, cap, "undecided: Lanczos %s", res->eig.message);
+    return DLN_OK;
+  }
+  /* Hessian ⪰ 0 within tolerance: higher-order probes. (1) the chain direction of
+   * 002 Proposition 3: d_j = a_j a_{j−1}^T/√N with a_N = u, a_0 = v the top singular
+   * pair of −∇ℓ(W) and a_j = e_1 in the hidden layers (φ decreases at order N at the
+   * origin); (2) the λ_min eigenvector; (3) random directions. */
+  if (!net->tied) {
+    int rows = loss->rows, cols = loss->cols;
+    double val;
+    if ((st = dln_loss_eval(loss, lz->W, &val, lz->G))) return st;
+    double s1 = top_pair(lz, rows, cols);
+    if (s1 > 0) {
+      int N = net->depth;
+      double c = 1.0 / sqrt((double)N);
+      memset(lz->w, 0, n * sizeof(double));
+      for (int j = 1; j <= N; ++j) {
+        int dj = net->widths[j], dj1 = net->widths[j - 1];
+        double *L = lz->w + net->offset[j];
+        for (int b = 0; b < dj1; ++b)
+          for (int a = 0; a < dj; ++a) {
+            double left = j == N ? -lz->u[a] : (a == 0); /* −u: descent for ⟨∇ℓ, ·⟩ */
+            double right = j == 1 ? lz->v[b] : (b == 0);
+            L[a + (size_t)b * dj] = c * left * right;
+          }
+      }
+      if ((st = probe(lz, loss, theta, lz->w, phi, "chain (002 Prop. 3)", res))) return st;
+    }
+  }
+  if (!res->descent_found) {
+    memcpy(lz->w, lz->ymin, n * sizeof(double));
+    if ((st = probe(lz, loss, theta, lz->w, phi, "eigenvector of lambda_min", res))) return st;
+  }
+  uint64_t seed;
+  xs_seed(&seed, opt.seed);
+  for (int p = 0; p < opt.probes && !res->descent_found; ++p) {
+    for (size_t i = 0; i < n; ++i) lz->w[i] = xs_uniform(&seed);
+    cblas_dscal((int)n, 1.0 / dln_norm2(n, lz->w), lz->w, 1);
+    if ((st = probe(lz, loss, theta, lz->w, phi, "random", res))) return st;
+  }
+  if (res->descent_found) {
+    res->kind = DLN_POINT_NONSTRICT_SADDLE;
+    res->descent = lz->dir;
+    snprintf(m, cap,
+             "non-strict saddle: lambda_min = %.3g >= -tol, but phi decreases by %.3g at t = %g along the %s "
+             "direction (order %.2g in t)",
+             res->eig.lambda_min, res->probe_decrease, res->probe_t, res->probe_name, res->probe_order);
+    return DLN_OK;
+  }
+  if (!isnan(res->phi_star) && is_square_loss(loss)) {
+    res->kind = DLN_POINT_NONSTRICT_SADDLE;
+    snprintf(m, cap,
+             "non-strict saddle: Hessian >= 0 (lambda_min = %.3g) and no descent probe succeeded, but phi = %.6g > "
+             "phi* = %.6g and every local minimum is global (004 Prop. 4 i)",
+             res->eig.lambda_min, phi, res->phi_star);
+    return DLN_OK;
+  }
+  res->kind = DLN_POINT_MINIMUM;
+  snprintf(m, cap, "minimum (second order; no higher-order descent found): phi = %.6g, lambda_min = %.3g", phi,
+           res->eig.lambda_min);
+  return DLN_OK;
+}
+
+/* ==================================================================== (d) 000 Theorem 3 */
+int dln_equilibrium_check(dln_net *net, dln_loss *loss, const double *theta, double tol, dln_equilibrium *out) {
+  if (!net || !loss || !theta || !out) return dln_error(DLN_EINVAL, "dln_equilibrium_check: NULL argument");
+  if (net->depth < 2 || net->tied)
+    return dln_error(DLN_ENOTAPPLICABLE, "000 Theorem 3 needs an untied net of depth >= 2 (depth %d%s)", net->depth,
+                     net->tied ? ", tied" : "");
+  if (!(tol > 0)) tol = 1e-8;
+  memset(out, 0, sizeof *out);
+  int N = net->depth, dN = net->widths[N], d0 = net->widths[0], h = net->widths[N - 1];
+  size_t np = net->nparams;
+  int st = DLN_OK;
+  double *g = malloc(np * sizeof(double)), *W = malloc((size_t)dN * d0 * sizeof(double));
+  double *R = malloc((size_t)dN * d0 * sizeof(double)), *a = malloc((size_t)dN * d0 * sizeof(double));
+  double *M = malloc((size_t)h * d0 * sizeof(double)), *tmp = malloc((size_t)h * d0 * sizeof(double));
+  double *Phi = malloc((size_t)dN * dN * sizeof(double)), *PsiT = malloc((size_t)d0 * d0 * sizeof(double));
+  double *s = malloc((size_t)imin(dN, d0) * sizeof(double));
+  double *X = malloc((size_t)imax(dN, d0) * (size_t)imax(h, imax(dN, d0)) * sizeof(double));
+  if (!g || !W || !R || !a || !M || !tmp || !Phi || !PsiT || !s || !X) {
+    st = dln_error(DLN_ENOMEM, "dln_equilibrium_check: out of memory");
+    goto done;
+  }
+  double phi;
+  if ((st = dln_net_grad(net, loss, theta, &phi, g, W))) goto done;
+  out->grad_norm = dln_norm2(np, g);
+  if ((st = dln_loss_eval(loss, W, &phi, R))) goto done;
+  cblas_dscal(dN * d0, -1.0, R, 1); /* R = −∇ℓ(W) */
+  /* M = W_{N−1}···W_1 (h x d0) */
+  memcpy(M, dln_net_layer_const(net, theta, 1), (size_t)net->widths[1] * d0 * sizeof(double));
+  for (int j = 2; j <= N - 1; ++j) {
+    int dj = net->widths[j], dj1 = net->widths[j - 1];
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, dj, d0, dj1, 1.0, dln_net_layer_const(net, theta, j), dj, M,
+                dj1, 0.0, tmp, dj);
+    memcpy(M, tmp, (size_t)dj * d0 * sizeof(double));
+  }
+  const double *Q = dln_net_layer_const(net, theta, N); /* dN x h */
+  double nR = dln_norm2((size_t)dN * d0, R), nQ = dln_norm2((size_t)dN * h, Q), nM = dln_norm2((size_t)h * d0, M);
+  /* statement 1 (dln form): W_N^T R = 0 (000: (Ȳ − PQ^T) Q = 0) and R M^T = 0 */
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, h, d0, dN, 1.0, Q, dN, R, dN, 0.0, X, h);
+  out->stmt1_q = dln_norm2((size_t)h * d0, X);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, dN, h, d0, 1.0, R, dN, M, h, 0.0, X, dN);
+  out->stmt1_p = dln_norm2((size_t)dN * h, X);
+  /* statement 2: R = Φ Σ Ψ^T (full SVD); Φ_1, Ψ_1 the vectors of σ_i > tol·scale */
+  memcpy(a, R, (size_t)dN * d0 * sizeof(double));
+  lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'A', dN, d0, a, dN, s, Phi, dN, PsiT, d0);
+  if (info != 0) {
+    st = dln_error(DLN_ELAPACK, "dgesdd (residual %dx%d) returned info=%d", dN, d0, (int)info);
+    goto done;
+  }
+  double nW = dln_norm2((size_t)dN * d0, W);
+  double scale = fmax(fmax(nR, nW), DBL_MIN);
+  int rho = 0;
+  while (rho < imin(dN, d0) && s[rho] > tol * scale) ++rho;
+  out->residual_rank = rho;
+  if (rho > 0) {
+    /* Φ_1^T W_N (rho x h): the columns of W_N must lie in R's left null space */
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, rho, h, dN, 1.0, Phi, dN, Q, dN, 0.0, X, rho);
+    out->align_q = dln_norm2((size_t)rho * h, X) / fmax(nQ, DBL_MIN);
+    /* M Ψ_1 (h x rho), Ψ_1 = first rho rows of Ψ^T transposed */
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, h, rho, d0, 1.0, M, h, PsiT, d0, 0.0, X, h);
+    out->align_p = dln_norm2((size_t)h * rho, X) / fmax(nM, DBL_MIN);
+  }
+  double s1 = fmax(nR * fmax(nQ, nM), DBL_MIN);
+  out->stmt1_holds = out->stmt1_q <= tol * fmax(s1, 1.0) && out->stmt1_p <= tol * fmax(s1, 1.0);
+  out->holds = out->align_q <= sqrt(tol) && out->align_p <= sqrt(tol);
+  snprintf(out->message, sizeof out->message,
+           "000 Thm 3 %s: rank(R) = %d, |Phi1^T W_N|/|W_N| = %.2g, |W_{N-1:1} Psi1|/|W_{N-1:1}| = %.2g; statement 1 "
+           "%s (|W_N^T R| = %.2g, |R W_{N-1:1}^T| = %.2g); |grad| = %.2g",
+           out->holds ? "holds" : "fails", rho, out->align_q, out->align_p, out->stmt1_holds ? "holds" : "fails",
+           out->stmt1_q, out->stmt1_p, out->grad_norm);
+done:
+  free(g);
+  free(W);
+  free(R);
+  free(a);
+  free(M);
+  free(tmp);
+  free(Phi);
+  free(PsiT);
+  free(s);
+  free(X);
+  return st;
+}
+
+/* ==================================================================== (e) 002 Theorem 3 */
+struct dln_sigma_dot {
+  dln_net *net;
+  int rows, cols, k;
+  double *W, *G, *Wd, *grad, *T;
+  double **P; /* P[j] = W_j···W_1, j = 1..N−1 */
+  double **S; /* S[j] = W_N···W_{j+1}, j = 1..N−1 */
+  double *a, *s, *u, *vt, *work, *x;
+  lapack_int lwork, *iwork;
+};
+
+void dln_sigma_dot_free(dln_sigma_dot *sd) {
+  if (!sd) return;
+  if (sd->P)
+    for (int j = 0; j <= sd->net->depth; ++j) free(sd->P[j]);
+  if (sd->S)
+    for (int j = 0; j <= sd->net->depth; ++j) free(sd->S[j]);
+  free(sd->P);
+  free(sd->S);
+  free(sd->W);
+  free(sd->G);
+  free(sd->Wd);
+  free(sd->grad);
+  free(sd->T);
+  free(sd->a);
+  free(sd->s);
+  free(sd->u);
+  free(sd->vt);
+  free(sd->work);
+  free(sd->x);
+  free(sd->iwork);
+  free(sd);
+}
+
+int dln_sigma_dot_alloc(dln_sigma_dot **out, dln_net *net) {
+  if (!out || !net) return dln_error(DLN_EINVAL, "dln_sigma_dot_alloc: NULL argument");
+  *out = NULL;
+  if (net->tied) return dln_error(DLN_ENOTAPPLICABLE, "002 Theorem 3 sigma-dot: tied nets are not supported");
+  dln_sigma_dot *sd = calloc(1, sizeof *sd);
+  if (!sd) return dln_error(DLN_ENOMEM, "dln_sigma_dot_alloc: out of memory");
+  int N = net->depth, rows = net->widths[N], cols = net->widths[0], k = imin(rows, cols), dmax = 0;
+  for (int j = 0; j <= N; ++j) dmax = imax(dmax, net->widths[j]);
+  sd->net = net;
+  sd->rows = rows;
+  sd->cols = cols;
+  sd->k = k;
+  size_t rc = (size_t)rows * cols;
+  sd->W = malloc(rc * sizeof(double));
+  sd->G = malloc(rc * sizeof(double));
+  sd->Wd = malloc(rc * sizeof(double));
+  sd->a = malloc(rc * sizeof(double));
+  sd->grad = malloc(net->nparams * sizeof(double));
+  sd->T = malloc((size_t)dmax * (size_t)imax(cols, rows) * sizeof(double));
+  sd->P = calloc((size_t)N + 1, sizeof(double *));
+  sd->S = calloc((size_t)N + 1, sizeof(double *));
+  sd->s = malloc((size_t)k * sizeof(double));
+  sd->u = malloc((size_t)rows * k * sizeof(double));
+  sd->vt = malloc((size_t)k * cols * sizeof(double));
+  sd->x = malloc((size_t)imax(rows, cols) * sizeof(double));
+  sd->iwork = malloc((size_t)8 * k * sizeof(lapack_int));
+  int ok = sd->W && sd->G && sd->Wd && sd->a && sd->grad && sd->T && sd->P && sd->S && sd->s && sd->u && sd->vt &&
+           sd->x && sd->iwork;
+  for (int j = 1; ok && j < N; ++j) {
+    sd->P[j] = malloc((size_t)net->widths[j] * cols * sizeof(double));
+    sd->S[j] = malloc((size_t)rows * net->widths[j] * sizeof(double));
+    ok = sd->P[j] && sd->S[j];
+  }
+  if (ok) {
+    double q = 0;
+    lapack_int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', rows, cols, sd->a, rows, sd->s, sd->u, rows, sd->vt,
+                                          k, &q, -1, sd->iwork);
+    sd->lwork = (lapack_int)q + 1;
+    sd->work = info == 0 ? malloc((size_t)sd->lwork * sizeof(double)) : NULL;
+    ok = sd->work != NULL;
+  }
+  if (!ok) {
+    dln_sigma_dot_free(sd);
+    return dln_error(DLN_ENOMEM, "dln_sigma_dot_alloc: out of memory");
+  }
+  *out = sd;
+  return DLN_OK;
+}
+
+const double *dln_sigma_dot_wdot(const dln_sigma_dot *sd) { return sd ? sd->Wd : NULL; }
+
+static int sd_svd(dln_sigma_dot *sd) {
+  memcpy(sd->a, sd->W, (size_t)sd->rows * sd->cols * sizeof(double));
+  lapack_int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', sd->rows, sd->cols, sd->a, sd->rows, sd->s, sd->u,
+                                        sd->rows, sd->vt, sd->k, sd->work, sd->lwork, sd->iwork);
+  if (info != 0) return dln_error(DLN_ELAPACK, "dgesdd (W %dx%d) returned info=%d", sd->rows, sd->cols, (int)info);
+  return DLN_OK;
+}
+
+/* u_r^T A v_r for each r into out. */
+static void sd_project(dln_sigma_dot *sd, const double *A, double *out) {
+  for (int r = 0; r < sd->k; ++r) {
+    cblas_dgemv(CblasColMajor, CblasNoTrans, sd->rows, sd->cols, 1.0, A, sd->rows, sd->vt + r, sd->k, 0.0, sd->x, 1);
+    out[r] = cblas_ddot(sd->rows, sd->u + (size_t)r * sd->rows, 1, sd->x, 1);
+  }
+}
+
+int dln_sigma_dot_predicted(dln_sigma_dot *sd, dln_loss *loss, const double *theta, double *sigma, double *sdot) {
+  if (!sd || !loss || !theta || !sdot) return dln_error(DLN_EINVAL, "dln_sigma_dot_predicted: NULL argument");
+  double phi;
+  int st = dln_net_product(sd->net, theta, sd->W);
+  if (!st) st = dln_loss_eval(loss, sd->W, &phi, sd->G);
+  if (!st) st = sd_svd(sd);
+  if (st) return st;
+  int N = sd->net->depth;
+  sd_project(sd, sd->G, sdot);
+  for (int r = 0; r < sd->k; ++r) {
+    /* σ̇_r = N (σ_r²)^{1−1/N} ⟨−∇ℓ, u_r v_r^T⟩ */
+    sdot[r] = -(double)N * pow(sq(sd->s[r]), 1.0 - 1.0 / N) * sdot[r];
+    if (sigma) sigma[r] = sd->s[r];
+  }
+  return DLN_OK;
+}
+
+int dln_sigma_dot_measured(dln_sigma_dot *sd, dln_loss *loss, const double *theta, double *sigma, double *sdot) {
+  if (!sd || !loss || !theta || !sdot) return dln_error(DLN_EINVAL, "dln_sigma_dot_measured: NULL argument");
+  dln_net *net = sd->net;
+  int N = net->depth, rows = sd->rows, cols = sd->cols;
+  double phi;
+  int st = dln_net_grad(net, loss, theta, &phi, sd->grad, sd->W);
+  if (st) return st;
+  /* prefix P_j = W_j P_{j−1} (P_1 = W_1), suffix S_j = S_{j+1} W_{j+1} (S_{N−1} = W_N) */
+  for (int j = 1; j < N; ++j) {
+    int dj = net->widths[j], dj1 = net->widths[j - 1];
+    const double *Wj = dln_net_layer_const(net, theta, j);
+    if (j == 1)
+      memcpy(sd->P[1], Wj, (size_t)dj * cols * sizeof(double));
+    else
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, dj, cols, dj1, 1.0, Wj, dj, sd->P[j - 1], dj1, 0.0,
+                  sd->P[j], dj);
+  }
+  for (int j = N - 1; j >= 1; --j) {
+    int dj = net->widths[j], dj1 = net->widths[j + 1];
+    const double *Wj1 = dln_net_layer_const(net, theta, j + 1);
+    if (j == N - 1)
+      memcpy(sd->S[j], Wj1, (size_t)rows * dj * sizeof(double));
+    else
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, rows, dj, dj1, 1.0, sd->S[j + 1], rows, Wj1, dj1, 0.0,
+                  sd->S[j], rows);
+  }
+  /* Ẇ = −Σ_j S_j (∂φ/∂W_j) P_{j−1}, S_N = I, P_0 = I */
+  memset(sd->Wd, 0, (size_t)rows * cols * sizeof(double));
+  for (int j = 1; j <= N; ++j) {
+    int dj = net->widths[j], dj1 = net->widths[j - 1];
+    const double *gj = sd->grad + net->offset[j];
+    const double *T;
+    if (j > 1) {
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, dj, cols, dj1, 1.0, gj, dj, sd->P[j - 1], dj1, 0.0, sd->T,
+                  dj);
+      T = sd->T;
+    } else {
+      T = gj; /* dj x cols */
+    }
+    if (j < N)
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, rows, cols, dj, -1.0, sd->S[j], rows, T, dj, 1.0, sd->Wd,
+                  rows);
+    else
+      cblas_daxpy(rows * cols, -1.0, T, 1, sd->Wd, 1);
+  }
+  if ((st = sd_svd(sd))) return st;
+  sd_project(sd, sd->Wd, sdot);
+  if (sigma) memcpy(sigma, sd->s, (size_t)sd->k * sizeof(double));
+  return DLN_OK;
+}
+
+int dln_sigma_dot_compare(dln_sigma_dot *sd, dln_loss *loss, const double *theta, double *pred, double *meas,
+                          double *rel_diff) {
+  if (!pred || !meas) return dln_error(DLN_EINVAL, "dln_sigma_dot_compare: NULL output");
+  int st = dln_sigma_dot_predicted(sd, loss, theta, NULL, pred);
+  if (!st) st = dln_sigma_dot_measured(sd, loss, theta, NULL, meas);
+  if (st) return st;
+  double dm = 0, mm = 0;
+  for (int r = 0; r < sd->k; ++r) {
+    dm = fmax(dm, fabs(pred[r] - meas[r]));
+    mm = fmax(mm, fabs(meas[r]));
+  }
+  if (rel_diff) *rel_diff = dm / fmax(mm, 1e-300);
+  return DLN_OK;
+}
