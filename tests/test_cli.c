@@ -1,6 +1,7 @@
 /* Tests of the dln command (tools/dln.c) run as a program: exit codes, one-line
  * errors, outputs of a run, determinism, cancellation and the default job. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -17,6 +18,9 @@
 
 #include <cmocka.h>
 
+#include "dln/error.h"
+#include "dln/io.h"
+#include "dln/mat.h"
 #include "testutil.h"
 
 static char dir[64];
@@ -164,7 +168,9 @@ static void test_version_help(void **state) {
   assert_non_null(strstr(out, "--eta=X"));
   assert_non_null(strstr(out, "[default: 0.001]"));
   assert_non_null(strstr(out, "--method=NAME"));
-  assert_non_null(strstr(out, "{gd|flow}"));
+  assert_non_null(strstr(out, "{gd|flow|cvode|gauss|auto|e2e_flow|e2e_gd}"));
+  assert_non_null(strstr(out, "--gauss_stages=INT"));
+  assert_non_null(strstr(out, "--e2e_balance_tol=X"));
   assert_non_null(strstr(out, "3    the run diverged"));
   free(out);
   const char *g[] = {"--help", NULL};
@@ -225,6 +231,9 @@ static void test_success_outputs(void **state) {
   assert_non_null(strstr(sum, "\"dln_version\""));
   assert_non_null(strstr(sum, "\"threads\": 1"));
   assert_non_null(strstr(sum, "\"grad_evals\""));
+  assert_non_null(strstr(sum, "\"integrator\": \"arkode-erk\""));
+  assert_non_null(strstr(sum, "\"jtv_evals\": 0"));
+  assert_non_null(strstr(sum, "\"switched_at\": null"));
   free(sum);
   char *csv = slurp(tpath("o-ok/trajectory.csv"));
   assert_non_null(csv);
@@ -279,6 +288,204 @@ static void test_determinism(void **state) {
   const char *g3[] = {"run", "small.json", "--method=gd", "--eta=0.01", "--seed=2", "--out=o-g3", "--quiet", NULL};
   assert_int_equal(run_cli(g3), 0);
   assert_false(same_bytes("o-g1/W1_final.npy", "o-g3/W1_final.npy"));
+}
+
+/* The integer after "key": in a summary, -1 if absent. */
+static long json_long(const char *sum, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": ", key);
+  const char *p = strstr(sum, pat);
+  return p ? strtol(p + strlen(pat), NULL, 10) : -1;
+}
+
+/* The stiff and implicit integrators through the spec: cvode, gauss (2 stages), and
+ * auto on the stiff tail of the sigma = 1 two-layer case of 001 Fig. 1. */
+static void test_methods(void **state) {
+  (void)state;
+  const char *c[] = {"run", "small.json", "--method=cvode", "--out=o-cvode", "--quiet", NULL};
+  assert_int_equal(run_cli(c), 0);
+  char *sum = slurp(tpath("o-cvode/summary.json"));
+  assert_non_null(sum);
+  assert_non_null(strstr(sum, "\"method\": \"cvode\""));
+  assert_non_null(strstr(sum, "\"integrator\": \"cvode-bdf\""));
+  assert_non_null(strstr(sum, "\"stop_reason\": \"time\""));
+  assert_true(json_long(sum, "jtv_evals") > 0); /* exact Hessian-vector Jacobian */
+  assert_true(json_long(sum, "lin_iters") > 0);
+  assert_true(json_long(sum, "nonlin_iters") > 0);
+  free(sum);
+
+  const char *g[] = {"run", "small.json", "--method=gauss", "--gauss_stages=2", "--out=o-gauss", "--quiet", NULL};
+  assert_int_equal(run_cli(g), 0);
+  sum = slurp(tpath("o-gauss/summary.json"));
+  assert_non_null(sum);
+  assert_non_null(strstr(sum, "\"integrator\": \"gauss-legendre-2\""));
+  assert_non_null(strstr(sum, "\"gauss_stages\": 2"));
+  assert_true(json_long(sum, "steps") > 0);
+  free(sum);
+  /* the run's final loss agrees with the ERK run of the same spec (o-ref, default tolerances) */
+  dln_mat *a = NULL, *b = NULL;
+  assert_int_equal(dln_npy_read(tpath("o-gauss/W1_final.npy"), &a), DLN_OK);
+  assert_int_equal(dln_npy_read(tpath("o-ref/W1_final.npy"), &b), DLN_OK);
+  for (size_t i = 0; i < (size_t)a->rows * (size_t)a->cols; ++i) assert_close(a->data[i], b->data[i], 1e-5, 1e-6);
+  dln_mat_free(a);
+  dln_mat_free(b);
+
+  write_text(tpath("stiff.json"),
+             "{\"task\": \"factorization\", \"rows\": 5, \"cols\": 10, \"width\": 50, \"sigma\": 1,\n"
+             " \"t_end\": 5, \"samples\": 11, \"plot\": false, \"method\": \"auto\", \"auto_min_steps\": 50}\n");
+  const char *au[] = {"run", "stiff.json", "--out=o-auto", "--quiet", NULL};
+  assert_int_equal(run_cli(au), 0);
+  sum = slurp(tpath("o-auto/summary.json"));
+  assert_non_null(sum);
+  if (!strstr(sum, "\"integrator\": \"arkode-erk->cvode-bdf\"")) print_error("%s\n", sum);
+  assert_non_null(strstr(sum, "\"integrator\": \"arkode-erk->cvode-bdf\""));
+  const char *sw = strstr(sum, "\"switched_at\": ");
+  assert_non_null(sw);
+  double ts = strtod(sw + 15, NULL);
+  assert_true(ts > 0 && ts < 5);
+  assert_true(json_long(sum, "jtv_evals") > 0); /* stiffness probes */
+  free(sum);
+
+  /* bad values of the new options: one line naming the option */
+  EXPECT_ERROR(65, "option --gauss_stages: expected 1 or 2 stages, found 3", "run", "small.json", "--method=gauss",
+               "--gauss_stages=3", "--out=o-bad");
+  EXPECT_ERROR(64, "option --method: expected one of gd|flow|cvode|gauss|auto|e2e_flow|e2e_gd, found 'rk4'", "run",
+               "small.json", "--method=rk4");
+}
+
+/* End-to-end dynamics: from a balanced init, W(t) of e2e_flow is the product W2 W1 of
+ * the layer-wise flow (002 Theorem 1); an unbalanced init is refused. */
+static void test_e2e(void **state) {
+  (void)state;
+  const char *e[] = {"run", "small.json", "--method=e2e_flow", "--init=balanced", "--sigma=0.5", "--rtol=1e-10",
+                     "--atol=1e-12", "--out=o-e2e", "--quiet", NULL};
+  const char *l[] = {"run", "small.json", "--method=flow", "--init=balanced", "--sigma=0.5", "--rtol=1e-10",
+                     "--atol=1e-12", "--out=o-e2e-lw", "--quiet", NULL};
+  assert_int_equal(run_cli(e), 0);
+  assert_int_equal(run_cli(l), 0);
+  assert_true(exists(tpath("o-e2e/W_init.npy")));
+  assert_true(exists(tpath("o-e2e/W1_init.npy")));
+  assert_false(exists(tpath("o-e2e/W1_final.npy")));
+  char *csv = slurp(tpath("o-e2e/trajectory.csv"));
+  assert_non_null(csv);
+  assert_true(strncmp(csv, "t,step,loss,sv_1,sv_2,sv_3\n", 27) == 0);
+  assert_int_equal(count_lines(csv), 22);
+  free(csv);
+  char *sum = slurp(tpath("o-e2e/summary.json"));
+  assert_non_null(sum);
+  assert_non_null(strstr(sum, "\"dynamics\": \"end-to-end\""));
+  assert_non_null(strstr(sum, "\"integrator\": \"e2e-arkode-erk\""));
+  assert_non_null(strstr(sum, "\"stop_reason\": \"time\""));
+  free(sum);
+
+  dln_mat *W = NULL, *W1 = NULL, *W2 = NULL;
+  assert_int_equal(dln_npy_read(tpath("o-e2e/W_final.npy"), &W), DLN_OK);
+  assert_int_equal(dln_npy_read(tpath("o-e2e-lw/W1_final.npy"), &W1), DLN_OK);
+  assert_int_equal(dln_npy_read(tpath("o-e2e-lw/W2_final.npy"), &W2), DLN_OK);
+  assert_int_equal(W->rows, W2->rows);
+  assert_int_equal(W->cols, W1->cols);
+  assert_int_equal(W2->cols, W1->rows);
+  double err = 0, nrm = 0;
+  for (int i = 0; i < W->rows; ++i)
+    for (int j = 0; j < W->cols; ++j) {
+      double p = 0; /* (W2 W1)_ij */
+      for (int k = 0; k < W1->rows; ++k) p += W2->data[i + (size_t)k * W2->rows] * W1->data[k + (size_t)j * W1->rows];
+      double d = fabs(W->data[i + (size_t)j * W->rows] - p);
+      if (!(d <= err)) err = d;
+      if (fabs(p) > nrm) nrm = fabs(p);
+    }
+  if (!(err <= 1e-8)) print_error("max |W_e2e - W2 W1| = %g (max |W| = %g)\n", err, nrm);
+  assert_true(err <= 1e-8);
+  assert_true(nrm > 0.1);
+  dln_mat_free(W);
+  dln_mat_free(W1);
+  dln_mat_free(W2);
+
+  const char *g[] = {"run", "small.json", "--method=e2e_gd", "--init=balanced", "--eta=0.01", "--out=o-e2e-gd", "--quiet", NULL};
+  assert_int_equal(run_cli(g), 0);
+  sum = slurp(tpath("o-e2e-gd/summary.json"));
+  assert_non_null(sum);
+  assert_non_null(strstr(sum, "\"integrator\": \"e2e-gd\""));
+  assert_int_equal(json_long(sum, "steps"), 200);
+  free(sum);
+
+  /* a Gaussian init is not balanced: refused before any output, with the measured value */
+  EXPECT_ERROR(65, "unbalanced", "run", "small.json", "--method=e2e_flow", "--out=o-e2e-unb");
+  char *msg = slurp(tpath("stderr.txt"));
+  assert_non_null(strstr(msg, "unbalancedness max_j ||C_j||_F = "));
+  assert_non_null(strstr(msg, "option --method"));
+  free(msg);
+  assert_false(exists(tpath("o-e2e-unb/summary.json")));
+  EXPECT_ERROR(65, "option --method: expected a layer-wise method with tied = true", "run", "small.json", "--tied=true",
+               "--rows=4", "--method=e2e_gd", "--out=o-e2e-tied");
+}
+
+/* Split a CSV line (no quoting) in place into at most max fields; returns the count. */
+static int split_csv(char *line, char **f, int max) {
+  int n = 0;
+  for (char *p = line; n < max;) {
+    f[n++] = p;
+    char *c = strchr(p, ',');
+    if (!c) break;
+    *c = '\0';
+    p = c + 1;
+  }
+  return n;
+}
+
+/* `dln sweep` over the new methods: every run goes through the shared builder, and the
+ * rows of the e2e_flow run are what `dln run` of its rerun line writes, bit for bit. */
+static void test_sweep_methods(void **state) {
+  (void)state;
+  write_text(tpath("sweep.json"),
+             "{\"task\": \"factorization\", \"rows\": 3, \"cols\": 4, \"width\": 6, \"t_end\": 1, \"samples\": 6,\n"
+             " \"init\": \"balanced\", \"plot\": false, \"out\": \"o-sweep\",\n"
+             " \"sweep\": {\"method\": [\"cvode\", \"gauss\", \"auto\", \"e2e_flow\", \"e2e_gd\"]}}\n");
+  const char *a[] = {"sweep", "sweep.json", "--threads", "2", "--quiet", NULL};
+  assert_int_equal(run_cli(a), 0);
+  char *js = slurp(tpath("o-sweep/ensemble.json"));
+  assert_non_null(js);
+  static const char *const integrators[] = {"cvode-bdf", "gauss-legendre-2", "e2e-arkode-erk", "e2e-gd"};
+  for (size_t i = 0; i < sizeof integrators / sizeof *integrators; ++i) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"integrator\": \"%s\"", integrators[i]);
+    if (!strstr(js, pat)) print_error("%s not in\n%s\n", pat, js);
+    assert_non_null(strstr(js, pat));
+  }
+  assert_null(strstr(js, "\"status\": \"error\""));
+  free(js);
+  /* rerun the e2e_flow run (k = 3) alone */
+  const char *r[] = {"run", "sweep.json", "--out=o-sweep/rerun/3", "--target_file=o-sweep/data/0/target.npy",
+                     "--method=e2e_flow", "--seed=1", "--stream=3", "--quiet", NULL};
+  assert_int_equal(run_cli(r), 0);
+  char *ens = slurp(tpath("o-sweep/ensemble.csv")), *tr = slurp(tpath("o-sweep/rerun/3/trajectory.csv"));
+  assert_non_null(ens);
+  assert_non_null(tr);
+  char *se, *st, *eh = strtok_r(ens, "\n", &se), *th = strtok_r(tr, "\n", &st);
+  char *ef[64], *tf[16];
+  int ne = split_csv(eh, ef, 64), nt = split_csv(th, tf, 16), map[16];
+  assert_int_equal(nt, 6); /* t, step, loss, sv_1..sv_3 */
+  for (int j = 0; j < nt; ++j) {
+    map[j] = -1;
+    for (int c = 0; c < ne; ++c)
+      if (strcmp(tf[j], ef[c]) == 0) map[j] = c;
+    assert_true(map[j] >= 0);
+  }
+  int rows = 0;
+  for (char *el = strtok_r(NULL, "\n", &se); el; el = strtok_r(NULL, "\n", &se)) {
+    if (strncmp(el, "3,", 2) != 0) continue;
+    char *tl = strtok_r(NULL, "\n", &st);
+    assert_non_null(tl);
+    char *ev[64], *tv[16];
+    assert_int_equal(split_csv(el, ev, 64), ne);
+    assert_int_equal(split_csv(tl, tv, 16), nt);
+    for (int j = 0; j < nt; ++j) assert_string_equal(ev[map[j]], tv[j]);
+    ++rows;
+  }
+  assert_int_equal(rows, 6);
+  assert_null(strtok_r(NULL, "\n", &st));
+  free(ens);
+  free(tr);
 }
 
 static void test_diverged(void **state) {
@@ -349,7 +556,8 @@ int main(void) {
       cmocka_unit_test(test_version_help),    cmocka_unit_test(test_usage_errors), cmocka_unit_test(test_success_outputs),
       cmocka_unit_test(test_data_errors),     cmocka_unit_test(test_input_output_errors),
       cmocka_unit_test(test_determinism),     cmocka_unit_test(test_diverged),     cmocka_unit_test(test_cancel),
-      cmocka_unit_test(test_default_job),
+      cmocka_unit_test(test_default_job),     cmocka_unit_test(test_methods),      cmocka_unit_test(test_e2e),
+      cmocka_unit_test(test_sweep_methods),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

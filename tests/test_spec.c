@@ -95,7 +95,7 @@ static void test_setters(void **state) {
   assert_int_equal(dln_spec_set(&s, "depth", "2.5"), DLN_EINVAL);
   assert_contains(dln_last_error(), "expected an integer");
   assert_int_equal(dln_spec_set(&s, "method", "newton"), DLN_EINVAL);
-  assert_contains(dln_last_error(), "expected one of gd|flow, found 'newton'");
+  assert_contains(dln_last_error(), "option --method: expected one of gd|flow|cvode|gauss|auto|e2e_flow|e2e_gd, found 'newton'");
   assert_int_equal(dln_spec_set(&s, "observe", "loss,bogus"), DLN_EINVAL);
   assert_int_equal(s.observe.n, 2);
   assert_int_equal(dln_spec_set(&s, "widths", "4,x,3"), DLN_EINVAL);
@@ -171,7 +171,8 @@ static void test_json_bad(void **state) {
   expect_bad("{\"rows\": 3,\n \"widths\": [4, 6.5, 3]}", DLN_ESPEC, "spec.json:2:2: field \"widths\": expected a list of integers");
   expect_bad("{\n\n  \"eta\" :\n \"fast\"}", DLN_ESPEC, "spec.json:3:3: field \"eta\": expected a number, found \"fast\"");
   expect_bad("{\"plot\": 1}", DLN_ESPEC, "spec.json:1:2: field \"plot\": expected true or false, found 1");
-  expect_bad("{\"method\": \"newton\"}", DLN_ESPEC, "spec.json:1:2: field \"method\": expected one of gd|flow");
+  expect_bad("{\"method\": \"newton\"}", DLN_ESPEC,
+             "spec.json:1:2: field \"method\": expected one of gd|flow|cvode|gauss|auto|e2e_flow|e2e_gd, found 'newton'");
   /* a key that also appears as a string value earlier is located at the key */
   expect_bad("{\"out\": \"depth\",\n \"depth\": 1.5}", DLN_ESPEC, "spec.json:2:2: field \"depth\"");
   /* syntax errors from Jansson */
@@ -194,6 +195,68 @@ static void test_json_bad(void **state) {
   expect_bad("{\"init\": \"imbalanced\"}", DLN_EINVAL, "layer_scales");
   expect_bad("{\"tied\": true}", DLN_EINVAL, "field \"tied\"");
   expect_bad("{\"recon_threshold\": 1e-3, \"task\": \"sensing\"}", DLN_EINVAL, "field \"recon_threshold\"");
+}
+
+/* The integrator and end-to-end options: every method value, defaults, good and bad
+ * values with messages naming the field, the expected and the found value. */
+static void test_methods(void **state) {
+  (void)state;
+  dln_spec s;
+  assert_int_equal(dln_spec_default(&s), DLN_OK);
+  assert_int_equal(s.gauss_stages, 2);
+  assert_close(s.gauss_h, 0, 0, 0);
+  assert_int_equal(s.krylov_maxl, 30);
+  assert_close(s.auto_stiff_ratio, 0.5, 0, 0);
+  assert_int_equal(s.auto_window, 3);
+  assert_true(s.auto_min_steps == 200);
+  assert_close(s.e2e_balance_tol, 1e-10, 0, 0);
+  static const char *const methods[] = {"gd", "flow", "cvode", "gauss", "auto", "e2e_flow", "e2e_gd"};
+  for (size_t i = 0; i < sizeof methods / sizeof *methods; ++i) {
+    assert_int_equal(dln_spec_set(&s, "method", methods[i]), DLN_OK);
+    assert_string_equal(s.method, methods[i]);
+    assert_int_equal(dln_spec_check(&s), DLN_OK);
+  }
+  /* e2e_gd is a descent: it needs a positive step */
+  assert_int_equal(dln_spec_set(&s, "eta", "0"), DLN_OK);
+  assert_int_equal(dln_spec_check(&s), DLN_EINVAL);
+  assert_string_equal(dln_last_error(), "option --eta: expected a positive finite number, found 0");
+  assert_int_equal(dln_spec_set(&s, "eta", "0.01"), DLN_OK);
+  /* good values */
+  assert_int_equal(dln_spec_set(&s, "gauss_stages", "1"), DLN_OK);
+  assert_int_equal(dln_spec_set(&s, "gauss_h", "0.01"), DLN_OK);
+  assert_int_equal(dln_spec_set(&s, "krylov_maxl", "5"), DLN_OK);
+  assert_int_equal(dln_spec_set(&s, "auto_stiff_ratio", "0.9"), DLN_OK);
+  assert_int_equal(dln_spec_set(&s, "auto_window", "1"), DLN_OK);
+  assert_int_equal(dln_spec_set(&s, "auto_min_steps", "10"), DLN_OK);
+  assert_int_equal(dln_spec_set(&s, "e2e_balance_tol", "1e-6"), DLN_OK);
+  assert_int_equal(dln_spec_check(&s), DLN_OK);
+  /* parse errors */
+  assert_int_equal(dln_spec_set(&s, "gauss_stages", "two"), DLN_EINVAL);
+  assert_string_equal(dln_last_error(), "option --gauss_stages: expected an integer, found 'two'");
+  assert_int_equal(dln_spec_set(&s, "gauss_h", "small"), DLN_EINVAL);
+  assert_string_equal(dln_last_error(), "option --gauss_h: expected a number, found 'small'");
+  dln_spec_free(&s);
+
+  /* values rejected by dln_spec_check, from JSON with the key's position */
+  expect_bad("{\"method\": \"gauss\",\n \"gauss_stages\": 3}", DLN_EINVAL,
+             "spec.json:2:2: field \"gauss_stages\": expected 1 or 2 stages, found 3");
+  expect_bad("{\"gauss_stages\": 0}", DLN_EINVAL, "field \"gauss_stages\": expected 1 or 2 stages, found 0");
+  expect_bad("{\"gauss_h\": -0.1}", DLN_EINVAL, "field \"gauss_h\": expected a non-negative finite number, found -0.1");
+  expect_bad("{\"krylov_maxl\": 0}", DLN_EINVAL, "field \"krylov_maxl\": expected a Krylov dimension from 1 to 1000, found 0");
+  expect_bad("{\"krylov_maxl\": 1001}", DLN_EINVAL, "found 1001");
+  expect_bad("{\"auto_stiff_ratio\": 0}", DLN_EINVAL, "field \"auto_stiff_ratio\": expected a positive finite number, found 0");
+  expect_bad("{\"auto_window\": 0}", DLN_EINVAL, "field \"auto_window\": expected an integer >= 1, found 0");
+  expect_bad("{\"auto_min_steps\": -5}", DLN_EINVAL, "field \"auto_min_steps\": expected an integer >= 1, found -5");
+  expect_bad("{\"e2e_balance_tol\": -1e-3}", DLN_EINVAL,
+             "field \"e2e_balance_tol\": expected a positive finite number, found -0.001");
+  expect_bad("{\"erk_order\": 7}", DLN_EINVAL, "field \"erk_order\": expected an order of 2, 3, 4, 5, 6 or 8, found 7");
+  expect_bad("{\"method\": \"e2e_gd\", \"eta\": -1}", DLN_EINVAL, "field \"eta\": expected a positive finite number, found -1");
+  expect_bad("{\"method\": \"e2e_flow\", \"tied\": true, \"rows\": 4, \"cols\": 4}", DLN_EINVAL,
+             "field \"method\": expected a layer-wise method with tied = true");
+  /* wrong JSON types */
+  expect_bad("{\"gauss_stages\": 1.5}", DLN_ESPEC, "spec.json:1:2: field \"gauss_stages\": expected an integer, found 1.5");
+  expect_bad("{\"e2e_balance_tol\": \"tiny\"}", DLN_ESPEC, "field \"e2e_balance_tol\": expected a number, found \"tiny\"");
+  expect_bad("{\"method\": \"e2e\"}", DLN_ESPEC, "expected one of gd|flow|cvode|gauss|auto|e2e_flow|e2e_gd, found 'e2e'");
 }
 
 static void test_check_cli_values(void **state) {
@@ -244,6 +307,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),     cmocka_unit_test(test_setters),          cmocka_unit_test(test_json_ok),
       cmocka_unit_test(test_json_bad),     cmocka_unit_test(test_check_cli_values), cmocka_unit_test(test_json_file),
+      cmocka_unit_test(test_methods),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,6 +140,8 @@ static void usage_run(FILE *fp) {
           "1e-1, 1}) into six subfolders of --out; options then apply to all six runs except\n"
           "depth, widths, init, sigma and init_product_widths. Lists are comma-separated\n"
           "(--widths=10,50,5); booleans take --name=true|false (--name alone means true).\n"
+          "--method=e2e_flow|e2e_gd integrates W = W_N...W_1 alone and needs a balanced start\n"
+          "(--init=balanced); an unbalanced one is refused with its unbalancedness (exit 65).\n"
           "\nOptions:\n");
   const dln_spec_option *o = dln_spec_options();
   for (; o->name; ++o) {
@@ -312,9 +314,9 @@ static int cmd_run(int argc, char **argv) {
   }
   if (!spec.quiet) {
     if (spec_path)
-      printf("%s: stop %s at t = %.6g after %ld steps (%ld gradient evaluations), loss %.6g, %.0f ms\n", spec.out,
-             dln_stop_reason_name(res.train.stop_reason), res.train.t, res.train.steps, res.train.grad_evals,
-             res.loss_final, res.wall_ms);
+      printf("%s: stop %s at t = %.6g after %ld steps (%s, %ld gradient evaluations), loss %.6g, %.0f ms\n", spec.out,
+             dln_stop_reason_name(res.train.stop_reason), res.train.t, res.train.steps,
+             res.train.integrator ? res.train.integrator : spec.method, res.train.grad_evals, res.loss_final, res.wall_ms);
     else
       printf("wrote %s/summary.json%s (%.0f ms)\n", spec.out, res.plot == DLN_PLOT_RENDERED ? " and figure.png" : "",
              res.wall_ms);

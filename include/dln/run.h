@@ -5,12 +5,19 @@
  * and a trajectory table; train; write into spec->out (every file atomically):
  *   trajectory.csv                 one row per sample time (+ the stop point)
  *   W{j}_init.npy, W{j}_final.npy  layers j = 1..N (tied: U_init.npy, U_final.npy)
+ *   W_init.npy, W_final.npy        end-to-end methods (e2e_flow, e2e_gd; dln/e2e.h): the
+ *                                  state W = W_N···W_1, which starts from the balanced
+ *                                  init (only W{j}_init.npy of the layers is written)
  *   target.npy | X.npy, Y.npy | A.npy, b.npy | entries.npy, W_true.npy  data used
  *   plot.py, figure.png            matplotlib script and its rendering
- *   summary.json                   written last: its presence marks a complete run
+ *   summary.json                   written last: its presence marks a complete run;
+ *                                  "counters" holds the integrator statistics of
+ *                                  dln_train_result (integrator, steps, jtv_evals, ...)
  * A stale summary.json is removed before the run starts. A cancelled run writes
  * nothing (res->train.stop_reason == DLN_STOP_CANCELLED). A diverged run writes all
- * outputs (weights: last good state) with stop_reason "diverged". */
+ * outputs (weights: last good state) with stop_reason "diverged". An end-to-end method
+ * from an unbalanced init fails with DLN_EINVAL (fail_phase DLN_RUN_FAIL_SPEC) and a
+ * message with the measured unbalancedness, before any output is written. */
 #ifndef DLN_RUN_H
 #define DLN_RUN_H
 

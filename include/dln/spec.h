@@ -80,11 +80,18 @@ typedef struct dln_spec {
   dln_slist init_files;
   uint64_t seed, stream;
   /* dynamics */
-  char *method;            /* gd | flow */
+  char *method;            /* gd | flow | cvode | gauss | auto | e2e_flow | e2e_gd */
   double eta, t_end;
   long max_steps;
   double loss_threshold, recon_threshold, grad_tol, rtol, atol;
   int erk_order;
+  int gauss_stages;        /* gauss: 1 | 2 */
+  double gauss_h;          /* gauss: fixed step, 0 = adaptive */
+  int krylov_maxl;         /* cvode, gauss, auto: GMRES Krylov dimension */
+  double auto_stiff_ratio; /* auto: switching rule (docs/integrators.md) */
+  int auto_window;
+  long auto_min_steps;
+  double e2e_balance_tol;  /* e2e_*: largest accepted unbalancedness / |theta|^2 */
   double blowup;
   int samples;
   int log_samples;

@@ -12,9 +12,10 @@
  *      ensemble.csv in run order while later runs still train;
  *   4. the runs on the pool; each worker builds its net, loss, observer, table per run.
  *
- * The per-run pipeline (loss from the data, widths, init, training options) mirrors
- * run_impl in run.c for data read from files; tests/test_ensemble.c checks that a run
- * repeated by `dln run` gives the same rows bit for bit. */
+ * The per-run pipeline (loss from the data, widths, init, training options, dynamics and
+ * table) is run.c's builder (run_internal.h), and the data sets are read back with its
+ * data code, so a run repeated by `dln run` with the data files executes the same code;
+ * tests/test_ensemble.c checks that it gives the same rows bit for bit. */
 #include "dln/ensemble.h"
 
 #include <errno.h>
@@ -32,11 +33,8 @@
 #include <cblas.h>
 #include <jansson.h>
 
-#include "dln/data.h"
 #include "dln/error.h"
-#include "dln/init.h"
 #include "dln/io.h"
-#include "dln/loss.h"
 #include "dln/net.h"
 #include "dln/observe.h"
 #include "dln/rng.h"
@@ -248,10 +246,7 @@ typedef struct ens_data {
   uint64_t seed;
   int status;
   char *error;
-  /* loaded data */
-  dln_mat *target, *X, *Y, *A, *b, *entries;
-  int *er, *ec;
-  double *ev;
+  dln_run_data data;   /* loaded once, shared (read-only) by the runs */
   /* the overrides that point a run at the files */
   int nfile;
   const char *fname[2];
@@ -386,15 +381,8 @@ static void set_run_error(ens_slot *sl, int st, long k) {
 
 /* ---- data sets -------------------------------------------------------------------- */
 
-static int load_file(const char *dir, const char *name, dln_mat **out) {
-  char *p = xasprintf("%s/%s", dir, name);
-  if (!p) return dln_error(DLN_ENOMEM, "out of memory");
-  int st = dln_matrix_load(p, out);
-  free(p);
-  return st;
-}
-
-/* Draw data set i with `dln run`'s code (a one-step run into its folder), then load it. */
+/* Draw data set i with `dln run`'s code (a one-step run into its folder), then read it
+ * back with the same code a run uses for data files. */
 static int data_make(ens *E, int i) {
   ens_data *d = &E->data[i];
   dln_spec s;
@@ -417,50 +405,25 @@ static int data_make(ens *E, int i) {
   dln_run_result rr;
   if (!st) st = dln_run_noplot(&s, NULL, &rr);
   if (!st && rr.train.stop_reason == DLN_STOP_CANCELLED) st = dln_error(DLN_EINVAL, "cancelled");
-  const char *task = s.task;
   if (!st) {
-    if (strcmp(task, "factorization") == 0) {
-      st = load_file(d->dir, "target.npy", &d->target);
-      d->nfile = 1;
-      d->fname[0] = "target_file";
-      d->fpath[0] = xasprintf("%s/target.npy", d->dir);
-    } else if (strcmp(task, "regression") == 0) {
-      st = load_file(d->dir, "X.npy", &d->X);
-      if (!st) st = load_file(d->dir, "Y.npy", &d->Y);
-      if (!st && s.reduce) st = dln_regression_reduce(d->X, d->Y, &d->target);
-      d->nfile = 2;
-      d->fname[0] = "x_file";
-      d->fname[1] = "y_file";
-      d->fpath[0] = xasprintf("%s/X.npy", d->dir);
-      d->fpath[1] = xasprintf("%s/Y.npy", d->dir);
-    } else if (strcmp(task, "sensing") == 0) {
-      st = load_file(d->dir, "A.npy", &d->A);
-      if (!st) st = load_file(d->dir, "b.npy", &d->b);
-      d->nfile = 2;
-      d->fname[0] = "a_file";
-      d->fname[1] = "b_file";
-      d->fpath[0] = xasprintf("%s/A.npy", d->dir);
-      d->fpath[1] = xasprintf("%s/b.npy", d->dir);
-    } else {
-      st = load_file(d->dir, "entries.npy", &d->entries);
-      d->nfile = 1;
-      d->fname[0] = "entries_file";
-      d->fpath[0] = xasprintf("%s/entries.npy", d->dir);
-      if (!st) {
-        int m = d->entries->rows;
-        d->er = malloc((size_t)(m ? m : 1) * sizeof *d->er);
-        d->ec = malloc((size_t)(m ? m : 1) * sizeof *d->ec);
-        d->ev = malloc((size_t)(m ? m : 1) * sizeof *d->ev);
-        if (!d->er || !d->ec || !d->ev) st = dln_error(DLN_ENOMEM, "out of memory");
-        for (int r = 0; r < m && !st; ++r) {
-          d->er[r] = (int)d->entries->data[r];
-          d->ec[r] = (int)d->entries->data[r + (size_t)m];
-          d->ev[r] = d->entries->data[r + 2 * (size_t)m];
-        }
-      }
+    static const struct {
+      const char *task;
+      int n;
+      const char *field[2], *file[2];
+    } files[] = {{"factorization", 1, {"target_file", NULL}, {"target.npy", NULL}},
+                 {"regression", 2, {"x_file", "y_file"}, {"X.npy", "Y.npy"}},
+                 {"sensing", 2, {"a_file", "b_file"}, {"A.npy", "b.npy"}},
+                 {"completion", 1, {"entries_file", NULL}, {"entries.npy", NULL}}};
+    size_t t = 0;
+    while (t + 1 < sizeof files / sizeof *files && strcmp(files[t].task, s.task) != 0) ++t;
+    d->nfile = files[t].n;
+    for (int j = 0; j < d->nfile && !st; ++j) {
+      d->fname[j] = files[t].field[j];
+      if (!(d->fpath[j] = xasprintf("%s/%s", d->dir, files[t].file[j]))) st = dln_error(DLN_ENOMEM, "out of memory");
     }
-    for (int j = 0; j < d->nfile && !st; ++j)
-      if (!d->fpath[j]) st = dln_error(DLN_ENOMEM, "out of memory");
+    int phase;
+    if (!st) st = apply_data(d, &s);
+    if (!st) st = dln_run_data_build(&s, NULL, &d->data, &phase);
   }
   dln_spec_free(&s);
   return st;
@@ -470,257 +433,76 @@ static void data_free(ens_data *d) {
   free(d->key);
   free(d->dir);
   free(d->error);
-  dln_mat_free(d->target);
-  dln_mat_free(d->X);
-  dln_mat_free(d->Y);
-  dln_mat_free(d->A);
-  dln_mat_free(d->b);
-  dln_mat_free(d->entries);
-  free(d->er);
-  free(d->ec);
-  free(d->ev);
+  dln_run_data_free(&d->data);
   for (int j = 0; j < 2; ++j) free(d->fpath[j]);
 }
 
-/* The loss of a run on data set d; *rows, *cols = shape of W (as run.c's build_task). */
-static int data_loss(const ens_data *d, const dln_spec *s, dln_loss **loss, int *rows, int *cols) {
-  if (d->target) {
-    *rows = d->target->rows;
-    *cols = d->target->cols;
-    if (s->symmetric_target && d->target->rows != d->target->cols)
-      return dln_error(DLN_EDIM, "field \"target_file\": expected a square target for symmetric_target, found %d x %d",
-                       d->target->rows, d->target->cols);
-    return dln_loss_factorization_alloc(loss, d->target);
-  }
-  if (d->X) {
-    *rows = d->Y->rows;
-    *cols = d->X->rows;
-    return dln_loss_regression_alloc(loss, d->X, d->Y);
-  }
-  if (d->A) {
-    *rows = s->rows;
-    *cols = s->cols;
-    return dln_loss_sensing_alloc(loss, s->rows, s->cols, d->A->cols, d->A->data, d->b->data);
-  }
-  *rows = s->rows;
-  *cols = s->cols;
-  return dln_loss_completion_alloc(loss, s->rows, s->cols, d->entries->rows, d->er, d->ec, d->ev);
-}
-
-/* ---- one run (mirrors run_impl in run.c) -------------------------------------------- */
-
-static char *subst_j(const char *pattern, int j) {
-  size_t k = 0;
-  for (const char *p = strstr(pattern, "{j}"); p; p = strstr(p + 3, "{j}")) ++k;
-  size_t n = strlen(pattern) + k * 24 + 1;
-  char *out = malloc(n), *o = out;
-  if (!out) return NULL;
-  for (const char *p = pattern; *p;) {
-    if (strncmp(p, "{j}", 3) == 0) {
-      o += snprintf(o, n - (size_t)(o - out), "%d", j);
-      p += 3;
-    } else {
-      *o++ = *p++;
-    }
-  }
-  *o = '\0';
-  return out;
-}
-
-static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng, const ens_data *d) {
-  const char *init = s->init;
-  int N = net->depth, st = DLN_OK;
-  if (strcmp(init, "gaussian") == 0 || strcmp(init, "imbalanced") == 0) {
-    const double *scales = s->layer_scales.n ? s->layer_scales.v : NULL;
-    if (!s->init_product_widths.n) return dln_init_gaussian(net, theta, rng, s->sigma, scales);
-    dln_net *aux = NULL;
-    double *ta = NULL;
-    dln_mat *W0 = NULL;
-    if ((st = dln_net_alloc(&aux, s->init_product_widths.n - 1, s->init_product_widths.v, 0))) return st;
-    ta = calloc(aux->nparams ? aux->nparams : 1, sizeof *ta);
-    W0 = dln_mat_alloc(dln_net_rows(net), dln_net_cols(net));
-    if (!ta || !W0) st = dln_error(DLN_ENOMEM, "out of memory");
-    if (!st) st = dln_init_gaussian(aux, ta, rng, s->sigma, NULL);
-    if (!st) st = dln_net_product(aux, ta, W0->data);
-    if (!st) {
-      if (N == 1) memcpy(dln_net_layer(net, theta, 1), W0->data, (size_t)W0->rows * (size_t)W0->cols * sizeof(double));
-      else st = dln_init_balanced(net, theta, W0, rng);
-    }
-    dln_mat_free(W0);
-    free(ta);
-    dln_net_free(aux);
-    return st;
-  }
-  if (strcmp(init, "width_scaled") == 0) return dln_init_width_scaled(net, theta, rng, s->alpha);
-  if (strcmp(init, "balanced") == 0) {
-    dln_mat *W0 = NULL;
-    if ((st = dln_data_gaussian(rng, dln_net_rows(net), dln_net_cols(net), s->sigma, &W0))) return st;
-    st = dln_init_balanced(net, theta, W0, rng);
-    dln_mat_free(W0);
-    return st;
-  }
-  if (strcmp(init, "spectral") == 0 || strcmp(init, "spectral_symmetric") == 0) {
-    if (!d->target) return dln_error(DLN_EINVAL, "field \"init\": %s needs a factorization target", init);
-    if (strcmp(init, "spectral_symmetric") == 0) {
-      if (s->sigma0.n != d->target->rows)
-        return dln_error(DLN_EDIM, "field \"sigma0\": expected %d values (rows of the target), found %d", d->target->rows,
-                         s->sigma0.n);
-      return dln_init_spectral_symmetric(net, theta, d->target, s->sigma0.v);
-    }
-    int k = d->target->rows < d->target->cols ? d->target->rows : d->target->cols;
-    if (s->ubar.n != k || s->vbar.n != k)
-      return dln_error(DLN_EDIM, "field \"%s\": expected min(rows, cols) = %d values, found %d", s->ubar.n != k ? "ubar" : "vbar",
-                       k, s->ubar.n != k ? s->ubar.n : s->vbar.n);
-    return dln_init_spectral_asymmetric(net, theta, d->target, s->ubar.v, s->vbar.v, rng);
-  }
-  if (strcmp(init, "orthogonal_minnorm") == 0) return dln_init_orthogonal_minnorm(net, theta, d->X, rng, s->sigma);
-  int nl = net->tied ? 1 : N;
-  dln_mat **layers = calloc((size_t)nl, sizeof *layers);
-  if (!layers) return dln_error(DLN_ENOMEM, "out of memory");
-  for (int j = 1; j <= nl && !st; ++j) {
-    char *p = s->init_files.n == 1 && nl > 1 ? subst_j(s->init_files.v[0], j)
-                                             : subst_j(s->init_files.v[s->init_files.n == 1 ? 0 : j - 1], j);
-    if (!p) st = dln_error(DLN_ENOMEM, "out of memory");
-    else st = dln_matrix_load(p, &layers[j - 1]);
-    free(p);
-  }
-  if (!st) st = dln_init_from_layers(net, theta, layers, nl);
-  for (int j = 0; j < nl; ++j) dln_mat_free(layers[j]);
-  free(layers);
-  return st;
-}
-
-/* Widths of run s on data with W rows x cols (as run.c). */
-static int run_widths(const dln_spec *s, int rows, int cols, int **widths, int *nw) {
-  int st = dln_spec_resolve_widths(s, widths, nw);
-  if (st) return st;
-  if (!s->widths.n) {
-    (*widths)[0] = cols;
-    (*widths)[*nw - 1] = rows;
-  } else if ((*widths)[0] != cols || (*widths)[*nw - 1] != rows) {
-    return dln_error(DLN_EDIM, "field \"widths\": expected d_0 = %d and d_N = %d (the data's W is %d x %d), found d_0 = %d, d_N = %d",
-                     cols, rows, rows, cols, (*widths)[0], (*widths)[*nw - 1]);
-  }
-  if (s->init_product_widths.n &&
-      (s->init_product_widths.v[0] != cols || s->init_product_widths.v[s->init_product_widths.n - 1] != rows))
-    return dln_error(DLN_EDIM, "field \"init_product_widths\": expected widths from d_0 = %d to d_N = %d", cols, rows);
-  return DLN_OK;
-}
-
-static void train_options(const dln_spec *s, const dln_loss *loss, dln_train_options *to) {
-  dln_train_default_options(to);
-  to->method = strcmp(s->method, "gd") == 0 ? DLN_METHOD_GD : DLN_METHOD_FLOW;
-  to->eta = s->eta;
-  to->t_end = s->t_end;
-  to->max_steps = s->max_steps;
-  to->loss_threshold = s->loss_threshold;
-  if (s->recon_threshold > 0 && isfinite(loss->target_norm)) {
-    double thr = 0.5 * pow(s->recon_threshold * loss->target_norm, 2);
-    if (thr > to->loss_threshold) to->loss_threshold = thr;
-  }
-  to->grad_tol = s->grad_tol;
-  to->rtol = s->rtol;
-  to->atol = s->atol;
-  to->erk_order = s->erk_order;
-  to->blowup = s->blowup;
-  to->nsamples = s->samples;
-  to->log_spacing = s->log_samples;
-  to->t_first = s->t_first > 0 ? s->t_first : s->t_end * 1e-4;
-}
+/* ---- one run: the pipeline builder of run.c (run_internal.h) -------------------------- */
 
 static int train_cancel(void *ctx, double t, double t_end, double loss) {
   (void)t, (void)t_end, (void)loss;
   return atomic_load(&((ens *)ctx)->cancel);
 }
 
-/* Shape key of run k (columns depend on widths, tied, observer flags and the loss). */
-static char *shape_key(const dln_spec *s, const int *widths, int nw, int data) {
+/* Shape key of a run (its columns depend on the data, widths, tied, observer flags and
+ * whether the dynamics are end-to-end). */
+static char *shape_key(const dln_spec *s, const dln_run_parts *p, int data) {
   char buf[4096];
-  size_t k = (size_t)snprintf(buf, sizeof buf, "%d|%d|%u|", data, s->tied, dln_spec_observe_flags(s));
-  for (int i = 0; i < nw && k < sizeof buf - 16; ++i) k += (size_t)snprintf(buf + k, sizeof buf - k, "%d,", widths[i]);
+  size_t k = (size_t)snprintf(buf, sizeof buf, "%d|%d|%u|%d|", data, s->tied, dln_spec_observe_flags(s), p->e2e);
+  for (int i = 0; i < p->nw && k < sizeof buf - 16; ++i) k += (size_t)snprintf(buf + k, sizeof buf - k, "%d,", p->widths[i]);
   return xstrdup(buf);
 }
 
-/* Build run k (spec, loss, net, theta, observer); what is built is returned to the
- * caller, who frees it. Used by the column pass (no init, no training) and the runs. */
+/* Run k: its spec and what the builder makes of it; freed by the caller. */
 typedef struct run_parts {
   dln_spec spec;
   int have_spec;
-  dln_loss *loss;
-  dln_net *net;
-  int *widths, nw;
-  double *theta, *theta0;
-  dln_observer *obs;
+  dln_run_parts p;
 } run_parts;
 
-static void parts_free(run_parts *p) {
-  dln_observer_free(p->obs);
-  free(p->theta);
-  free(p->theta0);
-  dln_net_free(p->net);
-  free(p->widths);
-  dln_loss_free(p->loss);
-  if (p->have_spec) dln_spec_free(&p->spec);
-  memset(p, 0, sizeof *p);
+static void parts_free(run_parts *r) {
+  dln_run_parts_free(&r->p);
+  if (r->have_spec) dln_spec_free(&r->spec);
+  memset(r, 0, sizeof *r);
 }
 
-static int parts_build(const ens *E, long k, run_parts *p, int with_init) {
-  memset(p, 0, sizeof *p);
-  const ens_slot *sl = &E->slot[k];
-  const ens_data *d = &E->data[sl->data];
+/* Build run k on its data set; with_init = 0 for the column pass (no init, no training). */
+static int parts_build(const ens *E, long k, run_parts *r, int with_init) {
+  memset(r, 0, sizeof *r);
+  const ens_data *d = &E->data[E->slot[k].data];
   uint64_t ds;
-  int st = make_spec(E, k, &p->spec, &ds);
+  int st = make_spec(E, k, &r->spec, &ds), phase;
   if (st) return st;
-  p->have_spec = 1;
-  if ((st = apply_data(d, &p->spec))) return st;
-  int rows = 0, cols = 0;
-  if ((st = data_loss(d, &p->spec, &p->loss, &rows, &cols))) return st;
-  if ((st = run_widths(&p->spec, rows, cols, &p->widths, &p->nw))) return st;
-  if ((st = dln_net_alloc(&p->net, p->nw - 1, p->widths, p->spec.tied))) return st;
-  size_t np = p->net->nparams ? p->net->nparams : 1;
-  p->theta = calloc(np, sizeof *p->theta);
-  p->theta0 = calloc(np, sizeof *p->theta0);
-  if (!p->theta || !p->theta0) return dln_error(DLN_ENOMEM, "out of memory for %zu parameters", p->net->nparams);
-  if (with_init) {
-    dln_rng *rng = dln_rng_alloc(p->spec.seed, p->spec.stream);
-    if (!rng) return dln_error(DLN_ENOMEM, "cannot allocate the random stream");
-    st = do_init(&p->spec, p->net, p->theta, rng, d);
-    dln_rng_free(rng);
-    if (st) return st;
-    memcpy(p->theta0, p->theta, p->net->nparams * sizeof *p->theta);
-  }
-  return dln_observer_alloc(&p->obs, p->net, p->loss, p->theta0, dln_spec_observe_flags(&p->spec));
+  r->have_spec = 1;
+  if ((st = apply_data(d, &r->spec))) return st;
+  dln_rng *rng = NULL;
+  if (with_init && !(rng = dln_rng_alloc(r->spec.seed, r->spec.stream)))
+    return dln_error(DLN_ENOMEM, "cannot allocate the random stream");
+  st = dln_run_parts_build(&r->spec, &d->data, rng, &r->p, &phase);
+  dln_rng_free(rng);
+  return st;
 }
 
 static void run_one(ens *E, long k) {
   ens_slot *sl = &E->slot[k];
   double t0 = now_seconds();
-  run_parts p;
-  int st = parts_build(E, k, &p, 1);
+  run_parts r;
+  int st = parts_build(E, k, &r, 1);
   if (!st) {
-    dln_train_options to;
-    train_options(&p.spec, p.loss, &to);
-    to.progress = train_cancel;
-    to.progress_ctx = E;
-    if (!(st = dln_train_check(&to))) {
-      int nc = dln_observer_ncols(p.obs);
-      const char **names = malloc((size_t)nc * sizeof *names);
-      if (!names) st = dln_error(DLN_ENOMEM, "out of memory");
-      for (int i = 0; i < nc && !st; ++i) names[i] = dln_observer_colname(p.obs, i);
-      if (!st) st = dln_table_alloc(&sl->traj, nc, names, (size_t)dln_train_nsamples(&to) + 1);
-      free(names);
-      if (!st) st = dln_train(p.net, p.loss, p.theta, &to, p.obs, sl->traj, &sl->train);
-    }
+    r.p.to.progress = train_cancel;
+    r.p.to.progress_ctx = E;
+    st = dln_run_parts_train(&r.p, &sl->train);
+    sl->traj = r.p.traj; /* the slot owns the rows from here */
+    r.p.traj = NULL;
   }
   if (st) {
     set_run_error(sl, st, k);
     dln_table_free(sl->traj);
     sl->traj = NULL;
   }
-  parts_free(&p);
+  parts_free(&r);
   sl->wall = now_seconds() - t0;
 }
-
 /* ---- the pool ----------------------------------------------------------------------- */
 
 static void *worker(void *arg) {
@@ -875,12 +657,7 @@ static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
     json_object_set_new(r, "t_threshold", dln_json_num(tr->t_threshold));
     json_object_set_new(r, "fail_t", dln_json_num(tr->fail_t));
     json_object_set_new(r, "fail_step", tr->fail_step >= 0 ? json_integer(tr->fail_step) : json_null());
-    json_t *cnt = json_object();
-    json_object_set_new(cnt, "steps", json_integer(tr->steps));
-    json_object_set_new(cnt, "grad_evals", json_integer(tr->grad_evals));
-    json_object_set_new(cnt, "rejected", json_integer(tr->rejected));
-    json_object_set_new(cnt, "attempted", json_integer(tr->attempted));
-    json_object_set_new(r, "counters", cnt);
+    json_object_set_new(r, "counters", dln_train_counters_json(tr));
     json_t *fin = json_object();
     if (sl->traj && sl->traj->nrows) {
       const double *row = sl->traj->data + (sl->traj->nrows - 1) * (size_t)sl->traj->ncols;
@@ -1131,7 +908,7 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
       parts_free(&p);
       continue;
     }
-    char *key = shape_key(&p.spec, p.widths, p.nw, sl->data);
+    char *key = shape_key(&p.spec, &p.p, sl->data);
     if (!key) {
       parts_free(&p);
       st = dln_error(DLN_ENOMEM, "out of memory");
@@ -1151,13 +928,14 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
       memset(&E.shape[i], 0, sizeof *ns);
       E.shape[i].key = key;
       E.nshape++;
-      int nc = dln_observer_ncols(p.obs);
+      const dln_table *tb = p.p.traj;
+      int nc = tb->ncols;
       E.shape[i].ncols = nc;
       /* inv is filled after the union is complete; remember names through the union */
       int *map = malloc((size_t)(nc ? nc : 1) * sizeof *map);
       if (!map) st = dln_error(DLN_ENOMEM, "out of memory");
       for (int c = 0; c < nc && !st; ++c)
-        if ((map[c] = add_name(&E.cols, &E.ncols, dln_observer_colname(p.obs, c))) < 0) st = dln_error(DLN_ENOMEM, "out of memory");
+        if ((map[c] = add_name(&E.cols, &E.ncols, tb->names[c])) < 0) st = dln_error(DLN_ENOMEM, "out of memory");
       E.shape[i].inv = map; /* temporarily: observer column -> union column */
       if (st) {
         parts_free(&p);

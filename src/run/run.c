@@ -1,9 +1,12 @@
-/* Run driver: spec -> task -> network -> init -> train -> outputs (dln/run.h).
+/* Run driver: spec -> task -> network -> init -> train -> outputs (dln/run.h), and the
+ * pipeline builder it shares with the sweeps (run_internal.h, ensemble.c).
  *
  * Data are drawn first from dln_rng_alloc(seed, stream), then the init from the same
  * stream, so a run is reproducible from (seed, stream) alone and two runs that differ
- * only in their init see the same data. Outputs are atomic files; summary.json is
- * written last and marks the run complete. */
+ * only in their init see the same data. The layer-wise methods (gd, flow, cvode, gauss,
+ * auto) go to dln_train; e2e_flow and e2e_gd integrate the end-to-end matrix W = W_{N:1}
+ * of a balanced start alone (002 Theorem 1, eq. 3; dln/e2e.h). Outputs are atomic
+ * files; summary.json is written last and marks the run complete. */
 #include "dln/run.h"
 
 #include <errno.h>
@@ -56,15 +59,8 @@ static int write_mat(const char *dir, const char *name, const dln_mat *m) {
   return m ? write_npy(dir, name, m->rows, m->cols, m->data) : DLN_OK;
 }
 
-typedef struct run_data {
-  dln_mat *target;  /* factorization target (also after reduce) */
-  dln_mat *wtrue;   /* synthetic true matrix for regression/sensing/completion */
-  dln_mat *X, *Y, *A, *b, *entries;
-  int *er, *ec;
-  double *ev;
-} run_data;
-
-static void run_data_free(run_data *d) {
+void dln_run_data_free(dln_run_data *d) {
+  if (!d) return;
   dln_mat_free(d->target);
   dln_mat_free(d->wtrue);
   dln_mat_free(d->X);
@@ -75,6 +71,7 @@ static void run_data_free(run_data *d) {
   free(d->er);
   free(d->ec);
   free(d->ev);
+  memset(d, 0, sizeof *d);
 }
 
 /* Load a data file named by spec field `field`; keeps the loader's message (which
@@ -92,6 +89,7 @@ static int load_field(const dln_spec *spec, const char *field, const char *path,
 /* The synthetic true matrix / target per the target options (rows x cols). */
 static int make_truth(const dln_spec *s, dln_rng *rng, dln_mat **out) {
   if (has(s->target_file)) return load_field(s, "target_file", s->target_file, out);
+  if (!rng) return dln_error(DLN_EINVAL, "synthetic data: expected a random stream, found none");
   if (s->symmetric_target) {
     int m = s->rows;
     if (s->singular_values.n) {
@@ -124,11 +122,11 @@ static int make_truth(const dln_spec *s, dln_rng *rng, dln_mat **out) {
   return dln_data_gaussian(rng, s->rows, s->cols, s->target_sigma, out);
 }
 
-/* Build the data and the loss; *rows, *cols receive d_N, d_0 of the task. */
-static int build_task(const dln_spec *s, dln_rng *rng, run_data *d, dln_loss **loss, int *rows, int *cols, int *phase) {
+int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *phase) {
   int st = DLN_OK;
   char wb[512];
   const char *task = s->task;
+  memset(d, 0, sizeof *d);
   *phase = DLN_RUN_FAIL_INPUT;
   if (strcmp(task, "factorization") == 0) {
     if ((st = make_truth(s, rng, &d->target))) return st;
@@ -189,27 +187,31 @@ static int build_task(const dln_spec *s, dln_rng *rng, run_data *d, dln_loss **l
       d->ev[i] = v;
     }
   }
-  /* the loss */
-  *phase = DLN_RUN_FAIL_SPEC;
+  *phase = DLN_RUN_FAIL_NONE;
+  return DLN_OK;
+}
+
+/* The loss of the task on data d; *rows, *cols receive d_N, d_0 of W. */
+static int data_loss(const dln_spec *s, const dln_run_data *d, dln_loss **loss, int *rows, int *cols) {
   if (d->target) {
-    st = dln_loss_factorization_alloc(loss, d->target);
     *rows = d->target->rows;
     *cols = d->target->cols;
-  } else if (d->X) {
-    st = dln_loss_regression_alloc(loss, d->X, d->Y);
+    return dln_loss_factorization_alloc(loss, d->target);
+  }
+  if (d->X) {
     *rows = d->Y->rows;
     *cols = d->X->rows;
-  } else if (d->A) {
-    st = dln_loss_sensing_alloc(loss, s->rows, s->cols, d->A->cols, d->A->data, d->b->data);
+    return dln_loss_regression_alloc(loss, d->X, d->Y);
+  }
+  if (d->A) {
     *rows = s->rows;
     *cols = s->cols;
-  } else {
-    int r = d->wtrue ? d->wtrue->rows : s->rows, c = d->wtrue ? d->wtrue->cols : s->cols;
-    st = dln_loss_completion_alloc(loss, r, c, d->entries->rows, d->er, d->ec, d->ev);
-    *rows = r;
-    *cols = c;
+    return dln_loss_sensing_alloc(loss, s->rows, s->cols, d->A->cols, d->A->data, d->b->data);
   }
-  return st;
+  if (!d->entries) return dln_error(DLN_EINVAL, "task %s: no data", s->task);
+  *rows = d->wtrue ? d->wtrue->rows : s->rows;
+  *cols = d->wtrue ? d->wtrue->cols : s->cols;
+  return dln_loss_completion_alloc(loss, *rows, *cols, d->entries->rows, d->er, d->ec, d->ev);
 }
 
 /* Replace every "{j}" in pattern by j. */
@@ -231,7 +233,7 @@ static char *subst_j(const char *pattern, int j) {
   return out;
 }
 
-static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng, const run_data *d) {
+static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng, const dln_run_data *d) {
   const char *init = s->init;
   int N = net->depth, st = DLN_OK;
   char wb[512];
@@ -266,19 +268,22 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
     dln_mat_free(W0);
     return st;
   }
-  if (strcmp(init, "spectral") == 0) {
+  if (strcmp(init, "spectral") == 0 || strcmp(init, "spectral_symmetric") == 0) {
+    if (!d->target)
+      return dln_error(DLN_EINVAL, "%s: expected a factorization target for init %s, found task %s",
+                       dln_spec_where(s, "init", wb, sizeof wb), init, s->task);
+    if (strcmp(init, "spectral_symmetric") == 0) {
+      if (s->sigma0.n != d->target->rows)
+        return dln_error(DLN_EDIM, "%s: expected %d values (rows of the target), found %d",
+                         dln_spec_where(s, "sigma0", wb, sizeof wb), d->target->rows, s->sigma0.n);
+      return dln_init_spectral_symmetric(net, theta, d->target, s->sigma0.v);
+    }
     int k = d->target->rows < d->target->cols ? d->target->rows : d->target->cols;
     if (s->ubar.n != k || s->vbar.n != k)
       return dln_error(DLN_EDIM, "%s: expected min(rows, cols) = %d values, found %d",
                        dln_spec_where(s, s->ubar.n != k ? "ubar" : "vbar", wb, sizeof wb), k,
                        s->ubar.n != k ? s->ubar.n : s->vbar.n);
     return dln_init_spectral_asymmetric(net, theta, d->target, s->ubar.v, s->vbar.v, rng);
-  }
-  if (strcmp(init, "spectral_symmetric") == 0) {
-    if (s->sigma0.n != d->target->rows)
-      return dln_error(DLN_EDIM, "%s: expected %d values (rows of the target), found %d",
-                       dln_spec_where(s, "sigma0", wb, sizeof wb), d->target->rows, s->sigma0.n);
-    return dln_init_spectral_symmetric(net, theta, d->target, s->sigma0.v);
   }
   if (strcmp(init, "orthogonal_minnorm") == 0) return dln_init_orthogonal_minnorm(net, theta, d->X, rng, s->sigma);
   /* file */
@@ -296,6 +301,162 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
   for (int j = 0; j < nl; ++j) dln_mat_free(layers[j]);
   free(layers);
   return st;
+}
+
+void dln_run_method(const char *name, dln_method *method, int *e2e) {
+  static const struct {
+    const char *name;
+    dln_method method;
+    int e2e;
+  } map[] = {{"gd", DLN_METHOD_GD, 0},    {"flow", DLN_METHOD_FLOW, 0},     {"cvode", DLN_METHOD_CVODE, 0},
+             {"gauss", DLN_METHOD_GAUSS, 0}, {"auto", DLN_METHOD_AUTO, 0}, {"e2e_flow", DLN_METHOD_FLOW, 1},
+             {"e2e_gd", DLN_METHOD_GD, 1}};
+  *method = DLN_METHOD_FLOW;
+  *e2e = 0;
+  for (size_t i = 0; i < sizeof map / sizeof *map; ++i)
+    if (strcmp(name, map[i].name) == 0) {
+      *method = map[i].method;
+      *e2e = map[i].e2e;
+    }
+}
+
+/* The training options of spec s (thresholds from the loss's target norm). */
+static void train_options(const dln_spec *s, const dln_loss *loss, dln_train_options *to) {
+  int e2e;
+  dln_train_default_options(to);
+  dln_run_method(s->method, &to->method, &e2e);
+  to->eta = s->eta;
+  to->t_end = s->t_end;
+  to->max_steps = s->max_steps;
+  to->loss_threshold = s->loss_threshold;
+  if (s->recon_threshold > 0 && isfinite(loss->target_norm)) {
+    double thr = 0.5 * pow(s->recon_threshold * loss->target_norm, 2);
+    if (thr > to->loss_threshold) to->loss_threshold = thr;
+  }
+  to->grad_tol = s->grad_tol;
+  to->rtol = s->rtol;
+  to->atol = s->atol;
+  to->erk_order = s->erk_order;
+  to->blowup = s->blowup;
+  to->nsamples = s->samples;
+  to->log_spacing = s->log_samples;
+  to->t_first = s->t_first > 0 ? s->t_first : s->t_end * 1e-4;
+  to->gauss_stages = s->gauss_stages;
+  to->gauss_h = s->gauss_h;
+  to->krylov_maxl = s->krylov_maxl;
+  to->auto_stiff_ratio = s->auto_stiff_ratio;
+  to->auto_window = s->auto_window;
+  to->auto_min_steps = s->auto_min_steps;
+}
+
+/* Widths of run s on data with W rows x cols: the spec's, with d_0, d_N from the data
+ * when widths are not given. */
+static int run_widths(const dln_spec *s, int rows, int cols, int **widths, int *nw) {
+  char wb[512];
+  int st = dln_spec_resolve_widths(s, widths, nw);
+  if (st) return st;
+  if (!s->widths.n) {
+    (*widths)[0] = cols;
+    (*widths)[*nw - 1] = rows;
+  } else if ((*widths)[0] != cols || (*widths)[*nw - 1] != rows) {
+    return dln_error(DLN_EDIM, "%s: expected d_0 = %d and d_N = %d (the data's W is %d x %d), found d_0 = %d, d_N = %d",
+                     dln_spec_where(s, "widths", wb, sizeof wb), cols, rows, rows, cols, (*widths)[0], (*widths)[*nw - 1]);
+  }
+  if (s->init_product_widths.n &&
+      (s->init_product_widths.v[0] != cols || s->init_product_widths.v[s->init_product_widths.n - 1] != rows))
+    return dln_error(DLN_EDIM, "%s: expected widths from d_0 = %d to d_N = %d",
+                     dln_spec_where(s, "init_product_widths", wb, sizeof wb), cols, rows);
+  return DLN_OK;
+}
+
+/* The table for the layer-wise methods: the observer's columns. */
+static int observer_table(const dln_observer *obs, size_t cap, dln_table **out) {
+  int nc = dln_observer_ncols(obs);
+  const char **names = malloc((size_t)(nc ? nc : 1) * sizeof *names);
+  if (!names) return dln_error(DLN_ENOMEM, "out of memory");
+  for (int i = 0; i < nc; ++i) names[i] = dln_observer_colname(obs, i);
+  int st = dln_table_alloc(out, nc, names, cap);
+  free(names);
+  return st;
+}
+
+int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, dln_run_parts *p, int *phase) {
+  memset(p, 0, sizeof *p);
+  char wb[512];
+  int st, rows = 0, cols = 0;
+  *phase = DLN_RUN_FAIL_SPEC;
+  if ((st = data_loss(s, d, &p->loss, &rows, &cols))) return st;
+  if ((st = run_widths(s, rows, cols, &p->widths, &p->nw))) return st;
+  if ((st = dln_net_alloc(&p->net, p->nw - 1, p->widths, s->tied))) return st;
+  size_t np = p->net->nparams ? p->net->nparams : 1;
+  p->theta = calloc(np, sizeof *p->theta);
+  p->theta0 = calloc(np, sizeof *p->theta0);
+  if (!p->theta || !p->theta0) {
+    *phase = DLN_RUN_FAIL_INTERNAL;
+    return dln_error(DLN_ENOMEM, "out of memory for %zu parameters", p->net->nparams);
+  }
+  if (rng) {
+    *phase = strcmp(s->init, "file") == 0 ? DLN_RUN_FAIL_INPUT : DLN_RUN_FAIL_SPEC;
+    if ((st = do_init(s, p->net, p->theta, rng, d))) return st;
+    memcpy(p->theta0, p->theta, p->net->nparams * sizeof *p->theta);
+  }
+
+  *phase = DLN_RUN_FAIL_SPEC;
+  dln_method method;
+  dln_run_method(s->method, &method, &p->e2e);
+  train_options(s, p->loss, &p->to);
+  if ((st = dln_train_check(&p->to))) return st;
+  size_t cap = rng ? (size_t)dln_train_nsamples(&p->to) + 1 : 1;
+
+  if (!p->e2e) {
+    *phase = DLN_RUN_FAIL_INTERNAL;
+    if ((st = dln_observer_alloc(&p->obs, p->net, p->loss, p->theta0, dln_spec_observe_flags(s)))) return st;
+    return observer_table(p->obs, cap, &p->traj);
+  }
+  /* end-to-end dynamics of W = W_N···W_1 from a balanced start (002 Theorem 1) */
+  size_t nW = (size_t)rows * (size_t)cols;
+  p->W = calloc(nW ? nW : 1, sizeof *p->W);
+  p->W0 = calloc(nW ? nW : 1, sizeof *p->W0);
+  if (!p->W || !p->W0) {
+    *phase = DLN_RUN_FAIL_INTERNAL;
+    return dln_error(DLN_ENOMEM, "out of memory");
+  }
+  if (rng && (st = dln_e2e_from_net(p->net, p->theta0, s->e2e_balance_tol, p->W0))) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", dln_last_error());
+    return dln_error(st, "%s: %s needs a balanced start (init balanced): %s", dln_spec_where(s, "method", wb, sizeof wb),
+                     s->method, msg);
+  }
+  memcpy(p->W, p->W0, nW * sizeof *p->W);
+  *phase = DLN_RUN_FAIL_INTERNAL;
+  if ((st = dln_e2e_alloc(&p->dyn, p->loss, p->net->depth))) return st;
+  return dln_e2e_table_alloc(p->dyn, cap, &p->traj);
+}
+
+int dln_run_parts_train(dln_run_parts *p, dln_train_result *res) {
+  if (!p->e2e) return dln_train(p->net, p->loss, p->theta, &p->to, p->obs, p->traj, res);
+  int st = p->to.method == DLN_METHOD_GD ? dln_e2e_gd(p->dyn, p->W, &p->to, NULL, p->traj, res)
+                                         : dln_e2e_flow(p->dyn, p->W, &p->to, NULL, p->traj, res);
+  if (!res->integrator) { /* the e2e drivers leave these unset */
+    res->integrator = p->to.method == DLN_METHOD_GD ? "e2e-gd" : "e2e-arkode-erk";
+    res->switched_at = NAN;
+  }
+  return st;
+}
+
+void dln_run_parts_free(dln_run_parts *p) {
+  if (!p) return;
+  dln_table_free(p->traj);
+  dln_observer_free(p->obs);
+  dln_e2e_free(p->dyn);
+  free(p->W);
+  free(p->W0);
+  free(p->theta);
+  free(p->theta0);
+  dln_net_free(p->net);
+  free(p->widths);
+  dln_loss_free(p->loss);
+  memset(p, 0, sizeof *p);
 }
 
 static int write_layers(const char *dir, dln_net *net, double *theta, const char *suffix) {
@@ -346,18 +507,14 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   res->recon_init = res->recon_final = res->max_drift = NAN;
   res->loss_init = res->loss_final = NAN;
   res->loss_threshold = -1;
-  res->train.t_threshold = res->train.fail_t = NAN;
+  res->train.t_threshold = res->train.fail_t = res->train.switched_at = NAN;
   res->train.fail_step = -1;
   int phase = DLN_RUN_FAIL_SPEC, st;
   dln_rng *rng = NULL;
-  run_data d;
+  dln_run_data d;
+  dln_run_parts p;
   memset(&d, 0, sizeof d);
-  dln_loss *loss = NULL;
-  dln_net *net = NULL;
-  double *theta = NULL, *theta0 = NULL;
-  dln_observer *obs = NULL;
-  dln_table *traj = NULL;
-  int *widths = NULL, nw = 0;
+  memset(&p, 0, sizeof p);
   json_t *sum = NULL;
   const char *out = spec->out;
   char wb[512];
@@ -372,83 +529,18 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
     st = dln_error(DLN_ENOMEM, "cannot allocate the random stream");
     goto fail;
   }
-  int rows = 0, cols = 0;
-  if ((st = build_task(spec, rng, &d, &loss, &rows, &cols, &phase))) goto fail;
-
-  /* network */
-  phase = DLN_RUN_FAIL_SPEC;
-  if ((st = dln_spec_resolve_widths(spec, &widths, &nw))) goto fail;
-  if (!spec->widths.n) {
-    widths[0] = cols;
-    widths[nw - 1] = rows;
-  } else if (widths[0] != cols || widths[nw - 1] != rows) {
-    st = dln_error(DLN_EDIM, "%s: expected d_0 = %d and d_N = %d (the data's W is %d x %d), found d_0 = %d, d_N = %d",
-                   dln_spec_where(spec, "widths", wb, sizeof wb), cols, rows, rows, cols, widths[0], widths[nw - 1]);
-    goto fail;
-  }
-  if (spec->init_product_widths.n &&
-      (spec->init_product_widths.v[0] != cols || spec->init_product_widths.v[spec->init_product_widths.n - 1] != rows)) {
-    st = dln_error(DLN_EDIM, "%s: expected widths from d_0 = %d to d_N = %d", dln_spec_where(spec, "init_product_widths", wb, sizeof wb),
-                   cols, rows);
-    goto fail;
-  }
-  if ((st = dln_net_alloc(&net, nw - 1, widths, spec->tied))) goto fail;
-  theta = calloc(net->nparams ? net->nparams : 1, sizeof *theta);
-  theta0 = calloc(net->nparams ? net->nparams : 1, sizeof *theta0);
-  if (!theta || !theta0) {
-    phase = DLN_RUN_FAIL_INTERNAL;
-    st = dln_error(DLN_ENOMEM, "out of memory for %zu parameters", net->nparams);
-    goto fail;
-  }
-  phase = strcmp(spec->init, "file") == 0 ? DLN_RUN_FAIL_INPUT : DLN_RUN_FAIL_SPEC;
-  if ((st = do_init(spec, net, theta, rng, &d))) goto fail;
-  memcpy(theta0, theta, net->nparams * sizeof *theta);
-
-  /* training options */
-  phase = DLN_RUN_FAIL_SPEC;
-  dln_train_options to;
-  dln_train_default_options(&to);
-  to.method = strcmp(spec->method, "gd") == 0 ? DLN_METHOD_GD : DLN_METHOD_FLOW;
-  to.eta = spec->eta;
-  to.t_end = spec->t_end;
-  to.max_steps = spec->max_steps;
-  to.loss_threshold = spec->loss_threshold;
-  if (spec->recon_threshold > 0 && isfinite(loss->target_norm)) {
-    double thr = 0.5 * pow(spec->recon_threshold * loss->target_norm, 2);
-    if (thr > to.loss_threshold) to.loss_threshold = thr;
-  }
-  res->loss_threshold = to.loss_threshold;
-  to.grad_tol = spec->grad_tol;
-  to.rtol = spec->rtol;
-  to.atol = spec->atol;
-  to.erk_order = spec->erk_order;
-  to.blowup = spec->blowup;
-  to.nsamples = spec->samples;
-  to.log_spacing = spec->log_samples;
-  to.t_first = spec->t_first > 0 ? spec->t_first : spec->t_end * 1e-4;
+  /* data first, then the init from the same stream */
+  if ((st = dln_run_data_build(spec, rng, &d, &phase))) goto fail;
+  if ((st = dln_run_parts_build(spec, &d, rng, &p, &phase))) goto fail;
+  res->loss_threshold = p.to.loss_threshold;
   if (opt) {
-    to.progress = opt->progress;
-    to.progress_ctx = opt->progress_ctx;
+    p.to.progress = opt->progress;
+    p.to.progress_ctx = opt->progress_ctx;
   }
-  if ((st = dln_train_check(&to))) goto fail;
 
   phase = DLN_RUN_FAIL_INTERNAL;
-  if ((st = dln_observer_alloc(&obs, net, loss, theta0, dln_spec_observe_flags(spec)))) goto fail;
-  {
-    int nc = dln_observer_ncols(obs);
-    const char **names = malloc((size_t)nc * sizeof *names);
-    if (!names) {
-      st = dln_error(DLN_ENOMEM, "out of memory");
-      goto fail;
-    }
-    for (int i = 0; i < nc; ++i) names[i] = dln_observer_colname(obs, i);
-    st = dln_table_alloc(&traj, nc, names, (size_t)dln_train_nsamples(&to) + 1);
-    free(names);
-    if (st) goto fail;
-  }
-
   if (opt && opt->run_event) opt->run_event(opt->progress_ctx, 0, out);
-  st = dln_train(net, loss, theta, &to, obs, traj, &res->train);
+  st = dln_run_parts_train(&p, &res->train);
   if (opt && opt->run_event) opt->run_event(opt->progress_ctx, 1, out);
   if (st) goto fail;
   if (res->train.stop_reason == DLN_STOP_CANCELLED || is_cancelled(opt)) {
@@ -457,6 +549,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   }
 
   /* results from the trajectory */
+  dln_table *traj = p.traj;
   if (traj->nrows) {
     int cl = dln_table_col(traj, "loss"), cr = dln_table_col(traj, "recon_err");
     const double *r0 = dln_table_row(traj, 0), *r1 = dln_table_row(traj, traj->nrows - 1);
@@ -474,16 +567,23 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   /* outputs; summary.json last */
   phase = DLN_RUN_FAIL_OUTPUT;
   {
-    char *p = path_join(out, "trajectory.csv");
-    if (!p) {
+    char *path = path_join(out, "trajectory.csv");
+    if (!path) {
       st = dln_error(DLN_ENOMEM, "out of memory");
       goto fail;
     }
-    st = dln_table_write_csv(traj, p);
-    free(p);
+    st = dln_table_write_csv(traj, path);
+    free(path);
     if (st) goto fail;
   }
-  if ((st = write_layers(out, net, theta0, "init")) || (st = write_layers(out, net, theta, "final"))) goto fail;
+  if ((st = write_layers(out, p.net, p.theta0, "init"))) goto fail;
+  if (p.e2e) { /* the state is W = W_N···W_1 alone; the layers stay at their init */
+    int rows = dln_net_rows(p.net), cols = dln_net_cols(p.net);
+    if ((st = write_npy(out, "W_init.npy", rows, cols, p.W0)) || (st = write_npy(out, "W_final.npy", rows, cols, p.W)))
+      goto fail;
+  } else if ((st = write_layers(out, p.net, p.theta, "final"))) {
+    goto fail;
+  }
   if ((st = write_mat(out, "target.npy", d.target)) || (st = write_mat(out, "W_true.npy", d.wtrue)) ||
       (st = write_mat(out, "X.npy", d.X)) || (st = write_mat(out, "Y.npy", d.Y)) || (st = write_mat(out, "A.npy", d.A)) ||
       (st = write_mat(out, "b.npy", d.b)) || (st = write_mat(out, "entries.npy", d.entries)))
@@ -511,6 +611,8 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   }
   {
     const dln_train_result *tr = &res->train;
+    const dln_loss *loss = p.loss;
+    const dln_net *net = p.net;
     json_object_set_new(sum, "dln_version", json_string(DLN_VERSION_STRING));
     json_object_set_new(sum, "complete", json_true());
     json_object_set_new(sum, "spec", dln_spec_to_json(spec));
@@ -532,6 +634,15 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
     json_object_set_new(task, "reference", loss->wstar_name ? json_string(loss->wstar_name) : json_null());
     json_object_set_new(task, "target_norm", dln_json_num(loss->target_norm));
     json_object_set_new(sum, "task", task);
+    json_object_set_new(sum, "dynamics", json_string(p.e2e ? "end-to-end" : "layer-wise"));
+    if (p.e2e) {
+      json_t *e = json_object();
+      json_object_set_new(e, "depth", json_integer(dln_e2e_depth(p.dyn)));
+      json_object_set_new(e, "unbalancedness_init", dln_json_num(dln_net_unbalancedness(p.net, p.theta0)));
+      json_object_set_new(e, "balance_tol", dln_json_num(spec->e2e_balance_tol));
+      json_object_set_new(e, "svds", json_integer(dln_e2e_num_svd(p.dyn)));
+      json_object_set_new(sum, "e2e", e);
+    }
     json_object_set_new(sum, "loss_threshold", res->loss_threshold >= 0 ? dln_json_num(res->loss_threshold) : json_null());
     json_object_set_new(sum, "initial", row_json(traj, 0));
     json_object_set_new(sum, "final", row_json(traj, traj->nrows ? traj->nrows - 1 : 0));
@@ -542,12 +653,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
     json_object_set_new(sum, "t_threshold", dln_json_num(tr->t_threshold));
     json_object_set_new(sum, "fail_t", dln_json_num(tr->fail_t));
     json_object_set_new(sum, "fail_step", tr->fail_step >= 0 ? json_integer(tr->fail_step) : json_null());
-    json_t *cnt = json_object();
-    json_object_set_new(cnt, "steps", json_integer(tr->steps));
-    json_object_set_new(cnt, "grad_evals", json_integer(tr->grad_evals));
-    json_object_set_new(cnt, "rejected", json_integer(tr->rejected));
-    json_object_set_new(cnt, "attempted", json_integer(tr->attempted));
-    json_object_set_new(sum, "counters", cnt);
+    json_object_set_new(sum, "counters", dln_train_counters_json(tr));
     json_object_set_new(sum, "samples_written", json_integer((json_int_t)traj->nrows));
     json_object_set_new(sum, "train_wall_seconds", dln_json_num(tr->wall_seconds));
     json_object_set_new(sum, "wall_seconds", dln_json_num(res->wall_ms * 1e-3));
@@ -556,13 +662,13 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   }
   phase = DLN_RUN_FAIL_OUTPUT;
   {
-    char *p = path_join(out, "summary.json");
-    if (!p) {
+    char *path = path_join(out, "summary.json");
+    if (!path) {
       st = dln_error(DLN_ENOMEM, "out of memory");
       goto fail;
     }
-    st = dln_json_write(p, sum);
-    free(p);
+    st = dln_json_write(path, sum);
+    free(path);
     if (st) goto fail;
   }
   goto done;
@@ -572,14 +678,8 @@ fail:
 done:
   if (!res->wall_ms) res->wall_ms = 1e3 * (now_seconds() - t0);
   json_decref(sum);
-  dln_table_free(traj);
-  dln_observer_free(obs);
-  free(theta0);
-  free(theta);
-  dln_net_free(net);
-  free(widths);
-  dln_loss_free(loss);
-  run_data_free(&d);
+  dln_run_parts_free(&p);
+  dln_run_data_free(&d);
   dln_rng_free(rng);
   return st;
 }
@@ -634,7 +734,7 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
   if (!agg) agg = &local;
   memset(agg, 0, sizeof *agg);
   agg->recon_init = agg->recon_final = agg->max_drift = agg->loss_init = agg->loss_final = NAN;
-  agg->train.t_threshold = agg->train.fail_t = NAN;
+  agg->train.t_threshold = agg->train.fail_t = agg->train.switched_at = NAN;
   agg->train.fail_step = -1;
   agg->train.stop_reason = DLN_STOP_TIME;
   double t0 = now_seconds();
@@ -699,6 +799,11 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
     agg->train.grad_evals += tr->grad_evals;
     agg->train.rejected += tr->rejected;
     agg->train.attempted += tr->attempted;
+    agg->train.jtv_evals += tr->jtv_evals;
+    agg->train.nonlin_iters += tr->nonlin_iters;
+    agg->train.lin_iters += tr->lin_iters;
+    agg->train.nonlin_fails += tr->nonlin_fails;
+    agg->train.integrator = tr->integrator;
     if (isfinite(rr[k].max_drift) && !(rr[k].max_drift <= agg->max_drift)) agg->max_drift = rr[k].max_drift;
     if (table && !base->quiet) {
       char tt[32], dd[32];
@@ -747,9 +852,7 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
     json_object_set_new(r, "recon_init", dln_json_num(rr[k].recon_init));
     json_object_set_new(r, "recon_final", dln_json_num(rr[k].recon_final));
     json_object_set_new(r, "max_conserved_drift", dln_json_num(rr[k].max_drift));
-    json_object_set_new(r, "steps", json_integer(tr->steps));
-    json_object_set_new(r, "grad_evals", json_integer(tr->grad_evals));
-    json_object_set_new(r, "rejected", json_integer(tr->rejected));
+    json_object_set_new(r, "counters", dln_train_counters_json(tr));
     json_object_set_new(r, "wall_ms", dln_json_num(rr[k].wall_ms));
     json_array_append_new(runs, r);
   }

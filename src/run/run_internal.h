@@ -1,16 +1,87 @@
-/* Private helpers of the run layer (JSON summary and plot scripts). */
+/* Private helpers of the run layer: the one pipeline builder shared by `dln run`
+ * (run.c) and `dln sweep` (ensemble.c), the JSON summary and the plot scripts.
+ *
+ * The builder turns a checked spec into a runnable pipeline in two steps:
+ *   dln_run_data_build   the data: drawn from the run's stream, or read from the
+ *                        spec's data files (target_file, x_file/y_file, ...);
+ *   dln_run_parts_build  the loss of the data, the network and its widths, the init
+ *                        (drawn from the same stream, after the data), the training
+ *                        options, and the dynamics with its trajectory table: an
+ *                        observer for the layer-wise methods, or the end-to-end matrix
+ *                        W = W_N···W_1 of a balanced start for e2e_flow / e2e_gd
+ *                        (002 Theorem 1);
+ * and dln_run_parts_train runs it. A sweep draws each data set once and builds the
+ * parts of every run from it, so a sweep row and a `dln run` of the same spec with the
+ * data files execute the same code and agree bit for bit (tests/test_ensemble.c). */
 #ifndef DLN_RUN_INTERNAL_H
 #define DLN_RUN_INTERNAL_H
 
 #include <jansson.h>
 
+#include "dln/e2e.h"
+#include "dln/loss.h"
+#include "dln/mat.h"
+#include "dln/net.h"
+#include "dln/observe.h"
+#include "dln/rng.h"
 #include "dln/spec.h"
+#include "dln/train.h"
+
+/* ---- the pipeline builder (run.c) ---------------------------------------------------- */
+
+/* The data of one run (whichever the task uses; NULL otherwise). */
+typedef struct dln_run_data {
+  dln_mat *target;  /* factorization target (also Ybar = Y X^+ after reduce) */
+  dln_mat *wtrue;   /* synthetic true matrix of regression / sensing / completion */
+  dln_mat *X, *Y, *A, *b, *entries;
+  int *er, *ec;     /* completion: 0-based indices and values of the entries */
+  double *ev;
+} dln_run_data;
+
+/* Draw the data of spec s from rng (synthetic data), or read the spec's data files
+ * (then rng may be NULL). *phase receives the DLN_RUN_FAIL_* of a failure. */
+int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *phase);
+void dln_run_data_free(dln_run_data *d);
+
+/* The method of a spec: train method and whether the dynamics are end-to-end. */
+void dln_run_method(const char *name, dln_method *method, int *e2e);
+
+/* What one run needs; everything is owned and freed by dln_run_parts_free. */
+typedef struct dln_run_parts {
+  dln_loss *loss;
+  int *widths, nw;         /* d_0..d_N (nw = N + 1) */
+  dln_net *net;
+  double *theta, *theta0;  /* weights (state of layer-wise methods) and their init */
+  dln_train_options to;    /* checked; progress is the caller's to set */
+  int e2e;                 /* 1 for e2e_flow / e2e_gd */
+  dln_e2e *dyn;            /* e2e: the end-to-end dynamics */
+  double *W, *W0;          /* e2e: state W (d_N x d_0) and its start W_{N:1}(0) */
+  dln_observer *obs;       /* layer-wise methods */
+  dln_table *traj;         /* the trajectory table of the method */
+} dln_run_parts;
+
+/* Build run s on data d. With rng: the init is drawn from rng and, for e2e methods,
+ * W(0) is taken from the network (an unbalanced start is refused, DLN_EINVAL with the
+ * measured unbalancedness); the table has room for the whole run. Without rng (to
+ * learn the table's columns): θ = 0, no init, room for one row. On failure *phase is
+ * the DLN_RUN_FAIL_* of the step that failed and *p still has to be freed. */
+int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, dln_run_parts *p, int *phase);
+/* Train (dln_train, or dln_e2e_flow / dln_e2e_gd) into p->traj. */
+int dln_run_parts_train(dln_run_parts *p, dln_train_result *res);
+void dln_run_parts_free(dln_run_parts *p);
+
+/* ---- JSON and plots ------------------------------------------------------------------ */
 
 /* The resolved spec as a JSON object (non-finite numbers as null). NULL on ENOMEM. */
 json_t *dln_spec_to_json(const dln_spec *spec);
 
 /* A number for JSON: json_real, or null when not finite. */
 json_t *dln_json_num(double x);
+
+/* The integrator statistics of a training run (summary.c): integrator, steps,
+ * attempted, rejected, grad_evals, jtv_evals, nonlin_iters, lin_iters, nonlin_fails,
+ * switched_at (null if none), wall_seconds. */
+json_t *dln_train_counters_json(const dln_train_result *tr);
 
 /* Write a JSON value to path atomically (indent 2, 17 significant digits). */
 int dln_json_write(const char *path, const json_t *root);

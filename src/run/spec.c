@@ -26,7 +26,7 @@ static const char *const tasks[] = {"factorization", "regression", "sensing", "c
 static const char *const targets[] = {"gaussian", "lowrank", NULL};
 static const char *const inits[] = {"gaussian", "width_scaled", "balanced", "imbalanced", "spectral",
                                     "spectral_symmetric", "orthogonal_minnorm", "file", NULL};
-static const char *const methods[] = {"gd", "flow", NULL};
+static const char *const methods[] = {"gd", "flow", "cvode", "gauss", "auto", "e2e_flow", "e2e_gd", NULL};
 static const char *const observables[] = {"loss", "gradnorm", "dist", "sv", "conserved", "imbalance", "all", NULL};
 
 /* clang-format off */
@@ -65,7 +65,7 @@ static const dln_spec_option options[] = {
   {"init_files", DLN_OPT_STRLIST, OFF(init_files), "", "file init: W1,...,WN files (tied: U), or one pattern containing {j}", NULL},
   {"seed", DLN_OPT_U64, OFF(seed), "1", "random seed (data drawn first, then the init)", NULL},
   {"stream", DLN_OPT_U64, OFF(stream), "0", "random stream index (run k of a sweep)", NULL},
-  {"method", DLN_OPT_ENUM, OFF(method), "flow", "gradient descent or gradient flow (ARKODE adaptive Runge-Kutta)", methods},
+  {"method", DLN_OPT_ENUM, OFF(method), "flow", "dynamics: gradient descent; gradient flow by ARKODE adaptive Runge-Kutta (flow), CVODE BDF + GMRES with exact Hessian-vector Jacobian (cvode, stiff), Gauss-Legendre collocation (gauss, conserves C_j), ERK switching to CVODE when stiff (auto); end-to-end flow / GD of W = W_N...W_1 alone from a balanced init (e2e_flow, e2e_gd; 002 Thm 1)", methods},
   {"eta", DLN_OPT_DOUBLE, OFF(eta), "0.001", "GD step size", NULL},
   {"t_end", DLN_OPT_DOUBLE, OFF(t_end), "40", "final time (GD: steps * eta)", NULL},
   {"max_steps", DLN_OPT_LONG, OFF(max_steps), "0", "step budget (0 = default: t_end/eta for GD, 10^7 for flow)", NULL},
@@ -74,7 +74,14 @@ static const dln_spec_option options[] = {
   {"grad_tol", DLN_OPT_DOUBLE, OFF(grad_tol), "0", "stop when the gradient norm <= this (0: off)", NULL},
   {"rtol", DLN_OPT_DOUBLE, OFF(rtol), "1e-8", "flow: relative tolerance", NULL},
   {"atol", DLN_OPT_DOUBLE, OFF(atol), "1e-10", "flow: absolute tolerance", NULL},
-  {"erk_order", DLN_OPT_INT, OFF(erk_order), "5", "flow: explicit Runge-Kutta order (2..8)", NULL},
+  {"erk_order", DLN_OPT_INT, OFF(erk_order), "5", "flow, auto, e2e_flow: explicit Runge-Kutta order (2, 3, 4, 5, 6 or 8)", NULL},
+  {"gauss_stages", DLN_OPT_INT, OFF(gauss_stages), "2", "gauss: stages s (1: implicit midpoint, order 2; 2: order 4)", NULL},
+  {"gauss_h", DLN_OPT_DOUBLE, OFF(gauss_h), "0", "gauss: fixed step size without error control (0: adaptive with rtol, atol)", NULL},
+  {"krylov_maxl", DLN_OPT_INT, OFF(krylov_maxl), "30", "cvode, gauss, auto: Krylov dimension of GMRES (1..1000)", NULL},
+  {"auto_stiff_ratio", DLN_OPT_DOUBLE, OFF(auto_stiff_ratio), "0.5", "auto: h*rho(Hessian)/beta_ERK at or above which an ERK step counts as stability-limited", NULL},
+  {"auto_window", DLN_OPT_INT, OFF(auto_window), "3", "auto: consecutive stability-limited checks (one per 10 steps) before switching to CVODE", NULL},
+  {"auto_min_steps", DLN_OPT_LONG, OFF(auto_min_steps), "200", "auto: switch only if ERK would still need at least this many steps to t_end", NULL},
+  {"e2e_balance_tol", DLN_OPT_DOUBLE, OFF(e2e_balance_tol), "1e-10", "e2e_flow, e2e_gd: largest accepted max_j |C_j|_F / |theta|^2 of the init (C_j = W_{j+1}^T W_{j+1} - W_j W_j^T)", NULL},
   {"blowup", DLN_OPT_DOUBLE, OFF(blowup), "1e150", "divergence threshold on the loss and max |theta|", NULL},
   {"samples", DLN_OPT_INT, OFF(samples), "201", "number of sample times including 0 and t_end", NULL},
   {"log_samples", DLN_OPT_BOOL, OFF(log_samples), "false", "log-spaced sample times from t_first to t_end (plus t = 0)", NULL},
@@ -676,8 +683,10 @@ done:
   return st;
 }
 
-int dln_spec_from_json_file(dln_spec *spec, const char *path) {
-  if (!spec || !path) return dln_error(DLN_EINVAL, "dln_spec_from_json_file: NULL argument");
+/* The text of the JSON file at path (at most 64 MiB, no NUL byte) into *text (caller
+ * frees): DLN_EIO if it cannot be read, DLN_ESPEC if it is not text. */
+static int read_json_text(const char *path, char **text) {
+  *text = NULL;
   FILE *fp = fopen(path, "rb");
   if (!fp) return dln_error(DLN_EIO, "%s: cannot open: %s", path, strerror(errno));
   size_t cap = 4096, n = 0;
@@ -708,8 +717,17 @@ int dln_spec_from_json_file(dln_spec *spec, const char *path) {
   if (!st) {
     buf[n] = '\0';
     if (memchr(buf, '\0', n)) st = dln_error(DLN_ESPEC, "%s: expected JSON text, found a NUL byte", path);
-    else st = dln_spec_from_json_string(spec, path, buf);
   }
+  if (st) free(buf);
+  else *text = buf;
+  return st;
+}
+
+int dln_spec_from_json_file(dln_spec *spec, const char *path) {
+  if (!spec || !path) return dln_error(DLN_EINVAL, "dln_spec_from_json_file: NULL argument");
+  char *buf = NULL;
+  int st = read_json_text(path, &buf);
+  if (!st) st = dln_spec_from_json_string(spec, path, buf);
   free(buf);
   return st;
 }
@@ -953,38 +971,9 @@ done:
 
 int dln_sweep_from_json_file(dln_sweep *sw, const char *path) {
   if (!sw || !path) return dln_error(DLN_EINVAL, "dln_sweep_from_json_file: NULL argument");
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return dln_error(DLN_EIO, "%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  int st = DLN_OK;
-  while (buf) {
-    if (n + 1 >= cap) {
-      if (cap > ((size_t)64 << 20)) {
-        st = dln_error(DLN_ESPEC, "%s: expected a spec of at most 64 MiB, found more", path);
-        break;
-      }
-      char *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    size_t got = fread(buf + n, 1, cap - n - 1, fp);
-    n += got;
-    if (got == 0) break;
-  }
-  if (!buf) st = dln_error(DLN_ENOMEM, "%s: out of memory", path);
-  else if (!st && ferror(fp)) st = dln_error(DLN_EIO, "%s: read error: %s", path, strerror(errno));
-  fclose(fp);
-  if (!st) {
-    buf[n] = '\0';
-    if (memchr(buf, '\0', n)) st = dln_error(DLN_ESPEC, "%s: expected JSON text, found a NUL byte", path);
-    else st = dln_sweep_from_json_string(sw, path, buf);
-  }
+  char *buf = NULL;
+  int st = read_json_text(path, &buf);
+  if (!st) st = dln_sweep_from_json_string(sw, path, buf);
   free(buf);
   return st;
 }
@@ -1335,7 +1324,12 @@ int dln_spec_check(const dln_spec *spec) {
                        want, f->n);
   }
   /* dynamics */
-  if (strcmp(spec->method, "gd") == 0 && (st = check_pos(spec, "eta", spec->eta, 0))) return st;
+  const char *method = spec->method;
+  int e2e = strcmp(method, "e2e_flow") == 0 || strcmp(method, "e2e_gd") == 0;
+  if ((strcmp(method, "gd") == 0 || strcmp(method, "e2e_gd") == 0) && (st = check_pos(spec, "eta", spec->eta, 0))) return st;
+  if (e2e && spec->tied)
+    return dln_error(DLN_EINVAL, "%s: expected a layer-wise method with tied = true (the flow of U U^T is not the end-to-end flow of 002 Thm 1), found %s",
+                     WHERE("method"), method);
   if ((st = check_pos(spec, "t_end", spec->t_end, 0))) return st;
   if ((st = check_int_min(spec, "max_steps", spec->max_steps, 0))) return st;
   if (!isfinite(spec->loss_threshold))
@@ -1346,8 +1340,18 @@ int dln_spec_check(const dln_spec *spec) {
                      spec->recon_threshold);
   if ((st = check_pos(spec, "grad_tol", spec->grad_tol, 1))) return st;
   if ((st = check_pos(spec, "rtol", spec->rtol, 0)) || (st = check_pos(spec, "atol", spec->atol, 0))) return st;
-  if (spec->erk_order < 2 || spec->erk_order > 8)
-    return dln_error(DLN_EINVAL, "%s: expected an order from 2 to 8, found %d", WHERE("erk_order"), spec->erk_order);
+  if (spec->erk_order < 2 || spec->erk_order > 8 || spec->erk_order == 7)
+    return dln_error(DLN_EINVAL, "%s: expected an order of 2, 3, 4, 5, 6 or 8, found %d", WHERE("erk_order"), spec->erk_order);
+  if (spec->gauss_stages != 1 && spec->gauss_stages != 2)
+    return dln_error(DLN_EINVAL, "%s: expected 1 or 2 stages, found %d", WHERE("gauss_stages"), spec->gauss_stages);
+  if ((st = check_pos(spec, "gauss_h", spec->gauss_h, 1))) return st;
+  if (spec->krylov_maxl < 1 || spec->krylov_maxl > 1000)
+    return dln_error(DLN_EINVAL, "%s: expected a Krylov dimension from 1 to 1000, found %d", WHERE("krylov_maxl"),
+                     spec->krylov_maxl);
+  if ((st = check_pos(spec, "auto_stiff_ratio", spec->auto_stiff_ratio, 0))) return st;
+  if ((st = check_int_min(spec, "auto_window", spec->auto_window, 1))) return st;
+  if ((st = check_int_min(spec, "auto_min_steps", spec->auto_min_steps, 1))) return st;
+  if ((st = check_pos(spec, "e2e_balance_tol", spec->e2e_balance_tol, 0))) return st;
   if ((st = check_pos(spec, "blowup", spec->blowup, 0))) return st;
   if ((st = check_int_min(spec, "samples", spec->samples, 2))) return st;
   if (spec->samples > 10000000)
