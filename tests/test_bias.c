@@ -29,25 +29,6 @@
 #include "dln/train.h"
 #include "testutil.h"
 
-static int verbose(void) {
-  const char *e = getenv("DLN_TEST_VERBOSE");
-  return e && *e && *e != '0';
-}
-
-/* W = Q1 diag(s) Q2^T, Q1 rows x k, Q2 cols x k orthonormal. */
-static void make_with_sv(dln_rng *rng, int rows, int cols, int ns, const double *s, double *W) {
-  int k = rows < cols ? rows : cols;
-  double *Q1 = malloc((size_t)rows * k * sizeof(double)), *Q2 = malloc((size_t)cols * k * sizeof(double));
-  assert_int_equal(dln_rng_orthogonal(rng, rows, k, Q1), DLN_OK);
-  assert_int_equal(dln_rng_orthogonal(rng, cols, k, Q2), DLN_OK);
-  memset(W, 0, (size_t)rows * cols * sizeof(double));
-  for (int r = 0; r < ns; ++r)
-    for (int j = 0; j < cols; ++j)
-      for (int i = 0; i < rows; ++i) W[i + (size_t)j * rows] += s[r] * Q1[i + (size_t)r * rows] * Q2[j + (size_t)r * cols];
-  free(Q1);
-  free(Q2);
-}
-
 static void test_singular_values(void **state) {
   (void)state;
   dln_rng *rng = dln_rng_alloc(11, 0);
@@ -85,7 +66,7 @@ static void test_schatten_diag(void **state) {
   dln_rng *rng = dln_rng_alloc(12, 0);
   int rows = 3, cols = 5;
   double s[3] = {3, 2, 1}, W[15];
-  make_with_sv(rng, rows, cols, 3, s, W);
+  tu_with_sv(rng, rows, cols, 3, s, W);
   dln_bias *b = NULL;
   assert_int_equal(dln_bias_alloc(&b, rows, cols), DLN_OK);
   dln_bias_result r;
@@ -110,7 +91,7 @@ static void test_schatten_diag(void **state) {
   assert_true(isnan(dln_schatten(4, d, -1.0)));
   double big[2] = {1e200, 1e200};
   assert_close(dln_schatten(2, big, 2.0), sqrt(2.0) * 1e200, 1e-15, 0); /* no overflow */
-  if (verbose()) printf("schatten: nuclear %.17g (6), S_0.5 %.17g\n", r.nuclear, dln_bias_schatten(b, 0.5));
+  if (tu_verbose()) printf("schatten: nuclear %.17g (6), S_0.5 %.17g\n", r.nuclear, dln_bias_schatten(b, 0.5));
   dln_bias_free(b);
   dln_rng_free(rng);
 }
@@ -124,10 +105,10 @@ static void test_effective_rank(void **state) {
   double W[30], s[5];
   for (int r = 1; r <= 5; ++r) {
     for (int i = 0; i < r; ++i) s[i] = 2.5;
-    make_with_sv(rng, rows, cols, r, s, W);
+    tu_with_sv(rng, rows, cols, r, s, W);
     dln_bias_result res;
     assert_int_equal(dln_bias_eval(b, W, NULL, &res), DLN_OK);
-    if (verbose()) printf("erank of rank-%d equal-sv matrix: %.17g\n", r, res.effective_rank);
+    if (tu_verbose()) printf("erank of rank-%d equal-sv matrix: %.17g\n", r, res.effective_rank);
     assert_close(res.effective_rank, (double)r, 1e-12, 0);
     assert_close(res.stable_rank, (double)r, 1e-12, 0);
     assert_int_equal(res.rank, r);
@@ -298,13 +279,13 @@ static void test_orthogonality(void **state) {
   double vu2, u1u2, tot;
   assert_int_equal(dln_orth_eval(o, theta, &vu2, &u1u2, &tot), DLN_OK);
   double ref = orth_explicit(X, h, m, theta + net->offset[1], theta + net->offset[2]);
-  if (verbose()) printf("orthogonality: dln %.17g, explicit %.17g (%.3g + %.3g)\n", tot, ref, vu2, u1u2);
+  if (tu_verbose()) printf("orthogonality: dln %.17g, explicit %.17g (%.3g + %.3g)\n", tot, ref, vu2, u1u2);
   assert_true(tot > 0.1);
   assert_close(tot, ref, 1e-12, 0);
   /* the invariant-set init of 003 Prop. 1: exactly orthogonal */
   assert_int_equal(dln_init_orthogonal_minnorm(net, theta, X, rng, 0.5), DLN_OK);
   assert_int_equal(dln_orth_eval(o, theta, &vu2, &u1u2, &tot), DLN_OK);
-  if (verbose()) printf("orthogonality at the 003 invariant-set init: %.3g\n", tot);
+  if (tu_verbose()) printf("orthogonality at the 003 invariant-set init: %.3g\n", tot);
   assert_true(tot < 1e-12);
   /* gradient flow keeps it there and converges to the min-norm solution */
   dln_loss *loss = NULL;
@@ -326,7 +307,7 @@ static void test_orthogonality(void **state) {
   dln_bias_result br;
   assert_int_equal(dln_bias_alloc(&b, m, D), DLN_OK);
   assert_int_equal(dln_bias_eval(b, W, loss->wstar, &br), DLN_OK);
-  if (verbose())
+  if (tu_verbose())
     printf("after flow (t = %g, loss %.3g, %s): orthogonality %.3g, |W - W*| = %.3g\n", tr.t, tr.loss,
            dln_stop_reason_name(tr.stop_reason), tot, br.dist_ref);
   assert_true(tr.loss < 1e-16);

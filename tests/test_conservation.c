@@ -32,73 +32,10 @@
 #include "dln/train.h"
 #include "testutil.h"
 
-/* ------------------------------------------------------------------ helpers (plain loops) */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double urand(void) { /* uniform in (0, 1), xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  uint64_t r = rng_state * 2685821657736338717ull;
-  return ((double)(r >> 11) + 0.5) / 9007199254740992.0;
-}
-static double grand(void) { return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand()); }
-static void fill_gauss(size_t n, double *x, double s) {
-  for (size_t i = 0; i < n; ++i) x[i] = s * grand();
-}
-static double *dalloc(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof(double));
-  assert_non_null(p);
-  return p;
-}
-/* C (m x n) = op(A) op(B), op(A) m x k, op(B) k x n, column-major. */
-static void mm(int ta, int tb, int m, int n, int k, const double *A, const double *B, double *C) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      long double s = 0;
-      for (int l = 0; l < k; ++l) {
-        double a = ta ? A[l + (size_t)i * k] : A[i + (size_t)l * m];
-        double b = tb ? B[j + (size_t)l * n] : B[l + (size_t)j * k];
-        s += (long double)a * b;
-      }
-      C[i + (size_t)j * m] = (double)s;
-    }
-}
-static double fro(size_t n, const double *x) {
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += x[i] * x[i];
-  return sqrt(s);
-}
+/* ------------------------------------------------------------------ helpers (plain-loop truths: testutil.c) */
 
 /* W_j inside θ (1-based j): d_j x d_{j-1} column-major at offset[j]. */
 static const double *layer(const dln_net *net, const double *th, int j) { return th + net->offset[j]; }
-
-/* C_j = W_{j+1}^T W_{j+1} − W_j W_j^T (d_j x d_j), plain loops. */
-static void conserved(const dln_net *net, const double *th, int j, double *C) {
-  const int *d = net->widths;
-  int n = d[j];
-  const double *Wj = layer(net, th, j), *Wn = layer(net, th, j + 1);
-  for (int b = 0; b < n; ++b)
-    for (int a = 0; a < n; ++a) {
-      long double s = 0;
-      for (int l = 0; l < d[j + 1]; ++l) s += (long double)Wn[l + (size_t)a * d[j + 1]] * Wn[l + (size_t)b * d[j + 1]];
-      for (int l = 0; l < d[j - 1]; ++l) s -= (long double)Wj[a + (size_t)l * n] * Wj[b + (size_t)l * n];
-      C[a + (size_t)b * n] = (double)s;
-    }
-}
-/* The perturbed quantity W_{j+1}^T W_{j+1} + W_j W_j^T (not conserved): negative control. */
-static void not_conserved(const dln_net *net, const double *th, int j, double *C) {
-  const int *d = net->widths;
-  int n = d[j];
-  const double *Wj = layer(net, th, j), *Wn = layer(net, th, j + 1);
-  for (int b = 0; b < n; ++b)
-    for (int a = 0; a < n; ++a) {
-      long double s = 0;
-      for (int l = 0; l < d[j + 1]; ++l) s += (long double)Wn[l + (size_t)a * d[j + 1]] * Wn[l + (size_t)b * d[j + 1]];
-      for (int l = 0; l < d[j - 1]; ++l) s += (long double)Wj[a + (size_t)l * n] * Wj[b + (size_t)l * n];
-      C[a + (size_t)b * n] = (double)s;
-    }
-}
 
 /* A task: factorization ½‖W − T‖² or regression ½‖WX − Y‖², with its data kept here
  * for the independent gradient. */
@@ -116,8 +53,8 @@ static void task_make(task *tk, int regression, int rows, int cols) {
   tk->cols = cols;
   if (!regression) {
     dln_mat *T = dln_mat_alloc(rows, cols);
-    fill_gauss((size_t)rows * cols, T->data, 1.0);
-    tk->T = dalloc((size_t)rows * cols);
+    tu_fill_gauss((size_t)rows * cols, T->data, 1.0);
+    tk->T = tu_dalloc((size_t)rows * cols);
     memcpy(tk->T, T->data, (size_t)rows * cols * sizeof(double));
     assert_int_equal(dln_loss_factorization_alloc(&tk->loss, T), DLN_OK);
     dln_mat_free(T);
@@ -125,10 +62,10 @@ static void task_make(task *tk, int regression, int rows, int cols) {
     tk->n = 2 * cols + 1;
     dln_mat *X = dln_mat_alloc(cols, tk->n), *Y = dln_mat_alloc(rows, tk->n);
     /* X entries N(0, 1/n) so that X X^T = O(1) and the flow is not stiff */
-    fill_gauss((size_t)cols * tk->n, X->data, 1.0 / sqrt((double)tk->n));
-    fill_gauss((size_t)rows * tk->n, Y->data, 1.0);
-    tk->X = dalloc((size_t)cols * tk->n);
-    tk->Y = dalloc((size_t)rows * tk->n);
+    tu_fill_gauss((size_t)cols * tk->n, X->data, 1.0 / sqrt((double)tk->n));
+    tu_fill_gauss((size_t)rows * tk->n, Y->data, 1.0);
+    tk->X = tu_dalloc((size_t)cols * tk->n);
+    tk->Y = tu_dalloc((size_t)rows * tk->n);
     memcpy(tk->X, X->data, (size_t)cols * tk->n * sizeof(double));
     memcpy(tk->Y, Y->data, (size_t)rows * tk->n * sizeof(double));
     assert_int_equal(dln_loss_regression_alloc(&tk->loss, X, Y), DLN_OK);
@@ -149,20 +86,20 @@ static void own_grad(const dln_net *net, const task *tk, const double *th, doubl
   double **P = calloc((size_t)N + 1, sizeof(double *));
   assert_non_null(P);
   for (int j = 1; j <= N; ++j) {
-    P[j] = dalloc((size_t)d[j] * d0);
+    P[j] = tu_dalloc((size_t)d[j] * d0);
     if (j == 1)
       memcpy(P[1], layer(net, th, 1), (size_t)d[1] * d0 * sizeof(double));
     else
-      mm(0, 0, d[j], d0, d[j - 1], layer(net, th, j), P[j - 1], P[j]);
+      tu_mm(0, 0, d[j], d0, d[j - 1], layer(net, th, j), P[j - 1], P[j]);
   }
-  double *G = dalloc((size_t)dN * d0);
+  double *G = tu_dalloc((size_t)dN * d0);
   if (!tk->regression) {
     for (size_t i = 0; i < (size_t)dN * d0; ++i) G[i] = P[N][i] - tk->T[i];
   } else {
-    double *R = dalloc((size_t)dN * tk->n);
-    mm(0, 0, dN, tk->n, d0, P[N], tk->X, R);
+    double *R = tu_dalloc((size_t)dN * tk->n);
+    tu_mm(0, 0, dN, tk->n, d0, P[N], tk->X, R);
     for (size_t i = 0; i < (size_t)dN * tk->n; ++i) R[i] -= tk->Y[i];
-    mm(0, 1, dN, d0, tk->n, R, tk->X, G); /* ∇ℓ = (WX − Y) X^T */
+    tu_mm(0, 1, dN, d0, tk->n, R, tk->X, G); /* ∇ℓ = (WX − Y) X^T */
     free(R);
   }
   double *B = G; /* B_N = ∇ℓ (dN x d0) */
@@ -171,9 +108,9 @@ static void own_grad(const dln_net *net, const task *tk, const double *th, doubl
     if (j == 1) {
       memcpy(gj, B, (size_t)d[1] * d0 * sizeof(double));
     } else {
-      mm(0, 1, d[j], d[j - 1], d0, B, P[j - 1], gj);    /* G_j = B_j P_{j-1}^T */
-      double *Bn = dalloc((size_t)d[j - 1] * d0);
-      mm(1, 0, d[j - 1], d0, d[j], layer(net, th, j), B, Bn); /* B_{j-1} = W_j^T B_j */
+      tu_mm(0, 1, d[j], d[j - 1], d0, B, P[j - 1], gj);    /* G_j = B_j P_{j-1}^T */
+      double *Bn = tu_dalloc((size_t)d[j - 1] * d0);
+      tu_mm(1, 0, d[j - 1], d0, d[j], layer(net, th, j), B, Bn); /* B_{j-1} = W_j^T B_j */
       if (B != G) free(B);
       B = Bn;
     }
@@ -196,13 +133,6 @@ static const config configs[] = {
 };
 #define NCONFIG ((int)(sizeof configs / sizeof configs[0]))
 
-static void run(dln_net *net, dln_loss *loss, double *theta, const dln_train_options *o, dln_train_result *r) {
-  int st = dln_train(net, loss, theta, o, NULL, NULL, r);
-  if (st) print_error("dln_train: %s\n", dln_last_error());
-  assert_int_equal(st, DLN_OK);
-  assert_int_equal(r->stop_reason, DLN_STOP_TIME);
-}
-
 /* ------------------------------------------------------------------ (a) gradient flow */
 
 static void test_flow_conservation(void **state) {
@@ -217,10 +147,10 @@ static void test_flow_conservation(void **state) {
     task tk;
     task_make(&tk, cf->regression, cf->widths[N], cf->widths[0]);
     size_t np = net->nparams;
-    double *th0 = dalloc(np), *th = dalloc(np);
+    double *th0 = tu_dalloc(np), *th = tu_dalloc(np);
     /* unbalanced Gaussian init: per-layer scales differ so every C_j(0) is far from 0 */
     for (int j = 1; j <= N; ++j)
-      fill_gauss((size_t)cf->widths[j] * cf->widths[j - 1], th0 + net->offset[j], (j % 2) ? 0.8 : 0.45);
+      tu_fill_gauss((size_t)cf->widths[j] * cf->widths[j - 1], th0 + net->offset[j], (j % 2) ? 0.8 : 0.45);
     double drift[2] = {0, 0}, control = INFINITY;
     for (int k = 0; k < 2; ++k) {
       memcpy(th, th0, np * sizeof(double));
@@ -231,27 +161,26 @@ static void test_flow_conservation(void **state) {
       o.rtol = rtols[k];
       o.atol = rtols[k] * 1e-2;
       o.nsamples = 2;
-      dln_train_result r;
-      run(net, tk.loss, th, &o, &r);
+      dln_train_result r = tu_train(net, tk.loss, th, &o, NULL, NULL);
       double l0;
       assert_int_equal(dln_net_grad(net, tk.loss, th0, &l0, NULL, NULL), DLN_OK);
       /* the run did real work: the loss fell by ≥ 20% and the weights moved */
       assert_true(r.loss < 0.8 * l0);
-      assert_true(tu_diffnorm(np, th, th0) > 0.05 * fro(np, th0));
+      assert_true(tu_diffnorm(np, th, th0) > 0.05 * tu_fro(np, th0));
       for (int j = 1; j < N; ++j) {
         size_t nn = (size_t)cf->widths[j] * cf->widths[j];
-        double *C0 = dalloc(nn), *C1 = dalloc(nn), *Cl = dalloc(nn), *S0 = dalloc(nn), *S1 = dalloc(nn);
-        conserved(net, th0, j, C0);
-        conserved(net, th, j, C1);
+        double *C0 = tu_dalloc(nn), *C1 = tu_dalloc(nn), *Cl = tu_dalloc(nn), *S0 = tu_dalloc(nn), *S1 = tu_dalloc(nn);
+        tu_conserved(net, th0, j, -1, C0);
+        tu_conserved(net, th, j, -1, C1);
         /* the library's C_j agrees with the plain-loop one to round-off */
         assert_int_equal(dln_net_conserved(net, th, j, Cl), DLN_OK);
-        assert_true(tu_diffnorm(nn, Cl, C1) <= 1e-14 * (1 + fro(nn, C1)) * cf->widths[j + 1]);
-        double dr = tu_diffnorm(nn, C1, C0) / fmax(1.0, fro(nn, C0));
+        assert_true(tu_diffnorm(nn, Cl, C1) <= 1e-14 * (1 + tu_fro(nn, C1)) * cf->widths[j + 1]);
+        double dr = tu_diffnorm(nn, C1, C0) / fmax(1.0, tu_fro(nn, C0));
         if (dr > drift[k]) drift[k] = dr;
         /* negative control: W_{j+1}^T W_{j+1} + W_j W_j^T on the same trajectory */
-        not_conserved(net, th0, j, S0);
-        not_conserved(net, th, j, S1);
-        double dc = tu_diffnorm(nn, S1, S0) / fmax(1.0, fro(nn, S0));
+        tu_conserved(net, th0, j, +1, S0);
+        tu_conserved(net, th, j, +1, S1);
+        double dc = tu_diffnorm(nn, S1, S0) / fmax(1.0, tu_fro(nn, S0));
         if (dc < control) control = dc;
         free(C0), free(C1), free(Cl), free(S0), free(S1);
       }
@@ -291,8 +220,7 @@ static void gd_step(dln_net *net, dln_loss *loss, const double *th0, double eta,
   o.eta = eta;
   o.t_end = eta;
   o.nsamples = 2;
-  dln_train_result r;
-  run(net, loss, th1, &o, &r);
+  dln_train_result r = tu_train(net, loss, th1, &o, NULL, NULL);
   assert_int_equal((int)r.steps, 1);
 }
 
@@ -304,15 +232,16 @@ static void gd_delta(dln_net *net, const task *tk, const double *th0, double eta
                      double *pred_wrong) {
   const int *d = net->widths;
   size_t np = net->nparams, nn = (size_t)d[j] * d[j];
-  double *th1 = dalloc(np), *g = dalloc(np), *C0 = dalloc(nn), *C1 = dalloc(nn), *A = dalloc(nn), *B = dalloc(nn);
+  double *th1 = tu_dalloc(np), *g = tu_dalloc(np), *C0 = tu_dalloc(nn), *C1 = tu_dalloc(nn), *A = tu_dalloc(nn),
+         *B = tu_dalloc(nn);
   gd_step(net, tk->loss, th0, eta, th1);
-  conserved(net, th0, j, C0);
-  conserved(net, th1, j, C1);
+  tu_conserved(net, th0, j, -1, C0);
+  tu_conserved(net, th1, j, -1, C1);
   for (size_t i = 0; i < nn; ++i) dC[i] = C1[i] - C0[i];
   own_grad(net, tk, th0, g);
   const double *Gj = g + net->offset[j], *Gn = g + net->offset[j + 1];
-  mm(1, 0, d[j], d[j], d[j + 1], Gn, Gn, A); /* G_{j+1}^T G_{j+1} */
-  mm(0, 1, d[j], d[j], d[j - 1], Gj, Gj, B); /* G_j G_j^T */
+  tu_mm(1, 0, d[j], d[j], d[j + 1], Gn, Gn, A); /* G_{j+1}^T G_{j+1} */
+  tu_mm(0, 1, d[j], d[j], d[j - 1], Gj, Gj, B); /* G_j G_j^T */
   for (size_t i = 0; i < nn; ++i) {
     pred[i] = eta * eta * (A[i] - B[i]);
     pred_wrong[i] = eta * eta * (A[i] + B[i]); /* perturbed formula (negative control) */
@@ -331,22 +260,23 @@ static void test_gd_identity(void **state) {
     task tk;
     task_make(&tk, cf->regression, cf->widths[N], cf->widths[0]);
     size_t np = net->nparams;
-    double *th0 = dalloc(np), *g = dalloc(np), *gl = dalloc(np);
+    double *th0 = tu_dalloc(np), *g = tu_dalloc(np), *gl = tu_dalloc(np);
     for (int j = 1; j <= N; ++j)
-      fill_gauss((size_t)cf->widths[j] * cf->widths[j - 1], th0 + net->offset[j], (j % 2) ? 0.8 : 0.45);
+      tu_fill_gauss((size_t)cf->widths[j] * cf->widths[j - 1], th0 + net->offset[j], (j % 2) ? 0.8 : 0.45);
     /* the library's gradient equals the plain-loop one (the identity needs the true G) */
     own_grad(net, &tk, th0, g);
     assert_int_equal(dln_net_grad(net, tk.loss, th0, NULL, gl, NULL), DLN_OK);
-    double ge = tu_diffnorm(np, gl, g) / fro(np, g);
+    double ge = tu_diffnorm(np, gl, g) / tu_fro(np, g);
     if (ge > worst_grad) worst_grad = ge;
     for (int j = 1; j < N; ++j) {
       size_t nn = (size_t)cf->widths[j] * cf->widths[j];
-      double *dC = dalloc(nn), *pred = dalloc(nn), *wrong = dalloc(nn), *dCh = dalloc(nn), *predh = dalloc(nn);
+      double *dC = tu_dalloc(nn), *pred = tu_dalloc(nn), *wrong = tu_dalloc(nn), *dCh = tu_dalloc(nn),
+             *predh = tu_dalloc(nn);
       const double etas[3] = {0.04, 0.02, 0.01};
       for (int e = 0; e < 3; ++e) {
         double eta = etas[e];
         gd_delta(net, &tk, th0, eta, j, dC, pred, wrong);
-        double pn = fro(nn, pred);
+        double pn = tu_fro(nn, pred);
         /* Round-off: C_j(θ1), C_j(θ0) are O(‖θ‖²) ≈ O(10) each, rounded to ~1e-16
          * relative; θ1 carries round-off ~eps·‖θ‖ from the step, giving ~1e-15·‖θ‖² in
          * ΔC. Against ‖η²(...)‖ ≳ 1e-4 (η ≥ 0.01) this is ≲ 1e-11 relative (measured
@@ -361,7 +291,7 @@ static void test_gd_identity(void **state) {
          * would give a ratio near 2) */
         if (e < 2) {
           gd_delta(net, &tk, th0, eta / 2, j, dCh, predh, wrong);
-          double r = fro(nn, dC) / fro(nn, dCh);
+          double r = tu_fro(nn, dC) / tu_fro(nn, dCh);
           if (fabs(r - 4) > worst_ratio_dev) worst_ratio_dev = fabs(r - 4);
         }
       }
@@ -388,5 +318,6 @@ int main(void) {
       cmocka_unit_test(test_flow_conservation),
       cmocka_unit_test(test_gd_identity),
   };
+  tu_seed(0x9E3779B97F4A7C15ull);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

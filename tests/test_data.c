@@ -15,26 +15,10 @@
 #include "dln/rng.h"
 #include "testutil.h"
 
-static int cmp_desc(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x < y) - (x > y);
-}
-static int cmp_asc(const void *a, const void *b) { return -cmp_desc(a, b); }
-
 static void svals(const dln_mat *a, double *s) {
   double *w = malloc(sizeof(double) * a->rows * a->cols);
   assert_int_equal(dln_singular_values(a->rows, a->cols, a->data, s, w), DLN_OK);
   free(w);
-}
-
-static int rank_of(const dln_mat *a) {
-  int k = a->rows < a->cols ? a->rows : a->cols;
-  double *s = malloc(sizeof(double) * k);
-  svals(a, s);
-  int r = 0;
-  while (r < k && s[r] > 1e-10 * s[0]) ++r;
-  free(s);
-  return r;
 }
 
 static void test_gaussian(void **state) {
@@ -74,10 +58,10 @@ static void test_lowrank(void **state) {
     double s[16], want[16] = {0};
     svals(a, s);
     memcpy(want, s_in, sizeof(double) * nsv);
-    qsort(want, nsv, sizeof(double), cmp_desc);
+    qsort(want, nsv, sizeof(double), tu_cmp_desc);
     double smax = want[0];
     for (int i = 0; i < k; ++i) assert_close(s[i], want[i], 0, 1e-12 * smax);
-    assert_int_equal(rank_of(a), nsv);
+    assert_int_equal(tu_rank(a->rows, a->cols, a->data), nsv);
     dln_mat_free(a);
   }
   dln_mat *a = NULL;
@@ -101,9 +85,9 @@ static void test_symmetric(void **state) {
     for (int j = 0; j < m; ++j) assert_true(y->data[i + j * m] == y->data[j + i * m]);
   double a[36], ev[6], want[6];
   memcpy(a, y->data, sizeof a);
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'U', m, a, m, ev), 0);
+  tu_syev(m, a, ev, 0);
   memcpy(want, lambda, sizeof want);
-  qsort(want, m, sizeof(double), cmp_asc);
+  qsort(want, m, sizeof(double), tu_cmp_asc);
   for (int i = 0; i < m; ++i) assert_close(ev[i], want[i], 0, 1e-12 * 3.0);
   dln_mat_free(y);
   double bad[] = {1.0, NAN};
@@ -122,23 +106,23 @@ static void test_regression(void **state) {
   assert_int_equal(X->cols, 6);
   assert_int_equal(Y->rows, 3);
   assert_int_equal(Y->cols, 6);
-  assert_int_equal(rank_of(X), 3);
+  assert_int_equal(tu_rank(X->rows, X->cols, X->data), 3);
   dln_mat_free(X);
   dln_mat_free(Y);
   /* full rank, both orientations */
   assert_int_equal(dln_data_regression(r, 10, 3, 6, 0, NULL, 0.0, &X, &Y), DLN_OK);
-  assert_int_equal(rank_of(X), 6);
+  assert_int_equal(tu_rank(X->rows, X->cols, X->data), 6);
   dln_mat_free(X);
   dln_mat_free(Y);
   assert_int_equal(dln_data_regression(r, 4, 3, 9, 0, NULL, 0.0, &X, &Y), DLN_OK);
-  assert_int_equal(rank_of(X), 4);
+  assert_int_equal(tu_rank(X->rows, X->cols, X->data), 4);
   dln_mat_free(X);
   dln_mat_free(Y);
   /* Y = W X exactly when noise = 0 */
   dln_mat *W = dln_mat_alloc(2, 4);
   for (int i = 0; i < 8; ++i) W->data[i] = 0.3 * i - 1.0;
   assert_int_equal(dln_data_regression(r, 4, 2, 7, 2, W, 0.0, &X, &Y), DLN_OK);
-  assert_int_equal(rank_of(X), 2);
+  assert_int_equal(tu_rank(X->rows, X->cols, X->data), 2);
   for (int s = 0; s < 7; ++s)
     for (int i = 0; i < 2; ++i) {
       double y = 0;

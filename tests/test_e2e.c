@@ -41,55 +41,20 @@
 #include "dln/train.h"
 #include "testutil.h"
 
-/* ------------------------------------------------------------------ helpers (plain loops) */
+/* ------------------------------------------------------------------ helpers (plain-loop truths: testutil.c) */
 
-static uint64_t rng_state = 0xD1B54A32D192ED03ull;
-static double urand(void) { /* uniform in (0, 1), xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  uint64_t r = rng_state * 2685821657736338717ull;
-  return ((double)(r >> 11) + 0.5) / 9007199254740992.0;
-}
-static double grand(void) { return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand()); }
-static void fill_gauss(size_t n, double *x, double s) {
-  for (size_t i = 0; i < n; ++i) x[i] = s * grand();
-}
-static double *dalloc(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof(double));
-  assert_non_null(p);
-  return p;
-}
-/* C (m x n) = op(A) op(B), op(A) m x k, op(B) k x n, column-major; ta/tb: transpose. */
-static void mm(int ta, int tb, int m, int n, int k, const double *A, const double *B, double *C) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      long double s = 0;
-      for (int l = 0; l < k; ++l) {
-        double a = ta ? A[l + (size_t)i * k] : A[i + (size_t)l * m];
-        double b = tb ? B[j + (size_t)l * n] : B[l + (size_t)j * k];
-        s += (long double)a * b;
-      }
-      C[i + (size_t)j * m] = (double)s;
-    }
-}
-static double fro(size_t n, const double *x) {
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += x[i] * x[i];
-  return sqrt(s);
-}
 /* Full SVD a = U S V^T (U m x m, V^T n x n, s descending, min(m,n) entries). */
 static void full_svd(int m, int n, const double *a, double *U, double *s, double *Vt) {
-  double *w = dalloc((size_t)m * n);
+  double *w = tu_dalloc((size_t)m * n);
   memcpy(w, a, (size_t)m * n * sizeof(double));
-  double *sup = dalloc((size_t)(m < n ? m : n));
+  double *sup = tu_dalloc((size_t)(m < n ? m : n));
   assert_int_equal(LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'A', 'A', m, n, w, m, s, U, m, Vt, n, sup), 0);
   free(w);
   free(sup);
 }
 /* det of a square matrix by LU. */
 static double det(int n, const double *a) {
-  double *w = dalloc((size_t)n * n);
+  double *w = tu_dalloc((size_t)n * n);
   int *piv = calloc((size_t)n, sizeof(int));
   assert_non_null(piv);
   memcpy(w, a, (size_t)n * n * sizeof(double));
@@ -100,61 +65,6 @@ static double det(int n, const double *a) {
   free(w);
   free(piv);
   return d;
-}
-
-
-/* ------------------------------------------------------------------ allocation counter
- * (as in test_noalloc.c: malloc & co. interposed, forwarding to glibc's __libc_*; every
- * heap call in the process, including OpenBLAS/LAPACK and SUNDIALS, is counted while
- * `counting` is set; unavailable under AddressSanitizer, which owns the allocator). */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_ALLOC_COUNTER 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_ALLOC_COUNTER 0
-#endif
-#endif
-#if !defined(HAVE_ALLOC_COUNTER) && defined(__GLIBC__)
-#define HAVE_ALLOC_COUNTER 1
-#endif
-#ifndef HAVE_ALLOC_COUNTER
-#define HAVE_ALLOC_COUNTER 0
-#endif
-
-static volatile int counting;
-static volatile long nalloc;
-
-#if HAVE_ALLOC_COUNTER
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-void *malloc(size_t n);
-void *calloc(size_t n, size_t s);
-void *realloc(void *p, size_t n);
-void free(void *p);
-void *malloc(size_t n) {
-  if (counting) ++nalloc;
-  return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t s) {
-  if (counting) ++nalloc;
-  return __libc_calloc(n, s);
-}
-void *realloc(void *p, size_t n) {
-  if (counting) ++nalloc;
-  return __libc_realloc(p, n);
-}
-void free(void *p) { __libc_free(p); }
-#endif
-
-static void count_begin(void) {
-  nalloc = 0;
-  counting = 1;
-}
-static long count_end(void) {
-  counting = 0;
-  return nalloc;
 }
 
 /* ------------------------------------------------------------------ cases */
@@ -184,14 +94,14 @@ static void build(const tcase *tc, built *b, uint64_t seed) {
   if (tc->regression) {
     int ns = 8;
     dln_mat *X = dln_mat_alloc(n, ns), *Y = dln_mat_alloc(m, ns);
-    fill_gauss((size_t)n * ns, X->data, 0.5);
-    fill_gauss((size_t)m * ns, Y->data, 0.6);
+    tu_fill_gauss((size_t)n * ns, X->data, 0.5);
+    tu_fill_gauss((size_t)m * ns, Y->data, 0.6);
     assert_int_equal(dln_loss_regression_alloc(&b->loss, X, Y), DLN_OK);
     dln_mat_free(X);
     dln_mat_free(Y);
   } else {
     dln_mat *T = dln_mat_alloc(m, n);
-    fill_gauss((size_t)m * n, T->data, 1.0);
+    tu_fill_gauss((size_t)m * n, T->data, 1.0);
     assert_int_equal(dln_loss_factorization_alloc(&b->loss, T), DLN_OK);
     dln_mat_free(T);
   }
@@ -199,15 +109,15 @@ static void build(const tcase *tc, built *b, uint64_t seed) {
   int h = m < n ? m : n;
   for (int j = 1; j < N; ++j)
     if (tc->widths[j] < h) h = tc->widths[j];
-  double *L = dalloc((size_t)m * h), *R = dalloc((size_t)h * n);
-  fill_gauss((size_t)m * h, L, 1.0);
-  fill_gauss((size_t)h * n, R, 1.0);
+  double *L = tu_dalloc((size_t)m * h), *R = tu_dalloc((size_t)h * n);
+  tu_fill_gauss((size_t)m * h, L, 1.0);
+  tu_fill_gauss((size_t)h * n, R, 1.0);
   dln_mat *W0 = dln_mat_alloc(m, n);
-  mm(0, 0, m, n, h, L, R, W0->data);
-  double f = fro((size_t)m * n, W0->data);
+  tu_mm(0, 0, m, n, h, L, R, W0->data);
+  double f = tu_fro((size_t)m * n, W0->data);
   for (size_t i = 0; i < (size_t)m * n; ++i) W0->data[i] *= tc->w0_scale * sqrt((double)m * n) / f;
   b->rng = dln_rng_alloc(seed, 0);
-  b->theta = dalloc(b->net->nparams);
+  b->theta = tu_dalloc(b->net->nparams);
   assert_int_equal(dln_init_balanced(b->net, b->theta, W0, b->rng), DLN_OK);
   dln_mat_free(W0);
   free(L);
@@ -229,21 +139,6 @@ static const tcase CASES[] = {
     {"regression N=3 wide 2x5", 1, 3, {5, 3, 3, 2}, 0.7},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
-
-static void layer_flow(dln_net *net, dln_loss *loss, double *theta, double t_end) {
-  dln_train_options o;
-  dln_train_default_options(&o);
-  o.method = DLN_METHOD_FLOW;
-  o.t_end = t_end;
-  o.rtol = 1e-11;
-  o.atol = 1e-13;
-  o.nsamples = 2;
-  dln_train_result r;
-  int st = dln_train(net, loss, theta, &o, NULL, NULL, &r);
-  if (st) print_error("dln_train: %s\n", dln_last_error());
-  assert_int_equal(st, DLN_OK);
-  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
-}
 
 /* E2E flow from W sampled at times[0..nt) into samples; returns the result. */
 static dln_train_result e2e_flow(dln_e2e *e, double *W, const double *times, int nt, double t_end, double rtol,
@@ -279,9 +174,9 @@ static void test_flow_matches_layerwise(void **state) {
     int m = b.m, n = b.n;
     size_t mn = (size_t)m * n;
     assert_true(dln_net_unbalancedness(b.net, b.theta) < 1e-12);
-    double *W = dalloc(mn), *Wl = dalloc(mn), *S = dalloc(4 * mn), *Sw = dalloc(4 * mn);
+    double *W = tu_dalloc(mn), *Wl = tu_dalloc(mn), *S = tu_dalloc(4 * mn), *Sw = tu_dalloc(4 * mn);
     assert_int_equal(dln_e2e_from_net(b.net, b.theta, 0, W), DLN_OK);
-    double *W0 = dalloc(mn);
+    double *W0 = tu_dalloc(mn);
     memcpy(W0, W, mn * sizeof(double));
     dln_e2e *e = NULL, *ew = NULL;
     assert_int_equal(dln_e2e_alloc(&e, b.loss, tc->depth), DLN_OK);
@@ -293,17 +188,17 @@ static void test_flow_matches_layerwise(void **state) {
     e2e_flow(ew, Wl, times, 4, 3.0, 1e-11, Sw);
     double err = 0, ctl = INFINITY, tprev = 0;
     for (int i = 0; i < 4; ++i) {
-      layer_flow(b.net, b.loss, b.theta, times[i] - tprev);
+      tu_flow(b.net, b.loss, b.theta, times[i] - tprev, 1e-11, 1e-13);
       tprev = times[i];
       assert_int_equal(dln_net_product(b.net, b.theta, Wl), DLN_OK);
-      double nrm = fro(mn, Wl);
+      double nrm = tu_fro(mn, Wl);
       double ei = tu_diffnorm(mn, S + i * mn, Wl) / nrm;
       double ci_ = tu_diffnorm(mn, Sw + i * mn, Wl) / nrm;
       if (!(ei <= err)) err = ei;
       if (ci_ < ctl) ctl = ci_;
     }
     /* the last sample is the final state */
-    assert_true(tu_maxdiff(mn, S + 3 * mn, W) <= 1e-13 * fro(mn, W));
+    assert_true(tu_maxdiff(mn, S + 3 * mn, W) <= 1e-13 * tu_fro(mn, W));
     print_message("(a) %-30s max rel. diff e2e vs layer-wise %.3g; depth N+1 control %.3g (%ld steps)\n", tc->name, err,
                   ctl, r.steps);
     if (deficient) {
@@ -340,25 +235,25 @@ static void layerwise_wdot(const dln_net *net, const double *theta, const double
   memset(out, 0, (size_t)m * n * sizeof(double));
   int maxw = 0;
   for (int j = 0; j <= N; ++j) maxw = d[j] > maxw ? d[j] : maxw;
-  double *L = dalloc((size_t)maxw * maxw), *R = dalloc((size_t)maxw * maxw), *T = dalloc((size_t)maxw * maxw),
-         *T2 = dalloc((size_t)maxw * maxw);
+  double *L = tu_dalloc((size_t)maxw * maxw), *R = tu_dalloc((size_t)maxw * maxw), *T = tu_dalloc((size_t)maxw * maxw),
+         *T2 = tu_dalloc((size_t)maxw * maxw);
   for (int j = 1; j <= N; ++j) {
     /* R = W_{j−1:1} (d_{j−1} x d_0) */
     int rr = d[0];
     memset(R, 0, (size_t)maxw * maxw * sizeof(double));
     for (int i = 0; i < n; ++i) R[i + (size_t)i * n] = 1;
     for (int l = 1; l < j; ++l) {
-      mm(0, 0, d[l], n, rr, theta + net->offset[l], R, T);
+      tu_mm(0, 0, d[l], n, rr, theta + net->offset[l], R, T);
       memcpy(R, T, (size_t)d[l] * n * sizeof(double));
       rr = d[l];
     }
     /* T = G_j R (d_j x d_0) */
-    mm(0, 0, d[j], n, d[j - 1], grad + net->offset[j], R, T);
+    tu_mm(0, 0, d[j], n, d[j - 1], grad + net->offset[j], R, T);
     /* L = W_{N:j+1} T, applied layer by layer */
     int lr = d[j];
     memcpy(L, T, (size_t)lr * n * sizeof(double));
     for (int l = j + 1; l <= N; ++l) {
-      mm(0, 0, d[l], n, lr, theta + net->offset[l], L, T2);
+      tu_mm(0, 0, d[l], n, lr, theta + net->offset[l], L, T2);
       memcpy(L, T2, (size_t)d[l] * n * sizeof(double));
       lr = d[l];
     }
@@ -378,7 +273,7 @@ static void test_rhs_equals_layerwise(void **state) {
     built b;
     build(tc, &b, 200 + (uint64_t)ci);
     size_t mn = (size_t)b.m * b.n;
-    double *W = dalloc(mn), *Wd = dalloc(mn), *Wl = dalloc(mn), *grad = dalloc(b.net->nparams);
+    double *W = tu_dalloc(mn), *Wd = tu_dalloc(mn), *Wl = tu_dalloc(mn), *grad = tu_dalloc(b.net->nparams);
     dln_e2e *e = NULL;
     assert_int_equal(dln_e2e_alloc(&e, b.loss, tc->depth), DLN_OK);
     assert_int_equal(dln_e2e_from_net(b.net, b.theta, 0, W), DLN_OK);
@@ -387,18 +282,18 @@ static void test_rhs_equals_layerwise(void **state) {
     assert_int_equal(dln_net_grad(b.net, b.loss, b.theta, &v2, grad, NULL), DLN_OK);
     assert_close(v1, v2, 1e-13, 1e-15);
     layerwise_wdot(b.net, b.theta, grad, Wl);
-    double err = tu_diffnorm(mn, Wd, Wl) / fro(mn, Wl);
+    double err = tu_diffnorm(mn, Wd, Wl) / tu_fro(mn, Wl);
     /* ‖∇φ‖ from the e2e formula */
     double gn = 0;
     assert_int_equal(dln_e2e_grad_norm(e, W, &gn), DLN_OK);
-    double gerr = fabs(gn - fro(b.net->nparams, grad)) / fro(b.net->nparams, grad);
+    double gerr = fabs(gn - tu_fro(b.net->nparams, grad)) / tu_fro(b.net->nparams, grad);
     /* control: an unbalanced point (Gaussian layers) */
     assert_int_equal(dln_init_gaussian(b.net, b.theta, b.rng, 0.8, NULL), DLN_OK);
     assert_int_equal(dln_net_product(b.net, b.theta, W), DLN_OK);
     assert_int_equal(dln_e2e_rhs(e, W, Wd, NULL), DLN_OK);
     assert_int_equal(dln_net_grad(b.net, b.loss, b.theta, NULL, grad, NULL), DLN_OK);
     layerwise_wdot(b.net, b.theta, grad, Wl);
-    double ctl = tu_diffnorm(mn, Wd, Wl) / fro(mn, Wl);
+    double ctl = tu_diffnorm(mn, Wd, Wl) / tu_fro(mn, Wl);
     print_message("(b) %-30s rel. diff P_W(∇ℓ) vs Σ_j W_{N:j+1} G_j W_{j-1:1}: %.3g; ‖∇φ‖ %.3g; unbalanced control %.3g\n",
                   tc->name, err, gerr, ctl);
     assert_true(err <= 1e-10);
@@ -426,21 +321,21 @@ static void test_corollary1_eigenpairs(void **state) {
     for (int si = 0; si < 4; ++si) {
       int m = shapes[si][0], n = shapes[si][1], r = ranks[si], k = m < n ? m : n;
       size_t mn = (size_t)m * n;
-      double *L = dalloc((size_t)m * r), *R = dalloc((size_t)r * n), *W = dalloc(mn);
-      fill_gauss((size_t)m * r, L, 1.0);
-      fill_gauss((size_t)r * n, R, 1.0);
-      mm(0, 0, m, n, r, L, R, W);
+      double *L = tu_dalloc((size_t)m * r), *R = tu_dalloc((size_t)r * n), *W = tu_dalloc(mn);
+      tu_fill_gauss((size_t)m * r, L, 1.0);
+      tu_fill_gauss((size_t)r * n, R, 1.0);
+      tu_mm(0, 0, m, n, r, L, R, W);
       dln_mat *T = dln_mat_alloc(m, n);
       dln_loss *loss = NULL;
       assert_int_equal(dln_loss_factorization_alloc(&loss, T), DLN_OK);
       dln_e2e *e = NULL;
       assert_int_equal(dln_e2e_alloc(&e, loss, N), DLN_OK);
-      double *U = dalloc((size_t)m * m), *s = dalloc((size_t)k), *Vt = dalloc((size_t)n * n);
+      double *U = tu_dalloc((size_t)m * m), *s = tu_dalloc((size_t)k), *Vt = tu_dalloc((size_t)n * n);
       full_svd(m, n, W, U, s, Vt);
-      double *sig_u = dalloc((size_t)m), *sig_v = dalloc((size_t)n); /* σ by left / right index, 0 beyond rank */
+      double *sig_u = tu_dalloc((size_t)m), *sig_v = tu_dalloc((size_t)n); /* σ by left / right index, 0 beyond rank */
       for (int i = 0; i < m; ++i) sig_u[i] = i < r ? s[i] : 0;
       for (int i = 0; i < n; ++i) sig_v[i] = i < r ? s[i] : 0;
-      double *E = dalloc(mn), *PE = dalloc(mn);
+      double *E = tu_dalloc(mn), *PE = tu_dalloc(mn);
       for (int a = 0; a < m; ++a)
         for (int c = 0; c < n; ++c) {
           for (int j = 0; j < n; ++j)
@@ -483,16 +378,16 @@ static void test_explicit_powers(void **state) {
   double worst = 0;
   for (int N = 2; N <= 4; ++N) {
     size_t nn = (size_t)n * n;
-    double *W = dalloc(nn), *A = dalloc(nn), *out = dalloc(nn), *ref = dalloc(nn);
-    fill_gauss(nn, W, 1.0);
-    fill_gauss(nn, A, 1.0);
+    double *W = tu_dalloc(nn), *A = tu_dalloc(nn), *out = tu_dalloc(nn), *ref = tu_dalloc(nn);
+    tu_fill_gauss(nn, W, 1.0);
+    tu_fill_gauss(nn, A, 1.0);
     for (int i = 0; i < n; ++i) W[i + (size_t)i * n] += 3.0; /* well conditioned */
-    double *WWt = dalloc(nn), *WtW = dalloc(nn), *ev1 = dalloc((size_t)n), *ev2 = dalloc((size_t)n);
-    mm(0, 1, n, n, n, W, W, WWt);
-    mm(1, 0, n, n, n, W, W, WtW);
-    assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', n, WWt, n, ev1), 0);
-    assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', n, WtW, n, ev2), 0);
-    double *P1 = dalloc(nn), *P2 = dalloc(nn), *T1 = dalloc(nn), *T2 = dalloc(nn);
+    double *WWt = tu_dalloc(nn), *WtW = tu_dalloc(nn), *ev1 = tu_dalloc((size_t)n), *ev2 = tu_dalloc((size_t)n);
+    tu_mm(0, 1, n, n, n, W, W, WWt);
+    tu_mm(1, 0, n, n, n, W, W, WtW);
+    tu_syev(n, WWt, ev1, 1);
+    tu_syev(n, WtW, ev2, 1);
+    double *P1 = tu_dalloc(nn), *P2 = tu_dalloc(nn), *T1 = tu_dalloc(nn), *T2 = tu_dalloc(nn);
     memset(ref, 0, nn * sizeof(double));
     for (int j = 1; j <= N; ++j) {
       /* P1 = Q1 diag(λ^{(j−1)/N}) Q1^T, P2 = Q2 diag(μ^{(N−j)/N}) Q2^T */
@@ -506,8 +401,8 @@ static void test_explicit_powers(void **state) {
           P1[i + (size_t)c * n] = (double)s1;
           P2[i + (size_t)c * n] = (double)s2;
         }
-      mm(0, 0, n, n, n, P1, A, T1);
-      mm(0, 0, n, n, n, T1, P2, T2);
+      tu_mm(0, 0, n, n, n, P1, A, T1);
+      tu_mm(0, 0, n, n, n, T1, P2, T2);
       for (size_t q = 0; q < nn; ++q) ref[q] += T2[q];
     }
     dln_mat *T = dln_mat_alloc(n, n);
@@ -517,7 +412,7 @@ static void test_explicit_powers(void **state) {
     assert_int_equal(dln_e2e_alloc(&e, loss, N), DLN_OK);
     memcpy(out, A, nn * sizeof(double));
     assert_int_equal(dln_e2e_precondition(e, W, out, out), DLN_OK); /* in place */
-    double err = tu_diffnorm(nn, out, ref) / fro(nn, ref);
+    double err = tu_diffnorm(nn, out, ref) / tu_fro(nn, ref);
     if (err > worst) worst = err;
     free(W);
     free(A);
@@ -545,7 +440,7 @@ static void test_explicit_powers(void **state) {
 static void thm3_rates(dln_loss *loss, int N, const double *W, double *s, double *rate) {
   int m = loss->rows, n = loss->cols, k = m < n ? m : n;
   size_t mn = (size_t)m * n;
-  double *U = dalloc((size_t)m * m), *Vt = dalloc((size_t)n * n), *G = dalloc(mn);
+  double *U = tu_dalloc((size_t)m * m), *Vt = tu_dalloc((size_t)n * n), *G = tu_dalloc(mn);
   full_svd(m, n, W, U, s, Vt);
   double v;
   assert_int_equal(dln_loss_eval(loss, W, &v, G), DLN_OK);
@@ -572,12 +467,12 @@ static void test_theorem3_singular_values(void **state) {
     size_t mn = (size_t)m * n;
     dln_e2e *e = NULL;
     assert_int_equal(dln_e2e_alloc(&e, b.loss, N), DLN_OK);
-    double *W = dalloc(mn), *Wd = dalloc(mn), *S = dalloc(3 * mn);
-    double *s = dalloc((size_t)k), *sp = dalloc((size_t)k), *sm = dalloc((size_t)k), *rate = dalloc((size_t)k),
-           *rate_w = dalloc((size_t)k), *tmp = dalloc((size_t)k);
+    double *W = tu_dalloc(mn), *Wd = tu_dalloc(mn), *S = tu_dalloc(3 * mn);
+    double *s = tu_dalloc((size_t)k), *sp = tu_dalloc((size_t)k), *sm = tu_dalloc((size_t)k),
+           *rate = tu_dalloc((size_t)k), *rate_w = tu_dalloc((size_t)k), *tmp = tu_dalloc((size_t)k);
     assert_int_equal(dln_e2e_from_net(b.net, b.theta, 0, W), DLN_OK);
     /* at the point: σ̇_r = u_r^T Ẇ v_r (002 eq. 11–12) from the RHS */
-    double *U = dalloc((size_t)m * m), *Vt = dalloc((size_t)n * n);
+    double *U = tu_dalloc((size_t)m * m), *Vt = tu_dalloc((size_t)n * n);
     thm3_rates(b.loss, N, W, s, rate);
     full_svd(m, n, W, U, tmp, Vt);
     assert_int_equal(dln_e2e_rhs(e, W, Wd, NULL), DLN_OK);
@@ -647,16 +542,16 @@ static void test_lemma2_det_sign(void **state) {
   for (int i = 0; i < n; ++i) T->data[i + (size_t)i * n] = 2.0;
   dln_loss *loss = NULL;
   assert_int_equal(dln_loss_factorization_alloc(&loss, T), DLN_OK);
-  double *W0 = dalloc(nn), *W = dalloc(nn), *S = dalloc(nt * nn), *times = dalloc(nt);
-  double *Q = dalloc(nn), *R = dalloc(nn), *D = dalloc(nn), *tmp = dalloc(nn);
+  double *W0 = tu_dalloc(nn), *W = tu_dalloc(nn), *S = tu_dalloc(nt * nn), *times = tu_dalloc(nt);
+  double *Q = tu_dalloc(nn), *R = tu_dalloc(nn), *D = tu_dalloc(nn), *tmp = tu_dalloc(nn);
   dln_rng *rng = dln_rng_alloc(7, 0);
   assert_int_equal(dln_rng_orthogonal(rng, n, n, Q), DLN_OK);
   assert_int_equal(dln_rng_orthogonal(rng, n, n, R), DLN_OK);
   D[0] = 1.0;
   D[4] = 0.7;
   D[8] = -0.4;
-  mm(0, 0, n, n, n, Q, D, tmp);
-  mm(0, 0, n, n, n, tmp, R, W0);
+  tu_mm(0, 0, n, n, n, Q, D, tmp);
+  tu_mm(0, 0, n, n, n, tmp, R, W0);
   assert_true(det(n, W0) < 0);
   for (int i = 0; i < nt; ++i) times[i] = T_END * i / (nt - 1);
   int crossed[4] = {0, 0, 0, 0};
@@ -698,7 +593,7 @@ static void test_refuse_unbalanced(void **state) {
   built b;
   build(&CASES[1], &b, 500);
   size_t mn = (size_t)b.m * b.n;
-  double *W = dalloc(mn), *Wp = dalloc(mn);
+  double *W = tu_dalloc(mn), *Wp = tu_dalloc(mn);
   /* balanced: accepted, W = W_{N:1} */
   assert_int_equal(dln_e2e_from_net(b.net, b.theta, 0, W), DLN_OK);
   assert_int_equal(dln_net_product(b.net, b.theta, Wp), DLN_OK);
@@ -727,8 +622,8 @@ static void test_refuse_unbalanced(void **state) {
   dln_net *tied = NULL;
   int tw[3] = {3, 4, 3};
   assert_int_equal(dln_net_alloc(&tied, 2, tw, 1), DLN_OK);
-  double *th = dalloc(tied->nparams);
-  fill_gauss(tied->nparams, th, 1.0);
+  double *th = tu_dalloc(tied->nparams);
+  tu_fill_gauss(tied->nparams, th, 1.0);
   assert_int_equal(dln_e2e_from_net(tied, th, 0, W), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "tied"));
   free(th);
@@ -748,7 +643,7 @@ static void test_gd_tracks_flow(void **state) {
   int N = CASES[1].depth;
   dln_e2e *e = NULL;
   assert_int_equal(dln_e2e_alloc(&e, b.loss, N), DLN_OK);
-  double *W0 = dalloc(mn), *Wf = dalloc(mn), *Wg = dalloc(mn);
+  double *W0 = tu_dalloc(mn), *Wf = tu_dalloc(mn), *Wg = tu_dalloc(mn);
   assert_int_equal(dln_e2e_from_net(b.net, b.theta, 0, W0), DLN_OK);
   const double t_end = 1.0;
   memcpy(Wf, W0, mn * sizeof(double));
@@ -768,7 +663,7 @@ static void test_gd_tracks_flow(void **state) {
     assert_int_equal(r.stop_reason, DLN_STOP_TIME);
     assert_int_equal(r.steps, (long)floor(t_end / etas[i] + 0.5));
     assert_close(r.t, t_end, 1e-12, 0);
-    err[i] = tu_diffnorm(mn, Wg, Wf) / fro(mn, Wf);
+    err[i] = tu_diffnorm(mn, Wg, Wf) / tu_fro(mn, Wf);
   }
   print_message("(f) e2e GD vs flow at t = 1: rel. error %.3g (η=4e-3), %.3g (2e-3), %.3g (1e-3); ratios %.3f %.3f\n",
                 err[0], err[1], err[2], err[0] / err[1], err[1] / err[2]);
@@ -824,8 +719,8 @@ static void test_table_and_threshold(void **state) {
   size_t mn = (size_t)m * n;
   dln_e2e *e = NULL;
   assert_int_equal(dln_e2e_alloc(&e, b.loss, CASES[2].depth), DLN_OK);
-  double *W0 = dalloc(mn), *W = dalloc(mn), *S = dalloc(11 * mn), *s = dalloc((size_t)k), *U = dalloc((size_t)m * m),
-         *Vt = dalloc((size_t)n * n);
+  double *W0 = tu_dalloc(mn), *W = tu_dalloc(mn), *S = tu_dalloc(11 * mn), *s = tu_dalloc((size_t)k),
+         *U = tu_dalloc((size_t)m * m), *Vt = tu_dalloc((size_t)n * n);
   assert_int_equal(dln_e2e_from_net(b.net, b.theta, 0, W0), DLN_OK);
   dln_table *tab = NULL;
   assert_int_equal(dln_e2e_table_alloc(e, 12, &tab), DLN_OK);
@@ -893,7 +788,7 @@ static void test_table_and_threshold(void **state) {
   W[3] = NAN;
   dln_train_default_options(&o);
   assert_int_equal(dln_e2e_flow(e, W, &o, NULL, NULL, &r), DLN_ENONFINITE);
-  double *Wd = dalloc(mn);
+  double *Wd = tu_dalloc(mn);
   assert_int_equal(dln_e2e_rhs(e, W, Wd, NULL), DLN_ENONFINITE);
   free(Wd);
   dln_table_free(tab);
@@ -920,9 +815,9 @@ static long count_run(dln_e2e *e, const double *W0, double *W, size_t mn, int gd
   dln_train_result r;
   memcpy(W, W0, mn * sizeof(double));
   if (tab) tab->nrows = 0;
-  count_begin();
+  tu_alloc_count_begin();
   int st = gd ? dln_e2e_gd(e, W, &o, NULL, tab, &r) : dln_e2e_flow(e, W, &o, NULL, tab, &r);
-  long c = count_end();
+  long c = tu_alloc_count_end(NULL);
   assert_int_equal(st, DLN_OK);
   assert_int_equal(r.stop_reason, DLN_STOP_TIME);
   return c;
@@ -930,7 +825,7 @@ static long count_run(dln_e2e *e, const double *W0, double *W, size_t mn, int gd
 
 static void test_no_alloc_in_loops(void **state) {
   (void)state;
-  if (!HAVE_ALLOC_COUNTER) {
+  if (!TU_HAVE_ALLOC_COUNTER) {
     print_message("allocation counter unavailable (sanitizer or non-glibc)\n");
     skip();
   }
@@ -939,17 +834,17 @@ static void test_no_alloc_in_loops(void **state) {
   size_t mn = (size_t)b.m * b.n;
   dln_e2e *e = NULL;
   assert_int_equal(dln_e2e_alloc(&e, b.loss, CASES[2].depth), DLN_OK);
-  double *W0 = dalloc(mn), *W = dalloc(mn), *Wd = dalloc(mn);
+  double *W0 = tu_dalloc(mn), *W = tu_dalloc(mn), *Wd = tu_dalloc(mn);
   assert_int_equal(dln_e2e_from_net(b.net, b.theta, 0, W0), DLN_OK);
   dln_table *tab = NULL;
   assert_int_equal(dln_e2e_table_alloc(e, 16, &tab), DLN_OK);
   /* warm-up (OpenBLAS/LAPACK buffers on first use) */
   count_run(e, W0, W, mn, 0, 0.5, tab, 11);
   count_run(e, W0, W, mn, 1, 0.01, tab, 11);
-  count_begin();
+  tu_alloc_count_begin();
   assert_int_equal(dln_e2e_rhs(e, W0, Wd, NULL), DLN_OK);
   assert_int_equal(dln_e2e_precondition(e, W0, W0, Wd), DLN_OK);
-  long c_rhs = count_end();
+  long c_rhs = tu_alloc_count_end(NULL);
   long g1 = count_run(e, W0, W, mn, 1, 0.01, NULL, 2), g2 = count_run(e, W0, W, mn, 1, 1.0, NULL, 2);
   long f1 = count_run(e, W0, W, mn, 0, 0.05, NULL, 2), f2 = count_run(e, W0, W, mn, 0, 2.0, NULL, 2);
   long gt1 = count_run(e, W0, W, mn, 1, 0.02, tab, 11), gt2 = count_run(e, W0, W, mn, 1, 1.0, tab, 11);
@@ -983,5 +878,6 @@ int main(void) {
       cmocka_unit_test(test_table_and_threshold),
       cmocka_unit_test(test_no_alloc_in_loops),
   };
+  tu_seed(0xD1B54A32D192ED03ull);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,78 +32,11 @@
 #include "dln/train.h"
 #include "testutil.h"
 
-/* ------------------------------------------------------------------ helpers (plain loops) */
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static double urand(void) { /* uniform in (0, 1), xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  uint64_t r = rng_state * 2685821657736338717ull;
-  return ((double)(r >> 11) + 0.5) / 9007199254740992.0;
-}
-static double grand(void) { /* N(0, 1), Box–Muller */
-  return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand());
-}
-static void fill_gauss(size_t n, double *x, double s) {
-  for (size_t i = 0; i < n; ++i) x[i] = s * grand();
-}
-
-/* C (m x n) = op(A) op(B), op(A) m x k, op(B) k x n, column-major; ta/tb: transpose. */
-static void mm(int ta, int tb, int m, int n, int k, const double *A, const double *B, double *C) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      long double s = 0;
-      for (int l = 0; l < k; ++l) {
-        double a = ta ? A[l + (size_t)i * k] : A[i + (size_t)l * m];
-        double b = tb ? B[j + (size_t)l * n] : B[l + (size_t)j * k];
-        s += (long double)a * b;
-      }
-      C[i + (size_t)j * m] = (double)s;
-    }
-}
-static double fro(size_t n, const double *x) {
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += x[i] * x[i];
-  return sqrt(s);
-}
-static double *dalloc(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof(double));
-  assert_non_null(p);
-  return p;
-}
-/* Random n x n orthogonal matrix: eigenvectors of a random symmetric matrix. */
-static void rand_orth(int n, double *Q) {
-  double *ev = dalloc((size_t)n);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i <= j; ++i) Q[i + (size_t)j * n] = Q[j + (size_t)i * n] = grand();
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', n, Q, n, ev), 0);
-  free(ev);
-}
-/* S = Q diag(f) Q^T (n x n). */
-static void qdq(int n, const double *Q, const double *f, double *S) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < n; ++i) {
-      long double s = 0;
-      for (int l = 0; l < n; ++l) s += (long double)Q[i + (size_t)l * n] * f[l] * Q[j + (size_t)l * n];
-      S[i + (size_t)j * n] = (double)s;
-    }
-}
+/* ------------------------------------------------------------------ helpers (plain-loop truths: testutil.c) */
 
 /* Run the library's gradient flow from theta (in place) to t_end. */
 static void run_flow(dln_net *net, dln_loss *loss, double *theta, double t_end, double rtol, double atol) {
-  dln_train_options o;
-  dln_train_default_options(&o);
-  o.method = DLN_METHOD_FLOW;
-  o.t_end = t_end;
-  o.rtol = rtol;
-  o.atol = atol;
-  o.nsamples = 2;
-  dln_train_result r;
-  int st = dln_train(net, loss, theta, &o, NULL, NULL, &r);
-  if (st) print_error("dln_train: %s\n", dln_last_error());
-  assert_int_equal(st, DLN_OK);
-  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
+  dln_train_result r = tu_flow(net, loss, theta, t_end, rtol, atol);
   assert_close(r.t, t_end, 1e-14, 0);
 }
 
@@ -116,12 +49,12 @@ static void test_linear_model(void **state) {
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 1, widths, 0), DLN_OK);
   dln_mat *Yb = dln_mat_alloc(m, n);
-  fill_gauss((size_t)m * n, Yb->data, 1.0);
+  tu_fill_gauss((size_t)m * n, Yb->data, 1.0);
   dln_loss *loss = NULL;
   assert_int_equal(dln_loss_factorization_alloc(&loss, Yb), DLN_OK);
   size_t np = net->nparams;
-  double *W0 = dalloc(np), *th = dalloc(np), *ex = dalloc(np), *exw = dalloc(np);
-  fill_gauss(np, W0, 1.0);
+  double *W0 = tu_dalloc(np), *th = tu_dalloc(np), *ex = tu_dalloc(np), *exw = tu_dalloc(np);
+  tu_fill_gauss(np, W0, 1.0);
 
   const double times[3] = {0.4, 1.7, 4.0};
   const double rtols[2] = {1e-6, 1e-11};
@@ -133,13 +66,13 @@ static void test_linear_model(void **state) {
     for (int k = 0; k < 2; ++k) {
       memcpy(th, W0, np * sizeof(double));
       run_flow(net, loss, th, t, rtols[k], rtols[k] * 1e-2);
-      double e = tu_diffnorm(np, th, ex) / fro(np, ex);
+      double e = tu_diffnorm(np, th, ex) / tu_fro(np, ex);
       if (e > err[k]) err[k] = e;
       if (k == 1) {
         /* negative control: the same comparison at a time off by 1% */
         double tw = 1.01 * t;
         for (size_t i = 0; i < np; ++i) exw[i] = Yb->data[i] + (W0[i] - Yb->data[i]) * exp(-tw);
-        double ew = tu_diffnorm(np, th, exw) / fro(np, exw);
+        double ew = tu_diffnorm(np, th, exw) / tu_fro(np, exw);
         if (ew < err_wrong_t) err_wrong_t = ew;
       }
     }
@@ -167,28 +100,6 @@ static void test_linear_model(void **state) {
 
 /* ------------------------------------------------------------------ (b) Riccati, 001 eq. 8 */
 
-/* X(t) of eq. 8 with Y = Q diag(lam) Q^T: exponentials via the eigen-decomposition,
- * the inverse via LAPACKE_dgesv. e2 is the exponent factor (2 in eq. 8) and e4 the
- * one inside the bracket (4), so a perturbed formula can be evaluated too. */
-static void riccati(int m, const double *Q, const double *lam, const double *X0, double t, double e2, double e4,
-                    double *X) {
-  size_t mm2 = (size_t)m * m;
-  double *E2 = dalloc(mm2), *K = dalloc(mm2), *M = dalloc(mm2), *T = dalloc(mm2), *f = dalloc((size_t)m);
-  lapack_int *ipiv = calloc((size_t)m, sizeof(lapack_int));
-  assert_non_null(ipiv);
-  for (int i = 0; i < m; ++i) f[i] = exp(e2 * t * lam[i]);
-  qdq(m, Q, f, E2); /* e^{2tY} */
-  for (int i = 0; i < m; ++i) f[i] = expm1(e4 * t * lam[i]) / lam[i];
-  qdq(m, Q, f, K); /* Y^{-1}(e^{4tY} − I) */
-  mm(0, 0, m, m, m, K, X0, M);
-  for (int i = 0; i < m; ++i) M[i + (size_t)i * m] += 1.0; /* M = I + Y^{-1}(e^{4tY} − I) X0 */
-  memcpy(T, E2, mm2 * sizeof(double));
-  assert_int_equal(LAPACKE_dgesv(LAPACK_COL_MAJOR, m, m, M, m, ipiv, T, m), 0); /* T = M^{-1} e^{2tY} */
-  mm(0, 0, m, m, m, X0, T, K);                                                  /* K = X0 M^{-1} e^{2tY} */
-  mm(0, 0, m, m, m, E2, K, X);                                                  /* X = e^{2tY} K */
-  free(E2), free(K), free(M), free(T), free(f), free(ipiv);
-}
-
 static void test_riccati_symmetric(void **state) {
   (void)state;
   const int m = 4, k = 6;
@@ -199,23 +110,23 @@ static void test_riccati_symmetric(void **state) {
   size_t mm2 = (size_t)m * m;
   /* indefinite, invertible Y = Q diag(lam) Q^T */
   const double lam[4] = {1.2, 0.6, -0.4, -0.9};
-  double *Q = dalloc(mm2);
-  rand_orth(m, Q);
+  double *Q = tu_dalloc(mm2);
+  tu_rand_orth(m, Q);
   dln_mat *Y = dln_mat_alloc(m, m);
-  qdq(m, Q, lam, Y->data);
+  tu_qdq(m, Q, lam, Y->data);
   for (int j = 0; j < m; ++j) /* exact symmetry */
     for (int i = j + 1; i < m; ++i) Y->data[j + (size_t)i * m] = Y->data[i + (size_t)j * m];
   dln_loss *loss = NULL;
   assert_int_equal(dln_loss_factorization_alloc(&loss, Y), DLN_OK);
 
-  double *U0 = dalloc(net->nparams), *U = dalloc(net->nparams), *X0 = dalloc(mm2), *X = dalloc(mm2),
-         *Xt = dalloc(mm2), *Xw = dalloc(mm2);
-  fill_gauss(net->nparams, U0, 0.5);
-  mm(0, 1, m, m, k, U0, U0, X0); /* X0 = U0 U0^T */
+  double *U0 = tu_dalloc(net->nparams), *U = tu_dalloc(net->nparams), *X0 = tu_dalloc(mm2), *X = tu_dalloc(mm2),
+         *Xt = tu_dalloc(mm2), *Xw = tu_dalloc(mm2);
+  tu_fill_gauss(net->nparams, U0, 0.5);
+  tu_mm(0, 1, m, m, k, U0, U0, X0); /* X0 = U0 U0^T */
 
   /* sanity of the transcription: eq. 8 at t = 0 gives X0 */
-  riccati(m, Q, lam, X0, 0.0, 2, 4, Xt);
-  assert_true(tu_diffnorm(mm2, Xt, X0) <= 1e-14 * fro(mm2, X0));
+  tu_riccati(m, Q, lam, X0, 0.0, 2, 4, Xt);
+  assert_true(tu_diffnorm(mm2, Xt, X0) <= 1e-14 * tu_fro(mm2, X0));
 
   const double times[4] = {0.25, 0.8, 1.5, 3.0};
   double maxerr = 0, minerr_wrong = INFINITY;
@@ -223,19 +134,19 @@ static void test_riccati_symmetric(void **state) {
     memcpy(U, U0, net->nparams * sizeof(double));
     run_flow(net, loss, U, times[it], 1e-12, 1e-14);
     assert_int_equal(dln_net_product(net, U, X), DLN_OK);
-    double xn = fro(mm2, X);
+    double xn = tu_fro(mm2, X);
     /* U U^T from the library's product equals U U^T by plain loops */
-    mm(0, 1, m, m, k, U, U, Xw);
+    tu_mm(0, 1, m, m, k, U, U, Xw);
     assert_true(tu_diffnorm(mm2, X, Xw) <= 1e-14 * xn);
-    riccati(m, Q, lam, X0, times[it], 2, 4, Xt);
-    double e = tu_diffnorm(mm2, X, Xt) / fro(mm2, Xt);
+    tu_riccati(m, Q, lam, X0, times[it], 2, 4, Xt);
+    double e = tu_diffnorm(mm2, X, Xt) / tu_fro(mm2, Xt);
     if (e > maxerr) maxerr = e;
     /* negative controls: exponent 4 replaced by 2 inside the bracket; a 1% time shift */
-    riccati(m, Q, lam, X0, times[it], 2, 2, Xw);
-    double ew = tu_diffnorm(mm2, X, Xw) / fro(mm2, Xw);
+    tu_riccati(m, Q, lam, X0, times[it], 2, 2, Xw);
+    double ew = tu_diffnorm(mm2, X, Xw) / tu_fro(mm2, Xw);
     if (ew < minerr_wrong) minerr_wrong = ew;
-    riccati(m, Q, lam, X0, 1.01 * times[it], 2, 4, Xw);
-    ew = tu_diffnorm(mm2, X, Xw) / fro(mm2, Xw);
+    tu_riccati(m, Q, lam, X0, 1.01 * times[it], 2, 4, Xw);
+    ew = tu_diffnorm(mm2, X, Xw) / tu_fro(mm2, Xw);
     if (ew < minerr_wrong) minerr_wrong = ew;
     print_message("riccati t=%.2f: rel. error %.3g\n", times[it], e);
   }
@@ -249,8 +160,8 @@ static void test_riccati_symmetric(void **state) {
   /* the limit (001 Corollary 1 / Prop. 2): X → projection of Y onto the PSD cone */
   {
     const double lp[4] = {1.2, 0.6, 0, 0};
-    double *Yp = dalloc(mm2);
-    qdq(m, Q, lp, Yp);
+    double *Yp = tu_dalloc(mm2);
+    tu_qdq(m, Q, lp, Yp);
     memcpy(U, U0, net->nparams * sizeof(double));
     run_flow(net, loss, U, 12.0, 1e-12, 1e-14);
     dln_net_product(net, U, X);
@@ -279,27 +190,27 @@ static void test_spectral_symmetric(void **state) {
   size_t mm2 = (size_t)m * m;
   const double lam[4] = {-0.9, -0.4, 0.6, 1.2}; /* ascending, as LAPACK returns them */
   const double s0[4] = {0.3, 0.0, 0.05, 2.0};   /* paired with lam; one zero component stays zero */
-  double *Q = dalloc(mm2);
-  rand_orth(m, Q);
+  double *Q = tu_dalloc(mm2);
+  tu_rand_orth(m, Q);
   dln_mat *Y = dln_mat_alloc(m, m);
-  qdq(m, Q, lam, Y->data);
+  tu_qdq(m, Q, lam, Y->data);
   for (int j = 0; j < m; ++j)
     for (int i = j + 1; i < m; ++i) Y->data[j + (size_t)i * m] = Y->data[i + (size_t)j * m];
   dln_loss *loss = NULL;
   assert_int_equal(dln_loss_factorization_alloc(&loss, Y), DLN_OK);
-  double *U0 = dalloc(net->nparams), *U = dalloc(net->nparams), *X = dalloc(mm2), *T = dalloc(mm2),
-         *D = dalloc(mm2), *Phi = dalloc(mm2), *ev = dalloc((size_t)m);
+  double *U0 = tu_dalloc(net->nparams), *U = tu_dalloc(net->nparams), *X = tu_dalloc(mm2), *T = tu_dalloc(mm2),
+         *D = tu_dalloc(mm2), *Phi = tu_dalloc(mm2), *ev = tu_dalloc((size_t)m);
   int st = dln_init_spectral_symmetric(net, U0, Y, s0); /* U0 = [Φ Σ0^{1/2}, 0] (001 Definition 1) */
   if (st) print_error("dln_init_spectral_symmetric: %s\n", dln_last_error());
   assert_int_equal(st, DLN_OK);
   /* Φ from this file's own eigen-decomposition of Y (sign choices do not matter below) */
   memcpy(Phi, Y->data, mm2 * sizeof(double));
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', m, Phi, m, ev), 0);
+  tu_syev(m, Phi, ev, 1);
   for (int i = 0; i < m; ++i) assert_close(ev[i], lam[i], 0, 1e-14);
   /* the init is spectral: Φ^T X0 Φ = diag(s0) */
-  mm(0, 1, m, m, k, U0, U0, X);
-  mm(1, 0, m, m, m, Phi, X, T);
-  mm(0, 0, m, m, m, T, Phi, D);
+  tu_mm(0, 1, m, m, k, U0, U0, X);
+  tu_mm(1, 0, m, m, m, Phi, X, T);
+  tu_mm(0, 0, m, m, m, T, Phi, D);
   for (int j = 0; j < m; ++j)
     for (int i = 0; i < m; ++i) assert_close(D[i + (size_t)j * m], i == j ? s0[i] : 0.0, 0, 1e-14);
 
@@ -310,8 +221,8 @@ static void test_spectral_symmetric(void **state) {
     memcpy(U, U0, net->nparams * sizeof(double));
     run_flow(net, loss, U, t, 1e-12, 1e-14);
     dln_net_product(net, U, X);
-    mm(1, 0, m, m, m, Phi, X, T);
-    mm(0, 0, m, m, m, T, Phi, D); /* D = Φ^T X(t) Φ: diag(σ_i(t)) by eq. 9 */
+    tu_mm(1, 0, m, m, m, Phi, X, T);
+    tu_mm(0, 0, m, m, m, T, Phi, D); /* D = Φ^T X(t) Φ: diag(σ_i(t)) by eq. 9 */
     double wrong_t = 0; /* the same max-over-components comparison at a 1% shifted time */
     for (int i = 0; i < m; ++i) {
       double got = D[i + (size_t)i * m];
@@ -342,34 +253,9 @@ static void test_spectral_symmetric(void **state) {
 
 /* ------------------------------------------------------------------ (d) asymmetric spectral, 001 eq. 17, 21, 22 */
 
-/* eq. 22, the square root over the first four terms only (INDEX note) */
-static double eq22(double s, double l, double x0) {
-  return (sqrt(4 * s * s * l * l + 16 * s * s * x0 * x0 + l * l * l * l + 4 * x0 * x0 * l * l) - 4 * s * x0 - l * l) /
-         (4 * l * l * (s - x0));
-}
-/* eq. 17 */
-static double eq17(double s, double l, double C, double t) {
-  double R = sqrt(4 * s * s + l * l), e1 = exp(t * R), e2 = e1 * e1;
-  return (s * e2 - 2 * C * l * l * e1 - 4 * s * l * l * C * C) / (e2 + 8 * s * C * e1 - 4 * l * l * C * C);
-}
-/* eq. 21 right-hand side */
-static double eq21(double s, double l, double x) { return 2 * (s - x) * sqrt(x * x + l * l / 4); }
-/* x(t) by classical RK4 with step ≤ 1e-4 (global error O(h^4) ~ 1e-16 times the
+/* eq. 21 right-hand side, for tu_rk4 (step ≤ 1e-4: global error O(h^4) ~ 1e-16 times the
  * O(1)..O(100) derivative bounds here) */
-static double rk4(double s, double l, double x0, double t) {
-  int ns = (int)ceil(t / 1e-4);
-  double h = t / ns, x = x0;
-  for (int i = 0; i < ns; ++i) {
-    double k1 = eq21(s, l, x), k2 = eq21(s, l, x + 0.5 * h * k1), k3 = eq21(s, l, x + 0.5 * h * k2),
-           k4 = eq21(s, l, x + h * k3);
-    x += h / 6 * (k1 + 2 * k2 + 2 * k3 + k4);
-  }
-  return x;
-}
-static int cmp_desc(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x < y) - (x > y);
-}
+static double eq21(double s, double l, double x) { return 2 * (s - x) * sqrt(x * x + l * l / 4); }
 
 static void test_spectral_asymmetric(void **state) {
   (void)state;
@@ -385,25 +271,20 @@ static void test_spectral_asymmetric(void **state) {
   for (int i = 0; i < p; ++i) {
     lam0[i] = ub[i] * ub[i] - vb[i] * vb[i];
     x0[i] = ub[i] * vb[i];
-    C[i] = eq22(sig[i], lam0[i], x0[i]);
+    C[i] = tu_eq22(sig[i], lam0[i], x0[i]);
     /* transcription check: eq. 17 at t = 0 gives x0 */
-    assert_close(eq17(sig[i], lam0[i], C[i], 0.0), x0[i], 1e-13, 0);
+    assert_close(tu_eq17(sig[i], lam0[i], C[i], 0.0), x0[i], 1e-13, 0);
   }
-  double *Phi = dalloc((size_t)m * m), *Psi = dalloc((size_t)n * n);
-  rand_orth(m, Phi);
-  rand_orth(n, Psi);
+  double *Phi = tu_dalloc((size_t)m * m), *Psi = tu_dalloc((size_t)n * n);
+  tu_rand_orth(m, Phi);
+  tu_rand_orth(n, Psi);
   dln_mat *Yb = dln_mat_alloc(m, n);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      double s = 0;
-      for (int l = 0; l < p; ++l) s += Phi[i + (size_t)l * m] * sig[l] * Psi[j + (size_t)l * n];
-      Yb->data[i + (size_t)j * m] = s;
-    }
+  tu_usv(m, n, p, Phi, sig, Psi, Yb->data);
   dln_loss *loss = NULL;
   assert_int_equal(dln_loss_factorization_alloc(&loss, Yb), DLN_OK);
   size_t np = net->nparams;
-  double *th0 = dalloc(np), *th = dalloc(np), *W = dalloc((size_t)m * n), *T = dalloc((size_t)m * n),
-         *D = dalloc((size_t)m * n), *sv = dalloc((size_t)p), *work = dalloc((size_t)m * n);
+  double *th0 = tu_dalloc(np), *th = tu_dalloc(np), *W = tu_dalloc((size_t)m * n), *T = tu_dalloc((size_t)m * n),
+         *D = tu_dalloc((size_t)m * n), *sv = tu_dalloc((size_t)p), *work = tu_dalloc((size_t)m * n);
   dln_rng *rng = dln_rng_alloc(17, 3);
   assert_non_null(rng);
   int st = dln_init_spectral_asymmetric(net, th0, Yb, ub, vb, rng);
@@ -412,11 +293,11 @@ static void test_spectral_asymmetric(void **state) {
   /* the init's conserved quantity: eigenvalues of U^T U − V^T V = W_2^T W_2 − W_1 W_1^T
    * are {λ0,i} ∪ {0} (001 eq. 16) */
   {
-    double *Cq = dalloc((size_t)k * k), *ev = dalloc((size_t)k), want[5] = {lam0[0], lam0[1], lam0[2], 0, 0};
+    double *Cq = tu_dalloc((size_t)k * k), *ev = tu_dalloc((size_t)k), want[5] = {lam0[0], lam0[1], lam0[2], 0, 0};
     assert_int_equal(dln_net_conserved(net, th0, 1, Cq), DLN_OK);
-    assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'U', k, Cq, k, ev), 0);
-    qsort(want, 5, sizeof(double), cmp_desc);
-    qsort(ev, (size_t)k, sizeof(double), cmp_desc);
+    tu_syev(k, Cq, ev, 0);
+    qsort(want, 5, sizeof(double), tu_cmp_desc);
+    qsort(ev, (size_t)k, sizeof(double), tu_cmp_desc);
     for (int i = 0; i < k; ++i) assert_close(ev[i], want[i], 0, 1e-13);
     free(Cq), free(ev);
   }
@@ -428,17 +309,17 @@ static void test_spectral_asymmetric(void **state) {
     memcpy(th, th0, np * sizeof(double));
     run_flow(net, loss, th, t, 1e-12, 1e-14);
     assert_int_equal(dln_net_product(net, th, W), DLN_OK);
-    mm(1, 0, m, n, m, Phi, W, T);
-    mm(0, 0, m, n, n, T, Psi, D); /* D = Φ^T W(t) Ψ = [diag(x_i(t)), 0] */
+    tu_mm(1, 0, m, n, m, Phi, W, T);
+    tu_mm(0, 0, m, n, n, T, Psi, D); /* D = Φ^T W(t) Ψ = [diag(x_i(t)), 0] */
     double want_sorted[3], wrong_t = 0;
     for (int i = 0; i < p; ++i) {
-      double x17 = eq17(sig[i], lam0[i], C[i], t), xrk = rk4(sig[i], lam0[i], x0[i], t);
+      double x17 = tu_eq17(sig[i], lam0[i], C[i], t), xrk = tu_rk4(eq21, sig[i], lam0[i], x0[i], t);
       double got = D[i + (size_t)i * m];
       if (fabs(got - x17) > err17) err17 = fabs(got - x17);
       if (fabs(got - xrk) > err_rk) err_rk = fabs(got - xrk);
       if (fabs(x17 - xrk) > err_17rk) err_17rk = fabs(x17 - xrk);
       /* control: the same max-over-components comparison at a 1% shifted time */
-      double ew = fabs(got - eq17(sig[i], lam0[i], C[i], 1.01 * t));
+      double ew = fabs(got - tu_eq17(sig[i], lam0[i], C[i], 1.01 * t));
       if (ew > wrong_t) wrong_t = ew;
       want_sorted[i] = fabs(x17);
     }
@@ -448,7 +329,7 @@ static void test_spectral_asymmetric(void **state) {
         if (i != j && fabs(D[i + (size_t)j * m]) > maxoff) maxoff = fabs(D[i + (size_t)j * m]);
     /* singular values of W(t) (library routine) against the sorted |x_i(t)| */
     assert_int_equal(dln_singular_values(m, n, W, sv, work), DLN_OK);
-    qsort(want_sorted, 3, sizeof(double), cmp_desc);
+    qsort(want_sorted, 3, sizeof(double), tu_cmp_desc);
     for (int i = 0; i < p; ++i)
       if (fabs(sv[i] - want_sorted[i]) > errsv) errsv = fabs(sv[i] - want_sorted[i]);
     print_message("asymmetric t=%.1f: x = (%.12f, %.12f, %.12f)\n", t, D[0], D[1 + m], D[2 + 2 * m]);
@@ -470,7 +351,7 @@ static void test_spectral_asymmetric(void **state) {
   /* and the imbalance changes the answer: a balanced component (λ0 → 0) with the same x0
    * follows a different curve (control on λ0 entering eq. 17/21) */
   {
-    double xb = rk4(sig[1], 1e-8, x0[1], 0.7), xi = rk4(sig[1], lam0[1], x0[1], 0.7);
+    double xb = tu_rk4(eq21, sig[1], 1e-8, x0[1], 0.7), xi = tu_rk4(eq21, sig[1], lam0[1], x0[1], 0.7);
     assert_true(fabs(xb - xi) > 1e-3);
   }
   dln_rng_free(rng);
@@ -487,5 +368,6 @@ int main(void) {
       cmocka_unit_test(test_spectral_symmetric),
       cmocka_unit_test(test_spectral_asymmetric),
   };
+  tu_seed(0x2545F4914F6CDD1Dull);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,11 +56,6 @@ static const config configs[] = {
 enum { L_FACT, L_REG_OVER, L_REG_UNDER, L_SENS, L_COMP, NLOSSES };
 static const char *loss_names[] = {"factorization", "regression n>d0", "regression n<d0", "sensing", "completion"};
 
-static int verbose(void) {
-  const char *e = getenv("DLN_TEST_VERBOSE");
-  return e && *e && *e != '0';
-}
-
 static double dot(size_t n, const double *a, const double *b) {
   double s = 0;
   for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
@@ -245,7 +240,7 @@ static void run_config(const config *cf, int kind, uint64_t seed) {
   for (int k = 0; k < ds.ndirs; ++k) hw[(size_t)k * np + np / 2] += WRONG;
   double ehw = hvp_error(net, loss, theta, hw, &ds);
 
-  if (verbose())
+  if (tu_verbose())
     printf("  %-30s %-16s |g|=%-9.3g grad err %.2e (wrong %.2e)  hvp err %.2e (wrong %.2e)\n", cf->name,
            loss_names[kind], dln_norm2(np, g), eg, egw, eh, ehw);
   if (!(eg <= GRAD_RTOL)) fail_msg("%s / %s: gradient error %g > %g", cf->name, loss_names[kind], eg, GRAD_RTOL);
@@ -333,7 +328,7 @@ static void test_loss_hvp(void **state) {
         }
         double hn = dln_norm2(n, H);
         double eh = sqrt(s2) / hn, ehw = sqrt(s2w) / hn;
-        if (verbose())
+        if (tu_verbose())
           printf("  loss %-16s %dx%d: grad err %.2e, hvp err %.2e (wrong %.2e)\n", loss_names[kind], rows, cols, eg,
                  eh, ehw);
         if (!(eg <= GRAD_RTOL)) fail_msg("loss %s %dx%d: gradient error %g", loss_names[kind], rows, cols, eg);

@@ -54,17 +54,6 @@ static dln_mat *lowrank_mat(uint64_t seed, int rows, int cols, int r) {
   return c;
 }
 
-static int numerical_rank(int rows, int cols, const double *a) {
-  int k = rows < cols ? rows : cols;
-  double *s = malloc(sizeof(double) * k), *w = malloc(sizeof(double) * rows * cols);
-  assert_int_equal(dln_singular_values(rows, cols, a, s, w), DLN_OK);
-  int r = 0;
-  while (r < k && s[r] > 1e-10 * s[0]) ++r;
-  free(s);
-  free(w);
-  return r;
-}
-
 /* ------------------------------------------------------------------ balanced */
 
 static void check_balanced(int depth, const int *w, const dln_mat *W0, int use_rng) {
@@ -106,7 +95,7 @@ static void test_balanced_depths(void **state) {
   /* depth 3, non-square, rank-deficient (rank 2) */
   int w3[] = {4, 7, 5, 6};
   A = lowrank_mat(2, 6, 4, 2);
-  assert_int_equal(numerical_rank(6, 4, A->data), 2);
+  assert_int_equal(tu_rank(6, 4, A->data), 2);
   check_balanced(3, w3, A, 1);
   check_balanced(3, w3, A, 0);
   dln_mat_free(A);
@@ -254,7 +243,7 @@ static void check_spectral_symmetric(int tied) {
   /* independent eigendecomposition Y = Φ Λ Φ^T (ascending) */
   double phi[16], ev[4];
   memcpy(phi, Y->data, sizeof phi);
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', m, phi, m, ev), 0);
+  tu_syev(m, phi, ev, 1);
   double ps[16], ref[16], uu[16];
   for (int i = 0; i < m; ++i)
     for (int r = 0; r < m; ++r) ps[r + i * m] = phi[r + i * m] * sigma0[i];
@@ -293,11 +282,6 @@ static void test_spectral_symmetric(void **state) {
 
 /* ------------------------------------------------------------------ asymmetric spectral */
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static void check_spectral_asymmetric(int m, int n, int k, int use_rng) {
   int w[] = {n, k, m};
   int p = m < n ? m : n;
@@ -324,9 +308,9 @@ static void check_spectral_asymmetric(int m, int n, int k, int use_rng) {
   /* C_1 = W_2^T W_2 − W_1 W_1^T has eigenvalues ū_i² − v̄_i² plus k − p zeros */
   double *C = calloc((size_t)k * k, sizeof(double)), *ev = calloc(k, sizeof(double)), *want = calloc(k, sizeof(double));
   assert_int_equal(dln_net_conserved(net, theta, 1, C), DLN_OK);
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'U', k, C, k, ev), 0);
+  tu_syev(k, C, ev, 0);
   for (int i = 0; i < p; ++i) want[i] = ubar[i] * ubar[i] - vbar[i] * vbar[i];
-  qsort(want, k, sizeof(double), cmp_double);
+  qsort(want, k, sizeof(double), tu_cmp_asc);
   for (int i = 0; i < k; ++i) assert_close(ev[i], want[i], 0, 1e-12);
   /* with rng, the factors are rotated (not the plain diagonal embedding) */
   if (use_rng) {

@@ -10,7 +10,6 @@
  * 001 Fig. 1 (5×10 target, width 50); the AUTO switch; CVODE's Jacobian-vector product
  * against central differences of the right-hand side; option validation. */
 #include <float.h>
-#include <lapacke.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,57 +32,7 @@
 #include "dynamics/dynamics_internal.h"
 #include "testutil.h"
 
-/* ------------------------------------------------------------------ helpers (plain loops) */
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static double urand(void) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  uint64_t r = rng_state * 2685821657736338717ull;
-  return ((double)(r >> 11) + 0.5) / 9007199254740992.0;
-}
-static double grand(void) { return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand()); }
-static void fill_gauss(size_t n, double *x, double s) {
-  for (size_t i = 0; i < n; ++i) x[i] = s * grand();
-}
-static void mm(int ta, int tb, int m, int n, int k, const double *A, const double *B, double *C) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      long double s = 0;
-      for (int l = 0; l < k; ++l) {
-        double a = ta ? A[l + (size_t)i * k] : A[i + (size_t)l * m];
-        double b = tb ? B[j + (size_t)l * n] : B[l + (size_t)j * k];
-        s += (long double)a * b;
-      }
-      C[i + (size_t)j * m] = (double)s;
-    }
-}
-static double fro(size_t n, const double *x) {
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += x[i] * x[i];
-  return sqrt(s);
-}
-static double *dalloc(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof(double));
-  assert_non_null(p);
-  return p;
-}
-static void rand_orth(int n, double *Q) {
-  double *ev = dalloc((size_t)n);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i <= j; ++i) Q[i + (size_t)j * n] = Q[j + (size_t)i * n] = grand();
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', n, Q, n, ev), 0);
-  free(ev);
-}
-static void qdq(int n, const double *Q, const double *f, double *S) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < n; ++i) {
-      long double s = 0;
-      for (int l = 0; l < n; ++l) s += (long double)Q[i + (size_t)l * n] * f[l] * Q[j + (size_t)l * n];
-      S[i + (size_t)j * n] = (double)s;
-    }
-}
+/* ------------------------------------------------------------------ helpers (plain-loop truths: testutil.c) */
 
 static const char *mname(int method, int stages) {
   switch (method) {
@@ -141,13 +90,13 @@ static void linear_make(linear_problem *p) {
   int widths[2] = {n, m};
   assert_int_equal(dln_net_alloc(&p->net, 1, widths, 0), DLN_OK);
   dln_mat *Yb = dln_mat_alloc(m, n);
-  fill_gauss((size_t)m * n, Yb->data, 1.0);
+  tu_fill_gauss((size_t)m * n, Yb->data, 1.0);
   assert_int_equal(dln_loss_factorization_alloc(&p->loss, Yb), DLN_OK);
-  p->Yb = dalloc((size_t)m * n);
+  p->Yb = tu_dalloc((size_t)m * n);
   memcpy(p->Yb, Yb->data, (size_t)m * n * sizeof(double));
   dln_mat_free(Yb);
-  p->W0 = dalloc(p->net->nparams);
-  fill_gauss(p->net->nparams, p->W0, 1.0);
+  p->W0 = tu_dalloc(p->net->nparams);
+  tu_fill_gauss(p->net->nparams, p->W0, 1.0);
 }
 static void linear_free(linear_problem *p) {
   free(p->Yb), free(p->W0);
@@ -157,9 +106,9 @@ static void linear_free(linear_problem *p) {
 /* relative error at t against eq. 4 */
 static double linear_err(linear_problem *p, const double *th, double t) {
   size_t np = p->net->nparams;
-  double *ex = dalloc(np);
+  double *ex = tu_dalloc(np);
   for (size_t i = 0; i < np; ++i) ex[i] = p->Yb[i] + (p->W0[i] - p->Yb[i]) * exp(-t);
-  double e = tu_diffnorm(np, th, ex) / fro(np, ex);
+  double e = tu_diffnorm(np, th, ex) / tu_fro(np, ex);
   free(ex);
   return e;
 }
@@ -169,7 +118,7 @@ static void test_linear_model(void **state) {
   linear_problem p = {0};
   linear_make(&p);
   size_t np = p.net->nparams;
-  double *th = dalloc(np);
+  double *th = tu_dalloc(np);
   const double t = 1.7, rtols[2] = {1e-6, 1e-10};
   for (int mi = 0; mi < 3; ++mi) {
     const imethod *im = &implicit_methods[mi];
@@ -196,24 +145,6 @@ static void test_linear_model(void **state) {
 
 /* ------------------------------------------------------------------ (b) Riccati, 001 eq. 8 */
 
-static void riccati(int m, const double *Q, const double *lam, const double *X0, double t, double *X) {
-  size_t mm2 = (size_t)m * m;
-  double *E2 = dalloc(mm2), *K = dalloc(mm2), *M = dalloc(mm2), *T = dalloc(mm2), *f = dalloc((size_t)m);
-  lapack_int *ipiv = calloc((size_t)m, sizeof(lapack_int));
-  assert_non_null(ipiv);
-  for (int i = 0; i < m; ++i) f[i] = exp(2 * t * lam[i]);
-  qdq(m, Q, f, E2); /* e^{2tY} */
-  for (int i = 0; i < m; ++i) f[i] = expm1(4 * t * lam[i]) / lam[i];
-  qdq(m, Q, f, K); /* Y^{-1}(e^{4tY} − I) */
-  mm(0, 0, m, m, m, K, X0, M);
-  for (int i = 0; i < m; ++i) M[i + (size_t)i * m] += 1.0;
-  memcpy(T, E2, mm2 * sizeof(double));
-  assert_int_equal(LAPACKE_dgesv(LAPACK_COL_MAJOR, m, m, M, m, ipiv, T, m), 0);
-  mm(0, 0, m, m, m, X0, T, K);
-  mm(0, 0, m, m, m, E2, K, X); /* X = e^{2tY} X0 [I + Y^{-1}(e^{4tY} − I) X0]^{-1} e^{2tY} */
-  free(E2), free(K), free(M), free(T), free(f), free(ipiv);
-}
-
 typedef struct {
   int m, k;
   dln_net *net;
@@ -228,18 +159,18 @@ static void riccati_make(riccati_problem *p) {
   const double lam[4] = {1.2, 0.6, -0.4, -0.9};
   memcpy(p->lam, lam, sizeof lam);
   size_t mm2 = (size_t)p->m * p->m;
-  p->Q = dalloc(mm2);
-  rand_orth(p->m, p->Q);
+  p->Q = tu_dalloc(mm2);
+  tu_rand_orth(p->m, p->Q);
   dln_mat *Y = dln_mat_alloc(p->m, p->m);
-  qdq(p->m, p->Q, lam, Y->data);
+  tu_qdq(p->m, p->Q, lam, Y->data);
   for (int j = 0; j < p->m; ++j)
     for (int i = j + 1; i < p->m; ++i) Y->data[j + (size_t)i * p->m] = Y->data[i + (size_t)j * p->m];
   assert_int_equal(dln_loss_factorization_alloc(&p->loss, Y), DLN_OK);
   dln_mat_free(Y);
-  p->U0 = dalloc(p->net->nparams);
-  p->X0 = dalloc(mm2);
-  fill_gauss(p->net->nparams, p->U0, 0.5);
-  mm(0, 1, p->m, p->m, p->k, p->U0, p->U0, p->X0);
+  p->U0 = tu_dalloc(p->net->nparams);
+  p->X0 = tu_dalloc(mm2);
+  tu_fill_gauss(p->net->nparams, p->U0, 0.5);
+  tu_mm(0, 1, p->m, p->m, p->k, p->U0, p->U0, p->X0);
 }
 static void riccati_free(riccati_problem *p) {
   free(p->Q), free(p->U0), free(p->X0);
@@ -248,10 +179,10 @@ static void riccati_free(riccati_problem *p) {
 }
 static double riccati_err(riccati_problem *p, const double *U, double t) {
   size_t mm2 = (size_t)p->m * p->m;
-  double *X = dalloc(mm2), *Xt = dalloc(mm2);
-  mm(0, 1, p->m, p->m, p->k, U, U, X);
-  riccati(p->m, p->Q, p->lam, p->X0, t, Xt);
-  double e = tu_diffnorm(mm2, X, Xt) / fro(mm2, Xt);
+  double *X = tu_dalloc(mm2), *Xt = tu_dalloc(mm2);
+  tu_mm(0, 1, p->m, p->m, p->k, U, U, X);
+  tu_riccati(p->m, p->Q, p->lam, p->X0, t, 2, 4, Xt);
+  double e = tu_diffnorm(mm2, X, Xt) / tu_fro(mm2, Xt);
   free(X), free(Xt);
   return e;
 }
@@ -261,7 +192,7 @@ static void test_riccati(void **state) {
   riccati_problem p = {0};
   riccati_make(&p);
   size_t np = p.net->nparams;
-  double *U = dalloc(np);
+  double *U = tu_dalloc(np);
   const double t = 1.5, rtols[2] = {1e-6, 1e-10};
   for (int mi = 0; mi < 3; ++mi) {
     const imethod *im = &implicit_methods[mi];
@@ -287,15 +218,6 @@ static void test_riccati(void **state) {
 
 /* ------------------------------------------------------------------ (c) asymmetric spectral, 001 eq. 17, 22 */
 
-static double eq22(double s, double l, double x0) {
-  return (sqrt(4 * s * s * l * l + 16 * s * s * x0 * x0 + l * l * l * l + 4 * x0 * x0 * l * l) - 4 * s * x0 - l * l) /
-         (4 * l * l * (s - x0));
-}
-static double eq17(double s, double l, double C, double t) {
-  double R = sqrt(4 * s * s + l * l), e1 = exp(t * R), e2 = e1 * e1;
-  return (s * e2 - 2 * C * l * l * e1 - 4 * s * l * l * C * C) / (e2 + 8 * s * C * e1 - 4 * l * l * C * C);
-}
-
 static void test_spectral_asymmetric(void **state) {
   (void)state;
   const int m = 3, n = 4, k = 5, p = 3;
@@ -307,24 +229,19 @@ static void test_spectral_asymmetric(void **state) {
   for (int i = 0; i < p; ++i) {
     lam0[i] = ub[i] * ub[i] - vb[i] * vb[i];
     x0[i] = ub[i] * vb[i];
-    C[i] = eq22(sig[i], lam0[i], x0[i]);
-    assert_close(eq17(sig[i], lam0[i], C[i], 0.0), x0[i], 1e-13, 0);
+    C[i] = tu_eq22(sig[i], lam0[i], x0[i]);
+    assert_close(tu_eq17(sig[i], lam0[i], C[i], 0.0), x0[i], 1e-13, 0);
   }
-  double *Phi = dalloc((size_t)m * m), *Psi = dalloc((size_t)n * n);
-  rand_orth(m, Phi);
-  rand_orth(n, Psi);
+  double *Phi = tu_dalloc((size_t)m * m), *Psi = tu_dalloc((size_t)n * n);
+  tu_rand_orth(m, Phi);
+  tu_rand_orth(n, Psi);
   dln_mat *Yb = dln_mat_alloc(m, n);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      double s = 0;
-      for (int l = 0; l < p; ++l) s += Phi[i + (size_t)l * m] * sig[l] * Psi[j + (size_t)l * n];
-      Yb->data[i + (size_t)j * m] = s;
-    }
+  tu_usv(m, n, p, Phi, sig, Psi, Yb->data);
   dln_loss *loss = NULL;
   assert_int_equal(dln_loss_factorization_alloc(&loss, Yb), DLN_OK);
   size_t np = net->nparams;
-  double *th0 = dalloc(np), *th = dalloc(np), *W = dalloc((size_t)m * n), *T = dalloc((size_t)m * n),
-         *D = dalloc((size_t)m * n);
+  double *th0 = tu_dalloc(np), *th = tu_dalloc(np), *W = tu_dalloc((size_t)m * n), *T = tu_dalloc((size_t)m * n),
+         *D = tu_dalloc((size_t)m * n);
   dln_rng *rng = dln_rng_alloc(17, 3);
   assert_non_null(rng);
   assert_int_equal(dln_init_spectral_asymmetric(net, th0, Yb, ub, vb, rng), DLN_OK);
@@ -336,13 +253,13 @@ static void test_spectral_asymmetric(void **state) {
       memcpy(th, th0, np * sizeof(double));
       run_to(net, loss, th, im->method, im->stages, t, rtols[kk], 0);
       assert_int_equal(dln_net_product(net, th, W), DLN_OK);
-      mm(1, 0, m, n, m, Phi, W, T);
-      mm(0, 0, m, n, n, T, Psi, D); /* D = Φᵀ W(t) Ψ = [diag(x_i(t)), 0] */
+      tu_mm(1, 0, m, n, m, Phi, W, T);
+      tu_mm(0, 0, m, n, n, T, Psi, D); /* D = Φᵀ W(t) Ψ = [diag(x_i(t)), 0] */
       err[kk] = 0;
       for (int i = 0; i < p; ++i) {
-        double e = fabs(D[i + (size_t)i * m] - eq17(sig[i], lam0[i], C[i], t));
+        double e = fabs(D[i + (size_t)i * m] - tu_eq17(sig[i], lam0[i], C[i], t));
         if (e > err[kk]) err[kk] = e;
-        double ew = fabs(D[i + (size_t)i * m] - eq17(sig[i], lam0[i], C[i], 1.01 * t));
+        double ew = fabs(D[i + (size_t)i * m] - tu_eq17(sig[i], lam0[i], C[i], 1.01 * t));
         if (ew > wrong) wrong = ew;
       }
     }
@@ -367,7 +284,7 @@ static void test_gauss_order(void **state) {
   riccati_problem p = {0};
   riccati_make(&p);
   size_t np = p.net->nparams;
-  double *U = dalloc(np);
+  double *U = tu_dalloc(np);
   const double t = 1.0;
   for (int s = 1; s <= 2; ++s) {
     const double hs[3] = {0.05, 0.025, 0.0125};
@@ -425,24 +342,25 @@ static void test_gauss_conservation(void **state) {
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 3, widths, 0), DLN_OK);
   dln_mat *T = dln_mat_alloc(3, 4);
-  fill_gauss(12, T->data, 1.0);
+  tu_fill_gauss(12, T->data, 1.0);
   dln_loss *loss = NULL;
   assert_int_equal(dln_loss_factorization_alloc(&loss, T), DLN_OK);
   size_t np = net->nparams;
-  double *th0 = dalloc(np), *th = dalloc(np);
-  for (int j = 1; j <= 3; ++j) fill_gauss((size_t)widths[j] * widths[j - 1], th0 + net->offset[j], (j % 2) ? 0.8 : 0.45);
+  double *th0 = tu_dalloc(np), *th = tu_dalloc(np);
+  for (int j = 1; j <= 3; ++j)
+    tu_fill_gauss((size_t)widths[j] * widths[j - 1], th0 + net->offset[j], (j % 2) ? 0.8 : 0.45);
   double l0;
   assert_int_equal(dln_net_grad(net, loss, th0, &l0, NULL, NULL), DLN_OK);
   /* h·ρ(∇²φ(θ0)) ≫ 1: far beyond the stability bound of any explicit method (~3) */
   const double h = 0.5;
   const long nsteps = 10000;
   {
-    double *v = dalloc(np), *w = dalloc(np), rho = 0;
-    fill_gauss(np, v, 1.0);
+    double *v = tu_dalloc(np), *w = tu_dalloc(np), rho = 0;
+    tu_fill_gauss(np, v, 1.0);
     for (int it = 0; it < 200; ++it) {
       assert_int_equal(dln_net_hvp(net, loss, th0, v, w), DLN_OK);
-      rho = fro(np, w) / fro(np, v);
-      for (size_t i = 0; i < np; ++i) v[i] = w[i] / fro(np, w);
+      rho = tu_fro(np, w) / tu_fro(np, v);
+      for (size_t i = 0; i < np; ++i) v[i] = w[i] / tu_fro(np, w);
     }
     print_message("depth-3 net, %zu parameters: spectral radius of the Hessian at θ0 %.3g, h·ρ = %.3g\n", np, rho, h * rho);
     assert_true(h * rho > 3);
@@ -483,17 +401,8 @@ typedef struct {
 } fig1_problem;
 
 static void fig1_make(fig1_problem *p, double sigma) {
-  int widths[3] = {10, 50, 5};
-  assert_int_equal(dln_net_alloc(&p->net, 2, widths, 0), DLN_OK);
-  dln_rng *rng = dln_rng_alloc(1, 0);
-  assert_non_null(rng);
-  dln_mat *Y = NULL;
-  assert_int_equal(dln_data_gaussian(rng, 5, 10, 1.0, &Y), DLN_OK);
-  assert_int_equal(dln_loss_factorization_alloc(&p->loss, Y), DLN_OK);
-  p->th0 = dalloc(p->net->nparams);
-  assert_int_equal(dln_init_gaussian(p->net, p->th0, rng, sigma, NULL), DLN_OK);
-  dln_mat_free(Y);
-  dln_rng_free(rng);
+  const int widths[3] = {10, 50, 5};
+  tu_fact_problem(1, 2, widths, sigma, &p->net, &p->loss, &p->th0);
 }
 static void fig1_free(fig1_problem *p) {
   free(p->th0);
@@ -511,7 +420,7 @@ static void test_stiff_fig1(void **state) {
   dln_train_result r[3];
   const double rtol = 1e-8;
   for (int k = 0; k < 3; ++k) {
-    th[k] = dalloc(np);
+    th[k] = tu_dalloc(np);
     memcpy(th[k], p.th0, np * sizeof(double));
     r[k] = run_to(p.net, p.loss, th[k], methods[k], 0, 20.0, rtol, 0);
     print_message("sigma=1, t=20, rtol %g: %-6s %-22s steps %6ld, RHS %7ld, Hv %6ld, Newton its %5ld, GMRES its %6ld, "
@@ -520,7 +429,7 @@ static void test_stiff_fig1(void **state) {
                   r[k].nonlin_iters, r[k].lin_iters, r[k].rejected, r[k].switched_at, r[k].loss, r[k].wall_seconds);
   }
   /* the three agree on θ(20) to their tolerances */
-  double n0 = fro(np, th[0]);
+  double n0 = tu_fro(np, th[0]);
   double d1 = tu_diffnorm(np, th[1], th[0]) / n0, d2 = tu_diffnorm(np, th[2], th[0]) / n0;
   print_message("sigma=1: ||θ_cvode − θ_erk||/||θ|| = %.3g, ||θ_auto − θ_erk||/||θ|| = %.3g\n", d1, d2);
   assert_true(d1 <= 1e-5);
@@ -542,7 +451,7 @@ static void test_auto_nonstiff(void **state) {
   (void)state;
   linear_problem p = {0};
   linear_make(&p);
-  double *th = dalloc(p.net->nparams);
+  double *th = tu_dalloc(p.net->nparams);
   memcpy(th, p.W0, p.net->nparams * sizeof(double));
   dln_train_result r = run_to(p.net, p.loss, th, DLN_METHOD_AUTO, 0, 4.0, 1e-10, 0);
   print_message("auto, linear model: %s, %ld steps, %ld RHS, %ld Hv\n", r.integrator, r.steps, r.grad_evals, r.jtv_evals);
@@ -567,10 +476,11 @@ static void test_cvode_jtv_fd(void **state) {
   dln_run_ctx c;
   memset(&c, 0, sizeof c);
   c.net = p.net, c.loss = p.loss, c.opt = &o, c.res = &res;
-  double *v = dalloc(np), *Jv = dalloc(np), *fp = dalloc(np), *fm = dalloc(np), *tp = dalloc(np), *fd = dalloc(np);
+  double *v = tu_dalloc(np), *Jv = tu_dalloc(np), *fp = tu_dalloc(np), *fm = tu_dalloc(np), *tp = tu_dalloc(np),
+         *fd = tu_dalloc(np);
   double worst = 0, worst_ctl = INFINITY;
   for (int trial = 0; trial < 3; ++trial) {
-    fill_gauss(np, v, 1.0);
+    tu_fill_gauss(np, v, 1.0);
     assert_int_equal(dln_cvode_jtv(&c, p.th0, v, Jv), 0);
     const double eps = 1e-5;
     for (size_t i = 0; i < np; ++i) tp[i] = p.th0[i] + eps * v[i];
@@ -578,11 +488,11 @@ static void test_cvode_jtv_fd(void **state) {
     for (size_t i = 0; i < np; ++i) tp[i] = p.th0[i] - eps * v[i];
     assert_int_equal(dln_dyn_rhs(&c, tp, fm), 0);
     for (size_t i = 0; i < np; ++i) fd[i] = (fp[i] - fm[i]) / (2 * eps); /* central difference of f = −∇φ */
-    double e = tu_diffnorm(np, Jv, fd) / fro(np, fd);
+    double e = tu_diffnorm(np, Jv, fd) / tu_fro(np, fd);
     if (e > worst) worst = e;
     /* control: the sign-flipped product (∇²φ v instead of −∇²φ v) */
     for (size_t i = 0; i < np; ++i) tp[i] = -Jv[i];
-    double ec = tu_diffnorm(np, tp, fd) / fro(np, fd);
+    double ec = tu_diffnorm(np, tp, fd) / tu_fro(np, fd);
     if (ec < worst_ctl) worst_ctl = ec;
   }
   print_message("cvode Jv vs central differences of the RHS: max rel. diff %.3g; sign-flip control %.3g; %ld Hv\n", worst,
@@ -604,7 +514,7 @@ static void test_gauss_dense_output(void **state) {
   linear_problem p = {0};
   linear_make(&p);
   size_t np = p.net->nparams;
-  double *th = dalloc(np);
+  double *th = tu_dalloc(np);
   long steps[2];
   double worst = 0;
   for (int k = 0; k < 2; ++k) {
@@ -691,7 +601,7 @@ static void test_options(void **state) {
   /* GD results name their integrator too */
   linear_problem p = {0};
   linear_make(&p);
-  double *th = dalloc(p.net->nparams);
+  double *th = tu_dalloc(p.net->nparams);
   memcpy(th, p.W0, p.net->nparams * sizeof(double));
   dln_train_default_options(&o);
   o.t_end = 0.01;
@@ -713,5 +623,6 @@ int main(void) {
       cmocka_unit_test(test_auto_nonstiff),     cmocka_unit_test(test_cvode_jtv_fd),
       cmocka_unit_test(test_gauss_dense_output), cmocka_unit_test(test_options),
   };
+  tu_seed(0x2545F4914F6CDD1Dull);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

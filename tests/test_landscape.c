@@ -42,64 +42,10 @@
 #include "dln/train.h"
 #include "testutil.h"
 
-/* ---------------------------------------------------------------- allocation counter
- * (as in test_noalloc.c: interpose malloc & co.; off under AddressSanitizer) */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_ALLOC_COUNTER 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_ALLOC_COUNTER 0
-#endif
-#endif
-#if !defined(HAVE_ALLOC_COUNTER) && defined(__GLIBC__)
-#define HAVE_ALLOC_COUNTER 1
-#endif
-#ifndef HAVE_ALLOC_COUNTER
-#define HAVE_ALLOC_COUNTER 0
-#endif
-static volatile int counting;
-static volatile long nalloc;
-#if HAVE_ALLOC_COUNTER
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-void *malloc(size_t n);
-void *calloc(size_t n, size_t s);
-void *realloc(void *p, size_t n);
-void free(void *p);
-void *malloc(size_t n) {
-  if (counting) ++nalloc;
-  return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t s) {
-  if (counting) ++nalloc;
-  return __libc_calloc(n, s);
-}
-void *realloc(void *p, size_t n) {
-  if (counting) ++nalloc;
-  return __libc_realloc(p, n);
-}
-void free(void *p) { __libc_free(p); }
-#endif
-
-static int verbose(void) {
-  const char *e = getenv("DLN_TEST_VERBOSE");
-  return e && *e && *e != '0';
-}
-
 /* Ȳ = Q1 diag(s) Q2^T (rows x cols). */
 static dln_mat *target_with_sv(dln_rng *rng, int rows, int cols, int ns, const double *s) {
-  int k = rows < cols ? rows : cols;
-  double *Q1 = malloc((size_t)rows * k * sizeof(double)), *Q2 = malloc((size_t)cols * k * sizeof(double));
-  assert_int_equal(dln_rng_orthogonal(rng, rows, k, Q1), DLN_OK);
-  assert_int_equal(dln_rng_orthogonal(rng, cols, k, Q2), DLN_OK);
   dln_mat *Y = dln_mat_alloc(rows, cols);
-  for (int r = 0; r < ns; ++r)
-    for (int j = 0; j < cols; ++j)
-      for (int i = 0; i < rows; ++i) Y->data[i + (size_t)j * rows] += s[r] * Q1[i + (size_t)r * rows] * Q2[j + (size_t)r * cols];
-  free(Q1);
-  free(Q2);
+  tu_with_sv(rng, rows, cols, ns, s, Y->data);
   return Y;
 }
 
@@ -183,11 +129,6 @@ static void test_critical_values_321(void **state) {
   dln_rng_free(rng);
 }
 
-static int cmp_dbl(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static void test_critical_values_capped(void **state) {
   (void)state;
   dln_rng *rng = dln_rng_alloc(22, 0);
@@ -217,7 +158,7 @@ static void test_critical_values_capped(void **state) {
     all[na++] = 0.5 * v;
   }
   assert_int_equal((int)na, 21700);
-  qsort(all, na, sizeof(double), cmp_dbl);
+  qsort(all, na, sizeof(double), tu_cmp_asc);
   for (int i = 0; i < 100; ++i) assert_close(cv[i].value, all[i], 1e-13, 0);
   assert_close(info.min_value, all[0], 1e-13, 0);
   assert_close(info.max_value, 0.5 * tot, 1e-13, 0);
@@ -243,7 +184,7 @@ static void test_strata(void **state) {
   assert_int_equal(dln_init_gaussian(net, th, rng, 0.1, NULL), DLN_OK);
   flow(net, loss, th, 60);
   assert_int_equal(dln_stratum_classify_net(net, loss, th, NULL, &sr), DLN_OK);
-  if (verbose()) printf("random init: %s\n", sr.message);
+  if (tu_verbose()) printf("random init: %s\n", sr.message);
   assert_true(sr.critical && sr.global_min);
   assert_int_equal(sr.r, 3);
   assert_int_equal((int)sr.learned_mask, 7);
@@ -255,7 +196,7 @@ static void test_strata(void **state) {
   assert_int_equal(dln_init_spectral_asymmetric(net, th, Yd, ubar, vbar, NULL), DLN_OK);
   flow(net, lossd, th, 60);
   assert_int_equal(dln_stratum_classify_net(net, lossd, th, NULL, &sr), DLN_OK);
-  if (verbose()) printf("spectral init, zero component 2: %s\n", sr.message);
+  if (tu_verbose()) printf("spectral init, zero component 2: %s\n", sr.message);
   assert_true(sr.critical && !sr.global_min);
   assert_int_equal(sr.r, 2);
   assert_int_equal((int)sr.learned_mask, 5);
@@ -266,7 +207,7 @@ static void test_strata(void **state) {
   assert_int_equal(dln_init_gaussian(net, th, rng, 0.1, NULL), DLN_OK);
   flow(net, loss, th, 1.0);
   assert_int_equal(dln_stratum_classify_net(net, loss, th, NULL, &sr), DLN_OK);
-  if (verbose()) printf("mid-run (t = 1): %s\n", sr.message);
+  if (tu_verbose()) printf("mid-run (t = 1): %s\n", sr.message);
   assert_false(sr.critical);
   /* 4. narrow width 2 (N = 3, 3 → 2 → 4 → 4): global minimum learns {1,2}, value ½ */
   int w3[4] = {cols, 2, 4, rows};
@@ -276,7 +217,7 @@ static void test_strata(void **state) {
   assert_int_equal(dln_init_gaussian(net3, th3, rng, 0.5, NULL), DLN_OK);
   flow(net3, loss, th3, 100);
   assert_int_equal(dln_stratum_classify_net(net3, loss, th3, NULL, &sr), DLN_OK);
-  if (verbose()) printf("width 2, N = 3: %s\n", sr.message);
+  if (tu_verbose()) printf("width 2, N = 3: %s\n", sr.message);
   assert_true(sr.critical && sr.global_min);
   assert_int_equal((int)sr.learned_mask, 3);
   assert_close(sr.value, 0.5, 0, 1e-9);
@@ -316,7 +257,7 @@ static void dense_hessian_extremes(dln_net *net, dln_loss *loss, const double *t
       double a = 0.5 * (H[i + j * n] + H[j + i * n]);
       H[i + j * n] = H[j + i * n] = a;
     }
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'U', (int)n, H, (int)n, w), 0);
+  tu_syev((int)n, H, w, 0);
   *lmin = w[0];
   *lmax = w[n - 1];
   *hnorm = fmax(fabs(w[0]), fabs(w[n - 1]));
@@ -354,7 +295,7 @@ static void test_lanczos_dense(void **state) {
     assert_int_equal(dln_lanczos_alloc(&lz, net, (int)net->nparams), DLN_OK);
     dln_lanczos_result r;
     assert_int_equal(dln_lanczos_run(lz, loss, th, NULL, &r), DLN_OK);
-    if (verbose())
+    if (tu_verbose())
       printf("n = %zu: lanczos [%.12g, %.12g] dense [%.12g, %.12g] |dmin| %.2g |dmax| %.2g, %d steps; %s\n",
              net->nparams, r.lambda_min, r.lambda_max, lmin, lmax, fabs(r.lambda_min - lmin), fabs(r.lambda_max - lmax),
              r.iters, r.message);
@@ -377,7 +318,7 @@ static void test_lanczos_dense(void **state) {
     dln_lanczos_default_options(&lo);
     lo.max_iter = 3;
     assert_int_equal(dln_lanczos_run(lz, loss, th, &lo, &r), DLN_OK);
-    if (verbose()) printf("  cap 3: %s\n", r.message);
+    if (tu_verbose()) printf("  cap 3: %s\n", r.message);
     assert_false(r.converged);
     assert_int_equal(r.iters, 3);
     assert_true(strncmp(r.message, "did not converge: residual ", 27) == 0);
@@ -415,7 +356,7 @@ static void test_origin(void **state) {
     assert_int_equal(dln_lanczos_alloc(&lz, net, 60), DLN_OK);
     dln_point_result pr;
     assert_int_equal(dln_point_classify(lz, loss, th, NULL, &pr), DLN_OK);
-    if (verbose()) printf("origin N = %d: %s [%s]\n", N, dln_point_kind_name(pr.kind), pr.message);
+    if (tu_verbose()) printf("origin N = %d: %s [%s]\n", N, dln_point_kind_name(pr.kind), pr.message);
     if (N == 2) {
       assert_int_equal(pr.kind, DLN_POINT_STRICT_SADDLE);
       assert_close(pr.eig.lambda_min, -s1, 1e-10, 0);
@@ -462,16 +403,16 @@ static void test_converged_points(void **state) {
   assert_int_equal(dln_point_classify(lz, loss, th, NULL, &pr), DLN_OK);
   assert_int_equal(pr.kind, DLN_POINT_NOT_CRITICAL);
   assert_int_equal(dln_equilibrium_check(net, loss, th, 0, &eq), DLN_OK);
-  if (verbose()) printf("random point: %s\n", eq.message);
+  if (tu_verbose()) printf("random point: %s\n", eq.message);
   assert_false(eq.holds);
   assert_false(eq.stmt1_holds);
   /* global minimum */
   flow(net, loss, th, 60);
   assert_int_equal(dln_point_classify(lz, loss, th, NULL, &pr), DLN_OK);
-  if (verbose()) printf("converged: %s\n", pr.message);
+  if (tu_verbose()) printf("converged: %s\n", pr.message);
   assert_int_equal(pr.kind, DLN_POINT_GLOBAL_MINIMUM);
   assert_int_equal(dln_equilibrium_check(net, loss, th, 0, &eq), DLN_OK);
-  if (verbose()) printf("  %s\n", eq.message);
+  if (tu_verbose()) printf("  %s\n", eq.message);
   assert_true(eq.holds && eq.stmt1_holds);
   assert_int_equal(eq.residual_rank, 0);
   /* saddle stratum Crit_2 (component 2 never learned): strict saddle for N = 2 (004 Prop. 4 ii) */
@@ -482,7 +423,7 @@ static void test_converged_points(void **state) {
   assert_int_equal(dln_init_spectral_asymmetric(net, th, Yd, ubar, vbar, NULL), DLN_OK);
   flow(net, lossd, th, 60);
   assert_int_equal(dln_point_classify(lz, lossd, th, NULL, &pr), DLN_OK);
-  if (verbose()) printf("Crit_2 end point: %s\n", pr.message);
+  if (tu_verbose()) printf("Crit_2 end point: %s\n", pr.message);
   assert_int_equal(pr.kind, DLN_POINT_STRICT_SADDLE);
   assert_true(pr.eig.lambda_min < -0.1);
   /* escaping along the descent direction lowers φ */
@@ -494,7 +435,7 @@ static void test_converged_points(void **state) {
     free(t2);
   }
   assert_int_equal(dln_equilibrium_check(net, lossd, th, 0, &eq), DLN_OK);
-  if (verbose()) printf("  %s\n", eq.message);
+  if (tu_verbose()) printf("  %s\n", eq.message);
   assert_true(eq.holds && eq.stmt1_holds);
   assert_int_equal(eq.residual_rank, 1);
   /* N = 3 global minimum */
@@ -507,7 +448,7 @@ static void test_converged_points(void **state) {
   dln_lanczos *lz3 = NULL;
   assert_int_equal(dln_lanczos_alloc(&lz3, net3, (int)net3->nparams), DLN_OK);
   assert_int_equal(dln_point_classify(lz3, loss, th3, NULL, &pr), DLN_OK);
-  if (verbose()) printf("N = 3 converged: %s\n", pr.message);
+  if (tu_verbose()) printf("N = 3 converged: %s\n", pr.message);
   assert_int_equal(pr.kind, DLN_POINT_GLOBAL_MINIMUM);
   assert_int_equal(dln_equilibrium_check(net3, loss, th3, 0, &eq), DLN_OK);
   assert_true(eq.holds && eq.stmt1_holds);
@@ -574,7 +515,7 @@ static void test_sigma_dot(void **state) {
         fd_err = fmax(fd_err, fabs(fd - meas[r]));
         fd_scale = fmax(fd_scale, fabs(meas[r]));
       }
-      if (verbose())
+      if (tu_verbose())
         printf("N = %d %s: pred vs meas rel %.3g, meas vs FD rel %.3g (sdot_1 %.6g / %.6g)\n", N,
                balanced ? "balanced" : "unbalanced", rel, fd_err / fd_scale, pred[0], meas[0]);
       assert_true(fd_err <= 1e-6 * fd_scale);
@@ -638,7 +579,7 @@ static void test_prop5_completion(void **state) {
         assert_int_equal(dln_net_grad(net, loss, th, &l, NULL, W), DLN_OK);
         dln_bias_result br;
         assert_int_equal(dln_bias_eval(b, W, NULL, &br), DLN_OK);
-        if (verbose())
+        if (tu_verbose())
           printf("N = %d det0 %+d t = %6g: loss %.4g sign det %+d |W|_F %.5g w11 %.5g bound %.5g\n", N, sgn, times[i], l,
                  br.det_sign, br.fro, W[0], l < 1.0 / 6 ? 1 / sqrt(6 * l) - 2 : NAN);
         assert_int_equal(br.det_sign, sgn);
@@ -670,7 +611,7 @@ static void test_prop5_completion(void **state) {
  * dln_bias_det_sign, dln_orth_eval. */
 static void test_no_allocation(void **state) {
   (void)state;
-  if (!HAVE_ALLOC_COUNTER) skip();
+  if (!TU_HAVE_ALLOC_COUNTER) skip();
   dln_rng *rng = dln_rng_alloc(28, 0);
   int widths[3] = {4, 5, 3};
   dln_net *net = NULL;
@@ -707,17 +648,16 @@ static void test_no_allocation(void **state) {
   assert_int_equal(dln_bias_eval(b, W, loss->wstar, &br), DLN_OK);
   assert_int_equal(dln_bias_det_sign(bsq, W, &sg, NULL), DLN_OK);
   assert_int_equal(dln_orth_eval(o, th, NULL, NULL, &tot), DLN_OK);
-  counting = 1;
-  nalloc = 0;
+  tu_alloc_count_begin();
   int s1 = dln_lanczos_run(lz, loss, th, NULL, &lr);
   int s2 = dln_point_classify(lz, loss, th, &po, &pr);
   int s3 = dln_sigma_dot_compare(sd, loss, th, pred, meas, &rel);
   int s4 = dln_bias_eval(b, W, loss->wstar, &br);
   int s5 = dln_bias_det_sign(bsq, W, &sg, NULL);
   int s6 = dln_orth_eval(o, th, NULL, NULL, &tot);
-  counting = 0;
+  long nalloc = tu_alloc_count_end(NULL);
   assert_true(!s1 && !s2 && !s3 && !s4 && !s5 && !s6);
-  if (verbose()) printf("heap calls in the evaluation functions: %ld\n", nalloc);
+  if (tu_verbose()) printf("heap calls in the evaluation functions: %ld\n", nalloc);
   assert_int_equal(nalloc, 0);
   dln_orth_free(o);
   dln_bias_free(b);

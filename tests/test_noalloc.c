@@ -1,7 +1,7 @@
 /* No heap allocation inside the training loops (dln/train.h, dln/net.h, dln/observe.h).
  *
- * The test program interposes malloc/calloc/realloc/free (forwarding to glibc's
- * __libc_*), so every heap call in the process is counted while `counting` is set:
+ * testutil.c interposes malloc/calloc/realloc/free (forwarding to glibc's __libc_*),
+ * so every heap call in the process is counted between tu_alloc_count_begin/_end:
  * calls from libdln.a, and also those made inside the shared libopenblas and
  * libsundials libraries (they resolve malloc to the executable's definition).
  * dln_train allocates a fixed set of buffers per call (and ARKODE its integrator
@@ -35,68 +35,13 @@
 #include "dln/train.h"
 #include "testutil.h"
 
-/* ------------------------------------------------------------------ allocation counter */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_ALLOC_COUNTER 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_ALLOC_COUNTER 0
-#endif
-#endif
-#if !defined(HAVE_ALLOC_COUNTER) && defined(__GLIBC__)
-#define HAVE_ALLOC_COUNTER 1
-#endif
-#ifndef HAVE_ALLOC_COUNTER
-#define HAVE_ALLOC_COUNTER 0
-#endif
-
-static volatile int counting;
-static volatile long nalloc, nfree;
-
-#if HAVE_ALLOC_COUNTER
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-void *malloc(size_t n);
-void *calloc(size_t n, size_t s);
-void *realloc(void *p, size_t n);
-void free(void *p);
-void *malloc(size_t n) {
-  if (counting) ++nalloc;
-  return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t s) {
-  if (counting) ++nalloc;
-  return __libc_calloc(n, s);
-}
-void *realloc(void *p, size_t n) {
-  if (counting) ++nalloc;
-  return __libc_realloc(p, n);
-}
-void free(void *p) {
-  if (counting && p) ++nfree;
-  __libc_free(p);
-}
-#endif
-
-static void count_begin(void) {
-  nalloc = 0;
-  nfree = 0;
-  counting = 1;
-}
-static long count_end(long *frees) {
-  counting = 0;
-  if (frees) *frees = nfree;
-  return nalloc;
-}
-
-#define SKIP_WITHOUT_COUNTER()                                                  \
-  do {                                                                          \
-    if (!HAVE_ALLOC_COUNTER) {                                                  \
+/* ------------------------------------------------------------------ allocation counter (testutil.c) */
+#define SKIP_WITHOUT_COUNTER()                                                    \
+  do {                                                                            \
+    if (!TU_HAVE_ALLOC_COUNTER) {                                                 \
       print_message("allocation counter unavailable (sanitizer or non-glibc)\n"); \
-      skip();                                                                   \
-    }                                                                           \
+      skip();                                                                     \
+    }                                                                             \
   } while (0)
 
 /* ------------------------------------------------------------------ fixture */
@@ -108,21 +53,10 @@ typedef struct fixture {
 
 /* ½‖W − Ȳ‖², Ȳ 5 x 10 ~ N(0,1), widths [10, 50, 5], init N(0, σ²) */
 static void fixture_make(fixture *f, double sigma) {
-  int widths[3] = {10, 50, 5};
-  assert_int_equal(dln_net_alloc(&f->net, 2, widths, 0), DLN_OK);
-  dln_rng *rng = dln_rng_alloc(7, 0);
-  assert_non_null(rng);
-  dln_mat *Y = NULL;
-  assert_int_equal(dln_data_gaussian(rng, 5, 10, 1.0, &Y), DLN_OK);
-  assert_int_equal(dln_loss_factorization_alloc(&f->loss, Y), DLN_OK);
-  dln_mat_free(Y);
-  size_t n = f->net->nparams;
-  f->theta0 = malloc(n * sizeof(double));
-  f->theta = malloc(n * sizeof(double));
-  assert_non_null(f->theta0);
+  const int widths[3] = {10, 50, 5};
+  tu_fact_problem(7, 2, widths, sigma, &f->net, &f->loss, &f->theta0);
+  f->theta = malloc(f->net->nparams * sizeof(double));
   assert_non_null(f->theta);
-  assert_int_equal(dln_init_gaussian(f->net, f->theta0, rng, sigma, NULL), DLN_OK);
-  dln_rng_free(rng);
 }
 
 static void fixture_free(fixture *f) {
@@ -155,9 +89,9 @@ static long train_allocs(fixture *f, const dln_train_options *o, dln_observer *o
                          dln_train_result *res) {
   reset(f);
   if (traj) traj->nrows = 0;
-  count_begin();
+  tu_alloc_count_begin();
   int st = dln_train(f->net, f->loss, f->theta, o, obs, traj, res);
-  long a = count_end(frees);
+  long a = tu_alloc_count_end(frees);
   if (st) fail_msg("dln_train: %s", dln_last_error());
   return a;
 }
@@ -175,12 +109,12 @@ static void test_grad_hvp_no_alloc(void **state) {
   reset(&f);
   assert_int_equal(dln_net_grad(f.net, f.loss, f.theta, &v, g, NULL), DLN_OK); /* warm-up */
   assert_int_equal(dln_net_hvp(f.net, f.loss, f.theta, g, hv), DLN_OK);
-  count_begin();
+  tu_alloc_count_begin();
   for (int i = 0; i < 100; ++i) {
     dln_net_grad(f.net, f.loss, f.theta, &v, g, NULL);
     dln_net_hvp(f.net, f.loss, f.theta, g, hv);
   }
-  long a = count_end(NULL);
+  long a = tu_alloc_count_end(NULL);
   assert_int_equal(a, 0);
   free(g);
   free(hv);
@@ -249,9 +183,9 @@ static void test_observer_eval_no_alloc(void **state) {
   assert_non_null(row);
   reset(&f);
   assert_int_equal(dln_observer_eval(obs, 0.0, 0, f.theta, row), DLN_OK); /* warm-up */
-  count_begin();
+  tu_alloc_count_begin();
   for (int i = 0; i < 20; ++i) dln_observer_eval(obs, 0.1 * i, i, f.theta, row);
-  long a = count_end(NULL);
+  long a = tu_alloc_count_end(NULL);
   print_message("dln_observer_eval (all diagnostics) x 20: %ld allocs\n", a);
   assert_int_equal(a, 0);
   free(row);

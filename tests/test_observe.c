@@ -23,80 +23,15 @@
 #include "dln/observe.h"
 #include "testutil.h"
 
-/* ------------------------------------------------------------------ allocation counter
- * The test program interposes malloc/calloc/realloc (forwarding to glibc's __libc_*)
- * and counts calls while `count_allocs` is set. Not under AddressSanitizer, which
- * owns the allocator. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_ALLOC_COUNTER 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_ALLOC_COUNTER 0
-#endif
-#endif
-#if !defined(HAVE_ALLOC_COUNTER) && defined(__GLIBC__)
-#define HAVE_ALLOC_COUNTER 1
-#endif
-#ifndef HAVE_ALLOC_COUNTER
-#define HAVE_ALLOC_COUNTER 0
-#endif
+/* ------------------------------------------------------------------ helpers (plain-loop truths: testutil.c) */
 
-static volatile int count_allocs;
-static volatile long nallocs;
-
-#if HAVE_ALLOC_COUNTER
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-void *malloc(size_t n);
-void *calloc(size_t n, size_t s);
-void *realloc(void *p, size_t n);
-void *malloc(size_t n) {
-  if (count_allocs) ++nallocs;
-  return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t s) {
-  if (count_allocs) ++nallocs;
-  return __libc_calloc(n, s);
-}
-void *realloc(void *p, size_t n) {
-  if (count_allocs) ++nallocs;
-  return __libc_realloc(p, n);
-}
-#endif
-
-/* ------------------------------------------------------------------ helpers (plain loops) */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double urand(void) { /* uniform in (-1, 1), xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  uint64_t r = rng_state * 2685821657736338717ull;
-  return 2.0 * ((double)(r >> 11) / 9007199254740992.0) - 1.0;
+static double urand(void) { /* uniform in (-1, 1), from the tu_rand_u64 stream */
+  return 2.0 * ((double)(tu_rand_u64() >> 11) / 9007199254740992.0) - 1.0;
 }
 static void fill(size_t n, double *x, double scale) {
   for (size_t i = 0; i < n; ++i) x[i] = scale * urand();
 }
 
-/* C (r x c) = op(A) op(B), column-major, loops. ta: A stored k x r; tb: B stored c x k. */
-static void mm(int r, int c, int k, const double *A, int ta, const double *B, int tb, double *C) {
-  for (int j = 0; j < c; ++j)
-    for (int i = 0; i < r; ++i) {
-      double s = 0;
-      for (int l = 0; l < k; ++l) {
-        double a = ta ? A[l + (size_t)i * k] : A[i + (size_t)l * r];
-        double b = tb ? B[j + (size_t)l * c] : B[l + (size_t)j * k];
-        s += a * b;
-      }
-      C[i + (size_t)j * r] = s;
-    }
-}
-static double fro(size_t n, const double *a) {
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += a[i] * a[i];
-  return sqrt(s);
-}
 /* End-to-end W = W_N ··· W_1 for an untied net, by loops. */
 static void product(const dln_net *net, const double *theta, double *W) {
   const int *d = net->widths;
@@ -105,25 +40,12 @@ static void product(const dln_net *net, const double *theta, double *W) {
   double *P = calloc(maxw * (size_t)d[0], sizeof(double)), *Q = calloc(maxw * (size_t)d[0], sizeof(double));
   memcpy(P, theta + net->offset[1], (size_t)d[1] * d[0] * sizeof(double));
   for (int j = 2; j <= net->depth; ++j) {
-    mm(d[j], d[0], d[j - 1], theta + net->offset[j], 0, P, 0, Q);
+    tu_mm(0, 0, d[j], d[0], d[j - 1], theta + net->offset[j], P, Q);
     double *t = P; P = Q; Q = t;
   }
   memcpy(W, P, (size_t)d[net->depth] * d[0] * sizeof(double));
   free(P);
   free(Q);
-}
-/* C_j = W_{j+1}^T W_{j+1} − W_j W_j^T by loops. */
-static void conserved(const dln_net *net, const double *theta, int j, double *C) {
-  const int *d = net->widths;
-  const double *Wj = theta + net->offset[j], *Wn = theta + net->offset[j + 1];
-  int n = d[j];
-  for (int a = 0; a < n; ++a)
-    for (int b = 0; b < n; ++b) {
-      double s = 0;
-      for (int l = 0; l < d[j + 1]; ++l) s += Wn[l + (size_t)a * d[j + 1]] * Wn[l + (size_t)b * d[j + 1]];
-      for (int l = 0; l < d[j - 1]; ++l) s -= Wj[a + (size_t)l * n] * Wj[b + (size_t)l * n];
-      C[a + (size_t)b * n] = s;
-    }
 }
 
 static void expect_columns(const dln_observer *o, const char *const *names, int n) {
@@ -295,12 +217,12 @@ static void test_columns_tied(void **state) {
   assert_true(row[10] == 0.0); /* tied nets are balanced by construction */
   /* W = U U^T is PSD of rank ≤ 2: the third singular value vanishes, the others are
    * the squared singular values of U, so sv_1 + sv_2 = ‖U‖_F² */
-  assert_close(row[7] + row[8], fro(net->nparams, th) * fro(net->nparams, th), 1e-12, 1e-14);
+  assert_close(row[7] + row[8], tu_fro(net->nparams, th) * tu_fro(net->nparams, th), 1e-12, 1e-14);
   assert_close(row[9], 0.0, 0, 1e-12);
   /* grad_norm equals ‖(∇ℓ + ∇ℓ^T) U‖ computed with loops */
   double U[6], W[9], G[9], S[9], g[6];
   memcpy(U, th, sizeof U);
-  mm(3, 3, 2, U, 0, U, 1, W);
+  tu_mm(0, 1, 3, 3, 2, U, U, W);
   double lv = 0;
   for (int i = 0; i < 9; ++i) {
     G[i] = W[i] - loss->wstar[i];
@@ -308,9 +230,9 @@ static void test_columns_tied(void **state) {
   }
   for (int a = 0; a < 3; ++a)
     for (int b = 0; b < 3; ++b) S[a + 3 * b] = G[a + 3 * b] + G[b + 3 * a];
-  mm(3, 2, 3, S, 0, U, 0, g);
+  tu_mm(0, 0, 3, 2, 3, S, U, g);
   assert_close(row[2], lv, 1e-13, 1e-15);
-  assert_close(row[4], fro(6, g), 1e-13, 1e-15);
+  assert_close(row[4], tu_fro(6, g), 1e-13, 1e-15);
   dln_observer_free(o);
   dln_loss_free(loss);
   dln_net_free(net);
@@ -347,32 +269,32 @@ static void test_values_depth2_factorization(void **state) {
 
   const double *W1 = th + net->offset[1], *W2 = th + net->offset[2], *Y = loss->wstar;
   double W[6], G[6], g1[12], g2[8];
-  mm(2, 3, 4, W2, 0, W1, 0, W);
-  double lv = 0, ny = fro(6, Y);
+  tu_mm(0, 0, 2, 3, 4, W2, W1, W);
+  double lv = 0, ny = tu_fro(6, Y);
   for (int i = 0; i < 6; ++i) {
     G[i] = W[i] - Y[i];
     lv += 0.5 * G[i] * G[i];
   }
-  mm(2, 4, 3, G, 0, W1, 1, g2); /* ∂φ/∂W_2 = G W_1^T */
-  mm(4, 3, 2, W2, 1, G, 0, g1); /* ∂φ/∂W_1 = W_2^T G */
-  double gn = sqrt(fro(12, g1) * fro(12, g1) + fro(8, g2) * fro(8, g2));
+  tu_mm(0, 1, 2, 4, 3, G, W1, g2); /* ∂φ/∂W_2 = G W_1^T */
+  tu_mm(1, 0, 4, 3, 2, W2, G, g1); /* ∂φ/∂W_1 = W_2^T G */
+  double gn = sqrt(tu_fro(12, g1) * tu_fro(12, g1) + tu_fro(8, g2) * tu_fro(8, g2));
   assert_close(row[dln_observer_col(o, "loss")], lv, 1e-13, 1e-15);
   assert_close(row[dln_observer_col(o, "loss_gap")], lv - 0.0, 1e-13, 1e-15);
   assert_close(row[dln_observer_col(o, "grad_norm")], gn, 1e-13, 1e-15);
   double *gv = malloc(np * sizeof(double));
   assert_int_equal(dln_net_grad(net, loss, th, NULL, gv, NULL), DLN_OK);
-  assert_close(row[dln_observer_col(o, "grad_norm")], fro(np, gv), 1e-14, 0);
-  assert_close(row[dln_observer_col(o, "recon_err")], fro(6, G) / ny, 1e-13, 1e-15);
-  assert_close(row[dln_observer_col(o, "dist_ref")], fro(6, G), 1e-13, 1e-15);
+  assert_close(row[dln_observer_col(o, "grad_norm")], tu_fro(np, gv), 1e-14, 0);
+  assert_close(row[dln_observer_col(o, "recon_err")], tu_fro(6, G) / ny, 1e-13, 1e-15);
+  assert_close(row[dln_observer_col(o, "dist_ref")], tu_fro(6, G), 1e-13, 1e-15);
 
   /* conserved quantities */
   double C[16], C0[16], D[16];
-  conserved(net, th, 1, C);
-  conserved(net, th0, 1, C0);
+  tu_conserved(net, th, 1, -1, C);
+  tu_conserved(net, th0, 1, -1, C0);
   for (int i = 0; i < 16; ++i) D[i] = C[i] - C0[i];
-  assert_close(row[dln_observer_col(o, "unbalancedness")], fro(16, C), 1e-13, 1e-15);
+  assert_close(row[dln_observer_col(o, "unbalancedness")], tu_fro(16, C), 1e-13, 1e-15);
   assert_close(row[dln_observer_col(o, "unbalancedness")], dln_net_unbalancedness(net, th), 1e-14, 0);
-  assert_close(row[dln_observer_col(o, "drift_C1")], fro(16, D) / fmax(1.0, fro(16, C0)), 1e-12, 1e-15);
+  assert_close(row[dln_observer_col(o, "drift_C1")], tu_fro(16, D) / fmax(1.0, tu_fro(16, C0)), 1e-12, 1e-15);
 
   /* eigC: descending, Σλ = tr C_1, Σλ² = ‖C_1‖_F² */
   int e0 = dln_observer_col(o, "eigC_1");
@@ -384,7 +306,7 @@ static void test_values_depth2_factorization(void **state) {
     if (i) assert_true(row[e0 + i - 1] >= row[e0 + i]);
   }
   assert_close(s1, tr, 1e-12, 1e-13);
-  assert_close(s2, fro(16, C) * fro(16, C), 1e-12, 1e-13);
+  assert_close(s2, tu_fro(16, C) * tu_fro(16, C), 1e-12, 1e-13);
 
   free(gv);
   free(row);
@@ -421,25 +343,25 @@ static void test_values_depth3_regression(void **state) {
 
   double W[6], R[9];
   product(net, th, W);
-  mm(3, 3, 2, W, 0, r.X, 0, R);
+  tu_mm(0, 0, 3, 3, 2, W, r.X, R);
   double lv = 0;
   for (int i = 0; i < 9; ++i) lv += 0.5 * (R[i] - r.Y[i]) * (R[i] - r.Y[i]);
   double dW[6];
   for (int i = 0; i < 6; ++i) dW[i] = W[i] - r.A[i];
   assert_close(row[dln_observer_col(o, "loss")], lv, 1e-13, 1e-15);
   assert_close(row[dln_observer_col(o, "loss_gap")], lv - r.lstar, 1e-12, 1e-13);
-  assert_close(row[dln_observer_col(o, "dist_ref")], fro(6, dW), 1e-10, 1e-12);
+  assert_close(row[dln_observer_col(o, "dist_ref")], tu_fro(6, dW), 1e-10, 1e-12);
 
   double C1[25], C10[25], C2[16], C20[16], D2[16];
-  conserved(net, th, 1, C1);
-  conserved(net, th0, 1, C10);
-  conserved(net, th, 2, C2);
-  conserved(net, th0, 2, C20);
+  tu_conserved(net, th, 1, -1, C1);
+  tu_conserved(net, th0, 1, -1, C10);
+  tu_conserved(net, th, 2, -1, C2);
+  tu_conserved(net, th0, 2, -1, C20);
   for (int i = 0; i < 16; ++i) D2[i] = C2[i] - C20[i];
   assert_close(tu_maxdiff(25, C1, C10), 0.0, 0, 0); /* the hand computation agrees C_1 did not move */
   assert_true(row[dln_observer_col(o, "drift_C1")] == 0.0);
-  assert_close(row[dln_observer_col(o, "drift_C2")], fro(16, D2) / fmax(1.0, fro(16, C20)), 1e-12, 1e-15);
-  double ub = fmax(fro(25, C1), fro(16, C2));
+  assert_close(row[dln_observer_col(o, "drift_C2")], tu_fro(16, D2) / fmax(1.0, tu_fro(16, C20)), 1e-12, 1e-15);
+  double ub = fmax(tu_fro(25, C1), tu_fro(16, C2));
   assert_close(row[dln_observer_col(o, "unbalancedness")], ub, 1e-13, 1e-15);
 
   /* depth 1: grad_norm = ‖(WX − Y)X^T‖ by loops */
@@ -455,12 +377,12 @@ static void test_values_depth3_regression(void **state) {
   assert_int_equal(dln_observer_alloc(&o, net, r.loss, th, DLN_OBS_LOSS | DLN_OBS_GRADNORM), DLN_OK);
   double row1[5];
   assert_int_equal(dln_observer_eval(o, 0, 0, th, row1), DLN_OK);
-  mm(3, 3, 2, th, 0, r.X, 0, R);
+  tu_mm(0, 0, 3, 3, 2, th, r.X, R);
   for (int i = 0; i < 9; ++i) R[i] -= r.Y[i];
   double g[6];
-  mm(3, 2, 3, R, 0, r.X, 1, g);
-  assert_close(row1[4], fro(6, g), 1e-13, 1e-15);
-  assert_close(row1[2], 0.5 * fro(9, R) * fro(9, R), 1e-13, 1e-15);
+  tu_mm(0, 1, 3, 2, 3, R, r.X, g);
+  assert_close(row1[4], tu_fro(6, g), 1e-13, 1e-15);
+  assert_close(row1[2], 0.5 * tu_fro(9, R) * tu_fro(9, R), 1e-13, 1e-15);
   free(th);
   dln_observer_free(o);
   dln_net_free(net);
@@ -527,8 +449,8 @@ static void test_eigC_wide(void **state) {
   for (int i = 0; i < 64; ++i) assert_close(e[i], expect[i], 1e-13, 1e-13);
   for (int i = 1; i < 64; ++i) assert_true(e[i - 1] >= e[i] - 1e-13);
   double C[4900];
-  conserved(net, th, 1, C);
-  assert_close(row[2], fro(4900, C), 1e-14, 0);
+  tu_conserved(net, th, 1, -1, C);
+  assert_close(row[2], tu_fro(4900, C), 1e-14, 0);
   dln_observer_free(o);
   dln_loss_free(loss);
   dln_net_free(net);
@@ -561,7 +483,7 @@ static void test_sv_general_and_nonfinite(void **state) {
     if (i) assert_true(row[s0 + i - 1] >= row[s0 + i]);
     assert_true(row[s0 + i] >= 0);
   }
-  assert_close(s2, fro(20, W) * fro(20, W), 1e-12, 1e-14);
+  assert_close(s2, tu_fro(20, W) * tu_fro(20, W), 1e-12, 1e-14);
   th[3] = NAN;
   assert_int_equal(dln_observer_eval(o, 1, 1, th, row), DLN_OK);
   assert_true(isnan(row[dln_observer_col(o, "loss")]));
@@ -578,15 +500,14 @@ static void test_sv_general_and_nonfinite(void **state) {
 /* dln_observer_eval does not allocate (counted through the interposed malloc). */
 static void test_eval_no_alloc(void **state) {
   (void)state;
-  if (!HAVE_ALLOC_COUNTER) skip();
+  if (!TU_HAVE_ALLOC_COUNTER) skip();
   /* the counter sees allocations made inside shared libraries: LAPACKE's high-level
    * dgesdd wrapper (used by dln_singular_values) mallocs its work arrays */
   {
     double a[6] = {1, 2, 3, 4, 5, 7}, s[2], wk[6];
-    nallocs = 0;
-    count_allocs = 1;
+    tu_alloc_count_begin();
     int st = dln_singular_values(2, 3, a, s, wk);
-    count_allocs = 0;
+    long nallocs = tu_alloc_count_end(NULL);
     assert_int_equal(st, DLN_OK);
     assert_true(nallocs > 0);
   }
@@ -602,11 +523,10 @@ static void test_eval_no_alloc(void **state) {
     assert_int_equal(dln_observer_alloc(&o, net, r.loss, th, DLN_OBS_ALL), DLN_OK);
     double *row = malloc((size_t)dln_observer_ncols(o) * sizeof(double));
     assert_int_equal(dln_observer_eval(o, 0, 0, th, row), DLN_OK); /* warm-up (BLAS buffers) */
-    nallocs = 0;
-    count_allocs = 1;
+    tu_alloc_count_begin();
     int st = dln_observer_eval(o, 1, 1, th, row);
     st |= dln_observer_eval(o, 2, 2, th, row);
-    count_allocs = 0;
+    long nallocs = tu_alloc_count_end(NULL);
     assert_int_equal(st, DLN_OK);
     assert_int_equal(nallocs, 0);
     free(row);
@@ -771,5 +691,6 @@ int main(void) {
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_table_csv_roundtrip),
   };
+  tu_seed(0x9E3779B97F4A7C15ull);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

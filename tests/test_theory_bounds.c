@@ -11,7 +11,6 @@
  * (loss scaled up, or time axis stretched) is reported as violated; a hypothesis failure
  * returns DLN_ENOTAPPLICABLE with "not applicable: <hypothesis> fails (<value>)". */
 #include <float.h>
-#include <lapacke.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,66 +33,18 @@
 #include "dln/train.h"
 #include "testutil.h"
 
-static uint64_t rng_state = 0x6A09E667F3BCC909ull;
-static double urand(void) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  uint64_t r = rng_state * 2685821657736338717ull;
-  return ((double)(r >> 11) + 0.5) / 9007199254740992.0;
-}
-static double grand(void) { return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand()); }
-static void fill_gauss(size_t n, double *x, double s) {
-  for (size_t i = 0; i < n; ++i) x[i] = s * grand();
-}
-static double *dalloc(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof(double));
-  assert_non_null(p);
-  return p;
-}
-static void mm(int ta, int tb, int m, int n, int k, const double *A, const double *B, double *C) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      long double s = 0;
-      for (int l = 0; l < k; ++l) {
-        double a = ta ? A[l + (size_t)i * k] : A[i + (size_t)l * m];
-        double b = tb ? B[j + (size_t)l * n] : B[l + (size_t)j * k];
-        s += (long double)a * b;
-      }
-      C[i + (size_t)j * m] = (double)s;
-    }
-}
-static void rand_orth(int n, double *Q) {
-  double *ev = dalloc((size_t)n);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i <= j; ++i) Q[i + (size_t)j * n] = Q[j + (size_t)i * n] = grand();
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', n, Q, n, ev), 0);
-  free(ev);
-}
 /* A (r x c) = Qa[:, :p] diag(s) Qb[:, :p]^T with random orthogonal Qa, Qb, p = min(r, c). */
 static void rand_sv(int r, int c, const double *s, double *A) {
   int p = r < c ? r : c;
-  double *Qa = dalloc((size_t)r * r), *Qb = dalloc((size_t)c * c);
-  rand_orth(r, Qa), rand_orth(c, Qb);
-  for (int j = 0; j < c; ++j)
-    for (int i = 0; i < r; ++i) {
-      double acc = 0;
-      for (int l = 0; l < p; ++l) acc += Qa[i + (size_t)l * r] * s[l] * Qb[j + (size_t)l * c];
-      A[i + (size_t)j * r] = acc;
-    }
+  double *Qa = tu_dalloc((size_t)r * r), *Qb = tu_dalloc((size_t)c * c);
+  tu_rand_orth(r, Qa), tu_rand_orth(c, Qb);
+  tu_usv(r, c, p, Qa, s, Qb, A);
   free(Qa), free(Qb);
 }
 static void expect_na(int st, const dln_verdict *v, const char *needle) {
-  const char *msg = dln_last_error();
-  if (st != DLN_ENOTAPPLICABLE || !strstr(msg, needle) || !strstr(msg, "not applicable: ") || !strstr(msg, " fails ("))
-    print_error("status %d, message '%s', expected DLN_ENOTAPPLICABLE mentioning '%s'\n", st, msg, needle);
-  assert_int_equal(st, DLN_ENOTAPPLICABLE);
-  assert_non_null(strstr(msg, "not applicable: "));
-  assert_non_null(strstr(msg, " fails ("));
-  assert_non_null(strstr(msg, needle));
+  tu_expect_na(st, needle);
   assert_int_equal(v->applicable, 0);
   assert_int_equal(v->holds, 0);
-  print_message("  refused as expected: %s\n", msg);
 }
 static void show(const dln_verdict *v) {
   print_message("  [%s | %s] applicable %d holds %d bound %.6g measured %.6g margin %.3g\n    hypotheses: %s\n    %s\n",
@@ -119,11 +70,7 @@ static dln_table *run(dln_net *net, dln_loss *loss, double *th, int method, doub
   o.rtol = 1e-12;
   o.atol = 1e-14;
   o.nsamples = ns;
-  dln_train_result r;
-  int st = dln_train(net, loss, th, &o, obs, tab, &r);
-  if (st) print_error("dln_train: %s\n", dln_last_error());
-  assert_int_equal(st, DLN_OK);
-  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
+  tu_train(net, loss, th, &o, obs, tab);
   free(names);
   dln_observer_free(obs);
   return tab;
@@ -136,13 +83,6 @@ static void corrupt(const dln_table *tab, double f, double *t, double *y) {
     y[i] = tab->data[i * (size_t)tab->ncols + cl] * (i ? f : 1.0);
   }
 }
-static dln_loss *fact_loss(int m, int n, const double *Y) {
-  dln_mat *T = dln_mat_from(m, n, Y);
-  dln_loss *l = NULL;
-  assert_int_equal(dln_loss_factorization_alloc(&l, T), DLN_OK);
-  dln_mat_free(T);
-  return l;
-}
 
 /* ------------------------------------------------------------------ 003 Theorem 1 */
 
@@ -150,11 +90,11 @@ static void test_imbalance_random(void **state) {
   (void)state;
   enum { D = 10, NS = 4, M = 2, H = 8 };
   /* 003's convention: X_rows (n x D), U (D x h), V (m x h), loss ½‖Y_rows − X_rows U V^T‖² */
-  double *Xr = dalloc(NS * D), *Yr = dalloc(NS * M), *U = dalloc(D * H), *V = dalloc(M * H);
-  fill_gauss(NS * D, Xr, 1.0 / sqrt(NS));
-  fill_gauss(NS * M, Yr, 1.0);
-  fill_gauss(D * H, U, 1.0);
-  fill_gauss(M * H, V, 0.3);
+  double *Xr = tu_dalloc(NS * D), *Yr = tu_dalloc(NS * M), *U = tu_dalloc(D * H), *V = tu_dalloc(M * H);
+  tu_fill_gauss(NS * D, Xr, 1.0 / sqrt(NS));
+  tu_fill_gauss(NS * M, Yr, 1.0);
+  tu_fill_gauss(D * H, U, 1.0);
+  tu_fill_gauss(M * H, V, 0.3);
   /* to dln: X = X_rows^T (D x n), Y = Y_rows^T, W_1 = U^T (h x D), W_2 = V (m x h) */
   dln_mat *X = dln_mat_alloc(D, NS), *Y = dln_mat_alloc(M, NS);
   for (int i = 0; i < NS; ++i) {
@@ -164,7 +104,7 @@ static void test_imbalance_random(void **state) {
   int w[3] = {D, H, M};
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
-  double *th0 = dalloc(net->nparams), *th = dalloc(net->nparams);
+  double *th0 = tu_dalloc(net->nparams), *th = tu_dalloc(net->nparams);
   for (int j = 0; j < D; ++j)
     for (int i = 0; i < H; ++i) th0[net->offset[1] + i + (size_t)j * H] = U[j + (size_t)i * D];
   memcpy(th0 + net->offset[2], V, M * H * sizeof(double));
@@ -189,7 +129,7 @@ static void test_imbalance_random(void **state) {
   assert_true(v.measured >= v.bound && v.margin >= 0);
   /* corrupted: losses scaled up by 100 (the flow beats the bound by far, so a small
    * factor would still pass) */
-  double *t = dalloc(tab->nrows), *y = dalloc(tab->nrows);
+  double *t = tu_dalloc(tab->nrows), *y = tu_dalloc(tab->nrows);
   corrupt(tab, 100.0, t, y);
   dln_curve bad;
   dln_curve_arrays(&bad, tab->nrows, t, y);
@@ -212,31 +152,32 @@ static void test_imbalance_tight(void **state) {
   enum { D = 8, NS = 3, M = 2, H = 6 };
   const double s = 6.0;
   /* Σ_x = I: X = Φ_1 Q^T (D x n) with Φ_1 orthonormal columns, Q orthogonal */
-  double *Phi = dalloc(D * D), *Q = dalloc(NS * NS), *G = dalloc(H * H);
-  rand_orth(D, Phi), rand_orth(NS, Q), rand_orth(H, G);
+  double *Phi = tu_dalloc(D * D), *Q = tu_dalloc(NS * NS), *G = tu_dalloc(H * H);
+  tu_rand_orth(D, Phi), tu_rand_orth(NS, Q), tu_rand_orth(H, G);
   dln_mat *X = dln_mat_alloc(D, NS), *Y = dln_mat_alloc(M, NS);
-  mm(0, 1, D, NS, NS, Phi, Q, X->data);
-  fill_gauss(M * NS, Y->data, 0.1);
+  tu_mm(0, 1, D, NS, NS, Phi, Q, X->data);
+  tu_fill_gauss(M * NS, Y->data, 0.1);
   /* U_1 = A G_1^T (r x h), V = B G_2^T (m x h): row spaces orthogonal, so U_1 V^T = 0 */
   const double a[NS] = {1.0, 2.0, 2.5}, b[M] = {1.0, 2.0}; /* a spectral gap, so the slowest mode dominates the tail */
-  double *A = dalloc(NS * NS), *B = dalloc(M * M), *U1 = dalloc(NS * H), *V = dalloc(M * H), *U = dalloc(D * H);
+  double *A = tu_dalloc(NS * NS), *B = tu_dalloc(M * M), *U1 = tu_dalloc(NS * H), *V = tu_dalloc(M * H),
+         *U = tu_dalloc(D * H);
   double as[NS], bs[M];
   for (int i = 0; i < NS; ++i) as[i] = s * a[i];
   for (int i = 0; i < M; ++i) bs[i] = s * b[i];
   rand_sv(NS, NS, as, A), rand_sv(M, M, bs, B);
-  mm(0, 1, NS, H, NS, A, G, U1);             /* G_1 = first r columns of G */
-  mm(0, 1, M, H, M, B, G + (size_t)NS * H, V); /* G_2 = next m columns */
+  tu_mm(0, 1, NS, H, NS, A, G, U1);             /* G_1 = first r columns of G */
+  tu_mm(0, 1, M, H, M, B, G + (size_t)NS * H, V); /* G_2 = next m columns */
   /* U = Φ_1 U_1 + Φ_2 U_2 with a small random U_2 */
-  double *U2 = dalloc((D - NS) * H);
-  fill_gauss((D - NS) * H, U2, 0.1);
-  mm(0, 0, D, H, NS, Phi, U1, U);
-  double *T = dalloc(D * H);
-  mm(0, 0, D, H, D - NS, Phi + (size_t)NS * D, U2, T);
+  double *U2 = tu_dalloc((D - NS) * H);
+  tu_fill_gauss((D - NS) * H, U2, 0.1);
+  tu_mm(0, 0, D, H, NS, Phi, U1, U);
+  double *T = tu_dalloc(D * H);
+  tu_mm(0, 0, D, H, D - NS, Phi + (size_t)NS * D, U2, T);
   for (int i = 0; i < D * H; ++i) U[i] += T[i];
   int w[3] = {D, H, M};
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
-  double *th0 = dalloc(net->nparams), *th = dalloc(net->nparams);
+  double *th0 = tu_dalloc(net->nparams), *th = tu_dalloc(net->nparams);
   for (int j = 0; j < D; ++j)
     for (int i = 0; i < H; ++i) th0[net->offset[1] + i + (size_t)j * H] = U[j + (size_t)i * D];
   memcpy(th0 + net->offset[2], V, M * H * sizeof(double));
@@ -281,14 +222,14 @@ static void test_pyramidal(void **state) {
   int w[4] = {4, 5, 4, 3};
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 3, w, 0), DLN_OK);
-  double *th0 = dalloc(net->nparams), *th = dalloc(net->nparams), *Y = dalloc(12);
+  double *th0 = tu_dalloc(net->nparams), *th = tu_dalloc(net->nparams), *Y = tu_dalloc(12);
   /* Remark 4: λ_min(W_{l+1} W_{l+1}^T) > λ_max(W_l W_l^T) makes C_l have d_{l+1} positive eigenvalues */
   const double s1[4] = {0.3, 0.33, 0.36, 0.4}, s2[4] = {1.0, 1.1, 1.2, 1.3}, s3[3] = {1.6, 1.7, 1.8};
   rand_sv(5, 4, s1, th0 + net->offset[1]);
   rand_sv(4, 5, s2, th0 + net->offset[2]);
   rand_sv(3, 4, s3, th0 + net->offset[3]);
-  fill_gauss(12, Y, 1.0);
-  dln_loss *loss = fact_loss(3, 4, Y);
+  tu_fill_gauss(12, Y, 1.0);
+  dln_loss *loss = tu_fact_loss(3, 4, Y);
   memcpy(th, th0, net->nparams * sizeof(double));
   dln_table *tab = run(net, loss, th, DLN_METHOD_FLOW, 6.0, 0, 121, DLN_OBS_LOSS);
   dln_curve cv;
@@ -299,7 +240,7 @@ static void test_pyramidal(void **state) {
   assert_int_equal(st, DLN_OK);
   show(&v);
   assert_true(v.applicable && v.holds && v.bound > 0.5);
-  double *t = dalloc(tab->nrows), *y = dalloc(tab->nrows);
+  double *t = tu_dalloc(tab->nrows), *y = tu_dalloc(tab->nrows);
   corrupt(tab, 3.0, t, y);
   dln_curve bad;
   dln_curve_arrays(&bad, tab->nrows, t, y);
@@ -313,7 +254,7 @@ static void test_pyramidal(void **state) {
   int w2[4] = {4, 3, 4, 3};
   dln_net *net2 = NULL;
   assert_int_equal(dln_net_alloc(&net2, 3, w2, 0), DLN_OK);
-  double *th2 = dalloc(net2->nparams);
+  double *th2 = tu_dalloc(net2->nparams);
   expect_na(dln_bound_pyramidal(net2, loss, th2, &cv, 1e-9, &v), &v, "pyramidal");
   free(th0), free(th), free(Y), free(t), free(y), free(th2);
   dln_table_free(tab);
@@ -330,14 +271,14 @@ static void check_deficiency(int N) {
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, N, w, 0), DLN_OK);
   const double sy[3] = {1.5, 1.2, 1.0};
-  double *Y = dalloc(9), *P = dalloc(9), *th0 = dalloc(net->nparams), *th = dalloc(net->nparams);
+  double *Y = tu_dalloc(9), *P = tu_dalloc(9), *th0 = tu_dalloc(net->nparams), *th = tu_dalloc(net->nparams);
   rand_sv(d, d, sy, Y);
-  fill_gauss(9, P, 1.0);
+  tu_fill_gauss(9, P, 1.0);
   double pn = sqrt(P[0] * P[0] + P[1] * P[1] + P[2] * P[2] + P[3] * P[3] + P[4] * P[4] + P[5] * P[5] + P[6] * P[6] +
                    P[7] * P[7] + P[8] * P[8]);
   dln_mat *W0 = dln_mat_alloc(d, d);
   for (int i = 0; i < 9; ++i) W0->data[i] = Y[i] + 0.4 * P[i] / pn; /* ‖W0 − Ȳ‖ = 0.4, δ = 0.6 */
-  dln_loss *loss = fact_loss(d, d, Y);
+  dln_loss *loss = tu_fact_loss(d, d, Y);
   dln_rng *rng = dln_rng_alloc(11, (uint64_t)N);
   assert_int_equal(dln_init_balanced(net, th0, W0, rng), DLN_OK);
   double delta;
@@ -355,7 +296,7 @@ static void check_deficiency(int N) {
   show(&v);
   assert_true(v.applicable && v.holds);
   assert_close(v.bound, 2 * pow(0.6, 2.0 * (N - 1) / N), 1e-12, 0);
-  double *t = dalloc(tab->nrows), *y = dalloc(tab->nrows);
+  double *t = tu_dalloc(tab->nrows), *y = tu_dalloc(tab->nrows);
   corrupt(tab, 50.0, t, y);
   dln_curve bad;
   dln_curve_arrays(&bad, tab->nrows, t, y);
@@ -394,11 +335,11 @@ static void test_gd_remark2(void **state) {
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
   double Y[4] = {1.0, 0.0, 0.0, 0.8};
-  dln_loss *loss = fact_loss(d, d, Y);
+  dln_loss *loss = tu_fact_loss(d, d, Y);
   dln_mat *W0 = dln_mat_alloc(d, d);
   const double pert[4] = {0.03, -0.02, 0.01, 0.04};
   for (int i = 0; i < 4; ++i) W0->data[i] = Y[i] + pert[i];
-  double *th0 = dalloc(net->nparams), *th = dalloc(net->nparams), delta;
+  double *th0 = tu_dalloc(net->nparams), *th = tu_dalloc(net->nparams), delta;
   assert_int_equal(dln_init_balanced(net, th0, W0, NULL), DLN_OK);
   assert_int_equal(dln_theory_deficiency_margin(loss, W0->data, &delta), DLN_OK);
   double ny = sqrt(1.0 + 0.64), eta = 0.9 * pow(delta, 3.0) / (6144 * 8 * ny * ny * ny * ny);
@@ -413,7 +354,7 @@ static void test_gd_remark2(void **state) {
   assert_int_equal(st, DLN_OK);
   show(&v);
   assert_true(v.applicable && v.holds);
-  double *t = dalloc(tab->nrows), *y = dalloc(tab->nrows);
+  double *t = tu_dalloc(tab->nrows), *y = tu_dalloc(tab->nrows);
   corrupt(tab, 3.0, t, y);
   dln_curve bad;
   dln_curve_arrays(&bad, tab->nrows, t, y);
@@ -438,10 +379,10 @@ static void test_dissipation(void **state) {
   int w[3] = {3, 5, 2};
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
-  double *Y = dalloc(6), *th = dalloc(net->nparams), *th2 = dalloc(net->nparams);
-  fill_gauss(6, Y, 1.0);
-  fill_gauss(net->nparams, th, 0.8);
-  dln_loss *loss = fact_loss(2, 3, Y);
+  double *Y = tu_dalloc(6), *th = tu_dalloc(net->nparams), *th2 = tu_dalloc(net->nparams);
+  tu_fill_gauss(6, Y, 1.0);
+  tu_fill_gauss(net->nparams, th, 0.8);
+  dln_loss *loss = tu_fact_loss(2, 3, Y);
   dln_verdict v;
   double worst = INFINITY;
   for (int k = 0; k < 5; ++k) {
@@ -475,7 +416,7 @@ static void test_dissipation(void **state) {
   int w2[3] = {3, 2, 2};
   dln_net *net2 = NULL;
   assert_int_equal(dln_net_alloc(&net2, 2, w2, 0), DLN_OK);
-  double *t2 = dalloc(net2->nparams);
+  double *t2 = tu_dalloc(net2->nparams);
   expect_na(dln_bound_dissipation(net2, loss, t2, NULL, 1e-12, &v), &v, "k >= n, m");
   free(Y), free(th), free(th2), free(t2);
   dln_loss_free(loss);
@@ -491,14 +432,12 @@ static void test_component_rates(void **state) {
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
   const double sig[3] = {2.0, 1.0, 0.5}, ub[3] = {0.9, 0.3, 1.2}, vb[3] = {0.2, 0.8, 0.75};
-  double *Phi = dalloc(9), *Psi = dalloc(16), *Y = dalloc(12);
-  rand_orth(m, Phi), rand_orth(n, Psi);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i)
-      for (int l = 0; l < 3; ++l) Y[i + (size_t)j * m] += Phi[i + (size_t)l * m] * sig[l] * Psi[j + (size_t)l * n];
-  dln_loss *loss = fact_loss(m, n, Y);
+  double *Phi = tu_dalloc(9), *Psi = tu_dalloc(16), *Y = tu_dalloc(12);
+  tu_rand_orth(m, Phi), tu_rand_orth(n, Psi);
+  tu_usv(m, n, 3, Phi, sig, Psi, Y);
+  dln_loss *loss = tu_fact_loss(m, n, Y);
   dln_mat *Ym = dln_mat_from(m, n, Y);
-  double *th0 = dalloc(net->nparams), *th = dalloc(net->nparams);
+  double *th0 = tu_dalloc(net->nparams), *th = tu_dalloc(net->nparams);
   dln_rng *rng = dln_rng_alloc(3, 1);
   assert_int_equal(dln_init_spectral_asymmetric(net, th0, Ym, ub, vb, rng), DLN_OK);
   dln_cf *cf = NULL;
@@ -549,5 +488,6 @@ int main(void) {
       cmocka_unit_test(test_deficiency_n2),    cmocka_unit_test(test_deficiency_n3),   cmocka_unit_test(test_gd_remark2),
       cmocka_unit_test(test_dissipation),      cmocka_unit_test(test_component_rates), cmocka_unit_test(test_fit_rate),
   };
+  tu_seed(0x6A09E667F3BCC909ull);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

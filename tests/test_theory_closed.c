@@ -10,7 +10,6 @@
  * "not applicable: <hypothesis> fails (<value>)", and a negative control (a 1% time
  * shift) showing the comparison can fail. */
 #include <float.h>
-#include <lapacke.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,89 +33,11 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static uint64_t rng_state = 0x853C49E6748FEA9Bull;
-static double urand(void) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  uint64_t r = rng_state * 2685821657736338717ull;
-  return ((double)(r >> 11) + 0.5) / 9007199254740992.0;
-}
-static double grand(void) { return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand()); }
-static void fill_gauss(size_t n, double *x, double s) {
-  for (size_t i = 0; i < n; ++i) x[i] = s * grand();
-}
-static double *dalloc(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof(double));
-  assert_non_null(p);
-  return p;
-}
-/* C (m x n) = op(A) op(B), column-major, long double accumulation. */
-static void mm(int ta, int tb, int m, int n, int k, const double *A, const double *B, double *C) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      long double s = 0;
-      for (int l = 0; l < k; ++l) {
-        double a = ta ? A[l + (size_t)i * k] : A[i + (size_t)l * m];
-        double b = tb ? B[j + (size_t)l * n] : B[l + (size_t)j * k];
-        s += (long double)a * b;
-      }
-      C[i + (size_t)j * m] = (double)s;
-    }
-}
-static void rand_orth(int n, double *Q) {
-  double *ev = dalloc((size_t)n);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i <= j; ++i) Q[i + (size_t)j * n] = Q[j + (size_t)i * n] = grand();
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', n, Q, n, ev), 0);
-  free(ev);
-}
-/* S = Q diag(f) Q^T, exactly symmetrized */
-static void qdq(int n, const double *Q, const double *f, double *S) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i <= j; ++i) {
-      long double s = 0;
-      for (int l = 0; l < n; ++l) s += (long double)Q[i + (size_t)l * n] * f[l] * Q[j + (size_t)l * n];
-      S[i + (size_t)j * n] = S[j + (size_t)i * n] = (double)s;
-    }
-}
-static double fro(size_t n, const double *x) {
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += x[i] * x[i];
-  return sqrt(s);
-}
-static void expect_na(int st, const char *needle) {
-  const char *msg = dln_last_error();
-  if (st != DLN_ENOTAPPLICABLE || !strstr(msg, "not applicable: ") || !strstr(msg, " fails (") || !strstr(msg, needle))
-    print_error("status %d, message '%s', expected DLN_ENOTAPPLICABLE mentioning '%s'\n", st, msg, needle);
-  assert_int_equal(st, DLN_ENOTAPPLICABLE);
-  assert_non_null(strstr(msg, "not applicable: "));
-  assert_non_null(strstr(msg, " fails ("));
-  assert_non_null(strstr(msg, needle));
-  print_message("  refused as expected: %s\n", msg);
-}
-
-/* Integrate the flow from θ over [0, dt] (autonomous, so successive calls march in time). */
-static void flow(dln_net *net, dln_loss *loss, double *theta, double dt) {
-  dln_train_options o;
-  dln_train_default_options(&o);
-  o.method = DLN_METHOD_FLOW;
-  o.t_end = dt;
-  o.rtol = 1e-12;
-  o.atol = 1e-14;
-  o.nsamples = 2;
-  dln_train_result r;
-  int st = dln_train(net, loss, theta, &o, NULL, NULL, &r);
-  if (st) print_error("dln_train: %s\n", dln_last_error());
-  assert_int_equal(st, DLN_OK);
-  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
-}
-
 /* March θ through times[] and compare with the closed form by dln_cf_distance;
  * returns the largest distance; *wrong = the smallest distance to the form at 1.01 t. */
 static double march(dln_net *net, dln_loss *loss, const double *theta0, dln_cf *cf, int nt, const double *times,
                     double *wrong) {
-  double *th = dalloc(net->nparams);
+  double *th = tu_dalloc(net->nparams);
   memcpy(th, theta0, net->nparams * sizeof(double));
   double worst = 0, tprev = 0;
   *wrong = INFINITY;
@@ -124,7 +45,7 @@ static double march(dln_net *net, dln_loss *loss, const double *theta0, dln_cf *
   assert_int_equal(dln_cf_distance(net, th, 0.0, cf, &d0), DLN_OK);
   assert_true(d0 <= 1e-12); /* the form reproduces W(0) */
   for (int i = 0; i < nt; ++i) {
-    flow(net, loss, th, times[i] - tprev);
+    tu_flow(net, loss, th, times[i] - tprev, 1e-12, 1e-14);
     tprev = times[i];
     double d, dw;
     int st = dln_cf_distance(net, th, times[i], cf, &d);
@@ -138,15 +59,6 @@ static double march(dln_net *net, dln_loss *loss, const double *theta0, dln_cf *
   return worst;
 }
 
-static dln_loss *fact_loss(int m, int n, const double *Y) {
-  dln_mat *T = dln_mat_from(m, n, Y);
-  assert_non_null(T);
-  dln_loss *l = NULL;
-  assert_int_equal(dln_loss_factorization_alloc(&l, T), DLN_OK);
-  dln_mat_free(T);
-  return l;
-}
-
 /* ------------------------------------------------------------------ 001 eq. 4 */
 
 static void test_linear(void **state) {
@@ -156,11 +68,11 @@ static void test_linear(void **state) {
   dln_net *net = NULL, *net2 = NULL;
   assert_int_equal(dln_net_alloc(&net, 1, w1, 0), DLN_OK);
   assert_int_equal(dln_net_alloc(&net2, 2, w2, 0), DLN_OK);
-  double *Y = dalloc((size_t)m * n), *th = dalloc(net->nparams), *th2 = dalloc(net2->nparams);
-  fill_gauss((size_t)m * n, Y, 1.0);
-  fill_gauss(net->nparams, th, 1.0);
-  fill_gauss(net2->nparams, th2, 1.0);
-  dln_loss *loss = fact_loss(m, n, Y);
+  double *Y = tu_dalloc((size_t)m * n), *th = tu_dalloc(net->nparams), *th2 = tu_dalloc(net2->nparams);
+  tu_fill_gauss((size_t)m * n, Y, 1.0);
+  tu_fill_gauss(net->nparams, th, 1.0);
+  tu_fill_gauss(net2->nparams, th2, 1.0);
+  dln_loss *loss = tu_fact_loss(m, n, Y);
   dln_cf *cf = NULL;
   assert_int_equal(dln_cf_linear_alloc(&cf, net, loss, th, 0), DLN_OK);
   assert_int_equal(dln_cf_kind_of(cf), DLN_CF_LINEAR);
@@ -175,7 +87,7 @@ static void test_linear(void **state) {
   dln_cf_free(cf);
   /* hypothesis: depth 1 */
   cf = NULL;
-  expect_na(dln_cf_linear_alloc(&cf, net2, loss, th2, 0), "depth N = 1");
+  tu_expect_na(dln_cf_linear_alloc(&cf, net2, loss, th2, 0), "depth N = 1");
   assert_null(cf);
   free(Y), free(th), free(th2);
   dln_loss_free(loss);
@@ -190,12 +102,12 @@ static void test_riccati(void **state) {
   int w[3] = {m, k, m};
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 2, w, 1), DLN_OK);
-  double *Q = dalloc((size_t)m * m), *Y = dalloc((size_t)m * m), *U0 = dalloc(net->nparams);
+  double *Q = tu_dalloc((size_t)m * m), *Y = tu_dalloc((size_t)m * m), *U0 = tu_dalloc(net->nparams);
   const double lam[4] = {1.1, 0.5, -0.3, -0.8}; /* indefinite, invertible */
-  rand_orth(m, Q);
-  qdq(m, Q, lam, Y);
-  fill_gauss(net->nparams, U0, 0.5);
-  dln_loss *loss = fact_loss(m, m, Y);
+  tu_rand_orth(m, Q);
+  tu_qdq(m, Q, lam, Y);
+  tu_fill_gauss(net->nparams, U0, 0.5);
+  dln_loss *loss = tu_fact_loss(m, m, Y);
   dln_cf *cf = NULL;
   int st = dln_cf_riccati_alloc(&cf, net, loss, U0, 0);
   if (st) print_error("%s\n", dln_last_error());
@@ -210,16 +122,16 @@ static void test_riccati(void **state) {
 
   /* hypotheses: Y invertible; Y symmetric */
   const double lsing[4] = {1.1, 0.5, 0.0, -0.8};
-  qdq(m, Q, lsing, Y);
-  loss = fact_loss(m, m, Y);
+  tu_qdq(m, Q, lsing, Y);
+  loss = tu_fact_loss(m, m, Y);
   cf = NULL;
-  expect_na(dln_cf_riccati_alloc(&cf, net, loss, U0, 0), "invertibility of Y");
-  expect_na(dln_cf_spectral_sym_alloc(&cf, net, loss, U0, 0), "invertibility of Y");
+  tu_expect_na(dln_cf_riccati_alloc(&cf, net, loss, U0, 0), "invertibility of Y");
+  tu_expect_na(dln_cf_spectral_sym_alloc(&cf, net, loss, U0, 0), "invertibility of Y");
   dln_loss_free(loss);
-  qdq(m, Q, lam, Y);
+  tu_qdq(m, Q, lam, Y);
   Y[1] += 0.1; /* Y[1,0] ≠ Y[0,1] */
-  loss = fact_loss(m, m, Y);
-  expect_na(dln_cf_riccati_alloc(&cf, net, loss, U0, 0), "symmetric target");
+  loss = tu_fact_loss(m, m, Y);
+  tu_expect_na(dln_cf_riccati_alloc(&cf, net, loss, U0, 0), "symmetric target");
   assert_null(cf);
   dln_loss_free(loss);
   free(Q), free(Y), free(U0);
@@ -234,12 +146,13 @@ static void test_spectral_sym(void **state) {
   int w[3] = {m, k, m};
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 2, w, 1), DLN_OK);
-  double *Q = dalloc((size_t)m * m), *Y = dalloc((size_t)m * m), *U0 = dalloc(net->nparams), *th = dalloc(net->nparams);
+  double *Q = tu_dalloc((size_t)m * m), *Y = tu_dalloc((size_t)m * m), *U0 = tu_dalloc(net->nparams),
+         *th = tu_dalloc(net->nparams);
   const double lam[4] = {-0.9, -0.4, 0.6, 1.2}; /* ascending, as the init pairs them */
   const double s0[4] = {0.3, 0.0, 0.05, 2.0};
-  rand_orth(m, Q);
-  qdq(m, Q, lam, Y);
-  dln_loss *loss = fact_loss(m, m, Y);
+  tu_rand_orth(m, Q);
+  tu_qdq(m, Q, lam, Y);
+  dln_loss *loss = tu_fact_loss(m, m, Y);
   dln_mat *Ym = dln_mat_from(m, m, Y);
   assert_int_equal(dln_init_spectral_symmetric(net, U0, Ym, s0), DLN_OK);
   dln_cf *cf = NULL;
@@ -256,13 +169,13 @@ static void test_spectral_sym(void **state) {
   const double times[3] = {0.3, 1.0, 2.5};
   double wrong, err = march(net, loss, U0, cf, 3, times, &wrong);
   /* components: eigenvalues of X(t) = U U^T from the flow (sorted) against eq. 9 (sorted) */
-  double comp[4], ev[4], *X = dalloc((size_t)m * m), cerr = 0;
+  double comp[4], ev[4], *X = tu_dalloc((size_t)m * m), cerr = 0;
   memcpy(th, U0, net->nparams * sizeof(double));
-  flow(net, loss, th, 1.0);
+  tu_flow(net, loss, th, 1.0, 1e-12, 1e-14);
   assert_int_equal(dln_cf_components(cf, 1.0, comp), DLN_OK);
   for (int i = 0; i < m; ++i) assert_close(comp[i], dln_cf_eq9(lam[i], s0[i], 1.0), 1e-13, 1e-15);
-  mm(0, 1, m, m, k, th, th, X);
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'U', m, X, m, ev), 0);
+  tu_mm(0, 1, m, m, k, th, th, X);
+  tu_syev(m, X, ev, 0);
   for (int i = 1; i < m; ++i) /* insertion sort */
     for (int j = i; j > 0 && comp[j] < comp[j - 1]; --j) {
       double tmp = comp[j];
@@ -275,9 +188,9 @@ static void test_spectral_sym(void **state) {
   assert_true(wrong > 1e3 * 1e-10);
   dln_cf_free(cf);
   /* hypothesis: spectral init (a random U0 is not) */
-  fill_gauss(net->nparams, U0, 0.5);
+  tu_fill_gauss(net->nparams, U0, 0.5);
   cf = NULL;
-  expect_na(dln_cf_spectral_sym_alloc(&cf, net, loss, U0, 0), "spectral init");
+  tu_expect_na(dln_cf_spectral_sym_alloc(&cf, net, loss, U0, 0), "spectral init");
   assert_null(cf);
   free(Q), free(Y), free(U0), free(th), free(X);
   dln_mat_free(Ym);
@@ -292,36 +205,25 @@ static void test_spectral_sym(void **state) {
 static void build_asym(dln_net *net, int m, int n, int k, const double *sig, const double *ub, const double *vb,
                        double *Y, double *theta) {
   int p = m < n ? m : n;
-  double *Phi = dalloc((size_t)m * m), *Psi = dalloc((size_t)n * n), *G = dalloc((size_t)k * k);
-  double *Ub = dalloc((size_t)m * k), *Vb = dalloc((size_t)n * k), *T = dalloc((size_t)(m > n ? m : n) * k);
-  double *S = dalloc((size_t)m * n), *U = dalloc((size_t)m * k), *V = dalloc((size_t)n * k);
-  rand_orth(m, Phi), rand_orth(n, Psi), rand_orth(k, G);
+  double *Phi = tu_dalloc((size_t)m * m), *Psi = tu_dalloc((size_t)n * n), *G = tu_dalloc((size_t)k * k);
+  double *Ub = tu_dalloc((size_t)m * k), *Vb = tu_dalloc((size_t)n * k), *T = tu_dalloc((size_t)(m > n ? m : n) * k);
+  double *S = tu_dalloc((size_t)m * n), *U = tu_dalloc((size_t)m * k), *V = tu_dalloc((size_t)n * k);
+  tu_rand_orth(m, Phi), tu_rand_orth(n, Psi), tu_rand_orth(k, G);
   for (int i = 0; i < p; ++i) {
     S[i + (size_t)i * m] = sig[i];
     Ub[i + (size_t)i * m] = ub[i];
     Vb[i + (size_t)i * n] = vb[i];
   }
-  mm(0, 0, m, n, m, Phi, S, T);
-  mm(0, 1, m, n, n, T, Psi, Y);
-  mm(0, 0, m, k, m, Phi, Ub, T);
-  mm(0, 0, m, k, k, T, G, U);
-  mm(0, 0, n, k, n, Psi, Vb, T);
-  mm(0, 0, n, k, k, T, G, V);
+  tu_mm(0, 0, m, n, m, Phi, S, T);
+  tu_mm(0, 1, m, n, n, T, Psi, Y);
+  tu_mm(0, 0, m, k, m, Phi, Ub, T);
+  tu_mm(0, 0, m, k, k, T, G, U);
+  tu_mm(0, 0, n, k, n, Psi, Vb, T);
+  tu_mm(0, 0, n, k, k, T, G, V);
   memcpy(theta + net->offset[2], U, (size_t)m * k * sizeof(double));
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < k; ++i) theta[net->offset[1] + i + (size_t)j * k] = V[j + (size_t)i * n];
   free(Phi), free(Psi), free(G), free(Ub), free(Vb), free(T), free(S), free(U), free(V);
-}
-
-static double rk4_eq21(double s, double l, double x0, double t) {
-  int ns = (int)ceil(t / 1e-4);
-  double h = t / ns, x = x0;
-  for (int i = 0; i < ns; ++i) {
-    double k1 = dln_cf_eq21_rhs(s, l, x), k2 = dln_cf_eq21_rhs(s, l, x + 0.5 * h * k1),
-           k3 = dln_cf_eq21_rhs(s, l, x + 0.5 * h * k2), k4 = dln_cf_eq21_rhs(s, l, x + h * k3);
-    x += h / 6 * (k1 + 2 * k2 + 2 * k3 + k4);
-  }
-  return x;
 }
 
 static void test_spectral_asym(void **state) {
@@ -333,9 +235,9 @@ static void test_spectral_asym(void **state) {
   /* σ descending; component 1: x0 < σ, λ0 > 0; component 2: x0 < 0 (ū < 0), λ0 < 0;
    * component 3: x0 > σ */
   const double sig[3] = {2.0, 1.0, 0.5}, ub[3] = {0.9, -0.3, 1.2}, vb[3] = {0.2, 0.8, 0.75};
-  double *Y = dalloc((size_t)m * n), *th = dalloc(net->nparams);
+  double *Y = tu_dalloc((size_t)m * n), *th = tu_dalloc(net->nparams);
   build_asym(net, m, n, k, sig, ub, vb, Y, th);
-  dln_loss *loss = fact_loss(m, n, Y);
+  dln_loss *loss = tu_fact_loss(m, n, Y);
   dln_cf *cf = NULL;
   int st = dln_cf_spectral_asym_alloc(&cf, net, loss, th, 0);
   if (st) print_error("%s\n", dln_last_error());
@@ -351,7 +253,7 @@ static void test_spectral_asym(void **state) {
     /* eq. 17 against the scalar ODE eq. 21 (RK4, h = 1e-4) */
     double c[3];
     assert_int_equal(dln_cf_components(cf, 1.3, c), DLN_OK);
-    maxrk = fmax(maxrk, fabs(c[i] - rk4_eq21(s, l0, x0, 1.3)));
+    maxrk = fmax(maxrk, fabs(c[i] - tu_rk4(dln_cf_eq21_rhs, s, l0, x0, 1.3)));
   }
   const double times[4] = {0.2, 0.7, 1.5, 3.0};
   double wrong, err = march(net, loss, th, cf, 4, times, &wrong);
@@ -366,11 +268,11 @@ static void test_spectral_asym(void **state) {
   /* hypotheses: λ0 ≠ 0 (a balanced component); spectral init (random weights) */
   const double ub2[3] = {0.9, 0.5, 1.2}, vb2[3] = {0.2, 0.5, 0.75};
   build_asym(net, m, n, k, sig, ub2, vb2, Y, th);
-  loss = fact_loss(m, n, Y);
+  loss = tu_fact_loss(m, n, Y);
   cf = NULL;
-  expect_na(dln_cf_spectral_asym_alloc(&cf, net, loss, th, 0), "lambda0_2 != 0");
-  fill_gauss(net->nparams, th, 0.5);
-  expect_na(dln_cf_spectral_asym_alloc(&cf, net, loss, th, 0), "spectral init");
+  tu_expect_na(dln_cf_spectral_asym_alloc(&cf, net, loss, th, 0), "lambda0_2 != 0");
+  tu_fill_gauss(net->nparams, th, 0.5);
+  tu_expect_na(dln_cf_spectral_asym_alloc(&cf, net, loss, th, 0), "spectral init");
   assert_null(cf);
   dln_loss_free(loss);
   free(Y), free(th);
@@ -382,11 +284,11 @@ static void test_spectral_asym(void **state) {
 /* U (m x k) random, V (n x k) with V^T V = U^T U − λ0 I (λ0 < 0, n = k) or U with
  * U^T U = V^T V + λ0 I (λ0 > 0, m = k): symmetric square roots via dsyev. */
 static void sqrt_psd(int k, const double *S, double *R) {
-  double *Q = dalloc((size_t)k * k), *ev = dalloc((size_t)k), *f = dalloc((size_t)k);
+  double *Q = tu_dalloc((size_t)k * k), *ev = tu_dalloc((size_t)k), *f = tu_dalloc((size_t)k);
   memcpy(Q, S, (size_t)k * k * sizeof(double));
-  assert_int_equal(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', k, Q, k, ev), 0);
+  tu_syev(k, Q, ev, 1);
   for (int i = 0; i < k; ++i) f[i] = sqrt(fmax(ev[i], 0));
-  qdq(k, Q, f, R);
+  tu_qdq(k, Q, f, R);
   free(Q), free(ev), free(f);
 }
 
@@ -395,27 +297,27 @@ static void check_lambda_id(int m, int n, double l0) {
   int w[3] = {n, k, m};
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
-  double *Y = dalloc((size_t)m * n), *th = dalloc(net->nparams), *S = dalloc((size_t)k * k), *R = dalloc((size_t)k * k),
-         *O = dalloc((size_t)k * k), *A = dalloc((size_t)k * k);
-  fill_gauss((size_t)m * n, Y, 1.0);
-  dln_loss *loss = fact_loss(m, n, Y);
-  rand_orth(k, O);
+  double *Y = tu_dalloc((size_t)m * n), *th = tu_dalloc(net->nparams), *S = tu_dalloc((size_t)k * k),
+         *R = tu_dalloc((size_t)k * k), *O = tu_dalloc((size_t)k * k), *A = tu_dalloc((size_t)k * k);
+  tu_fill_gauss((size_t)m * n, Y, 1.0);
+  dln_loss *loss = tu_fact_loss(m, n, Y);
+  tu_rand_orth(k, O);
   if (l0 < 0) { /* U random m x k; V = (O (U^T U + |λ0| I)^{1/2})^T... V^T V = U^T U − λ0 I */
     double *U = th + net->offset[2];
-    fill_gauss((size_t)m * k, U, 0.7);
-    mm(1, 0, k, k, m, U, U, S);
+    tu_fill_gauss((size_t)m * k, U, 0.7);
+    tu_mm(1, 0, k, k, m, U, U, S);
     for (int i = 0; i < k; ++i) S[i + (size_t)i * k] -= l0;
     sqrt_psd(k, S, R);
-    mm(0, 0, k, k, k, O, R, A); /* V = O R (n = k rows): V^T V = R^2 = S */
+    tu_mm(0, 0, k, k, k, O, R, A); /* V = O R (n = k rows): V^T V = R^2 = S */
     for (int j = 0; j < n; ++j)
       for (int i = 0; i < k; ++i) th[net->offset[1] + i + (size_t)j * k] = A[j + (size_t)i * n]; /* W_1 = V^T */
   } else { /* V random n x k; U = O R with U^T U = V^T V + λ0 I (m = k) */
-    double *V = dalloc((size_t)n * k);
-    fill_gauss((size_t)n * k, V, 0.7);
-    mm(1, 0, k, k, n, V, V, S);
+    double *V = tu_dalloc((size_t)n * k);
+    tu_fill_gauss((size_t)n * k, V, 0.7);
+    tu_mm(1, 0, k, k, n, V, V, S);
     for (int i = 0; i < k; ++i) S[i + (size_t)i * k] += l0;
     sqrt_psd(k, S, R);
-    mm(0, 0, k, k, k, O, R, th + net->offset[2]);
+    tu_mm(0, 0, k, k, k, O, R, th + net->offset[2]);
     for (int j = 0; j < n; ++j)
       for (int i = 0; i < k; ++i) th[net->offset[1] + i + (size_t)j * k] = V[j + (size_t)i * n];
     free(V);
@@ -428,16 +330,17 @@ static void check_lambda_id(int m, int n, double l0) {
   double wrong, err = march(net, loss, th, cf, 3, times, &wrong);
   /* the Gram matrix R R^T at t = 1 from the flow */
   int q = m + n;
-  double *Z = dalloc((size_t)q * q), *Rf = dalloc((size_t)q * k), *Zf = dalloc((size_t)q * q), *th1 = dalloc(net->nparams);
+  double *Z = tu_dalloc((size_t)q * q), *Rf = tu_dalloc((size_t)q * k), *Zf = tu_dalloc((size_t)q * q),
+         *th1 = tu_dalloc(net->nparams);
   memcpy(th1, th, net->nparams * sizeof(double));
-  flow(net, loss, th1, 1.0);
+  tu_flow(net, loss, th1, 1.0, 1e-12, 1e-14);
   for (int j = 0; j < k; ++j) {
     for (int i = 0; i < m; ++i) Rf[i + (size_t)j * q] = th1[net->offset[2] + i + (size_t)j * m];
     for (int i = 0; i < n; ++i) Rf[m + i + (size_t)j * q] = th1[net->offset[1] + j + (size_t)i * k];
   }
-  mm(0, 1, q, q, k, Rf, Rf, Zf);
+  tu_mm(0, 1, q, q, k, Rf, Rf, Zf);
   assert_int_equal(dln_cf_gram(cf, 1.0, Z), DLN_OK);
-  double gerr = tu_diffnorm((size_t)q * q, Z, Zf) / fro((size_t)q * q, Zf);
+  double gerr = tu_diffnorm((size_t)q * q, Z, Zf) / tu_fro((size_t)q * q, Zf);
   print_message("001 eq. 30 (m=%d, n=%d, k=%d, lambda0=%g): max distance %.3g, Gram error %.3g, control %.3g\n", m, n,
                 k, l0, err, gerr, wrong);
   assert_true(err <= 1e-9);
@@ -445,9 +348,9 @@ static void check_lambda_id(int m, int n, double l0) {
   assert_true(wrong > 1e3 * 1e-9);
   dln_cf_free(cf);
   /* hypothesis: Q0 = λ0 I (random weights) */
-  fill_gauss(net->nparams, th, 0.7);
+  tu_fill_gauss(net->nparams, th, 0.7);
   cf = NULL;
-  expect_na(dln_cf_lambda_id_alloc(&cf, net, loss, th, 0), "lambda0 I");
+  tu_expect_na(dln_cf_lambda_id_alloc(&cf, net, loss, th, 0), "lambda0 I");
   assert_null(cf);
   free(Y), free(th), free(S), free(R), free(O), free(A), free(Z), free(Rf), free(Zf), free(th1);
   dln_loss_free(loss);
@@ -488,8 +391,9 @@ static void check_aligned(int N) {
   w[N] = m;
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, N, w, 0), DLN_OK);
-  double *Ua = dalloc((size_t)m * m), *Va = dalloc((size_t)n * n), *W0 = dalloc((size_t)m * n), *C = dalloc((size_t)m * n);
-  rand_orth(m, Ua), rand_orth(n, Va);
+  double *Ua = tu_dalloc((size_t)m * m), *Va = tu_dalloc((size_t)n * n), *W0 = tu_dalloc((size_t)m * n),
+         *C = tu_dalloc((size_t)m * n);
+  tu_rand_orth(m, Ua), tu_rand_orth(n, Va);
   /* W0 = Σ s_r u_r v_r^T, C = Σ c_r u_r v_r^T (002 Exercise 5 with distinct c_r) */
   const double s0[3] = {0.8, 0.5, 0.3}, c[3] = {0.4, -0.3, 0.1};
   for (int j = 0; j < n; ++j)
@@ -501,7 +405,7 @@ static void check_aligned(int N) {
   dln_loss *loss = calloc(1, sizeof *loss);
   assert_non_null(loss);
   loss->ops = &lin_ops, loss->rows = m, loss->cols = n, loss->lstar = NAN, loss->target_norm = NAN, loss->impl = C;
-  double *th = dalloc(net->nparams);
+  double *th = tu_dalloc(net->nparams);
   dln_mat *W0m = dln_mat_from(m, n, W0);
   dln_rng *rng = dln_rng_alloc(5, (uint64_t)N);
   assert_int_equal(dln_init_balanced(net, th, W0m, rng), DLN_OK);
@@ -519,9 +423,9 @@ static void check_aligned(int N) {
   const double times[3] = {0.5, 1.2, 2.0};
   double wrong, err = march(net, loss, th, cf, 3, times, &wrong);
   /* components vs singular values of the flow's W(2) */
-  double *th2 = dalloc(net->nparams), *W = dalloc((size_t)m * n), *wk = dalloc((size_t)m * n), sv[3], comp[3];
+  double *th2 = tu_dalloc(net->nparams), *W = tu_dalloc((size_t)m * n), *wk = tu_dalloc((size_t)m * n), sv[3], comp[3];
   memcpy(th2, th, net->nparams * sizeof(double));
-  flow(net, loss, th2, 2.0);
+  tu_flow(net, loss, th2, 2.0, 1e-12, 1e-14);
   assert_int_equal(dln_net_product(net, th2, W), DLN_OK);
   assert_int_equal(dln_singular_values(m, n, W, sv, wk), DLN_OK);
   assert_int_equal(dln_cf_components(cf, 2.0, comp), DLN_OK);
@@ -539,17 +443,17 @@ static void check_aligned(int N) {
   assert_true(wrong > 1e3 * 1e-10);
   if (N >= 3) { /* past the blow-up time */
     double Wt[12];
-    expect_na(dln_cf_eval(cf, 3.0, Wt), "blow-up");
+    tu_expect_na(dln_cf_eval(cf, 3.0, Wt), "blow-up");
   }
   dln_cf_free(cf);
   /* hypothesis: balanced (Gaussian weights are not) */
   assert_int_equal(dln_init_gaussian(net, th, rng, 0.5, NULL), DLN_OK);
   cf = NULL;
-  expect_na(dln_cf_aligned_alloc(&cf, net, loss, th, 0), "balanced");
+  tu_expect_na(dln_cf_aligned_alloc(&cf, net, loss, th, 0), "balanced");
   /* hypothesis: W0's singular vectors diagonalize ∇ℓ (C with other singular vectors) */
   assert_int_equal(dln_init_balanced(net, th, W0m, rng), DLN_OK);
   C[1] += 0.2;
-  expect_na(dln_cf_aligned_alloc(&cf, net, loss, th, 0), "diagonalize");
+  tu_expect_na(dln_cf_aligned_alloc(&cf, net, loss, th, 0), "diagonalize");
   assert_null(cf);
   dln_rng_free(rng);
   dln_mat_free(W0m);
@@ -584,7 +488,7 @@ static void test_args(void **state) {
   dln_net *net = NULL;
   assert_int_equal(dln_net_alloc(&net, 1, w, 0), DLN_OK);
   double Y[4] = {1, 0, 0, 1}, th[4] = {0};
-  dln_loss *loss = fact_loss(2, 2, Y);
+  dln_loss *loss = tu_fact_loss(2, 2, Y);
   dln_cf *cf = NULL;
   assert_int_equal(dln_cf_linear_alloc(&cf, net, loss, th, 0), DLN_OK);
   double W[4];
@@ -601,5 +505,6 @@ int main(void) {
       cmocka_unit_test(test_spectral_asym), cmocka_unit_test(test_lambda_id), cmocka_unit_test(test_aligned_n2),
       cmocka_unit_test(test_aligned_n3),  cmocka_unit_test(test_args),
   };
+  tu_seed(0x853C49E6748FEA9Bull);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
