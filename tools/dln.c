@@ -1,17 +1,20 @@
 /* The dln command: `dln run [SPEC.json] [--option=value ...]`,
- * `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]`.
+ * `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]`,
+ * `dln check SPEC.json|RUNDIR [--out DIR] [--slack S] [--tol X] [--quiet]` (docs/check.md).
  *
  * Options come from the one table in dln/spec.h (getopt_long long options built from
  * it); they override the spec file's values. Without a spec file `dln run` runs the
  * default job, 001 Fig. 1 (src/run/run.c). Exit codes follow <sysexits.h>, plus 3 for
  * a diverged run and 130 for a run cancelled by SIGINT; every error is one line on
  * stderr (docs/cli.md). */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +111,7 @@ static const char *exit_codes_text =
     "Exit codes:\n"
     "  0    success\n"
     "  3    the run diverged (outputs and summary.json are still written, stop_reason \"diverged\")\n"
+    "  4    dln check: an applicable result is violated beyond the tolerance (see check.json)\n"
     "  64   bad command line (EX_USAGE)\n"
     "  65   bad spec or data values (EX_DATAERR)\n"
     "  66   a spec or data file is missing or unreadable (EX_NOINPUT)\n"
@@ -125,6 +129,8 @@ static void usage_main(FILE *fp) {
           "  dln run --help                             list every option with its default\n"
           "  dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]\n"
           "                                             the runs of the spec's \"sweep\" object on all cores\n"
+          "  dln check SPEC.json|RUNDIR [--out DIR] [--slack S] [--tol X] [--quiet]\n"
+          "                                             every applicable theory result on a run (docs/check.md)\n"
           "  dln --help | --version\n"
           "\n%s",
           DLN_VERSION_STRING, exit_codes_text);
@@ -486,6 +492,162 @@ done:
   return rc;
 }
 
+/* ---- dln check ------------------------------------------------------------------- */
+
+static void usage_check(FILE *fp) {
+  fprintf(fp,
+          "Usage: dln check SPEC.json|RUNDIR [--out DIR] [--slack S] [--tol X] [--quiet]\n"
+          "\n"
+          "Evaluates every result of the theory toolkit whose hypotheses hold (closed forms, rate\n"
+          "bounds, dissipation, conservation of C_j, sign of det W, the end point's critical value\n"
+          "and Hessian, ...) on a run: a SPEC.json is run first (like dln run, into --out or the\n"
+          "spec's out), a RUNDIR is a folder written by dln run. Prints a table (result, source,\n"
+          "hypotheses, bound or prediction, measured, margin, verdict) and writes RUNDIR/check.json.\n"
+          "A result counts as violated beyond tol = S * rtol (default S = 1e4; docs/check.md).\n"
+          "\n"
+          "  --out DIR   output folder of the run (SPEC.json only)\n"
+          "  --slack S   tolerance = S * rtol of the run (default 1e4)\n"
+          "  --tol X     tolerance X instead\n"
+          "  --quiet     no table (check.json and the exit status only)\n"
+          "\n%s",
+          exit_codes_text);
+}
+
+static int parse_pos(const char *opt, const char *arg, double *out) {
+  char *e = NULL;
+  double v = strtod(arg, &e);
+  if (!*arg || *e || !(v > 0) || !isfinite(v)) {
+    fprintf(stderr, "dln: option %s: expected a positive number, found '%s'\n", opt, arg);
+    return EX_USAGE;
+  }
+  *out = v;
+  return 0;
+}
+
+static int cmd_check(int argc, char **argv) {
+  static const struct option lo[] = {{"out", required_argument, NULL, 'o'},  {"slack", required_argument, NULL, 's'},
+                                     {"tol", required_argument, NULL, 't'},  {"quiet", no_argument, NULL, 'q'},
+                                     {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+  dln_check_options co;
+  dln_check_default_options(&co);
+  int quiet = 0, c, idx, rc;
+  const char *out = NULL;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
+    switch (c) {
+      case 'h': usage_check(stdout); return 0;
+      case 'o': out = optarg; break;
+      case 's':
+        if ((rc = parse_pos("--slack", optarg, &co.slack))) return rc;
+        break;
+      case 't':
+        if ((rc = parse_pos("--tol", optarg, &co.tol))) return rc;
+        break;
+      case 'q': quiet = 1; break;
+      case ':':
+        fprintf(stderr, "dln: option %s: expected a value, found none (see dln check --help)\n", argv[optind - 1]);
+        return EX_USAGE;
+      default: {
+        const char *bad = argv[optind - 1];
+        fprintf(stderr, "dln: unknown option '%.*s' (see dln check --help)\n", (int)strcspn(bad, "="), bad);
+        return EX_USAGE;
+      }
+    }
+  }
+  if (argc - optind != 1) {
+    fprintf(stderr, "dln: check: expected one spec file or run folder, found %d arguments (see dln check --help)\n",
+            argc - optind);
+    return EX_USAGE;
+  }
+  const char *arg = argv[optind];
+  struct stat sb;
+  if (stat(arg, &sb) != 0) {
+    fprintf(stderr, "dln: %s: expected a spec file or a run folder, found nothing (%s)\n", arg, strerror(errno));
+    return EX_NOINPUT;
+  }
+  dln_spec spec;
+  int have_spec = 0, st;
+  const char *dir = arg;
+  rc = 0;
+  if (!S_ISDIR(sb.st_mode)) { /* a spec: run it first, like dln run */
+    if ((st = dln_spec_default(&spec))) return fail(st, DLN_RUN_FAIL_INTERNAL);
+    have_spec = 1;
+    if ((st = dln_spec_from_json_file(&spec, arg))) {
+      rc = fail(st, DLN_RUN_FAIL_SPEC);
+      goto done;
+    }
+    if (out && (st = dln_spec_set(&spec, "out", out))) {
+      rc = fail(st, DLN_RUN_FAIL_SPEC);
+      goto done;
+    }
+    if (quiet) spec.quiet = 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    progress prog;
+    memset(&prog, 0, sizeof prog);
+    prog.quiet = spec.quiet;
+    prog.tty = isatty(STDERR_FILENO);
+    dln_run_options ro = {progress_cb, &prog, run_event_cb, cancelled_cb};
+    dln_run_result res;
+    if ((st = dln_run(&spec, &ro, &res))) {
+      rc = fail(st, res.fail_phase);
+      goto done;
+    }
+    if (res.train.stop_reason == DLN_STOP_CANCELLED || interrupted) {
+      fprintf(stderr, "dln: %s: cancelled by SIGINT; the run is incomplete (no summary.json)\n", spec.out);
+      rc = EXIT_CANCELLED;
+      goto done;
+    }
+    if (res.train.stop_reason == DLN_STOP_DIVERGED || res.train.stop_reason == DLN_STOP_SOLVER) {
+      fprintf(stderr, "dln: %s: the run %s (%s); nothing to check\n", spec.out,
+              res.train.stop_reason == DLN_STOP_DIVERGED ? "diverged" : "had an integrator failure", res.train.message);
+      rc = res.train.stop_reason == DLN_STOP_DIVERGED ? EXIT_DIVERGED : EX_SOFTWARE;
+      goto done;
+    }
+    dir = spec.out;
+  } else if (out) {
+    fprintf(stderr, "dln: option --out: expected a spec file to run, found the run folder '%s'\n", arg);
+    return EX_USAGE;
+  }
+  {
+    dln_check_report rep;
+    st = dln_check_folder(dir, &co, &rep);
+    if (st) {
+      rc = fail(st, DLN_RUN_FAIL_INPUT);
+      dln_check_report_free(&rep);
+      goto done;
+    }
+    if (!quiet) dln_check_print(&rep, stdout);
+    size_t n = strlen(dir) + 16;
+    char *path = malloc(n);
+    if (!path) {
+      dln_check_report_free(&rep);
+      rc = fail(dln_error(DLN_ENOMEM, "out of memory"), DLN_RUN_FAIL_INTERNAL);
+      goto done;
+    }
+    snprintf(path, n, "%s/check.json", dir);
+    st = dln_check_write_json(&rep, path);
+    free(path);
+    if (st) rc = fail(st, DLN_RUN_FAIL_OUTPUT);
+    else if (rep.nviolated) {
+      const dln_check_item *first = NULL;
+      for (size_t i = 0; i < rep.n && !first; ++i)
+        if (rep.items[i].v.applicable && !rep.items[i].v.holds) first = &rep.items[i];
+      fprintf(stderr, "dln: %s: %d applicable result%s violated, first: %s (%s): %s; %s\n", dir, rep.nviolated,
+              rep.nviolated == 1 ? "" : "s", first->v.result, first->v.source, first->v.message, first->cause);
+      rc = DLN_CHECK_EXIT_VIOLATED;
+    }
+    dln_check_report_free(&rep);
+  }
+done:
+  if (have_spec) dln_spec_free(&spec);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage_main(stderr);
@@ -502,6 +664,7 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
-  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, --help or --version\n", cmd);
+  if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, --help or --version\n", cmd);
   return EX_USAGE;
 }

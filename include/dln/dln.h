@@ -19,5 +19,6 @@
 #include "dln/bias.h"
 #include "dln/landscape.h"
 #include "dln/ensemble.h"
+#include "dln/check.h"
 
 #endif

@@ -33,8 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dln/bias.h"
 #include "dln/error.h"
 #include "dln/io.h"
+#include "dln/theory.h"
+#include "observe/theory_obs.h"
 
 #define OBS_NAME_LEN 32
 #define OBS_EIG_ALL_MAX 64 /* all eigenvalues up to this width */
@@ -66,6 +69,15 @@ struct dln_observer {
   /* eigenvalues of C_1 (depth 2) */
   double *eA, *ew, *ework;
   lapack_int elwork;
+  /* theory columns (observe/theory_obs.h) */
+  unsigned xflags;
+  int c_cf, c_nuc, c_erank, c_det, c_dmin, c_orth;
+  dln_cf *cf;
+  dln_bias *bias;
+  dln_orth *orth;
+  double wstar_norm;
+  char cf_name[128];
+  char note[1024];
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -108,17 +120,31 @@ void dln_observer_free(dln_observer *o) {
   free(o->eA);
   free(o->ew);
   free(o->ework);
+  dln_cf_free(o->cf);
+  dln_bias_free(o->bias);
+  dln_orth_free(o->orth);
   free(o);
 }
 
 /* ------------------------------------------------------------------ alloc */
 
+static int theory_cols(dln_observer *o, const double *theta0, const dln_mat *X);
+
 int dln_observer_alloc(dln_observer **out, dln_net *net, dln_loss *loss, const double *theta0, unsigned flags) {
+  return dln_observer_alloc_theory(out, net, loss, theta0, flags, 0, NULL);
+}
+
+int dln_observer_alloc_theory(dln_observer **out, dln_net *net, dln_loss *loss, const double *theta0, unsigned flags,
+                              unsigned xflags, const dln_mat *X) {
   if (!out) return dln_error(DLN_EINVAL, "dln_observer_alloc: out must not be NULL");
   *out = NULL;
   if (!net || !loss) return dln_error(DLN_EINVAL, "dln_observer_alloc: expected a network and a loss, found NULL");
   if (flags & ~(unsigned)DLN_OBS_ALL)
     return dln_error(DLN_EINVAL, "observer flags: expected a subset of 0x%x, found 0x%x", (unsigned)DLN_OBS_ALL, flags);
+  if (xflags & ~(unsigned)(DLN_OBSX_CF | DLN_OBSX_BIAS))
+    return dln_error(DLN_EINVAL, "observer theory flags: expected a subset of 0x3, found 0x%x", xflags);
+  if (xflags && !theta0)
+    return dln_error(DLN_EINVAL, "observer: expected the initial weights theta0 for the theory columns, found NULL");
   const int N = net->depth;
   const int *d = net->widths;
   if (loss->rows != d[N] || loss->cols != d[0])
@@ -138,6 +164,8 @@ int dln_observer_alloc(dln_observer **out, dln_net *net, dln_loss *loss, const d
   o->rows = d[N];
   o->cols = d[0];
   o->c_loss = o->c_gap = o->c_grad = o->c_recon = o->c_dist = o->c_sv = o->c_unbal = o->c_drift = o->c_eig = -1;
+  o->c_cf = o->c_nuc = o->c_erank = o->c_det = o->c_dmin = o->c_orth = -1;
+  o->xflags = xflags;
 
   const int k = d[N] < d[0] ? d[N] : d[0];
   o->nsv = (flags & DLN_OBS_SV) ? k : 0;
@@ -145,7 +173,7 @@ int dln_observer_alloc(dln_observer **out, dln_net *net, dln_loss *loss, const d
   o->neig = want_eig ? (d[1] <= OBS_EIG_ALL_MAX ? d[1] : 2 * OBS_EIG_HALF) : 0;
 
   /* column names */
-  size_t maxcols = 2 + 2 + 1 + 2 + (size_t)o->nsv + 1 + (size_t)o->ndrift + (size_t)o->neig;
+  size_t maxcols = 2 + 2 + 1 + 2 + (size_t)o->nsv + 1 + (size_t)o->ndrift + (size_t)o->neig + 6;
   if (maxcols > (size_t)INT_MAX / 2) {
     dln_observer_free(o);
     return dln_error(DLN_ENOMEM, "observer: too many columns (%zu)", maxcols);
@@ -177,6 +205,14 @@ int dln_observer_alloc(dln_observer **out, dln_net *net, dln_loss *loss, const d
   if (o->neig) {
     o->c_eig = o->ncols;
     for (int i = 1; i <= o->neig; ++i) add_col(o, "eigC_%d", i);
+  }
+
+  {
+    int st = theory_cols(o, theta0, X);
+    if (st) {
+      dln_observer_free(o);
+      return st;
+    }
   }
 
   /* end-to-end matrix and gradient */
@@ -285,6 +321,112 @@ int dln_observer_col(const dln_observer *obs, const char *name) {
   return -1;
 }
 
+/* ------------------------------------------------------------------ theory columns */
+
+static int is_loss(const dln_loss *loss, const char *name) {
+  return loss->ops && loss->ops->name && strcmp(loss->ops->name, name) == 0;
+}
+
+static void note_add(dln_observer *o, const char *what, const char *why) {
+  size_t n = strlen(o->note);
+  if (n + 8 >= sizeof o->note) return;
+  snprintf(o->note + n, sizeof o->note - n, "%s%s: %s", n ? "; " : "", what, why);
+}
+
+/* The first closed form whose hypotheses hold at θ(0); the others' reasons in the note. */
+static int pick_closed_form(dln_observer *o, const double *theta0) {
+  typedef int (*cf_alloc_fn)(dln_cf **, dln_net *, const dln_loss *, const double *, double);
+  static const struct {
+    const char *name;
+    cf_alloc_fn fn;
+    int depth, tied; /* depth 0: any N >= 2 (aligned) */
+  } forms[] = {{"001 eq. 4", dln_cf_linear_alloc, 1, 0},         {"001 eq. 9", dln_cf_spectral_sym_alloc, 2, 1},
+               {"001 eq. 8", dln_cf_riccati_alloc, 2, 1},        {"001 eq. 17", dln_cf_spectral_asym_alloc, 2, 0},
+               {"001 eq. 30", dln_cf_lambda_id_alloc, 2, 0}};
+  dln_net *net = o->net;
+  if (is_loss(o->loss, "factorization")) {
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; ++i) {
+      if (forms[i].depth != net->depth || forms[i].tied != (net->tied != 0)) continue;
+      int st = forms[i].fn(&o->cf, net, o->loss, theta0, 0);
+      if (st == DLN_OK) return DLN_OK;
+      if (st == DLN_ENOMEM) return st;
+      note_add(o, forms[i].name, dln_last_error());
+    }
+  } else {
+    note_add(o, "001 closed forms", "not applicable: factorization loss fails (the loss is not a factorization)");
+  }
+  if (net->depth >= 2 && !net->tied) {
+    int st = dln_cf_aligned_alloc(&o->cf, net, o->loss, theta0, 0);
+    if (st == DLN_OK) return DLN_OK;
+    if (st == DLN_ENOMEM) return st;
+    note_add(o, "002 Ex. 5", dln_last_error());
+  }
+  o->cf = NULL;
+  return DLN_OK;
+}
+
+static int theory_cols(dln_observer *o, const double *theta0, const dln_mat *X) {
+  dln_net *net = o->net;
+  dln_loss *loss = o->loss;
+  int st;
+  if (o->xflags & DLN_OBSX_CF) {
+    if ((st = pick_closed_form(o, theta0))) return st;
+    if (o->cf) {
+      snprintf(o->cf_name, sizeof o->cf_name, "%s", dln_cf_name(o->cf));
+      o->c_cf = add_col(o, "cf_dist", 0);
+    }
+  }
+  if (o->xflags & DLN_OBSX_BIAS) {
+    if ((st = dln_bias_alloc(&o->bias, o->rows, o->cols))) return st;
+    o->c_nuc = add_col(o, "nuclear_norm", 0);
+    o->c_erank = add_col(o, "effective_rank", 0);
+    if (o->rows == o->cols) o->c_det = add_col(o, "det_sign", 0);
+    else note_add(o, "det_sign", "not applicable: square W fails (W is not square)");
+    if (is_loss(loss, "regression") && loss->wstar) {
+      o->wstar_norm = dln_norm2((size_t)o->rows * (size_t)o->cols, loss->wstar);
+      o->c_dmin = add_col(o, "dist_minnorm", 0);
+    }
+    if (is_loss(loss, "regression") && X && net->depth == 2 && !net->tied) {
+      if ((st = dln_orth_alloc(&o->orth, net, X))) return st;
+      o->c_orth = add_col(o, "orth_measure", 0);
+    } else {
+      note_add(o, "orth_measure", "not applicable: depth-2 untied regression fails");
+    }
+  }
+  return DLN_OK;
+}
+
+/* Theory columns of one row; a measure that cannot be evaluated (non-finite W, a
+ * closed form refused at this t) is NAN, so the run itself is never stopped here. */
+static void theory_eval(dln_observer *o, double t, const double *theta, double *row) {
+  const size_t wsz = (size_t)o->rows * (size_t)o->cols;
+  if (o->c_cf >= 0) {
+    double dist = NAN;
+    if (dln_cf_distance(o->net, theta, t, o->cf, &dist) != DLN_OK) dist = NAN;
+    row[o->c_cf] = dist;
+  }
+  if (o->bias) {
+    dln_bias_result r;
+    int ok = all_finite(wsz, o->W) && dln_bias_eval(o->bias, o->W, NULL, &r) == DLN_OK;
+    row[o->c_nuc] = ok ? r.nuclear : NAN;
+    row[o->c_erank] = ok ? r.effective_rank : NAN;
+    if (o->c_det >= 0) row[o->c_det] = ok ? (double)r.det_sign : NAN;
+    if (o->c_dmin >= 0) {
+      double dd = frob_diff(wsz, o->W, o->loss->wstar);
+      row[o->c_dmin] = o->wstar_norm > 0 ? dd / o->wstar_norm : dd;
+    }
+  }
+  if (o->c_orth >= 0) {
+    double tot = NAN;
+    if (dln_orth_eval(o->orth, theta, NULL, NULL, &tot) != DLN_OK) tot = NAN;
+    row[o->c_orth] = tot;
+  }
+}
+
+const char *dln_observer_cf_name(const dln_observer *obs) { return obs ? obs->cf_name : ""; }
+const char *dln_observer_theory_note(const dln_observer *obs) { return obs ? obs->note : ""; }
+unsigned dln_observer_xflags(const dln_observer *obs) { return obs ? obs->xflags : 0; }
+
 /* ------------------------------------------------------------------ eval (no allocation) */
 
 int dln_observer_eval(dln_observer *o, double t, long step, const double *theta, double *row) {
@@ -298,7 +440,8 @@ int dln_observer_eval(dln_observer *o, double t, long step, const double *theta,
   row[0] = t;
   row[1] = (double)step;
 
-  const int need_w = o->c_loss >= 0 || o->c_grad >= 0 || o->c_recon >= 0 || o->c_dist >= 0 || o->nsv > 0;
+  const int need_w = o->c_loss >= 0 || o->c_grad >= 0 || o->c_recon >= 0 || o->c_dist >= 0 || o->nsv > 0 ||
+                     o->c_nuc >= 0 || o->c_dmin >= 0;
   double value = NAN;
   if (need_w) {
     int st = dln_net_grad(net, loss, theta, &value, o->c_grad >= 0 ? o->grad : NULL, o->W);
@@ -369,6 +512,7 @@ int dln_observer_eval(dln_observer *o, double t, long step, const double *theta,
       for (int i = 0; i < o->neig; ++i) row[o->c_eig + i] = NAN;
     }
   }
+  if (o->xflags) theory_eval(o, t, theta, row);
   return DLN_OK;
 }
 

@@ -29,6 +29,7 @@
 #include "dln/observe.h"
 #include "dln/rng.h"
 #include "dln_version.h"
+#include "observe/theory_obs.h"
 #include "run/run_internal.h"
 
 static double now_seconds(void) {
@@ -410,7 +411,9 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
 
   if (!p->e2e) {
     *phase = DLN_RUN_FAIL_INTERNAL;
-    if ((st = dln_observer_alloc(&p->obs, p->net, p->loss, p->theta0, dln_spec_observe_flags(s)))) return st;
+    if ((st = dln_observer_alloc_theory(&p->obs, p->net, p->loss, p->theta0, dln_spec_observe_flags(s),
+                                        dln_spec_observe_xflags(s), d->X)))
+      return st;
     return observer_table(p->obs, cap, &p->traj);
   }
   /* end-to-end dynamics of W = W_N···W_1 from a balanced start (002 Theorem 1) */
@@ -642,6 +645,13 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
       json_object_set_new(e, "balance_tol", dln_json_num(spec->e2e_balance_tol));
       json_object_set_new(e, "svds", json_integer(dln_e2e_num_svd(p.dyn)));
       json_object_set_new(sum, "e2e", e);
+    }
+    if (p.obs && dln_observer_xflags(p.obs)) { /* theory columns (observe/theory_obs.h) */
+      const char *cfn = dln_observer_cf_name(p.obs), *note = dln_observer_theory_note(p.obs);
+      json_t *th = json_object();
+      json_object_set_new(th, "closed_form", *cfn ? json_string(cfn) : json_null());
+      json_object_set_new(th, "note", json_string(note));
+      json_object_set_new(sum, "theory_observer", th);
     }
     json_object_set_new(sum, "loss_threshold", res->loss_threshold >= 0 ? dln_json_num(res->loss_threshold) : json_null());
     json_object_set_new(sum, "initial", row_json(traj, 0));

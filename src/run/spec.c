@@ -18,6 +18,7 @@
 #include "dln/ensemble.h"
 #include "dln/error.h"
 #include "dln/observe.h"
+#include "observe/theory_obs.h"
 #include "run/run_internal.h"
 
 #define OFF(f) offsetof(dln_spec, f)
@@ -27,7 +28,8 @@ static const char *const targets[] = {"gaussian", "lowrank", NULL};
 static const char *const inits[] = {"gaussian", "width_scaled", "balanced", "imbalanced", "spectral",
                                     "spectral_symmetric", "orthogonal_minnorm", "file", NULL};
 static const char *const methods[] = {"gd", "flow", "cvode", "gauss", "auto", "e2e_flow", "e2e_gd", NULL};
-static const char *const observables[] = {"loss", "gradnorm", "dist", "sv", "conserved", "imbalance", "all", NULL};
+static const char *const observables[] = {"loss",      "gradnorm", "dist",   "sv",     "conserved", "imbalance",
+                                          "all",       "closed_form", "bias", "theory", NULL};
 
 /* clang-format off */
 static const dln_spec_option options[] = {
@@ -86,7 +88,7 @@ static const dln_spec_option options[] = {
   {"samples", DLN_OPT_INT, OFF(samples), "201", "number of sample times including 0 and t_end", NULL},
   {"log_samples", DLN_OPT_BOOL, OFF(log_samples), "false", "log-spaced sample times from t_first to t_end (plus t = 0)", NULL},
   {"t_first", DLN_OPT_DOUBLE, OFF(t_first), "0", "first positive sample time for log spacing (0: t_end * 1e-4)", NULL},
-  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, conserved, imbalance, all", observables},
+  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, conserved, imbalance, all; theory columns (not in all): closed_form (cf_dist), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both)", observables},
   {"out", DLN_OPT_STRING, OFF(out), "dln-out", "output folder", NULL},
   {"plot", DLN_OPT_BOOL, OFF(plot), "true", "write plot.py and render figure.png with /usr/bin/python3", NULL},
   {"quiet", DLN_OPT_BOOL, OFF(quiet), "false", "no progress or table on the terminal", NULL},
@@ -1104,6 +1106,16 @@ unsigned dln_spec_observe_flags(const dln_spec *spec) {
   for (int i = 0; i < spec->observe.n; ++i)
     for (size_t k = 0; k < sizeof map / sizeof *map; ++k)
       if (strcmp(spec->observe.v[i], map[k].name) == 0) f |= map[k].flag;
+  return f;
+}
+
+unsigned dln_spec_observe_xflags(const dln_spec *spec) {
+  unsigned f = 0;
+  for (int i = 0; i < spec->observe.n; ++i) {
+    const char *v = spec->observe.v[i];
+    if (strcmp(v, "closed_form") == 0 || strcmp(v, "theory") == 0) f |= DLN_OBSX_CF;
+    if (strcmp(v, "bias") == 0 || strcmp(v, "theory") == 0) f |= DLN_OBSX_BIAS;
+  }
   return f;
 }
 

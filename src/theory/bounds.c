@@ -201,6 +201,10 @@ int dln_theory_imbalance_c(const dln_net *net, const dln_mat *X, const double *t
   {
     double l_r = h >= r ? ev[h - r] : 0.0;  /* r-th largest of Λ */
     double l_m = h >= m ? -ev[m - 1] : 0.0; /* m-th largest of −Λ */
+    /* eigenvalues at the round-off level of Λ are zero: they must not make c > 0 */
+    double noise = 64.0 * DBL_EPSILON * h * fmax(fabs(ev[0]), fabs(ev[h - 1]));
+    if (fabs(l_r) <= noise) l_r = 0.0;
+    if (fabs(l_m) <= noise) l_m = 0.0;
     if (c) *c = fmax(l_r, 0.0) + fmax(l_m, 0.0);
     if (lr) *lr = l_r;
     if (lm) *lm = l_m;
@@ -260,6 +264,7 @@ int dln_bound_pyramidal(const dln_net *net, const dln_loss *loss, const double *
     if (!st) st = sym_eigvals(q, C, ev);
     if (!st) {
       double lam = ev[d[l] - d[l + 1]]; /* λ_{d_l − d_{l+1} + 1}, ascending: the d_{l+1}-th largest */
+      if (fabs(lam) <= 64.0 * DBL_EPSILON * q * fmax(fabs(ev[0]), fabs(ev[q - 1]))) lam = 0.0; /* round-off */
       hyp_add(v, lam > 0, "C_%d has d_%d = %d positive eigenvalues (%d-th largest %.4g)", l, l + 1, d[l + 1], d[l + 1], lam);
       if (!(lam > 0)) {
         char hyp[96];

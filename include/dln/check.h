@@ -1,0 +1,67 @@
+/* dln/check.h — `dln check`: every result of the theory toolkit whose hypotheses hold,
+ * evaluated on a finished run folder (docs/check.md).
+ *
+ * The folder is re-created from what `dln run` wrote: the resolved spec in
+ * summary.json, the data (target.npy | X.npy, Y.npy | A.npy, b.npy | entries.npy), the
+ * layers W{j}_init.npy / W{j}_final.npy (tied: U_*.npy) and trajectory.csv. Each result
+ * is a dln_verdict (dln/theory.h): closed forms against the recorded loss, singular values
+ * and final weights; the rate bounds of 003 Thm 1, 004 Prop. 2, 002 Thm 2 (and 002 Rem. 2
+ * for gradient descent); 000 Thm 1 at the recorded states; 001 eq. 23; conservation of
+ * C_j; the sign of det W (002 Lemma 2); the end point's stratum, critical value and
+ * Hessian (004 Lemma 3.2, Prop. 4; 002 Prop. 3), 000 Thm 3 and 002 Thm 3.
+ *
+ * Tolerance: tol = slack · rtol for the adaptive integrators (default slack 1e4), so a
+ * violation beyond tol is a bug or a corrupted trajectory rather than integration error;
+ * a violation within 100·tol is reported as a likely too-loose integrator tolerance. */
+#ifndef DLN_CHECK_H
+#define DLN_CHECK_H
+
+#include <stdio.h>
+
+#include "dln/theory.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Exit status of `dln check` when an applicable result is violated. */
+#define DLN_CHECK_EXIT_VIOLATED 4
+
+typedef struct dln_check_options {
+  double slack;      /* tol = slack · rtol (adaptive flow); default 1e4 */
+  double tol;        /* > 0: use this tolerance instead */
+  int lanczos_iter;  /* Krylov dimension of the end-point Hessian; default 80 */
+} dln_check_options;
+
+void dln_check_default_options(dln_check_options *opt);
+
+typedef struct dln_check_item {
+  dln_verdict v;      /* result, source, applicable, hypotheses, bound, measured, margin, holds, message */
+  char cause[160];    /* violated: "likely a bug ..." or "likely too loose a tolerance ..."; else "" */
+} dln_check_item;
+
+typedef struct dln_check_report {
+  char dir[512];
+  char method[32];
+  double tol, rtol, atol, slack;
+  size_t n, cap;
+  dln_check_item *items;
+  int napplicable, nholds, nviolated;
+} dln_check_report;
+
+/* Evaluate every result on the run folder dir. Returns DLN_OK when the folder could be
+ * read (violations are counted in rep->nviolated), or an error for bad input: DLN_EIO
+ * (folder or file missing), DLN_EFORMAT (garbled summary.json, missing field), with a
+ * one-line message naming the file, field, expected and found value. rep is always
+ * valid afterwards: free it with dln_check_report_free. opt may be NULL. */
+int dln_check_folder(const char *dir, const dln_check_options *opt, dln_check_report *rep);
+void dln_check_report_free(dln_check_report *rep);
+/* The table: result, source, hypotheses, bound or prediction, measured, margin, verdict. */
+void dln_check_print(const dln_check_report *rep, FILE *fp);
+/* The report as JSON (atomically). */
+int dln_check_write_json(const dln_check_report *rep, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
