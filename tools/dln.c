@@ -125,7 +125,8 @@ static void usage_main(FILE *fp) {
           "\n"
           "Usage:\n"
           "  dln run [SPEC.json] [--option=value ...]   one run from a spec (options override it)\n"
-          "  dln run [--option=value ...]               the default job: 001 Fig. 1 (six runs)\n"
+          "  dln run [--option=value ...]               one run from the defaults and the options\n"
+          "  dln run [--out DIR] [--quiet]              the default job: 001 Fig. 1 (six runs)\n"
           "  dln run --help                             list every option with its default\n"
           "  dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]\n"
           "                                             the runs of the spec's \"sweep\" object on all cores\n"
@@ -141,10 +142,10 @@ static void usage_run(FILE *fp) {
           "Usage: dln run [SPEC.json] [--option=value | --option value ...]\n"
           "\n"
           "A SPEC.json is a flat JSON object with the option names below as keys; command-line\n"
-          "options override its values. Without SPEC.json, dln run runs the default job (001\n"
-          "Fig. 1: one- vs two-layer factorization of a 5x10 Gaussian target, sigma in {1e-2,\n"
-          "1e-1, 1}) into six subfolders of --out; options then apply to all six runs except\n"
-          "depth, widths, init, sigma and init_product_widths. Lists are comma-separated\n"
+          "options override its values. Without SPEC.json, options describe one run from the\n"
+          "defaults below; with no options but --out, --quiet, --plot and --blas_threads, dln run\n"
+          "runs the default job (001 Fig. 1: one- vs two-layer factorization of a 5x10 Gaussian\n"
+          "target, sigma in {1e-2, 1e-1, 1}) into six subfolders of --out. Lists are comma-separated\n"
           "(--widths=10,50,5); booleans take --name=true|false (--name alone means true).\n"
           "--method=e2e_flow|e2e_gd integrates W = W_N...W_1 alone and needs a balanced start\n"
           "(--init=balanced); an unbalanced one is refused with its unbalancedness (exit 65).\n"
@@ -254,6 +255,12 @@ static int cmd_run(int argc, char **argv) {
     goto done;
   }
   const char *spec_path = optind < argc ? argv[optind] : NULL;
+  /* Without a spec, options that describe a run (anything but where and how to write)
+   * make it one run from the defaults; with none of them it is the default job. */
+  int single = spec_path != NULL;
+  for (int i = 0; i < nov && !single; ++i)
+    single = strcmp(ov[i].name, "out") && strcmp(ov[i].name, "quiet") && strcmp(ov[i].name, "plot") &&
+             strcmp(ov[i].name, "blas_threads");
   int st = dln_spec_default(&spec);
   if (st) {
     rc = fail(st, DLN_RUN_FAIL_INTERNAL);
@@ -265,7 +272,7 @@ static int cmd_run(int argc, char **argv) {
       rc = fail(st, DLN_RUN_FAIL_SPEC);
       goto done;
     }
-  } else if ((st = dln_run_fig1_defaults(&spec))) {
+  } else if (!single && (st = dln_run_fig1_defaults(&spec))) {
     rc = fail(st, DLN_RUN_FAIL_INTERNAL);
     goto done;
   }
@@ -289,7 +296,7 @@ static int cmd_run(int argc, char **argv) {
   prog.tty = isatty(STDERR_FILENO);
   dln_run_options ro = {progress_cb, &prog, run_event_cb, cancelled_cb};
   dln_run_result res;
-  if (spec_path) {
+  if (single) {
     st = dln_run(&spec, &ro, &res);
   } else {
     st = dln_run_fig1(&spec, &ro, stdout, &res);
@@ -305,7 +312,7 @@ static int cmd_run(int argc, char **argv) {
   }
   plot_note(res.plot, res.plot_exit, spec.out);
   if (res.train.stop_reason == DLN_STOP_DIVERGED) {
-    if (spec_path)
+    if (single)
       fprintf(stderr, "dln: %s: diverged (step %ld, t = %g): %s\n", spec.out, res.train.fail_step, res.train.fail_t,
               res.train.message);
     else
@@ -314,12 +321,12 @@ static int cmd_run(int argc, char **argv) {
     goto done;
   }
   if (res.train.stop_reason == DLN_STOP_SOLVER) {
-    fprintf(stderr, "dln: %s: integrator failure: %s\n", spec.out, spec_path ? res.train.message : "see summary.json");
+    fprintf(stderr, "dln: %s: integrator failure: %s\n", spec.out, single ? res.train.message : "see summary.json");
     rc = EX_SOFTWARE;
     goto done;
   }
   if (!spec.quiet) {
-    if (spec_path)
+    if (single)
       printf("%s: stop %s at t = %.6g after %ld steps (%s, %ld gradient evaluations), loss %.6g, %.0f ms\n", spec.out,
              dln_stop_reason_name(res.train.stop_reason), res.train.t, res.train.steps,
              res.train.integrator ? res.train.integrator : spec.method, res.train.grad_evals, res.loss_final, res.wall_ms);
