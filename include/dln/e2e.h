@@ -16,7 +16,8 @@
  * output, like dln_train's flow); dln_e2e_gd is its explicit Euler discretization
  * W ← W − η P_W(∇ℓ(W)), the optimizer of 002 Claim 1 (implicit acceleration). Both take
  * dln_train_options (method is ignored: the function chooses) and report through
- * dln_train_result with dln_train's stop reasons and divergence conventions.
+ * dln_train_result with dln_train's stop reasons and divergence conventions (they run
+ * dln_train's drivers); result->integrator is "e2e-arkode-erk" or "e2e-gd".
  *
  * Fractional powers are evaluated from one thin SVD W = U S V^T per call (not from
  * eigendecompositions of W W^T and W^T W, whose zero eigenvalues come out as ±ε‖W‖²
@@ -38,8 +39,8 @@ typedef struct dln_e2e dln_e2e;
 
 /* End-to-end dynamics for the loss ℓ (which fixes d_N x d_0 = loss->rows x loss->cols)
  * at depth N ≥ 1. All workspaces are allocated here; rhs, precondition, flow steps and
- * GD steps do not allocate (dln_e2e_flow creates its ARKODE memory once per call). The
- * loss is borrowed, not owned. */
+ * GD steps do not allocate (dln_e2e_flow and dln_e2e_gd allocate their driver buffers
+ * and ARKODE memory once per call). The loss is borrowed, not owned. */
 int dln_e2e_alloc(dln_e2e **out, dln_loss *loss, int depth);
 void dln_e2e_free(dln_e2e *e);
 int dln_e2e_depth(const dln_e2e *e);

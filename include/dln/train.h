@@ -111,7 +111,8 @@ typedef struct dln_train_result {
   long lin_iters;         /* linear (GMRES) iterations */
   long nonlin_fails;      /* nonlinear solver convergence failures (step retried with smaller h) */
   const char *integrator; /* static name: "gd", "arkode-erk", "cvode-bdf", "gauss-legendre-1|2",
-                             "arkode-erk->cvode-bdf" (AUTO after a switch) */
+                             "arkode-erk->cvode-bdf" (AUTO after a switch); dln_e2e_gd and
+                             dln_e2e_flow (dln/e2e.h): "e2e-gd", "e2e-arkode-erk" */
   double switched_at;     /* time of the AUTO switch to CVODE, NAN if none */
 } dln_train_result;
 

@@ -44,7 +44,7 @@ static int cv_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
 
 int dln_cvode_jtv(dln_run_ctx *c, const double *theta, const double *v, double *Jv) {
   if (dln_dyn_hvp(c, theta, v, Jv)) return -1;
-  size_t n = c->net->nparams;
+  size_t n = dln_dyn_size(c);
   int bad = 0;
   for (size_t i = 0; i < n; ++i) {
     Jv[i] = -Jv[i]; /* J v = −∇²φ(θ) v */
@@ -122,7 +122,7 @@ static void cv_destroy(dln_stepper *base) {
 int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out) {
   *out = NULL;
   const dln_train_options *o = c->opt;
-  size_t n = c->net->nparams;
+  size_t n = dln_dyn_size(c);
   cv_stepper *s = calloc(1, sizeof *s);
   if (!s) return dln_error(DLN_ENOMEM, "out of memory allocating the CVODE integrator");
   s->base.name = "cvode-bdf";

@@ -1,10 +1,14 @@
-/* Private interface between the flow driver (train.c) and its integrators
- * (ARKODE ERK in train.c, CVODE in cvode.c, Gauss–Legendre in gauss.c).
+/* Private interface of the dynamics drivers (driver.c), the systems they integrate
+ * (the layer-wise network in train.c, the end-to-end matrix in e2e.c) and the
+ * integrators (ARKODE ERK in driver.c, CVODE in cvode.c, Gauss–Legendre in gauss.c).
  *
- * A stepper advances θ̇ = −∇φ(θ) one internal step at a time with the state held in
- * the caller's θ buffer, and offers dense output on the last step interval, so one
- * driver (train.c: drive_flow) does the sampling, the loss-threshold bisection, the
- * stop rules and divergence reporting for every integrator. Not installed. */
+ * A system is a state x of n doubles with a gradient-descent update and a flow
+ * ẋ = f(x) (dln_dyn_system: the callbacks that evaluate them, its loss and how a sample
+ * is recorded). One gradient-descent driver and one flow driver (driver.c) do the
+ * sampling, the loss-threshold bisection, the stop rules, divergence reporting and
+ * progress for every system. A stepper advances the flow one internal step at a time
+ * with the state held in the caller's buffer, and offers dense output on the last step
+ * interval. Not installed. */
 #ifndef DLN_DYNAMICS_INTERNAL_H
 #define DLN_DYNAMICS_INTERNAL_H
 
@@ -12,29 +16,92 @@
 
 #include "dln/train.h"
 
-/* Shared state of a run: samples, result bookkeeping and counters. */
-typedef struct dln_run_ctx {
+typedef struct dln_run_ctx dln_run_ctx;
+
+/* A dynamical system behind the drivers. Callbacks receive the run context; the
+ * system's own data is c->net, c->loss, c->obs, c->traj, c->row (the layer-wise
+ * network, dln_net_system) or c->data (others). */
+typedef struct dln_dyn_system {
+  /* words in stop messages: "<gd_name> diverged at step ...", "<flow_name> diverged at
+   * t = ...", "max|<state_name>| = ..." */
+  const char *gd_name, *flow_name, *state_name;
+  size_t (*size)(const dln_run_ctx *c); /* n, the length of the state */
+  /* φ(x), NAN when it cannot be evaluated (no counters) */
+  double (*loss)(dln_run_ctx *c, const double *x);
+  /* Gradient descent: *val = φ(x) and g such that x ← x + gd_sign·η·g (the gradient
+   * with gd_sign = −1, or the flow's right-hand side with gd_sign = +1). A DLN status. */
+  int (*gd_eval)(dln_run_ctx *c, const double *x, double *val, double *g);
+  /* ‖∇φ‖ at the x of the last gd_eval, which gave g (for grad_tol) */
+  double (*gd_grad_norm)(dln_run_ctx *c, const double *g);
+  /* Flow right-hand side f = ẋ. 0; 1 when not finite (recoverable: the integrator
+   * retries with a smaller step; sets c->rhs_bad); −1 on a library error (fatal; the
+   * system may store the status in c->rhs_fatal, which the flow driver then returns
+   * instead of reporting an integrator failure). Called through dln_dyn_rhs. */
+  int (*rhs)(dln_run_ctx *c, const double *x, double *f);
+  /* out = ∇²φ(x) v, so that ∂f/∂x = −∇²φ (0 or −1). NULL: the system runs under
+   * gradient descent and ERK only (CVODE, Gauss and AUTO need it). Via dln_dyn_hvp. */
+  int (*hvp)(dln_run_ctx *c, const double *x, const double *v, double *out);
+  /* ‖∇φ(x)‖ for grad_tol during the flow, with n doubles of scratch in buf. A status. */
+  int (*grad_norm)(dln_run_ctx *c, const double *x, double *buf, double *norm);
+  /* Record sample i (i = −1: the final row at the stop point) at time t after step
+   * steps. repeat: gradient descent already recorded sample i − 1 at this same step. */
+  int (*record)(dln_run_ctx *c, int i, double t, long step, const double *x, int repeat);
+  double gd_sign; /* −1 or +1, see gd_eval */
+  int gd_check_state; /* GD: stop as diverged when max|x| > blowup, before gd_eval */
+  /* Differences between the layer-wise and end-to-end drivers kept so that both
+   * behave exactly as before they shared one driver: */
+  int flow_grad_tol_needs_loss; /* flow: with grad_tol > 0 φ is evaluated at every step (else
+                                   every 64 steps unless loss_threshold or blow-up needs it) */
+  int flow_result_on_early_exit; /* flow: result->steps and ->loss are also set when the run
+                                    stops before the first step or on an error */
+} dln_dyn_system;
+
+/* The layer-wise gradient flow / descent θ̇ = −∇φ(θ) of c->net and c->loss, sampled by
+ * the observer c->obs into c->traj (row buffer c->row) (train.c). */
+extern const dln_dyn_system dln_net_system;
+
+/* Shared state of a run: the system, samples, result bookkeeping and counters. */
+struct dln_run_ctx {
+  const dln_dyn_system *sys; /* NULL: dln_net_system */
+  void *data;                /* the system's data (not used by dln_net_system) */
+  /* dln_net_system's data */
   dln_net *net;
   dln_loss *loss;
-  const dln_train_options *opt;
   dln_observer *obs;
-  dln_table *traj;
+  dln_table *traj; /* the trajectory table of either system: the driver adds the final row */
+  double *row;
+  /* the run */
+  const dln_train_options *opt;
   dln_train_result *res;
   double *times;
   int ntimes, next; /* next sample index */
-  double *row;
   double last_progress;
   double t0_wall;
   /* flow counters, shared by all integrators of one run */
-  long grad_evals; /* right-hand sides −∇φ */
+  long grad_evals; /* right-hand sides */
   long jtv_evals;  /* Hessian-vector products ∇²φ v */
   int rhs_bad;     /* the last failure came from a non-finite right-hand side */
+  int rhs_fatal;   /* status of a fatal right-hand side failure (see dln_dyn_system.rhs) */
   char sundials_msg[256];
-} dln_run_ctx;
+};
 
-/* g = −∇φ(θ) (the flow's right-hand side), counted in c->grad_evals.
- * Returns 0, 1 when the value or gradient is not finite (recoverable: retry with a
- * smaller step; sets c->rhs_bad), −1 on a library error (fatal). */
+static inline const dln_dyn_system *dln_dyn_sys(const dln_run_ctx *c) { return c->sys ? c->sys : &dln_net_system; }
+static inline size_t dln_dyn_size(const dln_run_ctx *c) { return dln_dyn_sys(c)->size(c); }
+
+/* The result before a run: zero, with t_threshold, fail_t, loss, switched_at NAN,
+ * fail_step −1 and integrator NULL. */
+void dln_dyn_result_init(dln_train_result *r);
+
+/* Run c->opt->method (GD, or a flow integrator) from x (in: initial state; out: last
+ * good state) with c->sys: sample times, the driver, a final table row at the stop
+ * point unless it was just sampled, wall time. The caller has validated the options
+ * and the state, initialized c->res and set the system's data; c->times is allocated
+ * and freed here, c->next is the number of samples taken afterwards. A system without
+ * hvp accepts GD and FLOW only (DLN_EINVAL otherwise). */
+int dln_dyn_run(dln_run_ctx *c, double *x);
+
+/* f = ẋ (the flow's right-hand side), counted in c->grad_evals: 0, 1 (not finite:
+ * recoverable, sets c->rhs_bad), −1 (fatal). For the network, f = −∇φ(θ). */
 int dln_dyn_rhs(dln_run_ctx *c, const double *theta, double *g);
 /* out = ∇²φ(θ) v, counted in c->jtv_evals. 0 or −1 (fatal). */
 int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *out);

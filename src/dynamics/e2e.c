@@ -17,27 +17,25 @@
  * and the (I − UU^T) A (I − VV^T) block only survives for N = 1, where P_W = identity.
  * Derivation and the choice of SVD over eigendecompositions: docs/e2e.md.
  *
- * The flow driver follows dln_train's (src/dynamics/train.c): ARKODE ERKStep in
- * one-step mode, samples by dense output (ERKStepGetDky), loss-threshold crossing by
- * bisection on the dense output, the same stop reasons and messages. */
+ * W under −P_W(∇ℓ(W)) is a system of the drivers dln_train uses (dynamics_internal.h,
+ * driver.c): the same gradient-descent loop, ARKODE ERKStep in one-step mode with
+ * samples by dense output and loss-threshold crossings by bisection on it, the same stop
+ * rules, reasons and messages. This file provides P_W, the right-hand side, the sample
+ * matrices and the table rows (t, step, loss, singular values). There is no
+ * Hessian-vector product of −P_W(∇ℓ(W)), so the flow runs on ERK only. */
 #include "dln/e2e.h"
 
-#include <arkode/arkode_erkstep.h>
 #include <cblas.h>
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
-#include <nvector/nvector_serial.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sundials/sundials_context.h>
-#include <time.h>
 
 #include "dln/error.h"
 #include "dln/mat.h"
-#include "nvec_fast.h"
+#include "dynamics/dynamics_internal.h"
 
 struct dln_e2e {
   dln_loss *loss;
@@ -54,15 +52,9 @@ struct dln_e2e {
   double *work;          /* LAPACK workspace */
   int lwork;
   int *iwork;            /* 8k */
-  /* driver buffers */
-  double *ybuf;          /* m x n: dense output / GD second iterate */
-  double *wdot;          /* m x n: GD step */
-  double *row;           /* 3 + k */
+  double *wdot;          /* m x n: Ẇ for dln_e2e_grad_norm */
+  double *row;           /* 3 + k: table row */
   long nrhs, nsvd;
-  /* flow run context */
-  int rhs_bad;
-  int rhs_fatal;         /* status of a failed right-hand side, else 0 */
-  char sundials_msg[256];
 };
 
 static void *xcalloc(size_t n, size_t sz) { return calloc(n ? n : 1, sz); }
@@ -83,7 +75,6 @@ void dln_e2e_free(dln_e2e *e) {
   free(e->c);
   free(e->work);
   free(e->iwork);
-  free(e->ybuf);
   free(e->wdot);
   free(e->row);
   free(e);
@@ -124,11 +115,10 @@ int dln_e2e_alloc(dln_e2e **out, dln_loss *loss, int depth) {
   e->pw = xcalloc(nk, sizeof(double));
   e->c = xcalloc((size_t)k, sizeof(double));
   e->iwork = calloc((size_t)8 * k, sizeof(int));
-  e->ybuf = xcalloc(mn, sizeof(double));
   e->wdot = xcalloc(mn, sizeof(double));
   e->row = xcalloc((size_t)3 + k, sizeof(double));
   if (!e->G || !e->A || !e->U || !e->s || !e->Vt || !e->AV || !e->M || !e->UtA || !e->T || !e->out || !e->pw ||
-      !e->c || !e->iwork || !e->ybuf || !e->wdot || !e->row) {
+      !e->c || !e->iwork || !e->wdot || !e->row) {
     dln_e2e_free(e);
     return dln_error(DLN_ENOMEM, "end-to-end dynamics: out of memory allocating workspaces for %d x %d", m, n);
   }
@@ -314,25 +304,16 @@ int dln_e2e_table_alloc(const dln_e2e *e, size_t cap, dln_table **out) {
   return st;
 }
 
-/* ------------------------------------------------------------ drivers: shared */
+/* ------------------------------------------------------------ W as a system of the drivers */
 
 typedef struct {
   dln_e2e *e;
-  const dln_train_options *opt;
-  double *samples;
-  dln_table *traj;
-  dln_train_result *res;
-  double *times;
-  int ntimes, next;
-  double last_progress, t0_wall;
-} run_ctx;
+  double *samples; /* NULL, or one d_N x d_0 matrix per sample time */
+} e2e_run;
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+static dln_e2e *e2e_of(const dln_run_ctx *c) { return ((const e2e_run *)c->data)->e; }
 
+static size_t e2e_size(const dln_run_ctx *c) { return e2e_of(c)->mn; }
 
 static double loss_at(dln_e2e *e, const double *W) {
   double v = NAN;
@@ -340,9 +321,43 @@ static double loss_at(dln_e2e *e, const double *W) {
   return v;
 }
 
+static double e2e_loss(dln_run_ctx *c, const double *W) { return loss_at(e2e_of(c), W); }
+
+/* Gradient descent W ← W + η Ẇ (gd_sign = +1) with g = Ẇ = −P_W(∇ℓ(W)); e->G keeps ∇ℓ(W). */
+static int e2e_gd_eval(dln_run_ctx *c, const double *W, double *val, double *g) { return rhs(e2e_of(c), W, g, val); }
+
+/* ‖∇φ‖² = ⟨∇ℓ, P_W ∇ℓ⟩ at a balanced network, from the last e2e_gd_eval */
+static double e2e_gd_grad_norm(dln_run_ctx *c, const double *g) {
+  dln_e2e *e = e2e_of(c);
+  return sqrt(fmax(0.0, -cblas_ddot((int)e->mn, e->G, 1, g, 1)));
+}
+
+static int e2e_rhs(dln_run_ctx *c, const double *W, double *Wd) {
+  dln_e2e *e = e2e_of(c);
+  if (!all_finite(e->mn, W)) {
+    c->rhs_bad = 1;
+    return 1; /* recoverable: ARKODE retries with a smaller step */
+  }
+  double val;
+  int st = rhs(e, W, Wd, &val);
+  if (st) {
+    c->rhs_fatal = st; /* the driver returns it; the message is recorded */
+    return -1;
+  }
+  if (!isfinite(val) || !all_finite(e->mn, Wd)) {
+    c->rhs_bad = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static int e2e_grad_norm(dln_run_ctx *c, const double *W, double *buf, double *norm) {
+  (void)buf;
+  return dln_e2e_grad_norm(e2e_of(c), W, norm);
+}
+
 /* Table row t, step, loss, sv_1..sv_k at W (raw singular values, no cut). */
-static int table_row(run_ctx *c, double t, long step, const double *W) {
-  dln_e2e *e = c->e;
+static int table_row(dln_e2e *e, dln_table *traj, double t, long step, const double *W) {
   double *row = e->row;
   row[0] = t;
   row[1] = (double)step;
@@ -354,54 +369,49 @@ static int table_row(run_ctx *c, double t, long step, const double *W) {
   } else {
     for (int r = 0; r < e->k; ++r) row[3 + r] = NAN;
   }
-  return dln_table_append(c->traj, row);
+  return dln_table_append(traj, row);
 }
 
-/* Sample index i (time t) at W. */
-static int record_sample(run_ctx *c, int i, double t, long step, const double *W) {
-  if (c->samples) memcpy(c->samples + (size_t)i * c->e->mn, W, c->e->mn * sizeof(double));
-  if (c->traj) return table_row(c, t, step, W);
+/* Sample i (time t) at W: the matrix, and a table row (also for a repeated step). */
+static int e2e_record(dln_run_ctx *c, int i, double t, long step, const double *W, int repeat) {
+  (void)repeat;
+  e2e_run *run = c->data;
+  dln_e2e *e = run->e;
+  if (i >= 0 && run->samples) memcpy(run->samples + (size_t)i * e->mn, W, e->mn * sizeof(double));
+  if (c->traj) return table_row(e, c->traj, t, step, W);
   return DLN_OK;
 }
 
-static int progress(run_ctx *c, double t, double loss) {
-  if (!c->opt->progress) return 0;
-  double w = now_seconds();
-  if (w - c->last_progress < 0.1) return 0;
-  c->last_progress = w;
-  return c->opt->progress(c->opt->progress_ctx, t, c->opt->t_end, loss);
-}
+static const dln_dyn_system e2e_system = {
+    .gd_name = "end-to-end gradient descent",
+    .flow_name = "end-to-end flow",
+    .state_name = "W",
+    .size = e2e_size,
+    .loss = e2e_loss,
+    .gd_eval = e2e_gd_eval,
+    .gd_grad_norm = e2e_gd_grad_norm,
+    .rhs = e2e_rhs,
+    .hvp = NULL, /* GD and ERK only */
+    .grad_norm = e2e_grad_norm,
+    .record = e2e_record,
+    .gd_sign = 1.0,
+    .gd_check_state = 1, /* P_W needs a finite W */
+    .flow_grad_tol_needs_loss = 0,
+    .flow_result_on_early_exit = 1,
+};
 
-static void finish(run_ctx *c, int reason, double t, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static void finish(run_ctx *c, int reason, double t, const char *fmt, ...) {
-  c->res->stop_reason = reason;
-  c->res->t = t;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(c->res->message, sizeof c->res->message, fmt, ap);
-  va_end(ap);
-}
-
-/* Validation and bookkeeping common to both drivers; *c is ready on DLN_OK. */
-static int run_begin(run_ctx *c, dln_e2e *e, double *W, const dln_train_options *opt, dln_train_options *local,
-                     dln_method method, double *samples, dln_table *traj, dln_train_result *result) {
+/* Validation, then the shared driver with method GD or FLOW. */
+static int e2e_run_method(dln_e2e *e, double *W, const dln_train_options *opt, dln_method method, double *samples,
+                          dln_table *traj, dln_train_result *result) {
   if (!result) return dln_error(DLN_EINVAL, "end-to-end run: result: expected a pointer, found NULL");
-  memset(result, 0, sizeof *result);
-  result->t_threshold = NAN;
-  result->fail_t = NAN;
-  result->fail_step = -1;
-  result->loss = NAN;
+  dln_dyn_result_init(result);
   if (!e || !W || !opt) return dln_error(DLN_EINVAL, "end-to-end run: expected non-NULL dynamics, W and options");
-  *local = *opt;
-  local->method = method;
-  int st = dln_train_check(local);
+  dln_train_options local = *opt;
+  local.method = method;
+  int st = dln_train_check(&local);
   if (st) return st;
   if ((st = dln_check_finite("end-to-end run: initial W", e->m, e->n, W))) return st;
-  int ns = dln_train_nsamples(local);
+  int ns = dln_train_nsamples(&local);
   if (traj) {
     if (traj->ncols != 3 + e->k)
       return dln_error(DLN_EDIM, "end-to-end trajectory table: expected %d columns (t, step, loss, sv_1..sv_%d), found %d",
@@ -410,342 +420,30 @@ static int run_begin(run_ctx *c, dln_e2e *e, double *W, const dln_train_options 
       return dln_error(DLN_EINVAL, "end-to-end trajectory table: expected room for %d rows, found %zu", ns + 1,
                        traj->cap - traj->nrows);
   }
-  memset(c, 0, sizeof *c);
-  c->e = e;
-  c->opt = local;
-  c->samples = samples;
-  c->traj = traj;
-  c->res = result;
-  c->ntimes = ns;
-  c->times = malloc((size_t)ns * sizeof(double));
-  if (!c->times) return dln_error(DLN_ENOMEM, "end-to-end run: out of memory allocating %d sample times", ns);
-  dln_train_sample_times(local, c->times);
-  c->t0_wall = now_seconds();
-  c->last_progress = c->t0_wall;
-  return DLN_OK;
-}
-
-static int run_end(run_ctx *c, int st, const double *W) {
-  dln_train_result *r = c->res;
+  e2e_run run = {e, samples};
+  dln_run_ctx c = {0};
+  c.sys = &e2e_system;
+  c.data = &run;
+  c.traj = traj;
+  c.opt = &local;
+  c.res = result;
+  long rhs0 = e->nrhs;
+  st = dln_dyn_run(&c, W);
+  result->grad_evals = e->nrhs - rhs0;
+  result->integrator = method == DLN_METHOD_GD ? "e2e-gd" : "e2e-arkode-erk";
   /* samples never reached */
-  if (c->samples)
-    for (int i = c->next; i < c->ntimes; ++i)
-      for (size_t q = 0; q < c->e->mn; ++q) c->samples[(size_t)i * c->e->mn + q] = NAN;
-  /* final row at the stop point unless it was just sampled */
-  if (!st && c->traj && (c->traj->nrows == 0 || dln_table_row(c->traj, c->traj->nrows - 1)[0] != r->t))
-    st = table_row(c, r->t, r->steps, W);
-  r->wall_seconds = now_seconds() - c->t0_wall;
-  free(c->times);
+  if (samples)
+    for (int i = c.next; i < ns; ++i)
+      for (size_t q = 0; q < e->mn; ++q) samples[(size_t)i * e->mn + q] = NAN;
   return st;
-}
-
-/* ------------------------------------------------------------ discretized dynamics (002 Claim 1) */
-
-static int gd_loop(run_ctx *c, double *W) {
-  dln_e2e *e = c->e;
-  const dln_train_options *o = c->opt;
-  dln_train_result *r = c->res;
-  size_t n = e->mn;
-  double eta = o->eta;
-  long kmax = (long)floor(o->t_end / eta + 0.5); /* steps to reach t_end */
-  int by_steps = 0;
-  if (o->max_steps > 0 && o->max_steps < kmax) {
-    kmax = o->max_steps;
-    by_steps = 1;
-  }
-  double *cur = W, *nxt = e->ybuf, *wdot = e->wdot;
-  int status = DLN_OK;
-  double val = NAN;
-  long k = 0;
-  for (;; ++k) {
-    double t = k * eta;
-    double wmax = dln_vec_maxabs(n, cur);
-    int bad = !(wmax <= o->blowup);
-    if (!bad) {
-      status = rhs(e, cur, wdot, &val);
-      if (status) break;
-      r->grad_evals++;
-      bad = !isfinite(val) || val > o->blowup;
-    } else {
-      val = NAN;
-    }
-    if (bad) {
-      /* W_k is bad: the last good state is W_{k-1} (or W_0 if k == 0) */
-      r->fail_step = k;
-      r->fail_t = t;
-      double badval = val;
-      if (k > 0) {
-        double *tmp = cur;
-        cur = nxt;
-        nxt = tmp; /* back to W_{k-1} */
-        --k;
-      }
-      finish(c, DLN_STOP_DIVERGED, k * eta,
-             "end-to-end gradient descent diverged at step %ld (t = %.6g): %s %g", r->fail_step, r->fail_t,
-             !(wmax <= o->blowup) ? "max|W| is" : (isfinite(badval) ? "loss exceeded blow-up threshold" : "loss is"),
-             !(wmax <= o->blowup) ? wmax : badval);
-      val = loss_at(e, cur);
-      break;
-    }
-    /* samples at the steps nearest to the requested times */
-    while (c->next < c->ntimes && (long)floor(c->times[c->next] / eta + 0.5) <= k) {
-      if ((status = record_sample(c, c->next, t, k, cur))) goto out;
-      c->next++;
-    }
-    if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
-      r->t_threshold = t;
-      finish(c, DLN_STOP_LOSS, t, "loss %.6g reached the threshold %.6g at step %ld (t = %.6g)", val,
-             o->loss_threshold, k, t);
-      break;
-    }
-    if (o->grad_tol > 0) {
-      /* ‖∇φ‖² = ⟨∇ℓ, P_W ∇ℓ⟩ at a balanced network */
-      double gn = sqrt(fmax(0.0, -cblas_ddot((int)n, e->G, 1, wdot, 1)));
-      if (gn <= o->grad_tol) {
-        finish(c, DLN_STOP_CONVERGED, t, "gradient norm %.3g <= grad_tol %.3g at step %ld (t = %.6g)", gn,
-               o->grad_tol, k, t);
-        break;
-      }
-    }
-    if (k >= kmax) {
-      if (by_steps)
-        finish(c, DLN_STOP_STEPS, t, "step budget of %ld steps reached (t = %.6g)", kmax, t);
-      else
-        finish(c, DLN_STOP_TIME, t, "reached t_end = %.6g after %ld steps", o->t_end, k);
-      break;
-    }
-    if ((k & 1023) == 0 && progress(c, t, val)) {
-      finish(c, DLN_STOP_CANCELLED, t, "cancelled at step %ld (t = %.6g)", k, t);
-      break;
-    }
-    /* W_{k+1} = W_k − η P_{W_k}(∇ℓ(W_k)) = W_k + η Ẇ_k */
-    for (size_t i = 0; i < n; ++i) nxt[i] = cur[i] + eta * wdot[i];
-    double *tmp = cur;
-    cur = nxt;
-    nxt = tmp;
-  }
-out:
-  r->steps = k;
-  r->loss = val;
-  if (cur != W) memcpy(W, cur, n * sizeof(double));
-  return status;
 }
 
 int dln_e2e_gd(dln_e2e *e, double *W, const dln_train_options *opt, double *samples, dln_table *traj,
                dln_train_result *result) {
-  run_ctx c;
-  dln_train_options local;
-  int st = run_begin(&c, e, W, opt, &local, DLN_METHOD_GD, samples, traj, result);
-  if (st) return st;
-  long rhs0 = e->nrhs;
-  st = gd_loop(&c, W);
-  result->grad_evals = e->nrhs - rhs0;
-  return run_end(&c, st, W);
-}
-
-/* ------------------------------------------------------------ flow (ARKODE ERKStep) */
-
-static int flow_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
-  (void)t;
-  dln_e2e *e = user;
-  const double *W = N_VGetArrayPointer(y);
-  double *Wd = N_VGetArrayPointer(ydot);
-  if (!all_finite(e->mn, W)) {
-    e->rhs_bad = 1;
-    return 1; /* recoverable: ARKODE retries with a smaller step */
-  }
-  double val;
-  int st = rhs(e, W, Wd, &val);
-  if (st) {
-    e->rhs_fatal = st;
-    return -1;
-  }
-  if (!isfinite(val) || !all_finite(e->mn, Wd)) {
-    e->rhs_bad = 1;
-    return 1;
-  }
-  return 0;
-}
-
-static void flow_err(int code, const char *module, const char *function, char *msg, void *user) {
-  dln_e2e *e = user;
-  (void)code;
-  snprintf(e->sundials_msg, sizeof e->sundials_msg, "%s/%s: %s", module, function, msg);
-}
-
-static ARKODE_ERKTableID erk_table(int order) {
-  switch (order) {
-    case 2: return ARKODE_HEUN_EULER_2_1_2;
-    case 3: return ARKODE_BOGACKI_SHAMPINE_4_2_3;
-    case 4: return ARKODE_ZONNEVELD_5_3_4;
-    case 6: return ARKODE_VERNER_8_5_6;
-    case 8: return ARKODE_FEHLBERG_13_7_8;
-    default: return ARKODE_DORMAND_PRINCE_7_4_5;
-  }
-}
-
-static int flow_loop(run_ctx *c, double *W) {
-  dln_e2e *e = c->e;
-  const dln_train_options *o = c->opt;
-  dln_train_result *r = c->res;
-  size_t n = e->mn;
-  double *ybuf = e->ybuf;
-  int status = DLN_OK;
-  SUNContext sctx = NULL;
-  N_Vector y = NULL, ys = NULL;
-  void *mem = NULL;
-  long steps = 0;
-  e->sundials_msg[0] = 0;
-  if (SUNContext_Create(NULL, &sctx)) {
-    status = dln_error(DLN_ENOMEM, "SUNDIALS context creation failed");
-    goto out;
-  }
-  y = N_VMake_Serial((sunindextype)n, W, sctx);
-  dln_nvec_fast(y);
-  ys = N_VMake_Serial((sunindextype)n, ybuf, sctx);
-  dln_nvec_fast(ys);
-  if (!y || !ys) {
-    status = dln_error(DLN_ENOMEM, "out of memory allocating SUNDIALS vectors");
-    goto out;
-  }
-  mem = ERKStepCreate(flow_rhs, 0.0, y, sctx);
-  if (!mem) {
-    status = dln_error(DLN_ENOMEM, "ERKStepCreate failed");
-    goto out;
-  }
-  if (ERKStepSetUserData(mem, e) || ERKStepSetErrHandlerFn(mem, flow_err, e) ||
-      ERKStepSStolerances(mem, o->rtol, o->atol) || ERKStepSetTableNum(mem, erk_table(o->erk_order)) ||
-      ERKStepSetStopTime(mem, o->t_end) || ERKStepSetMaxNumSteps(mem, -1)) {
-    status = dln_error(DLN_ESOLVER, "ARKODE setup failed: %s", e->sundials_msg);
-    goto out;
-  }
-  long max_steps = o->max_steps > 0 ? o->max_steps : 10000000L;
-  double val = loss_at(e, W), t = 0.0, tprev = 0.0;
-  if (!isfinite(val)) {
-    r->fail_t = 0;
-    r->fail_step = 0;
-    finish(c, DLN_STOP_DIVERGED, 0.0, "loss is %g at the initial point", val);
-    goto out;
-  }
-  while (c->next < c->ntimes && c->times[c->next] <= 0.0) {
-    if ((status = record_sample(c, c->next, 0.0, 0, W))) goto out;
-    c->next++;
-  }
-  if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
-    r->t_threshold = 0.0;
-    finish(c, DLN_STOP_LOSS, 0.0, "loss %.6g is below the threshold %.6g at t = 0", val, o->loss_threshold);
-    goto out;
-  }
-  for (;;) {
-    if (steps >= max_steps) {
-      finish(c, DLN_STOP_STEPS, t, "step budget of %ld integrator steps reached at t = %.6g", max_steps, t);
-      break;
-    }
-    tprev = t;
-    e->rhs_bad = 0;
-    e->rhs_fatal = 0;
-    int flag = ERKStepEvolve(mem, o->t_end, y, &t, ARK_ONE_STEP);
-    if (flag < 0) {
-      r->fail_t = t;
-      r->fail_step = steps;
-      if (e->rhs_fatal) {
-        status = e->rhs_fatal; /* message already recorded by the right-hand side */
-        break;
-      }
-      int diverged = e->rhs_bad;
-      finish(c, diverged ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER, t,
-             "end-to-end flow %s at t = %.6g after %ld steps: %s",
-             diverged ? "diverged (non-finite gradient)" : "integrator failed", t, steps, e->sundials_msg);
-      break;
-    }
-    steps++;
-    double ymax = dln_vec_maxabs(n, W);
-    int need_loss = o->loss_threshold >= 0 || !(ymax <= o->blowup);
-    if (need_loss || (steps & 63) == 0) val = loss_at(e, W);
-    if (!isfinite(ymax) || ymax > o->blowup || !isfinite(val) || val > o->blowup) {
-      r->fail_t = t;
-      r->fail_step = steps;
-      finish(c, DLN_STOP_DIVERGED, t, "end-to-end flow diverged at t = %.6g (step %ld): max|W| = %g, loss = %g", t,
-             steps, ymax, val);
-      break;
-    }
-    /* threshold crossing inside [tprev, t]: bisection on the dense output */
-    double tstop = t;
-    int hit = 0;
-    if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
-      double a = tprev, b = t;
-      for (int it = 0; it < 60 && b - a > 1e-14 * (1 + fabs(b)); ++it) {
-        double mid = 0.5 * (a + b);
-        if (ERKStepGetDky(mem, mid, 0, ys)) break;
-        if (loss_at(e, ybuf) <= o->loss_threshold) b = mid;
-        else a = mid;
-      }
-      tstop = b;
-      hit = 1;
-    }
-    while (c->next < c->ntimes && c->times[c->next] <= tstop) {
-      double ts = c->times[c->next];
-      if (ts == t) {
-        if ((status = record_sample(c, c->next, ts, steps, W))) goto out;
-      } else {
-        if (ERKStepGetDky(mem, ts, 0, ys)) {
-          status = dln_error(DLN_ESOLVER, "dense output at t = %g failed: %s", ts, e->sundials_msg);
-          goto out;
-        }
-        if ((status = record_sample(c, c->next, ts, steps, ybuf))) goto out;
-      }
-      c->next++;
-    }
-    if (hit) {
-      if (tstop < t && !ERKStepGetDky(mem, tstop, 0, ys)) memcpy(W, ybuf, n * sizeof(double));
-      r->t_threshold = tstop;
-      t = tstop;
-      finish(c, DLN_STOP_LOSS, t, "loss reached the threshold %.6g at t = %.10g (step %ld)", o->loss_threshold, t,
-             steps);
-      break;
-    }
-    if (o->grad_tol > 0) {
-      double gn;
-      if ((status = dln_e2e_grad_norm(e, W, &gn))) goto out;
-      if (gn <= o->grad_tol) {
-        finish(c, DLN_STOP_CONVERGED, t, "gradient norm %.3g <= grad_tol %.3g at t = %.6g", gn, o->grad_tol, t);
-        break;
-      }
-    }
-    if (t >= o->t_end) {
-      finish(c, DLN_STOP_TIME, t, "reached t_end = %.6g after %ld integrator steps", o->t_end, steps);
-      break;
-    }
-    if (progress(c, t, val)) {
-      finish(c, DLN_STOP_CANCELLED, t, "cancelled at t = %.6g", t);
-      break;
-    }
-  }
-  {
-    long natt = 0, netf = 0;
-    ERKStepGetNumStepAttempts(mem, &natt);
-    ERKStepGetNumErrTestFails(mem, &netf);
-    r->attempted = natt;
-    r->rejected = netf;
-  }
-out:
-  r->steps = steps;
-  r->loss = loss_at(e, W);
-  if (mem) ERKStepFree(&mem);
-  if (y) N_VDestroy(y);
-  if (ys) N_VDestroy(ys);
-  if (sctx) SUNContext_Free(&sctx);
-  return status;
+  return e2e_run_method(e, W, opt, DLN_METHOD_GD, samples, traj, result);
 }
 
 int dln_e2e_flow(dln_e2e *e, double *W, const dln_train_options *opt, double *samples, dln_table *traj,
                  dln_train_result *result) {
-  run_ctx c;
-  dln_train_options local;
-  int st = run_begin(&c, e, W, opt, &local, DLN_METHOD_FLOW, samples, traj, result);
-  if (st) return st;
-  long rhs0 = e->nrhs;
-  st = flow_loop(&c, W);
-  result->grad_evals = e->nrhs - rhs0;
-  return run_end(&c, st, W);
+  return e2e_run_method(e, W, opt, DLN_METHOD_FLOW, samples, traj, result);
 }

@@ -518,7 +518,7 @@ static double *dvec(size_t n, size_t m, int *bad) {
 int dln_gauss_create(dln_run_ctx *c, double *theta, double t0, dln_stepper **out) {
   *out = NULL;
   const dln_train_options *o = c->opt;
-  size_t n = c->net->nparams;
+  size_t n = dln_dyn_size(c);
   gauss_stepper *g = calloc(1, sizeof *g);
   if (!g) return dln_error(DLN_ENOMEM, "out of memory allocating the Gauss-Legendre integrator");
   g->s = o->gauss_stages == 1 ? 1 : 2;

@@ -278,3 +278,7 @@ DLN_CLONES double dln_vec_maxabs(size_t n, const double *x) {
   memcpy(&d, &m, sizeof d);
   return d;
 }
+
+DLN_CLONES void dln_vec_axpy(size_t n, double a, const double *x, const double *y, double *z) {
+  for (size_t i = 0; i < n; ++i) z[i] = y[i] + a * x[i];
+}

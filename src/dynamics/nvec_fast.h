@@ -25,4 +25,8 @@ int dln_vec_negate_check(size_t n, double *g);
 
 /* max_i |x_i|, or NAN if some x_i is NaN. */
 double dln_vec_maxabs(size_t n, const double *x);
+
+/* z = y + a x elementwise, each product and sum rounded once (no FMA), so a = −η gives
+ * exactly y − η x. z must not overlap x or y, except z == y. */
+void dln_vec_axpy(size_t n, double a, const double *x, const double *y, double *z);
 #endif

@@ -438,13 +438,8 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
 
 int dln_run_parts_train(dln_run_parts *p, dln_train_result *res) {
   if (!p->e2e) return dln_train(p->net, p->loss, p->theta, &p->to, p->obs, p->traj, res);
-  int st = p->to.method == DLN_METHOD_GD ? dln_e2e_gd(p->dyn, p->W, &p->to, NULL, p->traj, res)
-                                         : dln_e2e_flow(p->dyn, p->W, &p->to, NULL, p->traj, res);
-  if (!res->integrator) { /* the e2e drivers leave these unset */
-    res->integrator = p->to.method == DLN_METHOD_GD ? "e2e-gd" : "e2e-arkode-erk";
-    res->switched_at = NAN;
-  }
-  return st;
+  return p->to.method == DLN_METHOD_GD ? dln_e2e_gd(p->dyn, p->W, &p->to, NULL, p->traj, res)
+                                       : dln_e2e_flow(p->dyn, p->W, &p->to, NULL, p->traj, res);
 }
 
 void dln_run_parts_free(dln_run_parts *p) {

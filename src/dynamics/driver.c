@@ -1,0 +1,611 @@
+/* The gradient-descent and gradient-flow drivers shared by every system
+ * (dynamics_internal.h: the layer-wise network of dln_train, the end-to-end matrix of
+ * dln_e2e_gd / dln_e2e_flow) and the ARKODE ERK stepper.
+ *
+ * Gradient descent x_{k+1} = x_k − η∇φ(x_k) (or its preconditioned form), the explicit
+ * Euler discretization of the flow, time t = kη. Two state buffers are swapped each
+ * step, so the last good state survives a divergent update without copying.
+ * Gradient flow: SUNDIALS ARKODE ERKStep (adaptive explicit Runge–Kutta; order 5 is
+ * Dormand–Prince) advanced one internal step at a time (ARK_ONE_STEP); samples come
+ * from the dense output ERKStepGetDky on [t_n, t_{n+1}], so they never shorten a step.
+ * A loss-threshold crossing is located on the dense output by bisection.
+ *
+ * The flow driver (drive_flow) is shared by every integrator through the stepper
+ * interface of dynamics_internal.h: ARKODE ERK (here), CVODE BDF + GMRES with the exact
+ * Jacobian-vector product −∇²φ v (cvode.c), Gauss–Legendre collocation (gauss.c), and
+ * AUTO, which starts with ERK and switches to CVODE at the current (t, θ) when the ERK
+ * step is pinned at its stability boundary (rule at auto_rho below and in
+ * docs/integrators.md). The last three need the system's Hessian-vector product. */
+#include <arkode/arkode_erkstep.h>
+#include <math.h>
+#include <nvector/nvector_serial.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sundials/sundials_context.h>
+#include <time.h>
+
+#include "dln/error.h"
+#include "dln/mat.h"
+#include "dynamics/dynamics_internal.h"
+#include "nvec_fast.h"
+
+/* ------------------------------------------------------------ shared helpers */
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* The progress callback, at most every 0.1 s of wall time; nonzero: cancel. */
+static int progress(dln_run_ctx *c, double t, double loss) {
+  if (!c->opt->progress) return 0;
+  double w = now_seconds();
+  if (w - c->last_progress < 0.1) return 0;
+  c->last_progress = w;
+  return c->opt->progress(c->opt->progress_ctx, t, c->opt->t_end, loss);
+}
+
+static void finish(dln_run_ctx *c, int reason, double t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static void finish(dln_run_ctx *c, int reason, double t, const char *fmt, ...) {
+  c->res->stop_reason = reason;
+  c->res->t = t;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->res->message, sizeof c->res->message, fmt, ap);
+  va_end(ap);
+}
+
+void dln_dyn_result_init(dln_train_result *r) {
+  memset(r, 0, sizeof *r);
+  r->t_threshold = NAN;
+  r->fail_t = NAN;
+  r->fail_step = -1;
+  r->loss = NAN;
+  r->switched_at = NAN;
+  r->integrator = NULL;
+}
+
+int dln_dyn_rhs(dln_run_ctx *c, const double *theta, double *g) {
+  c->grad_evals++;
+  return dln_dyn_sys(c)->rhs(c, theta, g);
+}
+
+int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *out) {
+  c->jtv_evals++;
+  return dln_dyn_sys(c)->hvp(c, theta, v, out);
+}
+
+double dln_dyn_wrms(size_t n, const double *x, const double *y, double rtol, double atol) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double w = x[i] / (atol + rtol * fabs(y[i]));
+    s += w * w;
+  }
+  return n ? sqrt(s / (double)n) : 0.0;
+}
+
+/* ------------------------------------------------------------ gradient descent */
+static long gd_step_of(double t, double eta) { return (long)floor(t / eta + 0.5); }
+
+static int drive_gd(dln_run_ctx *c, double *x) {
+  const dln_dyn_system *sys = dln_dyn_sys(c);
+  const dln_train_options *o = c->opt;
+  dln_train_result *r = c->res;
+  size_t n = sys->size(c);
+  double eta = o->eta, step = sys->gd_sign * eta; /* x ← x + step·g */
+  long kmax = gd_step_of(o->t_end, eta);              /* steps to reach t_end (nearest step) */
+  if (kmax < 1) kmax = 1; /* t_end < η/2 still takes one step */
+  int by_steps = 0;
+  if (o->max_steps > 0 && o->max_steps < kmax) {
+    kmax = o->max_steps;
+    by_steps = 1;
+  }
+  double *buf = malloc(n * sizeof(double) + 1);
+  if (!buf) return dln_error(DLN_ENOMEM, "out of memory allocating gradient-descent buffers (%zu parameters)", n);
+  double *g = malloc(n * sizeof(double) + 1);
+  if (!g) {
+    free(buf);
+    return dln_error(DLN_ENOMEM, "out of memory allocating gradient-descent buffers (%zu parameters)", n);
+  }
+  double *cur = x, *nxt = buf;
+  int status = DLN_OK;
+  double val = NAN;
+  long k = 0;
+  for (;; ++k) {
+    double t = k * eta;
+    double xmax = 0;
+    int bad = sys->gd_check_state && !((xmax = dln_vec_maxabs(n, cur)) <= o->blowup);
+    if (!bad) {
+      status = sys->gd_eval(c, cur, &val, g);
+      if (status) break;
+      r->grad_evals++;
+      bad = !isfinite(val) || val > o->blowup;
+    } else {
+      val = NAN;
+    }
+    if (bad) {
+      /* x_k is bad: the last good state is x_{k-1} (or x_0 if k == 0) */
+      r->fail_step = k;
+      r->fail_t = t;
+      double badval = val;
+      if (k > 0) {
+        double *tmp = cur;
+        cur = nxt;
+        nxt = tmp; /* back to x_{k-1} */
+        --k;
+      }
+      if (!(xmax <= o->blowup))
+        finish(c, DLN_STOP_DIVERGED, k * eta, "%s diverged at step %ld (t = %.6g): max|%s| is %g", sys->gd_name,
+               r->fail_step, r->fail_t, sys->state_name, xmax);
+      else
+        finish(c, DLN_STOP_DIVERGED, k * eta, "%s diverged at step %ld (t = %.6g): loss %s %g", sys->gd_name,
+               r->fail_step, r->fail_t, isfinite(badval) ? "exceeded blow-up threshold" : "is", badval);
+      val = sys->loss(c, cur);
+      break;
+    }
+    /* samples at the steps nearest to the requested times */
+    while (c->next < c->ntimes && gd_step_of(c->times[c->next], eta) <= k) {
+      int repeat = c->next > 0 && gd_step_of(c->times[c->next - 1], eta) == k;
+      if ((status = sys->record(c, c->next, t, k, cur, repeat))) goto out;
+      c->next++;
+    }
+    if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
+      r->t_threshold = t;
+      finish(c, DLN_STOP_LOSS, t, "loss %.6g reached the threshold %.6g at step %ld (t = %.6g)", val,
+             o->loss_threshold, k, t);
+      break;
+    }
+    if (o->grad_tol > 0) {
+      double gn = sys->gd_grad_norm(c, g);
+      if (gn <= o->grad_tol) {
+        finish(c, DLN_STOP_CONVERGED, t, "gradient norm %.3g <= grad_tol %.3g at step %ld (t = %.6g)", gn,
+               o->grad_tol, k, t);
+        break;
+      }
+    }
+    if (k >= kmax) {
+      if (by_steps)
+        finish(c, DLN_STOP_STEPS, t, "step budget of %ld steps reached (t = %.6g)", kmax, t);
+      else
+        finish(c, DLN_STOP_TIME, t, "reached t_end = %.6g after %ld steps", o->t_end, k);
+      break;
+    }
+    if ((k & 1023) == 0 && progress(c, t, val)) {
+      finish(c, DLN_STOP_CANCELLED, t, "cancelled at step %ld (t = %.6g)", k, t);
+      break;
+    }
+    /* x_{k+1} = x_k − η ∇φ(x_k) (gd_sign = −1, g = ∇φ) or x_k + η f(x_k) (gd_sign = +1) */
+    dln_vec_axpy(n, step, g, cur, nxt);
+    double *tmp = cur;
+    cur = nxt;
+    nxt = tmp;
+  }
+out:
+  r->steps = k;
+  r->loss = val;
+  if (cur != x) memcpy(x, cur, n * sizeof(double));
+  free(buf);
+  free(g);
+  return status;
+}
+
+/* ------------------------------------------------------------ gradient flow */
+
+/* ---- ARKODE ERKStep stepper */
+typedef struct {
+  dln_stepper base; /* first member */
+  dln_run_ctx *c;
+  SUNContext sctx;
+  N_Vector y, yd; /* y wraps θ; yd wraps the dense-output buffer of each call */
+  void *mem;
+} erk_stepper;
+
+static int erk_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
+  (void)t;
+  return dln_dyn_rhs(user, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
+}
+
+static void erk_err(int code, const char *module, const char *function, char *msg, void *user) {
+  dln_run_ctx *c = user;
+  (void)code;
+  snprintf(c->sundials_msg, sizeof c->sundials_msg, "%s/%s: %s", module, function, msg);
+}
+
+static ARKODE_ERKTableID erk_table(int order) {
+  switch (order) {
+    case 2: return ARKODE_HEUN_EULER_2_1_2;
+    case 3: return ARKODE_BOGACKI_SHAMPINE_4_2_3;
+    case 4: return ARKODE_ZONNEVELD_5_3_4;
+    case 6: return ARKODE_VERNER_8_5_6;
+    case 8: return ARKODE_FEHLBERG_13_7_8;
+    default: return ARKODE_DORMAND_PRINCE_7_4_5;
+  }
+}
+
+static int erk_step(dln_stepper *base, double *t) {
+  erk_stepper *s = (erk_stepper *)base;
+  s->c->rhs_bad = 0;
+  sunrealtype tr = *t;
+  int flag = ERKStepEvolve(s->mem, s->c->opt->t_end, s->y, &tr, ARK_ONE_STEP);
+  *t = tr;
+  if (flag < 0) {
+    snprintf(base->msg, sizeof base->msg, "%s", s->c->sundials_msg);
+    return s->c->rhs_bad ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER;
+  }
+  return 0;
+}
+
+static int erk_dense(dln_stepper *base, double t, double *out) {
+  erk_stepper *s = (erk_stepper *)base;
+  N_VSetArrayPointer(out, s->yd);
+  return ERKStepGetDky(s->mem, t, 0, s->yd);
+}
+
+static double erk_last_h(dln_stepper *base) {
+  sunrealtype h = 0;
+  ERKStepGetLastStep(((erk_stepper *)base)->mem, &h);
+  return h;
+}
+
+static void erk_stats(dln_stepper *base, dln_train_result *r) {
+  erk_stepper *s = (erk_stepper *)base;
+  long natt = 0, netf = 0;
+  ERKStepGetNumStepAttempts(s->mem, &natt);
+  ERKStepGetNumErrTestFails(s->mem, &netf);
+  r->attempted += natt;
+  r->rejected += netf;
+}
+
+static void erk_destroy(dln_stepper *base) {
+  erk_stepper *s = (erk_stepper *)base;
+  if (!s) return;
+  if (s->mem) ERKStepFree(&s->mem);
+  if (s->y) N_VDestroy(s->y);
+  if (s->yd) N_VDestroy(s->yd);
+  if (s->sctx) SUNContext_Free(&s->sctx);
+  free(s);
+}
+
+static int erk_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
+  *out = NULL;
+  const dln_train_options *o = c->opt;
+  size_t n = dln_dyn_size(c);
+  erk_stepper *s = calloc(1, sizeof *s);
+  if (!s) return dln_error(DLN_ENOMEM, "out of memory allocating the ARKODE integrator");
+  s->base.name = "arkode-erk";
+  s->base.step = erk_step;
+  s->base.dense = erk_dense;
+  s->base.stats = erk_stats;
+  s->base.destroy = erk_destroy;
+  s->base.last_h = erk_last_h;
+  s->c = c;
+  int st = DLN_OK;
+  if (SUNContext_Create(NULL, &s->sctx)) {
+    st = dln_error(DLN_ENOMEM, "SUNDIALS context creation failed");
+    goto fail;
+  }
+  s->y = N_VMake_Serial((sunindextype)n, theta, s->sctx);
+  dln_nvec_fast(s->y);
+  s->yd = N_VMake_Serial((sunindextype)n, theta, s->sctx);
+  dln_nvec_fast(s->yd);
+  if (!s->y || !s->yd) {
+    st = dln_error(DLN_ENOMEM, "out of memory allocating SUNDIALS vectors");
+    goto fail;
+  }
+  s->mem = ERKStepCreate(erk_rhs, 0.0, s->y, s->sctx);
+  if (!s->mem) {
+    st = dln_error(DLN_ENOMEM, "ERKStepCreate failed");
+    goto fail;
+  }
+  if (ERKStepSetUserData(s->mem, c) || ERKStepSetErrHandlerFn(s->mem, erk_err, c) ||
+      ERKStepSStolerances(s->mem, o->rtol, o->atol) || ERKStepSetTableNum(s->mem, erk_table(o->erk_order)) ||
+      ERKStepSetStopTime(s->mem, o->t_end) || ERKStepSetMaxNumSteps(s->mem, -1)) {
+    st = dln_error(DLN_ESOLVER, "ARKODE setup failed: %s", c->sundials_msg);
+    goto fail;
+  }
+  *out = &s->base;
+  return DLN_OK;
+fail:
+  erk_destroy(&s->base);
+  return st;
+}
+
+/* Real stability boundary β of an explicit RK table: the largest x with |R(−ξ)| ≤ 1
+ * for all 0 ≤ ξ ≤ x, R(z) = 1 + z bᵀ(I − zA)⁻¹1 (Hairer–Wanner II §IV.2). Scan, then
+ * bisect the first crossing. Dormand–Prince 5(4): β ≈ 3.31. */
+static double erk_stability_boundary(ARKodeButcherTable B) {
+  double g[32];
+  int s = B->stages < 32 ? B->stages : 32;
+  double lo = 0, hi = 0;
+  for (int k = 1; k <= 4000; ++k) { /* ξ up to 40 in steps of 0.01 */
+    double x = 0.01 * k, z = -x, R = 1;
+    for (int i = 0; i < s; ++i) {
+      double a = 0;
+      for (int j = 0; j < i; ++j) a += B->A[i][j] * g[j];
+      g[i] = 1 + z * a; /* explicit: (I − zA) g = 1 by forward substitution */
+      R += z * B->b[i] * g[i];
+    }
+    if (fabs(R) > 1 + 1e-12) {
+      hi = x;
+      break;
+    }
+    lo = x;
+  }
+  if (hi == 0) return lo;
+  for (int it = 0; it < 40; ++it) {
+    double x = 0.5 * (lo + hi), z = -x, R = 1;
+    for (int i = 0; i < s; ++i) {
+      double a = 0;
+      for (int j = 0; j < i; ++j) a += B->A[i][j] * g[j];
+      g[i] = 1 + z * a;
+      R += z * B->b[i] * g[i];
+    }
+    if (fabs(R) > 1 + 1e-12) hi = x; else lo = x;
+  }
+  return lo;
+}
+
+/* ---- AUTO: ERK until stiff, then CVODE.
+ *
+ * Rule (docs/integrators.md, "AUTO"): every AUTO_EVERY accepted ERK steps, estimate
+ * the spectral radius ρ of ∇²φ(θ) (= ‖J‖₂, J symmetric) by power iteration on the
+ * exact Hessian-vector product (warm-started: 8 products the first time, 2 after),
+ * and call the check stiff when
+ *     h·ρ ≥ auto_stiff_ratio · β   and   (t_end − t)/h ≥ auto_min_steps,
+ * with h the last accepted ERK step and β the real stability boundary of the ERK
+ * table (|R(−x)| ≤ 1 on [0, β]). A step size pinned near the stability boundary means
+ * stability, not accuracy, limits h; the second condition asks that ERK would still
+ * need many such steps. After auto_window consecutive stiff checks, CVODE is created
+ * at the current (t, θ) with first step h and the run continues. */
+enum { AUTO_EVERY = 10 };
+
+typedef struct {
+  double beta;
+  double *v, *w; /* power-iteration vectors */
+  int primed, count;
+} auto_state;
+
+static double auto_rho(dln_run_ctx *c, auto_state *a, const double *theta) {
+  size_t n = dln_dyn_size(c);
+  if (!a->primed) { /* deterministic start vector with all-sign entries */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; ++i) {
+      x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+      a->v[i] = (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0 - 0.5;
+    }
+  }
+  int iters = a->primed ? 2 : 8;
+  a->primed = 1;
+  double rho = 0;
+  for (int k = 0; k < iters; ++k) {
+    double nv = dln_norm2(n, a->v);
+    if (!(nv > 0) || dln_dyn_hvp(c, theta, a->v, a->w)) return NAN;
+    double nw = dln_norm2(n, a->w);
+    rho = nw / nv;
+    if (!(nw > 0) || !isfinite(nw)) return rho;
+    for (size_t i = 0; i < n; ++i) a->v[i] = a->w[i] / nw;
+  }
+  return rho;
+}
+
+static int flow_stop_msg(dln_run_ctx *c, dln_stepper *stp, int rc, double t, long steps) {
+  dln_train_result *r = c->res;
+  r->fail_t = t;
+  r->fail_step = steps;
+  finish(c, rc, t, "%s %s at t = %.6g after %ld steps: %s", dln_dyn_sys(c)->flow_name,
+         rc == DLN_STOP_DIVERGED ? "diverged (non-finite gradient)" : "integrator failed", t, steps, stp->msg);
+  return rc;
+}
+
+static int drive_flow(dln_run_ctx *c, double *theta) {
+  const dln_dyn_system *sys = dln_dyn_sys(c);
+  const dln_train_options *o = c->opt;
+  dln_train_result *r = c->res;
+  size_t n = sys->size(c);
+  int status = DLN_OK, is_auto = o->method == DLN_METHOD_AUTO, done = 0;
+  long steps = 0, erk_steps = 0;
+  dln_stepper *stp = NULL;
+  auto_state au = {0};
+  double *ybuf = malloc(n * sizeof(double) + 1);
+  if (!ybuf) return dln_error(DLN_ENOMEM, "out of memory allocating flow buffers (%zu parameters)", n);
+  if (o->method == DLN_METHOD_CVODE)
+    status = dln_cvode_create(c, theta, 0.0, 0.0, &stp);
+  else if (o->method == DLN_METHOD_GAUSS)
+    status = dln_gauss_create(c, theta, 0.0, &stp);
+  else
+    status = erk_create(c, theta, &stp);
+  if (status) goto out;
+  r->integrator = stp->name;
+  if (is_auto) {
+    au.v = malloc(n * sizeof(double) + 1);
+    au.w = malloc(n * sizeof(double) + 1);
+    ARKodeButcherTable B = NULL;
+    if (!au.v || !au.w) {
+      status = dln_error(DLN_ENOMEM, "out of memory allocating AUTO buffers (%zu parameters)", n);
+      goto out;
+    }
+    if (ERKStepGetCurrentButcherTable(((erk_stepper *)stp)->mem, &B) || !B) {
+      status = dln_error(DLN_ESOLVER, "AUTO: cannot read the ERK Butcher table");
+      goto out;
+    }
+    au.beta = erk_stability_boundary(B);
+  }
+  double stiff_ratio = o->auto_stiff_ratio > 0 ? o->auto_stiff_ratio : 0.5;
+  int window = o->auto_window > 0 ? o->auto_window : 3;
+  long min_steps = o->auto_min_steps > 0 ? o->auto_min_steps : 200;
+  long max_steps = o->max_steps > 0 ? o->max_steps : 10000000L;
+  double val = sys->loss(c, theta), t = 0.0, tprev = 0.0;
+  if (!isfinite(val)) {
+    r->fail_t = 0;
+    r->fail_step = 0;
+    finish(c, DLN_STOP_DIVERGED, 0.0, "loss is %g at the initial point", val);
+    goto out;
+  }
+  /* samples at t = 0 */
+  while (c->next < c->ntimes && c->times[c->next] <= 0.0) {
+    if ((status = sys->record(c, c->next, 0.0, 0, theta, 0))) goto out;
+    c->next++;
+  }
+  if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
+    r->t_threshold = 0.0;
+    finish(c, DLN_STOP_LOSS, 0.0, "loss %.6g is below the threshold %.6g at t = 0", val, o->loss_threshold);
+    goto out;
+  }
+  for (;;) {
+    if (steps >= max_steps) {
+      finish(c, DLN_STOP_STEPS, t, "step budget of %ld integrator steps reached at t = %.6g", max_steps, t);
+      break;
+    }
+    tprev = t;
+    c->rhs_fatal = 0;
+    int rc = stp->step(stp, &t);
+    if (rc && c->rhs_fatal) { /* a library error in the right-hand side: its message is recorded */
+      r->fail_t = t;
+      r->fail_step = steps;
+      status = c->rhs_fatal;
+      break;
+    }
+    if (rc) {
+      flow_stop_msg(c, stp, rc, t, steps);
+      break;
+    }
+    steps++;
+    double ymax = dln_vec_maxabs(n, theta);
+    int need_loss = o->loss_threshold >= 0 || (sys->flow_grad_tol_needs_loss && o->grad_tol > 0) || !(ymax <= o->blowup);
+    if (need_loss || (steps & 63) == 0) val = sys->loss(c, theta);
+    if (!isfinite(ymax) || ymax > o->blowup || !isfinite(val) || val > o->blowup) {
+      r->fail_t = t;
+      r->fail_step = steps;
+      finish(c, DLN_STOP_DIVERGED, t, "%s diverged at t = %.6g (step %ld): max|%s| = %g, loss = %g", sys->flow_name, t,
+             steps, sys->state_name, ymax, val);
+      break;
+    }
+    /* threshold crossing inside [tprev, t]: bisection on the dense output */
+    double tstop = t;
+    int hit = 0;
+    if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
+      double a = tprev, b = t;
+      for (int it = 0; it < 60 && b - a > 1e-14 * (1 + fabs(b)); ++it) {
+        double m = 0.5 * (a + b);
+        if (stp->dense(stp, m, ybuf)) break;
+        if (sys->loss(c, ybuf) <= o->loss_threshold) b = m; else a = m;
+      }
+      tstop = b;
+      hit = 1;
+    }
+    while (c->next < c->ntimes && c->times[c->next] <= tstop) {
+      double ts = c->times[c->next];
+      if (ts == t) {
+        if ((status = sys->record(c, c->next, ts, steps, theta, 0))) goto out;
+      } else {
+        if (stp->dense(stp, ts, ybuf)) {
+          status = dln_error(DLN_ESOLVER, "dense output at t = %g failed: %s", ts, c->sundials_msg);
+          goto out;
+        }
+        if ((status = sys->record(c, c->next, ts, steps, ybuf, 0))) goto out;
+      }
+      c->next++;
+    }
+    if (hit) {
+      if (tstop < t && !stp->dense(stp, tstop, ybuf)) memcpy(theta, ybuf, n * sizeof(double));
+      val = sys->loss(c, theta);
+      r->t_threshold = tstop;
+      t = tstop;
+      finish(c, DLN_STOP_LOSS, t, "loss reached the threshold %.6g at t = %.10g (step %ld)", o->loss_threshold, t, steps);
+      break;
+    }
+    if (o->grad_tol > 0) {
+      double gn = 0;
+      if ((status = sys->grad_norm(c, theta, ybuf, &gn))) goto out;
+      if (gn <= o->grad_tol) {
+        finish(c, DLN_STOP_CONVERGED, t, "gradient norm %.3g <= grad_tol %.3g at t = %.6g", gn, o->grad_tol, t);
+        break;
+      }
+    }
+    if (t >= o->t_end) {
+      finish(c, DLN_STOP_TIME, t, "reached t_end = %.6g after %ld integrator steps", o->t_end, steps);
+      break;
+    }
+    if (progress(c, t, val)) {
+      finish(c, DLN_STOP_CANCELLED, t, "cancelled at t = %.6g", t);
+      break;
+    }
+    if (is_auto && isnan(r->switched_at) && ++erk_steps % AUTO_EVERY == 0) {
+      double h = stp->last_h(stp), rho = auto_rho(c, &au, theta);
+      int stiff = h * rho >= stiff_ratio * au.beta && (o->t_end - t) >= (double)min_steps * h;
+      au.count = stiff ? au.count + 1 : 0;
+      if (au.count >= window) {
+        dln_stepper *cv = NULL;
+        if ((status = dln_cvode_create(c, theta, t, h, &cv))) goto out;
+        stp->stats(stp, r);
+        stp->destroy(stp);
+        stp = cv;
+        r->switched_at = t;
+        r->integrator = "arkode-erk->cvode-bdf";
+      }
+    }
+  }
+  r->loss = sys->loss(c, theta);
+  r->steps = steps;
+  stp->stats(stp, r);
+  r->grad_evals = c->grad_evals;
+  r->jtv_evals = c->jtv_evals;
+  done = 1;
+out:
+  if (!done && sys->flow_result_on_early_exit) {
+    r->steps = steps;
+    r->loss = sys->loss(c, theta);
+  }
+  if (stp) stp->destroy(stp);
+  free(au.v);
+  free(au.w);
+  free(ybuf);
+  return status;
+}
+
+/* ------------------------------------------------------------ a run */
+
+static const char *method_name(dln_method m) {
+  switch (m) {
+    case DLN_METHOD_CVODE: return "cvode";
+    case DLN_METHOD_GAUSS: return "gauss";
+    case DLN_METHOD_AUTO: return "auto";
+    default: return m == DLN_METHOD_GD ? "gd" : "flow";
+  }
+}
+
+int dln_dyn_run(dln_run_ctx *c, double *x) {
+  const dln_dyn_system *sys = dln_dyn_sys(c);
+  const dln_train_options *o = c->opt;
+  dln_train_result *r = c->res;
+  if (!sys->hvp && o->method != DLN_METHOD_GD && o->method != DLN_METHOD_FLOW)
+    return dln_error(DLN_EINVAL,
+                     "method: %s needs Hessian-vector products, which the %s system does not provide; expected gd (0) "
+                     "or flow (1), found %d",
+                     method_name(o->method), sys->flow_name, (int)o->method);
+  int ns = dln_train_nsamples(o);
+  c->ntimes = ns;
+  c->next = 0;
+  c->times = malloc((size_t)ns * sizeof(double));
+  if (!c->times) return dln_error(DLN_ENOMEM, "out of memory allocating %d sample times", ns);
+  dln_train_sample_times(o, c->times);
+  c->t0_wall = now_seconds();
+  c->last_progress = c->t0_wall;
+  int st = o->method == DLN_METHOD_GD ? drive_gd(c, x) : drive_flow(c, x);
+  /* final row at the stop point unless it was just sampled (column 0 is t) */
+  dln_table *tb = c->traj;
+  if (!st && tb && (tb->nrows == 0 || dln_table_row(tb, tb->nrows - 1)[0] != r->t))
+    st = sys->record(c, -1, r->t, r->steps, x, 0);
+  r->wall_seconds = now_seconds() - c->t0_wall;
+  free(c->times);
+  c->times = NULL;
+  return st;
+}
