@@ -904,7 +904,7 @@ void dln_check_print(const dln_check_report *rep, FILE *fp) {
     num(g, sizeof g, v->margin);
     const char *h = v->applicable ? (v->hypotheses[0] ? v->hypotheses : "hold") : "fail";
     if (strlen(h) > 44) snprintf(hyp, sizeof hyp, "%.41s...", h);
-    else snprintf(hyp, sizeof hyp, "%s", h);
+    else snprintf(hyp, sizeof hyp, "%.44s", h);
     if (!v->applicable)
       fprintf(fp, "%-40.40s %-24.24s %-44s %11s %11s %10s  %s\n", v->result, v->source, hyp, "-", "-", "-", v->message);
     else
