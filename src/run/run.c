@@ -586,6 +586,10 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
       (st = write_mat(out, "X.npy", d.X)) || (st = write_mat(out, "Y.npy", d.Y)) || (st = write_mat(out, "A.npy", d.A)) ||
       (st = write_mat(out, "b.npy", d.b)) || (st = write_mat(out, "entries.npy", d.entries)))
     goto fail;
+  /* the loss's reference solution (minimum-norm least squares, or the target) */
+  if (p.loss->wstar && strcmp(p.loss->ops->name, "factorization") != 0 &&
+      (st = write_npy(out, "W_ref.npy", p.loss->rows, p.loss->cols, p.loss->wstar)))
+    goto fail;
   if (spec->plot) {
     char title[1024];
     snprintf(title, sizeof title, "%s, widths %s, %s, init %s (sigma %g), seed %llu", spec->task,
@@ -630,6 +634,9 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
     json_object_set_new(task, "nparams", json_integer((json_int_t)net->nparams));
     json_object_set_new(task, "lstar", dln_json_num(loss->lstar));
     json_object_set_new(task, "reference", loss->wstar_name ? json_string(loss->wstar_name) : json_null());
+    json_object_set_new(task, "reference_file",
+                        loss->wstar && strcmp(loss->ops->name, "factorization") != 0 ? json_string("W_ref.npy")
+                        : loss->wstar ? json_string("target.npy") : json_null());
     json_object_set_new(task, "target_norm", dln_json_num(loss->target_norm));
     json_object_set_new(sum, "task", task);
     json_object_set_new(sum, "dynamics", json_string(p.e2e ? "end-to-end" : "layer-wise"));
