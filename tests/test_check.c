@@ -4,7 +4,8 @@
  *     and holding: 001 asymmetric spectral init (closed form eq. 17, component rates
  *     eq. 23, 000 Thm 1, end-point critical value and Hessian, 000 Thm 3), 003-style
  *     under-determined regression with an imbalanced init (003 Thm 1), a balanced
- *     3-layer factorization (002 Thm 3, 002 Lemma 2, conservation of C_j);
+ *     3-layer factorization (002 Thm 3, 002 Lemma 2, conservation of C_j); the runs
+ *     observe "theory", so the trajectories carry cf_dist/cf_loss or bound_003thm1;
  *   - the same folders with trajectory.csv corrupted (loss column x10 after t = 0; a
  *     drift column set to 1e-2) exit 4 and name the violated result;
  *   - a missing folder, a missing, garbled or incomplete summary.json give one line on
@@ -228,7 +229,7 @@ static const char *spectral_spec =
 static const char *regression_spec =
     "{\"task\": \"regression\", \"rows\": 3, \"cols\": 8, \"n_samples\": 5, \"depth\": 2, \"width\": 10,\n"
     " \"init\": \"imbalanced\", \"layer_scales\": [1.0, 0.05], \"sigma\": 0.5, \"t_end\": 20,\n"
-    " \"observe\": [\"all\", \"bias\"], \"plot\": false, \"quiet\": true, \"out\": \"regression\"}\n";
+    " \"observe\": [\"all\", \"theory\"], \"plot\": false, \"quiet\": true, \"out\": \"regression\"}\n";
 
 static const char *balanced_spec =
     "{\"task\": \"factorization\", \"target\": \"lowrank\", \"singular_values\": [3.0, 2.0, 1.0],\n"
@@ -262,6 +263,12 @@ static void test_spectral_and_corruption(void **state) {
   expect_na(root, "sign of det W constant", "square W fails");
   expect_na(root, "gradient descent rate", "gradient descent fails");
   json_decref(root);
+  /* the closed-form loss next to cf_dist; no rate bound applies (c = 0, delta < 0) */
+  char *csv = slurp(tpath("spectral/trajectory.csv"));
+  assert_non_null(csv);
+  assert_non_null(strstr(csv, "cf_dist,cf_loss,"));
+  assert_null(strstr(csv, "bound_"));
+  free(csv);
 
   /* the run folder again, as a folder */
   expect_rc(0, (const char *[]){"check", "spectral", NULL});
@@ -306,10 +313,10 @@ static void test_regression_imbalanced(void **state) {
   expect_na(root, "pyramidal rate", "fails");
   expect_na(root, "dissipation at t = 0", "factorization loss fails");
   json_decref(root);
-  /* the bias columns of the observer */
+  /* the bias columns of the observer, after the 003 Thm 1 bound column (observe theory) */
   char *csv = slurp(tpath("regression/trajectory.csv"));
   assert_non_null(csv);
-  assert_non_null(strstr(csv, "nuclear_norm,effective_rank,dist_minnorm,orth_measure"));
+  assert_non_null(strstr(csv, "bound_003thm1,nuclear_norm,effective_rank,dist_minnorm,orth_measure"));
   free(csv);
 
   /* loss x1000: the 003 envelope is violated at the first samples (x10 is not: the

@@ -180,6 +180,19 @@ int dln_bound_pyramidal(const dln_net *net, const dln_loss *loss, const double *
 int dln_bound_deficiency(dln_net *net, const dln_loss *loss, const double *theta0, const dln_curve *traj,
                          double eps, double tol, dln_verdict *v);
 
+/* The rate constants of the three gradient-flow rate bounds alone, from θ(0) (no
+ * trajectory), with the same hypotheses as the functions above: each bound reads
+ *   L(t) ≤ ystar + (L(0) − ystar) e^{−rate t}
+ * with rate = 2 λ_r(Σ_x) c, ystar = L* (003 Thm 1); rate = 2α, ystar = 0 (004 Prop. 2);
+ * rate = 2 δ^{2(N−1)/N}, ystar = L* (002 Thm 2). ystar may be NULL. A failing hypothesis
+ * returns DLN_ENOTAPPLICABLE with "not applicable: <hypothesis> fails (<value>)" in
+ * dln_last_error. They allocate (LAPACK workspaces): call them once, not per sample. */
+int dln_bound_rate_imbalance(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
+                             double *rate, double *ystar);
+int dln_bound_rate_pyramidal(const dln_net *net, const dln_loss *loss, const double *theta0, double *rate,
+                             double *ystar);
+int dln_bound_rate_deficiency(dln_net *net, const dln_loss *loss, const double *theta0, double *rate, double *ystar);
+
 /* 002 Remark 2 (Arora et al. 2019a) for gradient descent with step eta on the
  * factorization loss ½‖W − Λ_yx‖²: margin δ > 0, unbalancedness ≤ δ²/(256 N³ ‖Λ_yx‖_F^{2(N−1)/N})
  * and eta ≤ δ^{(4N−2)/N}/(6144 N³ ‖Λ_yx‖_F^{(6N−4)/N}) ⇒ φ(k) − φ* ≤ φ(0) exp(−η δ^{2(N−1)/N} k).

@@ -1,6 +1,10 @@
 /* Plot scripts: matplotlib scripts written beside the data they read, rendered with
  * Debian's /usr/bin/python3 when python3-matplotlib is installed. The scripts save to
- * a temporary name and rename, so figure.png is never half-written. */
+ * a temporary name and rename, so figure.png is never half-written.
+ * Single run: the loss panel shows the reconstruction error (factorization) or the loss
+ * gap; when the trajectory has theory columns (bound_003thm1, bound_004prop2,
+ * bound_002thm2, cf_loss) it shows ℓ − L* with each rate bound dashed ("003 Thm 1
+ * bound", ...) and the closed-form loss dotted. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -63,7 +67,22 @@ static const char *single_body =
     "fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 3.8), squeeze=False)\n"
     "axes = axes[0]\n"
     "ax = axes[0]\n"
-    "if 'recon_err' in c:\n"
+    "# theory columns (observe closed_form / theory): rate bounds dashed, closed-form loss dotted\n"
+    "BOUNDS = [('bound_003thm1', '003 Thm 1 bound'), ('bound_004prop2', '004 Prop. 2 bound'),\n"
+    "          ('bound_002thm2', '002 Thm 2 bound')]\n"
+    "bounds = [(n, lab) for n, lab in BOUNDS if n in c]\n"
+    "if 'loss' in c and (bounds or 'cf_loss' in c):\n"
+    "    gaps = [(a, b) for a, b in zip(c['loss'], c.get('loss_gap', [])) if math.isfinite(b)]\n"
+    "    lstar = gaps[0][0] - gaps[0][1] if gaps else None\n"
+    "    shift = (lambda y: [v - lstar for v in y]) if lstar is not None else (lambda y: y)\n"
+    "    ax.semilogy(*positive(t, shift(c['loss'])), color='C0', label=r'loss $- L^*$' if gaps else 'loss')\n"
+    "    if 'cf_loss' in c:\n"
+    "        ax.semilogy(*positive(t, shift(c['cf_loss'])), ':', color='k', lw=2, label='closed-form loss')\n"
+    "    for k, (n, lab) in enumerate(bounds):\n"
+    "        ax.semilogy(*positive(t, shift(c[n])), '--', color='C%d' % (k + 1), label=lab)\n"
+    "    ax.set_ylabel(r'$\\ell - L^*$' if gaps else 'loss')\n"
+    "    ax.legend(fontsize=7)\n"
+    "elif 'recon_err' in c:\n"
     "    ax.semilogy(*positive(t, c['recon_err']), label='reconstruction error')\n"
     "    ax.set_ylabel(r'$\\|\\bar Y - W\\|_F / \\|\\bar Y\\|_F$')\n"
     "elif 'loss_gap' in c and any(math.isfinite(v) for v in c['loss_gap']):\n"

@@ -42,6 +42,7 @@
 #define OBS_NAME_LEN 32
 #define OBS_EIG_ALL_MAX 64 /* all eigenvalues up to this width */
 #define OBS_EIG_HALF 32    /* else this many largest and smallest */
+#define OBS_NBOUNDS 3      /* rate bounds: 003 Thm 1, 004 Prop. 2, 002 Thm 2 */
 
 struct dln_observer {
   dln_net *net;
@@ -71,13 +72,17 @@ struct dln_observer {
   lapack_int elwork;
   /* theory columns (observe/theory_obs.h) */
   unsigned xflags;
-  int c_cf, c_nuc, c_erank, c_det, c_dmin, c_orth;
+  int c_cf, c_cfloss, c_nuc, c_erank, c_det, c_dmin, c_orth;
   dln_cf *cf;
+  double *Wcf; /* W_cf(t) for cf_loss, rows x cols */
+  /* rate bounds L(t) <= ystar + (L(0) - ystar) e^{-rate t}, constants from θ(0) */
+  int nbound, c_bound[OBS_NBOUNDS];
+  double brate[OBS_NBOUNDS], bystar[OBS_NBOUNDS], L0;
   dln_bias *bias;
   dln_orth *orth;
   double wstar_norm;
   char cf_name[128];
-  char note[1024];
+  char note[2048];
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -121,6 +126,7 @@ void dln_observer_free(dln_observer *o) {
   free(o->ew);
   free(o->ework);
   dln_cf_free(o->cf);
+  free(o->Wcf);
   dln_bias_free(o->bias);
   dln_orth_free(o->orth);
   free(o);
@@ -164,7 +170,7 @@ int dln_observer_alloc_theory(dln_observer **out, dln_net *net, dln_loss *loss, 
   o->rows = d[N];
   o->cols = d[0];
   o->c_loss = o->c_gap = o->c_grad = o->c_recon = o->c_dist = o->c_sv = o->c_unbal = o->c_drift = o->c_eig = -1;
-  o->c_cf = o->c_nuc = o->c_erank = o->c_det = o->c_dmin = o->c_orth = -1;
+  o->c_cf = o->c_cfloss = o->c_nuc = o->c_erank = o->c_det = o->c_dmin = o->c_orth = -1;
   o->xflags = xflags;
 
   const int k = d[N] < d[0] ? d[N] : d[0];
@@ -173,7 +179,7 @@ int dln_observer_alloc_theory(dln_observer **out, dln_net *net, dln_loss *loss, 
   o->neig = want_eig ? (d[1] <= OBS_EIG_ALL_MAX ? d[1] : 2 * OBS_EIG_HALF) : 0;
 
   /* column names */
-  size_t maxcols = 2 + 2 + 1 + 2 + (size_t)o->nsv + 1 + (size_t)o->ndrift + (size_t)o->neig + 6;
+  size_t maxcols = 2 + 2 + 1 + 2 + (size_t)o->nsv + 1 + (size_t)o->ndrift + (size_t)o->neig + 7 + OBS_NBOUNDS;
   if (maxcols > (size_t)INT_MAX / 2) {
     dln_observer_free(o);
     return dln_error(DLN_ENOMEM, "observer: too many columns (%zu)", maxcols);
@@ -365,6 +371,49 @@ static int pick_closed_form(dln_observer *o, const double *theta0) {
   return DLN_OK;
 }
 
+/* The rate bounds whose hypotheses hold at θ(0): their constants, L(0) and a column
+ * each; the others' reasons in the note. */
+static int pick_bounds(dln_observer *o, const double *theta0, const dln_mat *X) {
+  static const char *const names[OBS_NBOUNDS] = {"bound_003thm1", "bound_004prop2", "bound_002thm2"};
+  static const char *const what[OBS_NBOUNDS] = {"003 Thm 1 bound", "004 Prop. 2 bound", "002 Thm 2 bound"};
+  dln_net *net = o->net;
+  dln_loss *loss = o->loss;
+  const int reg = is_loss(loss, "regression");
+  int ok[OBS_NBOUNDS] = {0, 0, 0};
+  for (int b = 0; b < OBS_NBOUNDS; ++b) {
+    int st;
+    if (b == 0 && reg && !X)
+      st = dln_error(DLN_ENOTAPPLICABLE, "not applicable: 003 Theorem 1: regression data X given fails (X = NULL)");
+    else if (b == 0)
+      st = dln_bound_rate_imbalance(net, loss, reg ? X : NULL, theta0, &o->brate[b], &o->bystar[b]);
+    else if (b == 1)
+      st = dln_bound_rate_pyramidal(net, loss, theta0, &o->brate[b], &o->bystar[b]);
+    else
+      st = dln_bound_rate_deficiency(net, loss, theta0, &o->brate[b], &o->bystar[b]);
+    if (st == DLN_ENOMEM) return st;
+    if (st == DLN_OK && !(isfinite(o->brate[b]) && isfinite(o->bystar[b])))
+      st = dln_error(DLN_ENOTAPPLICABLE, "not applicable: finite rate and L* fails (rate %g, L* %g)", o->brate[b],
+                     o->bystar[b]);
+    if (st == DLN_OK) ok[b] = 1;
+    else note_add(o, what[b], dln_last_error());
+  }
+  if (!(ok[0] || ok[1] || ok[2])) return DLN_OK;
+  /* L(0): the amplitude of every envelope */
+  double *W = xcalloc((size_t)o->rows * (size_t)o->cols, sizeof(double));
+  if (!W) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
+  int st = dln_net_grad(net, loss, theta0, &o->L0, NULL, W);
+  free(W);
+  if (st) return st;
+  for (int b = 0; b < OBS_NBOUNDS; ++b) { /* compact: entry k <= b holds the k-th applicable bound */
+    if (!ok[b]) continue;
+    int k = o->nbound++;
+    o->c_bound[k] = add_col(o, names[b], 0);
+    o->brate[k] = o->brate[b];
+    o->bystar[k] = o->bystar[b];
+  }
+  return DLN_OK;
+}
+
 static int theory_cols(dln_observer *o, const double *theta0, const dln_mat *X) {
   dln_net *net = o->net;
   dln_loss *loss = o->loss;
@@ -374,7 +423,11 @@ static int theory_cols(dln_observer *o, const double *theta0, const dln_mat *X) 
     if (o->cf) {
       snprintf(o->cf_name, sizeof o->cf_name, "%s", dln_cf_name(o->cf));
       o->c_cf = add_col(o, "cf_dist", 0);
+      o->Wcf = xcalloc((size_t)o->rows * (size_t)o->cols, sizeof(double));
+      if (!o->Wcf) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
+      o->c_cfloss = add_col(o, "cf_loss", 0);
     }
+    if ((st = pick_bounds(o, theta0, X))) return st;
   }
   if (o->xflags & DLN_OBSX_BIAS) {
     if ((st = dln_bias_alloc(&o->bias, o->rows, o->cols))) return st;
@@ -405,6 +458,13 @@ static void theory_eval(dln_observer *o, double t, const double *theta, double *
     if (dln_cf_distance(o->net, theta, t, o->cf, &dist) != DLN_OK) dist = NAN;
     row[o->c_cf] = dist;
   }
+  if (o->c_cfloss >= 0) {
+    double v = NAN;
+    if (dln_cf_eval(o->cf, t, o->Wcf) != DLN_OK || dln_loss_eval(o->loss, o->Wcf, &v, NULL) != DLN_OK) v = NAN;
+    row[o->c_cfloss] = v;
+  }
+  for (int b = 0; b < o->nbound; ++b) /* L(t) <= ystar + (L(0) - ystar) e^{-rate t} */
+    row[o->c_bound[b]] = o->bystar[b] + exp(-o->brate[b] * t) * (o->L0 - o->bystar[b]);
   if (o->bias) {
     dln_bias_result r;
     int ok = all_finite(wsz, o->W) && dln_bias_eval(o->bias, o->W, NULL, &r) == DLN_OK;

@@ -216,11 +216,9 @@ done:
   return st;
 }
 
-int dln_bound_imbalance_rate(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
-                             const dln_curve *traj, double tol, dln_verdict *v) {
-  if (!v) return dln_error(DLN_EINVAL, "dln_bound_imbalance_rate: verdict is NULL");
-  verdict_init(v, "exponential rate from imbalance", "003 Theorem 1, eq. 10");
-  if (!net || !loss || !theta0 || !traj) return dln_error(DLN_EINVAL, "dln_bound_imbalance_rate: NULL argument");
+/* Hypotheses and rate of 003 Theorem 1 (shared by the bound and its rate getter). */
+static int imbalance_setup(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
+                           dln_verdict *v, double *rate) {
   if (is_loss(loss, "regression") && !X) return dln_error(DLN_EINVAL, "003 Theorem 1: a regression loss needs its data X");
   if (!is_loss(loss, "regression") && !is_loss(loss, "factorization"))
     return refuse(v, "003 Theorem 1: square loss (regression or factorization)", "loss %s", loss->ops->name);
@@ -233,18 +231,37 @@ int dln_bound_imbalance_rate(const dln_net *net, const dln_loss *loss, const dln
   hyp_add(v, 1, "depth 2, rank X = %d, lambda_r(Sigma_x) = %.4g", r, sxr);
   hyp_add(v, c > 0, "c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+ = %.4g + %.4g > 0", fmax(lr, 0), fmax(lm, 0));
   if (!(c > 0)) return refuse(v, "003 Theorem 1: c > 0 (sufficient imbalance)", "c = %.3g", c);
-  double gap0 = curve_y(traj, 0) - loss->lstar, wt;
   if (!isfinite(loss->lstar)) return refuse(v, "003 Theorem 1: known L*", "L* = %g", loss->lstar);
-  return rate_check(traj, loss->lstar, gap0, 2 * sxr * c, tol, v, &wt);
+  *rate = 2 * sxr * c;
+  return DLN_OK;
+}
+
+int dln_bound_imbalance_rate(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
+                             const dln_curve *traj, double tol, dln_verdict *v) {
+  if (!v) return dln_error(DLN_EINVAL, "dln_bound_imbalance_rate: verdict is NULL");
+  verdict_init(v, "exponential rate from imbalance", "003 Theorem 1, eq. 10");
+  if (!net || !loss || !theta0 || !traj) return dln_error(DLN_EINVAL, "dln_bound_imbalance_rate: NULL argument");
+  double rate, wt;
+  int st = imbalance_setup(net, loss, X, theta0, v, &rate);
+  if (st) return st;
+  return rate_check(traj, loss->lstar, curve_y(traj, 0) - loss->lstar, rate, tol, v, &wt);
+}
+
+int dln_bound_rate_imbalance(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
+                             double *rate, double *ystar) {
+  if (!net || !loss || !theta0 || !rate) return dln_error(DLN_EINVAL, "dln_bound_rate_imbalance: NULL argument");
+  dln_verdict v;
+  verdict_init(&v, "exponential rate from imbalance", "003 Theorem 1, eq. 10");
+  int st = imbalance_setup(net, loss, X, theta0, &v, rate);
+  if (!st && ystar) *ystar = loss->lstar;
+  return st;
 }
 
 /* ------------------------------------------------------------------ 004 Proposition 2 */
 
-int dln_bound_pyramidal(const dln_net *net, const dln_loss *loss, const double *theta0, const dln_curve *traj,
-                        double tol, dln_verdict *v) {
-  if (!v) return dln_error(DLN_EINVAL, "dln_bound_pyramidal: verdict is NULL");
-  verdict_init(v, "pyramidal exponential rate", "004 Proposition 2");
-  if (!net || !loss || !theta0 || !traj) return dln_error(DLN_EINVAL, "dln_bound_pyramidal: NULL argument");
+/* Hypotheses and rate 2α of 004 Proposition 2. */
+static int pyramidal_setup(const dln_net *net, const dln_loss *loss, const double *theta0, dln_verdict *v,
+                           double *rate) {
   int N = net->depth;
   const int *d = net->widths;
   if (N < 2 || net->tied) return refuse(v, "004 Prop. 2: untied depth N >= 2", "depth %d, tied %d", N, net->tied);
@@ -275,9 +292,29 @@ int dln_bound_pyramidal(const dln_net *net, const dln_loss *loss, const double *
     }
     free(C), free(ev);
   }
+  if (!st) *rate = 2 * alpha;
+  return st;
+}
+
+int dln_bound_pyramidal(const dln_net *net, const dln_loss *loss, const double *theta0, const dln_curve *traj,
+                        double tol, dln_verdict *v) {
+  if (!v) return dln_error(DLN_EINVAL, "dln_bound_pyramidal: verdict is NULL");
+  verdict_init(v, "pyramidal exponential rate", "004 Proposition 2");
+  if (!net || !loss || !theta0 || !traj) return dln_error(DLN_EINVAL, "dln_bound_pyramidal: NULL argument");
+  double rate, wt;
+  int st = pyramidal_setup(net, loss, theta0, v, &rate);
   if (st) return st;
-  double wt;
-  return rate_check(traj, 0.0, curve_y(traj, 0), 2 * alpha, tol, v, &wt);
+  return rate_check(traj, 0.0, curve_y(traj, 0), rate, tol, v, &wt);
+}
+
+int dln_bound_rate_pyramidal(const dln_net *net, const dln_loss *loss, const double *theta0, double *rate,
+                             double *ystar) {
+  if (!net || !loss || !theta0 || !rate) return dln_error(DLN_EINVAL, "dln_bound_rate_pyramidal: NULL argument");
+  dln_verdict v;
+  verdict_init(&v, "pyramidal exponential rate", "004 Proposition 2");
+  int st = pyramidal_setup(net, loss, theta0, &v, rate);
+  if (!st && ystar) *ystar = 0.0; /* L(t) <= e^{-2 alpha t} L(0) */
+  return st;
 }
 
 /* ------------------------------------------------------------------ 002 Theorem 2, Remark 2 */
@@ -321,19 +358,28 @@ static int deficiency_setup(dln_net *net, const dln_loss *loss, const double *th
   return DLN_OK;
 }
 
-int dln_bound_deficiency(dln_net *net, const dln_loss *loss, const double *theta0, const dln_curve *traj, double eps,
-                         double tol, dln_verdict *v) {
-  if (!v) return dln_error(DLN_EINVAL, "dln_bound_deficiency: verdict is NULL");
-  verdict_init(v, "deficiency-margin rate and time to eps", "002 Definition 3, Theorem 2");
-  if (!net || !loss || !theta0 || !traj) return dln_error(DLN_EINVAL, "dln_bound_deficiency: NULL argument");
-  double delta, u, th2;
+/* Hypotheses of 002 Theorem 2 and its rate 2 δ^{2(N−1)/N} (α = 1). */
+static int deficiency_rate_setup(dln_net *net, const dln_loss *loss, const double *theta0, dln_verdict *v,
+                                 double *rate) {
+  double delta = 0, u = 0, th2 = 0;
   int st = deficiency_setup(net, loss, theta0, v, &delta, &u, &th2);
   if (st) return st;
   double ub = u / fmax(th2, DBL_MIN);
   hyp_add(v, ub <= DLN_CF_TOL, "balanced: max_j ||C_j||_F/||theta||^2 = %.3g", ub);
   if (!(ub <= DLN_CF_TOL)) return refuse(v, "002 Assumption 1: balanced init", "max_j ||C_j||_F/||theta||^2 = %.3g", ub);
   int N = net->depth;
-  double rate = 2 * pow(delta, 2.0 * (N - 1) / N), wt; /* α = 1 */
+  *rate = 2 * pow(delta, 2.0 * (N - 1) / N); /* α = 1 */
+  return DLN_OK;
+}
+
+int dln_bound_deficiency(dln_net *net, const dln_loss *loss, const double *theta0, const dln_curve *traj, double eps,
+                         double tol, dln_verdict *v) {
+  if (!v) return dln_error(DLN_EINVAL, "dln_bound_deficiency: verdict is NULL");
+  verdict_init(v, "deficiency-margin rate and time to eps", "002 Definition 3, Theorem 2");
+  if (!net || !loss || !theta0 || !traj) return dln_error(DLN_EINVAL, "dln_bound_deficiency: NULL argument");
+  double rate, wt;
+  int st = deficiency_rate_setup(net, loss, theta0, v, &rate);
+  if (st) return st;
   st = rate_check(traj, loss->lstar, curve_y(traj, 0) - loss->lstar, rate, tol, v, &wt);
   if (st || !(eps > 0)) return st;
   /* time to ε: t_ε = ln((φ(0) − φ*)/ε) / (2 α δ^{2(N−1)/N}) */
@@ -351,12 +397,21 @@ int dln_bound_deficiency(dln_net *net, const dln_loss *loss, const double *theta
   return DLN_OK;
 }
 
+int dln_bound_rate_deficiency(dln_net *net, const dln_loss *loss, const double *theta0, double *rate, double *ystar) {
+  if (!net || !loss || !theta0 || !rate) return dln_error(DLN_EINVAL, "dln_bound_rate_deficiency: NULL argument");
+  dln_verdict v;
+  verdict_init(&v, "deficiency-margin rate and time to eps", "002 Definition 3, Theorem 2");
+  int st = deficiency_rate_setup(net, loss, theta0, &v, rate);
+  if (!st && ystar) *ystar = loss->lstar;
+  return st;
+}
+
 int dln_bound_gd_remark2(dln_net *net, const dln_loss *loss, const double *theta0, double eta, const dln_curve *traj,
                          double tol, dln_verdict *v) {
   if (!v) return dln_error(DLN_EINVAL, "dln_bound_gd_remark2: verdict is NULL");
   verdict_init(v, "gradient descent rate under step-size and unbalancedness conditions", "002 Remark 2 (Arora et al. 2019a)");
   if (!net || !loss || !theta0 || !traj || !(eta > 0)) return dln_error(DLN_EINVAL, "dln_bound_gd_remark2: bad argument");
-  double delta, u, th2;
+  double delta = 0, u = 0, th2 = 0;
   int st = deficiency_setup(net, loss, theta0, v, &delta, &u, &th2);
   if (st) return st;
   double N = net->depth, ny = dln_norm2((size_t)loss->rows * loss->cols, loss->wstar);
