@@ -30,8 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "benchutil.h"
 #include "dln/data.h"
 #include "dln/error.h"
 #include "dln/init.h"
@@ -74,67 +74,7 @@ void free(void *p) {
   __libc_free(p);
 }
 
-/* ------------------------------------------------------------------ helpers */
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what, int st) {
-  fprintf(stderr, "bench_dln: %s failed: %s (%s)\n", what, dln_last_error(), dln_strerror(st));
-  exit(1);
-}
-#define CHECK(call)                  \
-  do {                               \
-    int st_ = (call);                \
-    if (st_) die(#call, st_);        \
-  } while (0)
-
-/* JSON string with escapes */
-static void jstr(const char *s) {
-  putchar('"');
-  for (; s && *s; ++s) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') printf("\\%c", ch);
-    else if (ch < 0x20) printf("\\u%04x", ch);
-    else putchar(ch);
-  }
-  putchar('"');
-}
-/* JSON number (null for non-finite) */
-static void jnum(double x) {
-  if (isfinite(x)) printf("%.17g", x);
-  else printf("null");
-}
-
-static void cpu_model(char *buf, size_t len) {
-  snprintf(buf, len, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) == 0) {
-      char *c = strchr(line, ':');
-      if (c) {
-        c++;
-        while (*c == ' ' || *c == '\t') c++;
-        c[strcspn(c, "\n")] = 0;
-        snprintf(buf, len, "%s", c);
-      }
-      break;
-    }
-  }
-  fclose(f);
-}
-
-static void loadavg(double la[3]) {
-  la[0] = la[1] = la[2] = NAN;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (!f) return;
-  if (fscanf(f, "%lf %lf %lf", &la[0], &la[1], &la[2]) != 3) la[0] = la[1] = la[2] = NAN;
-  fclose(f);
-}
+#define CHECK BU_CHECK
 
 /* ------------------------------------------------------------------ problems */
 typedef struct problem {
@@ -154,14 +94,9 @@ static const char *data_dir = NULL;
 /* The standard-normal layers Z_1..Z_N into p->z (from DIR or dln's stream). */
 static void load_draws(problem *p, dln_rng *rng) {
   if (data_dir) {
-    dln_mat *layers[3] = {0};
-    for (int j = 1; j <= p->depth; ++j) {
-      char path[1024];
-      snprintf(path, sizeof path, "%s/%s_Z%d.npy", data_dir, p->name, j);
-      CHECK(dln_npy_read(path, &layers[j - 1]));
-    }
-    CHECK(dln_init_from_layers(p->net, p->z, layers, p->depth));
-    for (int j = 0; j < p->depth; ++j) dln_mat_free(layers[j]);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s_", p->name);
+    bu_read_layers(data_dir, prefix, p->net, p->z);
   } else {
     CHECK(dln_init_gaussian(p->net, p->z, rng, 1.0, NULL));
   }
@@ -172,7 +107,7 @@ static void problem_setup(problem *p) {
   size_t n = p->net->nparams;
   p->z = malloc(n * sizeof(double));
   p->theta = malloc(n * sizeof(double));
-  if (!p->z || !p->theta) die("malloc", DLN_ENOMEM);
+  if (!p->z || !p->theta) bu_die("malloc", DLN_ENOMEM);
   dln_rng *rng_t = dln_rng_alloc(0, 0), *rng_i = dln_rng_alloc(1, 0);
   if (p->completion) {
     int r[3] = {0, 1, 1}, c[3] = {1, 0, 1};
@@ -182,13 +117,12 @@ static void problem_setup(problem *p) {
     int rows = p->widths[p->depth], cols = p->widths[0];
     dln_mat *Y = NULL;
     if (data_dir) {
-      char path[1024];
-      snprintf(path, sizeof path, "%s/%s_target.npy", data_dir, p->name);
-      CHECK(dln_npy_read(path, &Y));
-      if (Y->rows != rows || Y->cols != cols) {
-        fprintf(stderr, "bench_dln: %s: expected a %d x %d target, found %d x %d\n", path, rows, cols, Y->rows, Y->cols);
-        exit(1);
-      }
+      char prefix[128];
+      snprintf(prefix, sizeof prefix, "%s_", p->name);
+      Y = bu_read_npy(data_dir, prefix, "target");
+      if (Y->rows != rows || Y->cols != cols)
+        bu_fail("%s/%s_target.npy: expected a %d x %d target, found %d x %d", data_dir, p->name, rows, cols, Y->rows,
+                Y->cols);
     } else {
       CHECK(dln_data_gaussian(rng_t, rows, cols, 1.0, &Y));
     }
@@ -227,13 +161,9 @@ static double gd_run(problem *p, long nsteps, dln_train_result *res) {
   o.max_steps = nsteps;
   o.t_end = p->eta * (2.0 * (double)nsteps + 10.0); /* the step budget stops the run */
   o.nsamples = 2;
-  double t0 = now();
-  CHECK(dln_train(p->net, p->loss, p->theta, &o, NULL, NULL, res));
-  double dt = now() - t0;
-  if (res->stop_reason != DLN_STOP_STEPS || res->steps != nsteps) {
-    fprintf(stderr, "bench_dln: %s: GD stopped early: %s\n", p->name, res->message);
-    exit(1);
-  }
+  double dt = bu_timed_train(p->net, p->loss, p->theta, &o, res);
+  if (res->stop_reason != DLN_STOP_STEPS || res->steps != nsteps)
+    bu_fail("%s: GD stopped early: %s", p->name, res->message);
   return dt;
 }
 
@@ -277,27 +207,21 @@ static gd_timing time_gd(problem *p, double target, int repeats) {
 
 static void print_gd(const gd_timing *t, int repeats) {
   printf("{\"steps_per_s\": ");
-  jnum(t->steps_per_s);
-  printf(", \"steps\": %ld, \"seconds\": ", t->steps);
-  jnum(t->seconds);
+  bu_jnum(t->steps_per_s);
+  printf(", \"steps\": %ld", t->steps);
+  bu_knum("seconds", t->seconds);
   printf(", \"repeats\": %d, \"steps_per_s_runs\": [", repeats);
-  for (int r = 0; r < repeats; ++r) {
-    if (r) printf(", ");
-    jnum(t->runs[r]);
-  }
-  printf("], \"total_steps\": %ld, \"init_loss\": ", t->total_steps);
-  jnum(t->init_loss);
-  printf(", \"final_loss\": ");
-  jnum(t->final_loss);
+  bu_jnums(t->runs, repeats);
+  printf("], \"total_steps\": %ld", t->total_steps);
+  bu_knum("init_loss", t->init_loss);
+  bu_knum("final_loss", t->final_loss);
   printf("}");
 }
 
 /* ------------------------------------------------------------------ gradient flow */
 typedef struct flow_run {
-  double seconds, seconds_first, init_loss, final_loss, t;
-  long grad_evals, steps, rejected, attempted;
-  int stop_reason;
-  char message[512];
+  double seconds, seconds_first, init_loss;
+  dln_train_result res; /* of the last run */
 } flow_run;
 
 static void flow_opts(dln_train_options *o, double t_end) {
@@ -315,42 +239,27 @@ static flow_run time_flow(problem *p, double sigma, int repeats) {
   dln_train_options o;
   flow_opts(&o, 20.0);
   for (int r = 0; r < repeats; ++r) {
-    dln_train_result res;
     problem_init(p, sigma);
     f.init_loss = problem_loss(p);
-    double t0 = now();
-    CHECK(dln_train(p->net, p->loss, p->theta, &o, NULL, NULL, &res));
-    double dt = now() - t0;
+    double dt = bu_timed_train(p->net, p->loss, p->theta, &o, &f.res);
     if (r == 0) f.seconds_first = dt;
     if (dt < f.seconds) f.seconds = dt;
-    f.final_loss = res.loss;
-    f.t = res.t;
-    f.grad_evals = res.grad_evals;
-    f.steps = res.steps;
-    f.rejected = res.rejected;
-    f.attempted = res.attempted;
-    f.stop_reason = res.stop_reason;
-    snprintf(f.message, sizeof f.message, "%s", res.message);
   }
   return f;
 }
 
 static void print_flow(const flow_run *f, int repeats) {
+  const dln_train_result *r = &f->res;
   printf("{\"status\": ");
-  jstr(dln_stop_reason_name(f->stop_reason));
-  printf(", \"message\": ");
-  jstr(f->message);
-  printf(", \"seconds\": ");
-  jnum(f->seconds);
-  printf(", \"seconds_first_run\": ");
-  jnum(f->seconds_first);
-  printf(", \"repeats\": %d, \"grad_evals\": %ld, \"steps\": %ld, \"rejected\": %ld, \"attempted\": %ld, \"t_final\": ",
-         repeats, f->grad_evals, f->steps, f->rejected, f->attempted);
-  jnum(f->t);
-  printf(", \"init_loss\": ");
-  jnum(f->init_loss);
-  printf(", \"final_loss\": ");
-  jnum(f->final_loss);
+  bu_jstr(dln_stop_reason_name(r->stop_reason));
+  bu_kstr("message", r->message);
+  bu_knum("seconds", f->seconds);
+  bu_knum("seconds_first_run", f->seconds_first);
+  printf(", \"repeats\": %d, \"grad_evals\": %ld, \"steps\": %ld, \"rejected\": %ld, \"attempted\": %ld", repeats,
+         r->grad_evals, r->steps, r->rejected, r->attempted);
+  bu_knum("t_final", r->t);
+  bu_knum("init_loss", f->init_loss);
+  bu_knum("final_loss", r->loss);
   printf("}");
 }
 
@@ -358,7 +267,7 @@ static void print_flow(const flow_run *f, int repeats) {
 static double dgemm_peak(int n, int reps, double *best_out) {
   size_t nn = (size_t)n * (size_t)n;
   double *A = malloc(nn * sizeof(double)), *B = malloc(nn * sizeof(double)), *C = malloc(nn * sizeof(double));
-  if (!A || !B || !C) die("malloc", DLN_ENOMEM);
+  if (!A || !B || !C) bu_die("malloc", DLN_ENOMEM);
   dln_rng *rng = dln_rng_alloc(42, 0);
   dln_rng_fill_gaussian(rng, A, nn, 1.0);
   dln_rng_fill_gaussian(rng, B, nn, 1.0);
@@ -366,9 +275,9 @@ static double dgemm_peak(int n, int reps, double *best_out) {
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, A, n, B, n, 0.0, C, n);
   double best = INFINITY;
   for (int r = 0; r < reps; ++r) {
-    double t0 = now();
+    double t0 = bu_now();
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, A, n, B, n, 0.0, C, n);
-    double dt = now() - t0;
+    double dt = bu_now() - t0;
     if (dt < best) best = dt;
   }
   free(A);
@@ -423,12 +332,12 @@ static void alloc_flow(problem *p, double ta, double tb, alloc_pair *a) {
 
 static void print_alloc(const char *what, const alloc_pair *a, int flow) {
   printf("{\"what\": ");
-  jstr(what);
+  bu_jstr(what);
   for (int i = 0; i < 2; ++i) {
     char c = (char)('a' + i);
     if (flow) {
       printf(", \"t_end_%c\": ", c);
-      jnum(a->t_end[i]);
+      bu_jnum(a->t_end[i]);
     }
     printf(", \"steps_%c\": %ld, \"grad_evals_%c\": %ld, \"allocs_%c\": %ld, \"frees_%c\": %ld", c, a->steps[i], c,
            a->grad_evals[i], c, a->allocs[i], c, a->frees[i]);
@@ -438,6 +347,7 @@ static void print_alloc(const char *what, const alloc_pair *a, int flow) {
 
 /* ------------------------------------------------------------------ main */
 int main(int argc, char **argv) {
+  bu_set_program("bench_dln");
   int quick = 0;
   double target = -1;
   for (int i = 1; i < argc; ++i) {
@@ -459,11 +369,11 @@ int main(int argc, char **argv) {
   const long long_steps = quick ? 500000L : 5000000L;
 
   openblas_set_num_threads(1);
-  double T0 = now();
+  double T0 = bu_now();
   double la0[3], la1[3];
-  loadavg(la0);
+  bu_loadavg(la0);
   char cpu[256];
-  cpu_model(cpu, sizeof cpu);
+  bu_cpu_model(cpu, sizeof cpu);
   const char *env_threads = getenv("OPENBLAS_NUM_THREADS");
 
   double dgemm_best;
@@ -506,8 +416,8 @@ int main(int argc, char **argv) {
   for (int s = 0; s < 2; ++s) {
     fr[s] = time_flow(pf, sigmas[s], repeats);
     fprintf(stderr, "flow %-10s ARKODE DP5 %8.4f s  grad_evals %7ld steps %6ld rejected %4ld  loss %.6g (%s)\n",
-            skeys[s], fr[s].seconds, fr[s].grad_evals, fr[s].steps, fr[s].rejected, fr[s].final_loss,
-            dln_stop_reason_name(fr[s].stop_reason));
+            skeys[s], fr[s].seconds, fr[s].res.grad_evals, fr[s].res.steps, fr[s].res.rejected, fr[s].res.loss,
+            dln_stop_reason_name(fr[s].res.stop_reason));
   }
 
   /* allocation check */
@@ -520,74 +430,60 @@ int main(int argc, char **argv) {
           afl.allocs[0], afl.steps[0], afl.allocs[1], afl.steps[1],
           afl.allocs[0] == afl.allocs[1] ? "independent of steps" : "DIFFERENT");
 
-  loadavg(la1);
+  bu_loadavg(la1);
 
   /* ---- JSON */
-  printf("{\n \"meta\": {\"program\": \"bench_dln\", \"cpu\": ");
-  jstr(cpu);
-  printf(", \"openblas_config\": ");
-  jstr(openblas_get_config());
-  printf(", \"openblas_num_threads\": %d, \"env_OPENBLAS_NUM_THREADS\": ", openblas_get_num_threads());
-  if (env_threads) jstr(env_threads);
+  bu_meta_begin("bench_dln", cpu);
+  printf(", \"env_OPENBLAS_NUM_THREADS\": ");
+  if (env_threads) bu_jstr(env_threads);
   else printf("null");
-  printf(", \"compiler\": ");
-#ifdef __VERSION__
-  jstr(__VERSION__);
-#else
-  printf("null");
-#endif
-  printf(", \"data\": ");
-  jstr(data_dir ? "numpy draws from --data (identical to peers.py)" : "dln rng streams (seed 0 target, seed 1 init)");
+  bu_kcompiler();
+  bu_kstr("data", data_dir ? "numpy draws from --data (identical to peers.py)"
+                           : "dln rng streams (seed 0 target, seed 1 init)");
   printf(", \"data_dir\": ");
-  if (data_dir) jstr(data_dir);
+  if (data_dir) bu_jstr(data_dir);
   else printf("null");
-  printf(", \"quick\": %s, \"target_seconds_per_measurement\": ", quick ? "true" : "false");
-  jnum(target);
+  printf(", \"quick\": %s", quick ? "true" : "false");
+  bu_knum("target_seconds_per_measurement", target);
   printf(", \"repeats\": %d, \"timing\": \"20 warm-up steps, calibration until a chunk takes >= 0.05 s, then best of %d "
          "runs of ~target seconds; one dln_train call (GD, obs NULL, max_steps = n) per run: n updates and n+1 gradient "
          "evaluations\"",
          repeats, repeats);
   printf(", \"loadavg_start\": [");
-  jnum(la0[0]); printf(", "); jnum(la0[1]); printf(", "); jnum(la0[2]);
+  bu_jnums(la0, 3);
   printf("], \"loadavg_end\": [");
-  jnum(la1[0]); printf(", "); jnum(la1[1]); printf(", "); jnum(la1[2]);
-  printf("], \"total_seconds\": ");
-  jnum(now() - T0);
+  bu_jnums(la1, 3);
+  printf("]");
+  bu_knum("total_seconds", bu_now() - T0);
   printf("},\n \"dgemm_peak_gflops\": ");
-  jnum(peak);
-  printf(", \"dgemm_peak_detail\": {\"n\": 500, \"routine\": \"cblas_dgemm\", \"reps\": %d, \"best_seconds\": ", quick ? 5 : 20);
-  jnum(dgemm_best);
+  bu_jnum(peak);
+  printf(", \"dgemm_peak_detail\": {\"n\": 500, \"routine\": \"cblas_dgemm\", \"reps\": %d", quick ? 5 : 20);
+  bu_knum("best_seconds", dgemm_best);
   printf("},\n \"problems\": {\n");
   for (int k = 0; k < 3; ++k) {
     problem *p = &probs[k];
     printf("  ");
-    jstr(p->name);
+    bu_jstr(p->name);
     printf(": {\"widths\": [");
     for (int j = 0; j <= p->depth; ++j) printf(j ? ", %d" : "%d", p->widths[j]);
-    printf("], \"sigma\": ");
-    jnum(p->sigma);
-    printf(", \"eta\": ");
-    jnum(p->eta);
+    printf("]");
+    bu_knum("sigma", p->sigma);
+    bu_knum("eta", p->eta);
     printf(", \"n_params\": %zu,\n   \"dln_gd\": ", p->net->nparams);
     print_gd(&gd[k], repeats);
     if (k == 1) {
-      printf(",\n   \"long_run\": {\"steps\": %ld, \"seconds\": ", long_steps);
-      jnum(long_s);
-      printf(", \"steps_per_s\": ");
-      jnum((double)long_steps / long_s);
-      printf(", \"init_loss\": ");
-      jnum(long_init);
-      printf(", \"final_loss\": ");
-      jnum(lres.loss);
+      printf(",\n   \"long_run\": {\"steps\": %ld", long_steps);
+      bu_knum("seconds", long_s);
+      bu_knum("steps_per_s", (double)long_steps / long_s);
+      bu_knum("init_loss", long_init);
+      bu_knum("final_loss", lres.loss);
       printf("}");
     }
     if (k == 2) {
       printf(",\n   \"flop_per_step\": ");
-      jnum(flop_large);
-      printf(", \"gflops\": ");
-      jnum(gflops_large);
-      printf(", \"fraction_of_dgemm_peak\": ");
-      jnum(gflops_large / peak);
+      bu_jnum(flop_large);
+      bu_knum("gflops", gflops_large);
+      bu_knum("fraction_of_dgemm_peak", gflops_large / peak);
     }
     if (k == 0) {
       printf(",\n   \"flow\": {\"t_span\": [0.0, 20.0], \"rtol\": 1e-10, \"atol\": 1e-12, \"method\": \"ARKODE ERKStep "
@@ -595,7 +491,7 @@ int main(int argc, char **argv) {
              repeats);
       for (int s = 0; s < 2; ++s) {
         printf(",\n    ");
-        jstr(skeys[s]);
+        bu_jstr(skeys[s]);
         printf(": ");
         print_flow(&fr[s], repeats);
       }

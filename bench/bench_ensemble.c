@@ -11,17 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "dln/dln.h"
 
-static int set(dln_spec *s, const char *k, const char *v) {
-  if (dln_spec_set(s, k, v)) {
-    fprintf(stderr, "bench_ensemble: %s\n", dln_last_error());
-    exit(1);
-  }
-  return 0;
-}
-
 int main(int argc, char **argv) {
+  bu_set_program("bench_ensemble");
   long n = argc > 1 ? atol(argv[1]) : 1000;
   const char *sigma = argc > 2 ? argv[2] : "0.1";
   int threads[16] = {1, 2}, nt = 2;
@@ -37,26 +31,16 @@ int main(int argc, char **argv) {
   }
   dln_spec s;
   if (dln_spec_default(&s)) return 1;
-  set(&s, "task", "factorization");
-  set(&s, "rows", "5");
-  set(&s, "cols", "10");
-  set(&s, "widths", "10,50,5");
-  set(&s, "init", "gaussian");
-  set(&s, "sigma", sigma);
-  set(&s, "method", "flow");
-  set(&s, "t_end", "20");
-  set(&s, "rtol", "1e-8");
-  set(&s, "samples", "21");
-  set(&s, "observe", csv ? "all" : "loss");
-  set(&s, "plot", "false");
-  set(&s, "quiet", "true");
-  set(&s, "out", dir);
+  const char *settings[][2] = {{"task", "factorization"}, {"rows", "5"},     {"cols", "10"},
+                               {"widths", "10,50,5"},     {"init", "gaussian"}, {"sigma", sigma},
+                               {"method", "flow"},        {"t_end", "20"},     {"rtol", "1e-8"},
+                               {"samples", "21"},         {"observe", csv ? "all" : "loss"},
+                               {"plot", "false"},         {"quiet", "true"},   {"out", dir}};
+  for (size_t k = 0; k < sizeof settings / sizeof settings[0]; ++k)
+    if (dln_spec_set(&s, settings[k][0], settings[k][1])) bu_fail("%s", dln_last_error());
   dln_sweep sw;
   dln_sweep_init(&sw);
-  if (dln_sweep_add_range(&sw, "seed", 1, n, 1)) {
-    fprintf(stderr, "bench_ensemble: %s\n", dln_last_error());
-    return 1;
-  }
+  if (dln_sweep_add_range(&sw, "seed", 1, n, 1)) bu_fail("%s", dln_last_error());
   long online = sysconf(_SC_NPROCESSORS_ONLN);
   printf("bench_ensemble: %ld gradient flows, factorization 5x10, widths 10,50,5, sigma %s, t_end 20, rtol 1e-8;"
          " %ld online CPUs; outputs %s\n", n, sigma, online, csv ? "ensemble.csv + ensemble.json" : "none (rows kept, then dropped)");
@@ -68,10 +52,7 @@ int main(int argc, char **argv) {
     o.nthreads = threads[i];
     o.write_outputs = csv != NULL;
     dln_ensemble_result r;
-    if (dln_ensemble_run(&s, &sw, &o, &r)) {
-      fprintf(stderr, "bench_ensemble: %s\n", dln_last_error());
-      return 1;
-    }
+    if (dln_ensemble_run(&s, &sw, &o, &r)) bu_fail("%s", dln_last_error());
     if (r.nfailed || r.ncomplete != n) fprintf(stderr, "bench_ensemble: %ld runs failed\n", r.nfailed);
     if (i == 0) t1 = r.wall_seconds;
     printf("%8d %10.3f %9.2f %10.1f %14ld %14.1f\n", r.nthreads, r.wall_seconds, t1 / r.wall_seconds,

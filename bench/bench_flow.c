@@ -33,8 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "benchutil.h"
 #include "dln/error.h"
 #include "dln/init.h"
 #include "dln/io.h"
@@ -43,64 +43,7 @@
 #include "dln/net.h"
 #include "dln/train.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what, int st) {
-  fprintf(stderr, "bench_flow: %s failed: %s (%s)\n", what, dln_last_error(), dln_strerror(st));
-  exit(1);
-}
-#define CHECK(call)           \
-  do {                        \
-    int st_ = (call);         \
-    if (st_) die(#call, st_); \
-  } while (0)
-
-static void jstr(const char *s) {
-  putchar('"');
-  for (; s && *s; ++s) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') printf("\\%c", ch);
-    else if (ch < 0x20) printf("\\u%04x", ch);
-    else putchar(ch);
-  }
-  putchar('"');
-}
-static void jnum(double x) {
-  if (isfinite(x)) printf("%.17g", x);
-  else printf("null");
-}
-
-static void loadavg(double la[3]) {
-  la[0] = la[1] = la[2] = NAN;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (!f) return;
-  if (fscanf(f, "%lf %lf %lf", &la[0], &la[1], &la[2]) != 3) la[0] = la[1] = la[2] = NAN;
-  fclose(f);
-}
-
-static void cpu_model(char *buf, size_t len) {
-  snprintf(buf, len, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) == 0) {
-      char *c = strchr(line, ':');
-      if (c) {
-        c++;
-        while (*c == ' ' || *c == '\t') c++;
-        c[strcspn(c, "\n")] = 0;
-        snprintf(buf, len, "%s", c);
-      }
-      break;
-    }
-  }
-  fclose(f);
-}
+#define CHECK BU_CHECK
 
 /* ------------------------------------------------------------------ problem */
 static dln_net *net;
@@ -165,7 +108,7 @@ typedef struct cap_ctx {
 
 static int cap_progress(void *ctx, double t, double t_end, double lossv) {
   (void)t, (void)t_end, (void)lossv;
-  return now() - ((cap_ctx *)ctx)->t0 > cap_seconds;
+  return bu_now() - ((cap_ctx *)ctx)->t0 > cap_seconds;
 }
 
 typedef struct run_rec {
@@ -206,10 +149,8 @@ static run_rec run_method(const char *name, const dln_train_options *o, int repe
   for (int k = 0; k < repeats; ++k) {
     memcpy(theta, theta0, np * sizeof(double));
     dln_train_result res;
-    cc.t0 = now();
-    double t0 = now();
-    CHECK(dln_train(net, loss, theta, &oo, NULL, NULL, &res));
-    double dt = now() - t0;
+    cc.t0 = bu_now();
+    double dt = bu_timed_train(net, loss, theta, &oo, &res);
     r.runs[r.nruns++] = dt;
     if (dt < r.seconds) r.seconds = dt;
     r.status = res.stop_reason;
@@ -239,40 +180,26 @@ static run_rec run_method(const char *name, const dln_train_options *o, int repe
 
 static void print_rec(const run_rec *r) {
   printf("{\"solver\": ");
-  jstr(r->solver);
-  printf(", \"rtol\": ");
-  jnum(r->rtol);
-  printf(", \"atol\": ");
-  jnum(r->atol);
-  printf(", \"eta\": ");
-  jnum(r->eta);
-  printf(", \"status\": ");
-  jstr(r->status == DLN_STOP_CANCELLED ? "timeout" : dln_stop_reason_name(r->status));
-  printf(", \"ok\": %s, \"message\": ", r->status == DLN_STOP_TIME ? "true" : "false");
-  jstr(r->message);
-  printf(", \"integrator\": ");
-  jstr(r->integrator ? r->integrator : "");
-  printf(", \"t_final\": ");
-  jnum(r->t);
-  printf(", \"err\": ");
-  jnum(r->err);
-  printf(", \"err_W\": ");
-  jnum(r->errW);
-  printf(", \"drift_C1\": ");
-  jnum(r->drift);
-  printf(", \"seconds\": ");
-  jnum(r->seconds);
+  bu_jstr(r->solver);
+  bu_knum("rtol", r->rtol);
+  bu_knum("atol", r->atol);
+  bu_knum("eta", r->eta);
+  bu_kstr("status", r->status == DLN_STOP_CANCELLED ? "timeout" : dln_stop_reason_name(r->status));
+  printf(", \"ok\": %s", r->status == DLN_STOP_TIME ? "true" : "false");
+  bu_kstr("message", r->message);
+  bu_kstr("integrator", r->integrator ? r->integrator : "");
+  bu_knum("t_final", r->t);
+  bu_knum("err", r->err);
+  bu_knum("err_W", r->errW);
+  bu_knum("drift_C1", r->drift);
+  bu_knum("seconds", r->seconds);
   printf(", \"seconds_runs\": [");
-  for (int k = 0; k < r->nruns; ++k) {
-    if (k) printf(", ");
-    jnum(r->runs[k]);
-  }
+  bu_jnums(r->runs, r->nruns);
   printf("], \"rhs_evals\": %ld, \"hv_evals\": %ld, \"steps\": %ld, \"rejected\": %ld, \"nonlin_iters\": %ld, "
-         "\"lin_iters\": %ld, \"nonlin_fails\": %ld, \"final_loss\": ",
+         "\"lin_iters\": %ld, \"nonlin_fails\": %ld",
          r->grad_evals, r->jtv_evals, r->steps, r->rejected, r->nonlin_iters, r->lin_iters, r->nonlin_fails);
-  jnum(r->loss);
-  printf(", \"switched_at\": ");
-  jnum(r->switched_at);
+  bu_knum("final_loss", r->loss);
+  bu_knum("switched_at", r->switched_at);
   printf("}");
 }
 
@@ -307,6 +234,7 @@ static run_rec run_gd(long n, int repeats) {
 #define MAXREC 256
 
 int main(int argc, char **argv) {
+  bu_set_program("bench_flow");
   const char *data_dir = NULL, *out_dir = NULL;
   int quick = 0;
   for (int i = 1; i < argc; ++i) {
@@ -324,21 +252,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   openblas_set_num_threads(1);
-  double T0 = now(), la0[3], la1[3];
-  loadavg(la0);
+  double T0 = bu_now(), la0[3], la1[3];
+  bu_loadavg(la0);
   char cpu[256];
-  cpu_model(cpu, sizeof cpu);
+  bu_cpu_model(cpu, sizeof cpu);
 
   CHECK(dln_net_alloc(&net, 2, widths, 0));
   np = net->nparams;
-  dln_mat *Y = NULL, *L[2] = {0};
-  char path[1200];
-  snprintf(path, sizeof path, "%s/target.npy", data_dir);
-  CHECK(dln_npy_read(path, &Y));
-  snprintf(path, sizeof path, "%s/Z1.npy", data_dir);
-  CHECK(dln_npy_read(path, &L[0]));
-  snprintf(path, sizeof path, "%s/Z2.npy", data_dir);
-  CHECK(dln_npy_read(path, &L[1]));
+  dln_mat *Y = bu_read_npy(data_dir, "", "target");
   CHECK(dln_loss_factorization_alloc(&loss, Y));
   z = malloc(np * sizeof(double));
   theta0 = malloc(np * sizeof(double));
@@ -349,7 +270,7 @@ int main(int argc, char **argv) {
   Wbuf = malloc(50 * sizeof(double));
   C0 = malloc(2500 * sizeof(double));
   Cbuf = malloc(2500 * sizeof(double));
-  CHECK(dln_init_from_layers(net, z, L, 2));
+  bu_read_layers(data_dir, "", net, z); /* Z1.npy, Z2.npy */
 
   const double sigmas[3] = {1e-2, 1.0, 10.0};
   const char *skeys[3] = {"sigma=0.01", "sigma=1", "sigma=10"};
@@ -361,23 +282,14 @@ int main(int argc, char **argv) {
   } methods[4] = {{"erk", DLN_METHOD_FLOW}, {"cvode", DLN_METHOD_CVODE}, {"auto", DLN_METHOD_AUTO}, {"gauss2", DLN_METHOD_GAUSS}};
   const double levels[3] = {1e-4, 1e-6, 1e-9};
 
-  printf("{\n \"meta\": {\"program\": \"bench_flow\", \"cpu\": ");
-  jstr(cpu);
-  printf(", \"openblas_config\": ");
-  jstr(openblas_get_config());
-  printf(", \"openblas_num_threads\": %d, \"compiler\": ", openblas_get_num_threads());
-#ifdef __VERSION__
-  jstr(__VERSION__);
-#else
-  printf("null");
-#endif
-  printf(", \"data_dir\": ");
-  jstr(data_dir);
-  printf(", \"quick\": %s, \"cap_seconds\": ", quick ? "true" : "false");
-  jnum(cap_seconds);
+  bu_meta_begin("bench_flow", cpu);
+  bu_kcompiler();
+  bu_kstr("data_dir", data_dir);
+  printf(", \"quick\": %s", quick ? "true" : "false");
+  bu_knum("cap_seconds", cap_seconds);
   printf(", \"timing\": \"best of 3 dln_train calls from theta(0) (fewer when one takes > 2 s), set-up included, "
          "nsamples 2, obs NULL\", \"loadavg_start\": [");
-  jnum(la0[0]); printf(", "); jnum(la0[1]); printf(", "); jnum(la0[2]);
+  bu_jnums(la0, 3);
   printf("]},\n \"problem\": {\"loss\": \"0.5*||W2 W1 - Ybar||_F^2\", \"widths\": [10, 50, 5], \"n_params\": %zu, "
          "\"t_end\": 20, \"atol_over_rtol\": 0.01},\n \"cases\": {\n", np);
 
@@ -498,31 +410,23 @@ int main(int argc, char **argv) {
     }
 
     printf("  ");
-    jstr(skeys[s]);
+    bu_jstr(skeys[s]);
     printf(": {\"sigma\": ");
-    jnum(sigma);
-    printf(", \"init_loss\": ");
-    jnum(loss0);
-    printf(", \"loss_at_20\": ");
-    jnum(loss_end);
-    printf(", \"rho_hessian_0\": ");
-    jnum(rho0);
-    printf(", \"rho_hessian_20\": ");
-    jnum(rho_end);
-    printf(", \"norm_C1_0\": ");
-    jnum(c0n);
-    printf(", \"gd_err_per_eta\": ");
-    jnum(c_fit);
-    printf(", \"gd_steps_per_s\": ");
-    jnum(sps);
+    bu_jnum(sigma);
+    bu_knum("init_loss", loss0);
+    bu_knum("loss_at_20", loss_end);
+    bu_knum("rho_hessian_0", rho0);
+    bu_knum("rho_hessian_20", rho_end);
+    bu_knum("norm_C1_0", c0n);
+    bu_knum("gd_err_per_eta", c_fit);
+    bu_knum("gd_steps_per_s", sps);
     printf(",\n   \"gd_levels\": [");
     for (int l = 0; l < 3; ++l) {
       printf("%s{\"level\": ", l ? ", " : "");
-      jnum(levels[l]);
-      printf(", \"eta\": ");
-      jnum(gd_eta[l]);
-      printf(", \"reached_within_cap\": %s, \"seconds\": ", gd_reached[l] ? "true" : "false");
-      jnum(gd_est[l]);
+      bu_jnum(levels[l]);
+      bu_knum("eta", gd_eta[l]);
+      printf(", \"reached_within_cap\": %s", gd_reached[l] ? "true" : "false");
+      bu_knum("seconds", gd_est[l]);
       printf(", \"seconds_is_estimate\": %s}", gd_reached[l] ? "false" : "true");
     }
     printf("]");
@@ -530,8 +434,7 @@ int main(int argc, char **argv) {
     print_rec(&re);
     printf(",\n    \"gauss2\": ");
     print_rec(&rg);
-    printf(", \"gauss2_vs_erk\": ");
-    jnum(rg.err);
+    bu_knum("gauss2_vs_erk", rg.err);
     printf("},\n   \"runs\": [\n");
     for (int i = 0; i < nrec; ++i) {
       printf("    ");
@@ -541,16 +444,14 @@ int main(int argc, char **argv) {
     printf("   ]}%s\n", s < 2 ? "," : "");
     fflush(stdout);
   }
-  loadavg(la1);
+  bu_loadavg(la1);
   printf(" },\n \"loadavg_end\": [");
-  jnum(la1[0]); printf(", "); jnum(la1[1]); printf(", "); jnum(la1[2]);
-  printf("], \"total_seconds\": ");
-  jnum(now() - T0);
+  bu_jnums(la1, 3);
+  printf("]");
+  bu_knum("total_seconds", bu_now() - T0);
   printf("\n}\n");
 
   dln_mat_free(Y);
-  dln_mat_free(L[0]);
-  dln_mat_free(L[1]);
   dln_net_free(net);
   dln_loss_free(loss);
   free(z);

@@ -26,35 +26,7 @@
 static char dir[64];
 static int have_matplotlib = -1;
 
-static const char *tpath(const char *name) {
-  static char buf[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-  return buf[k];
-}
-
-static char *slurp(const char *path) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  if (b) {
-    size_t got = fread(b, 1, (size_t)n, fp);
-    b[got] = '\0';
-  }
-  fclose(fp);
-  return b;
-}
-
-static void write_text(const char *path, const char *text) {
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  fputs(text, fp);
-  assert_int_equal(fclose(fp), 0);
-}
+static const char *tpath(const char *name) { return tu_path(dir, name); }
 
 static int exists(const char *path) {
   struct stat sb;
@@ -62,54 +34,29 @@ static int exists(const char *path) {
 }
 
 /* Start dln with args (NULL-terminated, without argv[0]); stdout/stderr to files in dir. */
-static pid_t spawn_cli(const char *const *args) {
-  const char *argv[64];
-  int n = 0;
-  argv[n++] = DLN_CLI;
-  for (; *args && n < 63; ++args) argv[n++] = *args;
-  argv[n] = NULL;
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    if (chdir(dir) != 0) _exit(127);
-    int o = open("stdout.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int e = open("stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (o < 0 || e < 0) _exit(127);
-    dup2(o, 1);
-    dup2(e, 2);
-    execv(DLN_CLI, (char *const *)argv);
-    _exit(127);
-  }
-  return pid;
-}
+static pid_t spawn_cli(const char *const *args) { return tu_spawn(DLN_CLI, args, dir); }
 
+/* dln's exit status; asserts that it exited normally. */
 static int wait_cli(pid_t pid) {
-  int status;
-  while (waitpid(pid, &status, 0) < 0) assert_int_equal(errno, EINTR);
-  assert_true(WIFEXITED(status));
-  return WEXITSTATUS(status);
+  int rc = tu_wait(pid);
+  assert_true(rc >= 0);
+  return rc;
 }
 
 static int run_cli(const char *const *args) { return wait_cli(spawn_cli(args)); }
-
-static int count_lines(const char *text) {
-  int n = 0;
-  for (; *text; ++text) n += *text == '\n';
-  return n;
-}
 
 /* Exit code `code` and exactly one line on stderr containing `fragment`. */
 #define EXPECT_ERROR(code, fragment, ...)                                                \
   do {                                                                                   \
     const char *a_[] = {__VA_ARGS__, NULL};                                              \
     int rc_ = run_cli(a_);                                                               \
-    char *err_ = slurp(tpath("stderr.txt"));                                             \
+    char *err_ = tu_slurp(tpath("stderr.txt"));                                          \
     assert_non_null(err_);                                                               \
-    if (rc_ != (code) || count_lines(err_) != 1 || !strstr(err_, (fragment)))            \
+    if (rc_ != (code) || tu_count_lines(err_) != 1 || !strstr(err_, (fragment)))         \
       print_error("exit %d (expected %d), stderr:\n%s(expected one line with \"%s\")\n", \
                   rc_, (code), err_, (fragment));                                        \
     assert_int_equal(rc_, (code));                                                       \
-    assert_int_equal(count_lines(err_), 1);                                              \
+    assert_int_equal(tu_count_lines(err_), 1);                                           \
     assert_non_null(strstr(err_, (fragment)));                                           \
     assert_true(strncmp(err_, "dln: ", 5) == 0);                                         \
     free(err_);                                                                          \
@@ -128,7 +75,7 @@ static int setup(void **state) {
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/dln-cli-XXXXXX");
   if (!mkdtemp(dir)) return -1;
-  write_text(tpath("small.json"), small_spec);
+  tu_write_text(tpath("small.json"), small_spec);
   if (have_matplotlib < 0) {
     have_matplotlib = 0;
     if (access("/usr/bin/python3", X_OK) == 0) {
@@ -158,13 +105,13 @@ static void test_version_help(void **state) {
   (void)state;
   const char *v[] = {"--version", NULL};
   assert_int_equal(run_cli(v), 0);
-  char *out = slurp(tpath("stdout.txt"));
+  char *out = tu_slurp(tpath("stdout.txt"));
   assert_non_null(out);
   assert_true(strncmp(out, "dln ", 4) == 0);
   free(out);
   const char *h[] = {"run", "--help", NULL};
   assert_int_equal(run_cli(h), 0);
-  out = slurp(tpath("stdout.txt"));
+  out = tu_slurp(tpath("stdout.txt"));
   assert_non_null(strstr(out, "--eta=X"));
   assert_non_null(strstr(out, "[default: 0.001]"));
   assert_non_null(strstr(out, "--method=NAME"));
@@ -188,17 +135,17 @@ static void test_usage_errors(void **state) {
 
 static void test_data_errors(void **state) {
   (void)state;
-  write_text(tpath("unknown.json"), "{\n  \"task\": \"factorization\",\n  \"etaa\": 0.1\n}\n");
+  tu_write_text(tpath("unknown.json"), "{\n  \"task\": \"factorization\",\n  \"etaa\": 0.1\n}\n");
   EXPECT_ERROR(65, "unknown.json:3:3: unknown key \"etaa\"", "run", "unknown.json");
-  write_text(tpath("negeta.json"), "{\n  \"method\": \"gd\",\n  \"eta\": -1\n}\n");
+  tu_write_text(tpath("negeta.json"), "{\n  \"method\": \"gd\",\n  \"eta\": -1\n}\n");
   EXPECT_ERROR(65, "negeta.json:3:3: field \"eta\": expected a positive finite number, found -1", "run", "negeta.json",
                "--out", "o-negeta");
   EXPECT_ERROR(65, "option --eta: expected a positive finite number, found 0", "run", "small.json", "--method=gd",
                "--eta=0", "--out=o-eta0");
-  write_text(tpath("syntax.json"), "{\n  \"depth\": 2,,\n}\n");
+  tu_write_text(tpath("syntax.json"), "{\n  \"depth\": 2,,\n}\n");
   EXPECT_ERROR(65, "syntax.json:2:", "run", "syntax.json");
   /* malformed .npy target: a data error */
-  write_text(tpath("bad.npy"), "this is not an npy file at all");
+  tu_write_text(tpath("bad.npy"), "this is not an npy file at all");
   EXPECT_ERROR(65, "bad.npy", "run", "small.json", "--target_file=bad.npy", "--out=o-badnpy");
   /* widths inconsistent with a target file's shape */
   EXPECT_ERROR(65, "option --widths: expected d_0 = 4 and d_N = 3", "run", "small.json", "--widths=5,6,3", "--target_file=o-ref/target.npy",
@@ -225,7 +172,7 @@ static void test_success_outputs(void **state) {
   assert_true(exists(tpath("o-ok/target.npy")));
   assert_true(exists(tpath("o-ok/plot.py")));
   assert_int_equal(exists(tpath("o-ok/figure.png")), have_matplotlib);
-  char *sum = slurp(tpath("o-ok/summary.json"));
+  char *sum = tu_slurp(tpath("o-ok/summary.json"));
   assert_non_null(sum);
   assert_non_null(strstr(sum, "\"stop_reason\": \"time\""));
   assert_non_null(strstr(sum, "\"dln_version\""));
@@ -235,10 +182,10 @@ static void test_success_outputs(void **state) {
   assert_non_null(strstr(sum, "\"jtv_evals\": 0"));
   assert_non_null(strstr(sum, "\"switched_at\": null"));
   free(sum);
-  char *csv = slurp(tpath("o-ok/trajectory.csv"));
+  char *csv = tu_slurp(tpath("o-ok/trajectory.csv"));
   assert_non_null(csv);
   assert_true(strncmp(csv, "t,step,loss", 11) == 0);
-  assert_int_equal(count_lines(csv), 22); /* header + 21 samples */
+  assert_int_equal(tu_count_lines(csv), 22); /* header + 21 samples */
   free(csv);
   /* reference data for other tests */
   const char *r[] = {"run", "small.json", "--out=o-ref", "--quiet", NULL};
@@ -246,7 +193,7 @@ static void test_success_outputs(void **state) {
 }
 
 static void expect_same_file(const char *a, const char *b) {
-  char *x = slurp(tpath(a)), *y = slurp(tpath(b));
+  char *x = tu_slurp(tpath(a)), *y = tu_slurp(tpath(b));
   assert_non_null(x);
   assert_non_null(y);
   if (strcmp(x, y) != 0) print_error("%s and %s differ\n", a, b);
@@ -304,7 +251,7 @@ static void test_methods(void **state) {
   (void)state;
   const char *c[] = {"run", "small.json", "--method=cvode", "--out=o-cvode", "--quiet", NULL};
   assert_int_equal(run_cli(c), 0);
-  char *sum = slurp(tpath("o-cvode/summary.json"));
+  char *sum = tu_slurp(tpath("o-cvode/summary.json"));
   assert_non_null(sum);
   assert_non_null(strstr(sum, "\"method\": \"cvode\""));
   assert_non_null(strstr(sum, "\"integrator\": \"cvode-bdf\""));
@@ -316,7 +263,7 @@ static void test_methods(void **state) {
 
   const char *g[] = {"run", "small.json", "--method=gauss", "--gauss_stages=2", "--out=o-gauss", "--quiet", NULL};
   assert_int_equal(run_cli(g), 0);
-  sum = slurp(tpath("o-gauss/summary.json"));
+  sum = tu_slurp(tpath("o-gauss/summary.json"));
   assert_non_null(sum);
   assert_non_null(strstr(sum, "\"integrator\": \"gauss-legendre-2\""));
   assert_non_null(strstr(sum, "\"gauss_stages\": 2"));
@@ -330,12 +277,12 @@ static void test_methods(void **state) {
   dln_mat_free(a);
   dln_mat_free(b);
 
-  write_text(tpath("stiff.json"),
+  tu_write_text(tpath("stiff.json"),
              "{\"task\": \"factorization\", \"rows\": 5, \"cols\": 10, \"width\": 50, \"sigma\": 1,\n"
              " \"t_end\": 5, \"samples\": 11, \"plot\": false, \"method\": \"auto\", \"auto_min_steps\": 50}\n");
   const char *au[] = {"run", "stiff.json", "--out=o-auto", "--quiet", NULL};
   assert_int_equal(run_cli(au), 0);
-  sum = slurp(tpath("o-auto/summary.json"));
+  sum = tu_slurp(tpath("o-auto/summary.json"));
   assert_non_null(sum);
   if (!strstr(sum, "\"integrator\": \"arkode-erk->cvode-bdf\"")) print_error("%s\n", sum);
   assert_non_null(strstr(sum, "\"integrator\": \"arkode-erk->cvode-bdf\""));
@@ -366,12 +313,12 @@ static void test_e2e(void **state) {
   assert_true(exists(tpath("o-e2e/W_init.npy")));
   assert_true(exists(tpath("o-e2e/W1_init.npy")));
   assert_false(exists(tpath("o-e2e/W1_final.npy")));
-  char *csv = slurp(tpath("o-e2e/trajectory.csv"));
+  char *csv = tu_slurp(tpath("o-e2e/trajectory.csv"));
   assert_non_null(csv);
   assert_true(strncmp(csv, "t,step,loss,sv_1,sv_2,sv_3\n", 27) == 0);
-  assert_int_equal(count_lines(csv), 22);
+  assert_int_equal(tu_count_lines(csv), 22);
   free(csv);
-  char *sum = slurp(tpath("o-e2e/summary.json"));
+  char *sum = tu_slurp(tpath("o-e2e/summary.json"));
   assert_non_null(sum);
   assert_non_null(strstr(sum, "\"dynamics\": \"end-to-end\""));
   assert_non_null(strstr(sum, "\"integrator\": \"e2e-arkode-erk\""));
@@ -403,7 +350,7 @@ static void test_e2e(void **state) {
 
   const char *g[] = {"run", "small.json", "--method=e2e_gd", "--init=balanced", "--eta=0.01", "--out=o-e2e-gd", "--quiet", NULL};
   assert_int_equal(run_cli(g), 0);
-  sum = slurp(tpath("o-e2e-gd/summary.json"));
+  sum = tu_slurp(tpath("o-e2e-gd/summary.json"));
   assert_non_null(sum);
   assert_non_null(strstr(sum, "\"integrator\": \"e2e-gd\""));
   assert_int_equal(json_long(sum, "steps"), 200);
@@ -411,7 +358,7 @@ static void test_e2e(void **state) {
 
   /* a Gaussian init is not balanced: refused before any output, with the measured value */
   EXPECT_ERROR(65, "unbalanced", "run", "small.json", "--method=e2e_flow", "--out=o-e2e-unb");
-  char *msg = slurp(tpath("stderr.txt"));
+  char *msg = tu_slurp(tpath("stderr.txt"));
   assert_non_null(strstr(msg, "unbalancedness max_j ||C_j||_F = "));
   assert_non_null(strstr(msg, "option --method"));
   free(msg);
@@ -437,13 +384,13 @@ static int split_csv(char *line, char **f, int max) {
  * rows of the e2e_flow run are what `dln run` of its rerun line writes, bit for bit. */
 static void test_sweep_methods(void **state) {
   (void)state;
-  write_text(tpath("sweep.json"),
+  tu_write_text(tpath("sweep.json"),
              "{\"task\": \"factorization\", \"rows\": 3, \"cols\": 4, \"width\": 6, \"t_end\": 1, \"samples\": 6,\n"
              " \"init\": \"balanced\", \"plot\": false, \"out\": \"o-sweep\",\n"
              " \"sweep\": {\"method\": [\"cvode\", \"gauss\", \"auto\", \"e2e_flow\", \"e2e_gd\"]}}\n");
   const char *a[] = {"sweep", "sweep.json", "--threads", "2", "--quiet", NULL};
   assert_int_equal(run_cli(a), 0);
-  char *js = slurp(tpath("o-sweep/ensemble.json"));
+  char *js = tu_slurp(tpath("o-sweep/ensemble.json"));
   assert_non_null(js);
   static const char *const integrators[] = {"cvode-bdf", "gauss-legendre-2", "e2e-arkode-erk", "e2e-gd"};
   for (size_t i = 0; i < sizeof integrators / sizeof *integrators; ++i) {
@@ -458,7 +405,7 @@ static void test_sweep_methods(void **state) {
   const char *r[] = {"run", "sweep.json", "--out=o-sweep/rerun/3", "--target_file=o-sweep/data/0/target.npy",
                      "--method=e2e_flow", "--seed=1", "--stream=3", "--quiet", NULL};
   assert_int_equal(run_cli(r), 0);
-  char *ens = slurp(tpath("o-sweep/ensemble.csv")), *tr = slurp(tpath("o-sweep/rerun/3/trajectory.csv"));
+  char *ens = tu_slurp(tpath("o-sweep/ensemble.csv")), *tr = tu_slurp(tpath("o-sweep/rerun/3/trajectory.csv"));
   assert_non_null(ens);
   assert_non_null(tr);
   char *se, *st, *eh = strtok_r(ens, "\n", &se), *th = strtok_r(tr, "\n", &st);
@@ -492,7 +439,7 @@ static void test_diverged(void **state) {
   (void)state;
   EXPECT_ERROR(3, "diverged", "run", "small.json", "--method=gd", "--eta=5", "--t_end=1000", "--sigma=1",
                "--out=o-div");
-  char *sum = slurp(tpath("o-div/summary.json"));
+  char *sum = tu_slurp(tpath("o-div/summary.json"));
   assert_non_null(sum);
   assert_non_null(strstr(sum, "\"stop_reason\": \"diverged\""));
   const char *fs = strstr(sum, "\"fail_step\": ");
@@ -518,7 +465,7 @@ static void test_cancel(void **state) {
   int rc = wait_cli(pid);
   assert_int_equal(rc, 130);
   assert_false(exists(tpath("o-cancel/summary.json")));
-  char *err = slurp(tpath("stderr.txt"));
+  char *err = tu_slurp(tpath("stderr.txt"));
   assert_non_null(strstr(err, "cancelled"));
   free(err);
 }
@@ -529,7 +476,7 @@ static void test_default_job(void **state) {
   time_t t0 = time(NULL);
   assert_int_equal(run_cli(a), 0);
   assert_true(time(NULL) - t0 < 60);
-  char *out = slurp(tpath("stdout.txt"));
+  char *out = tu_slurp(tpath("stdout.txt"));
   assert_non_null(out);
   int rows = 0;
   for (const char *p = out; (p = strstr(p, "-layer ")); ++p) ++rows;
@@ -546,7 +493,7 @@ static void test_default_job(void **state) {
   /* --quiet prints no table */
   const char *q[] = {"run", "--out", "o-fig1q", "--quiet", "--plot=false", NULL};
   assert_int_equal(run_cli(q), 0);
-  out = slurp(tpath("stdout.txt"));
+  out = tu_slurp(tpath("stdout.txt"));
   assert_string_equal(out, "");
   free(out);
 }

@@ -18,28 +18,6 @@
 #include "dln/dln.h"
 #include "testutil.h"
 
-static char *slurp(const char *path) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  if (b) {
-    size_t got = fread(b, 1, (size_t)n, fp);
-    b[got] = '\0';
-  }
-  fclose(fp);
-  return b;
-}
-
-static void write_text(const char *path, const char *text) {
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  fputs(text, fp);
-  assert_int_equal(fclose(fp), 0);
-}
-
 /* 24 small runs: factorization 3x4, width 6; gradient flow and gradient descent to t = 2. */
 static const char *spec24 =
     "{\n"
@@ -78,7 +56,7 @@ static void test_threads_identical(void **state) {
   const char *d = tu_tmpdir(0);
   char spec[256], out[3][256], csv[512];
   snprintf(spec, sizeof spec, "%s/spec.json", d);
-  write_text(spec, spec24);
+  tu_write_text(spec, spec24);
   char *text[3];
   for (int i = 0; i < 3; ++i) {
     dln_ensemble_result r;
@@ -88,7 +66,7 @@ static void test_threads_identical(void **state) {
     assert_int_equal(r.ncomplete, 24);
     assert_int_equal(r.nfailed, 0);
     snprintf(csv, sizeof csv, "%s/ensemble.csv", out[i]);
-    text[i] = slurp(csv);
+    text[i] = tu_slurp(csv);
     assert_non_null(text[i]);
   }
   assert_string_equal(text[0], text[1]); /* 1 vs 2 threads */
@@ -104,7 +82,7 @@ static void test_threads_identical(void **state) {
 
 /* The rows of run k in an ensemble CSV with the columns of a trajectory.csv. */
 static void compare_rerun(const char *ens_csv, long k, const char *traj_csv) {
-  char *e = slurp(ens_csv), *t = slurp(traj_csv);
+  char *e = tu_slurp(ens_csv), *t = tu_slurp(traj_csv);
   assert_non_null(e);
   assert_non_null(t);
   /* header names */
@@ -151,25 +129,18 @@ static void compare_rerun(const char *ens_csv, long k, const char *traj_csv) {
   free(t);
 }
 
+/* dln with the arguments of cmdline after its first word (split at spaces), plus --quiet. */
 static int run_cli(const char *cmdline) {
   char *copy = strdup(cmdline);
-  const char *argv[64];
+  const char *args[64];
   int n = 0;
   char *sv;
-  for (char *a = strtok_r(copy, " ", &sv); a && n < 62; a = strtok_r(NULL, " ", &sv)) argv[n++] = a;
-  argv[0] = DLN_CLI; /* "dln" */
-  argv[n++] = "--quiet";
-  argv[n] = NULL;
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    execv(DLN_CLI, (char *const *)argv);
-    _exit(127);
-  }
-  int ws;
-  waitpid(pid, &ws, 0);
+  for (char *a = strtok_r(copy, " ", &sv); a && n < 62; a = strtok_r(NULL, " ", &sv)) args[n++] = a;
+  args[n++] = "--quiet";
+  args[n] = NULL;
+  int rc = tu_wait(tu_spawn(DLN_CLI, args + 1, NULL));
   free(copy);
-  return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+  return rc;
 }
 
 static void test_rerun_alone(void **state) {
@@ -178,7 +149,7 @@ static void test_rerun_alone(void **state) {
   char spec[256], out[256], csv[512], js[512], traj[512];
   snprintf(spec, sizeof spec, "%s/spec.json", d);
   snprintf(out, sizeof out, "%s/ens", d);
-  write_text(spec, spec24);
+  tu_write_text(spec, spec24);
   dln_ensemble_result r;
   assert_int_equal(run_file(spec, out, 2, 0, 1, &r), DLN_OK);
   snprintf(csv, sizeof csv, "%s/ensemble.csv", out);
@@ -211,7 +182,7 @@ static void test_failing_runs(void **state) {
   char spec[256], out[256], csv[512];
   snprintf(spec, sizeof spec, "%s/spec.json", d);
   snprintf(out, sizeof out, "%s/ens", d);
-  write_text(spec,
+  tu_write_text(spec,
              "{\"rows\": 3, \"cols\": 4, \"width\": 6, \"sigma\": 1, \"method\": \"gd\", \"t_end\": 2, \"samples\": 5,\n"
              " \"plot\": false,\n"
              " \"sweep\": {\"runs\": [{\"eta\": 0.01}, {\"eta\": 20, \"t_end\": 2000}, {\"rtol\": -1, \"method\": \"flow\"},\n"
@@ -237,7 +208,7 @@ static void test_failing_runs(void **state) {
   json_decref(root);
   /* rows for runs 0, 1 (up to the divergence) and 3, none for 2 */
   snprintf(csv, sizeof csv, "%s/ensemble.csv", out);
-  char *text = slurp(csv);
+  char *text = tu_slurp(csv);
   assert_non_null(text);
   int per[4] = {0};
   for (char *p = strchr(text, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
@@ -259,7 +230,7 @@ static void test_shards(void **state) {
   char spec[256], out[256], p[512];
   snprintf(spec, sizeof spec, "%s/spec.json", d);
   snprintf(out, sizeof out, "%s/ens", d);
-  write_text(spec, spec24);
+  tu_write_text(spec, spec24);
   dln_ensemble_result r;
   assert_int_equal(run_file(spec, out, 1, 0, 1, &r), DLN_OK);
   assert_int_equal(run_file(spec, out, 2, 0, 3, &r), DLN_OK);
@@ -268,10 +239,10 @@ static void test_shards(void **state) {
   assert_int_equal(run_file(spec, out, 1, 1, 3, &r), DLN_OK);
   /* every row of the full table is in exactly the shard k mod 3, in order */
   snprintf(p, sizeof p, "%s/ensemble.csv", out);
-  char *full = slurp(p), *sh[3];
+  char *full = tu_slurp(p), *sh[3];
   for (int i = 0; i < 3; ++i) {
     snprintf(p, sizeof p, "%s/ensemble.shard%dof3.csv", out, i);
-    sh[i] = slurp(p);
+    sh[i] = tu_slurp(p);
     assert_non_null(sh[i]);
   }
   char *fp = strchr(full, '\n') + 1, *sp[3];
@@ -340,13 +311,13 @@ static void test_bad_sweeps(void **state) {
   const char *d = tu_tmpdir(0);
   char p[512], cmd[1100];
   snprintf(p, sizeof p, "%s/bad.json", d);
-  write_text(p, "{\"sweep\": {\"eta\": []}}\n");
+  tu_write_text(p, "{\"sweep\": {\"eta\": []}}\n");
   snprintf(cmd, sizeof cmd, "'%s' sweep '%s' 2>'%s/err.txt'", DLN_CLI, p, d);
   int ws = system(cmd);
   assert_true(WIFEXITED(ws));
   assert_int_equal(WEXITSTATUS(ws), 65);
   snprintf(p, sizeof p, "%s/err.txt", d);
-  char *err = slurp(p);
+  char *err = tu_slurp(p);
   assert_non_null(err);
   assert_non_null(strstr(err, "bad.json:1:12: sweep field \"eta\""));
   assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);

@@ -1,11 +1,14 @@
 /* Shared test helpers (testutil.h). */
 #include "testutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dln/data.h"
@@ -72,6 +75,73 @@ int tu_cmp_asc(const void *a, const void *b) {
 int tu_cmp_desc(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x < y) - (x > y);
+}
+
+/* ------------------------------------------------------------------ text files, child processes */
+
+char *tu_slurp(const char *path) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return NULL;
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  if (b) {
+    size_t got = fread(b, 1, (size_t)n, fp);
+    b[got] = '\0';
+  }
+  fclose(fp);
+  return b;
+}
+
+void tu_write_text(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  assert_int_equal(fclose(fp), 0);
+}
+
+const char *tu_path(const char *dir, const char *name) {
+  static char buf[8][512];
+  static int k;
+  k = (k + 1) % 8;
+  snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+  return buf[k];
+}
+
+int tu_count_lines(const char *text) {
+  int n = 0;
+  for (; *text; ++text) n += *text == '\n';
+  return n;
+}
+
+pid_t tu_spawn(const char *prog, const char *const *args, const char *dir) {
+  const char *argv[64];
+  int n = 0;
+  argv[n++] = prog;
+  for (; *args && n < 63; ++args) argv[n++] = *args;
+  argv[n] = NULL;
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (dir) {
+      if (chdir(dir) != 0) _exit(127);
+      int o = open("stdout.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int e = open("stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (o < 0 || e < 0) _exit(127);
+      dup2(o, 1);
+      dup2(e, 2);
+    }
+    execv(prog, (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+int tu_wait(pid_t pid) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0) assert_int_equal(errno, EINTR);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* ------------------------------------------------------------------ random numbers */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <cmocka.h>
 
 #include "dln/loss.h"
@@ -37,6 +38,24 @@ int tu_verbose(void);
 /* qsort comparators for doubles: ascending, descending. */
 int tu_cmp_asc(const void *a, const void *b);
 int tu_cmp_desc(const void *a, const void *b);
+
+/* ------------------------------------------------------------------ text files, child processes */
+
+/* The whole file as a NUL-terminated string (malloc'd), or NULL if it cannot be opened. */
+char *tu_slurp(const char *path);
+/* Writes text to path (created or truncated); asserts success. */
+void tu_write_text(const char *path, const char *text);
+/* "dir/name" in one of 8 static buffers used in turn. */
+const char *tu_path(const char *dir, const char *name);
+/* Number of '\n' in text. */
+int tu_count_lines(const char *text);
+/* Starts the program prog with argv {prog, args..., NULL} (args NULL-terminated; at most 62
+ * are passed). With dir non-NULL the child runs in dir with its stdout and stderr in
+ * dir/stdout.txt and dir/stderr.txt. Asserts the fork. */
+pid_t tu_spawn(const char *prog, const char *const *args, const char *dir);
+/* Waits for pid (again after EINTR, asserting no other error): its exit status, or -1 when
+ * it did not exit normally. */
+int tu_wait(pid_t pid);
 
 /* ------------------------------------------------------------------ random numbers
  * One xorshift64* stream per program, independent of dln_rng; each program sets its own

@@ -23,7 +23,7 @@
 
 #include "dln/error.h"
 #include "dynamics/dynamics_internal.h"
-#include "nvec_fast.h"
+#include "sundials_util.h"
 
 typedef struct {
   dln_stepper base; /* first: a cv_stepper * is a dln_stepper * */
@@ -33,7 +33,7 @@ typedef struct {
   N_Vector yd; /* wraps the caller's dense-output buffer */
   SUNLinearSolver ls;
   void *mem;
-  char err[256];
+  char err[DLN_SUN_MSG_LEN]; /* the last SUNDIALS error (dln_sun_err_capture) */
 } cv_stepper;
 
 static int cv_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
@@ -58,12 +58,6 @@ static int cv_jtv(N_Vector v, N_Vector Jv, sunrealtype t, N_Vector y, N_Vector f
   (void)t, (void)fy, (void)tmp;
   cv_stepper *s = user;
   return dln_cvode_jtv(s->c, N_VGetArrayPointer(y), N_VGetArrayPointer(v), N_VGetArrayPointer(Jv));
-}
-
-static void cv_err(int code, const char *module, const char *function, char *msg, void *user) {
-  cv_stepper *s = user;
-  (void)code;
-  snprintf(s->err, sizeof s->err, "%s/%s: %s", module, function, msg);
 }
 
 static int cv_step(dln_stepper *base, double *t) {
@@ -113,9 +107,7 @@ static void cv_destroy(dln_stepper *base) {
   if (!s) return;
   if (s->mem) CVodeFree(&s->mem);
   if (s->ls) SUNLinSolFree(s->ls);
-  if (s->y) N_VDestroy(s->y);
-  if (s->yd) N_VDestroy(s->yd);
-  if (s->sctx) SUNContext_Free(&s->sctx);
+  dln_sun_free(&s->sctx, &s->y, &s->yd);
   free(s);
 }
 
@@ -132,15 +124,8 @@ int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_st
   s->base.destroy = cv_destroy;
   s->base.last_h = cv_last_h;
   s->c = c;
-  int st = DLN_OK;
-  if (SUNContext_Create(NULL, &s->sctx)) {
-    st = dln_error(DLN_ENOMEM, "SUNDIALS context creation failed");
-    goto fail;
-  }
-  s->y = N_VMake_Serial((sunindextype)n, theta, s->sctx);
-  dln_nvec_fast(s->y);
-  s->yd = N_VMake_Serial((sunindextype)n, theta, s->sctx); /* data pointer reset per call */
-  dln_nvec_fast(s->yd);
+  int st = dln_sun_make(n, theta, &s->sctx, &s->y, &s->yd);
+  if (st) goto fail;
   int maxl = o->krylov_maxl > 0 ? o->krylov_maxl : 30;
   if (s->y) s->ls = SUNLinSol_SPGMR(s->y, SUN_PREC_NONE, maxl, s->sctx);
   if (s->y) s->mem = CVodeCreate(CV_BDF, s->sctx);
@@ -148,7 +133,7 @@ int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_st
     st = dln_error(DLN_ENOMEM, "out of memory allocating the CVODE integrator (%zu parameters)", n);
     goto fail;
   }
-  if (CVodeSetErrHandlerFn(s->mem, cv_err, s) || CVodeInit(s->mem, cv_rhs, t0, s->y) ||
+  if (CVodeSetErrHandlerFn(s->mem, dln_sun_err_capture, s->err) || CVodeInit(s->mem, cv_rhs, t0, s->y) ||
       CVodeSetUserData(s->mem, s) || CVodeSStolerances(s->mem, o->rtol, o->atol) ||
       CVodeSetLinearSolver(s->mem, s->ls, NULL) || CVodeSetJacTimes(s->mem, NULL, cv_jtv) ||
       CVodeSetStopTime(s->mem, o->t_end) || CVodeSetMaxNumSteps(s->mem, -1) ||

@@ -31,6 +31,7 @@
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
+#include "sundials_util.h"
 
 /* ------------------------------------------------------------ shared helpers */
 
@@ -213,11 +214,8 @@ static int erk_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
   return dln_dyn_rhs(user, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
 }
 
-static void erk_err(int code, const char *module, const char *function, char *msg, void *user) {
-  dln_run_ctx *c = user;
-  (void)code;
-  snprintf(c->sundials_msg, sizeof c->sundials_msg, "%s/%s: %s", module, function, msg);
-}
+/* c->sundials_msg is the buffer of the error handler dln_sun_err_capture */
+_Static_assert(sizeof ((dln_run_ctx *)0)->sundials_msg == DLN_SUN_MSG_LEN, "sundials_msg must hold DLN_SUN_MSG_LEN");
 
 static ARKODE_ERKTableID erk_table(int order) {
   switch (order) {
@@ -268,9 +266,7 @@ static void erk_destroy(dln_stepper *base) {
   erk_stepper *s = (erk_stepper *)base;
   if (!s) return;
   if (s->mem) ERKStepFree(&s->mem);
-  if (s->y) N_VDestroy(s->y);
-  if (s->yd) N_VDestroy(s->yd);
-  if (s->sctx) SUNContext_Free(&s->sctx);
+  dln_sun_free(&s->sctx, &s->y, &s->yd);
   free(s);
 }
 
@@ -287,15 +283,8 @@ static int erk_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
   s->base.destroy = erk_destroy;
   s->base.last_h = erk_last_h;
   s->c = c;
-  int st = DLN_OK;
-  if (SUNContext_Create(NULL, &s->sctx)) {
-    st = dln_error(DLN_ENOMEM, "SUNDIALS context creation failed");
-    goto fail;
-  }
-  s->y = N_VMake_Serial((sunindextype)n, theta, s->sctx);
-  dln_nvec_fast(s->y);
-  s->yd = N_VMake_Serial((sunindextype)n, theta, s->sctx);
-  dln_nvec_fast(s->yd);
+  int st = dln_sun_make(n, theta, &s->sctx, &s->y, &s->yd);
+  if (st) goto fail;
   if (!s->y || !s->yd) {
     st = dln_error(DLN_ENOMEM, "out of memory allocating SUNDIALS vectors");
     goto fail;
@@ -305,7 +294,7 @@ static int erk_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
     st = dln_error(DLN_ENOMEM, "ERKStepCreate failed");
     goto fail;
   }
-  if (ERKStepSetUserData(s->mem, c) || ERKStepSetErrHandlerFn(s->mem, erk_err, c) ||
+  if (ERKStepSetUserData(s->mem, c) || ERKStepSetErrHandlerFn(s->mem, dln_sun_err_capture, c->sundials_msg) ||
       ERKStepSStolerances(s->mem, o->rtol, o->atol) || ERKStepSetTableNum(s->mem, erk_table(o->erk_order)) ||
       ERKStepSetStopTime(s->mem, o->t_end) || ERKStepSetMaxNumSteps(s->mem, -1)) {
     st = dln_error(DLN_ESOLVER, "ARKODE setup failed: %s", c->sundials_msg);

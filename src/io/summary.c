@@ -8,6 +8,7 @@
 
 #include "dln/error.h"
 #include "dln/io.h"
+#include "io/json_util.h"
 #include "run/run_internal.h"
 
 json_t *dln_json_num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
@@ -15,18 +16,12 @@ json_t *dln_json_num(double x) { return isfinite(x) ? json_real(x) : json_null()
 json_t *dln_train_counters_json(const dln_train_result *tr) {
   json_t *o = json_object();
   if (!o) return NULL;
-  json_object_set_new(o, "integrator", json_string(tr->integrator ? tr->integrator : "none"));
-  json_object_set_new(o, "steps", json_integer(tr->steps));
-  json_object_set_new(o, "attempted", json_integer(tr->attempted));
-  json_object_set_new(o, "rejected", json_integer(tr->rejected));
-  json_object_set_new(o, "grad_evals", json_integer(tr->grad_evals));
-  json_object_set_new(o, "jtv_evals", json_integer(tr->jtv_evals));
-  json_object_set_new(o, "nonlin_iters", json_integer(tr->nonlin_iters));
-  json_object_set_new(o, "lin_iters", json_integer(tr->lin_iters));
-  json_object_set_new(o, "nonlin_fails", json_integer(tr->nonlin_fails));
-  json_object_set_new(o, "switched_at", dln_json_num(tr->switched_at));
-  json_object_set_new(o, "wall_seconds", dln_json_num(tr->wall_seconds));
-  return o;
+  return DLN_JSON_SET(o, "integrator", json_string(tr->integrator ? tr->integrator : "none"),
+                      "steps", json_integer(tr->steps), "attempted", json_integer(tr->attempted),
+                      "rejected", json_integer(tr->rejected), "grad_evals", json_integer(tr->grad_evals),
+                      "jtv_evals", json_integer(tr->jtv_evals), "nonlin_iters", json_integer(tr->nonlin_iters),
+                      "lin_iters", json_integer(tr->lin_iters), "nonlin_fails", json_integer(tr->nonlin_fails),
+                      "switched_at", dln_json_num(tr->switched_at), "wall_seconds", dln_json_num(tr->wall_seconds));
 }
 
 int dln_json_write(const char *path, const json_t *root) {

@@ -36,6 +36,7 @@
 #include "dln/observe.h"
 #include "dln/spec.h"
 #include "dln/theory.h"
+#include "io/json_util.h"
 #include "run/run_internal.h"
 
 #define CHECK_LOOSE 100.0   /* a violation within this many tolerances: likely too loose a tolerance */
@@ -925,34 +926,24 @@ int dln_check_write_json(const dln_check_report *rep, const char *path) {
     json_decref(arr);
     return dln_error(DLN_ENOMEM, "out of memory");
   }
-  json_object_set_new(root, "folder", json_string(rep->dir));
-  json_object_set_new(root, "method", json_string(rep->method));
-  json_object_set_new(root, "tolerance", dln_json_num(rep->tol));
-  json_object_set_new(root, "slack", dln_json_num(rep->slack));
-  json_object_set_new(root, "rtol", dln_json_num(rep->rtol));
-  json_object_set_new(root, "atol", dln_json_num(rep->atol));
+  DLN_JSON_SET(root, "folder", json_string(rep->dir), "method", json_string(rep->method),
+               "tolerance", dln_json_num(rep->tol), "slack", dln_json_num(rep->slack),
+               "rtol", dln_json_num(rep->rtol), "atol", dln_json_num(rep->atol));
   for (size_t i = 0; i < rep->n; ++i) {
     const dln_check_item *it = &rep->items[i];
     const dln_verdict *v = &it->v;
-    json_t *o = json_object();
-    json_object_set_new(o, "result", json_string(v->result));
-    json_object_set_new(o, "source", json_string(v->source));
-    json_object_set_new(o, "applicable", json_boolean(v->applicable));
-    json_object_set_new(o, "hypotheses", json_string(v->hypotheses));
-    json_object_set_new(o, "bound", dln_json_num(v->bound));
-    json_object_set_new(o, "measured", dln_json_num(v->measured));
-    json_object_set_new(o, "margin", dln_json_num(v->margin));
-    json_object_set_new(o, "verdict", json_string(verdict_word(it)));
-    json_object_set_new(o, "message", json_string(v->message));
+    json_t *o = DLN_JSON_SET(json_object(), "result", json_string(v->result), "source", json_string(v->source),
+                             "applicable", json_boolean(v->applicable), "hypotheses", json_string(v->hypotheses),
+                             "bound", dln_json_num(v->bound), "measured", dln_json_num(v->measured),
+                             "margin", dln_json_num(v->margin), "verdict", json_string(verdict_word(it)),
+                             "message", json_string(v->message));
     if (it->cause[0]) json_object_set_new(o, "likely_cause", json_string(it->cause));
     json_array_append_new(arr, o);
   }
   json_object_set_new(root, "results", arr);
-  json_t *sm = json_object();
-  json_object_set_new(sm, "applicable", json_integer(rep->napplicable));
-  json_object_set_new(sm, "hold", json_integer(rep->nholds));
-  json_object_set_new(sm, "violated", json_integer(rep->nviolated));
-  json_object_set_new(root, "summary", sm);
+  json_object_set_new(root, "summary", DLN_JSON_SET(json_object(), "applicable", json_integer(rep->napplicable),
+                                                    "hold", json_integer(rep->nholds),
+                                                    "violated", json_integer(rep->nviolated)));
   int st = dln_json_write(path, root);
   json_decref(root);
   return st;

@@ -121,38 +121,55 @@ static char *xstrdup(const char *s) {
   return p;
 }
 
-static void slist_clear(dln_slist *l) {
-  for (int i = 0; i < l->n; ++i) free(l->v[i]);
-  free(l->v);
-  l->v = NULL;
-  l->n = 0;
+/* ---- the list options: dln_ilist, dln_dlist and dln_slist alike, {int n; T *v} ---- */
+
+/* Size of one item of a list option, 0 for the other types. */
+static size_t list_item_size(const dln_spec_option *o) {
+  switch (o->type) {
+    case DLN_OPT_INTLIST: return sizeof(int);
+    case DLN_OPT_DOUBLELIST: return sizeof(double);
+    case DLN_OPT_STRLIST: return sizeof(char *);
+    default: return 0;
+  }
+}
+
+/* The items of list option o into *v; returns their number. */
+static int list_get(const dln_spec *spec, const dln_spec_option *o, void **v) {
+  switch (o->type) {
+    case DLN_OPT_INTLIST: *v = CFIELD(spec, o, dln_ilist)->v; return CFIELD(spec, o, dln_ilist)->n;
+    case DLN_OPT_DOUBLELIST: *v = CFIELD(spec, o, dln_dlist)->v; return CFIELD(spec, o, dln_dlist)->n;
+    case DLN_OPT_STRLIST: *v = CFIELD(spec, o, dln_slist)->v; return CFIELD(spec, o, dln_slist)->n;
+    default: *v = NULL; return 0;
+  }
+}
+
+/* List option o ← (n, v), without freeing the old items. */
+static void list_put(dln_spec *spec, const dln_spec_option *o, int n, void *v) {
+  switch (o->type) {
+    case DLN_OPT_INTLIST: *FIELD(spec, o, dln_ilist) = (dln_ilist){n, v}; break;
+    case DLN_OPT_DOUBLELIST: *FIELD(spec, o, dln_dlist) = (dln_dlist){n, v}; break;
+    case DLN_OPT_STRLIST: *FIELD(spec, o, dln_slist) = (dln_slist){n, v}; break;
+    default: break;
+  }
+}
+
+/* Free n items v of list option o (the strings of a string list, then the array). */
+static void list_free_items(const dln_spec_option *o, int n, void *v) {
+  if (o->type == DLN_OPT_STRLIST)
+    for (int i = 0; i < n; ++i) free(((char **)v)[i]);
+  free(v);
 }
 
 static void opt_clear(dln_spec *spec, const dln_spec_option *o) {
-  switch (o->type) {
-    case DLN_OPT_STRING:
-    case DLN_OPT_ENUM: {
-      char **p = FIELD(spec, o, char *);
-      free(*p);
-      *p = NULL;
-      break;
-    }
-    case DLN_OPT_INTLIST: {
-      dln_ilist *l = FIELD(spec, o, dln_ilist);
-      free(l->v);
-      l->v = NULL;
-      l->n = 0;
-      break;
-    }
-    case DLN_OPT_DOUBLELIST: {
-      dln_dlist *l = FIELD(spec, o, dln_dlist);
-      free(l->v);
-      l->v = NULL;
-      l->n = 0;
-      break;
-    }
-    case DLN_OPT_STRLIST: slist_clear(FIELD(spec, o, dln_slist)); break;
-    default: break;
+  if (o->type == DLN_OPT_STRING || o->type == DLN_OPT_ENUM) {
+    char **p = FIELD(spec, o, char *);
+    free(*p);
+    *p = NULL;
+  } else if (list_item_size(o)) {
+    void *v;
+    int n = list_get(spec, o, &v);
+    list_free_items(o, n, v);
+    list_put(spec, o, 0, NULL);
   }
 }
 
@@ -356,8 +373,7 @@ static int set_text(dln_spec *spec, const dln_spec_option *o, const char *text, 
       int st = DLN_OK;
       void *vals = NULL;
       if (n) {
-        size_t sz = o->type == DLN_OPT_INTLIST ? sizeof(int) : o->type == DLN_OPT_DOUBLELIST ? sizeof(double) : sizeof(char *);
-        vals = calloc((size_t)n, sz);
+        vals = calloc((size_t)n, list_item_size(o));
         if (!vals) st = dln_error(DLN_ENOMEM, "%s: out of memory", where);
       }
       for (int i = 0; i < n && !st; ++i) {
@@ -385,22 +401,11 @@ static int set_text(dln_spec *spec, const dln_spec_option *o, const char *text, 
       free(items);
       free(copy);
       if (st) {
-        if (o->type == DLN_OPT_STRLIST)
-          for (int i = 0; i < n; ++i) free(((char **)vals)[i]);
-        free(vals);
+        list_free_items(o, n, vals);
         return st;
       }
       opt_clear(spec, o);
-      if (o->type == DLN_OPT_INTLIST) {
-        FIELD(spec, o, dln_ilist)->n = n;
-        FIELD(spec, o, dln_ilist)->v = vals;
-      } else if (o->type == DLN_OPT_DOUBLELIST) {
-        FIELD(spec, o, dln_dlist)->n = n;
-        FIELD(spec, o, dln_dlist)->v = vals;
-      } else {
-        FIELD(spec, o, dln_slist)->n = n;
-        FIELD(spec, o, dln_slist)->v = vals;
-      }
+      list_put(spec, o, n, vals);
       return DLN_OK;
     }
   }
@@ -434,66 +439,38 @@ int dln_spec_set(dln_spec *spec, const char *name, const char *value) {
   return st;
 }
 
+/* dst's value of option o ← a deep copy of src's; dst's pointers of o must be NULL.
+ * DLN_ENOMEM leaves what was copied in dst (freed by dln_spec_free). */
+static int opt_copy(dln_spec *dst, const dln_spec *src, const dln_spec_option *o) {
+  if (o->type == DLN_OPT_STRING || o->type == DLN_OPT_ENUM) {
+    const char *s = *CFIELD(src, o, char *);
+    return s && !(*FIELD(dst, o, char *) = xstrdup(s)) ? DLN_ENOMEM : DLN_OK;
+  }
+  size_t sz = list_item_size(o);
+  void *a;
+  int n = sz ? list_get(src, o, &a) : 0;
+  if (!n) return DLN_OK;
+  int strs = o->type == DLN_OPT_STRLIST;
+  void *b = strs ? calloc((size_t)n, sz) : malloc((size_t)n * sz);
+  if (!b) return DLN_ENOMEM;
+  if (!strs) memcpy(b, a, (size_t)n * sz);
+  list_put(dst, o, n, b);
+  for (int k = 0; strs && k < n; ++k)
+    if (!(((char **)b)[k] = xstrdup(((char **)a)[k]))) return DLN_ENOMEM;
+  return DLN_OK;
+}
+
 int dln_spec_copy(dln_spec *dst, const dln_spec *src) {
   if (!dst || !src) return dln_error(DLN_EINVAL, "dln_spec_copy: NULL argument");
   *dst = *src;
   dst->source = NULL;
-  for (int i = 0; i < NOPTS; ++i) {
+  for (int i = 0; i < NOPTS; ++i) { /* detach src's pointers before anything can fail */
     const dln_spec_option *o = &options[i];
-    switch (o->type) {
-      case DLN_OPT_STRING:
-      case DLN_OPT_ENUM: *FIELD(dst, o, char *) = NULL; break;
-      case DLN_OPT_INTLIST: *FIELD(dst, o, dln_ilist) = (dln_ilist){0, NULL}; break;
-      case DLN_OPT_DOUBLELIST: *FIELD(dst, o, dln_dlist) = (dln_dlist){0, NULL}; break;
-      case DLN_OPT_STRLIST: *FIELD(dst, o, dln_slist) = (dln_slist){0, NULL}; break;
-      default: break;
-    }
+    if (o->type == DLN_OPT_STRING || o->type == DLN_OPT_ENUM) *FIELD(dst, o, char *) = NULL;
+    else list_put(dst, o, 0, NULL);
   }
   int st = DLN_OK;
-  for (int i = 0; i < NOPTS && !st; ++i) {
-    const dln_spec_option *o = &options[i];
-    switch (o->type) {
-      case DLN_OPT_STRING:
-      case DLN_OPT_ENUM: {
-        const char *s = *CFIELD(src, o, char *);
-        if (s && !(*FIELD(dst, o, char *) = xstrdup(s))) st = DLN_ENOMEM;
-        break;
-      }
-      case DLN_OPT_INTLIST: {
-        const dln_ilist *a = CFIELD(src, o, dln_ilist);
-        dln_ilist *b = FIELD(dst, o, dln_ilist);
-        if (a->n) {
-          if (!(b->v = malloc((size_t)a->n * sizeof(int)))) st = DLN_ENOMEM;
-          else memcpy(b->v, a->v, (size_t)a->n * sizeof(int)), b->n = a->n;
-        }
-        break;
-      }
-      case DLN_OPT_DOUBLELIST: {
-        const dln_dlist *a = CFIELD(src, o, dln_dlist);
-        dln_dlist *b = FIELD(dst, o, dln_dlist);
-        if (a->n) {
-          if (!(b->v = malloc((size_t)a->n * sizeof(double)))) st = DLN_ENOMEM;
-          else memcpy(b->v, a->v, (size_t)a->n * sizeof(double)), b->n = a->n;
-        }
-        break;
-      }
-      case DLN_OPT_STRLIST: {
-        const dln_slist *a = CFIELD(src, o, dln_slist);
-        dln_slist *b = FIELD(dst, o, dln_slist);
-        if (a->n) {
-          if (!(b->v = calloc((size_t)a->n, sizeof(char *)))) {
-            st = DLN_ENOMEM;
-            break;
-          }
-          b->n = a->n;
-          for (int k = 0; k < a->n && !st; ++k)
-            if (!(b->v[k] = xstrdup(a->v[k]))) st = DLN_ENOMEM;
-        }
-        break;
-      }
-      default: break;
-    }
-  }
+  for (int i = 0; i < NOPTS && !st; ++i) st = opt_copy(dst, src, &options[i]);
   if (!st && src->source && !(dst->source = xstrdup(src->source))) st = DLN_ENOMEM;
   if (st) {
     dln_spec_free(dst);
@@ -504,23 +481,13 @@ int dln_spec_copy(dln_spec *dst, const dln_spec *src) {
 
 /* ---- JSON ---------------------------------------------------------------------- */
 
-/* Line and column (1-based) of the first `"key"` followed by optional whitespace and
- * ':' in the raw text; Jansson keeps no positions for values. */
-static void locate_key(const char *text, size_t len, const char *key, int *line, int *col) {
-  *line = 0;
-  *col = 0;
+/* Offset of the opening quote of the first `"key"` followed by ':' at or after `from`
+ * (which must lie outside a string), or `len` if none. */
+static size_t find_key_from(const char *text, size_t len, size_t from, const char *key) {
   size_t k = strlen(key);
-  int ln = 1;
-  size_t line_start = 0;
   int in_str = 0;
-  for (size_t i = 0; i < len; ++i) {
+  for (size_t i = from; i < len; ++i) {
     char c = text[i];
-    if (c == '\n') {
-      ++ln;
-      line_start = i + 1;
-      in_str = 0;
-      continue;
-    }
     if (in_str) {
       if (c == '\\') ++i;
       else if (c == '"') in_str = 0;
@@ -530,14 +497,23 @@ static void locate_key(const char *text, size_t len, const char *key, int *line,
     if (i + 1 + k < len && memcmp(text + i + 1, key, k) == 0 && text[i + 1 + k] == '"') {
       size_t j = i + 2 + k;
       while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
-      if (j < len && text[j] == ':') {
-        *line = ln;
-        *col = (int)(i - line_start) + 1;
-        return;
-      }
+      if (j < len && text[j] == ':') return i;
     }
     in_str = 1;
   }
+  return len;
+}
+
+/* 1-based line and column of offset off (0, 0 when off == len: not found). */
+static void offset_pos(const char *text, size_t len, size_t off, int *line, int *col) {
+  *line = *col = 0;
+  if (off >= len) return;
+  int ln = 1;
+  size_t start = 0;
+  for (size_t i = 0; i < off; ++i)
+    if (text[i] == '\n') ++ln, start = i + 1;
+  *line = ln;
+  *col = (int)(off - start) + 1;
 }
 
 static char *json_show(const json_t *v, char *buf, size_t len) {
@@ -641,19 +617,31 @@ static int json_to_text(const dln_spec_option *o, const json_t *v, char **text, 
   return DLN_OK;
 }
 
+/* text parsed as a JSON object of options (name in messages), or NULL with *st set. */
+static json_t *load_options_object(const char *name, const char *text, size_t len, int *st) {
+  json_error_t err;
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+  if (!root) {
+    *st = dln_error(DLN_ESPEC, "%s:%d:%d: %s", name, err.line, err.column, err.text);
+    return NULL;
+  }
+  if (!json_is_object(root)) {
+    *st = dln_error(DLN_ESPEC, "%s:1:1: expected a JSON object of options, found %s", name,
+                    json_is_array(root) ? "an array" : "a scalar");
+    json_decref(root);
+    return NULL;
+  }
+  *st = DLN_OK;
+  return root;
+}
+
 int dln_spec_from_json_string(dln_spec *spec, const char *name, const char *text) {
   if (!spec || !text) return dln_error(DLN_EINVAL, "dln_spec_from_json_string: NULL argument");
   if (!name) name = "<string>";
   size_t len = strlen(text);
-  json_error_t err;
-  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-  if (!root) return dln_error(DLN_ESPEC, "%s:%d:%d: %s", name, err.line, err.column, err.text);
-  int st = DLN_OK;
-  if (!json_is_object(root)) {
-    st = dln_error(DLN_ESPEC, "%s:1:1: expected a JSON object of options, found %s", name,
-                   json_is_array(root) ? "an array" : "a scalar");
-    goto done;
-  }
+  int st;
+  json_t *root = load_options_object(name, text, len, &st);
+  if (!root) return st;
   free(spec->source);
   spec->source = xstrdup(name);
   const char *key;
@@ -661,7 +649,7 @@ int dln_spec_from_json_string(dln_spec *spec, const char *name, const char *text
   json_object_foreach(root, key, v) {
     int line, col;
     if (strcmp(key, "sweep") == 0) continue; /* read by dln_sweep_from_json_* (dln/ensemble.h) */
-    locate_key(text, len, key, &line, &col);
+    offset_pos(text, len, find_key_from(text, len, 0, key), &line, &col); /* Jansson keeps no positions */
     char where[512], cb[96];
     snprintf(where, sizeof where, "%s:%d:%d: field \"%s\"", name, line, col, clip(key, cb, sizeof cb));
     const dln_spec_option *o = dln_spec_find(key);
@@ -735,41 +723,6 @@ int dln_spec_from_json_file(dln_spec *spec, const char *path) {
 }
 
 /* ---- the "sweep" object (dln/ensemble.h) ------------------------------------------ */
-
-/* Offset of the opening quote of the first `"key"` followed by ':' at or after `from`
- * (which must lie outside a string), or `len` if none. */
-static size_t find_key_from(const char *text, size_t len, size_t from, const char *key) {
-  size_t k = strlen(key);
-  int in_str = 0;
-  for (size_t i = from; i < len; ++i) {
-    char c = text[i];
-    if (in_str) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_str = 0;
-      continue;
-    }
-    if (c != '"') continue;
-    if (i + 1 + k < len && memcmp(text + i + 1, key, k) == 0 && text[i + 1 + k] == '"') {
-      size_t j = i + 2 + k;
-      while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
-      if (j < len && text[j] == ':') return i;
-    }
-    in_str = 1;
-  }
-  return len;
-}
-
-/* 1-based line and column of offset off (0, 0 when off == len: not found). */
-static void offset_pos(const char *text, size_t len, size_t off, int *line, int *col) {
-  *line = *col = 0;
-  if (off >= len) return;
-  int ln = 1;
-  size_t start = 0;
-  for (size_t i = 0; i < off; ++i)
-    if (text[i] == '\n') ++ln, start = i + 1;
-  *line = ln;
-  *col = (int)(off - start) + 1;
-}
 
 static int unsweepable(const char *name) {
   static const char *const no[] = {"out", "quiet", "plot", "blas_threads"};
@@ -919,18 +872,12 @@ int dln_sweep_from_json_string(dln_sweep *sw, const char *name, const char *text
   if (!sw || !text) return dln_error(DLN_EINVAL, "dln_sweep_from_json_string: NULL argument");
   if (!name) name = "<string>";
   size_t len = strlen(text);
-  json_error_t err;
-  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-  if (!root) return dln_error(DLN_ESPEC, "%s:%d:%d: %s", name, err.line, err.column, err.text);
-  int st = DLN_OK;
+  int st;
+  json_t *root = load_options_object(name, text, len, &st);
+  if (!root) return st;
   dln_spec scratch;
   int have_scratch = 0;
   char shown[96];
-  if (!json_is_object(root)) {
-    st = dln_error(DLN_ESPEC, "%s:1:1: expected a JSON object of options, found %s", name,
-                   json_is_array(root) ? "an array" : "a scalar");
-    goto done;
-  }
   const json_t *s = json_object_get(root, "sweep");
   if (!s) goto done;
   size_t soff = find_key_from(text, len, 0, "sweep");
@@ -1039,8 +986,6 @@ const char *dln_spec_value_text(const dln_spec *spec, const dln_spec_option *o, 
   return buf;
 }
 
-static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null(); }
-
 json_t *dln_spec_to_json(const dln_spec *spec) {
   json_t *o = json_object();
   if (!o) return NULL;
@@ -1060,7 +1005,7 @@ json_t *dln_spec_to_json(const dln_spec *spec) {
         }
         break;
       }
-      case DLN_OPT_DOUBLE: v = jnum(*CFIELD(spec, p, double)); break;
+      case DLN_OPT_DOUBLE: v = dln_json_num(*CFIELD(spec, p, double)); break;
       case DLN_OPT_BOOL: v = json_boolean(*CFIELD(spec, p, int)); break;
       case DLN_OPT_STRING:
       case DLN_OPT_ENUM: {
@@ -1077,7 +1022,7 @@ json_t *dln_spec_to_json(const dln_spec *spec) {
       case DLN_OPT_DOUBLELIST: {
         const dln_dlist *l = CFIELD(spec, p, dln_dlist);
         v = json_array();
-        for (int k = 0; v && k < l->n; ++k) json_array_append_new(v, jnum(l->v[k]));
+        for (int k = 0; v && k < l->n; ++k) json_array_append_new(v, dln_json_num(l->v[k]));
         break;
       }
       case DLN_OPT_STRLIST: {
