@@ -29,73 +29,18 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "testutil.h"
+
 #include "dln/check.h"
 #include "dln/error.h"
 
 static char dir[64];
 
-static const char *tpath(const char *name) {
-  static char buf[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-  return buf[k];
-}
-
-static char *slurp(const char *path) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  if (b) {
-    size_t got = fread(b, 1, (size_t)n, fp);
-    b[got] = '\0';
-  }
-  fclose(fp);
-  return b;
-}
-
-static void write_text(const char *path, const char *text) {
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  fputs(text, fp);
-  assert_int_equal(fclose(fp), 0);
-}
-
-static int run_cli(const char *const *args) {
-  const char *argv[32];
-  int n = 0;
-  argv[n++] = DLN_CLI;
-  for (; *args && n < 31; ++args) argv[n++] = *args;
-  argv[n] = NULL;
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    if (chdir(dir) != 0) _exit(127);
-    int o = open("stdout.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int e = open("stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (o < 0 || e < 0) _exit(127);
-    dup2(o, 1);
-    dup2(e, 2);
-    execv(DLN_CLI, (char *const *)argv);
-    _exit(127);
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0) assert_int_equal(errno, EINTR);
-  assert_true(WIFEXITED(status));
-  return WEXITSTATUS(status);
-}
-
-static int count_lines(const char *text) {
-  int n = 0;
-  for (; *text; ++text) n += *text == '\n';
-  return n;
-}
+static const char *tpath(const char *name) { return tu_path(dir, name); }
+static int run_cli(const char *const *args) { return tu_wait(tu_spawn(DLN_CLI, args, dir)); }
 
 static void show_output(void) {
-  char *o = slurp(tpath("stdout.txt")), *e = slurp(tpath("stderr.txt"));
+  char *o = tu_slurp(tpath("stdout.txt")), *e = tu_slurp(tpath("stderr.txt"));
   print_message("stdout:\n%s\nstderr:\n%s\n", o ? o : "", e ? e : "");
   free(o);
   free(e);
@@ -114,12 +59,12 @@ static void expect_rc(int code, const char *const *args) {
 /* Exit code and exactly one stderr line, starting "dln: " and containing fragment. */
 static void expect_error(int code, const char *fragment, const char *const *args) {
   int rc = run_cli(args);
-  char *err = slurp(tpath("stderr.txt"));
+  char *err = tu_slurp(tpath("stderr.txt"));
   assert_non_null(err);
-  if (rc != code || count_lines(err) != 1 || !strstr(err, fragment))
+  if (rc != code || tu_count_lines(err) != 1 || !strstr(err, fragment))
     print_error("exit %d (expected %d), stderr:\n%s(expected one line with \"%s\")\n", rc, code, err, fragment);
   assert_int_equal(rc, code);
-  assert_int_equal(count_lines(err), 1);
+  assert_int_equal(tu_count_lines(err), 1);
   assert_non_null(strstr(err, fragment));
   assert_true(strncmp(err, "dln: ", 5) == 0);
   free(err);
@@ -178,7 +123,7 @@ static void expect_no_violation(json_t *root) {
 static void corrupt(const char *run, const char *col, double scale, double value) {
   char p[600];
   snprintf(p, sizeof p, "%s/%s/trajectory.csv", dir, run);
-  char *text = slurp(p);
+  char *text = tu_slurp(p);
   assert_non_null(text);
   size_t cap = 2 * strlen(text) + 4096, n = 0;
   char *out = malloc(cap);
@@ -206,15 +151,15 @@ static void corrupt(const char *run, const char *col, double scale, double value
     n += (size_t)snprintf(out + n, cap - n, "\n");
     assert_true(n < cap);
   }
-  write_text(p, out);
+  tu_write_text(p, out);
   free(out);
   free(text);
 }
 
 static void copy_file(const char *from, const char *to) {
-  char *t = slurp(from);
+  char *t = tu_slurp(from);
   assert_non_null(t);
-  write_text(to, t);
+  tu_write_text(to, t);
   free(t);
 }
 
@@ -240,9 +185,9 @@ static const char *balanced_spec =
 
 static void test_spectral_and_corruption(void **state) {
   (void)state;
-  write_text(tpath("spectral.json"), spectral_spec);
+  tu_write_text(tpath("spectral.json"), spectral_spec);
   expect_rc(0, (const char *[]){"check", "spectral.json", NULL});
-  char *table = slurp(tpath("stdout.txt"));
+  char *table = tu_slurp(tpath("stdout.txt"));
   assert_non_null(table);
   print_message("%s", table);
   assert_non_null(strstr(table, "verdict"));
@@ -264,7 +209,7 @@ static void test_spectral_and_corruption(void **state) {
   expect_na(root, "gradient descent rate", "gradient descent fails");
   json_decref(root);
   /* the closed-form loss next to cf_dist; no rate bound applies (c = 0, delta < 0) */
-  char *csv = slurp(tpath("spectral/trajectory.csv"));
+  char *csv = tu_slurp(tpath("spectral/trajectory.csv"));
   assert_non_null(csv);
   assert_non_null(strstr(csv, "cf_dist,cf_loss,"));
   assert_null(strstr(csv, "bound_"));
@@ -277,7 +222,7 @@ static void test_spectral_and_corruption(void **state) {
   copy_file(tpath("spectral/trajectory.csv"), tpath("traj.orig"));
   corrupt("spectral", "loss", 10.0, 0);
   expect_error(DLN_CHECK_EXIT_VIOLATED, "closed form: loss", (const char *[]){"check", "spectral", NULL});
-  char *err = slurp(tpath("stderr.txt"));
+  char *err = tu_slurp(tpath("stderr.txt"));
   assert_non_null(strstr(err, "likely a bug or a corrupted trajectory"));
   free(err);
   root = load_check("spectral");
@@ -303,7 +248,7 @@ static void test_spectral_and_corruption(void **state) {
 
 static void test_regression_imbalanced(void **state) {
   (void)state;
-  write_text(tpath("regression.json"), regression_spec);
+  tu_write_text(tpath("regression.json"), regression_spec);
   expect_rc(0, (const char *[]){"check", "regression.json", "--out", "regression", NULL});
   json_t *root = load_check("regression");
   expect_no_violation(root);
@@ -314,7 +259,7 @@ static void test_regression_imbalanced(void **state) {
   expect_na(root, "dissipation at t = 0", "factorization loss fails");
   json_decref(root);
   /* the bias columns of the observer, after the 003 Thm 1 bound column (observe theory) */
-  char *csv = slurp(tpath("regression/trajectory.csv"));
+  char *csv = tu_slurp(tpath("regression/trajectory.csv"));
   assert_non_null(csv);
   assert_non_null(strstr(csv, "bound_003thm1,nuclear_norm,effective_rank,dist_minnorm,orth_measure"));
   free(csv);
@@ -327,7 +272,7 @@ static void test_regression_imbalanced(void **state) {
 
 static void test_balanced_three_layer(void **state) {
   (void)state;
-  write_text(tpath("balanced.json"), balanced_spec);
+  tu_write_text(tpath("balanced.json"), balanced_spec);
   expect_rc(0, (const char *[]){"check", "balanced.json", NULL});
   json_t *root = load_check("balanced");
   expect_no_violation(root);
@@ -352,11 +297,11 @@ static void test_bad_folders(void **state) {
                (const char *[]){"check", "does-not-exist", NULL});
   assert_int_equal(mkdir(tpath("empty"), 0755), 0);
   expect_error(66, "summary.json", (const char *[]){"check", "empty", NULL});
-  write_text(tpath("empty/summary.json"), "{\"spec\": {\"task\": ");
+  tu_write_text(tpath("empty/summary.json"), "{\"spec\": {\"task\": ");
   expect_error(65, "summary.json:1:", (const char *[]){"check", "empty", NULL});
-  write_text(tpath("empty/summary.json"), "{\"complete\": true}\n");
+  tu_write_text(tpath("empty/summary.json"), "{\"complete\": true}\n");
   expect_error(65, "field \"spec\": expected an object", (const char *[]){"check", "empty", NULL});
-  write_text(tpath("empty/summary.json"), "{\"spec\": {\"eta\": \"fast\"}}\n");
+  tu_write_text(tpath("empty/summary.json"), "{\"spec\": {\"eta\": \"fast\"}}\n");
   expect_error(65, "eta", (const char *[]){"check", "empty", NULL});
   expect_error(64, "expected one spec file or run folder", (const char *[]){"check", NULL});
   expect_error(64, "--slack", (const char *[]){"check", "empty", "--slack", "-1", NULL});

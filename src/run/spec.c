@@ -88,7 +88,7 @@ static const dln_spec_option options[] = {
   {"samples", DLN_OPT_INT, OFF(samples), "201", "number of sample times including 0 and t_end", NULL},
   {"log_samples", DLN_OPT_BOOL, OFF(log_samples), "false", "log-spaced sample times from t_first to t_end (plus t = 0)", NULL},
   {"t_first", DLN_OPT_DOUBLE, OFF(t_first), "0", "first positive sample time for log spacing (0: t_end * 1e-4)", NULL},
-  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, conserved, imbalance, all; theory columns (not in all): closed_form (cf_dist), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both)", observables},
+  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, conserved, imbalance, all; theory columns (not in all): closed_form (cf_dist, cf_loss and the bound_* curves of the rate theorems whose hypotheses hold), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both)", observables},
   {"out", DLN_OPT_STRING, OFF(out), "dln-out", "output folder", NULL},
   {"plot", DLN_OPT_BOOL, OFF(plot), "true", "write plot.py and render figure.png with /usr/bin/python3", NULL},
   {"quiet", DLN_OPT_BOOL, OFF(quiet), "false", "no progress or table on the terminal", NULL},
