@@ -305,7 +305,7 @@ static int cmd_run(int argc, char **argv) {
     rc = fail(st, res.fail_phase);
     goto done;
   }
-  if (res.train.stop_reason == DLN_STOP_CANCELLED || interrupted) {
+  if (res.train.stop_reason == DLN_STOP_CANCELLED) { /* polled by the library up to summary.json */
     fprintf(stderr, "dln: %s: cancelled by SIGINT; the run is incomplete (no summary.json)\n", spec.out);
     rc = EXIT_CANCELLED;
     goto done;
@@ -478,11 +478,13 @@ static int cmd_sweep(int argc, char **argv) {
   dln_ensemble_result res;
   st = dln_ensemble_run(&spec, &sw, &eo, &res);
   if (prog.drawn) fputc('\n', stderr);
-  if (st) {
-    rc = fail(st, DLN_RUN_FAIL_OUTPUT);
+  if (st) { /* DLN_EIO: the output folder; otherwise a bad sweep (e.g. too many runs), or no memory */
+    rc = fail(st, st == DLN_EIO ? DLN_RUN_FAIL_OUTPUT : DLN_RUN_FAIL_SPEC);
     goto done;
   }
-  if (res.cancelled || interrupted) {
+  /* the library polls the SIGINT flag last just before it commits the outputs: trust
+   * its answer, so a run reported as cancelled never has an ensemble.json */
+  if (res.cancelled) {
     fprintf(stderr, "dln: %s: sweep cancelled by SIGINT; nothing written\n", out ? out : spec.out);
     rc = EXIT_CANCELLED;
     goto done;
@@ -604,7 +606,7 @@ static int cmd_check(int argc, char **argv) {
       rc = fail(st, res.fail_phase);
       goto done;
     }
-    if (res.train.stop_reason == DLN_STOP_CANCELLED || interrupted) {
+    if (res.train.stop_reason == DLN_STOP_CANCELLED) { /* polled by the library up to summary.json */
       fprintf(stderr, "dln: %s: cancelled by SIGINT; the run is incomplete (no summary.json)\n", spec.out);
       rc = EXIT_CANCELLED;
       goto done;

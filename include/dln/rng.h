@@ -19,7 +19,7 @@ dln_rng *dln_rng_alloc(uint64_t seed, uint64_t stream);
 void dln_rng_free(dln_rng *r);
 /* Uniform on [0, 1). */
 double dln_rng_uniform(dln_rng *r);
-/* Uniform integer in [0, n). */
+/* Uniform integer in [0, n); 0 for n = 0. Any n (above 2^32 − 1 two draws are combined). */
 unsigned long dln_rng_uniform_int(dln_rng *r, unsigned long n);
 /* N(0, sigma^2). */
 double dln_rng_gaussian(dln_rng *r, double sigma);

@@ -10,7 +10,9 @@
  * crossing time is refined on the dense output for flows); ‖∇φ‖ ≤ grad_tol;
  * divergence (non-finite loss/weights, or φ or ‖θ‖_∞ above `blowup`); integrator
  * failure; cancellation by the progress callback. The state θ holds the last good
- * point, and the trajectory holds every sample up to it plus a final row.
+ * point (on divergence: the state before the bad step or iterate, at result.t, with
+ * fail_t / fail_step naming the bad one; θ(0) itself when it is already past blowup),
+ * and the trajectory holds every sample up to it plus a final row.
  *
  * Other integrators of the same flow (docs/integrators.md): CVODE BDF with matrix-free
  * GMRES and the exact Jacobian-vector product −∇²φ(θ)v (stiff runs); Gauss–Legendre
@@ -62,7 +64,7 @@ typedef int (*dln_progress_fn)(void *ctx, double t, double t_end, double loss);
 typedef struct dln_train_options {
   dln_method method;
   double eta;             /* GD step (> 0), default 1e-3 */
-  double t_end;           /* final time (> 0), default 10; GD takes round(t_end/η) ≥ 1 steps */
+  double t_end;           /* final time (> 0), default 10; GD takes round(t_end/η) ≥ 1 steps (t_end/η ≤ 2^62) */
   long max_steps;         /* GD steps / integrator steps, 0 = unlimited for GD (t_end/η), 10^7 for flow */
   double loss_threshold;  /* stop when φ ≤ this; negative disables (default -1) */
   double grad_tol;        /* stop when ‖∇φ‖ ≤ this; 0 disables (default 0) */

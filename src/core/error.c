@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_message[1024];
 
@@ -30,9 +31,14 @@ const char *dln_last_error(void) { return last_message; }
 void dln_error_clear(void) { last_message[0] = '\0'; }
 
 int dln_error(int status, const char *fmt, ...) {
+  /* Format into a local buffer first: an argument may be dln_last_error() itself
+   * ("...: %s" quoting the previous failure), and vsnprintf must not write into the
+   * string it is reading. */
+  char buf[sizeof last_message];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_message, sizeof last_message, fmt, ap);
+  vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  memcpy(last_message, buf, sizeof buf);
   return status;
 }

@@ -45,7 +45,19 @@ void dln_rng_free(dln_rng *r) {
 }
 
 double dln_rng_uniform(dln_rng *r) { return gsl_rng_uniform(r->g); }
-unsigned long dln_rng_uniform_int(dln_rng *r, unsigned long n) { return gsl_rng_uniform_int(r->g, n); }
+unsigned long dln_rng_uniform_int(dln_rng *r, unsigned long n) {
+  /* gsl_rng_uniform_int refuses n = 0 and n above the generator's range (2^32 − 1 for
+   * MT19937) through GSL's error handler, which aborts by default: handle both here. */
+  if (n <= 1) return 0;
+  if (n <= gsl_rng_max(r->g) - gsl_rng_min(r->g)) return gsl_rng_uniform_int(r->g, n);
+  /* n ≥ 2^32 (64-bit unsigned long): 64 random bits from two draws, rejection sampling
+   * on the largest multiple of n so that every value in [0, n) is equally likely */
+  const uint64_t nn = (uint64_t)n, limit = UINT64_MAX - UINT64_MAX % nn;
+  for (;;) {
+    uint64_t x = ((uint64_t)gsl_rng_get(r->g) << 32) | ((uint64_t)gsl_rng_get(r->g) & 0xFFFFFFFFull);
+    if (x < limit) return (unsigned long)(x % nn);
+  }
+}
 double dln_rng_gaussian(dln_rng *r, double sigma) { return gsl_ran_gaussian_ziggurat(r->g, sigma); }
 
 void dln_rng_fill_gaussian(dln_rng *r, double *x, size_t n, double sigma) {

@@ -404,7 +404,12 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
   dln_stepper *stp = NULL;
   auto_state au = {0};
   double *ybuf = malloc(n * sizeof(double) + 1);
-  if (!ybuf) return dln_error(DLN_ENOMEM, "out of memory allocating flow buffers (%zu parameters)", n);
+  double *prev = malloc(n * sizeof(double) + 1); /* θ before the step: the last good state on divergence */
+  if (!ybuf || !prev) {
+    free(ybuf);
+    free(prev);
+    return dln_error(DLN_ENOMEM, "out of memory allocating flow buffers (%zu parameters)", n);
+  }
   if (o->method == DLN_METHOD_CVODE)
     status = dln_cvode_create(c, theta, 0.0, 0.0, &stp);
   else if (o->method == DLN_METHOD_GAUSS)
@@ -432,11 +437,14 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
   long min_steps = o->auto_min_steps > 0 ? o->auto_min_steps : 200;
   long max_steps = o->max_steps > 0 ? o->max_steps : 10000000L;
   double val = sys->loss(c, theta), t = 0.0, tprev = 0.0;
-  if (!isfinite(val)) {
+  double ymax0 = dln_vec_maxabs(n, theta);
+  if (!isfinite(val) || val > o->blowup || !(ymax0 <= o->blowup)) {
+    /* as gradient descent at step 0: the run stops at the initial point, which is kept */
     r->fail_t = 0;
     r->fail_step = 0;
-    finish(c, DLN_STOP_DIVERGED, 0.0, "loss is %g at the initial point", val);
-    goto out;
+    finish(c, DLN_STOP_DIVERGED, 0.0, "%s diverged at the initial point (t = 0): max|%s| = %g, loss = %g",
+           sys->flow_name, sys->state_name, ymax0, val);
+    goto stopped;
   }
   /* samples at t = 0 */
   while (c->next < c->ntimes && c->times[c->next] <= 0.0) {
@@ -446,7 +454,7 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
   if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
     r->t_threshold = 0.0;
     finish(c, DLN_STOP_LOSS, 0.0, "loss %.6g is below the threshold %.6g at t = 0", val, o->loss_threshold);
-    goto out;
+    goto stopped;
   }
   for (;;) {
     if (steps >= max_steps) {
@@ -454,6 +462,7 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
       break;
     }
     tprev = t;
+    memcpy(prev, theta, n * sizeof(double));
     c->rhs_fatal = 0;
     int rc = stp->step(stp, &t);
     if (rc && c->rhs_fatal) { /* a library error in the right-hand side: its message is recorded */
@@ -471,10 +480,15 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
     int need_loss = o->loss_threshold >= 0 || (sys->flow_grad_tol_needs_loss && o->grad_tol > 0) || !(ymax <= o->blowup);
     if (need_loss || (steps & 63) == 0) val = sys->loss(c, theta);
     if (!isfinite(ymax) || ymax > o->blowup || !isfinite(val) || val > o->blowup) {
+      /* the step to t is bad: back to the last good state, at tprev after steps − 1 steps
+       * (as gradient descent); the stop is reported with the bad step and time */
       r->fail_t = t;
       r->fail_step = steps;
-      finish(c, DLN_STOP_DIVERGED, t, "%s diverged at t = %.6g (step %ld): max|%s| = %g, loss = %g", sys->flow_name, t,
-             steps, sys->state_name, ymax, val);
+      finish(c, DLN_STOP_DIVERGED, tprev, "%s diverged at t = %.6g (step %ld): max|%s| = %g, loss = %g", sys->flow_name,
+             t, steps, sys->state_name, ymax, val);
+      memcpy(theta, prev, n * sizeof(double));
+      t = tprev;
+      steps--;
       break;
     }
     /* threshold crossing inside [tprev, t]: bisection on the dense output */
@@ -542,6 +556,7 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
       }
     }
   }
+stopped:
   r->loss = sys->loss(c, theta);
   r->steps = steps;
   stp->stats(stp, r);
@@ -557,6 +572,7 @@ out:
   free(au.v);
   free(au.w);
   free(ybuf);
+  free(prev);
   return status;
 }
 

@@ -53,7 +53,7 @@ typedef struct dln_dyn_system {
   int flow_grad_tol_needs_loss; /* flow: with grad_tol > 0 φ is evaluated at every step (else
                                    every 64 steps unless loss_threshold or blow-up needs it) */
   int flow_result_on_early_exit; /* flow: result->steps and ->loss are also set when the run
-                                    stops before the first step or on an error */
+                                    stops on an error (a stop at t = 0 always sets them) */
 } dln_dyn_system;
 
 /* The layer-wise gradient flow / descent θ̇ = −∇φ(θ) of c->net and c->loss, sampled by

@@ -18,6 +18,10 @@
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
 
+/* Largest t_end/η of gradient descent: the step counter is a long; 2^62 steps is far
+ * beyond any run and keeps round(t_end/η) + 1 exact in a long. */
+#define DLN_GD_MAX_STEPS 4.611686018427387904e18
+
 const char *dln_stop_reason_name(int reason) {
   switch (reason) {
     case DLN_STOP_TIME: return "time";
@@ -63,6 +67,10 @@ int dln_train_check(const dln_train_options *o) {
     return dln_error(DLN_EINVAL, "eta: expected a finite step size > 0, found %g", o->eta);
   if (!(isfinite(o->t_end) && o->t_end > 0))
     return dln_error(DLN_EINVAL, "t_end: expected a finite time > 0, found %g", o->t_end);
+  /* the step count round(t_end/η) must be a long (and countable) */
+  if (o->method == DLN_METHOD_GD && !(o->t_end / o->eta <= DLN_GD_MAX_STEPS))
+    return dln_error(DLN_EINVAL, "t_end/eta: expected at most %.3g gradient-descent steps, found t_end = %g, eta = %g (%.3g steps)",
+                     DLN_GD_MAX_STEPS, o->t_end, o->eta, o->t_end / o->eta);
   if (o->max_steps < 0) return dln_error(DLN_EINVAL, "max_steps: expected >= 0, found %ld", o->max_steps);
   if (isnan(o->loss_threshold)) return dln_error(DLN_EINVAL, "loss_threshold: expected a number, found nan");
   if (!(o->grad_tol >= 0) || isinf(o->grad_tol))
@@ -197,7 +205,7 @@ const dln_dyn_system dln_net_system = {
     .grad_norm = net_grad_norm,
     .record = net_record,
     .gd_sign = -1.0,
-    .gd_check_state = 0,
+    .gd_check_state = 1, /* divergence: φ or ‖θ‖_∞ above blowup (dln/train.h), as the flow driver */
     .flow_grad_tol_needs_loss = 1,
     .flow_result_on_early_exit = 0,
 };

@@ -540,12 +540,12 @@ static int pool_run(ens *E, int nthreads, void (*tick)(ens *, long done)) {
   if (nthreads > E->ntasks) nthreads = (int)E->ntasks;
   pthread_t *th = calloc((size_t)nthreads, sizeof *th);
   if (!th) return dln_error(DLN_ENOMEM, "out of memory");
-  int started = 0, st = DLN_OK;
+  int started = 0, st = DLN_OK, perr = 0;
   for (; started < nthreads; ++started)
-    if (pthread_create(&th[started], NULL, worker, E) != 0) break;
+    if ((perr = pthread_create(&th[started], NULL, worker, E)) != 0) break;
   if (!started) {
     free(th);
-    return dln_error(DLN_EINVAL, "cannot start a worker thread: %s", strerror(errno));
+    return dln_error(DLN_ENOMEM, "cannot start a worker thread: %s", strerror(perr)); /* pthread_create returns the error */
   }
   pthread_mutex_lock(&E->mu);
   long seen = -1;
@@ -987,6 +987,9 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   E.outs = NULL;
   if (st) goto done;
   if (atomic_load(&E.cancel)) goto cancelled;
+  /* a cancel after the last run finished still writes nothing (the pool polls only
+   * while runs are pending) */
+  if (opt->cancelled && opt->cancelled(opt->progress_ctx)) goto cancelled;
   flush_ready(&E, &O);
 
   res->ncomplete = O.ncomplete;

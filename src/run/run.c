@@ -518,7 +518,10 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   char wb[512];
 
   if ((st = dln_spec_check(spec))) goto fail;
-  openblas_set_num_threads(spec->blas_threads);
+  /* only when it changes: dln sweep draws its data sets through here on its worker
+   * threads, with OpenBLAS already at one thread, and openblas_set_num_threads is not
+   * meant to be called concurrently */
+  if (openblas_get_num_threads() != spec->blas_threads) openblas_set_num_threads(spec->blas_threads);
   phase = DLN_RUN_FAIL_OUTPUT;
   if ((st = dln_mkdir_p(out)) || (st = clean_stale_summary(out))) goto fail;
 
@@ -671,6 +674,12 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
     json_object_set_new(sum, "wall_seconds", dln_json_num(res->wall_ms * 1e-3));
     static const char *const plot_names[] = {"off", "rendered", "no matplotlib", "plot.py failed", "script only"};
     json_object_set_new(sum, "figure", json_string(plot_names[res->plot]));
+  }
+  /* last chance to cancel: a SIGINT while the outputs were written must not leave a
+   * summary.json (the mark of a complete run) */
+  if (is_cancelled(opt)) {
+    res->train.stop_reason = DLN_STOP_CANCELLED;
+    goto done;
   }
   phase = DLN_RUN_FAIL_OUTPUT;
   {
@@ -873,6 +882,10 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
   json_object_set_new(sum, "figure", json_string(plot_names[agg->plot]));
   json_object_set_new(sum, "stop_reason", json_string(dln_stop_reason_name(agg->train.stop_reason)));
   json_object_set_new(sum, "wall_seconds", dln_json_num(now_seconds() - t0));
+  if (is_cancelled(opt)) { /* no summary.json after a SIGINT (see run_impl) */
+    agg->train.stop_reason = DLN_STOP_CANCELLED;
+    goto done;
+  }
   agg->fail_phase = DLN_RUN_FAIL_OUTPUT;
   {
     char *p = path_join(base->out, "summary.json");

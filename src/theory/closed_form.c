@@ -141,17 +141,37 @@ static void riccati_set_z0(dln_cf *cf, const double *Z0) {
 /* Z(t) = e^{a t S} Z0 [I + (e^{b t S} − I)(c S)^{-1} Z0]^{-1} e^{a t S}, evaluated in S's
  * eigenbasis: Z̃ = E Z̃0 M^{-1} E with E = diag(e^{a t μ}), M = I + diag(expm1(b t μ)/(c μ)) Z̃0.
  * 001 eq. 8: S = Ȳ, (a, b, c) = (2, 4, 1). 001 eq. 30: S = S̃, (a, b, c) = (1, 2, 2).
- * Result in cf->Z (original coordinates). */
+ * Result in cf->Z (original coordinates).
+ *
+ * Once b t |μ| > 1 for some μ that form is badly scaled (K = diag(k_i) grows like e^{b t μ},
+ * M's condition number with it, although Z stays bounded), so it is evaluated there as
+ * follows (b = 2a in both uses): with A = K^{-1} + Z̃0 (M = K A),
+ *   Z̃0 M^{-1} = K^{-1} − K^{-1} A^{-1} K^{-1}  ⇒  Z̃ = diag(g) − D A^{-1} D,
+ *   g_i = e_i²/k_i = −c μ_i / expm1(−b t μ_i),  D = diag(e_i/k_i) = diag(c μ_i / (2 sinh(a t μ_i))),
+ * every factor bounded for all t > 0 (K^{-1} > 0, and A is SPD for the PSD Z̃0 of eq. 8 / 30). */
 static int riccati_eval(dln_cf *cf, double t, const char *bracket_name) {
   int q = cf->q;
   size_t qq = (size_t)q * q;
+  double bmax = 0;
+  for (int i = 0; i < q; ++i) bmax = fmax(bmax, fabs(cf->b * t * cf->mu[i]));
+  const int scaled = bmax > 1.0;
   for (int i = 0; i < q; ++i) {
-    cf->e[i] = exp(cf->a * t * cf->mu[i]);
-    cf->k[i] = expm1(cf->b * t * cf->mu[i]) / (cf->c * cf->mu[i]);
+    double mu = cf->mu[i];
+    if (!scaled) {
+      cf->e[i] = exp(cf->a * t * mu);
+      cf->k[i] = expm1(cf->b * t * mu) / (cf->c * mu);
+    } else {
+      cf->e[i] = cf->c * mu / (2.0 * sinh(cf->a * t * mu));   /* D_i (0 once sinh overflows) */
+      cf->k[i] = cf->c * mu / expm1(cf->b * t * mu);          /* (K^{-1})_i > 0 */
+    }
   }
-  /* M = I + diag(k) Z̃0 */
-  for (int j = 0; j < q; ++j)
-    for (int i = 0; i < q; ++i) cf->M[i + (size_t)j * q] = (i == j) + cf->k[i] * cf->Z0t[i + (size_t)j * q];
+  if (!scaled) { /* M = I + diag(k) Z̃0 */
+    for (int j = 0; j < q; ++j)
+      for (int i = 0; i < q; ++i) cf->M[i + (size_t)j * q] = (i == j) + cf->k[i] * cf->Z0t[i + (size_t)j * q];
+  } else { /* A = K^{-1} + Z̃0 */
+    for (int j = 0; j < q; ++j)
+      for (int i = 0; i < q; ++i) cf->M[i + (size_t)j * q] = (i == j ? cf->k[i] : 0.0) + cf->Z0t[i + (size_t)j * q];
+  }
   if (dln_check_finite("closed-form bracket", q, q, cf->M))
     return dln_error(DLN_ENONFINITE, "%s: exponentials overflow at t = %g (reduce t)", cf->name, t);
   double anorm = LAPACKE_dlange_work(LAPACK_COL_MAJOR, '1', q, q, cf->M, q, NULL);
@@ -161,16 +181,29 @@ static int riccati_eval(dln_cf *cf, double t, const char *bracket_name) {
   if (info != 0 || !(rcond > cf->tol)) {
     char hyp[160];
     snprintf(hyp, sizeof hyp, "%s: invertibility of the bracket at t = %g", cf->name, t);
-    return not_applicable(hyp, "reciprocal condition number %.3g", rcond);
+    return not_applicable(hyp, "reciprocal condition number %.3g%s", rcond,
+                          scaled ? " of K^{-1} + X0~, the bracket scaled by K^{-1}" : "");
   }
-  /* T = M^{-1} E */
+  /* T = M^{-1} E, or A^{-1} D */
   memset(cf->T, 0, qq * sizeof(double));
   for (int i = 0; i < q; ++i) cf->T[i + (size_t)i * q] = cf->e[i];
   LAPACKE_dgetrs_work(LAPACK_COL_MAJOR, 'N', q, q, cf->M, q, cf->ipiv, cf->T, q);
-  /* T2 = E Z̃0 T */
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, q, q, q, 1.0, cf->Z0t, q, cf->T, q, 0.0, cf->T2, q);
-  for (int j = 0; j < q; ++j)
-    for (int i = 0; i < q; ++i) cf->T2[i + (size_t)j * q] *= cf->e[i];
+  if (!scaled) {
+    /* T2 = E Z̃0 T */
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, q, q, q, 1.0, cf->Z0t, q, cf->T, q, 0.0, cf->T2, q);
+    for (int j = 0; j < q; ++j)
+      for (int i = 0; i < q; ++i) cf->T2[i + (size_t)j * q] *= cf->e[i];
+  } else {
+    /* T2 = diag(g) − D A^{-1} D, symmetrized (A is symmetric) */
+    for (int j = 0; j < q; ++j)
+      for (int i = 0; i < q; ++i) cf->T2[i + (size_t)j * q] = -cf->e[i] * cf->T[i + (size_t)j * q];
+    for (int j = 0; j < q; ++j)
+      for (int i = j + 1; i < q; ++i) {
+        double v = 0.5 * (cf->T2[i + (size_t)j * q] + cf->T2[j + (size_t)i * q]);
+        cf->T2[i + (size_t)j * q] = cf->T2[j + (size_t)i * q] = v;
+      }
+    for (int i = 0; i < q; ++i) cf->T2[i + (size_t)i * q] += -cf->c * cf->mu[i] / expm1(-cf->b * t * cf->mu[i]);
+  }
   /* Z = Q T2 Q^T */
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, q, q, q, 1.0, cf->Q, q, cf->T2, q, 0.0, cf->T, q);
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, q, q, q, 1.0, cf->T, q, cf->Q, q, 0.0, cf->Z, q);
