@@ -89,6 +89,24 @@ static int cancelled_cb(void *ctx) {
   return interrupted != 0;
 }
 
+/* SIGINT sets `interrupted`; the running job polls it and commits nothing. */
+static void catch_sigint(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+/* Progress state of one dln_run-based job. */
+static progress progress_for(int quiet) {
+  progress p;
+  memset(&p, 0, sizeof p);
+  p.quiet = quiet;
+  p.tty = isatty(STDERR_FILENO);
+  return p;
+}
+
 /* ---- help --------------------------------------------------------------------- */
 
 static const char *type_meta(dln_opt_type t) {
@@ -284,16 +302,8 @@ static int cmd_run(int argc, char **argv) {
     }
   }
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-
-  progress prog;
-  memset(&prog, 0, sizeof prog);
-  prog.quiet = spec.quiet;
-  prog.tty = isatty(STDERR_FILENO);
+  catch_sigint();
+  progress prog = progress_for(spec.quiet);
   dln_run_options ro = {progress_cb, &prog, run_event_cb, cancelled_cb};
   dln_run_result res;
   if (single) {
@@ -458,11 +468,7 @@ static int cmd_sweep(int argc, char **argv) {
   }
   if (quiet) spec.quiet = 1;
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
+  catch_sigint();
 
   double t_start = now_seconds();
   sweep_progress prog = {spec.quiet, isatty(STDERR_FILENO), 0, t_start, t_start};
@@ -591,15 +597,8 @@ static int cmd_check(int argc, char **argv) {
       goto done;
     }
     if (quiet) spec.quiet = 1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    progress prog;
-    memset(&prog, 0, sizeof prog);
-    prog.quiet = spec.quiet;
-    prog.tty = isatty(STDERR_FILENO);
+    catch_sigint();
+    progress prog = progress_for(spec.quiet);
     dln_run_options ro = {progress_cb, &prog, run_event_cb, cancelled_cb};
     dln_run_result res;
     if ((st = dln_run(&spec, &ro, &res))) {
