@@ -17,7 +17,8 @@
  * Other integrators of the same flow (docs/integrators.md): CVODE BDF with matrix-free
  * GMRES and the exact Jacobian-vector product −∇²φ(θ)v (stiff runs); Gauss–Legendre
  * collocation, which conserves the quadratic invariants C_j to round-off (Hairer,
- * Lubich, Wanner, GNI Thm IV.2.2); AUTO, ERK switching to CVODE when stiff. All share
+ * Lubich, Wanner, GNI Thm IV.2.2); AUTO, ERK switching to CVODE when stiff; RKC, dln's
+ * own explicit RK switching to Runge–Kutta–Chebyshev when stiff. All share
  * the sampling (dense output), stop rules and divergence reporting above. */
 #ifndef DLN_TRAIN_H
 #define DLN_TRAIN_H
@@ -34,13 +35,17 @@ extern "C" {
  * GMRES whose Jacobian-vector product is the exact −∇²φ v (stiff). GAUSS: Gauss–Legendre
  * collocation with s = gauss_stages (1: implicit midpoint, 2: order 4); conserves every
  * quadratic invariant, e.g. C_j, to round-off. AUTO: ERK, switching to CVODE once the
- * steps are stability-limited (rule in docs/integrators.md). */
+ * steps are stability-limited (rule in docs/integrators.md). RKC: dln's own low-overhead
+ * explicit RK (the erk_order table) switching to Runge–Kutta–Chebyshev (second order,
+ * stability interval ≈ 0.65 s² for s stages) when stability-limited; for small and
+ * mildly stiff flows. */
 typedef enum dln_method {
   DLN_METHOD_GD = 0,
   DLN_METHOD_FLOW = 1,
   DLN_METHOD_CVODE = 2,
   DLN_METHOD_GAUSS = 3,
-  DLN_METHOD_AUTO = 4
+  DLN_METHOD_AUTO = 4,
+  DLN_METHOD_RKC = 5
 } dln_method;
 
 typedef enum dln_stop_reason {
@@ -69,7 +74,7 @@ typedef struct dln_train_options {
   double loss_threshold;  /* stop when φ ≤ this; negative disables (default -1) */
   double grad_tol;        /* stop when ‖∇φ‖ ≤ this; 0 disables (default 0) */
   double rtol, atol;      /* flow tolerances (> 0), default 1e-8, 1e-10 */
-  int erk_order;          /* ERK method order for ARKODE's default table: 2..8, default 5 */
+  int erk_order;          /* ERK method order for ARKODE's default table (flow, auto, rkc): 2..8, default 5 */
   double blowup;          /* divergence threshold on φ and ‖θ‖_∞, default 1e150 */
   int nsamples;           /* sample times incl. t = 0 and t_end (≥ 2), default 201 */
   int log_spacing;        /* 1: log-spaced between t_first and t_end (plus t = 0) */
@@ -82,8 +87,9 @@ typedef struct dln_train_options {
   int gauss_stages;       /* Gauss–Legendre stages s: 1 (midpoint, order 2) or 2 (order 4); default 2 */
   double gauss_h;         /* > 0: fixed Gauss step (no error control); 0: adaptive (rtol, atol). Default 0 */
   int krylov_maxl;        /* GMRES Krylov dimension for CVODE and the Gauss Newton solver; default 30 */
-  double auto_stiff_ratio;/* AUTO: h·ρ(∇²φ)/β_ERK at or above which a step counts as stability-limited; default 0.5 */
-  int auto_window;        /* AUTO: consecutive stability-limited checks (one per 10 steps) before switching; default 3 */
+  double auto_stiff_ratio;/* AUTO, RKC: h·ρ(∇²φ)/β_ERK at or above which a step counts as stability-limited; default 0.5 */
+  int auto_window;        /* AUTO: consecutive stability-limited checks (one per 10 steps) before switching; RKC:
+                             consecutive stability-limited steps; default 3 */
   long auto_min_steps;    /* AUTO: switch only if ERK would still need ≥ this many steps, (t_end − t)/h; default 200 */
 } dln_train_options;
 
@@ -113,9 +119,10 @@ typedef struct dln_train_result {
   long lin_iters;         /* linear (GMRES) iterations */
   long nonlin_fails;      /* nonlinear solver convergence failures (step retried with smaller h) */
   const char *integrator; /* static name: "gd", "arkode-erk", "cvode-bdf", "gauss-legendre-1|2",
-                             "arkode-erk->cvode-bdf" (AUTO after a switch); dln_e2e_gd and
+                             "arkode-erk->cvode-bdf" (AUTO after a switch), "dln-rk5",
+                             "dln-rk5->rkc" (RKC, before / after its switch); dln_e2e_gd and
                              dln_e2e_flow (dln/e2e.h): "e2e-gd", "e2e-arkode-erk" */
-  double switched_at;     /* time of the AUTO switch to CVODE, NAN if none */
+  double switched_at;     /* time of the AUTO switch to CVODE (RKC: first switch to Chebyshev), NAN if none */
 } dln_train_result;
 
 /* Train from θ (in: initial weights, out: last good weights). If obs and traj are

@@ -217,17 +217,6 @@ static int erk_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
 /* c->sundials_msg is the buffer of the error handler dln_sun_err_capture */
 _Static_assert(sizeof ((dln_run_ctx *)0)->sundials_msg == DLN_SUN_MSG_LEN, "sundials_msg must hold DLN_SUN_MSG_LEN");
 
-static ARKODE_ERKTableID erk_table(int order) {
-  switch (order) {
-    case 2: return ARKODE_HEUN_EULER_2_1_2;
-    case 3: return ARKODE_BOGACKI_SHAMPINE_4_2_3;
-    case 4: return ARKODE_ZONNEVELD_5_3_4;
-    case 6: return ARKODE_VERNER_8_5_6;
-    case 8: return ARKODE_FEHLBERG_13_7_8;
-    default: return ARKODE_DORMAND_PRINCE_7_4_5;
-  }
-}
-
 static int erk_step(dln_stepper *base, double *t) {
   erk_stepper *s = (erk_stepper *)base;
   s->c->rhs_bad = 0;
@@ -295,7 +284,7 @@ static int erk_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
     goto fail;
   }
   if (ERKStepSetUserData(s->mem, c) || ERKStepSetErrHandlerFn(s->mem, dln_sun_err_capture, c->sundials_msg) ||
-      ERKStepSStolerances(s->mem, o->rtol, o->atol) || ERKStepSetTableNum(s->mem, erk_table(o->erk_order)) ||
+      ERKStepSStolerances(s->mem, o->rtol, o->atol) || ERKStepSetTableNum(s->mem, (ARKODE_ERKTableID)dln_erk_table_id(o->erk_order)) ||
       ERKStepSetStopTime(s->mem, o->t_end) || ERKStepSetMaxNumSteps(s->mem, -1)) {
     st = dln_error(DLN_ESOLVER, "ARKODE setup failed: %s", c->sundials_msg);
     goto fail;
@@ -305,41 +294,6 @@ static int erk_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
 fail:
   erk_destroy(&s->base);
   return st;
-}
-
-/* Real stability boundary β of an explicit RK table: the largest x with |R(−ξ)| ≤ 1
- * for all 0 ≤ ξ ≤ x, R(z) = 1 + z bᵀ(I − zA)⁻¹1 (Hairer–Wanner II §IV.2). Scan, then
- * bisect the first crossing. Dormand–Prince 5(4): β ≈ 3.31. */
-static double erk_stability_boundary(ARKodeButcherTable B) {
-  double g[32];
-  int s = B->stages < 32 ? B->stages : 32;
-  double lo = 0, hi = 0;
-  for (int k = 1; k <= 4000; ++k) { /* ξ up to 40 in steps of 0.01 */
-    double x = 0.01 * k, z = -x, R = 1;
-    for (int i = 0; i < s; ++i) {
-      double a = 0;
-      for (int j = 0; j < i; ++j) a += B->A[i][j] * g[j];
-      g[i] = 1 + z * a; /* explicit: (I − zA) g = 1 by forward substitution */
-      R += z * B->b[i] * g[i];
-    }
-    if (fabs(R) > 1 + 1e-12) {
-      hi = x;
-      break;
-    }
-    lo = x;
-  }
-  if (hi == 0) return lo;
-  for (int it = 0; it < 40; ++it) {
-    double x = 0.5 * (lo + hi), z = -x, R = 1;
-    for (int i = 0; i < s; ++i) {
-      double a = 0;
-      for (int j = 0; j < i; ++j) a += B->A[i][j] * g[j];
-      g[i] = 1 + z * a;
-      R += z * B->b[i] * g[i];
-    }
-    if (fabs(R) > 1 + 1e-12) hi = x; else lo = x;
-  }
-  return lo;
 }
 
 /* ---- AUTO: ERK until stiff, then CVODE.
@@ -363,25 +317,8 @@ typedef struct {
 } auto_state;
 
 static double auto_rho(dln_run_ctx *c, auto_state *a, const double *theta) {
-  size_t n = dln_dyn_size(c);
-  if (!a->primed) { /* deterministic start vector with all-sign entries */
-    uint64_t x = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; i < n; ++i) {
-      x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-      a->v[i] = (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0 - 0.5;
-    }
-  }
-  int iters = a->primed ? 2 : 8;
-  a->primed = 1;
-  double rho = 0;
-  for (int k = 0; k < iters; ++k) {
-    double nv = dln_norm2(n, a->v);
-    if (!(nv > 0) || dln_dyn_hvp(c, theta, a->v, a->w)) return NAN;
-    double nw = dln_norm2(n, a->w);
-    rho = nw / nv;
-    if (!(nw > 0) || !isfinite(nw)) return rho;
-    for (size_t i = 0; i < n; ++i) a->v[i] = a->w[i] / nw;
-  }
+  double rho = NAN;
+  if (dln_dyn_rho(c, theta, a->v, a->w, &a->primed, a->primed ? 2 : 8, &rho)) return NAN;
   return rho;
 }
 
@@ -414,6 +351,8 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
     status = dln_cvode_create(c, theta, 0.0, 0.0, &stp);
   else if (o->method == DLN_METHOD_GAUSS)
     status = dln_gauss_create(c, theta, 0.0, &stp);
+  else if (o->method == DLN_METHOD_RKC)
+    status = dln_rkc_create(c, theta, &stp);
   else
     status = erk_create(c, theta, &stp);
   if (status) goto out;
@@ -421,16 +360,13 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
   if (is_auto) {
     au.v = malloc(n * sizeof(double) + 1);
     au.w = malloc(n * sizeof(double) + 1);
-    ARKodeButcherTable B = NULL;
     if (!au.v || !au.w) {
       status = dln_error(DLN_ENOMEM, "out of memory allocating AUTO buffers (%zu parameters)", n);
       goto out;
     }
-    if (ERKStepGetCurrentButcherTable(((erk_stepper *)stp)->mem, &B) || !B) {
-      status = dln_error(DLN_ESOLVER, "AUTO: cannot read the ERK Butcher table");
-      goto out;
-    }
-    au.beta = erk_stability_boundary(B);
+    dln_erk_tab tab;
+    if ((status = dln_erk_tab_load(o->erk_order, &tab))) goto out;
+    au.beta = tab.beta;
   }
   double stiff_ratio = o->auto_stiff_ratio > 0 ? o->auto_stiff_ratio : 0.5;
   int window = o->auto_window > 0 ? o->auto_window : 3;
@@ -583,6 +519,7 @@ static const char *method_name(dln_method m) {
     case DLN_METHOD_CVODE: return "cvode";
     case DLN_METHOD_GAUSS: return "gauss";
     case DLN_METHOD_AUTO: return "auto";
+    case DLN_METHOD_RKC: return "rkc";
     default: return m == DLN_METHOD_GD ? "gd" : "flow";
   }
 }

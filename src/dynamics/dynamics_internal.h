@@ -134,5 +134,27 @@ int dln_cvode_jtv(dln_run_ctx *c, const double *theta, const double *v, double *
 int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out);
 /* Gauss–Legendre collocation, s = opt->gauss_stages, started at (t0, θ) (gauss.c). */
 int dln_gauss_create(dln_run_ctx *c, double *theta, double t0, dln_stepper **out);
+/* dln's own explicit RK (ARKODE's table of opt->erk_order) switching to
+ * Runge–Kutta–Chebyshev when stability-limited, started at t = 0 (rkc.c). */
+int dln_rkc_create(dln_run_ctx *c, double *theta, dln_stepper **out);
+
+/* An explicit Runge–Kutta table copied from ARKODE's default table of an order (rkc.c):
+ * s stages, order q, embedding order p, A (strictly lower), b, c, e = b − b̂,
+ * fsal (last stage evaluated at θ_{n+1}), beta = real stability boundary
+ * (|R(−x)| ≤ 1 on [0, beta]; Dormand–Prince 5(4): 3.31). */
+enum { DLN_ERK_MAX_STAGES = 16 };
+typedef struct {
+  int s, q, p, fsal;
+  double A[DLN_ERK_MAX_STAGES][DLN_ERK_MAX_STAGES], b[DLN_ERK_MAX_STAGES], c[DLN_ERK_MAX_STAGES], e[DLN_ERK_MAX_STAGES];
+  double beta;
+} dln_erk_tab;
+/* ARKODE's ERK table id for orders 2, 3, 4, 5, 6, 8 (5 for any other value). */
+int dln_erk_table_id(int order);
+int dln_erk_tab_load(int order, dln_erk_tab *tab);
+/* ρ ≈ ‖∇²φ(θ)‖₂ by `iters` power iterations on exact Hessian-vector products, warm
+ * started from v (n doubles; a fixed pseudo-random vector when *primed is 0, which
+ * then becomes 1); w: n doubles of scratch. 0, or 1 when a product failed or was not
+ * finite. The Jacobian of θ̇ = −∇φ is −∇²φ: symmetric, so ρ bounds its real spectrum. */
+int dln_dyn_rho(dln_run_ctx *c, const double *theta, double *v, double *w, int *primed, int iters, double *rho);
 
 #endif

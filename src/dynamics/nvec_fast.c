@@ -282,3 +282,73 @@ DLN_CLONES double dln_vec_maxabs(size_t n, const double *x) {
 DLN_CLONES void dln_vec_axpy(size_t n, double a, const double *x, const double *y, double *z) {
   for (size_t i = 0; i < n; ++i) z[i] = y[i] + a * x[i];
 }
+
+/* out = y + Σ_k c_k X_k (y NULL: 0). Terms with c_k = 0 are dropped; the others are
+ * added four at a time in one pass (out = out + c_a X_a + c_b X_b + c_c X_c + c_d X_d,
+ * left to right), so each pass streams at most five inputs and stores once. */
+DLN_CLONES static void lc4(size_t n, const double *y, const double *c, const double *const *X, int m,
+                           double *restrict out) {
+  const double *a = X[0], *b = m > 1 ? X[1] : X[0], *d = m > 2 ? X[2] : X[0], *e = m > 3 ? X[3] : X[0];
+  double ca = c[0], cb = m > 1 ? c[1] : 0.0, cd = m > 2 ? c[2] : 0.0, ce = m > 3 ? c[3] : 0.0;
+  if (y)
+    for (size_t i = 0; i < n; ++i) out[i] = y[i] + ca * a[i] + cb * b[i] + cd * d[i] + ce * e[i];
+  else
+    for (size_t i = 0; i < n; ++i) out[i] = ca * a[i] + cb * b[i] + cd * d[i] + ce * e[i];
+}
+DLN_CLONES static void lc4_acc(size_t n, const double *c, const double *const *X, int m, double *restrict out) {
+  const double *a = X[0], *b = m > 1 ? X[1] : X[0], *d = m > 2 ? X[2] : X[0], *e = m > 3 ? X[3] : X[0];
+  double ca = c[0], cb = m > 1 ? c[1] : 0.0, cd = m > 2 ? c[2] : 0.0, ce = m > 3 ? c[3] : 0.0;
+  for (size_t i = 0; i < n; ++i) out[i] = out[i] + ca * a[i] + cb * b[i] + cd * d[i] + ce * e[i];
+}
+void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const double *const *X, double *out) {
+  double cc[64];
+  const double *XX[64];
+  int k = 0;
+  for (int j = 0; j < m && k < 64; ++j)
+    if (c[j] != 0.0) cc[k] = c[j], XX[k++] = X[j];
+  if (k == 0) {
+    if (y) memcpy(out, y, n * sizeof(double)); else memset(out, 0, n * sizeof(double));
+    return;
+  }
+  lc4(n, y, cc, XX, k < 4 ? k : 4, out);
+  for (int j = 4; j < k; j += 4) lc4_acc(n, cc + j, XX + j, k - j < 4 ? k - j : 4, out);
+}
+
+DLN_CLONES void dln_vec_rkc_stage(size_t n, double c0, const double *Y0, double mu, const double *Y1, double nu,
+                                  const double *Y2, double a, const double *F, double b, const double *F0,
+                                  double *restrict out) {
+  for (size_t i = 0; i < n; ++i) out[i] = c0 * Y0[i] + mu * Y1[i] + nu * Y2[i] + (a * F[i] + b * F0[i]);
+}
+
+DLN_CLONES double dln_vec_wrms_max(size_t n, const double *e, const double *y0, const double *y1, double rtol,
+                                   double atol) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double a = fabs(y0[i]), b = fabs(y1[i]);
+    double x = e[i] / (atol + rtol * (a > b ? a : b));
+    s += x * x;
+  }
+  return n ? sqrt(s / (double)n) : 0.0;
+}
+
+DLN_CLONES void dln_vec_scale(size_t n, double a, const double *x, double *z) {
+  for (size_t i = 0; i < n; ++i) z[i] = a * x[i];
+}
+
+DLN_CLONES void dln_vec_diff_norms(size_t n, const double *a, const double *b, const double *c, const double *d,
+                                   double *ab2, double *cd2) {
+  double s = 0, t = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double x = a[i] - b[i], y = c[i] - d[i];
+    s += x * x;
+    t += y * y;
+  }
+  *ab2 = s;
+  *cd2 = t;
+}
+
+DLN_CLONES double dln_vec_norm2(size_t n, const double *x) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += x[i] * x[i];
+  return sqrt(s);
+}

@@ -29,4 +29,24 @@ double dln_vec_maxabs(size_t n, const double *x);
 /* z = y + a x elementwise, each product and sum rounded once (no FMA), so a = −η gives
  * exactly y − η x. z must not overlap x or y, except z == y. */
 void dln_vec_axpy(size_t n, double a, const double *x, const double *y, double *z);
+
+/* out = y + Σ_{k<m} c_k X_k (y may be NULL: 0); out must not overlap y or X_k. */
+void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const double *const *X, double *out);
+
+/* One Runge–Kutta–Chebyshev stage: out = c0 Y0 + mu Y1 + nu Y2 + (a F + b F0). */
+void dln_vec_rkc_stage(size_t n, double c0, const double *Y0, double mu, const double *Y1, double nu,
+                       const double *Y2, double a, const double *F, double b, const double *F0, double *out);
+
+/* sqrt(mean((e_i / (atol + rtol max(|y0_i|, |y1_i|)))²)) */
+double dln_vec_wrms_max(size_t n, const double *e, const double *y0, const double *y1, double rtol, double atol);
+
+/* *ab2 = ‖a − b‖², *cd2 = ‖c − d‖² */
+void dln_vec_diff_norms(size_t n, const double *a, const double *b, const double *c, const double *d, double *ab2,
+                        double *cd2);
+
+/* ‖x‖₂ by the plain sum of squares (no scaling: for vectors far from over/underflow) */
+double dln_vec_norm2(size_t n, const double *x);
+
+/* z = a x */
+void dln_vec_scale(size_t n, double a, const double *x, double *z);
 #endif

@@ -60,8 +60,8 @@ void dln_train_default_options(dln_train_options *opt) {
 
 int dln_train_check(const dln_train_options *o) {
   if (o->method != DLN_METHOD_GD && o->method != DLN_METHOD_FLOW && o->method != DLN_METHOD_CVODE &&
-      o->method != DLN_METHOD_GAUSS && o->method != DLN_METHOD_AUTO)
-    return dln_error(DLN_EINVAL, "method: expected gd (0), flow (1), cvode (2), gauss (3) or auto (4), found %d",
+      o->method != DLN_METHOD_GAUSS && o->method != DLN_METHOD_AUTO && o->method != DLN_METHOD_RKC)
+    return dln_error(DLN_EINVAL, "method: expected gd (0), flow (1), cvode (2), gauss (3), auto (4) or rkc (5), found %d",
                      (int)o->method);
   if (o->method == DLN_METHOD_GD && !(isfinite(o->eta) && o->eta > 0))
     return dln_error(DLN_EINVAL, "eta: expected a finite step size > 0, found %g", o->eta);
@@ -80,7 +80,7 @@ int dln_train_check(const dln_train_options *o) {
       return dln_error(DLN_EINVAL, "rtol: expected 0 < rtol < 1, found %g", o->rtol);
     if (!(isfinite(o->atol) && o->atol > 0))
       return dln_error(DLN_EINVAL, "atol: expected a finite value > 0, found %g", o->atol);
-    if ((o->method == DLN_METHOD_FLOW || o->method == DLN_METHOD_AUTO) && o->erk_order != 2 && o->erk_order != 3 &&
+    if ((o->method == DLN_METHOD_FLOW || o->method == DLN_METHOD_AUTO || o->method == DLN_METHOD_RKC) && o->erk_order != 2 && o->erk_order != 3 &&
         o->erk_order != 4 && o->erk_order != 5 && o->erk_order != 6 && o->erk_order != 8)
       return dln_error(DLN_EINVAL, "erk_order: expected one of 2, 3, 4, 5, 6, 8, found %d", o->erk_order);
     if (o->gauss_stages != 0 && o->gauss_stages != 1 && o->gauss_stages != 2)

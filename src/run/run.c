@@ -310,7 +310,7 @@ void dln_run_method(const char *name, dln_method *method, int *e2e) {
     dln_method method;
     int e2e;
   } map[] = {{"gd", DLN_METHOD_GD, 0},    {"flow", DLN_METHOD_FLOW, 0},     {"cvode", DLN_METHOD_CVODE, 0},
-             {"gauss", DLN_METHOD_GAUSS, 0}, {"auto", DLN_METHOD_AUTO, 0}, {"e2e_flow", DLN_METHOD_FLOW, 1},
+             {"gauss", DLN_METHOD_GAUSS, 0}, {"auto", DLN_METHOD_AUTO, 0}, {"rkc", DLN_METHOD_RKC, 0}, {"e2e_flow", DLN_METHOD_FLOW, 1},
              {"e2e_gd", DLN_METHOD_GD, 1}};
   *method = DLN_METHOD_FLOW;
   *e2e = 0;

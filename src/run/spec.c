@@ -27,7 +27,7 @@ static const char *const tasks[] = {"factorization", "regression", "sensing", "c
 static const char *const targets[] = {"gaussian", "lowrank", NULL};
 static const char *const inits[] = {"gaussian", "width_scaled", "balanced", "imbalanced", "spectral",
                                     "spectral_symmetric", "orthogonal_minnorm", "file", NULL};
-static const char *const methods[] = {"gd", "flow", "cvode", "gauss", "auto", "e2e_flow", "e2e_gd", NULL};
+static const char *const methods[] = {"gd", "flow", "cvode", "gauss", "auto", "rkc", "e2e_flow", "e2e_gd", NULL};
 static const char *const observables[] = {"loss",      "gradnorm", "dist",   "sv",     "conserved", "imbalance",
                                           "all",       "closed_form", "bias", "theory", NULL};
 
@@ -67,7 +67,7 @@ static const dln_spec_option options[] = {
   {"init_files", DLN_OPT_STRLIST, OFF(init_files), "", "file init: W1,...,WN files (tied: U), or one pattern containing {j}", NULL},
   {"seed", DLN_OPT_U64, OFF(seed), "1", "random seed (data drawn first, then the init)", NULL},
   {"stream", DLN_OPT_U64, OFF(stream), "0", "random stream index (run k of a sweep)", NULL},
-  {"method", DLN_OPT_ENUM, OFF(method), "flow", "dynamics: gradient descent; gradient flow by ARKODE adaptive Runge-Kutta (flow), CVODE BDF + GMRES with exact Hessian-vector Jacobian (cvode, stiff), Gauss-Legendre collocation (gauss, conserves C_j), ERK switching to CVODE when stiff (auto); end-to-end flow / GD of W = W_N...W_1 alone from a balanced init (e2e_flow, e2e_gd; 002 Thm 1)", methods},
+  {"method", DLN_OPT_ENUM, OFF(method), "flow", "dynamics: gradient descent; gradient flow by ARKODE adaptive Runge-Kutta (flow), CVODE BDF + GMRES with exact Hessian-vector Jacobian (cvode, stiff), Gauss-Legendre collocation (gauss, conserves C_j), ERK switching to CVODE when stiff (auto), dln's own low-overhead ERK switching to Runge-Kutta-Chebyshev when stiff (rkc, small or mildly stiff flows); end-to-end flow / GD of W = W_N...W_1 alone from a balanced init (e2e_flow, e2e_gd; 002 Thm 1)", methods},
   {"eta", DLN_OPT_DOUBLE, OFF(eta), "0.001", "GD step size", NULL},
   {"t_end", DLN_OPT_DOUBLE, OFF(t_end), "40", "final time (GD: steps * eta)", NULL},
   {"max_steps", DLN_OPT_LONG, OFF(max_steps), "0", "step budget (0 = default: t_end/eta for GD, 10^7 for flow)", NULL},

@@ -1,0 +1,572 @@
+/* Low-overhead explicit gradient flow for small and mildly stiff problems:
+ * method "rkc" — an embedded explicit Runge–Kutta pair while the step is limited by
+ * accuracy, then the Runge–Kutta–Chebyshev method while it is limited by stability.
+ *
+ * Why dln runs these loops itself. On the 5x10, width-50 flow a gradient costs 0.36 µs,
+ * while ARKODE's ERKStep (Debian 12: SUNDIALS 6.4.1, built unoptimized) adds ~1.1 µs of
+ * bookkeeping per right-hand side; the step loop below adds ~0.1 µs. The tables are
+ * ARKODE's (ARKodeButcherTable_LoadERK, the default table of erk_order; order 5 is
+ * Dormand–Prince 5(4)), so the coefficients come from the library; ARKODE's
+ * LSRKStep (the RKC family) arrived in SUNDIALS 7.2 and is not in Debian 12.
+ *
+ * Phase 1, explicit RK (Hairer, Nørsett, Wanner I §II.4): stages
+ * k_i = f(θ_n + h Σ_{j<i} a_ij k_j), θ_{n+1} = θ_n + h Σ b_i k_i, error estimate
+ * h Σ (b_i − b̂_i) k_i in the WRMS norm of (rtol, atol) with weights from
+ * max(|θ_n|, |θ_{n+1}|); accept when ≤ 1; h ← h·min(5, max(0.2, 0.9·err^{−1/(p̂+1)}))
+ * (no growth right after a rejection). First step: HNW I §II.4 "starting step size".
+ * FSAL tables reuse the last stage as the next f(θ).
+ *
+ * Switch. After every accepted RK step, ρ_est = ‖k_7 − k_6‖/‖Y_7 − Y_6‖ from the two
+ * stages with equal nodes (Dormand–Prince c_6 = c_7 = 1) estimates the dominant
+ * eigenvalue at no cost (Hairer & Wanner II §IV.2, DOPRI5's stiffness detection); tables
+ * without such a pair use ρ = ‖∇²φ(θ)‖₂ by power iteration on exact Hessian-vector
+ * products every RKC_CHECK steps (the Jacobian of θ̇ = −∇φ is −∇²φ, symmetric, so its
+ * spectrum is real and ρ bounds it). When auto_window consecutive steps (one check
+ * without the pair) satisfy h·ρ_est ≥ auto_stiff_ratio·β (β: real stability boundary of
+ * the RK table, Dormand–Prince 3.31), stability limits the step: ρ is refined by four
+ * power iterations started from k_7 − k_6 and the run continues with RKC.
+ *
+ * Phase 2, RKC (Sommeijer, Shampine, Verwer 1997, J. Comput. Appl. Math. 88:315–326;
+ * Verwer, Hundsdorfer, Sommeijer 1990, Numer. Math. 57:157–178): the damped (ε = 2/13)
+ * second-order s-stage Chebyshev method, with w0 = 1 + ε/s², w1 = T_s'(w0)/T_s''(w0),
+ * b_j = T_j''(w0)/T_j'(w0)² (b_0 = b_1 = b_2), a_j = 1 − b_j T_j(w0):
+ *   Y_0 = θ_n, Y_1 = Y_0 + μ̃_1 h F_0,
+ *   Y_j = (1 − μ_j − ν_j) Y_0 + μ_j Y_{j−1} + ν_j Y_{j−2} + μ̃_j h F(Y_{j−1}) + γ̃_j h F_0,
+ *   μ̃_1 = b_1 w1, μ_j = 2 b_j w0/b_{j−1}, ν_j = −b_j/b_{j−2}, μ̃_j = 2 b_j w1/b_{j−1},
+ *   γ̃_j = −(1 − b_{j−1} T_{j−1}(w0)) μ̃_j,  θ_{n+1} = Y_s.
+ * Its real stability interval is [−β(s), 0], β(s) = (w0 + 1) T_s''(w0)/T_s'(w0) ≈ 0.65 s²,
+ * so s = 1 + ⌊√(1 + 1.54 h ρ)⌋ stages (at least 2, at most the round-off bound
+ * √(rtol/(10 u)), ≤ 1000) cover h·ρ: the cost per unit time grows like √ρ, not ρ.
+ * Error estimate (SSV 1997 eq. 2.6): (12(θ_n − θ_{n+1}) + 6h(F_n + F_{n+1}))/15;
+ * h ← h·min(10, max(0.1, 0.8 err^{−1/3})). ρ (×1.2 safety) is re-estimated every
+ * RKC_RHO_EVERY steps and after a rejection. When RKC's accepted steps cost more
+ * right-hand sides per unit time than the RK table would at its stability limit,
+ * the run returns to phase 1 (accuracy, not stability, limits the step again).
+ *
+ * Dense output: cubic Hermite interpolation of (θ_n, f_n, θ_{n+1}, f_{n+1}) on the last
+ * step (HNW I §II.6), in both phases. All buffers are allocated at creation. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arkode/arkode_butcher_erk.h> /* after stdio.h: it uses FILE */
+
+#include "dln/error.h"
+#include "dln/mat.h"
+#include "dynamics/dynamics_internal.h"
+#include "nvec_fast.h"
+
+enum { RKC_CHECK = 5, RKC_RHO_EVERY = 10, RKC_MAX_BAD = 12, RKC_MAX_STAGES = 1000 };
+
+/* ---------------------------------------------------------------- ERK tables */
+
+static ARKODE_ERKTableID erk_table_id(int order) {
+  switch (order) {
+    case 2: return ARKODE_HEUN_EULER_2_1_2;
+    case 3: return ARKODE_BOGACKI_SHAMPINE_4_2_3;
+    case 4: return ARKODE_ZONNEVELD_5_3_4;
+    case 6: return ARKODE_VERNER_8_5_6;
+    case 8: return ARKODE_FEHLBERG_13_7_8;
+    default: return ARKODE_DORMAND_PRINCE_7_4_5;
+  }
+}
+
+int dln_erk_table_id(int order) { return (int)erk_table_id(order); }
+
+/* |R(−x)| of the table's stability function R(z) = 1 + z bᵀ(I − zA)⁻¹1. */
+static double stab_abs(const dln_erk_tab *T, double x) {
+  double g[DLN_ERK_MAX_STAGES], z = -x, R = 1;
+  for (int i = 0; i < T->s; ++i) {
+    double a = 0;
+    for (int j = 0; j < i; ++j) a += T->A[i][j] * g[j];
+    g[i] = 1 + z * a; /* explicit: (I − zA) g = 1 by forward substitution */
+    R += z * T->b[i] * g[i];
+  }
+  return fabs(R);
+}
+
+/* Real stability boundary β: the largest x with |R(−ξ)| ≤ 1 for all 0 ≤ ξ ≤ x
+ * (HNW II §IV.2). Scan in steps of 0.01 up to 40, then bisect the first crossing. */
+static double stability_boundary(const dln_erk_tab *T) {
+  double lo = 0, hi = 0;
+  for (int k = 1; k <= 4000; ++k) {
+    double x = 0.01 * k;
+    if (stab_abs(T, x) > 1 + 1e-12) {
+      hi = x;
+      break;
+    }
+    lo = x;
+  }
+  if (hi == 0) return lo;
+  for (int it = 0; it < 40; ++it) {
+    double x = 0.5 * (lo + hi);
+    if (stab_abs(T, x) > 1 + 1e-12) hi = x; else lo = x;
+  }
+  return lo;
+}
+
+int dln_erk_tab_load(int order, dln_erk_tab *T) {
+  memset(T, 0, sizeof *T);
+  ARKodeButcherTable B = ARKodeButcherTable_LoadERK(erk_table_id(order));
+  if (!B) return dln_error(DLN_ESOLVER, "ARKODE has no explicit table of order %d", order);
+  if (B->stages > DLN_ERK_MAX_STAGES || !B->d) {
+    int s = B->stages;
+    ARKodeButcherTable_Free(B);
+    return dln_error(DLN_ESOLVER, "ARKODE's order-%d table has %d stages or no embedding; expected at most %d with one",
+                     order, s, DLN_ERK_MAX_STAGES);
+  }
+  T->s = B->stages;
+  T->q = B->q;
+  T->p = B->p;
+  for (int i = 0; i < T->s; ++i) {
+    T->c[i] = B->c[i];
+    T->b[i] = B->b[i];
+    T->e[i] = B->b[i] - B->d[i];
+    for (int j = 0; j < T->s; ++j) T->A[i][j] = B->A[i][j];
+  }
+  ARKodeButcherTable_Free(B);
+  /* first same as last: the last stage is evaluated at θ_{n+1} */
+  T->fsal = T->c[T->s - 1] == 1.0 && T->b[T->s - 1] == 0.0;
+  for (int j = 0; T->fsal && j < T->s - 1; ++j) T->fsal = T->A[T->s - 1][j] == T->b[j];
+  /* β depends on the table only: computed once per order (a benign race: every thread
+   * stores the same value) */
+  static _Atomic double beta_cache[9];
+  int slot = order >= 2 && order <= 8 ? order : 5;
+  double beta = beta_cache[slot];
+  if (!(beta > 0)) beta_cache[slot] = beta = stability_boundary(T);
+  T->beta = beta;
+  return DLN_OK;
+}
+
+/* ---------------------------------------------------------------- ρ(∇²φ) */
+
+int dln_dyn_rho(dln_run_ctx *c, const double *theta, double *v, double *w, int *primed, int iters, double *rho) {
+  size_t n = dln_dyn_size(c);
+  if (!*primed) { /* deterministic start vector with all-sign entries */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; ++i) {
+      x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+      v[i] = (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0 - 0.5;
+    }
+    *primed = 1;
+  }
+  *rho = 0;
+  for (int k = 0; k < iters; ++k) {
+    double nv = dln_vec_norm2(n, v);
+    if (!(nv > 0)) return 1;
+    if (dln_dyn_hvp(c, theta, v, w)) return 1;
+    double nw = dln_vec_norm2(n, w);
+    if (!isfinite(nw)) return 1;
+    *rho = nw / nv;
+    if (!(nw > 0)) return 0; /* ∇²φ v = 0: keep v, ρ estimate 0 for now */
+    dln_vec_scale(n, 1.0 / nw, w, v);
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- the stepper */
+
+typedef struct {
+  dln_stepper base; /* first member */
+  dln_run_ctx *c;
+  size_t n;
+  dln_erk_tab T;
+  double *y;                     /* θ: the caller's buffer */
+  double *k[DLN_ERK_MAX_STAGES]; /* RK stages; RKC uses k[0..3] */
+  double *f, *fo;                /* f(θ_n+1) and f(θ_n) of the last step (dense output) */
+  double *yo;                    /* θ_n of the last step */
+  double *ynew, *err;
+  double *v, *w; /* power iteration */
+  int pi, pj;     /* two stages with c_pi = c_pj (DOPRI: 6, 7), −1 if none: free stiffness estimate */
+  double *ysi, *ysj; /* their arguments */
+  int stiff_run;  /* consecutive RK steps with h·ρ_est ≥ RKC_STIFF·β */
+  double rho_est; /* last free estimate ‖k_pj − k_pi‖/‖Y_pj − Y_pi‖ */
+  int primed;
+  int phase;                   /* 0 RK, 1 RKC */
+  double t, to, h, hlast, rho; /* rho: last estimate, with safety factor in phase 1 */
+  long nacc, since_rho, rkc_steps, attempted, rejected, switches;
+  int costly; /* consecutive RKC steps costlier than RK at its stability limit */
+  double switched_at;
+  int smax, started;
+  double *blk; /* owns every vector buffer */
+  char name[40];
+} rkc_stepper;
+
+static int rhs(rkc_stepper *s, const double *y, double *f) { return dln_dyn_rhs(s->c, y, f); }
+
+/* A failed right-hand side: 1 non-finite (retry smaller), −1 fatal. */
+static int rhs_fail(rkc_stepper *s, int rc, int *bad) {
+  if (rc < 0) {
+    snprintf(s->base.msg, sizeof s->base.msg, "right-hand side failed at t = %.6g", s->t);
+    return DLN_STOP_SOLVER;
+  }
+  if (++*bad >= RKC_MAX_BAD) {
+    snprintf(s->base.msg, sizeof s->base.msg, "non-finite gradient in %d consecutive step attempts at t = %.6g (h = %.3g)",
+             RKC_MAX_BAD, s->t, s->h);
+    return DLN_STOP_DIVERGED;
+  }
+  s->h *= 0.25;
+  return 0;
+}
+
+static double wrms_err(rkc_stepper *s, const double *e, const double *y0, const double *y1) {
+  return dln_vec_wrms_max(s->n, e, y0, y1, s->c->opt->rtol, s->c->opt->atol);
+}
+
+/* Accept θ_{n+1} = ynew with f(θ_{n+1}) in *fnew_slot (a stage buffer, which takes
+ * the old f(θ_{n−1}) buffer in exchange). */
+static void accept(rkc_stepper *s, double **fnew_slot, double tnew) {
+  memcpy(s->yo, s->y, s->n * sizeof(double));
+  memcpy(s->y, s->ynew, s->n * sizeof(double));
+  double *tmp = s->fo;
+  s->fo = s->f;
+  s->f = *fnew_slot;
+  *fnew_slot = tmp;
+  s->to = s->t;
+  s->hlast = tnew - s->t;
+  s->t = tnew;
+  s->nacc++;
+}
+
+/* h for a step starting at s->t: never past t_end, no sliver before it. */
+static double clip_h(rkc_stepper *s, double h, int *last) {
+  double rem = s->c->opt->t_end - s->t;
+  *last = 0;
+  if (h >= rem || rem - h <= 1e-10 * rem) {
+    *last = 1;
+    return rem;
+  }
+  return h;
+}
+
+static int rk_step(rkc_stepper *s, double *tout) {
+  const dln_erk_tab *T = &s->T;
+  size_t n = s->n;
+  int bad = 0, ns = T->s;
+  double expo = 1.0 / (T->p + 1), grow = 5.0;
+  for (;;) {
+    int last;
+    double h = clip_h(s, s->h, &last), tnew = last ? s->c->opt->t_end : s->t + h;
+    if (!(h > 16 * DBL_EPSILON * fmax(1.0, fabs(s->t)))) {
+      snprintf(s->base.msg, sizeof s->base.msg, "step size %.3g underflows at t = %.6g", h, s->t);
+      return DLN_STOP_SOLVER;
+    }
+    s->attempted++;
+    /* stage 0 is f(θ_n), already in s->f */
+    int rc = 0, i;
+    const double *K[DLN_ERK_MAX_STAGES];
+    double cf[DLN_ERK_MAX_STAGES], ce[DLN_ERK_MAX_STAGES];
+    K[0] = s->f;
+    for (i = 1; i < ns; ++i) {
+      for (int j = 0; j < i; ++j) cf[j] = h * T->A[i][j];
+      double *arg = i == s->pi ? s->ysi : i == s->pj ? s->ysj : s->ynew;
+      dln_vec_lincomb(n, s->y, i, cf, K, arg);
+      if ((rc = rhs(s, arg, s->k[i]))) break;
+      K[i] = s->k[i];
+    }
+    if (rc) {
+      int st = rhs_fail(s, rc, &bad);
+      if (st) return st;
+      s->rejected++;
+      grow = 1.0;
+      continue;
+    }
+    /* θ_{n+1} and the error estimate */
+    for (int j = 0; j < ns; ++j) cf[j] = h * T->b[j], ce[j] = h * T->e[j];
+    dln_vec_lincomb(n, s->y, ns, cf, K, s->ynew);
+    dln_vec_lincomb(n, NULL, ns, ce, K, s->err);
+    double err = wrms_err(s, s->err, s->y, s->ynew);
+    if (!(err <= 1.0)) {
+      s->rejected++;
+      double fac = isfinite(err) ? 0.9 * pow(err, -expo) : 0.25;
+      s->h = h * fmax(0.2, fmin(1.0, fac));
+      grow = 1.0;
+      continue;
+    }
+    /* f(θ_{n+1}): the last stage (FSAL) or one more evaluation */
+    double **fslot = &s->k[ns - 1];
+    if (!T->fsal) {
+      fslot = &s->k[0];
+      if ((rc = rhs(s, s->ynew, *fslot))) {
+        int st = rhs_fail(s, rc, &bad);
+        if (st) return st;
+        s->rejected++;
+        continue;
+      }
+    }
+    if (s->pi >= 0) { /* before accept() moves the last stage's buffer */
+      double num = 0, den = 0;
+      dln_vec_diff_norms(n, s->k[s->pj], s->k[s->pi], s->ysj, s->ysi, &num, &den);
+      s->rho_est = den > 0 ? sqrt(num / den) : 0.0;
+      if (s->rho_est > 0) dln_vec_axpy(n, -1.0, s->k[s->pi], s->k[s->pj], s->v); /* a start vector */
+    }
+    accept(s, fslot, tnew);
+    double fac = err > 0 ? 0.9 * pow(err, -expo) : grow;
+    s->h = h * fmax(0.2, fmin(grow, fac));
+    *tout = s->t;
+    return 0;
+  }
+}
+
+/* RKC coefficients need T_j, T_j', T_j'' at w0 for j ≤ s: recomputed per step, O(s). */
+static int rkc_step(rkc_stepper *s, double *tout) {
+  size_t n = s->n;
+  int bad = 0;
+  const double eps = 2.0 / 13.0;
+  for (;;) {
+    if (s->since_rho >= RKC_RHO_EVERY) {
+      double r;
+      if (dln_dyn_rho(s->c, s->y, s->v, s->w, &s->primed, 3, &r)) {
+        snprintf(s->base.msg, sizeof s->base.msg, "Hessian-vector product failed at t = %.6g", s->t);
+        return DLN_STOP_SOLVER;
+      }
+      s->rho = 1.2 * r;
+      s->since_rho = 0;
+    }
+    int last;
+    double h = clip_h(s, s->h, &last);
+    /* stages covering h·ρ; when more than smax would be needed, shorten h */
+    double betamax = 0.653 * ((double)s->smax * s->smax - 1);
+    if (h * s->rho > betamax) {
+      h = betamax / s->rho;
+      last = 0;
+    }
+    double tnew = last ? s->c->opt->t_end : s->t + h;
+    if (!(h > 16 * DBL_EPSILON * fmax(1.0, fabs(s->t)))) {
+      snprintf(s->base.msg, sizeof s->base.msg, "step size %.3g underflows at t = %.6g", h, s->t);
+      return DLN_STOP_SOLVER;
+    }
+    int st = 1 + (int)floor(sqrt(1.0 + 1.54 * h * s->rho));
+    if (st < 2) st = 2;
+    if (st > s->smax) st = s->smax;
+    s->attempted++;
+    /* Chebyshev recurrences at w0 */
+    double w0 = 1 + eps / ((double)st * st);
+    double T0 = 1, T1 = w0, d0 = 0, d1 = 1, dd0 = 0, dd1 = 0;
+    for (int j = 2; j <= st; ++j) {
+      double T2 = 2 * w0 * T1 - T0, d2 = 2 * T1 + 2 * w0 * d1 - d0, dd2 = 4 * d1 + 2 * w0 * dd1 - dd0;
+      T0 = T1, T1 = T2, d0 = d1, d1 = d2, dd0 = dd1, dd1 = dd2;
+    }
+    double w1 = d1 / dd1;
+    /* T_{j−2}, T_{j−1} and derivatives, from j = 2; b_0 = b_1 = b_2 = T_2''/T_2'² = 1/(4 w0²) */
+    double Tm2 = 1, Tm1 = w0, dm2 = 0, dm1 = 1, ddm2 = 0, ddm1 = 0;
+    double b2 = 1.0 / (4 * w0 * w0);
+    double bjm2 = b2, bjm1 = b2;
+    double ajm1 = 1 - bjm1 * Tm1; /* a_1 */
+    double *Y0 = s->y, *F0 = s->f;
+    double *Yjm2 = s->k[0], *Yjm1 = s->k[1], *Yj = s->k[2], *Fj = s->k[3];
+    int rc = 0;
+    /* Y_1 = Y_0 + μ̃_1 h F_0 */
+    double mut1 = bjm1 * w1;
+    dln_vec_axpy(n, mut1 * h, F0, Y0, Yjm1);
+    const double *Ym2 = Y0; /* Y_{j−2} for j = 2 is Y_0 */
+    for (int j = 2; j <= st; ++j) {
+      /* T_j, T_j', T_j'' from T_{j−1}, T_{j−2} */
+      double Tj = 2 * w0 * Tm1 - Tm2, dj = 2 * Tm1 + 2 * w0 * dm1 - dm2, ddj = 4 * dm1 + 2 * w0 * ddm1 - ddm2;
+      double bj = ddj / (dj * dj);
+      double mu = 2 * bj * w0 / bjm1, nu = -bj / bjm2, mut = 2 * bj * w1 / bjm1, gt = -ajm1 * mut;
+      if ((rc = rhs(s, Yjm1, Fj))) break;
+      dln_vec_rkc_stage(n, 1 - mu - nu, Y0, mu, Yjm1, nu, Ym2, h * mut, Fj, h * gt, F0, Yj);
+      /* shift */
+      Tm2 = Tm1, Tm1 = Tj, dm2 = dm1, dm1 = dj, ddm2 = ddm1, ddm1 = ddj;
+      bjm2 = bjm1, bjm1 = bj;
+      ajm1 = 1 - bj * Tj;
+      double *tmp = Yjm2;
+      Yjm2 = Yjm1;
+      Yjm1 = Yj;
+      Yj = tmp;
+      Ym2 = Yjm2;
+    }
+    if (!rc) {
+      memcpy(s->ynew, Yjm1, n * sizeof(double));
+      rc = rhs(s, s->ynew, Fj);
+    }
+    if (rc) {
+      int stt = rhs_fail(s, rc, &bad);
+      if (stt) return stt;
+      s->rejected++;
+      s->since_rho = RKC_RHO_EVERY; /* ρ may have been too small */
+      continue;
+    }
+    /* error estimate (SSV 1997 eq. 2.6) */
+    dln_vec_rkc_stage(n, 0.8, s->y, -0.8, s->ynew, 0.0, s->y, 0.4 * h, F0, 0.4 * h, Fj, s->err);
+    double err = wrms_err(s, s->err, s->y, s->ynew);
+    if (!(err <= 1.0)) {
+      s->rejected++;
+      double fac = isfinite(err) ? 0.8 * pow(err, -1.0 / 3) : 0.1;
+      s->h = h * fmax(0.1, fmin(1.0, fac));
+      s->since_rho = RKC_RHO_EVERY;
+      continue;
+    }
+    /* the buffer holding f(θ_{n+1}) is s->k[3] */
+    accept(s, &s->k[3], tnew);
+    s->rkc_steps++;
+    s->since_rho++;
+    double fac = err > 0 ? 0.8 * pow(err, -1.0 / 3) : 10.0;
+    s->h = h * fmax(0.1, fmin(10.0, fac));
+    /* back to RK when RKC costs more per unit time than RK at its stability limit */
+    double rk_cost = (s->T.s - (s->T.fsal ? 1 : 0)) * s->rho / (0.9 * s->T.beta);
+    if ((double)st / h > 1.5 * rk_cost && !last) {
+      if (++s->costly >= 3) {
+        s->phase = 0;
+        s->costly = 0;
+        s->switches++;
+        s->h = 0.9 * s->T.beta / s->rho;
+      }
+    } else {
+      s->costly = 0;
+    }
+    *tout = s->t;
+    return 0;
+  }
+}
+
+/* f(θ_0) and the starting step size (HNW I §II.4, "starting step size"). */
+static int start(rkc_stepper *s) {
+  const dln_train_options *o = s->c->opt;
+  size_t n = s->n;
+  const double *theta = s->y;
+  int rc = rhs(s, theta, s->f);
+  if (rc) {
+    snprintf(s->base.msg, sizeof s->base.msg, rc < 0 ? "right-hand side failed at t = 0" : "non-finite gradient at t = 0");
+    return rc < 0 ? DLN_STOP_SOLVER : DLN_STOP_DIVERGED;
+  }
+  double d0 = dln_dyn_wrms(n, theta, theta, o->rtol, o->atol), d1 = dln_dyn_wrms(n, s->f, theta, o->rtol, o->atol);
+  double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+  h0 = fmin(h0, o->t_end);
+  for (size_t i = 0; i < n; ++i) s->ynew[i] = theta[i] + h0 * s->f[i];
+  double h1;
+  if (rhs(s, s->ynew, s->fo)) {
+    h1 = 0.1 * h0;
+  } else {
+    for (size_t i = 0; i < n; ++i) s->err[i] = (s->fo[i] - s->f[i]) / h0;
+    double d2 = dln_dyn_wrms(n, s->err, theta, o->rtol, o->atol), m = fmax(d1, d2);
+    h1 = m <= 1e-15 ? fmax(1e-6, h0 * 1e-3) : pow(0.01 / m, 1.0 / (s->T.q + 1));
+  }
+  s->h = fmin(100 * h0, h1);
+  s->started = 1;
+  return 0;
+}
+
+static int rkc_stepper_step(dln_stepper *base, double *tout) {
+  rkc_stepper *s = (rkc_stepper *)base;
+  s->c->rhs_bad = 0;
+  int st0;
+  if (!s->started && (st0 = start(s))) return st0;
+  if (s->phase == 1) return rkc_step(s, tout);
+  int rc = rk_step(s, tout);
+  if (rc || s->t >= s->c->opt->t_end) return rc;
+  /* stability-limited? (rule at the top of this file) */
+  double r = s->rho_est;
+  if (s->pi < 0) { /* no free estimate: power iteration every RKC_CHECK steps */
+    if (s->nacc % RKC_CHECK) return 0;
+    if (dln_dyn_rho(s->c, s->y, s->v, s->w, &s->primed, s->primed ? 2 : 8, &r)) return 0;
+  }
+  const dln_train_options *o = s->c->opt;
+  double ratio = o->auto_stiff_ratio > 0 ? o->auto_stiff_ratio : 0.5;
+  int window = o->auto_window > 0 ? o->auto_window : 3;
+  s->stiff_run = s->hlast * r >= ratio * s->T.beta ? s->stiff_run + 1 : 0;
+  if (s->stiff_run < (s->pi < 0 ? 1 : window)) return 0;
+  /* ρ for the Chebyshev stages: power iteration from the last stage difference */
+  double rp;
+  if (s->pi >= 0 && s->rho_est > 0) s->primed = 1;
+  if (dln_dyn_rho(s->c, s->y, s->v, s->w, &s->primed, 4, &rp)) return 0;
+  s->phase = 1;
+  s->stiff_run = 0;
+  s->rho = 1.2 * fmax(r, rp);
+  s->since_rho = 0;
+  s->switches++;
+  if (isnan(s->switched_at)) s->switched_at = s->t;
+  s->h = s->hlast;
+  snprintf(s->name, sizeof s->name, "dln-rk%d->rkc", s->T.q);
+  s->base.name = s->name;
+  return 0;
+}
+
+/* cubic Hermite on [to, t] */
+static int rkc_dense(dln_stepper *base, double t, double *out) {
+  rkc_stepper *s = (rkc_stepper *)base;
+  double h = s->t - s->to;
+  if (!(h > 0) || t < s->to - 1e-12 * fabs(h) || t > s->t + 1e-12 * fabs(h)) return 1;
+  double th = (t - s->to) / h, th2 = th * th, th3 = th2 * th;
+  double h00 = 2 * th3 - 3 * th2 + 1, h10 = th3 - 2 * th2 + th, h01 = -2 * th3 + 3 * th2, h11 = th3 - th2;
+  for (size_t i = 0; i < s->n; ++i)
+    out[i] = h00 * s->yo[i] + h10 * h * s->fo[i] + h01 * s->y[i] + h11 * h * s->f[i];
+  return 0;
+}
+
+static double rkc_last_h(dln_stepper *base) { return ((rkc_stepper *)base)->hlast; }
+
+static void rkc_stats(dln_stepper *base, dln_train_result *r) {
+  rkc_stepper *s = (rkc_stepper *)base;
+  r->attempted += s->attempted;
+  r->rejected += s->rejected;
+  r->integrator = s->base.name;
+  if (!isnan(s->switched_at)) r->switched_at = s->switched_at;
+}
+
+static void rkc_destroy(dln_stepper *base) {
+  rkc_stepper *s = (rkc_stepper *)base;
+  if (!s) return;
+  free(s->blk);
+  free(s);
+}
+
+int dln_rkc_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
+  *out = NULL;
+  const dln_train_options *o = c->opt;
+  size_t n = dln_dyn_size(c);
+  rkc_stepper *s = calloc(1, sizeof *s);
+  if (!s) return dln_error(DLN_ENOMEM, "out of memory allocating the RKC integrator");
+  s->base.step = rkc_stepper_step;
+  s->base.dense = rkc_dense;
+  s->base.stats = rkc_stats;
+  s->base.destroy = rkc_destroy;
+  s->base.last_h = rkc_last_h;
+  s->c = c;
+  s->n = n;
+  s->y = theta;
+  s->switched_at = NAN;
+  int st = dln_erk_tab_load(o->erk_order, &s->T);
+  if (st) {
+    free(s);
+    return st;
+  }
+  snprintf(s->name, sizeof s->name, "dln-rk%d", s->T.q);
+  s->base.name = s->name;
+  /* buffers: stages 1..s−1 (stage 0 is f), at least 4 for RKC, then f, fo, yo, ynew, err, v, w */
+  int nk = s->T.s > 4 ? s->T.s : 4;
+  size_t nbuf = (size_t)nk + 9;
+  double *blk = malloc(nbuf * n * sizeof(double) + 1);
+  if (!blk) {
+    free(s);
+    return dln_error(DLN_ENOMEM, "out of memory allocating the RKC integrator (%zu parameters)", n);
+  }
+  s->blk = blk;
+  for (int i = 0; i < nk; ++i) s->k[i] = blk + (size_t)i * n; /* RK: k[0] is spare (stage 0 is f) */
+  s->f = blk + (size_t)nk * n;
+  s->fo = s->f + n;
+  s->yo = s->fo + n;
+  s->ynew = s->yo + n;
+  s->err = s->ynew + n;
+  s->v = s->err + n;
+  s->w = s->v + n;
+  s->ysi = s->w + n;
+  s->ysj = s->ysi + n;
+  /* the last pair of stages with equal nodes (Dormand–Prince: c_6 = c_7 = 1; HNW II §IV.2) */
+  s->pi = s->pj = -1;
+  for (int j = s->T.s - 1; j >= 2 && s->pi < 0; --j)
+    for (int i = j - 1; i >= 1; --i)
+      if (s->T.c[i] == s->T.c[j]) {
+        s->pi = i;
+        s->pj = j;
+        break;
+      }
+  double lim = sqrt(o->rtol / (10 * DBL_EPSILON));
+  s->smax = lim > RKC_MAX_STAGES ? RKC_MAX_STAGES : (lim < 2 ? 2 : (int)lim);
+  *out = &s->base;
+  return DLN_OK;
+}
