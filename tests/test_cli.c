@@ -115,7 +115,7 @@ static void test_version_help(void **state) {
   assert_non_null(strstr(out, "--eta=X"));
   assert_non_null(strstr(out, "[default: 0.001]"));
   assert_non_null(strstr(out, "--method=NAME"));
-  assert_non_null(strstr(out, "{gd|flow|cvode|gauss|auto|e2e_flow|e2e_gd}"));
+  assert_non_null(strstr(out, "{gd|flow|cvode|gauss|auto|rkc|e2e_flow|e2e_gd}"));
   assert_non_null(strstr(out, "--gauss_stages=INT"));
   assert_non_null(strstr(out, "--e2e_balance_tol=X"));
   assert_non_null(strstr(out, "3    the run diverged"));
@@ -277,15 +277,17 @@ static void test_methods(void **state) {
   dln_mat_free(a);
   dln_mat_free(b);
 
+  /* σ = 1 is stiff; with auto_rkc_max = 1 AUTO takes CVODE rather than Chebyshev */
   tu_write_text(tpath("stiff.json"),
              "{\"task\": \"factorization\", \"rows\": 5, \"cols\": 10, \"width\": 50, \"sigma\": 1,\n"
-             " \"t_end\": 5, \"samples\": 11, \"plot\": false, \"method\": \"auto\", \"auto_min_steps\": 50}\n");
+             " \"t_end\": 5, \"samples\": 11, \"plot\": false, \"method\": \"auto\", \"auto_min_steps\": 50,\n"
+             " \"auto_rkc_max\": 1}\n");
   const char *au[] = {"run", "stiff.json", "--out=o-auto", "--quiet", NULL};
   assert_int_equal(run_cli(au), 0);
   sum = tu_slurp(tpath("o-auto/summary.json"));
   assert_non_null(sum);
-  if (!strstr(sum, "\"integrator\": \"arkode-erk->cvode-bdf\"")) print_error("%s\n", sum);
-  assert_non_null(strstr(sum, "\"integrator\": \"arkode-erk->cvode-bdf\""));
+  if (!strstr(sum, "\"integrator\": \"dln-rk5->cvode-bdf\"")) print_error("%s\n", sum);
+  assert_non_null(strstr(sum, "\"integrator\": \"dln-rk5->cvode-bdf\""));
   const char *sw = strstr(sum, "\"switched_at\": ");
   assert_non_null(sw);
   double ts = strtod(sw + 15, NULL);
@@ -296,7 +298,7 @@ static void test_methods(void **state) {
   /* bad values of the new options: one line naming the option */
   EXPECT_ERROR(65, "option --gauss_stages: expected 1 or 2 stages, found 3", "run", "small.json", "--method=gauss",
                "--gauss_stages=3", "--out=o-bad");
-  EXPECT_ERROR(64, "option --method: expected one of gd|flow|cvode|gauss|auto|e2e_flow|e2e_gd, found 'rk4'", "run",
+  EXPECT_ERROR(64, "option --method: expected one of gd|flow|cvode|gauss|auto|rkc|e2e_flow|e2e_gd, found 'rk4'", "run",
                "small.json", "--method=rk4");
 }
 

@@ -1,5 +1,5 @@
 /* Integrators of the gradient flow beyond ARKODE ERK (dln_train with DLN_METHOD_CVODE,
- * DLN_METHOD_GAUSS, DLN_METHOD_AUTO), against the closed forms of Tarmoun et al. (001)
+ * DLN_METHOD_GAUSS, DLN_METHOD_AUTO, DLN_METHOD_RKC), against the closed forms of Tarmoun et al. (001)
  * used in test_flow.c, each truth computed independently here:
  *   (a) linear model N = 1: W(t) = Ȳ + (W0 − Ȳ) e^{−t}                              (001 eq. 4)
  *   (b) symmetric factorization W = U Uᵀ: the Riccati solution                       (001 eq. 8)
@@ -45,10 +45,12 @@ static const char *mname(int method, int stages) {
 }
 
 /* Integrate from theta (in place) to t_end; adaptive unless gauss_h > 0. */
+static double rkc_max_override; /* > 0: opt.auto_rkc_max for the next run_to */
 static dln_train_result run_to(dln_net *net, dln_loss *loss, double *theta, int method, int stages, double t_end,
                                double rtol, double gauss_h) {
   dln_train_options o;
   dln_train_default_options(&o);
+  if (rkc_max_override > 0) o.auto_rkc_max = rkc_max_override;
   o.method = method;
   o.gauss_stages = stages;
   o.gauss_h = gauss_h;
@@ -415,38 +417,47 @@ static void test_stiff_fig1(void **state) {
   fig1_problem p = {0};
   fig1_make(&p, 1.0);
   size_t np = p.net->nparams;
-  double *th[3];
-  const int methods[3] = {DLN_METHOD_FLOW, DLN_METHOD_CVODE, DLN_METHOD_AUTO};
-  dln_train_result r[3];
+  double *th[5];
+  /* ERK, CVODE, AUTO (default: Chebyshev at σ = 1), AUTO told to prefer CVODE, RKC */
+  const int methods[5] = {DLN_METHOD_FLOW, DLN_METHOD_CVODE, DLN_METHOD_AUTO, DLN_METHOD_AUTO, DLN_METHOD_RKC};
+  dln_train_result r[5];
   const double rtol = 1e-8;
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 0; k < 5; ++k) {
     th[k] = tu_dalloc(np);
     memcpy(th[k], p.th0, np * sizeof(double));
+    rkc_max_override = k == 3 ? 1.0 : 0.0;
     r[k] = run_to(p.net, p.loss, th[k], methods[k], 0, 20.0, rtol, 0);
+    rkc_max_override = 0;
     print_message("sigma=1, t=20, rtol %g: %-6s %-22s steps %6ld, RHS %7ld, Hv %6ld, Newton its %5ld, GMRES its %6ld, "
                   "rejected %4ld, switched at %.4g, loss %.3g, wall %.3f s\n",
                   rtol, mname(methods[k], 0), r[k].integrator, r[k].steps, r[k].grad_evals, r[k].jtv_evals,
                   r[k].nonlin_iters, r[k].lin_iters, r[k].rejected, r[k].switched_at, r[k].loss, r[k].wall_seconds);
   }
-  /* the three agree on θ(20) to their tolerances */
+  /* all agree on θ(20) to their tolerances */
   double n0 = tu_fro(np, th[0]);
-  double d1 = tu_diffnorm(np, th[1], th[0]) / n0, d2 = tu_diffnorm(np, th[2], th[0]) / n0;
-  print_message("sigma=1: ||θ_cvode − θ_erk||/||θ|| = %.3g, ||θ_auto − θ_erk||/||θ|| = %.3g\n", d1, d2);
-  assert_true(d1 <= 1e-5);
-  assert_true(d2 <= 1e-5);
+  for (int k = 1; k < 5; ++k) {
+    double d = tu_diffnorm(np, th[k], th[0]) / n0;
+    print_message("sigma=1: ||θ_%s − θ_erk||/||θ|| = %.3g\n", r[k].integrator, d);
+    assert_true(d <= 1e-5);
+  }
   assert_string_equal(r[0].integrator, "arkode-erk");
   assert_string_equal(r[1].integrator, "cvode-bdf");
-  /* the stiff tail makes AUTO switch, and it pays off */
-  assert_string_equal(r[2].integrator, "arkode-erk->cvode-bdf");
-  assert_true(isfinite(r[2].switched_at) && r[2].switched_at > 0 && r[2].switched_at < 20);
-  assert_true(r[2].grad_evals < r[0].grad_evals);
+  /* the stiff tail makes AUTO and RKC switch, and it pays off */
+  assert_string_equal(r[2].integrator, "dln-rk5->rkc");
+  assert_string_equal(r[3].integrator, "dln-rk5->cvode-bdf");
+  assert_string_equal(r[4].integrator, "dln-rk5->rkc");
+  for (int k = 2; k < 5; ++k) {
+    assert_true(isfinite(r[k].switched_at) && r[k].switched_at > 0 && r[k].switched_at < 20);
+    assert_true(r[k].grad_evals < r[0].grad_evals);
+  }
   assert_true(isnan(r[0].switched_at) && isnan(r[1].switched_at));
   assert_true(r[1].jtv_evals > 0 && r[1].lin_iters > 0 && r[1].nonlin_iters > 0);
-  for (int k = 0; k < 3; ++k) free(th[k]);
+  assert_true(r[3].jtv_evals > 0 && r[3].lin_iters > 0 && r[3].nonlin_iters > 0);
+  for (int k = 0; k < 5; ++k) free(th[k]);
   fig1_free(&p);
 }
 
-/* AUTO stays on ERK for a non-stiff flow */
+/* AUTO stays on its Runge–Kutta stage for a non-stiff flow */
 static void test_auto_nonstiff(void **state) {
   (void)state;
   linear_problem p = {0};
@@ -455,7 +466,7 @@ static void test_auto_nonstiff(void **state) {
   memcpy(th, p.W0, p.net->nparams * sizeof(double));
   dln_train_result r = run_to(p.net, p.loss, th, DLN_METHOD_AUTO, 0, 4.0, 1e-10, 0);
   print_message("auto, linear model: %s, %ld steps, %ld RHS, %ld Hv\n", r.integrator, r.steps, r.grad_evals, r.jtv_evals);
-  assert_string_equal(r.integrator, "arkode-erk");
+  assert_string_equal(r.integrator, "dln-rk5");
   assert_true(isnan(r.switched_at));
   assert_true(linear_err(&p, th, 4.0) <= 1e-9);
   free(th);

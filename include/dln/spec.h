@@ -91,6 +91,7 @@ typedef struct dln_spec {
   double auto_stiff_ratio; /* auto: switching rule (docs/integrators.md) */
   int auto_window;
   long auto_min_steps;
+  double auto_rkc_max;
   double e2e_balance_tol;  /* e2e_*: largest accepted unbalancedness / |theta|^2 */
   double blowup;
   int samples;

@@ -17,8 +17,8 @@
  * Other integrators of the same flow (docs/integrators.md): CVODE BDF with matrix-free
  * GMRES and the exact Jacobian-vector product −∇²φ(θ)v (stiff runs); Gauss–Legendre
  * collocation, which conserves the quadratic invariants C_j to round-off (Hairer,
- * Lubich, Wanner, GNI Thm IV.2.2); AUTO, ERK switching to CVODE when stiff; RKC, dln's
- * own explicit RK switching to Runge–Kutta–Chebyshev when stiff. All share
+ * Lubich, Wanner, GNI Thm IV.2.2); RKC, dln's own explicit RK switching to
+ * Runge–Kutta–Chebyshev when stiff; AUTO, as RKC but switching to CVODE when very stiff. All share
  * the sampling (dense output), stop rules and divergence reporting above. */
 #ifndef DLN_TRAIN_H
 #define DLN_TRAIN_H
@@ -34,8 +34,9 @@ extern "C" {
 /* GD: gradient descent. FLOW: ARKODE explicit RK (non-stiff). CVODE: BDF with matrix-free
  * GMRES whose Jacobian-vector product is the exact −∇²φ v (stiff). GAUSS: Gauss–Legendre
  * collocation with s = gauss_stages (1: implicit midpoint, 2: order 4); conserves every
- * quadratic invariant, e.g. C_j, to round-off. AUTO: ERK, switching to CVODE once the
- * steps are stability-limited (rule in docs/integrators.md). RKC: dln's own low-overhead
+ * quadratic invariant, e.g. C_j, to round-off. AUTO: dln's own RK (as RKC), switching once
+ * the steps are stability-limited to RKC or, when very stiff, to CVODE (rule in
+ * docs/integrators.md). RKC: dln's own low-overhead
  * explicit RK (the erk_order table) switching to Runge–Kutta–Chebyshev (second order,
  * stability interval ≈ 0.65 s² for s stages) when stability-limited; for small and
  * mildly stiff flows. */
@@ -87,10 +88,10 @@ typedef struct dln_train_options {
   int gauss_stages;       /* Gauss–Legendre stages s: 1 (midpoint, order 2) or 2 (order 4); default 2 */
   double gauss_h;         /* > 0: fixed Gauss step (no error control); 0: adaptive (rtol, atol). Default 0 */
   int krylov_maxl;        /* GMRES Krylov dimension for CVODE and the Gauss Newton solver; default 30 */
-  double auto_stiff_ratio;/* AUTO, RKC: h·ρ(∇²φ)/β_ERK at or above which a step counts as stability-limited; default 0.5 */
-  int auto_window;        /* AUTO: consecutive stability-limited checks (one per 10 steps) before switching; RKC:
-                             consecutive stability-limited steps; default 3 */
-  long auto_min_steps;    /* AUTO: switch only if ERK would still need ≥ this many steps, (t_end − t)/h; default 200 */
+  double auto_stiff_ratio;/* AUTO, RKC: h·ρ/β_RK at or above which an RK step counts as stability-limited; default 0.5 */
+  int auto_window;        /* AUTO, RKC: consecutive stability-limited RK steps before switching; default 3 */
+  long auto_min_steps;    /* AUTO: switch to CVODE only if RK would still need ≥ this many steps, (t_end − t)/h; default 200 */
+  double auto_rkc_max;    /* AUTO: at the switch, continue with RKC if ρ(∇²φ)·(t_end − t) ≤ this, else CVODE; default 1e4 */
 } dln_train_options;
 
 void dln_train_default_options(dln_train_options *opt);
@@ -119,10 +120,10 @@ typedef struct dln_train_result {
   long lin_iters;         /* linear (GMRES) iterations */
   long nonlin_fails;      /* nonlinear solver convergence failures (step retried with smaller h) */
   const char *integrator; /* static name: "gd", "arkode-erk", "cvode-bdf", "gauss-legendre-1|2",
-                             "arkode-erk->cvode-bdf" (AUTO after a switch), "dln-rk5",
-                             "dln-rk5->rkc" (RKC, before / after its switch); dln_e2e_gd and
+                             "dln-rk5" (RKC, AUTO before a switch), "dln-rk5->rkc",
+                             "dln-rk5->cvode-bdf" (after one); dln_e2e_gd and
                              dln_e2e_flow (dln/e2e.h): "e2e-gd", "e2e-arkode-erk" */
-  double switched_at;     /* time of the AUTO switch to CVODE (RKC: first switch to Chebyshev), NAN if none */
+  double switched_at;     /* time of the first switch (RKC, AUTO) to Chebyshev or CVODE, NAN if none */
 } dln_train_result;
 
 /* Train from θ (in: initial weights, out: last good weights). If obs and traj are

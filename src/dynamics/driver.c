@@ -12,10 +12,11 @@
  *
  * The flow driver (drive_flow) is shared by every integrator through the stepper
  * interface of dynamics_internal.h: ARKODE ERK (here), CVODE BDF + GMRES with the exact
- * Jacobian-vector product −∇²φ v (cvode.c), Gauss–Legendre collocation (gauss.c), and
- * AUTO, which starts with ERK and switches to CVODE at the current (t, θ) when the ERK
- * step is pinned at its stability boundary (rule at auto_rho below and in
- * docs/integrators.md). The last three need the system's Hessian-vector product. */
+ * Jacobian-vector product −∇²φ v (cvode.c), Gauss–Legendre collocation (gauss.c), RKC
+ * (dln's own RK switching to Runge–Kutta–Chebyshev, rkc.c) and AUTO, the RKC stepper
+ * that, when the run is very stiff, asks to continue with CVODE at the current (t, θ)
+ * instead (rule in rkc.c and docs/integrators.md). All but ERK need the system's
+ * Hessian-vector product. */
 #include <arkode/arkode_erkstep.h>
 #include <math.h>
 #include <nvector/nvector_serial.h>
@@ -296,32 +297,6 @@ fail:
   return st;
 }
 
-/* ---- AUTO: ERK until stiff, then CVODE.
- *
- * Rule (docs/integrators.md, "AUTO"): every AUTO_EVERY accepted ERK steps, estimate
- * the spectral radius ρ of ∇²φ(θ) (= ‖J‖₂, J symmetric) by power iteration on the
- * exact Hessian-vector product (warm-started: 8 products the first time, 2 after),
- * and call the check stiff when
- *     h·ρ ≥ auto_stiff_ratio · β   and   (t_end − t)/h ≥ auto_min_steps,
- * with h the last accepted ERK step and β the real stability boundary of the ERK
- * table (|R(−x)| ≤ 1 on [0, β]). A step size pinned near the stability boundary means
- * stability, not accuracy, limits h; the second condition asks that ERK would still
- * need many such steps. After auto_window consecutive stiff checks, CVODE is created
- * at the current (t, θ) with first step h and the run continues. */
-enum { AUTO_EVERY = 10 };
-
-typedef struct {
-  double beta;
-  double *v, *w; /* power-iteration vectors */
-  int primed, count;
-} auto_state;
-
-static double auto_rho(dln_run_ctx *c, auto_state *a, const double *theta) {
-  double rho = NAN;
-  if (dln_dyn_rho(c, theta, a->v, a->w, &a->primed, a->primed ? 2 : 8, &rho)) return NAN;
-  return rho;
-}
-
 static int flow_stop_msg(dln_run_ctx *c, dln_stepper *stp, int rc, double t, long steps) {
   dln_train_result *r = c->res;
   r->fail_t = t;
@@ -336,10 +311,9 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
   const dln_train_options *o = c->opt;
   dln_train_result *r = c->res;
   size_t n = sys->size(c);
-  int status = DLN_OK, is_auto = o->method == DLN_METHOD_AUTO, done = 0;
-  long steps = 0, erk_steps = 0;
+  int status = DLN_OK, is_auto = o->method == DLN_METHOD_AUTO, done = 0, cvode_on = 0;
+  long steps = 0;
   dln_stepper *stp = NULL;
-  auto_state au = {0};
   double *ybuf = malloc(n * sizeof(double) + 1);
   double *prev = malloc(n * sizeof(double) + 1); /* θ before the step: the last good state on divergence */
   if (!ybuf || !prev) {
@@ -351,26 +325,12 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
     status = dln_cvode_create(c, theta, 0.0, 0.0, &stp);
   else if (o->method == DLN_METHOD_GAUSS)
     status = dln_gauss_create(c, theta, 0.0, &stp);
-  else if (o->method == DLN_METHOD_RKC)
-    status = dln_rkc_create(c, theta, &stp);
+  else if (o->method == DLN_METHOD_RKC || is_auto)
+    status = dln_rkc_create(c, theta, is_auto, &stp);
   else
     status = erk_create(c, theta, &stp);
   if (status) goto out;
   r->integrator = stp->name;
-  if (is_auto) {
-    au.v = malloc(n * sizeof(double) + 1);
-    au.w = malloc(n * sizeof(double) + 1);
-    if (!au.v || !au.w) {
-      status = dln_error(DLN_ENOMEM, "out of memory allocating AUTO buffers (%zu parameters)", n);
-      goto out;
-    }
-    dln_erk_tab tab;
-    if ((status = dln_erk_tab_load(o->erk_order, &tab))) goto out;
-    au.beta = tab.beta;
-  }
-  double stiff_ratio = o->auto_stiff_ratio > 0 ? o->auto_stiff_ratio : 0.5;
-  int window = o->auto_window > 0 ? o->auto_window : 3;
-  long min_steps = o->auto_min_steps > 0 ? o->auto_min_steps : 200;
   long max_steps = o->max_steps > 0 ? o->max_steps : 10000000L;
   double val = sys->loss(c, theta), t = 0.0, tprev = 0.0;
   double ymax0 = dln_vec_maxabs(n, theta);
@@ -477,19 +437,18 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
       finish(c, DLN_STOP_CANCELLED, t, "cancelled at t = %.6g", t);
       break;
     }
-    if (is_auto && isnan(r->switched_at) && ++erk_steps % AUTO_EVERY == 0) {
-      double h = stp->last_h(stp), rho = auto_rho(c, &au, theta);
-      int stiff = h * rho >= stiff_ratio * au.beta && (o->t_end - t) >= (double)min_steps * h;
-      au.count = stiff ? au.count + 1 : 0;
-      if (au.count >= window) {
-        dln_stepper *cv = NULL;
-        if ((status = dln_cvode_create(c, theta, t, h, &cv))) goto out;
-        stp->stats(stp, r);
-        stp->destroy(stp);
-        stp = cv;
-        r->switched_at = t;
-        r->integrator = "arkode-erk->cvode-bdf";
-      }
+    double h0;
+    if (is_auto && !cvode_on && dln_rkc_wants_cvode(stp, &h0)) {
+      cvode_on = 1;
+      /* AUTO, very stiff: continue with CVODE at the current (t, θ) (rkc.c) */
+      dln_stepper *cv = NULL;
+      if ((status = dln_cvode_create(c, theta, t, h0, &cv))) goto out;
+      const char *name = dln_rkc_name(stp, 2);
+      stp->stats(stp, r);
+      stp->destroy(stp);
+      stp = cv;
+      if (isnan(r->switched_at)) r->switched_at = t;
+      r->integrator = name;
     }
   }
 stopped:
@@ -505,8 +464,6 @@ out:
     r->loss = sys->loss(c, theta);
   }
   if (stp) stp->destroy(stp);
-  free(au.v);
-  free(au.w);
   free(ybuf);
   free(prev);
   return status;

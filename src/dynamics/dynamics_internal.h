@@ -135,8 +135,13 @@ int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_st
 /* Gauss–Legendre collocation, s = opt->gauss_stages, started at (t0, θ) (gauss.c). */
 int dln_gauss_create(dln_run_ctx *c, double *theta, double t0, dln_stepper **out);
 /* dln's own explicit RK (ARKODE's table of opt->erk_order) switching to
- * Runge–Kutta–Chebyshev when stability-limited, started at t = 0 (rkc.c). */
-int dln_rkc_create(dln_run_ctx *c, double *theta, dln_stepper **out);
+ * Runge–Kutta–Chebyshev when stability-limited, started at t = 0 (rkc.c). auto_mode:
+ * when the run is very stiff, do not switch to RKC but raise dln_rkc_wants_cvode. */
+int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **out);
+/* AUTO: 1 (and the step to start CVODE with) once the stepper asks for CVODE. */
+int dln_rkc_wants_cvode(dln_stepper *stp, double *h0);
+/* Its static names: kind 0 "dln-rk5", 1 "dln-rk5->rkc", 2 "dln-rk5->cvode-bdf" (order q). */
+const char *dln_rkc_name(dln_stepper *stp, int kind);
 
 /* An explicit Runge–Kutta table copied from ARKODE's default table of an order (rkc.c):
  * s stages, order q, embedding order p, A (strictly lower), b, c, e = b − b̂,

@@ -43,6 +43,11 @@
  * right-hand sides per unit time than the RK table would at its stability limit,
  * the run returns to phase 1 (accuracy, not stability, limits the step again).
  *
+ * AUTO uses this stepper too; at the switch it hands the run to CVODE instead of RKC
+ * when ρ·(t_end − t) > auto_rkc_max (default 1e4) and at least auto_min_steps RK steps
+ * of the current size remain: RKC needs about √(1.54·h·ρ) stages per step, so its cost
+ * grows like √(ρ·(t_end − t)), while CVODE's barely depends on ρ (docs/integrators.md).
+ *
  * Dense output: cubic Hermite interpolation of (θ_n, f_n, θ_{n+1}, f_{n+1}) on the last
  * step (HNW I §II.6), in both phases. All buffers are allocated at creation. */
 #include <float.h>
@@ -191,8 +196,10 @@ typedef struct {
   int costly; /* consecutive RKC steps costlier than RK at its stability limit */
   double switched_at;
   int smax, started;
+  int auto_mode;    /* AUTO: very stiff → hand the run to CVODE instead of RKC */
+  int handoff;      /* AUTO: CVODE requested, starting with step handoff_h */
+  double handoff_h;
   double *blk; /* owns every vector buffer */
-  char name[40];
 } rkc_stepper;
 
 static int rhs(rkc_stepper *s, const double *y, double *f) { return dln_dyn_rhs(s->c, y, f); }
@@ -474,15 +481,22 @@ static int rkc_stepper_step(dln_stepper *base, double *tout) {
   double rp;
   if (s->pi >= 0 && s->rho_est > 0) s->primed = 1;
   if (dln_dyn_rho(s->c, s->y, s->v, s->w, &s->primed, 4, &rp)) return 0;
+  double rem = o->t_end - s->t, rmax = fmax(r, rp);
+  double rkc_max = o->auto_rkc_max > 0 ? o->auto_rkc_max : 1e4;
+  long min_steps = o->auto_min_steps > 0 ? o->auto_min_steps : 200;
+  if (s->auto_mode && rmax * rem > rkc_max && rem >= (double)min_steps * s->hlast) {
+    s->handoff = 1; /* RKC would need ∝ √(ρ·(t_end − t)) right-hand sides: CVODE instead */
+    s->handoff_h = s->hlast;
+    return 0;
+  }
   s->phase = 1;
   s->stiff_run = 0;
-  s->rho = 1.2 * fmax(r, rp);
+  s->rho = 1.2 * rmax;
   s->since_rho = 0;
   s->switches++;
   if (isnan(s->switched_at)) s->switched_at = s->t;
   s->h = s->hlast;
-  snprintf(s->name, sizeof s->name, "dln-rk%d->rkc", s->T.q);
-  s->base.name = s->name;
+  s->base.name = dln_rkc_name(&s->base, 1);
   return 0;
 }
 
@@ -515,7 +529,27 @@ static void rkc_destroy(dln_stepper *base) {
   free(s);
 }
 
-int dln_rkc_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
+/* Static integrator names (dln_train_result.integrator outlives the stepper). */
+static const char *const rk_names[9][3] = {
+    {"dln-rk", "dln-rk->rkc", "dln-rk->cvode-bdf"},       {"dln-rk1", "dln-rk1->rkc", "dln-rk1->cvode-bdf"},
+    {"dln-rk2", "dln-rk2->rkc", "dln-rk2->cvode-bdf"},    {"dln-rk3", "dln-rk3->rkc", "dln-rk3->cvode-bdf"},
+    {"dln-rk4", "dln-rk4->rkc", "dln-rk4->cvode-bdf"},    {"dln-rk5", "dln-rk5->rkc", "dln-rk5->cvode-bdf"},
+    {"dln-rk6", "dln-rk6->rkc", "dln-rk6->cvode-bdf"},    {"dln-rk7", "dln-rk7->rkc", "dln-rk7->cvode-bdf"},
+    {"dln-rk8", "dln-rk8->rkc", "dln-rk8->cvode-bdf"}};
+
+const char *dln_rkc_name(dln_stepper *base, int kind) {
+  int q = ((rkc_stepper *)base)->T.q;
+  return rk_names[q >= 1 && q <= 8 ? q : 0][kind];
+}
+
+int dln_rkc_wants_cvode(dln_stepper *base, double *h0) {
+  rkc_stepper *s = (rkc_stepper *)base;
+  if (!s->handoff) return 0;
+  *h0 = s->handoff_h;
+  return 1;
+}
+
+int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **out) {
   *out = NULL;
   const dln_train_options *o = c->opt;
   size_t n = dln_dyn_size(c);
@@ -530,13 +564,13 @@ int dln_rkc_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
   s->n = n;
   s->y = theta;
   s->switched_at = NAN;
+  s->auto_mode = auto_mode;
   int st = dln_erk_tab_load(o->erk_order, &s->T);
   if (st) {
     free(s);
     return st;
   }
-  snprintf(s->name, sizeof s->name, "dln-rk%d", s->T.q);
-  s->base.name = s->name;
+  s->base.name = dln_rkc_name(&s->base, 0);
   /* buffers: stages 1..s−1 (stage 0 is f), at least 4 for RKC, then f, fo, yo, ynew, err, v, w */
   int nk = s->T.s > 4 ? s->T.s : 4;
   size_t nbuf = (size_t)nk + 9;

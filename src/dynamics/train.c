@@ -56,6 +56,7 @@ void dln_train_default_options(dln_train_options *opt) {
   opt->auto_stiff_ratio = 0.5;
   opt->auto_window = 3;
   opt->auto_min_steps = 200;
+  opt->auto_rkc_max = 1e4;
 }
 
 int dln_train_check(const dln_train_options *o) {
@@ -94,6 +95,9 @@ int dln_train_check(const dln_train_options *o) {
                        o->auto_stiff_ratio);
     if (o->auto_window < 0)
       return dln_error(DLN_EINVAL, "auto_window: expected >= 0 (0 = default 3), found %d", o->auto_window);
+    if (!(isfinite(o->auto_rkc_max) && o->auto_rkc_max >= 0))
+      return dln_error(DLN_EINVAL, "auto_rkc_max: expected a finite value >= 0 (0 = default 1e4), found %g",
+                       o->auto_rkc_max);
     if (o->auto_min_steps < 0)
       return dln_error(DLN_EINVAL, "auto_min_steps: expected >= 0 (0 = default 200), found %ld", o->auto_min_steps);
   }

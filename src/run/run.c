@@ -348,6 +348,7 @@ static void train_options(const dln_spec *s, const dln_loss *loss, dln_train_opt
   to->auto_stiff_ratio = s->auto_stiff_ratio;
   to->auto_window = s->auto_window;
   to->auto_min_steps = s->auto_min_steps;
+  to->auto_rkc_max = s->auto_rkc_max;
 }
 
 /* Widths of run s on data with W rows x cols: the spec's, with d_0, d_N from the data

@@ -67,7 +67,7 @@ static const dln_spec_option options[] = {
   {"init_files", DLN_OPT_STRLIST, OFF(init_files), "", "file init: W1,...,WN files (tied: U), or one pattern containing {j}", NULL},
   {"seed", DLN_OPT_U64, OFF(seed), "1", "random seed (data drawn first, then the init)", NULL},
   {"stream", DLN_OPT_U64, OFF(stream), "0", "random stream index (run k of a sweep)", NULL},
-  {"method", DLN_OPT_ENUM, OFF(method), "flow", "dynamics: gradient descent; gradient flow by ARKODE adaptive Runge-Kutta (flow), CVODE BDF + GMRES with exact Hessian-vector Jacobian (cvode, stiff), Gauss-Legendre collocation (gauss, conserves C_j), ERK switching to CVODE when stiff (auto), dln's own low-overhead ERK switching to Runge-Kutta-Chebyshev when stiff (rkc, small or mildly stiff flows); end-to-end flow / GD of W = W_N...W_1 alone from a balanced init (e2e_flow, e2e_gd; 002 Thm 1)", methods},
+  {"method", DLN_OPT_ENUM, OFF(method), "flow", "dynamics: gradient descent; gradient flow by ARKODE adaptive Runge-Kutta (flow), CVODE BDF + GMRES with exact Hessian-vector Jacobian (cvode, stiff), Gauss-Legendre collocation (gauss, conserves C_j), dln's own low-overhead Runge-Kutta switching to Runge-Kutta-Chebyshev when stiff (rkc), the same switching to Chebyshev or, when very stiff, to CVODE (auto); end-to-end flow / GD of W = W_N...W_1 alone from a balanced init (e2e_flow, e2e_gd; 002 Thm 1)", methods},
   {"eta", DLN_OPT_DOUBLE, OFF(eta), "0.001", "GD step size", NULL},
   {"t_end", DLN_OPT_DOUBLE, OFF(t_end), "40", "final time (GD: steps * eta)", NULL},
   {"max_steps", DLN_OPT_LONG, OFF(max_steps), "0", "step budget (0 = default: t_end/eta for GD, 10^7 for flow)", NULL},
@@ -80,9 +80,10 @@ static const dln_spec_option options[] = {
   {"gauss_stages", DLN_OPT_INT, OFF(gauss_stages), "2", "gauss: stages s (1: implicit midpoint, order 2; 2: order 4)", NULL},
   {"gauss_h", DLN_OPT_DOUBLE, OFF(gauss_h), "0", "gauss: fixed step size without error control (0: adaptive with rtol, atol)", NULL},
   {"krylov_maxl", DLN_OPT_INT, OFF(krylov_maxl), "30", "cvode, gauss, auto: Krylov dimension of GMRES (1..1000)", NULL},
-  {"auto_stiff_ratio", DLN_OPT_DOUBLE, OFF(auto_stiff_ratio), "0.5", "auto: h*rho(Hessian)/beta_ERK at or above which an ERK step counts as stability-limited", NULL},
-  {"auto_window", DLN_OPT_INT, OFF(auto_window), "3", "auto: consecutive stability-limited checks (one per 10 steps) before switching to CVODE", NULL},
-  {"auto_min_steps", DLN_OPT_LONG, OFF(auto_min_steps), "200", "auto: switch only if ERK would still need at least this many steps to t_end", NULL},
+  {"auto_stiff_ratio", DLN_OPT_DOUBLE, OFF(auto_stiff_ratio), "0.5", "auto, rkc: h*rho/beta_RK at or above which a Runge-Kutta step counts as stability-limited", NULL},
+  {"auto_window", DLN_OPT_INT, OFF(auto_window), "3", "auto, rkc: consecutive stability-limited Runge-Kutta steps before switching", NULL},
+  {"auto_min_steps", DLN_OPT_LONG, OFF(auto_min_steps), "200", "auto: switch to CVODE only if Runge-Kutta would still need at least this many steps to t_end", NULL},
+  {"auto_rkc_max", DLN_OPT_DOUBLE, OFF(auto_rkc_max), "1e4", "auto: at the switch, continue with Runge-Kutta-Chebyshev if rho(Hessian)*(t_end - t) <= this, else CVODE", NULL},
   {"e2e_balance_tol", DLN_OPT_DOUBLE, OFF(e2e_balance_tol), "1e-10", "e2e_flow, e2e_gd: largest accepted max_j |C_j|_F / |theta|^2 of the init (C_j = W_{j+1}^T W_{j+1} - W_j W_j^T)", NULL},
   {"blowup", DLN_OPT_DOUBLE, OFF(blowup), "1e150", "divergence threshold on the loss and max |theta|", NULL},
   {"samples", DLN_OPT_INT, OFF(samples), "201", "number of sample times including 0 and t_end", NULL},
@@ -1308,6 +1309,7 @@ int dln_spec_check(const dln_spec *spec) {
   if ((st = check_pos(spec, "auto_stiff_ratio", spec->auto_stiff_ratio, 0))) return st;
   if ((st = check_int_min(spec, "auto_window", spec->auto_window, 1))) return st;
   if ((st = check_int_min(spec, "auto_min_steps", spec->auto_min_steps, 1))) return st;
+  if ((st = check_pos(spec, "auto_rkc_max", spec->auto_rkc_max, 0))) return st;
   if ((st = check_pos(spec, "e2e_balance_tol", spec->e2e_balance_tol, 0))) return st;
   if ((st = check_pos(spec, "blowup", spec->blowup, 0))) return st;
   if ((st = check_int_min(spec, "samples", spec->samples, 2))) return st;
