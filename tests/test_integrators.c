@@ -39,6 +39,7 @@ static const char *mname(int method, int stages) {
     case DLN_METHOD_FLOW: return "erk";
     case DLN_METHOD_CVODE: return "cvode";
     case DLN_METHOD_AUTO: return "auto";
+    case DLN_METHOD_RKC: return "rkc";
     case DLN_METHOD_GAUSS: return stages == 1 ? "gauss1" : "gauss2";
     default: return "?";
   }
