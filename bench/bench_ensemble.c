@@ -3,7 +3,8 @@
  * one seed per flow and the same target for all, on 1 and 2 threads (or the thread
  * counts given): wall time, speed-up and flows per second.
  *
- *   bench_ensemble [N=1000] [sigma=0.1] [threads...]      (env DLN_BENCH_CSV=1 also writes ensemble.csv)
+ *   bench_ensemble [N=1000] [sigma=0.1] [threads...]      (env DLN_BENCH_CSV=1 also writes ensemble.csv;
+ *                                                          env DLN_BENCH_METHOD: flow (default), auto, rkc, cvode)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -24,6 +25,7 @@ int main(int argc, char **argv) {
     for (int i = 3; i < argc && nt < 16; ++i) threads[nt++] = atoi(argv[i]);
   }
   const char *csv = getenv("DLN_BENCH_CSV");
+  const char *method = getenv("DLN_BENCH_METHOD") ? getenv("DLN_BENCH_METHOD") : "flow";
   char dir[] = "/tmp/bench_ensemble.XXXXXX";
   if (!mkdtemp(dir)) {
     perror("mkdtemp");
@@ -33,7 +35,7 @@ int main(int argc, char **argv) {
   if (dln_spec_default(&s)) return 1;
   const char *settings[][2] = {{"task", "factorization"}, {"rows", "5"},     {"cols", "10"},
                                {"widths", "10,50,5"},     {"init", "gaussian"}, {"sigma", sigma},
-                               {"method", "flow"},        {"t_end", "20"},     {"rtol", "1e-8"},
+                               {"method", method},        {"t_end", "20"},     {"rtol", "1e-8"},
                                {"samples", "21"},         {"observe", csv ? "all" : "loss"},
                                {"plot", "false"},         {"quiet", "true"},   {"out", dir}};
   for (size_t k = 0; k < sizeof settings / sizeof settings[0]; ++k)
@@ -42,8 +44,8 @@ int main(int argc, char **argv) {
   dln_sweep_init(&sw);
   if (dln_sweep_add_range(&sw, "seed", 1, n, 1)) bu_fail("%s", dln_last_error());
   long online = sysconf(_SC_NPROCESSORS_ONLN);
-  printf("bench_ensemble: %ld gradient flows, factorization 5x10, widths 10,50,5, sigma %s, t_end 20, rtol 1e-8;"
-         " %ld online CPUs; outputs %s\n", n, sigma, online, csv ? "ensemble.csv + ensemble.json" : "none (rows kept, then dropped)");
+  printf("bench_ensemble: %ld gradient flows (method %s), factorization 5x10, widths 10,50,5, sigma %s, t_end 20, rtol 1e-8;"
+         " %ld online CPUs; outputs %s\n", n, method, sigma, online, csv ? "ensemble.csv + ensemble.json" : "none (rows kept, then dropped)");
   printf("%8s %10s %9s %10s %14s %14s\n", "threads", "wall s", "speed-up", "flows/s", "grad evals", "extrap. 10^4 s");
   double t1 = 0;
   for (int i = 0; i < nt; ++i) {

@@ -9,6 +9,8 @@
  * very different numbers of steps, i.e. the step loop itself never allocates:
  *   - GD, obs NULL: 10 vs 10000 steps;
  *   - flow, obs NULL: t_end 0.5 vs 5;
+ *   - RKC (dln's own RK / Runge–Kutta–Chebyshev loop), obs NULL: t_end 0.01 (RK steps
+ *     only) vs 20 (switching to Chebyshev steps);
  *   - GD and flow with an observer and a table sampled 11 times: equal counts for
  *     different step numbers at equal sample counts;
  *   - dln_net_grad, dln_net_hvp and dln_observer_eval themselves: zero calls.
@@ -172,6 +174,36 @@ static void test_flow_steps(void **state) {
   fixture_free(&f);
 }
 
+static void test_rkc_steps(void **state) {
+  (void)state;
+  SKIP_WITHOUT_COUNTER();
+  fixture f = {0};
+  fixture_make(&f, 1.0);
+  dln_train_options o;
+  dln_train_result r;
+  flow_opts(&o, 0.01);
+  o.method = DLN_METHOD_RKC;
+  train_allocs(&f, &o, NULL, NULL, NULL, &r); /* warm-up */
+  long fa, fb;
+  long a = train_allocs(&f, &o, NULL, NULL, &fa, &r);
+  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
+  long sa = r.steps;
+  assert_string_equal(r.integrator, "dln-rk5");
+  flow_opts(&o, 20.0);
+  o.method = DLN_METHOD_RKC;
+  long b = train_allocs(&f, &o, NULL, NULL, &fb, &r);
+  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
+  long sb = r.steps;
+  print_message("rkc, obs NULL: %ld allocs / %ld frees for t_end 0.01 (%ld steps), %ld / %ld for t_end 20 (%ld steps, %s)\n",
+                a, fa, sa, b, fb, sb, r.integrator);
+  assert_string_equal(r.integrator, "dln-rk5->rkc"); /* the Chebyshev phase ran too */
+  assert_true(sb > 2 * sa);
+  assert_int_equal(a, b);
+  assert_int_equal(fa, fb);
+  assert_int_equal(a, fa);
+  fixture_free(&f);
+}
+
 static void test_observer_eval_no_alloc(void **state) {
   (void)state;
   SKIP_WITHOUT_COUNTER();
@@ -261,7 +293,8 @@ static void test_observed_runs(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_grad_hvp_no_alloc),   cmocka_unit_test(test_gd_steps),
-      cmocka_unit_test(test_flow_steps),          cmocka_unit_test(test_observer_eval_no_alloc),
+      cmocka_unit_test(test_flow_steps),          cmocka_unit_test(test_rkc_steps),
+      cmocka_unit_test(test_observer_eval_no_alloc),
       cmocka_unit_test(test_observed_runs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,8 +60,8 @@ static void scalar_free(scalar *s) {
 }
 
 static const dln_method all_methods[] = {DLN_METHOD_GD, DLN_METHOD_FLOW, DLN_METHOD_CVODE, DLN_METHOD_GAUSS,
-                                         DLN_METHOD_AUTO};
-static const char *const method_names[] = {"gd", "flow", "cvode", "gauss", "auto"};
+                                         DLN_METHOD_AUTO, DLN_METHOD_RKC};
+static const char *const method_names[] = {"gd", "flow", "cvode", "gauss", "auto", "rkc"};
 
 /* Loss threshold already met at t = 0: every method stops at t = 0 with the final loss
  * φ(θ0) (the flow driver left result.loss NaN). */

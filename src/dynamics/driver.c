@@ -223,7 +223,7 @@ static int erk_step(dln_stepper *base, double *t) {
   s->c->rhs_bad = 0;
   sunrealtype tr = *t;
   int flag = ERKStepEvolve(s->mem, s->c->opt->t_end, s->y, &tr, ARK_ONE_STEP);
-  *t = tr;
+  if (flag >= 0) *t = tr; /* on failure θ is the last accepted state, at the old t */
   if (flag < 0) {
     snprintf(base->msg, sizeof base->msg, "%s", s->c->sundials_msg);
     return s->c->rhs_bad ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER;
@@ -405,9 +405,12 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
       if (ts == t) {
         if ((status = sys->record(c, c->next, ts, steps, theta, 0))) goto out;
       } else {
-        if (stp->dense(stp, ts, ybuf)) {
-          status = dln_error(DLN_ESOLVER, "dense output at t = %g failed: %s", ts, c->sundials_msg);
-          goto out;
+        if (stp->dense(stp, ts, ybuf)) { /* a stop like any integrator failure: θ(t) is kept */
+          r->fail_t = ts;
+          r->fail_step = steps;
+          finish(c, DLN_STOP_SOLVER, t, "%s integrator failed at t = %.6g after %ld steps: dense output at t = %g failed%s%s",
+                 sys->flow_name, t, steps, ts, c->sundials_msg[0] ? ": " : "", c->sundials_msg);
+          goto stopped;
         }
         if ((status = sys->record(c, c->next, ts, steps, ybuf, 0))) goto out;
       }

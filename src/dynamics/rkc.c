@@ -196,6 +196,7 @@ typedef struct {
   int costly; /* consecutive RKC steps costlier than RK at its stability limit */
   double switched_at;
   int smax, started;
+  int bad_streak, clean_steps; /* non-finite right-hand sides (see rhs_fail) */
   int auto_mode;    /* AUTO: very stiff → hand the run to CVODE instead of RKC */
   int handoff;      /* AUTO: CVODE requested, starting with step handoff_h */
   double handoff_h;
@@ -205,11 +206,16 @@ typedef struct {
 static int rhs(rkc_stepper *s, const double *y, double *f) { return dln_dyn_rhs(s->c, y, f); }
 
 /* A failed right-hand side: 1 non-finite (retry smaller), −1 fatal. */
+/* Non-finite right-hand sides are counted across steps: the count restarts only after
+ * RKC_MAX_BAD accepted steps without one, so a run creeping towards a region where the
+ * gradient is not finite (each step shortened by a failure, then accepted) stops as
+ * diverged instead of shrinking its step to underflow. */
 static int rhs_fail(rkc_stepper *s, int rc, int *bad) {
   if (rc < 0) {
     snprintf(s->base.msg, sizeof s->base.msg, "right-hand side failed at t = %.6g", s->t);
     return DLN_STOP_SOLVER;
   }
+  s->clean_steps = 0;
   if (++*bad >= RKC_MAX_BAD) {
     snprintf(s->base.msg, sizeof s->base.msg, "non-finite gradient in %d consecutive step attempts at t = %.6g (h = %.3g)",
              RKC_MAX_BAD, s->t, s->h);
@@ -217,6 +223,15 @@ static int rhs_fail(rkc_stepper *s, int rc, int *bad) {
   }
   s->h *= 0.25;
   return 0;
+}
+
+static int underflow(rkc_stepper *s, double h) {
+  if (s->bad_streak > 0) {
+    snprintf(s->base.msg, sizeof s->base.msg, "non-finite gradient: step size %.3g underflows at t = %.6g", h, s->t);
+    return DLN_STOP_DIVERGED;
+  }
+  snprintf(s->base.msg, sizeof s->base.msg, "step size %.3g underflows at t = %.6g", h, s->t);
+  return DLN_STOP_SOLVER;
 }
 
 static double wrms_err(rkc_stepper *s, const double *e, const double *y0, const double *y1) {
@@ -236,6 +251,7 @@ static void accept(rkc_stepper *s, double **fnew_slot, double tnew) {
   s->hlast = tnew - s->t;
   s->t = tnew;
   s->nacc++;
+  if (++s->clean_steps >= RKC_MAX_BAD) s->bad_streak = 0;
 }
 
 /* h for a step starting at s->t: never past t_end, no sliver before it. */
@@ -252,14 +268,13 @@ static double clip_h(rkc_stepper *s, double h, int *last) {
 static int rk_step(rkc_stepper *s, double *tout) {
   const dln_erk_tab *T = &s->T;
   size_t n = s->n;
-  int bad = 0, ns = T->s;
+  int *bad = &s->bad_streak, ns = T->s;
   double expo = 1.0 / (T->p + 1), grow = 5.0;
   for (;;) {
     int last;
     double h = clip_h(s, s->h, &last), tnew = last ? s->c->opt->t_end : s->t + h;
     if (!(h > 16 * DBL_EPSILON * fmax(1.0, fabs(s->t)))) {
-      snprintf(s->base.msg, sizeof s->base.msg, "step size %.3g underflows at t = %.6g", h, s->t);
-      return DLN_STOP_SOLVER;
+      return underflow(s, h);
     }
     s->attempted++;
     /* stage 0 is f(θ_n), already in s->f */
@@ -275,7 +290,7 @@ static int rk_step(rkc_stepper *s, double *tout) {
       K[i] = s->k[i];
     }
     if (rc) {
-      int st = rhs_fail(s, rc, &bad);
+      int st = rhs_fail(s, rc, bad);
       if (st) return st;
       s->rejected++;
       grow = 1.0;
@@ -298,7 +313,7 @@ static int rk_step(rkc_stepper *s, double *tout) {
     if (!T->fsal) {
       fslot = &s->k[0];
       if ((rc = rhs(s, s->ynew, *fslot))) {
-        int st = rhs_fail(s, rc, &bad);
+        int st = rhs_fail(s, rc, bad);
         if (st) return st;
         s->rejected++;
         continue;
@@ -321,7 +336,7 @@ static int rk_step(rkc_stepper *s, double *tout) {
 /* RKC coefficients need T_j, T_j', T_j'' at w0 for j ≤ s: recomputed per step, O(s). */
 static int rkc_step(rkc_stepper *s, double *tout) {
   size_t n = s->n;
-  int bad = 0;
+  int *bad = &s->bad_streak;
   const double eps = 2.0 / 13.0;
   for (;;) {
     if (s->since_rho >= RKC_RHO_EVERY) {
@@ -343,8 +358,7 @@ static int rkc_step(rkc_stepper *s, double *tout) {
     }
     double tnew = last ? s->c->opt->t_end : s->t + h;
     if (!(h > 16 * DBL_EPSILON * fmax(1.0, fabs(s->t)))) {
-      snprintf(s->base.msg, sizeof s->base.msg, "step size %.3g underflows at t = %.6g", h, s->t);
-      return DLN_STOP_SOLVER;
+      return underflow(s, h);
     }
     int st = 1 + (int)floor(sqrt(1.0 + 1.54 * h * s->rho));
     if (st < 2) st = 2;
@@ -392,7 +406,7 @@ static int rkc_step(rkc_stepper *s, double *tout) {
       rc = rhs(s, s->ynew, Fj);
     }
     if (rc) {
-      int stt = rhs_fail(s, rc, &bad);
+      int stt = rhs_fail(s, rc, bad);
       if (stt) return stt;
       s->rejected++;
       s->since_rho = RKC_RHO_EVERY; /* ρ may have been too small */

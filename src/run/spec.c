@@ -76,7 +76,7 @@ static const dln_spec_option options[] = {
   {"grad_tol", DLN_OPT_DOUBLE, OFF(grad_tol), "0", "stop when the gradient norm <= this (0: off)", NULL},
   {"rtol", DLN_OPT_DOUBLE, OFF(rtol), "1e-8", "flow: relative tolerance", NULL},
   {"atol", DLN_OPT_DOUBLE, OFF(atol), "1e-10", "flow: absolute tolerance", NULL},
-  {"erk_order", DLN_OPT_INT, OFF(erk_order), "5", "flow, auto, e2e_flow: explicit Runge-Kutta order (2, 3, 4, 5, 6 or 8)", NULL},
+  {"erk_order", DLN_OPT_INT, OFF(erk_order), "5", "flow, auto, rkc, e2e_flow: explicit Runge-Kutta order (2, 3, 4, 5, 6 or 8)", NULL},
   {"gauss_stages", DLN_OPT_INT, OFF(gauss_stages), "2", "gauss: stages s (1: implicit midpoint, order 2; 2: order 4)", NULL},
   {"gauss_h", DLN_OPT_DOUBLE, OFF(gauss_h), "0", "gauss: fixed step size without error control (0: adaptive with rtol, atol)", NULL},
   {"krylov_maxl", DLN_OPT_INT, OFF(krylov_maxl), "30", "cvode, gauss, auto: Krylov dimension of GMRES (1..1000)", NULL},
