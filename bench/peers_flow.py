@@ -270,7 +270,7 @@ def fe(x):
     return "–" if x is None else f"{x:.1e}"
 
 
-DLN_NAMES = {"erk": "dln ERK (DP5)", "cvode": "dln CVODE (BDF+GMRES, exact Hv)", "auto": "dln AUTO (ERK→CVODE)",
+DLN_NAMES = {"erk": "dln ERK (DP5)", "cvode": "dln CVODE (BDF+GMRES, exact Hv)", "auto": "dln AUTO (RK5→RKC or CVODE)",
              "rkc": "dln RKC (own RK5→Chebyshev)",
              "gauss2": "dln Gauss s=2", "gd": "dln GD"}
 
