@@ -1,8 +1,11 @@
 /* dln/rng.h — reproducible random streams (GSL's MT19937 generator).
  *
- * A stream is identified by (seed, stream): the pair is mixed by SplitMix64 into
- * the generator's seed, so run k of a sweep draws the same numbers however the
- * sweep is split over threads, array tasks or ranks. */
+ * A stream is identified by (seed, stream), 128 bits: the generator's whole state is
+ * initialized from the key (seed mod 2^32, seed / 2^32, stream mod 2^32, stream / 2^32)
+ * by Matsumoto and Nishimura's init_by_array (mt19937ar.c), so distinct pairs give
+ * distinct streams and run k of a sweep draws the same numbers however the sweep is
+ * split over threads, array tasks or ranks. (Before version 0.2 the pair was folded into
+ * GSL's 32-bit seed: 2^32 streams only, and other numbers for the same seed.) */
 #ifndef DLN_RNG_H
 #define DLN_RNG_H
 
@@ -16,6 +19,10 @@ extern "C" {
 typedef struct dln_rng dln_rng;
 
 dln_rng *dln_rng_alloc(uint64_t seed, uint64_t stream);
+/* A stream from an arbitrary key of len ≥ 1 32-bit words (init_by_array). */
+dln_rng *dln_rng_alloc_key(const uint32_t *key, int len);
+/* The generator's raw 32-bit output (MT19937's genrand_int32). */
+uint32_t dln_rng_get32(dln_rng *r);
 void dln_rng_free(dln_rng *r);
 /* Uniform on [0, 1). */
 double dln_rng_uniform(dln_rng *r);

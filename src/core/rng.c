@@ -1,6 +1,7 @@
 /* Reproducible random streams over GSL's MT19937 (dln/rng.h). */
 #include "dln/rng.h"
 
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <lapacke.h>
@@ -13,30 +14,79 @@ struct dln_rng {
   gsl_rng *g;
 };
 
-/* SplitMix64 finalizer (Steele, Lea, Flood 2014): decorrelates (seed, stream). */
-static uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
+/* GSL's MT19937 state (gsl/rng/mt.c): the 624-word array and the position. GSL's
+ * gsl_rng_set takes one 32-bit seed, which would give only 2^32 distinct streams (two
+ * of 10^4 sweep runs identical with probability ~1e-2); dln initializes the whole
+ * state from the 128-bit key (seed, stream) instead, by Matsumoto and Nishimura's
+ * init_by_array (mt19937ar.c, 2002), checked against their published outputs
+ * (tests/test_rng.c). The layout is verified by size before it is written. */
+typedef struct {
+  unsigned long mt[624];
+  int mti;
+} mt_state;
+
+static int mt_init_by_array(gsl_rng *g, const uint32_t *key, int len) {
+  enum { N = 624 };
+  if (gsl_rng_size(g) != sizeof(mt_state)) return -1;
+  mt_state *st = gsl_rng_state(g);
+  unsigned long *mt = st->mt;
+  mt[0] = 19650218UL; /* init_genrand(19650218) */
+  for (int i = 1; i < N; ++i) mt[i] = (1812433253UL * (mt[i - 1] ^ (mt[i - 1] >> 30)) + (unsigned long)i) & 0xffffffffUL;
+  int i = 1, j = 0;
+  for (int k = N > len ? N : len; k; --k) {
+    mt[i] = ((mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1664525UL)) + key[j] + (unsigned long)j) & 0xffffffffUL;
+    if (++i >= N) {
+      mt[0] = mt[N - 1];
+      i = 1;
+    }
+    if (++j >= len) j = 0;
+  }
+  for (int k = N - 1; k; --k) {
+    mt[i] = ((mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1566083941UL)) - (unsigned long)i) & 0xffffffffUL;
+    if (++i >= N) {
+      mt[0] = mt[N - 1];
+      i = 1;
+    }
+  }
+  mt[0] = 0x80000000UL; /* the most significant bit is 1: a non-zero initial array */
+  st->mti = N;           /* the next draw regenerates the array, as after gsl_rng_set */
+  return 0;
 }
 
-dln_rng *dln_rng_alloc(uint64_t seed, uint64_t stream) {
+dln_rng *dln_rng_alloc_key(const uint32_t *key, int len) {
   dln_rng *r = malloc(sizeof *r);
   if (!r) {
     dln_error(DLN_ENOMEM, "out of memory allocating a random stream");
     return NULL;
   }
+  gsl_error_handler_t *old = gsl_set_error_handler_off(); /* gsl_rng_alloc reports OOM by its handler */
   r->g = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_set_error_handler(old);
   if (!r->g) {
     free(r);
     dln_error(DLN_ENOMEM, "out of memory allocating a random stream");
     return NULL;
   }
-  uint64_t s = splitmix64(splitmix64(seed) ^ splitmix64(stream + 0x5851F42D4C957F2Dull));
-  gsl_rng_set(r->g, (unsigned long)(s & 0xFFFFFFFFull) ^ (unsigned long)(s >> 32));
+  if (len < 1 || mt_init_by_array(r->g, key, len)) {
+    if (len < 1)
+      dln_error(DLN_EINVAL, "random stream key: expected at least one 32-bit word, found %d", len);
+    else
+      dln_error(DLN_EINVAL, "GSL's MT19937 state has %zu bytes, expected %zu: cannot seed it by array",
+                gsl_rng_size(r->g), sizeof(mt_state));
+    gsl_rng_free(r->g);
+    free(r);
+    return NULL;
+  }
   return r;
 }
+
+dln_rng *dln_rng_alloc(uint64_t seed, uint64_t stream) {
+  const uint32_t key[4] = {(uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+  return dln_rng_alloc_key(key, 4);
+}
+
+/* the raw 32-bit output of the generator */
+uint32_t dln_rng_get32(dln_rng *r) { return (uint32_t)gsl_rng_get(r->g); }
 
 void dln_rng_free(dln_rng *r) {
   if (!r) return;
