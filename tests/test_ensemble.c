@@ -325,10 +325,49 @@ static void test_bad_sweeps(void **state) {
   tu_rmtree(d);
 }
 
+/* A cancelled sweep into a folder holding an earlier sweep's results removes them:
+ * nothing is left that looks like the result of the cancelled one. */
+static int cancel_now(void *ctx) {
+  (void)ctx;
+  return 1;
+}
+static void test_cancel_removes_stale(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(5);
+  char spec[256], out[256], csv[512], js[512];
+  snprintf(spec, sizeof spec, "%s/spec.json", d);
+  snprintf(out, sizeof out, "%s/ens", d);
+  snprintf(csv, sizeof csv, "%s/ensemble.csv", out);
+  snprintf(js, sizeof js, "%s/ensemble.json", out);
+  tu_write_text(spec, spec24);
+  dln_ensemble_result r;
+  assert_int_equal(run_file(spec, out, 2, 0, 1, &r), DLN_OK);
+  assert_int_equal(access(csv, F_OK), 0);
+  assert_int_equal(access(js, F_OK), 0);
+  dln_spec s;
+  dln_sweep sw;
+  dln_sweep_init(&sw);
+  assert_int_equal(dln_spec_default(&s), DLN_OK);
+  assert_int_equal(dln_spec_from_json_file(&s, spec), DLN_OK);
+  assert_int_equal(dln_sweep_from_json_file(&sw, spec), DLN_OK);
+  dln_ensemble_options o;
+  dln_ensemble_default_options(&o);
+  o.nthreads = 2;
+  o.out = out;
+  o.cancelled = cancel_now;
+  assert_int_equal(dln_ensemble_run(&s, &sw, &o, &r), DLN_OK);
+  assert_int_equal(r.cancelled, 1);
+  assert_int_equal(access(csv, F_OK), -1);
+  assert_int_equal(access(js, F_OK), -1);
+  dln_sweep_free(&sw);
+  dln_spec_free(&s);
+  tu_rmtree(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_rerun_alone), cmocka_unit_test(test_failing_runs),
-      cmocka_unit_test(test_shards),            cmocka_unit_test(test_bad_sweeps),
+      cmocka_unit_test(test_shards),            cmocka_unit_test(test_bad_sweeps), cmocka_unit_test(test_cancel_removes_stale),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

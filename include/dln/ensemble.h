@@ -119,7 +119,8 @@ typedef struct dln_ensemble_result {
 
 /* Run the sweep over base. Returns DLN_OK when every selected run was attempted (check
  * res->nfailed / ndiverged and the per-run entries in ensemble.json) and also when the
- * sweep was cancelled (res->cancelled = 1; no ensemble.* file is written); an error
+ * sweep was cancelled (res->cancelled = 1; no ensemble.* file is written, and an earlier
+ * sweep's ensemble.csv / ensemble.json in the folder are removed when the sweep starts); an error
  * status for a bad sweep or an output folder that cannot be written. Every data set of
  * the whole sweep is drawn by every shard (the header covers all runs). */
 int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res);

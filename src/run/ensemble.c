@@ -813,6 +813,12 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   snprintf(res->csv_path, sizeof res->csv_path, "%s", csv_path);
   snprintf(res->json_path, sizeof res->json_path, "%s", json_path);
   if ((st = dln_mkdir_p(E.out))) goto done;
+  /* results of an earlier sweep into the same folder go first, so that a cancelled or
+   * failed sweep leaves no table or summary that looks like its own */
+  if (opt->write_outputs && unlink(csv_path) != 0 && errno != ENOENT) {
+    st = dln_error(DLN_EIO, "%s: cannot remove the stale table: %s", csv_path, strerror(errno));
+    goto done;
+  }
   if (unlink(json_path) != 0 && errno != ENOENT) {
     st = dln_error(DLN_EIO, "%s: cannot remove the stale summary: %s", json_path, strerror(errno));
     goto done;
