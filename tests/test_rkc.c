@@ -663,15 +663,17 @@ static void test_nonfinite_gradient(void **state) {
   dln_loss loss;
   scalar_impl impl;
   scalar_loss(&loss, &impl, 1);
-  const int methods[2] = {DLN_METHOD_FLOW, DLN_METHOD_RKC};
-  dln_train_result r[2];
-  double w[2];
-  for (int m = 0; m < 2; ++m) {
+  const int methods[4] = {DLN_METHOD_FLOW, DLN_METHOD_RKC, DLN_METHOD_CVODE, DLN_METHOD_AUTO};
+  const char *names[4] = {"NaN beyond w = 1: erk", "NaN beyond w = 1: rkc", "NaN beyond w = 1: cvode",
+                          "NaN beyond w = 1: auto"};
+  dln_train_result r[4];
+  double w[4];
+  for (int m = 0; m < 4; ++m) {
     dln_train_options o;
     opts(&o, methods[m], 5.0, 1e-8);
     w[m] = 0.0;
     assert_int_equal(dln_train(net, &loss, &w[m], &o, NULL, NULL, &r[m]), DLN_OK);
-    print_run(m ? "NaN beyond w = 1: rkc" : "NaN beyond w = 1: erk", &r[m]);
+    print_run(names[m], &r[m]);
     print_message("  stop %s at t = %.12g (w = %.12g), fail_t %.12g: %s\n", dln_stop_reason_name(r[m].stop_reason), r[m].t,
                   w[m], r[m].fail_t, r[m].message);
   }
@@ -690,6 +692,15 @@ static void test_nonfinite_gradient(void **state) {
   assert_true(r[1].t > 0.6 && r[1].t <= log(2.0) + 1e-9);
   assert_close(w[1], 2 - 2 * exp(-r[1].t), 1e-6, 0); /* and it is the state at r.t */
   assert_true(isfinite(r[1].loss));
+  /* CVODE (creeping with ever smaller steps would spend the 10^7-step budget) and AUTO:
+   * the same stop, at a finite state on the exact flow */
+  for (int m = 2; m < 4; ++m) {
+    assert_int_equal(r[m].stop_reason, DLN_STOP_DIVERGED);
+    assert_non_null(strstr(r[m].message, "non-finite gradient"));
+    assert_true(w[m] < 1 && w[m] > 0.9);
+    assert_true(r[m].steps < 10000);
+    assert_close(w[m], 2 - 2 * exp(-r[m].t), 1e-5, 0);
+  }
 }
 
 /* Bad initial states: a non-finite entry is refused by dln_train for every method

@@ -34,7 +34,14 @@ typedef struct {
   SUNLinearSolver ls;
   void *mem;
   char err[DLN_SUN_MSG_LEN]; /* the last SUNDIALS error (dln_sun_err_capture) */
+  int bad_streak, clean;     /* steps with a non-finite right-hand side (cv_step) */
 } cv_stepper;
+
+/* A run creeping towards a region where the gradient is not finite (every step retried
+ * smaller after a non-finite right-hand side, then accepted) would shrink its steps
+ * until the step budget is spent: after CV_MAX_BAD such steps, with fewer than
+ * CV_MAX_BAD clean steps between them, it stops as diverged. */
+enum { CV_MAX_BAD = 12 };
 
 static int cv_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
   (void)t;
@@ -70,6 +77,16 @@ static int cv_step(dln_stepper *base, double *t) {
   if (flag < 0) {
     snprintf(base->msg, sizeof base->msg, "%.200s (CVODE flag %d)", s->err[0] ? s->err : "CVODE failed", flag);
     return c->rhs_bad ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER;
+  }
+  if (c->rhs_bad) {
+    s->clean = 0;
+    if (++s->bad_streak >= CV_MAX_BAD) {
+      snprintf(base->msg, sizeof base->msg, "non-finite gradient in %d steps without %d clean ones in between, at t = %.6g",
+               CV_MAX_BAD, CV_MAX_BAD, tr);
+      return DLN_STOP_DIVERGED;
+    }
+  } else if (++s->clean >= CV_MAX_BAD) {
+    s->bad_streak = 0;
   }
   return 0;
 }

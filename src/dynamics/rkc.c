@@ -217,8 +217,8 @@ static int rhs_fail(rkc_stepper *s, int rc, int *bad) {
   }
   s->clean_steps = 0;
   if (++*bad >= RKC_MAX_BAD) {
-    snprintf(s->base.msg, sizeof s->base.msg, "non-finite gradient in %d consecutive step attempts at t = %.6g (h = %.3g)",
-             RKC_MAX_BAD, s->t, s->h);
+    snprintf(s->base.msg, sizeof s->base.msg, "non-finite gradient in %d step attempts, fewer than %d steps apart, at t = %.6g (h = %.3g)",
+             RKC_MAX_BAD, RKC_MAX_BAD, s->t, s->h);
     return DLN_STOP_DIVERGED;
   }
   s->h *= 0.25;
