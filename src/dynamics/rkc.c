@@ -187,12 +187,12 @@ typedef struct {
   double *v, *w; /* power iteration */
   int pi, pj;     /* two stages with c_pi = c_pj (DOPRI: 6, 7), −1 if none: free stiffness estimate */
   double *ysi, *ysj; /* their arguments */
-  int stiff_run;  /* consecutive RK steps with h·ρ_est ≥ RKC_STIFF·β */
+  int stiff_run;  /* consecutive RK steps with h·ρ_est ≥ auto_stiff_ratio·β */
   double rho_est; /* last free estimate ‖k_pj − k_pi‖/‖Y_pj − Y_pi‖ */
   int primed;
   int phase;                   /* 0 RK, 1 RKC */
   double t, to, h, hlast, rho; /* rho: last estimate, with safety factor in phase 1 */
-  long nacc, since_rho, rkc_steps, attempted, rejected, switches;
+  long nacc, since_rho, attempted, rejected;
   int costly; /* consecutive RKC steps costlier than RK at its stability limit */
   double switched_at;
   int smax, started;
@@ -205,18 +205,18 @@ typedef struct {
 
 static int rhs(rkc_stepper *s, const double *y, double *f) { return dln_dyn_rhs(s->c, y, f); }
 
-/* A failed right-hand side: 1 non-finite (retry smaller), −1 fatal. */
-/* Non-finite right-hand sides are counted across steps: the count restarts only after
+/* A failed right-hand side: 1 non-finite (retry with h/4), −1 fatal. Non-finite
+ * right-hand sides are counted across steps: the count restarts only after
  * RKC_MAX_BAD accepted steps without one, so a run creeping towards a region where the
  * gradient is not finite (each step shortened by a failure, then accepted) stops as
  * diverged instead of shrinking its step to underflow. */
-static int rhs_fail(rkc_stepper *s, int rc, int *bad) {
+static int rhs_fail(rkc_stepper *s, int rc) {
   if (rc < 0) {
     snprintf(s->base.msg, sizeof s->base.msg, "right-hand side failed at t = %.6g", s->t);
     return DLN_STOP_SOLVER;
   }
   s->clean_steps = 0;
-  if (++*bad >= RKC_MAX_BAD) {
+  if (++s->bad_streak >= RKC_MAX_BAD) {
     snprintf(s->base.msg, sizeof s->base.msg, "non-finite gradient in %d step attempts, fewer than %d steps apart, at t = %.6g (h = %.3g)",
              RKC_MAX_BAD, RKC_MAX_BAD, s->t, s->h);
     return DLN_STOP_DIVERGED;
@@ -268,7 +268,7 @@ static double clip_h(rkc_stepper *s, double h, int *last) {
 static int rk_step(rkc_stepper *s, double *tout) {
   const dln_erk_tab *T = &s->T;
   size_t n = s->n;
-  int *bad = &s->bad_streak, ns = T->s;
+  int ns = T->s;
   double expo = 1.0 / (T->p + 1), grow = 5.0;
   for (;;) {
     int last;
@@ -290,7 +290,7 @@ static int rk_step(rkc_stepper *s, double *tout) {
       K[i] = s->k[i];
     }
     if (rc) {
-      int st = rhs_fail(s, rc, bad);
+      int st = rhs_fail(s, rc);
       if (st) return st;
       s->rejected++;
       grow = 1.0;
@@ -313,7 +313,7 @@ static int rk_step(rkc_stepper *s, double *tout) {
     if (!T->fsal) {
       fslot = &s->k[0];
       if ((rc = rhs(s, s->ynew, *fslot))) {
-        int st = rhs_fail(s, rc, bad);
+        int st = rhs_fail(s, rc);
         if (st) return st;
         s->rejected++;
         continue;
@@ -336,7 +336,6 @@ static int rk_step(rkc_stepper *s, double *tout) {
 /* RKC coefficients need T_j, T_j', T_j'' at w0 for j ≤ s: recomputed per step, O(s). */
 static int rkc_step(rkc_stepper *s, double *tout) {
   size_t n = s->n;
-  int *bad = &s->bad_streak;
   const double eps = 2.0 / 13.0;
   for (;;) {
     if (s->since_rho >= RKC_RHO_EVERY) {
@@ -406,7 +405,7 @@ static int rkc_step(rkc_stepper *s, double *tout) {
       rc = rhs(s, s->ynew, Fj);
     }
     if (rc) {
-      int stt = rhs_fail(s, rc, bad);
+      int stt = rhs_fail(s, rc);
       if (stt) return stt;
       s->rejected++;
       s->since_rho = RKC_RHO_EVERY; /* ρ may have been too small */
@@ -424,7 +423,6 @@ static int rkc_step(rkc_stepper *s, double *tout) {
     }
     /* the buffer holding f(θ_{n+1}) is s->k[3] */
     accept(s, &s->k[3], tnew);
-    s->rkc_steps++;
     s->since_rho++;
     double fac = err > 0 ? 0.8 * pow(err, -1.0 / 3) : 10.0;
     s->h = h * fmax(0.1, fmin(10.0, fac));
@@ -434,7 +432,6 @@ static int rkc_step(rkc_stepper *s, double *tout) {
       if (++s->costly >= 3) {
         s->phase = 0;
         s->costly = 0;
-        s->switches++;
         s->h = 0.9 * s->T.beta / s->rho;
       }
     } else {
@@ -507,7 +504,6 @@ static int rkc_stepper_step(dln_stepper *base, double *tout) {
   s->stiff_run = 0;
   s->rho = 1.2 * rmax;
   s->since_rho = 0;
-  s->switches++;
   if (isnan(s->switched_at)) s->switched_at = s->t;
   s->h = s->hlast;
   s->base.name = dln_rkc_name(&s->base, 1);
