@@ -458,6 +458,30 @@ static void test_stiff_fig1(void **state) {
   fig1_free(&p);
 }
 
+/* σ = 10 (ρ(∇²φ) ≈ 1.9e4 for the whole run): ρ·(t_end − t) far above auto_rkc_max, so
+ * AUTO hands the run to CVODE by itself, and agrees with CVODE alone */
+static void test_auto_very_stiff(void **state) {
+  (void)state;
+  fig1_problem p = {0};
+  fig1_make(&p, 10.0);
+  size_t np = p.net->nparams;
+  double *ta = tu_dalloc(np), *tc = tu_dalloc(np);
+  memcpy(ta, p.th0, np * sizeof(double));
+  memcpy(tc, p.th0, np * sizeof(double));
+  const double rtol = 1e-7;
+  dln_train_result ra = run_to(p.net, p.loss, ta, DLN_METHOD_AUTO, 0, 20.0, rtol, 0);
+  dln_train_result rc = run_to(p.net, p.loss, tc, DLN_METHOD_CVODE, 0, 20.0, rtol, 0);
+  double d = tu_diffnorm(np, ta, tc) / tu_fro(np, tc);
+  print_message("sigma=10: auto %s (switched at %.3g), %ld RHS, %ld Hv; cvode %ld RHS, %ld Hv; "
+                "||θ_auto − θ_cvode||/||θ|| = %.3g\n",
+                ra.integrator, ra.switched_at, ra.grad_evals, ra.jtv_evals, rc.grad_evals, rc.jtv_evals, d);
+  assert_string_equal(ra.integrator, "dln-rk5->cvode-bdf");
+  assert_true(ra.switched_at > 0 && ra.switched_at < 1);
+  assert_true(d <= 10 * rtol);
+  free(ta), free(tc);
+  fig1_free(&p);
+}
+
 /* AUTO stays on its Runge–Kutta stage for a non-stiff flow */
 static void test_auto_nonstiff(void **state) {
   (void)state;
@@ -632,7 +656,7 @@ int main(void) {
       cmocka_unit_test(test_linear_model),      cmocka_unit_test(test_riccati),
       cmocka_unit_test(test_spectral_asymmetric), cmocka_unit_test(test_gauss_order),
       cmocka_unit_test(test_gauss_conservation), cmocka_unit_test(test_stiff_fig1),
-      cmocka_unit_test(test_auto_nonstiff),     cmocka_unit_test(test_cvode_jtv_fd),
+      cmocka_unit_test(test_auto_nonstiff), cmocka_unit_test(test_auto_very_stiff),     cmocka_unit_test(test_cvode_jtv_fd),
       cmocka_unit_test(test_gauss_dense_output), cmocka_unit_test(test_options),
   };
   tu_seed(0x2545F4914F6CDD1Dull);
