@@ -290,6 +290,16 @@ static void test_bad_sweeps(void **state) {
   expect_bad("\"width\": 5", 5, 5, "expected a non-empty list");
   expect_bad("\"seed\": {\"from\": 1, \"count\": 0}", 5, 5, "count");
   expect_bad("\"sigma0\": {\"from\": 1, \"count\": 2}", 5, 5, "integer fields");
+  /* the same range through the C API: no signed overflow in from + i·step */
+  {
+    dln_sweep sr;
+    dln_sweep_init(&sr);
+    assert_int_equal(dln_sweep_add_range(&sr, "seed", INT64_MAX - 10, 3, 100), DLN_ESPEC);
+    assert_non_null(strstr(dln_last_error(), "expected from + (count - 1)*step within 64-bit integers"));
+    assert_int_equal(dln_sweep_add_range(&sr, "seed", INT64_MIN + 10, 3, -100), DLN_ESPEC);
+    assert_int_equal(dln_sweep_add_range(&sr, "seed", INT64_MAX - 200, 3, 100), DLN_OK);
+    dln_sweep_free(&sr);
+  }
   expect_bad("\"out\": [\"a\", \"b\"]", 5, 5, "cannot be swept");
   expect_bad("\"runs\": [{\"eta\": 0.1}, {\"eta\": 1, \"nope\": 2}]", 5, 39, "\"nope\": unknown field");
   expect_bad("\"runs\": [{\"sigma\": 0.5}]", 5, 5, "swept twice");

@@ -176,6 +176,10 @@ int dln_sweep_add_range(dln_sweep *sw, const char *name, int64_t from, long coun
   if (!sw || !name) return dln_error(DLN_EINVAL, "dln_sweep_add_range: NULL argument");
   if (count < 1 || count > DLN_SWEEP_MAXRUNS)
     return dln_error(DLN_ESPEC, "sweep field \"%s\": expected a count in 1..%ld, found %ld", name, DLN_SWEEP_MAXRUNS, count);
+  int64_t span, last; /* from + (count − 1)·step must be a 64-bit integer (no signed overflow) */
+  if (__builtin_mul_overflow((int64_t)(count - 1), step, &span) || __builtin_add_overflow(from, span, &last))
+    return dln_error(DLN_ESPEC, "sweep field \"%s\": expected from + (count - 1)*step within 64-bit integers, found from %" PRId64
+                     ", count %ld, step %" PRId64, name, from, count, step);
   char **vals = calloc((size_t)count, sizeof *vals);
   if (!vals) return dln_error(DLN_ENOMEM, "out of memory");
   int st = DLN_OK;
