@@ -77,8 +77,12 @@ typedef struct {
   int method, stages;
   double slack;
 } imethod;
-static const imethod implicit_methods[3] = {
-    {DLN_METHOD_CVODE, 0, 20}, {DLN_METHOD_GAUSS, 1, 2000}, {DLN_METHOD_GAUSS, 2, 20}};
+enum { NMETHODS = 5 };
+static const imethod flow_methods[NMETHODS] = {{DLN_METHOD_CVODE, 0, 20},
+                                                   {DLN_METHOD_GAUSS, 1, 2000},
+                                                   {DLN_METHOD_GAUSS, 2, 20},
+                                                   {DLN_METHOD_RKC, 0, 20},
+                                                   {DLN_METHOD_AUTO, 0, 20}};
 
 /* ------------------------------------------------------------------ (a) linear model, 001 eq. 4 */
 
@@ -123,8 +127,8 @@ static void test_linear_model(void **state) {
   size_t np = p.net->nparams;
   double *th = tu_dalloc(np);
   const double t = 1.7, rtols[2] = {1e-6, 1e-10};
-  for (int mi = 0; mi < 3; ++mi) {
-    const imethod *im = &implicit_methods[mi];
+  for (int mi = 0; mi < NMETHODS; ++mi) {
+    const imethod *im = &flow_methods[mi];
     double err[2];
     long evals[2];
     for (int k = 0; k < 2; ++k) {
@@ -197,8 +201,8 @@ static void test_riccati(void **state) {
   size_t np = p.net->nparams;
   double *U = tu_dalloc(np);
   const double t = 1.5, rtols[2] = {1e-6, 1e-10};
-  for (int mi = 0; mi < 3; ++mi) {
-    const imethod *im = &implicit_methods[mi];
+  for (int mi = 0; mi < NMETHODS; ++mi) {
+    const imethod *im = &flow_methods[mi];
     double err[2];
     long evals[2];
     for (int k = 0; k < 2; ++k) {
@@ -249,8 +253,8 @@ static void test_spectral_asymmetric(void **state) {
   assert_non_null(rng);
   assert_int_equal(dln_init_spectral_asymmetric(net, th0, Yb, ub, vb, rng), DLN_OK);
   const double t = 1.5, rtols[2] = {1e-6, 1e-10};
-  for (int mi = 0; mi < 3; ++mi) {
-    const imethod *im = &implicit_methods[mi];
+  for (int mi = 0; mi < NMETHODS; ++mi) {
+    const imethod *im = &flow_methods[mi];
     double err[2], wrong = 0;
     for (int kk = 0; kk < 2; ++kk) {
       memcpy(th, th0, np * sizeof(double));

@@ -9,7 +9,9 @@
  *     eigenvalues 1 … 10³): W(t) = W* + (W0 − W*) Q e^{−Λt} Qᵀ from LAPACKE_dsyev of S,
  *     at two tolerances, against ARKODE ERK's cost; dense output at 101 samples and the
  *     loss-threshold crossing time (bisection on the exact loss);
- *   - the non-stiff closed forms of 001 (Riccati eq. 8, asymmetric spectral eq. 17/22);
+ *   - (the non-stiff closed forms of 001, linear eq. 4, Riccati eq. 8 and asymmetric
+ *     spectral eq. 17/22, are checked for RKC and AUTO with the other methods in
+ *     test_integrators.c);
  *   - the stiff σ = 1 case of 001 Fig. 1 against ARKODE ERK at rtol 1e-12;
  *   - a finite-time blow-up w' = w² (w = w0/(1 − w0 t)) and a loss undefined beyond a
  *     point, each compared with what DLN_METHOD_FLOW reports for the same input;
@@ -421,106 +423,6 @@ static void test_loss_threshold(void **state) {
   lin_free(&p);
 }
 
-/* ------------------------------------------------------------------ 3. non-stiff closed forms of 001 */
-
-/* (b) symmetric factorization W = UUᵀ, ½‖UUᵀ − Y‖² with Y = Q diag(λ) Qᵀ: eq. 8 */
-static void test_riccati(void **state) {
-  (void)state;
-  const int m = 4, k = 6;
-  int widths[3] = {m, k, m};
-  dln_net *net = NULL;
-  assert_int_equal(dln_net_alloc(&net, 2, widths, 1), DLN_OK);
-  const double lam[4] = {1.2, 0.6, -0.4, -0.9};
-  double Q[16], Y[16], X0[16], X[16], Xt[16];
-  tu_rand_orth(m, Q);
-  tu_qdq(m, Q, lam, Y);
-  for (int j = 0; j < m; ++j)
-    for (int i = j + 1; i < m; ++i) Y[j + i * m] = Y[i + j * m];
-  dln_loss *loss = tu_fact_loss(m, m, Y);
-  size_t np = net->nparams;
-  double *U0 = tu_dalloc(np), *U = tu_dalloc(np);
-  tu_fill_gauss(np, U0, 0.5);
-  tu_mm(0, 1, m, m, k, U0, U0, X0);
-  const double t = 1.5, rtols[2] = {1e-6, 1e-10};
-  double err[2], wrong = 0;
-  for (int kk = 0; kk < 2; ++kk) {
-    dln_train_result r = run(net, loss, U0, U, DLN_METHOD_RKC, t, rtols[kk]);
-    print_run(rtols[kk] > 1e-8 ? "riccati rtol 1e-6" : "riccati rtol 1e-10", &r);
-    assert_string_equal(r.integrator, "dln-rk5"); /* not stiff: no switch */
-    assert_true(isnan(r.switched_at));
-    tu_mm(0, 1, m, m, k, U, U, X);
-    tu_riccati(m, Q, lam, X0, t, 2, 4, Xt);
-    err[kk] = tu_diffnorm(16, X, Xt) / tu_fro(16, Xt);
-    tu_riccati(m, Q, lam, X0, 1.01 * t, 2, 4, Xt);
-    wrong = tu_diffnorm(16, X, Xt) / tu_fro(16, Xt);
-  }
-  print_message("riccati rkc: rel. error %.3g (rtol 1e-6), %.3g (rtol 1e-10); control %.3g\n", err[0], err[1], wrong);
-  /* as ARKODE ERK and CVODE in test_integrators.c: within 20·rtol, falling ≥ 100x */
-  assert_true(err[0] <= 20 * rtols[0]);
-  assert_true(err[1] <= 20 * rtols[1]);
-  assert_true(err[1] <= err[0] / 100);
-  assert_true(wrong > 1e-4);
-  free(U0), free(U);
-  dln_loss_free(loss);
-  dln_net_free(net);
-}
-
-/* (c) asymmetric spectral initialization: Φᵀ W(t) Ψ = diag(x_i(t)), x_i by eq. 17, C by eq. 22 */
-static void test_spectral_asymmetric(void **state) {
-  (void)state;
-  const int m = 3, n = 4, k = 5, p = 3;
-  int widths[3] = {n, k, m};
-  dln_net *net = NULL;
-  assert_int_equal(dln_net_alloc(&net, 2, widths, 0), DLN_OK);
-  const double sig[3] = {2.0, 1.0, 0.5}, ub[3] = {0.9, 0.3, 1.2}, vb[3] = {0.2, 0.8, 0.75};
-  double lam0[3], x0[3], C[3];
-  for (int i = 0; i < p; ++i) {
-    lam0[i] = ub[i] * ub[i] - vb[i] * vb[i];
-    x0[i] = ub[i] * vb[i];
-    C[i] = tu_eq22(sig[i], lam0[i], x0[i]);
-  }
-  double Phi[9], Psi[16], W[12], T[12], D[12];
-  tu_rand_orth(m, Phi);
-  tu_rand_orth(n, Psi);
-  dln_mat *Yb = dln_mat_alloc(m, n);
-  tu_usv(m, n, p, Phi, sig, Psi, Yb->data);
-  dln_loss *loss = NULL;
-  assert_int_equal(dln_loss_factorization_alloc(&loss, Yb), DLN_OK);
-  size_t np = net->nparams;
-  double *th0 = tu_dalloc(np), *th = tu_dalloc(np);
-  dln_rng *rng = dln_rng_alloc(17, 3);
-  assert_non_null(rng);
-  assert_int_equal(dln_init_spectral_asymmetric(net, th0, Yb, ub, vb, rng), DLN_OK);
-  const double t = 1.5, rtols[2] = {1e-6, 1e-10};
-  double err[2], wrong = 0;
-  for (int kk = 0; kk < 2; ++kk) {
-    dln_train_result r = run(net, loss, th0, th, DLN_METHOD_RKC, t, rtols[kk]);
-    print_run(rtols[kk] > 1e-8 ? "asymmetric rtol 1e-6" : "asymmetric rtol 1e-10", &r);
-    assert_string_equal(r.integrator, "dln-rk5");
-    assert_int_equal(dln_net_product(net, th, W), DLN_OK);
-    tu_mm(1, 0, m, n, m, Phi, W, T);
-    tu_mm(0, 0, m, n, n, T, Psi, D);
-    err[kk] = 0;
-    for (int i = 0; i < p; ++i) {
-      double e = fabs(D[i + i * m] - tu_eq17(sig[i], lam0[i], C[i], t));
-      if (e > err[kk]) err[kk] = e;
-      double ew = fabs(D[i + i * m] - tu_eq17(sig[i], lam0[i], C[i], 1.01 * t));
-      if (ew > wrong) wrong = ew;
-    }
-  }
-  print_message("asymmetric rkc: max |x_i - eq.17| %.3g (rtol 1e-6), %.3g (rtol 1e-10); control %.3g\n", err[0], err[1],
-                wrong);
-  assert_true(err[0] <= 20 * rtols[0]);
-  assert_true(err[1] <= 20 * rtols[1]);
-  assert_true(err[1] <= err[0] / 100);
-  assert_true(wrong > 1e-4);
-  dln_rng_free(rng);
-  free(th0), free(th);
-  dln_mat_free(Yb);
-  dln_loss_free(loss);
-  dln_net_free(net);
-}
-
 /* ------------------------------------------------------------------ 4. stiff σ = 1 case of 001 Fig. 1 */
 
 static void test_fig1_sigma1(void **state) {
@@ -927,8 +829,6 @@ int main(void) {
       cmocka_unit_test(test_stiff_linear),
       cmocka_unit_test(test_dense_output),
       cmocka_unit_test(test_loss_threshold),
-      cmocka_unit_test(test_riccati),
-      cmocka_unit_test(test_spectral_asymmetric),
       cmocka_unit_test(test_fig1_sigma1), cmocka_unit_test(test_dense_output_rk_phase),
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_finite_time_blowup),
