@@ -148,25 +148,29 @@ static void test_gd_steps(void **state) {
   fixture_free(&f);
 }
 
-static void test_flow_steps(void **state) {
-  (void)state;
-  SKIP_WITHOUT_COUNTER();
+/* Allocations of a flow of `method` to t_short and to t_long (≥ 2× the steps) are equal
+ * and all freed; the integrator names after each run are checked when given. */
+static void flow_alloc_compare(int method, double t_short, double t_long, const char *name_short,
+                               const char *name_long) {
   fixture f = {0};
   fixture_make(&f, 1.0);
   dln_train_options o;
   dln_train_result r;
-  flow_opts(&o, 0.5);
-  train_allocs(&f, &o, NULL, NULL, NULL, &r); /* warm-up */
+  flow_opts(&o, t_short);
+  o.method = method;
+  train_allocs(&f, &o, NULL, NULL, NULL, &r); /* warm-up: first BLAS calls */
   long fa, fb;
   long a = train_allocs(&f, &o, NULL, NULL, &fa, &r);
   assert_int_equal(r.stop_reason, DLN_STOP_TIME);
   long sa = r.steps;
-  flow_opts(&o, 5.0);
+  if (name_short) assert_string_equal(r.integrator, name_short);
+  o.t_end = t_long;
   long b = train_allocs(&f, &o, NULL, NULL, &fb, &r);
   assert_int_equal(r.stop_reason, DLN_STOP_TIME);
   long sb = r.steps;
-  print_message("flow, obs NULL: %ld allocs / %ld frees for t_end 0.5 (%ld steps), %ld / %ld for t_end 5 (%ld steps)\n",
-                a, fa, sa, b, fb, sb);
+  print_message("%s, obs NULL: %ld allocs / %ld frees for t_end %g (%ld steps), %ld / %ld for t_end %g (%ld steps)\n",
+                r.integrator, a, fa, t_short, sa, b, fb, t_long, sb);
+  if (name_long) assert_string_equal(r.integrator, name_long);
   assert_true(sb > 2 * sa); /* the comparison is meaningful */
   assert_int_equal(a, b);
   assert_int_equal(fa, fb);
@@ -174,34 +178,17 @@ static void test_flow_steps(void **state) {
   fixture_free(&f);
 }
 
+static void test_flow_steps(void **state) {
+  (void)state;
+  SKIP_WITHOUT_COUNTER();
+  flow_alloc_compare(DLN_METHOD_FLOW, 0.5, 5.0, NULL, NULL);
+}
+
+/* RKC: the short run stays on Runge–Kutta, the long one runs the Chebyshev phase too */
 static void test_rkc_steps(void **state) {
   (void)state;
   SKIP_WITHOUT_COUNTER();
-  fixture f = {0};
-  fixture_make(&f, 1.0);
-  dln_train_options o;
-  dln_train_result r;
-  flow_opts(&o, 0.01);
-  o.method = DLN_METHOD_RKC;
-  train_allocs(&f, &o, NULL, NULL, NULL, &r); /* warm-up */
-  long fa, fb;
-  long a = train_allocs(&f, &o, NULL, NULL, &fa, &r);
-  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
-  long sa = r.steps;
-  assert_string_equal(r.integrator, "dln-rk5");
-  flow_opts(&o, 20.0);
-  o.method = DLN_METHOD_RKC;
-  long b = train_allocs(&f, &o, NULL, NULL, &fb, &r);
-  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
-  long sb = r.steps;
-  print_message("rkc, obs NULL: %ld allocs / %ld frees for t_end 0.01 (%ld steps), %ld / %ld for t_end 20 (%ld steps, %s)\n",
-                a, fa, sa, b, fb, sb, r.integrator);
-  assert_string_equal(r.integrator, "dln-rk5->rkc"); /* the Chebyshev phase ran too */
-  assert_true(sb > 2 * sa);
-  assert_int_equal(a, b);
-  assert_int_equal(fa, fb);
-  assert_int_equal(a, fa);
-  fixture_free(&f);
+  flow_alloc_compare(DLN_METHOD_RKC, 0.01, 20.0, "dln-rk5", "dln-rk5->rkc");
 }
 
 static void test_observer_eval_no_alloc(void **state) {
