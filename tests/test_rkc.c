@@ -557,7 +557,7 @@ static int scalar_hvp(dln_loss *l, const double *W, const double *D, double *out
   out[0] = p->kind == 0 ? -2 * W[0] * D[0] : (W[0] < 1 ? D[0] : NAN);
   return DLN_OK;
 }
-static const dln_loss_ops scalar_ops = {"scalar test loss", scalar_eval, scalar_hvp, NULL};
+static const dln_loss_ops scalar_ops = {"scalar test loss", 0, scalar_eval, scalar_hvp, NULL};
 
 /* the loss on the stack (never passed to dln_loss_free) */
 static void scalar_loss(dln_loss *l, scalar_impl *impl, int kind) {

@@ -383,7 +383,7 @@ static int lin_hvp(dln_loss *l, const double *W, const double *D, double *out) {
   return DLN_OK;
 }
 static void lin_destroy(dln_loss *l) { free(l->impl); }
-static const dln_loss_ops lin_ops = {"linear (test)", lin_eval, lin_hvp, lin_destroy};
+static const dln_loss_ops lin_ops = {"linear (test)", 0, lin_eval, lin_hvp, lin_destroy};
 
 static void check_aligned(int N) {
   const int m = 3, n = 4, h = 5, p = 3;

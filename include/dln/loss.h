@@ -25,8 +25,21 @@ extern "C" {
 
 typedef struct dln_loss dln_loss;
 
+/* Capabilities of a loss: what the theory and observe layers may assume about it. They
+ * ask for these, never for a loss's name. */
+enum {
+  DLN_LOSS_QUADRATIC = 1u,   /* ℓ is quadratic in W (∇²ℓ constant) */
+  DLN_LOSS_HAS_LSTAR = 2u,   /* lstar = inf ℓ is known (computed at construction) */
+  DLN_LOSS_HAS_REF = 4u,     /* wstar is a minimum-norm reference solution (or the target) */
+  DLN_LOSS_IDENTITY = 8u,    /* ℓ(W) = ½‖W − Ȳ‖²_F with Ȳ = wstar: the factorization loss of 001 eq. 2
+                                and 004; the 001 closed forms, 004 Prop. 2 / Lemma 3.2 and 002 Ex. 1 apply */
+  DLN_LOSS_LSQ_DESIGN = 16u, /* ℓ(W) = ½‖W X − Y‖²_F with X = dln_loss_design(): 003 Thm 1, min-norm bias */
+  DLN_LOSS_ENTRYWISE = 32u   /* ℓ is a sum of functions of single entries of W (completion) */
+};
+
 typedef struct dln_loss_ops {
   const char *name;
+  unsigned caps; /* DLN_LOSS_* */
   /* value = ℓ(W); if G != NULL, G = ∇ℓ(W) (rows x cols). Must not allocate. */
   int (*eval)(dln_loss *loss, const double *W, double *value, double *G);
   /* out = ∇²ℓ(W)[D] (rows x cols). Must not allocate. */
@@ -46,6 +59,13 @@ struct dln_loss {
   double target_norm;     /* ‖Ȳ‖_F for factorization (reconstruction error), else NAN */
   void *impl;
 };
+
+/* 1 if the loss has every capability in caps (DLN_LOSS_*). */
+int dln_loss_has(const dln_loss *loss, unsigned caps);
+/* The design X (d_0 x n) of a DLN_LOSS_LSQ_DESIGN loss, else NULL. */
+const dln_mat *dln_loss_design(const dln_loss *loss);
+/* A short name for messages and summaries ("regression", ...), "?" if none. */
+const char *dln_loss_name(const dln_loss *loss);
 
 int dln_loss_eval(dln_loss *loss, const double *W, double *value, double *G);
 int dln_loss_hvp(dln_loss *loss, const double *W, const double *D, double *out);

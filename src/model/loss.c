@@ -37,6 +37,15 @@ int dln_loss_eval(dln_loss *loss, const double *W, double *value, double *G) {
 int dln_loss_hvp(dln_loss *loss, const double *W, const double *D, double *out) {
   return loss->ops->hvp(loss, W, D, out);
 }
+int dln_loss_has(const dln_loss *loss, unsigned caps) {
+  return loss && loss->ops && (loss->ops->caps & caps) == caps;
+}
+const dln_mat *dln_loss_design(const dln_loss *loss) {
+  if (!dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN)) return NULL;
+  return ((const regression_impl *)loss->impl)->X;
+}
+const char *dln_loss_name(const dln_loss *loss) { return loss && loss->ops && loss->ops->name ? loss->ops->name : "?"; }
+
 void dln_loss_free(dln_loss *loss) {
   if (!loss) return;
   if (loss->ops && loss->ops->destroy) loss->ops->destroy(loss);
@@ -80,7 +89,7 @@ static int fact_hvp(dln_loss *loss, const double *W, const double *D, double *ou
   return DLN_OK;
 }
 static void fact_destroy(dln_loss *loss) { (void)loss; }
-static const dln_loss_ops fact_ops = {"factorization", fact_eval, fact_hvp, fact_destroy};
+static const dln_loss_ops fact_ops = {"factorization", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF | DLN_LOSS_IDENTITY, fact_eval, fact_hvp, fact_destroy};
 
 int dln_loss_factorization_alloc(dln_loss **out, const dln_mat *target) {
   *out = NULL;
@@ -135,7 +144,7 @@ static void reg_destroy(dln_loss *loss) {
   free(p->R);
   free(p);
 }
-static const dln_loss_ops reg_ops = {"regression", reg_eval, reg_hvp, reg_destroy};
+static const dln_loss_ops reg_ops = {"regression", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF | DLN_LOSS_LSQ_DESIGN, reg_eval, reg_hvp, reg_destroy};
 
 int dln_regression_reduce(const dln_mat *X, const dln_mat *Y, dln_mat **target) {
   *target = NULL;
@@ -228,7 +237,7 @@ static void sens_destroy(dln_loss *loss) {
   free(p->r);
   free(p);
 }
-static const dln_loss_ops sens_ops = {"sensing", sens_eval, sens_hvp, sens_destroy};
+static const dln_loss_ops sens_ops = {"sensing", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF, sens_eval, sens_hvp, sens_destroy};
 
 /* Above this many entries of A the dense pseudo-inverse for W* is skipped. */
 #define DLN_SENSING_PINV_LIMIT 4000000
@@ -311,7 +320,7 @@ static void comp_destroy(dln_loss *loss) {
   free(p->v);
   free(p);
 }
-static const dln_loss_ops comp_ops = {"completion", comp_eval, comp_hvp, comp_destroy};
+static const dln_loss_ops comp_ops = {"completion", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF | DLN_LOSS_ENTRYWISE, comp_eval, comp_hvp, comp_destroy};
 
 int dln_loss_completion_alloc(dln_loss **out, int rows, int cols, int m, const int *r, const int *c, const double *v) {
   *out = NULL;
