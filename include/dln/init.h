@@ -7,8 +7,10 @@
 #ifndef DLN_INIT_H
 #define DLN_INIT_H
 
+#include "dln/loss.h"
 #include "dln/mat.h"
 #include "dln/net.h"
+#include "dln/option.h"
 #include "dln/rng.h"
 
 #ifdef __cplusplus
@@ -56,6 +58,58 @@ int dln_init_orthogonal_minnorm(const dln_net *net, double *theta, const dln_mat
 /* Copy given layer matrices into θ (layers[j-1] is W_j, d_j x d_{j-1}; a tied net takes
  * one matrix U, m x k). Shapes and finiteness are checked; messages name the layer. */
 int dln_init_from_layers(const dln_net *net, double *theta, dln_mat *const *layers, int nlayers);
+
+/* ---- initialization types: one const descriptor per scheme, owning its options ----
+ * To add one: a file with a `const dln_init_type` and one line in the registry
+ * (src/model/inits/registry.c), or dln_init_register() from outside (docs/extending.md). */
+
+/* The options of the built-in schemes (each row is owned by one scheme's file; several
+ * schemes read sigma and layer_scales). A registered scheme may bind its rows to its
+ * own block (options_size > 0), reached as .own. */
+typedef struct dln_init_options {
+  double sigma, alpha;
+  dln_dlist layer_scales;
+  dln_ilist init_product_widths;
+  dln_dlist ubar, vbar, sigma0;
+  dln_slist init_files;
+  void *own;
+} dln_init_options;
+
+/* What a scheme's check may look at before anything is built. */
+typedef struct dln_init_context {
+  int depth;               /* N */
+  const int *widths;       /* d_0..d_N */
+  int tied;
+  unsigned loss_caps;      /* DLN_LOSS_* of the task's loss under its options */
+  const char *task_name;   /* for messages only */
+  int shape_from_files;    /* 1 when d_0, d_N come from data files (not known from options) */
+  int target_rows, target_cols; /* the options' rows, cols (synthetic shape) */
+} dln_init_context;
+
+typedef struct dln_init_type {
+  const char *name;          /* the --init value */
+  const char *summary;       /* one line */
+  const dln_option *options; /* rows it owns (name == NULL terminated), or NULL */
+  size_t options_size;       /* 0: rows bind dln_init_options; > 0: its own block (.own) */
+  /* Consistency beyond the rows' checks: DLN_EINVAL via dln_error ("expected ..., found ...",
+   * no prefix) and *field = the option to blame. NULL: none. */
+  int (*check)(const dln_init_options *o, const dln_init_context *ctx, const char **field);
+  /* Fill θ for net from rng (drawn after the data) and, where the scheme needs it, the
+   * loss (its target Ȳ = wstar for DLN_LOSS_IDENTITY, its design X). *field on failure. */
+  int (*apply)(const dln_init_options *o, const dln_net *net, double *theta, dln_rng *rng, const dln_loss *loss,
+               const char **field);
+} dln_init_type;
+
+extern const dln_init_type dln_init_type_gaussian, dln_init_type_width_scaled, dln_init_type_balanced,
+    dln_init_type_imbalanced, dln_init_type_spectral, dln_init_type_spectral_symmetric, dln_init_type_orthogonal_minnorm,
+    dln_init_type_file;
+/* Rows shared by several schemes (sigma, layer_scales), owned by the gaussian scheme's file. */
+const dln_option *dln_init_common_rows(void);
+
+const dln_init_type *dln_init_find(const char *name);
+const dln_init_type *dln_init_at(int i);
+const char *dln_init_name_at(int i);
+int dln_init_register(const dln_init_type *type);
 
 #ifdef __cplusplus
 }
