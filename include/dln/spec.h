@@ -14,26 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dln/option.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum dln_opt_type {
-  DLN_OPT_INT = 0,   /* int */
-  DLN_OPT_LONG,      /* long */
-  DLN_OPT_U64,       /* uint64_t */
-  DLN_OPT_DOUBLE,    /* double (non-finite values parse; dln_spec_check rejects them) */
-  DLN_OPT_BOOL,      /* int 0/1; text: true/false/1/0/yes/no/on/off */
-  DLN_OPT_STRING,    /* char * (owned, never NULL after dln_spec_default) */
-  DLN_OPT_ENUM,      /* char * holding one of the allowed values */
-  DLN_OPT_INTLIST,   /* dln_ilist; text: "10,50,5" or "[10,50,5]" */
-  DLN_OPT_DOUBLELIST,/* dln_dlist */
-  DLN_OPT_STRLIST    /* dln_slist; JSON: array of strings or one string */
-} dln_opt_type;
 
-typedef struct dln_ilist { int n; int *v; } dln_ilist;
-typedef struct dln_dlist { int n; double *v; } dln_dlist;
-typedef struct dln_slist { int n; char **v; } dln_slist;
 
 typedef struct dln_spec_option {
   const char *name;
