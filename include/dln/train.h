@@ -26,6 +26,7 @@
 #include "dln/loss.h"
 #include "dln/net.h"
 #include "dln/observe.h"
+#include "dln/option.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,6 +94,10 @@ typedef struct dln_train_options {
   long auto_min_steps;    /* AUTO: switch to CVODE only if RK would still need ≥ this many steps, (t_end − t)/h; default 200 */
   double auto_rkc_max;    /* AUTO: at the switch, continue with RKC if ρ(∇²φ)·(t_end − t) ≤ this, else CVODE; default 1e4 */
 } dln_train_options;
+
+/* The training driver's option rows (t_end, max_steps, tolerances, sampling), binding
+ * fields of dln_train_options; each integrator type owns its own rows (dln/integrator.h). */
+const dln_option *dln_train_option_rows(void);
 
 void dln_train_default_options(dln_train_options *opt);
 /* Validate options; message names the field, expected and found value. */

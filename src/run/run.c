@@ -89,19 +89,19 @@ static int load_field(const dln_spec *spec, const char *field, const char *path,
 
 /* The synthetic true matrix / target per the target options (rows x cols). */
 static int make_truth(const dln_spec *s, dln_rng *rng, dln_mat **out) {
-  if (has(s->target_file)) return load_field(s, "target_file", s->target_file, out);
+  if (has(s->data.target_file)) return load_field(s, "target_file", s->data.target_file, out);
   if (!rng) return dln_error(DLN_EINVAL, "synthetic data: expected a random stream, found none");
-  if (s->symmetric_target) {
-    int m = s->rows;
-    if (s->singular_values.n) {
+  if (s->data.symmetric_target) {
+    int m = s->data.rows;
+    if (s->data.singular_values.n) {
       double *lam = calloc((size_t)m, sizeof *lam);
       if (!lam) return dln_error(DLN_ENOMEM, "out of memory");
-      memcpy(lam, s->singular_values.v, (size_t)s->singular_values.n * sizeof *lam);
+      memcpy(lam, s->data.singular_values.v, (size_t)s->data.singular_values.n * sizeof *lam);
       int st = dln_data_symmetric(rng, m, lam, out);
       free(lam);
       return st;
     }
-    int st = dln_data_gaussian(rng, m, m, s->target_sigma, out);
+    int st = dln_data_gaussian(rng, m, m, s->data.target_sigma, out);
     if (st) return st;
     double *a = (*out)->data;
     for (int i = 0; i < m; ++i)
@@ -111,16 +111,16 @@ static int make_truth(const dln_spec *s, dln_rng *rng, dln_mat **out) {
       }
     return DLN_OK;
   }
-  if (strcmp(s->target, "lowrank") == 0) {
-    int r = s->singular_values.n ? s->singular_values.n : s->rank;
+  if (strcmp(s->data.target, "lowrank") == 0) {
+    int r = s->data.singular_values.n ? s->data.singular_values.n : s->data.rank;
     double *sv = malloc((size_t)r * sizeof *sv);
     if (!sv) return dln_error(DLN_ENOMEM, "out of memory");
-    for (int i = 0; i < r; ++i) sv[i] = s->singular_values.n ? s->singular_values.v[i] : (double)(r - i);
-    int st = dln_data_lowrank(rng, s->rows, s->cols, r, sv, out);
+    for (int i = 0; i < r; ++i) sv[i] = s->data.singular_values.n ? s->data.singular_values.v[i] : (double)(r - i);
+    int st = dln_data_lowrank(rng, s->data.rows, s->data.cols, r, sv, out);
     free(sv);
     return st;
   }
-  return dln_data_gaussian(rng, s->rows, s->cols, s->target_sigma, out);
+  return dln_data_gaussian(rng, s->data.rows, s->data.cols, s->data.target_sigma, out);
 }
 
 int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *phase) {
@@ -131,39 +131,39 @@ int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *ph
   *phase = DLN_RUN_FAIL_INPUT;
   if (strcmp(task, "factorization") == 0) {
     if ((st = make_truth(s, rng, &d->target))) return st;
-    if (s->symmetric_target && d->target->rows != d->target->cols)
+    if (s->data.symmetric_target && d->target->rows != d->target->cols)
       return dln_error(DLN_EDIM, "%s: expected a square target for symmetric_target, found %d x %d",
                        dln_spec_where(s, "target_file", wb, sizeof wb), d->target->rows, d->target->cols);
   } else if (strcmp(task, "regression") == 0) {
-    if (has(s->x_file)) {
-      if ((st = load_field(s, "x_file", s->x_file, &d->X)) || (st = load_field(s, "y_file", s->y_file, &d->Y))) return st;
+    if (has(s->data.x_file)) {
+      if ((st = load_field(s, "x_file", s->data.x_file, &d->X)) || (st = load_field(s, "y_file", s->data.y_file, &d->Y))) return st;
       if (d->X->cols != d->Y->cols)
         return dln_error(DLN_EDIM, "%s: expected %d columns (samples, as in x_file), found %d",
                          dln_spec_where(s, "y_file", wb, sizeof wb), d->X->cols, d->Y->cols);
     } else {
       if ((st = make_truth(s, rng, &d->wtrue))) return st;
-      if ((st = dln_data_regression(rng, d->wtrue->cols, d->wtrue->rows, s->n_samples, s->x_rank, d->wtrue, s->noise,
+      if ((st = dln_data_regression(rng, d->wtrue->cols, d->wtrue->rows, s->data.n_samples, s->data.x_rank, d->wtrue, s->data.noise,
                                     &d->X, &d->Y)))
         return st;
     }
-    if (s->reduce && (st = dln_regression_reduce(d->X, d->Y, &d->target))) return st;
+    if (s->data.reduce && (st = dln_regression_reduce(d->X, d->Y, &d->target))) return st;
   } else if (strcmp(task, "sensing") == 0) {
-    if (has(s->a_file)) {
-      if ((st = load_field(s, "a_file", s->a_file, &d->A)) || (st = load_field(s, "b_file", s->b_file, &d->b))) return st;
-      if ((long long)d->A->rows != (long long)s->rows * s->cols)
+    if (has(s->data.a_file)) {
+      if ((st = load_field(s, "a_file", s->data.a_file, &d->A)) || (st = load_field(s, "b_file", s->data.b_file, &d->b))) return st;
+      if ((long long)d->A->rows != (long long)s->data.rows * s->data.cols)
         return dln_error(DLN_EDIM, "%s: expected rows*cols = %lld rows (vec(A_i) per column), found %d",
-                         dln_spec_where(s, "a_file", wb, sizeof wb), (long long)s->rows * s->cols, d->A->rows);
+                         dln_spec_where(s, "a_file", wb, sizeof wb), (long long)s->data.rows * s->data.cols, d->A->rows);
       if ((long long)d->b->rows * d->b->cols != d->A->cols)
         return dln_error(DLN_EDIM, "%s: expected %d values (one per column of a_file), found %d x %d",
                          dln_spec_where(s, "b_file", wb, sizeof wb), d->A->cols, d->b->rows, d->b->cols);
     } else {
       if ((st = make_truth(s, rng, &d->wtrue))) return st;
-      if ((st = dln_data_sensing(rng, d->wtrue, s->m, &d->A, &d->b))) return st;
+      if ((st = dln_data_sensing(rng, d->wtrue, s->data.m, &d->A, &d->b))) return st;
     }
   } else { /* completion */
-    int r = s->rows, c = s->cols;
-    if (has(s->entries_file)) {
-      if ((st = load_field(s, "entries_file", s->entries_file, &d->entries))) return st;
+    int r = s->data.rows, c = s->data.cols;
+    if (has(s->data.entries_file)) {
+      if ((st = load_field(s, "entries_file", s->data.entries_file, &d->entries))) return st;
       if (d->entries->cols != 3)
         return dln_error(DLN_EDIM, "%s: expected an m x 3 matrix of (row, col, value), found %d x %d",
                          dln_spec_where(s, "entries_file", wb, sizeof wb), d->entries->rows, d->entries->cols);
@@ -171,7 +171,7 @@ int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *ph
       if ((st = make_truth(s, rng, &d->wtrue))) return st;
       r = d->wtrue->rows;
       c = d->wtrue->cols;
-      if ((st = dln_data_completion(rng, d->wtrue, s->m, &d->entries))) return st;
+      if ((st = dln_data_completion(rng, d->wtrue, s->data.m, &d->entries))) return st;
     }
     int m = d->entries->rows;
     d->er = malloc((size_t)(m ? m : 1) * sizeof *d->er);
@@ -205,13 +205,13 @@ static int data_loss(const dln_spec *s, const dln_run_data *d, dln_loss **loss, 
     return dln_loss_regression_alloc(loss, d->X, d->Y);
   }
   if (d->A) {
-    *rows = s->rows;
-    *cols = s->cols;
-    return dln_loss_sensing_alloc(loss, s->rows, s->cols, d->A->cols, d->A->data, d->b->data);
+    *rows = s->data.rows;
+    *cols = s->data.cols;
+    return dln_loss_sensing_alloc(loss, s->data.rows, s->data.cols, d->A->cols, d->A->data, d->b->data);
   }
   if (!d->entries) return dln_error(DLN_EINVAL, "task %s: no data", s->task);
-  *rows = d->wtrue ? d->wtrue->rows : s->rows;
-  *cols = d->wtrue ? d->wtrue->cols : s->cols;
+  *rows = d->wtrue ? d->wtrue->rows : s->data.rows;
+  *cols = d->wtrue ? d->wtrue->cols : s->data.cols;
   return dln_loss_completion_alloc(loss, *rows, *cols, d->entries->rows, d->er, d->ec, d->ev);
 }
 
@@ -239,18 +239,18 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
   int N = net->depth, st = DLN_OK;
   char wb[512];
   if (strcmp(init, "gaussian") == 0 || strcmp(init, "imbalanced") == 0) {
-    const double *scales = s->layer_scales.n ? s->layer_scales.v : NULL;
-    if (!s->init_product_widths.n) return dln_init_gaussian(net, theta, rng, s->sigma, scales);
+    const double *scales = s->init_opts.layer_scales.n ? s->init_opts.layer_scales.v : NULL;
+    if (!s->init_opts.init_product_widths.n) return dln_init_gaussian(net, theta, rng, s->init_opts.sigma, scales);
     /* 001 §6: draw the layers of a network with init_product_widths and start from
      * their product (depth 1) or a balanced factorization of it. */
     dln_net *aux = NULL;
     double *ta = NULL;
     dln_mat *W0 = NULL;
-    if ((st = dln_net_alloc(&aux, s->init_product_widths.n - 1, s->init_product_widths.v, 0))) return st;
+    if ((st = dln_net_alloc(&aux, s->init_opts.init_product_widths.n - 1, s->init_opts.init_product_widths.v, 0))) return st;
     ta = calloc(aux->nparams ? aux->nparams : 1, sizeof *ta);
     W0 = dln_mat_alloc(dln_net_rows(net), dln_net_cols(net));
     if (!ta || !W0) st = dln_error(DLN_ENOMEM, "out of memory");
-    if (!st) st = dln_init_gaussian(aux, ta, rng, s->sigma, NULL);
+    if (!st) st = dln_init_gaussian(aux, ta, rng, s->init_opts.sigma, NULL);
     if (!st) st = dln_net_product(aux, ta, W0->data);
     if (!st) {
       if (N == 1) memcpy(dln_net_layer(net, theta, 1), W0->data, (size_t)W0->rows * (size_t)W0->cols * sizeof(double));
@@ -261,10 +261,10 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
     dln_net_free(aux);
     return st;
   }
-  if (strcmp(init, "width_scaled") == 0) return dln_init_width_scaled(net, theta, rng, s->alpha);
+  if (strcmp(init, "width_scaled") == 0) return dln_init_width_scaled(net, theta, rng, s->init_opts.alpha);
   if (strcmp(init, "balanced") == 0) {
     dln_mat *W0 = NULL;
-    if ((st = dln_data_gaussian(rng, dln_net_rows(net), dln_net_cols(net), s->sigma, &W0))) return st;
+    if ((st = dln_data_gaussian(rng, dln_net_rows(net), dln_net_cols(net), s->init_opts.sigma, &W0))) return st;
     st = dln_init_balanced(net, theta, W0, rng);
     dln_mat_free(W0);
     return st;
@@ -274,26 +274,26 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
       return dln_error(DLN_EINVAL, "%s: expected a factorization target for init %s, found task %s",
                        dln_spec_where(s, "init", wb, sizeof wb), init, s->task);
     if (strcmp(init, "spectral_symmetric") == 0) {
-      if (s->sigma0.n != d->target->rows)
+      if (s->init_opts.sigma0.n != d->target->rows)
         return dln_error(DLN_EDIM, "%s: expected %d values (rows of the target), found %d",
-                         dln_spec_where(s, "sigma0", wb, sizeof wb), d->target->rows, s->sigma0.n);
-      return dln_init_spectral_symmetric(net, theta, d->target, s->sigma0.v);
+                         dln_spec_where(s, "sigma0", wb, sizeof wb), d->target->rows, s->init_opts.sigma0.n);
+      return dln_init_spectral_symmetric(net, theta, d->target, s->init_opts.sigma0.v);
     }
     int k = d->target->rows < d->target->cols ? d->target->rows : d->target->cols;
-    if (s->ubar.n != k || s->vbar.n != k)
+    if (s->init_opts.ubar.n != k || s->init_opts.vbar.n != k)
       return dln_error(DLN_EDIM, "%s: expected min(rows, cols) = %d values, found %d",
-                       dln_spec_where(s, s->ubar.n != k ? "ubar" : "vbar", wb, sizeof wb), k,
-                       s->ubar.n != k ? s->ubar.n : s->vbar.n);
-    return dln_init_spectral_asymmetric(net, theta, d->target, s->ubar.v, s->vbar.v, rng);
+                       dln_spec_where(s, s->init_opts.ubar.n != k ? "ubar" : "vbar", wb, sizeof wb), k,
+                       s->init_opts.ubar.n != k ? s->init_opts.ubar.n : s->init_opts.vbar.n);
+    return dln_init_spectral_asymmetric(net, theta, d->target, s->init_opts.ubar.v, s->init_opts.vbar.v, rng);
   }
-  if (strcmp(init, "orthogonal_minnorm") == 0) return dln_init_orthogonal_minnorm(net, theta, d->X, rng, s->sigma);
+  if (strcmp(init, "orthogonal_minnorm") == 0) return dln_init_orthogonal_minnorm(net, theta, d->X, rng, s->init_opts.sigma);
   /* file */
   int nl = net->tied ? 1 : N;
   dln_mat **layers = calloc((size_t)nl, sizeof *layers);
   if (!layers) return dln_error(DLN_ENOMEM, "out of memory");
   for (int j = 1; j <= nl && !st; ++j) {
-    char *p = s->init_files.n == 1 && nl > 1 ? subst_j(s->init_files.v[0], j)
-                                             : subst_j(s->init_files.v[s->init_files.n == 1 ? 0 : j - 1], j);
+    char *p = s->init_opts.init_files.n == 1 && nl > 1 ? subst_j(s->init_opts.init_files.v[0], j)
+                                             : subst_j(s->init_opts.init_files.v[s->init_opts.init_files.n == 1 ? 0 : j - 1], j);
     if (!p) st = dln_error(DLN_ENOMEM, "out of memory");
     else st = load_field(s, "init_files", p, &layers[j - 1]);
     free(p);
@@ -326,29 +326,29 @@ static void train_options(const dln_spec *s, const dln_loss *loss, dln_train_opt
   int e2e;
   dln_train_default_options(to);
   dln_run_method(s->method, &to->method, &e2e);
-  to->eta = s->eta;
-  to->t_end = s->t_end;
-  to->max_steps = s->max_steps;
-  to->loss_threshold = s->loss_threshold;
+  to->eta = s->train.eta;
+  to->t_end = s->train.t_end;
+  to->max_steps = s->train.max_steps;
+  to->loss_threshold = s->train.loss_threshold;
   if (s->recon_threshold > 0 && isfinite(loss->target_norm)) {
     double thr = 0.5 * pow(s->recon_threshold * loss->target_norm, 2);
     if (thr > to->loss_threshold) to->loss_threshold = thr;
   }
-  to->grad_tol = s->grad_tol;
-  to->rtol = s->rtol;
-  to->atol = s->atol;
-  to->erk_order = s->erk_order;
-  to->blowup = s->blowup;
-  to->nsamples = s->samples;
-  to->log_spacing = s->log_samples;
-  to->t_first = s->t_first > 0 ? s->t_first : s->t_end * 1e-4;
-  to->gauss_stages = s->gauss_stages;
-  to->gauss_h = s->gauss_h;
-  to->krylov_maxl = s->krylov_maxl;
-  to->auto_stiff_ratio = s->auto_stiff_ratio;
-  to->auto_window = s->auto_window;
-  to->auto_min_steps = s->auto_min_steps;
-  to->auto_rkc_max = s->auto_rkc_max;
+  to->grad_tol = s->train.grad_tol;
+  to->rtol = s->train.rtol;
+  to->atol = s->train.atol;
+  to->erk_order = s->train.erk_order;
+  to->blowup = s->train.blowup;
+  to->nsamples = s->train.nsamples;
+  to->log_spacing = s->train.log_spacing;
+  to->t_first = s->train.t_first > 0 ? s->train.t_first : s->train.t_end * 1e-4;
+  to->gauss_stages = s->train.gauss_stages;
+  to->gauss_h = s->train.gauss_h;
+  to->krylov_maxl = s->train.krylov_maxl;
+  to->auto_stiff_ratio = s->train.auto_stiff_ratio;
+  to->auto_window = s->train.auto_window;
+  to->auto_min_steps = s->train.auto_min_steps;
+  to->auto_rkc_max = s->train.auto_rkc_max;
 }
 
 /* Widths of run s on data with W rows x cols: the spec's, with d_0, d_N from the data
@@ -357,15 +357,15 @@ static int run_widths(const dln_spec *s, int rows, int cols, int **widths, int *
   char wb[512];
   int st = dln_spec_resolve_widths(s, widths, nw);
   if (st) return st;
-  if (!s->widths.n) {
+  if (!s->net.widths.n) {
     (*widths)[0] = cols;
     (*widths)[*nw - 1] = rows;
   } else if ((*widths)[0] != cols || (*widths)[*nw - 1] != rows) {
     return dln_error(DLN_EDIM, "%s: expected d_0 = %d and d_N = %d (the data's W is %d x %d), found d_0 = %d, d_N = %d",
                      dln_spec_where(s, "widths", wb, sizeof wb), cols, rows, rows, cols, (*widths)[0], (*widths)[*nw - 1]);
   }
-  if (s->init_product_widths.n &&
-      (s->init_product_widths.v[0] != cols || s->init_product_widths.v[s->init_product_widths.n - 1] != rows))
+  if (s->init_opts.init_product_widths.n &&
+      (s->init_opts.init_product_widths.v[0] != cols || s->init_opts.init_product_widths.v[s->init_opts.init_product_widths.n - 1] != rows))
     return dln_error(DLN_EDIM, "%s: expected widths from d_0 = %d to d_N = %d",
                      dln_spec_where(s, "init_product_widths", wb, sizeof wb), cols, rows);
   return DLN_OK;
@@ -389,7 +389,7 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
   *phase = DLN_RUN_FAIL_SPEC;
   if ((st = data_loss(s, d, &p->loss, &rows, &cols))) return st;
   if ((st = run_widths(s, rows, cols, &p->widths, &p->nw))) return st;
-  if ((st = dln_net_alloc(&p->net, p->nw - 1, p->widths, s->tied))) return st;
+  if ((st = dln_net_alloc(&p->net, p->nw - 1, p->widths, s->net.tied))) return st;
   size_t np = p->net->nparams ? p->net->nparams : 1;
   p->theta = calloc(np, sizeof *p->theta);
   p->theta0 = calloc(np, sizeof *p->theta0);
@@ -598,7 +598,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
     char title[1024];
     snprintf(title, sizeof title, "%s, widths %s, %s, init %s (sigma %g), seed %llu", spec->task,
              dln_spec_value_text(spec, dln_spec_find("widths"), wb, sizeof wb)[0] ? wb : "default", spec->method,
-             spec->init, spec->sigma, (unsigned long long)spec->seed);
+             spec->init, spec->init_opts.sigma, (unsigned long long)spec->seed);
     if ((st = dln_plot_write_single(out, title))) goto fail;
     res->plot = DLN_PLOT_SCRIPT_ONLY;
     if (render) res->plot = dln_plot_render(out, &res->plot_exit);
@@ -770,8 +770,8 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
 
   if (table && !base->quiet) {
     fprintf(table, "001 Fig. 1: Ybar %dx%d ~ N(0,1), widths %d,%d,%d vs %d,%d; gradient %s to t = %g or recon error %g\n",
-            base->rows, base->cols, base->cols, base->width, base->rows, base->cols, base->rows,
-            strcmp(base->method, "gd") == 0 ? "descent" : "flow", base->t_end, base->recon_threshold);
+            base->data.rows, base->data.cols, base->data.cols, base->net.width, base->data.rows, base->data.cols, base->data.rows,
+            strcmp(base->method, "gd") == 0 ? "descent" : "flow", base->train.t_end, base->recon_threshold);
     fprintf(table, "%-10s %6s %14s %11s %9s %10s %9s\n", "model", "sigma", "t(recon<=thr)", "max drift", "stop",
             "grad evals", "wall ms");
   }
@@ -789,7 +789,7 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
     }
     st = set_default(&s, "out", out);
     free(out);
-    snprintf(w, sizeof w, "%d,%d,%d", s.cols, s.width, s.rows);
+    snprintf(w, sizeof w, "%d,%d,%d", s.data.cols, s.net.width, s.data.rows);
     snprintf(buf, sizeof buf, "%.17g", sigmas[si]);
     if (!st) st = set_default(&s, "sigma", buf);
     if (!st) st = set_default(&s, "init", "gaussian");
@@ -798,7 +798,7 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
       if (!st) st = set_default(&s, "init_product_widths", "");
     } else if (!st) {
       char w1[64];
-      snprintf(w1, sizeof w1, "%d,%d", s.cols, s.rows);
+      snprintf(w1, sizeof w1, "%d,%d", s.data.cols, s.data.rows);
       st = set_default(&s, "widths", w1);
       if (!st) st = set_default(&s, "init_product_widths", w);
     }

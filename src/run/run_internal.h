@@ -19,6 +19,8 @@
 #include <jansson.h>
 
 #include "dln/e2e.h"
+#include "dln/integrator.h"
+#include "dln/task.h"
 #include "dln/loss.h"
 #include "dln/mat.h"
 #include "dln/net.h"
@@ -42,6 +44,12 @@ typedef struct dln_run_data {
  * (then rng may be NULL). *phase receives the DLN_RUN_FAIL_* of a failure. */
 int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *phase);
 void dln_run_data_free(dln_run_data *d);
+
+/* The integrator type of a method name and whether the system is end-to-end
+ * ("e2e_flow" = the end-to-end system × flow); NULL if not registered (run_select.c). */
+const dln_integrator_type *dln_run_method_type(const char *name, int *e2e);
+/* The task's own check and the refusal of other tasks' options (run_select.c). */
+int dln_run_check_task(const dln_spec *spec, const dln_task_type *task, const char **field);
 
 /* The method of a spec: train method and whether the dynamics are end-to-end. */
 void dln_run_method(const char *name, dln_method *method, int *e2e);
