@@ -78,6 +78,22 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
 int dln_run_parts_train(dln_run_parts *p, dln_train_result *res);
 void dln_run_parts_free(dln_run_parts *p);
 
+/* The data files of d into dir (target.npy, W_true.npy, X.npy, ...; pipeline.c). */
+int dln_run_data_write(const dln_run_data *d, const char *dir);
+
+/* ---- run folders (run_files.c) ------------------------------------------------------- */
+struct dln_run_options;
+double dln_run_now(void);                               /* monotonic seconds */
+char *dln_run_path(const char *dir, const char *name);  /* "dir/name", malloc'ed */
+int dln_run_write_npy(const char *dir, const char *name, int rows, int cols, const double *data);
+int dln_run_write_mat(const char *dir, const char *name, const dln_mat *m); /* nothing for NULL */
+/* W{j}_<suffix>.npy for every layer (U_<suffix>.npy for a tied net). */
+int dln_run_write_layers(const char *dir, const dln_net *net, const double *theta, const char *suffix);
+json_t *dln_run_blas_json(void);                        /* library, config, threads */
+int dln_run_clean_stale_summary(const char *dir);       /* remove dir/summary.json if present */
+int dln_run_write_json(const char *dir, const char *name, const json_t *root); /* atomic */
+int dln_run_is_cancelled(const struct dln_run_options *opt);
+
 /* ---- JSON and plots ------------------------------------------------------------------ */
 
 /* The resolved spec as a JSON object (non-finite numbers as null). NULL on ENOMEM. */
