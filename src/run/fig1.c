@@ -39,6 +39,9 @@ static void fmt_num(char *buf, size_t len, double x, const char *fmt) {
   else snprintf(buf, len, "-");
 }
 
+/* fig1_outputs' return value when cancelled (not a DLN status). */
+#define RUN_CANCELLED (-1)
+
 static const double sigmas[3] = {1e-2, 1e-1, 1};
 static const char *const sig_txt[3] = {"1e-2", "1e-1", "1"};
 enum { NRUNS = 6 };
@@ -173,7 +176,7 @@ static json_t *fig1_summary(const fig1 *f) {
   return sum;
 }
 
-/* The figure and the summary; 1 when cancelled. */
+/* The figure and the summary; RUN_CANCELLED when cancelled. */
 static int fig1_outputs(fig1 *f) {
   dln_run_result *agg = f->agg;
   int st;
@@ -184,12 +187,12 @@ static int fig1_outputs(fig1 *f) {
     if ((st = dln_plot_write_multi(f->base->out, "001 Fig. 1: one- vs two-layer, Gaussian init (gradient flow)", runs, NRUNS, 1)))
       return st;
     agg->plot = dln_plot_render(f->base->out, &agg->plot_exit);
-    if (dln_run_is_cancelled(f->opt)) return 1;
+    if (dln_run_is_cancelled(f->opt)) return RUN_CANCELLED;
   }
   agg->fail_phase = DLN_RUN_FAIL_INTERNAL;
   json_t *sum = fig1_summary(f);
   if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
-  st = dln_run_is_cancelled(f->opt); /* no summary.json after a SIGINT (see run.c) */
+  st = dln_run_is_cancelled(f->opt) ? RUN_CANCELLED : DLN_OK; /* no summary.json after a SIGINT (see run.c) */
   agg->fail_phase = DLN_RUN_FAIL_OUTPUT;
   if (!st) st = dln_run_write_json(f->base->out, "summary.json", sum);
   json_decref(sum);
@@ -222,7 +225,7 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
   }
   if (!st && agg->train.stop_reason != DLN_STOP_CANCELLED) {
     st = fig1_outputs(f);
-    if (st == 1) agg->train.stop_reason = DLN_STOP_CANCELLED, st = DLN_OK;
+    if (st == RUN_CANCELLED) agg->train.stop_reason = DLN_STOP_CANCELLED, st = DLN_OK;
   }
   if (!st && agg->train.stop_reason != DLN_STOP_CANCELLED) agg->fail_phase = DLN_RUN_FAIL_NONE;
   agg->wall_ms = 1e3 * (dln_run_now() - f->t0);
