@@ -46,7 +46,8 @@ typedef struct dln_spec_option {
   const char *help;        /* = row->help */
   const dln_option *row;   /* the owner's row (range check, allowed values) */
   int block;               /* DLN_SPEC_BLOCK_* */
-  const char *owner;       /* "run", "data", "task regression", "network", "init gaussian", "training", "method gauss" */
+  const char *kind;        /* "task", "init" or "method" for a type's own rows, else NULL */
+  const char *owner;       /* the type's name, or "run", "output", "data", "network", "init", "training" */
 } dln_spec_option;
 
 #define DLN_SPEC_MAXOPTS 192

@@ -74,7 +74,7 @@ static int find_in_table(const char *name) {
 }
 
 /* Append the rows of one owner; a row already in the table (a shared row) is skipped. */
-static void add_rows(const dln_option *rows, int block, const char *owner) {
+static void add_rows(const dln_option *rows, int block, const char *kind, const char *owner) {
   for (int i = 0; rows && rows[i].name; ++i) {
     int k = find_in_table(rows[i].name);
     if (k >= 0) {
@@ -85,18 +85,18 @@ static void add_rows(const dln_option *rows, int block, const char *owner) {
       table_error = 1;
       return;
     }
-    table[ntable++] = (dln_spec_option){rows[i].name, rows[i].type, rows[i].defval, rows[i].help, &rows[i], block, owner};
+    table[ntable++] = (dln_spec_option){rows[i].name, rows[i].type, rows[i].defval, rows[i].help, &rows[i], block, kind, owner};
   }
 }
 
 /* A type's rows: into the module's struct, or its own block. */
-static void add_type_rows(const dln_option *rows, size_t options_size, int module_block, const char *owner) {
+static void add_type_rows(const dln_option *rows, size_t options_size, int module_block, const char *kind, const char *owner) {
   if (!rows) return;
   if (!options_size) {
-    add_rows(rows, module_block, owner);
+    add_rows(rows, module_block, kind, owner);
   } else if (nown < DLN_SPEC_MAXOWN) {
     own_size[nown] = options_size;
-    add_rows(rows, DLN_SPEC_BLOCK_OWN + nown, owner);
+    add_rows(rows, DLN_SPEC_BLOCK_OWN + nown, kind, owner);
     ++nown;
   } else {
     table_error = 1;
@@ -109,20 +109,20 @@ static void build_table(void) {
   ntable = 0;
   nown = 0;
   table_error = 0;
-  add_rows(run_rows, DLN_SPEC_BLOCK_RUN, "run");
-  add_rows(output_rows, DLN_SPEC_BLOCK_RUN, "output");
-  add_rows(dln_task_common_rows(), DLN_SPEC_BLOCK_DATA, "data");
+  add_rows(run_rows, DLN_SPEC_BLOCK_RUN, NULL, "run");
+  add_rows(output_rows, DLN_SPEC_BLOCK_RUN, NULL, "output");
+  add_rows(dln_task_common_rows(), DLN_SPEC_BLOCK_DATA, NULL, "data");
   for (int i = 0; dln_task_at(i); ++i)
-    add_type_rows(dln_task_at(i)->options, dln_task_at(i)->options_size, DLN_SPEC_BLOCK_DATA, dln_task_at(i)->name);
-  add_rows(dln_net_option_rows(), DLN_SPEC_BLOCK_NET, "network");
-  add_rows(dln_init_common_rows(), DLN_SPEC_BLOCK_INIT, "init");
+    add_type_rows(dln_task_at(i)->options, dln_task_at(i)->options_size, DLN_SPEC_BLOCK_DATA, "task", dln_task_at(i)->name);
+  add_rows(dln_net_option_rows(), DLN_SPEC_BLOCK_NET, NULL, "network");
+  add_rows(dln_init_common_rows(), DLN_SPEC_BLOCK_INIT, NULL, "init");
   for (int i = 0; dln_init_at(i); ++i)
-    add_type_rows(dln_init_at(i)->options, dln_init_at(i)->options_size, DLN_SPEC_BLOCK_INIT, dln_init_at(i)->name);
-  add_rows(dln_train_option_rows(), DLN_SPEC_BLOCK_TRAIN, "training");
+    add_type_rows(dln_init_at(i)->options, dln_init_at(i)->options_size, DLN_SPEC_BLOCK_INIT, "init", dln_init_at(i)->name);
+  add_rows(dln_train_option_rows(), DLN_SPEC_BLOCK_TRAIN, NULL, "training");
   for (int i = 0; dln_integrator_at(i); ++i)
     add_type_rows(dln_integrator_at(i)->options, dln_integrator_at(i)->options_size, DLN_SPEC_BLOCK_TRAIN,
-                  dln_integrator_at(i)->name);
-  table[ntable] = (dln_spec_option){NULL, DLN_OPT_INT, NULL, NULL, NULL, 0, NULL};
+                  "method", dln_integrator_at(i)->name);
+  table[ntable] = (dln_spec_option){NULL, DLN_OPT_INT, NULL, NULL, NULL, 0, NULL, NULL};
   registry_stamp = stamp;
 }
 
