@@ -45,8 +45,8 @@ typedef enum dln_cf_kind {
 typedef struct dln_cf dln_cf;
 
 /* Constructors. net and loss are only read here (not kept); θ(0) is copied as needed.
- * tol <= 0 selects DLN_CF_TOL. Factorization losses are recognized by name and their
- * target Ȳ = loss->wstar. Status DLN_ENOTAPPLICABLE (message in dln_last_error) when a
+ * tol <= 0 selects DLN_CF_TOL. The 001 forms need a DLN_LOSS_IDENTITY loss ½‖W − Ȳ‖²
+ * (dln/loss.h) with target Ȳ = loss->wstar. Status DLN_ENOTAPPLICABLE (message in dln_last_error) when a
  * hypothesis fails; DLN_EINVAL / DLN_EDIM for a wrong kind of net or loss. */
 /* 001 eq. 4: depth 1, factorization loss ½‖W − Ȳ‖². */
 int dln_cf_linear_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, const double *theta0, double tol);
@@ -159,8 +159,9 @@ int dln_bound_dissipation(dln_net *net, dln_loss *loss, const double *theta, con
                           dln_verdict *v);
 
 /* 003 Theorem 1, eq. 10: L(t) − L* ≤ exp(−2 λ_r(Σ_x) c t)(L(0) − L*) with c from Λ(0)
- * (dln_theory_imbalance_c). X: the regression data (d_0 x n) or NULL for a factorization
- * loss; L* = loss->lstar. traj: (t, L) with t_0 = 0. Holds when every sample satisfies
+ * (dln_theory_imbalance_c). X: the regression data (d_0 x n), or NULL: a DLN_LOSS_LSQ_DESIGN
+ * loss then uses its own design (dln_loss_design), a DLN_LOSS_IDENTITY loss the identity;
+ * L* = loss->lstar. traj: (t, L) with t_0 = 0. Holds when every sample satisfies
  * gap ≤ e^{−rate t} gap0 (1 + tol) + tol L(0). */
 int dln_bound_imbalance_rate(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
                              const dln_curve *traj, double tol, dln_verdict *v);
