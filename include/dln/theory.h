@@ -72,6 +72,15 @@ int dln_cf_lambda_id_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, con
  * component (N ≥ 3, c_r > 0) return DLN_ENOTAPPLICABLE. */
 int dln_cf_aligned_alloc(dln_cf **out, dln_net *net, dln_loss *loss, const double *theta0, double tol);
 void dln_cf_free(dln_cf *cf);
+/* Which closed form applies to (net, loss, θ(0)): tries, in this order, 001 eq. 4 (depth 1),
+ * eq. 9 then eq. 8 (tied depth 2), eq. 17 then eq. 30 (untied depth 2) — these need a
+ * DLN_LOSS_IDENTITY loss — and 002 Ex. 5 (untied depth ≥ 2), and returns the first whose
+ * hypotheses hold in *out (NULL if none; free with dln_cf_free). why (may be NULL, len
+ * bytes) receives "<form>: <dln_last_error of its refusal>" for each form tried and
+ * refused before, joined by "; ". Status DLN_OK whether or not a form applies; DLN_ENOMEM
+ * or DLN_EINVAL (NULL argument) otherwise. Allocates: call it once, not per sample. */
+int dln_cf_select(dln_cf **out, dln_net *net, dln_loss *loss, const double *theta0, double tol, char *why,
+                  size_t len);
 
 int dln_cf_kind_of(const dln_cf *cf);
 const char *dln_cf_name(const dln_cf *cf); /* e.g. "001 eq. 8 (symmetric Riccati)" */

@@ -579,6 +579,54 @@ int dln_cf_aligned_alloc(dln_cf **out, dln_net *net, dln_loss *loss, const doubl
 
 /* ------------------------------------------------------------------ evaluation */
 
+/* ------------------------------------------------------------------ selection */
+
+static void why_add(char *why, size_t len, const char *form, const char *reason) {
+  if (!why || !len) return;
+  size_t n = strlen(why);
+  if (n + 8 >= len) return;
+  snprintf(why + n, len - n, "%s%s: %s", n ? "; " : "", form, reason);
+}
+
+int dln_cf_select(dln_cf **out, dln_net *net, dln_loss *loss, const double *theta0, double tol, char *why,
+                  size_t len) {
+  typedef int (*cf_alloc_fn)(dln_cf **, dln_net *, const dln_loss *, const double *, double);
+  static const struct {
+    const char *name;
+    cf_alloc_fn fn;
+    int depth, tied;
+  } forms[] = {{"001 eq. 4", dln_cf_linear_alloc, 1, 0},  {"001 eq. 9", dln_cf_spectral_sym_alloc, 2, 1},
+               {"001 eq. 8", dln_cf_riccati_alloc, 2, 1}, {"001 eq. 17", dln_cf_spectral_asym_alloc, 2, 0},
+               {"001 eq. 30", dln_cf_lambda_id_alloc, 2, 0}};
+  if (why && len) why[0] = '\0';
+  if (!out) return dln_error(DLN_EINVAL, "dln_cf_select: out must not be NULL");
+  *out = NULL;
+  if (!net || !loss || !theta0) return dln_error(DLN_EINVAL, "dln_cf_select: NULL argument");
+  if (is_factorization(loss)) {
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; ++i) {
+      if (forms[i].depth != net->depth || forms[i].tied != (net->tied != 0)) continue;
+      int st = forms[i].fn(out, net, loss, theta0, tol);
+      if (st == DLN_OK) return DLN_OK;
+      *out = NULL;
+      if (st == DLN_ENOMEM) return st;
+      why_add(why, len, forms[i].name, dln_last_error());
+    }
+  } else {
+    char r[160];
+    snprintf(r, sizeof r, "not applicable: factorization loss fails (loss %s: no DLN_LOSS_IDENTITY target)",
+             dln_loss_name(loss));
+    why_add(why, len, "001 closed forms", r);
+  }
+  if (net->depth >= 2 && !net->tied) {
+    int st = dln_cf_aligned_alloc(out, net, loss, theta0, tol);
+    if (st == DLN_OK) return DLN_OK;
+    *out = NULL;
+    if (st == DLN_ENOMEM) return st;
+    why_add(why, len, "002 Ex. 5", dln_last_error());
+  }
+  return DLN_OK;
+}
+
 int dln_cf_kind_of(const dln_cf *cf) { return cf ? cf->kind : 0; }
 const char *dln_cf_name(const dln_cf *cf) { return cf ? cf->name : ""; }
 int dln_cf_rows(const dln_cf *cf) { return cf ? cf->m : 0; }
