@@ -170,7 +170,8 @@ int dln_bound_dissipation(dln_net *net, dln_loss *loss, const double *theta, con
 /* 003 Theorem 1, eq. 10: L(t) − L* ≤ exp(−2 λ_r(Σ_x) c t)(L(0) − L*) with c from Λ(0)
  * (dln_theory_imbalance_c). X: the regression data (d_0 x n), or NULL: a DLN_LOSS_LSQ_DESIGN
  * loss then uses its own design (dln_loss_design), a DLN_LOSS_IDENTITY loss the identity;
- * L* = loss->lstar. traj: (t, L) with t_0 = 0. Holds when every sample satisfies
+ * L* = loss->lstar; c ≤ 1e-12 ‖θ(0)‖² counts as 0 (balanced up to rounding: refused).
+ * traj: (t, L) with t_0 = 0. Holds when every sample satisfies
  * gap ≤ e^{−rate t} gap0 (1 + tol) + tol L(0). */
 int dln_bound_imbalance_rate(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
                              const dln_curve *traj, double tol, dln_verdict *v);

@@ -231,7 +231,9 @@ static int imbalance_setup(const dln_net *net, const dln_loss *loss, const dln_m
   if (st) return st;
   hyp_add(v, 1, "depth 2, rank X = %d, lambda_r(Sigma_x) = %.4g", r, sxr);
   hyp_add(v, c > 0, "c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+ = %.4g + %.4g > 0", fmax(lr, 0), fmax(lm, 0));
-  if (!(c > 0)) return refuse(v, "003 Theorem 1: c > 0 (sufficient imbalance)", "c = %.3g", c);
+  /* c at rounding level of ‖θ(0)‖² (a balanced θ(0) computed in floating point) counts as 0 */
+  double th2 = dln_norm2(net->nparams, theta0);
+  if (!(c > 1e-12 * th2 * th2)) return refuse(v, "003 Theorem 1: c > 0 (sufficient imbalance)", "c = %.3g", c);
   if (!isfinite(loss->lstar)) return refuse(v, "003 Theorem 1: known L*", "L* = %g", loss->lstar);
   *rate = 2 * sxr * c;
   return DLN_OK;
