@@ -26,6 +26,11 @@ int dln_task_load(const dln_task_options *o, const char *option, const char *pat
 /* The regression task's part of the foreign-option rule: reduce = true with another task. */
 int dln_task_regression_foreign(const dln_task_type *t, const dln_task_options *o, const char **field);
 
+/* sigma of the init schemes that scale N(0, sigma^2) draws: > 0 and finite. */
+int dln_init_check_sigma(const dln_init_options *o, const char **field);
+/* The smallest hidden width d_1..d_{N-1} of ctx (0 for depth 1). */
+int dln_init_ctx_hmin(const dln_init_context *ctx);
+
 /* 1 if s is a non-empty string. */
 static inline int dln_has_text(const char *s) { return s && *s; }
 
