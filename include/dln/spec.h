@@ -125,6 +125,10 @@ const char *dln_spec_value_text(const dln_spec *spec, const dln_spec_option *opt
  * for a type's own options). */
 void dln_spec_write_options(FILE *fp);
 
+/* The own option block of a registered type whose rows are `rows` (options_size > 0), or
+ * NULL (the type binds a module's struct, or has no rows). */
+void *dln_spec_type_block(const dln_spec *spec, const dln_option *rows);
+
 /* The address of option o's field in spec (its block's base + the row's offset). */
 void *dln_spec_field(const dln_spec *spec, const dln_spec_option *o);
 

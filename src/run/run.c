@@ -109,7 +109,7 @@ static int run_write_arrays(run_ctx *c) {
   } else if ((st = dln_run_write_layers(out, p->net, p->theta, "final"))) {
     return st;
   }
-  if ((st = dln_run_data_write(&c->d, out))) return st;
+  if ((st = dln_run_data_write(&c->d, p->loss, out))) return st;
   /* the loss's reference solution (minimum-norm least squares); a factorization's is its target */
   if (p->loss->wstar && !dln_loss_has(p->loss, DLN_LOSS_IDENTITY))
     return dln_run_write_npy(out, "W_ref.npy", p->loss->rows, p->loss->cols, p->loss->wstar);

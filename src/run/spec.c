@@ -166,6 +166,13 @@ static void *block_base(const dln_spec *spec, int block) {
   }
 }
 
+void *dln_spec_type_block(const dln_spec *spec, const dln_option *rows) {
+  if (!rows || !rows[0].name) return NULL;
+  const dln_spec_option *o = dln_spec_find(rows[0].name);
+  if (!o || o->row != &rows[0] || o->block < DLN_SPEC_BLOCK_OWN) return NULL;
+  return spec->own[o->block - DLN_SPEC_BLOCK_OWN];
+}
+
 void *dln_spec_field(const dln_spec *spec, const dln_spec_option *o) {
   return (char *)block_base(spec, o->block) + o->row->offset;
 }
