@@ -1,0 +1,61 @@
+/* Private state and helpers of `dln check` (dln/check.h), shared by check.c (the driver
+ * and the checks along the trajectory), check_state.c (the checks at recorded states:
+ * sign of det W, σ̇, the end point), check_read.c (reading the run folder) and
+ * check_report.c (report items, the table and check.json). */
+#ifndef DLN_CHECK_INTERNAL_H
+#define DLN_CHECK_INTERNAL_H
+
+#include <stddef.h>
+
+#include "dln/check.h"
+#include "dln/io.h"
+#include "dln/net.h"
+#include "dln/spec.h"
+#include "run/run_internal.h"
+
+#define CHECK_LOOSE 100.0   /* a violation within this many tolerances: likely too loose a tolerance */
+#define CHECK_BALANCED 1e-6 /* max_j ‖C_j‖_F / ‖θ‖² counted as balanced */
+#define CHECK_GRAD_TOL 1e-6 /* ‖∇φ‖ ≤ this·max(1, φ): the end point counts as critical */
+
+typedef struct ctx {
+  dln_check_report *rep;
+  const dln_check_options *opt;
+  dln_spec *spec;
+  dln_run_data *d;
+  dln_run_parts *p;
+  dln_table *tab;
+  double *theta0, *thetaf; /* thetaf NULL if the layers were not recorded at the end */
+  int flow;                /* gradient-flow method (layer-wise) */
+  int fact;                /* factorization loss */
+  double tol, t_final;
+} ctx;
+
+/* ---- report items (check_report.c) ---- */
+dln_check_item *dln_chk_item_new(dln_check_report *rep, const char *result, const char *source);
+/* A result whose hypotheses fail: message "not applicable: <hypothesis> fails (<value>)". */
+void dln_chk_add_na(dln_check_report *rep, const char *result, const char *source, const char *fmt, ...);
+/* A verdict filled by a library bound (status st). loose: whether it holds with
+ * CHECK_LOOSE·tol (only read when it is violated). */
+void dln_chk_add_verdict(dln_check_report *rep, int st, const dln_verdict *v, const char *result, const char *source,
+                         int loose);
+/* A measured deviation that must stay ≤ bound (a tolerance). */
+void dln_chk_add_dev(dln_check_report *rep, const char *result, const char *source, const char *hyp, double bound,
+                     double measured, const char *what);
+
+/* ---- reading the folder (check_read.c) ---- */
+/* trajectory.csv: header line for the names, dln_csv_read for the numbers. */
+int dln_chk_read_trajectory(const char *dir, dln_table **out);
+/* Layers W{j}_<suffix>.npy (tied: U_<suffix>.npy) into theta. *found = 0 when absent. */
+int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, double *theta, int *found);
+/* summary.json -> the resolved spec, with the data fields pointing at the folder's files. */
+int dln_chk_read_spec(const char *dir, dln_spec *spec);
+
+/* ---- checks at recorded states (check_state.c) ---- */
+/* sign det W constant (002 Lemma 2): square W, balanced, det W(0) ≠ 0. */
+void dln_chk_det(ctx *c);
+/* The end point: stratum + critical value, Hessian, 000 Thm 3. */
+void dln_chk_end_point(ctx *c);
+/* 002 Theorem 3: σ̇_r at the recorded states of a balanced net. */
+void dln_chk_sigma_dot(ctx *c);
+
+#endif

@@ -1,0 +1,204 @@
+/* `dln check` (dln/check.h): reading a finished run folder back: summary.json (the
+ * resolved spec), the data files the run wrote, W{j}_init.npy / W{j}_final.npy (tied:
+ * U_*.npy) and trajectory.csv. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "dln/error.h"
+#include "dln/init.h"
+#include "dln/io.h"
+#include "dln/net.h"
+#include "dln/spec.h"
+#include "run/check_internal.h"
+
+/* ------------------------------------------------------------------ reading the folder */
+
+static char *path_join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+static int file_exists(const char *dir, const char *name) {
+  char *p = path_join(dir, name);
+  struct stat sb;
+  int ok = p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+  free(p);
+  return ok;
+}
+
+/* trajectory.csv: header line for the names, dln_csv_read for the numbers. */
+int dln_chk_read_trajectory(const char *dir, dln_table **out) {
+  *out = NULL;
+  char *path = path_join(dir, "trajectory.csv");
+  if (!path) return dln_error(DLN_ENOMEM, "out of memory");
+  FILE *fp = fopen(path, "r");
+  if (!fp) {
+    int st = dln_error(DLN_EIO, "%s: cannot read (%s); expected the trajectory of a complete run", path, strerror(errno));
+    free(path);
+    return st;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len = getline(&line, &cap, fp);
+  fclose(fp);
+  int st = DLN_OK, nc = 0;
+  char **names = NULL;
+  dln_mat *m = NULL;
+  if (len <= 0) {
+    st = dln_error(DLN_EFORMAT, "%s: expected a header line of column names, found an empty file", path);
+    goto done;
+  }
+  line[strcspn(line, "\r\n")] = '\0';
+  nc = 1;
+  for (char *c = line; *c; ++c) nc += *c == ',';
+  names = calloc((size_t)nc, sizeof *names);
+  if (!names) {
+    st = dln_error(DLN_ENOMEM, "out of memory");
+    goto done;
+  }
+  {
+    int k = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(line, ",", &save); tok && k < nc; tok = strtok_r(NULL, ",", &save)) names[k++] = tok;
+    if (k != nc || strcmp(names[0], "t") != 0) {
+      st = dln_error(DLN_EFORMAT, "%s: line 1: expected a header starting with column \"t\", found \"%s\"", path,
+                     k ? names[0] : "");
+      goto done;
+    }
+  }
+  if ((st = dln_csv_read(path, &m))) goto done;
+  if (m->cols != nc) {
+    st = dln_error(DLN_EFORMAT, "%s: expected %d columns (as in the header), found %d", path, nc, m->cols);
+    goto done;
+  }
+  if (m->rows < 1) {
+    st = dln_error(DLN_EFORMAT, "%s: expected at least one sample row, found none", path);
+    goto done;
+  }
+  if ((st = dln_table_alloc(out, nc, (const char *const *)names, (size_t)m->rows))) goto done;
+  for (int i = 0; i < m->rows; ++i) {
+    double *r = (*out)->data + (size_t)i * (size_t)nc;
+    for (int j = 0; j < nc; ++j) r[j] = m->data[i + (size_t)j * m->rows];
+  }
+  (*out)->nrows = (size_t)m->rows;
+done:
+  dln_mat_free(m);
+  free(names);
+  free(line);
+  free(path);
+  return st;
+}
+
+/* Layers W{j}_<suffix>.npy (tied: U_<suffix>.npy) into theta. *found = 0 when absent. */
+int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, double *theta, int *found) {
+  int nl = net->tied ? 1 : net->depth, st = DLN_OK;
+  char name[64];
+  *found = 0;
+  snprintf(name, sizeof name, net->tied ? "U_%s.npy" : "W1_%s.npy", suffix);
+  if (!file_exists(dir, name)) return DLN_OK;
+  dln_mat **layers = calloc((size_t)nl, sizeof *layers);
+  if (!layers) return dln_error(DLN_ENOMEM, "out of memory");
+  for (int j = 1; j <= nl && !st; ++j) {
+    if (net->tied) snprintf(name, sizeof name, "U_%s.npy", suffix);
+    else snprintf(name, sizeof name, "W%d_%s.npy", j, suffix);
+    char *p = path_join(dir, name);
+    st = p ? dln_npy_read(p, &layers[j - 1]) : dln_error(DLN_ENOMEM, "out of memory");
+    free(p);
+  }
+  if (!st) st = dln_init_from_layers(net, theta, layers, nl);
+  for (int j = 0; j < nl; ++j) dln_mat_free(layers[j]);
+  free(layers);
+  if (!st) *found = 1;
+  return st;
+}
+
+/* Data file i of a run folder (its name and the spec field that reads it) and whether a
+ * run of `task` writes it (*want); 0 past the last file. */
+/* LEAD: replace by dln_task_type.files */
+static int data_file(const char *task, size_t i, const char **file, const char **field, int *want) {
+  static const struct {
+    const char *file, *field;
+  } files[] = {{"target.npy", "target_file"}, {"X.npy", "x_file"},   {"Y.npy", "y_file"},
+               {"A.npy", "a_file"},           {"b.npy", "b_file"},   {"entries.npy", "entries_file"}};
+  if (i >= sizeof files / sizeof *files) return 0;
+  *file = files[i].file;
+  *field = files[i].field;
+  *want = (strcmp(task, "factorization") == 0 && i == 0) || (strcmp(task, "regression") == 0 && (i == 1 || i == 2)) ||
+          (strcmp(task, "sensing") == 0 && (i == 3 || i == 4)) || (strcmp(task, "completion") == 0 && i == 5);
+  return 1;
+}
+
+/* summary.json -> the resolved spec, with the data fields pointing at the folder's files. */
+int dln_chk_read_spec(const char *dir, dln_spec *spec) {
+  char *path = path_join(dir, "summary.json");
+  if (!path) return dln_error(DLN_ENOMEM, "out of memory");
+  int st = DLN_OK;
+  json_error_t err;
+  json_t *root = NULL;
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    st = dln_error(DLN_EIO, "%s: cannot read (%s); expected the summary.json of a complete run (dln run writes it last)",
+                   path, strerror(errno));
+    goto done;
+  }
+  root = json_load_file(path, 0, &err);
+  if (!root) {
+    st = dln_error(DLN_EFORMAT, "%s:%d:%d: expected JSON, found a syntax error: %s", path, err.line, err.column, err.text);
+    goto done;
+  }
+  if (!json_is_object(root)) {
+    st = dln_error(DLN_EFORMAT, "%s: expected a JSON object, found %s", path, json_is_array(root) ? "an array" : "a scalar");
+    goto done;
+  }
+  if (json_object_get(root, "runs")) {
+    st = dln_error(DLN_EFORMAT, "%s: field \"runs\": expected the summary of one run, found the default job's (check each of its subfolders)",
+                   path);
+    goto done;
+  }
+  json_t *sj = json_object_get(root, "spec");
+  if (!json_is_object(sj)) {
+    st = dln_error(DLN_EFORMAT, "%s: field \"spec\": expected an object (the resolved spec), found %s", path,
+                   sj ? "another type" : "none");
+    goto done;
+  }
+  char *text = json_dumps(sj, JSON_REAL_PRECISION(17));
+  if (!text) {
+    st = dln_error(DLN_ENOMEM, "out of memory");
+    goto done;
+  }
+  st = dln_spec_from_json_string(spec, path, text);
+  free(text);
+  if (st) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", dln_last_error());
+    st = dln_error(DLN_EFORMAT, "%s: field \"spec\": %s", path, msg);
+    goto done;
+  }
+  /* data from the folder */
+  const char *task = spec->task, *file, *field;
+  int want;
+  for (size_t i = 0; !st && data_file(task, i, &file, &field, &want); ++i) {
+    if (!want) continue;
+    if (!file_exists(dir, file)) {
+      st = dln_error(DLN_EIO, "%s/%s: cannot read (missing); expected the data of the %s run", dir, file, task);
+      break;
+    }
+    char *p = path_join(dir, file);
+    st = p ? dln_spec_set(spec, field, p) : dln_error(DLN_ENOMEM, "out of memory");
+    free(p);
+  }
+  if (!st && strcmp(task, "factorization") != 0) st = dln_spec_set(spec, "target_file", "");
+  if (!st) st = dln_spec_set(spec, "observe", "loss"); /* the builder's observer is not used */
+done:
+  json_decref(root);
+  free(path);
+  return st;
+}

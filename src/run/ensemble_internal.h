@@ -1,0 +1,170 @@
+/* Private state and helpers of the ensemble runner (dln/ensemble.h), shared by
+ * ensemble.c (the driver: phases, run specs), ensemble_sweep.c (the sweep API),
+ * ensemble_worker.c (data sets, one run, the thread pool) and ensemble_out.c (the table
+ * and the summary). */
+#ifndef DLN_ENSEMBLE_INTERNAL_H
+#define DLN_ENSEMBLE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "dln/ensemble.h"
+#include "dln/io.h"
+#include "dln/train.h"
+#include "run/run_internal.h"
+
+static inline double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static inline char *xstrdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = malloc(n);
+  if (p) memcpy(p, s, n);
+  return p;
+}
+
+static inline char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline char *xasprintf(const char *fmt, ...) {
+  va_list ap, aq;
+  va_start(ap, fmt);
+  va_copy(aq, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  if (p) vsnprintf(p, (size_t)n + 1, fmt, aq);
+  va_end(aq);
+  return p;
+}
+
+/* ---- ensemble state ----------------------------------------------------------------- */
+
+typedef struct ens_data {
+  char *key, *dir;
+  long rep;          /* a run that uses it */
+  uint64_t seed;
+  int status;
+  char *error;
+  dln_run_data data;   /* loaded once, shared (read-only) by the runs */
+  /* the overrides that point a run at the files */
+  int nfile;
+  const char *fname[2];
+  char *fpath[2];
+} ens_data;
+
+typedef struct ens_shape {
+  char *key;
+  int ncols;
+  int *inv; /* inv[j] = observer column of union column j, or -1 */
+} ens_shape;
+
+typedef struct ens_slot {
+  int status;          /* DLN_OK, or the error that stopped the run */
+  char *error;
+  int queued, done;
+  dln_train_result train;
+  dln_table *traj;     /* freed once written */
+  double wall;
+  int data;            /* data set index, -1 if none */
+  int shape;
+  uint64_t seed, stream;
+} ens_slot;
+
+typedef struct ens {
+  const dln_spec *base;
+  const dln_sweep *sw;
+  const dln_ensemble_options *opt;
+  const char *out;
+  long nruns;
+  ens_slot *slot;
+  char *sel;           /* selected (this shard) */
+  ens_data *data;
+  int ndata;
+  ens_shape *shape;
+  int nshape;
+  /* union of observer columns */
+  char **cols;
+  int ncols;
+  /* swept parameter columns (other than seed, stream, data_seed) */
+  char **params;
+  int nparams;
+  int data_seed_swept;
+  /* pool */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  long *tasks;
+  long ntasks, next, ndone, nfailed;
+  atomic_int cancel;
+  int phase;           /* 1: data sets, 2: runs */
+  long prefailed;      /* selected runs that failed before phase 2 */
+  struct ens_out *outs;
+  /* the driver (dln_ensemble_run) */
+  dln_ensemble_result *res;
+  int shard, nshards, nthreads, blas_before;
+  double t0;
+  char *csv_path, *json_path;
+} ens;
+
+/* Run k: its spec and what the builder makes of it; freed by the caller. */
+typedef struct run_parts {
+  dln_spec spec;
+  int have_spec;
+  dln_run_parts p;
+} run_parts;
+
+/* The outputs, written in run order while later runs still train. */
+typedef struct ens_out ens_out;
+struct ens_out {
+  dln_afile *csv;
+  FILE *fp;
+  long next;           /* next run to write */
+  json_t *runs;
+  long nwritten, ncomplete, ndiverged, nfailed, steps, grad_evals, rejected;
+  double run_wall;
+};
+
+/* ---- run specs (ensemble.c) ---- */
+/* The override set of run k, axis by axis (last axis fastest). */
+const dln_sweep_value *dln_ens_run_value(const dln_sweep *sw, long k, int axis);
+/* Value of override `name` in run k, or NULL. */
+const char *dln_ens_run_override(const dln_sweep *sw, long k, const char *name);
+/* The spec of run k (without the data files): base + overrides + seed/stream rule. */
+int dln_ens_make_spec(const ens *E, long k, dln_spec *s, uint64_t *data_seed);
+/* Put the data set's file fields into run k's spec. */
+int dln_ens_apply_data(const ens_data *d, dln_spec *s);
+/* Run k failed with status st and the last error. */
+void dln_ens_set_run_error(ens_slot *sl, int st, long k);
+
+/* ---- data sets, runs, the pool (ensemble_worker.c) ---- */
+void dln_ens_data_free(ens_data *d);
+/* Shape key of a run (its columns depend on the data, widths, tied, observer flags and
+ * whether the dynamics are end-to-end). */
+char *dln_ens_shape_key(const dln_spec *s, const dln_run_parts *p, int data);
+/* Build run k on its data set; with_init = 0 for the column pass (no init, no training). */
+int dln_ens_parts_build(const ens *E, long k, run_parts *r, int with_init);
+void dln_ens_parts_free(run_parts *r);
+/* Run tasks[0..n) of the current phase on nthreads workers; `tick` is called from this
+ * thread whenever tasks finish (and every 0.2 s). */
+int dln_ens_pool_run(ens *E, int nthreads, void (*tick)(ens *, long done));
+
+/* ---- outputs (ensemble_out.c) ---- */
+/* Write the finished runs at the head of the queue, in run order. */
+void dln_ens_flush_ready(ens *E, ens_out *O);
+/* The pool's tick of phase 2: flush, then report progress. */
+void dln_ens_tick_runs(ens *E, long done);
+/* Open the table and write its header. */
+int dln_ens_open_table(const ens *E, ens_out *O);
+/* The summary (ensemble.json) of the finished sweep; takes O->runs. NULL: no memory. */
+json_t *dln_ens_summary(const ens *E, ens_out *O);
+
+#endif

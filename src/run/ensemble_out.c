@@ -1,0 +1,256 @@
+/* The outputs of an ensemble (dln/ensemble.h; docs/cli.md "Sweeps"): ensemble.csv,
+ * streamed in run order while later runs still train, and ensemble.json (per run: stop
+ * reason, counters, final values, the `dln run` line that repeats it). */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <jansson.h>
+
+#include "dln/error.h"
+#include "dln/io.h"
+#include "dln/train.h"
+#include "dln_version.h"
+#include "run/ensemble_internal.h"
+#include "run/run_internal.h"
+
+/* ---- outputs ------------------------------------------------------------------------ */
+
+static void csv_text(FILE *fp, const char *s) {
+  if (strpbrk(s, ",\"\n")) {
+    fputc('"', fp);
+    for (; *s; ++s) {
+      if (*s == '"') fputc('"', fp);
+      fputc(*s, fp);
+    }
+    fputc('"', fp);
+  } else {
+    fputs(s, fp);
+  }
+}
+
+static char *rerun_line(const ens *E, long k, const ens_slot *sl) {
+  const char *src = E->base->source ? E->base->source : "SPEC.json";
+  size_t cap = 256, len = 0;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  s[0] = '\0';
+#define ADD(...)                                                  \
+  do {                                                            \
+    int w_ = snprintf(NULL, 0, __VA_ARGS__);                      \
+    while (len + (size_t)w_ + 1 > cap) {                          \
+      char *n_ = realloc(s, cap *= 2);                            \
+      if (!n_) {                                                  \
+        free(s);                                                  \
+        return NULL;                                              \
+      }                                                           \
+      s = n_;                                                     \
+    }                                                             \
+    snprintf(s + len, cap - len, __VA_ARGS__);                    \
+    len += (size_t)w_;                                            \
+  } while (0)
+  ADD("dln run %s --out=%s/rerun/%ld", src, E->out, k);
+  if (sl->data >= 0)
+    for (int i = 0; i < E->data[sl->data].nfile; ++i) ADD(" --%s=%s", E->data[sl->data].fname[i], E->data[sl->data].fpath[i]);
+  for (int a = 0; a < E->sw->naxes; ++a) {
+    const dln_sweep_value *v = dln_ens_run_value(E->sw, k, a);
+    for (int j = 0; j < v->n; ++j) {
+      const char *n = v->names[j];
+      if (!strcmp(n, "seed") || !strcmp(n, "stream") || !strcmp(n, "data_seed")) continue;
+      ADD(" --%s=%s", n, v->values[j]);
+    }
+  }
+  ADD(" --seed=%llu --stream=%llu", (unsigned long long)sl->seed, (unsigned long long)sl->stream);
+#undef ADD
+  return s;
+}
+
+static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
+  json_t *r = json_object();
+  if (!r) return NULL;
+  char sb[32];
+  json_object_set_new(r, "run", json_integer(k));
+  snprintf(sb, sizeof sb, "%llu", (unsigned long long)sl->seed);
+  json_object_set_new(r, "seed", json_string(sb));
+  json_object_set_new(r, "stream", json_integer((json_int_t)sl->stream));
+  json_t *ov = json_object();
+  for (int a = 0; a < E->sw->naxes; ++a) {
+    const dln_sweep_value *v = dln_ens_run_value(E->sw, k, a);
+    for (int j = 0; j < v->n; ++j) json_object_set_new(ov, v->names[j], json_string(v->values[j]));
+  }
+  json_object_set_new(r, "overrides", ov);
+  json_object_set_new(r, "data", sl->data >= 0 ? json_string(E->data[sl->data].dir) : json_null());
+  json_object_set_new(r, "status", json_string(sl->status ? "error" : "ok"));
+  if (sl->status) {
+    json_object_set_new(r, "error", json_string(sl->error ? sl->error : dln_strerror(sl->status)));
+  } else {
+    const dln_train_result *tr = &sl->train;
+    json_object_set_new(r, "stop_reason", json_string(dln_stop_reason_name(tr->stop_reason)));
+    json_object_set_new(r, "message", json_string(tr->message));
+    json_object_set_new(r, "t", dln_json_num(tr->t));
+    json_object_set_new(r, "t_threshold", dln_json_num(tr->t_threshold));
+    json_object_set_new(r, "fail_t", dln_json_num(tr->fail_t));
+    json_object_set_new(r, "fail_step", tr->fail_step >= 0 ? json_integer(tr->fail_step) : json_null());
+    json_object_set_new(r, "counters", dln_train_counters_json(tr));
+    json_t *fin = json_object();
+    if (sl->traj && sl->traj->nrows) {
+      const double *row = sl->traj->data + (sl->traj->nrows - 1) * (size_t)sl->traj->ncols;
+      for (int c = 0; c < sl->traj->ncols; ++c) json_object_set_new(fin, sl->traj->names[c], dln_json_num(row[c]));
+    }
+    json_object_set_new(r, "final", fin);
+    json_object_set_new(r, "rows", json_integer(sl->traj ? (json_int_t)sl->traj->nrows : 0));
+  }
+  json_object_set_new(r, "wall_seconds", dln_json_num(sl->wall));
+  char *rr = rerun_line(E, k, sl);
+  json_object_set_new(r, "rerun", rr ? json_string(rr) : json_null());
+  free(rr);
+  return r;
+}
+
+/* Write the finished runs at the head of the queue, in run order. */
+void dln_ens_flush_ready(ens *E, ens_out *O) {
+  for (;;) {
+    while (O->next < E->nruns && !E->sel[O->next]) ++O->next;
+    if (O->next >= E->nruns) return;
+    long k = O->next;
+    ens_slot *sl = &E->slot[k];
+    pthread_mutex_lock(&E->mu);
+    int done = !sl->queued || sl->done; /* runs that failed before phase 2 are never queued */
+    pthread_mutex_unlock(&E->mu);
+    if (!done) return;
+    if (sl->status == DLN_OK) {
+      const dln_train_result *tr = &sl->train;
+      if (tr->stop_reason != DLN_STOP_CANCELLED) ++O->ncomplete;
+      if (tr->stop_reason == DLN_STOP_DIVERGED || tr->stop_reason == DLN_STOP_SOLVER) ++O->ndiverged;
+      O->steps += tr->steps;
+      O->grad_evals += tr->grad_evals;
+      O->rejected += tr->rejected;
+    } else {
+      ++O->nfailed;
+    }
+    O->run_wall += sl->wall;
+    if (O->runs) json_array_append_new(O->runs, run_json(E, k, sl));
+    if (O->fp && sl->traj) {
+      const ens_shape *sh = &E->shape[sl->shape];
+      char head[64];
+      snprintf(head, sizeof head, "%ld,%llu,%llu", k, (unsigned long long)sl->seed, (unsigned long long)sl->stream);
+      const char *dseed = E->data_seed_swept ? dln_ens_run_override(E->sw, k, "data_seed") : NULL;
+      for (size_t i = 0; i < sl->traj->nrows; ++i) {
+        const double *row = sl->traj->data + i * (size_t)sl->traj->ncols;
+        fputs(head, O->fp);
+        if (E->data_seed_swept) fprintf(O->fp, ",%s", dseed ? dseed : "");
+        for (int p = 0; p < E->nparams; ++p) {
+          const char *v = dln_ens_run_override(E->sw, k, E->params[p]);
+          fputc(',', O->fp);
+          if (v) csv_text(O->fp, v);
+        }
+        for (int c = 0; c < E->ncols; ++c) {
+          int src = sh->inv[c];
+          if (src >= 0) fprintf(O->fp, ",%.17g", row[src]);
+          else fputc(',', O->fp);
+        }
+        fputc('\n', O->fp);
+      }
+    }
+    dln_table_free(sl->traj);
+    sl->traj = NULL;
+    ++O->nwritten;
+    ++O->next;
+  }
+}
+
+void dln_ens_tick_runs(ens *E, long done) {
+  dln_ens_flush_ready(E, E->outs);
+  if (E->opt->progress) {
+    pthread_mutex_lock(&E->mu);
+    long failed = E->nfailed;
+    pthread_mutex_unlock(&E->mu);
+    E->opt->progress(E->opt->progress_ctx, done + E->prefailed, E->ntasks + E->prefailed, failed + E->prefailed);
+  }
+}
+
+static json_t *blas_json(int before) {
+  json_t *o = json_object();
+  const char *cfg = openblas_get_config();
+  json_object_set_new(o, "library", json_string("OpenBLAS"));
+  json_object_set_new(o, "config", json_string(cfg ? cfg : ""));
+  json_object_set_new(o, "threads_per_run", json_integer(1));
+  json_object_set_new(o, "threads_before", json_integer(before));
+  return o;
+}
+
+/* Open the table and write its header. */
+int dln_ens_open_table(const ens *E, ens_out *O) {
+  int st = dln_afile_open(&O->csv, E->csv_path);
+  if (st) return st;
+  O->fp = dln_afile_stream(O->csv);
+  fputs("run,seed,stream", O->fp);
+  if (E->data_seed_swept) fputs(",data_seed", O->fp);
+  for (int p = 0; p < E->nparams; ++p) fprintf(O->fp, ",%s", E->params[p]);
+  for (int c = 0; c < E->ncols; ++c) fprintf(O->fp, ",%s", E->cols[c]);
+  fputc('\n', O->fp);
+  return DLN_OK;
+}
+
+/* The sweep object of the summary: per axis its values ("runs": per run its overrides). */
+static json_t *sweep_json(const dln_sweep *sw) {
+  json_t *sj = json_object();
+  for (int a = 0; a < sw->naxes; ++a) {
+    json_t *vals = json_array();
+    for (int i = 0; i < sw->axes[a].n; ++i) {
+      const dln_sweep_value *v = &sw->axes[a].v[i];
+      if (strcmp(sw->axes[a].key, "runs") == 0) {
+        json_t *o = json_object();
+        for (int j = 0; j < v->n; ++j) json_object_set_new(o, v->names[j], json_string(v->values[j]));
+        json_array_append_new(vals, o);
+      } else {
+        json_array_append_new(vals, json_string(v->values[0]));
+      }
+    }
+    json_object_set_new(sj, sw->axes[a].key, vals);
+  }
+  return sj;
+}
+
+/* The totals object of the summary. */
+static json_t *totals_json(const ens *E, const ens_out *O) {
+  const dln_ensemble_result *res = E->res;
+  json_t *tot = json_object();
+  json_object_set_new(tot, "runs", json_integer(res->nselected));
+  json_object_set_new(tot, "complete", json_integer(O->ncomplete));
+  json_object_set_new(tot, "diverged_or_solver", json_integer(O->ndiverged));
+  json_object_set_new(tot, "failed", json_integer(O->nfailed));
+  json_object_set_new(tot, "steps", json_integer(O->steps));
+  json_object_set_new(tot, "grad_evals", json_integer(O->grad_evals));
+  json_object_set_new(tot, "rejected", json_integer(O->rejected));
+  json_object_set_new(tot, "run_wall_seconds", dln_json_num(O->run_wall));
+  json_object_set_new(tot, "wall_seconds", dln_json_num(res->wall_seconds));
+  json_object_set_new(tot, "runs_per_second", dln_json_num(res->wall_seconds > 0 ? (double)res->nselected / res->wall_seconds : NAN));
+  return tot;
+}
+
+/* The summary (ensemble.json) of the finished sweep; takes O->runs. NULL: no memory. */
+json_t *dln_ens_summary(const ens *E, ens_out *O) {
+  json_t *sum = json_object();
+  if (!sum) return NULL;
+  json_object_set_new(sum, "dln_version", json_string(DLN_VERSION_STRING));
+  json_object_set_new(sum, "complete", json_true());
+  json_object_set_new(sum, "spec", dln_spec_to_json(E->base));
+  json_object_set_new(sum, "sweep", sweep_json(E->sw));
+  json_object_set_new(sum, "nruns", json_integer(E->nruns));
+  json_t *sh = json_object();
+  json_object_set_new(sh, "index", json_integer(E->shard));
+  json_object_set_new(sh, "count", json_integer(E->nshards));
+  json_object_set_new(sh, "runs", json_integer(E->res->nselected));
+  json_object_set_new(sum, "shard", sh);
+  json_object_set_new(sum, "threads", json_integer(E->nthreads));
+  json_object_set_new(sum, "blas", blas_json(E->blas_before));
+  json_object_set_new(sum, "csv", E->opt->write_outputs ? json_string(E->csv_path) : json_null());
+  json_object_set_new(sum, "totals", totals_json(E, O));
+  json_object_set_new(sum, "runs", O->runs);
+  O->runs = NULL;
+  return sum;
+}

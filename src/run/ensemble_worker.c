@@ -1,0 +1,210 @@
+/* The work of an ensemble (dln/ensemble.h) on its pool of POSIX threads: the data sets
+ * (drawn with `dln run`'s own code), one run (the pipeline builder of run.c,
+ * run_internal.h) and the pool itself. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dln/error.h"
+#include "dln/rng.h"
+#include "dln/run.h"
+#include "run/ensemble_internal.h"
+#include "run/run_internal.h"
+
+/* ---- data sets -------------------------------------------------------------------- */
+
+/* The data files a run of `task` writes (file names in its folder) and the spec fields
+ * that read them back; an unknown task falls back to the last row ("completion"). */
+typedef struct task_files {
+  const char *task;
+  int n;
+  const char *field[2], *file[2];
+} task_files;
+
+/* LEAD: replace by dln_task_type.files */
+static const task_files *task_files_of(const char *task) {
+  static const task_files files[] = {{"factorization", 1, {"target_file", NULL}, {"target.npy", NULL}},
+                                     {"regression", 2, {"x_file", "y_file"}, {"X.npy", "Y.npy"}},
+                                     {"sensing", 2, {"a_file", "b_file"}, {"A.npy", "b.npy"}},
+                                     {"completion", 1, {"entries_file", NULL}, {"entries.npy", NULL}}};
+  size_t t = 0;
+  while (t + 1 < sizeof files / sizeof *files && strcmp(files[t].task, task) != 0) ++t;
+  return &files[t];
+}
+
+/* Draw data set i with `dln run`'s code (a one-step run into its folder), then read it
+ * back with the same code a run uses for data files. */
+static int data_make(ens *E, int i) {
+  ens_data *d = &E->data[i];
+  dln_spec s;
+  uint64_t ds;
+  int st = dln_ens_make_spec(E, d->rep, &s, &ds);
+  if (st) return st;
+  static const char *const kv[][2] = {{"widths", ""},  {"depth", "1"},      {"tied", "false"}, {"init", "gaussian"},
+                                      {"sigma", "0.01"}, {"layer_scales", ""}, {"init_product_widths", ""},
+                                      {"init_files", ""}, {"method", "gd"},  {"eta", "1e-3"},  {"t_end", "1e-3"},
+                                      {"max_steps", "1"}, {"samples", "2"},  {"log_samples", "false"},
+                                      {"loss_threshold", "-1"}, {"recon_threshold", "0"}, {"grad_tol", "0"},
+                                      {"observe", "loss"}, {"plot", "false"}, {"quiet", "true"}, {"blas_threads", "1"}};
+  for (size_t j = 0; j < sizeof kv / sizeof *kv && !st; ++j) st = dln_spec_set(&s, kv[j][0], kv[j][1]);
+  char sb[32];
+  snprintf(sb, sizeof sb, "%llu", (unsigned long long)d->seed);
+  if (!st) st = dln_spec_set(&s, "seed", sb);
+  snprintf(sb, sizeof sb, "%llu", (unsigned long long)E->base->stream);
+  if (!st) st = dln_spec_set(&s, "stream", sb); /* the data never come from run k's stream */
+  if (!st) st = dln_spec_set(&s, "out", d->dir);
+  dln_run_result rr;
+  if (!st) st = dln_run_noplot(&s, NULL, &rr);
+  if (!st && rr.train.stop_reason == DLN_STOP_CANCELLED) st = dln_error(DLN_EINVAL, "cancelled");
+  if (!st) {
+    const task_files *tf = task_files_of(s.task);
+    d->nfile = tf->n;
+    for (int j = 0; j < d->nfile && !st; ++j) {
+      d->fname[j] = tf->field[j];
+      if (!(d->fpath[j] = xasprintf("%s/%s", d->dir, tf->file[j]))) st = dln_error(DLN_ENOMEM, "out of memory");
+    }
+    int phase;
+    if (!st) st = dln_ens_apply_data(d, &s);
+    if (!st) st = dln_run_data_build(&s, NULL, &d->data, &phase);
+  }
+  dln_spec_free(&s);
+  return st;
+}
+
+void dln_ens_data_free(ens_data *d) {
+  free(d->key);
+  free(d->dir);
+  free(d->error);
+  dln_run_data_free(&d->data);
+  for (int j = 0; j < 2; ++j) free(d->fpath[j]);
+}
+
+/* ---- one run: the pipeline builder of run.c (run_internal.h) -------------------------- */
+
+static int train_cancel(void *ctx, double t, double t_end, double loss) {
+  (void)t, (void)t_end, (void)loss;
+  return atomic_load(&((ens *)ctx)->cancel);
+}
+
+/* Shape key of a run (its columns depend on the data, widths, tied, observer flags and
+ * whether the dynamics are end-to-end). */
+char *dln_ens_shape_key(const dln_spec *s, const dln_run_parts *p, int data) {
+  char buf[4096];
+  size_t k = (size_t)snprintf(buf, sizeof buf, "%d|%d|%u|%d|", data, s->net.tied, dln_spec_observe_flags(s), p->e2e);
+  for (int i = 0; i < p->nw && k < sizeof buf - 16; ++i) k += (size_t)snprintf(buf + k, sizeof buf - k, "%d,", p->widths[i]);
+  return xstrdup(buf);
+}
+
+void dln_ens_parts_free(run_parts *r) {
+  dln_run_parts_free(&r->p);
+  if (r->have_spec) dln_spec_free(&r->spec);
+  memset(r, 0, sizeof *r);
+}
+
+/* Build run k on its data set; with_init = 0 for the column pass (no init, no training). */
+int dln_ens_parts_build(const ens *E, long k, run_parts *r, int with_init) {
+  memset(r, 0, sizeof *r);
+  const ens_data *d = &E->data[E->slot[k].data];
+  uint64_t ds;
+  int st = dln_ens_make_spec(E, k, &r->spec, &ds), phase;
+  if (st) return st;
+  r->have_spec = 1;
+  if ((st = dln_ens_apply_data(d, &r->spec))) return st;
+  dln_rng *rng = NULL;
+  if (with_init && !(rng = dln_rng_alloc(r->spec.seed, r->spec.stream)))
+    return dln_error(DLN_ENOMEM, "cannot allocate the random stream");
+  st = dln_run_parts_build(&r->spec, &d->data, rng, &r->p, &phase);
+  dln_rng_free(rng);
+  return st;
+}
+
+static void run_one(ens *E, long k) {
+  ens_slot *sl = &E->slot[k];
+  double t0 = now_seconds();
+  run_parts r;
+  int st = dln_ens_parts_build(E, k, &r, 1);
+  if (!st) {
+    r.p.to.progress = train_cancel;
+    r.p.to.progress_ctx = E;
+    st = dln_run_parts_train(&r.p, &sl->train);
+    sl->traj = r.p.traj; /* the slot owns the rows from here */
+    r.p.traj = NULL;
+  }
+  if (st) {
+    dln_ens_set_run_error(sl, st, k);
+    dln_table_free(sl->traj);
+    sl->traj = NULL;
+  }
+  dln_ens_parts_free(&r);
+  sl->wall = now_seconds() - t0;
+}
+
+/* ---- the pool ----------------------------------------------------------------------- */
+
+static void *worker(void *arg) {
+  ens *E = arg;
+  for (;;) {
+    pthread_mutex_lock(&E->mu);
+    long i = atomic_load(&E->cancel) ? E->ntasks : E->next++;
+    pthread_mutex_unlock(&E->mu);
+    if (i >= E->ntasks) break;
+    long t = E->tasks[i];
+    int failed = 0;
+    if (E->phase == 1) {
+      ens_data *d = &E->data[t];
+      d->status = data_make(E, (int)t);
+      if (d->status) d->error = xstrdup(dln_last_error());
+    } else {
+      run_one(E, t);
+      failed = E->slot[t].status != DLN_OK;
+    }
+    pthread_mutex_lock(&E->mu);
+    if (E->phase == 2) E->slot[t].done = 1;
+    E->ndone++;
+    E->nfailed += failed;
+    pthread_cond_signal(&E->cv);
+    pthread_mutex_unlock(&E->mu);
+  }
+  return NULL;
+}
+
+/* Run tasks[0..n) of the current phase on nthreads workers; `tick` is called from this
+ * thread whenever tasks finish (and every 0.2 s). */
+int dln_ens_pool_run(ens *E, int nthreads, void (*tick)(ens *, long done)) {
+  E->next = E->ndone = 0;
+  if (E->ntasks == 0) return DLN_OK;
+  if (nthreads > E->ntasks) nthreads = (int)E->ntasks;
+  pthread_t *th = calloc((size_t)nthreads, sizeof *th);
+  if (!th) return dln_error(DLN_ENOMEM, "out of memory");
+  int started = 0, st = DLN_OK, perr = 0;
+  for (; started < nthreads; ++started)
+    if ((perr = pthread_create(&th[started], NULL, worker, E)) != 0) break;
+  if (!started) {
+    free(th);
+    return dln_error(DLN_ENOMEM, "cannot start a worker thread: %s", strerror(perr)); /* pthread_create returns the error */
+  }
+  pthread_mutex_lock(&E->mu);
+  long seen = -1;
+  while (E->ndone < E->ntasks) {
+    if (E->opt->cancelled && !atomic_load(&E->cancel) && E->opt->cancelled(E->opt->progress_ctx)) atomic_store(&E->cancel, 1);
+    if (atomic_load(&E->cancel) && E->ndone >= (E->next < E->ntasks ? E->next : E->ntasks)) break;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200000000L;
+    if (ts.tv_nsec >= 1000000000L) ts.tv_sec += 1, ts.tv_nsec -= 1000000000L;
+    if (E->ndone == seen) pthread_cond_timedwait(&E->cv, &E->mu, &ts);
+    seen = E->ndone;
+    long done = E->ndone;
+    pthread_mutex_unlock(&E->mu);
+    if (tick) tick(E, done);
+    pthread_mutex_lock(&E->mu);
+  }
+  pthread_mutex_unlock(&E->mu);
+  for (int i = 0; i < started; ++i) pthread_join(th[i], NULL);
+  free(th);
+  if (tick && !atomic_load(&E->cancel)) tick(E, E->ndone);
+  return st;
+}

@@ -1,0 +1,46 @@
+/* Private helpers shared by the dln command's subcommands (main.c, cli.c, cmd_run.c,
+ * cmd_sweep.c, cmd_check.c): exit codes, the SIGINT flag, progress lines. */
+#ifndef DLN_TOOLS_CLI_H
+#define DLN_TOOLS_CLI_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#define EXIT_DIVERGED 3
+#define EXIT_CANCELLED 130
+
+/* Set by SIGINT (catch_sigint); the running job polls it and commits nothing. */
+extern volatile sig_atomic_t cli_interrupted;
+
+double cli_now_seconds(void);
+
+/* Progress state of one dln_run-based job. */
+typedef struct cli_progress {
+  int quiet, tty, drawn;
+  double start, last_line;
+  char label[256];
+} cli_progress;
+
+/* dln_run_options callbacks; ctx is a cli_progress (cancelled: ignored). */
+int cli_progress_cb(void *ctx, double t, double t_end, double loss);
+void cli_run_event_cb(void *ctx, int event, const char *label);
+int cli_cancelled_cb(void *ctx);
+/* SIGINT sets cli_interrupted; a second Ctrl-C kills. */
+void cli_catch_sigint(void);
+cli_progress cli_progress_for(int quiet);
+
+/* The "Exit codes:" paragraph of every usage text. */
+extern const char *const cli_exit_codes_text;
+/* The exit code for a library status (phase: DLN_RUN_FAIL_*). */
+int cli_exit_for(int status, int phase);
+/* Print the library's last error as one line on stderr; its exit code. */
+int cli_fail(int status, int phase);
+/* The note on stderr when the figure could not be rendered. */
+void cli_plot_note(int plot, int exit_status, const char *out);
+
+/* The subcommands: argv[0] is the subcommand's name. */
+int cmd_run(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+#endif

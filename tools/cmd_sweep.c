@@ -1,0 +1,183 @@
+/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]`: the runs of
+ * the spec's "sweep" object on a pool of threads (dln/ensemble.h). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dln/dln.h"
+
+static void usage_sweep(FILE *fp) {
+  fprintf(fp,
+          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]\n"
+          "\n"
+          "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
+          "  \"sweep\": {\"sigma\": [0.01, 0.1, 1], \"seed\": {\"from\": 1, \"count\": 100}}\n"
+          "on T threads (default: all online CPUs), one single-threaded run per thread; the other\n"
+          "keys of SPEC.json are the base spec of every run (see dln run --help). Writes\n"
+          "DIR/ensemble.csv (one row per run and sample) and DIR/ensemble.json (per run: stop\n"
+          "reason, counters, final values, the `dln run` line that repeats it). The data are\n"
+          "drawn once (DIR/data/) unless data_seed or a data field is swept (docs/cli.md).\n"
+          "\n"
+          "  --threads T   worker threads (default: online CPUs); results do not depend on T\n"
+          "  --out DIR     output folder (default: the spec's out)\n"
+          "  --quiet       no progress line or totals\n"
+          "  --shard i/N   run only the runs k with k mod N = i (0 <= i < N); outputs are\n"
+          "                ensemble.shard<i>of<N>.csv/.json\n"
+          "\n%s",
+          cli_exit_codes_text);
+}
+
+typedef struct sweep_progress {
+  int quiet, tty, drawn;
+  double start, last;
+} sweep_progress;
+
+static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
+  sweep_progress *p = ctx;
+  if (p->quiet) return;
+  double now = cli_now_seconds(), el = now - p->start;
+  if (p->tty) {
+    if (now - p->last < 0.1 && done < total) return;
+    char bar[31];
+    int k = total > 0 ? (int)(30.0 * (double)done / (double)total) : 30;
+    for (int i = 0; i < 30; ++i) bar[i] = i < k ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\rsweep [%s] %ld/%ld runs, %ld failed, %.1fs", bar, done, total, failed, el);
+    fflush(stderr);
+    p->drawn = 1;
+    p->last = now;
+  } else if (now - p->last >= 10.0 && done < total) {
+    fprintf(stderr, "dln: sweep: %ld of %ld runs done, %ld failed, %.0f s\n", done, total, failed, el);
+    p->last = now;
+  }
+}
+
+/* The command line of `dln sweep`. */
+typedef struct sweep_args {
+  int threads, quiet, shard, nshards, help;
+  const char *out;
+} sweep_args;
+
+/* --shard i/N; EX_USAGE with the message printed. */
+static int parse_shard(const char *arg, sweep_args *a) {
+  char *e = NULL;
+  long i = strtol(arg, &e, 10), n = 0;
+  if (e != arg && *e == '/') {
+    char *e2;
+    n = strtol(e + 1, &e2, 10);
+    if (e2 == e + 1 || *e2) n = 0;
+  }
+  if (n < 1 || n > 1000000 || i < 0 || i >= n) {
+    fprintf(stderr, "dln: option --shard: expected i/N with 0 <= i < N, found '%s'\n", arg);
+    return EX_USAGE;
+  }
+  a->shard = (int)i;
+  a->nshards = (int)n;
+  return 0;
+}
+
+/* The options into a (a->help: the usage is printed); EX_USAGE with the message printed. */
+static int sweep_parse(int argc, char **argv, sweep_args *a) {
+  static const struct option lo[] = {{"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
+                                     {"quiet", no_argument, NULL, 'q'},         {"shard", required_argument, NULL, 's'},
+                                     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+  int c, idx;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
+    char *e = NULL;
+    switch (c) {
+      case 'h': usage_sweep(stdout); a->help = 1; return 0;
+      case 't': {
+        long v = strtol(optarg, &e, 10);
+        if (!*optarg || *e || v < 1 || v > 4096) {
+          fprintf(stderr, "dln: option --threads: expected an integer in 1..4096, found '%s'\n", optarg);
+          return EX_USAGE;
+        }
+        a->threads = (int)v;
+        break;
+      }
+      case 'o': a->out = optarg; break;
+      case 'q': a->quiet = 1; break;
+      case 's':
+        if (parse_shard(optarg, a)) return EX_USAGE;
+        break;
+      case ':':
+        fprintf(stderr, "dln: option %s: expected a value, found none (see dln sweep --help)\n", argv[optind - 1]);
+        return EX_USAGE;
+      default: {
+        const char *bad = argv[optind - 1];
+        fprintf(stderr, "dln: unknown option '%.*s' (see dln sweep --help)\n", (int)strcspn(bad, "="), bad);
+        return EX_USAGE;
+      }
+    }
+  }
+  return 0;
+}
+
+/* The sweep of spec/sw on the pool; the messages and exit code of its outcome. */
+static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) {
+  cli_catch_sigint();
+
+  double t_start = cli_now_seconds();
+  sweep_progress prog = {spec->quiet, isatty(STDERR_FILENO), 0, t_start, t_start};
+  dln_ensemble_options eo;
+  dln_ensemble_default_options(&eo);
+  eo.nthreads = a->threads;
+  eo.shard = a->shard;
+  eo.nshards = a->nshards;
+  eo.out = a->out;
+  eo.progress = sweep_progress_cb;
+  eo.progress_ctx = &prog;
+  eo.cancelled = cli_cancelled_cb;
+  dln_ensemble_result res;
+  int st = dln_ensemble_run(spec, sw, &eo, &res);
+  if (prog.drawn) fputc('\n', stderr);
+  if (st) /* DLN_EIO: the output folder; otherwise a bad sweep (e.g. too many runs), or no memory */
+    return cli_fail(st, st == DLN_EIO ? DLN_RUN_FAIL_OUTPUT : DLN_RUN_FAIL_SPEC);
+  /* the library polls the SIGINT flag last just before it commits the outputs: trust
+   * its answer, so a run reported as cancelled never has an ensemble.json */
+  if (res.cancelled) {
+    fprintf(stderr, "dln: %s: sweep cancelled by SIGINT; nothing written\n", a->out ? a->out : spec->out);
+    return EXIT_CANCELLED;
+  }
+  if (!spec->quiet) {
+    printf("%s: %ld runs on %d threads: %ld complete (%ld diverged or solver failure), %ld failed; %.2f s, %.1f runs/s\n",
+           res.csv_path, res.nselected, res.nthreads, res.ncomplete, res.ndiverged, res.nfailed, res.wall_seconds,
+           res.wall_seconds > 0 ? (double)res.nselected / res.wall_seconds : 0.0);
+    if (res.nfailed || res.ndiverged) printf("  per-run messages: %s\n", res.json_path);
+  }
+  return 0;
+}
+
+int cmd_sweep(int argc, char **argv) {
+  sweep_args a = {0, 0, 0, 1, 0, NULL};
+  int rc = sweep_parse(argc, argv, &a);
+  if (rc || a.help) return rc;
+  if (argc - optind != 1) {
+    fprintf(stderr, "dln: sweep: expected one spec file, found %d arguments (see dln sweep --help)\n", argc - optind);
+    return EX_USAGE;
+  }
+  const char *path = argv[optind];
+  dln_spec spec;
+  dln_sweep sw;
+  dln_sweep_init(&sw);
+  int st = dln_spec_default(&spec);
+  if (st) return cli_fail(st, DLN_RUN_FAIL_INTERNAL);
+  if ((st = dln_spec_from_json_file(&spec, path)) || (st = dln_sweep_from_json_file(&sw, path))) {
+    rc = cli_fail(st, DLN_RUN_FAIL_SPEC);
+  } else if (sw.naxes == 0) {
+    fprintf(stderr, "dln: %s: expected a \"sweep\" object of swept options (use dln run for one run)\n", path);
+    rc = EX_DATAERR;
+  } else {
+    if (a.quiet) spec.quiet = 1;
+    rc = sweep_exec(&a, &spec, &sw);
+  }
+  dln_sweep_free(&sw);
+  dln_spec_free(&spec);
+  return rc;
+}
