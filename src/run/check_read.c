@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "dln/error.h"
+#include "dln/task.h"
 #include "dln/init.h"
 #include "dln/io.h"
 #include "dln/net.h"
@@ -120,20 +121,29 @@ int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, doubl
   return st;
 }
 
-/* Data file i of a run folder (its name and the spec field that reads it) and whether a
- * run of `task` writes it (*want); 0 past the last file. */
-/* LEAD: replace by dln_task_type.files */
-static int data_file(const char *task, size_t i, const char **file, const char **field, int *want) {
-  static const struct {
-    const char *file, *field;
-  } files[] = {{"target.npy", "target_file"}, {"X.npy", "x_file"},   {"Y.npy", "y_file"},
-               {"A.npy", "a_file"},           {"b.npy", "b_file"},   {"entries.npy", "entries_file"}};
-  if (i >= sizeof files / sizeof *files) return 0;
-  *file = files[i].file;
-  *field = files[i].field;
-  *want = (strcmp(task, "factorization") == 0 && i == 0) || (strcmp(task, "regression") == 0 && (i == 1 || i == 2)) ||
-          (strcmp(task, "sensing") == 0 && (i == 3 || i == 4)) || (strcmp(task, "completion") == 0 && i == 5);
-  return 1;
+/* 1 if task t reads option `option` as one of its data files. */
+static int task_reads(const dln_task_type *t, const char *option) {
+  for (int i = 0; t->files && t->files[i].option; ++i)
+    if (strcmp(t->files[i].option, option) == 0) return 1;
+  return 0;
+}
+
+/* Point the task's data options at the folder's files (the task's own file table). */
+static int data_from_folder(const char *dir, dln_spec *spec) {
+  const dln_task_type *t = dln_task_find(spec->task);
+  if (!t) return dln_error(DLN_EFORMAT, "%s: task %s: not registered", dir, spec->task);
+  int st = DLN_OK;
+  for (int i = 0; !st && t->files && t->files[i].option; ++i) {
+    const char *file = t->files[i].file;
+    if (!file_exists(dir, file))
+      return dln_error(DLN_EIO, "%s/%s: cannot read (missing); expected the data of the %s run", dir, file, t->name);
+    char *p = path_join(dir, file);
+    st = p ? dln_spec_set(spec, t->files[i].option, p) : dln_error(DLN_ENOMEM, "out of memory");
+    free(p);
+  }
+  /* the ground truth of synthetic data is not needed again */
+  if (!st && !task_reads(t, "target_file")) st = dln_spec_set(spec, "target_file", "");
+  return st;
 }
 
 /* summary.json -> the resolved spec, with the data fields pointing at the folder's files. */
@@ -183,19 +193,7 @@ int dln_chk_read_spec(const char *dir, dln_spec *spec) {
     goto done;
   }
   /* data from the folder */
-  const char *task = spec->task, *file, *field;
-  int want;
-  for (size_t i = 0; !st && data_file(task, i, &file, &field, &want); ++i) {
-    if (!want) continue;
-    if (!file_exists(dir, file)) {
-      st = dln_error(DLN_EIO, "%s/%s: cannot read (missing); expected the data of the %s run", dir, file, task);
-      break;
-    }
-    char *p = path_join(dir, file);
-    st = p ? dln_spec_set(spec, field, p) : dln_error(DLN_ENOMEM, "out of memory");
-    free(p);
-  }
-  if (!st && strcmp(task, "factorization") != 0) st = dln_spec_set(spec, "target_file", "");
+  st = data_from_folder(dir, spec);
   if (!st) st = dln_spec_set(spec, "observe", "loss"); /* the builder's observer is not used */
 done:
   json_decref(root);

@@ -58,8 +58,8 @@ typedef struct ens_data {
   dln_run_data data;   /* loaded once, shared (read-only) by the runs */
   /* the overrides that point a run at the files */
   int nfile;
-  const char *fname[2];
-  char *fpath[2];
+  const char *fname[DLN_TASK_MAXFILES]; /* the task's data-file options and their files */
+  char *fpath[DLN_TASK_MAXFILES];
 } ens_data;
 
 typedef struct ens_shape {

@@ -16,25 +16,6 @@
 
 /* ---- data sets -------------------------------------------------------------------- */
 
-/* The data files a run of `task` writes (file names in its folder) and the spec fields
- * that read them back; an unknown task falls back to the last row ("completion"). */
-typedef struct task_files {
-  const char *task;
-  int n;
-  const char *field[2], *file[2];
-} task_files;
-
-/* LEAD: replace by dln_task_type.files */
-static const task_files *task_files_of(const char *task) {
-  static const task_files files[] = {{"factorization", 1, {"target_file", NULL}, {"target.npy", NULL}},
-                                     {"regression", 2, {"x_file", "y_file"}, {"X.npy", "Y.npy"}},
-                                     {"sensing", 2, {"a_file", "b_file"}, {"A.npy", "b.npy"}},
-                                     {"completion", 1, {"entries_file", NULL}, {"entries.npy", NULL}}};
-  size_t t = 0;
-  while (t + 1 < sizeof files / sizeof *files && strcmp(files[t].task, task) != 0) ++t;
-  return &files[t];
-}
-
 /* Draw data set i with `dln run`'s code (a one-step run into its folder), then read it
  * back with the same code a run uses for data files. */
 static int data_make(ens *E, int i) {
@@ -60,11 +41,11 @@ static int data_make(ens *E, int i) {
   if (!st) st = dln_run_noplot(&s, NULL, &rr);
   if (!st && rr.train.stop_reason == DLN_STOP_CANCELLED) st = dln_error(DLN_EINVAL, "cancelled");
   if (!st) {
-    const task_files *tf = task_files_of(s.task);
-    d->nfile = tf->n;
-    for (int j = 0; j < d->nfile && !st; ++j) {
-      d->fname[j] = tf->field[j];
-      if (!(d->fpath[j] = xasprintf("%s/%s", d->dir, tf->file[j]))) st = dln_error(DLN_ENOMEM, "out of memory");
+    const dln_task_type *t = dln_task_find(s.task); /* checked by the run */
+    for (d->nfile = 0; t && t->files[d->nfile].option && !st; ++d->nfile) {
+      d->fname[d->nfile] = t->files[d->nfile].option;
+      if (!(d->fpath[d->nfile] = xasprintf("%s/%s", d->dir, t->files[d->nfile].file)))
+        st = dln_error(DLN_ENOMEM, "out of memory");
     }
     int phase;
     if (!st) st = dln_ens_apply_data(d, &s);
@@ -79,7 +60,7 @@ void dln_ens_data_free(ens_data *d) {
   free(d->dir);
   free(d->error);
   dln_run_data_free(&d->data);
-  for (int j = 0; j < 2; ++j) free(d->fpath[j]);
+  for (int j = 0; j < DLN_TASK_MAXFILES; ++j) free(d->fpath[j]);
 }
 
 /* ---- one run: the pipeline builder of run.c (run_internal.h) -------------------------- */
