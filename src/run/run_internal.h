@@ -44,7 +44,7 @@ int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *ph
 void dln_run_data_free(dln_run_data *d);
 
 /* The method of a spec: train method and whether the dynamics are end-to-end. */
-void dln_run_method(const char *name, dln_method *method, int *e2e);
+void dln_run_method(const char *name, const dln_integrator_type **method, int *e2e);
 
 /* What one run needs; everything is owned and freed by dln_run_parts_free. */
 typedef struct dln_run_parts {
