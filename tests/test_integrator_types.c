@@ -229,10 +229,10 @@ static void test_rules(void **state) {
   o.method = &dln_integrator_auto;
   o.erk_order = 5;
   expect_bad(&o, "krylov_maxl", "1001"); /* auto reads cvode's krylov_maxl */
-  o.krylov_maxl = 0;                      /* 0 = default */
-  o.auto_min_steps = -1;
-  expect_bad(&o, "auto_min_steps", NULL);
+  o.krylov_maxl = 30;
   o.auto_min_steps = 0;
+  expect_bad(&o, "auto_min_steps: expected an integer >= 1, found 0", NULL);
+  o.auto_min_steps = 200;
   o.method = &dln_integrator_gd;
   o.eta = 0;
   expect_bad(&o, "eta: expected a positive finite number, found 0", NULL);

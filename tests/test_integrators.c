@@ -620,17 +620,26 @@ static void test_options(void **state) {
   o.krylov_maxl = -2;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "krylov_maxl"));
-  o.krylov_maxl = 0;
+  o.krylov_maxl = 30;
   o.method = &dln_integrator_auto;
   o.auto_stiff_ratio = NAN;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "auto_stiff_ratio"));
-  o.auto_stiff_ratio = 0;
+  o.auto_stiff_ratio = 0.5;
   o.auto_window = -1;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "auto_window"));
+  o.auto_window = 3;
+  assert_int_equal(dln_train_check(&o), DLN_OK);
+  /* one rule per option, the command line's: zero is not a default any more */
+  o.krylov_maxl = 0;
+  assert_int_equal(dln_train_check(&o), DLN_EINVAL);
+  assert_non_null(strstr(dln_last_error(), "krylov_maxl: expected a Krylov dimension from 1 to 1000, found 0"));
+  o.krylov_maxl = 30;
   o.auto_window = 0;
-  assert_int_equal(dln_train_check(&o), DLN_OK); /* zeros mean defaults */
+  assert_int_equal(dln_train_check(&o), DLN_EINVAL);
+  assert_non_null(strstr(dln_last_error(), "auto_window: expected an integer >= 1, found 0"));
+  o.auto_window = 3;
   o.method = NULL;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "method"));

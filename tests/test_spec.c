@@ -30,13 +30,13 @@ static void test_defaults(void **state) {
   assert_int_equal(dln_spec_default(&s), DLN_OK);
   assert_string_equal(s.task, "factorization");
   assert_string_equal(s.method, "flow");
-  assert_int_equal(s.depth, 2);
-  assert_int_equal(s.width, 50);
-  assert_int_equal(s.rows, 5);
-  assert_int_equal(s.cols, 10);
-  assert_int_equal(s.widths.n, 0);
-  assert_close(s.eta, 1e-3, 0, 0);
-  assert_close(s.rtol, 1e-8, 0, 0);
+  assert_int_equal(s.net.depth, 2);
+  assert_int_equal(s.net.width, 50);
+  assert_int_equal(s.data.rows, 5);
+  assert_int_equal(s.data.cols, 10);
+  assert_int_equal(s.net.widths.n, 0);
+  assert_close(s.train.eta, 1e-3, 0, 0);
+  assert_close(s.train.rtol, 1e-8, 0, 0);
   assert_int_equal(s.plot, 1);
   assert_int_equal(s.quiet, 0);
   assert_int_equal(s.blas_threads, 1);
@@ -66,15 +66,15 @@ static void test_setters(void **state) {
   dln_spec s;
   assert_int_equal(dln_spec_default(&s), DLN_OK);
   assert_int_equal(dln_spec_set(&s, "widths", "10, 50 ,5"), DLN_OK);
-  assert_int_equal(s.widths.n, 3);
-  assert_int_equal(s.widths.v[1], 50);
+  assert_int_equal(s.net.widths.n, 3);
+  assert_int_equal(s.net.widths.v[1], 50);
   assert_int_equal(dln_spec_set(&s, "widths", "[4,6,3]"), DLN_OK);
-  assert_int_equal(s.widths.n, 3);
-  assert_int_equal(s.widths.v[2], 3);
+  assert_int_equal(s.net.widths.n, 3);
+  assert_int_equal(s.net.widths.v[2], 3);
   assert_int_equal(dln_spec_set(&s, "singular_values", "3,2.5,1e-1"), DLN_OK);
-  assert_close(s.singular_values.v[2], 0.1, 0, 0);
+  assert_close(s.data.singular_values.v[2], 0.1, 0, 0);
   assert_int_equal(dln_spec_set(&s, "singular_values", ""), DLN_OK);
-  assert_int_equal(s.singular_values.n, 0);
+  assert_int_equal(s.data.singular_values.n, 0);
   assert_int_equal(dln_spec_set(&s, "plot", "false"), DLN_OK);
   assert_int_equal(s.plot, 0);
   assert_int_equal(dln_spec_set(&s, "plot", ""), DLN_OK); /* --plot alone */
@@ -86,12 +86,12 @@ static void test_setters(void **state) {
   assert_int_equal(dln_spec_set(&s, "method", "gd"), DLN_OK);
   assert_string_equal(s.method, "gd");
   assert_int_equal(dln_spec_set(&s, "max_steps", "123456789012"), DLN_OK);
-  assert_true(s.max_steps == 123456789012L);
+  assert_true(s.train.max_steps == 123456789012L);
 
   /* bad values keep the old value and name the option */
   assert_int_equal(dln_spec_set(&s, "eta", "abc"), DLN_EINVAL);
   assert_contains(dln_last_error(), "option --eta: expected a number, found 'abc'");
-  assert_close(s.eta, 1e-3, 0, 0);
+  assert_close(s.train.eta, 1e-3, 0, 0);
   assert_int_equal(dln_spec_set(&s, "depth", "2.5"), DLN_EINVAL);
   assert_contains(dln_last_error(), "expected an integer");
   assert_int_equal(dln_spec_set(&s, "method", "newton"), DLN_EINVAL);
@@ -111,7 +111,7 @@ static void test_setters(void **state) {
   char b1[256], b2[256];
   for (const dln_spec_option *o = dln_spec_options(); o->name; ++o)
     assert_string_equal(dln_spec_value_text(&s, o, b1, sizeof b1), dln_spec_value_text(&c, o, b2, sizeof b2));
-  assert_ptr_not_equal(c.widths.v, s.widths.v);
+  assert_ptr_not_equal(c.net.widths.v, s.net.widths.v);
   dln_spec_free(&c);
   dln_spec_free(&s);
 }
@@ -132,13 +132,13 @@ static void test_json_ok(void **state) {
       "  \"seed\": 7\n"
       "}\n";
   assert_int_equal(dln_spec_from_json_string(&s, "s.json", text), DLN_OK);
-  assert_int_equal(s.widths.n, 3);
-  assert_close(s.eta, 1e-2, 0, 0);
-  assert_close(s.t_end, 2, 0, 0); /* an integer is a number */
+  assert_int_equal(s.net.widths.n, 3);
+  assert_close(s.train.eta, 1e-2, 0, 0);
+  assert_close(s.train.t_end, 2, 0, 0); /* an integer is a number */
   assert_int_equal(s.plot, 0);
   assert_int_equal(s.observe.n, 1);
   assert_string_equal(s.observe.v[0], "sv");
-  assert_int_equal(s.init_files.n, 2);
+  assert_int_equal(s.init_opts.init_files.n, 2);
   assert_true(s.seed == 7);
   assert_int_equal(dln_spec_check(&s), DLN_OK);
   char wb[256];
@@ -203,12 +203,12 @@ static void test_methods(void **state) {
   (void)state;
   dln_spec s;
   assert_int_equal(dln_spec_default(&s), DLN_OK);
-  assert_int_equal(s.gauss_stages, 2);
-  assert_close(s.gauss_h, 0, 0, 0);
-  assert_int_equal(s.krylov_maxl, 30);
-  assert_close(s.auto_stiff_ratio, 0.5, 0, 0);
-  assert_int_equal(s.auto_window, 3);
-  assert_true(s.auto_min_steps == 200);
+  assert_int_equal(s.train.gauss_stages, 2);
+  assert_close(s.train.gauss_h, 0, 0, 0);
+  assert_int_equal(s.train.krylov_maxl, 30);
+  assert_close(s.train.auto_stiff_ratio, 0.5, 0, 0);
+  assert_int_equal(s.train.auto_window, 3);
+  assert_true(s.train.auto_min_steps == 200);
   assert_close(s.e2e_balance_tol, 1e-10, 0, 0);
   static const char *const methods[] = {"gd", "flow", "cvode", "gauss", "auto", "rkc", "e2e_flow", "e2e_gd"};
   for (size_t i = 0; i < sizeof methods / sizeof *methods; ++i) {

@@ -109,22 +109,6 @@ static progress progress_for(int quiet) {
 
 /* ---- help --------------------------------------------------------------------- */
 
-static const char *type_meta(dln_opt_type t) {
-  switch (t) {
-    case DLN_OPT_INT:
-    case DLN_OPT_LONG:
-    case DLN_OPT_U64: return "INT";
-    case DLN_OPT_DOUBLE: return "X";
-    case DLN_OPT_BOOL: return "BOOL";
-    case DLN_OPT_STRING: return "PATH";
-    case DLN_OPT_ENUM: return "NAME";
-    case DLN_OPT_INTLIST: return "INT,...";
-    case DLN_OPT_DOUBLELIST: return "X,...";
-    case DLN_OPT_STRLIST: return "NAME,...";
-  }
-  return "VALUE";
-}
-
 static const char *exit_codes_text =
     "Exit codes:\n"
     "  0    success\n"
@@ -167,19 +151,8 @@ static void usage_run(FILE *fp) {
           "(--widths=10,50,5); booleans take --name=true|false (--name alone means true).\n"
           "--method=e2e_flow|e2e_gd integrates W = W_N...W_1 alone and needs a balanced start\n"
           "(--init=balanced); an unbalanced one is refused with its unbalancedness (exit 65).\n"
-          "\nOptions:\n");
-  const dln_spec_option *o = dln_spec_options();
-  for (; o->name; ++o) {
-    char left[64];
-    snprintf(left, sizeof left, "--%s=%s", o->name, type_meta(o->type));
-    fprintf(fp, "  %-28s %s", left, o->help);
-    if (o->allowed) {
-      fputs(" {", fp);
-      for (int i = 0; o->allowed[i]; ++i) fprintf(fp, "%s%s", i ? "|" : "", o->allowed[i]);
-      fputs("}", fp);
-    }
-    fprintf(fp, " [default: %s]\n", o->defval[0] ? o->defval : "none");
-  }
+          "\nOptions (grouped by the module that owns them):\n");
+  dln_spec_write_options(fp);
   fprintf(fp,
           "  %-28s %s\n  %-28s %s\n\n%s", "--help", "this text", "--version", "print the version", exit_codes_text);
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "dln/loss.h"
+#include "dln/option.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +33,16 @@ typedef struct dln_net {
   size_t *offset;   /* offset[j] of W_j in θ, j = 1..N (tied: both point at U) */
   dln_net_work *work;
 } dln_net;
+
+/* The network's options: explicit widths d_0..d_N, or depth N and one hidden width (d_0,
+ * d_N then come from the data); tied for U U^T. Rows: dln_net_option_rows(). */
+typedef struct dln_net_options {
+  int depth;
+  dln_ilist widths;
+  int width;
+  int tied;
+} dln_net_options;
+const dln_option *dln_net_option_rows(void);
 
 /* depth N ≥ 1, widths[0..N] ≥ 1. tied != 0 requires N == 2 and widths[2] == widths[0]. */
 int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied);

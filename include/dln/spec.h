@@ -12,9 +12,14 @@
 #define DLN_SPEC_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
+#include "dln/init.h"
+#include "dln/net.h"
 #include "dln/option.h"
+#include "dln/task.h"
+#include "dln/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,16 +27,30 @@ extern "C" {
 
 
 
+/* Where an option's field lives in struct dln_spec: the spec itself (the run's own
+ * rows), one of the modules' option structs, or a registered type's own block. */
+enum {
+  DLN_SPEC_BLOCK_RUN = 0,  /* struct dln_spec (task, method, init, seed, observe, out, ...) */
+  DLN_SPEC_BLOCK_DATA,     /* spec->data: dln_task_options (dln/task.h) */
+  DLN_SPEC_BLOCK_NET,      /* spec->net: dln_net_options (dln/net.h) */
+  DLN_SPEC_BLOCK_INIT,     /* spec->init_opts: dln_init_options (dln/init.h) */
+  DLN_SPEC_BLOCK_TRAIN,    /* spec->train: dln_train_options (dln/train.h) */
+  DLN_SPEC_BLOCK_OWN       /* + k: spec->own[k], the own block of the k-th type that has one */
+};
+
+/* One entry of the concatenated option table: a module's row and where its field lives. */
 typedef struct dln_spec_option {
-  const char *name;
-  dln_opt_type type;
-  size_t offset;          /* offset of the field in struct dln_spec */
-  const char *defval;     /* default as option text ("" = empty list / string) */
-  const char *help;
-  const char *const *allowed; /* NULL-terminated list for DLN_OPT_ENUM (and STRLIST items of observe) */
+  const char *name;        /* = row->name */
+  dln_opt_type type;       /* = row->type */
+  const char *defval;      /* = row->defval */
+  const char *help;        /* = row->help */
+  const dln_option *row;   /* the owner's row (range check, allowed values) */
+  int block;               /* DLN_SPEC_BLOCK_* */
+  const char *owner;       /* "run", "data", "task regression", "network", "init gaussian", "training", "method gauss" */
 } dln_spec_option;
 
-#define DLN_SPEC_MAXOPTS 96
+#define DLN_SPEC_MAXOPTS 192
+#define DLN_SPEC_MAXOWN 32
 
 /* Where a value came from: 0 = default, 1 = JSON file (line, col), 2 = command line. */
 typedef struct dln_spec_origin {
@@ -40,61 +59,32 @@ typedef struct dln_spec_origin {
 } dln_spec_origin;
 
 typedef struct dln_spec {
-  /* task and data */
-  char *task;              /* factorization | regression | sensing | completion */
-  char *target;            /* gaussian | lowrank */
-  int rows, cols;          /* d_N, d_0 of synthetic data */
-  int rank;
-  dln_dlist singular_values;
-  double target_sigma;
-  int symmetric_target;
-  int n_samples, x_rank;
-  double noise;
-  int m;
-  int reduce;
-  char *target_file, *x_file, *y_file, *a_file, *b_file, *entries_file;
-  /* network */
-  int depth;
-  dln_ilist widths;
-  int width;
-  int tied;
-  /* initialization */
-  char *init;
-  double sigma, alpha;
-  dln_dlist layer_scales;
-  dln_ilist init_product_widths;
-  dln_dlist ubar, vbar, sigma0;
-  dln_slist init_files;
+  /* the run's own rows */
+  char *task;              /* a registered task type (dln/task.h) */
+  char *init;              /* a registered initialization type (dln/init.h) */
+  char *method;            /* a registered integrator type (dln/integrator.h), or e2e_flow / e2e_gd */
   uint64_t seed, stream;
-  /* dynamics */
-  char *method;            /* gd | flow | cvode | gauss | auto | e2e_flow | e2e_gd */
-  double eta, t_end;
-  long max_steps;
-  double loss_threshold, recon_threshold, grad_tol, rtol, atol;
-  int erk_order;
-  int gauss_stages;        /* gauss: 1 | 2 */
-  double gauss_h;          /* gauss: fixed step, 0 = adaptive */
-  int krylov_maxl;         /* cvode, gauss, auto: GMRES Krylov dimension */
-  double auto_stiff_ratio; /* auto: switching rule (docs/integrators.md) */
-  int auto_window;
-  long auto_min_steps;
-  double auto_rkc_max;
+  double recon_threshold;
   double e2e_balance_tol;  /* e2e_*: largest accepted unbalancedness / |theta|^2 */
-  double blowup;
-  int samples;
-  int log_samples;
-  double t_first;
   dln_slist observe;
-  /* outputs */
   char *out;
   int plot, quiet, blas_threads;
+  /* the modules' options, bound by their own rows */
+  dln_task_options data;
+  dln_net_options net;
+  dln_init_options init_opts;
+  dln_train_options train; /* method, method_options, progress and sample_times are not options (NULL) */
+  void *own[DLN_SPEC_MAXOWN];
 
   /* provenance (not options) */
   char *source;            /* JSON file the spec was read from, or NULL */
   dln_spec_origin origin[DLN_SPEC_MAXOPTS];
 } dln_spec;
 
-/* The option table (terminated by an entry with name == NULL) and its length. */
+/* The option table: the concatenation of the run's rows, the data rows (common and every
+ * registered task's), the network's, the initializations' and the training driver's and
+ * every registered integrator's, in that order (terminated by an entry with name == NULL),
+ * and its length. Built on first use and again after a registration. */
 const dln_spec_option *dln_spec_options(void);
 int dln_spec_noptions(void);
 /* Look up an option by name (NULL if unknown). */
@@ -128,6 +118,14 @@ const char *dln_spec_where(const dln_spec *spec, const char *name, char *buf, si
 
 /* The value of an option as text (as dln_spec_set would take it), into buf. */
 const char *dln_spec_value_text(const dln_spec *spec, const dln_spec_option *opt, char *buf, size_t len);
+
+/* The option list of `dln run --help` and docs/cli.md: one line per option, grouped by
+ * the module that owns it (the group's heading is the owner: a task, init or method name
+ * for a type's own options). */
+void dln_spec_write_options(FILE *fp);
+
+/* The address of option o's field in spec (its block's base + the row's offset). */
+void *dln_spec_field(const dln_spec *spec, const dln_spec_option *o);
 
 /* Observer flags (DLN_OBS_*) of spec->observe. */
 unsigned dln_spec_observe_flags(const dln_spec *spec);

@@ -27,6 +27,7 @@
 #include "dln/loss.h"
 #include "dln/net.h"
 #include "dln/observe.h"
+#include "dln/option.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,8 +83,8 @@ typedef struct dln_train_options {
   int nsample_times;
   dln_progress_fn progress;
   void *progress_ctx;
-  /* --- implicit and switching integrators (docs/integrators.md); 0 means default --- */
-  int gauss_stages;       /* Gauss–Legendre stages s: 1 (midpoint, order 2) or 2 (order 4); default 2 (no 0) */
+  /* --- implicit and switching integrators (docs/integrators.md); each > 0 (gauss_h ≥ 0) --- */
+  int gauss_stages;       /* Gauss–Legendre stages s: 1 (midpoint, order 2) or 2 (order 4); default 2 */
   double gauss_h;         /* > 0: fixed Gauss step (no error control); 0: adaptive (rtol, atol). Default 0 */
   int krylov_maxl;        /* GMRES Krylov dimension for CVODE and the Gauss Newton solver; default 30 */
   double auto_stiff_ratio;/* AUTO, RKC: h·ρ/β_RK at or above which an RK step counts as stability-limited; default 0.5 */

@@ -169,9 +169,17 @@ fail:
 
 #define OFF(f) offsetof(dln_train_options, f)
 
+static int krylov_check(const dln_option *o, const void *field, char *msg, size_t len) {
+  (void)o;
+  int m = *(const int *)field;
+  if (m >= 1 && m <= 1000) return 0;
+  snprintf(msg, len, "expected a Krylov dimension from 1 to 1000, found %d", m);
+  return 1;
+}
+
 /* clang-format off */
 static const dln_option cvode_rows[] = {
-  {"krylov_maxl", DLN_OPT_INT, OFF(krylov_maxl), "30", "cvode, gauss, auto: Krylov dimension of GMRES (1..1000)", NULL, DLN_OPTR_RANGE, 0, 1000, NULL, NULL},
+  {"krylov_maxl", DLN_OPT_INT, OFF(krylov_maxl), "30", "cvode, gauss, auto: Krylov dimension of GMRES (1..1000)", NULL, DLN_OPTR_ANY, 0, 0, krylov_check, NULL},
   {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
 /* clang-format on */
 

@@ -479,7 +479,7 @@ static void check_closed_forms(ctx *c) {
     memset(&v, 0, sizeof v);
     double sg = 0;
     dln_cf_component_params(cf, 0, &sg, NULL, NULL);
-    double scale = fmax(1.0, fabs(sg)), lo = fmax(1e-12, 1e2 * c->spec->rtol) * scale, hi = 1e-4 * scale;
+    double scale = fmax(1.0, fabs(sg)), lo = fmax(1e-12, 1e2 * c->spec->train.rtol) * scale, hi = 1e-4 * scale;
     int st = dln_bound_component_rates(cf, tab, lo, hi, 0.05, NULL, NULL, &v);
     int loose = 0;
     if (!st && v.applicable && !v.holds) {
@@ -508,7 +508,7 @@ static int rate_002(ctx *c, const dln_curve *cv, double tol, dln_verdict *v) {
   return dln_bound_deficiency(c->p->net, c->p->loss, c->theta0, cv, 1e-3 * gap0, tol, v);
 }
 static int rate_gd(ctx *c, const dln_curve *cv, double tol, dln_verdict *v) {
-  return dln_bound_gd_remark2(c->p->net, c->p->loss, c->theta0, c->spec->eta, cv, tol, v);
+  return dln_bound_gd_remark2(c->p->net, c->p->loss, c->theta0, c->spec->train.eta, cv, tol, v);
 }
 
 static void check_rates(ctx *c) {
@@ -849,12 +849,12 @@ int dln_check_folder(const char *dir, const dln_check_options *opt, dln_check_re
   c.flow = !p.e2e && strcmp(spec.method, "gd") != 0;
   c.fact = is_loss(p.loss, "factorization");
   c.t_final = tab->data[(tab->nrows - 1) * (size_t)tab->ncols];
-  double acc = spec.rtol;
-  if (strcmp(spec.method, "gauss") == 0 && spec.gauss_h > 0) acc = fmax(acc, pow(spec.gauss_h, 2.0 * spec.gauss_stages));
+  double acc = spec.train.rtol;
+  if (strcmp(spec.method, "gauss") == 0 && spec.train.gauss_h > 0) acc = fmax(acc, pow(spec.train.gauss_h, 2.0 * spec.train.gauss_stages));
   c.tol = o.tol > 0 ? o.tol : fmin(1e-1, o.slack * acc);
   rep->tol = c.tol;
-  rep->rtol = spec.rtol;
-  rep->atol = spec.atol;
+  rep->rtol = spec.train.rtol;
+  rep->atol = spec.train.atol;
   rep->slack = o.slack;
   snprintf(rep->method, sizeof rep->method, "%s", spec.method);
 

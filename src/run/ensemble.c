@@ -42,6 +42,7 @@
 #include "dln/train.h"
 #include "dln_version.h"
 #include "run/run_internal.h"
+#include "run/spec_internal.h"
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -96,22 +97,12 @@ void dln_sweep_free(dln_sweep *sw) {
   memset(sw, 0, sizeof *sw);
 }
 
-static int sweepable(const char *name) {
-  static const char *const no[] = {"out", "quiet", "plot", "blas_threads"};
-  if (strcmp(name, "data_seed") == 0) return 1;
-  if (!dln_spec_find(name)) return 0;
-  for (size_t i = 0; i < sizeof no / sizeof *no; ++i)
-    if (strcmp(no[i], name) == 0) return 0;
-  return 1;
-}
-
 /* Check one override with the option's own parser (on a scratch spec). */
 static int check_value(dln_spec *scratch, const char *name, const char *value) {
-  if (!sweepable(name))
-    return dln_error(DLN_ESPEC, "sweep field \"%s\": %s", name,
-                     dln_spec_find(name) ? "cannot be swept (it applies to the whole sweep)"
-                                         : "unknown (expected an option name, \"data_seed\" or \"runs\")");
-  return dln_spec_set(scratch, strcmp(name, "data_seed") == 0 ? "seed" : name, value) ? DLN_ESPEC : DLN_OK;
+  const char *why;
+  const dln_spec_option *o = dln_spec_sweep_option(name, &why);
+  if (!o) return dln_error(DLN_ESPEC, "sweep field \"%s\": %s", name, why);
+  return dln_spec_set(scratch, o->name, value) ? DLN_ESPEC : DLN_OK;
 }
 
 /* Is `name` set by an axis other than `except`? */
@@ -452,7 +443,7 @@ static int train_cancel(void *ctx, double t, double t_end, double loss) {
  * whether the dynamics are end-to-end). */
 static char *shape_key(const dln_spec *s, const dln_run_parts *p, int data) {
   char buf[4096];
-  size_t k = (size_t)snprintf(buf, sizeof buf, "%d|%d|%u|%d|", data, s->tied, dln_spec_observe_flags(s), p->e2e);
+  size_t k = (size_t)snprintf(buf, sizeof buf, "%d|%d|%u|%d|", data, s->net.tied, dln_spec_observe_flags(s), p->e2e);
   for (int i = 0; i < p->nw && k < sizeof buf - 16; ++i) k += (size_t)snprintf(buf + k, sizeof buf - k, "%d,", p->widths[i]);
   return xstrdup(buf);
 }

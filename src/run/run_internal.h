@@ -19,6 +19,8 @@
 #include <jansson.h>
 
 #include "dln/e2e.h"
+#include "dln/integrator.h"
+#include "dln/task.h"
 #include "dln/loss.h"
 #include "dln/mat.h"
 #include "dln/net.h"
@@ -43,8 +45,11 @@ typedef struct dln_run_data {
 int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *phase);
 void dln_run_data_free(dln_run_data *d);
 
-/* The method of a spec: train method and whether the dynamics are end-to-end. */
-void dln_run_method(const char *name, const dln_integrator_type **method, int *e2e);
+/* The integrator type of a method name and whether the system is end-to-end
+ * ("e2e_flow" = the end-to-end system × flow); NULL if not registered (run_select.c). */
+const dln_integrator_type *dln_run_method_type(const char *name, int *e2e);
+/* The task's own check and the refusal of other tasks' options (run_select.c). */
+int dln_run_check_task(const dln_spec *spec, const dln_task_type *task, const char **field);
 
 /* What one run needs; everything is owned and freed by dln_run_parts_free. */
 typedef struct dln_run_parts {
@@ -69,6 +74,22 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
 /* Train (dln_train, or dln_e2e_flow / dln_e2e_gd) into p->traj. */
 int dln_run_parts_train(dln_run_parts *p, dln_train_result *res);
 void dln_run_parts_free(dln_run_parts *p);
+
+/* The data files of d into dir (target.npy, W_true.npy, X.npy, ...; pipeline.c). */
+int dln_run_data_write(const dln_run_data *d, const char *dir);
+
+/* ---- run folders (run_files.c) ------------------------------------------------------- */
+struct dln_run_options;
+double dln_run_now(void);                               /* monotonic seconds */
+char *dln_run_path(const char *dir, const char *name);  /* "dir/name", malloc'ed */
+int dln_run_write_npy(const char *dir, const char *name, int rows, int cols, const double *data);
+int dln_run_write_mat(const char *dir, const char *name, const dln_mat *m); /* nothing for NULL */
+/* W{j}_<suffix>.npy for every layer (U_<suffix>.npy for a tied net). */
+int dln_run_write_layers(const char *dir, const dln_net *net, const double *theta, const char *suffix);
+json_t *dln_run_blas_json(void);                        /* library, config, threads */
+int dln_run_clean_stale_summary(const char *dir);       /* remove dir/summary.json if present */
+int dln_run_write_json(const char *dir, const char *name, const json_t *root); /* atomic */
+int dln_run_is_cancelled(const struct dln_run_options *opt);
 
 /* ---- JSON and plots ------------------------------------------------------------------ */
 

@@ -1,0 +1,22 @@
+/* The spec's choice of task and method, resolved through the registries. */
+#include <string.h>
+
+#include "dln/error.h"
+#include "dln/integrator.h"
+#include "dln/task.h"
+#include "run/run_internal.h"
+
+const dln_integrator_type *dln_run_method_type(const char *name, int *e2e) {
+  *e2e = 0;
+  if (!name) return NULL;
+  if (strncmp(name, "e2e_", 4) == 0) { /* the end-to-end system × an integrator */
+    *e2e = 1;
+    name += 4;
+  }
+  return dln_integrator_find(name);
+}
+
+int dln_run_check_task(const dln_spec *spec, const dln_task_type *task, const char **field) {
+  *field = NULL;
+  return task->check ? task->check(&spec->data, field) : DLN_OK;
+}
