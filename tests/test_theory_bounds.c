@@ -136,10 +136,12 @@ static void test_imbalance_random(void **state) {
   assert_int_equal(dln_bound_imbalance_rate(net, loss, X, th0, &bad, 1e-9, &v), DLN_OK);
   show(&v);
   assert_true(v.applicable && !v.holds);
-  /* hypothesis c > 0 fails at θ = 0; a regression loss without X is refused */
+  /* X = NULL: the regression loss's own design (dln_loss_design) gives the same bound */
+  assert_int_equal(dln_bound_imbalance_rate(net, loss, NULL, th0, &cv, 1e-9, &v), DLN_OK);
+  assert_close(v.bound, 2 * sxr * c, 1e-14, 0);
+  /* hypothesis c > 0 fails at θ = 0 */
   memset(th, 0, net->nparams * sizeof(double));
   expect_na(dln_bound_imbalance_rate(net, loss, X, th, &cv, 1e-9, &v), &v, "c > 0");
-  assert_int_equal(dln_bound_imbalance_rate(net, loss, NULL, th0, &cv, 1e-9, &v), DLN_EINVAL);
   free(Xr), free(Yr), free(U), free(V), free(th0), free(th), free(t), free(y);
   dln_table_free(tab);
   dln_mat_free(X), dln_mat_free(Y);

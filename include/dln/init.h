@@ -73,6 +73,10 @@ typedef struct dln_init_options {
   dln_dlist ubar, vbar, sigma0;
   dln_slist init_files;
   void *own;
+  /* Reads a matrix file (.npy / .csv) for the file scheme: the model layer reads no files
+   * itself. The run layer sets it to dln_matrix_load (dln/io.h); not an option row, so
+   * dln_options_copy does not copy it. NULL: init file is refused with a message. */
+  int (*load)(const char *path, dln_mat **out);
 } dln_init_options;
 
 /* What a scheme's check may look at before anything is built. */
@@ -84,6 +88,8 @@ typedef struct dln_init_context {
   const char *task_name;   /* for messages only */
   int shape_from_files;    /* 1 when d_0, d_N come from data files (not known from options) */
   int target_rows, target_cols; /* the options' rows, cols (synthetic shape) */
+  const char *width_option; /* the option that set the hidden widths, blamed for them
+                               ("width" or "widths"); NULL: "width" */
 } dln_init_context;
 
 typedef struct dln_init_type {
@@ -105,6 +111,15 @@ extern const dln_init_type dln_init_type_gaussian, dln_init_type_width_scaled, d
     dln_init_type_file;
 /* Rows shared by several schemes (sigma, layer_scales), owned by the gaussian scheme's file. */
 const dln_option *dln_init_common_rows(void);
+
+/* Checks beyond the rows' own range checks (validate the rows first), each DLN_EINVAL via
+ * dln_error with "expected ..., found ..." (no prefix) and *field = the option to blame:
+ *   dln_init_common_check   layer_scales, when given: one scale per layer
+ *   dln_init_check_foreign  init_product_widths only with the gaussian scheme
+ *   dln_init_check          all of it: common, t->check, foreign (in that order) */
+int dln_init_common_check(const dln_init_options *o, const dln_init_context *ctx, const char **field);
+int dln_init_check_foreign(const dln_init_type *t, const dln_init_options *o, const char **field);
+int dln_init_check(const dln_init_type *t, const dln_init_options *o, const dln_init_context *ctx, const char **field);
 
 const dln_init_type *dln_init_find(const char *name);
 const dln_init_type *dln_init_at(int i);

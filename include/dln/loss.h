@@ -58,6 +58,7 @@ struct dln_loss {
   const char *wstar_name; /* "min-norm least-squares solution", "target", ... */
   double target_norm;     /* ‖Ȳ‖_F for factorization (reconstruction error), else NAN */
   void *impl;
+  const dln_mat *design;  /* X (d_0 x n) of a DLN_LOSS_LSQ_DESIGN loss, owned by the loss; else NULL */
 };
 
 /* 1 if the loss has every capability in caps (DLN_LOSS_*). */

@@ -46,7 +46,8 @@ typedef struct dln_spec_option {
   const char *help;        /* = row->help */
   const dln_option *row;   /* the owner's row (range check, allowed values) */
   int block;               /* DLN_SPEC_BLOCK_* */
-  const char *owner;       /* "run", "data", "task regression", "network", "init gaussian", "training", "method gauss" */
+  const char *kind;        /* "task", "init" or "method" for a type's own rows, else NULL */
+  const char *owner;       /* the type's name, or "run", "output", "data", "network", "init", "training" */
 } dln_spec_option;
 
 #define DLN_SPEC_MAXOPTS 192
@@ -123,6 +124,10 @@ const char *dln_spec_value_text(const dln_spec *spec, const dln_spec_option *opt
  * the module that owns it (the group's heading is the owner: a task, init or method name
  * for a type's own options). */
 void dln_spec_write_options(FILE *fp);
+
+/* The own option block of a registered type whose rows are `rows` (options_size > 0), or
+ * NULL (the type binds a module's struct, or has no rows). */
+void *dln_spec_type_block(const dln_spec *spec, const dln_option *rows);
 
 /* The address of option o's field in spec (its block's base + the row's offset). */
 void *dln_spec_field(const dln_spec *spec, const dln_spec_option *o);

@@ -49,6 +49,11 @@ typedef struct dln_task_options {
   char *x_file, *y_file, *a_file, *b_file, *entries_file;
   /* a registered task's own block (options_size > 0), NULL otherwise */
   void *own;
+  /* Reads a matrix file (.npy / .csv): the model layer reads no files itself. The run
+   * layer sets it to dln_matrix_load (dln/io.h); not an option row, so dln_options_copy
+   * does not copy it. NULL: every file option is refused with a message. On failure it
+   * returns a status with a message naming the file (the task adds *field). */
+  int (*load)(const char *path, dln_mat **out);
 } dln_task_options;
 
 /* A data file of a task: the STRING option that names it ("x_file") and the file name a
@@ -61,8 +66,10 @@ typedef struct dln_task_file {
 enum { DLN_TASK_MAXFILES = 4 };
 
 /* The data of one run. mats[i] belongs to files[i] of the type (read from that file, or
- * drawn; NULL when the task does not use it); truth is the synthetic ground truth W_true
- * (NULL when read from files). Freed by dln_task_data_free. */
+ * drawn; NULL when the task does not use it); truth is the ground truth W_true a task
+ * drew its data from (dln_task_truth: drawn, or read from target_file), NULL when its
+ * data were read from its own files or when the truth is itself a data file (the
+ * factorization's target is mats[0]). Freed by dln_task_data_free. */
 typedef struct dln_task_data {
   const struct dln_task_type *type;
   dln_mat *truth;
@@ -103,13 +110,31 @@ const dln_task_type *dln_task_at(int i);   /* NULL past the end */
 const char *dln_task_name_at(int i);       /* for ENUM option rows */
 int dln_task_register(const dln_task_type *type); /* DLN_EINVAL for a duplicate or malformed type */
 
-/* Draw or read the data of type t (d->type = t), build helpers for task files: */
+/* Checks beyond the rows' own range checks (validate the rows first: the common rows and
+ * the task's). Each returns DLN_EINVAL via dln_error with "expected ..., found ..." (no
+ * prefix) and *field = the option to blame.
+ *   dln_task_common_check   consistency of the common rows (rank, singular_values,
+ *                           symmetric_target only for a task whose loss has
+ *                           DLN_LOSS_IDENTITY under o, lowrank needs a rank)
+ *   dln_task_check_foreign  options that belong to another registered task: a data-file
+ *                           option of another task's files[] (not a common row) that is
+ *                           set, "expected only with task <owner>, found task <t>"; and
+ *                           reduce = true unless t is regression
+ *   dln_task_check          all of it: common, t->check, foreign (in that order) */
+int dln_task_common_check(const dln_task_type *t, const dln_task_options *o, const char **field);
+int dln_task_check_foreign(const dln_task_type *t, const dln_task_options *o, const char **field);
+int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char **field);
+
+/* Draw or read the data of type t (d->type = t): the truth first, then the task's data,
+ * from rng in that order. On failure d is freed and *field names the option to blame
+ * (NULL for none). */
 int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_rng *rng, dln_task_data *d,
                         const char **field);
 void dln_task_data_free(dln_task_data *d);
 /* The data matrix bound to option `option` ("x_file"), NULL if none. */
 const dln_mat *dln_task_data_get(const dln_task_data *d, const char *option);
-/* Synthetic ground truth per the common rows (rows x cols), or target_file. *field on failure. */
+/* Synthetic ground truth per the common rows (rows x cols; rows x rows when symmetric),
+ * or target_file through o->load. *field on failure (may be NULL). */
 int dln_task_truth(const dln_task_options *o, dln_rng *rng, dln_mat **out, const char **field);
 
 #ifdef __cplusplus

@@ -45,8 +45,8 @@ typedef enum dln_cf_kind {
 typedef struct dln_cf dln_cf;
 
 /* Constructors. net and loss are only read here (not kept); θ(0) is copied as needed.
- * tol <= 0 selects DLN_CF_TOL. Factorization losses are recognized by name and their
- * target Ȳ = loss->wstar. Status DLN_ENOTAPPLICABLE (message in dln_last_error) when a
+ * tol <= 0 selects DLN_CF_TOL. The 001 forms need a DLN_LOSS_IDENTITY loss ½‖W − Ȳ‖²
+ * (dln/loss.h) with target Ȳ = loss->wstar. Status DLN_ENOTAPPLICABLE (message in dln_last_error) when a
  * hypothesis fails; DLN_EINVAL / DLN_EDIM for a wrong kind of net or loss. */
 /* 001 eq. 4: depth 1, factorization loss ½‖W − Ȳ‖². */
 int dln_cf_linear_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, const double *theta0, double tol);
@@ -72,6 +72,15 @@ int dln_cf_lambda_id_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, con
  * component (N ≥ 3, c_r > 0) return DLN_ENOTAPPLICABLE. */
 int dln_cf_aligned_alloc(dln_cf **out, dln_net *net, dln_loss *loss, const double *theta0, double tol);
 void dln_cf_free(dln_cf *cf);
+/* Which closed form applies to (net, loss, θ(0)): tries, in this order, 001 eq. 4 (depth 1),
+ * eq. 9 then eq. 8 (tied depth 2), eq. 17 then eq. 30 (untied depth 2) — these need a
+ * DLN_LOSS_IDENTITY loss — and 002 Ex. 5 (untied depth ≥ 2), and returns the first whose
+ * hypotheses hold in *out (NULL if none; free with dln_cf_free). why (may be NULL, len
+ * bytes) receives "<form>: <dln_last_error of its refusal>" for each form tried and
+ * refused before, joined by "; ". Status DLN_OK whether or not a form applies; DLN_ENOMEM
+ * or DLN_EINVAL (NULL argument) otherwise. Allocates: call it once, not per sample. */
+int dln_cf_select(dln_cf **out, dln_net *net, dln_loss *loss, const double *theta0, double tol, char *why,
+                  size_t len);
 
 int dln_cf_kind_of(const dln_cf *cf);
 const char *dln_cf_name(const dln_cf *cf); /* e.g. "001 eq. 8 (symmetric Riccati)" */
@@ -159,8 +168,10 @@ int dln_bound_dissipation(dln_net *net, dln_loss *loss, const double *theta, con
                           dln_verdict *v);
 
 /* 003 Theorem 1, eq. 10: L(t) − L* ≤ exp(−2 λ_r(Σ_x) c t)(L(0) − L*) with c from Λ(0)
- * (dln_theory_imbalance_c). X: the regression data (d_0 x n) or NULL for a factorization
- * loss; L* = loss->lstar. traj: (t, L) with t_0 = 0. Holds when every sample satisfies
+ * (dln_theory_imbalance_c). X: the regression data (d_0 x n), or NULL: a DLN_LOSS_LSQ_DESIGN
+ * loss then uses its own design (dln_loss_design), a DLN_LOSS_IDENTITY loss the identity;
+ * L* = loss->lstar; c ≤ 1e-12 ‖θ(0)‖² counts as 0 (balanced up to rounding: refused).
+ * traj: (t, L) with t_0 = 0. Holds when every sample satisfies
  * gap ≤ e^{−rate t} gap0 (1 + tol) + tol L(0). */
 int dln_bound_imbalance_rate(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
                              const dln_curve *traj, double tol, dln_verdict *v);

@@ -214,7 +214,7 @@ int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *valu
   dln_net_work *w = net->work;
   if (loss->rows != d[N] || loss->cols != d[0])
     return dln_error(DLN_EDIM, "loss %s expects an end-to-end matrix %d x %d, network gives %d x %d",
-                     loss->ops->name, loss->rows, loss->cols, d[N], d[0]);
+                     dln_loss_name(loss), loss->rows, loss->cols, d[N], d[0]);
   const double *W = forward(net, theta);
   double v;
   int st = loss->ops->eval(loss, W, &v, grad ? w->G : NULL);
@@ -253,7 +253,7 @@ int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double 
   dln_net_work *w = net->work;
   if (loss->rows != d[N] || loss->cols != d[0])
     return dln_error(DLN_EDIM, "loss %s expects an end-to-end matrix %d x %d, network gives %d x %d",
-                     loss->ops->name, loss->rows, loss->cols, d[N], d[0]);
+                     dln_loss_name(loss), loss->rows, loss->cols, d[N], d[0]);
   const double *W = forward(net, theta);
   double val;
   int st = loss->ops->eval(loss, W, &val, w->G);

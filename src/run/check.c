@@ -497,7 +497,7 @@ done:
 typedef int (*rate_fn)(ctx *c, const dln_curve *cv, double tol, dln_verdict *v);
 
 static int rate_003(ctx *c, const dln_curve *cv, double tol, dln_verdict *v) {
-  const dln_mat *X = is_loss(c->p->loss, "regression") ? c->d->X : NULL;
+  const dln_mat *X = dln_loss_design(c->p->loss);
   return dln_bound_imbalance_rate(c->p->net, c->p->loss, X, c->theta0, cv, tol, v);
 }
 static int rate_004(ctx *c, const dln_curve *cv, double tol, dln_verdict *v) {

@@ -16,10 +16,16 @@
 #include "run/spec_internal.h"
 
 int dln_run_fig1_defaults(dln_spec *spec) {
-  static const char *const kv[][2] = {{"task", "factorization"}, {"target", "gaussian"}, {"rows", "5"},
-                                      {"cols", "10"},            {"width", "50"},        {"method", "flow"},
-                                      {"t_end", "40"},           {"recon_threshold", "1e-6"},
-                                      {"log_samples", "true"},   {"t_first", "1e-3"},    {"samples", "161"}};
+  const char *const kv[][2] = {{"task", dln_task_factorization.name},
+                               {"target", "gaussian"},
+                               {"rows", "5"},
+                               {"cols", "10"},
+                               {"width", "50"},
+                               {"t_end", "40"},
+                               {"recon_threshold", "1e-6"},
+                               {"log_samples", "true"},
+                               {"t_first", "1e-3"},
+                               {"samples", "161"}};
   for (size_t i = 0; i < sizeof kv / sizeof *kv; ++i) {
     int st = dln_spec_set(spec, kv[i][0], kv[i][1]);
     if (st) return st;
@@ -39,9 +45,19 @@ static void fmt_num(char *buf, size_t len, double x, const char *fmt) {
   else snprintf(buf, len, "-");
 }
 
+/* fig1_outputs' return value when cancelled (not a DLN status). */
+#define RUN_CANCELLED (-1)
+
 static const double sigmas[3] = {1e-2, 1e-1, 1};
 static const char *const sig_txt[3] = {"1e-2", "1e-1", "1"};
 enum { NRUNS = 6 };
+
+/* 1 when the job's method is gradient descent (a discrete integrator). */
+static int fig1_discrete(const dln_spec *s) {
+  int e2e;
+  const dln_integrator_type *m = dln_run_method_type(s->method, &e2e);
+  return m && (m->flags & DLN_INTEG_DISCRETE);
+}
 
 /* The job in progress. */
 typedef struct fig1 {
@@ -68,7 +84,7 @@ static int fig1_spec(fig1 *f, int k, dln_spec *s) {
   snprintf(w, sizeof w, "%d,%d,%d", s->data.cols, s->net.width, s->data.rows);
   snprintf(buf, sizeof buf, "%.17g", sigmas[si]);
   if (!st) st = set_default(s, "sigma", buf);
-  if (!st) st = set_default(s, "init", "gaussian");
+  if (!st) st = set_default(s, "init", dln_init_type_gaussian.name);
   if (!st && two) {
     st = set_default(s, "widths", w);
     if (!st) st = set_default(s, "init_product_widths", "");
@@ -117,7 +133,7 @@ static int fig1_runs(fig1 *f) {
   if (f->table && !base->quiet) {
     fprintf(f->table, "001 Fig. 1: Ybar %dx%d ~ N(0,1), widths %d,%d,%d vs %d,%d; gradient %s to t = %g or recon error %g\n",
             base->data.rows, base->data.cols, base->data.cols, base->net.width, base->data.rows, base->data.cols,
-            base->data.rows, strcmp(base->method, "gd") == 0 ? "descent" : "flow", base->train.t_end, base->recon_threshold);
+            base->data.rows, fig1_discrete(base) ? "descent" : "flow", base->train.t_end, base->recon_threshold);
     fprintf(f->table, "%-10s %6s %14s %11s %9s %10s %9s\n", "model", "sigma", "t(recon<=thr)", "max drift", "stop",
             "grad evals", "wall ms");
   }
@@ -173,7 +189,7 @@ static json_t *fig1_summary(const fig1 *f) {
   return sum;
 }
 
-/* The figure and the summary; 1 when cancelled. */
+/* The figure and the summary; RUN_CANCELLED when cancelled. */
 static int fig1_outputs(fig1 *f) {
   dln_run_result *agg = f->agg;
   int st;
@@ -184,12 +200,12 @@ static int fig1_outputs(fig1 *f) {
     if ((st = dln_plot_write_multi(f->base->out, "001 Fig. 1: one- vs two-layer, Gaussian init (gradient flow)", runs, NRUNS, 1)))
       return st;
     agg->plot = dln_plot_render(f->base->out, &agg->plot_exit);
-    if (dln_run_is_cancelled(f->opt)) return 1;
+    if (dln_run_is_cancelled(f->opt)) return RUN_CANCELLED;
   }
   agg->fail_phase = DLN_RUN_FAIL_INTERNAL;
   json_t *sum = fig1_summary(f);
   if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
-  st = dln_run_is_cancelled(f->opt); /* no summary.json after a SIGINT (see run.c) */
+  st = dln_run_is_cancelled(f->opt) ? RUN_CANCELLED : DLN_OK; /* no summary.json after a SIGINT (see run.c) */
   agg->fail_phase = DLN_RUN_FAIL_OUTPUT;
   if (!st) st = dln_run_write_json(f->base->out, "summary.json", sum);
   json_decref(sum);
@@ -222,7 +238,7 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
   }
   if (!st && agg->train.stop_reason != DLN_STOP_CANCELLED) {
     st = fig1_outputs(f);
-    if (st == 1) agg->train.stop_reason = DLN_STOP_CANCELLED, st = DLN_OK;
+    if (st == RUN_CANCELLED) agg->train.stop_reason = DLN_STOP_CANCELLED, st = DLN_OK;
   }
   if (!st && agg->train.stop_reason != DLN_STOP_CANCELLED) agg->fail_phase = DLN_RUN_FAIL_NONE;
   agg->wall_ms = 1e3 * (dln_run_now() - f->t0);

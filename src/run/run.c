@@ -24,6 +24,9 @@ static json_t *row_json(const dln_table *t, size_t i) {
   return o;
 }
 
+/* A step's return value meaning "cancelled: commit nothing more" (not a DLN status). */
+#define RUN_CANCELLED (-1)
+
 /* One run in progress: what run_impl's steps share. */
 typedef struct run_ctx {
   const dln_spec *spec;
@@ -106,7 +109,7 @@ static int run_write_arrays(run_ctx *c) {
   } else if ((st = dln_run_write_layers(out, p->net, p->theta, "final"))) {
     return st;
   }
-  if ((st = dln_run_data_write(&c->d, out))) return st;
+  if ((st = dln_run_data_write(&c->d, p->loss, out))) return st;
   /* the loss's reference solution (minimum-norm least squares); a factorization's is its target */
   if (p->loss->wstar && !dln_loss_has(p->loss, DLN_LOSS_IDENTITY))
     return dln_run_write_npy(out, "W_ref.npy", p->loss->rows, p->loss->cols, p->loss->wstar);
@@ -206,7 +209,7 @@ static json_t *run_summary(const run_ctx *c) {
   return sum;
 }
 
-/* Train, write the outputs and the summary. 1 when the run was cancelled (nothing more
+/* Train, write the outputs and the summary. RUN_CANCELLED when the run was cancelled (nothing more
  * is committed), else a status. */
 static int run_body(run_ctx *c) {
   const dln_run_options *opt = c->opt;
@@ -216,13 +219,13 @@ static int run_body(run_ctx *c) {
   st = dln_run_parts_train(&c->p, &c->res->train);
   if (opt && opt->run_event) opt->run_event(opt->progress_ctx, 1, c->spec->out);
   if (st) return st;
-  if (c->res->train.stop_reason == DLN_STOP_CANCELLED || dln_run_is_cancelled(opt)) return 1;
+  if (c->res->train.stop_reason == DLN_STOP_CANCELLED || dln_run_is_cancelled(opt)) return RUN_CANCELLED;
   run_measure(c);
   c->phase = DLN_RUN_FAIL_OUTPUT; /* outputs; summary.json last */
   if ((st = run_write_arrays(c))) return st;
   if (c->spec->plot) {
     if ((st = run_write_plot(c))) return st;
-    if (dln_run_is_cancelled(opt)) return 1;
+    if (dln_run_is_cancelled(opt)) return RUN_CANCELLED;
   }
   c->res->wall_ms = 1e3 * (dln_run_now() - c->t0);
   c->phase = DLN_RUN_FAIL_INTERNAL;
@@ -230,7 +233,7 @@ static int run_body(run_ctx *c) {
   if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
   /* last chance to cancel: a SIGINT while the outputs were written must not leave a
    * summary.json (the mark of a complete run) */
-  if (dln_run_is_cancelled(opt)) st = 1;
+  if (dln_run_is_cancelled(opt)) st = RUN_CANCELLED;
   c->phase = DLN_RUN_FAIL_OUTPUT;
   if (!st) st = dln_run_write_json(c->spec->out, "summary.json", sum);
   json_decref(sum);
@@ -248,7 +251,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   result_init(res);
   int st = run_prepare(&c);
   if (!st) st = run_body(&c);
-  if (st == 1) { /* cancelled */
+  if (st == RUN_CANCELLED) { /* cancelled */
     res->train.stop_reason = DLN_STOP_CANCELLED;
     st = DLN_OK;
   } else if (st) {

@@ -31,14 +31,8 @@
 
 /* ---- the pipeline builder (run.c) ---------------------------------------------------- */
 
-/* The data of one run (whichever the task uses; NULL otherwise). */
-typedef struct dln_run_data {
-  dln_mat *target;  /* factorization target (also Ybar = Y X^+ after reduce) */
-  dln_mat *wtrue;   /* synthetic true matrix of regression / sensing / completion */
-  dln_mat *X, *Y, *A, *b, *entries;
-  int *er, *ec;     /* completion: 0-based indices and values of the entries */
-  double *ev;
-} dln_run_data;
+/* The data of one run: the task type's data (dln/task.h). */
+typedef dln_task_data dln_run_data;
 
 /* Draw the data of spec s from rng (synthetic data), or read the spec's data files
  * (then rng may be NULL). *phase receives the DLN_RUN_FAIL_* of a failure. */
@@ -75,8 +69,9 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
 int dln_run_parts_train(dln_run_parts *p, dln_train_result *res);
 void dln_run_parts_free(dln_run_parts *p);
 
-/* The data files of d into dir (target.npy, W_true.npy, X.npy, ...; pipeline.c). */
-int dln_run_data_write(const dln_run_data *d, const char *dir);
+/* The data files of d into dir: the task's files (X.npy, ...), W_true.npy, and target.npy
+ * for a factorization loss (pipeline.c). */
+int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *dir);
 
 /* ---- run folders (run_files.c) ------------------------------------------------------- */
 struct dln_run_options;

@@ -4,6 +4,7 @@
 #include "dln/error.h"
 #include "dln/integrator.h"
 #include "dln/task.h"
+#include "dln/spec.h"
 #include "run/run_internal.h"
 
 const dln_integrator_type *dln_run_method_type(const char *name, int *e2e) {
@@ -18,5 +19,7 @@ const dln_integrator_type *dln_run_method_type(const char *name, int *e2e) {
 
 int dln_run_check_task(const dln_spec *spec, const dln_task_type *task, const char **field) {
   *field = NULL;
-  return task->check ? task->check(&spec->data, field) : DLN_OK;
+  dln_task_options o = spec->data;
+  o.own = dln_spec_type_block(spec, task->options);
+  return dln_task_check(task, &o, field);
 }

@@ -19,9 +19,6 @@
 
 #define OFF(f) offsetof(dln_spec, f)
 
-static const char *const observables[] = {"loss", "gradnorm", "dist", "sv", "conserved", "imbalance",
-                                          "all", "closed_form", "bias", "theory", NULL};
-
 /* The method names: every registered integrator, then the end-to-end systems of 002 Thm 1. */
 static const char *method_name_at(int i) {
   static const char *const e2e[] = {"e2e_flow", "e2e_gd"};
@@ -40,7 +37,7 @@ static const dln_option run_rows[] = {
   {"method", DLN_OPT_ENUM, OFF(method), "flow", "dynamics: an integrator (see the method options below), or the end-to-end flow / GD of W = W_N...W_1 alone from a balanced init (e2e_flow, e2e_gd; 002 Thm 1)", NULL, DLN_OPTR_NONE, 0, 0, NULL, method_name_at},
   {"recon_threshold", DLN_OPT_DOUBLE, OFF(recon_threshold), "0", "factorization: stop when |Ybar - W|/|Ybar| <= this (0: off)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   {"e2e_balance_tol", DLN_OPT_DOUBLE, OFF(e2e_balance_tol), "1e-10", "e2e_flow, e2e_gd: largest accepted max_j |C_j|_F / |theta|^2 of the init (C_j = W_{j+1}^T W_{j+1} - W_j W_j^T)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, conserved, imbalance, all; theory columns (not in all): closed_form (cf_dist, cf_loss and the bound_* curves of the rate theorems whose hypotheses hold), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both)", observables, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, conserved, imbalance, all; theory columns (not in all): closed_form (cf_dist, cf_loss and the bound_* curves of the rate theorems whose hypotheses hold), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both)", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_observable_name_at},
   {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
 /* The rows that apply to a whole sweep (never swept). */
 static const dln_option output_rows[] = {
@@ -74,7 +71,7 @@ static int find_in_table(const char *name) {
 }
 
 /* Append the rows of one owner; a row already in the table (a shared row) is skipped. */
-static void add_rows(const dln_option *rows, int block, const char *owner) {
+static void add_rows(const dln_option *rows, int block, const char *kind, const char *owner) {
   for (int i = 0; rows && rows[i].name; ++i) {
     int k = find_in_table(rows[i].name);
     if (k >= 0) {
@@ -85,18 +82,18 @@ static void add_rows(const dln_option *rows, int block, const char *owner) {
       table_error = 1;
       return;
     }
-    table[ntable++] = (dln_spec_option){rows[i].name, rows[i].type, rows[i].defval, rows[i].help, &rows[i], block, owner};
+    table[ntable++] = (dln_spec_option){rows[i].name, rows[i].type, rows[i].defval, rows[i].help, &rows[i], block, kind, owner};
   }
 }
 
 /* A type's rows: into the module's struct, or its own block. */
-static void add_type_rows(const dln_option *rows, size_t options_size, int module_block, const char *owner) {
+static void add_type_rows(const dln_option *rows, size_t options_size, int module_block, const char *kind, const char *owner) {
   if (!rows) return;
   if (!options_size) {
-    add_rows(rows, module_block, owner);
+    add_rows(rows, module_block, kind, owner);
   } else if (nown < DLN_SPEC_MAXOWN) {
     own_size[nown] = options_size;
-    add_rows(rows, DLN_SPEC_BLOCK_OWN + nown, owner);
+    add_rows(rows, DLN_SPEC_BLOCK_OWN + nown, kind, owner);
     ++nown;
   } else {
     table_error = 1;
@@ -109,20 +106,20 @@ static void build_table(void) {
   ntable = 0;
   nown = 0;
   table_error = 0;
-  add_rows(run_rows, DLN_SPEC_BLOCK_RUN, "run");
-  add_rows(output_rows, DLN_SPEC_BLOCK_RUN, "output");
-  add_rows(dln_task_common_rows(), DLN_SPEC_BLOCK_DATA, "data");
+  add_rows(run_rows, DLN_SPEC_BLOCK_RUN, NULL, "run");
+  add_rows(output_rows, DLN_SPEC_BLOCK_RUN, NULL, "output");
+  add_rows(dln_task_common_rows(), DLN_SPEC_BLOCK_DATA, NULL, "data");
   for (int i = 0; dln_task_at(i); ++i)
-    add_type_rows(dln_task_at(i)->options, dln_task_at(i)->options_size, DLN_SPEC_BLOCK_DATA, dln_task_at(i)->name);
-  add_rows(dln_net_option_rows(), DLN_SPEC_BLOCK_NET, "network");
-  add_rows(dln_init_common_rows(), DLN_SPEC_BLOCK_INIT, "init");
+    add_type_rows(dln_task_at(i)->options, dln_task_at(i)->options_size, DLN_SPEC_BLOCK_DATA, "task", dln_task_at(i)->name);
+  add_rows(dln_net_option_rows(), DLN_SPEC_BLOCK_NET, NULL, "network");
+  add_rows(dln_init_common_rows(), DLN_SPEC_BLOCK_INIT, NULL, "init");
   for (int i = 0; dln_init_at(i); ++i)
-    add_type_rows(dln_init_at(i)->options, dln_init_at(i)->options_size, DLN_SPEC_BLOCK_INIT, dln_init_at(i)->name);
-  add_rows(dln_train_option_rows(), DLN_SPEC_BLOCK_TRAIN, "training");
+    add_type_rows(dln_init_at(i)->options, dln_init_at(i)->options_size, DLN_SPEC_BLOCK_INIT, "init", dln_init_at(i)->name);
+  add_rows(dln_train_option_rows(), DLN_SPEC_BLOCK_TRAIN, NULL, "training");
   for (int i = 0; dln_integrator_at(i); ++i)
     add_type_rows(dln_integrator_at(i)->options, dln_integrator_at(i)->options_size, DLN_SPEC_BLOCK_TRAIN,
-                  dln_integrator_at(i)->name);
-  table[ntable] = (dln_spec_option){NULL, DLN_OPT_INT, NULL, NULL, NULL, 0, NULL};
+                  "method", dln_integrator_at(i)->name);
+  table[ntable] = (dln_spec_option){NULL, DLN_OPT_INT, NULL, NULL, NULL, 0, NULL, NULL};
   registry_stamp = stamp;
 }
 
@@ -164,6 +161,13 @@ static void *block_base(const dln_spec *spec, int block) {
     case DLN_SPEC_BLOCK_TRAIN: return &s->train;
     default: return s->own[block - DLN_SPEC_BLOCK_OWN];
   }
+}
+
+void *dln_spec_type_block(const dln_spec *spec, const dln_option *rows) {
+  if (!rows || !rows[0].name) return NULL;
+  const dln_spec_option *o = dln_spec_find(rows[0].name);
+  if (!o || o->row != &rows[0] || o->block < DLN_SPEC_BLOCK_OWN) return NULL;
+  return spec->own[o->block - DLN_SPEC_BLOCK_OWN];
 }
 
 void *dln_spec_field(const dln_spec *spec, const dln_spec_option *o) {

@@ -118,9 +118,12 @@ int dln_spec_check(const dln_spec *spec) {
   int *w = NULL, nw = 0;
   if ((st = dln_spec_resolve_widths(spec, &w, &nw))) return st;
   int rows = 0, cols = 0, synthetic = task->shape && task->shape(&spec->data, &rows, &cols);
-  dln_init_context ctx = {N, w, spec->net.tied, caps, task->name, !synthetic, spec->data.rows, spec->data.cols};
+  dln_init_context ctx = {N, w, spec->net.tied, caps, task->name, !synthetic, spec->data.rows, spec->data.cols,
+                          spec->net.widths.n ? "widths" : "width"};
   (void)hmin;
-  st = init->check ? init->check(&spec->init_opts, &ctx, &field) : DLN_OK;
+  dln_init_options io = spec->init_opts;
+  io.own = dln_spec_type_block(spec, init->options);
+  st = dln_init_check(init, &io, &ctx, &field);
   free(w);
   if (st) return blame(spec, st, field);
   return check_dynamics(spec, caps);

@@ -22,7 +22,11 @@ static const char *type_meta(dln_opt_type t) {
 }
 
 /* The heading of an owner's group. */
-static void heading(FILE *fp, const char *owner) {
+static void heading(FILE *fp, const char *kind, const char *owner) {
+  if (kind) {
+    fprintf(fp, "\n%s %s:\n", strcmp(kind, "task") == 0 ? "Task" : strcmp(kind, "init") == 0 ? "Initialization" : "Method", owner);
+    return;
+  }
   static const struct {
     const char *owner, *title;
   } fixed[] = {{"run", "The run"}, {"output", "Outputs (apply to a whole sweep)"}, {"data", "Data: the ground truth of the synthetic tasks"},
@@ -38,7 +42,7 @@ static void heading(FILE *fp, const char *owner) {
 void dln_spec_write_options(FILE *fp) {
   const char *owner = NULL;
   for (const dln_spec_option *o = dln_spec_options(); o->name; ++o) {
-    if (!owner || strcmp(owner, o->owner) != 0) heading(fp, owner = o->owner);
+    if (!owner || strcmp(owner, o->owner) != 0) heading(fp, o->kind, owner = o->owner);
     char left[64], al[512];
     snprintf(left, sizeof left, "--%s=%s", o->name, type_meta(o->type));
     fprintf(fp, "  %-28s %s", left, o->help);

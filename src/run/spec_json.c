@@ -2,6 +2,7 @@
  * defaults, every key located (file:line:column) for messages; the resolved spec echoed
  * into summary.json. */
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,90 +64,101 @@ char *dln_json_show(const json_t *v, char *buf, size_t len) {
   return buf;
 }
 
+/* A growing text buffer; `oom` records a failed allocation. */
+typedef struct sbuf {
+  char *s;
+  size_t k, cap;
+  int oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(sbuf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (w < 0 || b->oom) return;
+  while (b->k + (size_t)w + 1 > b->cap) {
+    char *nb = realloc(b->s, b->cap ? b->cap * 2 : 64);
+    if (!nb) {
+      b->oom = 1;
+      return;
+    }
+    b->s = nb;
+    b->cap = b->cap ? b->cap * 2 : 64;
+  }
+  va_start(ap, fmt);
+  vsnprintf(b->s + b->k, b->cap - b->k, fmt, ap);
+  va_end(ap);
+  b->k += (size_t)w;
+}
+
+/* A scalar JSON value as text of type t; 1 if it has the wrong type. */
+static int scalar_text(dln_opt_type t, const json_t *v, sbuf *b) {
+  switch (t) {
+    case DLN_OPT_INT:
+    case DLN_OPT_LONG:
+      if (!json_is_integer(v)) return 1;
+      sb_add(b, "%lld", (long long)json_integer_value(v));
+      return 0;
+    case DLN_OPT_U64:
+      if (json_is_integer(v) && json_integer_value(v) >= 0) sb_add(b, "%lld", (long long)json_integer_value(v));
+      else if (json_is_string(v)) sb_add(b, "%s", json_string_value(v)); /* seeds beyond 2^63 */
+      else return 1;
+      return 0;
+    case DLN_OPT_DOUBLE:
+      if (!json_is_number(v)) return 1;
+      sb_add(b, "%.17g", json_number_value(v));
+      return 0;
+    case DLN_OPT_BOOL:
+      if (!json_is_boolean(v)) return 1;
+      sb_add(b, "%s", json_is_true(v) ? "true" : "false");
+      return 0;
+    default:
+      if (!json_is_string(v)) return 1;
+      sb_add(b, "%s", json_string_value(v));
+      return 0;
+  }
+}
+
+/* A JSON list (or one string for a string list) as comma-separated text; 1 if bad. */
+static int list_text(dln_opt_type t, const json_t *v, sbuf *b) {
+  if (t == DLN_OPT_STRLIST && json_is_string(v)) {
+    if (strchr(json_string_value(v), ',')) return 1;
+    sb_add(b, "%s", json_string_value(v));
+    return 0;
+  }
+  if (!json_is_array(v)) return 1;
+  size_t i;
+  json_t *e;
+  json_array_foreach(v, i, e) {
+    if (i) sb_add(b, ",");
+    if (t == DLN_OPT_INTLIST && json_is_integer(e)) sb_add(b, "%lld", (long long)json_integer_value(e));
+    else if (t == DLN_OPT_DOUBLELIST && json_is_number(e)) sb_add(b, "%.17g", json_number_value(e));
+    else if (t == DLN_OPT_STRLIST && json_is_string(e) && !strchr(json_string_value(e), ',')) sb_add(b, "%s", json_string_value(e));
+    else return 1;
+  }
+  return 0;
+}
+
 /* Convert a JSON value to option text, checking the type. */
 int dln_json_to_option_text(const dln_spec_option *o, const json_t *v, char **text, const char *where) {
   char shown[96];
+  sbuf b = {NULL, 0, 0, 0};
   *text = NULL;
-  size_t cap = 64, k = 0;
-  char *buf = malloc(cap);
-  if (!buf) return dln_error(DLN_ENOMEM, "out of memory");
-  buf[0] = '\0';
-  int bad = 0;
-#define APPEND(...)                                                   \
-  do {                                                                \
-    int w_ = snprintf(NULL, 0, __VA_ARGS__);                          \
-    if (w_ < 0) break;                                                \
-    while (k + (size_t)w_ + 1 > cap) {                                \
-      char *nb_ = realloc(buf, cap * 2);                              \
-      if (!nb_) {                                                     \
-        free(buf);                                                    \
-        return dln_error(DLN_ENOMEM, "out of memory");                \
-      }                                                               \
-      buf = nb_;                                                      \
-      cap *= 2;                                                       \
-    }                                                                 \
-    snprintf(buf + k, cap - k, __VA_ARGS__);                          \
-    k += (size_t)w_;                                                  \
-  } while (0)
-  switch (o->type) {
-    case DLN_OPT_INT:
-    case DLN_OPT_LONG:
-      if (!json_is_integer(v)) bad = 1;
-      else APPEND("%lld", (long long)json_integer_value(v));
-      break;
-    case DLN_OPT_U64:
-      if (json_is_integer(v) && json_integer_value(v) >= 0) APPEND("%lld", (long long)json_integer_value(v));
-      else if (json_is_string(v)) APPEND("%s", json_string_value(v)); /* seeds beyond 2^63 */
-      else bad = 1;
-      break;
-    case DLN_OPT_DOUBLE:
-      if (!json_is_number(v)) bad = 1;
-      else APPEND("%.17g", json_number_value(v));
-      break;
-    case DLN_OPT_BOOL:
-      if (!json_is_boolean(v)) bad = 1;
-      else APPEND("%s", json_is_true(v) ? "true" : "false");
-      break;
-    case DLN_OPT_STRING:
-    case DLN_OPT_ENUM:
-      if (!json_is_string(v)) bad = 1;
-      else APPEND("%s", json_string_value(v));
-      break;
-    case DLN_OPT_INTLIST:
-    case DLN_OPT_DOUBLELIST:
-    case DLN_OPT_STRLIST: {
-      if (o->type == DLN_OPT_STRLIST && json_is_string(v)) {
-        if (strchr(json_string_value(v), ',')) bad = 1;
-        else APPEND("%s", json_string_value(v));
-        break;
-      }
-      if (!json_is_array(v)) {
-        bad = 1;
-        break;
-      }
-      size_t i;
-      json_t *e;
-      json_array_foreach(v, i, e) {
-        if (o->type == DLN_OPT_INTLIST && json_is_integer(e))
-          APPEND("%s%lld", i ? "," : "", (long long)json_integer_value(e));
-        else if (o->type == DLN_OPT_DOUBLELIST && json_is_number(e))
-          APPEND("%s%.17g", i ? "," : "", json_number_value(e));
-        else if (o->type == DLN_OPT_STRLIST && json_is_string(e) && !strchr(json_string_value(e), ','))
-          APPEND("%s%s", i ? "," : "", json_string_value(e));
-        else {
-          bad = 1;
-          break;
-        }
-      }
-      break;
-    }
+  int list = o->type == DLN_OPT_INTLIST || o->type == DLN_OPT_DOUBLELIST || o->type == DLN_OPT_STRLIST;
+  int bad = list ? list_text(o->type, v, &b) : scalar_text(o->type, v, &b);
+  if (!bad && !b.oom && !b.s) sb_add(&b, "%s", ""); /* an empty list */
+  if (b.oom) {
+    free(b.s);
+    return dln_error(DLN_ENOMEM, "out of memory");
   }
-#undef APPEND
   if (bad) {
-    free(buf);
-    return dln_error(DLN_ESPEC, "%s: expected %s, found %s", where, dln_option_type_expect(o->row), dln_json_show(v, shown, sizeof shown));
+    free(b.s);
+    return dln_error(DLN_ESPEC, "%s: expected %s, found %s", where, dln_option_type_expect(o->row),
+                     dln_json_show(v, shown, sizeof shown));
   }
-  *text = buf;
+  *text = b.s;
   return DLN_OK;
 }
 

@@ -23,9 +23,8 @@
 
 static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 
-static int is_loss(const dln_loss *loss, const char *name) {
-  return loss && loss->ops && loss->ops->name && strcmp(loss->ops->name, name) == 0;
-}
+/* The factorization loss ½‖W − Ȳ‖² with its target Ȳ = loss->wstar (001 eq. 2; 002 Ex. 1; 004). */
+static int is_identity(const dln_loss *loss) { return dln_loss_has(loss, DLN_LOSS_IDENTITY) && loss->wstar; }
 
 static void verdict_init(dln_verdict *v, const char *result, const char *source) {
   memset(v, 0, sizeof *v);
@@ -219,10 +218,12 @@ done:
 /* Hypotheses and rate of 003 Theorem 1 (shared by the bound and its rate getter). */
 static int imbalance_setup(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
                            dln_verdict *v, double *rate) {
-  if (is_loss(loss, "regression") && !X) return dln_error(DLN_EINVAL, "003 Theorem 1: a regression loss needs its data X");
-  if (!is_loss(loss, "regression") && !is_loss(loss, "factorization"))
-    return refuse(v, "003 Theorem 1: square loss (regression or factorization)", "loss %s", loss->ops->name);
-  if (is_loss(loss, "factorization") && X) return dln_error(DLN_EINVAL, "003 Theorem 1: pass X = NULL for a factorization loss");
+  const int lsq = dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN);
+  if (lsq && !X) X = dln_loss_design(loss); /* the loss's own design when the caller gives none */
+  if (lsq && !X) return dln_error(DLN_EINVAL, "003 Theorem 1: a regression loss needs its data X");
+  if (!lsq && !dln_loss_has(loss, DLN_LOSS_IDENTITY))
+    return refuse(v, "003 Theorem 1: square loss (regression or factorization)", "loss %s", dln_loss_name(loss));
+  if (!lsq && X) return dln_error(DLN_EINVAL, "003 Theorem 1: pass X = NULL for a factorization loss");
   if (net->depth != 2 || net->tied) return refuse(v, "003 Theorem 1: untied depth-2 network", "depth %d, tied %d", net->depth, net->tied);
   double c, lr, lm, sxr;
   int r;
@@ -230,7 +231,9 @@ static int imbalance_setup(const dln_net *net, const dln_loss *loss, const dln_m
   if (st) return st;
   hyp_add(v, 1, "depth 2, rank X = %d, lambda_r(Sigma_x) = %.4g", r, sxr);
   hyp_add(v, c > 0, "c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+ = %.4g + %.4g > 0", fmax(lr, 0), fmax(lm, 0));
-  if (!(c > 0)) return refuse(v, "003 Theorem 1: c > 0 (sufficient imbalance)", "c = %.3g", c);
+  /* c at rounding level of ‖θ(0)‖² (a balanced θ(0) computed in floating point) counts as 0 */
+  double th2 = dln_norm2(net->nparams, theta0);
+  if (!(c > 1e-12 * th2 * th2)) return refuse(v, "003 Theorem 1: c > 0 (sufficient imbalance)", "c = %.3g", c);
   if (!isfinite(loss->lstar)) return refuse(v, "003 Theorem 1: known L*", "L* = %g", loss->lstar);
   *rate = 2 * sxr * c;
   return DLN_OK;
@@ -265,8 +268,8 @@ static int pyramidal_setup(const dln_net *net, const dln_loss *loss, const doubl
   int N = net->depth;
   const int *d = net->widths;
   if (N < 2 || net->tied) return refuse(v, "004 Prop. 2: untied depth N >= 2", "depth %d, tied %d", N, net->tied);
-  if (!is_loss(loss, "factorization"))
-    return refuse(v, "004 Prop. 2: loss 1/2||Sigma_Y - W||^2 (factorization)", "loss %s", loss->ops->name);
+  if (!dln_loss_has(loss, DLN_LOSS_IDENTITY))
+    return refuse(v, "004 Prop. 2: loss 1/2||Sigma_Y - W||^2 (factorization)", "loss %s", dln_loss_name(loss));
   if (d[0] < d[N]) return refuse(v, "004 Assumption 1: d_x >= d_y", "d_0 = %d, d_N = %d", d[0], d[N]);
   for (int l = 1; l < N; ++l)
     if (d[l] < d[l + 1]) return refuse(v, "004 Prop. 2: pyramidal d_1 >= ... >= d_N", "d_%d = %d < d_%d = %d", l, d[l], l + 1, d[l + 1]);
@@ -321,8 +324,8 @@ int dln_bound_rate_pyramidal(const dln_net *net, const dln_loss *loss, const dou
 
 int dln_theory_deficiency_margin(const dln_loss *loss, const double *W, double *delta) {
   if (!loss || !W || !delta) return dln_error(DLN_EINVAL, "dln_theory_deficiency_margin: NULL argument");
-  if (!is_loss(loss, "factorization") || !loss->wstar)
-    return dln_error(DLN_ENOTAPPLICABLE, "not applicable: 002 Example 1: factorization loss fails (loss %s)", loss->ops->name);
+  if (!is_identity(loss))
+    return dln_error(DLN_ENOTAPPLICABLE, "not applicable: 002 Example 1: factorization loss fails (loss %s)", dln_loss_name(loss));
   int m = loss->rows, n = loss->cols, p = m < n ? m : n;
   size_t mn = (size_t)m * n;
   double *s = dalloc((size_t)p), *work = dalloc(mn), dist = 0;
@@ -341,8 +344,8 @@ int dln_theory_deficiency_margin(const dln_loss *loss, const double *W, double *
 static int deficiency_setup(dln_net *net, const dln_loss *loss, const double *theta0, dln_verdict *v, double *delta,
                             double *unbal, double *th2) {
   if (net->tied) return refuse(v, "002 Theorem 2: untied network", "tied %d", net->tied);
-  if (!is_loss(loss, "factorization"))
-    return refuse(v, "002 Example 1: strongly convex loss 1/2||W - Lambda_yx||^2 (factorization)", "loss %s", loss->ops->name);
+  if (!dln_loss_has(loss, DLN_LOSS_IDENTITY))
+    return refuse(v, "002 Example 1: strongly convex loss 1/2||W - Lambda_yx||^2 (factorization)", "loss %s", dln_loss_name(loss));
   int m = loss->rows, n = loss->cols;
   double *W = dalloc((size_t)m * n);
   if (!W) return dln_error(DLN_ENOMEM, "out of memory in the 002 bounds");
@@ -434,7 +437,7 @@ int dln_bound_dissipation(dln_net *net, dln_loss *loss, const double *theta, con
   verdict_init(v, "dissipation inequality", "000 Theorem 1, eq. 11 (U = V = 0)");
   if (!net || !loss || !theta) return dln_error(DLN_EINVAL, "dln_bound_dissipation: NULL argument");
   if (net->depth != 2 || net->tied) return refuse(v, "000 Theorem 1: one hidden layer (untied depth 2)", "depth %d, tied %d", net->depth, net->tied);
-  if (!is_loss(loss, "factorization")) return refuse(v, "000 eq. 6: factorization loss", "loss %s", loss->ops->name);
+  if (!dln_loss_has(loss, DLN_LOSS_IDENTITY)) return refuse(v, "000 eq. 6: factorization loss", "loss %s", dln_loss_name(loss));
   int d0 = net->widths[0], k = net->widths[1], d2 = net->widths[2];
   if (k < d0 || k < d2) return refuse(v, "000 eq. 4: k >= n, m (d_1 >= d_0, d_2)", "d_1 = %d, d_0 = %d, d_2 = %d", k, d0, d2);
   hyp_add(v, 1, "depth 2, factorization, d_1 = %d >= d_0 = %d, d_2 = %d", k, d0, d2);

@@ -63,9 +63,8 @@ static double fro(size_t n, const double *x) {
 
 static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 
-static int is_factorization(const dln_loss *loss) {
-  return loss && loss->ops && loss->ops->name && strcmp(loss->ops->name, "factorization") == 0 && loss->wstar;
-}
+/* ½‖W − Ȳ‖² with Ȳ = loss->wstar: the loss of every 001 closed form (001 eq. 2). */
+static int is_factorization(const dln_loss *loss) { return dln_loss_has(loss, DLN_LOSS_IDENTITY) && loss->wstar; }
 
 static dln_cf *cf_new(int kind, const char *name, int m, int n, int depth, double tol) {
   dln_cf *cf = calloc(1, sizeof *cf);
@@ -259,7 +258,7 @@ int dln_cf_linear_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, const 
   int st = check_common(out, net, loss, theta0);
   if (st) return st;
   if (net->depth != 1) return not_applicable("001 eq. 4: depth N = 1", "N = %d", net->depth);
-  if (!is_factorization(loss)) return dln_error(DLN_EINVAL, "001 eq. 4: expected a factorization loss, found %s", loss->ops->name);
+  if (!is_factorization(loss)) return dln_error(DLN_EINVAL, "001 eq. 4: expected a factorization loss, found %s", dln_loss_name(loss));
   int m = loss->rows, n = loss->cols;
   dln_cf *cf = cf_new(DLN_CF_LINEAR, "001 eq. 4 (linear model)", m, n, 1, tol);
   if (!cf) return cf_nomem(cf);
@@ -300,7 +299,7 @@ static int sym_setup(dln_cf *cf, dln_net *net, const dln_loss *loss, const doubl
 
 static int check_tied(const dln_net *net, const dln_loss *loss, const char *what) {
   if (!net->tied) return not_applicable(what, "the network is untied, depth %d", net->depth);
-  if (!is_factorization(loss)) return dln_error(DLN_EINVAL, "%s: expected a factorization loss, found %s", what, loss->ops->name);
+  if (!is_factorization(loss)) return dln_error(DLN_EINVAL, "%s: expected a factorization loss, found %s", what, dln_loss_name(loss));
   return DLN_OK;
 }
 
@@ -370,7 +369,7 @@ int dln_cf_spectral_asym_alloc(dln_cf **out, dln_net *net, const dln_loss *loss,
   int st = check_common(out, net, loss, theta0);
   if (st) return st;
   if (net->depth != 2 || net->tied) return not_applicable("001 eq. 17: untied depth-2 network", "depth %d, tied %d", net->depth, net->tied);
-  if (!is_factorization(loss)) return dln_error(DLN_EINVAL, "001 eq. 17: expected a factorization loss, found %s", loss->ops->name);
+  if (!is_factorization(loss)) return dln_error(DLN_EINVAL, "001 eq. 17: expected a factorization loss, found %s", dln_loss_name(loss));
   int m = loss->rows, n = loss->cols, k = net->widths[1], p = m < n ? m : n;
   dln_cf *cf = cf_new(DLN_CF_SPECTRAL_ASYM, "001 eq. 17/22 (asymmetric spectral)", m, n, 2, tol);
   if (!cf) return cf_nomem(cf);
@@ -455,7 +454,7 @@ int dln_cf_lambda_id_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, con
   int st = check_common(out, net, loss, theta0);
   if (st) return st;
   if (net->depth != 2 || net->tied) return not_applicable("001 Prop. 5: untied depth-2 network", "depth %d, tied %d", net->depth, net->tied);
-  if (!is_factorization(loss)) return dln_error(DLN_EINVAL, "001 eq. 30: expected a factorization loss, found %s", loss->ops->name);
+  if (!is_factorization(loss)) return dln_error(DLN_EINVAL, "001 eq. 30: expected a factorization loss, found %s", dln_loss_name(loss));
   int m = loss->rows, n = loss->cols, k = net->widths[1], q = m + n;
   dln_cf *cf = cf_new(DLN_CF_LAMBDA_ID, "001 eq. 30 (Lambda_Q = lambda0 I)", m, n, 2, tol);
   if (!cf) return cf_nomem(cf);
@@ -579,6 +578,54 @@ int dln_cf_aligned_alloc(dln_cf **out, dln_net *net, dln_loss *loss, const doubl
 }
 
 /* ------------------------------------------------------------------ evaluation */
+
+/* ------------------------------------------------------------------ selection */
+
+static void why_add(char *why, size_t len, const char *form, const char *reason) {
+  if (!why || !len) return;
+  size_t n = strlen(why);
+  if (n + 8 >= len) return;
+  snprintf(why + n, len - n, "%s%s: %s", n ? "; " : "", form, reason);
+}
+
+int dln_cf_select(dln_cf **out, dln_net *net, dln_loss *loss, const double *theta0, double tol, char *why,
+                  size_t len) {
+  typedef int (*cf_alloc_fn)(dln_cf **, dln_net *, const dln_loss *, const double *, double);
+  static const struct {
+    const char *name;
+    cf_alloc_fn fn;
+    int depth, tied;
+  } forms[] = {{"001 eq. 4", dln_cf_linear_alloc, 1, 0},  {"001 eq. 9", dln_cf_spectral_sym_alloc, 2, 1},
+               {"001 eq. 8", dln_cf_riccati_alloc, 2, 1}, {"001 eq. 17", dln_cf_spectral_asym_alloc, 2, 0},
+               {"001 eq. 30", dln_cf_lambda_id_alloc, 2, 0}};
+  if (why && len) why[0] = '\0';
+  if (!out) return dln_error(DLN_EINVAL, "dln_cf_select: out must not be NULL");
+  *out = NULL;
+  if (!net || !loss || !theta0) return dln_error(DLN_EINVAL, "dln_cf_select: NULL argument");
+  if (is_factorization(loss)) {
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; ++i) {
+      if (forms[i].depth != net->depth || forms[i].tied != (net->tied != 0)) continue;
+      int st = forms[i].fn(out, net, loss, theta0, tol);
+      if (st == DLN_OK) return DLN_OK;
+      *out = NULL;
+      if (st == DLN_ENOMEM) return st;
+      why_add(why, len, forms[i].name, dln_last_error());
+    }
+  } else {
+    char r[160];
+    snprintf(r, sizeof r, "not applicable: factorization loss fails (loss %s: no DLN_LOSS_IDENTITY target)",
+             dln_loss_name(loss));
+    why_add(why, len, "001 closed forms", r);
+  }
+  if (net->depth >= 2 && !net->tied) {
+    int st = dln_cf_aligned_alloc(out, net, loss, theta0, tol);
+    if (st == DLN_OK) return DLN_OK;
+    *out = NULL;
+    if (st == DLN_ENOMEM) return st;
+    why_add(why, len, "002 Ex. 5", dln_last_error());
+  }
+  return DLN_OK;
+}
 
 int dln_cf_kind_of(const dln_cf *cf) { return cf ? cf->kind : 0; }
 const char *dln_cf_name(const dln_cf *cf) { return cf ? cf->name : ""; }

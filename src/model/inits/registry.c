@@ -1,0 +1,77 @@
+/* The initialization registry (dln/init.h): the built-in schemes, one line each, then
+ * those registered from outside; and the check every scheme shares. */
+#include <string.h>
+
+#include "dln/error.h"
+#include "dln/init.h"
+#include "model/model_internal.h"
+
+static const dln_init_type *const builtin[] = {
+    &dln_init_type_gaussian,
+    &dln_init_type_width_scaled,
+    &dln_init_type_balanced,
+    &dln_init_type_imbalanced,
+    &dln_init_type_spectral,
+    &dln_init_type_spectral_symmetric,
+    &dln_init_type_orthogonal_minnorm,
+    &dln_init_type_file,
+};
+enum { NBUILTIN = (int)(sizeof builtin / sizeof builtin[0]), MAXREGISTERED = 64 };
+
+static const dln_init_type *registered[MAXREGISTERED];
+static int nregistered;
+
+const dln_init_type *dln_init_at(int i) {
+  if (i < 0) return NULL;
+  if (i < NBUILTIN) return builtin[i];
+  return i - NBUILTIN < nregistered ? registered[i - NBUILTIN] : NULL;
+}
+
+const char *dln_init_name_at(int i) {
+  const dln_init_type *t = dln_init_at(i);
+  return t ? t->name : NULL;
+}
+
+const dln_init_type *dln_init_find(const char *name) {
+  if (!name) return NULL;
+  for (int i = 0; dln_init_at(i); ++i)
+    if (strcmp(dln_init_at(i)->name, name) == 0) return dln_init_at(i);
+  return NULL;
+}
+
+static const dln_option *find_row(const dln_option *rows, const char *name) {
+  for (int i = 0; rows && rows[i].name; ++i)
+    if (strcmp(rows[i].name, name) == 0) return &rows[i];
+  return NULL;
+}
+
+int dln_init_register(const dln_init_type *t) {
+  if (!t || !t->name || !*t->name || !t->apply)
+    return dln_error(DLN_EINVAL, "init type: expected a name and an apply function, found %s",
+                     !t ? "NULL" : !t->name || !*t->name ? "no name" : "no apply function");
+  if (dln_init_find(t->name)) return dln_error(DLN_EINVAL, "init type '%s': expected a new name, found it registered", t->name);
+  if (nregistered >= MAXREGISTERED)
+    return dln_error(DLN_EINVAL, "init type '%s': expected at most %d registered schemes, found more", t->name, MAXREGISTERED);
+  for (int i = 0; t->options && t->options[i].name; ++i) {
+    const char *n = t->options[i].name;
+    if (find_row(dln_init_common_rows(), n) || find_row(t->options + i + 1, n))
+      return dln_error(DLN_EINVAL, "init type '%s': option %s: expected a unique name, found it twice", t->name, n);
+    for (int k = 0; dln_init_at(k); ++k)
+      if (find_row(dln_init_at(k)->options, n))
+        return dln_error(DLN_EINVAL, "init type '%s': option %s: expected a unique name, found it in init %s", t->name, n,
+                         dln_init_at(k)->name);
+  }
+  registered[nregistered++] = t;
+  return DLN_OK;
+}
+
+int dln_init_check(const dln_init_type *t, const dln_init_options *o, const dln_init_context *ctx, const char **field) {
+  const char *dummy;
+  if (!field) field = &dummy;
+  *field = NULL;
+  if (!t) return dln_error(DLN_EINVAL, "init: expected an init type, found NULL");
+  int st = dln_init_common_check(o, ctx, field);
+  if (!st && t->check) st = t->check(o, ctx, field);
+  if (!st) st = dln_init_check_foreign(t, o, field);
+  return st;
+}

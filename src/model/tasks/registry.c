@@ -1,0 +1,138 @@
+/* The task registry (dln/task.h): the built-in task types, one line each, then those
+ * registered from outside; and what every task shares: checks, data build and free. */
+#include <string.h>
+
+#include "dln/error.h"
+#include "dln/task.h"
+#include "model/model_internal.h"
+
+static const dln_task_type *const builtin[] = {
+    &dln_task_factorization,
+    &dln_task_regression,
+    &dln_task_sensing,
+    &dln_task_completion,
+};
+enum { NBUILTIN = (int)(sizeof builtin / sizeof builtin[0]), MAXREGISTERED = 64 };
+
+static const dln_task_type *registered[MAXREGISTERED];
+static int nregistered;
+
+const dln_task_type *dln_task_at(int i) {
+  if (i < 0) return NULL;
+  if (i < NBUILTIN) return builtin[i];
+  return i - NBUILTIN < nregistered ? registered[i - NBUILTIN] : NULL;
+}
+
+const char *dln_task_name_at(int i) {
+  const dln_task_type *t = dln_task_at(i);
+  return t ? t->name : NULL;
+}
+
+const dln_task_type *dln_task_find(const char *name) {
+  if (!name) return NULL;
+  for (int i = 0; dln_task_at(i); ++i)
+    if (strcmp(dln_task_at(i)->name, name) == 0) return dln_task_at(i);
+  return NULL;
+}
+
+static const dln_option *find_row(const dln_option *rows, const char *name) {
+  for (int i = 0; rows && rows[i].name; ++i)
+    if (strcmp(rows[i].name, name) == 0) return &rows[i];
+  return NULL;
+}
+
+int dln_task_register(const dln_task_type *t) {
+  if (!t || !t->name || !*t->name || !t->data || !t->loss)
+    return dln_error(DLN_EINVAL, "task type: expected a name, data and loss functions, found %s",
+                     !t ? "NULL" : !t->name || !*t->name ? "no name" : "a missing function");
+  if (dln_task_find(t->name)) return dln_error(DLN_EINVAL, "task type '%s': expected a new name, found it registered", t->name);
+  if (nregistered >= MAXREGISTERED)
+    return dln_error(DLN_EINVAL, "task type '%s': expected at most %d registered tasks, found more", t->name, MAXREGISTERED);
+  int nf = 0;
+  for (; t->files && t->files[nf].option; ++nf)
+    if (!t->files[nf].file)
+      return dln_error(DLN_EINVAL, "task type '%s': file of option %s: expected a file name, found NULL", t->name, t->files[nf].option);
+  if (nf > DLN_TASK_MAXFILES)
+    return dln_error(DLN_EINVAL, "task type '%s': expected at most %d data files, found %d", t->name, DLN_TASK_MAXFILES, nf);
+  for (int i = 0; t->options && t->options[i].name; ++i) {
+    const char *n = t->options[i].name;
+    if (find_row(dln_task_common_rows(), n) || find_row(t->options + i + 1, n))
+      return dln_error(DLN_EINVAL, "task type '%s': option %s: expected a unique name, found it twice", t->name, n);
+    for (int k = 0; dln_task_at(k); ++k)
+      if (find_row(dln_task_at(k)->options, n))
+        return dln_error(DLN_EINVAL, "task type '%s': option %s: expected a unique name, found it in task %s", t->name, n,
+                         dln_task_at(k)->name);
+  }
+  registered[nregistered++] = t;
+  return DLN_OK;
+}
+
+/* ---- checks ---------------------------------------------------------------------- */
+
+static int owns_file(const dln_task_type *t, const char *option) {
+  for (int i = 0; t->files && t->files[i].option; ++i)
+    if (strcmp(t->files[i].option, option) == 0) return 1;
+  return 0;
+}
+
+int dln_task_check_foreign(const dln_task_type *t, const dln_task_options *o, const char **field) {
+  const char *dummy;
+  if (!field) field = &dummy;
+  *field = NULL;
+  for (int k = 0; dln_task_at(k); ++k) {
+    const dln_task_type *u = dln_task_at(k);
+    if (u == t || u->options_size > 0) continue; /* a registered task's own block is not in o */
+    for (int i = 0; u->files && u->files[i].option; ++i) {
+      const char *name = u->files[i].option;
+      if (find_row(dln_task_common_rows(), name) || owns_file(t, name)) continue;
+      const dln_option *row = find_row(u->options, name);
+      if (!row || row->type != DLN_OPT_STRING) continue;
+      if (dln_has_text(*DLN_OPTION_CFIELD(o, row, char *))) {
+        *field = name;
+        return dln_error(DLN_EINVAL, "expected only with task %s, found task %s", u->name, t->name);
+      }
+    }
+  }
+  return dln_task_regression_foreign(t, o, field);
+}
+
+int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char **field) {
+  const char *dummy;
+  if (!field) field = &dummy;
+  *field = NULL;
+  if (!t) return dln_error(DLN_EINVAL, "task: expected a task type, found NULL");
+  int st = dln_task_common_check(t, o, field);
+  if (!st && t->check) st = t->check(o, field);
+  if (!st) st = dln_task_check_foreign(t, o, field);
+  return st;
+}
+
+/* ---- data -------------------------------------------------------------------------- */
+
+void dln_task_data_free(dln_task_data *d) {
+  if (!d) return;
+  if (d->type && d->type->data_free) d->type->data_free(d);
+  dln_mat_free(d->truth);
+  for (int i = 0; i < DLN_TASK_MAXFILES; ++i) dln_mat_free(d->mats[i]);
+  memset(d, 0, sizeof *d);
+}
+
+int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_rng *rng, dln_task_data *d,
+                        const char **field) {
+  const char *dummy;
+  if (!field) field = &dummy;
+  *field = NULL;
+  memset(d, 0, sizeof *d);
+  if (!t) return dln_error(DLN_EINVAL, "task: expected a task type, found NULL");
+  d->type = t;
+  int st = t->data(o, rng, d, field);
+  if (st) dln_task_data_free(d);
+  return st;
+}
+
+const dln_mat *dln_task_data_get(const dln_task_data *d, const char *option) {
+  if (!d || !d->type || !option) return NULL;
+  for (int i = 0; i < DLN_TASK_MAXFILES && d->type->files && d->type->files[i].option; ++i)
+    if (strcmp(d->type->files[i].option, option) == 0) return d->mats[i];
+  return NULL;
+}
