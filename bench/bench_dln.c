@@ -156,7 +156,7 @@ static void problem_free(problem *p) {
 static double gd_run(problem *p, long nsteps, dln_train_result *res) {
   dln_train_options o;
   dln_train_default_options(&o);
-  o.method = DLN_METHOD_GD;
+  o.method = &dln_integrator_gd;
   o.eta = p->eta;
   o.max_steps = nsteps;
   o.t_end = p->eta * (2.0 * (double)nsteps + 10.0); /* the step budget stops the run */
@@ -226,7 +226,7 @@ typedef struct flow_run {
 
 static void flow_opts(dln_train_options *o, double t_end) {
   dln_train_default_options(o);
-  o->method = DLN_METHOD_FLOW;
+  o->method = &dln_integrator_flow;
   o->t_end = t_end;
   o->rtol = 1e-10;
   o->atol = 1e-12;

@@ -14,7 +14,7 @@
  *      solution (conserves C_1 to round-off; see the README for the cross-check with
  *      solve_ivp DOP853).
  *   2. the tolerance ladder rtol = 10^-k, k = 2..12, atol = rtol·1e-2, for ERK
- *      (DLN_METHOD_FLOW), CVODE, AUTO, RKC and Gauss s = 2: relative error
+ *      (&dln_integrator_flow), CVODE, AUTO, RKC and Gauss s = 2: relative error
  *      ‖θ(20) − θ_ref‖/‖θ_ref‖, end-to-end error ‖W(20) − W_ref‖/‖W_ref‖, RHS evaluations,
  *      Hessian-vector products, steps, wall time (best of 3 dln_train calls, each from
  *      θ(0), set-up included), conservation drift ‖C_1(20) − C_1(0)‖_F/max(1, ‖C_1(0)‖_F).
@@ -123,7 +123,7 @@ typedef struct run_rec {
   long grad_evals, jtv_evals, steps, rejected, nonlin_iters, lin_iters, nonlin_fails;
 } run_rec;
 
-static void base_opts(dln_train_options *o, int method, double rtol) {
+static void base_opts(dln_train_options *o, const dln_integrator_type *method, double rtol) {
   dln_train_default_options(o);
   o->method = method;
   o->t_end = 20.0;
@@ -131,7 +131,7 @@ static void base_opts(dln_train_options *o, int method, double rtol) {
   o->atol = rtol * 1e-2;
   o->nsamples = 2;
   o->max_steps = 100000000L;
-  if (method == DLN_METHOD_GAUSS) o->gauss_stages = 2;
+  if (method == &dln_integrator_gauss) o->gauss_stages = 2;
 }
 
 /* Best of `repeats` runs from theta0 (fewer if one takes > 2 s); result in theta. */
@@ -141,7 +141,7 @@ static run_rec run_method(const char *name, const dln_train_options *o, int repe
   r.solver = name;
   r.rtol = o->rtol;
   r.atol = o->atol;
-  r.eta = o->method == DLN_METHOD_GD ? o->eta : NAN;
+  r.eta = o->method == &dln_integrator_gd ? o->eta : NAN;
   r.seconds = INFINITY;
   dln_train_options oo = *o;
   cap_ctx cc;
@@ -221,7 +221,7 @@ static void write_layers(const char *dir, const char *tag, const double *th) {
 /* GD with n steps (η = 20/n). */
 static run_rec run_gd(long n, int repeats) {
   dln_train_options o;
-  base_opts(&o, DLN_METHOD_GD, NAN);
+  base_opts(&o, &dln_integrator_gd, 1e-8); /* tolerances unused by GD, but checked */
   o.rtol = 1e-8;
   o.atol = 1e-10;
   o.eta = 20.0 / (double)n;
@@ -279,12 +279,12 @@ int main(int argc, char **argv) {
   const int nk = quick ? 4 : 11; /* rtol 1e-2 .. 1e-12 (quick: 1e-3, 1e-5, 1e-7, 1e-9) */
   struct {
     const char *name;
-    int method;
-  } methods[5] = {{"erk", DLN_METHOD_FLOW},
-                  {"cvode", DLN_METHOD_CVODE},
-                  {"auto", DLN_METHOD_AUTO},
-                  {"rkc", DLN_METHOD_RKC},
-                  {"gauss2", DLN_METHOD_GAUSS}};
+    const dln_integrator_type *method;
+  } methods[5] = {{"erk", &dln_integrator_flow},
+                  {"cvode", &dln_integrator_cvode},
+                  {"auto", &dln_integrator_auto},
+                  {"rkc", &dln_integrator_rkc},
+                  {"gauss2", &dln_integrator_gauss}};
   const double levels[3] = {1e-4, 1e-6, 1e-9};
 
   bu_meta_begin("bench_flow", cpu);
@@ -313,12 +313,12 @@ int main(int argc, char **argv) {
     dln_train_options o;
     double save_cap = cap_seconds;
     cap_seconds = 1e9;
-    base_opts(&o, DLN_METHOD_FLOW, 1e-13);
+    base_opts(&o, &dln_integrator_flow, 1e-13);
     o.atol = 1e-15;
     memcpy(ref, theta0, np * sizeof(double)); /* placeholder for run_method's error */
     run_rec re = run_method("erk-ref", &o, 1);
     memcpy(ref, theta, np * sizeof(double));
-    base_opts(&o, DLN_METHOD_GAUSS, 1e-13);
+    base_opts(&o, &dln_integrator_gauss, 1e-13);
     o.atol = 1e-15;
     run_rec rg = run_method("gauss2-ref", &o, 1);
     memcpy(ref_g, theta, np * sizeof(double));

@@ -20,7 +20,7 @@ int main(void) {
   if (!st) st = dln_init_gaussian(net, theta, rng, 1e-2, NULL);
   dln_train_options opt;
   dln_train_default_options(&opt);
-  opt.method = DLN_METHOD_FLOW;
+  opt.method = &dln_integrator_flow;
   opt.t_end = 40;
   opt.rtol = 1e-10;
   opt.atol = 1e-12;

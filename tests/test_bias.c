@@ -292,7 +292,7 @@ static void test_orthogonality(void **state) {
   assert_int_equal(dln_loss_regression_alloc(&loss, X, Y), DLN_OK);
   dln_train_options opt;
   dln_train_default_options(&opt);
-  opt.method = DLN_METHOD_FLOW;
+  opt.method = &dln_integrator_flow;
   opt.t_end = 200;
   opt.nsamples = 2;
   opt.rtol = 1e-10;

@@ -1,9 +1,9 @@
 /* Conserved quantities C_j = W_{j+1}^T W_{j+1} − W_j W_j^T (002 Lemma 1; 001 eq. 13;
  * 003 eq. 9) under the library's training drivers:
- *   (a) gradient flow (dln_train, DLN_METHOD_FLOW): C_j(t) = C_j(0) to the integrator's
+ *   (a) gradient flow (dln_train, &dln_integrator_flow): C_j(t) = C_j(0) to the integrator's
  *       tolerance for depths 2, 3, 4 with mixed widths, factorization and regression
  *       losses; the drift falls when rtol is tightened from 1e-6 to 1e-10.
- *   (b) gradient descent (dln_train, DLN_METHOD_GD): one step W_j ← W_j − η G_j changes
+ *   (b) gradient descent (dln_train, &dln_integrator_gd): one step W_j ← W_j − η G_j changes
  *       C_j by exactly η² (G_{j+1}^T G_{j+1} − G_j G_j^T). Derivation: expanding,
  *       C_j' − C_j = −η (G_{j+1}^T W_{j+1} + W_{j+1}^T G_{j+1} − G_j W_j^T − W_j G_j^T)
  *                    + η² (G_{j+1}^T G_{j+1} − G_j G_j^T),
@@ -156,7 +156,7 @@ static void test_flow_conservation(void **state) {
       memcpy(th, th0, np * sizeof(double));
       dln_train_options o;
       dln_train_default_options(&o);
-      o.method = DLN_METHOD_FLOW;
+      o.method = &dln_integrator_flow;
       o.t_end = 3.0;
       o.rtol = rtols[k];
       o.atol = rtols[k] * 1e-2;
@@ -216,7 +216,7 @@ static void gd_step(dln_net *net, dln_loss *loss, const double *th0, double eta,
   memcpy(th1, th0, net->nparams * sizeof(double));
   dln_train_options o;
   dln_train_default_options(&o);
-  o.method = DLN_METHOD_GD;
+  o.method = &dln_integrator_gd;
   o.eta = eta;
   o.t_end = eta;
   o.nsamples = 2;

@@ -1,7 +1,7 @@
 /* End-to-end dynamics of balanced networks (dln/e2e.h) against the layer-wise dynamics
  * and the theory of 002 (Cohen & Razin):
  *   (a) the end-to-end flow Ẇ = −P_W(∇ℓ(W)) (002 Theorem 1, eq. 3) equals W_{N:1}(t) of
- *       the layer-wise gradient flow (dln_train, DLN_METHOD_FLOW, rtol 1e-11) started at a
+ *       the layer-wise gradient flow (dln_train, &dln_integrator_flow, rtol 1e-11) started at a
  *       balanced initialization (dln_init_balanced), depths 2, 3, 4, square, wide, tall and
  *       rank-deficient, factorization and regression; control: the e2e flow of the wrong
  *       depth is far off;

@@ -1,4 +1,4 @@
-/* Gradient flow (dln_train, DLN_METHOD_FLOW) against the closed forms of Tarmoun et al.
+/* Gradient flow (dln_train, &dln_integrator_flow) against the closed forms of Tarmoun et al.
  * (seed 001), each truth computed independently in this file:
  *   (a) linear model N = 1: W(t) = Ȳ + (W0 − Ȳ) e^{−t}                       (001 eq. 4)
  *   (b) symmetric factorization W = U U^T, indefinite Y, random U0: the Riccati

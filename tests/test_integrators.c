@@ -1,5 +1,5 @@
-/* Integrators of the gradient flow beyond ARKODE ERK (dln_train with DLN_METHOD_CVODE,
- * DLN_METHOD_GAUSS, DLN_METHOD_AUTO, DLN_METHOD_RKC), against the closed forms of Tarmoun et al. (001)
+/* Integrators of the gradient flow beyond ARKODE ERK (dln_train with &dln_integrator_cvode,
+ * &dln_integrator_gauss, &dln_integrator_auto, &dln_integrator_rkc), against the closed forms of Tarmoun et al. (001)
  * used in test_flow.c, each truth computed independently here:
  *   (a) linear model N = 1: W(t) = Ȳ + (W0 − Ȳ) e^{−t}                              (001 eq. 4)
  *   (b) symmetric factorization W = U Uᵀ: the Riccati solution                       (001 eq. 8)
@@ -34,20 +34,15 @@
 
 /* ------------------------------------------------------------------ helpers (plain-loop truths: testutil.c) */
 
-static const char *mname(int method, int stages) {
-  switch (method) {
-    case DLN_METHOD_FLOW: return "erk";
-    case DLN_METHOD_CVODE: return "cvode";
-    case DLN_METHOD_AUTO: return "auto";
-    case DLN_METHOD_RKC: return "rkc";
-    case DLN_METHOD_GAUSS: return stages == 1 ? "gauss1" : "gauss2";
-    default: return "?";
-  }
+static const char *mname(const dln_integrator_type *method, int stages) {
+  if (method == &dln_integrator_flow) return "erk";
+  if (method == &dln_integrator_gauss) return stages == 1 ? "gauss1" : "gauss2";
+  return method ? method->name : "?";
 }
 
 /* Integrate from theta (in place) to t_end; adaptive unless gauss_h > 0. */
 static double rkc_max_override; /* > 0: opt.auto_rkc_max for the next run_to */
-static dln_train_result run_to(dln_net *net, dln_loss *loss, double *theta, int method, int stages, double t_end,
+static dln_train_result run_to(dln_net *net, dln_loss *loss, double *theta, const dln_integrator_type *method, int stages, double t_end,
                                double rtol, double gauss_h) {
   dln_train_options o;
   dln_train_default_options(&o);
@@ -74,15 +69,16 @@ static dln_train_result run_to(dln_net *net, dln_loss *loss, double *theta, int 
  * rtol 1e-10 (measured global error ≈ 100-300·rtol), the others stay near rtol
  * (measured ≤ 3·rtol). */
 typedef struct {
-  int method, stages;
+  const dln_integrator_type *method;
+  int stages;
   double slack;
 } imethod;
 enum { NMETHODS = 5 };
-static const imethod flow_methods[NMETHODS] = {{DLN_METHOD_CVODE, 0, 20},
-                                                   {DLN_METHOD_GAUSS, 1, 2000},
-                                                   {DLN_METHOD_GAUSS, 2, 20},
-                                                   {DLN_METHOD_RKC, 0, 20},
-                                                   {DLN_METHOD_AUTO, 0, 20}};
+static const imethod flow_methods[NMETHODS] = {{&dln_integrator_cvode, 0, 20},
+                                                   {&dln_integrator_gauss, 1, 2000},
+                                                   {&dln_integrator_gauss, 2, 20},
+                                                   {&dln_integrator_rkc, 0, 20},
+                                                   {&dln_integrator_auto, 0, 20}};
 
 /* ------------------------------------------------------------------ (a) linear model, 001 eq. 4 */
 
@@ -298,7 +294,7 @@ static void test_gauss_order(void **state) {
     double err[3];
     for (int k = 0; k < 3; ++k) {
       memcpy(U, p.U0, np * sizeof(double));
-      dln_train_result r = run_to(p.net, p.loss, U, DLN_METHOD_GAUSS, s, t, 1e-8, hs[k]);
+      dln_train_result r = run_to(p.net, p.loss, U, &dln_integrator_gauss, s, t, 1e-8, hs[k]);
       assert_int_equal(r.steps, (long)floor(t / hs[k] + 0.5));
       err[k] = riccati_err(&p, U, t);
     }
@@ -375,7 +371,7 @@ static void test_gauss_conservation(void **state) {
   }
   for (int s = 1; s <= 2; ++s) {
     memcpy(th, th0, np * sizeof(double));
-    dln_train_result r = run_to(net, loss, th, DLN_METHOD_GAUSS, s, h * nsteps, 1e-8, h);
+    dln_train_result r = run_to(net, loss, th, &dln_integrator_gauss, s, h * nsteps, 1e-8, h);
     double dr = drift(net, th0, th);
     print_message("gauss s=%d, fixed h = %g, %ld steps to t = %g: drift of C_j %.3g; loss %.3g -> %.3g; %ld RHS, "
                   "%ld nonlinear its (%ld failed solves), %ld GMRES its, %ld Hv\n",
@@ -389,7 +385,7 @@ static void test_gauss_conservation(void **state) {
   }
   /* ERK at a loose tolerance over the same time drifts visibly */
   memcpy(th, th0, np * sizeof(double));
-  dln_train_result r = run_to(net, loss, th, DLN_METHOD_FLOW, 0, h * nsteps, 1e-4, 0);
+  dln_train_result r = run_to(net, loss, th, &dln_integrator_flow, 0, h * nsteps, 1e-4, 0);
   double de = drift(net, th0, th);
   print_message("erk rtol 1e-4 to t = %g: %ld steps, drift of C_j %.3g\n", r.t, r.steps, de);
   assert_true(de >= 1e-8);
@@ -424,7 +420,7 @@ static void test_stiff_fig1(void **state) {
   size_t np = p.net->nparams;
   double *th[5];
   /* ERK, CVODE, AUTO (default: Chebyshev at σ = 1), AUTO told to prefer CVODE, RKC */
-  const int methods[5] = {DLN_METHOD_FLOW, DLN_METHOD_CVODE, DLN_METHOD_AUTO, DLN_METHOD_AUTO, DLN_METHOD_RKC};
+  const dln_integrator_type *const methods[5] = {&dln_integrator_flow, &dln_integrator_cvode, &dln_integrator_auto, &dln_integrator_auto, &dln_integrator_rkc};
   dln_train_result r[5];
   const double rtol = 1e-8;
   for (int k = 0; k < 5; ++k) {
@@ -473,8 +469,8 @@ static void test_auto_very_stiff(void **state) {
   memcpy(ta, p.th0, np * sizeof(double));
   memcpy(tc, p.th0, np * sizeof(double));
   const double rtol = 1e-7;
-  dln_train_result ra = run_to(p.net, p.loss, ta, DLN_METHOD_AUTO, 0, 20.0, rtol, 0);
-  dln_train_result rc = run_to(p.net, p.loss, tc, DLN_METHOD_CVODE, 0, 20.0, rtol, 0);
+  dln_train_result ra = run_to(p.net, p.loss, ta, &dln_integrator_auto, 0, 20.0, rtol, 0);
+  dln_train_result rc = run_to(p.net, p.loss, tc, &dln_integrator_cvode, 0, 20.0, rtol, 0);
   double d = tu_diffnorm(np, ta, tc) / tu_fro(np, tc);
   print_message("sigma=10: auto %s (switched at %.3g), %ld RHS, %ld Hv; cvode %ld RHS, %ld Hv; "
                 "||θ_auto − θ_cvode||/||θ|| = %.3g\n",
@@ -493,7 +489,7 @@ static void test_auto_nonstiff(void **state) {
   linear_make(&p);
   double *th = tu_dalloc(p.net->nparams);
   memcpy(th, p.W0, p.net->nparams * sizeof(double));
-  dln_train_result r = run_to(p.net, p.loss, th, DLN_METHOD_AUTO, 0, 4.0, 1e-10, 0);
+  dln_train_result r = run_to(p.net, p.loss, th, &dln_integrator_auto, 0, 4.0, 1e-10, 0);
   print_message("auto, linear model: %s, %ld steps, %ld RHS, %ld Hv\n", r.integrator, r.steps, r.grad_evals, r.jtv_evals);
   assert_string_equal(r.integrator, "dln-rk5");
   assert_true(isnan(r.switched_at));
@@ -560,7 +556,7 @@ static void test_gauss_dense_output(void **state) {
   for (int k = 0; k < 2; ++k) {
     dln_train_options o;
     dln_train_default_options(&o);
-    o.method = DLN_METHOD_GAUSS;
+    o.method = &dln_integrator_gauss;
     o.t_end = 2.0;
     o.rtol = 1e-9;
     o.atol = 1e-11;
@@ -610,7 +606,7 @@ static void test_options(void **state) {
   dln_train_default_options(&o);
   assert_int_equal(o.gauss_stages, 2);
   assert_true(o.gauss_h == 0);
-  o.method = DLN_METHOD_GAUSS;
+  o.method = &dln_integrator_gauss;
   o.gauss_stages = 3;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);
   print_message("%s\n", dln_last_error());
@@ -624,18 +620,27 @@ static void test_options(void **state) {
   o.krylov_maxl = -2;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "krylov_maxl"));
-  o.krylov_maxl = 0;
-  o.method = DLN_METHOD_AUTO;
+  o.krylov_maxl = 30;
+  o.method = &dln_integrator_auto;
   o.auto_stiff_ratio = NAN;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "auto_stiff_ratio"));
-  o.auto_stiff_ratio = 0;
+  o.auto_stiff_ratio = 0.5;
   o.auto_window = -1;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "auto_window"));
+  o.auto_window = 3;
+  assert_int_equal(dln_train_check(&o), DLN_OK);
+  /* one rule per option, the command line's: zero is not a default any more */
+  o.krylov_maxl = 0;
+  assert_int_equal(dln_train_check(&o), DLN_EINVAL);
+  assert_non_null(strstr(dln_last_error(), "krylov_maxl: expected a Krylov dimension from 1 to 1000, found 0"));
+  o.krylov_maxl = 30;
   o.auto_window = 0;
-  assert_int_equal(dln_train_check(&o), DLN_OK); /* zeros mean defaults */
-  o.method = (dln_method)7;
+  assert_int_equal(dln_train_check(&o), DLN_EINVAL);
+  assert_non_null(strstr(dln_last_error(), "auto_window: expected an integer >= 1, found 0"));
+  o.auto_window = 3;
+  o.method = NULL;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "method"));
   /* GD results name their integrator too */
@@ -644,6 +649,7 @@ static void test_options(void **state) {
   double *th = tu_dalloc(p.net->nparams);
   memcpy(th, p.W0, p.net->nparams * sizeof(double));
   dln_train_default_options(&o);
+  o.method = &dln_integrator_gd;
   o.t_end = 0.01;
   o.nsamples = 2;
   dln_train_result r;

@@ -62,7 +62,7 @@ static dln_mat *diag_target(int rows, int cols, int ns, const double *s) {
 static void flow(dln_net *net, dln_loss *loss, double *theta, double t_end) {
   dln_train_options opt;
   dln_train_default_options(&opt);
-  opt.method = DLN_METHOD_FLOW;
+  opt.method = &dln_integrator_flow;
   opt.t_end = t_end;
   opt.nsamples = 2;
   opt.rtol = 1e-11;
@@ -561,7 +561,7 @@ static void test_prop5_completion(void **state) {
       assert_int_equal(dln_bias_alloc(&b, 2, 2), DLN_OK);
       dln_train_options opt;
       dln_train_default_options(&opt);
-      opt.method = DLN_METHOD_FLOW;
+      opt.method = &dln_integrator_flow;
       opt.nsamples = 2;
       opt.rtol = 1e-10;
       opt.atol = 1e-12;

@@ -72,7 +72,7 @@ static void reset(fixture *f) { memcpy(f->theta, f->theta0, f->net->nparams * si
 
 static void gd_opts(dln_train_options *o, long steps) {
   dln_train_default_options(o);
-  o->method = DLN_METHOD_GD;
+  o->method = &dln_integrator_gd;
   o->eta = 1e-3;
   o->max_steps = steps;
   o->t_end = o->eta * (2.0 * (double)steps + 10.0);
@@ -80,7 +80,7 @@ static void gd_opts(dln_train_options *o, long steps) {
 
 static void flow_opts(dln_train_options *o, double t_end) {
   dln_train_default_options(o);
-  o->method = DLN_METHOD_FLOW;
+  o->method = &dln_integrator_flow;
   o->t_end = t_end;
   o->rtol = 1e-8;
   o->atol = 1e-10;
@@ -150,7 +150,7 @@ static void test_gd_steps(void **state) {
 
 /* Allocations of a flow of `method` to t_short and to t_long (≥ 2× the steps) are equal
  * and all freed; the integrator names after each run are checked when given. */
-static void flow_alloc_compare(int method, double t_short, double t_long, const char *name_short,
+static void flow_alloc_compare(const dln_integrator_type *method, double t_short, double t_long, const char *name_short,
                                const char *name_long) {
   fixture f = {0};
   fixture_make(&f, 1.0);
@@ -181,14 +181,14 @@ static void flow_alloc_compare(int method, double t_short, double t_long, const 
 static void test_flow_steps(void **state) {
   (void)state;
   SKIP_WITHOUT_COUNTER();
-  flow_alloc_compare(DLN_METHOD_FLOW, 0.5, 5.0, NULL, NULL);
+  flow_alloc_compare(&dln_integrator_flow, 0.5, 5.0, NULL, NULL);
 }
 
 /* RKC: the short run stays on Runge–Kutta, the long one runs the Chebyshev phase too */
 static void test_rkc_steps(void **state) {
   (void)state;
   SKIP_WITHOUT_COUNTER();
-  flow_alloc_compare(DLN_METHOD_RKC, 0.01, 20.0, "dln-rk5", "dln-rk5->rkc");
+  flow_alloc_compare(&dln_integrator_rkc, 0.01, 20.0, "dln-rk5", "dln-rk5->rkc");
 }
 
 static void test_observer_eval_no_alloc(void **state) {

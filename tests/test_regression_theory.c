@@ -171,7 +171,7 @@ static void run_flow(dln_net *net, dln_loss *loss, double *theta, double t_end, 
                      int nsamples) {
   dln_train_options o;
   dln_train_default_options(&o);
-  o.method = DLN_METHOD_FLOW;
+  o.method = &dln_integrator_flow;
   o.t_end = t_end;
   o.rtol = 1e-12;
   o.atol = 1e-14;

@@ -59,8 +59,8 @@ static void scalar_free(scalar *s) {
   dln_net_free(s->net);
 }
 
-static const dln_method all_methods[] = {DLN_METHOD_GD, DLN_METHOD_FLOW, DLN_METHOD_CVODE, DLN_METHOD_GAUSS,
-                                         DLN_METHOD_AUTO, DLN_METHOD_RKC};
+static const dln_integrator_type *const all_methods[] = {&dln_integrator_gd, &dln_integrator_flow, &dln_integrator_cvode, &dln_integrator_gauss,
+                                         &dln_integrator_auto, &dln_integrator_rkc};
 static const char *const method_names[] = {"gd", "flow", "cvode", "gauss", "auto", "rkc"};
 
 /* Loss threshold already met at t = 0: every method stops at t = 0 with the final loss
@@ -186,7 +186,7 @@ static void test_gd_step_count_range(void **state) {
   (void)state;
   dln_train_options o;
   dln_train_default_options(&o);
-  o.method = DLN_METHOD_GD;
+  o.method = &dln_integrator_gd;
   o.eta = 1e-300;
   o.t_end = 1e300;
   assert_int_equal(dln_train_check(&o), DLN_EINVAL);

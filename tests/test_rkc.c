@@ -1,4 +1,4 @@
-/* DLN_METHOD_RKC (src/dynamics/rkc.c): dln's own explicit Runge–Kutta loop on ARKODE's
+/* &dln_integrator_rkc (src/dynamics/rkc.c): dln's own explicit Runge–Kutta loop on ARKODE's
  * table of erk_order, switching to Runge–Kutta–Chebyshev once the steps are
  * stability-limited. Each check is against a truth computed independently here:
  *   - the Dormand–Prince 5(4) table against its literature coefficients (Dormand &
@@ -14,7 +14,7 @@
  *     test_integrators.c);
  *   - the stiff σ = 1 case of 001 Fig. 1 against ARKODE ERK at rtol 1e-12;
  *   - a finite-time blow-up w' = w² (w = w0/(1 − w0 t)) and a loss undefined beyond a
- *     point, each compared with what DLN_METHOD_FLOW reports for the same input;
+ *     point, each compared with what &dln_integrator_flow reports for the same input;
  *   - determinism, the step budget, option validation, and `dln run --method rkc`. */
 #include <float.h>
 #include <math.h>
@@ -41,7 +41,7 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static void opts(dln_train_options *o, int method, double t_end, double rtol) {
+static void opts(dln_train_options *o, const dln_integrator_type *method, double t_end, double rtol) {
   dln_train_default_options(o);
   o->method = method;
   o->t_end = t_end;
@@ -51,7 +51,7 @@ static void opts(dln_train_options *o, int method, double t_end, double rtol) {
 }
 
 /* One dln_train from th0 into th (copied first), asserting DLN_OK and a stop at t_end. */
-static dln_train_result run(dln_net *net, dln_loss *loss, const double *th0, double *th, int method, double t_end,
+static dln_train_result run(dln_net *net, dln_loss *loss, const double *th0, double *th, const dln_integrator_type *method, double t_end,
                             double rtol) {
   dln_train_options o;
   opts(&o, method, t_end, rtol);
@@ -294,9 +294,9 @@ static void test_stiff_linear(void **state) {
   double err[2];
   dln_train_result rk[2], fl[2];
   for (int k = 0; k < 2; ++k) {
-    fl[k] = run(p.net, p.loss, p.W0, th, DLN_METHOD_FLOW, t_end, rtols[k]);
+    fl[k] = run(p.net, p.loss, p.W0, th, &dln_integrator_flow, t_end, rtols[k]);
     double ef = lin_err(&p, th, t_end);
-    rk[k] = run(p.net, p.loss, p.W0, th, DLN_METHOD_RKC, t_end, rtols[k]);
+    rk[k] = run(p.net, p.loss, p.W0, th, &dln_integrator_rkc, t_end, rtols[k]);
     err[k] = lin_err(&p, th, t_end);
     char what[64];
     snprintf(what, sizeof what, "linear rtol %g: erk", rtols[k]);
@@ -342,7 +342,7 @@ static void test_dense_output(void **state) {
   double worst_d = 0, worst_l = 0;
   for (int k = 0; k < 2; ++k) {
     dln_train_options o;
-    opts(&o, DLN_METHOD_RKC, t_end, rtol);
+    opts(&o, &dln_integrator_rkc, t_end, rtol);
     o.nsamples = k ? 101 : 2;
     dln_observer *obs = NULL;
     assert_int_equal(dln_observer_alloc(&obs, p.net, p.loss, p.W0, DLN_OBS_LOSS | DLN_OBS_DIST), DLN_OK);
@@ -402,7 +402,7 @@ static void test_loss_threshold(void **state) {
   }
   const double tstar = b;
   dln_train_options o;
-  opts(&o, DLN_METHOD_RKC, 20, rtol);
+  opts(&o, &dln_integrator_rkc, 20, rtol);
   o.loss_threshold = thr;
   memcpy(th, p.W0, sizeof th);
   dln_train_result r;
@@ -435,9 +435,9 @@ static void test_fig1_sigma1(void **state) {
   size_t np = net->nparams;
   double *ref = tu_dalloc(np), *th = tu_dalloc(np), *tf = tu_dalloc(np);
   const double t_end = 20, rtol = 1e-6;
-  dln_train_result rr = run(net, loss, th0, ref, DLN_METHOD_FLOW, t_end, 1e-12);
-  dln_train_result rf = run(net, loss, th0, tf, DLN_METHOD_FLOW, t_end, rtol);
-  dln_train_result rk = run(net, loss, th0, th, DLN_METHOD_RKC, t_end, rtol);
+  dln_train_result rr = run(net, loss, th0, ref, &dln_integrator_flow, t_end, 1e-12);
+  dln_train_result rf = run(net, loss, th0, tf, &dln_integrator_flow, t_end, rtol);
+  dln_train_result rk = run(net, loss, th0, th, &dln_integrator_rkc, t_end, rtol);
   print_run("fig1 sigma=1 erk rtol 1e-12", &rr);
   print_run("fig1 sigma=1 erk rtol 1e-6", &rf);
   print_run("fig1 sigma=1 rkc rtol 1e-6", &rk);
@@ -469,7 +469,7 @@ static void test_dense_output_rk_phase(void **state) {
   size_t np = net->nparams;
   double *th = tu_dalloc(np);
   const int ns = 101;
-  const int methods[3] = {DLN_METHOD_FLOW, DLN_METHOD_RKC, DLN_METHOD_FLOW};
+  const dln_integrator_type *const methods[3] = {&dln_integrator_flow, &dln_integrator_rkc, &dln_integrator_flow};
   const double rtols[3] = {1e-13, 1e-10, 1e-10};
   dln_table *tab[3];
   for (int m = 0; m < 3; ++m) {
@@ -517,8 +517,8 @@ static void test_determinism(void **state) {
   tu_fact_problem(1, 2, widths, 1.0, &net, &loss, &th0);
   size_t np = net->nparams;
   double *a = tu_dalloc(np), *b = tu_dalloc(np);
-  dln_train_result ra = run(net, loss, th0, a, DLN_METHOD_RKC, 8, 1e-6);
-  dln_train_result rb = run(net, loss, th0, b, DLN_METHOD_RKC, 8, 1e-6);
+  dln_train_result ra = run(net, loss, th0, a, &dln_integrator_rkc, 8, 1e-6);
+  dln_train_result rb = run(net, loss, th0, b, &dln_integrator_rkc, 8, 1e-6);
   assert_true(switched(&ra)); /* both phases are exercised */
   assert_memory_equal(a, b, np * sizeof(double));
   assert_int_equal(ra.steps, rb.steps);
@@ -581,7 +581,7 @@ static void test_finite_time_blowup(void **state) {
   dln_loss loss;
   scalar_impl impl;
   scalar_loss(&loss, &impl, 0);
-  const int methods[2] = {DLN_METHOD_FLOW, DLN_METHOD_RKC};
+  const dln_integrator_type *const methods[2] = {&dln_integrator_flow, &dln_integrator_rkc};
   for (int m = 0; m < 2; ++m) {
     dln_train_options o;
     opts(&o, methods[m], 2.0, 1e-8);
@@ -600,7 +600,7 @@ static void test_finite_time_blowup(void **state) {
     /* the kept state is on the exact solution: relative error ≤ 1e-3 where w ~ 1e5..1e6
      * (the condition number of w(t) at t is 1/(1 − t), so rtol 1e-8 allows ~1e-8·1e6) */
     assert_close(w, 1 / (1 - r.t), 1e-3, 0);
-    if (methods[m] == DLN_METHOD_RKC) assert_string_equal(r.integrator, "dln-rk5");
+    if (methods[m] == &dln_integrator_rkc) assert_string_equal(r.integrator, "dln-rk5");
   }
   dln_net_free(net);
 }
@@ -617,7 +617,7 @@ static void test_nonfinite_gradient(void **state) {
   dln_loss loss;
   scalar_impl impl;
   scalar_loss(&loss, &impl, 1);
-  const int methods[4] = {DLN_METHOD_FLOW, DLN_METHOD_RKC, DLN_METHOD_CVODE, DLN_METHOD_AUTO};
+  const dln_integrator_type *const methods[4] = {&dln_integrator_flow, &dln_integrator_rkc, &dln_integrator_cvode, &dln_integrator_auto};
   const char *names[4] = {"NaN beyond w = 1: erk", "NaN beyond w = 1: rkc", "NaN beyond w = 1: cvode",
                           "NaN beyond w = 1: auto"};
   dln_train_result r[4];
@@ -667,7 +667,7 @@ static void test_bad_initial_state(void **state) {
   assert_int_equal(dln_net_alloc(&net, 1, widths, 0), DLN_OK);
   double y = 3.0;
   dln_loss *loss = tu_fact_loss(1, 1, &y);
-  const int methods[2] = {DLN_METHOD_FLOW, DLN_METHOD_RKC};
+  const dln_integrator_type *const methods[2] = {&dln_integrator_flow, &dln_integrator_rkc};
   int st_nf[2];
   dln_train_result r[2];
   for (int m = 0; m < 2; ++m) {
@@ -703,7 +703,7 @@ static void test_step_budget(void **state) {
   lin_problem p;
   lin_make(&p);
   double th[LD1 * LD0];
-  const int methods[2] = {DLN_METHOD_FLOW, DLN_METHOD_RKC};
+  const dln_integrator_type *const methods[2] = {&dln_integrator_flow, &dln_integrator_rkc};
   for (int m = 0; m < 2; ++m) {
     dln_train_options o;
     opts(&o, methods[m], 10, 1e-6);
@@ -726,7 +726,7 @@ static void test_step_budget(void **state) {
 static void test_options(void **state) {
   (void)state;
   dln_train_options o;
-  opts(&o, DLN_METHOD_RKC, 1, 1e-6);
+  opts(&o, &dln_integrator_rkc, 1, 1e-6);
   assert_int_equal(dln_train_check(&o), DLN_OK);
   const int bad[5] = {0, 1, 7, 9, -5};
   for (int i = 0; i < 5; ++i) {
@@ -773,7 +773,7 @@ static void test_stiff_linear_orders(void **state) {
   const double rtol = 1e-6, t_end = 10;
   for (int i = 0; i < 5; ++i) {
     dln_train_options o;
-    opts(&o, DLN_METHOD_RKC, t_end, rtol);
+    opts(&o, &dln_integrator_rkc, t_end, rtol);
     o.erk_order = orders[i];
     memcpy(th, p.W0, sizeof th);
     dln_train_result r = tu_train(p.net, p.loss, th, &o, NULL, NULL);

@@ -1,5 +1,5 @@
 /* Bounds of include/dln/theory.h (src/theory/bounds.c) on trajectories of the library's
- * flow (dln_train, DLN_METHOD_FLOW, rtol 1e-12) and gradient descent:
+ * flow (dln_train, &dln_integrator_flow, rtol 1e-12) and gradient descent:
  *   003 Theorem 1 — holds on a random regression instance built in 003's convention
  *     (X_rows n x D, U D x h, V m x h, converted: X = X_rows^T, W_1 = U^T, W_2 = V); on the
  *     tight instance of 003 Fig. 2 / §4 (Σ_x = I, U_1(0) V(0)^T = 0, large imbalance) the
@@ -52,7 +52,7 @@ static void show(const dln_verdict *v) {
 }
 
 /* Run from θ (in/out) and return the trajectory table (columns of the observer flags). */
-static dln_table *run(dln_net *net, dln_loss *loss, double *th, int method, double t_end, double eta, int ns,
+static dln_table *run(dln_net *net, dln_loss *loss, double *th, const dln_integrator_type *method, double t_end, double eta, int ns,
                       unsigned flags) {
   dln_observer *obs = NULL;
   assert_int_equal(dln_observer_alloc(&obs, net, loss, th, flags), DLN_OK);
@@ -116,7 +116,7 @@ static void test_imbalance_random(void **state) {
   assert_int_equal(r, NS);
   double t_end = 15.0 / (2 * sxr * c);
   memcpy(th, th0, net->nparams * sizeof(double));
-  dln_table *tab = run(net, loss, th, DLN_METHOD_FLOW, t_end, 0, 101, DLN_OBS_LOSS);
+  dln_table *tab = run(net, loss, th, &dln_integrator_flow, t_end, 0, 101, DLN_OBS_LOSS);
   dln_curve cv;
   assert_int_equal(dln_curve_from_table(&cv, tab, "loss"), DLN_OK);
   dln_verdict v;
@@ -193,7 +193,7 @@ static void test_imbalance_tight(void **state) {
   assert_close(c, s * s * (a[0] * a[0] + b[0] * b[0]), 1e-10, 0);
   double rate = 2 * c;
   memcpy(th, th0, net->nparams * sizeof(double));
-  dln_table *tab = run(net, loss, th, DLN_METHOD_FLOW, 40.0 / rate, 0, 401, DLN_OBS_LOSS);
+  dln_table *tab = run(net, loss, th, &dln_integrator_flow, 40.0 / rate, 0, 401, DLN_OBS_LOSS);
   dln_curve cv;
   assert_int_equal(dln_curve_from_table(&cv, tab, "loss"), DLN_OK);
   dln_verdict v;
@@ -233,7 +233,7 @@ static void test_pyramidal(void **state) {
   tu_fill_gauss(12, Y, 1.0);
   dln_loss *loss = tu_fact_loss(3, 4, Y);
   memcpy(th, th0, net->nparams * sizeof(double));
-  dln_table *tab = run(net, loss, th, DLN_METHOD_FLOW, 6.0, 0, 121, DLN_OBS_LOSS);
+  dln_table *tab = run(net, loss, th, &dln_integrator_flow, 6.0, 0, 121, DLN_OBS_LOSS);
   dln_curve cv;
   assert_int_equal(dln_curve_from_table(&cv, tab, "loss"), DLN_OK);
   dln_verdict v;
@@ -287,7 +287,7 @@ static void check_deficiency(int N) {
   assert_int_equal(dln_theory_deficiency_margin(loss, W0->data, &delta), DLN_OK);
   assert_close(delta, 0.6, 1e-12, 0);
   memcpy(th, th0, net->nparams * sizeof(double));
-  dln_table *tab = run(net, loss, th, DLN_METHOD_FLOW, 12.0, 0, 121, DLN_OBS_LOSS);
+  dln_table *tab = run(net, loss, th, &dln_integrator_flow, 12.0, 0, 121, DLN_OBS_LOSS);
   dln_curve cv;
   assert_int_equal(dln_curve_from_table(&cv, tab, "loss"), DLN_OK);
   double L0 = dln_table_row(tab, 0)[dln_table_col(tab, "loss")];
@@ -347,7 +347,7 @@ static void test_gd_remark2(void **state) {
   double ny = sqrt(1.0 + 0.64), eta = 0.9 * pow(delta, 3.0) / (6144 * 8 * ny * ny * ny * ny);
   print_message("002 Remark 2: delta = %.4g, eta = %.3g (%.0f steps to t = 1)\n", delta, eta, 1.0 / eta);
   memcpy(th, th0, net->nparams * sizeof(double));
-  dln_table *tab = run(net, loss, th, DLN_METHOD_GD, 1.0, eta, 51, DLN_OBS_LOSS);
+  dln_table *tab = run(net, loss, th, &dln_integrator_gd, 1.0, eta, 51, DLN_OBS_LOSS);
   dln_curve cv;
   assert_int_equal(dln_curve_from_table(&cv, tab, "loss"), DLN_OK);
   dln_verdict v;
@@ -398,10 +398,10 @@ static void test_dissipation(void **state) {
     const double hh = 1e-4;
     double Lp, Lm;
     memcpy(th2, th, net->nparams * sizeof(double));
-    dln_table_free(run(net, loss, th2, DLN_METHOD_FLOW, hh, 0, 2, DLN_OBS_LOSS));
+    dln_table_free(run(net, loss, th2, &dln_integrator_flow, hh, 0, 2, DLN_OBS_LOSS));
     assert_int_equal(dln_net_grad(net, loss, th2, &Lp, NULL, NULL), DLN_OK);
     memcpy(th2, th, net->nparams * sizeof(double));
-    dln_table_free(run(net, loss, th2, DLN_METHOD_FLOW, 2 * hh, 0, 2, DLN_OBS_LOSS));
+    dln_table_free(run(net, loss, th2, &dln_integrator_flow, 2 * hh, 0, 2, DLN_OBS_LOSS));
     assert_int_equal(dln_net_grad(net, loss, th2, &Lm, NULL, NULL), DLN_OK);
     double L;
     assert_int_equal(dln_net_grad(net, loss, th, &L, NULL, NULL), DLN_OK);
@@ -412,7 +412,7 @@ static void test_dissipation(void **state) {
     double up = -ld;
     assert_int_equal(dln_bound_dissipation(net, loss, th, &up, 1e-6, &v), DLN_OK);
     assert_true(v.applicable && !v.holds);
-    dln_table_free(run(net, loss, th, DLN_METHOD_FLOW, 0.5, 0, 2, DLN_OBS_LOSS));
+    dln_table_free(run(net, loss, th, &dln_integrator_flow, 0.5, 0, 2, DLN_OBS_LOSS));
   }
   print_message("000 Theorem 1: smallest margin (bound - dL/dt) over 5 states %.4g\n", worst);
   int w2[3] = {3, 2, 2};
@@ -445,7 +445,7 @@ static void test_component_rates(void **state) {
   dln_cf *cf = NULL;
   assert_int_equal(dln_cf_spectral_asym_alloc(&cf, net, loss, th0, 0), DLN_OK);
   memcpy(th, th0, net->nparams * sizeof(double));
-  dln_table *tab = run(net, loss, th, DLN_METHOD_FLOW, 22.0, 0, 441, DLN_OBS_LOSS | DLN_OBS_SV);
+  dln_table *tab = run(net, loss, th, &dln_integrator_flow, 22.0, 0, 441, DLN_OBS_LOSS | DLN_OBS_SV);
   double pred[3], fit[3];
   dln_verdict v;
   int st = dln_bound_component_rates(cf, tab, 1e-10, 1e-4, 0.02, pred, fit, &v);

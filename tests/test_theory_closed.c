@@ -1,5 +1,5 @@
 /* Closed forms of include/dln/theory.h (src/theory/closed_form.c) against the library's
- * tight-tolerance gradient flow (dln_train, DLN_METHOD_FLOW, rtol 1e-12, atol 1e-14) on
+ * tight-tolerance gradient flow (dln_train, &dln_integrator_flow, rtol 1e-12, atol 1e-14) on
  * random instances, each built in the paper's own convention where it differs:
  *   001 eq. 4 (linear model), eq. 8 (Riccati), eq. 9 (symmetric spectral), eq. 17/22
  *   (asymmetric spectral, U = Φ Ū G, V = Ψ V̄ G of 001 Definition 3, one component with

@@ -340,7 +340,7 @@ dln_train_result tu_train(dln_net *net, dln_loss *loss, double *theta, const dln
 dln_train_result tu_flow(dln_net *net, dln_loss *loss, double *theta, double t_end, double rtol, double atol) {
   dln_train_options o;
   dln_train_default_options(&o);
-  o.method = DLN_METHOD_FLOW;
+  o.method = &dln_integrator_flow;
   o.t_end = t_end;
   o.rtol = rtol;
   o.atol = atol;

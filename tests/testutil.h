@@ -121,7 +121,7 @@ void tu_fact_problem(uint64_t seed, int depth, const int *widths, double sigma, 
  * DLN_STOP_TIME stop. */
 dln_train_result tu_train(dln_net *net, dln_loss *loss, double *theta, const dln_train_options *o, dln_observer *obs,
                           dln_table *tab);
-/* Gradient flow (DLN_METHOD_FLOW, 2 samples) of θ in place to t_end, by tu_train. */
+/* Gradient flow (&dln_integrator_flow, 2 samples) of θ in place to t_end, by tu_train. */
 dln_train_result tu_flow(dln_net *net, dln_loss *loss, double *theta, double t_end, double rtol, double atol);
 /* Asserts status DLN_ENOTAPPLICABLE with a "not applicable: … fails (" message naming needle. */
 void tu_expect_na(int st, const char *needle);

@@ -18,6 +18,9 @@
  * dln_train_options (method is ignored: the function chooses) and report through
  * dln_train_result with dln_train's stop reasons and divergence conventions (they run
  * dln_train's drivers); result->integrator is "e2e-arkode-erk" or "e2e-gd".
+ * dln_e2e_train runs the end-to-end system with any integrator type opt->method whose
+ * needs it meets: the system has no Hessian-vector product, so types flagged
+ * DLN_INTEG_NEEDS_HVP (cvode, gauss, rkc, auto) are refused with DLN_EINVAL.
  *
  * Fractional powers are evaluated from one thin SVD W = U S V^T per call (not from
  * eigendecompositions of W W^T and W^T W, whose zero eigenvalues come out as ±ε‖W‖²
@@ -90,6 +93,13 @@ int dln_e2e_flow(dln_e2e *e, double *W, const dln_train_options *opt, double *sa
  * the last good one. */
 int dln_e2e_gd(dln_e2e *e, double *W, const dln_train_options *opt, double *samples, dln_table *traj,
                dln_train_result *result);
+
+/* The end-to-end system × the integrator opt->method (dln/integrator.h), with every
+ * option of opt as dln_train takes it: gd as dln_e2e_gd, flow as dln_e2e_flow (their
+ * summaries' names "e2e-gd", "e2e-arkode-erk"), any other type without
+ * DLN_INTEG_NEEDS_HVP under its stepper's name; the others are refused (DLN_EINVAL,
+ * naming the types that fit). traj as for dln_e2e_flow. */
+int dln_e2e_train(dln_e2e *e, double *W, const dln_train_options *opt, dln_table *traj, dln_train_result *result);
 
 /* Counters since allocation: right-hand-side (P_W ∇ℓ) evaluations and SVDs. The
  * evaluations of one run are also in result->grad_evals. */

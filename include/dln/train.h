@@ -23,6 +23,7 @@
 #ifndef DLN_TRAIN_H
 #define DLN_TRAIN_H
 
+#include "dln/integrator.h"
 #include "dln/loss.h"
 #include "dln/net.h"
 #include "dln/observe.h"
@@ -32,23 +33,15 @@
 extern "C" {
 #endif
 
-/* GD: gradient descent. FLOW: ARKODE explicit RK (non-stiff). CVODE: BDF with matrix-free
- * GMRES whose Jacobian-vector product is the exact −∇²φ v (stiff). GAUSS: Gauss–Legendre
- * collocation with s = gauss_stages (1: implicit midpoint, 2: order 4); conserves every
- * quadratic invariant, e.g. C_j, to round-off. AUTO: dln's own RK (as RKC), switching once
- * the steps are stability-limited to RKC or, when very stiff, to CVODE (rule in
- * docs/integrators.md). RKC: dln's own low-overhead
- * explicit RK (the erk_order table) switching to Runge–Kutta–Chebyshev (second order,
- * stability interval ≈ 0.65 s² for s stages) when stability-limited; for small and
- * mildly stiff flows. */
-typedef enum dln_method {
-  DLN_METHOD_GD = 0,
-  DLN_METHOD_FLOW = 1,
-  DLN_METHOD_CVODE = 2,
-  DLN_METHOD_GAUSS = 3,
-  DLN_METHOD_AUTO = 4,
-  DLN_METHOD_RKC = 5
-} dln_method;
+/* The integrator of a run is a type (dln/integrator.h): &dln_integrator_gd (gradient
+ * descent), _flow (ARKODE explicit RK, non-stiff), _cvode (BDF with matrix-free GMRES whose
+ * Jacobian-vector product is the exact −∇²φ v, stiff), _gauss (Gauss–Legendre collocation
+ * with s = gauss_stages: 1 implicit midpoint, 2 order 4; conserves every quadratic
+ * invariant, e.g. C_j, to round-off), _rkc (dln's own low-overhead explicit RK, the
+ * erk_order table, switching to Runge–Kutta–Chebyshev — second order, stability interval
+ * ≈ 0.65 s² for s stages — when stability-limited; for small and mildly stiff flows) and
+ * _auto (the default: as RKC, but switching to CVODE instead when very stiff; rule in
+ * docs/integrators.md), or any registered type (dln_integrator_find). */
 
 typedef enum dln_stop_reason {
   DLN_STOP_NONE = 0,
@@ -68,24 +61,29 @@ const char *dln_stop_reason_name(int reason);
  * and loss; return nonzero to cancel the run. */
 typedef int (*dln_progress_fn)(void *ctx, double t, double t_end, double loss);
 
+/* Defaults are those of the option rows (dln_train_default_options), shared with the
+ * command line: each row lives in the module that owns it (the driver's rows below in
+ * dln_train_option_rows, eta in gd, erk_order in flow, gauss_* in gauss, krylov_maxl in
+ * cvode, auto_stiff_ratio and auto_window in rkc, auto_min_steps and auto_rkc_max in auto). */
 typedef struct dln_train_options {
-  dln_method method;
+  const dln_integrator_type *method; /* default &dln_integrator_auto */
+  void *method_options;   /* the type's own option block (types with options_size > 0), else NULL */
   double eta;             /* GD step (> 0), default 1e-3 */
-  double t_end;           /* final time (> 0), default 10; GD takes round(t_end/η) ≥ 1 steps (t_end/η ≤ 2^62) */
+  double t_end;           /* final time (> 0), default 40; GD takes round(t_end/η) ≥ 1 steps (t_end/η ≤ 2^62) */
   long max_steps;         /* GD steps / integrator steps, 0 = unlimited for GD (t_end/η), 10^7 for flow */
   double loss_threshold;  /* stop when φ ≤ this; negative disables (default -1) */
   double grad_tol;        /* stop when ‖∇φ‖ ≤ this; 0 disables (default 0) */
-  double rtol, atol;      /* flow tolerances (> 0), default 1e-8, 1e-10 */
-  int erk_order;          /* ERK method order for ARKODE's default table (flow, auto, rkc): 2..8, default 5 */
-  double blowup;          /* divergence threshold on φ and ‖θ‖_∞, default 1e150 */
-  int nsamples;           /* sample times incl. t = 0 and t_end (≥ 2), default 201 */
+  double rtol, atol;      /* flow tolerances: 0 < rtol < 1, atol > 0; default 1e-8, 1e-10 */
+  int erk_order;          /* ERK method order for ARKODE's default table (flow, auto, rkc): 2, 3, 4, 5, 6 or 8, default 5 */
+  double blowup;          /* divergence threshold on φ and ‖θ‖_∞ (finite, > 0), default 1e150 */
+  int nsamples;           /* sample times incl. t = 0 and t_end (2 to 10^7), default 201 */
   int log_spacing;        /* 1: log-spaced between t_first and t_end (plus t = 0) */
-  double t_first;         /* first positive sample time for log spacing (default t_end*1e-4) */
+  double t_first;         /* first positive sample time for log spacing, < t_end (0: t_end*1e-4) */
   const double *sample_times; /* explicit ascending times in [0, t_end]; overrides spacing */
   int nsample_times;
   dln_progress_fn progress;
   void *progress_ctx;
-  /* --- implicit and switching integrators (docs/integrators.md); 0 means default --- */
+  /* --- implicit and switching integrators (docs/integrators.md); each > 0 (gauss_h ≥ 0) --- */
   int gauss_stages;       /* Gauss–Legendre stages s: 1 (midpoint, order 2) or 2 (order 4); default 2 */
   double gauss_h;         /* > 0: fixed Gauss step (no error control); 0: adaptive (rtol, atol). Default 0 */
   int krylov_maxl;        /* GMRES Krylov dimension for CVODE and the Gauss Newton solver; default 30 */
@@ -95,12 +93,15 @@ typedef struct dln_train_options {
   double auto_rkc_max;    /* AUTO: at the switch, continue with RKC if ρ(∇²φ)·(t_end − t) ≤ this, else CVODE; default 1e4 */
 } dln_train_options;
 
-/* The training driver's option rows (t_end, max_steps, tolerances, sampling), binding
- * fields of dln_train_options; each integrator type owns its own rows (dln/integrator.h). */
-const dln_option *dln_train_option_rows(void);
-
+/* Every option at its row's default (the driver's rows and those of every registered
+ * integrator type that binds dln_train_options), method = &dln_integrator_auto. */
 void dln_train_default_options(dln_train_options *opt);
-/* Validate options; message names the field, expected and found value. */
+/* The driver's own option rows (t_end, max_steps, loss_threshold, grad_tol, rtol, atol,
+ * blowup, samples, log_samples, t_first), bound to dln_train_options, NULL-terminated. */
+const dln_option *dln_train_option_rows(void);
+/* Validate options: the driver's rows, the method's rows (in method_options for types
+ * with their own block) and its check, then t_first < t_end and sample_times. The
+ * message names the field, expected and found value. */
 int dln_train_check(const dln_train_options *opt);
 /* The sample times the options describe, into times[0..n) (n from dln_train_nsamples). */
 int dln_train_nsamples(const dln_train_options *opt);

@@ -11,10 +11,12 @@
  * indefinite away from minima (saddles, 002 §3).
  *
  * The integrator is advanced one internal step at a time (CV_ONE_STEP) with the
- * stop time t_end; samples come from CVodeGetDky on [t_n − h_n, t_n]. */
+ * stop time t_end; samples come from CVodeGetDky on [t_n − h_n, t_n].
+ * The integrator type "cvode"; it owns krylov_maxl (also read by gauss and auto). */
 #include <cvode/cvode.h>
 #include <cvode/cvode_ls.h>
 #include <math.h>
+#include <stddef.h>
 #include <nvector/nvector_serial.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,3 +166,29 @@ fail:
   cv_destroy(&s->base);
   return st;
 }
+
+#define OFF(f) offsetof(dln_train_options, f)
+
+static int krylov_check(const dln_option *o, const void *field, char *msg, size_t len) {
+  (void)o;
+  int m = *(const int *)field;
+  if (m >= 1 && m <= 1000) return 0;
+  snprintf(msg, len, "expected a Krylov dimension from 1 to 1000, found %d", m);
+  return 1;
+}
+
+/* clang-format off */
+static const dln_option cvode_rows[] = {
+  {"krylov_maxl", DLN_OPT_INT, OFF(krylov_maxl), "30", "cvode, gauss, auto: Krylov dimension of GMRES (1..1000)", NULL, DLN_OPTR_ANY, 0, 0, krylov_check, NULL},
+  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+/* clang-format on */
+
+const dln_integrator_type dln_integrator_cvode = {
+    .name = "cvode",
+    .summary = "gradient flow by CVODE BDF + GMRES with the exact Hessian-vector Jacobian (stiff)",
+    .flags = DLN_INTEG_NEEDS_HVP,
+    .options = cvode_rows,
+    .options_size = 0,
+    .check = NULL,
+    .create = dln_cvode_create,
+};

@@ -1,31 +1,28 @@
 /* The gradient-descent and gradient-flow drivers shared by every system
  * (dynamics_internal.h: the layer-wise network of dln_train, the end-to-end matrix of
- * dln_e2e_gd / dln_e2e_flow) and the ARKODE ERK stepper.
+ * dln_e2e_train) and every integrator type (dln/integrator.h), and the public view of a
+ * run as a dln_system.
  *
  * Gradient descent x_{k+1} = x_k − η∇φ(x_k) (or its preconditioned form), the explicit
- * Euler discretization of the flow, time t = kη. Two state buffers are swapped each
- * step, so the last good state survives a divergent update without copying.
- * Gradient flow: SUNDIALS ARKODE ERKStep (adaptive explicit Runge–Kutta; order 5 is
- * Dormand–Prince) advanced one internal step at a time (ARK_ONE_STEP); samples come
- * from the dense output ERKStepGetDky on [t_n, t_{n+1}], so they never shorten a step.
- * A loss-threshold crossing is located on the dense output by bisection.
+ * Euler discretization of the flow, time t = kη (the type dln_integrator_gd, gd.c). Two
+ * state buffers are swapped each step, so the last good state survives a divergent update
+ * without copying.
  *
- * The flow driver (drive_flow) is shared by every integrator through the stepper
- * interface of dynamics_internal.h: ARKODE ERK (here), CVODE BDF + GMRES with the exact
+ * Gradient flow (drive_flow): the method's stepper (type->create) advances the state one
+ * internal step at a time; samples come from its dense output on [t_n, t_{n+1}], so they
+ * never shorten a step; a loss-threshold crossing is located on the dense output by
+ * bisection. The steppers: ARKODE ERK (erk.c), CVODE BDF + GMRES with the exact
  * Jacobian-vector product −∇²φ v (cvode.c), Gauss–Legendre collocation (gauss.c), RKC
- * (dln's own RK switching to Runge–Kutta–Chebyshev, rkc.c) and AUTO, the RKC stepper
- * that, when the run is very stiff, asks to continue with CVODE at the current (t, θ)
- * instead (rule in rkc.c and docs/integrators.md). All but ERK need the system's
- * Hessian-vector product. */
-#include <arkode/arkode_erkstep.h>
+ * (dln's own RK switching to Runge–Kutta–Chebyshev, rkc.c) and AUTO (auto.c: RKC that,
+ * when the run is very stiff, continues with CVODE). The driver knows none of them by
+ * name: a type flagged DLN_INTEG_NEEDS_HVP is refused once, up front, for a system
+ * without Hessian-vector products. */
 #include <math.h>
-#include <nvector/nvector_serial.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sundials/sundials_context.h>
 #include <time.h>
 
 #include "dln/error.h"
@@ -84,6 +81,21 @@ int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *ou
   c->jtv_evals++;
   return dln_dyn_sys(c)->hvp(c, theta, v, out);
 }
+
+/* ------------------------------------------------------------ the public system */
+
+size_t dln_system_size(const dln_system *s) { return dln_dyn_size(s); }
+int dln_system_rhs(dln_system *s, const double *x, double *f) { return dln_dyn_rhs(s, x, f); }
+int dln_system_has_hvp(const dln_system *s) { return dln_dyn_sys(s)->hvp != NULL; }
+int dln_system_hvp(dln_system *s, const double *x, const double *v, double *out) {
+  if (!dln_dyn_sys(s)->hvp) {
+    dln_error(DLN_EINVAL, "the %s system has no Hessian-vector product", dln_dyn_sys(s)->flow_name);
+    return -1;
+  }
+  return dln_dyn_hvp(s, x, v, out);
+}
+double dln_system_loss(dln_system *s, const double *x) { return dln_dyn_sys(s)->loss(s, x); }
+const dln_train_options *dln_system_options(const dln_system *s) { return s->opt; }
 
 double dln_dyn_wrms(size_t n, const double *x, const double *y, double rtol, double atol) {
   double s = 0;
@@ -201,102 +213,6 @@ out:
 
 /* ------------------------------------------------------------ gradient flow */
 
-/* ---- ARKODE ERKStep stepper */
-typedef struct {
-  dln_stepper base; /* first member */
-  dln_run_ctx *c;
-  SUNContext sctx;
-  N_Vector y, yd; /* y wraps θ; yd wraps the dense-output buffer of each call */
-  void *mem;
-} erk_stepper;
-
-static int erk_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
-  (void)t;
-  return dln_dyn_rhs(user, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
-}
-
-/* c->sundials_msg is the buffer of the error handler dln_sun_err_capture */
-_Static_assert(sizeof ((dln_run_ctx *)0)->sundials_msg == DLN_SUN_MSG_LEN, "sundials_msg must hold DLN_SUN_MSG_LEN");
-
-static int erk_step(dln_stepper *base, double *t) {
-  erk_stepper *s = (erk_stepper *)base;
-  s->c->rhs_bad = 0;
-  sunrealtype tr = *t;
-  int flag = ERKStepEvolve(s->mem, s->c->opt->t_end, s->y, &tr, ARK_ONE_STEP);
-  if (flag >= 0) *t = tr; /* on failure θ is the last accepted state, at the old t */
-  if (flag < 0) {
-    snprintf(base->msg, sizeof base->msg, "%s", s->c->sundials_msg);
-    return s->c->rhs_bad ? DLN_STOP_DIVERGED : DLN_STOP_SOLVER;
-  }
-  return 0;
-}
-
-static int erk_dense(dln_stepper *base, double t, double *out) {
-  erk_stepper *s = (erk_stepper *)base;
-  N_VSetArrayPointer(out, s->yd);
-  return ERKStepGetDky(s->mem, t, 0, s->yd);
-}
-
-static double erk_last_h(dln_stepper *base) {
-  sunrealtype h = 0;
-  ERKStepGetLastStep(((erk_stepper *)base)->mem, &h);
-  return h;
-}
-
-static void erk_stats(dln_stepper *base, dln_train_result *r) {
-  erk_stepper *s = (erk_stepper *)base;
-  long natt = 0, netf = 0;
-  ERKStepGetNumStepAttempts(s->mem, &natt);
-  ERKStepGetNumErrTestFails(s->mem, &netf);
-  r->attempted += natt;
-  r->rejected += netf;
-}
-
-static void erk_destroy(dln_stepper *base) {
-  erk_stepper *s = (erk_stepper *)base;
-  if (!s) return;
-  if (s->mem) ERKStepFree(&s->mem);
-  dln_sun_free(&s->sctx, &s->y, &s->yd);
-  free(s);
-}
-
-static int erk_create(dln_run_ctx *c, double *theta, dln_stepper **out) {
-  *out = NULL;
-  const dln_train_options *o = c->opt;
-  size_t n = dln_dyn_size(c);
-  erk_stepper *s = calloc(1, sizeof *s);
-  if (!s) return dln_error(DLN_ENOMEM, "out of memory allocating the ARKODE integrator");
-  s->base.name = "arkode-erk";
-  s->base.step = erk_step;
-  s->base.dense = erk_dense;
-  s->base.stats = erk_stats;
-  s->base.destroy = erk_destroy;
-  s->base.last_h = erk_last_h;
-  s->c = c;
-  int st = dln_sun_make(n, theta, &s->sctx, &s->y, &s->yd);
-  if (st) goto fail;
-  if (!s->y || !s->yd) {
-    st = dln_error(DLN_ENOMEM, "out of memory allocating SUNDIALS vectors");
-    goto fail;
-  }
-  s->mem = ERKStepCreate(erk_rhs, 0.0, s->y, s->sctx);
-  if (!s->mem) {
-    st = dln_error(DLN_ENOMEM, "ERKStepCreate failed");
-    goto fail;
-  }
-  if (ERKStepSetUserData(s->mem, c) || ERKStepSetErrHandlerFn(s->mem, dln_sun_err_capture, c->sundials_msg) ||
-      ERKStepSStolerances(s->mem, o->rtol, o->atol) || ERKStepSetTableNum(s->mem, (ARKODE_ERKTableID)dln_erk_table_id(o->erk_order)) ||
-      ERKStepSetStopTime(s->mem, o->t_end) || ERKStepSetMaxNumSteps(s->mem, -1)) {
-    st = dln_error(DLN_ESOLVER, "ARKODE setup failed: %s", c->sundials_msg);
-    goto fail;
-  }
-  *out = &s->base;
-  return DLN_OK;
-fail:
-  erk_destroy(&s->base);
-  return st;
-}
-
 static int flow_stop_msg(dln_run_ctx *c, dln_stepper *stp, int rc, double t, long steps) {
   dln_train_result *r = c->res;
   r->fail_t = t;
@@ -311,7 +227,7 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
   const dln_train_options *o = c->opt;
   dln_train_result *r = c->res;
   size_t n = sys->size(c);
-  int status = DLN_OK, is_auto = o->method == DLN_METHOD_AUTO, done = 0, cvode_on = 0;
+  int status = DLN_OK, done = 0;
   long steps = 0;
   dln_stepper *stp = NULL;
   double *ybuf = malloc(n * sizeof(double) + 1);
@@ -321,14 +237,7 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
     free(prev);
     return dln_error(DLN_ENOMEM, "out of memory allocating flow buffers (%zu parameters)", n);
   }
-  if (o->method == DLN_METHOD_CVODE)
-    status = dln_cvode_create(c, theta, 0.0, 0.0, &stp);
-  else if (o->method == DLN_METHOD_GAUSS)
-    status = dln_gauss_create(c, theta, 0.0, &stp);
-  else if (o->method == DLN_METHOD_RKC || is_auto)
-    status = dln_rkc_create(c, theta, is_auto, &stp);
-  else
-    status = erk_create(c, theta, &stp);
+  status = o->method->create(c, theta, 0.0, 0.0, &stp);
   if (status) goto out;
   r->integrator = stp->name;
   long max_steps = o->max_steps > 0 ? o->max_steps : 10000000L;
@@ -440,19 +349,6 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
       finish(c, DLN_STOP_CANCELLED, t, "cancelled at t = %.6g", t);
       break;
     }
-    double h0;
-    if (is_auto && !cvode_on && dln_rkc_wants_cvode(stp, &h0)) {
-      cvode_on = 1;
-      /* AUTO, very stiff: continue with CVODE at the current (t, θ) (rkc.c) */
-      dln_stepper *cv = NULL;
-      if ((status = dln_cvode_create(c, theta, t, h0, &cv))) goto out;
-      const char *name = dln_rkc_name(stp, 2);
-      stp->stats(stp, r);
-      stp->destroy(stp);
-      stp = cv;
-      if (isnan(r->switched_at)) r->switched_at = t;
-      r->integrator = name;
-    }
   }
 stopped:
   r->loss = sys->loss(c, theta);
@@ -474,25 +370,34 @@ out:
 
 /* ------------------------------------------------------------ a run */
 
-static const char *method_name(dln_method m) {
-  switch (m) {
-    case DLN_METHOD_CVODE: return "cvode";
-    case DLN_METHOD_GAUSS: return "gauss";
-    case DLN_METHOD_AUTO: return "auto";
-    case DLN_METHOD_RKC: return "rkc";
-    default: return m == DLN_METHOD_GD ? "gd" : "flow";
+/* "gd, flow": the registered types a system without Hessian-vector products can run. */
+static const char *types_without_hvp(char *buf, size_t len) {
+  size_t k = 0;
+  buf[0] = '\0';
+  const dln_integrator_type *t;
+  for (int i = 0; (t = dln_integrator_at(i)); ++i) {
+    if (t->flags & DLN_INTEG_NEEDS_HVP) continue;
+    int w = snprintf(buf + k, len - k, "%s%s", k ? ", " : "", t->name);
+    if (w < 0 || (size_t)w >= len - k) break;
+    k += (size_t)w;
   }
+  return buf;
 }
 
 int dln_dyn_run(dln_run_ctx *c, double *x) {
   const dln_dyn_system *sys = dln_dyn_sys(c);
   const dln_train_options *o = c->opt;
   dln_train_result *r = c->res;
-  if (!sys->hvp && o->method != DLN_METHOD_GD && o->method != DLN_METHOD_FLOW)
+  const dln_integrator_type *m = o->method;
+  if ((m->flags & DLN_INTEG_NEEDS_HVP) && !sys->hvp) {
+    char ok[256];
     return dln_error(DLN_EINVAL,
-                     "method: %s needs Hessian-vector products, which the %s system does not provide; expected gd (0) "
-                     "or flow (1), found %d",
-                     method_name(o->method), sys->flow_name, (int)o->method);
+                     "method: %s needs Hessian-vector products, which the %s system does not provide; expected one of "
+                     "%s, found %s",
+                     m->name, sys->flow_name, types_without_hvp(ok, sizeof ok), m->name);
+  }
+  if (!(m->flags & DLN_INTEG_DISCRETE) && !m->create)
+    return dln_error(DLN_EINVAL, "method: %s has no create function", m->name);
   int ns = dln_train_nsamples(o);
   c->ntimes = ns;
   c->next = 0;
@@ -501,7 +406,7 @@ int dln_dyn_run(dln_run_ctx *c, double *x) {
   dln_train_sample_times(o, c->times);
   c->t0_wall = now_seconds();
   c->last_progress = c->t0_wall;
-  int st = o->method == DLN_METHOD_GD ? drive_gd(c, x) : drive_flow(c, x);
+  int st = (m->flags & DLN_INTEG_DISCRETE) ? drive_gd(c, x) : drive_flow(c, x);
   /* final row at the stop point unless it was just sampled (column 0 is t) */
   dln_table *tb = c->traj;
   if (!st && tb && (tb->nrows == 0 || dln_table_row(tb, tb->nrows - 1)[0] != r->t))

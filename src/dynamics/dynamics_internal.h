@@ -14,9 +14,13 @@
 
 #include <stddef.h>
 
+#include "dln/integrator.h"
 #include "dln/train.h"
 
-typedef struct dln_run_ctx dln_run_ctx;
+/* The run context is the public dln_system (dln/integrator.h): integrator types see it
+ * through dln_system_size / _rhs / _hvp / _loss / _options (driver.c), the built-in
+ * ones also through the fields below. */
+typedef struct dln_system dln_run_ctx;
 
 /* A dynamical system behind the drivers. Callbacks receive the run context; the
  * system's own data is c->net, c->loss, c->obs, c->traj, c->row (the layer-wise
@@ -61,7 +65,7 @@ typedef struct dln_dyn_system {
 extern const dln_dyn_system dln_net_system;
 
 /* Shared state of a run: the system, samples, result bookkeeping and counters. */
-struct dln_run_ctx {
+struct dln_system {
   const dln_dyn_system *sys; /* NULL: dln_net_system */
   void *data;                /* the system's data (not used by dln_net_system) */
   /* dln_net_system's data */
@@ -97,7 +101,7 @@ void dln_dyn_result_init(dln_train_result *r);
  * point unless it was just sampled, wall time. The caller has validated the options
  * and the state, initialized c->res and set the system's data; c->times is allocated
  * and freed here, c->next is the number of samples taken afterwards. A system without
- * hvp accepts GD and FLOW only (DLN_EINVAL otherwise). */
+ * hvp refuses types flagged DLN_INTEG_NEEDS_HVP (DLN_EINVAL). */
 int dln_dyn_run(dln_run_ctx *c, double *x);
 
 /* f = ẋ (the flow's right-hand side), counted in c->grad_evals: 0, 1 (not finite:
@@ -106,37 +110,25 @@ int dln_dyn_rhs(dln_run_ctx *c, const double *theta, double *g);
 /* out = ∇²φ(θ) v, counted in c->jtv_evals. 0 or −1 (fatal). */
 int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *out);
 
+/* The rows of type t validated against its options (opt itself, or opt->method_options
+ * for a type with its own block), then t->check (registry.c). */
+int dln_integrator_validate(const dln_integrator_type *t, const dln_train_options *opt);
+/* Range and extra checks of the rows (NULL-terminated) on base; messages start with the
+ * row's name ("rtol: expected ..."). */
+int dln_dyn_validate_rows(const void *base, const dln_option *rows);
+
 /* Weighted RMS norm with SUNDIALS' weights 1/(atol + rtol |y_i|). */
 double dln_dyn_wrms(size_t n, const double *x, const double *y, double rtol, double atol);
-
-/* One integrator behind the flow driver. step() advances θ (the buffer given at
- * creation) by one internal step, never past opt->t_end, and sets *t. It returns
- * 0, or DLN_STOP_SOLVER / DLN_STOP_DIVERGED with a reason in msg (the driver then
- * reports it; θ still holds the last accepted state). dense() evaluates the
- * interpolant at t inside the last step interval into out (0 or nonzero). stats()
- * adds the integrator's counters to r (steps are counted by the driver; grad_evals
- * and jtv_evals come from dln_run_ctx). destroy() accepts half-built steppers. */
-typedef struct dln_stepper dln_stepper;
-struct dln_stepper {
-  const char *name;
-  int (*step)(dln_stepper *s, double *t);
-  int (*dense)(dln_stepper *s, double t, double *out);
-  void (*stats)(dln_stepper *s, dln_train_result *r);
-  void (*destroy)(dln_stepper *s);
-  double (*last_h)(dln_stepper *s); /* size of the last accepted step */
-  char msg[256];
-};
 
 /* The Jacobian-vector product CVODE uses: Jv = −∇²φ(θ) v (exact). 0, 1 (non-finite), −1. */
 int dln_cvode_jtv(dln_run_ctx *c, const double *theta, const double *v, double *Jv);
 /* CVODE BDF + SPGMR with J v = −∇²φ(θ) v, started at (t0, θ) (cvode.c); h0 > 0 is
  * the first step to try (AUTO passes the last ERK step), 0 lets CVODE estimate it. */
 int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out);
-/* Gauss–Legendre collocation, s = opt->gauss_stages, started at (t0, θ) (gauss.c). */
-int dln_gauss_create(dln_run_ctx *c, double *theta, double t0, dln_stepper **out);
 /* dln's own explicit RK (ARKODE's table of opt->erk_order) switching to
  * Runge–Kutta–Chebyshev when stability-limited, started at t = 0 (rkc.c). auto_mode:
- * when the run is very stiff, do not switch to RKC but raise dln_rkc_wants_cvode. */
+ * when the run is very stiff, do not switch to RKC but raise dln_rkc_wants_cvode (the
+ * AUTO stepper of auto.c then continues with CVODE). */
 int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **out);
 /* AUTO: 1 (and the step to start CVODE with) once the stepper asks for CVODE. */
 int dln_rkc_wants_cvode(dln_stepper *stp, double *h0);

@@ -400,14 +400,16 @@ static const dln_dyn_system e2e_system = {
     .flow_result_on_early_exit = 1,
 };
 
-/* Validation, then the shared driver with method GD or FLOW. */
-static int e2e_run_method(dln_e2e *e, double *W, const dln_train_options *opt, dln_method method, double *samples,
-                          dln_table *traj, dln_train_result *result) {
+/* Validation, then the shared driver with `method` (NULL: opt->method). Integrators that
+ * need Hessian-vector products are refused (the end-to-end system has none). */
+static int e2e_run_method(dln_e2e *e, double *W, const dln_train_options *opt, const dln_integrator_type *method,
+                          double *samples, dln_table *traj, dln_train_result *result) {
   if (!result) return dln_error(DLN_EINVAL, "end-to-end run: result: expected a pointer, found NULL");
   dln_dyn_result_init(result);
   if (!e || !W || !opt) return dln_error(DLN_EINVAL, "end-to-end run: expected non-NULL dynamics, W and options");
   dln_train_options local = *opt;
-  local.method = method;
+  if (method) local.method = method;
+  method = local.method;
   int st = dln_train_check(&local);
   if (st) return st;
   if ((st = dln_check_finite("end-to-end run: initial W", e->m, e->n, W))) return st;
@@ -430,7 +432,9 @@ static int e2e_run_method(dln_e2e *e, double *W, const dln_train_options *opt, d
   long rhs0 = e->nrhs;
   st = dln_dyn_run(&c, W);
   result->grad_evals = e->nrhs - rhs0;
-  result->integrator = method == DLN_METHOD_GD ? "e2e-gd" : "e2e-arkode-erk";
+  /* the summaries' names of the two integrators the end-to-end runs always had */
+  if (method == &dln_integrator_gd) result->integrator = "e2e-gd";
+  else if (method == &dln_integrator_flow) result->integrator = "e2e-arkode-erk";
   /* samples never reached */
   if (samples)
     for (int i = c.next; i < ns; ++i)
@@ -440,10 +444,14 @@ static int e2e_run_method(dln_e2e *e, double *W, const dln_train_options *opt, d
 
 int dln_e2e_gd(dln_e2e *e, double *W, const dln_train_options *opt, double *samples, dln_table *traj,
                dln_train_result *result) {
-  return e2e_run_method(e, W, opt, DLN_METHOD_GD, samples, traj, result);
+  return e2e_run_method(e, W, opt, &dln_integrator_gd, samples, traj, result);
 }
 
 int dln_e2e_flow(dln_e2e *e, double *W, const dln_train_options *opt, double *samples, dln_table *traj,
                  dln_train_result *result) {
-  return e2e_run_method(e, W, opt, DLN_METHOD_FLOW, samples, traj, result);
+  return e2e_run_method(e, W, opt, &dln_integrator_flow, samples, traj, result);
+}
+
+int dln_e2e_train(dln_e2e *e, double *W, const dln_train_options *opt, dln_table *traj, dln_train_result *result) {
+  return e2e_run_method(e, W, opt, NULL, NULL, traj, result);
 }

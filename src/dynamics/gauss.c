@@ -40,9 +40,13 @@
  * u(t_0 + c_i h) = Y_i (HNW I Thm II.7.6); samples inside a step evaluate it,
  * u(t_0 + τh) = θ_0 + Σ_i Z_i L_i(τ), L_i the Lagrange basis on the nodes {0, c_1..c_s}
  * with L_i(0) = 0, so sampling never shortens a step. The same polynomial, extrapolated,
- * gives the initial guess of the next step's stages. */
+ * gives the initial guess of the next step's stages.
+ *
+ * The integrator type "gauss"; it owns gauss_stages and gauss_h, and reads krylov_maxl
+ * (cvode.c). */
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,7 +519,8 @@ static double *dvec(size_t n, size_t m, int *bad) {
   return p;
 }
 
-int dln_gauss_create(dln_run_ctx *c, double *theta, double t0, dln_stepper **out) {
+static int gauss_create(dln_run_ctx *c, double *theta, double t0, double h_first, dln_stepper **out) {
+  (void)h_first; /* the first step comes from gauss_h or the estimate below */
   *out = NULL;
   const dln_train_options *o = c->opt;
   size_t n = dln_dyn_size(c);
@@ -564,13 +569,7 @@ int dln_gauss_create(dln_run_ctx *c, double *theta, double t0, dln_stepper **out
       gauss_destroy(&g->base);
       return dln_error(DLN_ESOLVER, "Gauss-Legendre setup: gradient evaluation failed: %s", dln_last_error());
     }
-    double d0 = 0, d1 = 0;
-    for (size_t q = 0; q < n; ++q) {
-      double sc = o->atol + o->rtol * fabs(theta[q]);
-      d0 += (theta[q] / sc) * (theta[q] / sc);
-      d1 += (g->F[q] / sc) * (g->F[q] / sc);
-    }
-    d0 = sqrt(d0 / (double)n), d1 = sqrt(d1 / (double)n);
+    double d0 = dln_dyn_wrms(n, theta, theta, o->rtol, o->atol), d1 = dln_dyn_wrms(n, g->F, theta, o->rtol, o->atol);
     double h0 = (d0 < 1e-5 || d1 < 1e-5 || rc) ? 1e-6 : 0.01 * d0 / d1;
     g->h = fmin(h0, o->t_end - t0);
     if (!(g->h > 0)) g->h = 1e-6;
@@ -578,3 +577,35 @@ int dln_gauss_create(dln_run_ctx *c, double *theta, double t0, dln_stepper **out
   *out = &g->base;
   return DLN_OK;
 }
+
+#define OFF(f) offsetof(dln_train_options, f)
+
+static int stages_check(const dln_option *o, const void *field, char *msg, size_t len) {
+  (void)o;
+  int v = *(const int *)field;
+  if (v == 1 || v == 2) return 0;
+  snprintf(msg, len, "expected 1 or 2 stages, found %d", v);
+  return 1;
+}
+
+/* gauss also runs GMRES of dimension krylov_maxl, a row of cvode */
+static int gauss_check(const dln_train_options *o) {
+  return dln_dyn_validate_rows(o, dln_integrator_cvode.options);
+}
+
+/* clang-format off */
+static const dln_option gauss_rows[] = {
+  {"gauss_stages", DLN_OPT_INT, OFF(gauss_stages), "2", "gauss: stages s (1: implicit midpoint, order 2; 2: order 4)", NULL, DLN_OPTR_ANY, 0, 0, stages_check, NULL},
+  {"gauss_h", DLN_OPT_DOUBLE, OFF(gauss_h), "0", "gauss: fixed step size without error control (0: adaptive with rtol, atol)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
+  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+/* clang-format on */
+
+const dln_integrator_type dln_integrator_gauss = {
+    .name = "gauss",
+    .summary = "gradient flow by Gauss-Legendre collocation (conserves the C_j to round-off)",
+    .flags = DLN_INTEG_NEEDS_HVP,
+    .options = gauss_rows,
+    .options_size = 0,
+    .check = gauss_check,
+    .create = gauss_create,
+};

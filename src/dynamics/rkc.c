@@ -48,11 +48,15 @@
  * of the current size remain: RKC needs about √(1.54·h·ρ) stages per step, so its cost
  * grows like √(ρ·(t_end − t)), while CVODE's barely depends on ρ (docs/integrators.md).
  *
+ * The integrator type "rkc"; it owns auto_stiff_ratio and auto_window (also read by
+ * auto) and reads erk_order (erk.c).
+ *
  * Dense output: quintic Hermite interpolation of (θ, f) at the last three step points
  * after two RK steps, else cubic Hermite on the last step (HNW I §II.6; rkc_dense). All
  * buffers are allocated at creation. */
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -648,3 +652,33 @@ int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **o
   *out = &s->base;
   return DLN_OK;
 }
+
+/* The type "rkc": starts at t = 0 (the only start the flow driver asks for). */
+static int rkc_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out) {
+  (void)h0; /* the first step comes from the starting-step rule (start) */
+  *out = NULL;
+  if (t0 != 0) return dln_error(DLN_EINVAL, "rkc: expected a start at t = 0, found t = %g", t0);
+  return dln_rkc_create(c, theta, 0, out);
+}
+
+/* the RK phase uses the table of erk_order, a row of flow */
+static int rkc_check(const dln_train_options *o) { return dln_dyn_validate_rows(o, dln_integrator_flow.options); }
+
+#define OFF(f) offsetof(dln_train_options, f)
+
+/* clang-format off */
+static const dln_option rkc_rows[] = {
+  {"auto_stiff_ratio", DLN_OPT_DOUBLE, OFF(auto_stiff_ratio), "0.5", "auto, rkc: h*rho/beta_RK at or above which a Runge-Kutta step counts as stability-limited", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
+  {"auto_window", DLN_OPT_INT, OFF(auto_window), "3", "auto, rkc: consecutive stability-limited Runge-Kutta steps before switching", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
+  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+/* clang-format on */
+
+const dln_integrator_type dln_integrator_rkc = {
+    .name = "rkc",
+    .summary = "gradient flow by dln's own low-overhead Runge-Kutta, switching to Runge-Kutta-Chebyshev when stiff",
+    .flags = DLN_INTEG_NEEDS_HVP,
+    .options = rkc_rows,
+    .options_size = 0,
+    .check = rkc_check,
+    .create = rkc_create,
+};

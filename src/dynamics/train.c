@@ -2,14 +2,17 @@
  * and the network as a system of the shared drivers (driver.c, dynamics_internal.h).
  *
  * Gradient descent θ_{k+1} = θ_k − η∇φ(θ_k), the explicit Euler discretization of
- * θ̇ = −∇φ(θ) (001 footnote 2), time t = kη. Gradient flow by ARKODE ERK, CVODE,
- * Gauss–Legendre or AUTO (ERK switching to CVODE when stiff); the drivers, the stop
+ * θ̇ = −∇φ(θ) (001 footnote 2), time t = kη. Gradient flow by any integrator type
+ * (dln/integrator.h; the default AUTO); the driver's own option rows (t_end, tolerances,
+ * stop rules, sampling) are here, each type's in its file. The drivers, the stop
  * rules, sampling by dense output and the integrators are described in driver.c and
  * docs/integrators.md. The network provides the value and gradient (dln_net_grad), the
  * exact Hessian-vector product (dln_net_hvp) and the observer's table rows. */
 #include "dln/train.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,10 +20,6 @@
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
-
-/* Largest t_end/η of gradient descent: the step counter is a long; 2^62 steps is far
- * beyond any run and keeps round(t_end/η) + 1 exact in a long. */
-#define DLN_GD_MAX_STEPS 4.611686018427387904e18
 
 const char *dln_stop_reason_name(int reason) {
   switch (reason) {
@@ -35,73 +34,62 @@ const char *dln_stop_reason_name(int reason) {
   }
 }
 
+/* ------------------------------------------------------------ the driver's options */
+
+#define OFF(f) offsetof(dln_train_options, f)
+
+static int rtol_check(const dln_option *o, const void *field, char *msg, size_t len) {
+  (void)o;
+  double x = *(const double *)field;
+  if (x < 1) return 0;
+  snprintf(msg, len, "expected a relative tolerance below 1, found %g", x);
+  return 1;
+}
+
+static int samples_check(const dln_option *o, const void *field, char *msg, size_t len) {
+  (void)o;
+  int n = *(const int *)field;
+  if (n <= 10000000) return 0;
+  snprintf(msg, len, "expected at most 10^7 samples, found %d", n);
+  return 1;
+}
+
+/* clang-format off */
+static const dln_option train_rows[] = {
+  {"t_end", DLN_OPT_DOUBLE, OFF(t_end), "40", "final time (GD: steps * eta)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
+  {"max_steps", DLN_OPT_LONG, OFF(max_steps), "0", "step budget (0 = default: t_end/eta for GD, 10^7 for flow)", NULL, DLN_OPTR_MIN, 0, 0, NULL, NULL},
+  {"loss_threshold", DLN_OPT_DOUBLE, OFF(loss_threshold), "-1", "stop when the loss <= this (negative: off)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"grad_tol", DLN_OPT_DOUBLE, OFF(grad_tol), "0", "stop when the gradient norm <= this (0: off)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
+  {"rtol", DLN_OPT_DOUBLE, OFF(rtol), "1e-8", "flow: relative tolerance", NULL, DLN_OPTR_POS, 0, 0, rtol_check, NULL},
+  {"atol", DLN_OPT_DOUBLE, OFF(atol), "1e-10", "flow: absolute tolerance", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
+  {"blowup", DLN_OPT_DOUBLE, OFF(blowup), "1e150", "divergence threshold on the loss and max |theta|", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
+  {"samples", DLN_OPT_INT, OFF(nsamples), "201", "number of sample times including 0 and t_end", NULL, DLN_OPTR_MIN, 2, 0, samples_check, NULL},
+  {"log_samples", DLN_OPT_BOOL, OFF(log_spacing), "false", "log-spaced sample times from t_first to t_end (plus t = 0)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"t_first", DLN_OPT_DOUBLE, OFF(t_first), "0", "first positive sample time for log spacing (0: t_end * 1e-4)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
+  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+/* clang-format on */
+
+const dln_option *dln_train_option_rows(void) { return train_rows; }
+
 void dln_train_default_options(dln_train_options *opt) {
   memset(opt, 0, sizeof *opt);
-  opt->method = DLN_METHOD_GD;
-  opt->eta = 1e-3;
-  opt->t_end = 10.0;
-  opt->max_steps = 0;
-  opt->loss_threshold = -1.0;
-  opt->grad_tol = 0.0;
-  opt->rtol = 1e-8;
-  opt->atol = 1e-10;
-  opt->erk_order = 5;
-  opt->blowup = 1e150;
-  opt->nsamples = 201;
-  opt->log_spacing = 0;
-  opt->t_first = 0.0;
-  opt->gauss_stages = 2;
-  opt->gauss_h = 0.0;
-  opt->krylov_maxl = 30;
-  opt->auto_stiff_ratio = 0.5;
-  opt->auto_window = 3;
-  opt->auto_min_steps = 200;
-  opt->auto_rkc_max = 1e4;
+  /* the defaults are option text that parses (numbers only: nothing is allocated) */
+  (void)dln_options_default(opt, train_rows, -1);
+  const dln_integrator_type *t;
+  for (int i = 0; (t = dln_integrator_at(i)); ++i)
+    if (t->options_size == 0) (void)dln_options_default(opt, t->options, -1);
+  opt->method = &dln_integrator_auto;
 }
 
 int dln_train_check(const dln_train_options *o) {
-  if (o->method != DLN_METHOD_GD && o->method != DLN_METHOD_FLOW && o->method != DLN_METHOD_CVODE &&
-      o->method != DLN_METHOD_GAUSS && o->method != DLN_METHOD_AUTO && o->method != DLN_METHOD_RKC)
-    return dln_error(DLN_EINVAL, "method: expected gd (0), flow (1), cvode (2), gauss (3), auto (4) or rkc (5), found %d",
-                     (int)o->method);
-  if (o->method == DLN_METHOD_GD && !(isfinite(o->eta) && o->eta > 0))
-    return dln_error(DLN_EINVAL, "eta: expected a finite step size > 0, found %g", o->eta);
-  if (!(isfinite(o->t_end) && o->t_end > 0))
-    return dln_error(DLN_EINVAL, "t_end: expected a finite time > 0, found %g", o->t_end);
-  /* the step count round(t_end/η) must be a long (and countable) */
-  if (o->method == DLN_METHOD_GD && !(o->t_end / o->eta <= DLN_GD_MAX_STEPS))
-    return dln_error(DLN_EINVAL, "t_end/eta: expected at most %.3g gradient-descent steps, found t_end = %g, eta = %g (%.3g steps)",
-                     DLN_GD_MAX_STEPS, o->t_end, o->eta, o->t_end / o->eta);
-  if (o->max_steps < 0) return dln_error(DLN_EINVAL, "max_steps: expected >= 0, found %ld", o->max_steps);
-  if (isnan(o->loss_threshold)) return dln_error(DLN_EINVAL, "loss_threshold: expected a number, found nan");
-  if (!(o->grad_tol >= 0) || isinf(o->grad_tol))
-    return dln_error(DLN_EINVAL, "grad_tol: expected a finite value >= 0, found %g", o->grad_tol);
-  if (o->method != DLN_METHOD_GD) {
-    if (!(isfinite(o->rtol) && o->rtol > 0 && o->rtol < 1))
-      return dln_error(DLN_EINVAL, "rtol: expected 0 < rtol < 1, found %g", o->rtol);
-    if (!(isfinite(o->atol) && o->atol > 0))
-      return dln_error(DLN_EINVAL, "atol: expected a finite value > 0, found %g", o->atol);
-    if ((o->method == DLN_METHOD_FLOW || o->method == DLN_METHOD_AUTO || o->method == DLN_METHOD_RKC) && o->erk_order != 2 && o->erk_order != 3 &&
-        o->erk_order != 4 && o->erk_order != 5 && o->erk_order != 6 && o->erk_order != 8)
-      return dln_error(DLN_EINVAL, "erk_order: expected one of 2, 3, 4, 5, 6, 8, found %d", o->erk_order);
-    if (o->gauss_stages != 0 && o->gauss_stages != 1 && o->gauss_stages != 2)
-      return dln_error(DLN_EINVAL, "gauss_stages: expected 1 or 2 (0 = default 2), found %d", o->gauss_stages);
-    if (!(isfinite(o->gauss_h) && o->gauss_h >= 0))
-      return dln_error(DLN_EINVAL, "gauss_h: expected a finite step >= 0 (0 = adaptive), found %g", o->gauss_h);
-    if (o->krylov_maxl < 0 || o->krylov_maxl > 1000)
-      return dln_error(DLN_EINVAL, "krylov_maxl: expected 0..1000 (0 = default 30), found %d", o->krylov_maxl);
-    if (!(isfinite(o->auto_stiff_ratio) && o->auto_stiff_ratio >= 0))
-      return dln_error(DLN_EINVAL, "auto_stiff_ratio: expected a finite value >= 0 (0 = default 0.5), found %g",
-                       o->auto_stiff_ratio);
-    if (o->auto_window < 0)
-      return dln_error(DLN_EINVAL, "auto_window: expected >= 0 (0 = default 3), found %d", o->auto_window);
-    if (!(isfinite(o->auto_rkc_max) && o->auto_rkc_max >= 0))
-      return dln_error(DLN_EINVAL, "auto_rkc_max: expected a finite value >= 0 (0 = default 1e4), found %g",
-                       o->auto_rkc_max);
-    if (o->auto_min_steps < 0)
-      return dln_error(DLN_EINVAL, "auto_min_steps: expected >= 0 (0 = default 200), found %ld", o->auto_min_steps);
-  }
-  if (!(o->blowup > 0)) return dln_error(DLN_EINVAL, "blowup: expected a value > 0, found %g", o->blowup);
+  if (!o) return dln_error(DLN_EINVAL, "dln_train_check: options must not be NULL");
+  if (!o->method)
+    return dln_error(DLN_EINVAL, "method: expected an integrator type (dln_integrator_find, e.g. \"auto\"), found NULL");
+  int st = dln_dyn_validate_rows(o, train_rows);
+  if (!st) st = dln_integrator_validate(o->method, o);
+  if (st) return st;
+  if (o->t_first >= o->t_end)
+    return dln_error(DLN_EINVAL, "t_first: expected a time below t_end = %g, found %g", o->t_end, o->t_first);
   if (o->sample_times) {
     if (o->nsample_times < 1)
       return dln_error(DLN_EINVAL, "sample_times: expected at least 1 time, found %d", o->nsample_times);
@@ -113,10 +101,6 @@ int dln_train_check(const dln_train_options *o) {
         return dln_error(DLN_EINVAL, "sample_times[%d]: expected increasing times, found %g after %g", i, t,
                          o->sample_times[i - 1]);
     }
-  } else {
-    if (o->nsamples < 2) return dln_error(DLN_EINVAL, "samples: expected at least 2, found %d", o->nsamples);
-    if (o->log_spacing && !(o->t_first >= 0 && o->t_first < o->t_end))
-      return dln_error(DLN_EINVAL, "t_first: expected 0 <= t_first < t_end=%g, found %g", o->t_end, o->t_first);
   }
   return DLN_OK;
 }
@@ -217,7 +201,7 @@ const dln_dyn_system dln_net_system = {
 int dln_train(dln_net *net, dln_loss *loss, double *theta, const dln_train_options *opt, dln_observer *obs,
               dln_table *traj, dln_train_result *result) {
   dln_dyn_result_init(result);
-  result->integrator = opt->method == DLN_METHOD_GD ? "gd" : "none";
+  result->integrator = opt && opt->method && (opt->method->flags & DLN_INTEG_DISCRETE) ? opt->method->name : "none";
   int st = dln_train_check(opt);
   if (st) return st;
   if (loss->rows != dln_net_rows(net) || loss->cols != dln_net_cols(net))

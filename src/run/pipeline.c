@@ -72,28 +72,11 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
   return st ? blame(s, st, field) : DLN_OK;
 }
 
-void dln_run_method(const char *name, dln_method *method, int *e2e) {
-  static const struct {
-    const char *name;
-    dln_method method;
-    int e2e;
-  } map[] = {{"gd", DLN_METHOD_GD, 0},    {"flow", DLN_METHOD_FLOW, 0},     {"cvode", DLN_METHOD_CVODE, 0},
-             {"gauss", DLN_METHOD_GAUSS, 0}, {"auto", DLN_METHOD_AUTO, 0}, {"rkc", DLN_METHOD_RKC, 0}, {"e2e_flow", DLN_METHOD_FLOW, 1},
-             {"e2e_gd", DLN_METHOD_GD, 1}};
-  *method = DLN_METHOD_FLOW;
-  *e2e = 0;
-  for (size_t i = 0; i < sizeof map / sizeof *map; ++i)
-    if (strcmp(name, map[i].name) == 0) {
-      *method = map[i].method;
-      *e2e = map[i].e2e;
-    }
-}
-
 /* The training options of spec s (thresholds from the loss's target norm). */
 static void train_options(const dln_spec *s, const dln_loss *loss, dln_train_options *to) {
   int e2e;
   dln_train_default_options(to);
-  dln_run_method(s->method, &to->method, &e2e);
+  to->method = dln_run_method_type(s->method, &e2e); /* checked by dln_spec_check */
   to->eta = s->train.eta;
   to->t_end = s->train.t_end;
   to->max_steps = s->train.max_steps;
@@ -174,8 +157,7 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
   }
 
   *phase = DLN_RUN_FAIL_SPEC;
-  dln_method method;
-  dln_run_method(s->method, &method, &p->e2e);
+  dln_run_method_type(s->method, &p->e2e);
   train_options(s, p->loss, &p->to);
   if ((st = dln_train_check(&p->to))) return st;
   size_t cap = rng ? (size_t)dln_train_nsamples(&p->to) + 1 : 1;
@@ -209,8 +191,7 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
 
 int dln_run_parts_train(dln_run_parts *p, dln_train_result *res) {
   if (!p->e2e) return dln_train(p->net, p->loss, p->theta, &p->to, p->obs, p->traj, res);
-  return p->to.method == DLN_METHOD_GD ? dln_e2e_gd(p->dyn, p->W, &p->to, NULL, p->traj, res)
-                                       : dln_e2e_flow(p->dyn, p->W, &p->to, NULL, p->traj, res);
+  return dln_e2e_train(p->dyn, p->W, &p->to, p->traj, res);
 }
 
 void dln_run_parts_free(dln_run_parts *p) {

@@ -45,9 +45,6 @@ const dln_integrator_type *dln_run_method_type(const char *name, int *e2e);
 /* The task's own check and the refusal of other tasks' options (run_select.c). */
 int dln_run_check_task(const dln_spec *spec, const dln_task_type *task, const char **field);
 
-/* The method of a spec: train method and whether the dynamics are end-to-end. */
-void dln_run_method(const char *name, dln_method *method, int *e2e);
-
 /* What one run needs; everything is owned and freed by dln_run_parts_free. */
 typedef struct dln_run_parts {
   dln_loss *loss;

@@ -1,0 +1,82 @@
+/* The integrator registry (dln/integrator.h): the built-in types, one line each, then
+ * the types registered from outside the library with dln_integrator_register. */
+#include <stdint.h>
+#include <string.h>
+
+#include "dln/error.h"
+#include "dynamics/dynamics_internal.h"
+
+static const dln_integrator_type *const builtin[] = {
+    &dln_integrator_gd,   /* gd.c */
+    &dln_integrator_flow, /* erk.c */
+    &dln_integrator_cvode, /* cvode.c */
+    &dln_integrator_gauss, /* gauss.c */
+    &dln_integrator_auto, /* auto.c */
+    &dln_integrator_rkc,  /* rkc.c */
+};
+enum { NBUILTIN = (int)(sizeof builtin / sizeof builtin[0]), MAX_TYPES = 64 };
+
+static const dln_integrator_type *extra[MAX_TYPES];
+static int nextra;
+
+const dln_integrator_type *dln_integrator_at(int i) {
+  if (i < 0) return NULL;
+  if (i < NBUILTIN) return builtin[i];
+  return i - NBUILTIN < nextra ? extra[i - NBUILTIN] : NULL;
+}
+
+const char *dln_integrator_name_at(int i) {
+  const dln_integrator_type *t = dln_integrator_at(i);
+  return t ? t->name : NULL;
+}
+
+const dln_integrator_type *dln_integrator_find(const char *name) {
+  if (!name) return NULL;
+  const dln_integrator_type *t;
+  for (int i = 0; (t = dln_integrator_at(i)); ++i)
+    if (strcmp(t->name, name) == 0) return t;
+  return NULL;
+}
+
+int dln_integrator_register(const dln_integrator_type *t) {
+  if (!t || !t->name || !t->name[0])
+    return dln_error(DLN_EINVAL, "dln_integrator_register: expected a type with a name, found %s", t ? "no name" : "NULL");
+  if (dln_integrator_find(t->name))
+    return dln_error(DLN_EINVAL, "dln_integrator_register: expected a new name, found '%s' (already registered)", t->name);
+  if (!(t->flags & DLN_INTEG_DISCRETE) && !t->create)
+    return dln_error(DLN_EINVAL, "dln_integrator_register: %s: expected a create function (only DLN_INTEG_DISCRETE types have none)",
+                     t->name);
+  if (t->flags & DLN_INTEG_DISCRETE)
+    return dln_error(DLN_EINVAL, "dln_integrator_register: %s: expected a stepper type (the gradient-descent driver is built in)",
+                     t->name);
+  if (t->options_size == 0 && dln_options_count(t->options) > 0)
+    return dln_error(DLN_EINVAL,
+                     "dln_integrator_register: %s: expected options_size > 0 for its option rows (fields of "
+                     "dln_train_options are the built-in types')",
+                     t->name);
+  if (NBUILTIN + nextra >= MAX_TYPES)
+    return dln_error(DLN_EINVAL, "dln_integrator_register: %s: expected at most %d integrator types", t->name, MAX_TYPES);
+  extra[nextra++] = t;
+  return DLN_OK;
+}
+
+int dln_dyn_validate_rows(const void *base, const dln_option *rows) {
+  for (int i = 0; rows && rows[i].name; ++i) {
+    int st = dln_option_validate(base, &rows[i], rows[i].name);
+    if (st) return st;
+  }
+  return DLN_OK;
+}
+
+int dln_integrator_validate(const dln_integrator_type *t, const dln_train_options *opt) {
+  const void *base = opt;
+  if (t->options_size > 0 && dln_options_count(t->options) > 0) {
+    if (!opt->method_options)
+      return dln_error(DLN_EINVAL, "method_options: expected the option block of %s (%zu bytes), found NULL", t->name,
+                       t->options_size);
+    base = opt->method_options;
+  }
+  int st = dln_dyn_validate_rows(base, t->options);
+  if (st) return st;
+  return t->check ? t->check(opt) : DLN_OK;
+}
