@@ -63,7 +63,8 @@ typedef struct dln_spec {
   /* the run's own rows */
   char *task;              /* a registered task type (dln/task.h) */
   char *init;              /* a registered initialization type (dln/init.h) */
-  char *method;            /* a registered integrator type (dln/integrator.h), or e2e_flow / e2e_gd */
+  char *method;            /* a registered integrator type (dln/integrator.h), or e2e_<type> */
+  char *system;            /* layerwise | e2e (002 Thm 1) */
   uint64_t seed, stream;
   double recon_threshold;
   double e2e_balance_tol;  /* e2e_*: largest accepted unbalancedness / |theta|^2 */

@@ -6,13 +6,14 @@
 #include "dln/error.h"
 #include "dynamics/dynamics_internal.h"
 
+/* The first is the default method (library and command line alike). */
 static const dln_integrator_type *const builtin[] = {
-    &dln_integrator_gd,   /* gd.c */
-    &dln_integrator_flow, /* erk.c */
+    &dln_integrator_auto,  /* auto.c */
+    &dln_integrator_gd,    /* gd.c */
+    &dln_integrator_flow,  /* erk.c */
     &dln_integrator_cvode, /* cvode.c */
     &dln_integrator_gauss, /* gauss.c */
-    &dln_integrator_auto, /* auto.c */
-    &dln_integrator_rkc,  /* rkc.c */
+    &dln_integrator_rkc,   /* rkc.c */
 };
 enum { NBUILTIN = (int)(sizeof builtin / sizeof builtin[0]), MAX_TYPES = 64 };
 

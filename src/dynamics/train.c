@@ -78,7 +78,7 @@ void dln_train_default_options(dln_train_options *opt) {
   const dln_integrator_type *t;
   for (int i = 0; (t = dln_integrator_at(i)); ++i)
     if (t->options_size == 0) (void)dln_options_default(opt, t->options, -1);
-  opt->method = &dln_integrator_auto;
+  opt->method = dln_integrator_at(0); /* the registry's first: auto */
 }
 
 int dln_train_check(const dln_train_options *o) {

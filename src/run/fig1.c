@@ -55,7 +55,7 @@ enum { NRUNS = 6 };
 /* 1 when the job's method is gradient descent (a discrete integrator). */
 static int fig1_discrete(const dln_spec *s) {
   int e2e;
-  const dln_integrator_type *m = dln_run_method_type(s->method, &e2e);
+  const dln_integrator_type *m = dln_run_method_type(s, &e2e);
   return m && (m->flags & DLN_INTEG_DISCRETE);
 }
 

@@ -76,7 +76,7 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
 static void train_options(const dln_spec *s, const dln_loss *loss, dln_train_options *to) {
   int e2e;
   dln_train_default_options(to);
-  to->method = dln_run_method_type(s->method, &e2e); /* checked by dln_spec_check */
+  to->method = dln_run_method_type(s, &e2e); /* checked by dln_spec_check */
   to->eta = s->train.eta;
   to->t_end = s->train.t_end;
   to->max_steps = s->train.max_steps;
@@ -157,7 +157,7 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
   }
 
   *phase = DLN_RUN_FAIL_SPEC;
-  dln_run_method_type(s->method, &p->e2e);
+  dln_run_method_type(s, &p->e2e);
   train_options(s, p->loss, &p->to);
   if ((st = dln_train_check(&p->to))) return st;
   size_t cap = rng ? (size_t)dln_train_nsamples(&p->to) + 1 : 1;

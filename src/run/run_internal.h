@@ -39,9 +39,9 @@ typedef dln_task_data dln_run_data;
 int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *phase);
 void dln_run_data_free(dln_run_data *d);
 
-/* The integrator type of a method name and whether the system is end-to-end
- * ("e2e_flow" = the end-to-end system × flow); NULL if not registered (run_select.c). */
-const dln_integrator_type *dln_run_method_type(const char *name, int *e2e);
+/* The integrator type of spec's method and whether the system is end-to-end (system e2e,
+ * or a method "e2e_<type>"); NULL if not registered (run_select.c). */
+const dln_integrator_type *dln_run_method_type(const dln_spec *spec, int *e2e);
 /* The task's own check and the refusal of other tasks' options (run_select.c). */
 int dln_run_check_task(const dln_spec *spec, const dln_task_type *task, const char **field);
 

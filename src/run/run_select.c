@@ -7,8 +7,9 @@
 #include "dln/spec.h"
 #include "run/run_internal.h"
 
-const dln_integrator_type *dln_run_method_type(const char *name, int *e2e) {
-  *e2e = 0;
+const dln_integrator_type *dln_run_method_type(const dln_spec *spec, int *e2e) {
+  const char *name = spec->method;
+  *e2e = spec->system && strcmp(spec->system, "e2e") == 0;
   if (!name) return NULL;
   if (strncmp(name, "e2e_", 4) == 0) { /* the end-to-end system × an integrator */
     *e2e = 1;

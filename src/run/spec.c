@@ -19,22 +19,33 @@
 
 #define OFF(f) offsetof(dln_spec, f)
 
-/* The method names: every registered integrator, then the end-to-end systems of 002 Thm 1. */
+static const char *const systems[] = {"layerwise", "e2e", NULL};
+
+/* The method names: every registered integrator, then "e2e_<name>" for those that need no
+ * Hessian-vector products (the end-to-end system with that integrator: e2e_gd, e2e_flow). */
 static const char *method_name_at(int i) {
-  static const char *const e2e[] = {"e2e_flow", "e2e_gd"};
+  static char e2e[64][72];
   int k = 0;
-  while (dln_integrator_name_at(k)) ++k;
+  while (dln_integrator_at(k)) ++k;
   if (i < k) return dln_integrator_name_at(i);
-  return i - k < 2 ? e2e[i - k] : NULL;
+  for (int j = 0, m = k; j < k && j < 64; ++j) {
+    const dln_integrator_type *t = dln_integrator_at(j);
+    if (t->flags & DLN_INTEG_NEEDS_HVP) continue;
+    if (m++ != i) continue;
+    if (!e2e[j][0]) snprintf(e2e[j], sizeof e2e[j], "e2e_%s", t->name);
+    return e2e[j];
+  }
+  return NULL;
 }
 
 /* clang-format off */
 static const dln_option run_rows[] = {
-  {"task", DLN_OPT_ENUM, OFF(task), "factorization", "loss of the end-to-end matrix W (d_N x d_0)", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_task_name_at},
-  {"init", DLN_OPT_ENUM, OFF(init), "gaussian", "initialization scheme", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_init_name_at},
+  {"task", DLN_OPT_ENUM, OFF(task), NULL, "loss of the end-to-end matrix W (d_N x d_0)", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_task_name_at},
+  {"init", DLN_OPT_ENUM, OFF(init), NULL, "initialization scheme", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_init_name_at},
   {"seed", DLN_OPT_U64, OFF(seed), "1", "random seed (data drawn first, then the init)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"stream", DLN_OPT_U64, OFF(stream), "0", "random stream index (run k of a sweep)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {"method", DLN_OPT_ENUM, OFF(method), "flow", "dynamics: an integrator (see the method options below), or the end-to-end flow / GD of W = W_N...W_1 alone from a balanced init (e2e_flow, e2e_gd; 002 Thm 1)", NULL, DLN_OPTR_NONE, 0, 0, NULL, method_name_at},
+  {"method", DLN_OPT_ENUM, OFF(method), NULL, "dynamics: an integrator (its options are listed under its name below); e2e_<integrator> is short for --system=e2e with that integrator", NULL, DLN_OPTR_NONE, 0, 0, NULL, method_name_at},
+  {"system", DLN_OPT_ENUM, OFF(system), "layerwise", "the dynamical system: the gradient flow / descent of all layers, or of the end-to-end matrix W = W_N...W_1 alone from a balanced start (002 Thm 1, eq. 3; any integrator without Hessian-vector products)", systems, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"recon_threshold", DLN_OPT_DOUBLE, OFF(recon_threshold), "0", "factorization: stop when |Ybar - W|/|Ybar| <= this (0: off)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   {"e2e_balance_tol", DLN_OPT_DOUBLE, OFF(e2e_balance_tol), "1e-10", "e2e_flow, e2e_gd: largest accepted max_j |C_j|_F / |theta|^2 of the init (C_j = W_{j+1}^T W_{j+1} - W_j W_j^T)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
   {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, conserved, imbalance, all; theory columns (not in all): closed_form (cf_dist, cf_loss and the bound_* curves of the rate theorems whose hypotheses hold), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both)", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_observable_name_at},
@@ -82,7 +93,9 @@ static void add_rows(const dln_option *rows, int block, const char *kind, const 
       table_error = 1;
       return;
     }
-    table[ntable++] = (dln_spec_option){rows[i].name, rows[i].type, rows[i].defval, rows[i].help, &rows[i], block, kind, owner};
+    /* no default text: the first registered choice (the first task, init or method type) */
+    const char *def = rows[i].defval ? rows[i].defval : rows[i].choice && rows[i].choice(0) ? rows[i].choice(0) : "";
+    table[ntable++] = (dln_spec_option){rows[i].name, rows[i].type, def, rows[i].help, &rows[i], block, kind, owner};
   }
 }
 

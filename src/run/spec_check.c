@@ -86,8 +86,11 @@ static int check_dynamics(const dln_spec *spec, unsigned caps) {
   char wb[512];
   dln_train_options to = spec->train;
   int e2e;
-  const dln_integrator_type *m = dln_run_method_type(spec->method, &e2e);
+  const dln_integrator_type *m = dln_run_method_type(spec, &e2e);
   if (!m) return dln_error(DLN_EINVAL, "%s: expected a registered method, found '%s'", WHERE("method"), spec->method);
+  if (e2e && (m->flags & DLN_INTEG_NEEDS_HVP))
+    return dln_error(DLN_EINVAL, "%s: expected an integrator without Hessian-vector products for the end-to-end system (e.g. flow or gd), found %s",
+                     WHERE("method"), m->name);
   if (e2e && spec->net.tied)
     return dln_error(DLN_EINVAL, "%s: expected a layer-wise method with tied = true (the flow of U U^T is not the end-to-end flow of 002 Thm 1), found %s",
                      WHERE("method"), spec->method);
