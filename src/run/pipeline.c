@@ -72,34 +72,18 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
   return st ? blame(s, st, field) : DLN_OK;
 }
 
-/* The training options of spec s (thresholds from the loss's target norm). */
+/* The training options of spec s: its training rows, the method type and its own option
+ * block, the loss threshold of recon_threshold (from the target's norm). */
 static void train_options(const dln_spec *s, const dln_loss *loss, dln_train_options *to) {
   int e2e;
-  dln_train_default_options(to);
+  *to = s->train;
   to->method = dln_run_method_type(s, &e2e); /* checked by dln_spec_check */
-  to->eta = s->train.eta;
-  to->t_end = s->train.t_end;
-  to->max_steps = s->train.max_steps;
-  to->loss_threshold = s->train.loss_threshold;
+  to->method_options = to->method ? dln_spec_type_block(s, to->method->options) : NULL;
   if (s->recon_threshold > 0 && isfinite(loss->target_norm)) {
     double thr = 0.5 * pow(s->recon_threshold * loss->target_norm, 2);
     if (thr > to->loss_threshold) to->loss_threshold = thr;
   }
-  to->grad_tol = s->train.grad_tol;
-  to->rtol = s->train.rtol;
-  to->atol = s->train.atol;
-  to->erk_order = s->train.erk_order;
-  to->blowup = s->train.blowup;
-  to->nsamples = s->train.nsamples;
-  to->log_spacing = s->train.log_spacing;
-  to->t_first = s->train.t_first > 0 ? s->train.t_first : s->train.t_end * 1e-4;
-  to->gauss_stages = s->train.gauss_stages;
-  to->gauss_h = s->train.gauss_h;
-  to->krylov_maxl = s->train.krylov_maxl;
-  to->auto_stiff_ratio = s->train.auto_stiff_ratio;
-  to->auto_window = s->train.auto_window;
-  to->auto_min_steps = s->train.auto_min_steps;
-  to->auto_rkc_max = s->train.auto_rkc_max;
+  if (!(s->train.t_first > 0)) to->t_first = s->train.t_end * 1e-4;
 }
 
 /* Widths of run s on data with W rows x cols: the spec's, with d_0, d_N from the data

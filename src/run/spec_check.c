@@ -94,8 +94,10 @@ static int check_dynamics(const dln_spec *spec, unsigned caps) {
   if (e2e && spec->net.tied)
     return dln_error(DLN_EINVAL, "%s: expected a layer-wise method with tied = true (the flow of U U^T is not the end-to-end flow of 002 Thm 1), found %s",
                      WHERE("method"), spec->method);
-  (void)to; /* LEAD-MERGE: to.method = m once train options hold the type */
-  if (m->check && m->check(&spec->train)) return blame(spec, DLN_EINVAL, "method");
+  to.method = m;
+  to.method_options = dln_spec_type_block(spec, m->options);
+  int st = m->check ? m->check(&to) : DLN_OK; /* the message names its fields */
+  if (st) return st;
   if (spec->recon_threshold > 0 && !(caps & DLN_LOSS_IDENTITY))
     return dln_error(DLN_EINVAL, "%s: expected 0 unless the task is a factorization, found %g", WHERE("recon_threshold"),
                      spec->recon_threshold);
