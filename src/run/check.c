@@ -37,9 +37,6 @@
 
 /* ------------------------------------------------------------------ the checks */
 
-static int is_loss(const dln_loss *loss, const char *name) {
-  return loss->ops && loss->ops->name && strcmp(loss->ops->name, name) == 0;
-}
 
 /* Conservation of C_j (002 Lemma 1) from the drift columns. */
 static void check_conservation(ctx *c) {
@@ -63,39 +60,16 @@ static void check_conservation(ctx *c) {
   dln_chk_add_dev(c->rep, R, S, hyp, c->tol, worst, "max_j,t |C_j(t) - C_j(0)|/max(1,|C_j(0)|)");
 }
 
-/* The first closed form whose hypotheses hold at θ(0) (same order as the observer). */
+/* The first closed form whose hypotheses hold at θ(0): the observer's choice
+ * (dln_cf_select), with the reasons for the others ("not applicable: " dropped). */
 static dln_cf *pick_cf(ctx *c, char *why, size_t len) {
-  typedef int (*cf_alloc_fn)(dln_cf **, dln_net *, const dln_loss *, const double *, double);
-  static const struct {
-    const char *name;
-    cf_alloc_fn fn;
-    int depth, tied;
-  } forms[] = {{"001 eq. 4", dln_cf_linear_alloc, 1, 0},  {"001 eq. 9", dln_cf_spectral_sym_alloc, 2, 1},
-               {"001 eq. 8", dln_cf_riccati_alloc, 2, 1}, {"001 eq. 17", dln_cf_spectral_asym_alloc, 2, 0},
-               {"001 eq. 30", dln_cf_lambda_id_alloc, 2, 0}};
-  dln_net *net = c->p->net;
   dln_cf *cf = NULL;
   why[0] = '\0';
-  size_t n = 0;
-  if (c->fact) {
-    for (size_t i = 0; i < sizeof forms / sizeof *forms; ++i) {
-      if (forms[i].depth != net->depth || forms[i].tied != (net->tied != 0)) continue;
-      if (forms[i].fn(&cf, net, c->p->loss, c->theta0, 0) == DLN_OK) return cf;
-      const char *m = dln_last_error();
-      if (strncmp(m, "not applicable: ", 16) == 0) m += 16;
-      if (n < len) n += (size_t)snprintf(why + n, len - n, "%s%s: %s", n ? "; " : "", forms[i].name, m);
-    }
-  } else if (n < len) {
-    n += (size_t)snprintf(why + n, len - n, "001 forms: factorization loss fails (%s)", c->p->loss->ops->name);
-  }
-  if (net->depth >= 2 && !net->tied) {
-    if (dln_cf_aligned_alloc(&cf, net, c->p->loss, c->theta0, 0) == DLN_OK) return cf;
-    const char *m = dln_last_error();
-    if (strncmp(m, "not applicable: ", 16) == 0) m += 16;
-    if (n < len) snprintf(why + n, len - n, "%s002 Ex. 5: %s", n ? "; " : "", m);
-  }
-  if (!why[0]) snprintf(why, len, "no closed form for depth %d%s", net->depth, net->tied ? " (tied)" : "");
-  return NULL;
+  if (dln_cf_select(&cf, c->p->net, c->p->loss, c->theta0, 0, why, len)) snprintf(why, len, "%s", dln_last_error());
+  for (char *p = strstr(why, "not applicable: "); p; p = strstr(p, "not applicable: "))
+    memmove(p, p + 16, strlen(p + 16) + 1);
+  if (!cf && !why[0]) snprintf(why, len, "no closed form for depth %d%s", c->p->net->depth, c->p->net->tied ? " (tied)" : "");
+  return cf;
 }
 
 static int cmp_desc(const void *a, const void *b) {
@@ -250,7 +224,7 @@ static void check_rates(ctx *c) {
                 {"pyramidal rate", "004 Prop. 2", rate_004, 0},
                 {"deficiency margin rate, time to eps", "002 Thm 2", rate_002, 0},
                 {"gradient descent rate", "002 Rem. 2", rate_gd, 1}};
-  int is_gd = strcmp(c->spec->method, "gd") == 0;
+  int is_gd = !c->p->e2e && (c->p->to.method->flags & DLN_INTEG_DISCRETE);
   dln_curve cv;
   int have = c->tab && dln_curve_from_table(&cv, c->tab, "loss") == DLN_OK;
   for (size_t i = 0; i < sizeof bounds / sizeof *bounds; ++i) {
@@ -342,11 +316,11 @@ static void ctx_init(ctx *c, run_folder *f, dln_check_report *rep, const dln_che
   c->tab = tab;
   c->theta0 = f->p.theta0;
   c->thetaf = f->foundf ? f->thf : NULL;
-  c->flow = !f->p.e2e && strcmp(spec->method, "gd") != 0;
-  c->fact = is_loss(f->p.loss, "factorization");
+  c->flow = !f->p.e2e && !(f->p.to.method->flags & DLN_INTEG_DISCRETE);
+  c->fact = dln_loss_has(f->p.loss, DLN_LOSS_IDENTITY);
   c->t_final = tab->data[(tab->nrows - 1) * (size_t)tab->ncols];
   double acc = spec->train.rtol;
-  if (strcmp(spec->method, "gauss") == 0 && spec->train.gauss_h > 0) acc = fmax(acc, pow(spec->train.gauss_h, 2.0 * spec->train.gauss_stages));
+  if (f->p.to.method == &dln_integrator_gauss && spec->train.gauss_h > 0) acc = fmax(acc, pow(spec->train.gauss_h, 2.0 * spec->train.gauss_stages));
   c->tol = o->tol > 0 ? o->tol : fmin(1e-1, o->slack * acc);
   rep->tol = c->tol;
   rep->rtol = spec->train.rtol;

@@ -12,6 +12,7 @@
 #include "dln/rng.h"
 #include "dln/run.h"
 #include "run/ensemble_internal.h"
+#include "dln/integrator.h"
 #include "run/run_internal.h"
 
 /* ---- data sets -------------------------------------------------------------------- */
@@ -24,9 +25,9 @@ static int data_make(ens *E, int i) {
   uint64_t ds;
   int st = dln_ens_make_spec(E, d->rep, &s, &ds);
   if (st) return st;
-  static const char *const kv[][2] = {{"widths", ""},  {"depth", "1"},      {"tied", "false"}, {"init", "gaussian"},
+  const char *const kv[][2] = {{"widths", ""},  {"depth", "1"},      {"tied", "false"}, {"init", dln_init_type_gaussian.name},
                                       {"sigma", "0.01"}, {"layer_scales", ""}, {"init_product_widths", ""},
-                                      {"init_files", ""}, {"method", "gd"},  {"eta", "1e-3"},  {"t_end", "1e-3"},
+                                      {"init_files", ""}, {"method", dln_integrator_gd.name},  {"eta", "1e-3"},  {"t_end", "1e-3"},
                                       {"max_steps", "1"}, {"samples", "2"},  {"log_samples", "false"},
                                       {"loss_threshold", "-1"}, {"recon_threshold", "0"}, {"grad_tol", "0"},
                                       {"observe", "loss"}, {"plot", "false"}, {"quiet", "true"}, {"blas_threads", "1"}};
