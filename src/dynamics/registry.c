@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/registry.h"
 #include "dln/error.h"
 #include "dynamics/dynamics_internal.h"
 
@@ -15,35 +16,15 @@ static const dln_integrator_type *const builtin[] = {
     &dln_integrator_gauss, /* gauss.c */
     &dln_integrator_rkc,   /* rkc.c */
 };
-enum { NBUILTIN = (int)(sizeof builtin / sizeof builtin[0]), MAX_TYPES = 64 };
+static dln_registry reg = {"integrator type", (const void *const *)builtin, (int)(sizeof builtin / sizeof *builtin), {0}, 0};
 
-static const dln_integrator_type *extra[MAX_TYPES];
-static int nextra;
-
-const dln_integrator_type *dln_integrator_at(int i) {
-  if (i < 0) return NULL;
-  if (i < NBUILTIN) return builtin[i];
-  return i - NBUILTIN < nextra ? extra[i - NBUILTIN] : NULL;
-}
-
-const char *dln_integrator_name_at(int i) {
-  const dln_integrator_type *t = dln_integrator_at(i);
-  return t ? t->name : NULL;
-}
-
-const dln_integrator_type *dln_integrator_find(const char *name) {
-  if (!name) return NULL;
-  const dln_integrator_type *t;
-  for (int i = 0; (t = dln_integrator_at(i)); ++i)
-    if (strcmp(t->name, name) == 0) return t;
-  return NULL;
-}
+const dln_integrator_type *dln_integrator_at(int i) { return dln_registry_at(&reg, i); }
+const char *dln_integrator_name_at(int i) { return dln_registry_name_at(&reg, i); }
+const dln_integrator_type *dln_integrator_find(const char *name) { return dln_registry_find(&reg, name); }
 
 int dln_integrator_register(const dln_integrator_type *t) {
   if (!t || !t->name || !t->name[0])
     return dln_error(DLN_EINVAL, "dln_integrator_register: expected a type with a name, found %s", t ? "no name" : "NULL");
-  if (dln_integrator_find(t->name))
-    return dln_error(DLN_EINVAL, "dln_integrator_register: expected a new name, found '%s' (already registered)", t->name);
   if (!(t->flags & DLN_INTEG_DISCRETE) && !t->create)
     return dln_error(DLN_EINVAL, "dln_integrator_register: %s: expected a create function (only DLN_INTEG_DISCRETE types have none)",
                      t->name);
@@ -55,10 +36,7 @@ int dln_integrator_register(const dln_integrator_type *t) {
                      "dln_integrator_register: %s: expected options_size > 0 for its option rows (fields of "
                      "dln_train_options are the built-in types')",
                      t->name);
-  if (NBUILTIN + nextra >= MAX_TYPES)
-    return dln_error(DLN_EINVAL, "dln_integrator_register: %s: expected at most %d integrator types", t->name, MAX_TYPES);
-  extra[nextra++] = t;
-  return DLN_OK;
+  return dln_registry_add(&reg, t);
 }
 
 int dln_dyn_validate_rows(const void *base, const dln_option *rows) {

@@ -2,6 +2,7 @@
  * column order, then those registered from outside (dln_observable_register). */
 #include <string.h>
 
+#include "core/registry.h"
 #include "dln/error.h"
 #include "observe/obs_internal.h"
 
@@ -10,31 +11,17 @@ static const dln_observable *const builtin[] = {
     &dln_observable_sv,        &dln_observable_conserved, &dln_observable_imbalance,
     &dln_observable_closed_form, &dln_observable_bias,
 };
-#define NBUILTIN ((int)(sizeof builtin / sizeof *builtin))
-#define MAX_EXTRA 32
-
-static const dln_observable *extra[MAX_EXTRA];
-static int nextra;
+static dln_registry reg = {"observable", (const void *const *)builtin, (int)(sizeof builtin / sizeof *builtin), {0}, 0};
 
 /* Words the observer expands itself (observer.c). */
 static const char *const aliases[] = {"all", "theory"};
 #define NALIASES ((int)(sizeof aliases / sizeof *aliases))
 
-int dln_observable_count(void) { return NBUILTIN + nextra; }
+int dln_observable_count(void) { return reg.nbuiltin + reg.nextra; }
 
-const dln_observable *dln_observable_at(int i) {
-  if (i < 0) return NULL;
-  if (i < NBUILTIN) return builtin[i];
-  i -= NBUILTIN;
-  return i < nextra ? extra[i] : NULL;
-}
+const dln_observable *dln_observable_at(int i) { return dln_registry_at(&reg, i); }
 
-const dln_observable *dln_observable_find(const char *name) {
-  if (!name) return NULL;
-  for (int i = 0; i < dln_observable_count(); ++i)
-    if (strcmp(dln_observable_at(i)->name, name) == 0) return dln_observable_at(i);
-  return NULL;
-}
+const dln_observable *dln_observable_find(const char *name) { return dln_registry_find(&reg, name); }
 
 const char *dln_observable_name_at(int i) {
   int n = dln_observable_count();
@@ -52,10 +39,5 @@ int dln_observable_register(const dln_observable *obs) {
   for (int i = 0; i < NALIASES; ++i)
     if (strcmp(obs->name, aliases[i]) == 0)
       return dln_error(DLN_EINVAL, "observable name '%s': taken by an alias of --observe", obs->name);
-  if (dln_observable_find(obs->name))
-    return dln_error(DLN_EINVAL, "observable name '%s': already registered", obs->name);
-  if (nextra >= MAX_EXTRA)
-    return dln_error(DLN_ENOMEM, "observable registry full (%d registered from outside)", MAX_EXTRA);
-  extra[nextra++] = obs;
-  return DLN_OK;
+  return dln_registry_add(&reg, obs);
 }

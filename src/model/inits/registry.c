@@ -2,6 +2,7 @@
  * those registered from outside; and the check every scheme shares. */
 #include <string.h>
 
+#include "core/registry.h"
 #include "dln/error.h"
 #include "dln/init.h"
 #include "model/model_internal.h"
@@ -16,28 +17,11 @@ static const dln_init_type *const builtin[] = {
     &dln_init_type_orthogonal_minnorm,
     &dln_init_type_file,
 };
-enum { NBUILTIN = (int)(sizeof builtin / sizeof builtin[0]), MAXREGISTERED = 64 };
+static dln_registry reg = {"init type", (const void *const *)builtin, (int)(sizeof builtin / sizeof *builtin), {0}, 0};
 
-static const dln_init_type *registered[MAXREGISTERED];
-static int nregistered;
-
-const dln_init_type *dln_init_at(int i) {
-  if (i < 0) return NULL;
-  if (i < NBUILTIN) return builtin[i];
-  return i - NBUILTIN < nregistered ? registered[i - NBUILTIN] : NULL;
-}
-
-const char *dln_init_name_at(int i) {
-  const dln_init_type *t = dln_init_at(i);
-  return t ? t->name : NULL;
-}
-
-const dln_init_type *dln_init_find(const char *name) {
-  if (!name) return NULL;
-  for (int i = 0; dln_init_at(i); ++i)
-    if (strcmp(dln_init_at(i)->name, name) == 0) return dln_init_at(i);
-  return NULL;
-}
+const dln_init_type *dln_init_at(int i) { return dln_registry_at(&reg, i); }
+const char *dln_init_name_at(int i) { return dln_registry_name_at(&reg, i); }
+const dln_init_type *dln_init_find(const char *name) { return dln_registry_find(&reg, name); }
 
 static const dln_option *find_row(const dln_option *rows, const char *name) {
   for (int i = 0; rows && rows[i].name; ++i)
@@ -49,9 +33,6 @@ int dln_init_register(const dln_init_type *t) {
   if (!t || !t->name || !*t->name || !t->apply)
     return dln_error(DLN_EINVAL, "init type: expected a name and an apply function, found %s",
                      !t ? "NULL" : !t->name || !*t->name ? "no name" : "no apply function");
-  if (dln_init_find(t->name)) return dln_error(DLN_EINVAL, "init type '%s': expected a new name, found it registered", t->name);
-  if (nregistered >= MAXREGISTERED)
-    return dln_error(DLN_EINVAL, "init type '%s': expected at most %d registered schemes, found more", t->name, MAXREGISTERED);
   for (int i = 0; t->options && t->options[i].name; ++i) {
     const char *n = t->options[i].name;
     if (find_row(dln_init_common_rows(), n) || find_row(t->options + i + 1, n))
@@ -61,8 +42,7 @@ int dln_init_register(const dln_init_type *t) {
         return dln_error(DLN_EINVAL, "init type '%s': option %s: expected a unique name, found it in init %s", t->name, n,
                          dln_init_at(k)->name);
   }
-  registered[nregistered++] = t;
-  return DLN_OK;
+  return dln_registry_add(&reg, t);
 }
 
 int dln_init_check(const dln_init_type *t, const dln_init_options *o, const dln_init_context *ctx, const char **field) {

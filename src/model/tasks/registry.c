@@ -2,6 +2,7 @@
  * registered from outside; and what every task shares: checks, data build and free. */
 #include <string.h>
 
+#include "core/registry.h"
 #include "dln/error.h"
 #include "dln/task.h"
 #include "model/model_internal.h"
@@ -12,28 +13,11 @@ static const dln_task_type *const builtin[] = {
     &dln_task_sensing,
     &dln_task_completion,
 };
-enum { NBUILTIN = (int)(sizeof builtin / sizeof builtin[0]), MAXREGISTERED = 64 };
+static dln_registry reg = {"task type", (const void *const *)builtin, (int)(sizeof builtin / sizeof *builtin), {0}, 0};
 
-static const dln_task_type *registered[MAXREGISTERED];
-static int nregistered;
-
-const dln_task_type *dln_task_at(int i) {
-  if (i < 0) return NULL;
-  if (i < NBUILTIN) return builtin[i];
-  return i - NBUILTIN < nregistered ? registered[i - NBUILTIN] : NULL;
-}
-
-const char *dln_task_name_at(int i) {
-  const dln_task_type *t = dln_task_at(i);
-  return t ? t->name : NULL;
-}
-
-const dln_task_type *dln_task_find(const char *name) {
-  if (!name) return NULL;
-  for (int i = 0; dln_task_at(i); ++i)
-    if (strcmp(dln_task_at(i)->name, name) == 0) return dln_task_at(i);
-  return NULL;
-}
+const dln_task_type *dln_task_at(int i) { return dln_registry_at(&reg, i); }
+const char *dln_task_name_at(int i) { return dln_registry_name_at(&reg, i); }
+const dln_task_type *dln_task_find(const char *name) { return dln_registry_find(&reg, name); }
 
 static const dln_option *find_row(const dln_option *rows, const char *name) {
   for (int i = 0; rows && rows[i].name; ++i)
@@ -45,9 +29,6 @@ int dln_task_register(const dln_task_type *t) {
   if (!t || !t->name || !*t->name || !t->data || !t->loss)
     return dln_error(DLN_EINVAL, "task type: expected a name, data and loss functions, found %s",
                      !t ? "NULL" : !t->name || !*t->name ? "no name" : "a missing function");
-  if (dln_task_find(t->name)) return dln_error(DLN_EINVAL, "task type '%s': expected a new name, found it registered", t->name);
-  if (nregistered >= MAXREGISTERED)
-    return dln_error(DLN_EINVAL, "task type '%s': expected at most %d registered tasks, found more", t->name, MAXREGISTERED);
   int nf = 0;
   for (; t->files && t->files[nf].option; ++nf)
     if (!t->files[nf].file)
@@ -63,8 +44,7 @@ int dln_task_register(const dln_task_type *t) {
         return dln_error(DLN_EINVAL, "task type '%s': option %s: expected a unique name, found it in task %s", t->name, n,
                          dln_task_at(k)->name);
   }
-  registered[nregistered++] = t;
-  return DLN_OK;
+  return dln_registry_add(&reg, t);
 }
 
 /* ---- checks ---------------------------------------------------------------------- */
