@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "dln/mat.h"
+#include "dln/table.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,9 @@ int dln_npy_write(const char *path, int rows, int cols, const double *data, int 
 int dln_csv_read(const char *path, dln_mat **out);
 /* Write a matrix as CSV with an optional header line (NULL for none), values as %.17g. */
 int dln_csv_write(const char *path, int rows, int cols, const double *data, const char *header);
+
+/* Write a table as CSV (header line of column names, values as %.17g), atomically. */
+int dln_table_write_csv(const dln_table *t, const char *path);
 
 /* Read a matrix from .npy or .csv, chosen by the file extension. */
 int dln_matrix_load(const char *path, dln_mat **out);
