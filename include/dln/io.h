@@ -56,6 +56,9 @@ void dln_afile_abort(dln_afile *f);
 /* Whole buffer to a file, atomically. */
 int dln_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* Figure outcome of a run's plot script (dln_run_result.plot). */
+enum { DLN_PLOT_OFF = 0, DLN_PLOT_RENDERED, DLN_PLOT_NO_MATPLOTLIB, DLN_PLOT_FAILED, DLN_PLOT_SCRIPT_ONLY };
+
 /* Create a folder and its parents (mode 0777 & ~umask); existing folders are fine.
  * Fails with a message naming the path if it cannot be created or is not writable. */
 int dln_mkdir_p(const char *path);

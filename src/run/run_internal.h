@@ -28,6 +28,7 @@
 #include "dln/rng.h"
 #include "dln/spec.h"
 #include "dln/train.h"
+#include "io/io_internal.h"
 
 /* ---- the pipeline builder (run.c) ---------------------------------------------------- */
 
@@ -86,33 +87,9 @@ int dln_run_clean_stale_summary(const char *dir);       /* remove dir/summary.js
 int dln_run_write_json(const char *dir, const char *name, const json_t *root); /* atomic */
 int dln_run_is_cancelled(const struct dln_run_options *opt);
 
-/* ---- JSON and plots ------------------------------------------------------------------ */
+/* ---- JSON and plots (io/io_internal.h: dln_json_*, dln_train_counters_json, dln_plot_*) - */
 
 /* The resolved spec as a JSON object (non-finite numbers as null). NULL on ENOMEM. */
 json_t *dln_spec_to_json(const dln_spec *spec);
-
-/* A number for JSON: json_real, or null when not finite. */
-json_t *dln_json_num(double x);
-
-/* The integrator statistics of a training run (summary.c): integrator, steps,
- * attempted, rejected, grad_evals, jtv_evals, nonlin_iters, lin_iters, nonlin_fails,
- * switched_at (null if none), wall_seconds. */
-json_t *dln_train_counters_json(const dln_train_result *tr);
-
-/* Write a JSON value to path atomically (indent 2, 17 significant digits). */
-int dln_json_write(const char *path, const json_t *root);
-
-/* plot.py for a single run in folder dir (reads trajectory.csv beside it). */
-int dln_plot_write_single(const char *dir, const char *title);
-
-/* plot.py for the default job: recon error of all runs, singular values of one. */
-typedef struct dln_plot_run {
-  const char *subdir, *label;
-} dln_plot_run;
-int dln_plot_write_multi(const char *dir, const char *title, const dln_plot_run *runs, int nruns, int sv_run);
-
-/* Run /usr/bin/python3 DIR/plot.py with MPLBACKEND=Agg; returns DLN_PLOT_* and the
- * exit status in *exit_status. */
-int dln_plot_render(const char *dir, int *exit_status);
 
 #endif
