@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "observe/obs_internal.h"
 #include "observe/theory_obs.h"
@@ -47,8 +48,6 @@ struct dln_observer {
   int setup_status; /* the first failure of dln_obs_add_col during init */
   char note[2048];
 };
-
-static void *xcalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
 
 void dln_observer_free(dln_observer *o) {
   if (!o) return;
@@ -203,10 +202,10 @@ static int observer_build(dln_observer **out, dln_net *net, dln_loss *loss, cons
     if (sl->ncols > 0 && (t->flags & (DLN_OBSERVABLE_USES_W | DLN_OBSERVABLE_USES_GRAD))) o->need_w = 1;
     if (sl->ncols > 0 && (t->flags & DLN_OBSERVABLE_USES_GRAD)) o->need_grad = 1;
   }
-  o->W = xcalloc((size_t)d[N] * (size_t)d[0], sizeof(double)); /* fits: the net checked it */
+  o->W = dln_xcalloc((size_t)d[N] * (size_t)d[0], sizeof(double)); /* fits: the net checked it */
   if (!o->W) goto nomem;
   if (o->need_grad) {
-    o->grad = xcalloc(net->nparams, sizeof(double));
+    o->grad = dln_xcalloc(net->nparams, sizeof(double));
     if (!o->grad) goto nomem;
   }
   *out = o;
