@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "core/util.h" /* dln_now_seconds, dln_xcalloc */
 #include "dln/e2e.h"
 #include "dln/integrator.h"
 #include "dln/task.h"
@@ -80,7 +81,6 @@ int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *
 
 /* ---- run folders (run_files.c) ------------------------------------------------------- */
 struct dln_run_options;
-double dln_run_now(void);                               /* monotonic seconds */
 char *dln_run_path(const char *dir, const char *name);  /* "dir/name", malloc'ed */
 int dln_run_write_npy(const char *dir, const char *name, int rows, int cols, const double *data);
 int dln_run_write_mat(const char *dir, const char *name, const dln_mat *m); /* nothing for NULL */
