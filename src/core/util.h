@@ -16,6 +16,8 @@ double dln_now_seconds(void);
 /* calloc(n ? n : 1, size): a zero-length request still returns a unique pointer, so a
  * NULL result always means out of memory. */
 void *dln_xcalloc(size_t n, size_t size);
+/* dln_xcalloc(n, sizeof(double)): n zeroed doubles. */
+static inline double *dln_dalloc(size_t n) { return (double *)dln_xcalloc(n, sizeof(double)); }
 
 /* One xorshift64* step: advances *s (nonzero) and returns the scrambled output. */
 static inline uint64_t dln_xorshift64s_next(uint64_t *s) {
