@@ -127,4 +127,10 @@ dln_train_result tu_flow(dln_net *net, dln_loss *loss, double *theta, double t_e
 /* Asserts status DLN_ENOTAPPLICABLE with a "not applicable: … fails (" message naming needle. */
 void tu_expect_na(int st, const char *needle);
 
+/* The former names of the heap-call counter (alloc_count.h), for tests written before it
+ * moved; new tests use dln_alloc_count_begin/end and DLN_HAVE_ALLOC_COUNTER. */
+#define TU_HAVE_ALLOC_COUNTER DLN_HAVE_ALLOC_COUNTER
+static inline void tu_alloc_count_begin(void) { dln_alloc_count_begin(); }
+static inline long tu_alloc_count_end(long *frees) { return dln_alloc_count_end(frees); }
+
 #endif
