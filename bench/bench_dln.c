@@ -18,11 +18,10 @@
  * sides start from bit-identical weights W_j = σ·Z_j. Without --data they are drawn
  * from dln's own stream (same distribution, different numbers).
  *
- * Allocation check: the program is linked with -Wl,--wrap=malloc,calloc,realloc,free
- * (bench/CMakeLists.txt), so every heap call made from libdln.a's objects and from
- * this file goes through the counters below. Calls made inside shared libraries
- * (libopenblas, libsundials_*) are not seen by --wrap; tests/test_noalloc.c checks
- * the whole process by interposing malloc instead.
+ * Allocation check: tests/alloc_count.c (linked in, bench/CMakeLists.txt) interposes
+ * the malloc family for the whole process and forwards to glibc's __libc_* entry points,
+ * so every heap call is counted: libdln's, OpenBLAS's, SUNDIALS's and libxsmm's alike
+ * (tests/test_noalloc.c uses the same counter).
  *
  * stdout: one JSON object; stderr: human-readable lines. */
 #include <cblas.h>
@@ -31,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_count.h" /* tests/alloc_count.c: the heap-call counter shared with the tests */
 #include "benchutil.h"
 #include "dln/data.h"
 #include "dln/error.h"
@@ -41,38 +41,6 @@
 #include "dln/net.h"
 #include "dln/rng.h"
 #include "dln/train.h"
-
-/* ------------------------------------------------------------------ allocation counters */
-/* The process's malloc family is interposed and forwarded to glibc's __libc_*
- * entry points, so every heap call of the process is counted: libdln's, OpenBLAS's,
- * SUNDIALS's and libxsmm's alike (tests/test_noalloc.c does the same). */
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-void *malloc(size_t n);
-void *calloc(size_t n, size_t s);
-void *realloc(void *p, size_t n);
-void free(void *p);
-
-static long n_alloc, n_free;
-
-void *malloc(size_t n) {
-  ++n_alloc;
-  return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t s) {
-  ++n_alloc;
-  return __libc_calloc(n, s);
-}
-void *realloc(void *p, size_t n) {
-  ++n_alloc;
-  return __libc_realloc(p, n);
-}
-void free(void *p) {
-  if (p) ++n_free;
-  __libc_free(p);
-}
 
 #define CHECK BU_CHECK
 
@@ -300,10 +268,9 @@ static void alloc_gd(problem *p, long sa, long sb, alloc_pair *a) {
   long s[2] = {sa, sb};
   for (int i = 0; i < 2; ++i) {
     problem_init(p, p->sigma);
-    long a0 = n_alloc, f0 = n_free;
+    dln_alloc_count_begin();
     gd_run(p, s[i], &res);
-    a->allocs[i] = n_alloc - a0;
-    a->frees[i] = n_free - f0;
+    a->allocs[i] = dln_alloc_count_end(&a->frees[i]);
     a->steps[i] = res.steps;
     a->grad_evals[i] = res.grad_evals;
     a->t_end[i] = res.t;
@@ -320,10 +287,9 @@ static void alloc_flow(problem *p, double ta, double tb, alloc_pair *a) {
   for (int i = 0; i < 2; ++i) {
     flow_opts(&o, t[i]);
     problem_init(p, 1.0);
-    long a0 = n_alloc, f0 = n_free;
+    dln_alloc_count_begin();
     CHECK(dln_train(p->net, p->loss, p->theta, &o, NULL, NULL, &res));
-    a->allocs[i] = n_alloc - a0;
-    a->frees[i] = n_free - f0;
+    a->allocs[i] = dln_alloc_count_end(&a->frees[i]);
     a->steps[i] = res.steps;
     a->grad_evals[i] = res.grad_evals;
     a->t_end[i] = t[i];
@@ -499,9 +465,9 @@ int main(int argc, char **argv) {
     }
     printf("}%s\n", k < 2 ? "," : "");
   }
-  printf(" },\n \"alloc_check\": {\"mechanism\": \"-Wl,--wrap=malloc,calloc,realloc,free: counts heap calls from "
-         "libdln.a and bench_dln.c; calls inside shared libopenblas/libsundials are not seen (see "
-         "tests/test_noalloc.c for a whole-process check)\", \"problem\": \"fact_5x10_w50\",\n  \"gd\": ");
+  printf(" },\n \"alloc_check\": {\"mechanism\": \"malloc/calloc/realloc/free interposed for the whole process "
+         "(tests/alloc_count.c, shared with tests/test_noalloc.c): heap calls of libdln, OpenBLAS, SUNDIALS "
+         "and libxsmm alike\", \"problem\": \"fact_5x10_w50\",\n  \"gd\": ");
   print_alloc("dln_train GD, obs NULL", &agd, 0);
   printf(",\n  \"flow\": ");
   print_alloc("dln_train flow sigma=1, rtol 1e-10, atol 1e-12, obs NULL", &afl, 1);

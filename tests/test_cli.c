@@ -500,13 +500,26 @@ static void test_default_job(void **state) {
   free(out);
 }
 
+/* A sweep with too many runs is a bad spec (exit 65, one line), not an output folder
+ * that cannot be written (it exited 73). */
+static void test_cli_sweep_too_many_runs(void **state) {
+  (void)state;
+  char text[1024];
+  snprintf(text, sizeof text,
+           "{\"rows\": 2, \"cols\": 2, \"width\": 2, \"t_end\": 0.1, \"plot\": false, \"out\": \"%s/big-out\",\n"
+           " \"sweep\": {\"seed\": {\"from\": 1, \"count\": 100000}, \"stream\": {\"from\": 0, \"count\": 100000}}}\n",
+           dir);
+  tu_write_text(tpath("big.json"), text);
+  EXPECT_ERROR(65, "runs", "sweep", tpath("big.json"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_version_help),    cmocka_unit_test(test_usage_errors), cmocka_unit_test(test_success_outputs),
       cmocka_unit_test(test_data_errors),     cmocka_unit_test(test_input_output_errors),
       cmocka_unit_test(test_determinism),     cmocka_unit_test(test_diverged),     cmocka_unit_test(test_cancel),
       cmocka_unit_test(test_default_job),     cmocka_unit_test(test_methods),      cmocka_unit_test(test_e2e),
-      cmocka_unit_test(test_sweep_methods),
+      cmocka_unit_test(test_sweep_methods),   cmocka_unit_test(test_cli_sweep_too_many_runs),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -815,9 +815,9 @@ static long count_run(dln_e2e *e, const double *W0, double *W, size_t mn, int gd
   dln_train_result r;
   memcpy(W, W0, mn * sizeof(double));
   if (tab) tab->nrows = 0;
-  tu_alloc_count_begin();
+  dln_alloc_count_begin();
   int st = gd ? dln_e2e_gd(e, W, &o, NULL, tab, &r) : dln_e2e_flow(e, W, &o, NULL, tab, &r);
-  long c = tu_alloc_count_end(NULL);
+  long c = dln_alloc_count_end(NULL);
   assert_int_equal(st, DLN_OK);
   assert_int_equal(r.stop_reason, DLN_STOP_TIME);
   return c;
@@ -825,7 +825,7 @@ static long count_run(dln_e2e *e, const double *W0, double *W, size_t mn, int gd
 
 static void test_no_alloc_in_loops(void **state) {
   (void)state;
-  if (!TU_HAVE_ALLOC_COUNTER) {
+  if (!DLN_HAVE_ALLOC_COUNTER) {
     print_message("allocation counter unavailable (sanitizer or non-glibc)\n");
     skip();
   }
@@ -841,10 +841,10 @@ static void test_no_alloc_in_loops(void **state) {
   /* warm-up (OpenBLAS/LAPACK buffers on first use) */
   count_run(e, W0, W, mn, 0, 0.5, tab, 11);
   count_run(e, W0, W, mn, 1, 0.01, tab, 11);
-  tu_alloc_count_begin();
+  dln_alloc_count_begin();
   assert_int_equal(dln_e2e_rhs(e, W0, Wd, NULL), DLN_OK);
   assert_int_equal(dln_e2e_precondition(e, W0, W0, Wd), DLN_OK);
-  long c_rhs = tu_alloc_count_end(NULL);
+  long c_rhs = dln_alloc_count_end(NULL);
   long g1 = count_run(e, W0, W, mn, 1, 0.01, NULL, 2), g2 = count_run(e, W0, W, mn, 1, 1.0, NULL, 2);
   long f1 = count_run(e, W0, W, mn, 0, 0.05, NULL, 2), f2 = count_run(e, W0, W, mn, 0, 2.0, NULL, 2);
   long gt1 = count_run(e, W0, W, mn, 1, 0.02, tab, 11), gt2 = count_run(e, W0, W, mn, 1, 1.0, tab, 11);

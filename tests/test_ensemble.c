@@ -1,7 +1,8 @@
 /* Tests of ensembles (dln/ensemble.h, `dln sweep`): the table does not depend on the
  * number of threads; a run repeated alone by `dln run` gives its rows bit for bit;
  * failing runs are reported per run; shards partition the runs; bad sweeps give
- * one-line errors with line:column. */
+ * one-line errors with line:column; OpenBLAS is configured from the calling thread only; a
+ * cancel after the last run but before the outputs are committed writes nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,14 +10,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "dln/dln.h"
 #include "testutil.h"
+
+/* ------------------------------------------------------------------ OpenBLAS calls off the main thread
+ * This program's definition interposes the library's: it counts the calls made from a
+ * thread other than main's, then forwards to OpenBLAS. */
+static pthread_t main_thread;
+static atomic_int blas_set_offthread;
+
+void openblas_set_num_threads(int n);
+void openblas_set_num_threads(int n) {
+  static void (*real)(int);
+  if (!pthread_equal(pthread_self(), main_thread)) atomic_fetch_add(&blas_set_offthread, 1);
+  if (!real) *(void **)&real = dlsym(RTLD_NEXT, "openblas_set_num_threads");
+  if (real) real(n);
+}
 
 /* 24 small runs: factorization 3x4, width 6; gradient flow and gradient descent to t = 2. */
 static const char *spec24 =
@@ -374,10 +394,84 @@ static void test_cancel_removes_stale(void **state) {
   tu_rmtree(d);
 }
 
+/* ------------------------------------------------------------------ OpenBLAS threads and late cancellation */
+
+typedef struct sweep_cancel {
+  atomic_int all_done;
+} sweep_cancel;
+
+static void sweep_progress(void *ctx, long done, long total, long failed) {
+  (void)failed;
+  if (done == total) atomic_store(&((sweep_cancel *)ctx)->all_done, 1);
+}
+
+static int sweep_cancelled(void *ctx) { return atomic_load(&((sweep_cancel *)ctx)->all_done); }
+
+static int run_sweep(const char *out, int threads, sweep_cancel *sc, dln_ensemble_result *res) {
+  static const char *spec =
+      "{\"task\": \"factorization\", \"rows\": 2, \"cols\": 3, \"width\": 4, \"t_end\": 0.5,"
+      " \"samples\": 3, \"plot\": false, \"quiet\": true,"
+      " \"sweep\": {\"data_seed\": [1, 2, 3, 4], \"seed\": [5, 6]}}";
+  dln_spec s;
+  dln_sweep sw;
+  dln_sweep_init(&sw);
+  assert_int_equal(dln_spec_default(&s), DLN_OK);
+  assert_int_equal(dln_spec_from_json_string(&s, "spec.json", spec), DLN_OK);
+  assert_int_equal(dln_sweep_from_json_string(&sw, "spec.json", spec), DLN_OK);
+  dln_ensemble_options o;
+  dln_ensemble_default_options(&o);
+  o.nthreads = threads;
+  o.out = out;
+  if (sc) {
+    o.progress = sweep_progress;
+    o.progress_ctx = sc;
+    o.cancelled = sweep_cancelled;
+  }
+  int st = dln_ensemble_run(&s, &sw, &o, res);
+  dln_sweep_free(&sw);
+  dln_spec_free(&s);
+  return st;
+}
+
+/* The data sets of a sweep are drawn on the worker threads through dln_run's code, which
+ * called openblas_set_num_threads from them (concurrently, while other workers run BLAS);
+ * OpenBLAS is set once, from the calling thread. */
+static void test_sweep_blas_threads_from_main_only(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(1);
+  dln_ensemble_result res;
+  atomic_store(&blas_set_offthread, 0);
+  assert_int_equal(run_sweep(d, 3, NULL, &res), DLN_OK);
+  assert_int_equal(res.ncomplete, 8);
+  if (atomic_load(&blas_set_offthread)) print_error("%d calls from worker threads\n", atomic_load(&blas_set_offthread));
+  assert_int_equal(atomic_load(&blas_set_offthread), 0);
+  tu_rmtree(d);
+}
+
+/* Cancelled after the last run finished but before the outputs are committed: nothing is
+ * written and res.cancelled says so (the pool polled only while runs were pending, so
+ * ensemble.csv/.json were written although the CLI then said "nothing written"). */
+static void test_sweep_cancel_after_last_run(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(2);
+  dln_ensemble_result res;
+  sweep_cancel sc;
+  atomic_init(&sc.all_done, 0);
+  assert_int_equal(run_sweep(d, 2, &sc, &res), DLN_OK);
+  assert_int_equal(atomic_load(&sc.all_done), 1);
+  assert_int_equal(res.cancelled, 1);
+  struct stat sb;
+  assert_int_not_equal(stat(tu_path(d, "ensemble.csv"), &sb), 0);
+  assert_int_not_equal(stat(tu_path(d, "ensemble.json"), &sb), 0);
+  tu_rmtree(d);
+}
+
 int main(void) {
+  main_thread = pthread_self();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_rerun_alone), cmocka_unit_test(test_failing_runs),
       cmocka_unit_test(test_shards),            cmocka_unit_test(test_bad_sweeps), cmocka_unit_test(test_cancel_removes_stale),
+      cmocka_unit_test(test_sweep_blas_threads_from_main_only), cmocka_unit_test(test_sweep_cancel_after_last_run),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

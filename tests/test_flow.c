@@ -9,7 +9,8 @@
  *       truth, the scalar ODE eq. 21 integrated by classical RK4 with tiny steps.
  * The library integrates with rtol 1e-12, atol 1e-14 (Dormand–Prince 5(4)). Every
  * comparison is paired with a negative control showing the same check fails for a
- * perturbed formula or a different time, so the tests can fail. */
+ * perturbed formula or a different time, so the tests can fail.
+ * Also the drivers' stop rules for every method on a scalar problem (end of file). */
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
@@ -25,9 +26,11 @@
 
 #include "dln/error.h"
 #include "dln/init.h"
+#include "dln/integrator.h"
 #include "dln/loss.h"
 #include "dln/mat.h"
 #include "dln/net.h"
+#include "dln/observe.h"
 #include "dln/rng.h"
 #include "dln/train.h"
 #include "testutil.h"
@@ -361,12 +364,186 @@ static void test_spectral_asymmetric(void **state) {
   dln_net_free(net);
 }
 
+/* ------------------------------------------------------------------ stop rules of the drivers, every method
+ * Edge cases: loss threshold met at t = 0, divergence reporting and the last good state,
+ * the blow-up rule on ‖θ‖_∞, the GD step count range (each failed before its fix).
+ * A scalar problem: depth 1, W = w (1 x 1), ℓ = ½(w − y)²: the flow is w(t) = y + (w0 − y)e^{−t} and
+ * gradient descent w_k = y + (w0 − y)(1 − η)^k, both monotone from w0 towards y. */
+
+typedef struct scalar {
+  dln_net *net;
+  dln_loss *loss;
+  double theta[1];
+} scalar;
+
+static void scalar_make(scalar *s, double y, double w0) {
+  int widths[2] = {1, 1};
+  assert_int_equal(dln_net_alloc(&s->net, 1, widths, 0), DLN_OK);
+  s->loss = tu_fact_loss(1, 1, &y);
+  assert_non_null(s->loss);
+  s->theta[0] = w0;
+}
+
+static void scalar_free(scalar *s) {
+  dln_loss_free(s->loss);
+  dln_net_free(s->net);
+}
+
+static const dln_integrator_type *const all_methods[] = {&dln_integrator_gd,    &dln_integrator_flow,
+                                                        &dln_integrator_cvode, &dln_integrator_gauss,
+                                                        &dln_integrator_auto,  &dln_integrator_rkc};
+static const char *const method_names[] = {"gd", "flow", "cvode", "gauss", "auto", "rkc"};
+
+/* Loss threshold already met at t = 0: every method stops at t = 0 with the final loss
+ * φ(θ0) (the flow driver left result.loss NaN). */
+static void test_threshold_at_t0(void **state) {
+  (void)state;
+  for (size_t m = 0; m < sizeof all_methods / sizeof *all_methods; ++m) {
+    scalar s;
+    scalar_make(&s, 1.0, 0.9); /* φ(θ0) = 0.005 */
+    dln_train_options o;
+    dln_train_default_options(&o);
+    o.method = all_methods[m];
+    o.eta = 0.1;
+    o.t_end = 5;
+    o.nsamples = 11;
+    o.loss_threshold = 0.01;
+    dln_observer *obs = NULL;
+    dln_table *tab = NULL;
+    assert_int_equal(dln_observer_alloc(&obs, s.net, s.loss, s.theta, DLN_OBS_LOSS), DLN_OK);
+    const char *names[8];
+    for (int c = 0; c < dln_observer_ncols(obs); ++c) names[c] = dln_observer_colname(obs, c);
+    assert_int_equal(dln_table_alloc(&tab, dln_observer_ncols(obs), names, 12), DLN_OK);
+    dln_train_result r;
+    assert_int_equal(dln_train(s.net, s.loss, s.theta, &o, obs, tab, &r), DLN_OK);
+    if (r.stop_reason != DLN_STOP_LOSS || !(r.t == 0) || !(r.t_threshold == 0) || !tu_close(r.loss, 0.005, 1e-12, 0))
+      print_error("%s: stop %s at t = %g, t_threshold %g, loss %g (expected loss at t = 0, loss 0.005)\n",
+                  method_names[m], dln_stop_reason_name(r.stop_reason), r.t, r.t_threshold, r.loss);
+    assert_int_equal(r.stop_reason, DLN_STOP_LOSS);
+    assert_true(r.t == 0);
+    assert_true(r.t_threshold == 0);
+    assert_close(r.loss, 0.005, 1e-12, 0);
+    assert_true(s.theta[0] == 0.9);
+    assert_int_equal((int)tab->nrows, 1); /* the t = 0 sample is the stop point */
+    dln_table_free(tab);
+    dln_observer_free(obs);
+    scalar_free(&s);
+  }
+}
+
+/* Divergence by the blow-up rule on ‖θ‖_∞ (φ stays below it): y = 1.5, w0 = 0.1, blowup
+ * 1.4, φ(θ0) = 0.98 < 1.4. Every method stops as diverged (gradient descent did not check
+ * ‖θ‖_∞ for the network), keeps the last good state (|w| ≤ 1.4; the flow driver returned
+ * the state past the threshold) and reports it: result.t < fail_t, final table row at
+ * result.t with that state. */
+static void test_blowup_keeps_last_good(void **state) {
+  (void)state;
+  for (size_t m = 0; m < sizeof all_methods / sizeof *all_methods; ++m) {
+    scalar s;
+    scalar_make(&s, 1.5, 0.1);
+    dln_train_options o;
+    dln_train_default_options(&o);
+    o.method = all_methods[m];
+    o.eta = 0.01;
+    o.t_end = 20;
+    o.nsamples = 21;
+    o.blowup = 1.4;
+    o.gauss_h = 0.05;
+    dln_observer *obs = NULL;
+    dln_table *tab = NULL;
+    assert_int_equal(dln_observer_alloc(&obs, s.net, s.loss, s.theta, DLN_OBS_LOSS), DLN_OK);
+    const char *names[8];
+    int nc = dln_observer_ncols(obs);
+    for (int c = 0; c < nc; ++c) names[c] = dln_observer_colname(obs, c);
+    assert_int_equal(dln_table_alloc(&tab, nc, names, 22), DLN_OK);
+    dln_train_result r;
+    assert_int_equal(dln_train(s.net, s.loss, s.theta, &o, obs, tab, &r), DLN_OK);
+    /* w(t) = 1.5 − 1.4 e^{−t} crosses 1.4 at t = ln 14 ≈ 2.64 */
+    if (r.stop_reason != DLN_STOP_DIVERGED || !(fabs(s.theta[0]) <= 1.4) || !(r.t < r.fail_t) || r.fail_step < 1)
+      print_error("%s: stop %s, w = %.17g, t = %g, fail_t = %g, fail_step %ld: %s\n", method_names[m],
+                  dln_stop_reason_name(r.stop_reason), s.theta[0], r.t, r.fail_t, r.fail_step, r.message);
+    assert_int_equal(r.stop_reason, DLN_STOP_DIVERGED);
+    assert_true(fabs(s.theta[0]) <= 1.4);
+    assert_true(r.t < r.fail_t);
+    assert_true(r.fail_t > 2.0 && r.fail_t < 3.5);
+    assert_true(r.fail_step >= 1);
+    assert_non_null(strstr(r.message, "max|"));
+    assert_close(r.loss, 0.5 * (1.5 - s.theta[0]) * (1.5 - s.theta[0]), 1e-12, 0);
+    /* the final row is the returned state at result.t, and no row lies past it */
+    assert_true(tab->nrows >= 2);
+    const double *last = dln_table_row(tab, tab->nrows - 1);
+    int cl = dln_table_col(tab, "loss");
+    assert_true(last[0] == r.t);
+    assert_close(last[cl], r.loss, 1e-12, 0);
+    for (size_t i = 0; i < tab->nrows; ++i) assert_true(dln_table_row(tab, i)[0] <= r.t);
+    dln_table_free(tab);
+    dln_observer_free(obs);
+    scalar_free(&s);
+  }
+}
+
+/* Divergence at t = 0: φ(θ0) above the blow-up threshold stops every method at step 0
+ * with θ0 kept (the flow driver only caught a non-finite φ(θ0)). */
+static void test_blowup_at_t0(void **state) {
+  (void)state;
+  for (size_t m = 0; m < sizeof all_methods / sizeof *all_methods; ++m) {
+    scalar s;
+    scalar_make(&s, 3.0, 0.0); /* φ(θ0) = 4.5 */
+    dln_train_options o;
+    dln_train_default_options(&o);
+    o.method = all_methods[m];
+    o.eta = 0.01;
+    o.t_end = 1;
+    o.nsamples = 5;
+    o.blowup = 2.0;
+    dln_train_result r;
+    assert_int_equal(dln_train(s.net, s.loss, s.theta, &o, NULL, NULL, &r), DLN_OK);
+    if (r.stop_reason != DLN_STOP_DIVERGED || r.t != 0 || r.fail_step != 0 || r.fail_t != 0)
+      print_error("%s: stop %s at t = %g, fail_t %g, fail_step %ld: %s\n", method_names[m],
+                  dln_stop_reason_name(r.stop_reason), r.t, r.fail_t, r.fail_step, r.message);
+    assert_int_equal(r.stop_reason, DLN_STOP_DIVERGED);
+    assert_true(r.t == 0 && r.fail_t == 0);
+    assert_int_equal(r.fail_step, 0);
+    assert_true(s.theta[0] == 0.0);
+    assert_close(r.loss, 4.5, 1e-15, 0);
+    scalar_free(&s);
+  }
+}
+
+/* Gradient descent with t_end/η beyond a long: refused by dln_train_check (round(t_end/η)
+ * was converted to long with undefined behaviour and the run stopped after one step
+ * reporting "reached t_end"). */
+static void test_gd_step_count_range(void **state) {
+  (void)state;
+  dln_train_options o;
+  dln_train_default_options(&o);
+  o.method = &dln_integrator_gd;
+  o.eta = 1e-300;
+  o.t_end = 1e300;
+  assert_int_equal(dln_train_check(&o), DLN_EINVAL);
+  assert_non_null(strstr(dln_last_error(), "t_end/eta"));
+  scalar s;
+  scalar_make(&s, 1.0, 0.0);
+  dln_train_result r;
+  assert_int_equal(dln_train(s.net, s.loss, s.theta, &o, NULL, NULL, &r), DLN_EINVAL);
+  assert_true(s.theta[0] == 0.0);
+  o.t_end = 1e4; /* 1e304 steps: also refused */
+  assert_int_equal(dln_train_check(&o), DLN_EINVAL);
+  o.eta = 1e-3; /* 1e7 steps: fine */
+  assert_int_equal(dln_train_check(&o), DLN_OK);
+  scalar_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_linear_model),
       cmocka_unit_test(test_riccati_symmetric),
       cmocka_unit_test(test_spectral_symmetric),
       cmocka_unit_test(test_spectral_asymmetric),
+      cmocka_unit_test(test_threshold_at_t0),
+      cmocka_unit_test(test_blowup_keeps_last_good),
+      cmocka_unit_test(test_blowup_at_t0),
+      cmocka_unit_test(test_gd_step_count_range),
   };
   tu_seed(0x2545F4914F6CDD1Dull);
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -611,7 +611,7 @@ static void test_prop5_completion(void **state) {
  * dln_bias_det_sign, dln_orth_eval. */
 static void test_no_allocation(void **state) {
   (void)state;
-  if (!TU_HAVE_ALLOC_COUNTER) skip();
+  if (!DLN_HAVE_ALLOC_COUNTER) skip();
   dln_rng *rng = dln_rng_alloc(28, 0);
   int widths[3] = {4, 5, 3};
   dln_net *net = NULL;
@@ -648,14 +648,14 @@ static void test_no_allocation(void **state) {
   assert_int_equal(dln_bias_eval(b, W, loss->wstar, &br), DLN_OK);
   assert_int_equal(dln_bias_det_sign(bsq, W, &sg, NULL), DLN_OK);
   assert_int_equal(dln_orth_eval(o, th, NULL, NULL, &tot), DLN_OK);
-  tu_alloc_count_begin();
+  dln_alloc_count_begin();
   int s1 = dln_lanczos_run(lz, loss, th, NULL, &lr);
   int s2 = dln_point_classify(lz, loss, th, &po, &pr);
   int s3 = dln_sigma_dot_compare(sd, loss, th, pred, meas, &rel);
   int s4 = dln_bias_eval(b, W, loss->wstar, &br);
   int s5 = dln_bias_det_sign(bsq, W, &sg, NULL);
   int s6 = dln_orth_eval(o, th, NULL, NULL, &tot);
-  long nalloc = tu_alloc_count_end(NULL);
+  long nalloc = dln_alloc_count_end(NULL);
   assert_true(!s1 && !s2 && !s3 && !s4 && !s5 && !s6);
   if (tu_verbose()) printf("heap calls in the evaluation functions: %ld\n", nalloc);
   assert_int_equal(nalloc, 0);

@@ -1,7 +1,7 @@
 /* No heap allocation inside the training loops (dln/train.h, dln/net.h, dln/observe.h).
  *
- * testutil.c interposes malloc/calloc/realloc/free (forwarding to glibc's __libc_*),
- * so every heap call in the process is counted between tu_alloc_count_begin/_end:
+ * alloc_count.c interposes malloc/calloc/realloc/free (forwarding to glibc's __libc_*),
+ * so every heap call in the process is counted between dln_alloc_count_begin/_end:
  * calls from libdln.a, and also those made inside the shared libopenblas and
  * libsundials libraries (they resolve malloc to the executable's definition).
  * dln_train allocates a fixed set of buffers per call (and ARKODE its integrator
@@ -37,10 +37,10 @@
 #include "dln/train.h"
 #include "testutil.h"
 
-/* ------------------------------------------------------------------ allocation counter (testutil.c) */
+/* ------------------------------------------------------------------ allocation counter (alloc_count.c) */
 #define SKIP_WITHOUT_COUNTER()                                                    \
   do {                                                                            \
-    if (!TU_HAVE_ALLOC_COUNTER) {                                                 \
+    if (!DLN_HAVE_ALLOC_COUNTER) {                                                 \
       print_message("allocation counter unavailable (sanitizer or non-glibc)\n"); \
       skip();                                                                     \
     }                                                                             \
@@ -91,9 +91,9 @@ static long train_allocs(fixture *f, const dln_train_options *o, dln_observer *o
                          dln_train_result *res) {
   reset(f);
   if (traj) traj->nrows = 0;
-  tu_alloc_count_begin();
+  dln_alloc_count_begin();
   int st = dln_train(f->net, f->loss, f->theta, o, obs, traj, res);
-  long a = tu_alloc_count_end(frees);
+  long a = dln_alloc_count_end(frees);
   if (st) fail_msg("dln_train: %s", dln_last_error());
   return a;
 }
@@ -111,12 +111,12 @@ static void test_grad_hvp_no_alloc(void **state) {
   reset(&f);
   assert_int_equal(dln_net_grad(f.net, f.loss, f.theta, &v, g, NULL), DLN_OK); /* warm-up */
   assert_int_equal(dln_net_hvp(f.net, f.loss, f.theta, g, hv), DLN_OK);
-  tu_alloc_count_begin();
+  dln_alloc_count_begin();
   for (int i = 0; i < 100; ++i) {
     dln_net_grad(f.net, f.loss, f.theta, &v, g, NULL);
     dln_net_hvp(f.net, f.loss, f.theta, g, hv);
   }
-  long a = tu_alloc_count_end(NULL);
+  long a = dln_alloc_count_end(NULL);
   assert_int_equal(a, 0);
   free(g);
   free(hv);
@@ -202,9 +202,9 @@ static void test_observer_eval_no_alloc(void **state) {
   assert_non_null(row);
   reset(&f);
   assert_int_equal(dln_observer_eval(obs, 0.0, 0, f.theta, row), DLN_OK); /* warm-up */
-  tu_alloc_count_begin();
+  dln_alloc_count_begin();
   for (int i = 0; i < 20; ++i) dln_observer_eval(obs, 0.1 * i, i, f.theta, row);
-  long a = tu_alloc_count_end(NULL);
+  long a = dln_alloc_count_end(NULL);
   print_message("dln_observer_eval (all diagnostics) x 20: %ld allocs\n", a);
   assert_int_equal(a, 0);
   free(row);

@@ -190,10 +190,10 @@ static void test_outside_observable(void **state) {
   assert_int_equal(dln_observer_eval(o, 0, 0, f.theta, row), DLN_OK);
   tu_mm(0, 0, 3, 4, 5, f.theta + f.net->offset[2], f.theta + f.net->offset[1], W);
   assert_close(row[c], tu_fro(12, W), 1e-13, 0);
-  if (TU_HAVE_ALLOC_COUNTER) {
-    tu_alloc_count_begin();
+  if (DLN_HAVE_ALLOC_COUNTER) {
+    dln_alloc_count_begin();
     int st = dln_observer_eval(o, 1, 1, f.theta, row);
-    long nallocs = tu_alloc_count_end(NULL);
+    long nallocs = dln_alloc_count_end(NULL);
     assert_int_equal(st, DLN_OK);
     assert_int_equal(nallocs, 0);
   }

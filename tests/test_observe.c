@@ -500,14 +500,14 @@ static void test_sv_general_and_nonfinite(void **state) {
 /* dln_observer_eval does not allocate (counted through the interposed malloc). */
 static void test_eval_no_alloc(void **state) {
   (void)state;
-  if (!TU_HAVE_ALLOC_COUNTER) skip();
+  if (!DLN_HAVE_ALLOC_COUNTER) skip();
   /* the counter sees allocations made inside shared libraries: LAPACKE's high-level
    * dgesdd wrapper (used by dln_singular_values) mallocs its work arrays */
   {
     double a[6] = {1, 2, 3, 4, 5, 7}, s[2], wk[6];
-    tu_alloc_count_begin();
+    dln_alloc_count_begin();
     int st = dln_singular_values(2, 3, a, s, wk);
-    long nallocs = tu_alloc_count_end(NULL);
+    long nallocs = dln_alloc_count_end(NULL);
     assert_int_equal(st, DLN_OK);
     assert_true(nallocs > 0);
   }
@@ -523,10 +523,10 @@ static void test_eval_no_alloc(void **state) {
     assert_int_equal(dln_observer_alloc(&o, net, r.loss, th, DLN_OBS_ALL), DLN_OK);
     double *row = malloc((size_t)dln_observer_ncols(o) * sizeof(double));
     assert_int_equal(dln_observer_eval(o, 0, 0, th, row), DLN_OK); /* warm-up (BLAS buffers) */
-    tu_alloc_count_begin();
+    dln_alloc_count_begin();
     int st = dln_observer_eval(o, 1, 1, th, row);
     st |= dln_observer_eval(o, 2, 2, th, row);
-    long nallocs = tu_alloc_count_end(NULL);
+    long nallocs = dln_alloc_count_end(NULL);
     assert_int_equal(st, DLN_OK);
     assert_int_equal(nallocs, 0);
     free(row);

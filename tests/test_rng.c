@@ -6,9 +6,11 @@
  *   - (seed, stream) pairs that differ only above bit 31 (which the former 32-bit
  *     seeding folded together) give different streams; the same pair, the same stream;
  *   - uniform draws have mean 1/2 and variance 1/12 within 5 standard errors;
- *   - a key of length < 1 is refused with a message. */
+ *   - a key of length < 1 is refused with a message;
+ *   - dln_rng_uniform_int never aborts (n = 0, n above 2^32) and stays uniform on [0, n). */
 #include "testutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -83,12 +85,42 @@ static void test_bad_key(void **state) {
   assert_non_null(strstr(dln_last_error(), "expected at least one 32-bit word, found 0"));
 }
 
+/* src/core/rng.c: gsl_rng_uniform_int(r, 0) (and n above the generator's range) calls
+ * GSL's error handler, whose default aborts the process: "the library never aborts". */
+static void test_rng_uniform_int_edges(void **state) {
+  (void)state;
+  dln_rng *r = dln_rng_alloc(11, 2);
+  assert_non_null(r);
+  assert_int_equal(dln_rng_uniform_int(r, 0), 0);
+  assert_int_equal(dln_rng_uniform_int(r, 1), 0);
+  for (int i = 0; i < 1000; ++i) assert_true(dln_rng_uniform_int(r, 7) < 7);
+#if ULONG_MAX > 0xFFFFFFFFUL
+  /* beyond the 32-bit range of MT19937: still uniform on [0, n), and not stuck below 2^32 */
+  const unsigned long big = 0x500000000UL; /* 5·2^32 */
+  int high = 0;
+  for (int i = 0; i < 200; ++i) {
+    unsigned long v = dln_rng_uniform_int(r, big);
+    assert_true(v < big);
+    high += v >= 0x100000000UL;
+  }
+  assert_true(high > 100); /* 4/5 of the range lies above 2^32 */
+  for (int i = 0; i < 50; ++i) assert_true(dln_rng_uniform_int(r, 0x100000000UL) <= 0xFFFFFFFFUL); /* n = 2^32 */
+#endif
+  /* the small-n path is unchanged: the same draws as before for the same stream */
+  dln_rng *a = dln_rng_alloc(5, 0), *b = dln_rng_alloc(5, 0);
+  for (int i = 0; i < 100; ++i) assert_int_equal(dln_rng_uniform_int(a, 1000), dln_rng_uniform_int(b, 1000));
+  dln_rng_free(a);
+  dln_rng_free(b);
+  dln_rng_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reference_outputs),
       cmocka_unit_test(test_distinct_streams),
       cmocka_unit_test(test_uniform_moments),
       cmocka_unit_test(test_bad_key),
+      cmocka_unit_test(test_rng_uniform_int_edges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

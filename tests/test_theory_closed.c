@@ -499,11 +499,124 @@ static void test_args(void **state) {
   dln_net_free(net);
 }
 
+/* ------------------------------------------------------------------ large t */
+
+/* src/theory/closed_form.c, riccati_eval (001 eq. 8 and eq. 30): the bracket
+ * M = I + diag(expm1(b t μ)/(c μ)) X̃0 was LU-factored as written, so its condition number
+ * grew like e^{b t μ_max} although the solution stays bounded, and from b t μ_max ≈ 20 on
+ * (t ≈ 5 here) every evaluation was refused as "not applicable: invertibility of the
+ * bracket fails" — cf_dist went NaN and dln check reported a hypothesis failure that is
+ * false (for PSD X0 the bracket is invertible at every t). Checked against the library's
+ * tight-tolerance flow up to t = 20 and against the limit Y_+ (the projection of Y on the
+ * PSD cone, 001 §2) at t = 300. */
+static void riccati_case(int m, int k, double *worst_flow, double *worst_limit) {
+  int w[3] = {m, k, m};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, w, 1), DLN_OK);
+  size_t mm = (size_t)m * m;
+  double *Q = tu_dalloc(mm), *Y = tu_dalloc(mm), *U0 = tu_dalloc(net->nparams), *th = tu_dalloc(net->nparams);
+  double *Yp = tu_dalloc(mm), *W = tu_dalloc(mm), *lam = tu_dalloc((size_t)m), *lamp = tu_dalloc((size_t)m);
+  for (int i = 0; i < m; ++i) {
+    lam[i] = i % 2 ? -0.3 - 0.25 * i : 1.1 - 0.2 * i; /* indefinite, invertible */
+    lamp[i] = fmax(lam[i], 0.0);
+  }
+  tu_rand_orth(m, Q);
+  tu_qdq(m, Q, lam, Y);
+  tu_qdq(m, Q, lamp, Yp);
+  tu_fill_gauss(net->nparams, U0, 0.5);
+  memcpy(th, U0, net->nparams * sizeof(double));
+  dln_loss *loss = tu_fact_loss(m, m, Y);
+  dln_cf *cf = NULL;
+  assert_int_equal(dln_cf_riccati_alloc(&cf, net, loss, U0, 0), DLN_OK);
+  const double ts[] = {0.5, 2, 5, 8, 12, 20};
+  double tprev = 0;
+  for (size_t i = 0; i < sizeof ts / sizeof *ts; ++i) {
+    tu_flow(net, loss, th, ts[i] - tprev, 1e-12, 1e-14);
+    tprev = ts[i];
+    double d = NAN;
+    int st = dln_cf_distance(net, th, ts[i], cf, &d);
+    if (st) print_error("m=%d k=%d t=%g: %s\n", m, k, ts[i], dln_last_error());
+    assert_int_equal(st, DLN_OK);
+    if (!(d <= *worst_flow)) *worst_flow = d;
+  }
+  if (k >= m) { /* full-rank X0: X(t) → Y_+ */
+    assert_int_equal(dln_cf_eval(cf, 300.0, W), DLN_OK);
+    double d = tu_diffnorm(mm, W, Yp) / tu_fro(mm, Yp);
+    if (!(d <= *worst_limit)) *worst_limit = d;
+  }
+  dln_cf_free(cf);
+  dln_loss_free(loss);
+  dln_net_free(net);
+  free(Q), free(Y), free(U0), free(th), free(Yp), free(W), free(lam), free(lamp);
+}
+
+static void test_riccati_large_t(void **state) {
+  (void)state;
+  tu_seed(0x2545F4914F6CDD1Dull); /* the draws of these two cases as first written (test_review_a.c) */
+  double wf = 0, wl = 0;
+  riccati_case(4, 6, &wf, &wl);
+  riccati_case(5, 5, &wf, &wl);
+  riccati_case(4, 2, &wf, &wl); /* rank-deficient X0 */
+  print_message("001 eq. 8 to t = 20: max distance to the flow %.3g; at t = 300: distance to Y_+ %.3g\n", wf, wl);
+  assert_true(wf <= 1e-9);
+  assert_true(wl <= 1e-12);
+}
+
+/* The same for 001 eq. 30 (U^T U − V^T V = λ0 I, R R^T of rank k < m + n): U = O (V^T V +
+ * λ0 I)^{1/2} with m = k, as in test_theory_closed.c. */
+static void test_lambda_id_large_t(void **state) {
+  (void)state;
+  const int m = 3, n = 4, k = 3;
+  const double l0 = 0.4;
+  int w[3] = {n, k, m};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
+  double *Y = tu_dalloc((size_t)m * n), *th = tu_dalloc(net->nparams), *S = tu_dalloc((size_t)k * k),
+         *Qs = tu_dalloc((size_t)k * k), *ev = tu_dalloc((size_t)k), *R = tu_dalloc((size_t)k * k),
+         *O = tu_dalloc((size_t)k * k), *V = tu_dalloc((size_t)n * k);
+  tu_fill_gauss((size_t)m * n, Y, 1.0);
+  dln_loss *loss = tu_fact_loss(m, n, Y);
+  tu_rand_orth(k, O);
+  tu_fill_gauss((size_t)n * k, V, 0.7);
+  tu_mm(1, 0, k, k, n, V, V, S);
+  for (int i = 0; i < k; ++i) S[i + (size_t)i * k] += l0;
+  memcpy(Qs, S, (size_t)k * k * sizeof(double));
+  tu_syev(k, Qs, ev, 1);
+  for (int i = 0; i < k; ++i) ev[i] = sqrt(fmax(ev[i], 0));
+  tu_qdq(k, Qs, ev, R);
+  tu_mm(0, 0, k, k, k, O, R, th + net->offset[2]); /* U = O R: U^T U = V^T V + λ0 I */
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < k; ++i) th[net->offset[1] + i + (size_t)j * k] = V[j + (size_t)i * n]; /* W_1 = V^T */
+  dln_cf *cf = NULL;
+  int st = dln_cf_lambda_id_alloc(&cf, net, loss, th, 0);
+  if (st) print_error("%s\n", dln_last_error());
+  assert_int_equal(st, DLN_OK);
+  const double ts[] = {1, 4, 8, 12, 20};
+  double tprev = 0, worst = 0;
+  for (size_t i = 0; i < sizeof ts / sizeof *ts; ++i) {
+    tu_flow(net, loss, th, ts[i] - tprev, 1e-12, 1e-14);
+    tprev = ts[i];
+    double d = NAN;
+    st = dln_cf_distance(net, th, ts[i], cf, &d);
+    if (st) print_error("t=%g: %s\n", ts[i], dln_last_error());
+    assert_int_equal(st, DLN_OK);
+    if (!(d <= worst)) worst = d;
+  }
+  print_message("001 eq. 30 to t = 20: max distance to the flow %.3g\n", worst);
+  assert_true(worst <= 1e-9);
+  dln_cf_free(cf);
+  dln_loss_free(loss);
+  dln_net_free(net);
+  free(Y), free(th), free(S), free(Qs), free(ev), free(R), free(O), free(V);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_linear),      cmocka_unit_test(test_riccati),    cmocka_unit_test(test_spectral_sym),
       cmocka_unit_test(test_spectral_asym), cmocka_unit_test(test_lambda_id), cmocka_unit_test(test_aligned_n2),
       cmocka_unit_test(test_aligned_n3),  cmocka_unit_test(test_args),
+      cmocka_unit_test(test_riccati_large_t), /* then test_lambda_id_large_t: it continues the same draws */
+      cmocka_unit_test(test_lambda_id_large_t),
   };
   tu_seed(0x853C49E6748FEA9Bull);
   return cmocka_run_group_tests(tests, NULL, NULL);

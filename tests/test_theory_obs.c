@@ -309,14 +309,14 @@ static long eval_allocs(dln_observer *obs, const double *theta, int n) {
   double row[64];
   assert_true(dln_observer_ncols(obs) <= 64);
   assert_int_equal(dln_observer_eval(obs, 0.0, 0, theta, row), DLN_OK);
-  tu_alloc_count_begin();
+  dln_alloc_count_begin();
   for (int i = 0; i < n; ++i) dln_observer_eval(obs, 0.1 * i, i, theta, row);
-  return tu_alloc_count_end(NULL);
+  return dln_alloc_count_end(NULL);
 }
 
 static void test_eval_no_alloc(void **state) {
   (void)state;
-  if (!TU_HAVE_ALLOC_COUNTER) skip();
+  if (!DLN_HAVE_ALLOC_COUNTER) skip();
   /* depth 2, pyramidal 4 -> 6 -> 2 with a large W_2: C_1 = W_2^T W_2 - W_1 W_1^T has 2
    * positive eigenvalues (004 Prop. 2) and c = lambda_2(C_1) > 0 (003 Thm 1) */
   dln_net *net;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <cmocka.h>
 
+#include "alloc_count.h" /* the heap-call counter (dln_alloc_count_begin/end) */
 #include "dln/loss.h"
 #include "dln/net.h"
 #include "dln/observe.h"
@@ -126,27 +127,10 @@ dln_train_result tu_flow(dln_net *net, dln_loss *loss, double *theta, double t_e
 /* Asserts status DLN_ENOTAPPLICABLE with a "not applicable: … fails (" message naming needle. */
 void tu_expect_na(int st, const char *needle);
 
-/* ------------------------------------------------------------------ heap-call counter
- * testutil.c interposes malloc/calloc/realloc/free (forwarding to glibc's __libc_*), so every
- * heap call in the process (libdln, OpenBLAS, SUNDIALS) passes through it. Inert unless
- * counting; compiled out under AddressSanitizer (which owns the allocator) and off glibc. */
-#if defined(__SANITIZE_ADDRESS__)
-#define TU_HAVE_ALLOC_COUNTER 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TU_HAVE_ALLOC_COUNTER 0
-#endif
-#endif
-#if !defined(TU_HAVE_ALLOC_COUNTER) && defined(__GLIBC__)
-#define TU_HAVE_ALLOC_COUNTER 1
-#endif
-#ifndef TU_HAVE_ALLOC_COUNTER
-#define TU_HAVE_ALLOC_COUNTER 0
-#endif
-/* Zero the counts and start counting. */
-void tu_alloc_count_begin(void);
-/* Stop counting; returns the malloc/calloc/realloc calls, *frees (if non-NULL) the free calls
- * with a non-NULL pointer. Always 0 without the counter. */
-long tu_alloc_count_end(long *frees);
+/* The former names of the heap-call counter (alloc_count.h), for tests written before it
+ * moved; new tests use dln_alloc_count_begin/end and DLN_HAVE_ALLOC_COUNTER. */
+#define TU_HAVE_ALLOC_COUNTER DLN_HAVE_ALLOC_COUNTER
+static inline void tu_alloc_count_begin(void) { dln_alloc_count_begin(); }
+static inline long tu_alloc_count_end(long *frees) { return dln_alloc_count_end(frees); }
 
 #endif

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dln/dln.h"
@@ -19,19 +18,13 @@ static void on_sigint(int sig) {
   signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills */
 }
 
-double cli_now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---- progress ----------------------------------------------------------------- */
 
 int cli_progress_cb(void *ctx, double t, double t_end, double loss) {
   cli_progress *p = ctx;
   if (cli_interrupted) return 1;
   if (p->quiet) return 0;
-  double now = cli_now_seconds(), el = now - p->start;
+  double now = dln_now_seconds(), el = now - p->start;
   if (el < 1.0) return 0;
   double frac = t_end > 0 ? t / t_end : 0;
   if (frac < 0) frac = 0;
@@ -54,7 +47,7 @@ int cli_progress_cb(void *ctx, double t, double t_end, double loss) {
 void cli_run_event_cb(void *ctx, int event, const char *label) {
   cli_progress *p = ctx;
   if (event == 0) {
-    p->start = p->last_line = cli_now_seconds();
+    p->start = p->last_line = dln_now_seconds();
     p->drawn = 0;
     snprintf(p->label, sizeof p->label, "%s", label ? label : "");
   } else if (p->drawn) {

@@ -6,13 +6,13 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "core/util.h" /* dln_now_seconds */
+
 #define EXIT_DIVERGED 3
 #define EXIT_CANCELLED 130
 
 /* Set by SIGINT (catch_sigint); the running job polls it and commits nothing. */
 extern volatile sig_atomic_t cli_interrupted;
-
-double cli_now_seconds(void);
 
 /* Progress state of one dln_run-based job. */
 typedef struct cli_progress {

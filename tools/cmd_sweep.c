@@ -39,7 +39,7 @@ typedef struct sweep_progress {
 static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
   sweep_progress *p = ctx;
   if (p->quiet) return;
-  double now = cli_now_seconds(), el = now - p->start;
+  double now = dln_now_seconds(), el = now - p->start;
   if (p->tty) {
     if (now - p->last < 0.1 && done < total) return;
     char bar[31];
@@ -123,7 +123,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
 static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) {
   cli_catch_sigint();
 
-  double t_start = cli_now_seconds();
+  double t_start = dln_now_seconds();
   sweep_progress prog = {spec->quiet, isatty(STDERR_FILENO), 0, t_start, t_start};
   dln_ensemble_options eo;
   dln_ensemble_default_options(&eo);

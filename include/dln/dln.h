@@ -5,6 +5,7 @@
 #include "dln/error.h"
 #include "dln/mat.h"
 #include "dln/rng.h"
+#include "dln/table.h"
 #include "dln/io.h"
 #include "dln/loss.h"
 #include "dln/net.h"

@@ -31,7 +31,7 @@
 
 #include "dln/loss.h"
 #include "dln/net.h"
-#include "dln/observe.h"
+#include "dln/table.h"
 #include "dln/train.h"
 
 #ifdef __cplusplus

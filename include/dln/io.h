@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "dln/mat.h"
+#include "dln/table.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +39,9 @@ int dln_csv_read(const char *path, dln_mat **out);
 /* Write a matrix as CSV with an optional header line (NULL for none), values as %.17g. */
 int dln_csv_write(const char *path, int rows, int cols, const double *data, const char *header);
 
+/* Write a table as CSV (header line of column names, values as %.17g), atomically. */
+int dln_table_write_csv(const dln_table *t, const char *path);
+
 /* Read a matrix from .npy or .csv, chosen by the file extension. */
 int dln_matrix_load(const char *path, dln_mat **out);
 
@@ -51,6 +55,9 @@ int dln_afile_commit(dln_afile *f);
 void dln_afile_abort(dln_afile *f);
 /* Whole buffer to a file, atomically. */
 int dln_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Figure outcome of a run's plot script (dln_run_result.plot). */
+enum { DLN_PLOT_OFF = 0, DLN_PLOT_RENDERED, DLN_PLOT_NO_MATPLOTLIB, DLN_PLOT_FAILED, DLN_PLOT_SCRIPT_ONLY };
 
 /* Create a folder and its parents (mode 0777 & ~umask); existing folders are fine.
  * Fails with a message naming the path if it cannot be created or is not writable. */

@@ -1,4 +1,4 @@
-/* dln/observe.h — diagnostics sampled along a run, and the trajectory table.
+/* dln/observe.h — diagnostics sampled along a run (the table they fill: dln/table.h).
  *
  * An observer is built once for a (net, loss, θ(0)) and evaluates one row of named
  * columns at a sample point without allocating. Columns, in this order, for the
@@ -28,6 +28,7 @@
 
 #include "dln/loss.h"
 #include "dln/net.h"
+#include "dln/table.h" /* the trajectory table, once declared here */
 
 #ifdef __cplusplus
 extern "C" {
@@ -134,23 +135,6 @@ int dln_observer_alloc_names(dln_observer **out, dln_net *net, dln_loss *loss, c
                              const char *const *names, int n);
 /* The label an observable set during init ("" if none or not chosen). */
 const char *dln_observer_label(const dln_observer *obs, const char *name);
-
-/* A table of rows with named columns (row-major storage), preallocated. */
-typedef struct dln_table {
-  int ncols;
-  size_t nrows, cap;
-  char **names;  /* ncols owned copies */
-  double *data;  /* cap x ncols, row-major */
-} dln_table;
-
-int dln_table_alloc(dln_table **out, int ncols, const char *const *names, size_t cap);
-void dln_table_free(dln_table *t);
-/* Append a row; DLN_ENOMEM if the table is full (it never grows inside a run). */
-int dln_table_append(dln_table *t, const double *row);
-double *dln_table_row(dln_table *t, size_t i);
-int dln_table_col(const dln_table *t, const char *name);
-/* Write as CSV (header line, %.17g), atomically. */
-int dln_table_write_csv(const dln_table *t, const char *path);
 
 #ifdef __cplusplus
 }

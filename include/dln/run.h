@@ -23,6 +23,7 @@
 
 #include <stdio.h>
 
+#include "dln/io.h" /* DLN_PLOT_* */
 #include "dln/spec.h"
 #include "dln/train.h"
 
@@ -41,9 +42,6 @@ typedef struct dln_run_options {
 
 /* Where a failure happened, to choose an exit code. */
 enum { DLN_RUN_FAIL_NONE = 0, DLN_RUN_FAIL_SPEC, DLN_RUN_FAIL_INPUT, DLN_RUN_FAIL_OUTPUT, DLN_RUN_FAIL_INTERNAL };
-
-/* Figure outcome. */
-enum { DLN_PLOT_OFF = 0, DLN_PLOT_RENDERED, DLN_PLOT_NO_MATPLOTLIB, DLN_PLOT_FAILED, DLN_PLOT_SCRIPT_ONLY };
 
 typedef struct dln_run_result {
   dln_train_result train;

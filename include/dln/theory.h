@@ -24,7 +24,7 @@
 
 #include "dln/loss.h"
 #include "dln/net.h"
-#include "dln/observe.h"
+#include "dln/table.h"
 
 #ifdef __cplusplus
 extern "C" {

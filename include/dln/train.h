@@ -26,8 +26,11 @@
 #include "dln/integrator.h"
 #include "dln/loss.h"
 #include "dln/net.h"
-#include "dln/observe.h"
 #include "dln/option.h"
+#include "dln/table.h"
+
+/* The observer sampled at sample times (dln/observe.h); opaque here. */
+typedef struct dln_observer dln_observer;
 
 #ifdef __cplusplus
 extern "C" {

@@ -23,8 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
@@ -33,16 +33,10 @@
 
 /* ------------------------------------------------------------ shared helpers */
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 /* The progress callback, at most every 0.1 s of wall time; nonzero: cancel. */
 static int progress(dln_run_ctx *c, double t, double loss) {
   if (!c->opt->progress) return 0;
-  double w = now_seconds();
+  double w = dln_now_seconds();
   if (w - c->last_progress < 0.1) return 0;
   c->last_progress = w;
   return c->opt->progress(c->opt->progress_ctx, t, c->opt->t_end, loss);
@@ -404,14 +398,14 @@ int dln_dyn_run(dln_run_ctx *c, double *x) {
   c->times = malloc((size_t)ns * sizeof(double));
   if (!c->times) return dln_error(DLN_ENOMEM, "out of memory allocating %d sample times", ns);
   dln_train_sample_times(o, c->times);
-  c->t0_wall = now_seconds();
+  c->t0_wall = dln_now_seconds();
   c->last_progress = c->t0_wall;
   int st = (m->flags & DLN_INTEG_DISCRETE) ? drive_gd(c, x) : drive_flow(c, x);
   /* final row at the stop point unless it was just sampled (column 0 is t) */
   dln_table *tb = c->traj;
   if (!st && tb && (tb->nrows == 0 || dln_table_row(tb, tb->nrows - 1)[0] != r->t))
     st = sys->record(c, -1, r->t, r->steps, x, 0);
-  r->wall_seconds = now_seconds() - c->t0_wall;
+  r->wall_seconds = dln_now_seconds() - c->t0_wall;
   free(c->times);
   c->times = NULL;
   return st;

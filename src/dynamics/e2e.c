@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
@@ -56,8 +57,6 @@ struct dln_e2e {
   double *row;           /* 3 + k: table row */
   long nrhs, nsvd;
 };
-
-static void *xcalloc(size_t n, size_t sz) { return calloc(n ? n : 1, sz); }
 
 void dln_e2e_free(dln_e2e *e) {
   if (!e) return;
@@ -102,21 +101,21 @@ int dln_e2e_alloc(dln_e2e **out, dln_loss *loss, int depth) {
   e->n = n;
   e->k = k;
   e->mn = mn;
-  e->G = xcalloc(mn, sizeof(double));
-  e->A = xcalloc(mn, sizeof(double));
-  e->U = xcalloc((size_t)m * k, sizeof(double));
-  e->s = xcalloc((size_t)k, sizeof(double));
-  e->Vt = xcalloc((size_t)k * n, sizeof(double));
-  e->AV = xcalloc((size_t)m * k, sizeof(double));
-  e->M = xcalloc((size_t)k * k, sizeof(double));
-  e->UtA = xcalloc((size_t)k * n, sizeof(double));
-  e->T = xcalloc((size_t)k * n, sizeof(double));
-  e->out = xcalloc(mn, sizeof(double));
-  e->pw = xcalloc(nk, sizeof(double));
-  e->c = xcalloc((size_t)k, sizeof(double));
+  e->G = dln_xcalloc(mn, sizeof(double));
+  e->A = dln_xcalloc(mn, sizeof(double));
+  e->U = dln_xcalloc((size_t)m * k, sizeof(double));
+  e->s = dln_xcalloc((size_t)k, sizeof(double));
+  e->Vt = dln_xcalloc((size_t)k * n, sizeof(double));
+  e->AV = dln_xcalloc((size_t)m * k, sizeof(double));
+  e->M = dln_xcalloc((size_t)k * k, sizeof(double));
+  e->UtA = dln_xcalloc((size_t)k * n, sizeof(double));
+  e->T = dln_xcalloc((size_t)k * n, sizeof(double));
+  e->out = dln_xcalloc(mn, sizeof(double));
+  e->pw = dln_xcalloc(nk, sizeof(double));
+  e->c = dln_xcalloc((size_t)k, sizeof(double));
   e->iwork = calloc((size_t)8 * k, sizeof(int));
-  e->wdot = xcalloc(mn, sizeof(double));
-  e->row = xcalloc((size_t)3 + k, sizeof(double));
+  e->wdot = dln_xcalloc(mn, sizeof(double));
+  e->row = dln_xcalloc((size_t)3 + k, sizeof(double));
   if (!e->G || !e->A || !e->U || !e->s || !e->Vt || !e->AV || !e->M || !e->UtA || !e->T || !e->out || !e->pw ||
       !e->c || !e->iwork || !e->wdot || !e->row) {
     dln_e2e_free(e);
@@ -137,7 +136,7 @@ int dln_e2e_alloc(dln_e2e **out, dln_loss *loss, int depth) {
     return dln_error(DLN_ENOMEM, "end-to-end dynamics: SVD workspace of %g doubles exceeds the LAPACK range", q);
   }
   e->lwork = (int)q + 1;
-  e->work = xcalloc((size_t)e->lwork, sizeof(double));
+  e->work = dln_xcalloc((size_t)e->lwork, sizeof(double));
   if (!e->work) {
     dln_e2e_free(e);
     return dln_error(DLN_ENOMEM, "end-to-end dynamics: out of memory allocating the SVD workspace");

@@ -64,6 +64,7 @@
 
 #include <arkode/arkode_butcher_erk.h> /* after stdio.h: it uses FILE */
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
@@ -157,10 +158,7 @@ int dln_dyn_rho(dln_run_ctx *c, const double *theta, double *v, double *w, int *
   size_t n = dln_dyn_size(c);
   if (!*primed) { /* deterministic start vector with all-sign entries */
     uint64_t x = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; i < n; ++i) {
-      x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-      v[i] = (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0 - 0.5;
-    }
+    for (size_t i = 0; i < n; ++i) v[i] = (double)(dln_xorshift64s_next(&x) >> 11) / 9007199254740992.0 - 0.5;
     *primed = 1;
   }
   *rho = 0;

@@ -18,6 +18,7 @@
 
 #include "dln/error.h"
 #include "dln/mat.h"
+#include "dln/observe.h" /* dln_train samples an observer: the one upward include (check_layers.sh) */
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
 

@@ -1,4 +1,4 @@
-/* Numeric CSV reader/writer and dln_matrix_load (dln/io.h). Errors name file:line:column. */
+/* Numeric CSV reader/writers (matrices, dln_table) and dln_matrix_load (dln/io.h). Errors name file:line:column. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -175,4 +175,25 @@ int dln_matrix_load(const char *path, dln_mat **out) {
   if (ends_with_ci(path, ".npy")) return dln_npy_read(path, out);
   if (ends_with_ci(path, ".csv") || ends_with_ci(path, ".txt")) return dln_csv_read(path, out);
   return dln_error(DLN_EINVAL, "%s: unknown matrix file type: expected extension .npy, .csv or .txt", path);
+}
+
+/* ------------------------------------------------------------------ dln_table */
+
+int dln_table_write_csv(const dln_table *t, const char *path) {
+  if (!t || !path) return dln_error(DLN_EINVAL, "dln_table_write_csv: NULL argument");
+  dln_afile *f;
+  int st = dln_afile_open(&f, path);
+  if (st) return st;
+  FILE *fp = dln_afile_stream(f);
+  for (int j = 0; j < t->ncols; ++j) {
+    if (j) fputc(',', fp);
+    fputs(t->names[j], fp);
+  }
+  fputc('\n', fp);
+  for (size_t i = 0; i < t->nrows; ++i) {
+    const double *r = t->data + i * (size_t)t->ncols;
+    for (int j = 0; j < t->ncols; ++j) fprintf(fp, j ? ",%.17g" : "%.17g", r[j]);
+    fputc('\n', fp);
+  }
+  return dln_afile_commit(f); /* reports any write error (ferror) and removes the temporary file */
 }

@@ -17,8 +17,7 @@
 
 #include "dln/error.h"
 #include "dln/io.h"
-#include "dln/run.h"
-#include "run/run_internal.h"
+#include "io/io_internal.h"
 
 extern char **environ;
 

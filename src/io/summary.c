@@ -9,7 +9,7 @@
 #include "dln/error.h"
 #include "dln/io.h"
 #include "io/json_util.h"
-#include "run/run_internal.h"
+#include "io/io_internal.h"
 
 json_t *dln_json_num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 

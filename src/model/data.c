@@ -9,9 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
-
-static void *xcalloc(size_t n, size_t sz) { return calloc(n ? n : 1, sz); }
 
 static int check_out(void *out, const char *who) {
   if (!out) return dln_error(DLN_EINVAL, "%s: output pointer: expected non-NULL, found NULL", who);
@@ -58,8 +57,8 @@ int dln_data_lowrank(dln_rng *rng, int rows, int cols, int nsv, const double *s,
     *out = a;
     return DLN_OK;
   }
-  double *u = xcalloc((size_t)rows * (size_t)nsv, sizeof(double));
-  double *v = xcalloc((size_t)cols * (size_t)nsv, sizeof(double));
+  double *u = dln_xcalloc((size_t)rows * (size_t)nsv, sizeof(double));
+  double *v = dln_xcalloc((size_t)cols * (size_t)nsv, sizeof(double));
   if (!u || !v) {
     st = dln_error(DLN_ENOMEM, "low-rank data: out of memory for %d x %d factors", rows, cols);
     goto fail;
@@ -91,8 +90,8 @@ int dln_data_symmetric(dln_rng *rng, int m, const double *lambda, dln_mat **out)
     if (!isfinite(lambda[i]))
       return dln_error(DLN_EINVAL, "symmetric data: lambda[%d]: expected a finite value, found %g", i, lambda[i]);
   dln_mat *a = dln_mat_alloc(m, m);
-  double *phi = xcalloc((size_t)m * (size_t)m, sizeof(double));
-  double *pl = xcalloc((size_t)m * (size_t)m, sizeof(double));
+  double *phi = dln_xcalloc((size_t)m * (size_t)m, sizeof(double));
+  double *pl = dln_xcalloc((size_t)m * (size_t)m, sizeof(double));
   if (!a || !phi || !pl) {
     st = a ? dln_error(DLN_ENOMEM, "symmetric data: out of memory for %d x %d", m, m) : DLN_ENOMEM;
     goto fail;
@@ -150,8 +149,8 @@ int dln_data_regression(dln_rng *rng, int d0, int dout, int n, int x_rank, const
   if (x_rank > 0 && x_rank < k) {
     /* X = A B / sqrt(r), A (d0 x r), B (r x n) N(0,1): entries have unit variance, rank r */
     int r = x_rank;
-    fa = xcalloc((size_t)d0 * (size_t)r, sizeof(double));
-    fb = xcalloc((size_t)r * (size_t)n, sizeof(double));
+    fa = dln_xcalloc((size_t)d0 * (size_t)r, sizeof(double));
+    fb = dln_xcalloc((size_t)r * (size_t)n, sizeof(double));
     if (!fa || !fb) {
       st = dln_error(DLN_ENOMEM, "regression data: out of memory for rank-%d factors", r);
       goto fail;
@@ -223,7 +222,7 @@ int dln_data_completion(dln_rng *rng, const dln_mat *W_true, int m, dln_mat **en
   size_t total = (size_t)W_true->rows * (size_t)W_true->cols;
   if (m < 1 || (size_t)m > total)
     return dln_error(DLN_EINVAL, "completion data: m: expected 1 <= m <= rows*cols = %zu, found %d", total, m);
-  size_t *perm = xcalloc(total, sizeof(size_t));
+  size_t *perm = dln_xcalloc(total, sizeof(size_t));
   dln_mat *e = dln_mat_alloc(m, 3);
   if (!perm || !e) {
     free(perm);

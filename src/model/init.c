@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
-
-static void *xcalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 
 static int layer_rows(const dln_net *net, int j) { return net->tied ? net->widths[0] : net->widths[j]; }
 static int layer_cols(const dln_net *net, int j) { return net->tied ? net->widths[1] : net->widths[j - 1]; }
@@ -82,7 +81,7 @@ int dln_init_width_scaled(const dln_net *net, double *theta, dln_rng *rng, doubl
 static int thin_svd(int m, int n, const double *a, double *u, double *s, double *vt, const char *who) {
   int k = m < n ? m : n;
   if (k == 0) return DLN_OK;
-  double *w = xcalloc((size_t)m * (size_t)n);
+  double *w = dln_xcalloc((size_t)m * (size_t)n, sizeof(double));
   if (!w) return dln_error(DLN_ENOMEM, "%s: out of memory for an SVD of a %dx%d matrix", who, m, n);
   memcpy(w, a, (size_t)m * (size_t)n * sizeof(double));
   int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', m, n, w, m, s, u, m, vt, k);
@@ -117,10 +116,12 @@ int dln_init_balanced(const dln_net *net, double *theta, const dln_mat *W0, dln_
   for (int j = 1; j < N; ++j)
     if (j == 1 || d[j] < hmin) hmin = d[j];
 
-  double *u = xcalloc((size_t)m * (size_t)k), *s = xcalloc((size_t)k), *vt = xcalloc((size_t)k * (size_t)n);
+  double *u = dln_xcalloc((size_t)m * (size_t)k, sizeof(double)), *s = dln_xcalloc((size_t)k, sizeof(double)),
+         *vt = dln_xcalloc((size_t)k * (size_t)n, sizeof(double));
   size_t maxw = 0;
   for (int j = 0; j <= N; ++j) maxw = (size_t)d[j] > maxw ? (size_t)d[j] : maxw;
-  double *qprev = xcalloc(maxw * (size_t)k), *qcur = xcalloc(maxw * (size_t)k), *tmp = xcalloc(maxw * (size_t)k);
+  double *qprev = dln_xcalloc(maxw * (size_t)k, sizeof(double)), *qcur = dln_xcalloc(maxw * (size_t)k, sizeof(double)),
+         *tmp = dln_xcalloc(maxw * (size_t)k, sizeof(double));
   if (!u || !s || !vt || !qprev || !qcur || !tmp) {
     st = dln_error(DLN_ENOMEM, "balanced init: out of memory");
     goto done;
@@ -204,7 +205,7 @@ int dln_init_spectral_symmetric(const dln_net *net, double *theta, const dln_mat
   if (asym > 1e-10 * amax)
     return dln_error(DLN_EINVAL, "spectral symmetric init: Y: expected a symmetric matrix, found max |Y - Y^T| = %g",
                      asym);
-  double *phi = xcalloc((size_t)m * (size_t)m), *ev = xcalloc((size_t)m);
+  double *phi = dln_xcalloc((size_t)m * (size_t)m, sizeof(double)), *ev = dln_xcalloc((size_t)m, sizeof(double));
   if (!phi || !ev) {
     st = dln_error(DLN_ENOMEM, "spectral symmetric init: out of memory");
     goto done;
@@ -259,9 +260,12 @@ int dln_init_spectral_asymmetric(const dln_net *net, double *theta, const dln_ma
     if (!isfinite(vbar[i]))
       return dln_error(DLN_EINVAL, "spectral asymmetric init: vbar[%d]: expected a finite value, found %g", i, vbar[i]);
   }
-  double *a = xcalloc((size_t)m * (size_t)n), *s = xcalloc((size_t)p), *phi = xcalloc((size_t)m * (size_t)m),
-         *psit = xcalloc((size_t)n * (size_t)n), *G = xcalloc((size_t)k * (size_t)k),
-         *tu = xcalloc((size_t)m * (size_t)k), *tv = xcalloc((size_t)n * (size_t)k);
+  double *a = dln_xcalloc((size_t)m * (size_t)n, sizeof(double)), *s = dln_xcalloc((size_t)p, sizeof(double)),
+         *phi = dln_xcalloc((size_t)m * (size_t)m, sizeof(double)),
+         *psit = dln_xcalloc((size_t)n * (size_t)n, sizeof(double)),
+         *G = dln_xcalloc((size_t)k * (size_t)k, sizeof(double)),
+         *tu = dln_xcalloc((size_t)m * (size_t)k, sizeof(double)),
+         *tv = dln_xcalloc((size_t)n * (size_t)k, sizeof(double));
   if (!a || !s || !phi || !psit || !G || !tu || !tv) {
     st = dln_error(DLN_ENOMEM, "spectral asymmetric init: out of memory");
     goto done;
@@ -315,9 +319,13 @@ int dln_init_orthogonal_minnorm(const dln_net *net, double *theta, const dln_mat
   int n = X->cols;
   if ((st = dln_check_finite("orthogonal min-norm init: X", d0, n, X->data))) return st;
   int ha = h - h / 2, hb = h / 2; /* split R^h = span(Q_a) ⊕ span(Q_b) */
-  double *a = xcalloc((size_t)d0 * (size_t)n), *s = xcalloc((size_t)(d0 < n ? d0 : n)),
-         *phi = xcalloc((size_t)d0 * (size_t)d0), *Q = xcalloc((size_t)h * (size_t)h),
-         *C = xcalloc((size_t)(m > d0 ? m : d0) * (size_t)h), *T = xcalloc((size_t)d0 * (size_t)h), *superb = xcalloc((size_t)(d0 < n ? d0 : n));
+  double *a = dln_xcalloc((size_t)d0 * (size_t)n, sizeof(double)),
+         *s = dln_xcalloc((size_t)(d0 < n ? d0 : n), sizeof(double)),
+         *phi = dln_xcalloc((size_t)d0 * (size_t)d0, sizeof(double)),
+         *Q = dln_xcalloc((size_t)h * (size_t)h, sizeof(double)),
+         *C = dln_xcalloc((size_t)(m > d0 ? m : d0) * (size_t)h, sizeof(double)),
+         *T = dln_xcalloc((size_t)d0 * (size_t)h, sizeof(double)),
+         *superb = dln_xcalloc((size_t)(d0 < n ? d0 : n), sizeof(double));
   if (!a || !s || !phi || !Q || !C || !T || !superb) {
     st = dln_error(DLN_ENOMEM, "orthogonal min-norm init: out of memory");
     goto done;
@@ -339,7 +347,7 @@ int dln_init_orthogonal_minnorm(const dln_net *net, double *theta, const dln_mat
   if (r > 0 && ha > 0) {
     dln_rng_fill_gaussian(rng, C, (size_t)r * (size_t)ha, sigma);
     /* T(d0 x h) = Φ_1 (A Q_a^T): first A Q_a^T (r x h) into C2 */
-    double *AQ = xcalloc((size_t)r * (size_t)h);
+    double *AQ = dln_xcalloc((size_t)r * (size_t)h, sizeof(double));
     if (!AQ) {
       st = dln_error(DLN_ENOMEM, "orthogonal min-norm init: out of memory");
       goto done;
@@ -357,7 +365,7 @@ int dln_init_orthogonal_minnorm(const dln_net *net, double *theta, const dln_mat
   int c2 = d0 - r;
   if (c2 > 0 && hb > 0) {
     dln_rng_fill_gaussian(rng, C, (size_t)c2 * (size_t)hb, sigma);
-    double *BQ = xcalloc((size_t)c2 * (size_t)h);
+    double *BQ = dln_xcalloc((size_t)c2 * (size_t)h, sizeof(double));
     if (!BQ) {
       st = dln_error(DLN_ENOMEM, "orthogonal min-norm init: out of memory");
       goto done;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "observe/obs_internal.h"
 
@@ -59,7 +60,7 @@ static int cons_init(dln_obs_setup *s, void **state) {
     size_t c2 = (size_t)d[j] * (size_t)d[j];
     if (c2 > cmax) cmax = c2;
   }
-  w->C = dln_obs_calloc(cmax, sizeof(double));
+  w->C = dln_xcalloc(cmax, sizeof(double));
   if (!w->C) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
   if (!w->ndrift) return DLN_OK;
   w->C0off = calloc((size_t)N, sizeof(size_t));
@@ -70,7 +71,7 @@ static int cons_init(dln_obs_setup *s, void **state) {
     w->C0off[j] = tot;
     tot += (size_t)d[j] * (size_t)d[j];
   }
-  w->C0 = dln_obs_calloc(tot, sizeof(double));
+  w->C0 = dln_xcalloc(tot, sizeof(double));
   if (!w->C0) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
   for (int j = 1; j < N; ++j) {
     double *Cj = w->C0 + w->C0off[j];
@@ -134,9 +135,9 @@ static int eig_init(dln_obs_setup *s, void **state) {
   e->n = n;
   e->neig = n <= OBS_EIG_ALL_MAX ? n : 2 * OBS_EIG_HALF;
   for (int i = 1; i <= e->neig; ++i) dln_obs_add_col(s, "eigC_%d", i);
-  e->C = dln_obs_calloc((size_t)n * (size_t)n, sizeof(double));
-  e->A = dln_obs_calloc((size_t)n * (size_t)n, sizeof(double));
-  e->w = dln_obs_calloc((size_t)n, sizeof(double));
+  e->C = dln_xcalloc((size_t)n * (size_t)n, sizeof(double));
+  e->A = dln_xcalloc((size_t)n * (size_t)n, sizeof(double));
+  e->w = dln_xcalloc((size_t)n, sizeof(double));
   if (!e->C || !e->A || !e->w) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
   double q = 0;
   lapack_int info = LAPACKE_dsyev_work(LAPACK_COL_MAJOR, 'N', 'U', n, e->A, n, e->w, &q, -1);
@@ -146,7 +147,7 @@ static int eig_init(dln_obs_setup *s, void **state) {
   lapack_int minw = 3 * (lapack_int)n - 1;
   if (e->lwork < minw) e->lwork = minw;
   if (e->lwork < 1) e->lwork = 1;
-  e->work = dln_obs_calloc((size_t)e->lwork, sizeof(double));
+  e->work = dln_xcalloc((size_t)e->lwork, sizeof(double));
   if (!e->work) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
   return DLN_OK;
 }

@@ -38,7 +38,4 @@ static inline int dln_obs_all_finite(size_t n, const double *a) {
   return 1;
 }
 
-/* calloc that never asks for zero bytes, so NULL always means out of memory. */
-static inline void *dln_obs_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
-
 #endif

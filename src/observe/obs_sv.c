@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "observe/obs_internal.h"
 
@@ -40,9 +41,9 @@ static int sv_init(dln_obs_setup *s, void **state) {
   w->cols = n;
   w->k = k;
   for (int i = 1; i <= k; ++i) dln_obs_add_col(s, "sv_%d", i);
-  w->A = dln_obs_calloc((size_t)m * (size_t)n, sizeof(double));
-  w->s = dln_obs_calloc((size_t)k, sizeof(double));
-  w->iwork = dln_obs_calloc(8 * (size_t)k, sizeof(lapack_int));
+  w->A = dln_xcalloc((size_t)m * (size_t)n, sizeof(double));
+  w->s = dln_xcalloc((size_t)k, sizeof(double));
+  w->iwork = dln_xcalloc(8 * (size_t)k, sizeof(lapack_int));
   if (!w->A || !w->s || !w->iwork) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
   double q = 0;
   lapack_int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'N', m, n, w->A, m, w->s, NULL, 1, NULL, 1, &q, -1, w->iwork);
@@ -53,7 +54,7 @@ static int sv_init(dln_obs_setup *s, void **state) {
   lapack_int mn = k, mx = m > n ? m : n;
   lapack_int minw = 3 * mn + (mx > 7 * mn ? mx : 7 * mn);
   if (w->lwork < minw) w->lwork = minw;
-  w->work = dln_obs_calloc((size_t)w->lwork, sizeof(double));
+  w->work = dln_xcalloc((size_t)w->lwork, sizeof(double));
   if (!w->work) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
   return DLN_OK;
 }

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/theory.h"
 #include "observe/obs_internal.h"
@@ -64,7 +65,7 @@ static int pick_bounds(dln_obs_setup *s, cf_ws *w) {
   }
   if (!(ok[0] || ok[1] || ok[2])) return DLN_OK;
   /* L(0): the amplitude of every envelope */
-  double *W = dln_obs_calloc((size_t)loss->rows * (size_t)loss->cols, sizeof(double));
+  double *W = dln_xcalloc((size_t)loss->rows * (size_t)loss->cols, sizeof(double));
   if (!W) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
   int st = dln_net_grad(net, loss, s->theta0, &w->L0, NULL, W);
   free(W);
@@ -93,7 +94,7 @@ static int cf_init(dln_obs_setup *s, void **state) {
   if (w->cf) {
     dln_obs_set_label(s, dln_cf_name(w->cf));
     w->c_cf = dln_obs_add_col(s, "cf_dist", 0);
-    w->Wcf = dln_obs_calloc((size_t)s->loss->rows * (size_t)s->loss->cols, sizeof(double));
+    w->Wcf = dln_xcalloc((size_t)s->loss->rows * (size_t)s->loss->cols, sizeof(double));
     if (!w->Wcf) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
     w->c_cfloss = dln_obs_add_col(s, "cf_loss", 0);
   }

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
-#include "dln/io.h"
 #include "observe/obs_internal.h"
 #include "observe/theory_obs.h"
 
@@ -48,8 +48,6 @@ struct dln_observer {
   int setup_status; /* the first failure of dln_obs_add_col during init */
   char note[2048];
 };
-
-static void *xcalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
 
 void dln_observer_free(dln_observer *o) {
   if (!o) return;
@@ -204,10 +202,10 @@ static int observer_build(dln_observer **out, dln_net *net, dln_loss *loss, cons
     if (sl->ncols > 0 && (t->flags & (DLN_OBSERVABLE_USES_W | DLN_OBSERVABLE_USES_GRAD))) o->need_w = 1;
     if (sl->ncols > 0 && (t->flags & DLN_OBSERVABLE_USES_GRAD)) o->need_grad = 1;
   }
-  o->W = xcalloc((size_t)d[N] * (size_t)d[0], sizeof(double)); /* fits: the net checked it */
+  o->W = dln_xcalloc((size_t)d[N] * (size_t)d[0], sizeof(double)); /* fits: the net checked it */
   if (!o->W) goto nomem;
   if (o->need_grad) {
-    o->grad = xcalloc(net->nparams, sizeof(double));
+    o->grad = dln_xcalloc(net->nparams, sizeof(double));
     if (!o->grad) goto nomem;
   }
   *out = o;
@@ -298,89 +296,4 @@ int dln_observer_eval(dln_observer *o, double t, long step, const double *theta,
     if (st) return st;
   }
   return DLN_OK;
-}
-
-/* ------------------------------------------------------------------ table */
-
-void dln_table_free(dln_table *t) {
-  if (!t) return;
-  if (t->names)
-    for (int i = 0; i < t->ncols; ++i) free(t->names[i]);
-  free(t->names);
-  free(t->data);
-  free(t);
-}
-
-int dln_table_alloc(dln_table **out, int ncols, const char *const *names, size_t cap) {
-  if (!out) return dln_error(DLN_EINVAL, "dln_table_alloc: out must not be NULL");
-  *out = NULL;
-  if (ncols < 1) return dln_error(DLN_EINVAL, "table columns: expected >= 1, found %d", ncols);
-  if (!names) return dln_error(DLN_EINVAL, "table column names: expected %d names, found NULL", ncols);
-  for (int i = 0; i < ncols; ++i) {
-    if (!names[i] || !*names[i]) return dln_error(DLN_EINVAL, "table column %d: expected a non-empty name", i);
-    if (strpbrk(names[i], ",\n\r\""))
-      return dln_error(DLN_EINVAL, "table column %d name '%s': expected no comma, quote or line break", i, names[i]);
-  }
-  if (cap > SIZE_MAX / sizeof(double) / (size_t)ncols)
-    return dln_error(DLN_ENOMEM, "table of %zu rows x %d columns: size overflow", cap, ncols);
-  dln_table *t = calloc(1, sizeof *t);
-  if (!t) return dln_error(DLN_ENOMEM, "out of memory allocating a table");
-  t->names = calloc((size_t)ncols, sizeof *t->names);
-  t->data = xcalloc(cap * (size_t)ncols, sizeof(double));
-  if (!t->names || !t->data) goto nomem;
-  t->ncols = ncols;
-  for (int i = 0; i < ncols; ++i) {
-    size_t n = strlen(names[i]);
-    t->names[i] = malloc(n + 1);
-    if (!t->names[i]) goto nomem;
-    memcpy(t->names[i], names[i], n + 1);
-  }
-  t->cap = cap;
-  t->nrows = 0;
-  *out = t;
-  return DLN_OK;
-nomem:
-  t->ncols = ncols; /* free the names allocated so far (the rest are NULL) */
-  dln_table_free(t);
-  return dln_error(DLN_ENOMEM, "out of memory allocating a table of %zu rows x %d columns", cap, ncols);
-}
-
-int dln_table_append(dln_table *t, const double *row) {
-  if (!t || !row) return dln_error(DLN_EINVAL, "dln_table_append: NULL argument");
-  if (t->nrows >= t->cap)
-    return dln_error(DLN_ENOMEM, "table full: capacity %zu rows (it does not grow during a run)", t->cap);
-  memcpy(t->data + t->nrows * (size_t)t->ncols, row, (size_t)t->ncols * sizeof(double));
-  t->nrows++;
-  return DLN_OK;
-}
-
-double *dln_table_row(dln_table *t, size_t i) {
-  if (!t || i >= t->nrows) return NULL;
-  return t->data + i * (size_t)t->ncols;
-}
-
-int dln_table_col(const dln_table *t, const char *name) {
-  if (!t || !name) return -1;
-  for (int i = 0; i < t->ncols; ++i)
-    if (strcmp(t->names[i], name) == 0) return i;
-  return -1;
-}
-
-int dln_table_write_csv(const dln_table *t, const char *path) {
-  if (!t || !path) return dln_error(DLN_EINVAL, "dln_table_write_csv: NULL argument");
-  dln_afile *f;
-  int st = dln_afile_open(&f, path);
-  if (st) return st;
-  FILE *fp = dln_afile_stream(f);
-  for (int j = 0; j < t->ncols; ++j) {
-    if (j) fputc(',', fp);
-    fputs(t->names[j], fp);
-  }
-  fputc('\n', fp);
-  for (size_t i = 0; i < t->nrows; ++i) {
-    const double *r = t->data + i * (size_t)t->ncols;
-    for (int j = 0; j < t->ncols; ++j) fprintf(fp, j ? ",%.17g" : "%.17g", r[j]);
-    fputc('\n', fp);
-  }
-  return dln_afile_commit(f); /* reports any write error (ferror) and removes the temporary file */
 }

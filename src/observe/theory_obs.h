@@ -1,8 +1,9 @@
 /* Private: theory columns of the observer (src/observe/observer.c), selected by the
- * spec's `observe` values "closed_form", "bias" and "theory" (both); "all" does not
- * include them. cf_dist, cf_loss and the bound_* columns come with DLN_OBSX_CF
- * ("closed_form" or "theory"), the others with DLN_OBSX_BIAS. Appended after the
- * dln/observe.h columns, in this order:
+ * spec's `observe` values "closed_form", "bias" and "theory" (both), as read by
+ * dln_spec_observe_xflags (run/run_internal.h); "all" does not include them.
+ * cf_dist, cf_loss and the bound_* columns come with DLN_OBSX_CF ("closed_form" or
+ * "theory"), the others with DLN_OBSX_BIAS. Appended after the dln/observe.h columns,
+ * in this order:
  *   cf_dist         ‖W(t) − W_cf(t)‖_F / max(1, ‖W_cf(t)‖_F) for the first closed form
  *                   (dln/theory.h) whose hypotheses hold at θ(0), tried in the order
  *                   eq. 4 (depth 1), eq. 9, eq. 8 (tied), eq. 17, eq. 30 (depth 2),
@@ -24,12 +25,8 @@
 
 #include "dln/mat.h"
 #include "dln/observe.h"
-#include "dln/spec.h"
 
 enum { DLN_OBSX_CF = 1u, DLN_OBSX_BIAS = 2u };
-
-/* The theory flags (DLN_OBSX_*) of a spec's observe list. */
-unsigned dln_spec_observe_xflags(const dln_spec *spec);
 
 /* dln_observer_alloc plus the theory columns of xflags. X: the regression inputs (d_0 x n)
  * for orth_measure, or NULL. */

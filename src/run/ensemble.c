@@ -342,7 +342,7 @@ static int ens_finish(ens *E, ens_out *O) {
   res->nfailed = O->nfailed;
   res->steps = O->steps;
   res->grad_evals = O->grad_evals;
-  res->wall_seconds = now_seconds() - E->t0;
+  res->wall_seconds = dln_now_seconds() - E->t0;
   int st = DLN_OK;
   if (O->csv) {
     st = dln_afile_commit(O->csv);
@@ -413,7 +413,7 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   if (!base || !sw) return dln_error(DLN_EINVAL, "dln_ensemble_run: NULL argument");
   if (!opt_in) dln_ensemble_default_options(&dopt);
   const dln_ensemble_options *opt = opt_in ? opt_in : &dopt;
-  double t0 = now_seconds();
+  double t0 = dln_now_seconds();
   long nruns = dln_sweep_nruns(sw);
   if (nruns < 1) return dln_error(DLN_ESPEC, "sweep: expected between 1 and %ld runs, found more", DLN_SWEEP_MAXRUNS);
   int nshards = opt->nshards > 1 ? opt->nshards : 1, shard = nshards > 1 ? opt->shard : 0;
@@ -450,7 +450,7 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   if (!st) st = ens_phases(&E, &O, &cancelled);
   if (cancelled) {
     res->cancelled = 1;
-    res->wall_seconds = now_seconds() - t0;
+    res->wall_seconds = dln_now_seconds() - t0;
   }
   ens_free(&E, &O);
   return st;

@@ -16,16 +16,11 @@
 
 #include <jansson.h>
 
+#include "core/util.h"
 #include "dln/ensemble.h"
 #include "dln/io.h"
 #include "dln/train.h"
 #include "run/run_internal.h"
-
-static inline double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static inline char *xstrdup(const char *s) {
   size_t n = strlen(s) + 1;

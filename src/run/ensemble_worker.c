@@ -105,7 +105,7 @@ int dln_ens_parts_build(const ens *E, long k, run_parts *r, int with_init) {
 
 static void run_one(ens *E, long k) {
   ens_slot *sl = &E->slot[k];
-  double t0 = now_seconds();
+  double t0 = dln_now_seconds();
   run_parts r;
   int st = dln_ens_parts_build(E, k, &r, 1);
   if (!st) {
@@ -121,7 +121,7 @@ static void run_one(ens *E, long k) {
     sl->traj = NULL;
   }
   dln_ens_parts_free(&r);
-  sl->wall = now_seconds() - t0;
+  sl->wall = dln_now_seconds() - t0;
 }
 
 /* ---- the pool ----------------------------------------------------------------------- */

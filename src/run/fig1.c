@@ -185,7 +185,7 @@ static json_t *fig1_summary(const fig1 *f) {
   static const char *const plot_names[] = {"off", "rendered", "no matplotlib", "plot.py failed", "script only"};
   json_object_set_new(sum, "figure", json_string(plot_names[f->agg->plot]));
   json_object_set_new(sum, "stop_reason", json_string(dln_stop_reason_name(f->agg->train.stop_reason)));
-  json_object_set_new(sum, "wall_seconds", dln_json_num(dln_run_now() - f->t0));
+  json_object_set_new(sum, "wall_seconds", dln_json_num(dln_now_seconds() - f->t0));
   return sum;
 }
 
@@ -222,7 +222,7 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
   f->opt = opt;
   f->table = table;
   f->agg = agg ? agg : &local;
-  f->t0 = dln_run_now();
+  f->t0 = dln_now_seconds();
   agg = f->agg;
   memset(agg, 0, sizeof *agg);
   agg->recon_init = agg->recon_final = agg->max_drift = agg->loss_init = agg->loss_final = NAN;
@@ -241,7 +241,7 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
     if (st == RUN_CANCELLED) agg->train.stop_reason = DLN_STOP_CANCELLED, st = DLN_OK;
   }
   if (!st && agg->train.stop_reason != DLN_STOP_CANCELLED) agg->fail_phase = DLN_RUN_FAIL_NONE;
-  agg->wall_ms = 1e3 * (dln_run_now() - f->t0);
+  agg->wall_ms = 1e3 * (dln_now_seconds() - f->t0);
   free(f);
   return st;
 }

@@ -227,7 +227,7 @@ static int run_body(run_ctx *c) {
     if ((st = run_write_plot(c))) return st;
     if (dln_run_is_cancelled(opt)) return RUN_CANCELLED;
   }
-  c->res->wall_ms = 1e3 * (dln_run_now() - c->t0);
+  c->res->wall_ms = 1e3 * (dln_now_seconds() - c->t0);
   c->phase = DLN_RUN_FAIL_INTERNAL;
   json_t *sum = run_summary(c);
   if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
@@ -247,7 +247,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   c.opt = opt;
   c.res = res;
   c.render = render;
-  c.t0 = dln_run_now();
+  c.t0 = dln_now_seconds();
   result_init(res);
   int st = run_prepare(&c);
   if (!st) st = run_body(&c);
@@ -257,7 +257,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   } else if (st) {
     res->fail_phase = c.phase;
   }
-  if (!res->wall_ms) res->wall_ms = 1e3 * (dln_run_now() - c.t0);
+  if (!res->wall_ms) res->wall_ms = 1e3 * (dln_now_seconds() - c.t0);
   dln_run_parts_free(&c.p);
   dln_run_data_free(&c.d);
   dln_rng_free(c.rng);

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -14,12 +13,6 @@
 #include "dln/io.h"
 #include "dln/run.h"
 #include "run/run_internal.h"
-
-double dln_run_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 char *dln_run_path(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;

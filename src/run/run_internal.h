@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "core/util.h" /* dln_now_seconds, dln_xcalloc */
 #include "dln/e2e.h"
 #include "dln/integrator.h"
 #include "dln/task.h"
@@ -28,6 +29,7 @@
 #include "dln/rng.h"
 #include "dln/spec.h"
 #include "dln/train.h"
+#include "io/io_internal.h"
 
 /* ---- the pipeline builder (run.c) ---------------------------------------------------- */
 
@@ -44,6 +46,10 @@ void dln_run_data_free(dln_run_data *d);
 const dln_integrator_type *dln_run_method_type(const dln_spec *spec, int *e2e);
 /* The task's own check and the refusal of other tasks' options (run_select.c). */
 int dln_run_check_task(const dln_spec *spec, const dln_task_type *task, const char **field);
+
+/* The theory-observer flags (DLN_OBSX_* of observe/theory_obs.h) of a spec's observe
+ * list (spec_xflags.c). */
+unsigned dln_spec_observe_xflags(const dln_spec *spec);
 
 /* What one run needs; everything is owned and freed by dln_run_parts_free. */
 typedef struct dln_run_parts {
@@ -75,7 +81,6 @@ int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *
 
 /* ---- run folders (run_files.c) ------------------------------------------------------- */
 struct dln_run_options;
-double dln_run_now(void);                               /* monotonic seconds */
 char *dln_run_path(const char *dir, const char *name);  /* "dir/name", malloc'ed */
 int dln_run_write_npy(const char *dir, const char *name, int rows, int cols, const double *data);
 int dln_run_write_mat(const char *dir, const char *name, const dln_mat *m); /* nothing for NULL */
@@ -86,33 +91,9 @@ int dln_run_clean_stale_summary(const char *dir);       /* remove dir/summary.js
 int dln_run_write_json(const char *dir, const char *name, const json_t *root); /* atomic */
 int dln_run_is_cancelled(const struct dln_run_options *opt);
 
-/* ---- JSON and plots ------------------------------------------------------------------ */
+/* ---- JSON and plots (io/io_internal.h: dln_json_*, dln_train_counters_json, dln_plot_*) - */
 
 /* The resolved spec as a JSON object (non-finite numbers as null). NULL on ENOMEM. */
 json_t *dln_spec_to_json(const dln_spec *spec);
-
-/* A number for JSON: json_real, or null when not finite. */
-json_t *dln_json_num(double x);
-
-/* The integrator statistics of a training run (summary.c): integrator, steps,
- * attempted, rejected, grad_evals, jtv_evals, nonlin_iters, lin_iters, nonlin_fails,
- * switched_at (null if none), wall_seconds. */
-json_t *dln_train_counters_json(const dln_train_result *tr);
-
-/* Write a JSON value to path atomically (indent 2, 17 significant digits). */
-int dln_json_write(const char *path, const json_t *root);
-
-/* plot.py for a single run in folder dir (reads trajectory.csv beside it). */
-int dln_plot_write_single(const char *dir, const char *title);
-
-/* plot.py for the default job: recon error of all runs, singular values of one. */
-typedef struct dln_plot_run {
-  const char *subdir, *label;
-} dln_plot_run;
-int dln_plot_write_multi(const char *dir, const char *title, const dln_plot_run *runs, int nruns, int sv_run);
-
-/* Run /usr/bin/python3 DIR/plot.py with MPLBACKEND=Agg; returns DLN_PLOT_* and the
- * exit status in *exit_status. */
-int dln_plot_render(const char *dir, int *exit_status);
 
 #endif

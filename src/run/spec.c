@@ -331,13 +331,3 @@ int dln_spec_resolve_widths(const dln_spec *spec, int **widths, int *n) {
   *n = N + 1;
   return DLN_OK;
 }
-
-unsigned dln_spec_observe_xflags(const dln_spec *spec) {
-  unsigned f = 0;
-  for (int i = 0; i < spec->observe.n; ++i) {
-    const char *v = spec->observe.v[i];
-    if (strcmp(v, "closed_form") == 0 || strcmp(v, "theory") == 0) f |= DLN_OBSX_CF;
-    if (strcmp(v, "bias") == 0 || strcmp(v, "theory") == 0) f |= DLN_OBSX_BIAS;
-  }
-  return f;
-}

@@ -17,11 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 
 /* ------------------------------------------------------------------ helpers */
-
-static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 
 /* The factorization loss ½‖W − Ȳ‖² with its target Ȳ = loss->wstar (001 eq. 2; 002 Ex. 1; 004). */
 static int is_identity(const dln_loss *loss) { return dln_loss_has(loss, DLN_LOSS_IDENTITY) && loss->wstar; }
@@ -163,9 +162,9 @@ int dln_theory_imbalance_c(const dln_net *net, const dln_mat *X, const double *t
   if (X && X->rows != d0) return dln_error(DLN_EDIM, "003 Theorem 1: X has %d rows, expected d_0 = %d", X->rows, d0);
   size_t dd = (size_t)d0 * d0;
   int ns = X ? X->cols : 0, p = X ? (d0 < ns ? d0 : ns) : 0, st = DLN_OK;
-  double *P = dalloc(dd), *L = dalloc((size_t)h * h), *T = dalloc((size_t)h * d0), *ev = dalloc((size_t)h);
-  double *a = X ? dalloc((size_t)d0 * ns) : NULL, *s = X ? dalloc((size_t)p + 1) : NULL, *Uq = X ? dalloc((size_t)d0 * p) : NULL;
-  double *sup = X ? dalloc((size_t)p + 1) : NULL, sxr = 1.0;
+  double *P = dln_dalloc(dd), *L = dln_dalloc((size_t)h * h), *T = dln_dalloc((size_t)h * d0), *ev = dln_dalloc((size_t)h);
+  double *a = X ? dln_dalloc((size_t)d0 * ns) : NULL, *s = X ? dln_dalloc((size_t)p + 1) : NULL, *Uq = X ? dln_dalloc((size_t)d0 * p) : NULL;
+  double *sup = X ? dln_dalloc((size_t)p + 1) : NULL, sxr = 1.0;
   if (!P || !L || !T || !ev || (X && (!a || !s || !Uq || !sup))) {
     st = dln_error(DLN_ENOMEM, "out of memory in dln_theory_imbalance_c");
     goto done;
@@ -278,7 +277,7 @@ static int pyramidal_setup(const dln_net *net, const dln_loss *loss, const doubl
   int st = DLN_OK;
   for (int l = 1; l < N && !st; ++l) {
     int q = d[l];
-    double *C = dalloc((size_t)q * q), *ev = dalloc((size_t)q);
+    double *C = dln_dalloc((size_t)q * q), *ev = dln_dalloc((size_t)q);
     if (!C || !ev) st = dln_error(DLN_ENOMEM, "out of memory in dln_bound_pyramidal");
     if (!st) st = dln_net_conserved(net, theta0, l, C);
     if (!st) st = sym_eigvals(q, C, ev);
@@ -328,7 +327,7 @@ int dln_theory_deficiency_margin(const dln_loss *loss, const double *W, double *
     return dln_error(DLN_ENOTAPPLICABLE, "not applicable: 002 Example 1: factorization loss fails (loss %s)", dln_loss_name(loss));
   int m = loss->rows, n = loss->cols, p = m < n ? m : n;
   size_t mn = (size_t)m * n;
-  double *s = dalloc((size_t)p), *work = dalloc(mn), dist = 0;
+  double *s = dln_dalloc((size_t)p), *work = dln_dalloc(mn), dist = 0;
   if (!s || !work) {
     free(s), free(work);
     return dln_error(DLN_ENOMEM, "out of memory in dln_theory_deficiency_margin");
@@ -347,7 +346,7 @@ static int deficiency_setup(dln_net *net, const dln_loss *loss, const double *th
   if (!dln_loss_has(loss, DLN_LOSS_IDENTITY))
     return refuse(v, "002 Example 1: strongly convex loss 1/2||W - Lambda_yx||^2 (factorization)", "loss %s", dln_loss_name(loss));
   int m = loss->rows, n = loss->cols;
-  double *W = dalloc((size_t)m * n);
+  double *W = dln_dalloc((size_t)m * n);
   if (!W) return dln_error(DLN_ENOMEM, "out of memory in the 002 bounds");
   int st = dln_net_product(net, theta0, W);
   if (!st) st = dln_theory_deficiency_margin(loss, W, delta);
@@ -441,8 +440,8 @@ int dln_bound_dissipation(dln_net *net, dln_loss *loss, const double *theta, con
   int d0 = net->widths[0], k = net->widths[1], d2 = net->widths[2];
   if (k < d0 || k < d2) return refuse(v, "000 eq. 4: k >= n, m (d_1 >= d_0, d_2)", "d_1 = %d, d_0 = %d, d_2 = %d", k, d0, d2);
   hyp_add(v, 1, "depth 2, factorization, d_1 = %d >= d_0 = %d, d_2 = %d", k, d0, d2);
-  double *g = dalloc(net->nparams), *work = dalloc((size_t)k * (d0 > d2 ? d0 : d2)), *s1 = dalloc((size_t)d0),
-         *s2 = dalloc((size_t)d2), L = 0;
+  double *g = dln_dalloc(net->nparams), *work = dln_dalloc((size_t)k * (d0 > d2 ? d0 : d2)), *s1 = dln_dalloc((size_t)d0),
+         *s2 = dln_dalloc((size_t)d2), L = 0;
   int st = (g && work && s1 && s2) ? DLN_OK : dln_error(DLN_ENOMEM, "out of memory in dln_bound_dissipation");
   if (!st) st = dln_net_grad(net, loss, theta, &L, g, NULL);
   /* 000 → dln: Q = W_2 (m x k), P = W_1^T (n x k); σ_min are the d_2-th and d_0-th */
@@ -477,7 +476,7 @@ int dln_bound_component_rates(const dln_cf *cf, const dln_table *tab, double lo,
   int p = dln_cf_ncomponents(cf), ct = dln_table_col(tab, "t");
   if (ct < 0) return dln_error(DLN_EINVAL, "001 eq. 23: the table has no column 't'");
   size_t n = tab->nrows;
-  double *e = dalloc(n), *t = dalloc(n);
+  double *e = dln_dalloc(n), *t = dln_dalloc(n);
   if (!e || !t) {
     free(e), free(t);
     return dln_error(DLN_ENOMEM, "out of memory in dln_bound_component_rates");

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 
 struct dln_cf {
@@ -61,8 +62,6 @@ static double fro(size_t n, const double *x) {
   return sqrt(s);
 }
 
-static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
-
 /* ½‖W − Ȳ‖² with Ȳ = loss->wstar: the loss of every 001 closed form (001 eq. 2). */
 static int is_factorization(const dln_loss *loss) { return dln_loss_has(loss, DLN_LOSS_IDENTITY) && loss->wstar; }
 
@@ -75,8 +74,8 @@ static dln_cf *cf_new(int kind, const char *name, int m, int n, int depth, doubl
   cf->n = n;
   cf->depth = depth;
   cf->tol = tol > 0 ? tol : DLN_CF_TOL;
-  cf->Wcf = dalloc((size_t)m * n);
-  cf->Wnet = dalloc((size_t)m * n);
+  cf->Wcf = dln_dalloc((size_t)m * n);
+  cf->Wnet = dln_dalloc((size_t)m * n);
   if (!cf->Wcf || !cf->Wnet) {
     dln_cf_free(cf);
     return NULL;
@@ -111,9 +110,9 @@ static int check_common(dln_cf **out, const dln_net *net, const dln_loss *loss, 
 static int riccati_ws(dln_cf *cf, int q) {
   size_t qq = (size_t)q * q;
   cf->q = q;
-  cf->Q = dalloc(qq), cf->mu = dalloc((size_t)q), cf->Z0t = dalloc(qq), cf->M = dalloc(qq), cf->T = dalloc(qq);
-  cf->T2 = dalloc(qq), cf->Z = dalloc(qq), cf->e = dalloc((size_t)q), cf->k = dalloc((size_t)q);
-  cf->gwork = dalloc(4 * (size_t)q);
+  cf->Q = dln_dalloc(qq), cf->mu = dln_dalloc((size_t)q), cf->Z0t = dln_dalloc(qq), cf->M = dln_dalloc(qq), cf->T = dln_dalloc(qq);
+  cf->T2 = dln_dalloc(qq), cf->Z = dln_dalloc(qq), cf->e = dln_dalloc((size_t)q), cf->k = dln_dalloc((size_t)q);
+  cf->gwork = dln_dalloc(4 * (size_t)q);
   cf->ipiv = calloc((size_t)q, sizeof(lapack_int));
   cf->iwork = calloc((size_t)q, sizeof(lapack_int));
   return (cf->Q && cf->mu && cf->Z0t && cf->M && cf->T && cf->T2 && cf->Z && cf->e && cf->k && cf->gwork && cf->ipiv &&
@@ -262,7 +261,7 @@ int dln_cf_linear_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, const 
   int m = loss->rows, n = loss->cols;
   dln_cf *cf = cf_new(DLN_CF_LINEAR, "001 eq. 4 (linear model)", m, n, 1, tol);
   if (!cf) return cf_nomem(cf);
-  cf->Y = dalloc((size_t)m * n), cf->W0 = dalloc((size_t)m * n);
+  cf->Y = dln_dalloc((size_t)m * n), cf->W0 = dln_dalloc((size_t)m * n);
   if (!cf->Y || !cf->W0) return cf_nomem(cf);
   memcpy(cf->Y, loss->wstar, (size_t)m * n * sizeof(double));
   memcpy(cf->W0, theta0 + net->offset[1], (size_t)m * n * sizeof(double));
@@ -281,7 +280,7 @@ static int sym_setup(dln_cf *cf, dln_net *net, const dln_loss *loss, const doubl
     for (int i = 0; i < m; ++i) asym += (Y[i + (size_t)j * m] - Y[j + (size_t)i * m]) * (Y[i + (size_t)j * m] - Y[j + (size_t)i * m]);
   asym = sqrt(asym) / fmax(ny, DBL_MIN);
   if (!(asym <= cf->tol)) return not_applicable("001 eq. 8/9: symmetric target Y", "||Y - Y^T||_F/||Y||_F = %.3g", asym);
-  cf->Y = dalloc(mm), cf->A = dalloc(mm), cf->sig = dalloc((size_t)m);
+  cf->Y = dln_dalloc(mm), cf->A = dln_dalloc(mm), cf->sig = dln_dalloc((size_t)m);
   if (!cf->Y || !cf->A || !cf->sig) return DLN_ENOMEM;
   for (int j = 0; j < m; ++j)
     for (int i = 0; i < m; ++i) cf->Y[i + (size_t)j * m] = 0.5 * (Y[i + (size_t)j * m] + Y[j + (size_t)i * m]);
@@ -333,9 +332,9 @@ int dln_cf_spectral_sym_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, 
   size_t mm = (size_t)m * m;
   dln_cf *cf = cf_new(DLN_CF_SPECTRAL_SYM, "001 eq. 9 (symmetric spectral)", m, m, 2, tol);
   if (!cf) return cf_nomem(cf);
-  double *X0 = dalloc(mm), *T = dalloc(mm), *D = dalloc(mm);
+  double *X0 = dln_dalloc(mm), *T = dln_dalloc(mm), *D = dln_dalloc(mm);
   cf->p = m;
-  cf->x0 = dalloc((size_t)m), cf->comp = dalloc((size_t)m), cf->B = dalloc(mm);
+  cf->x0 = dln_dalloc((size_t)m), cf->comp = dln_dalloc((size_t)m), cf->B = dln_dalloc(mm);
   if (!X0 || !T || !D || !cf->x0 || !cf->comp || !cf->B) {
     free(X0), free(T), free(D);
     return cf_nomem(cf);
@@ -374,10 +373,10 @@ int dln_cf_spectral_asym_alloc(dln_cf **out, dln_net *net, const dln_loss *loss,
   dln_cf *cf = cf_new(DLN_CF_SPECTRAL_ASYM, "001 eq. 17/22 (asymmetric spectral)", m, n, 2, tol);
   if (!cf) return cf_nomem(cf);
   cf->p = p;
-  cf->A = dalloc((size_t)m * m), cf->B = dalloc((size_t)n * n), cf->sig = dalloc((size_t)p), cf->lam0 = dalloc((size_t)p);
-  cf->x0 = dalloc((size_t)p), cf->Cc = dalloc((size_t)p), cf->comp = dalloc((size_t)p);
-  double *Yc = dalloc((size_t)m * n), *VT = dalloc((size_t)n * n), *sup = dalloc((size_t)p + 1);
-  double *Au = dalloc((size_t)m * k), *Bv = dalloc((size_t)n * k), *G = dalloc((size_t)(m > n ? m : n) * (m > n ? m : n));
+  cf->A = dln_dalloc((size_t)m * m), cf->B = dln_dalloc((size_t)n * n), cf->sig = dln_dalloc((size_t)p), cf->lam0 = dln_dalloc((size_t)p);
+  cf->x0 = dln_dalloc((size_t)p), cf->Cc = dln_dalloc((size_t)p), cf->comp = dln_dalloc((size_t)p);
+  double *Yc = dln_dalloc((size_t)m * n), *VT = dln_dalloc((size_t)n * n), *sup = dln_dalloc((size_t)p + 1);
+  double *Au = dln_dalloc((size_t)m * k), *Bv = dln_dalloc((size_t)n * k), *G = dln_dalloc((size_t)(m > n ? m : n) * (m > n ? m : n));
   if (!cf->A || !cf->B || !cf->sig || !cf->lam0 || !cf->x0 || !cf->Cc || !cf->comp || !Yc || !VT || !sup || !Au || !Bv || !G) {
     free(Yc), free(VT), free(sup), free(Au), free(Bv), free(G);
     return cf_nomem(cf);
@@ -459,8 +458,8 @@ int dln_cf_lambda_id_alloc(dln_cf **out, dln_net *net, const dln_loss *loss, con
   dln_cf *cf = cf_new(DLN_CF_LAMBDA_ID, "001 eq. 30 (Lambda_Q = lambda0 I)", m, n, 2, tol);
   if (!cf) return cf_nomem(cf);
   if (riccati_ws(cf, q)) return cf_nomem(cf);
-  cf->lam0 = dalloc(1);
-  double *C = dalloc((size_t)k * k), *R = dalloc((size_t)q * k);
+  cf->lam0 = dln_dalloc(1);
+  double *C = dln_dalloc((size_t)k * k), *R = dln_dalloc((size_t)q * k);
   if (!cf->lam0 || !C || !R) {
     free(C), free(R);
     return cf_nomem(cf);
@@ -531,10 +530,10 @@ int dln_cf_aligned_alloc(dln_cf **out, dln_net *net, dln_loss *loss, const doubl
                       m, n, N, tol);
   if (!cf) return cf_nomem(cf);
   cf->p = p;
-  cf->A = dalloc((size_t)m * m), cf->B = dalloc((size_t)n * n), cf->sig = dalloc((size_t)p), cf->x0 = dalloc((size_t)p);
-  cf->comp = dalloc((size_t)p);
-  double *W = dalloc((size_t)m * n), *G = dalloc((size_t)m * n), *VT = dalloc((size_t)n * n), *T = dalloc((size_t)m * n),
-         *sup = dalloc((size_t)p + 1);
+  cf->A = dln_dalloc((size_t)m * m), cf->B = dln_dalloc((size_t)n * n), cf->sig = dln_dalloc((size_t)p), cf->x0 = dln_dalloc((size_t)p);
+  cf->comp = dln_dalloc((size_t)p);
+  double *W = dln_dalloc((size_t)m * n), *G = dln_dalloc((size_t)m * n), *VT = dln_dalloc((size_t)n * n), *T = dln_dalloc((size_t)m * n),
+         *sup = dln_dalloc((size_t)p + 1);
   if (!cf->A || !cf->B || !cf->sig || !cf->x0 || !cf->comp || !W || !G || !VT || !T || !sup) {
     free(W), free(G), free(VT), free(T), free(sup);
     return cf_nomem(cf);

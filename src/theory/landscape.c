@@ -18,22 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 
 static double sq(double x) { return x * x; }
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
-/* xorshift64* (Vigna): reproducible start / probe vectors without allocation. */
-static uint64_t xs_next(uint64_t *s) {
-  uint64_t x = *s;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *s = x;
-  return x * 0x2545F4914F6CDD1DULL;
-}
-static double xs_uniform(uint64_t *s) { return (double)(xs_next(s) >> 11) * 0x1.0p-53 * 2.0 - 1.0; }
+/* Reproducible start / probe vectors without allocation: the shared xorshift64* step
+ * (core/util.h), uniform on [-1, 1). */
+static double xs_uniform(uint64_t *s) { return (double)(dln_xorshift64s_next(s) >> 11) * 0x1.0p-53 * 2.0 - 1.0; }
 static void xs_seed(uint64_t *s, uint64_t seed) {
   *s = seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
   if (!*s) *s = 1;
