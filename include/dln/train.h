@@ -135,11 +135,25 @@ typedef struct dln_train_result {
   double switched_at;     /* time of the first switch (RKC, AUTO) to Chebyshev or CVODE, NAN if none */
 } dln_train_result;
 
-/* Train from θ (in: initial weights, out: last good weights). If obs and traj are
+/* What a run records at each sample: ncols values of the state θ at (t, step) into row
+ * (no allocation). The observer (dln/observe.h) is one; dln_train wires it in. */
+typedef struct dln_sampler {
+  int ncols;
+  int (*eval)(void *ctx, double t, long step, const double *theta, double *row);
+  void *ctx;
+} dln_sampler;
+
+/* Train from θ (in: initial weights, out: last good weights). If sampler and traj are
  * given, a row is appended to traj at every sample time (traj must have capacity
- * ≥ nsamples + 1), and a final row at the stop point if it is not a sample time.
- * Returns DLN_OK when the run stopped for any reason listed in result->stop_reason
- * (including divergence: check stop_reason), or an error status for bad input. */
+ * ≥ nsamples + 1 and sampler->ncols columns), and a final row at the stop point if it is
+ * not a sample time. Returns DLN_OK when the run stopped for any reason listed in
+ * result->stop_reason (including divergence: check stop_reason), or an error status for
+ * bad input. */
+int dln_train_sampled(dln_net *net, dln_loss *loss, double *theta, const dln_train_options *opt,
+                      const dln_sampler *sampler, dln_table *traj, dln_train_result *result);
+
+/* dln_train_sampled with an observer's rows (implemented in the observe layer,
+ * src/observe/observe_train.c, which builds the sampler). */
 int dln_train(dln_net *net, dln_loss *loss, double *theta, const dln_train_options *opt, dln_observer *obs,
               dln_table *traj, dln_train_result *result);
 

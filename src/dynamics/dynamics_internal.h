@@ -23,7 +23,7 @@
 typedef struct dln_system dln_run_ctx;
 
 /* A dynamical system behind the drivers. Callbacks receive the run context; the
- * system's own data is c->net, c->loss, c->obs, c->traj, c->row (the layer-wise
+ * system's own data is c->net, c->loss, c->sampler, c->traj, c->row (the layer-wise
  * network, dln_net_system) or c->data (others). */
 typedef struct dln_dyn_system {
   /* words in stop messages: "<gd_name> diverged at step ...", "<flow_name> diverged at
@@ -61,7 +61,7 @@ typedef struct dln_dyn_system {
 } dln_dyn_system;
 
 /* The layer-wise gradient flow / descent θ̇ = −∇φ(θ) of c->net and c->loss, sampled by
- * the observer c->obs into c->traj (row buffer c->row) (train.c). */
+ * the sampler c->sampler into c->traj (row buffer c->row) (train.c). */
 extern const dln_dyn_system dln_net_system;
 
 /* Shared state of a run: the system, samples, result bookkeeping and counters. */
@@ -71,7 +71,7 @@ struct dln_system {
   /* dln_net_system's data */
   dln_net *net;
   dln_loss *loss;
-  dln_observer *obs;
+  const dln_sampler *sampler;
   dln_table *traj; /* the trajectory table of either system: the driver adds the final row */
   double *row;
   /* the run */

@@ -18,7 +18,6 @@
 
 #include "dln/error.h"
 #include "dln/mat.h"
-#include "dln/observe.h" /* dln_train samples an observer: the one upward include (check_layers.sh) */
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
 
@@ -170,13 +169,13 @@ static int net_grad_norm(dln_run_ctx *c, const double *theta, double *buf, doubl
   return DLN_OK;
 }
 
-/* One observer row; gradient descent does not repeat a row for two sample times that
+/* One sampler row; gradient descent does not repeat a row for two sample times that
  * round to the same step. */
 static int net_record(dln_run_ctx *c, int i, double t, long step, const double *theta, int repeat) {
   (void)i;
-  if (!c->obs || !c->traj) return DLN_OK;
+  if (!c->sampler || !c->traj) return DLN_OK;
   if (repeat && c->traj->nrows != 0) return DLN_OK;
-  int st = dln_observer_eval(c->obs, t, step, theta, c->row);
+  int st = c->sampler->eval(c->sampler->ctx, t, step, theta, c->row);
   if (st) return st;
   return dln_table_append(c->traj, c->row);
 }
@@ -199,8 +198,8 @@ const dln_dyn_system dln_net_system = {
     .flow_result_on_early_exit = 0,
 };
 
-int dln_train(dln_net *net, dln_loss *loss, double *theta, const dln_train_options *opt, dln_observer *obs,
-              dln_table *traj, dln_train_result *result) {
+int dln_train_sampled(dln_net *net, dln_loss *loss, double *theta, const dln_train_options *opt,
+                      const dln_sampler *obs, dln_table *traj, dln_train_result *result) {
   dln_dyn_result_init(result);
   result->integrator = opt && opt->method && (opt->method->flags & DLN_INTEG_DISCRETE) ? opt->method->name : "none";
   int st = dln_train_check(opt);
@@ -212,18 +211,17 @@ int dln_train(dln_net *net, dln_loss *loss, double *theta, const dln_train_optio
   int ns = dln_train_nsamples(opt);
   if (traj && traj->cap - traj->nrows < (size_t)ns + 1)
     return dln_error(DLN_EINVAL, "trajectory table: expected room for %d rows, found %zu", ns + 1, traj->cap - traj->nrows);
-  if (obs && traj && dln_observer_ncols(obs) != traj->ncols)
-    return dln_error(DLN_EDIM, "trajectory table: expected %d columns (observer), found %d", dln_observer_ncols(obs),
-                     traj->ncols);
+  if (obs && traj && obs->ncols != traj->ncols)
+    return dln_error(DLN_EDIM, "trajectory table: expected %d columns (observer), found %d", obs->ncols, traj->ncols);
   dln_run_ctx c = {0};
   c.sys = &dln_net_system;
   c.net = net;
   c.loss = loss;
   c.opt = opt;
-  c.obs = obs;
+  c.sampler = obs;
   c.traj = traj;
   c.res = result;
-  c.row = malloc((size_t)(obs ? dln_observer_ncols(obs) : 1) * sizeof(double));
+  c.row = malloc((size_t)(obs && obs->ncols > 0 ? obs->ncols : 1) * sizeof(double));
   if (!c.row) return dln_error(DLN_ENOMEM, "out of memory allocating sample buffers");
   st = dln_dyn_run(&c, theta);
   free(c.row);
