@@ -7,15 +7,19 @@
 #include "dln/error.h"
 #include "dynamics/dynamics_internal.h"
 
-/* The first is the default method (library and command line alike). */
-static const dln_integrator_type *const builtin[] = {
-    &dln_integrator_auto,  /* auto.c */
-    &dln_integrator_gd,    /* gd.c */
-    &dln_integrator_flow,  /* erk.c */
-    &dln_integrator_cvode, /* cvode.c */
-    &dln_integrator_gauss, /* gauss.c */
-    &dln_integrator_rkc,   /* rkc.c */
-};
+/* The built-in types, one registration line each (the descriptor's name; the first is the
+ * default where the option has one): a new type is its file and a line here. */
+#define BUILTIN(X) \
+  X(dln_integrator_auto) \
+  X(dln_integrator_gd) \
+  X(dln_integrator_flow) \
+  X(dln_integrator_cvode) \
+  X(dln_integrator_gauss) \
+  X(dln_integrator_rkc)
+#define DECLARE(d) extern const dln_integrator_type d;
+#define ENTRY(d) &d,
+BUILTIN(DECLARE)
+static const dln_integrator_type *const builtin[] = {BUILTIN(ENTRY)};
 static dln_registry reg = {"integrator type", (const void *const *)builtin, (int)(sizeof builtin / sizeof *builtin), {0}, 0};
 
 const dln_integrator_type *dln_integrator_at(int i) { return dln_registry_at(&reg, i); }

@@ -6,11 +6,21 @@
 #include "dln/error.h"
 #include "observe/obs_internal.h"
 
-static const dln_observable *const builtin[] = {
-    &dln_observable_loss,      &dln_observable_gradnorm,  &dln_observable_dist,
-    &dln_observable_sv,        &dln_observable_conserved, &dln_observable_imbalance,
-    &dln_observable_closed_form, &dln_observable_bias,
-};
+/* The built-in types, one registration line each (the descriptor's name; the first is the
+ * default where the option has one): a new type is its file and a line here. */
+#define BUILTIN(X) \
+  X(dln_observable_loss) \
+  X(dln_observable_gradnorm) \
+  X(dln_observable_dist) \
+  X(dln_observable_sv) \
+  X(dln_observable_conserved) \
+  X(dln_observable_imbalance) \
+  X(dln_observable_closed_form) \
+  X(dln_observable_bias)
+#define DECLARE(d) extern const dln_observable d;
+#define ENTRY(d) &d,
+BUILTIN(DECLARE)
+static const dln_observable *const builtin[] = {BUILTIN(ENTRY)};
 static dln_registry reg = {"observable", (const void *const *)builtin, (int)(sizeof builtin / sizeof *builtin), {0}, 0};
 
 /* Words the observer expands itself (observer.c). */

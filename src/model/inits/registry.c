@@ -7,16 +7,21 @@
 #include "dln/init.h"
 #include "model/model_internal.h"
 
-static const dln_init_type *const builtin[] = {
-    &dln_init_type_gaussian,
-    &dln_init_type_width_scaled,
-    &dln_init_type_balanced,
-    &dln_init_type_imbalanced,
-    &dln_init_type_spectral,
-    &dln_init_type_spectral_symmetric,
-    &dln_init_type_orthogonal_minnorm,
-    &dln_init_type_file,
-};
+/* The built-in types, one registration line each (the descriptor's name; the first is the
+ * default where the option has one): a new type is its file and a line here. */
+#define BUILTIN(X) \
+  X(dln_init_type_gaussian) \
+  X(dln_init_type_width_scaled) \
+  X(dln_init_type_balanced) \
+  X(dln_init_type_imbalanced) \
+  X(dln_init_type_spectral) \
+  X(dln_init_type_spectral_symmetric) \
+  X(dln_init_type_orthogonal_minnorm) \
+  X(dln_init_type_file)
+#define DECLARE(d) extern const dln_init_type d;
+#define ENTRY(d) &d,
+BUILTIN(DECLARE)
+static const dln_init_type *const builtin[] = {BUILTIN(ENTRY)};
 static dln_registry reg = {"init type", (const void *const *)builtin, (int)(sizeof builtin / sizeof *builtin), {0}, 0};
 
 const dln_init_type *dln_init_at(int i) { return dln_registry_at(&reg, i); }
