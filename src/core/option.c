@@ -15,12 +15,6 @@
 #define FIELD(base, o, T) DLN_OPTION_FIELD(base, o, T)
 #define CFIELD(base, o, T) DLN_OPTION_CFIELD(base, o, T)
 
-static char *xstrdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = malloc(n);
-  if (p) memcpy(p, s, n);
-  return p;
-}
 
 /* ---- the list options: dln_ilist, dln_dlist and dln_slist alike, {int n; T *v} ---- */
 
@@ -163,7 +157,7 @@ static int split_list(const char *text, char **copy, char ***items, int *n) {
   *copy = NULL;
   *items = NULL;
   *n = 0;
-  char *c = xstrdup(text);
+  char *c = strdup(text);
   if (!c) return DLN_ENOMEM;
   char *s = c;
   while (isspace((unsigned char)*s)) ++s;
@@ -228,7 +222,7 @@ static int set_item(const dln_option *o, void *vals, int i, const char *item, co
       dln_option_allowed_text(o, al, sizeof al);
       return dln_error(DLN_EINVAL, "%s: expected items from %s, found '%s'", where, al, clip(item, cb, sizeof cb));
     }
-    if (!(((char **)vals)[i] = xstrdup(item))) return dln_error(DLN_ENOMEM, "%s: out of memory", where);
+    if (!(((char **)vals)[i] = strdup(item))) return dln_error(DLN_ENOMEM, "%s: out of memory", where);
   }
   return DLN_OK;
 }
@@ -293,7 +287,7 @@ int dln_option_set(void *base, const dln_option *o, const char *text, const char
         dln_option_allowed_text(o, al, sizeof al);
         return dln_error(DLN_EINVAL, "%s: expected one of %s, found '%s'", where, al, clip(text, cb, sizeof cb));
       }
-      char *p = xstrdup(text);
+      char *p = strdup(text);
       if (!p) return dln_error(DLN_ENOMEM, "%s: out of memory", where);
       char **f = FIELD(base, o, char *);
       free(*f);
@@ -311,7 +305,7 @@ int dln_option_copy(void *dst, const void *src, const dln_option *o) {
   if (o->type == DLN_OPT_STRING || o->type == DLN_OPT_ENUM) {
     const char *s = *CFIELD(src, o, char *);
     *FIELD(dst, o, char *) = NULL;
-    return s && !(*FIELD(dst, o, char *) = xstrdup(s)) ? DLN_ENOMEM : DLN_OK;
+    return s && !(*FIELD(dst, o, char *) = strdup(s)) ? DLN_ENOMEM : DLN_OK;
   }
   size_t sz = list_item_size(o);
   if (!sz) {
@@ -330,7 +324,7 @@ int dln_option_copy(void *dst, const void *src, const dln_option *o) {
   if (!strs) memcpy(b, a, (size_t)n * sz);
   list_put(dst, o, n, b);
   for (int k = 0; strs && k < n; ++k)
-    if (!(((char **)b)[k] = xstrdup(((char **)a)[k]))) return DLN_ENOMEM;
+    if (!(((char **)b)[k] = strdup(((char **)a)[k]))) return DLN_ENOMEM;
   return DLN_OK;
 }
 

@@ -1,6 +1,6 @@
 /* Private: theory columns of the observer (src/observe/observer.c), selected by the
  * spec's `observe` values "closed_form", "bias" and "theory" (both), as read by
- * dln_spec_observe_xflags (run/run_internal.h); "all" does not include them.
+ * the observer's words closed_form, bias and theory (dln_observer_alloc_names); "all" does not include them.
  * cf_dist, cf_loss and the bound_* columns come with DLN_OBSX_CF ("closed_form" or
  * "theory"), the others with DLN_OBSX_BIAS. Appended after the dln/observe.h columns,
  * in this order:

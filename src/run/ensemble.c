@@ -140,7 +140,7 @@ static int add_name(char ***list, int *n, const char *name) {
   char **l = realloc(*list, (size_t)(*n + 1) * sizeof *l);
   if (!l) return -1;
   *list = l;
-  if (!(l[*n] = xstrdup(name))) return -1;
+  if (!(l[*n] = strdup(name))) return -1;
   return (*n)++;
 }
 

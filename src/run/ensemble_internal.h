@@ -22,13 +22,6 @@
 #include "dln/train.h"
 #include "run/run_internal.h"
 
-static inline char *xstrdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = malloc(n);
-  if (p) memcpy(p, s, n);
-  return p;
-}
-
 static inline char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline char *xasprintf(const char *fmt, ...) {
   va_list ap, aq;

@@ -61,7 +61,7 @@ static dln_sweep_axis *new_axis(dln_sweep *sw, const char *key) {
   sw->axes = ax;
   ax = &sw->axes[sw->naxes];
   memset(ax, 0, sizeof *ax);
-  if (!(ax->key = xstrdup(key))) return NULL;
+  if (!(ax->key = strdup(key))) return NULL;
   ++sw->naxes;
   return ax;
 }
@@ -72,8 +72,8 @@ static int value_set(dln_sweep_value *v, int n, const char *const *names, const 
   v->values = calloc((size_t)(n ? n : 1), sizeof *v->values);
   if (!v->names || !v->values) return DLN_ENOMEM;
   for (int i = 0; i < n; ++i) {
-    v->names[i] = xstrdup(names[i]);
-    v->values[i] = xstrdup(values[i]);
+    v->names[i] = strdup(names[i]);
+    v->values[i] = strdup(values[i]);
     ++v->n;
     if (!v->names[i] || !v->values[i]) return DLN_ENOMEM;
   }

@@ -77,7 +77,7 @@ char *dln_ens_shape_key(const dln_spec *s, const dln_run_parts *p, int data) {
   char buf[4096];
   size_t k = (size_t)snprintf(buf, sizeof buf, "%d|%d|%u|%d|", data, s->net.tied, dln_spec_observe_flags(s), p->e2e);
   for (int i = 0; i < p->nw && k < sizeof buf - 16; ++i) k += (size_t)snprintf(buf + k, sizeof buf - k, "%d,", p->widths[i]);
-  return xstrdup(buf);
+  return strdup(buf);
 }
 
 void dln_ens_parts_free(run_parts *r) {
@@ -138,7 +138,7 @@ static void *worker(void *arg) {
     if (E->phase == 1) {
       ens_data *d = &E->data[t];
       d->status = data_make(E, (int)t);
-      if (d->status) d->error = xstrdup(dln_last_error());
+      if (d->status) d->error = strdup(dln_last_error());
     } else {
       run_one(E, t);
       failed = E->slot[t].status != DLN_OK;

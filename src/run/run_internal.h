@@ -47,9 +47,6 @@ const dln_integrator_type *dln_run_method_type(const dln_spec *spec, int *e2e);
 /* The task's own check and the refusal of other tasks' options (run_select.c). */
 int dln_run_check_task(const dln_spec *spec, const dln_task_type *task, const char **field);
 
-/* The theory-observer flags (DLN_OBSX_* of observe/theory_obs.h) of a spec's observe
- * list (spec_xflags.c). */
-unsigned dln_spec_observe_xflags(const dln_spec *spec);
 
 /* What one run needs; everything is owned and freed by dln_run_parts_free. */
 typedef struct dln_run_parts {
