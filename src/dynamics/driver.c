@@ -216,150 +216,189 @@ static int flow_stop_msg(dln_run_ctx *c, dln_stepper *stp, int rc, double t, lon
   return rc;
 }
 
-static int drive_flow(dln_run_ctx *c, double *theta) {
-  const dln_dyn_system *sys = dln_dyn_sys(c);
-  const dln_train_options *o = c->opt;
-  dln_train_result *r = c->res;
-  size_t n = sys->size(c);
-  int status = DLN_OK, done = 0;
-  long steps = 0;
-  dln_stepper *stp = NULL;
-  double *ybuf = malloc(n * sizeof(double) + 1);
-  double *prev = malloc(n * sizeof(double) + 1); /* θ before the step: the last good state on divergence */
-  if (!ybuf || !prev) {
-    free(ybuf);
-    free(prev);
-    return dln_error(DLN_ENOMEM, "out of memory allocating flow buffers (%zu parameters)", n);
-  }
-  status = o->method->create(c, theta, 0.0, 0.0, &stp);
-  if (status) goto out;
-  r->integrator = stp->name;
-  long max_steps = o->max_steps > 0 ? o->max_steps : 10000000L;
-  double val = sys->loss(c, theta), t = 0.0, tprev = 0.0;
-  double ymax0 = dln_vec_maxabs(n, theta);
-  if (!isfinite(val) || val > o->blowup || !(ymax0 <= o->blowup)) {
+/* One flow run in progress: what drive_flow's steps share. */
+typedef struct flow_run {
+  dln_run_ctx *c;
+  const dln_dyn_system *sys;
+  const dln_train_options *o;
+  dln_train_result *r;
+  size_t n;
+  dln_stepper *stp;
+  double *theta, *ybuf, *prev; /* state; scratch; θ before the step (the last good state on divergence) */
+  double t, tprev, val;
+  long steps, max_steps;
+  int status;
+} flow_run;
+
+/* What a step of drive_flow tells it: go on, stop (the result is complete; status may
+ * still carry a right-hand side's library error), or leave on an error. */
+enum { FLOW_ON = 0, FLOW_STOPPED, FLOW_ERROR };
+
+/* The initial point: divergence at t = 0, the samples at t = 0, a threshold already met. */
+static int flow_start(flow_run *f) {
+  dln_run_ctx *c = f->c;
+  const dln_train_options *o = f->o;
+  f->val = f->sys->loss(c, f->theta);
+  double ymax0 = dln_vec_maxabs(f->n, f->theta);
+  if (!isfinite(f->val) || f->val > o->blowup || !(ymax0 <= o->blowup)) {
     /* as gradient descent at step 0: the run stops at the initial point, which is kept */
-    r->fail_t = 0;
-    r->fail_step = 0;
+    f->r->fail_t = 0;
+    f->r->fail_step = 0;
     finish(c, DLN_STOP_DIVERGED, 0.0, "%s diverged at the initial point (t = 0): max|%s| = %g, loss = %g",
-           sys->flow_name, sys->state_name, ymax0, val);
-    goto stopped;
+           f->sys->flow_name, f->sys->state_name, ymax0, f->val);
+    return FLOW_STOPPED;
   }
-  /* samples at t = 0 */
   while (c->next < c->ntimes && c->times[c->next] <= 0.0) {
-    if ((status = sys->record(c, c->next, 0.0, 0, theta, 0))) goto out;
+    if ((f->status = f->sys->record(c, c->next, 0.0, 0, f->theta, 0))) return FLOW_ERROR;
     c->next++;
   }
-  if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
-    r->t_threshold = 0.0;
-    finish(c, DLN_STOP_LOSS, 0.0, "loss %.6g is below the threshold %.6g at t = 0", val, o->loss_threshold);
-    goto stopped;
+  if (o->loss_threshold >= 0 && f->val <= o->loss_threshold) {
+    f->r->t_threshold = 0.0;
+    finish(c, DLN_STOP_LOSS, 0.0, "loss %.6g is below the threshold %.6g at t = 0", f->val, o->loss_threshold);
+    return FLOW_STOPPED;
   }
-  for (;;) {
-    if (steps >= max_steps) {
-      finish(c, DLN_STOP_STEPS, t, "step budget of %ld integrator steps reached at t = %.6g", max_steps, t);
-      break;
+  return FLOW_ON;
+}
+
+/* One integrator step, the step budget and divergence (back to the last good state). */
+static int flow_advance(flow_run *f) {
+  dln_run_ctx *c = f->c;
+  const dln_train_options *o = f->o;
+  dln_train_result *r = f->r;
+  if (f->steps >= f->max_steps) {
+    finish(c, DLN_STOP_STEPS, f->t, "step budget of %ld integrator steps reached at t = %.6g", f->max_steps, f->t);
+    return FLOW_STOPPED;
+  }
+  f->tprev = f->t;
+  memcpy(f->prev, f->theta, f->n * sizeof(double));
+  c->rhs_fatal = 0;
+  int rc = f->stp->step(f->stp, &f->t);
+  if (rc && c->rhs_fatal) { /* a library error in the right-hand side: its message is recorded */
+    r->fail_t = f->t;
+    r->fail_step = f->steps;
+    f->status = c->rhs_fatal;
+    return FLOW_STOPPED;
+  }
+  if (rc) {
+    flow_stop_msg(c, f->stp, rc, f->t, f->steps);
+    return FLOW_STOPPED;
+  }
+  f->steps++;
+  double ymax = dln_vec_maxabs(f->n, f->theta);
+  int need_loss = o->loss_threshold >= 0 || (f->sys->flow_grad_tol_needs_loss && o->grad_tol > 0) || !(ymax <= o->blowup);
+  if (need_loss || (f->steps & 63) == 0) f->val = f->sys->loss(c, f->theta);
+  if (!isfinite(ymax) || ymax > o->blowup || !isfinite(f->val) || f->val > o->blowup) {
+    /* the step to t is bad: back to the last good state, at tprev after steps − 1 steps
+     * (as gradient descent); the stop is reported with the bad step and time */
+    r->fail_t = f->t;
+    r->fail_step = f->steps;
+    finish(c, DLN_STOP_DIVERGED, f->tprev, "%s diverged at t = %.6g (step %ld): max|%s| = %g, loss = %g",
+           f->sys->flow_name, f->t, f->steps, f->sys->state_name, ymax, f->val);
+    memcpy(f->theta, f->prev, f->n * sizeof(double));
+    f->t = f->tprev;
+    f->steps--;
+    return FLOW_STOPPED;
+  }
+  return FLOW_ON;
+}
+
+/* The samples inside the last step, up to a threshold crossing found by bisection on the
+ * dense output (then the run stops there). */
+static int flow_sample(flow_run *f) {
+  dln_run_ctx *c = f->c;
+  const dln_train_options *o = f->o;
+  dln_stepper *stp = f->stp;
+  double tstop = f->t;
+  int hit = 0;
+  if (o->loss_threshold >= 0 && f->val <= o->loss_threshold) { /* crossing inside [tprev, t] */
+    double a = f->tprev, b = f->t;
+    for (int it = 0; it < 60 && b - a > 1e-14 * (1 + fabs(b)); ++it) {
+      double m = 0.5 * (a + b);
+      if (stp->dense(stp, m, f->ybuf)) break;
+      if (f->sys->loss(c, f->ybuf) <= o->loss_threshold) b = m; else a = m;
     }
-    tprev = t;
-    memcpy(prev, theta, n * sizeof(double));
-    c->rhs_fatal = 0;
-    int rc = stp->step(stp, &t);
-    if (rc && c->rhs_fatal) { /* a library error in the right-hand side: its message is recorded */
-      r->fail_t = t;
-      r->fail_step = steps;
-      status = c->rhs_fatal;
-      break;
-    }
-    if (rc) {
-      flow_stop_msg(c, stp, rc, t, steps);
-      break;
-    }
-    steps++;
-    double ymax = dln_vec_maxabs(n, theta);
-    int need_loss = o->loss_threshold >= 0 || (sys->flow_grad_tol_needs_loss && o->grad_tol > 0) || !(ymax <= o->blowup);
-    if (need_loss || (steps & 63) == 0) val = sys->loss(c, theta);
-    if (!isfinite(ymax) || ymax > o->blowup || !isfinite(val) || val > o->blowup) {
-      /* the step to t is bad: back to the last good state, at tprev after steps − 1 steps
-       * (as gradient descent); the stop is reported with the bad step and time */
-      r->fail_t = t;
-      r->fail_step = steps;
-      finish(c, DLN_STOP_DIVERGED, tprev, "%s diverged at t = %.6g (step %ld): max|%s| = %g, loss = %g", sys->flow_name,
-             t, steps, sys->state_name, ymax, val);
-      memcpy(theta, prev, n * sizeof(double));
-      t = tprev;
-      steps--;
-      break;
-    }
-    /* threshold crossing inside [tprev, t]: bisection on the dense output */
-    double tstop = t;
-    int hit = 0;
-    if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
-      double a = tprev, b = t;
-      for (int it = 0; it < 60 && b - a > 1e-14 * (1 + fabs(b)); ++it) {
-        double m = 0.5 * (a + b);
-        if (stp->dense(stp, m, ybuf)) break;
-        if (sys->loss(c, ybuf) <= o->loss_threshold) b = m; else a = m;
+    tstop = b;
+    hit = 1;
+  }
+  for (; c->next < c->ntimes && c->times[c->next] <= tstop; c->next++) {
+    double ts = c->times[c->next];
+    const double *x = f->theta;
+    if (ts != f->t) {
+      if (stp->dense(stp, ts, f->ybuf)) { /* a stop like any integrator failure: θ(t) is kept */
+        f->r->fail_t = ts;
+        f->r->fail_step = f->steps;
+        finish(c, DLN_STOP_SOLVER, f->t, "%s integrator failed at t = %.6g after %ld steps: dense output at t = %g failed%s%s",
+               f->sys->flow_name, f->t, f->steps, ts, c->sundials_msg[0] ? ": " : "", c->sundials_msg);
+        return FLOW_STOPPED;
       }
-      tstop = b;
-      hit = 1;
+      x = f->ybuf;
     }
-    while (c->next < c->ntimes && c->times[c->next] <= tstop) {
-      double ts = c->times[c->next];
-      if (ts == t) {
-        if ((status = sys->record(c, c->next, ts, steps, theta, 0))) goto out;
-      } else {
-        if (stp->dense(stp, ts, ybuf)) { /* a stop like any integrator failure: θ(t) is kept */
-          r->fail_t = ts;
-          r->fail_step = steps;
-          finish(c, DLN_STOP_SOLVER, t, "%s integrator failed at t = %.6g after %ld steps: dense output at t = %g failed%s%s",
-                 sys->flow_name, t, steps, ts, c->sundials_msg[0] ? ": " : "", c->sundials_msg);
-          goto stopped;
-        }
-        if ((status = sys->record(c, c->next, ts, steps, ybuf, 0))) goto out;
-      }
-      c->next++;
-    }
-    if (hit) {
-      if (tstop < t && !stp->dense(stp, tstop, ybuf)) memcpy(theta, ybuf, n * sizeof(double));
-      val = sys->loss(c, theta);
-      r->t_threshold = tstop;
-      t = tstop;
-      finish(c, DLN_STOP_LOSS, t, "loss reached the threshold %.6g at t = %.10g (step %ld)", o->loss_threshold, t, steps);
-      break;
-    }
-    if (o->grad_tol > 0) {
-      double gn = 0;
-      if ((status = sys->grad_norm(c, theta, ybuf, &gn))) goto out;
-      if (gn <= o->grad_tol) {
-        finish(c, DLN_STOP_CONVERGED, t, "gradient norm %.3g <= grad_tol %.3g at t = %.6g", gn, o->grad_tol, t);
-        break;
-      }
-    }
-    if (t >= o->t_end) {
-      finish(c, DLN_STOP_TIME, t, "reached t_end = %.6g after %ld integrator steps", o->t_end, steps);
-      break;
-    }
-    if (progress(c, t, val)) {
-      finish(c, DLN_STOP_CANCELLED, t, "cancelled at t = %.6g", t);
-      break;
+    if ((f->status = f->sys->record(c, c->next, ts, f->steps, x, 0))) return FLOW_ERROR;
+  }
+  if (!hit) return FLOW_ON;
+  if (tstop < f->t && !stp->dense(stp, tstop, f->ybuf)) memcpy(f->theta, f->ybuf, f->n * sizeof(double));
+  f->val = f->sys->loss(c, f->theta);
+  f->r->t_threshold = tstop;
+  f->t = tstop;
+  finish(c, DLN_STOP_LOSS, f->t, "loss reached the threshold %.6g at t = %.10g (step %ld)", o->loss_threshold, f->t, f->steps);
+  return FLOW_STOPPED;
+}
+
+/* The stops after a step: convergence, t_end, cancellation. */
+static int flow_after(flow_run *f) {
+  dln_run_ctx *c = f->c;
+  const dln_train_options *o = f->o;
+  if (o->grad_tol > 0) {
+    double gn = 0;
+    if ((f->status = f->sys->grad_norm(c, f->theta, f->ybuf, &gn))) return FLOW_ERROR;
+    if (gn <= o->grad_tol) {
+      finish(c, DLN_STOP_CONVERGED, f->t, "gradient norm %.3g <= grad_tol %.3g at t = %.6g", gn, o->grad_tol, f->t);
+      return FLOW_STOPPED;
     }
   }
-stopped:
-  r->loss = sys->loss(c, theta);
-  r->steps = steps;
-  stp->stats(stp, r);
-  r->grad_evals = c->grad_evals;
-  r->jtv_evals = c->jtv_evals;
-  done = 1;
-out:
-  if (!done && sys->flow_result_on_early_exit) {
-    r->steps = steps;
-    r->loss = sys->loss(c, theta);
+  if (f->t >= o->t_end) {
+    finish(c, DLN_STOP_TIME, f->t, "reached t_end = %.6g after %ld integrator steps", o->t_end, f->steps);
+    return FLOW_STOPPED;
   }
-  if (stp) stp->destroy(stp);
-  free(ybuf);
-  free(prev);
-  return status;
+  if (progress(c, f->t, f->val)) {
+    finish(c, DLN_STOP_CANCELLED, f->t, "cancelled at t = %.6g", f->t);
+    return FLOW_STOPPED;
+  }
+  return FLOW_ON;
+}
+
+static int drive_flow(dln_run_ctx *c, double *theta) {
+  flow_run f = {c, dln_dyn_sys(c), c->opt, c->res, 0, NULL, theta, NULL, NULL, 0.0, 0.0, 0.0, 0, 0, DLN_OK};
+  f.n = f.sys->size(c);
+  f.ybuf = malloc(f.n * sizeof(double) + 1);
+  f.prev = malloc(f.n * sizeof(double) + 1);
+  if (!f.ybuf || !f.prev) {
+    free(f.ybuf);
+    free(f.prev);
+    return dln_error(DLN_ENOMEM, "out of memory allocating flow buffers (%zu parameters)", f.n);
+  }
+  int act = FLOW_ERROR;
+  if (!(f.status = f.o->method->create(c, theta, 0.0, 0.0, &f.stp))) {
+    f.r->integrator = f.stp->name;
+    f.max_steps = f.o->max_steps > 0 ? f.o->max_steps : 10000000L;
+    act = flow_start(&f);
+    while (act == FLOW_ON && (act = flow_advance(&f)) == FLOW_ON && (act = flow_sample(&f)) == FLOW_ON) act = flow_after(&f);
+  }
+  dln_train_result *r = f.r;
+  if (act == FLOW_STOPPED) {
+    r->loss = f.sys->loss(c, theta);
+    r->steps = f.steps;
+    f.stp->stats(f.stp, r);
+    r->grad_evals = c->grad_evals;
+    r->jtv_evals = c->jtv_evals;
+  } else if (f.sys->flow_result_on_early_exit) {
+    r->steps = f.steps;
+    r->loss = f.sys->loss(c, theta);
+  }
+  if (f.stp) f.stp->destroy(f.stp);
+  free(f.ybuf);
+  free(f.prev);
+  return f.status;
 }
 
 /* ------------------------------------------------------------ a run */
