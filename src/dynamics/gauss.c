@@ -55,6 +55,10 @@
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
+#include "sundials_util.h"
+
+#include <nvector/nvector_serial.h>
+#include <sunlinsol/sunlinsol_spgmr.h>
 
 enum { GAUSS_MAX_FAILS = 12, FP_MAXIT = 100, NEWTON_MAXIT = 15, GMRES_RESTARTS = 6 };
 
@@ -85,6 +89,11 @@ typedef struct {
   double *Ys;         /* stage values θ_0 + Z_j at the Newton linearization point (s·n) */
   double *R, *D, *Wt; /* Newton residual, increment, matvec temp (s·n) */
   double *V, *Hh, *cs, *sn, *gg, *yv; /* GMRES */
+  SUNContext sctx;     /* SPGMR: context, */
+  N_Vector nb, nx;     /* right-hand side (wraps R) and solution (wraps D), */
+  SUNLinearSolver ls;  /* the solver, */
+  double lin_h;        /* and the step size its matvec uses */
+  int own_gmres;       /* TEMPORARY (measurement): 1 = hand-written GMRES */
   gauss_piece piece[2]; /* dense output of the last accepted step (1 or 2 sub-steps) */
   int npiece;
   int have_prev;
@@ -212,6 +221,33 @@ static int gmres(gauss_stepper *g, double h, const double *b, double *x, double 
   return 2;
 }
 
+/* SPGMR's ATimesFn: z = M v at the step size of the current solve */
+static int spgmr_atimes(void *data, N_Vector v, N_Vector z) {
+  gauss_stepper *g = data;
+  return matvec(g, g->lin_h, N_VGetArrayPointer(v), N_VGetArrayPointer(z));
+}
+
+/* M x = b by SUNDIALS' SPGMR(maxl), b = g->R, x = g->D, from x = 0, to ‖b − Mx‖₂ ≤
+ * rtol‖b‖₂ with GMRES_RESTARTS − 1 restarts. Same returns as gmres(). */
+static int spgmr(gauss_stepper *g, double h, double rtol) {
+  memset(g->D, 0, g->N * sizeof(double));
+  double bnorm = dln_vec_norm2(g->N, g->R);
+  if (bnorm == 0) return 0;
+  if (!isfinite(bnorm)) return 1;
+  g->lin_h = h;
+  SUNLinSolSetZeroGuess(g->ls, SUNTRUE);
+  int flag = SUNLinSolSolve(g->ls, NULL, g->nx, g->nb, rtol * bnorm);
+  g->lin_iters += SUNLinSolNumIters(g->ls);
+  switch (flag) {
+  case SUNLS_SUCCESS: return 0;
+  case SUNLS_RES_REDUCED: return 2;
+  case SUNLS_CONV_FAIL: case SUNLS_ATIMES_FAIL_REC: case SUNLS_QRFACT_FAIL: return 1;
+  default:
+    if (flag != SUNLS_ATIMES_FAIL_UNREC) dln_error(DLN_ESOLVER, "SPGMR failed (flag %d)", flag);
+    return -1;
+  }
+}
+
 /* Solve the stage equations for step h from y0, starting from g->Z; on success g->Z
  * and g->F = f(y0 + Z_i) are consistent to round-off. 0 ok, 1 failed (retry with
  * smaller h), −1 fatal. */
@@ -292,7 +328,7 @@ static int solve_stages(gauss_stepper *g, const double *y0, double h) {
       for (size_t q = 0; q < N; ++q) g->Z[q] = g->Zn[q] + lambda * g->D[q];
       continue;
     }
-    rc = gmres(g, h, g->R, g->D, 1e-8);
+    rc = g->own_gmres ? gmres(g, h, g->R, g->D, 1e-8) : spgmr(g, h, 1e-8);
     if (rc == 1 || rc < 0) return rc < 0 ? -1 : 1;
     double delta = dln_vec_maxabs(N, g->D);
     if (!isfinite(delta)) return 1;
@@ -504,6 +540,8 @@ static void gauss_destroy(dln_stepper *base) {
   free(g->y0), free(g->e0), free(g->comp), free(g->yfull);
   free(g->F), free(g->Z), free(g->Zn), free(g->Zf), free(g->Ys), free(g->R), free(g->D), free(g->Wt);
   free(g->V), free(g->Hh), free(g->cs), free(g->sn), free(g->gg), free(g->yv);
+  if (g->ls) SUNLinSolFree(g->ls);
+  dln_sun_free(&g->sctx, &g->nb, &g->nx);
   for (int k = 0; k < 2; ++k) free(g->piece[k].y), free(g->piece[k].Z);
   free(g);
 }
@@ -558,6 +596,22 @@ static int gauss_create(dln_run_ctx *c, double *theta, double t0, double h_first
   g->V = dvec(N, m1, &bad), g->Hh = dvec(m1, m1, &bad);
   g->cs = dvec(m1, 1, &bad), g->sn = dvec(m1, 1, &bad), g->gg = dvec(m1, 1, &bad), g->yv = dvec(m1, 1, &bad);
   for (int k = 0; k < 2; ++k) g->piece[k].y = dvec(n, 1, &bad), g->piece[k].Z = dvec(N, 1, &bad);
+  const char *own = getenv("DLN_GAUSS_OWN_GMRES");
+  g->own_gmres = own && own[0] == '1';
+  if (!bad) {
+    int st = dln_sun_make(N, g->R, &g->sctx, &g->nb, &g->nx);
+    if (st) {
+      gauss_destroy(&g->base);
+      return st;
+    }
+    if (g->nb && g->nx) {
+      N_VSetArrayPointer(g->D, g->nx);
+      g->ls = SUNLinSol_SPGMR(g->nb, SUN_PREC_NONE, g->maxl, g->sctx);
+    }
+    if (!g->ls || SUNLinSol_SPGMRSetMaxRestarts(g->ls, GMRES_RESTARTS - 1) || SUNLinSolSetATimes(g->ls, g, spgmr_atimes) ||
+        SUNLinSolInitialize(g->ls) || SUNLinSolSetup(g->ls, NULL))
+      bad = 1;
+  }
   if (bad) {
     gauss_destroy(&g->base);
     return dln_error(DLN_ENOMEM, "out of memory allocating the Gauss-Legendre workspace (%zu parameters, Krylov dimension %d)",
