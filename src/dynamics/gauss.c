@@ -22,9 +22,10 @@
  * (rate ≈ h‖A‖ L); when the observed (or predicted, rate·h/h_prev) contraction factor
  * exceeds 0.7 (fixed point retried every 10th step), Newton on the stacked system F(Z) = Z − h(A⊗I) f(θ_0 + Z) = 0 whose
  * Jacobian-vector product (I + h(A⊗I) blockdiag ∇²φ(Y_j)) v uses the exact
- * Hessian-vector product dln_net_hvp, solved by restarted GMRES (own, modified
- * Gram–Schmidt with one reorthogonalization, Givens rotations) to a relative residual
- * of 1e-8, with backtracking on ‖F‖₂ for large steps. Both stop when
+ * Hessian-vector product dln_net_hvp, solved matrix-free by SUNDIALS' restarted
+ * SPGMR(krylov_maxl) (SUNLinSol_SPGMR, modified Gram–Schmidt, at most 5 restarts;
+ * created once per stepper, its vectors carry nvec_fast's kernels) to a relative
+ * residual of 1e-8, with backtracking on ‖F‖₂ for large steps. Both stop when
  * ‖ΔZ‖_∞ ≤ 10 ε ‖θ_0‖_∞, or when the increment stagnates below 100 ε ‖θ_0‖_∞ (the
  * noise floor of f); failure → the step is rejected and h halved; 12 failures in a
  * row → DLN_STOP_SOLVER (DLN_STOP_DIVERGED if f was non-finite).
@@ -55,6 +56,10 @@
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
+#include "sundials_util.h"
+
+#include <nvector/nvector_serial.h>
+#include <sunlinsol/sunlinsol_spgmr.h>
 
 enum { GAUSS_MAX_FAILS = 12, FP_MAXIT = 100, NEWTON_MAXIT = 15, GMRES_RESTARTS = 6 };
 
@@ -84,7 +89,10 @@ typedef struct {
   double *Zf;         /* Richardson: the full step's stage increments (s·n) */
   double *Ys;         /* stage values θ_0 + Z_j at the Newton linearization point (s·n) */
   double *R, *D, *Wt; /* Newton residual, increment, matvec temp (s·n) */
-  double *V, *Hh, *cs, *sn, *gg, *yv; /* GMRES */
+  SUNContext sctx;    /* SPGMR: context, */
+  N_Vector nb, nx;    /* right-hand side (wraps R) and solution (wraps D), */
+  SUNLinearSolver ls; /* the solver, */
+  double lin_h;       /* and the step size its matvec uses */
   gauss_piece piece[2]; /* dense output of the last accepted step (1 or 2 sub-steps) */
   int npiece;
   int have_prev;
@@ -134,82 +142,33 @@ static int matvec(gauss_stepper *g, double h, const double *v, double *out) {
   return bad ? 1 : 0;
 }
 
-static double dot(size_t n, const double *x, const double *y) {
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += x[i] * y[i];
-  return s;
+/* SPGMR's ATimesFn: z = M v at the step size of the current solve */
+static int spgmr_atimes(void *data, N_Vector v, N_Vector z) {
+  gauss_stepper *g = data;
+  return matvec(g, g->lin_h, N_VGetArrayPointer(v), N_VGetArrayPointer(z));
 }
 
-/* Restarted GMRES(maxl) for M x = b from x = 0, to ‖b − Mx‖ ≤ rtol‖b‖. Returns 0
- * (converged), 2 (not converged: x is the best iterate), 1 / −1 from matvec. */
-static int gmres(gauss_stepper *g, double h, const double *b, double *x, double rtol) {
-  size_t N = g->N;
-  int m = g->maxl;
-  size_t ld = (size_t)m + 1;
-  memset(x, 0, N * sizeof(double));
-  double bnorm = sqrt(dot(N, b, b));
+/* M x = b by SUNDIALS' SPGMR(maxl), b = g->R, x = g->D, from x = 0, to ‖b − Mx‖₂ ≤
+ * rtol‖b‖₂ (SPGMR's residual estimate) with GMRES_RESTARTS − 1 restarts. Returns 0
+ * (converged), 2 (not converged, residual reduced: x is the last iterate), 1 (failed:
+ * no reduction, or M v non-finite), −1 (library error). */
+static int spgmr(gauss_stepper *g, double h, double rtol) {
+  memset(g->D, 0, g->N * sizeof(double));
+  double bnorm = dln_vec_norm2(g->N, g->R);
   if (bnorm == 0) return 0;
-  double target = rtol * bnorm, beta = bnorm, resid = bnorm;
-  double *r = g->V; /* V_0 holds the residual before normalization */
-  memcpy(r, b, N * sizeof(double));
-  for (int cycle = 0; cycle < GMRES_RESTARTS; ++cycle) {
-    for (size_t k = 0; k < N; ++k) g->V[k] = r[k] / beta;
-    memset(g->gg, 0, ld * sizeof(double));
-    g->gg[0] = beta;
-    int kused = 0;
-    for (int j = 0; j < m; ++j) {
-      double *vj = g->V + (size_t)j * N, *w = g->V + (size_t)(j + 1) * N, *hc = g->Hh + (size_t)j * ld;
-      int rc = matvec(g, h, vj, w);
-      if (rc) return rc;
-      g->lin_iters++;
-      for (int pass = 0; pass < 2; ++pass) /* modified Gram–Schmidt, twice */
-        for (int i = 0; i <= j; ++i) {
-          const double *vi = g->V + (size_t)i * N;
-          double hij = dot(N, w, vi);
-          if (pass == 0) hc[i] = hij; else hc[i] += hij;
-          for (size_t k = 0; k < N; ++k) w[k] -= hij * vi[k];
-        }
-      double hn = sqrt(dot(N, w, w));
-      hc[j + 1] = hn;
-      if (hn > 0)
-        for (size_t k = 0; k < N; ++k) w[k] /= hn;
-      for (int i = 0; i < j; ++i) { /* previous rotations */
-        double a = hc[i], bb = hc[i + 1];
-        hc[i] = g->cs[i] * a + g->sn[i] * bb;
-        hc[i + 1] = -g->sn[i] * a + g->cs[i] * bb;
-      }
-      double d = hypot(hc[j], hc[j + 1]);
-      g->cs[j] = d > 0 ? hc[j] / d : 1.0;
-      g->sn[j] = d > 0 ? hc[j + 1] / d : 0.0;
-      hc[j] = d;
-      hc[j + 1] = 0;
-      g->gg[j + 1] = -g->sn[j] * g->gg[j];
-      g->gg[j] = g->cs[j] * g->gg[j];
-      resid = fabs(g->gg[j + 1]);
-      kused = j + 1;
-      if (resid <= target || hn == 0 || !isfinite(resid)) break;
-    }
-    /* y = R⁻¹ g (upper triangular), x += V y */
-    for (int i = kused - 1; i >= 0; --i) {
-      double acc = g->gg[i];
-      for (int k = i + 1; k < kused; ++k) acc -= g->Hh[i + (size_t)k * ld] * g->yv[k];
-      double dii = g->Hh[i + (size_t)i * ld];
-      g->yv[i] = dii != 0 ? acc / dii : 0.0;
-    }
-    for (int i = 0; i < kused; ++i) {
-      const double *vi = g->V + (size_t)i * N;
-      for (size_t k = 0; k < N; ++k) x[k] += g->yv[i] * vi[k];
-    }
-    if (!isfinite(resid)) return 1;
-    if (resid <= target) return 0;
-    /* restart from the true residual r = b − M x */
-    int rc = matvec(g, h, x, r); /* V_0 is free once x is updated */
-    if (rc) return rc;
-    for (size_t k = 0; k < N; ++k) r[k] = b[k] - r[k];
-    beta = sqrt(dot(N, r, r));
-    if (beta <= target) return 0;
+  if (!isfinite(bnorm)) return 1;
+  g->lin_h = h;
+  SUNLinSolSetZeroGuess(g->ls, SUNTRUE);
+  int flag = SUNLinSolSolve(g->ls, NULL, g->nx, g->nb, rtol * bnorm);
+  g->lin_iters += SUNLinSolNumIters(g->ls);
+  switch (flag) {
+  case SUNLS_SUCCESS: return 0;
+  case SUNLS_RES_REDUCED: return 2;
+  case SUNLS_CONV_FAIL: case SUNLS_ATIMES_FAIL_REC: case SUNLS_QRFACT_FAIL: return 1;
+  default:
+    if (flag != SUNLS_ATIMES_FAIL_UNREC) dln_error(DLN_ESOLVER, "SPGMR failed (flag %d)", flag);
+    return -1;
   }
-  return 2;
 }
 
 /* Solve the stage equations for step h from y0, starting from g->Z; on success g->Z
@@ -292,7 +251,7 @@ static int solve_stages(gauss_stepper *g, const double *y0, double h) {
       for (size_t q = 0; q < N; ++q) g->Z[q] = g->Zn[q] + lambda * g->D[q];
       continue;
     }
-    rc = gmres(g, h, g->R, g->D, 1e-8);
+    rc = spgmr(g, h, 1e-8);
     if (rc == 1 || rc < 0) return rc < 0 ? -1 : 1;
     double delta = dln_vec_maxabs(N, g->D);
     if (!isfinite(delta)) return 1;
@@ -503,7 +462,8 @@ static void gauss_destroy(dln_stepper *base) {
   if (!g) return;
   free(g->y0), free(g->e0), free(g->comp), free(g->yfull);
   free(g->F), free(g->Z), free(g->Zn), free(g->Zf), free(g->Ys), free(g->R), free(g->D), free(g->Wt);
-  free(g->V), free(g->Hh), free(g->cs), free(g->sn), free(g->gg), free(g->yv);
+  if (g->ls) SUNLinSolFree(g->ls);
+  dln_sun_free(&g->sctx, &g->nb, &g->nx);
   for (int k = 0; k < 2; ++k) free(g->piece[k].y), free(g->piece[k].Z);
   free(g);
 }
@@ -551,13 +511,25 @@ static int gauss_create(dln_run_ctx *c, double *theta, double t0, double h_first
   g->fixed = o->gauss_h > 0;
   g->hfix = o->gauss_h;
   int bad = 0;
-  size_t N = g->N, m1 = (size_t)g->maxl + 1;
+  size_t N = g->N;
   g->y0 = dvec(n, 1, &bad), g->e0 = dvec(n, 1, &bad), g->comp = dvec(n, 1, &bad), g->yfull = dvec(n, 1, &bad);
   g->F = dvec(N, 1, &bad), g->Z = dvec(N, 1, &bad), g->Zn = dvec(N, 1, &bad), g->Zf = dvec(N, 1, &bad), g->Ys = dvec(N, 1, &bad);
   g->R = dvec(N, 1, &bad), g->D = dvec(N, 1, &bad), g->Wt = dvec(N, 1, &bad);
-  g->V = dvec(N, m1, &bad), g->Hh = dvec(m1, m1, &bad);
-  g->cs = dvec(m1, 1, &bad), g->sn = dvec(m1, 1, &bad), g->gg = dvec(m1, 1, &bad), g->yv = dvec(m1, 1, &bad);
   for (int k = 0; k < 2; ++k) g->piece[k].y = dvec(n, 1, &bad), g->piece[k].Z = dvec(N, 1, &bad);
+  if (!bad) {
+    int st = dln_sun_make(N, g->R, &g->sctx, &g->nb, &g->nx);
+    if (st) {
+      gauss_destroy(&g->base);
+      return st;
+    }
+    if (g->nb && g->nx) {
+      N_VSetArrayPointer(g->D, g->nx);
+      g->ls = SUNLinSol_SPGMR(g->nb, SUN_PREC_NONE, g->maxl, g->sctx);
+    }
+    if (!g->ls || SUNLinSol_SPGMRSetMaxRestarts(g->ls, GMRES_RESTARTS - 1) || SUNLinSolSetATimes(g->ls, g, spgmr_atimes) ||
+        SUNLinSolInitialize(g->ls) || SUNLinSolSetup(g->ls, NULL))
+      bad = 1;
+  }
   if (bad) {
     gauss_destroy(&g->base);
     return dln_error(DLN_ENOMEM, "out of memory allocating the Gauss-Legendre workspace (%zu parameters, Krylov dimension %d)",
