@@ -27,7 +27,7 @@ typedef struct quartic_options {
 static const dln_option quartic_rows[] = {
     {"quartic_sigma", DLN_OPT_DOUBLE, offsetof(quartic_options, quartic_sigma), "0.5",
      "quartic: scale of the target Ybar ~ quartic_sigma N(0, 1)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-    {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+    DLN_OPTION_END};
 
 static const dln_task_file quartic_files[] = {{"target_file", "target.npy"}, {NULL, NULL}};
 
@@ -105,7 +105,7 @@ typedef struct euler_options {
 static const dln_option euler_rows[] = {
     {"euler_h", DLN_OPT_DOUBLE, offsetof(euler_options, euler_h), "0.01", "euler: fixed step size", NULL, DLN_OPTR_POS, 0, 0,
      NULL, NULL},
-    {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+    DLN_OPTION_END};
 
 typedef struct euler {
   dln_stepper base;

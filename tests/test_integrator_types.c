@@ -27,7 +27,7 @@ typedef struct {
 static const dln_option euler_rows[] = {
     {"euler_h", DLN_OPT_DOUBLE, offsetof(euler_opts, h), "0.01", "euler: fixed step size", NULL, DLN_OPTR_POS, 0, 0, NULL,
      NULL},
-    {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+    DLN_OPTION_END};
 
 typedef struct {
   dln_stepper base;

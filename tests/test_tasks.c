@@ -117,7 +117,7 @@ static void test_registry(void **state) {
   assert_int_equal(dln_task_register(&dln_task_sensing), DLN_EINVAL);
   assert_int_equal(dln_init_register(&dln_init_type_balanced), DLN_EINVAL);
   static const dln_option clash[] = {{"rows", DLN_OPT_INT, 0, "1", "clash", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-                                     {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+                                     DLN_OPTION_END};
   dln_task_type bad = dln_task_factorization;
   bad.name = "toy_clash";
   bad.options = clash;

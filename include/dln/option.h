@@ -77,6 +77,9 @@ struct dln_option {
   dln_option_choice_fn choice;/* ENUM values from a registry (instead of allowed), or NULL */
 };
 
+/* The row that ends a table (name == NULL). */
+#define DLN_OPTION_END {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}
+
 /* Field of row o in the options struct at base. */
 #define DLN_OPTION_FIELD(base, o, T) ((T *)(void *)((char *)(base) + (o)->offset))
 #define DLN_OPTION_CFIELD(base, o, T) ((const T *)(const void *)((const char *)(base) + (o)->offset))

@@ -148,7 +148,7 @@ static int auto_check(const dln_train_options *o) {
 static const dln_option auto_rows[] = {
   {"auto_min_steps", DLN_OPT_LONG, OFF(auto_min_steps), "200", "auto: switch to CVODE only if Runge-Kutta would still need at least this many steps to t_end", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
   {"auto_rkc_max", DLN_OPT_DOUBLE, OFF(auto_rkc_max), "1e4", "auto: at the switch, continue with Runge-Kutta-Chebyshev if rho(Hessian)*(t_end - t) <= this, else CVODE", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 const dln_integrator_type dln_integrator_auto = {

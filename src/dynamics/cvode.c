@@ -180,7 +180,7 @@ static int krylov_check(const dln_option *o, const void *field, char *msg, size_
 /* clang-format off */
 static const dln_option cvode_rows[] = {
   {"krylov_maxl", DLN_OPT_INT, OFF(krylov_maxl), "30", "cvode, gauss, auto: Krylov dimension of GMRES (1..1000)", NULL, DLN_OPTR_ANY, 0, 0, krylov_check, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 const dln_integrator_type dln_integrator_cvode = {

@@ -126,7 +126,7 @@ static int erk_order_check(const dln_option *o, const void *field, char *msg, si
 /* clang-format off */
 static const dln_option flow_rows[] = {
   {"erk_order", DLN_OPT_INT, OFF(erk_order), "5", "flow, auto, rkc, e2e_flow: explicit Runge-Kutta order (2, 3, 4, 5, 6 or 8)", NULL, DLN_OPTR_NONE, 0, 0, erk_order_check, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 const dln_integrator_type dln_integrator_flow = {

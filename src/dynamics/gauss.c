@@ -569,7 +569,7 @@ static int gauss_check(const dln_train_options *o) {
 static const dln_option gauss_rows[] = {
   {"gauss_stages", DLN_OPT_INT, OFF(gauss_stages), "2", "gauss: stages s (1: implicit midpoint, order 2; 2: order 4)", NULL, DLN_OPTR_ANY, 0, 0, stages_check, NULL},
   {"gauss_h", DLN_OPT_DOUBLE, OFF(gauss_h), "0", "gauss: fixed step size without error control (0: adaptive with rtol, atol)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 const dln_integrator_type dln_integrator_gauss = {

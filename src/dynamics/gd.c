@@ -16,7 +16,7 @@
 /* clang-format off */
 static const dln_option gd_rows[] = {
   {"eta", DLN_OPT_DOUBLE, OFF(eta), "0.001", "GD step size", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 /* the step count round(t_end/η) must be a long (and countable) */

@@ -11,7 +11,7 @@ static const dln_option rows[] = {
   {"widths", DLN_OPT_INTLIST, OFF(widths), "", "all widths d_0,...,d_N (overrides depth and width)", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
   {"width", DLN_OPT_INT, OFF(width), "50", "hidden width when widths is not given", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
   {"tied", DLN_OPT_BOOL, OFF(tied), "false", "symmetric model W = U U^T (001 sec. 2; depth 2, square target)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 const dln_option *dln_net_option_rows(void) { return rows; }

@@ -49,14 +49,14 @@ static const dln_option run_rows[] = {
   {"recon_threshold", DLN_OPT_DOUBLE, OFF(recon_threshold), "0", "factorization: stop when |Ybar - W|/|Ybar| <= this (0: off)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   {"e2e_balance_tol", DLN_OPT_DOUBLE, OFF(e2e_balance_tol), "1e-10", "e2e_flow, e2e_gd: largest accepted max_j |C_j|_F / |theta|^2 of the init (C_j = W_{j+1}^T W_{j+1} - W_j W_j^T)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
   {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, conserved, imbalance, all; theory columns (not in all): closed_form (cf_dist, cf_loss and the bound_* curves of the rate theorems whose hypotheses hold), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both)", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_observable_name_at},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* The rows that apply to a whole sweep (never swept). */
 static const dln_option output_rows[] = {
   {"out", DLN_OPT_STRING, OFF(out), "dln-out", "output folder", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"plot", DLN_OPT_BOOL, OFF(plot), "true", "write plot.py and render figure.png with /usr/bin/python3", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"quiet", DLN_OPT_BOOL, OFF(quiet), "false", "no progress or table on the terminal", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"blas_threads", DLN_OPT_INT, OFF(blas_threads), "1", "OpenBLAS threads (openblas_set_num_threads)", NULL, DLN_OPTR_RANGE, 1, 1024, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 /* ---- the concatenated table ----------------------------------------------------------- */

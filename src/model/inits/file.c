@@ -14,7 +14,7 @@
 /* clang-format off */
 static const dln_option rows[] = {
   {"init_files", DLN_OPT_STRLIST, OFF(init_files), "", "file init: W1,...,WN files (tied: U), or one pattern containing {j}", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 /* Replace every "{j}" in pattern by j. */

@@ -28,10 +28,10 @@ static int product_widths_items(const dln_option *o, const void *field, char *ms
 static const dln_option common_rows[] = {
   {"sigma", DLN_OPT_DOUBLE, OFF(sigma), "0.01", "init scale: entries N(0, sigma^2) (gaussian, balanced, orthogonal_minnorm)", NULL, DLN_OPTR_ANY, 0, 0, NULL, NULL},
   {"layer_scales", DLN_OPT_DOUBLELIST, OFF(layer_scales), "", "per-layer scales s_1..s_N (gaussian; required by imbalanced, 003 sec. 4)", NULL, DLN_OPTR_ANY, 0, 0, dln_optcheck_pos_items, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 static const dln_option gaussian_rows[] = {
   {"init_product_widths", DLN_OPT_INTLIST, OFF(init_product_widths), "", "gaussian: draw layers for these widths and start from their product (depth 1) or a balanced factorization of it (001 sec. 6: X(0) = U0 V0^T)", NULL, DLN_OPTR_NONE, 0, 0, product_widths_items, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 const dln_option *dln_init_common_rows(void) { return common_rows; }

@@ -11,10 +11,10 @@
 static const dln_option spectral_rows[] = {
   {"ubar", DLN_OPT_DOUBLELIST, OFF(ubar), "", "spectral init: diagonal of Ubar_0 (001 Def. 3), min(rows, cols) values", NULL, DLN_OPTR_ANY, 0, 0, dln_optcheck_finite_items, NULL},
   {"vbar", DLN_OPT_DOUBLELIST, OFF(vbar), "", "spectral init: diagonal of Vbar_0 (001 Def. 3)", NULL, DLN_OPTR_ANY, 0, 0, dln_optcheck_finite_items, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 static const dln_option symmetric_rows[] = {
   {"sigma0", DLN_OPT_DOUBLELIST, OFF(sigma0), "", "spectral_symmetric init: Sigma_0 diagonal (001 Def. 1), rows values", NULL, DLN_OPTR_ANY, 0, 0, dln_optcheck_nonneg_items, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 /* Ȳ = the loss's wstar as a matrix view, or an error naming the scheme. */

@@ -9,7 +9,7 @@
 /* clang-format off */
 static const dln_option rows[] = {
   {"alpha", DLN_OPT_DOUBLE, OFF(alpha), "0.5", "width_scaled init: entries N(0, h^(-2 alpha)) (003 sec. 3.2)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 static int check(const dln_init_options *o, const dln_init_context *ctx, const char **field) {

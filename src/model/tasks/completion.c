@@ -101,7 +101,7 @@ nomem:
 /* clang-format off */
 static const dln_option comp_rows[] = {
   {"entries_file", DLN_OPT_STRING, OFF(entries_file), "", "completion: m x 3 matrix of (row, col, value), 0-based", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 static const dln_task_file comp_files[] = {{"entries_file", "entries.npy"}, {NULL, NULL}};

@@ -124,7 +124,7 @@ static const dln_option reg_rows[] = {
   {"reduce", DLN_OPT_BOOL, OFF(reduce), "false", "regression: train on the factorization of Ybar = Y X^+ instead (000 eq. 3-5)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"x_file", DLN_OPT_STRING, OFF(x_file), "", "regression inputs X (d_0 x n, samples are columns)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"y_file", DLN_OPT_STRING, OFF(y_file), "", "regression outputs Y (d_N x n)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 static const dln_task_file reg_files[] = {{"x_file", "X.npy"}, {"y_file", "Y.npy"}, {NULL, NULL}};

@@ -112,7 +112,7 @@ static const dln_option sens_rows[] = {
   {"m", DLN_OPT_INT, OFF(m), "20", "sensing: number of measurements; completion: number of observed entries", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
   {"a_file", DLN_OPT_STRING, OFF(a_file), "", "sensing matrices: (rows*cols) x m, column i = vec(A_i) column-major", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"b_file", DLN_OPT_STRING, OFF(b_file), "", "sensing measurements b (m values)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {NULL, DLN_OPT_INT, 0, NULL, NULL, NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL}};
+  DLN_OPTION_END};
 /* clang-format on */
 
 static const dln_task_file sens_files[] = {{"a_file", "A.npy"}, {"b_file", "b.npy"}, {NULL, NULL}};
