@@ -1,10 +1,10 @@
-/* Layer-wise gradient descent and gradient flow (dln/train.h): options, sample times,
- * and the network as a system of the shared drivers (driver.c, dynamics_internal.h).
+/* Layer-wise gradient descent and gradient flow (dln/train.h): the network as a system
+ * of the shared drivers (driver.c, dynamics_internal.h); the options are in
+ * train_options.c.
  *
  * Gradient descent θ_{k+1} = θ_k − η∇φ(θ_k), the explicit Euler discretization of
  * θ̇ = −∇φ(θ) (001 footnote 2), time t = kη. Gradient flow by any integrator type
- * (dln/integrator.h; the default AUTO); the driver's own option rows (t_end, tolerances,
- * stop rules, sampling) are here, each type's in its file. The drivers, the stop
+ * (dln/integrator.h; the default AUTO). The drivers, the stop
  * rules, sampling by dense output and the integrators are described in driver.c and
  * docs/integrators.md. The network provides the value and gradient (dln_net_grad), the
  * exact Hessian-vector product (dln_net_hvp) and the observer's table rows. */
@@ -20,114 +20,6 @@
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
-
-const char *dln_stop_reason_name(int reason) {
-  switch (reason) {
-    case DLN_STOP_TIME: return "time";
-    case DLN_STOP_STEPS: return "steps";
-    case DLN_STOP_LOSS: return "loss";
-    case DLN_STOP_CONVERGED: return "converged";
-    case DLN_STOP_DIVERGED: return "diverged";
-    case DLN_STOP_SOLVER: return "solver";
-    case DLN_STOP_CANCELLED: return "cancelled";
-    default: return "none";
-  }
-}
-
-/* ------------------------------------------------------------ the driver's options */
-
-#define OFF(f) offsetof(dln_train_options, f)
-
-static int rtol_check(const dln_option *o, const void *field, char *msg, size_t len) {
-  (void)o;
-  double x = *(const double *)field;
-  if (x < 1) return 0;
-  snprintf(msg, len, "expected a relative tolerance below 1, found %g", x);
-  return 1;
-}
-
-static int samples_check(const dln_option *o, const void *field, char *msg, size_t len) {
-  (void)o;
-  int n = *(const int *)field;
-  if (n <= 10000000) return 0;
-  snprintf(msg, len, "expected at most 10^7 samples, found %d", n);
-  return 1;
-}
-
-/* clang-format off */
-static const dln_option train_rows[] = {
-  {"t_end", DLN_OPT_DOUBLE, OFF(t_end), "40", "final time (GD: steps * eta)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-  {"max_steps", DLN_OPT_LONG, OFF(max_steps), "0", "step budget (0 = default: t_end/eta for GD, 10^7 for flow)", NULL, DLN_OPTR_MIN, 0, 0, NULL, NULL},
-  {"loss_threshold", DLN_OPT_DOUBLE, OFF(loss_threshold), "-1", "stop when the loss <= this (negative: off)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {"grad_tol", DLN_OPT_DOUBLE, OFF(grad_tol), "0", "stop when the gradient norm <= this (0: off)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
-  {"rtol", DLN_OPT_DOUBLE, OFF(rtol), "1e-8", "flow: relative tolerance", NULL, DLN_OPTR_POS, 0, 0, rtol_check, NULL},
-  {"atol", DLN_OPT_DOUBLE, OFF(atol), "1e-10", "flow: absolute tolerance", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-  {"blowup", DLN_OPT_DOUBLE, OFF(blowup), "1e150", "divergence threshold on the loss and max |theta|", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-  {"samples", DLN_OPT_INT, OFF(nsamples), "201", "number of sample times including 0 and t_end", NULL, DLN_OPTR_MIN, 2, 0, samples_check, NULL},
-  {"log_samples", DLN_OPT_BOOL, OFF(log_spacing), "false", "log-spaced sample times from t_first to t_end (plus t = 0)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {"t_first", DLN_OPT_DOUBLE, OFF(t_first), "0", "first positive sample time for log spacing (0: t_end * 1e-4)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
-  DLN_OPTION_END};
-/* clang-format on */
-
-const dln_option *dln_train_option_rows(void) { return train_rows; }
-
-void dln_train_default_options(dln_train_options *opt) {
-  memset(opt, 0, sizeof *opt);
-  /* the defaults are option text that parses (numbers only: nothing is allocated) */
-  (void)dln_options_default(opt, train_rows, -1);
-  const dln_integrator_type *t;
-  for (int i = 0; (t = dln_integrator_at(i)); ++i)
-    if (t->options_size == 0) (void)dln_options_default(opt, t->options, -1);
-  opt->method = dln_integrator_at(0); /* the registry's first: auto */
-}
-
-int dln_train_check(const dln_train_options *o) {
-  if (!o) return dln_error(DLN_EINVAL, "dln_train_check: options must not be NULL");
-  if (!o->method)
-    return dln_error(DLN_EINVAL, "method: expected an integrator type (dln_integrator_find, e.g. \"auto\"), found NULL");
-  int st = dln_dyn_validate_rows(o, train_rows);
-  if (!st) st = dln_integrator_validate(o->method, o);
-  if (st) return st;
-  if (o->t_first >= o->t_end)
-    return dln_error(DLN_EINVAL, "t_first: expected a time below t_end = %g, found %g", o->t_end, o->t_first);
-  if (o->sample_times) {
-    if (o->nsample_times < 1)
-      return dln_error(DLN_EINVAL, "sample_times: expected at least 1 time, found %d", o->nsample_times);
-    for (int i = 0; i < o->nsample_times; ++i) {
-      double t = o->sample_times[i];
-      if (!(t >= 0 && t <= o->t_end))
-        return dln_error(DLN_EINVAL, "sample_times[%d]: expected a time in [0, t_end=%g], found %g", i, o->t_end, t);
-      if (i > 0 && !(t > o->sample_times[i - 1]))
-        return dln_error(DLN_EINVAL, "sample_times[%d]: expected increasing times, found %g after %g", i, t,
-                         o->sample_times[i - 1]);
-    }
-  }
-  return DLN_OK;
-}
-
-int dln_train_nsamples(const dln_train_options *o) { return o->sample_times ? o->nsample_times : o->nsamples; }
-
-int dln_train_sample_times(const dln_train_options *o, double *times) {
-  int st = dln_train_check(o);
-  if (st) return st;
-  if (o->sample_times) {
-    memcpy(times, o->sample_times, (size_t)o->nsample_times * sizeof(double));
-    return DLN_OK;
-  }
-  int n = o->nsamples;
-  times[0] = 0.0;
-  if (o->log_spacing) {
-    /* t = 0, then n−1 points log-spaced from t_first to t_end */
-    double t1 = o->t_first > 0 ? o->t_first : o->t_end * 1e-4;
-    double a = log(t1), b = log(o->t_end);
-    for (int i = 1; i < n; ++i) times[i] = (n == 2) ? o->t_end : exp(a + (b - a) * (i - 1) / (n - 2));
-  } else {
-    for (int i = 1; i < n; ++i) times[i] = o->t_end * i / (n - 1);
-  }
-  times[n - 1] = o->t_end;
-  return DLN_OK;
-}
-
 
 /* ------------------------------------------------------------ the network as a system */
 

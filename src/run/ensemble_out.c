@@ -14,7 +14,7 @@
 #include "dln/io.h"
 #include "dln/train.h"
 #include "dln_version.h"
-#include "run/ensemble_internal.h"
+#include "run/ensemble_common.h"
 #include "run/run_internal.h"
 
 /* ---- outputs ------------------------------------------------------------------------ */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "dln/error.h"
-#include "run/ensemble_internal.h"
+#include "run/ensemble_common.h"
 #include "run/spec_internal.h"
 
 void dln_sweep_init(dln_sweep *sw) {

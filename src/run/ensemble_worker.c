@@ -11,7 +11,7 @@
 #include "dln/error.h"
 #include "dln/rng.h"
 #include "dln/run.h"
-#include "run/ensemble_internal.h"
+#include "run/ensemble_common.h"
 #include "dln/integrator.h"
 #include "run/run_internal.h"
 

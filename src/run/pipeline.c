@@ -1,5 +1,5 @@
 /* The pipeline builder shared by `dln run` (run.c), the default job (fig1.c), `dln sweep`
- * (ensemble.c) and `dln check` (check.c): spec -> task data -> loss -> network -> init ->
+ * (ensemble_*.c) and `dln check` (check.c): spec -> task data -> loss -> network -> init ->
  * training options -> observer or end-to-end system (run_internal.h).
  *
  * Data are drawn first from dln_rng_alloc(seed, stream), then the init from the same

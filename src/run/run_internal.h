@@ -1,5 +1,5 @@
 /* Private helpers of the run layer: the one pipeline builder shared by `dln run`
- * (run.c) and `dln sweep` (ensemble.c), the JSON summary and the plot scripts.
+ * (run.c) and `dln sweep` (ensemble_*.c), the JSON summary and the plot scripts.
  *
  * The builder turns a checked spec into a runnable pipeline in two steps:
  *   dln_run_data_build   the data: drawn from the run's stream, or read from the

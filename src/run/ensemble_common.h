@@ -1,9 +1,10 @@
 /* Private state and helpers of the ensemble runner (dln/ensemble.h), shared by
- * ensemble.c (the driver: phases, run specs), ensemble_sweep.c (the sweep API),
+ * ensemble_run.c (the driver: phases), ensemble_common.c (run specs, overrides, data
+ * options, errors), ensemble_sweep.c (the sweep API),
  * ensemble_worker.c (data sets, one run, the thread pool) and ensemble_out.c (the table
  * and the summary). */
-#ifndef DLN_ENSEMBLE_INTERNAL_H
-#define DLN_ENSEMBLE_INTERNAL_H
+#ifndef DLN_ENSEMBLE_COMMON_H
+#define DLN_ENSEMBLE_COMMON_H
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -121,7 +122,7 @@ struct ens_out {
   double run_wall;
 };
 
-/* ---- run specs (ensemble.c) ---- */
+/* ---- run specs (ensemble_common.c) ---- */
 /* The override set of run k, axis by axis (last axis fastest). */
 const dln_sweep_value *dln_ens_run_value(const dln_sweep *sw, long k, int axis);
 /* Value of override `name` in run k, or NULL. */

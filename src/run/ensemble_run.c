@@ -19,7 +19,7 @@
  *
  * Files: this one (the driver and the specs of the runs), ensemble_sweep.c (the sweep
  * API), ensemble_worker.c (data sets, one run, the pool), ensemble_out.c (the table and
- * the summary); their shared state is in ensemble_internal.h. */
+ * the summary); their shared state is in ensemble_common.h. */
 #include "dln/ensemble.h"
 
 #include <errno.h>
@@ -37,7 +37,7 @@
 #include "dln/error.h"
 #include "dln/io.h"
 #include "dln/run.h"
-#include "run/ensemble_internal.h"
+#include "run/ensemble_common.h"
 #include "run/run_internal.h"
 #include "run/spec_internal.h"
 
@@ -57,52 +57,6 @@ static const char *const data_fields[] = {"task",   "target",   "rows",     "col
                                           "target_file",  "x_file", "y_file", "a_file", "b_file", "entries_file"};
 
 /* The override set of run k, axis by axis (last axis fastest). */
-const dln_sweep_value *dln_ens_run_value(const dln_sweep *sw, long k, int axis) {
-  long r = k;
-  for (int a = sw->naxes - 1; a > axis; --a) r /= sw->axes[a].n;
-  return &sw->axes[axis].v[r % sw->axes[axis].n];
-}
-
-/* Value of override `name` in run k, or NULL. */
-const char *dln_ens_run_override(const dln_sweep *sw, long k, const char *name) {
-  for (int a = 0; a < sw->naxes; ++a) {
-    const dln_sweep_value *v = dln_ens_run_value(sw, k, a);
-    for (int j = 0; j < v->n; ++j)
-      if (strcmp(v->names[j], name) == 0) return v->values[j];
-  }
-  return NULL;
-}
-
-/* The spec of run k (without the data files): base + overrides + seed/stream rule. */
-int dln_ens_make_spec(const ens *E, long k, dln_spec *s, uint64_t *data_seed) {
-  int st = dln_spec_copy(s, E->base);
-  if (st) return st;
-  *data_seed = E->base->seed;
-  for (int a = 0; a < E->sw->naxes && !st; ++a) {
-    const dln_sweep_value *v = dln_ens_run_value(E->sw, k, a);
-    for (int j = 0; j < v->n && !st; ++j) {
-      if (strcmp(v->names[j], "data_seed") == 0) {
-        unsigned long long x = strtoull(v->values[j], NULL, 10);
-        *data_seed = (uint64_t)x;
-      } else {
-        st = dln_spec_set(s, v->names[j], v->values[j]);
-      }
-    }
-  }
-  if (!st && !dln_ens_run_override(E->sw, k, "seed") && !dln_ens_run_override(E->sw, k, "stream")) s->stream = E->base->stream + (uint64_t)k;
-  if (st) dln_spec_free(s);
-  return st;
-}
-
-/* Put the data set's file fields into run k's spec. */
-int dln_ens_apply_data(const ens_data *d, dln_spec *s) {
-  for (int i = 0; i < d->nfile; ++i) {
-    int st = dln_spec_set(s, d->fname[i], d->fpath[i]);
-    if (st) return st;
-  }
-  return DLN_OK;
-}
-
 static char *data_key(const dln_spec *s, uint64_t data_seed, uint64_t data_stream) {
   size_t cap = 256, len = 0;
   char *key = malloc(cap), buf[4096];
@@ -126,12 +80,6 @@ static char *data_key(const dln_spec *s, uint64_t data_seed, uint64_t data_strea
     len += strlen(buf);
   }
   return key;
-}
-
-void dln_ens_set_run_error(ens_slot *sl, int st, long k) {
-  sl->status = st ? st : DLN_EINVAL;
-  free(sl->error);
-  sl->error = xasprintf("run %ld: %s", k, dln_last_error());
 }
 
 static int add_name(char ***list, int *n, const char *name) {
