@@ -135,7 +135,7 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
     return dln_error(DLN_ENOMEM, "out of memory for %zu parameters", p->net->nparams);
   }
   if (rng) {
-    *phase = s->init_opts.init_files.n ? DLN_RUN_FAIL_INPUT : DLN_RUN_FAIL_SPEC;
+    *phase = dln_init_find(s->init) == &dln_init_type_file ? DLN_RUN_FAIL_INPUT : DLN_RUN_FAIL_SPEC; /* it reads files */
     if ((st = do_init(s, p->net, p->theta, rng, p->loss))) return st;
     memcpy(p->theta0, p->theta, p->net->nparams * sizeof *p->theta);
   }

@@ -22,20 +22,23 @@
 static const char *const systems[] = {"layerwise", "e2e", NULL};
 
 /* The method names: every registered integrator, then "e2e_<name>" for those that need no
- * Hessian-vector products (the end-to-end system with that integrator: e2e_gd, e2e_flow). */
+ * Hessian-vector products (the end-to-end system with that integrator: e2e_gd, e2e_flow).
+ * The e2e names are made when the table is built (build_table), before any run reads them. */
+static char e2e_names[DLN_SPEC_MAXOWN * 2][72];
+static int ne2e;
+
 static const char *method_name_at(int i) {
-  static char e2e[64][72];
   int k = 0;
   while (dln_integrator_at(k)) ++k;
   if (i < k) return dln_integrator_name_at(i);
-  for (int j = 0, m = k; j < k && j < 64; ++j) {
-    const dln_integrator_type *t = dln_integrator_at(j);
-    if (t->flags & DLN_INTEG_NEEDS_HVP) continue;
-    if (m++ != i) continue;
-    if (!e2e[j][0]) snprintf(e2e[j], sizeof e2e[j], "e2e_%s", t->name);
-    return e2e[j];
-  }
-  return NULL;
+  return i - k < ne2e ? e2e_names[i - k] : NULL;
+}
+
+static void make_e2e_names(void) {
+  ne2e = 0;
+  const dln_integrator_type *t;
+  for (int j = 0; (t = dln_integrator_at(j)) && ne2e < DLN_SPEC_MAXOWN * 2; ++j)
+    if (!(t->flags & DLN_INTEG_NEEDS_HVP)) snprintf(e2e_names[ne2e++], sizeof e2e_names[0], "e2e_%s", t->name);
 }
 
 /* clang-format off */
@@ -116,6 +119,7 @@ static void add_type_rows(const dln_option *rows, size_t options_size, int modul
 static void build_table(void) {
   int stamp = registry_count();
   if (ntable >= 0 && stamp == registry_stamp) return;
+  make_e2e_names();
   ntable = 0;
   nown = 0;
   table_error = 0;
