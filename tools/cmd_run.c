@@ -80,8 +80,7 @@ static int run_load(int argc, char **argv, run_cmd *r) {
    * make it one run from the defaults; with none of them it is the default job. */
   r->single = spec_path != NULL;
   for (int i = 0; i < r->nov && !r->single; ++i)
-    r->single = strcmp(r->ov[i].name, "out") && strcmp(r->ov[i].name, "quiet") && strcmp(r->ov[i].name, "plot") &&
-                strcmp(r->ov[i].name, "blas_threads");
+    r->single = !dln_spec_is_output(dln_spec_find(r->ov[i].name));
   int st = dln_spec_default(&r->spec);
   if (st) return cli_fail(st, DLN_RUN_FAIL_INTERNAL);
   r->have_spec = 1;

@@ -126,6 +126,10 @@ const char *dln_spec_value_text(const dln_spec *spec, const dln_spec_option *opt
  * for a type's own options). */
 void dln_spec_write_options(FILE *fp);
 
+/* 1 for the options that say where and how to write (out, plot, quiet, blas_threads):
+ * they apply to a whole sweep, and alone they leave `dln run` on the default job. */
+int dln_spec_is_output(const dln_spec_option *o);
+
 /* The own option block of a registered type whose rows are `rows` (options_size > 0), or
  * NULL (the type binds a module's struct, or has no rows). */
 void *dln_spec_type_block(const dln_spec *spec, const dln_option *rows);

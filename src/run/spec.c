@@ -158,11 +158,15 @@ const dln_spec_option *dln_spec_find(const char *name) {
 
 int dln_spec_index(const dln_spec_option *o) { return (int)(o - table); }
 
+int dln_spec_is_output(const dln_spec_option *o) {
+  return o && o->row >= output_rows && o->row < output_rows + sizeof output_rows / sizeof *output_rows;
+}
+
 const dln_spec_option *dln_spec_sweep_option(const char *key, const char **why) {
   const dln_spec_option *o = dln_spec_find(strcmp(key, "data_seed") == 0 ? "seed" : key);
   *why = NULL;
   if (!o) *why = "unknown field (expected an option name, \"data_seed\" or \"runs\")";
-  else if (o->row >= output_rows && o->row < output_rows + sizeof output_rows / sizeof *output_rows)
+  else if (dln_spec_is_output(o))
     *why = "cannot be swept (it applies to the whole sweep)";
   return *why ? NULL : o;
 }
