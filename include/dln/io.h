@@ -62,6 +62,8 @@ enum { DLN_PLOT_OFF = 0, DLN_PLOT_RENDERED, DLN_PLOT_NO_MATPLOTLIB, DLN_PLOT_FAI
 /* Create a folder and its parents (mode 0777 & ~umask); existing folders are fine.
  * Fails with a message naming the path if it cannot be created or is not writable. */
 int dln_mkdir_p(const char *path);
+/* "dir/name" (malloc'ed; NULL when out of memory). */
+char *dln_path_join(const char *dir, const char *name);
 
 #ifdef __cplusplus
 }

@@ -131,6 +131,8 @@ int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char
 int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_rng *rng, dln_task_data *d,
                         const char **field);
 void dln_task_data_free(dln_task_data *d);
+/* 1 if task t reads option `option` ("x_file") as one of its data files. */
+int dln_task_reads(const dln_task_type *t, const char *option);
 /* The data matrix bound to option `option` ("x_file"), NULL if none. */
 const dln_mat *dln_task_data_get(const dln_task_data *d, const char *option);
 /* Synthetic ground truth per the common rows (rows x cols; rows x rows when symmetric),

@@ -166,3 +166,10 @@ int dln_mkdir_p(const char *path) {
     return dln_error(DLN_EIO, "%s: folder is not writable: %s", path, strerror(errno));
   return DLN_OK;
 }
+
+char *dln_path_join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}

@@ -147,15 +147,8 @@ static void py_str(FILE *fp, const char *s) {
   fputc('\'', fp);
 }
 
-static char *join(const char *dir, const char *name) {
-  size_t n = strlen(dir) + strlen(name) + 2;
-  char *p = malloc(n);
-  if (p) snprintf(p, n, "%s/%s", dir, name);
-  return p;
-}
-
 static int write_script(const char *dir, const char *title, const dln_plot_run *runs, int nruns, int sv_run) {
-  char *path = join(dir, "plot.py");
+  char *path = dln_path_join(dir, "plot.py");
   if (!path) return dln_error(DLN_ENOMEM, "out of memory");
   dln_afile *f;
   int st = dln_afile_open(&f, path);
@@ -195,7 +188,7 @@ int dln_plot_write_multi(const char *dir, const char *title, const dln_plot_run 
 int dln_plot_render(const char *dir, int *exit_status) {
   *exit_status = 0;
   if (access(PYTHON, X_OK) != 0) return DLN_PLOT_NO_MATPLOTLIB;
-  char *script = join(dir, "plot.py");
+  char *script = dln_path_join(dir, "plot.py");
   if (!script) return DLN_PLOT_FAILED;
   /* environment: ours with MPLBACKEND=Agg */
   size_t n = 0;

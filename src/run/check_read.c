@@ -18,17 +18,9 @@
 #include "dln/spec.h"
 #include "run/check_internal.h"
 
-/* ------------------------------------------------------------------ reading the folder */
-
-static char *path_join(const char *dir, const char *name) {
-  size_t n = strlen(dir) + strlen(name) + 2;
-  char *p = malloc(n);
-  if (p) snprintf(p, n, "%s/%s", dir, name);
-  return p;
-}
 
 static int file_exists(const char *dir, const char *name) {
-  char *p = path_join(dir, name);
+  char *p = dln_path_join(dir, name);
   struct stat sb;
   int ok = p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
   free(p);
@@ -38,7 +30,7 @@ static int file_exists(const char *dir, const char *name) {
 /* trajectory.csv: header line for the names, dln_csv_read for the numbers. */
 int dln_chk_read_trajectory(const char *dir, dln_table **out) {
   *out = NULL;
-  char *path = path_join(dir, "trajectory.csv");
+  char *path = dln_path_join(dir, "trajectory.csv");
   if (!path) return dln_error(DLN_ENOMEM, "out of memory");
   FILE *fp = fopen(path, "r");
   if (!fp) {
@@ -110,7 +102,7 @@ int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, doubl
   for (int j = 1; j <= nl && !st; ++j) {
     if (net->tied) snprintf(name, sizeof name, "U_%s.npy", suffix);
     else snprintf(name, sizeof name, "W%d_%s.npy", j, suffix);
-    char *p = path_join(dir, name);
+    char *p = dln_path_join(dir, name);
     st = p ? dln_npy_read(p, &layers[j - 1]) : dln_error(DLN_ENOMEM, "out of memory");
     free(p);
   }
@@ -119,13 +111,6 @@ int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, doubl
   free(layers);
   if (!st) *found = 1;
   return st;
-}
-
-/* 1 if task t reads option `option` as one of its data files. */
-static int task_reads(const dln_task_type *t, const char *option) {
-  for (int i = 0; t->files && t->files[i].option; ++i)
-    if (strcmp(t->files[i].option, option) == 0) return 1;
-  return 0;
 }
 
 /* Point the task's data options at the folder's files (the task's own file table). */
@@ -137,18 +122,18 @@ static int data_from_folder(const char *dir, dln_spec *spec) {
     const char *file = t->files[i].file;
     if (!file_exists(dir, file))
       return dln_error(DLN_EIO, "%s/%s: cannot read (missing); expected the data of the %s run", dir, file, t->name);
-    char *p = path_join(dir, file);
+    char *p = dln_path_join(dir, file);
     st = p ? dln_spec_set(spec, t->files[i].option, p) : dln_error(DLN_ENOMEM, "out of memory");
     free(p);
   }
   /* the ground truth of synthetic data is not needed again */
-  if (!st && !task_reads(t, "target_file")) st = dln_spec_set(spec, "target_file", "");
+  if (!st && !dln_task_reads(t, "target_file")) st = dln_spec_set(spec, "target_file", "");
   return st;
 }
 
 /* summary.json -> the resolved spec, with the data fields pointing at the folder's files. */
 int dln_chk_read_spec(const char *dir, dln_spec *spec) {
-  char *path = path_join(dir, "summary.json");
+  char *path = dln_path_join(dir, "summary.json");
   if (!path) return dln_error(DLN_ENOMEM, "out of memory");
   int st = DLN_OK;
   json_error_t err;

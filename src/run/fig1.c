@@ -77,7 +77,7 @@ static int fig1_spec(fig1 *f, int k, dln_spec *s) {
   snprintf(f->subdirs[k], sizeof f->subdirs[k], "sigma%s_%s", sig_txt[si], two ? "two_layer" : "one_layer");
   snprintf(f->labels[k], sizeof f->labels[k], "%s, sigma = %s", two ? "two-layer" : "one-layer", sig_txt[si]);
   if ((st = dln_spec_copy(s, f->base))) return st;
-  char *out = dln_run_path(f->base->out, f->subdirs[k]);
+  char *out = dln_path_join(f->base->out, f->subdirs[k]);
   if (!out) return dln_error(DLN_ENOMEM, "out of memory");
   st = set_default(s, "out", out);
   free(out);

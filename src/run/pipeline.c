@@ -22,6 +22,7 @@
 #include "dln/run.h"
 #include "observe/theory_obs.h"
 #include "run/run_internal.h"
+#include "run/spec_internal.h"
 
 /* The task's options of spec s with its own block and the file loader. */
 static dln_task_options task_options(const dln_spec *s, const dln_task_type *t) {
@@ -31,13 +32,6 @@ static dln_task_options task_options(const dln_spec *s, const dln_task_type *t) 
   return o;
 }
 
-/* A model-layer failure about option `field` ("expected ..."), prefixed by where it came from. */
-static int blame(const dln_spec *s, int st, const char *field) {
-  char msg[1024], wb[512];
-  snprintf(msg, sizeof msg, "%s", dln_last_error());
-  if (!field) return dln_error(st, "%s", msg);
-  return dln_error(st, "%s: %s", dln_spec_where(s, field, wb, sizeof wb), msg);
-}
 
 void dln_run_data_free(dln_run_data *d) { dln_task_data_free(d); }
 
@@ -49,7 +43,7 @@ int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *ph
   dln_task_options o = task_options(s, t);
   const char *field = NULL;
   int st = dln_task_data_build(t, &o, rng, d, &field);
-  if (st) return blame(s, st, field);
+  if (st) return dln_spec_blame(s, st, field);
   *phase = DLN_RUN_FAIL_NONE;
   return DLN_OK;
 }
@@ -69,7 +63,7 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
   o.load = dln_matrix_load;
   const char *field = NULL;
   int st = t->apply(&o, net, theta, rng, loss, &field);
-  return st ? blame(s, st, field) : DLN_OK;
+  return st ? dln_spec_blame(s, st, field) : DLN_OK;
 }
 
 /* The training options of spec s: its training rows, the method type and its own option

@@ -96,7 +96,7 @@ static int run_write_arrays(run_ctx *c) {
   const char *out = c->spec->out;
   dln_run_parts *p = &c->p;
   int st;
-  char *path = dln_run_path(out, "trajectory.csv");
+  char *path = dln_path_join(out, "trajectory.csv");
   if (!path) return dln_error(DLN_ENOMEM, "out of memory");
   st = dln_table_write_csv(p->traj, path);
   free(path);

@@ -14,15 +14,9 @@
 #include "dln/run.h"
 #include "run/run_internal.h"
 
-char *dln_run_path(const char *dir, const char *name) {
-  size_t n = strlen(dir) + strlen(name) + 2;
-  char *p = malloc(n);
-  if (p) snprintf(p, n, "%s/%s", dir, name);
-  return p;
-}
 
 int dln_run_write_npy(const char *dir, const char *name, int rows, int cols, const double *data) {
-  char *p = dln_run_path(dir, name);
+  char *p = dln_path_join(dir, name);
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");
   int st = dln_npy_write(p, rows, cols, data, 0);
   free(p);
@@ -57,7 +51,7 @@ json_t *dln_run_blas_json(void) {
 }
 
 int dln_run_clean_stale_summary(const char *dir) {
-  char *p = dln_run_path(dir, "summary.json");
+  char *p = dln_path_join(dir, "summary.json");
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");
   int st = DLN_OK;
   if (unlink(p) != 0 && errno != ENOENT) st = dln_error(DLN_EIO, "%s: cannot remove the stale summary: %s", p, strerror(errno));
@@ -66,7 +60,7 @@ int dln_run_clean_stale_summary(const char *dir) {
 }
 
 int dln_run_write_json(const char *dir, const char *name, const json_t *root) {
-  char *p = dln_run_path(dir, name);
+  char *p = dln_path_join(dir, name);
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");
   int st = dln_json_write(p, root);
   free(p);

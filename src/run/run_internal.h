@@ -78,7 +78,6 @@ int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *
 
 /* ---- run folders (run_files.c) ------------------------------------------------------- */
 struct dln_run_options;
-char *dln_run_path(const char *dir, const char *name);  /* "dir/name", malloc'ed */
 int dln_run_write_npy(const char *dir, const char *name, int rows, int cols, const double *data);
 int dln_run_write_mat(const char *dir, const char *name, const dln_mat *m); /* nothing for NULL */
 /* W{j}_<suffix>.npy for every layer (U_<suffix>.npy for a tied net). */

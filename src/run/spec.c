@@ -302,6 +302,13 @@ const char *dln_spec_where(const dln_spec *spec, const char *name, char *buf, si
   return buf;
 }
 
+int dln_spec_blame(const dln_spec *spec, int st, const char *field) {
+  char msg[1024], wb[512];
+  snprintf(msg, sizeof msg, "%s", dln_last_error());
+  if (!field) return dln_error(st, "%s", msg);
+  return dln_error(st, "%s: %s", dln_spec_where(spec, field, wb, sizeof wb), msg);
+}
+
 const char *dln_spec_value_text(const dln_spec *spec, const dln_spec_option *o, char *buf, size_t len) {
   return dln_option_text(block_base(spec, o->block), o->row, buf, len);
 }

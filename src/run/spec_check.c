@@ -21,13 +21,6 @@ static int is_origin_set(const dln_spec *spec, const char *name) {
   return o && spec->origin[dln_spec_index(o)].kind != 0;
 }
 
-/* A module's check failed with "expected ..., found ..." about *field: prefix where it came from. */
-static int blame(const dln_spec *spec, int st, const char *field) {
-  char msg[1024], wb[512];
-  snprintf(msg, sizeof msg, "%s", dln_last_error());
-  if (!field) return dln_error(st, "%s", msg);
-  return dln_error(st, "%s: %s", WHERE(field), msg);
-}
 
 /* Every row of the table: its type's range and allowed values. */
 static int check_rows(const dln_spec *spec) {
@@ -116,7 +109,7 @@ int dln_spec_check(const dln_spec *spec) {
   const dln_task_type *task = dln_task_find(spec->task);
   const dln_init_type *init = dln_init_find(spec->init);
   if (!task || !init) return dln_error(DLN_EINVAL, "%s: not registered", task ? "init" : "task");
-  if ((st = dln_run_check_task(spec, task, &field))) return blame(spec, st, field);
+  if ((st = dln_run_check_task(spec, task, &field))) return dln_spec_blame(spec, st, field);
   unsigned caps = task->caps ? task->caps(&spec->data) : 0;
   int N = 0, hmin = 0;
   if ((st = check_net(spec, task, caps, &N, &hmin))) return st;
@@ -130,6 +123,6 @@ int dln_spec_check(const dln_spec *spec) {
   io.own = dln_spec_type_block(spec, init->options);
   st = dln_init_check(init, &io, &ctx, &field);
   free(w);
-  if (st) return blame(spec, st, field);
+  if (st) return dln_spec_blame(spec, st, field);
   return check_dynamics(spec, caps);
 }

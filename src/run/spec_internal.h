@@ -16,6 +16,9 @@ int dln_spec_index(const dln_spec_option *o);
 const dln_spec_option *dln_spec_sweep_option(const char *key, const char **why);
 /* Set option o of spec from text (messages prefixed by where); no origin recorded. */
 int dln_spec_set_text(dln_spec *spec, const dln_spec_option *o, const char *text, const char *where);
+/* A module's failure ("expected ..., found ...") about option `field`, prefixed by where
+ * that option's value came from (dln_spec_where); st is returned. */
+int dln_spec_blame(const dln_spec *spec, int st, const char *field);
 /* s, or a clipped copy of it in buf. */
 const char *dln_spec_clip(const char *s, char *buf, size_t len);
 

@@ -54,7 +54,7 @@ int dln_task_register(const dln_task_type *t) {
 
 /* ---- checks ---------------------------------------------------------------------- */
 
-static int owns_file(const dln_task_type *t, const char *option) {
+int dln_task_reads(const dln_task_type *t, const char *option) {
   for (int i = 0; t->files && t->files[i].option; ++i)
     if (strcmp(t->files[i].option, option) == 0) return 1;
   return 0;
@@ -69,7 +69,7 @@ int dln_task_check_foreign(const dln_task_type *t, const dln_task_options *o, co
     if (u == t || u->options_size > 0) continue; /* a registered task's own block is not in o */
     for (int i = 0; u->files && u->files[i].option; ++i) {
       const char *name = u->files[i].option;
-      if (find_row(dln_task_common_rows(), name) || owns_file(t, name)) continue;
+      if (find_row(dln_task_common_rows(), name) || dln_task_reads(t, name)) continue;
       const dln_option *row = find_row(u->options, name);
       if (!row || row->type != DLN_OPT_STRING) continue;
       if (dln_has_text(*DLN_OPTION_CFIELD(o, row, char *))) {
