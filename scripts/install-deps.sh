@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
-      libopenblas-dev liblapacke-dev libsundials-dev libjansson-dev libgsl-dev libcmocka-dev libxsmm-dev
+      libopenblas-dev liblapacke-dev libsundials-dev libjansson-dev libgsl-dev libcmocka-dev libxsmm-dev nettle-dev
       python3-numpy python3-matplotlib)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-scipy python3-torch)

@@ -24,7 +24,7 @@ net:model loss:model data:model init:model task:model
 train:dynamics e2e:dynamics integrator:dynamics
 theory:theory bias:theory landscape:theory
 observe:observe
-io:io
+io:io manifest:io
 spec:run run:run ensemble:run check:run
 dln:top'
 # generated headers (build tree) and their layer

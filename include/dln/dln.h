@@ -7,6 +7,7 @@
 #include "dln/rng.h"
 #include "dln/table.h"
 #include "dln/io.h"
+#include "dln/manifest.h"
 #include "dln/loss.h"
 #include "dln/net.h"
 #include "dln/init.h"
