@@ -21,6 +21,10 @@ static void usage_run(FILE *fp) {
           "(--widths=10,50,5); booleans take --name=true|false (--name alone means true).\n"
           "--method=e2e_flow|e2e_gd integrates W = W_N...W_1 alone and needs a balanced start\n"
           "(--init=balanced); an unbalanced one is refused with its unbalancedness (exit 65).\n"
+          "The folder is locked while dln writes into it (a second run or sweep into it exits 75);\n"
+          "manifest.json, written last, lists every file of the run with its SHA-256. A folder\n"
+          "holding an earlier run's outputs is refused (exit 73) unless --force, which removes\n"
+          "only the files its manifest.json lists, after the new run's inputs are read.\n"
           "\nOptions (grouped by the module that owns them):\n");
   dln_spec_write_options(fp);
   fprintf(fp,

@@ -41,7 +41,8 @@ typedef struct dln_run_options {
 } dln_run_options;
 
 /* Where a failure happened, to choose an exit code. */
-enum { DLN_RUN_FAIL_NONE = 0, DLN_RUN_FAIL_SPEC, DLN_RUN_FAIL_INPUT, DLN_RUN_FAIL_OUTPUT, DLN_RUN_FAIL_INTERNAL };
+enum { DLN_RUN_FAIL_NONE = 0, DLN_RUN_FAIL_SPEC, DLN_RUN_FAIL_INPUT, DLN_RUN_FAIL_OUTPUT, DLN_RUN_FAIL_INTERNAL,
+       DLN_RUN_FAIL_BUSY /* another run or sweep holds the output folder's lock */ };
 
 typedef struct dln_run_result {
   dln_train_result train;

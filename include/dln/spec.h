@@ -71,6 +71,7 @@ typedef struct dln_spec {
   dln_slist observe;
   char *out;
   int plot, quiet, blas_threads;
+  int force;               /* replace an earlier run's outputs in out (run_internal.h) */
   /* the modules' options, bound by their own rows */
   dln_task_options data;
   dln_net_options net;
@@ -126,7 +127,7 @@ const char *dln_spec_value_text(const dln_spec *spec, const dln_spec_option *opt
  * for a type's own options). */
 void dln_spec_write_options(FILE *fp);
 
-/* 1 for the options that say where and how to write (out, plot, quiet, blas_threads):
+/* 1 for the options that say where and how to write (out, plot, quiet, blas_threads, force):
  * they apply to a whole sweep, and alone they leave `dln run` on the default job. */
 int dln_spec_is_output(const dln_spec_option *o);
 
