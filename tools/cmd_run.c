@@ -118,7 +118,7 @@ static int run_exec(run_cmd *r) {
   }
   if (st) return cli_fail(st, res.fail_phase);
   if (res.train.stop_reason == DLN_STOP_CANCELLED) { /* polled by the library up to summary.json */
-    fprintf(stderr, "dln: %s: cancelled by SIGINT; the run is incomplete (no summary.json)\n", spec->out);
+    fprintf(stderr, "dln: %s: cancelled by SIGINT; this run is incomplete (it wrote no summary.json or manifest.json)\n", spec->out);
     return EXIT_CANCELLED;
   }
   cli_plot_note(res.plot, res.plot_exit, spec->out);
