@@ -33,6 +33,7 @@
  *   ensemble.json  per run: overrides, status, stop reason, message, counters, final
  *                  values, wall time, rerun command; totals, threads, BLAS config
  *   data/<i>/      the data sets (as written by `dln run`)
+ *   manifest.json  written last: every file above with its SHA-256 (not for shards)
  * The header is the same for every shard, so shards merge by concatenating their rows
  * and sorting them stably by run (docs/cli.md).
  */
