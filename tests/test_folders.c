@@ -262,6 +262,24 @@ static void test_lock(void **state) {
   assert_int_equal(run_cli(a), 0);
   expect_manifest_exact(out, "run", NULL);
 
+  /* the shards of one sweep share a folder: each takes its own lock */
+  char sh[1024];
+  snprintf(sh, sizeof sh, "%s/o-shard", dir);
+  assert_int_equal(mkdir(sh, 0755), 0);
+  int f0 = open(tu_path(sh, ".dln.lock"), O_RDWR | O_CREAT, 0644), f1 = open(tu_path(sh, ".dln.shard1of2.lock"), O_RDWR | O_CREAT, 0644);
+  assert_true(f0 >= 0 && f1 >= 0);
+  assert_int_equal(flock(f0, LOCK_EX | LOCK_NB), 0);
+  assert_int_equal(flock(f1, LOCK_EX | LOCK_NB), 0);
+  const char *s0[] = {"sweep", "sweep.json", "--out=o-shard", "--shard=0/2", "--quiet", NULL};
+  assert_int_equal(run_cli(s0), 0);
+  assert_true(exists(tu_path(sh, "ensemble.shard0of2.csv")));
+  const char *s1[] = {"sweep", "sweep.json", "--out=o-shard", "--shard=1/2", "--quiet", NULL};
+  expect_error(75, "o-shard: another dln run or sweep", s1);
+  close(f0);
+  close(f1);
+  assert_int_equal(run_cli(s1), 0);
+  expect_error(73, "ensemble.shard1of2.csv", s1); /* its own earlier files */
+
   /* a slow run (gd, tiny steps) holds the lock while it trains */
   const char *slow[] = {"run", "small.json", "--out=o-lock2", "--method=gd", "--eta=1e-7", "--t_end=100", "--quiet", NULL};
   pid_t pid = tu_spawn(DLN_CLI, slow, dir);

@@ -131,8 +131,8 @@ typedef struct dln_ensemble_result {
  * outputs of an earlier run or sweep is refused unless base->force; with force, the files
  * the earlier manifest.json lists are removed just before the new table is committed,
  * then manifest.json (kind "sweep") lists ensemble.csv, ensemble.json and the files of data/<i>.
- * A shard (nshards > 1) writes no manifest and is refused only by its own earlier
- * ensemble.shard* files. Every data set of the whole sweep is drawn by every shard (the
+ * A shard (nshards > 1) locks DIR/.dln.shard<i>of<N>.lock (shards share a folder), writes
+ * no manifest and is refused only by its own earlier ensemble.shard* files. Every data set of the whole sweep is drawn by every shard (the
  * header covers all runs). */
 int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res);
 

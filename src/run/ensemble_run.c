@@ -177,13 +177,17 @@ static int ens_expand(ens *E) {
 }
 
 /* The folder, once the runs' specs are checked: locked, and refused when it holds the
- * outputs of an earlier run or sweep without force (run_folder.c). A shard is refused
- * only by its own files and writes no manifest; without outputs (benchmarks), nothing is
- * refused or listed. */
+ * outputs of an earlier run or sweep without force (run_folder.c). A shard takes its own
+ * lock (shards of one sweep run side by side in one folder), is refused only by its own
+ * files and writes no manifest; without outputs (benchmarks), nothing is refused or
+ * listed. */
 static int ens_open_folder(ens *E) {
   const char *known[3] = {strrchr(E->csv_path, '/') + 1, strrchr(E->json_path, '/') + 1, NULL};
   int sharded = E->nshards > 1, outputs = E->opt->write_outputs;
-  int st = dln_run_folder_open(&E->folder, E->out, E->base->force || !outputs, sharded ? known : NULL, &E->res->fail_phase);
+  char lock[64];
+  snprintf(lock, sizeof lock, ".dln.shard%dof%d.lock", E->shard, E->nshards);
+  int st = dln_run_folder_open(&E->folder, E->out, E->base->force || !outputs, sharded ? known : NULL,
+                               sharded ? lock : NULL, &E->res->fail_phase);
   E->folder.manifest = outputs && !sharded;
   if (!st) E->res->fail_phase = DLN_RUN_FAIL_NONE;
   return st;

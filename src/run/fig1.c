@@ -237,7 +237,7 @@ static int fig1_open(fig1 *f) {
     if (!(st = fig1_spec(f, k, &s))) st = dln_spec_check(&s);
     dln_spec_free(&s);
   }
-  if (!st) st = dln_run_folder_open(&f->folder, f->base->out, f->base->force, NULL, &f->agg->fail_phase);
+  if (!st) st = dln_run_folder_open(&f->folder, f->base->out, f->base->force, NULL, NULL, &f->agg->fail_phase);
   if (!st) {
     f->agg->fail_phase = DLN_RUN_FAIL_OUTPUT;
     st = dln_run_folder_begin(&f->folder);

@@ -77,7 +77,7 @@ static int run_prepare(run_ctx *c) {
     c->p.to.progress_ctx = c->opt->progress_ctx;
   }
   if (!c->own_folder) return DLN_OK;
-  if ((st = dln_run_folder_open(&c->folder, spec->out, spec->force, NULL, &c->phase))) return st;
+  if ((st = dln_run_folder_open(&c->folder, spec->out, spec->force, NULL, NULL, &c->phase))) return st;
   c->files = &c->folder.files;
   c->run_id = c->folder.run_id;
   return DLN_OK;

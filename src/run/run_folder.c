@@ -19,12 +19,11 @@
 #include "dln/run.h"
 #include "run/run_internal.h"
 
-#define LOCK_NAME ".dln.lock"
 
 /* Names whose presence marks the outputs of an earlier run (every layout dln wrote). */
 static const char *const known_default[] = {DLN_MANIFEST_NAME, "summary.json", "trajectory.csv", "plot.py", "figure.png",
                                             "ensemble.csv",    "ensemble.json", "W1_init.npy",   "U_init.npy", "W_init.npy",
-                                            "data",            "sigma1e-2_one_layer", NULL};
+                                            "sigma1e-2_one_layer", NULL};
 
 static int exists(const char *dir, const char *name) {
   char *p = dln_path_join(dir, name);
@@ -34,8 +33,8 @@ static int exists(const char *dir, const char *name) {
   return r;
 }
 
-static int take_lock(dln_run_folder *f, int *phase) {
-  char *p = dln_path_join(f->dir, LOCK_NAME);
+static int take_lock(dln_run_folder *f, const char *lock_name, int *phase) {
+  char *p = dln_path_join(f->dir, lock_name ? lock_name : DLN_RUN_LOCK_NAME);
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");
   *phase = DLN_RUN_FAIL_OUTPUT;
   int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644), st = DLN_OK;
@@ -73,7 +72,8 @@ static int check_outputs(dln_run_folder *f, int force, const char *const *known)
                    f->dir, DLN_MANIFEST_NAME, found, n > 3 ? ", ..." : "");
 }
 
-int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const char *const *known, int *phase) {
+int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const char *const *known, const char *lock_name,
+                        int *phase) {
   memset(f, 0, sizeof *f);
   f->dir = dir;
   f->lock_fd = -1;
@@ -82,7 +82,7 @@ int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const cha
   int st = dln_run_id_new(f->run_id);
   if (st) return st;
   *phase = DLN_RUN_FAIL_OUTPUT;
-  if ((st = dln_mkdir_p(dir)) || (st = take_lock(f, phase))) return st;
+  if ((st = dln_mkdir_p(dir)) || (st = take_lock(f, lock_name, phase))) return st;
   if (dln_manifest_read(dir, &f->old) != DLN_OK) f->old = NULL; /* absent or unreadable: nothing is attributed */
   dln_error_clear();
   *phase = DLN_RUN_FAIL_OUTPUT;

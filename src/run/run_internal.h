@@ -121,9 +121,13 @@ typedef struct dln_run_folder {
   char run_id[DLN_RUN_ID_LEN + 1];
   dln_run_files files;       /* committed so far */
 } dln_run_folder;
+#define DLN_RUN_LOCK_NAME ".dln.lock"
 /* known: the top-level names that mark outputs of an earlier run (NULL-terminated), or
- * NULL for every name dln writes. *phase receives the DLN_RUN_FAIL_* of a failure. */
-int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const char *const *known, int *phase);
+ * NULL for every name dln writes; lock_name: NULL for DLN_RUN_LOCK_NAME (a shard of a
+ * sweep takes its own, so shards can share a folder). *phase receives the
+ * DLN_RUN_FAIL_* of a failure. */
+int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const char *const *known, const char *lock_name,
+                        int *phase);
 int dln_run_folder_begin(dln_run_folder *f);
 int dln_run_folder_finish(dln_run_folder *f, const char *kind);
 void dln_run_folder_close(dln_run_folder *f);
