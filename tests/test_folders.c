@@ -347,6 +347,26 @@ static void test_sweep_all_fail(void **state) {
   expect_manifest_exact(out, "run", NULL);
 }
 
+/* --force never removes through a symbolic link the user put in place of a folder. */
+static void test_force_not_through_symlink(void **state) {
+  (void)state;
+  char out[1024], moved[1024], target[1100];
+  snprintf(out, sizeof out, "%s/o-link", dir);
+  snprintf(moved, sizeof moved, "%s/user-data", dir);
+  const char *a[] = {"sweep", "sweep.json", "--out=o-link", "--quiet", NULL};
+  assert_int_equal(run_cli(a), 0);
+  assert_int_equal(rename(tu_path(out, "data"), moved), 0);
+  assert_int_equal(symlink("../user-data", tu_path(out, "data")), 0);
+  snprintf(target, sizeof target, "%s/0/target.npy", moved);
+  assert_true(exists(target));
+  const char *r[] = {"run", "small.json", "--out=o-link", "--force", "--quiet", NULL};
+  assert_int_equal(run_cli(r), 0);
+  assert_true(exists(target));                                /* behind the link: kept */
+  assert_false(exists(tu_path(out, "ensemble.csv")));         /* listed and real: removed */
+  const char *user[] = {"data", NULL};
+  expect_manifest_exact(out, "run", user);
+}
+
 static int setup(void **state) {
   (void)state;
   dir = tu_tmpdir(0);
@@ -366,7 +386,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_failed_rerun_keeps_run), cmocka_unit_test(test_force_replaces_only_listed),
       cmocka_unit_test(test_default_job_manifest),   cmocka_unit_test(test_lock),
-      cmocka_unit_test(test_sweep_all_fail),
+      cmocka_unit_test(test_sweep_all_fail),         cmocka_unit_test(test_force_not_through_symlink),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

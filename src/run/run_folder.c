@@ -89,11 +89,29 @@ int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const cha
   return check_outputs(f, force, known);
 }
 
+/* 1 when every folder between dir and dir/name is a real folder (not a symbolic link
+ * the user put there: what it points to is not the earlier run's). */
+static int inside(const char *dir, char *p) {
+  size_t n0 = strlen(dir);
+  for (char *s = strchr(p + n0 + 1, '/'); s; s = strchr(s + 1, '/')) {
+    struct stat sb;
+    *s = '\0';
+    int ok = lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+    *s = '/';
+    if (!ok) return 0;
+  }
+  return 1;
+}
+
 /* Remove dir/name (a missing file is fine) and then its empty parent folders below dir. */
 static int remove_listed(const char *dir, const char *name) {
   char *p = dln_path_join(dir, name);
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");
   int st = DLN_OK;
+  if (!inside(dir, p)) {
+    free(p);
+    return DLN_OK; /* gone, or behind a symbolic link: not removed */
+  }
   if (unlink(p) != 0 && errno != ENOENT)
     st = dln_error(DLN_EIO, "%s: cannot remove the earlier run's file: %s", p, strerror(errno));
   for (char *s = strrchr(p, '/'); !st && s && s > p + strlen(dir); s = strrchr(p, '/')) {
