@@ -19,7 +19,6 @@
 #include "dln/run.h"
 #include "run/run_internal.h"
 
-
 /* Names whose presence marks the outputs of an earlier run (every layout dln wrote). */
 static const char *const known_default[] = {DLN_MANIFEST_NAME, "summary.json", "trajectory.csv", "plot.py", "figure.png",
                                             "ensemble.csv",    "ensemble.json", "W1_init.npy",   "U_init.npy", "W_init.npy",
@@ -68,7 +67,7 @@ static int check_outputs(dln_run_folder *f, int force, const char *const *known)
   if (f->old)
     return dln_error(DLN_EIO, "%s: holds the outputs of an earlier %s (%s%s); --force replaces them (removes only the files its %s lists)",
                      f->dir, f->old->kind, found, n > 3 ? ", ..." : "", DLN_MANIFEST_NAME);
-  return dln_error(DLN_EIO, "%s: holds outputs without a readable %s (%s%s; an older dln or an unfinished run); --force writes over them and removes none",
+  return dln_error(DLN_EIO, "%s: holds outputs without a readable %s (%s%s; an older dln or an unfinished run); --force writes over them and removes only summary.json",
                    f->dir, DLN_MANIFEST_NAME, found, n > 3 ? ", ..." : "");
 }
 
