@@ -347,6 +347,26 @@ static void test_sweep_all_fail(void **state) {
   expect_manifest_exact(out, "run", NULL);
 }
 
+/* A sweep with --force over an earlier sweep keeps the files its manifest does not list,
+ * even one named like a run's output. */
+static void test_sweep_force_keeps_user_files(void **state) {
+  (void)state;
+  char out[1024];
+  snprintf(out, sizeof out, "%s/o-user", dir);
+  const char *a[] = {"sweep", "sweep.json", "--out=o-user", "--quiet", NULL};
+  assert_int_equal(run_cli(a), 0);
+  tu_write_text(tu_path(out, "summary.json"), "{\"mine\": 1}\n");
+  tu_write_text(tu_path(out, "notes.txt"), "mine\n");
+  const char *f[] = {"sweep", "sweep.json", "--out=o-user", "--force", "--quiet", NULL};
+  assert_int_equal(run_cli(f), 0);
+  char *t = tu_slurp(tu_path(out, "summary.json"));
+  assert_string_equal(t, "{\"mine\": 1}\n");
+  free(t);
+  assert_true(exists(tu_path(out, "notes.txt")));
+  const char *user[] = {"summary.json", "notes.txt", NULL};
+  expect_manifest_exact(out, "sweep", user);
+}
+
 /* --force never removes through a symbolic link the user put in place of a folder. */
 static void test_force_not_through_symlink(void **state) {
   (void)state;
@@ -387,6 +407,7 @@ int main(void) {
       cmocka_unit_test(test_failed_rerun_keeps_run), cmocka_unit_test(test_force_replaces_only_listed),
       cmocka_unit_test(test_default_job_manifest),   cmocka_unit_test(test_lock),
       cmocka_unit_test(test_sweep_all_fail),         cmocka_unit_test(test_force_not_through_symlink),
+      cmocka_unit_test(test_sweep_force_keeps_user_files),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -123,10 +123,13 @@ static int remove_listed(const char *dir, const char *name) {
 
 int dln_run_folder_begin(dln_run_folder *f) {
   if (!f->manifest) return DLN_OK;
-  /* the marks of a complete run go first, then the earlier manifest's files but those
-   * this job has already written (a sweep's data sets) */
+  /* the marks of a complete run go first (without a manifest: the summary.json of an
+   * older dln), then the earlier manifest's files but those this job has already written
+   * (a sweep's data sets) */
   int st = remove_listed(f->dir, DLN_MANIFEST_NAME);
-  if (!st) st = remove_listed(f->dir, "summary.json");
+  if (!st && !f->old) st = remove_listed(f->dir, "summary.json");
+  if (!st && f->old && dln_manifest_find(f->old, "summary.json") >= 0 && !dln_run_files_has(&f->files, "summary.json"))
+    st = remove_listed(f->dir, "summary.json");
   for (size_t i = 0; f->old && i < f->old->nfiles && !st; ++i)
     if (!dln_run_files_has(&f->files, f->old->files[i].name)) st = remove_listed(f->dir, f->old->files[i].name);
   dln_manifest_free(f->old);
