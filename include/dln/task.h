@@ -65,6 +65,14 @@ typedef struct dln_task_file {
 
 enum { DLN_TASK_MAXFILES = 4 };
 
+/* Largest matrix a run may draw or build from its options (data, target, each layer):
+ * 2^28 entries (2 GiB of doubles), checked before anything is allocated. */
+#define DLN_TASK_MAX_ENTRIES 268435456.0
+
+/* DLN_EINVAL unless an m x n matrix (named `what` in the message) has at most
+ * DLN_TASK_MAX_ENTRIES entries. */
+int dln_task_check_size(const char *what, double m, double n);
+
 /* The data of one run. mats[i] belongs to files[i] of the type (read from that file, or
  * drawn; NULL when the task does not use it); truth is the ground truth W_true a task
  * drew its data from (dln_task_truth: drawn, or read from target_file), NULL when its

@@ -49,6 +49,13 @@ static int check_net(const dln_spec *spec, const dln_task_type *task, unsigned c
   int *w = NULL, nw = 0, st;
   if ((st = dln_spec_resolve_widths(spec, &w, &nw))) return st;
   int N = nw - 1, d0 = w[0], dN = w[N], hmin = 0;
+  for (int j = 0; j <= N; ++j) /* layer j and d_j x d_j (C_j, Gram matrices), before anything is allocated */
+    if ((j && dln_task_check_size("a layer", w[j], w[j - 1])) || dln_task_check_size("a d_j x d_j matrix", w[j], w[j])) {
+      char msg[512];
+      snprintf(msg, sizeof msg, "%s", dln_last_error());
+      free(w);
+      return dln_error(DLN_EINVAL, "%s: layer %d: %s", WHERE(no->widths.n ? "widths" : "width"), j, msg);
+    }
   for (int j = 1; j < N; ++j)
     if (!hmin || w[j] < hmin) hmin = w[j];
   free(w);

@@ -139,6 +139,14 @@ static int regr_check(const dln_task_options *o, const char **field) {
     *field = hx ? "x_file" : "y_file";
     return dln_error(DLN_EINVAL, "expected x_file and y_file together, found only %s", *field);
   }
+  if (!hx && dln_task_check_size("X (cols x n_samples)", o->cols, o->n_samples)) {
+    *field = "n_samples";
+    return DLN_EINVAL;
+  }
+  if (!hx && dln_task_check_size("Y (rows x n_samples)", o->rows, o->n_samples)) {
+    *field = "n_samples";
+    return DLN_EINVAL;
+  }
   return DLN_OK;
 }
 

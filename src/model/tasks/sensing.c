@@ -128,6 +128,10 @@ static int sens_check(const dln_task_options *o, const char **field) {
     *field = ha ? "a_file" : "b_file";
     return dln_error(DLN_EINVAL, "expected a_file and b_file together, found only one");
   }
+  if (!ha && dln_task_check_size("A ((rows*cols) x m)", (double)o->rows * o->cols, o->m)) {
+    *field = "m";
+    return DLN_EINVAL;
+  }
   return DLN_OK;
 }
 
