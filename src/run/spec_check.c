@@ -22,6 +22,48 @@ static int is_origin_set(const dln_spec *spec, const char *name) {
 }
 
 
+static int row_in(const dln_option *rows, const dln_option *row) {
+  for (int i = 0; rows && rows[i].name; ++i)
+    if (&rows[i] == row) return 1;
+  return 0;
+}
+
+/* 1 if integrator m owns row or uses a type that does (m->uses, a few levels deep). */
+static int method_reads(const dln_integrator_type *m, const dln_option *row, int depth) {
+  if (row_in(m->options, row)) return 1;
+  for (int k = 0; depth < 4 && m->uses && m->uses[k]; ++k)
+    if (method_reads(m->uses[k], row, depth + 1)) return 1;
+  return 0;
+}
+
+/* Options the user set that have no effect: a row owned by a task, init or method type
+ * that the selected one neither owns nor uses (eta with method flow), or a row a data file
+ * makes unused (rows with target_file, m with a_file; dln_task_unused_by). Refused, so a
+ * summary never records an option as if it had been used. */
+static int check_unused(const dln_spec *spec, const dln_task_type *task, const dln_init_type *init) {
+  char wb[512], vb[128];
+  int e2e;
+  const dln_integrator_type *m = dln_run_method_type(spec, &e2e);
+  const dln_spec_option *t = dln_spec_options();
+  for (int i = 0; t[i].name; ++i) {
+    if (!spec->origin[i].kind) continue;
+    const char *kind = t[i].kind, *sel = NULL;
+    int used = 1;
+    if (kind && strcmp(kind, "task") == 0) used = dln_task_owns_row(task, t[i].row), sel = task->name;
+    else if (kind && strcmp(kind, "init") == 0) used = row_in(init->options, t[i].row), sel = init->name;
+    else if (kind && strcmp(kind, "method") == 0 && m) used = method_reads(m, t[i].row, 0), sel = spec->method;
+    const char *val = dln_spec_value_text(spec, &t[i], vb, sizeof vb);
+    if (!used)
+      return dln_error(DLN_EINVAL, "%s: has no effect with %s %s (it is an option of %s %s): expected it unset, found %s",
+                       WHERE(t[i].name), kind, sel, kind, t[i].owner, val);
+    const char *file = dln_task_unused_by(task, &spec->data, t[i].name);
+    if (file)
+      return dln_error(DLN_EINVAL, "%s: has no effect with %s (the data come from that file): expected it unset, found %s",
+                       WHERE(t[i].name), file, val);
+  }
+  return DLN_OK;
+}
+
 /* Every row of the table: its type's range and allowed values. */
 static int check_rows(const dln_spec *spec) {
   char wb[512];
@@ -131,5 +173,6 @@ int dln_spec_check(const dln_spec *spec) {
   st = dln_init_check(init, &io, &ctx, &field);
   free(w);
   if (st) return dln_spec_blame(spec, st, field);
-  return check_dynamics(spec, caps);
+  if ((st = check_dynamics(spec, caps))) return st;
+  return check_unused(spec, task, init);
 }
