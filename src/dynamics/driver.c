@@ -213,17 +213,18 @@ out:
 /* ------------------------------------------------------------ gradient flow */
 
 /* A failed step. The stepper says DLN_STOP_DIVERGED when the right-hand side was not
- * finite at a trial point; that is divergence only if the last accepted state prev is
- * itself near blow-up (loss or max|theta| above blowup^(1/2)); from a tame state it is the
- * integrator's failure (a trial step far too long, e.g. t_end = 1e20), DLN_STOP_SOLVER. */
+ * finite at trial points. Before the first accepted step, from an initial state prev whose
+ * loss and max|theta| are within blowup, nothing has evolved, so nothing diverged: the
+ * integrator could not start (e.g. a first trial step far too long with t_end = 1e20),
+ * DLN_STOP_SOLVER. After accepted steps it stays divergence. */
 static int flow_stop_msg(dln_run_ctx *c, dln_stepper *stp, int rc, double t, long steps, const double *prev, size_t n) {
   dln_train_result *r = c->res;
   const dln_train_options *o = c->opt;
   r->fail_t = t;
   r->fail_step = steps;
-  if (rc == DLN_STOP_DIVERGED) {
-    double lim = sqrt(o->blowup), v = dln_dyn_sys(c)->loss(c, prev), ymax = dln_vec_maxabs(n, prev);
-    if (v <= lim && ymax <= lim) rc = DLN_STOP_SOLVER;
+  if (rc == DLN_STOP_DIVERGED && steps == 0) {
+    double v = dln_dyn_sys(c)->loss(c, prev), ymax = dln_vec_maxabs(n, prev);
+    if (v <= o->blowup && ymax <= o->blowup) rc = DLN_STOP_SOLVER;
   }
   finish(c, rc, t, "%s (%s) %s at t = %.6g (step %ld): %s", dln_dyn_sys(c)->flow_name, stp->name ? stp->name : "?",
          rc == DLN_STOP_DIVERGED ? "diverged (non-finite gradient)"

@@ -36,28 +36,35 @@ static int method_reads(const dln_integrator_type *m, const dln_option *row, int
   return 0;
 }
 
-/* Options the user set that have no effect: a row owned by a task, init or method type
- * that the selected one neither owns nor uses (eta with method flow), or a row a data file
- * makes unused (rows with target_file, m with a_file; dln_task_unused_by). Refused, so a
- * summary never records an option as if it had been used. */
-static int check_unused(const dln_spec *spec, const dln_task_type *task, const dln_init_type *init) {
+/* Origin level of option `name`: 0 default, 1 spec file, 2 command line. */
+static int level(const dln_spec *spec, const char *name) {
+  const dln_spec_option *o = dln_spec_find(name);
+  return o ? spec->origin[dln_spec_index(o)].kind : 0;
+}
+
+int dln_spec_check_unused(const dln_spec *spec) {
+  if (!spec) return dln_error(DLN_EINVAL, "dln_spec_check_unused: spec must not be NULL");
   char wb[512], vb[128];
   int e2e;
+  const dln_task_type *task = dln_task_find(spec->task);
+  const dln_init_type *init = dln_init_find(spec->init);
   const dln_integrator_type *m = dln_run_method_type(spec, &e2e);
+  if (!task || !init || !m) return DLN_OK; /* dln_spec_check names it */
   const dln_spec_option *t = dln_spec_options();
   for (int i = 0; t[i].name; ++i) {
-    if (!spec->origin[i].kind) continue;
+    int lv = spec->origin[i].kind;
+    if (!lv) continue;
     const char *kind = t[i].kind, *sel = NULL;
     int used = 1;
     if (kind && strcmp(kind, "task") == 0) used = dln_task_owns_row(task, t[i].row), sel = task->name;
     else if (kind && strcmp(kind, "init") == 0) used = row_in(init->options, t[i].row), sel = init->name;
-    else if (kind && strcmp(kind, "method") == 0 && m) used = method_reads(m, t[i].row, 0), sel = spec->method;
+    else if (kind && strcmp(kind, "method") == 0) used = method_reads(m, t[i].row, 0), sel = spec->method;
     const char *val = dln_spec_value_text(spec, &t[i], vb, sizeof vb);
-    if (!used)
+    if (!used && lv >= level(spec, kind))
       return dln_error(DLN_EINVAL, "%s: has no effect with %s %s (it is an option of %s %s): expected it unset, found %s",
                        WHERE(t[i].name), kind, sel, kind, t[i].owner, val);
     const char *file = dln_task_unused_by(task, &spec->data, t[i].name);
-    if (file)
+    if (file && lv >= level(spec, file))
       return dln_error(DLN_EINVAL, "%s: has no effect with %s (the data come from that file): expected it unset, found %s",
                        WHERE(t[i].name), file, val);
   }
@@ -173,6 +180,5 @@ int dln_spec_check(const dln_spec *spec) {
   st = dln_init_check(init, &io, &ctx, &field);
   free(w);
   if (st) return dln_spec_blame(spec, st, field);
-  if ((st = check_dynamics(spec, caps))) return st;
-  return check_unused(spec, task, init);
+  return check_dynamics(spec, caps);
 }
