@@ -43,7 +43,7 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* "\n", "\t", "\\", "\xHH" in place. */
+/* "\n", "\r", "\t", "\\", "\xHH" in place. */
 static size_t unescape(char *s) {
   char *w = s;
   for (const char *r = s; *r; ++r) {
@@ -54,6 +54,7 @@ static size_t unescape(char *s) {
     ++r;
     if (*r == 'n') *w++ = '\n';
     else if (*r == 't') *w++ = '\t';
+    else if (*r == 'r') *w++ = '\r';
     else if (*r == 'x' && r[1] && r[2]) {
       char hex[3] = {r[1], r[2], 0};
       *w++ = (char)strtol(hex, NULL, 16);
@@ -108,7 +109,7 @@ static void load_cases(void) {
   } /* text is kept: the cases point into it */
 }
 
-/* One setup action in the case folder: file NAME=TEXT | fifo NAME | dir NAME | npy NAME=RxC:V. */
+/* One setup action in the case folder: file NAME=TEXT | fifo NAME | dir NAME | link NAME=TARGET | npy NAME=RxC:V. */
 static void setup_one(const char *dir, char *act) {
   char *sp = strchr(act, ' ');
   assert_non_null(sp);
@@ -125,6 +126,9 @@ static void setup_one(const char *dir, char *act) {
     assert_int_equal(fclose(fp), 0);
   } else if (strcmp(act, "fifo") == 0) {
     assert_int_equal(mkfifo(path, 0644), 0);
+  } else if (strcmp(act, "link") == 0) {
+    assert_non_null(eq);
+    assert_int_equal(symlink(eq + 1, path), 0);
   } else if (strcmp(act, "dir") == 0) {
     assert_int_equal(mkdir(path, 0755), 0);
   } else if (strcmp(act, "npy") == 0) {
