@@ -60,6 +60,8 @@ int dln_spec_check_unused(const dln_spec *spec) {
     else if (kind && strcmp(kind, "init") == 0) used = row_in(init->options, t[i].row), sel = init->name;
     else if (kind && strcmp(kind, "method") == 0) used = method_reads(m, t[i].row, 0), sel = spec->method;
     const char *val = dln_spec_value_text(spec, &t[i], vb, sizeof vb);
+    if (t[i].type == DLN_OPT_DOUBLE) /* 0.1, not 0.10000000000000001 */
+      snprintf(vb, sizeof vb, "%.15g", *(const double *)dln_spec_field(spec, &t[i])), val = vb;
     if (!used && lv >= level(spec, kind))
       return dln_error(DLN_EINVAL, "%s: has no effect with %s %s (it is an option of %s %s): expected it unset, found %s",
                        WHERE(t[i].name), kind, sel, kind, t[i].owner, val);
