@@ -99,6 +99,7 @@ static int run_load(int argc, char **argv, run_cmd *r) {
       return EX_USAGE;
     }
   }
+  if (r->single && (st = dln_spec_check_unused(&r->spec))) return cli_fail(st, DLN_RUN_FAIL_SPEC); /* exit 65 */
   return 0;
 }
 
