@@ -87,6 +87,19 @@ int dln_run_clean_stale_summary(const char *dir);       /* remove dir/summary.js
 int dln_run_write_json(const char *dir, const char *name, const json_t *root); /* atomic */
 int dln_run_is_cancelled(const struct dln_run_options *opt);
 
+/* ---- checkpoints (checkpoint.c, docs/resume.md) ---------------------------------------- */
+typedef struct dln_run_ckpt {
+  dln_train_checkpoint cp; /* cp.x points into state */
+  dln_mat *state, *traj;   /* traj: ncols x nrows (the table's row-major rows) */
+} dln_run_ckpt;
+/* DIR/checkpoint.state.npy, .traj.npy (the rows of traj so far), then checkpoint.json. */
+int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_table *traj, const dln_train_checkpoint *cp);
+/* Read and verify (arrays against the header, spec and input files against the run). */
+int dln_run_checkpoint_read(const char *dir, const dln_spec *spec, dln_run_ckpt *k);
+void dln_run_ckpt_free(dln_run_ckpt *k);
+int dln_run_checkpoint_exists(const char *dir);
+int dln_run_checkpoint_remove(const char *dir); /* absent files are fine */
+
 /* ---- JSON and plots (io/io_internal.h: dln_json_*, dln_train_counters_json, dln_plot_*) - */
 
 /* The resolved spec as a JSON object (non-finite numbers as null). NULL on ENOMEM. */
