@@ -24,8 +24,8 @@ static void usage_run(FILE *fp) {
           "\nOptions (grouped by the module that owns them):\n");
   dln_spec_write_options(fp);
   fprintf(fp,
-          "  %-28s %s\n  %-28s %s\n  %-28s %s\n\n%s", "--resume=DIR", "continue the interrupted run in DIR from its checkpoint",
-          "--help", "this text", "--version", "print the version", cli_exit_codes_text);
+          "  %-28s %s\n  %-28s %s\n  %-28s %s\n\n%s", "--help", "this text", "--version", "print the version", "--resume=DIR",
+          "continue the interrupted run in DIR from its checkpoint (docs/resume.md)", cli_exit_codes_text);
 }
 
 typedef struct override {

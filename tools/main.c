@@ -6,7 +6,7 @@
  * Options come from the one table in dln/spec.h (getopt_long long options built from
  * it); they override the spec file's values. Without a spec file `dln run` runs the
  * default job, 001 Fig. 1 (src/run/run.c). Exit codes follow <sysexits.h>, plus 3 for
- * a diverged run and 130 for a run cancelled by SIGINT; every error is one line on
+ * a diverged run and 130 / 143 for a run interrupted by SIGINT / SIGTERM; every error is one line on
  * stderr (docs/cli.md). */
 #include <stdio.h>
 #include <string.h>
