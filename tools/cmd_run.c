@@ -134,7 +134,7 @@ static int run_load(int argc, char **argv, run_cmd *r) {
 static int run_interrupted_line(const char *out, int single, const dln_run_result *res) {
   const char *sig = cli_interrupt_name();
   if (!single)
-    fprintf(stderr, "dln: interrupted by %s; the default job in %s is incomplete (summary.json \"complete\": false)\n", sig, out);
+    fprintf(stderr, "dln: interrupted by %s; the default job in %s is incomplete (no combined summary.json)\n", sig, out);
   else if (res->checkpoint_step >= 0)
     fprintf(stderr, "dln: interrupted by %s at step %ld, t = %.6g; checkpoint in %s/checkpoint.json (t = %.6g), resume with dln run --resume %s\n",
             sig, res->train.steps, res->train.t, out, res->checkpoint_t, out);

@@ -24,6 +24,7 @@ static void usage_main(FILE *fp) {
           "  dln run [SPEC.json] [--option=value ...]   one run from a spec (options override it)\n"
           "  dln run [--option=value ...]               one run from the defaults and the options\n"
           "  dln run [--out DIR] [--quiet]              the default job: 001 Fig. 1 (six runs)\n"
+          "  dln run --resume DIR                       continue an interrupted run (docs/resume.md)\n"
           "  dln run --help                             list every option with its default\n"
           "  dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]\n"
           "                                             the runs of the spec's \"sweep\" object on all cores\n"
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
     usage_main(stderr);
     return EX_USAGE;
   }
+  cli_catch_sigint(); /* from the start: a SIGTERM during setup is a clean stop too */
   const char *cmd = argv[1];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
     usage_main(stdout);
