@@ -12,10 +12,15 @@
 
 volatile sig_atomic_t cli_interrupted = 0;
 
-static void on_sigint(int sig) {
-  (void)sig;
-  cli_interrupted = 1;
-  signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills */
+/* The first SIGINT/SIGTERM asks the run to stop at its next step boundary; a second one
+ * removes the temporary files of the outputs being written and exits at once, 128 + sig
+ * (only async-signal-safe calls here). */
+static void on_signal(int sig) {
+  if (cli_interrupted) {
+    dln_afile_unlink_pending();
+    _exit(128 + sig);
+  }
+  cli_interrupted = sig;
 }
 
 /* ---- progress ----------------------------------------------------------------- */
@@ -62,14 +67,23 @@ int cli_cancelled_cb(void *ctx) {
   return cli_interrupted != 0;
 }
 
-/* SIGINT sets `cli_interrupted`; the running job polls it and commits nothing. */
+/* SIGINT and SIGTERM set `cli_interrupted` to the signal; the running job polls it and
+ * stops at a step boundary (docs/resume.md). SA_RESTART: writes in progress go on. */
 void cli_catch_sigint(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
   sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
 }
+
+int cli_interrupt_exit(void) { return 128 + (cli_interrupted ? (int)cli_interrupted : SIGINT); }
+
+const char *cli_interrupt_name(void) { return cli_interrupted == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
 /* Progress state of one dln_run-based job. */
 cli_progress cli_progress_for(int quiet) {
@@ -94,7 +108,9 @@ const char *const cli_exit_codes_text =
     "  73   the output folder cannot be created or written, or holds the outputs of an\n"
     "       earlier run or sweep and --force was not given (EX_CANTCREAT)\n"
     "  75   another dln run or sweep is writing into the output folder (EX_TEMPFAIL)\n"
-    "  130  cancelled by SIGINT (no summary.json is written)\n";
+    "  130  interrupted by SIGINT (Ctrl-C): stopped at a step boundary, partial outputs, summary.json\n"
+    "       and manifest.json with \"complete\": false and a checkpoint; continue with dln run --resume DIR\n"
+    "  143  interrupted by SIGTERM (kill, timeout, Slurm's time limit): as 130\n";
 
 int cli_exit_for(int status, int phase) {
   if (status != DLN_OK && phase == DLN_RUN_FAIL_BUSY) return EX_TEMPFAIL;

@@ -11,7 +11,7 @@
 #define EXIT_DIVERGED 3
 #define EXIT_CANCELLED 130
 
-/* Set by SIGINT (catch_sigint); the running job polls it and commits nothing. */
+/* The signal (SIGINT, SIGTERM) that asked the job to stop, 0 if none (cli_catch_sigint). */
 extern volatile sig_atomic_t cli_interrupted;
 
 /* Progress state of one dln_run-based job. */
@@ -25,8 +25,10 @@ typedef struct cli_progress {
 int cli_progress_cb(void *ctx, double t, double t_end, double loss);
 void cli_run_event_cb(void *ctx, int event, const char *label);
 int cli_cancelled_cb(void *ctx);
-/* SIGINT sets cli_interrupted; a second Ctrl-C kills. */
+/* SIGINT and SIGTERM set cli_interrupted; a second one removes temporary files and exits. */
 void cli_catch_sigint(void);
+int cli_interrupt_exit(void);         /* 130 (SIGINT) or 143 (SIGTERM) */
+const char *cli_interrupt_name(void); /* "SIGINT" or "SIGTERM" */
 cli_progress cli_progress_for(int quiet);
 
 /* The "Exit codes:" paragraph of every usage text. */

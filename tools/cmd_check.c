@@ -93,8 +93,9 @@ static int check_run_spec(const check_args *a, const char *arg, dln_spec *spec) 
   dln_run_result res;
   if ((st = dln_run(spec, &ro, &res))) return cli_fail(st, res.fail_phase);
   if (res.train.stop_reason == DLN_STOP_CANCELLED) { /* polled by the library up to summary.json */
-    fprintf(stderr, "dln: %s: cancelled by SIGINT; the run is incomplete (no summary.json)\n", spec->out);
-    return EXIT_CANCELLED;
+    fprintf(stderr, "dln: %s: interrupted by %s; the run is incomplete (summary.json \"complete\": false)\n", spec->out,
+            cli_interrupt_name());
+    return cli_interrupt_exit();
   }
   if (res.train.stop_reason == DLN_STOP_DIVERGED || res.train.stop_reason == DLN_STOP_SOLVER) {
     fprintf(stderr, "dln: %s: the run %s (%s); nothing to check\n", spec->out,

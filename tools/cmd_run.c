@@ -28,7 +28,8 @@ static void usage_run(FILE *fp) {
           "\nOptions (grouped by the module that owns them):\n");
   dln_spec_write_options(fp);
   fprintf(fp,
-          "  %-28s %s\n  %-28s %s\n\n%s", "--help", "this text", "--version", "print the version", cli_exit_codes_text);
+          "  %-28s %s\n  %-28s %s\n  %-28s %s\n\n%s", "--help", "this text", "--version", "print the version", "--resume=DIR",
+          "continue the interrupted run in DIR from its checkpoint (docs/resume.md)", cli_exit_codes_text);
 }
 
 typedef struct override {
@@ -40,6 +41,8 @@ typedef struct run_cmd {
   override *ov;
   int nov, help, version;
   int single; /* one run (not the default job) */
+  const char *resume; /* --resume DIR */
+  const char *spec_arg;
   dln_spec spec;
   int have_spec;
 } run_cmd;
@@ -52,12 +55,14 @@ static int run_parse(int argc, char **argv, struct option *lo, run_cmd *r) {
     lo[i] = (struct option){table[i].name, table[i].type == DLN_OPT_BOOL ? optional_argument : required_argument, NULL, 1000 + i};
   lo[n] = (struct option){"help", no_argument, NULL, 'h'};
   lo[n + 1] = (struct option){"version", no_argument, NULL, 'V'};
+  lo[n + 2] = (struct option){"resume", required_argument, NULL, 'R'};
   opterr = 0;
   optind = 1;
   int c, idx;
   while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
     if (c == 'h') r->help = 1;
     else if (c == 'V') r->version = 1;
+    else if (c == 'R') r->resume = optarg;
     else if (c >= 1000) r->ov[r->nov++] = (override){table[c - 1000].name, optarg ? optarg : "true"};
     else if (c == ':') {
       fprintf(stderr, "dln: option %s: expected a value, found none (see dln run --help)\n", argv[optind - 1]);
@@ -72,8 +77,35 @@ static int run_parse(int argc, char **argv, struct option *lo, run_cmd *r) {
   return 0;
 }
 
+/* --resume DIR: the spec of the interrupted run in DIR; only output options may change. */
+static int resume_load(int argc, run_cmd *r) {
+  if (argc > optind) {
+    fprintf(stderr, "dln: run: --resume DIR reads the spec from DIR; expected no spec file, found '%s'\n", r->spec_arg);
+    return EX_USAGE;
+  }
+  int st = dln_spec_default(&r->spec);
+  if (st) return cli_fail(st, DLN_RUN_FAIL_INTERNAL);
+  r->have_spec = 1;
+  r->single = 1;
+  if ((st = dln_run_resume_spec(r->resume, &r->spec))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
+  for (int i = 0; i < r->nov; ++i) {
+    if (!dln_spec_is_output(dln_spec_find(r->ov[i].name)) || !strcmp(r->ov[i].name, "out")) {
+      fprintf(stderr, "dln: run: --resume continues the run as it was specified; expected only output options "
+                      "(quiet, plot, blas_threads), found --%s\n", r->ov[i].name);
+      return EX_USAGE;
+    }
+    if ((st = dln_spec_set(&r->spec, r->ov[i].name, r->ov[i].value))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
+  }
+  if ((st = dln_spec_set(&r->spec, "out", r->resume))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
+  return 0;
+}
+
 /* The spec of the run: defaults, the spec file or the default job, then the options. */
 static int run_load(int argc, char **argv, run_cmd *r) {
+  if (r->resume) {
+    r->spec_arg = optind < argc ? argv[optind] : "";
+    return resume_load(argc, r);
+  }
   if (argc - optind > 1) {
     fprintf(stderr, "dln: run: expected at most one spec file, found %d arguments ('%s', '%s', ...)\n", argc - optind,
             argv[optind], argv[optind + 1]);
@@ -103,6 +135,20 @@ static int run_load(int argc, char **argv, run_cmd *r) {
   return 0;
 }
 
+/* The one line of a run stopped by SIGINT/SIGTERM; 130 or 143. */
+static int run_interrupted_line(const char *out, int single, const dln_run_result *res) {
+  const char *sig = cli_interrupt_name();
+  if (!single)
+    fprintf(stderr, "dln: interrupted by %s; the default job in %s is incomplete (no combined summary.json)\n", sig, out);
+  else if (res->checkpoint_step >= 0)
+    fprintf(stderr, "dln: interrupted by %s at step %ld, t = %.6g; checkpoint in %s/checkpoint.json (t = %.6g), resume with dln run --resume %s\n",
+            sig, res->train.steps, res->train.t, out, res->checkpoint_t, out);
+  else
+    fprintf(stderr, "dln: interrupted by %s at step %ld, t = %.6g; no checkpoint yet (see --checkpoint_every), dln run --resume %s starts it over\n",
+            sig, res->train.steps, res->train.t, out);
+  return cli_interrupt_exit();
+}
+
 /* Run it; the messages and exit code of its outcome. */
 static int run_exec(run_cmd *r) {
   const dln_spec *spec = &r->spec;
@@ -112,16 +158,15 @@ static int run_exec(run_cmd *r) {
   dln_run_options ro = {cli_progress_cb, &prog, cli_run_event_cb, cli_cancelled_cb};
   dln_run_result res;
   int st;
-  if (single) {
+  if (r->resume) {
+    st = dln_run_resume(spec, &ro, &res);
+  } else if (single) {
     st = dln_run(spec, &ro, &res);
   } else {
     st = dln_run_fig1(spec, &ro, stdout, &res);
   }
   if (st) return cli_fail(st, res.fail_phase);
-  if (res.train.stop_reason == DLN_STOP_CANCELLED) { /* polled by the library up to summary.json */
-    fprintf(stderr, "dln: %s: cancelled by SIGINT; this run is incomplete (it wrote no summary.json or manifest.json)\n", spec->out);
-    return EXIT_CANCELLED;
-  }
+  if (res.train.stop_reason == DLN_STOP_CANCELLED) return run_interrupted_line(spec->out, single, &res);
   cli_plot_note(res.plot, res.plot_exit, spec->out);
   if (res.train.stop_reason == DLN_STOP_DIVERGED) {
     if (single)
@@ -149,7 +194,7 @@ static int run_exec(run_cmd *r) {
 
 int cmd_run(int argc, char **argv) {
   int n = dln_spec_noptions();
-  struct option *lo = calloc((size_t)n + 3, sizeof *lo);
+  struct option *lo = calloc((size_t)n + 4, sizeof *lo);
   run_cmd r;
   memset(&r, 0, sizeof r);
   r.ov = calloc((size_t)argc + 1, sizeof *r.ov);

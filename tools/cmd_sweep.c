@@ -148,8 +148,9 @@ static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) 
   /* the library polls the SIGINT flag last just before it commits the outputs: trust
    * its answer, so a run reported as cancelled never has an ensemble.json */
   if (res.cancelled) {
-    fprintf(stderr, "dln: %s: sweep cancelled by SIGINT; nothing written\n", a->out ? a->out : spec->out);
-    return EXIT_CANCELLED;
+    fprintf(stderr, "dln: %s: sweep interrupted by %s; no ensemble file written\n", a->out ? a->out : spec->out,
+            cli_interrupt_name());
+    return cli_interrupt_exit();
   }
   if (!spec->quiet) {
     printf("%s: %ld runs on %d threads: %ld complete (%ld diverged or solver failure), %ld failed; %.2f s, %.1f runs/s\n",

@@ -6,7 +6,7 @@
  * Options come from the one table in dln/spec.h (getopt_long long options built from
  * it); they override the spec file's values. Without a spec file `dln run` runs the
  * default job, 001 Fig. 1 (src/run/run.c). Exit codes follow <sysexits.h>, plus 3 for
- * a diverged run and 130 for a run cancelled by SIGINT; every error is one line on
+ * a diverged run and 130 / 143 for a run interrupted by SIGINT / SIGTERM; every error is one line on
  * stderr (docs/cli.md). */
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +24,7 @@ static void usage_main(FILE *fp) {
           "  dln run [SPEC.json] [--option=value ...]   one run from a spec (options override it)\n"
           "  dln run [--option=value ...]               one run from the defaults and the options\n"
           "  dln run [--out DIR] [--quiet]              the default job: 001 Fig. 1 (six runs)\n"
+          "  dln run --resume DIR                       continue an interrupted run (docs/resume.md)\n"
           "  dln run --help                             list every option with its default\n"
           "  dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]\n"
           "                                             the runs of the spec's \"sweep\" object on all cores\n"
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
     usage_main(stderr);
     return EX_USAGE;
   }
+  cli_catch_sigint(); /* from the start: a SIGTERM during setup is a clean stop too */
   const char *cmd = argv[1];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
     usage_main(stdout);

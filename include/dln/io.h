@@ -63,6 +63,9 @@ FILE *dln_afile_stream(dln_afile *f);
 int dln_afile_commit(dln_afile *f);
 /* Close and unlink the temporary file; frees f. Accepts NULL. */
 void dln_afile_abort(dln_afile *f);
+/* Unlink the temporary file of every atomic file still open (async-signal-safe: for a
+ * signal handler that then calls _exit; at most 64 files at a time are tracked). */
+void dln_afile_unlink_pending(void);
 /* Whole buffer to a file, atomically. */
 int dln_write_file_atomic(const char *path, const void *data, size_t len);
 

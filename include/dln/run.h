@@ -18,8 +18,13 @@
  * a locked folder fails with DLN_EIO, fail_phase DLN_RUN_FAIL_BUSY. A folder with the
  * outputs of an earlier run fails with DLN_EIO (DLN_RUN_FAIL_OUTPUT) unless spec->force;
  * with force, the files its manifest lists are removed after training, just before the
- * new outputs (run_internal.h, run_folder.c). A run cancelled while training writes and
- * removes nothing (res->train.stop_reason == DLN_STOP_CANCELLED). A diverged run writes all
+ * new outputs (run_internal.h, run_folder.c). A cancelled run (a signal,
+ * opt->cancelled) stops at the next step boundary and writes the outputs so far, a
+ * summary.json with "complete": false, "stop_reason": "interrupted" and its checkpoint,
+ * and a manifest.json with complete = false (res->train.stop_reason == DLN_STOP_CANCELLED;
+ * docs/resume.md). With checkpoint_every > 0, checkpoint.json, checkpoint.state.npy and
+ * checkpoint.traj.npy are written during the run (gradient descent also at a cancel) and
+ * removed when it finishes. A diverged run writes all
  * outputs (weights: last good state) with stop_reason "diverged". An end-to-end method
  * from an unbalanced init fails with DLN_EINVAL (fail_phase DLN_RUN_FAIL_SPEC) and a
  * message with the measured unbalancedness, before any output is written. */
@@ -59,6 +64,8 @@ typedef struct dln_run_result {
   double max_drift;      /* max over samples and j of drift_C_j, NAN if none */
   double loss_threshold; /* threshold used (incl. recon_threshold), negative if off */
   double wall_ms;        /* whole run incl. outputs */
+  double checkpoint_t;   /* time of the last checkpoint written or resumed from, NAN if none */
+  long checkpoint_step;  /* its step (GD) or integrator steps (flow), -1 if none */
 } dln_run_result;
 
 /* One run. Returns DLN_OK when the run finished for any stop reason (check
@@ -68,6 +75,18 @@ int dln_run(const dln_spec *spec, const dln_run_options *opt, dln_run_result *re
 
 /* Same, without rendering the figure (plot.py is still written when spec->plot). */
 int dln_run_noplot(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res);
+
+/* Continue the interrupted run in spec->out from its checkpoint (docs/resume.md): the
+ * spec must be the checkpoint's (dln_run_checkpoint_spec), outputs aside, and the input
+ * files unchanged (DLN_ESPEC otherwise, fail_phase DLN_RUN_FAIL_SPEC). Without a
+ * checkpoint the run starts over. The outputs are byte-identical to those of an
+ * uninterrupted run with the same spec (checkpoint_every included). */
+int dln_run_resume(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res);
+int dln_run_resume_noplot(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res);
+/* The spec of the interrupted run in dir: from dir/checkpoint.json, else from an
+ * incomplete dir/summary.json (DLN_EINVAL naming the folder when it is complete, DLN_EIO
+ * when there is neither). spec must hold defaults (dln_spec_default). */
+int dln_run_resume_spec(const char *dir, dln_spec *spec);
 
 /* The default job: 001 Fig. 1 (§6). Ȳ 5×10 ~ N(0,1); one-layer vs two-layer (10, 50, 5)
  * models, Gaussian init σ ∈ {1e-2, 1e-1, 1} (one-layer started at X(0) = U0 V0^T of the

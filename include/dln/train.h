@@ -64,6 +64,23 @@ const char *dln_stop_reason_name(int reason);
  * and loss; return nonzero to cancel the run. */
 typedef int (*dln_progress_fn)(void *ctx, double t, double t_end, double loss);
 
+/* A point a run can continue from bit for bit (docs/resume.md). Gradient descent: any
+ * step k (θ_k before its update; samples at step k are taken). Flow: a checkpoint sample
+ * time, where the integrator is restarted from (t, x, h) in every run with
+ * checkpoint_every > 0, so a resumed run repeats the uninterrupted one exactly. */
+typedef struct dln_train_checkpoint {
+  double t;          /* time of the point */
+  long step;         /* GD step k, or accepted integrator steps so far */
+  int next_sample;   /* samples already recorded (index of the next sample time) */
+  double h;          /* flow: the step the restarted integrator tries first (0: its own) */
+  long grad_evals, jtv_evals; /* counters so far (statistics only) */
+  int interrupted;   /* 1: written because the run was cancelled (GD only) */
+  size_t n;          /* length of x */
+  const double *x;   /* the state */
+} dln_train_checkpoint;
+/* Called at each checkpoint; a nonzero DLN status stops the run with that error. */
+typedef int (*dln_checkpoint_fn)(void *ctx, const dln_train_checkpoint *cp);
+
 /* Defaults are those of the option rows (dln_train_default_options), shared with the
  * command line: each row lives in the module that owns it (the driver's rows below in
  * dln_train_option_rows, eta in gd, erk_order in flow, gauss_* in gauss, krylov_maxl in
@@ -86,6 +103,11 @@ typedef struct dln_train_options {
   int nsample_times;
   dln_progress_fn progress;
   void *progress_ctx;
+  /* --- checkpoints (docs/resume.md) --- */
+  long checkpoint_every;  /* > 0: a checkpoint every K GD steps / every K-th flow sample time; 0 off */
+  dln_checkpoint_fn checkpoint; /* receives them (NULL: none are reported; flow restarts still happen) */
+  void *checkpoint_ctx;
+  const dln_train_checkpoint *resume; /* non-NULL: continue from this point (x, samples so far in traj) */
   /* --- implicit and switching integrators (docs/integrators.md); each > 0 (gauss_h ≥ 0) --- */
   int gauss_stages;       /* Gauss–Legendre stages s: 1 (midpoint, order 2) or 2 (order 4); default 2 */
   double gauss_h;         /* > 0: fixed Gauss step (no error control); 0: adaptive (rtol, atol). Default 0 */

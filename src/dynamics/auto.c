@@ -110,9 +110,7 @@ static void auto_destroy(dln_stepper *base) {
 }
 
 static int auto_create(dln_run_ctx *c, double *x, double t0, double h0, dln_stepper **out) {
-  (void)h0;
   *out = NULL;
-  if (t0 != 0) return dln_error(DLN_EINVAL, "auto: expected a start at t = 0, found t = %g", t0);
   auto_stepper *s = calloc(1, sizeof *s);
   if (!s) return dln_error(DLN_ENOMEM, "out of memory allocating the AUTO integrator");
   s->base.step = auto_step;
@@ -129,6 +127,7 @@ static int auto_create(dln_run_ctx *c, double *x, double t0, double h0, dln_step
     auto_destroy(&s->base);
     return st;
   }
+  if (t0 != 0 || h0 > 0) dln_rkc_start_at(s->rk, t0, h0); /* a checkpoint's restart: RK again */
   s->base.name = s->rk->name;
   s->cv_name = dln_rkc_name(s->rk, 2);
   *out = &s->base;

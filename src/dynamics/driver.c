@@ -100,6 +100,17 @@ double dln_dyn_wrms(size_t n, const double *x, const double *y, double rtol, dou
   return n ? sqrt(s / (double)n) : 0.0;
 }
 
+/* ------------------------------------------------------------ checkpoints */
+
+/* Report a checkpoint at (t, step) with state x to the options' callback (docs/resume.md). */
+static int checkpoint_at(dln_run_ctx *c, double t, long step, double h, const double *x, int interrupted) {
+  const dln_train_options *o = c->opt;
+  if (!o->checkpoint) return DLN_OK;
+  dln_train_checkpoint cp = {t, step, c->next, h, c->res->grad_evals + c->grad_evals, c->jtv_evals, interrupted,
+                             dln_dyn_size(c), x};
+  return o->checkpoint(o->checkpoint_ctx, &cp);
+}
+
 /* ------------------------------------------------------------ gradient descent */
 static long gd_step_of(double t, double eta) { return (long)floor(t / eta + 0.5); }
 
@@ -126,7 +137,14 @@ static int drive_gd(dln_run_ctx *c, double *x) {
   double *cur = x, *nxt = buf;
   int status = DLN_OK;
   double val = NAN;
-  long k = 0;
+  long k = 0, every = o->checkpoint_every;
+  if (o->resume) { /* continue at step k with θ_k, its samples taken (checkpoint_at) */
+    memcpy(x, o->resume->x, n * sizeof(double));
+    k = o->resume->step;
+    c->next = o->resume->next_sample;
+    r->grad_evals = o->resume->grad_evals > 0 ? o->resume->grad_evals - 1 : 0; /* step k's gradient is redone */
+  }
+  long k0 = k;
   for (;; ++k) {
     double t = k * eta;
     double xmax = 0;
@@ -193,8 +211,10 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     }
     if ((k & 1023) == 0 && progress(c, t, val)) {
       finish(c, DLN_STOP_CANCELLED, t, "cancelled at step %ld (t = %.6g)", k, t);
+      status = checkpoint_at(c, t, k, 0.0, cur, 1); /* exact at any step */
       break;
     }
+    if (every > 0 && k > k0 && k % every == 0 && (status = checkpoint_at(c, t, k, 0.0, cur, 0))) break;
     /* x_{k+1} = x_k − η ∇φ(x_k) (gd_sign = −1, g = ∇φ) or x_k + η f(x_k) (gd_sign = +1) */
     dln_vec_axpy(n, step, g, cur, nxt);
     double *tmp = cur;
@@ -320,6 +340,23 @@ static int flow_advance(flow_run *f) {
   return FLOW_ON;
 }
 
+/* A checkpoint at sample time ts with state x (docs/resume.md): the integrator restarts
+ * from (ts, x, its last accepted step), which a resumed run does too, so both continue
+ * identically; what happened after ts in the last step is discarded. */
+static int flow_restart(flow_run *f, double ts, const double *x) {
+  double h = f->stp->last_h ? f->stp->last_h(f->stp) : 0.0;
+  if (x != f->theta) memcpy(f->theta, x, f->n * sizeof(double));
+  f->t = ts;
+  f->stp->stats(f->stp, f->r);
+  f->stp->destroy(f->stp);
+  f->stp = NULL;
+  if ((f->status = f->o->method->create(f->c, f->theta, ts, h, &f->stp))) return FLOW_ERROR;
+  f->r->integrator = f->stp->name;
+  f->val = f->sys->loss(f->c, f->theta);
+  if ((f->status = checkpoint_at(f->c, ts, f->steps, h, f->theta, 0))) return FLOW_ERROR;
+  return FLOW_ON;
+}
+
 /* The samples inside the last step, up to a threshold crossing found by bisection on the
  * dense output (then the run stops there). */
 static int flow_sample(flow_run *f) {
@@ -352,6 +389,11 @@ static int flow_sample(flow_run *f) {
       x = f->ybuf;
     }
     if ((f->status = f->sys->record(c, c->next, ts, f->steps, x, 0))) return FLOW_ERROR;
+    long every = o->checkpoint_every;
+    if (every > 0 && c->next % every == 0 && c->next + 1 < c->ntimes && ts < o->t_end) {
+      c->next++;
+      return flow_restart(f, ts, x);
+    }
   }
   if (!hit) return FLOW_ON;
   if (tstop < f->t && !stp->dense(stp, tstop, f->ybuf)) memcpy(f->theta, f->ybuf, f->n * sizeof(double));
@@ -396,10 +438,20 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
     return dln_error(DLN_ENOMEM, "out of memory allocating flow buffers (%zu parameters)", f.n);
   }
   int act = FLOW_ERROR;
-  if (!(f.status = f.o->method->create(c, theta, 0.0, 0.0, &f.stp))) {
+  const dln_train_checkpoint *rs = f.o->resume;
+  if (rs) { /* continue from a checkpoint as flow_restart did */
+    memcpy(theta, rs->x, f.n * sizeof(double));
+    f.t = rs->t;
+    f.steps = rs->step;
+    c->next = rs->next_sample;
+    c->grad_evals = rs->grad_evals;
+    c->jtv_evals = rs->jtv_evals;
+  }
+  if (!(f.status = f.o->method->create(c, theta, f.t, rs ? rs->h : 0.0, &f.stp))) {
     f.r->integrator = f.stp->name;
     f.max_steps = f.o->max_steps > 0 ? f.o->max_steps : 10000000L;
-    act = flow_start(&f);
+    if (rs) f.val = f.sys->loss(c, theta);
+    act = rs ? flow_after(&f) : flow_start(&f);
     while (act == FLOW_ON && (act = flow_advance(&f)) == FLOW_ON && (act = flow_sample(&f)) == FLOW_ON) act = flow_after(&f);
   }
   dln_train_result *r = f.r;
@@ -455,6 +507,13 @@ int dln_dyn_run(dln_run_ctx *c, double *x) {
   c->times = malloc((size_t)ns * sizeof(double));
   if (!c->times) return dln_error(DLN_ENOMEM, "out of memory allocating %d sample times", ns);
   dln_train_sample_times(o, c->times);
+  const dln_train_checkpoint *rs = o->resume;
+  if (rs && (rs->n != sys->size(c) || !rs->x || rs->next_sample < 0 || rs->next_sample > ns || rs->step < 0)) {
+    free(c->times);
+    c->times = NULL;
+    return dln_error(DLN_EINVAL, "resume: expected a checkpoint of %zu values with at most %d samples, found %zu values, %d samples",
+                     sys->size(c), ns, rs->n, rs->next_sample);
+  }
   c->t0_wall = dln_now_seconds();
   c->last_progress = c->t0_wall;
   int st = (m->flags & DLN_INTEG_DISCRETE) ? drive_gd(c, x) : drive_flow(c, x);

@@ -130,6 +130,8 @@ int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_st
  * when the run is very stiff, do not switch to RKC but raise dln_rkc_wants_cvode (the
  * AUTO stepper of auto.c then continues with CVODE). */
 int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **out);
+/* Start an RKC stepper (not yet stepped) at t0 with first step h0 (> 0; 0: its own rule). */
+void dln_rkc_start_at(dln_stepper *rk, double t0, double h0);
 /* AUTO: 1 (and the step to start CVODE with) once the stepper asks for CVODE. */
 int dln_rkc_wants_cvode(dln_stepper *stp, double *h0);
 /* Its static names: kind 0 "dln-rk5", 1 "dln-rk5->rkc", 2 "dln-rk5->cvode-bdf" (order q). */

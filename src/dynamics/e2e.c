@@ -417,6 +417,7 @@ static int e2e_run_method(dln_e2e *e, double *W, const dln_train_options *opt, c
     if (traj->ncols != 3 + e->k)
       return dln_error(DLN_EDIM, "end-to-end trajectory table: expected %d columns (t, step, loss, sv_1..sv_%d), found %d",
                        3 + e->k, e->k, traj->ncols);
+    if (opt->resume) ns -= opt->resume->next_sample; /* the rows before it are in traj */
     if (traj->cap - traj->nrows < (size_t)ns + 1)
       return dln_error(DLN_EINVAL, "end-to-end trajectory table: expected room for %d rows, found %zu", ns + 1,
                        traj->cap - traj->nrows);

@@ -201,6 +201,7 @@ typedef struct {
   int costly; /* consecutive RKC steps costlier than RK at its stability limit */
   double switched_at;
   int smax, started;
+  double h_start; /* > 0: the first step (a restart at a checkpoint, dln_rkc_start_at) */
   int bad_streak, clean_steps; /* non-finite right-hand sides (see rhs_fail) */
   int auto_mode;    /* AUTO: very stiff → hand the run to CVODE instead of RKC */
   int handoff;      /* AUTO: CVODE requested, starting with step handoff_h */
@@ -464,6 +465,11 @@ static int start(rkc_stepper *s) {
     snprintf(s->base.msg, sizeof s->base.msg, rc < 0 ? "right-hand side failed at t = 0" : "non-finite gradient at t = 0");
     return rc < 0 ? DLN_STOP_SOLVER : DLN_STOP_DIVERGED;
   }
+  if (s->h_start > 0) { /* a restart continues with the step it was given */
+    s->h = s->h_start;
+    s->started = 1;
+    return 0;
+  }
   double d0 = dln_dyn_wrms(n, theta, theta, o->rtol, o->atol), d1 = dln_dyn_wrms(n, s->f, theta, o->rtol, o->atol);
   double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
   h0 = fmin(h0, o->t_end);
@@ -651,12 +657,18 @@ int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **o
   return DLN_OK;
 }
 
-/* The type "rkc": starts at t = 0 (the only start the flow driver asks for). */
+void dln_rkc_start_at(dln_stepper *base, double t0, double h0) {
+  rkc_stepper *s = (rkc_stepper *)base;
+  s->t = s->to = t0;
+  s->h_start = h0 > 0 ? h0 : 0.0;
+}
+
+/* The type "rkc": from t0 (a checkpoint's restart: with first step h0 > 0; at t = 0 the
+ * first step comes from the starting-step rule, start). */
 static int rkc_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out) {
-  (void)h0; /* the first step comes from the starting-step rule (start) */
-  *out = NULL;
-  if (t0 != 0) return dln_error(DLN_EINVAL, "rkc: expected a start at t = 0, found t = %g", t0);
-  return dln_rkc_create(c, theta, 0, out);
+  int st = dln_rkc_create(c, theta, 0, out);
+  if (!st && (t0 != 0 || h0 > 0)) dln_rkc_start_at(*out, t0, h0);
+  return st;
 }
 
 /* the RK phase uses the table of erk_order, a row of flow */

@@ -101,6 +101,7 @@ int dln_train_sampled(dln_net *net, dln_loss *loss, double *theta, const dln_tra
                      loss->rows, loss->cols, dln_net_rows(net), dln_net_cols(net));
   if ((st = dln_net_check_finite(net, theta, "initial weights"))) return st;
   int ns = dln_train_nsamples(opt);
+  if (opt->resume) ns -= opt->resume->next_sample; /* the rows before it are in traj */
   if (traj && traj->cap - traj->nrows < (size_t)ns + 1)
     return dln_error(DLN_EINVAL, "trajectory table: expected room for %d rows, found %zu", ns + 1, traj->cap - traj->nrows);
   if (obs && traj && obs->ncols != traj->ncols)

@@ -57,6 +57,7 @@ static const dln_option train_rows[] = {
   {"samples", DLN_OPT_INT, OFF(nsamples), "201", "number of sample times including 0 and t_end", NULL, DLN_OPTR_MIN, 2, 0, samples_check, NULL},
   {"log_samples", DLN_OPT_BOOL, OFF(log_spacing), "false", "log-spaced sample times from t_first to t_end (plus t = 0)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"t_first", DLN_OPT_DOUBLE, OFF(t_first), "0", "first positive sample time for log spacing (0: t_end * 1e-4)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
+  {"checkpoint_every", DLN_OPT_LONG, OFF(checkpoint_every), "0", "checkpoint every K GD steps / K-th flow sample time, for --resume (0: off)", NULL, DLN_OPTR_MIN, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
 

@@ -2,6 +2,8 @@
  * target's folder and is renamed over <path> only after fflush + fsync + fclose succeed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +17,41 @@ struct dln_afile {
   FILE *fp;
   char *path;
   char *tmp;
+  int slot; /* in the registry below, -1 if none */
 };
 
+/* ---- the open temporary files, for a signal handler (dln_afile_unlink_pending) ----
+ * A slot is 0 (free), 1 (being filled or emptied) or 2 (holds an open file's name). It
+ * is claimed by compare-and-swap, so threads need no lock and a handler never reads a
+ * half-written name. Files beyond the slots or with longer names are not listed. */
+#define AFILE_SLOTS 64
+static atomic_int reg_state[AFILE_SLOTS];
+static char reg_path[AFILE_SLOTS][PATH_MAX];
+
+static int reg_add(const char *tmp) {
+  size_t n = strlen(tmp);
+  if (n >= PATH_MAX) return -1;
+  for (int i = 0; i < AFILE_SLOTS; ++i) {
+    int fr = 0;
+    if (!atomic_compare_exchange_strong(&reg_state[i], &fr, 1)) continue;
+    memcpy(reg_path[i], tmp, n + 1);
+    atomic_store(&reg_state[i], 2);
+    return i;
+  }
+  return -1;
+}
+
+static void reg_drop(int slot) {
+  if (slot >= 0) atomic_store(&reg_state[slot], 0);
+}
+
+void dln_afile_unlink_pending(void) {
+  for (int i = 0; i < AFILE_SLOTS; ++i)
+    if (atomic_load(&reg_state[i]) == 2) (void)unlink(reg_path[i]); /* async-signal-safe */
+}
+
 static void afile_free(dln_afile *f) {
+  reg_drop(f->slot);
   free(f->path);
   free(f->tmp);
   free(f);
@@ -29,6 +63,7 @@ int dln_afile_open(dln_afile **out, const char *path) {
   if (!path || !*path) return dln_error(DLN_EINVAL, "dln_afile_open: expected a non-empty path");
   size_t n = strlen(path);
   dln_afile *f = calloc(1, sizeof *f);
+  if (f) f->slot = -1;
   if (f) f->path = malloc(n + 1);
   if (f) f->tmp = malloc(n + sizeof ".tmp.XXXXXX");
   if (!f || !f->path || !f->tmp) {
@@ -44,6 +79,7 @@ int dln_afile_open(dln_afile **out, const char *path) {
     afile_free(f);
     return dln_error(DLN_EIO, "%s: cannot create a temporary file next to it: %s", path, strerror(e));
   }
+  f->slot = reg_add(f->tmp);
   (void)fchmod(fd, 0644); /* mkstemp creates 0600; output files are meant to be shared */
   f->fp = fdopen(fd, "wb");
   if (!f->fp) {

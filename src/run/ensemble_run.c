@@ -335,7 +335,7 @@ static int ens_finish(ens *E, ens_out *O) {
     if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->json_path, '/') + 1);
   }
   json_decref(sum);
-  if (!st) st = dln_run_folder_finish(&E->folder, "sweep");
+  if (!st) st = dln_run_folder_finish(&E->folder, "sweep", 1);
   if (!st) res->fail_phase = DLN_RUN_FAIL_NONE;
   return st;
 }

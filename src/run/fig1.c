@@ -218,7 +218,7 @@ static int fig1_outputs(fig1 *f) {
   agg->fail_phase = DLN_RUN_FAIL_OUTPUT;
   if (!st) st = dln_run_write_json(f->base->out, "summary.json", sum, &f->folder.files);
   json_decref(sum);
-  if (!st && (st = dln_run_folder_finish(&f->folder, "run"))) {
+  if (!st && (st = dln_run_folder_finish(&f->folder, "run", 1))) {
     char *p = dln_path_join(f->base->out, "summary.json"); /* no manifest: not complete */
     if (p) unlink(p);
     free(p);

@@ -44,6 +44,8 @@ typedef struct run_ctx {
   int own_folder;
   dln_run_files *files;  /* the files committed (folder.files, or the caller's list) */
   const char *run_id;
+  int resume;      /* continue from spec->out's checkpoint (dln_run_resume) */
+  dln_run_ckpt ck; /* the checkpoint read */
 } run_ctx;
 
 static void result_init(dln_run_result *res) {
@@ -53,6 +55,43 @@ static void result_init(dln_run_result *res) {
   res->loss_threshold = -1;
   res->train.t_threshold = res->train.fail_t = res->train.switched_at = NAN;
   res->train.fail_step = -1;
+  res->checkpoint_t = NAN;
+  res->checkpoint_step = -1;
+}
+
+/* ---- checkpoints and interruption (checkpoint.c, docs/resume.md) ---- */
+
+static int run_ckpt_cb(void *ctx, const dln_train_checkpoint *cp) {
+  run_ctx *c = ctx;
+  int st = dln_mkdir_p(c->spec->out); /* a nested run's folder may not exist yet */
+  if (!st) st = dln_run_checkpoint_write(c->spec->out, c->spec, c->p.traj, cp);
+  if (!st) c->res->checkpoint_t = cp->t, c->res->checkpoint_step = cp->step;
+  return st;
+}
+
+/* Checkpoints go to the folder; a fresh run removes an old one, a resumed run reads its
+ * own (spec and inputs unchanged) and starts from it with the trajectory rows so far.
+ * Without a checkpoint (a run interrupted before its first) it starts from t = 0. */
+static int run_ckpt_setup(run_ctx *c) {
+  const char *out = c->spec->out;
+  c->p.to.checkpoint = run_ckpt_cb;
+  c->p.to.checkpoint_ctx = c;
+  c->phase = DLN_RUN_FAIL_OUTPUT;
+  if (!c->resume || !dln_run_checkpoint_exists(out)) return dln_run_checkpoint_remove(out);
+  c->phase = DLN_RUN_FAIL_SPEC;
+  int st = dln_run_checkpoint_read(out, c->spec, &c->ck);
+  if (st) return st;
+  const dln_mat *tr = c->ck.traj;
+  dln_table *tb = c->p.traj;
+  if (tr->rows != tb->ncols || (size_t)tr->cols > tb->cap || tr->cols > c->ck.cp.next_sample + 1)
+    return dln_error(DLN_EFORMAT, "%s/checkpoint.traj.npy: expected at most %d rows of %d columns, found %d of %d", out,
+                     c->ck.cp.next_sample + 1, tb->ncols, tr->cols, tr->rows);
+  for (int j = 0; j < tr->cols && !st; ++j) st = dln_table_append(tb, tr->data + (size_t)j * (size_t)tr->rows);
+  c->p.to.resume = &c->ck.cp;
+  c->res->checkpoint_t = c->ck.cp.t;
+  c->res->checkpoint_step = c->ck.cp.step;
+  c->phase = DLN_RUN_FAIL_INTERNAL;
+  return st;
 }
 
 /* Check the spec, draw or read the data, build the pipeline, then (a run of its own)
@@ -76,11 +115,12 @@ static int run_prepare(run_ctx *c) {
     c->p.to.progress = c->opt->progress;
     c->p.to.progress_ctx = c->opt->progress_ctx;
   }
-  if (!c->own_folder) return DLN_OK;
-  if ((st = dln_run_folder_open(&c->folder, spec->out, spec->force, NULL, NULL, &c->phase))) return st;
-  c->files = &c->folder.files;
-  c->run_id = c->folder.run_id;
-  return DLN_OK;
+  if (c->own_folder) { /* a resumed run replaces the interrupted run's own files */
+    if ((st = dln_run_folder_open(&c->folder, spec->out, spec->force || c->resume, NULL, NULL, &c->phase))) return st;
+    c->files = &c->folder.files;
+    c->run_id = c->folder.run_id;
+  }
+  return run_ckpt_setup(c);
 }
 
 /* Loss, reconstruction error and the largest conserved-quantity drift from the trajectory. */
@@ -221,6 +261,44 @@ static json_t *run_summary(const run_ctx *c) {
   return sum;
 }
 
+/* summary.json of an interrupted run: "complete": false, stop_reason "interrupted", the
+ * point reached and the checkpoint to resume from (null: none, resume starts over). */
+static int run_write_interrupted_summary(run_ctx *c) {
+  c->res->wall_ms = 1e3 * (dln_now_seconds() - c->t0);
+  json_t *sum = run_summary(c);
+  if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
+  const dln_train_result *tr = &c->res->train;
+  char msg[640];
+  snprintf(msg, sizeof msg, "interrupted at step %ld (t = %.6g); %s", tr->steps, tr->t, tr->message);
+  json_object_set_new(sum, "complete", json_false());
+  json_object_set_new(sum, "stop_reason", json_string("interrupted"));
+  json_object_set_new(sum, "message", json_string(msg));
+  json_t *ck = json_null();
+  if (c->res->checkpoint_step >= 0) {
+    ck = json_object();
+    json_object_set_new(ck, "file", json_string("checkpoint.json"));
+    json_object_set_new(ck, "t", dln_json_num(c->res->checkpoint_t));
+    json_object_set_new(ck, "step", json_integer(c->res->checkpoint_step));
+  }
+  json_object_set_new(sum, "checkpoint", ck);
+  c->phase = DLN_RUN_FAIL_OUTPUT;
+  int st = dln_run_write_json(c->spec->out, "summary.json", sum, c->files);
+  json_decref(sum);
+  if (!st && c->own_folder) st = dln_run_folder_finish(&c->folder, "run", 0); /* complete = false */
+  return st ? st : RUN_CANCELLED;
+}
+
+/* A run stopped by a signal: the outputs so far (trajectory up to the stop, the state
+ * reached), an incomplete summary and a manifest with complete = false. With force, they
+ * replace the earlier run's files like a finished run's would. */
+static int run_interrupted(run_ctx *c) {
+  run_measure(c);
+  c->phase = DLN_RUN_FAIL_OUTPUT;
+  int st = c->own_folder ? dln_run_folder_begin(&c->folder) : dln_mkdir_p(c->spec->out);
+  if (!st) st = run_write_arrays(c);
+  return st ? st : run_write_interrupted_summary(c);
+}
+
 /* Train, write the outputs and the summary. RUN_CANCELLED when the run was cancelled (nothing more
  * is committed), else a status. */
 static int run_body(run_ctx *c) {
@@ -231,26 +309,30 @@ static int run_body(run_ctx *c) {
   st = dln_run_parts_train(&c->p, &c->res->train);
   if (opt && opt->run_event) opt->run_event(opt->progress_ctx, 1, c->spec->out);
   if (st) return st;
-  if (c->res->train.stop_reason == DLN_STOP_CANCELLED || dln_run_is_cancelled(opt)) return RUN_CANCELLED;
+  if (c->res->train.stop_reason == DLN_STOP_CANCELLED || dln_run_is_cancelled(opt)) return run_interrupted(c);
   run_measure(c);
   c->phase = DLN_RUN_FAIL_OUTPUT; /* outputs, summary.json, manifest.json last */
   if ((st = c->own_folder ? dln_run_folder_begin(&c->folder) : dln_mkdir_p(c->spec->out))) return st;
   if ((st = run_write_arrays(c))) return st;
   if (c->spec->plot) {
     if ((st = run_write_plot(c))) return st;
-    if (dln_run_is_cancelled(opt)) return RUN_CANCELLED;
+    if (dln_run_is_cancelled(opt)) return run_write_interrupted_summary(c);
   }
+  if ((st = dln_run_checkpoint_remove(c->spec->out))) return st; /* finished: nothing to resume */
   c->res->wall_ms = 1e3 * (dln_now_seconds() - c->t0);
   c->phase = DLN_RUN_FAIL_INTERNAL;
   json_t *sum = run_summary(c);
   if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
   /* last chance to cancel: a SIGINT while the outputs were written must not leave a
    * summary.json (the mark of a complete run) */
-  if (dln_run_is_cancelled(opt)) st = RUN_CANCELLED;
+  if (dln_run_is_cancelled(opt)) {
+    json_decref(sum);
+    return run_write_interrupted_summary(c);
+  }
   c->phase = DLN_RUN_FAIL_OUTPUT;
-  if (!st) st = dln_run_write_json(c->spec->out, "summary.json", sum, c->files);
+  st = dln_run_write_json(c->spec->out, "summary.json", sum, c->files);
   json_decref(sum);
-  if (!st && c->own_folder && (st = dln_run_folder_finish(&c->folder, "run"))) {
+  if (!st && c->own_folder && (st = dln_run_folder_finish(&c->folder, "run", 1))) {
     char *p = dln_path_join(c->spec->out, "summary.json"); /* no manifest: not complete */
     if (p) unlink(p);
     free(p);
@@ -259,11 +341,12 @@ static int run_body(run_ctx *c) {
 }
 
 /* files == NULL: a run of its own (lock, manifest); else a nested run into the caller's folder. */
-static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res, int render,
+static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res, int render, int resume,
                     const char *run_id, dln_run_files *files) {
   run_ctx c;
   memset(&c, 0, sizeof c);
   c.folder.lock_fd = -1;
+  c.resume = resume;
   c.spec = spec;
   c.opt = opt;
   c.res = res;
@@ -282,6 +365,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
     res->fail_phase = c.phase;
   }
   if (!res->wall_ms) res->wall_ms = 1e3 * (dln_now_seconds() - c.t0);
+  dln_run_ckpt_free(&c.ck);
   dln_run_parts_free(&c.p);
   dln_run_data_free(&c.d);
   dln_rng_free(c.rng);
@@ -293,14 +377,14 @@ int dln_run(const dln_spec *spec, const dln_run_options *opt, dln_run_result *re
   dln_run_result local;
   if (!res) res = &local;
   if (!spec) return dln_error(DLN_EINVAL, "dln_run: spec must not be NULL");
-  return run_impl(spec, opt, res, 1, NULL, NULL);
+  return run_impl(spec, opt, res, 1, 0, NULL, NULL);
 }
 
 int dln_run_noplot(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res) {
   dln_run_result local;
   if (!res) res = &local;
   if (!spec) return dln_error(DLN_EINVAL, "dln_run_noplot: spec must not be NULL");
-  return run_impl(spec, opt, res, 0, NULL, NULL);
+  return run_impl(spec, opt, res, 0, 0, NULL, NULL);
 }
 
 int dln_run_nested(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res, int render,
@@ -308,7 +392,21 @@ int dln_run_nested(const dln_spec *spec, const dln_run_options *opt, dln_run_res
   dln_run_result local;
   if (!res) res = &local;
   if (!spec || !files) return dln_error(DLN_EINVAL, "dln_run_nested: spec and files must not be NULL");
-  return run_impl(spec, opt, res, render, run_id, files);
+  return run_impl(spec, opt, res, render, 0, run_id, files);
+}
+
+int dln_run_resume(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res) {
+  dln_run_result local;
+  if (!res) res = &local;
+  if (!spec) return dln_error(DLN_EINVAL, "dln_run_resume: spec must not be NULL");
+  return run_impl(spec, opt, res, 1, 1, NULL, NULL);
+}
+
+int dln_run_resume_noplot(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res) {
+  dln_run_result local;
+  if (!res) res = &local;
+  if (!spec) return dln_error(DLN_EINVAL, "dln_run_resume_noplot: spec must not be NULL");
+  return run_impl(spec, opt, res, 0, 1, NULL, NULL);
 }
 
 /* ---- the default job: 001 Fig. 1 ---------------------------------------------------- */

@@ -137,9 +137,9 @@ int dln_run_folder_begin(dln_run_folder *f) {
   return st;
 }
 
-int dln_run_folder_finish(dln_run_folder *f, const char *kind) {
+int dln_run_folder_finish(dln_run_folder *f, const char *kind, int complete) {
   if (!f->manifest) return DLN_OK;
-  return dln_manifest_write(f->dir, f->run_id, kind, 1, (const char *const *)f->files.names, f->files.n);
+  return dln_manifest_write(f->dir, f->run_id, kind, complete, (const char *const *)f->files.names, f->files.n);
 }
 
 void dln_run_folder_close(dln_run_folder *f) {

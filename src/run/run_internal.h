@@ -129,7 +129,7 @@ typedef struct dln_run_folder {
 int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const char *const *known, const char *lock_name,
                         int *phase);
 int dln_run_folder_begin(dln_run_folder *f);
-int dln_run_folder_finish(dln_run_folder *f, const char *kind);
+int dln_run_folder_finish(dln_run_folder *f, const char *kind, int complete); /* complete = 0: an interrupted run */
 void dln_run_folder_close(dln_run_folder *f);
 
 /* A run inside a job that owns the folder (the default job's runs, a sweep's data sets):
@@ -138,6 +138,18 @@ void dln_run_folder_close(dln_run_folder *f);
 struct dln_run_result;
 int dln_run_nested(const dln_spec *spec, const struct dln_run_options *opt, struct dln_run_result *res, int render,
                    const char *run_id, dln_run_files *files);
+/* ---- checkpoints (checkpoint.c, docs/resume.md) ---------------------------------------- */
+typedef struct dln_run_ckpt {
+  dln_train_checkpoint cp; /* cp.x points into state */
+  dln_mat *state, *traj;   /* traj: ncols x nrows (the table's row-major rows) */
+} dln_run_ckpt;
+/* DIR/checkpoint.state.npy, .traj.npy (the rows of traj so far), then checkpoint.json. */
+int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_table *traj, const dln_train_checkpoint *cp);
+/* Read and verify (arrays against the header, spec and input files against the run). */
+int dln_run_checkpoint_read(const char *dir, const dln_spec *spec, dln_run_ckpt *k);
+void dln_run_ckpt_free(dln_run_ckpt *k);
+int dln_run_checkpoint_exists(const char *dir);
+int dln_run_checkpoint_remove(const char *dir); /* absent files are fine */
 
 /* ---- JSON and plots (io/io_internal.h: dln_json_*, dln_train_counters_json, dln_plot_*) - */
 

@@ -1,0 +1,249 @@
+/* Checkpoints of a run folder (docs/resume.md): DIR/checkpoint.state.npy (the state x),
+ * DIR/checkpoint.traj.npy (the trajectory rows so far) and DIR/checkpoint.json written
+ * last, which names the point (t, step, samples taken, the flow's next step h; times
+ * as C99 hex floats, exact), the sizes and SHA-256 of both arrays, the spec echo and the
+ * SHA-256 of every input file. Every file is atomic; a checkpoint whose arrays do not
+ * match its header (a process killed between them) is refused, not used. A resumed run
+ * is refused when the spec (outputs aside) or an input file changed. "rng" is null:
+ * runs draw nothing after the init; a noise run will store its stream state there. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "dln/error.h"
+#include "dln/io.h"
+#include "dln/manifest.h"
+#include "dln/run.h"
+#include "run/run_internal.h"
+
+static const char *const ck_files[] = {"checkpoint.json", "checkpoint.state.npy", "checkpoint.traj.npy"};
+
+/* A spec echo without the output options (where and how to write). */
+static json_t *strip_outputs(json_t *o) {
+  const dln_spec_option *t = dln_spec_options();
+  for (int i = 0; o && t[i].name; ++i)
+    if (dln_spec_is_output(&t[i])) json_object_del(o, t[i].name);
+  return o;
+}
+
+static json_t *spec_inputs_echo(const dln_spec *spec) { return strip_outputs(dln_spec_to_json(spec)); }
+
+static int add_hash(json_t *inputs, const char *path) {
+  char hex[65];
+  long long bytes;
+  int st = dln_file_sha256(path, hex, &bytes);
+  if (!st) json_object_set_new(inputs, path, json_string(hex));
+  return st;
+}
+
+/* {path: sha256} of the input files the spec names (options *_file, lists *_files). */
+static int input_hashes(const json_t *echo, json_t *inputs) {
+  const char *key;
+  json_t *v;
+  int st = DLN_OK;
+  json_object_foreach((json_t *)echo, key, v) {
+    size_t n = strlen(key);
+    if (n > 5 && !strcmp(key + n - 5, "_file") && json_is_string(v) && *json_string_value(v))
+      st = add_hash(inputs, json_string_value(v));
+    else if (n > 6 && !strcmp(key + n - 6, "_files") && json_is_array(v)) {
+      size_t i;
+      json_t *e;
+      json_array_foreach(v, i, e) if (!st && json_is_string(e) && *json_string_value(e)) st = add_hash(inputs, json_string_value(e));
+    }
+    if (st) return st;
+  }
+  return DLN_OK;
+}
+
+static json_t *hexnum(double x) {
+  char b[64];
+  snprintf(b, sizeof b, "%a", x);
+  return json_string(b);
+}
+
+static int file_entry(json_t *o, const char *dir, const char *name) {
+  char *p = dln_path_join(dir, name), hex[65];
+  long long bytes = 0;
+  if (!p) return dln_error(DLN_ENOMEM, "out of memory");
+  int st = dln_file_sha256(p, hex, &bytes);
+  free(p);
+  if (st) return st;
+  json_t *e = json_object();
+  json_object_set_new(e, "bytes", json_integer(bytes));
+  json_object_set_new(e, "sha256", json_string(hex));
+  json_object_set_new(o, name, e);
+  return DLN_OK;
+}
+
+int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_table *traj, const dln_train_checkpoint *cp) {
+  int st = dln_run_write_npy(dir, ck_files[1], (int)cp->n, 1, cp->x, NULL);
+  /* the table is row-major: as a (ncols x nrows) column-major matrix it is the same bytes */
+  if (!st) st = dln_run_write_npy(dir, ck_files[2], traj->ncols, (int)traj->nrows, traj->data, NULL);
+  if (st) return st;
+  json_t *h = json_object(), *files = json_object(), *inputs = json_object(), *echo = dln_spec_to_json(spec);
+  if (!h || !files || !inputs || !echo) st = dln_error(DLN_ENOMEM, "out of memory");
+  if (!st) st = file_entry(files, dir, ck_files[1]);
+  if (!st) st = file_entry(files, dir, ck_files[2]);
+  if (!st) st = input_hashes(echo, inputs);
+  if (!st) {
+    json_object_set_new(h, "format", json_string("dln-checkpoint/1"));
+    json_object_set_new(h, "t", hexnum(cp->t));
+    json_object_set_new(h, "h", hexnum(cp->h));
+    json_object_set_new(h, "step", json_integer(cp->step));
+    json_object_set_new(h, "next_sample", json_integer(cp->next_sample));
+    json_object_set_new(h, "trajectory_rows", json_integer((json_int_t)traj->nrows));
+    json_object_set_new(h, "grad_evals", json_integer(cp->grad_evals));
+    json_object_set_new(h, "jtv_evals", json_integer(cp->jtv_evals));
+    json_object_set_new(h, "interrupted", json_boolean(cp->interrupted));
+    json_object_set_new(h, "rng", json_null());
+    json_object_set_new(h, "files", json_incref(files));
+    json_object_set_new(h, "inputs", json_incref(inputs));
+    json_object_set_new(h, "spec", json_incref(echo));
+    st = dln_run_write_json(dir, ck_files[0], h, NULL); /* checkpoints are not in the manifest */
+  }
+  json_decref(h);
+  json_decref(files);
+  json_decref(inputs);
+  json_decref(echo);
+  return st;
+}
+
+int dln_run_checkpoint_remove(const char *dir) {
+  for (int i = 0; i < 3; ++i) { /* the header first: arrays without one are never used */
+    char *p = dln_path_join(dir, ck_files[i]);
+    if (!p) return dln_error(DLN_ENOMEM, "out of memory");
+    int bad = unlink(p) != 0 && access(p, F_OK) == 0;
+    free(p);
+    if (bad) return dln_error(DLN_EIO, "%s/%s: cannot remove the old checkpoint", dir, ck_files[i]);
+  }
+  return DLN_OK;
+}
+
+int dln_run_checkpoint_exists(const char *dir) {
+  char *p = dln_path_join(dir, ck_files[0]);
+  int yes = p && access(p, F_OK) == 0;
+  free(p);
+  return yes;
+}
+
+static json_t *read_header(const char *dir) {
+  char *p = dln_path_join(dir, ck_files[0]);
+  if (!p) return NULL;
+  json_error_t je;
+  json_t *h = json_load_file(p, 0, &je);
+  if (!h) dln_error(DLN_EIO, "%s: cannot read the checkpoint: %s", p, je.text);
+  free(p);
+  return h;
+}
+
+/* A spec from its echo (summary.json, checkpoint.json). The echo lists depth and width
+ * even when widths decided them; read back they would contradict widths, so they go. */
+static int spec_from_echo(dln_spec *spec, const char *name, const json_t *echo) {
+  json_t *e = json_is_object(echo) ? json_deep_copy(echo) : NULL;
+  if (!e) return dln_error(DLN_EFORMAT, "%s: expected a \"spec\" object, found none", name);
+  if (json_array_size(json_object_get(e, "widths")) > 0) {
+    json_object_del(e, "depth");
+    json_object_del(e, "width");
+  }
+  char *text = json_dumps(e, JSON_COMPACT);
+  int st = text ? dln_spec_from_json_string(spec, name, text) : dln_error(DLN_ENOMEM, "out of memory");
+  free(text);
+  json_decref(e);
+  return st;
+}
+
+static int checkpoint_spec(const char *dir, dln_spec *spec) {
+  json_t *h = read_header(dir);
+  if (!h) return DLN_EIO;
+  char *p = dln_path_join(dir, ck_files[0]);
+  int st = p ? spec_from_echo(spec, p, json_object_get(h, "spec")) : dln_error(DLN_ENOMEM, "out of memory");
+  free(p);
+  json_decref(h);
+  return st;
+}
+
+/* The spec and inputs of the checkpoint are those of the run about to resume. */
+static int check_same(const char *dir, const json_t *h, const dln_spec *spec) {
+  json_t *echo = spec_inputs_echo(spec), *inputs = json_object();
+  json_t *old = strip_outputs(json_deep_copy(json_object_get(h, "spec")));
+  int st = echo && inputs ? input_hashes(echo, inputs) : dln_error(DLN_ENOMEM, "out of memory");
+  if (!st && !json_equal(echo, old)) {
+    const char *key;
+    json_t *v;
+    const char *diff = "?";
+    json_object_foreach(echo, key, v) if (!json_equal(v, json_object_get(old, key))) { diff = key; break; }
+    st = dln_error(DLN_ESPEC, "%s/checkpoint.json: the spec changed since the checkpoint (option %s); expected the same spec, "
+                   "found a different one", dir, diff);
+  }
+  if (!st && !json_equal(inputs, json_object_get(h, "inputs")))
+    st = dln_error(DLN_ESPEC, "%s/checkpoint.json: an input file changed since the checkpoint (SHA-256 differs); "
+                   "expected the same data", dir);
+  json_decref(echo);
+  json_decref(old);
+  json_decref(inputs);
+  return st;
+}
+
+static int read_array(const char *dir, const json_t *h, int k, dln_mat **out) {
+  json_t *e = json_object_get(json_object_get(h, "files"), ck_files[k]);
+  char *p = dln_path_join(dir, ck_files[k]), hex[65];
+  long long bytes = -1;
+  if (!p) return dln_error(DLN_ENOMEM, "out of memory");
+  int st = dln_file_sha256(p, hex, &bytes);
+  if (!st && (!e || strcmp(hex, json_string_value(json_object_get(e, "sha256")) ? json_string_value(json_object_get(e, "sha256")) : "")))
+    st = dln_error(DLN_EFORMAT, "%s: does not match checkpoint.json (SHA-256 differs); the checkpoint is broken", p);
+  if (!st) st = dln_npy_read(p, out);
+  free(p);
+  return st;
+}
+
+int dln_run_checkpoint_read(const char *dir, const dln_spec *spec, dln_run_ckpt *k) {
+  memset(k, 0, sizeof *k);
+  json_t *h = read_header(dir);
+  if (!h) return DLN_EIO;
+  int st = check_same(dir, h, spec);
+  if (!st) st = read_array(dir, h, 1, &k->state);
+  if (!st) st = read_array(dir, h, 2, &k->traj);
+  const char *ts = json_string_value(json_object_get(h, "t")), *hs = json_string_value(json_object_get(h, "h"));
+  if (!st && (!ts || !hs || !json_is_integer(json_object_get(h, "step"))))
+    st = dln_error(DLN_EFORMAT, "%s/checkpoint.json: expected t, h (hex floats) and step, found none", dir);
+  if (!st) {
+    dln_train_checkpoint *c = &k->cp;
+    c->t = strtod(ts, NULL);
+    c->h = strtod(hs, NULL);
+    c->step = (long)json_integer_value(json_object_get(h, "step"));
+    c->next_sample = (int)json_integer_value(json_object_get(h, "next_sample"));
+    c->grad_evals = (long)json_integer_value(json_object_get(h, "grad_evals"));
+    c->jtv_evals = (long)json_integer_value(json_object_get(h, "jtv_evals"));
+    c->n = (size_t)k->state->rows * (size_t)k->state->cols;
+    c->x = k->state->data;
+  }
+  json_decref(h);
+  if (st) dln_run_ckpt_free(k);
+  return st;
+}
+
+void dln_run_ckpt_free(dln_run_ckpt *k) {
+  dln_mat_free(k->state);
+  dln_mat_free(k->traj);
+  memset(k, 0, sizeof *k);
+}
+
+int dln_run_resume_spec(const char *dir, dln_spec *spec) {
+  if (dln_run_checkpoint_exists(dir)) return checkpoint_spec(dir, spec);
+  char *p = dln_path_join(dir, "summary.json");
+  if (!p) return dln_error(DLN_ENOMEM, "out of memory");
+  json_error_t je;
+  json_t *sum = json_load_file(p, 0, &je);
+  int st = DLN_OK;
+  if (!sum) st = dln_error(DLN_EIO, "%s: nothing to resume: expected checkpoint.json or an incomplete summary.json, found neither", dir);
+  else if (json_is_true(json_object_get(sum, "complete")))
+    st = dln_error(DLN_EINVAL, "%s: nothing to resume: the run is complete (summary.json)", dir);
+  if (!st) st = spec_from_echo(spec, p, json_object_get(sum, "spec"));
+  free(p);
+  json_decref(sum);
+  return st;
+}
