@@ -125,13 +125,22 @@ static int check_dir(const check_args *a, const char *dir) {
   st = dln_check_write_json(&rep, path);
   free(path);
   if (st) rc = cli_fail(st, DLN_RUN_FAIL_OUTPUT);
-  else if (rep.nviolated) {
+  else if (rep.ninconsistent) { /* tampered or mixed files: before any theory verdict */
+    const dln_check_item *first = NULL;
+    for (size_t i = 0; i < rep.n && !first; ++i)
+      if (rep.items[i].integrity && rep.items[i].v.applicable && !rep.items[i].v.holds) first = &rep.items[i];
+    fprintf(stderr, "dln: %s/%s: %d integrity check%s failed, first: %s: %s\n", dir, first->file[0] ? first->file : "",
+            rep.ninconsistent, rep.ninconsistent == 1 ? "" : "s", first->v.result, first->v.message);
+    rc = DLN_CHECK_EXIT_INCONSISTENT;
+  } else if (rep.nviolated) {
     const dln_check_item *first = NULL;
     for (size_t i = 0; i < rep.n && !first; ++i)
       if (rep.items[i].v.applicable && !rep.items[i].v.holds) first = &rep.items[i];
     fprintf(stderr, "dln: %s: %d applicable result%s violated, first: %s (%s): %s; %s\n", dir, rep.nviolated,
             rep.nviolated == 1 ? "" : "s", first->v.result, first->v.source, first->v.message, first->cause);
     rc = DLN_CHECK_EXIT_VIOLATED;
+  } else if (rep.nunverified && !a->quiet) {
+    fprintf(stderr, "dln: note: %s: no manifest.json: the files cannot be tied to one run (integrity unverified)\n", dir);
   }
   dln_check_report_free(&rep);
   return rc;
