@@ -91,7 +91,7 @@ static void check_samples(ctx *c) {
   const chk_summary *s = c->sum;
   int ok = 1, cl = dln_table_col(t, "loss");
   if (s->samples >= 0 && (size_t)s->samples != t->nrows)
-    ok = 0, dln_chk_add_integrity(c->rep, R, F, 0, (double)s->samples, (double)t->nrows, "%zu sample rows, summary.json says %ld",
+    ok = 0, dln_chk_add_integrity(c->rep, R, "summary.json / trajectory.csv", 0, (double)s->samples, (double)t->nrows, "%zu sample rows, summary.json says %ld",
                                   t->nrows, s->samples);
   for (size_t i = 0; ok && i < t->nrows; ++i) {
     double ti = col_at(t, 0, i), li = cl >= 0 ? col_at(t, cl, i) : 0;
@@ -102,11 +102,11 @@ static void check_samples(ctx *c) {
   }
   double tl = col_at(t, 0, t->nrows - 1), tf = isfinite(s->final_t) ? s->final_t : s->t;
   if (ok && isfinite(tf) && !(fabs(tl - tf) <= 1e-9 * fmax(1.0, fabs(tf))))
-    ok = 0, dln_chk_add_integrity(c->rep, R, F, 0, tf, tl, "last sample at t = %.17g, summary.json: the run ended at t = %.17g", tl, tf);
+    ok = 0, dln_chk_add_integrity(c->rep, R, "summary.json / trajectory.csv", 0, tf, tl, "last sample at t = %.17g, summary.json: the run ended at t = %.17g", tl, tf);
   if (ok && cl >= 0 && isfinite(s->final_loss)) {
     double ll = col_at(t, cl, t->nrows - 1);
     if (!(fabs(ll - s->final_loss) <= 1e-12 * fmax(1e-300, fabs(s->final_loss))))
-      ok = 0, dln_chk_add_integrity(c->rep, R, F, 0, s->final_loss, ll, "last loss sample %.17g, summary.json's final loss %.17g", ll,
+      ok = 0, dln_chk_add_integrity(c->rep, R, "summary.json / trajectory.csv", 0, s->final_loss, ll, "last loss sample %.17g, summary.json's final loss %.17g", ll,
                                     s->final_loss);
   }
   if (ok) dln_chk_add_integrity(c->rep, R, "", 1, (double)t->nrows, (double)t->nrows, "%zu samples, last t = %.6g", t->nrows, tl);
@@ -131,7 +131,7 @@ static void check_final_loss(ctx *c, double *phi) {
   }
   dln_net_grad(c->p->net, c->p->loss, c->thetaf, phi, NULL, NULL);
   double L = col_at(t, cl, t->nrows - 1), L0 = col_at(t, cl, 0), b = loss_slack(c->tol, L, L0), dev = fabs(*phi - L);
-  const char *file = c->p->net->tied ? "U_final.npy" : "W1_final.npy ... W_N_final.npy";
+  const char *file = c->p->net->tied ? "U_final.npy" : "W*_final.npy or the data files";
   dln_chk_add_integrity(c->rep, R, file, dev <= b, b, dev, "loss of the final layers %.10g, last sample %.10g (|diff| %.3g, allowed %.3g)",
                         *phi, L, dev, b);
 }

@@ -22,11 +22,13 @@ static double theta_norm2(const dln_net *net, const double *th) {
   return n * n;
 }
 
-/* σ_min/σ_max of the square n x n matrix W (overwritten); 0 on failure. */
-static double sv_ratio(double *W, int n) {
-  double *s = calloc((size_t)n + 1, sizeof *s), *sup = calloc((size_t)n + 1, sizeof *sup), r = 0;
-  if (s && sup && !LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'N', 'N', n, n, W, n, s, NULL, 1, NULL, 1, sup) && s[0] > 0) r = s[n - 1] / s[0];
-  free(s), free(sup);
+/* σ_min/σ_max of the square n x n matrix W (kept); 0 on failure. */
+static double sv_ratio(const double *W, int n) {
+  size_t nn = (size_t)n * (size_t)n;
+  double *s = calloc((size_t)n + 1, sizeof *s), *sup = calloc((size_t)n + 1, sizeof *sup), *A = malloc(nn * sizeof *A), r = 0;
+  if (A) memcpy(A, W, nn * sizeof *A);
+  if (s && sup && A && !LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'N', 'N', n, n, A, n, s, NULL, 1, NULL, 1, sup) && s[0] > 0) r = s[n - 1] / s[0];
+  free(s), free(sup), free(A);
   return r;
 }
 
