@@ -437,6 +437,7 @@ int dln_check_folder(const char *dir, const dln_check_options *opt, dln_check_re
   if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return dln_error(DLN_EIO, "%s: expected a run folder, found %s", dir, errno == ENOENT ? "no such folder" : "not a folder");
 
+  if (dln_chk_is_multi(dir)) return dln_chk_multi(dir, &o, rep); /* a sweep, the default job */
   run_folder f;
   memset(&f, 0, sizeof f);
   int st = dln_spec_default(&f.spec);

@@ -23,37 +23,43 @@
 #define R_MANIFEST "files of one run (manifest)"
 
 /* One integrity row per line "name: reason" of dln_manifest_verify. */
-static void manifest_mismatches(ctx *c, char *why) {
+static void manifest_mismatches(dln_check_report *rep, char *why) {
   for (char *save = NULL, *ln = strtok_r(why, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
     char file[64];
     size_t n = strcspn(ln, ":");
     snprintf(file, sizeof file, "%.*s", (int)(n < 63 ? n : 63), ln);
-    dln_chk_add_integrity(c->rep, R_MANIFEST, file, 0, 0, 1, "%s", ln[n] ? ln + n + 2 : "mismatch");
+    dln_chk_add_integrity(rep, R_MANIFEST, file, 0, 0, 1, "%s", ln[n] ? ln + n + 2 : "mismatch");
   }
 }
 
-/* Files dln check reads must be listed: summary.json, trajectory.csv, every .npy. */
-static int unlisted(ctx *c, const dln_manifest *m) {
+/* Files dln check reads must be listed: the summary, the trajectory (run) or
+ * ensemble.csv (sweep), every .npy of the folder. */
+static int unlisted(dln_check_report *rep, const char *dir, const dln_manifest *m, const char *const *need) {
   int bad = 0;
-  if (dln_manifest_find(m, "summary.json") < 0)
-    ++bad, dln_chk_add_integrity(c->rep, R_MANIFEST, "summary.json", 0, 0, 1, "not listed in manifest.json (written by another run?)");
-  if (dln_manifest_find(m, "trajectory.csv") < 0)
-    ++bad, dln_chk_add_integrity(c->rep, R_MANIFEST, "trajectory.csv", 0, 0, 1, "not listed in manifest.json (written by another run?)");
-  DIR *d = opendir(c->dir);
+  for (int i = 0; need[i]; ++i)
+    if (dln_manifest_find(m, need[i]) < 0)
+      ++bad, dln_chk_add_integrity(rep, R_MANIFEST, need[i], 0, 0, 1, "not listed in manifest.json (written by another run?)");
+  DIR *d = opendir(dir);
   for (struct dirent *e; d && (e = readdir(d));) {
     size_t n = strlen(e->d_name);
     if (n > 4 && strcmp(e->d_name + n - 4, ".npy") == 0 && dln_manifest_find(m, e->d_name) < 0)
-      ++bad, dln_chk_add_integrity(c->rep, R_MANIFEST, e->d_name, 0, 0, 1, "not listed in manifest.json (written by another run?)");
+      ++bad, dln_chk_add_integrity(rep, R_MANIFEST, e->d_name, 0, 0, 1, "not listed in manifest.json (written by another run?)");
   }
   if (d) closedir(d);
   return bad;
 }
 
 void dln_chk_manifest(ctx *c) {
+  static const char *const need[] = {"summary.json", "trajectory.csv", NULL};
+  dln_chk_manifest_dir(c->rep, c->dir, "summary.json", c->sum->run_id, c->sum->complete, need);
+}
+
+void dln_chk_manifest_dir(dln_check_report *rep, const char *dir, const char *sumname, const char *run_id, int complete,
+                          const char *const *need) {
   dln_manifest *m = NULL;
-  int st = dln_manifest_read(c->dir, &m);
+  int st = dln_manifest_read(dir, &m);
   if (st == DLN_EIO) {
-    dln_check_item *it = dln_chk_item_new(c->rep, R_MANIFEST, "integrity");
+    dln_check_item *it = dln_chk_item_new(rep, R_MANIFEST, "integrity");
     if (it) {
       it->integrity = it->unverified = 1;
       snprintf(it->v.message, sizeof it->v.message, "no manifest: files cannot be tied to one run (written by a dln without manifests, or edited)");
@@ -61,22 +67,22 @@ void dln_chk_manifest(ctx *c) {
     return;
   }
   if (st) {
-    dln_chk_add_integrity(c->rep, R_MANIFEST, DLN_MANIFEST_NAME, 0, 0, 1, "%s", dln_last_error());
+    dln_chk_add_integrity(rep, R_MANIFEST, DLN_MANIFEST_NAME, 0, 0, 1, "%s", dln_last_error());
     return;
   }
   char why[2048];
-  int bad = dln_manifest_verify(m, c->dir, why, sizeof why);
-  if (bad < 0) dln_chk_add_integrity(c->rep, R_MANIFEST, DLN_MANIFEST_NAME, 0, 0, 1, "cannot verify: %s", dln_last_error());
-  else if (bad > 0) manifest_mismatches(c, why);
-  bad += unlisted(c, m);
-  if (strcmp(c->sum->run_id, m->run_id) != 0)
-    ++bad, dln_chk_add_integrity(c->rep, "run id of summary.json", "summary.json", 0, 0, 1, "run_id \"%s\", the manifest's \"%s\"",
-                                 c->sum->run_id[0] ? c->sum->run_id : "(none)", m->run_id);
-  if (!m->complete || c->sum->complete == 0)
-    ++bad, dln_chk_add_integrity(c->rep, "run complete", m->complete ? "summary.json" : DLN_MANIFEST_NAME, 0, 1, 0,
+  int bad = dln_manifest_verify(m, dir, why, sizeof why);
+  if (bad < 0) dln_chk_add_integrity(rep, R_MANIFEST, DLN_MANIFEST_NAME, 0, 0, 1, "cannot verify: %s", dln_last_error());
+  else if (bad > 0) manifest_mismatches(rep, why);
+  bad += unlisted(rep, dir, m, need);
+  if (strcmp(run_id, m->run_id) != 0)
+    ++bad, dln_chk_add_integrity(rep, "run id of the summary", sumname, 0, 0, 1, "run_id \"%s\", the manifest's \"%s\"",
+                                 run_id[0] ? run_id : "(none)", m->run_id);
+  if (!m->complete || complete == 0)
+    ++bad, dln_chk_add_integrity(rep, "run complete", m->complete ? sumname : DLN_MANIFEST_NAME, 0, 1, 0,
                                  "the run is incomplete (complete = false): partial outputs");
   if (!bad)
-    dln_chk_add_integrity(c->rep, R_MANIFEST, "", 1, 0, 0, "%zu files match their sizes and SHA-256, run_id %s", m->nfiles, m->run_id);
+    dln_chk_add_integrity(rep, R_MANIFEST, "", 1, 0, 0, "%zu files match their sizes and SHA-256, run_id %s", m->nfiles, m->run_id);
   dln_manifest_free(m);
 }
 

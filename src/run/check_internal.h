@@ -72,6 +72,16 @@ void dln_chk_add_integrity(dln_check_report *rep, const char *result, const char
                            double measured, const char *fmt, ...);
 /* manifest.json: every listed file intact, the summary's run_id, complete. */
 void dln_chk_manifest(ctx *c);
+/* The same for any folder: sumname (summary.json, ensemble.json) with its run_id and
+ * complete (-1: absent); need: the files that must be listed (NULL-terminated). */
+void dln_chk_manifest_dir(dln_check_report *rep, const char *dir, const char *sumname, const char *run_id, int complete,
+                          const char *const *need);
+
+/* ---- sweeps and multi-run folders (check_sweep.c) ---- */
+/* 1 when dir is a sweep (ensemble.json) or the default job (summary.json with "runs"). */
+int dln_chk_is_multi(const char *dir);
+/* Integrity of the sweep's files and dln_check_folder of every run subfolder. */
+int dln_chk_multi(const char *dir, const dln_check_options *opt, dln_check_report *rep);
 /* The end point against the trajectory and the summary; C_j(final) vs C_j(0); the loss
  * non-increasing under flow; sample count and times; W_init vs the spec's init. */
 void dln_chk_consistency(ctx *c);
