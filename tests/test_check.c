@@ -34,6 +34,7 @@
 
 #include "dln/check.h"
 #include "dln/error.h"
+#include "dln/io.h"
 #include "dln/manifest.h"
 
 static char dir[64];
@@ -389,6 +390,8 @@ static void copy_run(const char *from, const char *to) {
     size_t n;
     snprintf(a, sizeof a, "%s/%s/%s", dir, from, e->d_name);
     snprintf(b, sizeof b, "%s/%s/%s", dir, to, e->d_name);
+    struct stat sb;
+    if (stat(a, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
     unsigned char *buf = read_bin(a, &n);
     write_bin(b, buf, n);
     free(buf);
@@ -519,6 +522,29 @@ static void test_no_false_alarms(void **state) {
   expect_rc(0, (const char *[]){"check", "fa4", "--quiet", NULL});
   expect_verdict("fa4", "end-point Hessian (no spurious minimum)", "not applicable", "the run diverged at step");
   expect_verdict("fa4", "critical value of the end point", "not applicable", "diverged");
+  /* depth 3, diagonal balanced start, diagonal target: 002 Lemma 2's form (constant
+   * alignment) predicts a blow-up at t = 1.07, the flow converges */
+  static const double T[9] = {2, 0, 0, 0, 1, 0, 0, 0, 0.5}, L[9] = {0.5, 0, 0, 0, 0.4, 0, 0, 0, 0.3};
+  assert_int_equal(dln_npy_write(tpath("T.npy"), 3, 3, T, 0), DLN_OK);
+  assert_int_equal(dln_npy_write(tpath("L.npy"), 3, 3, L, 0), DLN_OK);
+  run_dln((const char *[]){"run", "--task", "factorization", "--target_file", "T.npy", "--widths", "3,3,3,3", "--init", "file",
+                           "--init_files", "L.npy,L.npy,L.npy", "--t_end", "4", "--quiet", "--plot=false", "--out", "fa5", NULL});
+  expect_rc(0, (const char *[]){"check", "fa5", "--quiet", NULL});
+  expect_verdict("fa5", "closed form", "not applicable", "constant gradient alignment");
+  /* round-off: a balanced init of scale 1e-3 has C_1's eigenvalues ~ 1e-19 (not > 0) */
+  run_dln((const char *[]){"run", "--task", "factorization", "--target", "lowrank", "--rows", "3", "--cols", "4",
+                           "--singular_values", "2,1,0.3", "--widths", "4,6,3", "--init", "balanced", "--sigma", "1e-3",
+                           "--t_end", "3", "--quiet", "--plot=false", "--out", "fa6", NULL});
+  expect_rc(0, (const char *[]){"check", "fa6", "--quiet", NULL});
+  expect_verdict("fa6", "pyramidal rate", "not applicable", "at the run's accuracy");
+  expect_verdict("fa6", "rate from imbalance", "not applicable", "c > 0");
+  /* det W(0) at round-off (sigma_min/sigma_max = 2e-9, balanced): its sign is not decided */
+  static const double B1[9] = {0.5, 0, 0, 0, 0.4, 0, 0, 0, 1e-9};
+  assert_int_equal(dln_npy_write(tpath("B.npy"), 3, 3, B1, 0), DLN_OK);
+  run_dln((const char *[]){"run", "--task", "factorization", "--target_file", "T.npy", "--widths", "3,3,3", "--init", "file",
+                           "--init_files", "B.npy,B.npy", "--t_end", "3", "--quiet", "--plot=false", "--out", "fa7", NULL});
+  expect_rc(0, (const char *[]){"check", "fa7", "--quiet", NULL});
+  expect_verdict("fa7", "sign of det W constant", "not applicable", "at the run's accuracy");
 }
 
 /* One tampering of a copy of DIR/good: must exit 5 naming `file`. */
@@ -607,6 +633,80 @@ static void test_tampering(void **state) {
   expect_tampered("m16", "manifest.json");
 }
 
+/* Replace line `lineno` (1-based) of DIR/path by text (NULL: delete it). */
+static void edit_line(const char *path, int lineno, const char *text) {
+  char *all = tu_slurp(tpath(path)), *out = malloc(strlen(all) + 4096);
+  assert_non_null(out);
+  size_t n = 0;
+  int line = 1;
+  for (char *p = all; *p; ++line) {
+    char *e = strchr(p, '\n');
+    size_t len = e ? (size_t)(e - p) + 1 : strlen(p);
+    if (line != lineno) memcpy(out + n, p, len), n += len;
+    else if (text) n += (size_t)sprintf(out + n, "%s\n", text);
+    p += len;
+  }
+  out[n] = '\0';
+  tu_write_text(tpath(path), out);
+  free(out);
+  free(all);
+}
+
+static void copy_sweep(const char *to) {
+  copy_run("sw", to);
+  char a[600];
+  snprintf(a, sizeof a, "%s/data", to);
+  copy_run("sw/data", a);
+  snprintf(a, sizeof a, "%s/data/0", to);
+  copy_run("sw/data/0", a);
+}
+
+/* A sweep folder: its files and its run subfolders. */
+static void test_sweep(void **state) {
+  (void)state;
+  tu_write_text(tpath("sw.json"),
+                "{\"task\": \"factorization\", \"target\": \"lowrank\", \"rows\": 3, \"cols\": 4, \"singular_values\": [2, 1, 0.3],\n"
+                " \"widths\": [4, 4, 3], \"t_end\": 2, \"samples\": 21, \"plot\": false, \"quiet\": true, \"out\": \"sw\",\n"
+                " \"sweep\": {\"sigma\": [0.1, 0.3], \"seed\": {\"from\": 1, \"count\": 2}}}\n");
+  run_dln((const char *[]){"sweep", "sw.json", "--threads", "1", "--quiet", NULL});
+  expect_rc(0, (const char *[]){"check", "sw", "--quiet", NULL});
+  expect_verdict("sw", "ensemble.csv vs ensemble.json", "holds", "84 rows of 4 runs");
+  /* a row deleted; a NaN loss; a garbled row; the last loss of run 3 changed */
+  copy_sweep("sw1");
+  edit_line("sw1/ensemble.csv", 30, NULL);
+  expect_tampered("sw1", "ensemble.csv");
+  expect_verdict("sw1", "ensemble.csv vs ensemble.json", "INCONSISTENT", "run 1: 21 rows in ensemble.json, 20 in ensemble.csv");
+  copy_sweep("sw2");
+  char *csv = tu_slurp(tpath("sw2/ensemble.csv")), *l40 = csv;
+  for (int i = 1; i < 40; ++i) l40 = strchr(l40, '\n') + 1;
+  *strchr(l40, '\n') = '\0';
+  char row[2048];
+  snprintf(row, sizeof row, "%s", l40);
+  free(csv);
+  char *f = row;
+  for (int k = 0; k < 6; ++k) f = strchr(f, ',') + 1; /* run,seed,stream,sigma,t,step -> loss */
+  char *end = strchr(f, ',');
+  memmove(f + 3, end, strlen(end) + 1);
+  memcpy(f, "nan", 3);
+  edit_line("sw2/ensemble.csv", 40, row);
+  expect_tampered("sw2", "ensemble.csv");
+  expect_verdict("sw2", "ensemble.csv vs ensemble.json", "INCONSISTENT", "NaN");
+  copy_sweep("sw3");
+  edit_line("sw3/ensemble.csv", 50, "2,1,0,0.3,garbled");
+  expect_tampered("sw3", "ensemble.csv");
+  copy_sweep("sw4");
+  edit_line("sw4/ensemble.csv", 85, NULL);
+  expect_tampered("sw4", "ensemble.csv");
+  /* a rerun subfolder: checked as a run; tampered, it fails the sweep */
+  copy_sweep("sw5");
+  run_dln((const char *[]){"run", "sw.json", "--out=sw5/rerun/0", "--target_file=sw5/data/0/target.npy", "--sigma=0.1", "--seed=1",
+                           "--stream=0", "--quiet", NULL});
+  expect_rc(0, (const char *[]){"check", "sw5", "--quiet", NULL});
+  expect_verdict("sw5", "run subfolder", "holds", NULL);
+  npy_add(tpath("sw5/rerun/0/W2_final.npy"), 0, 1.0);
+  expect_tampered("sw5", "rerun/0");
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb, (void)flag, (void)ftw;
   return remove(p);
@@ -632,6 +732,7 @@ int main(void) {
       cmocka_unit_test(test_bad_folders),
       cmocka_unit_test(test_no_false_alarms),
       cmocka_unit_test(test_tampering),
+      cmocka_unit_test(test_sweep),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
