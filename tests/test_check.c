@@ -503,6 +503,7 @@ static void test_no_false_alarms(void **state) {
   expect_verdict("fa1", "final layers vs last loss sample", "holds", NULL);
   expect_verdict("fa1", "C_j(final) = C_j(0) (flow)", "holds", NULL);
   expect_verdict("fa1", "loss non-increasing (flow)", "holds", NULL);
+  expect_verdict("fa1", "initial layers vs summary.json's spec", "holds", NULL);
   /* depth 3, balanced: 002 Lemma 2 form and det W */
   run_dln((const char *[]){"run", "--task", "factorization", "--target", "lowrank", "--rows", "3", "--cols", "3",
                            "--singular_values", "2,1,0.5", "--depth", "3", "--width", "3", "--init", "balanced", "--sigma",
@@ -605,7 +606,11 @@ static void test_tampering(void **state) {
   copy_run("good", "t11");
   edit_rows("t11", 0, 30, NULL, 0, 0, 0);
   expect_tampered("t11", "trajectory.csv");
-  /* with a manifest: 12. intact passes, the manifest row holds */
+  /* 12. the init edited (checked against the init the summary's seed generates) */
+  copy_run("good", "t12");
+  npy_add(tpath("t12/W1_init.npy"), 1, 1e-6);
+  expect_tampered("t12", "_init.npy");
+  /* with a manifest: intact passes, the manifest row holds */
   copy_run("good", "m");
   ensure_manifest("m");
   expect_rc(0, (const char *[]){"check", "m", "--quiet", NULL});

@@ -7,7 +7,8 @@
  *   - the trajectory against summary.json: sample count, last time, finite rows;
  *   - the final layers against the trajectory: φ(θ_final) = the last loss sample;
  *   - under gradient flow: C_j(final) = C_j(0) (002 Lemma 1) and the loss non-increasing
- *     (000 Thm 1: dL/dt = −‖∇φ‖² ≤ 0), within the run's accuracy. */
+ *     (000 Thm 1: dL/dt = −‖∇φ‖² ≤ 0), within the run's accuracy;
+ *   - W_init = the init the summary's spec generates (its data drawn again first). */
 #include <dirent.h>
 #include <float.h>
 #include <math.h>
@@ -183,9 +184,26 @@ static void check_flow_invariants(ctx *c) {
                         "largest increase / allowed = %.3g (row %zu, t = %.6g)", worst, at + 2, col_at(t, 0, at));
 }
 
+/* W_init = θ(0) as the summary's spec generates it (same seed and stream): catches an
+ * edited init and one run's summary beside another run's layers. */
+static void check_init(ctx *c) {
+  static const char *R = "initial layers vs summary.json's spec";
+  dln_net *net = c->p->net;
+  if (!c->theta_spec) { dln_chk_add_na(c->rep, R, "integrity", "%s", c->theta_spec_why); return; }
+  double d = 0, n = 0;
+  for (size_t k = 0; k < net->nparams; ++k) {
+    d = fmax(d, fabs(c->theta_spec[k] - c->theta0[k]));
+    n = fmax(n, fabs(c->theta_spec[k]));
+  }
+  double rel = d / fmax(n, DBL_MIN);
+  dln_chk_add_integrity(c->rep, R, net->tied ? "U_init.npy" : "W*_init.npy / summary.json", rel <= 1e-10, 1e-10, rel,
+                        "max |theta0(files) - theta0(spec's seed)| / max |theta0| = %.3g", rel);
+}
+
 void dln_chk_consistency(ctx *c) {
   double phi = NAN;
   check_samples(c);
+  check_init(c);
   check_final_loss(c, &phi);
   check_flow_invariants(c);
 }

@@ -43,6 +43,7 @@ typedef struct ctx {
   const chk_summary *sum;
   const char *dir;
   double *theta_spec;      /* θ(0) as the summary's spec generates it (NULL: not compared) */
+  char theta_spec_why[200]; /* why theta_spec is NULL */
   int diverged;            /* the run stopped by divergence (summary stop_reason) */
 } ctx;
 
@@ -64,7 +65,9 @@ int dln_chk_read_trajectory(const char *dir, dln_table **out);
 /* Layers W{j}_<suffix>.npy (tied: U_<suffix>.npy) into theta. *found = 0 when absent. */
 int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, double *theta, int *found);
 /* summary.json -> the resolved spec, with the data fields pointing at the folder's files. */
-int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum);
+/* orig (may be NULL): the spec as run, before the data options point at the folder
+ * (*have_orig = 1 when copied; free it with dln_spec_free then). */
+int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum, dln_spec *orig, int *have_orig);
 
 /* ---- integrity rows (check_integrity.c): they always apply ---- */
 /* An integrity row: holds, or INCONSISTENT naming file. */

@@ -156,7 +156,7 @@ static void read_summary_fields(json_t *root, chk_summary *sum) {
 }
 
 /* summary.json -> the resolved spec, with the data fields pointing at the folder's files. */
-int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum) {
+int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum, dln_spec *orig, int *have_orig) {
   char *path = dln_path_join(dir, "summary.json");
   if (!path) return dln_error(DLN_ENOMEM, "out of memory");
   int st = DLN_OK;
@@ -202,6 +202,8 @@ int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum) {
     st = dln_error(DLN_EFORMAT, "%s: field \"spec\": %s", path, msg);
     goto done;
   }
+  /* the spec as run (its own data options), for the init check */
+  if (orig && dln_spec_copy(orig, spec) == DLN_OK) *have_orig = 1;
   /* data from the folder */
   st = data_from_folder(dir, spec);
   if (!st) st = dln_spec_set(spec, "observe", "loss"); /* the builder's observer is not used */
