@@ -268,6 +268,18 @@ static int rate_roundoff(ctx *c, int i, char *why, size_t len) {
   dln_net *net = c->p->net;
   double th = dln_norm2(net->nparams, c->theta0), floor_ = CHECK_ROUNDOFF * (c->acc + DBL_EPSILON) * th * th;
   if (net->tied || net->depth < 2) return 0;
+  if (i == 2 && c->fact) { /* 002 Thm 2: δ > 0 at the accuracy of W (scale ‖Ȳ‖) */
+    dln_loss *loss = c->p->loss;
+    double *W = calloc((size_t)loss->rows * (size_t)loss->cols, sizeof *W), delta = NAN;
+    int ok = W && !dln_net_product(net, c->theta0, W) && !dln_theory_deficiency_margin(loss, W, &delta);
+    free(W);
+    double fl = CHECK_ROUNDOFF * (c->acc + DBL_EPSILON) * fmax(loss->target_norm, DBL_MIN);
+    if (ok && delta > 0 && !(delta > fl)) {
+      snprintf(why, len, "002 Definition 3: deficiency margin delta > 0 at the run's accuracy fails (delta = %.3g <= %.3g)", delta, fl);
+      return 1;
+    }
+    return 0;
+  }
   if (i == 0 && net->depth == 2) {
     double cc = 0;
     const dln_mat *X = dln_loss_has(c->p->loss, DLN_LOSS_LSQ_DESIGN) ? dln_loss_design(c->p->loss) : NULL;
@@ -321,7 +333,7 @@ static void check_rates(ctx *c) {
       continue;
     }
     char why[240];
-    if (i < 2 && rate_roundoff(c, (int)i, why, sizeof why)) {
+    if (i < 3 && rate_roundoff(c, (int)i, why, sizeof why)) {
       dln_chk_add_na(c->rep, R, S, "%s", why);
       continue;
     }
