@@ -688,7 +688,7 @@ static void test_sweep(void **state) {
                 " \"sweep\": {\"sigma\": [0.1, 0.3], \"seed\": {\"from\": 1, \"count\": 2}}}\n");
   run_dln((const char *[]){"sweep", "sw.json", "--threads", "1", "--quiet", NULL});
   expect_rc(0, (const char *[]){"check", "sw", "--quiet", NULL});
-  expect_verdict("sw", "ensemble.csv vs ensemble.json", "holds", "84 rows of 4 runs");
+  expect_verdict("sw", "ensemble.csv vs ensemble.json", "holds", "ensemble.csv: 84 rows agree");
   /* a row deleted; a NaN loss; a garbled row; the last loss of run 3 changed */
   copy_sweep("sw1");
   edit_line("sw1/ensemble.csv", 30, NULL);
@@ -723,6 +723,16 @@ static void test_sweep(void **state) {
   expect_verdict("sw5", "run subfolder", "holds", NULL);
   npy_add(tpath("sw5/rerun/0/W2_final.npy"), 0, 1.0);
   expect_tampered("sw5", "rerun/0");
+  /* shards: ensemble.shard<i>of<N>.json / .csv each checked */
+  tu_write_text(tpath("sh.json"),
+                "{\"task\": \"factorization\", \"target\": \"lowrank\", \"rows\": 3, \"cols\": 4, \"singular_values\": [2, 1, 0.3],\n"
+                " \"widths\": [4, 4, 3], \"t_end\": 1, \"samples\": 11, \"plot\": false, \"quiet\": true, \"out\": \"sh\",\n"
+                " \"sweep\": {\"seed\": {\"from\": 1, \"count\": 3}}}\n");
+  run_dln((const char *[]){"sweep", "sh.json", "--shard", "0/2", "--threads", "1", "--quiet", NULL});
+  run_dln((const char *[]){"sweep", "sh.json", "--shard", "1/2", "--threads", "1", "--quiet", NULL});
+  expect_rc(0, (const char *[]){"check", "sh", "--quiet", NULL});
+  edit_line("sh/ensemble.shard1of2.csv", 5, NULL);
+  expect_tampered("sh", "ensemble.shard1of2.csv");
 }
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {

@@ -30,8 +30,22 @@ static int is_file(const char *dir, const char *name) {
   return ok;
 }
 
+/* The sweep summaries of dir: ensemble.json, ensemble.shard<i>of<N>.json. */
+static int is_sweep_json(const char *name) {
+  size_t n = strlen(name);
+  return strncmp(name, "ensemble", 8) == 0 && n > 5 && strcmp(name + n - 5, ".json") == 0;
+}
+
+static int has_sweep(const char *dir) {
+  DIR *d = opendir(dir);
+  int found = 0;
+  for (struct dirent *e; d && !found && (e = readdir(d));) found = is_sweep_json(e->d_name) && is_file(dir, e->d_name);
+  if (d) closedir(d);
+  return found;
+}
+
 int dln_chk_is_multi(const char *dir) {
-  if (is_file(dir, "ensemble.json")) return 1;
+  if (has_sweep(dir)) return 1;
   char *p = dln_path_join(dir, "summary.json");
   json_t *root = p ? json_load_file(p, 0, NULL) : NULL;
   int multi = root && json_is_array(json_object_get(root, "runs"));
@@ -65,7 +79,7 @@ static int csv_split(char *s, char **f, int cap) {
 /* Per run of ensemble.json: what the CSV must hold. */
 typedef struct sweep_run {
   long rows, seen;
-  int diverged, bad;
+  int listed, diverged, bad; /* listed: in ensemble.json (a shard lists only its runs) */
   double t, loss;   /* final values */
   double last_t, last_loss;
 } sweep_run;
@@ -76,23 +90,23 @@ static int col_index(char **names, int n, const char *name) {
   return -1;
 }
 
-static void run_fail(dln_check_report *rep, int *nlisted, long k, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void run_fail(dln_check_report *rep, int *nlisted, long k, const char *fmt, ...) {
+static void run_fail(dln_check_report *rep, const char *csv, int *nlisted, long k, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void run_fail(dln_check_report *rep, const char *csv, int *nlisted, long k, const char *fmt, ...) {
   if (++*nlisted > MAX_RUN_ROWS) return;
   char what[160];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
-  dln_chk_add_integrity(rep, R_CSV, "ensemble.csv", 0, NAN, NAN, "run %ld: %s", k, what);
+  dln_chk_add_integrity(rep, R_CSV, csv, 0, NAN, NAN, "run %ld: %s", k, what);
 }
 
 /* The rows of ensemble.csv against the runs of ensemble.json. */
-static void sweep_csv(dln_check_report *rep, const char *dir, sweep_run *runs, long nruns) {
-  char *path = dln_path_join(dir, "ensemble.csv");
+static void sweep_csv(dln_check_report *rep, const char *dir, const char *csvname, sweep_run *runs, long nruns) {
+  char *path = dln_path_join(dir, csvname);
   FILE *fp = path ? fopen(path, "r") : NULL;
   free(path);
-  if (!fp) { dln_chk_add_integrity(rep, R_CSV, "ensemble.csv", 0, 0, 1, "missing or unreadable (ensemble.json lists %ld runs)", nruns); return; }
+  if (!fp) { dln_chk_add_integrity(rep, R_CSV, csvname, 0, 0, 1, "missing or unreadable (ensemble.json lists %ld runs)", nruns); return; }
   char *line = NULL, *head = NULL, **hn = NULL, **f = NULL;
   size_t cap = 0;
   long lineno = 1, total = 0;
@@ -106,7 +120,7 @@ static void sweep_csv(dln_check_report *rep, const char *dir, sweep_run *runs, l
     if (hn && f) csv_split(head, hn, nh), ct = col_index(hn, nh, "t"), cl = col_index(hn, nh, "loss");
   }
   if (!hn || !f || nh < 1 || strcmp(hn[0], "run") != 0) {
-    dln_chk_add_integrity(rep, R_CSV, "ensemble.csv", 0, 0, 1, "line 1: expected a header starting with \"run\"");
+    dln_chk_add_integrity(rep, R_CSV, csvname, 0, 0, 1, "line 1: expected a header starting with \"run\"");
     bad = 1;
   }
   while (!bad && getline(&line, &cap, fp) > 0) {
@@ -115,8 +129,8 @@ static void sweep_csv(dln_check_report *rep, const char *dir, sweep_run *runs, l
     int n = csv_split(line, f, nh + 1);
     char *e = NULL;
     long k = n == nh ? strtol(f[0], &e, 10) : -1;
-    if (n != nh || !e || *e || k < 0 || k >= nruns) {
-      dln_chk_add_integrity(rep, R_CSV, "ensemble.csv", 0, nh, n, "line %ld: garbled row (%d fields, expected %d; run \"%.20s\")", lineno, n,
+    if (n != nh || !e || *e || k < 0 || k >= nruns || !runs[k].listed) {
+      dln_chk_add_integrity(rep, R_CSV, csvname, 0, nh, n, "line %ld: garbled row (%d fields, expected %d; run \"%.20s\")", lineno, n,
                             nh, n ? f[0] : "");
       bad = 1;
       break;
@@ -125,51 +139,49 @@ static void sweep_csv(dln_check_report *rep, const char *dir, sweep_run *runs, l
     double t = ct >= 0 ? strtod(f[ct], &e) : 0, L = cl >= 0 && f[cl][0] ? strtod(f[cl], NULL) : NAN;
     ++r->seen, ++total;
     if (!r->bad && (ct >= 0 && (!isfinite(t) || (r->seen > 1 && !(t > r->last_t)))))
-      r->bad = 1, run_fail(rep, &nlisted, k, "t = %.17g after %.17g: not finite and increasing", t, r->last_t);
+      r->bad = 1, run_fail(rep, csvname, &nlisted, k, "t = %.17g after %.17g: not finite and increasing", t, r->last_t);
     else if (!r->bad && cl >= 0 && isnan(L) && !r->diverged)
-      r->bad = 1, run_fail(rep, &nlisted, k, "a NaN or empty loss (line %ld) in a run that did not diverge", lineno);
+      r->bad = 1, run_fail(rep, csvname, &nlisted, k, "a NaN or empty loss (line %ld) in a run that did not diverge", lineno);
     r->last_t = t, r->last_loss = L;
   }
   fclose(fp);
   for (long k = 0; k < nruns && !bad; ++k) {
     sweep_run *r = &runs[k];
     if (r->bad) continue;
-    if (r->seen != r->rows) r->bad = 1, run_fail(rep, &nlisted, k, "%ld rows in ensemble.json, %ld in ensemble.csv", r->rows, r->seen);
-    else if (r->rows && isfinite(r->t) && r->last_t != r->t) r->bad = 1, run_fail(rep, &nlisted, k, "final t %.17g in ensemble.json, last row %.17g", r->t, r->last_t);
+    if (r->seen != r->rows) r->bad = 1, run_fail(rep, csvname, &nlisted, k, "%ld rows in ensemble.json, %ld in ensemble.csv", r->rows, r->seen);
+    else if (r->rows && isfinite(r->t) && r->last_t != r->t) r->bad = 1, run_fail(rep, csvname, &nlisted, k, "final t %.17g in ensemble.json, last row %.17g", r->t, r->last_t);
     else if (r->rows && isfinite(r->loss) && !(fabs(r->last_loss - r->loss) <= 1e-12 * fabs(r->loss)))
-      r->bad = 1, run_fail(rep, &nlisted, k, "final loss %.17g in ensemble.json, last row %.17g", r->loss, r->last_loss);
+      r->bad = 1, run_fail(rep, csvname, &nlisted, k, "final loss %.17g in ensemble.json, last row %.17g", r->loss, r->last_loss);
   }
   if (nlisted > MAX_RUN_ROWS)
-    dln_chk_add_integrity(rep, R_CSV, "ensemble.csv", 0, 0, nlisted, "and %d more failing runs", nlisted - MAX_RUN_ROWS);
+    dln_chk_add_integrity(rep, R_CSV, csvname, 0, 0, nlisted, "and %d more failing runs", nlisted - MAX_RUN_ROWS);
   if (!bad && !nlisted)
-    dln_chk_add_integrity(rep, R_CSV, "", 1, (double)total, (double)total, "%ld rows of %ld runs agree with ensemble.json", total, nruns);
+    dln_chk_add_integrity(rep, R_CSV, "", 1, (double)total, (double)total, "%s: %ld rows agree with the runs of its summary", csvname, total);
   free(line), free(head), free(hn), free(f);
 }
 
-/* ensemble.json: its runs; the manifest; the CSV. */
-static void sweep_files(dln_check_report *rep, const char *dir) {
-  static const char *const need[] = {"ensemble.json", "ensemble.csv", NULL};
-  char *path = dln_path_join(dir, "ensemble.json");
+/* A sweep summary (ensemble.json or a shard's): its runs against its CSV. */
+static void sweep_files(dln_check_report *rep, const char *dir, const char *name) {
+  char *path = dln_path_join(dir, name);
   json_error_t err;
   json_t *root = path ? json_load_file(path, 0, &err) : NULL, *runs = json_object_get(root, "runs");
   free(path);
   if (!json_is_array(runs)) {
-    dln_chk_add_integrity(rep, R_CSV, "ensemble.json", 0, 0, 1, "expected JSON with a \"runs\" array (%s)", root ? "no runs" : err.text);
+    dln_chk_add_integrity(rep, R_CSV, name, 0, 0, 1, "expected JSON with a \"runs\" array (%s)", root ? "no runs" : err.text);
     json_decref(root);
     return;
   }
-  json_t *id = json_object_get(root, "run_id"), *cpl = json_object_get(root, "complete");
-  dln_chk_manifest_dir(rep, dir, "ensemble.json", json_is_string(id) ? json_string_value(id) : "",
-                       json_is_boolean(cpl) ? json_is_true(cpl) : -1, need);
   long n = (long)json_array_size(runs);
-  sweep_run *r = calloc((size_t)(n ? n : 1), sizeof *r);
   size_t i;
-  json_t *e;
+  json_t *e, *nr = json_object_get(root, "nruns");
+  if (json_is_integer(nr) && json_integer_value(nr) > n && json_integer_value(nr) < (1L << 30)) n = (long)json_integer_value(nr);
+  sweep_run *r = calloc((size_t)(n ? n : 1), sizeof *r);
   json_array_foreach(runs, i, e) {
     if (!r) break;
     json_t *k = json_object_get(e, "run"), *fin = json_object_get(e, "final"), *x;
     long j = json_is_integer(k) ? (long)json_integer_value(k) : (long)i;
     if (j < 0 || j >= n) continue;
+    r[j].listed = 1;
     r[j].rows = json_integer_value(json_object_get(e, "rows"));
     x = json_object_get(e, "stop_reason");
     r[j].diverged = json_is_string(x) && (strcmp(json_string_value(x), "diverged") == 0 || strcmp(json_string_value(x), "solver") == 0);
@@ -179,7 +191,10 @@ static void sweep_files(dln_check_report *rep, const char *dir) {
     r[j].loss = json_is_number(x) ? json_number_value(x) : NAN;
   }
   json_t *csv = json_object_get(root, "csv");
-  if (r && !json_is_null(csv)) sweep_csv(rep, dir, r, n);
+  if (r && json_is_string(csv)) { /* the CSV's path as the sweep wrote it: its file name in dir */
+    const char *c = json_string_value(csv), *slash = strrchr(c, '/');
+    sweep_csv(rep, dir, slash ? slash + 1 : c, r, n);
+  }
   free(r);
   json_decref(root);
 }
@@ -225,9 +240,32 @@ static void check_subfolders(dln_check_report *rep, const char *dir, const char 
   free(base);
 }
 
+/* manifest.json of the folder against the summary that names the run id (ensemble.json,
+ * else summary.json; a shard's folder has none). */
+static void multi_manifest(dln_check_report *rep, const char *dir) {
+  static const char *const need_sweep[] = {"ensemble.json", "ensemble.csv", NULL}, *const need_job[] = {"summary.json", NULL};
+  const char *sum = is_file(dir, "ensemble.json") ? "ensemble.json" : is_file(dir, "summary.json") ? "summary.json" : NULL;
+  static const char *const none[] = {NULL};
+  json_t *root = NULL;
+  if (sum) {
+    char *p = dln_path_join(dir, sum);
+    root = p ? json_load_file(p, 0, NULL) : NULL;
+    free(p);
+  }
+  json_t *id = json_object_get(root, "run_id"), *cpl = json_object_get(root, "complete");
+  dln_chk_manifest_dir(rep, dir, sum ? sum : "ensemble.json", json_is_string(id) ? json_string_value(id) : "",
+                       json_is_boolean(cpl) ? json_is_true(cpl) : -1,
+                       !sum ? none : strcmp(sum, "ensemble.json") == 0 ? need_sweep : need_job);
+  json_decref(root);
+}
+
 int dln_chk_multi(const char *dir, const dln_check_options *opt, dln_check_report *rep) {
-  snprintf(rep->method, sizeof rep->method, "%s", is_file(dir, "ensemble.json") ? "sweep" : "several runs");
-  if (is_file(dir, "ensemble.json")) sweep_files(rep, dir);
+  snprintf(rep->method, sizeof rep->method, "%s", has_sweep(dir) ? "sweep" : "several runs");
+  multi_manifest(rep, dir);
+  DIR *d = opendir(dir);
+  for (struct dirent *e; d && (e = readdir(d));)
+    if (is_sweep_json(e->d_name) && is_file(dir, e->d_name)) sweep_files(rep, dir, e->d_name);
+  if (d) closedir(d);
   check_subfolders(rep, dir, NULL, opt);
   for (size_t i = 0; i < rep->n; ++i) {
     const dln_check_item *it = &rep->items[i];
