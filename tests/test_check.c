@@ -617,6 +617,15 @@ static void test_tampering(void **state) {
   copy_run("good", "t12");
   npy_add(tpath("t12/W1_init.npy"), 1, 1e-6);
   expect_tampered("t12", "_init.npy");
+  /* 13. an end-to-end run's W_final.npy edited */
+  run_dln((const char *[]){"run", "--task", "factorization", "--target", "lowrank", "--rows", "3", "--cols", "4",
+                           "--singular_values", "2,1,0.3", "--widths", "4,4,3", "--init", "balanced", "--method", "e2e_flow",
+                           "--t_end", "4", "--quiet", "--plot=false", "--out", "e2e", NULL});
+  expect_rc(0, (const char *[]){"check", "e2e", "--quiet", NULL});
+  expect_verdict("e2e", "final layers vs last loss sample", "holds", NULL);
+  copy_run("e2e", "t13");
+  npy_add(tpath("t13/W_final.npy"), 0, 0.5);
+  expect_tampered("t13", "W_final.npy");
   /* with a manifest: intact passes, the manifest row holds */
   copy_run("good", "m");
   struct stat sb;

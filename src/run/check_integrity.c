@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "dln/error.h"
+#include "dln/io.h"
+#include "dln/loss.h"
 #include "dln/manifest.h"
 #include "dln/net.h"
 #include "run/check_internal.h"
@@ -126,19 +128,33 @@ static double loss_slack(double tol, double L, double L0) {
   return tol * (fabs(L) + sqrt(fabs(L) * s0)) + 1e3 * DBL_EPSILON * s0;
 }
 
+/* e2e runs: ℓ(W_final.npy) = the last loss sample. 0: not an e2e run with W_final. */
+static int e2e_final_loss(ctx *c, double *phi) {
+  if (!c->p->e2e) return 0;
+  char *p = dln_path_join(c->dir, "W_final.npy");
+  dln_mat *W = NULL;
+  int st = p ? dln_npy_read(p, &W) : DLN_ENOMEM;
+  free(p);
+  dln_loss *loss = c->p->loss;
+  if (!st && W->rows == loss->rows && W->cols == loss->cols) st = dln_loss_eval(loss, W->data, phi, NULL);
+  else if (!st) *phi = NAN;
+  dln_mat_free(W);
+  return !st;
+}
+
 /* φ(θ_final) = the last loss sample (the final layers are the last state). */
 static void check_final_loss(ctx *c, double *phi) {
   static const char *R = "final layers vs last loss sample";
   const dln_table *t = c->tab;
-  int cl = dln_table_col(t, "loss");
-  if (!c->thetaf || cl < 0 || c->diverged) {
+  int cl = dln_table_col(t, "loss"), e2e = cl >= 0 && !c->diverged && e2e_final_loss(c, phi);
+  if (!e2e && (!c->thetaf || cl < 0 || c->diverged)) {
     dln_chk_add_na(c->rep, R, "integrity", "%s", !c->thetaf ? "final layers recorded fails (end-to-end run)"
                                                 : cl < 0 ? "loss column recorded fails" : "a finite end point fails (the run diverged)");
     return;
   }
-  dln_net_grad(c->p->net, c->p->loss, c->thetaf, phi, NULL, NULL);
+  if (!e2e) dln_net_grad(c->p->net, c->p->loss, c->thetaf, phi, NULL, NULL);
   double L = col_at(t, cl, t->nrows - 1), L0 = col_at(t, cl, 0), b = loss_slack(c->tol, L, L0), dev = fabs(*phi - L);
-  const char *file = c->p->net->tied ? "U_final.npy" : "W*_final.npy or the data files";
+  const char *file = e2e ? "W_final.npy or the data files" : c->p->net->tied ? "U_final.npy" : "W*_final.npy or the data files";
   dln_chk_add_integrity(c->rep, R, file, dev <= b, b, dev, "loss of the final layers %.10g, last sample %.10g (|diff| %.3g, allowed %.3g)",
                         *phi, L, dev, b);
 }
