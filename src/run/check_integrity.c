@@ -206,6 +206,15 @@ static void check_init(ctx *c) {
   static const char *R = "initial layers vs summary.json's spec";
   dln_net *net = c->p->net;
   if (!c->theta_spec) { dln_chk_add_na(c->rep, R, "integrity", "%s", c->theta_spec_why); return; }
+  /* an init may depend on the data (spectral: Ȳ's singular vectors): only comparable when
+   * the spec's own data are the folder's (a data file changed since the run: not applicable) */
+  double phf = NAN;
+  dln_net_grad(net, c->p->loss, c->theta_spec, &phf, NULL, NULL);
+  if (!(fabs(phf - c->theta_spec_phi) <= 1e-12 * fmax(fabs(phf), DBL_MIN))) {
+    dln_chk_add_na(c->rep, R, "integrity", "the spec's own data = the folder's data fails (loss %.10g vs %.10g at theta0 of the spec)",
+                   c->theta_spec_phi, phf);
+    return;
+  }
   double d = 0, n = 0;
   for (size_t k = 0; k < net->nparams; ++k) {
     d = fmax(d, fabs(c->theta_spec[k] - c->theta0[k]));

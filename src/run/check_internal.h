@@ -44,6 +44,7 @@ typedef struct ctx {
   const char *dir;
   double *theta_spec;      /* θ(0) as the summary's spec generates it (NULL: not compared) */
   char theta_spec_why[200]; /* why theta_spec is NULL */
+  double theta_spec_phi;   /* φ(theta_spec) on the spec's own data (vs the folder's: same data?) */
   int diverged;            /* the run stopped by divergence (summary stop_reason) */
 } ctx;
 
