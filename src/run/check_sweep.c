@@ -226,17 +226,34 @@ static void check_sub(dln_check_report *rep, const char *dir, const char *name, 
   free(p);
 }
 
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The run subfolders in name order (rerun/<k> one level down). */
 static void check_subfolders(dln_check_report *rep, const char *dir, const char *under, const dln_check_options *opt) {
   char *base = under ? dln_path_join(dir, under) : strdup(dir);
   DIR *d = base ? opendir(base) : NULL;
+  char **names = NULL;
+  size_t n = 0, cap = 0;
   for (struct dirent *e; d && (e = readdir(d));) {
     if (e->d_name[0] == '.') continue;
+    if (n == cap) {
+      char **nn = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof *nn);
+      if (!nn) break;
+      names = nn;
+    }
     char name[600];
     snprintf(name, sizeof name, "%s%s%s", under ? under : "", under ? "/" : "", e->d_name);
-    if (!under && strcmp(e->d_name, "rerun") == 0) check_subfolders(rep, dir, "rerun", opt);
-    else check_sub(rep, dir, name, opt);
+    if (!(names[n] = strdup(name))) break;
+    ++n;
   }
   if (d) closedir(d);
+  if (n) qsort(names, n, sizeof *names, cmp_name);
+  for (size_t i = 0; i < n; ++i) {
+    if (!under && strcmp(names[i], "rerun") == 0) check_subfolders(rep, dir, "rerun", opt);
+    else check_sub(rep, dir, names[i], opt);
+    free(names[i]);
+  }
+  free(names);
   free(base);
 }
 
