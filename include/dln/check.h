@@ -10,6 +10,14 @@
  * C_j; the sign of det W (002 Lemma 2); the end point's stratum, critical value and
  * Hessian (004 Lemma 3.2, Prop. 4; 002 Prop. 3), 000 Thm 3 and 002 Thm 3.
  *
+ * Integrity rows come first and always apply (docs/check.md "Integrity"): manifest.json
+ * (sizes, SHA-256, run id), the trajectory vs summary.json, the final layers vs the last
+ * loss sample, C_j and a non-increasing loss under flow, W_init vs the spec's init; a
+ * failure is INCONSISTENT (DLN_CHECK_EXIT_INCONSISTENT), never VIOLATED. Hypotheses of the
+ * form "x > 0" are decided at the run's accuracy (x > 100·(rtol + eps)·scale). A folder of
+ * several runs (a sweep's ensemble*.json, the default job) gets its files' integrity and
+ * one row per run subfolder.
+ *
  * Tolerance: tol = slack · rtol for the adaptive integrators (default slack 1e4), so a
  * violation beyond tol is a bug or a corrupted trajectory rather than integration error;
  * a violation within 100·tol is reported as a likely too-loose integrator tolerance. */
