@@ -32,6 +32,32 @@ static double sv_ratio(const double *W, int n) {
   return r;
 }
 
+/* 002 Lemma 2 in floating point: balancedness holds only up to round-off / the run's
+ * accuracy, so once σ_min(W(t)) falls to that level the sign can flip numerically (a
+ * wide hidden layer lets it: seen at σ_min/σ_max = 8e-12). The recorded σ_min/σ_max must
+ * stay above CHECK_ROUNDOFF·(acc + eps) at every sample; 0 with a not-applicable row. */
+static int det_trajectory_ok(ctx *c, int n) {
+  static const char *R = "sign of det W constant", *S = "002 Lemma 2";
+  char last[32];
+  snprintf(last, sizeof last, "sv_%d", n);
+  int c1 = dln_table_col(c->tab, "sv_1"), ck = dln_table_col(c->tab, last);
+  if (c1 < 0 || ck < 0) {
+    dln_chk_add_na(c->rep, R, S, "sigma_min(W(t)) recorded fails (no sv columns: a pass through round-off cannot be excluded)");
+    return 0;
+  }
+  double floor_ = CHECK_ROUNDOFF * (c->acc + DBL_EPSILON), worst = INFINITY, at = 0;
+  for (size_t i = 0; i < c->tab->nrows; ++i) {
+    const double *r = c->tab->data + i * (size_t)c->tab->ncols;
+    double q = r[ck] / r[c1];
+    if (!(q >= worst)) worst = q, at = r[0];
+  }
+  if (!(worst > floor_)) {
+    dln_chk_add_na(c->rep, R, S, "sigma_min/sigma_max of W(t) above the run's accuracy fails (%.3g <= %.3g at t = %.4g)", worst, floor_, at);
+    return 0;
+  }
+  return 1;
+}
+
 /* sign det W constant (002 Lemma 2): untied, square W, balanced, det W(0) ≠ 0 beyond round-off. */
 void dln_chk_det(ctx *c) {
   static const char *R = "sign of det W constant", *S = "002 Lemma 2";
@@ -42,6 +68,7 @@ void dln_chk_det(ctx *c) {
   if (!c->flow) { dln_chk_add_na(c->rep, R, S, "layer-wise gradient flow fails (method %s)", c->spec->method); return; }
   double ub = net->depth >= 2 && !net->tied ? dln_net_unbalancedness(net, c->theta0) / fmax(DBL_MIN, theta_norm2(net, c->theta0)) : 0;
   if (!(ub <= CHECK_BALANCED)) { dln_chk_add_na(c->rep, R, S, "balanced fails (max_j |C_j|/|theta|^2 = %.3g > %g)", ub, CHECK_BALANCED); return; }
+  if (!det_trajectory_ok(c, rows)) return;
   dln_bias *b = NULL;
   double *W = malloc((size_t)rows * (size_t)cols * sizeof *W);
   if (!W || dln_bias_alloc(&b, rows, cols)) {
@@ -102,6 +129,12 @@ static void end_stratum(ctx *c, end_point *e) {
   dln_stratum *s = &e->s;
   if (!c->fact) {
     dln_chk_add_na(c->rep, RS, SS, "factorization loss fails (%s)", loss->ops->name);
+    return;
+  }
+  /* the classifier's component tolerance is loose (√tol): a point still moving towards a
+   * saddle passes it; the value is only predicted at a critical point */
+  if (!e->critical) {
+    dln_chk_add_na(c->rep, RS, SS, "end point critical fails (|grad phi| = %.3g > %g max(1, phi))", e->gn, CHECK_GRAD_TOL);
     return;
   }
   dln_stratum_options so;
