@@ -143,8 +143,11 @@ static void num(char *buf, size_t n, double x) {
 }
 
 void dln_check_print(const dln_check_report *rep, FILE *fp) {
-  fprintf(fp, "dln check %s: method %s, tolerance %.3g (slack %.3g x rtol %.3g)\n", rep->dir, rep->method, rep->tol,
-          rep->slack, rep->rtol);
+  if (rep->tol > 0)
+    fprintf(fp, "dln check %s: method %s, tolerance %.3g (slack %.3g x rtol %.3g)\n", rep->dir, rep->method, rep->tol,
+            rep->slack, rep->rtol);
+  else /* a folder of several runs: each subfolder has its own tolerance */
+    fprintf(fp, "dln check %s: %s (the files, then each run subfolder)\n", rep->dir, rep->method);
   fprintf(fp, "%-40s %-24s %-44s %11s %11s %10s  %s\n", "result", "source", "hypotheses", "bound/pred", "measured", "margin",
           "verdict");
   for (size_t i = 0; i < rep->n; ++i) {
