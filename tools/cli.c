@@ -101,6 +101,8 @@ const char *const cli_exit_codes_text =
     "  0    success\n"
     "  3    the run diverged (outputs and summary.json are still written, stop_reason \"diverged\")\n"
     "  4    dln check: an applicable result is violated beyond the tolerance (see check.json)\n"
+    "  5    dln check: the folder's files are tampered with or inconsistent (manifest mismatch,\n"
+    "       final layers vs trajectory vs summary.json; the message names the file)\n"
     "  64   bad command line (EX_USAGE)\n"
     "  65   bad spec or data values (EX_DATAERR)\n"
     "  66   a spec or data file is missing or unreadable (EX_NOINPUT)\n"

@@ -22,6 +22,10 @@ static void usage_check(FILE *fp) {
           "spec's out), a RUNDIR is a folder written by dln run. Prints a table (result, source,\n"
           "hypotheses, bound or prediction, measured, margin, verdict) and writes RUNDIR/check.json.\n"
           "A result counts as violated beyond tol = S * rtol (default S = 1e4; docs/check.md).\n"
+          "Integrity rows first: manifest.json (sizes, SHA-256, run_id), the final layers vs the\n"
+          "last loss sample vs summary.json, C_j and a non-increasing loss under flow; a failure\n"
+          "is INCONSISTENT (exit 5, naming the file). A sweep folder (ensemble.json): ensemble.csv\n"
+          "vs ensemble.json, and every run subfolder.\n"
           "\n"
           "  --out DIR   output folder of the run (SPEC.json only)\n"
           "  --slack S   tolerance = S * rtol of the run (default 1e4)\n"
@@ -126,13 +130,22 @@ static int check_dir(const check_args *a, const char *dir) {
   st = dln_check_write_json(&rep, path);
   free(path);
   if (st) rc = cli_fail(st, DLN_RUN_FAIL_OUTPUT);
-  else if (rep.nviolated) {
+  else if (rep.ninconsistent) { /* tampered or mixed files: before any theory verdict */
+    const dln_check_item *first = NULL;
+    for (size_t i = 0; i < rep.n && !first; ++i)
+      if (rep.items[i].integrity && rep.items[i].v.applicable && !rep.items[i].v.holds) first = &rep.items[i];
+    fprintf(stderr, "dln: %s/%s: %d integrity check%s failed, first: %s: %s\n", dir, first->file[0] ? first->file : "",
+            rep.ninconsistent, rep.ninconsistent == 1 ? "" : "s", first->v.result, first->v.message);
+    rc = DLN_CHECK_EXIT_INCONSISTENT;
+  } else if (rep.nviolated) {
     const dln_check_item *first = NULL;
     for (size_t i = 0; i < rep.n && !first; ++i)
       if (rep.items[i].v.applicable && !rep.items[i].v.holds) first = &rep.items[i];
     fprintf(stderr, "dln: %s: %d applicable result%s violated, first: %s (%s): %s; %s\n", dir, rep.nviolated,
             rep.nviolated == 1 ? "" : "s", first->v.result, first->v.source, first->v.message, first->cause);
     rc = DLN_CHECK_EXIT_VIOLATED;
+  } else if (rep.nunverified && !a->quiet) {
+    fprintf(stderr, "dln: note: %s: no manifest.json: the files cannot be tied to one run (integrity unverified)\n", dir);
   }
   dln_check_report_free(&rep);
   return rc;

@@ -10,6 +10,14 @@
  * C_j; the sign of det W (002 Lemma 2); the end point's stratum, critical value and
  * Hessian (004 Lemma 3.2, Prop. 4; 002 Prop. 3), 000 Thm 3 and 002 Thm 3.
  *
+ * Integrity rows come first and always apply (docs/check.md "Integrity"): manifest.json
+ * (sizes, SHA-256, run id), the trajectory vs summary.json, the final layers vs the last
+ * loss sample, C_j and a non-increasing loss under flow, W_init vs the spec's init; a
+ * failure is INCONSISTENT (DLN_CHECK_EXIT_INCONSISTENT), never VIOLATED. Hypotheses of the
+ * form "x > 0" are decided at the run's accuracy (x > 100·(rtol + eps)·scale). A folder of
+ * several runs (a sweep's ensemble*.json, the default job) gets its files' integrity and
+ * one row per run subfolder.
+ *
  * Tolerance: tol = slack · rtol for the adaptive integrators (default slack 1e4), so a
  * violation beyond tol is a bug or a corrupted trajectory rather than integration error;
  * a violation within 100·tol is reported as a likely too-loose integrator tolerance. */
@@ -26,6 +34,11 @@ extern "C" {
 
 /* Exit status of `dln check` when an applicable result is violated. */
 #define DLN_CHECK_EXIT_VIOLATED 4
+/* Exit status when the folder's files are tampered with or inconsistent (a manifest
+ * mismatch, final weights that do not give the recorded loss, a cut trajectory, ...);
+ * it takes precedence over DLN_CHECK_EXIT_VIOLATED: the theory verdicts of such a folder
+ * mean nothing. */
+#define DLN_CHECK_EXIT_INCONSISTENT 5
 
 typedef struct dln_check_options {
   double slack;      /* tol = slack · rtol (adaptive flow); default 1e4 */
@@ -38,6 +51,10 @@ void dln_check_default_options(dln_check_options *opt);
 typedef struct dln_check_item {
   dln_verdict v;      /* result, source, applicable, hypotheses, bound, measured, margin, holds, message */
   char cause[160];    /* violated: "likely a bug ..." or "likely too loose a tolerance ..."; else "" */
+  int integrity;      /* an integrity row (files of one run, end point vs trajectory vs summary):
+                         failing is "INCONSISTENT", not "VIOLATED" */
+  int unverified;     /* (integrity) could not be verified, e.g. no manifest: neither a pass nor a failure */
+  char file[64];      /* integrity failure: the file it names (may be "") */
 } dln_check_item;
 
 typedef struct dln_check_report {
@@ -47,10 +64,12 @@ typedef struct dln_check_report {
   size_t n, cap;
   dln_check_item *items;
   int napplicable, nholds, nviolated;
+  int ninconsistent, nunverified; /* integrity rows failing / not verifiable */
 } dln_check_report;
 
 /* Evaluate every result on the run folder dir. Returns DLN_OK when the folder could be
- * read (violations are counted in rep->nviolated), or an error for bad input: DLN_EIO
+ * read (violations are counted in rep->nviolated, integrity failures in
+ * rep->ninconsistent), or an error for bad input: DLN_EIO
  * (folder or file missing), DLN_EFORMAT (garbled summary.json, missing field), with a
  * one-line message naming the file, field, expected and found value. rep is always
  * valid afterwards: free it with dln_check_report_free. opt may be NULL. */

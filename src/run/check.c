@@ -27,9 +27,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <float.h>
+#include <lapacke.h>
+
 #include "dln/error.h"
 #include "dln/net.h"
 #include "dln/observe.h"
+#include "dln/rng.h"
 #include "dln/spec.h"
 #include "dln/theory.h"
 #include "run/check_internal.h"
@@ -70,6 +74,42 @@ static dln_cf *pick_cf(ctx *c, char *why, size_t len) {
     memmove(p, p + 16, strlen(p + 16) + 1);
   if (!cf && !why[0]) snprintf(why, len, "no closed form for depth %d%s", c->p->net->depth, c->p->net->tied ? " (tied)" : "");
   return cf;
+}
+
+/* 002 Ex. 5 / Lemma 2 assume <-grad l(W(t)), u_r(t) v_r(t)^T> = c_r for all t: the
+ * library checks it at t = 0 only; here also at the end point. 1 when it holds (within
+ * tol relative to max_r |c_r|), else 0 with the reason in why. */
+static int aligned_holds_at_end(ctx *c, dln_cf *cf, char *why, size_t len) {
+  if (!c->thetaf) { snprintf(why, len, "constant gradient alignment: end-point layers recorded fails (end-to-end run)"); return 0; }
+  dln_loss *loss = c->p->loss;
+  int m = loss->rows, n = loss->cols, p = m < n ? m : n;
+  size_t mn = (size_t)m * (size_t)n;
+  double *W = calloc(mn, sizeof *W), *G = calloc(mn, sizeof *G), *U = calloc((size_t)m * m, sizeof *U),
+         *VT = calloc((size_t)n * n, sizeof *VT), *s = calloc((size_t)p + 1, sizeof *s), *sup = calloc((size_t)p + 1, sizeof *sup);
+  int ok = 0;
+  double worst = INFINITY, scale = 0, val = 0;
+  if (W && G && U && VT && s && sup && !dln_net_grad(c->p->net, loss, c->thetaf, NULL, NULL, W) && !dln_loss_eval(loss, W, &val, G) &&
+      !LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'A', 'A', m, n, W, m, s, U, m, VT, n, sup)) {
+    worst = 0;
+    for (int r = 0; r < p; ++r) {
+      double cr0 = 0, cr = 0;
+      dln_cf_component_params(cf, r, &cr0, NULL, NULL);
+      for (int j = 0; j < n; ++j) {
+        double gv = 0; /* (G v_r)_i summed against u_r */
+        for (int i = 0; i < m; ++i) gv += U[i + (size_t)r * m] * G[i + (size_t)j * m];
+        cr -= gv * VT[r + (size_t)j * n];
+      }
+      scale = fmax(scale, fabs(cr0));
+      worst = fmax(worst, fabs(cr - cr0));
+    }
+    worst /= fmax(scale, DBL_MIN);
+    ok = worst <= c->tol;
+  }
+  if (!ok)
+    snprintf(why, len, "constant gradient alignment <-grad l, u_r v_r^T> = c_r fails at the end point (max_r |c_r(end) - c_r(0)|/max_r |c_r(0)| = %.3g > %.3g)",
+             worst, c->tol);
+  free(W), free(G), free(U), free(VT), free(s), free(sup);
+  return ok;
 }
 
 static int cmp_desc(const void *a, const void *b) {
@@ -176,6 +216,11 @@ static void check_closed_forms(ctx *c) {
   if (!c->flow) { dln_chk_add_na(c->rep, "closed form", S, "layer-wise gradient flow fails (method %s)", c->spec->method); return; }
   dln_cf *cf = pick_cf(c, why, sizeof why);
   if (!cf) { dln_chk_add_na(c->rep, "closed form", S, "%s", why); return; }
+  if (dln_cf_kind_of(cf) == DLN_CF_ALIGNED && !aligned_holds_at_end(c, cf, why, sizeof why)) {
+    dln_chk_add_na(c->rep, "closed form", dln_cf_name(cf), "%s", why);
+    dln_cf_free(cf);
+    return;
+  }
   dln_loss *loss = c->p->loss;
   const char *name = dln_cf_name(cf);
   char hyp[256];
@@ -215,6 +260,56 @@ static int rate_gd(ctx *c, const dln_curve *cv, double tol, dln_verdict *v) {
   return dln_bound_gd_remark2(c->p->net, c->p->loss, c->theta0, c->spec->train.eta, cv, tol, v);
 }
 
+/* "x > 0" hypotheses at the run's accuracy: an imbalance below what the integrator
+ * resolves (CHECK_ROUNDOFF·(acc + eps)·‖θ(0)‖²; C_j and Λ scale like ‖θ‖²) is zero.
+ * 003 Thm 1 (c > 0) for i = 0, 004 Prop. 2 (C_l's d_{l+1}-th eigenvalue > 0) for i = 1.
+ * 1 with the reason in why when the hypothesis fails at this accuracy. */
+static int rate_roundoff(ctx *c, int i, char *why, size_t len) {
+  dln_net *net = c->p->net;
+  double th = dln_norm2(net->nparams, c->theta0), floor_ = CHECK_ROUNDOFF * (c->acc + DBL_EPSILON) * th * th;
+  if (net->tied || net->depth < 2) return 0;
+  if (i == 2 && c->fact) { /* 002 Thm 2: δ > 0 at the accuracy of W (scale ‖Ȳ‖) */
+    dln_loss *loss = c->p->loss;
+    double *W = calloc((size_t)loss->rows * (size_t)loss->cols, sizeof *W), delta = NAN;
+    int ok = W && !dln_net_product(net, c->theta0, W) && !dln_theory_deficiency_margin(loss, W, &delta);
+    free(W);
+    double fl = CHECK_ROUNDOFF * (c->acc + DBL_EPSILON) * fmax(loss->target_norm, DBL_MIN);
+    if (ok && delta > 0 && !(delta > fl)) {
+      snprintf(why, len, "002 Definition 3: deficiency margin delta > 0 at the run's accuracy fails (delta = %.3g <= %.3g)", delta, fl);
+      return 1;
+    }
+    return 0;
+  }
+  if (i == 0 && net->depth == 2) {
+    double cc = 0;
+    const dln_mat *X = dln_loss_has(c->p->loss, DLN_LOSS_LSQ_DESIGN) ? dln_loss_design(c->p->loss) : NULL;
+    if (dln_theory_imbalance_c(net, X, c->theta0, &cc, NULL, NULL, NULL, NULL) == DLN_OK && !(cc > floor_)) {
+      snprintf(why, len, "003 Theorem 1: c > 0 at the run's accuracy fails (c = %.3g <= %g (rtol + eps) |theta0|^2 = %.3g)", cc,
+               CHECK_ROUNDOFF, floor_);
+      return 1;
+    }
+  } else if (i == 1) {
+    const int *d = net->widths;
+    for (int l = 1; l < net->depth; ++l) {
+      int q = d[l];
+      if (q < d[l + 1]) return 0; /* not pyramidal: the library says so */
+      double *C = calloc((size_t)q * q, sizeof *C), *ev = calloc((size_t)q, sizeof *ev);
+      int bad = 0;
+      if (C && ev && !dln_net_conserved(net, c->theta0, l, C) && !LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'U', q, C, q, ev)) {
+        double lam = ev[q - d[l + 1]]; /* ascending: the d_{l+1}-th largest */
+        if (!(lam > floor_)) {
+          snprintf(why, len, "004 Prop. 2: C_%d(0) has d_%d positive eigenvalues at the run's accuracy fails (%.3g <= %.3g)", l,
+                   l + 1, lam, floor_);
+          bad = 1;
+        }
+      }
+      free(C), free(ev);
+      if (bad) return 1;
+    }
+  }
+  return 0;
+}
+
 static void check_rates(ctx *c) {
   static const struct {
     const char *result, *source;
@@ -235,6 +330,11 @@ static void check_rates(ctx *c) {
     }
     if (!have) {
       dln_chk_add_na(c->rep, R, S, "loss column recorded fails (observe without \"loss\")");
+      continue;
+    }
+    char why[240];
+    if (i < 3 && rate_roundoff(c, (int)i, why, sizeof why)) {
+      dln_chk_add_na(c->rep, R, S, "%s", why);
       continue;
     }
     dln_verdict v;
@@ -274,29 +374,68 @@ typedef struct run_folder {
   dln_table *tab;
   double *thf; /* the final layers, if recorded (foundf) */
   int foundf;
+  chk_summary sum;
+  double *th_spec; /* θ(0) generated by the summary's spec */
+  char th_why[200];
+  double th_phi; /* φ(th_spec) on the spec's own data */
 } run_folder;
+
+/* θ(0) as the spec as run generates it: its data drawn again (as dln run: data first,
+ * then the init, from one stream), then its init. NULL with the reason in why when the
+ * spec cannot be re-run here (e.g. its data files are not at their paths). */
+static double *spec_theta0(dln_spec *orig, size_t np, double *phi, char *why, size_t len) {
+  dln_run_data d;
+  dln_run_parts p;
+  memset(&d, 0, sizeof d);
+  memset(&p, 0, sizeof p);
+  int phase = 0, st;
+  double *th = NULL;
+  dln_rng *rng = dln_rng_alloc(orig->seed, orig->stream);
+  if (!rng) st = dln_error(DLN_ENOMEM, "out of memory");
+  else if (!(st = dln_run_data_build(orig, rng, &d, &phase)) && !(st = dln_run_parts_build(orig, &d, rng, &p, &phase))) {
+    if (p.net->nparams != np) st = dln_error(DLN_EDIM, "%zu parameters, the folder's layers have %zu", p.net->nparams, np);
+    else if ((th = malloc((np ? np : 1) * sizeof *th))) memcpy(th, p.theta0, np * sizeof *th);
+    if (th) dln_net_grad(p.net, p.loss, th, phi, NULL, NULL); /* φ on the spec's own data */
+  }
+  if (!th) snprintf(why, len, "re-running the spec's init fails (%.150s)", st ? dln_last_error() : "out of memory");
+  dln_run_parts_free(&p);
+  dln_run_data_free(&d);
+  dln_rng_free(rng);
+  return th;
+}
 
 /* Read the run in dir into f (f->spec: the defaults). */
 static int load_folder(const char *dir, run_folder *f) {
-  int st, phase = 0;
-  if ((st = dln_chk_read_spec(dir, &f->spec))) return st;
-  if ((st = dln_run_data_build(&f->spec, NULL, &f->d, &phase))) return st;
-  if ((st = dln_run_parts_build(&f->spec, &f->d, NULL, &f->p, &phase))) return st;
+  int st, phase = 0, have_orig = 0;
+  dln_spec orig;
+  if ((st = dln_chk_read_spec(dir, &f->spec, &f->sum, &orig, &have_orig))) goto done;
+  if ((st = dln_run_data_build(&f->spec, NULL, &f->d, &phase))) goto done;
+  if ((st = dln_run_parts_build(&f->spec, &f->d, NULL, &f->p, &phase))) goto done;
+  if (have_orig) f->th_spec = spec_theta0(&orig, f->p.net->nparams, &f->th_phi, f->th_why, sizeof f->th_why);
   int found0 = 0;
-  if ((st = dln_chk_read_layers(dir, f->p.net, "init", f->p.theta0, &found0))) return st;
-  if (!found0)
-    return dln_error(DLN_EIO, "%s/%s: cannot read (missing); expected the initial layers of the run", dir,
-                     f->p.net->tied ? "U_init.npy" : "W1_init.npy");
+  if ((st = dln_chk_read_layers(dir, f->p.net, "init", f->p.theta0, &found0))) goto done;
+  if (!found0) {
+    st = dln_error(DLN_EIO, "%s/%s: cannot read (missing); expected the initial layers of the run", dir,
+                   f->p.net->tied ? "U_init.npy" : "W1_init.npy");
+    goto done;
+  }
   if (!f->p.e2e) {
     f->thf = calloc(f->p.net->nparams ? f->p.net->nparams : 1, sizeof *f->thf);
-    if (!f->thf) return dln_error(DLN_ENOMEM, "out of memory");
-    if ((st = dln_chk_read_layers(dir, f->p.net, "final", f->thf, &f->foundf))) return st;
+    if (!f->thf) {
+      st = dln_error(DLN_ENOMEM, "out of memory");
+      goto done;
+    }
+    if ((st = dln_chk_read_layers(dir, f->p.net, "final", f->thf, &f->foundf))) goto done;
   }
-  return dln_chk_read_trajectory(dir, &f->tab);
+  st = dln_chk_read_trajectory(dir, &f->tab);
+done:
+  if (have_orig) dln_spec_free(&orig);
+  return st;
 }
 
 static void folder_free(run_folder *f) {
   free(f->thf);
+  free(f->th_spec);
   dln_table_free(f->tab);
   dln_run_parts_free(&f->p);
   dln_run_data_free(&f->d);
@@ -304,7 +443,7 @@ static void folder_free(run_folder *f) {
 }
 
 /* The checks' context for the run f, and the report's header (tolerance, method). */
-static void ctx_init(ctx *c, run_folder *f, dln_check_report *rep, const dln_check_options *o) {
+static void ctx_init(ctx *c, run_folder *f, dln_check_report *rep, const dln_check_options *o, const char *dir) {
   dln_spec *spec = &f->spec;
   dln_table *tab = f->tab;
   memset(c, 0, sizeof *c);
@@ -322,6 +461,13 @@ static void ctx_init(ctx *c, run_folder *f, dln_check_report *rep, const dln_che
   double acc = spec->train.rtol;
   if (f->p.to.method == &dln_integrator_gauss && spec->train.gauss_h > 0) acc = fmax(acc, pow(spec->train.gauss_h, 2.0 * spec->train.gauss_stages));
   c->tol = o->tol > 0 ? o->tol : fmin(1e-1, o->slack * acc);
+  c->acc = acc;
+  c->sum = &f->sum;
+  c->dir = dir;
+  c->theta_spec = f->th_spec;
+  c->theta_spec_phi = f->th_phi;
+  snprintf(c->theta_spec_why, sizeof c->theta_spec_why, "%s", f->th_why);
+  c->diverged = strcmp(f->sum.stop_reason, "diverged") == 0;
   rep->tol = c->tol;
   rep->rtol = spec->train.rtol;
   rep->atol = spec->train.atol;
@@ -342,6 +488,7 @@ int dln_check_folder(const char *dir, const dln_check_options *opt, dln_check_re
   if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return dln_error(DLN_EIO, "%s: expected a run folder, found %s", dir, errno == ENOENT ? "no such folder" : "not a folder");
 
+  if (dln_chk_is_multi(dir)) return dln_chk_multi(dir, &o, rep); /* a sweep, the default job */
   run_folder f;
   memset(&f, 0, sizeof f);
   int st = dln_spec_default(&f.spec);
@@ -349,7 +496,9 @@ int dln_check_folder(const char *dir, const dln_check_options *opt, dln_check_re
   if ((st = load_folder(dir, &f))) goto done;
 
   ctx c;
-  ctx_init(&c, &f, rep, &o);
+  ctx_init(&c, &f, rep, &o, dir);
+  dln_chk_manifest(&c);
+  dln_chk_consistency(&c);
   check_closed_forms(&c);
   check_rates(&c);
   check_dissipation(&c);
@@ -358,9 +507,12 @@ int dln_check_folder(const char *dir, const dln_check_options *opt, dln_check_re
   dln_chk_sigma_dot(&c);
   dln_chk_end_point(&c);
   for (size_t i = 0; i < rep->n; ++i) {
-    if (!rep->items[i].v.applicable) continue;
+    const dln_check_item *it = &rep->items[i];
+    if (it->unverified) rep->nunverified++;
+    if (!it->v.applicable) continue;
     rep->napplicable++;
-    if (rep->items[i].v.holds) rep->nholds++;
+    if (it->v.holds) rep->nholds++;
+    else if (it->integrity) rep->ninconsistent++;
     else rep->nviolated++;
   }
 done:

@@ -16,6 +16,17 @@
 #define CHECK_LOOSE 100.0   /* a violation within this many tolerances: likely too loose a tolerance */
 #define CHECK_BALANCED 1e-6 /* max_j ‖C_j‖_F / ‖θ‖² counted as balanced */
 #define CHECK_GRAD_TOL 1e-6 /* ‖∇φ‖ ≤ this·max(1, φ): the end point counts as critical */
+#define CHECK_ROUNDOFF 100.0 /* a hypothesis "x > 0" needs x > this·(accuracy + eps)·scale */
+
+/* What summary.json says about the run (beyond its spec); NaN / -1 / "" when absent. */
+typedef struct chk_summary {
+  char run_id[40];
+  char stop_reason[32];
+  int complete;            /* -1: absent */
+  double t, step;          /* where the run stopped */
+  long samples;            /* samples_written, -1: absent */
+  double final_t, final_loss;
+} chk_summary;
 
 typedef struct ctx {
   dln_check_report *rep;
@@ -28,6 +39,13 @@ typedef struct ctx {
   int flow;                /* gradient-flow method (layer-wise) */
   int fact;                /* factorization loss */
   double tol, t_final;
+  double acc;              /* the run's accuracy: rtol (flow) or the quadrature error (gauss) */
+  const chk_summary *sum;
+  const char *dir;
+  double *theta_spec;      /* θ(0) as the summary's spec generates it (NULL: not compared) */
+  char theta_spec_why[200]; /* why theta_spec is NULL */
+  double theta_spec_phi;   /* φ(theta_spec) on the spec's own data (vs the folder's: same data?) */
+  int diverged;            /* the run stopped by divergence (summary stop_reason) */
 } ctx;
 
 /* ---- report items (check_report.c) ---- */
@@ -48,7 +66,29 @@ int dln_chk_read_trajectory(const char *dir, dln_table **out);
 /* Layers W{j}_<suffix>.npy (tied: U_<suffix>.npy) into theta. *found = 0 when absent. */
 int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, double *theta, int *found);
 /* summary.json -> the resolved spec, with the data fields pointing at the folder's files. */
-int dln_chk_read_spec(const char *dir, dln_spec *spec);
+/* orig (may be NULL): the spec as run, before the data options point at the folder
+ * (*have_orig = 1 when copied; free it with dln_spec_free then). */
+int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum, dln_spec *orig, int *have_orig);
+
+/* ---- integrity rows (check_integrity.c): they always apply ---- */
+/* An integrity row: holds, or INCONSISTENT naming file. */
+void dln_chk_add_integrity(dln_check_report *rep, const char *result, const char *file, int ok, double bound,
+                           double measured, const char *fmt, ...);
+/* manifest.json: every listed file intact, the summary's run_id, complete. */
+void dln_chk_manifest(ctx *c);
+/* The same for any folder: sumname (summary.json, ensemble.json) with its run_id and
+ * complete (-1: absent); need: the files that must be listed (NULL-terminated). */
+void dln_chk_manifest_dir(dln_check_report *rep, const char *dir, const char *sumname, const char *run_id, int complete,
+                          const char *const *need);
+
+/* ---- sweeps and multi-run folders (check_sweep.c) ---- */
+/* 1 when dir is a sweep (ensemble.json) or the default job (summary.json with "runs"). */
+int dln_chk_is_multi(const char *dir);
+/* Integrity of the sweep's files and dln_check_folder of every run subfolder. */
+int dln_chk_multi(const char *dir, const dln_check_options *opt, dln_check_report *rep);
+/* The end point against the trajectory and the summary; C_j(final) vs C_j(0); the loss
+ * non-increasing under flow; sample count and times; W_init vs the spec's init. */
+void dln_chk_consistency(ctx *c);
 
 /* ---- checks at recorded states (check_state.c) ---- */
 /* sign det W constant (002 Lemma 2): square W, balanced, det W(0) ≠ 0. */

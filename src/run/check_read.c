@@ -2,6 +2,7 @@
  * resolved spec), the data files the run wrote, W{j}_init.npy / W{j}_final.npy (tied:
  * U_*.npy) and trajectory.csv. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,8 +132,31 @@ static int data_from_folder(const char *dir, dln_spec *spec) {
   return st;
 }
 
+static double num_or_nan(json_t *o, const char *key) {
+  json_t *x = json_object_get(o, key);
+  return json_is_number(x) ? json_number_value(x) : NAN;
+}
+
+/* The run's record beyond the spec: run id, stop reason, where it stopped, samples. */
+static void read_summary_fields(json_t *root, chk_summary *sum) {
+  memset(sum, 0, sizeof *sum);
+  json_t *x = json_object_get(root, "run_id");
+  if (json_is_string(x)) snprintf(sum->run_id, sizeof sum->run_id, "%s", json_string_value(x));
+  x = json_object_get(root, "stop_reason");
+  if (json_is_string(x)) snprintf(sum->stop_reason, sizeof sum->stop_reason, "%s", json_string_value(x));
+  x = json_object_get(root, "complete");
+  sum->complete = json_is_boolean(x) ? json_is_true(x) : -1;
+  sum->t = num_or_nan(root, "t");
+  x = json_object_get(root, "samples_written");
+  sum->samples = json_is_integer(x) ? (long)json_integer_value(x) : -1;
+  json_t *fin = json_object_get(root, "final");
+  sum->final_t = num_or_nan(fin, "t");
+  sum->step = num_or_nan(fin, "step");
+  sum->final_loss = num_or_nan(fin, "loss");
+}
+
 /* summary.json -> the resolved spec, with the data fields pointing at the folder's files. */
-int dln_chk_read_spec(const char *dir, dln_spec *spec) {
+int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum, dln_spec *orig, int *have_orig) {
   char *path = dln_path_join(dir, "summary.json");
   if (!path) return dln_error(DLN_ENOMEM, "out of memory");
   int st = DLN_OK;
@@ -158,6 +182,7 @@ int dln_chk_read_spec(const char *dir, dln_spec *spec) {
                    path);
     goto done;
   }
+  read_summary_fields(root, sum);
   json_t *sj = json_object_get(root, "spec");
   if (!json_is_object(sj)) {
     st = dln_error(DLN_EFORMAT, "%s: field \"spec\": expected an object (the resolved spec), found %s", path,
@@ -177,6 +202,8 @@ int dln_chk_read_spec(const char *dir, dln_spec *spec) {
     st = dln_error(DLN_EFORMAT, "%s: field \"spec\": %s", path, msg);
     goto done;
   }
+  /* the spec as run (its own data options), for the init check */
+  if (orig && dln_spec_copy(orig, spec) == DLN_OK) *have_orig = 1;
   /* data from the folder */
   st = data_from_folder(dir, spec);
   if (!st) st = dln_spec_set(spec, "observe", "loss"); /* the builder's observer is not used */

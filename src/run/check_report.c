@@ -106,10 +106,35 @@ void dln_chk_add_dev(dln_check_report *rep, const char *result, const char *sour
   }
 }
 
+/* An integrity row: holds, or INCONSISTENT naming file. */
+void dln_chk_add_integrity(dln_check_report *rep, const char *result, const char *file, int ok, double bound,
+                           double measured, const char *fmt, ...) {
+  dln_check_item *it = dln_chk_item_new(rep, result, "integrity");
+  if (!it) return;
+  char what[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vfmt(what, sizeof what, fmt, ap);
+  va_end(ap);
+  it->integrity = 1;
+  snprintf(it->file, sizeof it->file, "%s", file ? file : "");
+  dln_verdict *v = &it->v;
+  v->applicable = 1;
+  snprintf(v->hypotheses, sizeof v->hypotheses, "always (files of one run)");
+  v->bound = bound;
+  v->measured = measured;
+  v->margin = bound - measured;
+  v->holds = ok;
+  snprintf(v->message, sizeof v->message, "%s: %.60s%s%.150s", ok ? "holds" : "INCONSISTENT", ok || !it->file[0] ? "" : it->file,
+           ok || !it->file[0] ? "" : ": ", what);
+  if (!ok) snprintf(it->cause, sizeof it->cause, "tampered with, or files of different runs: the theory verdicts of this folder mean nothing");
+}
+
 /* ------------------------------------------------------------------ output */
 
 static const char *verdict_word(const dln_check_item *it) {
-  return !it->v.applicable ? "not applicable" : it->v.holds ? "holds" : "VIOLATED";
+  if (it->unverified) return "unverified";
+  return !it->v.applicable ? "not applicable" : it->v.holds ? "holds" : it->integrity ? "INCONSISTENT" : "VIOLATED";
 }
 
 static void num(char *buf, size_t n, double x) {
@@ -118,8 +143,11 @@ static void num(char *buf, size_t n, double x) {
 }
 
 void dln_check_print(const dln_check_report *rep, FILE *fp) {
-  fprintf(fp, "dln check %s: method %s, tolerance %.3g (slack %.3g x rtol %.3g)\n", rep->dir, rep->method, rep->tol,
-          rep->slack, rep->rtol);
+  if (rep->tol > 0)
+    fprintf(fp, "dln check %s: method %s, tolerance %.3g (slack %.3g x rtol %.3g)\n", rep->dir, rep->method, rep->tol,
+            rep->slack, rep->rtol);
+  else /* a folder of several runs: each subfolder has its own tolerance */
+    fprintf(fp, "dln check %s: %s (the files, then each run subfolder)\n", rep->dir, rep->method);
   fprintf(fp, "%-40s %-24s %-44s %11s %11s %10s  %s\n", "result", "source", "hypotheses", "bound/pred", "measured", "margin",
           "verdict");
   for (size_t i = 0; i < rep->n; ++i) {
@@ -132,16 +160,20 @@ void dln_check_print(const dln_check_report *rep, FILE *fp) {
     const char *h = v->applicable ? (v->hypotheses[0] ? v->hypotheses : "hold") : "fail";
     if (strlen(h) > 44) snprintf(hyp, sizeof hyp, "%.41s...", h);
     else snprintf(hyp, sizeof hyp, "%.44s", h);
-    if (!v->applicable)
+    if (it->unverified)
+      fprintf(fp, "%-40.40s %-24.24s %-44s %11s %11s %10s  unverified: %s\n", v->result, v->source, "-", "-", "-", "-", v->message);
+    else if (!v->applicable)
       fprintf(fp, "%-40.40s %-24.24s %-44s %11s %11s %10s  %s\n", v->result, v->source, hyp, "-", "-", "-", v->message);
     else
       fprintf(fp, "%-40.40s %-24.24s %-44s %11s %11s %10s  %s\n", v->result, v->source, hyp, b, m, g, verdict_word(it));
   }
-  fprintf(fp, "%d applicable, %d hold, %d violated\n", rep->napplicable, rep->nholds, rep->nviolated);
+  fprintf(fp, "%d applicable, %d hold, %d violated, %d inconsistent (files), %d unverified\n", rep->napplicable, rep->nholds,
+          rep->nviolated, rep->ninconsistent, rep->nunverified);
   for (size_t i = 0; i < rep->n; ++i) {
     const dln_check_item *it = &rep->items[i];
     if (it->v.applicable && !it->v.holds)
-      fprintf(fp, "VIOLATED: %s (%s): %s; %s\n", it->v.result, it->v.source, it->v.message, it->cause);
+      fprintf(fp, "%s: %s (%s): %s; %s\n", it->integrity ? "INCONSISTENT" : "VIOLATED", it->v.result, it->v.source, it->v.message,
+              it->cause);
   }
 }
 
@@ -164,12 +196,16 @@ int dln_check_write_json(const dln_check_report *rep, const char *path) {
                              "margin", dln_json_num(v->margin), "verdict", json_string(verdict_word(it)),
                              "message", json_string(v->message));
     if (it->cause[0]) json_object_set_new(o, "likely_cause", json_string(it->cause));
+    if (it->integrity) json_object_set_new(o, "integrity", json_true());
+    if (it->file[0]) json_object_set_new(o, "file", json_string(it->file));
     json_array_append_new(arr, o);
   }
   json_object_set_new(root, "results", arr);
   json_object_set_new(root, "summary", DLN_JSON_SET(json_object(), "applicable", json_integer(rep->napplicable),
                                                     "hold", json_integer(rep->nholds),
-                                                    "violated", json_integer(rep->nviolated)));
+                                                    "violated", json_integer(rep->nviolated),
+                                                    "inconsistent", json_integer(rep->ninconsistent),
+                                                    "unverified", json_integer(rep->nunverified)));
   int st = dln_json_write(path, root);
   json_decref(root);
   return st;

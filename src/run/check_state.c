@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lapacke.h>
+
 #include "dln/bias.h"
 #include "dln/error.h"
 #include "dln/landscape.h"
@@ -20,15 +22,53 @@ static double theta_norm2(const dln_net *net, const double *th) {
   return n * n;
 }
 
-/* sign det W constant (002 Lemma 2): square W, balanced, det W(0) ≠ 0. */
+/* σ_min/σ_max of the square n x n matrix W (kept); 0 on failure. */
+static double sv_ratio(const double *W, int n) {
+  size_t nn = (size_t)n * (size_t)n;
+  double *s = calloc((size_t)n + 1, sizeof *s), *sup = calloc((size_t)n + 1, sizeof *sup), *A = malloc(nn * sizeof *A), r = 0;
+  if (A) memcpy(A, W, nn * sizeof *A);
+  if (s && sup && A && !LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'N', 'N', n, n, A, n, s, NULL, 1, NULL, 1, sup) && s[0] > 0) r = s[n - 1] / s[0];
+  free(s), free(sup), free(A);
+  return r;
+}
+
+/* 002 Lemma 2 in floating point: balancedness holds only up to round-off / the run's
+ * accuracy, so once σ_min(W(t)) falls to that level the sign can flip numerically (a
+ * wide hidden layer lets it: seen at σ_min/σ_max = 8e-12). The recorded σ_min/σ_max must
+ * stay above CHECK_ROUNDOFF·(acc + eps) at every sample; 0 with a not-applicable row. */
+static int det_trajectory_ok(ctx *c, int n) {
+  static const char *R = "sign of det W constant", *S = "002 Lemma 2";
+  char last[32];
+  snprintf(last, sizeof last, "sv_%d", n);
+  int c1 = dln_table_col(c->tab, "sv_1"), ck = dln_table_col(c->tab, last);
+  if (c1 < 0 || ck < 0) {
+    dln_chk_add_na(c->rep, R, S, "sigma_min(W(t)) recorded fails (no sv columns: a pass through round-off cannot be excluded)");
+    return 0;
+  }
+  double floor_ = CHECK_ROUNDOFF * (c->acc + DBL_EPSILON), worst = INFINITY, at = 0;
+  for (size_t i = 0; i < c->tab->nrows; ++i) {
+    const double *r = c->tab->data + i * (size_t)c->tab->ncols;
+    double q = r[ck] / r[c1];
+    if (!(q >= worst)) worst = q, at = r[0];
+  }
+  if (!(worst > floor_)) {
+    dln_chk_add_na(c->rep, R, S, "sigma_min/sigma_max of W(t) above the run's accuracy fails (%.3g <= %.3g at t = %.4g)", worst, floor_, at);
+    return 0;
+  }
+  return 1;
+}
+
+/* sign det W constant (002 Lemma 2): untied, square W, balanced, det W(0) ≠ 0 beyond round-off. */
 void dln_chk_det(ctx *c) {
   static const char *R = "sign of det W constant", *S = "002 Lemma 2";
   dln_net *net = c->p->net;
   int rows = dln_net_rows(net), cols = dln_net_cols(net);
   if (rows != cols) { dln_chk_add_na(c->rep, R, S, "square W fails (%d x %d)", rows, cols); return; }
+  if (net->tied || net->depth < 2) { dln_chk_add_na(c->rep, R, S, "untied depth >= 2 fails (depth %d%s)", net->depth, net->tied ? ", tied" : ""); return; }
   if (!c->flow) { dln_chk_add_na(c->rep, R, S, "layer-wise gradient flow fails (method %s)", c->spec->method); return; }
   double ub = net->depth >= 2 && !net->tied ? dln_net_unbalancedness(net, c->theta0) / fmax(DBL_MIN, theta_norm2(net, c->theta0)) : 0;
   if (!(ub <= CHECK_BALANCED)) { dln_chk_add_na(c->rep, R, S, "balanced fails (max_j |C_j|/|theta|^2 = %.3g > %g)", ub, CHECK_BALANCED); return; }
+  if (!det_trajectory_ok(c, rows)) return;
   dln_bias *b = NULL;
   double *W = malloc((size_t)rows * (size_t)cols * sizeof *W);
   if (!W || dln_bias_alloc(&b, rows, cols)) {
@@ -36,23 +76,31 @@ void dln_chk_det(ctx *c) {
     { dln_chk_add_na(c->rep, R, S, "workspace fails (out of memory)"); return; }
   }
   int s0 = 0, sf = 0, changes = 0, checked = 0;
-  double lad = 0;
+  double lad = 0, floor_ = CHECK_ROUNDOFF * (c->acc + DBL_EPSILON), cond0 = 0;
   dln_net_product(net, c->theta0, W);
+  cond0 = sv_ratio(W, rows);
   dln_bias_det_sign(b, W, &s0, &lad);
-  if (s0 == 0 || !isfinite(lad)) {
-    dln_chk_add_na(c->rep, R, S, "det W(0) != 0 fails (log|det W(0)| = %g)", lad);
+  if (s0 == 0 || !isfinite(lad) || !(cond0 > floor_)) {
+    dln_chk_add_na(c->rep, R, S, "det W(0) != 0 at the run's accuracy fails (sigma_min/sigma_max of W(0) = %.3g <= %.3g)", cond0, floor_);
   } else {
     if (c->thetaf) {
       dln_net_product(net, c->thetaf, W);
+      if (!(sv_ratio(W, rows) > floor_)) goto states; /* det W(end) at round-off: its sign is not decided */
       dln_bias_det_sign(b, W, &sf, NULL);
       changes += sf != s0;
       ++checked;
     }
-    int cd = dln_table_col(c->tab, "det_sign");
-    if (cd >= 0)
+  states:;
+    /* the det_sign column: only rows whose recorded sv_min/sv_1 is above round-off */
+    int cd = dln_table_col(c->tab, "det_sign"), c1 = dln_table_col(c->tab, "sv_1");
+    char last[32];
+    snprintf(last, sizeof last, "sv_%d", rows);
+    int ck = dln_table_col(c->tab, last);
+    if (cd >= 0 && c1 >= 0 && ck >= 0)
       for (size_t i = 0; i < c->tab->nrows; ++i) {
-        double x = c->tab->data[i * (size_t)c->tab->ncols + (size_t)cd];
-        changes += x != (double)s0;
+        const double *r = c->tab->data + i * (size_t)c->tab->ncols;
+        if (!(r[ck] > floor_ * r[c1])) continue;
+        changes += r[cd] != (double)s0;
         ++checked;
       }
     char hyp[160];
@@ -81,6 +129,12 @@ static void end_stratum(ctx *c, end_point *e) {
   dln_stratum *s = &e->s;
   if (!c->fact) {
     dln_chk_add_na(c->rep, RS, SS, "factorization loss fails (%s)", loss->ops->name);
+    return;
+  }
+  /* the classifier's component tolerance is loose (√tol): a point still moving towards a
+   * saddle passes it; the value is only predicted at a critical point */
+  if (!e->critical) {
+    dln_chk_add_na(c->rep, RS, SS, "end point critical fails (|grad phi| = %.3g > %g max(1, phi))", e->gn, CHECK_GRAD_TOL);
     return;
   }
   dln_stratum_options so;
@@ -217,6 +271,13 @@ void dln_chk_end_point(ctx *c) {
     dln_chk_add_na(c->rep, RE, SE, "layers recorded at the end fails (end-to-end run)");
     return;
   }
+  if (c->diverged || strcmp(c->sum->stop_reason, "solver") == 0) {
+    const char *w = c->diverged ? "diverged" : "had an integrator failure";
+    dln_chk_add_na(c->rep, RS, SS, "a converged end point fails: the run %s at step %.0f, t = %.6g", w, c->sum->step, c->sum->t);
+    dln_chk_add_na(c->rep, RH, SH, "a converged end point fails: the run %s at step %.0f, t = %.6g", w, c->sum->step, c->sum->t);
+    dln_chk_add_na(c->rep, RE, SE, "a converged end point fails: the run %s at step %.0f, t = %.6g", w, c->sum->step, c->sum->t);
+    return;
+  }
   dln_net *net = c->p->net;
   double phi = NAN;
   size_t np = net->nparams;
@@ -227,7 +288,7 @@ void dln_chk_end_point(ctx *c) {
   memset(&e, 0, sizeof e);
   e.gn = dln_norm2(np, g);
   free(g);
-  e.critical = e.gn <= CHECK_GRAD_TOL * fmax(1.0, fabs(phi));
+  e.critical = isfinite(phi) && e.gn <= CHECK_GRAD_TOL * fmax(1.0, fabs(phi));
 
   end_stratum(c, &e);
   end_hessian(c, &e);
