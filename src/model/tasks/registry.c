@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/task.h"
 #include "model/model_internal.h"
@@ -55,12 +56,14 @@ int dln_task_register(const dln_task_type *t) {
 /* ---- checks ---------------------------------------------------------------------- */
 
 int dln_task_reads(const dln_task_type *t, const char *option) {
+  DLN_ARGS_V(0, t, option);
   for (int i = 0; t->files && t->files[i].option; ++i)
     if (strcmp(t->files[i].option, option) == 0) return 1;
   return 0;
 }
 
 int dln_task_check_foreign(const dln_task_type *t, const dln_task_options *o, const char **field) {
+  DLN_ARGS(t, o);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
@@ -82,6 +85,7 @@ int dln_task_check_foreign(const dln_task_type *t, const dln_task_options *o, co
 }
 
 int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char **field) {
+  DLN_ARGS(t, o);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
@@ -104,6 +108,7 @@ void dln_task_data_free(dln_task_data *d) {
 
 int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_rng *rng, dln_task_data *d,
                         const char **field) {
+  DLN_ARGS(t, o, rng, d);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
@@ -116,6 +121,7 @@ int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_r
 }
 
 const dln_mat *dln_task_data_get(const dln_task_data *d, const char *option) {
+  DLN_ARGS_P(d, option);
   if (!d || !d->type || !option) return NULL;
   for (int i = 0; i < DLN_TASK_MAXFILES && d->type->files && d->type->files[i].option; ++i)
     if (strcmp(d->type->files[i].option, option) == 0) return d->mats[i];
