@@ -759,14 +759,14 @@ static void test_observe(void **state) {
   NUL(dln_observer_colname(NULL, 0));
   NEG(dln_observer_col(NULL, "loss"));
   ST(dln_observer_eval(NULL, 0, 0, w.theta, row));
-  NUL(dln_observer_label(NULL, "loss"));
+  ZERO(strlen(dln_observer_label(NULL, "loss"))); /* documented: "" */
   assert_int_equal(dln_observer_alloc(&obs, w.net, w.loss, w.theta, DLN_OBS_LOSS), DLN_OK);
   NUL(dln_observer_colname(obs, -1));
   NUL(dln_observer_colname(obs, dln_observer_ncols(obs)));
   NEG(dln_observer_col(obs, NULL));
   ST(dln_observer_eval(obs, 0, 0, NULL, row));
   ST(dln_observer_eval(obs, 0, 0, w.theta, NULL));
-  NUL(dln_observer_label(obs, NULL));
+  ZERO(strlen(dln_observer_label(obs, NULL)));
   dln_observer_free(obs);
   NEG(dln_obs_add_col(NULL, "x%d", 0));
   SAFE(dln_obs_note(NULL, "x", "y"));
