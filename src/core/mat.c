@@ -96,7 +96,7 @@ int dln_singular_values(int rows, int cols, const double *a, double *s, double *
 }
 
 int dln_pinv(int rows, int cols, const double *a, double rcond, double *pinv, int *rank) {
-  DLN_ARGS(a, pinv, rank);
+  DLN_ARGS(a, pinv); /* rank may be NULL */
   DLN_INDEX(rows, 0, INT_MAX);
   DLN_INDEX(cols, 0, INT_MAX);
   int k = rows < cols ? rows : cols;

@@ -57,8 +57,8 @@ static int mt_init_by_array(gsl_rng *g, const uint32_t *key, int len) {
 }
 
 dln_rng *dln_rng_alloc_key(const uint32_t *key, int len) {
+  if (len < 1) return (dln_error(DLN_EINVAL, "random stream key: expected at least one 32-bit word, found %d", len), NULL);
   DLN_ARGS_P(key);
-  DLN_INDEX_V(NULL, len, 1, INT_MAX);
   dln_rng *r = malloc(sizeof *r);
   if (!r) {
     dln_error(DLN_ENOMEM, "out of memory allocating a random stream");

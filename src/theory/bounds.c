@@ -443,7 +443,7 @@ int dln_bound_gd_remark2(dln_net *net, const dln_loss *loss, const double *theta
 
 int dln_bound_dissipation(dln_net *net, dln_loss *loss, const double *theta, const double *ldot, double tol,
                           dln_verdict *v) {
-  DLN_ARGS(net, loss, theta, ldot, v);
+  DLN_ARGS(net, loss, theta, v); /* ldot may be NULL */
   if (!v) return dln_error(DLN_EINVAL, "dln_bound_dissipation: verdict is NULL");
   verdict_init(v, "dissipation inequality", "000 Theorem 1, eq. 11 (U = V = 0)");
   if (!net || !loss || !theta) return dln_error(DLN_EINVAL, "dln_bound_dissipation: NULL argument");

@@ -108,7 +108,7 @@ void dln_task_data_free(dln_task_data *d) {
 
 int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_rng *rng, dln_task_data *d,
                         const char **field) {
-  DLN_ARGS(t, o, rng, d);
+  DLN_ARGS(t, o, d); /* rng may be NULL (file data) */
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;

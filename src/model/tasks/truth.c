@@ -46,7 +46,7 @@ int dln_task_load(const dln_task_options *o, const char *option, const char *pat
 }
 
 int dln_task_truth(const dln_task_options *o, dln_rng *rng, dln_mat **out, const char **field) {
-  DLN_ARGS(o, rng, out);
+  DLN_ARGS(o, out); /* rng may be NULL (file data) */
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
