@@ -26,7 +26,7 @@ const dln_mat *dln_loss_design(const dln_loss *loss) {
   return dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN) ? loss->design : NULL;
 }
 const char *dln_loss_name(const dln_loss *loss) {
-  DLN_ARGS_P(loss);
+  DLN_ARGS_V("?", loss);
   return loss && loss->ops && loss->ops->name ? loss->ops->name : "?";
 }
 
