@@ -89,9 +89,8 @@ int dln_curve_from_table(dln_curve *c, const dln_table *tab, const char *col) {
 }
 
 int dln_fit_rate(const dln_curve *c, double lo, double hi, double *rate, int *npoints) {
-  DLN_ARGS(c, rate);
-  if (c->n > 0) DLN_ARGS(c->t, c->y);
   if (!c || !rate) return dln_error(DLN_EINVAL, "dln_fit_rate: NULL argument");
+  if (c->n > 0) DLN_ARGS(c->t, c->y);
   double st = 0, sy = 0, stt = 0, sty = 0;
   int k = 0;
   for (size_t i = 0; i < c->n; ++i) {
@@ -247,7 +246,6 @@ static int imbalance_setup(const dln_net *net, const dln_loss *loss, const dln_m
 
 int dln_bound_imbalance_rate(const dln_net *net, const dln_loss *loss, const dln_mat *X, const double *theta0,
                              const dln_curve *traj, double tol, dln_verdict *v) {
-  DLN_ARGS(net, loss, theta0, traj, v);
   if (!v) return dln_error(DLN_EINVAL, "dln_bound_imbalance_rate: verdict is NULL");
   verdict_init(v, "exponential rate from imbalance", "003 Theorem 1, eq. 10");
   if (!net || !loss || !theta0 || !traj) return dln_error(DLN_EINVAL, "dln_bound_imbalance_rate: NULL argument");
@@ -308,7 +306,6 @@ static int pyramidal_setup(const dln_net *net, const dln_loss *loss, const doubl
 
 int dln_bound_pyramidal(const dln_net *net, const dln_loss *loss, const double *theta0, const dln_curve *traj,
                         double tol, dln_verdict *v) {
-  DLN_ARGS(net, loss, theta0, traj, v);
   if (!v) return dln_error(DLN_EINVAL, "dln_bound_pyramidal: verdict is NULL");
   verdict_init(v, "pyramidal exponential rate", "004 Proposition 2");
   if (!net || !loss || !theta0 || !traj) return dln_error(DLN_EINVAL, "dln_bound_pyramidal: NULL argument");
@@ -385,7 +382,6 @@ static int deficiency_rate_setup(dln_net *net, const dln_loss *loss, const doubl
 
 int dln_bound_deficiency(dln_net *net, const dln_loss *loss, const double *theta0, const dln_curve *traj, double eps,
                          double tol, dln_verdict *v) {
-  DLN_ARGS(net, loss, theta0, traj, v);
   if (!v) return dln_error(DLN_EINVAL, "dln_bound_deficiency: verdict is NULL");
   verdict_init(v, "deficiency-margin rate and time to eps", "002 Definition 3, Theorem 2");
   if (!net || !loss || !theta0 || !traj) return dln_error(DLN_EINVAL, "dln_bound_deficiency: NULL argument");
@@ -420,7 +416,6 @@ int dln_bound_rate_deficiency(dln_net *net, const dln_loss *loss, const double *
 
 int dln_bound_gd_remark2(dln_net *net, const dln_loss *loss, const double *theta0, double eta, const dln_curve *traj,
                          double tol, dln_verdict *v) {
-  DLN_ARGS(net, loss, theta0, traj, v);
   if (!v) return dln_error(DLN_EINVAL, "dln_bound_gd_remark2: verdict is NULL");
   verdict_init(v, "gradient descent rate under step-size and unbalancedness conditions", "002 Remark 2 (Arora et al. 2019a)");
   if (!net || !loss || !theta0 || !traj || !(eta > 0)) return dln_error(DLN_EINVAL, "dln_bound_gd_remark2: bad argument");
@@ -443,7 +438,6 @@ int dln_bound_gd_remark2(dln_net *net, const dln_loss *loss, const double *theta
 
 int dln_bound_dissipation(dln_net *net, dln_loss *loss, const double *theta, const double *ldot, double tol,
                           dln_verdict *v) {
-  DLN_ARGS(net, loss, theta, v); /* ldot may be NULL */
   if (!v) return dln_error(DLN_EINVAL, "dln_bound_dissipation: verdict is NULL");
   verdict_init(v, "dissipation inequality", "000 Theorem 1, eq. 11 (U = V = 0)");
   if (!net || !loss || !theta) return dln_error(DLN_EINVAL, "dln_bound_dissipation: NULL argument");
@@ -480,7 +474,6 @@ int dln_bound_dissipation(dln_net *net, dln_loss *loss, const double *theta, con
 
 int dln_bound_component_rates(const dln_cf *cf, const dln_table *tab, double lo, double hi, double tol, double *pred,
                               double *fit, dln_verdict *v) {
-  DLN_ARGS(cf, tab, v);
   if (!v) return dln_error(DLN_EINVAL, "dln_bound_component_rates: verdict is NULL");
   verdict_init(v, "per-component convergence rates", "001 Proposition 3, eq. 23");
   if (!cf || !tab) return dln_error(DLN_EINVAL, "dln_bound_component_rates: NULL argument");
