@@ -37,7 +37,8 @@ int main(int argc, char **argv) {
                                {"widths", "10,50,5"},     {"init", "gaussian"}, {"sigma", sigma},
                                {"method", method},        {"t_end", "20"},     {"rtol", "1e-8"},
                                {"samples", "21"},         {"observe", csv ? "all" : "loss"},
-                               {"plot", "false"},         {"quiet", "true"},   {"out", dir}};
+                               {"plot", "false"},         {"quiet", "true"},   {"out", dir},
+                               {"force", "true"}}; /* each thread count replaces the previous sweep */
   for (size_t k = 0; k < sizeof settings / sizeof settings[0]; ++k)
     if (dln_spec_set(&s, settings[k][0], settings[k][1])) bu_fail("%s", dln_last_error());
   dln_sweep sw;

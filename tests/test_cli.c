@@ -455,18 +455,25 @@ static void test_diverged(void **state) {
 
 static void test_cancel(void **state) {
   (void)state;
-  /* a stale summary from an earlier complete run must disappear too */
+  /* a rerun cancelled while it trains leaves the earlier complete run as it was */
   const char *pre[] = {"run", "small.json", "--out=o-cancel", "--quiet", NULL};
   assert_int_equal(run_cli(pre), 0);
-  assert_true(exists(tpath("o-cancel/summary.json")));
-  const char *a[] = {"run", "small.json", "--method=gd", "--eta=1e-7", "--t_end=100", "--out=o-cancel", NULL};
+  char *sum0 = tu_slurp(tpath("o-cancel/summary.json")), *man0 = tu_slurp(tpath("o-cancel/manifest.json"));
+  assert_non_null(sum0);
+  assert_non_null(man0);
+  const char *a[] = {"run", "small.json", "--method=gd", "--eta=1e-7", "--t_end=100", "--out=o-cancel", "--force", NULL};
   pid_t pid = spawn_cli(a);
   struct timespec ts = {0, 600 * 1000 * 1000};
   nanosleep(&ts, NULL);
   assert_int_equal(kill(pid, SIGINT), 0);
   int rc = wait_cli(pid);
   assert_int_equal(rc, 130);
-  assert_false(exists(tpath("o-cancel/summary.json")));
+  char *sum1 = tu_slurp(tpath("o-cancel/summary.json")), *man1 = tu_slurp(tpath("o-cancel/manifest.json"));
+  assert_non_null(sum1);
+  assert_non_null(man1);
+  assert_string_equal(sum0, sum1);
+  assert_string_equal(man0, man1);
+  free(sum0), free(sum1), free(man0), free(man1);
   char *err = tu_slurp(tpath("stderr.txt"));
   assert_non_null(strstr(err, "cancelled"));
   free(err);

@@ -361,7 +361,10 @@ static int cancel_now(void *ctx) {
   (void)ctx;
   return 1;
 }
-static void test_cancel_removes_stale(void **state) {
+/* A cancelled sweep into a folder with an earlier sweep: without force it is refused
+ * before anything is written; with force nothing is committed and the earlier table,
+ * summary and manifest stay byte for byte. */
+static void test_cancel_keeps_earlier(void **state) {
   (void)state;
   const char *d = tu_tmpdir(5);
   char spec[256], out[256], csv[512], js[512];
@@ -372,8 +375,10 @@ static void test_cancel_removes_stale(void **state) {
   tu_write_text(spec, spec24);
   dln_ensemble_result r;
   assert_int_equal(run_file(spec, out, 2, 0, 1, &r), DLN_OK);
-  assert_int_equal(access(csv, F_OK), 0);
-  assert_int_equal(access(js, F_OK), 0);
+  char *csv0 = tu_slurp(csv), *js0 = tu_slurp(js), *man0 = tu_slurp(tu_path(out, "manifest.json"));
+  assert_non_null(csv0);
+  assert_non_null(js0);
+  assert_non_null(man0);
   dln_spec s;
   dln_sweep sw;
   dln_sweep_init(&sw);
@@ -385,10 +390,20 @@ static void test_cancel_removes_stale(void **state) {
   o.nthreads = 2;
   o.out = out;
   o.cancelled = cancel_now;
+  assert_int_equal(dln_ensemble_run(&s, &sw, &o, &r), DLN_EIO); /* refused: no force */
+  assert_int_equal(r.fail_phase, DLN_RUN_FAIL_OUTPUT);
+  assert_non_null(strstr(dln_last_error(), "--force"));
+  s.force = 1;
   assert_int_equal(dln_ensemble_run(&s, &sw, &o, &r), DLN_OK);
   assert_int_equal(r.cancelled, 1);
-  assert_int_equal(access(csv, F_OK), -1);
-  assert_int_equal(access(js, F_OK), -1);
+  char *csv1 = tu_slurp(csv), *js1 = tu_slurp(js), *man1 = tu_slurp(tu_path(out, "manifest.json"));
+  assert_non_null(csv1);
+  assert_non_null(js1);
+  assert_non_null(man1);
+  assert_string_equal(csv0, csv1);
+  assert_string_equal(js0, js1);
+  assert_string_equal(man0, man1);
+  free(csv0), free(js0), free(man0), free(csv1), free(js1), free(man1);
   dln_sweep_free(&sw);
   dln_spec_free(&s);
   tu_rmtree(d);
@@ -470,7 +485,7 @@ int main(void) {
   main_thread = pthread_self();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_rerun_alone), cmocka_unit_test(test_failing_runs),
-      cmocka_unit_test(test_shards),            cmocka_unit_test(test_bad_sweeps), cmocka_unit_test(test_cancel_removes_stale),
+      cmocka_unit_test(test_shards),            cmocka_unit_test(test_bad_sweeps), cmocka_unit_test(test_cancel_keeps_earlier),
       cmocka_unit_test(test_sweep_blas_threads_from_main_only), cmocka_unit_test(test_sweep_cancel_after_last_run),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

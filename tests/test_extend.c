@@ -94,7 +94,7 @@ static int q_loss(const dln_task_options *o, const dln_task_data *d, dln_loss **
 }
 
 static const dln_task_type quartic_task = {"quartic", "1/4 |W - Ybar|_F^4 (test_extend)", quartic_rows, sizeof(quartic_options),
-                                           quartic_files, q_caps, NULL, q_shape, q_data, q_loss, NULL};
+                                           quartic_files, q_caps, NULL, q_shape, q_data, q_loss, NULL, NULL, NULL};
 
 /* ---- the explicit Euler integrator -------------------------------------------------------- */
 
@@ -174,7 +174,7 @@ static int euler_create(dln_system *sys, double *x, double t0, double h0, dln_st
 }
 
 static const dln_integrator_type euler_type = {"euler", "explicit Euler with a fixed step (test_extend)", 0, euler_rows,
-                                               sizeof(euler_options), NULL, euler_create};
+                                               sizeof(euler_options), NULL, euler_create, NULL};
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 

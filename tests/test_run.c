@@ -45,8 +45,10 @@ static void test_run_cancel_before_summary(void **state) {
   assert_true(calls[0] >= 2);
   struct stat sb;
   assert_int_not_equal(stat(tu_path(d, "summary.json"), &sb), 0);
-  /* control: never cancelled, the summary is written */
+  assert_int_not_equal(stat(tu_path(d, "manifest.json"), &sb), 0);
+  /* control: never cancelled, the summary is written (over the partial outputs: force) */
   calls[0] = 0, calls[1] = 1000;
+  assert_int_equal(dln_spec_set(&s, "force", "true"), DLN_OK);
   assert_int_equal(dln_run(&s, &ro, &res), DLN_OK);
   assert_int_equal(res.train.stop_reason, DLN_STOP_TIME);
   assert_int_equal(stat(tu_path(d, "summary.json"), &sb), 0);

@@ -91,10 +91,13 @@ const char *const cli_exit_codes_text =
     "  65   bad spec or data values (EX_DATAERR)\n"
     "  66   a spec or data file is missing or unreadable (EX_NOINPUT)\n"
     "  70   internal or integrator failure (EX_SOFTWARE)\n"
-    "  73   the output folder cannot be created or written (EX_CANTCREAT)\n"
+    "  73   the output folder cannot be created or written, or holds the outputs of an\n"
+    "       earlier run or sweep and --force was not given (EX_CANTCREAT)\n"
+    "  75   another dln run or sweep is writing into the output folder (EX_TEMPFAIL)\n"
     "  130  cancelled by SIGINT (no summary.json is written)\n";
 
 int cli_exit_for(int status, int phase) {
+  if (status != DLN_OK && phase == DLN_RUN_FAIL_BUSY) return EX_TEMPFAIL;
   switch (status) {
     case DLN_OK: return 0;
     case DLN_EIO: return phase == DLN_RUN_FAIL_OUTPUT ? EX_CANTCREAT : EX_NOINPUT;

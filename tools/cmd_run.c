@@ -21,6 +21,10 @@ static void usage_run(FILE *fp) {
           "(--widths=10,50,5); booleans take --name=true|false (--name alone means true).\n"
           "--method=e2e_flow|e2e_gd integrates W = W_N...W_1 alone and needs a balanced start\n"
           "(--init=balanced); an unbalanced one is refused with its unbalancedness (exit 65).\n"
+          "The folder is locked while dln writes into it (a second run or sweep into it exits 75);\n"
+          "manifest.json, written last, lists every file of the run with its SHA-256. A folder\n"
+          "holding an earlier run's outputs is refused (exit 73) unless --force, which removes\n"
+          "only the files its manifest.json lists, after the new run's inputs are read.\n"
           "\nOptions (grouped by the module that owns them):\n");
   dln_spec_write_options(fp);
   fprintf(fp,
@@ -95,6 +99,7 @@ static int run_load(int argc, char **argv, run_cmd *r) {
       return EX_USAGE;
     }
   }
+  if (r->single && (st = dln_spec_check_unused(&r->spec))) return cli_fail(st, DLN_RUN_FAIL_SPEC); /* exit 65 */
   return 0;
 }
 
@@ -114,7 +119,7 @@ static int run_exec(run_cmd *r) {
   }
   if (st) return cli_fail(st, res.fail_phase);
   if (res.train.stop_reason == DLN_STOP_CANCELLED) { /* polled by the library up to summary.json */
-    fprintf(stderr, "dln: %s: cancelled by SIGINT; the run is incomplete (no summary.json)\n", spec->out);
+    fprintf(stderr, "dln: %s: cancelled by SIGINT; this run is incomplete (it wrote no summary.json or manifest.json)\n", spec->out);
     return EXIT_CANCELLED;
   }
   cli_plot_note(res.plot, res.plot_exit, spec->out);

@@ -1,4 +1,4 @@
-/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]`: the runs of
+/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N]`: the runs of
  * the spec's "sweep" object on a pool of threads (dln/ensemble.h). */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 
 static void usage_sweep(FILE *fp) {
   fprintf(fp,
-          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]\n"
+          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N]\n"
           "\n"
           "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
           "  \"sweep\": {\"sigma\": [0.01, 0.1, 1], \"seed\": {\"from\": 1, \"count\": 100}}\n"
@@ -21,10 +21,14 @@ static void usage_sweep(FILE *fp) {
           "DIR/ensemble.csv (one row per run and sample) and DIR/ensemble.json (per run: stop\n"
           "reason, counters, final values, the `dln run` line that repeats it). The data are\n"
           "drawn once (DIR/data/) unless data_seed or a data field is swept (docs/cli.md).\n"
+          "DIR/manifest.json, written last, lists every file of the sweep. When every run fails,\n"
+          "nothing is committed and the exit code is that of the first failure.\n"
           "\n"
           "  --threads T   worker threads (default: online CPUs); results do not depend on T\n"
           "  --out DIR     output folder (default: the spec's out)\n"
-          "  --quiet       no progress line or totals\n"
+          "  --quiet       no progress line or totals (the number of failed runs is still printed)\n"
+          "  --force       replace the outputs of an earlier run or sweep in DIR (removes only the\n"
+          "                files its manifest.json lists); without it such a folder is refused\n"
           "  --shard i/N   run only the runs k with k mod N = i (0 <= i < N); outputs are\n"
           "                ensemble.shard<i>of<N>.csv/.json\n"
           "\n%s",
@@ -58,7 +62,7 @@ static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
 
 /* The command line of `dln sweep`. */
 typedef struct sweep_args {
-  int threads, quiet, shard, nshards, help;
+  int threads, quiet, shard, nshards, help, force;
   const char *out;
 } sweep_args;
 
@@ -84,7 +88,8 @@ static int parse_shard(const char *arg, sweep_args *a) {
 static int sweep_parse(int argc, char **argv, sweep_args *a) {
   static const struct option lo[] = {{"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
                                      {"quiet", no_argument, NULL, 'q'},         {"shard", required_argument, NULL, 's'},
-                                     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+                                     {"help", no_argument, NULL, 'h'},          {"force", no_argument, NULL, 'f'},
+                                     {NULL, 0, NULL, 0}};
   int c, idx;
   opterr = 0;
   optind = 1;
@@ -103,6 +108,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       }
       case 'o': a->out = optarg; break;
       case 'q': a->quiet = 1; break;
+      case 'f': a->force = 1; break;
       case 's':
         if (parse_shard(optarg, a)) return EX_USAGE;
         break;
@@ -137,8 +143,8 @@ static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) 
   dln_ensemble_result res;
   int st = dln_ensemble_run(spec, sw, &eo, &res);
   if (prog.drawn) fputc('\n', stderr);
-  if (st) /* DLN_EIO: the output folder; otherwise a bad sweep (e.g. too many runs), or no memory */
-    return cli_fail(st, st == DLN_EIO ? DLN_RUN_FAIL_OUTPUT : DLN_RUN_FAIL_SPEC);
+  if (st) /* the folder (refused, locked), every run failed, a bad sweep (e.g. too many runs), or no memory */
+    return cli_fail(st, res.fail_phase ? res.fail_phase : st == DLN_EIO ? DLN_RUN_FAIL_OUTPUT : DLN_RUN_FAIL_SPEC);
   /* the library polls the SIGINT flag last just before it commits the outputs: trust
    * its answer, so a run reported as cancelled never has an ensemble.json */
   if (res.cancelled) {
@@ -150,12 +156,15 @@ static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) 
            res.csv_path, res.nselected, res.nthreads, res.ncomplete, res.ndiverged, res.nfailed, res.wall_seconds,
            res.wall_seconds > 0 ? (double)res.nselected / res.wall_seconds : 0.0);
     if (res.nfailed || res.ndiverged) printf("  per-run messages: %s\n", res.json_path);
+  } else if (res.nfailed) {
+    fprintf(stderr, "dln: %s: %ld of %ld runs failed (see %s)\n", a->out ? a->out : spec->out, res.nfailed, res.nselected,
+            res.json_path);
   }
   return 0;
 }
 
 int cmd_sweep(int argc, char **argv) {
-  sweep_args a = {0, 0, 0, 1, 0, NULL};
+  sweep_args a = {0, 0, 0, 1, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
   if (argc - optind != 1) {
@@ -175,6 +184,7 @@ int cmd_sweep(int argc, char **argv) {
     rc = EX_DATAERR;
   } else {
     if (a.quiet) spec.quiet = 1;
+    if (a.force) spec.force = 1;
     rc = sweep_exec(&a, &spec, &sw);
   }
   dln_sweep_free(&sw);

@@ -33,6 +33,7 @@
  *   ensemble.json  per run: overrides, status, stop reason, message, counters, final
  *                  values, wall time, rerun command; totals, threads, BLAS config
  *   data/<i>/      the data sets (as written by `dln run`)
+ *   manifest.json  written last: every file above with its SHA-256 (not for shards)
  * The header is the same for every shard, so shards merge by concatenating their rows
  * and sorting them stably by run (docs/cli.md).
  */
@@ -115,15 +116,25 @@ typedef struct dln_ensemble_result {
   int cancelled;
   long steps, grad_evals; /* totals over the finished runs */
   double wall_seconds;
+  int fail_phase;      /* DLN_RUN_FAIL_* (dln/run.h) when dln_ensemble_run returns an error */
   char csv_path[1024], json_path[1024];
 } dln_ensemble_result;
 
-/* Run the sweep over base. Returns DLN_OK when every selected run was attempted (check
- * res->nfailed / ndiverged and the per-run entries in ensemble.json) and also when the
- * sweep was cancelled (res->cancelled = 1; no ensemble.* file is written, and an earlier
- * sweep's ensemble.csv / ensemble.json in the folder are removed when the sweep starts); an error
- * status for a bad sweep or an output folder that cannot be written. Every data set of
- * the whole sweep is drawn by every shard (the header covers all runs). */
+/* Run the sweep over base. Returns DLN_OK when every selected run was attempted and at
+ * least one did not fail (check res->nfailed / ndiverged and the per-run entries in
+ * ensemble.json), and also when the sweep was cancelled (res->cancelled = 1; nothing is
+ * committed). When every selected run failed, nothing is committed either and the first
+ * failed run's status is returned (res->fail_phase = DLN_RUN_FAIL_INPUT) with a message
+ * "sweep: all N runs failed; the first, run k: ...". An error status for a bad sweep or
+ * an output folder that cannot be written or is locked (DLN_RUN_FAIL_BUSY).
+ *
+ * The folder (run_internal.h, run_folder.c): locked for the whole sweep; one with the
+ * outputs of an earlier run or sweep is refused unless base->force; with force, the files
+ * the earlier manifest.json lists are removed just before the new table is committed,
+ * then manifest.json (kind "sweep") lists ensemble.csv, ensemble.json and the files of data/<i>.
+ * A shard (nshards > 1) locks DIR/.dln.shard<i>of<N>.lock (shards share a folder), writes
+ * no manifest and is refused only by its own earlier ensemble.shard* files. Every data set of the whole sweep is drawn by every shard (the
+ * header covers all runs). */
 int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res);
 
 #ifdef __cplusplus

@@ -85,6 +85,10 @@ typedef struct dln_integrator_type {
   /* A stepper for system s from state x (the driver's buffer) at t0; h0 > 0 is a first step
    * to try (0: the integrator's own estimate). NULL for DLN_INTEG_DISCRETE. */
   int (*create)(dln_system *s, double *x, double t0, double h0, dln_stepper **out);
+  /* Other types whose option rows this one reads too (auto: rkc, flow, cvode),
+   * NULL-terminated; NULL: none. An option row of a type that the selected method neither
+   * owns nor uses has no effect, and the run layer refuses it when the user set it. */
+  const struct dln_integrator_type *const *uses;
 } dln_integrator_type;
 
 /* The built-in types. */

@@ -32,9 +32,19 @@ int dln_npy_parse(const char *name, const unsigned char *buf, size_t len, dln_ma
  * shape (rows,) when cols == 1 and as_vector != 0. */
 int dln_npy_write(const char *path, int rows, int cols, const double *data, int as_vector);
 
-/* Read a numeric CSV file: comma-separated, optional header line (skipped when its first
- * field is not a number), '#' comment lines ignored, every row the same number of fields.
- * Errors name the file, line and column. */
+/* Open an input file for reading: DLN_EIO with a message naming the file if it cannot be
+ * opened or is not a regular file (a folder, a named pipe, a device), without blocking on
+ * it. Every reader of dln (npy, CSV, JSON specs and sweeps) opens its input through it. */
+int dln_input_open(const char *path, FILE **fp);
+
+/* Read a numeric CSV file. A UTF-8 byte-order mark is skipped. Fields are separated by
+ * commas, or by tabs when the first line that is not blank or a '#' comment has no comma;
+ * blanks and one pair of double quotes around a field are ignored ("1.5" is 1.5). That
+ * first line is a header (skipped) only when every field is text that does not start like
+ * a number (a letter, '_', ...); otherwise every field of every line must be a number
+ * (strtod, the whole field), so "1d0" or a line mixing numbers and names is refused with
+ * file:line:column, never skipped. '#' comment lines and blank lines are ignored; every
+ * row has the same number of fields. */
 int dln_csv_read(const char *path, dln_mat **out);
 /* Write a matrix as CSV with an optional header line (NULL for none), values as %.17g. */
 int dln_csv_write(const char *path, int rows, int cols, const double *data, const char *header);

@@ -10,11 +10,16 @@
  *                                  init (only W{j}_init.npy of the layers is written)
  *   target.npy | X.npy, Y.npy | A.npy, b.npy | entries.npy, W_true.npy  data used
  *   plot.py, figure.png            matplotlib script and its rendering
- *   summary.json                   written last: its presence marks a complete run;
- *                                  "counters" holds the integrator statistics of
+ *   summary.json                   "run_id"; "counters" holds the integrator statistics of
  *                                  dln_train_result (integrator, steps, jtv_evals, ...)
- * A stale summary.json is removed before the run starts. A cancelled run writes
- * nothing (res->train.stop_reason == DLN_STOP_CANCELLED). A diverged run writes all
+ *   manifest.json                  written last (dln/manifest.h): every file above with
+ *                                  its SHA-256, complete = true; it marks a complete run
+ * The folder is locked (DIR/.dln.lock, flock) from after the inputs are read to the end;
+ * a locked folder fails with DLN_EIO, fail_phase DLN_RUN_FAIL_BUSY. A folder with the
+ * outputs of an earlier run fails with DLN_EIO (DLN_RUN_FAIL_OUTPUT) unless spec->force;
+ * with force, the files its manifest lists are removed after training, just before the
+ * new outputs (run_internal.h, run_folder.c). A run cancelled while training writes and
+ * removes nothing (res->train.stop_reason == DLN_STOP_CANCELLED). A diverged run writes all
  * outputs (weights: last good state) with stop_reason "diverged". An end-to-end method
  * from an unbalanced init fails with DLN_EINVAL (fail_phase DLN_RUN_FAIL_SPEC) and a
  * message with the measured unbalancedness, before any output is written. */
@@ -41,7 +46,8 @@ typedef struct dln_run_options {
 } dln_run_options;
 
 /* Where a failure happened, to choose an exit code. */
-enum { DLN_RUN_FAIL_NONE = 0, DLN_RUN_FAIL_SPEC, DLN_RUN_FAIL_INPUT, DLN_RUN_FAIL_OUTPUT, DLN_RUN_FAIL_INTERNAL };
+enum { DLN_RUN_FAIL_NONE = 0, DLN_RUN_FAIL_SPEC, DLN_RUN_FAIL_INPUT, DLN_RUN_FAIL_OUTPUT, DLN_RUN_FAIL_INTERNAL,
+       DLN_RUN_FAIL_BUSY /* another run or sweep holds the output folder's lock */ };
 
 typedef struct dln_run_result {
   dln_train_result train;

@@ -71,6 +71,7 @@ typedef struct dln_spec {
   dln_slist observe;
   char *out;
   int plot, quiet, blas_threads;
+  int force;               /* replace an earlier run's outputs in out (run_internal.h) */
   /* the modules' options, bound by their own rows */
   dln_task_options data;
   dln_net_options net;
@@ -114,6 +115,15 @@ int dln_spec_from_json_string(dln_spec *spec, const char *name, const char *text
  * naming where the field came from, the field, the expected and the found value. */
 int dln_spec_check(const dln_spec *spec);
 
+/* Options the user set that would have no effect: a row owned by a task, init or method
+ * type that the selected one neither owns nor uses (eta with method flow; the types' uses[]
+ * lists shared rows), or a row that a data file makes unused (rows with target_file, m
+ * with a_file: dln_task_unused_by). DLN_EINVAL naming the option, unless the option came
+ * from a lower level than what made it unused (a spec file's eta under a command-line
+ * --method=flow: the command line overrides the file). Not part of dln_spec_check: a
+ * sweep's base spec is shared by runs of different types; dln run calls it. */
+int dln_spec_check_unused(const dln_spec *spec);
+
 /* Prefix for a message about field `name`: "spec.json:4:3: field \"eta\"",
  * "option --eta" or "field \"eta\"", into buf. */
 const char *dln_spec_where(const dln_spec *spec, const char *name, char *buf, size_t len);
@@ -126,7 +136,7 @@ const char *dln_spec_value_text(const dln_spec *spec, const dln_spec_option *opt
  * for a type's own options). */
 void dln_spec_write_options(FILE *fp);
 
-/* 1 for the options that say where and how to write (out, plot, quiet, blas_threads):
+/* 1 for the options that say where and how to write (out, plot, quiet, blas_threads, force):
  * they apply to a whole sweep, and alone they leave `dln run` on the default job. */
 int dln_spec_is_output(const dln_spec_option *o); /* 0 for NULL */
 

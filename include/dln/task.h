@@ -65,6 +65,22 @@ typedef struct dln_task_file {
 
 enum { DLN_TASK_MAXFILES = 4 };
 
+/* Options that a data file makes unused: when the STRING option `file` ("x_file") is set,
+ * the options named in `unused` (comma-separated: "n_samples,noise") have no effect. The
+ * run layer refuses such an option when the user set it. */
+typedef struct dln_task_unused {
+  const char *file;
+  const char *unused;
+} dln_task_unused;
+
+/* Largest matrix a run may draw or build from its options (data, target, each layer):
+ * 2^28 entries (2 GiB of doubles), checked before anything is allocated. */
+#define DLN_TASK_MAX_ENTRIES 268435456.0
+
+/* DLN_EINVAL unless an m x n matrix (named `what` in the message) has at most
+ * DLN_TASK_MAX_ENTRIES entries. */
+int dln_task_check_size(const char *what, double m, double n);
+
 /* The data of one run. mats[i] belongs to files[i] of the type (read from that file, or
  * drawn; NULL when the task does not use it); truth is the ground truth W_true a task
  * drew its data from (dln_task_truth: drawn, or read from target_file), NULL when its
@@ -98,6 +114,11 @@ typedef struct dln_task_type {
   /* The loss of the data. */
   int (*loss)(const dln_task_options *o, const dln_task_data *d, dln_loss **out);
   void (*data_free)(dln_task_data *d); /* frees d->impl; NULL if none */
+  /* Options made unused by a data file, terminated by {NULL, NULL}; NULL: none. */
+  const dln_task_unused *unused;
+  /* Other task types whose option rows this one reads too (completion reads sensing's m),
+   * NULL-terminated; NULL: none. */
+  const struct dln_task_type *const *uses;
 } dln_task_type;
 
 /* The common rows (ground truth) and the built-in task types. */
@@ -131,6 +152,11 @@ int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char
 int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_rng *rng, dln_task_data *d,
                         const char **field);
 void dln_task_data_free(dln_task_data *d);
+/* The data-file option that makes option `option` unused under o (t->unused, and for every
+ * task target_file: the synthetic-target rows), or NULL when it is used. */
+const char *dln_task_unused_by(const dln_task_type *t, const dln_task_options *o, const char *option);
+/* 1 if option row `row` is one of t's own rows or a row of a type t uses (t->uses). */
+int dln_task_owns_row(const dln_task_type *t, const dln_option *row);
 /* 1 if task t reads option `option` ("x_file") as one of its data files. */
 int dln_task_reads(const dln_task_type *t, const char *option);
 /* The data matrix bound to option `option` ("x_file"), NULL if none. */

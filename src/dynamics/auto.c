@@ -151,6 +151,8 @@ static const dln_option auto_rows[] = {
   DLN_OPTION_END};
 /* clang-format on */
 
+static const dln_integrator_type *const auto_uses[] = {&dln_integrator_rkc, &dln_integrator_cvode, NULL};
+
 const dln_integrator_type dln_integrator_auto = {
     .name = "auto",
     .summary = "gradient flow by dln's own Runge-Kutta, switching to Runge-Kutta-Chebyshev or, when very stiff, to CVODE",
@@ -159,4 +161,5 @@ const dln_integrator_type dln_integrator_auto = {
     .options_size = 0,
     .check = auto_check,
     .create = auto_create,
+    .uses = auto_uses,
 };

@@ -167,11 +167,13 @@ static int drive_gd(dln_run_ctx *c, double *x) {
         --k;
       }
       if (!(xmax <= o->blowup))
-        finish(c, DLN_STOP_DIVERGED, k * eta, "%s diverged at step %ld (t = %.6g): max|%s| is %g", sys->gd_name,
-               r->fail_step, r->fail_t, sys->state_name, xmax);
+        finish(c, DLN_STOP_DIVERGED, k * eta, "%s diverged %s step %ld (t = %.6g): max|%s| = %g exceeds the blow-up threshold %g",
+               sys->gd_name, r->fail_step ? "at" : "at the initial point,", r->fail_step, r->fail_t, sys->state_name, xmax,
+               o->blowup);
       else
-        finish(c, DLN_STOP_DIVERGED, k * eta, "%s diverged at step %ld (t = %.6g): loss %s %g", sys->gd_name,
-               r->fail_step, r->fail_t, isfinite(badval) ? "exceeded blow-up threshold" : "is", badval);
+        finish(c, DLN_STOP_DIVERGED, k * eta, "%s diverged %s step %ld (t = %.6g): loss = %g %s the blow-up threshold %g",
+               sys->gd_name, r->fail_step ? "at" : "at the initial point,", r->fail_step, r->fail_t, badval,
+               isfinite(badval) ? "exceeds" : "is not finite; expected at most", o->blowup);
       val = sys->loss(c, cur);
       break;
     }
@@ -198,8 +200,11 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     if (k >= kmax) {
       if (by_steps)
         finish(c, DLN_STOP_STEPS, t, "step budget of %ld steps reached (t = %.6g)", kmax, t);
-      else
+      else if (fabs(t - o->t_end) <= 1e-12 * o->t_end)
         finish(c, DLN_STOP_TIME, t, "reached t_end = %.6g after %ld steps", o->t_end, k);
+      else /* t_end is not a whole number of steps: say where the run stopped */
+        finish(c, DLN_STOP_TIME, t, "reached t = %.6g after %ld steps (t_end = %.6g rounded to the nearest whole step of eta = %g, at least one)",
+               t, k, o->t_end, eta);
       break;
     }
     if ((k & 1023) == 0 && progress(c, t, val)) {
@@ -223,12 +228,24 @@ out:
 
 /* ------------------------------------------------------------ gradient flow */
 
-static int flow_stop_msg(dln_run_ctx *c, dln_stepper *stp, int rc, double t, long steps) {
+/* A failed step. The stepper says DLN_STOP_DIVERGED when the right-hand side was not
+ * finite at trial points. Before the first accepted step, from an initial state prev whose
+ * loss and max|theta| are within blowup, nothing has evolved, so nothing diverged: the
+ * integrator could not start (e.g. a first trial step far too long with t_end = 1e20),
+ * DLN_STOP_SOLVER. After accepted steps it stays divergence. */
+static int flow_stop_msg(dln_run_ctx *c, dln_stepper *stp, int rc, double t, long steps, const double *prev, size_t n) {
   dln_train_result *r = c->res;
+  const dln_train_options *o = c->opt;
   r->fail_t = t;
   r->fail_step = steps;
-  finish(c, rc, t, "%s %s at t = %.6g after %ld steps: %s", dln_dyn_sys(c)->flow_name,
-         rc == DLN_STOP_DIVERGED ? "diverged (non-finite gradient)" : "integrator failed", t, steps, stp->msg);
+  if (rc == DLN_STOP_DIVERGED && steps == 0) {
+    double v = dln_dyn_sys(c)->loss(c, prev), ymax = dln_vec_maxabs(n, prev);
+    if (v <= o->blowup && ymax <= o->blowup) rc = DLN_STOP_SOLVER;
+  }
+  finish(c, rc, t, "%s (%s) %s at t = %.6g (step %ld): %s", dln_dyn_sys(c)->flow_name, stp->name ? stp->name : "?",
+         rc == DLN_STOP_DIVERGED ? "diverged (non-finite gradient)"
+                                 : "integrator failed (a trial step gave a non-finite gradient or the solver gave up)",
+         t, steps, stp->msg);
   return rc;
 }
 
@@ -260,8 +277,9 @@ static int flow_start(flow_run *f) {
     /* as gradient descent at step 0: the run stops at the initial point, which is kept */
     f->r->fail_t = 0;
     f->r->fail_step = 0;
-    finish(c, DLN_STOP_DIVERGED, 0.0, "%s diverged at the initial point (t = 0): max|%s| = %g, loss = %g",
-           f->sys->flow_name, f->sys->state_name, ymax0, f->val);
+    finish(c, DLN_STOP_DIVERGED, 0.0,
+           "%s diverged at the initial point (t = 0, nothing integrated): max|%s| = %g, loss = %g; expected both finite and at most the blow-up threshold %g",
+           f->sys->flow_name, f->sys->state_name, ymax0, f->val, o->blowup);
     return FLOW_STOPPED;
   }
   while (c->next < c->ntimes && c->times[c->next] <= 0.0) {
@@ -296,7 +314,7 @@ static int flow_advance(flow_run *f) {
     return FLOW_STOPPED;
   }
   if (rc) {
-    flow_stop_msg(c, f->stp, rc, f->t, f->steps);
+    flow_stop_msg(c, f->stp, rc, f->t, f->steps, f->prev, f->n);
     return FLOW_STOPPED;
   }
   f->steps++;
@@ -308,8 +326,8 @@ static int flow_advance(flow_run *f) {
      * (as gradient descent); the stop is reported with the bad step and time */
     r->fail_t = f->t;
     r->fail_step = f->steps;
-    finish(c, DLN_STOP_DIVERGED, f->tprev, "%s diverged at t = %.6g (step %ld): max|%s| = %g, loss = %g",
-           f->sys->flow_name, f->t, f->steps, f->sys->state_name, ymax, f->val);
+    finish(c, DLN_STOP_DIVERGED, f->tprev, "%s diverged at t = %.6g (step %ld): max|%s| = %g, loss = %g; blow-up threshold %g",
+           f->sys->flow_name, f->t, f->steps, f->sys->state_name, ymax, f->val, o->blowup);
     memcpy(f->theta, f->prev, f->n * sizeof(double));
     f->t = f->tprev;
     f->steps--;

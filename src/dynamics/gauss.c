@@ -600,6 +600,8 @@ static const dln_option gauss_rows[] = {
   DLN_OPTION_END};
 /* clang-format on */
 
+static const dln_integrator_type *const gauss_uses[] = {&dln_integrator_cvode, NULL}; /* krylov_maxl */
+
 const dln_integrator_type dln_integrator_gauss = {
     .name = "gauss",
     .summary = "gradient flow by Gauss-Legendre collocation (conserves the C_j to round-off)",
@@ -608,4 +610,5 @@ const dln_integrator_type dln_integrator_gauss = {
     .options_size = 0,
     .check = gauss_check,
     .create = gauss_create,
+    .uses = gauss_uses,
 };

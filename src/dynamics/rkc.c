@@ -671,6 +671,8 @@ static const dln_option rkc_rows[] = {
   DLN_OPTION_END};
 /* clang-format on */
 
+static const dln_integrator_type *const rkc_uses[] = {&dln_integrator_flow, NULL}; /* erk_order */
+
 const dln_integrator_type dln_integrator_rkc = {
     .name = "rkc",
     .summary = "gradient flow by dln's own low-overhead Runge-Kutta, switching to Runge-Kutta-Chebyshev when stiff",
@@ -679,4 +681,5 @@ const dln_integrator_type dln_integrator_rkc = {
     .options_size = 0,
     .check = rkc_check,
     .create = rkc_create,
+    .uses = rkc_uses,
 };

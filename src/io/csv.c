@@ -14,10 +14,24 @@
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
-/* Parse one field [s, e) as a double: the whole field (minus surrounding blanks) must be used. */
-static int parse_field(const char *s, const char *e, double *v) {
+/* Field bounds without surrounding blanks and one pair of double quotes ("1.5"). */
+static void field_trim(const char **ps, const char **pe) {
+  const char *s = *ps, *e = *pe;
   while (s < e && is_space(*s)) ++s;
   while (e > s && is_space(e[-1])) --e;
+  if (e - s >= 2 && *s == '"' && e[-1] == '"') {
+    ++s;
+    --e;
+    while (s < e && is_space(*s)) ++s;
+    while (e > s && is_space(e[-1])) --e;
+  }
+  *ps = s;
+  *pe = e;
+}
+
+/* Parse one field [s, e) as a double: the whole field (minus blanks and quotes) must be used. */
+static int parse_field(const char *s, const char *e, double *v) {
+  field_trim(&s, &e);
   if (s == e) return 0;
   char tmp[128];
   size_t n = (size_t)(e - s);
@@ -33,10 +47,30 @@ static int parse_field(const char *s, const char *e, double *v) {
   return 1;
 }
 
+/* A header field: non-empty text that does not start like a number (so "1d0" or "2x" is
+ * a bad number, not a column name). */
+static int is_name_field(const char *s, const char *e) {
+  field_trim(&s, &e);
+  if (s == e) return 0;
+  unsigned char c = (unsigned char)*s;
+  return !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.';
+}
+
+/* Line 1 (the first line that is not blank or a comment) is a header when every field is
+ * a name (is_name_field); a line mixing names and numbers is an error. */
+static int is_header(const char *p, const char *end, char sep) {
+  for (const char *fs = p;;) {
+    const char *fe = memchr(fs, sep, (size_t)(end - fs));
+    if (!fe) fe = end;
+    if (!is_name_field(fs, fe)) return 0;
+    if (fe == end) return 1;
+    fs = fe + 1;
+  }
+}
+
 /* Trimmed copy of a field for messages. */
 static int field_show(const char *s, const char *e, const char **ps) {
-  while (s < e && is_space(*s)) ++s;
-  while (e > s && is_space(e[-1])) --e;
+  field_trim(&s, &e);
   *ps = s;
   return (int)(e - s > 40 ? 40 : e - s);
 }
@@ -46,13 +80,15 @@ int dln_csv_read(const char *path, dln_mat **out) {
   if (!out) return dln_error(DLN_EINVAL, "dln_csv_read: out must not be NULL");
   *out = NULL;
   if (!path) return dln_error(DLN_EINVAL, "dln_csv_read: path must not be NULL");
-  FILE *fp = fopen(path, "r");
-  if (!fp) return dln_error(DLN_EIO, "%s: cannot open: %s", path, strerror(errno));
+  FILE *fp;
+  int ost = dln_input_open(path, &fp);
+  if (ost) return ost;
   char *line = NULL;
   size_t cap = 0, vcap = 0, nvals = 0;
   double *vals = NULL;
   long lineno = 0;
   int ncols = -1, nrows = 0, first = 1, st = DLN_OK;
+  char sep = ',';
   ssize_t len;
   errno = 0;
   while ((len = getline(&line, &cap, fp)) >= 0) {
@@ -62,23 +98,25 @@ int dln_csv_read(const char *path, dln_mat **out) {
       goto done;
     }
     const char *p = line, *end = line + len;
+    if (lineno == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 BOM */
     while (end > p && (end[-1] == '\n' || end[-1] == '\r')) --end;
     const char *q = p;
     while (q < end && is_space(*q)) ++q;
     if (q == end || *q == '#') continue; /* blank or comment line */
+    if (first) {
+      first = 0;
+      if (!memchr(p, ',', (size_t)(end - p)) && memchr(p, '\t', (size_t)(end - p))) sep = '\t';
+      if (is_header(p, end, sep)) continue;
+    }
     /* split into fields */
     int col = 0;
     size_t row_start = nvals;
     for (const char *fs = p;; ++col) {
-      const char *fe = memchr(fs, ',', (size_t)(end - fs));
+      const char *fe = memchr(fs, sep, (size_t)(end - fs));
       if (!fe) fe = end;
       double v = 0;
       int ok = parse_field(fs, fe, &v);
       if (ok <= 0) {
-        if (first && col == 0 && ok == 0) { /* header line */
-          first = 0;
-          goto next_line;
-        }
         const char *shown;
         int n = field_show(fs, fe, &shown);
         st = dln_error(DLN_EFORMAT, "%s:%ld:%d: expected a %snumber, found '%.*s'", path, lineno, col + 1,
@@ -99,7 +137,6 @@ int dln_csv_read(const char *path, dln_mat **out) {
       if (fe == end) break;
       fs = fe + 1;
     }
-    first = 0;
     {
       int nf = (int)(nvals - row_start);
       if (ncols < 0) {
@@ -114,7 +151,6 @@ int dln_csv_read(const char *path, dln_mat **out) {
       goto done;
     }
     ++nrows;
-  next_line:;
   }
   if (ferror(fp)) {
     st = dln_error(DLN_EIO, "%s: read error: %s", path, strerror(errno));

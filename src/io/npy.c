@@ -373,9 +373,9 @@ int dln_npy_read(const char *path, dln_mat **out) {
   if (!out) return dln_error(DLN_EINVAL, "dln_npy_read: out must not be NULL");
   *out = NULL;
   if (!path) return dln_error(DLN_EINVAL, "dln_npy_read: path must not be NULL");
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return dln_error(DLN_EIO, "%s: cannot open: %s", path, strerror(errno));
-  int st = DLN_OK;
+  FILE *fp;
+  int st = dln_input_open(path, &fp); /* refuses a FIFO, folder or device without blocking */
+  if (st) return st;
   char *hdr = NULL;
   dln_mat *m = NULL;
   struct stat sb;

@@ -49,6 +49,7 @@ typedef struct ens_data {
   int nfile;
   const char *fname[DLN_TASK_MAXFILES]; /* the task's data-file options and their files */
   char *fpath[DLN_TASK_MAXFILES];
+  dln_run_files files; /* written into dir (relative to it) */
 } ens_data;
 
 typedef struct ens_shape {
@@ -102,6 +103,7 @@ typedef struct ens {
   int shard, nshards, nthreads, blas_before;
   double t0;
   char *csv_path, *json_path;
+  dln_run_folder folder; /* the lock, the earlier manifest, the files of the sweep */
 } ens;
 
 /* Run k: its spec and what the builder makes of it; freed by the caller. */

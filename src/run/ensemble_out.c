@@ -238,6 +238,7 @@ json_t *dln_ens_summary(const ens *E, ens_out *O) {
   if (!sum) return NULL;
   json_object_set_new(sum, "dln_version", json_string(DLN_VERSION_STRING));
   json_object_set_new(sum, "complete", json_true());
+  json_object_set_new(sum, "run_id", json_string(E->folder.run_id));
   json_object_set_new(sum, "spec", dln_spec_to_json(E->base));
   json_object_set_new(sum, "sweep", sweep_json(E->sw));
   json_object_set_new(sum, "nruns", json_integer(E->nruns));

@@ -96,7 +96,7 @@ static int add_name(char ***list, int *n, const char *name) {
 
 /* ---- driver ----------------------------------------------------------------------- */
 
-/* The slots, the output paths, a clean output folder and the parameter columns. */
+/* The slots, the output paths and the parameter columns (nothing is written). */
 static int ens_prepare(ens *E) {
   long nruns = E->nruns;
   const dln_sweep *sw = E->sw;
@@ -111,15 +111,6 @@ static int ens_prepare(ens *E) {
   if (!E->csv_path || !E->json_path) return dln_error(DLN_ENOMEM, "out of memory");
   snprintf(E->res->csv_path, sizeof E->res->csv_path, "%s", E->csv_path);
   snprintf(E->res->json_path, sizeof E->res->json_path, "%s", E->json_path);
-  int st = dln_mkdir_p(E->out);
-  if (st) return st;
-  /* results of an earlier sweep into the same folder go first, so that a cancelled or
-   * failed sweep leaves no table or summary that looks like its own */
-  if (E->opt->write_outputs && unlink(E->csv_path) != 0 && errno != ENOENT)
-    return dln_error(DLN_EIO, "%s: cannot remove the stale table: %s", E->csv_path, strerror(errno));
-  if (unlink(E->json_path) != 0 && errno != ENOENT)
-    return dln_error(DLN_EIO, "%s: cannot remove the stale summary: %s", E->json_path, strerror(errno));
-
   /* parameter columns */
   for (int a = 0; a < sw->naxes; ++a)
     for (int i = 0; i < sw->axes[a].n; ++i)
@@ -187,6 +178,23 @@ static int ens_expand(ens *E) {
   return DLN_OK;
 }
 
+/* The folder, once the runs' specs are checked: locked, and refused when it holds the
+ * outputs of an earlier run or sweep without force (run_folder.c). A shard takes its own
+ * lock (shards of one sweep run side by side in one folder), is refused only by its own
+ * files and writes no manifest; without outputs (benchmarks), nothing is refused or
+ * listed. */
+static int ens_open_folder(ens *E) {
+  const char *known[3] = {strrchr(E->csv_path, '/') + 1, strrchr(E->json_path, '/') + 1, NULL};
+  int sharded = E->nshards > 1, outputs = E->opt->write_outputs;
+  char lock[64];
+  snprintf(lock, sizeof lock, ".dln.shard%dof%d.lock", E->shard, E->nshards);
+  int st = dln_run_folder_open(&E->folder, E->out, E->base->force || !outputs, sharded ? known : NULL,
+                               sharded ? lock : NULL, &E->res->fail_phase);
+  E->folder.manifest = outputs && !sharded;
+  if (!st) E->res->fail_phase = DLN_RUN_FAIL_NONE;
+  return st;
+}
+
 /* Phase B: the data sets, in parallel; a run whose data set failed fails with it. */
 static int ens_draw_data(ens *E) {
   E->phase = 1;
@@ -194,6 +202,12 @@ static int ens_draw_data(ens *E) {
   for (int i = 0; i < E->ndata; ++i) E->tasks[i] = i;
   int st = dln_ens_pool_run(E, E->nthreads, NULL);
   if (st || atomic_load(&E->cancel)) return st;
+  for (int i = 0; i < E->ndata && !st; ++i) { /* data/<i>/... into the manifest's list */
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "data/%d", i);
+    st = dln_run_files_add_all(&E->folder.files, prefix, &E->data[i].files);
+  }
+  if (st) return st;
   for (long k = 0; k < E->nruns; ++k) {
     ens_slot *sl = &E->slot[k];
     if (!sl->status && E->data[sl->data].status) {
@@ -283,7 +297,20 @@ static int ens_train(ens *E, ens_out *O) {
   return st;
 }
 
-/* The rest of the table, the totals, and the summary. */
+/* Every selected run failed: the first one's status and message, nothing committed. */
+static int ens_all_failed(ens *E) {
+  long k = 0;
+  while (k < E->nruns && !(E->sel[k] && E->slot[k].status)) ++k;
+  const ens_slot *sl = &E->slot[k];
+  E->res->fail_phase = DLN_RUN_FAIL_INPUT;
+  if (sl->error)
+    return dln_error(sl->status, "sweep: all %ld runs failed, nothing committed to %s; the first: %s", E->res->nselected,
+                     E->out, sl->error);
+  return dln_error(sl->status, "sweep: all %ld runs failed, nothing committed to %s; the first: run %ld: %s",
+                   E->res->nselected, E->out, k, dln_strerror(sl->status));
+}
+
+/* The rest of the table, the totals, the summary and the manifest. */
 static int ens_finish(ens *E, ens_out *O) {
   dln_ensemble_result *res = E->res;
   dln_ens_flush_ready(E, O);
@@ -293,17 +320,25 @@ static int ens_finish(ens *E, ens_out *O) {
   res->steps = O->steps;
   res->grad_evals = O->grad_evals;
   res->wall_seconds = dln_now_seconds() - E->t0;
-  int st = DLN_OK;
-  if (O->csv) {
+  if (res->nselected > 0 && res->nfailed == res->nselected) return ens_all_failed(E);
+  res->fail_phase = DLN_RUN_FAIL_OUTPUT;
+  int st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
+  if (!st && O->csv) {
     st = dln_afile_commit(O->csv);
     O->csv = NULL;
     O->fp = NULL;
-    if (st) return st;
+    if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->csv_path, '/') + 1);
   }
+  if (st) return st;
   json_t *sum = dln_ens_summary(E, O);
   if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
-  if (E->opt->write_outputs) st = dln_json_write(E->json_path, sum);
+  if (E->opt->write_outputs) {
+    st = dln_json_write(E->json_path, sum);
+    if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->json_path, '/') + 1);
+  }
   json_decref(sum);
+  if (!st) st = dln_run_folder_finish(&E->folder, "sweep");
+  if (!st) res->fail_phase = DLN_RUN_FAIL_NONE;
   return st;
 }
 
@@ -333,6 +368,7 @@ static void ens_free(ens *E, ens_out *O) {
   free(E->tasks);
   free(E->csv_path);
   free(E->json_path);
+  dln_run_folder_close(&E->folder);
   pthread_mutex_destroy(&E->mu);
   pthread_cond_destroy(&E->cv);
 }
@@ -395,8 +431,10 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   E.blas_before = openblas_get_num_threads();
   ens_out O;
   memset(&O, 0, sizeof O);
+  E.folder.lock_fd = -1;
   int cancelled = 0, st = ens_prepare(&E);
   if (!st) st = ens_expand(&E);
+  if (!st) st = ens_open_folder(&E);
   if (!st) st = ens_phases(&E, &O, &cancelled);
   if (cancelled) {
     res->cancelled = 1;

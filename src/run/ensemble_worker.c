@@ -39,7 +39,7 @@ static int data_make(ens *E, int i) {
   if (!st) st = dln_spec_set(&s, "stream", sb); /* the data never come from run k's stream */
   if (!st) st = dln_spec_set(&s, "out", d->dir);
   dln_run_result rr;
-  if (!st) st = dln_run_noplot(&s, NULL, &rr);
+  if (!st) st = dln_run_nested(&s, NULL, &rr, 0, E->folder.run_id, &d->files);
   if (!st && rr.train.stop_reason == DLN_STOP_CANCELLED) st = dln_error(DLN_EINVAL, "cancelled");
   if (!st) {
     const dln_task_type *t = dln_task_find(s.task); /* checked by the run */
@@ -60,6 +60,7 @@ void dln_ens_data_free(ens_data *d) {
   free(d->key);
   free(d->dir);
   free(d->error);
+  dln_run_files_free(&d->files);
   dln_run_data_free(&d->data);
   for (int j = 0; j < DLN_TASK_MAXFILES; ++j) free(d->fpath[j]);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -69,6 +70,7 @@ typedef struct fig1 {
   dln_run_result *agg, rr[NRUNS];
   char subdirs[NRUNS][64], labels[NRUNS][64];
   double t0;
+  dln_run_folder folder; /* base->out: the lock, the earlier manifest, the files */
 } fig1;
 
 /* Run k's spec: run k / 2's sigma, one layer (k even: depth 1 from the product of a drawn
@@ -142,8 +144,12 @@ static int fig1_runs(fig1 *f) {
   for (int k = 0; k < NRUNS && !st; ++k) {
     dln_spec_free(&s);
     if ((st = fig1_spec(f, k, &s))) break;
-    if ((st = dln_run_noplot(&s, f->opt, &f->rr[k]))) {
-      f->agg->fail_phase = f->rr[k].fail_phase;
+    dln_run_files files = {0};
+    st = dln_run_nested(&s, f->opt, &f->rr[k], 0, f->folder.run_id, &files);
+    if (!st) st = dln_run_files_add_all(&f->folder.files, f->subdirs[k], &files);
+    dln_run_files_free(&files);
+    if (st) {
+      f->agg->fail_phase = f->rr[k].fail_phase ? f->rr[k].fail_phase : DLN_RUN_FAIL_INTERNAL;
       break;
     }
     if (f->rr[k].train.stop_reason == DLN_STOP_CANCELLED) {
@@ -165,6 +171,7 @@ static json_t *fig1_summary(const fig1 *f) {
   }
   json_object_set_new(sum, "dln_version", json_string(DLN_VERSION_STRING));
   json_object_set_new(sum, "complete", json_true());
+  json_object_set_new(sum, "run_id", json_string(f->folder.run_id));
   json_object_set_new(sum, "job", json_string("001 Fig. 1: one- vs two-layer factorization, Gaussian init"));
   json_object_set_new(sum, "spec", dln_spec_to_json(f->base));
   json_object_set_new(sum, "blas", dln_run_blas_json());
@@ -199,9 +206,11 @@ static int fig1_outputs(fig1 *f) {
   if (f->base->plot) {
     dln_plot_run runs[NRUNS];
     for (int k = 0; k < NRUNS; ++k) runs[k] = (dln_plot_run){f->subdirs[k], f->labels[k]};
-    if ((st = dln_plot_write_multi(f->base->out, "001 Fig. 1: one- vs two-layer, Gaussian init (gradient flow)", runs, NRUNS, 1)))
+    if ((st = dln_plot_write_multi(f->base->out, "001 Fig. 1: one- vs two-layer, Gaussian init (gradient flow)", runs, NRUNS, 1)) ||
+        (st = dln_run_files_add(&f->folder.files, "plot.py")))
       return st;
     agg->plot = dln_plot_render(f->base->out, &agg->plot_exit);
+    if (agg->plot == DLN_PLOT_RENDERED && (st = dln_run_files_add(&f->folder.files, "figure.png"))) return st;
     if (dln_run_is_cancelled(f->opt)) return RUN_CANCELLED;
   }
   agg->fail_phase = DLN_RUN_FAIL_INTERNAL;
@@ -209,8 +218,32 @@ static int fig1_outputs(fig1 *f) {
   if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
   st = dln_run_is_cancelled(f->opt) ? RUN_CANCELLED : DLN_OK; /* no summary.json after a SIGINT (see run.c) */
   agg->fail_phase = DLN_RUN_FAIL_OUTPUT;
-  if (!st) st = dln_run_write_json(f->base->out, "summary.json", sum);
+  if (!st) st = dln_run_write_json(f->base->out, "summary.json", sum, &f->folder.files);
   json_decref(sum);
+  if (!st && (st = dln_run_folder_finish(&f->folder, "run"))) {
+    char *p = dln_path_join(f->base->out, "summary.json"); /* no manifest: not complete */
+    if (p) unlink(p);
+    free(p);
+  }
+  return st;
+}
+
+/* The six runs' specs are checked before the folder is touched; then the lock, the
+ * refusal of earlier outputs (without force) and their removal (with force). */
+static int fig1_open(fig1 *f) {
+  int st = DLN_OK;
+  f->agg->fail_phase = DLN_RUN_FAIL_SPEC;
+  for (int k = 0; k < NRUNS && !st; ++k) {
+    dln_spec s;
+    memset(&s, 0, sizeof s);
+    if (!(st = fig1_spec(f, k, &s))) st = dln_spec_check(&s);
+    dln_spec_free(&s);
+  }
+  if (!st) st = dln_run_folder_open(&f->folder, f->base->out, f->base->force, NULL, NULL, &f->agg->fail_phase);
+  if (!st) {
+    f->agg->fail_phase = DLN_RUN_FAIL_OUTPUT;
+    st = dln_run_folder_begin(&f->folder);
+  }
   return st;
 }
 
@@ -232,9 +265,8 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
   agg->train.t_threshold = agg->train.fail_t = agg->train.switched_at = NAN;
   agg->train.fail_step = -1;
   agg->train.stop_reason = DLN_STOP_TIME;
-  agg->fail_phase = DLN_RUN_FAIL_OUTPUT;
-  int st = dln_mkdir_p(base->out);
-  if (!st) st = dln_run_clean_stale_summary(base->out);
+  f->folder.lock_fd = -1;
+  int st = fig1_open(f);
   if (!st) {
     agg->fail_phase = DLN_RUN_FAIL_NONE;
     st = fig1_runs(f);
@@ -245,6 +277,7 @@ int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, 
   }
   if (!st && agg->train.stop_reason != DLN_STOP_CANCELLED) agg->fail_phase = DLN_RUN_FAIL_NONE;
   agg->wall_ms = 1e3 * (dln_now_seconds() - f->t0);
+  dln_run_folder_close(&f->folder);
   free(f);
   return st;
 }

@@ -187,15 +187,15 @@ void dln_run_parts_free(dln_run_parts *p) {
   memset(p, 0, sizeof *p);
 }
 
-int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *dir) {
+int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *dir, dln_run_files *files) {
   int st = DLN_OK, target_written = 0;
   for (int i = 0; d->type && d->type->files[i].option && !st; ++i) {
-    st = dln_run_write_mat(dir, d->type->files[i].file, d->mats[i]);
+    st = dln_run_write_mat(dir, d->type->files[i].file, d->mats[i], files);
     target_written |= d->mats[i] && strcmp(d->type->files[i].file, "target.npy") == 0;
   }
-  if (!st) st = dln_run_write_mat(dir, "W_true.npy", d->truth);
+  if (!st) st = dln_run_write_mat(dir, "W_true.npy", d->truth, files);
   /* a factorization's target Ybar (also Y X^+ of a reduced regression) */
   if (!st && !target_written && dln_loss_has(loss, DLN_LOSS_IDENTITY))
-    st = dln_run_write_npy(dir, "target.npy", loss->rows, loss->cols, loss->wstar);
+    st = dln_run_write_npy(dir, "target.npy", loss->rows, loss->cols, loss->wstar, files);
   return st;
 }

@@ -1,10 +1,13 @@
 /* `dln run`: one run of the pipeline into a folder (dln/run.h): trajectory.csv, the layers
- * at init and at the end, the data, the reference solution, plot.py and figure.png, and
- * summary.json written last, which marks the run complete. Every file is atomic. */
+ * at init and at the end, the data, the reference solution, plot.py and figure.png,
+ * summary.json, and manifest.json written last, which marks the run complete. Every file
+ * is atomic. Order: spec check, inputs, lock, training, removal of the earlier run's
+ * files (--force), outputs, summary, manifest (run_folder.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
 #include <jansson.h>
@@ -37,6 +40,10 @@ typedef struct run_ctx {
   dln_rng *rng;
   dln_run_data d;
   dln_run_parts p;
+  dln_run_folder folder; /* a run of its own: the lock, the earlier manifest, the files */
+  int own_folder;
+  dln_run_files *files;  /* the files committed (folder.files, or the caller's list) */
+  const char *run_id;
 } run_ctx;
 
 static void result_init(dln_run_result *res) {
@@ -48,7 +55,8 @@ static void result_init(dln_run_result *res) {
   res->train.fail_step = -1;
 }
 
-/* Check the spec, prepare the folder, draw the data and build the pipeline. */
+/* Check the spec, draw or read the data, build the pipeline, then (a run of its own)
+ * lock the folder and refuse earlier outputs without force. Nothing is written before. */
 static int run_prepare(run_ctx *c) {
   const dln_spec *spec = c->spec;
   int st;
@@ -58,8 +66,6 @@ static int run_prepare(run_ctx *c) {
    * threads, with OpenBLAS already at one thread, and openblas_set_num_threads is not
    * meant to be called concurrently */
   if (openblas_get_num_threads() != spec->blas_threads) openblas_set_num_threads(spec->blas_threads);
-  c->phase = DLN_RUN_FAIL_OUTPUT;
-  if ((st = dln_mkdir_p(spec->out)) || (st = dln_run_clean_stale_summary(spec->out))) return st;
   c->phase = DLN_RUN_FAIL_INTERNAL;
   if (!(c->rng = dln_rng_alloc(spec->seed, spec->stream))) return dln_error(DLN_ENOMEM, "cannot allocate the random stream");
   /* data first, then the init from the same stream */
@@ -70,6 +76,10 @@ static int run_prepare(run_ctx *c) {
     c->p.to.progress = c->opt->progress;
     c->p.to.progress_ctx = c->opt->progress_ctx;
   }
+  if (!c->own_folder) return DLN_OK;
+  if ((st = dln_run_folder_open(&c->folder, spec->out, spec->force, NULL, NULL, &c->phase))) return st;
+  c->files = &c->folder.files;
+  c->run_id = c->folder.run_id;
   return DLN_OK;
 }
 
@@ -100,19 +110,20 @@ static int run_write_arrays(run_ctx *c) {
   if (!path) return dln_error(DLN_ENOMEM, "out of memory");
   st = dln_table_write_csv(p->traj, path);
   free(path);
-  if (st || (st = dln_run_write_layers(out, p->net, p->theta0, "init"))) return st;
+  if (!st) st = dln_run_files_add(c->files, "trajectory.csv");
+  if (st || (st = dln_run_write_layers(out, p->net, p->theta0, "init", c->files))) return st;
   if (p->e2e) { /* the state is W = W_N···W_1 alone; the layers stay at their init */
     int rows = dln_net_rows(p->net), cols = dln_net_cols(p->net);
-    if ((st = dln_run_write_npy(out, "W_init.npy", rows, cols, p->W0)) ||
-        (st = dln_run_write_npy(out, "W_final.npy", rows, cols, p->W)))
+    if ((st = dln_run_write_npy(out, "W_init.npy", rows, cols, p->W0, c->files)) ||
+        (st = dln_run_write_npy(out, "W_final.npy", rows, cols, p->W, c->files)))
       return st;
-  } else if ((st = dln_run_write_layers(out, p->net, p->theta, "final"))) {
+  } else if ((st = dln_run_write_layers(out, p->net, p->theta, "final", c->files))) {
     return st;
   }
-  if ((st = dln_run_data_write(&c->d, p->loss, out))) return st;
+  if ((st = dln_run_data_write(&c->d, p->loss, out, c->files))) return st;
   /* the loss's reference solution (minimum-norm least squares); a factorization's is its target */
   if (p->loss->wstar && !dln_loss_has(p->loss, DLN_LOSS_IDENTITY))
-    return dln_run_write_npy(out, "W_ref.npy", p->loss->rows, p->loss->cols, p->loss->wstar);
+    return dln_run_write_npy(out, "W_ref.npy", p->loss->rows, p->loss->cols, p->loss->wstar, c->files);
   return DLN_OK;
 }
 
@@ -123,10 +134,10 @@ static int run_write_plot(run_ctx *c) {
            dln_spec_value_text(spec, dln_spec_find("widths"), wb, sizeof wb)[0] ? wb : "default", spec->method, spec->init,
            spec->init_opts.sigma, (unsigned long long)spec->seed);
   int st = dln_plot_write_single(spec->out, title);
-  if (st) return st;
+  if (st || (st = dln_run_files_add(c->files, "plot.py"))) return st;
   c->res->plot = DLN_PLOT_SCRIPT_ONLY;
   if (c->render) c->res->plot = dln_plot_render(spec->out, &c->res->plot_exit);
-  return DLN_OK;
+  return c->res->plot == DLN_PLOT_RENDERED ? dln_run_files_add(c->files, "figure.png") : DLN_OK;
 }
 
 /* The "task" object of the summary: the loss, the network and the reference solution. */
@@ -197,6 +208,7 @@ static json_t *run_summary(const run_ctx *c) {
   if (!sum) return NULL;
   json_object_set_new(sum, "dln_version", json_string(DLN_VERSION_STRING));
   json_object_set_new(sum, "complete", json_true());
+  json_object_set_new(sum, "run_id", c->run_id ? json_string(c->run_id) : json_null());
   json_object_set_new(sum, "spec", dln_spec_to_json(spec));
   char sb[32];
   snprintf(sb, sizeof sb, "%llu", (unsigned long long)spec->seed);
@@ -221,7 +233,8 @@ static int run_body(run_ctx *c) {
   if (st) return st;
   if (c->res->train.stop_reason == DLN_STOP_CANCELLED || dln_run_is_cancelled(opt)) return RUN_CANCELLED;
   run_measure(c);
-  c->phase = DLN_RUN_FAIL_OUTPUT; /* outputs; summary.json last */
+  c->phase = DLN_RUN_FAIL_OUTPUT; /* outputs, summary.json, manifest.json last */
+  if ((st = c->own_folder ? dln_run_folder_begin(&c->folder) : dln_mkdir_p(c->spec->out))) return st;
   if ((st = run_write_arrays(c))) return st;
   if (c->spec->plot) {
     if ((st = run_write_plot(c))) return st;
@@ -235,18 +248,29 @@ static int run_body(run_ctx *c) {
    * summary.json (the mark of a complete run) */
   if (dln_run_is_cancelled(opt)) st = RUN_CANCELLED;
   c->phase = DLN_RUN_FAIL_OUTPUT;
-  if (!st) st = dln_run_write_json(c->spec->out, "summary.json", sum);
+  if (!st) st = dln_run_write_json(c->spec->out, "summary.json", sum, c->files);
   json_decref(sum);
+  if (!st && c->own_folder && (st = dln_run_folder_finish(&c->folder, "run"))) {
+    char *p = dln_path_join(c->spec->out, "summary.json"); /* no manifest: not complete */
+    if (p) unlink(p);
+    free(p);
+  }
   return st;
 }
 
-static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res, int render) {
+/* files == NULL: a run of its own (lock, manifest); else a nested run into the caller's folder. */
+static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res, int render,
+                    const char *run_id, dln_run_files *files) {
   run_ctx c;
   memset(&c, 0, sizeof c);
+  c.folder.lock_fd = -1;
   c.spec = spec;
   c.opt = opt;
   c.res = res;
   c.render = render;
+  c.own_folder = files == NULL;
+  c.files = files;
+  c.run_id = run_id;
   c.t0 = dln_now_seconds();
   result_init(res);
   int st = run_prepare(&c);
@@ -261,6 +285,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   dln_run_parts_free(&c.p);
   dln_run_data_free(&c.d);
   dln_rng_free(c.rng);
+  dln_run_folder_close(&c.folder);
   return st;
 }
 
@@ -268,14 +293,22 @@ int dln_run(const dln_spec *spec, const dln_run_options *opt, dln_run_result *re
   dln_run_result local;
   if (!res) res = &local;
   if (!spec) return dln_error(DLN_EINVAL, "dln_run: spec must not be NULL");
-  return run_impl(spec, opt, res, 1);
+  return run_impl(spec, opt, res, 1, NULL, NULL);
 }
 
 int dln_run_noplot(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res) {
   dln_run_result local;
   if (!res) res = &local;
   if (!spec) return dln_error(DLN_EINVAL, "dln_run_noplot: spec must not be NULL");
-  return run_impl(spec, opt, res, 0);
+  return run_impl(spec, opt, res, 0, NULL, NULL);
+}
+
+int dln_run_nested(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res, int render,
+                   const char *run_id, dln_run_files *files) {
+  dln_run_result local;
+  if (!res) res = &local;
+  if (!spec || !files) return dln_error(DLN_EINVAL, "dln_run_nested: spec and files must not be NULL");
+  return run_impl(spec, opt, res, render, run_id, files);
 }
 
 /* ---- the default job: 001 Fig. 1 ---------------------------------------------------- */

@@ -23,6 +23,7 @@
 #include "dln/integrator.h"
 #include "dln/task.h"
 #include "dln/loss.h"
+#include "dln/manifest.h"
 #include "dln/mat.h"
 #include "dln/net.h"
 #include "dln/observe.h"
@@ -74,18 +75,69 @@ void dln_run_parts_free(dln_run_parts *p);
 
 /* The data files of d into dir: the task's files (X.npy, ...), W_true.npy, and target.npy
  * for a factorization loss (pipeline.c). */
-int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *dir);
+struct dln_run_files;
+int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *dir, struct dln_run_files *files);
 
 /* ---- run folders (run_files.c) ------------------------------------------------------- */
 struct dln_run_options;
-int dln_run_write_npy(const char *dir, const char *name, int rows, int cols, const double *data);
-int dln_run_write_mat(const char *dir, const char *name, const dln_mat *m); /* nothing for NULL */
+
+/* The files one run or sweep has committed, relative to its folder, in order (no
+ * duplicates). Every writer below adds its file once it is in place, so the manifest
+ * lists what was written rather than what is guessed afterwards. files may be NULL. */
+typedef struct dln_run_files {
+  char **names;
+  size_t n, cap;
+} dln_run_files;
+int dln_run_files_add(dln_run_files *f, const char *name);
+/* Add every name of src as "<prefix>/<name>". */
+int dln_run_files_add_all(dln_run_files *f, const char *prefix, const dln_run_files *src);
+int dln_run_files_has(const dln_run_files *f, const char *name);
+void dln_run_files_free(dln_run_files *f);
+
+int dln_run_write_npy(const char *dir, const char *name, int rows, int cols, const double *data, dln_run_files *files);
+int dln_run_write_mat(const char *dir, const char *name, const dln_mat *m, dln_run_files *files); /* nothing for NULL */
 /* W{j}_<suffix>.npy for every layer (U_<suffix>.npy for a tied net). */
-int dln_run_write_layers(const char *dir, const dln_net *net, const double *theta, const char *suffix);
+int dln_run_write_layers(const char *dir, const dln_net *net, const double *theta, const char *suffix, dln_run_files *files);
 json_t *dln_run_blas_json(void);                        /* library, config, threads */
-int dln_run_clean_stale_summary(const char *dir);       /* remove dir/summary.json if present */
-int dln_run_write_json(const char *dir, const char *name, const json_t *root); /* atomic */
+int dln_run_write_json(const char *dir, const char *name, const json_t *root, dln_run_files *files); /* atomic */
 int dln_run_is_cancelled(const struct dln_run_options *opt);
+
+/* ---- the output folder of a run or sweep (run_folder.c) ----------------------------------
+ * dln_run_folder_open   after the inputs are read and checked: create the folder, take
+ *                       an exclusive lock on DIR/.dln.lock (flock; a second run or sweep
+ *                       into the folder fails at once, fail phase DLN_RUN_FAIL_BUSY), read
+ *                       the earlier manifest and refuse a folder with outputs unless force;
+ * dln_run_folder_begin  just before the first output is written: remove the earlier
+ *                       manifest.json and summary.json (the marks of a complete run);
+ * dln_run_folder_finish after the last output: remove the files the earlier manifest
+ *                       lists that this run did not write (never any other file), then
+ *                       write manifest.json listing f->files, complete = true;
+ * dln_run_folder_close  release the lock (the lock file stays; it is never listed). */
+typedef struct dln_run_folder {
+  const char *dir;
+  int lock_fd;               /* -1 when not locked */
+  int manifest;              /* 0: write no manifest (a shard of a sweep) */
+  dln_manifest *old;         /* the earlier run's manifest, or NULL */
+  char run_id[DLN_RUN_ID_LEN + 1];
+  dln_run_files files;       /* committed so far */
+} dln_run_folder;
+#define DLN_RUN_LOCK_NAME ".dln.lock"
+/* known: the top-level names that mark outputs of an earlier run (NULL-terminated), or
+ * NULL for every name dln writes; lock_name: NULL for DLN_RUN_LOCK_NAME (a shard of a
+ * sweep takes its own, so shards can share a folder). *phase receives the
+ * DLN_RUN_FAIL_* of a failure. */
+int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const char *const *known, const char *lock_name,
+                        int *phase);
+int dln_run_folder_begin(dln_run_folder *f);
+int dln_run_folder_finish(dln_run_folder *f, const char *kind);
+void dln_run_folder_close(dln_run_folder *f);
+
+/* A run inside a job that owns the folder (the default job's runs, a sweep's data sets):
+ * no lock, no manifest; its summary.json gets run_id and files receives the names it
+ * wrote (relative to spec->out). */
+struct dln_run_result;
+int dln_run_nested(const dln_spec *spec, const struct dln_run_options *opt, struct dln_run_result *res, int render,
+                   const char *run_id, dln_run_files *files);
 
 /* ---- JSON and plots (io/io_internal.h: dln_json_*, dln_train_counters_json, dln_plot_*) - */
 

@@ -60,6 +60,7 @@ static const dln_option output_rows[] = {
   {"plot", DLN_OPT_BOOL, OFF(plot), "true", "write plot.py and render figure.png with /usr/bin/python3", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"quiet", DLN_OPT_BOOL, OFF(quiet), "false", "no progress or table on the terminal", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"blas_threads", DLN_OPT_INT, OFF(blas_threads), "1", "OpenBLAS threads (openblas_set_num_threads)", NULL, DLN_OPTR_RANGE, 1, 1024, NULL, NULL},
+  {"force", DLN_OPT_BOOL, OFF(force), "false", "replace the outputs of an earlier run in out: removes exactly the files its manifest.json lists, after the inputs are read (without it, a folder with outputs is refused)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
 

@@ -22,6 +22,57 @@ static int is_origin_set(const dln_spec *spec, const char *name) {
 }
 
 
+static int row_in(const dln_option *rows, const dln_option *row) {
+  for (int i = 0; rows && rows[i].name; ++i)
+    if (&rows[i] == row) return 1;
+  return 0;
+}
+
+/* 1 if integrator m owns row or uses a type that does (m->uses, a few levels deep). */
+static int method_reads(const dln_integrator_type *m, const dln_option *row, int depth) {
+  if (row_in(m->options, row)) return 1;
+  for (int k = 0; depth < 4 && m->uses && m->uses[k]; ++k)
+    if (method_reads(m->uses[k], row, depth + 1)) return 1;
+  return 0;
+}
+
+/* Origin level of option `name`: 0 default, 1 spec file, 2 command line. */
+static int level(const dln_spec *spec, const char *name) {
+  const dln_spec_option *o = dln_spec_find(name);
+  return o ? spec->origin[dln_spec_index(o)].kind : 0;
+}
+
+int dln_spec_check_unused(const dln_spec *spec) {
+  if (!spec) return dln_error(DLN_EINVAL, "dln_spec_check_unused: spec must not be NULL");
+  char wb[512], vb[128];
+  int e2e;
+  const dln_task_type *task = dln_task_find(spec->task);
+  const dln_init_type *init = dln_init_find(spec->init);
+  const dln_integrator_type *m = dln_run_method_type(spec, &e2e);
+  if (!task || !init || !m) return DLN_OK; /* dln_spec_check names it */
+  const dln_spec_option *t = dln_spec_options();
+  for (int i = 0; t[i].name; ++i) {
+    int lv = spec->origin[i].kind;
+    if (!lv) continue;
+    const char *kind = t[i].kind, *sel = NULL;
+    int used = 1;
+    if (kind && strcmp(kind, "task") == 0) used = dln_task_owns_row(task, t[i].row), sel = task->name;
+    else if (kind && strcmp(kind, "init") == 0) used = row_in(init->options, t[i].row), sel = init->name;
+    else if (kind && strcmp(kind, "method") == 0) used = method_reads(m, t[i].row, 0), sel = spec->method;
+    const char *val = dln_spec_value_text(spec, &t[i], vb, sizeof vb);
+    if (t[i].type == DLN_OPT_DOUBLE) /* 0.1, not 0.10000000000000001 */
+      snprintf(vb, sizeof vb, "%.15g", *(const double *)dln_spec_field(spec, &t[i])), val = vb;
+    if (!used && lv >= level(spec, kind))
+      return dln_error(DLN_EINVAL, "%s: has no effect with %s %s (it is an option of %s %s): expected it unset, found %s",
+                       WHERE(t[i].name), kind, sel, kind, t[i].owner, val);
+    const char *file = dln_task_unused_by(task, &spec->data, t[i].name);
+    if (file && lv >= level(spec, file))
+      return dln_error(DLN_EINVAL, "%s: has no effect with %s (the data come from that file): expected it unset, found %s",
+                       WHERE(t[i].name), file, val);
+  }
+  return DLN_OK;
+}
+
 /* Every row of the table: its type's range and allowed values. */
 static int check_rows(const dln_spec *spec) {
   char wb[512];
@@ -49,6 +100,13 @@ static int check_net(const dln_spec *spec, const dln_task_type *task, unsigned c
   int *w = NULL, nw = 0, st;
   if ((st = dln_spec_resolve_widths(spec, &w, &nw))) return st;
   int N = nw - 1, d0 = w[0], dN = w[N], hmin = 0;
+  for (int j = 0; j <= N; ++j) /* layer j and d_j x d_j (C_j, Gram matrices), before anything is allocated */
+    if ((j && dln_task_check_size("a layer", w[j], w[j - 1])) || dln_task_check_size("a d_j x d_j matrix", w[j], w[j])) {
+      char msg[512];
+      snprintf(msg, sizeof msg, "%s", dln_last_error());
+      free(w);
+      return dln_error(DLN_EINVAL, "%s: layer %d: %s", WHERE(no->widths.n ? "widths" : "width"), j, msg);
+    }
   for (int j = 1; j < N; ++j)
     if (!hmin || w[j] < hmin) hmin = w[j];
   free(w);

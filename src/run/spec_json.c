@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "dln/error.h"
+#include "dln/io.h"
 #include "dln/spec.h"
 #include "run/run_internal.h"
 #include "run/spec_internal.h"
@@ -222,8 +223,9 @@ done:
  * frees): DLN_EIO if it cannot be read, DLN_ESPEC if it is not text. */
 int dln_json_read_text(const char *path, char **text) {
   *text = NULL;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return dln_error(DLN_EIO, "%s: cannot open: %s", path, strerror(errno));
+  FILE *fp;
+  int ost = dln_input_open(path, &fp); /* a regular file, never a FIFO that would block */
+  if (ost) return ost;
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
   int st = DLN_OK;

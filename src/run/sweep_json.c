@@ -67,6 +67,9 @@ static int sweep_axis_json(dln_sweep *sw, dln_spec *scratch, const char *key, co
       return dln_error(DLN_ESPEC, "%s: expected {\"from\": integer, \"count\": integer >= 1[, \"step\": integer]}, found %s",
                        where, dln_json_show(v, shown, sizeof shown));
     long long from = json_integer_value(jf), count = json_integer_value(jc), step = js ? json_integer_value(js) : 1;
+    if (step == 0 && count > 1) /* count copies of one value: the same run repeated, not a sweep */
+      return dln_error(DLN_ESPEC, "%s: expected a non-zero step for count %lld, found step 0 (every run would use %lld)", where,
+                       count, from);
     if (count > DLN_SWEEP_MAXRUNS)
       return dln_error(DLN_ESPEC, "%s: expected a count of at most %ld, found %lld", where, DLN_SWEEP_MAXRUNS, count);
     long double last = (long double)from + (long double)(count - 1) * (long double)step;

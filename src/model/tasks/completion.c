@@ -197,6 +197,10 @@ static int comp_loss(const dln_task_options *o, const dln_task_data *d, dln_loss
   return dln_loss_completion_alloc(out, e->rows, e->cols, e->m, e->r, e->c, e->v);
 }
 
+static const dln_task_unused comp_unused[] = {
+    {"entries_file", "m,target,rank,singular_values,target_sigma,target_file"}, {NULL, NULL}};
+static const dln_task_type *const comp_uses[] = {&dln_task_sensing, NULL}; /* its m */
+
 const dln_task_type dln_task_completion = {
     .name = "completion",
     .summary = "(1/2m) sum_i (W[r_i, c_i] - v_i)^2 of m observed entries (002 sec. 4.1)",
@@ -208,4 +212,6 @@ const dln_task_type dln_task_completion = {
     .data = comp_data,
     .loss = comp_loss,
     .data_free = comp_data_free,
+    .unused = comp_unused,
+    .uses = comp_uses,
 };

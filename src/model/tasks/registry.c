@@ -62,6 +62,46 @@ int dln_task_reads(const dln_task_type *t, const char *option) {
   return 0;
 }
 
+static int in_list(const char *list, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = list; p && *p;) {
+    const char *e = strchr(p, ',');
+    size_t k = e ? (size_t)(e - p) : strlen(p);
+    if (k == n && strncmp(p, name, n) == 0) return 1;
+    p = e ? e + 1 : NULL;
+  }
+  return 0;
+}
+
+/* target_file (a common row) replaces the synthetic target of every task */
+static const dln_task_unused common_unused[] = {{"target_file", "rows,cols,target,rank,singular_values,target_sigma"},
+                                                {NULL, NULL}};
+
+static const char *unused_in(const dln_task_unused *u, const dln_task_options *o, const char *option) {
+  for (int i = 0; u && u[i].file; ++i) {
+    const dln_option *row = find_row(dln_task_common_rows(), u[i].file);
+    for (int k = 0; !row && dln_task_at(k); ++k) row = find_row(dln_task_at(k)->options, u[i].file);
+    if (!row || row->type != DLN_OPT_STRING || !dln_has_text(*DLN_OPTION_CFIELD(o, row, char *))) continue;
+    if (in_list(u[i].unused, option)) return u[i].file;
+  }
+  return NULL;
+}
+
+const char *dln_task_unused_by(const dln_task_type *t, const dln_task_options *o, const char *option) {
+  if (!t || !o || !option) return NULL;
+  const char *f = unused_in(t->unused, o, option);
+  return f ? f : unused_in(common_unused, o, option);
+}
+
+int dln_task_owns_row(const dln_task_type *t, const dln_option *row) {
+  if (!t || !row) return 0;
+  for (int i = 0; t->options && t->options[i].name; ++i)
+    if (&t->options[i] == row) return 1;
+  for (int k = 0; t->uses && t->uses[k]; ++k)
+    if (t->uses[k] != t && dln_task_owns_row(t->uses[k], row)) return 1;
+  return 0;
+}
+
 int dln_task_check_foreign(const dln_task_type *t, const dln_task_options *o, const char **field) {
   DLN_ARGS(t, o);
   const char *dummy;

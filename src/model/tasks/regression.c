@@ -142,6 +142,14 @@ static int regr_check(const dln_task_options *o, const char **field) {
     *field = hx ? "x_file" : "y_file";
     return dln_error(DLN_EINVAL, "expected x_file and y_file together, found only %s", *field);
   }
+  if (!hx && dln_task_check_size("X (cols x n_samples)", o->cols, o->n_samples)) {
+    *field = "n_samples";
+    return DLN_EINVAL;
+  }
+  if (!hx && dln_task_check_size("Y (rows x n_samples)", o->rows, o->n_samples)) {
+    *field = "n_samples";
+    return DLN_EINVAL;
+  }
   return DLN_OK;
 }
 
@@ -194,6 +202,9 @@ static int regr_loss(const dln_task_options *o, const dln_task_data *d, dln_loss
   return dln_loss_regression_alloc(out, d->mats[0], d->mats[1]);
 }
 
+static const dln_task_unused regr_unused[] = {
+    {"x_file", "n_samples,x_rank,noise,rows,cols,target,rank,singular_values,target_sigma,target_file"}, {NULL, NULL}};
+
 const dln_task_type dln_task_regression = {
     .name = "regression",
     .summary = "1/2 |W X - Y|_F^2 of samples X, Y (000 eq. 2); reduce: the factorization of Y X^+",
@@ -205,4 +216,5 @@ const dln_task_type dln_task_regression = {
     .data = regr_data,
     .loss = regr_loss,
     .data_free = regr_data_free,
+    .unused = regr_unused,
 };

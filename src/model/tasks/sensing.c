@@ -130,6 +130,10 @@ static int sens_check(const dln_task_options *o, const char **field) {
     *field = ha ? "a_file" : "b_file";
     return dln_error(DLN_EINVAL, "expected a_file and b_file together, found only one");
   }
+  if (!ha && dln_task_check_size("A ((rows*cols) x m)", (double)o->rows * o->cols, o->m)) {
+    *field = "m";
+    return DLN_EINVAL;
+  }
   return DLN_OK;
 }
 
@@ -168,6 +172,9 @@ static int sens_loss(const dln_task_options *o, const dln_task_data *d, dln_loss
   return dln_loss_sensing_alloc(out, rows, cols, d->mats[0]->cols, d->mats[0]->data, d->mats[1]->data);
 }
 
+static const dln_task_unused sens_unused[] = {
+    {"a_file", "m,target,rank,singular_values,target_sigma,target_file"}, {NULL, NULL}};
+
 const dln_task_type dln_task_sensing = {
     .name = "sensing",
     .summary = "(1/2m) sum_i (<W, A_i> - b_i)^2 of m linear measurements (002 eq. 9)",
@@ -179,4 +186,5 @@ const dln_task_type dln_task_sensing = {
     .data = sens_data,
     .loss = sens_loss,
     .data_free = NULL,
+    .unused = sens_unused,
 };

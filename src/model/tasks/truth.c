@@ -85,11 +85,21 @@ int dln_task_truth(const dln_task_options *o, dln_rng *rng, dln_mat **out, const
   return dln_data_gaussian(rng, o->rows, o->cols, o->target_sigma, out);
 }
 
+int dln_task_check_size(const char *what, double m, double n) {
+  if (m * n <= DLN_TASK_MAX_ENTRIES) return DLN_OK;
+  return dln_error(DLN_EINVAL, "%s of %.0f x %.0f = %.4g entries: expected at most %.0f entries (2 GiB of doubles)", what, m, n,
+                   m * n, DLN_TASK_MAX_ENTRIES);
+}
+
 int dln_task_common_check(const dln_task_type *t, const dln_task_options *o, const char **field) {
   DLN_ARGS(t, o);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
+  if (!dln_has_text(o->target_file) && dln_task_check_size("the target", o->rows, o->cols)) {
+    *field = o->rows >= o->cols ? "rows" : "cols";
+    return DLN_EINVAL;
+  }
   int mn = o->rows < o->cols ? o->rows : o->cols;
   if (o->rank > mn) {
     *field = "rank";
