@@ -399,6 +399,13 @@ static void test_model(void **state) {
   NUL(dln_task_data_get(NULL, "x"));
   NUL(dln_task_data_get(&td, NULL));
   ST(dln_task_truth(NULL, w.rng, &m, &field));
+  ST(dln_task_check_size(NULL, 1e6, 1e6));
+  ST(dln_task_check_size("x", NAN, 2));
+  NUL(dln_task_unused_by(NULL, &to, "m"));
+  NUL(dln_task_unused_by(tt, NULL, "m"));
+  NUL(dln_task_unused_by(tt, &to, NULL));
+  ZERO(dln_task_owns_row(NULL, dln_task_common_rows()));
+  ZERO(dln_task_owns_row(tt, NULL));
   ST(dln_task_truth(&to, w.rng, NULL, &field));
   free_world(&w);
   DONE();
@@ -797,6 +804,10 @@ static void test_io(void **state) {
   ST(dln_csv_write(tu_path(dir, "x.csv"), 2, 2, NULL, NULL));
   ST(dln_csv_write(tu_path(dir, "x.csv"), -2, 2, d, NULL));
   ST(dln_table_write_csv(NULL, tu_path(dir, "t.csv")));
+  FILE *fp = NULL;
+  ST(dln_input_open(NULL, &fp));
+  ST(dln_input_open(p, NULL));
+  ST(dln_input_open(dir, &fp)); /* a folder is not an input file */
   ST(dln_matrix_load(NULL, &m));
   ST(dln_matrix_load(p, NULL));
   dln_afile *af = NULL;
@@ -858,6 +869,7 @@ static void test_run(void **state) {
   ST(dln_spec_from_json_string(NULL, "x", "{}"));
   ST(dln_spec_from_json_string(&spec, "x", NULL));
   ST(dln_spec_check(NULL));
+  ST(dln_spec_check_unused(NULL));
   NUL(dln_spec_where(NULL, "t_end", buf, sizeof buf));
   NUL(dln_spec_where(&spec, NULL, buf, sizeof buf));
   NUL(dln_spec_where(&spec, "t_end", NULL, sizeof buf));

@@ -88,13 +88,13 @@ static const char *unused_in(const dln_task_unused *u, const dln_task_options *o
 }
 
 const char *dln_task_unused_by(const dln_task_type *t, const dln_task_options *o, const char *option) {
-  if (!t || !o || !option) return NULL;
+  DLN_ARGS_P(t, o, option);
   const char *f = unused_in(t->unused, o, option);
   return f ? f : unused_in(common_unused, o, option);
 }
 
 int dln_task_owns_row(const dln_task_type *t, const dln_option *row) {
-  if (!t || !row) return 0;
+  DLN_ARGS_V(0, t, row);
   for (int i = 0; t->options && t->options[i].name; ++i)
     if (&t->options[i] == row) return 1;
   for (int k = 0; t->uses && t->uses[k]; ++k)

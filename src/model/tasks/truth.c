@@ -86,6 +86,7 @@ int dln_task_truth(const dln_task_options *o, dln_rng *rng, dln_mat **out, const
 }
 
 int dln_task_check_size(const char *what, double m, double n) {
+  if (!what) what = "matrix";
   if (m * n <= DLN_TASK_MAX_ENTRIES) return DLN_OK;
   return dln_error(DLN_EINVAL, "%s of %.0f x %.0f = %.4g entries: expected at most %.0f entries (2 GiB of doubles)", what, m, n,
                    m * n, DLN_TASK_MAX_ENTRIES);
