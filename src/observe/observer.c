@@ -62,18 +62,19 @@ void dln_observer_free(dln_observer *o) {
 
 /* ------------------------------------------------------------------ setup (init only) */
 
+/* The new column's index, or a negative status (-DLN_E...). */
 static int add_name(dln_observer *o, const char *fmt, int k) {
   if (o->ncols == o->capcols) {
     int cap = o->capcols ? 2 * o->capcols : 32;
-    if (cap > INT_MAX / 2) return dln_error(DLN_ENOMEM, "observer: too many columns (%d)", o->ncols);
+    if (cap > INT_MAX / 2) return -dln_error(DLN_ENOMEM, "observer: too many columns (%d)", o->ncols);
     void *p = realloc(o->names, (size_t)cap * sizeof *o->names);
-    if (!p) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
+    if (!p) return -dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
     o->names = p;
     o->capcols = cap;
   }
   int n = snprintf(o->names[o->ncols], OBS_NAME_LEN, fmt, k);
   if (n <= 0 || n >= OBS_NAME_LEN)
-    return dln_error(DLN_EINVAL, "observer column name '%s': expected 1 to %d characters", fmt, OBS_NAME_LEN - 1);
+    return -dln_error(DLN_EINVAL, "observer column name '%s': expected 1 to %d characters", fmt, OBS_NAME_LEN - 1);
   return o->ncols++;
 }
 
@@ -82,7 +83,7 @@ int dln_obs_add_col(dln_obs_setup *s, const char *fmt, int k) {
   dln_observer *o = s->priv;
   int c = add_name(o, fmt, k);
   if (c < 0) {
-    if (!o->setup_status) o->setup_status = c;
+    if (!o->setup_status) o->setup_status = -c;
     return c;
   }
   return c - o->slots[o->nslots - 1].first;
@@ -183,7 +184,10 @@ static int observer_build(dln_observer **out, dln_net *net, dln_loss *loss, cons
   o->loss = loss;
   o->slots = calloc((size_t)count + 1, sizeof *o->slots);
   if (!o->slots) goto nomem;
-  if ((st = add_name(o, "t", 0)) < 0 || (st = add_name(o, "step", 0)) < 0) goto fail;
+  if ((st = add_name(o, "t", 0)) < 0 || (st = add_name(o, "step", 0)) < 0) {
+    st = -st;
+    goto fail;
+  }
   dln_obs_setup s = {net, loss, theta0, NULL, o};
   if (dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN)) s.X = X ? X : dln_loss_design(loss);
   for (int i = 0; i < count; ++i) {
