@@ -33,11 +33,16 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-/* 0 when no leak since the last check (always 0 without LeakSanitizer). */
-static int leaked(void) {
+/* Nonzero when LeakSanitizer finds unreachable blocks (always 0 without it). A check stops
+ * the world (slow), so by default it runs once at the end of each loop (`last`), which
+ * still sees any leak of any k; DLN_FAULTS_LEAK_EACH=1 checks after every k to find it. */
+static int leaked(int last) {
 #ifdef HAVE_LSAN
-  return __lsan_do_recoverable_leak_check();
+  static int each = -1;
+  if (each < 0) each = getenv("DLN_FAULTS_LEAK_EACH") != NULL;
+  return (last || each) ? __lsan_do_recoverable_leak_check() : 0;
 #else
+  (void)last;
   return 0;
 #endif
 }
@@ -157,9 +162,10 @@ static tally run_alloc_loop(int kind) {
     if (st == DLN_OK) ++t.absorbed;
     else if (dln_last_error()[0] == '\0') fail_msg("fault %ld of kind %d: status %d without a message", k, kind, st);
     else ++t.failures;
-    if (leaked()) fail_msg("fault %ld of kind %d: leak (%s)", k, kind, dln_last_error());
+    if (leaked(0)) fail_msg("fault %ld of kind %d: leak (%s)", k, kind, dln_last_error());
   }
   dln_spec_free(&s);
+  if (leaked(1)) fail_msg("faults of kind %d (k = 1..%ld): leak", kind, t.sites);
   return t;
 }
 
@@ -198,13 +204,14 @@ static void test_run_write_faults(void **state) {
     assert_int_not_equal(st, DLN_OK);
     if (dln_last_error()[0] == '\0') fail_msg("write fault %ld: no message", k);
     check_folder_intact(d, &before, "summary.json", k);
-    if (leaked()) fail_msg("write fault %ld: leak", k);
+    if (leaked(0)) fail_msg("write fault %ld: leak", k);
   }
   assert_int_equal(st, DLN_OK);
   printf("run: %ld write sites (2 per output file: create, commit) over %d files\n", k - 1, before.n);
   assert_int_equal(k - 1, 2 * before.n);
   snap_free(&before);
   dln_spec_free(&s);
+  if (leaked(1)) fail_msg("run write faults (k = 1..%ld): leak", k - 1);
 }
 
 /* ------------------------------------------------------------------ one sweep */
@@ -249,7 +256,7 @@ static void test_sweep_alloc_faults(void **state) {
     if (st == DLN_OK && res.nfailed == 0) ++t.absorbed;
     else if (st != DLN_OK && dln_last_error()[0] == '\0') fail_msg("sweep allocation fault %ld: status %d without a message", k, st);
     else ++t.failures;
-    if (leaked()) fail_msg("sweep allocation fault %ld: leak", k);
+    if (leaked(0)) fail_msg("sweep allocation fault %ld: leak", k);
   }
   printf("sweep: %ld allocation sites, %ld failures reported, %ld absorbed\n", t.sites, t.failures, t.absorbed);
   assert_true(t.sites > 20);
@@ -260,6 +267,7 @@ static void test_sweep_alloc_faults(void **state) {
   assert_true(t.absorbed <= 4);
   dln_sweep_free(&sw);
   dln_spec_free(&s);
+  if (leaked(1)) fail_msg("sweep allocation faults (k = 1..%ld): leak", t.sites);
 }
 
 static void test_sweep_write_faults(void **state) {
@@ -278,13 +286,14 @@ static void test_sweep_write_faults(void **state) {
     if (st == DLN_OK && res.nfailed > 0) ++recorded;
     else if (st != DLN_OK && dln_last_error()[0] != '\0') ++failures;
     else fail_msg("sweep write fault %ld: status %d, %ld failed runs, message '%s'", k, st, res.nfailed, dln_last_error());
-    if (leaked()) fail_msg("sweep write fault %ld: leak", k);
+    if (leaked(0)) fail_msg("sweep write fault %ld: leak", k);
   }
   assert_int_equal(st, DLN_OK);
   printf("sweep: %ld write sites, %ld failures reported, %ld recorded as failed runs\n", k - 1, failures, recorded);
   assert_true(k - 1 >= 4);
   dln_sweep_free(&sw);
   dln_spec_free(&s);
+  if (leaked(1)) fail_msg("sweep write faults (k = 1..%ld): leak", k - 1);
 }
 
 /* Jansson's allocator: the DLN_FAULT_JSON sites. */
