@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -125,6 +126,24 @@ static void check_folder_intact(const char *dir, const snap *before, const char 
       fail_msg("write fault %ld: %s/%s is a temporary, completion mark, new or changed file", k, dir, now.name[i]);
   }
   snap_free(&now);
+}
+
+/* Temporary files (*.tmp.*) under dir, recursively. */
+static int count_tmp(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    n += strstr(e->d_name, ".tmp.") != NULL;
+    struct stat sb;
+    if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) n += count_tmp(p);
+  }
+  closedir(d);
+  return n;
 }
 
 /* ------------------------------------------------------------------ one run */
@@ -286,6 +305,7 @@ static void test_sweep_write_faults(void **state) {
     if (st == DLN_OK && res.nfailed > 0) ++recorded;
     else if (st != DLN_OK && dln_last_error()[0] != '\0') ++failures;
     else fail_msg("sweep write fault %ld: status %d, %ld failed runs, message '%s'", k, st, res.nfailed, dln_last_error());
+    if (count_tmp(d)) fail_msg("sweep write fault %ld: temporary files left under %s", k, d);
     if (leaked(0)) fail_msg("sweep write fault %ld: leak", k);
   }
   assert_int_equal(st, DLN_OK);
