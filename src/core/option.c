@@ -47,7 +47,7 @@ static void list_put(void *base, const dln_option *o, int n, void *v) {
 }
 
 static void list_free_items(const dln_option *o, int n, void *v) {
-  if (o->type == DLN_OPT_STRLIST)
+  if (o->type == DLN_OPT_STRLIST && v) /* v is NULL when its allocation failed */
     for (int i = 0; i < n; ++i) free(((char **)v)[i]);
   free(v);
 }
