@@ -47,9 +47,12 @@ static int parse_field(const char *s, const char *e, double *v) {
   return 1;
 }
 
-/* A header field: non-empty text that does not start like a number (so "1d0" or "2x" is
- * a bad number, not a column name). */
+/* A header field: non-empty text that is not a number (strtod's "inf" and "nan" are
+ * numbers) and does not start like one (so "1d0" or "2x" is a bad number, not a column
+ * name). */
 static int is_name_field(const char *s, const char *e) {
+  double v;
+  if (parse_field(s, e, &v) != 0) return 0;
   field_trim(&s, &e);
   if (s == e) return 0;
   unsigned char c = (unsigned char)*s;
