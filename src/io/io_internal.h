@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "dln/train.h"
+#include "io/json_util.h"
 
 /* ---- JSON (summary.c) ---------------------------------------------------------------- */
 
@@ -18,7 +19,8 @@ json_t *dln_json_num(double x);
  * none), wall_seconds. */
 json_t *dln_train_counters_json(const dln_train_result *tr);
 
-/* Write a JSON value to path atomically (indent 2, 17 significant digits). */
+/* Write a JSON value to path atomically (indent 2, 17 significant digits). A NULL root (a
+ * builder that ran out of memory, json_util.h) is DLN_ENOMEM naming path; nothing is written. */
 int dln_json_write(const char *path, const json_t *root);
 
 /* ---- plot scripts (plot.c) ------------------------------------------------------------ */

@@ -3,10 +3,33 @@
 
 #include <stdarg.h>
 
+/* failed sets on this thread; only ever grows, so marks nest */
+static _Thread_local unsigned long json_fails;
+
+int dln_jset(json_t *obj, const char *key, json_t *value) {
+  if (json_object_set_new(obj, key, value) == 0) return 0; /* steals value, also on failure */
+  ++json_fails;
+  return -1;
+}
+
+int dln_jappend(json_t *arr, json_t *value) {
+  if (json_array_append_new(arr, value) == 0) return 0;
+  ++json_fails;
+  return -1;
+}
+
+unsigned long dln_json_mark(void) { return json_fails; }
+
+json_t *dln_json_done(json_t *root, unsigned long mark) {
+  if (root && json_fails == mark) return root;
+  json_decref(root);
+  return NULL;
+}
+
 json_t *dln_json_set_members(json_t *obj, const char *key, ...) {
   va_list ap;
   va_start(ap, key);
-  for (const char *k = key; k; k = va_arg(ap, const char *)) json_object_set_new(obj, k, va_arg(ap, json_t *));
+  for (const char *k = key; k; k = va_arg(ap, const char *)) dln_jset(obj, k, va_arg(ap, json_t *));
   va_end(ap);
   return obj;
 }

@@ -1,13 +1,25 @@
-/* JSON object building shared by the run summaries (summary.c) and dln check (run/check.c);
- * private to the library. */
+/* JSON object building shared by the run summaries (summary.c), dln check (run/check.c) and
+ * every other JSON document the library writes; private to the library.
+ *
+ * Allocation failures: dln_jset / dln_jappend are json_object_set_new / json_array_append_new
+ * (the value is stolen) that also count a failure -- of the set itself, of a NULL value (a
+ * failed json_real, json_string, json_pack or sub-builder) or of a NULL parent -- in a
+ * per-thread counter. A document's builder takes dln_json_mark() first and ends with
+ * dln_json_done(root, mark), which returns NULL (root freed) when any set failed since the
+ * mark: a document is complete or, with DLN_ENOMEM, not written. */
 #ifndef DLN_JSON_UTIL_H
 #define DLN_JSON_UTIL_H
 
 #include <jansson.h>
 
-/* Sets the members given as (const char *key, json_t *value) pairs on obj in order, as
- * json_object_set_new does each (the value is stolen; a NULL value leaves its key out).
- * Returns obj. Use through DLN_JSON_SET, which ends the list. */
+int dln_jset(json_t *obj, const char *key, json_t *value);
+int dln_jappend(json_t *arr, json_t *value);
+unsigned long dln_json_mark(void);
+json_t *dln_json_done(json_t *root, unsigned long mark);
+
+/* Sets the members given as (const char *key, json_t *value) pairs on obj in order with
+ * dln_jset (a NULL value is a failure, counted). Returns obj. Use through DLN_JSON_SET,
+ * which ends the list. */
 json_t *dln_json_set_members(json_t *obj, const char *key, ...);
 #define DLN_JSON_SET(obj, ...) dln_json_set_members((obj), __VA_ARGS__, (const char *)NULL)
 

@@ -16,6 +16,7 @@
 #include "dln/error.h"
 #include "dln/io.h"
 #include "dln/manifest.h"
+#include "io/json_util.h"
 
 static void to_hex(const unsigned char *b, size_t n, char *out) {
   static const char digits[] = "0123456789abcdef";
@@ -105,11 +106,11 @@ int dln_manifest_write(const char *dir, const char *run_id, const char *kind, in
     long long bytes = 0;
     st = p ? dln_file_sha256(p, hex, &bytes) : dln_error(DLN_ENOMEM, "out of memory");
     free(p);
-    if (st == DLN_OK && json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "name", names[i], "bytes",
+    if (st == DLN_OK && dln_jappend(files, json_pack("{s:s, s:I, s:s}", "name", names[i], "bytes",
                                                                 (json_int_t)bytes, "sha256", hex)) != 0)
       st = dln_error(DLN_ENOMEM, "%s: out of memory writing the manifest", dir);
   }
-  json_object_set_new(root, "files", files);
+  if (dln_jset(root, "files", files) && st == DLN_OK) st = dln_error(DLN_ENOMEM, "%s: out of memory writing the manifest", dir);
   if (st == DLN_OK) {
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     char *path = dln_path_join(dir, DLN_MANIFEST_NAME);

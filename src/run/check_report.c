@@ -181,11 +181,12 @@ void dln_check_print(const dln_check_report *rep, FILE *fp) {
 
 int dln_check_write_json(const dln_check_report *rep, const char *path) {
   DLN_ARGS(rep, path);
+  unsigned long mark = dln_json_mark();
   json_t *root = json_object(), *arr = json_array();
   if (!root || !arr) {
     json_decref(root);
     json_decref(arr);
-    return dln_error(DLN_ENOMEM, "out of memory");
+    return dln_error(DLN_ENOMEM, "%s: out of memory", path);
   }
   DLN_JSON_SET(root, "folder", json_string(rep->dir), "method", json_string(rep->method),
                "tolerance", dln_json_num(rep->tol), "slack", dln_json_num(rep->slack),
@@ -198,17 +199,18 @@ int dln_check_write_json(const dln_check_report *rep, const char *path) {
                              "bound", dln_json_num(v->bound), "measured", dln_json_num(v->measured),
                              "margin", dln_json_num(v->margin), "verdict", json_string(verdict_word(it)),
                              "message", json_string(v->message));
-    if (it->cause[0]) json_object_set_new(o, "likely_cause", json_string(it->cause));
-    if (it->integrity) json_object_set_new(o, "integrity", json_true());
-    if (it->file[0]) json_object_set_new(o, "file", json_string(it->file));
-    json_array_append_new(arr, o);
+    if (it->cause[0]) dln_jset(o, "likely_cause", json_string(it->cause));
+    if (it->integrity) dln_jset(o, "integrity", json_true());
+    if (it->file[0]) dln_jset(o, "file", json_string(it->file));
+    dln_jappend(arr, o);
   }
-  json_object_set_new(root, "results", arr);
-  json_object_set_new(root, "summary", DLN_JSON_SET(json_object(), "applicable", json_integer(rep->napplicable),
+  dln_jset(root, "results", arr);
+  dln_jset(root, "summary", DLN_JSON_SET(json_object(), "applicable", json_integer(rep->napplicable),
                                                     "hold", json_integer(rep->nholds),
                                                     "violated", json_integer(rep->nviolated),
                                                     "inconsistent", json_integer(rep->ninconsistent),
                                                     "unverified", json_integer(rep->nunverified)));
+  root = dln_json_done(root, mark); /* NULL: dln_json_write reports it */
   int st = dln_json_write(path, root);
   json_decref(root);
   return st;

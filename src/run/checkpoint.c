@@ -36,7 +36,7 @@ static int add_hash(json_t *inputs, const char *path) {
   char hex[65];
   long long bytes;
   int st = dln_file_sha256(path, hex, &bytes);
-  if (!st) json_object_set_new(inputs, path, json_string(hex));
+  if (!st && dln_jset(inputs, path, json_string(hex))) st = dln_error(DLN_ENOMEM, "%s: out of memory hashing it", path);
   return st;
 }
 
@@ -73,9 +73,9 @@ static int file_entry(json_t *o, const char *dir, const char *name) {
   free(p);
   if (st) return st;
   json_t *e = json_object();
-  json_object_set_new(e, "bytes", json_integer(bytes));
-  json_object_set_new(e, "sha256", json_string(hex));
-  json_object_set_new(o, name, e);
+  dln_jset(e, "bytes", json_integer(bytes));
+  dln_jset(e, "sha256", json_string(hex));
+  dln_jset(o, name, e);
   return DLN_OK;
 }
 
@@ -84,25 +84,27 @@ int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_ta
   /* the table is row-major: as a (ncols x nrows) column-major matrix it is the same bytes */
   if (!st) st = dln_run_write_npy(dir, ck_files[2], traj->ncols, (int)traj->nrows, traj->data, NULL);
   if (st) return st;
+  unsigned long mark = dln_json_mark();
   json_t *h = json_object(), *files = json_object(), *inputs = json_object(), *echo = dln_spec_to_json(spec);
   if (!h || !files || !inputs || !echo) st = dln_error(DLN_ENOMEM, "out of memory");
   if (!st) st = file_entry(files, dir, ck_files[1]);
   if (!st) st = file_entry(files, dir, ck_files[2]);
   if (!st) st = input_hashes(echo, inputs);
   if (!st) {
-    json_object_set_new(h, "format", json_string("dln-checkpoint/1"));
-    json_object_set_new(h, "t", hexnum(cp->t));
-    json_object_set_new(h, "h", hexnum(cp->h));
-    json_object_set_new(h, "step", json_integer(cp->step));
-    json_object_set_new(h, "next_sample", json_integer(cp->next_sample));
-    json_object_set_new(h, "trajectory_rows", json_integer((json_int_t)traj->nrows));
-    json_object_set_new(h, "grad_evals", json_integer(cp->grad_evals));
-    json_object_set_new(h, "jtv_evals", json_integer(cp->jtv_evals));
-    json_object_set_new(h, "interrupted", json_boolean(cp->interrupted));
-    json_object_set_new(h, "rng", json_null());
-    json_object_set_new(h, "files", json_incref(files));
-    json_object_set_new(h, "inputs", json_incref(inputs));
-    json_object_set_new(h, "spec", json_incref(echo));
+    dln_jset(h, "format", json_string("dln-checkpoint/1"));
+    dln_jset(h, "t", hexnum(cp->t));
+    dln_jset(h, "h", hexnum(cp->h));
+    dln_jset(h, "step", json_integer(cp->step));
+    dln_jset(h, "next_sample", json_integer(cp->next_sample));
+    dln_jset(h, "trajectory_rows", json_integer((json_int_t)traj->nrows));
+    dln_jset(h, "grad_evals", json_integer(cp->grad_evals));
+    dln_jset(h, "jtv_evals", json_integer(cp->jtv_evals));
+    dln_jset(h, "interrupted", json_boolean(cp->interrupted));
+    dln_jset(h, "rng", json_null());
+    dln_jset(h, "files", json_incref(files));
+    dln_jset(h, "inputs", json_incref(inputs));
+    dln_jset(h, "spec", json_incref(echo));
+    h = dln_json_done(h, mark); /* NULL: dln_run_write_json reports it */
     st = dln_run_write_json(dir, ck_files[0], h, NULL); /* checkpoints are not in the manifest */
   }
   json_decref(h);

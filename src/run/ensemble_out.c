@@ -69,45 +69,46 @@ static char *rerun_line(const ens *E, long k, const ens_slot *sl) {
 }
 
 static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
+  unsigned long mark = dln_json_mark();
   json_t *r = json_object();
   if (!r) return NULL;
   char sb[32];
-  json_object_set_new(r, "run", json_integer(k));
+  dln_jset(r, "run", json_integer(k));
   snprintf(sb, sizeof sb, "%llu", (unsigned long long)sl->seed);
-  json_object_set_new(r, "seed", json_string(sb));
-  json_object_set_new(r, "stream", json_integer((json_int_t)sl->stream));
+  dln_jset(r, "seed", json_string(sb));
+  dln_jset(r, "stream", json_integer((json_int_t)sl->stream));
   json_t *ov = json_object();
   for (int a = 0; a < E->sw->naxes; ++a) {
     const dln_sweep_value *v = dln_ens_run_value(E->sw, k, a);
-    for (int j = 0; j < v->n; ++j) json_object_set_new(ov, v->names[j], json_string(v->values[j]));
+    for (int j = 0; j < v->n; ++j) dln_jset(ov, v->names[j], json_string(v->values[j]));
   }
-  json_object_set_new(r, "overrides", ov);
-  json_object_set_new(r, "data", sl->data >= 0 ? json_string(E->data[sl->data].dir) : json_null());
-  json_object_set_new(r, "status", json_string(sl->status ? "error" : "ok"));
+  dln_jset(r, "overrides", ov);
+  dln_jset(r, "data", sl->data >= 0 ? json_string(E->data[sl->data].dir) : json_null());
+  dln_jset(r, "status", json_string(sl->status ? "error" : "ok"));
   if (sl->status) {
-    json_object_set_new(r, "error", json_string(sl->error ? sl->error : dln_strerror(sl->status)));
+    dln_jset(r, "error", json_string(sl->error ? sl->error : dln_strerror(sl->status)));
   } else {
     const dln_train_result *tr = &sl->train;
-    json_object_set_new(r, "stop_reason", json_string(dln_stop_reason_name(tr->stop_reason)));
-    json_object_set_new(r, "message", json_string(tr->message));
-    json_object_set_new(r, "t", dln_json_num(tr->t));
-    json_object_set_new(r, "t_threshold", dln_json_num(tr->t_threshold));
-    json_object_set_new(r, "fail_t", dln_json_num(tr->fail_t));
-    json_object_set_new(r, "fail_step", tr->fail_step >= 0 ? json_integer(tr->fail_step) : json_null());
-    json_object_set_new(r, "counters", dln_train_counters_json(tr));
+    dln_jset(r, "stop_reason", json_string(dln_stop_reason_name(tr->stop_reason)));
+    dln_jset(r, "message", json_string(tr->message));
+    dln_jset(r, "t", dln_json_num(tr->t));
+    dln_jset(r, "t_threshold", dln_json_num(tr->t_threshold));
+    dln_jset(r, "fail_t", dln_json_num(tr->fail_t));
+    dln_jset(r, "fail_step", tr->fail_step >= 0 ? json_integer(tr->fail_step) : json_null());
+    dln_jset(r, "counters", dln_train_counters_json(tr));
     json_t *fin = json_object();
     if (sl->traj && sl->traj->nrows) {
       const double *row = sl->traj->data + (sl->traj->nrows - 1) * (size_t)sl->traj->ncols;
-      for (int c = 0; c < sl->traj->ncols; ++c) json_object_set_new(fin, sl->traj->names[c], dln_json_num(row[c]));
+      for (int c = 0; c < sl->traj->ncols; ++c) dln_jset(fin, sl->traj->names[c], dln_json_num(row[c]));
     }
-    json_object_set_new(r, "final", fin);
-    json_object_set_new(r, "rows", json_integer(sl->traj ? (json_int_t)sl->traj->nrows : 0));
+    dln_jset(r, "final", fin);
+    dln_jset(r, "rows", json_integer(sl->traj ? (json_int_t)sl->traj->nrows : 0));
   }
-  json_object_set_new(r, "wall_seconds", dln_json_num(sl->wall));
+  dln_jset(r, "wall_seconds", dln_json_num(sl->wall));
   char *rr = rerun_line(E, k, sl);
-  json_object_set_new(r, "rerun", rr ? json_string(rr) : json_null());
+  dln_jset(r, "rerun", rr ? json_string(rr) : NULL); /* NULL: out of memory, counted */
   free(rr);
-  return r;
+  return dln_json_done(r, mark);
 }
 
 /* Write the finished runs at the head of the queue, in run order. */
@@ -132,7 +133,10 @@ void dln_ens_flush_ready(ens *E, ens_out *O) {
       ++O->nfailed;
     }
     O->run_wall += sl->wall;
-    if (O->runs) json_array_append_new(O->runs, run_json(E, k, sl));
+    if (O->runs && dln_jappend(O->runs, run_json(E, k, sl))) { /* out of memory: no summary (dln_ens_summary) */
+      json_decref(O->runs);
+      O->runs = NULL;
+    }
     if (O->fp && sl->traj) {
       const ens_shape *sh = &E->shape[sl->shape];
       char head[64];
@@ -175,10 +179,10 @@ void dln_ens_tick_runs(ens *E, long done) {
 static json_t *blas_json(int before) {
   json_t *o = json_object();
   const char *cfg = openblas_get_config();
-  json_object_set_new(o, "library", json_string("OpenBLAS"));
-  json_object_set_new(o, "config", json_string(cfg ? cfg : ""));
-  json_object_set_new(o, "threads_per_run", json_integer(1));
-  json_object_set_new(o, "threads_before", json_integer(before));
+  dln_jset(o, "library", json_string("OpenBLAS"));
+  dln_jset(o, "config", json_string(cfg ? cfg : ""));
+  dln_jset(o, "threads_per_run", json_integer(1));
+  dln_jset(o, "threads_before", json_integer(before));
   return o;
 }
 
@@ -204,13 +208,13 @@ static json_t *sweep_json(const dln_sweep *sw) {
       const dln_sweep_value *v = &sw->axes[a].v[i];
       if (strcmp(sw->axes[a].key, "runs") == 0) {
         json_t *o = json_object();
-        for (int j = 0; j < v->n; ++j) json_object_set_new(o, v->names[j], json_string(v->values[j]));
-        json_array_append_new(vals, o);
+        for (int j = 0; j < v->n; ++j) dln_jset(o, v->names[j], json_string(v->values[j]));
+        dln_jappend(vals, o);
       } else {
-        json_array_append_new(vals, json_string(v->values[0]));
+        dln_jappend(vals, json_string(v->values[0]));
       }
     }
-    json_object_set_new(sj, sw->axes[a].key, vals);
+    dln_jset(sj, sw->axes[a].key, vals);
   }
   return sj;
 }
@@ -219,39 +223,41 @@ static json_t *sweep_json(const dln_sweep *sw) {
 static json_t *totals_json(const ens *E, const ens_out *O) {
   const dln_ensemble_result *res = E->res;
   json_t *tot = json_object();
-  json_object_set_new(tot, "runs", json_integer(res->nselected));
-  json_object_set_new(tot, "complete", json_integer(O->ncomplete));
-  json_object_set_new(tot, "diverged_or_solver", json_integer(O->ndiverged));
-  json_object_set_new(tot, "failed", json_integer(O->nfailed));
-  json_object_set_new(tot, "steps", json_integer(O->steps));
-  json_object_set_new(tot, "grad_evals", json_integer(O->grad_evals));
-  json_object_set_new(tot, "rejected", json_integer(O->rejected));
-  json_object_set_new(tot, "run_wall_seconds", dln_json_num(O->run_wall));
-  json_object_set_new(tot, "wall_seconds", dln_json_num(res->wall_seconds));
-  json_object_set_new(tot, "runs_per_second", dln_json_num(res->wall_seconds > 0 ? (double)res->nselected / res->wall_seconds : NAN));
+  dln_jset(tot, "runs", json_integer(res->nselected));
+  dln_jset(tot, "complete", json_integer(O->ncomplete));
+  dln_jset(tot, "diverged_or_solver", json_integer(O->ndiverged));
+  dln_jset(tot, "failed", json_integer(O->nfailed));
+  dln_jset(tot, "steps", json_integer(O->steps));
+  dln_jset(tot, "grad_evals", json_integer(O->grad_evals));
+  dln_jset(tot, "rejected", json_integer(O->rejected));
+  dln_jset(tot, "run_wall_seconds", dln_json_num(O->run_wall));
+  dln_jset(tot, "wall_seconds", dln_json_num(res->wall_seconds));
+  dln_jset(tot, "runs_per_second", dln_json_num(res->wall_seconds > 0 ? (double)res->nselected / res->wall_seconds : NAN));
   return tot;
 }
 
-/* The summary (ensemble.json) of the finished sweep; takes O->runs. NULL: no memory. */
+/* The summary (ensemble.json) of the finished sweep; takes O->runs. NULL: no memory, now or
+ * when a run's entry was made (O->runs dropped). */
 json_t *dln_ens_summary(const ens *E, ens_out *O) {
+  unsigned long mark = dln_json_mark();
   json_t *sum = json_object();
   if (!sum) return NULL;
-  json_object_set_new(sum, "dln_version", json_string(DLN_VERSION_STRING));
-  json_object_set_new(sum, "complete", json_true());
-  json_object_set_new(sum, "run_id", json_string(E->folder.run_id));
-  json_object_set_new(sum, "spec", dln_spec_to_json(E->base));
-  json_object_set_new(sum, "sweep", sweep_json(E->sw));
-  json_object_set_new(sum, "nruns", json_integer(E->nruns));
+  dln_jset(sum, "dln_version", json_string(DLN_VERSION_STRING));
+  dln_jset(sum, "complete", json_true());
+  dln_jset(sum, "run_id", json_string(E->folder.run_id));
+  dln_jset(sum, "spec", dln_spec_to_json(E->base));
+  dln_jset(sum, "sweep", sweep_json(E->sw));
+  dln_jset(sum, "nruns", json_integer(E->nruns));
   json_t *sh = json_object();
-  json_object_set_new(sh, "index", json_integer(E->shard));
-  json_object_set_new(sh, "count", json_integer(E->nshards));
-  json_object_set_new(sh, "runs", json_integer(E->res->nselected));
-  json_object_set_new(sum, "shard", sh);
-  json_object_set_new(sum, "threads", json_integer(E->nthreads));
-  json_object_set_new(sum, "blas", blas_json(E->blas_before));
-  json_object_set_new(sum, "csv", E->opt->write_outputs ? json_string(E->csv_path) : json_null());
-  json_object_set_new(sum, "totals", totals_json(E, O));
-  json_object_set_new(sum, "runs", O->runs);
+  dln_jset(sh, "index", json_integer(E->shard));
+  dln_jset(sh, "count", json_integer(E->nshards));
+  dln_jset(sh, "runs", json_integer(E->res->nselected));
+  dln_jset(sum, "shard", sh);
+  dln_jset(sum, "threads", json_integer(E->nthreads));
+  dln_jset(sum, "blas", blas_json(E->blas_before));
+  dln_jset(sum, "csv", E->opt->write_outputs ? json_string(E->csv_path) : json_null());
+  dln_jset(sum, "totals", totals_json(E, O));
+  dln_jset(sum, "runs", O->runs);
   O->runs = NULL;
-  return sum;
+  return dln_json_done(sum, mark);
 }

@@ -331,7 +331,7 @@ static int ens_finish(ens *E, ens_out *O) {
   }
   if (st) return st;
   json_t *sum = dln_ens_summary(E, O);
-  if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
+  if (!sum) return dln_error(DLN_ENOMEM, "%s: out of memory while building it; not written", E->json_path);
   if (E->opt->write_outputs) {
     st = dln_json_write(E->json_path, sum);
     if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->json_path, '/') + 1);

@@ -163,39 +163,40 @@ static int fig1_runs(fig1 *f) {
 }
 
 static json_t *fig1_summary(const fig1 *f) {
+  unsigned long mark = dln_json_mark();
   json_t *sum = json_object(), *runs = json_array();
   if (!sum || !runs) {
     json_decref(sum);
     json_decref(runs);
     return NULL;
   }
-  json_object_set_new(sum, "dln_version", json_string(DLN_VERSION_STRING));
-  json_object_set_new(sum, "complete", json_true());
-  json_object_set_new(sum, "run_id", json_string(f->folder.run_id));
-  json_object_set_new(sum, "job", json_string("001 Fig. 1: one- vs two-layer factorization, Gaussian init"));
-  json_object_set_new(sum, "spec", dln_spec_to_json(f->base));
-  json_object_set_new(sum, "blas", dln_run_blas_json());
+  dln_jset(sum, "dln_version", json_string(DLN_VERSION_STRING));
+  dln_jset(sum, "complete", json_true());
+  dln_jset(sum, "run_id", json_string(f->folder.run_id));
+  dln_jset(sum, "job", json_string("001 Fig. 1: one- vs two-layer factorization, Gaussian init"));
+  dln_jset(sum, "spec", dln_spec_to_json(f->base));
+  dln_jset(sum, "blas", dln_run_blas_json());
   for (int k = 0; k < NRUNS; ++k) {
     const dln_run_result *r = &f->rr[k];
     json_t *o = json_object();
-    json_object_set_new(o, "folder", json_string(f->subdirs[k]));
-    json_object_set_new(o, "model", json_string(k % 2 ? "two-layer" : "one-layer"));
-    json_object_set_new(o, "sigma", json_real(sigmas[k / 2]));
-    json_object_set_new(o, "stop_reason", json_string(dln_stop_reason_name(r->train.stop_reason)));
-    json_object_set_new(o, "t_threshold", dln_json_num(r->train.t_threshold));
-    json_object_set_new(o, "recon_init", dln_json_num(r->recon_init));
-    json_object_set_new(o, "recon_final", dln_json_num(r->recon_final));
-    json_object_set_new(o, "max_conserved_drift", dln_json_num(r->max_drift));
-    json_object_set_new(o, "counters", dln_train_counters_json(&r->train));
-    json_object_set_new(o, "wall_ms", dln_json_num(r->wall_ms));
-    json_array_append_new(runs, o);
+    dln_jset(o, "folder", json_string(f->subdirs[k]));
+    dln_jset(o, "model", json_string(k % 2 ? "two-layer" : "one-layer"));
+    dln_jset(o, "sigma", json_real(sigmas[k / 2]));
+    dln_jset(o, "stop_reason", json_string(dln_stop_reason_name(r->train.stop_reason)));
+    dln_jset(o, "t_threshold", dln_json_num(r->train.t_threshold));
+    dln_jset(o, "recon_init", dln_json_num(r->recon_init));
+    dln_jset(o, "recon_final", dln_json_num(r->recon_final));
+    dln_jset(o, "max_conserved_drift", dln_json_num(r->max_drift));
+    dln_jset(o, "counters", dln_train_counters_json(&r->train));
+    dln_jset(o, "wall_ms", dln_json_num(r->wall_ms));
+    dln_jappend(runs, o);
   }
-  json_object_set_new(sum, "runs", runs);
+  dln_jset(sum, "runs", runs);
   static const char *const plot_names[] = {"off", "rendered", "no matplotlib", "plot.py failed", "script only"};
-  json_object_set_new(sum, "figure", json_string(plot_names[f->agg->plot]));
-  json_object_set_new(sum, "stop_reason", json_string(dln_stop_reason_name(f->agg->train.stop_reason)));
-  json_object_set_new(sum, "wall_seconds", dln_json_num(dln_now_seconds() - f->t0));
-  return sum;
+  dln_jset(sum, "figure", json_string(plot_names[f->agg->plot]));
+  dln_jset(sum, "stop_reason", json_string(dln_stop_reason_name(f->agg->train.stop_reason)));
+  dln_jset(sum, "wall_seconds", dln_json_num(dln_now_seconds() - f->t0));
+  return dln_json_done(sum, mark); /* NULL: out of memory, nothing written */
 }
 
 /* The figure and the summary; RUN_CANCELLED when cancelled. */
@@ -215,7 +216,7 @@ static int fig1_outputs(fig1 *f) {
   }
   agg->fail_phase = DLN_RUN_FAIL_INTERNAL;
   json_t *sum = fig1_summary(f);
-  if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
+  if (!sum) return dln_error(DLN_ENOMEM, "%s/summary.json: out of memory while building it; not written", f->base->out);
   st = dln_run_is_cancelled(f->opt) ? RUN_CANCELLED : DLN_OK; /* no summary.json after a SIGINT (see run.c) */
   agg->fail_phase = DLN_RUN_FAIL_OUTPUT;
   if (!st) st = dln_run_write_json(f->base->out, "summary.json", sum, &f->folder.files);

@@ -23,7 +23,7 @@ static json_t *row_json(const dln_table *t, size_t i) {
   json_t *o = json_object();
   if (!o || i >= t->nrows) return o;
   const double *r = t->data + i * (size_t)t->ncols;
-  for (int c = 0; c < t->ncols; ++c) json_object_set_new(o, t->names[c], dln_json_num(r[c]));
+  for (int c = 0; c < t->ncols; ++c) dln_jset(o, t->names[c], dln_json_num(r[c]));
   return o;
 }
 
@@ -183,105 +183,108 @@ static int run_write_plot(run_ctx *c) {
 /* The "task" object of the summary: the loss, the network and the reference solution. */
 static json_t *summary_task(const dln_spec *spec, const dln_loss *loss, const dln_net *net) {
   json_t *task = json_object();
-  json_object_set_new(task, "loss", json_string(loss->ops && loss->ops->name ? loss->ops->name : spec->task));
-  json_object_set_new(task, "rows", json_integer(loss->rows));
-  json_object_set_new(task, "cols", json_integer(loss->cols));
+  dln_jset(task, "loss", json_string(loss->ops && loss->ops->name ? loss->ops->name : spec->task));
+  dln_jset(task, "rows", json_integer(loss->rows));
+  dln_jset(task, "cols", json_integer(loss->cols));
   json_t *wj = json_array();
-  for (int j = 0; j <= net->depth; ++j) json_array_append_new(wj, json_integer(net->widths[j]));
-  json_object_set_new(task, "widths", wj);
-  json_object_set_new(task, "tied", json_boolean(net->tied));
-  json_object_set_new(task, "nparams", json_integer((json_int_t)net->nparams));
-  json_object_set_new(task, "lstar", dln_json_num(loss->lstar));
-  json_object_set_new(task, "reference", loss->wstar_name ? json_string(loss->wstar_name) : json_null());
+  for (int j = 0; j <= net->depth; ++j) dln_jappend(wj, json_integer(net->widths[j]));
+  dln_jset(task, "widths", wj);
+  dln_jset(task, "tied", json_boolean(net->tied));
+  dln_jset(task, "nparams", json_integer((json_int_t)net->nparams));
+  dln_jset(task, "lstar", dln_json_num(loss->lstar));
+  dln_jset(task, "reference", loss->wstar_name ? json_string(loss->wstar_name) : json_null());
   int own_ref = loss->wstar && !dln_loss_has(loss, DLN_LOSS_IDENTITY);
-  json_object_set_new(task, "reference_file",
+  dln_jset(task, "reference_file",
                       own_ref ? json_string("W_ref.npy") : loss->wstar ? json_string("target.npy") : json_null());
-  json_object_set_new(task, "target_norm", dln_json_num(loss->target_norm));
+  dln_jset(task, "target_norm", dln_json_num(loss->target_norm));
   return task;
 }
 
 /* The dynamics' extras: the end-to-end system and the theory observer's choices. */
 static void summary_dynamics(json_t *sum, const run_ctx *c) {
   const dln_run_parts *p = &c->p;
-  json_object_set_new(sum, "dynamics", json_string(p->e2e ? "end-to-end" : "layer-wise"));
+  dln_jset(sum, "dynamics", json_string(p->e2e ? "end-to-end" : "layer-wise"));
   if (p->e2e) {
     json_t *e = json_object();
-    json_object_set_new(e, "depth", json_integer(dln_e2e_depth(p->dyn)));
-    json_object_set_new(e, "unbalancedness_init", dln_json_num(dln_net_unbalancedness(p->net, p->theta0)));
-    json_object_set_new(e, "balance_tol", dln_json_num(c->spec->e2e_balance_tol));
-    json_object_set_new(e, "svds", json_integer(dln_e2e_num_svd(p->dyn)));
-    json_object_set_new(sum, "e2e", e);
+    dln_jset(e, "depth", json_integer(dln_e2e_depth(p->dyn)));
+    dln_jset(e, "unbalancedness_init", dln_json_num(dln_net_unbalancedness(p->net, p->theta0)));
+    dln_jset(e, "balance_tol", dln_json_num(c->spec->e2e_balance_tol));
+    dln_jset(e, "svds", json_integer(dln_e2e_num_svd(p->dyn)));
+    dln_jset(sum, "e2e", e);
   }
   if (p->obs && dln_observer_xflags(p->obs)) { /* theory columns (observe/theory_obs.h) */
     const char *cfn = dln_observer_cf_name(p->obs), *note = dln_observer_theory_note(p->obs);
     json_t *th = json_object();
-    json_object_set_new(th, "closed_form", *cfn ? json_string(cfn) : json_null());
-    json_object_set_new(th, "note", json_string(note));
-    json_object_set_new(sum, "theory_observer", th);
+    dln_jset(th, "closed_form", *cfn ? json_string(cfn) : json_null());
+    dln_jset(th, "note", json_string(note));
+    dln_jset(sum, "theory_observer", th);
   }
 }
 
 /* The stop and its numbers. */
 static void summary_stop(json_t *sum, const dln_run_result *res, const dln_table *traj) {
   const dln_train_result *tr = &res->train;
-  json_object_set_new(sum, "loss_threshold", res->loss_threshold >= 0 ? dln_json_num(res->loss_threshold) : json_null());
-  json_object_set_new(sum, "initial", row_json(traj, 0));
-  json_object_set_new(sum, "final", row_json(traj, traj->nrows ? traj->nrows - 1 : 0));
-  json_object_set_new(sum, "max_conserved_drift", dln_json_num(res->max_drift));
-  json_object_set_new(sum, "stop_reason", json_string(dln_stop_reason_name(tr->stop_reason)));
-  json_object_set_new(sum, "message", json_string(tr->message));
-  json_object_set_new(sum, "t", dln_json_num(tr->t));
-  json_object_set_new(sum, "t_threshold", dln_json_num(tr->t_threshold));
-  json_object_set_new(sum, "fail_t", dln_json_num(tr->fail_t));
-  json_object_set_new(sum, "fail_step", tr->fail_step >= 0 ? json_integer(tr->fail_step) : json_null());
-  json_object_set_new(sum, "counters", dln_train_counters_json(tr));
-  json_object_set_new(sum, "samples_written", json_integer((json_int_t)traj->nrows));
-  json_object_set_new(sum, "train_wall_seconds", dln_json_num(tr->wall_seconds));
-  json_object_set_new(sum, "wall_seconds", dln_json_num(res->wall_ms * 1e-3));
+  dln_jset(sum, "loss_threshold", res->loss_threshold >= 0 ? dln_json_num(res->loss_threshold) : json_null());
+  dln_jset(sum, "initial", row_json(traj, 0));
+  dln_jset(sum, "final", row_json(traj, traj->nrows ? traj->nrows - 1 : 0));
+  dln_jset(sum, "max_conserved_drift", dln_json_num(res->max_drift));
+  dln_jset(sum, "stop_reason", json_string(dln_stop_reason_name(tr->stop_reason)));
+  dln_jset(sum, "message", json_string(tr->message));
+  dln_jset(sum, "t", dln_json_num(tr->t));
+  dln_jset(sum, "t_threshold", dln_json_num(tr->t_threshold));
+  dln_jset(sum, "fail_t", dln_json_num(tr->fail_t));
+  dln_jset(sum, "fail_step", tr->fail_step >= 0 ? json_integer(tr->fail_step) : json_null());
+  dln_jset(sum, "counters", dln_train_counters_json(tr));
+  dln_jset(sum, "samples_written", json_integer((json_int_t)traj->nrows));
+  dln_jset(sum, "train_wall_seconds", dln_json_num(tr->wall_seconds));
+  dln_jset(sum, "wall_seconds", dln_json_num(res->wall_ms * 1e-3));
   static const char *const plot_names[] = {"off", "rendered", "no matplotlib", "plot.py failed", "script only"};
-  json_object_set_new(sum, "figure", json_string(plot_names[res->plot]));
+  dln_jset(sum, "figure", json_string(plot_names[res->plot]));
 }
 
 static json_t *run_summary(const run_ctx *c) {
+  unsigned long mark = dln_json_mark();
   const dln_spec *spec = c->spec;
   json_t *sum = json_object();
   if (!sum) return NULL;
-  json_object_set_new(sum, "dln_version", json_string(DLN_VERSION_STRING));
-  json_object_set_new(sum, "complete", json_true());
-  json_object_set_new(sum, "run_id", c->run_id ? json_string(c->run_id) : json_null());
-  json_object_set_new(sum, "spec", dln_spec_to_json(spec));
+  dln_jset(sum, "dln_version", json_string(DLN_VERSION_STRING));
+  dln_jset(sum, "complete", json_true());
+  dln_jset(sum, "run_id", c->run_id ? json_string(c->run_id) : json_null());
+  dln_jset(sum, "spec", dln_spec_to_json(spec));
   char sb[32];
   snprintf(sb, sizeof sb, "%llu", (unsigned long long)spec->seed);
-  json_object_set_new(sum, "seed", json_string(sb));
-  json_object_set_new(sum, "stream", json_integer((json_int_t)spec->stream));
-  json_object_set_new(sum, "blas", dln_run_blas_json());
-  json_object_set_new(sum, "task", summary_task(spec, c->p.loss, c->p.net));
+  dln_jset(sum, "seed", json_string(sb));
+  dln_jset(sum, "stream", json_integer((json_int_t)spec->stream));
+  dln_jset(sum, "blas", dln_run_blas_json());
+  dln_jset(sum, "task", summary_task(spec, c->p.loss, c->p.net));
   summary_dynamics(sum, c);
   summary_stop(sum, c->res, c->p.traj);
-  return sum;
+  return dln_json_done(sum, mark); /* NULL: out of memory, nothing written */
 }
 
 /* summary.json of an interrupted run: "complete": false, stop_reason "interrupted", the
  * point reached and the checkpoint to resume from (null: none, resume starts over). */
 static int run_write_interrupted_summary(run_ctx *c) {
   c->res->wall_ms = 1e3 * (dln_now_seconds() - c->t0);
+  unsigned long mark = dln_json_mark();
   json_t *sum = run_summary(c);
-  if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
+  if (!sum) return dln_error(DLN_ENOMEM, "%s/summary.json: out of memory while building it; not written", c->spec->out);
   const dln_train_result *tr = &c->res->train;
   char msg[640];
   snprintf(msg, sizeof msg, "interrupted at step %ld (t = %.6g); %s", tr->steps, tr->t, tr->message);
-  json_object_set_new(sum, "complete", json_false());
-  json_object_set_new(sum, "stop_reason", json_string("interrupted"));
-  json_object_set_new(sum, "message", json_string(msg));
+  dln_jset(sum, "complete", json_false());
+  dln_jset(sum, "stop_reason", json_string("interrupted"));
+  dln_jset(sum, "message", json_string(msg));
   json_t *ck = json_null();
   if (c->res->checkpoint_step >= 0) {
     ck = json_object();
-    json_object_set_new(ck, "file", json_string("checkpoint.json"));
-    json_object_set_new(ck, "t", dln_json_num(c->res->checkpoint_t));
-    json_object_set_new(ck, "step", json_integer(c->res->checkpoint_step));
+    dln_jset(ck, "file", json_string("checkpoint.json"));
+    dln_jset(ck, "t", dln_json_num(c->res->checkpoint_t));
+    dln_jset(ck, "step", json_integer(c->res->checkpoint_step));
   }
-  json_object_set_new(sum, "checkpoint", ck);
+  dln_jset(sum, "checkpoint", ck);
   c->phase = DLN_RUN_FAIL_OUTPUT;
+  sum = dln_json_done(sum, mark); /* NULL: dln_run_write_json reports it */
   int st = dln_run_write_json(c->spec->out, "summary.json", sum, c->files);
   json_decref(sum);
   if (!st && c->own_folder) st = dln_run_folder_finish(&c->folder, "run", 0); /* complete = false */
@@ -322,7 +325,7 @@ static int run_body(run_ctx *c) {
   c->res->wall_ms = 1e3 * (dln_now_seconds() - c->t0);
   c->phase = DLN_RUN_FAIL_INTERNAL;
   json_t *sum = run_summary(c);
-  if (!sum) return dln_error(DLN_ENOMEM, "out of memory");
+  if (!sum) return dln_error(DLN_ENOMEM, "%s/summary.json: out of memory while building it; not written", c->spec->out);
   /* last chance to cancel: a SIGINT while the outputs were written must not leave a
    * summary.json (the mark of a complete run) */
   if (dln_run_is_cancelled(opt)) {

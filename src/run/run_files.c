@@ -81,9 +81,9 @@ int dln_run_write_layers(const char *dir, const dln_net *net, const double *thet
 json_t *dln_run_blas_json(void) {
   json_t *o = json_object();
   const char *cfg = openblas_get_config();
-  json_object_set_new(o, "library", json_string("OpenBLAS"));
-  json_object_set_new(o, "config", json_string(cfg ? cfg : ""));
-  json_object_set_new(o, "threads", json_integer(openblas_get_num_threads()));
+  dln_jset(o, "library", json_string("OpenBLAS"));
+  dln_jset(o, "config", json_string(cfg ? cfg : ""));
+  dln_jset(o, "threads", json_integer(openblas_get_num_threads()));
   return o;
 }
 

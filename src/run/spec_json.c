@@ -271,6 +271,7 @@ int dln_spec_from_json_file(dln_spec *spec, const char *path) {
 
 
 json_t *dln_spec_to_json(const dln_spec *spec) {
+  unsigned long mark = dln_json_mark();
   json_t *o = json_object();
   if (!o) return NULL;
   const dln_spec_option *table = dln_spec_options();
@@ -302,27 +303,27 @@ json_t *dln_spec_to_json(const dln_spec *spec) {
       case DLN_OPT_INTLIST: {
         const dln_ilist *l = (const dln_ilist *)F;
         v = json_array();
-        for (int k = 0; v && k < l->n; ++k) json_array_append_new(v, json_integer(l->v[k]));
+        for (int k = 0; v && k < l->n; ++k) dln_jappend(v, json_integer(l->v[k]));
         break;
       }
       case DLN_OPT_DOUBLELIST: {
         const dln_dlist *l = (const dln_dlist *)F;
         v = json_array();
-        for (int k = 0; v && k < l->n; ++k) json_array_append_new(v, dln_json_num(l->v[k]));
+        for (int k = 0; v && k < l->n; ++k) dln_jappend(v, dln_json_num(l->v[k]));
         break;
       }
       case DLN_OPT_STRLIST: {
         const dln_slist *l = (const dln_slist *)F;
         v = json_array();
-        for (int k = 0; v && k < l->n; ++k) json_array_append_new(v, json_string(l->v[k]));
+        for (int k = 0; v && k < l->n; ++k) dln_jappend(v, json_string(l->v[k]));
         break;
       }
     }
-    if (!v || json_object_set_new(o, p->name, v)) {
+    if (!v || dln_jset(o, p->name, v)) {
       json_decref(o);
       return NULL;
     }
   }
-  return o;
+  return dln_json_done(o, mark); /* NULL when a list lost an element */
 }
 
