@@ -2,6 +2,8 @@
 #include "io/json_util.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* failed sets on this thread; only ever grows, so marks nest */
 static _Thread_local unsigned long json_fails;
@@ -32,4 +34,39 @@ json_t *dln_json_set_members(json_t *obj, const char *key, ...) {
   for (const char *k = key; k; k = va_arg(ap, const char *)) dln_jset(obj, k, va_arg(ap, json_t *));
   va_end(ap);
   return obj;
+}
+
+typedef struct dump_buf {
+  char *s;
+  size_t n, cap;
+  int oom; /* sticky: Jansson does not always pass a failed write on */
+} dump_buf;
+
+static int dump_add(const char *b, size_t size, void *data) {
+  dump_buf *d = data;
+  if (d->oom) return -1;
+  if (d->n + size + 1 > d->cap) {
+    size_t cap = d->cap ? d->cap : 1024;
+    while (cap < d->n + size + 1) cap *= 2;
+    char *t = realloc(d->s, cap);
+    if (!t) {
+      d->oom = 1;
+      return -1;
+    }
+    d->s = t;
+    d->cap = cap;
+  }
+  memcpy(d->s + d->n, b, size);
+  d->n += size;
+  d->s[d->n] = '\0';
+  return 0;
+}
+
+char *dln_json_dumps(const json_t *v, size_t flags) {
+  dump_buf d = {NULL, 0, 0, 0};
+  if (json_dump_callback(v, dump_add, &d, flags) != 0 || d.oom || !d.s) {
+    free(d.s);
+    return NULL;
+  }
+  return d.s;
 }

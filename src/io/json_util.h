@@ -17,6 +17,11 @@ int dln_jappend(json_t *arr, json_t *value);
 unsigned long dln_json_mark(void);
 json_t *dln_json_done(json_t *root, unsigned long mark);
 
+/* json_dumps(v, flags) (same bytes; free() the result), NULL when out of memory. Jansson
+ * 2.14's json_dumps can return a text that lacks a key when its buffer fails to grow;
+ * this one dumps into its own buffer and fails instead. */
+char *dln_json_dumps(const json_t *v, size_t flags);
+
 /* Sets the members given as (const char *key, json_t *value) pairs on obj in order with
  * dln_jset (a NULL value is a failure, counted). Returns obj. Use through DLN_JSON_SET,
  * which ends the list. */

@@ -112,7 +112,7 @@ int dln_manifest_write(const char *dir, const char *run_id, const char *kind, in
   }
   if (dln_jset(root, "files", files) && st == DLN_OK) st = dln_error(DLN_ENOMEM, "%s: out of memory writing the manifest", dir);
   if (st == DLN_OK) {
-    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    char *text = dln_json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     char *path = dln_path_join(dir, DLN_MANIFEST_NAME);
     if (!text || !path) st = dln_error(DLN_ENOMEM, "%s: out of memory writing the manifest", dir);
     else st = dln_write_file_atomic(path, text, strlen(text));

@@ -26,7 +26,7 @@ json_t *dln_train_counters_json(const dln_train_result *tr) {
 
 int dln_json_write(const char *path, const json_t *root) {
   if (!root) return dln_error(DLN_ENOMEM, "%s: out of memory while building the JSON document; not written", path);
-  char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+  char *s = dln_json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
   if (!s) return dln_error(DLN_ENOMEM, "%s: cannot encode the JSON summary", path);
   size_t n = strlen(s);
   char *t = realloc(s, n + 2);

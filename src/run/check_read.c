@@ -189,7 +189,7 @@ int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum, dln_spe
                    sj ? "another type" : "none");
     goto done;
   }
-  char *text = json_dumps(sj, JSON_REAL_PRECISION(17));
+  char *text = dln_json_dumps(sj, JSON_REAL_PRECISION(17));
   if (!text) {
     st = dln_error(DLN_ENOMEM, "out of memory");
     goto done;

@@ -151,7 +151,7 @@ static int spec_from_echo(dln_spec *spec, const char *name, const json_t *echo) 
     json_object_del(e, "depth");
     json_object_del(e, "width");
   }
-  char *text = json_dumps(e, JSON_COMPACT);
+  char *text = dln_json_dumps(e, JSON_COMPACT);
   int st = text ? dln_spec_from_json_string(spec, name, text) : dln_error(DLN_ENOMEM, "out of memory");
   free(text);
   json_decref(e);

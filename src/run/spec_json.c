@@ -52,7 +52,7 @@ void dln_json_offset_pos(const char *text, size_t len, size_t off, int *line, in
 }
 
 char *dln_json_show(const json_t *v, char *buf, size_t len) {
-  char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+  char *s = dln_json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
   if (!s) {
     snprintf(buf, len, "?");
     return buf;
