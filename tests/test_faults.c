@@ -299,6 +299,41 @@ static void test_sweep_alloc_faults(void **state) {
   if (leaked(1)) fail_msg("sweep allocation faults (k = 1..%ld): leak", t.sites);
 }
 
+/* Jansson's allocations in a sweep (ensemble.json, the per-data summary.json, manifest.json),
+ * into an empty folder (no JSON parsed, see run_alloc_loop): every failure reported with a
+ * message, none absorbed, no leak. */
+static void test_sweep_json_faults(void **state) {
+  (void)state;
+  const char *d = fault_dir(2);
+  dln_spec s;
+  dln_sweep sw;
+  sweep_setup(&s, &sw, d);
+  dln_ensemble_result res;
+  int st;
+  empty_dir(d);
+  assert_int_equal(sweep_armed(&s, &sw, DLN_FAULT_JSON, 0, &st, &res), 0);
+  assert_int_equal(st, DLN_OK);
+  tally t = {0, 0, 0};
+  for (long k = 1;; ++k) {
+    empty_dir(d);
+    if (!sweep_armed(&s, &sw, DLN_FAULT_JSON, k, &st, &res)) {
+      assert_int_equal(st, DLN_OK);
+      t.sites = k - 1;
+      break;
+    }
+    if (st == DLN_OK && res.nfailed == 0) ++t.absorbed;
+    else if (st != DLN_OK && dln_last_error()[0] == '\0') fail_msg("sweep JSON fault %ld: status %d without a message", k, st);
+    else ++t.failures;
+    if (leaked(0)) fail_msg("sweep JSON fault %ld: leak", k);
+  }
+  printf("sweep: %ld Jansson allocation sites, %ld failures reported, %ld absorbed\n", t.sites, t.failures, t.absorbed);
+  assert_true(t.sites > 20);
+  assert_int_equal(t.absorbed, 0);
+  dln_sweep_free(&sw);
+  dln_spec_free(&s);
+  if (leaked(1)) fail_msg("sweep JSON faults (k = 1..%ld): leak", t.sites);
+}
+
 static void test_sweep_write_faults(void **state) {
   (void)state;
   const char *d = fault_dir(3);
@@ -336,6 +371,7 @@ int main(void) {
       cmocka_unit_test(test_run_json_faults),
       cmocka_unit_test(test_run_write_faults),
       cmocka_unit_test(test_sweep_alloc_faults),
+      cmocka_unit_test(test_sweep_json_faults),
       cmocka_unit_test(test_sweep_write_faults),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
