@@ -245,6 +245,52 @@ static void test_run_write_faults(void **state) {
   if (leaked(1)) fail_msg("run write faults (k = 1..%ld): leak", k - 1);
 }
 
+/* Jansson's allocations while check.json is written (the report is made unarmed: reading
+ * the folder parses JSON, see run_alloc_loop): DLN_ENOMEM with a message naming the file,
+ * no check.json, no leak; unarmed, the bytes of the first write. */
+static void test_check_json_faults(void **state) {
+  (void)state;
+  const char *d = fault_dir(1);
+  dln_spec s;
+  tiny_spec(&s, d);
+  dln_run_result rr;
+  assert_int_equal(dln_run_noplot(&s, NULL, &rr), DLN_OK);
+  dln_check_report rep;
+  assert_int_equal(dln_check_folder(d, NULL, &rep), DLN_OK);
+  char path[256];
+  snprintf(path, sizeof path, "%s/check.json", d);
+  assert_int_equal(dln_check_write_json(&rep, path), DLN_OK);
+  char *ref = tu_slurp(path);
+  assert_non_null(ref);
+  long k = 1;
+  for (;; ++k) {
+    unlink(path);
+    dln_error_clear();
+    dln_fault_arm(DLN_FAULT_JSON, k);
+    int st = dln_check_write_json(&rep, path);
+    int fired = dln_fault_fired(DLN_FAULT_JSON) > 0;
+    dln_fault_disarm();
+    if (!fired) {
+      assert_int_equal(st, DLN_OK);
+      break;
+    }
+    if (st != DLN_ENOMEM) fail_msg("check.json fault %ld: status %d, expected DLN_ENOMEM", k, st);
+    if (!strstr(dln_last_error(), "check.json")) fail_msg("check.json fault %ld: message '%s' names no file", k, dln_last_error());
+    if (access(path, F_OK) == 0) fail_msg("check.json fault %ld: written though reported", k);
+    if (leaked(0)) fail_msg("check.json fault %ld: leak", k);
+  }
+  char *out = tu_slurp(path);
+  assert_non_null(out);
+  assert_string_equal(out, ref);
+  printf("check: %ld Jansson allocation sites writing check.json, all reported\n", k - 1);
+  assert_true(k - 1 > 20);
+  free(out);
+  free(ref);
+  dln_check_report_free(&rep);
+  dln_spec_free(&s);
+  if (leaked(1)) fail_msg("check.json faults (k = 1..%ld): leak", k - 1);
+}
+
 /* ------------------------------------------------------------------ one sweep */
 
 /* A sweep of 2 runs (seed 1, 2) of the tiny spec on one worker thread. */
@@ -370,6 +416,7 @@ int main(void) {
       cmocka_unit_test(test_run_alloc_faults),
       cmocka_unit_test(test_run_json_faults),
       cmocka_unit_test(test_run_write_faults),
+      cmocka_unit_test(test_check_json_faults),
       cmocka_unit_test(test_sweep_alloc_faults),
       cmocka_unit_test(test_sweep_json_faults),
       cmocka_unit_test(test_sweep_write_faults),
