@@ -1,5 +1,5 @@
-/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N]`: the runs of
- * the spec's "sweep" object on a pool of threads (dln/ensemble.h). */
+/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume]`:
+ * the runs of the spec's "sweep" object on a pool of threads (dln/ensemble.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 
 static void usage_sweep(FILE *fp) {
   fprintf(fp,
-          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N]\n"
+          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume]\n"
           "\n"
           "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
           "  \"sweep\": {\"sigma\": [0.01, 0.1, 1], \"seed\": {\"from\": 1, \"count\": 100}}\n"
@@ -31,6 +31,9 @@ static void usage_sweep(FILE *fp) {
           "                files its manifest.json lists); without it such a folder is refused\n"
           "  --shard i/N   run only the runs k with k mod N = i (0 <= i < N); outputs are\n"
           "                ensemble.shard<i>of<N>.csv/.json\n"
+          "  --resume      continue an interrupted sweep in DIR: the runs it finished (DIR/.partial)\n"
+          "                are read back, not run again; the outputs are byte-identical to those of an\n"
+          "                uninterrupted sweep (docs/resume.md). A changed spec is refused (exit 65)\n"
           "\n%s",
           cli_exit_codes_text);
 }
@@ -62,7 +65,7 @@ static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
 
 /* The command line of `dln sweep`. */
 typedef struct sweep_args {
-  int threads, quiet, shard, nshards, help, force;
+  int threads, quiet, shard, nshards, help, force, resume;
   const char *out;
 } sweep_args;
 
@@ -89,7 +92,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
   static const struct option lo[] = {{"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
                                      {"quiet", no_argument, NULL, 'q'},         {"shard", required_argument, NULL, 's'},
                                      {"help", no_argument, NULL, 'h'},          {"force", no_argument, NULL, 'f'},
-                                     {NULL, 0, NULL, 0}};
+                                     {"resume", no_argument, NULL, 'r'},        {NULL, 0, NULL, 0}};
   int c, idx;
   opterr = 0;
   optind = 1;
@@ -109,6 +112,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       case 'o': a->out = optarg; break;
       case 'q': a->quiet = 1; break;
       case 'f': a->force = 1; break;
+      case 'r': a->resume = 1; break;
       case 's':
         if (parse_shard(optarg, a)) return EX_USAGE;
         break;
@@ -126,7 +130,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
 }
 
 /* The sweep of spec/sw on the pool; the messages and exit code of its outcome. */
-static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) {
+static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, const dln_sweep *sw) {
   cli_catch_sigint();
 
   double t_start = dln_now_seconds();
@@ -140,6 +144,7 @@ static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) 
   eo.progress = sweep_progress_cb;
   eo.progress_ctx = &prog;
   eo.cancelled = cli_cancelled_cb;
+  eo.resume = a->resume;
   dln_ensemble_result res;
   int st = dln_ensemble_run(spec, sw, &eo, &res);
   if (prog.drawn) fputc('\n', stderr);
@@ -147,11 +152,15 @@ static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) 
     return cli_fail(st, res.fail_phase ? res.fail_phase : st == DLN_EIO ? DLN_RUN_FAIL_OUTPUT : DLN_RUN_FAIL_SPEC);
   /* the library polls the SIGINT flag last just before it commits the outputs: trust
    * its answer, so a run reported as cancelled never has an ensemble.json */
+  const char *out = a->out ? a->out : spec->out;
   if (res.cancelled) {
-    fprintf(stderr, "dln: %s: sweep interrupted by %s; no ensemble file written\n", a->out ? a->out : spec->out,
-            cli_interrupt_name());
+    fprintf(stderr, "dln: %s: sweep interrupted by %s; %ld of %ld runs finished (kept in %s/.partial), resume with dln sweep %s --out %s%s --resume\n",
+            out, cli_interrupt_name(), res.nkept, res.nselected, out, path, out, a->nshards > 1 ? " --shard ..." : "");
     return cli_interrupt_exit();
   }
+  if (a->resume) /* one line, also with --quiet */
+    fprintf(spec->quiet ? stderr : stdout, "dln: %s: resume: %ld finished runs of the interrupted sweep skipped, %ld run now\n", out,
+            res.nresumed, res.nselected - res.nresumed);
   if (!spec->quiet) {
     printf("%s: %ld runs on %d threads: %ld complete (%ld diverged or solver failure), %ld failed; %.2f s, %.1f runs/s\n",
            res.csv_path, res.nselected, res.nthreads, res.ncomplete, res.ndiverged, res.nfailed, res.wall_seconds,
@@ -165,7 +174,7 @@ static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) 
 }
 
 int cmd_sweep(int argc, char **argv) {
-  sweep_args a = {0, 0, 0, 1, 0, 0, NULL};
+  sweep_args a = {0, 0, 0, 1, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
   if (argc - optind != 1) {
@@ -186,7 +195,7 @@ int cmd_sweep(int argc, char **argv) {
   } else {
     if (a.quiet) spec.quiet = 1;
     if (a.force) spec.force = 1;
-    rc = sweep_exec(&a, &spec, &sw);
+    rc = sweep_exec(&a, path, &spec, &sw);
   }
   dln_sweep_free(&sw);
   dln_spec_free(&spec);

@@ -98,9 +98,11 @@ typedef struct dln_ensemble_options {
    * counts so far. May be NULL. */
   void (*progress)(void *ctx, long done, long total, long failed);
   void *progress_ctx;
-  /* Polled by the calling thread; nonzero cancels: running runs stop, nothing is written. */
+  /* Polled by the calling thread; nonzero cancels: running runs stop, no ensemble file is
+   * written; the runs finished so far stay in OUT/.partial for resume. */
   int (*cancelled)(void *ctx);
   int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */
+  int resume;          /* read back the runs an interrupted sweep finished (OUT/.partial) and run the others */
 } dln_ensemble_options;
 
 void dln_ensemble_default_options(dln_ensemble_options *opt);
@@ -113,6 +115,8 @@ typedef struct dln_ensemble_result {
   long ndiverged;      /* finished runs with stop reason "diverged" or "solver" */
   int nthreads;
   int cancelled;
+  long nresumed;       /* runs read back from an interrupted sweep (resume), not run again */
+  long nkept;          /* finished runs kept in OUT/.partial (read back or run now; for a cancelled sweep) */
   long steps, grad_evals; /* totals over the finished runs */
   double wall_seconds;
   int fail_phase;      /* DLN_RUN_FAIL_* (dln/run.h) when dln_ensemble_run returns an error */
@@ -121,8 +125,17 @@ typedef struct dln_ensemble_result {
 
 /* Run the sweep over base. Returns DLN_OK when every selected run was attempted and at
  * least one did not fail (check res->nfailed / ndiverged and the per-run entries in
- * ensemble.json), and also when the sweep was cancelled (res->cancelled = 1; nothing is
- * committed). When every selected run failed, nothing is committed either and the first
+ * ensemble.json), and also when the sweep was cancelled (res->cancelled = 1; no ensemble
+ * file is committed, res->nkept runs are kept for resume).
+ *
+ * Resume (docs/resume.md, ensemble_resume.c): as each run finishes, its rows and entry go
+ * to OUT/.partial/run-<k>.{csv,json} (a shard: OUT/.partial.shard<i>of<N>) beside
+ * sweep.json (spec without output options, sweep, input files' SHA-256). With
+ * opt->resume, a sweep whose record differs is refused (DLN_ESPEC naming the difference),
+ * the runs found are not run again (res->nresumed), the folder of the interrupted sweep is
+ * replaced without force, and ensemble.csv/ensemble.json are byte-identical to those of an
+ * uninterrupted sweep (wall times and run_id aside). Runs that failed are run again.
+ * .partial is removed once the outputs are committed. When every selected run failed, nothing is committed either and the first
  * failed run's status is returned (res->fail_phase = DLN_RUN_FAIL_INPUT) with a message
  * "sweep: all N runs failed; the first, run k: ...". An error status for a bad sweep or
  * an output folder that cannot be written or is locked (DLN_RUN_FAIL_BUSY).

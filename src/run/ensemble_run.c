@@ -103,10 +103,12 @@ static int ens_prepare(ens *E) {
   E->slot = calloc((size_t)nruns, sizeof *E->slot);
   E->sel = calloc((size_t)nruns, 1);
   E->tasks = calloc((size_t)nruns, sizeof *E->tasks);
-  if (!E->slot || !E->sel || !E->tasks) return dln_error(DLN_ENOMEM, "out of memory for %ld runs", nruns);
+  E->fin = calloc((size_t)nruns, sizeof *E->fin);
+  if (!E->slot || !E->sel || !E->tasks || !E->fin) return dln_error(DLN_ENOMEM, "out of memory for %ld runs", nruns);
   E->csv_path = xasprintf("%s/ensemble%s.csv", E->out, sfx);
   E->json_path = xasprintf("%s/ensemble%s.json", E->out, sfx);
-  if (!E->csv_path || !E->json_path) return dln_error(DLN_ENOMEM, "out of memory");
+  if (E->opt->write_outputs) E->pdir = xasprintf("%s/.partial%s", E->out, sfx);
+  if (!E->csv_path || !E->json_path || (E->opt->write_outputs && !E->pdir)) return dln_error(DLN_ENOMEM, "out of memory");
   snprintf(E->res->csv_path, sizeof E->res->csv_path, "%s", E->csv_path);
   snprintf(E->res->json_path, sizeof E->res->json_path, "%s", E->json_path);
   /* parameter columns */
@@ -186,7 +188,8 @@ static int ens_open_folder(ens *E) {
   int sharded = E->nshards > 1, outputs = E->opt->write_outputs;
   char lock[64];
   snprintf(lock, sizeof lock, ".dln.shard%dof%d.lock", E->shard, E->nshards);
-  int st = dln_run_folder_open(&E->folder, E->out, E->base->force || !outputs, sharded ? known : NULL,
+  int resumed = E->opt->resume && dln_ens_partial_exists(E); /* replaces the interrupted sweep's own files */
+  int st = dln_run_folder_open(&E->folder, E->out, E->base->force || !outputs || resumed, sharded ? known : NULL,
                                sharded ? lock : NULL, &E->res->fail_phase);
   E->folder.manifest = outputs && !sharded;
   if (!st) E->res->fail_phase = DLN_RUN_FAIL_NONE;
@@ -287,11 +290,14 @@ static int ens_train(ens *E, ens_out *O) {
   E->ntasks = 0;
   E->nfailed = 0;
   for (long k = 0; k < E->nruns; ++k)
-    if (E->sel[k] && !E->slot[k].status) E->tasks[E->ntasks++] = k, E->slot[k].queued = 1;
-  E->prefailed = E->res->nselected - E->ntasks;
+    if (E->sel[k] && !E->slot[k].status && !E->slot[k].resumed) E->tasks[E->ntasks++] = k, E->slot[k].queued = 1;
+  E->prefailed = E->res->nselected - E->ntasks - E->nresumed;
   E->outs = O;
   int st = dln_ens_pool_run(E, E->nthreads, dln_ens_tick_runs);
   E->outs = NULL;
+  if (!st && !E->save_st) E->save_st = dln_ens_partial_save(E); /* the runs finished since the last tick */
+  E->res->nkept = E->nresumed + E->nkept;
+  if (!st && E->save_st) E->res->fail_phase = DLN_RUN_FAIL_OUTPUT, st = E->save_st;
   return st;
 }
 
@@ -320,6 +326,7 @@ static int ens_finish(ens *E, ens_out *O) {
   res->wall_seconds = dln_now_seconds() - E->t0;
   if (res->nselected > 0 && res->nfailed == res->nselected) return ens_all_failed(E);
   res->fail_phase = DLN_RUN_FAIL_OUTPUT;
+  if (O->err) return DLN_EIO; /* a resumed run's rows could not be read back (the error is set) */
   int st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
   if (!st && O->csv) {
     st = dln_afile_commit(O->csv);
@@ -336,6 +343,7 @@ static int ens_finish(ens *E, ens_out *O) {
   }
   json_decref(sum);
   if (!st) st = dln_run_folder_finish(&E->folder, "sweep", 1);
+  if (!st) st = dln_ens_partial_remove(E->pdir); /* committed: nothing to resume */
   if (!st) res->fail_phase = DLN_RUN_FAIL_NONE;
   return st;
 }
@@ -349,6 +357,7 @@ static void ens_free(ens *E, ens_out *O) {
     for (long k = 0; k < E->nruns; ++k) {
       free(E->slot[k].error);
       dln_table_free(E->slot[k].traj);
+      json_decref(E->slot[k].entry);
     }
   for (int i = 0; i < E->ndata; ++i) dln_ens_data_free(&E->data[i]);
   for (int i = 0; i < E->nshape; ++i) {
@@ -364,6 +373,8 @@ static void ens_free(ens *E, ens_out *O) {
   free(E->slot);
   free(E->sel);
   free(E->tasks);
+  free(E->fin);
+  free(E->pdir);
   free(E->csv_path);
   free(E->json_path);
   dln_run_folder_close(&E->folder);
@@ -433,6 +444,8 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   int cancelled = 0, st = ens_prepare(&E);
   if (!st) st = ens_expand(&E);
   if (!st) st = ens_open_folder(&E);
+  if (!st && (st = dln_ens_partial_open(&E))) res->fail_phase = st == DLN_ESPEC ? DLN_RUN_FAIL_SPEC : DLN_RUN_FAIL_OUTPUT;
+  res->nresumed = E.nresumed;
   if (!st) st = ens_phases(&E, &O, &cancelled);
   if (cancelled) {
     res->cancelled = 1;

@@ -1,0 +1,255 @@
+/* Partial results of a sweep, for `dln sweep --resume` (dln/ensemble.h, docs/resume.md).
+ *
+ * OUT/.partial (a shard: OUT/.partial.shard<i>of<N>) holds
+ *   sweep.json    what the results depend on: the spec without its output options, the
+ *                 sweep, the SHA-256 of the input files it names, the shard; written
+ *                 before the first run starts;
+ *   run-<k>.csv   run k's rows exactly as they go into ensemble.csv, after a line
+ *                 "# dln sweep partial <SHA-256 of sweep.json>";
+ *   run-<k>.json  written after the .csv (its mark): the same hash, run k's ensemble.json
+ *                 entry and its totals (stop reason, steps, gradient evaluations, ...).
+ * Each file is atomic and written by the calling thread as soon as a run finishes (a
+ * cancelled run is not kept). A resumed sweep reads the finished runs back instead of
+ * running them; copying their rows and re-dumping their entries (reals with 17 digits
+ * read back exactly) gives ensemble.csv and ensemble.json byte for byte, wall times aside
+ * (those of the interrupted sweep are kept). A partial file that does not read back (a
+ * different hash, a torn write) is ignored: the run is computed again. The folder is
+ * removed once the outputs are committed. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dln/error.h"
+#include "dln/manifest.h"
+#include "run/ensemble_common.h"
+
+#define PARTIAL_HDR "# dln sweep partial "
+
+static int ends_with(const char *s, const char *t) {
+  size_t n = strlen(s), m = strlen(t);
+  return n > m && strcmp(s + n - m, t) == 0;
+}
+
+static int add_hash(json_t *inputs, const char *path) {
+  char hex[65];
+  long long bytes;
+  if (!*path || json_object_get(inputs, path)) return DLN_OK;
+  int st = dln_file_sha256(path, hex, &bytes);
+  if (!st) json_object_set_new(inputs, path, json_string(hex));
+  return st;
+}
+
+/* {path: SHA-256} of the files the spec (*_file, *_files) and the sweep (*_file) name. */
+static int input_hashes(const json_t *echo, const dln_sweep *sw, json_t *inputs) {
+  const char *key;
+  json_t *v;
+  int st = DLN_OK;
+  json_object_foreach((json_t *)echo, key, v) {
+    if (ends_with(key, "_file") && json_is_string(v)) st = add_hash(inputs, json_string_value(v));
+    else if (ends_with(key, "_files") && json_is_array(v)) {
+      size_t i;
+      json_t *e;
+      json_array_foreach(v, i, e) if (!st && json_is_string(e)) st = add_hash(inputs, json_string_value(e));
+    }
+    if (st) return st;
+  }
+  for (int a = 0; a < sw->naxes && !st; ++a)
+    for (int i = 0; i < sw->axes[a].n && !st; ++i)
+      for (int j = 0; j < sw->axes[a].v[i].n && !st; ++j)
+        if (ends_with(sw->axes[a].v[i].names[j], "_file")) st = add_hash(inputs, sw->axes[a].v[i].values[j]);
+  return st;
+}
+
+/* The contents of sweep.json for this sweep; NULL with the error set. */
+static json_t *sweep_record(const ens *E, int *status) {
+  json_t *echo = dln_spec_to_json(E->base), *rec = json_object(), *inputs = json_object(), *sh = json_array();
+  if (!echo || !rec || !inputs || !sh) {
+    json_decref(echo), json_decref(rec), json_decref(inputs), json_decref(sh);
+    *status = dln_error(DLN_ENOMEM, "out of memory");
+    return NULL;
+  }
+  const dln_spec_option *t = dln_spec_options();
+  for (int i = 0; t[i].name; ++i)
+    if (dln_spec_is_output(&t[i])) json_object_del(echo, t[i].name);
+  int st = input_hashes(echo, E->sw, inputs);
+  json_array_append_new(sh, json_integer(E->shard));
+  json_array_append_new(sh, json_integer(E->nshards));
+  json_object_set_new(rec, "spec", echo);
+  json_object_set_new(rec, "sweep", dln_ens_sweep_json(E->sw));
+  json_object_set_new(rec, "inputs", inputs);
+  json_object_set_new(rec, "shard", sh);
+  if (st) json_decref(rec);
+  *status = st;
+  return st ? NULL : rec;
+}
+
+int dln_ens_partial_exists(const ens *E) {
+  char *p = E->pdir ? dln_path_join(E->pdir, "sweep.json") : NULL;
+  int ok = p && access(p, F_OK) == 0;
+  free(p);
+  return ok;
+}
+
+int dln_ens_partial_remove(const char *pdir) {
+  DIR *d = pdir ? opendir(pdir) : NULL;
+  if (!d) return errno == ENOENT || !pdir ? DLN_OK : dln_error(DLN_EIO, "%s: cannot read the folder: %s", pdir, strerror(errno));
+  struct dirent *e;
+  int st = DLN_OK;
+  while ((e = readdir(d)) != NULL) { /* only the names written here (and temporary files) */
+    const char *n = e->d_name;
+    if (strncmp(n, "run-", 4) && strcmp(n, "sweep.json") && !strstr(n, ".tmp.")) continue;
+    char *p = dln_path_join(pdir, n);
+    if (!p || (unlink(p) && errno != ENOENT)) st = dln_error(DLN_EIO, "%s: cannot remove: %s", p ? p : n, strerror(errno));
+    free(p);
+  }
+  closedir(d);
+  if (!st && rmdir(pdir) && errno != ENOENT && errno != ENOTEMPTY)
+    st = dln_error(DLN_EIO, "%s: cannot remove the folder: %s", pdir, strerror(errno));
+  return st;
+}
+
+static char *run_path(const ens *E, long k, const char *ext) { return xasprintf("%s/run-%ld.%s", E->pdir, k, ext); }
+
+/* Run k from its partial files (0: read back; else they are ignored). */
+static int load_run(ens *E, long k) {
+  char *jp = run_path(E, k, "json"), *cp = run_path(E, k, "csv"), line[128];
+  json_t *r = jp ? json_load_file(jp, 0, NULL) : NULL;
+  FILE *fp = cp ? fopen(cp, "rb") : NULL;
+  json_t *entry = json_object_get(r, "entry");
+  const char *h = json_string_value(json_object_get(r, "sweep")), *why = json_string_value(json_object_get(r, "stop_reason"));
+  int bad = !r || !fp || !h || strcmp(h, E->hash) || json_integer_value(json_object_get(r, "run")) != k || !json_is_object(entry) || !why;
+  char want[128];
+  snprintf(want, sizeof want, PARTIAL_HDR "%s\n", E->hash);
+  if (!bad) bad = !fgets(line, sizeof line, fp) || strcmp(line, want) != 0;
+  ens_slot *sl = &E->slot[k];
+  if (!bad) {
+    sl->csv_off = ftell(fp);
+    sl->train.stop_reason = DLN_STOP_NONE;
+    for (int s = DLN_STOP_NONE; s < DLN_STOP_CANCELLED; ++s)
+      if (!strcmp(why, dln_stop_reason_name(s))) sl->train.stop_reason = s;
+    sl->diverged = json_is_true(json_object_get(r, "diverged"));
+    sl->train.steps = (long)json_integer_value(json_object_get(r, "steps"));
+    sl->train.grad_evals = (long)json_integer_value(json_object_get(r, "grad_evals"));
+    sl->train.rejected = (long)json_integer_value(json_object_get(r, "rejected"));
+    sl->wall = json_number_value(json_object_get(r, "wall"));
+    sl->entry = json_incref(entry);
+    sl->resumed = 1;
+    E->nresumed++;
+  }
+  if (fp) fclose(fp);
+  json_decref(r);
+  free(jp);
+  free(cp);
+  return bad;
+}
+
+/* A resumed sweep: the stored record must be this sweep's. */
+static int check_record(const char *path, const json_t *rec) {
+  json_error_t je;
+  json_t *old = json_load_file(path, 0, &je);
+  if (!old) return dln_error(DLN_EFORMAT, "%s: cannot read the interrupted sweep's record: %s", path, je.text);
+  static const char *const parts[][2] = {{"spec", "option"}, {"sweep", "the \"sweep\" object"}, {"inputs", "an input file's SHA-256"}, {"shard", "--shard"}};
+  int st = DLN_OK;
+  for (size_t i = 0; i < sizeof parts / sizeof *parts && !st; ++i) {
+    const json_t *a = json_object_get(rec, parts[i][0]), *b = json_object_get(old, parts[i][0]);
+    if (json_equal(a, b)) continue;
+    const char *what = parts[i][1], *key;
+    json_t *v;
+    if (i == 0) {
+      json_object_foreach((json_t *)a, key, v) if (!json_equal(v, json_object_get(b, key))) { what = key; break; }
+      if (what == parts[i][1]) json_object_foreach((json_t *)b, key, v) if (!json_object_get(a, key)) { what = key; break; }
+    }
+    st = dln_error(DLN_ESPEC, "%s: --resume: the sweep differs from the interrupted one (%s%s); expected the same spec, sweep "
+                   "and input files, found a change (run without --resume and with --force to start over)",
+                   path, i == 0 ? "option " : "", what);
+  }
+  json_decref(old);
+  return st;
+}
+
+int dln_ens_partial_open(ens *E) {
+  if (!E->pdir) return DLN_OK;
+  int st;
+  json_t *rec = sweep_record(E, &st);
+  if (!rec) return st;
+  char *path = dln_path_join(E->pdir, "sweep.json");
+  st = path ? DLN_OK : dln_error(DLN_ENOMEM, "out of memory");
+  long long bytes;
+  if (!st && E->opt->resume && access(path, F_OK) == 0) {
+    if (!(st = check_record(path, rec)) && !(st = dln_file_sha256(path, E->hash, &bytes)))
+      for (long k = 0; k < E->nruns; ++k)
+        if (E->sel[k] && !E->slot[k].status) load_run(E, k);
+  } else if (!st) { /* a fresh sweep: the partial results of an earlier one go */
+    if (!(st = dln_ens_partial_remove(E->pdir)) && !(st = dln_mkdir_p(E->pdir)) && !(st = dln_json_write(path, rec)))
+      st = dln_file_sha256(path, E->hash, &bytes);
+  }
+  free(path);
+  json_decref(rec);
+  return st;
+}
+
+/* Run k's partial files: the rows, then the entry with its totals. */
+static int save_run(ens *E, long k, const ens_slot *sl) {
+  char *cp = run_path(E, k, "csv"), *jp = run_path(E, k, "json");
+  dln_afile *af = NULL;
+  int st = cp && jp ? dln_afile_open(&af, cp) : dln_error(DLN_ENOMEM, "out of memory");
+  if (!st) {
+    FILE *fp = dln_afile_stream(af);
+    fprintf(fp, PARTIAL_HDR "%s\n", E->hash);
+    if (sl->traj) dln_ens_write_rows(E, k, sl, fp);
+    st = dln_afile_commit(af);
+  }
+  json_t *r = st ? NULL : json_object();
+  if (r) {
+    const dln_train_result *tr = &sl->train;
+    json_object_set_new(r, "sweep", json_string(E->hash));
+    json_object_set_new(r, "run", json_integer(k));
+    json_object_set_new(r, "stop_reason", json_string(dln_stop_reason_name(tr->stop_reason)));
+    json_object_set_new(r, "diverged", json_boolean(tr->stop_reason == DLN_STOP_DIVERGED || tr->stop_reason == DLN_STOP_SOLVER));
+    json_object_set_new(r, "steps", json_integer(tr->steps));
+    json_object_set_new(r, "grad_evals", json_integer(tr->grad_evals));
+    json_object_set_new(r, "rejected", json_integer(tr->rejected));
+    json_object_set_new(r, "wall", json_real(sl->wall));
+    json_object_set_new(r, "entry", dln_ens_run_json(E, k, sl));
+    st = dln_json_write(jp, r);
+    json_decref(r);
+  } else if (!st) {
+    st = dln_error(DLN_ENOMEM, "out of memory");
+  }
+  free(cp);
+  free(jp);
+  return st;
+}
+
+int dln_ens_partial_save(ens *E) { /* every finished run is marked seen (then flushed) */
+  pthread_mutex_lock(&E->mu);
+  long n = E->nfin;
+  pthread_mutex_unlock(&E->mu);
+  for (; E->nsaved < n; ++E->nsaved) {
+    long k = E->fin[E->nsaved];
+    ens_slot *sl = &E->slot[k];
+    if (E->pdir && !sl->status && sl->train.stop_reason != DLN_STOP_CANCELLED) { /* a failed run is run again */
+      int st = save_run(E, k, sl);
+      if (st) return st;
+      E->nkept++;
+    }
+    sl->seen = 1;
+  }
+  return DLN_OK;
+}
+
+int dln_ens_partial_rows(const ens *E, long k, FILE *out) {
+  char *cp = run_path(E, k, "csv"), buf[65536];
+  FILE *fp = cp ? fopen(cp, "rb") : NULL;
+  int bad = !fp || fseek(fp, E->slot[k].csv_off, SEEK_SET) != 0;
+  size_t n;
+  while (!bad && (n = fread(buf, 1, sizeof buf, fp)) > 0) bad = fwrite(buf, 1, n, out) != n;
+  if (fp && ferror(fp)) bad = 1;
+  if (bad) dln_error(DLN_EIO, "%s: cannot read the rows of an interrupted run back", cp ? cp : "partial file");
+  if (fp) fclose(fp);
+  free(cp);
+  return bad;
+}
