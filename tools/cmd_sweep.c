@@ -154,8 +154,10 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
    * its answer, so a run reported as cancelled never has an ensemble.json */
   const char *out = a->out ? a->out : spec->out;
   if (res.cancelled) {
-    fprintf(stderr, "dln: %s: sweep interrupted by %s; %ld of %ld runs finished (kept in %s/.partial), resume with dln sweep %s --out %s%s --resume\n",
-            out, cli_interrupt_name(), res.nkept, res.nselected, out, path, out, a->nshards > 1 ? " --shard ..." : "");
+    char shard[48] = "";
+    if (a->nshards > 1) snprintf(shard, sizeof shard, " --shard %d/%d", a->shard, a->nshards);
+    fprintf(stderr, "dln: %s: sweep interrupted by %s; %ld of %ld runs finished (kept in %s/.partial%s), resume with dln sweep %s --out %s%s --resume\n",
+            out, cli_interrupt_name(), res.nkept, res.nselected, out, a->nshards > 1 ? ".shard*" : "", path, out, shard);
     return cli_interrupt_exit();
   }
   if (a->resume) /* one line, also with --quiet */

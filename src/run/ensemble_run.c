@@ -188,7 +188,11 @@ static int ens_open_folder(ens *E) {
   int sharded = E->nshards > 1, outputs = E->opt->write_outputs;
   char lock[64];
   snprintf(lock, sizeof lock, ".dln.shard%dof%d.lock", E->shard, E->nshards);
-  int resumed = E->opt->resume && dln_ens_partial_exists(E); /* replaces the interrupted sweep's own files */
+  int partial = dln_ens_partial_exists(E), resumed = E->opt->resume && partial; /* replaces the interrupted sweep's own files */
+  if (partial && !resumed && !E->base->force) {
+    E->res->fail_phase = DLN_RUN_FAIL_OUTPUT;
+    return dln_error(DLN_EIO, "%s: holds an interrupted sweep (%s); --resume continues it, --force starts it over", E->out, E->pdir);
+  }
   int st = dln_run_folder_open(&E->folder, E->out, E->base->force || !outputs || resumed, sharded ? known : NULL,
                                sharded ? lock : NULL, &E->res->fail_phase);
   E->folder.manifest = outputs && !sharded;
@@ -324,7 +328,10 @@ static int ens_finish(ens *E, ens_out *O) {
   res->steps = O->steps;
   res->grad_evals = O->grad_evals;
   res->wall_seconds = dln_now_seconds() - E->t0;
-  if (res->nselected > 0 && res->nfailed == res->nselected) return ens_all_failed(E);
+  if (res->nselected > 0 && res->nfailed == res->nselected) {
+    dln_ens_partial_remove(E->pdir); /* no finished run to keep */
+    return ens_all_failed(E);
+  }
   res->fail_phase = DLN_RUN_FAIL_OUTPUT;
   if (O->err) return DLN_EIO; /* a resumed run's rows could not be read back (the error is set) */
   int st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
@@ -448,6 +455,8 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   res->nresumed = E.nresumed;
   if (!st) st = ens_phases(&E, &O, &cancelled);
   if (cancelled) {
+    res->nkept = E.nresumed + E.nkept; /* also when cancelled before the runs */
+    if (res->nkept == 0) dln_ens_partial_remove(E.pdir); /* nothing to resume */
     res->cancelled = 1;
     res->wall_seconds = dln_now_seconds() - t0;
   }
