@@ -5,7 +5,8 @@
  * of the keys "run_id", "threads", "wall_seconds", "run_wall_seconds" and
  * "runs_per_second" (times and the sweep's id). The number of runs skipped equals the
  * number kept by the interrupted sweep; a changed spec is refused (exit 65); no
- * temporary or partial file is left. With 1 and 2 threads. */
+ * temporary or partial file is left. With 1 and 2 threads, for a shard, and through
+ * `dln sweep --resume --out DIR` (the spec stored in the folder). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,19 +85,19 @@ static int ignored(const char *key) {
 
 /* ensemble.csv of folders a and b byte for byte; ensemble.json line for line, except the
  * lines of the ignored keys (which must be there in both, at the same lines). */
-static void same_outputs(const char *a, const char *b) {
+static void same_outputs_sfx(const char *a, const char *b, const char *sfx, int nruns) {
   char pa[256], pb[256];
-  snprintf(pa, sizeof pa, "%s/ensemble.csv", a);
-  snprintf(pb, sizeof pb, "%s/ensemble.csv", b);
+  snprintf(pa, sizeof pa, "%s/ensemble%s.csv", a, sfx);
+  snprintf(pb, sizeof pb, "%s/ensemble%s.csv", b, sfx);
   char *x = tu_slurp(pa), *y = tu_slurp(pb);
   assert_non_null(x);
   assert_non_null(y);
-  assert_int_equal(tu_count_lines(x), 1 + NRUNS * 9);
+  assert_int_equal(tu_count_lines(x), 1 + nruns * 9);
   assert_string_equal(x, y);
   free(x);
   free(y);
-  snprintf(pa, sizeof pa, "%s/ensemble.json", a);
-  snprintf(pb, sizeof pb, "%s/ensemble.json", b);
+  snprintf(pa, sizeof pa, "%s/ensemble%s.json", a, sfx);
+  snprintf(pb, sizeof pb, "%s/ensemble%s.json", b, sfx);
   x = tu_slurp(pa), y = tu_slurp(pb);
   assert_non_null(x);
   assert_non_null(y);
@@ -112,10 +113,12 @@ static void same_outputs(const char *a, const char *b) {
     else if (n != m || memcmp(p, q, n)) fail_msg("%s and %s differ at: %.*s | %.*s", pa, pb, (int)n, p, (int)m, q);
     p += n + (p[n] != 0), q += m + (q[m] != 0);
   }
-  assert_true(skipped >= 2 * NRUNS); /* per run: wall_seconds, counters.wall_seconds */
+  assert_true(skipped >= 2 * nruns); /* per run: wall_seconds, counters.wall_seconds */
   free(x);
   free(y);
 }
+
+static void same_outputs(const char *a, const char *b) { same_outputs_sfx(a, b, "", NRUNS); }
 
 /* ------------------------------------------------------------------ in process */
 
@@ -133,6 +136,8 @@ static int stop_after(void *ctx) {
   return c->after >= 0 && c->done >= c->after;
 }
 
+static int nshards = 1, shard = 0; /* of the next sweep() */
+
 static int sweep(const char *spec, const char *out, int threads, int resume, long after, dln_ensemble_result *res) {
   dln_spec s;
   dln_sweep sw;
@@ -146,6 +151,8 @@ static int sweep(const char *spec, const char *out, int threads, int resume, lon
   o.nthreads = threads;
   o.out = out;
   o.resume = resume;
+  o.shard = shard;
+  o.nshards = nshards;
   o.progress = on_progress;
   o.cancelled = stop_after;
   o.progress_ctx = &c;
@@ -189,6 +196,31 @@ static void test_lib_resume(void **state) {
   const char *spec = write_spec("lib.json", "1000", "0.01");
   lib_case(spec, "lib1", 1, 2, 5);
   lib_case(spec, "lib2", 2, 1, 3);
+}
+
+/* Shard 1 of 3 (runs 1, 4, ..., 13) stopped and resumed on its own. */
+static void test_lib_shard(void **state) {
+  (void)state;
+  const char *spec = write_spec("shard.json", "1000", "0.01");
+  char out[256], ref[256], pdir[300];
+  snprintf(out, sizeof out, "%s/shard", dir);
+  snprintf(ref, sizeof ref, "%s/shard-ref", dir);
+  snprintf(pdir, sizeof pdir, "%s/.partial.shard1of3", out);
+  nshards = 3, shard = 1;
+  dln_ensemble_result r;
+  assert_int_equal(sweep(spec, out, 2, 0, -1, &r), DLN_OK);
+  assert_int_equal(r.ncomplete, 5);
+  assert_int_equal(rename(out, ref), 0);
+  assert_int_equal(sweep(spec, out, 1, 0, 2, &r), DLN_OK);
+  assert_int_equal(r.cancelled, 1);
+  long kept = r.nkept;
+  if (kept < 2 || kept >= 5) fail_msg("shard: stopped after 2 runs, kept %ld of 5", kept);
+  assert_int_equal(count_files(pdir, "run-"), 2 * kept);
+  assert_int_equal(sweep(spec, out, 2, 1, -1, &r), DLN_OK);
+  assert_int_equal(r.nresumed, kept);
+  nshards = 1, shard = 0;
+  same_outputs_sfx(ref, out, ".shard1of3", 5);
+  assert_false(exists(pdir));
 }
 
 /* A resumed sweep whose spec changed is refused and keeps the partial results. */
@@ -263,7 +295,7 @@ static void test_cli_sigterm(void **state) {
   const char *fresh[] = {"sweep", "cli.json", "--out=cut", NULL};
   assert_int_equal(run_cli(fresh), 73);
 
-  const char *res[] = {"sweep", "cli.json", "--out=cut", "--threads=1", "--quiet", "--resume", NULL};
+  const char *res[] = {"sweep", "--out=cut", "--threads=1", "--quiet", "--resume", NULL}; /* the spec stored in cut */
   assert_int_equal(run_cli(res), 0);
   err = stderr_text();
   assert_int_equal(tu_count_lines(err), 1);
@@ -283,6 +315,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lib_resume),
       cmocka_unit_test(test_lib_changed),
+      cmocka_unit_test(test_lib_shard),
       cmocka_unit_test(test_cli_sigterm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

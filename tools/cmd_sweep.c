@@ -13,6 +13,7 @@
 static void usage_sweep(FILE *fp) {
   fprintf(fp,
           "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume]\n"
+          "       dln sweep --resume --out DIR [--threads T] [--quiet] [--shard i/N]\n"
           "\n"
           "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
           "  \"sweep\": {\"sigma\": [0.01, 0.1, 1], \"seed\": {\"from\": 1, \"count\": 100}}\n"
@@ -33,7 +34,8 @@ static void usage_sweep(FILE *fp) {
           "                ensemble.shard<i>of<N>.csv/.json\n"
           "  --resume      continue an interrupted sweep in DIR: the runs it finished (DIR/.partial)\n"
           "                are read back, not run again; the outputs are byte-identical to those of an\n"
-          "                uninterrupted sweep (docs/resume.md). A changed spec is refused (exit 65)\n"
+          "                uninterrupted sweep (docs/resume.md). A changed spec is refused (exit 65);\n"
+          "                without SPEC.json, the spec stored in DIR/.partial is used\n"
           "\n%s",
           cli_exit_codes_text);
 }
@@ -154,10 +156,13 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
    * its answer, so a run reported as cancelled never has an ensemble.json */
   const char *out = a->out ? a->out : spec->out;
   if (res.cancelled) {
-    char shard[48] = "";
-    if (a->nshards > 1) snprintf(shard, sizeof shard, " --shard %d/%d", a->shard, a->nshards);
+    char shard[48] = "", sfx[48] = "";
+    if (a->nshards > 1) {
+      snprintf(shard, sizeof shard, " --shard %d/%d", a->shard, a->nshards);
+      snprintf(sfx, sizeof sfx, ".shard%dof%d", a->shard, a->nshards);
+    }
     fprintf(stderr, "dln: %s: sweep interrupted by %s; %ld of %ld runs finished (kept in %s/.partial%s), resume with dln sweep %s --out %s%s --resume\n",
-            out, cli_interrupt_name(), res.nkept, res.nselected, out, a->nshards > 1 ? ".shard*" : "", path, out, shard);
+            out, cli_interrupt_name(), res.nkept, res.nselected, out, sfx, path, out, shard);
     return cli_interrupt_exit();
   }
   if (a->resume) /* one line, also with --quiet */
@@ -175,21 +180,40 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
   return 0;
 }
 
+/* The spec and sweep from the file, or (--resume without a file) from the interrupted
+ * sweep's record in the folder; *path: the spec file's name. */
+static int sweep_load(const sweep_args *a, const char *file, dln_spec *spec, dln_sweep *sw, char **path) {
+  char *text = NULL;
+  int st;
+  if (file) {
+    *path = strdup(file);
+    st = *path ? dln_spec_from_json_file(spec, file) : DLN_ENOMEM;
+    if (!st) st = dln_sweep_from_json_file(sw, file);
+  } else {
+    st = dln_ensemble_resume_source(a->out, a->shard, a->nshards, path, &text);
+    if (!st) st = dln_spec_from_json_string(spec, *path, text);
+    if (!st) st = dln_sweep_from_json_string(sw, *path, text);
+  }
+  free(text);
+  return st;
+}
+
 int cmd_sweep(int argc, char **argv) {
   sweep_args a = {0, 0, 0, 1, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
-  if (argc - optind != 1) {
-    fprintf(stderr, "dln: sweep: expected one spec file, found %d arguments (see dln sweep --help)\n", argc - optind);
+  int nfiles = argc - optind;
+  if (nfiles != 1 && !(nfiles == 0 && a.resume && a.out)) {
+    fprintf(stderr, "dln: sweep: expected one spec file (or --resume --out DIR), found %d arguments (see dln sweep --help)\n", nfiles);
     return EX_USAGE;
   }
-  const char *path = argv[optind];
+  char *path = NULL;
   dln_spec spec;
   dln_sweep sw;
   dln_sweep_init(&sw);
   int st = dln_spec_default(&spec);
   if (st) return cli_fail(st, DLN_RUN_FAIL_INTERNAL);
-  if ((st = dln_spec_from_json_file(&spec, path)) || (st = dln_sweep_from_json_file(&sw, path))) {
+  if ((st = sweep_load(&a, nfiles ? argv[optind] : NULL, &spec, &sw, &path))) {
     rc = cli_fail(st, DLN_RUN_FAIL_SPEC);
   } else if (sw.naxes == 0) {
     fprintf(stderr, "dln: %s: expected a \"sweep\" object of swept options (use dln run for one run)\n", path);
@@ -199,6 +223,7 @@ int cmd_sweep(int argc, char **argv) {
     if (a.force) spec.force = 1;
     rc = sweep_exec(&a, path, &spec, &sw);
   }
+  free(path);
   dln_sweep_free(&sw);
   dln_spec_free(&spec);
   return rc;

@@ -149,6 +149,12 @@ typedef struct dln_ensemble_result {
  * header covers all runs). */
 int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res);
 
+/* The spec file of the interrupted sweep in out (shard/nshards as it was run), as stored
+ * in out/.partial/sweep.json: its path (*name) and text (*text), both malloc'ed; read them
+ * with dln_spec_from_json_string and dln_sweep_from_json_string. DLN_EIO when there is no
+ * interrupted sweep. */
+int dln_ensemble_resume_source(const char *out, int shard, int nshards, char **name, char **text);
+
 #ifdef __cplusplus
 }
 #endif

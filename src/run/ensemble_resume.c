@@ -63,6 +63,27 @@ static int input_hashes(const json_t *echo, const dln_sweep *sw, json_t *inputs)
   return st;
 }
 
+/* A whole text file (NULL if unreadable or not text). */
+static char *slurp(const char *path) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return NULL;
+  size_t cap = 4096, n = 0, r;
+  char *b = malloc(cap);
+  while (b && (r = fread(b + n, 1, cap - 1 - n, fp)) > 0) {
+    n += r;
+    if (n + 1 == cap) {
+      char *nb = realloc(b, cap *= 2);
+      if (!nb) free(b);
+      b = nb;
+    }
+  }
+  int bad = ferror(fp);
+  fclose(fp);
+  if (b) b[n] = '\0';
+  if (b && (bad || strlen(b) != n)) free(b), b = NULL;
+  return b;
+}
+
 /* The contents of sweep.json for this sweep; NULL with the error set. */
 static json_t *sweep_record(const ens *E, int *status) {
   json_t *echo = dln_spec_to_json(E->base), *rec = json_object(), *inputs = json_object(), *sh = json_array();
@@ -81,6 +102,12 @@ static json_t *sweep_record(const ens *E, int *status) {
   json_object_set_new(rec, "sweep", dln_ens_sweep_json(E->sw));
   json_object_set_new(rec, "inputs", inputs);
   json_object_set_new(rec, "shard", sh);
+  char *text = E->base->source ? slurp(E->base->source) : NULL; /* for --resume without SPEC; not compared */
+  if (text) {
+    json_object_set_new(rec, "source", json_string(E->base->source));
+    json_object_set_new(rec, "source_text", json_string(text));
+    free(text);
+  }
   if (st) json_decref(rec);
   *status = st;
   return st ? NULL : rec;
@@ -252,4 +279,23 @@ int dln_ens_partial_rows(const ens *E, long k, FILE *out) {
   if (fp) fclose(fp);
   free(cp);
   return bad;
+}
+
+int dln_ensemble_resume_source(const char *out, int shard, int nshards, char **name, char **text) {
+  *name = *text = NULL;
+  char sfx[64] = "";
+  if (nshards > 1) snprintf(sfx, sizeof sfx, ".shard%dof%d", shard, nshards);
+  char *path = xasprintf("%s/.partial%s/sweep.json", out, sfx);
+  if (!path) return dln_error(DLN_ENOMEM, "out of memory");
+  json_error_t je;
+  json_t *rec = json_load_file(path, 0, &je);
+  const char *n = json_string_value(json_object_get(rec, "source")), *t = json_string_value(json_object_get(rec, "source_text"));
+  int st = DLN_OK;
+  if (!rec) st = dln_error(DLN_EIO, "%s: no interrupted sweep to resume (%s)", path, je.text);
+  else if (!n || !t) st = dln_error(DLN_EFORMAT, "%s: expected the spec's \"source\" and \"source_text\", found none; give the spec file", path);
+  else if (!(*name = strdup(n)) || !(*text = strdup(t))) st = dln_error(DLN_ENOMEM, "out of memory");
+  if (st) free(*name), free(*text), *name = *text = NULL;
+  json_decref(rec);
+  free(path);
+  return st;
 }
