@@ -34,6 +34,8 @@
  *                  values, wall time, rerun command; totals, threads, BLAS config
  *   data/<i>/      the data sets (as written by `dln run`)
  *   manifest.json  written last: every file above with its SHA-256 (not for shards)
+ *   .partial/      while the sweep runs: the finished runs, for resume (ensemble_resume.c);
+ *                  removed once the outputs are committed
  * The header is the same for every shard, so shards merge by concatenating their rows
  * and sorting them stably by run (docs/cli.md).
  */
