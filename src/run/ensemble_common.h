@@ -70,8 +70,10 @@ typedef struct ens_slot {
   int shape;
   int resumed;         /* finished by an interrupted sweep: read back (ensemble_resume.c) */
   int diverged;        /* resumed: its stop reason was diverged or solver */
-  long csv_off;        /* resumed: byte offset of its rows in its partial .csv */
   json_t *entry;       /* resumed: its ensemble.json entry */
+  long poff;           /* resumed: offset of its line in the partial log */
+  char *rows;          /* its rows as table text once kept in the log (then traj is freed) */
+  size_t nrows_text;
   uint64_t seed, stream;
 } ens_slot;
 
@@ -112,6 +114,7 @@ typedef struct ens {
   /* partial results for --resume (ensemble_resume.c) */
   char *pdir;          /* OUT/.partial (a shard: OUT/.partial.shard<i>of<N>); NULL: none kept */
   char hash[65];       /* SHA-256 of pdir/sweep.json */
+  FILE *plog;          /* pdir/runs.jsonl, appended to (NULL: not open) */
   long *fin, nfin, nsaved; /* runs finished on the pool (fin[0..nfin), in order); saved so far */
   long nresumed;       /* selected runs read back */
   long nkept;          /* runs finished here and saved */
@@ -173,6 +176,8 @@ int dln_ens_partial_save(ens *E);
 int dln_ens_partial_rows(const ens *E, long k, FILE *fp);
 /* Remove pdir and its files (after the outputs are committed). */
 int dln_ens_partial_remove(const char *pdir);
+/* Close the log (before pdir is removed, and at the end). */
+void dln_ens_partial_close(ens *E);
 
 /* ---- outputs (ensemble_out.c) ---- */
 /* The rows of run k (its trajectory) in the table's format. */

@@ -81,6 +81,7 @@ static json_t *resumed_json(const ens *E, long k, const ens_slot *sl) {
 
 static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
   if (sl->resumed) return resumed_json(E, k, sl);
+  if (sl->entry) return json_incref(sl->entry); /* made when the run was kept (ensemble_resume.c) */
   json_t *r = json_object();
   if (!r) return NULL;
   char sb[32];
@@ -174,8 +175,13 @@ void dln_ens_flush_ready(ens *E, ens_out *O) {
     if (sl->queued && !sl->seen) return;
     count_run(O, sl);
     if (O->runs) json_array_append_new(O->runs, run_json(E, k, sl));
-    if (O->fp && sl->resumed && dln_ens_partial_rows(E, k, O->fp)) O->err = 1;
+    if (O->fp && sl->resumed) O->err |= dln_ens_partial_rows(E, k, O->fp);
+    else if (O->fp && sl->rows) O->err |= fwrite(sl->rows, 1, sl->nrows_text, O->fp) != sl->nrows_text;
     else if (O->fp && sl->traj) dln_ens_write_rows(E, k, sl, O->fp);
+    free(sl->rows);
+    sl->rows = NULL;
+    json_decref(sl->entry);
+    sl->entry = NULL;
     dln_table_free(sl->traj);
     sl->traj = NULL;
     ++O->nwritten;

@@ -329,11 +329,12 @@ static int ens_finish(ens *E, ens_out *O) {
   res->grad_evals = O->grad_evals;
   res->wall_seconds = dln_now_seconds() - E->t0;
   if (res->nselected > 0 && res->nfailed == res->nselected) {
+    dln_ens_partial_close(E);
     dln_ens_partial_remove(E->pdir); /* no finished run to keep */
     return ens_all_failed(E);
   }
   res->fail_phase = DLN_RUN_FAIL_OUTPUT;
-  if (O->err) return DLN_EIO; /* a resumed run's rows could not be read back (the error is set) */
+  if (O->err) return dln_error(DLN_EIO, "%s: cannot write the rows: %s", E->csv_path, dln_last_error());
   int st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
   if (!st && O->csv) {
     st = dln_afile_commit(O->csv);
@@ -350,6 +351,7 @@ static int ens_finish(ens *E, ens_out *O) {
   }
   json_decref(sum);
   if (!st) st = dln_run_folder_finish(&E->folder, "sweep", 1);
+  dln_ens_partial_close(E);
   if (!st) st = dln_ens_partial_remove(E->pdir); /* committed: nothing to resume */
   if (!st) res->fail_phase = DLN_RUN_FAIL_NONE;
   return st;
@@ -357,6 +359,7 @@ static int ens_finish(ens *E, ens_out *O) {
 
 /* The one cleanup path. */
 static void ens_free(ens *E, ens_out *O) {
+  dln_ens_partial_close(E);
   openblas_set_num_threads(E->blas_before > 0 ? E->blas_before : 1);
   if (O->csv) dln_afile_abort(O->csv);
   json_decref(O->runs);
@@ -365,6 +368,7 @@ static void ens_free(ens *E, ens_out *O) {
       free(E->slot[k].error);
       dln_table_free(E->slot[k].traj);
       json_decref(E->slot[k].entry);
+      free(E->slot[k].rows);
     }
   for (int i = 0; i < E->ndata; ++i) dln_ens_data_free(&E->data[i]);
   for (int i = 0; i < E->nshape; ++i) {
@@ -456,6 +460,7 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   if (!st) st = ens_phases(&E, &O, &cancelled);
   if (cancelled) {
     res->nkept = E.nresumed + E.nkept; /* also when cancelled before the runs */
+    dln_ens_partial_close(&E);
     if (res->nkept == 0) dln_ens_partial_remove(E.pdir); /* nothing to resume */
     res->cancelled = 1;
     res->wall_seconds = dln_now_seconds() - t0;
