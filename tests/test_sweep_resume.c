@@ -235,7 +235,8 @@ static void test_lib_shard(void **state) {
   assert_false(exists(pdir));
 }
 
-/* A resumed sweep whose spec changed is refused and keeps the partial results. */
+/* A resumed sweep whose spec changed is refused and keeps the partial results; a new
+ * sweep without force is refused; lines that are not this sweep's runs are ignored. */
 static void test_lib_changed(void **state) {
   (void)state;
   const char *spec = write_spec("chg.json", "1000", "0.01");
@@ -254,8 +255,16 @@ static void test_lib_changed(void **state) {
   /* without --resume and --force the interrupted sweep is not thrown away */
   assert_int_equal(sweep(spec, out, 1, 0, -1, &r), DLN_EIO);
   assert_non_null(strstr(dln_last_error(), "--resume"));
+  /* a line cut by a kill (no newline) and a line of another sweep are not runs */
+  char log[320];
+  snprintf(log, sizeof log, "%s/runs.jsonl", pdir);
+  FILE *fp = fopen(log, "ab");
+  assert_non_null(fp);
+  fputs("{\"sweep\": \"0000\", \"run\": 9, \"entry\": {}, \"rows\": \"\", \"stop_reason\": \"time\"}\n{\"sweep\": \"", fp);
+  assert_int_equal(fclose(fp), 0);
   assert_int_equal(sweep(spec, out, 2, 1, -1, &r), DLN_OK);
   assert_int_equal(r.nresumed, kept);
+  assert_int_equal(r.ncomplete, NRUNS);
   assert_false(exists(pdir));
 }
 

@@ -130,8 +130,8 @@ typedef struct dln_ensemble_result {
  * ensemble.json), and also when the sweep was cancelled (res->cancelled = 1; no ensemble
  * file is committed, res->nkept runs are kept for resume).
  *
- * Resume (docs/resume.md, ensemble_resume.c): as each run finishes, its rows and entry go
- * to OUT/.partial/run-<k>.{csv,json} (a shard: OUT/.partial.shard<i>of<N>) beside
+ * Resume (docs/resume.md, ensemble_resume.c): as each run finishes, its rows and entry are
+ * appended to OUT/.partial/runs.jsonl (a shard: OUT/.partial.shard<i>of<N>) beside
  * sweep.json (spec without output options, sweep, input files' SHA-256). With
  * opt->resume, a sweep whose record differs is refused (DLN_ESPEC naming the difference),
  * the runs found are not run again (res->nresumed), the folder of the interrupted sweep is
