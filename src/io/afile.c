@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/io.h"
 
@@ -58,6 +59,7 @@ static void afile_free(dln_afile *f) {
 }
 
 int dln_afile_open(dln_afile **out, const char *path) {
+  DLN_ARGS(out, path);
   if (!out) return dln_error(DLN_EINVAL, "dln_afile_open: out must not be NULL");
   *out = NULL;
   if (!path || !*path) return dln_error(DLN_EINVAL, "dln_afile_open: expected a non-empty path");
@@ -93,7 +95,10 @@ int dln_afile_open(dln_afile **out, const char *path) {
   return DLN_OK;
 }
 
-FILE *dln_afile_stream(dln_afile *f) { return f ? f->fp : NULL; }
+FILE *dln_afile_stream(dln_afile *f) {
+  DLN_ARGS_P(f);
+  return f->fp;
+}
 
 /* fsync the folder holding path so that the rename itself is durable (best effort). */
 static void sync_parent(const char *path) {
@@ -161,6 +166,7 @@ void dln_afile_abort(dln_afile *f) {
 }
 
 int dln_write_file_atomic(const char *path, const void *data, size_t len) {
+  DLN_ARGS(path);
   if (len && !data) return dln_error(DLN_EINVAL, "%s: NULL data of %zu bytes", path ? path : "(null)", len);
   dln_afile *f;
   int st = dln_afile_open(&f, path);
@@ -204,6 +210,7 @@ int dln_mkdir_p(const char *path) {
 }
 
 char *dln_path_join(const char *dir, const char *name) {
+  DLN_ARGS_P(dir, name);
   size_t n = strlen(dir) + strlen(name) + 2;
   char *p = malloc(n);
   if (p) snprintf(p, n, "%s/%s", dir, name);

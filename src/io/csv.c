@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/io.h"
 
@@ -75,6 +76,7 @@ static int field_show(const char *s, const char *e, const char **ps) {
 }
 
 int dln_csv_read(const char *path, dln_mat **out) {
+  DLN_ARGS(out, path);
   if (!out) return dln_error(DLN_EINVAL, "dln_csv_read: out must not be NULL");
   *out = NULL;
   if (!path) return dln_error(DLN_EINVAL, "dln_csv_read: path must not be NULL");
@@ -176,6 +178,8 @@ done:
 }
 
 int dln_csv_write(const char *path, int rows, int cols, const double *data, const char *header) {
+  DLN_ARGS(path);
+  if (rows > 0 && cols > 0) DLN_ARGS(data);
   if (!path) return dln_error(DLN_EINVAL, "dln_csv_write: path must not be NULL");
   if (rows < 0 || cols < 0)
     return dln_error(DLN_EINVAL, "%s: matrix shape %d x %d: expected non-negative dimensions", path, rows, cols);
@@ -205,6 +209,7 @@ static int ends_with_ci(const char *s, const char *suffix) {
 }
 
 int dln_matrix_load(const char *path, dln_mat **out) {
+  DLN_ARGS(out, path);
   if (!out) return dln_error(DLN_EINVAL, "dln_matrix_load: out must not be NULL");
   *out = NULL;
   if (!path) return dln_error(DLN_EINVAL, "dln_matrix_load: path must not be NULL");
