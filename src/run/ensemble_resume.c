@@ -321,7 +321,10 @@ int dln_ens_partial_rows(const ens *E, long k, FILE *out) {
 }
 
 int dln_ensemble_resume_source(const char *out, int shard, int nshards, char **name, char **text) {
+  if (!out || !name || !text) return dln_error(DLN_EINVAL, "dln_ensemble_resume_source: NULL argument");
   *name = *text = NULL;
+  if (nshards > 1 && (shard < 0 || shard >= nshards))
+    return dln_error(DLN_EINVAL, "shard: expected an index in 0..%d, found %d", nshards - 1, shard);
   char sfx[64] = "";
   if (nshards > 1) snprintf(sfx, sizeof sfx, ".shard%dof%d", shard, nshards);
   char *path = xasprintf("%s/.partial%s/sweep.json", out, sfx);
