@@ -205,7 +205,7 @@ static void lib_case(const char *spec, const char *name, int t1, int t2, long af
 
 static void test_lib_resume(void **state) {
   (void)state;
-  const char *spec = write_spec("lib.json", "1000", "0.01");
+  const char *spec = write_spec("lib.json", "600", "0.01");
   lib_case(spec, "lib1", 1, 2, 5);
   lib_case(spec, "lib2", 2, 1, 3);
 }
@@ -213,7 +213,7 @@ static void test_lib_resume(void **state) {
 /* Shard 1 of 3 (runs 1, 4, ..., 13) stopped and resumed on its own. */
 static void test_lib_shard(void **state) {
   (void)state;
-  const char *spec = write_spec("shard.json", "1000", "0.01");
+  const char *spec = write_spec("shard.json", "600", "0.01");
   char out[256], ref[256], pdir[300];
   snprintf(out, sizeof out, "%s/shard", dir);
   snprintf(ref, sizeof ref, "%s/shard-ref", dir);
@@ -239,7 +239,7 @@ static void test_lib_shard(void **state) {
  * sweep without force is refused; lines that are not this sweep's runs are ignored. */
 static void test_lib_changed(void **state) {
   (void)state;
-  const char *spec = write_spec("chg.json", "1000", "0.01");
+  const char *spec = write_spec("chg.json", "600", "0.01");
   char out[256], pdir[300];
   snprintf(out, sizeof out, "%s/chg", dir);
   snprintf(pdir, sizeof pdir, "%s/.partial", out);
@@ -248,7 +248,7 @@ static void test_lib_changed(void **state) {
   assert_int_equal(r.cancelled, 1);
   long kept = r.nkept;
   assert_true(kept >= 2);
-  const char *spec2 = write_spec("chg2.json", "1000", "0.02");
+  const char *spec2 = write_spec("chg2.json", "600", "0.02");
   assert_int_equal(sweep(spec2, out, 1, 1, -1, &r), DLN_ESPEC);
   assert_non_null(strstr(dln_last_error(), "option eta"));
   assert_int_equal(count_kept(pdir), kept);
@@ -280,8 +280,8 @@ static char *stderr_text(void) {
 
 static void test_cli_sigterm(void **state) {
   (void)state;
-  write_spec("cli.json", "3000", "0.01");
-  write_spec("cli2.json", "3000", "0.02");
+  write_spec("cli.json", "1500", "0.01");
+  write_spec("cli2.json", "1500", "0.02");
   const char *full[] = {"sweep", "cli.json", "--out=cut", "--threads=2", "--quiet", NULL};
   assert_int_equal(run_cli(full), 0);
   char ref[256];
