@@ -1,8 +1,8 @@
 /* Private state and helpers of the ensemble runner (dln/ensemble.h), shared by
  * ensemble_run.c (the driver: phases), ensemble_common.c (run specs, overrides, data
  * options, errors), ensemble_sweep.c (the sweep API),
- * ensemble_worker.c (data sets, one run, the thread pool) and ensemble_out.c (the table
- * and the summary). */
+ * ensemble_worker.c (data sets, one run, the thread pool), ensemble_out.c (the table
+ * and the summary) and ensemble_resume.c (finished runs kept for --resume). */
 #ifndef DLN_ENSEMBLE_COMMON_H
 #define DLN_ENSEMBLE_COMMON_H
 

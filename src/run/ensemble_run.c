@@ -19,7 +19,8 @@
  *
  * Files: this one (the driver and the specs of the runs), ensemble_sweep.c (the sweep
  * API), ensemble_worker.c (data sets, one run, the pool), ensemble_out.c (the table and
- * the summary); their shared state is in ensemble_common.h. */
+ * the summary), ensemble_resume.c (finished runs kept for --resume); their shared state
+ * is in ensemble_common.h. */
 #include "dln/ensemble.h"
 
 #include <errno.h>
