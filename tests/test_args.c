@@ -923,6 +923,11 @@ static void test_run(void **state) {
   dln_ensemble_result er;
   ST(dln_ensemble_run(NULL, &sw, &eo, &er));
   ST(dln_ensemble_run(&spec, NULL, &eo, &er));
+  char *rn = NULL, *rt = NULL;
+  ST(dln_ensemble_resume_source(NULL, 0, 1, &rn, &rt));
+  ST(dln_ensemble_resume_source(tu_tmpdir(1), 0, 1, NULL, &rt));
+  ST(dln_ensemble_resume_source(tu_tmpdir(1), 0, 1, &rn, NULL));
+  ST(dln_ensemble_resume_source(tu_tmpdir(1), 2, 2, &rn, &rt));
   dln_sweep_free(&sw);
 
   dln_check_options co;

@@ -330,6 +330,7 @@ static void test_sweep_alloc_faults(void **state) {
       t.sites = k - 1;
       break;
     }
+    if (st == DLN_OK && res.nfailed == 0 && getenv("DLN_FAULTS_TRACE")) printf("absorbed: sweep, kind 0, k = %ld\n", k);
     if (st == DLN_OK && res.nfailed == 0) ++t.absorbed;
     else if (st != DLN_OK && dln_last_error()[0] == '\0') fail_msg("sweep allocation fault %ld: status %d without a message", k, st);
     else ++t.failures;

@@ -112,6 +112,7 @@ const char *const cli_exit_codes_text =
     "  75   another dln run or sweep is writing into the output folder (EX_TEMPFAIL)\n"
     "  130  interrupted by SIGINT (Ctrl-C): stopped at a step boundary, partial outputs, summary.json\n"
     "       and manifest.json with \"complete\": false and a checkpoint; continue with dln run --resume DIR\n"
+    "       (a sweep: dln sweep SPEC --out DIR --resume)\n"
     "  143  interrupted by SIGTERM (kill, timeout, Slurm's time limit): as 130\n";
 
 int cli_exit_for(int status, int phase) {

@@ -1,5 +1,5 @@
-/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N]`: the runs of
- * the spec's "sweep" object on a pool of threads (dln/ensemble.h). */
+/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume]`:
+ * the runs of the spec's "sweep" object on a pool of threads (dln/ensemble.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,8 @@
 
 static void usage_sweep(FILE *fp) {
   fprintf(fp,
-          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N]\n"
+          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume]\n"
+          "       dln sweep --resume --out DIR [--threads T] [--quiet] [--shard i/N]\n"
           "\n"
           "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
           "  \"sweep\": {\"sigma\": [0.01, 0.1, 1], \"seed\": {\"from\": 1, \"count\": 100}}\n"
@@ -31,6 +32,10 @@ static void usage_sweep(FILE *fp) {
           "                files its manifest.json lists); without it such a folder is refused\n"
           "  --shard i/N   run only the runs k with k mod N = i (0 <= i < N); outputs are\n"
           "                ensemble.shard<i>of<N>.csv/.json\n"
+          "  --resume      continue an interrupted sweep in DIR: the runs it finished (DIR/.partial)\n"
+          "                are read back, not run again; the outputs are byte-identical to those of an\n"
+          "                uninterrupted sweep (docs/resume.md). A changed spec is refused (exit 65);\n"
+          "                without SPEC.json, the spec stored in DIR/.partial is used\n"
           "\n%s",
           cli_exit_codes_text);
 }
@@ -62,7 +67,7 @@ static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
 
 /* The command line of `dln sweep`. */
 typedef struct sweep_args {
-  int threads, quiet, shard, nshards, help, force;
+  int threads, quiet, shard, nshards, help, force, resume;
   const char *out;
 } sweep_args;
 
@@ -89,7 +94,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
   static const struct option lo[] = {{"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
                                      {"quiet", no_argument, NULL, 'q'},         {"shard", required_argument, NULL, 's'},
                                      {"help", no_argument, NULL, 'h'},          {"force", no_argument, NULL, 'f'},
-                                     {NULL, 0, NULL, 0}};
+                                     {"resume", no_argument, NULL, 'r'},        {NULL, 0, NULL, 0}};
   int c, idx;
   opterr = 0;
   optind = 1;
@@ -109,6 +114,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       case 'o': a->out = optarg; break;
       case 'q': a->quiet = 1; break;
       case 'f': a->force = 1; break;
+      case 'r': a->resume = 1; break;
       case 's':
         if (parse_shard(optarg, a)) return EX_USAGE;
         break;
@@ -126,7 +132,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
 }
 
 /* The sweep of spec/sw on the pool; the messages and exit code of its outcome. */
-static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) {
+static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, const dln_sweep *sw) {
   cli_catch_sigint();
 
   double t_start = dln_now_seconds();
@@ -140,6 +146,7 @@ static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) 
   eo.progress = sweep_progress_cb;
   eo.progress_ctx = &prog;
   eo.cancelled = cli_cancelled_cb;
+  eo.resume = a->resume;
   dln_ensemble_result res;
   int st = dln_ensemble_run(spec, sw, &eo, &res);
   if (prog.drawn) fputc('\n', stderr);
@@ -147,11 +154,20 @@ static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) 
     return cli_fail(st, res.fail_phase ? res.fail_phase : st == DLN_EIO ? DLN_RUN_FAIL_OUTPUT : DLN_RUN_FAIL_SPEC);
   /* the library polls the SIGINT flag last just before it commits the outputs: trust
    * its answer, so a run reported as cancelled never has an ensemble.json */
+  const char *out = a->out ? a->out : spec->out;
   if (res.cancelled) {
-    fprintf(stderr, "dln: %s: sweep interrupted by %s; no ensemble file written\n", a->out ? a->out : spec->out,
-            cli_interrupt_name());
+    char shard[48] = "", sfx[48] = "";
+    if (a->nshards > 1) {
+      snprintf(shard, sizeof shard, " --shard %d/%d", a->shard, a->nshards);
+      snprintf(sfx, sizeof sfx, ".shard%dof%d", a->shard, a->nshards);
+    }
+    fprintf(stderr, "dln: %s: sweep interrupted by %s; %ld of %ld runs finished (kept in %s/.partial%s), resume with dln sweep %s --out %s%s --resume\n",
+            out, cli_interrupt_name(), res.nkept, res.nselected, out, sfx, path, out, shard);
     return cli_interrupt_exit();
   }
+  if (a->resume) /* one line, also with --quiet */
+    fprintf(spec->quiet ? stderr : stdout, "dln: %s: resume: %ld finished runs of the interrupted sweep skipped, %ld run now\n", out,
+            res.nresumed, res.nselected - res.nresumed);
   if (!spec->quiet) {
     printf("%s: %ld runs on %d threads: %ld complete (%ld diverged or solver failure), %ld failed; %.2f s, %.1f runs/s\n",
            res.csv_path, res.nselected, res.nthreads, res.ncomplete, res.ndiverged, res.nfailed, res.wall_seconds,
@@ -164,21 +180,40 @@ static int sweep_exec(const sweep_args *a, dln_spec *spec, const dln_sweep *sw) 
   return 0;
 }
 
+/* The spec and sweep from the file, or (--resume without a file) from the interrupted
+ * sweep's record in the folder; *path: the spec file's name. */
+static int sweep_load(const sweep_args *a, const char *file, dln_spec *spec, dln_sweep *sw, char **path) {
+  char *text = NULL;
+  int st;
+  if (file) {
+    *path = strdup(file);
+    st = *path ? dln_spec_from_json_file(spec, file) : DLN_ENOMEM;
+    if (!st) st = dln_sweep_from_json_file(sw, file);
+  } else {
+    st = dln_ensemble_resume_source(a->out, a->shard, a->nshards, path, &text);
+    if (!st) st = dln_spec_from_json_string(spec, *path, text);
+    if (!st) st = dln_sweep_from_json_string(sw, *path, text);
+  }
+  free(text);
+  return st;
+}
+
 int cmd_sweep(int argc, char **argv) {
-  sweep_args a = {0, 0, 0, 1, 0, 0, NULL};
+  sweep_args a = {0, 0, 0, 1, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
-  if (argc - optind != 1) {
-    fprintf(stderr, "dln: sweep: expected one spec file, found %d arguments (see dln sweep --help)\n", argc - optind);
+  int nfiles = argc - optind;
+  if (nfiles != 1 && !(nfiles == 0 && a.resume && a.out)) {
+    fprintf(stderr, "dln: sweep: expected one spec file (or --resume --out DIR), found %d arguments (see dln sweep --help)\n", nfiles);
     return EX_USAGE;
   }
-  const char *path = argv[optind];
+  char *path = NULL;
   dln_spec spec;
   dln_sweep sw;
   dln_sweep_init(&sw);
   int st = dln_spec_default(&spec);
   if (st) return cli_fail(st, DLN_RUN_FAIL_INTERNAL);
-  if ((st = dln_spec_from_json_file(&spec, path)) || (st = dln_sweep_from_json_file(&sw, path))) {
+  if ((st = sweep_load(&a, nfiles ? argv[optind] : NULL, &spec, &sw, &path))) {
     rc = cli_fail(st, DLN_RUN_FAIL_SPEC);
   } else if (sw.naxes == 0) {
     fprintf(stderr, "dln: %s: expected a \"sweep\" object of swept options (use dln run for one run)\n", path);
@@ -186,8 +221,9 @@ int cmd_sweep(int argc, char **argv) {
   } else {
     if (a.quiet) spec.quiet = 1;
     if (a.force) spec.force = 1;
-    rc = sweep_exec(&a, &spec, &sw);
+    rc = sweep_exec(&a, path, &spec, &sw);
   }
+  free(path);
   dln_sweep_free(&sw);
   dln_spec_free(&spec);
   return rc;

@@ -34,6 +34,8 @@
  *                  values, wall time, rerun command; totals, threads, BLAS config
  *   data/<i>/      the data sets (as written by `dln run`)
  *   manifest.json  written last: every file above with its SHA-256 (not for shards)
+ *   .partial/      while the sweep runs: the finished runs, for resume (ensemble_resume.c);
+ *                  removed once the outputs are committed
  * The header is the same for every shard, so shards merge by concatenating their rows
  * and sorting them stably by run (docs/cli.md).
  */
@@ -99,9 +101,11 @@ typedef struct dln_ensemble_options {
    * counts so far. May be NULL. */
   void (*progress)(void *ctx, long done, long total, long failed);
   void *progress_ctx;
-  /* Polled by the calling thread; nonzero cancels: running runs stop, nothing is written. */
+  /* Polled by the calling thread; nonzero cancels: running runs stop, no ensemble file is
+   * written; the runs finished so far stay in OUT/.partial for resume. */
   int (*cancelled)(void *ctx);
   int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */
+  int resume;          /* read back the runs an interrupted sweep finished (OUT/.partial) and run the others */
 } dln_ensemble_options;
 
 void dln_ensemble_default_options(dln_ensemble_options *opt);
@@ -114,6 +118,8 @@ typedef struct dln_ensemble_result {
   long ndiverged;      /* finished runs with stop reason "diverged" or "solver" */
   int nthreads;
   int cancelled;
+  long nresumed;       /* runs read back from an interrupted sweep (resume), not run again */
+  long nkept;          /* finished runs kept in OUT/.partial (read back or run now; for a cancelled sweep) */
   long steps, grad_evals; /* totals over the finished runs */
   double wall_seconds;
   int fail_phase;      /* DLN_RUN_FAIL_* (dln/run.h) when dln_ensemble_run returns an error */
@@ -122,8 +128,17 @@ typedef struct dln_ensemble_result {
 
 /* Run the sweep over base. Returns DLN_OK when every selected run was attempted and at
  * least one did not fail (check res->nfailed / ndiverged and the per-run entries in
- * ensemble.json), and also when the sweep was cancelled (res->cancelled = 1; nothing is
- * committed). When every selected run failed, nothing is committed either and the first
+ * ensemble.json), and also when the sweep was cancelled (res->cancelled = 1; no ensemble
+ * file is committed, res->nkept runs are kept for resume).
+ *
+ * Resume (docs/resume.md, ensemble_resume.c): as each run finishes, its rows and entry are
+ * appended to OUT/.partial/runs.jsonl (a shard: OUT/.partial.shard<i>of<N>) beside
+ * sweep.json (spec without output options, sweep, input files' SHA-256). With
+ * opt->resume, a sweep whose record differs is refused (DLN_ESPEC naming the difference),
+ * the runs found are not run again (res->nresumed), the folder of the interrupted sweep is
+ * replaced without force, and ensemble.csv/ensemble.json are byte-identical to those of an
+ * uninterrupted sweep (wall times and run_id aside). Runs that failed are run again.
+ * .partial is removed once the outputs are committed. When every selected run failed, nothing is committed either and the first
  * failed run's status is returned (res->fail_phase = DLN_RUN_FAIL_INPUT) with a message
  * "sweep: all N runs failed; the first, run k: ...". An error status for a bad sweep or
  * an output folder that cannot be written or is locked (DLN_RUN_FAIL_BUSY).
@@ -136,6 +151,12 @@ typedef struct dln_ensemble_result {
  * no manifest and is refused only by its own earlier ensemble.shard* files. Every data set of the whole sweep is drawn by every shard (the
  * header covers all runs). */
 int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res);
+
+/* The spec file of the interrupted sweep in out (shard/nshards as it was run), as stored
+ * in out/.partial/sweep.json: its path (*name) and text (*text), both malloc'ed; read them
+ * with dln_spec_from_json_string and dln_sweep_from_json_string. DLN_EIO when there is no
+ * interrupted sweep. */
+int dln_ensemble_resume_source(const char *out, int shard, int nshards, char **name, char **text);
 
 #ifdef __cplusplus
 }

@@ -215,3 +215,15 @@ int dln_check_write_json(const dln_check_report *rep, const char *path) {
   json_decref(root);
   return st;
 }
+
+void dln_chk_tally(dln_check_report *rep) {
+  for (size_t i = 0; i < rep->n; ++i) {
+    const dln_check_item *it = &rep->items[i];
+    if (it->unverified) rep->nunverified++;
+    if (!it->v.applicable) continue;
+    rep->napplicable++;
+    if (it->v.holds) rep->nholds++;
+    else if (it->integrity) rep->ninconsistent++;
+    else rep->nviolated++;
+  }
+}

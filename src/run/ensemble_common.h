@@ -1,8 +1,8 @@
 /* Private state and helpers of the ensemble runner (dln/ensemble.h), shared by
  * ensemble_run.c (the driver: phases), ensemble_common.c (run specs, overrides, data
  * options, errors), ensemble_sweep.c (the sweep API),
- * ensemble_worker.c (data sets, one run, the thread pool) and ensemble_out.c (the table
- * and the summary). */
+ * ensemble_worker.c (data sets, one run, the thread pool), ensemble_out.c (the table
+ * and the summary) and ensemble_resume.c (finished runs kept for --resume). */
 #ifndef DLN_ENSEMBLE_COMMON_H
 #define DLN_ENSEMBLE_COMMON_H
 
@@ -62,11 +62,18 @@ typedef struct ens_slot {
   int status;          /* DLN_OK, or the error that stopped the run */
   char *error;
   int queued, done;
+  int seen;            /* done, and its partial files written (calling thread) */
   dln_train_result train;
   dln_table *traj;     /* freed once written */
   double wall;
   int data;            /* data set index, -1 if none */
   int shape;
+  int resumed;         /* finished by an interrupted sweep: read back (ensemble_resume.c) */
+  int diverged;        /* resumed: its stop reason was diverged or solver */
+  json_t *entry;       /* resumed: its ensemble.json entry */
+  long poff;           /* resumed: offset of its line in the partial log */
+  char *rows;          /* its rows as table text once kept in the log (then traj is freed) */
+  size_t nrows_text;
   uint64_t seed, stream;
 } ens_slot;
 
@@ -104,6 +111,14 @@ typedef struct ens {
   double t0;
   char *csv_path, *json_path;
   dln_run_folder folder; /* the lock, the earlier manifest, the files of the sweep */
+  /* partial results for --resume (ensemble_resume.c) */
+  char *pdir;          /* OUT/.partial (a shard: OUT/.partial.shard<i>of<N>); NULL: none kept */
+  char hash[65];       /* SHA-256 of pdir/sweep.json */
+  FILE *plog;          /* pdir/runs.jsonl, appended to (NULL: not open) */
+  long *fin, nfin, nsaved; /* runs finished on the pool (fin[0..nfin), in order); saved so far */
+  long nresumed;       /* selected runs read back */
+  long nkept;          /* runs finished here and saved */
+  int save_st;         /* first error writing or reading a partial file */
 } ens;
 
 /* Run k: its spec and what the builder makes of it; freed by the caller. */
@@ -121,6 +136,7 @@ struct ens_out {
   long next;           /* next run to write */
   json_t *runs;
   long nwritten, ncomplete, ndiverged, nfailed, steps, grad_evals, rejected;
+  int err;             /* a resumed run's rows could not be copied */
   double run_wall;
 };
 
@@ -148,7 +164,29 @@ void dln_ens_parts_free(run_parts *r);
  * thread whenever tasks finish (and every 0.2 s). */
 int dln_ens_pool_run(ens *E, int nthreads, void (*tick)(ens *, long done));
 
+/* ---- partial results, --resume (ensemble_resume.c) ---- */
+/* After the folder is locked: a fresh sweep clears pdir and writes pdir/sweep.json; a
+ * resumed one checks it (DLN_ESPEC naming the difference) and marks the runs it finished. */
+int dln_ens_partial_open(ens *E);
+/* Whether a resumable interrupted sweep is in pdir (decides the folder's force): 1, 0, or
+ * -DLN_ENOMEM with the error set. */
+int dln_ens_partial_exists(const ens *E);
+/* Save the runs finished since the last call (calling thread); nonzero: an error (cancels). */
+int dln_ens_partial_save(ens *E);
+/* Copy the rows of resumed run k to fp. */
+int dln_ens_partial_rows(const ens *E, long k, FILE *fp);
+/* Remove pdir and its files (after the outputs are committed). */
+int dln_ens_partial_remove(const char *pdir);
+/* Close the log (before pdir is removed, and at the end). */
+void dln_ens_partial_close(ens *E);
+
 /* ---- outputs (ensemble_out.c) ---- */
+/* The rows of run k (its trajectory) in the table's format. */
+void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp);
+/* The ensemble.json entry of run k (data folder and rerun line refreshed for a resumed run). */
+json_t *dln_ens_run_json(const ens *E, long k, const ens_slot *sl);
+/* The "sweep" object of the summary. */
+json_t *dln_ens_sweep_json(const dln_sweep *sw);
 /* Write the finished runs at the head of the queue, in run order. */
 void dln_ens_flush_ready(ens *E, ens_out *O);
 /* The pool's tick of phase 2: flush, then report progress. */

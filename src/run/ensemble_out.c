@@ -68,7 +68,21 @@ static char *rerun_line(const ens *E, long k, const ens_slot *sl) {
   return s;
 }
 
+/* A resumed run's stored entry with the paths of this sweep's folder. */
+static json_t *resumed_json(const ens *E, long k, const ens_slot *sl) {
+  unsigned long mark = dln_json_mark();
+  json_t *r = json_deep_copy(sl->entry);
+  if (!r) return NULL;
+  dln_jset(r, "data", sl->data >= 0 ? json_string(E->data[sl->data].dir) : json_null());
+  char *rr = rerun_line(E, k, sl);
+  dln_jset(r, "rerun", rr ? json_string(rr) : NULL); /* NULL: out of memory, counted */
+  free(rr);
+  return dln_json_done(r, mark);
+}
+
 static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
+  if (sl->resumed) return resumed_json(E, k, sl);
+  if (sl->entry) return json_incref(sl->entry); /* made when the run was kept (ensemble_resume.c) */
   unsigned long mark = dln_json_mark();
   json_t *r = json_object();
   if (!r) return NULL;
@@ -111,6 +125,46 @@ static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
   return dln_json_done(r, mark);
 }
 
+json_t *dln_ens_run_json(const ens *E, long k, const ens_slot *sl) { return run_json(E, k, sl); }
+
+void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp) {
+  const ens_shape *sh = &E->shape[sl->shape];
+  char head[64];
+  snprintf(head, sizeof head, "%ld,%llu,%llu", k, (unsigned long long)sl->seed, (unsigned long long)sl->stream);
+  const char *dseed = E->data_seed_swept ? dln_ens_run_override(E->sw, k, "data_seed") : NULL;
+  for (size_t i = 0; i < sl->traj->nrows; ++i) {
+    const double *row = sl->traj->data + i * (size_t)sl->traj->ncols;
+    fputs(head, fp);
+    if (E->data_seed_swept) fprintf(fp, ",%s", dseed ? dseed : "");
+    for (int p = 0; p < E->nparams; ++p) {
+      const char *v = dln_ens_run_override(E->sw, k, E->params[p]);
+      fputc(',', fp);
+      if (v) csv_text(fp, v);
+    }
+    for (int c = 0; c < E->ncols; ++c) {
+      int src = sh->inv[c];
+      if (src >= 0) fprintf(fp, ",%.17g", row[src]);
+      else fputc(',', fp);
+    }
+    fputc('\n', fp);
+  }
+}
+
+/* A run's totals into O (a resumed run: those it stored). */
+static void count_run(ens_out *O, const ens_slot *sl) {
+  if (sl->status != DLN_OK) {
+    ++O->nfailed;
+  } else {
+    const dln_train_result *tr = &sl->train;
+    if (tr->stop_reason != DLN_STOP_CANCELLED) ++O->ncomplete;
+    if (sl->resumed ? sl->diverged : tr->stop_reason == DLN_STOP_DIVERGED || tr->stop_reason == DLN_STOP_SOLVER) ++O->ndiverged;
+    O->steps += tr->steps;
+    O->grad_evals += tr->grad_evals;
+    O->rejected += tr->rejected;
+  }
+  O->run_wall += sl->wall;
+}
+
 /* Write the finished runs at the head of the queue, in run order. */
 void dln_ens_flush_ready(ens *E, ens_out *O) {
   for (;;) {
@@ -118,47 +172,21 @@ void dln_ens_flush_ready(ens *E, ens_out *O) {
     if (O->next >= E->nruns) return;
     long k = O->next;
     ens_slot *sl = &E->slot[k];
-    pthread_mutex_lock(&E->mu);
-    int done = !sl->queued || sl->done; /* runs that failed before phase 2 are never queued */
-    pthread_mutex_unlock(&E->mu);
-    if (!done) return;
-    if (sl->status == DLN_OK) {
-      const dln_train_result *tr = &sl->train;
-      if (tr->stop_reason != DLN_STOP_CANCELLED) ++O->ncomplete;
-      if (tr->stop_reason == DLN_STOP_DIVERGED || tr->stop_reason == DLN_STOP_SOLVER) ++O->ndiverged;
-      O->steps += tr->steps;
-      O->grad_evals += tr->grad_evals;
-      O->rejected += tr->rejected;
-    } else {
-      ++O->nfailed;
-    }
-    O->run_wall += sl->wall;
+    /* runs that failed before phase 2 or were resumed are never queued; a run that finished
+     * is written once its partial files are (dln_ens_partial_save: its rows are still here) */
+    if (sl->queued && !sl->seen) return;
+    count_run(O, sl);
     if (O->runs && dln_jappend(O->runs, run_json(E, k, sl))) { /* out of memory: no summary (dln_ens_summary) */
       json_decref(O->runs);
       O->runs = NULL;
     }
-    if (O->fp && sl->traj) {
-      const ens_shape *sh = &E->shape[sl->shape];
-      char head[64];
-      snprintf(head, sizeof head, "%ld,%llu,%llu", k, (unsigned long long)sl->seed, (unsigned long long)sl->stream);
-      const char *dseed = E->data_seed_swept ? dln_ens_run_override(E->sw, k, "data_seed") : NULL;
-      for (size_t i = 0; i < sl->traj->nrows; ++i) {
-        const double *row = sl->traj->data + i * (size_t)sl->traj->ncols;
-        fputs(head, O->fp);
-        if (E->data_seed_swept) fprintf(O->fp, ",%s", dseed ? dseed : "");
-        for (int p = 0; p < E->nparams; ++p) {
-          const char *v = dln_ens_run_override(E->sw, k, E->params[p]);
-          fputc(',', O->fp);
-          if (v) csv_text(O->fp, v);
-        }
-        for (int c = 0; c < E->ncols; ++c) {
-          int src = sh->inv[c];
-          if (src >= 0) fprintf(O->fp, ",%.17g", row[src]);
-          else fputc(',', O->fp);
-        }
-        fputc('\n', O->fp);
-      }
-    }
+    if (O->fp && sl->resumed) O->err |= dln_ens_partial_rows(E, k, O->fp);
+    else if (O->fp && sl->rows) O->err |= fwrite(sl->rows, 1, sl->nrows_text, O->fp) != sl->nrows_text;
+    else if (O->fp && sl->traj) dln_ens_write_rows(E, k, sl, O->fp);
+    free(sl->rows);
+    sl->rows = NULL;
+    json_decref(sl->entry);
+    sl->entry = NULL;
     dln_table_free(sl->traj);
     sl->traj = NULL;
     ++O->nwritten;
@@ -167,12 +195,14 @@ void dln_ens_flush_ready(ens *E, ens_out *O) {
 }
 
 void dln_ens_tick_runs(ens *E, long done) {
+  if (!E->save_st && (E->save_st = dln_ens_partial_save(E))) atomic_store(&E->cancel, 1); /* before flush frees the rows */
   dln_ens_flush_ready(E, E->outs);
   if (E->opt->progress) {
     pthread_mutex_lock(&E->mu);
     long failed = E->nfailed;
     pthread_mutex_unlock(&E->mu);
-    E->opt->progress(E->opt->progress_ctx, done + E->prefailed, E->ntasks + E->prefailed, failed + E->prefailed);
+    long pre = E->prefailed + E->nresumed;
+    E->opt->progress(E->opt->progress_ctx, done + pre, E->ntasks + pre, failed + E->prefailed);
   }
 }
 
@@ -200,7 +230,7 @@ int dln_ens_open_table(const ens *E, ens_out *O) {
 }
 
 /* The sweep object of the summary: per axis its values ("runs": per run its overrides). */
-static json_t *sweep_json(const dln_sweep *sw) {
+json_t *dln_ens_sweep_json(const dln_sweep *sw) {
   json_t *sj = json_object();
   for (int a = 0; a < sw->naxes; ++a) {
     json_t *vals = json_array();
@@ -246,7 +276,7 @@ json_t *dln_ens_summary(const ens *E, ens_out *O) {
   dln_jset(sum, "complete", json_true());
   dln_jset(sum, "run_id", json_string(E->folder.run_id));
   dln_jset(sum, "spec", dln_spec_to_json(E->base));
-  dln_jset(sum, "sweep", sweep_json(E->sw));
+  dln_jset(sum, "sweep", dln_ens_sweep_json(E->sw));
   dln_jset(sum, "nruns", json_integer(E->nruns));
   json_t *sh = json_object();
   dln_jset(sh, "index", json_integer(E->shard));

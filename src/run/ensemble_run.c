@@ -19,7 +19,8 @@
  *
  * Files: this one (the driver and the specs of the runs), ensemble_sweep.c (the sweep
  * API), ensemble_worker.c (data sets, one run, the pool), ensemble_out.c (the table and
- * the summary); their shared state is in ensemble_common.h. */
+ * the summary), ensemble_resume.c (finished runs kept for --resume); their shared state
+ * is in ensemble_common.h. */
 #include "dln/ensemble.h"
 
 #include <errno.h>
@@ -105,10 +106,12 @@ static int ens_prepare(ens *E) {
   E->slot = calloc((size_t)nruns, sizeof *E->slot);
   E->sel = calloc((size_t)nruns, 1);
   E->tasks = calloc((size_t)nruns, sizeof *E->tasks);
-  if (!E->slot || !E->sel || !E->tasks) return dln_error(DLN_ENOMEM, "out of memory for %ld runs", nruns);
+  E->fin = calloc((size_t)nruns, sizeof *E->fin);
+  if (!E->slot || !E->sel || !E->tasks || !E->fin) return dln_error(DLN_ENOMEM, "out of memory for %ld runs", nruns);
   E->csv_path = xasprintf("%s/ensemble%s.csv", E->out, sfx);
   E->json_path = xasprintf("%s/ensemble%s.json", E->out, sfx);
-  if (!E->csv_path || !E->json_path) return dln_error(DLN_ENOMEM, "out of memory");
+  if (E->opt->write_outputs) E->pdir = xasprintf("%s/.partial%s", E->out, sfx);
+  if (!E->csv_path || !E->json_path || (E->opt->write_outputs && !E->pdir)) return dln_error(DLN_ENOMEM, "out of memory");
   snprintf(E->res->csv_path, sizeof E->res->csv_path, "%s", E->csv_path);
   snprintf(E->res->json_path, sizeof E->res->json_path, "%s", E->json_path);
   /* parameter columns */
@@ -188,7 +191,16 @@ static int ens_open_folder(ens *E) {
   int sharded = E->nshards > 1, outputs = E->opt->write_outputs;
   char lock[64];
   snprintf(lock, sizeof lock, ".dln.shard%dof%d.lock", E->shard, E->nshards);
-  int st = dln_run_folder_open(&E->folder, E->out, E->base->force || !outputs, sharded ? known : NULL,
+  int partial = dln_ens_partial_exists(E), resumed = E->opt->resume && partial > 0; /* replaces the interrupted sweep's own files */
+  if (partial < 0) {
+    E->res->fail_phase = DLN_RUN_FAIL_OUTPUT;
+    return -partial;
+  }
+  if (partial && !resumed && !E->base->force) {
+    E->res->fail_phase = DLN_RUN_FAIL_OUTPUT;
+    return dln_error(DLN_EIO, "%s: holds an interrupted sweep (%s); --resume continues it, --force starts it over", E->out, E->pdir);
+  }
+  int st = dln_run_folder_open(&E->folder, E->out, E->base->force || !outputs || resumed, sharded ? known : NULL,
                                sharded ? lock : NULL, &E->res->fail_phase);
   E->folder.manifest = outputs && !sharded;
   if (!st) E->res->fail_phase = DLN_RUN_FAIL_NONE;
@@ -289,11 +301,14 @@ static int ens_train(ens *E, ens_out *O) {
   E->ntasks = 0;
   E->nfailed = 0;
   for (long k = 0; k < E->nruns; ++k)
-    if (E->sel[k] && !E->slot[k].status) E->tasks[E->ntasks++] = k, E->slot[k].queued = 1;
-  E->prefailed = E->res->nselected - E->ntasks;
+    if (E->sel[k] && !E->slot[k].status && !E->slot[k].resumed) E->tasks[E->ntasks++] = k, E->slot[k].queued = 1;
+  E->prefailed = E->res->nselected - E->ntasks - E->nresumed;
   E->outs = O;
   int st = dln_ens_pool_run(E, E->nthreads, dln_ens_tick_runs);
   E->outs = NULL;
+  if (!st && !E->save_st) E->save_st = dln_ens_partial_save(E); /* the runs finished since the last tick */
+  E->res->nkept = E->nresumed + E->nkept;
+  if (!st && E->save_st) E->res->fail_phase = DLN_RUN_FAIL_OUTPUT, st = E->save_st;
   return st;
 }
 
@@ -320,8 +335,13 @@ static int ens_finish(ens *E, ens_out *O) {
   res->steps = O->steps;
   res->grad_evals = O->grad_evals;
   res->wall_seconds = dln_now_seconds() - E->t0;
-  if (res->nselected > 0 && res->nfailed == res->nselected) return ens_all_failed(E);
+  if (res->nselected > 0 && res->nfailed == res->nselected) {
+    dln_ens_partial_close(E);
+    dln_ens_partial_remove(E->pdir); /* no finished run to keep */
+    return ens_all_failed(E);
+  }
   res->fail_phase = DLN_RUN_FAIL_OUTPUT;
+  if (O->err) return dln_error(DLN_EIO, "%s: cannot write the rows: %s", E->csv_path, dln_last_error());
   int st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
   if (!st && O->csv) {
     st = dln_afile_commit(O->csv);
@@ -338,12 +358,15 @@ static int ens_finish(ens *E, ens_out *O) {
   }
   json_decref(sum);
   if (!st) st = dln_run_folder_finish(&E->folder, "sweep", 1);
+  dln_ens_partial_close(E);
+  if (!st) st = dln_ens_partial_remove(E->pdir); /* committed: nothing to resume */
   if (!st) res->fail_phase = DLN_RUN_FAIL_NONE;
   return st;
 }
 
 /* The one cleanup path. */
 static void ens_free(ens *E, ens_out *O) {
+  dln_ens_partial_close(E);
   openblas_set_num_threads(E->blas_before > 0 ? E->blas_before : 1);
   if (O->csv) dln_afile_abort(O->csv);
   json_decref(O->runs);
@@ -351,6 +374,8 @@ static void ens_free(ens *E, ens_out *O) {
     for (long k = 0; k < E->nruns; ++k) {
       free(E->slot[k].error);
       dln_table_free(E->slot[k].traj);
+      json_decref(E->slot[k].entry);
+      free(E->slot[k].rows);
     }
   for (int i = 0; i < E->ndata; ++i) dln_ens_data_free(&E->data[i]);
   for (int i = 0; i < E->nshape; ++i) {
@@ -366,6 +391,8 @@ static void ens_free(ens *E, ens_out *O) {
   free(E->slot);
   free(E->sel);
   free(E->tasks);
+  free(E->fin);
+  free(E->pdir);
   free(E->csv_path);
   free(E->json_path);
   dln_run_folder_close(&E->folder);
@@ -435,8 +462,13 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   int cancelled = 0, st = ens_prepare(&E);
   if (!st) st = ens_expand(&E);
   if (!st) st = ens_open_folder(&E);
+  if (!st && (st = dln_ens_partial_open(&E))) res->fail_phase = st == DLN_ESPEC ? DLN_RUN_FAIL_SPEC : DLN_RUN_FAIL_OUTPUT;
+  res->nresumed = E.nresumed;
   if (!st) st = ens_phases(&E, &O, &cancelled);
   if (cancelled) {
+    res->nkept = E.nresumed + E.nkept; /* also when cancelled before the runs */
+    dln_ens_partial_close(&E);
+    if (res->nkept == 0) dln_ens_partial_remove(E.pdir); /* nothing to resume */
     res->cancelled = 1;
     res->wall_seconds = dln_now_seconds() - t0;
   }

@@ -145,7 +145,7 @@ static void *worker(void *arg) {
       failed = E->slot[t].status != DLN_OK;
     }
     pthread_mutex_lock(&E->mu);
-    if (E->phase == 2) E->slot[t].done = 1;
+    if (E->phase == 2) E->slot[t].done = 1, E->fin[E->nfin++] = t;
     E->ndone++;
     E->nfailed += failed;
     pthread_cond_signal(&E->cv);
