@@ -139,6 +139,7 @@ static void setup_one(const char *dir, char *act) {
     assert_int_equal(fwrite(eq + 1, 1, n, fp), n);
     assert_int_equal(fclose(fp), 0);
   } else if (strcmp(act, "fifo") == 0) {
+    (void)unlink(path); /* replaces a file of an earlier run */
     assert_int_equal(mkfifo(path, 0644), 0);
   } else if (strcmp(act, "link") == 0) {
     assert_non_null(eq);

@@ -17,6 +17,7 @@
 #include "dln/io.h"
 #include "dln/manifest.h"
 #include "dln/run.h"
+#include "io/json_util.h"
 #include "run/run_internal.h"
 
 static const char *const ck_files[] = {"checkpoint.json", "checkpoint.state.npy", "checkpoint.traj.npy"};
@@ -133,8 +134,9 @@ static json_t *read_header(const char *dir) {
   char *p = dln_path_join(dir, ck_files[0]);
   if (!p) return NULL;
   json_error_t je;
-  json_t *h = json_load_file(p, 0, &je);
-  if (!h) dln_error(DLN_EIO, "%s: cannot read the checkpoint: %s", p, je.text);
+  int st = DLN_OK;
+  json_t *h = dln_json_load_input(p, 0, &je, &st);
+  if (!h && !st) dln_error(DLN_EIO, "%s: cannot read the checkpoint: %s", p, je.text);
   free(p);
   return h;
 }
@@ -237,9 +239,11 @@ int dln_run_resume_spec(const char *dir, dln_spec *spec) {
   char *p = dln_path_join(dir, "summary.json");
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");
   json_error_t je;
-  json_t *sum = json_load_file(p, 0, &je);
-  int st = DLN_OK;
-  if (!sum) st = dln_error(DLN_EIO, "%s: nothing to resume: expected checkpoint.json or an incomplete summary.json, found neither", dir);
+  int st = DLN_OK, exists = access(p, F_OK) == 0;
+  json_t *sum = exists ? dln_json_load_input(p, 0, &je, &st) : NULL;
+  if (st) (void)0; /* a FIFO, folder or device: refused (message set) */
+  else if (!sum && exists) st = dln_error(DLN_EFORMAT, "%s:%d:%d: expected JSON, found a syntax error: %s", p, je.line, je.column, je.text);
+  else if (!sum) st = dln_error(DLN_EIO, "%s: nothing to resume: expected checkpoint.json or an incomplete summary.json, found neither", dir);
   else if (json_is_true(json_object_get(sum, "complete")))
     st = dln_error(DLN_EINVAL, "%s: nothing to resume: the run is complete (summary.json)", dir);
   if (!st) st = spec_from_echo(spec, p, json_object_get(sum, "spec"));
