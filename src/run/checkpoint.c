@@ -141,15 +141,10 @@ static json_t *read_header(const char *dir) {
   return h;
 }
 
-/* A spec from its echo (summary.json, checkpoint.json). The echo lists depth and width
- * even when widths decided them; read back they would contradict widths, so they go. */
+/* A spec from its echo (summary.json, checkpoint.json; it reads back as the same spec). */
 static int spec_from_echo(dln_spec *spec, const char *name, const json_t *echo) {
   json_t *e = json_is_object(echo) ? json_deep_copy(echo) : NULL;
   if (!e) return dln_error(DLN_EFORMAT, "%s: expected a \"spec\" object, found none", name);
-  if (json_array_size(json_object_get(e, "widths")) > 0) {
-    json_object_del(e, "depth");
-    json_object_del(e, "width");
-  }
   char *text = json_dumps(e, JSON_COMPACT);
   int st = text ? dln_spec_from_json_string(spec, name, text) : dln_error(DLN_ENOMEM, "out of memory");
   free(text);
