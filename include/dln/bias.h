@@ -35,6 +35,7 @@ extern "C" {
 /* Schatten-p (quasi-)norm (Σ_{i<k} s_i^p)^{1/p} of singular values s (any order, ≥ 0);
  * p > 0, p = INFINITY gives max s_i. Returns NAN for p ≤ 0 or NaN input. Scaled by
  * s_max internally, so it neither overflows nor underflows for large / small p. */
+/* NaN (message recorded) for s == NULL with k > 0 or k < 0; likewise the ranks below. */
 double dln_schatten(int k, const double *s, double p);
 /* Roy–Vetterli effective rank exp(−Σ p_i log p_i), p_i = s_i/Σ s_j; 0 for s = 0. */
 double dln_effective_rank(int k, const double *s);

@@ -46,6 +46,7 @@ typedef struct dln_e2e dln_e2e;
  * and ARKODE memory once per call). The loss is borrowed, not owned. */
 int dln_e2e_alloc(dln_e2e **out, dln_loss *loss, int depth);
 void dln_e2e_free(dln_e2e *e);
+/* The getters below return −1 for a NULL e. */
 int dln_e2e_depth(const dln_e2e *e);
 int dln_e2e_rows(const dln_e2e *e); /* d_N */
 int dln_e2e_cols(const dln_e2e *e); /* d_0 */

@@ -80,6 +80,7 @@ int dln_sweep_add_range(dln_sweep *sw, const char *name, int64_t from, long coun
 /* Append one explicit run (n overrides) to the "runs" axis (created on first use). */
 int dln_sweep_add_run(dln_sweep *sw, int n, const char *const *names, const char *const *values);
 /* Number of runs (product of the axis sizes; 1 without axes), or -1 above DLN_SWEEP_MAXRUNS. */
+/* (0 for a NULL sweep.) */
 long dln_sweep_nruns(const dln_sweep *sw);
 
 /* The "sweep" object of a spec file (the other keys are read by dln_spec_from_json_*):

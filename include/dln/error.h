@@ -3,7 +3,15 @@
  * Every library function that can fail returns an int status from this list
  * (DLN_OK = 0). The message of the most recent failure in the calling thread is
  * available from dln_last_error(); it names the field, the expected and the
- * found value. The library never aborts or exits. */
+ * found value. The library never aborts or exits.
+ *
+ * Bad arguments. Every public function checks its pointer and index arguments at entry:
+ * a NULL where a pointer is required, or an index out of range, returns DLN_EINVAL with
+ * "function: argument: expected ..., found ..." in dln_last_error(); functions that
+ * return a pointer return NULL instead, *_free(NULL) does nothing, and the few that
+ * return neither a status nor a pointer say in their header what they return (NaN, 0,
+ * −1, "") and still record the message. tests/test_args.c checks all of them. */
+
 #ifndef DLN_ERROR_H
 #define DLN_ERROR_H
 

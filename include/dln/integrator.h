@@ -31,6 +31,8 @@ struct dln_train_result;
 /* The system being integrated, as an integrator sees it (opaque; owned by the driver). */
 typedef struct dln_system dln_system;
 
+/* A NULL system (a misuse): dln_system_size and dln_system_has_hvp return 0,
+ * dln_system_rhs and dln_system_hvp −1, dln_system_loss NaN, dln_system_options NULL. */
 /* Length n of the state. */
 size_t dln_system_size(const dln_system *s);
 /* f = ẋ at x (counted as a right-hand side): 0; 1 when not finite (recoverable: retry with

@@ -73,9 +73,10 @@ int dln_critical_values(int ns, const double *s, const dln_critval_options *opt,
 int dln_critical_values_target(int rows, int cols, const double *Ybar, const dln_critval_options *opt,
                                dln_critval *out, dln_critval_info *info);
 /* Distinct values of a sorted list (|v_i − v_j| ≤ tol·max(1, |v|) merged), into vals
- * (capacity n); returns their number. */
+ * (capacity n); returns their number (0 for NULL arrays). */
 size_t dln_critval_distinct(size_t n, const dln_critval *cv, double tol, double *vals);
 /* Narrowest width min_{0≤j≤N} d_j of a net: the largest possible rank of W. */
+/* 0 for a NULL net. */
 int dln_net_min_width(const dln_net *net);
 
 /* ------------------------------------------------------------------ (b) where a run ended */
@@ -156,7 +157,7 @@ typedef enum dln_point_kind {
   DLN_POINT_UNDECIDED          /* Lanczos did not converge */
 } dln_point_kind;
 
-const char *dln_point_kind_name(int kind);
+const char *dln_point_kind_name(int kind); /* "unknown" for an unknown kind */
 
 typedef struct dln_point_options {
   double grad_tol;     /* ‖∇φ‖ ≤ grad_tol·max(1, |φ|) counts as critical; default 1e-8 */

@@ -66,6 +66,7 @@ int dln_loss_has(const dln_loss *loss, unsigned caps);
 /* The design X (d_0 x n) of a DLN_LOSS_LSQ_DESIGN loss, else NULL. */
 const dln_mat *dln_loss_design(const dln_loss *loss);
 /* A short name for messages and summaries ("regression", ...), "?" if none. */
+/* dln_loss_has: 0, dln_loss_design: NULL, dln_loss_name: "?" for a NULL loss. */
 const char *dln_loss_name(const dln_loss *loss);
 
 int dln_loss_eval(dln_loss *loss, const double *W, double *value, double *G);

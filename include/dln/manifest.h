@@ -44,7 +44,7 @@ int dln_run_id_new(char id[DLN_RUN_ID_LEN + 1]);
 /* SHA-256 (hex, 64 digits + NUL) and size of a regular file. */
 int dln_file_sha256(const char *path, char hex[65], long long *bytes);
 
-/* Is name acceptable as a manifest entry (relative, no "..", no empty component)? */
+/* Is name acceptable as a manifest entry (relative, no "..", no empty component)? 0 for NULL. */
 int dln_manifest_name_ok(const char *name);
 
 /* Hash the n files names[] (relative to dir) and write dir/manifest.json atomically.
@@ -59,7 +59,7 @@ int dln_manifest_read(const char *dir, dln_manifest **out);
 void dln_manifest_free(dln_manifest *m);
 
 /* Index of name in m, or -1. */
-int dln_manifest_find(const dln_manifest *m, const char *name);
+int dln_manifest_find(const dln_manifest *m, const char *name); /* −1 also for NULL arguments */
 
 /* Compare every listed file under dir with its recorded size and hash. Returns the number
  * of mismatching or missing files (0: intact), or -status on a failure to read; why gets

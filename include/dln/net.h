@@ -48,9 +48,11 @@ const dln_option *dln_net_option_rows(void);
 int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied);
 void dln_net_free(dln_net *net);
 
+/* dln_net_rows / dln_net_cols: −1 for a NULL net. */
 int dln_net_rows(const dln_net *net); /* d_N */
 int dln_net_cols(const dln_net *net); /* d_0 */
 
+/* NULL (message recorded) for a NULL argument or j outside 1..N. */
 /* Pointer to W_j inside θ (j = 1..N). For a tied net, W_1 = U^T is not stored:
  * dln_net_layer(net, θ, 1) returns U and callers must transpose. */
 double *dln_net_layer(const dln_net *net, double *theta, int j);
@@ -72,6 +74,7 @@ int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double 
 int dln_net_conserved(const dln_net *net, const double *theta, int j, double *C);
 
 /* Unbalancedness magnitude max_j ‖C_j‖_F (002 Definition 1); 0 for N = 1 and tied nets. */
+/* NaN for a NULL argument. */
 double dln_net_unbalancedness(dln_net *net, const double *theta);
 
 /* Check that all entries of θ are finite (message names the layer and entry). */

@@ -52,6 +52,8 @@ void dln_observer_free(dln_observer *obs);
 int dln_observer_ncols(const dln_observer *obs);
 const char *dln_observer_colname(const dln_observer *obs, int i);
 /* Column index of a name, or -1. */
+/* dln_observer_ncols / dln_observer_col: −1 for a NULL argument; dln_observer_colname:
+ * NULL for i outside 0..ncols−1; dln_observer_label: "" for a NULL argument. */
 int dln_observer_col(const dln_observer *obs, const char *name);
 /* Fill row[0..ncols) at time t / step. No allocation. */
 int dln_observer_eval(dln_observer *obs, double t, long step, const double *theta, double *row);

@@ -100,7 +100,7 @@ const char *dln_option_type_expect(const dln_option *o);
 /* The allowed values of an ENUM row as "a|b|c" into buf. */
 const char *dln_option_allowed_text(const dln_option *o, char *buf, size_t len);
 /* 1 if s is an allowed value of ENUM / STRLIST row o (any value if it lists none). */
-int dln_option_allows(const dln_option *o, const char *s);
+int dln_option_allows(const dln_option *o, const char *s); /* 0 for NULL arguments */
 
 /* The n rows at rows (or up to the first row with name == NULL when n < 0) applied
  * to the struct at base: defaults (base is zeroed first by the caller), free, copy,
@@ -110,7 +110,7 @@ void dln_options_free(void *base, const dln_option *rows, int n);
 int dln_options_copy(void *dst, const void *src, const dln_option *rows, int n);
 int dln_options_validate(const void *base, const dln_option *rows, int n);
 /* Number of rows before the terminating row (name == NULL). */
-int dln_options_count(const dln_option *rows);
+int dln_options_count(const dln_option *rows); /* 0 for NULL */
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,8 @@ extern "C" {
 
 typedef struct dln_rng dln_rng;
 
+/* A NULL stream: dln_rng_get32 and dln_rng_uniform_int return 0, dln_rng_uniform and
+ * dln_rng_gaussian NaN, dln_rng_fill_gaussian fills x with NaN (message recorded). */
 dln_rng *dln_rng_alloc(uint64_t seed, uint64_t stream);
 /* A stream from an arbitrary key of len ≥ 1 32-bit words (init_by_array). */
 dln_rng *dln_rng_alloc_key(const uint32_t *key, int len);

@@ -138,7 +138,7 @@ void dln_spec_write_options(FILE *fp);
 
 /* 1 for the options that say where and how to write (out, plot, quiet, blas_threads, force):
  * they apply to a whole sweep, and alone they leave `dln run` on the default job. */
-int dln_spec_is_output(const dln_spec_option *o);
+int dln_spec_is_output(const dln_spec_option *o); /* 0 for NULL */
 
 /* The own option block of a registered type whose rows are `rows` (options_size > 0), or
  * NULL (the type binds a module's struct, or has no rows). */
@@ -148,6 +148,7 @@ void *dln_spec_type_block(const dln_spec *spec, const dln_option *rows);
 void *dln_spec_field(const dln_spec *spec, const dln_spec_option *o);
 
 /* Observer flags (DLN_OBS_*) of spec->observe. */
+/* (0 for a NULL spec.) */
 unsigned dln_spec_observe_flags(const dln_spec *spec);
 
 /* The widths d_0..d_N the spec describes (explicit widths, or depth + width with d_0,

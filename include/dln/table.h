@@ -24,6 +24,8 @@ int dln_table_alloc(dln_table **out, int ncols, const char *const *names, size_t
 void dln_table_free(dln_table *t);
 /* Append a row; DLN_ENOMEM if the table is full (it never grows inside a run). */
 int dln_table_append(dln_table *t, const double *row);
+/* Row i < nrows, or NULL (message recorded) for a NULL table or i out of range. Column index
+ * of name, −1 if absent or an argument is NULL. */
 double *dln_table_row(dln_table *t, size_t i);
 int dln_table_col(const dln_table *t, const char *name);
 

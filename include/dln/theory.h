@@ -82,6 +82,7 @@ void dln_cf_free(dln_cf *cf);
 int dln_cf_select(dln_cf **out, dln_net *net, dln_loss *loss, const double *theta0, double tol, char *why,
                   size_t len);
 
+/* The getters return 0 (dln_cf_name: "") for a NULL cf. */
 int dln_cf_kind_of(const dln_cf *cf);
 const char *dln_cf_name(const dln_cf *cf); /* e.g. "001 eq. 8 (symmetric Riccati)" */
 int dln_cf_rows(const dln_cf *cf);         /* d_N */
@@ -138,6 +139,7 @@ typedef struct dln_curve {
   const double *t, *y;
 } dln_curve;
 
+/* NULL t or y with n > 0: c becomes the empty curve (message recorded). */
 void dln_curve_arrays(dln_curve *c, size_t n, const double *t, const double *y);
 /* Columns "t" and `col` of a trajectory table. DLN_EINVAL if a column is missing. */
 int dln_curve_from_table(dln_curve *c, const dln_table *tab, const char *col);

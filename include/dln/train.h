@@ -57,7 +57,9 @@ typedef enum dln_stop_reason {
   DLN_STOP_CANCELLED   /* progress callback asked to stop */
 } dln_stop_reason;
 
-/* "time", "steps", "loss", "converged", "diverged", "solver", "cancelled". */
+/* "time", "steps", "loss", "converged", "diverged", "solver", "cancelled". *//* ("none" for an unknown reason.) dln_train_default_options(NULL) does nothing;
+ * dln_train_nsamples(NULL) is −1. */
+
 const char *dln_stop_reason_name(int reason);
 
 /* Progress callback: called about every 0.1 s of wall time with the current time

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 
 int dln_size_mul(size_t a, size_t b, size_t *out) {
+  DLN_ARGS(out);
   if (a != 0 && b > (size_t)INT_MAX / a)
     return dln_error(DLN_ENOMEM, "size %zu x %zu exceeds the BLAS integer range", a, b);
   *out = a * b;
@@ -43,12 +45,16 @@ dln_mat *dln_mat_alloc(int rows, int cols) {
 }
 
 dln_mat *dln_mat_from(int rows, int cols, const double *data) {
+  DLN_ARGS_P(data);
   dln_mat *a = dln_mat_alloc(rows, cols);
   if (a && data) memcpy(a->data, data, (size_t)rows * (size_t)cols * sizeof(double));
   return a;
 }
 
-dln_mat *dln_mat_dup(const dln_mat *a) { return a ? dln_mat_from(a->rows, a->cols, a->data) : NULL; }
+dln_mat *dln_mat_dup(const dln_mat *a) {
+  DLN_ARGS_P(a);
+  return a ? dln_mat_from(a->rows, a->cols, a->data) : NULL;
+}
 
 void dln_mat_free(dln_mat *a) {
   if (!a) return;
@@ -57,6 +63,9 @@ void dln_mat_free(dln_mat *a) {
 }
 
 int dln_check_finite(const char *what, int rows, int cols, const double *a) {
+  DLN_INDEX(rows, 0, INT_MAX);
+  DLN_INDEX(cols, 0, INT_MAX);
+  if (rows > 0 && cols > 0) DLN_ARGS(a);
   for (int j = 0; j < cols; ++j)
     for (int i = 0; i < rows; ++i)
       if (!isfinite(a[i + (size_t)j * rows]))
@@ -66,6 +75,7 @@ int dln_check_finite(const char *what, int rows, int cols, const double *a) {
 }
 
 double dln_norm2(size_t n, const double *x) {
+  if (n > 0) DLN_ARGS_V(NAN, x);
   /* dnrm2 takes an int length; long vectors are summed in int-sized pieces */
   if (n <= (size_t)INT_MAX) return cblas_dnrm2((int)n, x, 1);
   double s = 0;
@@ -74,6 +84,9 @@ double dln_norm2(size_t n, const double *x) {
 }
 
 int dln_singular_values(int rows, int cols, const double *a, double *s, double *work) {
+  DLN_ARGS(a, s, work);
+  DLN_INDEX(rows, 0, INT_MAX);
+  DLN_INDEX(cols, 0, INT_MAX);
   int k = rows < cols ? rows : cols;
   if (k == 0) return DLN_OK;
   memcpy(work, a, (size_t)rows * (size_t)cols * sizeof(double));
@@ -83,6 +96,9 @@ int dln_singular_values(int rows, int cols, const double *a, double *s, double *
 }
 
 int dln_pinv(int rows, int cols, const double *a, double rcond, double *pinv, int *rank) {
+  DLN_ARGS(a, pinv); /* rank may be NULL */
+  DLN_INDEX(rows, 0, INT_MAX);
+  DLN_INDEX(cols, 0, INT_MAX);
   int k = rows < cols ? rows : cols;
   int status = DLN_OK;
   size_t na = (size_t)rows * (size_t)cols;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 
 #define FIELD(base, o, T) DLN_OPTION_FIELD(base, o, T)
@@ -46,12 +47,13 @@ static void list_put(void *base, const dln_option *o, int n, void *v) {
 }
 
 static void list_free_items(const dln_option *o, int n, void *v) {
-  if (o->type == DLN_OPT_STRLIST)
+  if (o->type == DLN_OPT_STRLIST && v) /* v is NULL when its allocation failed */
     for (int i = 0; i < n; ++i) free(((char **)v)[i]);
   free(v);
 }
 
 void dln_option_clear(void *base, const dln_option *o) {
+  if (!base || !o) return;
   if (o->type == DLN_OPT_STRING || o->type == DLN_OPT_ENUM) {
     char **p = FIELD(base, o, char *);
     free(*p);
@@ -67,6 +69,7 @@ void dln_option_clear(void *base, const dln_option *o) {
 /* ---- text parsing -------------------------------------------------------------- */
 
 const char *dln_option_type_expect(const dln_option *o) {
+  DLN_ARGS_P(o);
   switch (o->type) {
     case DLN_OPT_INT:
     case DLN_OPT_LONG: return "an integer";
@@ -88,6 +91,8 @@ static const char *allowed_at(const dln_option *o, int i) {
 }
 
 const char *dln_option_allowed_text(const dln_option *o, char *buf, size_t len) {
+  DLN_ARGS_P(o, buf);
+  if (len == 0) return (dln_error(DLN_EINVAL, "dln_option_allowed_text: len: expected > 0, found 0"), NULL);
   buf[0] = '\0';
   size_t k = 0;
   for (int i = 0; allowed_at(o, i); ++i) {
@@ -99,6 +104,7 @@ const char *dln_option_allowed_text(const dln_option *o, char *buf, size_t len) 
 }
 
 int dln_option_allows(const dln_option *o, const char *s) {
+  DLN_ARGS_V(0, o, s);
   if (!o->allowed && !o->choice) return 1;
   for (int i = 0; allowed_at(o, i); ++i)
     if (strcmp(allowed_at(o, i), s) == 0) return 1;
@@ -247,6 +253,8 @@ static int set_list(void *base, const dln_option *o, const char *text, const cha
 }
 
 int dln_option_set(void *base, const dln_option *o, const char *text, const char *where) {
+  DLN_ARGS(base, o, text);
+  if (!where) where = o->name ? o->name : "option";
   char cb[96];
   switch (o->type) {
     case DLN_OPT_INT:
@@ -302,6 +310,7 @@ int dln_option_set(void *base, const dln_option *o, const char *text, const char
 }
 
 int dln_option_copy(void *dst, const void *src, const dln_option *o) {
+  DLN_ARGS(dst, src, o);
   if (o->type == DLN_OPT_STRING || o->type == DLN_OPT_ENUM) {
     const char *s = *CFIELD(src, o, char *);
     *FIELD(dst, o, char *) = NULL;
@@ -359,6 +368,8 @@ static int range_fails(const dln_option *o, double x, int integer, char *exp, si
 }
 
 int dln_option_validate(const void *base, const dln_option *o, const char *where) {
+  DLN_ARGS(base, o);
+  if (!where) where = o->name ? o->name : "option";
   char exp[160], msg[320];
   switch (o->type) {
     case DLN_OPT_INT:
@@ -402,6 +413,8 @@ int dln_option_validate(const void *base, const dln_option *o, const char *where
 }
 
 const char *dln_option_text(const void *base, const dln_option *o, char *buf, size_t len) {
+  DLN_ARGS_P(base, o, buf);
+  if (len == 0) return (dln_error(DLN_EINVAL, "dln_option_text: len: expected > 0, found 0"), NULL);
   buf[0] = '\0';
   size_t k = 0;
 #define PUT(...)                                              \
@@ -449,12 +462,14 @@ int dln_options_count(const dln_option *rows) {
 static int nrows(const dln_option *rows, int n) { return n < 0 ? dln_options_count(rows) : n; }
 
 void dln_options_free(void *base, const dln_option *rows, int n) {
+  if (!rows && n > 0) return;
   if (!base) return;
   n = nrows(rows, n);
   for (int i = 0; i < n; ++i) dln_option_clear(base, &rows[i]);
 }
 
 int dln_options_default(void *base, const dln_option *rows, int n) {
+  if (n > 0 || base) DLN_ARGS(base, rows);
   n = nrows(rows, n);
   for (int i = 0; i < n; ++i) {
     char where[96];
@@ -469,6 +484,7 @@ int dln_options_default(void *base, const dln_option *rows, int n) {
 }
 
 int dln_options_copy(void *dst, const void *src, const dln_option *rows, int n) {
+  if (n > 0 || rows) DLN_ARGS(dst, src, rows);
   n = nrows(rows, n);
   for (int i = 0; i < n; ++i) /* detach dst's pointers before anything can fail */
     if (rows[i].type == DLN_OPT_STRING || rows[i].type == DLN_OPT_ENUM) *FIELD(dst, &rows[i], char *) = NULL;
@@ -482,6 +498,7 @@ int dln_options_copy(void *dst, const void *src, const dln_option *rows, int n) 
 }
 
 int dln_options_validate(const void *base, const dln_option *rows, int n) {
+  if (n > 0 || base) DLN_ARGS(base, rows);
   n = nrows(rows, n);
   for (int i = 0; i < n; ++i) {
     char where[96];

@@ -8,7 +8,7 @@
 const char *dln_registry_name(const void *type) { return type ? *(const char *const *)type : NULL; }
 
 const void *dln_registry_at(const dln_registry *r, int i) {
-  if (i < 0) return NULL;
+  if (i < 0) return (dln_error(DLN_EINVAL, "%s index: expected >= 0, found %d", r->what, i), NULL);
   if (i < r->nbuiltin) return r->builtin[i];
   return i - r->nbuiltin < r->nextra ? r->extra[i - r->nbuiltin] : NULL;
 }
@@ -16,7 +16,7 @@ const void *dln_registry_at(const dln_registry *r, int i) {
 const char *dln_registry_name_at(const dln_registry *r, int i) { return dln_registry_name(dln_registry_at(r, i)); }
 
 const void *dln_registry_find(const dln_registry *r, const char *name) {
-  if (!name) return NULL;
+  if (!name) return (dln_error(DLN_EINVAL, "%s name: expected a name, found NULL", r->what), NULL);
   const void *t;
   for (int i = 0; (t = dln_registry_at(r, i)); ++i)
     if (strcmp(dln_registry_name(t), name) == 0) return t;

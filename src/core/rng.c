@@ -5,9 +5,12 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <lapacke.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 
 struct dln_rng {
@@ -54,6 +57,8 @@ static int mt_init_by_array(gsl_rng *g, const uint32_t *key, int len) {
 }
 
 dln_rng *dln_rng_alloc_key(const uint32_t *key, int len) {
+  if (len < 1) return (dln_error(DLN_EINVAL, "random stream key: expected at least one 32-bit word, found %d", len), NULL);
+  DLN_ARGS_P(key);
   dln_rng *r = malloc(sizeof *r);
   if (!r) {
     dln_error(DLN_ENOMEM, "out of memory allocating a random stream");
@@ -86,7 +91,10 @@ dln_rng *dln_rng_alloc(uint64_t seed, uint64_t stream) {
 }
 
 /* the raw 32-bit output of the generator */
-uint32_t dln_rng_get32(dln_rng *r) { return (uint32_t)gsl_rng_get(r->g); }
+uint32_t dln_rng_get32(dln_rng *r) {
+  DLN_ARGS_V(0, r);
+  return (uint32_t)gsl_rng_get(r->g);
+}
 
 void dln_rng_free(dln_rng *r) {
   if (!r) return;
@@ -94,8 +102,12 @@ void dln_rng_free(dln_rng *r) {
   free(r);
 }
 
-double dln_rng_uniform(dln_rng *r) { return gsl_rng_uniform(r->g); }
+double dln_rng_uniform(dln_rng *r) {
+  DLN_ARGS_V(NAN, r);
+  return gsl_rng_uniform(r->g);
+}
 unsigned long dln_rng_uniform_int(dln_rng *r, unsigned long n) {
+  DLN_ARGS_V(0, r);
   /* gsl_rng_uniform_int refuses n = 0 and n above the generator's range (2^32 − 1 for
    * MT19937) through GSL's error handler, which aborts by default: handle both here. */
   if (n <= 1) return 0;
@@ -108,13 +120,24 @@ unsigned long dln_rng_uniform_int(dln_rng *r, unsigned long n) {
     if (x < limit) return (unsigned long)(x % nn);
   }
 }
-double dln_rng_gaussian(dln_rng *r, double sigma) { return gsl_ran_gaussian_ziggurat(r->g, sigma); }
+double dln_rng_gaussian(dln_rng *r, double sigma) {
+  DLN_ARGS_V(NAN, r);
+  return gsl_ran_gaussian_ziggurat(r->g, sigma);
+}
 
 void dln_rng_fill_gaussian(dln_rng *r, double *x, size_t n, double sigma) {
+  if (!r || !x) {
+    if (x) for (size_t i = 0; i < n; ++i) x[i] = NAN;
+    dln_args_error(__func__, "r, x", r ? 1 : 0);
+    return;
+  }
   for (size_t i = 0; i < n; ++i) x[i] = gsl_ran_gaussian_ziggurat(r->g, sigma);
 }
 
 int dln_rng_orthogonal(dln_rng *r, int rows, int cols, double *q) {
+  DLN_ARGS(r, q);
+  DLN_INDEX(rows, 0, INT_MAX);
+  DLN_INDEX(cols, 0, INT_MAX);
   int tall = rows >= cols;
   int m = tall ? rows : cols, n = tall ? cols : rows; /* factor an m x n (m >= n) matrix */
   size_t mn = (size_t)m * (size_t)n;

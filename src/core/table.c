@@ -62,12 +62,17 @@ int dln_table_append(dln_table *t, const double *row) {
 }
 
 double *dln_table_row(dln_table *t, size_t i) {
-  if (!t || i >= t->nrows) return NULL;
+  DLN_ARGS_P(t);
+  if (i >= t->nrows) {
+    dln_error(DLN_EINVAL, "dln_table_row: row index: expected 0..%zu, found %zu", t->nrows - 1, i);
+    if (t->nrows == 0) dln_error(DLN_EINVAL, "dln_table_row: row index %zu: the table has no rows", i);
+    return NULL;
+  }
   return t->data + i * (size_t)t->ncols;
 }
 
 int dln_table_col(const dln_table *t, const char *name) {
-  if (!t || !name) return -1;
+  DLN_ARGS_V(-1, t, name);
   for (int i = 0; i < t->ncols; ++i)
     if (strcmp(t->names[i], name) == 0) return i;
   return -1;

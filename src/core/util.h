@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dln/error.h"
+
 /* CLOCK_MONOTONIC, in seconds. */
 double dln_now_seconds(void);
 
@@ -28,5 +30,29 @@ static inline uint64_t dln_xorshift64s_next(uint64_t *s) {
   *s = x;
   return x * 0x2545F4914F6CDD1DULL;
 }
+
+/* Argument checks at a public entry point (once per call, never in loops):
+ *   DLN_ARGS(net, theta)   returns DLN_EINVAL, "fn: theta: expected a pointer, found NULL"
+ *   DLN_ARGS_P(...)        the same, returning NULL (pointer-returning functions)
+ *   DLN_ARGS_V(value, ...) the same, returning value (e.g. NAN, −1)
+ *   DLN_INDEX(j, lo, hi)   returns DLN_EINVAL unless lo ≤ j ≤ hi, naming the index */
+int dln_args_first_null(const void *const *ptrs, int n);
+int dln_args_error(const char *fn, const char *names, int k);
+#define DLN_ARGS_V(value, ...)                                                        \
+  do {                                                                                \
+    const void *const dln_a_[] = {__VA_ARGS__};                                       \
+    int dln_k_ = dln_args_first_null(dln_a_, (int)(sizeof dln_a_ / sizeof *dln_a_)); \
+    if (dln_k_ >= 0) return (dln_args_error(__func__, #__VA_ARGS__, dln_k_), (value)); \
+  } while (0)
+#define DLN_ARGS(...) DLN_ARGS_V(DLN_EINVAL, __VA_ARGS__)
+#define DLN_ARGS_P(...) DLN_ARGS_V(NULL, __VA_ARGS__)
+#define DLN_INDEX_V(value, j, lo, hi)                                                                      \
+  do {                                                                                                    \
+    if ((j) < (lo) || (j) > (hi))                                                                         \
+      return (dln_error(DLN_EINVAL, "%s: %s: expected %ld..%ld, found %ld", __func__, #j, (long)(lo), (long)(hi), \
+                        (long)(j)),                                                                       \
+              (value));                                                                                   \
+  } while (0)
+#define DLN_INDEX(j, lo, hi) DLN_INDEX_V(DLN_EINVAL, j, lo, hi)
 
 #endif

@@ -79,18 +79,34 @@ int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *ou
 
 /* ------------------------------------------------------------ the public system */
 
-size_t dln_system_size(const dln_system *s) { return dln_dyn_size(s); }
-int dln_system_rhs(dln_system *s, const double *x, double *f) { return dln_dyn_rhs(s, x, f); }
-int dln_system_has_hvp(const dln_system *s) { return dln_dyn_sys(s)->hvp != NULL; }
+size_t dln_system_size(const dln_system *s) {
+  DLN_ARGS_V(0, s);
+  return dln_dyn_size(s);
+}
+int dln_system_rhs(dln_system *s, const double *x, double *f) {
+  DLN_ARGS_V(-1, s, x, f);
+  return dln_dyn_rhs(s, x, f);
+}
+int dln_system_has_hvp(const dln_system *s) {
+  DLN_ARGS_V(0, s);
+  return dln_dyn_sys(s)->hvp != NULL;
+}
 int dln_system_hvp(dln_system *s, const double *x, const double *v, double *out) {
+  DLN_ARGS_V(-1, s, x, v, out);
   if (!dln_dyn_sys(s)->hvp) {
     dln_error(DLN_EINVAL, "the %s system has no Hessian-vector product", dln_dyn_sys(s)->flow_name);
     return -1;
   }
   return dln_dyn_hvp(s, x, v, out);
 }
-double dln_system_loss(dln_system *s, const double *x) { return dln_dyn_sys(s)->loss(s, x); }
-const dln_train_options *dln_system_options(const dln_system *s) { return s->opt; }
+double dln_system_loss(dln_system *s, const double *x) {
+  DLN_ARGS_V(NAN, s, x);
+  return dln_dyn_sys(s)->loss(s, x);
+}
+const dln_train_options *dln_system_options(const dln_system *s) {
+  DLN_ARGS_P(s);
+  return s->opt;
+}
 
 double dln_dyn_wrms(size_t n, const double *x, const double *y, double rtol, double atol) {
   double s = 0;

@@ -145,11 +145,26 @@ int dln_e2e_alloc(dln_e2e **out, dln_loss *loss, int depth) {
   return DLN_OK;
 }
 
-int dln_e2e_depth(const dln_e2e *e) { return e->N; }
-int dln_e2e_rows(const dln_e2e *e) { return e->m; }
-int dln_e2e_cols(const dln_e2e *e) { return e->n; }
-long dln_e2e_num_rhs(const dln_e2e *e) { return e->nrhs; }
-long dln_e2e_num_svd(const dln_e2e *e) { return e->nsvd; }
+int dln_e2e_depth(const dln_e2e *e) {
+  DLN_ARGS_V(-1, e);
+  return e->N;
+}
+int dln_e2e_rows(const dln_e2e *e) {
+  DLN_ARGS_V(-1, e);
+  return e->m;
+}
+int dln_e2e_cols(const dln_e2e *e) {
+  DLN_ARGS_V(-1, e);
+  return e->n;
+}
+long dln_e2e_num_rhs(const dln_e2e *e) {
+  DLN_ARGS_V(-1, e);
+  return e->nrhs;
+}
+long dln_e2e_num_svd(const dln_e2e *e) {
+  DLN_ARGS_V(-1, e);
+  return e->nsvd;
+}
 
 static int all_finite(size_t n, const double *x) {
   for (size_t i = 0; i < n; ++i)
@@ -247,6 +262,7 @@ int dln_e2e_rhs(dln_e2e *e, const double *W, double *Wdot, double *loss_value) {
 }
 
 int dln_e2e_grad_norm(dln_e2e *e, const double *W, double *norm) {
+  DLN_ARGS(e, W, norm);
   int st = dln_e2e_rhs(e, W, e->wdot, NULL);
   if (st) return st;
   /* ‖∇φ‖² = ⟨∇ℓ, P_W ∇ℓ⟩ = −⟨G, Ẇ⟩ */

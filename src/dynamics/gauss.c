@@ -38,10 +38,14 @@
  * err ≤ 1; h ← h · min(4, max(0.2, 0.9 err^{−1/(2s+1)})).
  *
  * Dense output. Collocation defines the polynomial u of degree s with u(t_0) = θ_0 and
- * u(t_0 + c_i h) = Y_i (HNW I Thm II.7.6); samples inside a step evaluate it,
- * u(t_0 + τh) = θ_0 + Σ_i Z_i L_i(τ), L_i the Lagrange basis on the nodes {0, c_1..c_s}
- * with L_i(0) = 0, so sampling never shortens a step. The same polynomial, extrapolated,
- * gives the initial guess of the next step's stages.
+ * u(t_0 + c_i h) = Y_i (HNW I Thm II.7.6), u(t_0 + τh) = θ_0 + Σ_i Z_i L_i(τ), L_i the
+ * Lagrange basis on the nodes {0, c_1..c_s} with L_i(0) = 0; extrapolated, it gives the
+ * initial guess of the next step's stages. Between the nodes u is only O(h^{s+1})
+ * accurate (HNW I Thm II.7.10), not O(h^{2s}) like the end points, so samples use the
+ * cubic Hermite interpolant of each (sub-)step instead (HNW I §II.6, eq. 6.7): end values
+ * and f at both ends, error O(h^4), which is the order of s = 2 and above that of s = 1.
+ * The end derivatives are evaluated only for steps that hold a sample (counted as
+ * right-hand sides), so sampling never shortens or adds a step.
  *
  * The integrator type "gauss"; it owns gauss_stages and gauss_h, and reads krylov_maxl
  * (cvode.c). */
@@ -95,6 +99,9 @@ typedef struct {
   double lin_h;       /* and the step size its matvec uses */
   gauss_piece piece[2]; /* dense output of the last accepted step (1 or 2 sub-steps) */
   int npiece;
+  double *yend;         /* the state at the end of the last accepted step */
+  double *fd[3];        /* f at piece[0].y, piece[1].y and yend, evaluated when first needed */
+  int fd_ok[3];
   int have_prev;
   /* counters */
   long attempted, rejected, nonlin_iters, lin_iters, nonlin_fails;
@@ -419,6 +426,13 @@ static int gauss_step(dln_stepper *base, double *tout) {
       continue;
     }
     g->have_prev = 1;
+    g->fd_ok[0] = g->fd_ok[2]; /* f at this step's end is f at the next step's start */
+    if (g->fd_ok[2]) {
+      double *tmp = g->fd[0];
+      g->fd[0] = g->fd[2], g->fd[2] = tmp;
+    }
+    g->fd_ok[1] = g->fd_ok[2] = 0;
+    memcpy(g->yend, g->theta, n * sizeof(double));
     g->last_h = tnew - g->t;
     g->t = tnew;
     *tout = tnew;
@@ -431,18 +445,29 @@ fatal:
   return DLN_STOP_SOLVER;
 }
 
+/* f at the dense-output node k (0, 1: piece starts, 2: step end), evaluated once per step. */
+static int node_f(gauss_stepper *g, int k, const double **f) {
+  if (!g->fd_ok[k]) {
+    const double *y = k == 2 ? g->yend : g->piece[k].y;
+    if (dln_dyn_rhs(g->c, y, g->fd[k])) return 1;
+    g->fd_ok[k] = 1;
+  }
+  *f = g->fd[k];
+  return 0;
+}
+
+/* Cubic Hermite interpolant on the (sub-)step holding t (HNW I §II.6, eq. 6.7). */
 static int gauss_dense(dln_stepper *base, double t, double *out) {
   gauss_stepper *g = (gauss_stepper *)base;
   if (!g->npiece) return 1;
-  const gauss_piece *p = &g->piece[0];
-  if (g->npiece == 2 && t > g->piece[1].t0) p = &g->piece[1];
-  double tau = (t - p->t0) / p->h, w[2] = {0, 0};
-  for (int j = 0; j < g->s; ++j) w[j] = lagr(g, j, tau);
-  for (size_t q = 0; q < g->n; ++q) {
-    double acc = 0;
-    for (int j = 0; j < g->s; ++j) acc += w[j] * p->Z[(size_t)j * g->n + q];
-    out[q] = p->y[q] + acc;
-  }
+  int k = (g->npiece == 2 && t > g->piece[1].t0) ? 1 : 0, kb = (g->npiece == 2 && k == 0) ? 1 : 2;
+  const gauss_piece *p = &g->piece[k];
+  const double *ya = p->y, *yb = kb == 2 ? g->yend : g->piece[1].y, *fa, *fb;
+  if (node_f(g, k, &fa) || node_f(g, kb, &fb)) return 1;
+  double h = p->h, tau = (t - p->t0) / h;
+  double wa = tau * (tau - 1) * (tau - 1) * h, wb = tau * tau * (tau - 1) * h;
+  double c = tau * tau * (3 - 2 * tau); /* weight of yb − ya */
+  for (size_t q = 0; q < g->n; ++q) out[q] = ya[q] + c * (yb[q] - ya[q]) + wa * fa[q] + wb * fb[q];
   return 0;
 }
 
@@ -465,6 +490,7 @@ static void gauss_destroy(dln_stepper *base) {
   if (g->ls) SUNLinSolFree(g->ls);
   dln_sun_free(&g->sctx, &g->nb, &g->nx);
   for (int k = 0; k < 2; ++k) free(g->piece[k].y), free(g->piece[k].Z);
+  free(g->yend), free(g->fd[0]), free(g->fd[1]), free(g->fd[2]);
   free(g);
 }
 
@@ -516,6 +542,8 @@ static int gauss_create(dln_run_ctx *c, double *theta, double t0, double h_first
   g->F = dvec(N, 1, &bad), g->Z = dvec(N, 1, &bad), g->Zn = dvec(N, 1, &bad), g->Zf = dvec(N, 1, &bad), g->Ys = dvec(N, 1, &bad);
   g->R = dvec(N, 1, &bad), g->D = dvec(N, 1, &bad), g->Wt = dvec(N, 1, &bad);
   for (int k = 0; k < 2; ++k) g->piece[k].y = dvec(n, 1, &bad), g->piece[k].Z = dvec(N, 1, &bad);
+  g->yend = dvec(n, 1, &bad);
+  for (int k = 0; k < 3; ++k) g->fd[k] = dvec(n, 1, &bad);
   if (!bad) {
     int st = dln_sun_make(N, g->R, &g->sctx, &g->nb, &g->nx);
     if (st) {

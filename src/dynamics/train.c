@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
@@ -92,6 +93,10 @@ const dln_dyn_system dln_net_system = {
 
 int dln_train_sampled(dln_net *net, dln_loss *loss, double *theta, const dln_train_options *opt,
                       const dln_sampler *obs, dln_table *traj, dln_train_result *result) {
+  DLN_ARGS(net, loss, theta, opt, result);
+  if (obs && (!obs->eval || obs->ncols < 0))
+    return dln_error(DLN_EINVAL, "dln_train_sampled: sampler: expected an eval function and ncols >= 0, found %s",
+                     obs->eval ? "ncols < 0" : "eval NULL");
   dln_dyn_result_init(result);
   result->integrator = opt && opt->method && (opt->method->flags & DLN_INTEG_DISCRETE) ? opt->method->name : "none";
   int st = dln_train_check(opt);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/train.h"
 #include "dynamics/dynamics_internal.h"
@@ -64,6 +65,10 @@ static const dln_option train_rows[] = {
 const dln_option *dln_train_option_rows(void) { return train_rows; }
 
 void dln_train_default_options(dln_train_options *opt) {
+  if (!opt) {
+    dln_args_error(__func__, "opt", 0);
+    return;
+  }
   memset(opt, 0, sizeof *opt);
   /* the defaults are option text that parses (numbers only: nothing is allocated) */
   (void)dln_options_default(opt, train_rows, -1);
@@ -97,9 +102,13 @@ int dln_train_check(const dln_train_options *o) {
   return DLN_OK;
 }
 
-int dln_train_nsamples(const dln_train_options *o) { return o->sample_times ? o->nsample_times : o->nsamples; }
+int dln_train_nsamples(const dln_train_options *o) {
+  DLN_ARGS_V(-1, o);
+  return o->sample_times ? o->nsample_times : o->nsamples;
+}
 
 int dln_train_sample_times(const dln_train_options *o, double *times) {
+  DLN_ARGS(o, times);
   int st = dln_train_check(o);
   if (st) return st;
   if (o->sample_times) {

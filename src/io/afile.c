@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/io.h"
 
@@ -58,9 +60,12 @@ static void afile_free(dln_afile *f) {
 }
 
 int dln_afile_open(dln_afile **out, const char *path) {
+  DLN_ARGS(out, path);
   if (!out) return dln_error(DLN_EINVAL, "dln_afile_open: out must not be NULL");
   *out = NULL;
   if (!path || !*path) return dln_error(DLN_EINVAL, "dln_afile_open: expected a non-empty path");
+  if (dln_fault_hit(DLN_FAULT_WRITE)) /* tests/test_faults.c */
+    return dln_error(DLN_EIO, "%s: cannot create a temporary file next to it: %s", path, strerror(ENOSPC));
   size_t n = strlen(path);
   dln_afile *f = calloc(1, sizeof *f);
   if (f) f->slot = -1;
@@ -93,30 +98,24 @@ int dln_afile_open(dln_afile **out, const char *path) {
   return DLN_OK;
 }
 
-FILE *dln_afile_stream(dln_afile *f) { return f ? f->fp : NULL; }
+FILE *dln_afile_stream(dln_afile *f) {
+  DLN_ARGS_P(f);
+  return f->fp;
+}
 
 /* fsync the folder holding path so that the rename itself is durable (best effort). */
 static void sync_parent(const char *path) {
+  char dir[4096]; /* no allocation: a commit that succeeded must not skip this on a full heap */
   const char *slash = strrchr(path, '/');
-  char *dir;
-  if (!slash) {
-    dir = malloc(2);
-    if (dir) strcpy(dir, ".");
-  } else {
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    dir = malloc(n + 1);
-    if (dir) {
-      memcpy(dir, path, n);
-      dir[n] = '\0';
-    }
-  }
-  if (!dir) return;
+  size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+  if (n >= sizeof dir) return;
+  memcpy(dir, slash ? path : ".", n);
+  dir[n] = '\0';
   int fd = open(dir, O_RDONLY);
   if (fd >= 0) {
     (void)fsync(fd);
     close(fd);
   }
-  free(dir);
 }
 
 int dln_afile_commit(dln_afile *f) {
@@ -126,6 +125,9 @@ int dln_afile_commit(dln_afile *f) {
   if (ferror(f->fp)) {
     what = "write failed";
     e = errno ? errno : EIO;
+  } else if (dln_fault_hit(DLN_FAULT_WRITE)) { /* tests/test_faults.c */
+    what = "write failed";
+    e = ENOSPC;
   } else if (fflush(f->fp) != 0) {
     what = "write failed";
     e = errno;
@@ -161,6 +163,7 @@ void dln_afile_abort(dln_afile *f) {
 }
 
 int dln_write_file_atomic(const char *path, const void *data, size_t len) {
+  DLN_ARGS(path);
   if (len && !data) return dln_error(DLN_EINVAL, "%s: NULL data of %zu bytes", path ? path : "(null)", len);
   dln_afile *f;
   int st = dln_afile_open(&f, path);
@@ -204,6 +207,7 @@ int dln_mkdir_p(const char *path) {
 }
 
 char *dln_path_join(const char *dir, const char *name) {
+  DLN_ARGS_P(dir, name);
   size_t n = strlen(dir) + strlen(name) + 2;
   char *p = malloc(n);
   if (p) snprintf(p, n, "%s/%s", dir, name);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/io.h"
 
@@ -46,9 +47,12 @@ static int parse_field(const char *s, const char *e, double *v) {
   return 1;
 }
 
-/* A header field: non-empty text that does not start like a number (so "1d0" or "2x" is
- * a bad number, not a column name). */
+/* A header field: non-empty text that is not a number (strtod's "inf" and "nan" are
+ * numbers) and does not start like one (so "1d0" or "2x" is a bad number, not a column
+ * name). */
 static int is_name_field(const char *s, const char *e) {
+  double v;
+  if (parse_field(s, e, &v) != 0) return 0;
   field_trim(&s, &e);
   if (s == e) return 0;
   unsigned char c = (unsigned char)*s;
@@ -75,6 +79,7 @@ static int field_show(const char *s, const char *e, const char **ps) {
 }
 
 int dln_csv_read(const char *path, dln_mat **out) {
+  DLN_ARGS(out, path);
   if (!out) return dln_error(DLN_EINVAL, "dln_csv_read: out must not be NULL");
   *out = NULL;
   if (!path) return dln_error(DLN_EINVAL, "dln_csv_read: path must not be NULL");
@@ -176,6 +181,8 @@ done:
 }
 
 int dln_csv_write(const char *path, int rows, int cols, const double *data, const char *header) {
+  DLN_ARGS(path);
+  if (rows > 0 && cols > 0) DLN_ARGS(data);
   if (!path) return dln_error(DLN_EINVAL, "dln_csv_write: path must not be NULL");
   if (rows < 0 || cols < 0)
     return dln_error(DLN_EINVAL, "%s: matrix shape %d x %d: expected non-negative dimensions", path, rows, cols);
@@ -205,6 +212,7 @@ static int ends_with_ci(const char *s, const char *suffix) {
 }
 
 int dln_matrix_load(const char *path, dln_mat **out) {
+  DLN_ARGS(out, path);
   if (!out) return dln_error(DLN_EINVAL, "dln_matrix_load: out must not be NULL");
   *out = NULL;
   if (!path) return dln_error(DLN_EINVAL, "dln_matrix_load: path must not be NULL");

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <nettle/sha2.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/io.h"
 #include "dln/manifest.h"
@@ -180,6 +181,7 @@ static int manifest_parse(const char *path, json_t *root, dln_manifest *m) {
 }
 
 int dln_manifest_read(const char *dir, dln_manifest **out) {
+  DLN_ARGS(out, dir);
   if (!out) return dln_error(DLN_EINVAL, "dln_manifest_read: out must not be NULL");
   *out = NULL;
   if (!dir) return dln_error(DLN_EINVAL, "dln_manifest_read: dir must not be NULL");
@@ -210,6 +212,7 @@ int dln_manifest_read(const char *dir, dln_manifest **out) {
 }
 
 int dln_manifest_find(const dln_manifest *m, const char *name) {
+  DLN_ARGS_V(-1, m, name);
   if (!m || !name) return -1;
   for (size_t i = 0; i < m->nfiles; ++i)
     if (strcmp(m->files[i].name, name) == 0) return (int)i;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/io.h"
 
@@ -340,6 +341,7 @@ static int check_data_size(const char *name, const npy_info *info, size_t avail)
 }
 
 int dln_npy_parse(const char *name, const unsigned char *buf, size_t len, dln_mat **out) {
+  DLN_ARGS(out, buf);
   if (!out) return dln_error(DLN_EINVAL, "dln_npy_parse: out must not be NULL");
   *out = NULL;
   if (!name) name = "<buffer>";
@@ -367,6 +369,7 @@ static int read_exact(FILE *fp, const char *path, void *dst, size_t n, size_t *g
 }
 
 int dln_npy_read(const char *path, dln_mat **out) {
+  DLN_ARGS(out, path);
   if (!out) return dln_error(DLN_EINVAL, "dln_npy_read: out must not be NULL");
   *out = NULL;
   if (!path) return dln_error(DLN_EINVAL, "dln_npy_read: path must not be NULL");
@@ -444,6 +447,8 @@ done:
 }
 
 int dln_npy_write(const char *path, int rows, int cols, const double *data, int as_vector) {
+  DLN_ARGS(path);
+  if (rows > 0 && cols > 0) DLN_ARGS(data);
   if (!path) return dln_error(DLN_EINVAL, "dln_npy_write: path must not be NULL");
   if (rows < 0 || cols < 0)
     return dln_error(DLN_EINVAL, "%s: matrix shape %d x %d: expected non-negative dimensions", path, rows, cols);

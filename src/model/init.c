@@ -42,6 +42,7 @@ static int check_untied(const dln_net *net, const char *who) {
 }
 
 int dln_init_gaussian(const dln_net *net, double *theta, dln_rng *rng, double sigma, const double *scales) {
+  DLN_ARGS(net, theta, rng);
   int st;
   if ((st = check_args(net, theta, "gaussian init"))) return st;
   if (!rng) return dln_error(DLN_EINVAL, "gaussian init: rng: expected a random stream, found NULL");
@@ -65,6 +66,7 @@ int dln_init_gaussian(const dln_net *net, double *theta, dln_rng *rng, double si
 }
 
 int dln_init_width_scaled(const dln_net *net, double *theta, dln_rng *rng, double alpha) {
+  DLN_ARGS(net, theta, rng);
   int st;
   if ((st = check_args(net, theta, "width-scaled init"))) return st;
   if (net->depth < 2)
@@ -101,6 +103,7 @@ static int num_rank(int m, int n, const double *s) {
 }
 
 int dln_init_balanced(const dln_net *net, double *theta, const dln_mat *W0, dln_rng *rng) {
+  DLN_ARGS(net, theta, W0);
   int st;
   if ((st = check_args(net, theta, "balanced init"))) return st;
   if ((st = check_untied(net, "balanced init"))) return st;
@@ -174,6 +177,7 @@ done:
 }
 
 int dln_init_spectral_symmetric(const dln_net *net, double *theta, const dln_mat *Y, const double *sigma0) {
+  DLN_ARGS(net, theta, Y, sigma0);
   int st;
   if ((st = check_args(net, theta, "spectral symmetric init"))) return st;
   const int *d = net->widths;
@@ -236,6 +240,7 @@ done:
 
 int dln_init_spectral_asymmetric(const dln_net *net, double *theta, const dln_mat *Ybar, const double *ubar,
                                  const double *vbar, dln_rng *rng) {
+  DLN_ARGS(net, theta, Ybar, ubar, vbar);
   int st;
   if ((st = check_args(net, theta, "spectral asymmetric init"))) return st;
   if ((st = check_untied(net, "spectral asymmetric init"))) return st;
@@ -302,6 +307,7 @@ done:
 }
 
 int dln_init_orthogonal_minnorm(const dln_net *net, double *theta, const dln_mat *X, dln_rng *rng, double sigma) {
+  DLN_ARGS(net, theta, X, rng);
   int st;
   if ((st = check_args(net, theta, "orthogonal min-norm init"))) return st;
   if ((st = check_untied(net, "orthogonal min-norm init"))) return st;
@@ -390,6 +396,7 @@ done:
 }
 
 int dln_init_from_layers(const dln_net *net, double *theta, dln_mat *const *layers, int nlayers) {
+  DLN_ARGS(net, theta, layers);
   int st;
   if ((st = check_args(net, theta, "init from layers"))) return st;
   int L = nlayers_of(net);

@@ -5,22 +5,30 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "model/model_internal.h"
 
 int dln_loss_eval(dln_loss *loss, const double *W, double *value, double *G) {
+  DLN_ARGS(loss, W);
   return loss->ops->eval(loss, W, value, G);
 }
 int dln_loss_hvp(dln_loss *loss, const double *W, const double *D, double *out) {
+  DLN_ARGS(loss, W, D, out);
   return loss->ops->hvp(loss, W, D, out);
 }
 int dln_loss_has(const dln_loss *loss, unsigned caps) {
+  DLN_ARGS_V(0, loss);
   return loss && loss->ops && (loss->ops->caps & caps) == caps;
 }
 const dln_mat *dln_loss_design(const dln_loss *loss) {
+  DLN_ARGS_P(loss);
   return dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN) ? loss->design : NULL;
 }
-const char *dln_loss_name(const dln_loss *loss) { return loss && loss->ops && loss->ops->name ? loss->ops->name : "?"; }
+const char *dln_loss_name(const dln_loss *loss) {
+  DLN_ARGS_V("?", loss);
+  return loss && loss->ops && loss->ops->name ? loss->ops->name : "?";
+}
 
 void dln_loss_free(dln_loss *loss) {
   if (!loss) return;

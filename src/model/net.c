@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 
 struct dln_net_work {
@@ -78,11 +79,13 @@ static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int 
   gemm_w(w, (ta), (tb), (m), (n), (k), (a), (lda), (b), (ldb), (beta), (c))
 
 int dln_net_set_small_kernels(dln_net *net, int on) {
+  DLN_ARGS(net);
   net->work->small = on ? 1 : 0;
   return DLN_OK;
 }
 
 int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
+  DLN_ARGS(out);
   *out = NULL;
   if (depth < 1) return dln_error(DLN_EINVAL, "network depth: expected N >= 1, found %d", depth);
   if (!widths) return dln_error(DLN_EINVAL, "network widths: expected %d values, found none", depth + 1);
@@ -177,11 +180,25 @@ void dln_net_free(dln_net *net) {
   free(net);
 }
 
-int dln_net_rows(const dln_net *net) { return net->widths[net->depth]; }
-int dln_net_cols(const dln_net *net) { return net->widths[0]; }
+int dln_net_rows(const dln_net *net) {
+  DLN_ARGS_V(-1, net);
+  return net->widths[net->depth];
+}
+int dln_net_cols(const dln_net *net) {
+  DLN_ARGS_V(-1, net);
+  return net->widths[0];
+}
 
-double *dln_net_layer(const dln_net *net, double *theta, int j) { return theta + net->offset[j]; }
-const double *dln_net_layer_const(const dln_net *net, const double *theta, int j) { return theta + net->offset[j]; }
+double *dln_net_layer(const dln_net *net, double *theta, int j) {
+  DLN_ARGS_P(net, theta);
+  DLN_INDEX_V(NULL, j, 1, net->depth);
+  return theta + net->offset[j];
+}
+const double *dln_net_layer_const(const dln_net *net, const double *theta, int j) {
+  DLN_ARGS_P(net, theta);
+  DLN_INDEX_V(NULL, j, 1, net->depth);
+  return theta + net->offset[j];
+}
 
 /* Forward pass: P_j = W_j P_{j-1}; returns P_N (the end-to-end matrix). */
 static const double *forward(dln_net *net, const double *theta) {
@@ -203,12 +220,14 @@ static const double *forward(dln_net *net, const double *theta) {
 }
 
 int dln_net_product(dln_net *net, const double *theta, double *W) {
+  DLN_ARGS(net, theta, W);
   const double *P = forward(net, theta);
   memcpy(W, P, (size_t)net->widths[net->depth] * (size_t)net->widths[0] * sizeof(double));
   return DLN_OK;
 }
 
 int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out) {
+  DLN_ARGS(net, loss, theta);
   const int *d = net->widths;
   const int N = net->depth;
   dln_net_work *w = net->work;
@@ -248,6 +267,7 @@ int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *valu
 }
 
 int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double *v, double *out) {
+  DLN_ARGS(net, loss, theta, v, out);
   const int *d = net->widths;
   const int N = net->depth;
   dln_net_work *w = net->work;
@@ -308,6 +328,7 @@ int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double 
 }
 
 int dln_net_conserved(const dln_net *net, const double *theta, int j, double *C) {
+  DLN_ARGS(net, theta, C);
   const int *d = net->widths;
   if (j < 1 || j >= net->depth)
     return dln_error(DLN_EINVAL, "conserved quantity index: expected 1 <= j <= %d, found %d", net->depth - 1, j);
@@ -324,6 +345,7 @@ int dln_net_conserved(const dln_net *net, const double *theta, int j, double *C)
 }
 
 double dln_net_unbalancedness(dln_net *net, const double *theta) {
+  DLN_ARGS_V(NAN, net, theta);
   if (net->tied || net->depth < 2) return 0.0;
   double best = 0.0;
   for (int j = 1; j < net->depth; ++j) {
@@ -336,6 +358,8 @@ double dln_net_unbalancedness(dln_net *net, const double *theta) {
 }
 
 int dln_net_check_finite(const dln_net *net, const double *theta, const char *what) {
+  DLN_ARGS(net, theta);
+  if (!what) what = "theta";
   int layers = net->tied ? 1 : net->depth;
   for (int j = 1; j <= layers; ++j) {
     int r = net->tied ? net->widths[0] : net->widths[j];

@@ -65,24 +65,24 @@ void dln_observer_free(dln_observer *o) {
 static int add_name(dln_observer *o, const char *fmt, int k) {
   if (o->ncols == o->capcols) {
     int cap = o->capcols ? 2 * o->capcols : 32;
-    if (cap > INT_MAX / 2) return dln_error(DLN_ENOMEM, "observer: too many columns (%d)", o->ncols);
+    if (cap > INT_MAX / 2) return -dln_error(DLN_ENOMEM, "observer: too many columns (%d)", o->ncols);
     void *p = realloc(o->names, (size_t)cap * sizeof *o->names);
-    if (!p) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
+    if (!p) return -dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
     o->names = p;
     o->capcols = cap;
   }
   int n = snprintf(o->names[o->ncols], OBS_NAME_LEN, fmt, k);
   if (n <= 0 || n >= OBS_NAME_LEN)
-    return dln_error(DLN_EINVAL, "observer column name '%s': expected 1 to %d characters", fmt, OBS_NAME_LEN - 1);
+    return -dln_error(DLN_EINVAL, "observer column name '%s': expected 1 to %d characters", fmt, OBS_NAME_LEN - 1);
   return o->ncols++;
 }
 
 int dln_obs_add_col(dln_obs_setup *s, const char *fmt, int k) {
-  if (!s || !s->priv || !fmt) return dln_error(DLN_EINVAL, "dln_obs_add_col: NULL argument");
+  if (!s || !s->priv || !fmt) return -dln_error(DLN_EINVAL, "dln_obs_add_col: NULL argument");
   dln_observer *o = s->priv;
   int c = add_name(o, fmt, k);
   if (c < 0) {
-    if (!o->setup_status) o->setup_status = c;
+    if (!o->setup_status) o->setup_status = -c; /* a status; the caller sees −status */
     return c;
   }
   return c - o->slots[o->nslots - 1].first;
@@ -183,7 +183,10 @@ static int observer_build(dln_observer **out, dln_net *net, dln_loss *loss, cons
   o->loss = loss;
   o->slots = calloc((size_t)count + 1, sizeof *o->slots);
   if (!o->slots) goto nomem;
-  if ((st = add_name(o, "t", 0)) < 0 || (st = add_name(o, "step", 0)) < 0) goto fail;
+  if ((st = add_name(o, "t", 0)) < 0 || (st = add_name(o, "step", 0)) < 0) {
+    st = -st; /* add_name returns −status */
+    goto fail;
+  }
   dln_obs_setup s = {net, loss, theta0, NULL, o};
   if (dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN)) s.X = X ? X : dln_loss_design(loss);
   for (int i = 0; i < count; ++i) {
@@ -249,22 +252,26 @@ int dln_observer_alloc_theory(dln_observer **out, dln_net *net, dln_loss *loss, 
 
 /* ------------------------------------------------------------------ queries */
 
-int dln_observer_ncols(const dln_observer *obs) { return obs ? obs->ncols : 0; }
+int dln_observer_ncols(const dln_observer *obs) {
+  DLN_ARGS_V(-1, obs);
+  return obs->ncols;
+}
 
 const char *dln_observer_colname(const dln_observer *obs, int i) {
-  if (!obs || i < 0 || i >= obs->ncols) return NULL;
+  DLN_ARGS_P(obs);
+  DLN_INDEX_V(NULL, i, 0, obs->ncols - 1);
   return obs->names[i];
 }
 
 int dln_observer_col(const dln_observer *obs, const char *name) {
-  if (!obs || !name) return -1;
+  DLN_ARGS_V(-1, obs, name);
   for (int i = 0; i < obs->ncols; ++i)
     if (strcmp(obs->names[i], name) == 0) return i;
   return -1;
 }
 
 const char *dln_observer_label(const dln_observer *obs, const char *name) {
-  if (!obs || !name) return "";
+  DLN_ARGS_V("", obs, name);
   for (int i = 0; i < obs->nslots; ++i)
     if (strcmp(obs->slots[i].type->name, name) == 0) return obs->slots[i].label;
   return "";

@@ -1,8 +1,10 @@
 /* The registry of observables (dln/observe.h): the built-in ones, one line each, in
  * column order, then those registered from outside (dln_observable_register). */
+#include <limits.h>
 #include <string.h>
 
 #include "core/registry.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "observe/obs_internal.h"
 
@@ -35,7 +37,7 @@ const dln_observable *dln_observable_find(const char *name) { return dln_registr
 
 const char *dln_observable_name_at(int i) {
   int n = dln_observable_count();
-  if (i < 0) return NULL;
+  DLN_INDEX_V(NULL, i, 0, INT_MAX);
   if (i < n) return dln_observable_at(i)->name;
   i -= n;
   return i < NALIASES ? aliases[i] : NULL;

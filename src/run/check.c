@@ -506,15 +506,7 @@ int dln_check_folder(const char *dir, const dln_check_options *opt, dln_check_re
   dln_chk_det(&c);
   dln_chk_sigma_dot(&c);
   dln_chk_end_point(&c);
-  for (size_t i = 0; i < rep->n; ++i) {
-    const dln_check_item *it = &rep->items[i];
-    if (it->unverified) rep->nunverified++;
-    if (!it->v.applicable) continue;
-    rep->napplicable++;
-    if (it->v.holds) rep->nholds++;
-    else if (it->integrity) rep->ninconsistent++;
-    else rep->nviolated++;
-  }
+  dln_chk_tally(rep);
 done:
   folder_free(&f);
   return st;

@@ -49,6 +49,8 @@ typedef struct ctx {
 } ctx;
 
 /* ---- report items (check_report.c) ---- */
+/* Count the report's verdicts (napplicable, nholds, nviolated, ninconsistent, nunverified). */
+void dln_chk_tally(dln_check_report *rep);
 dln_check_item *dln_chk_item_new(dln_check_report *rep, const char *result, const char *source);
 /* A result whose hypotheses fail: message "not applicable: <hypothesis> fails (<value>)". */
 void dln_chk_add_na(dln_check_report *rep, const char *result, const char *source, const char *fmt, ...);

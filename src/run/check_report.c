@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "dln/check.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "io/json_util.h"
 #include "run/check_internal.h"
@@ -143,6 +144,7 @@ static void num(char *buf, size_t n, double x) {
 }
 
 void dln_check_print(const dln_check_report *rep, FILE *fp) {
+  if (!rep || !fp) return;
   if (rep->tol > 0)
     fprintf(fp, "dln check %s: method %s, tolerance %.3g (slack %.3g x rtol %.3g)\n", rep->dir, rep->method, rep->tol,
             rep->slack, rep->rtol);
@@ -178,6 +180,7 @@ void dln_check_print(const dln_check_report *rep, FILE *fp) {
 }
 
 int dln_check_write_json(const dln_check_report *rep, const char *path) {
+  DLN_ARGS(rep, path);
   json_t *root = json_object(), *arr = json_array();
   if (!root || !arr) {
     json_decref(root);
@@ -209,4 +212,16 @@ int dln_check_write_json(const dln_check_report *rep, const char *path) {
   int st = dln_json_write(path, root);
   json_decref(root);
   return st;
+}
+
+void dln_chk_tally(dln_check_report *rep) {
+  for (size_t i = 0; i < rep->n; ++i) {
+    const dln_check_item *it = &rep->items[i];
+    if (it->unverified) rep->nunverified++;
+    if (!it->v.applicable) continue;
+    rep->napplicable++;
+    if (it->v.holds) rep->nholds++;
+    else if (it->integrity) rep->ninconsistent++;
+    else rep->nviolated++;
+  }
 }

@@ -289,14 +289,6 @@ int dln_chk_multi(const char *dir, const dln_check_options *opt, dln_check_repor
     if (is_sweep_json(e->d_name) && is_file(dir, e->d_name)) sweep_files(rep, dir, e->d_name);
   if (d) closedir(d);
   check_subfolders(rep, dir, NULL, opt);
-  for (size_t i = 0; i < rep->n; ++i) {
-    const dln_check_item *it = &rep->items[i];
-    if (it->unverified) rep->nunverified++;
-    if (!it->v.applicable) continue;
-    rep->napplicable++;
-    if (it->v.holds) rep->nholds++;
-    else if (it->integrity) rep->ninconsistent++;
-    else rep->nviolated++;
-  }
+  dln_chk_tally(rep);
   return DLN_OK;
 }

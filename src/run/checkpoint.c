@@ -17,6 +17,7 @@
 #include "dln/io.h"
 #include "dln/manifest.h"
 #include "dln/run.h"
+#include "core/util.h"
 #include "io/json_util.h"
 #include "run/run_internal.h"
 
@@ -230,6 +231,7 @@ void dln_run_ckpt_free(dln_run_ckpt *k) {
 }
 
 int dln_run_resume_spec(const char *dir, dln_spec *spec) {
+  DLN_ARGS(dir, spec);
   if (dln_run_checkpoint_exists(dir)) return checkpoint_spec(dir, spec);
   char *p = dln_path_join(dir, "summary.json");
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");

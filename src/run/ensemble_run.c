@@ -34,6 +34,7 @@
 #include <cblas.h>
 #include <jansson.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/io.h"
 #include "dln/run.h"
@@ -44,6 +45,7 @@
 /* ---- options ---------------------------------------------------------------------- */
 
 void dln_ensemble_default_options(dln_ensemble_options *opt) {
+  if (!opt) return;
   memset(opt, 0, sizeof *opt);
   opt->write_outputs = 1;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "run/ensemble_common.h"
 #include "run/spec_internal.h"
@@ -148,7 +149,7 @@ int dln_sweep_add_run(dln_sweep *sw, int n, const char *const *names, const char
 }
 
 long dln_sweep_nruns(const dln_sweep *sw) {
-  if (!sw) return 0;
+  DLN_ARGS_V(0, sw);
   long n = 1;
   for (int a = 0; a < sw->naxes; ++a) {
     if (sw->axes[a].n < 1) return 0;

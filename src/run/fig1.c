@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/io.h"
 #include "dln/run.h"
@@ -17,6 +18,7 @@
 #include "run/spec_internal.h"
 
 int dln_run_fig1_defaults(dln_spec *spec) {
+  DLN_ARGS(spec);
   const char *const kv[][2] = {{"task", dln_task_factorization.name},
                                {"target", "gaussian"},
                                {"rows", "5"},
@@ -246,6 +248,7 @@ static int fig1_open(fig1 *f) {
 }
 
 int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, dln_run_result *agg) {
+  DLN_ARGS(base);
   dln_run_result local;
   static fig1 zero;
   fig1 *f = malloc(sizeof *f);

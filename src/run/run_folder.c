@@ -24,10 +24,12 @@ static const char *const known_default[] = {DLN_MANIFEST_NAME, "summary.json", "
                                             "ensemble.csv",    "ensemble.json", "W1_init.npy",   "U_init.npy", "W_init.npy",
                                             "sigma1e-2_one_layer", NULL};
 
+/* 1 if dir/name exists, 0 if not, -1 out of memory. */
 static int exists(const char *dir, const char *name) {
   char *p = dln_path_join(dir, name);
+  if (!p) return -1;
   struct stat sb;
-  int r = p && lstat(p, &sb) == 0;
+  int r = lstat(p, &sb) == 0;
   free(p);
   return r;
 }
@@ -60,9 +62,12 @@ static int take_lock(dln_run_folder *f, const char *lock_name, int *phase) {
 static int check_outputs(dln_run_folder *f, int force, const char *const *known) {
   char found[256] = "";
   int n = 0;
-  for (const char *const *k = known ? known : known_default; *k; ++k)
-    if (exists(f->dir, *k) && n++ < 3)
+  for (const char *const *k = known ? known : known_default; *k; ++k) {
+    int e = exists(f->dir, *k);
+    if (e < 0) return dln_error(DLN_ENOMEM, "%s: out of memory looking for earlier outputs", f->dir);
+    if (e && n++ < 3)
       snprintf(found + strlen(found), sizeof found - strlen(found), "%s%s", n > 1 ? ", " : "", *k);
+  }
   if (!n || force) return DLN_OK;
   if (f->old)
     return dln_error(DLN_EIO, "%s: holds the outputs of an earlier %s (%s%s); --force replaces them (removes only the files its %s lists)",
@@ -82,8 +87,9 @@ int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const cha
   if (st) return st;
   *phase = DLN_RUN_FAIL_OUTPUT;
   if ((st = dln_mkdir_p(dir)) || (st = take_lock(f, lock_name, phase))) return st;
-  if (dln_manifest_read(dir, &f->old) != DLN_OK) f->old = NULL; /* absent or unreadable: nothing is attributed */
-  dln_error_clear();
+  st = dln_manifest_read(dir, &f->old);
+  if (st == DLN_ENOMEM) return st;
+  dln_error_clear(); /* absent or unreadable: nothing is attributed to an earlier run */
   *phase = DLN_RUN_FAIL_OUTPUT;
   return check_outputs(f, force, known);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/integrator.h"
 #include "dln/observe.h"
@@ -151,7 +152,7 @@ int dln_spec_noptions(void) {
 }
 
 const dln_spec_option *dln_spec_find(const char *name) {
-  if (!name) return NULL;
+  DLN_ARGS_P(name);
   build_table();
   int k = find_in_table(name);
   return k >= 0 ? &table[k] : NULL;
@@ -160,6 +161,7 @@ const dln_spec_option *dln_spec_find(const char *name) {
 int dln_spec_index(const dln_spec_option *o) { return (int)(o - table); }
 
 int dln_spec_is_output(const dln_spec_option *o) {
+  DLN_ARGS_V(0, o);
   return o && o->row >= output_rows && o->row < output_rows + sizeof output_rows / sizeof *output_rows;
 }
 
@@ -186,6 +188,7 @@ static void *block_base(const dln_spec *spec, int block) {
 }
 
 void *dln_spec_type_block(const dln_spec *spec, const dln_option *rows) {
+  DLN_ARGS_P(spec, rows);
   if (!rows || !rows[0].name) return NULL;
   const dln_spec_option *o = dln_spec_find(rows[0].name);
   if (!o || o->row != &rows[0] || o->block < DLN_SPEC_BLOCK_OWN) return NULL;
@@ -193,6 +196,7 @@ void *dln_spec_type_block(const dln_spec *spec, const dln_option *rows) {
 }
 
 void *dln_spec_field(const dln_spec *spec, const dln_spec_option *o) {
+  DLN_ARGS_P(spec, o);
   return (char *)block_base(spec, o->block) + o->row->offset;
 }
 
@@ -292,6 +296,7 @@ int dln_spec_copy(dln_spec *dst, const dln_spec *src) {
 /* ---- output ------------------------------------------------------------------------------ */
 
 const char *dln_spec_where(const dln_spec *spec, const char *name, char *buf, size_t len) {
+  DLN_ARGS_P(spec, name, buf);
   const dln_spec_option *o = dln_spec_find(name);
   const dln_spec_origin *g = o ? &spec->origin[dln_spec_index(o)] : NULL;
   if (g && g->kind == 1 && spec->source)
@@ -311,10 +316,12 @@ int dln_spec_blame(const dln_spec *spec, int st, const char *field) {
 }
 
 const char *dln_spec_value_text(const dln_spec *spec, const dln_spec_option *o, char *buf, size_t len) {
+  DLN_ARGS_P(spec, o, buf);
   return dln_option_text(block_base(spec, o->block), o->row, buf, len);
 }
 
 unsigned dln_spec_observe_flags(const dln_spec *spec) {
+  DLN_ARGS_V(0u, spec);
   static const struct {
     const char *name;
     unsigned flag;
@@ -329,6 +336,7 @@ unsigned dln_spec_observe_flags(const dln_spec *spec) {
 }
 
 int dln_spec_resolve_widths(const dln_spec *spec, int **widths, int *n) {
+  DLN_ARGS(spec, widths, n);
   *widths = NULL;
   *n = 0;
   const dln_net_options *no = &spec->net;

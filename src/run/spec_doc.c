@@ -40,6 +40,7 @@ static void heading(FILE *fp, const char *kind, const char *owner) {
 }
 
 void dln_spec_write_options(FILE *fp) {
+  if (!fp) return;
   const char *owner = NULL;
   for (const dln_spec_option *o = dln_spec_options(); o->name; ++o) {
     if (!owner || strcmp(owner, o->owner) != 0) heading(fp, o->kind, owner = o->owner);

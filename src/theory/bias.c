@@ -12,10 +12,12 @@
 #include <cblas.h>
 #include <float.h>
 #include <lapacke.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 
 struct dln_bias {
@@ -33,6 +35,8 @@ struct dln_bias {
 static double sq(double x) { return x * x; }
 
 double dln_schatten(int k, const double *s, double p) {
+  if (k > 0) DLN_ARGS_V(NAN, s);
+  DLN_INDEX_V(NAN, k, 0, INT_MAX);
   if (!(p > 0) || k < 0) return NAN;
   double smax = 0;
   for (int i = 0; i < k; ++i) {
@@ -53,6 +57,8 @@ double dln_schatten(int k, const double *s, double p) {
 }
 
 double dln_effective_rank(int k, const double *s) {
+  if (k > 0) DLN_ARGS_V(NAN, s);
+  DLN_INDEX_V(NAN, k, 0, INT_MAX);
   double sum = 0;
   for (int i = 0; i < k; ++i) sum += fabs(s[i]);
   if (isnan(sum)) return NAN;
@@ -66,6 +72,8 @@ double dln_effective_rank(int k, const double *s) {
 }
 
 double dln_stable_rank(int k, const double *s) {
+  if (k > 0) DLN_ARGS_V(NAN, s);
+  DLN_INDEX_V(NAN, k, 0, INT_MAX);
   double smax = 0, acc = 0;
   for (int i = 0; i < k; ++i)
     if (fabs(s[i]) > smax) smax = fabs(s[i]);
@@ -153,9 +161,18 @@ int dln_bias_svd(dln_bias *b, const double *W, double *U, double *s, double *Vt)
   return DLN_OK;
 }
 
-const double *dln_bias_svd_u(const dln_bias *b) { return b ? b->u : NULL; }
-const double *dln_bias_svd_s(const dln_bias *b) { return b ? b->s : NULL; }
-const double *dln_bias_svd_vt(const dln_bias *b) { return b ? b->vt : NULL; }
+const double *dln_bias_svd_u(const dln_bias *b) {
+  DLN_ARGS_P(b);
+  return b ? b->u : NULL;
+}
+const double *dln_bias_svd_s(const dln_bias *b) {
+  DLN_ARGS_P(b);
+  return b ? b->s : NULL;
+}
+const double *dln_bias_svd_vt(const dln_bias *b) {
+  DLN_ARGS_P(b);
+  return b ? b->vt : NULL;
+}
 
 int dln_bias_det_sign(dln_bias *b, const double *W, int *sign, double *log_abs_det) {
   if (!b || !W || !sign) return dln_error(DLN_EINVAL, "dln_bias_det_sign: NULL argument");
@@ -186,6 +203,7 @@ int dln_bias_det_sign(dln_bias *b, const double *W, int *sign, double *log_abs_d
 }
 
 int dln_bias_eval(dln_bias *b, const double *W, const double *wref, dln_bias_result *res) {
+  DLN_ARGS(b, W, res);
   if (!res) return dln_error(DLN_EINVAL, "dln_bias_eval: result is NULL");
   int st = bias_svd(b, W, 'N');
   if (st) return st;
@@ -223,6 +241,7 @@ int dln_bias_eval(dln_bias *b, const double *W, const double *wref, dln_bias_res
 }
 
 double dln_bias_schatten(const dln_bias *b, double p) {
+  DLN_ARGS_V(NAN, b);
   if (!b || !b->have_s) return NAN;
   return dln_schatten(b->k, b->s, p);
 }
@@ -248,7 +267,10 @@ void dln_orth_free(dln_orth *o) {
   free(o);
 }
 
-int dln_orth_rank(const dln_orth *o) { return o ? o->r : -1; }
+int dln_orth_rank(const dln_orth *o) {
+  DLN_ARGS_V(-1, o);
+  return o->r;
+}
 
 int dln_orth_alloc(dln_orth **out, const dln_net *net, const dln_mat *X) {
   if (!out || !net || !X) return dln_error(DLN_EINVAL, "dln_orth_alloc: NULL argument");

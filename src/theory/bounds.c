@@ -65,6 +65,11 @@ static double curve_t(const dln_curve *c, size_t i) { return c->t[i * c->stride]
 static double curve_y(const dln_curve *c, size_t i) { return c->y[i * c->stride]; }
 
 void dln_curve_arrays(dln_curve *c, size_t n, const double *t, const double *y) {
+  if (!c || (n > 0 && (!t || !y))) {
+    if (c) c->n = 0, c->stride = 1, c->t = c->y = NULL;
+    dln_args_error(__func__, "c, t, y", !c ? 0 : !t ? 1 : 2);
+    return;
+  }
   c->n = n;
   c->stride = 1;
   c->t = t;
@@ -85,6 +90,7 @@ int dln_curve_from_table(dln_curve *c, const dln_table *tab, const char *col) {
 
 int dln_fit_rate(const dln_curve *c, double lo, double hi, double *rate, int *npoints) {
   if (!c || !rate) return dln_error(DLN_EINVAL, "dln_fit_rate: NULL argument");
+  if (c->n > 0) DLN_ARGS(c->t, c->y);
   double st = 0, sy = 0, stt = 0, sty = 0;
   int k = 0;
   for (size_t i = 0; i < c->n; ++i) {

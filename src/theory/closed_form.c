@@ -626,11 +626,26 @@ int dln_cf_select(dln_cf **out, dln_net *net, dln_loss *loss, const double *thet
   return DLN_OK;
 }
 
-int dln_cf_kind_of(const dln_cf *cf) { return cf ? cf->kind : 0; }
-const char *dln_cf_name(const dln_cf *cf) { return cf ? cf->name : ""; }
-int dln_cf_rows(const dln_cf *cf) { return cf ? cf->m : 0; }
-int dln_cf_cols(const dln_cf *cf) { return cf ? cf->n : 0; }
-int dln_cf_ncomponents(const dln_cf *cf) { return cf ? cf->p : 0; }
+int dln_cf_kind_of(const dln_cf *cf) {
+  DLN_ARGS_V(0, cf);
+  return cf->kind;
+}
+const char *dln_cf_name(const dln_cf *cf) {
+  DLN_ARGS_V("", cf);
+  return cf->name;
+}
+int dln_cf_rows(const dln_cf *cf) {
+  DLN_ARGS_V(0, cf);
+  return cf->m;
+}
+int dln_cf_cols(const dln_cf *cf) {
+  DLN_ARGS_V(0, cf);
+  return cf->n;
+}
+int dln_cf_ncomponents(const dln_cf *cf) {
+  DLN_ARGS_V(0, cf);
+  return cf->p;
+}
 
 int dln_cf_component_params(const dln_cf *cf, int i, double *sigma, double *lambda0, double *x0) {
   if (!cf || cf->p == 0 || i < 0 || i >= cf->p)

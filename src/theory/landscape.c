@@ -34,7 +34,7 @@ static void xs_seed(uint64_t *s, uint64_t seed) {
 }
 
 int dln_net_min_width(const dln_net *net) {
-  if (!net) return 0;
+  DLN_ARGS_V(0, net);
   int k = net->widths[0];
   for (int j = 1; j <= net->depth; ++j) k = imin(k, net->widths[j]);
   return k;
@@ -126,8 +126,14 @@ int dln_lanczos_alloc(dln_lanczos **out, dln_net *net, int max_iter) {
   return DLN_OK;
 }
 
-const double *dln_lanczos_vec_min(const dln_lanczos *lz) { return lz ? lz->ymin : NULL; }
-const double *dln_lanczos_vec_max(const dln_lanczos *lz) { return lz ? lz->ymax : NULL; }
+const double *dln_lanczos_vec_min(const dln_lanczos *lz) {
+  DLN_ARGS_P(lz);
+  return lz ? lz->ymin : NULL;
+}
+const double *dln_lanczos_vec_max(const dln_lanczos *lz) {
+  DLN_ARGS_P(lz);
+  return lz ? lz->ymax : NULL;
+}
 
 static double dot(size_t n, const double *a, const double *b) { return cblas_ddot((int)n, a, 1, b, 1); }
 
@@ -626,7 +632,10 @@ int dln_sigma_dot_alloc(dln_sigma_dot **out, dln_net *net) {
   return DLN_OK;
 }
 
-const double *dln_sigma_dot_wdot(const dln_sigma_dot *sd) { return sd ? sd->Wd : NULL; }
+const double *dln_sigma_dot_wdot(const dln_sigma_dot *sd) {
+  DLN_ARGS_P(sd);
+  return sd ? sd->Wd : NULL;
+}
 
 static int sd_svd(dln_sigma_dot *sd) {
   memcpy(sd->a, sd->W, (size_t)sd->rows * sd->cols * sizeof(double));
@@ -714,6 +723,7 @@ int dln_sigma_dot_measured(dln_sigma_dot *sd, dln_loss *loss, const double *thet
 
 int dln_sigma_dot_compare(dln_sigma_dot *sd, dln_loss *loss, const double *theta, double *pred, double *meas,
                           double *rel_diff) {
+  DLN_ARGS(sd, loss, theta, pred, meas);
   if (!pred || !meas) return dln_error(DLN_EINVAL, "dln_sigma_dot_compare: NULL output");
   int st = dln_sigma_dot_predicted(sd, loss, theta, NULL, pred);
   if (!st) st = dln_sigma_dot_measured(sd, loss, theta, NULL, meas);

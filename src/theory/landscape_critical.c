@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 
 static double sq(double x) { return x * x; }
@@ -184,6 +185,7 @@ int dln_critical_values_target(int rows, int cols, const double *Ybar, const dln
 }
 
 size_t dln_critval_distinct(size_t n, const dln_critval *cv, double tol, double *vals) {
+  if (n > 0) DLN_ARGS_V(0, cv, vals);
   size_t m = 0;
   for (size_t i = 0; i < n; ++i) {
     if (m > 0 && fabs(cv[i].value - vals[m - 1]) <= tol * fmax(1.0, fabs(cv[i].value))) continue;

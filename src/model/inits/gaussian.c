@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/init.h"
 #include "model/model_internal.h"
@@ -52,6 +53,7 @@ int dln_init_ctx_hmin(const dln_init_context *ctx) {
 }
 
 int dln_init_common_check(const dln_init_options *o, const dln_init_context *ctx, const char **field) {
+  DLN_ARGS(o, ctx);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
@@ -64,6 +66,7 @@ int dln_init_common_check(const dln_init_options *o, const dln_init_context *ctx
 }
 
 int dln_init_check_foreign(const dln_init_type *t, const dln_init_options *o, const char **field) {
+  DLN_ARGS(t, o);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/init.h"
 #include "model/model_internal.h"
@@ -51,6 +52,7 @@ int dln_init_register(const dln_init_type *t) {
 }
 
 int dln_init_check(const dln_init_type *t, const dln_init_options *o, const dln_init_context *ctx, const char **field) {
+  DLN_ARGS(t, o, ctx);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dln/data.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/loss.h"
 #include "dln/task.h"
@@ -48,6 +49,7 @@ static void comp_destroy(dln_loss *loss) {
 static const dln_loss_ops comp_ops = {"completion", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF | DLN_LOSS_ENTRYWISE, comp_eval, comp_hvp, comp_destroy};
 
 int dln_loss_completion_alloc(dln_loss **out, int rows, int cols, int m, const int *r, const int *c, const double *v) {
+  DLN_ARGS(out, r, c, v);
   *out = NULL;
   size_t rc;
   int st;

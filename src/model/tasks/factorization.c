@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/loss.h"
 #include "dln/task.h"
@@ -32,6 +33,7 @@ static void fact_destroy(dln_loss *loss) { (void)loss; }
 static const dln_loss_ops fact_ops = {"factorization", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF | DLN_LOSS_IDENTITY, fact_eval, fact_hvp, fact_destroy};
 
 int dln_loss_factorization_alloc(dln_loss **out, const dln_mat *target) {
+  DLN_ARGS(out, target);
   *out = NULL;
   if (!target || target->rows < 1 || target->cols < 1)
     return dln_error(DLN_EDIM, "factorization target: expected a non-empty matrix, found %dx%d", target ? target->rows : 0,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/task.h"
 #include "model/model_internal.h"
@@ -55,6 +56,7 @@ int dln_task_register(const dln_task_type *t) {
 /* ---- checks ---------------------------------------------------------------------- */
 
 int dln_task_reads(const dln_task_type *t, const char *option) {
+  DLN_ARGS_V(0, t, option);
   for (int i = 0; t->files && t->files[i].option; ++i)
     if (strcmp(t->files[i].option, option) == 0) return 1;
   return 0;
@@ -86,13 +88,13 @@ static const char *unused_in(const dln_task_unused *u, const dln_task_options *o
 }
 
 const char *dln_task_unused_by(const dln_task_type *t, const dln_task_options *o, const char *option) {
-  if (!t || !o || !option) return NULL;
+  DLN_ARGS_P(t, o, option);
   const char *f = unused_in(t->unused, o, option);
   return f ? f : unused_in(common_unused, o, option);
 }
 
 int dln_task_owns_row(const dln_task_type *t, const dln_option *row) {
-  if (!t || !row) return 0;
+  DLN_ARGS_V(0, t, row);
   for (int i = 0; t->options && t->options[i].name; ++i)
     if (&t->options[i] == row) return 1;
   for (int k = 0; t->uses && t->uses[k]; ++k)
@@ -101,6 +103,7 @@ int dln_task_owns_row(const dln_task_type *t, const dln_option *row) {
 }
 
 int dln_task_check_foreign(const dln_task_type *t, const dln_task_options *o, const char **field) {
+  DLN_ARGS(t, o);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
@@ -122,6 +125,7 @@ int dln_task_check_foreign(const dln_task_type *t, const dln_task_options *o, co
 }
 
 int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char **field) {
+  DLN_ARGS(t, o);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
@@ -144,6 +148,7 @@ void dln_task_data_free(dln_task_data *d) {
 
 int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_rng *rng, dln_task_data *d,
                         const char **field) {
+  DLN_ARGS(t, o, d); /* rng may be NULL (file data) */
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
@@ -156,6 +161,7 @@ int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_r
 }
 
 const dln_mat *dln_task_data_get(const dln_task_data *d, const char *option) {
+  DLN_ARGS_P(d, option);
   if (!d || !d->type || !option) return NULL;
   for (int i = 0; i < DLN_TASK_MAXFILES && d->type->files && d->type->files[i].option; ++i)
     if (strcmp(d->type->files[i].option, option) == 0) return d->mats[i];

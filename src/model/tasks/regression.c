@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dln/data.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/loss.h"
 #include "dln/task.h"
@@ -51,6 +52,7 @@ static void reg_destroy(dln_loss *loss) {
 static const dln_loss_ops reg_ops = {"regression", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF | DLN_LOSS_LSQ_DESIGN, reg_eval, reg_hvp, reg_destroy};
 
 int dln_regression_reduce(const dln_mat *X, const dln_mat *Y, dln_mat **target) {
+  DLN_ARGS(X, Y, target);
   *target = NULL;
   if (!X || !Y || X->cols != Y->cols || X->rows < 1 || Y->rows < 1 || X->cols < 1)
     return dln_error(DLN_EDIM, "regression data: expected X (d_0 x n) and Y (d_N x n) with the same n, found X %dx%d, Y %dx%d",
@@ -72,6 +74,7 @@ int dln_regression_reduce(const dln_mat *X, const dln_mat *Y, dln_mat **target) 
 }
 
 int dln_loss_regression_alloc(dln_loss **out, const dln_mat *X, const dln_mat *Y) {
+  DLN_ARGS(out, X, Y);
   *out = NULL;
   if (!X || !Y || X->cols != Y->cols || X->rows < 1 || Y->rows < 1 || X->cols < 1)
     return dln_error(DLN_EDIM, "regression data: expected X (d_0 x n) and Y (d_N x n) with the same n, found X %dx%d, Y %dx%d",

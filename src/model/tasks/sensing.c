@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dln/data.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/loss.h"
 #include "dln/task.h"
@@ -53,6 +54,7 @@ static const dln_loss_ops sens_ops = {"sensing", DLN_LOSS_QUADRATIC | DLN_LOSS_H
 #define DLN_SENSING_PINV_LIMIT 4000000
 
 int dln_loss_sensing_alloc(dln_loss **out, int rows, int cols, int m, const double *A, const double *b) {
+  DLN_ARGS(out, A, b);
   *out = NULL;
   size_t rc, total;
   int st;

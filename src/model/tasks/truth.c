@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dln/data.h"
+#include "core/util.h"
 #include "dln/error.h"
 #include "dln/task.h"
 #include "model/model_internal.h"
@@ -45,6 +46,7 @@ int dln_task_load(const dln_task_options *o, const char *option, const char *pat
 }
 
 int dln_task_truth(const dln_task_options *o, dln_rng *rng, dln_mat **out, const char **field) {
+  DLN_ARGS(o, out); /* rng may be NULL (file data) */
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;
@@ -84,12 +86,14 @@ int dln_task_truth(const dln_task_options *o, dln_rng *rng, dln_mat **out, const
 }
 
 int dln_task_check_size(const char *what, double m, double n) {
+  if (!what) what = "matrix";
   if (m * n <= DLN_TASK_MAX_ENTRIES) return DLN_OK;
   return dln_error(DLN_EINVAL, "%s of %.0f x %.0f = %.4g entries: expected at most %.0f entries (2 GiB of doubles)", what, m, n,
                    m * n, DLN_TASK_MAX_ENTRIES);
 }
 
 int dln_task_common_check(const dln_task_type *t, const dln_task_options *o, const char **field) {
+  DLN_ARGS(t, o);
   const char *dummy;
   if (!field) field = &dummy;
   *field = NULL;

@@ -1,0 +1,953 @@
+/* Every public function (include/dln/<name>.h) with NULL pointers and out-of-range indices:
+ * no crash and no out-of-bounds read (under ASan this is checked), an error status (or
+ * NULL / NaN / a negative count, as each header documents) and a non-empty
+ * dln_last_error(). *_free(NULL) and the other void functions do nothing.
+ *
+ * Complete by construction: tests/check_args.sh (ctest "check_args") lists the functions
+ * declared in include/dln/<name>.h and fails for one that is not called here ("name(") and
+ * not exempted below.
+ *
+ * Exemptions (no pointer or index argument that could be bad):
+ *   EXEMPT dln_net_option_rows: no arguments
+ *   EXEMPT dln_init_common_rows: no arguments
+ *   EXEMPT dln_task_common_rows: no arguments
+ *   EXEMPT dln_afile_unlink_pending: no arguments (async-signal-safe cleanup of the temp files)
+ *   EXEMPT dln_train_option_rows: no arguments
+ *   EXEMPT dln_spec_options: no arguments
+ *   EXEMPT dln_spec_noptions: no arguments
+ *   EXEMPT dln_cf_eq9: scalars only (NaN in, NaN out)
+ *   EXEMPT dln_cf_eq17: scalars only
+ *   EXEMPT dln_cf_eq21_rhs: scalars only
+ *   EXEMPT dln_cf_eq22: scalars only */
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dln/dln.h"
+#include "testutil.h"
+
+static int nbad; /* failed expectations, asserted at the end of each test */
+
+static void bad(int line, const char *expr, const char *why) {
+  nbad++;
+  print_error("test_args.c:%d: %s: %s (last error \"%s\")\n", line, expr, why, dln_last_error());
+}
+static void st_(int st, const char *expr, int line) {
+  if (st == DLN_OK) bad(line, expr, "returned DLN_OK");
+  else if (!dln_last_error()[0]) bad(line, expr, "no message");
+}
+static void nul_(const void *p, const char *expr, int line) {
+  if (p) bad(line, expr, "returned non-NULL");
+  else if (!dln_last_error()[0]) bad(line, expr, "no message");
+}
+static void neg_(long v, const char *expr, int line) {
+  if (v >= 0) bad(line, expr, "returned a non-negative value");
+  else if (!dln_last_error()[0]) bad(line, expr, "no message");
+}
+static void nan_(double v, const char *expr, int line) {
+  if (!isnan(v)) bad(line, expr, "returned a number, expected NaN");
+  else if (!dln_last_error()[0]) bad(line, expr, "no message");
+}
+static void zero_(long v, const char *expr, int line) {
+  if (v != 0) bad(line, expr, "returned nonzero");
+  else if (!dln_last_error()[0]) bad(line, expr, "no message");
+}
+static void msg_(const char *expr, int line) {
+  if (!dln_last_error()[0]) bad(line, expr, "no message");
+}
+/* an error status and a message */
+#define ST(call) st_((dln_error_clear(), (call)), #call, __LINE__)
+/* NULL and a message */
+#define NUL(call) nul_((dln_error_clear(), (const void *)(call)), #call, __LINE__)
+/* a negative value and a message */
+#define NEG(call) neg_((dln_error_clear(), (long)(call)), #call, __LINE__)
+/* 0 (false, empty) and a message */
+#define ZERO(call) zero_((dln_error_clear(), (long)(call)), #call, __LINE__)
+/* NaN and a message */
+#define NANV(call) nan_((dln_error_clear(), (double)(call)), #call, __LINE__)
+/* void function with a bad argument: no crash, a message */
+#define MSG(call) (dln_error_clear(), (call), msg_(#call, __LINE__))
+/* *_free(NULL) and similar: no crash */
+#define SAFE(call) ((call), (void)0)
+#define DONE() assert_int_equal(nbad, 0)
+
+/* A small valid world: net 3 -> 4 -> 2 (depth 2), factorization loss, θ. */
+typedef struct {
+  dln_net *net;
+  dln_loss *loss;
+  dln_mat *Y;
+  double *theta, buf[64];
+  dln_rng *rng;
+} world;
+
+static world make_world(void) {
+  world w;
+  memset(&w, 0, sizeof w);
+  int widths[3] = {3, 4, 2};
+  assert_int_equal(dln_net_alloc(&w.net, 2, widths, 0), DLN_OK);
+  w.Y = dln_mat_alloc(2, 3);
+  assert_non_null(w.Y);
+  for (int i = 0; i < 6; ++i) w.Y->data[i] = 0.1 * (i + 1);
+  assert_int_equal(dln_loss_factorization_alloc(&w.loss, w.Y), DLN_OK);
+  w.theta = tu_dalloc(w.net->nparams);
+  for (size_t i = 0; i < w.net->nparams; ++i) w.theta[i] = 0.3 + 0.01 * (double)i;
+  w.rng = dln_rng_alloc(1, 2);
+  assert_non_null(w.rng);
+  return w;
+}
+static void free_world(world *w) {
+  dln_rng_free(w->rng);
+  free(w->theta);
+  dln_loss_free(w->loss);
+  dln_mat_free(w->Y);
+  dln_net_free(w->net);
+}
+
+/* ------------------------------------------------------------------ core: error, mat, rng, table, option */
+
+static void test_core(void **state) {
+  (void)state;
+  nbad = 0;
+  assert_non_null(dln_strerror(-5));
+  assert_non_null(dln_strerror(1000));
+  assert_int_equal(dln_error(DLN_EINVAL, "%s", "x"), DLN_EINVAL);
+  assert_string_equal(dln_last_error(), "x");
+  ST(dln_error(DLN_EINVAL, NULL));
+
+  NUL(dln_mat_alloc(-1, 2));
+  NUL(dln_mat_alloc(2, -1));
+  NUL(dln_mat_dup(NULL));
+  NUL(dln_mat_from(2, 2, NULL));
+  NUL(dln_mat_from(-1, 2, NULL));
+  SAFE(dln_mat_free(NULL));
+  ST(dln_size_mul(2, 3, NULL));
+  ST(dln_check_finite("x", 2, 2, NULL));
+  ST(dln_check_finite("x", -1, 2, NULL));
+  NANV(dln_norm2(3, NULL));
+  double a[4] = {1, 2, 3, 4}, out[4];
+  int rank;
+  ST(dln_pinv(2, 2, NULL, 0, out, &rank));
+  ST(dln_pinv(2, 2, a, 0, NULL, &rank));
+  ST(dln_pinv(-2, 2, a, 0, out, &rank));
+  ST(dln_singular_values(2, 2, NULL, out, out));
+  ST(dln_singular_values(2, 2, a, NULL, out));
+  ST(dln_singular_values(2, 2, a, out, NULL));
+  ST(dln_singular_values(-1, 2, a, out, out));
+
+  NUL(dln_rng_alloc_key(NULL, 2));
+  uint32_t key[2] = {1, 2};
+  NUL(dln_rng_alloc_key(key, 0));
+  SAFE(dln_rng_free(NULL));
+  ZERO(dln_rng_get32(NULL)); /* documented: 0 for NULL */
+  NANV(dln_rng_uniform(NULL));
+  ZERO(dln_rng_uniform_int(NULL, 5));
+  NANV(dln_rng_gaussian(NULL, 1.0));
+  double x[3] = {1, 2, 3};
+  MSG(dln_rng_fill_gaussian(NULL, x, 3, 1.0));
+  assert_true(isnan(x[0]) && isnan(x[2])); /* documented: NaN-filled */
+  dln_rng *r = dln_rng_alloc(3, 4);
+  assert_non_null(r);
+  MSG(dln_rng_fill_gaussian(r, NULL, 3, 1.0));
+  ST(dln_rng_orthogonal(NULL, 2, 2, out));
+  ST(dln_rng_orthogonal(r, 2, 2, NULL));
+  ST(dln_rng_orthogonal(r, -2, 2, out));
+  dln_rng_free(r);
+
+  dln_table *t = NULL;
+  const char *names[2] = {"a", "b"};
+  ST(dln_table_alloc(NULL, 2, names, 4));
+  ST(dln_table_alloc(&t, 2, NULL, 4));
+  ST(dln_table_alloc(&t, -1, names, 4));
+  const char *holes[2] = {"a", NULL};
+  ST(dln_table_alloc(&t, 2, holes, 4));
+  SAFE(dln_table_free(NULL));
+  assert_int_equal(dln_table_alloc(&t, 2, names, 1), DLN_OK);
+  ST(dln_table_append(NULL, x));
+  ST(dln_table_append(t, NULL));
+  NUL(dln_table_row(NULL, 0));
+  NUL(dln_table_row(t, 0)); /* no rows yet */
+  assert_int_equal(dln_table_append(t, x), DLN_OK);
+  assert_non_null(dln_table_row(t, 0));
+  NUL(dln_table_row(t, 1));
+  NEG(dln_table_col(NULL, "a"));
+  NEG(dln_table_col(t, NULL));
+  dln_table_free(t);
+
+  const dln_option *rows = dln_train_option_rows();
+  dln_train_options o;
+  dln_train_default_options(&o);
+  char buf[64];
+  ST(dln_option_set(NULL, rows, "1", "x"));
+  ST(dln_option_set(&o, NULL, "1", "x"));
+  ST(dln_option_set(&o, rows, NULL, "x"));
+  SAFE(dln_option_clear(NULL, rows));
+  SAFE(dln_option_clear(&o, NULL));
+  ST(dln_option_copy(NULL, &o, rows));
+  ST(dln_option_copy(&o, NULL, rows));
+  ST(dln_option_copy(&o, &o, NULL));
+  ST(dln_option_validate(NULL, rows, "x"));
+  ST(dln_option_validate(&o, NULL, "x"));
+  NUL(dln_option_text(NULL, rows, buf, sizeof buf));
+  NUL(dln_option_text(&o, NULL, buf, sizeof buf));
+  NUL(dln_option_text(&o, rows, NULL, sizeof buf));
+  NUL(dln_option_text(&o, rows, buf, 0));
+  NUL(dln_option_type_expect(NULL));
+  NUL(dln_option_allowed_text(NULL, buf, sizeof buf));
+  NUL(dln_option_allowed_text(rows, NULL, sizeof buf));
+  ZERO(dln_option_allows(NULL, "x"));
+  ZERO(dln_option_allows(rows, NULL));
+  ST(dln_options_default(NULL, rows, 1));
+  ST(dln_options_default(&o, NULL, 1));
+  SAFE(dln_options_free(NULL, rows, 1));
+  SAFE(dln_options_free(&o, NULL, 1));
+  ST(dln_options_copy(NULL, &o, rows, 1));
+  ST(dln_options_copy(&o, NULL, rows, 1));
+  ST(dln_options_copy(&o, &o, NULL, 1));
+  ST(dln_options_validate(NULL, rows, 1));
+  ST(dln_options_validate(&o, NULL, 1));
+  assert_int_equal(dln_options_count(NULL), 0); /* documented: NULL is an empty table */
+  DONE();
+}
+
+/* ------------------------------------------------------------------ model: net, loss, data, init, task */
+
+static void test_model(void **state) {
+  (void)state;
+  nbad = 0;
+  world w = make_world();
+  dln_net *net = NULL;
+  int widths[3] = {3, 4, 2}, zero[3] = {3, 0, 2};
+  double *b = w.buf, val;
+  ST(dln_net_alloc(NULL, 2, widths, 0));
+  ST(dln_net_alloc(&net, 2, NULL, 0));
+  ST(dln_net_alloc(&net, 0, widths, 0));
+  ST(dln_net_alloc(&net, 2, zero, 0));
+  SAFE(dln_net_free(NULL));
+  NEG(dln_net_rows(NULL));
+  NEG(dln_net_cols(NULL));
+  NUL(dln_net_layer(NULL, w.theta, 1));
+  NUL(dln_net_layer(w.net, NULL, 1));
+  NUL(dln_net_layer(w.net, w.theta, 0));
+  NUL(dln_net_layer(w.net, w.theta, 3));
+  NUL(dln_net_layer_const(NULL, w.theta, 1));
+  NUL(dln_net_layer_const(w.net, NULL, 1));
+  NUL(dln_net_layer_const(w.net, w.theta, -1));
+  NUL(dln_net_layer_const(w.net, w.theta, 3));
+  ST(dln_net_product(NULL, w.theta, b));
+  ST(dln_net_product(w.net, NULL, b));
+  ST(dln_net_product(w.net, w.theta, NULL));
+  ST(dln_net_grad(NULL, w.loss, w.theta, &val, b, NULL));
+  ST(dln_net_grad(w.net, NULL, w.theta, &val, b, NULL));
+  ST(dln_net_grad(w.net, w.loss, NULL, &val, b, NULL));
+  ST(dln_net_hvp(NULL, w.loss, w.theta, w.theta, b));
+  ST(dln_net_hvp(w.net, NULL, w.theta, w.theta, b));
+  ST(dln_net_hvp(w.net, w.loss, NULL, w.theta, b));
+  ST(dln_net_hvp(w.net, w.loss, w.theta, NULL, b));
+  ST(dln_net_hvp(w.net, w.loss, w.theta, w.theta, NULL));
+  ST(dln_net_conserved(NULL, w.theta, 1, b));
+  ST(dln_net_conserved(w.net, NULL, 1, b));
+  ST(dln_net_conserved(w.net, w.theta, 1, NULL));
+  ST(dln_net_conserved(w.net, w.theta, 0, b));
+  ST(dln_net_conserved(w.net, w.theta, 2, b));
+  NANV(dln_net_unbalancedness(NULL, w.theta));
+  NANV(dln_net_unbalancedness(w.net, NULL));
+  ST(dln_net_check_finite(NULL, w.theta, "x"));
+  ST(dln_net_check_finite(w.net, NULL, "x"));
+  ST(dln_net_set_small_kernels(NULL, 1));
+
+  dln_loss *l = NULL;
+  ZERO(dln_loss_has(NULL, 1));
+  NUL(dln_loss_design(NULL));
+  ZERO(strcmp(dln_loss_name(NULL), "?")); /* documented: "?" */
+  ST(dln_loss_eval(NULL, b, &val, NULL));
+  ST(dln_loss_eval(w.loss, NULL, &val, NULL));
+  ST(dln_loss_hvp(NULL, b, b, b));
+  ST(dln_loss_hvp(w.loss, NULL, b, b));
+  ST(dln_loss_hvp(w.loss, b, NULL, b));
+  ST(dln_loss_hvp(w.loss, b, b, NULL));
+  SAFE(dln_loss_free(NULL));
+  ST(dln_loss_factorization_alloc(NULL, w.Y));
+  ST(dln_loss_factorization_alloc(&l, NULL));
+  ST(dln_loss_regression_alloc(NULL, w.Y, w.Y));
+  ST(dln_loss_regression_alloc(&l, NULL, w.Y));
+  ST(dln_loss_regression_alloc(&l, w.Y, NULL));
+  int ri[2] = {0, 1}, ci[2] = {0, 1};
+  ST(dln_loss_sensing_alloc(NULL, 2, 2, 2, b, b));
+  ST(dln_loss_sensing_alloc(&l, 2, 2, 2, NULL, b));
+  ST(dln_loss_sensing_alloc(&l, 2, 2, 2, b, NULL));
+  ST(dln_loss_sensing_alloc(&l, -2, 2, 2, b, b));
+  ST(dln_loss_completion_alloc(NULL, 2, 2, 2, ri, ci, b));
+  ST(dln_loss_completion_alloc(&l, 2, 2, 2, NULL, ci, b));
+  ST(dln_loss_completion_alloc(&l, 2, 2, 2, ri, NULL, b));
+  ST(dln_loss_completion_alloc(&l, 2, 2, 2, ri, ci, NULL));
+  ri[1] = 5; /* row index out of range */
+  ST(dln_loss_completion_alloc(&l, 2, 2, 2, ri, ci, b));
+  dln_mat *m = NULL;
+  ST(dln_regression_reduce(NULL, w.Y, &m));
+  ST(dln_regression_reduce(w.Y, NULL, &m));
+  ST(dln_regression_reduce(w.Y, w.Y, NULL));
+
+  ST(dln_data_gaussian(NULL, 2, 2, 1.0, &m));
+  ST(dln_data_gaussian(w.rng, 2, 2, 1.0, NULL));
+  ST(dln_data_gaussian(w.rng, -2, 2, 1.0, &m));
+  double s[2] = {1, 2};
+  ST(dln_data_lowrank(NULL, 2, 2, 2, s, &m));
+  ST(dln_data_lowrank(w.rng, 2, 2, 2, NULL, &m));
+  ST(dln_data_lowrank(w.rng, 2, 2, 2, s, NULL));
+  ST(dln_data_lowrank(w.rng, 2, 2, 3, s, &m));
+  ST(dln_data_symmetric(NULL, 2, s, &m));
+  ST(dln_data_symmetric(w.rng, 2, NULL, &m));
+  ST(dln_data_symmetric(w.rng, 2, s, NULL));
+  dln_mat *X = NULL, *Yr = NULL;
+  ST(dln_data_regression(NULL, 3, 2, 5, 0, NULL, 0.0, &X, &Yr));
+  ST(dln_data_regression(w.rng, 3, 2, 5, 0, NULL, 0.0, NULL, &Yr));
+  ST(dln_data_regression(w.rng, 3, 2, 5, 0, NULL, 0.0, &X, NULL));
+  ST(dln_data_regression(w.rng, -3, 2, 5, 0, NULL, 0.0, &X, &Yr));
+  ST(dln_data_sensing(NULL, w.Y, 4, &X, &Yr));
+  ST(dln_data_sensing(w.rng, NULL, 4, &X, &Yr));
+  ST(dln_data_sensing(w.rng, w.Y, 4, NULL, &Yr));
+  ST(dln_data_sensing(w.rng, w.Y, 4, &X, NULL));
+  ST(dln_data_completion(NULL, w.Y, 2, &m));
+  ST(dln_data_completion(w.rng, NULL, 2, &m));
+  ST(dln_data_completion(w.rng, w.Y, 2, NULL));
+  ST(dln_data_completion(w.rng, w.Y, 7, &m));
+
+  double sc[2] = {1, 1};
+  dln_mat *layers[2] = {w.Y, w.Y};
+  ST(dln_init_gaussian(NULL, w.theta, w.rng, 1.0, sc));
+  ST(dln_init_gaussian(w.net, NULL, w.rng, 1.0, sc));
+  ST(dln_init_gaussian(w.net, w.theta, NULL, 1.0, sc));
+  ST(dln_init_width_scaled(NULL, w.theta, w.rng, 1.0));
+  ST(dln_init_width_scaled(w.net, NULL, w.rng, 1.0));
+  ST(dln_init_width_scaled(w.net, w.theta, NULL, 1.0));
+  ST(dln_init_balanced(NULL, w.theta, w.Y, w.rng));
+  ST(dln_init_balanced(w.net, NULL, w.Y, w.rng));
+  ST(dln_init_balanced(w.net, w.theta, NULL, w.rng));
+  ST(dln_init_spectral_symmetric(NULL, w.theta, w.Y, s));
+  ST(dln_init_spectral_symmetric(w.net, NULL, w.Y, s));
+  ST(dln_init_spectral_symmetric(w.net, w.theta, NULL, s));
+  ST(dln_init_spectral_symmetric(w.net, w.theta, w.Y, NULL));
+  ST(dln_init_spectral_asymmetric(NULL, w.theta, w.Y, s, s, w.rng));
+  ST(dln_init_spectral_asymmetric(w.net, NULL, w.Y, s, s, w.rng));
+  ST(dln_init_spectral_asymmetric(w.net, w.theta, NULL, s, s, w.rng));
+  ST(dln_init_spectral_asymmetric(w.net, w.theta, w.Y, NULL, s, w.rng));
+  ST(dln_init_spectral_asymmetric(w.net, w.theta, w.Y, s, NULL, w.rng));
+  ST(dln_init_orthogonal_minnorm(NULL, w.theta, w.Y, w.rng, 1.0));
+  ST(dln_init_orthogonal_minnorm(w.net, NULL, w.Y, w.rng, 1.0));
+  ST(dln_init_orthogonal_minnorm(w.net, w.theta, NULL, w.rng, 1.0));
+  ST(dln_init_orthogonal_minnorm(w.net, w.theta, w.Y, NULL, 1.0));
+  ST(dln_init_from_layers(NULL, w.theta, layers, 2));
+  ST(dln_init_from_layers(w.net, NULL, layers, 2));
+  ST(dln_init_from_layers(w.net, w.theta, NULL, 2));
+  ST(dln_init_from_layers(w.net, w.theta, layers, 3));
+  dln_mat *holes[2] = {w.Y, NULL};
+  ST(dln_init_from_layers(w.net, w.theta, holes, 2));
+
+  dln_init_options io;
+  memset(&io, 0, sizeof io);
+  dln_init_context ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.depth = 2, ctx.widths = widths;
+  const char *field = NULL;
+  const dln_init_type *it = dln_init_at(0);
+  assert_non_null(it);
+  ST(dln_init_common_check(NULL, &ctx, &field));
+  ST(dln_init_common_check(&io, NULL, &field));
+  ST(dln_init_check_foreign(NULL, &io, &field));
+  ST(dln_init_check_foreign(it, NULL, &field));
+  ST(dln_init_check(NULL, &io, &ctx, &field));
+  ST(dln_init_check(it, NULL, &ctx, &field));
+  ST(dln_init_check(it, &io, NULL, &field));
+  NUL(dln_init_find(NULL));
+  NUL(dln_init_at(-1));
+  assert_null(dln_init_at(100000)); /* past the end: the iteration stops (no message) */
+  NUL(dln_init_name_at(-1));
+  assert_null(dln_init_name_at(100000)); /* past the end: the iteration stops (no message) */
+  ST(dln_init_register(NULL));
+
+  dln_task_options to;
+  memset(&to, 0, sizeof to);
+  dln_task_data td;
+  memset(&td, 0, sizeof td);
+  const dln_task_type *tt = dln_task_at(0);
+  assert_non_null(tt);
+  NUL(dln_task_find(NULL));
+  NUL(dln_task_at(-1));
+  assert_null(dln_task_at(100000)); /* past the end: the iteration stops (no message) */
+  NUL(dln_task_name_at(-1));
+  assert_null(dln_task_name_at(100000)); /* past the end: the iteration stops (no message) */
+  ST(dln_task_register(NULL));
+  ST(dln_task_common_check(NULL, &to, &field));
+  ST(dln_task_common_check(tt, NULL, &field));
+  ST(dln_task_check_foreign(NULL, &to, &field));
+  ST(dln_task_check_foreign(tt, NULL, &field));
+  ST(dln_task_check(NULL, &to, &field));
+  ST(dln_task_check(tt, NULL, &field));
+  ST(dln_task_data_build(NULL, &to, w.rng, &td, &field));
+  ST(dln_task_data_build(tt, NULL, w.rng, &td, &field));
+  ST(dln_task_data_build(tt, &to, w.rng, NULL, &field));
+  SAFE(dln_task_data_free(NULL));
+  ZERO(dln_task_reads(NULL, "x"));
+  ZERO(dln_task_reads(tt, NULL));
+  NUL(dln_task_data_get(NULL, "x"));
+  NUL(dln_task_data_get(&td, NULL));
+  ST(dln_task_truth(NULL, w.rng, &m, &field));
+  ST(dln_task_check_size(NULL, 1e6, 1e6));
+  ST(dln_task_check_size("x", NAN, 2));
+  NUL(dln_task_unused_by(NULL, &to, "m"));
+  NUL(dln_task_unused_by(tt, NULL, "m"));
+  NUL(dln_task_unused_by(tt, &to, NULL));
+  ZERO(dln_task_owns_row(NULL, dln_task_common_rows()));
+  ZERO(dln_task_owns_row(tt, NULL));
+  ST(dln_task_truth(&to, w.rng, NULL, &field));
+  free_world(&w);
+  DONE();
+}
+
+/* ------------------------------------------------------------------ dynamics: train, integrator, e2e */
+
+static void test_dynamics(void **state) {
+  (void)state;
+  nbad = 0;
+  world w = make_world();
+  dln_train_options o;
+  dln_train_default_options(&o);
+  o.t_end = 0.1;
+  dln_train_result r;
+  double times[4];
+  assert_string_equal(dln_stop_reason_name(-1), "none"); /* documented: unknown reasons */
+  assert_string_equal(dln_stop_reason_name(1000), "none");
+  SAFE(dln_train_default_options(NULL));
+  ST(dln_train_check(NULL));
+  NEG(dln_train_nsamples(NULL));
+  ST(dln_train_sample_times(NULL, times));
+  ST(dln_train_sample_times(&o, NULL));
+  ST(dln_train(NULL, w.loss, w.theta, &o, NULL, NULL, &r));
+  ST(dln_train(w.net, NULL, w.theta, &o, NULL, NULL, &r));
+  ST(dln_train(w.net, w.loss, NULL, &o, NULL, NULL, &r));
+  ST(dln_train(w.net, w.loss, w.theta, NULL, NULL, NULL, &r));
+  ST(dln_train(w.net, w.loss, w.theta, &o, NULL, NULL, NULL));
+  ST(dln_train_sampled(NULL, w.loss, w.theta, &o, NULL, NULL, &r));
+  ST(dln_train_sampled(w.net, NULL, w.theta, &o, NULL, NULL, &r));
+  ST(dln_train_sampled(w.net, w.loss, NULL, &o, NULL, NULL, &r));
+  ST(dln_train_sampled(w.net, w.loss, w.theta, NULL, NULL, NULL, &r));
+  ST(dln_train_sampled(w.net, w.loss, w.theta, &o, NULL, NULL, NULL));
+  dln_sampler smp = {1, NULL, NULL};
+  dln_table *tab = NULL;
+  const char *names[1] = {"x"};
+  assert_int_equal(dln_table_alloc(&tab, 1, names, 300), DLN_OK);
+  ST(dln_train_sampled(w.net, w.loss, w.theta, &o, &smp, tab, &r)); /* sampler without eval */
+  dln_table_free(tab);
+
+  double x[2] = {0, 0}, f[2];
+  ZERO(dln_system_size(NULL)); /* documented: 0 for NULL */
+  NEG(dln_system_rhs(NULL, x, f));
+  NEG(dln_system_hvp(NULL, x, x, f));
+  ZERO(dln_system_has_hvp(NULL));
+  NANV(dln_system_loss(NULL, x));
+  NUL(dln_system_options(NULL));
+  NUL(dln_integrator_find(NULL));
+  NUL(dln_integrator_at(-1));
+  assert_null(dln_integrator_at(100000)); /* past the end: the iteration stops (no message) */
+  NUL(dln_integrator_name_at(-1));
+  assert_null(dln_integrator_name_at(100000)); /* past the end: the iteration stops (no message) */
+  ST(dln_integrator_register(NULL));
+
+  dln_e2e *e = NULL;
+  double *b = w.buf, nrm, lv;
+  ST(dln_e2e_alloc(NULL, w.loss, 2));
+  ST(dln_e2e_alloc(&e, NULL, 2));
+  ST(dln_e2e_alloc(&e, w.loss, 0));
+  SAFE(dln_e2e_free(NULL));
+  NEG(dln_e2e_depth(NULL));
+  NEG(dln_e2e_rows(NULL));
+  NEG(dln_e2e_cols(NULL));
+  NEG(dln_e2e_num_rhs(NULL));
+  NEG(dln_e2e_num_svd(NULL));
+  assert_int_equal(dln_e2e_alloc(&e, w.loss, 2), DLN_OK);
+  ST(dln_e2e_precondition(NULL, b, b, b));
+  ST(dln_e2e_precondition(e, NULL, b, b));
+  ST(dln_e2e_precondition(e, b, NULL, b));
+  ST(dln_e2e_precondition(e, b, b, NULL));
+  ST(dln_e2e_rhs(NULL, b, b, &lv));
+  ST(dln_e2e_rhs(e, NULL, b, &lv));
+  ST(dln_e2e_rhs(e, b, NULL, &lv));
+  ST(dln_e2e_grad_norm(NULL, b, &nrm));
+  ST(dln_e2e_grad_norm(e, NULL, &nrm));
+  ST(dln_e2e_grad_norm(e, b, NULL));
+  ST(dln_e2e_from_net(NULL, w.theta, 0, b));
+  ST(dln_e2e_from_net(w.net, NULL, 0, b));
+  ST(dln_e2e_from_net(w.net, w.theta, 0, NULL));
+  ST(dln_e2e_table_alloc(NULL, 4, &tab));
+  ST(dln_e2e_table_alloc(e, 4, NULL));
+  ST(dln_e2e_flow(NULL, b, &o, NULL, NULL, &r));
+  ST(dln_e2e_flow(e, NULL, &o, NULL, NULL, &r));
+  ST(dln_e2e_flow(e, b, NULL, NULL, NULL, &r));
+  ST(dln_e2e_flow(e, b, &o, NULL, NULL, NULL));
+  ST(dln_e2e_gd(NULL, b, &o, NULL, NULL, &r));
+  ST(dln_e2e_gd(e, NULL, &o, NULL, NULL, &r));
+  ST(dln_e2e_gd(e, b, NULL, NULL, NULL, &r));
+  ST(dln_e2e_gd(e, b, &o, NULL, NULL, NULL));
+  ST(dln_e2e_train(NULL, b, &o, NULL, &r));
+  ST(dln_e2e_train(e, NULL, &o, NULL, &r));
+  ST(dln_e2e_train(e, b, NULL, NULL, &r));
+  ST(dln_e2e_train(e, b, &o, NULL, NULL));
+  dln_e2e_free(e);
+  free_world(&w);
+  DONE();
+}
+
+/* ------------------------------------------------------------------ theory: closed forms, bounds, bias, landscape */
+
+static void test_theory(void **state) {
+  (void)state;
+  nbad = 0;
+  world w = make_world();
+  double *b = w.buf, v1, v2, v3;
+  int k;
+  dln_cf *cf = NULL;
+  char why[64];
+  ST(dln_cf_linear_alloc(NULL, w.net, w.loss, w.theta, 0));
+  ST(dln_cf_linear_alloc(&cf, NULL, w.loss, w.theta, 0));
+  ST(dln_cf_linear_alloc(&cf, w.net, NULL, w.theta, 0));
+  ST(dln_cf_linear_alloc(&cf, w.net, w.loss, NULL, 0));
+  ST(dln_cf_riccati_alloc(NULL, w.net, w.loss, w.theta, 0));
+  ST(dln_cf_riccati_alloc(&cf, NULL, w.loss, w.theta, 0));
+  ST(dln_cf_riccati_alloc(&cf, w.net, NULL, w.theta, 0));
+  ST(dln_cf_riccati_alloc(&cf, w.net, w.loss, NULL, 0));
+  ST(dln_cf_spectral_sym_alloc(NULL, w.net, w.loss, w.theta, 0));
+  ST(dln_cf_spectral_sym_alloc(&cf, NULL, w.loss, w.theta, 0));
+  ST(dln_cf_spectral_sym_alloc(&cf, w.net, NULL, w.theta, 0));
+  ST(dln_cf_spectral_sym_alloc(&cf, w.net, w.loss, NULL, 0));
+  ST(dln_cf_spectral_asym_alloc(NULL, w.net, w.loss, w.theta, 0));
+  ST(dln_cf_spectral_asym_alloc(&cf, NULL, w.loss, w.theta, 0));
+  ST(dln_cf_spectral_asym_alloc(&cf, w.net, NULL, w.theta, 0));
+  ST(dln_cf_spectral_asym_alloc(&cf, w.net, w.loss, NULL, 0));
+  ST(dln_cf_lambda_id_alloc(NULL, w.net, w.loss, w.theta, 0));
+  ST(dln_cf_lambda_id_alloc(&cf, NULL, w.loss, w.theta, 0));
+  ST(dln_cf_lambda_id_alloc(&cf, w.net, NULL, w.theta, 0));
+  ST(dln_cf_lambda_id_alloc(&cf, w.net, w.loss, NULL, 0));
+  ST(dln_cf_aligned_alloc(NULL, w.net, w.loss, w.theta, 0));
+  ST(dln_cf_aligned_alloc(&cf, NULL, w.loss, w.theta, 0));
+  ST(dln_cf_aligned_alloc(&cf, w.net, NULL, w.theta, 0));
+  ST(dln_cf_aligned_alloc(&cf, w.net, w.loss, NULL, 0));
+  ST(dln_cf_select(NULL, w.net, w.loss, w.theta, 0, why, sizeof why));
+  ST(dln_cf_select(&cf, NULL, w.loss, w.theta, 0, why, sizeof why));
+  ST(dln_cf_select(&cf, w.net, NULL, w.theta, 0, why, sizeof why));
+  ST(dln_cf_select(&cf, w.net, w.loss, NULL, 0, why, sizeof why));
+  SAFE(dln_cf_free(NULL));
+  ZERO(dln_cf_kind_of(NULL)); /* documented: 0, "" for NULL */
+  ZERO(strlen(dln_cf_name(NULL)));
+  ZERO(dln_cf_rows(NULL));
+  ZERO(dln_cf_cols(NULL));
+  ZERO(dln_cf_ncomponents(NULL));
+  ST(dln_cf_eval(NULL, 0, b));
+  ST(dln_cf_components(NULL, 0, b));
+  ST(dln_cf_component_params(NULL, 0, &v1, &v2, &v3));
+  ST(dln_cf_gram(NULL, 0, b));
+  ST(dln_cf_distance(NULL, w.theta, 0, NULL, &v1));
+  ST(dln_cf_aligned_sv(2, 1.0, 1.0, 0.5, NULL));
+  ST(dln_cf_aligned_sv(0, 1.0, 1.0, 0.5, &v1));
+  /* a valid closed form for the index and buffer checks: depth 1 (001 eq. 4) */
+  {
+    dln_net *n1 = NULL;
+    int wd[2] = {3, 2};
+    assert_int_equal(dln_net_alloc(&n1, 1, wd, 0), DLN_OK);
+    assert_int_equal(dln_cf_linear_alloc(&cf, n1, w.loss, w.theta, 0), DLN_OK);
+    ST(dln_cf_eval(cf, 0, NULL));
+    ST(dln_cf_components(cf, 0, NULL));
+    ST(dln_cf_component_params(cf, 0, &v1, &v2, &v3)); /* eq. 4 has no components */
+    ST(dln_cf_component_params(cf, -1, &v1, &v2, &v3));
+    ST(dln_cf_gram(cf, 0, NULL));
+    ST(dln_cf_distance(n1, NULL, 0, cf, &v1));
+    ST(dln_cf_distance(n1, w.theta, 0, cf, NULL));
+    ST(dln_cf_distance(NULL, w.theta, 0, cf, &v1));
+    dln_cf_free(cf);
+    dln_net_free(n1);
+  }
+
+  dln_curve c;
+  memset(&c, 0, sizeof c);
+  dln_verdict vd;
+  MSG(dln_curve_arrays(NULL, 3, b, b));
+  MSG(dln_curve_arrays(&c, 3, NULL, b));
+  ST(dln_curve_from_table(NULL, NULL, "x"));
+  ST(dln_curve_from_table(&c, NULL, "x"));
+  ST(dln_fit_rate(NULL, 0, 1, &v1, &k));
+  c.n = 3; /* arrays NULL */
+  ST(dln_fit_rate(&c, 0, 1, &v1, &k));
+  ST(dln_theory_imbalance_c(NULL, NULL, w.theta, &v1, NULL, NULL, NULL, NULL));
+  ST(dln_theory_imbalance_c(w.net, NULL, NULL, &v1, NULL, NULL, NULL, NULL));
+  ST(dln_theory_deficiency_margin(NULL, b, &v1));
+  ST(dln_theory_deficiency_margin(w.loss, NULL, &v1));
+  ST(dln_theory_deficiency_margin(w.loss, b, NULL));
+  ST(dln_bound_dissipation(NULL, w.loss, w.theta, b, 0, &vd));
+  ST(dln_bound_dissipation(w.net, NULL, w.theta, b, 0, &vd));
+  ST(dln_bound_dissipation(w.net, w.loss, NULL, b, 0, &vd));
+  ST(dln_bound_dissipation(w.net, w.loss, w.theta, b, 0, NULL));
+  memset(&c, 0, sizeof c);
+  ST(dln_bound_imbalance_rate(NULL, w.loss, NULL, w.theta, &c, 0, &vd));
+  ST(dln_bound_imbalance_rate(w.net, NULL, NULL, w.theta, &c, 0, &vd));
+  ST(dln_bound_imbalance_rate(w.net, w.loss, NULL, NULL, &c, 0, &vd));
+  ST(dln_bound_imbalance_rate(w.net, w.loss, NULL, w.theta, NULL, 0, &vd));
+  ST(dln_bound_imbalance_rate(w.net, w.loss, NULL, w.theta, &c, 0, NULL));
+  ST(dln_bound_pyramidal(NULL, w.loss, w.theta, &c, 0, &vd));
+  ST(dln_bound_pyramidal(w.net, NULL, w.theta, &c, 0, &vd));
+  ST(dln_bound_pyramidal(w.net, w.loss, NULL, &c, 0, &vd));
+  ST(dln_bound_pyramidal(w.net, w.loss, w.theta, NULL, 0, &vd));
+  ST(dln_bound_pyramidal(w.net, w.loss, w.theta, &c, 0, NULL));
+  ST(dln_bound_deficiency(NULL, w.loss, w.theta, &c, 0.1, 0, &vd));
+  ST(dln_bound_deficiency(w.net, NULL, w.theta, &c, 0.1, 0, &vd));
+  ST(dln_bound_deficiency(w.net, w.loss, NULL, &c, 0.1, 0, &vd));
+  ST(dln_bound_deficiency(w.net, w.loss, w.theta, NULL, 0.1, 0, &vd));
+  ST(dln_bound_deficiency(w.net, w.loss, w.theta, &c, 0.1, 0, NULL));
+  ST(dln_bound_rate_imbalance(NULL, w.loss, NULL, w.theta, &v1, &v2));
+  ST(dln_bound_rate_imbalance(w.net, NULL, NULL, w.theta, &v1, &v2));
+  ST(dln_bound_rate_imbalance(w.net, w.loss, NULL, NULL, &v1, &v2));
+  ST(dln_bound_rate_pyramidal(NULL, w.loss, w.theta, &v1, &v2));
+  ST(dln_bound_rate_pyramidal(w.net, NULL, w.theta, &v1, &v2));
+  ST(dln_bound_rate_pyramidal(w.net, w.loss, NULL, &v1, &v2));
+  ST(dln_bound_rate_deficiency(NULL, w.loss, w.theta, &v1, &v2));
+  ST(dln_bound_rate_deficiency(w.net, NULL, w.theta, &v1, &v2));
+  ST(dln_bound_rate_deficiency(w.net, w.loss, NULL, &v1, &v2));
+  ST(dln_bound_gd_remark2(NULL, w.loss, w.theta, 0.1, &c, 0, &vd));
+  ST(dln_bound_gd_remark2(w.net, NULL, w.theta, 0.1, &c, 0, &vd));
+  ST(dln_bound_gd_remark2(w.net, w.loss, NULL, 0.1, &c, 0, &vd));
+  ST(dln_bound_gd_remark2(w.net, w.loss, w.theta, 0.1, NULL, 0, &vd));
+  ST(dln_bound_gd_remark2(w.net, w.loss, w.theta, 0.1, &c, 0, NULL));
+  ST(dln_bound_component_rates(NULL, NULL, 0, 1, 0, &v1, &v2, &vd));
+
+  /* bias.h */
+  double s[3] = {3, 2, 1};
+  NANV(dln_schatten(3, NULL, 1.0));
+  NANV(dln_schatten(-1, s, 1.0));
+  NANV(dln_effective_rank(3, NULL));
+  NANV(dln_effective_rank(-1, s));
+  NANV(dln_stable_rank(3, NULL));
+  NANV(dln_stable_rank(-1, s));
+  dln_bias *bi = NULL;
+  dln_bias_result br;
+  int sign;
+  ST(dln_bias_alloc(NULL, 2, 3));
+  ST(dln_bias_alloc(&bi, 0, 3));
+  SAFE(dln_bias_free(NULL));
+  ST(dln_bias_singular_values(NULL, b, s));
+  ST(dln_bias_svd(NULL, b, b, s, b));
+  NUL(dln_bias_svd_u(NULL));
+  NUL(dln_bias_svd_s(NULL));
+  NUL(dln_bias_svd_vt(NULL));
+  ST(dln_bias_det_sign(NULL, b, &sign, &v1));
+  ST(dln_bias_eval(NULL, b, NULL, &br));
+  NANV(dln_bias_schatten(NULL, 1.0));
+  assert_int_equal(dln_bias_alloc(&bi, 2, 3), DLN_OK);
+  ST(dln_bias_singular_values(bi, NULL, s));
+  ST(dln_bias_svd(bi, NULL, b, s, b));
+  ST(dln_bias_det_sign(bi, b, &sign, &v1)); /* 2 x 3 is not square */
+  ST(dln_bias_eval(bi, NULL, NULL, &br));
+  ST(dln_bias_eval(bi, b, NULL, NULL));
+  dln_bias_free(bi);
+  dln_orth *orth = NULL;
+  ST(dln_orth_alloc(NULL, w.net, w.Y));
+  ST(dln_orth_alloc(&orth, NULL, w.Y));
+  SAFE(dln_orth_free(NULL));
+  NEG(dln_orth_rank(NULL));
+  ST(dln_orth_eval(NULL, w.theta, &v1, &v2, &v3));
+
+  /* landscape.h */
+  dln_critval_options co;
+  dln_critval_default_options(&co);
+  SAFE(dln_critval_default_options(NULL));
+  dln_critval cv[8];
+  dln_critval_info ci;
+  ST(dln_critical_values(3, NULL, &co, cv, &ci));
+  ST(dln_critical_values(3, s, &co, NULL, &ci));
+  ST(dln_critical_values(-1, s, &co, cv, &ci));
+  ST(dln_critical_values_target(2, 3, NULL, &co, cv, &ci));
+  ST(dln_critical_values_target(2, 3, b, &co, NULL, &ci));
+  ST(dln_critical_values_target(-2, 3, b, &co, cv, &ci));
+  ZERO(dln_critval_distinct(3, NULL, 0, b)); /* documented: 0 for NULL */
+  ZERO(dln_critval_distinct(3, cv, 0, NULL));
+  ZERO(dln_net_min_width(NULL));
+  dln_stratum_options so;
+  dln_stratum_default_options(&so);
+  SAFE(dln_stratum_default_options(NULL));
+  dln_stratum sto;
+  ST(dln_stratum_classify(2, 3, NULL, b, &so, &sto));
+  ST(dln_stratum_classify(2, 3, b, NULL, &so, &sto));
+  ST(dln_stratum_classify(2, 3, b, b, &so, NULL));
+  ST(dln_stratum_classify(-2, 3, b, b, &so, &sto));
+  ST(dln_stratum_classify_net(NULL, w.loss, w.theta, &so, &sto));
+  ST(dln_stratum_classify_net(w.net, NULL, w.theta, &so, &sto));
+  ST(dln_stratum_classify_net(w.net, w.loss, NULL, &so, &sto));
+  ST(dln_stratum_classify_net(w.net, w.loss, w.theta, &so, NULL));
+  dln_lanczos_options lo;
+  dln_lanczos_default_options(&lo);
+  SAFE(dln_lanczos_default_options(NULL));
+  dln_lanczos *lz = NULL;
+  dln_lanczos_result lr;
+  ST(dln_lanczos_alloc(NULL, w.net, 5));
+  ST(dln_lanczos_alloc(&lz, NULL, 5));
+  ST(dln_lanczos_alloc(&lz, w.net, 0));
+  SAFE(dln_lanczos_free(NULL));
+  ST(dln_lanczos_run(NULL, w.loss, w.theta, &lo, &lr));
+  NUL(dln_lanczos_vec_min(NULL));
+  NUL(dln_lanczos_vec_max(NULL));
+  assert_string_equal(dln_point_kind_name(-1), "unknown"); /* documented */
+  assert_string_equal(dln_point_kind_name(1000), "unknown");
+  dln_point_options po;
+  dln_point_default_options(&po);
+  SAFE(dln_point_default_options(NULL));
+  dln_point_result pr;
+  ST(dln_point_classify(NULL, w.loss, w.theta, &po, &pr));
+  assert_int_equal(dln_lanczos_alloc(&lz, w.net, 5), DLN_OK);
+  ST(dln_lanczos_run(lz, NULL, w.theta, &lo, &lr));
+  ST(dln_lanczos_run(lz, w.loss, NULL, &lo, &lr));
+  ST(dln_lanczos_run(lz, w.loss, w.theta, &lo, NULL));
+  ST(dln_point_classify(lz, NULL, w.theta, &po, &pr));
+  ST(dln_point_classify(lz, w.loss, NULL, &po, &pr));
+  ST(dln_point_classify(lz, w.loss, w.theta, &po, NULL));
+  dln_lanczos_free(lz);
+  dln_equilibrium eq;
+  ST(dln_equilibrium_check(NULL, w.loss, w.theta, 0, &eq));
+  ST(dln_equilibrium_check(w.net, NULL, w.theta, 0, &eq));
+  ST(dln_equilibrium_check(w.net, w.loss, NULL, 0, &eq));
+  ST(dln_equilibrium_check(w.net, w.loss, w.theta, 0, NULL));
+  dln_sigma_dot *sd = NULL;
+  ST(dln_sigma_dot_alloc(NULL, w.net));
+  ST(dln_sigma_dot_alloc(&sd, NULL));
+  SAFE(dln_sigma_dot_free(NULL));
+  ST(dln_sigma_dot_predicted(NULL, w.loss, w.theta, b, b));
+  ST(dln_sigma_dot_measured(NULL, w.loss, w.theta, b, b));
+  ST(dln_sigma_dot_compare(NULL, w.loss, w.theta, b, b, b));
+  NUL(dln_sigma_dot_wdot(NULL));
+  assert_int_equal(dln_sigma_dot_alloc(&sd, w.net), DLN_OK);
+  ST(dln_sigma_dot_predicted(sd, NULL, w.theta, b, b));
+  ST(dln_sigma_dot_predicted(sd, w.loss, NULL, b, b));
+  ST(dln_sigma_dot_measured(sd, NULL, w.theta, b, b));
+  ST(dln_sigma_dot_measured(sd, w.loss, NULL, b, b));
+  ST(dln_sigma_dot_compare(sd, NULL, w.theta, b, b, b));
+  ST(dln_sigma_dot_compare(sd, w.loss, NULL, b, b, b));
+  dln_sigma_dot_free(sd);
+  free_world(&w);
+  DONE();
+}
+
+/* ------------------------------------------------------------------ observe */
+
+static void test_observe(void **state) {
+  (void)state;
+  nbad = 0;
+  world w = make_world();
+  dln_observer *obs = NULL;
+  const char *names[1] = {"loss"};
+  double row[64];
+  ST(dln_observer_alloc(NULL, w.net, w.loss, w.theta, DLN_OBS_LOSS));
+  ST(dln_observer_alloc(&obs, NULL, w.loss, w.theta, DLN_OBS_LOSS));
+  ST(dln_observer_alloc(&obs, w.net, NULL, w.theta, DLN_OBS_LOSS));
+  ST(dln_observer_alloc_names(NULL, w.net, w.loss, w.theta, names, 1));
+  ST(dln_observer_alloc_names(&obs, NULL, w.loss, w.theta, names, 1));
+  ST(dln_observer_alloc_names(&obs, w.net, NULL, w.theta, names, 1));
+  ST(dln_observer_alloc_names(&obs, w.net, w.loss, w.theta, NULL, 1));
+  const char *holes[1] = {NULL};
+  ST(dln_observer_alloc_names(&obs, w.net, w.loss, w.theta, holes, 1));
+  SAFE(dln_observer_free(NULL));
+  NEG(dln_observer_ncols(NULL));
+  NUL(dln_observer_colname(NULL, 0));
+  NEG(dln_observer_col(NULL, "loss"));
+  ST(dln_observer_eval(NULL, 0, 0, w.theta, row));
+  ZERO(strlen(dln_observer_label(NULL, "loss"))); /* documented: "" */
+  assert_int_equal(dln_observer_alloc(&obs, w.net, w.loss, w.theta, DLN_OBS_LOSS), DLN_OK);
+  NUL(dln_observer_colname(obs, -1));
+  NUL(dln_observer_colname(obs, dln_observer_ncols(obs)));
+  NEG(dln_observer_col(obs, NULL));
+  ST(dln_observer_eval(obs, 0, 0, NULL, row));
+  ST(dln_observer_eval(obs, 0, 0, w.theta, NULL));
+  ZERO(strlen(dln_observer_label(obs, NULL)));
+  dln_observer_free(obs);
+  NEG(dln_obs_add_col(NULL, "x%d", 0));
+  SAFE(dln_obs_note(NULL, "x", "y"));
+  SAFE(dln_obs_set_label(NULL, "x"));
+  ST(dln_observable_register(NULL));
+  NUL(dln_observable_find(NULL));
+  NUL(dln_observable_name_at(-1));
+  assert_null(dln_observable_name_at(100000)); /* past the end: the iteration stops (no message) */
+  free_world(&w);
+  DONE();
+}
+
+/* ------------------------------------------------------------------ io, manifest */
+
+static void test_io(void **state) {
+  (void)state;
+  nbad = 0;
+  dln_mat *m = NULL;
+  double d[4] = {1, 2, 3, 4};
+  const char *dir = tu_tmpdir(0), *p = tu_path(dir, "x.npy");
+  unsigned char raw[4] = {0};
+  ST(dln_npy_read(NULL, &m));
+  ST(dln_npy_read(p, NULL));
+  ST(dln_npy_parse("x", NULL, 10, &m));
+  ST(dln_npy_parse("x", raw, sizeof raw, NULL));
+  ST(dln_npy_write(NULL, 2, 2, d, 0));
+  ST(dln_npy_write(p, 2, 2, NULL, 0));
+  ST(dln_npy_write(p, -2, 2, d, 0));
+  ST(dln_csv_read(NULL, &m));
+  ST(dln_csv_read(p, NULL));
+  ST(dln_csv_write(NULL, 2, 2, d, NULL));
+  ST(dln_csv_write(tu_path(dir, "x.csv"), 2, 2, NULL, NULL));
+  ST(dln_csv_write(tu_path(dir, "x.csv"), -2, 2, d, NULL));
+  ST(dln_table_write_csv(NULL, tu_path(dir, "t.csv")));
+  FILE *fp = NULL;
+  ST(dln_input_open(NULL, &fp));
+  ST(dln_input_open(p, NULL));
+  ST(dln_input_open(dir, &fp)); /* a folder is not an input file */
+  ST(dln_matrix_load(NULL, &m));
+  ST(dln_matrix_load(p, NULL));
+  dln_afile *af = NULL;
+  ST(dln_afile_open(NULL, p));
+  ST(dln_afile_open(&af, NULL));
+  NUL(dln_afile_stream(NULL));
+  ST(dln_afile_commit(NULL));
+  SAFE(dln_afile_abort(NULL));
+  ST(dln_write_file_atomic(NULL, d, 4));
+  ST(dln_write_file_atomic(p, NULL, 4));
+  ST(dln_mkdir_p(NULL));
+  NUL(dln_path_join(NULL, "x"));
+  NUL(dln_path_join(dir, NULL));
+
+  char id[DLN_RUN_ID_LEN + 1], hex[65], why[64];
+  long long bytes;
+  ST(dln_run_id_new(NULL));
+  ST(dln_file_sha256(NULL, hex, &bytes));
+  ST(dln_file_sha256(p, NULL, &bytes));
+  assert_int_equal(dln_manifest_name_ok(NULL), 0);
+  const char *files[1] = {"x.npy"};
+  (void)id;
+  ST(dln_manifest_write(NULL, "id", "run", 1, files, 1));
+  ST(dln_manifest_write(dir, NULL, "run", 1, files, 1));
+  ST(dln_manifest_write(dir, "id", NULL, 1, files, 1));
+  ST(dln_manifest_write(dir, "id", "run", 1, NULL, 1));
+  dln_manifest *mf = NULL;
+  ST(dln_manifest_read(NULL, &mf));
+  ST(dln_manifest_read(dir, NULL));
+  SAFE(dln_manifest_free(NULL));
+  NEG(dln_manifest_find(NULL, "x"));
+  ST(dln_manifest_verify(NULL, dir, why, sizeof why));
+  tu_rmtree(dir);
+  DONE();
+}
+
+/* ------------------------------------------------------------------ run: spec, run, ensemble, check */
+
+static void test_run(void **state) {
+  (void)state;
+  nbad = 0;
+  dln_spec spec;
+  memset(&spec, 0, sizeof spec);
+  char buf[64];
+  int *widths = NULL, n = 0;
+  NUL(dln_spec_find(NULL));
+  ST(dln_spec_default(NULL));
+  SAFE(dln_spec_free(NULL));
+  assert_int_equal(dln_spec_default(&spec), DLN_OK);
+  const dln_spec_option *so = dln_spec_find("t_end");
+  assert_non_null(so);
+  ST(dln_spec_copy(NULL, &spec));
+  ST(dln_spec_copy(&spec, NULL));
+  ST(dln_spec_set(NULL, "t_end", "1"));
+  ST(dln_spec_set(&spec, NULL, "1"));
+  ST(dln_spec_set(&spec, "t_end", NULL));
+  ST(dln_spec_from_json_file(NULL, "x.json"));
+  ST(dln_spec_from_json_file(&spec, NULL));
+  ST(dln_spec_from_json_string(NULL, "x", "{}"));
+  ST(dln_spec_from_json_string(&spec, "x", NULL));
+  ST(dln_spec_check(NULL));
+  ST(dln_spec_check_unused(NULL));
+  NUL(dln_spec_where(NULL, "t_end", buf, sizeof buf));
+  NUL(dln_spec_where(&spec, NULL, buf, sizeof buf));
+  NUL(dln_spec_where(&spec, "t_end", NULL, sizeof buf));
+  NUL(dln_spec_value_text(NULL, so, buf, sizeof buf));
+  NUL(dln_spec_value_text(&spec, NULL, buf, sizeof buf));
+  NUL(dln_spec_value_text(&spec, so, NULL, sizeof buf));
+  SAFE(dln_spec_write_options(NULL));
+  ZERO(dln_spec_is_output(NULL));
+  NUL(dln_spec_type_block(NULL, dln_train_option_rows()));
+  NUL(dln_spec_type_block(&spec, NULL));
+  NUL(dln_spec_field(NULL, so));
+  NUL(dln_spec_field(&spec, NULL));
+  ZERO(dln_spec_observe_flags(NULL)); /* documented: 0 for NULL */
+  ST(dln_spec_resolve_widths(NULL, &widths, &n));
+  ST(dln_spec_resolve_widths(&spec, NULL, &n));
+  ST(dln_spec_resolve_widths(&spec, &widths, NULL));
+
+  dln_run_result rr; /* (NULL results are allowed: the runs are not started here) */
+  ST(dln_run(NULL, NULL, &rr));
+  ST(dln_run_noplot(NULL, NULL, &rr));
+  ST(dln_run_resume(NULL, NULL, &rr));
+  ST(dln_run_resume_noplot(NULL, NULL, &rr));
+  ST(dln_run_resume_spec(NULL, &spec));
+  ST(dln_run_resume_spec("/tmp", NULL));
+  ST(dln_run_fig1(NULL, NULL, NULL, &rr));
+  ST(dln_run_fig1_defaults(NULL));
+
+  dln_sweep sw;
+  dln_sweep_init(&sw);
+  SAFE(dln_sweep_init(NULL));
+  SAFE(dln_sweep_free(NULL));
+  const char *vals[1] = {"1"}, *nm[1] = {"t_end"};
+  ST(dln_sweep_add_axis(NULL, "t_end", 1, vals));
+  ST(dln_sweep_add_axis(&sw, NULL, 1, vals));
+  ST(dln_sweep_add_axis(&sw, "t_end", 1, NULL));
+  ST(dln_sweep_add_axis(&sw, "t_end", -1, vals));
+  ST(dln_sweep_add_range(NULL, "seed", 0, 2, 1));
+  ST(dln_sweep_add_range(&sw, NULL, 0, 2, 1));
+  ST(dln_sweep_add_run(NULL, 1, nm, vals));
+  ST(dln_sweep_add_run(&sw, 1, NULL, vals));
+  ST(dln_sweep_add_run(&sw, 1, nm, NULL));
+  ZERO(dln_sweep_nruns(NULL));
+  ST(dln_sweep_from_json_file(NULL, "x.json"));
+  ST(dln_sweep_from_json_file(&sw, NULL));
+  ST(dln_sweep_from_json_string(NULL, "x", "{}"));
+  ST(dln_sweep_from_json_string(&sw, "x", NULL));
+  dln_ensemble_options eo;
+  dln_ensemble_default_options(&eo);
+  SAFE(dln_ensemble_default_options(NULL));
+  dln_ensemble_result er;
+  ST(dln_ensemble_run(NULL, &sw, &eo, &er));
+  ST(dln_ensemble_run(&spec, NULL, &eo, &er));
+  dln_sweep_free(&sw);
+
+  dln_check_options co;
+  dln_check_default_options(&co);
+  SAFE(dln_check_default_options(NULL));
+  dln_check_report rep;
+  memset(&rep, 0, sizeof rep);
+  ST(dln_check_folder(NULL, &co, &rep));
+  dln_check_report_free(&rep);
+  ST(dln_check_folder(tu_tmpdir(1), &co, NULL));
+  SAFE(dln_check_report_free(NULL));
+  SAFE(dln_check_print(NULL, stderr));
+  SAFE(dln_check_print(&rep, NULL));
+  ST(dln_check_write_json(NULL, "x.json"));
+  ST(dln_check_write_json(&rep, NULL));
+  tu_rmtree(tu_tmpdir(1));
+  dln_spec_free(&spec);
+  DONE();
+}
+
+int main(void) {
+  tu_seed(11);
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_core),   cmocka_unit_test(test_model),
+                                     cmocka_unit_test(test_dynamics), cmocka_unit_test(test_theory),
+                                     cmocka_unit_test(test_observe), cmocka_unit_test(test_io),
+                                     cmocka_unit_test(test_run)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
