@@ -109,11 +109,25 @@ static void load_cases(void) {
   } /* text is kept: the cases point into it */
 }
 
-/* One setup action in the case folder: file NAME=TEXT | fifo NAME | dir NAME | link NAME=TARGET | npy NAME=RxC:V. */
+/* Run dln ARGS (space-separated) in the case folder; it must succeed (an earlier run). */
+static void setup_dln(const char *dir, char *args) {
+  char *argv[64] = {0};
+  split(args, " ", argv, 63);
+  int rc = tu_wait(tu_spawn(DLN_CLI, (const char *const *)argv, dir));
+  if (rc != 0) print_error("cases.tsv: setup 'dln %s' exited %d\n", args, rc);
+  assert_int_equal(rc, 0);
+}
+
+/* One setup action in the case folder: file NAME=TEXT | fifo NAME | dir NAME | link NAME=TARGET |
+ * npy NAME=RxC:V | dln ARGS. */
 static void setup_one(const char *dir, char *act) {
   char *sp = strchr(act, ' ');
   assert_non_null(sp);
   *sp = '\0';
+  if (strcmp(act, "dln") == 0) {
+    setup_dln(dir, sp + 1);
+    return;
+  }
   char *arg = sp + 1, *eq = strchr(arg, '=');
   if (eq) *eq = '\0';
   const char *path = tu_path(dir, arg);
@@ -125,6 +139,7 @@ static void setup_one(const char *dir, char *act) {
     assert_int_equal(fwrite(eq + 1, 1, n, fp), n);
     assert_int_equal(fclose(fp), 0);
   } else if (strcmp(act, "fifo") == 0) {
+    (void)unlink(path); /* replaces a file of an earlier run */
     assert_int_equal(mkfifo(path, 0644), 0);
   } else if (strcmp(act, "link") == 0) {
     assert_non_null(eq);
@@ -146,14 +161,41 @@ static void setup_one(const char *dir, char *act) {
   }
 }
 
-/* One check afterwards: exists PATH | absent PATH | size PATH BYTES. */
-static void check_after(const char *dir, char *chk) {
+/* The bytes of a file (NULL if it cannot be read), their number in *n. */
+static char *read_bytes(const char *path, size_t *n) {
+  struct stat sb;
+  if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return NULL;
+  char *b = tu_slurp(path);
+  *n = (size_t)sb.st_size;
+  return b;
+}
+
+/* Before dln runs: the bytes of every file named by a "same PATH" check (kept[i] for check i). */
+static void snapshot(const char *dir, char **chks, int nc, char **kept, size_t *nkept) {
+  for (int i = 0; i < nc; ++i) {
+    const char *c = chks[i] + strspn(chks[i], " ");
+    kept[i] = strncmp(c, "same ", 5) == 0 ? read_bytes(tu_path(dir, c + 5), &nkept[i]) : NULL;
+    if (strncmp(c, "same ", 5) == 0 && !kept[i]) print_error("%s: expected a file before dln runs\n", c + 5);
+    if (strncmp(c, "same ", 5) == 0) assert_non_null(kept[i]);
+  }
+}
+
+/* One check afterwards: exists PATH | absent PATH | size PATH BYTES | same PATH (the bytes it
+ * had before dln ran; kept, nkept). */
+static void check_after(const char *dir, char *chk, const char *kept, size_t nkept) {
   char *w[3] = {0};
   int n = split(chk, " ", w, 3);
   assert_true(n >= 2);
   struct stat sb;
   int ex = stat(tu_path(dir, w[1]), &sb) == 0;
-  if (strcmp(w[0], "exists") == 0 || strcmp(w[0], "absent") == 0) {
+  if (strcmp(w[0], "same") == 0) {
+    size_t nnow = 0;
+    char *now_b = read_bytes(tu_path(dir, w[1]), &nnow);
+    int same = now_b && kept && nnow == nkept && memcmp(now_b, kept, nkept) == 0;
+    if (!same) print_error("%s: expected the bytes it had before dln ran, found %s\n", w[1], now_b ? "others" : "no file");
+    free(now_b);
+    assert_true(same);
+  } else if (strcmp(w[0], "exists") == 0 || strcmp(w[0], "absent") == 0) {
     if (ex != (w[0][0] == 'e')) print_error("%s: expected %s\n", w[1], w[0]);
     assert_int_equal(ex, w[0][0] == 'e');
   } else if (strcmp(w[0], "size") == 0 && n == 3) {
@@ -197,6 +239,10 @@ static void run_case(void **state) {
   int na = setup ? split(setup, ";", acts, 32) : 0;
   for (int i = 0; i < na; ++i) setup_one(dir, acts[i] + strspn(acts[i], " "));
   split(args, " ", argv, 63);
+  char *kept[16] = {0};
+  size_t nkept[16] = {0};
+  int nc = after ? split(after, ";", chks, 16) : 0;
+  snapshot(dir, chks, nc, kept, nkept);
   double secs = 0;
   int rc = run_limited(dir, (const char *const *)argv, &secs);
   if (secs > max_seconds) max_seconds = secs;
@@ -209,8 +255,10 @@ static void run_case(void **state) {
   assert_int_equal(rc, c->code);
   assert_true(tu_count_lines(err) <= 1);
   if (c->fragment) assert_non_null(strstr(err, c->fragment));
-  int nc = after ? split(after, ";", chks, 16) : 0;
-  for (int i = 0; i < nc; ++i) check_after(dir, chks[i] + strspn(chks[i], " "));
+  for (int i = 0; i < nc; ++i) {
+    check_after(dir, chks[i] + strspn(chks[i], " "), kept[i], nkept[i]);
+    free(kept[i]);
+  }
   free(err);
   free(setup);
   free(args);

@@ -52,8 +52,9 @@ int dln_manifest_name_ok(const char *name);
 int dln_manifest_write(const char *dir, const char *run_id, const char *kind, int complete,
                        const char *const *names, size_t n);
 
-/* Read dir/manifest.json. DLN_EIO (message names the path) when it is absent or unreadable,
- * DLN_EFORMAT when malformed (including an unsafe name). *out is NULL on failure. */
+/* Read dir/manifest.json. DLN_EIO (message names the path) when it is absent, DLN_EFORMAT
+ * when it is not a regular file (a FIFO is refused without blocking) or malformed (including
+ * an unsafe name). *out is NULL on failure. */
 int dln_manifest_read(const char *dir, dln_manifest **out);
 void dln_manifest_free(dln_manifest *m);
 

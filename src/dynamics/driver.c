@@ -17,6 +17,7 @@
  * when the run is very stiff, continues with CVODE). The driver knows none of them by
  * name: a type flagged DLN_INTEG_NEEDS_HVP is refused once, up front, for a system
  * without Hessian-vector products. */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -281,6 +282,8 @@ typedef struct flow_run {
   double t, tprev, val;
   long steps, max_steps;
   int status;
+  double *fx, *fy;      /* scratch for flow_stationary */
+  double l0, ls, ts;     /* loss at the first check; at the start of a floor streak, its time (0: none) */
 } flow_run;
 
 /* What a step of drive_flow tells it: go on, stop (the result is complete; status may
@@ -420,10 +423,63 @@ static int flow_sample(flow_run *f) {
   return FLOW_STOPPED;
 }
 
-/* The stops after a step: convergence, t_end, cancellation. */
+/* 1 when the flow is stationary to working precision at θ: ‖f(θ)‖ ≤ 10 ‖f(θ + δ) − f(θ)‖
+ * with δ_i = ±ε|θ_i| (one rounding of each entry, signs mixed), i.e. the speed is no larger
+ * than what representing θ in double precision induces. Near an equilibrium with
+ * curvature λ the remaining motion is ‖f‖/λ, of the order of those roundings; a
+ * stationary point (f = 0) stays put. Without this test a long t_end made the step-size
+ * control chase rounding noise for hours. Not counted in grad_evals. */
+static int flow_stationary(flow_run *f, double *speed, double *noise) {
+  dln_run_ctx *c = f->c;
+  if (f->sys->rhs(c, f->theta, f->fx)) return 0;
+  for (size_t i = 0; i < f->n; ++i) {
+    double d = DBL_EPSILON * fabs(f->theta[i]);
+    f->ybuf[i] = f->theta[i] + (((i * 2654435761u) >> 7) & 1 ? d : -d);
+  }
+  if (f->sys->rhs(c, f->ybuf, f->fy)) return 0;
+  double s = 0, e = 0;
+  for (size_t i = 0; i < f->n; ++i) s += f->fx[i] * f->fx[i], e += (f->fy[i] - f->fx[i]) * (f->fy[i] - f->fx[i]);
+  *speed = sqrt(s);
+  *noise = sqrt(e);
+  return isfinite(s) && *speed <= 10 * *noise;
+}
+
+#define FLOOR_GROWTH 1000.0 /* a floor must last while t grows this much before the run stops */
+
+/* Every 16 steps before t_end: the stop at the loss floor. A check is "at the floor" when
+ * the flow is stationary to working precision (flow_stationary) or the loss is not below
+ * its value at the start of the streak of such checks by more than 1e-6 of it plus
+ * 1e3 ε L(start) (along an exact gradient flow dφ/dt = −|∇φ|² < 0 until it is
+ * stationary). When a streak lasts while t grows FLOOR_GROWTH-fold the run stops as
+ * converged: the integrator would only follow rounding or its own error (a long t_end made
+ * it do so for hours). Shorter floors (t_end within 1000x the time to reach the floor) run
+ * on to t_end as before. A resumed run starts a new streak. */
+static int flow_floor(flow_run *f) {
+  dln_run_ctx *c = f->c;
+  const dln_train_options *o = f->o;
+  if (f->t >= o->t_end || f->steps == 0 || (f->steps & 15) != 0) return FLOW_ON;
+  double speed = 0, noise = 0, val = f->sys->loss(c, f->theta);
+  if (!(f->l0 >= 0)) f->l0 = fabs(val);
+  int stat = flow_stationary(f, &speed, &noise);
+  int floor = stat; /* the velocity at rounding level only: a loss that merely stops falling may be a saddle's plateau */
+  if (!floor || f->ts == 0) { /* a new streak (or none) from here */
+    f->ts = floor || isfinite(val) ? f->t : 0;
+    f->ls = val;
+    return FLOW_ON;
+  }
+  if (f->t < FLOOR_GROWTH * f->ts) return FLOW_ON;
+  finish(c, DLN_STOP_CONVERGED, f->t,
+         "stationary to working precision at t = %.6g (step %ld): |d%s/dt| = %.3g <= 10 x %.3g, the change one rounding of %s "
+         "makes, with the loss at its floor since t = %.6g; integrating on to t_end = %.6g would only follow rounding noise",
+         f->t, f->steps, f->sys->state_name, speed, noise, f->sys->state_name, f->ts, o->t_end);
+  return FLOW_STOPPED;
+}
+
+/* The stops after a step: the loss floor (flow_floor), convergence, t_end, cancellation. */
 static int flow_after(flow_run *f) {
   dln_run_ctx *c = f->c;
   const dln_train_options *o = f->o;
+  if (flow_floor(f) != FLOW_ON) return FLOW_STOPPED;
   if (o->grad_tol > 0) {
     double gn = 0;
     if ((f->status = f->sys->grad_norm(c, f->theta, f->ybuf, &gn))) return FLOW_ERROR;
@@ -444,13 +500,16 @@ static int flow_after(flow_run *f) {
 }
 
 static int drive_flow(dln_run_ctx *c, double *theta) {
-  flow_run f = {c, dln_dyn_sys(c), c->opt, c->res, 0, NULL, theta, NULL, NULL, 0.0, 0.0, 0.0, 0, 0, DLN_OK};
+  flow_run f = {c, dln_dyn_sys(c), c->opt, c->res, 0, NULL, theta, NULL, NULL, 0.0, 0.0, 0.0, 0, 0, DLN_OK, NULL, NULL, -1.0, 0.0, 0.0};
   f.n = f.sys->size(c);
   f.ybuf = malloc(f.n * sizeof(double) + 1);
   f.prev = malloc(f.n * sizeof(double) + 1);
-  if (!f.ybuf || !f.prev) {
+  f.fx = malloc(2 * f.n * sizeof(double) + 1);
+  f.fy = f.fx ? f.fx + f.n : NULL;
+  if (!f.ybuf || !f.prev || !f.fx) {
     free(f.ybuf);
     free(f.prev);
+    free(f.fx);
     return dln_error(DLN_ENOMEM, "out of memory allocating flow buffers (%zu parameters)", f.n);
   }
   int act = FLOW_ERROR;
@@ -484,6 +543,7 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
   if (f.stp) f.stp->destroy(f.stp);
   free(f.ybuf);
   free(f.prev);
+  free(f.fx);
   return f.status;
 }
 

@@ -2,8 +2,12 @@
 #include "io/json_util.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "dln/error.h"
+#include "dln/io.h"
 
 /* failed sets on this thread; only ever grows, so marks nest */
 static _Thread_local unsigned long json_fails;
@@ -69,4 +73,16 @@ char *dln_json_dumps(const json_t *v, size_t flags) {
     return NULL;
   }
   return d.s;
+}
+
+json_t *dln_json_load_input(const char *path, size_t flags, json_error_t *err, int *st) {
+  FILE *fp = NULL;
+  *st = dln_input_open(path, &fp);
+  if (*st) {
+    if (err) snprintf(err->text, sizeof err->text, "not a readable regular file");
+    return NULL;
+  }
+  json_t *root = json_loadf(fp, flags, err);
+  fclose(fp);
+  return root;
 }

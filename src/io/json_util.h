@@ -28,4 +28,9 @@ char *dln_json_dumps(const json_t *v, size_t flags);
 json_t *dln_json_set_members(json_t *obj, const char *key, ...);
 #define DLN_JSON_SET(obj, ...) dln_json_set_members((obj), __VA_ARGS__, (const char *)NULL)
 
+/* json_loadf through dln_input_open: a FIFO, folder or device is refused at once (never
+ * blocks). Returns the JSON, or NULL with *st the refusal's status (message set by dln_error)
+ * or *st = DLN_OK and err describing a syntax error. */
+json_t *dln_json_load_input(const char *path, size_t flags, json_error_t *err, int *st);
+
 #endif

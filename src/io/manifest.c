@@ -188,16 +188,17 @@ int dln_manifest_read(const char *dir, dln_manifest **out) {
   char *path = dln_path_join(dir, DLN_MANIFEST_NAME);
   if (!path) return dln_error(DLN_ENOMEM, "out of memory");
   struct stat sb;
-  if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    int st = dln_error(DLN_EIO, "%s: no manifest (not a regular file)", path);
+  if (stat(path, &sb) != 0) {
+    int st = dln_error(DLN_EIO, "%s: no manifest (%s)", path, strerror(errno));
     free(path);
     return st;
   }
   json_error_t err;
-  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
   int st = DLN_OK;
-  dln_manifest *m = calloc(1, sizeof *m);
-  if (!root) st = dln_error(DLN_EFORMAT, "%s:%d: %s", path, err.line, err.text);
+  json_t *root = dln_json_load_input(path, JSON_REJECT_DUPLICATES, &err, &st);
+  dln_manifest *m = st ? NULL : calloc(1, sizeof *m);
+  if (st) st = dln_error(DLN_EFORMAT, "%s: expected a regular file, found %s", path, S_ISDIR(sb.st_mode) ? "a folder" : S_ISFIFO(sb.st_mode) ? "a named pipe" : "not a regular file");
+  else if (!root) st = dln_error(DLN_EFORMAT, "%s:%d: %s", path, err.line, err.text);
   else if (!m) st = dln_error(DLN_ENOMEM, "out of memory");
   else st = manifest_parse(path, root, m);
   json_decref(root);

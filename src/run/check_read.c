@@ -17,6 +17,7 @@
 #include "dln/io.h"
 #include "dln/net.h"
 #include "dln/spec.h"
+#include "io/json_util.h"
 #include "run/check_internal.h"
 
 
@@ -33,9 +34,12 @@ int dln_chk_read_trajectory(const char *dir, dln_table **out) {
   *out = NULL;
   char *path = dln_path_join(dir, "trajectory.csv");
   if (!path) return dln_error(DLN_ENOMEM, "out of memory");
-  FILE *fp = fopen(path, "r");
-  if (!fp) {
-    int st = dln_error(DLN_EIO, "%s: cannot read (%s); expected the trajectory of a complete run", path, strerror(errno));
+  FILE *fp = NULL;
+  struct stat sb;
+  int st = stat(path, &sb) != 0
+               ? dln_error(DLN_EIO, "%s: cannot read (%s); expected the trajectory of a complete run", path, strerror(errno))
+               : dln_input_open(path, &fp); /* a FIFO, folder or device: refused without blocking */
+  if (st) {
     free(path);
     return st;
   }
@@ -43,7 +47,7 @@ int dln_chk_read_trajectory(const char *dir, dln_table **out) {
   size_t cap = 0;
   ssize_t len = getline(&line, &cap, fp);
   fclose(fp);
-  int st = DLN_OK, nc = 0;
+  int nc = 0;
   char **names = NULL;
   dln_mat *m = NULL;
   if (len <= 0) {
@@ -168,7 +172,8 @@ int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum, dln_spe
                    path, strerror(errno));
     goto done;
   }
-  root = json_load_file(path, 0, &err);
+  root = dln_json_load_input(path, 0, &err, &st);
+  if (st) goto done; /* a FIFO, folder or device: refused without blocking */
   if (!root) {
     st = dln_error(DLN_EFORMAT, "%s:%d:%d: expected JSON, found a syntax error: %s", path, err.line, err.column, err.text);
     goto done;

@@ -17,6 +17,7 @@
 
 #include "dln/error.h"
 #include "dln/io.h"
+#include "io/json_util.h"
 #include "run/check_internal.h"
 
 #define R_CSV "ensemble.csv vs ensemble.json"
@@ -47,7 +48,8 @@ static int has_sweep(const char *dir) {
 int dln_chk_is_multi(const char *dir) {
   if (has_sweep(dir)) return 1;
   char *p = dln_path_join(dir, "summary.json");
-  json_t *root = p ? json_load_file(p, 0, NULL) : NULL;
+  int st = DLN_OK;
+  json_t *root = p ? dln_json_load_input(p, 0, NULL, &st) : NULL; /* a FIFO: refused later by the summary's reader */
   int multi = root && json_is_array(json_object_get(root, "runs"));
   json_decref(root);
   free(p);
@@ -104,7 +106,8 @@ static void run_fail(dln_check_report *rep, const char *csv, int *nlisted, long 
 /* The rows of ensemble.csv against the runs of ensemble.json. */
 static void sweep_csv(dln_check_report *rep, const char *dir, const char *csvname, sweep_run *runs, long nruns) {
   char *path = dln_path_join(dir, csvname);
-  FILE *fp = path ? fopen(path, "r") : NULL;
+  FILE *fp = NULL;
+  if (path && dln_input_open(path, &fp)) fp = NULL; /* a FIFO, folder or device counts as unreadable */
   free(path);
   if (!fp) { dln_chk_add_integrity(rep, R_CSV, csvname, 0, 0, 1, "missing or unreadable (ensemble.json lists %ld runs)", nruns); return; }
   char *line = NULL, *head = NULL, **hn = NULL, **f = NULL;
@@ -163,8 +166,9 @@ static void sweep_csv(dln_check_report *rep, const char *dir, const char *csvnam
 /* A sweep summary (ensemble.json or a shard's): its runs against its CSV. */
 static void sweep_files(dln_check_report *rep, const char *dir, const char *name) {
   char *path = dln_path_join(dir, name);
-  json_error_t err;
-  json_t *root = path ? json_load_file(path, 0, &err) : NULL, *runs = json_object_get(root, "runs");
+  json_error_t err = {.text = "out of memory"};
+  int st = DLN_OK;
+  json_t *root = path ? dln_json_load_input(path, 0, &err, &st) : NULL, *runs = json_object_get(root, "runs");
   free(path);
   if (!json_is_array(runs)) {
     dln_chk_add_integrity(rep, R_CSV, name, 0, 0, 1, "expected JSON with a \"runs\" array (%s)", root ? "no runs" : err.text);
@@ -266,7 +270,8 @@ static void multi_manifest(dln_check_report *rep, const char *dir) {
   json_t *root = NULL;
   if (sum) {
     char *p = dln_path_join(dir, sum);
-    root = p ? json_load_file(p, 0, NULL) : NULL;
+    int st = DLN_OK;
+    root = p ? dln_json_load_input(p, 0, NULL, &st) : NULL;
     free(p);
   }
   json_t *id = json_object_get(root, "run_id"), *cpl = json_object_get(root, "complete");

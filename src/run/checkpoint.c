@@ -18,6 +18,7 @@
 #include "dln/manifest.h"
 #include "dln/run.h"
 #include "core/util.h"
+#include "io/json_util.h"
 #include "run/run_internal.h"
 
 static const char *const ck_files[] = {"checkpoint.json", "checkpoint.state.npy", "checkpoint.traj.npy"};
@@ -136,21 +137,17 @@ static json_t *read_header(const char *dir) {
   char *p = dln_path_join(dir, ck_files[0]);
   if (!p) return NULL;
   json_error_t je;
-  json_t *h = json_load_file(p, 0, &je);
-  if (!h) dln_error(DLN_EIO, "%s: cannot read the checkpoint: %s", p, je.text);
+  int st = DLN_OK;
+  json_t *h = dln_json_load_input(p, 0, &je, &st);
+  if (!h && !st) dln_error(DLN_EIO, "%s: cannot read the checkpoint: %s", p, je.text);
   free(p);
   return h;
 }
 
-/* A spec from its echo (summary.json, checkpoint.json). The echo lists depth and width
- * even when widths decided them; read back they would contradict widths, so they go. */
+/* A spec from its echo (summary.json, checkpoint.json; it reads back as the same spec). */
 static int spec_from_echo(dln_spec *spec, const char *name, const json_t *echo) {
   json_t *e = json_is_object(echo) ? json_deep_copy(echo) : NULL;
   if (!e) return dln_error(DLN_EFORMAT, "%s: expected a \"spec\" object, found none", name);
-  if (json_array_size(json_object_get(e, "widths")) > 0) {
-    json_object_del(e, "depth");
-    json_object_del(e, "width");
-  }
   char *text = dln_json_dumps(e, JSON_COMPACT);
   int st = text ? dln_spec_from_json_string(spec, name, text) : dln_error(DLN_ENOMEM, "out of memory");
   free(text);
@@ -241,9 +238,11 @@ int dln_run_resume_spec(const char *dir, dln_spec *spec) {
   char *p = dln_path_join(dir, "summary.json");
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");
   json_error_t je;
-  json_t *sum = json_load_file(p, 0, &je);
-  int st = DLN_OK;
-  if (!sum) st = dln_error(DLN_EIO, "%s: nothing to resume: expected checkpoint.json or an incomplete summary.json, found neither", dir);
+  int st = DLN_OK, exists = access(p, F_OK) == 0;
+  json_t *sum = exists ? dln_json_load_input(p, 0, &je, &st) : NULL;
+  if (st) (void)0; /* a FIFO, folder or device: refused (message set) */
+  else if (!sum && exists) st = dln_error(DLN_EFORMAT, "%s:%d:%d: expected JSON, found a syntax error: %s", p, je.line, je.column, je.text);
+  else if (!sum) st = dln_error(DLN_EIO, "%s: nothing to resume: expected checkpoint.json or an incomplete summary.json, found neither", dir);
   else if (json_is_true(json_object_get(sum, "complete")))
     st = dln_error(DLN_EINVAL, "%s: nothing to resume: the run is complete (summary.json)", dir);
   if (!st) st = spec_from_echo(spec, p, json_object_get(sum, "spec"));

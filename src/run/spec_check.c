@@ -42,6 +42,20 @@ static int level(const dln_spec *spec, const char *name) {
   return o ? spec->origin[dln_spec_index(o)].kind : 0;
 }
 
+int dln_spec_row_applies(const dln_spec *spec, int i) {
+  int e2e;
+  const dln_task_type *task = dln_task_find(spec->task);
+  const dln_init_type *init = dln_init_find(spec->init);
+  const dln_integrator_type *m = dln_run_method_type(spec, &e2e);
+  if (!task || !init || !m) return 1;
+  const dln_spec_option *t = &dln_spec_options()[i];
+  const char *kind = t->kind;
+  if (kind && strcmp(kind, "task") == 0 && !dln_task_owns_row(task, t->row)) return 0;
+  if (kind && strcmp(kind, "init") == 0 && !row_in(init->options, t->row)) return 0;
+  if (kind && strcmp(kind, "method") == 0 && !method_reads(m, t->row, 0)) return 0;
+  return dln_task_unused_by(task, &spec->data, t->name) == NULL;
+}
+
 int dln_spec_check_unused(const dln_spec *spec) {
   if (!spec) return dln_error(DLN_EINVAL, "dln_spec_check_unused: spec must not be NULL");
   char wb[512], vb[128];

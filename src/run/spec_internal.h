@@ -15,6 +15,11 @@ int dln_spec_index(const dln_spec_option *o);
  * to the whole sweep. */
 const dln_spec_option *dln_spec_sweep_option(const char *key, const char **why);
 /* Set option o of spec from text (messages prefixed by where); no origin recorded. */
+/* 0 when row i of the spec table has no effect on the run: an option of a task, init or
+ * method type that is not selected, or a data option that a data file overrides (the
+ * condition of dln_spec_check_unused); 1 otherwise (also when a type name is unknown). */
+int dln_spec_row_applies(const dln_spec *spec, int i);
+
 int dln_spec_set_text(dln_spec *spec, const dln_spec_option *o, const char *text, const char *where);
 /* A module's failure ("expected ..., found ...") about option `field`, prefixed by where
  * that option's value came from (dln_spec_where); st is returned. */

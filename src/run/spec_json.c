@@ -277,10 +277,13 @@ json_t *dln_spec_to_json(const dln_spec *spec) {
   const dln_spec_option *table = dln_spec_options();
   for (int i = 0; table[i].name; ++i) {
     const dln_spec_option *p = &table[i];
+    if (!dln_spec_row_applies(spec, i)) continue; /* no effect on this run: not echoed (reads back) */
     json_t *v = NULL;
     const void *F = dln_spec_field(spec, p);
     switch (p->type) {
-      case DLN_OPT_INT: v = json_integer(*(const int *)F); break;
+      case DLN_OPT_INT: /* depth: the resolved one (widths set it), so that the echo reads back */
+        v = json_integer(strcmp(p->name, "depth") == 0 && spec->net.widths.n ? spec->net.widths.n - 1 : *(const int *)F);
+        break;
       case DLN_OPT_LONG: v = json_integer(*(const long *)F); break;
       case DLN_OPT_U64: {
         uint64_t u = *(const uint64_t *)F;
