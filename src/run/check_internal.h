@@ -64,6 +64,7 @@ void dln_chk_add_dev(dln_check_report *rep, const char *result, const char *sour
 
 /* ---- reading the folder (check_read.c) ---- */
 /* trajectory.csv: header line for the names, dln_csv_read for the numbers. */
+int dln_chk_is_file(const char *dir, const char *name); /* dir/name is a regular file */
 int dln_chk_read_trajectory(const char *dir, dln_table **out);
 /* Layers W{j}_<suffix>.npy (tied: U_<suffix>.npy) into theta. *found = 0 when absent. */
 int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, double *theta, int *found);

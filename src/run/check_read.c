@@ -21,7 +21,8 @@
 #include "run/check_internal.h"
 
 
-static int file_exists(const char *dir, const char *name) {
+/* 1 if dir/name is a regular file. */
+int dln_chk_is_file(const char *dir, const char *name) {
   char *p = dln_path_join(dir, name);
   struct stat sb;
   int ok = p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -101,7 +102,7 @@ int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, doubl
   char name[64];
   *found = 0;
   snprintf(name, sizeof name, net->tied ? "U_%s.npy" : "W1_%s.npy", suffix);
-  if (!file_exists(dir, name)) return DLN_OK;
+  if (!dln_chk_is_file(dir, name)) return DLN_OK;
   dln_mat **layers = calloc((size_t)nl, sizeof *layers);
   if (!layers) return dln_error(DLN_ENOMEM, "out of memory");
   for (int j = 1; j <= nl && !st; ++j) {
@@ -125,7 +126,7 @@ static int data_from_folder(const char *dir, dln_spec *spec) {
   int st = DLN_OK;
   for (int i = 0; !st && t->files && t->files[i].option; ++i) {
     const char *file = t->files[i].file;
-    if (!file_exists(dir, file))
+    if (!dln_chk_is_file(dir, file))
       return dln_error(DLN_EIO, "%s/%s: cannot read (missing); expected the data of the %s run", dir, file, t->name);
     char *p = dln_path_join(dir, file);
     st = p ? dln_spec_set(spec, t->files[i].option, p) : dln_error(DLN_ENOMEM, "out of memory");

@@ -23,14 +23,6 @@
 #define R_CSV "ensemble.csv vs ensemble.json"
 #define MAX_RUN_ROWS 40 /* failing runs listed one by one; the rest are counted */
 
-static int is_file(const char *dir, const char *name) {
-  char *p = dln_path_join(dir, name);
-  struct stat sb;
-  int ok = p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-  free(p);
-  return ok;
-}
-
 /* The sweep summaries of dir: ensemble.json, ensemble.shard<i>of<N>.json. */
 static int is_sweep_json(const char *name) {
   size_t n = strlen(name);
@@ -40,7 +32,7 @@ static int is_sweep_json(const char *name) {
 static int has_sweep(const char *dir) {
   DIR *d = opendir(dir);
   int found = 0;
-  for (struct dirent *e; d && !found && (e = readdir(d));) found = is_sweep_json(e->d_name) && is_file(dir, e->d_name);
+  for (struct dirent *e; d && !found && (e = readdir(d));) found = is_sweep_json(e->d_name) && dln_chk_is_file(dir, e->d_name);
   if (d) closedir(d);
   return found;
 }
@@ -206,7 +198,7 @@ static void sweep_files(dln_check_report *rep, const char *dir, const char *name
 /* One row per run subfolder (dir/<name>/summary.json, dir/rerun/<k>/summary.json). */
 static void check_sub(dln_check_report *rep, const char *dir, const char *name, const dln_check_options *opt) {
   char *p = dln_path_join(dir, name);
-  if (!p || !is_file(p, "summary.json")) { free(p); return; }
+  if (!p || !dln_chk_is_file(p, "summary.json")) { free(p); return; }
   dln_check_report sub;
   int st = dln_check_folder(p, opt, &sub);
   dln_check_item *it = dln_chk_item_new(rep, "run subfolder", "dln check");
@@ -265,7 +257,7 @@ static void check_subfolders(dln_check_report *rep, const char *dir, const char 
  * else summary.json; a shard's folder has none). */
 static void multi_manifest(dln_check_report *rep, const char *dir) {
   static const char *const need_sweep[] = {"ensemble.json", "ensemble.csv", NULL}, *const need_job[] = {"summary.json", NULL};
-  const char *sum = is_file(dir, "ensemble.json") ? "ensemble.json" : is_file(dir, "summary.json") ? "summary.json" : NULL;
+  const char *sum = dln_chk_is_file(dir, "ensemble.json") ? "ensemble.json" : dln_chk_is_file(dir, "summary.json") ? "summary.json" : NULL;
   static const char *const none[] = {NULL};
   json_t *root = NULL;
   if (sum) {
@@ -286,7 +278,7 @@ int dln_chk_multi(const char *dir, const dln_check_options *opt, dln_check_repor
   multi_manifest(rep, dir);
   DIR *d = opendir(dir);
   for (struct dirent *e; d && (e = readdir(d));)
-    if (is_sweep_json(e->d_name) && is_file(dir, e->d_name)) sweep_files(rep, dir, e->d_name);
+    if (is_sweep_json(e->d_name) && dln_chk_is_file(dir, e->d_name)) sweep_files(rep, dir, e->d_name);
   if (d) closedir(d);
   check_subfolders(rep, dir, NULL, opt);
   dln_chk_tally(rep);
