@@ -223,6 +223,10 @@ static int set_item(const dln_option *o, void *vals, int i, const char *item, co
       return dln_error(DLN_EINVAL, "%s: expected a list of numbers, found '%s' at item %d", where, clip(item, cb, sizeof cb),
                        i + 1);
   } else {
+    size_t n = strlen(item); /* "[x]" is list syntax: an item so shaped would not read back */
+    if (n && (item[0] == '[' || item[n - 1] == ']'))
+      return dln_error(DLN_EINVAL, "%s: expected items that do not begin with '[' or end with ']', found '%s' at item %d",
+                       where, clip(item, cb, sizeof cb), i + 1);
     if (!dln_option_allows(o, item)) {
       char al[256];
       dln_option_allowed_text(o, al, sizeof al);

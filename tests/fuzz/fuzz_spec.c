@@ -55,6 +55,11 @@ static void check_echo(const dln_spec *a, int full) {
   if (st) fprintf(stderr, "echo: %s\n  %s\n", dln_last_error(), text);
   FZ_REQUIRE(st == DLN_OK, "the echo of a parsed spec reads back");
   json_t *jb = dln_spec_to_json(&b);
+  if (jb && !json_equal(ja, jb)) {
+    char *tb = json_dumps(jb, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    fprintf(stderr, "echo:   %s\nreread: %s\n", text, tb ? tb : "?");
+    free(tb);
+  }
   FZ_REQUIRE(jb != NULL && json_equal(ja, jb), "echo -> read -> echo is the same echo");
   json_decref(jb);
   dln_spec_free(&b);
