@@ -475,20 +475,9 @@ static void ctx_init(ctx *c, run_folder *f, dln_check_report *rep, const dln_che
   snprintf(rep->method, sizeof rep->method, "%s", spec->method);
 }
 
-int dln_check_folder(const char *dir, const dln_check_options *opt, dln_check_report *rep) {
-  if (!rep) return dln_error(DLN_EINVAL, "dln_check_folder: report must not be NULL");
-  memset(rep, 0, sizeof *rep);
-  if (!dir) return dln_error(DLN_EINVAL, "dln_check_folder: folder must not be NULL");
-  snprintf(rep->dir, sizeof rep->dir, "%s", dir);
-  dln_check_options o;
-  dln_check_default_options(&o);
-  if (opt) o = *opt;
-  if (!(o.slack > 0)) o.slack = 1e4;
-  struct stat sb;
-  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-    return dln_error(DLN_EIO, "%s: expected a run folder, found %s", dir, errno == ENOENT ? "no such folder" : "not a folder");
-
-  if (dln_chk_is_multi(dir)) return dln_chk_multi(dir, &o, rep); /* a sweep, the default job */
+/* One run folder (dln_check_folder has checked dir and filled o and rep->dir). */
+int dln_chk_run(const char *dir, const dln_check_options *opt, dln_check_report *rep) {
+  dln_check_options o = *opt;
   run_folder f;
   memset(&f, 0, sizeof f);
   int st = dln_spec_default(&f.spec);

@@ -87,6 +87,8 @@ void dln_chk_manifest_dir(dln_check_report *rep, const char *dir, const char *su
 /* ---- sweeps and multi-run folders (check_sweep.c) ---- */
 /* 1 when dir is a sweep (ensemble.json) or the default job (summary.json with "runs"). */
 int dln_chk_is_multi(const char *dir);
+/* One run folder, dir already checked (check.c). */
+int dln_chk_run(const char *dir, const dln_check_options *opt, dln_check_report *rep);
 /* Integrity of the sweep's files and dln_check_folder of every run subfolder. */
 int dln_chk_multi(const char *dir, const dln_check_options *opt, dln_check_report *rep);
 /* The end point against the trajectory and the summary; C_j(final) vs C_j(0); the loss

@@ -6,6 +6,7 @@
  *   - the default job (summary.json with "runs") and any subfolder with a summary.json
  *     (rerun/<k>, the default job's runs): dln_check_folder, one row per run. */
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -283,4 +284,22 @@ int dln_chk_multi(const char *dir, const dln_check_options *opt, dln_check_repor
   check_subfolders(rep, dir, NULL, opt);
   dln_chk_tally(rep);
   return DLN_OK;
+}
+
+/* The public entry: a run folder or a folder of several runs. */
+int dln_check_folder(const char *dir, const dln_check_options *opt, dln_check_report *rep) {
+  if (!rep) return dln_error(DLN_EINVAL, "dln_check_folder: report must not be NULL");
+  memset(rep, 0, sizeof *rep);
+  if (!dir) return dln_error(DLN_EINVAL, "dln_check_folder: folder must not be NULL");
+  snprintf(rep->dir, sizeof rep->dir, "%s", dir);
+  dln_check_options o;
+  dln_check_default_options(&o);
+  if (opt) o = *opt;
+  if (!(o.slack > 0)) o.slack = 1e4;
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return dln_error(DLN_EIO, "%s: expected a run folder, found %s", dir, errno == ENOENT ? "no such folder" : "not a folder");
+
+  /* a sweep or the default job: its files, then each run subfolder; else one run */
+  return dln_chk_is_multi(dir) ? dln_chk_multi(dir, &o, rep) : dln_chk_run(dir, &o, rep);
 }
