@@ -889,6 +889,7 @@ static void test_run(void **state) {
   ST(dln_spec_resolve_widths(&spec, &widths, NULL));
 
   dln_run_result rr; /* (NULL results are allowed: the runs are not started here) */
+  int job;
   ST(dln_run(NULL, NULL, &rr));
   ST(dln_run_noplot(NULL, NULL, &rr));
   ST(dln_run_resume(NULL, NULL, &rr));
@@ -896,6 +897,9 @@ static void test_run(void **state) {
   ST(dln_run_resume_spec(NULL, &spec));
   ST(dln_run_resume_spec("/tmp", NULL));
   ST(dln_run_fig1(NULL, NULL, NULL, &rr));
+  ST(dln_run_fig1_resume(NULL, NULL, NULL, &rr));
+  ST(dln_run_resume_is_job(NULL, &job));
+  ST(dln_run_resume_is_job("/tmp", NULL));
   ST(dln_run_fig1_defaults(NULL));
 
   dln_sweep sw;
