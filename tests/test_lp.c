@@ -1,7 +1,8 @@
 /* The ℓ_p regression loss (src/model/tasks/lp.c; 002 §3.2 Claim 1):
  *   ℓ(W) = (1/n) Σ_i ‖W x_i − y_i‖_p^p for p ∈ {2, 2.5, 3, 4}.
  * Truths, each independent of the code under test:
- *   (a) value and gradient against plain loops with pow() (rtol 1e-12);
+ *   (a) value and gradient against plain loops with pow() (rtol 1e-12); the ops make
+ *       no heap call (counted);
  *   (b) ∇φ and ∇²φ[v] of networks (depths 1, 2, 3, 5, tied U U^T) against central
  *       differences (h = 1e-5: ≤ 1e-7 / 1e-6 relative, as tests/test_grad.c), each also
  *       run on a wrong answer (1e-3 added to one entry) that must fail;
@@ -91,7 +92,17 @@ static void test_value_grad_loops(void **state) {
     assert_int_equal(dln_loss_has(loss, DLN_LOSS_HAS_LSTAR), p == 2);
     assert_false(dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN) || dln_loss_has(loss, DLN_LOSS_IDENTITY));
     if (p != 2) assert_true(isnan(loss->lstar) && !loss->wstar);
-    free(W), free(G), free(Gt);
+    /* the ops allocate nothing (dln/loss.h): every heap call of the process is counted */
+    double *D = tu_dalloc((size_t)dn * d0);
+    dln_alloc_count_begin();
+    for (int r = 0; r < 5; ++r) {
+      dln_loss_eval(loss, W, &v, G);
+      dln_loss_eval(loss, W, &v, NULL);
+      dln_loss_hvp(loss, W, W, D);
+    }
+    long frees = 0, allocs = dln_alloc_count_end(&frees);
+    if (DLN_HAVE_ALLOC_COUNTER) assert_true(allocs == 0 && frees == 0);
+    free(W), free(G), free(Gt), free(D);
     dln_loss_free(loss);
     free_data(&d);
   }
