@@ -12,7 +12,8 @@
  *   (e) every flow integrator on a p = 4 run that converges to zero residual (singular
  *       Hessian at the limit) against a Gauss–Legendre reference at rtol 1e-12, at rtol
  *       1e-5 and 1e-8: the error must be small and shrink with the tolerance; the
- *       end-to-end flow (002 Thm 1) against the layer-wise reference from a balanced start;
+ *       end-to-end flow (002 Thm 1) against the layer-wise reference from a balanced start,
+ *       and its discretization (002 Claim 1) as η → 0;
  *   (f) gradient descent against the flow as η → 0: error ∝ η (ratio 2 per halving);
  *   (g) the CLI: `dln run --task=lp` and `dln check` (no square-loss row fires). */
 #include <math.h>
@@ -330,8 +331,22 @@ static void test_integrators_p4(void **state) {
   memcpy(ref, P.th0, np * sizeof *ref);
   flow_to(P.net, P.loss, ref, &dln_integrator_gauss, 2, T, 1e-12, 0);
   double phi0 = phi(P.net, P.loss, P.th0), phiT = phi(P.net, P.loss, ref), nref = dln_norm2(np, ref);
-  /* converging to zero residual: sublinear (ṙ ~ −r³), φ(T) ≪ φ(0) */
-  assert_true(phiT <= 1e-3 * phi0);
+  /* converging to zero residual: sublinear (ṙ ~ −r³), φ(T) ≪ φ(0), and ∇²ℓ(W) ∝ |r|² → 0 */
+  assert_true(phiT <= 1e-4 * phi0);
+  {
+    size_t m = 9;
+    double *W = tu_dalloc(m), *D = tu_dalloc(m), *H = tu_dalloc(m), h0, hT;
+    tu_fill_gauss(m, D, 1.0);
+    assert_int_equal(dln_net_product(P.net, P.th0, W), DLN_OK);
+    assert_int_equal(dln_loss_hvp(P.loss, W, D, H), DLN_OK);
+    h0 = tu_fro(m, H);
+    assert_int_equal(dln_net_product(P.net, ref, W), DLN_OK);
+    assert_int_equal(dln_loss_hvp(P.loss, W, D, H), DLN_OK);
+    hT = tu_fro(m, H);
+    if (tu_verbose()) printf("  p=4: phi(T)/phi(0) = %.2e, |Hess l(W(T)) D|/|Hess l(W(0)) D| = %.2e\n", phiT / phi0, hT / h0);
+    assert_true(hT <= 1e-2 * h0);
+    free(W), free(D), free(H);
+  }
   for (size_t k = 0; k < sizeof methods / sizeof *methods; ++k) {
     double err[2];
     const double tols[2] = {1e-5, 1e-8};
@@ -381,6 +396,24 @@ static void test_e2e_p4(void **state) {
   }
   if (!(err[0] <= 1e3 * tols[0]) || !(err[1] <= 1e3 * tols[1]) || !(err[1] < 0.1 * err[0]))
     fail_msg("e2e flow: errors %.3g (rtol 1e-5), %.3g (rtol 1e-8)", err[0], err[1]);
+  /* the discretized end-to-end dynamics (002 Claim 1) → the flow as η → 0: error ∝ η */
+  double gerr[3];
+  const double etas[3] = {4e-3, 2e-3, 1e-3};
+  for (int k = 0; k < 3; ++k) {
+    assert_int_equal(dln_e2e_from_net(P.net, P.th0, 0, W), DLN_OK);
+    dln_train_options o;
+    dln_train_default_options(&o);
+    o.method = &dln_integrator_gd;
+    o.eta = etas[k], o.t_end = T, o.nsamples = 2;
+    dln_train_result r;
+    assert_int_equal(dln_e2e_train(e, W, &o, NULL, &r), DLN_OK);
+    assert_int_equal(r.stop_reason, DLN_STOP_TIME);
+    gerr[k] = tu_diffnorm(m, W, Wref) / tu_fro(m, Wref);
+    if (tu_verbose()) printf("  e2e gd eta %.0e: |W - W_ref|/|W_ref| = %.4e\n", etas[k], gerr[k]);
+  }
+  for (int k = 0; k < 2; ++k)
+    if (!(gerr[k] / gerr[k + 1] >= 1.8 && gerr[k] / gerr[k + 1] <= 2.2))
+      fail_msg("e2e GD error ratio %g (errors %g, %g): expected ~2", gerr[k] / gerr[k + 1], gerr[k], gerr[k + 1]);
   dln_e2e_free(e);
   free(ref), free(Wref), free(W);
   problem_free(&P);
