@@ -6,7 +6,8 @@
  *   (b) ∇φ and ∇²φ[v] of networks (depths 1, 2, 3, 5, tied U U^T) against central
  *       differences (h = 1e-5: ≤ 1e-7 / 1e-6 relative, as tests/test_grad.c), each also
  *       run on a wrong answer (1e-3 added to one entry) that must fail;
- *   (c) p = 2 equals (2/n) × the regression loss ½‖WX − Y‖² (value, gradient, HVP, L*, W*);
+ *   (c) p = 2 equals (2/n) × the regression loss ½‖WX − Y‖² (value, gradient, HVP, L*, W*),
+ *       and its flow at t is regression's flow at 2t/n;
  *   (d) at zero residual (noise-free data, W = W_true) the Hessian of p > 2 vanishes
  *       (|r|^{p−2} = 0): HVP = 0, while p = 2 gives (2/n) D X X^T;
  *   (e) every flow integrator on a p = 4 run that converges to zero residual (singular
@@ -222,6 +223,20 @@ static void test_p2_is_scaled_regression(void **state) {
       assert_close(lp->wstar[i], reg->wstar[i], 0, 1e-12);
     }
     assert_close(lp->lstar, c * reg->lstar, 1e-10, 1e-15);
+    /* the flows: θ_lp(t) = θ_reg(2t/n) (time rescaled by the factor), depth 2 */
+    int w[3] = {d0, 5, dn};
+    dln_net *net = NULL;
+    assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
+    double *ta = tu_dalloc(net->nparams), *tb = tu_dalloc(net->nparams);
+    tu_fill_gauss(net->nparams, ta, 0.3);
+    memcpy(tb, ta, net->nparams * sizeof *tb);
+    tu_flow(net, lp, ta, 3.0, 1e-11, 1e-13);
+    tu_flow(net, reg, tb, 3.0 * c, 1e-11, 1e-13);
+    double e = tu_diffnorm(net->nparams, ta, tb) / tu_fro(net->nparams, tb);
+    if (tu_verbose()) printf("  p=2 vs regression flow (n=%d, t_reg = 2t/n): rel. diff %.2e\n", n, e);
+    assert_true(e <= 1e-8);
+    free(ta), free(tb);
+    dln_net_free(net);
     free(W), free(D), free(G1), free(G2), free(H1), free(H2);
     dln_loss_free(lp), dln_loss_free(reg);
     free_data(&d);
