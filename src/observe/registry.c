@@ -17,6 +17,7 @@
   X(dln_observable_sv) \
   X(dln_observable_conserved) \
   X(dln_observable_imbalance) \
+  X(dln_observable_margin) \
   X(dln_observable_closed_form) \
   X(dln_observable_bias)
 #define DECLARE(d) extern const dln_observable d;
