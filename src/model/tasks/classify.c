@@ -290,7 +290,7 @@ static int cls_data(const dln_task_options *o, dln_rng *rng, dln_task_data *d, c
     if ((st = dln_task_load(o, "x_file", o->x_file, X, field)) || (st = dln_task_load(o, "y_file", o->y_file, y, field)))
       return st;
     char what[1100];
-    snprintf(what, sizeof what, "y_file '%s'", o->y_file);
+    snprintf(what, sizeof what, "'%s'", o->y_file);
     *field = "y_file";
     return check_labels(*y, (*X)->cols, softmax ? o->rows : 0, what);
   }
