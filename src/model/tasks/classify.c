@@ -94,14 +94,16 @@ static void scores(dln_loss *loss, const double *W, double *Z) {
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, K, n, d0, 1.0, W, K, p->X->data, d0, 0.0, Z, K);
 }
 
-/* column z (K) → softmax p in place; returns log Σ_k exp(z_k) (log-sum-exp) */
-static double softmax_col(int K, double *z) {
+/* column z (K) → softmax p in place, p_k = exp(z_k − max)/Σ exp(z_j − max) (each to a few
+ * ulps); returns −log softmax(z)_c = (max − z_c) + log Σ exp(z_j − max), without the
+ * cancellation of lse − z_c at |z| ~ 1e3 */
+static double softmax_col(int K, double *z, int c) {
   double mx = z[0], s = 0;
   for (int k = 1; k < K; ++k) mx = fmax(mx, z[k]);
-  for (int k = 0; k < K; ++k) s += exp(z[k] - mx);
-  double lse = mx + log(s);
-  for (int k = 0; k < K; ++k) z[k] = exp(z[k] - lse);
-  return lse;
+  double nll = mx - z[c];
+  for (int k = 0; k < K; ++k) s += (z[k] = exp(z[k] - mx));
+  for (int k = 0; k < K; ++k) z[k] /= s;
+  return nll + log(s);
 }
 
 static int soft_eval(dln_loss *loss, const double *W, double *value, double *G) {
@@ -111,9 +113,8 @@ static int soft_eval(dln_loss *loss, const double *W, double *value, double *G) 
   double s = 0;
   for (int i = 0; i < n; ++i) {
     double *z = p->Z + (size_t)i * K;
-    double zc = z[p->label[i]];
-    s += softmax_col(K, z) - zc; /* −log softmax(z)_c = lse − z_c */
-    z[p->label[i]] -= 1;         /* p − e_c */
+    s += softmax_col(K, z, p->label[i]); /* −log softmax(z)_c */
+    z[p->label[i]] -= 1;                 /* p − e_c */
   }
   *value = s / n;
   /* ∇ℓ = (1/n) (P − E) X^T */
@@ -128,7 +129,7 @@ static int soft_hvp(dln_loss *loss, const double *W, const double *D, double *ou
   scores(loss, D, p->U); /* U = D X */
   for (int i = 0; i < n; ++i) {
     double *z = p->Z + (size_t)i * K, *u = p->U + (size_t)i * K, pu = 0;
-    softmax_col(K, z);
+    softmax_col(K, z, 0);
     for (int k = 0; k < K; ++k) pu += z[k] * u[k];
     for (int k = 0; k < K; ++k) u[k] = z[k] * (u[k] - pu); /* (diag p − p p^T) u */
   }
