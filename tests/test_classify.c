@@ -552,12 +552,68 @@ static void test_separable_run(void **state) {
   tu_rmtree(dir);
 }
 
+/* ---------------------------------------------------------- end-to-end system (002 Thm 1) */
+
+/* W = W_final.npy (e2e) or W2_final · W1_final (layer-wise, depth 2), d_N x d_0 */
+static dln_mat *final_w(const char *dir, const char *run, int e2e) {
+  char p[512];
+  dln_mat *W = NULL, *A = NULL, *B = NULL;
+  if (e2e) {
+    snprintf(p, sizeof p, "%s/%s/W_final.npy", dir, run);
+    assert_int_equal(dln_npy_read(p, &W), DLN_OK);
+    return W;
+  }
+  snprintf(p, sizeof p, "%s/%s/W1_final.npy", dir, run);
+  assert_int_equal(dln_npy_read(p, &A), DLN_OK);
+  snprintf(p, sizeof p, "%s/%s/W2_final.npy", dir, run);
+  assert_int_equal(dln_npy_read(p, &B), DLN_OK);
+  W = dln_mat_alloc(B->rows, A->cols);
+  assert_non_null(W);
+  tu_mm(0, 0, B->rows, A->cols, A->rows, B->data, A->data, W->data);
+  dln_mat_free(A), dln_mat_free(B);
+  return W;
+}
+
+/* e2e_flow = layer-wise flow from a balanced start (002 Thm 1 holds for any ℓ); e2e_gd → e2e_flow
+ * at first order in η. Logistic and softmax, depth 2, through the command line. */
+static void test_e2e(void **state) {
+  (void)state;
+  const char *dir = tu_tmpdir(1);
+  static const char *const task[2][2] = {{"--task=logistic", "--rows=1"}, {"--task=softmax", "--rows=3"}};
+  static const char *const widths[2] = {"--widths=4,3,1", "--widths=4,3,3"};
+  for (int k = 0; k < 2; ++k) {
+    const char *meth[4] = {"--method=e2e_flow", "--method=flow", "--method=e2e_gd", "--method=e2e_gd"};
+    /* flows at rtol 1e-11 (atol 1e-13), GD at two step sizes */
+    const char *o1[4] = {"--rtol=1e-11", "--rtol=1e-11", "--eta=0.02", "--eta=0.01"};
+    const char *o2[4] = {"--atol=1e-13", "--atol=1e-13", "--quiet", "--quiet"};
+    const char *out[4] = {"--out=a", "--out=b", "--out=c", "--out=d"}, *name[4] = {"a", "b", "c", "d"};
+    dln_mat *W[4];
+    for (int r = 0; r < 4; ++r) {
+      const char *args[] = {"run", task[k][0], task[k][1], "--cols=4", "--n_samples=30", widths[k], "--init=balanced",
+                            "--sigma=0.5", meth[r], o1[r], o2[r], "--t_end=3", "--plot=false",
+                            "--quiet", "--force", out[r], NULL};
+      assert_int_equal(run_dln(dir, args), 0);
+      W[r] = final_w(dir, name[r], r != 1);
+    }
+    size_t m = (size_t)W[0]->rows * W[0]->cols;
+    double nrm = tu_fro(m, W[0]->data), e_lw = tu_diffnorm(m, W[0]->data, W[1]->data) / nrm,
+           e1 = tu_diffnorm(m, W[2]->data, W[0]->data) / nrm, e2 = tu_diffnorm(m, W[3]->data, W[0]->data) / nrm;
+    print_message("%s: e2e_flow vs layer-wise flow %.3g; e2e_gd eta 0.02: %.3g, 0.01: %.3g\n", task[k][0], e_lw, e1, e2);
+    assert_true(e_lw <= 1e-8);
+    assert_true(e1 > 1e-5);  /* GD differs from the flow */
+    assert_true(e2 / e1 > 0.4 && e2 / e1 < 0.6);
+    for (int r = 0; r < 4; ++r) dln_mat_free(W[r]);
+  }
+  tu_rmtree(dir);
+}
+
 int main(void) {
   tu_seed(20261204);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_loss_fd),       cmocka_unit_test(test_no_alloc),       cmocka_unit_test(test_net_fd),       cmocka_unit_test(test_stability_1e3),
       cmocka_unit_test(test_labels),        cmocka_unit_test(test_generator),    cmocka_unit_test(test_integrators),
       cmocka_unit_test(test_gd_vs_flow),    cmocka_unit_test(test_separable_run),
+      cmocka_unit_test(test_e2e),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
