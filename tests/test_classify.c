@@ -10,8 +10,12 @@
  *     reference for every integrator at rtol 1e-6 and 1e-10 (error shrinks); GD against it
  *     as η → 0 (first order: error halves with η);
  *   - label validation messages; the generator bit-identical per seed;
- *   - a separable GD run from the command line: `dln check` exits 0, summary.json says
- *     L* is not attained, the normalized margin column increases. */
+ *   - the end-to-end system (002 Thm 1 holds for any ℓ): e2e_flow equals the layer-wise
+ *     flow from a balanced start, e2e_gd tends to it at first order in η;
+ *   - no heap call in eval, hvp, margin and the margin observable;
+ *   - separable runs from the command line (logistic GD depth 2, softmax flow depth 2):
+ *     `dln check` exits 0, summary.json says L* is not attained, and on the GD run the
+ *     normalized margin column increases while ‖W‖ grows. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -549,6 +553,18 @@ static void test_separable_run(void **state) {
   for (int i = 1; i < n; ++i) assert_true(w[i] > w[i - 1]);        /* while ‖W‖ grows (like log t) */
   assert_true(w[n - 1] > 1.5 * w[n / 10]);
   free(m), free(w);
+  /* softmax, K = 3, gradient flow (auto), depth 2 */
+  const char *run3[] = {"run", "--task=softmax", "--rows=3", "--widths=10,6,3", "--t_end=300", "--plot=false", "--quiet",
+                        "--out=s", NULL};
+  assert_int_equal(run_dln(dir, run3), 0);
+  const char *chk3[] = {"check", "s", NULL};
+  assert_int_equal(run_dln(dir, chk3), 0);
+  sum = json_load_file(tu_path(dir, "s/summary.json"), 0, NULL);
+  assert_non_null(sum);
+  task = json_object_get(sum, "task");
+  assert_true(json_is_null(json_object_get(task, "lstar")));
+  assert_true(json_is_true(json_object_get(task, "separable")));
+  json_decref(sum);
   tu_rmtree(dir);
 }
 
