@@ -284,6 +284,18 @@ static void test_model(void **state) {
   ST(dln_loss_lp_alloc(&l, 4, w.Y, NULL));
   ST(dln_loss_lp_alloc(&l, 1.5, w.Y, w.Y));
   ST(dln_loss_lp_alloc(&l, NAN, w.Y, w.Y));
+  ST(dln_loss_logistic_alloc(NULL, w.Y, w.Y));
+  ST(dln_loss_logistic_alloc(&l, NULL, w.Y));
+  ST(dln_loss_logistic_alloc(&l, w.Y, NULL));
+  ST(dln_loss_logistic_alloc(&l, w.Y, w.Y)); /* labels not +-1, not 1 x n */
+  ST(dln_loss_softmax_alloc(NULL, 2, w.Y, w.Y));
+  ST(dln_loss_softmax_alloc(&l, 2, NULL, w.Y));
+  ST(dln_loss_softmax_alloc(&l, 2, w.Y, NULL));
+  ST(dln_loss_softmax_alloc(&l, 1, w.Y, w.Y)); /* one class */
+  ST(dln_loss_margin(NULL, b, &val));
+  ST(dln_loss_margin(w.loss, NULL, &val));
+  ST(dln_loss_margin(w.loss, b, NULL));
+  ST(dln_loss_margin(w.loss, b, &val)); /* not a classification loss */
   int ri[2] = {0, 1}, ci[2] = {0, 1};
   ST(dln_loss_sensing_alloc(NULL, 2, 2, 2, b, b));
   ST(dln_loss_sensing_alloc(&l, 2, 2, 2, NULL, b));

@@ -10,6 +10,8 @@
  *   sensing        ℓ(W) = (1/2m) Σ_i (⟨W, A_i⟩ − b_i)²         (002 eq. 9)
  *   completion     sensing with A_i = e_{r_i} e_{c_i}^T         (002 §4.1)
  *   lp             ℓ(W) = (1/n) Σ_i ‖W x_i − y_i‖_p^p, p ≥ 2     (002 §3.2 Claim 1)
+ *   logistic       ℓ(W) = (1/n) Σ_i log(1 + exp(−y_i W x_i)), y_i = ±1   (002 §2; 004 Rem. 3)
+ *   softmax        ℓ(W) = (1/n) Σ_i −log softmax(W x_i)_{c_i}           (002 §2)
  *
  * Each loss also knows its optimal value L* and a reference solution W*
  * (least-squares / minimum-norm solution, or the target), when computable. */
@@ -35,7 +37,9 @@ enum {
   DLN_LOSS_IDENTITY = 8u,    /* ℓ(W) = ½‖W − Ȳ‖²_F with Ȳ = wstar: the factorization loss of 001 eq. 2
                                 and 004; the 001 closed forms, 004 Prop. 2 / Lemma 3.2 and 002 Ex. 1 apply */
   DLN_LOSS_LSQ_DESIGN = 16u, /* ℓ(W) = ½‖W X − Y‖²_F with X = dln_loss_design(): 003 Thm 1, min-norm bias */
-  DLN_LOSS_ENTRYWISE = 32u   /* ℓ is a sum of functions of single entries of W (completion) */
+  DLN_LOSS_ENTRYWISE = 32u,  /* ℓ is a sum of functions of single entries of W (completion) */
+  DLN_LOSS_CLASSIFY = 64u    /* a classification loss (logistic, softmax): ℓ > 0 everywhere, inf ℓ = 0 on
+                                separable data is not attained (‖W‖ → ∞); dln_loss_margin gives the margin */
 };
 
 typedef struct dln_loss_ops {
@@ -60,6 +64,9 @@ struct dln_loss {
   double target_norm;     /* ‖Ȳ‖_F for factorization (reconstruction error), else NAN */
   void *impl;
   const dln_mat *design;  /* X (d_0 x n) of a DLN_LOSS_LSQ_DESIGN loss, owned by the loss; else NULL */
+  /* DLN_LOSS_CLASSIFY: the smallest margin over the samples at W (unnormalized; > 0 iff W
+   * classifies every sample correctly). Must not allocate. NULL otherwise. */
+  int (*margin)(dln_loss *loss, const double *W, double *min_margin);
 };
 
 /* 1 if the loss has every capability in caps (DLN_LOSS_*). */
@@ -88,6 +95,14 @@ int dln_loss_completion_alloc(dln_loss **out, int rows, int cols, int m, const i
  * Y: d_N x n, copied. p = 2 (= 2/n times the regression loss) has DLN_LOSS_QUADRATIC,
  * L* and W* = Y X^†; p != 2 has no capability (L* = NAN, no W*). */
 int dln_loss_lp_alloc(dln_loss **out, double p, const dln_mat *X, const dln_mat *Y);
+/* Binary logistic loss, X: d_0 x n, y: 1 x n of labels −1 / +1 (W is 1 x d_0). Copied. */
+int dln_loss_logistic_alloc(dln_loss **out, const dln_mat *X, const dln_mat *y);
+/* Softmax cross-entropy with `classes` = K ≥ 2 classes (W is K x d_0), X: d_0 x n, c: 1 x n
+ * of integer labels 0..K−1. Copied. Labels out of range: DLN_EINVAL naming the column. */
+int dln_loss_softmax_alloc(dln_loss **out, int classes, const dln_mat *X, const dln_mat *c);
+/* The smallest margin of a DLN_LOSS_CLASSIFY loss at W: min_i y_i W x_i (logistic),
+ * min_i (W x_i)_{c_i} − max_{k≠c_i} (W x_i)_k (softmax). DLN_EINVAL for another loss. */
+int dln_loss_margin(dln_loss *loss, const double *W, double *min_margin);
 
 /* Reduction of regression to factorization (000 eq. 3–5; 004 eq. 2–3): Ȳ = Y X^†
  * (the transpose of 000's Θ* = (Y X^†)^T, since our W maps x to W x). */

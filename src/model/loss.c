@@ -17,6 +17,13 @@ int dln_loss_hvp(dln_loss *loss, const double *W, const double *D, double *out) 
   DLN_ARGS(loss, W, D, out);
   return loss->ops->hvp(loss, W, D, out);
 }
+int dln_loss_margin(dln_loss *loss, const double *W, double *min_margin) {
+  DLN_ARGS(loss, W, min_margin);
+  *min_margin = NAN;
+  if (!dln_loss_has(loss, DLN_LOSS_CLASSIFY) || !loss->margin)
+    return dln_error(DLN_EINVAL, "dln_loss_margin: loss: expected a classification loss, found %s", dln_loss_name(loss));
+  return loss->margin(loss, W, min_margin);
+}
 int dln_loss_has(const dln_loss *loss, unsigned caps) {
   DLN_ARGS_V(0, loss);
   return loss && loss->ops && (loss->ops->caps & caps) == caps;

@@ -15,6 +15,7 @@ extern const dln_observable dln_observable_dist;        /* obs_basic.c */
 extern const dln_observable dln_observable_sv;          /* obs_sv.c */
 extern const dln_observable dln_observable_conserved;   /* obs_conserved.c */
 extern const dln_observable dln_observable_imbalance;   /* obs_conserved.c */
+extern const dln_observable dln_observable_margin;      /* obs_margin.c */
 extern const dln_observable dln_observable_closed_form; /* obs_theory.c */
 extern const dln_observable dln_observable_bias;        /* obs_bias.c */
 

@@ -18,7 +18,8 @@
   X(dln_observable_conserved) \
   X(dln_observable_imbalance) \
   X(dln_observable_closed_form) \
-  X(dln_observable_bias)
+  X(dln_observable_bias) \
+  X(dln_observable_margin)
 #define DECLARE(d) extern const dln_observable d;
 #define ENTRY(d) &d,
 BUILTIN(DECLARE)

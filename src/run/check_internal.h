@@ -100,6 +100,8 @@ void dln_chk_consistency(ctx *c);
 void dln_chk_det(ctx *c);
 /* The end point: stratum + critical value, Hessian, 000 Thm 3. */
 void dln_chk_end_point(ctx *c);
+/* why L* is not attained / unknown for a DLN_LOSS_CLASSIFY loss, from the end point's margin */
+void dln_chk_classify_note(ctx *c, char *why, size_t len);
 /* 002 Theorem 3: σ̇_r at the recorded states of a balanced net. */
 void dln_chk_sigma_dot(ctx *c);
 

@@ -266,6 +266,19 @@ static void end_equilibrium(ctx *c, const end_point *e) {
   }
 }
 
+/* A classification loss at the end point (DLN_LOSS_CLASSIFY): separable when the final W
+ * classifies every sample (min margin > 0), then inf = 0 is not attained. */
+void dln_chk_classify_note(ctx *c, char *why, size_t len) {
+  dln_loss *loss = c->p->loss;
+  double *W = calloc((size_t)loss->rows * (size_t)loss->cols, sizeof *W), m = NAN;
+  if (W && c->thetaf && !dln_net_product(c->p->net, c->thetaf, W)) dln_loss_margin(loss, W, &m);
+  free(W);
+  if (m > 0)
+    snprintf(why, len, "L* not attained: data separable (min margin %.3g > 0 at the end), loss -> 0 as |W| -> infinity", m);
+  else
+    snprintf(why, len, "L* unknown (min margin %.3g at the end)", m);
+}
+
 /* The end point: stratum + critical value, Hessian, 000 Thm 3. */
 void dln_chk_end_point(ctx *c) {
   static const char *RS = "critical value of the end point", *SS = "004 Lemma 3.2";
@@ -282,6 +295,14 @@ void dln_chk_end_point(ctx *c) {
     dln_chk_add_na(c->rep, RS, SS, "a converged end point fails: the run %s at step %.0f, t = %.6g", w, c->sum->step, c->sum->t);
     dln_chk_add_na(c->rep, RH, SH, "a converged end point fails: the run %s at step %.0f, t = %.6g", w, c->sum->step, c->sum->t);
     dln_chk_add_na(c->rep, RE, SE, "a converged end point fails: the run %s at step %.0f, t = %.6g", w, c->sum->step, c->sum->t);
+    return;
+  }
+  if (dln_loss_has(c->p->loss, DLN_LOSS_CLASSIFY)) { /* no critical point to classify at L* */
+    char why[200];
+    dln_chk_classify_note(c, why, sizeof why);
+    dln_chk_add_na(c->rep, RS, SS, "factorization loss fails (%s; %s)", c->p->loss->ops->name, why);
+    dln_chk_add_na(c->rep, RH, SH, "square loss with a known L* fails (%s; %s)", c->p->loss->ops->name, why);
+    dln_chk_add_na(c->rep, RE, SE, "factorization loss fails (%s)", c->p->loss->ops->name);
     return;
   }
   dln_net *net = c->p->net;

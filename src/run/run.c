@@ -200,6 +200,31 @@ static json_t *summary_task(const dln_spec *spec, const dln_loss *loss, const dl
   return task;
 }
 
+/* A classification loss (DLN_LOSS_CLASSIFY): L* = inf ℓ is unknown in general and, on
+ * separable data, 0 but not attained. Separability is certified by the trained W: every
+ * margin y_i W x_i (softmax: (W x_i)_{c_i} − max_{k≠c_i} (W x_i)_k) is > 0 at the end. */
+static void summary_classify(json_t *task, const run_ctx *c) {
+  const dln_run_parts *p = &c->p;
+  dln_loss *loss = p->loss;
+  double *W = p->e2e ? NULL : calloc((size_t)loss->rows * (size_t)loss->cols, sizeof *W), m = NAN, nw = NAN;
+  const double *Wf = p->e2e ? p->W : W;
+  if (Wf && (p->e2e || !dln_net_product(p->net, p->theta, W)) && !dln_loss_margin(loss, Wf, &m))
+    nw = dln_norm2((size_t)loss->rows * (size_t)loss->cols, Wf);
+  free(W);
+  if (!Wf) { /* out of memory: the summary must not go out without these keys */
+    dln_jset(task, "separable", NULL);
+    return;
+  }
+  dln_jset(task, "separable", m > 0 ? json_true() : json_null());
+  dln_jset(task, "lstar_note",
+           json_string(m > 0 ? "not attained: data separable (the trained W classifies every sample, min margin > 0), "
+                               "loss -> 0 only as |W| -> infinity"
+                             : "unknown: the trained W does not separate the data (min margin <= 0); inf loss not computed"));
+  dln_jset(task, "margin_min", dln_json_num(m));
+  dln_jset(task, "margin_normalized", dln_json_num(nw > 0 ? m / nw : NAN));
+  dln_jset(task, "w_norm", dln_json_num(nw));
+}
+
 /* The dynamics' extras: the end-to-end system and the theory observer's choices. */
 static void summary_dynamics(json_t *sum, const run_ctx *c) {
   const dln_run_parts *p = &c->p;
@@ -256,7 +281,9 @@ static json_t *run_summary(const run_ctx *c) {
   dln_jset(sum, "seed", json_string(sb));
   dln_jset(sum, "stream", json_integer((json_int_t)spec->stream));
   dln_jset(sum, "blas", dln_run_blas_json());
-  dln_jset(sum, "task", summary_task(spec, c->p.loss, c->p.net));
+  json_t *task = summary_task(spec, c->p.loss, c->p.net);
+  if (task && dln_loss_has(c->p.loss, DLN_LOSS_CLASSIFY)) summary_classify(task, c);
+  dln_jset(sum, "task", task);
   summary_dynamics(sum, c);
   summary_stop(sum, c->res, c->p.traj);
   return dln_json_done(sum, mark); /* NULL: out of memory, nothing written */
