@@ -15,7 +15,9 @@
  *       Y − s(W_true X) within 4 standard errors, bit-identical data for one seed;
  *   (e) the CLI: examples/sigmoid_fig3.json at a reduced n and t_end (three runs from the
  *       same W(0): loss decreases, two layers beat one, ‖Q0‖ = 4.6 beats ‖Q0‖ = 0), a
- *       depth-2 flow run whose `dln check` has no violated row, and x_file/y_file data. */
+ *       depth-2 flow run to a minimum whose `dln check` has no violated row (the
+ *       no-spurious-minimum row is not applicable to this non-square loss), and
+ *       x_file/y_file data. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,14 +571,15 @@ static void test_example_fig3(void **state) {
   tu_rmtree(dir);
 }
 
-/* A depth-2 flow run of the setting (width 100, n = 100): the loss decreases, W_true.npy
- * is written, `dln check` reports no violated row (exit 0); then the same data through
- * x_file / y_file give the same initial loss. */
+/* A depth-2 flow run of the setting (width 100, n = 100) to a critical point: the loss
+ * decreases, W_true.npy is written, `dln check` reports no violated row (exit 0): the end
+ * point is a minimum, which 004 Prop. 4 (square losses) does not call spurious; then the
+ * same data through x_file / y_file give the same initial loss. */
 static void test_cli_run_check(void **state) {
   (void)state;
   const char *dir = tu_tmpdir(1);
   const char *args[] = {"run", "--task=sigmoid", "--rows=10", "--cols=10", "--n_samples=100", "--noise=1e-3",
-                        "--widths=10,100,10", "--sigma=0.156", "--t_end=3", "--samples=31", "--plot=false",
+                        "--widths=10,100,10", "--sigma=0.156", "--t_end=20", "--samples=31", "--plot=false",
                         "--quiet", "--out=r1", NULL};
   assert_int_equal(run_cli(dir, args), 0);
   struct stat sb;
@@ -584,7 +587,8 @@ static void test_cli_run_check(void **state) {
   int n = 0;
   double *L = csv_col(tu_path(dir, "r1/trajectory.csv"), "loss", -1, &n);
   assert_int_equal(n, 31);
-  for (int i = 1; i < n; ++i) assert_true(L[i] <= L[i - 1]);
+  /* at the minimum the samples differ by round-off (measured 2e-18 of 4e-4) */
+  for (int i = 1; i < n; ++i) assert_true(L[i] <= L[i - 1] + 1e-12 * L[n - 1]);
   assert_true(L[n - 1] < 1e-2 * L[0]);
   const char *chk[] = {"check", "r1", "--quiet", NULL};
   assert_int_equal(run_cli(dir, chk), 0);
