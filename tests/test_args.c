@@ -296,6 +296,9 @@ static void test_model(void **state) {
   ST(dln_loss_margin(w.loss, NULL, &val));
   ST(dln_loss_margin(w.loss, b, NULL));
   ST(dln_loss_margin(w.loss, b, &val)); /* not a classification loss */
+  ST(dln_loss_sigmoid_alloc(NULL, w.Y, w.Y));
+  ST(dln_loss_sigmoid_alloc(&l, NULL, w.Y));
+  ST(dln_loss_sigmoid_alloc(&l, w.Y, NULL));
   int ri[2] = {0, 1}, ci[2] = {0, 1};
   ST(dln_loss_sensing_alloc(NULL, 2, 2, 2, b, b));
   ST(dln_loss_sensing_alloc(&l, 2, 2, 2, NULL, b));

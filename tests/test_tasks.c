@@ -126,6 +126,7 @@ static void test_registry(void **state) {
   assert_int_equal(dln_task_register(&bad), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "unique"));
   /* a new task is found after the built-ins */
+  assert_ptr_equal(dln_task_find("sigmoid"), &dln_task_sigmoid);
   static dln_task_type toy;
   toy = dln_task_factorization;
   toy.name = "toy_task";

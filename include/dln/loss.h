@@ -12,6 +12,7 @@
  *   lp             ℓ(W) = (1/n) Σ_i ‖W x_i − y_i‖_p^p, p ≥ 2     (002 §3.2 Claim 1)
  *   logistic       ℓ(W) = (1/n) Σ_i log(1 + exp(−y_i W x_i)), y_i = ±1   (002 §2; 004 Rem. 3)
  *   softmax        ℓ(W) = (1/n) Σ_i −log softmax(W x_i)_{c_i}           (002 §2)
+ *   sigmoid        ℓ(W) = ½‖Y − s(W X)‖_F², s(z) = 1/(1 + e^{−z})   (001 §6, transposed)
  *
  * Each loss also knows its optimal value L* and a reference solution W*
  * (least-squares / minimum-norm solution, or the target), when computable. */
@@ -103,6 +104,10 @@ int dln_loss_softmax_alloc(dln_loss **out, int classes, const dln_mat *X, const 
 /* The smallest margin of a DLN_LOSS_CLASSIFY loss at W: min_i y_i W x_i (logistic),
  * min_i (W x_i)_{c_i} − max_{k≠c_i} (W x_i)_k (softmax). DLN_EINVAL for another loss. */
 int dln_loss_margin(dln_loss *loss, const double *W, double *min_margin);
+
+/* ½‖Y − s(W X)‖², s the logistic sigmoid entrywise; X: d_0 x n, Y: d_N x n, copied. No
+ * capability (not quadratic, L* and W* unknown). */
+int dln_loss_sigmoid_alloc(dln_loss **out, const dln_mat *X, const dln_mat *Y);
 
 /* Reduction of regression to factorization (000 eq. 3–5; 004 eq. 2–3): Ȳ = Y X^†
  * (the transpose of 000's Θ* = (Y X^†)^T, since our W maps x to W x). */

@@ -125,8 +125,7 @@ typedef struct dln_task_type {
 /* The common rows (ground truth) and the built-in task types. */
 const dln_option *dln_task_common_rows(void);
 extern const dln_task_type dln_task_factorization, dln_task_regression, dln_task_sensing, dln_task_completion, dln_task_lp;
-extern const dln_task_type dln_task_factorization, dln_task_regression, dln_task_sensing, dln_task_completion;
-extern const dln_task_type dln_task_logistic, dln_task_softmax;
+extern const dln_task_type dln_task_logistic, dln_task_softmax, dln_task_sigmoid;
 
 /* The registry: built-in types first, then registered ones. */
 const dln_task_type *dln_task_find(const char *name);

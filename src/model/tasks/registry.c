@@ -17,7 +17,8 @@
   X(dln_task_completion) \
   X(dln_task_lp) \
   X(dln_task_logistic) \
-  X(dln_task_softmax)
+  X(dln_task_softmax) \
+  X(dln_task_sigmoid)
 #define DECLARE(d) extern const dln_task_type d;
 #define ENTRY(d) &d,
 BUILTIN(DECLARE)

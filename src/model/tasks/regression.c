@@ -121,12 +121,12 @@ nomem:
 
 /* clang-format off */
 static const dln_option reg_rows[] = {
-  {"n_samples", DLN_OPT_INT, OFF(n_samples), "20", "regression, logistic, softmax: number of samples n (X is d_0 x n)", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
-  {"x_rank", DLN_OPT_INT, OFF(x_rank), "0", "regression, logistic, softmax: rank of X (0 = full rank)", NULL, DLN_OPTR_MIN, 0, 0, NULL, NULL},
-  {"noise", DLN_OPT_DOUBLE, OFF(noise), "0", "regression: Y = W_true X + noise * N(0,1); logistic, softmax: labels of those scores (noise > 0: label noise)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
+  {"n_samples", DLN_OPT_INT, OFF(n_samples), "20", "regression, lp, sigmoid, logistic, softmax: number of samples n (X is d_0 x n)", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
+  {"x_rank", DLN_OPT_INT, OFF(x_rank), "0", "regression, lp, sigmoid, logistic, softmax: rank of X (0 = full rank)", NULL, DLN_OPTR_MIN, 0, 0, NULL, NULL},
+  {"noise", DLN_OPT_DOUBLE, OFF(noise), "0", "regression: Y = W_true X + noise * N(0,1); sigmoid: Y = s(W_true X) + noise * N(0,1); logistic, softmax: labels of those scores (noise > 0: label noise)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   {"reduce", DLN_OPT_BOOL, OFF(reduce), "false", "regression: train on the factorization of Ybar = Y X^+ instead (000 eq. 3-5)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {"x_file", DLN_OPT_STRING, OFF(x_file), "", "regression, logistic, softmax: inputs X (d_0 x n, samples are columns)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {"y_file", DLN_OPT_STRING, OFF(y_file), "", "regression outputs Y (d_N x n); logistic, softmax: 1 x n labels (+-1; 0..K-1)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"x_file", DLN_OPT_STRING, OFF(x_file), "", "regression, lp, sigmoid, logistic, softmax: inputs X (d_0 x n, samples are columns)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"y_file", DLN_OPT_STRING, OFF(y_file), "", "regression, lp, sigmoid: outputs Y (d_N x n); logistic, softmax: 1 x n labels (+-1; 0..K-1)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
 

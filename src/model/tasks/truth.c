@@ -27,7 +27,7 @@ static const dln_option common_rows[] = {
   {"singular_values", DLN_OPT_DOUBLELIST, OFF(singular_values), "", "singular values of a lowrank target (eigenvalues, any sign, with symmetric_target)", NULL, DLN_OPTR_ANY, 0, 0, dln_optcheck_finite_items, NULL},
   {"target_sigma", DLN_OPT_DOUBLE, OFF(target_sigma), "1", "standard deviation of a gaussian target", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
   {"symmetric_target", DLN_OPT_BOOL, OFF(symmetric_target), "false", "symmetric rows x rows target (eigenvalues = singular_values, else (G+G^T)/2) for the tied model", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {"target_file", DLN_OPT_STRING, OFF(target_file), "", "factorization target Ybar (.npy or .csv); also W_true for synthetic regression/sensing/completion", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"target_file", DLN_OPT_STRING, OFF(target_file), "", "factorization target Ybar (.npy or .csv); also W_true for synthetic regression/sensing/completion/sigmoid", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
 
