@@ -56,6 +56,8 @@ typedef struct dln_run_parts {
   dln_net *net;
   double *theta, *theta0;  /* weights (state of layer-wise methods) and their init */
   dln_train_options to;    /* checked; progress is the caller's to set */
+  double *times;           /* explicit sample times (to.sample_times), merged with 0 and t_end, or NULL */
+  int ntimes;
   int e2e;                 /* 1 for e2e_flow / e2e_gd */
   dln_e2e *dyn;            /* e2e: the end-to-end dynamics */
   double *W, *W0;          /* e2e: state W (d_N x d_0) and its start W_{N:1}(0) */
