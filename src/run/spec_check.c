@@ -172,6 +172,25 @@ static int check_sample_times(const dln_spec *spec, const dln_integrator_type *m
   return DLN_OK;
 }
 
+/* observe words that need the layers: entry and layers are not recorded by the end-to-end
+ * system (its table has fixed columns), and layers cannot be resumed (its rows before a
+ * checkpoint are not kept). */
+static int check_observe(const dln_spec *spec, int e2e) {
+  char wb[512];
+  for (int i = 0; i < spec->observe.n; ++i) {
+    const char *w = spec->observe.v[i];
+    int layers = strcmp(w, "layers") == 0;
+    if (!layers && strncmp(w, "entry:", 6) != 0) continue;
+    if (e2e)
+      return dln_error(DLN_EINVAL, "%s: expected a layer-wise method for '%s' (the end-to-end system records fixed columns), found method %s",
+                       WHERE("observe"), w, spec->method);
+    if (layers && spec->train.checkpoint_every > 0)
+      return dln_error(DLN_EINVAL, "%s: expected checkpoint_every = 0 with 'layers' (its rows are not checkpointed), found %ld",
+                       WHERE("observe"), spec->train.checkpoint_every);
+  }
+  return DLN_OK;
+}
+
 /* The dynamics: the method's own check and the conditions of the run's rows. */
 static int check_dynamics(const dln_spec *spec, unsigned caps) {
   char wb[512];
@@ -196,6 +215,7 @@ static int check_dynamics(const dln_spec *spec, unsigned caps) {
     return dln_error(DLN_EINVAL, "%s: expected a time below t_end = %g, found %g", WHERE("t_first"), spec->train.t_end,
                      spec->train.t_first);
   if (!spec->out || !*spec->out) return dln_error(DLN_EINVAL, "%s: expected a folder name, found an empty string", WHERE("out"));
+  if ((st = check_observe(spec, e2e))) return st;
   return check_sample_times(spec, m);
 }
 
