@@ -7,7 +7,8 @@
  * /usr/bin/python3 NumPy — shape (rows, d_j, d_{j-1}), C order, float64, first slice =
  * W{j}_init.npy, last slice = W{j}_final.npy bit for bit, one slice per trajectory row
  * (also when a loss threshold stops the run between sample times), the product of the slices
- * matches the entry columns, the files are in the manifest, and `dln check` passes. */
+ * matches the entry columns, the files are in the manifest, and `dln check` passes — and
+ * reports a last slice changed by one ulp as INCONSISTENT. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -158,6 +159,17 @@ static void test_layers_cli(void **state) {
                       "--t_end=1", "--samples=4", "--observe=entry:1,2,layers", NULL};
   assert_int_equal(cli(dir, a3), 0);
   check_folder(dir, "o3", "2", "1");
+  /* dln check's integrity row: a changed last slice is INCONSISTENT (exit 5) */
+  const char *py[] = {"-c",
+                      "import numpy as np, sys; p = sys.argv[1] + '/o1/W2_samples.npy'; a = np.load(p); "
+                      "a[-1, 0, 0] = np.nextafter(a[-1, 0, 0], 1.0); np.save(p, a)",
+                      dir, NULL};
+  assert_int_equal(tu_wait(tu_spawn("/usr/bin/python3", py, dir)), 0);
+  const char *chk[] = {"check", "o1", NULL};
+  assert_int_equal(cli(dir, chk), 5);
+  char *out = tu_slurp(tu_path(dir, "stdout.txt"));
+  assert_non_null(strstr(out, "W2_samples.npy: last slice differs from the final layer in 1 of 25 entries"));
+  free(out);
 }
 
 int main(void) {
