@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "dln/e2e.h"
 #include "dln/error.h"
 #include "dln/integrator.h"
 #include "dln/io.h"
@@ -184,6 +185,50 @@ static void test_gd_refuses_off_grid(void **state) {
   assert_int_equal(dln_train_check(&o), DLN_OK);
 }
 
+/* The end-to-end system: the callback sees W (d_N x d_0) with net = NULL, at exactly the
+ * requested times, equal to the samples dln_e2e_flow returns. */
+typedef struct e2e_seen {
+  int n;
+  double t[MAXS], W[MAXS][6];
+} e2e_seen;
+
+static int on_e2e(void *ctx, double t, long step, const double *x, const dln_net *net) {
+  (void)step;
+  e2e_seen *s = ctx;
+  assert_null(net);
+  assert_true(s->n < MAXS);
+  s->t[s->n] = t;
+  memcpy(s->W[s->n++], x, 6 * sizeof *x);
+  return 0;
+}
+
+static void test_e2e_callback(void **state) {
+  (void)state;
+  double Y[6] = {1, -0.5, 0.25, 2, 0.75, -1}, W[6] = {0.1, 0.02, -0.03, 0.05, 0.01, 0.04};
+  dln_loss *loss = tu_fact_loss(2, 3, Y);
+  dln_e2e *e;
+  assert_int_equal(dln_e2e_alloc(&e, loss, 2), DLN_OK);
+  dln_train_options o;
+  dln_train_default_options(&o);
+  o.t_end = 2;
+  o.sample_times = FLOW_TIMES;
+  o.nsample_times = (int)(sizeof FLOW_TIMES / sizeof *FLOW_TIMES);
+  e2e_seen s = {0};
+  o.on_sample = on_e2e;
+  o.on_sample_ctx = &s;
+  double samples[8 * 6];
+  dln_train_result r;
+  assert_int_equal(dln_e2e_flow(e, W, &o, samples, NULL, &r), DLN_OK);
+  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
+  assert_int_equal(s.n, o.nsample_times);
+  for (int i = 0; i < s.n; ++i) {
+    assert_true(s.t[i] == FLOW_TIMES[i]);
+    assert_memory_equal(s.W[i], samples + 6 * i, 6 * sizeof(double));
+  }
+  dln_e2e_free(e);
+  dln_loss_free(loss);
+}
+
 /* ------------------------------------------------------------------ CLI */
 
 static int cli(const char *dir, const char *const *args) { return tu_wait(tu_spawn(DLN_CLI, args, dir)); }
@@ -256,7 +301,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exact_times_every_method), cmocka_unit_test(test_callback_stop),
       cmocka_unit_test(test_gd_refuses_off_grid),      cmocka_unit_test(test_cli_every_method),
-      cmocka_unit_test(test_cli_refusals),
+      cmocka_unit_test(test_cli_refusals),             cmocka_unit_test(test_e2e_callback),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
