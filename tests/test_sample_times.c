@@ -296,12 +296,32 @@ static void test_cli_refusals(void **state) {
   }
 }
 
+/* dln sweep: every run samples at the spec's times (the data sets are drawn without them). */
+static void test_cli_sweep(void **state) {
+  (void)state;
+  const char *dir = tu_tmpdir(2);
+  tu_write_text(tu_path(dir, "s.json"),
+                "{\"rows\": 2, \"cols\": 3, \"width\": 3, \"t_end\": 1, \"sample_times\": [0.7, 0.1],"
+                " \"observe\": [\"loss\", \"entry:2,3\"], \"sweep\": {\"seed\": [1, 2]}}");
+  const char *args[] = {"sweep", "s.json", "--out=o", "--quiet", NULL};
+  assert_int_equal(cli(dir, args), 0);
+  dln_mat *T;
+  assert_int_equal(dln_csv_read(tu_path(dir, "o/ensemble.csv"), &T), DLN_OK);
+  /* run, seed, stream, t, step, loss, loss_gap, W_2_3 */
+  assert_int_equal(T->rows, 8);
+  assert_int_equal(T->cols, 8);
+  static const double want[] = {0, 0.1, 0.7, 1};
+  for (int i = 0; i < 8; ++i) assert_true(T->data[i + 3 * T->rows] == want[i % 4]);
+  dln_mat_free(T);
+}
+
 int main(void) {
   tu_seed(9);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exact_times_every_method), cmocka_unit_test(test_callback_stop),
       cmocka_unit_test(test_gd_refuses_off_grid),      cmocka_unit_test(test_cli_every_method),
       cmocka_unit_test(test_cli_refusals),             cmocka_unit_test(test_e2e_callback),
+      cmocka_unit_test(test_cli_sweep),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
