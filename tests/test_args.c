@@ -279,6 +279,11 @@ static void test_model(void **state) {
   ST(dln_loss_regression_alloc(NULL, w.Y, w.Y));
   ST(dln_loss_regression_alloc(&l, NULL, w.Y));
   ST(dln_loss_regression_alloc(&l, w.Y, NULL));
+  ST(dln_loss_lp_alloc(NULL, 4, w.Y, w.Y));
+  ST(dln_loss_lp_alloc(&l, 4, NULL, w.Y));
+  ST(dln_loss_lp_alloc(&l, 4, w.Y, NULL));
+  ST(dln_loss_lp_alloc(&l, 1.5, w.Y, w.Y));
+  ST(dln_loss_lp_alloc(&l, NAN, w.Y, w.Y));
   int ri[2] = {0, 1}, ci[2] = {0, 1};
   ST(dln_loss_sensing_alloc(NULL, 2, 2, 2, b, b));
   ST(dln_loss_sensing_alloc(&l, 2, 2, 2, NULL, b));
@@ -889,6 +894,7 @@ static void test_run(void **state) {
   ST(dln_spec_resolve_widths(&spec, &widths, NULL));
 
   dln_run_result rr; /* (NULL results are allowed: the runs are not started here) */
+  int job;
   ST(dln_run(NULL, NULL, &rr));
   ST(dln_run_noplot(NULL, NULL, &rr));
   ST(dln_run_resume(NULL, NULL, &rr));
@@ -896,6 +902,9 @@ static void test_run(void **state) {
   ST(dln_run_resume_spec(NULL, &spec));
   ST(dln_run_resume_spec("/tmp", NULL));
   ST(dln_run_fig1(NULL, NULL, NULL, &rr));
+  ST(dln_run_fig1_resume(NULL, NULL, NULL, &rr));
+  ST(dln_run_resume_is_job(NULL, &job));
+  ST(dln_run_resume_is_job("/tmp", NULL));
   ST(dln_run_fig1_defaults(NULL));
 
   dln_sweep sw;

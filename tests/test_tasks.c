@@ -103,6 +103,8 @@ static void test_registry(void **state) {
     assert_non_null(tasks4[i]->summary);
     assert_non_null(tasks4[i]->caps);
   }
+  assert_ptr_equal(dln_task_find("lp"), &dln_task_lp); /* built-in after the four */
+  assert_ptr_equal(dln_task_at(4), &dln_task_lp);
   assert_null(dln_task_find("nope"));
   assert_null(dln_task_at(-1));
   const char *in[] = {"gaussian", "width_scaled", "balanced", "imbalanced", "spectral", "spectral_symmetric",
@@ -129,7 +131,7 @@ static void test_registry(void **state) {
   toy.name = "toy_task";
   assert_int_equal(dln_task_register(&toy), DLN_OK);
   assert_ptr_equal(dln_task_find("toy_task"), &toy);
-  assert_ptr_equal(dln_task_at(4), &toy);
+  assert_ptr_equal(dln_task_at(5), &toy);
   static dln_init_type itoy;
   itoy = dln_init_type_balanced;
   itoy.name = "toy_init";

@@ -88,6 +88,9 @@ static int resume_load(int argc, run_cmd *r) {
   r->have_spec = 1;
   r->single = 1;
   if ((st = dln_run_resume_spec(r->resume, &r->spec))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
+  int job = 0;
+  if ((st = dln_run_resume_is_job(r->resume, &job))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
+  r->single = !job; /* the default job: its finished runs are kept */
   for (int i = 0; i < r->nov; ++i) {
     if (!dln_spec_is_output(dln_spec_find(r->ov[i].name)) || !strcmp(r->ov[i].name, "out")) {
       fprintf(stderr, "dln: run: --resume continues the run as it was specified; expected only output options "
@@ -139,7 +142,8 @@ static int run_load(int argc, char **argv, run_cmd *r) {
 static int run_interrupted_line(const char *out, int single, const dln_run_result *res) {
   const char *sig = cli_interrupt_name();
   if (!single)
-    fprintf(stderr, "dln: interrupted by %s; the default job in %s is incomplete (no combined summary.json)\n", sig, out);
+    fprintf(stderr, "dln: interrupted by %s; the default job in %s is incomplete (summary.json lists the runs finished), resume with dln run --resume %s\n",
+            sig, out, out);
   else if (res->checkpoint_step >= 0)
     fprintf(stderr, "dln: interrupted by %s at step %ld, t = %.6g; checkpoint in %s/checkpoint.json (t = %.6g), resume with dln run --resume %s\n",
             sig, res->train.steps, res->train.t, out, res->checkpoint_t, out);
@@ -159,7 +163,7 @@ static int run_exec(run_cmd *r) {
   dln_run_result res;
   int st;
   if (r->resume) {
-    st = dln_run_resume(spec, &ro, &res);
+    st = single ? dln_run_resume(spec, &ro, &res) : dln_run_fig1_resume(spec, &ro, stdout, &res);
   } else if (single) {
     st = dln_run(spec, &ro, &res);
   } else {

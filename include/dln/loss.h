@@ -9,6 +9,7 @@
  *   factorization  ℓ(W) = ½‖W − Ȳ‖_F²                          (001 eq. 2, 11; 000 eq. 5)
  *   sensing        ℓ(W) = (1/2m) Σ_i (⟨W, A_i⟩ − b_i)²         (002 eq. 9)
  *   completion     sensing with A_i = e_{r_i} e_{c_i}^T         (002 §4.1)
+ *   lp             ℓ(W) = (1/n) Σ_i ‖W x_i − y_i‖_p^p, p ≥ 2     (002 §3.2 Claim 1)
  *
  * Each loss also knows its optimal value L* and a reference solution W*
  * (least-squares / minimum-norm solution, or the target), when computable. */
@@ -82,6 +83,11 @@ int dln_loss_sensing_alloc(dln_loss **out, int rows, int cols, int m, const doub
 /* (1/2m) Σ (W[r_i, c_i] − v_i)², 0-based indices. */
 int dln_loss_completion_alloc(dln_loss **out, int rows, int cols, int m, const int *r, const int *c,
                               const double *v);
+
+/* (1/n) Σ_i ‖W x_i − y_i‖_p^p = (1/n) Σ |W X − Y|^p entrywise, real p >= 2, X: d_0 x n,
+ * Y: d_N x n, copied. p = 2 (= 2/n times the regression loss) has DLN_LOSS_QUADRATIC,
+ * L* and W* = Y X^†; p != 2 has no capability (L* = NAN, no W*). */
+int dln_loss_lp_alloc(dln_loss **out, double p, const dln_mat *X, const dln_mat *Y);
 
 /* Reduction of regression to factorization (000 eq. 3–5; 004 eq. 2–3): Ȳ = Y X^†
  * (the transpose of 000's Θ* = (Y X^†)^T, since our W maps x to W x). */

@@ -97,6 +97,18 @@ int dln_run_resume_spec(const char *dir, dln_spec *spec);
  * res (may be NULL) receives the combined outcome: the worst stop reason and plot. */
 int dln_run_fig1(const dln_spec *base, const dln_run_options *opt, FILE *table, dln_run_result *res);
 
+/* Continue the default job interrupted in base->out (docs/resume.md): base is the spec
+ * read back by dln_run_resume_spec (output options aside). The runs the interrupted
+ * summary.json lists as finished are kept after their files are checked against the
+ * manifest (DLN_ESPEC naming the file when one changed); the interrupted run and the
+ * rest are run again. Every subfolder's files are byte-identical to those of an
+ * uninterrupted job, and the job keeps its run id. */
+int dln_run_fig1_resume(const dln_spec *base, const dln_run_options *opt, FILE *table, dln_run_result *res);
+
+/* *is_job = 1 when dir holds an interrupted default job (its incomplete summary.json has
+ * a "job"), 0 for an interrupted single run; errors as dln_run_resume_spec. */
+int dln_run_resume_is_job(const char *dir, int *is_job);
+
 /* Apply the default job's settings to a spec (before user overrides). */
 int dln_run_fig1_defaults(dln_spec *spec);
 

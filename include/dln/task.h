@@ -46,6 +46,7 @@ typedef struct dln_task_options {
   double noise;
   int reduce;
   int m;                   /* sensing, completion */
+  double p;                /* lp: the exponent p >= 2 */
   char *x_file, *y_file, *a_file, *b_file, *entries_file;
   /* a registered task's own block (options_size > 0), NULL otherwise */
   void *own;
@@ -123,7 +124,7 @@ typedef struct dln_task_type {
 
 /* The common rows (ground truth) and the built-in task types. */
 const dln_option *dln_task_common_rows(void);
-extern const dln_task_type dln_task_factorization, dln_task_regression, dln_task_sensing, dln_task_completion;
+extern const dln_task_type dln_task_factorization, dln_task_regression, dln_task_sensing, dln_task_completion, dln_task_lp;
 
 /* The registry: built-in types first, then registered ones. */
 const dln_task_type *dln_task_find(const char *name);

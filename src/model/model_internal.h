@@ -23,6 +23,9 @@ int dln_optcheck_pos_items(const dln_option *o, const void *field, char *msg, si
  * loader's status and message, *field = option (the caller prefixes where it came from). */
 int dln_task_load(const dln_task_options *o, const char *option, const char *path, dln_mat **out, const char **field);
 
+/* The options regression's data files make unused (shared with the lp task). */
+extern const dln_task_unused dln_task_regression_unused[];
+
 /* The regression task's part of the foreign-option rule: reduce = true with another task. */
 int dln_task_regression_foreign(const dln_task_type *t, const dln_task_options *o, const char **field);
 

@@ -221,6 +221,12 @@ static void end_hessian(ctx *c, const end_point *e) {
   } else if (!pr.eig.converged) {
     dln_chk_add_na(c->rep, RH, SH, "Lanczos converged fails (residual %.3g after %d iterations)",
                    fmax(pr.eig.resid_min, pr.eig.resid_max), pr.eig.iters);
+  } else if (pr.kind == DLN_POINT_MINIMUM && !dln_loss_has(c->p->loss, DLN_LOSS_IDENTITY) &&
+             !dln_loss_has(c->p->loss, DLN_LOSS_LSQ_DESIGN)) {
+    /* "every local minimum is global" is 004 Prop. 4 for the square losses; a minimum of
+     * another loss (lp, p != 2: no L* to compare with) is not a counterexample */
+    dln_chk_add_na(c->rep, RH, SH, "square loss (004 Prop. 4) or a known phi* fails (loss %s: a minimum, phi = %.6g)",
+                   dln_loss_name(c->p->loss), pr.phi);
   } else {
     hessian_item(c, e, &pr);
   }

@@ -232,9 +232,8 @@ void dln_run_ckpt_free(dln_run_ckpt *k) {
   memset(k, 0, sizeof *k);
 }
 
-int dln_run_resume_spec(const char *dir, dln_spec *spec) {
-  DLN_ARGS(dir, spec);
-  if (dln_run_checkpoint_exists(dir)) return checkpoint_spec(dir, spec);
+int dln_run_incomplete_summary(const char *dir, json_t **out) {
+  *out = NULL;
   char *p = dln_path_join(dir, "summary.json");
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");
   json_error_t je;
@@ -243,10 +242,35 @@ int dln_run_resume_spec(const char *dir, dln_spec *spec) {
   if (st) (void)0; /* a FIFO, folder or device: refused (message set) */
   else if (!sum && exists) st = dln_error(DLN_EFORMAT, "%s:%d:%d: expected JSON, found a syntax error: %s", p, je.line, je.column, je.text);
   else if (!sum) st = dln_error(DLN_EIO, "%s: nothing to resume: expected checkpoint.json or an incomplete summary.json, found neither", dir);
+  else if (!json_is_object(sum)) st = dln_error(DLN_EFORMAT, "%s: expected a JSON object, found another value", p);
   else if (json_is_true(json_object_get(sum, "complete")))
     st = dln_error(DLN_EINVAL, "%s: nothing to resume: the run is complete (summary.json)", dir);
-  if (!st) st = spec_from_echo(spec, p, json_object_get(sum, "spec"));
   free(p);
+  if (st) json_decref(sum);
+  else *out = sum;
+  return st;
+}
+
+int dln_run_resume_spec(const char *dir, dln_spec *spec) {
+  DLN_ARGS(dir, spec);
+  if (dln_run_checkpoint_exists(dir)) return checkpoint_spec(dir, spec);
+  json_t *sum;
+  int st = dln_run_incomplete_summary(dir, &sum);
+  if (st) return st;
+  char *p = dln_path_join(dir, "summary.json");
+  st = p ? spec_from_echo(spec, p, json_object_get(sum, "spec")) : dln_error(DLN_ENOMEM, "out of memory");
+  free(p);
+  json_decref(sum);
+  return st;
+}
+
+int dln_run_resume_is_job(const char *dir, int *is_job) {
+  DLN_ARGS(dir, is_job);
+  *is_job = 0;
+  if (dln_run_checkpoint_exists(dir)) return DLN_OK; /* a single run's checkpoint */
+  json_t *sum;
+  int st = dln_run_incomplete_summary(dir, &sum);
+  if (!st) *is_job = json_is_string(json_object_get(sum, "job"));
   json_decref(sum);
   return st;
 }

@@ -165,6 +165,9 @@ int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_ta
 int dln_run_checkpoint_read(const char *dir, const dln_spec *spec, dln_run_ckpt *k);
 void dln_run_ckpt_free(dln_run_ckpt *k);
 int dln_run_checkpoint_exists(const char *dir);
+/* dir/summary.json of an interrupted run or job (*out: a new reference); DLN_EINVAL when
+ * it is complete, DLN_EIO when absent, DLN_EFORMAT when not JSON. */
+int dln_run_incomplete_summary(const char *dir, json_t **out);
 int dln_run_checkpoint_remove(const char *dir); /* absent files are fine */
 
 /* ---- JSON and plots (io/io_internal.h: dln_json_*, dln_train_counters_json, dln_plot_*) - */

@@ -14,7 +14,8 @@
   X(dln_task_factorization) \
   X(dln_task_regression) \
   X(dln_task_sensing) \
-  X(dln_task_completion)
+  X(dln_task_completion) \
+  X(dln_task_lp)
 #define DECLARE(d) extern const dln_task_type d;
 #define ENTRY(d) &d,
 BUILTIN(DECLARE)

@@ -202,7 +202,7 @@ static int regr_loss(const dln_task_options *o, const dln_task_data *d, dln_loss
   return dln_loss_regression_alloc(out, d->mats[0], d->mats[1]);
 }
 
-static const dln_task_unused regr_unused[] = {
+const dln_task_unused dln_task_regression_unused[] = {
     {"x_file", "n_samples,x_rank,noise,rows,cols,target,rank,singular_values,target_sigma,target_file"}, {NULL, NULL}};
 
 const dln_task_type dln_task_regression = {
@@ -216,5 +216,5 @@ const dln_task_type dln_task_regression = {
     .data = regr_data,
     .loss = regr_loss,
     .data_free = regr_data_free,
-    .unused = regr_unused,
+    .unused = dln_task_regression_unused,
 };
