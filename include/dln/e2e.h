@@ -89,7 +89,7 @@ int dln_e2e_flow(dln_e2e *e, double *W, const dln_train_options *opt, double *sa
 /* Discretized end-to-end dynamics (002 Claim 1): W_{k+1} = W_k − η P_{W_k}(∇ℓ(W_k)),
  * t = k η, with opt->eta, t_end, max_steps, loss_threshold, grad_tol, blowup, progress.
  * Samples and rows are taken at the steps nearest to the sample times, as dln_train
- * does for gradient descent. On divergence (non-finite or > blowup loss or entry) the
+ * does for gradient descent (explicit sample_times: whole multiples of η, hit exactly, dln/train.h). On divergence (non-finite or > blowup loss or entry) the
  * stop reason is DLN_STOP_DIVERGED, fail_step/fail_t name the bad iterate and W holds
  * the last good one. */
 int dln_e2e_gd(dln_e2e *e, double *W, const dln_train_options *opt, double *samples, dln_table *traj,

@@ -14,6 +14,9 @@
  *   eigC_1..eigC_q: eigenvalues (descending) of the two-layer imbalance
  *     C_1 = W_2^T W_2 − W_1 W_1^T (001 eq. 13; 003 eq. 9), depth 2 only;
  *     all d_1 of them when d_1 ≤ 64, else the 32 largest and 32 smallest  DLN_OBS_IMBALANCE
+ * and, by name only: W_i_j for each word entry:i,j (the entry (i, j) of W, 1-based as
+ * printed: row i ≤ d_N, column j ≤ d_0); "layers" adds no column (dln run then writes
+ * every layer at every row, W{j}_samples.npy: docs/observables.md).
  *
  * Each group is an observable (a column provider, dln_observable below): one const
  * descriptor per file under src/observe/, registered by one line in
@@ -68,6 +71,10 @@ typedef struct dln_obs_setup {
   const double *theta0; /* θ(0), or NULL when the caller gave none */
   const dln_mat *X;
   void *priv;           /* the observer's; do not touch */
+  /* DLN_OBSERVABLE_ARGS: the arguments of the words "name:arg" naming it, in the order
+   * given (e.g. "1,2" for entry:1,2); valid during init only. Else NULL, 0. */
+  const char *const *args;
+  int nargs;
 } dln_obs_setup;
 
 /* During init only: append the observable's next column, named by fmt (printf with one
@@ -98,7 +105,9 @@ enum {
   DLN_OBSERVABLE_USES_GRAD = 4u, /* eval reads frame->grad (implies USES_W) */
   DLN_OBSERVABLE_UNTIED = 8u,    /* requirement: an untied network */
   DLN_OBSERVABLE_SQUARE = 16u,   /* requirement: square W (d_N = d_0) */
-  DLN_OBSERVABLE_THETA0 = 32u    /* θ(0) must be given (DLN_EINVAL otherwise) */
+  DLN_OBSERVABLE_THETA0 = 32u,   /* θ(0) must be given (DLN_EINVAL otherwise) */
+  DLN_OBSERVABLE_ARGS = 64u      /* named with arguments, "name:arg" (one or more words; init
+                                    sees them in s->args); the bare name is refused */
 };
 
 /* An observable: a group of trajectory columns. When a requirement (loss_caps,
@@ -131,7 +140,9 @@ const dln_observable *dln_observable_find(const char *name);
 const char *dln_observable_name_at(int i);
 
 /* dln_observer_alloc with observables chosen by name (the --observe words above, aliases
- * included; unknown words are DLN_EINVAL). Columns: t, step, then each chosen observable's
+ * included; unknown words are DLN_EINVAL). A word "name:arg" passes arg to an observable
+ * flagged DLN_OBSERVABLE_ARGS (DLN_EINVAL for others, and for such an observable named
+ * without an argument). Columns: t, step, then each chosen observable's
  * columns in registry order, whatever the order of names. */
 int dln_observer_alloc_names(dln_observer **out, dln_net *net, dln_loss *loss, const double *theta0,
                              const char *const *names, int n);

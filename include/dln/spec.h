@@ -69,6 +69,7 @@ typedef struct dln_spec {
   double recon_threshold;
   double e2e_balance_tol;  /* e2e_*: largest accepted unbalancedness / |theta|^2 */
   dln_slist observe;
+  dln_dlist sample_times;  /* explicit sample times (merged with 0 and t_end); empty: samples / log_samples */
   char *out;
   int plot, quiet, blas_threads;
   int force;               /* replace an earlier run's outputs in out (run_internal.h) */

@@ -66,6 +66,20 @@ const char *dln_stop_reason_name(int reason);
  * and loss; return nonzero to cancel the run. */
 typedef int (*dln_progress_fn)(void *ctx, double t, double t_end, double loss);
 
+/* Per-sample callback (opt->on_sample): called once at every sample time the run records
+ * (each row of the trajectory at a sample time, t = 0 included; not at the extra final row
+ * of a stop between sample times, nor again for samples a resumed run had taken), by
+ * gradient descent and by every flow integrator, after the row is recorded. t is the
+ * sample time exactly as the trajectory's t column (flow: the requested time, the state
+ * from dense output; GD: k·η, or the requested time when sample_times are given), step the
+ * GD step or accepted integrator steps, x the state at t: θ (nparams, layout of dln/net.h;
+ * read layers with dln_net_layer_const on net) for dln_train / dln_train_sampled, or W
+ * (d_N x d_0, column-major) with net = NULL for the end-to-end runs of dln/e2e.h. x is
+ * read-only and only valid during the call; the callback must not free or change net.
+ * Return 0 to go on, nonzero to stop the run there: stop_reason DLN_STOP_CANCELLED,
+ * result->t = t, θ out = x, and the trajectory ends with this sample's row. */
+typedef int (*dln_sample_fn)(void *ctx, double t, long step, const double *x, const dln_net *net);
+
 /* A point a run can continue from bit for bit (docs/resume.md). Gradient descent: any
  * step k (θ_k before its update; samples at step k are taken). Flow: a checkpoint sample
  * time, where the integrator is restarted from (t, x, h) in every run with
@@ -101,10 +115,14 @@ typedef struct dln_train_options {
   int nsamples;           /* sample times incl. t = 0 and t_end (2 to 10^7), default 201 */
   int log_spacing;        /* 1: log-spaced between t_first and t_end (plus t = 0) */
   double t_first;         /* first positive sample time for log spacing, < t_end (0: t_end*1e-4) */
-  const double *sample_times; /* explicit ascending times in [0, t_end]; overrides spacing */
+  const double *sample_times; /* explicit increasing times in [0, t_end]; overrides nsamples, log_spacing and
+                                 t_first. GD (t = kη): each must be a whole number of steps (|t/η − k| ≤
+                                 1e-9 + 8ε k; DLN_EINVAL otherwise) and its rows carry the requested t */
   int nsample_times;
   dln_progress_fn progress;
   void *progress_ctx;
+  dln_sample_fn on_sample; /* called at every sample (dln_sample_fn above), NULL: none */
+  void *on_sample_ctx;
   /* --- checkpoints (docs/resume.md) --- */
   long checkpoint_every;  /* > 0: a checkpoint every K GD steps / every K-th flow sample time; 0 off */
   dln_checkpoint_fn checkpoint; /* receives them (NULL: none are reported; flow restarts still happen) */

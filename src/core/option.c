@@ -106,8 +106,11 @@ const char *dln_option_allowed_text(const dln_option *o, char *buf, size_t len) 
 int dln_option_allows(const dln_option *o, const char *s) {
   DLN_ARGS_V(0, o, s);
   if (!o->allowed && !o->choice) return 1;
+  /* a list item "word:argument" (e.g. --observe=entry:1,2) is allowed when its word is;
+   * the word's owner checks the argument */
+  size_t len = o->type == DLN_OPT_STRLIST && strchr(s, ':') ? (size_t)(strchr(s, ':') - s) : strlen(s);
   for (int i = 0; allowed_at(o, i); ++i)
-    if (strcmp(allowed_at(o, i), s) == 0) return 1;
+    if (strlen(allowed_at(o, i)) == len && strncmp(allowed_at(o, i), s, len) == 0) return 1;
   return 0;
 }
 
@@ -237,16 +240,45 @@ static int set_item(const dln_option *o, void *vals, int i, const char *item, co
   return DLN_OK;
 }
 
+/* A list of strings whose items may carry an argument with commas ("entry:1,2"): an item
+ * that starts like a number (digit, '+', '-', '.') after an item with ':' continues it.
+ * Rewrites items[0..*n) to point into *joined (freed by the caller). */
+static int join_args(char **items, int *n, size_t len, char **joined) {
+  char *b = *joined = malloc(len + (size_t)*n + 1), *w = b;
+  if (!b) return DLN_ENOMEM;
+  int k = 0;
+  for (int i = 0; i < *n; ++i) {
+    const char *src = items[i];
+    int cont = k > 0 && strchr(items[k - 1], ':') && src[0] && strchr("0123456789+-.", src[0]);
+    size_t l = strlen(src);
+    if (cont) {
+      w[-1] = ','; /* over the previous item's terminator */
+    } else {
+      items[k++] = w;
+    }
+    memcpy(w, src, l + 1);
+    w += l + 1;
+  }
+  *n = k;
+  return DLN_OK;
+}
+
 static int set_list(void *base, const dln_option *o, const char *text, const char *where) {
-  char *copy, **items;
+  char *copy, **items, *joined = NULL;
   int n;
-  if (split_list(text, &copy, &items, &n)) return dln_error(DLN_ENOMEM, "%s: out of memory", where);
+  if (split_list(text, &copy, &items, &n) ||
+      (o->type == DLN_OPT_STRLIST && join_args(items, &n, strlen(text), &joined))) {
+    free(items);
+    free(copy);
+    return dln_error(DLN_ENOMEM, "%s: out of memory", where);
+  }
   int st = DLN_OK;
   void *vals = NULL;
   if (n && !(vals = calloc((size_t)n, list_item_size(o)))) st = dln_error(DLN_ENOMEM, "%s: out of memory", where);
   for (int i = 0; i < n && !st; ++i) st = set_item(o, vals, i, items[i], where);
   free(items);
   free(copy);
+  free(joined);
   if (st) {
     list_free_items(o, n, vals);
     return st;

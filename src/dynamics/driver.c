@@ -128,8 +128,24 @@ static int checkpoint_at(dln_run_ctx *c, double t, long step, double h, const do
   return o->checkpoint(o->checkpoint_ctx, &cp);
 }
 
+/* The per-sample callback (dln_sample_fn, dln/train.h) after sample i was recorded at
+ * (t, step) with state x: nonzero asks the run to stop there. */
+static int sample_cb(dln_run_ctx *c, double t, long step, const double *x) {
+  const dln_train_options *o = c->opt;
+  return o->on_sample ? o->on_sample(o->on_sample_ctx, t, step, x, c->net) : 0;
+}
+
 /* ------------------------------------------------------------ gradient descent */
 static long gd_step_of(double t, double eta) { return (long)floor(t / eta + 0.5); }
+
+/* GD's time at step k: k·η, or the next explicit sample time when it falls on step k
+ * (dln_train_check makes each a whole number of steps), so that the t column equals the
+ * requested time bit for bit. */
+static double gd_time(const dln_run_ctx *c, long k) {
+  const dln_train_options *o = c->opt;
+  if (o->sample_times && c->next < c->ntimes && gd_step_of(c->times[c->next], o->eta) == k) return c->times[c->next];
+  return k * o->eta;
+}
 
 static int drive_gd(dln_run_ctx *c, double *x) {
   const dln_dyn_system *sys = dln_dyn_sys(c);
@@ -162,8 +178,9 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     r->grad_evals = o->resume->grad_evals > 0 ? o->resume->grad_evals - 1 : 0; /* step k's gradient is redone */
   }
   long k0 = k;
+  int stop = 0;
   for (;; ++k) {
-    double t = k * eta;
+    double t = gd_time(c, k);
     double xmax = 0;
     int bad = sys->gd_check_state && !((xmax = dln_vec_maxabs(n, cur)) <= o->blowup);
     if (!bad) {
@@ -201,6 +218,11 @@ static int drive_gd(dln_run_ctx *c, double *x) {
       int repeat = c->next > 0 && gd_step_of(c->times[c->next - 1], eta) == k;
       if ((status = sys->record(c, c->next, t, k, cur, repeat))) goto out;
       c->next++;
+      if (!repeat && !stop && sample_cb(c, t, k, cur)) stop = 1;
+    }
+    if (stop) {
+      finish(c, DLN_STOP_CANCELLED, t, "stopped by the sample callback at step %ld (t = %.17g)", k, t);
+      break;
     }
     if (o->loss_threshold >= 0 && val <= o->loss_threshold) {
       r->t_threshold = t;
@@ -308,6 +330,10 @@ static int flow_start(flow_run *f) {
   while (c->next < c->ntimes && c->times[c->next] <= 0.0) {
     if ((f->status = f->sys->record(c, c->next, 0.0, 0, f->theta, 0))) return FLOW_ERROR;
     c->next++;
+    if (sample_cb(c, 0.0, 0, f->theta)) {
+      finish(c, DLN_STOP_CANCELLED, 0.0, "stopped by the sample callback at t = 0");
+      return FLOW_STOPPED;
+    }
   }
   if (o->loss_threshold >= 0 && f->val <= o->loss_threshold) {
     f->r->t_threshold = 0.0;
@@ -408,6 +434,13 @@ static int flow_sample(flow_run *f) {
       x = f->ybuf;
     }
     if ((f->status = f->sys->record(c, c->next, ts, f->steps, x, 0))) return FLOW_ERROR;
+    if (sample_cb(c, ts, f->steps, x)) { /* stop at ts with θ(ts) */
+      c->next++;
+      if (x != f->theta) memcpy(f->theta, x, f->n * sizeof(double));
+      f->t = ts;
+      finish(c, DLN_STOP_CANCELLED, ts, "stopped by the sample callback at t = %.17g (step %ld)", ts, f->steps);
+      return FLOW_STOPPED;
+    }
     long every = o->checkpoint_every;
     if (every > 0 && c->next % every == 0 && c->next + 1 < c->ntimes && ts < o->t_end) {
       c->next++;

@@ -3,6 +3,7 @@
  * shares (the rows' and the first registered integrator), validation, and the sample
  * times: evenly spaced from 0 to t_end, log-spaced from t_first (plus t = 0), or the
  * caller's explicit times. */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -78,6 +79,19 @@ void dln_train_default_options(dln_train_options *opt) {
   opt->method = dln_integrator_at(0); /* the registry's first: auto */
 }
 
+/* Gradient descent samples at t = kη only: an explicit sample time must be a whole number
+ * of steps up to rounding (|t/η − k| ≤ 1e-9 + 8ε k), else it is refused rather than moved
+ * to a neighbouring step (its row would not be at the requested time). */
+static int gd_whole_steps(const dln_train_options *o, int i, double t) {
+  if (!(o->method->flags & DLN_INTEG_DISCRETE)) return DLN_OK;
+  double q = t / o->eta, k = floor(q + 0.5);
+  if (fabs(q - k) <= 1e-9 + 8 * DBL_EPSILON * k) return DLN_OK;
+  return dln_error(DLN_EINVAL,
+                   "sample_times[%d]: gradient descent samples at t = k*eta (eta = %.17g): expected a whole multiple of "
+                   "eta, found %.17g (nearest: %.17g or %.17g)",
+                   i, o->eta, t, floor(q) * o->eta, (floor(q) + 1) * o->eta);
+}
+
 int dln_train_check(const dln_train_options *o) {
   if (!o) return dln_error(DLN_EINVAL, "dln_train_check: options must not be NULL");
   if (!o->method)
@@ -97,6 +111,7 @@ int dln_train_check(const dln_train_options *o) {
       if (i > 0 && !(t > o->sample_times[i - 1]))
         return dln_error(DLN_EINVAL, "sample_times[%d]: expected increasing times, found %g after %g", i, t,
                          o->sample_times[i - 1]);
+      if ((st = gd_whole_steps(o, i, t))) return st;
     }
   }
   return DLN_OK;

@@ -23,6 +23,14 @@ json_t *dln_train_counters_json(const dln_train_result *tr);
  * builder that ran out of memory, json_util.h) is DLN_ENOMEM naming path; nothing is written. */
 int dln_json_write(const char *path, const json_t *root);
 
+/* ---- arrays (npy.c) -------------------------------------------------------------------- */
+
+/* An ndim-dimensional array (shape[0..ndim), 1 ≤ ndim ≤ 8) as .npy in C order (fortran_order
+ * False), atomically: shape[0] slices of `slice` = shape[1]···shape[ndim−1] doubles, slice k
+ * at data + k·stride. */
+int dln_npy_write_strided(const char *path, int ndim, const size_t *shape, const double *data, size_t stride,
+                          size_t slice);
+
 /* ---- plot scripts (plot.c) ------------------------------------------------------------ */
 
 /* plot.py for a single run in folder dir (reads trajectory.csv beside it). */

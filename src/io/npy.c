@@ -12,6 +12,7 @@
 #include "core/util.h"
 #include "dln/error.h"
 #include "dln/io.h"
+#include "io/io_internal.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -446,6 +447,46 @@ done:
   return DLN_OK;
 }
 
+/* Header text hdr (dict and shape) padded so that the data start at a multiple of 64, then
+ * nslices slices of `slice` doubles at data + k·stride, little-endian, atomically. */
+static int write_npy(const char *path, char *hdr, int n, size_t nslices, const double *data, size_t stride, size_t slice) {
+  /* pad with spaces and a final '\n' so that the data starts at a multiple of 64 */
+  size_t total = (size_t)n + 1 + 10;
+  size_t padded = (total + 63) / 64 * 64;
+  size_t hlen = padded - 10;
+  memset(hdr + n, ' ', hlen - (size_t)n - 1);
+  hdr[hlen - 1] = '\n';
+
+  unsigned char pre[10];
+  memcpy(pre, NPY_MAGIC, NPY_MAGIC_LEN);
+  pre[6] = 1;
+  pre[7] = 0;
+  pre[8] = (unsigned char)(hlen & 0xff);
+  pre[9] = (unsigned char)(hlen >> 8);
+
+  dln_afile *af;
+  int st;
+  if ((st = dln_afile_open(&af, path))) return st;
+  FILE *fp = dln_afile_stream(af);
+  fwrite(pre, 1, sizeof pre, fp);
+  fwrite(hdr, 1, hlen, fp);
+  unsigned char chunk[8 * 1024];
+  for (size_t s = 0; s < nslices; ++s) {
+    const double *src = data + s * stride;
+    for (size_t k = 0; k < slice;) {
+      size_t m = slice - k < sizeof chunk / 8 ? slice - k : sizeof chunk / 8;
+      for (size_t t = 0; t < m; ++t) {
+        uint64_t u;
+        memcpy(&u, &src[k + t], 8);
+        for (int b = 0; b < 8; ++b) chunk[8 * t + (size_t)b] = (unsigned char)(u >> (8 * b));
+      }
+      if (fwrite(chunk, 8, m, fp) != m) break; /* the error is reported by commit (ferror) */
+      k += m;
+    }
+  }
+  return dln_afile_commit(af);
+}
+
 int dln_npy_write(const char *path, int rows, int cols, const double *data, int as_vector) {
   DLN_ARGS(path);
   if (rows > 0 && cols > 0) DLN_ARGS(data);
@@ -463,35 +504,21 @@ int dln_npy_write(const char *path, int rows, int cols, const double *data, int 
     n = snprintf(hdr, sizeof hdr, "{'descr': '<f8', 'fortran_order': True, 'shape': (%d,), }", rows);
   else
     n = snprintf(hdr, sizeof hdr, "{'descr': '<f8', 'fortran_order': True, 'shape': (%d, %d), }", rows, cols);
-  /* pad with spaces and a final '\n' so that the data starts at a multiple of 64 */
-  size_t total = (size_t)n + 1 + 10;
-  size_t padded = (total + 63) / 64 * 64;
-  size_t hlen = padded - 10;
-  memset(hdr + n, ' ', hlen - (size_t)n - 1);
-  hdr[hlen - 1] = '\n';
+  return write_npy(path, hdr, n, 1, data, 0, count);
+}
 
-  unsigned char pre[10];
-  memcpy(pre, NPY_MAGIC, NPY_MAGIC_LEN);
-  pre[6] = 1;
-  pre[7] = 0;
-  pre[8] = (unsigned char)(hlen & 0xff);
-  pre[9] = (unsigned char)(hlen >> 8);
-
-  dln_afile *af;
-  if ((st = dln_afile_open(&af, path))) return st;
-  FILE *fp = dln_afile_stream(af);
-  fwrite(pre, 1, sizeof pre, fp);
-  fwrite(hdr, 1, hlen, fp);
-  unsigned char chunk[8 * 1024];
-  for (size_t k = 0; k < count;) {
-    size_t m = count - k < sizeof chunk / 8 ? count - k : sizeof chunk / 8;
-    for (size_t t = 0; t < m; ++t) {
-      uint64_t u;
-      memcpy(&u, &data[k + t], 8);
-      for (int b = 0; b < 8; ++b) chunk[8 * t + (size_t)b] = (unsigned char)(u >> (8 * b));
-    }
-    if (fwrite(chunk, 8, m, fp) != m) break; /* the error is reported by commit (ferror) */
-    k += m;
-  }
-  return dln_afile_commit(af);
+int dln_npy_write_strided(const char *path, int ndim, const size_t *shape, const double *data, size_t stride,
+                          size_t slice) {
+  if (!path || !shape || ndim < 1 || ndim > 8)
+    return dln_error(DLN_EINVAL, "dln_npy_write_strided: expected a path and 1 to 8 dimensions, found %d", ndim);
+  size_t count = 1;
+  for (int i = 1; i < ndim; ++i)
+    if (dln_size_mul(count, shape[i], &count)) return dln_error(DLN_EINVAL, "%s: array too large", path);
+  if (count != slice || (shape[0] && slice && !data))
+    return dln_error(DLN_EINVAL, "%s: expected slices of %zu values, found %zu", path, count, slice);
+  char hdr[400];
+  int n = snprintf(hdr, sizeof hdr, "{'descr': '<f8', 'fortran_order': False, 'shape': (");
+  for (int i = 0; i < ndim; ++i) n += snprintf(hdr + n, sizeof hdr - (size_t)n, "%zu%s", shape[i], ndim == 1 ? "," : i + 1 < ndim ? ", " : "");
+  n += snprintf(hdr + n, sizeof hdr - (size_t)n, "), }");
+  return write_npy(path, hdr, n, shape[0], data, stride, slice);
 }

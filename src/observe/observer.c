@@ -140,9 +140,19 @@ static int resolve_names(const char *const *names, int n, unsigned char *chosen)
           chosen[i] = 1;
       continue;
     }
+    const char *colon = strchr(w, ':');
+    size_t wlen = colon ? (size_t)(colon - w) : strlen(w);
     int found = 0;
-    for (int i = 0; i < count && !found; ++i)
-      if (strcmp(dln_observable_at(i)->name, w) == 0) chosen[i] = 1, found = 1;
+    for (int i = 0; i < count && !found; ++i) {
+      const dln_observable *t = dln_observable_at(i);
+      if (strlen(t->name) != wlen || strncmp(t->name, w, wlen) != 0) continue;
+      found = 1;
+      chosen[i] = 1;
+      if (colon && !(t->flags & DLN_OBSERVABLE_ARGS))
+        return dln_error(DLN_EINVAL, "observe: expected '%s' without an argument, found '%s'", t->name, w);
+      if (!colon && (t->flags & DLN_OBSERVABLE_ARGS))
+        return dln_error(DLN_EINVAL, "observe: expected '%s:ARG' (%s), found '%s'", t->name, t->summary, w);
+    }
     if (!found) {
       char list[512] = "";
       size_t len = 0;
@@ -187,11 +197,20 @@ static int observer_build(dln_observer **out, dln_net *net, dln_loss *loss, cons
     st = -st; /* add_name returns −status */
     goto fail;
   }
-  dln_obs_setup s = {net, loss, theta0, NULL, o};
+  dln_obs_setup s = {net, loss, theta0, NULL, o, NULL, 0};
   if (dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN)) s.X = X ? X : dln_loss_design(loss);
+  const char **args = malloc(((size_t)n + 1) * sizeof *args);
+  if (!args) goto nomem;
   for (int i = 0; i < count; ++i) {
     if (!chosen[i]) continue;
     const dln_observable *t = dln_observable_at(i);
+    s.args = NULL, s.nargs = 0;
+    if (t->flags & DLN_OBSERVABLE_ARGS) { /* its words "name:arg", in order */
+      size_t len = strlen(t->name);
+      for (int k = 0; k < n; ++k)
+        if (strncmp(names[k], t->name, len) == 0 && names[k][len] == ':') args[s.nargs++] = names[k] + len + 1;
+      s.args = args;
+    }
     if (t == &dln_observable_closed_form) o->xflags |= DLN_OBSX_CF;
     if (t == &dln_observable_bias) o->xflags |= DLN_OBSX_BIAS;
     obs_slot *sl = &o->slots[o->nslots++];
@@ -200,11 +219,15 @@ static int observer_build(dln_observer **out, dln_net *net, dln_loss *loss, cons
     if (!requirements_hold(t, net, loss)) continue;
     st = t->init(&s, &sl->state);
     if (!st) st = o->setup_status;
-    if (st) goto fail;
+    if (st) {
+      free(args);
+      goto fail;
+    }
     sl->ncols = o->ncols - sl->first;
     if (sl->ncols > 0 && (t->flags & (DLN_OBSERVABLE_USES_W | DLN_OBSERVABLE_USES_GRAD))) o->need_w = 1;
     if (sl->ncols > 0 && (t->flags & DLN_OBSERVABLE_USES_GRAD)) o->need_grad = 1;
   }
+  free(args);
   o->W = dln_xcalloc((size_t)d[N] * (size_t)d[0], sizeof(double)); /* fits: the net checked it */
   if (!o->W) goto nomem;
   if (o->need_grad) {

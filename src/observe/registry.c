@@ -19,7 +19,9 @@
   X(dln_observable_imbalance) \
   X(dln_observable_closed_form) \
   X(dln_observable_bias) \
-  X(dln_observable_margin)
+  X(dln_observable_margin) \
+  X(dln_observable_entry) \
+  X(dln_observable_layers)
 #define DECLARE(d) extern const dln_observable d;
 #define ENTRY(d) &d,
 BUILTIN(DECLARE)

@@ -8,10 +8,13 @@
  *   - the final layers against the trajectory: φ(θ_final) = the last loss sample;
  *   - under gradient flow: C_j(final) = C_j(0) (002 Lemma 1) and the loss non-increasing
  *     (000 Thm 1: dL/dt = −‖∇φ‖² ≤ 0), within the run's accuracy;
- *   - W_init = the init the summary's spec generates (its data drawn again first). */
+ *   - W_init = the init the summary's spec generates (its data drawn again first);
+ *   - with --observe=layers: W{j}_samples.npy has one slice per trajectory row and its
+ *     last slice equals the final layer bit for bit. */
 #include <dirent.h>
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,10 +228,85 @@ static void check_init(ctx *c) {
                         "max |theta0(files) - theta0(spec's seed)| / max |theta0| = %.3g", rel);
 }
 
+/* name (W{j}_samples.npy as run_layers.c writes it: '<f8', C order, shape (S, r, c)):
+ * S = the trajectory's rows and its last slice = layer W (r x c, column-major) bit for
+ * bit. 0 or a reason into why. */
+static int samples_last_slice(const char *dir, const char *name, size_t S, size_t r, size_t c, const double *W,
+                              char *why, size_t len) {
+  char *p = dln_path_join(dir, name);
+  FILE *fp = NULL;
+  int st = p ? dln_input_open(p, &fp) : DLN_ENOMEM;
+  free(p);
+  if (st) return snprintf(why, len, "cannot read: %s", dln_last_error()), 1;
+  unsigned char pre[10];
+  char hdr[512];
+  size_t hlen = 0, S2 = 0, r2 = 0, c2 = 0;
+  int ok = fread(pre, 1, 10, fp) == 10 && memcmp(pre, "\x93NUMPY\x01\x00", 8) == 0;
+  if (ok) hlen = pre[8] | (size_t)pre[9] << 8;
+  ok = ok && hlen < sizeof hdr && fread(hdr, 1, hlen, fp) == hlen;
+  if (ok) hdr[hlen] = '\0';
+  const char *sh = ok ? strstr(hdr, "'shape': (") : NULL;
+  ok = ok && strstr(hdr, "'descr': '<f8'") && strstr(hdr, "'fortran_order': False") && sh &&
+       sscanf(sh, "'shape': (%zu, %zu, %zu)", &S2, &r2, &c2) == 3;
+  if (!ok) {
+    fclose(fp);
+    return snprintf(why, len, "expected a '<f8' C-order 3-d .npy header"), 1;
+  }
+  if (S2 != S || r2 != r || c2 != c) {
+    fclose(fp);
+    return snprintf(why, len, "shape (%zu, %zu, %zu), expected (%zu, %zu, %zu) (trajectory rows, d_j, d_{j-1})", S2, r2,
+                    c2, S, r, c), 1;
+  }
+  size_t bad = 0;
+  ok = S > 0 && fseek(fp, (long)(10 + hlen + (S - 1) * r * c * 8), SEEK_SET) == 0;
+  for (size_t a = 0; ok && a < r; ++a)
+    for (size_t b = 0; ok && b < c; ++b) {
+      unsigned char e[8];
+      uint64_t u = 0;
+      ok = fread(e, 1, 8, fp) == 8;
+      for (int k = 0; k < 8; ++k) u |= (uint64_t)e[k] << (8 * k);
+      double v;
+      memcpy(&v, &u, 8);
+      bad += ok && memcmp(&v, &W[a + b * r], 8) != 0;
+    }
+  fclose(fp);
+  if (!ok) return snprintf(why, len, "truncated data"), 1;
+  if (bad) return snprintf(why, len, "last slice differs from the final layer in %zu of %zu entries", bad, r * c), 1;
+  return 0;
+}
+
+/* --observe=layers: every W{j}_samples.npy (U_samples.npy) against the trajectory's row
+ * count and its final layer. No row when the run did not write them. */
+static void check_layer_samples(ctx *c) {
+  static const char *R = "layer samples vs final layers";
+  dln_net *net = c->p->net;
+  if (!c->thetaf || c->p->e2e) return;
+  int j0 = net->tied ? 2 : 1, present = 0;
+  for (int j = j0; j <= net->depth; ++j) {
+    char name[48], why[256];
+    if (net->tied) snprintf(name, sizeof name, "U_samples.npy");
+    else snprintf(name, sizeof name, "W%d_samples.npy", j);
+    if (!dln_chk_is_file(c->dir, name)) continue;
+    present++;
+    size_t r = (size_t)net->widths[j], cc = (size_t)net->widths[j - 1];
+    if (samples_last_slice(c->dir, name, c->tab->nrows, r, cc, dln_net_layer_const(net, c->thetaf, j), why, sizeof why)) {
+      dln_chk_add_integrity(c->rep, R, name, 0, 0, 1, "%s", why);
+      return;
+    }
+  }
+  if (present && present != net->depth - j0 + 1)
+    dln_chk_add_integrity(c->rep, R, "W*_samples.npy", 0, net->depth - j0 + 1, present, "%d of %d layers' samples present", present,
+                          net->depth - j0 + 1);
+  else if (present)
+    dln_chk_add_integrity(c->rep, R, net->tied ? "U_samples.npy" : "W*_samples.npy", 1, 0, 0,
+                          "%d layers x %zu rows; last slices equal the final layers", present, c->tab->nrows);
+}
+
 void dln_chk_consistency(ctx *c) {
   double phi = NAN;
   check_samples(c);
   check_init(c);
   check_final_loss(c, &phi);
   check_flow_invariants(c);
+  check_layer_samples(c);
 }

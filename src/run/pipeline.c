@@ -66,9 +66,34 @@ static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng,
   return st ? dln_spec_blame(s, st, field) : DLN_OK;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The explicit sample times of s merged with 0 and t_end, sorted, without duplicates, into
+ * p->times (NULL when s has none). */
+static int merged_times(const dln_spec *s, dln_run_parts *p) {
+  int n = s->sample_times.n;
+  if (!n) return DLN_OK;
+  double *v = malloc(((size_t)n + 2) * sizeof *v);
+  if (!v) return dln_error(DLN_ENOMEM, "out of memory allocating %d sample times", n + 2);
+  v[0] = 0.0;
+  v[1] = s->train.t_end;
+  memcpy(v + 2, s->sample_times.v, (size_t)n * sizeof *v);
+  qsort(v, (size_t)n + 2, sizeof *v, cmp_double);
+  int k = 1;
+  for (int i = 1; i < n + 2; ++i)
+    if (v[i] != v[k - 1]) v[k++] = v[i];
+  p->times = v;
+  p->ntimes = k;
+  return DLN_OK;
+}
+
 /* The training options of spec s: its training rows, the method type and its own option
- * block, the loss threshold of recon_threshold (from the target's norm). */
-static void train_options(const dln_spec *s, const dln_loss *loss, dln_train_options *to) {
+ * block, the loss threshold of recon_threshold (from the target's norm), the explicit sample
+ * times of p (merged_times; they take precedence over samples / log_samples / t_first). */
+static void train_options(const dln_spec *s, const dln_loss *loss, const dln_run_parts *p, dln_train_options *to) {
   int e2e;
   *to = s->train;
   to->method = dln_run_method_type(s, &e2e); /* checked by dln_spec_check */
@@ -78,6 +103,8 @@ static void train_options(const dln_spec *s, const dln_loss *loss, dln_train_opt
     if (thr > to->loss_threshold) to->loss_threshold = thr;
   }
   if (!(s->train.t_first > 0)) to->t_first = s->train.t_end * 1e-4;
+  to->sample_times = p->times;
+  to->nsample_times = p->times ? p->ntimes : 0;
 }
 
 /* Widths of run s on data with W rows x cols: the spec's, with d_0, d_N from the data
@@ -136,7 +163,8 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
 
   *phase = DLN_RUN_FAIL_SPEC;
   dln_run_method_type(s, &p->e2e);
-  train_options(s, p->loss, &p->to);
+  if ((st = merged_times(s, p))) return *phase = DLN_RUN_FAIL_INTERNAL, st;
+  train_options(s, p->loss, p, &p->to);
   if ((st = dln_train_check(&p->to))) return st;
   size_t cap = rng ? (size_t)dln_train_nsamples(&p->to) + 1 : 1;
 
@@ -183,6 +211,7 @@ void dln_run_parts_free(dln_run_parts *p) {
   free(p->theta0);
   dln_net_free(p->net);
   free(p->widths);
+  free(p->times);
   dln_loss_free(p->loss);
   memset(p, 0, sizeof *p);
 }

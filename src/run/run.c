@@ -46,6 +46,7 @@ typedef struct run_ctx {
   const char *run_id;
   int resume;      /* continue from spec->out's checkpoint (dln_run_resume) */
   dln_run_ckpt ck; /* the checkpoint read */
+  dln_run_layers *layers; /* --observe=layers: every layer at every row (run_layers.c) */
 } run_ctx;
 
 static void result_init(dln_run_result *res) {
@@ -111,6 +112,10 @@ static int run_prepare(run_ctx *c) {
   if ((st = dln_run_data_build(spec, c->rng, &c->d, &c->phase))) return st;
   if ((st = dln_run_parts_build(spec, &c->d, c->rng, &c->p, &c->phase))) return st;
   c->res->loss_threshold = c->p.to.loss_threshold;
+  if (!c->p.e2e && dln_run_layers_wanted(spec)) { /* dln_spec_check refused it for e2e and checkpoints */
+    if ((st = dln_run_layers_alloc(&c->layers, c->p.net, c->p.traj->cap))) return st;
+    dln_run_layers_hook(c->layers, &c->p.to);
+  }
   if (c->opt) {
     c->p.to.progress = c->opt->progress;
     c->p.to.progress_ctx = c->opt->progress_ctx;
@@ -157,7 +162,8 @@ static int run_write_arrays(run_ctx *c) {
     if ((st = dln_run_write_npy(out, "W_init.npy", rows, cols, p->W0, c->files)) ||
         (st = dln_run_write_npy(out, "W_final.npy", rows, cols, p->W, c->files)))
       return st;
-  } else if ((st = dln_run_write_layers(out, p->net, p->theta, "final", c->files))) {
+  } else if ((st = dln_run_write_layers(out, p->net, p->theta, "final", c->files)) ||
+             (c->layers && (st = dln_run_layers_write(c->layers, out, p->theta, p->traj->nrows, c->files)))) {
     return st;
   }
   if ((st = dln_run_data_write(&c->d, p->loss, out, c->files))) return st;
@@ -396,6 +402,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   }
   if (!res->wall_ms) res->wall_ms = 1e3 * (dln_now_seconds() - c.t0);
   dln_run_ckpt_free(&c.ck);
+  dln_run_layers_free(c.layers);
   dln_run_parts_free(&c.p);
   dln_run_data_free(&c.d);
   dln_rng_free(c.rng);

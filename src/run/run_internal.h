@@ -56,6 +56,8 @@ typedef struct dln_run_parts {
   dln_net *net;
   double *theta, *theta0;  /* weights (state of layer-wise methods) and their init */
   dln_train_options to;    /* checked; progress is the caller's to set */
+  double *times;           /* explicit sample times (to.sample_times), merged with 0 and t_end, or NULL */
+  int ntimes;
   int e2e;                 /* 1 for e2e_flow / e2e_gd */
   dln_e2e *dyn;            /* e2e: the end-to-end dynamics */
   double *W, *W0;          /* e2e: state W (d_N x d_0) and its start W_{N:1}(0) */
@@ -77,6 +79,20 @@ void dln_run_parts_free(dln_run_parts *p);
  * for a factorization loss (pipeline.c). */
 struct dln_run_files;
 int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *dir, struct dln_run_files *files);
+
+/* ---- --observe=layers (run_layers.c) ------------------------------------------------- */
+typedef struct dln_run_layers dln_run_layers;
+struct dln_run_files;
+/* 1 if spec s observes "layers". */
+int dln_run_layers_wanted(const dln_spec *s);
+/* Room for cap rows of every layer of net (refused above 2 GiB, DLN_EINVAL). */
+int dln_run_layers_alloc(dln_run_layers **out, const dln_net *net, size_t cap);
+/* Record each sample through to->on_sample (the callback of dln/train.h). */
+void dln_run_layers_hook(dln_run_layers *L, dln_train_options *to);
+/* W{j}_samples.npy (U_samples.npy when tied) into dir: nrows rows (the trajectory's; the
+ * final row from theta when it was not a sample), shape (nrows, d_j, d_{j-1}), C order. */
+int dln_run_layers_write(dln_run_layers *L, const char *dir, const double *theta, size_t nrows, struct dln_run_files *files);
+void dln_run_layers_free(dln_run_layers *L);
 
 /* ---- run folders (run_files.c) ------------------------------------------------------- */
 struct dln_run_options;

@@ -3,6 +3,7 @@
  * that join modules (network widths against the data's shape, the tied model, the
  * end-to-end systems). Messages name where the value came from (file:line:column of its
  * key, or the command-line option), the field, the expected and the found value. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,10 @@ int dln_spec_check_unused(const dln_spec *spec) {
     if (!used && lv >= level(spec, kind))
       return dln_error(DLN_EINVAL, "%s: has no effect with %s %s (it is an option of %s %s): expected it unset, found %s",
                        WHERE(t[i].name), kind, sel, kind, t[i].owner, val);
+    if (spec->sample_times.n && lv >= level(spec, "sample_times") &&
+        (!strcmp(t[i].name, "samples") || !strcmp(t[i].name, "log_samples") || !strcmp(t[i].name, "t_first")))
+      return dln_error(DLN_EINVAL, "%s: has no effect with sample_times (explicit times replace the spacing): expected it unset, found %s",
+                       WHERE(t[i].name), val);
     const char *file = dln_task_unused_by(task, &spec->data, t[i].name);
     if (file && lv >= level(spec, file))
       return dln_error(DLN_EINVAL, "%s: has no effect with %s (the data come from that file): expected it unset, found %s",
@@ -146,6 +151,46 @@ static int check_net(const dln_spec *spec, const dln_task_type *task, unsigned c
   return DLN_OK;
 }
 
+/* sample_times: in [0, t_end]; gradient descent samples at t = kη only, so each must be a
+ * whole number of steps (as dln_train_check, which sees the merged list). */
+static int check_sample_times(const dln_spec *spec, const dln_integrator_type *m) {
+  char wb[512];
+  const dln_dlist *st = &spec->sample_times;
+  double eta = spec->train.eta;
+  for (int i = 0; i < st->n; ++i) {
+    double t = st->v[i];
+    if (!(t >= 0 && t <= spec->train.t_end))
+      return dln_error(DLN_EINVAL, "%s: expected times in [0, t_end = %.17g], found %.17g at item %d", WHERE("sample_times"),
+                       spec->train.t_end, t, i + 1);
+    double q = t / eta, k = floor(q + 0.5);
+    if ((m->flags & DLN_INTEG_DISCRETE) && fabs(q - k) > 1e-9 + 8 * DBL_EPSILON * k)
+      return dln_error(DLN_EINVAL,
+                       "%s: gradient descent samples at t = k*eta (eta = %.17g): expected whole multiples of eta, found "
+                       "%.17g at item %d (nearest: %.17g or %.17g)",
+                       WHERE("sample_times"), eta, t, i + 1, floor(q) * eta, (floor(q) + 1) * eta);
+  }
+  return DLN_OK;
+}
+
+/* observe words that need the layers: entry and layers are not recorded by the end-to-end
+ * system (its table has fixed columns), and layers cannot be resumed (its rows before a
+ * checkpoint are not kept). */
+static int check_observe(const dln_spec *spec, int e2e) {
+  char wb[512];
+  for (int i = 0; i < spec->observe.n; ++i) {
+    const char *w = spec->observe.v[i];
+    int layers = strcmp(w, "layers") == 0;
+    if (!layers && strncmp(w, "entry:", 6) != 0) continue;
+    if (e2e)
+      return dln_error(DLN_EINVAL, "%s: expected a layer-wise method for '%s' (the end-to-end system records fixed columns), found method %s",
+                       WHERE("observe"), w, spec->method);
+    if (layers && spec->train.checkpoint_every > 0)
+      return dln_error(DLN_EINVAL, "%s: expected checkpoint_every = 0 with 'layers' (its rows are not checkpointed), found %ld",
+                       WHERE("observe"), spec->train.checkpoint_every);
+  }
+  return DLN_OK;
+}
+
 /* The dynamics: the method's own check and the conditions of the run's rows. */
 static int check_dynamics(const dln_spec *spec, unsigned caps) {
   char wb[512];
@@ -170,7 +215,8 @@ static int check_dynamics(const dln_spec *spec, unsigned caps) {
     return dln_error(DLN_EINVAL, "%s: expected a time below t_end = %g, found %g", WHERE("t_first"), spec->train.t_end,
                      spec->train.t_first);
   if (!spec->out || !*spec->out) return dln_error(DLN_EINVAL, "%s: expected a folder name, found an empty string", WHERE("out"));
-  return DLN_OK;
+  if ((st = check_observe(spec, e2e))) return st;
+  return check_sample_times(spec, m);
 }
 
 int dln_spec_check(const dln_spec *spec) {

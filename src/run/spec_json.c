@@ -122,10 +122,22 @@ static int scalar_text(dln_opt_type t, const json_t *v, sbuf *b) {
   }
 }
 
+/* 1 if a string-list item reads back as one item from comma-separated text: no comma, or
+ * "word:arg" whose commas are each followed by a number (the rule of the option parser
+ * that keeps "entry:1,2" whole). */
+static int item_ok(const char *s) {
+  const char *c = strchr(s, ','), *colon = strchr(s, ':');
+  if (!c) return 1;
+  if (!colon || colon > c) return 0;
+  for (; c; c = strchr(c + 1, ','))
+    if (!c[1] || !strchr("0123456789+-.", c[1])) return 0;
+  return 1;
+}
+
 /* A JSON list (or one string for a string list) as comma-separated text; 1 if bad. */
 static int list_text(dln_opt_type t, const json_t *v, sbuf *b) {
   if (t == DLN_OPT_STRLIST && json_is_string(v)) {
-    if (strchr(json_string_value(v), ',')) return 1;
+    if (!item_ok(json_string_value(v))) return 1;
     sb_add(b, "%s", json_string_value(v));
     return 0;
   }
@@ -136,7 +148,7 @@ static int list_text(dln_opt_type t, const json_t *v, sbuf *b) {
     if (i) sb_add(b, ",");
     if (t == DLN_OPT_INTLIST && json_is_integer(e)) sb_add(b, "%lld", (long long)json_integer_value(e));
     else if (t == DLN_OPT_DOUBLELIST && json_is_number(e)) sb_add(b, "%.17g", json_number_value(e));
-    else if (t == DLN_OPT_STRLIST && json_is_string(e) && !strchr(json_string_value(e), ',')) sb_add(b, "%s", json_string_value(e));
+    else if (t == DLN_OPT_STRLIST && json_is_string(e) && item_ok(json_string_value(e))) sb_add(b, "%s", json_string_value(e));
     else return 1;
   }
   return 0;
