@@ -46,6 +46,7 @@ typedef struct run_ctx {
   const char *run_id;
   int resume;      /* continue from spec->out's checkpoint (dln_run_resume) */
   dln_run_ckpt ck; /* the checkpoint read */
+  dln_run_baseline base; /* --baseline (solved before training) */
 } run_ctx;
 
 static void result_init(dln_run_result *res) {
@@ -110,6 +111,8 @@ static int run_prepare(run_ctx *c) {
   /* data first, then the init from the same stream */
   if ((st = dln_run_data_build(spec, c->rng, &c->d, &c->phase))) return st;
   if ((st = dln_run_parts_build(spec, &c->d, c->rng, &c->p, &c->phase))) return st;
+  c->phase = DLN_RUN_FAIL_INTERNAL;
+  if ((st = dln_run_baseline_solve(spec, c->p.loss, 1, &c->base))) return st;
   c->res->loss_threshold = c->p.to.loss_threshold;
   if (c->opt) {
     c->p.to.progress = c->opt->progress;
@@ -161,6 +164,8 @@ static int run_write_arrays(run_ctx *c) {
     return st;
   }
   if ((st = dln_run_data_write(&c->d, p->loss, out, c->files))) return st;
+  if (c->base.on && (st = dln_run_write_npy(out, "W_nuclear.npy", p->loss->rows, p->loss->cols, c->base.W, c->files)))
+    return st;
   /* the loss's reference solution (minimum-norm least squares); a factorization's is its target */
   if (p->loss->wstar && !dln_loss_has(p->loss, DLN_LOSS_IDENTITY))
     return dln_run_write_npy(out, "W_ref.npy", p->loss->rows, p->loss->cols, p->loss->wstar, c->files);
@@ -258,6 +263,7 @@ static json_t *run_summary(const run_ctx *c) {
   dln_jset(sum, "blas", dln_run_blas_json());
   dln_jset(sum, "task", summary_task(spec, c->p.loss, c->p.net));
   summary_dynamics(sum, c);
+  if (c->base.on) dln_jset(sum, "baseline", dln_run_baseline_json(&c->base, "W_nuclear.npy"));
   summary_stop(sum, c->res, c->p.traj);
   return dln_json_done(sum, mark); /* NULL: out of memory, nothing written */
 }
@@ -369,6 +375,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   }
   if (!res->wall_ms) res->wall_ms = 1e3 * (dln_now_seconds() - c.t0);
   dln_run_ckpt_free(&c.ck);
+  dln_run_baseline_free(&c.base);
   dln_run_parts_free(&c.p);
   dln_run_data_free(&c.d);
   dln_rng_free(c.rng);

@@ -78,6 +78,25 @@ void dln_run_parts_free(dln_run_parts *p);
 struct dln_run_files;
 int dln_run_data_write(const dln_run_data *d, const dln_loss *loss, const char *dir, struct dln_run_files *files);
 
+/* ---- the baseline beside a run (baseline.c) ------------------------------------------ */
+#include "dln/nuclear.h"
+typedef struct dln_run_baseline {
+  int on;                  /* solved */
+  dln_nuclear_result r;
+  double tol;
+  int max_iter;
+  double dist_true, dist_true_rel; /* ‖W_nuc − W_true‖_F (and / ‖W_true‖_F); NAN without a truth */
+  double *W;               /* rows x cols when kept, else NULL */
+  double wall;
+} dln_run_baseline;
+int dln_run_baseline_on(const dln_spec *s);
+/* Solve spec s's baseline for loss (nothing when baseline = none; b->on = 0). keep_W: keep
+ * the solution in b->W. A failure of the solver is returned (b freed). */
+int dln_run_baseline_solve(const dln_spec *s, const dln_loss *loss, int keep_W, dln_run_baseline *b);
+void dln_run_baseline_free(dln_run_baseline *b);
+/* The summary's "baseline" object (file: the W file in the folder, or NULL). NULL on ENOMEM. */
+json_t *dln_run_baseline_json(const dln_run_baseline *b, const char *file);
+
 /* ---- run folders (run_files.c) ------------------------------------------------------- */
 struct dln_run_options;
 

@@ -146,6 +146,21 @@ static int check_net(const dln_spec *spec, const dln_task_type *task, unsigned c
   return DLN_OK;
 }
 
+/* The baseline: linear measurements to solve (a capability of the task's loss, never its
+ * name); its tolerance rows only with a baseline. */
+static int check_baseline(const dln_spec *spec, unsigned caps) {
+  char wb[512];
+  int on = spec->baseline && strcmp(spec->baseline, "none") != 0;
+  if (on && !(caps & DLN_LOSS_MEASURED))
+    return dln_error(DLN_EINVAL, "%s: expected none unless the task has linear measurements <A_i, W> = b_i (sensing, completion), found %s with task %s",
+                     WHERE("baseline"), spec->baseline, spec->task);
+  static const char *const rows[] = {"baseline_tol", "baseline_max_iter"};
+  for (int i = 0; !on && i < 2; ++i)
+    if (level(spec, rows[i]) && level(spec, rows[i]) >= level(spec, "baseline"))
+      return dln_error(DLN_EINVAL, "%s: has no effect with baseline none: expected it unset, found it set", WHERE(rows[i]));
+  return DLN_OK;
+}
+
 /* The dynamics: the method's own check and the conditions of the run's rows. */
 static int check_dynamics(const dln_spec *spec, unsigned caps) {
   char wb[512];
@@ -170,7 +185,7 @@ static int check_dynamics(const dln_spec *spec, unsigned caps) {
     return dln_error(DLN_EINVAL, "%s: expected a time below t_end = %g, found %g", WHERE("t_first"), spec->train.t_end,
                      spec->train.t_first);
   if (!spec->out || !*spec->out) return dln_error(DLN_EINVAL, "%s: expected a folder name, found an empty string", WHERE("out"));
-  return DLN_OK;
+  return check_baseline(spec, caps);
 }
 
 int dln_spec_check(const dln_spec *spec) {
