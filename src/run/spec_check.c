@@ -154,6 +154,8 @@ static int check_baseline(const dln_spec *spec, unsigned caps) {
   if (on && !(caps & DLN_LOSS_MEASURED))
     return dln_error(DLN_EINVAL, "%s: expected none unless the task has linear measurements <A_i, W> = b_i (sensing, completion), found %s with task %s",
                      WHERE("baseline"), spec->baseline, spec->task);
+  if (!(spec->baseline_tol < 1))
+    return dln_error(DLN_EINVAL, "%s: expected a relative duality gap below 1, found %g", WHERE("baseline_tol"), spec->baseline_tol);
   static const char *const rows[] = {"baseline_tol", "baseline_max_iter"};
   for (int i = 0; !on && i < 2; ++i)
     if (level(spec, rows[i]) && level(spec, rows[i]) >= level(spec, "baseline"))
