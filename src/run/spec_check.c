@@ -50,6 +50,7 @@ int dln_spec_row_applies(const dln_spec *spec, int i) {
   if (!task || !init || !m) return 1;
   const dln_spec_option *t = &dln_spec_options()[i];
   const char *kind = t->kind;
+  if (!dln_run_baseline_on(spec) && strncmp(t->name, "baseline_", 9) == 0) return 0; /* its rows without a baseline */
   if (kind && strcmp(kind, "task") == 0 && !dln_task_owns_row(task, t->row)) return 0;
   if (kind && strcmp(kind, "init") == 0 && !row_in(init->options, t->row)) return 0;
   if (kind && strcmp(kind, "method") == 0 && !method_reads(m, t->row, 0)) return 0;
