@@ -409,11 +409,34 @@ static void test_cli_baseline(void **state) {
   tu_rmtree(dir);
 }
 
+/* The end-to-end system's table has dist_true too: against W_final.npy and W_true.npy. */
+static void test_cli_e2e_dist_true(void **state) {
+  (void)state;
+  const char *dir = tu_tmpdir(2);
+  const char *args[] = {"run", "--task=sensing", "--rows=2", "--cols=3", "--m=10", "--width=3", "--init=balanced",
+                        "--method=e2e_flow", "--t_end=1", "--samples=3", "--plot=false", "--quiet", "--out=o", NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, args, dir)), 0);
+  char od[512], p[600];
+  snprintf(od, sizeof od, "%s/o", dir);
+  snprintf(p, sizeof p, "%s/summary.json", od);
+  json_t *sum = json_load_file(p, 0, NULL);
+  assert_non_null(sum);
+  dln_mat *W = load(od, "W_final.npy"), *Wt = load(od, "W_true.npy");
+  double d = tu_diffnorm(6, W->data, Wt->data);
+  print_message("e2e: final dist_true %.15g, by hand %.15g\n", jnum(sum, "final", "dist_true"), d);
+  assert_close(jnum(sum, "final", "dist_true"), d, 1e-12, 0);
+  assert_close(jnum(sum, "final", "dist_true_rel"), d / tu_fro(6, Wt->data), 1e-12, 0);
+  dln_mat_free(W), dln_mat_free(Wt);
+  json_decref(sum);
+  tu_rmtree(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sensing_not_truth), cmocka_unit_test(test_sensing_recovery),
       cmocka_unit_test(test_completion_recovery), cmocka_unit_test(test_completion_paths), cmocka_unit_test(test_args),
       cmocka_unit_test(test_dist_true_column),  cmocka_unit_test(test_cli_baseline),
+      cmocka_unit_test(test_cli_e2e_dist_true),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
