@@ -310,6 +310,16 @@ static void test_model(void **state) {
   ST(dln_loss_completion_alloc(&l, 2, 2, 2, ri, ci, NULL));
   ri[1] = 5; /* row index out of range */
   ST(dln_loss_completion_alloc(&l, 2, 2, 2, ri, ci, b));
+  dln_measurements me;
+  ST(dln_loss_measurements(NULL, &me));
+  ST(dln_loss_measurements(w.loss, NULL));
+  ST(dln_loss_measurements(w.loss, &me)); /* a factorization has no measurements */
+  NUL(dln_loss_truth(NULL));
+  ST(dln_loss_set_truth(NULL, w.Y));
+  dln_mat *bad_truth = dln_mat_alloc(3, 2);
+  assert_non_null(bad_truth);
+  ST(dln_loss_set_truth(w.loss, bad_truth)); /* 3 x 2 for a 2 x 3 loss */
+  dln_mat_free(bad_truth);
   dln_mat *m = NULL;
   ST(dln_regression_reduce(NULL, w.Y, &m));
   ST(dln_regression_reduce(w.Y, NULL, &m));
@@ -414,6 +424,11 @@ static void test_model(void **state) {
   ST(dln_task_data_build(NULL, &to, w.rng, &td, &field));
   ST(dln_task_data_build(tt, NULL, w.rng, &td, &field));
   ST(dln_task_data_build(tt, &to, w.rng, NULL, &field));
+  dln_loss *tl = NULL;
+  ST(dln_task_loss(NULL, &to, &td, &tl));
+  ST(dln_task_loss(tt, NULL, &td, &tl));
+  ST(dln_task_loss(tt, &to, NULL, &tl));
+  ST(dln_task_loss(tt, &to, &td, NULL));
   SAFE(dln_task_data_free(NULL));
   ZERO(dln_task_reads(NULL, "x"));
   ZERO(dln_task_reads(tt, NULL));
@@ -674,6 +689,29 @@ static void test_theory(void **state) {
   ST(dln_bias_eval(bi, NULL, NULL, &br));
   ST(dln_bias_eval(bi, b, NULL, NULL));
   dln_bias_free(bi);
+  dln_nuclear *nu = NULL;
+  dln_nuclear_result nr;
+  int nidx[2] = {0, 1};
+  ST(dln_nuclear_alloc(NULL, 2, 2, 2, NULL, nidx, b));
+  ST(dln_nuclear_alloc(&nu, 2, 2, 2, NULL, nidx, NULL));
+  ST(dln_nuclear_alloc(&nu, 2, 2, 2, NULL, NULL, b));
+  ST(dln_nuclear_alloc(&nu, 2, -2, 2, NULL, nidx, b));
+  nidx[1] = 4; /* out of range for 2 x 2 */
+  ST(dln_nuclear_alloc(&nu, 2, 2, 2, NULL, nidx, b));
+  ST(dln_nuclear_alloc_loss(NULL, w.loss));
+  ST(dln_nuclear_alloc_loss(&nu, NULL));
+  ST(dln_nuclear_alloc_loss(&nu, w.loss)); /* a factorization has no measurements */
+  SAFE(dln_nuclear_free(NULL));
+  ST(dln_nuclear_solve(NULL, 1e-8, 10, b, &nr));
+  ST(dln_nuclear_dual(NULL, b));
+  nidx[1] = 3;
+  assert_int_equal(dln_nuclear_alloc(&nu, 2, 2, 2, NULL, nidx, (double[]){1, 2}), DLN_OK);
+  ST(dln_nuclear_solve(nu, 1e-8, 10, NULL, &nr));
+  ST(dln_nuclear_solve(nu, 1e-8, 10, b, NULL));
+  ST(dln_nuclear_solve(nu, NAN, 10, b, &nr));
+  ST(dln_nuclear_solve(nu, 1e-8, -1, b, &nr));
+  ST(dln_nuclear_dual(nu, NULL));
+  dln_nuclear_free(nu);
   dln_orth *orth = NULL;
   ST(dln_orth_alloc(NULL, w.net, w.Y));
   ST(dln_orth_alloc(&orth, NULL, w.Y));

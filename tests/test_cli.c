@@ -317,7 +317,7 @@ static void test_e2e(void **state) {
   assert_false(exists(tpath("o-e2e/W1_final.npy")));
   char *csv = tu_slurp(tpath("o-e2e/trajectory.csv"));
   assert_non_null(csv);
-  assert_true(strncmp(csv, "t,step,loss,sv_1,sv_2,sv_3\n", 27) == 0);
+  assert_true(strncmp(csv, "t,step,loss,sv_1,sv_2,sv_3,dist_true,dist_true_rel\n", 51) == 0);
   assert_int_equal(tu_count_lines(csv), 22);
   free(csv);
   char *sum = tu_slurp(tpath("o-e2e/summary.json"));
@@ -413,7 +413,7 @@ static void test_sweep_methods(void **state) {
   char *se, *st, *eh = strtok_r(ens, "\n", &se), *th = strtok_r(tr, "\n", &st);
   char *ef[64], *tf[16];
   int ne = split_csv(eh, ef, 64), nt = split_csv(th, tf, 16), map[16];
-  assert_int_equal(nt, 6); /* t, step, loss, sv_1..sv_3 */
+  assert_int_equal(nt, 8); /* t, step, loss, sv_1..sv_3, dist_true, dist_true_rel */
   for (int j = 0; j < nt; ++j) {
     map[j] = -1;
     for (int c = 0; c < ne; ++c)

@@ -88,7 +88,7 @@ static int q_loss(const dln_task_options *o, const dln_task_data *d, dln_loss **
     return dln_error(DLN_ENOMEM, "out of memory");
   }
   memcpy(w, T->data, (size_t)T->rows * (size_t)T->cols * sizeof *w);
-  *l = (dln_loss){&q_ops, T->rows, T->cols, 0.0, w, "target", NAN, NULL, NULL, NULL};
+  *l = (dln_loss){&q_ops, T->rows, T->cols, 0.0, w, "target", NAN, NULL, NULL, NULL, {0, NULL, NULL, NULL}, NULL};
   *out = l;
   return DLN_OK;
 }

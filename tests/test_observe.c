@@ -166,7 +166,7 @@ static void test_columns_depth2_factorization(void **state) {
   /* errors: drift needs theta0; unknown flag bits */
   assert_int_equal(dln_observer_alloc(&o, net, loss, NULL, DLN_OBS_CONSERVED), DLN_EINVAL);
   assert_null(o);
-  assert_int_equal(dln_observer_alloc(&o, net, loss, th, 64u), DLN_EINVAL);
+  assert_int_equal(dln_observer_alloc(&o, net, loss, th, 128u), DLN_EINVAL);
   assert_null(o);
   dln_loss_free(loss);
   /* a loss of the wrong shape */

@@ -19,6 +19,7 @@
 #include "dln/spec.h"
 #include "dln/run.h"
 #include "dln/bias.h"
+#include "dln/nuclear.h"
 #include "dln/landscape.h"
 #include "dln/ensemble.h"
 #include "dln/check.h"

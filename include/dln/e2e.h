@@ -72,7 +72,8 @@ int dln_e2e_grad_norm(dln_e2e *e, const double *W, double *norm);
 int dln_e2e_from_net(dln_net *net, const double *theta, double tol, double *W);
 
 /* Trajectory table for e: columns t, step, loss, sv_1..sv_k (k = min(d_N, d_0),
- * descending), the observer's names, with room for cap rows. */
+ * descending), the observer's names, then dist_true, dist_true_rel when the loss knows its
+ * true matrix (dln_loss_truth), with room for cap rows. */
 int dln_e2e_table_alloc(const dln_e2e *e, size_t cap, dln_table **out);
 
 /* Integrate Ẇ = −P_W(∇ℓ(W)) from W (in: W(0); out: last good state) with opt->rtol,

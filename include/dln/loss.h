@@ -39,9 +39,21 @@ enum {
                                 and 004; the 001 closed forms, 004 Prop. 2 / Lemma 3.2 and 002 Ex. 1 apply */
   DLN_LOSS_LSQ_DESIGN = 16u, /* ℓ(W) = ½‖W X − Y‖²_F with X = dln_loss_design(): 003 Thm 1, min-norm bias */
   DLN_LOSS_ENTRYWISE = 32u,  /* ℓ is a sum of functions of single entries of W (completion) */
-  DLN_LOSS_CLASSIFY = 64u    /* a classification loss (logistic, softmax): ℓ > 0 everywhere, inf ℓ = 0 on
+  DLN_LOSS_CLASSIFY = 64u,   /* a classification loss (logistic, softmax): ℓ > 0 everywhere, inf ℓ = 0 on
                                 separable data is not attained (‖W‖ → ∞); dln_loss_margin gives the margin */
+  DLN_LOSS_MEASURED = 128u    /* ℓ(W) = (1/2m)‖𝒜(W) − b‖² of linear measurements 𝒜 (sensing, completion):
+                                dln_loss_measurements(); the min-nuclear-norm baseline (002 eq. 10) */
 };
+
+/* The linear measurements 𝒜(W)_i = ⟨A_i, W⟩ of a DLN_LOSS_MEASURED loss (002 eq. 9): either
+ * dense (A: rows*cols x m, column i = vec(A_i) column-major) or entrywise (idx: m linear
+ * indices r_i + c_i*rows, i.e. A_i = e_{r_i} e_{c_i}^T). Both point into the loss. */
+typedef struct dln_measurements {
+  int m;
+  const double *A;  /* dense, or NULL */
+  const int *idx;   /* entrywise, or NULL */
+  const double *b;  /* m measured values */
+} dln_measurements;
 
 typedef struct dln_loss_ops {
   const char *name;
@@ -68,6 +80,8 @@ struct dln_loss {
   /* DLN_LOSS_CLASSIFY: the smallest margin over the samples at W (unnormalized; > 0 iff W
    * classifies every sample correctly). Must not allocate. NULL otherwise. */
   int (*margin)(dln_loss *loss, const double *W, double *min_margin);
+  dln_measurements meas;  /* of a DLN_LOSS_MEASURED loss (pointers into impl); else zero */
+  double *truth;          /* the true matrix W_true (rows x cols) the data came from, owned; NULL if unknown */
 };
 
 /* 1 if the loss has every capability in caps (DLN_LOSS_*). */
@@ -77,6 +91,15 @@ const dln_mat *dln_loss_design(const dln_loss *loss);
 /* A short name for messages and summaries ("regression", ...), "?" if none. */
 /* dln_loss_has: 0, dln_loss_design: NULL, dln_loss_name: "?" for a NULL loss. */
 const char *dln_loss_name(const dln_loss *loss);
+
+/* The measurements of a DLN_LOSS_MEASURED loss into *out (DLN_EINVAL naming the loss otherwise). */
+int dln_loss_measurements(const dln_loss *loss, dln_measurements *out);
+/* The true matrix W_true the loss's data were drawn from (rows x cols), NULL if unknown:
+ * the synthetic ground truth of any task, target_file of sensing/completion/regression, a
+ * factorization's target. Set by dln_task_loss (dln/task.h) or dln_loss_set_truth. */
+const double *dln_loss_truth(const dln_loss *loss);
+/* Attach a copy of W_true (rows x cols of the loss: DLN_EDIM otherwise, finite); NULL clears. */
+int dln_loss_set_truth(dln_loss *loss, const dln_mat *truth);
 
 int dln_loss_eval(dln_loss *loss, const double *W, double *value, double *G);
 int dln_loss_hvp(dln_loss *loss, const double *W, const double *D, double *out);

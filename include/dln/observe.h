@@ -8,6 +8,8 @@
  *   grad_norm (‖∇φ‖ over all layers)                            DLN_OBS_GRADNORM
  *   recon_err (‖Ȳ − W‖_F/‖Ȳ‖_F, factorization only),
  *   dist_ref (‖W − W*‖_F, when the loss has a reference W*)    DLN_OBS_DIST
+ *   dist_true, dist_true_rel (‖W − W_true‖_F and / ‖W_true‖_F, when the loss knows
+ *     its true matrix, dln_loss_truth)                          DLN_OBS_TRUTH
  *   sv_1..sv_k (singular values of W, descending, k = min(d_N, d_0))  DLN_OBS_SV
  *   unbalancedness (max_j ‖C_j‖_F, 002 Def. 1),
  *   drift_C1..drift_C{N-1}: ‖C_j(t) − C_j(0)‖_F / max(1, ‖C_j(0)‖_F)   DLN_OBS_CONSERVED
@@ -44,7 +46,8 @@ enum {
   DLN_OBS_SV = 8u,
   DLN_OBS_CONSERVED = 16u,
   DLN_OBS_IMBALANCE = 32u,
-  DLN_OBS_ALL = 63u
+  DLN_OBS_TRUTH = 64u,
+  DLN_OBS_ALL = 127u
 };
 
 typedef struct dln_observer dln_observer;

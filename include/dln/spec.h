@@ -70,6 +70,9 @@ typedef struct dln_spec {
   double e2e_balance_tol;  /* e2e_*: largest accepted unbalancedness / |theta|^2 */
   dln_slist observe;
   dln_dlist sample_times;  /* explicit sample times (merged with 0 and t_end); empty: samples / log_samples */
+  char *baseline;          /* none | nuclear: the min-nuclear-norm solution of the measurements (002 eq. 10) */
+  double baseline_tol;     /* its relative duality gap */
+  int baseline_max_iter;   /* its ADMM iterations */
   char *out;
   int plot, quiet, blas_threads;
   int force;               /* replace an earlier run's outputs in out (run_internal.h) */

@@ -154,6 +154,9 @@ int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char
 int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_rng *rng, dln_task_data *d,
                         const char **field);
 void dln_task_data_free(dln_task_data *d);
+/* The loss of data d (t->loss) with its true matrix attached (dln_loss_truth): d->truth,
+ * or for a loss with DLN_LOSS_IDENTITY its target Ȳ (the factorization's truth). */
+int dln_task_loss(const dln_task_type *t, const dln_task_options *o, const dln_task_data *d, dln_loss **out);
 /* The data-file option that makes option `option` unused under o (t->unused, and for every
  * task target_file: the synthetic-target rows), or NULL when it is used. */
 const char *dln_task_unused_by(const dln_task_type *t, const dln_task_options *o, const char *option);

@@ -115,7 +115,7 @@ int dln_e2e_alloc(dln_e2e **out, dln_loss *loss, int depth) {
   e->c = dln_xcalloc((size_t)k, sizeof(double));
   e->iwork = calloc((size_t)8 * k, sizeof(int));
   e->wdot = dln_xcalloc(mn, sizeof(double));
-  e->row = dln_xcalloc((size_t)3 + k, sizeof(double));
+  e->row = dln_xcalloc((size_t)5 + k, sizeof(double)); /* t, step, loss, sv_1..k, dist_true, dist_true_rel */
   if (!e->G || !e->A || !e->U || !e->s || !e->Vt || !e->AV || !e->M || !e->UtA || !e->T || !e->out || !e->pw ||
       !e->c || !e->iwork || !e->wdot || !e->row) {
     dln_e2e_free(e);
@@ -298,7 +298,7 @@ int dln_e2e_from_net(dln_net *net, const double *theta, double tol, double *W) {
 
 int dln_e2e_table_alloc(const dln_e2e *e, size_t cap, dln_table **out) {
   if (!e || !out) return dln_error(DLN_EINVAL, "end-to-end table: expected non-NULL arguments");
-  int nc = 3 + e->k;
+  int nc = 3 + e->k + (dln_loss_truth(e->loss) ? 2 : 0);
   char **names = calloc((size_t)nc, sizeof(char *));
   char *buf = calloc((size_t)nc, 24);
   if (!names || !buf) {
@@ -313,6 +313,7 @@ int dln_e2e_table_alloc(const dln_e2e *e, size_t cap, dln_table **out) {
     names[3 + r] = buf + (size_t)24 * r;
     snprintf(names[3 + r], 24, "sv_%d", r + 1);
   }
+  if (nc > 3 + e->k) names[3 + e->k] = "dist_true", names[4 + e->k] = "dist_true_rel"; /* as the observable truth */
   int st = dln_table_alloc(out, nc, (const char *const *)names, cap);
   free(names);
   free(buf);
@@ -371,7 +372,8 @@ static int e2e_grad_norm(dln_run_ctx *c, const double *W, double *buf, double *n
   return dln_e2e_grad_norm(e2e_of(c), W, norm);
 }
 
-/* Table row t, step, loss, sv_1..sv_k at W (raw singular values, no cut). */
+/* Table row t, step, loss, sv_1..sv_k at W (raw singular values, no cut), and dist_true,
+ * dist_true_rel when the loss knows its true matrix. */
 static int table_row(dln_e2e *e, dln_table *traj, double t, long step, const double *W) {
   double *row = e->row;
   row[0] = t;
@@ -383,6 +385,13 @@ static int table_row(dln_e2e *e, dln_table *traj, double t, long step, const dou
     memcpy(row + 3, e->s, (size_t)e->k * sizeof(double));
   } else {
     for (int r = 0; r < e->k; ++r) row[3 + r] = NAN;
+  }
+  const double *truth = dln_loss_truth(e->loss);
+  if (truth) { /* ‖W − W_true‖_F and relative (the table has the columns: checked at the start) */
+    double d = 0, tn = dln_norm2(e->mn, truth);
+    for (size_t i = 0; i < e->mn; ++i) d += (W[i] - truth[i]) * (W[i] - truth[i]);
+    row[3 + e->k] = sqrt(d);
+    row[4 + e->k] = tn > 0 ? sqrt(d) / tn : NAN;
   }
   return dln_table_append(traj, row);
 }
@@ -430,9 +439,10 @@ static int e2e_run_method(dln_e2e *e, double *W, const dln_train_options *opt, c
   if ((st = dln_check_finite("end-to-end run: initial W", e->m, e->n, W))) return st;
   int ns = dln_train_nsamples(&local);
   if (traj) {
-    if (traj->ncols != 3 + e->k)
-      return dln_error(DLN_EDIM, "end-to-end trajectory table: expected %d columns (t, step, loss, sv_1..sv_%d), found %d",
-                       3 + e->k, e->k, traj->ncols);
+    int nc = 3 + e->k + (dln_loss_truth(e->loss) ? 2 : 0); /* dln_e2e_table_alloc */
+    if (traj->ncols != nc)
+      return dln_error(DLN_EDIM, "end-to-end trajectory table: expected %d columns (t, step, loss, sv_1..sv_%d%s), found %d", nc,
+                       e->k, nc > 3 + e->k ? ", dist_true, dist_true_rel" : "", traj->ncols);
     if (opt->resume) ns -= opt->resume->next_sample; /* the rows before it are in traj */
     if (traj->cap - traj->nrows < (size_t)ns + 1)
       return dln_error(DLN_EINVAL, "end-to-end trajectory table: expected room for %d rows, found %zu", ns + 1,

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/util.h"
 #include "dln/error.h"
@@ -37,9 +38,46 @@ const char *dln_loss_name(const dln_loss *loss) {
   return loss && loss->ops && loss->ops->name ? loss->ops->name : "?";
 }
 
+int dln_loss_measurements(const dln_loss *loss, dln_measurements *out) {
+  DLN_ARGS(loss, out);
+  memset(out, 0, sizeof *out);
+  if (!dln_loss_has(loss, DLN_LOSS_MEASURED) || loss->meas.m < 1 || !loss->meas.b || !(loss->meas.A || loss->meas.idx))
+    return dln_error(DLN_EINVAL, "loss %s: expected linear measurements <A_i, W> = b_i (a sensing or completion loss), found none",
+                     dln_loss_name(loss));
+  *out = loss->meas;
+  return DLN_OK;
+}
+
+const double *dln_loss_truth(const dln_loss *loss) {
+  DLN_ARGS_P(loss);
+  return loss->truth;
+}
+
+int dln_loss_set_truth(dln_loss *loss, const dln_mat *truth) {
+  DLN_ARGS(loss);
+  if (!truth) {
+    free(loss->truth);
+    loss->truth = NULL;
+    return DLN_OK;
+  }
+  if (truth->rows != loss->rows || truth->cols != loss->cols)
+    return dln_error(DLN_EDIM, "true matrix: expected %d x %d (the shape of W), found %d x %d", loss->rows, loss->cols,
+                     truth->rows, truth->cols);
+  int st = dln_check_finite("true matrix", truth->rows, truth->cols, truth->data);
+  if (st) return st;
+  size_t n = (size_t)truth->rows * (size_t)truth->cols;
+  double *t = malloc((n ? n : 1) * sizeof *t);
+  if (!t) return dln_error(DLN_ENOMEM, "out of memory copying the true matrix");
+  memcpy(t, truth->data, n * sizeof *t);
+  free(loss->truth);
+  loss->truth = t;
+  return DLN_OK;
+}
+
 void dln_loss_free(dln_loss *loss) {
   if (!loss) return;
   if (loss->ops && loss->ops->destroy) loss->ops->destroy(loss);
+  free(loss->truth);
   free(loss->wstar);
   free(loss);
 }

@@ -14,6 +14,7 @@
   X(dln_observable_loss) \
   X(dln_observable_gradnorm) \
   X(dln_observable_dist) \
+  X(dln_observable_truth) \
   X(dln_observable_sv) \
   X(dln_observable_conserved) \
   X(dln_observable_imbalance) \

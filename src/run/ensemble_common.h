@@ -65,6 +65,7 @@ typedef struct ens_slot {
   int seen;            /* done, and its partial files written (calling thread) */
   dln_train_result train;
   dln_table *traj;     /* freed once written */
+  dln_run_baseline base; /* --baseline: its result (no W kept) */
   double wall;
   int data;            /* data set index, -1 if none */
   int shape;

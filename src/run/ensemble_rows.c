@@ -111,6 +111,7 @@ static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
       for (int c = 0; c < sl->traj->ncols; ++c) dln_jset(fin, sl->traj->names[c], dln_json_num(row[c]));
     }
     dln_jset(r, "final", fin);
+    if (sl->base.on) dln_jset(r, "baseline", dln_run_baseline_json(&sl->base, NULL)); /* beside final's dist_true */
     dln_jset(r, "rows", json_integer(sl->traj ? (json_int_t)sl->traj->nrows : 0));
   }
   dln_jset(r, "wall_seconds", dln_json_num(sl->wall));

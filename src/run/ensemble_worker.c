@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dln/error.h"
+#include "dln/io.h"
 #include "dln/rng.h"
 #include "dln/run.h"
 #include "run/ensemble_common.h"
@@ -16,6 +17,17 @@
 #include "run/run_internal.h"
 
 /* ---- data sets -------------------------------------------------------------------- */
+
+/* The true matrix of a data set read back from its files: the W_true.npy its run wrote
+ * (the runs' dist_true and the baseline's). */
+static int data_truth(ens_data *d) {
+  if (d->data.truth || !dln_run_files_has(&d->files, "W_true.npy")) return DLN_OK;
+  char *p = xasprintf("%s/W_true.npy", d->dir);
+  if (!p) return dln_error(DLN_ENOMEM, "out of memory");
+  int st = dln_npy_read(p, &d->data.truth);
+  free(p);
+  return st;
+}
 
 /* Draw data set i with `dln run`'s code (a one-step run into its folder), then read it
  * back with the same code a run uses for data files. */
@@ -51,6 +63,7 @@ static int data_make(ens *E, int i) {
     int phase;
     if (!st) st = dln_ens_apply_data(d, &s);
     if (!st) st = dln_run_data_build(&s, NULL, &d->data, &phase);
+    if (!st) st = data_truth(d);
   }
   dln_spec_free(&s);
   return st;
@@ -115,6 +128,7 @@ static void run_one(ens *E, long k) {
     st = dln_run_parts_train(&r.p, &sl->train);
     sl->traj = r.p.traj; /* the slot owns the rows from here */
     r.p.traj = NULL;
+    if (!st) st = dln_run_baseline_solve(&r.spec, r.p.loss, 0, &sl->base);
   }
   if (st) {
     dln_ens_set_run_error(sl, st, k);

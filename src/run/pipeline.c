@@ -51,7 +51,7 @@ int dln_run_data_build(const dln_spec *s, dln_rng *rng, dln_run_data *d, int *ph
 /* The loss of the task on data d. */
 static int data_loss(const dln_spec *s, const dln_run_data *d, dln_loss **loss) {
   dln_task_options o = task_options(s, d->type);
-  return d->type->loss(&o, d, loss);
+  return dln_task_loss(d->type, &o, d, loss); /* with its true matrix (dist_true) */
 }
 
 /* The init of spec s (drawn after the data from the same stream). */

@@ -47,6 +47,7 @@ typedef struct run_ctx {
   int resume;      /* continue from spec->out's checkpoint (dln_run_resume) */
   dln_run_ckpt ck; /* the checkpoint read */
   dln_run_layers *layers; /* --observe=layers: every layer at every row (run_layers.c) */
+  dln_run_baseline base; /* --baseline (solved before training) */
 } run_ctx;
 
 static void result_init(dln_run_result *res) {
@@ -111,6 +112,8 @@ static int run_prepare(run_ctx *c) {
   /* data first, then the init from the same stream */
   if ((st = dln_run_data_build(spec, c->rng, &c->d, &c->phase))) return st;
   if ((st = dln_run_parts_build(spec, &c->d, c->rng, &c->p, &c->phase))) return st;
+  c->phase = DLN_RUN_FAIL_INTERNAL;
+  if ((st = dln_run_baseline_solve(spec, c->p.loss, 1, &c->base))) return st;
   c->res->loss_threshold = c->p.to.loss_threshold;
   if (!c->p.e2e && dln_run_layers_wanted(spec)) { /* dln_spec_check refused it for e2e and checkpoints */
     if ((st = dln_run_layers_alloc(&c->layers, c->p.net, c->p.traj->cap))) return st;
@@ -167,6 +170,8 @@ static int run_write_arrays(run_ctx *c) {
     return st;
   }
   if ((st = dln_run_data_write(&c->d, p->loss, out, c->files))) return st;
+  if (c->base.on && (st = dln_run_write_npy(out, "W_nuclear.npy", p->loss->rows, p->loss->cols, c->base.W, c->files)))
+    return st;
   /* the loss's reference solution (minimum-norm least squares); a factorization's is its target */
   if (p->loss->wstar && !dln_loss_has(p->loss, DLN_LOSS_IDENTITY))
     return dln_run_write_npy(out, "W_ref.npy", p->loss->rows, p->loss->cols, p->loss->wstar, c->files);
@@ -291,6 +296,7 @@ static json_t *run_summary(const run_ctx *c) {
   if (task && dln_loss_has(c->p.loss, DLN_LOSS_CLASSIFY)) summary_classify(task, c);
   dln_jset(sum, "task", task);
   summary_dynamics(sum, c);
+  if (c->base.on) dln_jset(sum, "baseline", dln_run_baseline_json(&c->base, "W_nuclear.npy"));
   summary_stop(sum, c->res, c->p.traj);
   return dln_json_done(sum, mark); /* NULL: out of memory, nothing written */
 }
@@ -403,6 +409,7 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   if (!res->wall_ms) res->wall_ms = 1e3 * (dln_now_seconds() - c.t0);
   dln_run_ckpt_free(&c.ck);
   dln_run_layers_free(c.layers);
+  dln_run_baseline_free(&c.base);
   dln_run_parts_free(&c.p);
   dln_run_data_free(&c.d);
   dln_rng_free(c.rng);

@@ -93,6 +93,24 @@ void dln_run_layers_hook(dln_run_layers *L, dln_train_options *to);
  * final row from theta when it was not a sample), shape (nrows, d_j, d_{j-1}), C order. */
 int dln_run_layers_write(dln_run_layers *L, const char *dir, const double *theta, size_t nrows, struct dln_run_files *files);
 void dln_run_layers_free(dln_run_layers *L);
+/* ---- the baseline beside a run (baseline.c) ------------------------------------------ */
+#include "dln/nuclear.h"
+typedef struct dln_run_baseline {
+  int on;                  /* solved */
+  dln_nuclear_result r;
+  double tol;
+  int max_iter;
+  double dist_true, dist_true_rel; /* ‖W_nuc − W_true‖_F (and / ‖W_true‖_F); NAN without a truth */
+  double *W;               /* rows x cols when kept, else NULL */
+  double wall;
+} dln_run_baseline;
+int dln_run_baseline_on(const dln_spec *s);
+/* Solve spec s's baseline for loss (nothing when baseline = none; b->on = 0). keep_W: keep
+ * the solution in b->W. A failure of the solver is returned (b freed). */
+int dln_run_baseline_solve(const dln_spec *s, const dln_loss *loss, int keep_W, dln_run_baseline *b);
+void dln_run_baseline_free(dln_run_baseline *b);
+/* The summary's "baseline" object (file: the W file in the folder, or NULL). NULL on ENOMEM. */
+json_t *dln_run_baseline_json(const dln_run_baseline *b, const char *file);
 
 /* ---- run folders (run_files.c) ------------------------------------------------------- */
 struct dln_run_options;

@@ -51,6 +51,7 @@ int dln_spec_row_applies(const dln_spec *spec, int i) {
   if (!task || !init || !m) return 1;
   const dln_spec_option *t = &dln_spec_options()[i];
   const char *kind = t->kind;
+  if (!dln_run_baseline_on(spec) && strncmp(t->name, "baseline_", 9) == 0) return 0; /* its rows without a baseline */
   if (kind && strcmp(kind, "task") == 0 && !dln_task_owns_row(task, t->row)) return 0;
   if (kind && strcmp(kind, "init") == 0 && !row_in(init->options, t->row)) return 0;
   if (kind && strcmp(kind, "method") == 0 && !method_reads(m, t->row, 0)) return 0;
@@ -191,6 +192,23 @@ static int check_observe(const dln_spec *spec, int e2e) {
   return DLN_OK;
 }
 
+/* The baseline: linear measurements to solve (a capability of the task's loss, never its
+ * name); its tolerance rows only with a baseline. */
+static int check_baseline(const dln_spec *spec, unsigned caps) {
+  char wb[512];
+  int on = spec->baseline && strcmp(spec->baseline, "none") != 0;
+  if (on && !(caps & DLN_LOSS_MEASURED))
+    return dln_error(DLN_EINVAL, "%s: expected none unless the task has linear measurements <A_i, W> = b_i (sensing, completion), found %s with task %s",
+                     WHERE("baseline"), spec->baseline, spec->task);
+  if (!(spec->baseline_tol < 1))
+    return dln_error(DLN_EINVAL, "%s: expected a relative duality gap below 1, found %g", WHERE("baseline_tol"), spec->baseline_tol);
+  static const char *const rows[] = {"baseline_tol", "baseline_max_iter"};
+  for (int i = 0; !on && i < 2; ++i)
+    if (level(spec, rows[i]) && level(spec, rows[i]) >= level(spec, "baseline"))
+      return dln_error(DLN_EINVAL, "%s: has no effect with baseline none: expected it unset, found it set", WHERE(rows[i]));
+  return DLN_OK;
+}
+
 /* The dynamics: the method's own check and the conditions of the run's rows. */
 static int check_dynamics(const dln_spec *spec, unsigned caps) {
   char wb[512];
@@ -216,7 +234,8 @@ static int check_dynamics(const dln_spec *spec, unsigned caps) {
                      spec->train.t_first);
   if (!spec->out || !*spec->out) return dln_error(DLN_EINVAL, "%s: expected a folder name, found an empty string", WHERE("out"));
   if ((st = check_observe(spec, e2e))) return st;
-  return check_sample_times(spec, m);
+  if ((st = check_sample_times(spec, m))) return st;
+  return check_baseline(spec, caps);
 }
 
 int dln_spec_check(const dln_spec *spec) {

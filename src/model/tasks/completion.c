@@ -46,7 +46,7 @@ static void comp_destroy(dln_loss *loss) {
   free(p->v);
   free(p);
 }
-static const dln_loss_ops comp_ops = {"completion", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF | DLN_LOSS_ENTRYWISE, comp_eval, comp_hvp, comp_destroy};
+static const dln_loss_ops comp_ops = {"completion", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF | DLN_LOSS_ENTRYWISE | DLN_LOSS_MEASURED, comp_eval, comp_hvp, comp_destroy};
 
 int dln_loss_completion_alloc(dln_loss **out, int rows, int cols, int m, const int *r, const int *c, const double *v) {
   DLN_ARGS(out, r, c, v);
@@ -86,6 +86,7 @@ int dln_loss_completion_alloc(dln_loss **out, int rows, int cols, int m, const i
   for (size_t k = 0; k < rc; ++k)
     if (cnt[k] > 0) l->wstar[k] /= cnt[k];
   free(cnt);
+  l->meas = (dln_measurements){m, NULL, p->idx, p->v};
   l->wstar_name = "min-norm least-squares solution";
   comp_eval(l, l->wstar, &l->lstar, NULL);
   *out = l;

@@ -164,6 +164,24 @@ int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_r
   return st;
 }
 
+int dln_task_loss(const dln_task_type *t, const dln_task_options *o, const dln_task_data *d, dln_loss **out) {
+  DLN_ARGS(t, o, d, out);
+  *out = NULL;
+  int st = t->loss(o, d, out);
+  if (st) return st;
+  if (d->truth) {
+    st = dln_loss_set_truth(*out, d->truth);
+  } else if (dln_loss_has(*out, DLN_LOSS_IDENTITY) && (*out)->wstar) { /* ½‖W − Ȳ‖²: Ȳ is the truth */
+    dln_mat target = {(*out)->rows, (*out)->cols, (*out)->wstar};
+    st = dln_loss_set_truth(*out, &target);
+  }
+  if (st) {
+    dln_loss_free(*out);
+    *out = NULL;
+  }
+  return st;
+}
+
 const dln_mat *dln_task_data_get(const dln_task_data *d, const char *option) {
   DLN_ARGS_P(d, option);
   if (!d || !d->type || !option) return NULL;

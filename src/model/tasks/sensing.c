@@ -48,7 +48,7 @@ static void sens_destroy(dln_loss *loss) {
   free(p->r);
   free(p);
 }
-static const dln_loss_ops sens_ops = {"sensing", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF, sens_eval, sens_hvp, sens_destroy};
+static const dln_loss_ops sens_ops = {"sensing", DLN_LOSS_QUADRATIC | DLN_LOSS_HAS_LSTAR | DLN_LOSS_HAS_REF | DLN_LOSS_MEASURED, sens_eval, sens_hvp, sens_destroy};
 
 /* Above this many entries of A the dense pseudo-inverse for W* is skipped. */
 #define DLN_SENSING_PINV_LIMIT 4000000
@@ -75,6 +75,7 @@ int dln_loss_sensing_alloc(dln_loss **out, int rows, int cols, int m, const doub
   if (!p->A || !p->b || !p->r) goto nomem;
   memcpy(p->A, A, total * sizeof(double));
   memcpy(p->b, b, (size_t)m * sizeof(double));
+  l->meas = (dln_measurements){m, p->A, NULL, p->b};
   if (total <= DLN_SENSING_PINV_LIMIT) {
     /* vec(W*) = (A^T)^† b : minimum-norm least-squares solution of the measurements */
     double *At = malloc(total * sizeof(double)), *pinv = malloc(total * sizeof(double));
