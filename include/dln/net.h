@@ -41,6 +41,8 @@ typedef struct dln_net_options {
   dln_ilist widths;
   int width;
   int tied;
+  dln_dlist imbalance_reg;      /* [] off, or [λ0]: Λ_j = λ0 I (001 Prop. 4 eq. 27) */
+  dln_slist imbalance_reg_file; /* N−1 paths, file j holds Λ_j (d_j x d_j, .npy or .csv) */
 } dln_net_options;
 const dln_option *dln_net_option_rows(void);
 
