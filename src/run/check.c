@@ -417,7 +417,7 @@ static void not_applicable_reg(dln_check_report *rep, size_t from) {
     it->v.source = source;
     it->v.bound = it->v.measured = it->v.margin = NAN;
     snprintf(it->v.message, sizeof it->v.message,
-             "not applicable: imbalance regularizer (the run follows the flow of phi = l + 1/8 sum_j |C_j - Lambda_j|^2, 001 Prop. 4)");
+             "not applicable: imbalance regularizer (the run follows the flow of l + R, 001 Prop. 4)");
   }
 }
 
