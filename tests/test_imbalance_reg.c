@@ -15,6 +15,7 @@
 
 #include "dln/data.h"
 #include "dln/error.h"
+#include "dln/fit.h"
 #include "dln/loss.h"
 #include "dln/mat.h"
 #include "dln/net.h"
@@ -296,6 +297,78 @@ static void test_gd_to_flow(void **state) {
   fx_free(&f);
 }
 
+/* fit-lambda0 (dln/fit.h) against a brute-force grid of 241 λ0 over the same range,
+ * computed here with its own sampler and trapezoid: the fitted λ0 is within one grid
+ * spacing of the grid's best, and its objective is no larger than the grid's best
+ * (+1e-9 relative). */
+typedef struct { dln_net *net; double *X; size_t rc; int i; } xs;
+static int xs_eval(void *ctx, double t, long step, const double *theta, double *row) {
+  (void)step;
+  xs *x = ctx;
+  row[0] = t;
+  return dln_net_product(x->net, theta, x->X + (size_t)x->i++ * x->rc);
+}
+
+static void run_X(fixture *f, const dln_train_options *o, double *X, double *t) {
+  size_t rc = (size_t)dln_net_rows(f->net) * dln_net_cols(f->net);
+  xs x = {f->net, X, rc, 0};
+  dln_sampler s = {1, xs_eval, &x};
+  const char *nm[1] = {"t"};
+  dln_table *tab = NULL;
+  assert_int_equal(dln_table_alloc(&tab, 1, nm, (size_t)o->nsamples + 1), DLN_OK);
+  double *th = malloc(f->n * sizeof *th);
+  memcpy(th, f->theta, f->n * sizeof *th);
+  dln_train_result r;
+  assert_int_equal(dln_train_sampled(f->net, f->loss, th, o, &s, tab, &r), DLN_OK);
+  assert_int_equal((int)tab->nrows, o->nsamples);
+  for (int i = 0; i < o->nsamples; ++i) t[i] = tab->data[i];
+  dln_table_free(tab);
+  free(th);
+}
+
+static void test_fit_vs_grid(void **state) {
+  (void)state;
+  static const int w[] = {4, 6, 3};
+  fixture f;
+  fx_make(&f, 2, w, 0.8, 41);
+  dln_train_options o;
+  dln_train_default_options(&o);
+  o.method = &dln_integrator_flow;
+  o.t_end = 1.0;
+  o.nsamples = 21;
+  dln_fit_lambda0_options fo;
+  dln_fit_lambda0_default_options(&fo);
+  fo.tol = 1e-6;
+  dln_fit_lambda0_result res;
+  assert_int_equal(dln_fit_lambda0(f.net, f.loss, f.theta, &o, &fo, &res), DLN_OK);
+  assert_int_equal(dln_net_has_imbalance_reg(f.net), 0); /* left as found */
+  size_t rc = 12;
+  int ns = o.nsamples, G = 241;
+  double *X0 = malloc(ns * rc * sizeof *X0), *X = malloc(ns * rc * sizeof *X), t[21];
+  run_X(&f, &o, X0, t);
+  double best = INFINITY, lbest = NAN, h = (res.hi - res.lo) / (G - 1);
+  for (int g = 0; g < G; ++g) {
+    double lam = res.lo + h * g, sum = 0, ep = 0;
+    assert_int_equal(dln_net_set_imbalance_reg(f.net, lam, NULL), DLN_OK);
+    run_X(&f, &o, X, t);
+    for (int i = 0; i < ns; ++i) {
+      double e = tu_diffnorm(rc, X + i * rc, X0 + i * rc);
+      if (i) sum += 0.5 * (t[i] - t[i - 1]) * (e + ep);
+      ep = e;
+    }
+    if (sum < best) best = sum, lbest = lam;
+  }
+  if (tu_verbose())
+    printf("fit: lambda0 = %.8g (f %.8g, %d evals) in [%.4g, %.4g]; grid best %.8g (f %.8g), spacing %.3g\n", res.lambda0,
+           res.objective, res.n, res.lo, res.hi, lbest, best, h);
+  assert_true(lbest > res.lo + h && lbest < res.hi - h); /* an interior minimum */
+  assert_true(fabs(res.lambda0 - lbest) <= h);
+  assert_true(res.objective <= best * (1 + 1e-9));
+  free(X0), free(X);
+  dln_fit_lambda0_result_free(&res);
+  fx_free(&f);
+}
+
 static void test_bad_args(void **state) {
   (void)state;
   static const int w1[] = {3, 4}, wt[] = {3, 4, 3};
@@ -326,7 +399,8 @@ int main(void) {
       cmocka_unit_test(test_fd_lambda0),         cmocka_unit_test(test_fd_general_lambda),
       cmocka_unit_test(test_off_bit_identical),  cmocka_unit_test(test_orthogonal_gradients),
       cmocka_unit_test(test_flow_prop4_invariant), cmocka_unit_test(test_flow_monotone),
-      cmocka_unit_test(test_gd_to_flow),         cmocka_unit_test(test_bad_args),
+      cmocka_unit_test(test_gd_to_flow),         cmocka_unit_test(test_fit_vs_grid),
+      cmocka_unit_test(test_bad_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
