@@ -16,6 +16,7 @@
 #include "dln/data.h"
 #include "dln/error.h"
 #include "dln/fit.h"
+#include "dln/io.h"
 #include "dln/loss.h"
 #include "dln/mat.h"
 #include "dln/net.h"
@@ -369,6 +370,44 @@ static void test_fit_vs_grid(void **state) {
   fx_free(&f);
 }
 
+/* The command line: a regularized run (λ0, and Λ from a file) has the imbalance_reg
+ * column with loss = ℓ; `dln check` exits 0 with R and ℓ non-increasing holding and the
+ * theory rows "not applicable: imbalance regularizer"; Λ_1 = λ0 I from a file gives the
+ * same trajectory as --imbalance_reg=λ0 (to 1e-12). */
+static void test_cli_run_and_check(void **state) {
+  (void)state;
+  const char *dir = tu_tmpdir(0);
+  static const double eye[9] = {0.7, 0, 0, 0, 0.7, 0, 0, 0, 0.7};
+  assert_int_equal(dln_npy_write(tu_path(dir, "L.npy"), 3, 3, eye, 0), DLN_OK);
+  const char *a1[] = {"run", "--quiet", "--plot=false", "--t_end=1", "--samples=11", "--width=3", "--rows=3", "--cols=4",
+                      "--init=gaussian", "--sigma=1", "--imbalance_reg=0.7", "--out=r1", NULL};
+  const char *a2[] = {"run", "--quiet", "--plot=false", "--t_end=1", "--samples=11", "--width=3", "--rows=3", "--cols=4",
+                      "--init=gaussian", "--sigma=1", "--imbalance_reg_file=L.npy", "--out=r2", NULL};
+  const char *c1[] = {"check", "--quiet", "r1", NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, a1, dir)), 0);
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, a2, dir)), 0);
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, c1, dir)), 0);
+  char *t1 = tu_slurp(tu_path(dir, "r1/trajectory.csv")), *t2 = tu_slurp(tu_path(dir, "r2/trajectory.csv"));
+  char *cj = tu_slurp(tu_path(dir, "r1/check.json"));
+  assert_non_null(t1), assert_non_null(t2), assert_non_null(cj);
+  assert_non_null(strstr(t1, "t,step,loss,loss_gap,imbalance_reg,"));
+  assert_non_null(strstr(cj, "not applicable: imbalance regularizer"));
+  assert_non_null(strstr(cj, "imbalance regularizer R non-increasing"));
+  /* compare the last rows numerically */
+  const char *l1 = strrchr(t1, '\n'), *l2 = strrchr(t2, '\n');
+  while (l1 > t1 && l1[-1] != '\n') --l1;
+  while (l2 > t2 && l2[-1] != '\n') --l2;
+  char *e1 = (char *)l1, *e2 = (char *)l2;
+  for (int k = 0; k < 5; ++k) {
+    double x = strtod(e1, &e1), y = strtod(e2, &e2);
+    assert_true(fabs(x - y) <= 1e-12 * fmax(1, fabs(x)));
+    if (*e1 == ',') ++e1;
+    if (*e2 == ',') ++e2;
+  }
+  free(t1), free(t2), free(cj);
+  tu_rmtree(dir);
+}
+
 static void test_bad_args(void **state) {
   (void)state;
   static const int w1[] = {3, 4}, wt[] = {3, 4, 3};
@@ -400,7 +439,7 @@ int main(void) {
       cmocka_unit_test(test_off_bit_identical),  cmocka_unit_test(test_orthogonal_gradients),
       cmocka_unit_test(test_flow_prop4_invariant), cmocka_unit_test(test_flow_monotone),
       cmocka_unit_test(test_gd_to_flow),         cmocka_unit_test(test_fit_vs_grid),
-      cmocka_unit_test(test_bad_args),
+      cmocka_unit_test(test_cli_run_and_check), cmocka_unit_test(test_bad_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
