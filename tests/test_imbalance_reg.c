@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dln/data.h"
 #include "dln/error.h"
@@ -387,6 +388,12 @@ static void test_cli_run_and_check(void **state) {
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, a1, dir)), 0);
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, a2, dir)), 0);
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, c1, dir)), 0);
+  /* the run copied Λ_1 into its folder; dln check reads it from there (any working dir) */
+  char r2[256];
+  snprintf(r2, sizeof r2, "%s", tu_path(dir, "r2"));
+  const char *c2[] = {"check", "--quiet", r2, NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, c2, tu_path(dir, "r1"))), 0);
+  assert_true(access(tu_path(dir, "r2/imbalance_Lambda1.npy"), R_OK) == 0);
   char *t1 = tu_slurp(tu_path(dir, "r1/trajectory.csv")), *t2 = tu_slurp(tu_path(dir, "r2/trajectory.csv"));
   char *cj = tu_slurp(tu_path(dir, "r1/check.json"));
   assert_non_null(t1), assert_non_null(t2), assert_non_null(cj);
