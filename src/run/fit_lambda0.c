@@ -32,6 +32,7 @@ typedef struct fit_ctx {
   int ns, st;                  /* st: first failure inside the GSL callback */
   dln_fit_lambda0_result *res;
   int cap;                     /* room in res->lam, res->obj */
+  size_t nref;                 /* rows of the reference run (0 before it) */
 } fit_ctx;
 
 static int sample_X(void *ctx, double t, long step, const double *theta, double *row) {
@@ -49,7 +50,8 @@ static int run_once(fit_ctx *f, const char *what) {
   dln_train_result r;
   int st = dln_train_sampled(f->net, f->loss, f->theta, &f->to, &s, f->tab, &r);
   if (st) return st;
-  if (r.stop_reason != DLN_STOP_TIME || f->tab->nrows != (size_t)f->ns)
+  /* (gradient descent records one row for sample times that round to one step) */
+  if (r.stop_reason != DLN_STOP_TIME || (f->nref && f->tab->nrows != f->nref))
     return dln_error(DLN_EDIVERGED, "fit-lambda0: the %s run stopped at t = %g before t_end = %g (%s: %s)", what, r.t,
                      f->to.t_end, dln_stop_reason_name(r.stop_reason), r.message);
   return DLN_OK;
@@ -64,7 +66,7 @@ static int objective(fit_ctx *f, double lambda0, double *val) {
   if (st) return st;
   double sum = 0, eprev = 0, tprev = 0;
   size_t nc = f->rc + 1;
-  for (int i = 0; i < f->ns; ++i) {
+  for (int i = 0; i < (int)f->nref; ++i) {
     const double *row = f->tab->data + (size_t)i * nc;
     double e = 0;
     for (size_t k = 0; k < f->rc; ++k) {
@@ -198,18 +200,18 @@ int dln_fit_lambda0(dln_net *net, dln_loss *loss, const double *theta0, const dl
   if (fo->lo == 0 && fo->hi == 0 && (st = default_range(net, theta0, &res->lo, &res->hi))) return st;
   f.ns = dln_train_nsamples(&f.to);
   f.rc = (size_t)dln_net_rows(net) * (size_t)dln_net_cols(net);
-  res->nsamples = f.ns;
   res->lam = malloc((size_t)f.cap * sizeof *res->lam);
   res->obj = malloc((size_t)f.cap * sizeof *res->obj);
   f.theta = malloc((net->nparams ? net->nparams : 1) * sizeof *f.theta);
-  f.ref = malloc((size_t)f.ns * f.rc * sizeof *f.ref);
+  f.ref = malloc(((size_t)f.ns + 1) * f.rc * sizeof *f.ref); /* + a final row off the sample times */
   const char **names = malloc((f.rc + 1) * sizeof *names);
   if (!res->lam || !res->obj || !f.theta || !f.ref || !names) st = dln_error(DLN_ENOMEM, "out of memory for fit-lambda0");
   for (size_t k = 0; !st && k <= f.rc; ++k) names[k] = k ? "x" : "t";
   if (!st) st = dln_table_alloc(&f.tab, (int)f.rc + 1, names, (size_t)f.ns + 1);
   free(names);
   if (!st) st = run_once(&f, "unregularized");
-  for (int i = 0; !st && i < f.ns; ++i) memcpy(f.ref + (size_t)i * f.rc, f.tab->data + (size_t)i * (f.rc + 1) + 1, f.rc * sizeof *f.ref);
+  if (!st) f.nref = f.tab->nrows, res->nsamples = (int)f.nref;
+  for (int i = 0; !st && i < (int)f.nref; ++i) memcpy(f.ref + (size_t)i * f.rc, f.tab->data + (size_t)i * (f.rc + 1) + 1, f.rc * sizeof *f.ref);
   if (!st) st = minimize(&f, fo, res);
   dln_net_clear_imbalance_reg(net);
   dln_table_free(f.tab);
