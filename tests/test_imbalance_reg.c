@@ -366,6 +366,14 @@ static void test_fit_vs_grid(void **state) {
   assert_true(lbest > res.lo + h && lbest < res.hi - h); /* an interior minimum */
   assert_true(fabs(res.lambda0 - lbest) <= h);
   assert_true(res.objective <= best * (1 + 1e-9));
+  /* a range above the minimum: followed downhill past lo to the same minimizer */
+  dln_fit_lambda0_result r2;
+  assert_int_equal(dln_net_clear_imbalance_reg(f.net), DLN_OK);
+  fo.lo = res.lambda0 + 0.5, fo.hi = res.lambda0 + 2.0;
+  assert_int_equal(dln_fit_lambda0(f.net, f.loss, f.theta, &o, &fo, &r2), DLN_OK);
+  if (tu_verbose()) printf("fit from [%g, %g]: lambda0 = %.8g, %d evals\n", fo.lo, fo.hi, r2.lambda0, r2.n);
+  assert_true(fabs(r2.lambda0 - res.lambda0) <= 1e-4);
+  dln_fit_lambda0_result_free(&r2);
   free(X0), free(X);
   dln_fit_lambda0_result_free(&res);
   fx_free(&f);

@@ -5,10 +5,13 @@
  * picks the λ0 minimizing the distance of the end-to-end matrices. Here
  *   f(λ0) = ∫_0^{t_end} ‖X^I_{λ0}(t) − X(t)‖_F dt  (trapezoid over the sample times),
  * minimized by GSL's Brent minimizer (gsl_min_fminimizer_brent) on a bracket found by a
- * grid: f is evaluated at `grid` equally spaced λ0 in [lo, hi]; the best grid point g_i
- * with its neighbours (g_{i−1}, g_i, g_{i+1}) is the bracket (DLN_ERANGE when the best is
- * an end point: the minimum may lie outside [lo, hi]). Brent stops when the bracket is
- * shorter than tol (absolute, in λ0) or after max_iter iterations. */
+ * grid: f is evaluated at `grid` equally spaced λ0 in [lo, hi] (spacing h); the best grid
+ * point g_i with its neighbours (g_{i−1}, g_i, g_{i+1}) is the bracket. When the best is an
+ * end of the range, f is followed outward in steps of h until it rises (at most
+ * 4(grid − 1) steps, else DLN_EINVAL: give a range around the minimum), and the last three
+ * points are the bracket. Brent stops when the bracket is shorter than tol (absolute, in
+ * λ0) or after max_iter iterations. f may have several local minima (001's λ0 of either
+ * sign); the one found is the one in the best grid point's bracket. */
 #ifndef DLN_FIT_H
 #define DLN_FIT_H
 

@@ -150,20 +150,34 @@ static int minimize(fit_ctx *f, const dln_fit_lambda0_options *fo, dln_fit_lambd
     if ((st = objective(f, r->lo + (r->hi - r->lo) * i / (G - 1), &fv[i]))) { free(fv); return st; }
     if (fv[i] < fv[best]) best = i;
   }
-  free(fv);
-  double h = (r->hi - r->lo) / (G - 1);
-  if (best == 0 || best == G - 1) {
-    r->lambda0 = r->lam[best], r->objective = r->obj[best];
-    return dln_error(DLN_EINVAL, "fit-lambda0: the smallest f on the grid is at the end lambda0 = %g of [%g, %g]: the minimum may lie outside; widen --lo/--hi",
-                     r->lam[best], r->lo, r->hi);
+  double h = (r->hi - r->lo) / (G - 1), a, m, b, fa, fm, fb;
+  if (best > 0 && best < G - 1) {
+    a = r->lo + h * (best - 1), m = r->lo + h * best, b = r->lo + h * (best + 1);
+    fa = fv[best - 1], fm = fv[best], fb = fv[best + 1];
+  } else { /* downhill past the end: steps of h outward until f rises (at most 4(G − 1)) */
+    double dir = best ? 1.0 : -1.0, x = r->lo + h * best, fx = fv[best], xp = x - dir * h, fp = fv[best ? G - 2 : 1], fn = fx;
+    int k;
+    for (k = 1; k <= 4 * (G - 1); ++k) {
+      if ((st = objective(f, x + dir * h, &fn))) { free(fv); return st; }
+      if (fn > fx) break;
+      xp = x, fp = fx, x += dir * h, fx = fn;
+    }
+    if (k > 4 * (G - 1)) {
+      free(fv);
+      r->lambda0 = x, r->objective = fx;
+      return dln_error(DLN_EINVAL, "fit-lambda0: f still decreases at lambda0 = %g, %d grid steps past [%g, %g]: give a range around the minimum (--lo/--hi)",
+                       x, 4 * (G - 1), r->lo, r->hi);
+    }
+    a = fmin(xp, x + dir * h), b = fmax(xp, x + dir * h), m = x, fm = fx;
+    fa = dir > 0 ? fp : fn, fb = dir > 0 ? fn : fp;
   }
-  double a = r->lam[best] - h, m = r->lam[best], b = r->lam[best] + h, fm = r->obj[best];
+  free(fv);
   gsl_function F = {gsl_f, f};
   gsl_min_fminimizer *mz = gsl_min_fminimizer_alloc(gsl_min_fminimizer_brent);
   if (!mz) return dln_error(DLN_ENOMEM, "out of memory (GSL minimizer)");
   gsl_error_handler_t *old = gsl_set_error_handler_off();
-  /* the bracket's ends are grid points already evaluated: f(a) > f(m) < f(b) */
-  st = gsl_min_fminimizer_set_with_values(mz, &F, m, fm, a, r->obj[best - 1], b, r->obj[best + 1]);
+  /* the bracket's ends were evaluated: f(a) > f(m) < f(b) */
+  st = gsl_min_fminimizer_set_with_values(mz, &F, m, fm, a, fa, b, fb);
   double tol = fo->tol > 0 ? fo->tol : 1e-4 * (r->hi - r->lo);
   int it = 0, status = st ? st : GSL_CONTINUE;
   while (!st && status == GSL_CONTINUE && it < fo->max_iter) {
@@ -189,7 +203,7 @@ int dln_fit_lambda0(dln_net *net, dln_loss *loss, const double *theta0, const dl
   memset(res, 0, sizeof *res);
   int st = check_args(net, fo, to);
   if (st) return st;
-  fit_ctx f = {net, loss, theta0, *to, NULL, NULL, NULL, NULL, 0, 0, 0, res, fo->grid + fo->max_iter + 8};
+  fit_ctx f = {net, loss, theta0, *to, NULL, NULL, NULL, NULL, 0, 0, 0, res, 5 * fo->grid + fo->max_iter + 8, 0};
   f.to.loss_threshold = -1; /* every run to t_end */
   f.to.grad_tol = 0;
   f.to.checkpoint_every = 0;
