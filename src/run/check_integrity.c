@@ -159,18 +159,16 @@ static void check_final_loss(ctx *c, double *phi) {
                         *phi, L, dev, b);
 }
 
-/* Largest increase of column col (plus column col2 when ≥ 0) between rows, over the
- * allowed slack; *at: its row. */
-static double worst_increase(ctx *c, int col, int col2, size_t *at) {
+/* Largest increase of column col between consecutive rows, over the allowed slack;
+ * *at: its row. */
+static double worst_increase(ctx *c, int col, size_t *at) {
   const dln_table *t = c->tab;
-#define VAL(i) (col_at(t, col, i) + (col2 >= 0 ? col_at(t, col2, i) : 0.0))
-  double L0 = VAL(0), worst = 0;
+  double L0 = col_at(t, col, 0), worst = 0;
   *at = 0;
   for (size_t i = 1; i < t->nrows; ++i) {
-    double up = VAL(i) - VAL(i - 1), ratio = up / loss_slack(c->tol, VAL(i - 1), L0);
+    double up = col_at(t, col, i) - col_at(t, col, i - 1), ratio = up / loss_slack(c->tol, col_at(t, col, i - 1), L0);
     if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio, *at = i;
   }
-#undef VAL
   return worst;
 }
 
@@ -185,7 +183,7 @@ static void check_reg_invariants(ctx *c) {
   int cr = dln_table_col(c->tab, "imbalance_reg");
   if (cr < 0) { dln_chk_add_na(c->rep, RR, SR, "imbalance_reg column recorded fails (observe without \"loss\")"); return; }
   size_t at;
-  double worst = worst_increase(c, cr, -1, &at);
+  double worst = worst_increase(c, cr, &at);
   dln_chk_add_integrity(c->rep, RR, "trajectory.csv", worst <= 1, 1, worst,
                         "largest increase of R / allowed = %.3g (row %zu, t = %.6g)", worst, at + 2, col_at(c->tab, 0, at));
 }
@@ -224,7 +222,7 @@ static void check_flow_invariants(ctx *c) {
   int cl = dln_table_col(t, "loss");
   if (cl < 0) { dln_chk_add_na(c->rep, RL, "000 Thm 1", "loss column recorded fails"); return; }
   size_t at = 0;
-  double worst = worst_increase(c, cl, -1, &at);
+  double worst = worst_increase(c, cl, &at);
   dln_chk_add_integrity(c->rep, RL, "trajectory.csv", worst <= 1, 1, worst,
                         "largest increase / allowed = %.3g (row %zu, t = %.6g)", worst, at + 2, col_at(t, 0, at));
 }
