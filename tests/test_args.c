@@ -226,6 +226,7 @@ static void test_model(void **state) {
   dln_net *net = NULL;
   int widths[3] = {3, 4, 2}, zero[3] = {3, 0, 2};
   double *b = w.buf, val;
+  int i_phase = 0;
   ST(dln_net_alloc(NULL, 2, widths, 0));
   ST(dln_net_alloc(&net, 2, NULL, 0));
   ST(dln_net_alloc(&net, 0, widths, 0));
@@ -257,6 +258,44 @@ static void test_model(void **state) {
   ST(dln_net_conserved(w.net, w.theta, 1, NULL));
   ST(dln_net_conserved(w.net, w.theta, 0, b));
   ST(dln_net_conserved(w.net, w.theta, 2, b));
+  ST(dln_net_set_imbalance_reg(NULL, 1.0, NULL));
+  ST(dln_net_set_imbalance_reg(w.net, NAN, NULL));
+  ST(dln_net_clear_imbalance_reg(NULL));
+  assert_int_equal(dln_net_has_imbalance_reg(NULL), 0);
+  ST(dln_net_imbalance_reg(NULL, w.theta, &val));
+  ST(dln_net_imbalance_reg(w.net, NULL, &val));
+  ST(dln_net_imbalance_reg(w.net, w.theta, NULL));
+  ST(dln_net_objective(NULL, w.loss, w.theta, &val, &val, b, NULL));
+  ST(dln_net_objective(w.net, NULL, w.theta, &val, &val, b, NULL));
+  ST(dln_net_objective(w.net, w.loss, NULL, &val, &val, b, NULL));
+  {
+    dln_fit_lambda0_options fo;
+    dln_fit_lambda0_result fr;
+    dln_train_options to;
+    dln_fit_lambda0_default_options(NULL);
+    dln_fit_lambda0_default_options(&fo);
+    dln_train_default_options(&to);
+    dln_fit_lambda0_result_free(NULL);
+    ST(dln_fit_lambda0(NULL, w.loss, w.theta, &to, &fo, &fr));
+    ST(dln_fit_lambda0(w.net, NULL, w.theta, &to, &fo, &fr));
+    ST(dln_fit_lambda0(w.net, w.loss, NULL, &to, &fo, &fr));
+    ST(dln_fit_lambda0(w.net, w.loss, w.theta, NULL, &fo, &fr));
+    ST(dln_fit_lambda0(w.net, w.loss, w.theta, &to, NULL, &fr));
+    ST(dln_fit_lambda0(w.net, w.loss, w.theta, &to, &fo, NULL));
+    fo.grid = 2; /* out of range */
+    ST(dln_fit_lambda0(w.net, w.loss, w.theta, &to, &fo, &fr));
+    dln_fit_lambda0_default_options(&fo);
+    fo.lo = 1, fo.hi = -1;
+    ST(dln_fit_lambda0(w.net, w.loss, w.theta, &to, &fo, &fr));
+    dln_fit_lambda0_result_free(&fr);
+    ST(dln_fit_lambda0_spec(NULL, &fo, NULL, &fr, &i_phase));
+    dln_spec sp;
+    assert_int_equal(dln_spec_default(&sp), DLN_OK);
+    ST(dln_fit_lambda0_spec(&sp, NULL, NULL, &fr, &i_phase));
+    ST(dln_fit_lambda0_spec(&sp, &fo, NULL, NULL, &i_phase));
+    ST(dln_fit_lambda0_spec(&sp, &fo, NULL, &fr, NULL));
+    dln_spec_free(&sp);
+  }
   NANV(dln_net_unbalancedness(NULL, w.theta));
   NANV(dln_net_unbalancedness(w.net, NULL));
   ST(dln_net_check_finite(NULL, w.theta, "x"));

@@ -44,5 +44,6 @@ void cli_plot_note(int plot, int exit_status, const char *out);
 int cmd_run(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_fit_lambda0(int argc, char **argv);
 
 #endif

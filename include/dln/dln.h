@@ -23,5 +23,6 @@
 #include "dln/landscape.h"
 #include "dln/ensemble.h"
 #include "dln/check.h"
+#include "dln/fit.h"
 
 #endif

@@ -41,6 +41,8 @@ typedef struct dln_net_options {
   dln_ilist widths;
   int width;
   int tied;
+  dln_dlist imbalance_reg;      /* [] off, or [λ0]: Λ_j = λ0 I (001 Prop. 4 eq. 27) */
+  dln_slist imbalance_reg_file; /* N−1 paths, file j holds Λ_j (d_j x d_j, .npy or .csv) */
 } dln_net_options;
 const dln_option *dln_net_option_rows(void);
 
@@ -61,9 +63,28 @@ const double *dln_net_layer_const(const dln_net *net, const double *theta, int j
 /* W = W_N ··· W_1 (d_N x d_0). */
 int dln_net_product(dln_net *net, const double *theta, double *W);
 
-/* φ(θ) = ℓ(W_N···W_1) into *value (may be NULL), its gradient into grad (length
+/* φ(θ) = ℓ(W_N···W_1) (+ R(θ) when the imbalance regularizer is set, below) into *value (may be NULL), its gradient into grad (length
  * nparams, may be NULL), and, if W_out != NULL, the end-to-end matrix. No allocation. */
 int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out);
+
+/* Imbalance regularizer (001 Prop. 4 eq. 27; the same sum for any depth):
+ *   R(θ) = ⅛ Σ_{j=1}^{N−1} ‖W_{j+1}^T W_{j+1} − W_j W_j^T − Λ_j‖_F²,  Λ_j = λ0 I + L_j.
+ * Once set, the network's objective is φ(θ) = ℓ(W_N···W_1) + R(θ): dln_net_grad returns
+ * φ and ∇φ and dln_net_hvp ∇²φ v, so every integrator, gradient descent and the stop
+ * rules see it. L (may be NULL: L_j = 0) holds N−1 pointers, L[j−1] the d_j x d_j matrix
+ * L_j (column-major, copied; only sym(L_j) changes the gradient, skew(L_j) adds a
+ * constant). Untied nets of depth ≥ 2 only. Allocates; replaces an earlier setting.
+ * dln_net_clear_imbalance_reg switches it off (φ = ℓ again, bit for bit). */
+int dln_net_set_imbalance_reg(dln_net *net, double lambda0, const double *const *L);
+int dln_net_clear_imbalance_reg(dln_net *net);
+/* 1 when the regularizer is on, 0 when off or net is NULL. */
+int dln_net_has_imbalance_reg(const dln_net *net);
+/* *R = R(θ) alone (0 when off). No allocation. */
+int dln_net_imbalance_reg(const dln_net *net, const double *theta, double *R);
+/* The two parts of φ = ℓ + R: ℓ(W) into *loss_value, R(θ) into *reg_value (each may be
+ * NULL), ∇φ into grad and W into W_out (may be NULL), as dln_net_grad. No allocation. */
+int dln_net_objective(dln_net *net, dln_loss *loss, const double *theta, double *loss_value, double *reg_value,
+                      double *grad, double *W_out);
 
 /* Hessian-vector product of φ at θ in direction v: out = ∇²φ(θ) v (length nparams).
  * Exact (a directional derivative of the per-layer gradients); no allocation. */

@@ -100,6 +100,8 @@ typedef struct dln_obs_frame {
   const double *W;    /* W(θ) = W_N···W_1 (d_N x d_0, column-major): DLN_OBSERVABLE_USES_W */
   double loss;        /* ℓ(W(θ)) (NAN unless DLN_OBSERVABLE_USES_W) */
   const double *grad; /* ∇φ(θ) (nparams): DLN_OBSERVABLE_USES_GRAD, else NULL */
+  double reg;         /* R(θ), the net's imbalance regularizer (dln/net.h; 0 when off):
+                         φ = loss + reg is what the dynamics descend, grad is ∇φ */
 } dln_obs_frame;
 
 enum {

@@ -6,7 +6,9 @@
  * computed from the prefix products P_j = W_j···W_1 (forward, once per call) and
  * the backward products B_j = W_{N:j+1}^T ∇ℓ (B_N = ∇ℓ, B_{j-1} = W_j^T B_j), so
  * ∂φ/∂W_j = B_j P_{j-1}^T with P_0 = I.
- * C_j = W_{j+1}^T W_{j+1} − W_j W_j^T is conserved under gradient flow (002 Lemma 1). */
+ * C_j = W_{j+1}^T W_{j+1} − W_j W_j^T is conserved under gradient flow (002 Lemma 1).
+ * Optional imbalance regularizer R(θ) = ⅛ Σ_j ‖C_j − Λ_j‖_F² (001 Prop. 4 eq. 27, the
+ * same sum for any depth), added to φ, its gradient and its Hessian-vector product. */
 #include "dln/net.h"
 
 #include <cblas.h>
@@ -31,6 +33,13 @@ struct dln_net_work {
   int nk;       /* kernel cache: shapes seen so far and their JIT kernels */
   struct kern { int m, n, k, lda, ldb, beta_one, transb; libxsmm_dmmfunction f; } kc[64];
   double *buf;  /* one block holding all of the above */
+  /* imbalance regularizer (reg_on = 0: off, no work done) */
+  int reg_on;
+  double reg_lambda0;  /* Λ_j = λ0 I + L_j */
+  double *reg_L;       /* L_j (d_j x d_j) at reg_L + reg_off[j], or NULL */
+  size_t *reg_off;
+  double reg_skew2;    /* Σ_j ‖skew(L_j)‖_F², the part of ‖C_j − Λ_j‖² no θ changes */
+  double *reg_S, *reg_dS; /* S_j = sym(C_j − Λ_j) and its tangent, max d_j x d_j */
 };
 
 /* Small-matrix path (issue: per-call BLAS overhead dominates at sizes like 5x10x50).
@@ -173,6 +182,9 @@ void dln_net_free(dln_net *net) {
     free(net->work->P);
     free(net->work->dP);
     free(net->work->buf);
+    free(net->work->reg_L);
+    free(net->work->reg_off);
+    free(net->work->reg_S);
     free(net->work);
   }
   free(net->widths);
@@ -226,8 +238,8 @@ int dln_net_product(dln_net *net, const double *theta, double *W) {
   return DLN_OK;
 }
 
-int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out) {
-  DLN_ARGS(net, loss, theta);
+/* ℓ(W) into *value, ∂ℓ(W_N···W_1)/∂θ into grad (may be NULL), W into W_out (may be NULL). */
+static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out) {
   const int *d = net->widths;
   const int N = net->depth;
   dln_net_work *w = net->work;
@@ -266,8 +278,8 @@ int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *valu
   return DLN_OK;
 }
 
-int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double *v, double *out) {
-  DLN_ARGS(net, loss, theta, v, out);
+/* out = ∇²ℓ(W_N···W_1) v. */
+static int task_hvp(dln_net *net, dln_loss *loss, const double *theta, const double *v, double *out) {
   const int *d = net->widths;
   const int N = net->depth;
   dln_net_work *w = net->work;
@@ -325,6 +337,184 @@ int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double 
     t = ndB; ndB = sdB; sdB = t;
   }
   return DLN_OK;
+}
+
+/* ---------------------------------------------------------------- imbalance regularizer
+ * R(θ) = ⅛ Σ_{j=1}^{N−1} ‖D_j‖_F², D_j = C_j − Λ_j, C_j = W_{j+1}^T W_{j+1} − W_j W_j^T
+ * (001 Prop. 4 eq. 27 for N = 2, U = W_2, V = W_1^T, Q = C_1; eq. 28 for Λ = Q_0).
+ * With S_j = sym(D_j) (C_j is symmetric, so skew(Λ_j) only adds a constant):
+ *   ∂R/∂W_{j+1} = ½ W_{j+1} S_j,   ∂R/∂W_j = −½ S_j W_j         (001 eq. 26)
+ *   tangent: dS_j = V_{j+1}^T W_{j+1} + W_{j+1}^T V_{j+1} − V_j W_j^T − W_j V_j^T,
+ *   d(∂R/∂W_{j+1}) = ½ (V_{j+1} S_j + W_{j+1} dS_j), d(∂R/∂W_j) = −½ (dS_j W_j + S_j V_j). */
+
+/* Copy the upper triangle of the n x n matrix A into its lower triangle. */
+static void mirror_upper(int n, double *A) {
+  for (int c = 0; c < n; ++c)
+    for (int r = c + 1; r < n; ++r) A[r + (size_t)c * n] = A[c + (size_t)r * n];
+}
+
+/* S_j = sym(C_j − Λ_j) into w->reg_S (exactly symmetric: syrk fills one triangle). */
+static void reg_S(const dln_net *net, const double *theta, int j, double *S) {
+  const dln_net_work *w = net->work;
+  const int *d = net->widths;
+  int n = d[j];
+  const double *Wj = theta + net->offset[j], *Wn = theta + net->offset[j + 1];
+  /* S = W_{j+1}^T W_{j+1} − W_j W_j^T (upper) */
+  cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, n, d[j + 1], 1.0, Wn, d[j + 1], 0.0, S, n);
+  cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, n, d[j - 1], -1.0, Wj, n, 1.0, S, n);
+  for (int c = 0; c < n; ++c) S[c + (size_t)c * n] -= w->reg_lambda0;
+  if (w->reg_L) {
+    const double *L = w->reg_L + w->reg_off[j];
+    for (int c = 0; c < n; ++c)
+      for (int r = 0; r <= c; ++r) S[r + (size_t)c * n] -= 0.5 * (L[r + (size_t)c * n] + L[c + (size_t)r * n]);
+  }
+  mirror_upper(n, S);
+}
+
+/* *R = R(θ); grad (may be NULL) += ∇R(θ). */
+static void reg_grad(const dln_net *net, const double *theta, double *R, double *grad) {
+  const int *d = net->widths;
+  double *S = net->work->reg_S, sum = net->work->reg_skew2;
+  for (int j = 1; j < net->depth; ++j) {
+    int n = d[j];
+    reg_S(net, theta, j, S);
+    double f = dln_norm2((size_t)n * (size_t)n, S);
+    sum += f * f;
+    if (!grad) continue;
+    /* ∂R/∂W_{j+1} += ½ W_{j+1} S_j; ∂R/∂W_j += −½ S_j W_j */
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, d[j + 1], n, n, 0.5, theta + net->offset[j + 1], d[j + 1], S,
+                n, 1.0, grad + net->offset[j + 1], d[j + 1]);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, d[j - 1], n, -0.5, S, n, theta + net->offset[j], n, 1.0,
+                grad + net->offset[j], n);
+  }
+  *R = 0.125 * sum;
+}
+
+/* out += ∇²R(θ) v. */
+static void reg_hvp(const dln_net *net, const double *theta, const double *v, double *out) {
+  const int *d = net->widths;
+  double *S = net->work->reg_S, *dS = net->work->reg_dS;
+  for (int j = 1; j < net->depth; ++j) {
+    int n = d[j], a = d[j + 1], b = d[j - 1];
+    const double *Wn = theta + net->offset[j + 1], *Wj = theta + net->offset[j];
+    const double *Vn = v + net->offset[j + 1], *Vj = v + net->offset[j];
+    reg_S(net, theta, j, S);
+    /* dS = V_{j+1}^T W_{j+1} + W_{j+1}^T V_{j+1} − (V_j W_j^T + W_j V_j^T) */
+    cblas_dsyr2k(CblasColMajor, CblasUpper, CblasTrans, n, a, 1.0, Vn, a, Wn, a, 0.0, dS, n);
+    cblas_dsyr2k(CblasColMajor, CblasUpper, CblasNoTrans, n, b, -1.0, Vj, n, Wj, n, 1.0, dS, n);
+    mirror_upper(n, dS);
+    double *on = out + net->offset[j + 1], *oj = out + net->offset[j];
+    /* out_{j+1} += ½ (V_{j+1} S + W_{j+1} dS); out_j −= ½ (dS W_j + S V_j) */
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, a, n, n, 0.5, Vn, a, S, n, 1.0, on, a);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, a, n, n, 0.5, Wn, a, dS, n, 1.0, on, a);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, b, n, -0.5, dS, n, Wj, n, 1.0, oj, n);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, b, n, -0.5, S, n, Vj, n, 1.0, oj, n);
+  }
+}
+
+int dln_net_set_imbalance_reg(dln_net *net, double lambda0, const double *const *L) {
+  DLN_ARGS(net);
+  dln_net_work *w = net->work;
+  if (net->tied)
+    return dln_error(DLN_EINVAL, "imbalance regularizer: expected an untied network (C_1 = 0 for W = U U^T), found tied");
+  if (net->depth < 2)
+    return dln_error(DLN_EINVAL, "imbalance regularizer: expected depth N >= 2 (one junction), found %d", net->depth);
+  if (!isfinite(lambda0)) return dln_error(DLN_EINVAL, "imbalance regularizer lambda0: expected a finite number, found %g", lambda0);
+  const int *d = net->widths;
+  size_t total = 0, smax = 1;
+  for (int j = 1; j < net->depth; ++j) {
+    size_t n2 = (size_t)d[j] * (size_t)d[j];
+    total += n2;
+    smax = n2 > smax ? n2 : smax;
+    for (size_t i = 0; L && L[j - 1] && i < n2; ++i)
+      if (!isfinite(L[j - 1][i]))
+        return dln_error(DLN_EINVAL, "imbalance regularizer Lambda_%d: expected finite values, found %g at (%zu, %zu)", j,
+                         L[j - 1][i], i % (size_t)d[j], i / (size_t)d[j]);
+    if (L && !L[j - 1])
+      return dln_error(DLN_EINVAL, "imbalance regularizer Lambda_%d: expected a %d x %d matrix, found NULL", j, d[j], d[j]);
+  }
+  double *S = malloc(2 * smax * sizeof *S);
+  double *Lc = L ? malloc(total * sizeof *Lc) : NULL;
+  size_t *off = L ? malloc((size_t)net->depth * sizeof *off) : NULL;
+  if (!S || (L && (!Lc || !off))) {
+    free(S); free(Lc); free(off);
+    return dln_error(DLN_ENOMEM, "out of memory for the imbalance regularizer");
+  }
+  double skew2 = 0.0;
+  for (int j = 1, o = 0; L && j < net->depth; o += d[j] * d[j], ++j) {
+    int n = d[j];
+    off[j] = (size_t)o;
+    memcpy(Lc + o, L[j - 1], (size_t)n * (size_t)n * sizeof *Lc);
+    for (int c = 0; c < n; ++c)
+      for (int r = 0; r < n; ++r) {
+        double k = 0.5 * (L[j - 1][r + (size_t)c * n] - L[j - 1][c + (size_t)r * n]);
+        skew2 += k * k;
+      }
+  }
+  dln_net_clear_imbalance_reg(net);
+  w->reg_on = 1;
+  w->reg_lambda0 = lambda0;
+  w->reg_L = Lc;
+  w->reg_off = off;
+  w->reg_skew2 = skew2;
+  w->reg_S = S;
+  w->reg_dS = S + smax;
+  return DLN_OK;
+}
+
+int dln_net_clear_imbalance_reg(dln_net *net) {
+  DLN_ARGS(net);
+  dln_net_work *w = net->work;
+  free(w->reg_L);
+  free(w->reg_off);
+  free(w->reg_S);
+  w->reg_on = 0;
+  w->reg_lambda0 = 0.0;
+  w->reg_L = w->reg_S = w->reg_dS = NULL;
+  w->reg_off = NULL;
+  w->reg_skew2 = 0.0;
+  return DLN_OK;
+}
+
+int dln_net_has_imbalance_reg(const dln_net *net) { return net && net->work->reg_on; }
+
+int dln_net_imbalance_reg(const dln_net *net, const double *theta, double *R) {
+  DLN_ARGS(net, theta, R);
+  *R = 0.0;
+  if (net->work->reg_on) reg_grad(net, theta, R, NULL);
+  return DLN_OK;
+}
+
+int dln_net_objective(dln_net *net, dln_loss *loss, const double *theta, double *loss_value, double *reg_value,
+                      double *grad, double *W_out) {
+  DLN_ARGS(net, loss, theta);
+  double v = NAN, R = 0.0;
+  int st = task_grad(net, loss, theta, &v, grad, W_out);
+  if (st) return st;
+  if (net->work->reg_on) reg_grad(net, theta, &R, grad);
+  if (loss_value) *loss_value = v;
+  if (reg_value) *reg_value = R;
+  return DLN_OK;
+}
+
+int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out) {
+  DLN_ARGS(net, loss, theta);
+  double v = NAN, R = 0.0;
+  int st = task_grad(net, loss, theta, &v, grad, W_out);
+  if (st) return st;
+  if (net->work->reg_on) {
+    reg_grad(net, theta, &R, grad);
+    v += R; /* φ = ℓ + R */
+  }
+  if (value) *value = v;
+  return DLN_OK;
+}
+
+int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double *v, double *out) {
+  DLN_ARGS(net, loss, theta, v, out);
+  int st = task_hvp(net, loss, theta, v, out);
+  if (!st && net->work->reg_on) reg_hvp(net, theta, v, out);
+  return st;
 }
 
 int dln_net_conserved(const dln_net *net, const double *theta, int j, double *C) {

@@ -10,23 +10,35 @@
 
 /* ------------------------------------------------------------------ loss */
 
+typedef struct loss_ws {
+  const dln_loss *loss;
+  int reg; /* 1: the imbalance_reg column follows loss_gap */
+} loss_ws;
+
 static int loss_init(dln_obs_setup *s, void **state) {
-  *state = s->loss;
+  loss_ws *w = calloc(1, sizeof *w);
+  if (!w) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
+  *state = w;
+  w->loss = s->loss;
   dln_obs_add_col(s, "loss", 0);
   dln_obs_add_col(s, "loss_gap", 0);
+  /* R(θ) of the imbalance regularizer (001 Prop. 4 eq. 27), only when the net has one */
+  w->reg = dln_net_has_imbalance_reg(s->net);
+  if (w->reg) dln_obs_add_col(s, "imbalance_reg", 0);
   return DLN_OK;
 }
 
 static int loss_eval(void *state, const dln_obs_frame *f, double *cols) {
-  const dln_loss *loss = state;
-  cols[0] = f->loss;
-  cols[1] = isnan(loss->lstar) ? NAN : f->loss - loss->lstar; /* loss − L* */
+  const loss_ws *w = state;
+  cols[0] = f->loss; /* the task loss ℓ(W); φ = ℓ + R */
+  cols[1] = isnan(w->loss->lstar) ? NAN : f->loss - w->loss->lstar; /* loss − L* */
+  if (w->reg) cols[2] = f->reg;
   return DLN_OK;
 }
 
 const dln_observable dln_observable_loss = {
-    "loss", "loss, loss_gap = loss - L* (NAN when L* is unknown)", DLN_OBSERVABLE_IN_ALL | DLN_OBSERVABLE_USES_W,
-    0, 0, 0, loss_init, loss_eval, NULL};
+    "loss", "loss = task loss l(W), loss_gap = loss - L* (NAN when L* is unknown), imbalance_reg = R(theta) with --imbalance_reg (phi = loss + imbalance_reg)", DLN_OBSERVABLE_IN_ALL | DLN_OBSERVABLE_USES_W,
+    0, 0, 0, loss_init, loss_eval, free};
 
 /* ------------------------------------------------------------------ gradnorm */
 

@@ -311,13 +311,15 @@ int dln_observer_eval(dln_observer *o, double t, long step, const double *theta,
   if (!o || !theta || !row) return dln_error(DLN_EINVAL, "dln_observer_eval: NULL argument");
   row[0] = t;
   row[1] = (double)step;
-  dln_obs_frame f = {t, step, theta, NULL, NAN, NULL};
+  dln_obs_frame f = {t, step, theta, NULL, NAN, NULL, 0.0};
   if (o->need_w) {
-    double value = NAN;
-    int st = dln_net_grad(o->net, o->loss, theta, &value, o->need_grad ? o->grad : NULL, o->W);
+    double value = NAN, reg = 0.0;
+    /* the loss column is the task loss ℓ; R is its own column (obs_basic.c) */
+    int st = dln_net_objective(o->net, o->loss, theta, &value, &reg, o->need_grad ? o->grad : NULL, o->W);
     if (st) return st;
     f.W = o->W;
     f.loss = value;
+    f.reg = reg;
     f.grad = o->need_grad ? o->grad : NULL;
   }
   for (int i = 0; i < o->nslots; ++i) {

@@ -404,6 +404,23 @@ static double *spec_theta0(dln_spec *orig, size_t np, double *phi, char *why, si
   return th;
 }
 
+/* The theory rows from item `from` on are results about the flow of ℓ alone (closed
+ * forms, rates, dissipation, conservation, det sign, σ̇, the end point's critical
+ * values): with the imbalance regularizer (001 Prop. 4 eq. 27) the run followed the
+ * flow of ℓ + R, so each becomes "not applicable". */
+static void not_applicable_reg(dln_check_report *rep, size_t from) {
+  for (size_t i = from; i < rep->n; ++i) {
+    dln_check_item *it = &rep->items[i];
+    const char *result = it->v.result, *source = it->v.source;
+    memset(it, 0, sizeof *it);
+    it->v.result = result;
+    it->v.source = source;
+    it->v.bound = it->v.measured = it->v.margin = NAN;
+    snprintf(it->v.message, sizeof it->v.message,
+             "not applicable: imbalance regularizer (the run follows the flow of l + R, 001 Prop. 4)");
+  }
+}
+
 /* Read the run in dir into f (f->spec: the defaults). */
 static int load_folder(const char *dir, run_folder *f) {
   int st, phase = 0, have_orig = 0;
@@ -488,6 +505,7 @@ int dln_chk_run(const char *dir, const dln_check_options *opt, dln_check_report 
   ctx_init(&c, &f, rep, &o, dir);
   dln_chk_manifest(&c);
   dln_chk_consistency(&c);
+  size_t theory_from = rep->n;
   check_closed_forms(&c);
   check_rates(&c);
   check_dissipation(&c);
@@ -495,6 +513,7 @@ int dln_chk_run(const char *dir, const dln_check_options *opt, dln_check_report 
   dln_chk_det(&c);
   dln_chk_sigma_dot(&c);
   dln_chk_end_point(&c);
+  if (dln_net_has_imbalance_reg(c.p->net)) not_applicable_reg(rep, theory_from);
   dln_chk_tally(rep);
 done:
   folder_free(&f);

@@ -155,11 +155,40 @@ static void check_final_loss(ctx *c, double *phi) {
                                                 : cl < 0 ? "loss column recorded fails" : "a finite end point fails (the run diverged)");
     return;
   }
-  if (!e2e) dln_net_grad(c->p->net, c->p->loss, c->thetaf, phi, NULL, NULL);
+  if (!e2e) dln_net_objective(c->p->net, c->p->loss, c->thetaf, phi, NULL, NULL, NULL); /* ℓ: the loss column */
   double L = col_at(t, cl, t->nrows - 1), L0 = col_at(t, cl, 0), b = loss_slack(c->tol, L, L0), dev = fabs(*phi - L);
   const char *file = e2e ? "W_final.npy or the data files" : c->p->net->tied ? "U_final.npy" : "W*_final.npy or the data files";
   dln_chk_add_integrity(c->rep, R, file, dev <= b, b, dev, "loss of the final layers %.10g, last sample %.10g (|diff| %.3g, allowed %.3g)",
                         *phi, L, dev, b);
+}
+
+/* Largest increase of column col between consecutive rows, over the allowed slack;
+ * *at: its row. */
+static double worst_increase(ctx *c, int col, size_t *at) {
+  const dln_table *t = c->tab;
+  double L0 = col_at(t, col, 0), worst = 0;
+  *at = 0;
+  for (size_t i = 1; i < t->nrows; ++i) {
+    double up = col_at(t, col, i) - col_at(t, col, i - 1), ratio = up / loss_slack(c->tol, col_at(t, col, i - 1), L0);
+    if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio, *at = i;
+  }
+  return worst;
+}
+
+/* With the imbalance regularizer R = ⅛ Σ_j ‖C_j − Λ_j‖² (001 Prop. 4 eq. 27) the flow is
+ * θ̇ = −∇ℓ − ∇R with ⟨∇ℓ, ∇R⟩ = 0 (∇ℓ is tangent to the level sets of every C_j: 002
+ * Lemma 1), so Ṙ = −‖∇R‖² ≤ 0 and ℓ̇ = −‖∇ℓ‖² ≤ 0; in particular {C_j = Λ_j} is invariant
+ * (001 Prop. 4) and R stays 0 there. C_j itself is no longer conserved. */
+static void check_reg_invariants(ctx *c) {
+  static const char *RC = "C_j(final) = C_j(0) (flow)", *RR = "imbalance regularizer R non-increasing (flow)";
+  static const char *SR = "001 Prop. 4 (grad l _|_ grad R)";
+  dln_chk_add_na(c->rep, RC, "002 Lemma 1", "imbalance regularizer (imbalance_reg: C_j is driven to Lambda_j, not conserved)");
+  int cr = dln_table_col(c->tab, "imbalance_reg");
+  if (cr < 0) { dln_chk_add_na(c->rep, RR, SR, "imbalance_reg column recorded fails (observe without \"loss\")"); return; }
+  size_t at;
+  double worst = worst_increase(c, cr, &at);
+  dln_chk_add_integrity(c->rep, RR, "trajectory.csv", worst <= 1, 1, worst,
+                        "largest increase of R / allowed = %.3g (row %zu, t = %.6g)", worst, at + 2, col_at(c->tab, 0, at));
 }
 
 /* Under gradient flow: C_j(final) = C_j(0) and the loss never increases. */
@@ -171,7 +200,9 @@ static void check_flow_invariants(ctx *c) {
     dln_chk_add_na(c->rep, RL, "000 Thm 1", "converged gradient flow fails (method %s)", c->spec->method);
     return;
   }
-  if (c->thetaf && !net->tied && net->depth >= 2) {
+  if (dln_net_has_imbalance_reg(net)) {
+    check_reg_invariants(c);
+  } else if (c->thetaf && !net->tied && net->depth >= 2) {
     double worst = 0, n0 = dln_norm2(net->nparams, c->theta0), nf = dln_norm2(net->nparams, c->thetaf);
     double scale = fmax(fmax(n0 * n0, nf * nf), DBL_MIN);
     int jw = 1;
@@ -193,12 +224,8 @@ static void check_flow_invariants(ctx *c) {
   const dln_table *t = c->tab;
   int cl = dln_table_col(t, "loss");
   if (cl < 0) { dln_chk_add_na(c->rep, RL, "000 Thm 1", "loss column recorded fails"); return; }
-  double L0 = col_at(t, cl, 0), worst = 0;
   size_t at = 0;
-  for (size_t i = 1; i < t->nrows; ++i) {
-    double up = col_at(t, cl, i) - col_at(t, cl, i - 1), ratio = up / loss_slack(c->tol, col_at(t, cl, i - 1), L0);
-    if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio, at = i;
-  }
+  double worst = worst_increase(c, cl, &at);
   dln_chk_add_integrity(c->rep, RL, "trajectory.csv", worst <= 1, 1, worst,
                         "largest increase / allowed = %.3g (row %zu, t = %.6g)", worst, at + 2, col_at(t, 0, at));
 }

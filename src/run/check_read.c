@@ -132,6 +132,16 @@ static int data_from_folder(const char *dir, dln_spec *spec) {
     st = p ? dln_spec_set(spec, t->files[i].option, p) : dln_error(DLN_ENOMEM, "out of memory");
     free(p);
   }
+  /* the imbalance regularizer's Λ_j, where dln run copied them (docs/regularizer.md) */
+  for (int j = 1; !st && j <= spec->net.imbalance_reg_file.n; ++j) {
+    char name[48];
+    snprintf(name, sizeof name, "imbalance_Lambda%d.npy", j);
+    if (!dln_chk_is_file(dir, name)) continue; /* not copied (a sweep's run): the spec's own path */
+    char *p = dln_path_join(dir, name);
+    free(spec->net.imbalance_reg_file.v[j - 1]);
+    spec->net.imbalance_reg_file.v[j - 1] = p;
+    if (!p) st = dln_error(DLN_ENOMEM, "out of memory");
+  }
   /* the ground truth of synthetic data is not needed again */
   if (!st && !dln_task_reads(t, "target_file")) st = dln_spec_set(spec, "target_file", "");
   return st;

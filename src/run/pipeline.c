@@ -127,6 +127,38 @@ static int run_widths(const dln_spec *s, int rows, int cols, int **widths, int *
   return DLN_OK;
 }
 
+/* The imbalance regularizer of spec s on the network (001 Prop. 4 eq. 27): λ0 I, or one
+ * d_j x d_j matrix Λ_j per junction read from imbalance_reg_file. */
+static int set_imbalance_reg(const dln_spec *s, dln_net *net) {
+  const dln_net_options *no = &s->net;
+  char wb[512];
+  if (no->imbalance_reg.n) return dln_net_set_imbalance_reg(net, no->imbalance_reg.v[0], NULL);
+  int nf = no->imbalance_reg_file.n;
+  if (!nf) return DLN_OK;
+  if (nf != net->depth - 1) /* dln_spec_check says so first */
+    return dln_error(DLN_EINVAL, "%s: expected %d files, found %d", dln_spec_where(s, "imbalance_reg_file", wb, sizeof wb),
+                     net->depth - 1, nf);
+  dln_mat **m = calloc((size_t)nf, sizeof *m);
+  const double **L = calloc((size_t)nf, sizeof *L);
+  int st = (m && L) ? DLN_OK : dln_error(DLN_ENOMEM, "out of memory");
+  for (int j = 1; j <= nf && !st; ++j) {
+    const char *path = no->imbalance_reg_file.v[j - 1];
+    int d = net->widths[j];
+    if ((st = dln_matrix_load(path, &m[j - 1]))) break;
+    if (m[j - 1]->rows != d || m[j - 1]->cols != d)
+      st = dln_error(DLN_EDIM, "%s: file %d (%s): expected Lambda_%d of size d_%d x d_%d = %d x %d, found %d x %d",
+                     dln_spec_where(s, "imbalance_reg_file", wb, sizeof wb), j, path, j, j, j, d, d, m[j - 1]->rows,
+                     m[j - 1]->cols);
+    else
+      L[j - 1] = m[j - 1]->data;
+  }
+  if (!st) st = dln_net_set_imbalance_reg(net, 0.0, L);
+  for (int j = 0; m && j < nf; ++j) dln_mat_free(m[j]);
+  free(m);
+  free(L);
+  return st;
+}
+
 /* The table for the layer-wise methods: the observer's columns. */
 static int observer_table(const dln_observer *obs, size_t cap, dln_table **out) {
   int nc = dln_observer_ncols(obs);
@@ -148,6 +180,13 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
   cols = p->loss->cols;
   if ((st = run_widths(s, rows, cols, &p->widths, &p->nw))) return st;
   if ((st = dln_net_alloc(&p->net, p->nw - 1, p->widths, s->net.tied))) return st;
+  int e2e_method = 0;
+  dln_run_method_type(s, &e2e_method);
+  if (!e2e_method) {
+    *phase = s->net.imbalance_reg_file.n ? DLN_RUN_FAIL_INPUT : DLN_RUN_FAIL_SPEC; /* it reads files */
+    if ((st = set_imbalance_reg(s, p->net))) return st;
+    *phase = DLN_RUN_FAIL_SPEC;
+  }
   size_t np = p->net->nparams ? p->net->nparams : 1;
   p->theta = calloc(np, sizeof *p->theta);
   p->theta0 = calloc(np, sizeof *p->theta0);

@@ -150,6 +150,20 @@ static void run_measure(run_ctx *c) {
 }
 
 /* trajectory.csv, the layers, the data and the loss's reference solution. */
+/* The Λ_j of imbalance_reg_file, copied into the run folder as imbalance_Lambda<j>.npy
+ * (dln check reads them from there, docs/regularizer.md). */
+static int write_imbalance_lambdas(const dln_spec *s, const char *out, dln_run_files *files) {
+  int st = DLN_OK;
+  for (int j = 1; j <= s->net.imbalance_reg_file.n && !st; ++j) {
+    dln_mat *m = NULL;
+    char name[48];
+    snprintf(name, sizeof name, "imbalance_Lambda%d.npy", j);
+    if (!(st = dln_matrix_load(s->net.imbalance_reg_file.v[j - 1], &m))) st = dln_run_write_mat(out, name, m, files);
+    dln_mat_free(m);
+  }
+  return st;
+}
+
 static int run_write_arrays(run_ctx *c) {
   const char *out = c->spec->out;
   dln_run_parts *p = &c->p;
@@ -172,6 +186,7 @@ static int run_write_arrays(run_ctx *c) {
   if ((st = dln_run_data_write(&c->d, p->loss, out, c->files))) return st;
   if (c->base.on && (st = dln_run_write_npy(out, "W_nuclear.npy", p->loss->rows, p->loss->cols, c->base.W, c->files)))
     return st;
+  if ((st = write_imbalance_lambdas(c->spec, out, c->files))) return st;
   /* the loss's reference solution (minimum-norm least squares); a factorization's is its target */
   if (p->loss->wstar && !dln_loss_has(p->loss, DLN_LOSS_IDENTITY))
     return dln_run_write_npy(out, "W_ref.npy", p->loss->rows, p->loss->cols, p->loss->wstar, c->files);

@@ -105,6 +105,29 @@ static int check_rows(const dln_spec *spec) {
   return DLN_OK;
 }
 
+/* The imbalance regularizer (001 Prop. 4): a layer-wise, untied network of depth ≥ 2, one
+ * of λ0 and the files, N−1 files. (File sizes are checked when they are read.) */
+static int check_imbalance_reg(const dln_spec *spec, int N) {
+  char wb[512];
+  const dln_net_options *no = &spec->net;
+  int nf = no->imbalance_reg_file.n;
+  const char *name = nf ? "imbalance_reg_file" : "imbalance_reg";
+  if (!nf && !no->imbalance_reg.n) return DLN_OK;
+  if (nf && no->imbalance_reg.n)
+    return dln_error(DLN_EINVAL, "%s: expected either imbalance_reg (lambda0 I) or imbalance_reg_file (Lambda_j), found both",
+                     WHERE(name));
+  if (no->tied) return dln_error(DLN_EINVAL, "%s: expected an untied network (C_1 = 0 for U U^T), found tied = true", WHERE(name));
+  if (N < 2) return dln_error(DLN_EINVAL, "%s: expected depth N >= 2 (a junction W_{j+1}, W_j), found depth %d", WHERE(name), N);
+  int e2e;
+  dln_run_method_type(spec, &e2e);
+  if (e2e)
+    return dln_error(DLN_EINVAL, "%s: expected a layer-wise method (the end-to-end flow has no layers to regularize), found %s",
+                     WHERE(name), spec->method);
+  if (nf && nf != N - 1)
+    return dln_error(DLN_EINVAL, "%s: expected N-1 = %d files (one Lambda_j per junction), found %d", WHERE(name), N - 1, nf);
+  return DLN_OK;
+}
+
 /* The network: widths or depth/width, and the tied model. */
 static int check_net(const dln_spec *spec, const dln_task_type *task, unsigned caps, int *N_out, int *hmin_out) {
   char wb[512];
@@ -149,7 +172,7 @@ static int check_net(const dln_spec *spec, const dln_task_type *task, unsigned c
   }
   *N_out = N;
   *hmin_out = hmin;
-  return DLN_OK;
+  return check_imbalance_reg(spec, N);
 }
 
 /* sample_times: in [0, t_end]; gradient descent samples at t = kη only, so each must be a
