@@ -22,5 +22,6 @@
 #include "dln/landscape.h"
 #include "dln/ensemble.h"
 #include "dln/check.h"
+#include "dln/compress.h"
 
 #endif

@@ -13,6 +13,7 @@ extern const dln_observable dln_observable_loss;        /* obs_basic.c */
 extern const dln_observable dln_observable_gradnorm;    /* obs_basic.c */
 extern const dln_observable dln_observable_dist;        /* obs_basic.c */
 extern const dln_observable dln_observable_sv;          /* obs_sv.c */
+extern const dln_observable dln_observable_compress;    /* obs_compress.c */
 extern const dln_observable dln_observable_conserved;   /* obs_conserved.c */
 extern const dln_observable dln_observable_imbalance;   /* obs_conserved.c */
 extern const dln_observable dln_observable_closed_form; /* obs_theory.c */

@@ -52,7 +52,7 @@ static const dln_option run_rows[] = {
   {"system", DLN_OPT_ENUM, OFF(system), "layerwise", "the dynamical system: the gradient flow / descent of all layers, or of the end-to-end matrix W = W_N...W_1 alone from a balanced start (002 Thm 1, eq. 3; any integrator without Hessian-vector products)", systems, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"recon_threshold", DLN_OPT_DOUBLE, OFF(recon_threshold), "0", "factorization: stop when |Ybar - W|/|Ybar| <= this (0: off)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   {"e2e_balance_tol", DLN_OPT_DOUBLE, OFF(e2e_balance_tol), "1e-10", "e2e_flow, e2e_gd: largest accepted max_j |C_j|_F / |theta|^2 of the init (C_j = W_{j+1}^T W_{j+1} - W_j W_j^T)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, conserved, imbalance, all; theory columns (not in all): closed_form (cf_dist, cf_loss and the bound_* curves of the rate theorems whose hypotheses hold), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both)", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_observable_name_at},
+  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, sv, compress (compress_rank), conserved, imbalance, all; theory columns (not in all): closed_form (cf_dist, cf_loss and the bound_* curves of the rate theorems whose hypotheses hold), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both)", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_observable_name_at},
   DLN_OPTION_END};
 /* The rows that apply to a whole sweep (never swept). */
 static const dln_option output_rows[] = {
