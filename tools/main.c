@@ -1,7 +1,8 @@
 /* The dln command: `dln run [SPEC.json] [--option=value ...]` (cmd_run.c),
  * `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]` (cmd_sweep.c),
  * `dln check SPEC.json|RUNDIR [--out DIR] [--slack S] [--tol X] [--quiet]` (cmd_check.c,
- * docs/check.md); shared helpers in cli.c (cli.h).
+ * docs/check.md), `dln compress RUNDIR [--rank R | --tol T] [--out FILE]` (cmd_compress.c);
+ * shared helpers in cli.c (cli.h).
  *
  * Options come from the one table in dln/spec.h (getopt_long long options built from
  * it); they override the spec file's values. Without a spec file `dln run` runs the
@@ -30,6 +31,8 @@ static void usage_main(FILE *fp) {
           "                                             the runs of the spec's \"sweep\" object on all cores\n"
           "  dln check SPEC.json|RUNDIR [--out DIR] [--slack S] [--tol X] [--quiet]\n"
           "                                             every applicable theory result on a run (docs/check.md)\n"
+          "  dln compress RUNDIR [--rank R | --tol T] [--out FILE] [--save_w FILE] [--quiet]\n"
+          "                                             truncate a trained run's W = W_N...W_1 (002 sec. 4.4)\n"
           "  dln --help | --version\n"
           "\n%s",
           DLN_VERSION_STRING, cli_exit_codes_text);
@@ -53,6 +56,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
-  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, --help or --version\n", cmd);
+  if (strcmp(cmd, "compress") == 0) return cmd_compress(argc - 1, argv + 1);
+  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, compress, --help or --version\n", cmd);
   return EX_USAGE;
 }

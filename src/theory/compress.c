@@ -122,7 +122,8 @@ int dln_compress_truncate(int rows, int cols, const double *W, int rank, double 
   int rho = rank;
   if (rank < 0 && (st = dln_compress_rank(k, sv, tol, &rho))) goto done;
   fill_result(res, rows, cols, k, rho, rank < 0 ? tol : NAN, sv);
-  if (Wout) rank_product(rows, cols, k, rho, U, sv, Vt, Wout);
+  if (Wout && rho == k) memmove(Wout, W, n * sizeof *Wout); /* nothing dropped: W itself, bit for bit */
+  else if (Wout) rank_product(rows, cols, k, rho, U, sv, Vt, Wout);
   if (s) memcpy(s, sv, (size_t)k * sizeof *s);
 done:
   free(A), free(sv), free(U), free(Vt);
