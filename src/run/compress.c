@@ -222,7 +222,9 @@ int dln_compress_write(const dln_compress_report *rep, const char *json_path, co
 void dln_compress_print(const dln_compress_report *rep, FILE *fp) {
   if (!rep || !fp || !rep->s) return;
   const dln_compress_result *r = &rep->r;
-  fprintf(fp, "%s: W = W_%d...W_1 is %d x %d, rank %d kept of %d (%s", rep->dir, rep->depth, r->rows, r->cols, r->rank, r->k,
+  char wn[32];
+  snprintf(wn, sizeof wn, rep->tied ? "U U^T" : "W_%d...W_1", rep->depth);
+  fprintf(fp, "%s: W = %s is %d x %d, rank %d kept of %d (%s", rep->dir, wn, r->rows, r->cols, r->rank, r->k,
           isnan(r->tol) ? "--rank" : "least rank with |W - W_r|_F <= tol |W|_F");
   if (!isnan(r->tol)) fprintf(fp, ", tol %g", r->tol);
   fprintf(fp, "); |W - W_r|_F / |W|_F = %.3g\n", r->tail_rel);

@@ -191,6 +191,12 @@ int dln_spec_check(const dln_spec *spec) {
   dln_init_context ctx = {N, w, spec->net.tied, caps, task->name, !synthetic, spec->data.rows, spec->data.cols,
                           spec->net.widths.n ? "widths" : "width"};
   (void)hmin;
+  if (is_origin_set(spec, "det_sign_draws") && !spec->init_opts.det_sign) {
+    char wb[512];
+    free(w);
+    return dln_error(DLN_EINVAL, "%s: has no effect without det_sign: expected it unset, found %d", WHERE("det_sign_draws"),
+                     spec->init_opts.det_sign_draws);
+  }
   dln_init_options io = spec->init_opts;
   io.own = dln_spec_type_block(spec, init->options);
   st = dln_init_check(init, &io, &ctx, &field);
