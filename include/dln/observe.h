@@ -9,6 +9,7 @@
  *   recon_err (‖Ȳ − W‖_F/‖Ȳ‖_F, factorization only),
  *   dist_ref (‖W − W*‖_F, when the loss has a reference W*)    DLN_OBS_DIST
  *   sv_1..sv_k (singular values of W, descending, k = min(d_N, d_0))  DLN_OBS_SV
+ *   compress_rank (least r with ‖W − W_r‖_F ≤ 10⁻³‖W‖_F, dln/compress.h)  DLN_OBS_COMPRESS
  *   unbalancedness (max_j ‖C_j‖_F, 002 Def. 1),
  *   drift_C1..drift_C{N-1}: ‖C_j(t) − C_j(0)‖_F / max(1, ‖C_j(0)‖_F)   DLN_OBS_CONSERVED
  *   eigC_1..eigC_q: eigenvalues (descending) of the two-layer imbalance
@@ -41,7 +42,8 @@ enum {
   DLN_OBS_SV = 8u,
   DLN_OBS_CONSERVED = 16u,
   DLN_OBS_IMBALANCE = 32u,
-  DLN_OBS_ALL = 63u
+  DLN_OBS_COMPRESS = 64u,
+  DLN_OBS_ALL = 127u
 };
 
 typedef struct dln_observer dln_observer;

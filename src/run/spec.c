@@ -326,7 +326,7 @@ unsigned dln_spec_observe_flags(const dln_spec *spec) {
     const char *name;
     unsigned flag;
   } map[] = {{"loss", DLN_OBS_LOSS}, {"gradnorm", DLN_OBS_GRADNORM}, {"dist", DLN_OBS_DIST},
-             {"sv", DLN_OBS_SV},     {"conserved", DLN_OBS_CONSERVED}, {"imbalance", DLN_OBS_IMBALANCE},
+             {"sv", DLN_OBS_SV},     {"compress", DLN_OBS_COMPRESS}, {"conserved", DLN_OBS_CONSERVED}, {"imbalance", DLN_OBS_IMBALANCE},
              {"all", DLN_OBS_ALL}};
   unsigned f = 0;
   for (int i = 0; i < spec->observe.n; ++i)
