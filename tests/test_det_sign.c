@@ -178,6 +178,34 @@ static void test_cli(void **state) {
   }
 }
 
+/* A sweep: each entry's init_draws and compress_rank (the end point's, = its final row);
+ * run 0 repeated by dln run from its rerun arguments draws as often. */
+static void test_sweep(void **state) {
+  (void)state;
+  tu_write_text(tpath("s.json"), "{\"task\": \"factorization\", \"rows\": 3, \"cols\": 3, \"widths\": [3, 4, 3], \"t_end\": 1, "
+                                 "\"samples\": 3, \"plot\": false, \"det_sign\": -1, \"sweep\": {\"seed\": [1, 2, 3]}}");
+  const char *sw[] = {"sweep", "s.json", "--out=sw", "--quiet", NULL};
+  assert_int_equal(run_cli(sw), 0);
+  json_error_t e;
+  json_t *j = json_load_file(tpath("sw/ensemble.json"), 0, &e);
+  assert_non_null(j);
+  json_t *runs = json_object_get(j, "runs");
+  assert_int_equal(json_array_size(runs), 3);
+  for (size_t i = 0; i < 3; ++i) {
+    json_t *r = json_array_get(runs, i);
+    json_t *d = json_object_get(r, "init_draws"), *c = json_object_get(r, "compress_rank");
+    assert_true(json_is_integer(d) && json_integer_value(d) >= 1);
+    assert_true(json_is_integer(c));
+    assert_true((double)json_integer_value(c) == json_number_value(json_object_get(json_object_get(r, "final"), "compress_rank")));
+  }
+  long d0 = (long)json_integer_value(json_object_get(json_array_get(runs, 0), "init_draws"));
+  json_decref(j);
+  const char *rerun[] = {"run", "s.json", "--out=re", "--target_file=sw/data/0/target.npy", "--seed=1", "--stream=0", "--quiet", NULL};
+  assert_int_equal(run_cli(rerun), 0);
+  assert_int_equal(draws_of("re"), d0);
+  assert_true(w_init_det("re") < 0);
+}
+
 static int setup(void **state) {
   (void)state;
   const char *d = tu_tmpdir(0);
@@ -193,6 +221,6 @@ static int teardown(void **state) {
 
 int main(void) {
   tu_seed(4242);
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_det_sign_hand), cmocka_unit_test(test_draw_lib), cmocka_unit_test(test_cli)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_det_sign_hand), cmocka_unit_test(test_draw_lib), cmocka_unit_test(test_cli), cmocka_unit_test(test_sweep)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }
