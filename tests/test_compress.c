@@ -239,6 +239,30 @@ static void test_cli_against_hand(void **state) {
   dln_mat_free(W1), dln_mat_free(W2), dln_mat_free(Y), dln_mat_free(Wc);
 }
 
+/* End-to-end (W_final.npy) and tied (U U^T) runs: ℓ(W) is the loss the run recorded, and
+ * keeping every singular value keeps W, so the loss is unchanged to the last bit. */
+static void test_e2e_and_tied(void **state) {
+  (void)state;
+  const char *e2e[] = {"run", "--task=factorization", "--rows=3", "--cols=3", "--widths=3,5,3", "--init=balanced",
+                       "--method=e2e_flow", "--t_end=2", "--samples=3", "--plot=false", "--quiet", "--out=e", NULL};
+  const char *tied[] = {"run", "--task=factorization", "--rows=3", "--cols=3", "--widths=3,4,3", "--tied", "--t_end=2",
+                        "--samples=3", "--plot=false", "--quiet", "--out=u", NULL};
+  assert_int_equal(run_cli(e2e), 0);
+  assert_int_equal(run_cli(tied), 0);
+  const char *ce[] = {"compress", "e", "--rank=3", "--quiet", NULL}, *cu[] = {"compress", "u", "--rank=3", "--quiet", NULL};
+  assert_int_equal(run_cli(ce), 0);
+  assert_int_equal(run_cli(cu), 0);
+  const char *files[] = {"e/compress.json", "u/compress.json"};
+  for (int i = 0; i < 2; ++i) {
+    json_t *j = load_json(files[i]);
+    assert_close(jnum(j, "loss", "before"), jnum(j, "loss", "recorded"), 1e-12, 0);
+    assert_true(jnum(j, "loss", "after") == jnum(j, "loss", "before"));
+    assert_true(jnum(j, "params", "compressed") == 9 && jnum(j, "params", "end_to_end") == 9);
+    assert_true(jnum(j, "params", "network") == (i == 0 ? 30 : 12)); /* tied: the entries of U */
+    json_decref(j);
+  }
+}
+
 /* A fresh copy of the run q into name, then the edit. */
 static void copy_run(const char *name, const char *edit) {
   char cmd[512];
@@ -302,6 +326,7 @@ static int teardown(void **state) {
 int main(void) {
   tu_seed(20261204);
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_truncate_hand), cmocka_unit_test(test_column_closed),
-                                     cmocka_unit_test(test_cli_against_hand), cmocka_unit_test(test_refusals)};
+                                     cmocka_unit_test(test_cli_against_hand), cmocka_unit_test(test_e2e_and_tied),
+                                     cmocka_unit_test(test_refusals)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }
