@@ -22,7 +22,7 @@ FOLDERS='core:0 model:1 dynamics:2 theory:2 observe:3 io:4 run:5 tools:6'
 PUBLIC='mat:core error:core rng:core option:core util:core table:core
 net:model loss:model data:model init:model task:model
 train:dynamics e2e:dynamics integrator:dynamics
-theory:theory bias:theory landscape:theory nuclear:theory
+theory:theory bias:theory landscape:theory nuclear:theory compress:theory
 observe:observe
 io:io manifest:io
 spec:run run:run ensemble:run check:run fit:run

@@ -435,6 +435,19 @@ static void test_model(void **state) {
   ST(dln_init_check(NULL, &io, &ctx, &field));
   ST(dln_init_check(it, NULL, &ctx, &field));
   ST(dln_init_check(it, &io, NULL, &field));
+  int ndraw = 0, dsg = 0;
+  ST(dln_init_draw(NULL, &io, w.net, w.theta, w.rng, w.loss, &field, &ndraw));
+  ST(dln_init_draw(it, NULL, w.net, w.theta, w.rng, w.loss, &field, &ndraw));
+  ST(dln_init_draw(it, &io, NULL, w.theta, w.rng, w.loss, &field, &ndraw));
+  ST(dln_init_draw(it, &io, w.net, NULL, w.rng, w.loss, &field, &ndraw));
+  io.sigma = 1, io.det_sign = 1, io.det_sign_draws = 5; /* W is 2 x 3: no determinant */
+  ST(dln_init_draw(it, &io, w.net, w.theta, w.rng, w.loss, &field, &ndraw));
+  assert_string_equal(field, "det_sign");
+  memset(&io, 0, sizeof io);
+  double m2[4] = {1, 2, 3, 4};
+  ST(dln_det_sign(2, NULL, &dsg));
+  ST(dln_det_sign(2, m2, NULL));
+  ST(dln_det_sign(0, m2, &dsg));
   NUL(dln_init_find(NULL));
   NUL(dln_init_at(-1));
   assert_null(dln_init_at(100000)); /* past the end: the iteration stops (no message) */
@@ -707,6 +720,32 @@ static void test_theory(void **state) {
   NANV(dln_effective_rank(-1, s));
   NANV(dln_stable_rank(3, NULL));
   NANV(dln_stable_rank(-1, s));
+
+  /* compress.h */
+  int rk = 0;
+  long long npar = 0;
+  double s_up[2] = {1, 2}, s_neg[2] = {1, -1}, W6[6] = {1, 2, 3, 4, 5, 6}, Wc6[6], sv2[2];
+  dln_compress_result cres;
+  ST(dln_compress_rank(3, NULL, 1e-3, &rk));
+  ST(dln_compress_rank(3, s, 1e-3, NULL));
+  ST(dln_compress_rank(-1, s, 1e-3, &rk));
+  ST(dln_compress_rank(3, s, -1, &rk));
+  ST(dln_compress_rank(3, s, NAN, &rk));
+  ST(dln_compress_rank(2, s_up, 1e-3, &rk));
+  ST(dln_compress_rank(2, s_neg, 1e-3, &rk));
+  ST(dln_compress_params(2, 3, 1, NULL));
+  ST(dln_compress_params(0, 3, 1, &npar));
+  ST(dln_compress_params(2, 0, 1, &npar));
+  ST(dln_compress_params(2, 3, 3, &npar));
+  ST(dln_compress_params(2, 3, -1, &npar));
+  ST(dln_compress_truncate(2, 3, NULL, 1, 0, Wc6, sv2, &cres));
+  ST(dln_compress_truncate(2, 3, W6, 1, 0, Wc6, sv2, NULL));
+  ST(dln_compress_truncate(0, 3, W6, 1, 0, Wc6, sv2, &cres));
+  ST(dln_compress_truncate(2, -3, W6, 1, 0, Wc6, sv2, &cres));
+  ST(dln_compress_truncate(2, 3, W6, 3, 0, Wc6, sv2, &cres));
+  ST(dln_compress_truncate(2, 3, W6, -1, -2, Wc6, sv2, &cres));
+  W6[4] = NAN;
+  ST(dln_compress_truncate(2, 3, W6, 1, 0, Wc6, sv2, &cres));
   dln_bias *bi = NULL;
   dln_bias_result br;
   int sign;
@@ -1044,6 +1083,23 @@ static void test_run(void **state) {
   SAFE(dln_check_print(&rep, NULL));
   ST(dln_check_write_json(NULL, "x.json"));
   ST(dln_check_write_json(&rep, NULL));
+
+  dln_compress_options cpo;
+  dln_compress_default_options(&cpo);
+  SAFE(dln_compress_default_options(NULL));
+  dln_compress_report crep;
+  ST(dln_compress_folder(NULL, &cpo, &crep));
+  ST(dln_compress_folder(tu_tmpdir(1), &cpo, NULL));
+  ST(dln_compress_folder(tu_tmpdir(1), &cpo, &crep)); /* no manifest: not a finished run */
+  cpo.tol = -1;
+  ST(dln_compress_folder(tu_tmpdir(1), &cpo, &crep));
+  ST(dln_compress_write(NULL, "x.json", NULL));
+  ST(dln_compress_write(&crep, NULL, NULL));
+  ST(dln_compress_write(&crep, "x.json", NULL)); /* an empty report */
+  SAFE(dln_compress_print(NULL, stderr));
+  SAFE(dln_compress_print(&crep, NULL));
+  SAFE(dln_compress_report_free(NULL));
+  dln_compress_report_free(&crep);
   tu_rmtree(tu_tmpdir(1));
   dln_spec_free(&spec);
   DONE();

@@ -97,14 +97,14 @@ static void assert_same(dln_observer *a, dln_observer *b, const double *theta) {
 
 static void test_names(void **state) {
   (void)state;
-  static const char *const builtin[] = {"loss", "gradnorm", "dist", "truth", "sv", "conserved", "imbalance",
+  static const char *const builtin[] = {"loss", "gradnorm", "dist", "truth", "sv", "compress", "conserved", "imbalance",
                                         "closed_form", "bias"};
-  for (int i = 0; i < 9; ++i) {
+  for (int i = 0; i < 10; ++i) {
     assert_string_equal(dln_observable_name_at(i), builtin[i]);
     const dln_observable *o = dln_observable_find(builtin[i]);
     assert_non_null(o);
     assert_non_null(o->summary);
-    assert_int_equal(!!(o->flags & DLN_OBSERVABLE_IN_ALL), i < 7); /* "all" = the seven DLN_OBS_ALL groups */
+    assert_int_equal(!!(o->flags & DLN_OBSERVABLE_IN_ALL), i < 8); /* "all" = the eight DLN_OBS_ALL groups */
   }
   int n = 0, seen_all = 0, seen_theory = 0;
   for (; dln_observable_name_at(n); ++n) {

@@ -120,12 +120,12 @@ static void test_columns_depth1_factorization(void **state) {
   dln_observer *o;
   assert_int_equal(dln_observer_alloc(&o, net, loss, th, DLN_OBS_ALL), DLN_OK);
   const char *names[] = {"t", "step", "loss", "loss_gap", "grad_norm", "recon_err", "dist_ref", "sv_1", "sv_2",
-                         "unbalancedness"};
-  expect_columns(o, names, 10);
+                         "compress_rank", "unbalancedness"};
+  expect_columns(o, names, 11);
   dln_observer_free(o);
   /* theta0 may be NULL when no drift column exists */
   assert_int_equal(dln_observer_alloc(&o, net, loss, NULL, DLN_OBS_ALL), DLN_OK);
-  expect_columns(o, names, 10);
+  expect_columns(o, names, 11);
   dln_observer_free(o);
   dln_loss_free(loss);
   dln_net_free(net);
@@ -142,8 +142,8 @@ static void test_columns_depth2_factorization(void **state) {
   dln_observer *o;
   assert_int_equal(dln_observer_alloc(&o, net, loss, th, DLN_OBS_ALL), DLN_OK);
   const char *names[] = {"t", "step", "loss", "loss_gap", "grad_norm", "recon_err", "dist_ref", "sv_1", "sv_2",
-                         "unbalancedness", "drift_C1", "eigC_1", "eigC_2", "eigC_3", "eigC_4"};
-  expect_columns(o, names, 15);
+                         "compress_rank", "unbalancedness", "drift_C1", "eigC_1", "eigC_2", "eigC_3", "eigC_4"};
+  expect_columns(o, names, 16);
   dln_observer_free(o);
 
   /* subsets of flags keep the documented order */
@@ -166,7 +166,7 @@ static void test_columns_depth2_factorization(void **state) {
   /* errors: drift needs theta0; unknown flag bits */
   assert_int_equal(dln_observer_alloc(&o, net, loss, NULL, DLN_OBS_CONSERVED), DLN_EINVAL);
   assert_null(o);
-  assert_int_equal(dln_observer_alloc(&o, net, loss, th, 128u), DLN_EINVAL);
+  assert_int_equal(dln_observer_alloc(&o, net, loss, th, 256u), DLN_EINVAL);
   assert_null(o);
   dln_loss_free(loss);
   /* a loss of the wrong shape */
@@ -191,8 +191,8 @@ static void test_columns_depth3_regression(void **state) {
   /* regression: no recon_err (target_norm is NaN), dist_ref to the min-norm solution;
    * depth 3: drift for C_1 and C_2, no eigC */
   const char *names[] = {"t", "step", "loss", "loss_gap", "grad_norm", "dist_ref", "sv_1", "sv_2",
-                         "unbalancedness", "drift_C1", "drift_C2"};
-  expect_columns(o, names, 11);
+                         "compress_rank", "unbalancedness", "drift_C1", "drift_C2"};
+  expect_columns(o, names, 12);
   dln_observer_free(o);
   regr_free(&r);
   dln_net_free(net);
@@ -210,11 +210,12 @@ static void test_columns_tied(void **state) {
   dln_observer *o;
   assert_int_equal(dln_observer_alloc(&o, net, loss, NULL, DLN_OBS_ALL), DLN_OK);
   const char *names[] = {"t", "step", "loss", "loss_gap", "grad_norm", "recon_err", "dist_ref", "sv_1", "sv_2",
-                         "sv_3", "unbalancedness"};
-  expect_columns(o, names, 11);
-  double row[11];
+                         "sv_3", "compress_rank", "unbalancedness"};
+  expect_columns(o, names, 12);
+  double row[12];
   assert_int_equal(dln_observer_eval(o, 0, 0, th, row), DLN_OK);
-  assert_true(row[10] == 0.0); /* tied nets are balanced by construction */
+  assert_true(row[11] == 0.0); /* tied nets are balanced by construction */
+  assert_true(row[10] == 2.0); /* U U^T with U 3 x 2: rank 2 */
   /* W = U U^T is PSD of rank ≤ 2: the third singular value vanishes, the others are
    * the squared singular values of U, so sv_1 + sv_2 = ‖U‖_F² */
   assert_close(row[7] + row[8], tu_fro(net->nparams, th) * tu_fro(net->nparams, th), 1e-12, 1e-14);

@@ -169,7 +169,7 @@ static void test_rows(void **state) {
       assert_string_equal(cli->defval, r->defval);
       assert_string_equal(cli->help, r->help);
     }
-  assert_int_equal(ns, 18 + 8);
+  assert_int_equal(ns, 18 + 10); /* + sigma, layer_scales, det_sign, det_sign_draws, ... */
   dln_task_options o;
   topts(&o);
   assert_string_equal(o.target, "gaussian");

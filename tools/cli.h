@@ -1,5 +1,5 @@
 /* Private helpers shared by the dln command's subcommands (main.c, cli.c, cmd_run.c,
- * cmd_sweep.c, cmd_check.c): exit codes, the SIGINT flag, progress lines. */
+ * cmd_sweep.c, cmd_check.c, cmd_compress.c): exit codes, the SIGINT flag, progress lines. */
 #ifndef DLN_TOOLS_CLI_H
 #define DLN_TOOLS_CLI_H
 
@@ -45,5 +45,6 @@ int cmd_run(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_fit_lambda0(int argc, char **argv);
+int cmd_compress(int argc, char **argv);
 
 #endif

@@ -1,7 +1,8 @@
 /* The dln command: `dln run [SPEC.json] [--option=value ...]` (cmd_run.c),
  * `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]` (cmd_sweep.c),
  * `dln check SPEC.json|RUNDIR [--out DIR] [--slack S] [--tol X] [--quiet]` (cmd_check.c,
- * docs/check.md), `dln fit-lambda0 SPEC.json [--out DIR] ...` (cmd_fit.c); shared helpers in cli.c (cli.h).
+ * docs/check.md), `dln fit-lambda0 SPEC.json [--out DIR] ...` (cmd_fit.c), `dln compress RUNDIR
+ * [--rank R | --tol T] [--out FILE]` (cmd_compress.c); shared helpers in cli.c (cli.h).
  *
  * Options come from the one table in dln/spec.h (getopt_long long options built from
  * it); they override the spec file's values. Without a spec file `dln run` runs the
@@ -32,6 +33,8 @@ static void usage_main(FILE *fp) {
           "                                             every applicable theory result on a run (docs/check.md)\n"
           "  dln fit-lambda0 SPEC.json [--out DIR] [--lo X --hi X] [--grid N] [--tol X]\n"
           "                                             lambda0 of the imbalance regularizer closest to the run (001 Fig. 2)\n"
+          "  dln compress RUNDIR [--rank R | --tol T] [--out FILE] [--save_w FILE] [--quiet]\n"
+          "                                             truncate a trained run's W = W_N...W_1 (002 sec. 4.4)\n"
           "  dln --help | --version\n"
           "\n%s",
           DLN_VERSION_STRING, cli_exit_codes_text);
@@ -56,6 +59,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "fit-lambda0") == 0) return cmd_fit_lambda0(argc - 1, argv + 1);
-  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, fit-lambda0, --help or --version\n", cmd);
+  if (strcmp(cmd, "compress") == 0) return cmd_compress(argc - 1, argv + 1);
+  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, fit-lambda0, compress, --help or --version\n", cmd);
   return EX_USAGE;
 }

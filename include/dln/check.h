@@ -26,6 +26,7 @@
 
 #include <stdio.h>
 
+#include "dln/compress.h"
 #include "dln/theory.h"
 
 #ifdef __cplusplus
@@ -79,6 +80,48 @@ void dln_check_report_free(dln_check_report *rep);
 void dln_check_print(const dln_check_report *rep, FILE *fp);
 /* The report as JSON (atomically). */
 int dln_check_write_json(const dln_check_report *rep, const char *path);
+
+/* ---- `dln compress` (002 §4.4, footnote 11; dln/compress.h) ----
+ * The trained network of a finished run folder collapsed to W = W_N···W_1 (final layers,
+ * or W_final.npy of an end-to-end run) and truncated by its SVD to rank ρ; the loss before
+ * and after by the run's own task loss (rebuilt from summary.json's spec and the folder's
+ * data, as dln check does). The folder is verified first: manifest.json present, of one
+ * run, complete, every listed file intact, summary.json and every .npy listed, the run id
+ * of summary.json the manifest's. */
+typedef struct dln_compress_options {
+  int rank;   /* >= 0: keep this rank; < 0: the compressible rank at tol */
+  double tol; /* τ when rank < 0 (dln/compress.h); default DLN_COMPRESS_TOL */
+} dln_compress_options;
+void dln_compress_default_options(dln_compress_options *opt);
+
+typedef struct dln_compress_report {
+  char dir[512];
+  char run_id[40], task[64], method[64];
+  int depth, tied, e2e;
+  int *widths;               /* d_0..d_N */
+  dln_compress_result r;     /* rank, tail, parameter counts of W and W_ρ */
+  long long params_net;      /* Σ_j d_j d_{j−1} (tied: the entries of U) */
+  double loss_before;        /* ℓ(W) */
+  double loss_after;         /* ℓ(W_ρ) */
+  double loss_recorded;      /* summary.json's final loss (NAN if absent) */
+  double *s;                 /* the k singular values of W, descending */
+  double *W, *Wc;            /* W and W_ρ (rows x cols, column-major) */
+  int inconsistent;          /* the folder failed verification (tampered, incomplete,
+                                mixed runs): exit DLN_CHECK_EXIT_INCONSISTENT */
+} dln_compress_report;
+
+/* Compress the run in dir. DLN_OK, or an error with a one-line message naming the file:
+ * rep->inconsistent = 1 (DLN_EFORMAT) when the folder fails verification, DLN_EFORMAT
+ * without it for a folder that is no finished run (no manifest.json, a sweep folder),
+ * DLN_EIO for a missing file, DLN_EINVAL for a rank above min(d_N, d_0). rep is always
+ * valid afterwards (free it). opt may be NULL (defaults). */
+int dln_compress_folder(const char *dir, const dln_compress_options *opt, dln_compress_report *rep);
+/* compress.json at json_path (atomically); with npy_path (may be NULL) W_ρ as .npy first
+ * and its name in the JSON. */
+int dln_compress_write(const dln_compress_report *rep, const char *json_path, const char *npy_path);
+/* The short table on fp: parameters and loss before / after. */
+void dln_compress_print(const dln_compress_report *rep, FILE *fp);
+void dln_compress_report_free(dln_compress_report *rep);
 
 #ifdef __cplusplus
 }

@@ -24,5 +24,6 @@
 #include "dln/ensemble.h"
 #include "dln/check.h"
 #include "dln/fit.h"
+#include "dln/compress.h"
 
 #endif

@@ -72,6 +72,8 @@ typedef struct dln_init_options {
   dln_ilist init_product_widths;
   dln_dlist ubar, vbar, sigma0;
   dln_slist init_files;
+  int det_sign;       /* 0: any; +1 / −1: redraw until sign det W agrees (dln_init_draw) */
+  int det_sign_draws; /* at most this many draws for det_sign */
   void *own;
   /* Reads a matrix file (.npy / .csv) for the file scheme: the model layer reads no files
    * itself. The run layer sets it to dln_matrix_load (dln/io.h); not an option row, so
@@ -120,6 +122,20 @@ const dln_option *dln_init_common_rows(void);
 int dln_init_common_check(const dln_init_options *o, const dln_init_context *ctx, const char **field);
 int dln_init_check_foreign(const dln_init_type *t, const dln_init_options *o, const char **field);
 int dln_init_check(const dln_init_type *t, const dln_init_options *o, const dln_init_context *ctx, const char **field);
+
+/* Apply scheme t (t->apply) and, when o->det_sign is ±1, redraw from the same stream until
+ * sign det W = o->det_sign for the square end-to-end W = W_N···W_1 (Razin & Cohen 2020;
+ * 002 Prop. 5 and Ex. 4 assume a sign of det W(0), which gradient flow keeps: 002 Lemma 2).
+ * The draws continue the stream, so the result is a function of (seed, stream) alone.
+ * *draws (may be NULL) receives the number of draws (1 when det_sign is 0). DLN_EINVAL
+ * with *field = "det_sign" for a W that is not square, for a scheme that draws the same
+ * weights again (nothing random to redraw) and when o->det_sign_draws draws are used up,
+ * each naming the sign found. */
+int dln_init_draw(const dln_init_type *t, const dln_init_options *o, dln_net *net, double *theta, dln_rng *rng,
+                  const dln_loss *loss, const char **field, int *draws);
+/* Sign of det W (−1, 0, +1) of a square n x n column-major W by LU with partial
+ * pivoting (an exactly zero pivot gives 0). Allocates. */
+int dln_det_sign(int n, const double *W, int *sign);
 
 const dln_init_type *dln_init_find(const char *name);
 const dln_init_type *dln_init_at(int i);

@@ -11,6 +11,7 @@
  *   dist_true, dist_true_rel (‖W − W_true‖_F and / ‖W_true‖_F, when the loss knows
  *     its true matrix, dln_loss_truth)                          DLN_OBS_TRUTH
  *   sv_1..sv_k (singular values of W, descending, k = min(d_N, d_0))  DLN_OBS_SV
+ *   compress_rank (least r with ‖W − W_r‖_F ≤ 10⁻³‖W‖_F, dln/compress.h)  DLN_OBS_COMPRESS
  *   unbalancedness (max_j ‖C_j‖_F, 002 Def. 1),
  *   drift_C1..drift_C{N-1}: ‖C_j(t) − C_j(0)‖_F / max(1, ‖C_j(0)‖_F)   DLN_OBS_CONSERVED
  *   eigC_1..eigC_q: eigenvalues (descending) of the two-layer imbalance
@@ -47,7 +48,8 @@ enum {
   DLN_OBS_CONSERVED = 16u,
   DLN_OBS_IMBALANCE = 32u,
   DLN_OBS_TRUTH = 64u,
-  DLN_OBS_ALL = 127u
+  DLN_OBS_COMPRESS = 128u,
+  DLN_OBS_ALL = 255u
 };
 
 typedef struct dln_observer dln_observer;

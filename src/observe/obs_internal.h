@@ -14,6 +14,7 @@ extern const dln_observable dln_observable_gradnorm;    /* obs_basic.c */
 extern const dln_observable dln_observable_dist;        /* obs_basic.c */
 extern const dln_observable dln_observable_truth;       /* obs_truth.c */
 extern const dln_observable dln_observable_sv;          /* obs_sv.c */
+extern const dln_observable dln_observable_compress;    /* obs_compress.c */
 extern const dln_observable dln_observable_conserved;   /* obs_conserved.c */
 extern const dln_observable dln_observable_imbalance;   /* obs_conserved.c */
 extern const dln_observable dln_observable_margin;      /* obs_margin.c */

@@ -260,7 +260,7 @@ int dln_observer_alloc_theory(dln_observer **out, dln_net *net, dln_loss *loss, 
     const char *name;
   } map[] = {{DLN_OBS_LOSS, 0, "loss"},           {DLN_OBS_GRADNORM, 0, "gradnorm"},  {DLN_OBS_DIST, 0, "dist"},
              {DLN_OBS_TRUTH, 0, "truth"},
-             {DLN_OBS_SV, 0, "sv"},               {DLN_OBS_CONSERVED, 0, "conserved"}, {DLN_OBS_IMBALANCE, 0, "imbalance"},
+             {DLN_OBS_SV, 0, "sv"},               {DLN_OBS_COMPRESS, 0, "compress"},  {DLN_OBS_CONSERVED, 0, "conserved"}, {DLN_OBS_IMBALANCE, 0, "imbalance"},
              {DLN_OBSX_CF, 1, "closed_form"},     {DLN_OBSX_BIAS, 1, "bias"}};
   if (out) *out = NULL;
   if (flags & ~(unsigned)DLN_OBS_ALL)

@@ -16,6 +16,7 @@
   X(dln_observable_dist) \
   X(dln_observable_truth) \
   X(dln_observable_sv) \
+  X(dln_observable_compress) \
   X(dln_observable_conserved) \
   X(dln_observable_imbalance) \
   X(dln_observable_closed_form) \

@@ -67,6 +67,7 @@ typedef struct ens_slot {
   dln_table *traj;     /* freed once written */
   dln_run_baseline base; /* --baseline: its result (no W kept) */
   double wall;
+  int init_draws;      /* draws of the init with det_sign (dln_init_draw), 0 without */
   int data;            /* data set index, -1 if none */
   int shape;
   int resumed;         /* finished by an interrupted sweep: read back (ensemble_resume.c) */

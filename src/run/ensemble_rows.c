@@ -106,12 +106,17 @@ static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
     dln_jset(r, "fail_step", tr->fail_step >= 0 ? json_integer(tr->fail_step) : json_null());
     dln_jset(r, "counters", dln_train_counters_json(tr));
     json_t *fin = json_object();
+    double crank = NAN; /* the end point's compressible rank (observable compress; 002 §4.4) */
     if (sl->traj && sl->traj->nrows) {
       const double *row = sl->traj->data + (sl->traj->nrows - 1) * (size_t)sl->traj->ncols;
+      int cc = dln_table_col(sl->traj, "compress_rank");
       for (int c = 0; c < sl->traj->ncols; ++c) dln_jset(fin, sl->traj->names[c], dln_json_num(row[c]));
+      if (cc >= 0) crank = row[cc];
     }
     dln_jset(r, "final", fin);
     if (sl->base.on) dln_jset(r, "baseline", dln_run_baseline_json(&sl->base, NULL)); /* beside final's dist_true */
+    dln_jset(r, "compress_rank", isfinite(crank) ? json_integer((json_int_t)crank) : json_null());
+    if (sl->init_draws > 0) dln_jset(r, "init_draws", json_integer(sl->init_draws)); /* det_sign */
     dln_jset(r, "rows", json_integer(sl->traj ? (json_int_t)sl->traj->nrows : 0));
   }
   dln_jset(r, "wall_seconds", dln_json_num(sl->wall));

@@ -125,6 +125,7 @@ static void run_one(ens *E, long k) {
   if (!st) {
     r.p.to.progress = train_cancel;
     r.p.to.progress_ctx = E;
+    sl->init_draws = r.spec.init_opts.det_sign ? r.p.init_draws : 0;
     st = dln_run_parts_train(&r.p, &sl->train);
     sl->traj = r.p.traj; /* the slot owns the rows from here */
     r.p.traj = NULL;

@@ -54,15 +54,16 @@ static int data_loss(const dln_spec *s, const dln_run_data *d, dln_loss **loss) 
   return dln_task_loss(d->type, &o, d, loss); /* with its true matrix (dist_true) */
 }
 
-/* The init of spec s (drawn after the data from the same stream). */
-static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng, const dln_loss *loss) {
+/* The init of spec s (drawn after the data from the same stream); with det_sign, redrawn
+ * until sign det W agrees (dln_init_draw), *draws the number of draws. */
+static int do_init(const dln_spec *s, dln_net *net, double *theta, dln_rng *rng, const dln_loss *loss, int *draws) {
   const dln_init_type *t = dln_init_find(s->init);
   if (!t) return dln_error(DLN_EINVAL, "init %s: not registered", s->init);
   dln_init_options o = s->init_opts;
   o.own = dln_spec_type_block(s, t->options);
   o.load = dln_matrix_load;
   const char *field = NULL;
-  int st = t->apply(&o, net, theta, rng, loss, &field);
+  int st = dln_init_draw(t, &o, net, theta, rng, loss, &field, draws);
   return st ? dln_spec_blame(s, st, field) : DLN_OK;
 }
 
@@ -196,7 +197,7 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
   }
   if (rng) {
     *phase = dln_init_find(s->init) == &dln_init_type_file ? DLN_RUN_FAIL_INPUT : DLN_RUN_FAIL_SPEC; /* it reads files */
-    if ((st = do_init(s, p->net, p->theta, rng, p->loss))) return st;
+    if ((st = do_init(s, p->net, p->theta, rng, p->loss, &p->init_draws))) return st;
     memcpy(p->theta0, p->theta, p->net->nparams * sizeof *p->theta);
   }
 

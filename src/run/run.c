@@ -255,6 +255,12 @@ static void summary_classify(json_t *task, const run_ctx *c) {
 static void summary_dynamics(json_t *sum, const run_ctx *c) {
   const dln_run_parts *p = &c->p;
   dln_jset(sum, "dynamics", json_string(p->e2e ? "end-to-end" : "layer-wise"));
+  if (c->spec->init_opts.det_sign) { /* dln_init_draw: the draws until sign det W(0) agreed */
+    json_t *ds = json_object();
+    dln_jset(ds, "det_sign", json_integer(c->spec->init_opts.det_sign));
+    dln_jset(ds, "draws", json_integer(p->init_draws));
+    dln_jset(sum, "init_det_sign", ds);
+  }
   if (p->e2e) {
     json_t *e = json_object();
     dln_jset(e, "depth", json_integer(dln_e2e_depth(p->dyn)));

@@ -55,6 +55,7 @@ typedef struct dln_run_parts {
   int *widths, nw;         /* d_0..d_N (nw = N + 1) */
   dln_net *net;
   double *theta, *theta0;  /* weights (state of layer-wise methods) and their init */
+  int init_draws;          /* draws of the init (> 1 only with det_sign; 0 without rng) */
   dln_train_options to;    /* checked; progress is the caller's to set */
   double *times;           /* explicit sample times (to.sample_times), merged with 0 and t_end, or NULL */
   int ntimes;

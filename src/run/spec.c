@@ -61,7 +61,7 @@ static const dln_option run_rows[] = {
   {"system", DLN_OPT_ENUM, OFF(system), "layerwise", "the dynamical system: the gradient flow / descent of all layers, or of the end-to-end matrix W = W_N...W_1 alone from a balanced start (002 Thm 1, eq. 3; any integrator without Hessian-vector products)", systems, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"recon_threshold", DLN_OPT_DOUBLE, OFF(recon_threshold), "0", "factorization: stop when |Ybar - W|/|Ybar| <= this (0: off)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   {"e2e_balance_tol", DLN_OPT_DOUBLE, OFF(e2e_balance_tol), "1e-10", "e2e_flow, e2e_gd: largest accepted max_j |C_j|_F / |theta|^2 of the init (C_j = W_{j+1}^T W_{j+1} - W_j W_j^T)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
-  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, truth, sv, conserved, imbalance, margin (classification losses: w_norm, margin, dir_k), all; theory columns (not in all): closed_form (cf_dist, cf_loss and the bound_* curves of the rate theorems whose hypotheses hold), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both); by name only: entry:i,j (column W_i_j = entry (i, j) of W, 1-based; repeat for more), layers (no column: W{j}_samples.npy, every layer at every row, rows x d_j x d_{j-1}, C order; layer-wise methods without checkpoints)", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_observable_name_at},
+  {"observe", DLN_OPT_STRLIST, OFF(observe), "all", "trajectory columns: loss, gradnorm, dist, truth, sv, compress (compress_rank), conserved, imbalance, margin (classification losses: w_norm, margin, dir_k), all; theory columns (not in all): closed_form (cf_dist, cf_loss and the bound_* curves of the rate theorems whose hypotheses hold), bias (nuclear_norm, effective_rank, det_sign, dist_minnorm, orth_measure), theory (both); by name only: entry:i,j (column W_i_j = entry (i, j) of W, 1-based; repeat for more), layers (no column: W{j}_samples.npy, every layer at every row, rows x d_j x d_{j-1}, C order; layer-wise methods without checkpoints)", NULL, DLN_OPTR_NONE, 0, 0, NULL, dln_observable_name_at},
   {"sample_times", DLN_OPT_DOUBLELIST, OFF(sample_times), "", "explicit sample times t1,t2,... in [0, t_end], merged with 0 and t_end (sorted, duplicates removed); replace samples, log_samples and t_first (setting both is refused). Flow: exact times by dense output; gd: each must be a whole multiple of eta", NULL, DLN_OPTR_NONNEG, 0, 0, sample_times_check, NULL},
   {"baseline", DLN_OPT_ENUM, OFF(baseline), "none", "a classical solution beside the network: nuclear = min |W|_* s.t. the measurements hold (002 eq. 10; sensing, completion), by ADMM with a dual certificate: W_nuclear.npy and summary \"baseline\"", baselines, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"baseline_tol", DLN_OPT_DOUBLE, OFF(baseline_tol), "1e-8", "baseline nuclear: stop at relative duality gap (|W|_* - b'y)/|W|_* <= this (< 1)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
@@ -340,7 +340,7 @@ unsigned dln_spec_observe_flags(const dln_spec *spec) {
     unsigned flag;
   } map[] = {{"loss", DLN_OBS_LOSS}, {"gradnorm", DLN_OBS_GRADNORM}, {"dist", DLN_OBS_DIST},
              {"truth", DLN_OBS_TRUTH},
-             {"sv", DLN_OBS_SV},     {"conserved", DLN_OBS_CONSERVED}, {"imbalance", DLN_OBS_IMBALANCE},
+             {"sv", DLN_OBS_SV},     {"compress", DLN_OBS_COMPRESS}, {"conserved", DLN_OBS_CONSERVED}, {"imbalance", DLN_OBS_IMBALANCE},
              {"all", DLN_OBS_ALL}};
   unsigned f = 0;
   for (int i = 0; i < spec->observe.n; ++i)

@@ -52,6 +52,7 @@ int dln_spec_row_applies(const dln_spec *spec, int i) {
   const dln_spec_option *t = &dln_spec_options()[i];
   const char *kind = t->kind;
   if (!dln_run_baseline_on(spec) && strncmp(t->name, "baseline_", 9) == 0) return 0; /* its rows without a baseline */
+  if (!spec->init_opts.det_sign && strcmp(t->name, "det_sign_draws") == 0) return 0; /* read only with det_sign */
   if (kind && strcmp(kind, "task") == 0 && !dln_task_owns_row(task, t->row)) return 0;
   if (kind && strcmp(kind, "init") == 0 && !row_in(init->options, t->row)) return 0;
   if (kind && strcmp(kind, "method") == 0 && !method_reads(m, t->row, 0)) return 0;
@@ -279,6 +280,12 @@ int dln_spec_check(const dln_spec *spec) {
   dln_init_context ctx = {N, w, spec->net.tied, caps, task->name, !synthetic, spec->data.rows, spec->data.cols,
                           spec->net.widths.n ? "widths" : "width"};
   (void)hmin;
+  if (is_origin_set(spec, "det_sign_draws") && !spec->init_opts.det_sign && level(spec, "det_sign_draws") >= level(spec, "det_sign")) {
+    char wb[512];
+    free(w);
+    return dln_error(DLN_EINVAL, "%s: has no effect without det_sign: expected it unset, found %d", WHERE("det_sign_draws"),
+                     spec->init_opts.det_sign_draws);
+  }
   dln_init_options io = spec->init_opts;
   io.own = dln_spec_type_block(spec, init->options);
   st = dln_init_check(init, &io, &ctx, &field);

@@ -29,6 +29,8 @@ static int product_widths_items(const dln_option *o, const void *field, char *ms
 static const dln_option common_rows[] = {
   {"sigma", DLN_OPT_DOUBLE, OFF(sigma), "0.01", "init scale: entries N(0, sigma^2) (gaussian, balanced, orthogonal_minnorm)", NULL, DLN_OPTR_ANY, 0, 0, NULL, NULL},
   {"layer_scales", DLN_OPT_DOUBLELIST, OFF(layer_scales), "", "per-layer scales s_1..s_N (gaussian; required by imbalanced, 003 sec. 4)", NULL, DLN_OPTR_ANY, 0, 0, dln_optcheck_pos_items, NULL},
+  {"det_sign", DLN_OPT_INT, OFF(det_sign), "0", "any random init: redraw it until det W has this sign, 1 or -1 (square W; kept by gradient flow, 002 Lemma 2; Razin-Cohen); 0: any", NULL, DLN_OPTR_RANGE, -1, 1, NULL, NULL},
+  {"det_sign_draws", DLN_OPT_INT, OFF(det_sign_draws), "1000", "det_sign: at most this many draws of the init (an error names the sign found)", NULL, DLN_OPTR_RANGE, 1, 1000000, NULL, NULL},
   DLN_OPTION_END};
 static const dln_option gaussian_rows[] = {
   {"init_product_widths", DLN_OPT_INTLIST, OFF(init_product_widths), "", "gaussian: draw layers for these widths and start from their product (depth 1) or a balanced factorization of it (001 sec. 6: X(0) = U0 V0^T)", NULL, DLN_OPTR_NONE, 0, 0, product_widths_items, NULL},
@@ -52,6 +54,23 @@ int dln_init_ctx_hmin(const dln_init_context *ctx) {
   return h;
 }
 
+/* det_sign needs a square W that can have either sign: d_N = d_0 (when the options fix
+ * them), every hidden width ≥ d_0 (else rank W < d_0 and det W = 0), and not W = U U^T
+ * for −1 (positive semidefinite). */
+static int det_sign_check(const dln_init_options *o, const dln_init_context *ctx, const char **field) {
+  if (!o->det_sign) return DLN_OK;
+  int d0 = ctx->widths[0], dN = ctx->widths[ctx->depth], h = dln_init_ctx_hmin(ctx);
+  *field = "det_sign";
+  if (ctx->tied && o->det_sign < 0)
+    return dln_error(DLN_EINVAL, "expected 1 or 0 for a tied network (W = U U^T is positive semidefinite: det W >= 0), found -1");
+  if (!ctx->shape_from_files && d0 != dN)
+    return dln_error(DLN_EINVAL, "expected a square end-to-end W (d_N = d_0) for a determinant, found W %d x %d", dN, d0);
+  if (!ctx->shape_from_files && h && h < d0)
+    return dln_error(DLN_EINVAL, "expected hidden widths >= d_0 = %d (else rank W < d_0 and det W = 0 for every draw), found width %d", d0, h);
+  *field = NULL;
+  return DLN_OK;
+}
+
 int dln_init_common_check(const dln_init_options *o, const dln_init_context *ctx, const char **field) {
   DLN_ARGS(o, ctx);
   const char *dummy;
@@ -62,7 +81,7 @@ int dln_init_common_check(const dln_init_options *o, const dln_init_context *ctx
     *field = "layer_scales";
     return dln_error(DLN_EINVAL, "expected %d scales (one per layer), found %d", want, o->layer_scales.n);
   }
-  return DLN_OK;
+  return det_sign_check(o, ctx, field);
 }
 
 int dln_init_check_foreign(const dln_init_type *t, const dln_init_options *o, const char **field) {
