@@ -495,6 +495,7 @@ int dln_chk_run(const char *dir, const dln_check_options *opt, dln_check_report 
   dln_chk_det(&c);
   dln_chk_sigma_dot(&c);
   dln_chk_end_point(&c);
+  dln_chk_theory_more(&c);
   dln_chk_tally(rep);
 done:
   folder_free(&f);

@@ -1,0 +1,106 @@
+/* `dln check` rows for the later theory results (docs/check.md):
+ *   003 Thm 2 (eq. 16 + eq. 10): distance of the end point to the min-norm solution;
+ *   003 Lemma 1 eq. 17–19 and Thm 2 eq. 20 for a width_scaled init (probabilistic: a
+ *     failure means h ≤ h_0 or the δ-event, never a violation);
+ *   001 Prop. 2 eq. 10: the tied flow's rate to the PSD projection of Y. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dln/error.h"
+#include "dln/theory.h"
+#include "run/check_internal.h"
+
+#define LEMMA1_DELTA 0.05 /* δ of 003 Lemma 1 / eq. 20 in the width-bound row */
+
+/* Common hypotheses of the 003 §3 rows; 1 with a row added when they fail. */
+static int minnorm_na(ctx *c, const char *R, const char *S, dln_minnorm *b) {
+  dln_net *net = c->p->net;
+  if (!c->flow) { dln_chk_add_na(c->rep, R, S, "layer-wise gradient flow fails (method %s)", c->spec->method); return 1; }
+  if (!c->thetaf) { dln_chk_add_na(c->rep, R, S, "final layers recorded fails"); return 1; }
+  if (dln_theory_minnorm_setup(net, c->p->loss, c->theta0, b)) { dln_chk_add_na(c->rep, R, S, "%s", dln_last_error()); return 1; }
+  double th = dln_norm2(net->nparams, c->theta0), fl = CHECK_ROUNDOFF * (c->acc + DBL_EPSILON) * th * th;
+  if (!(b->c > fl)) {
+    dln_chk_add_na(c->rep, R, S, "003 Theorem 1: c > 0 at the run's accuracy fails (c = %.3g <= %.3g)", b->c, fl);
+    return 1;
+  }
+  return 0;
+}
+
+/* 003 Thm 2's deterministic core: ‖W(T) − Θ̂‖ ≤ B(T). */
+static void check_minnorm(ctx *c) {
+  static const char *R = "distance to the min-norm solution", *S = "003 Thm 2 (eq. 16, 10)";
+  dln_minnorm b;
+  if (minnorm_na(c, R, S, &b)) return;
+  dln_verdict v;
+  dln_curve cv, *pc = c->tab && dln_curve_from_table(&cv, c->tab, "loss") == DLN_OK ? &cv : NULL;
+  int st = dln_bound_minnorm(c->p->net, c->p->loss, c->theta0, c->thetaf, c->t_final, pc, c->tol, &v), loose = 0;
+  if (!st && v.applicable && !v.holds) {
+    dln_verdict v2;
+    loose = dln_bound_minnorm(c->p->net, c->p->loss, c->theta0, c->thetaf, c->t_final, pc, CHECK_LOOSE * c->tol, &v2) == DLN_OK && v2.holds;
+  }
+  dln_chk_add_verdict(c->rep, st, &v, R, S, loose);
+}
+
+/* 003 Lemma 1 (17)–(19) at θ(0) and eq. 20 at the end point, for the init they are about. */
+static void check_width_bound(ctx *c) {
+  static const char *R = "width bound (probability 1 - delta)", *S = "003 Lemma 1 eq. 17-19, Thm 2 eq. 20";
+  const char *init = c->spec->init ? c->spec->init : "";
+  double alpha = c->spec->init_opts.alpha;
+  if (strcmp(init, "width_scaled") != 0) {
+    dln_chk_add_na(c->rep, R, S, "init width_scaled, entries N(0, h^(-2 alpha)) fails (init %s)", init);
+    return;
+  }
+  dln_minnorm b;
+  if (minnorm_na(c, R, S, &b)) return;
+  double e17, e18, e19, e20, dist = NAN;
+  if (dln_theory_003_lemma1(b.m, b.d0, b.rank, b.width, alpha, LEMMA1_DELTA, &e17, &e18, &e19) ||
+      dln_theory_003_eq20(&b, alpha, LEMMA1_DELTA, &e20)) {
+    dln_chk_add_na(c->rep, R, S, "%s", dln_last_error());
+    return;
+  }
+  dln_verdict v;
+  if (dln_bound_minnorm(c->p->net, c->p->loss, c->theta0, c->thetaf, c->t_final, NULL, c->tol, &v) == DLN_OK) dist = v.measured;
+  const char *fail = !(b.c > e17) ? "eq. 17" : !(b.z0 <= e18) ? "eq. 18" : !(b.u1v0 <= e19) ? "eq. 19" : !(dist <= e20 * (1 + c->tol)) ? "eq. 20" : NULL;
+  char hyp[256];
+  snprintf(hyp, sizeof hyp, "h = %d, alpha = %g, delta = %g: c = %.3g vs h^(1-2a) = %.3g; |Z0| = %.3g vs %.3g; |U1V0| = %.3g vs %.3g",
+           b.width, alpha, LEMMA1_DELTA, b.c, e17, b.z0, e18, b.u1v0, e19);
+  if (fail) {
+    /* a probabilistic statement for h > h_0 = poly(m, D, 1/delta), h_0 unspecified */
+    dln_chk_add_na(c->rep, R, S, "h > h_0 (unspecified) and the probability 1 - delta event fails (%s: %s; |W - Theta_hat| = %.3g vs eq. 20 %.3g)",
+                   fail, hyp, dist, e20);
+    return;
+  }
+  dln_chk_add_dev(c->rep, R, S, hyp, e20, dist, "|W(T) - Theta_hat|_F vs eq. 20 (with eq. 17-19 at theta(0))");
+}
+
+/* 001 Prop. 2: tied runs. */
+static void check_psd_projection(ctx *c) {
+  static const char *R = "tied flow to the PSD projection", *S = "001 Prop. 2 eq. 10";
+  if (!c->flow) { dln_chk_add_na(c->rep, R, S, "layer-wise gradient flow fails (method %s)", c->spec->method); return; }
+  if (!c->p->net->tied) { dln_chk_add_na(c->rep, R, S, "tied network W = U U^T fails (untied)"); return; }
+  dln_curve cv;
+  if (!c->tab || dln_curve_from_table(&cv, c->tab, "loss")) {
+    dln_chk_add_na(c->rep, R, S, "loss column recorded fails (observe without \"loss\")");
+    return;
+  }
+  dln_loss *loss = c->p->loss;
+  double sc = 0.5 * loss->target_norm * loss->target_norm;
+  if (!(sc > 0)) sc = 1;
+  /* tail window: above the accuracy of L − L* (cancellation against L*), below 1e-4 of the scale */
+  double lo = 1e2 * (c->acc + DBL_EPSILON) * sc, hi = 1e-4 * sc;
+  dln_verdict v;
+  int st = dln_bound_psd_projection(c->p->net, loss, c->theta0, &cv, lo, hi, c->acc, 0.05, &v), loose = 0;
+  if (!st && v.applicable && !v.holds) {
+    dln_verdict v2;
+    loose = dln_bound_psd_projection(c->p->net, loss, c->theta0, &cv, lo, hi, c->acc, 0.5, &v2) == DLN_OK && v2.holds;
+  }
+  dln_chk_add_verdict(c->rep, st, &v, R, S, loose);
+}
+
+void dln_chk_theory_more(ctx *c) {
+  check_minnorm(c);
+  check_width_bound(c);
+  check_psd_projection(c);
+}
