@@ -104,17 +104,20 @@ int dln_bound_psd_projection(dln_net *net, dln_loss *loss, const double *theta0,
   int n = loss->rows;
   double *X0 = dln_dalloc((size_t)n * n), ny = dln_norm2((size_t)n * n, loss->wstar);
   if (!X0) return dln_error(DLN_ENOMEM, "out of memory in dln_bound_psd_projection");
+  if (!(smin > floor_ * ny)) {
+    free(X0);
+    return dln_error(DLN_ENOTAPPLICABLE, "not applicable: 001 Prop. 2: Y nonsingular at the run's accuracy fails (sigma_min = %.3g <= %.3g)",
+                     smin, floor_ * ny);
+  }
   st = dln_net_product(net, theta0, X0);
   if (!st) st = prop2_bracket(n, loss->wstar, X0, &s1, &s2);
   free(X0);
   if (st) return st;
-  if (!(smin > floor_ * ny))
-    return dln_error(DLN_ENOTAPPLICABLE, "not applicable: 001 Prop. 2: Y nonsingular at the run's accuracy fails (sigma_min = %.3g <= %.3g)",
-                     smin, floor_ * ny);
-  if (!(s1 > floor_ * s2))
+  /* M = I + …: its scale is at least 1 unless the bracket cancels, as for X0 = 0 and Y ≻ 0 */
+  if (!(s1 > floor_ * fmax(1.0, s2)))
     return dln_error(DLN_ENOTAPPLICABLE,
-                     "not applicable: 001 Prop. 2: I + Yhat^-1 (X0 - Ytilde) nonsingular fails (sigma_min/sigma_max = %.3g <= %.3g)",
-                     s1 / s2, floor_);
+                     "not applicable: 001 Prop. 2: I + Yhat^-1 (X0 - Ytilde) nonsingular fails (sigma_min = %.3g <= %.3g max(1, sigma_max))",
+                     s1, floor_);
   snprintf(v->hypotheses, sizeof v->hypotheses,
            "tied, symmetric Y, sigma_min(Y) = %.4g, sigma(I + Yhat^-1(X0 - Ytilde)) in [%.3g, %.3g], L* = %.6g; tail %g <= L - L* <= %g",
            smin, s1, s2, ls, lo, hi);

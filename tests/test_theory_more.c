@@ -1,0 +1,368 @@
+/* The later theory functions against independent truths (src/theory/minnorm.c, psd_rate.c):
+ *   003 §3 (Min et al.): the split of W − Θ̂ on col X and its complement (Fig. 1's measure)
+ *     and the constants ‖Z(0)‖, ‖U_1V^T‖, ‖E(0)‖ against projectors P = X (X^T X)^{-1} X^T
+ *     built here by Cholesky; the Theorem 2 core bound B(t) against gradient-flow runs (a
+ *     random imbalanced init, and the invariant set U_2 = 0 where B is nearly tight); a
+ *     tampered end point must violate it; c = 0 (balanced) and wrong models are refused;
+ *     Lemma 1 / eq. 20 right-hand sides against the printed formulas, and Lemma 1 eq. 18
+ *     plus Fig. 1's O(h^{-1/2}) on width_scaled draws;
+ *   001 Prop. 2 (Tarmoun et al.): Ỹ checked by its Moreau characterization (Ỹ ⪰ 0,
+ *     Ỹ − Y ⪰ 0, ⟨Ỹ, Ỹ − Y⟩ = 0); the rate verdict on the flow Ẋ = 2(Y − X)X + 2X(Y − X)
+ *     (001 eq. 5, integrated here by RK4) holds for an indefinite and a definite Y, and
+ *     the time-stretched curve X(t/2) (half the rate) is VIOLATED; singular Y, X0 = 0 (the bracket
+ *     I + Ŷ^{-1}(X0 − Ỹ) singular), an untied net and a non-symmetric Y are refused. */
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dln/error.h"
+#include "dln/init.h"
+#include "dln/loss.h"
+#include "dln/mat.h"
+#include "dln/net.h"
+#include "dln/rng.h"
+#include "dln/theory.h"
+#include "dln/train.h"
+#include "testutil.h"
+
+enum { D = 8, NS = 4, M = 2 };
+
+/* ------------------------------------------------------------------ 003 §3 */
+
+typedef struct {
+  dln_mat *X, *Y;
+  dln_loss *loss;
+  double P[D * D];      /* projector on col X, by Cholesky of X^T X */
+  double Wstar[M * D];  /* Y (X^T X)^{-1} X^T */
+} reg;
+
+static void reg_make(reg *r) {
+  r->X = dln_mat_alloc(D, NS);
+  r->Y = dln_mat_alloc(M, NS);
+  assert_non_null(r->X);
+  assert_non_null(r->Y);
+  tu_fill_gauss((size_t)D * NS, r->X->data, 1.0 / sqrt((double)NS));
+  tu_fill_gauss((size_t)M * NS, r->Y->data, 1.0);
+  assert_int_equal(dln_loss_regression_alloc(&r->loss, r->X, r->Y), DLN_OK);
+  double G[NS * NS], Z[NS * D];
+  tu_mm(1, 0, NS, NS, D, r->X->data, r->X->data, G);
+  for (int i = 0; i < NS; ++i)
+    for (int j = 0; j < D; ++j) Z[i + j * NS] = r->X->data[j + i * D]; /* X^T */
+  assert_int_equal(LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', NS, D, G, NS, Z, NS), 0); /* (X^T X)^{-1} X^T */
+  tu_mm(0, 0, D, D, NS, r->X->data, Z, r->P);
+  tu_mm(0, 0, M, D, NS, r->Y->data, Z, r->Wstar);
+}
+
+static void reg_free(reg *r) {
+  dln_loss_free(r->loss);
+  dln_mat_free(r->X);
+  dln_mat_free(r->Y);
+}
+
+/* ‖A (I − P)‖_F and ‖A P‖_F for A (rows x D). */
+static void split(const reg *r, int rows, const double *A, double *in, double *out) {
+  double *AP = tu_dalloc((size_t)rows * D), *AQ = tu_dalloc((size_t)rows * D);
+  tu_mm(0, 0, rows, D, D, A, r->P, AP);
+  for (int i = 0; i < rows * D; ++i) AQ[i] = A[i] - AP[i];
+  *in = tu_fro((size_t)rows * D, AP);
+  *out = tu_fro((size_t)rows * D, AQ);
+  free(AP), free(AQ);
+}
+
+static void test_minnorm_constants(void **state) {
+  (void)state;
+  tu_seed(31);
+  reg r;
+  reg_make(&r);
+  assert_true(tu_maxdiff(M * D, r.Wstar, r.loss->wstar) <= 1e-12 * tu_fro(M * D, r.Wstar));
+  int h = 6, widths[3] = {D, h, M};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, widths, 0), DLN_OK);
+  double *th = tu_dalloc(net->nparams), W[M * D], Dm[M * D], in, out, a, b;
+  tu_fill_gauss(net->nparams, th, 0.7);
+  assert_int_equal(dln_net_product(net, th, W), DLN_OK);
+  /* Fig. 1's split of W − Θ̂ */
+  for (int i = 0; i < M * D; ++i) Dm[i] = W[i] - r.Wstar[i];
+  split(&r, M, Dm, &in, &out);
+  assert_int_equal(dln_theory_minnorm_split(r.loss, W, &a, &b), DLN_OK);
+  assert_true(fabs(a - in) <= 1e-12 * (1 + in) && fabs(b - out) <= 1e-12 * (1 + out));
+  /* the constants at θ(0): Z(0) = [W(I−P); P W_1^T W_1 (I − P)] in norm, U_1 V^T = W P, E(0) */
+  dln_minnorm mn;
+  assert_int_equal(dln_theory_minnorm_setup(net, r.loss, th, &mn), DLN_OK);
+  double WP_in, WP_out, G[D * D], Gin, Gout, T[D * D];
+  split(&r, M, W, &WP_in, &WP_out);
+  tu_mm(1, 0, D, D, h, th + net->offset[1], th + net->offset[1], G); /* W_1^T W_1 */
+  tu_mm(0, 0, D, D, D, r.P, G, T);                                    /* P W_1^T W_1 */
+  split(&r, D, T, &Gin, &Gout);
+  double z0 = hypot(WP_out, Gout), phi, Wz[M * D] = {0}, y2;
+  assert_true(fabs(mn.z0 - z0) <= 1e-12 * (1 + z0));
+  assert_true(fabs(mn.u1v0 - WP_in) <= 1e-12 * (1 + WP_in));
+  assert_true(fabs(mn.fig1 - out) <= 1e-12 * (1 + out));
+  assert_int_equal(dln_loss_eval(r.loss, W, &phi, NULL), DLN_OK);
+  assert_int_equal(dln_loss_eval(r.loss, Wz, &y2, NULL), DLN_OK);
+  assert_true(fabs(mn.e0 - sqrt(2 * (phi - r.loss->lstar))) <= 1e-12 * (1 + mn.e0));
+  assert_true(fabs(mn.yfro - tu_fro(M * NS, r.Y->data)) <= 1e-12 * mn.yfro);
+  assert_int_equal(mn.rank, NS);
+  print_message("003 constants: |Z0| = %.6g, |U1V0| = %.6g, |E0| = %.6g, fig1 = %.6g, c = %.4g\n", mn.z0, mn.u1v0, mn.e0,
+                mn.fig1, mn.c);
+  /* refusal: a factorization loss */
+  dln_loss *fl = tu_fact_loss(2, 2, (double[]){1, 0, 0, 1});
+  tu_expect_na(dln_theory_minnorm_split(fl, W, &a, &b), "regression");
+  dln_loss_free(fl);
+  free(th);
+  dln_net_free(net);
+  reg_free(&r);
+}
+
+/* Flow θ from 0 to T in nseg pieces; the loss at each piece's start into L (nseg + 1). */
+static void flow_record(dln_net *net, dln_loss *loss, double *th, double T, int nseg, double *t, double *L) {
+  for (int k = 0; k <= nseg; ++k) {
+    t[k] = T * k / nseg;
+    assert_int_equal(dln_net_grad(net, loss, th, &L[k], NULL, NULL), DLN_OK);
+    if (k < nseg) tu_flow(net, loss, th, T / nseg, 1e-11, 1e-13);
+  }
+}
+
+static void test_minnorm_bound(void **state) {
+  (void)state;
+  tu_seed(32);
+  reg r;
+  reg_make(&r);
+  int h = 12, widths[3] = {D, h, M};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, widths, 0), DLN_OK);
+  size_t np = net->nparams;
+  double *th0 = tu_dalloc(np), *th = tu_dalloc(np), t[41], L[41], T = 20;
+  for (int pass = 0; pass < 2; ++pass) {
+    tu_fill_gauss((size_t)h * D, th0 + net->offset[1], 1.0); /* W_1 large, W_2 small: c > 0 */
+    tu_fill_gauss((size_t)M * h, th0 + net->offset[2], 0.1);
+    if (pass == 1) { /* the invariant set U_2 = 0 (003 Prop. 1): W_1 := W_1 P */
+      double T1[64 * D];
+      tu_mm(0, 0, h, D, D, th0 + net->offset[1], r.P, T1);
+      memcpy(th0 + net->offset[1], T1, (size_t)h * D * sizeof(double));
+    }
+    memcpy(th, th0, np * sizeof *th);
+    flow_record(net, r.loss, th, T, 40, t, L);
+    dln_curve cv;
+    dln_curve_arrays(&cv, 41, t, L);
+    dln_verdict v, v0;
+    assert_int_equal(dln_bound_minnorm(net, r.loss, th0, th, T, &cv, 1e-6, &v), DLN_OK);
+    assert_int_equal(dln_bound_minnorm(net, r.loss, th0, th, T, NULL, 1e-6, &v0), DLN_OK);
+    print_message("003 Thm 2 core (%s): %s\n", pass ? "U_2 = 0" : "random", v.message);
+    assert_true(v.applicable && v.holds && v0.holds);
+    assert_true(v.bound <= v0.bound); /* the measured error only sharpens it */
+    /* the measured distance, computed here */
+    double W[M * D], d = 0;
+    assert_int_equal(dln_net_product(net, th, W), DLN_OK);
+    for (int i = 0; i < M * D; ++i) d += (W[i] - r.Wstar[i]) * (W[i] - r.Wstar[i]);
+    assert_true(fabs(v.measured - sqrt(d)) <= 1e-9 * (1 + sqrt(d)));
+    if (pass == 1) {
+      /* Z(0) = 0: W → Θ̂; the bound is ‖E(T)‖/√λ_r, within a factor 10 of the distance */
+      assert_true(v.measured <= 1e-4);
+      assert_true(v.bound <= 10 * v.measured + 1e-12);
+    }
+    /* tampered end point: W_2 + 0.1 */
+    double *bad = tu_dalloc(np);
+    memcpy(bad, th, np * sizeof *bad);
+    for (int i = 0; i < M * h; ++i) bad[net->offset[2] + i] += 0.1 * (pass ? 1 : 1e3);
+    assert_int_equal(dln_bound_minnorm(net, r.loss, th0, bad, T, &cv, 1e-6, &v), DLN_OK);
+    assert_true(v.applicable && !v.holds);
+    assert_non_null(strstr(v.message, "VIOLATED"));
+    free(bad);
+  }
+  /* balanced init: c = 0, refused */
+  memset(th0, 0, np * sizeof *th0);
+  tu_expect_na(dln_bound_minnorm(net, r.loss, th0, th0, 1.0, NULL, 1e-6, &(dln_verdict){0}), "c > 0");
+  dln_net_free(net);
+  /* depth 3: refused */
+  int w3[4] = {D, 3, 3, M};
+  assert_int_equal(dln_net_alloc(&net, 3, w3, 0), DLN_OK);
+  double *th3 = tu_dalloc(net->nparams);
+  dln_minnorm mn;
+  tu_expect_na(dln_theory_minnorm_setup(net, r.loss, th3, &mn), "depth-2");
+  free(th3);
+  dln_net_free(net);
+  free(th0), free(th);
+  reg_free(&r);
+}
+
+static void test_lemma1(void **state) {
+  (void)state;
+  double e17, e18, e19;
+  int m = 2, Dd = 8, r = 4, h = 1000;
+  double a = 0.4, dl = 0.1;
+  assert_int_equal(dln_theory_003_lemma1(m, Dd, r, h, a, dl, &e17, &e18, &e19), DLN_OK);
+  double num = sqrt(10.0) + 0.5 * log(20.0), den = pow(1000.0, 0.3);
+  assert_true(fabs(e17 - pow(1000.0, 0.2)) <= 1e-14 * e17);
+  assert_true(fabs(e18 - 2 * sqrt(6.0) * num / den) <= 1e-14 * e18);
+  assert_true(fabs(e19 - 2 * sqrt(2.0) * num / den) <= 1e-14 * e19);
+  tu_expect_na(dln_theory_003_lemma1(m, Dd, r, h, 0.25, dl, &e17, NULL, NULL), "alpha");
+  tu_expect_na(dln_theory_003_lemma1(m, Dd, r, h, 0.6, dl, &e17, NULL, NULL), "alpha");
+  assert_int_equal(dln_theory_003_lemma1(m, Dd, r, h, a, 1.0, &e17, NULL, NULL), DLN_EINVAL);
+  assert_int_equal(dln_theory_003_lemma1(m, Dd, 9, h, a, dl, &e17, NULL, NULL), DLN_EINVAL);
+  /* eq. 20 = C^{1/h^{1−2α}} · eq. 18, C = exp(1 + √λ_1/λ_r ‖Y‖) */
+  dln_minnorm b = {.rank = r, .d0 = Dd, .m = m, .width = h, .lambda1 = 4, .lambdar = 0.5, .yfro = 3};
+  double e20;
+  assert_int_equal(dln_theory_003_eq20(&b, a, dl, &e20), DLN_OK);
+  assert_true(fabs(e20 - exp((1 + 2 / 0.5 * 3) / pow(1000.0, 0.2)) * e18) <= 1e-13 * e20);
+
+  /* width_scaled draws (003 §3.2, α = 1/2): eq. 18 holds, and Fig. 1's initial measure
+   * ‖Φ_2Φ_2^T(U(0)V(0)^T − Θ̂)‖ shrinks like h^{-1/2} (mean of 5 draws, h = 50 vs 800) */
+  tu_seed(33);
+  reg rg;
+  reg_make(&rg);
+  double mean[2] = {0, 0};
+  int hs[2] = {50, 800};
+  for (int k = 0; k < 2; ++k) {
+    int widths[3] = {D, hs[k], M};
+    dln_net *net = NULL;
+    assert_int_equal(dln_net_alloc(&net, 2, widths, 0), DLN_OK);
+    double *th = tu_dalloc(net->nparams);
+    for (int s = 0; s < 5; ++s) {
+      dln_rng *rng = dln_rng_alloc(100 + (uint64_t)s, 0);
+      assert_int_equal(dln_init_width_scaled(net, th, rng, 0.5), DLN_OK);
+      dln_rng_free(rng);
+      dln_minnorm mn;
+      assert_int_equal(dln_theory_minnorm_setup(net, rg.loss, th, &mn), DLN_OK);
+      assert_int_equal(dln_theory_003_lemma1(M, D, mn.rank, hs[k], 0.5, 0.05, &e17, &e18, &e19), DLN_OK);
+      assert_true(mn.z0 <= e18 && mn.u1v0 <= e19);
+      mean[k] += mn.fig1 / 5;
+    }
+    free(th);
+    dln_net_free(net);
+  }
+  double ratio = mean[0] / mean[1]; /* √16 = 4 expected */
+  print_message("003 Fig. 1 initial measure: h = 50: %.4g, h = 800: %.4g, ratio %.3g (4 expected)\n", mean[0], mean[1], ratio);
+  assert_true(ratio > 2.5 && ratio < 6.0);
+  reg_free(&rg);
+}
+
+/* ------------------------------------------------------------------ 001 Prop. 2 */
+
+enum { NY = 3 };
+
+/* Ẋ = 2(Y − X)X + 2X(Y − X) (001 eq. 5) by classical RK4, n steps over dt. */
+static void rk4_rhs(const double *Y, const double *X, double *F) {
+  double YX[NY * NY], XX[NY * NY];
+  tu_mm(0, 0, NY, NY, NY, Y, X, YX);
+  tu_mm(0, 0, NY, NY, NY, X, X, XX);
+  for (int j = 0; j < NY; ++j)
+    for (int i = 0; i < NY; ++i) F[i + j * NY] = 2 * (YX[i + j * NY] + YX[j + i * NY]) - 4 * XX[i + j * NY];
+}
+static void rk4_riccati(const double *Y, double *X, double dt, int n) {
+  double h = dt / n, k1[NY * NY], k2[NY * NY], k3[NY * NY], k4[NY * NY], T[NY * NY];
+  for (int s = 0; s < n; ++s) {
+    rk4_rhs(Y, X, k1);
+    for (int i = 0; i < NY * NY; ++i) T[i] = X[i] + 0.5 * h * k1[i];
+    rk4_rhs(Y, T, k2);
+    for (int i = 0; i < NY * NY; ++i) T[i] = X[i] + 0.5 * h * k2[i];
+    rk4_rhs(Y, T, k3);
+    for (int i = 0; i < NY * NY; ++i) T[i] = X[i] + h * k3[i];
+    rk4_rhs(Y, T, k4);
+    for (int i = 0; i < NY * NY; ++i) X[i] += h / 6 * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]);
+  }
+}
+
+static void test_psd_projection(void **state) {
+  (void)state;
+  tu_seed(34);
+  double Q[NY * NY], Y[NY * NY], lam[NY] = {2.0, -0.7, 1.0};
+  tu_rand_orth(NY, Q);
+  tu_qdq(NY, Q, lam, Y);
+  dln_loss *loss = tu_fact_loss(NY, NY, Y);
+  double Yt[NY * NY], smin, ls;
+  assert_int_equal(dln_theory_psd_projection(loss, Yt, &smin, &ls), DLN_OK);
+  /* Moreau: Ỹ ⪰ 0, Ỹ − Y ⪰ 0, ⟨Ỹ, Ỹ − Y⟩ = 0 */
+  double A[NY * NY], ev[NY], ip = 0, nd = 0;
+  for (int i = 0; i < NY * NY; ++i) ip += Yt[i] * (Yt[i] - Y[i]), nd += (Yt[i] - Y[i]) * (Yt[i] - Y[i]);
+  memcpy(A, Yt, sizeof A);
+  tu_syev(NY, A, ev, 0);
+  assert_true(ev[0] >= -1e-14);
+  for (int i = 0; i < NY * NY; ++i) A[i] = Yt[i] - Y[i];
+  tu_syev(NY, A, ev, 0);
+  assert_true(ev[0] >= -1e-14);
+  assert_true(fabs(ip) <= 1e-14);
+  assert_true(fabs(smin - 0.7) <= 1e-14 && fabs(ls - 0.5 * nd) <= 1e-14 && fabs(ls - 0.245) <= 1e-14);
+
+  /* the exact solution (001 eq. 8) as the trajectory; tied net for the hypotheses */
+  int widths[3] = {NY, 4, NY};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, widths, 1), DLN_OK);
+  double *th = tu_dalloc(net->nparams), X0[NY * NY], X[NY * NY];
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) { /* a definite Y: rate 8 σ_min */
+      lam[1] = 0.7;
+      tu_qdq(NY, Q, lam, Y);
+      dln_loss_free(loss);
+      loss = tu_fact_loss(NY, NY, Y);
+    }
+    tu_fill_gauss(net->nparams, th, 0.3);
+    assert_int_equal(dln_net_product(net, th, X0), DLN_OK);
+    /* L(t) = ½‖Y − X(t)‖² at t_k = 0.03 k (e = 0) and at t_k/2 (e = 1: half the rate) */
+    double t[301], L[2][301], Xs[NY * NY];
+    memcpy(X, X0, sizeof X);
+    memcpy(Xs, X0, sizeof Xs);
+    for (int k = 0; k < 301; ++k) {
+      t[k] = 0.03 * k;
+      if (k > 0) {
+        rk4_riccati(Y, X, 0.03, 30);
+        rk4_riccati(Y, Xs, 0.015, 15);
+      }
+      double s0 = 0, s1 = 0;
+      for (int i = 0; i < NY * NY; ++i) s0 += (Y[i] - X[i]) * (Y[i] - X[i]), s1 += (Y[i] - Xs[i]) * (Y[i] - Xs[i]);
+      L[0][k] = 0.5 * s0, L[1][k] = 0.5 * s1;
+    }
+    for (int e = 0; e < 2; ++e) {
+      dln_curve cv;
+      dln_curve_arrays(&cv, 301, t, L[e]);
+      dln_verdict v;
+      assert_int_equal(dln_bound_psd_projection(net, loss, th, &cv, 1e-9, 1e-4, 1e-12, 0.05, &v), DLN_OK);
+      print_message("001 Prop. 2 (%s Y, %s): %s\n", pass ? "definite" : "indefinite", e ? "X(t/2)" : "X(t)", v.message);
+      assert_true(v.applicable);
+      assert_true(fabs(v.bound - (pass ? 8 : 4) * 0.7) <= 1e-12);
+      assert_int_equal(v.holds, !e);
+    }
+  }
+  /* refusals: X0 = 0 (bracket singular), singular Y, untied, non-symmetric Y */
+  double t3[3] = {0, 1, 2}, l3[3] = {1, 0.5, 0.25};
+  dln_curve c3;
+  dln_curve_arrays(&c3, 3, t3, l3);
+  dln_verdict v;
+  memset(th, 0, net->nparams * sizeof *th);
+  tu_expect_na(dln_bound_psd_projection(net, loss, th, &c3, 1e-10, 1, 0, 0.05, &v), "nonsingular");
+  tu_fill_gauss(net->nparams, th, 0.3);
+  lam[1] = 0;
+  tu_qdq(NY, Q, lam, Y);
+  dln_loss_free(loss);
+  loss = tu_fact_loss(NY, NY, Y);
+  tu_expect_na(dln_bound_psd_projection(net, loss, th, &c3, 1e-10, 1, 1e-10, 0.05, &v), "Y nonsingular");
+  Y[1] += 0.1;
+  dln_loss_free(loss);
+  loss = tu_fact_loss(NY, NY, Y);
+  tu_expect_na(dln_bound_psd_projection(net, loss, th, &c3, 1e-10, 1, 0, 0.05, &v), "symmetric Y");
+  dln_net_free(net);
+  assert_int_equal(dln_net_alloc(&net, 2, widths, 0), DLN_OK);
+  tu_expect_na(dln_bound_psd_projection(net, loss, th, &c3, 1e-10, 1, 0, 0.05, &v), "tied");
+  dln_net_free(net);
+  dln_loss_free(loss);
+  free(th);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_minnorm_constants),
+      cmocka_unit_test(test_minnorm_bound),
+      cmocka_unit_test(test_lemma1),
+      cmocka_unit_test(test_psd_projection),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
