@@ -624,6 +624,33 @@ static void test_theory(void **state) {
   ST(dln_bound_gd_remark2(w.net, w.loss, w.theta, 0.1, NULL, 0, &vd));
   ST(dln_bound_gd_remark2(w.net, w.loss, w.theta, 0.1, &c, 0, NULL));
   ST(dln_bound_component_rates(NULL, NULL, 0, 1, 0, &v1, &v2, &vd));
+  /* 003 §3 (minnorm.c), 001 Prop. 2 (psd_rate.c) */
+  dln_minnorm mnb;
+  memset(&mnb, 0, sizeof mnb);
+  ST(dln_theory_minnorm_setup(NULL, w.loss, w.theta, &mnb));
+  ST(dln_theory_minnorm_setup(w.net, NULL, w.theta, &mnb));
+  ST(dln_theory_minnorm_setup(w.net, w.loss, NULL, &mnb));
+  ST(dln_theory_minnorm_setup(w.net, w.loss, w.theta, NULL));
+  NANV(dln_theory_minnorm_bound_at(NULL, 1.0));
+  ST(dln_theory_minnorm_split(NULL, b, &v1, &v2));
+  ST(dln_theory_minnorm_split(w.loss, NULL, &v1, &v2));
+  ST(dln_theory_003_lemma1(0, 8, 4, 100, 0.5, 0.1, &v1, NULL, NULL));
+  ST(dln_theory_003_lemma1(2, 8, 4, 100, 0.5, 0.0, &v1, NULL, NULL));
+  ST(dln_theory_003_eq20(NULL, 0.5, 0.1, &v1));
+  ST(dln_theory_003_eq20(&mnb, 0.5, 0.1, NULL));
+  ST(dln_bound_minnorm(NULL, w.loss, w.theta, w.theta, 1.0, NULL, 0, &vd));
+  ST(dln_bound_minnorm(w.net, NULL, w.theta, w.theta, 1.0, NULL, 0, &vd));
+  ST(dln_bound_minnorm(w.net, w.loss, NULL, w.theta, 1.0, NULL, 0, &vd));
+  ST(dln_bound_minnorm(w.net, w.loss, w.theta, NULL, 1.0, NULL, 0, &vd));
+  ST(dln_bound_minnorm(w.net, w.loss, w.theta, w.theta, 1.0, NULL, 0, NULL));
+  ST(dln_bound_minnorm(w.net, w.loss, w.theta, w.theta, -1.0, NULL, 0, &vd));
+  ST(dln_theory_psd_projection(NULL, NULL, &v1, &v2));
+  memset(&c, 0, sizeof c);
+  ST(dln_bound_psd_projection(NULL, w.loss, w.theta, &c, 0, 1, 0, 0.05, &vd));
+  ST(dln_bound_psd_projection(w.net, NULL, w.theta, &c, 0, 1, 0, 0.05, &vd));
+  ST(dln_bound_psd_projection(w.net, w.loss, NULL, &c, 0, 1, 0, 0.05, &vd));
+  ST(dln_bound_psd_projection(w.net, w.loss, w.theta, NULL, 0, 1, 0, 0.05, &vd));
+  ST(dln_bound_psd_projection(w.net, w.loss, w.theta, &c, 0, 1, 0, 0.05, NULL));
 
   /* bias.h */
   double s[3] = {3, 2, 1};

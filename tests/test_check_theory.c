@@ -1,0 +1,179 @@
+/* `dln check` rows of src/run/check_theory.c (docs/check.md), on real runs of the CLI:
+ *   - "distance to the min-norm solution" (003 Thm 2 core): holds on a regression run from
+ *     the invariant set (init orthogonal_minnorm, where the bound is nearly tight) and on a
+ *     wide width_scaled run; W2_final + 0.05 in one entry makes it VIOLATED (and the folder
+ *     INCONSISTENT, exit 5);
+ *   - "width bound (probability 1 - delta)" (003 Lemma 1, eq. 20): never VIOLATED, holds on
+ *     the wide run, not applicable for other inits;
+ *   - "tied flow to the PSD projection" (001 Prop. 2): holds on a tied run with an
+ *     indefinite Y; the trajectory's t column doubled (half the rate) is VIOLATED; a
+ *     singular Y is not applicable. */
+#define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
+#include <ftw.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "testutil.h"
+
+#include "dln/check.h"
+#include "dln/error.h"
+#include "dln/io.h"
+#include "dln/mat.h"
+
+static char dir[64];
+
+static const char *tpath(const char *name) { return tu_path(dir, name); }
+
+static int check_spec(const char *name, const char *spec) {
+  char f[96];
+  snprintf(f, sizeof f, "%s.json", name);
+  tu_write_text(tpath(f), spec);
+  return tu_wait(tu_spawn(DLN_CLI, (const char *const[]){"check", f, "--quiet", NULL}, dir));
+}
+
+/* verdict and message of `result` in dir/run/check.json (strings owned by *root). */
+static const char *verdict(const char *run, const char *result, json_t **root, const char **msg) {
+  char p[600];
+  snprintf(p, sizeof p, "%s/%s/check.json", dir, run);
+  json_error_t err;
+  *root = json_load_file(p, 0, &err);
+  assert_non_null(*root);
+  json_t *arr = json_object_get(*root, "results"), *e;
+  size_t i;
+  json_array_foreach(arr, i, e) {
+    if (strcmp(json_string_value(json_object_get(e, "result")), result) == 0) {
+      *msg = json_string_value(json_object_get(e, "message"));
+      print_message("%s / %s: %s\n", run, result, *msg);
+      return json_string_value(json_object_get(e, "verdict"));
+    }
+  }
+  fail_msg("%s: no result '%s'", p, result);
+  return NULL;
+}
+
+static void expect_verdict(const char *run, const char *result, const char *want, const char *fragment) {
+  json_t *root;
+  const char *msg, *v = verdict(run, result, &root, &msg);
+  assert_string_equal(v, want);
+  if (fragment) assert_non_null(strstr(msg, fragment));
+  json_decref(root);
+}
+
+static void expect_not_violated(const char *run, const char *result) {
+  json_t *root;
+  const char *msg, *v = verdict(run, result, &root, &msg);
+  assert_true(strcmp(v, "VIOLATED") != 0);
+  json_decref(root);
+}
+
+static const char *orth_spec =
+    "{\"task\": \"regression\", \"rows\": 2, \"cols\": 8, \"n_samples\": 4, \"depth\": 2, \"width\": 10,\n"
+    " \"init\": \"orthogonal_minnorm\", \"sigma\": 0.5, \"t_end\": 30, \"observe\": [\"loss\"],\n"
+    " \"plot\": false, \"quiet\": true, \"out\": \"orth\"}\n";
+static const char *wide_spec =
+    "{\"task\": \"regression\", \"rows\": 2, \"cols\": 8, \"n_samples\": 4, \"depth\": 2, \"width\": 200,\n"
+    " \"init\": \"width_scaled\", \"alpha\": 0.5, \"t_end\": 30, \"observe\": [\"loss\"],\n"
+    " \"plot\": false, \"quiet\": true, \"out\": \"wide\"}\n";
+static const char *tied_spec =
+    "{\"task\": \"factorization\", \"target\": \"lowrank\", \"singular_values\": [2.0, 1.0, -0.7],\n"
+    " \"symmetric_target\": true, \"rows\": 3, \"cols\": 3, \"tied\": true, \"widths\": [3, 4, 3],\n"
+    " \"init\": \"gaussian\", \"sigma\": 0.3, \"t_end\": 15, \"samples\": 301, \"observe\": [\"loss\"],\n"
+    " \"plot\": false, \"quiet\": true, \"out\": \"tied\"}\n";
+static const char *tied_singular_spec =
+    "{\"task\": \"factorization\", \"target\": \"lowrank\", \"singular_values\": [2.0, 1.0, 0.0],\n"
+    " \"symmetric_target\": true, \"rows\": 3, \"cols\": 3, \"tied\": true, \"widths\": [3, 4, 3],\n"
+    " \"init\": \"gaussian\", \"sigma\": 0.3, \"t_end\": 5, \"observe\": [\"loss\"],\n"
+    " \"plot\": false, \"quiet\": true, \"out\": \"tsing\"}\n";
+
+static void test_minnorm_rows(void **state) {
+  (void)state;
+  assert_int_equal(check_spec("orth", orth_spec), 0);
+  expect_verdict("orth", "distance to the min-norm solution", "holds", NULL);
+  expect_verdict("orth", "width bound (probability 1 - delta)", "not applicable", "width_scaled");
+  expect_verdict("orth", "tied flow to the PSD projection", "not applicable", "tied");
+  assert_int_equal(check_spec("wide", wide_spec), 0);
+  expect_verdict("wide", "distance to the min-norm solution", "holds", NULL);
+  expect_not_violated("wide", "width bound (probability 1 - delta)");
+
+  /* W2_final + 0.05 in one entry (beyond the allowance tol (|Theta_hat| + |E(0)|/sqrt(lambda_r)) ~ 1e-3) */
+  dln_mat *w2 = NULL;
+  assert_int_equal(dln_npy_read(tpath("orth/W2_final.npy"), &w2), DLN_OK);
+  w2->data[0] += 0.05;
+  assert_int_equal(dln_npy_write(tpath("orth/W2_final.npy"), w2->rows, w2->cols, w2->data, 0), DLN_OK);
+  dln_mat_free(w2);
+  int rc = tu_wait(tu_spawn(DLN_CLI, (const char *const[]){"check", "orth", "--quiet", NULL}, dir));
+  assert_int_equal(rc, DLN_CHECK_EXIT_INCONSISTENT);
+  expect_verdict("orth", "distance to the min-norm solution", "VIOLATED", "VIOLATED");
+}
+
+/* dir/run/trajectory.csv with the t column (the first) doubled; the manifest removed. */
+static void stretch_time(const char *run) {
+  char p[600];
+  snprintf(p, sizeof p, "%s/%s/manifest.json", dir, run);
+  remove(p);
+  snprintf(p, sizeof p, "%s/%s/trajectory.csv", dir, run);
+  char *text = tu_slurp(p);
+  assert_non_null(text);
+  FILE *fp = fopen(p, "w");
+  assert_non_null(fp);
+  int line = 0;
+  for (char *save = NULL, *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save), ++line) {
+    if (line == 0) {
+      fprintf(fp, "%s\n", ln);
+      continue;
+    }
+    char *rest = strchr(ln, ',');
+    assert_non_null(rest);
+    fprintf(fp, "%.17g%s\n", 2 * strtod(ln, NULL), rest);
+  }
+  fclose(fp);
+  free(text);
+}
+
+static void test_psd_rows(void **state) {
+  (void)state;
+  assert_int_equal(check_spec("tied", tied_spec), 0);
+  expect_verdict("tied", "tied flow to the PSD projection", "holds", "4 sigma_min");
+  expect_verdict("tied", "distance to the min-norm solution", "not applicable", "untied");
+  stretch_time("tied");
+  int rc = tu_wait(tu_spawn(DLN_CLI, (const char *const[]){"check", "tied", "--quiet", NULL}, dir));
+  assert_true(rc == DLN_CHECK_EXIT_INCONSISTENT || rc == DLN_CHECK_EXIT_VIOLATED);
+  expect_verdict("tied", "tied flow to the PSD projection", "VIOLATED", "VIOLATED");
+  assert_int_equal(check_spec("tsing", tied_singular_spec), 0);
+  expect_verdict("tsing", "tied flow to the PSD projection", "not applicable", "Y nonsingular");
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(p);
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/dln-chkthy-XXXXXX");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_minnorm_rows),
+      cmocka_unit_test(test_psd_rows),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
