@@ -651,6 +651,18 @@ static void test_theory(void **state) {
   ST(dln_bound_psd_projection(w.net, w.loss, NULL, &c, 0, 1, 0, 0.05, &vd));
   ST(dln_bound_psd_projection(w.net, w.loss, w.theta, NULL, 0, 1, 0, 0.05, &vd));
   ST(dln_bound_psd_projection(w.net, w.loss, w.theta, &c, 0, 1, 0, 0.05, NULL));
+  /* 002 Ex. 2, Prop. 5 / Ex. 4 (e2e_extra.c) */
+  ST(dln_theory_sym_e2e(NULL, b, b));
+  ST(dln_theory_sym_e2e(w.loss, NULL, b));
+  ST(dln_theory_sym_e2e(w.loss, b, NULL));
+  ST(dln_theory_prop5_instance(NULL, &v1, &v2, &v1));
+  if (!isnan(dln_theory_prop5_bound(1, 1, -1, 0.1))) bad(__LINE__, "dln_theory_prop5_bound(h < 0)", "not NAN");
+  ST(dln_bound_norm_divergence(NULL, w.loss, w.theta, 0, NULL, NULL, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, NULL, w.theta, 0, NULL, NULL, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, w.loss, NULL, 0, NULL, NULL, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, w.loss, w.theta, 2, NULL, b, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, w.loss, w.theta, 2, b, NULL, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, w.loss, w.theta, 0, NULL, NULL, 0, NULL));
 
   /* bias.h */
   double s[3] = {3, 2, 1};

@@ -7,7 +7,11 @@
  *     the wide run, not applicable for other inits;
  *   - "tied flow to the PSD projection" (001 Prop. 2): holds on a tied run with an
  *     indefinite Y; the trajectory's t column doubled (half the rate) is VIOLATED; a
- *     singular Y is not applicable. */
+ *     singular Y is not applicable;
+ *   - "tied end-to-end dynamics" (002 Ex. 2) holds on the tied run;
+ *   - "norm divergence" (002 Prop. 5 / Ex. 4): holds on the 2 x 2 completion instance with
+ *     det W(0) > 0 and, with b_2 = -1, det W(0) < 0 (source "002 Ex. 4"); not applicable
+ *     when det W(0) has the minimizers' sign; the sv_1 column halved is VIOLATED. */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
 #include <ftw.h>
 #include <math.h>
@@ -144,6 +148,7 @@ static void test_psd_rows(void **state) {
   (void)state;
   assert_int_equal(check_spec("tied", tied_spec), 0);
   expect_verdict("tied", "tied flow to the PSD projection", "holds", "4 sigma_min");
+  expect_verdict("tied", "tied end-to-end dynamics", "holds", NULL);
   expect_verdict("tied", "distance to the min-norm solution", "not applicable", "untied");
   stretch_time("tied");
   int rc = tu_wait(tu_spawn(DLN_CLI, (const char *const[]){"check", "tied", "--quiet", NULL}, dir));
@@ -151,6 +156,78 @@ static void test_psd_rows(void **state) {
   expect_verdict("tied", "tied flow to the PSD projection", "VIOLATED", "VIOLATED");
   assert_int_equal(check_spec("tsing", tied_singular_spec), 0);
   expect_verdict("tsing", "tied flow to the PSD projection", "not applicable", "Y nonsingular");
+}
+
+/* 002 eq. 15 as completion entries (0-based row, col, value); b_2 = -1 for Ex. 4 */
+static const char *prop5_spec =
+    "{\"task\": \"completion\", \"entries_file\": \"%s\", \"rows\": 2, \"cols\": 2, \"widths\": [2, 2, 2],\n"
+    " \"init\": \"balanced\", \"sigma\": 0.5, \"seed\": %d, \"t_end\": 300, \"observe\": [\"loss\", \"sv\"],\n"
+    " \"plot\": false, \"quiet\": true, \"out\": \"%s\"}\n";
+
+static void prop5_run(const char *name, const char *entries, int seed) {
+  char spec[600];
+  snprintf(spec, sizeof spec, prop5_spec, entries, seed, name);
+  assert_int_equal(check_spec(name, spec), 0);
+}
+
+/* dir/run/trajectory.csv with column col multiplied by f on rows with t > 0; manifest removed. */
+static void scale_column(const char *run, const char *col, double f) {
+  char p[600];
+  snprintf(p, sizeof p, "%s/%s/manifest.json", dir, run);
+  remove(p);
+  snprintf(p, sizeof p, "%s/%s/trajectory.csv", dir, run);
+  char *text = tu_slurp(p);
+  assert_non_null(text);
+  FILE *fp = fopen(p, "w");
+  assert_non_null(fp);
+  int line = 0, target = -1;
+  for (char *save = NULL, *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save), ++line) {
+    char *f2 = NULL;
+    int k = 0;
+    for (char *tok = strtok_r(ln, ",", &f2); tok; tok = strtok_r(NULL, ",", &f2), ++k) {
+      if (line == 0) {
+        if (strcmp(tok, col) == 0) target = k;
+        fprintf(fp, "%s%s", k ? "," : "", tok);
+      } else {
+        double x = strtod(tok, NULL);
+        if (k == target && line > 1) x *= f;
+        fprintf(fp, "%s%.17g", k ? "," : "", x);
+      }
+    }
+    fputc('\n', fp);
+  }
+  assert_true(target >= 0);
+  fclose(fp);
+  free(text);
+}
+
+static void test_prop5_rows(void **state) {
+  (void)state;
+  tu_write_text(tpath("ent_pos.csv"), "0,1,1\n1,0,1\n1,1,0\n");
+  tu_write_text(tpath("ent_neg.csv"), "0,1,1\n1,0,-1\n1,1,0\n");
+  prop5_run("pos", "ent_pos.csv", 1); /* det W(0) > 0 */
+  expect_verdict("pos", "norm divergence", "holds", NULL);
+  prop5_run("neg", "ent_neg.csv", 2); /* det W(0) < 0 */
+  expect_verdict("neg", "norm divergence", "holds", NULL);
+  json_t *root;
+  const char *msg;
+  verdict("neg", "norm divergence", &root, &msg);
+  json_t *arr = json_object_get(root, "results"), *e;
+  size_t i;
+  int seen = 0;
+  json_array_foreach(arr, i, e) {
+    if (strcmp(json_string_value(json_object_get(e, "result")), "norm divergence") == 0)
+      seen = strcmp(json_string_value(json_object_get(e, "source")), "002 Ex. 4") == 0;
+  }
+  json_decref(root);
+  assert_true(seen);
+  prop5_run("negpos", "ent_neg.csv", 1); /* det W(0) > 0 on Ex. 4's instance */
+  expect_verdict("negpos", "norm divergence", "not applicable", "sign det W(0)");
+  /* the recorded spectral norm halved: below the bound */
+  scale_column("pos", "sv_1", 0.5);
+  int rc = tu_wait(tu_spawn(DLN_CLI, (const char *const[]){"check", "pos", "--quiet", NULL}, dir));
+  assert_true(rc == DLN_CHECK_EXIT_VIOLATED || rc == DLN_CHECK_EXIT_INCONSISTENT);
+  expect_verdict("pos", "norm divergence", "VIOLATED", "VIOLATED");
 }
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -174,6 +251,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_minnorm_rows),
       cmocka_unit_test(test_psd_rows),
+      cmocka_unit_test(test_prop5_rows),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,7 +10,11 @@
  *     Ỹ − Y ⪰ 0, ⟨Ỹ, Ỹ − Y⟩ = 0); the rate verdict on the flow Ẋ = 2(Y − X)X + 2X(Y − X)
  *     (001 eq. 5, integrated here by RK4) holds for an indefinite and a definite Y, and
  *     the time-stretched curve X(t/2) (half the rate) is VIOLATED; singular Y, X0 = 0 (the bracket
- *     I + Ŷ^{-1}(X0 − Ỹ) singular), an untied net and a non-symmetric Y are refused. */
+ *     I + Ŷ^{-1}(X0 − Ỹ) singular), an untied net and a non-symmetric Y are refused;
+ *   002 Ex. 2: Ẇ_s from W_s alone against a finite difference of U U^T along the tied flow
+ *     (and a wrong formula is far from it); 002 Prop. 5 / Ex. 4: the instance recognized
+ *     from completion and sensing losses, the printed bound (1 − √(6ℓ))²/√(6ℓ), holds /
+ *     VIOLATED / refused on constructed balanced states. */
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
@@ -357,8 +361,104 @@ static void test_psd_projection(void **state) {
   free(th);
 }
 
+/* ------------------------------------------------------------------ 002 Ex. 2, Prop. 5 / Ex. 4 */
+
+/* Ẇ_s from 002 Ex. 2 vs a second-order one-sided difference of U U^T along the tied flow
+ * (integrated by the library at rtol 1e-13): 2 D(h) − D(2h), D(h) = (W_s(h) − W_s(0))/h. */
+static void test_sym_e2e(void **state) {
+  (void)state;
+  tu_seed(35);
+  enum { d = 3, k = 4 };
+  double Y[d * d], Ws[d * d], P[d * d], W1[d * d], W2[d * d], Dm[d * d];
+  tu_fill_gauss(d * d, Y, 1.0); /* not symmetric: G + G^T matters */
+  dln_loss *loss = tu_fact_loss(d, d, Y);
+  int widths[3] = {d, k, d};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, widths, 1), DLN_OK);
+  double *th = tu_dalloc(net->nparams), *t1 = tu_dalloc(net->nparams), h = 1e-5;
+  tu_fill_gauss(net->nparams, th, 0.5);
+  assert_int_equal(dln_net_product(net, th, Ws), DLN_OK);
+  assert_int_equal(dln_theory_sym_e2e(loss, Ws, P), DLN_OK);
+  memcpy(t1, th, net->nparams * sizeof *t1);
+  tu_flow(net, loss, t1, h, 1e-13, 1e-15);
+  assert_int_equal(dln_net_product(net, t1, W1), DLN_OK);
+  tu_flow(net, loss, t1, h, 1e-13, 1e-15);
+  assert_int_equal(dln_net_product(net, t1, W2), DLN_OK);
+  for (int i = 0; i < d * d; ++i) Dm[i] = 2 * (W1[i] - Ws[i]) / h - (W2[i] - Ws[i]) / (2 * h);
+  double err = tu_diffnorm(d * d, Dm, P), sc = tu_fro(d * d, P);
+  print_message("002 Ex. 2: |dWs/dt (formula) - finite difference| = %.3g of %.3g\n", err, sc);
+  assert_true(err <= 1e-6 * sc);
+  /* a wrong formula (G instead of G + G^T) is far off: the check can fail */
+  double G[d * d], v, Pw[d * d];
+  assert_int_equal(dln_loss_eval(loss, Ws, &v, G), DLN_OK);
+  tu_mm(0, 0, d, d, d, G, Ws, Pw);
+  for (int i = 0; i < d * d; ++i) Pw[i] = -2 * Pw[i];
+  assert_true(tu_diffnorm(d * d, Dm, Pw) > 1e-2 * sc);
+  dln_loss *rect = tu_fact_loss(2, 3, (double[]){1, 2, 3, 4, 5, 6});
+  tu_expect_na(dln_theory_sym_e2e(rect, Ws, P), "square");
+  dln_loss_free(rect);
+  free(th), free(t1);
+  dln_net_free(net);
+  dln_loss_free(loss);
+}
+
+static void test_prop5(void **state) {
+  (void)state;
+  /* 002 eq. 15: completion of entries (1,2), (2,1), (2,2) with values 1, 1, 0; l = 1/6 [...] */
+  int r[3] = {0, 1, 1}, cidx[3] = {1, 0, 1};
+  double vals[3] = {1, 1, 0}, b1, b2, h;
+  dln_loss *loss = NULL;
+  assert_int_equal(dln_loss_completion_alloc(&loss, 2, 2, 3, r, cidx, vals), DLN_OK);
+  assert_int_equal(dln_theory_prop5_instance(loss, &b1, &b2, &h), DLN_OK);
+  assert_true(fabs(b1 - 1) <= 1e-15 && fabs(b2 - 1) <= 1e-15 && fabs(h - 1.0 / 3) <= 1e-15);
+  /* the same as sensing with A_i = e1e2^T, e2e1^T, e2e2^T (vec column-major) */
+  double A[12] = {0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1};
+  dln_loss *sens = NULL;
+  assert_int_equal(dln_loss_sensing_alloc(&sens, 2, 2, 3, A, vals), DLN_OK);
+  assert_int_equal(dln_theory_prop5_instance(sens, &b1, &b2, &h), DLN_OK);
+  assert_true(fabs(b1 - 1) <= 1e-14 && fabs(b2 - 1) <= 1e-14 && fabs(h - 1.0 / 3) <= 1e-14);
+  dln_loss_free(sens);
+  /* the printed bound (1 − √(6ℓ))²/√(6ℓ) */
+  double ell = 1e-4, e = sqrt(6 * ell);
+  assert_true(fabs(dln_theory_prop5_bound(1, 1, 1.0 / 3, ell) - (1 - e) * (1 - e) / e) <= 1e-13 / e);
+  assert_true(isnan(dln_theory_prop5_bound(1, 1, 1.0 / 3, 0.2))); /* e ≥ 1: no bound */
+  /* balanced depth 2: W_1 = a I, W_2 = a I (det > 0); the states: W = diag(x, ...) with
+   * the loss of the divergent branch */
+  int widths[3] = {2, 2, 2};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, widths, 0), DLN_OK);
+  double th[8] = {0.7, 0, 0, 0.7, 0.7, 0, 0, 0.7}, ls[3] = {1e-2, 1e-4, 1e-6}, nm[3];
+  for (int i = 0; i < 3; ++i) nm[i] = 1.2 * dln_theory_prop5_bound(1, 1, 1.0 / 3, ls[i]);
+  dln_verdict v;
+  assert_int_equal(dln_bound_norm_divergence(net, loss, th, 3, ls, nm, 1e-6, &v), DLN_OK);
+  assert_true(v.applicable && v.holds);
+  assert_string_equal(v.source, "002 Prop. 5");
+  nm[1] *= 0.5; /* a norm below the bound: violated */
+  assert_int_equal(dln_bound_norm_divergence(net, loss, th, 3, ls, nm, 1e-6, &v), DLN_OK);
+  assert_true(v.applicable && !v.holds);
+  /* det W(0) < 0 with b1 b2 > 0: refused; Ex. 4's instance (b2 = −1) accepts it */
+  th[3] = -0.7;
+  tu_expect_na(dln_bound_norm_divergence(net, loss, th, 3, ls, nm, 1e-6, &v), "sign det W(0)");
+  dln_loss_free(loss);
+  vals[1] = -1;
+  assert_int_equal(dln_loss_completion_alloc(&loss, 2, 2, 3, r, cidx, vals), DLN_OK);
+  nm[1] *= 2;
+  assert_int_equal(dln_bound_norm_divergence(net, loss, th, 3, ls, nm, 1e-6, &v), DLN_OK);
+  assert_true(v.applicable && v.holds);
+  assert_string_equal(v.source, "002 Ex. 4");
+  dln_loss_free(loss);
+  /* not the instance: an observed (1,1) entry */
+  r[0] = 0, cidx[0] = 0;
+  assert_int_equal(dln_loss_completion_alloc(&loss, 2, 2, 3, r, cidx, vals), DLN_OK);
+  tu_expect_na(dln_theory_prop5_instance(loss, NULL, NULL, NULL), "instance");
+  dln_loss_free(loss);
+  dln_net_free(net);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sym_e2e),
+      cmocka_unit_test(test_prop5),
       cmocka_unit_test(test_minnorm_constants),
       cmocka_unit_test(test_minnorm_bound),
       cmocka_unit_test(test_lemma1),

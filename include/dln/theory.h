@@ -281,6 +281,29 @@ int dln_theory_psd_projection(const dln_loss *loss, double *Ytilde, double *sigm
 int dln_bound_psd_projection(dln_net *net, dln_loss *loss, const double *theta0, const dln_curve *traj, double lo,
                              double hi, double acc, double tol, dln_verdict *v);
 
+/* ------------------------------------------------- 002 Ex. 2, Prop. 5 / Ex. 4 (e2e_extra.c) */
+
+/* 002 Exercise 2: the end-to-end dynamics of the symmetric network W_s = W W^T under gradient
+ * flow on ℓ(W W^T): Ẇ_s = −(G + G^T) W_s − W_s (G + G^T), G = ∇ℓ(W_s) — from W_s alone.
+ * Square loss (d x d); Wsdot d x d. Allocates (G). */
+int dln_theory_sym_e2e(dln_loss *loss, const double *Ws, double *Wsdot);
+/* Recognizes 002 Prop. 5's 2 x 2 sensing instance by probing the (quadratic) loss:
+ * ℓ(W) = ½h[(w_12 − b_1)² + (w_21 − b_2)² + w_22²] with b_1 b_2 ≠ 0 (002 eq. 15: h = 1/3,
+ * b = (1, 1); any normalization h > 0). Else DLN_ENOTAPPLICABLE. Outputs may be NULL. */
+int dln_theory_prop5_instance(dln_loss *loss, double *b1, double *b2, double *h);
+/* 002 Prop. 5 proof (eq. 16–17), generalized: with e = √(2ℓ/h) < min(|b_1|, |b_2|) and sign
+ * det W = sign(b_1 b_2), |w_11| ≥ (|b_1| − e)(|b_2| − e)/e. NAN when e is not below
+ * min(|b_1|, |b_2|) or ℓ = 0 or an argument is invalid. */
+double dln_theory_prop5_bound(double b1, double b2, double h, double ell);
+/* 002 Prop. 5 (b_1 b_2 > 0, det W(0) > 0) or Exercise 4 (b_1 b_2 < 0, det W(0) < 0): at n
+ * states with loss ell[i] and a norm norm[i] ≥ |w_11| (spectral or Frobenius norm of W),
+ * holds when every state with a defined bound has norm ≥ bound (1 − tol) − tol. Not
+ * applicable: not the instance, tied net, sign det W(0) ≠ sign(b_1 b_2) (|det| ≤ 1e3 ε ‖W‖²),
+ * no state with a defined bound. The constant sign of det W (002 Lemma 2) needs a balanced
+ * network: callers check that. */
+int dln_bound_norm_divergence(dln_net *net, dln_loss *loss, const double *theta0, size_t n, const double *ell,
+                              const double *norm, double tol, dln_verdict *v);
+
 #ifdef __cplusplus
 }
 #endif

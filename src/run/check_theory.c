@@ -2,10 +2,13 @@
  *   003 Thm 2 (eq. 16 + eq. 10): distance of the end point to the min-norm solution;
  *   003 Lemma 1 eq. 17–19 and Thm 2 eq. 20 for a width_scaled init (probabilistic: a
  *     failure means h ≤ h_0 or the δ-event, never a violation);
- *   001 Prop. 2 eq. 10: the tied flow's rate to the PSD projection of Y. */
+ *   001 Prop. 2 eq. 10: the tied flow's rate to the PSD projection of Y;
+ *   002 Ex. 2: the tied network's end-to-end dynamics at the recorded states;
+ *   002 Prop. 5 / Ex. 4: ‖W‖ diverges as ℓ → 0 on the 2 x 2 sensing instance. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dln/error.h"
@@ -99,8 +102,76 @@ static void check_psd_projection(ctx *c) {
   dln_chk_add_verdict(c->rep, st, &v, R, S, loose);
 }
 
+/* 002 Ex. 2 at θ: Ẇ_s from W_s alone vs U̇U^T + UU̇^T with U̇ = −∇_U φ (the run's gradient).
+ * Relative deviation, or −1 on failure. */
+static double sym_e2e_dev(ctx *c, const double *th) {
+  dln_net *net = c->p->net;
+  int d = dln_net_rows(net), k = net->widths[1];
+  size_t dd = (size_t)d * d;
+  double *g = calloc(net->nparams, sizeof *g), *Ws = calloc(dd, sizeof *Ws), *P = calloc(dd, sizeof *P), dev = -1;
+  if (g && Ws && P && !dln_net_grad(net, c->p->loss, th, NULL, g, Ws) && !dln_theory_sym_e2e(c->p->loss, Ws, P)) {
+    const double *U = dln_net_layer_const(net, th, 1), *gU = dln_net_layer_const(net, g, 1); /* tied: U (d x k) */
+    double num = 0, den = 0;
+    for (int j = 0; j < d; ++j)
+      for (int i = 0; i < d; ++i) {
+        double m = 0; /* (U̇U^T + UU̇^T)_ij, U̇ = −g */
+        for (int l = 0; l < k; ++l) m -= gU[i + (size_t)l * d] * U[j + (size_t)l * d] + U[i + (size_t)l * d] * gU[j + (size_t)l * d];
+        num += (P[i + (size_t)j * d] - m) * (P[i + (size_t)j * d] - m), den += m * m;
+      }
+    /* relative to the size of the two products before they cancel (‖G + G^T‖‖W_s‖, G = ∇ℓ):
+     * at a converged end point Ẇ_s itself is at round-off */
+    double val, gs = 0;
+    if (!dln_loss_eval(c->p->loss, Ws, &val, P))
+      for (int j = 0; j < d; ++j)
+        for (int i = 0; i < d; ++i) gs += (P[i + (size_t)j * d] + P[j + (size_t)i * d]) * (P[i + (size_t)j * d] + P[j + (size_t)i * d]);
+    dev = sqrt(num) / fmax(fmax(sqrt(den), 2 * sqrt(gs) * dln_norm2(dd, Ws)), DBL_MIN);
+  }
+  free(g), free(Ws), free(P);
+  return dev;
+}
+
+static void check_sym_e2e(ctx *c) {
+  static const char *R = "tied end-to-end dynamics", *S = "002 Ex. 2";
+  if (!c->p->net->tied || c->p->e2e) { dln_chk_add_na(c->rep, R, S, "tied network W = U U^T, layer-wise fails (%s)", c->p->e2e ? "end-to-end run" : "untied"); return; }
+  const double *th[2] = {c->theta0, c->thetaf};
+  double worst = 0;
+  int n = 0;
+  for (int i = 0; i < 2; ++i) {
+    if (!th[i]) continue;
+    double dv = sym_e2e_dev(c, th[i]);
+    if (dv < 0) { dln_chk_add_na(c->rep, R, S, "%s", dln_last_error()); return; }
+    worst = fmax(worst, dv), ++n;
+  }
+  char hyp[128];
+  snprintf(hyp, sizeof hyp, "tied, square W; %d recorded states (t = 0%s)", n, c->thetaf ? " and the end" : "");
+  dln_chk_add_dev(c->rep, R, S, hyp, c->tol, worst, "max |dWs/dt (Ex. 2, from Ws) - (dU U^T + U dU^T)| / max(|...|, 2 |G + G^T| |Ws|)");
+}
+
+/* 002 Prop. 5 / Ex. 4 along the trajectory (loss, sv_1 ≥ |w_11|) and at the end (‖W‖_F). */
+static void check_norm_divergence(ctx *c) {
+  static const char *R = "norm divergence", *S = "002 Prop. 5 / Ex. 4";
+  dln_net *net = c->p->net;
+  if (!c->flow) { dln_chk_add_na(c->rep, R, S, "layer-wise gradient flow fails (method %s)", c->spec->method); return; }
+  if (net->tied || net->depth < 2) { dln_chk_add_na(c->rep, R, S, "untied depth >= 2 fails (depth %d%s)", net->depth, net->tied ? ", tied" : ""); return; }
+  if (dln_theory_prop5_instance(c->p->loss, NULL, NULL, NULL)) { dln_chk_add_na(c->rep, R, S, "%s", dln_last_error()); return; }
+  double th2 = dln_norm2(net->nparams, c->theta0), ub = dln_net_unbalancedness(net, c->theta0) / fmax(DBL_MIN, th2 * th2);
+  if (!(ub <= CHECK_BALANCED)) { dln_chk_add_na(c->rep, R, S, "002 Lemma 2: balanced fails (max_j |C_j|/|theta|^2 = %.3g > %g)", ub, CHECK_BALANCED); return; }
+  int cl = dln_table_col(c->tab, "loss"), cs = dln_table_col(c->tab, "sv_1");
+  size_t n = cl >= 0 && cs >= 0 ? c->tab->nrows : 0;
+  double *ell = calloc(n + 1, sizeof *ell), *nrm = calloc(n + 1, sizeof *nrm), W[4];
+  if (!ell || !nrm) { free(ell), free(nrm); dln_chk_add_na(c->rep, R, S, "workspace fails (out of memory)"); return; }
+  for (size_t i = 0; i < n; ++i) ell[i] = c->tab->data[i * (size_t)c->tab->ncols + (size_t)cl], nrm[i] = c->tab->data[i * (size_t)c->tab->ncols + (size_t)cs];
+  if (c->thetaf && !dln_net_grad(net, c->p->loss, c->thetaf, &ell[n], NULL, W)) nrm[n] = dln_norm2(4, W), ++n;
+  dln_verdict v;
+  int st = dln_bound_norm_divergence(net, c->p->loss, c->theta0, n, ell, nrm, c->tol, &v);
+  dln_chk_add_verdict(c->rep, st, &v, R, st == DLN_OK ? v.source : S, 0);
+  free(ell), free(nrm);
+}
+
 void dln_chk_theory_more(ctx *c) {
   check_minnorm(c);
   check_width_bound(c);
   check_psd_projection(c);
+  check_sym_e2e(c);
+  check_norm_divergence(c);
 }
