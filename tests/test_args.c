@@ -663,6 +663,16 @@ static void test_theory(void **state) {
   ST(dln_bound_norm_divergence(w.net, w.loss, w.theta, 2, NULL, b, 0, &vd));
   ST(dln_bound_norm_divergence(w.net, w.loss, w.theta, 2, b, NULL, 0, &vd));
   ST(dln_bound_norm_divergence(w.net, w.loss, w.theta, 0, NULL, NULL, 0, NULL));
+  /* 004 Prop. 5 (stratum_dim.c) */
+  long ldim;
+  ST(dln_theory_stratum_dim(3, 2, 2, 1, NULL, NULL));
+  ST(dln_theory_stratum_dim(3, 2, 2, -1, &ldim, NULL));
+  dln_nullity nlt;
+  ST(dln_hessian_nullity(NULL, w.loss, w.theta, 1e-8, &nlt));
+  ST(dln_hessian_nullity(w.net, NULL, w.theta, 1e-8, &nlt));
+  ST(dln_hessian_nullity(w.net, w.loss, NULL, 1e-8, &nlt));
+  ST(dln_hessian_nullity(w.net, w.loss, w.theta, 1e-8, NULL));
+  ST(dln_hessian_nullity(w.net, w.loss, w.theta, 2.0, &nlt));
 
   /* bias.h */
   double s[3] = {3, 2, 1};

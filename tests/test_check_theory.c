@@ -11,7 +11,10 @@
  *   - "tied end-to-end dynamics" (002 Ex. 2) holds on the tied run;
  *   - "norm divergence" (002 Prop. 5 / Ex. 4): holds on the 2 x 2 completion instance with
  *     det W(0) > 0 and, with b_2 = -1, det W(0) < 0 (source "002 Ex. 4"); not applicable
- *     when det W(0) has the minimizers' sign; the sv_1 column halved is VIOLATED. */
+ *     when det W(0) has the minimizers' sign; the sv_1 column halved is VIOLATED;
+ *   - "stratum dimension = Hessian nullity" (004 Prop. 5) holds at a converged end point
+ *     with d_1 != d_y (nullity 30; eq. 27 as printed would say 18). Every critical point of a
+ *     stratum satisfies it: a tampered end point is off the critical set (not applicable). */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
 #include <ftw.h>
 #include <math.h>
@@ -230,6 +233,18 @@ static void test_prop5_rows(void **state) {
   expect_verdict("pos", "norm divergence", "VIOLATED", "VIOLATED");
 }
 
+/* 004 Prop. 5 at a converged end point (global minimum, d_1 = 6 != d_y = 3). */
+static void test_stratum_row(void **state) {
+  (void)state;
+  static const char *spec =
+      "{\"task\": \"factorization\", \"rows\": 3, \"cols\": 4, \"widths\": [4, 6, 3], \"init\": \"gaussian\",\n"
+      " \"sigma\": 0.3, \"t_end\": 60, \"observe\": [\"loss\"], \"plot\": false, \"quiet\": true, \"out\": \"gmin\"}\n";
+  assert_int_equal(check_spec("gmin", spec), 0);
+  /* r d_1 + (d_1 - r)(|d_0 - d_N| + r) = 18 + 3 * 4 = 30; eq. 27 as printed gives 18 */
+  expect_verdict("gmin", "stratum dimension = Hessian nullity", "holds", "= 30");
+  expect_verdict("orth", "stratum dimension = Hessian nullity", "not applicable", "factorization");
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb, (void)flag, (void)ftw;
   return remove(p);
@@ -252,6 +267,7 @@ int main(void) {
       cmocka_unit_test(test_minnorm_rows),
       cmocka_unit_test(test_psd_rows),
       cmocka_unit_test(test_prop5_rows),
+      cmocka_unit_test(test_stratum_row),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

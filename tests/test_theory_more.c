@@ -14,7 +14,10 @@
  *   002 Ex. 2: Ẇ_s from W_s alone against a finite difference of U U^T along the tied flow
  *     (and a wrong formula is far from it); 002 Prop. 5 / Ex. 4: the instance recognized
  *     from completion and sensing losses, the printed bound (1 − √(6ℓ))²/√(6ℓ), holds /
- *     VIOLATED / refused on constructed balanced states. */
+ *     VIOLATED / refused on constructed balanced states;
+ *   004 Prop. 5: the dense Hessian's nullity at points of a stratum built here (any widths,
+ *     both orientations, saddles and minima) equals r d_1 + (d_1 − r)(|d_0 − d_N| + r); eq. 27
+ *     as printed agrees when d_1 = min(d_0, d_N); a random point has a smaller kernel. */
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
@@ -30,6 +33,7 @@
 
 #include "dln/error.h"
 #include "dln/init.h"
+#include "dln/landscape.h"
 #include "dln/loss.h"
 #include "dln/mat.h"
 #include "dln/net.h"
@@ -455,8 +459,89 @@ static void test_prop5(void **state) {
   dln_net_free(net);
 }
 
+/* ------------------------------------------------------------------ 004 Prop. 5 */
+
+/* A point of the stratum L (mask over the dy = min(d0, dN) components) built here: for
+ * Ȳ = diag(s) (dy x dx), left = U_L [M 0] Q^T (dy x d1), right = Q [M^{-1} C; Z] P^T
+ * (d1 x dx) with C = Σ_L V_L^T P, P the coordinates not in {i ∉ L}, M diagonal, Q a random
+ * rotation, Z random; then W = left·right = Σ_{i∈L} s_i e_i e_i^T and the residual is
+ * orthogonal to both factors. dN > d0: the transposed construction. */
+static void stratum_point(int d0, int d1, int dN, unsigned mask, const double *s, dln_net **net, dln_loss **loss,
+                          double **theta, int *r) {
+  int dy = d0 < dN ? d0 : dN, dx = d0 < dN ? dN : d0, tr = dN > d0;
+  int L[16], nl = 0, P[16], np = 0;
+  for (int i = 0; i < dy; ++i)
+    if (mask >> i & 1u) L[nl++] = i;
+  for (int j = 0; j < dx; ++j)
+    if (j >= dy || (mask >> j & 1u)) P[np++] = j;
+  *r = nl;
+  double *left = tu_dalloc((size_t)dy * d1), *right = tu_dalloc((size_t)d1 * dx), *Q = tu_dalloc((size_t)d1 * d1);
+  double *Al = tu_dalloc((size_t)dy * d1), *Br = tu_dalloc((size_t)d1 * dx), m[16];
+  tu_rand_orth(d1, Q);
+  for (int k = 0; k < nl; ++k) {
+    m[k] = 0.5 + tu_urand();
+    Al[L[k] + (size_t)k * dy] = m[k]; /* U_L [M 0] */
+  }
+  for (int c = 0; c < np; ++c) {
+    int j = P[c];
+    for (int k = 0; k < nl; ++k) Br[k + (size_t)j * d1] = (L[k] == j ? s[j] : 0.0) / m[k]; /* M^{-1} C */
+    for (int k = nl; k < d1; ++k) Br[k + (size_t)j * d1] = tu_grand();                       /* Z */
+  }
+  tu_mm(0, 1, dy, d1, d1, Al, Q, left);  /* left = Al Q^T */
+  tu_mm(0, 0, d1, dx, d1, Q, Br, right); /* right = Q Br */
+  int widths[3] = {d0, d1, dN};
+  assert_int_equal(dln_net_alloc(net, 2, widths, 0), DLN_OK);
+  *theta = tu_dalloc((*net)->nparams);
+  double *W1 = *theta + (*net)->offset[1], *W2 = *theta + (*net)->offset[2], *Y = tu_dalloc((size_t)d0 * dN);
+  for (int i = 0; i < dy; ++i) Y[i + (size_t)i * dN] = s[i];
+  for (int i = 0; i < d1; ++i)
+    for (int j = 0; j < d0; ++j) W1[i + (size_t)j * d1] = tr ? left[j + (size_t)i * dy] : right[i + (size_t)j * d1];
+  for (int i = 0; i < dN; ++i)
+    for (int j = 0; j < d1; ++j) W2[i + (size_t)j * dN] = tr ? right[j + (size_t)i * d1] : left[i + (size_t)j * dy];
+  *loss = tu_fact_loss(dN, d0, Y);
+  free(left), free(right), free(Q), free(Al), free(Br), free(Y);
+}
+
+static void test_stratum_dim(void **state) {
+  (void)state;
+  tu_seed(36);
+  static const struct { int d0, d1, dN; unsigned mask; } cases[] = {
+      {3, 2, 2, 1u}, {3, 4, 2, 1u}, {3, 4, 2, 2u}, {3, 4, 2, 0u}, {5, 5, 3, 5u}, {2, 3, 2, 3u}, {2, 4, 3, 2u}, {4, 3, 4, 9u}};
+  double s[4] = {3.0, 1.7, 1.1, 0.6};
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; ++k) {
+    dln_net *net = NULL;
+    dln_loss *loss = NULL;
+    double *th = NULL;
+    int r;
+    stratum_point(cases[k].d0, cases[k].d1, cases[k].dN, cases[k].mask, s, &net, &loss, &th, &r);
+    double *g = tu_dalloc(net->nparams), phi;
+    assert_int_equal(dln_net_grad(net, loss, th, &phi, g, NULL), DLN_OK);
+    assert_true(tu_fro(net->nparams, g) <= 1e-12); /* a critical point */
+    long dim, e27;
+    dln_nullity nl;
+    assert_int_equal(dln_theory_stratum_dim(cases[k].d0, cases[k].d1, cases[k].dN, r, &dim, &e27), DLN_OK);
+    assert_int_equal(dln_hessian_nullity(net, loss, th, 1e-9, &nl), DLN_OK);
+    print_message("004 Prop. 5: d = (%d, %d, %d), r = %d: nullity %d (gap %.3g), dimension %ld, eq. 27 as printed %ld\n", cases[k].d0,
+                  cases[k].d1, cases[k].dN, r, nl.nullity, nl.gap, dim, e27);
+    assert_true(nl.gap > 1e4);
+    assert_int_equal(nl.nullity, (int)dim);
+    int dy = cases[k].d0 < cases[k].dN ? cases[k].d0 : cases[k].dN;
+    if (cases[k].d1 == dy) assert_int_equal(e27, dim);
+    /* off the critical set (a random point): no kernel of that size */
+    tu_fill_gauss(net->nparams, th, 0.7);
+    assert_int_equal(dln_hessian_nullity(net, loss, th, 1e-9, &nl), DLN_OK);
+    assert_true(nl.nullity < dim || dim == 0);
+    free(th), free(g);
+    dln_net_free(net);
+    dln_loss_free(loss);
+  }
+  long dim;
+  assert_int_equal(dln_theory_stratum_dim(3, 2, 2, 3, &dim, NULL), DLN_EINVAL); /* r > d_1 */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_stratum_dim),
       cmocka_unit_test(test_sym_e2e),
       cmocka_unit_test(test_prop5),
       cmocka_unit_test(test_minnorm_constants),

@@ -4,7 +4,8 @@
  *     failure means h ≤ h_0 or the δ-event, never a violation);
  *   001 Prop. 2 eq. 10: the tied flow's rate to the PSD projection of Y;
  *   002 Ex. 2: the tied network's end-to-end dynamics at the recorded states;
- *   002 Prop. 5 / Ex. 4: ‖W‖ diverges as ℓ → 0 on the 2 x 2 sensing instance. */
+ *   002 Prop. 5 / Ex. 4: ‖W‖ diverges as ℓ → 0 on the 2 x 2 sensing instance;
+ *   004 Prop. 5: the end point's stratum dimension = the nullity of its Hessian. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "dln/error.h"
+#include "dln/landscape.h"
 #include "dln/theory.h"
 #include "run/check_internal.h"
 
@@ -168,10 +170,81 @@ static void check_norm_divergence(ctx *c) {
   free(ell), free(nrm);
 }
 
+/* 004 Assumption 4: the 2^q subset sums ½Σ_{i∉L} s_i² are pairwise distinct (and Assumption 3). */
+static int distinct_values(dln_loss *loss, char *why, size_t len) {
+  dln_critval_options o;
+  dln_critval_default_options(&o);
+  dln_critval_info info;
+  dln_critval *cv = calloc((size_t)1 << 12, sizeof *cv);
+  double *vals = calloc((size_t)1 << 12, sizeof *vals);
+  o.cap = (size_t)1 << 12;
+  int ok = 0;
+  if (cv && vals && !dln_critical_values_target(loss->rows, loss->cols, loss->wstar, &o, cv, &info) && !info.capped) {
+    size_t nd = dln_critval_distinct(info.count, cv, 1e-9, vals);
+    ok = nd == info.count;
+    if (!ok) snprintf(why, len, "004 Assumption 4: distinct critical values fails (%zu distinct of %zu)", nd, info.count);
+  } else {
+    snprintf(why, len, "004 Assumption 4: at most 12 target singular values fails");
+  }
+  free(cv), free(vals);
+  return ok;
+}
+
+static void check_stratum_dim(ctx *c) {
+  static const char *R = "stratum dimension = Hessian nullity", *S = "004 Prop. 5 (eq. 27-28)";
+  dln_net *net = c->p->net;
+  dln_loss *loss = c->p->loss;
+  char why[200];
+  if (net->depth != 2 || net->tied) { dln_chk_add_na(c->rep, R, S, "untied one hidden layer (H = 1) fails (depth %d%s)", net->depth, net->tied ? ", tied" : ""); return; }
+  if (!c->fact) { dln_chk_add_na(c->rep, R, S, "factorization loss fails (%s)", dln_loss_name(loss)); return; }
+  if (!c->thetaf) { dln_chk_add_na(c->rep, R, S, "final layers recorded fails"); return; }
+  if (c->diverged) { dln_chk_add_na(c->rep, R, S, "a converged end point fails (the run diverged)"); return; }
+  if (net->nparams > DLN_NULLITY_MAXP) { dln_chk_add_na(c->rep, R, S, "dense Hessian: at most %d parameters fails (%zu)", DLN_NULLITY_MAXP, net->nparams); return; }
+  double *g = calloc(net->nparams, sizeof *g), phi = NAN;
+  int ok = g && !dln_net_grad(net, loss, c->thetaf, &phi, g, NULL);
+  double gn = ok ? dln_norm2(net->nparams, g) : NAN;
+  free(g);
+  if (!(gn <= CHECK_GRAD_TOL * fmax(1.0, phi))) { dln_chk_add_na(c->rep, R, S, "critical end point fails (|grad phi| = %.3g)", gn); return; }
+  dln_stratum sr;
+  if (dln_stratum_classify_net(net, loss, c->thetaf, NULL, &sr) || !sr.critical || sr.degenerate) {
+    dln_chk_add_na(c->rep, R, S, "end point on a stratum, distinct singular values (004 Assumption 3) fails (%s)", sr.message);
+    return;
+  }
+  if (!distinct_values(loss, why, sizeof why)) { dln_chk_add_na(c->rep, R, S, "%s", why); return; }
+  long dim = 0, e27 = 0;
+  dln_nullity nl;
+  /* stated rank tolerance: the end point is within ~|grad phi| of the critical set */
+  double rtol = fmax(1e-8, sqrt(gn / fmax(1.0, phi)));
+  if (dln_theory_stratum_dim(net->widths[0], net->widths[1], net->widths[2], sr.r, &dim, &e27) ||
+      dln_hessian_nullity(net, loss, c->thetaf, rtol, &nl)) {
+    dln_chk_add_na(c->rep, R, S, "%s", dln_last_error());
+    return;
+  }
+  if (!(nl.gap >= 100)) {
+    dln_chk_add_na(c->rep, R, S, "a clear Hessian kernel (gap nonzero_min/zero_max >= 100 at rank tolerance %.2g) fails (gap %.3g)", rtol, nl.gap);
+    return;
+  }
+  char hyp[256];
+  snprintf(hyp, sizeof hyp, "H = 1, critical end point on Crit_%d, distinct critical values; rank tolerance %.2g, gap %.3g; eq. 27 as printed: %ld%s",
+           sr.r, rtol, nl.gap, e27, e27 == dim ? "" : " (valid for d_1 = d_y only)");
+  dln_check_item *it = dln_chk_item_new(c->rep, R, S);
+  if (!it) return;
+  it->v.applicable = 1;
+  snprintf(it->v.hypotheses, sizeof it->v.hypotheses, "%s", hyp);
+  it->v.bound = (double)dim;
+  it->v.measured = nl.nullity;
+  it->v.margin = -fabs((double)dim - nl.nullity);
+  it->v.holds = nl.nullity == dim;
+  snprintf(it->v.message, sizeof it->v.message, "%s: Hessian nullity %d %s dim I^r = r d_1 + (d_1 - r)(|d_0 - d_N| + r) = %ld (%d negative, %d positive)",
+           it->v.holds ? "holds" : "VIOLATED", nl.nullity, it->v.holds ? "=" : "!=", dim, nl.nneg, nl.npos);
+  if (!it->v.holds) snprintf(it->cause, sizeof it->cause, "%s", "likely a bug or a point off the stratum");
+}
+
 void dln_chk_theory_more(ctx *c) {
   check_minnorm(c);
   check_width_bound(c);
   check_psd_projection(c);
   check_sym_e2e(c);
   check_norm_divergence(c);
+  check_stratum_dim(c);
 }
