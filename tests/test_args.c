@@ -673,6 +673,17 @@ static void test_theory(void **state) {
   ST(dln_hessian_nullity(w.net, w.loss, NULL, 1e-8, &nlt));
   ST(dln_hessian_nullity(w.net, w.loss, w.theta, 1e-8, NULL));
   ST(dln_hessian_nullity(w.net, w.loss, w.theta, 2.0, &nlt));
+  /* 001 §5 (psd_rate.c) */
+  ST(dln_theory_gd_rates(NULL, w.loss, 0.1, &v1, &v2));
+  ST(dln_theory_gd_rates(w.net, NULL, 0.1, &v1, &v2));
+  ST(dln_theory_gd_rates(w.net, w.loss, 0.1, NULL, &v2));
+  ST(dln_theory_gd_rates(w.net, w.loss, 0.1, &v1, NULL));
+  ST(dln_theory_gd_rates(w.net, w.loss, -1.0, &v1, &v2));
+  memset(&c, 0, sizeof c);
+  ST(dln_bound_gd_rate(NULL, w.loss, 0.1, &c, 0, 1, 0.01, &vd));
+  ST(dln_bound_gd_rate(w.net, NULL, 0.1, &c, 0, 1, 0.01, &vd));
+  ST(dln_bound_gd_rate(w.net, w.loss, 0.1, NULL, 0, 1, 0.01, &vd));
+  ST(dln_bound_gd_rate(w.net, w.loss, 0.1, &c, 0, 1, 0.01, NULL));
 
   /* bias.h */
   double s[3] = {3, 2, 1};

@@ -14,7 +14,9 @@
  *     when det W(0) has the minimizers' sign; the sv_1 column halved is VIOLATED;
  *   - "stratum dimension = Hessian nullity" (004 Prop. 5) holds at a converged end point
  *     with d_1 != d_y (nullity 30; eq. 27 as printed would say 18). Every critical point of a
- *     stratum satisfies it: a tampered end point is off the critical set (not applicable). */
+ *     stratum satisfies it: a tampered end point is off the critical set (not applicable);
+ *   - "gradient descent vs flow rate" (001 §5) holds on a tied GD run; its t column doubled
+ *     is VIOLATED. */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
 #include <ftw.h>
 #include <math.h>
@@ -245,6 +247,25 @@ static void test_stratum_row(void **state) {
   expect_verdict("orth", "stratum dimension = Hessian nullity", "not applicable", "factorization");
 }
 
+/* 001 §5: tied GD with a definite Y (discrete rate −2 ln(1 − 4ησ_min)/η, 7.7% above the
+ * flow's 8σ_min at η = 0.05); the t column doubled is VIOLATED. */
+static void test_gd_row(void **state) {
+  (void)state;
+  static const char *spec =
+      "{\"task\": \"factorization\", \"target\": \"lowrank\", \"singular_values\": [2.0, 1.0, 0.7],\n"
+      " \"symmetric_target\": true, \"rows\": 3, \"cols\": 3, \"tied\": true, \"widths\": [3, 4, 3],\n"
+      " \"init\": \"gaussian\", \"sigma\": 0.3, \"method\": \"gd\", \"eta\": 0.05, \"t_end\": 15, \"samples\": 301,\n"
+      " \"observe\": [\"loss\"], \"plot\": false, \"quiet\": true, \"out\": \"tgd\"}\n";
+  assert_int_equal(check_spec("tgd", spec), 0);
+  expect_verdict("tgd", "gradient descent vs flow rate", "holds", "discrete 6.03");
+  expect_verdict("tgd", "tied flow to the PSD projection", "not applicable", "gradient flow");
+  stretch_time("tgd");
+  int rc = tu_wait(tu_spawn(DLN_CLI, (const char *const[]){"check", "tgd", "--quiet", NULL}, dir));
+  assert_true(rc == DLN_CHECK_EXIT_VIOLATED || rc == DLN_CHECK_EXIT_INCONSISTENT);
+  expect_verdict("tgd", "gradient descent vs flow rate", "VIOLATED", "VIOLATED");
+  expect_verdict("orth", "gradient descent vs flow rate", "not applicable", "gradient descent");
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb, (void)flag, (void)ftw;
   return remove(p);
@@ -268,6 +289,7 @@ int main(void) {
       cmocka_unit_test(test_psd_rows),
       cmocka_unit_test(test_prop5_rows),
       cmocka_unit_test(test_stratum_row),
+      cmocka_unit_test(test_gd_row),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,7 +17,9 @@
  *     VIOLATED / refused on constructed balanced states;
  *   004 Prop. 5: the dense Hessian's nullity at points of a stratum built here (any widths,
  *     both orientations, saddles and minima) equals r d_1 + (d_1 − r)(|d_0 − d_N| + r); eq. 27
- *     as printed agrees when d_1 = min(d_0, d_N); a random point has a smaller kernel. */
+ *     as printed agrees when d_1 = min(d_0, d_N); a random point has a smaller kernel;
+ *   001 §5 eq. 32–39: the discrete rates against GD iterates of eq. 38 (matrix form, iterated
+ *     here), the same iterates on the flow's time axis are VIOLATED, closed-form rates. */
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
@@ -539,8 +541,84 @@ static void test_stratum_dim(void **state) {
   assert_int_equal(dln_theory_stratum_dim(3, 2, 2, 3, &dim, NULL), DLN_EINVAL); /* r > d_1 */
 }
 
+/* ------------------------------------------------------------------ 001 §5 */
+
+/* Tied GD in X = UU^T (001 eq. 38 in matrix form), iterated here:
+ * X ← X + 2η[(Y − X)X + X(Y − X)] + 4η²(Y − X)X(Y − X). */
+static void gd_step(const double *Y, double *X, double eta) {
+  double R[NY * NY], RX[NY * NY], XR[NY * NY], RXR[NY * NY];
+  for (int i = 0; i < NY * NY; ++i) R[i] = Y[i] - X[i];
+  tu_mm(0, 0, NY, NY, NY, R, X, RX);
+  tu_mm(0, 0, NY, NY, NY, X, R, XR);
+  tu_mm(0, 0, NY, NY, NY, RX, R, RXR);
+  for (int i = 0; i < NY * NY; ++i) X[i] += 2 * eta * (RX[i] + XR[i]) + 4 * eta * eta * RXR[i];
+}
+
+static void test_gd_rates(void **state) {
+  (void)state;
+  tu_seed(37);
+  double Q[NY * NY], Y[NY * NY], lam[NY] = {2.0, 0.7, 1.0}, eta = 0.05;
+  tu_rand_orth(NY, Q);
+  int widths[3] = {NY, 4, NY};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, widths, 1), DLN_OK);
+  double *th = tu_dalloc(net->nparams), X[NY * NY];
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass) lam[1] = -0.7; /* indefinite: the linear term of the negative block */
+    tu_qdq(NY, Q, lam, Y);
+    dln_loss *loss = tu_fact_loss(NY, NY, Y);
+    double gd, flow;
+    assert_int_equal(dln_theory_gd_rates(net, loss, eta, &gd, &flow), DLN_OK);
+    /* definite: the σ = 0.7 block, (1 − 4ησ)^k; indefinite: the negative block's linear
+     * term, (1 − 2η|σ|)^{2k} (001 eq. 38 with σ < 0) */
+    double want_gd = pass ? -2 * log(1 - 2 * eta * 0.7) / eta : -2 * log(1 - 4 * eta * 0.7) / eta;
+    assert_true(fabs(gd - want_gd) <= 1e-12 * want_gd && fabs(flow - (pass ? 2.8 : 5.6)) <= 1e-12);
+    tu_fill_gauss(net->nparams, th, 0.3);
+    assert_int_equal(dln_net_product(net, th, X), DLN_OK);
+    double t[600], L[600];
+    for (int k = 0; k < 600; ++k) {
+      double s2 = 0;
+      for (int i = 0; i < NY * NY; ++i) s2 += (Y[i] - X[i]) * (Y[i] - X[i]);
+      t[k] = k * eta, L[k] = 0.5 * s2;
+      gd_step(Y, X, eta);
+    }
+    dln_curve cv;
+    dln_curve_arrays(&cv, 600, t, L);
+    dln_verdict v;
+    assert_int_equal(dln_bound_gd_rate(net, loss, eta, &cv, 1e-12, 1e-6, 0.03, &v), DLN_OK);
+    print_message("001 sec. 5 (%s Y): %s\n", pass ? "indefinite" : "definite", v.message);
+    assert_true(v.applicable && v.holds);
+    /* the same iterates read with t = k η (1 + relative gap): the flow's rate, VIOLATED when
+     * the two differ by more than the tolerance */
+    for (int k = 0; k < 600; ++k) t[k] *= gd / flow;
+    assert_int_equal(dln_bound_gd_rate(net, loss, eta, &cv, 1e-12, 1e-6, 0.03, &v), DLN_OK);
+    assert_int_equal(v.holds, fabs(gd / flow - 1) <= 0.03 / 2 ? 1 : 0);
+    if (!pass) assert_false(v.holds);
+    /* too large a step: refused */
+    double g2, f2;
+    tu_expect_na(dln_theory_gd_rates(net, loss, 0.2, &g2, &f2), "4 eta max|sigma| < 1");
+    dln_loss_free(loss);
+  }
+  dln_net_free(net);
+  /* depth 1 (eq. 32): exact */
+  int w1[2] = {4, 3};
+  assert_int_equal(dln_net_alloc(&net, 1, w1, 0), DLN_OK);
+  dln_loss *loss = tu_fact_loss(3, 4, (double[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  double gd, flow;
+  assert_int_equal(dln_theory_gd_rates(net, loss, 0.1, &gd, &flow), DLN_OK);
+  assert_true(fabs(gd + 2 * log(0.9) / 0.1) <= 1e-13 && flow == 2);
+  dln_net_free(net);
+  int w2[3] = {4, 5, 3};
+  assert_int_equal(dln_net_alloc(&net, 2, w2, 0), DLN_OK);
+  tu_expect_na(dln_theory_gd_rates(net, loss, 0.1, &gd, &flow), "tied depth 2");
+  dln_net_free(net);
+  dln_loss_free(loss);
+  free(th);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gd_rates),
       cmocka_unit_test(test_stratum_dim),
       cmocka_unit_test(test_sym_e2e),
       cmocka_unit_test(test_prop5),

@@ -281,6 +281,19 @@ int dln_theory_psd_projection(const dln_loss *loss, double *Ytilde, double *sigm
 int dln_bound_psd_projection(dln_net *net, dln_loss *loss, const double *theta0, const dln_curve *traj, double lo,
                              double hi, double acc, double tol, dln_verdict *v);
 
+/* 001 §5, eq. 32–39: tail rates of L − L* per unit time (t = kη) for gradient descent with
+ * step η and for the flow, on the factorization loss: depth 1 (eq. 32/34: −2 ln(1 − η)/η vs
+ * 2, exact at every step), or a tied depth-2 net with symmetric nonsingular Y (eq. 33/35,
+ * 38–39 in matrix form: the slowest eigen-block, −2 ln(1 − 2η(|σ_i| + |σ_j|))/η, and
+ * −2 ln(1 − 2η|σ_n|)/η for σ_n < 0; vs 4(|σ_i| + |σ_j|) and 4|σ_n|), needing
+ * 4η max|σ| < 1. Else DLN_ENOTAPPLICABLE. Derivation: psd_rate.c. */
+int dln_theory_gd_rates(const dln_net *net, const dln_loss *loss, double eta, double *gd, double *flow);
+/* Verdict: the rate of L − L* fitted on traj (t, L) over lo ≤ L − L* ≤ hi is within tol
+ * (relative) of the discrete rate; bound = discrete, measured = fitted; the flow rate and
+ * their relative gap are in the hypotheses. */
+int dln_bound_gd_rate(const dln_net *net, const dln_loss *loss, double eta, const dln_curve *traj, double lo, double hi,
+                      double tol, dln_verdict *v);
+
 /* ------------------------------------------------- 002 Ex. 2, Prop. 5 / Ex. 4 (e2e_extra.c) */
 
 /* 002 Exercise 2: the end-to-end dynamics of the symmetric network W_s = W W^T under gradient

@@ -5,7 +5,8 @@
  *   001 Prop. 2 eq. 10: the tied flow's rate to the PSD projection of Y;
  *   002 Ex. 2: the tied network's end-to-end dynamics at the recorded states;
  *   002 Prop. 5 / Ex. 4: ‖W‖ diverges as ℓ → 0 on the 2 x 2 sensing instance;
- *   004 Prop. 5: the end point's stratum dimension = the nullity of its Hessian. */
+ *   004 Prop. 5: the end point's stratum dimension = the nullity of its Hessian;
+ *   001 §5 eq. 32–39: a gradient-descent run's tail rate vs the discrete prediction. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -240,6 +241,24 @@ static void check_stratum_dim(ctx *c) {
   if (!it->v.holds) snprintf(it->cause, sizeof it->cause, "%s", "likely a bug or a point off the stratum");
 }
 
+/* 001 §5 eq. 32–39: a gradient-descent run's tail rate vs the discrete prediction. */
+static void check_gd_rate(ctx *c) {
+  static const char *R = "gradient descent vs flow rate", *S = "001 sec. 5 eq. 32-39";
+  int is_gd = !c->p->e2e && (c->p->to.method->flags & DLN_INTEG_DISCRETE);
+  if (!is_gd) { dln_chk_add_na(c->rep, R, S, "gradient descent fails (method %s)", c->spec->method); return; }
+  dln_curve cv;
+  if (!c->tab || dln_curve_from_table(&cv, c->tab, "loss")) { dln_chk_add_na(c->rep, R, S, "loss column recorded fails"); return; }
+  dln_loss *loss = c->p->loss;
+  double sc = 0.5 * loss->target_norm * loss->target_norm;
+  if (!(sc > 0)) sc = 1;
+  /* no integration error: the floor is the rounding of L − L*; the top kept low (1e-6) so
+   * that faster components have died out */
+  double lo = 1e3 * DBL_EPSILON * sc, hi = 1e-6 * sc;
+  dln_verdict v;
+  int st = dln_bound_gd_rate(c->p->net, loss, c->spec->train.eta, &cv, lo, hi, 0.01, &v);
+  dln_chk_add_verdict(c->rep, st, &v, R, S, 0);
+}
+
 void dln_chk_theory_more(ctx *c) {
   check_minnorm(c);
   check_width_bound(c);
@@ -247,4 +266,5 @@ void dln_chk_theory_more(ctx *c) {
   check_sym_e2e(c);
   check_norm_divergence(c);
   check_stratum_dim(c);
+  check_gd_rate(c);
 }

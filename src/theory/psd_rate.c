@@ -145,3 +145,97 @@ int dln_bound_psd_projection(dln_net *net, dln_loss *loss, const double *theta0,
            v->holds ? "holds" : "VIOLATED", rate, v->holds ? ">=" : "<", ls > 0 ? 4 : 8, v->bound, np, tol);
   return DLN_OK;
 }
+
+/* ------------------------------------------------------------------ 001 §5, eq. 32–39 */
+
+/* Discrete (GD, step η, t = kη) and continuous tail rates of L − L*, per unit time.
+ * Depth 1 (001 eq. 32, 34): L_k = (1 − η)^{2k} L_0 exactly, rates −2 ln|1 − η|/η and 2.
+ * Tied depth 2 (eq. 33, 35, 38–39 in matrix form): U ← (I + 2ηR)U, R = Y − X, so
+ * X ← (I + 2ηR) X (I + 2ηR). Linearized at Ỹ (R → −Y_−, Ỹ Y_− = 0):
+ *   δ ↦ δ − 2η(|Y|δ + δ|Y|) + 4η² Y_− δ Y_−,
+ * a factor f_ij = 1 − 2η(|σ_i| + |σ_j|) (+ 4η²σ_iσ_j when both are negative) on each
+ * eigen-block. L − L* = ½‖δ‖² + ⟨δ, Y_−⟩: quadratic (rate −2 ln f_ij/η) except the linear
+ * term on the negative diagonal blocks, f_nn = (1 − 2η|σ_n|)² (rate −2 ln(1 − 2η|σ_n|)/η).
+ * η → 0 gives the flow's 4(|σ_i| + |σ_j|) and 4|σ_n| (eq. 37: 4σ for the distance).
+ * Needs 4η max|σ_i| < 1 (every f_ij in (0, 1): no oscillation). */
+int dln_theory_gd_rates(const dln_net *net, const dln_loss *loss, double eta, double *gd, double *flow) {
+  DLN_ARGS(net, loss, gd, flow);
+  if (!(eta > 0)) return dln_error(DLN_EINVAL, "dln_theory_gd_rates: eta: expected > 0, found %g", eta);
+  if (!dln_loss_has(loss, DLN_LOSS_IDENTITY))
+    return dln_error(DLN_ENOTAPPLICABLE, "not applicable: 001 sec. 5: factorization loss fails (%s)", dln_loss_name(loss));
+  if (net->depth == 1 && !net->tied) {
+    if (!(eta < 1)) return dln_error(DLN_ENOTAPPLICABLE, "not applicable: 001 eq. 32: eta < 1 fails (eta = %g)", eta);
+    *gd = -2 * log1p(-eta) / eta, *flow = 2;
+    return DLN_OK;
+  }
+  if (!net->tied)
+    return dln_error(DLN_ENOTAPPLICABLE, "not applicable: 001 sec. 5: depth 1 or tied depth 2 fails (untied depth %d)", net->depth);
+  int n = loss->rows;
+  double *ev = dln_dalloc((size_t)n), *Q = dln_dalloc((size_t)n * n), smin = 0;
+  int st = ev && Q ? DLN_OK : dln_error(DLN_ENOMEM, "out of memory in dln_theory_gd_rates");
+  if (!st) st = dln_theory_psd_projection(loss, NULL, &smin, NULL);
+  if (!st) {
+    memcpy(Q, loss->wstar, (size_t)n * n * sizeof *Q);
+    if (LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'U', n, Q, n, ev)) st = dln_error(DLN_ELAPACK, "001 sec. 5: dsyev failed");
+  }
+  if (!st) {
+    double amax = fmax(fabs(ev[0]), fabs(ev[n - 1]));
+    if (!(4 * eta * amax < 1)) {
+      st = dln_error(DLN_ENOTAPPLICABLE, "not applicable: 001 sec. 5: 4 eta max|sigma| < 1 fails (%.3g)", 4 * eta * amax);
+    } else if (!(smin > 0)) {
+      st = dln_error(DLN_ENOTAPPLICABLE, "not applicable: 001 sec. 5: Y nonsingular fails (sigma_min = %.3g)", smin);
+    } else {
+      *gd = *flow = INFINITY;
+      for (int i = 0; i < n; ++i)
+        for (int j = i; j < n; ++j) {
+          double a = fabs(ev[i]), b = fabs(ev[j]), g, fl;
+          if (i == j && ev[i] < 0) { /* the linear term ⟨δ, Y_−⟩ */
+            g = -2 * log1p(-2 * eta * a) / eta, fl = 4 * a;
+          } else {
+            double f = 1 - 2 * eta * (a + b) + (ev[i] < 0 && ev[j] < 0 ? 4 * eta * eta * a * b : 0);
+            g = -2 * log(f) / eta, fl = 4 * (a + b);
+          }
+          *gd = fmin(*gd, g), *flow = fmin(*flow, fl);
+        }
+    }
+  }
+  free(ev), free(Q);
+  return st;
+}
+
+int dln_bound_gd_rate(const dln_net *net, const dln_loss *loss, double eta, const dln_curve *traj, double lo, double hi,
+                      double tol, dln_verdict *v) {
+  DLN_ARGS(v);
+  memset(v, 0, sizeof *v);
+  v->result = "gradient descent vs flow rate";
+  v->source = "001 sec. 5 eq. 32-39";
+  v->bound = v->measured = v->margin = NAN;
+  DLN_ARGS(net, loss, traj);
+  double gd = 0, flow = 0, ls = 0;
+  int st = dln_theory_gd_rates(net, loss, eta, &gd, &flow);
+  if (!st && net->tied) st = dln_theory_psd_projection(loss, NULL, NULL, &ls);
+  if (st) return st;
+  double *gap = dln_dalloc(traj->n ? traj->n : 1), *t = dln_dalloc(traj->n ? traj->n : 1), rate = NAN;
+  if (!gap || !t) {
+    free(gap), free(t);
+    return dln_error(DLN_ENOMEM, "out of memory in dln_bound_gd_rate");
+  }
+  for (size_t i = 0; i < traj->n; ++i) t[i] = traj->t[i * traj->stride], gap[i] = traj->y[i * traj->stride] - ls;
+  dln_curve g;
+  dln_curve_arrays(&g, traj->n, t, gap);
+  int np = 0;
+  st = dln_fit_rate(&g, lo, hi, &rate, &np);
+  free(gap), free(t);
+  if (st)
+    return dln_error(DLN_ENOTAPPLICABLE, "not applicable: 001 sec. 5: >= 3 tail samples with %g <= L - L* <= %g fails (%d)", lo, hi, np);
+  snprintf(v->hypotheses, sizeof v->hypotheses, "%s, eta = %g, L* = %.6g; continuous rate %.6g, discrete %.6g (relative %+.3g)",
+           net->tied ? "tied depth 2, symmetric Y" : "depth 1", eta, ls, flow, gd, gd / flow - 1);
+  v->applicable = 1;
+  v->bound = gd;
+  v->measured = rate;
+  v->margin = tol - fabs(rate / gd - 1);
+  v->holds = v->margin >= 0;
+  snprintf(v->message, sizeof v->message, "%s: fitted rate of L - L* per unit time %.6g vs discrete %.6g (|ratio - 1| = %.3g, tolerance %.2g; flow %.6g)",
+           v->holds ? "holds" : "VIOLATED", rate, gd, fabs(rate / gd - 1), tol, flow);
+  return DLN_OK;
+}
