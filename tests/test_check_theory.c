@@ -16,7 +16,9 @@
  *     with d_1 != d_y (nullity 30; eq. 27 as printed would say 18). Every critical point of a
  *     stratum satisfies it: a tampered end point is off the critical set (not applicable);
  *   - "gradient descent vs flow rate" (001 §5) holds on a tied GD run; its t column doubled
- *     is VIOLATED. */
+ *     is VIOLATED;
+ *   - `dln check --critical SPEC`: every critical value (against ½Σ_{i∉L} s_i² computed
+ *     here), rank and stratum dimension, ascending, nothing run. */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
 #include <ftw.h>
 #include <math.h>
@@ -266,6 +268,42 @@ static void test_gd_row(void **state) {
   expect_verdict("orth", "gradient descent vs flow rate", "not applicable", "gradient descent");
 }
 
+/* dln check --critical: the 2^3 strata of Ȳ with singular values 2, 1, 0.5 (values
+ * ½Σ_{i∉L} s_i², computed here) and their dimensions r d_1 + (d_1 − r)(|d_0 − d_N| + r). */
+static void test_critical_listing(void **state) {
+  (void)state;
+  static const char *spec =
+      "{\"task\": \"factorization\", \"target\": \"lowrank\", \"singular_values\": [2.0, 1.0, 0.5],\n"
+      " \"rows\": 3, \"cols\": 4, \"widths\": [4, 5, 3], \"out\": \"never\"}\n";
+  tu_write_text(tpath("crit.json"), spec);
+  int rc = tu_wait(tu_spawn(DLN_CLI, (const char *const[]){"check", "--critical", "crit.json", "--out", "crit_out.json", NULL}, dir));
+  assert_int_equal(rc, 0);
+  json_error_t err;
+  json_t *root = json_load_file(tpath("crit_out.json"), 0, &err), *arr = json_object_get(root, "critical"), *e;
+  assert_non_null(root);
+  assert_int_equal(json_array_size(arr), 8);
+  double s2[3] = {4.0, 1.0, 0.25}, seen[8];
+  size_t i;
+  json_array_foreach(arr, i, e) {
+    json_t *l = json_object_get(e, "learned"), *x;
+    size_t j;
+    unsigned mask = 0;
+    json_array_foreach(l, j, x) mask |= 1u << (json_integer_value(x) - 1);
+    double want = 0;
+    for (int k = 0; k < 3; ++k)
+      if (!(mask >> k & 1u)) want += 0.5 * s2[k];
+    int r = (int)json_array_size(l);
+    assert_true(fabs(json_real_value(json_object_get(e, "value")) - want) <= 1e-12 && json_integer_value(json_object_get(e, "rank")) == r);
+    assert_int_equal(json_integer_value(json_object_get(e, "dimension")), r * 5 + (5 - r) * (1 + r));
+    seen[i] = want;
+    if (i > 0) assert_true(seen[i] >= seen[i - 1]); /* ascending */
+  }
+  assert_true(json_is_true(json_object_get(json_array_get(arr, 0), "global_min")));
+  json_decref(root);
+  struct stat sb;
+  assert_true(stat(tpath("never"), &sb) != 0); /* nothing was run */
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb, (void)flag, (void)ftw;
   return remove(p);
@@ -290,6 +328,7 @@ int main(void) {
       cmocka_unit_test(test_prop5_rows),
       cmocka_unit_test(test_stratum_row),
       cmocka_unit_test(test_gd_row),
+      cmocka_unit_test(test_critical_listing),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -80,6 +80,16 @@ void dln_check_print(const dln_check_report *rep, FILE *fp);
 /* The report as JSON (atomically). */
 int dln_check_write_json(const dln_check_report *rep, const char *path);
 
+/* Every critical value and stratum of the target of spec (004 Lemma 3.2, eq. 26), not only
+ * an end point's: the spec's data and network are built as dln run builds them (nothing is
+ * trained); each stratum with its value ½Σ_{i∉L} s_i², rank r = |L|, learned components L
+ * and, for one hidden layer, its dimension r d_1 + (d_1 − r)(|d_0 − d_N| + r) (004 Prop. 5;
+ * null otherwise). At most 65536 strata (the lowest values when capped). Prints a table to
+ * fp and writes JSON to json_path atomically (either may be NULL). A factorization loss and
+ * an untied net are required (DLN_ENOTAPPLICABLE otherwise). Needs dln/spec.h's dln_spec. */
+struct dln_spec;
+int dln_check_critical(const struct dln_spec *spec, const char *json_path, FILE *fp);
+
 #ifdef __cplusplus
 }
 #endif
