@@ -1002,6 +1002,7 @@ static void test_run(void **state) {
   SAFE(dln_check_print(NULL, stderr));
   SAFE(dln_check_print(&rep, NULL));
   ST(dln_check_write_json(NULL, "x.json"));
+  ST(dln_check_critical(NULL, NULL, NULL));
   ST(dln_check_write_json(&rep, NULL));
   tu_rmtree(tu_tmpdir(1));
   dln_spec_free(&spec);
