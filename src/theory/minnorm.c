@@ -190,8 +190,9 @@ int dln_bound_minnorm(dln_net *net, dln_loss *loss, const double *theta0, const 
   v->measured = sqrt(d2);
   v->margin = v->bound - v->measured;
   snprintf(v->hypotheses, sizeof v->hypotheses,
-           "depth 2, regression, rank X = %d (d_0 = %d), c = %.4g > 0, |Z(0)| = %.4g, |E(0)| = %.4g, lambda_1 = %.4g, lambda_r = %.4g",
-           b.rank, b.d0, b.c, b.z0, b.e0, b.lambda1, b.lambdar);
+           "depth 2, regression, rank X = %d (d_0 = %d), c = %.4g > 0, |Z(0)| = %.4g, |E(0)| = %.4g, lambda_1 = %.4g, lambda_r = %.4g; "
+           "Fig. 1 |U2(0)V(0)^T| = %.4g",
+           b.rank, b.d0, b.c, b.z0, b.e0, b.lambda1, b.lambdar, b.fig1);
   /* scale of W: ‖Θ̂‖ + ‖E(0)‖/√λ_r; the run's accuracy enters through tol */
   double scale = dln_norm2((size_t)m * d0, loss->wstar) + b.e0 / sqrt(b.lambdar);
   v->holds = v->measured <= v->bound * (1 + tol) + tol * scale;
