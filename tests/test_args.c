@@ -711,6 +711,66 @@ static void test_theory(void **state) {
   ST(dln_bound_gd_remark2(w.net, w.loss, w.theta, 0.1, NULL, 0, &vd));
   ST(dln_bound_gd_remark2(w.net, w.loss, w.theta, 0.1, &c, 0, NULL));
   ST(dln_bound_component_rates(NULL, NULL, 0, 1, 0, &v1, &v2, &vd));
+  /* 003 §3 (minnorm.c), 001 Prop. 2 (psd_rate.c) */
+  dln_minnorm mnb;
+  memset(&mnb, 0, sizeof mnb);
+  ST(dln_theory_minnorm_setup(NULL, w.loss, w.theta, &mnb));
+  ST(dln_theory_minnorm_setup(w.net, NULL, w.theta, &mnb));
+  ST(dln_theory_minnorm_setup(w.net, w.loss, NULL, &mnb));
+  ST(dln_theory_minnorm_setup(w.net, w.loss, w.theta, NULL));
+  NANV(dln_theory_minnorm_bound_at(NULL, 1.0));
+  ST(dln_theory_minnorm_split(NULL, b, &v1, &v2));
+  ST(dln_theory_minnorm_split(w.loss, NULL, &v1, &v2));
+  ST(dln_theory_003_lemma1(0, 8, 4, 100, 0.5, 0.1, &v1, NULL, NULL));
+  ST(dln_theory_003_lemma1(2, 8, 4, 100, 0.5, 0.0, &v1, NULL, NULL));
+  ST(dln_theory_003_eq20(NULL, 0.5, 0.1, &v1));
+  ST(dln_theory_003_eq20(&mnb, 0.5, 0.1, NULL));
+  ST(dln_bound_minnorm(NULL, w.loss, w.theta, w.theta, 1.0, NULL, 0, &vd));
+  ST(dln_bound_minnorm(w.net, NULL, w.theta, w.theta, 1.0, NULL, 0, &vd));
+  ST(dln_bound_minnorm(w.net, w.loss, NULL, w.theta, 1.0, NULL, 0, &vd));
+  ST(dln_bound_minnorm(w.net, w.loss, w.theta, NULL, 1.0, NULL, 0, &vd));
+  ST(dln_bound_minnorm(w.net, w.loss, w.theta, w.theta, 1.0, NULL, 0, NULL));
+  ST(dln_bound_minnorm(w.net, w.loss, w.theta, w.theta, -1.0, NULL, 0, &vd));
+  ST(dln_theory_psd_projection(NULL, NULL, &v1, &v2));
+  memset(&c, 0, sizeof c);
+  ST(dln_bound_psd_projection(NULL, w.loss, w.theta, &c, 0, 1, 0, 0.05, &vd));
+  ST(dln_bound_psd_projection(w.net, NULL, w.theta, &c, 0, 1, 0, 0.05, &vd));
+  ST(dln_bound_psd_projection(w.net, w.loss, NULL, &c, 0, 1, 0, 0.05, &vd));
+  ST(dln_bound_psd_projection(w.net, w.loss, w.theta, NULL, 0, 1, 0, 0.05, &vd));
+  ST(dln_bound_psd_projection(w.net, w.loss, w.theta, &c, 0, 1, 0, 0.05, NULL));
+  /* 002 Ex. 2, Prop. 5 / Ex. 4 (e2e_extra.c) */
+  ST(dln_theory_sym_e2e(NULL, b, b));
+  ST(dln_theory_sym_e2e(w.loss, NULL, b));
+  ST(dln_theory_sym_e2e(w.loss, b, NULL));
+  ST(dln_theory_prop5_instance(NULL, &v1, &v2, &v1));
+  if (!isnan(dln_theory_prop5_bound(1, 1, -1, 0.1))) bad(__LINE__, "dln_theory_prop5_bound(h < 0)", "not NAN");
+  ST(dln_bound_norm_divergence(NULL, w.loss, w.theta, 0, NULL, NULL, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, NULL, w.theta, 0, NULL, NULL, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, w.loss, NULL, 0, NULL, NULL, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, w.loss, w.theta, 2, NULL, b, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, w.loss, w.theta, 2, b, NULL, 0, &vd));
+  ST(dln_bound_norm_divergence(w.net, w.loss, w.theta, 0, NULL, NULL, 0, NULL));
+  /* 004 Prop. 5 (stratum_dim.c) */
+  long ldim;
+  ST(dln_theory_stratum_dim(3, 2, 2, 1, NULL, NULL));
+  ST(dln_theory_stratum_dim(3, 2, 2, -1, &ldim, NULL));
+  dln_nullity nlt;
+  ST(dln_hessian_nullity(NULL, w.loss, w.theta, 1e-8, &nlt));
+  ST(dln_hessian_nullity(w.net, NULL, w.theta, 1e-8, &nlt));
+  ST(dln_hessian_nullity(w.net, w.loss, NULL, 1e-8, &nlt));
+  ST(dln_hessian_nullity(w.net, w.loss, w.theta, 1e-8, NULL));
+  ST(dln_hessian_nullity(w.net, w.loss, w.theta, 2.0, &nlt));
+  /* 001 §5 (psd_rate.c) */
+  ST(dln_theory_gd_rates(NULL, w.loss, 0.1, &v1, &v2));
+  ST(dln_theory_gd_rates(w.net, NULL, 0.1, &v1, &v2));
+  ST(dln_theory_gd_rates(w.net, w.loss, 0.1, NULL, &v2));
+  ST(dln_theory_gd_rates(w.net, w.loss, 0.1, &v1, NULL));
+  ST(dln_theory_gd_rates(w.net, w.loss, -1.0, &v1, &v2));
+  memset(&c, 0, sizeof c);
+  ST(dln_bound_gd_rate(NULL, w.loss, 0.1, &c, 0, 1, 0.01, &vd));
+  ST(dln_bound_gd_rate(w.net, NULL, 0.1, &c, 0, 1, 0.01, &vd));
+  ST(dln_bound_gd_rate(w.net, w.loss, 0.1, NULL, 0, 1, 0.01, &vd));
+  ST(dln_bound_gd_rate(w.net, w.loss, 0.1, &c, 0, 1, 0.01, NULL));
 
   /* bias.h */
   double s[3] = {3, 2, 1};
@@ -1082,6 +1142,7 @@ static void test_run(void **state) {
   SAFE(dln_check_print(NULL, stderr));
   SAFE(dln_check_print(&rep, NULL));
   ST(dln_check_write_json(NULL, "x.json"));
+  ST(dln_check_critical(NULL, NULL, NULL));
   ST(dln_check_write_json(&rep, NULL));
 
   dln_compress_options cpo;

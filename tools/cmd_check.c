@@ -15,6 +15,7 @@
 static void usage_check(FILE *fp) {
   fprintf(fp,
           "Usage: dln check SPEC.json|RUNDIR [--out DIR] [--slack S] [--tol X] [--quiet]\n"
+          "       dln check --critical SPEC.json [--out FILE.json] [--quiet]\n"
           "\n"
           "Evaluates every result of the theory toolkit whose hypotheses hold (closed forms, rate\n"
           "bounds, dissipation, conservation of C_j, sign of det W, the end point's critical value\n"
@@ -31,6 +32,9 @@ static void usage_check(FILE *fp) {
           "  --slack S   tolerance = S * rtol of the run (default 1e4)\n"
           "  --tol X     tolerance X instead\n"
           "  --quiet     no table (check.json and the exit status only)\n"
+          "  --critical  list every critical value and stratum of the spec's target (with its\n"
+          "              dimension for one hidden layer; 004 Lemma 3.2, Prop. 5) without running;\n"
+          "              --out FILE.json writes them as JSON\n"
           "\n%s",
           cli_exit_codes_text);
 }
@@ -49,7 +53,7 @@ static int parse_pos(const char *opt, const char *arg, double *out) {
 /* The command line of `dln check`. */
 typedef struct check_args {
   dln_check_options co;
-  int quiet, help;
+  int quiet, help, critical;
   const char *out;
 } check_args;
 
@@ -57,7 +61,8 @@ typedef struct check_args {
 static int check_parse(int argc, char **argv, check_args *a) {
   static const struct option lo[] = {{"out", required_argument, NULL, 'o'},  {"slack", required_argument, NULL, 's'},
                                      {"tol", required_argument, NULL, 't'},  {"quiet", no_argument, NULL, 'q'},
-                                     {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+                                     {"help", no_argument, NULL, 'h'},       {"critical", no_argument, NULL, 'c'},
+                                     {NULL, 0, NULL, 0}};
   int c, idx, rc;
   opterr = 0;
   optind = 1;
@@ -72,6 +77,7 @@ static int check_parse(int argc, char **argv, check_args *a) {
         if ((rc = parse_pos("--tol", optarg, &a->co.tol))) return rc;
         break;
       case 'q': a->quiet = 1; break;
+      case 'c': a->critical = 1; break;
       case ':':
         fprintf(stderr, "dln: option %s: expected a value, found none (see dln check --help)\n", argv[optind - 1]);
         return EX_USAGE;
@@ -167,6 +173,18 @@ int cmd_check(int argc, char **argv) {
   if (stat(arg, &sb) != 0) {
     fprintf(stderr, "dln: %s: expected a spec file or a run folder, found nothing (%s)\n", arg, strerror(errno));
     return EX_NOINPUT;
+  }
+  if (a.critical) { /* the spec's critical values and strata, nothing run */
+    if (S_ISDIR(sb.st_mode)) {
+      fprintf(stderr, "dln: option --critical: expected a spec file, found the folder '%s'\n", arg);
+      return EX_USAGE;
+    }
+    dln_spec cs;
+    if ((st = dln_spec_default(&cs))) return cli_fail(st, DLN_RUN_FAIL_INTERNAL);
+    if ((st = dln_spec_from_json_file(&cs, arg))) rc = cli_fail(st, DLN_RUN_FAIL_SPEC);
+    else if ((st = dln_check_critical(&cs, a.out, a.quiet ? NULL : stdout))) rc = cli_fail(st, DLN_RUN_FAIL_INPUT);
+    dln_spec_free(&cs);
+    return rc;
   }
   if (S_ISDIR(sb.st_mode)) {
     if (a.out) {

@@ -122,6 +122,15 @@ int dln_compress_write(const dln_compress_report *rep, const char *json_path, co
 /* The short table on fp: parameters and loss before / after. */
 void dln_compress_print(const dln_compress_report *rep, FILE *fp);
 void dln_compress_report_free(dln_compress_report *rep);
+/* Every critical value and stratum of the target of spec (004 Lemma 3.2, eq. 26), not only
+ * an end point's: the spec's data and network are built as dln run builds them (nothing is
+ * trained); each stratum with its value ½Σ_{i∉L} s_i², rank r = |L|, learned components L
+ * and, for one hidden layer, its dimension r d_1 + (d_1 − r)(|d_0 − d_N| + r) (004 Prop. 5;
+ * null otherwise). At most 65536 strata (the lowest values when capped). Prints a table to
+ * fp and writes JSON to json_path atomically (either may be NULL). A factorization loss and
+ * an untied net are required (DLN_ENOTAPPLICABLE otherwise). Needs dln/spec.h's dln_spec. */
+struct dln_spec;
+int dln_check_critical(const struct dln_spec *spec, const char *json_path, FILE *fp);
 
 #ifdef __cplusplus
 }

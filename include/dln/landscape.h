@@ -225,6 +225,27 @@ int dln_sigma_dot_compare(dln_sigma_dot *sd, dln_loss *loss, const double *theta
 /* Ẇ of the last _measured / _compare call (d_N x d_0). */
 const double *dln_sigma_dot_wdot(const dln_sigma_dot *sd);
 
+/* ------------------------------------------------------------------ (f) 004 Prop. 5 */
+/* Dimension of a stratum piece I_l^r of a one-hidden-layer net (widths d_0, d_1, d_N):
+ * r d_1 + (d_1 − r)(|d_0 − d_N| + r), derived in stratum_dim.c / docs/landscape.md; eq27
+ * (may be NULL): 004 eq. 27 as printed, r d_1 + (d_y − r) r + (d_y − r)(d_x − d_y), which
+ * agrees only when d_1 = min(d_0, d_N). 0 ≤ r ≤ min(d_0, d_1, d_N), else DLN_EINVAL. */
+int dln_theory_stratum_dim(int d0, int d1, int dN, int r, long *dim, long *eq27);
+
+#define DLN_NULLITY_MAXP 2000 /* largest parameter count for the dense Hessian */
+typedef struct dln_nullity {
+  int n;                 /* parameters */
+  int nullity, nneg, npos; /* |λ| ≤ rank_tol·max|λ|; negative; positive eigenvalues */
+  double lmax;           /* max |λ| */
+  double zero_max;       /* largest |λ| counted as zero */
+  double nonzero_min;    /* smallest |λ| counted as nonzero (INFINITY if none) */
+  double gap;            /* nonzero_min / zero_max: a clear kernel has a large gap */
+} dln_nullity;
+/* The eigenvalues of the dense Hessian ∇²φ(θ) (n HVPs, LAPACKE_dsyev), counted with the
+ * stated rank tolerance 0 < rank_tol < 1 relative to max |λ|. At most DLN_NULLITY_MAXP
+ * parameters (else DLN_ENOTAPPLICABLE). Allocates n² doubles. */
+int dln_hessian_nullity(dln_net *net, dln_loss *loss, const double *theta, double rank_tol, dln_nullity *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -223,6 +223,100 @@ int dln_bound_gd_remark2(dln_net *net, const dln_loss *loss, const double *theta
 int dln_bound_component_rates(const dln_cf *cf, const dln_table *tab, double lo, double hi, double tol,
                               double *pred, double *fit, dln_verdict *v);
 
+/* ------------------------------------------------- 003 §3: distance to the min-norm solution */
+
+/* Constants of 003 Lemma 1 / Theorem 2 at θ(0) for a depth-2 regression net (dln's
+ * W_1 = U^T, W_2 = V; Θ̂ = loss->wstar; Φ_1 spans col X, Φ_2 its complement). */
+typedef struct dln_minnorm {
+  int rank, d0, m, width;    /* r = rank X, D = d_0, m = d_2, h = d_1 */
+  double lambda1, lambdar;   /* λ_1(Σ_x), λ_r(Σ_x) of Σ_x = X X^T */
+  double c;                  /* 003 Thm 1 imbalance constant (dln_theory_imbalance_c) */
+  double z0;                 /* ‖[V U_2^T; U_1 U_2^T]‖_F at θ(0) (eq. 18's left side) */
+  double u1v0;               /* ‖U_1(0) V(0)^T‖_F = ‖W(0) Φ_1‖_F (eq. 19's left side) */
+  double e0;                 /* ‖E(0)‖_F = √(2(L(0) − L*)) (003 eq. 6, 8) */
+  double yfro;               /* ‖Y‖_F */
+  double fig1;               /* ‖Φ_2Φ_2^T(U(0)V(0)^T − Θ̂)‖_F (003 Fig. 1) */
+} dln_minnorm;
+
+/* Fill b from (net, loss, θ(0)). Untied depth 2 and a regression loss (DLN_LOSS_LSQ_DESIGN
+ * with its min-norm solution and L*), else DLN_ENOTAPPLICABLE. Allocates (SVD of X). */
+int dln_theory_minnorm_setup(dln_net *net, dln_loss *loss, const double *theta0, dln_minnorm *b);
+/* The deterministic core of 003 Theorem 2 (eq. 16 by Grönwall + Theorem 1 eq. 10):
+ *   ‖W(t) − Θ̂‖_F ≤ B(t) = ‖Z(0)‖ exp(√λ_1 ‖E(0)‖ (1 − e^{−λ_r c t})/(λ_r c)) + e^{−λ_r c t}‖E(0)‖/√λ_r
+ * for t ≥ 0 (t = INFINITY: the limit). NAN when c ≤ 0 or t < 0 or b is NULL. */
+double dln_theory_minnorm_bound_at(const dln_minnorm *b, double t);
+/* 003 Fig. 1's split of W − Θ̂ for any end-to-end W (m x d_0) of a regression loss:
+ * in_span = ‖(W − Θ̂)Φ_1Φ_1^T‖_F, out_span = ‖(W − Θ̂)Φ_2Φ_2^T‖_F (at W(0): Fig. 1's
+ * ‖U_2(0)V(0)^T‖). Either output may be NULL. Allocates. */
+int dln_theory_minnorm_split(const dln_loss *loss, const double *W, double *in_span, double *out_span);
+/* 003 Lemma 1 right-hand sides for widths m (output), D (input), r = rank X, h (hidden),
+ * 1/4 < α ≤ 1/2 (else DLN_ENOTAPPLICABLE), 0 < δ < 1: eq17 = h^{1−2α} (c exceeds it),
+ * eq18 = 2√(m+r)(√(m+D) + ½ log(2/δ))/h^{2α−1/2}, eq19 = the same with √m. Each holds with
+ * probability ≥ 1 − δ for h > h_0 = poly(m, D, 1/δ) (h_0 unspecified: not a certificate). */
+int dln_theory_003_lemma1(int m, int D, int r, int h, double alpha, double delta, double *eq17, double *eq18,
+                          double *eq19);
+/* 003 eq. 20's right-hand side 2 C^{1/h^{1−2α}} √(m+r)(√(m+D) + ½ log(2/δ))/h^{2α−1/2},
+ * C = exp(1 + λ_1^{1/2}/λ_r ‖Y‖_F), for the data in b. */
+int dln_theory_003_eq20(const dln_minnorm *b, double alpha, double delta, double *rhs);
+/* Verdict: ‖W(t) − Θ̂‖_F (W from θ) ≤ B (1 + tol) + tol (‖Θ̂‖ + ‖E(0)‖/√λ_r) with B the smaller of
+ * B(t) from θ(0) and, when traj (the loss curve (t_i, L(t_i)) of the same gradient-flow run
+ * from t_0 = 0, with a sample at t; may be NULL) is given, the same Grönwall bound along the
+ * measured error: ‖Z(0)‖ exp(√λ_1 Σ_i (t_{i+1} − t_i)‖E(t_i)‖) + ‖E(t)‖/√λ_r (a left sum:
+ * L is non-increasing). Not applicable (DLN_ENOTAPPLICABLE) as dln_theory_minnorm_setup, or c ≤ 0. */
+int dln_bound_minnorm(dln_net *net, dln_loss *loss, const double *theta0, const double *theta, double t,
+                      const dln_curve *traj, double tol, dln_verdict *v);
+
+/* ------------------------------------------------- 001 Prop. 2: tied flow, PSD projection */
+
+/* For a factorization loss with a symmetric square target Y (else DLN_ENOTAPPLICABLE):
+ * Ỹ = Σ max(σ_i, 0) φ_iφ_i^T (n x n, may be NULL), σ_min = min_i |σ_i|, and the infimum
+ * of the tied loss L* = ½ Σ_{σ_i<0} σ_i² = ½‖Y − Ỹ‖² (any output may be NULL). Allocates. */
+int dln_theory_psd_projection(const dln_loss *loss, double *Ytilde, double *sigma_min, double *lstar);
+/* 001 Prop. 2, eq. 10: tied net, symmetric Y, Y and I + Ŷ^{−1}(X_0 − Ỹ) nonsingular (both
+ * decided at 100 (acc + ε) relative: acc is the run's accuracy, ≤ 0 for round-off only).
+ * ‖X(t) − Ỹ‖ ≤ C e^{−4σ_min t} gives L(t) − L* ≤ C' e^{−4σ_min t}; measured = the decay
+ * rate of L − L* fitted (dln_fit_rate) on traj's samples with lo ≤ L − L* ≤ hi, bound =
+ * 4σ_min (8σ_min when Y ≻ 0: then L − L* = ½‖X − Ỹ‖²); holds when measured ≥ bound (1 − tol). An asymptotic fit: tol is not tied to
+ * the integrator's accuracy (use a few per cent). Fewer than 3 tail samples: not applicable. */
+int dln_bound_psd_projection(dln_net *net, dln_loss *loss, const double *theta0, const dln_curve *traj, double lo,
+                             double hi, double acc, double tol, dln_verdict *v);
+
+/* 001 §5, eq. 32–39: tail rates of L − L* per unit time (t = kη) for gradient descent with
+ * step η and for the flow, on the factorization loss: depth 1 (eq. 32/34: −2 ln(1 − η)/η vs
+ * 2, exact at every step), or a tied depth-2 net with symmetric nonsingular Y (eq. 33/35,
+ * 38–39 in matrix form: the slowest eigen-block, −2 ln(1 − 2η(|σ_i| + |σ_j|))/η, and
+ * −2 ln(1 − 2η|σ_n|)/η for σ_n < 0; vs 4(|σ_i| + |σ_j|) and 4|σ_n|), needing
+ * 4η max|σ| < 1. Else DLN_ENOTAPPLICABLE. Derivation: psd_rate.c. */
+int dln_theory_gd_rates(const dln_net *net, const dln_loss *loss, double eta, double *gd, double *flow);
+/* Verdict: the rate of L − L* fitted on traj (t, L) over lo ≤ L − L* ≤ hi is within tol
+ * (relative) of the discrete rate; bound = discrete, measured = fitted; the flow rate and
+ * their relative gap are in the hypotheses. */
+int dln_bound_gd_rate(const dln_net *net, const dln_loss *loss, double eta, const dln_curve *traj, double lo, double hi,
+                      double tol, dln_verdict *v);
+
+/* ------------------------------------------------- 002 Ex. 2, Prop. 5 / Ex. 4 (e2e_extra.c) */
+
+/* 002 Exercise 2: the end-to-end dynamics of the symmetric network W_s = W W^T under gradient
+ * flow on ℓ(W W^T): Ẇ_s = −(G + G^T) W_s − W_s (G + G^T), G = ∇ℓ(W_s) — from W_s alone.
+ * Square loss (d x d); Wsdot d x d. Allocates (G). */
+int dln_theory_sym_e2e(dln_loss *loss, const double *Ws, double *Wsdot);
+/* Recognizes 002 Prop. 5's 2 x 2 sensing instance by probing the (quadratic) loss:
+ * ℓ(W) = ½h[(w_12 − b_1)² + (w_21 − b_2)² + w_22²] with b_1 b_2 ≠ 0 (002 eq. 15: h = 1/3,
+ * b = (1, 1); any normalization h > 0). Else DLN_ENOTAPPLICABLE. Outputs may be NULL. */
+int dln_theory_prop5_instance(dln_loss *loss, double *b1, double *b2, double *h);
+/* 002 Prop. 5 proof (eq. 16–17), generalized: with e = √(2ℓ/h) < min(|b_1|, |b_2|) and sign
+ * det W = sign(b_1 b_2), |w_11| ≥ (|b_1| − e)(|b_2| − e)/e. NAN when e is not below
+ * min(|b_1|, |b_2|) or ℓ = 0 or an argument is invalid. */
+double dln_theory_prop5_bound(double b1, double b2, double h, double ell);
+/* 002 Prop. 5 (b_1 b_2 > 0, det W(0) > 0) or Exercise 4 (b_1 b_2 < 0, det W(0) < 0): at n
+ * states with loss ell[i] and a norm norm[i] ≥ |w_11| (spectral or Frobenius norm of W),
+ * holds when every state with a defined bound has norm ≥ bound (1 − tol) − tol. Not
+ * applicable: not the instance, tied net, sign det W(0) ≠ sign(b_1 b_2) (|det| ≤ 1e3 ε ‖W‖²),
+ * no state with a defined bound. The constant sign of det W (002 Lemma 2) needs a balanced
+ * network: callers check that. */
+int dln_bound_norm_divergence(dln_net *net, dln_loss *loss, const double *theta0, size_t n, const double *ell,
+                              const double *norm, double tol, dln_verdict *v);
+
 #ifdef __cplusplus
 }
 #endif

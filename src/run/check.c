@@ -513,6 +513,7 @@ int dln_chk_run(const char *dir, const dln_check_options *opt, dln_check_report 
   dln_chk_det(&c);
   dln_chk_sigma_dot(&c);
   dln_chk_end_point(&c);
+  dln_chk_theory_more(&c);
   if (dln_net_has_imbalance_reg(c.p->net)) not_applicable_reg(rep, theory_from);
   dln_chk_tally(rep);
 done:

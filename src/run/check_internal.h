@@ -105,4 +105,8 @@ void dln_chk_classify_note(ctx *c, char *why, size_t len);
 /* 002 Theorem 3: σ̇_r at the recorded states of a balanced net. */
 void dln_chk_sigma_dot(ctx *c);
 
+/* ---- later theory rows (check_theory.c) ---- */
+/* 003 Thm 2 / Lemma 1 (min-norm distance, width bound), 001 Prop. 2 (tied PSD projection). */
+void dln_chk_theory_more(ctx *c);
+
 #endif
