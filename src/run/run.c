@@ -286,6 +286,7 @@ static json_t *run_summary(const run_ctx *c) {
   dln_jset(sum, "task", task);
   summary_dynamics(sum, c);
   summary_stop(sum, c->res, c->p.traj);
+  dln_jset(sum, "endpoint", dln_run_endpoint_json(&c->p));
   return dln_json_done(sum, mark); /* NULL: out of memory, nothing written */
 }
 
