@@ -13,6 +13,10 @@
  *                            {1,3} (depth 2 and 3), a generic start at the global minimum, a
  *                            short run is "not converged" with ‖∇φ‖ above its tolerance
  *   Wilson                   against the closed form by hand: (8, 20), (0, 20), (20, 20)
+ *   saddle init              --init=saddle --saddle_stratum=1,3: W_init is the critical
+ *                            configuration {1,3} of the run's target (dln_stratum_classify);
+ *                            unperturbed and short (t = 5) it ends on that saddle stratum,
+ *                            perturbed by 1e-3 (t = 60) at the global minimum
  *   sweep                    endpoints.json counts = the counts of ensemble.json's entries,
  *                            fractions, intervals; `dln run`'s summary.json "endpoint" */
 #include <jansson.h>
@@ -23,6 +27,7 @@
 
 #include "dln/error.h"
 #include "dln/init.h"
+#include "dln/io.h"
 #include "dln/landscape.h"
 #include "dln/loss.h"
 #include "dln/mat.h"
@@ -299,11 +304,56 @@ static void test_sweep_tally(void **state) {
   tu_rmtree(dir);
 }
 
+static const char *end_class(const char *dir, const char *out) {
+  static char cls[32];
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", dir, out);
+  json_t *sum = load(p, "summary.json");
+  const char *c = json_string_value(json_object_get(json_object_get(sum, "endpoint"), "class"));
+  snprintf(cls, sizeof cls, "%s", c ? c : "?");
+  json_t *st = json_object_get(json_object_get(sum, "endpoint"), "stratum");
+  if (!strcmp(cls, "saddle"))
+    assert_true(json_array_size(st) == 2 && json_integer_value(json_array_get(st, 0)) == 1 &&
+                json_integer_value(json_array_get(st, 1)) == 3);
+  json_decref(sum);
+  return cls;
+}
+
+static void test_saddle_init(void **state) {
+  (void)state;
+  const char *dir = tu_tmpdir(1);
+  const char *a0[] = {"run", "--rows=3", "--cols=4", "--width=3", "--init=saddle", "--saddle_stratum=1,3", "--saddle_perturb=0",
+                      "--method=flow", "--t_end=5", "--out=a", "--quiet", "--plot=false", NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, a0, dir)), 0);
+  assert_string_equal(end_class(dir, "a"), "saddle");
+  dln_mat *Y = NULL, *W1 = NULL, *W2 = NULL;
+  char p[512];
+  snprintf(p, sizeof p, "%s/a/target.npy", dir);
+  assert_int_equal(dln_matrix_load(p, &Y), DLN_OK);
+  snprintf(p, sizeof p, "%s/a/W1_init.npy", dir);
+  assert_int_equal(dln_matrix_load(p, &W1), DLN_OK);
+  snprintf(p, sizeof p, "%s/a/W2_init.npy", dir);
+  assert_int_equal(dln_matrix_load(p, &W2), DLN_OK);
+  double W[12];
+  tu_mm(0, 0, 3, 4, 3, W2->data, W1->data, W);
+  dln_stratum s;
+  assert_int_equal(dln_stratum_classify(3, 4, W, Y->data, NULL, &s), DLN_OK);
+  assert_true(s.critical && !s.global_min);
+  assert_int_equal((int)s.learned_mask, 5);
+  assert_true(s.residual <= 1e-12);
+  dln_mat_free(Y), dln_mat_free(W1), dln_mat_free(W2);
+  const char *a1[] = {"run", "--rows=3", "--cols=4", "--width=3", "--init=saddle", "--saddle_stratum=1,3",
+                      "--saddle_perturb=1e-3", "--method=flow", "--t_end=60", "--out=b", "--quiet", "--plot=false", NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, a1, dir)), 0);
+  assert_string_equal(end_class(dir, "b"), "global_min");
+  tu_rmtree(dir);
+}
+
 int main(void) {
   tu_seed(1010);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_distinct),   cmocka_unit_test(test_repeated),    cmocka_unit_test(test_descent),
-      cmocka_unit_test(test_wilson),     cmocka_unit_test(test_sweep_tally),
+      cmocka_unit_test(test_wilson),     cmocka_unit_test(test_sweep_tally),  cmocka_unit_test(test_saddle_init),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
