@@ -50,6 +50,7 @@ static void count_entry(json_t *g, const json_t *entry) {
   char *key = json_dumps(json_object_get(ep, "stratum"), JSON_COMPACT);
   json_t *st = json_object_get(g, "strata");
   if (key) dln_jset(st, key, json_integer(json_integer_value(json_object_get(st, key)) + 1));
+  else dln_jset(g, "error", NULL); /* out of memory: counted */
   free(key);
 }
 

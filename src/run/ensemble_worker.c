@@ -115,7 +115,7 @@ static void run_one(ens *E, long k) {
     st = dln_run_parts_train(&r.p, &sl->train);
     sl->traj = r.p.traj; /* the slot owns the rows from here */
     r.p.traj = NULL;
-    if (!st && !(sl->endpoint = dln_run_endpoint_json(&r.p))) st = dln_error(DLN_ENOMEM, "out of memory (end point)");
+    if (!st) st = dln_run_endpoint_json(&r.p, &sl->endpoint);
   }
   if (st) {
     dln_ens_set_run_error(sl, st, k);

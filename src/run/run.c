@@ -286,7 +286,9 @@ static json_t *run_summary(const run_ctx *c) {
   dln_jset(sum, "task", task);
   summary_dynamics(sum, c);
   summary_stop(sum, c->res, c->p.traj);
-  dln_jset(sum, "endpoint", dln_run_endpoint_json(&c->p));
+  json_t *ep = NULL;
+  dln_run_endpoint_json(&c->p, &ep); /* a failure leaves NULL: counted, no summary */
+  dln_jset(sum, "endpoint", ep);
   return dln_json_done(sum, mark); /* NULL: out of memory, nothing written */
 }
 

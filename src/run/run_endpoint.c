@@ -30,19 +30,24 @@ static json_t *clusters_json(const dln_stratum *s) {
   return a;
 }
 
-/* null when not applicable (not a factorization, or end-to-end dynamics: no layers);
- * {"class": null, "error": ...} when the classification failed. */
-json_t *dln_run_endpoint_json(const dln_run_parts *p) {
-  if (p->e2e || !p->loss || !dln_loss_has(p->loss, DLN_LOSS_IDENTITY) || !p->loss->wstar) return json_null();
-  json_t *o = json_object();
+/* *out: json null when not applicable (not a factorization, or end-to-end dynamics: no layers);
+ * {"class": null, "error": ...} when the target cannot be classified. */
+int dln_run_endpoint_json(const dln_run_parts *p, json_t **out) {
+  *out = NULL;
+  if (p->e2e || !p->loss || !dln_loss_has(p->loss, DLN_LOSS_IDENTITY) || !p->loss->wstar) return *out = json_null(), DLN_OK;
+  unsigned long mark = dln_json_mark();
   dln_endpoint_options eo;
   dln_endpoint_default_options(&eo);
   eo.acc = p->to.rtol > 0 ? p->to.rtol : eo.acc;
   dln_endpoint e;
-  if (dln_endpoint_classify(p->net, p->loss, p->theta, &eo, &e) != DLN_OK) {
+  int st = dln_endpoint_classify(p->net, p->loss, p->theta, &eo, &e);
+  if (st && st != DLN_ENOTAPPLICABLE && st != DLN_EUNSUPPORTED) return st; /* out of memory, LAPACK */
+  json_t *o = json_object();
+  if (st) { /* a zero target, more than 64 components: said, not guessed */
     dln_jset(o, "class", json_null());
     dln_jset(o, "error", json_string(dln_last_error()));
-    return o;
+    *out = dln_json_done(o, mark);
+    return *out ? DLN_OK : dln_error(DLN_ENOMEM, "out of memory (end point)");
   }
   int conv = e.cls != DLN_END_NOT_CONVERGED;
   dln_jset(o, "class", json_string(dln_end_class_name(e.cls)));
@@ -56,5 +61,6 @@ json_t *dln_run_endpoint_json(const dln_run_parts *p) {
   dln_jset(o, "comp_tol", dln_json_num(e.comp_tol));
   dln_jset(o, "residual", dln_json_num(e.s.residual));
   dln_jset(o, "message", json_string(e.message));
-  return o;
+  *out = dln_json_done(o, mark);
+  return *out ? DLN_OK : dln_error(DLN_ENOMEM, "out of memory (end point)");
 }
