@@ -11,7 +11,8 @@
  *   gradient descent         on diag(3, 2, 1) (exact SVD basis, so an invariant stratum
  *                            stays exact): a start on {1,3} ends on the saddle stratum
  *                            {1,3} (depth 2 and 3), a generic start at the global minimum, a
- *                            short run is "not converged" with ‖∇φ‖ above its tolerance
+ *                            short run is "not converged" with ‖∇φ‖ above its tolerance;
+ *                            a tied net is refused (DLN_ENOTAPPLICABLE)
  *   Wilson                   against the closed form by hand: (8, 20), (0, 20), (20, 20)
  *   saddle init              --init=saddle --saddle_stratum=1,3: W_init is the critical
  *                            configuration {1,3} of the run's target (dln_stratum_classify);
@@ -214,6 +215,16 @@ static void test_descent(void **state) {
     dln_net_free(net);
     free(th);
   }
+  /* not applicable: a tied net U U^T (its critical points are not 004's strata) */
+  int wt[3] = {3, 3, 3};
+  dln_net *tied = NULL;
+  assert_int_equal(dln_net_alloc(&tied, 2, wt, 1), DLN_OK);
+  double *tt = tu_dalloc(tied->nparams);
+  dln_endpoint e;
+  assert_int_equal(dln_endpoint_classify(tied, loss, tt, NULL, &e), DLN_ENOTAPPLICABLE);
+  assert_non_null(strstr(dln_last_error(), "untied"));
+  free(tt);
+  dln_net_free(tied);
   dln_loss_free(loss);
   dln_mat_free(Y);
 }

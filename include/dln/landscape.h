@@ -256,7 +256,7 @@ typedef struct dln_endpoint {
   char message[320];
 } dln_endpoint;
 
-/* Classify θ of a net trained on a factorization loss (DLN_ENOTAPPLICABLE otherwise).
+/* Classify θ of an untied net trained on a factorization loss (DLN_ENOTAPPLICABLE otherwise).
  * Allocates (SVDs, a Lanczos workspace). */
 int dln_endpoint_classify(dln_net *net, dln_loss *loss, const double *theta, const dln_endpoint_options *opt,
                           dln_endpoint *out);

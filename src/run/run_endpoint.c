@@ -30,11 +30,12 @@ static json_t *clusters_json(const dln_stratum *s) {
   return a;
 }
 
-/* *out: json null when not applicable (not a factorization, or end-to-end dynamics: no layers);
+/* *out: json null when not applicable (not a factorization, a tied net, or end-to-end
+ * dynamics: no layers);
  * {"class": null, "error": ...} when the target cannot be classified. */
 int dln_run_endpoint_json(const dln_run_parts *p, json_t **out) {
   *out = NULL;
-  if (p->e2e || !p->loss || !dln_loss_has(p->loss, DLN_LOSS_IDENTITY) || !p->loss->wstar) return *out = json_null(), DLN_OK;
+  if (p->e2e || !p->net || p->net->tied || !p->loss || !dln_loss_has(p->loss, DLN_LOSS_IDENTITY) || !p->loss->wstar) return *out = json_null(), DLN_OK;
   unsigned long mark = dln_json_mark();
   dln_endpoint_options eo;
   dln_endpoint_default_options(&eo);

@@ -68,6 +68,8 @@ int dln_endpoint_classify(dln_net *net, dln_loss *loss, const double *theta, con
   out->lambda_min = out->lambda_resid = NAN;
   if (!dln_loss_has(loss, DLN_LOSS_IDENTITY) || !loss->wstar)
     return dln_error(DLN_ENOTAPPLICABLE, "end-point classification needs a factorization loss, got %s", dln_loss_name(loss));
+  if (net->tied) /* U U^T: PSD products, not the strata of 004 Lemma 3.2 */
+    return dln_error(DLN_ENOTAPPLICABLE, "end-point classification needs an untied network (004 Lemma 3.2), got tied");
   /* never decide at round-off: a component is judged at √acc (≥ 1e-6) of s_1 */
   out->comp_tol = fmin(1e-2, fmax(1e-6, sqrt(opt.acc)));
   double yn = fmax(1.0, loss->target_norm);
