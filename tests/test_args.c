@@ -884,6 +884,26 @@ static void test_theory(void **state) {
   ST(dln_stratum_classify_net(w.net, NULL, w.theta, &so, &sto));
   ST(dln_stratum_classify_net(w.net, w.loss, NULL, &so, &sto));
   ST(dln_stratum_classify_net(w.net, w.loss, w.theta, &so, NULL));
+  /* (f) where a run ended */
+  dln_endpoint_options eo;
+  dln_endpoint_default_options(&eo);
+  SAFE(dln_endpoint_default_options(NULL));
+  dln_endpoint epr;
+  ST(dln_endpoint_classify(NULL, w.loss, w.theta, &eo, &epr));
+  ST(dln_endpoint_classify(w.net, NULL, w.theta, &eo, &epr));
+  ST(dln_endpoint_classify(w.net, w.loss, NULL, &eo, &epr));
+  ST(dln_endpoint_classify(w.net, w.loss, w.theta, &eo, NULL));
+  eo.acc = 2; /* out of range: acc < 1 */
+  ST(dln_endpoint_classify(w.net, w.loss, w.theta, &eo, &epr));
+  assert_string_equal(dln_end_class_name(-1), "unknown"); /* documented */
+  assert_string_equal(dln_end_class_name(DLN_END_NCLASS), "unknown");
+  double wlo, whi;
+  ST(dln_wilson_interval(1, 2, 1.96, NULL, &whi));
+  ST(dln_wilson_interval(1, 2, 1.96, &wlo, NULL));
+  ST(dln_wilson_interval(3, 2, 1.96, &wlo, &whi)); /* k > n */
+  ST(dln_wilson_interval(-1, 2, 1.96, &wlo, &whi));
+  ST(dln_wilson_interval(1, 2, 0.0, &wlo, &whi));
+  ST(dln_wilson_interval(1, 2, NAN, &wlo, &whi));
   dln_lanczos_options lo;
   dln_lanczos_default_options(&lo);
   SAFE(dln_lanczos_default_options(NULL));

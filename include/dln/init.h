@@ -74,6 +74,8 @@ typedef struct dln_init_options {
   dln_slist init_files;
   int det_sign;       /* 0: any; +1 / −1: redraw until sign det W agrees (dln_init_draw) */
   int det_sign_draws; /* at most this many draws for det_sign */
+  dln_ilist saddle_stratum;  /* saddle: learned components (1-based) */
+  double saddle_perturb;     /* saddle: N(0, saddle_perturb^2) added to every weight */
   void *own;
   /* Reads a matrix file (.npy / .csv) for the file scheme: the model layer reads no files
    * itself. The run layer sets it to dln_matrix_load (dln/io.h); not an option row, so
@@ -110,7 +112,7 @@ typedef struct dln_init_type {
 
 extern const dln_init_type dln_init_type_gaussian, dln_init_type_width_scaled, dln_init_type_balanced,
     dln_init_type_imbalanced, dln_init_type_spectral, dln_init_type_spectral_symmetric, dln_init_type_orthogonal_minnorm,
-    dln_init_type_file;
+    dln_init_type_file, dln_init_type_saddle;
 /* Rows shared by several schemes (sigma, layer_scales), owned by the gaussian scheme's file. */
 const dln_option *dln_init_common_rows(void);
 

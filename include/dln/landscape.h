@@ -100,6 +100,10 @@ typedef struct dln_stratum {
   int critical;           /* every component learned or unlearned and residual ≤ tol */
   int global_min;         /* critical and L = the top min(k, q) components */
   int degenerate;         /* Ȳ has repeated nonzero singular values (004 Assumption 3 fails) */
+  /* clusters of equal s_i (gaps ≤ tol·s_1 chain them): only the number learned per
+   * cluster is intrinsic; with repeats, learned[] marks the cluster's first ones */
+  int nclusters;
+  int cluster_start[DLN_LANDSCAPE_MAXQ], cluster_size[DLN_LANDSCAPE_MAXQ], cluster_learned[DLN_LANDSCAPE_MAXQ];
   double value;           /* ½‖W − Ȳ‖_F² */
   double value_predicted; /* ½ Σ_{i∉L} s_i² (004 Lemma 3.2 item 4) */
   char message[256];
@@ -245,6 +249,41 @@ typedef struct dln_nullity {
  * stated rank tolerance 0 < rank_tol < 1 relative to max |λ|. At most DLN_NULLITY_MAXP
  * parameters (else DLN_ENOTAPPLICABLE). Allocates n² doubles. */
 int dln_hessian_nullity(dln_net *net, dln_loss *loss, const double *theta, double rank_tol, dln_nullity *out);
+/* ------------------------------------------------------------------ (g) where a run ended
+ * 004 §2.3, §4: a factorization run ends at a global minimum, on a saddle stratum (a
+ * critical configuration of Lemma 3.2 that is not the global one), or has not converged.
+ * Tolerances from the run's relative accuracy acc (rtol): components within
+ * comp_tol = min(1e-2, max(1e-6, √acc)) of s_1, ‖∇φ‖ ≤ grad_tol = comp_tol·max(1, ‖Ȳ‖_F)². */
+typedef enum dln_end_class { DLN_END_GLOBAL_MIN = 0, DLN_END_SADDLE, DLN_END_NOT_CONVERGED, DLN_END_NCLASS } dln_end_class;
+
+const char *dln_end_class_name(int cls); /* "global_min", "saddle", "not_converged"; "unknown" */
+
+typedef struct dln_endpoint_options {
+  double acc;        /* the run's relative accuracy; ≤ 0: 1e-8 */
+  int lanczos_iter;  /* Krylov dimension cap (≤ nparams); ≤ 0: 60 */
+} dln_endpoint_options;
+
+void dln_endpoint_default_options(dln_endpoint_options *opt);
+
+typedef struct dln_endpoint {
+  int cls;                  /* dln_end_class */
+  double phi, grad_norm;    /* φ(θ), ‖∇φ(θ)‖ */
+  double comp_tol, grad_tol;
+  double lambda_min;        /* least Hessian eigenvalue (Lanczos) at a critical end point; NAN otherwise */
+  double lambda_resid;      /* its residual ‖∇²φ y − λ y‖ */
+  int lambda_converged;
+  dln_stratum s;            /* the stratum (s.learned_mask, s.cluster_learned) */
+  char message[320];
+} dln_endpoint;
+
+/* Classify θ of an untied net trained on a factorization loss (DLN_ENOTAPPLICABLE otherwise).
+ * Allocates (SVDs, a Lanczos workspace). */
+int dln_endpoint_classify(dln_net *net, dln_loss *loss, const double *theta, const dln_endpoint_options *opt,
+                          dln_endpoint *out);
+
+/* Wilson score interval of a proportion: k successes of n trials, normal quantile z
+ * (1.959964: 95%), into [*lo, *hi]; n = 0 gives [0, 1]. */
+int dln_wilson_interval(long k, long n, double z, double *lo, double *hi);
 
 #ifdef __cplusplus
 }

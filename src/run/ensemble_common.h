@@ -73,6 +73,7 @@ typedef struct ens_slot {
   int resumed;         /* finished by an interrupted sweep: read back (ensemble_resume.c) */
   int diverged;        /* resumed: its stop reason was diverged or solver */
   json_t *entry;       /* resumed: its ensemble.json entry */
+  json_t *endpoint;    /* its "endpoint" object (run_endpoint.c; json null: not applicable) */
   long poff;           /* resumed: offset of its line in the partial log */
   char *rows;          /* its rows as table text once kept in the log (then traj is freed) */
   size_t nrows_text;
@@ -111,7 +112,7 @@ typedef struct ens {
   dln_ensemble_result *res;
   int shard, nshards, nthreads, blas_before;
   double t0;
-  char *csv_path, *json_path;
+  char *csv_path, *json_path, *ep_path;
   dln_run_folder folder; /* the lock, the earlier manifest, the files of the sweep */
   /* partial results for --resume (ensemble_resume.c) */
   char *pdir;          /* OUT/.partial (a shard: OUT/.partial.shard<i>of<N>); NULL: none kept */
@@ -165,6 +166,11 @@ void dln_ens_parts_free(run_parts *r);
 /* Run tasks[0..n) of the current phase on nthreads workers; `tick` is called from this
  * thread whenever tasks finish (and every 0.2 s). */
 int dln_ens_pool_run(ens *E, int nthreads, void (*tick)(ens *, long done));
+
+/* ---- endpoints.json (ensemble_endpoints.c) ---- */
+/* The tally of ensemble.json's entries by setting: classes and saddle strata with Wilson
+ * 95% intervals. NULL: out of memory. */
+json_t *dln_ens_endpoints_json(const json_t *runs);
 
 /* ---- partial results, --resume (ensemble_resume.c) ---- */
 /* After the folder is locked: a fresh sweep clears pdir and writes pdir/sweep.json; a

@@ -118,6 +118,7 @@ static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
     dln_jset(r, "compress_rank", isfinite(crank) ? json_integer((json_int_t)crank) : json_null());
     if (sl->init_draws > 0) dln_jset(r, "init_draws", json_integer(sl->init_draws)); /* det_sign */
     dln_jset(r, "rows", json_integer(sl->traj ? (json_int_t)sl->traj->nrows : 0));
+    dln_jset(r, "endpoint", sl->endpoint ? json_incref(sl->endpoint) : json_null());
   }
   dln_jset(r, "wall_seconds", dln_json_num(sl->wall));
   char *rr = rerun_line(E, k, sl);

@@ -110,8 +110,9 @@ static int ens_prepare(ens *E) {
   if (!E->slot || !E->sel || !E->tasks || !E->fin) return dln_error(DLN_ENOMEM, "out of memory for %ld runs", nruns);
   E->csv_path = xasprintf("%s/ensemble%s.csv", E->out, sfx);
   E->json_path = xasprintf("%s/ensemble%s.json", E->out, sfx);
+  E->ep_path = xasprintf("%s/endpoints%s.json", E->out, sfx);
   if (E->opt->write_outputs) E->pdir = xasprintf("%s/.partial%s", E->out, sfx);
-  if (!E->csv_path || !E->json_path || (E->opt->write_outputs && !E->pdir)) return dln_error(DLN_ENOMEM, "out of memory");
+  if (!E->csv_path || !E->json_path || !E->ep_path || (E->opt->write_outputs && !E->pdir)) return dln_error(DLN_ENOMEM, "out of memory");
   snprintf(E->res->csv_path, sizeof E->res->csv_path, "%s", E->csv_path);
   snprintf(E->res->json_path, sizeof E->res->json_path, "%s", E->json_path);
   /* parameter columns */
@@ -187,7 +188,7 @@ static int ens_expand(ens *E) {
  * files and writes no manifest; without outputs (benchmarks), nothing is refused or
  * listed. */
 static int ens_open_folder(ens *E) {
-  const char *known[3] = {strrchr(E->csv_path, '/') + 1, strrchr(E->json_path, '/') + 1, NULL};
+  const char *known[4] = {strrchr(E->csv_path, '/') + 1, strrchr(E->json_path, '/') + 1, strrchr(E->ep_path, '/') + 1, NULL};
   int sharded = E->nshards > 1, outputs = E->opt->write_outputs;
   char lock[64];
   snprintf(lock, sizeof lock, ".dln.shard%dof%d.lock", E->shard, E->nshards);
@@ -325,6 +326,20 @@ static int ens_all_failed(ens *E) {
                    E->res->nselected, E->out, k, dln_strerror(sl->status));
 }
 
+/* endpoints.json beside ensemble.json when some run has an end point (factorization). */
+static int ens_write_endpoints(ens *E, const json_t *runs) {
+  size_t i;
+  json_t *e;
+  int any = 0;
+  json_array_foreach(runs, i, e) any |= json_is_object(json_object_get(e, "endpoint"));
+  if (!any) return DLN_OK;
+  json_t *tally = dln_ens_endpoints_json(runs);
+  if (!tally) return dln_error(DLN_ENOMEM, "%s: out of memory while building it; not written", E->ep_path);
+  int st = dln_json_write(E->ep_path, tally);
+  json_decref(tally);
+  return st ? st : dln_run_files_add(&E->folder.files, strrchr(E->ep_path, '/') + 1);
+}
+
 /* The rest of the table, the totals, the summary and the manifest. */
 static int ens_finish(ens *E, ens_out *O) {
   dln_ensemble_result *res = E->res;
@@ -355,6 +370,7 @@ static int ens_finish(ens *E, ens_out *O) {
   if (E->opt->write_outputs) {
     st = dln_json_write(E->json_path, sum);
     if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->json_path, '/') + 1);
+    if (!st) st = ens_write_endpoints(E, json_object_get(sum, "runs"));
   }
   json_decref(sum);
   if (!st) st = dln_run_folder_finish(&E->folder, "sweep", 1);
@@ -375,6 +391,7 @@ static void ens_free(ens *E, ens_out *O) {
       free(E->slot[k].error);
       dln_table_free(E->slot[k].traj);
       json_decref(E->slot[k].entry);
+      json_decref(E->slot[k].endpoint);
       free(E->slot[k].rows);
     }
   for (int i = 0; i < E->ndata; ++i) dln_ens_data_free(&E->data[i]);
@@ -395,6 +412,7 @@ static void ens_free(ens *E, ens_out *O) {
   free(E->pdir);
   free(E->csv_path);
   free(E->json_path);
+  free(E->ep_path);
   dln_run_folder_close(&E->folder);
   pthread_mutex_destroy(&E->mu);
   pthread_cond_destroy(&E->cv);

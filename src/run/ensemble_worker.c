@@ -130,6 +130,7 @@ static void run_one(ens *E, long k) {
     sl->traj = r.p.traj; /* the slot owns the rows from here */
     r.p.traj = NULL;
     if (!st) st = dln_run_baseline_solve(&r.spec, r.p.loss, 0, &sl->base);
+    if (!st) st = dln_run_endpoint_json(&r.p, &sl->endpoint);
   }
   if (st) {
     dln_ens_set_run_error(sl, st, k);

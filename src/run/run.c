@@ -319,6 +319,9 @@ static json_t *run_summary(const run_ctx *c) {
   summary_dynamics(sum, c);
   if (c->base.on) dln_jset(sum, "baseline", dln_run_baseline_json(&c->base, "W_nuclear.npy"));
   summary_stop(sum, c->res, c->p.traj);
+  json_t *ep = NULL;
+  dln_run_endpoint_json(&c->p, &ep); /* a failure leaves NULL: counted, no summary */
+  dln_jset(sum, "endpoint", ep);
   return dln_json_done(sum, mark); /* NULL: out of memory, nothing written */
 }
 

@@ -75,6 +75,10 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
 /* Train (dln_train, or dln_e2e_flow / dln_e2e_gd) into p->traj. */
 int dln_run_parts_train(dln_run_parts *p, dln_train_result *res);
 void dln_run_parts_free(dln_run_parts *p);
+/* The "endpoint" object of a trained run (run_endpoint.c, dln/landscape.h (f)): class,
+ * stratum, lambda_min, grad_norm; json null when not applicable. A failure (out of
+ * memory, LAPACK) is returned with *out = NULL. */
+int dln_run_endpoint_json(const dln_run_parts *p, json_t **out);
 
 /* The data files of d into dir: the task's files (X.npy, ...), W_true.npy, and target.npy
  * for a factorization loss (pipeline.c). */

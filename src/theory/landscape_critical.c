@@ -214,6 +214,119 @@ static void append_set(char *buf, size_t cap, const char *label, int q, const in
   if (len < cap) snprintf(buf + len, cap - len, "}");
 }
 
+/* Clusters of equal singular values (gap ≤ gap_tol chains them): 004 Lemma 3.2 assumes
+ * distinct s_i (Assumption 3); with a repeated s its proof only gives that Q = R W_{1,1}
+ * commutes with S_Y², i.e. Q is block diagonal over the clusters. */
+static void set_clusters(dln_stratum *out, const double *s, double gap_tol) {
+  int nc = 0;
+  for (int i = 0; i < out->q; ++i) {
+    if (i == 0 || s[i - 1] - s[i] > gap_tol) out->cluster_start[nc++] = i;
+    out->cluster_size[nc - 1] = i + 1 - out->cluster_start[nc - 1];
+    if (out->cluster_size[nc - 1] > 1) out->degenerate = 1;
+  }
+  out->nclusters = nc;
+}
+
+/* Distinct s_i: component i is learned when W q_i = s_i p_i and W^T p_i = s_i q_i,
+ * unlearned when both are 0 (004 Lemma 3.2 items 1–3). */
+static void classify_components(int rows, int cols, int k, const double *W, const double *s, const double *U,
+                                const double *Vt, double tol, dln_stratum *out, double *R, double *x, double *vpred) {
+  double s1 = s[0];
+  for (int i = 0; i < out->q; ++i) {
+    const double *p = U + (size_t)i * rows;
+    /* ‖W q_i − s_i p_i‖, ‖W q_i‖ with q_i = row i of Vt */
+    cblas_dgemv(CblasColMajor, CblasNoTrans, rows, cols, 1.0, W, rows, Vt + i, k, 0.0, x, 1);
+    double e_on = 0, e_off = 0;
+    for (int r = 0; r < rows; ++r) {
+      e_on += sq(x[r] - s[i] * p[r]);
+      e_off += sq(x[r]);
+    }
+    /* ‖W^T p_i − s_i q_i‖, ‖W^T p_i‖ */
+    cblas_dgemv(CblasColMajor, CblasTrans, rows, cols, 1.0, W, rows, p, 1, 0.0, x, 1);
+    double f_on = 0, f_off = 0;
+    for (int c = 0; c < cols; ++c) {
+      f_on += sq(x[c] - s[i] * Vt[i + (size_t)c * k]);
+      f_off += sq(x[c]);
+    }
+    double on = sqrt(fmax(e_on, f_on)) / s1, off = sqrt(fmax(e_off, f_off)) / s1;
+    if (on <= tol && on <= off) {
+      out->learned[i] = DLN_COMP_LEARNED;
+      out->comp_err[i] = on;
+      /* R −= s_i p_i q_i^T */
+      cblas_dger(CblasColMajor, rows, cols, -s[i], p, 1, Vt + i, k, R, rows);
+    } else {
+      out->learned[i] = off <= tol ? DLN_COMP_UNLEARNED : DLN_COMP_PARTIAL;
+      out->comp_err[i] = off <= tol ? off : fmin(on, off);
+      *vpred += sq(s[i]);
+    }
+  }
+  for (int c = 0; c < out->nclusters; ++c) out->cluster_learned[c] = out->learned[out->cluster_start[c]] == DLN_COMP_LEARNED;
+}
+
+/* One cluster i0..i0+d of a repeated singular value s_c with bases P_c, Q_c: at a
+ * critical point M = P_c^T W Q_c / s_c is an orthogonal projection (Q above, block
+ * diagonal, with Q S_Y = Q Q^T: 004 Lemma 3.2 proof eq. 21), of rank m = the number of
+ * the cluster's components learned, and W = Σ_c s_c P_c M_c Q_c^T. Only m is intrinsic
+ * (the learned subspace of the cluster is any m-dimensional one), so components
+ * i0..i0+m are reported learned. Eigenvalues of sym(M) within tol of 1 / 0: learned /
+ * unlearned; ‖M − M^T‖ > tol or another eigenvalue: partial. */
+static int classify_cluster(int rows, int cols, int k, const double *W, const double *s, const double *U,
+                            const double *Vt, double tol, int c, dln_stratum *out, double *R, double *buf, double *vpred) {
+  int i0 = out->cluster_start[c], d = out->cluster_size[c];
+  double sc = 0;
+  for (int i = i0; i < i0 + d; ++i) sc += s[i] / d;
+  double ctol = tol * s[0] / sc; /* tol is relative to s_1; M is relative to s_c */
+  double *T = buf, *M = T + (size_t)rows * d, *w = M + (size_t)d * d, *u = w + d, *v = u + rows;
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, rows, d, cols, 1.0, W, rows, Vt + i0, k, 0.0, T, rows);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, d, d, rows, 1.0 / sc, U + (size_t)i0 * rows, rows, T, rows, 0.0, M, d);
+  double asym = 0;
+  for (int a = 0; a < d; ++a)
+    for (int b = 0; b < a; ++b) {
+      double m = 0.5 * (M[a + (size_t)b * d] + M[b + (size_t)a * d]);
+      asym += 2 * sq(0.5 * (M[a + (size_t)b * d] - M[b + (size_t)a * d]));
+      M[a + (size_t)b * d] = M[b + (size_t)a * d] = m;
+    }
+  lapack_int info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'L', d, M, d, w);
+  if (info != 0) return dln_error(DLN_ELAPACK, "dsyev (cluster %d of size %d) returned info=%d", c + 1, d, (int)info);
+  asym = sqrt(asym);
+  int m = 0, npart = 0;
+  double err = asym;
+  for (int e = 0; e < d; ++e) {
+    double on = fabs(w[e] - 1), off = fabs(w[e]);
+    if (asym <= ctol && on <= ctol && on <= off) {
+      ++m;
+      err = fmax(err, on);
+      /* R −= s_c (P_c e)(Q_c e)^T */
+      cblas_dgemv(CblasColMajor, CblasNoTrans, rows, d, 1.0, U + (size_t)i0 * rows, rows, M + (size_t)e * d, 1, 0.0, u, 1);
+      cblas_dgemv(CblasColMajor, CblasTrans, d, cols, 1.0, Vt + i0, k, M + (size_t)e * d, 1, 0.0, v, 1);
+      cblas_dger(CblasColMajor, rows, cols, -sc, u, 1, v, 1, R, rows);
+    } else {
+      npart += !(asym <= ctol && off <= ctol);
+      err = fmax(err, fmin(on, off));
+    }
+  }
+  out->cluster_learned[c] = m;
+  for (int i = i0; i < i0 + d; ++i) {
+    int j = i - i0;
+    out->learned[i] = j < m ? DLN_COMP_LEARNED : j < m + npart ? DLN_COMP_PARTIAL : DLN_COMP_UNLEARNED;
+    out->comp_err[i] = err * sc / s[0];
+    if (j >= m) *vpred += sq(s[i]);
+  }
+  return DLN_OK;
+}
+
+static int classify_clusters(int rows, int cols, int k, const double *W, const double *s, const double *U,
+                             const double *Vt, double tol, dln_stratum *out, double *R, double *vpred) {
+  int dmax = 1;
+  for (int c = 0; c < out->nclusters; ++c) dmax = imax(dmax, out->cluster_size[c]);
+  double *buf = malloc(((size_t)rows * dmax + (size_t)dmax * dmax + dmax + rows + cols) * sizeof(double));
+  if (!buf) return dln_error(DLN_ENOMEM, "dln_stratum_classify: out of memory");
+  int st = DLN_OK;
+  for (int c = 0; c < out->nclusters && !st; ++c) st = classify_cluster(rows, cols, k, W, s, U, Vt, tol, c, out, R, buf, vpred);
+  free(buf);
+  return st;
+}
+
 int dln_stratum_classify(int rows, int cols, const double *W, const double *Ybar, const dln_stratum_options *opt_in,
                          dln_stratum *out) {
   if (!W || !Ybar || !out || rows < 1 || cols < 1) return dln_error(DLN_EINVAL, "dln_stratum_classify: bad argument");
@@ -254,48 +367,21 @@ int dln_stratum_classify(int rows, int cols, const double *W, const double *Ybar
     goto done;
   }
   out->q = q;
-  for (int i = 0; i + 1 < q; ++i)
-    if (s[i] - s[i + 1] <= opt.tol * s1) out->degenerate = 1;
   int kmax = opt.max_rank > 0 ? imin(opt.max_rank, q) : q;
   double ynorm2 = 0;
   for (int i = 0; i < q; ++i) ynorm2 += sq(s[i]);
   /* R = W − Σ_{i∈L} s_i p_i q_i^T, built as we go */
   memcpy(R, W, na * sizeof(double));
   double vpred = 0;
-  for (int i = 0; i < q; ++i) {
-    const double *p = U + (size_t)i * rows;
-    /* ‖W q_i − s_i p_i‖, ‖W q_i‖ with q_i = row i of Vt */
-    cblas_dgemv(CblasColMajor, CblasNoTrans, rows, cols, 1.0, W, rows, Vt + i, k, 0.0, x, 1);
-    double e_on = 0, e_off = 0;
-    for (int r = 0; r < rows; ++r) {
-      e_on += sq(x[r] - s[i] * p[r]);
-      e_off += sq(x[r]);
-    }
-    /* ‖W^T p_i − s_i q_i‖, ‖W^T p_i‖ */
-    cblas_dgemv(CblasColMajor, CblasTrans, rows, cols, 1.0, W, rows, p, 1, 0.0, x, 1);
-    double f_on = 0, f_off = 0;
-    for (int c = 0; c < cols; ++c) {
-      f_on += sq(x[c] - s[i] * Vt[i + (size_t)c * k]);
-      f_off += sq(x[c]);
-    }
-    double on = sqrt(fmax(e_on, f_on)) / s1, off = sqrt(fmax(e_off, f_off)) / s1;
-    if (on <= opt.tol && on <= off) {
-      out->learned[i] = DLN_COMP_LEARNED;
-      out->learned_mask |= (uint64_t)1 << i;
-      out->r++;
-      out->comp_err[i] = on;
-      /* R −= s_i p_i q_i^T */
-      cblas_dger(CblasColMajor, rows, cols, -s[i], p, 1, Vt + i, k, R, rows);
-    } else if (off <= opt.tol) {
-      out->learned[i] = DLN_COMP_UNLEARNED;
-      out->comp_err[i] = off;
-      vpred += sq(s[i]);
-    } else {
-      out->learned[i] = DLN_COMP_PARTIAL;
-      out->comp_err[i] = fmin(on, off);
-      vpred += sq(s[i]);
-    }
+  set_clusters(out, s, opt.tol * s1);
+  if (out->degenerate) {
+    st = classify_clusters(rows, cols, k, W, s, U, Vt, opt.tol, out, R, &vpred);
+    if (st) goto done;
+  } else {
+    classify_components(rows, cols, k, W, s, U, Vt, opt.tol, out, R, x, &vpred);
   }
+  for (int i = 0; i < q; ++i)
+    if (out->learned[i] == DLN_COMP_LEARNED) out->learned_mask |= (uint64_t)1 << i, out->r++;
   out->residual = dln_norm2(na, R) / sqrt(ynorm2);
   double v = 0;
   for (size_t e = 0; e < na; ++e) v += sq(W[e] - Ybar[e]);
