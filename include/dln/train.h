@@ -131,7 +131,7 @@ typedef struct dln_train_options {
 
 /* The disturbance kinds of dln_train_options.disturbance. */
 enum { DLN_DISTURB_NONE = 0, DLN_DISTURB_CONSTANT, DLN_DISTURB_SINUSOID };
-/* The kind of opt->disturbance (DLN_DISTURB_*), −1 for an unknown name, NONE for NULL opt. */
+/* The kind of opt->disturbance (DLN_DISTURB_*; NULL: NONE), −1 for an unknown name or NULL opt. */
 int dln_train_disturbance_kind(const dln_train_options *opt);
 /* The multiplier a(t) with D(t) = a(t)·D: 0 without a disturbance (or scale 0), scale
  * (constant), scale·sin(ωt + phase) (sinusoid). NAN for NULL opt. */
