@@ -19,7 +19,8 @@
   X(dln_observable_imbalance) \
   X(dln_observable_closed_form) \
   X(dln_observable_bias) \
-  X(dln_observable_margin)
+  X(dln_observable_margin) \
+  X(dln_observable_disturbance)
 #define DECLARE(d) extern const dln_observable d;
 #define ENTRY(d) &d,
 BUILTIN(DECLARE)

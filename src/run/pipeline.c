@@ -187,8 +187,8 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
 
   if (!p->e2e) {
     *phase = DLN_RUN_FAIL_INTERNAL;
-    if ((st = dln_observer_alloc_names(&p->obs, p->net, p->loss, p->theta0, (const char *const *)s->observe.v,
-                                       s->observe.n)))
+    if ((st = dln_observer_alloc_run(&p->obs, p->net, p->loss, p->theta0, (const char *const *)s->observe.v,
+                                     s->observe.n, &p->to)))
       return st;
     return observer_table(p->obs, cap, &p->traj);
   }
