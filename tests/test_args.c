@@ -781,6 +781,9 @@ static void test_observe(void **state) {
   ST(dln_observer_alloc_names(NULL, w.net, w.loss, w.theta, names, 1));
   ST(dln_observer_alloc_names(&obs, NULL, w.loss, w.theta, names, 1));
   ST(dln_observer_alloc_names(&obs, w.net, NULL, w.theta, names, 1));
+  ST(dln_observer_alloc_run(NULL, w.net, w.loss, w.theta, names, 1, NULL));
+  ST(dln_observer_alloc_run(&obs, NULL, w.loss, w.theta, names, 1, NULL));
+  ST(dln_observer_alloc_run(&obs, w.net, w.loss, w.theta, NULL, 1, NULL));
   ST(dln_observer_alloc_names(&obs, w.net, w.loss, w.theta, NULL, 1));
   const char *holes[1] = {NULL};
   ST(dln_observer_alloc_names(&obs, w.net, w.loss, w.theta, holes, 1));

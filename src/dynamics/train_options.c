@@ -82,6 +82,7 @@ int dln_train_disturbance_kind(const dln_train_options *o) {
   if (!o->disturbance) return DLN_DISTURB_NONE;
   for (int i = 0; disturbances[i]; ++i)
     if (strcmp(o->disturbance, disturbances[i]) == 0) return i;
+  dln_error(DLN_EINVAL, "disturbance: expected none, constant or sinusoid, found %s", o->disturbance);
   return -1;
 }
 
@@ -97,9 +98,7 @@ double dln_train_disturbance_factor(const dln_train_options *o, double t) {
 /* The disturbance rows: a known kind and D when it is not none. */
 static int disturbance_check(const dln_train_options *o) {
   int k = dln_train_disturbance_kind(o);
-  if (k < 0)
-    return dln_error(DLN_EINVAL, "disturbance: expected none, constant or sinusoid, found %s",
-                     o->disturbance ? o->disturbance : "NULL");
+  if (k < 0) return DLN_EINVAL; /* the message is dln_train_disturbance_kind's */
   if (k != DLN_DISTURB_NONE && !o->disturbance_D)
     return dln_error(DLN_EINVAL, "disturbance_D: expected D_1..D_N (nparams values) for disturbance %s, found NULL",
                      o->disturbance);
