@@ -161,6 +161,8 @@ static int run_write_arrays(run_ctx *c) {
     return st;
   }
   if ((st = dln_run_data_write(&c->d, p->loss, out, c->files))) return st;
+  /* the disturbance D_j of 000 eq. 9 as run, for `dln check` (W{j}_disturbance.npy) */
+  if (p->dist && (st = dln_run_write_layers(out, p->net, p->dist, "disturbance", c->files))) return st;
   /* the loss's reference solution (minimum-norm least squares); a factorization's is its target */
   if (p->loss->wstar && !dln_loss_has(p->loss, DLN_LOSS_IDENTITY))
     return dln_run_write_npy(out, "W_ref.npy", p->loss->rows, p->loss->cols, p->loss->wstar, c->files);
