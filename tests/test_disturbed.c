@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "dln/error.h"
+#include "dln/io.h"
 #include "dln/loss.h"
 #include "dln/mat.h"
 #include "dln/net.h"
@@ -296,6 +297,46 @@ static void test_observed_rates(void **state) {
   unmake(&p);
 }
 
+/* The command line: a sinusoidally disturbed cvode run, then `dln check`: exit 0, the two
+ * disturbed rows hold, conservation of C_j and the loss non-increasing row are "not
+ * applicable" naming the disturbance; summary.json records it. */
+static void test_cli_check(void **state) {
+  (void)state;
+  const char *dir = tu_tmpdir(0);
+  static const double Da[12] = {0.1, -0.2, 0.3, 0.1, 0.2, -0.1, 0.05, 0.1, -0.3, 0.2, 0.1, 0.0}, Db[6] = {0.2, -0.1, 0.1, 0.3, -0.2, 0.1};
+  assert_int_equal(dln_npy_write(tu_path(dir, "D1.npy"), 3, 4, Da, 0), DLN_OK);
+  assert_int_equal(dln_npy_write(tu_path(dir, "D2.npy"), 2, 3, Db, 0), DLN_OK);
+  const char *run[] = {"run", "--quiet", "--plot=false", "--rows=2", "--cols=4", "--widths=4,3,2", "--t_end=4", "--samples=201",
+                       "--method=cvode", "--rtol=1e-10", "--atol=1e-12", "--disturbance=sinusoid", "--disturbance_omega=2",
+                       "--disturbance_files=D1.npy,D2.npy", "--out=o", NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, run, dir)), 0);
+  const char *chk[] = {"check", "o", NULL};
+  int rc = tu_wait(tu_spawn(DLN_CLI, chk, dir));
+  char *out = tu_slurp(tu_path(dir, "stdout.txt"));
+  if (rc) print_message("%s\n", out ? out : "");
+  assert_int_equal(rc, 0);
+  assert_non_null(out);
+  static const char *const want[] = {"\nimbalance drift vs its rate", "\ndissipation along the trajectory"}; /* row starts */
+  for (int i = 0; i < 2; ++i) {
+    const char *l = strstr(out, want[i]);
+    assert_non_null(l);
+    const char *e = strchr(l + 1, '\n');
+    assert_non_null(e);
+    assert_true(e - l > 6 && strncmp(e - 5, "holds", 5) == 0);
+  }
+  const char *c = strstr(out, "conservation of C_j");
+  assert_non_null(c);
+  assert_non_null(strstr(c, "not applicable: undisturbed gradient flow fails (disturbed: sinusoid"));
+  assert_non_null(strstr(out, "loss non-increasing (flow)"));
+  char *sum = tu_slurp(tu_path(dir, "o/summary.json"));
+  assert_non_null(sum);
+  assert_non_null(strstr(sum, "\"disturbance\""));
+  assert_non_null(strstr(sum, "\"sinusoid\""));
+  free(sum);
+  free(out);
+  tu_rmtree(dir);
+}
+
 static int fake_create(dln_system *s, double *x, double t0, double h0, dln_stepper **out) {
   (void)s, (void)x, (void)t0, (void)h0, (void)out;
   return dln_error(DLN_EINVAL, "fake: never created");
@@ -342,6 +383,7 @@ int main(void) {
       cmocka_unit_test(test_scale_zero),
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_observed_rates),
+      cmocka_unit_test(test_cli_check),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
