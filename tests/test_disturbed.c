@@ -1,6 +1,6 @@
 /* The disturbed gradient flow Ẇ_j = −∂φ/∂W_j + D_j(t) (000 eq. 9 layer by layer;
  * docs/disturbed.md) on a tiny depth-2 factorization φ = ½‖W_2 W_1 − Ȳ‖²_F, against an
- * independent truth written here (RKC also forced onto its Chebyshev stages): the gradient by hand (∂φ/∂W_1 = W_2ᵀE, ∂φ/∂W_2 = E W_1ᵀ,
+ * independent truth written here (RKC also forced onto its Chebyshev stages, AUTO onto CVODE): the gradient by hand (∂φ/∂W_1 = W_2ᵀE, ∂φ/∂W_2 = E W_1ᵀ,
  * E = W_2 W_1 − Ȳ) integrated by classical RK4 with a small fixed step.
  *   - constant and sinusoidal D, every flow method at two tolerances;
  *   - gradient descent W ← W − η(∇φ − D(t_k)) step for step against a hand loop, and its
@@ -153,7 +153,7 @@ typedef struct {
 /* measured (constant, sinusoid): ≤ 4.4 rtol, the midpoint rule 73 rtol at 1e-9 */
 static const meth methods[] = {{&dln_integrator_flow, 0, 10},  {&dln_integrator_cvode, 0, 10}, {&dln_integrator_gauss, 1, 300},
                                {&dln_integrator_gauss, 2, 10}, {&dln_integrator_rkc, 0, 10},   {&dln_integrator_auto, 0, 10},
-                               {&dln_integrator_rkc, -1, 10}};
+                               {&dln_integrator_rkc, -1, 10},  {&dln_integrator_auto, -2, 10}};
 enum { NMETH = sizeof methods / sizeof *methods };
 
 /* Every flow method at rtol 1e-6 and 1e-9 within slack·rtol (relative, max norm) of RK4
@@ -177,9 +177,10 @@ static void test_flow_vs_rk4(void **state) {
       for (int k = 0; k < 2; ++k) {
         double rtol = k ? 1e-9 : 1e-6;
         dln_train_options o = opts(&p, methods[i].m, methods[i].stages, kind, 1.0, t_end, rtol);
-        if (methods[i].stages < 0) o.auto_stiff_ratio = 1e-6, o.auto_window = 1; /* Chebyshev stages at once */
+        if (methods[i].stages < 0) o.auto_stiff_ratio = 1e-6, o.auto_window = 1; /* switch at once */
+        if (methods[i].stages == -2) o.auto_rkc_max = 1e-300, o.auto_min_steps = 1; /* to CVODE, not RKC */
         dln_train_result r = run(&p, &o, th);
-        if (methods[i].stages < 0) assert_string_equal(r.integrator, "dln-rk5->rkc");
+        if (methods[i].stages < 0) assert_string_equal(r.integrator, methods[i].stages == -1 ? "dln-rk5->rkc" : "dln-rk5->cvode-bdf");
         double err = tu_maxdiff(p.n, th, ref) / refn;
         print_message("disturbed %-8s %s/%d rtol %.0e: rel err %.2e (%.1f rtol)\n", kinds[kind], methods[i].m->name,
                       methods[i].stages, rtol, err, err / rtol);
