@@ -537,6 +537,15 @@ static void test_dynamics(void **state) {
   double x[2] = {0, 0}, f[2];
   ZERO(dln_system_size(NULL)); /* documented: 0 for NULL */
   NEG(dln_system_rhs(NULL, x, f));
+  NEG(dln_system_rhs_t(NULL, 0.0, x, f));
+  NEG(dln_train_disturbance_kind(NULL));
+  NANV(dln_train_disturbance_factor(NULL, 0.0));
+  o.disturbance = "quake"; /* not a kind: −1, and dln_train_check names the field */
+  NEG(dln_train_disturbance_kind(&o));
+  ST(dln_train_check(&o));
+  o.disturbance = "constant"; /* D missing */
+  ST(dln_train_check(&o));
+  o.disturbance = NULL;
   NEG(dln_system_hvp(NULL, x, x, f));
   ZERO(dln_system_has_hvp(NULL));
   NANV(dln_system_loss(NULL, x));
@@ -971,6 +980,9 @@ static void test_observe(void **state) {
   ST(dln_observer_alloc_names(NULL, w.net, w.loss, w.theta, names, 1));
   ST(dln_observer_alloc_names(&obs, NULL, w.loss, w.theta, names, 1));
   ST(dln_observer_alloc_names(&obs, w.net, NULL, w.theta, names, 1));
+  ST(dln_observer_alloc_run(NULL, w.net, w.loss, w.theta, names, 1, NULL));
+  ST(dln_observer_alloc_run(&obs, NULL, w.loss, w.theta, names, 1, NULL));
+  ST(dln_observer_alloc_run(&obs, w.net, w.loss, w.theta, NULL, 1, NULL));
   ST(dln_observer_alloc_names(&obs, w.net, w.loss, w.theta, NULL, 1));
   const char *holes[1] = {NULL};
   ST(dln_observer_alloc_names(&obs, w.net, w.loss, w.theta, holes, 1));

@@ -520,9 +520,9 @@ static void test_cvode_jtv_fd(void **state) {
     assert_int_equal(dln_cvode_jtv(&c, p.th0, v, Jv), 0);
     const double eps = 1e-5;
     for (size_t i = 0; i < np; ++i) tp[i] = p.th0[i] + eps * v[i];
-    assert_int_equal(dln_dyn_rhs(&c, tp, fp), 0);
+    assert_int_equal(dln_dyn_rhs(&c, 0.0, tp, fp), 0);
     for (size_t i = 0; i < np; ++i) tp[i] = p.th0[i] - eps * v[i];
-    assert_int_equal(dln_dyn_rhs(&c, tp, fm), 0);
+    assert_int_equal(dln_dyn_rhs(&c, 0.0, tp, fm), 0);
     for (size_t i = 0; i < np; ++i) fd[i] = (fp[i] - fm[i]) / (2 * eps); /* central difference of f = −∇φ */
     double e = tu_diffnorm(np, Jv, fd) / tu_fro(np, fd);
     if (e > worst) worst = e;

@@ -212,6 +212,51 @@ static void test_observer_eval_no_alloc(void **state) {
   fixture_free(&f);
 }
 
+/* the disturbance columns (dC_j, its eq. 21 rate, 000 Thm 1's eigenvalues) and a disturbed
+ * GD run: no allocation per evaluation / per step */
+static void test_disturbed_no_alloc(void **state) {
+  (void)state;
+  SKIP_WITHOUT_COUNTER();
+  fixture f = {0};
+  fixture_make(&f, 0.1);
+  double *D = malloc(f.net->nparams * sizeof(double));
+  assert_non_null(D);
+  for (size_t i = 0; i < f.net->nparams; ++i) D[i] = 0.01 * sin((double)i);
+  dln_train_options o;
+  dln_train_default_options(&o);
+  o.disturbance = "sinusoid";
+  o.disturbance_D = D;
+  o.method = &dln_integrator_gd;
+  o.nsamples = 2;
+  const char *names[] = {"disturbance"};
+  dln_observer *obs = NULL;
+  assert_int_equal(dln_observer_alloc_run(&obs, f.net, f.loss, f.theta0, names, 1, &o), DLN_OK);
+  assert_true(dln_observer_col(obs, "thm1_bound") > 0);
+  double *row = malloc((size_t)dln_observer_ncols(obs) * sizeof(double));
+  assert_non_null(row);
+  reset(&f);
+  assert_int_equal(dln_observer_eval(obs, 0.0, 0, f.theta, row), DLN_OK); /* warm-up */
+  dln_alloc_count_begin();
+  for (int i = 0; i < 20; ++i) dln_observer_eval(obs, 0.1 * i, i, f.theta, row);
+  long a = dln_alloc_count_end(NULL);
+  assert_int_equal(a, 0);
+  long n[2];
+  for (int k = 0; k < 2; ++k) {
+    o.t_end = k ? 10.0 : 0.01; /* 10 vs 10000 steps */
+    reset(&f);
+    dln_train_result r;
+    dln_alloc_count_begin();
+    assert_int_equal(dln_train(f.net, f.loss, f.theta, &o, NULL, NULL, &r), DLN_OK);
+    n[k] = dln_alloc_count_end(NULL);
+  }
+  print_message("disturbance columns x 20: %ld allocs; disturbed GD 10 vs 10000 steps: %ld vs %ld\n", a, n[0], n[1]);
+  assert_int_equal(n[0], n[1]);
+  free(row);
+  free(D);
+  dln_observer_free(obs);
+  fixture_free(&f);
+}
+
 static dln_table *table_for(dln_observer *obs, size_t cap) {
   int nc = dln_observer_ncols(obs);
   const char **names = malloc((size_t)nc * sizeof(char *));
@@ -281,7 +326,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_grad_hvp_no_alloc),   cmocka_unit_test(test_gd_steps),
       cmocka_unit_test(test_flow_steps),          cmocka_unit_test(test_rkc_steps),
-      cmocka_unit_test(test_observer_eval_no_alloc),
+      cmocka_unit_test(test_disturbed_no_alloc), cmocka_unit_test(test_observer_eval_no_alloc),
       cmocka_unit_test(test_observed_runs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,12 +3,13 @@
  * Library: for gradient descent and every flow method, a run resumed from its k-th
  * checkpoint (the state, the samples taken, the trajectory rows so far) ends with the same
  * trajectory and state, bit for bit, as the uninterrupted run with the same
- * checkpoint_every; and checkpoint_every = 0 changes nothing in a run.
+ * checkpoint_every; and checkpoint_every = 0 changes nothing in a run (also under a sinusoidal disturbance, 000 eq. 9).
  * Command line (DLN_CLI): SIGTERM stops a run with exit 143, one line naming the checkpoint,
  * no temporary files and an incomplete summary.json; `dln run --resume` then writes
  * trajectory.csv and every .npy byte-identical to an uninterrupted run; a changed input
  * file is refused; two quick signals still leave no temporary file. */
 #include <dirent.h>
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -110,11 +111,20 @@ static void same_tables(const dln_table *a, const dln_table *b) {
   assert_memory_equal(a->data, b->data, a->nrows * NCOL * sizeof(double));
 }
 
-static void resume_method(const char *method) {
+/* disturbed: the sinusoidally disturbed flow of 000 eq. 9 (t enters D(t)), resumed bit for bit too */
+static void resume_method_d(const char *method, int disturbed) {
   prob p;
   prob_make(&p);
   dln_train_options o;
   dln_train_default_options(&o);
+  double D[256];
+  if (disturbed) {
+    for (size_t i = 0; i < p.n; ++i) D[i] = 0.3 * cos(0.7 * (double)i);
+    o.disturbance = "sinusoid";
+    o.disturbance_omega = 2.0;
+    o.disturbance_phase = 0.3;
+    o.disturbance_D = D;
+  }
   o.method = dln_integrator_find(method);
   assert_non_null(o.method);
   o.t_end = 20;
@@ -149,7 +159,13 @@ static void resume_method(const char *method) {
   prob_free(&p);
 }
 
+static void resume_method(const char *method) { resume_method_d(method, 0); }
 static void test_resume_gd(void **s) { (void)s; resume_method("gd"); }
+static void test_resume_disturbed(void **s) {
+  (void)s;
+  static const char *const m[] = {"gd", "flow", "cvode", "gauss", "rkc", "auto"};
+  for (size_t i = 0; i < sizeof m / sizeof *m; ++i) resume_method_d(m[i], 1);
+}
 static void test_resume_flow(void **s) { (void)s; resume_method("flow"); }
 static void test_resume_cvode(void **s) { (void)s; resume_method("cvode"); }
 static void test_resume_gauss(void **s) { (void)s; resume_method("gauss"); }
@@ -288,7 +304,7 @@ static void test_cli_changed_input(void **s) {
 int main(void) {
   snprintf(dir, sizeof dir, "%s", tu_tmpdir(0));
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_resume_gd),    cmocka_unit_test(test_resume_flow),      cmocka_unit_test(test_resume_cvode),
+      cmocka_unit_test(test_resume_gd),    cmocka_unit_test(test_resume_disturbed),    cmocka_unit_test(test_resume_flow),      cmocka_unit_test(test_resume_cvode),
       cmocka_unit_test(test_resume_gauss), cmocka_unit_test(test_resume_rkc),       cmocka_unit_test(test_resume_auto),
       cmocka_unit_test(test_cli_gd),       cmocka_unit_test(test_cli_cvode),        cmocka_unit_test(test_cli_sigint_twice),
       cmocka_unit_test(test_cli_changed_input),

@@ -38,6 +38,10 @@ size_t dln_system_size(const dln_system *s);
 /* f = ẋ at x (counted as a right-hand side): 0; 1 when not finite (recoverable: retry with
  * a smaller step); −1 on a library error (fatal; the driver reports the recorded message). */
 int dln_system_rhs(dln_system *s, const double *x, double *f);
+/* f = ẋ at (t, x) for a time-dependent system (the disturbed flow of 000 eq. 9,
+ * θ̇ = −∇φ(θ) + D(t)); dln_system_rhs is this at t = 0, and a run refuses a
+ * time-dependent system for a type without DLN_INTEG_TIME. Same returns. */
+int dln_system_rhs_t(dln_system *s, double t, const double *x, double *f);
 /* out = ∇²φ(x) v, so that ∂f/∂x = −∇²φ (counted): 0 or −1. DLN_EUNSUPPORTED-like −1 when the
  * system has none (check dln_system_has_hvp first). */
 int dln_system_hvp(dln_system *s, const double *x, const double *v, double *out);
@@ -67,7 +71,9 @@ struct dln_stepper {
 
 enum {
   DLN_INTEG_DISCRETE = 1u,  /* gradient descent: fixed steps η, no stepper (create is NULL) */
-  DLN_INTEG_NEEDS_HVP = 2u  /* needs Hessian-vector products of the system */
+  DLN_INTEG_NEEDS_HVP = 2u, /* needs Hessian-vector products of the system */
+  DLN_INTEG_TIME = 4u       /* evaluates f through dln_system_rhs_t with the stage times: it
+                               may integrate a time-dependent system (a sinusoidal disturbance) */
 };
 
 typedef struct dln_integrator_type {

@@ -80,6 +80,7 @@ typedef struct dln_obs_setup {
    * given (e.g. "1,2" for entry:1,2); valid during init only. Else NULL, 0. */
   const char *const *args;
   int nargs;
+  const struct dln_train_options *train; /* the run's training options (dln_observer_alloc_run), or NULL */
 } dln_obs_setup;
 
 /* During init only: append the observable's next column, named by fmt (printf with one
@@ -153,6 +154,12 @@ const char *dln_observable_name_at(int i);
  * columns in registry order, whatever the order of names. */
 int dln_observer_alloc_names(dln_observer **out, dln_net *net, dln_loss *loss, const double *theta0,
                              const char *const *names, int n);
+/* dln_observer_alloc_names for a run with training options train (dln/train.h; NULL: none),
+ * which observables may read during init and eval (the "disturbance" columns read the
+ * disturbance of 000 eq. 9 from it); train must outlive the observer. */
+struct dln_train_options;
+int dln_observer_alloc_run(dln_observer **out, dln_net *net, dln_loss *loss, const double *theta0,
+                           const char *const *names, int n, const struct dln_train_options *train);
 /* The label an observable set during init ("" if none or not chosen). */
 const char *dln_observer_label(const dln_observer *obs, const char *name);
 

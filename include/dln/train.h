@@ -136,7 +136,24 @@ typedef struct dln_train_options {
   int auto_window;        /* AUTO, RKC: consecutive stability-limited RK steps before switching; default 3 */
   long auto_min_steps;    /* AUTO: switch to CVODE only if RK would still need ≥ this many steps, (t_end − t)/h; default 200 */
   double auto_rkc_max;    /* AUTO: at the switch, continue with RKC if ρ(∇²φ)·(t_end − t) ≤ this, else CVODE; default 1e4 */
+  /* --- disturbed flow θ̇ = −∇φ(θ) + D(t) (000 eq. 9, layer by layer; docs/disturbed.md).
+   * GD: θ ← θ − η(∇φ(θ_k) − D(t_k)). D(t) = scale·D (constant) or scale·D·sin(ωt + phase)
+   * (sinusoid). Layer-wise, untied networks only. --- */
+  char *disturbance;          /* "none" (or NULL), "constant", "sinusoid" (option row; owned) */
+  dln_slist disturbance_files;/* the run layer's D_1..D_N files (option row; owned; the library ignores it) */
+  double disturbance_scale;   /* finite, default 1 (0: the undisturbed flow, bit for bit) */
+  double disturbance_omega;   /* sinusoid: angular frequency ω (finite), default 1 */
+  double disturbance_phase;   /* sinusoid: phase (finite), default 0 */
+  const double *disturbance_D;/* D_1..D_N in θ's layout (nparams values); required unless none */
 } dln_train_options;
+
+/* The disturbance kinds of dln_train_options.disturbance. */
+enum { DLN_DISTURB_NONE = 0, DLN_DISTURB_CONSTANT, DLN_DISTURB_SINUSOID };
+/* The kind of opt->disturbance (DLN_DISTURB_*; NULL: NONE), −1 for an unknown name or NULL opt. */
+int dln_train_disturbance_kind(const dln_train_options *opt);
+/* The multiplier a(t) with D(t) = a(t)·D: 0 without a disturbance (or scale 0), scale
+ * (constant), scale·sin(ωt + phase) (sinusoid). NAN for NULL opt. */
+double dln_train_disturbance_factor(const dln_train_options *opt, double t);
 
 /* Every option at its row's default (the driver's rows and those of every registered
  * integrator type that binds dln_train_options), method = &dln_integrator_auto. */

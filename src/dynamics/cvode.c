@@ -46,9 +46,8 @@ typedef struct {
 enum { CV_MAX_BAD = 12 };
 
 static int cv_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
-  (void)t;
   cv_stepper *s = user;
-  return dln_dyn_rhs(s->c, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
+  return dln_dyn_rhs(s->c, t, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
 }
 
 int dln_cvode_jtv(dln_run_ctx *c, const double *theta, const double *v, double *Jv) {
@@ -186,7 +185,7 @@ static const dln_option cvode_rows[] = {
 const dln_integrator_type dln_integrator_cvode = {
     .name = "cvode",
     .summary = "gradient flow by CVODE BDF + GMRES with the exact Hessian-vector Jacobian (stiff)",
-    .flags = DLN_INTEG_NEEDS_HVP,
+    .flags = DLN_INTEG_NEEDS_HVP | DLN_INTEG_TIME,
     .options = cvode_rows,
     .options_size = 0,
     .check = NULL,

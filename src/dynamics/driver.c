@@ -67,9 +67,14 @@ void dln_dyn_result_init(dln_train_result *r) {
   r->integrator = NULL;
 }
 
-int dln_dyn_rhs(dln_run_ctx *c, const double *theta, double *g) {
+int dln_dyn_rhs(dln_run_ctx *c, double t, const double *theta, double *g) {
   c->grad_evals++;
-  return dln_dyn_sys(c)->rhs(c, theta, g);
+  int rc = dln_dyn_sys(c)->rhs(c, theta, g);
+  if (rc || !c->disturbed) return rc;
+  /* the disturbed flow θ̇ = −∇φ(θ) + D(t) (000 eq. 9, every layer) */
+  double a = dln_train_disturbance_factor(c->opt, t);
+  if (a != 0) dln_vec_axpy(dln_dyn_size(c), a, c->opt->disturbance_D, g, g);
+  return rc;
 }
 
 int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *out) {
@@ -85,7 +90,15 @@ size_t dln_system_size(const dln_system *s) {
 }
 int dln_system_rhs(dln_system *s, const double *x, double *f) {
   DLN_ARGS_V(-1, s, x, f);
-  return dln_dyn_rhs(s, x, f);
+  return dln_dyn_rhs(s, 0.0, x, f);
+}
+int dln_system_rhs_t(dln_system *s, double t, const double *x, double *f) {
+  DLN_ARGS_V(-1, s, x, f);
+  if (!isfinite(t)) {
+    dln_error(DLN_EINVAL, "dln_system_rhs_t: t: expected a finite time, found %g", t);
+    return -1;
+  }
+  return dln_dyn_rhs(s, t, x, f);
 }
 int dln_system_has_hvp(const dln_system *s) {
   DLN_ARGS_V(0, s);
@@ -256,6 +269,10 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     if (every > 0 && k > k0 && k % every == 0 && (status = checkpoint_at(c, t, k, 0.0, cur, 0))) break;
     /* x_{k+1} = x_k − η ∇φ(x_k) (gd_sign = −1, g = ∇φ) or x_k + η f(x_k) (gd_sign = +1) */
     dln_vec_axpy(n, step, g, cur, nxt);
+    if (c->disturbed) { /* x_{k+1} += η D(t_k) (000 eq. 9 discretized) */
+      double a = dln_train_disturbance_factor(o, t);
+      if (a != 0) dln_vec_axpy(n, eta * a, o->disturbance_D, nxt, nxt);
+    }
     double *tmp = cur;
     cur = nxt;
     nxt = tmp;
@@ -491,6 +508,7 @@ static int flow_floor(flow_run *f) {
   dln_run_ctx *c = f->c;
   const dln_train_options *o = f->o;
   if (f->t >= o->t_end || f->steps == 0 || (f->steps & 15) != 0) return FLOW_ON;
+  if (c->disturbed) return FLOW_ON; /* not a gradient flow: no loss floor (docs/disturbed.md) */
   double speed = 0, noise = 0, val = f->sys->loss(c, f->theta);
   if (!(f->l0 >= 0)) f->l0 = fabs(val);
   int stat = flow_stationary(f, &speed, &noise);
@@ -596,7 +614,27 @@ static const char *types_without_hvp(char *buf, size_t len) {
   return buf;
 }
 
+/* c->disturbed from the options; refuses what the disturbed flow does not apply to. */
+static int disturbance_setup(dln_run_ctx *c) {
+  const dln_train_options *o = c->opt;
+  int k = dln_train_disturbance_kind(o);
+  c->disturbed = k > 0 && o->disturbance_scale != 0; /* scale 0: the undisturbed flow, bit for bit */
+  if (k <= 0) return DLN_OK;
+  if (dln_dyn_sys(c) != &dln_net_system)
+    return dln_error(DLN_EINVAL, "disturbance: expected none for the %s (D_j is given per layer, 000 eq. 9), found %s",
+                     dln_dyn_sys(c)->flow_name, o->disturbance);
+  if (c->net->tied)
+    return dln_error(DLN_EINVAL, "disturbance: expected none for a tied network (one parameter block U, no W_j of "
+                     "its own to disturb), found %s", o->disturbance);
+  const dln_integrator_type *m = o->method;
+  if (k == DLN_DISTURB_SINUSOID && !(m->flags & (DLN_INTEG_DISCRETE | DLN_INTEG_TIME)))
+    return dln_error(DLN_EINVAL, "disturbance: %s makes the flow time-dependent, which method %s does not integrate "
+                     "(no DLN_INTEG_TIME); expected constant or none, found sinusoid", o->disturbance, m->name);
+  return DLN_OK;
+}
+
 int dln_dyn_run(dln_run_ctx *c, double *x) {
+  int st0;
   const dln_dyn_system *sys = dln_dyn_sys(c);
   const dln_train_options *o = c->opt;
   dln_train_result *r = c->res;
@@ -610,6 +648,7 @@ int dln_dyn_run(dln_run_ctx *c, double *x) {
   }
   if (!(m->flags & DLN_INTEG_DISCRETE) && !m->create)
     return dln_error(DLN_EINVAL, "method: %s has no create function", m->name);
+  if ((st0 = disturbance_setup(c))) return st0;
   int ns = dln_train_nsamples(o);
   c->ntimes = ns;
   c->next = 0;

@@ -86,6 +86,7 @@ struct dln_system {
   long jtv_evals;  /* Hessian-vector products ∇²φ v */
   int rhs_bad;     /* the last failure came from a non-finite right-hand side */
   int rhs_fatal;   /* status of a fatal right-hand side failure (see dln_dyn_system.rhs) */
+  int disturbed;   /* the flow is θ̇ = −∇φ + D(t) (opt->disturbance, scale ≠ 0; set by dln_dyn_run) */
   char sundials_msg[256];
 };
 
@@ -104,9 +105,10 @@ void dln_dyn_result_init(dln_train_result *r);
  * hvp refuses types flagged DLN_INTEG_NEEDS_HVP (DLN_EINVAL). */
 int dln_dyn_run(dln_run_ctx *c, double *x);
 
-/* f = ẋ (the flow's right-hand side), counted in c->grad_evals: 0, 1 (not finite:
- * recoverable, sets c->rhs_bad), −1 (fatal). For the network, f = −∇φ(θ). */
-int dln_dyn_rhs(dln_run_ctx *c, const double *theta, double *g);
+/* f = ẋ at time t (the flow's right-hand side), counted in c->grad_evals: 0, 1 (not
+ * finite: recoverable, sets c->rhs_bad), −1 (fatal). For the network, f = −∇φ(θ), plus
+ * D(t) when c->disturbed (000 eq. 9): every integrator passes its stage times. */
+int dln_dyn_rhs(dln_run_ctx *c, double t, const double *theta, double *g);
 /* out = ∇²φ(θ) v, counted in c->jtv_evals. 0 or −1 (fatal). */
 int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *out);
 

@@ -25,8 +25,7 @@ typedef struct {
 } erk_stepper;
 
 static int erk_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user) {
-  (void)t;
-  return dln_dyn_rhs(user, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
+  return dln_dyn_rhs(user, t, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
 }
 
 /* c->sundials_msg is the buffer of the error handler dln_sun_err_capture */
@@ -132,7 +131,7 @@ static const dln_option flow_rows[] = {
 const dln_integrator_type dln_integrator_flow = {
     .name = "flow",
     .summary = "gradient flow by ARKODE's adaptive explicit Runge-Kutta (ERKStep, order erk_order)",
-    .flags = 0,
+    .flags = DLN_INTEG_TIME,
     .options = flow_rows,
     .options_size = 0,
     .check = NULL,

@@ -116,14 +116,15 @@ static double lagr(const gauss_stepper *g, int i, double tau) {
   return v;
 }
 
-/* F_i = f(θ_0 + Z_i) for all stages; Ys gets the stage values. 0, 1 (non-finite), −1. */
-static int eval_stages(gauss_stepper *g, const double *y0, const double *Z) {
+/* F_i = f(t0 + c_i h, θ_0 + Z_i) for all stages of the step (t0, h); Ys gets the stage
+ * values. 0, 1 (non-finite), −1. */
+static int eval_stages(gauss_stepper *g, double t0, double h, const double *y0, const double *Z) {
   size_t n = g->n;
   for (int i = 0; i < g->s; ++i) {
     double *Y = g->Ys + (size_t)i * n;
     const double *Zi = Z + (size_t)i * n;
     for (size_t k = 0; k < n; ++k) Y[k] = y0[k] + Zi[k];
-    int rc = dln_dyn_rhs(g->c, Y, g->F + (size_t)i * n);
+    int rc = dln_dyn_rhs(g->c, t0 + g->cn[i] * h, Y, g->F + (size_t)i * n);
     if (rc) return rc;
   }
   return 0;
@@ -181,7 +182,7 @@ static int spgmr(gauss_stepper *g, double h, double rtol) {
 /* Solve the stage equations for step h from y0, starting from g->Z; on success g->Z
  * and g->F = f(y0 + Z_i) are consistent to round-off. 0 ok, 1 failed (retry with
  * smaller h), −1 fatal. */
-static int solve_stages(gauss_stepper *g, const double *y0, double h) {
+static int solve_stages(gauss_stepper *g, double t0, const double *y0, double h) {
   size_t N = g->N;
   double scale = dln_vec_maxabs(g->n, y0);
   if (!(scale > 0)) scale = DBL_MIN;
@@ -194,7 +195,7 @@ static int solve_stages(gauss_stepper *g, const double *y0, double h) {
     double prev = INFINITY, rate = 0;
     int ok = 0;
     for (int k = 0; k < FP_MAXIT; ++k) {
-      int rc = eval_stages(g, y0, g->Z);
+      int rc = eval_stages(g, t0, h, y0, g->Z);
       if (rc < 0) return -1;
       if (rc > 0) break;
       g->nonlin_iters++;
@@ -235,7 +236,7 @@ static int solve_stages(gauss_stepper *g, const double *y0, double h) {
    * above the round-off floor; full steps near the solution keep quadratic convergence. */
   double prev = INFINITY, rprev = INFINITY, lambda = 1;
   for (int k = 0; k < NEWTON_MAXIT + 6; ++k) {
-    int rc = eval_stages(g, y0, g->Z);
+    int rc = eval_stages(g, t0, h, y0, g->Z);
     if (rc && lambda > 1.0 / 64 && isfinite(prev)) { /* non-finite at a full step: damp */
       lambda *= 0.5;
       for (size_t q = 0; q < N; ++q) g->Z[q] = g->Zn[q] + lambda * g->D[q];
@@ -289,7 +290,7 @@ static void update(gauss_stepper *g, const double *y0, double h, double *y, doub
 static int guess(gauss_stepper *g, double h) {
   size_t n = g->n;
   if (!g->have_prev) {
-    int rc = dln_dyn_rhs(g->c, g->theta, g->F);
+    int rc = dln_dyn_rhs(g->c, g->t, g->theta, g->F);
     if (rc) return rc;
     for (int i = 0; i < g->s; ++i)
       for (size_t q = 0; q < n; ++q) g->Z[(size_t)i * n + q] = g->cn[i] * h * g->F[q];
@@ -362,7 +363,7 @@ static int gauss_step(dln_stepper *base, double *tout) {
     g->attempted++;
     int rc = guess(g, h);
     if (rc < 0) goto fatal;
-    if (rc == 0) rc = solve_stages(g, g->y0, h);
+    if (rc == 0) rc = solve_stages(g, g->t, g->y0, h);
     if (rc < 0) goto fatal;
     if (rc == 0 && g->fixed) {
       update(g, g->y0, h, g->theta, g->comp);
@@ -377,13 +378,13 @@ static int gauss_step(dln_stepper *base, double *tout) {
       memcpy(g->Zf, g->Z, g->N * sizeof(double)); /* keep the full step's Z */
       /* first half step */
       guess_from_full(g, g->Zf, 0.0);
-      rc = solve_stages(g, g->y0, 0.5 * h);
+      rc = solve_stages(g, g->t, g->y0, 0.5 * h);
       if (rc < 0) goto fatal;
       if (rc == 0) {
         save_piece(g, 0, g->t, 0.5 * h, g->y0);
         update(g, g->y0, 0.5 * h, g->theta, g->comp);
         guess_from_full(g, g->Zf, 0.5);
-        rc = solve_stages(g, g->theta, 0.5 * h);
+        rc = solve_stages(g, g->t + 0.5 * h, g->theta, 0.5 * h);
         if (rc < 0) goto fatal;
       }
       if (rc == 0) {
@@ -449,7 +450,9 @@ fatal:
 static int node_f(gauss_stepper *g, int k, const double **f) {
   if (!g->fd_ok[k]) {
     const double *y = k == 2 ? g->yend : g->piece[k].y;
-    if (dln_dyn_rhs(g->c, y, g->fd[k])) return 1;
+    const gauss_piece *last = &g->piece[g->npiece - 1];
+    double t = k == 2 ? last->t0 + last->h : g->piece[k].t0;
+    if (dln_dyn_rhs(g->c, t, y, g->fd[k])) return 1;
     g->fd_ok[k] = 1;
   }
   *f = g->fd[k];
@@ -564,7 +567,7 @@ static int gauss_create(dln_run_ctx *c, double *theta, double t0, double h_first
                      n, o->krylov_maxl > 0 ? o->krylov_maxl : 30);
   }
   if (!g->fixed) { /* first step from ‖θ‖ and ‖f(θ)‖ (HNW I §II.4, simplified) */
-    int rc = dln_dyn_rhs(c, theta, g->F);
+    int rc = dln_dyn_rhs(c, t0, theta, g->F);
     if (rc < 0) {
       gauss_destroy(&g->base);
       return dln_error(DLN_ESOLVER, "Gauss-Legendre setup: gradient evaluation failed: %s", dln_last_error());
@@ -605,7 +608,7 @@ static const dln_integrator_type *const gauss_uses[] = {&dln_integrator_cvode, N
 const dln_integrator_type dln_integrator_gauss = {
     .name = "gauss",
     .summary = "gradient flow by Gauss-Legendre collocation (conserves the C_j to round-off)",
-    .flags = DLN_INTEG_NEEDS_HVP,
+    .flags = DLN_INTEG_NEEDS_HVP | DLN_INTEG_TIME,
     .options = gauss_rows,
     .options_size = 0,
     .check = gauss_check,

@@ -209,7 +209,7 @@ typedef struct {
   double *blk; /* owns every vector buffer */
 } rkc_stepper;
 
-static int rhs(rkc_stepper *s, const double *y, double *f) { return dln_dyn_rhs(s->c, y, f); }
+static int rhs(rkc_stepper *s, double t, const double *y, double *f) { return dln_dyn_rhs(s->c, t, y, f); }
 
 /* A failed right-hand side: 1 non-finite (retry with h/4), −1 fatal. Non-finite
  * right-hand sides are counted across steps: the count restarts only after
@@ -299,7 +299,7 @@ static int rk_step(rkc_stepper *s, double *tout) {
       for (int j = 0; j < i; ++j) cf[j] = h * T->A[i][j];
       double *arg = i == s->pi ? s->ysi : i == s->pj ? s->ysj : s->ynew;
       dln_vec_lincomb(n, s->y, i, cf, K, arg);
-      if ((rc = rhs(s, arg, s->k[i]))) break;
+      if ((rc = rhs(s, s->t + T->c[i] * h, arg, s->k[i]))) break;
       K[i] = s->k[i];
     }
     if (rc) {
@@ -325,7 +325,7 @@ static int rk_step(rkc_stepper *s, double *tout) {
     double **fslot = &s->k[ns - 1];
     if (!T->fsal) {
       fslot = &s->k[0];
-      if ((rc = rhs(s, s->ynew, *fslot))) {
+      if ((rc = rhs(s, tnew, s->ynew, *fslot))) {
         int st = rhs_fail(s, rc);
         if (st) return st;
         s->rejected++;
@@ -396,14 +396,18 @@ static int rkc_step(rkc_stepper *s, double *tout) {
     double mut1 = bjm1 * w1;
     dln_vec_axpy(n, mut1 * h, F0, Y0, Yjm1);
     const double *Ym2 = Y0; /* Y_{j−2} for j = 2 is Y_0 */
+    /* stage times c_j h: the same recurrence applied to ẏ = 1 (time-dependent flows, 000 eq. 9) */
+    double cjm2 = 0, cjm1 = mut1;
     for (int j = 2; j <= st; ++j) {
       /* T_j, T_j', T_j'' from T_{j−1}, T_{j−2} */
       double Tj = 2 * w0 * Tm1 - Tm2, dj = 2 * Tm1 + 2 * w0 * dm1 - dm2, ddj = 4 * dm1 + 2 * w0 * ddm1 - ddm2;
       double bj = ddj / (dj * dj);
       double mu = 2 * bj * w0 / bjm1, nu = -bj / bjm2, mut = 2 * bj * w1 / bjm1, gt = -ajm1 * mut;
-      if ((rc = rhs(s, Yjm1, Fj))) break;
+      if ((rc = rhs(s, s->t + cjm1 * h, Yjm1, Fj))) break; /* Y_{j−1} at t + c_{j−1} h */
       dln_vec_rkc_stage(n, 1 - mu - nu, Y0, mu, Yjm1, nu, Ym2, h * mut, Fj, h * gt, F0, Yj);
       /* shift */
+      double cj = mu * cjm1 + nu * cjm2 + mut + gt;
+      cjm2 = cjm1, cjm1 = cj;
       Tm2 = Tm1, Tm1 = Tj, dm2 = dm1, dm1 = dj, ddm2 = ddm1, ddm1 = ddj;
       bjm2 = bjm1, bjm1 = bj;
       ajm1 = 1 - bj * Tj;
@@ -415,7 +419,7 @@ static int rkc_step(rkc_stepper *s, double *tout) {
     }
     if (!rc) {
       memcpy(s->ynew, Yjm1, n * sizeof(double));
-      rc = rhs(s, s->ynew, Fj);
+      rc = rhs(s, tnew, s->ynew, Fj);
     }
     if (rc) {
       int stt = rhs_fail(s, rc);
@@ -460,7 +464,7 @@ static int start(rkc_stepper *s) {
   const dln_train_options *o = s->c->opt;
   size_t n = s->n;
   const double *theta = s->y;
-  int rc = rhs(s, theta, s->f);
+  int rc = rhs(s, s->t, theta, s->f);
   if (rc) {
     snprintf(s->base.msg, sizeof s->base.msg, rc < 0 ? "right-hand side failed at t = 0" : "non-finite gradient at t = 0");
     return rc < 0 ? DLN_STOP_SOLVER : DLN_STOP_DIVERGED;
@@ -475,7 +479,7 @@ static int start(rkc_stepper *s) {
   h0 = fmin(h0, o->t_end);
   for (size_t i = 0; i < n; ++i) s->ynew[i] = theta[i] + h0 * s->f[i];
   double h1;
-  if (rhs(s, s->ynew, s->fo)) {
+  if (rhs(s, s->t + h0, s->ynew, s->fo)) {
     h1 = 0.1 * h0;
   } else {
     for (size_t i = 0; i < n; ++i) s->err[i] = (s->fo[i] - s->f[i]) / h0;
@@ -688,7 +692,7 @@ static const dln_integrator_type *const rkc_uses[] = {&dln_integrator_flow, NULL
 const dln_integrator_type dln_integrator_rkc = {
     .name = "rkc",
     .summary = "gradient flow by dln's own low-overhead Runge-Kutta, switching to Runge-Kutta-Chebyshev when stiff",
-    .flags = DLN_INTEG_NEEDS_HVP,
+    .flags = DLN_INTEG_NEEDS_HVP | DLN_INTEG_TIME,
     .options = rkc_rows,
     .options_size = 0,
     .check = rkc_check,

@@ -57,7 +57,8 @@ static int net_hvp(dln_run_ctx *c, const double *theta, const double *v, double 
 }
 
 static int net_grad_norm(dln_run_ctx *c, const double *theta, double *buf, double *norm) {
-  dln_dyn_rhs(c, theta, buf);
+  c->grad_evals++;
+  net_rhs(c, theta, buf); /* ‖∇φ‖, without a disturbance */
   *norm = dln_norm2(c->net->nparams, buf);
   return DLN_OK;
 }

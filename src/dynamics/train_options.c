@@ -47,6 +47,10 @@ static int samples_check(const dln_option *o, const void *field, char *msg, size
   return 1;
 }
 
+/* The disturbances of 000 eq. 9 that dln integrates (noise, worst_case and noisy_data of
+ * issue 10 are not implemented). */
+static const char *const disturbances[] = {"none", "constant", "sinusoid", NULL};
+
 /* clang-format off */
 static const dln_option train_rows[] = {
   {"t_end", DLN_OPT_DOUBLE, OFF(t_end), "40", "final time (GD: steps * eta)", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
@@ -60,10 +64,47 @@ static const dln_option train_rows[] = {
   {"log_samples", DLN_OPT_BOOL, OFF(log_spacing), "false", "log-spaced sample times from t_first to t_end (plus t = 0)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"t_first", DLN_OPT_DOUBLE, OFF(t_first), "0", "first positive sample time for log spacing (0: t_end * 1e-4)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   {"checkpoint_every", DLN_OPT_LONG, OFF(checkpoint_every), "0", "checkpoint every K GD steps / K-th flow sample time, for --resume (0: off)", NULL, DLN_OPTR_MIN, 0, 0, NULL, NULL},
+  {"disturbance", DLN_OPT_ENUM, OFF(disturbance), "none", "disturbed flow dW_j/dt = -dphi/dW_j + D_j(t) (000 eq. 9; docs/disturbed.md), any method; GD: W <- W - eta (grad - D(t_k))", disturbances, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"disturbance_files", DLN_OPT_STRLIST, OFF(disturbance_files), "", "disturbed flow: D_1,...,D_N files (.npy/.csv, D_j of W_j's shape)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"disturbance_scale", DLN_OPT_DOUBLE, OFF(disturbance_scale), "1", "disturbed flow: D(t) = scale * D (constant) or scale * D * sin(omega t + phase) (000 eq. 9)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"disturbance_omega", DLN_OPT_DOUBLE, OFF(disturbance_omega), "1", "disturbed flow, sinusoid: angular frequency omega", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"disturbance_phase", DLN_OPT_DOUBLE, OFF(disturbance_phase), "0", "disturbed flow, sinusoid: phase", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
 
+/* The disturbance's text rows own memory: dln_train_default_options leaves them NULL / empty
+ * (no disturbance), and dln_train_check reads them through dln_train_disturbance_kind. */
+static int owned_row(const dln_option *r) { return r->type == DLN_OPT_ENUM || r->type == DLN_OPT_STRLIST; }
+
 const dln_option *dln_train_option_rows(void) { return train_rows; }
+
+int dln_train_disturbance_kind(const dln_train_options *o) {
+  DLN_ARGS_V(-1, o);
+  if (!o->disturbance) return DLN_DISTURB_NONE;
+  for (int i = 0; disturbances[i]; ++i)
+    if (strcmp(o->disturbance, disturbances[i]) == 0) return i;
+  dln_error(DLN_EINVAL, "disturbance: expected none, constant or sinusoid, found %s", o->disturbance);
+  return -1;
+}
+
+double dln_train_disturbance_factor(const dln_train_options *o, double t) {
+  DLN_ARGS_V(NAN, o);
+  switch (dln_train_disturbance_kind(o)) {
+    case DLN_DISTURB_CONSTANT: return o->disturbance_scale;
+    case DLN_DISTURB_SINUSOID: return o->disturbance_scale * sin(o->disturbance_omega * t + o->disturbance_phase);
+    default: return 0.0;
+  }
+}
+
+/* The disturbance rows: a known kind and D when it is not none. */
+static int disturbance_check(const dln_train_options *o) {
+  int k = dln_train_disturbance_kind(o);
+  if (k < 0) return DLN_EINVAL; /* the message is dln_train_disturbance_kind's */
+  if (k != DLN_DISTURB_NONE && !o->disturbance_D)
+    return dln_error(DLN_EINVAL, "disturbance_D: expected D_1..D_N (nparams values) for disturbance %s, found NULL",
+                     o->disturbance);
+  return DLN_OK;
+}
 
 void dln_train_default_options(dln_train_options *opt) {
   if (!opt) {
@@ -72,7 +113,8 @@ void dln_train_default_options(dln_train_options *opt) {
   }
   memset(opt, 0, sizeof *opt);
   /* the defaults are option text that parses (numbers only: nothing is allocated) */
-  (void)dln_options_default(opt, train_rows, -1);
+  for (const dln_option *r = train_rows; r->name; ++r)
+    if (!owned_row(r)) (void)dln_options_default(opt, r, 1);
   const dln_integrator_type *t;
   for (int i = 0; (t = dln_integrator_at(i)); ++i)
     if (t->options_size == 0) (void)dln_options_default(opt, t->options, -1);
@@ -96,7 +138,10 @@ int dln_train_check(const dln_train_options *o) {
   if (!o) return dln_error(DLN_EINVAL, "dln_train_check: options must not be NULL");
   if (!o->method)
     return dln_error(DLN_EINVAL, "method: expected an integrator type (dln_integrator_find, e.g. \"auto\"), found NULL");
-  int st = dln_dyn_validate_rows(o, train_rows);
+  int st = DLN_OK;
+  for (const dln_option *r = train_rows; !st && r->name; ++r)
+    if (!owned_row(r)) st = dln_option_validate(o, r, r->name);
+  if (!st) st = disturbance_check(o);
   if (!st) st = dln_integrator_validate(o->method, o);
   if (st) return st;
   if (o->t_first >= o->t_end)

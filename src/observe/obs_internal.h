@@ -22,6 +22,7 @@ extern const dln_observable dln_observable_closed_form; /* obs_theory.c */
 extern const dln_observable dln_observable_bias;        /* obs_bias.c */
 extern const dln_observable dln_observable_entry;       /* obs_entry.c */
 extern const dln_observable dln_observable_layers;      /* obs_entry.c */
+extern const dln_observable dln_observable_disturbance; /* obs_disturb.c */
 
 /* Registry access for the observer (registry.c). */
 int dln_observable_count(void);

@@ -167,7 +167,7 @@ static int resolve_names(const char *const *names, int n, unsigned char *chosen)
 /* The constructor behind every public one. X: the caller's design for a least-squares
  * loss, or NULL for the loss's own. */
 static int observer_build(dln_observer **out, dln_net *net, dln_loss *loss, const double *theta0,
-                          const char *const *names, int n, const dln_mat *X) {
+                          const char *const *names, int n, const dln_mat *X, const struct dln_train_options *train) {
   if (!out) return dln_error(DLN_EINVAL, "dln_observer_alloc: out must not be NULL");
   *out = NULL;
   if (!net || !loss) return dln_error(DLN_EINVAL, "dln_observer_alloc: expected a network and a loss, found NULL");
@@ -197,7 +197,7 @@ static int observer_build(dln_observer **out, dln_net *net, dln_loss *loss, cons
     st = -st; /* add_name returns −status */
     goto fail;
   }
-  dln_obs_setup s = {net, loss, theta0, NULL, o, NULL, 0};
+  dln_obs_setup s = {net, loss, theta0, NULL, o, NULL, 0, train};
   if (dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN)) s.X = X ? X : dln_loss_design(loss);
   const char **args = malloc(((size_t)n + 1) * sizeof *args);
   if (!args) goto nomem;
@@ -245,7 +245,12 @@ fail:
 
 int dln_observer_alloc_names(dln_observer **out, dln_net *net, dln_loss *loss, const double *theta0,
                              const char *const *names, int n) {
-  return observer_build(out, net, loss, theta0, names, n, NULL);
+  return observer_build(out, net, loss, theta0, names, n, NULL, NULL);
+}
+
+int dln_observer_alloc_run(dln_observer **out, dln_net *net, dln_loss *loss, const double *theta0,
+                           const char *const *names, int n, const struct dln_train_options *train) {
+  return observer_build(out, net, loss, theta0, names, n, NULL, train);
 }
 
 int dln_observer_alloc(dln_observer **out, dln_net *net, dln_loss *loss, const double *theta0, unsigned flags) {
@@ -271,7 +276,7 @@ int dln_observer_alloc_theory(dln_observer **out, dln_net *net, dln_loss *loss, 
   int n = 0;
   for (size_t i = 0; i < sizeof map / sizeof *map; ++i)
     if ((map[i].theory ? xflags : flags) & map[i].flag) names[n++] = map[i].name;
-  return observer_build(out, net, loss, theta0, names, n, X);
+  return observer_build(out, net, loss, theta0, names, n, X, NULL);
 }
 
 /* ------------------------------------------------------------------ queries */

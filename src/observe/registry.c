@@ -23,7 +23,8 @@
   X(dln_observable_bias) \
   X(dln_observable_margin) \
   X(dln_observable_entry) \
-  X(dln_observable_layers)
+  X(dln_observable_layers) \
+  X(dln_observable_disturbance)
 #define DECLARE(d) extern const dln_observable d;
 #define ENTRY(d) &d,
 BUILTIN(DECLARE)

@@ -46,7 +46,7 @@
 static void check_conservation(ctx *c) {
   static const char *R = "conservation of C_j", *S = "002 Lemma 1";
   dln_net *net = c->p->net;
-  if (!c->flow) { dln_chk_add_na(c->rep, R, S, "layer-wise gradient flow fails (method %s)", c->spec->method); return; }
+  if (!c->flow) { dln_chk_add_na(c->rep, R, S, "%s", c->flow_why); return; }
   if (net->depth < 2 || net->tied) { dln_chk_add_na(c->rep, R, S, "untied depth >= 2 fails (depth %d%s)", net->depth, net->tied ? ", tied" : ""); return; }
   double worst = 0;
   int ncol = 0;
@@ -213,7 +213,7 @@ static void cf_component_rates(ctx *c, dln_cf *cf) {
 static void check_closed_forms(ctx *c) {
   static const char *S = "001 / 002 Ex. 5";
   char why[600];
-  if (!c->flow) { dln_chk_add_na(c->rep, "closed form", S, "layer-wise gradient flow fails (method %s)", c->spec->method); return; }
+  if (!c->flow) { dln_chk_add_na(c->rep, "closed form", S, "%s", c->flow_why); return; }
   dln_cf *cf = pick_cf(c, why, sizeof why);
   if (!cf) { dln_chk_add_na(c->rep, "closed form", S, "%s", why); return; }
   if (dln_cf_kind_of(cf) == DLN_CF_ALIGNED && !aligned_holds_at_end(c, cf, why, sizeof why)) {
@@ -324,8 +324,9 @@ static void check_rates(ctx *c) {
   int have = c->tab && dln_curve_from_table(&cv, c->tab, "loss") == DLN_OK;
   for (size_t i = 0; i < sizeof bounds / sizeof *bounds; ++i) {
     const char *R = bounds[i].result, *S = bounds[i].source;
-    if (bounds[i].gd ? !is_gd : !c->flow) {
-      dln_chk_add_na(c->rep, R, S, "%s fails (method %s)", bounds[i].gd ? "gradient descent" : "layer-wise gradient flow", c->spec->method);
+    if (bounds[i].gd ? !is_gd || c->disturbed : !c->flow) {
+      if (bounds[i].gd) dln_chk_add_na(c->rep, R, S, "%sgradient descent fails (method %s)", is_gd ? "undisturbed " : "", c->spec->method);
+      else dln_chk_add_na(c->rep, R, S, "%s", c->flow_why);
       continue;
     }
     if (!have) {
@@ -353,6 +354,10 @@ static void check_dissipation(ctx *c) {
   const double *th[2] = {c->theta0, c->thetaf};
   static const char *const R[2] = {"dissipation at t = 0", "dissipation at the end point"};
   for (int k = 0; k < 2; ++k) {
+    if (c->disturbed) { /* with U = V = 0 at a point; the disturbed run is checked along its trajectory */
+      dln_chk_add_na(c->rep, R[k], "000 Thm 1 eq. 11", "%s; see \"dissipation along the trajectory\"", c->flow_why);
+      continue;
+    }
     if (!th[k]) {
       dln_chk_add_na(c->rep, R[k], "000 Thm 1 eq. 11", "layers recorded at the end fails (end-to-end run)");
       continue;
@@ -473,6 +478,11 @@ static void ctx_init(ctx *c, run_folder *f, dln_check_report *rep, const dln_che
   c->theta0 = f->p.theta0;
   c->thetaf = f->foundf ? f->thf : NULL;
   c->flow = !f->p.e2e && !(f->p.to.method->flags & DLN_INTEG_DISCRETE);
+  /* the disturbed flow (000 eq. 9) is not a gradient flow: the undisturbed flow's results do not apply */
+  c->disturbed = !f->p.e2e && dln_train_disturbance_kind(&f->p.to) > 0 && f->p.to.disturbance_scale != 0;
+  if (c->disturbed) c->flow = 0;
+  snprintf(c->flow_why, sizeof c->flow_why, c->disturbed ? "undisturbed gradient flow fails (disturbed: %s, 000 eq. 9)" : "layer-wise gradient flow fails (method %s)",
+           c->disturbed ? f->p.to.disturbance : spec->method);
   c->fact = dln_loss_has(f->p.loss, DLN_LOSS_IDENTITY);
   c->t_final = tab->data[(tab->nrows - 1) * (size_t)tab->ncols];
   double acc = spec->train.rtol;
@@ -510,6 +520,7 @@ int dln_chk_run(const char *dir, const dln_check_options *opt, dln_check_report 
   check_rates(&c);
   check_dissipation(&c);
   check_conservation(&c);
+  dln_chk_disturbed(&c);
   dln_chk_det(&c);
   dln_chk_sigma_dot(&c);
   dln_chk_end_point(&c);

@@ -196,8 +196,9 @@ static void check_flow_invariants(ctx *c) {
   static const char *RC = "C_j(final) = C_j(0) (flow)", *RL = "loss non-increasing (flow)";
   dln_net *net = c->p->net;
   if (!c->flow || c->diverged) {
-    dln_chk_add_na(c->rep, RC, "002 Lemma 1", "converged gradient flow fails (method %s)", c->spec->method);
-    dln_chk_add_na(c->rep, RL, "000 Thm 1", "converged gradient flow fails (method %s)", c->spec->method);
+    const char *w = c->disturbed ? "undisturbed gradient flow fails (disturbed: C_j drifts, 000 eq. 21)" : "converged gradient flow fails";
+    dln_chk_add_na(c->rep, RC, "002 Lemma 1", "%s (method %s)", w, c->spec->method);
+    dln_chk_add_na(c->rep, RL, "000 Thm 1", "%s (method %s)", w, c->spec->method);
     return;
   }
   if (dln_net_has_imbalance_reg(net)) {

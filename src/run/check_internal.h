@@ -46,7 +46,14 @@ typedef struct ctx {
   char theta_spec_why[200]; /* why theta_spec is NULL */
   double theta_spec_phi;   /* φ(theta_spec) on the spec's own data (vs the folder's: same data?) */
   int diverged;            /* the run stopped by divergence (summary stop_reason) */
+  int disturbed;           /* a disturbed flow (000 eq. 9; then flow = 0) */
+  char flow_why[160];      /* "not applicable" text when flow = 0 */
 } ctx;
+
+/* ---- the disturbed flow (check_disturb.c) ---- */
+/* Rows of a disturbed run only: the imbalance drift against the integral of 000 eq. 21's
+ * rate, and 000 Thm 1 along the trajectory. */
+void dln_chk_disturbed(ctx *c);
 
 /* ---- report items (check_report.c) ---- */
 /* Count the report's verdicts (napplicable, nholds, nviolated, ninconsistent, nunverified). */

@@ -142,6 +142,19 @@ static int data_from_folder(const char *dir, dln_spec *spec) {
     spec->net.imbalance_reg_file.v[j - 1] = p;
     if (!p) st = dln_error(DLN_ENOMEM, "out of memory");
   }
+  /* the disturbance as run (W{j}_disturbance.npy), when the run had disturbance files */
+  const dln_slist *df = &spec->train.disturbance_files;
+  if (!st && df->n > 0 && dln_chk_is_file(dir, "W1_disturbance.npy")) {
+    size_t len = 1;
+    for (int j = 1; j <= df->n; ++j) len += strlen(dir) + 32;
+    char *txt = calloc(len, 1);
+    if (!txt) return dln_error(DLN_ENOMEM, "out of memory");
+    for (int j = 1; j <= df->n; ++j)
+      snprintf(txt + strlen(txt), len - strlen(txt), "%s%s/W%d_disturbance.npy", j > 1 ? "," : "", dir, j);
+    st = strchr(dir, ',') ? dln_error(DLN_EINVAL, "%s: a folder name with a comma cannot name the disturbance files", dir)
+                          : dln_spec_set(spec, "disturbance_files", txt);
+    free(txt);
+  }
   /* the ground truth of synthetic data is not needed again */
   if (!st && !dln_task_reads(t, "target_file")) st = dln_spec_set(spec, "target_file", "");
   return st;

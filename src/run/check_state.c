@@ -65,7 +65,7 @@ void dln_chk_det(ctx *c) {
   int rows = dln_net_rows(net), cols = dln_net_cols(net);
   if (rows != cols) { dln_chk_add_na(c->rep, R, S, "square W fails (%d x %d)", rows, cols); return; }
   if (net->tied || net->depth < 2) { dln_chk_add_na(c->rep, R, S, "untied depth >= 2 fails (depth %d%s)", net->depth, net->tied ? ", tied" : ""); return; }
-  if (!c->flow) { dln_chk_add_na(c->rep, R, S, "layer-wise gradient flow fails (method %s)", c->spec->method); return; }
+  if (!c->flow) { dln_chk_add_na(c->rep, R, S, "%s", c->flow_why); return; }
   double ub = net->depth >= 2 && !net->tied ? dln_net_unbalancedness(net, c->theta0) / fmax(DBL_MIN, theta_norm2(net, c->theta0)) : 0;
   if (!(ub <= CHECK_BALANCED)) { dln_chk_add_na(c->rep, R, S, "balanced fails (max_j |C_j|/|theta|^2 = %.3g > %g)", ub, CHECK_BALANCED); return; }
   if (!det_trajectory_ok(c, rows)) return;
@@ -333,7 +333,7 @@ void dln_chk_sigma_dot(ctx *c) {
     return;
   }
   if (!c->flow) {
-    dln_chk_add_na(c->rep, R[0], S, "layer-wise gradient flow fails (method %s)", c->spec->method);
+    dln_chk_add_na(c->rep, R[0], S, "%s", c->flow_why);
     return;
   }
   dln_sigma_dot *sd = NULL;

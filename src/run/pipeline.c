@@ -108,6 +108,50 @@ static void train_options(const dln_spec *s, const dln_loss *loss, const dln_run
   to->nsample_times = p->times ? p->ntimes : 0;
 }
 
+/* The disturbance of 000 eq. 9 (docs/disturbed.md): D_j from disturbance_files[j−1],
+ * each of W_j's shape, into p->dist in θ's layout. Layer-wise, untied networks only. */
+static int load_disturbance(const dln_spec *s, dln_run_parts *p, int *phase) {
+  char wb[512];
+  const dln_slist *f = &s->train.disturbance_files;
+  int kind = dln_train_disturbance_kind(&s->train), N = p->net->depth;
+  if (kind == DLN_DISTURB_NONE) {
+    if (f->n == 0) return DLN_OK;
+    return dln_error(DLN_EINVAL, "%s: expected no files without a disturbance (--disturbance=none), found %d",
+                     dln_spec_where(s, "disturbance_files", wb, sizeof wb), f->n);
+  }
+  const char *why = p->e2e ? "the end-to-end system (D_j is given per layer W_j)"
+                    : p->net->tied ? "a tied network (one parameter block U, no W_j of its own)" : NULL;
+  if (why)
+    return dln_error(DLN_EINVAL, "%s: expected none for %s, found %s", dln_spec_where(s, "disturbance", wb, sizeof wb),
+                     why, s->train.disturbance);
+  if (f->n != N)
+    return dln_error(DLN_EINVAL, "%s: expected %d files (D_1..D_N, one per layer), found %d",
+                     dln_spec_where(s, "disturbance_files", wb, sizeof wb), N, f->n);
+  p->dist = calloc(p->net->nparams ? p->net->nparams : 1, sizeof *p->dist);
+  if (!p->dist) return dln_error(DLN_ENOMEM, "out of memory for the disturbance (%zu parameters)", p->net->nparams);
+  *phase = DLN_RUN_FAIL_INPUT;
+  for (int j = 1; j <= N; ++j) {
+    dln_mat *m = NULL;
+    int st = dln_matrix_load(f->v[j - 1], &m), r = p->net->widths[j], c = p->net->widths[j - 1];
+    if (st) return dln_error(st, "%s: %s", dln_spec_where(s, "disturbance_files", wb, sizeof wb), dln_last_error());
+    if (m->rows != r || m->cols != c) {
+      st = dln_error(DLN_EDIM, "disturbance_files: %s: expected D_%d of W_%d's shape %d x %d, found %d x %d",
+                     f->v[j - 1], j, j, r, c, m->rows, m->cols);
+    } else {
+      for (size_t i = 0; i < (size_t)r * (size_t)c && !st; ++i)
+        if (!isfinite(m->data[i]))
+          st = dln_error(DLN_EINVAL, "disturbance_files: %s: expected finite entries, found %g at index %zu", f->v[j - 1],
+                         m->data[i], i);
+      if (!st) memcpy(p->dist + p->net->offset[j], m->data, (size_t)r * (size_t)c * sizeof *p->dist);
+    }
+    dln_mat_free(m);
+    if (st) return st;
+  }
+  p->to.disturbance_D = p->dist;
+  *phase = DLN_RUN_FAIL_SPEC;
+  return DLN_OK;
+}
+
 /* Widths of run s on data with W rows x cols: the spec's, with d_0, d_N from the data
  * when widths are not given. */
 static int run_widths(const dln_spec *s, int rows, int cols, int **widths, int *nw) {
@@ -205,13 +249,14 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
   dln_run_method_type(s, &p->e2e);
   if ((st = merged_times(s, p))) return *phase = DLN_RUN_FAIL_INTERNAL, st;
   train_options(s, p->loss, p, &p->to);
+  if ((st = load_disturbance(s, p, phase))) return st;
   if ((st = dln_train_check(&p->to))) return st;
   size_t cap = rng ? (size_t)dln_train_nsamples(&p->to) + 1 : 1;
 
   if (!p->e2e) {
     *phase = DLN_RUN_FAIL_INTERNAL;
-    if ((st = dln_observer_alloc_names(&p->obs, p->net, p->loss, p->theta0, (const char *const *)s->observe.v,
-                                       s->observe.n)))
+    if ((st = dln_observer_alloc_run(&p->obs, p->net, p->loss, p->theta0, (const char *const *)s->observe.v,
+                                     s->observe.n, &p->to)))
       return st;
     return observer_table(p->obs, cap, &p->traj);
   }
@@ -249,6 +294,7 @@ void dln_run_parts_free(dln_run_parts *p) {
   free(p->W0);
   free(p->theta);
   free(p->theta0);
+  free(p->dist);
   dln_net_free(p->net);
   free(p->widths);
   free(p->times);

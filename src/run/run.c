@@ -14,6 +14,7 @@
 
 #include "dln/error.h"
 #include "dln/io.h"
+#include "dln/mat.h"
 #include "dln/run.h"
 #include "dln_version.h"
 #include "observe/theory_obs.h"
@@ -187,6 +188,8 @@ static int run_write_arrays(run_ctx *c) {
   if (c->base.on && (st = dln_run_write_npy(out, "W_nuclear.npy", p->loss->rows, p->loss->cols, c->base.W, c->files)))
     return st;
   if ((st = write_imbalance_lambdas(c->spec, out, c->files))) return st;
+  /* the disturbance D_j of 000 eq. 9 as run, for `dln check` (W{j}_disturbance.npy) */
+  if (p->dist && (st = dln_run_write_layers(out, p->net, p->dist, "disturbance", c->files))) return st;
   /* the loss's reference solution (minimum-norm least squares); a factorization's is its target */
   if (p->loss->wstar && !dln_loss_has(p->loss, DLN_LOSS_IDENTITY))
     return dln_run_write_npy(out, "W_ref.npy", p->loss->rows, p->loss->cols, p->loss->wstar, c->files);
@@ -268,6 +271,18 @@ static void summary_dynamics(json_t *sum, const run_ctx *c) {
     dln_jset(e, "balance_tol", dln_json_num(c->spec->e2e_balance_tol));
     dln_jset(e, "svds", json_integer(dln_e2e_num_svd(p->dyn)));
     dln_jset(sum, "e2e", e);
+  }
+  if (p->dist) { /* the disturbed flow of 000 eq. 9: D(t) = a(t) D, D_j in W{j}_disturbance.npy */
+    json_t *d = json_object(), *files = json_array();
+    const dln_train_options *o = &p->to;
+    dln_jset(d, "kind", json_string(o->disturbance));
+    dln_jset(d, "scale", dln_json_num(o->disturbance_scale));
+    dln_jset(d, "omega", dln_json_num(o->disturbance_omega));
+    dln_jset(d, "phase", dln_json_num(o->disturbance_phase));
+    dln_jset(d, "D_norm", dln_json_num(dln_norm2(p->net->nparams, p->dist)));
+    for (int j = 0; j < o->disturbance_files.n; ++j) dln_jappend(files, json_string(o->disturbance_files.v[j]));
+    dln_jset(d, "files", files);
+    dln_jset(sum, "disturbance", d);
   }
   if (p->obs && dln_observer_xflags(p->obs)) { /* theory columns (observe/theory_obs.h) */
     const char *cfn = dln_observer_cf_name(p->obs), *note = dln_observer_theory_note(p->obs);

@@ -64,6 +64,7 @@ typedef struct dln_run_parts {
   double *W, *W0;          /* e2e: state W (d_N x d_0) and its start W_{N:1}(0) */
   dln_observer *obs;       /* layer-wise methods */
   dln_table *traj;         /* the trajectory table of the method */
+  double *dist;            /* the disturbance D_1..D_N in θ's layout (to.disturbance_D), or NULL */
 } dln_run_parts;
 
 /* Build run s on data d. With rng: the init is drawn from rng and, for e2e methods,
