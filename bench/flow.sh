@@ -14,25 +14,9 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-QUICK=""
-for a in "$@"; do
-  case "$a" in
-    --quick) QUICK="--quick" ;;
-    *) echo "usage: bench/flow.sh [--quick]" >&2; exit 2 ;;
-  esac
-done
-BUILD_DIR=${BUILD_DIR:-build}
+. bench/common.sh
+bench_setup flow.sh bench_flow "$@"
 CAP=${CAP:-60}
-PY=/usr/bin/python3
-
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
-fi
-cmake --build "$BUILD_DIR" --target bench_flow -j2
-BENCH="$BUILD_DIR/bench/bench_flow"
-
-TMP=$(mktemp -d /tmp/dln-flow.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT INT TERM
 
 # Identical data: the fact_5x10_w50 target of peers.py (default_rng(0)) and its init draws
 # (default_rng(1): Z1 50x10, then Z2 5x50); the init is sigma * Z_j on both sides.

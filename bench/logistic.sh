@@ -10,23 +10,8 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-QUICK=""
-for a in "$@"; do
-  case "$a" in
-    --quick) QUICK="--quick" ;;
-    *) echo "usage: bench/logistic.sh [--quick]" >&2; exit 2 ;;
-  esac
-done
-BUILD_DIR=${BUILD_DIR:-build}
-PY=/usr/bin/python3
-
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
-fi
-cmake --build "$BUILD_DIR" --target bench_logistic -j2
-
-TMP=$(mktemp -d /tmp/dln-logistic.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT INT TERM
+. bench/common.sh
+bench_setup logistic.sh bench_logistic "$@"
 
 # X 20 x 500 ~ N(0, 1), y = sign(w_true^T X) (separable), init draws Z1 50 x 20, Z2 1 x 50
 "$PY" - "$TMP" <<'PYEOF'

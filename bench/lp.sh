@@ -12,24 +12,8 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-QUICK=""
-for a in "$@"; do
-  case "$a" in
-    --quick) QUICK="--quick" ;;
-    *) echo "usage: bench/lp.sh [--quick]" >&2; exit 2 ;;
-  esac
-done
-BUILD_DIR=${BUILD_DIR:-build}
-PY=/usr/bin/python3
-
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
-fi
-cmake --build "$BUILD_DIR" --target bench_lp -j2
-BENCH="$BUILD_DIR/bench/bench_lp"
-
-TMP=$(mktemp -d /tmp/dln-lp.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT INT TERM
+. bench/common.sh
+bench_setup lp.sh bench_lp "$@"
 
 # Identical data: X 10x100 and W_true 5x10 from default_rng(0) (W_true/sqrt(10)), Y = W_true X;
 # init draws from default_rng(1): Z1 50x10, then Z2 5x50; both sides start from 0.1 * Z_j.

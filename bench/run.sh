@@ -13,24 +13,8 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-QUICK=""
-for a in "$@"; do
-  case "$a" in
-    --quick) QUICK="--quick" ;;
-    *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
-  esac
-done
-BUILD_DIR=${BUILD_DIR:-build}
-PY=/usr/bin/python3
-
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
-fi
-cmake --build "$BUILD_DIR" --target bench_dln -j2
-BENCH="$BUILD_DIR/bench/bench_dln"
-
-TMP=$(mktemp -d /tmp/dln-bench.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT INT TERM
+. bench/common.sh
+bench_setup run.sh bench_dln "$@"
 
 # Identical data for both sides: peers.py's targets (default_rng(0)) and init draws
 # (default_rng(1), layers W_1..W_N in order; the init is sigma * Z_j).
