@@ -491,5 +491,3 @@ int dln_run_resume_noplot(const dln_spec *spec, const dln_run_options *opt, dln_
   if (!spec) return dln_error(DLN_EINVAL, "dln_run_resume_noplot: spec must not be NULL");
   return run_impl(spec, opt, res, 0, 1, NULL, NULL);
 }
-
-/* ---- the default job: 001 Fig. 1 ---------------------------------------------------- */
