@@ -284,6 +284,14 @@ static void summary_dynamics(json_t *sum, const run_ctx *c) {
     dln_jset(d, "files", files);
     dln_jset(sum, "disturbance", d);
   }
+  if (p->noise) { /* dθ = −∇φ dt + scale dB_t by Euler–Maruyama (docs/disturbed.md) */
+    json_t *d = json_object();
+    dln_jset(d, "kind", json_string("noise"));
+    dln_jset(d, "scale", dln_json_num(p->to.disturbance_scale));
+    dln_jset(d, "scheme", json_string("euler-maruyama"));
+    dln_jset(d, "stream_key", json_string("(seed, stream, 0x6e6f6973)"));
+    dln_jset(sum, "disturbance", d);
+  }
   if (p->obs && dln_observer_xflags(p->obs)) { /* theory columns (observe/theory_obs.h) */
     const char *cfn = dln_observer_cf_name(p->obs), *note = dln_observer_theory_note(p->obs);
     json_t *th = json_object();
