@@ -6,17 +6,22 @@
  *   - strong order: EM at h = 2^-4..2^-8 against a fine EM reference (h = 2^-12) driven by
  *     the same Brownian path (coarse increments = sums of the fine ones), 200 paths;
  *     additive noise: order 1 expected (Kloeden–Platen §10.3; EM = Milstein here);
- *   - refusals: flow method, no stream, checkpoints;
+ *   - checkpoints: a library run resumed from its 2nd checkpoint with the stream state
+ *     restored, and `dln run --resume` after SIGTERM, bit for bit;
+ *   - refusals: flow method, no stream;
  *   - the command line: scale 0 bit-identical to plain GD, same seed bit-identical,
  *     other stream different, a noise sweep bit-identical for 1 and 2 threads. */
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -146,6 +151,57 @@ static void test_strong_order(void **state) {
   unmake(&p);
 }
 
+/* Library checkpoints: keep the 2nd one with the stream's state (dln_rng_state_get), then
+ * resume from it on a fresh stream set to that state: the final θ bit for bit. */
+typedef struct keep {
+  int seen;
+  dln_rng *rng;
+  dln_train_checkpoint cp;
+  double x[NP];
+  uint32_t words[DLN_RNG_STATE_WORDS];
+} keep;
+static int keep_cb(void *ctx, const dln_train_checkpoint *cp) {
+  keep *k = ctx;
+  if (++k->seen != 2) return 0;
+  k->cp = *cp;
+  memcpy(k->x, cp->x, sizeof k->x);
+  k->cp.x = k->x;
+  return dln_rng_state_get(k->rng, k->words, DLN_RNG_STATE_WORDS);
+}
+
+static void test_library_resume(void **state) {
+  (void)state;
+  problem p;
+  make(&p);
+  dln_rng *ra = dln_rng_alloc(5, 9), *rb = dln_rng_alloc(5, 9), *rc = dln_rng_alloc(1, 1);
+  double full[NP], plain[NP], res[NP];
+  dln_train_result r;
+  dln_train_options o = noise_opts(0.01, 2.0, 0.4, rb);
+  memcpy(plain, p.th0, sizeof plain);
+  assert_int_equal(dln_train(p.net, p.loss, plain, &o, NULL, NULL, &r), DLN_OK); /* no checkpoints */
+  keep k = {.rng = ra};
+  o = noise_opts(0.01, 2.0, 0.4, ra);
+  o.checkpoint_every = 40;
+  o.checkpoint = keep_cb;
+  o.checkpoint_ctx = &k;
+  memcpy(full, p.th0, sizeof full);
+  assert_int_equal(dln_train(p.net, p.loss, full, &o, NULL, NULL, &r), DLN_OK);
+  assert_int_equal(k.seen, 4);
+  assert_int_equal(k.cp.step, 80);
+  assert_memory_equal(full, plain, sizeof full); /* checkpoints change nothing */
+  assert_int_equal(dln_rng_state_set(rc, k.words, DLN_RNG_STATE_WORDS), DLN_OK);
+  o = noise_opts(0.01, 2.0, 0.4, rc);
+  o.resume = &k.cp;
+  memcpy(res, p.th0, sizeof res);
+  assert_int_equal(dln_train(p.net, p.loss, res, &o, NULL, NULL, &r), DLN_OK);
+  assert_int_equal(r.steps, 200);
+  assert_memory_equal(full, res, sizeof full);
+  dln_rng_free(ra);
+  dln_rng_free(rb);
+  dln_rng_free(rc);
+  unmake(&p);
+}
+
 static void test_refusals(void **state) {
   (void)state;
   problem p;
@@ -161,10 +217,6 @@ static void test_refusals(void **state) {
   o = noise_opts(0.01, 0.1, 0.5, NULL);
   assert_int_equal(dln_train(p.net, p.loss, th, &o, NULL, NULL, &r), DLN_EINVAL);
   assert_non_null(strstr(dln_last_error(), "noise_rng: expected a random stream"));
-  o = noise_opts(0.01, 0.1, 0.5, rng);
-  o.checkpoint_every = 5;
-  assert_int_equal(dln_train(p.net, p.loss, th, &o, NULL, NULL, &r), DLN_EINVAL);
-  assert_non_null(strstr(dln_last_error(), "checkpoint_every: expected 0 with disturbance noise"));
   dln_rng_free(rng);
   unmake(&p);
 }
@@ -222,12 +274,48 @@ static void test_cli(void **state) {
   tu_rmtree(dir);
 }
 
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* The command line: SIGTERM after the first checkpoint (it checkpoints the stream state
+ * at the interrupted step too), then --resume: trajectory.csv and the final weights
+ * byte-identical to the uninterrupted noise run. */
+static void test_cli_resume(void **state) {
+  (void)state;
+  const char *dir = tu_tmpdir(1);
+  const char *full[] = {"run", "--method=gd", "--eta=1e-4", "--t_end=8", "--checkpoint_every=8000", "--samples=401",
+                        "--disturbance=noise", "--disturbance_scale=0.3", "--plot=false", "--quiet", "--out=full", NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, full, dir)), 0);
+  const char *cut[] = {"run", "--method=gd", "--eta=1e-4", "--t_end=8", "--checkpoint_every=8000", "--samples=401",
+                       "--disturbance=noise", "--disturbance_scale=0.3", "--plot=false", "--quiet", "--out=cut", NULL};
+  char ck[512];
+  snprintf(ck, sizeof ck, "%s/cut/checkpoint.json", dir);
+  pid_t pid = tu_spawn(DLN_CLI, cut, dir);
+  struct timespec ts = {0, 10000000L};
+  for (int i = 0; i < 1000 && !exists(ck); ++i) nanosleep(&ts, NULL);
+  assert_true(exists(ck));
+  assert_int_equal(kill(pid, SIGTERM), 0);
+  assert_int_equal(tu_wait(pid), 143);
+  char *h = tu_slurp(ck);
+  assert_non_null(h);
+  assert_non_null(strstr(h, "\"generator\": \"mt19937\""));
+  free(h);
+  const char *res[] = {"run", "--resume", "cut", NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, res, dir)), 0);
+  assert_true(same_file(dir, "full", "cut", "trajectory.csv"));
+  assert_true(same_file(dir, "full", "cut", "W1_final.npy"));
+  assert_true(same_file(dir, "full", "cut", "W2_final.npy"));
+  assert_false(exists(ck)); /* finished: removed */
+  tu_rmtree(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_library_vs_hand),
       cmocka_unit_test(test_strong_order),
+      cmocka_unit_test(test_library_resume),
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_cli),
+      cmocka_unit_test(test_cli_resume),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,8 +148,9 @@ typedef struct dln_train_options {
   const double *disturbance_D;/* D_1..D_N in θ's layout (nparams values); required for constant, sinusoid */
   /* noise: the SDE dθ = −∇φ dt + scale dB_t (white noise on every weight), method gd only,
    * by Euler–Maruyama θ_{k+1} = θ_k − η∇φ(θ_k) + scale·√η·ξ_k, ξ_k ~ N(0, I) drawn from
-   * noise_rng (caller-owned, advanced by the run; required when scale ≠ 0). No checkpoints
-   * (checkpoint_every = 0, resume NULL): the stream's state is not saved. */
+   * noise_rng (caller-owned, advanced by the run; required when scale ≠ 0). Checkpoints:
+   * at the callback the stream has drawn ξ_0..ξ_{step−1}; save it (dln_rng_state_get) and
+   * restore it (dln_rng_state_set) before resuming, and the resumed run is bit-identical. */
   dln_rng *noise_rng;
 } dln_train_options;
 

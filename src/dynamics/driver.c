@@ -271,7 +271,7 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     }
     if ((k & 1023) == 0 && progress(c, t, val)) {
       finish(c, DLN_STOP_CANCELLED, t, "cancelled at step %ld (t = %.6g)", k, t);
-      if (!noisy) status = checkpoint_at(c, t, k, 0.0, cur, 1); /* exact at any step (noise: no stream state) */
+      status = checkpoint_at(c, t, k, 0.0, cur, 1); /* exact at any step */
       break;
     }
     if (every > 0 && k > k0 && k % every == 0 && (status = checkpoint_at(c, t, k, 0.0, cur, 0))) break;

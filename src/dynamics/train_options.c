@@ -64,7 +64,7 @@ static const dln_option train_rows[] = {
   {"log_samples", DLN_OPT_BOOL, OFF(log_spacing), "false", "log-spaced sample times from t_first to t_end (plus t = 0)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"t_first", DLN_OPT_DOUBLE, OFF(t_first), "0", "first positive sample time for log spacing (0: t_end * 1e-4)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   {"checkpoint_every", DLN_OPT_LONG, OFF(checkpoint_every), "0", "checkpoint every K GD steps / K-th flow sample time, for --resume (0: off)", NULL, DLN_OPTR_MIN, 0, 0, NULL, NULL},
-  {"disturbance", DLN_OPT_ENUM, OFF(disturbance), "none", "disturbed flow dW_j/dt = -dphi/dW_j + D_j(t) (000 eq. 9; docs/disturbed.md), any method; GD: W <- W - eta (grad - D(t_k)); noise: SDE dW = -grad dt + scale dB_t, method gd only (Euler-Maruyama, no checkpoints)", disturbances, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"disturbance", DLN_OPT_ENUM, OFF(disturbance), "none", "disturbed flow dW_j/dt = -dphi/dW_j + D_j(t) (000 eq. 9; docs/disturbed.md), any method; GD: W <- W - eta (grad - D(t_k)); noise: SDE dW = -grad dt + scale dB_t, method gd only (Euler-Maruyama)", disturbances, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"disturbance_files", DLN_OPT_STRLIST, OFF(disturbance_files), "", "disturbed flow: D_1,...,D_N files (.npy/.csv, D_j of W_j's shape)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"disturbance_scale", DLN_OPT_DOUBLE, OFF(disturbance_scale), "1", "disturbed flow: D(t) = scale * D (constant) or scale * D * sin(omega t + phase) (000 eq. 9); noise: intensity (W += scale sqrt(eta) xi, xi ~ N(0, I), from seed and stream)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"disturbance_omega", DLN_OPT_DOUBLE, OFF(disturbance_omega), "1", "disturbed flow, sinusoid: angular frequency omega", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
@@ -97,7 +97,7 @@ double dln_train_disturbance_factor(const dln_train_options *o, double t) {
 }
 
 /* Noise: an SDE integrated by Euler–Maruyama, gradient descent's step only; a stream
- * when scale ≠ 0; no checkpoints (the stream's state is not saved). */
+ * when scale ≠ 0 (checkpoints: the caller saves and restores its state). */
 static int noise_check(const dln_train_options *o) {
   if (!(o->method->flags & DLN_INTEG_DISCRETE))
     return dln_error(DLN_EINVAL, "disturbance: noise is an SDE integrated by Euler-Maruyama with the GD step eta; "
@@ -105,9 +105,6 @@ static int noise_check(const dln_train_options *o) {
   if (o->disturbance_scale != 0 && !o->noise_rng)
     return dln_error(DLN_EINVAL, "noise_rng: expected a random stream for disturbance noise (scale %g), found NULL",
                      o->disturbance_scale);
-  if (o->checkpoint_every > 0 || o->resume)
-    return dln_error(DLN_EINVAL, "checkpoint_every: expected 0 with disturbance noise (the random stream's state is "
-                     "not checkpointed), found %ld%s", o->checkpoint_every, o->resume ? " (and a resume point)" : "");
   return DLN_OK;
 }
 

@@ -67,7 +67,7 @@ static void result_init(dln_run_result *res) {
 static int run_ckpt_cb(void *ctx, const dln_train_checkpoint *cp) {
   run_ctx *c = ctx;
   int st = dln_mkdir_p(c->spec->out); /* a nested run's folder may not exist yet */
-  if (!st) st = dln_run_checkpoint_write(c->spec->out, c->spec, c->p.traj, cp);
+  if (!st) st = dln_run_checkpoint_write(c->spec->out, c->spec, c->p.traj, cp, c->p.noise);
   if (!st) c->res->checkpoint_t = cp->t, c->res->checkpoint_step = cp->step;
   return st;
 }
@@ -90,6 +90,10 @@ static int run_ckpt_setup(run_ctx *c) {
     return dln_error(DLN_EFORMAT, "%s/checkpoint.traj.npy: expected at most %d rows of %d columns, found %d of %d", out,
                      c->ck.cp.next_sample + 1, tb->ncols, tr->cols, tr->rows);
   for (int j = 0; j < tr->cols && !st; ++j) st = dln_table_append(tb, tr->data + (size_t)j * (size_t)tr->rows);
+  if (!st && (c->p.noise != NULL) != c->ck.has_rng) /* the spec is the same: a broken header */
+    return dln_error(DLN_EFORMAT, "%s/checkpoint.json: rng: expected %s, found %s", out,
+                     c->p.noise ? "the noise stream's state" : "null", c->ck.has_rng ? "a state" : "null");
+  if (!st && c->p.noise) st = dln_rng_state_set(c->p.noise, c->ck.rng, DLN_RNG_STATE_WORDS);
   c->p.to.resume = &c->ck.cp;
   c->res->checkpoint_t = c->ck.cp.t;
   c->res->checkpoint_step = c->ck.cp.step;
