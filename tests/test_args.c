@@ -159,6 +159,16 @@ static void test_core(void **state) {
   ST(dln_rng_orthogonal(NULL, 2, 2, out));
   ST(dln_rng_orthogonal(r, 2, 2, NULL));
   ST(dln_rng_orthogonal(r, -2, 2, out));
+  uint32_t words[DLN_RNG_STATE_WORDS];
+  ST(dln_rng_state_get(NULL, words, DLN_RNG_STATE_WORDS));
+  ST(dln_rng_state_get(r, NULL, DLN_RNG_STATE_WORDS));
+  ST(dln_rng_state_get(r, words, 3));
+  assert_int_equal(dln_rng_state_get(r, words, DLN_RNG_STATE_WORDS), DLN_OK);
+  ST(dln_rng_state_set(NULL, words, DLN_RNG_STATE_WORDS));
+  ST(dln_rng_state_set(r, NULL, DLN_RNG_STATE_WORDS));
+  ST(dln_rng_state_set(r, words, DLN_RNG_STATE_WORDS + 1));
+  words[624] = 625; /* position out of range */
+  ST(dln_rng_state_set(r, words, DLN_RNG_STATE_WORDS));
   dln_rng_free(r);
 
   dln_table *t = NULL;

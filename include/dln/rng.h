@@ -34,6 +34,12 @@ unsigned long dln_rng_uniform_int(dln_rng *r, unsigned long n);
 double dln_rng_gaussian(dln_rng *r, double sigma);
 /* Fill x[0..n) with N(0, sigma^2) draws. */
 void dln_rng_fill_gaussian(dln_rng *r, double *x, size_t n, double sigma);
+/* The generator's whole state as DLN_RNG_STATE_WORDS 32-bit words (MT19937's 624 words
+ * and its position), to save a stream mid-run (a checkpoint) and continue it bit for bit.
+ * n must be DLN_RNG_STATE_WORDS; set refuses a position outside [0, 624]. */
+#define DLN_RNG_STATE_WORDS 625
+int dln_rng_state_get(const dln_rng *r, uint32_t *words, size_t n);
+int dln_rng_state_set(dln_rng *r, const uint32_t *words, size_t n);
 /* rows x cols matrix with orthonormal columns (rows >= cols) or rows (rows < cols),
  * Haar-distributed: QR of a Gaussian matrix with the sign of R's diagonal fixed. */
 int dln_rng_orthogonal(dln_rng *r, int rows, int cols, double *q);

@@ -27,6 +27,7 @@
 #include "dln/loss.h"
 #include "dln/net.h"
 #include "dln/option.h"
+#include "dln/rng.h"
 #include "dln/table.h"
 
 /* The observer sampled at sample times (dln/observe.h); opaque here. */
@@ -139,20 +140,26 @@ typedef struct dln_train_options {
   /* --- disturbed flow θ̇ = −∇φ(θ) + D(t) (000 eq. 9, layer by layer; docs/disturbed.md).
    * GD: θ ← θ − η(∇φ(θ_k) − D(t_k)). D(t) = scale·D (constant) or scale·D·sin(ωt + phase)
    * (sinusoid). Layer-wise, untied networks only. --- */
-  char *disturbance;          /* "none" (or NULL), "constant", "sinusoid" (option row; owned) */
+  char *disturbance;          /* "none" (or NULL), "constant", "sinusoid", "noise" (option row; owned) */
   dln_slist disturbance_files;/* the run layer's D_1..D_N files (option row; owned; the library ignores it) */
   double disturbance_scale;   /* finite, default 1 (0: the undisturbed flow, bit for bit) */
   double disturbance_omega;   /* sinusoid: angular frequency ω (finite), default 1 */
   double disturbance_phase;   /* sinusoid: phase (finite), default 0 */
-  const double *disturbance_D;/* D_1..D_N in θ's layout (nparams values); required unless none */
+  const double *disturbance_D;/* D_1..D_N in θ's layout (nparams values); required for constant, sinusoid */
+  /* noise: the SDE dθ = −∇φ dt + scale dB_t (white noise on every weight), method gd only,
+   * by Euler–Maruyama θ_{k+1} = θ_k − η∇φ(θ_k) + scale·√η·ξ_k, ξ_k ~ N(0, I) drawn from
+   * noise_rng (caller-owned, advanced by the run; required when scale ≠ 0). Checkpoints:
+   * at the callback the stream has drawn ξ_0..ξ_{step−1}; save it (dln_rng_state_get) and
+   * restore it (dln_rng_state_set) before resuming, and the resumed run is bit-identical. */
+  dln_rng *noise_rng;
 } dln_train_options;
 
 /* The disturbance kinds of dln_train_options.disturbance. */
-enum { DLN_DISTURB_NONE = 0, DLN_DISTURB_CONSTANT, DLN_DISTURB_SINUSOID };
+enum { DLN_DISTURB_NONE = 0, DLN_DISTURB_CONSTANT, DLN_DISTURB_SINUSOID, DLN_DISTURB_NOISE };
 /* The kind of opt->disturbance (DLN_DISTURB_*; NULL: NONE), −1 for an unknown name or NULL opt. */
 int dln_train_disturbance_kind(const dln_train_options *opt);
 /* The multiplier a(t) with D(t) = a(t)·D: 0 without a disturbance (or scale 0), scale
- * (constant), scale·sin(ωt + phase) (sinusoid). NAN for NULL opt. */
+ * (constant), scale·sin(ωt + phase) (sinusoid), 0 (noise: no deterministic part). NAN for NULL opt. */
 double dln_train_disturbance_factor(const dln_train_options *opt, double t);
 
 /* Every option at its row's default (the driver's rows and those of every registered

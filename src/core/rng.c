@@ -134,6 +134,29 @@ void dln_rng_fill_gaussian(dln_rng *r, double *x, size_t n, double sigma) {
   for (size_t i = 0; i < n; ++i) x[i] = gsl_ran_gaussian_ziggurat(r->g, sigma);
 }
 
+int dln_rng_state_get(const dln_rng *r, uint32_t *words, size_t n) {
+  DLN_ARGS(r, words);
+  if (n != DLN_RNG_STATE_WORDS)
+    return dln_error(DLN_EINVAL, "n: expected %d state words, found %zu", DLN_RNG_STATE_WORDS, n);
+  if (gsl_rng_size(r->g) != sizeof(mt_state)) return dln_error(DLN_EINVAL, "rng: expected GSL's MT19937 state layout");
+  const mt_state *st = gsl_rng_state(r->g);
+  for (int i = 0; i < 624; ++i) words[i] = (uint32_t)st->mt[i];
+  words[624] = (uint32_t)st->mti;
+  return DLN_OK;
+}
+
+int dln_rng_state_set(dln_rng *r, const uint32_t *words, size_t n) {
+  DLN_ARGS(r, words);
+  if (n != DLN_RNG_STATE_WORDS)
+    return dln_error(DLN_EINVAL, "n: expected %d state words, found %zu", DLN_RNG_STATE_WORDS, n);
+  if (words[624] > 624) return dln_error(DLN_EINVAL, "words[624]: expected a position in [0, 624], found %u", (unsigned)words[624]);
+  if (gsl_rng_size(r->g) != sizeof(mt_state)) return dln_error(DLN_EINVAL, "rng: expected GSL's MT19937 state layout");
+  mt_state *st = gsl_rng_state(r->g);
+  for (int i = 0; i < 624; ++i) st->mt[i] = words[i];
+  st->mti = (int)words[624];
+  return DLN_OK;
+}
+
 int dln_rng_orthogonal(dln_rng *r, int rows, int cols, double *q) {
   DLN_ARGS(r, q);
   DLN_INDEX(rows, 0, INT_MAX);

@@ -180,6 +180,14 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     free(buf);
     return dln_error(DLN_ENOMEM, "out of memory allocating gradient-descent buffers (%zu parameters)", n);
   }
+  /* noise (an SDE, Euler–Maruyama): ξ_k's buffer, allocated before the loop */
+  int noisy = c->disturbed && dln_train_disturbance_kind(o) == DLN_DISTURB_NOISE;
+  double *xi = noisy ? malloc(n * sizeof(double) + 1) : NULL, nsd = noisy ? o->disturbance_scale * sqrt(eta) : 0;
+  if (noisy && !xi) {
+    free(buf);
+    free(g);
+    return dln_error(DLN_ENOMEM, "out of memory allocating gradient-descent buffers (%zu parameters)", n);
+  }
   double *cur = x, *nxt = buf;
   int status = DLN_OK;
   double val = NAN;
@@ -272,6 +280,10 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     if (c->disturbed) { /* x_{k+1} += η D(t_k) (000 eq. 9 discretized) */
       double a = dln_train_disturbance_factor(o, t);
       if (a != 0) dln_vec_axpy(n, eta * a, o->disturbance_D, nxt, nxt);
+      if (noisy) { /* Euler–Maruyama for dθ = −∇φ dt + scale dB_t: += scale·√η·ξ_k, ξ_k ~ N(0, I) */
+        dln_rng_fill_gaussian(o->noise_rng, xi, n, 1.0);
+        dln_vec_axpy(n, nsd, xi, nxt, nxt);
+      }
     }
     double *tmp = cur;
     cur = nxt;
@@ -283,6 +295,7 @@ out:
   if (cur != x) memcpy(x, cur, n * sizeof(double));
   free(buf);
   free(g);
+  free(xi);
   return status;
 }
 
@@ -627,6 +640,8 @@ static int disturbance_setup(dln_run_ctx *c) {
     return dln_error(DLN_EINVAL, "disturbance: expected none for a tied network (one parameter block U, no W_j of "
                      "its own to disturb), found %s", o->disturbance);
   const dln_integrator_type *m = o->method;
+  if (k == DLN_DISTURB_NOISE && !(m->flags & DLN_INTEG_DISCRETE)) /* dln_train_check says so first */
+    return dln_error(DLN_EINVAL, "disturbance: noise needs method gd (Euler-Maruyama), found %s", m->name);
   if (k == DLN_DISTURB_SINUSOID && !(m->flags & (DLN_INTEG_DISCRETE | DLN_INTEG_TIME)))
     return dln_error(DLN_EINVAL, "disturbance: %s makes the flow time-dependent, which method %s does not integrate "
                      "(no DLN_INTEG_TIME); expected constant or none, found sinusoid", o->disturbance, m->name);

@@ -4,8 +4,9 @@
  * as C99 hex floats, exact), the sizes and SHA-256 of both arrays, the spec echo and the
  * SHA-256 of every input file. Every file is atomic; a checkpoint whose arrays do not
  * match its header (a process killed between them) is refused, not used. A resumed run
- * is refused when the spec (outputs aside) or an input file changed. "rng" is null:
- * runs draw nothing after the init; a noise run will store its stream state there. */
+ * is refused when the spec (outputs aside) or an input file changed. "rng" is null, or
+ * for a white-noise run {"generator": "mt19937", "state": [625 words]}: its noise stream
+ * at the checkpoint (ξ_0..ξ_{k−1} drawn), which the resumed run continues. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,37 @@ static int file_entry(json_t *o, const char *dir, const char *name) {
   return DLN_OK;
 }
 
-int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_table *traj, const dln_train_checkpoint *cp) {
+/* The noise stream's state (dln_rng_state_get) as checkpoint.json's "rng", or null. */
+static json_t *rng_json(const dln_rng *noise) {
+  uint32_t w[DLN_RNG_STATE_WORDS];
+  if (!noise || dln_rng_state_get(noise, w, DLN_RNG_STATE_WORDS)) return json_null();
+  json_t *o = json_object(), *a = json_array();
+  for (int i = 0; i < DLN_RNG_STATE_WORDS; ++i) dln_jappend(a, json_integer(w[i]));
+  dln_jset(o, "generator", json_string("mt19937"));
+  dln_jset(o, "state", a);
+  return o;
+}
+
+/* "rng" back: null, or 625 words in [0, 2^32). */
+static int rng_read(const char *dir, const json_t *h, dln_run_ckpt *k) {
+  const json_t *r = json_object_get(h, "rng"), *a = json_object_get(r, "state");
+  if (!r || json_is_null(r)) return DLN_OK;
+  if (!json_is_array(a) || json_array_size(a) != DLN_RNG_STATE_WORDS)
+    return dln_error(DLN_EFORMAT, "%s/checkpoint.json: rng: expected null or {\"state\": [%d words]}, found another value",
+                     dir, DLN_RNG_STATE_WORDS);
+  for (size_t i = 0; i < DLN_RNG_STATE_WORDS; ++i) {
+    const json_t *e = json_array_get(a, i);
+    json_int_t v = json_is_integer(e) ? json_integer_value(e) : -1;
+    if (v < 0 || v > 0xffffffffLL)
+      return dln_error(DLN_EFORMAT, "%s/checkpoint.json: rng: state[%zu]: expected an integer in [0, 2^32), found another value", dir, i);
+    k->rng[i] = (uint32_t)v;
+  }
+  k->has_rng = 1;
+  return DLN_OK;
+}
+
+int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_table *traj, const dln_train_checkpoint *cp,
+                             const dln_rng *noise) {
   int st = dln_run_write_npy(dir, ck_files[1], (int)cp->n, 1, cp->x, NULL);
   /* the table is row-major: as a (ncols x nrows) column-major matrix it is the same bytes */
   if (!st) st = dln_run_write_npy(dir, ck_files[2], traj->ncols, (int)traj->nrows, traj->data, NULL);
@@ -101,7 +132,7 @@ int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_ta
     dln_jset(h, "grad_evals", json_integer(cp->grad_evals));
     dln_jset(h, "jtv_evals", json_integer(cp->jtv_evals));
     dln_jset(h, "interrupted", json_boolean(cp->interrupted));
-    dln_jset(h, "rng", json_null());
+    dln_jset(h, "rng", rng_json(noise));
     dln_jset(h, "files", json_incref(files));
     dln_jset(h, "inputs", json_incref(inputs));
     dln_jset(h, "spec", json_incref(echo));
@@ -220,6 +251,7 @@ int dln_run_checkpoint_read(const char *dir, const dln_spec *spec, dln_run_ckpt 
     c->jtv_evals = (long)json_integer_value(json_object_get(h, "jtv_evals"));
     c->n = (size_t)k->state->rows * (size_t)k->state->cols;
     c->x = k->state->data;
+    st = rng_read(dir, h, k);
   }
   json_decref(h);
   if (st) dln_run_ckpt_free(k);

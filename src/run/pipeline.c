@@ -108,6 +108,21 @@ static void train_options(const dln_spec *s, const dln_loss *loss, const dln_run
   to->nsample_times = p->times ? p->ntimes : 0;
 }
 
+/* Noise (docs/disturbed.md): no files; its own stream, keyed by (seed, stream) and a tag
+ * word (init_by_array of a 5-word key: not the 4-word stream of the data and init), so
+ * `dln run` and run k of a sweep draw the same ξ_k whatever was drawn before. */
+static int noise_stream(const dln_spec *s, dln_run_parts *p) {
+  char wb[512];
+  if (s->train.disturbance_files.n)
+    return dln_error(DLN_EINVAL, "%s: expected no files for disturbance noise, found %d",
+                     dln_spec_where(s, "disturbance_files", wb, sizeof wb), s->train.disturbance_files.n);
+  uint32_t key[5] = {(uint32_t)s->seed, (uint32_t)(s->seed >> 32), (uint32_t)s->stream, (uint32_t)(s->stream >> 32),
+                     0x6e6f6973u /* "nois" */};
+  if (!(p->noise = dln_rng_alloc_key(key, 5))) return dln_error(DLN_ENOMEM, "out of memory for the noise stream");
+  p->to.noise_rng = p->noise;
+  return DLN_OK;
+}
+
 /* The disturbance of 000 eq. 9 (docs/disturbed.md): D_j from disturbance_files[j−1],
  * each of W_j's shape, into p->dist in θ's layout. Layer-wise, untied networks only. */
 static int load_disturbance(const dln_spec *s, dln_run_parts *p, int *phase) {
@@ -124,6 +139,7 @@ static int load_disturbance(const dln_spec *s, dln_run_parts *p, int *phase) {
   if (why)
     return dln_error(DLN_EINVAL, "%s: expected none for %s, found %s", dln_spec_where(s, "disturbance", wb, sizeof wb),
                      why, s->train.disturbance);
+  if (kind == DLN_DISTURB_NOISE) return noise_stream(s, p);
   if (f->n != N)
     return dln_error(DLN_EINVAL, "%s: expected %d files (D_1..D_N, one per layer), found %d",
                      dln_spec_where(s, "disturbance_files", wb, sizeof wb), N, f->n);
@@ -295,6 +311,7 @@ void dln_run_parts_free(dln_run_parts *p) {
   free(p->theta);
   free(p->theta0);
   free(p->dist);
+  dln_rng_free(p->noise);
   dln_net_free(p->net);
   free(p->widths);
   free(p->times);

@@ -67,7 +67,7 @@ static void result_init(dln_run_result *res) {
 static int run_ckpt_cb(void *ctx, const dln_train_checkpoint *cp) {
   run_ctx *c = ctx;
   int st = dln_mkdir_p(c->spec->out); /* a nested run's folder may not exist yet */
-  if (!st) st = dln_run_checkpoint_write(c->spec->out, c->spec, c->p.traj, cp);
+  if (!st) st = dln_run_checkpoint_write(c->spec->out, c->spec, c->p.traj, cp, c->p.noise);
   if (!st) c->res->checkpoint_t = cp->t, c->res->checkpoint_step = cp->step;
   return st;
 }
@@ -90,6 +90,10 @@ static int run_ckpt_setup(run_ctx *c) {
     return dln_error(DLN_EFORMAT, "%s/checkpoint.traj.npy: expected at most %d rows of %d columns, found %d of %d", out,
                      c->ck.cp.next_sample + 1, tb->ncols, tr->cols, tr->rows);
   for (int j = 0; j < tr->cols && !st; ++j) st = dln_table_append(tb, tr->data + (size_t)j * (size_t)tr->rows);
+  if (!st && (c->p.noise != NULL) != c->ck.has_rng) /* the spec is the same: a broken header */
+    return dln_error(DLN_EFORMAT, "%s/checkpoint.json: rng: expected %s, found %s", out,
+                     c->p.noise ? "the noise stream's state" : "null", c->ck.has_rng ? "a state" : "null");
+  if (!st && c->p.noise) st = dln_rng_state_set(c->p.noise, c->ck.rng, DLN_RNG_STATE_WORDS);
   c->p.to.resume = &c->ck.cp;
   c->res->checkpoint_t = c->ck.cp.t;
   c->res->checkpoint_step = c->ck.cp.step;
@@ -282,6 +286,14 @@ static void summary_dynamics(json_t *sum, const run_ctx *c) {
     dln_jset(d, "D_norm", dln_json_num(dln_norm2(p->net->nparams, p->dist)));
     for (int j = 0; j < o->disturbance_files.n; ++j) dln_jappend(files, json_string(o->disturbance_files.v[j]));
     dln_jset(d, "files", files);
+    dln_jset(sum, "disturbance", d);
+  }
+  if (p->noise) { /* dθ = −∇φ dt + scale dB_t by Euler–Maruyama (docs/disturbed.md) */
+    json_t *d = json_object();
+    dln_jset(d, "kind", json_string("noise"));
+    dln_jset(d, "scale", dln_json_num(p->to.disturbance_scale));
+    dln_jset(d, "scheme", json_string("euler-maruyama"));
+    dln_jset(d, "stream_key", json_string("(seed, stream, 0x6e6f6973)"));
     dln_jset(sum, "disturbance", d);
   }
   if (p->obs && dln_observer_xflags(p->obs)) { /* theory columns (observe/theory_obs.h) */

@@ -65,6 +65,7 @@ typedef struct dln_run_parts {
   dln_observer *obs;       /* layer-wise methods */
   dln_table *traj;         /* the trajectory table of the method */
   double *dist;            /* the disturbance D_1..D_N in θ's layout (to.disturbance_D), or NULL */
+  dln_rng *noise;          /* disturbance noise: its own stream keyed by (seed, stream) (to.noise_rng), or NULL */
 } dln_run_parts;
 
 /* Build run s on data d. With rng: the init is drawn from rng and, for e2e methods,
@@ -182,9 +183,13 @@ int dln_run_nested(const dln_spec *spec, const struct dln_run_options *opt, stru
 typedef struct dln_run_ckpt {
   dln_train_checkpoint cp; /* cp.x points into state */
   dln_mat *state, *traj;   /* traj: ncols x nrows (the table's row-major rows) */
+  int has_rng;             /* checkpoint.json's "rng" was a stream state (a noise run), in rng */
+  uint32_t rng[DLN_RNG_STATE_WORDS];
 } dln_run_ckpt;
-/* DIR/checkpoint.state.npy, .traj.npy (the rows of traj so far), then checkpoint.json. */
-int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_table *traj, const dln_train_checkpoint *cp);
+/* DIR/checkpoint.state.npy, .traj.npy (the rows of traj so far), then checkpoint.json,
+ * with noise's stream state as "rng" (null without one). */
+int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_table *traj, const dln_train_checkpoint *cp,
+                             const dln_rng *noise);
 /* Read and verify (arrays against the header, spec and input files against the run). */
 int dln_run_checkpoint_read(const char *dir, const dln_spec *spec, dln_run_ckpt *k);
 void dln_run_ckpt_free(dln_run_ckpt *k);
