@@ -145,6 +145,8 @@ typedef struct dln_train_options {
   double disturbance_omega;   /* sinusoid: angular frequency ω (finite), default 1 */
   double disturbance_phase;   /* sinusoid: phase (finite), default 0 */
   const double *disturbance_D;/* D_1..D_N in θ's layout (nparams values); required unless none */
+  double r_alpha;             /* R_α = {‖P + Q‖² ≥ α²} of 000 eq. 16 (depth 2, factorization,
+                                 n = m = 1; P = W_2, Q = W_1ᵀ); negative: off (default −1) */
 } dln_train_options;
 
 /* The disturbance kinds of dln_train_options.disturbance. */
