@@ -1,7 +1,7 @@
 /* The scalar case of 000 §III through the command line (n = m = k = 1, Ȳ = 1, P = W_2,
  * Q = W_1ᵀ), `dln check` rows against what the paper's statements predict:
  *   - Prop. 1: a start exactly in S^− (P_0 = −Q_0) goes to the saddle 0 (‖θ(T)‖ ≤ 1e-6 here
- *     ~1e-15), a generic start reaches PQ = Ȳ; both rows hold.
+ *     ~1e-15), a generic start reaches PQ = Ȳ; both rows hold; the same in the vector case k = 2.
  *   - Thm 2 with α = 1: bound |α|(Ȳ − α²/4)/√2 = 0.75/√2; U = V = −s pushes P + Q toward S^−.
  *     At 0.99 of the bound the run stays in R_α (holds, and min PpQ2 ≥ 1 − 1e-9 read from the
  *     trajectory); at ‖U‖ + ‖V‖ = 2 it leaves (not applicable, "left R_alpha").
@@ -19,12 +19,13 @@
 
 #include "testutil.h"
 
-static const char *run_and_check(const char *dir, const char *out, const char *w2, const char *scale) {
-  char o[64], f[96], s[64];
+static const char *run_and_check(const char *dir, const char *out, const char *w1, const char *w2, const char *scale) {
+  char o[64], f[96], s[64], wd[32];
+  snprintf(wd, sizeof wd, "--widths=1,%d,1", w1[0] == 'V' ? 2 : 1);
   snprintf(o, sizeof o, "--out=%s", out);
-  snprintf(f, sizeof f, "--init_files=W1.csv,%s", w2);
+  snprintf(f, sizeof f, "--init_files=%s,%s", w1, w2);
   if (scale) snprintf(s, sizeof s, "--disturbance_scale=%s", scale);
-  const char *run[] = {"run", "--quiet", "--plot=false", "--widths=1,1,1", "--target_file=Y.csv", "--init=file", f, "--t_end=40",
+  const char *run[] = {"run", "--quiet", "--plot=false", wd, "--target_file=Y.csv", "--init=file", f, "--t_end=40",
                        "--method=cvode", "--rtol=1e-10", "--atol=1e-14", o, scale ? "--disturbance=constant" : NULL,
                        "--disturbance_files=D.csv,D.csv", "--r_alpha=1", s, NULL};
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, run, dir)), 0);
@@ -52,6 +53,9 @@ static void setup_files(const char *dir) {
   tu_write_text(tu_path(dir, "Wm.csv"), "-0.5\n");
   tu_write_text(tu_path(dir, "Wg.csv"), "0.3\n");
   tu_write_text(tu_path(dir, "D.csv"), "-1\n");
+  tu_write_text(tu_path(dir, "V1.csv"), "0.5\n0.2\n"); /* vector case k = 2: W_1 is 2 x 1, W_2 1 x 2 */
+  tu_write_text(tu_path(dir, "Vm.csv"), "-0.5,-0.2\n");
+  tu_write_text(tu_path(dir, "Vg.csv"), "0.1,-0.4\n");
 }
 
 static void test_prop1(void **state) {
@@ -59,14 +63,18 @@ static void test_prop1(void **state) {
   const char *dir = tu_tmpdir(0);
   setup_files(dir);
   char buf[1024];
-  const char *which[2] = {"Wm.csv", "Wg.csv"}, *what[2] = {"|theta(T)| (saddle 0)", "target set"};
-  for (int i = 0; i < 2; ++i) {
-    char *out = tu_slurp(run_and_check(dir, i ? "g" : "m", which[i], NULL));
+  const char *w1[4] = {"W1.csv", "W1.csv", "V1.csv", "V1.csv"}, *which[4] = {"Wm.csv", "Wg.csv", "Vm.csv", "Vg.csv"};
+  const char *what[2] = {"|theta(T)| (saddle 0)", "(T)Q(T)^T| (target set)"}, *outs[4] = {"m", "g", "vm", "vg"};
+  for (int k = 0; k < 4; ++k) {
+    int i = k % 2;
+    char js_path[32];
+    snprintf(js_path, sizeof js_path, "%s/check.json", outs[k]);
+    char *out = tu_slurp(run_and_check(dir, outs[k], w1[k], which[k], NULL));
     assert_non_null(out);
     const char *l = row_line(out, "start in S- to saddle, else to target", buf, sizeof buf);
     if (!ends_with(l, "holds")) print_message("%s\n", out);
     assert_true(ends_with(l, "holds"));
-    char *js = tu_slurp(tu_path(dir, i ? "g/check.json" : "m/check.json"));
+    char *js = tu_slurp(tu_path(dir, js_path));
     assert_non_null(js);
     assert_non_null(strstr(js, what[i]));
     free(js);
@@ -102,7 +110,7 @@ static void test_thm2(void **state) {
   setup_files(dir);
   char buf[2048], sc[32];
   snprintf(sc, sizeof sc, "%.17g", 0.99 * 0.75 / sqrt(2.0) / 2); /* ‖U‖ + ‖V‖ = 2 scale */
-  char *out = tu_slurp(run_and_check(dir, "b", "W1.csv", sc));
+  char *out = tu_slurp(run_and_check(dir, "b", "W1.csv", "W1.csv", sc));
   assert_non_null(out);
   const char *l = row_line(out, "R_alpha forward-invariant", buf, sizeof buf);
   if (!ends_with(l, "holds")) print_message("%s\n", out);
@@ -111,7 +119,7 @@ static void test_thm2(void **state) {
   double m = col_min(tu_path(dir, "b/trajectory.csv"), "PpQ2");
   assert_true(m >= 1 - 1e-9);
   free(out);
-  out = tu_slurp(run_and_check(dir, "c", "W1.csv", "1"));
+  out = tu_slurp(run_and_check(dir, "c", "W1.csv", "W1.csv", "1"));
   assert_non_null(out);
   l = row_line(out, "R_alpha forward-invariant", buf, sizeof buf);
   assert_non_null(strstr(l, "not applicable"));
