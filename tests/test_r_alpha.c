@@ -116,6 +116,12 @@ static void test_thm2(void **state) {
   if (!ends_with(l, "holds")) print_message("%s\n", out);
   assert_true(ends_with(l, "holds"));
   assert_true(ends_with(row_line(out, "dissipation inside R_alpha", buf, sizeof buf), "holds"));
+  char *sum = tu_slurp(tu_path(dir, "b/summary.json"));
+  assert_non_null(sum);
+  const char *q = strstr(sum, "\"thm2_max_disturbance\"");
+  assert_non_null(q);
+  assert_true(fabs(strtod(strchr(q, ':') + 1, NULL) - 0.75 / sqrt(2.0)) <= 1e-15);
+  free(sum);
   double m = col_min(tu_path(dir, "b/trajectory.csv"), "PpQ2");
   assert_true(m >= 1 - 1e-9);
   free(out);
