@@ -152,6 +152,8 @@ typedef struct dln_train_options {
    * at the callback the stream has drawn ξ_0..ξ_{step−1}; save it (dln_rng_state_get) and
    * restore it (dln_rng_state_set) before resuming, and the resumed run is bit-identical. */
   dln_rng *noise_rng;
+  double r_alpha;             /* R_α = {‖P + Q‖² ≥ α²} of 000 eq. 16 (depth 2, factorization,
+                                 n = m = 1; P = W_2, Q = W_1ᵀ); negative: off (default −1) */
 } dln_train_options;
 
 /* The disturbance kinds of dln_train_options.disturbance. */

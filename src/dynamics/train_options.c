@@ -69,6 +69,7 @@ static const dln_option train_rows[] = {
   {"disturbance_scale", DLN_OPT_DOUBLE, OFF(disturbance_scale), "1", "disturbed flow: D(t) = scale * D (constant) or scale * D * sin(omega t + phase) (000 eq. 9); noise: intensity (W += scale sqrt(eta) xi, xi ~ N(0, I), from seed and stream)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"disturbance_omega", DLN_OPT_DOUBLE, OFF(disturbance_omega), "1", "disturbed flow, sinusoid: angular frequency omega", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"disturbance_phase", DLN_OPT_DOUBLE, OFF(disturbance_phase), "0", "disturbed flow, sinusoid: phase", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"r_alpha", DLN_OPT_DOUBLE, OFF(r_alpha), "-1", "depth 2, factorization, n = m = 1: the set R_alpha = {||P + Q||^2 >= alpha^2} of 000 eq. 16 (column in_Ralpha, check rows Thm 2, eq. 18; negative: off)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
 

@@ -12,6 +12,10 @@
  *                 the factorization loss (6) only. σ²_min(Q), σ²_min(P) are read as λ_min(QQᵀ),
  *                 λ_min(PPᵀ) (0 when k < m or k < n), the reading under which the proof's step
  *                 ‖EQ‖ ≥ σ_min(Q)‖E‖ holds; equal to σ²_min when k ≥ max(m, n).
+ * Scalar/vector case of 000 §III (depth 2, factorization, n = m = 1; P = W_2, Q = W_1ᵀ ∈ R^{1×k}):
+ *   PpQ2          ‖P + Q‖² (000 eq. 15, the squared distance-measure to S^−)
+ *   in_Ralpha     1 if ‖P + Q‖² ≥ α² (R_α, 000 eq. 16) else 0; only with --r_alpha ≥ 0
+ *   eq18_bound    −φ α²/2 + ½‖D(t)‖² (000 eq. 18, valid inside R_α); only with --r_alpha ≥ 0
  * Eigenvalues by LAPACKE_dsyev_work with workspaces allocated in init. */
 #include <lapacke.h>
 #include <math.h>
@@ -29,6 +33,7 @@ typedef struct dist_ws {
   const dln_train_options *train;
   double Dnorm;
   int thm1;            /* depth 2, factorization loss */
+  int vec;             /* and n = m = 1 (000 §III): PpQ2 (+ in_Ralpha, eq18_bound when alpha ≥ 0) */
   double *C, *C0, *R;  /* C_j(t), C_j(0) (concatenated), Ċ_j / a */
   size_t *C0off;
   double *A, *ev, *work; /* dsyev: copy, eigenvalues, work */
@@ -77,6 +82,10 @@ static int dist_init(dln_obs_setup *s, void **state) {
   dln_obs_add_col(s, "Ldot", 0);
   if (w->thm1) dln_obs_add_col(s, "thm1_bound", 0);
   else dln_obs_note(s, "thm1_bound", "000 Thm 1 needs depth 2 and the factorization loss");
+  w->vec = w->thm1 && d[0] == 1 && d[2] == 1 ? 1 + (tr->r_alpha >= 0) : 0;
+  if (w->vec) dln_obs_add_col(s, "PpQ2", 0);
+  if (w->vec == 2) dln_obs_add_col(s, "in_Ralpha", 0), dln_obs_add_col(s, "eq18_bound", 0);
+  if (!w->vec) dln_obs_note(s, "PpQ2", "000 sec. III needs depth 2, the factorization loss and n = m = 1");
   size_t cmax = 1, tot = 0;
   w->C0off = calloc((size_t)N, sizeof *w->C0off);
   if (!w->C0off) return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
@@ -151,13 +160,24 @@ static int dist_eval(void *state, const dln_obs_frame *f, double *cols) {
     double l1 = gram_min(w, W1, d[1], d[0], 1), l2 = gram_min(w, W2, d[2], d[1], 0);
     cols[c++] = -f->loss * (fmax(l1, 0.0) + fmax(l2, 0.0)) + 0.5 * a * a * w->Dnorm * w->Dnorm;
   }
+  if (w->vec) { /* W_1 is k x 1, W_2 is 1 x k: P + Q = W_2 + W_1ᵀ entrywise (000 eq. 15) */
+    const double *W1 = f->theta + net->offset[1], *W2 = f->theta + net->offset[2];
+    double s2 = 0, al = w->train->r_alpha;
+    for (int i = 0; i < d[1]; ++i) s2 += (W2[i] + W1[i]) * (W2[i] + W1[i]);
+    cols[c++] = s2;
+    if (w->vec == 2) {
+      cols[c++] = s2 >= al * al ? 1.0 : 0.0;
+      cols[c++] = -f->loss * al * al / 2 + 0.5 * a * a * w->Dnorm * w->Dnorm;
+    }
+  }
   return DLN_OK;
 }
 
 const dln_observable dln_observable_disturbance = {
     "disturbance",
     "disturbed flow only (000 eq. 9): dist_norm = ||D(t)||, dC{j} = ||C_j(t) - C_j(0)|| and dC{j}_rate (000 eq. 21), Ldot, "
-    "thm1_bound (000 Thm 1, depth 2 factorization)",
+    "thm1_bound (000 Thm 1, depth 2 factorization), PpQ2 = ||P + Q||^2 (000 eq. 15; n = m = 1) with in_Ralpha, eq18_bound "
+    "(000 eq. 16, 18; --r_alpha)",
     DLN_OBSERVABLE_IN_ALL | DLN_OBSERVABLE_USES_GRAD | DLN_OBSERVABLE_UNTIED,
     0,
     0,

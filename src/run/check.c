@@ -521,6 +521,7 @@ int dln_chk_run(const char *dir, const dln_check_options *opt, dln_check_report 
   check_dissipation(&c);
   check_conservation(&c);
   dln_chk_disturbed(&c);
+  dln_chk_scalar(&c);
   dln_chk_det(&c);
   dln_chk_sigma_dot(&c);
   dln_chk_end_point(&c);

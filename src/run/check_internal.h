@@ -54,6 +54,9 @@ typedef struct ctx {
 /* Rows of a disturbed run only: the imbalance drift against the integral of 000 eq. 21's
  * rate, and 000 Thm 1 along the trajectory. */
 void dln_chk_disturbed(ctx *c);
+/* Rows of the scalar/vector case of 000 §III (depth 2, factorization, n = m = 1; check_scalar.c):
+ * Prop. 1 at the end point, and with --alpha, Thm 2 (R_α invariance) and eq. 18. */
+void dln_chk_scalar(ctx *c);
 
 /* ---- report items (check_report.c) ---- */
 /* Count the report's verdicts (napplicable, nholds, nviolated, ninconsistent, nunverified). */

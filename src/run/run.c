@@ -286,6 +286,12 @@ static void summary_dynamics(json_t *sum, const run_ctx *c) {
     dln_jset(d, "D_norm", dln_json_num(dln_norm2(p->net->nparams, p->dist)));
     for (int j = 0; j < o->disturbance_files.n; ++j) dln_jappend(files, json_string(o->disturbance_files.v[j]));
     dln_jset(d, "files", files);
+    const int *w = p->net->widths;
+    if (o->r_alpha >= 0 && p->net->depth == 2 && w[0] == 1 && w[2] == 1 && p->loss->wstar && p->loss->wstar[0] > 0) {
+      double al = o->r_alpha, Y = p->loss->wstar[0]; /* 000 Thm 2 eq. 17: largest admissible ‖U‖ + ‖V‖ */
+      dln_jset(d, "r_alpha", dln_json_num(al));
+      dln_jset(d, "thm2_max_disturbance", dln_json_num(al < 2 * sqrt(Y) ? al * (Y - al * al / 4) / sqrt(2.0) : NAN));
+    }
     dln_jset(sum, "disturbance", d);
   }
   if (p->noise) { /* dθ = −∇φ dt + scale dB_t by Euler–Maruyama (docs/disturbed.md) */
