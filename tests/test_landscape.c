@@ -438,6 +438,16 @@ static void test_converged_points(void **state) {
   if (tu_verbose()) printf("  %s\n", eq.message);
   assert_true(eq.holds && eq.stmt1_holds);
   assert_int_equal(eq.residual_rank, 1);
+  /* the zero equilibrium reached with round-off left in the layers (a start in 000's S^-):
+   * a layer of norm ~1e-16 lies in every subspace, so 000 Thm 3 holds there; random layers
+   * of norm ~1e-3 (far above the tolerance's scale, 1e-8 sqrt|Ybar|) still fail it */
+  assert_int_equal(dln_init_gaussian(net, th, rng, 1e-16, NULL), DLN_OK);
+  assert_int_equal(dln_equilibrium_check(net, lossd, th, 0, &eq), DLN_OK);
+  if (tu_verbose()) printf("zero point: %s\n", eq.message);
+  assert_true(eq.holds && eq.stmt1_holds);
+  assert_int_equal(dln_init_gaussian(net, th, rng, 1e-3, NULL), DLN_OK);
+  assert_int_equal(dln_equilibrium_check(net, lossd, th, 0, &eq), DLN_OK);
+  assert_false(eq.holds);
   /* N = 3 global minimum */
   int w3[4] = {cols, 4, 4, rows};
   dln_net *net3 = NULL;

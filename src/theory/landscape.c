@@ -519,10 +519,16 @@ int dln_equilibrium_check(dln_net *net, dln_loss *loss, const double *theta, dou
   int rho = 0;
   while (rho < imin(dN, d0) && s[rho] > tol * scale) ++rho;
   out->residual_rank = rho;
-  if (rho > 0) {
+  /* A layer at the tolerance of the problem's scale (the zero equilibrium of a run that
+   * went to the saddle 0) lies in every subspace: its direction is round-off, and the
+   * alignment ratio below would measure noise, so it counts as aligned. */
+  double zero_layer = tol * sqrt(fmax(scale, 1.0));
+  if (rho > 0 && nQ > zero_layer) {
     /* Φ_1^T W_N (rho x h): the columns of W_N must lie in R's left null space */
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, rho, h, dN, 1.0, Phi, dN, Q, dN, 0.0, X, rho);
     out->align_q = dln_norm2((size_t)rho * h, X) / fmax(nQ, DBL_MIN);
+  }
+  if (rho > 0 && nM > zero_layer) {
     /* M Ψ_1 (h x rho), Ψ_1 = first rho rows of Ψ^T transposed */
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, h, rho, d0, 1.0, M, h, PsiT, d0, 0.0, X, h);
     out->align_p = dln_norm2((size_t)h * rho, X) / fmax(nM, DBL_MIN);
