@@ -10,11 +10,9 @@
  *     drift column set to 1e-2) exit 4 and name the violated result;
  *   - a missing folder, a missing, garbled or incomplete summary.json give one line on
  *     stderr and the sysexits code (66 / 65). */
-#define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,18 +57,9 @@ static void expect_rc(int code, const char *const *args) {
   assert_int_equal(rc, code);
 }
 
-/* Exit code and exactly one stderr line, starting "dln: " and containing fragment. */
+/* Exit code and exactly one stderr line "dln: ..." containing fragment. */
 static void expect_error(int code, const char *fragment, const char *const *args) {
-  int rc = run_cli(args);
-  char *err = tu_slurp(tpath("stderr.txt"));
-  assert_non_null(err);
-  if (rc != code || tu_count_lines(err) != 1 || !strstr(err, fragment))
-    print_error("exit %d (expected %d), stderr:\n%s(expected one line with \"%s\")\n", rc, code, err, fragment);
-  assert_int_equal(rc, code);
-  assert_int_equal(tu_count_lines(err), 1);
-  assert_non_null(strstr(err, fragment));
-  assert_true(strncmp(err, "dln: ", 5) == 0);
-  free(err);
+  tu_expect_cli_error(DLN_CLI, dir, code, fragment, args);
 }
 
 /* The entry of check.json for `result`; asserts it is there. */
@@ -758,11 +747,6 @@ static void test_sweep(void **state) {
   expect_tampered("sh", "ensemble.shard1of2.csv");
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 static int setup(void **state) {
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/dln-check-XXXXXX");
@@ -771,7 +755,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  tu_rmtree(dir);
   return 0;
 }
 

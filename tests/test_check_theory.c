@@ -19,8 +19,6 @@
  *     is VIOLATED;
  *   - `dln check --critical SPEC`: every critical value (against ½Σ_{i∉L} s_i² computed
  *     here), rank and stratum dimension, ascending, nothing run. */
-#define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -304,11 +302,6 @@ static void test_critical_listing(void **state) {
   assert_true(stat(tpath("never"), &sb) != 0); /* nothing was run */
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 static int setup(void **state) {
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/dln-chkthy-XXXXXX");
@@ -317,7 +310,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  tu_rmtree(dir);
   return 0;
 }
 

@@ -43,17 +43,9 @@ static int run_cli(const char *const *args) {
   return rc;
 }
 
-/* Exit code `code` and exactly one line on stderr containing `fragment`. */
+/* Exit code and exactly one stderr line "dln: ..." containing fragment. */
 static void expect_error(int code, const char *fragment, const char *const *args) {
-  int rc = run_cli(args);
-  char *err = tu_slurp(tpath("stderr.txt"));
-  assert_non_null(err);
-  if (rc != code || tu_count_lines(err) != 1 || !strstr(err, fragment))
-    print_error("exit %d (expected %d), stderr:\n%s(expected one line with \"%s\")\n", rc, code, err, fragment);
-  assert_int_equal(rc, code);
-  assert_int_equal(tu_count_lines(err), 1);
-  assert_non_null(strstr(err, fragment));
-  free(err);
+  tu_expect_cli_error(DLN_CLI, dir, code, fragment, args);
 }
 
 /* ---- the folder as it is on disk ------------------------------------------------------ */

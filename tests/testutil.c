@@ -358,3 +358,16 @@ void tu_expect_na(int st, const char *needle) {
   assert_non_null(strstr(msg, needle));
   print_message("  refused as expected: %s\n", msg);
 }
+
+void tu_expect_cli_error(const char *prog, const char *dir, int code, const char *fragment, const char *const *args) {
+  int rc = tu_wait(tu_spawn(prog, args, dir));
+  char *err = tu_slurp(tu_path(dir, "stderr.txt"));
+  assert_non_null(err);
+  if (rc != code || tu_count_lines(err) != 1 || !strstr(err, fragment))
+    print_error("exit %d (expected %d), stderr:\n%s(expected one line with \"%s\")\n", rc, code, err, fragment);
+  assert_int_equal(rc, code);
+  assert_int_equal(tu_count_lines(err), 1);
+  assert_non_null(strstr(err, fragment));
+  assert_true(strncmp(err, "dln: ", 5) == 0);
+  free(err);
+}

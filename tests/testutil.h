@@ -57,6 +57,9 @@ pid_t tu_spawn(const char *prog, const char *const *args, const char *dir);
 /* Waits for pid (again after EINTR, asserting no other error): its exit status, or -1 when
  * it did not exit normally. */
 int tu_wait(pid_t pid);
+/* Runs prog with args in dir (tu_spawn) and asserts exit code `code` and exactly one line on
+ * stderr, starting "dln: " and containing fragment (the CLI's error contract). */
+void tu_expect_cli_error(const char *prog, const char *dir, int code, const char *fragment, const char *const *args);
 
 /* ------------------------------------------------------------------ random numbers
  * One xorshift64* stream per program, independent of dln_rng; each program sets its own
