@@ -37,6 +37,17 @@ extern const char *const cli_exit_codes_text;
 int cli_exit_for(int status, int phase);
 /* Print the library's last error as one line on stderr; its exit code. */
 int cli_fail(int status, int phase);
+#ifdef DLN_MPI
+#include "dln/ensemble.h"
+/* tools/mpi/sweep_mpi.c (docs/mpi.md): under mpirun, MPI started and p filled (1); not under
+ * a process manager (0: p->nranks = 1); -1: MPI failed (printed). */
+int cli_mpi_begin(dln_ensemble_peers *p);
+/* MPI_Finalize, or MPI_Abort(rc) when stop_all (other ranks may wait on this one). */
+void cli_mpi_end(int rc, int stop_all);
+/* A private folder for a rank's data sets (TMPDIR or /tmp); -1: failed (printed). */
+int cli_mpi_tmpdir(char *buf, size_t n, int rank);
+void cli_mpi_rmtree(const char *dir);
+#endif
 /* The note on stderr when the figure could not be rendered. */
 void cli_plot_note(int plot, int exit_status, const char *out);
 

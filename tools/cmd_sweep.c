@@ -132,7 +132,8 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
 }
 
 /* The sweep of spec/sw on the pool; the messages and exit code of its outcome. */
-static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, const dln_sweep *sw) {
+static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, const dln_sweep *sw, const dln_ensemble_peers *peers,
+                      dln_ensemble_result *rp) {
   cli_catch_sigint();
 
   double t_start = dln_now_seconds();
@@ -147,9 +148,13 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
   eo.progress_ctx = &prog;
   eo.cancelled = cli_cancelled_cb;
   eo.resume = a->resume;
+  eo.peers = peers; /* NULL unless under mpirun with several ranks (docs/mpi.md) */
   dln_ensemble_result res;
   int st = dln_ensemble_run(spec, sw, &eo, &res);
+  *rp = res;
   if (prog.drawn) fputc('\n', stderr);
+  if (peers && peers->rank > 0) /* rank 0 prints; this rank only its own failure before the runs */
+    return !st ? 0 : res.peer_failed || res.peers_started ? cli_exit_for(st, res.fail_phase) : cli_fail(st, res.fail_phase);
   if (st) /* the folder (refused, locked), every run failed, a bad sweep (e.g. too many runs), or no memory */
     return cli_fail(st, res.fail_phase ? res.fail_phase : st == DLN_EIO ? DLN_RUN_FAIL_OUTPUT : DLN_RUN_FAIL_SPEC);
   /* the library polls the SIGINT flag last just before it commits the outputs: trust
@@ -198,6 +203,41 @@ static int sweep_load(const sweep_args *a, const char *file, dln_spec *spec, dln
   return st;
 }
 
+/* The sweep, shared by the ranks under mpirun in an MPI build (docs/mpi.md): rank 0 writes
+ * OUT, the others draw their data sets into a private folder and send their runs to it. */
+static int sweep_mpi(const sweep_args *a, const char *path, dln_spec *spec, const dln_sweep *sw) {
+  dln_ensemble_result res;
+#ifdef DLN_MPI
+  dln_ensemble_peers peers;
+  int mpi = cli_mpi_begin(&peers);
+  if (mpi < 0) return EX_SOFTWARE;
+  if (mpi == 0 || peers.nranks == 1) {
+    int rc = sweep_exec(a, path, spec, sw, NULL, &res);
+    if (mpi) cli_mpi_end(rc, 0);
+    return rc;
+  }
+  char tmp[4096] = "";
+  sweep_args wa = *a;
+  if (peers.rank > 0) {
+    if (cli_mpi_tmpdir(tmp, sizeof tmp, peers.rank)) { /* the others learn it at the sync */
+      peers.sync(peers.ctx, DLN_EIO, NULL, 0);
+      cli_mpi_end(EX_CANTCREAT, 0);
+      return EX_CANTCREAT;
+    }
+    wa.out = tmp;
+    spec->quiet = 1;
+  }
+  memset(&res, 0, sizeof res);
+  int rc = sweep_exec(&wa, path, spec, sw, &peers, &res);
+  if (peers.rank > 0 && *tmp) cli_mpi_rmtree(tmp);
+  /* rank 0 failed or stopped after the sync: the others may wait on it */
+  cli_mpi_end(rc, peers.rank == 0 && rc != 0 && res.peers_started);
+  return rc;
+#else
+  return sweep_exec(a, path, spec, sw, NULL, &res);
+#endif
+}
+
 int cmd_sweep(int argc, char **argv) {
   sweep_args a = {0, 0, 0, 1, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
@@ -221,7 +261,7 @@ int cmd_sweep(int argc, char **argv) {
   } else {
     if (a.quiet) spec.quiet = 1;
     if (a.force) spec.force = 1;
-    rc = sweep_exec(&a, path, &spec, &sw);
+    rc = sweep_mpi(&a, path, &spec, &sw);
   }
   free(path);
   dln_sweep_free(&sw);

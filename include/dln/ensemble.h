@@ -42,6 +42,7 @@
 #ifndef DLN_ENSEMBLE_H
 #define DLN_ENSEMBLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dln/spec.h"
@@ -95,6 +96,24 @@ long dln_sweep_nruns(const dln_sweep *sw);
 int dln_sweep_from_json_file(dln_sweep *sw, const char *path);
 int dln_sweep_from_json_string(dln_sweep *sw, const char *name, const char *text);
 
+/* Processes sharing one sweep (tools/mpi/sweep_mpi.c implements this over MPI; docs/mpi.md).
+ * Every rank expands the whole sweep and draws every data set; rank r runs the runs k with
+ * k mod nranks = r; ranks > 0 send rank 0 one record per run (its rows, ensemble.json
+ * entry and totals, as in OUT/.partial/runs.jsonl) and write nothing in out; rank 0 writes
+ * every output with the serial code. Only the calling thread calls these. */
+typedef struct dln_ensemble_peers {
+  int rank, nranks;
+  void *ctx;
+  /* Collective: returns the first nonzero status over the ranks (0: none) and gives every
+   * rank rank 0's n bytes of buf. */
+  int (*sync)(void *ctx, int status, unsigned char *buf, long n);
+  /* rank > 0: send len bytes of text to rank 0; nonzero: failed. */
+  int (*send)(void *ctx, const char *text, size_t len);
+  /* rank 0: a text sent by another rank, waiting up to wait seconds: 1 with *text
+   * (malloc'ed), *len and *from; 0 when none came; negative: failed. */
+  int (*recv)(void *ctx, double wait, char **text, size_t *len, int *from);
+} dln_ensemble_peers;
+
 typedef struct dln_ensemble_options {
   int nthreads;        /* worker threads; 0 = online CPUs (sysconf) */
   int shard, nshards;  /* run only runs k ≡ shard (mod nshards); nshards ≤ 1: all runs */
@@ -108,6 +127,7 @@ typedef struct dln_ensemble_options {
   int (*cancelled)(void *ctx);
   int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */
   int resume;          /* read back the runs an interrupted sweep finished (OUT/.partial) and run the others */
+  const dln_ensemble_peers *peers; /* NULL or nranks <= 1: this process runs the whole sweep (with shard/nshards) */
 } dln_ensemble_options;
 
 void dln_ensemble_default_options(dln_ensemble_options *opt);
@@ -126,6 +146,8 @@ typedef struct dln_ensemble_result {
   double wall_seconds;
   int fail_phase;      /* DLN_RUN_FAIL_* (dln/run.h) when dln_ensemble_run returns an error */
   char csv_path[1024], json_path[1024];
+  int peer_failed;     /* opt->peers: another rank's failure stopped this one (its message is on that rank) */
+  int peers_started;   /* opt->peers: the ranks passed their first sync (a later failure leaves others waiting) */
 } dln_ensemble_result;
 
 /* Run the sweep over base. Returns DLN_OK when every selected run was attempted and at

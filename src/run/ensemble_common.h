@@ -77,6 +77,7 @@ typedef struct ens_slot {
   long poff;           /* resumed: offset of its line in the partial log */
   char *rows;          /* its rows as table text once kept in the log (then traj is freed) */
   size_t nrows_text;
+  int remote;          /* opt->peers, rank 0: 1 awaited from the rank that runs it, 2 received */
   uint64_t seed, stream;
 } ens_slot;
 
@@ -122,6 +123,11 @@ typedef struct ens {
   long nresumed;       /* selected runs read back */
   long nkept;          /* runs finished here and saved */
   int save_st;         /* first error writing or reading a partial file */
+  /* processes sharing the sweep (ensemble_peers.c); NULL: this process runs it all */
+  const dln_ensemble_peers *peers;
+  int rank, nranks;
+  long nremote, nremote_done, nremote_failed; /* rank 0: runs of other ranks, received, failed */
+  int peer_st;         /* the first error reported by (or sending to) another rank */
 } ens;
 
 /* Run k: its spec and what the builder makes of it; freed by the caller. */
@@ -187,6 +193,26 @@ int dln_ens_partial_rows(const ens *E, long k, FILE *fp);
 int dln_ens_partial_remove(const char *pdir);
 /* Close the log (before pdir is removed, and at the end). */
 void dln_ens_partial_close(ens *E);
+
+/* A run's record as one line of runs.jsonl, without the "sweep" hash (a failed run: its
+ * status and error only); NULL: out of memory. */
+char *dln_ens_partial_record(const ens *E, long k, const ens_slot *sl);
+/* rank 0: take a text sent by rank `from` (a run's record, its failure, or a stop);
+ * a run's record goes into the log as a finished run of this sweep. */
+int dln_ens_partial_take(ens *E, const char *text, size_t len, int from);
+
+/* ---- processes sharing the sweep (ensemble_peers.c) ---- */
+/* Whether this process runs run k. */
+int dln_ens_peers_local(const ens *E, long k);
+/* Collective, after the folder and the partial results (status st of this rank): the
+ * first failure of any rank, and the runs rank 0 read back skipped everywhere. */
+int dln_ens_peers_sync(ens *E, int st);
+/* The pool's tick on a rank > 0 (records sent) or on rank 0 (records taken, then written). */
+void dln_ens_peers_tick(ens *E, long done);
+/* rank 0, after its own runs: the records of the other ranks until all came. */
+int dln_ens_peers_gather(ens *E);
+/* rank > 0, at the end: its failure or stop to rank 0. */
+void dln_ens_peers_report(ens *E, int st, int cancelled);
 
 /* ---- outputs (ensemble_out.c) ---- */
 /* The rows of run k (its trajectory) in the table's format. */

@@ -26,7 +26,7 @@ static void count_run(ens_out *O, const ens_slot *sl) {
   } else {
     const dln_train_result *tr = &sl->train;
     if (tr->stop_reason != DLN_STOP_CANCELLED) ++O->ncomplete;
-    if (sl->resumed ? sl->diverged : tr->stop_reason == DLN_STOP_DIVERGED || tr->stop_reason == DLN_STOP_SOLVER) ++O->ndiverged;
+    if (sl->resumed || sl->remote ? sl->diverged : tr->stop_reason == DLN_STOP_DIVERGED || tr->stop_reason == DLN_STOP_SOLVER) ++O->ndiverged;
     O->steps += tr->steps;
     O->grad_evals += tr->grad_evals;
     O->rejected += tr->rejected;
@@ -43,7 +43,7 @@ void dln_ens_flush_ready(ens *E, ens_out *O) {
     ens_slot *sl = &E->slot[k];
     /* runs that failed before phase 2 or were resumed are never queued; a run that finished
      * is written once its partial files are (dln_ens_partial_save: its rows are still here) */
-    if (sl->queued && !sl->seen) return;
+    if ((sl->queued && !sl->seen) || sl->remote == 1) return; /* remote: still running on its rank */
     count_run(O, sl);
     if (O->runs && dln_jappend(O->runs, dln_ens_run_json(E, k, sl))) { /* out of memory: no summary (dln_ens_summary) */
       json_decref(O->runs);
@@ -70,8 +70,9 @@ void dln_ens_tick_runs(ens *E, long done) {
     pthread_mutex_lock(&E->mu);
     long failed = E->nfailed;
     pthread_mutex_unlock(&E->mu);
-    long pre = E->prefailed + E->nresumed;
-    E->opt->progress(E->opt->progress_ctx, done + pre, E->ntasks + pre, failed + E->prefailed);
+    long pre = E->prefailed + E->nresumed; /* and the runs of other ranks (ensemble_peers.c) */
+    E->opt->progress(E->opt->progress_ctx, done + pre + E->nremote_done, E->ntasks + pre + E->nremote,
+                     failed + E->prefailed + E->nremote_failed);
   }
 }
 

@@ -19,6 +19,7 @@
  * removed once the outputs are committed. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,32 +255,46 @@ static char *rows_text(const ens *E, long k, const ens_slot *sl, size_t *len) {
   return buf;
 }
 
+/* Run k's record: the sweep's hash (NULL: none), its rows, its ensemble.json entry and
+ * its totals; NULL: out of memory. */
+static char *record_text(long k, const ens_slot *sl, const char *hash, const char *rows, size_t len, json_t *entry) {
+  unsigned long mark = dln_json_mark();
+  char *text = NULL;
+  json_t *r = json_object();
+  if (!r) return NULL;
+  const dln_train_result *tr = &sl->train;
+  if (hash) dln_jset(r, "sweep", json_string(hash));
+  dln_jset(r, "run", json_integer(k));
+  dln_jset(r, "stop_reason", json_string(dln_stop_reason_name(tr->stop_reason)));
+  dln_jset(r, "diverged", json_boolean(tr->stop_reason == DLN_STOP_DIVERGED || tr->stop_reason == DLN_STOP_SOLVER));
+  dln_jset(r, "steps", json_integer(tr->steps));
+  dln_jset(r, "grad_evals", json_integer(tr->grad_evals));
+  dln_jset(r, "rejected", json_integer(tr->rejected));
+  dln_jset(r, "wall", json_real(sl->wall));
+  dln_jset(r, "entry", json_incref(entry));
+  dln_jset(r, "rows", json_stringn(rows, len));
+  if (dln_json_mark() == mark) /* else a set failed: no line rather than one without a key */
+    text = dln_json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)); /* reals read back exactly */
+  json_decref(r);
+  return text;
+}
+
+/* Append a record line to the log. */
+static int log_line(ens *E, const char *text) {
+  if (fputs(text, E->plog) == EOF || fputc('\n', E->plog) == EOF || fflush(E->plog))
+    return dln_error(DLN_EIO, "%s/runs.jsonl: cannot write: %s", E->pdir, strerror(errno));
+  return DLN_OK;
+}
+
 /* Run k's line of the log: its rows, its ensemble.json entry and its totals. */
 static int save_run(ens *E, long k, ens_slot *sl) {
   size_t len = 0;
-  unsigned long mark = dln_json_mark();
-  char *rows = rows_text(E, k, sl, &len), *text = NULL;
-  json_t *r = json_object(), *entry = dln_ens_run_json(E, k, sl);
-  if (rows && r) {
-    const dln_train_result *tr = &sl->train;
-    dln_jset(r, "sweep", json_string(E->hash));
-    dln_jset(r, "run", json_integer(k));
-    dln_jset(r, "stop_reason", json_string(dln_stop_reason_name(tr->stop_reason)));
-    dln_jset(r, "diverged", json_boolean(tr->stop_reason == DLN_STOP_DIVERGED || tr->stop_reason == DLN_STOP_SOLVER));
-    dln_jset(r, "steps", json_integer(tr->steps));
-    dln_jset(r, "grad_evals", json_integer(tr->grad_evals));
-    dln_jset(r, "rejected", json_integer(tr->rejected));
-    dln_jset(r, "wall", json_real(sl->wall));
-    dln_jset(r, "entry", json_incref(entry));
-    dln_jset(r, "rows", json_stringn(rows, len));
-    if (dln_json_mark() == mark) /* else a set failed: no line rather than one without a key */
-      text = dln_json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)); /* reals read back exactly */
-  }
+  char *rows = rows_text(E, k, sl, &len);
+  json_t *entry = dln_ens_run_json(E, k, sl);
+  char *text = rows && entry ? record_text(k, sl, E->hash, rows, len, entry) : NULL;
   int st = text ? DLN_OK : dln_error(DLN_ENOMEM, "%s/runs.jsonl: out of memory", E->pdir);
-  if (!st && (fputs(text, E->plog) == EOF || fputc('\n', E->plog) == EOF || fflush(E->plog)))
-    st = dln_error(DLN_EIO, "%s/runs.jsonl: cannot write: %s", E->pdir, strerror(errno));
+  if (!st) st = log_line(E, text);
   free(text);
-  json_decref(r);
   if (!st) { /* the table gets the same bytes and the same entry (dln_ens_flush_ready) */
     sl->rows = rows, sl->nrows_text = len, sl->entry = entry;
     dln_table_free(sl->traj);
@@ -288,6 +303,82 @@ static int save_run(ens *E, long k, ens_slot *sl) {
     free(rows);
     json_decref(entry);
   }
+  return st;
+}
+
+char *dln_ens_partial_record(const ens *E, long k, const ens_slot *sl) {
+  if (sl->status) { /* a failed run: rank 0 makes its entry as for its own */
+    json_t *r = json_pack("{s:I, s:i, s:s, s:f}", "run", (json_int_t)k, "status", sl->status, "error",
+                          sl->error ? sl->error : dln_strerror(sl->status), "wall", sl->wall);
+    char *text = r ? dln_json_dumps(r, JSON_COMPACT) : NULL;
+    json_decref(r);
+    return text;
+  }
+  size_t len = 0;
+  char *rows = rows_text(E, k, sl, &len);
+  json_t *entry = dln_ens_run_json(E, k, sl);
+  char *text = rows && entry ? record_text(k, sl, NULL, rows, len, entry) : NULL;
+  free(rows);
+  json_decref(entry);
+  return text;
+}
+
+/* Run k finished on another rank: its totals, rows and entry from record r. */
+static int take_run(ens *E, json_t *r, long k) {
+  ens_slot *sl = &E->slot[k];
+  const char *why = json_string_value(json_object_get(r, "stop_reason"));
+  json_t *rows = json_object_get(r, "rows");
+  if (!why || !json_is_string(rows) || !json_is_object(json_object_get(r, "entry")))
+    return dln_error(DLN_EFORMAT, "run %ld: the record sent by its rank lacks stop_reason, rows or entry", k);
+  int st = DLN_OK;
+  if (E->plog) { /* kept like a run of this process: a --resume of this sweep reads it back */
+    dln_jset(r, "sweep", json_string(E->hash));
+    char *text = dln_json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    st = text ? log_line(E, text) : dln_error(DLN_ENOMEM, "%s/runs.jsonl: out of memory", E->pdir);
+    free(text);
+    if (!st) E->nkept++;
+  }
+  for (int s = DLN_STOP_NONE; s < DLN_STOP_CANCELLED; ++s)
+    if (!strcmp(why, dln_stop_reason_name(s))) sl->train.stop_reason = s;
+  sl->diverged = json_is_true(json_object_get(r, "diverged"));
+  sl->train.steps = (long)json_integer_value(json_object_get(r, "steps"));
+  sl->train.grad_evals = (long)json_integer_value(json_object_get(r, "grad_evals"));
+  sl->train.rejected = (long)json_integer_value(json_object_get(r, "rejected"));
+  sl->wall = json_number_value(json_object_get(r, "wall"));
+  sl->entry = json_incref(json_object_get(r, "entry"));
+  sl->nrows_text = json_string_length(rows);
+  if (!(sl->rows = malloc(sl->nrows_text + 1))) return dln_error(DLN_ENOMEM, "run %ld: out of memory for its rows", k);
+  memcpy(sl->rows, json_string_value(rows), sl->nrows_text + 1);
+  return st;
+}
+
+int dln_ens_partial_take(ens *E, const char *text, size_t len, int from) {
+  json_t *r = json_loadb(text, len, 0, NULL);
+  json_t *run = json_object_get(r, "run");
+  const char *fatal = json_string_value(json_object_get(r, "fatal"));
+  long k = json_is_integer(run) ? (long)json_integer_value(run) : -1;
+  int st = DLN_OK;
+  if (!r) st = dln_error(DLN_EFORMAT, "rank %d: sent a record that does not parse", from);
+  else if (fatal) st = dln_error((int)json_integer_value(json_object_get(r, "status")), "rank %d: %s", from, fatal);
+  else if (json_is_true(json_object_get(r, "cancelled"))) atomic_store(&E->cancel, 1);
+  else if (k < 0 || k >= E->nruns || E->slot[k].remote != 1 || k % E->nranks != from)
+    st = dln_error(DLN_EFORMAT, "rank %d: sent run %ld, expected one of its awaited runs", from, k);
+  else {
+    ens_slot *sl = &E->slot[k];
+    int rst = (int)json_integer_value(json_object_get(r, "status"));
+    if (rst) { /* its error text, as the serial sweep writes it */
+      const char *e = json_string_value(json_object_get(r, "error"));
+      sl->status = rst;
+      sl->error = e ? strdup(e) : NULL;
+      sl->wall = json_number_value(json_object_get(r, "wall"));
+      E->nremote_failed++;
+    } else {
+      st = take_run(E, r, k);
+    }
+    sl->remote = 2;
+    E->nremote_done++;
+  }
+  json_decref(r);
   return st;
 }
 

@@ -76,7 +76,7 @@ static json_t *resumed_json(const ens *E, long k, const ens_slot *sl) {
 }
 
 static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
-  if (sl->resumed) return resumed_json(E, k, sl);
+  if (sl->resumed || (sl->remote && !sl->status)) return resumed_json(E, k, sl); /* read back, or sent by another rank */
   if (sl->entry) return json_incref(sl->entry); /* made when the run was kept (ensemble_resume.c) */
   unsigned long mark = dln_json_mark();
   json_t *r = json_object();

@@ -301,12 +301,18 @@ static int ens_train(ens *E, ens_out *O) {
   E->phase = 2;
   E->ntasks = 0;
   E->nfailed = 0;
-  for (long k = 0; k < E->nruns; ++k)
-    if (E->sel[k] && !E->slot[k].status && !E->slot[k].resumed) E->tasks[E->ntasks++] = k, E->slot[k].queued = 1;
-  E->prefailed = E->res->nselected - E->ntasks - E->nresumed;
+  for (long k = 0; k < E->nruns; ++k) {
+    if (!E->sel[k] || E->slot[k].status || E->slot[k].resumed) continue;
+    if (dln_ens_peers_local(E, k)) E->tasks[E->ntasks++] = k, E->slot[k].queued = 1;
+    else if (E->rank == 0) E->slot[k].remote = 1, E->nremote++; /* sent by its rank (ensemble_peers.c) */
+  }
+  E->prefailed = E->res->nselected - E->ntasks - E->nresumed - E->nremote;
   E->outs = O;
-  int st = dln_ens_pool_run(E, E->nthreads, dln_ens_tick_runs);
+  int st = dln_ens_pool_run(E, E->nthreads, E->peers ? dln_ens_peers_tick : dln_ens_tick_runs);
+  if (!st && E->peers && E->rank == 0) st = dln_ens_peers_gather(E);
   E->outs = NULL;
+  if (!st && E->peer_st) st = E->peer_st;
+  if (E->rank > 0) return st; /* its records went to rank 0 */
   if (!st && !E->save_st) E->save_st = dln_ens_partial_save(E); /* the runs finished since the last tick */
   E->res->nkept = E->nresumed + E->nkept;
   if (!st && E->save_st) E->res->fail_phase = DLN_RUN_FAIL_OUTPUT, st = E->save_st;
@@ -430,6 +436,7 @@ static int ens_phases(ens *E, ens_out *O, int *cancelled) {
   if (E->opt->write_outputs && (st = dln_ens_open_table(E, O))) return st;
   if ((st = ens_train(E, O))) return st;
   if (atomic_load(&E->cancel)) return *cancelled = 1, DLN_OK;
+  if (E->rank > 0) return DLN_OK; /* rank 0 writes the outputs */
   /* a cancel after the last run finished still writes nothing (the pool polls only
    * while runs are pending) */
   if (E->opt->cancelled && E->opt->cancelled(E->opt->progress_ctx)) return *cancelled = 1, DLN_OK;
@@ -450,6 +457,11 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   int nshards = opt->nshards > 1 ? opt->nshards : 1, shard = nshards > 1 ? opt->shard : 0;
   if (shard < 0 || shard >= nshards)
     return dln_error(DLN_EINVAL, "shard: expected an index in 0..%d, found %d", nshards - 1, shard);
+  const dln_ensemble_peers *peers = opt->peers && opt->peers->nranks > 1 ? opt->peers : NULL;
+  if (peers && (peers->rank < 0 || peers->rank >= peers->nranks || !peers->sync || !peers->send || !peers->recv))
+    return dln_error(DLN_EINVAL, "peers: expected a rank in 0..%d and sync, send, recv, found rank %d", peers->nranks - 1, peers->rank);
+  if (peers && nshards > 1)
+    return dln_error(DLN_EINVAL, "shard: expected no shard when %d processes share the sweep, found %d/%d", peers->nranks, shard, nshards);
   int nthreads = opt->nthreads;
   if (nthreads <= 0) {
     long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -470,6 +482,9 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   E.nshards = nshards;
   E.nthreads = nthreads;
   E.t0 = t0;
+  E.peers = peers;
+  E.rank = peers ? peers->rank : 0;
+  E.nranks = peers ? peers->nranks : 1;
   atomic_init(&E.cancel, 0);
   pthread_mutex_init(&E.mu, NULL);
   pthread_cond_init(&E.cv, NULL);
@@ -481,8 +496,12 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   if (!st) st = ens_expand(&E);
   if (!st) st = ens_open_folder(&E);
   if (!st && (st = dln_ens_partial_open(&E))) res->fail_phase = st == DLN_ESPEC ? DLN_RUN_FAIL_SPEC : DLN_RUN_FAIL_OUTPUT;
+  if (peers && (st = dln_ens_peers_sync(&E, st)) && !res->fail_phase) res->fail_phase = DLN_RUN_FAIL_INTERNAL;
+  int shared = peers && !st; /* from here a rank > 0 reports its end to rank 0 */
+  res->peers_started = shared;
   res->nresumed = E.nresumed;
   if (!st) st = ens_phases(&E, &O, &cancelled);
+  if (shared && E.rank > 0) dln_ens_peers_report(&E, st, cancelled);
   if (cancelled) {
     res->nkept = E.nresumed + E.nkept; /* also when cancelled before the runs */
     dln_ens_partial_close(&E);
