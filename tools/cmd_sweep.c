@@ -153,8 +153,10 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
   int st = dln_ensemble_run(spec, sw, &eo, &res);
   *rp = res;
   if (prog.drawn) fputc('\n', stderr);
-  if (peers && peers->rank > 0) /* rank 0 prints; this rank only its own failure before the runs */
-    return !st ? 0 : res.peer_failed || res.peers_started ? cli_exit_for(st, res.fail_phase) : cli_fail(st, res.fail_phase);
+  /* rank > 0: rank 0 reports (mpirun's exit code is the first nonzero one: rank 0's); this
+   * rank prints only its own failure before the runs */
+  if (peers && peers->rank > 0)
+    return !st || res.peer_failed ? 0 : res.peers_started ? cli_exit_for(st, res.fail_phase) : cli_fail(st, res.fail_phase);
   if (st) /* the folder (refused, locked), every run failed, a bad sweep (e.g. too many runs), or no memory */
     return cli_fail(st, res.fail_phase ? res.fail_phase : st == DLN_EIO ? DLN_RUN_FAIL_OUTPUT : DLN_RUN_FAIL_SPEC);
   /* the library polls the SIGINT flag last just before it commits the outputs: trust
@@ -204,38 +206,33 @@ static int sweep_load(const sweep_args *a, const char *file, dln_spec *spec, dln
 }
 
 /* The sweep, shared by the ranks under mpirun in an MPI build (docs/mpi.md): rank 0 writes
- * OUT, the others draw their data sets into a private folder and send their runs to it. */
-static int sweep_mpi(const sweep_args *a, const char *path, dln_spec *spec, const dln_sweep *sw) {
+ * OUT, the others draw their data sets into a private folder and send their runs to it.
+ * *stop_all: rank 0 failed or stopped after the ranks started (others may wait on it). */
+static int sweep_shared(const sweep_args *a, const char *path, dln_spec *spec, const dln_sweep *sw, dln_ensemble_peers *peers,
+                        int *stop_all) {
   dln_ensemble_result res;
-#ifdef DLN_MPI
-  dln_ensemble_peers peers;
-  int mpi = cli_mpi_begin(&peers);
-  if (mpi < 0) return EX_SOFTWARE;
-  if (mpi == 0 || peers.nranks == 1) {
-    int rc = sweep_exec(a, path, spec, sw, NULL, &res);
-    if (mpi) cli_mpi_end(rc, 0);
-    return rc;
-  }
-  char tmp[4096] = "";
+  memset(&res, 0, sizeof res);
+  if (peers->nranks <= 1) return sweep_exec(a, path, spec, sw, NULL, &res);
   sweep_args wa = *a;
-  if (peers.rank > 0) {
-    if (cli_mpi_tmpdir(tmp, sizeof tmp, peers.rank)) { /* the others learn it at the sync */
-      peers.sync(peers.ctx, DLN_EIO, NULL, 0);
-      cli_mpi_end(EX_CANTCREAT, 0);
+  char tmp[4096] = "";
+#ifdef DLN_MPI
+  if (peers->rank > 0) {
+    if (cli_mpi_tmpdir(tmp, sizeof tmp, peers->rank)) { /* the others learn it at the sync */
+      peers->sync(peers->ctx, DLN_EIO, NULL, 0);
       return EX_CANTCREAT;
     }
     wa.out = tmp;
     spec->quiet = 1;
   }
-  memset(&res, 0, sizeof res);
-  int rc = sweep_exec(&wa, path, spec, sw, &peers, &res);
-  if (peers.rank > 0 && *tmp) cli_mpi_rmtree(tmp);
-  /* rank 0 failed or stopped after the sync: the others may wait on it */
-  cli_mpi_end(rc, peers.rank == 0 && rc != 0 && res.peers_started);
-  return rc;
-#else
-  return sweep_exec(a, path, spec, sw, NULL, &res);
 #endif
+  int rc = sweep_exec(&wa, path, spec, sw, peers, &res);
+#ifdef DLN_MPI
+  if (*tmp) cli_mpi_rmtree(tmp);
+#else
+  (void)tmp;
+#endif
+  *stop_all = peers->rank == 0 && rc != 0 && res.peers_started;
+  return rc;
 }
 
 int cmd_sweep(int argc, char **argv) {
@@ -247,6 +244,13 @@ int cmd_sweep(int argc, char **argv) {
     fprintf(stderr, "dln: sweep: expected one spec file (or --resume --out DIR), found %d arguments (see dln sweep --help)\n", nfiles);
     return EX_USAGE;
   }
+  dln_ensemble_peers peers = {0};
+  peers.nranks = 1;
+  int mpi = 0, stop_all = 0;
+#ifdef DLN_MPI
+  if ((mpi = cli_mpi_begin(&peers)) < 0) return EX_SOFTWARE;
+#endif
+  int quiet_rank = peers.rank > 0; /* every rank reads the same spec: rank 0 reports it */
   char *path = NULL;
   dln_spec spec;
   dln_sweep sw;
@@ -254,17 +258,22 @@ int cmd_sweep(int argc, char **argv) {
   int st = dln_spec_default(&spec);
   if (st) return cli_fail(st, DLN_RUN_FAIL_INTERNAL);
   if ((st = sweep_load(&a, nfiles ? argv[optind] : NULL, &spec, &sw, &path))) {
-    rc = cli_fail(st, DLN_RUN_FAIL_SPEC);
+    rc = quiet_rank ? cli_exit_for(st, DLN_RUN_FAIL_SPEC) : cli_fail(st, DLN_RUN_FAIL_SPEC);
   } else if (sw.naxes == 0) {
-    fprintf(stderr, "dln: %s: expected a \"sweep\" object of swept options (use dln run for one run)\n", path);
+    if (!quiet_rank) fprintf(stderr, "dln: %s: expected a \"sweep\" object of swept options (use dln run for one run)\n", path);
     rc = EX_DATAERR;
   } else {
     if (a.quiet) spec.quiet = 1;
     if (a.force) spec.force = 1;
-    rc = sweep_mpi(&a, path, &spec, &sw);
+    rc = sweep_shared(&a, path, &spec, &sw, &peers, &stop_all);
   }
   free(path);
   dln_sweep_free(&sw);
   dln_spec_free(&spec);
+#ifdef DLN_MPI
+  if (mpi) cli_mpi_end(rc, stop_all);
+#else
+  (void)mpi, (void)stop_all;
+#endif
   return rc;
 }
