@@ -1165,6 +1165,12 @@ static void test_run(void **state) {
   dln_ensemble_result er;
   ST(dln_ensemble_run(NULL, &sw, &eo, &er));
   ST(dln_ensemble_run(&spec, NULL, &eo, &er));
+  dln_ensemble_peers pe = {5, 2, NULL, NULL, NULL, NULL}; /* rank out of range; no transport */
+  eo.peers = &pe;
+  ST(dln_ensemble_run(&spec, &sw, &eo, &er));
+  pe.rank = 1;
+  ST(dln_ensemble_run(&spec, &sw, &eo, &er));
+  eo.peers = NULL;
   char *rn = NULL, *rt = NULL;
   ST(dln_ensemble_resume_source(NULL, 0, 1, &rn, &rt));
   ST(dln_ensemble_resume_source(tu_tmpdir(1), 0, 1, NULL, &rt));

@@ -6,7 +6,8 @@
  * .json files. The sweep mixes runs that finish, one that diverges, runs refused by their
  * spec (on every rank) and runs that fail while building their init on ranks 0, 1 and 2
  * (records of failures sent to rank 0), over two data sets. The ranks' private folders
- * (TMPDIR) are removed; a refused folder and a bad spec stop every rank with one message. */
+ * (TMPDIR) are removed; a refused folder, a bad spec and --shard stop every rank with one
+ * message and the serial exit code. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -177,6 +178,13 @@ static void test_refused(void **state) {
   n = 0;
   for (const char *p = err; (p = strstr(p, "dln: ")); ++p) ++n;
   assert_int_equal(n, 1);
+  free(err);
+  const char *shard[] = {DLN_MPIEXEC, "-n", "2", "--oversubscribe", DLN_CLI, "sweep", "../spec.json", "--out", "o", "--shard", "0/2", NULL};
+  run_in("h", shard, 64);
+  snprintf(d, sizeof d, "%s/h", root);
+  err = tu_slurp(tu_path(d, "stderr.txt"));
+  assert_non_null(strstr(err, "dln: option --shard: expected no shard when 2 MPI ranks"));
+  assert_null(strstr(strstr(err, "dln: ") + 1, "dln: ")); /* once */
   free(err);
 }
 

@@ -213,6 +213,12 @@ static int sweep_shared(const sweep_args *a, const char *path, dln_spec *spec, c
   dln_ensemble_result res;
   memset(&res, 0, sizeof res);
   if (peers->nranks <= 1) return sweep_exec(a, path, spec, sw, NULL, &res);
+  if (a->nshards > 1) { /* every rank sees it: rank 0 says it */
+    if (peers->rank == 0)
+      fprintf(stderr, "dln: option --shard: expected no shard when %d MPI ranks share the sweep, found %d/%d\n", peers->nranks,
+              a->shard, a->nshards);
+    return peers->rank == 0 ? EX_USAGE : 0;
+  }
   sweep_args wa = *a;
   char tmp[4096] = "";
 #ifdef DLN_MPI
