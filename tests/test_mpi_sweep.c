@@ -137,7 +137,7 @@ static void test_ranks_identical(void **state) {
   assert_non_null(strstr(js, "\"stop_reason\": \"diverged\""));
   free(js);
   for (int r = 2; r <= 3; ++r) {
-    char sub[16], n[8], mdir[512];
+    char sub[16], n[16], mdir[512];
     snprintf(sub, sizeof sub, "m%d", r);
     snprintf(n, sizeof n, "%d", r);
     const char *mpi[] = {DLN_MPIEXEC, "-n", n, "--oversubscribe", DLN_CLI, "sweep", "../spec.json", "--out", "o",
@@ -196,6 +196,12 @@ int main(void) {
   setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
   setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+  /* sanitizer builds: OpenMPI's own allocations (libmpi, its dlopen'ed components) are
+   * still held at exit; leaks of dln are checked by the serial tests of the same code */
+  const char *ao = getenv("ASAN_OPTIONS");
+  char aopt[512];
+  snprintf(aopt, sizeof aopt, "%s%sdetect_leaks=0", ao ? ao : "", ao && *ao ? ":" : "");
+  setenv("ASAN_OPTIONS", aopt, 1);
   tu_write_text(tu_path(root, "spec.json"), spec_text);
   tu_write_text(tu_path(root, "w1.csv"), "1,1,1,1\n1,1,1,1\n1,1,1,1\n1,1,1,1\n1,1,1,1\n1,1,1,1\n");
   tu_write_text(tu_path(root, "w2.csv"), "1,1,1,1,1\n1,1,1,1,1\n1,1,1,1,1\n");
