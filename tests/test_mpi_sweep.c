@@ -7,7 +7,8 @@
  * spec (on every rank) and runs that fail while building their init on ranks 0, 1 and 2
  * (records of failures sent to rank 0), over two data sets. The ranks' private folders
  * (TMPDIR) are removed; a refused folder, a bad spec and --shard stop every rank with one
- * message and the serial exit code. */
+ * message and the serial exit code. SIGTERM to mpirun keeps the finished runs, and
+ * `mpirun ... --resume` (another R) finishes the sweep with the serial sweep's files. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -188,6 +191,58 @@ static void test_refused(void **state) {
   free(err);
 }
 
+static int count_lines_of(const char *path) {
+  char *t = tu_slurp(path);
+  int n = t ? tu_count_lines(t) : 0;
+  free(t);
+  return n;
+}
+
+/* SIGTERM to mpirun while the runs go: rank 0 keeps the runs it has (its own and those
+ * received) in OUT/.partial and says how to resume; `mpirun -n 2 ... --resume` finishes
+ * the sweep with the serial sweep's files. */
+static void test_sigterm_resume(void **state) {
+  (void)state;
+  tu_write_text(tu_path(root, "long.json"),
+                "{\"task\": \"factorization\", \"rows\": 3, \"cols\": 4, \"width\": 6, \"method\": \"gd\", \"t_end\": 6000,\n"
+                " \"samples\": 9, \"eta\": 0.01, \"plot\": false, \"sweep\": {\"sigma\": [0.1, 1], \"seed\": {\"from\": 7, \"count\": 8}}}\n");
+  const char *serial[] = {DLN_CLI, "sweep", "../long.json", "--out", "o", "--threads", "1", "--quiet", NULL};
+  run_in("ts", serial, 0);
+  char d[512], pdir[600], sdir[512], mdir[512];
+  snprintf(d, sizeof d, "%s/tm", root);
+  mkdir(d, 0755);
+  const char *cut[] = {"-n", "3", "--oversubscribe", DLN_CLI, "sweep", "../long.json", "--out", "o", "--threads", "1", NULL};
+  pid_t pid = tu_spawn(DLN_MPIEXEC, cut, d);
+  snprintf(pdir, sizeof pdir, "%s/o/.partial/runs.jsonl", d);
+  for (int i = 0; i < 6000 && count_lines_of(pdir) < 2; ++i) {
+    struct timespec ts = {0, 5000000L};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(kill(pid, SIGTERM), 0);
+  assert_int_not_equal(tu_wait(pid), 0);
+  char *err = tu_slurp(tu_path(d, "stderr.txt"));
+  long kept = -1, total = -1;
+  const char *p = strstr(err, "sweep interrupted by SIGTERM; ");
+  if (!p) fail_msg("expected the interruption line, found: %s", err);
+  assert_int_equal(sscanf(p, "sweep interrupted by SIGTERM; %ld of %ld runs finished", &kept, &total), 2);
+  assert_int_equal(total, 16);
+  assert_true(kept >= 2 && kept < 16);
+  assert_int_equal(count_lines_of(pdir), kept);
+  free(err);
+  const char *res[] = {DLN_MPIEXEC, "-n", "2", "--oversubscribe", DLN_CLI, "sweep", "../long.json", "--out", "o", "--threads", "1",
+                       "--quiet", "--resume", NULL};
+  run_in("tm", res, 0);
+  err = tu_slurp(tu_path(d, "stderr.txt"));
+  char want[128];
+  snprintf(want, sizeof want, "resume: %ld finished runs of the interrupted sweep skipped, %ld run now", kept, 16 - kept);
+  if (!strstr(err, want)) fail_msg("expected '%s', found: %s", want, err);
+  free(err);
+  snprintf(sdir, sizeof sdir, "%s/ts/o", root);
+  snprintf(mdir, sizeof mdir, "%s/tm/o", root);
+  int nf = compare_tree(sdir, mdir, "");
+  assert_int_equal(nf, compare_tree(mdir, sdir, ""));
+}
+
 int main(void) {
   snprintf(root, sizeof root, "%s", tu_tmpdir(0));
   snprintf(tmpd, sizeof tmpd, "%s/tmp", root);
@@ -205,7 +260,8 @@ int main(void) {
   tu_write_text(tu_path(root, "spec.json"), spec_text);
   tu_write_text(tu_path(root, "w1.csv"), "1,1,1,1\n1,1,1,1\n1,1,1,1\n1,1,1,1\n1,1,1,1\n1,1,1,1\n");
   tu_write_text(tu_path(root, "w2.csv"), "1,1,1,1,1\n1,1,1,1,1\n1,1,1,1,1\n");
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_ranks_identical), cmocka_unit_test(test_refused)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_ranks_identical), cmocka_unit_test(test_refused),
+                                     cmocka_unit_test(test_sigterm_resume)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   if (!rc) tu_rmtree(root);
   return rc;
