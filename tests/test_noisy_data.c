@@ -8,6 +8,7 @@
  *     E‖D_2‖² = s²·d_2·‖W_1X‖² (E‖AEB‖² = ‖A‖²‖B‖² for i.i.d. N(0, 1) E), within 5 standard
  *     errors; Ċ_1 = 0 for D_k (a gradient of a loss of W: 002 Lemma 1) to 1e-12 relative;
  *   - s → 0: |L_s(T) − L_0(T)| shrinks with s;
+ *   - a library run resumed from its 2nd periodic checkpoint, bit for bit;
  *   - refusals: flow method, logistic loss, no stream;
  *   - the command line: scale 0 = plain GD byte for byte, same seed identical, other stream
  *     different, a sweep identical for --threads 1 and 2 whose `rerun` lines repeat each run
@@ -241,6 +242,58 @@ static void test_small_scale(void **state) {
   unmake(&p);
 }
 
+/* Periodic library checkpoints: keep the 2nd one with the stream's state, resume from it on
+ * a fresh stream set to that state: the final θ bit for bit (E_k of the checkpointed step is
+ * drawn again, so the state saved must be the one before E_k). */
+typedef struct keep {
+  int seen;
+  dln_rng *rng;
+  dln_train_checkpoint cp;
+  double x[NP];
+  uint32_t words[DLN_RNG_STATE_WORDS];
+} keep;
+static int keep_cb(void *ctx, const dln_train_checkpoint *cp) {
+  keep *k = ctx;
+  if (++k->seen != 2) return 0;
+  k->cp = *cp;
+  memcpy(k->x, cp->x, sizeof k->x);
+  k->cp.x = k->x;
+  return dln_rng_state_get(k->rng, k->words, DLN_RNG_STATE_WORDS);
+}
+
+static void test_library_resume(void **state) {
+  (void)state;
+  problem p;
+  make(&p, K_REG);
+  dln_rng *ra = dln_rng_alloc(5, 9), *rb = dln_rng_alloc(5, 9), *rc = dln_rng_alloc(1, 1);
+  double full[NP], plain[NP], res[NP];
+  dln_train_result r;
+  dln_train_options o = nd_opts(0.01, 2.0, 0.4, rb);
+  memcpy(plain, p.th0, sizeof plain);
+  assert_int_equal(dln_train(p.net, p.loss, plain, &o, NULL, NULL, &r), DLN_OK); /* no checkpoints */
+  keep k = {.rng = ra};
+  o = nd_opts(0.01, 2.0, 0.4, ra);
+  o.checkpoint_every = 40;
+  o.checkpoint = keep_cb;
+  o.checkpoint_ctx = &k;
+  memcpy(full, p.th0, sizeof full);
+  assert_int_equal(dln_train(p.net, p.loss, full, &o, NULL, NULL, &r), DLN_OK);
+  assert_int_equal(k.seen, 4);
+  assert_int_equal(k.cp.step, 80);
+  assert_memory_equal(full, plain, sizeof full); /* checkpoints change nothing */
+  assert_int_equal(dln_rng_state_set(rc, k.words, DLN_RNG_STATE_WORDS), DLN_OK);
+  o = nd_opts(0.01, 2.0, 0.4, rc);
+  o.resume = &k.cp;
+  memcpy(res, p.th0, sizeof res);
+  assert_int_equal(dln_train(p.net, p.loss, res, &o, NULL, NULL, &r), DLN_OK);
+  assert_int_equal(r.steps, 200);
+  assert_memory_equal(full, res, sizeof full);
+  dln_rng_free(ra);
+  dln_rng_free(rb);
+  dln_rng_free(rc);
+  unmake(&p);
+}
+
 static void test_refusals(void **state) {
   (void)state;
   problem p;
@@ -445,6 +498,7 @@ static void test_cli_resume(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_library_vs_hand), cmocka_unit_test(test_moments), cmocka_unit_test(test_small_scale),
+      cmocka_unit_test(test_library_resume),
       cmocka_unit_test(test_refusals),        cmocka_unit_test(test_cli),     cmocka_unit_test(test_cli_resume),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
