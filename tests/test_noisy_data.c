@@ -1,6 +1,6 @@
 /* The noisy_data disturbance (docs/disturbed.md): GD whose gradient comes from targets
  * perturbed afresh at every step, Y + s·E_k (regression), Ȳ + s·E_k (factorization),
- * b + s·e_k (sensing), E_k ~ N(0, 1) from the run's stream.
+ * b + s·e_k (sensing, completion), E_k ~ N(0, 1) from the run's stream.
  *   - the library's run against a GD loop written here that builds the loss of the perturbed
  *     data itself (dln_loss_*_alloc on Y + sE, dln_net_grad), E_k from a copy of the stream;
  *   - moments at a (numerically) frozen θ (η = 1e-12), depth-2 regression, from D_k that the run
@@ -36,7 +36,8 @@
 #include "testutil.h"
 
 enum { D0 = 3, D1 = 2, D2 = 2, NS = 5, NP = D1 * D0 + D2 * D1, MS = 4 };
-enum { K_REG, K_FACT, K_SENS };
+enum { K_REG, K_FACT, K_SENS, K_COMP };
+static const int rr[MS] = {0, 1, 1, 0}, cc[MS] = {0, 2, 0, 1}; /* completion's entries */
 
 typedef struct {
   dln_net *net;
@@ -58,6 +59,7 @@ static void make(problem *p, int kind) {
   if (kind == K_REG) assert_int_equal(dln_loss_regression_alloc(&p->loss, p->X, p->Y), DLN_OK);
   if (kind == K_FACT) assert_int_equal(dln_loss_factorization_alloc(&p->loss, p->Y), DLN_OK);
   if (kind == K_SENS) assert_int_equal(dln_loss_sensing_alloc(&p->loss, D2, D0, MS, p->A, p->b), DLN_OK);
+  if (kind == K_COMP) assert_int_equal(dln_loss_completion_alloc(&p->loss, D2, D0, MS, rr, cc, p->b), DLN_OK);
   for (int i = 0; i < NP; ++i) p->th0[i] = 0.4 * sin(1.7 * i + 0.4);
 }
 static void unmake(problem *p) {
@@ -83,11 +85,12 @@ static dln_train_options nd_opts(double eta, double t_end, double scale, dln_rng
 /* ∇φ of the perturbed data at th: the loss is built from Y + sE (b + se) here. */
 static void noisy_grad(problem *p, int kind, const double *th, double s, dln_rng *rng, double *g) {
   dln_loss *l = NULL;
-  if (kind == K_SENS) {
+  if (kind == K_SENS || kind == K_COMP) {
     double e[MS], bb[MS];
     dln_rng_fill_gaussian(rng, e, MS, 1.0);
     for (int i = 0; i < MS; ++i) bb[i] = p->b[i] + s * e[i];
-    assert_int_equal(dln_loss_sensing_alloc(&l, D2, D0, MS, p->A, bb), DLN_OK);
+    if (kind == K_SENS) assert_int_equal(dln_loss_sensing_alloc(&l, D2, D0, MS, p->A, bb), DLN_OK);
+    else assert_int_equal(dln_loss_completion_alloc(&l, D2, D0, MS, rr, cc, bb), DLN_OK);
   } else {
     dln_mat *Yn = dln_mat_dup(p->Y);
     size_t n = (size_t)Yn->rows * (size_t)Yn->cols;
@@ -106,8 +109,8 @@ static void noisy_grad(problem *p, int kind, const double *th, double s, dln_rng
 /* The library against GD on data perturbed by the test, for each kind of target. */
 static void test_library_vs_hand(void **state) {
   (void)state;
-  static const char *names[] = {"regression", "factorization", "sensing"};
-  for (int kind = K_REG; kind <= K_SENS; ++kind) {
+  static const char *names[] = {"regression", "factorization", "sensing", "completion"};
+  for (int kind = K_REG; kind <= K_COMP; ++kind) {
     problem p;
     make(&p, kind);
     const double eta = 0.01, s = 0.5;
