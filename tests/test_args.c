@@ -263,6 +263,11 @@ static void test_model(void **state) {
   ST(dln_net_hvp(w.net, w.loss, NULL, w.theta, b));
   ST(dln_net_hvp(w.net, w.loss, w.theta, NULL, b));
   ST(dln_net_hvp(w.net, w.loss, w.theta, w.theta, NULL));
+  ST(dln_net_backprop(NULL, w.theta, w.theta, b));
+  ST(dln_net_backprop(w.net, NULL, w.theta, b));
+  ST(dln_net_backprop(w.net, w.theta, NULL, b));
+  ST(dln_net_backprop(w.net, w.theta, w.theta, NULL));
+  ST(dln_net_backprop(w.net, w.theta, b, b)); /* grad aliasing G */
   ST(dln_net_conserved(NULL, w.theta, 1, b));
   ST(dln_net_conserved(w.net, NULL, 1, b));
   ST(dln_net_conserved(w.net, w.theta, 1, NULL));

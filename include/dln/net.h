@@ -86,6 +86,11 @@ int dln_net_imbalance_reg(const dln_net *net, const double *theta, double *R);
 int dln_net_objective(dln_net *net, dln_loss *loss, const double *theta, double *loss_value, double *reg_value,
                       double *grad, double *W_out);
 
+/* grad = ∂⟨G, W_N···W_1⟩/∂θ: the per-layer gradients W_{N:j+1}ᵀ G W_{j-1:1}ᵀ that an end-to-end
+ * gradient G (d_N x d_0) induces (002 Lemma 1 proof), without the loss or the regularizer.
+ * grad (nparams) must not be G. No allocation. */
+int dln_net_backprop(dln_net *net, const double *theta, const double *G, double *grad);
+
 /* Hessian-vector product of φ at θ in direction v: out = ∇²φ(θ) v (length nparams).
  * Exact (a directional derivative of the per-layer gradients); no allocation. */
 int dln_net_hvp(dln_net *net, dln_loss *loss, const double *theta, const double *v, double *out);

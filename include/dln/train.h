@@ -140,7 +140,7 @@ typedef struct dln_train_options {
   /* --- disturbed flow θ̇ = −∇φ(θ) + D(t) (000 eq. 9, layer by layer; docs/disturbed.md).
    * GD: θ ← θ − η(∇φ(θ_k) − D(t_k)). D(t) = scale·D (constant) or scale·D·sin(ωt + phase)
    * (sinusoid). Layer-wise, untied networks only. --- */
-  char *disturbance;          /* "none" (or NULL), "constant", "sinusoid", "noise" (option row; owned) */
+  char *disturbance;          /* "none" (or NULL), "constant", "sinusoid", "noise", "noisy_data" (option row; owned) */
   dln_slist disturbance_files;/* the run layer's D_1..D_N files (option row; owned; the library ignores it) */
   double disturbance_scale;   /* finite, default 1 (0: the undisturbed flow, bit for bit) */
   double disturbance_omega;   /* sinusoid: angular frequency ω (finite), default 1 */
@@ -152,16 +152,23 @@ typedef struct dln_train_options {
    * at the callback the stream has drawn ξ_0..ξ_{step−1}; save it (dln_rng_state_get) and
    * restore it (dln_rng_state_set) before resuming, and the resumed run is bit-identical. */
   dln_rng *noise_rng;
+  /* noisy_data: GD (method gd only) whose gradient comes from data perturbed afresh at every
+   * step (docs/disturbed.md): regression Y + scale·E_k, factorization Ȳ + scale·E_k, sensing
+   * and completion b + scale·e_k, E_k ~ N(0, 1) drawn from noise_rng (as noise: required when
+   * scale ≠ 0, checkpoints save and restore its state). The disturbance
+   * D_k = −(∇φ_noisy(θ_k) − ∇φ(θ_k)) is left in noisy_D (nparams values, caller-owned, may be
+   * NULL) before step k's samples are taken; the disturbance observer reads it. */
+  double *noisy_D;
   double r_alpha;             /* R_α = {‖P + Q‖² ≥ α²} of 000 eq. 16 (depth 2, factorization,
                                  n = m = 1; P = W_2, Q = W_1ᵀ); negative: off (default −1) */
 } dln_train_options;
 
 /* The disturbance kinds of dln_train_options.disturbance. */
-enum { DLN_DISTURB_NONE = 0, DLN_DISTURB_CONSTANT, DLN_DISTURB_SINUSOID, DLN_DISTURB_NOISE };
+enum { DLN_DISTURB_NONE = 0, DLN_DISTURB_CONSTANT, DLN_DISTURB_SINUSOID, DLN_DISTURB_NOISE, DLN_DISTURB_NOISY_DATA };
 /* The kind of opt->disturbance (DLN_DISTURB_*; NULL: NONE), −1 for an unknown name or NULL opt. */
 int dln_train_disturbance_kind(const dln_train_options *opt);
 /* The multiplier a(t) with D(t) = a(t)·D: 0 without a disturbance (or scale 0), scale
- * (constant), scale·sin(ωt + phase) (sinusoid), 0 (noise: no deterministic part). NAN for NULL opt. */
+ * (constant), scale·sin(ωt + phase) (sinusoid), 0 (noise, noisy_data: no deterministic part). NAN for NULL opt. */
 double dln_train_disturbance_factor(const dln_train_options *opt, double t);
 
 /* Every option at its row's default (the driver's rows and those of every registered

@@ -160,6 +160,16 @@ static double gd_time(const dln_run_ctx *c, long k) {
   return k * o->eta;
 }
 
+/* A GD checkpoint at step k; under noisy_data E_k is drawn already, so the stream is saved
+ * as it was before E_k (a resumed run draws E_k again). */
+static int gd_checkpoint(dln_run_ctx *c, dln_noisy_data *nd, double t, long k, const double *x, int interrupted) {
+  if (!nd) return checkpoint_at(c, t, k, 0.0, x, interrupted);
+  int st = dln_noisy_rewind(nd, 1);
+  if (!st) st = checkpoint_at(c, t, k, 0.0, x, interrupted);
+  int st2 = dln_noisy_rewind(nd, 0);
+  return st ? st : st2;
+}
+
 static int drive_gd(dln_run_ctx *c, double *x) {
   const dln_dyn_system *sys = dln_dyn_sys(c);
   const dln_train_options *o = c->opt;
@@ -188,8 +198,15 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     free(g);
     return dln_error(DLN_ENOMEM, "out of memory allocating gradient-descent buffers (%zu parameters)", n);
   }
-  double *cur = x, *nxt = buf;
+  /* noisy_data: E_k, G_k and D_k's buffers, allocated before the loop (noisy_data.c) */
+  dln_noisy_data *nd = NULL;
   int status = DLN_OK;
+  if (c->disturbed && dln_train_disturbance_kind(o) == DLN_DISTURB_NOISY_DATA && (status = dln_noisy_alloc(&nd, c))) {
+    dln_noisy_free(nd);
+    free(buf), free(g), free(xi);
+    return status;
+  }
+  double *cur = x, *nxt = buf;
   double val = NAN;
   long k = 0, every = o->checkpoint_every;
   if (o->resume) { /* continue at step k with θ_k, its samples taken (checkpoint_at) */
@@ -212,6 +229,7 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     } else {
       val = NAN;
     }
+    if (!bad && nd && (status = dln_noisy_draw(nd, cur))) break; /* D_k before step k's samples */
     if (bad) {
       /* x_k is bad: the last good state is x_{k-1} (or x_0 if k == 0) */
       r->fail_step = k;
@@ -271,10 +289,10 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     }
     if ((k & 1023) == 0 && progress(c, t, val)) {
       finish(c, DLN_STOP_CANCELLED, t, "cancelled at step %ld (t = %.6g)", k, t);
-      status = checkpoint_at(c, t, k, 0.0, cur, 1); /* exact at any step */
+      status = gd_checkpoint(c, nd, t, k, cur, 1); /* exact at any step */
       break;
     }
-    if (every > 0 && k > k0 && k % every == 0 && (status = checkpoint_at(c, t, k, 0.0, cur, 0))) break;
+    if (every > 0 && k > k0 && k % every == 0 && (status = gd_checkpoint(c, nd, t, k, cur, 0))) break;
     /* x_{k+1} = x_k − η ∇φ(x_k) (gd_sign = −1, g = ∇φ) or x_k + η f(x_k) (gd_sign = +1) */
     dln_vec_axpy(n, step, g, cur, nxt);
     if (c->disturbed) { /* x_{k+1} += η D(t_k) (000 eq. 9 discretized) */
@@ -284,6 +302,7 @@ static int drive_gd(dln_run_ctx *c, double *x) {
         dln_rng_fill_gaussian(o->noise_rng, xi, n, 1.0);
         dln_vec_axpy(n, nsd, xi, nxt, nxt);
       }
+      if (nd) dln_vec_axpy(n, eta, dln_noisy_D(nd), nxt, nxt); /* GD on the perturbed data */
     }
     double *tmp = cur;
     cur = nxt;
@@ -296,6 +315,7 @@ out:
   free(buf);
   free(g);
   free(xi);
+  dln_noisy_free(nd);
   return status;
 }
 
@@ -642,6 +662,8 @@ static int disturbance_setup(dln_run_ctx *c) {
   const dln_integrator_type *m = o->method;
   if (k == DLN_DISTURB_NOISE && !(m->flags & DLN_INTEG_DISCRETE)) /* dln_train_check says so first */
     return dln_error(DLN_EINVAL, "disturbance: noise needs method gd (Euler-Maruyama), found %s", m->name);
+  if (k == DLN_DISTURB_NOISY_DATA && !(m->flags & DLN_INTEG_DISCRETE))
+    return dln_error(DLN_EINVAL, "disturbance: noisy_data needs method gd, found %s", m->name);
   if (k == DLN_DISTURB_SINUSOID && !(m->flags & (DLN_INTEG_DISCRETE | DLN_INTEG_TIME)))
     return dln_error(DLN_EINVAL, "disturbance: %s makes the flow time-dependent, which method %s does not integrate "
                      "(no DLN_INTEG_TIME); expected constant or none, found sinusoid", o->disturbance, m->name);

@@ -90,6 +90,16 @@ struct dln_system {
   char sundials_msg[256];
 };
 
+/* The noisy_data disturbance (noisy_data.c): GD on targets perturbed at every step. alloc
+ * refuses losses without a perturbable target; draw computes D_k at θ_k (no allocation);
+ * rewind(1)/rewind(0) bracket a checkpoint taken after E_k was drawn. */
+typedef struct dln_noisy_data dln_noisy_data;
+int dln_noisy_alloc(dln_noisy_data **out, dln_run_ctx *c);
+void dln_noisy_free(dln_noisy_data *nd);
+int dln_noisy_draw(dln_noisy_data *nd, const double *theta);
+const double *dln_noisy_D(const dln_noisy_data *nd);
+int dln_noisy_rewind(dln_noisy_data *nd, int rewind);
+
 static inline const dln_dyn_system *dln_dyn_sys(const dln_run_ctx *c) { return c->sys ? c->sys : &dln_net_system; }
 static inline size_t dln_dyn_size(const dln_run_ctx *c) { return dln_dyn_sys(c)->size(c); }
 

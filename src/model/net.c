@@ -238,6 +238,36 @@ int dln_net_product(dln_net *net, const double *theta, double *W) {
   return DLN_OK;
 }
 
+/* grad = ∂⟨G, W_N···W_1⟩/∂θ: ∂/∂W_j = W_{N:j+1}ᵀ G W_{j-1:1}ᵀ (002 Lemma 1 proof; 004 eq. 6),
+ * with the prefix products P_j of forward(net, theta) in place. G must not alias grad. */
+static void backprop(dln_net *net, const double *theta, const double *G, double *grad) {
+  const int *d = net->widths;
+  const int N = net->depth;
+  dln_net_work *w = net->work;
+  if (net->tied) {
+    /* ∂φ/∂U = (∇ℓ + ∇ℓ^T) U   (001 eq. 5 for ℓ = ½‖Y − UU^T‖²) */
+    gemm(CblasNoTrans, CblasNoTrans, d[0], d[1], d[0], 1.0, G, d[0], theta, d[0], 0.0, grad);
+    gemm(CblasTrans, CblasNoTrans, d[0], d[1], d[0], 1.0, G, d[0], theta, d[0], 1.0, grad);
+    return;
+  }
+  if (N == 1) {
+    memcpy(grad, G, (size_t)d[1] * (size_t)d[0] * sizeof(double));
+    return;
+  }
+  const double *B = G; /* B_N = ∇ℓ */
+  double *next = w->B, *spare = w->B2;
+  for (int j = N; j >= 2; --j) {
+    /* ∂φ/∂W_j = B_j P_{j-1}^T, P_1 = W_1 */
+    const double *Pprev = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
+    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], Pprev, d[j - 1], 0.0, grad + net->offset[j]);
+    /* B_{j-1} = W_j^T B_j; ∂φ/∂W_1 = B_1 is written in place */
+    double *dest = (j - 1 == 1) ? grad + net->offset[1] : next;
+    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, dest);
+    B = dest;
+    double *t = next; next = spare; spare = t;
+  }
+}
+
 /* ℓ(W) into *value, ∂ℓ(W_N···W_1)/∂θ into grad (may be NULL), W into W_out (may be NULL). */
 static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out) {
   const int *d = net->widths;
@@ -253,28 +283,7 @@ static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *
   if (value) *value = v;
   if (W_out) memcpy(W_out, W, (size_t)d[N] * (size_t)d[0] * sizeof(double));
   if (!grad) return DLN_OK;
-  if (net->tied) {
-    /* ∂φ/∂U = (∇ℓ + ∇ℓ^T) U   (001 eq. 5 for ℓ = ½‖Y − UU^T‖²) */
-    gemm(CblasNoTrans, CblasNoTrans, d[0], d[1], d[0], 1.0, w->G, d[0], theta, d[0], 0.0, grad);
-    gemm(CblasTrans, CblasNoTrans, d[0], d[1], d[0], 1.0, w->G, d[0], theta, d[0], 1.0, grad);
-    return DLN_OK;
-  }
-  if (N == 1) {
-    memcpy(grad, w->G, (size_t)d[1] * (size_t)d[0] * sizeof(double));
-    return DLN_OK;
-  }
-  const double *B = w->G; /* B_N = ∇ℓ */
-  double *next = w->B, *spare = w->B2;
-  for (int j = N; j >= 2; --j) {
-    /* ∂φ/∂W_j = B_j P_{j-1}^T, P_1 = W_1 */
-    const double *Pprev = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
-    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], Pprev, d[j - 1], 0.0, grad + net->offset[j]);
-    /* B_{j-1} = W_j^T B_j; ∂φ/∂W_1 = B_1 is written in place */
-    double *dest = (j - 1 == 1) ? grad + net->offset[1] : next;
-    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, dest);
-    B = dest;
-    double *t = next; next = spare; spare = t;
-  }
+  backprop(net, theta, w->G, grad);
   return DLN_OK;
 }
 
@@ -507,6 +516,14 @@ int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *valu
     v += R; /* φ = ℓ + R */
   }
   if (value) *value = v;
+  return DLN_OK;
+}
+
+int dln_net_backprop(dln_net *net, const double *theta, const double *G, double *grad) {
+  DLN_ARGS(net, theta, G, grad);
+  if (G == grad) return dln_error(DLN_EINVAL, "dln_net_backprop: grad: expected a buffer other than G, found the same");
+  forward(net, theta);
+  backprop(net, theta, G, grad);
   return DLN_OK;
 }
 

@@ -1,7 +1,7 @@
 /* Observable "disturbance": the disturbed flow Ẇ_j = −∂φ/∂W_j + D_j(t) (000 eq. 9, layer
  * by layer; docs/disturbed.md). Columns only when the observer was given training options
  * with a disturbance (dln_observer_alloc_run) on an untied network:
- *   dist_norm     ‖D(t)‖_F = |a(t)| ‖D‖_F
+ *   dist_norm     ‖D(t)‖_F = |a(t)| ‖D‖_F; noisy_data: ‖D_k‖_F of step k (a = 1, D = D_k below)
  *   dC{j}         ‖C_j(t) − C_j(0)‖_F, C_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ (j = 1..N−1)
  *   dC{j}_rate    d‖C_j(t) − C_j(0)‖_F/dt = ⟨ΔC_j, Ċ_j⟩/‖ΔC_j‖ (‖Ċ_j‖ where ΔC_j = 0), with
  *                 Ċ_j = a(t)(W_{j+1}ᵀD_{j+1} + D_{j+1}ᵀW_{j+1} − D_jW_jᵀ − W_jD_jᵀ): 000 eq. 21
@@ -32,6 +32,7 @@ typedef struct dist_ws {
   dln_net *net;
   const dln_train_options *train;
   double Dnorm;
+  int noisy;           /* noisy_data: D = D_k of the run (train->noisy_D), a = 1 */
   int thm1;            /* depth 2, factorization loss */
   int vec;             /* and n = m = 1 (000 §III): PpQ2 (+ in_Ralpha, eq18_bound when alpha ≥ 0) */
   double *C, *C0, *R;  /* C_j(t), C_j(0) (concatenated), Ċ_j / a */
@@ -65,7 +66,9 @@ static double gram_min(dist_ws *w, const double *M, int r, int c, int trans) {
 
 static int dist_init(dln_obs_setup *s, void **state) {
   const dln_train_options *tr = s->train;
-  if (!tr || dln_train_disturbance_kind(tr) <= 0 || !tr->disturbance_D) return DLN_OK;
+  int noisy = tr && dln_train_disturbance_kind(tr) == DLN_DISTURB_NOISY_DATA;
+  if (noisy && !(tr->noisy_D && tr->disturbance_scale != 0)) return DLN_OK; /* scale 0: plain GD's columns */
+  if (!tr || dln_train_disturbance_kind(tr) <= 0 || (!noisy && !tr->disturbance_D)) return DLN_OK;
   if (!s->theta0)
     return dln_error(DLN_EINVAL, "observer: expected the initial weights theta0 for the drift of C_j under the disturbance, found NULL");
   dln_net *net = s->net;
@@ -75,7 +78,8 @@ static int dist_init(dln_obs_setup *s, void **state) {
   *state = w;
   w->net = net;
   w->train = tr;
-  w->Dnorm = dln_norm2(net->nparams, tr->disturbance_D);
+  w->noisy = noisy;
+  w->Dnorm = noisy ? 0 : dln_norm2(net->nparams, tr->disturbance_D);
   w->thm1 = N == 2 && dln_loss_has(s->loss, DLN_LOSS_IDENTITY);
   dln_obs_add_col(s, "dist_norm", 0);
   for (int j = 1; j < N; ++j) dln_obs_add_col(s, "dC%d", j), dln_obs_add_col(s, "dC%d_rate", j);
@@ -133,8 +137,9 @@ static int dist_eval(void *state, const dln_obs_frame *f, double *cols) {
   dist_ws *w = state;
   const dln_net *net = w->net;
   const int N = net->depth, *d = net->widths;
-  const double *D = w->train->disturbance_D;
-  double a = dln_train_disturbance_factor(w->train, f->t);
+  const double *D = w->noisy ? w->train->noisy_D : w->train->disturbance_D;
+  double a = w->noisy ? 1.0 : dln_train_disturbance_factor(w->train, f->t);
+  if (w->noisy) w->Dnorm = dln_norm2(net->nparams, D); /* ‖D_k‖, drawn before step k's samples */
   int c = 0;
   cols[c++] = fabs(a) * w->Dnorm;
   for (int j = 1; j < N; ++j) {

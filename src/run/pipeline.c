@@ -108,18 +108,24 @@ static void train_options(const dln_spec *s, const dln_loss *loss, const dln_run
   to->nsample_times = p->times ? p->ntimes : 0;
 }
 
-/* Noise (docs/disturbed.md): no files; its own stream, keyed by (seed, stream) and a tag
- * word (init_by_array of a 5-word key: not the 4-word stream of the data and init), so
- * `dln run` and run k of a sweep draw the same ξ_k whatever was drawn before. */
-static int noise_stream(const dln_spec *s, dln_run_parts *p) {
+/* Noise and noisy_data (docs/disturbed.md): no files; their own stream, keyed by (seed,
+ * stream) and a tag word (init_by_array of a 5-word key: not the 4-word stream of the data
+ * and init), so `dln run` and run k of a sweep draw the same ξ_k / E_k whatever was drawn
+ * before. noisy_data also gets D_k's buffer (to.noisy_D, read by the observer). */
+static int noise_stream(const dln_spec *s, dln_run_parts *p, int kind) {
   char wb[512];
   if (s->train.disturbance_files.n)
-    return dln_error(DLN_EINVAL, "%s: expected no files for disturbance noise, found %d",
-                     dln_spec_where(s, "disturbance_files", wb, sizeof wb), s->train.disturbance_files.n);
+    return dln_error(DLN_EINVAL, "%s: expected no files for disturbance %s, found %d",
+                     dln_spec_where(s, "disturbance_files", wb, sizeof wb), s->train.disturbance, s->train.disturbance_files.n);
   uint32_t key[5] = {(uint32_t)s->seed, (uint32_t)(s->seed >> 32), (uint32_t)s->stream, (uint32_t)(s->stream >> 32),
-                     0x6e6f6973u /* "nois" */};
+                     kind == DLN_DISTURB_NOISE ? 0x6e6f6973u /* "nois" */ : 0x6e646174u /* "ndat" */};
   if (!(p->noise = dln_rng_alloc_key(key, 5))) return dln_error(DLN_ENOMEM, "out of memory for the noise stream");
   p->to.noise_rng = p->noise;
+  if (kind == DLN_DISTURB_NOISY_DATA) {
+    p->noisy_D = calloc(p->net->nparams ? p->net->nparams : 1, sizeof *p->noisy_D);
+    if (!p->noisy_D) return dln_error(DLN_ENOMEM, "out of memory for the disturbance (%zu parameters)", p->net->nparams);
+    p->to.noisy_D = p->noisy_D;
+  }
   return DLN_OK;
 }
 
@@ -139,7 +145,7 @@ static int load_disturbance(const dln_spec *s, dln_run_parts *p, int *phase) {
   if (why)
     return dln_error(DLN_EINVAL, "%s: expected none for %s, found %s", dln_spec_where(s, "disturbance", wb, sizeof wb),
                      why, s->train.disturbance);
-  if (kind == DLN_DISTURB_NOISE) return noise_stream(s, p);
+  if (kind == DLN_DISTURB_NOISE || kind == DLN_DISTURB_NOISY_DATA) return noise_stream(s, p, kind);
   if (f->n != N)
     return dln_error(DLN_EINVAL, "%s: expected %d files (D_1..D_N, one per layer), found %d",
                      dln_spec_where(s, "disturbance_files", wb, sizeof wb), N, f->n);
@@ -312,6 +318,7 @@ void dln_run_parts_free(dln_run_parts *p) {
   free(p->theta0);
   free(p->dist);
   dln_rng_free(p->noise);
+  free(p->noisy_D);
   dln_net_free(p->net);
   free(p->widths);
   free(p->times);

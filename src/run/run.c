@@ -259,6 +259,13 @@ static void summary_classify(json_t *task, const run_ctx *c) {
 }
 
 /* The dynamics' extras: the end-to-end system and the theory observer's choices. */
+/* What noisy_data perturbs for this loss (src/dynamics/noisy_data.c). */
+static const char *noisy_target(const dln_loss *loss) {
+  if (dln_loss_has(loss, DLN_LOSS_IDENTITY)) return "target Ybar + scale E_k";
+  if (dln_loss_has(loss, DLN_LOSS_LSQ_DESIGN)) return "Y + scale E_k (X unperturbed)";
+  return "b + scale e_k";
+}
+
 static void summary_dynamics(json_t *sum, const run_ctx *c) {
   const dln_run_parts *p = &c->p;
   dln_jset(sum, "dynamics", json_string(p->e2e ? "end-to-end" : "layer-wise"));
@@ -294,12 +301,14 @@ static void summary_dynamics(json_t *sum, const run_ctx *c) {
     }
     dln_jset(sum, "disturbance", d);
   }
-  if (p->noise) { /* dθ = −∇φ dt + scale dB_t by Euler–Maruyama (docs/disturbed.md) */
+  if (p->noise) { /* noise: dθ = −∇φ dt + scale dB_t by Euler–Maruyama; noisy_data: GD on perturbed targets */
+    int nd = p->noisy_D != NULL;
     json_t *d = json_object();
-    dln_jset(d, "kind", json_string("noise"));
+    dln_jset(d, "kind", json_string(nd ? "noisy_data" : "noise"));
     dln_jset(d, "scale", dln_json_num(p->to.disturbance_scale));
-    dln_jset(d, "scheme", json_string("euler-maruyama"));
-    dln_jset(d, "stream_key", json_string("(seed, stream, 0x6e6f6973)"));
+    dln_jset(d, "scheme", json_string(nd ? "gd-perturbed-targets" : "euler-maruyama"));
+    if (nd) dln_jset(d, "perturbed", json_string(noisy_target(p->loss)));
+    dln_jset(d, "stream_key", json_string(nd ? "(seed, stream, 0x6e646174)" : "(seed, stream, 0x6e6f6973)"));
     dln_jset(sum, "disturbance", d);
   }
   if (p->obs && dln_observer_xflags(p->obs)) { /* theory columns (observe/theory_obs.h) */

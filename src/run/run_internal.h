@@ -65,7 +65,8 @@ typedef struct dln_run_parts {
   dln_observer *obs;       /* layer-wise methods */
   dln_table *traj;         /* the trajectory table of the method */
   double *dist;            /* the disturbance D_1..D_N in θ's layout (to.disturbance_D), or NULL */
-  dln_rng *noise;          /* disturbance noise: its own stream keyed by (seed, stream) (to.noise_rng), or NULL */
+  dln_rng *noise;          /* disturbance noise, noisy_data: its own stream keyed by (seed, stream) (to.noise_rng), or NULL */
+  double *noisy_D;         /* noisy_data: D_k (to.noisy_D), or NULL */
 } dln_run_parts;
 
 /* Build run s on data d. With rng: the init is drawn from rng and, for e2e methods,
