@@ -38,5 +38,7 @@ int dln_figure_write_json(dln_figure_ctx *c, const char *name, const json_t *roo
 /* The figures (one file each) and their plot.py templates (generated/figure_py.c). */
 extern const dln_figure_type dln_figure_000_fig1;
 extern const char dln_figure_py_fig000_1[];
+extern const dln_figure_type dln_figure_001_fig1;
+extern const char dln_figure_py_fig001_1[];
 
 #endif
