@@ -184,6 +184,35 @@ static void test_quick_both_paths(void **state) {
   if (!mpl) print_message("note: no matplotlib; the render path was not exercised\n");
 }
 
+/* 001-fig1 (no render: matplotlib hidden): its verdict counts against levels.csv, and the
+ * two-layer sigma = 1 time to 1e-6 against the threshold time of the run's summary.json. */
+static void test_001_fig1(void **state) {
+  (void)state;
+  char hide[128], g[128];
+  snprintf(hide, sizeof hide, "%s/hide", dir);
+  snprintf(g, sizeof g, "%s/g", dir);
+  setenv("PYTHONPATH", hide, 1);
+  int rc = run_cli((const char *[]){"figure", "001-fig1", "--quick", "--out", "g", NULL});
+  unsetenv("PYTHONPATH");
+  assert_int_equal(rc, 0);
+  static double lv[32][8];
+  int n = read_csv(tu_path(g, "levels.csv"), lv, 32), first = 0;
+  assert_int_equal(n, 18);
+  for (int i = 0; i < n; ++i) first += lv[i][3] < lv[i][2];
+  char *rep = tu_slurp(tu_path(g, "report.md")), *sum = tu_slurp(tu_path(g, "runs/sigma1_two_layer/summary.json")),
+       want[128];
+  assert_non_null(rep), assert_non_null(sum);
+  snprintf(want, sizeof want, "strictly first in %d of 18 (sigma, level) pairs", first);
+  assert_non_null(strstr(rep, want));
+  const char *tt = strstr(sum, "\"t_threshold\":");
+  assert_non_null(tt);
+  double t_thr = strtod(tt + strlen("\"t_threshold\":"), NULL);
+  assert_true(lv[17][3] >= t_thr - 1e-12 && lv[17][3] <= t_thr * 1.2); /* first sample at or after it */
+  char *m = tu_slurp(tu_path(g, "manifest.json"));
+  assert_non_null(strstr(m, "\"runs/sigma1e-2_two_layer/trajectory.csv\""));
+  free(m), free(rep), free(sum);
+}
+
 static void test_refusals(void **state) {
   (void)state;
   tu_expect_cli_error(DLN_CLI, dir, 64, "figure: expected one of 000-fig1", (const char *[]){"figure", "nope", NULL});
@@ -209,6 +238,7 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_list), cmocka_unit_test(test_quick_both_paths),
+                                     cmocka_unit_test(test_001_fig1),
                                      cmocka_unit_test(test_refusals)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }
