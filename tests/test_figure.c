@@ -184,17 +184,27 @@ static void test_quick_both_paths(void **state) {
   if (!mpl) print_message("note: no matplotlib; the render path was not exercised\n");
 }
 
-/* 001-fig1 (no render: matplotlib hidden): its verdict counts against levels.csv, and the
- * two-layer sigma = 1 time to 1e-6 against the threshold time of the run's summary.json. */
-static void test_001_fig1(void **state) {
+/* `dln figure all` (no render: matplotlib hidden) into DIR/NAME/; 001-fig1's verdict count
+ * against levels.csv, and its two-layer sigma = 1 time to 1e-6 against the threshold time
+ * of the run's summary.json. */
+static void test_all_and_001(void **state) {
   (void)state;
   char hide[128], g[128];
   snprintf(hide, sizeof hide, "%s/hide", dir);
-  snprintf(g, sizeof g, "%s/g", dir);
+  snprintf(g, sizeof g, "%s/a/001-fig1", dir);
   setenv("PYTHONPATH", hide, 1);
-  int rc = run_cli((const char *[]){"figure", "001-fig1", "--quick", "--out", "g", NULL});
+  int rc = run_cli((const char *[]){"figure", "all", "--quick", "--out", "a", NULL});
   unsetenv("PYTHONPATH");
   assert_int_equal(rc, 0);
+  char *out = tu_slurp(tpath("stdout.txt")), *err = tu_slurp(tpath("stderr.txt"));
+  assert_int_equal(tu_count_lines(out), dln_figure_count()); /* one summary line per figure */
+  assert_int_equal(tu_count_lines(err), dln_figure_count()); /* one matplotlib note per figure */
+  free(out), free(err);
+  for (int i = 0; i < dln_figure_count(); ++i) {
+    char m[160];
+    snprintf(m, sizeof m, "%s/a/%s/manifest.json", dir, dln_figure_at(i)->name);
+    assert_true(exists(m));
+  }
   static double lv[32][8];
   int n = read_csv(tu_path(g, "levels.csv"), lv, 32), first = 0;
   assert_int_equal(n, 18);
@@ -211,6 +221,18 @@ static void test_001_fig1(void **state) {
   char *m = tu_slurp(tu_path(g, "manifest.json"));
   assert_non_null(strstr(m, "\"runs/sigma1e-2_two_layer/trajectory.csv\""));
   free(m), free(rep), free(sum);
+}
+
+/* The plot.py templates are Python that compiles (they are shipped as written). */
+static void test_templates_compile(void **state) {
+  (void)state;
+  static const char *const py[] = {"fig000_1.py", "fig001_1.py"};
+  for (size_t i = 0; i < sizeof py / sizeof *py; ++i) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/src/run/figures/%s", DLN_SOURCE_DIR, py[i]);
+    const char *args[] = {"-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", p, NULL};
+    assert_int_equal(tu_wait(tu_spawn("/usr/bin/python3", args, dir)), 0);
+  }
 }
 
 static void test_refusals(void **state) {
@@ -238,7 +260,8 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_list), cmocka_unit_test(test_quick_both_paths),
-                                     cmocka_unit_test(test_001_fig1),
+                                     cmocka_unit_test(test_all_and_001),
+                                     cmocka_unit_test(test_templates_compile),
                                      cmocka_unit_test(test_refusals)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }
