@@ -35,6 +35,7 @@ typedef struct fig_setup {
   int n;          /* n x n grid of starts */
   int nsamples;   /* log-spaced samples per trajectory */
   double t_end, s; /* s: ‖U‖ + ‖V‖ of the disturbed runs */
+  double s_big;    /* a third set, above the bound (for contrast: Thm 2's hypothesis fails) */
 } fig_setup;
 
 /* x_i = (2i − (n−1))·HALF/(n−1): symmetric, so x_{n−1−i} = −x_i exactly and S^− is hit. */
@@ -74,12 +75,16 @@ typedef struct fig_counts {
   int n_sm, sm_ok, n_off, off_ok; /* Prop. 1: starts on S^− / off it, and those that ended as claimed */
   int n_in[2], stay[2];           /* Thm 2 per α: disturbed starts in R_α, and those that stayed */
   double margin[2];               /* min over those of min_t |P + Q| − α */
+  int n_big[2], left_big[2];      /* the same above the bound: starts in R_α, and those that left */
   double sm_worst, off_worst;     /* largest |P| + |Q| (S^−) and |PQ − Ȳ| (off) at the end */
   int not_time;                   /* runs that stopped before t_end (solver, divergence) */
 } fig_counts;
 
 /* Tally one run (its start, end and min_t |P + Q|) into k. */
 static void tally(fig_counts *k, int disturbed, double P0, double Q0, const double *end, double min_sum) {
+  for (int a = 0; disturbed == 2 && a < 2; ++a)
+    if (fabs(P0 + Q0) >= alphas[a]) k->n_big[a]++, k->left_big[a] += min_sum < alphas[a] - 1e-9;
+  if (disturbed == 2) return;
   int cls = end_class(end[0], end[1]);
   if (!disturbed && P0 + Q0 == 0) {
     k->n_sm++, k->sm_ok += cls == 0;
@@ -107,12 +112,12 @@ static int run_grid(const fig_setup *g, dln_net *net, dln_loss *loss, dln_table 
   dln_sampler sm = {3, pq_eval, &pc};
   double theta[2], D[2];
   int run = 0;
-  for (int d = 0; d < 2; ++d)
+  for (int d = 0; d < 3; ++d)
     for (int i = 0; i < g->n; ++i)
       for (int j = 0; j < g->n; ++j, ++run) {
         double P0 = grid_x(g, i), Q0 = grid_x(g, j), min_sum = INFINITY;
         *dln_net_layer(net, theta, 1) = Q0, *dln_net_layer(net, theta, 2) = P0;
-        set_disturbance(&to, D, P0, Q0, d ? g->s : 0);
+        set_disturbance(&to, D, P0, Q0, d == 2 ? g->s_big : d ? g->s : 0);
         one->nrows = 0;
         dln_train_result r;
         int st = dln_train_sampled(net, loss, theta, &to, &sm, one, &r);
@@ -146,6 +151,7 @@ static json_t *params_json(const fig_setup *g) {
   dln_jset(root, "thm2_bounds", bd);
   dln_jset(root, "disturbance", json_string(DISTURBANCE));
   dln_jset(root, "disturbance_size", json_real(g->s));
+  dln_jset(root, "disturbance_size_above_bound", json_real(g->s_big));
   dln_jset(root, "disturbance_direction", json_string("U = V = -sign(P0 + Q0) s / 2 (toward S^-)"));
   dln_jset(root, "grid", json_integer(g->n));
   dln_jset(root, "grid_half_width", json_real(HALF));
@@ -163,10 +169,11 @@ static int fig_report(dln_figure_ctx *c, const fig_setup *g, const fig_counts *k
       "grid on [-%g, %g]^2 (symmetric, so %d starts lie on S^-; the paper's figure shows a few trajectories without "
       "coordinates, so the grid is dln's choice). Gradient flow (ARKODE ERK, rtol 1e-10, atol 1e-12) to t = %g, %d "
       "log-spaced samples. Disturbed runs: `%s` disturbance U = V = -sign(P0 + Q0) s/2 (|U| + |V| = s = %.6g, "
-      "toward S^-, the worst direction of 000 sec. III). Data: trajectories.csv (run, disturbed, t, P, Q), "
+      "toward S^-, the worst direction of 000 sec. III; disturbed = 1 in the data); for contrast, the same "
+      "with s = %.6g, above the bound (disturbed = 2, not plotted). Data: trajectories.csv (run, disturbed, t, P, Q), "
       "endpoints.csv (class 0 saddle, +1 / -1 branch of PQ = Ybar with P > 0 / P < 0, 2 neither; min_abs_sum = "
       "min over the samples of |P + Q|), params.json.\n\n## Claims and verdicts\n\n",
-      YBAR, g->n, g->n, HALF, HALF, g->n, g->t_end, g->nsamples, DISTURBANCE, g->s);
+      YBAR, g->n, g->n, HALF, HALF, g->n, g->t_end, g->nsamples, DISTURBANCE, g->s, g->s_big);
   if (st) return st;
   int p1 = k->sm_ok == k->n_sm && k->off_ok == k->n_off;
   st = dln_figure_verdict(c, "000 Prop. 1", p1 ? DLN_VERDICT_HOLDS : DLN_VERDICT_FAILS,
@@ -187,17 +194,26 @@ static int fig_report(dln_figure_ctx *c, const fig_setup *g, const fig_counts *k
                             "= %.3g).",
                             b, g->s, k->stay[a], k->n_in[a], k->margin[a]);
   }
+  for (int a = 0; a < 2 && !st; ++a) {
+    char claim[64];
+    snprintf(claim, sizeof claim, "000 Thm 2 above its bound, alpha = %g", alphas[a]);
+    st = dln_figure_verdict(c, claim, DLN_VERDICT_NOT_CHECKED,
+                            "Hypothesis fails: disturbance %.6g > %.6g (eq. 17). Measured for contrast (not a "
+                            "violation): %d/%d disturbed starts in R_alpha left it (disturbed = 2 in the data).",
+                            g->s_big, thm2_bound(alphas[a]), k->left_big[a], k->n_big[a]);
+  }
   if (!st && k->not_time)
     st = dln_figure_printf(c, "\nNote: %d runs stopped before t_end (solver or divergence).\n", k->not_time);
   return st;
 }
 
 static int fig000_1_run(dln_figure_ctx *c) {
-  fig_setup g = {c->quick ? 5 : 13, c->quick ? 61 : 121, 20, 0.9 * fmin(thm2_bound(alphas[0]), thm2_bound(alphas[1]))};
+  fig_setup g = {c->quick ? 5 : 13, c->quick ? 61 : 121, 20, 0.9 * fmin(thm2_bound(alphas[0]), thm2_bound(alphas[1])),
+                 3 * thm2_bound(alphas[1])};
   static const char *const all_cols[] = {"run", "disturbed", "t", "P", "Q"};
   static const char *const end_cols[] = {"run", "disturbed", "P0", "Q0", "P_end", "Q_end", "min_abs_sum", "class"};
   static const char *const one_cols[] = {"t", "P", "Q"};
-  size_t nruns = 2 * (size_t)g.n * (size_t)g.n;
+  size_t nruns = 3 * (size_t)g.n * (size_t)g.n;
   dln_net *net = NULL;
   dln_loss *loss = NULL;
   dln_table *one = NULL, *all = NULL, *ends = NULL;
