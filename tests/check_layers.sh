@@ -25,7 +25,7 @@ train:dynamics e2e:dynamics integrator:dynamics
 theory:theory bias:theory landscape:theory nuclear:theory compress:theory
 observe:observe
 io:io manifest:io
-spec:run run:run ensemble:run check:run fit:run
+spec:run run:run ensemble:run check:run fit:run figure:run
 dln:top'
 # generated headers (build tree) and their layer
 GENERATED='dln_version.h:core'

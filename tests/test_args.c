@@ -1214,6 +1214,23 @@ static void test_run(void **state) {
   SAFE(dln_compress_print(&crep, NULL));
   SAFE(dln_compress_report_free(NULL));
   dln_compress_report_free(&crep);
+
+  /* dln figure (dln/figure.h) */
+  dln_figure_options fgo;
+  dln_figure_default_options(&fgo);
+  SAFE(dln_figure_default_options(NULL));
+  assert_true(dln_figure_count() >= 1);
+  NUL(dln_figure_at(-1));
+  NUL(dln_figure_at(dln_figure_count()));
+  NUL(dln_figure_find(NULL));
+  NUL(dln_figure_find("no-such-figure"));
+  NUL(dln_figure_verdict_name(-1));
+  NUL(dln_figure_verdict_name(DLN_VERDICT_NOT_CHECKED + 1));
+  dln_figure_result fgr;
+  ST(dln_figure_run(NULL, tu_tmpdir(1), &fgo, &fgr));
+  ST(dln_figure_run(dln_figure_at(0), NULL, &fgo, &fgr));
+  ST(dln_figure_run(dln_figure_at(0), tu_tmpdir(1), &fgo, NULL));
+  ST(dln_figure_run(dln_figure_at(0), "", &fgo, &fgr));
   tu_rmtree(tu_tmpdir(1));
   dln_spec_free(&spec);
   DONE();

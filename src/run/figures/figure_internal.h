@@ -1,0 +1,44 @@
+/* Private helpers of the figures (src/run/figures/): what a figure's run function gets
+ * from dln_figure_run (registry.c) to write its data, its report sections and verdicts. */
+#ifndef DLN_FIGURE_INTERNAL_H
+#define DLN_FIGURE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "dln/figure.h"
+#include "dln/table.h"
+#include "run/run_internal.h"
+
+struct dln_figure_ctx {
+  const char *dir;          /* the figure's folder */
+  int quick;                /* --quick */
+  dln_run_files *files;     /* files committed so far (the manifest lists them) */
+  char *md;                 /* report.md's body after the header (malloc'ed) */
+  size_t len, cap;
+  dln_figure_result *res;   /* verdict counts */
+};
+
+/* Append printf-formatted text to report.md. */
+int dln_figure_printf(dln_figure_ctx *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* One verdict line "- **claim**: holds — <text>" into report.md, counted in the result. */
+int dln_figure_verdict(dln_figure_ctx *c, const char *claim, int verdict, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* A table as CSV (atomic, %.17g) in the folder, listed in the manifest. */
+int dln_figure_write_table(dln_figure_ctx *c, const char *name, const dln_table *t);
+/* A JSON document in the folder (atomic), listed in the manifest. */
+int dln_figure_write_json(dln_figure_ctx *c, const char *name, const json_t *root);
+
+/* The figures (one file each) and their plot.py templates (generated/figure_py.c). */
+extern const dln_figure_type dln_figure_000_fig1;
+extern const char dln_figure_py_fig000_1[];
+extern const dln_figure_type dln_figure_001_fig1;
+extern const char dln_figure_py_fig001_1[];
+
+#endif
