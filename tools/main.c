@@ -35,6 +35,8 @@ static void usage_main(FILE *fp) {
           "                                             lambda0 of the imbalance regularizer closest to the run (001 Fig. 2)\n"
           "  dln compress RUNDIR [--rank R | --tol T] [--out FILE] [--save_w FILE] [--quiet]\n"
           "                                             truncate a trained run's W = W_N...W_1 (002 sec. 4.4)\n"
+          "  dln robust [SPEC.json] [--option=value ...] [--lo A --hi B] [--rel_tol R] [--dists LIST]\n"
+          "                                             largest disturbance scale still reaching the target, vs 000 Thm 2\n"
           "  dln --help | --version\n"
           "\n%s",
           DLN_VERSION_STRING, cli_exit_codes_text);
@@ -60,6 +62,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "fit-lambda0") == 0) return cmd_fit_lambda0(argc - 1, argv + 1);
   if (strcmp(cmd, "compress") == 0) return cmd_compress(argc - 1, argv + 1);
-  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, fit-lambda0, compress, --help or --version\n", cmd);
+  if (strcmp(cmd, "robust") == 0) return cmd_robust(argc - 1, argv + 1);
+  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, fit-lambda0, compress, robust, --help or --version\n", cmd);
   return EX_USAGE;
 }

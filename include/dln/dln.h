@@ -25,5 +25,6 @@
 #include "dln/check.h"
 #include "dln/fit.h"
 #include "dln/compress.h"
+#include "dln/robust.h"
 
 #endif
