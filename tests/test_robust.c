@@ -48,11 +48,13 @@ static void spec_in(dln_spec *s, const char *dir, double q0, double p0, double d
   snprintf(y, sizeof y, "%s", tu_path(dir, "Y.csv")), snprintf(w1, sizeof w1, "%s", tu_path(dir, "W1.csv"));
   snprintf(w2, sizeof w2, "%s", tu_path(dir, "W2.csv")), snprintf(f1, sizeof f1, "%s", tu_path(dir, "D1.csv"));
   snprintf(f2, sizeof f2, "%s", tu_path(dir, "D2.csv"));
+  char files[1200] = "", rt[32] = "";
+  if (strcmp(kind, "noise")) snprintf(files, sizeof files, ", \"disturbance_files\": [\"%s\", \"%s\"]", f1, f2);
+  if (strcmp(method, "gd")) snprintf(rt, sizeof rt, ", \"rtol\": 1e-10");
   snprintf(js, sizeof js,
            "{\"target_file\": \"%s\", \"widths\": [1, 1, 1], \"init\": \"file\", \"init_files\": [\"%s\", \"%s\"], "
-           "\"disturbance\": \"%s\", \"disturbance_files\": [\"%s\", \"%s\"], \"t_end\": %d, \"method\": \"%s\", "
-           "\"rtol\": 1e-10, \"samples\": 3, \"plot\": false%s}",
-           y, w1, w2, kind, f1, f2, t_end, method, extra ? extra : "");
+           "\"disturbance\": \"%s\"%s, \"t_end\": %d, \"method\": \"%s\"%s, \"samples\": 3, \"plot\": false%s}",
+           y, w1, w2, kind, files, t_end, method, rt, extra ? extra : "");
   assert_int_equal(dln_spec_default(s), DLN_OK);
   assert_int_equal(dln_spec_from_json_string(s, "robust.json", js), DLN_OK);
 }
@@ -173,8 +175,55 @@ static void test_cli(void **state) {
   tu_expect_cli_error(DLN_CLI, dir, 64, "option --dists: expected positive numbers", b);
 }
 
+/* Non-monotone outcomes: white noise (seed 3, GD/Euler-Maruyama, eta 0.01, t_end 20) from
+ * (P_0, Q_0) = (1.2, 0.3): on the scan 0, 0.25, .., 5 the run fails at 0.75 and 1.0 and reaches
+ * again at 1.25..1.75. The bisection reports the first crossing and the flag; two of the
+ * scan's outcomes are confirmed by `dln run` at those scales, classified here from
+ * W{j}_final.npy by the definition (sign P = sign Q = +, |1 - PQ| <= 1). */
+static int run_reaches(const char *dir, const char *scale) {
+  char o[600], sc[64];
+  snprintf(o, sizeof o, "--out=%s", tu_path(dir, scale));
+  snprintf(sc, sizeof sc, "--disturbance_scale=%s", scale);
+  const char *a[] = {"run", "s.json", "--quiet", o, sc, NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, a, dir)), 0);
+  char p1[700], p2[700];
+  snprintf(p1, sizeof p1, "%s/W1_final.npy", tu_path(dir, scale));
+  snprintf(p2, sizeof p2, "%s/W2_final.npy", tu_path(dir, scale));
+  dln_mat *m1 = NULL, *m2 = NULL;
+  assert_int_equal(dln_matrix_load(p1, &m1), DLN_OK);
+  assert_int_equal(dln_matrix_load(p2, &m2), DLN_OK);
+  double q = m1->data[0], p = m2->data[0];
+  dln_mat_free(m1), dln_mat_free(m2);
+  return p > 0 && q > 0 && fabs(1 - p * q) <= 1;
+}
+
+static void test_nonmonotone(void **state) {
+  (void)state;
+  const char *dir = tu_tmpdir(4);
+  dln_spec s;
+  spec_in(&s, dir, 0.3, 1.2, 0, 0, "noise", "gd", 20, ", \"eta\": 0.01, \"seed\": 3");
+  tu_write_text(tu_path(dir, "s.json"), js);
+  dln_robust_options o = opts(5, 1e-3);
+  o.grid = 21;
+  dln_robust_result r;
+  int phase;
+  assert_int_equal(dln_robust_spec(&s, NULL, &o, &r, &phase), DLN_OK);
+  if (tu_verbose()) printf("noise: [%.6g, %.6g], nonmonotone %d at %.6g, thm2 %.6g\n", r.lo, r.hi, r.nonmonotone, r.nonmono_scale, r.thm2_scale);
+  assert_int_equal(r.status, DLN_ROBUST_BRACKET);
+  assert_true(r.nonmonotone && r.nonmono_scale == 1.75);
+  assert_true(r.lo >= 0.5 && r.hi <= 0.75 && r.hi - r.lo <= 1e-3 * r.hi);
+  assert_true(isnan(r.thm2_scale)); /* no Thm 2 bound for noise */
+  assert_int_equal(r.evals[4].reached, 0);  /* scale 1.0 */
+  assert_int_equal(r.evals[6].reached, 1);  /* scale 1.5 */
+  assert_int_equal(run_reaches(dir, "1.0"), 0);
+  assert_int_equal(run_reaches(dir, "1.5"), 1);
+  dln_robust_result_free(&r);
+  dln_spec_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_known_thresholds), cmocka_unit_test(test_curve_thm2_threads),
-                                     cmocka_unit_test(test_thm2_other_shapes), cmocka_unit_test(test_cli)};
+                                     cmocka_unit_test(test_thm2_other_shapes), cmocka_unit_test(test_cli),
+                                     cmocka_unit_test(test_nonmonotone)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
