@@ -186,7 +186,12 @@ int cmd_robust(int argc, char **argv) {
   if (!rc && !r.help) {
     int phase = 0, st;
     dln_robust_curve c;
-    if ((st = dln_robust_curve_spec(&spec, r.dists, r.ndists, &r.o, spec.out, spec.force, &c, &phase))) rc = cli_fail(st, phase);
+    r.o.cancelled = cli_cancelled_cb; /* SIGINT / SIGTERM: stop, write nothing */
+    st = dln_robust_curve_spec(&spec, r.dists, r.ndists, &r.o, spec.out, spec.force, &c, &phase);
+    if (st && cli_interrupted) {
+      fprintf(stderr, "dln: robust: interrupted by %s; nothing written\n", cli_interrupt_name());
+      rc = cli_interrupt_exit();
+    } else if (st) rc = cli_fail(st, phase);
     else if (!spec.quiet) print_points(&c, spec.out);
     dln_robust_curve_free(&c);
   }

@@ -44,6 +44,10 @@ typedef struct dln_robust_options {
   int grid;         /* scan points, 2..1000 (default 5) */
   int max_runs;     /* halvings at most, ≥ 1 (default 60) */
   int threads;      /* curve: starts run in parallel, ≥ 1 (default 1); results do not depend on it */
+  /* Polled during every run (through the training's progress callback) and between runs;
+   * nonzero stops: DLN_ESOLVER "robust: cancelled", nothing written. NULL: never. */
+  int (*cancelled)(void *ctx);
+  void *cancel_ctx;
 } dln_robust_options;
 
 void dln_robust_default_options(dln_robust_options *o);

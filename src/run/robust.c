@@ -3,6 +3,7 @@
 #include "dln/robust.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@ void dln_robust_default_options(dln_robust_options *o) {
     dln_args_error(__func__, "o", 0);
     return;
   }
-  *o = (dln_robust_options){0.0, 1.0, 1e-3, 1.0, 5, 60, 1};
+  *o = (dln_robust_options){0.0, 1.0, 1e-3, 1.0, 5, 60, 1, NULL, NULL};
 }
 
 void dln_robust_result_free(dln_robust_result *r) {
@@ -50,8 +51,14 @@ int dln_robust_scalar_case(const dln_run_parts *p, double *Y) {
 
 /* The run of spec s at scale (from theta0 when not NULL), built afresh so that it is the
  * run `dln run --disturbance_scale=scale` makes (same data, init and noise stream). */
-static int build(const dln_spec *s, const double *theta0, double scale, dln_run_data *d, dln_run_parts *p, dln_rng **rng,
-                 int *phase) {
+static int poll(void *ctx, double t, double t_end, double loss) {
+  (void)t, (void)t_end, (void)loss;
+  const dln_robust_options *o = ctx;
+  return o->cancelled(o->cancel_ctx);
+}
+
+static int build(const dln_spec *s, const double *theta0, double scale, const dln_robust_options *o, dln_run_data *d,
+                 dln_run_parts *p, dln_rng **rng, int *phase) {
   memset(d, 0, sizeof *d);
   memset(p, 0, sizeof *p);
   *rng = dln_rng_alloc(s->seed, s->stream);
@@ -68,7 +75,8 @@ static int build(const dln_spec *s, const double *theta0, double scale, dln_run_
   p->to.grad_tol = 0;
   p->to.checkpoint_every = 0;
   p->to.resume = NULL;
-  p->to.progress = NULL;
+  p->to.progress = o && o->cancelled ? poll : NULL;
+  p->to.progress_ctx = (void *)(uintptr_t)o; /* read only */
   return DLN_OK;
 }
 
@@ -106,22 +114,25 @@ static int side(const dln_run_parts *p) {
   return sg != 0 && pp * sg > 0 && q * sg > 0;
 }
 
-int dln_robust_eval_one(const dln_spec *s, const double *theta0, double scale, double reach_tol, dln_robust_eval *e) {
+int dln_robust_eval_one(const dln_spec *s, const double *theta0, double scale, const dln_robust_options *o, dln_robust_eval *e) {
   dln_run_data d;
   dln_run_parts p;
-  dln_rng *rng;
-  int phase, st = build(s, theta0, scale, &d, &p, &rng, &phase);
+  dln_rng *rng = NULL;
+  memset(&d, 0, sizeof d), memset(&p, 0, sizeof p);
+  int phase, st = o->cancelled && o->cancelled(o->cancel_ctx) ? dln_error(DLN_ESOLVER, "robust: cancelled")
+                                                               : build(s, theta0, scale, o, &d, &p, &rng, &phase);
   size_t rc = p.loss ? (size_t)p.loss->rows * (size_t)p.loss->cols : 1;
   double *W = st ? NULL : malloc(2 * (rc ? rc : 1) * sizeof *W);
   if (!st && !W) st = dln_error(DLN_ENOMEM, "out of memory");
   dln_train_result tr;
   memset(&tr, 0, sizeof tr);
   if (!st) st = dln_run_parts_train(&p, &tr);
+  if (!st && tr.stop_reason == DLN_STOP_CANCELLED) st = dln_error(DLN_ESOLVER, "robust: cancelled");
   *e = (dln_robust_eval){scale, 0, tr.stop_reason, NAN, -1};
   if (!st && tr.stop_reason == DLN_STOP_TIME) {
     st = rel_error(&p, p.theta, W, W + rc, &e->rel_err);
     e->side = side(&p);
-    e->reached = !st && e->rel_err <= reach_tol && e->side != 0;
+    e->reached = !st && e->rel_err <= o->reach_tol && e->side != 0;
   }
   if (st) {
     char msg[900];
@@ -151,7 +162,7 @@ static int bisect(const dln_spec *s, const double *theta0, const dln_robust_opti
   r->nonmono_scale = NAN;
   for (int i = 0; i < G && !st; ++i) {
     double sc = i == G - 1 ? o->hi : o->lo + (o->hi - o->lo) * i / (G - 1);
-    if (!(st = dln_robust_eval_one(s, theta0, sc, o->reach_tol, &e))) st = push(r, &cap, &e);
+    if (!(st = dln_robust_eval_one(s, theta0, sc, o, &e))) st = push(r, &cap, &e);
     if (st) break;
     if (!e.reached && first_fail < 0) first_fail = i;
     if (e.reached && first_fail >= 0) r->nonmonotone = 1, r->nonmono_scale = sc;
@@ -169,7 +180,7 @@ static int bisect(const dln_spec *s, const double *theta0, const dln_robust_opti
   r->lo = r->evals[first_fail - 1].scale, r->hi = r->evals[first_fail].scale;
   for (int k = 0; k < o->max_runs && r->hi - r->lo > o->rel_tol * r->hi; ++k) {
     double m = 0.5 * (r->lo + r->hi);
-    if ((st = dln_robust_eval_one(s, theta0, m, o->reach_tol, &e)) || (st = push(r, &cap, &e))) return st;
+    if ((st = dln_robust_eval_one(s, theta0, m, o, &e)) || (st = push(r, &cap, &e))) return st;
     *(e.reached ? &r->lo : &r->hi) = m;
   }
   return DLN_OK;
@@ -208,7 +219,7 @@ int dln_robust_spec(const dln_spec *spec, const double *theta0, const dln_robust
   dln_run_data d;
   dln_run_parts p;
   dln_rng *rng;
-  if (!(st = build(spec, theta0, 0.0, &d, &p, &rng, phase))) st = dln_robust_check_parts(&p);
+  if (!(st = build(spec, theta0, 0.0, NULL, &d, &p, &rng, phase))) st = dln_robust_check_parts(&p);
   if (!st) {
     *phase = DLN_RUN_FAIL_INTERNAL;
     st = bisect(spec, theta0, o, r);

@@ -11,6 +11,6 @@ int dln_robust_check_parts(const dln_run_parts *p); /* layer-wise, a relative er
 /* Depth 2, factorization, n = m = 1 (000 §III): 1 and Ȳ in *Y, else 0. */
 int dln_robust_scalar_case(const dln_run_parts *p, double *Y);
 /* One run of spec s at scale from theta0 (NULL: the spec's init), classified. */
-int dln_robust_eval_one(const dln_spec *s, const double *theta0, double scale, double reach_tol, dln_robust_eval *e);
+int dln_robust_eval_one(const dln_spec *s, const double *theta0, double scale, const dln_robust_options *o, dln_robust_eval *e);
 
 #endif
