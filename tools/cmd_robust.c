@@ -148,8 +148,13 @@ static int robust_load(int argc, char **argv, robust_cmd *r, dln_spec *spec) {
   int st = dln_spec_default(spec);
   if (st) return cli_fail(st, DLN_RUN_FAIL_INTERNAL);
   if (optind < argc && (st = dln_spec_from_json_file(spec, argv[optind]))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
-  for (int i = 0; i < r->nov; ++i)
+  for (int i = 0; i < r->nov; ++i) {
+    if (!strcmp(r->ov_name[i], "disturbance_scale")) { /* the bisection's variable */
+      fprintf(stderr, "dln: option --disturbance_scale: robust varies the scale over [--lo, --hi]; expected no value, found '%s'\n", r->ov_value[i]);
+      return EX_USAGE;
+    }
     if ((st = dln_spec_set(spec, r->ov_name[i], r->ov_value[i]))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
+  }
   if ((st = dln_spec_check_unused(spec))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
   return 0;
 }
