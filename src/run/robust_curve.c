@@ -2,6 +2,7 @@
  * increasing distance from S^− (000 §III), each point a bisection of its own, points on
  * threads (each writes only its own slot, so the result does not depend on the count),
  * beside 000 Thm 2's guaranteed scale; robust.csv, robust.json and manifest.json. */
+#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -91,10 +92,14 @@ static void *worker(void *arg) {
   }
 }
 
+/* OpenBLAS: the spec's blas_threads on one thread, one thread per worker otherwise (as
+ * dln sweep; openblas_set_num_threads is called here only, before the workers start). */
 static int run_points(curve_job *J) {
-  int nt = J->o->threads < J->c->n ? J->o->threads : J->c->n, started = 0;
+  int nt = J->o->threads < J->c->n ? J->o->threads : J->c->n, started = 0, before = openblas_get_num_threads();
   pthread_t *tid = calloc((size_t)nt, sizeof *tid);
   if (!tid) return dln_error(DLN_ENOMEM, "out of memory");
+  int want = nt > 1 ? 1 : J->s->blas_threads;
+  if (before != want) openblas_set_num_threads(want);
   pthread_mutex_init(&J->mu, NULL);
   for (int t = 1; t < nt; ++t, ++started)
     if (pthread_create(&tid[t], NULL, worker, J)) break;
@@ -102,6 +107,7 @@ static int run_points(curve_job *J) {
   for (int t = 1; t <= started; ++t) pthread_join(tid[t], NULL);
   pthread_mutex_destroy(&J->mu);
   free(tid);
+  if (before != want) openblas_set_num_threads(before > 0 ? before : 1);
   return J->err ? dln_error(J->err, "%s", J->msg) : DLN_OK;
 }
 
