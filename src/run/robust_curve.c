@@ -26,13 +26,14 @@ void dln_robust_curve_free(dln_robust_curve *c) {
 
 /* The starts at distances d[i] from S^−: P = M + d u/√2, Q = −M + d u/√2 (dln/robust.h),
  * into th (n x nparams), from the spec's init. */
-static int make_starts(const dln_spec *s, const double *d, int n, double **th, size_t *np) {
+static int make_starts(const dln_spec *s, const double *d, int n, double **th, size_t *np, int *phase) {
   dln_rng *rng = dln_rng_alloc(s->seed, s->stream);
   dln_run_data dd;
   dln_run_parts p;
   memset(&dd, 0, sizeof dd), memset(&p, 0, sizeof p);
-  int phase, st = rng ? dln_run_data_build(s, rng, &dd, &phase) : dln_error(DLN_ENOMEM, "out of memory");
-  if (!st) st = dln_run_parts_build(s, &dd, rng, &p, &phase);
+  int st = rng ? dln_run_data_build(s, rng, &dd, phase) : dln_error(DLN_ENOMEM, "out of memory");
+  if (!st) st = dln_run_parts_build(s, &dd, rng, &p, phase);
+  if (!st) *phase = DLN_RUN_FAIL_SPEC;
   double Y;
   if (!st && !dln_robust_scalar_case(&p, &Y))
     st = dln_error(DLN_EINVAL, "robust: dists: expected the scalar/vector case of 000 sec. III (depth 2, factorization, "
@@ -195,7 +196,7 @@ int dln_robust_curve_spec(const dln_spec *spec, const double *dists, int n, cons
   memset(&J, 0, sizeof J);
   J.s = spec, J.o = o, J.c = c;
   double *th = NULL;
-  if (!st && n > 0) st = make_starts(spec, dists, n, &th, &J.np);
+  if (!st && n > 0) st = make_starts(spec, dists, n, &th, &J.np, phase);
   if (st) return st;
   c->n = n > 0 ? n : 1;
   c->pts = calloc((size_t)c->n, sizeof *c->pts);
