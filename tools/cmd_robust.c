@@ -170,7 +170,9 @@ static void print_points(const dln_robust_curve *c, const char *out) {
     if (isfinite(p->thm2_scale)) printf("; Thm 2 guarantees %.6g (alpha %.6g), ratio %.4g", p->thm2_scale, p->thm2_alpha, p->ratio);
     printf("\n");
   }
-  printf("wrote %s/robust.csv and robust.json\n", out);
+  int runs = 0;
+  for (int i = 0; i < c->n; ++i) runs += c->pts[i].nevals;
+  printf("%d runs in %.2f s; wrote %s/robust.csv and robust.json\n", runs, c->wall_seconds, out);
 }
 
 int cmd_robust(int argc, char **argv) {

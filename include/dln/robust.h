@@ -99,6 +99,7 @@ typedef struct dln_robust_curve {
   int n;
   double *dist;          /* requested distances (NAN: the spec's own start) */
   dln_robust_result *pts;
+  double wall_seconds;   /* the bisections, outputs aside */
 } dln_robust_curve;
 
 int dln_robust_curve_spec(const dln_spec *spec, const double *dists, int n, const dln_robust_options *o,

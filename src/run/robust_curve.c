@@ -165,7 +165,7 @@ static json_t *curve_json(const dln_spec *s, const dln_robust_options *o, const 
       "options", DLN_JSON_SET(json_object(), "lo", dln_json_num(o->lo), "hi", dln_json_num(o->hi), "rel_tol", dln_json_num(o->rel_tol),
                               "reach_tol", dln_json_num(o->reach_tol), "grid", json_integer(o->grid),
                               "max_runs", json_integer(o->max_runs), "threads", json_integer(o->threads)),
-      "spec", dln_spec_to_json(s), "points", pts);
+      "wall_seconds", dln_json_num(c->wall_seconds), "spec", dln_spec_to_json(s), "points", pts);
   return dln_json_done(root, mark);
 }
 
@@ -204,8 +204,10 @@ int dln_robust_curve_spec(const dln_spec *spec, const double *dists, int n, cons
   if (!c->pts || !c->dist) st = dln_error(DLN_ENOMEM, "out of memory");
   for (int i = 0; !st && i < c->n; ++i) c->dist[i] = n > 0 ? dists[i] : NAN;
   J.th = th;
+  double t0 = dln_now_seconds();
   if (!st && (st = run_points(&J))) *phase = J.err_phase ? J.err_phase : DLN_RUN_FAIL_INTERNAL;
   free(th);
+  c->wall_seconds = dln_now_seconds() - t0;
   if (!st && out_dir) st = write_out(spec, o, out_dir, force, c, phase);
   if (st) {
     dln_robust_curve_free(c);
