@@ -26,6 +26,7 @@ theory:theory bias:theory landscape:theory nuclear:theory compress:theory
 observe:observe
 io:io manifest:io
 spec:run run:run ensemble:run check:run fit:run figure:run
+robust:run
 dln:top'
 # generated headers (build tree) and their layer
 GENERATED='dln_version.h:core'

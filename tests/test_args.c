@@ -1236,11 +1236,55 @@ static void test_run(void **state) {
   DONE();
 }
 
+/* dln/robust.h: NULLs, options out of range, a spec without a disturbance, a curve off the
+ * scalar case. */
+static void test_robust(void **state) {
+  (void)state;
+  dln_robust_options ro;
+  dln_robust_result rr;
+  dln_robust_curve rc;
+  int ph;
+  double d1 = 1, dneg = -1;
+  SAFE(dln_robust_default_options(NULL));
+  dln_robust_default_options(&ro);
+  SAFE(dln_robust_result_free(NULL));
+  SAFE(dln_robust_curve_free(NULL));
+  dln_spec sp;
+  assert_int_equal(dln_spec_default(&sp), DLN_OK);
+  ST(dln_robust_spec(NULL, NULL, &ro, &rr, &ph));
+  ST(dln_robust_spec(&sp, NULL, NULL, &rr, &ph));
+  ST(dln_robust_spec(&sp, NULL, &ro, NULL, &ph));
+  ST(dln_robust_spec(&sp, NULL, &ro, &rr, NULL));
+  ST(dln_robust_spec(&sp, NULL, &ro, &rr, &ph)); /* no disturbance */
+  ST(dln_robust_curve_spec(NULL, &d1, 1, &ro, NULL, 0, &rc, &ph));
+  ST(dln_robust_curve_spec(&sp, &d1, 1, NULL, NULL, 0, &rc, &ph));
+  ST(dln_robust_curve_spec(&sp, &d1, 1, &ro, NULL, 0, NULL, &ph));
+  ST(dln_robust_curve_spec(&sp, &d1, 1, &ro, NULL, 0, &rc, NULL));
+  ST(dln_robust_curve_spec(&sp, NULL, 1, &ro, NULL, 0, &rc, &ph));
+  ST(dln_robust_curve_spec(&sp, &d1, -1, &ro, NULL, 0, &rc, &ph));
+  assert_int_equal(dln_spec_set(&sp, "disturbance", "sinusoid"), DLN_OK);
+  assert_int_equal(dln_spec_set(&sp, "t_end", "0.1"), DLN_OK);
+  ST(dln_robust_curve_spec(&sp, &d1, 1, &ro, NULL, 0, &rc, &ph)); /* no disturbance files */
+  ro.hi = -1;
+  ST(dln_robust_spec(&sp, NULL, &ro, &rr, &ph));
+  dln_robust_default_options(&ro), ro.rel_tol = 0;
+  ST(dln_robust_spec(&sp, NULL, &ro, &rr, &ph));
+  dln_robust_default_options(&ro), ro.grid = 1;
+  ST(dln_robust_spec(&sp, NULL, &ro, &rr, &ph));
+  dln_robust_default_options(&ro), ro.threads = 0;
+  ST(dln_robust_curve_spec(&sp, &dneg, 1, &ro, NULL, 0, &rc, &ph));
+  dln_robust_default_options(&ro), ro.reach_tol = NAN;
+  ST(dln_robust_curve_spec(&sp, &dneg, 1, &ro, NULL, 0, &rc, &ph));
+  dln_spec_free(&sp);
+  DONE();
+}
+
 int main(void) {
   tu_seed(11);
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_core),   cmocka_unit_test(test_model),
                                      cmocka_unit_test(test_dynamics), cmocka_unit_test(test_theory),
                                      cmocka_unit_test(test_observe), cmocka_unit_test(test_io),
-                                     cmocka_unit_test(test_run)};
+                                     cmocka_unit_test(test_run),
+                                     cmocka_unit_test(test_robust)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,5 +58,6 @@ int cmd_check(int argc, char **argv);
 int cmd_fit_lambda0(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 int cmd_figure(int argc, char **argv);
+int cmd_robust(int argc, char **argv);
 
 #endif

@@ -37,6 +37,8 @@ static void usage_main(FILE *fp) {
           "                                             truncate a trained run's W = W_N...W_1 (002 sec. 4.4)\n"
           "  dln figure NAME|all [--out DIR] [--quick] [--force] [--quiet] | --list\n"
           "                                             a figure of the papers with data, plot and verdicts (docs/figures.md)\n"
+          "  dln robust [SPEC.json] [--option=value ...] [--lo A --hi B] [--rel_tol R] [--dists LIST]\n"
+          "                                             largest disturbance scale still reaching the target, vs 000 Thm 2\n"
           "  dln --help | --version\n"
           "\n%s",
           DLN_VERSION_STRING, cli_exit_codes_text);
@@ -63,6 +65,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "fit-lambda0") == 0) return cmd_fit_lambda0(argc - 1, argv + 1);
   if (strcmp(cmd, "compress") == 0) return cmd_compress(argc - 1, argv + 1);
   if (strcmp(cmd, "figure") == 0) return cmd_figure(argc - 1, argv + 1);
-  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, fit-lambda0, compress, figure, --help or --version\n", cmd);
+  if (strcmp(cmd, "robust") == 0) return cmd_robust(argc - 1, argv + 1);
+  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, fit-lambda0, compress, figure, robust, --help or --version\n", cmd);
   return EX_USAGE;
 }

@@ -26,5 +26,6 @@
 #include "dln/fit.h"
 #include "dln/compress.h"
 #include "dln/figure.h"
+#include "dln/robust.h"
 
 #endif
