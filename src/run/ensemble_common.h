@@ -122,6 +122,7 @@ typedef struct ens {
   long nresumed;       /* selected runs read back */
   long nkept;          /* runs finished here and saved */
   int save_st;         /* first error writing or reading a partial file */
+  struct ens_merge *merge; /* dln_ensemble_merge: the runs come from the shards' outputs (ensemble_merge.c) */
 } ens;
 
 /* Run k: its spec and what the builder makes of it; freed by the caller. */
@@ -188,7 +189,31 @@ int dln_ens_partial_remove(const char *pdir);
 /* Close the log (before pdir is removed, and at the end). */
 void dln_ens_partial_close(ens *E);
 
+/* ---- dln_ensemble_merge (ensemble_merge.c) ---- */
+/* The shards of one sweep in a folder: their summaries and tables, read in run order. */
+typedef struct ens_merge {
+  const char *dir;
+  int nshards, force;
+  json_t **sum;        /* per shard: its ensemble.shard<i>of<N>.json */
+  char **csv_name;     /* per shard: its table's path */
+  FILE **csv;          /* per shard: its table, after the header */
+  char **line;         /* per shard: a row read ahead (pending[s]) */
+  size_t *cap;
+  int *pending;
+} ens_merge;
+/* The driver of dln_ensemble_run (ensemble_run.c); with M, every run is taken from the shards. */
+int dln_ens_drive(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res,
+                  ens_merge *M);
+/* After the columns are known: check the shards' headers and take every run's entry (M). */
+int dln_ens_merge_load(ens *E);
+/* Copy the rows of run k from its shard's table to fp (nonzero: an error, set). */
+int dln_ens_merge_rows(const ens *E, long k, FILE *fp);
+/* Every shard table read to its end (DLN_EFORMAT naming the first that is not). */
+int dln_ens_merge_done(const ens *E);
+
 /* ---- outputs (ensemble_out.c) ---- */
+/* The table's header line. */
+void dln_ens_write_header(const ens *E, FILE *fp);
 /* The rows of run k (its trajectory) in the table's format. */
 void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp);
 /* The ensemble.json entry of run k (data folder and rerun line refreshed for a resumed run). */
