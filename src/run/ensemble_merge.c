@@ -81,25 +81,24 @@ static int take_shard(ens_merge *M, const char *name, int N) {
   return st;
 }
 
-/* The shard summaries in dir: one N, each shard once, none missing. */
+/* The shard summaries in dir: one N (checked over every name first), each shard once,
+ * none missing. */
 static int find_shards(ens_merge *M) {
   DIR *d = opendir(M->dir);
   if (!d) return dln_error(DLN_EIO, "%s: cannot read the folder: %s", M->dir, strerror(errno));
   struct dirent *e;
   int st = DLN_OK, N = 0, i, n;
   char first[300] = "";
-  while ((e = readdir(d)) != NULL && !st) {
-    if (!shard_name(e->d_name, &i, &n)) continue;
-    if (!N) {
-      N = n;
-      snprintf(first, sizeof first, "%s", e->d_name);
-      st = merge_alloc(M, N);
-    } else if (n != N) {
-      st = dln_error(DLN_EFORMAT, "%s: shards of different splits: %s is one of %d shards, %s one of %d; expected one N", M->dir,
-                     first, N, e->d_name, n);
+  for (int pass = 0; pass < 2 && !st; ++pass, rewinddir(d))
+    while ((e = readdir(d)) != NULL && !st) {
+      if (!shard_name(e->d_name, &i, &n)) continue;
+      if (pass) st = take_shard(M, e->d_name, N);
+      else if (!N) N = n, snprintf(first, sizeof first, "%s", e->d_name);
+      else if (n != N)
+        st = dln_error(DLN_EFORMAT, "%s: shards of different splits: %s is one of %d shards, %s one of %d; expected one N",
+                       M->dir, first, N, e->d_name, n);
+      if (!st && !pass && N && !M->sum) st = merge_alloc(M, N);
     }
-    if (!st) st = take_shard(M, e->d_name, N);
-  }
   closedir(d);
   if (!st && !N)
     st = dln_error(DLN_EIO, "%s: expected the outputs of dln sweep --shard i/N (ensemble.shard<i>of<N>.json), found none", M->dir);
@@ -110,18 +109,34 @@ static int find_shards(ens_merge *M) {
   return st;
 }
 
+/* The first option of spec echo a that b lacks or sets otherwise, output options aside
+ * (out, quiet, plot, force, blas_threads: a shard run again with --force is still a shard). */
+static const char *first_diff(const json_t *a, const json_t *b) {
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)a, key, v) {
+    const dln_spec_option *o = dln_spec_find(key);
+    if (!(o && dln_spec_is_output(o)) && !json_equal(v, json_object_get(b, key))) return key;
+  }
+  return NULL;
+}
+
+static const char *spec_diff(const json_t *a, const json_t *b) {
+  const char *k = first_diff(a, b);
+  return k ? k : first_diff(b, a);
+}
+
 /* Every shard from the same sweep as shard 0 (spec, sweep, number of runs, version). */
 static int check_same(const ens_merge *M) {
   static const char *const keys[] = {"dln_version", "spec", "spec_file", "sweep", "nruns"};
   for (int s = 1; s < M->nshards; ++s)
     for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k) {
       const json_t *a = json_object_get(M->sum[0], keys[k]), *b = json_object_get(M->sum[s], keys[k]);
-      if (json_equal(a, b)) continue;
-      const char *what = keys[k], *key;
-      json_t *v;
-      if (k == 1) json_object_foreach((json_t *)a, key, v) if (!json_equal(v, json_object_get(b, key))) { what = key; break; }
-      return dln_error(DLN_EFORMAT, "%s: not a shard of the same sweep as %s: its %s%s differs; expected the shards of one sweep",
-                       M->csv_name[s], M->csv_name[0], k == 1 ? "spec option " : "", what);
+      const char *what = k == 1 ? spec_diff(a, b) : json_equal(a, b) ? NULL : keys[k];
+      if (!what) continue;
+      size_t l0 = strlen(M->csv_name[0]) - 3, ls = strlen(M->csv_name[s]) - 3; /* name the .json files */
+      return dln_error(DLN_EFORMAT, "%.*sjson: not a shard of the same sweep as %.*sjson: its %s%s differs; expected the shards of one sweep",
+                       (int)ls, M->csv_name[s], (int)l0, M->csv_name[0], k == 1 ? "spec option " : "", what);
     }
   return DLN_OK;
 }
