@@ -2,7 +2,8 @@
  *
  *   merge = unsharded   a sweep of 8 runs (4 of them fail their spec check, so failed
  *                       entries are merged too; a "runs" axis) run unsharded, then as 3
- *                       shards taking i from SLURM_ARRAY_TASK_ID/MIN/COUNT, merged:
+ *                       shards side by side in one folder, taking i from
+ *                       SLURM_ARRAY_TASK_ID/MIN/COUNT, merged:
  *                       ensemble.csv and endpoints.json byte for byte, ensemble.json and
  *                       the data set's summary.json byte for byte outside the lines of
  *                       run_id and wall times, the manifest equal outside run_id and the
@@ -97,15 +98,19 @@ static json_t *manifest(const char *sub) {
   return m;
 }
 
-/* The 3 shards of SPEC into sw, i from the Slurm variables (ID = 10 + i, MIN = 10). */
-static void run_shards(const char *spec, int n, const char *extra) {
+/* The n shards of spec into sw, i from the Slurm variables (ID = 10 + i, MIN = 10); in
+ * parallel (side by side in one folder, stderr not checked) or one after the other. */
+static void run_shards(const char *spec, int n, int parallel) {
   char id[16], cnt[16];
+  pid_t pid[8];
   for (int i = 0; i < n; ++i) {
     snprintf(id, sizeof id, "%d", 10 + i);
     snprintf(cnt, sizeof cnt, "%d", n);
-    slurm_env(id, "10", NULL, cnt, NULL);
-    const char *args[] = {"sweep", spec, "--out", "sw", "--quiet", "--threads", "1", extra, NULL};
-    assert_int_equal(cli(args), 0);
+    slurm_env(id, "10", NULL, cnt, NULL); /* the child gets the environment of its fork */
+    const char *args[] = {"sweep", spec, "--out", "sw", "--quiet", "--threads", "1", NULL};
+    pid[i] = tu_spawn(DLN_CLI, args, dir);
+    if (parallel) continue;
+    assert_int_equal(tu_wait(pid[i]), 0);
     char *err = tu_slurp(tu_path(dir, "stderr.txt")), want[64];
     snprintf(want, sizeof want, "shard %d/%d from the Slurm job array", i, n);
     assert_non_null(err);
@@ -113,6 +118,7 @@ static void run_shards(const char *spec, int n, const char *extra) {
     assert_non_null(strstr(err, want));
     free(err);
   }
+  for (int i = 0; i < n && parallel; ++i) assert_int_equal(tu_wait(pid[i]), 0);
   slurm_env(NULL, NULL, NULL, NULL, NULL);
 }
 
@@ -131,7 +137,7 @@ static void test_merge_equals_unsharded(void **state) {
   snprintf(a, sizeof a, "%s/sw", dir);
   snprintf(b, sizeof b, "%s/ref", dir);
   assert_int_equal(rename(a, b), 0);
-  run_shards("spec.json", 3, NULL);
+  run_shards("spec.json", 3, 1);
   const char *merge[] = {"merge", "sw", "--threads", "1", NULL};
   assert_int_equal(cli(merge), 0);
   char *out = tu_slurp(tu_path(dir, "stdout.txt"));
@@ -188,7 +194,7 @@ static void test_merge_refusals(void **state) {
   fresh();
   mkdir(tu_path(dir, "sw"), 0755);
   expect_refused(66, "found none");
-  run_shards("spec.json", 3, NULL);
+  run_shards("spec.json", 3, 0);
   move("ensemble.shard1of3.json", "keep.json");
   expect_refused(66, "shard 1 of 3 missing");
   copy("ensemble.shard0of3.json", "ensemble.shard1of3.json"); /* a copy of shard 0 under shard 1's name */

@@ -36,8 +36,8 @@
  *   manifest.json  written last: every file above with its SHA-256 (not for shards)
  *   .partial/      while the sweep runs: the finished runs, for resume (ensemble_resume.c);
  *                  removed once the outputs are committed
- * The header is the same for every shard, so shards merge by concatenating their rows
- * and sorting them stably by run (docs/cli.md).
+ * The header is the same for every shard; dln_ensemble_merge (below) joins the shards into
+ * the unsharded outputs (docs/slurm.md).
  */
 #ifndef DLN_ENSEMBLE_H
 #define DLN_ENSEMBLE_H
