@@ -195,6 +195,7 @@ typedef struct ens_merge {
   const char *dir;
   int nshards, force;
   json_t **sum;        /* per shard: its ensemble.shard<i>of<N>.json */
+  char **json_name;    /* per shard: its summary's path */
   char **csv_name;     /* per shard: its table's path */
   FILE **csv;          /* per shard: its table, after the header */
   char **line;         /* per shard: a row read ahead (pending[s]) */

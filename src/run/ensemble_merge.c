@@ -37,21 +37,23 @@ static void merge_free(ens_merge *M) {
   for (int s = 0; s < M->nshards; ++s) {
     if (M->sum) json_decref(M->sum[s]);
     if (M->csv_name) free(M->csv_name[s]);
+    if (M->json_name) free(M->json_name[s]);
     if (M->csv && M->csv[s]) fclose(M->csv[s]);
     if (M->line) free(M->line[s]);
   }
-  free(M->sum), free(M->csv_name), free(M->csv), free(M->line), free(M->cap), free(M->pending);
+  free(M->sum), free(M->csv_name), free(M->json_name), free(M->csv), free(M->line), free(M->cap), free(M->pending);
 }
 
 static int merge_alloc(ens_merge *M, int N) {
   M->nshards = N;
   M->sum = calloc((size_t)N, sizeof *M->sum);
   M->csv_name = calloc((size_t)N, sizeof *M->csv_name);
+  M->json_name = calloc((size_t)N, sizeof *M->json_name);
   M->csv = calloc((size_t)N, sizeof *M->csv);
   M->line = calloc((size_t)N, sizeof *M->line);
   M->cap = calloc((size_t)N, sizeof *M->cap);
   M->pending = calloc((size_t)N, sizeof *M->pending);
-  if (!M->sum || !M->csv_name || !M->csv || !M->line || !M->cap || !M->pending) return dln_error(DLN_ENOMEM, "out of memory");
+  if (!M->sum || !M->csv_name || !M->json_name || !M->csv || !M->line || !M->cap || !M->pending) return dln_error(DLN_ENOMEM, "out of memory");
   return DLN_OK;
 }
 
@@ -69,12 +71,13 @@ static int take_shard(ens_merge *M, const char *name, int N) {
     st = dln_error(DLN_EFORMAT, "%s: expected the complete summary of a shard of %d, found shard %ld of %ld%s", path, N, i, n,
                    json_is_true(json_object_get(j, "complete")) ? "" : " (not complete)");
   else if (M->sum[i])
-    st = dln_error(DLN_EFORMAT, "%s: duplicate shard %ld of %d, already in the summary beside %s; expected each shard once", path, i, N,
-                   M->csv_name[i]);
+    st = dln_error(DLN_EFORMAT, "%s: duplicate shard %ld of %d, which %s holds too; expected each shard once", path, i, N,
+                   M->json_name[i]);
   if (!st && !(M->csv_name[i] = dln_path_join(M->dir, name))) st = dln_error(DLN_ENOMEM, "out of memory");
   if (!st) { /* the table beside it: .json -> .csv */
     strcpy(M->csv_name[i] + strlen(M->csv_name[i]) - 4, "csv");
     M->sum[i] = j, j = NULL;
+    M->json_name[i] = path, path = NULL;
   }
   json_decref(j);
   free(path);
@@ -132,13 +135,49 @@ static int check_same(const ens_merge *M) {
   for (int s = 1; s < M->nshards; ++s)
     for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k) {
       const json_t *a = json_object_get(M->sum[0], keys[k]), *b = json_object_get(M->sum[s], keys[k]);
-      const char *what = k == 1 ? spec_diff(a, b) : json_equal(a, b) ? NULL : keys[k];
+      const char *what = k == 1 ? spec_diff(a, b) : (!a && !b) || json_equal(a, b) ? NULL : keys[k]; /* absent in both: equal */
       if (!what) continue;
-      size_t l0 = strlen(M->csv_name[0]) - 3, ls = strlen(M->csv_name[s]) - 3; /* name the .json files */
-      return dln_error(DLN_EFORMAT, "%.*sjson: not a shard of the same sweep as %.*sjson: its %s%s differs; expected the shards of one sweep",
-                       (int)ls, M->csv_name[s], (int)l0, M->csv_name[0], k == 1 ? "spec option " : "", what);
+      return dln_error(DLN_EFORMAT, "%s: not a shard of the same sweep as %s: its %s%s differs; expected the shards of one sweep",
+                       M->json_name[s], M->json_name[0], k == 1 ? "spec option " : "", what);
     }
   return DLN_OK;
+}
+
+static int bad_value(const char *where, const char *key, size_t i) {
+  return dln_error(DLN_EFORMAT, "%s: sweep \"%s\" item %zu: expected option text (a string), found another JSON value", where, key, i);
+}
+
+/* Item i of the summary's "runs" axis: an object of option texts. */
+static int add_run(dln_sweep *sw, const json_t *v, const char *where, size_t i) {
+  size_t m = json_object_size(v), c = 0;
+  const char **names = calloc(m + 1, sizeof *names), **vals = calloc(m + 1, sizeof *vals), *rk;
+  json_t *x;
+  int st = names && vals ? DLN_OK : dln_error(DLN_ENOMEM, "out of memory");
+  if (!st && !json_is_object(v)) st = bad_value(where, "runs", i);
+  if (!st) json_object_foreach((json_t *)v, rk, x) if (c < m) names[c] = rk, vals[c++] = json_string_value(x);
+  for (size_t q = 0; q < c && !st; ++q)
+    if (!vals[q]) st = bad_value(where, "runs", i);
+  if (!st) st = dln_sweep_add_run(sw, (int)c, names, vals);
+  free(names), free(vals);
+  return st;
+}
+
+/* One axis of the summary's "sweep" object: a list of option texts ("runs": of objects). */
+static int add_axis(dln_sweep *sw, const char *key, const json_t *ax, const char *where) {
+  size_t n = json_array_size(ax);
+  if (n < 1) return dln_error(DLN_EFORMAT, "%s: sweep \"%s\": expected a non-empty list of values, found none", where, key);
+  int st = DLN_OK;
+  if (!strcmp(key, "runs")) {
+    for (size_t i = 0; i < n && !st; ++i) st = add_run(sw, json_array_get(ax, i), where, i);
+    return st;
+  }
+  const char **vals = calloc(n, sizeof *vals);
+  if (!vals) return dln_error(DLN_ENOMEM, "out of memory");
+  for (size_t i = 0; i < n && !st; ++i)
+    if (!(vals[i] = json_string_value(json_array_get(ax, i)))) st = bad_value(where, key, i);
+  if (!st) st = dln_sweep_add_axis(sw, key, (int)n, vals);
+  free(vals);
+  return st;
 }
 
 /* The spec and sweep of the shards' summaries (the echo reads back as the same spec). */
@@ -146,7 +185,7 @@ static int rebuild(const ens_merge *M, dln_spec *base, dln_sweep *sw) {
   const json_t *j = M->sum[0];
   const char *src = json_string_value(json_object_get(j, "spec_file"));
   char *text = dln_json_dumps(json_object_get(j, "spec"), JSON_COMPACT);
-  int st = text ? dln_spec_from_json_string(base, M->csv_name[0], text) : dln_error(DLN_ENOMEM, "out of memory");
+  int st = text ? dln_spec_from_json_string(base, M->json_name[0], text) : dln_error(DLN_ENOMEM, "out of memory");
   free(text);
   if (!st) {
     free(base->source);
@@ -156,23 +195,8 @@ static int rebuild(const ens_merge *M, dln_spec *base, dln_sweep *sw) {
   const char *key;
   json_t *ax;
   json_object_foreach(json_object_get(j, "sweep"), key, ax) {
-    size_t n = json_array_size(ax), c, i;
-    const char **names = calloc(n + 1, sizeof *names), **vals = calloc(n + 1, sizeof *vals);
-    if (!names || !vals) st = st ? st : dln_error(DLN_ENOMEM, "out of memory");
-    for (i = 0; i < n && !st; ++i) {
-      json_t *v = json_array_get(ax, i), *x;
-      if (strcmp(key, "runs")) {
-        vals[i] = json_string_value(v);
-        continue;
-      }
-      const char *rk;
-      c = 0;
-      json_object_foreach(v, rk, x) if (c < n + 1) names[c] = rk, vals[c++] = json_string_value(x);
-      st = c <= n ? dln_sweep_add_run(sw, (int)c, names, vals) : dln_error(DLN_EFORMAT, "%s: sweep run %zu has too many keys", M->csv_name[0], i);
-    }
-    if (!st && strcmp(key, "runs")) st = dln_sweep_add_axis(sw, key, (int)n, vals);
-    free(names), free(vals);
     if (st) break;
+    st = add_axis(sw, key, ax, M->json_name[0]);
   }
   return st;
 }
@@ -183,7 +207,7 @@ static int take_run(ens *E, long k) {
   int s = (int)(k % M->nshards);
   json_t *entry = json_array_get(json_object_get(M->sum[s], "runs"), (size_t)(k / M->nshards));
   if (!json_is_object(entry) || json_integer_value(json_object_get(entry, "run")) != k)
-    return dln_error(DLN_EFORMAT, "%s: expected the entry of run %ld at position %ld of \"runs\", found none", M->csv_name[s], k,
+    return dln_error(DLN_EFORMAT, "%s: expected the entry of run %ld at position %ld of \"runs\", found none", M->json_name[s], k,
                      k / M->nshards);
   ens_slot *sl = &E->slot[k];
   const char *why = json_string_value(json_object_get(entry, "stop_reason"));
