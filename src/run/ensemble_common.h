@@ -213,6 +213,10 @@ int dln_ens_merge_rows(const ens *E, long k, FILE *fp);
 int dln_ens_merge_done(const ens *E);
 
 /* ---- outputs (ensemble_out.c) ---- */
+/* The rows (table text) of a run not trained here: read back from the partial log (resume)
+ * or copied from its shard's table (merge). An output written from the rows (e.g. another
+ * table format) takes a resumed or merged run's rows from here. Nonzero: an error, set. */
+int dln_ens_stored_rows(const ens *E, long k, FILE *fp);
 /* The table's header line. */
 void dln_ens_write_header(const ens *E, FILE *fp);
 /* The rows of run k (its trajectory) in the table's format. */

@@ -34,6 +34,10 @@ static void count_run(ens_out *O, const ens_slot *sl) {
   O->run_wall += sl->wall;
 }
 
+int dln_ens_stored_rows(const ens *E, long k, FILE *fp) {
+  return E->merge ? dln_ens_merge_rows(E, k, fp) : dln_ens_partial_rows(E, k, fp);
+}
+
 /* Write the finished runs at the head of the queue, in run order. */
 void dln_ens_flush_ready(ens *E, ens_out *O) {
   for (;;) {
@@ -49,7 +53,7 @@ void dln_ens_flush_ready(ens *E, ens_out *O) {
       json_decref(O->runs);
       O->runs = NULL;
     }
-    if (O->fp && sl->resumed) O->err |= E->merge ? dln_ens_merge_rows(E, k, O->fp) : dln_ens_partial_rows(E, k, O->fp);
+    if (O->fp && sl->resumed) O->err |= dln_ens_stored_rows(E, k, O->fp);
     else if (O->fp && sl->rows) O->err |= fwrite(sl->rows, 1, sl->nrows_text, O->fp) != sl->nrows_text;
     else if (O->fp && sl->traj) dln_ens_write_rows(E, k, sl, O->fp);
     free(sl->rows);
