@@ -2,6 +2,7 @@
 # Install the Debian 12 packages dln needs, only those that are missing.
 #   scripts/install-deps.sh          build, test and figure dependencies
 #   scripts/install-deps.sh --bench  also the peers of the benchmark (SciPy, PyTorch)
+#   scripts/install-deps.sh --slurm  also Slurm and munge (tests/slurm_test.sh, docs/slurm.md)
 # Run as root (or with sudo available). Does nothing when everything is present.
 set -euo pipefail
 
@@ -11,6 +12,9 @@ pkgs=(build-essential cmake pkg-config
 pkgs+=(libopenmpi-dev openmpi-bin) # the MPI build of dln sweep (docs/mpi.md)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-scipy python3-torch)
+fi
+if [[ "${1:-}" == "--slurm" ]]; then
+  pkgs+=(slurm-wlm munge)
 fi
 
 missing=()

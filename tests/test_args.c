@@ -1181,6 +1181,9 @@ static void test_run(void **state) {
   ST(dln_ensemble_resume_source(tu_tmpdir(1), 0, 1, NULL, &rt));
   ST(dln_ensemble_resume_source(tu_tmpdir(1), 0, 1, &rn, NULL));
   ST(dln_ensemble_resume_source(tu_tmpdir(1), 2, 2, &rn, &rt));
+  ST(dln_ensemble_merge(NULL, &eo, 0, &er));
+  ST(dln_ensemble_merge("", &eo, 0, &er));
+  ST(dln_ensemble_merge(tu_tmpdir(1), NULL, 0, NULL)); /* no shards in it */
   dln_sweep_free(&sw);
 
   dln_check_options co;

@@ -54,6 +54,7 @@ void cli_plot_note(int plot, int exit_status, const char *out);
 /* The subcommands: argv[0] is the subcommand's name. */
 int cmd_run(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_merge(int argc, char **argv); /* cmd_merge.c */
 int cmd_check(int argc, char **argv);
 int cmd_fit_lambda0(int argc, char **argv);
 int cmd_compress(int argc, char **argv);

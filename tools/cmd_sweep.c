@@ -31,7 +31,9 @@ static void usage_sweep(FILE *fp) {
           "  --force       replace the outputs of an earlier run or sweep in DIR (removes only the\n"
           "                files its manifest.json lists); without it such a folder is refused\n"
           "  --shard i/N   run only the runs k with k mod N = i (0 <= i < N); outputs are\n"
-          "                ensemble.shard<i>of<N>.csv/.json\n"
+          "                ensemble.shard<i>of<N>.csv/.json (join them with dln merge DIR). Default in a\n"
+          "                Slurm job array: i = SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN,\n"
+          "                N = SLURM_ARRAY_TASK_COUNT (docs/slurm.md)\n"
           "  --resume      continue an interrupted sweep in DIR: the runs it finished (DIR/.partial)\n"
           "                are read back, not run again; the outputs are byte-identical to those of an\n"
           "                uninterrupted sweep (docs/resume.md). A changed spec is refused (exit 65);\n"
@@ -67,7 +69,7 @@ static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
 
 /* The command line of `dln sweep`. */
 typedef struct sweep_args {
-  int threads, quiet, shard, nshards, help, force, resume;
+  int threads, quiet, shard, nshards, help, force, resume, shard_given;
   const char *out;
 } sweep_args;
 
@@ -86,6 +88,50 @@ static int parse_shard(const char *arg, sweep_args *a) {
   }
   a->shard = (int)i;
   a->nshards = (int)n;
+  return 0;
+}
+
+/* A Slurm array variable as an integer ≥ lo: 1 and *v, 0 when unset, -1 with the message printed. */
+static int slurm_var(const char *name, long lo, long *v) {
+  const char *s = getenv(name);
+  if (!s) return 0;
+  char *e = NULL;
+  *v = strtol(s, &e, 10);
+  if (!*s || *e || *v < lo || *v > 100000000L) {
+    fprintf(stderr, "dln: sweep: environment variable %s: expected an integer >= %ld, found '%s'\n", name, lo, s);
+    return -1;
+  }
+  return 1;
+}
+
+/* Without --shard, inside a Slurm job array: shard i = (ID − MIN) / STEP of N = COUNT (or
+ * (MAX − MIN) / STEP + 1), said on stderr; EX_USAGE for bad values (naming the variable). */
+static int shard_from_slurm(sweep_args *a) {
+  long id, lo = 0, hi = 0, count = 0, step = 1;
+  int has = slurm_var("SLURM_ARRAY_TASK_ID", 0, &id), hmin = 0, hmax = 0, hcount = 0;
+  if (has <= 0) return has < 0 ? EX_USAGE : 0;
+  if ((hmin = slurm_var("SLURM_ARRAY_TASK_MIN", 0, &lo)) < 0 || (hmax = slurm_var("SLURM_ARRAY_TASK_MAX", 0, &hi)) < 0 ||
+      (hcount = slurm_var("SLURM_ARRAY_TASK_COUNT", 1, &count)) < 0 || slurm_var("SLURM_ARRAY_TASK_STEP", 1, &step) < 0)
+    return EX_USAGE;
+  if (!hcount && !hmax) {
+    fprintf(stderr, "dln: sweep: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX; give --shard i/N\n");
+    return EX_USAGE;
+  }
+  if (hmax && hi < lo) {
+    fprintf(stderr, "dln: sweep: SLURM_ARRAY_TASK_MAX: expected at least SLURM_ARRAY_TASK_MIN = %ld, found %ld\n", lo, hi);
+    return EX_USAGE;
+  }
+  long n = hcount ? count : (hi - lo) / step + 1, i = id - lo;
+  if (i < 0 || i % step || i / step >= n || n > 1000000) {
+    fprintf(stderr, "dln: sweep: SLURM_ARRAY_TASK_ID: expected SLURM_ARRAY_TASK_MIN + k*%ld with 0 <= k < %ld (%s), found %ld; "
+            "give --shard i/N\n", step, n, hcount ? "SLURM_ARRAY_TASK_COUNT" : "from SLURM_ARRAY_TASK_MAX", id);
+    return EX_USAGE;
+  }
+  a->shard = (int)(i / step);
+  a->nshards = (int)n;
+  fprintf(stderr, "dln: sweep: shard %d/%d from the Slurm job array (SLURM_ARRAY_TASK_ID=%ld, %s=%ld%s); --shard overrides it\n",
+          a->shard, a->nshards, id, hcount ? "SLURM_ARRAY_TASK_COUNT" : "SLURM_ARRAY_TASK_MAX", hcount ? count : hi,
+          hmin ? "" : ", SLURM_ARRAY_TASK_MIN unset: 0");
   return 0;
 }
 
@@ -117,6 +163,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       case 'r': a->resume = 1; break;
       case 's':
         if (parse_shard(optarg, a)) return EX_USAGE;
+        a->shard_given = 1;
         break;
       case ':':
         fprintf(stderr, "dln: option %s: expected a value, found none (see dln sweep --help)\n", argv[optind - 1]);
@@ -128,7 +175,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       }
     }
   }
-  return 0;
+  return a->shard_given ? 0 : shard_from_slurm(a);
 }
 
 /* The sweep of spec/sw on the pool; the messages and exit code of its outcome. */
@@ -242,7 +289,7 @@ static int sweep_shared(const sweep_args *a, const char *path, dln_spec *spec, c
 }
 
 int cmd_sweep(int argc, char **argv) {
-  sweep_args a = {0, 0, 0, 1, 0, 0, 0, NULL};
+  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
   int nfiles = argc - optind;

@@ -29,6 +29,7 @@ static void usage_main(FILE *fp) {
           "  dln run --help                             list every option with its default\n"
           "  dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--shard i/N]\n"
           "                                             the runs of the spec's \"sweep\" object on all cores\n"
+          "  dln merge DIR [--out DIR2] [--force]       join the shards of a sweep (--shard, Slurm arrays)\n"
           "  dln check SPEC.json|RUNDIR [--out DIR] [--slack S] [--tol X] [--quiet]\n"
           "                                             every applicable theory result on a run (docs/check.md)\n"
           "  dln fit-lambda0 SPEC.json [--out DIR] [--lo X --hi X] [--grid N] [--tol X]\n"
@@ -61,11 +62,12 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
+  if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "fit-lambda0") == 0) return cmd_fit_lambda0(argc - 1, argv + 1);
   if (strcmp(cmd, "compress") == 0) return cmd_compress(argc - 1, argv + 1);
   if (strcmp(cmd, "figure") == 0) return cmd_figure(argc - 1, argv + 1);
   if (strcmp(cmd, "robust") == 0) return cmd_robust(argc - 1, argv + 1);
-  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, check, fit-lambda0, compress, figure, robust, --help or --version\n", cmd);
+  fprintf(stderr, "dln: unknown command '%s': expected run, sweep, merge, check, fit-lambda0, compress, figure, robust, --help or --version\n", cmd);
   return EX_USAGE;
 }

@@ -36,8 +36,8 @@
  *   manifest.json  written last: every file above with its SHA-256 (not for shards)
  *   .partial/      while the sweep runs: the finished runs, for resume (ensemble_resume.c);
  *                  removed once the outputs are committed
- * The header is the same for every shard, so shards merge by concatenating their rows
- * and sorting them stably by run (docs/cli.md).
+ * The header is the same for every shard; dln_ensemble_merge (below) joins the shards into
+ * the unsharded outputs (docs/slurm.md).
  */
 #ifndef DLN_ENSEMBLE_H
 #define DLN_ENSEMBLE_H
@@ -175,6 +175,20 @@ typedef struct dln_ensemble_result {
  * no manifest and is refused only by its own earlier ensemble.shard* files. Every data set of the whole sweep is drawn by every shard (the
  * header covers all runs). */
 int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res);
+
+/* Join the shards of one sweep in dir (ensemble.shard<i>of<N>.csv/.json of dln_ensemble_run
+ * with nshards = N, e.g. the tasks of a Slurm job array; docs/slurm.md) into the outputs of the
+ * unsharded sweep in opt->out (NULL: dir): ensemble.csv, ensemble.json, endpoints.json,
+ * data/<i> and manifest.json, written by the sweep's own code (the data sets are drawn again,
+ * the runs' rows and entries come from the shards). Byte-identical to the unsharded sweep in
+ * that folder except the lines of run_id, threads and the wall times (as for resume; the
+ * data sets' summary.json carry the run_id, so do their hashes in the manifest). Only
+ * opt->out, nthreads and cancelled are used. Refused with one message (DLN_EFORMAT; DLN_EIO
+ * for a missing shard or none): shards of different N, a duplicate or missing shard, a
+ * shard of another sweep (spec, sweep, number of runs, version), a table whose header or
+ * rows do not match. A folder with an earlier unsharded output is refused unless force
+ * (as for a sweep). The shard files are kept. */
+int dln_ensemble_merge(const char *dir, const dln_ensemble_options *opt, int force, dln_ensemble_result *res);
 
 /* The spec file of the interrupted sweep in out (shard/nshards as it was run), as stored
  * in out/.partial/sweep.json: its path (*name) and text (*text), both malloc'ed; read them

@@ -128,6 +128,7 @@ typedef struct ens {
   int rank, nranks;
   long nremote, nremote_done, nremote_failed; /* rank 0: runs of other ranks, received, failed */
   int peer_st;         /* the first error reported by (or sending to) another rank */
+  struct ens_merge *merge; /* dln_ensemble_merge: the runs come from the shards' outputs (ensemble_merge.c) */
 } ens;
 
 /* Run k: its spec and what the builder makes of it; freed by the caller. */
@@ -213,8 +214,36 @@ void dln_ens_peers_tick(ens *E, long done);
 int dln_ens_peers_gather(ens *E);
 /* rank > 0, at the end: its failure or stop to rank 0. */
 void dln_ens_peers_report(ens *E, int st, int cancelled);
+/* ---- dln_ensemble_merge (ensemble_merge.c) ---- */
+/* The shards of one sweep in a folder: their summaries and tables, read in run order. */
+typedef struct ens_merge {
+  const char *dir;
+  int nshards, force;
+  json_t **sum;        /* per shard: its ensemble.shard<i>of<N>.json */
+  char **json_name;    /* per shard: its summary's path */
+  char **csv_name;     /* per shard: its table's path */
+  FILE **csv;          /* per shard: its table, after the header */
+  char **line;         /* per shard: a row read ahead (pending[s]) */
+  size_t *cap;
+  int *pending;
+} ens_merge;
+/* The driver of dln_ensemble_run (ensemble_run.c); with M, every run is taken from the shards. */
+int dln_ens_drive(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res,
+                  ens_merge *M);
+/* After the columns are known: check the shards' headers and take every run's entry (M). */
+int dln_ens_merge_load(ens *E);
+/* Copy the rows of run k from its shard's table to fp (nonzero: an error, set). */
+int dln_ens_merge_rows(const ens *E, long k, FILE *fp);
+/* Every shard table read to its end (DLN_EFORMAT naming the first that is not). */
+int dln_ens_merge_done(const ens *E);
 
 /* ---- outputs (ensemble_out.c) ---- */
+/* The rows (table text) of a run not trained here: read back from the partial log (resume)
+ * or copied from its shard's table (merge). An output written from the rows (e.g. another
+ * table format) takes a resumed or merged run's rows from here. Nonzero: an error, set. */
+int dln_ens_stored_rows(const ens *E, long k, FILE *fp);
+/* The table's header line. */
+void dln_ens_write_header(const ens *E, FILE *fp);
 /* The rows of run k (its trajectory) in the table's format. */
 void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp);
 /* The ensemble.json entry of run k (data folder and rerun line refreshed for a resumed run). */

@@ -34,6 +34,10 @@ static void count_run(ens_out *O, const ens_slot *sl) {
   O->run_wall += sl->wall;
 }
 
+int dln_ens_stored_rows(const ens *E, long k, FILE *fp) {
+  return E->merge ? dln_ens_merge_rows(E, k, fp) : dln_ens_partial_rows(E, k, fp);
+}
+
 /* Write the finished runs at the head of the queue, in run order. */
 void dln_ens_flush_ready(ens *E, ens_out *O) {
   for (;;) {
@@ -49,7 +53,7 @@ void dln_ens_flush_ready(ens *E, ens_out *O) {
       json_decref(O->runs);
       O->runs = NULL;
     }
-    if (O->fp && sl->resumed) O->err |= dln_ens_partial_rows(E, k, O->fp);
+    if (O->fp && sl->resumed) O->err |= dln_ens_stored_rows(E, k, O->fp);
     else if (O->fp && sl->rows) O->err |= fwrite(sl->rows, 1, sl->nrows_text, O->fp) != sl->nrows_text;
     else if (O->fp && sl->traj) dln_ens_write_rows(E, k, sl, O->fp);
     free(sl->rows);
@@ -91,12 +95,16 @@ int dln_ens_open_table(const ens *E, ens_out *O) {
   int st = dln_afile_open(&O->csv, E->csv_path);
   if (st) return st;
   O->fp = dln_afile_stream(O->csv);
-  fputs("run,seed,stream", O->fp);
-  if (E->data_seed_swept) fputs(",data_seed", O->fp);
-  for (int p = 0; p < E->nparams; ++p) fprintf(O->fp, ",%s", E->params[p]);
-  for (int c = 0; c < E->ncols; ++c) fprintf(O->fp, ",%s", E->cols[c]);
-  fputc('\n', O->fp);
+  dln_ens_write_header(E, O->fp);
   return DLN_OK;
+}
+
+void dln_ens_write_header(const ens *E, FILE *fp) {
+  fputs("run,seed,stream", fp);
+  if (E->data_seed_swept) fputs(",data_seed", fp);
+  for (int p = 0; p < E->nparams; ++p) fprintf(fp, ",%s", E->params[p]);
+  for (int c = 0; c < E->ncols; ++c) fprintf(fp, ",%s", E->cols[c]);
+  fputc('\n', fp);
 }
 
 
@@ -127,6 +135,7 @@ json_t *dln_ens_summary(const ens *E, ens_out *O) {
   dln_jset(sum, "complete", json_true());
   dln_jset(sum, "run_id", json_string(E->folder.run_id));
   dln_jset(sum, "spec", dln_spec_to_json(E->base));
+  dln_jset(sum, "spec_file", E->base->source ? json_string(E->base->source) : json_null()); /* for the rerun lines (dln merge) */
   dln_jset(sum, "sweep", dln_ens_sweep_json(E->sw));
   dln_jset(sum, "nruns", json_integer(E->nruns));
   json_t *sh = json_object();

@@ -201,7 +201,8 @@ static int ens_open_folder(ens *E) {
     E->res->fail_phase = DLN_RUN_FAIL_OUTPUT;
     return dln_error(DLN_EIO, "%s: holds an interrupted sweep (%s); --resume continues it, --force starts it over", E->out, E->pdir);
   }
-  int st = dln_run_folder_open(&E->folder, E->out, E->base->force || !outputs || resumed, sharded ? known : NULL,
+  int force = E->base->force || (E->merge && E->merge->force);
+  int st = dln_run_folder_open(&E->folder, E->out, force || !outputs || resumed, sharded ? known : NULL,
                                sharded ? lock : NULL, &E->res->fail_phase);
   E->folder.manifest = outputs && !sharded;
   if (!st) E->res->fail_phase = DLN_RUN_FAIL_NONE;
@@ -350,6 +351,8 @@ static int ens_write_endpoints(ens *E, const json_t *runs) {
 static int ens_finish(ens *E, ens_out *O) {
   dln_ensemble_result *res = E->res;
   dln_ens_flush_ready(E, O);
+  int mst = E->merge && !O->err ? dln_ens_merge_done(E) : DLN_OK;
+  if (mst) return res->fail_phase = DLN_RUN_FAIL_INPUT, mst;
   res->ncomplete = O->ncomplete;
   res->ndiverged = O->ndiverged;
   res->nfailed = O->nfailed;
@@ -362,6 +365,7 @@ static int ens_finish(ens *E, ens_out *O) {
     return ens_all_failed(E);
   }
   res->fail_phase = DLN_RUN_FAIL_OUTPUT;
+  if (O->err && E->merge) return res->fail_phase = DLN_RUN_FAIL_INPUT, DLN_EFORMAT; /* a shard's rows; error set */
   if (O->err) return dln_error(DLN_EIO, "%s: cannot write the rows: %s", E->csv_path, dln_last_error());
   int st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
   if (!st && O->csv) {
@@ -431,6 +435,7 @@ static int ens_phases(ens *E, ens_out *O, int *cancelled) {
   if (st) return st;
   if (atomic_load(&E->cancel)) return *cancelled = 1, DLN_OK;
   if ((st = ens_columns(E))) return st;
+  if (E->merge && (st = dln_ens_merge_load(E))) return E->res->fail_phase = DLN_RUN_FAIL_INPUT, st;
   O->runs = json_array();
   if (!O->runs) return dln_error(DLN_ENOMEM, "out of memory");
   if (E->opt->write_outputs && (st = dln_ens_open_table(E, O))) return st;
@@ -444,6 +449,13 @@ static int ens_phases(ens *E, ens_out *O, int *cancelled) {
 }
 
 int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt_in, dln_ensemble_result *res) {
+  return dln_ens_drive(base, sw, opt_in, res, NULL);
+}
+
+/* dln_ensemble_run, and dln_ensemble_merge with M (ensemble_merge.c): the same phases and
+ * writers, the runs taken from the shards instead of trained. */
+int dln_ens_drive(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt_in, dln_ensemble_result *res,
+                  ens_merge *M) {
   dln_ensemble_result lres;
   dln_ensemble_options dopt;
   if (!res) res = &lres;
@@ -454,7 +466,7 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   double t0 = dln_now_seconds();
   long nruns = dln_sweep_nruns(sw);
   if (nruns < 1) return dln_error(DLN_ESPEC, "sweep: expected between 1 and %ld runs, found more", DLN_SWEEP_MAXRUNS);
-  int nshards = opt->nshards > 1 ? opt->nshards : 1, shard = nshards > 1 ? opt->shard : 0;
+  int nshards = opt->nshards > 1 && !M ? opt->nshards : 1, shard = nshards > 1 ? opt->shard : 0;
   if (shard < 0 || shard >= nshards)
     return dln_error(DLN_EINVAL, "shard: expected an index in 0..%d, found %d", nshards - 1, shard);
   const dln_ensemble_peers *peers = opt->peers && opt->peers->nranks > 1 ? opt->peers : NULL;
@@ -485,6 +497,7 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   E.peers = peers;
   E.rank = peers ? peers->rank : 0;
   E.nranks = peers ? peers->nranks : 1;
+  E.merge = M;
   atomic_init(&E.cancel, 0);
   pthread_mutex_init(&E.mu, NULL);
   pthread_cond_init(&E.cv, NULL);
@@ -493,6 +506,7 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   memset(&O, 0, sizeof O);
   E.folder.lock_fd = -1;
   int cancelled = 0, st = ens_prepare(&E);
+  if (M) free(E.pdir), E.pdir = NULL; /* a merge keeps no partial results */
   if (!st) st = ens_expand(&E);
   if (!st) st = ens_open_folder(&E);
   if (!st && (st = dln_ens_partial_open(&E))) res->fail_phase = st == DLN_ESPEC ? DLN_RUN_FAIL_SPEC : DLN_RUN_FAIL_OUTPUT;
