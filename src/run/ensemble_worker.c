@@ -29,7 +29,8 @@ static int data_truth(ens_data *d) {
   return st;
 }
 
-/* Draw data set i with `dln run`'s code (a one-step run into its folder), then read it
+/* Draw data set i with `dln run`'s code (a one-step run into its folder; the run's own
+ * sampling options, t_first included, are reset: they must fit its t_end = 1e-3), then read it
  * back with the same code a run uses for data files. */
 static int data_make(ens *E, int i) {
   ens_data *d = &E->data[i];
@@ -40,7 +41,7 @@ static int data_make(ens *E, int i) {
   const char *const kv[][2] = {{"widths", ""},  {"depth", "1"},      {"tied", "false"}, {"init", dln_init_type_gaussian.name},
                                       {"sigma", "0.01"}, {"layer_scales", ""}, {"init_product_widths", ""},
                                       {"init_files", ""}, {"disturbance", "none"}, {"disturbance_files", ""}, {"method", dln_integrator_gd.name},  {"eta", "1e-3"},  {"t_end", "1e-3"},
-                                      {"max_steps", "1"}, {"samples", "2"},  {"log_samples", "false"}, {"sample_times", ""},
+                                      {"max_steps", "1"}, {"samples", "2"},  {"log_samples", "false"}, {"sample_times", ""}, {"t_first", "0"},
                                       {"loss_threshold", "-1"}, {"recon_threshold", "0"}, {"grad_tol", "0"},
                                       {"observe", "loss"}, {"plot", "false"}, {"quiet", "true"}, {"blas_threads", "1"}};
   for (size_t j = 0; j < sizeof kv / sizeof *kv && !st; ++j) st = dln_spec_set(&s, kv[j][0], kv[j][1]);
