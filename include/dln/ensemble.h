@@ -108,6 +108,13 @@ typedef struct dln_ensemble_options {
   int (*cancelled)(void *ctx);
   int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */
   int resume;          /* read back the runs an interrupted sweep finished (OUT/.partial) and run the others */
+  /* Dry run (`dln sweep --dry-run`): when non-NULL, dln_ensemble_run only expands the
+   * sweep and calls plan for each run of the shard, in order, with its overrides ("name=value"
+   * separated by spaces, as given), the `dln run` line ensemble.json would record, and
+   * NULL or the error that would stop the run before it starts; it draws, writes and locks
+   * nothing and returns DLN_OK (res->nselected runs). */
+  void (*plan)(void *ctx, long k, const char *overrides, const char *rerun, const char *error);
+  void *plan_ctx;
 } dln_ensemble_options;
 
 void dln_ensemble_default_options(dln_ensemble_options *opt);

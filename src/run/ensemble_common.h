@@ -189,6 +189,10 @@ int dln_ens_partial_remove(const char *pdir);
 void dln_ens_partial_close(ens *E);
 
 /* ---- outputs (ensemble_out.c) ---- */
+/* The `dln run` line that repeats run k (malloc'd; NULL: out of memory). */
+char *dln_ens_rerun_line(const ens *E, long k, const ens_slot *sl);
+/* The data-file options of data set d's task and their paths in d->dir. */
+int dln_ens_data_paths(ens_data *d, const char *task);
 /* The rows of run k (its trajectory) in the table's format. */
 void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp);
 /* The ensemble.json entry of run k (data folder and rerun line refreshed for a resumed run). */

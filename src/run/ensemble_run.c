@@ -418,6 +418,37 @@ static void ens_free(ens *E, ens_out *O) {
   pthread_cond_destroy(&E->cv);
 }
 
+/* --dry-run (opt->plan): each selected run's overrides, rerun line and early error, from
+ * the expanded sweep alone; the data sets' file paths are named, not drawn. */
+static int ens_dry_run(ens *E) {
+  int st = DLN_OK;
+  for (int i = 0; i < E->ndata && !st; ++i) {
+    dln_spec s;
+    uint64_t ds;
+    if (!(st = dln_ens_make_spec(E, E->data[i].rep, &s, &ds))) {
+      st = dln_ens_data_paths(&E->data[i], s.task);
+      dln_spec_free(&s);
+    }
+  }
+  for (long k = 0; k < E->nruns && !st; ++k) {
+    if (!E->sel[k]) continue;
+    char *ov = xasprintf("%s", ""), *rr = dln_ens_rerun_line(E, k, &E->slot[k]);
+    for (int a = 0; a < E->sw->naxes && ov; ++a) {
+      const dln_sweep_value *v = dln_ens_run_value(E->sw, k, a);
+      for (int j = 0; j < v->n && ov; ++j) {
+        char *n = xasprintf("%s%s%s=%s", ov, *ov ? " " : "", v->names[j], v->values[j]);
+        free(ov);
+        ov = n;
+      }
+    }
+    if (!ov || !rr) st = dln_error(DLN_ENOMEM, "out of memory");
+    else E->opt->plan(E->opt->plan_ctx, k, ov, rr, E->slot[k].status ? E->slot[k].error : NULL);
+    free(ov);
+    free(rr);
+  }
+  return st;
+}
+
 /* Phases B to D and the outputs; *cancelled when the sweep was cancelled. */
 static int ens_phases(ens *E, ens_out *O, int *cancelled) {
   openblas_set_num_threads(1);
@@ -479,6 +510,11 @@ int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemb
   E.folder.lock_fd = -1;
   int cancelled = 0, st = ens_prepare(&E);
   if (!st) st = ens_expand(&E);
+  if (!st && opt->plan) {
+    st = ens_dry_run(&E);
+    ens_free(&E, &O);
+    return st;
+  }
   if (!st) st = ens_open_folder(&E);
   if (!st && (st = dln_ens_partial_open(&E))) res->fail_phase = st == DLN_ESPEC ? DLN_RUN_FAIL_SPEC : DLN_RUN_FAIL_OUTPUT;
   res->nresumed = E.nresumed;

@@ -29,6 +29,16 @@ static int data_truth(ens_data *d) {
   return st;
 }
 
+int dln_ens_data_paths(ens_data *d, const char *task) {
+  const dln_task_type *t = dln_task_find(task); /* checked by the run */
+  for (d->nfile = 0; t && t->files[d->nfile].option; ++d->nfile) {
+    d->fname[d->nfile] = t->files[d->nfile].option;
+    free(d->fpath[d->nfile]);
+    if (!(d->fpath[d->nfile] = xasprintf("%s/%s", d->dir, t->files[d->nfile].file))) return dln_error(DLN_ENOMEM, "out of memory");
+  }
+  return DLN_OK;
+}
+
 /* Draw data set i with `dln run`'s code (a one-step run into its folder; the run's own
  * sampling options, t_first included, are reset: they must fit its t_end = 1e-3), then read it
  * back with the same code a run uses for data files. */
@@ -55,13 +65,8 @@ static int data_make(ens *E, int i) {
   if (!st) st = dln_run_nested(&s, NULL, &rr, 0, E->folder.run_id, &d->files);
   if (!st && rr.train.stop_reason == DLN_STOP_CANCELLED) st = dln_error(DLN_EINVAL, "cancelled");
   if (!st) {
-    const dln_task_type *t = dln_task_find(s.task); /* checked by the run */
-    for (d->nfile = 0; t && t->files[d->nfile].option && !st; ++d->nfile) {
-      d->fname[d->nfile] = t->files[d->nfile].option;
-      if (!(d->fpath[d->nfile] = xasprintf("%s/%s", d->dir, t->files[d->nfile].file)))
-        st = dln_error(DLN_ENOMEM, "out of memory");
-    }
     int phase;
+    st = dln_ens_data_paths(d, s.task);
     if (!st) st = dln_ens_apply_data(d, &s);
     if (!st) st = dln_run_data_build(&s, NULL, &d->data, &phase);
     if (!st) st = data_truth(d);
