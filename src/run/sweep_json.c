@@ -53,7 +53,7 @@ static int sweep_value_text(dln_spec *scratch, const dln_spec_option *o, const j
 static int sweep_range_json(dln_sweep *sw, const dln_spec_option *o, const char *key, const json_t *v, const char *where) {
   char shown[96];
   if (o->type != DLN_OPT_INT && o->type != DLN_OPT_LONG && o->type != DLN_OPT_U64)
-    return dln_error(DLN_ESPEC, "%s: expected a non-empty list of values ({\"from\", \"count\"} ranges are for integer and real fields), found %s",
+    return dln_error(DLN_ESPEC, "%s: expected a non-empty list of values ({\"from\", \"count\"} ranges are for integer fields, {\"from\", \"to\", \"count\"} for real fields), found %s",
                      where, dln_json_show(v, shown, sizeof shown));
   const char *k;
   json_t *e;
