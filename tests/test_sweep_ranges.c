@@ -1,7 +1,7 @@
 /* Sweep ranges and planning (issue 12): real linear and log ranges against numpy's
  * linspace / geomspace, their errors with the spec position, `dln sweep --dry-run` against
  * the rerun lines ensemble.json then records, t_first in a sweep, and the data kept fixed
- * when only the start (seed, stream, sigma) varies. */
+ * when only the start (seed, stream, sigma) varies; --save-weights against the reruns. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -160,6 +160,64 @@ static void test_dry_run(void **state) {
   tu_rmtree(d);
 }
 
+/* Two files have the same bytes (and at least min bytes). */
+static void same_bytes(const char *pa, const char *pb, long min) {
+  FILE *a = fopen(pa, "rb"), *b = fopen(pb, "rb");
+  if (!a || !b) fail_msg("cannot open %s or %s", pa, pb);
+  int ca, cb;
+  long n = 0;
+  do {
+    ca = fgetc(a), cb = fgetc(b), ++n;
+    if (ca != cb) fail_msg("%s and %s differ at byte %ld", pa, pb, n);
+  } while (ca != EOF);
+  assert_true(n > min);
+  fclose(a);
+  fclose(b);
+}
+
+/* --save-weights: each run's final layers (a layer-wise flow run) or W (an end-to-end run)
+ * in o/runs/<k>/, listed in the manifest, equal bit for bit to those its own rerun line
+ * writes (the independent truth: `dln run` alone); without the option, no runs/ folder. */
+static void test_save_weights(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(3);
+  tu_write_text(tu_path(d, "s.json"),
+                "{\"rows\": 3, \"cols\": 4, \"widths\": [4, 5, 3], \"t_end\": 1, \"samples\": 3, \"plot\": false, \"quiet\": true,"
+                " \"sweep\": {\"seed\": [1, 2], \"runs\": [{\"method\": \"flow\"}, {\"method\": \"e2e_flow\", \"init\": \"balanced\"}]}}");
+  cli(d, 0, (const char *const[]){"sweep", "s.json", "--out=n", "--threads=2", NULL});
+  struct stat sb;
+  assert_int_not_equal(stat(tu_path(d, "n/runs"), &sb), 0);
+  cli(d, 0, (const char *const[]){"sweep", "s.json", "--out=o", "--threads=2", "--save-weights", NULL});
+  char *man = tu_slurp(tu_path(d, "o/manifest.json"));
+  assert_non_null(man);
+  static const char *const files[4][2] = {{"W1_final.npy", "W2_final.npy"}, {"W_final.npy", NULL},
+                                          {"W1_final.npy", "W2_final.npy"}, {"W_final.npy", NULL}};
+  json_error_t je;
+  json_t *root = json_load_file(tu_path(d, "o/ensemble.json"), 0, &je);
+  assert_non_null(root);
+  for (int k = 0; k < 4; ++k) {
+    /* the rerun line, split at spaces (no spaces in these paths), without "dln" */
+    char rr[1024], *args[32];
+    snprintf(rr, sizeof rr, "%s", json_string_value(json_object_get(json_array_get(json_object_get(root, "runs"), (size_t)k), "rerun")));
+    int na = 0;
+    for (char *t = strtok(rr, " "); t && na < 31; t = strtok(NULL, " ")) args[na++] = t;
+    args[na] = NULL;
+    assert_string_equal(args[0], "dln");
+    cli(d, 0, (const char *const *)args + 1);
+    for (int j = 0; j < 2 && files[k][j]; ++j) {
+      char a[128], b[128], listed[64];
+      snprintf(a, sizeof a, "%s/o/runs/%d/%s", d, k, files[k][j]);
+      snprintf(b, sizeof b, "%s/o/rerun/%d/%s", d, k, files[k][j]);
+      same_bytes(a, b, 128);
+      snprintf(listed, sizeof listed, "\"runs/%d/%s\"", k, files[k][j]);
+      assert_non_null(strstr(man, listed));
+    }
+  }
+  json_decref(root);
+  free(man);
+  tu_rmtree(d);
+}
+
 /* Only the start varies (seed, stream, sigma): one data set, data/0, for every run, and it
  * is the data `dln run --seed=1 --stream=0` draws itself (the independent truth). */
 static void test_data_fixed(void **state) {
@@ -174,18 +232,9 @@ static void test_data_fixed(void **state) {
   assert_int_not_equal(stat(tu_path(d, "o/data/1"), &sb), 0);
   cli(d, 0, (const char *const[]){"run", "--rows=3", "--cols=4", "--width=5", "--t_end=0.1", "--samples=2", "--plot=false",
                                   "--quiet", "--seed=1", "--stream=0", "--out=r", NULL});
-  FILE *a = fopen(tu_path(d, "o/data/0/target.npy"), "rb"), *b = fopen(tu_path(d, "r/target.npy"), "rb");
-  assert_non_null(a);
-  assert_non_null(b);
-  int ca, cb;
-  long n = 0;
-  do {
-    ca = fgetc(a), cb = fgetc(b), ++n;
-    assert_int_equal(ca, cb);
-  } while (ca != EOF);
-  assert_true(n > 128);
-  fclose(a);
-  fclose(b);
+  char a[256];
+  snprintf(a, sizeof a, "%s", tu_path(d, "o/data/0/target.npy"));
+  same_bytes(a, tu_path(d, "r/target.npy"), 128);
   tu_rmtree(d);
 }
 
@@ -202,7 +251,7 @@ static void test_dry_run_usage(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_real_ranges), cmocka_unit_test(test_bad_ranges), cmocka_unit_test(test_dry_run),
-      cmocka_unit_test(test_data_fixed),  cmocka_unit_test(test_dry_run_usage),
+      cmocka_unit_test(test_data_fixed),  cmocka_unit_test(test_dry_run_usage), cmocka_unit_test(test_save_weights),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 static void usage_sweep(FILE *fp) {
   fprintf(fp,
           "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume] [--dry-run]\n"
+          "                 [--save-weights]\n"
           "       dln sweep --resume --out DIR [--threads T] [--quiet] [--shard i/N]\n"
           "\n"
           "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
@@ -39,6 +40,8 @@ static void usage_sweep(FILE *fp) {
           "  --dry-run     print the runs (index, overrides, the `dln run` line ensemble.json would\n"
           "                record, TAB-separated; a run that would fail before it starts: its error as\n"
           "                a fourth field) and exit 0; draws, writes and locks nothing\n"
+          "  --save-weights  each finished run's final layers (W<j>_final.npy; W_final.npy end-to-end)\n"
+          "                into DIR/runs/<k>/, listed in manifest.json\n"
           "\n%s",
           cli_exit_codes_text);
 }
@@ -70,7 +73,7 @@ static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
 
 /* The command line of `dln sweep`. */
 typedef struct sweep_args {
-  int threads, quiet, shard, nshards, help, force, resume, dry_run;
+  int threads, quiet, shard, nshards, help, force, resume, dry_run, save_weights;
   const char *out;
 } sweep_args;
 
@@ -98,7 +101,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
                                      {"quiet", no_argument, NULL, 'q'},         {"shard", required_argument, NULL, 's'},
                                      {"help", no_argument, NULL, 'h'},          {"force", no_argument, NULL, 'f'},
                                      {"resume", no_argument, NULL, 'r'},        {"dry-run", no_argument, NULL, 'n'},
-                                     {NULL, 0, NULL, 0}};
+                                     {"save-weights", no_argument, NULL, 'w'},  {NULL, 0, NULL, 0}};
   int c, idx;
   opterr = 0;
   optind = 1;
@@ -120,6 +123,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       case 'f': a->force = 1; break;
       case 'r': a->resume = 1; break;
       case 'n': a->dry_run = 1; break;
+      case 'w': a->save_weights = 1; break;
       case 's':
         if (parse_shard(optarg, a)) return EX_USAGE;
         break;
@@ -163,6 +167,7 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
   eo.cancelled = cli_cancelled_cb;
   eo.resume = a->resume;
   if (a->dry_run) eo.plan = sweep_plan_cb;
+  eo.save_weights = a->save_weights;
   dln_ensemble_result res;
   int st = dln_ensemble_run(spec, sw, &eo, &res);
   if (!st && a->dry_run) {
@@ -219,7 +224,7 @@ static int sweep_load(const sweep_args *a, const char *file, dln_spec *spec, dln
 }
 
 int cmd_sweep(int argc, char **argv) {
-  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, NULL};
+  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
   int nfiles = argc - optind;

@@ -108,6 +108,8 @@ typedef struct dln_ensemble_options {
   int (*cancelled)(void *ctx);
   int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */
   int resume;          /* read back the runs an interrupted sweep finished (OUT/.partial) and run the others */
+  int save_weights;    /* 1: each finished run's final layers W<j>_final.npy (U_final.npy tied, W_final.npy
+                        * end-to-end) into OUT/runs/<k>/, atomically, listed in the manifest; default 0 */
   /* Dry run (`dln sweep --dry-run`): when non-NULL, dln_ensemble_run only expands the
    * sweep and calls plan for each run of the shard, in order, with its overrides ("name=value"
    * separated by spaces, as given), the `dln run` line ensemble.json would record, and

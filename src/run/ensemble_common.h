@@ -78,6 +78,7 @@ typedef struct ens_slot {
   char *rows;          /* its rows as table text once kept in the log (then traj is freed) */
   size_t nrows_text;
   uint64_t seed, stream;
+  dln_run_files wfiles; /* save_weights: its files in OUT/runs/<k>/ (written by its worker) */
 } ens_slot;
 
 typedef struct ens {

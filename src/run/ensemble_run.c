@@ -23,6 +23,7 @@
  * is in ensemble_common.h. */
 #include "dln/ensemble.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -340,6 +341,30 @@ static int ens_write_endpoints(ens *E, const json_t *runs) {
   return st ? st : dln_run_files_add(&E->folder.files, strrchr(E->ep_path, '/') + 1);
 }
 
+/* save_weights: the runs' weight files into the manifest's list (before --force removes
+ * the earlier files); a resumed run's are those its interrupted sweep left in runs/<k>. */
+static int ens_list_weights(ens *E) {
+  int st = DLN_OK;
+  for (long k = 0; k < E->nruns && !st && E->opt->save_weights; ++k) {
+    ens_slot *sl = &E->slot[k];
+    if (!E->sel[k] || sl->status) continue;
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "runs/%ld", k);
+    if (sl->resumed) {
+      char *dir = xasprintf("%s/%s", E->out, prefix);
+      DIR *dp = dir ? opendir(dir) : NULL;
+      for (struct dirent *e; dp && !st && (e = readdir(dp));) {
+        size_t n = strlen(e->d_name);
+        if (n > 10 && strcmp(e->d_name + n - 10, "_final.npy") == 0) st = dln_run_files_add(&sl->wfiles, e->d_name);
+      }
+      if (dp) closedir(dp);
+      free(dir);
+    }
+    if (!st) st = dln_run_files_add_all(&E->folder.files, prefix, &sl->wfiles);
+  }
+  return st;
+}
+
 /* The rest of the table, the totals, the summary and the manifest. */
 static int ens_finish(ens *E, ens_out *O) {
   dln_ensemble_result *res = E->res;
@@ -357,7 +382,8 @@ static int ens_finish(ens *E, ens_out *O) {
   }
   res->fail_phase = DLN_RUN_FAIL_OUTPUT;
   if (O->err) return dln_error(DLN_EIO, "%s: cannot write the rows: %s", E->csv_path, dln_last_error());
-  int st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
+  int st = ens_list_weights(E);
+  if (!st) st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
   if (!st && O->csv) {
     st = dln_afile_commit(O->csv);
     O->csv = NULL;
@@ -393,6 +419,7 @@ static void ens_free(ens *E, ens_out *O) {
       json_decref(E->slot[k].entry);
       json_decref(E->slot[k].endpoint);
       free(E->slot[k].rows);
+      dln_run_files_free(&E->slot[k].wfiles);
     }
   for (int i = 0; i < E->ndata; ++i) dln_ens_data_free(&E->data[i]);
   for (int i = 0; i < E->nshape; ++i) {

@@ -123,6 +123,19 @@ int dln_ens_parts_build(const ens *E, long k, run_parts *r, int with_init) {
   return st;
 }
 
+/* save_weights: run k's final layers (or W of an end-to-end run) into OUT/runs/<k>/. */
+static int save_weights(const ens *E, long k, const run_parts *r, dln_run_files *files) {
+  char *dir = xasprintf("%s/runs/%ld", E->out, k);
+  if (!dir) return dln_error(DLN_ENOMEM, "out of memory");
+  int st = dln_mkdir_p(dir);
+  if (!st && r->p.e2e)
+    st = dln_run_write_npy(dir, "W_final.npy", dln_net_rows(r->p.net), dln_net_cols(r->p.net), r->p.W, files);
+  else if (!st)
+    st = dln_run_write_layers(dir, r->p.net, r->p.theta, "final", files);
+  free(dir);
+  return st;
+}
+
 static void run_one(ens *E, long k) {
   ens_slot *sl = &E->slot[k];
   double t0 = dln_now_seconds();
@@ -137,6 +150,7 @@ static void run_one(ens *E, long k) {
     r.p.traj = NULL;
     if (!st) st = dln_run_baseline_solve(&r.spec, r.p.loss, 0, &sl->base);
     if (!st) st = dln_run_endpoint_json(&r.p, &sl->endpoint);
+    if (!st && E->opt->save_weights && E->opt->write_outputs) st = save_weights(E, k, &r, &sl->wfiles);
   }
   if (st) {
     dln_ens_set_run_error(sl, st, k);
