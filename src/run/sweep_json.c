@@ -59,7 +59,8 @@ static int sweep_range_json(dln_sweep *sw, const dln_spec_option *o, const char 
   json_t *e;
   json_object_foreach((json_t *)v, k, e) {
     if (strcmp(k, "from") && strcmp(k, "count") && strcmp(k, "step"))
-      return dln_error(DLN_ESPEC, "%s: unknown range key \"%s\" (expected from, count, step)", where, dln_spec_clip(k, shown, sizeof shown));
+      return dln_error(DLN_ESPEC, "%s: unknown range key \"%s\" (expected from, count, step%s)", where, dln_spec_clip(k, shown, sizeof shown),
+                       strcmp(k, "to") && strcmp(k, "scale") ? "" : "; {from, to, count, scale} ranges are for real fields, list the integers");
   }
   const json_t *jf = json_object_get(v, "from"), *jc = json_object_get(v, "count"), *js = json_object_get(v, "step");
   if (!json_is_integer(jf) || !json_is_integer(jc) || json_integer_value(jc) < 1 || (js && !json_is_integer(js)))
