@@ -53,6 +53,17 @@ static void test_real_ranges(void **state) {
   for (int i = 0; i < 4; ++i) assert_true(x[i] == lin2[i]);
   assert_int_equal(sw.axes[1].line, 3); /* the position of the key is kept */
   dln_sweep_free(&sw);
+  /* integer options: np.rint(np.geomspace(500, 10000, 7)), np.rint(np.linspace(1, 20, 5))
+   * (round half to even: 10.5 -> 10) */
+  static const char *const w[] = {"500", "824", "1357", "2236", "3684", "6070", "10000"}, *const sd[] = {"1", "6", "10", "15", "20"};
+  dln_sweep_init(&sw);
+  assert_int_equal(dln_sweep_from_json_string(&sw, "s.json", "{\"sweep\": {\"width\": {\"from\": 500, \"to\": 10000, \"count\": 7, \"scale\": \"log\"},"
+                                                             " \"seed\": {\"from\": 1, \"to\": 20, \"count\": 5}}}"), DLN_OK);
+  assert_int_equal(sw.axes[0].n, 7);
+  assert_int_equal(sw.axes[1].n, 5);
+  for (int i = 0; i < 7; ++i) assert_string_equal(sw.axes[0].v[i].values[0], w[i]);
+  for (int i = 0; i < 5; ++i) assert_string_equal(sw.axes[1].v[i].values[0], sd[i]);
+  dln_sweep_free(&sw);
 }
 
 /* A bad range: DLN_ESPEC, one line "s.json:3:3: sweep field ..." containing needle. */
@@ -80,7 +91,9 @@ static void test_bad_ranges(void **state) {
   expect_bad("\"sigma\": {\"from\": 1, \"to\": 2, \"count\": 2.5}", "\"count\": integer");
   expect_bad("\"sigma\": {\"from\": 1, \"count\": 3}", "\"to\": number");
   expect_bad("\"sigma\": {\"from\": 1, \"to\": 2, \"count\": 3, \"step\": 1}", "unknown range key \"step\"");
-  expect_bad("\"seed\": {\"from\": 1, \"to\": 5, \"count\": 3}", "unknown range key \"to\"");
+  expect_bad("\"seed\": {\"from\": 1, \"count\": 3, \"scale\": \"log\"}", "unknown range key \"scale\"");
+  expect_bad("\"width\": {\"from\": 2, \"to\": 5, \"count\": 7}", "expected distinct integers, found 2 twice");
+  expect_bad("\"width\": {\"from\": 2.5, \"to\": 5, \"count\": 2}", "expected integer from and to");
 }
 
 /* DIR/<name> after `dln ARGS` in dir; asserts the exit code. */

@@ -60,7 +60,7 @@ static int sweep_range_json(dln_sweep *sw, const dln_spec_option *o, const char 
   json_object_foreach((json_t *)v, k, e) {
     if (strcmp(k, "from") && strcmp(k, "count") && strcmp(k, "step"))
       return dln_error(DLN_ESPEC, "%s: unknown range key \"%s\" (expected from, count, step%s)", where, dln_spec_clip(k, shown, sizeof shown),
-                       strcmp(k, "to") && strcmp(k, "scale") ? "" : "; {from, to, count, scale} ranges are for real fields, list the integers");
+                       strcmp(k, "scale") ? "" : "; a scale needs {\"from\", \"to\", \"count\"}");
   }
   const json_t *jf = json_object_get(v, "from"), *jc = json_object_get(v, "count"), *js = json_object_get(v, "step");
   if (!json_is_integer(jf) || !json_is_integer(jc) || json_integer_value(jc) < 1 || (js && !json_is_integer(js)))
@@ -86,7 +86,9 @@ static int sweep_range_json(dln_sweep *sw, const dln_spec_option *o, const char 
  * ends included, computed as numpy does (so np.linspace / np.geomspace give the same
  * doubles): linear x_i = a + i·((b − a)/(n − 1)); log x_i = 10^(la + i·((lb − la)/(n − 1)))
  * with la = log10 a, lb = log10 b (a, b > 0); x_0 = a and x_{n−1} = b exactly. The values
- * are kept as the shortest text that reads back to the same double (≤ 17 digits). */
+ * are kept as the shortest text that reads back to the same double (≤ 17 digits). For an
+ * integer option (integer a, b), each x_i rounded half to even (nearbyint = np.rint); values
+ * that round to the same integer are refused. */
 static int sweep_span_json(dln_sweep *sw, dln_spec *scratch, const dln_spec_option *o, const char *key, const json_t *v,
                            const char *where) {
   char shown[96];
@@ -111,15 +113,25 @@ static int sweep_span_json(dln_sweep *sw, dln_spec *scratch, const dln_spec_opti
     return dln_error(DLN_ESPEC, "%s: expected finite from != to, found from %.17g, to %.17g", where, a, b);
   if (lg && !(a > 0 && b > 0))
     return dln_error(DLN_ESPEC, "%s: expected from > 0 and to > 0 for scale log, found from %.17g, to %.17g", where, a, b);
+  int integer = o->type != DLN_OPT_DOUBLE;
+  if (integer && (!json_is_integer(jf) || !json_is_integer(jt)))
+    return dln_error(DLN_ESPEC, "%s: expected integer from and to for an integer field, found from %.17g, to %.17g", where, a, b);
   double x0 = lg ? log10(a) : a, step = ((lg ? log10(b) : b) - x0) / (double)(n - 1);
   char **vals = calloc((size_t)n, sizeof *vals);
   if (!vals) return dln_error(DLN_ENOMEM, "out of memory");
   int st = DLN_OK;
+  double prev = 0;
   for (long long i = 0; i < n && !st; ++i) {
     double y = (double)i * step + x0, x = i == 0 ? a : i == n - 1 ? b : lg ? pow(10.0, y) : y;
     char wi[640];
     snprintf(wi, sizeof wi, "%.600s value %lld", where, i + 1);
-    json_t *jx = json_real(x);
+    if (integer && (x = nearbyint(x), i > 0 && x == prev)) {
+      st = dln_error(DLN_ESPEC, "%s: expected distinct integers, found %.17g twice (values %lld and %lld round to it): fewer values or a wider range",
+                     where, x, i, i + 1);
+      break;
+    }
+    prev = x;
+    json_t *jx = integer ? json_integer((json_int_t)x) : json_real(x);
     st = jx ? sweep_value_text(scratch, o, jx, wi, &vals[i]) : dln_error(DLN_ENOMEM, "out of memory");
     json_decref(jx);
   }
@@ -133,7 +145,11 @@ static int sweep_axis_json(dln_sweep *sw, dln_spec *scratch, const char *key, co
   char shown[96];
   const dln_spec_option *o = sweep_option(key, where);
   if (!o) return DLN_ESPEC;
-  if (json_is_object(v)) return o->type == DLN_OPT_DOUBLE ? sweep_span_json(sw, scratch, o, key, v, where) : sweep_range_json(sw, o, key, v, where);
+  if (json_is_object(v)) {
+    int integer = o->type == DLN_OPT_INT || o->type == DLN_OPT_LONG || o->type == DLN_OPT_U64;
+    if (o->type == DLN_OPT_DOUBLE || (integer && json_object_get(v, "to"))) return sweep_span_json(sw, scratch, o, key, v, where);
+    return sweep_range_json(sw, o, key, v, where);
+  }
   if (!json_is_array(v) || json_array_size(v) == 0)
     return dln_error(DLN_ESPEC, "%s: expected a non-empty list of values or a range {\"from\": a, \"count\": n} (integers) or {\"from\": a, \"to\": b, \"count\": n} (reals), found %s", where,
                      dln_json_show(v, shown, sizeof shown));
