@@ -1,4 +1,4 @@
-/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume]`:
+/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume] [--dry-run]`:
  * the runs of the spec's "sweep" object on a pool of threads (dln/ensemble.h). */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +12,8 @@
 
 static void usage_sweep(FILE *fp) {
   fprintf(fp,
-          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume]\n"
+          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume] [--dry-run]\n"
+          "                 [--save-weights]\n"
           "       dln sweep --resume --out DIR [--threads T] [--quiet] [--shard i/N]\n"
           "\n"
           "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
@@ -38,6 +39,11 @@ static void usage_sweep(FILE *fp) {
           "                are read back, not run again; the outputs are byte-identical to those of an\n"
           "                uninterrupted sweep (docs/resume.md). A changed spec is refused (exit 65);\n"
           "                without SPEC.json, the spec stored in DIR/.partial is used\n"
+          "  --dry-run     print the runs (index, overrides, the `dln run` line ensemble.json would\n"
+          "                record, TAB-separated; a run that would fail before it starts: its error as\n"
+          "                a fourth field) and exit 0; draws, writes and locks nothing\n"
+          "  --save-weights  each finished run's final layers (W<j>_final.npy; W_final.npy end-to-end)\n"
+          "                into DIR/runs/<k>/, listed in manifest.json\n"
           "\n%s",
           cli_exit_codes_text);
 }
@@ -69,7 +75,7 @@ static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
 
 /* The command line of `dln sweep`. */
 typedef struct sweep_args {
-  int threads, quiet, shard, nshards, help, force, resume, shard_given;
+  int threads, quiet, shard, nshards, help, force, resume, shard_given, dry_run, save_weights;
   const char *out;
 } sweep_args;
 
@@ -140,7 +146,8 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
   static const struct option lo[] = {{"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
                                      {"quiet", no_argument, NULL, 'q'},         {"shard", required_argument, NULL, 's'},
                                      {"help", no_argument, NULL, 'h'},          {"force", no_argument, NULL, 'f'},
-                                     {"resume", no_argument, NULL, 'r'},        {NULL, 0, NULL, 0}};
+                                     {"resume", no_argument, NULL, 'r'},        {"dry-run", no_argument, NULL, 'n'},
+                                     {"save-weights", no_argument, NULL, 'w'},  {NULL, 0, NULL, 0}};
   int c, idx;
   opterr = 0;
   optind = 1;
@@ -161,6 +168,8 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       case 'q': a->quiet = 1; break;
       case 'f': a->force = 1; break;
       case 'r': a->resume = 1; break;
+      case 'n': a->dry_run = 1; break;
+      case 'w': a->save_weights = 1; break;
       case 's':
         if (parse_shard(optarg, a)) return EX_USAGE;
         a->shard_given = 1;
@@ -175,7 +184,17 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       }
     }
   }
+  if (a->dry_run && a->resume) {
+    fprintf(stderr, "dln: option --dry-run: expected without --resume (a dry run lists a new sweep), found both\n");
+    return EX_USAGE;
+  }
   return a->shard_given ? 0 : shard_from_slurm(a);
+}
+
+/* --dry-run: one line per run, "k<TAB>overrides<TAB>rerun[<TAB>error]". */
+static void sweep_plan_cb(void *ctx, long k, const char *overrides, const char *rerun, const char *error) {
+  (void)ctx;
+  printf("%ld\t%s\t%s%s%s\n", k, overrides, rerun, error ? "\t" : "", error ? error : "");
 }
 
 /* The sweep of spec/sw on the pool; the messages and exit code of its outcome. */
@@ -195,10 +214,17 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
   eo.progress_ctx = &prog;
   eo.cancelled = cli_cancelled_cb;
   eo.resume = a->resume;
-  eo.peers = peers; /* NULL unless under mpirun with several ranks (docs/mpi.md) */
+  if (a->dry_run && peers && peers->rank > 0) return memset(rp, 0, sizeof *rp), 0; /* under mpirun rank 0 lists the runs */
+  eo.peers = a->dry_run ? NULL : peers; /* NULL unless under mpirun with several ranks (docs/mpi.md) */
+  if (a->dry_run) eo.plan = sweep_plan_cb;
+  eo.save_weights = a->save_weights;
   dln_ensemble_result res;
   int st = dln_ensemble_run(spec, sw, &eo, &res);
   *rp = res;
+  if (!st && a->dry_run) {
+    if (!spec->quiet) fprintf(stderr, "dln: sweep: dry run: %ld of %ld runs listed, nothing written\n", res.nselected, res.nruns);
+    return fflush(stdout) ? cli_fail(dln_error(DLN_EIO, "stdout: write failed"), DLN_RUN_FAIL_OUTPUT) : 0;
+  }
   if (prog.drawn) fputc('\n', stderr);
   /* rank > 0: rank 0 reports (mpirun's exit code is the first nonzero one: rank 0's); this
    * rank prints only its own failure before the runs */
@@ -289,7 +315,7 @@ static int sweep_shared(const sweep_args *a, const char *path, dln_spec *spec, c
 }
 
 int cmd_sweep(int argc, char **argv) {
-  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, NULL};
+  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
   int nfiles = argc - optind;

@@ -128,6 +128,15 @@ typedef struct dln_ensemble_options {
   int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */
   int resume;          /* read back the runs an interrupted sweep finished (OUT/.partial) and run the others */
   const dln_ensemble_peers *peers; /* NULL or nranks <= 1: this process runs the whole sweep (with shard/nshards) */
+  int save_weights;    /* 1: each finished run's final layers W<j>_final.npy (U_final.npy tied, W_final.npy
+                        * end-to-end) into OUT/runs/<k>/, atomically, listed in the manifest; default 0 */
+  /* Dry run (`dln sweep --dry-run`): when non-NULL, dln_ensemble_run only expands the
+   * sweep and calls plan for each run of the shard, in order, with its overrides ("name=value"
+   * separated by spaces, as given), the `dln run` line ensemble.json would record, and
+   * NULL or the error that would stop the run before it starts; it draws, writes and locks
+   * nothing and returns DLN_OK (res->nselected runs). */
+  void (*plan)(void *ctx, long k, const char *overrides, const char *rerun, const char *error);
+  void *plan_ctx;
 } dln_ensemble_options;
 
 void dln_ensemble_default_options(dln_ensemble_options *opt);

@@ -79,6 +79,7 @@ typedef struct ens_slot {
   size_t nrows_text;
   int remote;          /* opt->peers, rank 0: 1 awaited from the rank that runs it, 2 received */
   uint64_t seed, stream;
+  dln_run_files wfiles; /* save_weights: its files in OUT/runs/<k>/ (written by its worker) */
 } ens_slot;
 
 typedef struct ens {
@@ -244,6 +245,10 @@ int dln_ens_merge_done(const ens *E);
 int dln_ens_stored_rows(const ens *E, long k, FILE *fp);
 /* The table's header line. */
 void dln_ens_write_header(const ens *E, FILE *fp);
+/* The `dln run` line that repeats run k (malloc'd; NULL: out of memory). */
+char *dln_ens_rerun_line(const ens *E, long k, const ens_slot *sl);
+/* The data-file options of data set d's task and their paths in d->dir. */
+int dln_ens_data_paths(ens_data *d, const char *task);
 /* The rows of run k (its trajectory) in the table's format. */
 void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp);
 /* The ensemble.json entry of run k (data folder and rerun line refreshed for a resumed run). */

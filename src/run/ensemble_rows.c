@@ -27,7 +27,7 @@ static void csv_text(FILE *fp, const char *s) {
   }
 }
 
-static char *rerun_line(const ens *E, long k, const ens_slot *sl) {
+char *dln_ens_rerun_line(const ens *E, long k, const ens_slot *sl) {
   const char *src = E->base->source ? E->base->source : "SPEC.json";
   size_t cap = 256, len = 0;
   char *s = malloc(cap);
@@ -69,7 +69,7 @@ static json_t *resumed_json(const ens *E, long k, const ens_slot *sl) {
   json_t *r = json_deep_copy(sl->entry);
   if (!r) return NULL;
   dln_jset(r, "data", sl->data >= 0 ? json_string(E->data[sl->data].dir) : json_null());
-  char *rr = rerun_line(E, k, sl);
+  char *rr = dln_ens_rerun_line(E, k, sl);
   dln_jset(r, "rerun", rr ? json_string(rr) : NULL); /* NULL: out of memory, counted */
   free(rr);
   return dln_json_done(r, mark);
@@ -121,7 +121,7 @@ static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
     dln_jset(r, "endpoint", sl->endpoint ? json_incref(sl->endpoint) : json_null());
   }
   dln_jset(r, "wall_seconds", dln_json_num(sl->wall));
-  char *rr = rerun_line(E, k, sl);
+  char *rr = dln_ens_rerun_line(E, k, sl);
   dln_jset(r, "rerun", rr ? json_string(rr) : NULL); /* NULL: out of memory, counted */
   free(rr);
   return dln_json_done(r, mark);

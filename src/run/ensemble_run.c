@@ -23,6 +23,7 @@
  * is in ensemble_common.h. */
 #include "dln/ensemble.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -347,6 +348,30 @@ static int ens_write_endpoints(ens *E, const json_t *runs) {
   return st ? st : dln_run_files_add(&E->folder.files, strrchr(E->ep_path, '/') + 1);
 }
 
+/* save_weights: the runs' weight files into the manifest's list (before --force removes
+ * the earlier files); a resumed run's are those its interrupted sweep left in runs/<k>. */
+static int ens_list_weights(ens *E) {
+  int st = DLN_OK;
+  for (long k = 0; k < E->nruns && !st && E->opt->save_weights; ++k) {
+    ens_slot *sl = &E->slot[k];
+    if (!E->sel[k] || sl->status) continue;
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "runs/%ld", k);
+    if (sl->resumed) {
+      char *dir = xasprintf("%s/%s", E->out, prefix);
+      DIR *dp = dir ? opendir(dir) : NULL;
+      for (struct dirent *e; dp && !st && (e = readdir(dp));) {
+        size_t n = strlen(e->d_name);
+        if (n > 10 && strcmp(e->d_name + n - 10, "_final.npy") == 0) st = dln_run_files_add(&sl->wfiles, e->d_name);
+      }
+      if (dp) closedir(dp);
+      free(dir);
+    }
+    if (!st) st = dln_run_files_add_all(&E->folder.files, prefix, &sl->wfiles);
+  }
+  return st;
+}
+
 /* The rest of the table, the totals, the summary and the manifest. */
 static int ens_finish(ens *E, ens_out *O) {
   dln_ensemble_result *res = E->res;
@@ -367,7 +392,8 @@ static int ens_finish(ens *E, ens_out *O) {
   res->fail_phase = DLN_RUN_FAIL_OUTPUT;
   if (O->err && E->merge) return res->fail_phase = DLN_RUN_FAIL_INPUT, DLN_EFORMAT; /* a shard's rows; error set */
   if (O->err) return dln_error(DLN_EIO, "%s: cannot write the rows: %s", E->csv_path, dln_last_error());
-  int st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
+  int st = ens_list_weights(E);
+  if (!st) st = dln_run_folder_begin(&E->folder); /* the earlier run's files (force), then ours */
   if (!st && O->csv) {
     st = dln_afile_commit(O->csv);
     O->csv = NULL;
@@ -403,6 +429,7 @@ static void ens_free(ens *E, ens_out *O) {
       json_decref(E->slot[k].entry);
       json_decref(E->slot[k].endpoint);
       free(E->slot[k].rows);
+      dln_run_files_free(&E->slot[k].wfiles);
     }
   for (int i = 0; i < E->ndata; ++i) dln_ens_data_free(&E->data[i]);
   for (int i = 0; i < E->nshape; ++i) {
@@ -426,6 +453,37 @@ static void ens_free(ens *E, ens_out *O) {
   dln_run_folder_close(&E->folder);
   pthread_mutex_destroy(&E->mu);
   pthread_cond_destroy(&E->cv);
+}
+
+/* --dry-run (opt->plan): each selected run's overrides, rerun line and early error, from
+ * the expanded sweep alone; the data sets' file paths are named, not drawn. */
+static int ens_dry_run(ens *E) {
+  int st = DLN_OK;
+  for (int i = 0; i < E->ndata && !st; ++i) {
+    dln_spec s;
+    uint64_t ds;
+    if (!(st = dln_ens_make_spec(E, E->data[i].rep, &s, &ds))) {
+      st = dln_ens_data_paths(&E->data[i], s.task);
+      dln_spec_free(&s);
+    }
+  }
+  for (long k = 0; k < E->nruns && !st; ++k) {
+    if (!E->sel[k]) continue;
+    char *ov = xasprintf("%s", ""), *rr = dln_ens_rerun_line(E, k, &E->slot[k]);
+    for (int a = 0; a < E->sw->naxes && ov; ++a) {
+      const dln_sweep_value *v = dln_ens_run_value(E->sw, k, a);
+      for (int j = 0; j < v->n && ov; ++j) {
+        char *n = xasprintf("%s%s%s=%s", ov, *ov ? " " : "", v->names[j], v->values[j]);
+        free(ov);
+        ov = n;
+      }
+    }
+    if (!ov || !rr) st = dln_error(DLN_ENOMEM, "out of memory");
+    else E->opt->plan(E->opt->plan_ctx, k, ov, rr, E->slot[k].status ? E->slot[k].error : NULL);
+    free(ov);
+    free(rr);
+  }
+  return st;
 }
 
 /* Phases B to D and the outputs; *cancelled when the sweep was cancelled. */
@@ -508,6 +566,11 @@ int dln_ens_drive(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_
   int cancelled = 0, st = ens_prepare(&E);
   if (M) free(E.pdir), E.pdir = NULL; /* a merge keeps no partial results */
   if (!st) st = ens_expand(&E);
+  if (!st && opt->plan) {
+    st = ens_dry_run(&E);
+    ens_free(&E, &O);
+    return st;
+  }
   if (!st) st = ens_open_folder(&E);
   if (!st && (st = dln_ens_partial_open(&E))) res->fail_phase = st == DLN_ESPEC ? DLN_RUN_FAIL_SPEC : DLN_RUN_FAIL_OUTPUT;
   if (peers && (st = dln_ens_peers_sync(&E, st)) && !res->fail_phase) res->fail_phase = DLN_RUN_FAIL_INTERNAL;

@@ -29,7 +29,18 @@ static int data_truth(ens_data *d) {
   return st;
 }
 
-/* Draw data set i with `dln run`'s code (a one-step run into its folder), then read it
+int dln_ens_data_paths(ens_data *d, const char *task) {
+  const dln_task_type *t = dln_task_find(task); /* checked by the run */
+  for (d->nfile = 0; t && t->files[d->nfile].option; ++d->nfile) {
+    d->fname[d->nfile] = t->files[d->nfile].option;
+    free(d->fpath[d->nfile]);
+    if (!(d->fpath[d->nfile] = xasprintf("%s/%s", d->dir, t->files[d->nfile].file))) return dln_error(DLN_ENOMEM, "out of memory");
+  }
+  return DLN_OK;
+}
+
+/* Draw data set i with `dln run`'s code (a one-step run into its folder; the run's own
+ * sampling options, t_first included, are reset: they must fit its t_end = 1e-3), then read it
  * back with the same code a run uses for data files. */
 static int data_make(ens *E, int i) {
   ens_data *d = &E->data[i];
@@ -40,7 +51,7 @@ static int data_make(ens *E, int i) {
   const char *const kv[][2] = {{"widths", ""},  {"depth", "1"},      {"tied", "false"}, {"init", dln_init_type_gaussian.name},
                                       {"sigma", "0.01"}, {"layer_scales", ""}, {"init_product_widths", ""},
                                       {"init_files", ""}, {"disturbance", "none"}, {"disturbance_files", ""}, {"method", dln_integrator_gd.name},  {"eta", "1e-3"},  {"t_end", "1e-3"},
-                                      {"max_steps", "1"}, {"samples", "2"},  {"log_samples", "false"}, {"sample_times", ""},
+                                      {"max_steps", "1"}, {"samples", "2"},  {"log_samples", "false"}, {"sample_times", ""}, {"t_first", "0"},
                                       {"loss_threshold", "-1"}, {"recon_threshold", "0"}, {"grad_tol", "0"},
                                       {"observe", "loss"}, {"plot", "false"}, {"quiet", "true"}, {"blas_threads", "1"}};
   for (size_t j = 0; j < sizeof kv / sizeof *kv && !st; ++j) st = dln_spec_set(&s, kv[j][0], kv[j][1]);
@@ -54,13 +65,8 @@ static int data_make(ens *E, int i) {
   if (!st) st = dln_run_nested(&s, NULL, &rr, 0, E->folder.run_id, &d->files);
   if (!st && rr.train.stop_reason == DLN_STOP_CANCELLED) st = dln_error(DLN_EINVAL, "cancelled");
   if (!st) {
-    const dln_task_type *t = dln_task_find(s.task); /* checked by the run */
-    for (d->nfile = 0; t && t->files[d->nfile].option && !st; ++d->nfile) {
-      d->fname[d->nfile] = t->files[d->nfile].option;
-      if (!(d->fpath[d->nfile] = xasprintf("%s/%s", d->dir, t->files[d->nfile].file)))
-        st = dln_error(DLN_ENOMEM, "out of memory");
-    }
     int phase;
+    st = dln_ens_data_paths(d, s.task);
     if (!st) st = dln_ens_apply_data(d, &s);
     if (!st) st = dln_run_data_build(&s, NULL, &d->data, &phase);
     if (!st) st = data_truth(d);
@@ -117,6 +123,19 @@ int dln_ens_parts_build(const ens *E, long k, run_parts *r, int with_init) {
   return st;
 }
 
+/* save_weights: run k's final layers (or W of an end-to-end run) into OUT/runs/<k>/. */
+static int save_weights(const ens *E, long k, const run_parts *r, dln_run_files *files) {
+  char *dir = xasprintf("%s/runs/%ld", E->out, k);
+  if (!dir) return dln_error(DLN_ENOMEM, "out of memory");
+  int st = dln_mkdir_p(dir);
+  if (!st && r->p.e2e)
+    st = dln_run_write_npy(dir, "W_final.npy", dln_net_rows(r->p.net), dln_net_cols(r->p.net), r->p.W, files);
+  else if (!st)
+    st = dln_run_write_layers(dir, r->p.net, r->p.theta, "final", files);
+  free(dir);
+  return st;
+}
+
 static void run_one(ens *E, long k) {
   ens_slot *sl = &E->slot[k];
   double t0 = dln_now_seconds();
@@ -131,6 +150,7 @@ static void run_one(ens *E, long k) {
     r.p.traj = NULL;
     if (!st) st = dln_run_baseline_solve(&r.spec, r.p.loss, 0, &sl->base);
     if (!st) st = dln_run_endpoint_json(&r.p, &sl->endpoint);
+    if (!st && E->opt->save_weights && E->opt->write_outputs) st = save_weights(E, k, &r, &sl->wfiles);
   }
   if (st) {
     dln_ens_set_run_error(sl, st, k);
