@@ -123,6 +123,21 @@ static int noise_stream(const dln_spec *s, dln_run_parts *p) {
   return DLN_OK;
 }
 
+/* worst_case (000 §III; docs/disturbed.md): D depends on the state, so no files, and only
+ * the scalar/vector case (depth 2, factorization, n = m = 1) has the S^− it pushes toward. */
+static int worst_case_check(const dln_spec *s, dln_run_parts *p) {
+  char wb[512];
+  const dln_net *net = p->net;
+  if (s->train.disturbance_files.n)
+    return dln_error(DLN_EINVAL, "%s: expected no files for disturbance worst_case (D depends on the state), found %d",
+                     dln_spec_where(s, "disturbance_files", wb, sizeof wb), s->train.disturbance_files.n);
+  if (!dln_loss_has(p->loss, DLN_LOSS_IDENTITY) || net->depth != 2 || net->widths[0] != 1 || net->widths[2] != 1)
+    return dln_error(DLN_EINVAL, "%s: worst_case needs depth 2, n = m = 1 and a factorization task (000 sec. III): "
+                     "expected that, found depth %d, widths %d..%d, loss %s", dln_spec_where(s, "disturbance", wb, sizeof wb),
+                     net->depth, net->widths[0], net->widths[net->depth], dln_loss_name(p->loss));
+  return DLN_OK;
+}
+
 /* The disturbance of 000 eq. 9 (docs/disturbed.md): D_j from disturbance_files[j−1],
  * each of W_j's shape, into p->dist in θ's layout. Layer-wise, untied networks only. */
 static int load_disturbance(const dln_spec *s, dln_run_parts *p, int *phase) {
@@ -140,6 +155,7 @@ static int load_disturbance(const dln_spec *s, dln_run_parts *p, int *phase) {
     return dln_error(DLN_EINVAL, "%s: expected none for %s, found %s", dln_spec_where(s, "disturbance", wb, sizeof wb),
                      why, s->train.disturbance);
   if (kind == DLN_DISTURB_NOISE) return noise_stream(s, p);
+  if (kind == DLN_DISTURB_WORST) return worst_case_check(s, p);
   if (f->n != N)
     return dln_error(DLN_EINVAL, "%s: expected %d files (D_1..D_N, one per layer), found %d",
                      dln_spec_where(s, "disturbance_files", wb, sizeof wb), N, f->n);
