@@ -5,7 +5,11 @@
  *   - X = 1e-3, 1e-6: the row holds at the target set, and the escape time (first sample with
  *     loss ≤ 1e-6) grows like ln(1/X)/Ȳ, the growth rate Ȳ of the S^+ component near the
  *     saddle (000 eq. 14): slope (t(1e-6) − t(1e-3))/ln(1000) in [0.8, 1.2]. Measured: 9.8,
- *     16.7 (slope 0.999). */
+ *     16.7 (slope 0.999).
+ *   - tamper: Prop. 1 reads θ(0) and θ(T) from the folder (W{j}_init.npy, W{j}_final.npy); a run
+ *     folder with either rewritten (θ(T) moved to the target set, θ(0) moved off S^−) is refused
+ *     by the integrity check before any row is read: exit 5, "files of one run (manifest):
+ *     INCONSISTENT: <file>: content differs". */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,6 +94,20 @@ static void test_prop1_sminus(void **state) {
     assert_true(W2->data[i] == -W1->data[i]); /* exactly in S^- */
   }
   dln_mat_free(W1), dln_mat_free(W2);
+  /* tamper with θ(T), then θ(0), of the S^- run (fresh copies of the run each time) */
+  const char *names[2] = {"W2_final.npy", "W1_init.npy"};
+  const double fake[2][2] = {{1.0, 1.0}, {0.9, 0.1}}; /* P(T) = Q(T)ᵀ, PQᵀ ≠ 0; Q(0) with P(0) + Q(0) ≠ 0 */
+  for (int k = 0; k < 2; ++k) {
+    char o[16], f[64], frag[160];
+    snprintf(o, sizeof o, "t%d", k);
+    free(run_and_check(dir, o, "0"));
+    snprintf(f, sizeof f, "%s/%s", o, names[k]);
+    assert_int_equal(dln_npy_write(tu_path(dir, f), k ? 2 : 1, k ? 1 : 2, fake[k], 0), 0);
+    snprintf(frag, sizeof frag, "integrity checks failed, first: files of one run (manifest): INCONSISTENT: %s: content differs",
+             names[k]);
+    const char *chk[] = {"check", o, NULL};
+    tu_expect_cli_error(DLN_CLI, dir, 5, frag, chk);
+  }
   const char *X[2] = {"1e-3", "1e-6"}, *dirs[2] = {"x3", "x6"};
   double te[2];
   for (int k = 0; k < 2; ++k) {
