@@ -162,7 +162,8 @@ enum { DLN_DISTURB_NONE = 0, DLN_DISTURB_CONSTANT, DLN_DISTURB_SINUSOID, DLN_DIS
 /* The kind of opt->disturbance (DLN_DISTURB_*; NULL: NONE), −1 for an unknown name or NULL opt. */
 int dln_train_disturbance_kind(const dln_train_options *opt);
 /* The multiplier a(t) with D(t) = a(t)·D: 0 without a disturbance (or scale 0), scale
- * (constant), scale·sin(ωt + phase) (sinusoid), 0 (noise: no deterministic part). NAN for NULL opt. */
+ * (constant), scale·sin(ωt + phase) (sinusoid), 0 (noise: no deterministic part; worst_case: D
+ * depends on θ, see dln_train_disturbance_eval). NAN for NULL opt. */
 double dln_train_disturbance_factor(const dln_train_options *opt, double t);
 /* D(t, θ) in θ's layout (net->nparams values) for every kind: a(t)·D (constant,
  * sinusoid), 0 (none, noise), and for worst_case (000 §III; depth 2, n = m = 1, untied,
