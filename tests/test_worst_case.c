@@ -5,6 +5,8 @@
  *   - GD step for step against a hand loop;
  *   - the Jacobian the implicit methods get (dln_system_hvp = −J v) against central
  *     differences of the right-hand side (dln_system_rhs);
+ *   - checkpoints: resumed from the 2nd checkpoint, every method ends bit for bit where the
+ *     uninterrupted run ends (D depends on θ only);
  *   - D(θ) (dln_train_disturbance_eval): ‖U‖ + ‖V‖ = s, 0 on S^−, refused for n = 2;
  *   - the command line: Thm 2 at 0.99 x the bound holds (stays in R_α), the dissipation rows
  *     hold, at 4 x the bound the run leaves R_α (not applicable, not violated). */
@@ -23,6 +25,7 @@
 #include "dln/loss.h"
 #include "dln/mat.h"
 #include "dln/net.h"
+#include "dln/table.h"
 #include "dln/train.h"
 #include "testutil.h"
 
@@ -234,6 +237,70 @@ static void test_eval(void **state) {
   unmake(&p);
 }
 
+/* The 2nd checkpoint reported (1-based), with the sample rows taken before it. */
+typedef struct keep {
+  int seen;
+  dln_train_checkpoint cp;
+  double x[NP];
+  size_t rows;
+  dln_table *tab;
+} keep;
+static int keep_cb(void *ctx, const dln_train_checkpoint *cp) {
+  keep *k = ctx;
+  if (++k->seen != 2) return 0;
+  assert_int_equal(cp->n, NP);
+  k->cp = *cp;
+  memcpy(k->x, cp->x, sizeof k->x);
+  k->cp.x = k->x;
+  k->rows = k->tab->nrows;
+  return 0;
+}
+static int row_fn(void *ctx, double t, long step, const double *th, double *row) {
+  (void)ctx, (void)step;
+  row[0] = t, row[1] = th[0], row[2] = th[K];
+  return 0;
+}
+static dln_table *sampled(const problem *p, dln_train_options o, keep *k, const keep *from, double *th) {
+  static const char *const names[3] = {"t", "q1", "p1"};
+  dln_table *tab = NULL;
+  assert_int_equal(dln_table_alloc(&tab, 3, names, (size_t)dln_train_nsamples(&o) + 1), DLN_OK);
+  dln_sampler smp = {3, row_fn, NULL};
+  memcpy(th, th0, sizeof th0);
+  if (k) k->tab = tab, o.checkpoint = keep_cb, o.checkpoint_ctx = k;
+  if (from) {
+    for (size_t i = 0; i < from->rows; ++i) assert_int_equal(dln_table_append(tab, dln_table_row(from->tab, i)), DLN_OK);
+    o.resume = &from->cp;
+  }
+  dln_train_result r;
+  assert_int_equal(dln_train_sampled(p->net, p->loss, th, &o, &smp, tab, &r), DLN_OK);
+  assert_int_equal(r.stop_reason, DLN_STOP_TIME);
+  return tab;
+}
+
+static void test_resume(void **state) {
+  (void)state;
+  problem p;
+  make(&p);
+  static const char *const m[] = {"gd", "flow", "cvode", "gauss", "rkc", "auto"};
+  for (size_t i = 0; i < sizeof m / sizeof *m; ++i) {
+    dln_train_options o = opts(dln_integrator_find(m[i]), 0, 20.0, 1e-8);
+    o.nsamples = 41;
+    o.eta = 0.01;
+    o.checkpoint_every = o.method->flags & DLN_INTEG_DISCRETE ? 300 : 8;
+    keep k;
+    memset(&k, 0, sizeof k);
+    double full[NP], res[NP];
+    dln_table *a = sampled(&p, o, &k, NULL, full);
+    assert_true(k.seen >= 3 && k.cp.t > 0 && k.cp.t < o.t_end);
+    dln_table *b = sampled(&p, o, NULL, &k, res);
+    assert_int_equal(a->nrows, b->nrows);
+    assert_memory_equal(a->data, b->data, a->nrows * 3 * sizeof(double));
+    assert_memory_equal(full, res, sizeof full);
+    dln_table_free(a), dln_table_free(b);
+  }
+  unmake(&p);
+}
+
 static int check_exit;
 static const char *run_and_check(const char *dir, const char *out, const char *scale, const char *t_end) {
   char o[64], s[64], te[64];
@@ -314,6 +381,6 @@ static void test_cli_thm2(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_flow_vs_rk4), cmocka_unit_test(test_gd), cmocka_unit_test(test_jacobian),
-                                     cmocka_unit_test(test_eval), cmocka_unit_test(test_cli_thm2)};
+                                     cmocka_unit_test(test_eval), cmocka_unit_test(test_resume), cmocka_unit_test(test_cli_thm2)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
