@@ -561,6 +561,17 @@ static void test_dynamics(void **state) {
   o.disturbance = "constant"; /* D missing */
   ST(dln_train_check(&o));
   o.disturbance = NULL;
+  { /* D(t, θ): NULL arguments, a non-finite t, worst_case on a net that is not n = m = 1 */
+    double Dv[64];
+    ST(dln_train_disturbance_eval(NULL, w.net, 0.0, w.theta, Dv));
+    ST(dln_train_disturbance_eval(&o, NULL, 0.0, w.theta, Dv));
+    ST(dln_train_disturbance_eval(&o, w.net, 0.0, NULL, Dv));
+    ST(dln_train_disturbance_eval(&o, w.net, 0.0, w.theta, NULL));
+    ST(dln_train_disturbance_eval(&o, w.net, NAN, w.theta, Dv));
+    o.disturbance = "worst_case";
+    if (w.net->widths[0] != 1 || w.net->widths[w.net->depth] != 1) ST(dln_train_disturbance_eval(&o, w.net, 0.0, w.theta, Dv));
+    o.disturbance = NULL;
+  }
   NEG(dln_system_hvp(NULL, x, x, f));
   ZERO(dln_system_has_hvp(NULL));
   NANV(dln_system_loss(NULL, x));

@@ -76,6 +76,8 @@ typedef struct dln_init_options {
   int det_sign_draws; /* at most this many draws for det_sign */
   dln_ilist saddle_stratum;  /* saddle: learned components (1-based) */
   double saddle_perturb;     /* saddle: N(0, saddle_perturb^2) added to every weight */
+  double sminus_scale;       /* sminus: Q = W_1ᵀ ~ N(0, sminus_scale^2), P = W_2 = −Q (000 §III S^−) */
+  double sminus_perturb;     /* sminus: N(0, sminus_perturb^2) added to every weight */
   void *own;
   /* Reads a matrix file (.npy / .csv) for the file scheme: the model layer reads no files
    * itself. The run layer sets it to dln_matrix_load (dln/io.h); not an option row, so

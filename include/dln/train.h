@@ -140,12 +140,13 @@ typedef struct dln_train_options {
   /* --- disturbed flow θ̇ = −∇φ(θ) + D(t) (000 eq. 9, layer by layer; docs/disturbed.md).
    * GD: θ ← θ − η(∇φ(θ_k) − D(t_k)). D(t) = scale·D (constant) or scale·D·sin(ωt + phase)
    * (sinusoid). Layer-wise, untied networks only. --- */
-  char *disturbance;          /* "none" (or NULL), "constant", "sinusoid", "noise", "noisy_data" (option row; owned) */
+  char *disturbance;          /* "none" (or NULL), "constant", "sinusoid", "noise", "noisy_data", "worst_case" (option row; owned) */
   dln_slist disturbance_files;/* the run layer's D_1..D_N files (option row; owned; the library ignores it) */
   double disturbance_scale;   /* finite, default 1 (0: the undisturbed flow, bit for bit) */
   double disturbance_omega;   /* sinusoid: angular frequency ω (finite), default 1 */
   double disturbance_phase;   /* sinusoid: phase (finite), default 0 */
-  const double *disturbance_D;/* D_1..D_N in θ's layout (nparams values); required for constant, sinusoid */
+  const double *disturbance_D;/* D_1..D_N in θ's layout (nparams values); required for constant, sinusoid;
+                                 NULL for worst_case (D(θ) = −(scale/2)(P + Q)/‖P + Q‖ on both blocks) */
   /* noise: the SDE dθ = −∇φ dt + scale dB_t (white noise on every weight), method gd only,
    * by Euler–Maruyama θ_{k+1} = θ_k − η∇φ(θ_k) + scale·√η·ξ_k, ξ_k ~ N(0, I) drawn from
    * noise_rng (caller-owned, advanced by the run; required when scale ≠ 0). Checkpoints:
@@ -164,12 +165,18 @@ typedef struct dln_train_options {
 } dln_train_options;
 
 /* The disturbance kinds of dln_train_options.disturbance. */
-enum { DLN_DISTURB_NONE = 0, DLN_DISTURB_CONSTANT, DLN_DISTURB_SINUSOID, DLN_DISTURB_NOISE, DLN_DISTURB_NOISY_DATA };
+enum { DLN_DISTURB_NONE = 0, DLN_DISTURB_CONSTANT, DLN_DISTURB_SINUSOID, DLN_DISTURB_NOISE, DLN_DISTURB_NOISY_DATA, DLN_DISTURB_WORST };
 /* The kind of opt->disturbance (DLN_DISTURB_*; NULL: NONE), −1 for an unknown name or NULL opt. */
 int dln_train_disturbance_kind(const dln_train_options *opt);
 /* The multiplier a(t) with D(t) = a(t)·D: 0 without a disturbance (or scale 0), scale
- * (constant), scale·sin(ωt + phase) (sinusoid), 0 (noise, noisy_data: no deterministic part). NAN for NULL opt. */
+ * (constant), scale·sin(ωt + phase) (sinusoid), 0 (noise, noisy_data: no deterministic part;
+ * worst_case: D depends on θ, see dln_train_disturbance_eval). NAN for NULL opt. */
 double dln_train_disturbance_factor(const dln_train_options *opt, double t);
+/* D(t, θ) in θ's layout (net->nparams values) for every kind: a(t)·D (constant,
+ * sinusoid), 0 (none, noise), and for worst_case (000 §III; depth 2, n = m = 1, untied,
+ * P = W_2, Q = W_1ᵀ) U = Vᵀ = −(scale/2)(P + Q)/‖P + Q‖, 0 on S^− (P + Q = 0). DLN_EINVAL
+ * for NULL arguments, a non-finite t, an unknown kind or worst_case on another network. */
+int dln_train_disturbance_eval(const dln_train_options *opt, const dln_net *net, double t, const double *theta, double *D);
 
 /* Every option at its row's default (the driver's rows and those of every registered
  * integrator type that binds dln_train_options), method = &dln_integrator_auto. */

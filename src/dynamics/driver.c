@@ -72,6 +72,10 @@ int dln_dyn_rhs(dln_run_ctx *c, double t, const double *theta, double *g) {
   int rc = dln_dyn_sys(c)->rhs(c, theta, g);
   if (rc || !c->disturbed) return rc;
   /* the disturbed flow θ̇ = −∇φ(θ) + D(t) (000 eq. 9, every layer) */
+  if (c->worst) { /* D(θ) toward S^− (000 §III; worst_case.c) */
+    dln_worst_case_axpy(c->net, c->opt->disturbance_scale, theta, 1.0, g);
+    return rc;
+  }
   double a = dln_train_disturbance_factor(c->opt, t);
   if (a != 0) dln_vec_axpy(dln_dyn_size(c), a, c->opt->disturbance_D, g, g);
   return rc;
@@ -79,7 +83,10 @@ int dln_dyn_rhs(dln_run_ctx *c, double t, const double *theta, double *g) {
 
 int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *out) {
   c->jtv_evals++;
-  return dln_dyn_sys(c)->hvp(c, theta, v, out);
+  int rc = dln_dyn_sys(c)->hvp(c, theta, v, out);
+  /* worst case: the field −∇φ + D(θ) has Jacobian −∇²φ + J_D, so the product is (∇²φ − J_D) v */
+  if (!rc && c->worst) dln_worst_case_neg_jvp_add(c->net, c->opt->disturbance_scale, theta, v, out);
+  return rc;
 }
 
 /* ------------------------------------------------------------ the public system */
@@ -298,6 +305,7 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     if (c->disturbed) { /* x_{k+1} += η D(t_k) (000 eq. 9 discretized) */
       double a = dln_train_disturbance_factor(o, t);
       if (a != 0) dln_vec_axpy(n, eta * a, o->disturbance_D, nxt, nxt);
+      if (c->worst) dln_worst_case_axpy(c->net, o->disturbance_scale, cur, eta, nxt); /* += η D(θ_k) */
       if (noisy) { /* Euler–Maruyama for dθ = −∇φ dt + scale dB_t: += scale·√η·ξ_k, ξ_k ~ N(0, I) */
         dln_rng_fill_gaussian(o->noise_rng, xi, n, 1.0);
         dln_vec_axpy(n, nsd, xi, nxt, nxt);
@@ -652,6 +660,7 @@ static int disturbance_setup(dln_run_ctx *c) {
   const dln_train_options *o = c->opt;
   int k = dln_train_disturbance_kind(o);
   c->disturbed = k > 0 && o->disturbance_scale != 0; /* scale 0: the undisturbed flow, bit for bit */
+  c->worst = c->disturbed && k == DLN_DISTURB_WORST;
   if (k <= 0) return DLN_OK;
   if (dln_dyn_sys(c) != &dln_net_system)
     return dln_error(DLN_EINVAL, "disturbance: expected none for the %s (D_j is given per layer, 000 eq. 9), found %s",
@@ -659,6 +668,10 @@ static int disturbance_setup(dln_run_ctx *c) {
   if (c->net->tied)
     return dln_error(DLN_EINVAL, "disturbance: expected none for a tied network (one parameter block U, no W_j of "
                      "its own to disturb), found %s", o->disturbance);
+  if (k == DLN_DISTURB_WORST && !dln_worst_case_applies(c->net, c->loss))
+    return dln_error(DLN_EINVAL, "disturbance: worst_case needs depth 2, n = m = 1 and the factorization loss (000 sec. III), "
+                     "found depth %d, widths %d..%d, loss %s", c->net->depth, c->net->widths[0], c->net->widths[c->net->depth],
+                     dln_loss_name(c->loss));
   const dln_integrator_type *m = o->method;
   if (k == DLN_DISTURB_NOISE && !(m->flags & DLN_INTEG_DISCRETE)) /* dln_train_check says so first */
     return dln_error(DLN_EINVAL, "disturbance: noise needs method gd (Euler-Maruyama), found %s", m->name);

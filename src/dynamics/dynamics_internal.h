@@ -87,6 +87,7 @@ struct dln_system {
   int rhs_bad;     /* the last failure came from a non-finite right-hand side */
   int rhs_fatal;   /* status of a fatal right-hand side failure (see dln_dyn_system.rhs) */
   int disturbed;   /* the flow is θ̇ = −∇φ + D(t) (opt->disturbance, scale ≠ 0; set by dln_dyn_run) */
+  int worst;       /* and D = D(θ) is 000 §III's worst case (worst_case.c) */
   char sundials_msg[256];
 };
 
@@ -128,6 +129,12 @@ int dln_integrator_validate(const dln_integrator_type *t, const dln_train_option
 /* Range and extra checks of the rows (NULL-terminated) on base; messages start with the
  * row's name ("rtol: expected ..."). */
 int dln_dyn_validate_rows(const void *base, const dln_option *rows);
+
+/* The worst-case disturbance of 000 §III (worst_case.c): 1 when it applies (untied depth 2,
+ * n = m = 1, the factorization loss); out += a·D(θ) with ‖U‖ + ‖V‖ = s; out += −J_D(θ) v. */
+int dln_worst_case_applies(const dln_net *net, const dln_loss *loss);
+void dln_worst_case_axpy(const dln_net *net, double s, const double *theta, double a, double *out);
+void dln_worst_case_neg_jvp_add(const dln_net *net, double s, const double *theta, const double *v, double *out);
 
 /* Weighted RMS norm with SUNDIALS' weights 1/(atol + rtol |y_i|). */
 double dln_dyn_wrms(size_t n, const double *x, const double *y, double rtol, double atol);

@@ -48,9 +48,8 @@ static int samples_check(const dln_option *o, const void *field, char *msg, size
 }
 
 /* The disturbances of 000 eq. 9 that dln integrates, white noise (an SDE, GD only) and
- * GD on data perturbed at every step (noisy_data, GD only); worst_case (issue 10) is not
- * implemented here. */
-static const char *const disturbances[] = {"none", "constant", "sinusoid", "noise", "noisy_data", NULL};
+ * GD on data perturbed at every step (noisy_data, GD only); 000 §III's worst case (worst_case.c). */
+static const char *const disturbances[] = {"none", "constant", "sinusoid", "noise", "noisy_data", "worst_case", NULL};
 
 /* clang-format off */
 static const dln_option train_rows[] = {
@@ -65,9 +64,9 @@ static const dln_option train_rows[] = {
   {"log_samples", DLN_OPT_BOOL, OFF(log_spacing), "false", "log-spaced sample times from t_first to t_end (plus t = 0)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"t_first", DLN_OPT_DOUBLE, OFF(t_first), "0", "first positive sample time for log spacing (0: t_end * 1e-4)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   {"checkpoint_every", DLN_OPT_LONG, OFF(checkpoint_every), "0", "checkpoint every K GD steps / K-th flow sample time, for --resume (0: off)", NULL, DLN_OPTR_MIN, 0, 0, NULL, NULL},
-  {"disturbance", DLN_OPT_ENUM, OFF(disturbance), "none", "disturbed flow dW_j/dt = -dphi/dW_j + D_j(t) (000 eq. 9; docs/disturbed.md), any method; GD: W <- W - eta (grad - D(t_k)); noise: SDE dW = -grad dt + scale dB_t, method gd only (Euler-Maruyama); noisy_data: GD on data perturbed at each step (Y + scale E_k), method gd only", disturbances, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"disturbance", DLN_OPT_ENUM, OFF(disturbance), "none", "disturbed flow dW_j/dt = -dphi/dW_j + D_j(t) (000 eq. 9; docs/disturbed.md), any method; GD: W <- W - eta (grad - D(t_k)); noise: SDE dW = -grad dt + scale dB_t, method gd only (Euler-Maruyama); noisy_data: GD on data perturbed at each step (Y + scale E_k), method gd only; worst_case: depth 2, n = m = 1, U = V^T = -(scale/2)(P+Q)/|P+Q| toward S^- (000 sec. III), no files", disturbances, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"disturbance_files", DLN_OPT_STRLIST, OFF(disturbance_files), "", "disturbed flow: D_1,...,D_N files (.npy/.csv, D_j of W_j's shape)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {"disturbance_scale", DLN_OPT_DOUBLE, OFF(disturbance_scale), "1", "disturbed flow: D(t) = scale * D (constant) or scale * D * sin(omega t + phase) (000 eq. 9); noise: intensity (W += scale sqrt(eta) xi, xi ~ N(0, I), from seed and stream); noisy_data: the data noise s (Y + s E_k, E_k ~ N(0, 1))", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"disturbance_scale", DLN_OPT_DOUBLE, OFF(disturbance_scale), "1", "disturbed flow: D(t) = scale * D (constant) or scale * D * sin(omega t + phase) (000 eq. 9); worst_case: ||U|| + ||V||; noise: intensity (W += scale sqrt(eta) xi, xi ~ N(0, I), from seed and stream); noisy_data: the data noise s (Y + s E_k, E_k ~ N(0, 1))", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"disturbance_omega", DLN_OPT_DOUBLE, OFF(disturbance_omega), "1", "disturbed flow, sinusoid: angular frequency omega", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"disturbance_phase", DLN_OPT_DOUBLE, OFF(disturbance_phase), "0", "disturbed flow, sinusoid: phase", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"r_alpha", DLN_OPT_DOUBLE, OFF(r_alpha), "-1", "depth 2, factorization, n = m = 1: the set R_alpha = {||P + Q||^2 >= alpha^2} of 000 eq. 16 (column in_Ralpha, check rows Thm 2, eq. 18; negative: off)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
@@ -85,7 +84,7 @@ int dln_train_disturbance_kind(const dln_train_options *o) {
   if (!o->disturbance) return DLN_DISTURB_NONE;
   for (int i = 0; disturbances[i]; ++i)
     if (strcmp(o->disturbance, disturbances[i]) == 0) return i;
-  dln_error(DLN_EINVAL, "disturbance: expected none, constant, sinusoid, noise or noisy_data, found %s", o->disturbance);
+  dln_error(DLN_EINVAL, "disturbance: expected none, constant, sinusoid, noise, noisy_data or worst_case, found %s", o->disturbance);
   return -1;
 }
 
@@ -119,6 +118,9 @@ static int disturbance_check(const dln_train_options *o) {
   int k = dln_train_disturbance_kind(o);
   if (k < 0) return DLN_EINVAL; /* the message is dln_train_disturbance_kind's */
   if (k == DLN_DISTURB_NOISE || k == DLN_DISTURB_NOISY_DATA) return noise_check(o, k);
+  if (k == DLN_DISTURB_WORST) /* D depends on the state (worst_case.c), not on a given D */
+    return o->disturbance_D ? dln_error(DLN_EINVAL, "disturbance_D: expected NULL for worst_case (D depends on the state, "
+                                        "000 sec. III), found D_1..D_N") : DLN_OK;
   if (k != DLN_DISTURB_NONE && !o->disturbance_D)
     return dln_error(DLN_EINVAL, "disturbance_D: expected D_1..D_N (nparams values) for disturbance %s, found NULL",
                      o->disturbance);

@@ -16,6 +16,8 @@
  *   PpQ2          ‖P + Q‖² (000 eq. 15, the squared distance-measure to S^−)
  *   in_Ralpha     1 if ‖P + Q‖² ≥ α² (R_α, 000 eq. 16) else 0; only with --r_alpha ≥ 0
  *   eq18_bound    −φ α²/2 + ½‖D(t)‖² (000 eq. 18, valid inside R_α); only with --r_alpha ≥ 0
+ * worst_case (000 §III): D = D(θ) is evaluated at each sample (dln_train_disturbance_eval) and
+ * every column reads it with a(t) = 1.
  * Eigenvalues by LAPACKE_dsyev_work with workspaces allocated in init. */
 #include <lapacke.h>
 #include <math.h>
@@ -33,6 +35,7 @@ typedef struct dist_ws {
   const dln_train_options *train;
   double Dnorm;
   int noisy;           /* noisy_data: D = D_k of the run (train->noisy_D), a = 1 */
+  double *Dw;          /* worst_case: D(θ) at the sample (NULL otherwise) */
   int thm1;            /* depth 2, factorization loss */
   int vec;             /* and n = m = 1 (000 §III): PpQ2 (+ in_Ralpha, eq18_bound when alpha ≥ 0) */
   double *C, *C0, *R;  /* C_j(t), C_j(0) (concatenated), Ċ_j / a */
@@ -44,7 +47,7 @@ typedef struct dist_ws {
 static void dist_free(void *state) {
   dist_ws *w = state;
   if (!w) return;
-  free(w->C), free(w->C0), free(w->R), free(w->C0off), free(w->A), free(w->ev), free(w->work);
+  free(w->C), free(w->C0), free(w->R), free(w->C0off), free(w->A), free(w->ev), free(w->work), free(w->Dw);
   free(w);
 }
 
@@ -67,8 +70,9 @@ static double gram_min(dist_ws *w, const double *M, int r, int c, int trans) {
 static int dist_init(dln_obs_setup *s, void **state) {
   const dln_train_options *tr = s->train;
   int noisy = tr && dln_train_disturbance_kind(tr) == DLN_DISTURB_NOISY_DATA;
+  int worst = tr && dln_train_disturbance_kind(tr) == DLN_DISTURB_WORST;
   if (noisy && !(tr->noisy_D && tr->disturbance_scale != 0)) return DLN_OK; /* scale 0: plain GD's columns */
-  if (!tr || dln_train_disturbance_kind(tr) <= 0 || (!noisy && !tr->disturbance_D)) return DLN_OK;
+  if (!tr || dln_train_disturbance_kind(tr) <= 0 || (!noisy && !worst && !tr->disturbance_D)) return DLN_OK;
   if (!s->theta0)
     return dln_error(DLN_EINVAL, "observer: expected the initial weights theta0 for the drift of C_j under the disturbance, found NULL");
   dln_net *net = s->net;
@@ -79,7 +83,9 @@ static int dist_init(dln_obs_setup *s, void **state) {
   w->net = net;
   w->train = tr;
   w->noisy = noisy;
-  w->Dnorm = noisy ? 0 : dln_norm2(net->nparams, tr->disturbance_D);
+  w->Dnorm = noisy || worst ? 0 : dln_norm2(net->nparams, tr->disturbance_D);
+  if (worst && !(w->Dw = dln_xcalloc(net->nparams ? net->nparams : 1, sizeof(double))))
+    return dln_error(DLN_ENOMEM, "out of memory allocating an observer workspace");
   w->thm1 = N == 2 && dln_loss_has(s->loss, DLN_LOSS_IDENTITY);
   dln_obs_add_col(s, "dist_norm", 0);
   for (int j = 1; j < N; ++j) dln_obs_add_col(s, "dC%d", j), dln_obs_add_col(s, "dC%d_rate", j);
@@ -140,6 +146,11 @@ static int dist_eval(void *state, const dln_obs_frame *f, double *cols) {
   const double *D = w->noisy ? w->train->noisy_D : w->train->disturbance_D;
   double a = w->noisy ? 1.0 : dln_train_disturbance_factor(w->train, f->t);
   if (w->noisy) w->Dnorm = dln_norm2(net->nparams, D); /* ‖D_k‖, drawn before step k's samples */
+  if (w->Dw) { /* worst case: D(θ), a = 1 */
+    int st = dln_train_disturbance_eval(w->train, net, f->t, f->theta, w->Dw);
+    if (st) return st;
+    D = w->Dw, a = 1.0, w->Dnorm = dln_norm2(net->nparams, D);
+  }
   int c = 0;
   cols[c++] = fabs(a) * w->Dnorm;
   for (int j = 1; j < N; ++j) {

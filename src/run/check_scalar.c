@@ -6,7 +6,7 @@
  *     |Ȳ − PQᵀ| ≤ tol·max(1, Ȳ)); an end point at neither is "not applicable" (not converged).
  *   - Thm 2 (disturbed): R_α = {‖P + Q‖² ≥ α²} (eq. 16) is forward-invariant if α ∈ [0, 2√Ȳ) and
  *     ‖U‖ + ‖V‖ ≤ |α|(Ȳ − α²/4)/√2 (eq. 17). ‖U‖ + ‖V‖ is bounded by |scale|(‖D_2‖ + ‖D_1‖) (for
- *     n = m = 1 the spectral norms are Euclidean). With the hypotheses, min_t PpQ2 ≥ α² − tol·max(1, α²)
+ *     n = m = 1 the spectral norms are Euclidean); worst_case has ‖U‖ + ‖V‖ = |scale|. With the hypotheses, min_t PpQ2 ≥ α² − tol·max(1, α²)
  *     must hold and the in_Ralpha column must agree; otherwise "not applicable", saying
  *     whether the run stayed in R_α.
  *   - eq. 18: at every sample inside R_α, Ldot ≤ eq18_bound = −φα²/2 + ½‖D(t)‖², slack tol·max|Ldot|. */
@@ -77,7 +77,8 @@ static void check_thm2(ctx *c, double Y, double al) {
   const dln_net *net = c->p->net;
   const double *D = c->p->dist;
   double d1 = 0, d2 = 0;
-  for (int i = 0; i < net->widths[1]; ++i) d1 += D[net->offset[1] + i] * D[net->offset[1] + i], d2 += D[net->offset[2] + i] * D[net->offset[2] + i];
+  if (!D) d1 = 0.25, d2 = 0.25; /* worst case (000 §III): ‖U‖ + ‖V‖ = |scale| exactly (0 on S^−) */
+  for (int i = 0; D && i < net->widths[1]; ++i) d1 += D[net->offset[1] + i] * D[net->offset[1] + i], d2 += D[net->offset[2] + i] * D[net->offset[2] + i];
   double uv = fabs(c->p->to.disturbance_scale) * (sqrt(d1) + sqrt(d2)), bound = fabs(al) * (Y - al * al / 4) / sqrt(2.0);
   double a2 = al * al, allow = c->tol * fmax(1.0, a2);
   int disagree;

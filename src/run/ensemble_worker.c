@@ -55,6 +55,7 @@ static int data_make(ens *E, int i) {
                                       {"loss_threshold", "-1"}, {"recon_threshold", "0"}, {"grad_tol", "0"},
                                       {"observe", "loss"}, {"plot", "false"}, {"quiet", "true"}, {"blas_threads", "1"}};
   for (size_t j = 0; j < sizeof kv / sizeof *kv && !st; ++j) st = dln_spec_set(&s, kv[j][0], kv[j][1]);
+  if (!st) st = dln_spec_set(&s, "r_alpha", "-1"); /* R_α of 000 §III: the depth-1 data run has no P, Q */
   char sb[32];
   snprintf(sb, sizeof sb, "%llu", (unsigned long long)d->seed);
   if (!st) st = dln_spec_set(&s, "seed", sb);

@@ -129,6 +129,40 @@ static int noise_stream(const dln_spec *s, dln_run_parts *p, int kind) {
   return DLN_OK;
 }
 
+/* The scalar/vector case of 000 §III: a layer-wise, untied depth-2 factorization with n = m = 1. */
+static int scalar_case(const dln_run_parts *p) {
+  const dln_net *n = p->net;
+  return !p->e2e && !n->tied && n->depth == 2 && n->widths[0] == 1 && n->widths[2] == 1 && dln_loss_has(p->loss, DLN_LOSS_IDENTITY);
+}
+
+/* worst_case (000 §III; docs/disturbed.md): D depends on the state, so no files, and only
+ * the scalar/vector case (depth 2, factorization, n = m = 1) has the S^− it pushes toward. */
+static int worst_case_check(const dln_spec *s, dln_run_parts *p) {
+  char wb[512];
+  const dln_net *net = p->net;
+  if (s->train.disturbance_files.n)
+    return dln_error(DLN_EINVAL, "%s: expected no files for disturbance worst_case (D depends on the state), found %d",
+                     dln_spec_where(s, "disturbance_files", wb, sizeof wb), s->train.disturbance_files.n);
+  if (!scalar_case(p))
+    return dln_error(DLN_EINVAL, "%s: expected depth 2, n = m = 1 and a factorization task for worst_case (000 sec. III), "
+                     "found depth %d, n = %d, m = %d, loss %s", dln_spec_where(s, "disturbance", wb, sizeof wb),
+                     net->depth, net->widths[0], net->widths[net->depth], dln_loss_name(p->loss));
+  return DLN_OK;
+}
+
+/* r_alpha (R_α of 000 eq. 16) has no effect outside the scalar/vector case: refused when set
+ * to α ≥ 0 (a negative value is "off"; summary.json echoes the default −1 of every run). */
+static int r_alpha_check(const dln_spec *s, const dln_run_parts *p) {
+  char wb[512];
+  const dln_spec_option *o = dln_spec_find("r_alpha");
+  if (!o || !s->origin[dln_spec_index(o)].kind || !(s->train.r_alpha >= 0) || scalar_case(p)) return DLN_OK;
+  const dln_net *net = p->net;
+  return dln_error(DLN_EINVAL, "%s: has no effect outside the scalar/vector case of 000 sec. III (depth 2, n = m = 1, a "
+                   "layer-wise factorization): expected it unset, found %.15g (depth %d, n = %d, m = %d, loss %s%s)",
+                   dln_spec_where(s, "r_alpha", wb, sizeof wb), s->train.r_alpha, net->depth, net->widths[0],
+                   net->widths[net->depth], dln_loss_name(p->loss), p->e2e ? ", end-to-end method" : "");
+}
+
 /* The disturbance of 000 eq. 9 (docs/disturbed.md): D_j from disturbance_files[j−1],
  * each of W_j's shape, into p->dist in θ's layout. Layer-wise, untied networks only. */
 static int load_disturbance(const dln_spec *s, dln_run_parts *p, int *phase) {
@@ -146,6 +180,7 @@ static int load_disturbance(const dln_spec *s, dln_run_parts *p, int *phase) {
     return dln_error(DLN_EINVAL, "%s: expected none for %s, found %s", dln_spec_where(s, "disturbance", wb, sizeof wb),
                      why, s->train.disturbance);
   if (kind == DLN_DISTURB_NOISE || kind == DLN_DISTURB_NOISY_DATA) return noise_stream(s, p, kind);
+  if (kind == DLN_DISTURB_WORST) return worst_case_check(s, p);
   if (f->n != N)
     return dln_error(DLN_EINVAL, "%s: expected %d files (D_1..D_N, one per layer), found %d",
                      dln_spec_where(s, "disturbance_files", wb, sizeof wb), N, f->n);
@@ -271,7 +306,7 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
   dln_run_method_type(s, &p->e2e);
   if ((st = merged_times(s, p))) return *phase = DLN_RUN_FAIL_INTERNAL, st;
   train_options(s, p->loss, p, &p->to);
-  if ((st = load_disturbance(s, p, phase))) return st;
+  if ((st = load_disturbance(s, p, phase)) || (st = r_alpha_check(s, p))) return st;
   if ((st = dln_train_check(&p->to))) return st;
   size_t cap = rng ? (size_t)dln_train_nsamples(&p->to) + 1 : 1;
 

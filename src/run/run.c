@@ -283,14 +283,16 @@ static void summary_dynamics(json_t *sum, const run_ctx *c) {
     dln_jset(e, "svds", json_integer(dln_e2e_num_svd(p->dyn)));
     dln_jset(sum, "e2e", e);
   }
-  if (p->dist) { /* the disturbed flow of 000 eq. 9: D(t) = a(t) D, D_j in W{j}_disturbance.npy */
+  int worst = !p->e2e && dln_train_disturbance_kind(&p->to) == DLN_DISTURB_WORST;
+  if (p->dist || worst) { /* the disturbed flow of 000 eq. 9: D(t) = a(t) D, D_j in W{j}_disturbance.npy; or D(θ) */
     json_t *d = json_object(), *files = json_array();
     const dln_train_options *o = &p->to;
     dln_jset(d, "kind", json_string(o->disturbance));
     dln_jset(d, "scale", dln_json_num(o->disturbance_scale));
+    if (worst) dln_jset(d, "direction", json_string("U = V^T = -(scale/2)(P+Q)/|P+Q| toward S^- (000 sec. III); 0 on S^-"));
     dln_jset(d, "omega", dln_json_num(o->disturbance_omega));
     dln_jset(d, "phase", dln_json_num(o->disturbance_phase));
-    dln_jset(d, "D_norm", dln_json_num(dln_norm2(p->net->nparams, p->dist)));
+    dln_jset(d, "D_norm", p->dist ? dln_json_num(dln_norm2(p->net->nparams, p->dist)) : json_null());
     for (int j = 0; j < o->disturbance_files.n; ++j) dln_jappend(files, json_string(o->disturbance_files.v[j]));
     dln_jset(d, "files", files);
     const int *w = p->net->widths;

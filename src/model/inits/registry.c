@@ -19,7 +19,8 @@
   X(dln_init_type_spectral_symmetric) \
   X(dln_init_type_orthogonal_minnorm) \
   X(dln_init_type_file) \
-  X(dln_init_type_saddle)
+  X(dln_init_type_saddle) \
+  X(dln_init_type_sminus)
 #define DECLARE(d) extern const dln_init_type d;
 #define ENTRY(d) &d,
 BUILTIN(DECLARE)
