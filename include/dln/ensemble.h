@@ -107,6 +107,7 @@ typedef struct dln_ensemble_options {
    * written; the runs finished so far stay in OUT/.partial for resume. */
   int (*cancelled)(void *ctx);
   int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */
+  int wide;            /* keep the wide per-run columns (eigC_*: up to 64 per run) in the table; default 0: left out */
   int resume;          /* read back the runs an interrupted sweep finished (OUT/.partial) and run the others */
 } dln_ensemble_options;
 

@@ -92,7 +92,7 @@ int dln_ens_open_table(const ens *E, ens_out *O) {
   O->fp = dln_afile_stream(O->csv);
   fputs("run,seed,stream", O->fp);
   if (E->data_seed_swept) fputs(",data_seed", O->fp);
-  for (int p = 0; p < E->nparams; ++p) fprintf(O->fp, ",%s", E->params[p]);
+  dln_ens_param_header(E, O->fp);
   for (int c = 0; c < E->ncols; ++c) fprintf(O->fp, ",%s", E->cols[c]);
   fputc('\n', O->fp);
   return DLN_OK;
@@ -127,6 +127,7 @@ json_t *dln_ens_summary(const ens *E, ens_out *O) {
   dln_jset(sum, "run_id", json_string(E->folder.run_id));
   dln_jset(sum, "spec", dln_spec_to_json(E->base));
   dln_jset(sum, "sweep", dln_ens_sweep_json(E->sw));
+  dln_jset(sum, "legend", dln_ens_legend_json(E)); /* the codes of ensemble.csv's text-valued columns */
   dln_jset(sum, "nruns", json_integer(E->nruns));
   json_t *sh = json_object();
   dln_jset(sh, "index", json_integer(E->shard));
