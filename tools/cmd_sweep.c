@@ -12,8 +12,8 @@
 
 static void usage_sweep(FILE *fp) {
   fprintf(fp,
-          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume]\n"
-          "       dln sweep --resume --out DIR [--threads T] [--quiet] [--shard i/N]\n"
+          "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume] [--wide]\n"
+          "       dln sweep --resume --out DIR [--threads T] [--quiet] [--shard i/N] [--wide]\n"
           "\n"
           "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
           "  \"sweep\": {\"sigma\": [0.01, 0.1, 1], \"seed\": {\"from\": 1, \"count\": 100}}\n"
@@ -68,6 +68,7 @@ static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
 /* The command line of `dln sweep`. */
 typedef struct sweep_args {
   int threads, quiet, shard, nshards, help, force, resume;
+  int wide; /* --wide */
   const char *out;
 } sweep_args;
 
@@ -94,7 +95,8 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
   static const struct option lo[] = {{"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
                                      {"quiet", no_argument, NULL, 'q'},         {"shard", required_argument, NULL, 's'},
                                      {"help", no_argument, NULL, 'h'},          {"force", no_argument, NULL, 'f'},
-                                     {"resume", no_argument, NULL, 'r'},        {NULL, 0, NULL, 0}};
+                                     {"resume", no_argument, NULL, 'r'},        {"wide", no_argument, NULL, 'w'},
+                                     {NULL, 0, NULL, 0}};
   int c, idx;
   opterr = 0;
   optind = 1;
@@ -115,6 +117,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       case 'q': a->quiet = 1; break;
       case 'f': a->force = 1; break;
       case 'r': a->resume = 1; break;
+      case 'w': a->wide = 1; break;
       case 's':
         if (parse_shard(optarg, a)) return EX_USAGE;
         break;
@@ -147,6 +150,7 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
   eo.progress_ctx = &prog;
   eo.cancelled = cli_cancelled_cb;
   eo.resume = a->resume;
+  eo.wide = a->wide;
   dln_ensemble_result res;
   int st = dln_ensemble_run(spec, sw, &eo, &res);
   if (prog.drawn) fputc('\n', stderr);
@@ -199,7 +203,7 @@ static int sweep_load(const sweep_args *a, const char *file, dln_spec *spec, dln
 }
 
 int cmd_sweep(int argc, char **argv) {
-  sweep_args a = {0, 0, 0, 1, 0, 0, 0, NULL};
+  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
   int nfiles = argc - optind;
