@@ -214,6 +214,9 @@ void dln_ens_param_header(const ens *E, FILE *fp);
 json_t *dln_ens_legend_json(const ens *E);
 /* An option's text as typed JSON: number, list of numbers, true/false, else a string. */
 json_t *dln_ens_value_json(const char *text);
+/* The binary table: one .npy per column of the committed CSV at csv_path into dir
+ * (ensemble_npy.c), each added to files as prefix/<column>.npy (files may be NULL). */
+int dln_ens_write_columns(const char *csv_path, const char *dir, const char *prefix, dln_run_files *files);
 /* The "sweep" object of the summary. */
 json_t *dln_ens_sweep_json(const dln_sweep *sw);
 /* Write the finished runs at the head of the queue, in run order. */

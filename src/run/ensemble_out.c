@@ -137,6 +137,15 @@ json_t *dln_ens_summary(const ens *E, ens_out *O) {
   dln_jset(sum, "threads", json_integer(E->nthreads));
   dln_jset(sum, "blas", blas_json(E->blas_before));
   dln_jset(sum, "csv", E->opt->write_outputs ? json_string(E->csv_path) : json_null());
+  if (E->opt->write_outputs) { /* the binary table: one .npy per column (ensemble_npy.c) */
+    size_t n = strlen(E->csv_path) - 4;
+    char *d = malloc(n + 2);
+    if (d) memcpy(d, E->csv_path, n), memcpy(d + n, "/", 2);
+    dln_jset(sum, "npy", d ? json_string(d) : NULL);
+    free(d);
+  } else {
+    dln_jset(sum, "npy", json_null());
+  }
   dln_jset(sum, "totals", totals_json(E, O));
   dln_jset(sum, "runs", O->runs);
   O->runs = NULL;

@@ -343,6 +343,18 @@ static int ens_write_endpoints(ens *E, const json_t *runs) {
   return st ? st : dln_run_files_add(&E->folder.files, strrchr(E->ep_path, '/') + 1);
 }
 
+/* The binary table beside the CSV: DIR/ensemble/<column>.npy (a shard:
+ * DIR/ensemble.shard<i>of<N>/), from the committed CSV. */
+static int ens_write_npy(ens *E) {
+  const char *base = strrchr(E->csv_path, '/') + 1;
+  char *prefix = xasprintf("%.*s", (int)(strlen(base) - 4), base); /* without ".csv" */
+  char *dir = prefix ? xasprintf("%s/%s", E->out, prefix) : NULL;
+  int st = dir ? dln_ens_write_columns(E->csv_path, dir, prefix, &E->folder.files) : dln_error(DLN_ENOMEM, "out of memory");
+  free(prefix);
+  free(dir);
+  return st;
+}
+
 /* The rest of the table, the totals, the summary and the manifest. */
 static int ens_finish(ens *E, ens_out *O) {
   dln_ensemble_result *res = E->res;
@@ -366,6 +378,7 @@ static int ens_finish(ens *E, ens_out *O) {
     O->csv = NULL;
     O->fp = NULL;
     if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->csv_path, '/') + 1);
+    if (!st) st = ens_write_npy(E);
   }
   if (st) return st;
   json_t *sum = dln_ens_summary(E, O);
