@@ -273,13 +273,13 @@ static void test_sweep_tally(void **state) {
   long total = 0;
   for (size_t gi = 0; gi < 2; ++gi) {
     json_t *g = json_array_get(groups, gi);
-    const char *depth = json_string_value(json_object_get(json_object_get(g, "setting"), "depth"));
-    assert_non_null(depth);
+    json_t *depth = json_object_get(json_object_get(g, "setting"), "depth"); /* typed, as in ensemble.json */
+    assert_true(json_is_integer(depth));
     long cnt[DLN_END_NCLASS] = {0}, n = 0;
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(ens, "runs"), i, e) {
-      if (strcmp(json_string_value(json_object_get(json_object_get(e, "overrides"), "depth")), depth)) continue;
+      if (!json_equal(json_object_get(json_object_get(e, "overrides"), "depth"), depth)) continue;
       const char *cls = json_string_value(json_object_get(json_object_get(e, "endpoint"), "class"));
       assert_non_null(cls);
       for (int c = 0; c < DLN_END_NCLASS; ++c) cnt[c] += !strcmp(cls, dln_end_class_name(c));
@@ -297,7 +297,7 @@ static void test_sweep_tally(void **state) {
       assert_close(json_number_value(json_array_get(json_object_get(o, "wilson95"), 0)), lo, 1e-15, 1e-300);
       assert_close(json_number_value(json_array_get(json_object_get(o, "wilson95"), 1)), hi, 1e-15, 0);
     }
-    if (!strcmp(depth, "2")) assert_int_equal(cnt[DLN_END_GLOBAL_MIN], 12); /* 004 Thm: one hidden layer */
+    if (json_integer_value(depth) == 2) assert_int_equal(cnt[DLN_END_GLOBAL_MIN], 12); /* 004 Thm: one hidden layer */
   }
   assert_int_equal(total, 24);
   json_decref(ens);

@@ -50,6 +50,8 @@ static const char *spec24 =
     "  }\n"
     "}\n";
 
+static int g_wide; /* keep the eigC_* columns (dln_ensemble_options.wide) */
+
 /* Read spec + sweep from a file in dir, run on `threads` threads into dir/out. */
 static int run_file(const char *path, const char *out, int threads, int shard, int nshards, dln_ensemble_result *res) {
   dln_spec s;
@@ -64,6 +66,7 @@ static int run_file(const char *path, const char *out, int threads, int shard, i
   o.out = out;
   o.shard = shard;
   o.nshards = nshards;
+  o.wide = g_wide;
   int st = dln_ensemble_run(&s, &sw, &o, res);
   if (st) fprintf(stderr, "dln_ensemble_run: %s\n", dln_last_error());
   dln_sweep_free(&sw);
@@ -171,7 +174,9 @@ static void test_rerun_alone(void **state) {
   snprintf(out, sizeof out, "%s/ens", d);
   tu_write_text(spec, spec24);
   dln_ensemble_result r;
+  g_wide = 1; /* every column of the trajectory, eigC_* included */
   assert_int_equal(run_file(spec, out, 2, 0, 1, &r), DLN_OK);
+  g_wide = 0;
   snprintf(csv, sizeof csv, "%s/ensemble.csv", out);
   snprintf(js, sizeof js, "%s/ensemble.json", out);
   json_error_t err;

@@ -390,7 +390,7 @@ static void check_rerun(const char *dir, const char *csv, int k, const char *tra
     char name[64];
     field(t, c, name, sizeof name);
     map[c] = col_of(e, name);
-    assert_true(map[c] >= 0);
+    assert_true(map[c] >= 0 || !strncmp(name, "eigC_", 5)); /* a sweep leaves eigC_* out without --wide */
   }
   char *tl = strchr(t, '\n') + 1;
   for (char *line = strchr(e, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
@@ -399,6 +399,7 @@ static void check_rerun(const char *dir, const char *csv, int k, const char *tra
     if (atoi(run) == k) {
       assert_true(*tl != '\0');
       for (int c = 0; c < nc; ++c) {
+        if (map[c] < 0) continue;
         field(tl, c, a, sizeof a);
         field(line, map[c], b, sizeof b);
         assert_string_equal(a, b);

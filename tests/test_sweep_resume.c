@@ -94,7 +94,24 @@ static int ignored(const char *key) {
   return 0;
 }
 
-/* ensemble.csv of folders a and b byte for byte; ensemble.json line for line, except the
+/* File pa and file pb have the same bytes (binary). */
+static void same_bytes(const char *pa, const char *pb) {
+  FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+  assert_non_null(fa);
+  assert_non_null(fb);
+  long n = 0;
+  int ca, cb;
+  do {
+    ca = fgetc(fa), cb = fgetc(fb);
+    assert_int_equal(ca, cb);
+    ++n;
+  } while (ca != EOF);
+  assert_true(n > 128); /* a header and data */
+  fclose(fa);
+  fclose(fb);
+}
+
+/* ensemble.csv of folders a and b byte for byte (and its .npy columns); ensemble.json line for line, except the
  * lines of the ignored keys (which must be there in both, at the same lines). */
 static void same_outputs_sfx(const char *a, const char *b, const char *sfx, int nruns) {
   char pa[256], pb[256];
@@ -107,6 +124,12 @@ static void same_outputs_sfx(const char *a, const char *b, const char *sfx, int 
   assert_string_equal(x, y);
   free(x);
   free(y);
+  static const char *const cols[] = {"run", "seed", "loss", "t"};
+  for (size_t i = 0; i < sizeof cols / sizeof *cols; ++i) { /* the binary table follows the CSV */
+    snprintf(pa, sizeof pa, "%s/ensemble%s/%s.npy", a, sfx, cols[i]);
+    snprintf(pb, sizeof pb, "%s/ensemble%s/%s.npy", b, sfx, cols[i]);
+    same_bytes(pa, pb);
+  }
   snprintf(pa, sizeof pa, "%s/ensemble%s.json", a, sfx);
   snprintf(pb, sizeof pb, "%s/ensemble%s.json", b, sfx);
   x = tu_slurp(pa), y = tu_slurp(pb);

@@ -13,8 +13,8 @@
 static void usage_sweep(FILE *fp) {
   fprintf(fp,
           "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume] [--dry-run]\n"
-          "                 [--save-weights]\n"
-          "       dln sweep --resume --out DIR [--threads T] [--quiet] [--shard i/N]\n"
+          "                 [--save-weights] [--wide]\n"
+          "       dln sweep --resume --out DIR [--threads T] [--quiet] [--shard i/N] [--wide]\n"
           "\n"
           "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
           "  \"sweep\": {\"sigma\": [0.01, 0.1, 1], \"seed\": {\"from\": 1, \"count\": 100}}\n"
@@ -76,6 +76,7 @@ static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
 /* The command line of `dln sweep`. */
 typedef struct sweep_args {
   int threads, quiet, shard, nshards, help, force, resume, shard_given, dry_run, save_weights;
+  int wide; /* --wide */
   const char *out;
 } sweep_args;
 
@@ -147,7 +148,8 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
                                      {"quiet", no_argument, NULL, 'q'},         {"shard", required_argument, NULL, 's'},
                                      {"help", no_argument, NULL, 'h'},          {"force", no_argument, NULL, 'f'},
                                      {"resume", no_argument, NULL, 'r'},        {"dry-run", no_argument, NULL, 'n'},
-                                     {"save-weights", no_argument, NULL, 'w'},  {NULL, 0, NULL, 0}};
+                                     {"save-weights", no_argument, NULL, 'w'},  {"wide", no_argument, NULL, 'W'},
+                                     {NULL, 0, NULL, 0}};
   int c, idx;
   opterr = 0;
   optind = 1;
@@ -170,6 +172,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       case 'r': a->resume = 1; break;
       case 'n': a->dry_run = 1; break;
       case 'w': a->save_weights = 1; break;
+      case 'W': a->wide = 1; break;
       case 's':
         if (parse_shard(optarg, a)) return EX_USAGE;
         a->shard_given = 1;
@@ -218,6 +221,7 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
   eo.peers = a->dry_run ? NULL : peers; /* NULL unless under mpirun with several ranks (docs/mpi.md) */
   if (a->dry_run) eo.plan = sweep_plan_cb;
   eo.save_weights = a->save_weights;
+  eo.wide = a->wide;
   dln_ensemble_result res;
   int st = dln_ensemble_run(spec, sw, &eo, &res);
   *rp = res;
@@ -315,7 +319,7 @@ static int sweep_shared(const sweep_args *a, const char *path, dln_spec *spec, c
 }
 
 int cmd_sweep(int argc, char **argv) {
-  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, NULL};
+  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
   int nfiles = argc - optind;

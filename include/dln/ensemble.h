@@ -28,9 +28,13 @@
  *
  * Outputs in OUT (atomic files; with a shard i/N the names carry ".shard<i>of<N>"):
  *   ensemble.csv   one row per run and sample: run, seed, stream, [data_seed,] the
- *                  swept options (as text), then the union of the observer columns
- *                  (empty where a run has no such column); %.17g
- *   ensemble.json  per run: overrides, status, stop reason, message, counters, final
+ *                  swept options (numbers; lists as <name>_0, <name>_1, ...; text as
+ *                  the index into ensemble.json's "legend"), then the union of the
+ *                  observer columns (eigC_* only with opt->wide); nan where a run has
+ *                  no such value or column; %.17g: every cell is a number
+ *   ensemble/      the same table, one <column>.npy per column (int64 run, uint64
+ *                  seed and stream, float64 the others), from the committed CSV
+ *   ensemble.json  per run: seed and overrides (typed JSON), status, stop reason, message, counters, final
  *                  values, wall time, rerun command; totals, threads, BLAS config
  *   data/<i>/      the data sets (as written by `dln run`)
  *   manifest.json  written last: every file above with its SHA-256 (not for shards)
@@ -126,6 +130,7 @@ typedef struct dln_ensemble_options {
    * written; the runs finished so far stay in OUT/.partial for resume. */
   int (*cancelled)(void *ctx);
   int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */
+  int wide;            /* keep the wide per-run columns (eigC_*: up to 64 per run) in the table; default 0: left out */
   int resume;          /* read back the runs an interrupted sweep finished (OUT/.partial) and run the others */
   const dln_ensemble_peers *peers; /* NULL or nranks <= 1: this process runs the whole sweep (with shard/nshards) */
   int save_weights;    /* 1: each finished run's final layers W<j>_final.npy (U_final.npy tied, W_final.npy

@@ -58,6 +58,15 @@ typedef struct ens_shape {
   int *inv; /* inv[j] = observer column of union column j, or -1 */
 } ens_shape;
 
+/* How a swept option is written into the table (numeric cells only, np.loadtxt): */
+enum { ENS_PARAM_NUMBER, ENS_PARAM_LIST, ENS_PARAM_CODE };
+typedef struct ens_param {
+  int kind;            /* NUMBER: the value; LIST: <name>_0.. one column per item; CODE: index into legend */
+  int width;           /* LIST: the longest list */
+  char **legend;       /* CODE: the distinct values in run order */
+  int nlegend;
+} ens_param;
+
 typedef struct ens_slot {
   int status;          /* DLN_OK, or the error that stopped the run */
   char *error;
@@ -100,6 +109,7 @@ typedef struct ens {
   /* swept parameter columns (other than seed, stream, data_seed) */
   char **params;
   int nparams;
+  ens_param *pinfo;    /* per swept parameter: its cells (dln_ens_param_layout) */
   int data_seed_swept;
   /* pool */
   pthread_mutex_t mu;
@@ -253,6 +263,20 @@ int dln_ens_data_paths(ens_data *d, const char *task);
 void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp);
 /* The ensemble.json entry of run k (data folder and rerun line refreshed for a resumed run). */
 json_t *dln_ens_run_json(const ens *E, long k, const ens_slot *sl);
+/* Whether a column is a wide per-run one (eigC_*), left out of sweeps without opt->wide. */
+int dln_ens_wide_column(const char *name);
+/* The cells of the swept parameters: numbers, lists expanded, or codes of a legend. */
+int dln_ens_param_layout(ens *E);
+void dln_ens_param_free(ens *E);
+/* The parameters' header cells (each preceded by a comma). */
+void dln_ens_param_header(const ens *E, FILE *fp);
+/* The "legend" object of the summary: per coded parameter its values (code = index). */
+json_t *dln_ens_legend_json(const ens *E);
+/* An option's text as typed JSON: number, list of numbers, true/false, else a string. */
+json_t *dln_ens_value_json(const char *text);
+/* The binary table: one .npy per column of the committed CSV at csv_path into dir
+ * (ensemble_npy.c), each added to files as prefix/<column>.npy (files may be NULL). */
+int dln_ens_write_columns(const char *csv_path, const char *dir, const char *prefix, dln_run_files *files);
 /* The "sweep" object of the summary. */
 json_t *dln_ens_sweep_json(const dln_sweep *sw);
 /* Write the finished runs at the head of the queue, in run order. */

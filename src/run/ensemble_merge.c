@@ -144,7 +144,38 @@ static int check_same(const ens_merge *M) {
 }
 
 static int bad_value(const char *where, const char *key, size_t i) {
-  return dln_error(DLN_EFORMAT, "%s: sweep \"%s\" item %zu: expected option text (a string), found another JSON value", where, key, i);
+  return dln_error(DLN_EFORMAT, "%s: sweep \"%s\" item %zu: expected an option value (text, number, true/false or a list of "
+                   "numbers), found another JSON value", where, key, i);
+}
+
+/* One number as the sweep reader writes it: an integer, or the shortest text of a double
+ * that reads back (sweep_json.c), so a typed summary gives back the sweep's option text. */
+static int number_text(const json_t *v, char *b, size_t n) {
+  if (json_is_integer(v)) return snprintf(b, n, "%lld", (long long)json_integer_value(v)) < (int)n;
+  if (!json_is_real(v)) return 0;
+  double x = json_real_value(v);
+  for (int p = 1; p <= 17; ++p) {
+    snprintf(b, n, "%.*g", p, x);
+    if (strtod(b, NULL) == x) break;
+  }
+  return 1;
+}
+
+/* The option text of a typed summary value (ensemble.json writes numbers, lists of numbers
+ * and true/false typed, dln_ens_value_json); malloc'd, NULL for another value. */
+static char *value_text(const json_t *v) {
+  char b[48];
+  if (json_is_string(v)) return strdup(json_string_value(v));
+  if (json_is_boolean(v)) return strdup(json_is_true(v) ? "true" : "false");
+  if (number_text(v, b, sizeof b)) return strdup(b);
+  size_t n = json_array_size(v), len = 0;
+  if (!json_is_array(v) || n == 0) return NULL;
+  char *s = malloc(n * sizeof b);
+  for (size_t i = 0; s && i < n; ++i) {
+    if (!number_text(json_array_get(v, i), b, sizeof b)) return free(s), NULL;
+    len += (size_t)sprintf(s + len, "%s%s", i ? "," : "", b);
+  }
+  return s;
 }
 
 /* Item i of the summary's "runs" axis: an object of option texts. */
@@ -154,10 +185,11 @@ static int add_run(dln_sweep *sw, const json_t *v, const char *where, size_t i) 
   json_t *x;
   int st = names && vals ? DLN_OK : dln_error(DLN_ENOMEM, "out of memory");
   if (!st && !json_is_object(v)) st = bad_value(where, "runs", i);
-  if (!st) json_object_foreach((json_t *)v, rk, x) if (c < m) names[c] = rk, vals[c++] = json_string_value(x);
+  if (!st) json_object_foreach((json_t *)v, rk, x) if (c < m) names[c] = rk, vals[c++] = value_text(x);
   for (size_t q = 0; q < c && !st; ++q)
     if (!vals[q]) st = bad_value(where, "runs", i);
   if (!st) st = dln_sweep_add_run(sw, (int)c, names, vals);
+  for (size_t q = 0; vals && q < c; ++q) free((char *)vals[q]);
   free(names), free(vals);
   return st;
 }
@@ -174,8 +206,9 @@ static int add_axis(dln_sweep *sw, const char *key, const json_t *ax, const char
   const char **vals = calloc(n, sizeof *vals);
   if (!vals) return dln_error(DLN_ENOMEM, "out of memory");
   for (size_t i = 0; i < n && !st; ++i)
-    if (!(vals[i] = json_string_value(json_array_get(ax, i)))) st = bad_value(where, key, i);
+    if (!(vals[i] = value_text(json_array_get(ax, i)))) st = bad_value(where, key, i);
   if (!st) st = dln_sweep_add_axis(sw, key, (int)n, vals);
+  for (size_t i = 0; i < n; ++i) free((char *)vals[i]);
   free(vals);
   return st;
 }

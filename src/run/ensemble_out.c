@@ -102,7 +102,7 @@ int dln_ens_open_table(const ens *E, ens_out *O) {
 void dln_ens_write_header(const ens *E, FILE *fp) {
   fputs("run,seed,stream", fp);
   if (E->data_seed_swept) fputs(",data_seed", fp);
-  for (int p = 0; p < E->nparams; ++p) fprintf(fp, ",%s", E->params[p]);
+  dln_ens_param_header(E, fp);
   for (int c = 0; c < E->ncols; ++c) fprintf(fp, ",%s", E->cols[c]);
   fputc('\n', fp);
 }
@@ -137,6 +137,7 @@ json_t *dln_ens_summary(const ens *E, ens_out *O) {
   dln_jset(sum, "spec", dln_spec_to_json(E->base));
   dln_jset(sum, "spec_file", E->base->source ? json_string(E->base->source) : json_null()); /* for the rerun lines (dln merge) */
   dln_jset(sum, "sweep", dln_ens_sweep_json(E->sw));
+  dln_jset(sum, "legend", dln_ens_legend_json(E)); /* the codes of ensemble.csv's text-valued columns */
   dln_jset(sum, "nruns", json_integer(E->nruns));
   json_t *sh = json_object();
   dln_jset(sh, "index", json_integer(E->shard));
@@ -146,6 +147,15 @@ json_t *dln_ens_summary(const ens *E, ens_out *O) {
   dln_jset(sum, "threads", json_integer(E->nthreads));
   dln_jset(sum, "blas", blas_json(E->blas_before));
   dln_jset(sum, "csv", E->opt->write_outputs ? json_string(E->csv_path) : json_null());
+  if (E->opt->write_outputs) { /* the binary table: one .npy per column (ensemble_npy.c) */
+    size_t n = strlen(E->csv_path) - 4;
+    char *d = malloc(n + 2);
+    if (d) memcpy(d, E->csv_path, n), memcpy(d + n, "/", 2);
+    dln_jset(sum, "npy", d ? json_string(d) : NULL);
+    free(d);
+  } else {
+    dln_jset(sum, "npy", json_null());
+  }
   dln_jset(sum, "totals", totals_json(E, O));
   dln_jset(sum, "runs", O->runs);
   O->runs = NULL;

@@ -104,6 +104,7 @@ static json_t *sweep_record(const ens *E, int *status) {
   dln_jset(rec, "sweep", dln_ens_sweep_json(E->sw));
   dln_jset(rec, "inputs", inputs);
   dln_jset(rec, "shard", sh);
+  dln_jset(rec, "wide", json_boolean(E->opt->wide)); /* the table's columns */
   char *text = E->base->source ? slurp(E->base->source) : NULL; /* for --resume without SPEC; not compared */
   if (text) {
     dln_jset(rec, "source", json_string(E->base->source));
@@ -200,7 +201,7 @@ static int check_record(const char *path, const json_t *rec) {
   json_error_t je;
   json_t *old = json_load_file(path, 0, &je);
   if (!old) return dln_error(DLN_EFORMAT, "%s: cannot read the interrupted sweep's record: %s", path, je.text);
-  static const char *const parts[][2] = {{"spec", "option"}, {"sweep", "the \"sweep\" object"}, {"inputs", "an input file's SHA-256"}, {"shard", "--shard"}};
+  static const char *const parts[][2] = {{"spec", "option"}, {"sweep", "the \"sweep\" object"}, {"inputs", "an input file's SHA-256"}, {"shard", "--shard"}, {"wide", "--wide"}};
   int st = DLN_OK;
   for (size_t i = 0; i < sizeof parts / sizeof *parts && !st; ++i) {
     const json_t *a = json_object_get(rec, parts[i][0]), *b = json_object_get(old, parts[i][0]);

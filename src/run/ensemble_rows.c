@@ -1,6 +1,7 @@
 /* The rows and entries of one ensemble run, shared by the outputs (ensemble_out.c) and the
  * resume log (ensemble_resume.c): its ensemble.csv rows, its ensemble.json entry with the
  * `dln run` line that repeats it, and the sweep object. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +14,6 @@
 #include "dln/train.h"
 #include "run/ensemble_common.h"
 #include "run/run_internal.h"
-
-static void csv_text(FILE *fp, const char *s) {
-  if (strpbrk(s, ",\"\n")) {
-    fputc('"', fp);
-    for (; *s; ++s) {
-      if (*s == '"') fputc('"', fp);
-      fputc(*s, fp);
-    }
-    fputc('"', fp);
-  } else {
-    fputs(s, fp);
-  }
-}
 
 char *dln_ens_rerun_line(const ens *E, long k, const ens_slot *sl) {
   const char *src = E->base->source ? E->base->source : "SPEC.json";
@@ -83,13 +71,13 @@ static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
   if (!r) return NULL;
   char sb[32];
   dln_jset(r, "run", json_integer(k));
-  snprintf(sb, sizeof sb, "%llu", (unsigned long long)sl->seed);
-  dln_jset(r, "seed", json_string(sb));
+  snprintf(sb, sizeof sb, "%llu", (unsigned long long)sl->seed); /* a number; text only above 2^63 - 1 */
+  dln_jset(r, "seed", sl->seed <= INT64_MAX ? json_integer((json_int_t)sl->seed) : json_string(sb));
   dln_jset(r, "stream", json_integer((json_int_t)sl->stream));
   json_t *ov = json_object();
   for (int a = 0; a < E->sw->naxes; ++a) {
     const dln_sweep_value *v = dln_ens_run_value(E->sw, k, a);
-    for (int j = 0; j < v->n; ++j) dln_jset(ov, v->names[j], json_string(v->values[j]));
+    for (int j = 0; j < v->n; ++j) dln_jset(ov, v->names[j], dln_ens_value_json(v->values[j]));
   }
   dln_jset(r, "overrides", ov);
   dln_jset(r, "data", sl->data >= 0 ? json_string(E->data[sl->data].dir) : json_null());
@@ -129,6 +117,8 @@ static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
 
 json_t *dln_ens_run_json(const ens *E, long k, const ens_slot *sl) { return run_json(E, k, sl); }
 
+static void param_cells(const ens *E, long k, int p, FILE *fp);
+
 void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp) {
   const ens_shape *sh = &E->shape[sl->shape];
   char head[64];
@@ -137,16 +127,12 @@ void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp) {
   for (size_t i = 0; i < sl->traj->nrows; ++i) {
     const double *row = sl->traj->data + i * (size_t)sl->traj->ncols;
     fputs(head, fp);
-    if (E->data_seed_swept) fprintf(fp, ",%s", dseed ? dseed : "");
-    for (int p = 0; p < E->nparams; ++p) {
-      const char *v = dln_ens_run_override(E->sw, k, E->params[p]);
-      fputc(',', fp);
-      if (v) csv_text(fp, v);
-    }
-    for (int c = 0; c < E->ncols; ++c) {
+    if (E->data_seed_swept) fprintf(fp, ",%s", dseed ? dseed : "nan");
+    for (int p = 0; p < E->nparams; ++p) param_cells(E, k, p, fp);
+    for (int c = 0; c < E->ncols; ++c) { /* nan where the run has no such column: numeric cells only */
       int src = sh->inv[c];
       if (src >= 0) fprintf(fp, ",%.17g", row[src]);
-      else fputc(',', fp);
+      else fputs(",nan", fp);
     }
     fputc('\n', fp);
   }
@@ -161,13 +147,152 @@ json_t *dln_ens_sweep_json(const dln_sweep *sw) {
       const dln_sweep_value *v = &sw->axes[a].v[i];
       if (strcmp(sw->axes[a].key, "runs") == 0) {
         json_t *o = json_object();
-        for (int j = 0; j < v->n; ++j) dln_jset(o, v->names[j], json_string(v->values[j]));
+        for (int j = 0; j < v->n; ++j) dln_jset(o, v->names[j], dln_ens_value_json(v->values[j]));
         dln_jappend(vals, o);
       } else {
-        dln_jappend(vals, json_string(v->values[0]));
+        dln_jappend(vals, dln_ens_value_json(v->values[0]));
       }
     }
     dln_jset(sj, sw->axes[a].key, vals);
   }
   return sj;
+}
+
+/* ---- swept parameters as numeric cells (np.loadtxt reads every cell) ---------------- */
+
+int dln_ens_wide_column(const char *name) { return name && strncmp(name, "eigC_", 5) == 0; }
+
+/* A plain decimal number (kept as given); 0 for hex, words, empty. */
+static int is_number(const char *s, size_t n) {
+  if (n == 0 || strspn(s, "0123456789+-.eE") < n) return 0;
+  char buf[64], *end;
+  if (n >= sizeof buf) return 0;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  strtod(buf, &end);
+  return *end == '\0';
+}
+
+/* Items of a comma-separated list of numbers, or -1. */
+static int list_items(const char *s) {
+  int n = 0;
+  for (;;) {
+    size_t len = strcspn(s, ",");
+    if (!is_number(s, len)) return -1;
+    ++n;
+    if (!s[len]) return n;
+    s += len + 1;
+  }
+}
+
+/* The kind of parameter p over every run of the sweep (the same in every shard). */
+static int param_kind(ens *E, int p) {
+  ens_param *pi = &E->pinfo[p];
+  pi->kind = ENS_PARAM_NUMBER;
+  for (long k = 0; k < E->nruns; ++k) {
+    const char *v = dln_ens_run_override(E->sw, k, E->params[p]);
+    if (!v) continue;
+    int n = list_items(v);
+    if (n < 0) pi->kind = ENS_PARAM_CODE;
+    else if (pi->kind != ENS_PARAM_CODE && (n > 1 || pi->kind == ENS_PARAM_LIST)) pi->kind = ENS_PARAM_LIST;
+    if (n > pi->width) pi->width = n;
+  }
+  if (pi->kind != ENS_PARAM_CODE) return DLN_OK;
+  for (long k = 0; k < E->nruns; ++k) {
+    const char *v = dln_ens_run_override(E->sw, k, E->params[p]);
+    int i = 0;
+    while (v && i < pi->nlegend && strcmp(pi->legend[i], v) != 0) ++i;
+    if (!v || i < pi->nlegend) continue;
+    char **nl = realloc(pi->legend, (size_t)(pi->nlegend + 1) * sizeof *nl);
+    if (!nl) return dln_error(DLN_ENOMEM, "out of memory");
+    pi->legend = nl;
+    if (!(nl[pi->nlegend] = strdup(v))) return dln_error(DLN_ENOMEM, "out of memory");
+    ++pi->nlegend;
+  }
+  return DLN_OK;
+}
+
+int dln_ens_param_layout(ens *E) {
+  if (!(E->pinfo = calloc((size_t)(E->nparams ? E->nparams : 1), sizeof *E->pinfo))) return dln_error(DLN_ENOMEM, "out of memory");
+  for (int p = 0; p < E->nparams; ++p) {
+    int st = param_kind(E, p);
+    if (st) return st;
+  }
+  return DLN_OK;
+}
+
+void dln_ens_param_free(ens *E) {
+  for (int p = 0; E->pinfo && p < E->nparams; ++p) {
+    for (int i = 0; i < E->pinfo[p].nlegend; ++i) free(E->pinfo[p].legend[i]);
+    free(E->pinfo[p].legend);
+  }
+  free(E->pinfo);
+  E->pinfo = NULL;
+}
+
+void dln_ens_param_header(const ens *E, FILE *fp) {
+  for (int p = 0; p < E->nparams; ++p) {
+    if (E->pinfo[p].kind != ENS_PARAM_LIST) fprintf(fp, ",%s", E->params[p]);
+    else
+      for (int i = 0; i < E->pinfo[p].width; ++i) fprintf(fp, ",%s_%d", E->params[p], i);
+  }
+}
+
+/* The cells of parameter p in run k; nan where the run does not set it (or a shorter list). */
+static void param_cells(const ens *E, long k, int p, FILE *fp) {
+  const ens_param *pi = &E->pinfo[p];
+  const char *v = dln_ens_run_override(E->sw, k, E->params[p]);
+  if (pi->kind == ENS_PARAM_CODE) {
+    int i = 0;
+    while (v && i < pi->nlegend && strcmp(pi->legend[i], v) != 0) ++i;
+    if (v) fprintf(fp, ",%d", i);
+    else fputs(",nan", fp);
+    return;
+  }
+  int n = pi->kind == ENS_PARAM_LIST ? pi->width : 1;
+  for (int i = 0; i < n; ++i) {
+    size_t len = v ? strcspn(v, ",") : 0;
+    if (v) fprintf(fp, ",%.*s", (int)len, v);
+    else fputs(",nan", fp);
+    v = v && v[len] ? v + len + 1 : NULL;
+  }
+}
+
+json_t *dln_ens_legend_json(const ens *E) {
+  json_t *o = json_object();
+  for (int p = 0; p < E->nparams; ++p) {
+    if (E->pinfo[p].kind != ENS_PARAM_CODE) continue;
+    json_t *a = json_array();
+    for (int i = 0; i < E->pinfo[p].nlegend; ++i) dln_jappend(a, json_string(E->pinfo[p].legend[i]));
+    dln_jset(o, E->params[p], a);
+  }
+  return o;
+}
+
+/* One number of an option's text: an integer when it is one, else a real. */
+static json_t *number_json(const char *s, size_t n) {
+  char buf[64], *end;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  if (strspn(buf, "0123456789-") == n) {
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno == 0 && *end == '\0') return json_integer((json_int_t)v);
+  }
+  return json_real(strtod(buf, NULL));
+}
+
+json_t *dln_ens_value_json(const char *text) {
+  if (!text) return json_null();
+  if (!strcmp(text, "true") || !strcmp(text, "false")) return json_boolean(text[0] == 't');
+  int n = list_items(text);
+  if (n < 0) return json_string(text);
+  if (n == 1 && !strchr(text, ',')) return number_json(text, strlen(text));
+  json_t *a = json_array();
+  for (const char *s = text; s; ) {
+    size_t len = strcspn(s, ",");
+    dln_jappend(a, number_json(s, len));
+    s = s[len] ? s + len + 1 : NULL;
+  }
+  return a;
 }

@@ -125,7 +125,7 @@ static int ens_prepare(ens *E) {
         else if (strcmp(n, "seed") && strcmp(n, "stream") && add_name(&E->params, &E->nparams, n) < 0)
           return dln_error(DLN_ENOMEM, "out of memory");
       }
-  return DLN_OK;
+  return dln_ens_param_layout(E);
 }
 
 /* The data set of key (found, or a new one drawn with data seed ds for run k): its
@@ -250,17 +250,19 @@ static int add_shape(ens *E, char *key, const dln_table *tb) {
   /* inv is filled after the union is complete; remember names through the union */
   int *map = malloc((size_t)(nc ? nc : 1) * sizeof *map);
   if (!map) st = dln_error(DLN_ENOMEM, "out of memory");
-  for (int c = 0; c < nc && !st; ++c)
-    if ((map[c] = add_name(&E->cols, &E->ncols, tb->names[c])) < 0) st = dln_error(DLN_ENOMEM, "out of memory");
+  for (int c = 0; c < nc && !st; ++c) /* wide columns (eigC_*) only with opt->wide: -1, not in the table */
+    if (!E->opt->wide && dln_ens_wide_column(tb->names[c])) map[c] = -1;
+    else if ((map[c] = add_name(&E->cols, &E->ncols, tb->names[c])) < 0) st = dln_error(DLN_ENOMEM, "out of memory");
   E->shape[i].inv = map; /* temporarily: observer column -> union column */
   return st;
 }
 
-/* The shape of run k (built without init or training); a failed build fails the run. */
+/* The shape of run k (built with its init, without training: the closed_form and bias
+ * columns depend on θ(0)); a failed build fails the run. */
 static int assign_shape(ens *E, long k) {
   ens_slot *sl = &E->slot[k];
   run_parts p;
-  int rst = dln_ens_parts_build(E, k, &p, 0);
+  int rst = dln_ens_parts_build(E, k, &p, 1);
   if (rst) {
     dln_ens_set_run_error(sl, rst, k);
     dln_ens_parts_free(&p);
@@ -291,7 +293,8 @@ static int ens_columns(ens *E) {
     int *inv = malloc((size_t)(E->ncols ? E->ncols : 1) * sizeof *inv);
     if (!inv) return dln_error(DLN_ENOMEM, "out of memory");
     for (int c = 0; c < E->ncols; ++c) inv[c] = -1;
-    for (int c = 0; c < E->shape[i].ncols; ++c) inv[E->shape[i].inv[c]] = c;
+    for (int c = 0; c < E->shape[i].ncols; ++c)
+      if (E->shape[i].inv[c] >= 0) inv[E->shape[i].inv[c]] = c;
     free(E->shape[i].inv);
     E->shape[i].inv = inv;
   }
@@ -372,6 +375,18 @@ static int ens_list_weights(ens *E) {
   return st;
 }
 
+/* The binary table beside the CSV: DIR/ensemble/<column>.npy (a shard:
+ * DIR/ensemble.shard<i>of<N>/), from the committed CSV. */
+static int ens_write_npy(ens *E) {
+  const char *base = strrchr(E->csv_path, '/') + 1;
+  char *prefix = xasprintf("%.*s", (int)(strlen(base) - 4), base); /* without ".csv" */
+  char *dir = prefix ? xasprintf("%s/%s", E->out, prefix) : NULL;
+  int st = dir ? dln_ens_write_columns(E->csv_path, dir, prefix, &E->folder.files) : dln_error(DLN_ENOMEM, "out of memory");
+  free(prefix);
+  free(dir);
+  return st;
+}
+
 /* The rest of the table, the totals, the summary and the manifest. */
 static int ens_finish(ens *E, ens_out *O) {
   dln_ensemble_result *res = E->res;
@@ -399,6 +414,7 @@ static int ens_finish(ens *E, ens_out *O) {
     O->csv = NULL;
     O->fp = NULL;
     if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->csv_path, '/') + 1);
+    if (!st) st = ens_write_npy(E);
   }
   if (st) return st;
   json_t *sum = dln_ens_summary(E, O);
@@ -437,6 +453,7 @@ static void ens_free(ens *E, ens_out *O) {
     free(E->shape[i].inv);
   }
   for (int i = 0; i < E->ncols; ++i) free(E->cols[i]);
+  dln_ens_param_free(E);
   for (int i = 0; i < E->nparams; ++i) free(E->params[i]);
   free(E->cols);
   free(E->params);

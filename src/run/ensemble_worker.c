@@ -92,13 +92,29 @@ static int train_cancel(void *ctx, double t, double t_end, double loss) {
   return atomic_load(&((ens *)ctx)->cancel);
 }
 
-/* Shape key of a run (its columns depend on the data, widths, tied, observer flags and
- * whether the dynamics are end-to-end). */
+/* Shape key of a run: its data set, whether the dynamics are end-to-end, its widths and
+ * its table's column names (they depend on the observer and, for the closed_form and bias
+ * columns, on θ(0): the column pass builds each run with its init). */
 char *dln_ens_shape_key(const dln_spec *s, const dln_run_parts *p, int data) {
-  char buf[4096];
-  size_t k = (size_t)snprintf(buf, sizeof buf, "%d|%d|%u|%d|", data, s->net.tied, dln_spec_observe_flags(s), p->e2e);
-  for (int i = 0; i < p->nw && k < sizeof buf - 16; ++i) k += (size_t)snprintf(buf + k, sizeof buf - k, "%d,", p->widths[i]);
-  return strdup(buf);
+  (void)s;
+  size_t cap = 256, k = 0;
+  char *buf = malloc(cap);
+  for (int pass = 0; buf && pass < 1 + p->nw + p->traj->ncols; ++pass) {
+    char w[64] = "";
+    const char *piece = w;
+    if (pass == 0) snprintf(w, sizeof w, "%d|%d", data, p->e2e);
+    else if (pass <= p->nw) snprintf(w, sizeof w, "%d", p->widths[pass - 1]);
+    else piece = p->traj->names[pass - 1 - p->nw];
+    size_t n = strlen(piece) + 2;
+    if (k + n > cap) {
+      char *nb = realloc(buf, cap = 2 * (k + n));
+      if (!nb) free(buf);
+      buf = nb;
+      if (!buf) break;
+    }
+    k += (size_t)snprintf(buf + k, cap - k, "%s|", piece);
+  }
+  return buf;
 }
 
 void dln_ens_parts_free(run_parts *r) {
@@ -137,11 +153,20 @@ static int save_weights(const ens *E, long k, const run_parts *r, dln_run_files 
   return st;
 }
 
+/* The run's table has the columns of its shape (the column pass built the same run). */
+static int same_columns(const ens *E, long k, const dln_table *tb) {
+  const ens_shape *sh = &E->shape[E->slot[k].shape];
+  int ok = tb->ncols == sh->ncols;
+  for (int c = 0; c < E->ncols && ok; ++c) ok = sh->inv[c] < 0 || strcmp(tb->names[sh->inv[c]], E->cols[c]) == 0;
+  return ok ? DLN_OK : dln_error(DLN_EDIM, "run %ld: table columns: expected those of the column pass, found others", k);
+}
+
 static void run_one(ens *E, long k) {
   ens_slot *sl = &E->slot[k];
   double t0 = dln_now_seconds();
   run_parts r;
   int st = dln_ens_parts_build(E, k, &r, 1);
+  if (!st) st = same_columns(E, k, r.p.traj);
   if (!st) {
     r.p.to.progress = train_cancel;
     r.p.to.progress_ctx = E;
