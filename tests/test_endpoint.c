@@ -257,6 +257,60 @@ static json_t *load(const char *dir, const char *name) {
   return r;
 }
 
+/* Column c of a CSV line (0-based) as a double. */
+static double csv_cell(const char *line, int c) {
+  while (c-- > 0 && line) line = strchr(line, ',') ? strchr(line, ',') + 1 : NULL;
+  assert_non_null(line);
+  return strtod(line, NULL);
+}
+
+static int csv_col(const char *header, const char *name) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", header);
+  int c = 0;
+  for (char *tok = strtok(buf, ",\n"); tok; tok = strtok(NULL, ",\n"), ++c)
+    if (!strcmp(tok, name)) return c;
+  fail_msg("ensemble_runs.csv: no column %s", name);
+  return -1;
+}
+
+/* ensemble_runs.csv: one row per entry of ensemble.json, its end point as codes (class:
+ * index of dln_end_class_name; stratum: Σ 2^(i−1) of the learned components), its final
+ * loss bit for bit. */
+static void check_run_table(const char *swdir, const json_t *ens) {
+  FILE *fp = fopen(tu_path(swdir, "ensemble_runs.csv"), "r");
+  assert_non_null(fp);
+  char header[4096], line[8192];
+  assert_non_null(fgets(header, sizeof header, fp));
+  int crun = csv_col(header, "run"), ccls = csv_col(header, "endpoint_class"), cstr = csv_col(header, "endpoint_stratum"),
+      closs = csv_col(header, "loss"), cdepth = csv_col(header, "depth");
+  json_t *runs = json_object_get(ens, "runs");
+  size_t n = 0;
+  while (fgets(line, sizeof line, fp)) {
+    json_t *e = json_array_get(runs, n), *ep = json_object_get(e, "endpoint");
+    assert_non_null(e);
+    assert_true(csv_cell(line, crun) == (double)json_integer_value(json_object_get(e, "run")));
+    assert_true(csv_cell(line, cdepth) == (double)json_integer_value(json_object_get(json_object_get(e, "overrides"), "depth")));
+    assert_true(csv_cell(line, closs) == json_number_value(json_object_get(json_object_get(e, "final"), "loss")));
+    const char *cls = json_string_value(json_object_get(ep, "class"));
+    int code = -1;
+    for (int c = 0; c < DLN_END_NCLASS; ++c)
+      if (!strcmp(cls, dln_end_class_name(c))) code = c;
+    assert_true(csv_cell(line, ccls) == code);
+    json_t *st = json_object_get(ep, "stratum");
+    if (json_is_array(st)) {
+      double mask = 0;
+      for (size_t i = 0; i < json_array_size(st); ++i) mask += ldexp(1.0, (int)json_integer_value(json_array_get(st, i)) - 1);
+      assert_true(csv_cell(line, cstr) == mask);
+    } else {
+      assert_true(isnan(csv_cell(line, cstr)));
+    }
+    ++n;
+  }
+  fclose(fp);
+  assert_int_equal(n, json_array_size(runs));
+}
+
 static void test_sweep_tally(void **state) {
   (void)state;
   const char *dir = tu_tmpdir(0);
@@ -300,6 +354,7 @@ static void test_sweep_tally(void **state) {
     if (json_integer_value(depth) == 2) assert_int_equal(cnt[DLN_END_GLOBAL_MIN], 12); /* 004 Thm: one hidden layer */
   }
   assert_int_equal(total, 24);
+  check_run_table(swdir, ens);
   json_decref(ens);
   json_decref(tally);
   /* one run's summary.json */

@@ -124,7 +124,7 @@ typedef struct ens {
   dln_ensemble_result *res;
   int shard, nshards, nthreads, blas_before;
   double t0;
-  char *csv_path, *json_path, *ep_path;
+  char *csv_path, *json_path, *ep_path, *rt_path;
   dln_run_folder folder; /* the lock, the earlier manifest, the files of the sweep */
   /* partial results for --resume (ensemble_resume.c) */
   char *pdir;          /* OUT/.partial (a shard: OUT/.partial.shard<i>of<N>); NULL: none kept */
@@ -270,6 +270,13 @@ int dln_ens_param_layout(ens *E);
 void dln_ens_param_free(ens *E);
 /* The parameters' header cells (each preceded by a comma). */
 void dln_ens_param_header(const ens *E, FILE *fp);
+/* Run k's cells of parameter p (each preceded by a comma), as in ensemble.csv. */
+void dln_ens_param_cells(const ens *E, long k, int p, FILE *fp);
+/* ensemble_runs.csv at path: one numeric row per entry of runs[] (ensemble.json's "runs"):
+ * run, seed, stream, the swept parameters, status (0 ok, 1 error), stop (dln_stop_reason),
+ * t, steps, grad_evals, the final values, the end point (class: dln_end_class; stratum: the
+ * learned components as a bit mask Σ 2^(i−1); rank, lambda_min, grad_norm, residual). */
+int dln_ens_write_run_table(const ens *E, const json_t *runs, const char *path);
 /* The "legend" object of the summary: per coded parameter its values (code = index). */
 json_t *dln_ens_legend_json(const ens *E);
 /* An option's text as typed JSON: number, list of numbers, true/false, else a string. */

@@ -117,7 +117,6 @@ static json_t *run_json(const ens *E, long k, const ens_slot *sl) {
 
 json_t *dln_ens_run_json(const ens *E, long k, const ens_slot *sl) { return run_json(E, k, sl); }
 
-static void param_cells(const ens *E, long k, int p, FILE *fp);
 
 void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp) {
   const ens_shape *sh = &E->shape[sl->shape];
@@ -128,7 +127,7 @@ void dln_ens_write_rows(const ens *E, long k, const ens_slot *sl, FILE *fp) {
     const double *row = sl->traj->data + i * (size_t)sl->traj->ncols;
     fputs(head, fp);
     if (E->data_seed_swept) fprintf(fp, ",%s", dseed ? dseed : "nan");
-    for (int p = 0; p < E->nparams; ++p) param_cells(E, k, p, fp);
+    for (int p = 0; p < E->nparams; ++p) dln_ens_param_cells(E, k, p, fp);
     for (int c = 0; c < E->ncols; ++c) { /* nan where the run has no such column: numeric cells only */
       int src = sh->inv[c];
       if (src >= 0) fprintf(fp, ",%.17g", row[src]);
@@ -239,7 +238,7 @@ void dln_ens_param_header(const ens *E, FILE *fp) {
 }
 
 /* The cells of parameter p in run k; nan where the run does not set it (or a shorter list). */
-static void param_cells(const ens *E, long k, int p, FILE *fp) {
+void dln_ens_param_cells(const ens *E, long k, int p, FILE *fp) {
   const ens_param *pi = &E->pinfo[p];
   const char *v = dln_ens_run_override(E->sw, k, E->params[p]);
   if (pi->kind == ENS_PARAM_CODE) {

@@ -112,8 +112,9 @@ static int ens_prepare(ens *E) {
   E->csv_path = xasprintf("%s/ensemble%s.csv", E->out, sfx);
   E->json_path = xasprintf("%s/ensemble%s.json", E->out, sfx);
   E->ep_path = xasprintf("%s/endpoints%s.json", E->out, sfx);
+  E->rt_path = xasprintf("%s/ensemble_runs%s.csv", E->out, sfx);
   if (E->opt->write_outputs) E->pdir = xasprintf("%s/.partial%s", E->out, sfx);
-  if (!E->csv_path || !E->json_path || !E->ep_path || (E->opt->write_outputs && !E->pdir)) return dln_error(DLN_ENOMEM, "out of memory");
+  if (!E->csv_path || !E->json_path || !E->ep_path || !E->rt_path || (E->opt->write_outputs && !E->pdir)) return dln_error(DLN_ENOMEM, "out of memory");
   snprintf(E->res->csv_path, sizeof E->res->csv_path, "%s", E->csv_path);
   snprintf(E->res->json_path, sizeof E->res->json_path, "%s", E->json_path);
   /* parameter columns */
@@ -189,7 +190,8 @@ static int ens_expand(ens *E) {
  * files and writes no manifest; without outputs (benchmarks), nothing is refused or
  * listed. */
 static int ens_open_folder(ens *E) {
-  const char *known[4] = {strrchr(E->csv_path, '/') + 1, strrchr(E->json_path, '/') + 1, strrchr(E->ep_path, '/') + 1, NULL};
+  const char *known[5] = {strrchr(E->csv_path, '/') + 1, strrchr(E->json_path, '/') + 1, strrchr(E->ep_path, '/') + 1,
+                          strrchr(E->rt_path, '/') + 1, NULL};
   int sharded = E->nshards > 1, outputs = E->opt->write_outputs;
   char lock[64];
   snprintf(lock, sizeof lock, ".dln.shard%dof%d.lock", E->shard, E->nshards);
@@ -423,6 +425,8 @@ static int ens_finish(ens *E, ens_out *O) {
     st = dln_json_write(E->json_path, sum);
     if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->json_path, '/') + 1);
     if (!st) st = ens_write_endpoints(E, json_object_get(sum, "runs"));
+    if (!st) st = dln_ens_write_run_table(E, json_object_get(sum, "runs"), E->rt_path);
+    if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->rt_path, '/') + 1);
   }
   json_decref(sum);
   if (!st) st = dln_run_folder_finish(&E->folder, "sweep", 1);
@@ -467,6 +471,7 @@ static void ens_free(ens *E, ens_out *O) {
   free(E->csv_path);
   free(E->json_path);
   free(E->ep_path);
+  free(E->rt_path);
   dln_run_folder_close(&E->folder);
   pthread_mutex_destroy(&E->mu);
   pthread_cond_destroy(&E->cv);
