@@ -168,7 +168,11 @@ static void run_row(const ens *E, const json_t *e, const json_t *keys, FILE *fp)
 }
 
 int dln_ens_write_run_table(const ens *E, const json_t *runs, const char *path) {
-  json_t *keys = json_array(), *seen = json_object();
+  unsigned long mark = dln_json_mark(); /* a failed allocation below: the table is not written */
+  json_t *all = json_object();
+  dln_jset(all, "keys", json_array());
+  dln_jset(all, "seen", json_object());
+  json_t *keys = json_object_get(all, "keys"), *seen = json_object_get(all, "seen");
   size_t i;
   json_t *e;
   json_array_foreach(runs, i, e) { /* the final values of every run, in order of appearance */
@@ -181,8 +185,9 @@ int dln_ens_write_run_table(const ens *E, const json_t *runs, const char *path) 
       dln_jappend(keys, json_string(name));
     }
   }
+  all = dln_json_done(all, mark);
   dln_afile *af = NULL;
-  int st = keys && seen ? dln_afile_open(&af, path) : dln_error(DLN_ENOMEM, "%s: out of memory; not written", path);
+  int st = all ? dln_afile_open(&af, path) : dln_error(DLN_ENOMEM, "%s: out of memory; not written", path);
   if (!st) {
     FILE *fp = dln_afile_stream(af);
     fputs("run,seed,stream", fp);
@@ -196,7 +201,6 @@ int dln_ens_write_run_table(const ens *E, const json_t *runs, const char *path) 
     json_array_foreach(runs, i, e) run_row(E, e, keys, fp);
     st = dln_afile_commit(af);
   }
-  json_decref(keys);
-  json_decref(seen);
+  json_decref(all);
   return st;
 }
