@@ -407,6 +407,7 @@ static int ens_finish(ens *E, ens_out *O) {
     st = dln_json_write(E->json_path, sum);
     if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->json_path, '/') + 1);
     if (!st) st = ens_write_endpoints(E, json_object_get(sum, "runs"));
+    if (!st && (E->opt->plot || E->sw->plot) && E->nshards <= 1) st = dln_ens_write_plot(E, sum);
   }
   json_decref(sum);
   if (!st) st = dln_run_folder_finish(&E->folder, "sweep", 1);
