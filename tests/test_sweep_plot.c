@@ -4,7 +4,7 @@
  * band and per-run paths), plot.py run by hand, report.md's final-value quantiles recomputed
  * from ensemble.csv (each run's last row, numpy's linear quantile redone here) and its
  * end-point counts from ensemble.json's entries; no plot without the key (the spec's
- * default plot = true is for dln run), and none for a shard. */
+ * default plot = true is for dln run), none for a shard, and dln merge --plot. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -222,7 +222,7 @@ static void test_flag_and_default(void **state) {
   if (!mpl) print_message("note: no matplotlib; the render path was not exercised\n");
 }
 
-/* A shard draws nothing and says where the figure comes from. */
+/* A shard draws nothing and says where the figure comes from; dln merge --plot draws (matplotlib hidden). */
 static void test_shard(void **state) {
   (void)state;
   tu_write_text(tu_path(dir, "h.json"), SPEC12);
@@ -233,6 +233,18 @@ static void test_shard(void **state) {
   char *err = tu_slurp(tu_path(dir, "stderr.txt"));
   assert_non_null(strstr(err, "a shard draws no figure"));
   free(err);
+  assert_int_equal(run_cli((const char *[]){"sweep", "h.json", "--out", "h", "--quiet", "--shard", "1/2", NULL}), 0);
+  setenv("PYTHONPATH", tu_path(dir, "hide"), 1); /* test_no_matplotlib_and_report's package */
+  int rc = run_cli((const char *[]){"merge", "h", "--out", "m", "--quiet", "--plot", NULL});
+  unsetenv("PYTHONPATH");
+  assert_int_equal(rc, 0);
+  char m[128];
+  snprintf(m, sizeof m, "%s/m", dir);
+  check_files(m, 0);
+  char *rep = tu_slurp(tu_path(m, "report.md"));
+  assert_non_null(rep);
+  check_report_numbers(m, rep); /* the merged table: the same 12 runs */
+  free(rep);
 }
 
 static int setup(void **state) {
