@@ -1,4 +1,4 @@
-/* `dln merge DIR [--out DIR2] [--threads T] [--force] [--quiet]`: the shards of one sweep
+/* `dln merge DIR [--out DIR2] [--threads T] [--force] [--quiet] [--plot]`: the shards of one sweep
  * (dln sweep --shard i/N, e.g. a Slurm job array) joined into the outputs of the unsharded
  * sweep (dln_ensemble_merge, dln/ensemble.h; docs/slurm.md). */
 #include <getopt.h>
@@ -12,7 +12,7 @@
 
 static void usage_merge(FILE *fp) {
   fprintf(fp,
-          "Usage: dln merge DIR [--out DIR2] [--threads T] [--force] [--quiet]\n"
+          "Usage: dln merge DIR [--out DIR2] [--threads T] [--force] [--quiet] [--plot]\n"
           "\n"
           "Joins the shards of one sweep in DIR (ensemble.shard<i>of<N>.csv/.json written by\n"
           "dln sweep --shard i/N, e.g. by the tasks of a Slurm job array; docs/slurm.md) into\n"
@@ -24,19 +24,21 @@ static void usage_merge(FILE *fp) {
           "  --threads T   threads that draw the data sets again (default: online CPUs)\n"
           "  --force       replace an earlier sweep's or merge's outputs in DIR2\n"
           "  --quiet       no summary line\n"
+          "  --plot        also plot.py, figure.png/.svg and report.md, as dln sweep --plot\n"
           "\n%s",
           cli_exit_codes_text);
 }
 
 typedef struct merge_args {
-  int threads, force, quiet, help;
+  int threads, force, quiet, help, plot;
   const char *out;
 } merge_args;
 
 static int merge_parse(int argc, char **argv, merge_args *a) {
   static const struct option lo[] = {{"out", required_argument, NULL, 'o'},   {"threads", required_argument, NULL, 't'},
                                      {"force", no_argument, NULL, 'f'},       {"quiet", no_argument, NULL, 'q'},
-                                     {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+                                     {"help", no_argument, NULL, 'h'},        {"plot", no_argument, NULL, 'p'},
+                                     {NULL, 0, NULL, 0}};
   int c, idx;
   opterr = 0;
   optind = 1;
@@ -48,6 +50,7 @@ static int merge_parse(int argc, char **argv, merge_args *a) {
       case 'o': a->out = optarg; break;
       case 'f': a->force = 1; break;
       case 'q': a->quiet = 1; break;
+      case 'p': a->plot = 1; break;
       case 't':
         v = strtol(optarg, &e, 10);
         if (!*optarg || *e || v < 1 || v > 4096) {
@@ -68,7 +71,7 @@ static int merge_parse(int argc, char **argv, merge_args *a) {
 }
 
 int cmd_merge(int argc, char **argv) {
-  merge_args a = {0, 0, 0, 0, NULL};
+  merge_args a = {0, 0, 0, 0, 0, NULL};
   int rc = merge_parse(argc, argv, &a);
   if (rc || a.help) return rc;
   if (argc - optind != 1) {
@@ -82,6 +85,7 @@ int cmd_merge(int argc, char **argv) {
   eo.out = a.out;
   eo.nthreads = a.threads;
   eo.cancelled = cli_cancelled_cb;
+  eo.plot = a.plot;
   dln_ensemble_result res;
   int st = dln_ensemble_merge(dir, &eo, a.force, &res);
   if (st) return cli_fail(st, res.fail_phase ? res.fail_phase : DLN_RUN_FAIL_INPUT);
@@ -89,6 +93,7 @@ int cmd_merge(int argc, char **argv) {
     fprintf(stderr, "dln: merge into %s interrupted by %s; nothing committed\n", a.out ? a.out : dir, cli_interrupt_name());
     return cli_interrupt_exit();
   }
+  cli_plot_note(res.plot, res.plot_exit, a.out ? a.out : dir);
   if (!a.quiet)
     printf("%s: %ld runs merged: %ld complete (%ld diverged or solver failure), %ld failed\n", res.csv_path, res.nruns,
            res.ncomplete, res.ndiverged, res.nfailed);

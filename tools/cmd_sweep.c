@@ -1,4 +1,4 @@
-/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume] [--dry-run]`:
+/* `dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume] [--dry-run] [--plot]`:
  * the runs of the spec's "sweep" object on a pool of threads (dln/ensemble.h). */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 static void usage_sweep(FILE *fp) {
   fprintf(fp,
           "Usage: dln sweep SPEC.json [--threads T] [--out DIR] [--quiet] [--force] [--shard i/N] [--resume] [--dry-run]\n"
-          "                 [--save-weights] [--wide]\n"
+          "                 [--save-weights] [--wide] [--plot]\n"
           "       dln sweep --resume --out DIR [--threads T] [--quiet] [--shard i/N] [--wide]\n"
           "\n"
           "Runs every combination of the values in the spec's \"sweep\" object, e.g.\n"
@@ -44,6 +44,10 @@ static void usage_sweep(FILE *fp) {
           "                a fourth field) and exit 0; draws, writes and locks nothing\n"
           "  --save-weights  each finished run's final layers (W<j>_final.npy; W_final.npy end-to-end)\n"
           "                into DIR/runs/<k>/, listed in manifest.json\n"
+          "  --plot        (or \"plot\": true in SPEC.json) also DIR/plot.py, figure.png and figure.svg (median and\n"
+          "                10-90%% band per swept setting vs t; one curve per run for <= 10 runs; rendered by\n"
+          "                /usr/bin/python3 when matplotlib is installed) and DIR/report.md (final values per setting:\n"
+          "                median, quantiles; the end-point tally). Not for a shard (--shard)\n"
           "\n%s",
           cli_exit_codes_text);
 }
@@ -75,7 +79,7 @@ static void sweep_progress_cb(void *ctx, long done, long total, long failed) {
 
 /* The command line of `dln sweep`. */
 typedef struct sweep_args {
-  int threads, quiet, shard, nshards, help, force, resume, shard_given, dry_run, save_weights;
+  int threads, quiet, shard, nshards, help, force, resume, shard_given, dry_run, save_weights, plot;
   int wide; /* --wide */
   const char *out;
 } sweep_args;
@@ -149,6 +153,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
                                      {"help", no_argument, NULL, 'h'},          {"force", no_argument, NULL, 'f'},
                                      {"resume", no_argument, NULL, 'r'},        {"dry-run", no_argument, NULL, 'n'},
                                      {"save-weights", no_argument, NULL, 'w'},  {"wide", no_argument, NULL, 'W'},
+                                     {"plot", no_argument, NULL, 'p'},
                                      {NULL, 0, NULL, 0}};
   int c, idx;
   opterr = 0;
@@ -173,6 +178,7 @@ static int sweep_parse(int argc, char **argv, sweep_args *a) {
       case 'n': a->dry_run = 1; break;
       case 'w': a->save_weights = 1; break;
       case 'W': a->wide = 1; break;
+      case 'p': a->plot = 1; break;
       case 's':
         if (parse_shard(optarg, a)) return EX_USAGE;
         a->shard_given = 1;
@@ -222,6 +228,7 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
   if (a->dry_run) eo.plan = sweep_plan_cb;
   eo.save_weights = a->save_weights;
   eo.wide = a->wide;
+  eo.plot = a->plot;
   dln_ensemble_result res;
   int st = dln_ensemble_run(spec, sw, &eo, &res);
   *rp = res;
@@ -249,6 +256,9 @@ static int sweep_exec(const sweep_args *a, const char *path, dln_spec *spec, con
             out, cli_interrupt_name(), res.nkept, res.nselected, out, sfx, path, out, shard);
     return cli_interrupt_exit();
   }
+  if (res.plot == DLN_PLOT_NO_MATPLOTLIB || res.plot == DLN_PLOT_FAILED) cli_plot_note(res.plot, res.plot_exit, out);
+  else if ((a->plot || sw->plot) && a->nshards > 1)
+    fprintf(stderr, "dln: note: %s: a shard draws no figure; dln merge %s --plot writes plot.py and report.md\n", out, out);
   if (a->resume) /* one line, also with --quiet */
     fprintf(spec->quiet ? stderr : stdout, "dln: %s: resume: %ld finished runs of the interrupted sweep skipped, %ld run now\n", out,
             res.nresumed, res.nselected - res.nresumed);
@@ -319,7 +329,7 @@ static int sweep_shared(const sweep_args *a, const char *path, dln_spec *spec, c
 }
 
 int cmd_sweep(int argc, char **argv) {
-  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, NULL};
+  sweep_args a = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, NULL};
   int rc = sweep_parse(argc, argv, &a);
   if (rc || a.help) return rc;
   int nfiles = argc - optind;

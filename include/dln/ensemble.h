@@ -71,6 +71,7 @@ typedef struct dln_sweep_axis {
 typedef struct dln_sweep {
   int naxes;
   dln_sweep_axis *axes;
+  int plot; /* the spec file says "plot": true: the sweep draws its figure and report (dln_ensemble_options.plot) */
 } dln_sweep;
 
 /* Largest number of runs of one sweep (and of values of one axis: a range's values are
@@ -142,6 +143,8 @@ typedef struct dln_ensemble_options {
    * nothing and returns DLN_OK (res->nselected runs). */
   void (*plan)(void *ctx, long k, const char *overrides, const char *rerun, const char *error);
   void *plan_ctx;
+  int plot;            /* 1: plot.py, figure.png/.svg and report.md in OUT (also with "plot": true in the spec file:
+                        * sw->plot); not for shards; default 0 */
 } dln_ensemble_options;
 
 void dln_ensemble_default_options(dln_ensemble_options *opt);
@@ -162,6 +165,7 @@ typedef struct dln_ensemble_result {
   char csv_path[1024], json_path[1024];
   int peer_failed;     /* opt->peers: another rank's failure stopped this one (its message is on that rank) */
   int peers_started;   /* opt->peers: the ranks passed their first sync (a later failure leaves others waiting) */
+  int plot, plot_exit; /* plotting sweep: DLN_PLOT_* (dln/io.h) and plot.py's exit status; DLN_PLOT_OFF otherwise */
 } dln_ensemble_result;
 
 /* Run the sweep over base. Returns DLN_OK when every selected run was attempted and at

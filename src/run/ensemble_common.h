@@ -189,6 +189,8 @@ int dln_ens_pool_run(ens *E, int nthreads, void (*tick)(ens *, long done));
 /* The tally of ensemble.json's entries by setting: classes and saddle strata with Wilson
  * 95% intervals. NULL: out of memory. */
 json_t *dln_ens_endpoints_json(const json_t *runs);
+/* plot.py, figure.png/.svg and report.md of a plotting sweep (ensemble_plot.c); sum: ensemble.json. */
+int dln_ens_write_plot(ens *E, const json_t *sum);
 
 /* ---- partial results, --resume (ensemble_resume.c) ---- */
 /* After the folder is locked: a fresh sweep clears pdir and writes pdir/sweep.json; a

@@ -427,6 +427,7 @@ static int ens_finish(ens *E, ens_out *O) {
     if (!st) st = ens_write_endpoints(E, json_object_get(sum, "runs"));
     if (!st) st = dln_ens_write_run_table(E, json_object_get(sum, "runs"), E->rt_path);
     if (!st) st = dln_run_files_add(&E->folder.files, strrchr(E->rt_path, '/') + 1);
+    if (!st && (E->opt->plot || E->sw->plot) && E->nshards <= 1) st = dln_ens_write_plot(E, sum);
   }
   json_decref(sum);
   if (!st) st = dln_run_folder_finish(&E->folder, "sweep", 1);

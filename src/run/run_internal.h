@@ -135,6 +135,10 @@ int dln_run_files_add(dln_run_files *f, const char *name);
 int dln_run_files_add_all(dln_run_files *f, const char *prefix, const dln_run_files *src);
 int dln_run_files_has(const dln_run_files *f, const char *name);
 void dln_run_files_free(dln_run_files *f);
+/* plot.py (the text script) into dir, listed in files; with render, run by dln_plot_render
+ * and figure.png / figure.svg listed when written. *plot: DLN_PLOT_*, *plot_exit: its exit
+ * status (run_plot.c). Fails only when plot.py cannot be written. */
+int dln_run_plot_commit(const char *dir, const char *script, int render, dln_run_files *files, int *plot, int *plot_exit);
 
 int dln_run_write_npy(const char *dir, const char *name, int rows, int cols, const double *data, dln_run_files *files);
 int dln_run_write_mat(const char *dir, const char *name, const dln_mat *m, dln_run_files *files); /* nothing for NULL */

@@ -221,6 +221,7 @@ int dln_sweep_from_json_string(dln_sweep *sw, const char *name, const char *text
   int st;
   json_t *root = dln_json_load_object(name, text, len, &st);
   if (!root) return st;
+  sw->plot = json_is_true(json_object_get(root, "plot")); /* the spec's default (true) is for dln run */
   dln_spec scratch;
   int have_scratch = 0;
   char shown[96];

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/util.h"
 #include "dln/error.h"
@@ -108,24 +107,7 @@ int dln_figure_write_json(dln_figure_ctx *c, const char *name, const json_t *roo
 
 /* plot.py, then figure.png / figure.svg when matplotlib renders them. */
 static int write_plot(const dln_figure_type *f, dln_figure_ctx *c, int render) {
-  char *p = dln_path_join(c->dir, "plot.py");
-  if (!p) return dln_error(DLN_ENOMEM, "out of memory");
-  int st = dln_write_file_atomic(p, f->plot_py, strlen(f->plot_py));
-  free(p);
-  if (!st) st = dln_run_files_add(c->files, "plot.py");
-  c->res->plot = DLN_PLOT_SCRIPT_ONLY;
-  if (st || !render) return st;
-  c->res->plot = dln_plot_render(c->dir, &c->res->plot_exit);
-  if (c->res->plot != DLN_PLOT_RENDERED) return DLN_OK;
-  static const char *const outs[] = {"figure.png", "figure.svg"};
-  for (int i = 0; i < 2 && !st; ++i) {
-    char *q = dln_path_join(c->dir, outs[i]);
-    struct stat sb;
-    if (!q) return dln_error(DLN_ENOMEM, "out of memory");
-    if (stat(q, &sb) == 0) st = dln_run_files_add(c->files, outs[i]);
-    free(q);
-  }
-  return st;
+  return dln_run_plot_commit(c->dir, f->plot_py, render, c->files, &c->res->plot, &c->res->plot_exit);
 }
 
 static int write_report(const dln_figure_type *f, dln_figure_ctx *c, const dln_figure_options *o) {
