@@ -18,7 +18,8 @@
 enum { NK = 3 };
 static const int ks[NK] = {50, 100, 200};
 #define GAP_PLOT 0.05 /* "nearly coincide" on the plot's scale: |e^I − e| ≤ 5% of e(0) */
-#define GAP_REL 0.1   /* pointwise: |e^I − e| ≤ 10% of e(t) */
+#define GAP_REL 0.1   /* pointwise: |e^I − e| ≤ 10% of e(t), where e(t) ≥ GAP_FLOOR */
+#define GAP_FLOOR 1e-6 /* below it the flow's tolerances (rtol 1e-8, atol 1e-10) show */
 
 /* The files of run folder dir/sub (its manifest) into the figure's manifest as sub/... */
 static int add_run_files(dln_figure_ctx *c, const char *sub) {
@@ -117,7 +118,7 @@ static int one_k(dln_figure_ctx *c, int k, double *row) {
     double gp = 0, gr = 0;
     for (int i = 0; i < n; ++i) {
       gp = fmax(gp, fabs(ei[i] - e[i]) / e[0]);
-      gr = fmax(gr, fabs(ei[i] - e[i]) / e[i]);
+      if (e[i] >= GAP_FLOOR) gr = fmax(gr, fabs(ei[i] - e[i]) / e[i]);
     }
     double v[] = {k, fr.lambda0, fr.objective, gp, gr, e[n - 1], ei[n - 1]};
     memcpy(row, v, sizeof v);
@@ -152,7 +153,8 @@ static int fig001_2_run(dln_figure_ctx *c) {
         "integral of ||X^I(t) - X(t)||_F, default grid and range). Flow (ARKODE) to t = 0.2, %s samples, "
         "in place of the paper's GD with eta = 1e-5 (001 footnote 2; the paper gives no horizon).%s "
         "Data: kK/fit_lambda0.json, kK/general/ and kK/reg/ (run folders), gaps.csv (per k: lambda0, "
-        "the fit's objective, gap_plot = max_t |e^I - e| / e(0), gap_rel = max_t |e^I - e| / e(t), "
+        "the fit's objective, gap_plot = max_t |e^I - e| / e(0), gap_rel = max |e^I - e| / e(t) over the samples with e(t) >= 1e-6 (below it the "
+        "integrator's tolerances show), "
         "e = reconstruction error ||Y - X|| / ||Y||, and both errors at t = 0.2).\n\n## Claims and verdicts\n\n",
         c->quick ? "50" : "50, 100, 200", c->quick ? "41" : "101", c->quick ? " --quick: k = 50 only, 41 samples." : "");
   for (int i = 0; i < nk && !st; ++i)
@@ -169,8 +171,8 @@ static int fig001_2_run(dln_figure_ctx *c) {
   if (!st)
     st = dln_figure_verdict(c, "001 Fig. 2 (curves nearly coincide, pointwise relative gap)",
                             okr == nk ? DLN_VERDICT_HOLDS : DLN_VERDICT_FAILS,
-                            "Claim as above, read as a relative gap at every sample. Measured: max_t |e^I - e| / "
-                            "e(t) = %.3g (largest over k; threshold %.2g), within it for %d of %d k: the curves "
+                            "Claim as above, read as a relative gap at every sample with e >= 1e-6. Measured: "
+                            "max |e^I - e| / e(t) = %.3g (largest over k; threshold %.2g), within it for %d of %d k: the curves "
                             "part in the tail, where Lambda = lambda0 I converges at its own rate (Prop. 5) and the "
                             "general start at the rates its Q0 gives (eq. 23).",
                             gr, GAP_REL, okr, nk);
