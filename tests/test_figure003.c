@@ -177,6 +177,18 @@ static void test_imbalance_c_wide(void **state) {
   dln_mat_free(X), dln_net_free(net), free(th), free(L);
 }
 
+/* The plot.py templates parse as Python (they are shipped as written). */
+static void test_templates_parse(void **state) {
+  (void)state;
+  static const char *const py[] = {"fig003_1.py", "fig003_2.py"};
+  for (size_t i = 0; i < sizeof py / sizeof *py; ++i) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/src/run/figures/%s", DLN_SOURCE_DIR, py[i]);
+    const char *args[] = {"-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", p, NULL};
+    assert_int_equal(tu_wait(tu_spawn("/usr/bin/python3", args, dir)), 0);
+  }
+}
+
 static int setup(void **state) {
   (void)state;
   const char *d = tu_tmpdir(0);
@@ -192,6 +204,6 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_fig1), cmocka_unit_test(test_fig2),
-                                     cmocka_unit_test(test_imbalance_c_wide)};
+                                     cmocka_unit_test(test_imbalance_c_wide), cmocka_unit_test(test_templates_parse)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }
