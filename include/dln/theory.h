@@ -152,7 +152,8 @@ int dln_fit_rate(const dln_curve *c, double lo, double hi, double *rate, int *np
  * Λ = W_1 P_X W_1^T − W_2^T W_2 with P_X the projector on col(X) (X: d_0 x n, NULL means
  * the identity: factorization); c = [λ_r(Λ)]_+ + [λ_m(−Λ)]_+ (r = rank X, m = d_2;
  * λ_i the i-th largest, 0 when i exceeds the width); sx_r = λ_r(Σ_x), the smallest
- * nonzero eigenvalue of X X^T. Any output pointer may be NULL. */
+ * nonzero eigenvalue of X X^T. Any output pointer may be NULL. For h > d_0 + m the spectrum of
+ * Λ (h x h) comes from a (d_0 + m)-sized eigenproblem (wide nets: O(h (d_0 + m)²), not O(h³)). */
 int dln_theory_imbalance_c(const dln_net *net, const dln_mat *X, const double *theta, double *c, double *lr,
                            double *lm, double *sx_r, int *rank);
 

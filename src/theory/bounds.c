@@ -156,6 +156,49 @@ static int sym_eigvals(int q, double *S, double *ev) {
   return info ? dln_error(DLN_ELAPACK, "theory: dsyev failed (info %d)", (int)info) : DLN_OK;
 }
 
+/* Λ = W_1 P W_1^T − W_2^T W_2 = B^T J B with B = [P W_1^T; W_2] ((d_0 + m) x h; P a projector,
+ * so P = P^T P) and J = diag(I_{d_0}, −I_m). Its nonzero eigenvalues are those of
+ * G^{1/2} J G^{1/2}, G = B B^T (q x q, q = d_0 + m < h); the other h − q are 0. All h,
+ * ascending, into ev. T: h x d_0 scratch. Allocates O(q² + q h). */
+static int lambda_eigs_wide(const dln_net *net, const double *theta, const double *P, double *T, double *ev) {
+  int d0 = net->widths[0], h = net->widths[1], m = net->widths[2], q = d0 + m, st = DLN_OK;
+  const double *W1 = theta + net->offset[1], *W2 = theta + net->offset[2];
+  double *B = dln_dalloc((size_t)q * h), *G = dln_dalloc((size_t)q * q), *S = dln_dalloc((size_t)q * q),
+         *g = dln_dalloc((size_t)q);
+  if (!B || !G || !S || !g) st = dln_error(DLN_ENOMEM, "out of memory in dln_theory_imbalance_c (h = %d)", h);
+  if (!st) {
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, h, d0, d0, 1.0, W1, h, P, d0, 0.0, T, h); /* W_1 P */
+    for (int j = 0; j < h; ++j) {
+      for (int i = 0; i < d0; ++i) B[i + (size_t)j * q] = T[j + (size_t)i * h];
+      for (int i = 0; i < m; ++i) B[d0 + i + (size_t)j * q] = W2[i + (size_t)j * m];
+    }
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, q, h, 1.0, B, q, 0.0, G, q);
+    lapack_int info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', q, G, q, g); /* G = E diag(g) E^T */
+    if (info) st = dln_error(DLN_ELAPACK, "theory: dsyev failed (info %d)", (int)info);
+  }
+  if (!st) {
+    for (int k = 0; k < q; ++k) g[k] = sqrt(fmax(g[k], 0.0));
+    for (int i = 0; i < q; ++i) /* S = G^{1/2} J G^{1/2} = Σ_k J_kk (G^{1/2} e_k)(G^{1/2} e_k)^T */
+      for (int j = 0; j <= i; ++j) {
+        double acc = 0;
+        for (int k = 0; k < q; ++k) {
+          double ri = 0, rj = 0; /* (G^{1/2})_{ik} = Σ_l E_il g_l E_kl */
+          for (int l = 0; l < q; ++l) ri += G[i + l * q] * g[l] * G[k + l * q], rj += G[j + l * q] * g[l] * G[k + l * q];
+          acc += (k < d0 ? 1.0 : -1.0) * ri * rj;
+        }
+        S[i + j * q] = S[j + i * q] = acc;
+      }
+    st = sym_eigvals(q, S, g);
+  }
+  if (!st) { /* ascending: the negative ones, h − q zeros, the rest */
+    int nneg = 0;
+    while (nneg < q && g[nneg] < 0) ++nneg;
+    for (int k = 0; k < h; ++k) ev[k] = k < nneg ? g[k] : k < h - q + nneg ? 0.0 : g[k - (h - q)];
+  }
+  free(B), free(G), free(S), free(g);
+  return st;
+}
+
 /* ------------------------------------------------------------------ 003 Theorem 1 */
 
 int dln_theory_imbalance_c(const dln_net *net, const dln_mat *X, const double *theta, double *c, double *lr,
@@ -168,10 +211,10 @@ int dln_theory_imbalance_c(const dln_net *net, const dln_mat *X, const double *t
   if (X && X->rows != d0) return dln_error(DLN_EDIM, "003 Theorem 1: X has %d rows, expected d_0 = %d", X->rows, d0);
   size_t dd = (size_t)d0 * d0;
   int ns = X ? X->cols : 0, p = X ? (d0 < ns ? d0 : ns) : 0, st = DLN_OK;
-  double *P = dln_dalloc(dd), *L = dln_dalloc((size_t)h * h), *T = dln_dalloc((size_t)h * d0), *ev = dln_dalloc((size_t)h);
+  double *P = dln_dalloc(dd), *L = NULL, *T = dln_dalloc((size_t)h * d0), *ev = dln_dalloc((size_t)h);
   double *a = X ? dln_dalloc((size_t)d0 * ns) : NULL, *s = X ? dln_dalloc((size_t)p + 1) : NULL, *Uq = X ? dln_dalloc((size_t)d0 * p) : NULL;
   double *sup = X ? dln_dalloc((size_t)p + 1) : NULL, sxr = 1.0;
-  if (!P || !L || !T || !ev || (X && (!a || !s || !Uq || !sup))) {
+  if (!P || !T || !ev || (X && (!a || !s || !Uq || !sup))) {
     st = dln_error(DLN_ENOMEM, "out of memory in dln_theory_imbalance_c");
     goto done;
   }
@@ -194,14 +237,21 @@ int dln_theory_imbalance_c(const dln_net *net, const dln_mat *X, const double *t
   } else {
     for (int i = 0; i < d0; ++i) P[i + (size_t)i * d0] = 1.0;
   }
-  {
+  if (h > d0 + m) { /* wide: Λ's spectrum from a (d_0 + m) x (d_0 + m) problem, not h x h */
+    if ((st = lambda_eigs_wide(net, theta, P, T, ev))) goto done;
+  } else {
     const double *W1 = theta + net->offset[1], *W2 = theta + net->offset[2];
     /* Λ = W_1 P W_1^T − W_2^T W_2 (003 eq. 9 with U = W_1^T, V = W_2, U_1 = Φ_1^T U) */
+    L = dln_dalloc((size_t)h * h);
+    if (!L) {
+      st = dln_error(DLN_ENOMEM, "out of memory in dln_theory_imbalance_c (h = %d)", h);
+      goto done;
+    }
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, h, d0, d0, 1.0, W1, h, P, d0, 0.0, T, h);
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, h, h, d0, 1.0, T, h, W1, h, 0.0, L, h);
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, h, h, m, -1.0, W2, m, W2, m, 1.0, L, h);
+    if ((st = sym_eigvals(h, L, ev))) goto done;
   }
-  if ((st = sym_eigvals(h, L, ev))) goto done;
   {
     double l_r = h >= r ? ev[h - r] : 0.0;  /* r-th largest of Λ */
     double l_m = h >= m ? -ev[m - 1] : 0.0; /* m-th largest of −Λ */

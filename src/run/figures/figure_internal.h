@@ -44,5 +44,7 @@ extern const dln_figure_type dln_figure_001_fig2;
 extern const char dln_figure_py_fig001_2[];
 extern const dln_figure_type dln_figure_001_fig3;
 extern const char dln_figure_py_fig001_3[];
+extern const dln_figure_type dln_figure_003_fig1, dln_figure_003_fig2;
+extern const char dln_figure_py_fig003_1[], dln_figure_py_fig003_2[];
 
 #endif

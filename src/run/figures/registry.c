@@ -14,7 +14,8 @@
 #include "run/figures/figure_internal.h"
 
 static const dln_figure_type *const figures[] = {&dln_figure_000_fig1, &dln_figure_001_fig1,
-                                                     &dln_figure_001_fig2, &dln_figure_001_fig3};
+                                                     &dln_figure_001_fig2, &dln_figure_001_fig3,
+                                                     &dln_figure_003_fig1, &dln_figure_003_fig2};
 enum { NFIGURES = (int)(sizeof figures / sizeof *figures) };
 
 /* Names whose presence marks an earlier figure's (or run's) outputs in the folder. */
