@@ -15,7 +15,7 @@
 #include "dln/io.h"
 #include "dln/manifest.h"
 #include "dln/run.h"
-#include "run/figures/figure_internal.h"
+#include "run/figures/fig002_common.h"
 
 enum { NRUN = 16, NCOL = 13 };
 #define P5_RESOLVE 1e-13 /* σ_min/σ_max below this: det's sign is round-off */
@@ -46,63 +46,23 @@ static int write_entries(dln_figure_ctx *c) {
   return st;
 }
 
-/* One run into dir/runs/<name>; its files listed as runs/<name>/... in the manifest. */
+/* One run into dir/runs/<name> (fig002_common.c). */
 static int run_case(dln_figure_ctx *c, p5_case k, const char *name) {
-  char sub[128], dep[8], sg[8];
+  char sub[128], dep[8], sg[8], *ent = dln_path_join(c->dir, "entries.csv");
   snprintf(sub, sizeof sub, "runs/%s", name);
   snprintf(dep, sizeof dep, "%d", k.depth);
   snprintf(sg, sizeof sg, "%d", k.sign);
-  char *out = dln_path_join(c->dir, sub), *ent = dln_path_join(c->dir, "entries.csv");
-  dln_spec s;
-  int st = dln_spec_default(&s);
   const char *const kv[][2] = {
       {"task", "completion"}, {"rows", "2"}, {"cols", "2"}, {"width", "2"}, {"depth", dep}, {"det_sign", sg},
       {"sigma", "0.1"}, {"init", k.balanced ? "balanced" : "gaussian"}, {"method", k.gd ? "gd" : "flow"},
       {"t_end", c->quick ? "1e3" : "1e4"}, {"log_samples", "true"}, {"samples", c->quick ? "41" : "121"},
-      {"observe", "loss,sv,bias,entry:1,1"}, {"quiet", "true"}, {"plot", "false"}, {"force", "true"}};
-  if (!st && (!out || !ent)) st = dln_error(DLN_ENOMEM, "out of memory");
-  for (size_t i = 0; i < sizeof kv / sizeof *kv && !st; ++i) st = dln_spec_set(&s, kv[i][0], kv[i][1]);
-  if (!st && k.gd) st = dln_spec_set(&s, "eta", "0.05");
-  if (!st && !k.gd) st = dln_spec_set(&s, "rtol", "1e-12");
-  if (!st && !k.gd) st = dln_spec_set(&s, "atol", "1e-20");
-  if (!st) st = dln_spec_set(&s, "entries_file", ent);
-  if (!st) st = dln_spec_set(&s, "out", out);
+      {"observe", "loss,sv,bias,entry:1,1"}, {"entries_file", ent ? ent : ""},
+      /* GD's step; the flow's tolerances (tight: det W reaches 1e-15 for depth 2) */
+      {k.gd ? "eta" : "rtol", k.gd ? "0.05" : "1e-12"}, {k.gd ? "seed" : "atol", k.gd ? "1" : "1e-20"}};
   dln_run_result rr;
-  if (!st) st = dln_run_noplot(&s, NULL, &rr);
-  dln_manifest *m = NULL;
-  if (!st) st = dln_manifest_read(out, &m);
-  for (size_t i = 0; !st && i < m->nfiles; ++i) {
-    char *p = dln_path_join(sub, m->files[i].name);
-    st = p ? dln_run_files_add(c->files, p) : dln_error(DLN_ENOMEM, "out of memory");
-    free(p);
-  }
-  char *mp = st ? NULL : dln_path_join(sub, DLN_MANIFEST_NAME);
-  if (!st) st = mp ? dln_run_files_add(c->files, mp) : dln_error(DLN_ENOMEM, "out of memory");
-  free(mp);
-  dln_manifest_free(m);
-  free(out), free(ent);
-  dln_spec_free(&s);
+  int st = ent ? fig002_run(c, sub, kv, (int)(sizeof kv / sizeof *kv), &rr) : dln_error(DLN_ENOMEM, "out of memory");
+  free(ent);
   return st;
-}
-
-/* Indices of the named columns in dir/runs/<name>/trajectory.csv, and its rows. */
-static int read_traj(const char *dir, const char *name, const char *const *want, int nwant, int *col, dln_mat **m) {
-  char path[1024], head[4096];
-  snprintf(path, sizeof path, "%s/runs/%s/trajectory.csv", dir, name);
-  FILE *fp = fopen(path, "r");
-  if (!fp || !fgets(head, sizeof head, fp)) {
-    if (fp) fclose(fp);
-    return dln_error(DLN_EIO, "%s: cannot read the header", path);
-  }
-  fclose(fp);
-  for (int w = 0; w < nwant; ++w) col[w] = -1;
-  int j = 0;
-  for (char *tok = strtok(head, ",\n"); tok; tok = strtok(NULL, ",\n"), ++j)
-    for (int w = 0; w < nwant; ++w)
-      if (strcmp(tok, want[w]) == 0) col[w] = j;
-  for (int w = 0; w < nwant; ++w)
-    if (col[w] < 0) return dln_error(DLN_EFORMAT, "%s: expected a column %s, found none", path, want[w]);
-  return dln_csv_read(path, m);
 }
 
 /* One row of runs.csv from a trajectory (columns: see fig002_p5_run). */
@@ -110,7 +70,9 @@ static int measure(const char *dir, p5_case k, const char *name, double *row) {
   static const char *const want[] = {"t", "loss", "sv_1", "sv_2", "det_sign", "W_1_1"};
   int col[6] = {0};
   dln_mat *m = NULL;
-  int st = read_traj(dir, name, want, 6, col, &m);
+  char sub[128];
+  snprintf(sub, sizeof sub, "runs/%s", name);
+  int st = fig002_read_traj(dir, sub, want, 6, col, &m);
   if (st) return st;
   double *t = m->data + (size_t)col[0] * m->rows, *l = m->data + (size_t)col[1] * m->rows,
          *s1 = m->data + (size_t)col[2] * m->rows, *s2 = m->data + (size_t)col[3] * m->rows,
