@@ -44,5 +44,7 @@ extern const dln_figure_type dln_figure_002_prop5;
 extern const char dln_figure_py_fig002_p5[];
 extern const dln_figure_type dln_figure_002_fig1;
 extern const char dln_figure_py_fig002_1[];
+extern const dln_figure_type dln_figure_002_fig3;
+extern const char dln_figure_py_fig002_3[];
 
 #endif
