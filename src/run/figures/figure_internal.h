@@ -46,5 +46,11 @@ extern const dln_figure_type dln_figure_001_fig3;
 extern const char dln_figure_py_fig001_3[];
 extern const dln_figure_type dln_figure_003_fig1, dln_figure_003_fig2;
 extern const char dln_figure_py_fig003_1[], dln_figure_py_fig003_2[];
+extern const dln_figure_type dln_figure_002_prop5;
+extern const char dln_figure_py_fig002_p5[];
+extern const dln_figure_type dln_figure_002_fig1;
+extern const char dln_figure_py_fig002_1[];
+extern const dln_figure_type dln_figure_002_fig3;
+extern const char dln_figure_py_fig002_3[];
 
 #endif
