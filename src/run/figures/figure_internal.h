@@ -40,5 +40,7 @@ extern const dln_figure_type dln_figure_000_fig1;
 extern const char dln_figure_py_fig000_1[];
 extern const dln_figure_type dln_figure_001_fig1;
 extern const char dln_figure_py_fig001_1[];
+extern const dln_figure_type dln_figure_004_ovf;
+extern const char dln_figure_py_fig004_ovf[];
 
 #endif

@@ -14,7 +14,8 @@
 #include "dln/run.h"
 #include "run/figures/figure_internal.h"
 
-static const dln_figure_type *const figures[] = {&dln_figure_000_fig1, &dln_figure_001_fig1};
+static const dln_figure_type *const figures[] = {&dln_figure_000_fig1, &dln_figure_001_fig1,
+                                                 &dln_figure_004_ovf};
 enum { NFIGURES = (int)(sizeof figures / sizeof *figures) };
 
 /* Names whose presence marks an earlier figure's (or run's) outputs in the folder. */
