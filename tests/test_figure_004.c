@@ -62,7 +62,7 @@ static void count_part(const char *part, tally T[5][8], double s[3]) {
       assert_true(loss < 1e-8);
       if (d == 1 && s[0] == 0)
         for (int k = 0; k < 3; ++k) {
-          char n[8];
+          char n[16];
           snprintf(n, sizeof n, "sv_%d", k + 1);
           s[k] = json_real_value(json_object_get(json_object_get(e, "final"), n));
         }
