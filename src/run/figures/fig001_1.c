@@ -33,43 +33,17 @@ static int run_job(dln_figure_ctx *c) {
   memset(&opt, 0, sizeof opt);
   dln_run_result rr;
   if (!st) st = dln_run_fig1(&s, &opt, NULL, &rr);
-  dln_manifest *m = NULL;
-  if (!st) st = dln_manifest_read(out, &m);
-  for (size_t i = 0; !st && i < m->nfiles; ++i) {
-    char *p = dln_path_join("runs", m->files[i].name);
-    st = p ? dln_run_files_add(c->files, p) : dln_error(DLN_ENOMEM, "out of memory");
-    free(p);
-  }
-  if (!st) st = dln_run_files_add(c->files, "runs/" DLN_MANIFEST_NAME);
-  dln_manifest_free(m);
+  if (!st) st = dln_fig_add_files(c, "runs");
   free(out);
   dln_spec_free(&s);
   return st;
 }
 
-/* Column `name` of dir/runs/<sub>/trajectory.csv into *col (nrows values); t into *t. */
+/* Column name of dir/runs/<sub>/trajectory.csv: its index into *col, the table into *traj. */
 static int read_col(const char *dir, const char *sub, const char *name, dln_mat **traj, int *col) {
-  char path[1024], head[8192];
-  snprintf(path, sizeof path, "%s/runs/%s/trajectory.csv", dir, sub);
-  FILE *fp = fopen(path, "r");
-  if (!fp || !fgets(head, sizeof head, fp)) {
-    if (fp) fclose(fp);
-    return dln_error(DLN_EIO, "%s: cannot read the header", path);
-  }
-  fclose(fp);
-  *col = -1;
-  int k = 0;
-  for (char *tok = strtok(head, ",\n"); tok; tok = strtok(NULL, ",\n"), ++k)
-    if (strcmp(tok, name) == 0) *col = k;
-  if (*col < 0) return dln_error(DLN_EFORMAT, "%s: expected a column %s, found none", path, name);
-  return *traj ? DLN_OK : dln_csv_read(path, traj);
-}
-
-/* First sample time with column col ≤ level (NAN if never). */
-static double first_below(const dln_mat *m, int col, double level) {
-  for (int i = 0; i < m->rows; ++i)
-    if (m->data[i + (size_t)col * m->rows] <= level) return m->data[i];
-  return NAN;
+  char rs[256];
+  snprintf(rs, sizeof rs, "runs/%s", sub);
+  return dln_fig_read_traj(dir, rs, &name, 1, col, traj);
 }
 
 /* Verdict 1: per σ and level 10^-1..10^-6, the first sample time of each model. */
@@ -85,7 +59,7 @@ static int levels(dln_figure_ctx *c, dln_table *lv, int *first, int *pairs) {
       st = read_col(c->dir, sub, "recon_err", &m[two], &col[two]);
     }
     for (int l = 1; l <= NLEV && !st; ++l) {
-      double lev = pow(10, -l), t1 = first_below(m[0], col[0], lev), t2 = first_below(m[1], col[1], lev);
+      double lev = pow(10, -l), t1 = dln_fig_first_below(m[0], col[0], lev), t2 = dln_fig_first_below(m[1], col[1], lev);
       ++*pairs;
       *first += isfinite(t2) && !(t1 <= t2);
       st = dln_table_append(lv, (double[]){atof(sig_txt[si]), lev, t1, t2});

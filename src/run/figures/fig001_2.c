@@ -21,24 +21,6 @@ static const int ks[NK] = {50, 100, 200};
 #define GAP_REL 0.1   /* pointwise: |e^I − e| ≤ 10% of e(t), where e(t) ≥ GAP_FLOOR */
 #define GAP_FLOOR 1e-6 /* below it the flow's tolerances (rtol 1e-8, atol 1e-10) show */
 
-/* The files of run folder dir/sub (its manifest) into the figure's manifest as sub/... */
-static int add_run_files(dln_figure_ctx *c, const char *sub) {
-  char *out = dln_path_join(c->dir, sub);
-  dln_manifest *m = NULL;
-  int st = out ? dln_manifest_read(out, &m) : dln_error(DLN_ENOMEM, "out of memory");
-  for (size_t i = 0; !st && i < m->nfiles; ++i) {
-    char *p = dln_path_join(sub, m->files[i].name);
-    st = p ? dln_run_files_add(c->files, p) : dln_error(DLN_ENOMEM, "out of memory");
-    free(p);
-  }
-  char *mp = st ? NULL : dln_path_join(sub, DLN_MANIFEST_NAME);
-  if (!st) st = mp ? dln_run_files_add(c->files, mp) : dln_error(DLN_ENOMEM, "out of memory");
-  free(mp);
-  dln_manifest_free(m);
-  free(out);
-  return st;
-}
-
 /* One run of spec s into dir/sub. */
 static int run_into(dln_figure_ctx *c, dln_spec *s, const char *sub) {
   char *out = dln_path_join(c->dir, sub);
@@ -48,25 +30,7 @@ static int run_into(dln_figure_ctx *c, dln_spec *s, const char *sub) {
   dln_run_result rr;
   if (!st) st = dln_run_noplot(s, &opt, &rr);
   free(out);
-  return st ? st : add_run_files(c, sub);
-}
-
-/* Column `name` of dir/sub/trajectory.csv: the table into *m (if NULL), its index into *col. */
-static int traj_col(const char *dir, const char *sub, const char *name, dln_mat **m, int *col) {
-  char path[1024], head[16384];
-  snprintf(path, sizeof path, "%s/%s/trajectory.csv", dir, sub);
-  FILE *fp = fopen(path, "r");
-  if (!fp || !fgets(head, sizeof head, fp)) {
-    if (fp) fclose(fp);
-    return dln_error(DLN_EIO, "%s: cannot read the header", path);
-  }
-  fclose(fp);
-  *col = -1;
-  int k = 0;
-  for (char *tok = strtok(head, ",\n"); tok; tok = strtok(NULL, ",\n"), ++k)
-    if (strcmp(tok, name) == 0) *col = k;
-  if (*col < 0) return dln_error(DLN_EFORMAT, "%s: expected a column %s, found none", path, name);
-  return *m ? DLN_OK : dln_csv_read(path, m);
+  return st ? st : dln_fig_add_files(c, sub);
 }
 
 /* The spec of width k (001 §6: m = 5, n = 10, N(0, 1) data and init; the flow, which GD
@@ -108,7 +72,7 @@ static int one_k(dln_figure_ctx *c, int k, double *row) {
   int col[2];
   for (int r = 0; r < 2 && !st; ++r) {
     snprintf(sub, sizeof sub, "k%d/%s", k, r ? "reg" : "general");
-    st = traj_col(c->dir, sub, "recon_err", &m[r], &col[r]);
+    st = dln_fig_read_traj(c->dir, sub, (const char *const[]){"recon_err"}, 1, &col[r], &m[r]);
   }
   if (!st && m[0]->rows != m[1]->rows)
     st = dln_error(DLN_EFORMAT, "k%d: expected the same samples in both runs, found %d and %d", k, m[0]->rows, m[1]->rows);

@@ -19,23 +19,6 @@
 enum { NRUN = 3, NLEV = 5 };
 static const char *const subs[NRUN] = {"one_layer", "two_layer_q0_0", "two_layer_q0_4.6"};
 
-static int add_run_files(dln_figure_ctx *c, const char *sub) {
-  char *out = dln_path_join(c->dir, sub);
-  dln_manifest *m = NULL;
-  int st = out ? dln_manifest_read(out, &m) : dln_error(DLN_ENOMEM, "out of memory");
-  for (size_t i = 0; !st && i < m->nfiles; ++i) {
-    char *p = dln_path_join(sub, m->files[i].name);
-    st = p ? dln_run_files_add(c->files, p) : dln_error(DLN_ENOMEM, "out of memory");
-    free(p);
-  }
-  char *mp = st ? NULL : dln_path_join(sub, DLN_MANIFEST_NAME);
-  if (!st) st = mp ? dln_run_files_add(c->files, mp) : dln_error(DLN_ENOMEM, "out of memory");
-  free(mp);
-  dln_manifest_free(m);
-  free(out);
-  return st;
-}
-
 /* Run r (0 one layer, 1 balanced two layers, 2 the draw) into dir/subs[r]. */
 static int run_one(dln_figure_ctx *c, int r) {
   const char *const kv[][2] = {{"task", "sigmoid"}, {"rows", "10"}, {"cols", "10"}, {"n_samples", "1000"},
@@ -56,7 +39,7 @@ static int run_one(dln_figure_ctx *c, int r) {
   if (!st) st = dln_run_noplot(&s, &opt, &rr);
   free(out);
   dln_spec_free(&s);
-  return st ? st : add_run_files(c, subs[r]);
+  return st ? st : dln_fig_add_files(c, subs[r]);
 }
 
 /* dir/sub/trajectory.csv: *m (t first), the loss column *lc, and the largest |eigC_i| at
@@ -80,13 +63,6 @@ static int read_run(const char *dir, const char *sub, dln_mat **m, int *lc, doub
   return st;
 }
 
-/* First sample time with loss ≤ level (NAN if never). */
-static double first_below(const dln_mat *m, int col, double level) {
-  for (int i = 0; i < m->rows; ++i)
-    if (m->data[i + (size_t)col * m->rows] <= level) return m->data[i];
-  return NAN;
-}
-
 /* a strictly before b (b never reaching the level counts as a before b). */
 static int before(double a, double b) { return isfinite(a) && !(b <= a); }
 
@@ -101,7 +77,7 @@ static int levels(dln_figure_ctx *c, double *q0, int *vs_bal, int *vs_one, doubl
   *vs_bal = *vs_one = 0;
   for (int l = 0; l < NLEV && !st; ++l) {
     double lev = pow(10, 2 - l), tt[NRUN];
-    for (int r = 0; r < NRUN; ++r) tt[r] = first_below(m[r], lc[r], lev);
+    for (int r = 0; r < NRUN; ++r) tt[r] = dln_fig_first_below(m[r], lc[r], lev);
     *vs_bal += before(tt[2], tt[1]), *vs_one += before(tt[2], tt[0]);
     st = dln_table_append(t, (double[]){lev, tt[0], tt[1], tt[2]});
   }

@@ -30,7 +30,7 @@ static int run_depth(dln_figure_ctx *c, int depth, double *t, double *fin, doubl
   int col[5] = {0};
   dln_mat *m = NULL;
   int st = fig002_run(c, sub, kv, (int)(sizeof kv / sizeof *kv), &rr);
-  if (!st) st = fig002_read_traj(c->dir, sub, want, 5, col, &m);
+  if (!st) st = dln_fig_read_traj(c->dir, sub, want, 5, col, &m);
   if (st) return st;
   int last = m->rows - 1;
   for (int i = 0; i < RANK; ++i) {

@@ -8,7 +8,5 @@
 /* Run the spec given as n (key, value) pairs into dir/<sub> (quiet, no plot, force), its
  * files listed as <sub>/... in the figure's manifest; *rr gets the run's result. */
 int fig002_run(dln_figure_ctx *c, const char *sub, const char *const (*kv)[2], int n, dln_run_result *rr);
-/* dir/<sub>/trajectory.csv into *m; col[w] = index of column want[w] (an error when absent). */
-int fig002_read_traj(const char *dir, const char *sub, const char *const *want, int nwant, int *col, dln_mat **m);
 
 #endif

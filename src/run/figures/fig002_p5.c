@@ -73,7 +73,7 @@ static int measure(const char *dir, p5_case k, const char *name, double *row) {
   dln_mat *m = NULL;
   char sub[128];
   snprintf(sub, sizeof sub, "runs/%s", name);
-  int st = fig002_read_traj(dir, sub, want, 6, col, &m);
+  int st = dln_fig_read_traj(dir, sub, want, 6, col, &m);
   if (st) return st;
   double *t = m->data + (size_t)col[0] * m->rows, *l = m->data + (size_t)col[1] * m->rows,
          *s1 = m->data + (size_t)col[2] * m->rows, *s2 = m->data + (size_t)col[3] * m->rows,

@@ -30,19 +30,7 @@ int dln_fig_sweep(dln_figure_ctx *c, const char *sub, const dln_spec *s, const d
   o.out = out;
   dln_ensemble_result r;
   if (!st) st = dln_ensemble_run(&base, sw, &o, res ? res : &r);
-  dln_manifest *m = NULL;
-  if (!st) st = dln_manifest_read(out, &m);
-  for (size_t i = 0; !st && i < m->nfiles; ++i) {
-    char *p = dln_path_join(sub, m->files[i].name);
-    st = p ? dln_run_files_add(c->files, p) : dln_error(DLN_ENOMEM, "out of memory");
-    free(p);
-  }
-  if (!st) {
-    char *p = dln_path_join(sub, DLN_MANIFEST_NAME);
-    st = p ? dln_run_files_add(c->files, p) : dln_error(DLN_ENOMEM, "out of memory");
-    free(p);
-  }
-  dln_manifest_free(m);
+  if (!st) st = dln_fig_add_files(c, sub);
   dln_spec_free(&base);
   free(out);
   return st;

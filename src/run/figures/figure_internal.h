@@ -35,6 +35,15 @@ int dln_figure_write_table(dln_figure_ctx *c, const char *name, const dln_table 
 /* A JSON document in the folder (atomic), listed in the manifest. */
 int dln_figure_write_json(dln_figure_ctx *c, const char *name, const json_t *root);
 
+/* fig_util.c: the files of the run or sweep folder dir/sub (its manifest, and the manifest
+ * itself) into the figure's manifest as sub/... */
+int dln_fig_add_files(dln_figure_ctx *c, const char *sub);
+/* dir/sub/trajectory.csv: col[w] = the index of column want[w] (an error when absent); the
+ * table into *m unless *m is already read. */
+int dln_fig_read_traj(const char *dir, const char *sub, const char *const *want, int nwant, int *col, dln_mat **m);
+/* The first sample time (column 0) at which column col is ≤ level; NAN if never. */
+double dln_fig_first_below(const dln_mat *m, int col, double level);
+
 /* The figures (one file each) and their plot.py templates (generated/figure_py.c). */
 extern const dln_figure_type dln_figure_000_fig1;
 extern const char dln_figure_py_fig000_1[];
