@@ -204,7 +204,7 @@ static int count_lines_of(const char *path) {
 static void test_sigterm_resume(void **state) {
   (void)state;
   tu_write_text(tu_path(root, "long.json"),
-                "{\"task\": \"factorization\", \"rows\": 3, \"cols\": 4, \"width\": 6, \"method\": \"gd\", \"t_end\": 6000,\n"
+                "{\"task\": \"factorization\", \"rows\": 3, \"cols\": 4, \"width\": 6, \"method\": \"gd\", \"t_end\": 60000,\n"
                 " \"samples\": 9, \"eta\": 0.01, \"plot\": false, \"sweep\": {\"sigma\": [0.1, 1], \"seed\": {\"from\": 7, \"count\": 8}}}\n");
   const char *serial[] = {DLN_CLI, "sweep", "../long.json", "--out", "o", "--threads", "1", "--quiet", NULL};
   run_in("ts", serial, 0);
