@@ -49,7 +49,7 @@ static void times_of(const char *path, double *t) {
   int c[3] = {-1, -1, -1}, k = 0;
   for (char *tok = strtok(line, ",\n"); tok; tok = strtok(NULL, ",\n"), ++k)
     for (int i = 0; i < 3; ++i) {
-      char nm[8];
+      char nm[24];
       snprintf(nm, sizeof nm, "sv_%d", i + 1);
       if (strcmp(tok, nm) == 0) c[i] = k;
     }

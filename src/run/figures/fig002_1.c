@@ -23,7 +23,7 @@ static double eta_at(int quick, int i) { /* 1e-4 .. 1e-1, 6 (quick: 2) per decad
 
 /* One (depth, η) run; *iters = first iteration with ℓ ≤ ε (NAN if never), *stop its reason. */
 static int run_one(dln_figure_ctx *c, int depth, double eta, const char *sub, double *iters, double *stop) {
-  char dep[8], et[32], te[32];
+  char dep[16], et[32], te[32];
   snprintf(dep, sizeof dep, "%d", depth);
   snprintf(et, sizeof et, "%.17g", eta);
   snprintf(te, sizeof te, "%.17g", eta * F1_ITERS);

@@ -19,7 +19,7 @@ enum { NDEPTH = 3, RANK = 3 };
 /* One depth into runs/depth<N>; its learning times t[RANK], final sv and relative error. */
 static int run_depth(dln_figure_ctx *c, int depth, double *t, double *fin, double *rel) {
   static const char *const want[] = {"t", "sv_1", "sv_2", "sv_3", "dist_true_rel"};
-  char dep[8], sub[32];
+  char dep[16], sub[32];
   snprintf(dep, sizeof dep, "%d", depth);
   snprintf(sub, sizeof sub, "runs/depth%d", depth);
   const char *const kv[][2] = {{"task", "sensing"},  {"rows", "10"},       {"cols", "10"},       {"target", "lowrank"},
