@@ -27,11 +27,11 @@ static const char *const cols[NCOL] = {"m",        "depth",    "runs",     "conv
 #define DOF 76
 
 /* 20×20 rank-2 truth with singular values 40, 20 (entries O(1)); width 20; small init
- * σ = 1e-3 (002 §4.1 uses small init); gradient flow (auto: RK5 → CVODE BDF) to t = 2e4. */
+ * σ = 1e-3 (002 §4.1 uses small init); gradient flow (auto: RK5 → CVODE BDF) to t = 2e5. */
 static int base_spec(dln_spec *s) {
   const char *const kv[][2] = {{"task", "completion"},   {"target", "lowrank"},      {"rows", "20"},
                                {"cols", "20"},           {"singular_values", "40,20"}, {"width", "20"},
-                               {"sigma", "1e-3"},        {"method", "auto"},           {"t_end", "2e4"},
+                               {"sigma", "1e-3"},        {"method", "auto"},           {"t_end", "2e5"},
                                {"baseline", "nuclear"},  {"baseline_tol", "1e-8"},     {"baseline_max_iter", "10000"},
                                {"observe", "loss,truth,sv"}, {"samples", "21"},        {"quiet", "true"},
                                {"plot", "false"}};
@@ -174,7 +174,7 @@ static int fig002_2_run(dln_figure_ctx *c) {
         "## Setting\n\n002 Fig. 2 shows results of Arora et al. (2019b) (100x100, rank 5); dln's smaller instance: "
         "truth W_true 20x20 of rank 2 with singular values 40, 20; m observed entries drawn uniformly (m in %s); "
         "completion loss (1/2m) sum (W_rc - b)^2 (002 eq. 9); networks of depth 2 and 3, width 20, Gaussian init "
-        "sigma = 1e-3, gradient flow (`--method=auto`: RK5 then CVODE BDF) to t = 2e4, %d seed(s) per (m, depth); "
+        "sigma = 1e-3, gradient flow (`--method=auto`: RK5 then CVODE BDF) to t = 2e5, %d seed(s) per (m, depth); "
         "baseline: minimum nuclear norm subject to the observations (002 eq. 10, ADMM, relative duality gap 1e-8 or "
         "10000 iterations; the gap reached is in completion.csv). A run counts as converged when its final loss is "
         "<= %g (initial loss about 2.5). completion.csv: per (m, depth) the mean and max relative error "
