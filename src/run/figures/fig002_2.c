@@ -53,20 +53,21 @@ static double nuclear_of(json_t *fin) {
 static int tally(dln_figure_ctx *c, dln_table *t) {
   json_t *j = dln_fig_load(c, "sweep", "ensemble.json");
   if (!j) return dln_error(DLN_EIO, "002-fig2: cannot read sweep/ensemble.json: %s", dln_last_error());
-  static double acc[MAXM + 1][2][NCOL];
-  memset(acc, 0, sizeof acc);
+  double(*acc)[2][NCOL] = calloc(MAXM + 1, sizeof *acc);
   json_t *e;
   size_t i;
-  int st = DLN_OK;
+  int st = acc ? DLN_OK : dln_error(DLN_ENOMEM, "002-fig2: out of memory");
   json_array_foreach(json_object_get(j, "runs"), i, e) {
+    if (st) break;
     json_t *ov = json_object_get(e, "overrides"), *fin = json_object_get(e, "final"), *b = json_object_get(e, "baseline");
     int m = (int)num(ov, "m"), d = (int)num(ov, "depth");
-    if (m < 1 || m > MAXM || d < 2 || d > 3 || !json_is_object(fin) || !json_is_object(b)) {
-      st = dln_error(DLN_EFORMAT, "sweep/ensemble.json: run %zu: expected m, depth 2-3, final and baseline", i);
+    if (m < 1 || m > MAXM || d < 2 || d > 3) {
+      st = dln_error(DLN_EFORMAT, "sweep/ensemble.json: run %zu: expected m in 1..%d and depth 2-3", i, MAXM);
       break;
     }
     double *a = acc[m][d - 2], loss = num(fin, "loss"), err = num(fin, "dist_true_rel");
     a[0] = m, a[1] = d, a[2] += 1;
+    if (!json_is_object(fin) || !json_is_object(b)) continue; /* a failed run: counted, not converged */
     if (loss <= LOSS_TOL) a[3] += 1, a[4] += err, a[5] = fmax(a[5], err), a[6] += nuclear_of(fin);
     a[7] = fmax(a[7], loss);
     a[8] = num(b, "dist_true_rel"), a[9] = num(b, "nuclear_norm"), a[10] = num(b, "rel_gap");
@@ -79,6 +80,7 @@ static int tally(dln_figure_ctx *c, dln_table *t) {
       else a[4] = a[5] = a[6] = NAN;
       st = dln_table_append(t, a);
     }
+  free(acc);
   json_decref(j);
   return st;
 }
