@@ -63,5 +63,7 @@ extern const dln_figure_type dln_figure_002_fig3;
 extern const char dln_figure_py_fig002_3[];
 extern const dln_figure_type dln_figure_004_ovf;
 extern const char dln_figure_py_fig004_ovf[];
+extern const dln_figure_type dln_figure_002_fig2;
+extern const char dln_figure_py_fig002_2[];
 
 #endif
