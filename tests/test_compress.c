@@ -310,18 +310,8 @@ static void test_refusals(void **state) {
   assert_null(tu_slurp(tpath("q/compress.json")));
 }
 
-static int setup(void **state) {
-  (void)state;
-  const char *d = tu_tmpdir(0);
-  if (!d) return -1;
-  snprintf(dir, sizeof dir, "%s", d);
-  return 0;
-}
-static int teardown(void **state) {
-  (void)state;
-  if (!tu_verbose()) tu_rmtree(dir);
-  return 0;
-}
+static int setup(void **state) { return (void)state, tu_tmpdir_into(dir, sizeof dir); }
+static int teardown(void **state) { return (void)state, tu_rmtree_quiet(dir); }
 
 int main(void) {
   tu_seed(20261204);

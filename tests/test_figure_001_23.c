@@ -211,9 +211,7 @@ static void test_fig3(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  const char *d = tu_tmpdir(0);
-  if (!d) return -1;
-  snprintf(dir, sizeof dir, "%s", d);
+  if (tu_tmpdir_into(dir, sizeof dir)) return -1;
   char p[128];
   snprintf(p, sizeof p, "%s/hide", dir);
   if (mkdir(p, 0755)) return -1;
@@ -222,11 +220,7 @@ static int setup(void **state) {
   tu_write_text(tu_path(p, "__init__.py"), "raise ImportError('hidden by test_figure_001_23')\n");
   return 0;
 }
-static int teardown(void **state) {
-  (void)state;
-  if (!tu_verbose()) tu_rmtree(dir);
-  return 0;
-}
+static int teardown(void **state) { return (void)state, tu_rmtree_quiet(dir); }
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_fig2_quick), cmocka_unit_test(test_fig3)};

@@ -104,19 +104,9 @@ static void test_quick(void **state) {
   free(rep);
 }
 
-static int setup(void **state) {
-  (void)state;
-  const char *d = tu_tmpdir(0);
-  if (!d) return -1;
-  snprintf(dir, sizeof dir, "%s", d);
-  return 0;
-}
+static int setup(void **state) { return (void)state, tu_tmpdir_into(dir, sizeof dir); }
 
-static int teardown(void **state) {
-  (void)state;
-  if (!tu_verbose()) tu_rmtree(dir);
-  return 0;
-}
+static int teardown(void **state) { return (void)state, tu_rmtree_quiet(dir); }
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_quick)};

@@ -371,3 +371,15 @@ void tu_expect_cli_error(const char *prog, const char *dir, int code, const char
   assert_true(strncmp(err, "dln: ", 5) == 0);
   free(err);
 }
+
+int tu_tmpdir_into(char *buf, size_t n) {
+  const char *d = tu_tmpdir(0);
+  if (!d) return -1;
+  snprintf(buf, n, "%s", d);
+  return 0;
+}
+
+int tu_rmtree_quiet(const char *path) {
+  if (!tu_verbose()) tu_rmtree(path);
+  return 0;
+}

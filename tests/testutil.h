@@ -36,6 +36,10 @@ const char *tu_tmpdir(int index);
 void tu_rmtree(const char *path);
 /* True when DLN_TEST_VERBOSE is set to something other than "" or "0". */
 int tu_verbose(void);
+/* A cmocka group's scratch folder: a fresh tu_tmpdir(0) copied into buf (0, or −1 when it
+ * cannot be made); removed at teardown unless tu_verbose() (returns 0). */
+int tu_tmpdir_into(char *buf, size_t n);
+int tu_rmtree_quiet(const char *path);
 /* qsort comparators for doubles: ascending, descending. */
 int tu_cmp_asc(const void *a, const void *b);
 int tu_cmp_desc(const void *a, const void *b);
