@@ -279,6 +279,36 @@ static void test_spectral_asym(void **state) {
   dln_net_free(net);
 }
 
+/* The "parallel rows" hypothesis is gated on the sine of the angle (linear), as the
+ * verdict's tolerance is: a scalar start u = −1.2 v + ε w (w ⟂ v) with ε = 1e-4 is not
+ * spectral to 1e-6 (the squared gap, 2.5e-9 relative, used to pass the gate); ε = 1e-9 is. */
+static void test_spectral_asym_gate(void **state) {
+  (void)state;
+  int w[3] = {1, 2, 1};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
+  double Y = 1.0, *th = tu_dalloc(net->nparams);
+  dln_loss *loss = tu_fact_loss(1, 1, &Y);
+  const double v[2] = {0.3, 0.4}, wp[2] = {0.4, -0.3}; /* wp ⟂ v, |wp| = 0.5 */
+  const double eps[3] = {1e-4, 1e-9, 0};
+  for (int c = 0; c < 3; ++c) {
+    double *W1 = th + net->offset[1], *W2 = th + net->offset[2];
+    for (int i = 0; i < 2; ++i) W1[i] = v[i], W2[i] = -1.2 * v[i] + eps[c] * wp[i];
+    dln_cf *cf = NULL;
+    int st = dln_cf_spectral_asym_alloc(&cf, net, loss, th, 1e-6);
+    if (c == 0) {
+      tu_expect_na(st, "parallel");
+    } else {
+      if (st) print_error("%s\n", dln_last_error());
+      assert_int_equal(st, DLN_OK);
+    }
+    dln_cf_free(cf);
+  }
+  dln_loss_free(loss);
+  free(th);
+  dln_net_free(net);
+}
+
 /* ------------------------------------------------------------------ 001 eq. 30 */
 
 /* U (m x k) random, V (n x k) with V^T V = U^T U − λ0 I (λ0 < 0, n = k) or U with
@@ -613,7 +643,7 @@ static void test_lambda_id_large_t(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_linear),      cmocka_unit_test(test_riccati),    cmocka_unit_test(test_spectral_sym),
-      cmocka_unit_test(test_spectral_asym), cmocka_unit_test(test_lambda_id), cmocka_unit_test(test_aligned_n2),
+      cmocka_unit_test(test_spectral_asym), cmocka_unit_test(test_spectral_asym_gate), cmocka_unit_test(test_lambda_id), cmocka_unit_test(test_aligned_n2),
       cmocka_unit_test(test_aligned_n3),  cmocka_unit_test(test_args),
       cmocka_unit_test(test_riccati_large_t), /* then test_lambda_id_large_t: it continues the same draws */
       cmocka_unit_test(test_lambda_id_large_t),
