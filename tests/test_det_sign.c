@@ -125,16 +125,9 @@ static long draws_of(const char *run) {
 }
 
 static int same_file(const char *a, const char *b) {
-  int same = 0;
-  FILE *fa = fopen(tpath(a), "rb"), *fb = fopen(tpath(b), "rb");
-  if (fa && fb) {
-    int ca, cb;
-    do ca = fgetc(fa), cb = fgetc(fb); while (ca == cb && ca != EOF);
-    same = ca == cb;
-  }
-  if (fa) fclose(fa);
-  if (fb) fclose(fb);
-  return same;
+  char pa[1024];
+  snprintf(pa, sizeof pa, "%s", tpath(a));
+  return tu_same_bytes(pa, tpath(b));
 }
 
 static void test_cli(void **state) {

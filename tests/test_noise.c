@@ -233,19 +233,6 @@ static void run_cli(const char *dir, const char *out, const char *const *extra) 
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, args, dir)), 0);
 }
 
-static int same_file(const char *dir, const char *a, const char *b, const char *name) {
-  char pa[256], pb[256];
-  snprintf(pa, sizeof pa, "%s/%s", a, name);
-  snprintf(pb, sizeof pb, "%s/%s", b, name);
-  char *x = tu_slurp(tu_path(dir, pa)), *y = tu_slurp(tu_path(dir, pb));
-  assert_non_null(x);
-  assert_non_null(y);
-  int same = strcmp(x, y) == 0;
-  free(x);
-  free(y);
-  return same;
-}
-
 static void test_cli(void **state) {
   (void)state;
   const char *dir = tu_tmpdir(0);
@@ -257,10 +244,10 @@ static void test_cli(void **state) {
   run_cli(dir, "a", a);
   run_cli(dir, "a2", a);
   run_cli(dir, "b", b);
-  assert_true(same_file(dir, "plain", "zero", "trajectory.csv"));
-  assert_true(same_file(dir, "a", "a2", "trajectory.csv"));
-  assert_false(same_file(dir, "a", "b", "trajectory.csv"));
-  assert_false(same_file(dir, "a", "plain", "trajectory.csv"));
+  assert_true(tu_same_file(dir, "plain", "zero", "trajectory.csv"));
+  assert_true(tu_same_file(dir, "a", "a2", "trajectory.csv"));
+  assert_false(tu_same_file(dir, "a", "b", "trajectory.csv"));
+  assert_false(tu_same_file(dir, "a", "plain", "trajectory.csv"));
   /* a noise sweep: 1 and 2 threads */
   tu_write_text(tu_path(dir, "spec.json"),
                 "{\"rows\": 2, \"cols\": 3, \"width\": 2, \"method\": \"gd\", \"eta\": 0.01, \"t_end\": 0.5, \"plot\": false,\n"
@@ -270,11 +257,9 @@ static void test_cli(void **state) {
   const char *s2[] = {"sweep", "spec.json", "--out", "s2", "--quiet", "--threads", "2", NULL};
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, s1, dir)), 0);
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, s2, dir)), 0);
-  assert_true(same_file(dir, "s1", "s2", "ensemble.csv"));
+  assert_true(tu_same_file(dir, "s1", "s2", "ensemble.csv"));
   tu_rmtree(dir);
 }
-
-static int exists(const char *path) { return access(path, F_OK) == 0; }
 
 /* The command line: SIGTERM after the first checkpoint (it checkpoints the stream state
  * at the interrupted step too), then --resume: trajectory.csv and the final weights
@@ -282,29 +267,9 @@ static int exists(const char *path) { return access(path, F_OK) == 0; }
 static void test_cli_resume(void **state) {
   (void)state;
   const char *dir = tu_tmpdir(1);
-  const char *full[] = {"run", "--method=gd", "--eta=1e-4", "--t_end=8", "--checkpoint_every=8000", "--samples=401",
-                        "--disturbance=noise", "--disturbance_scale=0.3", "--plot=false", "--quiet", "--out=full", NULL};
-  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, full, dir)), 0);
-  const char *cut[] = {"run", "--method=gd", "--eta=1e-4", "--t_end=8", "--checkpoint_every=8000", "--samples=401",
-                       "--disturbance=noise", "--disturbance_scale=0.3", "--plot=false", "--quiet", "--out=cut", NULL};
-  char ck[512];
-  snprintf(ck, sizeof ck, "%s/cut/checkpoint.json", dir);
-  pid_t pid = tu_spawn(DLN_CLI, cut, dir);
-  struct timespec ts = {0, 10000000L};
-  for (int i = 0; i < 1000 && !exists(ck); ++i) nanosleep(&ts, NULL);
-  assert_true(exists(ck));
-  assert_int_equal(kill(pid, SIGTERM), 0);
-  assert_int_equal(tu_wait(pid), 143);
-  char *h = tu_slurp(ck);
-  assert_non_null(h);
-  assert_non_null(strstr(h, "\"generator\": \"mt19937\""));
-  free(h);
-  const char *res[] = {"run", "--resume", "cut", NULL};
-  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, res, dir)), 0);
-  assert_true(same_file(dir, "full", "cut", "trajectory.csv"));
-  assert_true(same_file(dir, "full", "cut", "W1_final.npy"));
-  assert_true(same_file(dir, "full", "cut", "W2_final.npy"));
-  assert_false(exists(ck)); /* finished: removed */
+  const char *opts[] = {"--method=gd", "--eta=1e-4", "--t_end=8", "--checkpoint_every=8000", "--samples=401",
+                        "--disturbance=noise", "--disturbance_scale=0.3", "--plot=false", "--quiet", NULL};
+  tu_cli_sigterm_resume(DLN_CLI, dir, opts);
   tu_rmtree(dir);
 }
 

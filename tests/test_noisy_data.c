@@ -344,19 +344,6 @@ static void run_cli(const char *dir, const char *out, const char *const *extra) 
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, args, dir)), 0);
 }
 
-static int same_file(const char *dir, const char *a, const char *b, const char *name) {
-  char pa[256], pb[256];
-  snprintf(pa, sizeof pa, "%s/%s", a, name);
-  snprintf(pb, sizeof pb, "%s/%s", b, name);
-  char *x = tu_slurp(tu_path(dir, pa)), *y = tu_slurp(tu_path(dir, pb));
-  assert_non_null(x);
-  assert_non_null(y);
-  int same = strcmp(x, y) == 0;
-  free(x);
-  free(y);
-  return same;
-}
-
 /* Field i of a CSV line (no quoting in dln's tables) into out. */
 static void field(const char *line, int i, char *out, size_t len) {
   for (; i > 0; --i) line = strchr(line, ',') + 1;
@@ -425,11 +412,11 @@ static void test_cli(void **state) {
   run_cli(dir, "a", a);
   run_cli(dir, "a2", a);
   run_cli(dir, "b", b);
-  assert_true(same_file(dir, "plain", "zero", "trajectory.csv"));
-  assert_true(same_file(dir, "plain", "zero", "W1_final.npy"));
-  assert_true(same_file(dir, "a", "a2", "trajectory.csv"));
-  assert_false(same_file(dir, "a", "b", "trajectory.csv"));
-  assert_false(same_file(dir, "a", "plain", "trajectory.csv"));
+  assert_true(tu_same_file(dir, "plain", "zero", "trajectory.csv"));
+  assert_true(tu_same_file(dir, "plain", "zero", "W1_final.npy"));
+  assert_true(tu_same_file(dir, "a", "a2", "trajectory.csv"));
+  assert_false(tu_same_file(dir, "a", "b", "trajectory.csv"));
+  assert_false(tu_same_file(dir, "a", "plain", "trajectory.csv"));
   char *sum = tu_slurp(tu_path(dir, "a/summary.json")), *tr = tu_slurp(tu_path(dir, "a/trajectory.csv"));
   assert_non_null(strstr(sum, "\"kind\": \"noisy_data\""));
   assert_non_null(strstr(tr, ",dist_norm,"));
@@ -444,7 +431,7 @@ static void test_cli(void **state) {
   const char *s2[] = {"sweep", "spec.json", "--out", "s2", "--quiet", "--threads", "2", NULL};
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, s1, dir)), 0);
   assert_int_equal(tu_wait(tu_spawn(DLN_CLI, s2, dir)), 0);
-  assert_true(same_file(dir, "s1", "s2", "ensemble.csv"));
+  assert_true(tu_same_file(dir, "s1", "s2", "ensemble.csv"));
   char *ej = tu_slurp(tu_path(dir, "s1/ensemble.json"));
   assert_non_null(ej);
   const char *q = ej;
@@ -468,34 +455,13 @@ static void test_cli(void **state) {
   tu_rmtree(dir);
 }
 
-static int exists(const char *path) { return access(path, F_OK) == 0; }
-
 /* SIGTERM after the first checkpoint, then --resume: byte-identical to the whole run. */
 static void test_cli_resume(void **state) {
   (void)state;
   const char *dir = tu_tmpdir(1);
-  const char *full[] = {"run", "--method=gd", "--eta=1e-4", "--t_end=8", "--checkpoint_every=8000", "--samples=401",
-                        "--disturbance=noisy_data", "--disturbance_scale=0.3", "--plot=false", "--quiet", "--out=full", NULL};
-  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, full, dir)), 0);
-  const char *cut[] = {"run", "--method=gd", "--eta=1e-4", "--t_end=8", "--checkpoint_every=8000", "--samples=401",
-                       "--disturbance=noisy_data", "--disturbance_scale=0.3", "--plot=false", "--quiet", "--out=cut", NULL};
-  char ck[512];
-  snprintf(ck, sizeof ck, "%s/cut/checkpoint.json", dir);
-  pid_t pid = tu_spawn(DLN_CLI, cut, dir);
-  struct timespec ts = {0, 10000000L};
-  for (int i = 0; i < 1000 && !exists(ck); ++i) nanosleep(&ts, NULL);
-  assert_true(exists(ck));
-  assert_int_equal(kill(pid, SIGTERM), 0);
-  assert_int_equal(tu_wait(pid), 143);
-  char *h = tu_slurp(ck);
-  assert_non_null(h);
-  assert_non_null(strstr(h, "\"generator\": \"mt19937\""));
-  free(h);
-  const char *res[] = {"run", "--resume", "cut", NULL};
-  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, res, dir)), 0);
-  assert_true(same_file(dir, "full", "cut", "trajectory.csv"));
-  assert_true(same_file(dir, "full", "cut", "W1_final.npy"));
-  assert_true(same_file(dir, "full", "cut", "W2_final.npy"));
+  const char *opts[] = {"--method=gd", "--eta=1e-4", "--t_end=8", "--checkpoint_every=8000", "--samples=401",
+                        "--disturbance=noisy_data", "--disturbance_scale=0.3", "--plot=false", "--quiet", NULL};
+  tu_cli_sigterm_resume(DLN_CLI, dir, opts);
   tu_rmtree(dir);
 }
 

@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <lapacke.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dln/data.h"
@@ -382,4 +384,48 @@ int tu_tmpdir_into(char *buf, size_t n) {
 int tu_rmtree_quiet(const char *path) {
   if (!tu_verbose()) tu_rmtree(path);
   return 0;
+}
+
+int tu_same_bytes(const char *pa, const char *pb) {
+  FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+  int ca = 0, cb = !fa || !fb;
+  if (fa && fb)
+    do ca = fgetc(fa), cb = fgetc(fb); while (ca == cb && ca != EOF);
+  if (fa) fclose(fa);
+  if (fb) fclose(fb);
+  return ca == cb;
+}
+
+int tu_same_file(const char *dir, const char *a, const char *b, const char *name) {
+  char pa[512], pb[512];
+  snprintf(pa, sizeof pa, "%s/%s/%s", dir, a, name);
+  snprintf(pb, sizeof pb, "%s/%s/%s", dir, b, name);
+  if (access(pa, F_OK) || access(pb, F_OK)) fail_msg("%s: missing", access(pa, F_OK) ? pa : pb);
+  return tu_same_bytes(pa, pb);
+}
+
+void tu_cli_sigterm_resume(const char *cli, const char *dir, const char *const *opts) {
+  const char *full[34] = {"run"}, *cut[34] = {"run"};
+  int n = 1;
+  for (; opts[n - 1] && n < 31; ++n) full[n] = cut[n] = opts[n - 1];
+  full[n] = "--out=full", cut[n] = "--out=cut";
+  assert_int_equal(tu_wait(tu_spawn(cli, full, dir)), 0);
+  char ck[512];
+  snprintf(ck, sizeof ck, "%s/cut/checkpoint.json", dir);
+  pid_t pid = tu_spawn(cli, cut, dir);
+  struct timespec ts = {0, 10000000L};
+  for (int i = 0; i < 1000 && access(ck, F_OK) != 0; ++i) nanosleep(&ts, NULL);
+  assert_int_equal(access(ck, F_OK), 0);
+  assert_int_equal(kill(pid, SIGTERM), 0);
+  assert_int_equal(tu_wait(pid), 143);
+  char *h = tu_slurp(ck);
+  assert_non_null(h);
+  assert_non_null(strstr(h, "\"generator\": \"mt19937\""));
+  free(h);
+  const char *res[] = {"run", "--resume", "cut", NULL};
+  assert_int_equal(tu_wait(tu_spawn(cli, res, dir)), 0);
+  assert_true(tu_same_file(dir, "full", "cut", "trajectory.csv"));
+  assert_true(tu_same_file(dir, "full", "cut", "W1_final.npy"));
+  assert_true(tu_same_file(dir, "full", "cut", "W2_final.npy"));
+  assert_int_not_equal(access(ck, F_OK), 0); /* finished: removed */
 }

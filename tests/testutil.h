@@ -48,6 +48,17 @@ int tu_cmp_desc(const void *a, const void *b);
 
 /* The whole file as a NUL-terminated string (malloc'd), or NULL if it cannot be opened. */
 char *tu_slurp(const char *path);
+/* Whether files pa and pb have the same bytes (binary-safe; 0 when either is missing). */
+int tu_same_bytes(const char *pa, const char *pb);
+/* Whether dir/a/name and dir/b/name have the same bytes (binary-safe: .npy files hold NULs;
+ * a missing file fails the test). */
+int tu_same_file(const char *dir, const char *a, const char *b, const char *name);
+/* The command line's SIGTERM + --resume contract for one run: `dln run OPTS --out=full`
+ * uninterrupted, `dln run OPTS --out=cut` killed with SIGTERM once its first checkpoint
+ * exists (exit 143, the checkpoint holds the MT19937 state), then `dln run --resume cut`:
+ * trajectory.csv, W1_final.npy and W2_final.npy byte-identical to full's, the checkpoint
+ * removed. OPTS (NULL-terminated, at most 30) must set --checkpoint_every. */
+void tu_cli_sigterm_resume(const char *cli, const char *dir, const char *const *opts);
 /* Writes text to path (created or truncated); asserts success. */
 void tu_write_text(const char *path, const char *text);
 /* "dir/name" in one of 8 static buffers used in turn. */
