@@ -1,7 +1,7 @@
 #!/bin/sh
 # check_layers.sh SOURCE_DIR — layers only look down (docs: GUIDE "The shape of the system").
 #
-#   core(0) < model(1) < dynamics(2) = theory(2) < observe(3) < io(4) < run(5) < tools(6)
+#   core(0) < model(1) < dynamics(2) = theory(2) < observe(3) < io(4) < run(5) < abi(6) = tools(6)
 #
 # Scans every #include "..." in SOURCE_DIR/src/**/*.{c,h} and SOURCE_DIR/include/dln/*.h
 # and fails, listing file:line, when a file includes a header of a higher layer. A file's
@@ -18,7 +18,7 @@ set -u
 root=${1:-$(dirname "$0")/..}
 cd "$root" || { echo "check_layers: cannot enter $root" >&2; exit 2; }
 
-FOLDERS='core:0 model:1 dynamics:2 theory:2 observe:3 io:4 run:5 tools:6'
+FOLDERS='core:0 model:1 dynamics:2 theory:2 observe:3 io:4 run:5 abi:6 tools:6'
 PUBLIC='mat:core error:core rng:core option:core util:core table:core
 net:model loss:model data:model init:model task:model
 train:dynamics e2e:dynamics integrator:dynamics
@@ -27,6 +27,7 @@ observe:observe
 io:io manifest:io
 spec:run run:run ensemble:run check:run fit:run figure:run
 robust:run
+abi:abi
 dln:top'
 # generated headers (build tree) and their layer
 GENERATED='dln_version.h:core'

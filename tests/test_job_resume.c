@@ -50,7 +50,7 @@ static dln_run_result job(const char *dir, int at) {
   assert_int_equal(dln_spec_set(&s, "plot", "false"), DLN_OK);
   assert_int_equal(dln_spec_set(&s, "quiet", "true"), DLN_OK);
   cancel_at c = {0, at};
-  dln_run_options o = {NULL, &c, on_event, cancel_poll};
+  dln_run_options o = {NULL, &c, on_event, cancel_poll, NULL, NULL};
   dln_run_result r;
   assert_int_equal(dln_run_fig1(&s, &o, NULL, &r), DLN_OK);
   dln_spec_free(&s);

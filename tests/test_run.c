@@ -40,7 +40,7 @@ static void test_run_cancel_before_summary(void **state) {
   assert_int_equal(dln_spec_set(&s, "samples", "3"), DLN_OK);
   assert_int_equal(dln_spec_set(&s, "plot", "false"), DLN_OK);
   int calls[2] = {0, 2}; /* the first poll (after training) says no, the next says yes */
-  dln_run_options ro = {NULL, calls, NULL, cancel_on_call};
+  dln_run_options ro = {NULL, calls, NULL, cancel_on_call, NULL, NULL};
   dln_run_result res;
   assert_int_equal(dln_run(&s, &ro, &res), DLN_OK);
   assert_int_equal(res.train.stop_reason, DLN_STOP_CANCELLED);

@@ -99,7 +99,7 @@ static int check_run_spec(const check_args *a, const char *arg, dln_spec *spec) 
   if (a->quiet) spec->quiet = 1;
   cli_catch_sigint();
   cli_progress prog = cli_progress_for(spec->quiet);
-  dln_run_options ro = {cli_progress_cb, &prog, cli_run_event_cb, cli_cancelled_cb};
+  dln_run_options ro = {cli_progress_cb, &prog, cli_run_event_cb, cli_cancelled_cb, NULL, NULL};
   dln_run_result res;
   if ((st = dln_run(spec, &ro, &res))) return cli_fail(st, res.fail_phase);
   if (res.train.stop_reason == DLN_STOP_CANCELLED) { /* polled by the library up to summary.json */

@@ -159,7 +159,7 @@ static int run_exec(run_cmd *r) {
   int single = r->single;
   cli_catch_sigint();
   cli_progress prog = cli_progress_for(spec->quiet);
-  dln_run_options ro = {cli_progress_cb, &prog, cli_run_event_cb, cli_cancelled_cb};
+  dln_run_options ro = {cli_progress_cb, &prog, cli_run_event_cb, cli_cancelled_cb, NULL, NULL};
   dln_run_result res;
   int st;
   if (r->resume) {

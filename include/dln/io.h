@@ -52,8 +52,21 @@ int dln_csv_write(const char *path, int rows, int cols, const double *data, cons
 /* Write a table as CSV (header line of column names, values as %.17g), atomically. */
 int dln_table_write_csv(const dln_table *t, const char *path);
 
-/* Read a matrix from .npy or .csv, chosen by the file extension. */
+/* Read a matrix from .npy or .csv, chosen by the file extension, or an in-memory
+ * matrix for a "mem:<name>" path (below). */
 int dln_matrix_load(const char *path, dln_mat **out);
+
+/* In-memory matrices standing in for data files (src/io/memfile.c): a caller that holds
+ * its data in memory (the C ABI, dln/abi.h) puts a copy under a unique name and sets a
+ * file option to "mem:<name>"; dln_matrix_load returns a copy of it and dln_file_sha256
+ * hashes its shape and values. Process-wide and thread-safe. `name` may carry the
+ * prefix. put replaces a matrix of the same name; remove fails for an unknown name. */
+#define DLN_MEMFILE_PREFIX "mem:"
+int dln_memfile_is(const char *path); /* 1 for a "mem:" path, 0 otherwise and for NULL */
+int dln_memfile_put(const char *name, int rows, int cols, const double *data);
+int dln_memfile_get(const char *path, dln_mat **out);
+int dln_memfile_remove(const char *name);
+int dln_memfile_sha256(const char *path, char hex[65], long long *bytes);
 
 /* Atomic output file. */
 typedef struct dln_afile dln_afile;

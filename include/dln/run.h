@@ -41,6 +41,18 @@
 extern "C" {
 #endif
 
+/* A finished run as it is in memory when its folder is complete (dln_run_options.keep):
+ * every pointer is valid only during the call. */
+typedef struct dln_run_view {
+  const dln_table *trajectory;  /* the rows of trajectory.csv */
+  const dln_net *net;           /* the layers' shapes (dln_net_layer_const) */
+  const double *theta0, *theta; /* the layers at the start and at the end (theta: NULL for e2e methods) */
+  int rows, cols;               /* d_N, d_0 */
+  const double *W0, *W;         /* e2e methods (dln/e2e.h): the end-to-end state at start and end, else NULL */
+  const char *summary;          /* the text of summary.json */
+  int stop_reason;              /* DLN_STOP_* */
+} dln_run_view;
+
 typedef struct dln_run_options {
   dln_progress_fn progress;   /* passed to dln_train (may be NULL) */
   void *progress_ctx;
@@ -48,6 +60,11 @@ typedef struct dln_run_options {
   void (*run_event)(void *ctx, int event, const char *label);
   /* Polled after training and after rendering; nonzero cancels (nothing committed). */
   int (*cancelled)(void *ctx);
+  /* Called once (with keep_ctx) after a run's folder is complete (manifest written),
+   * not for an interrupted or failed run; a nonzero DLN status fails the run with it.
+   * May be NULL. The C ABI (dln/abi.h) keeps the results in memory through it. */
+  int (*keep)(void *ctx, const dln_run_view *view);
+  void *keep_ctx;
 } dln_run_options;
 
 /* Where a failure happened, to choose an exit code. */

@@ -216,6 +216,7 @@ int dln_matrix_load(const char *path, dln_mat **out) {
   if (!out) return dln_error(DLN_EINVAL, "dln_matrix_load: out must not be NULL");
   *out = NULL;
   if (!path) return dln_error(DLN_EINVAL, "dln_matrix_load: path must not be NULL");
+  if (dln_memfile_is(path)) return dln_memfile_get(path, out);
   if (ends_with_ci(path, ".npy")) return dln_npy_read(path, out);
   if (ends_with_ci(path, ".csv") || ends_with_ci(path, ".txt")) return dln_csv_read(path, out);
   return dln_error(DLN_EINVAL, "%s: unknown matrix file type: expected extension .npy, .csv or .txt", path);

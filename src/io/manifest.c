@@ -40,6 +40,7 @@ int dln_run_id_new(char id[DLN_RUN_ID_LEN + 1]) {
 
 int dln_file_sha256(const char *path, char hex[65], long long *bytes) {
   if (!path || !hex) return dln_error(DLN_EINVAL, "dln_file_sha256: path and hex must not be NULL");
+  if (dln_memfile_is(path)) return dln_memfile_sha256(path, hex, bytes);
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return dln_error(DLN_EIO, "%s: cannot open: %s", path, strerror(errno));
   struct stat sb;

@@ -409,6 +409,16 @@ static int run_interrupted(run_ctx *c) {
   return st ? st : run_write_interrupted_summary(c);
 }
 
+/* The finished run in memory for opt->keep (text: summary.json's, NULL when out of memory). */
+static int run_keep(run_ctx *c, const char *text) {
+  c->phase = DLN_RUN_FAIL_INTERNAL;
+  if (!text) return dln_error(DLN_ENOMEM, "%s: out of memory keeping the run's summary", c->spec->out);
+  const dln_run_parts *p = &c->p;
+  dln_run_view v = {p->traj, p->net, p->theta0, p->e2e ? NULL : p->theta, p->loss->rows, p->loss->cols,
+                    p->e2e ? p->W0 : NULL, p->e2e ? p->W : NULL, text, c->res->train.stop_reason};
+  return c->opt->keep(c->opt->keep_ctx, &v); /* its status, with its message */
+}
+
 /* Train, write the outputs and the summary. RUN_CANCELLED when the run was cancelled (nothing more
  * is committed), else a status. */
 static int run_body(run_ctx *c) {
@@ -441,12 +451,15 @@ static int run_body(run_ctx *c) {
   }
   c->phase = DLN_RUN_FAIL_OUTPUT;
   st = dln_run_write_json(c->spec->out, "summary.json", sum, c->files);
+  char *text = !st && opt && opt->keep ? json_dumps(sum, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
   json_decref(sum);
   if (!st && c->own_folder && (st = dln_run_folder_finish(&c->folder, "run", 1))) {
     char *p = dln_path_join(c->spec->out, "summary.json"); /* no manifest: not complete */
     if (p) unlink(p);
     free(p);
   }
+  if (!st && opt && opt->keep) st = run_keep(c, text);
+  free(text);
   return st;
 }
 
