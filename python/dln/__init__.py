@@ -1,0 +1,10 @@
+"""dln — deep linear networks from Python, over the C library libdln (docs/python.md).
+
+High level: dln.run, dln.load, dln.check, dln.sweep, dln.figure. Low level: dln.Net,
+dln.Loss, dln.train. Errors raise DlnValueError (a ValueError) for bad input,
+DlnRuntimeError (a RuntimeError) for failures while computing, with the C message.
+"""
+from ._ffi import DlnError, DlnOSError, DlnRuntimeError, DlnValueError, ffi as _ffi_mod, lib as _lib
+
+__version__ = _ffi_mod.string(_lib.dln_abi_library_version()).decode()
+abi_version = _lib.dln_abi_version()
