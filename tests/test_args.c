@@ -18,7 +18,9 @@
  *   EXEMPT dln_cf_eq9: scalars only (NaN in, NaN out)
  *   EXEMPT dln_cf_eq17: scalars only
  *   EXEMPT dln_cf_eq21_rhs: scalars only
- *   EXEMPT dln_cf_eq22: scalars only */
+ *   EXEMPT dln_cf_eq22: scalars only
+ *   EXEMPT dln_abi_version: no arguments
+ *   EXEMPT dln_abi_library_version: no arguments */
 
 #include <math.h>
 #include <setjmp.h>
@@ -1293,12 +1295,99 @@ static void test_robust(void **state) {
   DONE();
 }
 
+static void test_abi(void **state) {
+  (void)state;
+  double a[4] = {1, 2, 3, 4}, v;
+  int r, c;
+  const double *p;
+  size_t off;
+  char buf[64], hex[65];
+  long long bytes;
+  dln_mat *m;
+  /* the in-memory data files (dln/io.h) */
+  ZERO(dln_memfile_is(NULL));
+  ST(dln_memfile_put(NULL, 2, 2, a));
+  ST(dln_memfile_put("x", 2, 2, NULL));
+  ST(dln_memfile_put("x", -1, 2, a));
+  ST(dln_memfile_get(NULL, &m));
+  ST(dln_memfile_get("mem:no-such", NULL));
+  ST(dln_memfile_get("mem:no-such", &m));
+  ST(dln_memfile_remove(NULL));
+  ST(dln_memfile_remove("mem:no-such"));
+  ST(dln_memfile_sha256(NULL, hex, &bytes));
+  ST(dln_memfile_sha256("mem:no-such", hex, &bytes));
+  /* the job (dln/abi.h) */
+  ST(dln_job_alloc(NULL));
+  SAFE(dln_job_free(NULL));
+  ST(dln_job_set(NULL, "eta", "1"));
+  ST(dln_job_get(NULL, "eta", buf, sizeof buf));
+  ST(dln_job_read_json(NULL, "x.json"));
+  ST(dln_job_set_array(NULL, "target_file", 0, 2, 2, a, 0));
+  ST(dln_job_run(NULL));
+  ST(dln_job_cancel(NULL));
+  NEG(dln_job_fail_phase(NULL));
+  NEG(dln_job_stop_reason(NULL));
+  NUL(dln_job_stop_name(NULL));
+  NUL(dln_job_message(NULL));
+  ZERO(dln_job_nrows(NULL));
+  ZERO(dln_job_ncols(NULL));
+  NUL(dln_job_col_name(NULL, 0));
+  NUL(dln_job_table(NULL));
+  NUL(dln_job_summary(NULL));
+  ZERO(dln_job_nlayers(NULL, 0));
+  ST(dln_job_layer(NULL, 0, 1, &r, &c, &p));
+  ST(dln_job_build(NULL));
+  NUL(dln_job_loss(NULL));
+  NUL(dln_job_net(NULL));
+  ST(dln_job_train(NULL, NULL, NULL));
+  NEG(dln_abi_net_depth(NULL));
+  ZERO(dln_abi_net_nparams(NULL));
+  ST(dln_abi_net_layer(NULL, 1, &r, &c, &off));
+  NEG(dln_abi_loss_rows(NULL));
+  NEG(dln_abi_loss_cols(NULL));
+  NANV(dln_abi_loss_lstar(NULL));
+  dln_job *j;
+  assert_int_equal(dln_job_alloc(&j), DLN_OK);
+  ST(dln_job_set(j, NULL, "1"));
+  ST(dln_job_set(j, "no_such_option", "1"));
+  ST(dln_job_get(j, "no_such_option", buf, sizeof buf));
+  ST(dln_job_get(j, "eta", NULL, 8));
+  ST(dln_job_read_json(j, NULL));
+  ST(dln_job_set_array(j, "eta", 0, 2, 2, a, 0));          /* not a file option */
+  ST(dln_job_set_array(j, "target_file", 1, 2, 2, a, 0));  /* item of a single file */
+  ST(dln_job_set_array(j, "init_files", -1, 2, 2, a, 0));
+  ST(dln_job_set_array(j, "target_file", 0, 0, 2, a, 0));
+  ST(dln_job_set_array(j, "target_file", 0, 2, 2, NULL, 0));
+  NUL(dln_job_col_name(j, 0));  /* no run yet */
+  NUL(dln_job_col_name(j, -1));
+  ZERO(dln_job_nlayers(j, 2));
+  ST(dln_job_layer(j, 2, 1, &r, &c, &p));
+  ST(dln_job_layer(j, 0, 1, &r, &c, &p)); /* no layers yet */
+  ST(dln_job_layer(j, 0, 1, NULL, &c, &p));
+  NUL(dln_job_loss(j)); /* not built */
+  NUL(dln_job_net(j));
+  assert_int_equal(dln_job_set(j, "widths", "2,3,2"), DLN_OK);
+  assert_int_equal(dln_job_set(j, "rows", "2"), DLN_OK);
+  assert_int_equal(dln_job_set(j, "cols", "2"), DLN_OK);
+  assert_int_equal(dln_job_build(j), DLN_OK);
+  ST(dln_abi_net_layer(dln_job_net(j), 0, &r, &c, &off));
+  ST(dln_abi_net_layer(dln_job_net(j), 3, &r, &c, &off));
+  ST(dln_abi_net_layer(dln_job_net(j), 1, NULL, &c, &off));
+  assert_int_equal(dln_abi_net_layer(dln_job_net(j), 2, &r, &c, &off), DLN_OK);
+  assert_true(r == 2 && c == 3 && off == 6);
+  v = dln_abi_loss_lstar(dln_job_loss(j));
+  assert_true(v == 0);
+  ST(dln_job_layer(j, 0, 3, &r, &c, &p));
+  dln_job_free(j);
+  DONE();
+}
+
 int main(void) {
   tu_seed(11);
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_core),   cmocka_unit_test(test_model),
                                      cmocka_unit_test(test_dynamics), cmocka_unit_test(test_theory),
                                      cmocka_unit_test(test_observe), cmocka_unit_test(test_io),
                                      cmocka_unit_test(test_run),
-                                     cmocka_unit_test(test_robust)};
+                                     cmocka_unit_test(test_robust), cmocka_unit_test(test_abi)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,10 @@
  *
  * Arrays in (dln_job_set_array) are copied; results (dln_job_table, dln_job_layer) point
  * into the job and stay valid until the next run, build or dln_job_free. Matrices are
- * column-major (Fortran order); the trajectory table is row-major (one row per sample). */
+ * column-major (Fortran order); the trajectory table is row-major (one row per sample).
+ *
+ * A NULL job or an index out of range: statuses are DLN_EINVAL; accessors return 0, −1,
+ * NaN or NULL as their type allows, with the message recorded (tests/test_args.c). */
 #ifndef DLN_ABI_H
 #define DLN_ABI_H
 

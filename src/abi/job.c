@@ -255,19 +255,30 @@ int dln_job_run(dln_job *job) {
   return st;
 }
 
-int dln_job_fail_phase(const dln_job *job) { return job ? job->fail_phase : DLN_RUN_FAIL_INTERNAL; }
-int dln_job_stop_reason(const dln_job *job) { return job ? job->stop_reason : -1; }
+/* A NULL job for the accessors below: the message, then their documented value. */
+static int null_job(const char *fn) { return dln_error(DLN_EINVAL, "%s: job must not be NULL", fn); }
+
+int dln_job_fail_phase(const dln_job *job) { return job ? job->fail_phase : (null_job(__func__), -1); }
+int dln_job_stop_reason(const dln_job *job) { return job ? job->stop_reason : (null_job(__func__), -1); }
 const char *dln_job_stop_name(const dln_job *job) {
-  return job && job->stop_reason >= 0 ? dln_stop_reason_name(job->stop_reason) : "none";
+  if (!job) return null_job(__func__), NULL;
+  return job->stop_reason >= 0 ? dln_stop_reason_name(job->stop_reason) : "none";
 }
-size_t dln_job_nrows(const dln_job *job) { return job ? job->nrows : 0; }
-int dln_job_ncols(const dln_job *job) { return job ? job->ncols : 0; }
-const char *dln_job_col_name(const dln_job *job, int i) { return job && i >= 0 && i < job->ncols ? job->names[i] : NULL; }
-const double *dln_job_table(const dln_job *job) { return job ? job->table : NULL; }
-const char *dln_job_summary(const dln_job *job) { return job ? job->summary : NULL; }
+size_t dln_job_nrows(const dln_job *job) { return job ? job->nrows : (null_job(__func__), 0); }
+int dln_job_ncols(const dln_job *job) { return job ? job->ncols : (null_job(__func__), 0); }
+const char *dln_job_col_name(const dln_job *job, int i) {
+  if (!job) return null_job(__func__), NULL;
+  if (i < 0 || i >= job->ncols) return dln_error(DLN_EINVAL, "dln_job_col_name: column: expected 0 to %d, found %d", job->ncols - 1, i), NULL;
+  return job->names[i];
+}
+const double *dln_job_table(const dln_job *job) { return job ? job->table : (null_job(__func__), NULL); }
+const char *dln_job_summary(const dln_job *job) { return job ? job->summary : (null_job(__func__), NULL); }
 
 int dln_job_nlayers(const dln_job *job, int which) {
-  return job && (which == DLN_JOB_INITIAL || which == DLN_JOB_FINAL) ? job->layers[which].n : 0;
+  if (!job) return null_job(__func__), 0;
+  if (which != DLN_JOB_INITIAL && which != DLN_JOB_FINAL)
+    return dln_error(DLN_EINVAL, "dln_job_nlayers: which: expected 0 (initial) or 1 (final), found %d", which), 0;
+  return job->layers[which].n;
 }
 
 int dln_job_layer(const dln_job *job, int which, int j, int *rows, int *cols, const double **data) {
@@ -301,8 +312,14 @@ int dln_job_build(dln_job *job) {
   return DLN_OK;
 }
 
-dln_loss *dln_job_loss(const dln_job *job) { return job && job->built ? job->p.loss : NULL; }
-dln_net *dln_job_net(const dln_job *job) { return job && job->built ? job->p.net : NULL; }
+dln_loss *dln_job_loss(const dln_job *job) {
+  if (!job || !job->built) return dln_error(DLN_EINVAL, "dln_job_loss: expected a built job (dln_job_build), found %s", job ? "none built" : "NULL"), NULL;
+  return job->p.loss;
+}
+dln_net *dln_job_net(const dln_job *job) {
+  if (!job || !job->built) return dln_error(DLN_EINVAL, "dln_job_net: expected a built job (dln_job_build), found %s", job ? "none built" : "NULL"), NULL;
+  return job->p.net;
+}
 
 /* The in-memory result of a training: stop, counters, times. */
 static int train_summary(dln_job *j, const dln_train_result *tr) {
@@ -346,12 +363,12 @@ int dln_job_train(dln_job *job, dln_sample_fn on_sample, void *ctx) {
   return DLN_OK;
 }
 
-const char *dln_job_message(const dln_job *job) { return job ? job->message : ""; }
+const char *dln_job_message(const dln_job *job) { return job ? job->message : (null_job(__func__), NULL); }
 
 /* ---- plain accessors ---- */
 
-int dln_abi_net_depth(const dln_net *net) { return net ? net->depth : -1; }
-size_t dln_abi_net_nparams(const dln_net *net) { return net ? net->nparams : 0; }
+int dln_abi_net_depth(const dln_net *net) { return net ? net->depth : (dln_error(DLN_EINVAL, "dln_abi_net_depth: net must not be NULL"), -1); }
+size_t dln_abi_net_nparams(const dln_net *net) { return net ? net->nparams : (dln_error(DLN_EINVAL, "dln_abi_net_nparams: net must not be NULL"), 0); }
 
 int dln_abi_net_layer(const dln_net *net, int j, int *rows, int *cols, size_t *offset) {
   if (!net || !rows || !cols || !offset) return dln_error(DLN_EINVAL, "dln_abi_net_layer: net, rows, cols and offset must not be NULL");
@@ -362,6 +379,7 @@ int dln_abi_net_layer(const dln_net *net, int j, int *rows, int *cols, size_t *o
   return DLN_OK;
 }
 
-int dln_abi_loss_rows(const dln_loss *loss) { return loss ? loss->rows : -1; }
-int dln_abi_loss_cols(const dln_loss *loss) { return loss ? loss->cols : -1; }
-double dln_abi_loss_lstar(const dln_loss *loss) { return loss ? loss->lstar : NAN; }
+static int null_loss(const char *fn) { return dln_error(DLN_EINVAL, "%s: loss must not be NULL", fn); }
+int dln_abi_loss_rows(const dln_loss *loss) { return loss ? loss->rows : (null_loss(__func__), -1); }
+int dln_abi_loss_cols(const dln_loss *loss) { return loss ? loss->cols : (null_loss(__func__), -1); }
+double dln_abi_loss_lstar(const dln_loss *loss) { return loss ? loss->lstar : (null_loss(__func__), NAN); }

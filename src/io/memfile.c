@@ -26,9 +26,14 @@ typedef struct memfile {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static memfile *head;
 
-int dln_memfile_is(const char *path) { return path && strncmp(path, DLN_MEMFILE_PREFIX, sizeof DLN_MEMFILE_PREFIX - 1) == 0; }
+int dln_memfile_is(const char *path) {
+  if (!path) return dln_error(DLN_EINVAL, "dln_memfile_is: path must not be NULL"), 0;
+  return strncmp(path, DLN_MEMFILE_PREFIX, sizeof DLN_MEMFILE_PREFIX - 1) == 0;
+}
 
-static const char *key_of(const char *path) { return dln_memfile_is(path) ? path + sizeof DLN_MEMFILE_PREFIX - 1 : path; }
+static const char *key_of(const char *path) {
+  return strncmp(path, DLN_MEMFILE_PREFIX, sizeof DLN_MEMFILE_PREFIX - 1) == 0 ? path + sizeof DLN_MEMFILE_PREFIX - 1 : path;
+}
 
 static memfile **find(const char *name) {
   memfile **p = &head;
@@ -91,6 +96,7 @@ int dln_memfile_get(const char *path, dln_mat **out) {
 
 /* SHA-256 of the shape (two little-endian int64) and the column-major values. */
 int dln_memfile_sha256(const char *path, char hex[65], long long *bytes) {
+  if (!path || !hex) return dln_error(DLN_EINVAL, "dln_memfile_sha256: path and hex must not be NULL");
   dln_mat *m;
   int st = dln_memfile_get(path, &m);
   if (st) return st;
