@@ -93,7 +93,7 @@ class _Job:
         if not (m.flags.f_contiguous or m.flags.c_contiguous):
             m = np.ascontiguousarray(m)
         st = lib.dln_job_set_array(self.ptr, text(option), item, m.shape[0], m.shape[1],
-                                   ffi.from_buffer("double[]", m), rm)
+                                   _buf(m), rm)
         if st:
             raise error_for(st)
 
@@ -217,7 +217,7 @@ class Net:
         """W = W_N ... W_1 (d_N x d_0, Fortran order)."""
         th = self._vec(theta, "theta")
         W = self._out(out, (self.rows, self.cols))
-        _check(lib.dln_net_product(self._ptr, ffi.from_buffer("double[]", th), ffi.from_buffer("double[]", W)))
+        _check(lib.dln_net_product(self._ptr, _buf(th), _buf(W)))
         return W
 
     def grad(self, loss, theta, out=None):
@@ -225,8 +225,8 @@ class Net:
         proof; 004 eq. 6). The gradient (1-D, θ's layout) goes into out when given."""
         th = self._vec(theta, "theta")
         g = self._out(out, (self.nparams,))
-        st = lib.dln_net_grad(self._ptr, _loss_ptr(loss), ffi.from_buffer("double[]", th), self._value,
-                              ffi.from_buffer("double[]", g), ffi.NULL)
+        st = lib.dln_net_grad(self._ptr, _loss_ptr(loss), _buf(th), self._value,
+                              _buf(g), ffi.NULL)
         if st:
             raise error_for(st)
         return self._value[0], g
@@ -234,7 +234,7 @@ class Net:
     def value(self, loss, theta):
         """φ(θ) alone."""
         th = self._vec(theta, "theta")
-        _check(lib.dln_net_grad(self._ptr, _loss_ptr(loss), ffi.from_buffer("double[]", th), self._value,
+        _check(lib.dln_net_grad(self._ptr, _loss_ptr(loss), _buf(th), self._value,
                                 ffi.NULL, ffi.NULL))
         return self._value[0]
 
@@ -242,8 +242,8 @@ class Net:
         """∇²φ(θ) v, exact (a directional derivative of the layer gradients), 1-D."""
         th, vv = self._vec(theta, "theta"), self._vec(v, "v")
         o = self._out(out, (self.nparams,))
-        _check(lib.dln_net_hvp(self._ptr, _loss_ptr(loss), ffi.from_buffer("double[]", th),
-                               ffi.from_buffer("double[]", vv), ffi.from_buffer("double[]", o)))
+        _check(lib.dln_net_hvp(self._ptr, _loss_ptr(loss), _buf(th),
+                               _buf(vv), _buf(o)))
         return o
 
     def conserved(self, theta, j, out=None):
@@ -253,13 +253,18 @@ class Net:
             raise ValueError("j: expected 1 to %d (depth - 1), found %s" % (self.depth - 1, j))
         d = self.widths[int(j)]
         C = self._out(out, (d, d))
-        _check(lib.dln_net_conserved(self._ptr, ffi.from_buffer("double[]", th), int(j), ffi.from_buffer("double[]", C)))
+        _check(lib.dln_net_conserved(self._ptr, _buf(th), int(j), _buf(C)))
         return C
 
     def unbalancedness(self, theta):
         """max_j ||C_j||_F (002 Definition 1); 0 for depth 1 and tied nets."""
         th = self._vec(theta, "theta")
-        return lib.dln_net_unbalancedness(self._ptr, ffi.from_buffer("double[]", th))
+        return lib.dln_net_unbalancedness(self._ptr, _buf(th))
+
+
+def _buf(a):
+    """A double[] over a contiguous float64 array (C or Fortran order) without a copy."""
+    return ffi.from_buffer("double[]", a if a.flags.c_contiguous else a.T)
 
 
 def _describe(a):
@@ -306,7 +311,7 @@ class Loss:
         self.rows = lib.dln_abi_loss_rows(self._ptr)
         self.cols = lib.dln_abi_loss_cols(self._ptr)
         self.lstar = lib.dln_abi_loss_lstar(self._ptr)
-        self.net = Net(None, _ptr=lib.dln_job_net(self._job.ptr), _owner=self)
+        self.net = Net(None, _ptr=lib.dln_job_net(self._job.ptr), _owner=self._job)
         self.theta0 = self.net.pack(_job_layers(self._job.ptr, 0))
         self._value = ffi.new("double[1]")
 
@@ -328,21 +333,21 @@ class Loss:
 
     def value(self, W):
         """ℓ(W)."""
-        _check(lib.dln_loss_eval(self._ptr, ffi.from_buffer("double[]", self._W(W)), self._value, ffi.NULL))
+        _check(lib.dln_loss_eval(self._ptr, _buf(self._W(W)), self._value, ffi.NULL))
         return self._value[0]
 
     def grad(self, W, out=None):
         """∇ℓ(W) (d_N x d_0, Fortran order; into out when given)."""
         G = self.net._out(out, (self.rows, self.cols))
-        _check(lib.dln_loss_eval(self._ptr, ffi.from_buffer("double[]", self._W(W)), self._value,
-                                 ffi.from_buffer("double[]", G)))
+        _check(lib.dln_loss_eval(self._ptr, _buf(self._W(W)), self._value,
+                                 _buf(G)))
         return G
 
     def hvp(self, W, D, out=None):
         """∇²ℓ(W)[D] (d_N x d_0, Fortran order)."""
         o = self.net._out(out, (self.rows, self.cols))
-        _check(lib.dln_loss_hvp(self._ptr, ffi.from_buffer("double[]", self._W(W)),
-                                ffi.from_buffer("double[]", self._W(D, "D")), ffi.from_buffer("double[]", o)))
+        _check(lib.dln_loss_hvp(self._ptr, _buf(self._W(W)),
+                                _buf(self._W(D, "D")), _buf(o)))
         return o
 
 
