@@ -26,6 +26,7 @@ import numpy as np
 from ._ffi import ffi, lib, error_for, text
 
 _F8 = np.dtype(np.float64)
+_DARR, _fb = ffi.typeof("double[]"), ffi.from_buffer  # prepared once: a gradient call costs ~1 us less
 
 # Short names of data arrays (the file names of each task's `files` table in
 # src/model/tasks/*.c, e.g. regression's x_file -> X.npy) -> the file option they stand for.
@@ -155,6 +156,7 @@ class Net:
         self.widths = tuple([shapes[0][1]] + [s[0] for s in shapes])
         self.tied = depth == 2 and shapes[0][2] == shapes[1][2]
         self._value = ffi.new("double[1]")
+        self._nshape = (self.nparams,)
 
     def __repr__(self):
         return "dln.Net(widths=%s%s)" % (list(self.widths), ", tied=True" if self.tied else "")
@@ -222,14 +224,36 @@ class Net:
 
     def grad(self, loss, theta, out=None):
         """(φ(θ), ∇φ(θ)): φ = ℓ(W_N ... W_1), ∂φ/∂W_j = W_{N:j+1}^T ∇ℓ(W) W_{j-1:1}^T (002 Lemma 1
-        proof; 004 eq. 6). The gradient (1-D, θ's layout) goes into out when given."""
-        th = self._vec(theta, "theta")
-        g = self._out(out, (self.nparams,))
-        st = lib.dln_net_grad(self._ptr, _loss_ptr(loss), _buf(th), self._value,
-                              _buf(g), ffi.NULL)
+        proof; 004 eq. 6). The gradient (1-D, θ's layout) goes into out when given.
+        For a hot loop, bind() prepares the pointers once (about 1 us less per call)."""
+        th = theta
+        if not (type(th) is np.ndarray and th.dtype is _F8 and th.shape == self._nshape and th.flags.c_contiguous):
+            th = self._vec(theta, "theta")
+        g = np.empty(self.nparams) if out is None else self._out(out, self._nshape)
+        st = lib.dln_net_grad(self._ptr, _loss_ptr(loss), _fb(_DARR, th), self._value,
+                              _fb(_DARR, g), ffi.NULL)
         if st:
             raise error_for(st)
         return self._value[0], g
+
+    def bind(self, loss, theta, out):
+        """A function f() -> φ(θ) that writes ∇φ(θ) into out, with the pointers to θ and out
+        prepared once: θ is read at each call (change it in place), out rewritten. θ and out
+        must be float64, contiguous, of nparams values (no conversion: ValueError otherwise);
+        f keeps both arrays alive (and their buffers exported: they cannot be resized)."""
+        for a, name in ((theta, "theta"), (out, "out")):
+            self._out(a, self._nshape, name)
+        np_, lp = self._ptr, _loss_ptr(loss)
+        tb, gb, val, null, f = _fb(_DARR, theta), _fb(_DARR, out), \
+            ffi.new("double[1]"), ffi.NULL, lib.dln_net_grad
+
+        def grad():
+            st = f(np_, lp, tb, val, gb, null)
+            if st:
+                raise error_for(st)
+            return val[0]
+        grad.keep = (self, loss, theta, out)  # the net and loss outlive the pointers
+        return grad
 
     def value(self, loss, theta):
         """φ(θ) alone."""
@@ -264,7 +288,7 @@ class Net:
 
 def _buf(a):
     """A double[] over a contiguous float64 array (C or Fortran order) without a copy."""
-    return ffi.from_buffer("double[]", a if a.flags.c_contiguous else a.T)
+    return _fb(_DARR, a if a.flags.c_contiguous else a.T)
 
 
 def _describe(a):

@@ -155,6 +155,20 @@ class TestGradients(unittest.TestCase):
         U = tied.layers(np.arange(6.0))
         np.testing.assert_array_equal(U[0], U[1].T)
 
+    def test_bind(self):
+        loss = self.cases[2][1]
+        net = loss.net
+        th, g = 0.3 * np.ones(net.nparams), np.empty(net.nparams)
+        f = net.bind(loss, th, g)
+        for k in range(3):
+            th[k] = 0.1 * k  # read at each call
+            v = f()
+            v2, g2 = net.grad(loss, th)
+            self.assertEqual(v, v2)
+            np.testing.assert_array_equal(g, g2)
+        with self.assertRaisesRegex(ValueError, "theta: expected a writable contiguous float64"):
+            net.bind(loss, th.astype(np.float32), g)
+
     def test_bad_arguments(self):
         net = dln.Net([4, 5, 3])
         loss = dln.Loss("factorization", rows=3, cols=4, widths=[4, 5, 3])
