@@ -434,13 +434,18 @@ def _on_sample(ctx, t, step, x, net):
 def _train_job(loss, init, options):
     """A job with the loss's options, the initial weights and the training options."""
     base = dict(loss._options)
-    if init is not None and not isinstance(init, str):
+    if isinstance(init, str):  # a scheme replaces the Loss's init (its scale options stay)
+        base.pop("init", None)
+        base.pop("init_files", None)
+    elif init is not None:
         base = {k: v for k, v in base.items() if k not in _INIT_OPTIONS}
         if isinstance(init, np.ndarray) and init.ndim == 1:  # θ in the layout of loss.net
             init = [w for w in loss.net.layers(init)]
             if loss.net.tied:
                 init = init[1:]
         layers = [_matrix(w, "init[%d]" % i) for i, w in enumerate(init)]
+        if not layers:
+            raise ValueError("init: expected the layers W_1..W_N (a tied net: [U]), found an empty list")
         if base.get("tied") or options.get("tied"):
             u = layers[0]
             base["widths"] = [u.shape[0], u.shape[1], u.shape[0]]
