@@ -31,8 +31,7 @@ _DARR, _fb = ffi.typeof("double[]"), ffi.from_buffer  # prepared once: a gradien
 # Short names of data arrays (the file names of each task's `files` table in
 # src/model/tasks/*.c, e.g. regression's x_file -> X.npy) -> the file option they stand for.
 ARRAY_NAMES = {"target": "target_file", "X": "x_file", "Y": "y_file", "labels": "y_file", "A": "a_file",
-               "b": "b_file", "entries": "entries_file", "disturbances": "disturbance_files",
-               "imbalance_reg_L": "imbalance_reg_file"}
+               "b": "b_file", "entries": "entries_file"}
 
 # The options of the network's shape and of its initialization (`dln run --help`, groups
 # Network and Initialization*): left out of a Loss's options when train() gets explicit weights.
@@ -100,22 +99,25 @@ class _Job:
 
 
 def _apply(job, options):
-    """Set options (name -> value) on a job: arrays for *_file(s) options and short names."""
+    """Set options (name -> value) on a job. A *_file(s) option, or a short name of
+    ARRAY_NAMES, given something else than text takes arrays (a *_files option a list of
+    them); init=[W1, ...] is init "file" with those layers; target="lowrank" stays the
+    option target (a text value of a short name is the path of its file)."""
     for name, value in options.items():
         if value is None:
             continue
-        opt = ARRAY_NAMES.get(name, name)
-        if name == "init" and not isinstance(value, str):
+        opt = "init_files" if name == "init" and not isinstance(value, str) else ARRAY_NAMES.get(name, name)
+        if name == "init" and opt == "init_files":
             job.set("init", "file")
-            opt, name = "init_files", "init"
-        if opt.endswith("_files") and not isinstance(value, str) and isinstance(value, (list, tuple)) \
-                and value and not isinstance(value[0], str):
+        if isinstance(value, str) or not (opt.endswith("_file") or opt.endswith("_files")):
+            job.set(name if name == "target" else opt, value)
+        elif opt.endswith("_files") and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            job.set(opt, value)
+        elif opt.endswith("_files") and not isinstance(value, np.ndarray):
             for i, a in enumerate(value):
                 job.set_array(opt, i, a)
-        elif (opt.endswith("_file") or opt.endswith("_files")) and isinstance(value, np.ndarray):
-            job.set_array(opt, 0, value)
         else:
-            job.set(name, value)
+            job.set_array(opt, 0, value)
 
 
 # ---- the network ----

@@ -169,6 +169,22 @@ class TestGradients(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "theta: expected a writable contiguous float64"):
             net.bind(loss, th.astype(np.float32), g)
 
+    def test_data_forms(self):
+        """Arrays, array-likes and paths by short name or option name give the same loss."""
+        rng = np.random.default_rng(5)
+        X, Y = rng.standard_normal((4, 6)), rng.standard_normal((2, 6))
+        W = rng.standard_normal((2, 4))
+        truth = 0.5 * np.sum((W @ X - Y) ** 2)
+        with tempfile.TemporaryDirectory() as d:
+            np.save(os.path.join(d, "X.npy"), X)
+            for kw in (dict(X=X, Y=Y), dict(x_file=X, y_file=Y), dict(X=os.path.join(d, "X.npy"), Y=Y.tolist()),
+                       dict(X=np.asfortranarray(X), Y=Y[:, ::-1][:, ::-1])):
+                loss = dln.Loss("regression", widths=[4, 3, 2], **kw)
+                self.assertAlmostEqual(loss.value(W), truth, delta=1e-12 * truth)
+        self.assertEqual(dln.Loss("sensing", target="lowrank", rank=2, rows=4, cols=4, m=10).rows, 4)
+        with self.assertRaisesRegex(ValueError, "target_file: expected a non-empty"):
+            dln.Loss("factorization", target=np.ones((0, 3)))
+
     def test_bad_arguments(self):
         net = dln.Net([4, 5, 3])
         loss = dln.Loss("factorization", rows=3, cols=4, widths=[4, 5, 3])
