@@ -493,8 +493,9 @@ def train(loss, init=None, *, method=None, t_end=None, callback=None, **options)
     callback(t, weights), if given, is called at every sample time (t = 0 included) with
     read-only Fortran-order views of the layers of θ(t): views into C's state, valid only
     during the call (copy what you keep). A true return value stops the run (stop reason
-    "cancelled"); an exception raised in it stops the run and is re-raised here. Ctrl-C
-    stops the run at its next step (within ~0.1 s) and raises KeyboardInterrupt here.
+    "cancelled"); an exception raised in it stops the run and is re-raised here. Called
+    from the main thread, the training (and the callback) runs on a helper thread so that
+    Ctrl-C stops the run at its next step (within ~0.1 s) and raises KeyboardInterrupt here.
     """
     if not isinstance(loss, Loss):
         raise TypeError("loss: expected a dln.Loss, found %s" % type(loss).__name__)
