@@ -72,7 +72,7 @@ def _matrix(a, name):
 
 
 class _Job:
-    """A dln_job (freed with this object), with the calls that set it recorded for replay."""
+    """A dln_job, freed with this object (its in-memory arrays with it)."""
 
     def __init__(self):
         p = ffi.new("dln_job **")
@@ -397,7 +397,7 @@ class TrainResult:
     counters, wall time)."""
 
     def __repr__(self):
-        return "dln.TrainResult(stop_reason=%r, t=%g, loss=%g, %d samples)" % (
+        return "dln.TrainResult(stop_reason=%r, t=%s, loss=%s, %d samples)" % (
             self.stop_reason, self.t, self.loss, len(self.trajectory.get("t", ())))
 
 

@@ -198,7 +198,8 @@ class TestGradients(unittest.TestCase):
             net.conserved(np.zeros(35), 2)
         with self.assertRaisesRegex(ValueError, "widths"):
             dln.Net([4])
-        with self.assertRaisesRegex(dln.DlnValueError, "expects an end-to-end matrix 3 x 4, network gives 2 x 4"):  # C's message: net and loss shapes differ
+        # C's message: the net's and the loss's shapes differ
+        with self.assertRaisesRegex(dln.DlnValueError, "expects an end-to-end matrix 3 x 4, network gives 2 x 4"):
             dln.Net([4, 5, 2]).grad(loss, np.zeros(5 * 4 + 2 * 5))
         with self.assertRaisesRegex(dln.DlnValueError, "unknown option --nosuch"):
             dln.Loss("factorization", nosuch=1)

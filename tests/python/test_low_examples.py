@@ -76,7 +76,8 @@ class TestExamples(unittest.TestCase):
         old = dict(os.environ)
         os.environ.update(env(), DLN_EXAMPLE_PNG=png)  # the kernel inherits the environment
         try:
-            nbclient.NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": self.tmp.name}}).execute()
+            nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
+                                    resources={"metadata": {"path": self.tmp.name}}).execute()
         finally:
             os.environ.clear()
             os.environ.update(old)
