@@ -19,6 +19,7 @@ Threads: a Net (and the Loss it is used with) keeps workspaces, so use one per t
 separate trainings may run on separate threads at once (the GIL is released in C).
 """
 import json
+import os
 import threading
 
 import numpy as np
@@ -80,6 +81,11 @@ class _Job:
         if st:
             raise error_for(st)
         self.ptr = ffi.gc(p[0], lib.dln_job_free)
+
+    def read_json(self, path):
+        st = lib.dln_job_read_json(self.ptr, text(os.fspath(path)))
+        if st:
+            raise error_for(st)
 
     def set(self, name, value):
         st = lib.dln_job_set(self.ptr, text(name), text(option_text(name, value)))
@@ -227,12 +233,19 @@ class Net:
     def grad(self, loss, theta, out=None):
         """(φ(θ), ∇φ(θ)): φ = ℓ(W_N ... W_1), ∂φ/∂W_j = W_{N:j+1}^T ∇ℓ(W) W_{j-1:1}^T (002 Lemma 1
         proof; 004 eq. 6). The gradient (1-D, θ's layout) goes into out when given.
-        For a hot loop, bind() prepares the pointers once (about 1 us less per call)."""
+        For a hot loop, bind() prepares the pointers once (~3 us less per call, bench/python_grad.py)."""
         th = theta
         if not (type(th) is np.ndarray and th.dtype is _F8 and th.shape == self._nshape and th.flags.c_contiguous):
             th = self._vec(theta, "theta")
-        g = np.empty(self.nparams) if out is None else self._out(out, self._nshape)
-        st = lib.dln_net_grad(self._ptr, _loss_ptr(loss), _fb(_DARR, th), self._value,
+        if out is None:
+            g = np.empty(self.nparams)
+        else:
+            g = out
+            if not (type(g) is np.ndarray and g.dtype is _F8 and g.shape == self._nshape and g.flags.c_contiguous
+                    and g.flags.writeable):
+                g = self._out(out, self._nshape)
+        lp = loss._ptr if type(loss) is Loss else _loss_ptr(loss)
+        st = lib.dln_net_grad(self._ptr, lp, _fb(_DARR, th), self._value,
                               _fb(_DARR, g), ffi.NULL)
         if st:
             raise error_for(st)
@@ -316,7 +329,8 @@ class Loss:
     """The loss ℓ(W) of a task (002 §2 eq. 1), built through a job as `dln run` builds it.
 
     Loss(task="regression", X=X, Y=Y) or Loss("factorization", target=Ybar) or
-    Loss(task="sensing", rows=10, cols=10, m=80, seed=3): any option of `dln run` by name
+    Loss(task="sensing", rows=10, cols=10, m=80, seed=3) or Loss(spec="spec.json", seed=2)
+    (a JSON spec file, or a dict, under the keyword arguments): any option of `dln run` by name
     (numbers, bools, strings, lists), data arrays by short name (target, X, Y, labels, A, b,
     entries) or by option name (x_file=...), paths as strings. Arrays are copied into the job.
     The job also builds the run's network and initial weights: .net (a Net, valid while the
@@ -324,11 +338,15 @@ class Loss:
     not in Fortran order are copied first. Use one Loss per thread.
     """
 
-    def __init__(self, task=None, **options):
+    def __init__(self, task=None, *, spec=None, **options):
+        if isinstance(spec, dict):  # a spec as a dict: options under the keyword arguments
+            options, spec = dict(spec, **options), None
         if task is not None:
             options = dict(options, task=task)
-        self._options = dict(options)
+        self._options, self._spec = dict(options), spec
         self._job = _Job()
+        if spec is not None:  # a JSON spec file, read as `dln run SPEC.json` reads it
+            self._job.read_json(spec)
         _apply(self._job, options)
         st = lib.dln_job_build(self._job.ptr)
         if st:
@@ -455,6 +473,8 @@ def _train_job(loss, init, options):
             base["widths"] = [layers[0].shape[1]] + [w.shape[0] for w in layers]
         init = layers
     job = _Job()
+    if loss._spec is not None:
+        job.read_json(loss._spec)
     _apply(job, base)
     _apply(job, dict(options, init=init) if init is not None else options)
     return job

@@ -5,6 +5,7 @@ written in NumPy (not through dln); conserved quantities against their NumPy for
 (002 Lemma 1); dln.train against the CLI's run of the same options bit for bit; the
 callback, stopping, exceptions, Ctrl-C, threads and reference leaks. Environment (set by
 ctest): PYTHONPATH (the package), DLN_CLI (the dln binary)."""
+import json
 import os
 import signal
 import subprocess
@@ -300,6 +301,42 @@ class TestTrain(unittest.TestCase):
         with self.assertRaisesRegex(Boom, "from the callback"):
             dln.train(loss, method="flow", t_end=2, samples=21, callback=bad)
         self.assertEqual(len(calls), 3)  # stopped at the raising sample
+
+    def test_spec_file_and_dict(self):
+        spec = {"task": "factorization", "rows": 3, "cols": 4, "widths": [4, 5, 3], "sigma": 0.2, "seed": 3,
+                "method": "gd", "eta": 0.01, "t_end": 1, "samples": 11}
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "spec.json")
+            with open(path, "w") as f:
+                json.dump(spec, f)
+            a = dln.Loss(spec=path)
+            b = dln.Loss(spec=spec)
+            np.testing.assert_array_equal(a.theta0, b.theta0)
+            ra, rb = dln.train(a), dln.train(b)
+            self.assertTrue(np.array_equal(ra.theta, rb.theta))
+            self.assertEqual(len(ra.trajectory["t"]), 11)
+            traj = self.cli(os.path.join(d, "cli"), [path])
+            self.assert_same_run(ra, traj, os.path.join(d, "cli"))
+            self.assertEqual(dln.Loss(spec=path, seed=4).net.widths, (4, 5, 3))  # keywords over the spec
+            self.assertFalse(np.array_equal(dln.Loss(spec=path, seed=4).theta0, a.theta0))
+
+    def test_ctrl_c_with_callback(self):
+        if threading.current_thread() is not threading.main_thread():
+            self.skipTest("signals reach the main thread only")
+        loss = dln.Loss("factorization", rows=3, cols=4, widths=[4, 5, 3])
+        calls = [0]
+
+        def cb(t, w):
+            calls[0] += 1
+
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        timer.start()
+        with self.assertRaises(KeyboardInterrupt):
+            dln.train(loss, method="gd", eta=1e-6, t_end=1e3, samples=10 ** 6, callback=cb)
+        timer.join()
+        self.assertLess(time.monotonic() - t0, 5.0)
+        self.assertGreater(calls[0], 0)
 
     def test_train_errors(self):
         loss = dln.Loss("factorization", rows=3, cols=4, widths=[4, 5, 3])
