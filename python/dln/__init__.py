@@ -8,3 +8,5 @@ from ._ffi import DlnError, DlnOSError, DlnRuntimeError, DlnValueError, ffi as _
 
 __version__ = _ffi_mod.string(_lib.dln_abi_library_version()).decode()
 abi_version = _lib.dln_abi_version()
+
+from ._low import Loss, Net, TrainResult, train  # low level (python/dln/_low.py)
