@@ -18,6 +18,7 @@
  * name: a type flagged DLN_INTEG_NEEDS_HVP is refused once, up front, for a system
  * without Hessian-vector products. */
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -223,11 +224,13 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     r->grad_evals = o->resume->grad_evals > 0 ? o->resume->grad_evals - 1 : 0; /* step k's gradient is redone */
   }
   long k0 = k;
-  int stop = 0;
+  int stop = 0, known = 0; /* known: xnext = max|x_k| from the fused update */
+  double xnext = 0;
+  long next_step = c->next < c->ntimes ? gd_step_of(c->times[c->next], eta) : LONG_MAX; /* of the next sample */
   for (;; ++k) {
     double t = gd_time(c, k);
     double xmax = 0;
-    int bad = sys->gd_check_state && !((xmax = dln_vec_maxabs(n, cur)) <= o->blowup);
+    int bad = sys->gd_check_state && !((xmax = known ? xnext : dln_vec_maxabs(n, cur)) <= o->blowup);
     if (!bad) {
       status = sys->gd_eval(c, cur, &val, g);
       if (status) break;
@@ -260,11 +263,14 @@ static int drive_gd(dln_run_ctx *c, double *x) {
       break;
     }
     /* samples at the steps nearest to the requested times */
-    while (c->next < c->ntimes && gd_step_of(c->times[c->next], eta) <= k) {
-      int repeat = c->next > 0 && gd_step_of(c->times[c->next - 1], eta) == k;
-      if ((status = sys->record(c, c->next, t, k, cur, repeat))) goto out;
-      c->next++;
-      if (!repeat && !stop && sample_cb(c, t, k, cur)) stop = 1;
+    if (k >= next_step) {
+      while (c->next < c->ntimes && gd_step_of(c->times[c->next], eta) <= k) {
+        int repeat = c->next > 0 && gd_step_of(c->times[c->next - 1], eta) == k;
+        if ((status = sys->record(c, c->next, t, k, cur, repeat))) goto out;
+        c->next++;
+        if (!repeat && !stop && sample_cb(c, t, k, cur)) stop = 1;
+      }
+      next_step = c->next < c->ntimes ? gd_step_of(c->times[c->next], eta) : LONG_MAX;
     }
     if (stop) {
       finish(c, DLN_STOP_CANCELLED, t, "stopped by the sample callback at step %ld (t = %.17g)", k, t);
@@ -301,7 +307,11 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     }
     if (every > 0 && k > k0 && k % every == 0 && (status = gd_checkpoint(c, nd, t, k, cur, 0))) break;
     /* x_{k+1} = x_k − η ∇φ(x_k) (gd_sign = −1, g = ∇φ) or x_k + η f(x_k) (gd_sign = +1) */
-    dln_vec_axpy(n, step, g, cur, nxt);
+    known = sys->gd_check_state && !c->disturbed; /* the next step's blow-up check in the same pass */
+    if (known)
+      xnext = dln_vec_axpy_maxabs(n, step, g, cur, nxt);
+    else
+      dln_vec_axpy(n, step, g, cur, nxt);
     if (c->disturbed) { /* x_{k+1} += η D(t_k) (000 eq. 9 discretized) */
       double a = dln_train_disturbance_factor(o, t);
       if (a != 0) dln_vec_axpy(n, eta * a, o->disturbance_D, nxt, nxt);

@@ -19,11 +19,21 @@ typedef struct {
   double *v;
 } completion_impl;
 
+/* G = 0 without a library call for the small matrices where that call would cost more
+ * than the stores (issue 14: tiny networks); not turned back into memset. */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static void zero(size_t n, double *G) {
+  if (n > 64) {
+    memset(G, 0, n * sizeof *G);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) G[i] = 0.0;
+}
+
 static int comp_eval(dln_loss *loss, const double *W, double *value, double *G) {
   completion_impl *p = loss->impl;
   int m = p->m;
   double s = 0;
-  if (G) memset(G, 0, (size_t)loss->rows * (size_t)loss->cols * sizeof(double));
+  if (G) zero((size_t)loss->rows * (size_t)loss->cols, G);
   for (int i = 0; i < m; ++i) {
     double r = W[p->idx[i]] - p->v[i];
     s += r * r;
