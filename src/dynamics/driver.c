@@ -224,13 +224,12 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     r->grad_evals = o->resume->grad_evals > 0 ? o->resume->grad_evals - 1 : 0; /* step k's gradient is redone */
   }
   long k0 = k;
-  int stop = 0, known = 0; /* known: xnext = max|x_k| from the fused update */
-  double xnext = 0;
+  int stop = 0, known = 0, over = 0; /* known: over = !(max|x_k| <= blowup) from the fused update */
   long next_step = c->next < c->ntimes ? gd_step_of(c->times[c->next], eta) : LONG_MAX; /* of the next sample */
   for (;; ++k) {
     double t = gd_time(c, k);
     double xmax = 0;
-    int bad = sys->gd_check_state && !((xmax = known ? xnext : dln_vec_maxabs(n, cur)) <= o->blowup);
+    int bad = sys->gd_check_state && (!known || over) && !((xmax = dln_vec_maxabs(n, cur)) <= o->blowup);
     if (!bad) {
       status = sys->gd_eval(c, cur, &val, g);
       if (status) break;
@@ -307,9 +306,9 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     }
     if (every > 0 && k > k0 && k % every == 0 && (status = gd_checkpoint(c, nd, t, k, cur, 0))) break;
     /* x_{k+1} = x_k − η ∇φ(x_k) (gd_sign = −1, g = ∇φ) or x_k + η f(x_k) (gd_sign = +1) */
-    known = sys->gd_check_state && !c->disturbed; /* the next step's blow-up check in the same pass */
+    known = sys->gd_check_state && !c->disturbed; /* the next step's blow-up test in the same pass */
     if (known)
-      xnext = dln_vec_axpy_maxabs(n, step, g, cur, nxt);
+      over = dln_vec_axpy_over(n, step, g, cur, nxt, o->blowup);
     else
       dln_vec_axpy(n, step, g, cur, nxt);
     if (c->disturbed) { /* x_{k+1} += η D(t_k) (000 eq. 9 discretized) */

@@ -283,48 +283,19 @@ DLN_CLONES void dln_vec_axpy(size_t n, double a, const double *x, const double *
   for (size_t i = 0; i < n; ++i) z[i] = y[i] + a * x[i];
 }
 
-/* Short vectors (≤ 64) scalar with four independent maxima: the step's update of a tiny network is on the
- * critical path of gradient descent, where a vector loop's reload of g (written by the
- * gradient's scalar and 128-bit stores) and one long chain of maxima cost more. */
-#define ABSBITS(v, u) (memcpy(&(u), &(v), sizeof(u)), (u) &= 0x7FFFFFFFFFFFFFFFull)
-#define UMAX(m, u) ((m) = (u) > (m) ? (u) : (m))
-DLN_CLONES static double axpy_maxabs_vec(size_t n, double a, const double *x, const double *y, double *z) {
-  uint64_t m = 0;
+DLN_CLONES int dln_vec_axpy_over(size_t n, double a, const double *x, const double *y, double *z, double bound) {
+  /* |v| > bound or NaN ⟺ the bits of |v| exceed those of bound (> 0): for non-negative
+   * doubles the unsigned order is the numeric order, and every NaN is above +Inf */
+  uint64_t bb, over = 0;
+  memcpy(&bb, &bound, sizeof bb);
   for (size_t i = 0; i < n; ++i) {
     double v = y[i] + a * x[i];
     uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    over |= (u & 0x7FFFFFFFFFFFFFFFull) > bb;
     z[i] = v;
-    ABSBITS(v, u);
-    UMAX(m, u);
   }
-  if (m > 0x7FF0000000000000ull) return NAN;
-  double d;
-  memcpy(&d, &m, sizeof d);
-  return d;
-}
-
-__attribute__((optimize("no-tree-vectorize"))) double dln_vec_axpy_maxabs(size_t n, double a, const double *x,
-                                                                           const double *y, double *z) {
-  if (n > 64) return axpy_maxabs_vec(n, a, x, y, z); /* long: the vector loop */
-  uint64_t m0 = 0, m1 = 0, m2 = 0, m3 = 0, u0, u1, u2, u3; /* |z_i| as bits, as dln_vec_maxabs */
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    double v0 = y[i] + a * x[i], v1 = y[i + 1] + a * x[i + 1], v2 = y[i + 2] + a * x[i + 2], v3 = y[i + 3] + a * x[i + 3];
-    z[i] = v0, z[i + 1] = v1, z[i + 2] = v2, z[i + 3] = v3;
-    ABSBITS(v0, u0), ABSBITS(v1, u1), ABSBITS(v2, u2), ABSBITS(v3, u3);
-    UMAX(m0, u0), UMAX(m1, u1), UMAX(m2, u2), UMAX(m3, u3);
-  }
-  for (; i < n; ++i) {
-    double v = y[i] + a * x[i];
-    z[i] = v;
-    ABSBITS(v, u0);
-    UMAX(m0, u0);
-  }
-  UMAX(m0, m1), UMAX(m2, m3), UMAX(m0, m2);
-  if (m0 > 0x7FF0000000000000ull) return NAN;
-  double d;
-  memcpy(&d, &m0, sizeof d);
-  return d;
+  return over != 0;
 }
 
 /* out = y + Σ_k c_k X_k (y NULL: 0). Terms with c_k = 0 are dropped; the others are

@@ -20,6 +20,7 @@
 
 #include "core/util.h"
 #include "dln/error.h"
+#include "model/model_internal.h"
 #include "model/tiny_gemm.h"
 
 struct dln_net_work {
@@ -33,6 +34,7 @@ struct dln_net_work {
   int small;    /* DLN_SMALL_TINY / _XSMM / _OFF (dln_net_set_small_kernels) */
   dln_tiny_fn *plan; /* tiny: the gradient's kernels, [3j] P_j = W_j P_{j-1}, [3j+1] B_j P_{j-1}^T,
                       * [3j+2] W_j^T B_j (NULL: gemm_w), looked up once (plan_kernels) */
+  int plan_all;      /* every product of the gradient has a tiny kernel: forward_tiny, backprop_tiny */
   int nk;       /* kernel cache: shapes seen so far and their JIT kernels */
   struct kern { int m, n, k, lda, ldb, beta_one, transb; libxsmm_dmmfunction f; } kc[64];
   double *buf;  /* one block holding all of the above */
@@ -104,12 +106,16 @@ static void plan_kernels(dln_net *net) {
   const int *d = net->widths;
   dln_tiny_fn *pl = net->work->plan;
   for (int j = 0; j <= net->depth; ++j) pl[3 * j] = pl[3 * j + 1] = pl[3 * j + 2] = NULL;
+  net->work->plan_all = 0;
   if (net->work->small != DLN_SMALL_TINY || net->tied) return;
+  int all = net->depth >= 2;
   for (int j = 2; j <= net->depth; ++j) {
     pl[3 * j] = dln_tiny_kernel(DLN_TINY_NN, 0, d[j], d[0], d[j - 1]);
     pl[3 * j + 1] = dln_tiny_kernel(DLN_TINY_NT, 0, d[j], d[j - 1], d[0]);
     pl[3 * j + 2] = dln_tiny_kernel(DLN_TINY_TN, 0, d[j - 1], d[0], d[j]);
+    all = all && pl[3 * j] && pl[3 * j + 1] && pl[3 * j + 2];
   }
+  net->work->plan_all = all;
 }
 
 static const char *const small_names[] = {"off", "xsmm", "tiny"}; /* by DLN_SMALL_* */
@@ -279,10 +285,42 @@ const double *dln_net_layer_const(const dln_net *net, const double *theta, int j
   return theta + net->offset[j];
 }
 
+/* forward() and backprop() when every product has a tiny kernel (plan_all): the same
+ * products in the same order, without the other paths' branches and their register
+ * saves (at 2 x 2 a step's loop instructions are as many as its arithmetic). */
+static const double *forward_tiny(const dln_net *net, const double *theta) {
+  const int *d = net->widths;
+  const dln_net_work *w = net->work;
+  const double *prev = theta + net->offset[1];
+  for (int j = 2; j <= net->depth; ++j) { /* P_j = W_j P_{j-1} */
+    w->plan[3 * j](theta + net->offset[j], prev, w->P[j], d[0]);
+    prev = w->P[j];
+  }
+  return prev;
+}
+
+static void backprop_tiny(const dln_net *net, const double *theta, const double *G, double *grad) {
+  const int *d = net->widths;
+  const dln_net_work *w = net->work;
+  const double *B = G;
+  double *next = w->B, *spare = w->B2;
+  for (int j = net->depth; j >= 2; --j) {
+    const double *Pprev = j == 2 ? theta + net->offset[1] : w->P[j - 1];
+    double *dest = j == 2 ? grad + net->offset[1] : next;
+    w->plan[3 * j + 1](B, Pprev, grad + net->offset[j], d[j - 1]); /* ∂φ/∂W_j = B_j P_{j-1}^T */
+    w->plan[3 * j + 2](theta + net->offset[j], B, dest, d[0]);    /* B_{j-1} = W_j^T B_j */
+    B = dest;
+    double *t = next;
+    next = spare;
+    spare = t;
+  }
+}
+
 /* Forward pass: P_j = W_j P_{j-1}; returns P_N (the end-to-end matrix). */
 static const double *forward(dln_net *net, const double *theta) {
   const int *d = net->widths;
   dln_net_work *w = net->work;
+  if (w->plan_all) return forward_tiny(net, theta);
   if (net->tied) { /* W = U U^T */
     const double *U = theta;
     gemm(CblasNoTrans, CblasTrans, d[0], d[0], d[1], 1.0, U, d[0], U, d[0], 0.0, w->P[2]);
@@ -314,6 +352,10 @@ static void backprop(dln_net *net, const double *theta, const double *G, double 
   const int *d = net->widths;
   const int N = net->depth;
   dln_net_work *w = net->work;
+  if (w->plan_all) {
+    backprop_tiny(net, theta, G, grad);
+    return;
+  }
   if (net->tied) {
     /* ∂φ/∂U = (∇ℓ + ∇ℓ^T) U   (001 eq. 5 for ℓ = ½‖Y − UU^T‖²) */
     gemm(CblasNoTrans, CblasNoTrans, d[0], d[1], d[0], 1.0, G, d[0], theta, d[0], 0.0, grad);
@@ -352,14 +394,17 @@ static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *
   if (loss->rows != d[N] || loss->cols != d[0])
     return dln_error(DLN_EDIM, "loss %s expects an end-to-end matrix %d x %d, network gives %d x %d",
                      dln_loss_name(loss), loss->rows, loss->cols, d[N], d[0]);
-  const double *W = forward(net, theta);
+  const double *W = w->plan_all ? forward_tiny(net, theta) : forward(net, theta);
   double v;
   int st = loss->ops->eval(loss, W, &v, grad ? w->G : NULL);
   if (st) return st;
   if (value) *value = v;
   if (W_out) memcpy(W_out, W, (size_t)d[N] * (size_t)d[0] * sizeof(double));
   if (!grad) return DLN_OK;
-  backprop(net, theta, w->G, grad);
+  if (w->plan_all)
+    backprop_tiny(net, theta, w->G, grad);
+  else
+    backprop(net, theta, w->G, grad);
   return DLN_OK;
 }
 
@@ -579,6 +624,18 @@ int dln_net_objective(dln_net *net, dln_loss *loss, const double *theta, double 
   if (net->work->reg_on) reg_grad(net, theta, &R, grad);
   if (loss_value) *loss_value = v;
   if (reg_value) *reg_value = R;
+  return DLN_OK;
+}
+
+int dln_net_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad) {
+  double v = NAN, R = 0.0;
+  int st = task_grad(net, loss, theta, &v, grad, NULL);
+  if (st) return st;
+  if (net->work->reg_on) {
+    reg_grad(net, theta, &R, grad);
+    v += R; /* φ = ℓ + R */
+  }
+  *value = v;
   return DLN_OK;
 }
 

@@ -19,21 +19,17 @@ typedef struct {
   double *v;
 } completion_impl;
 
-/* G = 0 without a library call for the small matrices where that call would cost more
- * than the stores (issue 14: tiny networks); not turned back into memset. */
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) static void zero(size_t n, double *G) {
-  if (n > 64) {
-    memset(G, 0, n * sizeof *G);
-    return;
-  }
-  for (size_t i = 0; i < n; ++i) G[i] = 0.0;
-}
-
-static int comp_eval(dln_loss *loss, const double *W, double *value, double *G) {
+/* G = 0 by stores for the small matrices where memset's call would cost more (issue 14:
+ * tiny networks); the loop is not turned back into memset. */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static int comp_eval(dln_loss *loss, const double *W,
+                                                                                    double *value, double *G) {
   completion_impl *p = loss->impl;
   int m = p->m;
   double s = 0;
-  if (G) zero((size_t)loss->rows * (size_t)loss->cols, G);
+  size_t rc = (size_t)loss->rows * (size_t)loss->cols;
+  if (G && rc > 64) memset(G, 0, rc * sizeof *G);
+  else if (G)
+    for (size_t i = 0; i < rc; ++i) G[i] = 0.0;
   for (int i = 0; i < m; ++i) {
     double r = W[p->idx[i]] - p->v[i];
     s += r * r;
