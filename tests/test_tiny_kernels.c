@@ -1,7 +1,8 @@
 /* dln's size-specialized small kernels (src/model/tiny_gemm.c, small_kernels = tiny):
  *  - every kernel (all m, n, k ≤ 8; NN, NT, TN; C = and C +=) against cblas_dgemm, to
  *    1e-14 relative to Σ_l |a_il||b_lj| (+ |c_ij|) per entry (the round-off bound of a sum
- *    of ≤ 8 products is ≈ 9ε ≈ 2e-15 of it), and no kernel for a dimension of 9;
+ *    of ≤ 8 products is ≈ 9ε ≈ 2e-15 of it), and no kernel for a dimension of 9; the
+ *    backward pairs (widths ≤ 4) against two cblas_dgemm calls;
  *  - whole GD runs (1000 steps) with the tiny kernels against OpenBLAS for every product
  *    (small_kernels = off), to 1e-13 relative, for nets whose products are all tiny, mixed
  *    with larger widths, depth 1 and tied;
@@ -41,6 +42,48 @@ static int check_kernel(int op, int acc, int m, int n, int k, double *worst) {
     if (e > *worst) *worst = e;
   }
   return bad;
+}
+
+/* relative error of c against r, entrywise bound: |c - r| / bound */
+static double rel_err(int len, const double *c, const double *r, const double *bound) {
+  double e = 0;
+  for (int i = 0; i < len; ++i) {
+    double x = fabs(c[i] - r[i]) / bound[i];
+    if (!(x <= e)) e = x; /* NaN propagates */
+  }
+  return e;
+}
+
+/* The backward pair of a layer (g = B P^T, dst = W^T B) against two cblas_dgemm calls. */
+static int check_pair(int dj, int dj1, int d0, double *worst) {
+  dln_tiny_pair_fn f = dln_tiny_pair(dj, dj1, d0);
+  if (!f) return 1;
+  double B[16], P[16], W[16], g[16], dst[16], rg[16], rd[16], aB[16], aP[16], aW[16], bg[16], bd[16];
+  tu_fill_gauss((size_t)dj * d0, B, 1.0);
+  tu_fill_gauss((size_t)dj1 * d0, P, 1.0);
+  tu_fill_gauss((size_t)dj * dj1, W, 1.0);
+  for (int i = 0; i < 16; ++i) aB[i] = fabs(B[i]), aP[i] = fabs(P[i]), aW[i] = fabs(W[i]);
+  f(B, P, W, g, dst);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, dj, dj1, d0, 1.0, B, dj, P, dj1, 0.0, rg, dj);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, dj, dj1, d0, 1.0, aB, dj, aP, dj1, 0.0, bg, dj);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, dj1, d0, dj, 1.0, W, dj, B, dj, 0.0, rd, dj1);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, dj1, d0, dj, 1.0, aW, dj, aB, dj, 0.0, bd, dj1);
+  double e = fmax(rel_err(dj * dj1, g, rg, bg), rel_err(dj1 * d0, dst, rd, bd));
+  if (e > *worst) *worst = e;
+  return !(e <= 1e-14);
+}
+
+static void test_pairs_vs_dgemm(void **state) {
+  (void)state;
+  int nbad = 0;
+  double worst = 0;
+  for (int a = 1; a <= 4; ++a)
+    for (int b = 1; b <= 4; ++b)
+      for (int c = 1; c <= 4; ++c) nbad += check_pair(a, b, c, &worst);
+  if (tu_verbose()) print_message("64 backward pairs, worst error %.3g of the bound\n", worst);
+  assert_int_equal(nbad, 0);
+  assert_null(dln_tiny_pair(5, 2, 2));
+  assert_null(dln_tiny_pair(2, 2, 0));
 }
 
 static void test_kernels_vs_dgemm(void **state) {
@@ -192,6 +235,7 @@ int main(void) {
   tu_seed(2026);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kernels_vs_dgemm),
+      cmocka_unit_test(test_pairs_vs_dgemm),
       cmocka_unit_test(test_gd_tiny_vs_blas),
       cmocka_unit_test(test_hvp_tiny_vs_blas),
       cmocka_unit_test(test_cli_threads_bitwise),

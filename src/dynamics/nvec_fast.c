@@ -283,7 +283,8 @@ DLN_CLONES void dln_vec_axpy(size_t n, double a, const double *x, const double *
   for (size_t i = 0; i < n; ++i) z[i] = y[i] + a * x[i];
 }
 
-DLN_CLONES int dln_vec_axpy_over(size_t n, double a, const double *x, const double *y, double *z, double bound) {
+DLN_CLONES int dln_vec_axpy_over(size_t n, double a, const double *restrict x, const double *restrict y, double *restrict z,
+                                 double bound) {
   /* |v| > bound or NaN ⟺ the bits of |v| exceed those of bound (> 0): for non-negative
    * doubles the unsigned order is the numeric order, and every NaN is above +Inf */
   uint64_t bb, over = 0;

@@ -35,6 +35,7 @@ struct dln_net_work {
   dln_tiny_fn *plan; /* tiny: the gradient's kernels, [3j] P_j = W_j P_{j-1}, [3j+1] B_j P_{j-1}^T,
                       * [3j+2] W_j^T B_j (NULL: gemm_w), looked up once (plan_kernels) */
   int plan_all;      /* every product of the gradient has a tiny kernel: forward_tiny, backprop_tiny */
+  dln_tiny_pair_fn *pair; /* [j]: layer j's backward pair (widths ≤ 4), else NULL */
   int nk;       /* kernel cache: shapes seen so far and their JIT kernels */
   struct kern { int m, n, k, lda, ldb, beta_one, transb; libxsmm_dmmfunction f; } kc[64];
   double *buf;  /* one block holding all of the above */
@@ -105,7 +106,7 @@ static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int 
 static void plan_kernels(dln_net *net) {
   const int *d = net->widths;
   dln_tiny_fn *pl = net->work->plan;
-  for (int j = 0; j <= net->depth; ++j) pl[3 * j] = pl[3 * j + 1] = pl[3 * j + 2] = NULL;
+  for (int j = 0; j <= net->depth; ++j) pl[3 * j] = pl[3 * j + 1] = pl[3 * j + 2] = NULL, net->work->pair[j] = NULL;
   net->work->plan_all = 0;
   if (net->work->small != DLN_SMALL_TINY || net->tied) return;
   int all = net->depth >= 2;
@@ -114,6 +115,7 @@ static void plan_kernels(dln_net *net) {
     pl[3 * j + 1] = dln_tiny_kernel(DLN_TINY_NT, 0, d[j], d[j - 1], d[0]);
     pl[3 * j + 2] = dln_tiny_kernel(DLN_TINY_TN, 0, d[j - 1], d[0], d[j]);
     all = all && pl[3 * j] && pl[3 * j + 1] && pl[3 * j + 2];
+    net->work->pair[j] = dln_tiny_pair(d[j], d[j - 1], d[0]);
   }
   net->work->plan_all = all;
 }
@@ -216,7 +218,8 @@ int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
   w->dP = calloc((size_t)depth + 1, sizeof(double *));
   w->buf = calloc(ws ? ws : 1, sizeof(double));
   w->plan = calloc(3 * ((size_t)depth + 1), sizeof *w->plan);
-  if (!w->P || !w->dP || !w->buf || !w->plan) goto nomem;
+  w->pair = calloc((size_t)depth + 1, sizeof *w->pair);
+  if (!w->P || !w->dP || !w->buf || !w->plan || !w->pair) goto nomem;
   double *p = w->buf;
   for (int j = 1; j <= depth; ++j) {
     w->P[j] = p;
@@ -255,6 +258,7 @@ void dln_net_free(dln_net *net) {
     free(net->work->dP);
     free(net->work->buf);
     free(net->work->plan);
+    free(net->work->pair);
     free(net->work->reg_L);
     free(net->work->reg_off);
     free(net->work->reg_S);
@@ -307,8 +311,12 @@ static void backprop_tiny(const dln_net *net, const double *theta, const double 
   for (int j = net->depth; j >= 2; --j) {
     const double *Pprev = j == 2 ? theta + net->offset[1] : w->P[j - 1];
     double *dest = j == 2 ? grad + net->offset[1] : next;
-    w->plan[3 * j + 1](B, Pprev, grad + net->offset[j], d[j - 1]); /* ∂φ/∂W_j = B_j P_{j-1}^T */
-    w->plan[3 * j + 2](theta + net->offset[j], B, dest, d[0]);    /* B_{j-1} = W_j^T B_j */
+    if (w->pair[j]) { /* both products in one call */
+      w->pair[j](B, Pprev, theta + net->offset[j], grad + net->offset[j], dest);
+    } else {
+      w->plan[3 * j + 1](B, Pprev, grad + net->offset[j], d[j - 1]); /* ∂φ/∂W_j = B_j P_{j-1}^T */
+      w->plan[3 * j + 2](theta + net->offset[j], B, dest, d[0]);    /* B_{j-1} = W_j^T B_j */
+    }
     B = dest;
     double *t = next;
     next = spare;

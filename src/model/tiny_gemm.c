@@ -74,3 +74,14 @@ const dln_tiny_fn dln_tiny_tab_a[6][64] = {{M4(REFA, nn, 0)}, {M4(REFA, nn, 1)},
                                             {M4(REFA, nt, 1)}, {M4(REFA, tn, 0)}, {M4(REFA, tn, 1)}};
 const dln_tiny_fn dln_tiny_tab_b[6][64] = {{M8(REFB, nn, 0)}, {M8(REFB, nn, 1)}, {M8(REFB, nt, 0)},
                                             {M8(REFB, nt, 1)}, {M8(REFB, tn, 0)}, {M8(REFB, tn, 1)}};
+
+/* ---- the backward pair of a layer (dln_tiny_pair): d_j = J, d_{j-1} = K, d_0 = Z ≤ 4 */
+#define DEFP(V, A, J, K, Z)                                                                                   \
+  static void p_##J##K##Z(const double *restrict b, const double *restrict p, const double *restrict w,       \
+                          double *restrict g, double *restrict dst) {                                         \
+    tk_nt(J, Z, K, 0, b, p, g);   /* g = B P^T: J x K, inner Z */                                              \
+    tk_tn(K, J, Z, 0, w, b, dst); /* dst = W^T B: K x Z, inner J */                                            \
+  }
+#define REFP(V, A, J, K, Z) p_##J##K##Z,
+M4(DEFP, pair, 0)
+const dln_tiny_pair_fn dln_tiny_tab_pair[64] = {M4(REFP, pair, 0)};

@@ -28,4 +28,16 @@ static inline dln_tiny_fn dln_tiny_kernel(int op, int acc, int m, int n, int k) 
   return 0;
 }
 
+/* The backward step of one layer in one call, for d_j, d_{j-1}, d_0 ≤ 4:
+ * g = B P^T (∂φ/∂W_j = B_j P_{j-1}^T, d_j x d_{j-1}) and dst = W^T B (B_{j-1} = W_j^T B_j,
+ * d_{j-1} x d_0), with B d_j x d_0, P d_{j-1} x d_0, W d_j x d_{j-1}; the same sums as the
+ * NT and TN kernels. NULL for larger widths. */
+typedef void (*dln_tiny_pair_fn)(const double *restrict b, const double *restrict p, const double *restrict w,
+                                 double *restrict g, double *restrict dst);
+extern const dln_tiny_pair_fn dln_tiny_tab_pair[64];
+static inline dln_tiny_pair_fn dln_tiny_pair(int dj, int dj1, int d0) {
+  unsigned a = (unsigned)dj - 1u, b = (unsigned)dj1 - 1u, c = (unsigned)d0 - 1u;
+  return (a | b | c) < 4u ? dln_tiny_tab_pair[a * 16u + b * 4u + c] : 0;
+}
+
 #endif
