@@ -4,6 +4,8 @@
  *   completion_2x2_depth3  bench_dln's problem: (1/2m)Σ(W[r,c] − b)², entries (0,1)=1,
  *                          (1,0)=1, (1,1)=0, widths [2, 2, 2, 2], σ 0.5, η 1e-2
  *   fact_n<n>_depth3       ½‖W − Ȳ‖², Ȳ n×n, widths [n, n, n, n], σ 1/√n, η 1e-3
+ * and, as the reference, the completion step written out by hand for exactly that problem
+ * (hand_completion_2x2_depth3, from the same init).
  * With --data DIR the targets and init draws are DIR/<problem>_target.npy and
  * DIR/<problem>_Z<j>.npy (bench/tiny.sh writes them with numpy, as bench/run.sh), else
  * dln's own streams. Each measurement: 20 warm-up steps, calibration, then --repeats
@@ -148,6 +150,55 @@ static void measure(problem *p, double target, int reps, int first) {
           best, reps, med, bestc, medc);
 }
 
+/* ------------------------------------------------------------ the hand-written reference
+ * The 2x2 depth-3 completion step written out for exactly that problem (issue 14's "loop
+ * specialized by hand"): every matrix in registers, W = W3 W2 W1, G from the three observed
+ * entries, the four products of backprop and the update; no blow-up test, no sampling. */
+typedef struct { double a, b, c, d; } m2; /* column-major: a = (0,0), b = (1,0), c = (0,1), d = (1,1) */
+static inline m2 mm(m2 x, m2 y) { return (m2){x.a * y.a + x.c * y.b, x.b * y.a + x.d * y.b, x.a * y.c + x.c * y.d, x.b * y.c + x.d * y.d}; }
+static inline m2 tr(m2 x) { return (m2){x.a, x.c, x.b, x.d}; }
+static inline m2 axpy(m2 x, double e, m2 g) { return (m2){x.a - e * g.a, x.b - e * g.b, x.c - e * g.c, x.d - e * g.d}; }
+
+static void hand_steps(double *th, long steps, double eta) {
+  m2 W1 = {th[0], th[1], th[2], th[3]}, W2 = {th[4], th[5], th[6], th[7]}, W3 = {th[8], th[9], th[10], th[11]};
+  for (long k = 0; k < steps; ++k) {
+    m2 P2 = mm(W2, W1), W = mm(W3, P2);
+    m2 G = {0, (W.b - 1) / 3, (W.c - 1) / 3, W.d / 3}; /* entries (1,0)=1, (0,1)=1, (1,1)=0, m = 3 */
+    m2 B2 = mm(tr(W3), G), g3 = mm(G, tr(P2)), g2 = mm(B2, tr(W1)), g1 = mm(tr(W2), B2);
+    W3 = axpy(W3, eta, g3), W2 = axpy(W2, eta, g2), W1 = axpy(W1, eta, g1);
+  }
+  double out[12] = {W1.a, W1.b, W1.c, W1.d, W2.a, W2.b, W2.c, W2.d, W3.a, W3.b, W3.c, W3.d};
+  memcpy(th, out, sizeof out);
+}
+
+static void measure_hand(problem *p, double target, int reps) {
+  static double runs[MAXREP];
+  double best, med, th[12];
+  memcpy(th, p->theta, sizeof th);
+  long n = 1000;
+  double t0 = bu_now();
+  hand_steps(th, n, p->eta);
+  while (bu_now() - t0 < 0.05) {
+    n *= 4;
+    t0 = bu_now();
+    hand_steps(th, n, p->eta);
+  }
+  long steps = (long)ceil(target * (double)n / (bu_now() - t0));
+  for (int r = 0; r < reps; ++r) {
+    memcpy(th, p->theta, sizeof th);
+    t0 = bu_now();
+    hand_steps(th, steps, p->eta);
+    runs[r] = (double)steps / (bu_now() - t0);
+  }
+  stats(runs, reps, &best, &med);
+  printf(",\n  \"hand_completion_2x2_depth3\": {\"n\": 2, \"steps_per_s\": ");
+  bu_jnum(best);
+  bu_knum("steps_per_s_median", med);
+  bu_knum("check_w11", th[0]);
+  printf(", \"steps\": %ld, \"repeats\": %d}", steps, reps);
+  fprintf(stderr, "%-24s %12.0f steps/s best of %d (median %.0f)\n", "hand_completion_2x2", best, reps, med);
+}
+
 int main(int argc, char **argv) {
   bu_set_program("bench_tiny");
   double target = 1.0;
@@ -175,7 +226,10 @@ int main(int argc, char **argv) {
   problem c = {.n = 2, .completion = 1, .sigma = 0.5, .eta = 1e-2};
   snprintf(c.name, sizeof c.name, "completion_2x2_depth3");
   setup(&c);
+  memcpy(c.z, c.theta, c.net->nparams * sizeof *c.z); /* the init, for the hand-written loop */
   measure(&c, target, reps, 1);
+  memcpy(c.theta, c.z, c.net->nparams * sizeof *c.z);
+  measure_hand(&c, target, reps);
   for (const char *s = sizes; *s;) {
     char *end;
     long n = strtol(s, &end, 10);
