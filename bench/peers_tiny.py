@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """NumPy side of bench/tiny.sh, and its report.
 
-    peers_tiny.py DIR SIZES REPEATS      # NumPy GD steps/s on DIR's data -> JSON on stdout
+    peers_tiny.py DIR SIZES REPEATS [CHUNK]  # NumPy GD steps/s on DIR's data -> JSON on stdout
     peers_tiny.py --report DIR OUT.json OUT.md
 
 The NumPy loop is bench/peers.py's (numpy_gd_steps: product, gradient on W, layer_grads,
 in-place updates), from W_j = sigma * Z_j with DIR's draws; each rate is the best of
-REPEATS timed chunks of about 0.05 s (as bench_tiny's best of short calls).
+REPEATS timed chunks of about CHUNK seconds (default 0.01; as bench_tiny's best of short
+calls).
 """
 import os
 
@@ -34,7 +35,7 @@ def problems(d, sizes):
     return out
 
 
-def bench(d, sizes, reps):
+def bench(d, sizes, reps, chunk):
     from peers import numpy_gd_steps
     res = {}
     for name, p in problems(d, sizes):
@@ -48,7 +49,7 @@ def bench(d, sizes, reps):
             if dt >= 0.01:
                 break
             n *= 4
-        steps = max(1, int(np.ceil(0.05 * n / dt)))
+        steps = max(1, int(np.ceil(chunk * n / dt)))
         rates = []
         for _ in range(reps):
             t0 = time.perf_counter()
@@ -93,4 +94,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "--report":
         report(*sys.argv[2:5])
     else:
-        json.dump(bench(sys.argv[1], [int(x) for x in sys.argv[2].split(",")], int(sys.argv[3])), sys.stdout)
+        chunk = float(sys.argv[4]) if len(sys.argv) > 4 else 0.01
+        json.dump(bench(sys.argv[1], [int(x) for x in sys.argv[2].split(",")], int(sys.argv[3]), chunk), sys.stdout)

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 . bench/common.sh
 bench_setup tiny.sh bench_tiny "$@"
 SIZES=2,4,8,16,32,64
-if [ -n "$QUICK" ]; then TARGET=0.002 REPS=50 NPREPS=5; else TARGET=0.002 REPS=400 NPREPS=30; fi
+if [ -n "$QUICK" ]; then TARGET=0.002 REPS=50 NPREPS=10; else TARGET=0.002 REPS=400 NPREPS=150; fi
 
 "$PY" - "$TMP" "$SIZES" <<'PYEOF'
 import sys
