@@ -318,6 +318,18 @@ static void test_model(void **state) {
   ST(dln_net_check_finite(NULL, w.theta, "x"));
   ST(dln_net_check_finite(w.net, NULL, "x"));
   ST(dln_net_set_small_kernels(NULL, 1));
+  ST(dln_net_set_small_kernels(w.net, 3)); /* out of range */
+  ST(dln_net_set_small_kernels(w.net, -1));
+  NEG(dln_net_small_kernels(NULL));
+  NUL(dln_small_kernels_name(3));
+  NUL(dln_small_kernels_name(-1));
+  {
+    int kind = 0;
+    ST(dln_small_kernels_parse(NULL, &kind));
+    ST(dln_small_kernels_parse("tiny", NULL));
+    ST(dln_small_kernels_parse("fast", &kind));
+    ST(dln_small_kernels_parse("", &kind));
+  }
 
   dln_loss *l = NULL;
   ZERO(dln_loss_has(NULL, 1));

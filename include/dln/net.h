@@ -43,6 +43,7 @@ typedef struct dln_net_options {
   int tied;
   dln_dlist imbalance_reg;      /* [] off, or [λ0]: Λ_j = λ0 I (001 Prop. 4 eq. 27) */
   dln_slist imbalance_reg_file; /* N−1 paths, file j holds Λ_j (d_j x d_j, .npy or .csv) */
+  char *small_kernels;          /* auto, tiny, xsmm, off (dln_net_set_small_kernels) */
 } dln_net_options;
 const dln_option *dln_net_option_rows(void);
 
@@ -106,11 +107,25 @@ double dln_net_unbalancedness(dln_net *net, const double *theta);
 /* Check that all entries of θ are finite (message names the layer and entry). */
 int dln_net_check_finite(const dln_net *net, const double *theta, const char *what);
 
-/* Small-matrix kernels: products small enough for libxsmm JIT kernels bypass the
- * per-call overhead of BLAS (on by default; DLN_SMALL_KERNELS=0 in the environment
- * or on = 0 here selects OpenBLAS for every product). Either path is deterministic;
- * the two differ in the last bits because their summation orders differ. */
-int dln_net_set_small_kernels(dln_net *net, int on);
+/* Small-matrix kernels, the path of the network's products (issue 14):
+ *   DLN_SMALL_TINY  dln's size-specialized kernels for products with every dimension ≤ 8
+ *                   (src/model/tiny_gemm.c), libxsmm for the other small ones, OpenBLAS
+ *                   beyond (the default);
+ *   DLN_SMALL_XSMM  libxsmm JIT kernels for small products, OpenBLAS beyond;
+ *   DLN_SMALL_OFF   OpenBLAS for every product.
+ * The default comes from DLN_SMALL_KERNELS in the environment (tiny, xsmm, off; 0 = off,
+ * 1 = xsmm; dln_net_alloc fails on another value), else tiny; the spec option
+ * small_kernels sets it per run. Each path is deterministic; they differ in the last
+ * bits because their summation orders differ (xsmm's also with the CPU it JITs for).
+ * dln_net_set_small_kernels: DLN_EINVAL for a kind outside 0..2. dln_net_small_kernels:
+ * the kind, −1 for a NULL net. dln_small_kernels_name: "off", "xsmm", "tiny", NULL (message
+ * recorded) for another kind. dln_small_kernels_parse: the kind of a name (also "0", "1"), DLN_EINVAL
+ * naming the value otherwise. */
+enum { DLN_SMALL_OFF = 0, DLN_SMALL_XSMM = 1, DLN_SMALL_TINY = 2 };
+int dln_net_set_small_kernels(dln_net *net, int kind);
+int dln_net_small_kernels(const dln_net *net);
+const char *dln_small_kernels_name(int kind);
+int dln_small_kernels_parse(const char *name, int *kind);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@
  * name: a type flagged DLN_INTEG_NEEDS_HVP is refused once, up front, for a system
  * without Hessian-vector products. */
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -177,6 +178,50 @@ static int gd_checkpoint(dln_run_ctx *c, dln_noisy_data *nd, double t, long k, c
   return st ? st : st2;
 }
 
+/* The first step ≥ k at which the loop body has something to do besides the step itself:
+ * a sample, the step budget, a progress report (every 1024 steps) or a checkpoint
+ * (conservative: an earlier step only ends a quiet stretch sooner). */
+static long gd_quiet_until(long k, long next_step, long kmax, long every) {
+  long q = next_step < kmax ? next_step : kmax, p = (k + 1023) & ~1023L;
+  if (p < q) q = p;
+  if (every > 0) {
+    long e = (k / every + (k % every != 0)) * every;
+    if (e < q) q = e;
+  }
+  return q;
+}
+
+typedef struct gd_state {
+  double *cur, *nxt, val;
+  long k;
+  int over, have_val; /* over: !(max|x_k| <= blowup), from the update; have_val: x_k evaluated */
+} gd_state;
+
+/* Gradient descent's quiet steps (issue 14: at 2 x 2 sizes the loop body's bookkeeping
+ * costs as much as the gradient): from x_k, which passed the blow-up test, the steps before
+ * kq are evaluation, the loss test and the fused update only. Stops with x_k evaluated
+ * (have_val) at the first step that needs the loop body (k ≥ kq or a bad loss), or with
+ * over set by the update to x_k; a nonzero status is the evaluation's. */
+static int gd_quiet(dln_run_ctx *c, const dln_dyn_system *sys, double step, double *g, long kq, gd_state *s) {
+  const double blowup = c->opt->blowup;
+  size_t n = sys->size(c);
+  for (;;) {
+    int st = sys->gd_eval(c, s->cur, &s->val, g);
+    if (st) return st;
+    c->res->grad_evals++;
+    if (!isfinite(s->val) || s->val > blowup || s->k >= kq) {
+      s->have_val = 1;
+      return DLN_OK;
+    }
+    s->over = dln_vec_axpy_over(n, step, g, s->cur, s->nxt, blowup); /* x_{k+1} = x_k − η ∇φ(x_k) */
+    double *t = s->cur;
+    s->cur = s->nxt;
+    s->nxt = t;
+    s->k++;
+    if (s->over) return DLN_OK;
+  }
+}
+
 static int drive_gd(dln_run_ctx *c, double *x) {
   const dln_dyn_system *sys = dln_dyn_sys(c);
   const dln_train_options *o = c->opt;
@@ -223,15 +268,30 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     r->grad_evals = o->resume->grad_evals > 0 ? o->resume->grad_evals - 1 : 0; /* step k's gradient is redone */
   }
   long k0 = k;
-  int stop = 0;
+  int stop = 0, known = 0, over = 0; /* known: over = !(max|x_k| <= blowup) from the fused update */
+  long next_step = c->next < c->ntimes ? gd_step_of(c->times[c->next], eta) : LONG_MAX; /* of the next sample */
+  /* quiet steps go through gd_quiet: nothing per step but the step (no threshold, gradient
+   * test or disturbance) */
+  int quiet = sys->gd_check_state && !c->disturbed && o->loss_threshold < 0 && !(o->grad_tol > 0);
+  gd_state q = {0};
   for (;; ++k) {
+    q.have_val = 0;
+    if (quiet && known && !over) {
+      q.cur = cur, q.nxt = nxt, q.k = k, q.over = 0;
+      status = gd_quiet(c, sys, step, g, gd_quiet_until(k, next_step, kmax, every), &q);
+      cur = q.cur, nxt = q.nxt, k = q.k, over = q.over, val = q.val;
+      if (status) break;
+    }
     double t = gd_time(c, k);
     double xmax = 0;
-    int bad = sys->gd_check_state && !((xmax = dln_vec_maxabs(n, cur)) <= o->blowup);
+    int bad = !q.have_val && sys->gd_check_state && (!known || over) &&
+              !((xmax = dln_vec_maxabs(n, cur)) <= o->blowup);
     if (!bad) {
-      status = sys->gd_eval(c, cur, &val, g);
-      if (status) break;
-      r->grad_evals++;
+      if (!q.have_val) {
+        status = sys->gd_eval(c, cur, &val, g);
+        if (status) break;
+        r->grad_evals++;
+      }
       bad = !isfinite(val) || val > o->blowup;
     } else {
       val = NAN;
@@ -260,11 +320,14 @@ static int drive_gd(dln_run_ctx *c, double *x) {
       break;
     }
     /* samples at the steps nearest to the requested times */
-    while (c->next < c->ntimes && gd_step_of(c->times[c->next], eta) <= k) {
-      int repeat = c->next > 0 && gd_step_of(c->times[c->next - 1], eta) == k;
-      if ((status = sys->record(c, c->next, t, k, cur, repeat))) goto out;
-      c->next++;
-      if (!repeat && !stop && sample_cb(c, t, k, cur)) stop = 1;
+    if (k >= next_step) {
+      while (c->next < c->ntimes && gd_step_of(c->times[c->next], eta) <= k) {
+        int repeat = c->next > 0 && gd_step_of(c->times[c->next - 1], eta) == k;
+        if ((status = sys->record(c, c->next, t, k, cur, repeat))) goto out;
+        c->next++;
+        if (!repeat && !stop && sample_cb(c, t, k, cur)) stop = 1;
+      }
+      next_step = c->next < c->ntimes ? gd_step_of(c->times[c->next], eta) : LONG_MAX;
     }
     if (stop) {
       finish(c, DLN_STOP_CANCELLED, t, "stopped by the sample callback at step %ld (t = %.17g)", k, t);
@@ -301,7 +364,11 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     }
     if (every > 0 && k > k0 && k % every == 0 && (status = gd_checkpoint(c, nd, t, k, cur, 0))) break;
     /* x_{k+1} = x_k − η ∇φ(x_k) (gd_sign = −1, g = ∇φ) or x_k + η f(x_k) (gd_sign = +1) */
-    dln_vec_axpy(n, step, g, cur, nxt);
+    known = sys->gd_check_state && !c->disturbed; /* the next step's blow-up test in the same pass */
+    if (known)
+      over = dln_vec_axpy_over(n, step, g, cur, nxt, o->blowup);
+    else
+      dln_vec_axpy(n, step, g, cur, nxt);
     if (c->disturbed) { /* x_{k+1} += η D(t_k) (000 eq. 9 discretized) */
       double a = dln_train_disturbance_factor(o, t);
       if (a != 0) dln_vec_axpy(n, eta * a, o->disturbance_D, nxt, nxt);

@@ -283,6 +283,22 @@ DLN_CLONES void dln_vec_axpy(size_t n, double a, const double *x, const double *
   for (size_t i = 0; i < n; ++i) z[i] = y[i] + a * x[i];
 }
 
+DLN_CLONES int dln_vec_axpy_over(size_t n, double a, const double *restrict x, const double *restrict y, double *restrict z,
+                                 double bound) {
+  /* |v| > bound or NaN ⟺ the bits of |v| exceed those of bound (> 0): for non-negative
+   * doubles the unsigned order is the numeric order, and every NaN is above +Inf */
+  uint64_t bb, over = 0;
+  memcpy(&bb, &bound, sizeof bb);
+  for (size_t i = 0; i < n; ++i) {
+    double v = y[i] + a * x[i];
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    over |= (u & 0x7FFFFFFFFFFFFFFFull) > bb;
+    z[i] = v;
+  }
+  return over != 0;
+}
+
 /* out = y + Σ_k c_k X_k (y NULL: 0). Terms with c_k = 0 are dropped; the others are
  * added four at a time in one pass (out = out + c_a X_a + c_b X_b + c_c X_c + c_d X_d,
  * left to right), so each pass streams at most five inputs and stores once. */

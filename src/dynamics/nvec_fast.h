@@ -30,6 +30,12 @@ double dln_vec_maxabs(size_t n, const double *x);
  * exactly y − η x. z must not overlap x or y, except z == y. */
 void dln_vec_axpy(size_t n, double a, const double *x, const double *y, double *z);
 
+/* dln_vec_axpy, returning 1 when some |z_i| > bound or z_i is NaN, i.e. exactly when
+ * !(dln_vec_maxabs(n, z) <= bound), for a bound > 0 (one pass: gradient descent's update
+ * and the next step's blow-up test; the maximum itself is computed only for a message).
+ * z must not overlap x or y. */
+int dln_vec_axpy_over(size_t n, double a, const double *restrict x, const double *restrict y, double *restrict z, double bound);
+
 /* out = y + Σ_{k<m} c_k X_k (y may be NULL: 0); out must not overlap y or X_k. */
 void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const double *const *X, double *out);
 

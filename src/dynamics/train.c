@@ -20,6 +20,7 @@
 #include "dln/error.h"
 #include "dln/mat.h"
 #include "dynamics/dynamics_internal.h"
+#include "model/model_internal.h"
 #include "nvec_fast.h"
 
 /* ------------------------------------------------------------ the network as a system */
@@ -33,7 +34,7 @@ static double net_loss(dln_run_ctx *c, const double *theta) {
 }
 
 static int net_gd_eval(dln_run_ctx *c, const double *theta, double *val, double *grad) {
-  return dln_net_grad(c->net, c->loss, theta, val, grad, NULL);
+  return dln_net_grad_unchecked(c->net, c->loss, theta, val, grad); /* arguments checked by dln_train */
 }
 
 static double net_gd_grad_norm(dln_run_ctx *c, const double *grad) { return dln_norm2(c->net->nparams, grad); }

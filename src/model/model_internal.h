@@ -7,6 +7,7 @@
 
 #include "dln/init.h"
 #include "dln/loss.h"
+#include "dln/net.h"
 #include "dln/option.h"
 #include "dln/task.h"
 
@@ -33,6 +34,10 @@ int dln_task_regression_foreign(const dln_task_type *t, const dln_task_options *
 int dln_init_check_sigma(const dln_init_options *o, const char **field);
 /* The smallest hidden width d_1..d_{N-1} of ctx (0 for depth 1). */
 int dln_init_ctx_hmin(const dln_init_context *ctx);
+
+/* dln_net_grad without its argument checks, for step loops whose arguments were checked
+ * once (gradient descent's driver: at 2 x 2 sizes the checks are a measurable share). */
+int dln_net_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad);
 
 /* 1 if s is a non-empty string. */
 static inline int dln_has_text(const char *s) { return s && *s; }

@@ -20,6 +20,8 @@
 
 #include "core/util.h"
 #include "dln/error.h"
+#include "model/model_internal.h"
+#include "model/tiny_gemm.h"
 
 struct dln_net_work {
   double **P;   /* P[j] = W_j···W_1, j = 1..N (P[1] aliases W_1 when not tied) */
@@ -29,7 +31,11 @@ struct dln_net_work {
   double *B, *B2, *dB, *dB2; /* backward buffers, max_j d_j x d_0 */
   double *C;    /* conserved quantity, max_{0<j<N} d_j x d_j */
   double *T;    /* transposed operand for the small-matrix kernels */
-  int small;    /* 1: small products go through cached libxsmm kernels */
+  int small;    /* DLN_SMALL_TINY / _XSMM / _OFF (dln_net_set_small_kernels) */
+  dln_tiny_fn *plan; /* tiny: the gradient's kernels, [3j] P_j = W_j P_{j-1}, [3j+1] B_j P_{j-1}^T,
+                      * [3j+2] W_j^T B_j (NULL: gemm_w), looked up once (plan_kernels) */
+  int plan_all;      /* every product of the gradient has a tiny kernel: forward_tiny, backprop_tiny */
+  dln_tiny_pair_fn *pair; /* [j]: layer j's backward pair (widths ≤ 4), else NULL */
   int nk;       /* kernel cache: shapes seen so far and their JIT kernels */
   struct kern { int m, n, k, lda, ldb, beta_one, transb; libxsmm_dmmfunction f; } kc[64];
   double *buf;  /* one block holding all of the above */
@@ -70,6 +76,14 @@ static libxsmm_dmmfunction kernel(dln_net_work *w, int m, int n, int k, int lda,
 /* c (m x n, ld m) = op(a) op(b) + beta c, alpha = 1, beta in {0, 1} */
 static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double *a, int lda,
                    const double *b, int ldb, double beta, double *c) {
+  if (w->small == DLN_SMALL_TINY) { /* dims ≤ 8, natural leading dimensions: tiny_gemm.c */
+    int op = ta == CblasTrans ? (tb == CblasTrans ? -1 : DLN_TINY_TN) : (tb == CblasTrans ? DLN_TINY_NT : DLN_TINY_NN);
+    dln_tiny_fn f = op >= 0 ? dln_tiny_kernel(op, beta != 0.0, m, n, k) : 0;
+    if (f && lda == (op == DLN_TINY_TN ? k : m) && ldb == (op == DLN_TINY_NT ? n : k)) {
+      f(a, b, c, n);
+      return;
+    }
+  }
   if (w->small) {
     libxsmm_dmmfunction f = kernel(w, m, n, k, ta == CblasTrans ? m : lda, ldb, beta != 0.0, tb == CblasTrans);
     if (f) {
@@ -87,9 +101,64 @@ static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int 
 #define gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c) \
   gemm_w(w, (ta), (tb), (m), (n), (k), (a), (lda), (b), (ldb), (beta), (c))
 
-int dln_net_set_small_kernels(dln_net *net, int on) {
+/* The gradient's products per layer (forward, backprop) for the tiny kernels, so a step
+ * calls them without a lookup; shapes without a kernel keep NULL (gemm_w). */
+static void plan_kernels(dln_net *net) {
+  const int *d = net->widths;
+  dln_tiny_fn *pl = net->work->plan;
+  for (int j = 0; j <= net->depth; ++j) pl[3 * j] = pl[3 * j + 1] = pl[3 * j + 2] = NULL, net->work->pair[j] = NULL;
+  net->work->plan_all = 0;
+  if (net->work->small != DLN_SMALL_TINY || net->tied) return;
+  int all = net->depth >= 2;
+  for (int j = 2; j <= net->depth; ++j) {
+    pl[3 * j] = dln_tiny_kernel(DLN_TINY_NN, 0, d[j], d[0], d[j - 1]);
+    pl[3 * j + 1] = dln_tiny_kernel(DLN_TINY_NT, 0, d[j], d[j - 1], d[0]);
+    pl[3 * j + 2] = dln_tiny_kernel(DLN_TINY_TN, 0, d[j - 1], d[0], d[j]);
+    all = all && pl[3 * j] && pl[3 * j + 1] && pl[3 * j + 2];
+    net->work->pair[j] = dln_tiny_pair(d[j], d[j - 1], d[0]);
+  }
+  net->work->plan_all = all;
+}
+
+static const char *const small_names[] = {"off", "xsmm", "tiny"}; /* by DLN_SMALL_* */
+
+int dln_net_set_small_kernels(dln_net *net, int kind) {
   DLN_ARGS(net);
-  net->work->small = on ? 1 : 0;
+  if (kind < DLN_SMALL_OFF || kind > DLN_SMALL_TINY)
+    return dln_error(DLN_EINVAL, "small kernels: expected DLN_SMALL_OFF (0), _XSMM (1) or _TINY (2), found %d", kind);
+  net->work->small = kind;
+  plan_kernels(net);
+  return DLN_OK;
+}
+
+int dln_net_small_kernels(const dln_net *net) {
+  DLN_ARGS_V(-1, net);
+  return net->work->small;
+}
+
+const char *dln_small_kernels_name(int kind) {
+  if (kind >= DLN_SMALL_OFF && kind <= DLN_SMALL_TINY) return small_names[kind];
+  dln_error(DLN_EINVAL, "small kernels: expected a kind 0..2, found %d", kind);
+  return NULL;
+}
+
+int dln_small_kernels_parse(const char *name, int *kind) {
+  DLN_ARGS(name, kind);
+  for (int i = DLN_SMALL_OFF; i <= DLN_SMALL_TINY; ++i)
+    if (!strcmp(name, small_names[i])) return *kind = i, DLN_OK;
+  if (!strcmp(name, "0")) return *kind = DLN_SMALL_OFF, DLN_OK; /* the older DLN_SMALL_KERNELS=0 / =1 */
+  if (!strcmp(name, "1")) return *kind = DLN_SMALL_XSMM, DLN_OK;
+  return dln_error(DLN_EINVAL, "small kernels: expected tiny, xsmm or off, found \"%s\"", name);
+}
+
+/* The default choice: DLN_SMALL_KERNELS from the environment (tiny, xsmm, off; 0 = off),
+ * else tiny. An unknown value is an error (dln_net_alloc fails naming it). */
+static int small_default(int *kind) {
+  const char *env = getenv("DLN_SMALL_KERNELS");
+  *kind = DLN_SMALL_TINY;
+  if (!env || !env[0]) return DLN_OK;
+  if (dln_small_kernels_parse(env, kind))
+    return dln_error(DLN_EINVAL, "environment DLN_SMALL_KERNELS: expected tiny, xsmm, off, 0 or 1, found \"%s\"", env);
   return DLN_OK;
 }
 
@@ -148,7 +217,9 @@ int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
   w->P = calloc((size_t)depth + 1, sizeof(double *));
   w->dP = calloc((size_t)depth + 1, sizeof(double *));
   w->buf = calloc(ws ? ws : 1, sizeof(double));
-  if (!w->P || !w->dP || !w->buf) goto nomem;
+  w->plan = calloc(3 * ((size_t)depth + 1), sizeof *w->plan);
+  w->pair = calloc((size_t)depth + 1, sizeof *w->pair);
+  if (!w->P || !w->dP || !w->buf || !w->plan || !w->pair) goto nomem;
   double *p = w->buf;
   for (int j = 1; j <= depth; ++j) {
     w->P[j] = p;
@@ -165,8 +236,12 @@ int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
   w->C = p; p += csz;
   w->T = p;
   pthread_once(&xsmm_once, xsmm_init);
-  const char *env = getenv("DLN_SMALL_KERNELS");
-  w->small = !(env && env[0] == '0');
+  int st = small_default(&w->small);
+  if (st) {
+    dln_net_free(net);
+    return st;
+  }
+  plan_kernels(net);
   *out = net;
   return DLN_OK;
 nomem:
@@ -182,6 +257,8 @@ void dln_net_free(dln_net *net) {
     free(net->work->P);
     free(net->work->dP);
     free(net->work->buf);
+    free(net->work->plan);
+    free(net->work->pair);
     free(net->work->reg_L);
     free(net->work->reg_off);
     free(net->work->reg_S);
@@ -212,10 +289,46 @@ const double *dln_net_layer_const(const dln_net *net, const double *theta, int j
   return theta + net->offset[j];
 }
 
+/* forward() and backprop() when every product has a tiny kernel (plan_all): the same
+ * products in the same order, without the other paths' branches and their register
+ * saves (at 2 x 2 a step's loop instructions are as many as its arithmetic). */
+static const double *forward_tiny(const dln_net *net, const double *theta) {
+  const int *d = net->widths;
+  const dln_net_work *w = net->work;
+  const double *prev = theta + net->offset[1];
+  for (int j = 2; j <= net->depth; ++j) { /* P_j = W_j P_{j-1} */
+    w->plan[3 * j](theta + net->offset[j], prev, w->P[j], d[0]);
+    prev = w->P[j];
+  }
+  return prev;
+}
+
+static void backprop_tiny(const dln_net *net, const double *theta, const double *G, double *grad) {
+  const int *d = net->widths;
+  const dln_net_work *w = net->work;
+  const double *B = G;
+  double *next = w->B, *spare = w->B2;
+  for (int j = net->depth; j >= 2; --j) {
+    const double *Pprev = j == 2 ? theta + net->offset[1] : w->P[j - 1];
+    double *dest = j == 2 ? grad + net->offset[1] : next;
+    if (w->pair[j]) { /* both products in one call */
+      w->pair[j](B, Pprev, theta + net->offset[j], grad + net->offset[j], dest);
+    } else {
+      w->plan[3 * j + 1](B, Pprev, grad + net->offset[j], d[j - 1]); /* ∂φ/∂W_j = B_j P_{j-1}^T */
+      w->plan[3 * j + 2](theta + net->offset[j], B, dest, d[0]);    /* B_{j-1} = W_j^T B_j */
+    }
+    B = dest;
+    double *t = next;
+    next = spare;
+    spare = t;
+  }
+}
+
 /* Forward pass: P_j = W_j P_{j-1}; returns P_N (the end-to-end matrix). */
 static const double *forward(dln_net *net, const double *theta) {
   const int *d = net->widths;
   dln_net_work *w = net->work;
+  if (w->plan_all) return forward_tiny(net, theta);
   if (net->tied) { /* W = U U^T */
     const double *U = theta;
     gemm(CblasNoTrans, CblasTrans, d[0], d[0], d[1], 1.0, U, d[0], U, d[0], 0.0, w->P[2]);
@@ -224,8 +337,11 @@ static const double *forward(dln_net *net, const double *theta) {
   const double *prev = theta + net->offset[1]; /* P_1 = W_1 */
   for (int j = 2; j <= net->depth; ++j) {
     /* P_j = W_j P_{j-1} */
-    gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, theta + net->offset[j], d[j], prev, d[j - 1], 0.0,
-         w->P[j]);
+    if (w->plan[3 * j])
+      w->plan[3 * j](theta + net->offset[j], prev, w->P[j], d[0]);
+    else
+      gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, theta + net->offset[j], d[j], prev, d[j - 1], 0.0,
+           w->P[j]);
     prev = w->P[j];
   }
   return prev;
@@ -244,6 +360,10 @@ static void backprop(dln_net *net, const double *theta, const double *G, double 
   const int *d = net->widths;
   const int N = net->depth;
   dln_net_work *w = net->work;
+  if (w->plan_all) {
+    backprop_tiny(net, theta, G, grad);
+    return;
+  }
   if (net->tied) {
     /* ∂φ/∂U = (∇ℓ + ∇ℓ^T) U   (001 eq. 5 for ℓ = ½‖Y − UU^T‖²) */
     gemm(CblasNoTrans, CblasNoTrans, d[0], d[1], d[0], 1.0, G, d[0], theta, d[0], 0.0, grad);
@@ -259,10 +379,16 @@ static void backprop(dln_net *net, const double *theta, const double *G, double 
   for (int j = N; j >= 2; --j) {
     /* ∂φ/∂W_j = B_j P_{j-1}^T, P_1 = W_1 */
     const double *Pprev = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
-    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], Pprev, d[j - 1], 0.0, grad + net->offset[j]);
+    if (w->plan[3 * j + 1])
+      w->plan[3 * j + 1](B, Pprev, grad + net->offset[j], d[j - 1]);
+    else
+      gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], Pprev, d[j - 1], 0.0, grad + net->offset[j]);
     /* B_{j-1} = W_j^T B_j; ∂φ/∂W_1 = B_1 is written in place */
     double *dest = (j - 1 == 1) ? grad + net->offset[1] : next;
-    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, dest);
+    if (w->plan[3 * j + 2])
+      w->plan[3 * j + 2](theta + net->offset[j], B, dest, d[0]);
+    else
+      gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, dest);
     B = dest;
     double *t = next; next = spare; spare = t;
   }
@@ -276,14 +402,17 @@ static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *
   if (loss->rows != d[N] || loss->cols != d[0])
     return dln_error(DLN_EDIM, "loss %s expects an end-to-end matrix %d x %d, network gives %d x %d",
                      dln_loss_name(loss), loss->rows, loss->cols, d[N], d[0]);
-  const double *W = forward(net, theta);
+  const double *W = w->plan_all ? forward_tiny(net, theta) : forward(net, theta);
   double v;
   int st = loss->ops->eval(loss, W, &v, grad ? w->G : NULL);
   if (st) return st;
   if (value) *value = v;
   if (W_out) memcpy(W_out, W, (size_t)d[N] * (size_t)d[0] * sizeof(double));
   if (!grad) return DLN_OK;
-  backprop(net, theta, w->G, grad);
+  if (w->plan_all)
+    backprop_tiny(net, theta, w->G, grad);
+  else
+    backprop(net, theta, w->G, grad);
   return DLN_OK;
 }
 
@@ -503,6 +632,18 @@ int dln_net_objective(dln_net *net, dln_loss *loss, const double *theta, double 
   if (net->work->reg_on) reg_grad(net, theta, &R, grad);
   if (loss_value) *loss_value = v;
   if (reg_value) *reg_value = R;
+  return DLN_OK;
+}
+
+int dln_net_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad) {
+  double v = NAN, R = 0.0;
+  int st = task_grad(net, loss, theta, &v, grad, NULL);
+  if (st) return st;
+  if (net->work->reg_on) {
+    reg_grad(net, theta, &R, grad);
+    v += R; /* φ = ℓ + R */
+  }
+  *value = v;
   return DLN_OK;
 }
 

@@ -282,6 +282,10 @@ int dln_run_parts_build(const dln_spec *s, const dln_run_data *d, dln_rng *rng, 
   cols = p->loss->cols;
   if ((st = run_widths(s, rows, cols, &p->widths, &p->nw))) return st;
   if ((st = dln_net_alloc(&p->net, p->nw - 1, p->widths, s->net.tied))) return st;
+  int sk; /* small_kernels other than auto (the environment's or tiny: dln_net_alloc) */
+  if (strcmp(s->net.small_kernels, "auto") &&
+      ((st = dln_small_kernels_parse(s->net.small_kernels, &sk)) || (st = dln_net_set_small_kernels(p->net, sk))))
+    return st;
   int e2e_method = 0;
   dln_run_method_type(s, &e2e_method);
   if (!e2e_method) {

@@ -357,6 +357,8 @@ static json_t *run_summary(const run_ctx *c) {
   dln_jset(sum, "seed", json_string(sb));
   dln_jset(sum, "stream", json_integer((json_int_t)spec->stream));
   dln_jset(sum, "blas", dln_run_blas_json());
+  /* the path of the network's small products as resolved (spec small_kernels, issue 14) */
+  dln_jset(sum, "small_kernels", json_string(dln_small_kernels_name(dln_net_small_kernels(c->p.net))));
   json_t *task = summary_task(spec, c->p.loss, c->p.net);
   if (task && dln_loss_has(c->p.loss, DLN_LOSS_CLASSIFY)) summary_classify(task, c);
   dln_jset(sum, "task", task);

@@ -19,15 +19,22 @@ typedef struct {
   double *v;
 } completion_impl;
 
-static int comp_eval(dln_loss *loss, const double *W, double *value, double *G) {
+/* G = 0 by stores for the small matrices where memset's call would cost more (issue 14:
+ * tiny networks); the loop is not turned back into memset. */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static int comp_eval(dln_loss *loss, const double *W,
+                                                                                    double *value, double *G) {
   completion_impl *p = loss->impl;
   int m = p->m;
   double s = 0;
-  if (G) memset(G, 0, (size_t)loss->rows * (size_t)loss->cols * sizeof(double));
+  size_t rc = (size_t)loss->rows * (size_t)loss->cols;
+  if (G && rc > 64) memset(G, 0, rc * sizeof *G);
+  else if (G)
+    for (size_t i = 0; i < rc; ++i) G[i] = 0.0;
+  const double inv_m = 1.0 / m; /* a product, not a division, on the step's critical path */
   for (int i = 0; i < m; ++i) {
     double r = W[p->idx[i]] - p->v[i];
     s += r * r;
-    if (G) G[p->idx[i]] += r / m; /* ∇ℓ = (1/m) Σ r_i e_{r_i} e_{c_i}^T */
+    if (G) G[p->idx[i]] += r * inv_m; /* ∇ℓ = (1/m) Σ r_i e_{r_i} e_{c_i}^T */
   }
   *value = 0.5 * s / m;
   return DLN_OK;

@@ -1,0 +1,87 @@
+/* Size-specialized small matrix products (tiny_gemm.h): the products of the layer-wise
+ * gradient ∂φ/∂W_j = W_{N:j+1}^T ∇ℓ W_{j-1:1}^T (002 Lemma 1 proof; 004 eq. 6) and of its
+ * Hessian-vector product for networks whose widths are at most 8. At these sizes a
+ * library call (OpenBLAS ≈ 300 ns, a cached libxsmm kernel ≈ 20 ns with its lookup) costs
+ * more than the arithmetic (8 multiply-adds for 2 x 2 x 2); here each shape is its own
+ * function with constant bounds, fully unrolled by the compiler. */
+#include "model/tiny_gemm.h"
+
+#define TK static inline __attribute__((always_inline))
+
+/* C[i,j] (+)= Σ_l A[i,l] B[l,j]; A M x K, B K x n */
+TK void tk_nn(int M, int K, int n, int acc, const double *restrict a, const double *restrict b, double *restrict c) {
+  for (int j = 0; j < n; ++j) {
+    double s[DLN_TINY_MAX];
+    for (int i = 0; i < M; ++i) s[i] = a[i] * b[j * K];
+    for (int l = 1; l < K; ++l)
+      for (int i = 0; i < M; ++i) s[i] += a[i + l * M] * b[l + j * K];
+    for (int i = 0; i < M; ++i) c[i + j * M] = acc ? c[i + j * M] + s[i] : s[i];
+  }
+}
+
+/* C[i,j] (+)= Σ_l A[i,l] B[j,l]; A M x K, B n x K */
+TK void tk_nt(int M, int K, int n, int acc, const double *restrict a, const double *restrict b, double *restrict c) {
+  for (int j = 0; j < n; ++j) {
+    double s[DLN_TINY_MAX];
+    for (int i = 0; i < M; ++i) s[i] = a[i] * b[j];
+    for (int l = 1; l < K; ++l)
+      for (int i = 0; i < M; ++i) s[i] += a[i + l * M] * b[j + l * n];
+    for (int i = 0; i < M; ++i) c[i + j * M] = acc ? c[i + j * M] + s[i] : s[i];
+  }
+}
+
+/* C[i,j] (+)= Σ_l A[l,i] B[l,j]; A K x M, B K x n */
+TK void tk_tn(int M, int K, int n, int acc, const double *restrict a, const double *restrict b, double *restrict c) {
+  for (int j = 0; j < n; ++j) {
+    double s[DLN_TINY_MAX];
+    for (int i = 0; i < M; ++i) s[i] = a[i * K] * b[j * K];
+    for (int l = 1; l < K; ++l)
+      for (int i = 0; i < M; ++i) s[i] += a[l + i * K] * b[l + j * K];
+    for (int i = 0; i < M; ++i) c[i + j * M] = acc ? c[i + j * M] + s[i] : s[i];
+  }
+}
+
+/* ---- tier A: m, n, k ≤ 4, all constant */
+#define DEFA(V, A, M, N, K)                                                                                \
+  static void a_##V##A##_##M##N##K(const double *restrict a, const double *restrict b, double *restrict c, \
+                                   int n) {                                                              \
+    (void)n;                                                                                             \
+    tk_##V(M, K, N, A, a, b, c);                                                                         \
+  }
+#define REFA(V, A, M, N, K) a_##V##A##_##M##N##K,
+#define K4(F, V, A, M, N) F(V, A, M, N, 1) F(V, A, M, N, 2) F(V, A, M, N, 3) F(V, A, M, N, 4)
+#define N4(F, V, A, M) K4(F, V, A, M, 1) K4(F, V, A, M, 2) K4(F, V, A, M, 3) K4(F, V, A, M, 4)
+#define M4(F, V, A) N4(F, V, A, 1) N4(F, V, A, 2) N4(F, V, A, 3) N4(F, V, A, 4)
+
+/* ---- tier B: m, k ≤ 8 constant, n ≤ 8 a loop bound */
+#define DEFB(V, A, M, K)                                                                                              \
+  static void b_##V##A##_##M##K(const double *restrict a, const double *restrict b, double *restrict c, int n) { \
+    tk_##V(M, K, n, A, a, b, c);                                                                                    \
+  }
+#define REFB(V, A, M, K) b_##V##A##_##M##K,
+#define K8(F, V, A, M) \
+  F(V, A, M, 1) F(V, A, M, 2) F(V, A, M, 3) F(V, A, M, 4) F(V, A, M, 5) F(V, A, M, 6) F(V, A, M, 7) F(V, A, M, 8)
+#define M8(F, V, A) \
+  K8(F, V, A, 1) K8(F, V, A, 2) K8(F, V, A, 3) K8(F, V, A, 4) K8(F, V, A, 5) K8(F, V, A, 6) K8(F, V, A, 7) K8(F, V, A, 8)
+
+#define ALL(L, F) L(F, nn, 0) L(F, nn, 1) L(F, nt, 0) L(F, nt, 1) L(F, tn, 0) L(F, tn, 1)
+
+ALL(M4, DEFA)
+ALL(M8, DEFB)
+
+/* rows in the order of DLN_TINY_NN/NT/TN x acc 0/1 */
+const dln_tiny_fn dln_tiny_tab_a[6][64] = {{M4(REFA, nn, 0)}, {M4(REFA, nn, 1)}, {M4(REFA, nt, 0)},
+                                            {M4(REFA, nt, 1)}, {M4(REFA, tn, 0)}, {M4(REFA, tn, 1)}};
+const dln_tiny_fn dln_tiny_tab_b[6][64] = {{M8(REFB, nn, 0)}, {M8(REFB, nn, 1)}, {M8(REFB, nt, 0)},
+                                            {M8(REFB, nt, 1)}, {M8(REFB, tn, 0)}, {M8(REFB, tn, 1)}};
+
+/* ---- the backward pair of a layer (dln_tiny_pair): d_j = J, d_{j-1} = K, d_0 = Z ≤ 4 */
+#define DEFP(V, A, J, K, Z)                                                                                   \
+  static void p_##J##K##Z(const double *restrict b, const double *restrict p, const double *restrict w,       \
+                          double *restrict g, double *restrict dst) {                                         \
+    tk_nt(J, Z, K, 0, b, p, g);   /* g = B P^T: J x K, inner Z */                                              \
+    tk_tn(K, J, Z, 0, w, b, dst); /* dst = W^T B: K x Z, inner J */                                            \
+  }
+#define REFP(V, A, J, K, Z) p_##J##K##Z,
+M4(DEFP, pair, 0)
+const dln_tiny_pair_fn dln_tiny_tab_pair[64] = {M4(REFP, pair, 0)};

@@ -1,0 +1,43 @@
+/* Size-specialized small matrix products for the network (issue 14: tiny networks).
+ *
+ * C (m x n) = op(A) op(B) (+ C), column-major, natural leading dimensions (A m x k or
+ * k x m, B k x n or n x k, C m x n), op ∈ {NN, NT, TN}. One kernel per shape, compiled
+ * with the dimensions as constants so every loop is unrolled: all m, n, k ≤ 4 (tier A)
+ * and m, k ≤ 8 with n ≤ 8 a loop bound (tier B). The summation order is fixed,
+ * C[i,j] = ((a_i0 b_0j + a_i1 b_1j) + ...) (+ C[i,j] after the sum), no FMA contraction
+ * (-std=c17), so a product is the same bits on every x86-64 processor. */
+#ifndef DLN_MODEL_TINY_GEMM_H
+#define DLN_MODEL_TINY_GEMM_H
+
+#define DLN_TINY_MAX 8 /* the largest dimension with a specialized kernel */
+
+typedef void (*dln_tiny_fn)(const double *restrict a, const double *restrict b, double *restrict c, int n);
+
+enum { DLN_TINY_NN = 0, DLN_TINY_NT = 1, DLN_TINY_TN = 2 };
+
+/* [op * 2 + acc][(m-1)*16 + (n-1)*4 + (k-1)] and [op * 2 + acc][(m-1)*8 + (k-1)] */
+extern const dln_tiny_fn dln_tiny_tab_a[6][64];
+extern const dln_tiny_fn dln_tiny_tab_b[6][64];
+
+/* The kernel of a product, NULL when the shape or op has none (then use another path).
+ * op: DLN_TINY_NN/NT/TN; acc: 0 C = op(A)op(B), 1 C += op(A)op(B). */
+static inline dln_tiny_fn dln_tiny_kernel(int op, int acc, int m, int n, int k) {
+  unsigned um = (unsigned)m - 1u, un = (unsigned)n - 1u, uk = (unsigned)k - 1u;
+  if ((um | un | uk) < 4u) return dln_tiny_tab_a[op * 2 + acc][um * 16u + un * 4u + uk];
+  if (um < 8u && un < 8u && uk < 8u) return dln_tiny_tab_b[op * 2 + acc][um * 8u + uk];
+  return 0;
+}
+
+/* The backward step of one layer in one call, for d_j, d_{j-1}, d_0 ≤ 4:
+ * g = B P^T (∂φ/∂W_j = B_j P_{j-1}^T, d_j x d_{j-1}) and dst = W^T B (B_{j-1} = W_j^T B_j,
+ * d_{j-1} x d_0), with B d_j x d_0, P d_{j-1} x d_0, W d_j x d_{j-1}; the same sums as the
+ * NT and TN kernels. NULL for larger widths. */
+typedef void (*dln_tiny_pair_fn)(const double *restrict b, const double *restrict p, const double *restrict w,
+                                 double *restrict g, double *restrict dst);
+extern const dln_tiny_pair_fn dln_tiny_tab_pair[64];
+static inline dln_tiny_pair_fn dln_tiny_pair(int dj, int dj1, int d0) {
+  unsigned a = (unsigned)dj - 1u, b = (unsigned)dj1 - 1u, c = (unsigned)d0 - 1u;
+  return (a | b | c) < 4u ? dln_tiny_tab_pair[a * 16u + b * 4u + c] : 0;
+}
+
+#endif

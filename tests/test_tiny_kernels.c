@@ -1,0 +1,244 @@
+/* dln's size-specialized small kernels (src/model/tiny_gemm.c, small_kernels = tiny):
+ *  - every kernel (all m, n, k ≤ 8; NN, NT, TN; C = and C +=) against cblas_dgemm, to
+ *    1e-14 relative to Σ_l |a_il||b_lj| (+ |c_ij|) per entry (the round-off bound of a sum
+ *    of ≤ 8 products is ≈ 9ε ≈ 2e-15 of it), and no kernel for a dimension of 9; the
+ *    backward pairs (widths ≤ 4) against two cblas_dgemm calls;
+ *  - whole GD runs (1000 steps) with the tiny kernels against OpenBLAS for every product
+ *    (small_kernels = off), to 1e-13 relative, for nets whose products are all tiny, mixed
+ *    with larger widths, depth 1 and tied;
+ *  - bit-identical reruns: the same run twice in-process, and a CLI sweep on 1 and 2
+ *    threads (ensemble.csv byte for byte), each with small_kernels = tiny. */
+#include "testutil.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dln/dln.h"
+#include "model/tiny_gemm.h"
+
+/* One kernel against cblas_dgemm: 0 when every entry agrees to 1e-14 of its bound. */
+static int check_kernel(int op, int acc, int m, int n, int k, double *worst) {
+  dln_tiny_fn f = dln_tiny_kernel(op, acc, m, n, k);
+  if (!f) return 1;
+  double a[64], b[64], c[64], r[64], abs_a[64], abs_b[64], bound[64];
+  tu_fill_gauss((size_t)m * k, a, 1.0);
+  tu_fill_gauss((size_t)k * n, b, 1.0);
+  tu_fill_gauss((size_t)m * n, c, 1.0);
+  memcpy(r, c, sizeof r);
+  for (int i = 0; i < 64; ++i) abs_a[i] = fabs(a[i]), abs_b[i] = fabs(b[i]), bound[i] = fabs(c[i]);
+  CBLAS_TRANSPOSE ta = op == DLN_TINY_TN ? CblasTrans : CblasNoTrans;
+  CBLAS_TRANSPOSE tb = op == DLN_TINY_NT ? CblasTrans : CblasNoTrans;
+  int lda = op == DLN_TINY_TN ? k : m, ldb = op == DLN_TINY_NT ? n : k;
+  double beta = acc ? 1.0 : 0.0;
+  cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, r, m);
+  cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, abs_a, lda, abs_b, ldb, beta, bound, m);
+  f(a, b, c, n);
+  int bad = 0;
+  for (int i = 0; i < m * n; ++i) {
+    double e = fabs(c[i] - r[i]) / bound[i];
+    if (!(e <= 1e-14)) bad = 1;
+    if (e > *worst) *worst = e;
+  }
+  return bad;
+}
+
+/* relative error of c against r, entrywise bound: |c - r| / bound */
+static double rel_err(int len, const double *c, const double *r, const double *bound) {
+  double e = 0;
+  for (int i = 0; i < len; ++i) {
+    double x = fabs(c[i] - r[i]) / bound[i];
+    if (!(x <= e)) e = x; /* NaN propagates */
+  }
+  return e;
+}
+
+/* The backward pair of a layer (g = B P^T, dst = W^T B) against two cblas_dgemm calls. */
+static int check_pair(int dj, int dj1, int d0, double *worst) {
+  dln_tiny_pair_fn f = dln_tiny_pair(dj, dj1, d0);
+  if (!f) return 1;
+  double B[16], P[16], W[16], g[16], dst[16], rg[16], rd[16], aB[16], aP[16], aW[16], bg[16], bd[16];
+  tu_fill_gauss((size_t)dj * d0, B, 1.0);
+  tu_fill_gauss((size_t)dj1 * d0, P, 1.0);
+  tu_fill_gauss((size_t)dj * dj1, W, 1.0);
+  for (int i = 0; i < 16; ++i) aB[i] = fabs(B[i]), aP[i] = fabs(P[i]), aW[i] = fabs(W[i]);
+  f(B, P, W, g, dst);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, dj, dj1, d0, 1.0, B, dj, P, dj1, 0.0, rg, dj);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, dj, dj1, d0, 1.0, aB, dj, aP, dj1, 0.0, bg, dj);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, dj1, d0, dj, 1.0, W, dj, B, dj, 0.0, rd, dj1);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, dj1, d0, dj, 1.0, aW, dj, aB, dj, 0.0, bd, dj1);
+  double e = fmax(rel_err(dj * dj1, g, rg, bg), rel_err(dj1 * d0, dst, rd, bd));
+  if (e > *worst) *worst = e;
+  return !(e <= 1e-14);
+}
+
+static void test_pairs_vs_dgemm(void **state) {
+  (void)state;
+  int nbad = 0;
+  double worst = 0;
+  for (int a = 1; a <= 4; ++a)
+    for (int b = 1; b <= 4; ++b)
+      for (int c = 1; c <= 4; ++c) nbad += check_pair(a, b, c, &worst);
+  if (tu_verbose()) print_message("64 backward pairs, worst error %.3g of the bound\n", worst);
+  assert_int_equal(nbad, 0);
+  assert_null(dln_tiny_pair(5, 2, 2));
+  assert_null(dln_tiny_pair(2, 2, 0));
+}
+
+static void test_kernels_vs_dgemm(void **state) {
+  (void)state;
+  int nbad = 0, nk = 0;
+  double worst = 0;
+  for (int op = 0; op < 3; ++op)
+    for (int acc = 0; acc < 2; ++acc)
+      for (int m = 1; m <= DLN_TINY_MAX; ++m)
+        for (int n = 1; n <= DLN_TINY_MAX; ++n)
+          for (int k = 1; k <= DLN_TINY_MAX; ++k, ++nk) nbad += check_kernel(op, acc, m, n, k, &worst);
+  if (tu_verbose()) print_message("%d kernels, worst error %.3g of the bound\n", nk, worst);
+  assert_int_equal(nk, 3 * 2 * 512);
+  assert_int_equal(nbad, 0);
+  /* beyond the limit, and TT: no kernel (the other paths) */
+  assert_null(dln_tiny_kernel(DLN_TINY_NN, 0, 9, 2, 2));
+  assert_null(dln_tiny_kernel(DLN_TINY_NT, 1, 2, 9, 2));
+  assert_null(dln_tiny_kernel(DLN_TINY_TN, 0, 2, 2, 9));
+  assert_null(dln_tiny_kernel(DLN_TINY_NN, 0, 0, 2, 2));
+  /* the check is not vacuous: a kernel of the wrong shape is caught */
+  double a[4] = {1, 2, 3, 4}, b[4] = {1, 1, 1, 1}, c[4], r[4];
+  dln_tiny_kernel(DLN_TINY_NN, 0, 2, 2, 2)(a, b, c, 2);
+  dln_tiny_kernel(DLN_TINY_TN, 0, 2, 2, 2)(a, b, r, 2);
+  assert_false(fabs(c[0] - r[0]) <= 1e-14 * 4);
+}
+
+/* 1000 GD steps of a net (widths, depth, tied) on a random factorization (square for tied)
+ * or the 2x2 completion, with the given small-kernel kind; θ into out. */
+static void gd_run(int depth, const int *widths, int tied, int completion, int kind, double *out, size_t *np) {
+  dln_rng *rng = dln_rng_alloc(11, (uint64_t)widths[1] * 7 + (uint64_t)depth);
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, depth, widths, tied), DLN_OK);
+  assert_int_equal(dln_net_set_small_kernels(net, kind), DLN_OK);
+  assert_int_equal(dln_net_small_kernels(net), kind);
+  dln_loss *loss = NULL;
+  if (completion) {
+    int r[3] = {0, 1, 1}, c[3] = {1, 0, 1};
+    double v[3] = {1.0, 1.0, 0.0};
+    assert_int_equal(dln_loss_completion_alloc(&loss, 2, 2, 3, r, c, v), DLN_OK);
+  } else {
+    dln_mat *T = NULL;
+    assert_int_equal(dln_data_gaussian(rng, widths[depth], widths[0], 1.0, &T), DLN_OK);
+    assert_int_equal(dln_loss_factorization_alloc(&loss, T), DLN_OK);
+    dln_mat_free(T);
+  }
+  *np = net->nparams;
+  dln_rng_fill_gaussian(rng, out, net->nparams, 0.5 / sqrt((double)widths[1]));
+  dln_train_options o;
+  dln_train_default_options(&o);
+  o.method = &dln_integrator_gd;
+  o.eta = completion ? 1e-2 : 2e-3;
+  o.max_steps = 1000;
+  o.t_end = 2000 * o.eta; /* the step budget stops the run */
+  o.nsamples = 2;
+  dln_train_result res;
+  assert_int_equal(dln_train(net, loss, out, &o, NULL, NULL, &res), DLN_OK);
+  assert_int_equal(res.stop_reason, DLN_STOP_STEPS);
+  assert_int_equal(res.steps, 1000);
+  dln_loss_free(loss);
+  dln_net_free(net);
+  dln_rng_free(rng);
+}
+
+/* tiny vs OpenBLAS (off) after 1000 steps, rerun bit for bit, and tiny really differs from
+ * off somewhere in the last bits (else the comparison says nothing about the tiny path) */
+static void compare_runs(int depth, const int *widths, int tied, int completion, int *differs) {
+  double a[400], b[400], c[400];
+  size_t n = 0;
+  gd_run(depth, widths, tied, completion, DLN_SMALL_TINY, a, &n);
+  assert_true(n <= 400);
+  gd_run(depth, widths, tied, completion, DLN_SMALL_OFF, b, &n);
+  gd_run(depth, widths, tied, completion, DLN_SMALL_TINY, c, &n);
+  assert_memory_equal(a, c, n * sizeof *a);
+  double d = tu_diffnorm(n, a, b), s = tu_fro(n, b);
+  if (tu_verbose()) print_message("depth %d widths[1] %d: |tiny - off| = %.3g |theta|\n", depth, widths[1], d / s);
+  assert_true(d <= 1e-13 * s);
+  if (d > 0) *differs = 1;
+}
+
+static void test_gd_tiny_vs_blas(void **state) {
+  (void)state;
+  int differs = 0;
+  compare_runs(3, (int[]){2, 2, 2, 2}, 0, 1, &differs); /* bench_dln's completion_2x2_depth3 */
+  compare_runs(3, (int[]){3, 5, 2, 4}, 0, 0, &differs); /* all tier A/B, mixed shapes */
+  compare_runs(3, (int[]){8, 8, 8, 8}, 0, 0, &differs); /* tier B at the limit */
+  compare_runs(4, (int[]){4, 12, 3, 6, 2}, 0, 0, &differs); /* some products beyond 8: libxsmm/BLAS */
+  compare_runs(1, (int[]){7, 4}, 0, 0, &differs);
+  compare_runs(2, (int[]){5, 3, 5}, 1, 0, &differs); /* tied W = U U^T: gemm_w's tiny path */
+  assert_true(differs);
+}
+
+/* The Hessian-vector product (flows, CVODE) takes the tiny path too: against off. */
+static void test_hvp_tiny_vs_blas(void **state) {
+  (void)state;
+  int widths[4] = {3, 4, 2, 3};
+  dln_net *a = NULL, *b = NULL;
+  assert_int_equal(dln_net_alloc(&a, 3, widths, 0), DLN_OK);
+  assert_int_equal(dln_net_alloc(&b, 3, widths, 0), DLN_OK);
+  assert_int_equal(dln_net_set_small_kernels(a, DLN_SMALL_TINY), DLN_OK);
+  assert_int_equal(dln_net_set_small_kernels(b, DLN_SMALL_OFF), DLN_OK);
+  dln_rng *rng = dln_rng_alloc(5, 0);
+  dln_mat *T = NULL;
+  assert_int_equal(dln_data_gaussian(rng, 3, 3, 1.0, &T), DLN_OK);
+  dln_loss *loss = NULL;
+  assert_int_equal(dln_loss_factorization_alloc(&loss, T), DLN_OK);
+  size_t n = a->nparams;
+  double th[64], v[64], ha[64], hb[64];
+  dln_rng_fill_gaussian(rng, th, n, 0.5);
+  dln_rng_fill_gaussian(rng, v, n, 1.0);
+  assert_int_equal(dln_net_hvp(a, loss, th, v, ha), DLN_OK);
+  assert_int_equal(dln_net_hvp(b, loss, th, v, hb), DLN_OK);
+  assert_true(tu_diffnorm(n, ha, hb) <= 1e-14 * 10 * tu_fro(n, hb));
+  dln_loss_free(loss);
+  dln_mat_free(T);
+  dln_net_free(a);
+  dln_net_free(b);
+  dln_rng_free(rng);
+}
+
+/* dln sweep with small_kernels = tiny on 1 and 2 threads: the same ensemble.csv bytes; the
+ * summary of a run records the resolved choice (auto, DLN_SMALL_KERNELS=xsmm: xsmm). */
+static void test_cli_threads_bitwise(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(0);
+  tu_write_text(tu_path(d, "s.json"),
+                "{\"task\": \"completion\", \"rows\": 2, \"cols\": 2, \"m\": 3, \"widths\": [2, 2, 2, 2], \"method\": \"gd\",\n"
+                " \"eta\": 0.01, \"t_end\": 10, \"samples\": 5, \"small_kernels\": \"tiny\", \"plot\": false, \"quiet\": true,\n"
+                " \"sweep\": {\"seed\": {\"from\": 1, \"count\": 4}}}\n");
+  const char *const one[] = {"sweep", "s.json", "--out=o1", "--threads=1", NULL};
+  const char *const two[] = {"sweep", "s.json", "--out=o2", "--threads=2", NULL};
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, one, d)), 0);
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, two, d)), 0);
+  assert_true(tu_same_bytes(tu_path(d, "o1/ensemble.csv"), tu_path(d, "o2/ensemble.csv")));
+  tu_write_text(tu_path(d, "r.json"),
+                "{\"task\": \"completion\", \"rows\": 2, \"cols\": 2, \"m\": 3, \"widths\": [2, 2, 2, 2], \"method\": \"gd\",\n"
+                " \"eta\": 0.01, \"t_end\": 1, \"samples\": 3, \"plot\": false, \"quiet\": true}\n");
+  const char *const r1[] = {"run", "r.json", "--out=r", NULL};
+  setenv("DLN_SMALL_KERNELS", "xsmm", 1); /* small_kernels auto: the environment's choice */
+  assert_int_equal(tu_wait(tu_spawn(DLN_CLI, r1, d)), 0);
+  unsetenv("DLN_SMALL_KERNELS");
+  char *sum = tu_slurp(tu_path(d, "r/summary.json"));
+  assert_non_null(sum);
+  assert_non_null(strstr(sum, "\"small_kernels\": \"xsmm\""));
+  free(sum);
+  tu_rmtree(d);
+}
+
+int main(void) {
+  tu_seed(2026);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_kernels_vs_dgemm),
+      cmocka_unit_test(test_pairs_vs_dgemm),
+      cmocka_unit_test(test_gd_tiny_vs_blas),
+      cmocka_unit_test(test_hvp_tiny_vs_blas),
+      cmocka_unit_test(test_cli_threads_bitwise),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
