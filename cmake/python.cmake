@@ -20,6 +20,8 @@ if(NOT DLN_PYTHON)
     message(STATUS "dln: Python package off (${DLN_PYTHON_EXECUTABLE} with numpy and cffi not found: scripts/install-deps.sh)")
   endif()
   return()
+elseif(NOT _dln_py_found)
+  message(FATAL_ERROR "DLN_PYTHON=ON: expected ${DLN_PYTHON_EXECUTABLE} importing numpy and cffi, found none (scripts/install-deps.sh, or -DDLN_PYTHON=OFF)")
 endif()
 
 # Where /usr/bin/python3 looks for packages of a prefix: purelib relative to its scheme's
