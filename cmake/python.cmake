@@ -38,14 +38,21 @@ endif()
 set(DLN_PYTHON_INSTALL_DIR "${DLN_PYTHON_INSTALL_DIR}" CACHE PATH
     "Where cmake --install puts the Python package dln (relative: to the install prefix)")
 
-# The build tree's copy: one copy rule per file, so an edit of python/dln/*.py is picked up.
-file(GLOB _dln_py_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/python/dln/*.py)
-list(FILTER _dln_py_sources EXCLUDE REGEX "/_config\\.py$")
+# The build tree's copy: one copy rule per file (subpackages too), so an edit of python/dln
+# is picked up; a file gone from the source goes from the copy at the next configure.
+file(GLOB_RECURSE _dln_py_rel RELATIVE ${PROJECT_SOURCE_DIR}/python/dln CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/python/dln/*.py)
+list(FILTER _dln_py_rel EXCLUDE REGEX "(^|/)__pycache__/|^_config\\.py$")
+file(GLOB_RECURSE _dln_py_old RELATIVE ${PROJECT_BINARY_DIR}/python/dln ${PROJECT_BINARY_DIR}/python/dln/*.py)
+foreach(rel ${_dln_py_old})
+  if(NOT rel IN_LIST _dln_py_rel AND NOT rel STREQUAL "_config.py")
+    file(REMOVE ${PROJECT_BINARY_DIR}/python/dln/${rel})
+  endif()
+endforeach()
 set(_dln_py_outputs)
-foreach(src ${_dln_py_sources})
-  get_filename_component(name ${src} NAME)
-  set(out ${PROJECT_BINARY_DIR}/python/dln/${name})
-  add_custom_command(OUTPUT ${out} COMMAND ${CMAKE_COMMAND} -E copy ${src} ${out} DEPENDS ${src} VERBATIM)
+foreach(rel ${_dln_py_rel})
+  set(out ${PROJECT_BINARY_DIR}/python/dln/${rel})
+  add_custom_command(OUTPUT ${out} COMMAND ${CMAKE_COMMAND} -E copy ${PROJECT_SOURCE_DIR}/python/dln/${rel} ${out}
+                     DEPENDS ${PROJECT_SOURCE_DIR}/python/dln/${rel} VERBATIM)
   list(APPEND _dln_py_outputs ${out})
 endforeach()
 file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/python/dln/_config.py CONTENT
@@ -57,7 +64,10 @@ add_dependencies(dln_python dln)
 
 # The installed copy, and its _config.py naming the installed library; written at install
 # time so that `cmake --install --prefix P` points at P (DESTDIR is a staging root only).
-install(FILES ${_dln_py_sources} DESTINATION ${DLN_PYTHON_INSTALL_DIR}/dln)
+foreach(rel ${_dln_py_rel})
+  get_filename_component(sub ${rel} DIRECTORY)
+  install(FILES ${PROJECT_SOURCE_DIR}/python/dln/${rel} DESTINATION ${DLN_PYTHON_INSTALL_DIR}/dln/${sub})
+endforeach()
 set(_dln_lib_name ${CMAKE_SHARED_LIBRARY_PREFIX}dln${CMAKE_SHARED_LIBRARY_SUFFIX}.${PROJECT_VERSION_MAJOR})
 install(CODE "set(DLN_PY_DIR \"${DLN_PYTHON_INSTALL_DIR}\")
   set(DLN_PY_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")

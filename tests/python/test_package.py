@@ -44,6 +44,12 @@ def probe(pythonpath, cwd):
     return json.loads(p.stdout)
 
 
+def py_files(top):
+    """The .py files under top, relative, sorted (subpackages included)."""
+    return sorted(os.path.relpath(os.path.join(r, f), top) for r, _, files in os.walk(top)
+                  for f in files if f.endswith(".py") and "__pycache__" not in r)
+
+
 def cache_value(name):
     """A variable of the build's CMakeCache.txt (None if absent)."""
     with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
@@ -117,8 +123,7 @@ class TestInstall(unittest.TestCase):
             site = os.path.dirname(found[0])
             # the place /usr/bin/python3 itself uses for a prefix (its sysconfig scheme)
             self.assertEqual(os.path.relpath(site, prefix), cache_value("DLN_PYTHON_INSTALL_DIR"))
-            self.assertEqual(sorted(f for f in os.listdir(found[0]) if f.endswith(".py")),
-                             sorted(f for f in os.listdir(PKG) if f.endswith(".py")))
+            self.assertEqual(py_files(found[0]), py_files(PKG))
             r = probe(site, elsewhere)
             libdir = os.path.join(prefix, cache_value("CMAKE_INSTALL_LIBDIR"))
             self.assertEqual(r["file"], os.path.join(site, "dln", "__init__.py"))
