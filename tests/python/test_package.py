@@ -71,6 +71,14 @@ class TestImport(unittest.TestCase):
             mapped = {l.split()[-1] for l in f if "libdln.so" in l}
         self.assertEqual(mapped, {os.path.realpath(_config.LIBRARY)})
 
+    def test_build_copy_is_the_source(self):
+        """<build>/python/dln holds python/dln's files byte for byte, plus _config.py."""
+        src = os.path.join(SRC, "python", "dln")
+        self.assertEqual(py_files(PKG), sorted(py_files(src) + ["_config.py"]))
+        for rel in py_files(src):
+            with open(os.path.join(src, rel), "rb") as a, open(os.path.join(PKG, rel), "rb") as b:
+                self.assertEqual(a.read(), b.read(), rel)
+
     def test_version_matches(self):
         """__version__ = CMakeLists.txt's project VERSION = `dln --version`; ABI = abi.h's."""
         with open(os.path.join(SRC, "CMakeLists.txt")) as f:
