@@ -3,8 +3,8 @@
 usage: python_report.py TMPDIR OUT.json OUT.md
 TMPDIR holds grad.json / run.json (the one JSON object bench/python_grad.py and
 bench/python_run.py print) and grad.load / run.load (/proc/loadavg before and after each).
-The objects are kept verbatim; the Markdown lists their values, every key naming a ratio,
-and the issue's targets with the verdict a script reports as "targets_met" ({name: bool}).
+The objects are kept verbatim; the Markdown lists their values (a {median, min, max, reps}
+summary as "median [min, max]"), every key naming a ratio, and the issue's targets with the verdict a script reports as "targets_met" ({name: bool}).
 """
 import datetime
 import json
@@ -19,10 +19,16 @@ TARGETS = {"run": "a whole run from Python within 5 % of the CLI's for runs of >
 
 
 def leaves(obj, path=""):
-    """(path, value) of every number, string or bool in obj; list items by their "name"."""
-    if isinstance(obj, dict):
+    """(path, value) of every number, string or bool in obj, compacted for a table: a list of
+    scalars is one cell, a {median, min, max[, reps]} summary one cell, list items by "name"."""
+    if isinstance(obj, dict) and {"median", "min", "max"} <= set(obj):
+        yield path, "%s [%s, %s]%s" % (fmt(obj["median"]), fmt(obj["min"]), fmt(obj["max"]),
+                                       " (%d reps)" % len(obj["reps"]) if isinstance(obj.get("reps"), list) else "")
+    elif isinstance(obj, dict):
         for k, v in obj.items():
             yield from leaves(v, path + "." + str(k) if path else str(k))
+    elif isinstance(obj, list) and all(not isinstance(v, (dict, list)) for v in obj):
+        yield path, ", ".join(fmt(v) for v in obj)
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
             key = v.get("name", v.get("case", i)) if isinstance(v, dict) else i
