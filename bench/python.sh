@@ -6,7 +6,8 @@
 # records the load around each and bench/python_report.py merges them with the targets.
 #
 #   bench/python.sh            # -> bench/results/python.{json,md}
-#   bench/python.sh --quick    # -> bench/results/python-quick.{json,md} (--quick passed on)
+#   bench/python.sh --quick    # -> bench/results/python-quick.{json,md} (--quick passed on
+#                              #    to a script that takes it)
 #
 # BUILD_DIR (default build): CMake build folder (configured Release if it has no
 # CMakeCache.txt); the scripts get PYTHONPATH=$BUILD_DIR/python (the build's package and
@@ -46,8 +47,12 @@ unset DLN_LIBRARY || true
 one() {
   cat /proc/loadavg > "$TMP/$1.load"
   echo "== $1: $2 $QUICK (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  q=$QUICK
+  if [ -n "$q" ] && ! grep -q -e "--quick" "$2"; then
+    q=""; echo "== $1: $2 has no --quick: its full setting" >&2
+  fi
   rc=0
-  "$PY" "$2" $QUICK > "$TMP/$1.json" || rc=$?
+  "$PY" "$2" $q > "$TMP/$1.json" || rc=$?
   [ $rc -eq 0 ] || { echo "bench/python.sh: $2: expected exit 0, found $rc" >&2; exit 70; }
   cat /proc/loadavg >> "$TMP/$1.load"
 }
