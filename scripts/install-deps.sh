@@ -3,19 +3,25 @@
 #   scripts/install-deps.sh          build, test and figure dependencies
 #   scripts/install-deps.sh --bench  also the peers of the benchmark (SciPy, PyTorch)
 #   scripts/install-deps.sh --slurm  also Slurm and munge (tests/slurm_test.sh, docs/slurm.md)
+#   scripts/install-deps.sh --notebook  also Jupyter's nbclient, nbformat and ipykernel (the
+#                                    Python notebook test runs examples/python/*.ipynb with them)
+# Flags combine (--bench --notebook).
 # Run as root (or with sudo available). Does nothing when everything is present.
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
       libopenblas-dev liblapacke-dev libsundials-dev libjansson-dev libgsl-dev libcmocka-dev libxsmm-dev nettle-dev
-      python3-numpy python3-matplotlib)
+      python3-numpy python3-matplotlib
+      python3-cffi) # the Python package `import dln` (docs/python.md)
 pkgs+=(libopenmpi-dev openmpi-bin) # the MPI build of dln sweep (docs/mpi.md)
-if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(python3-scipy python3-torch)
-fi
-if [[ "${1:-}" == "--slurm" ]]; then
-  pkgs+=(slurm-wlm munge)
-fi
+for flag in "$@"; do
+  case "$flag" in
+    --bench) pkgs+=(python3-scipy python3-torch) ;;
+    --slurm) pkgs+=(slurm-wlm munge) ;;
+    --notebook) pkgs+=(python3-nbclient python3-nbformat python3-ipykernel) ;;
+    *) echo "usage: scripts/install-deps.sh [--bench] [--slurm] [--notebook]" >&2; exit 64 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
