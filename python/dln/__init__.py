@@ -8,3 +8,5 @@ from ._ffi import DlnError, DlnOSError, DlnRuntimeError, DlnValueError, ffi as _
 
 __version__ = _ffi_mod.string(_lib.dln_abi_library_version()).decode()
 abi_version = _lib.dln_abi_version()
+from ._run import DlnDivergedError, Result, load, run  # noqa: E402 (py-run)
+from ._tools import CheckReport, DlnCheckError, FigureResult, check, figure, figures, sweep  # noqa: E402 (py-run)
