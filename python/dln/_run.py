@@ -83,7 +83,7 @@ class Job:
             raise _ffi.DlnValueError("array for '%s': expected a matrix (2-D), found %d dimensions" % (option, a.ndim))
         fortran = a.flags.f_contiguous and not a.flags.c_contiguous
         a = a if fortran else np.ascontiguousarray(a)
-        ptr = ffi.cast("const double *", ffi.from_buffer(a))
+        ptr = ffi.cast("const double *", ffi.from_buffer(a.T if fortran else a))  # a.T: C-contiguous, same memory
         _ffi.check(lib.dln_job_set_array(self.ptr, _ffi.text(option), item, a.shape[0], a.shape[1], ptr,
                                          0 if fortran else 1))
 
@@ -165,7 +165,8 @@ def call_cancellable(fn, cancel):
                 th.join(0.05)
             except KeyboardInterrupt:
                 interrupted = True
-                cancel()
+            if interrupted:
+                cancel()  # again while it runs: a run starting clears an earlier request
         if interrupted:
             raise KeyboardInterrupt
     if "e" in box:
@@ -284,7 +285,8 @@ def run(spec=None, *, out=None, plot=False, **options):
             shutil.rmtree(folder, True)
         raise err
     res, err = _outcome(job, folder, owned)
-    if res.stop_reason == "cancelled":  # cancelled from another thread: the partial Result
+    if lib.dln_job_stop_name(job.ptr) != ffi.NULL and ffi.string(lib.dln_job_stop_name(job.ptr)) == b"cancelled":
+        return res  # cancelled from another thread (dln_job_cancel): the partial Result, stop_reason "interrupted"
         return res
     if err is not None:
         raise err
