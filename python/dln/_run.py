@@ -26,9 +26,10 @@ from ._ffi import DlnError, DlnRuntimeError, ffi, lib
 
 # data arrays by short name (each task's `files` table, src/model/tasks/*.c: the file's
 # stem) and the list options holding one matrix per item
+# (a short name that is also an option, target and init, means that option unless its value
+# is an array; the other list options take arrays by their own names: disturbance_files=[D1, ...])
 ARRAY_NAMES = {"target": "target_file", "X": "x_file", "Y": "y_file", "labels": "y_file", "A": "a_file",
-               "b": "b_file", "entries": "entries_file", "init": "init_files",
-               "disturbance": "disturbance_files", "imbalance_reg": "imbalance_reg_file"}
+               "b": "b_file", "entries": "entries_file", "init": "init_files"}
 LIST_OPTIONS = ("init_files", "disturbance_files", "imbalance_reg_file")
 
 
@@ -65,7 +66,17 @@ class Job:
         self.ptr = ffi.gc(p[0], lib.dln_job_free)
 
     def set(self, name, value):
-        _ffi.check(lib.dln_job_set(self.ptr, _ffi.text(name), _ffi.text(value)))
+        st = lib.dln_job_set(self.ptr, _ffi.text(name), _ffi.text(value))
+        if st and not self.known(name):  # the command line's words (tools/cmd_run.c)
+            raise run_error(_ffi.ESPEC, _ffi.FAIL_SPEC, "unknown option '--%s' (see dln run --help)" % name)
+        if st:
+            e = run_error(st, _ffi.FAIL_SPEC)
+            e.exit_code = 64  # a bad --name=value (tools/cmd_run.c)
+            raise e
+
+    def known(self, name):
+        buf = ffi.new("char[]", 8)
+        return lib.dln_job_get(self.ptr, _ffi.text(name), buf, len(buf)) == 0
 
     def get(self, name):
         buf = ffi.new("char[]", 4096)
@@ -73,7 +84,9 @@ class Job:
         return ffi.string(buf).decode()
 
     def read_json(self, path):
-        _ffi.check(lib.dln_job_read_json(self.ptr, _ffi.text(os.fspath(path))))
+        st = lib.dln_job_read_json(self.ptr, _ffi.text(os.fspath(path)))
+        if st:
+            raise run_error(st, _ffi.FAIL_SPEC)
 
     def set_array(self, option, item, a):
         a = np.asarray(a, dtype=np.float64)
@@ -107,11 +120,10 @@ class Job:
     def set_option(self, name, value):
         if value is None:
             return
-        option = ARRAY_NAMES.get(name, name)
-        if name == "init" and isinstance(value, str):
-            return self.set("init", value)
-        if _is_array(value) or (option in LIST_OPTIONS and isinstance(value, (list, tuple)) and value
-                                and not isinstance(value[0], (str, os.PathLike))):
+        arrays = _is_array(value) or (name in LIST_OPTIONS + ("init",) and isinstance(value, (list, tuple)) and value
+                                      and not isinstance(value[0], (str, os.PathLike)))
+        option = ARRAY_NAMES.get(name, name) if arrays else name
+        if arrays:
             if name == "init":
                 self.set("init", "file")
             items = value if option in LIST_OPTIONS else [value]
@@ -224,9 +236,32 @@ class Result:
                                                         len(next(iter(self.trajectory.values()), ())))
 
 
+def exit_code(status, phase):
+    """The exit code `dln` gives a failure (tools/cli.c cli_exit_for)."""
+    if phase == _ffi.FAIL_BUSY:
+        return 75
+    if status == _ffi.EIO:
+        return 73 if phase == _ffi.FAIL_OUTPUT else 66
+    if status in (_ffi.ESPEC, _ffi.EINVAL, _ffi.EDIM, _ffi.EFORMAT, _ffi.ENONFINITE, _ffi.ENOTAPPLICABLE):
+        return 73 if phase == _ffi.FAIL_OUTPUT else 65
+    return 3 if status == _ffi.EDIVERGED else 70
+
+
+def run_error(status, phase, message=None):
+    """The exception of a failed run, by the CLI's exit code: 64, 65, 66 DlnValueError, 73, 75
+    DlnOSError, 3 DlnDivergedError, 70 DlnRuntimeError; the C message (dln_last_error: call
+    this in the thread that made the failing call); .status, .phase, .exit_code."""
+    code = exit_code(status, phase)
+    cls = {65: _ffi.DlnValueError, 66: _ffi.DlnValueError, 73: _ffi.DlnOSError, 75: _ffi.DlnOSError,
+           3: DlnDivergedError}.get(code, DlnRuntimeError)
+    e = cls(message if message is not None else _ffi.error_for(status, phase).args[0])
+    e.status, e.phase, e.exit_code = status, phase, code
+    return e
+
+
 def _fail(job, status, out):
     """The exception of a failed dln_job_run, built in the thread that made the call."""
-    return _ffi.error_for(status, lib.dln_job_fail_phase(job.ptr))
+    return run_error(status, lib.dln_job_fail_phase(job.ptr))
 
 
 def _outcome(job, out, owned):
@@ -242,6 +277,7 @@ def _outcome(job, out, owned):
     else:
         return res, None
     e.status, e.phase, e.result = _ffi.ESOLVER if stop == "solver" else _ffi.EDIVERGED, None, res
+    e.exit_code = 70 if stop == "solver" else 3
     return res, e
 
 
