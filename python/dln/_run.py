@@ -159,22 +159,25 @@ def call_cancellable(fn, cancel):
     """fn() on a worker thread (the GIL is released in C), the main thread waiting so that
     Ctrl-C is seen: then cancel() and, once fn returned, KeyboardInterrupt. fn builds its own
     exception (dln_last_error is per thread) and returns (value, exception)."""
-    box = {}
+    box, done = {}, threading.Event()
 
     def work():
         try:
             box["r"] = fn()
         except BaseException as e:  # noqa: B036 - handed to the caller's thread
             box["e"] = e
+        finally:
+            done.set()
     if threading.current_thread() is not threading.main_thread():
         work()  # signals reach only the main thread: nothing to wait for here
     else:
-        th = threading.Thread(target=work, name="dln-run", daemon=True)
-        th.start()
+        # waiting on an Event, not Thread.join: a join interrupted by Ctrl-C can leave the
+        # thread reported dead while it runs (CPython gh-90882, before 3.13)
+        threading.Thread(target=work, name="dln-run", daemon=True).start()
         interrupted = False
-        while th.is_alive():
+        while not done.is_set():
             try:
-                th.join(0.05)
+                done.wait(0.05)
             except KeyboardInterrupt:
                 interrupted = True
             if interrupted:
