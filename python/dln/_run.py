@@ -210,7 +210,7 @@ class Result:
     .summary (summary.json as a dict), .folder, .stop_reason, .check()."""
 
     def __init__(self, folder, trajectory, weights, initial_weights, summary, owned=False):
-        self.folder = os.fspath(folder)
+        self.folder = os.path.abspath(os.fspath(folder))
         self.trajectory = trajectory
         self.weights = weights
         self.initial_weights = initial_weights
