@@ -120,10 +120,13 @@ class Job:
     def set_option(self, name, value):
         if value is None:
             return
-        arrays = _is_array(value) or (name in LIST_OPTIONS + ("init",) and isinstance(value, (list, tuple)) and value
-                                      and not isinstance(value[0], (str, os.PathLike)))
-        option = ARRAY_NAMES.get(name, name) if arrays else name
-        if arrays:
+        option = ARRAY_NAMES.get(name, name)
+        arrays = option.endswith(("_file", "_files")) and (_is_array(value) or (
+            option in LIST_OPTIONS and isinstance(value, (list, tuple)) and value
+            and not isinstance(value[0], (str, os.PathLike))))
+        if not arrays:
+            option = name  # a number, text or list: the option's text (widths=np.array([4, 5, 3]) too)
+        else:
             if name == "init":
                 self.set("init", "file")
             items = value if option in LIST_OPTIONS else [value]

@@ -167,6 +167,19 @@ class RunVsCli(unittest.TestCase):
         gc.collect()
         self.assertFalse(os.path.exists(folder), "the temporary folder outlived its Result")
 
+    def test_option_values(self):
+        """Python values as option text: a NumPy list for a list option, floats exactly, bools."""
+        r = dln.run(rows=3, cols=4, widths=np.array([4, 5, 3]), sample_times=[0.5, 1.0], t_end=1.0, method="flow",
+                    sigma=0.1 + 0.2, blowup=np.float64(1e12), force=False)
+        self.assertEqual([w.shape for w in r.weights], [(5, 4), (3, 5)])
+        self.assertIn(0.5, list(r.trajectory["t"]))
+        self.assertEqual(r.summary["spec"]["sigma"], 0.1 + 0.2)  # repr: the same double
+        with self.assertRaises(TypeError):
+            dln.run(rows=3, sigma={"a": 1})
+        with self.assertRaises(dln.DlnValueError) as cm:
+            dln.run(rows=2, cols=2, target=np.ones((2, 2, 2)))
+        self.assertIn("expected a matrix", str(cm.exception))
+
     def test_keep(self):
         r = dln.run(rows=2, cols=2, width=2, t_end=0.5, samples=3)
         dest = r.keep(os.path.join(self.tmp, "kept"))
