@@ -5,14 +5,16 @@ Three runs of about 10 ms, 100 ms and 1 s (gradient descent on a factorization, 
 count setting the length); each timed as a whole (wall clock from the call to its return:
 for the CLI fork/exec, library loading and the run; for Python the job's options, the run
 into a fresh folder and the Result's arrays), REPS times each, the two interleaved, into a
-fresh folder every time. Reported: medians, min/max, the ratio python/cli of the medians,
-and the run's own wall time from summary.json (the same pipeline for both).
+fresh folder every time. Reported: wall medians, min/max, the ratio python/cli of the
+medians; CPU seconds (the CLI child's rusage, Python's process_time: under a loaded machine
+the steadier figure) and their ratio; the run's own wall time from summary.json.
 
 Environment: PYTHONPATH (the package), DLN_LIBRARY, DLN_CLI (the dln binary);
 OPENBLAS_NUM_THREADS is pinned to 1 here for both. Usage: python_run.py [REPS] (default 7).
 """
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -37,17 +39,23 @@ def cli_args(opts, out):
 
 
 def once(kind, opts, out):
-    t0 = time.perf_counter()
+    """Wall and CPU seconds of the whole run (CPU: the child's for the CLI, this process's
+    for Python, both threads), and the run's own wall time (summary.json)."""
     if kind == "cli":
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
         r = subprocess.run(cli_args(opts, out), capture_output=True)
         dt = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
         assert r.returncode == 0, r.stderr
     else:
+        c0, t0 = time.process_time(), time.perf_counter()
         dln.run(out=out, **opts)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     with open(os.path.join(out, "summary.json")) as f:
         inner = json.load(f)["wall_seconds"]
-    return dt, inner
+    return dt, cpu, inner
 
 
 def main():
@@ -63,13 +71,15 @@ def main():
         for name, t_end in SIZES.items():
             opts = dict(BASE, t_end=t_end)
             times = {"cli": [], "python": []}
+            cpus = {"cli": [], "python": []}
             inner = {"cli": [], "python": []}
             once("python", opts, os.path.join(tmp, "warm%d" % k))  # the library loaded, caches warm
             for i in range(reps):
                 for kind in (("cli", "python") if i % 2 == 0 else ("python", "cli")):  # interleaved, alternating
                     k += 1
-                    dt, w = once(kind, opts, os.path.join(tmp, "r%d" % k))
+                    dt, c, w = once(kind, opts, os.path.join(tmp, "r%d" % k))
                     times[kind].append(dt)
+                    cpus[kind].append(c)
                     inner[kind].append(w)
             med = {kk: float(np.median(v)) for kk, v in times.items()}
             out["runs"][name] = {
@@ -77,6 +87,8 @@ def main():
                 "cli_s": {"median": med["cli"], "min": min(times["cli"]), "max": max(times["cli"])},
                 "python_s": {"median": med["python"], "min": min(times["python"]), "max": max(times["python"])},
                 "ratio_python_over_cli": med["python"] / med["cli"],
+                "cpu_s_median": {kk: float(np.median(v)) for kk, v in cpus.items()},
+                "cpu_ratio_python_over_cli": float(np.median(cpus["python"]) / np.median(cpus["cli"])),
                 "run_wall_s_median": {kk: float(np.median(v)) for kk, v in inner.items()},
             }
             shutil.rmtree(tmp, True)

@@ -177,10 +177,12 @@ def call_cancellable(fn, cancel):
         # waiting on an Event, not Thread.join: a join interrupted by Ctrl-C can leave the
         # thread reported dead while it runs (CPython gh-90882, before 3.13)
         threading.Thread(target=work, name="dln-run", daemon=True).start()
+        # no timeout until Ctrl-C (a lock's wait is interrupted by signals on POSIX): no
+        # wake-ups competing with the run for a core
         interrupted = False
         while not done.is_set():
             try:
-                done.wait(0.05)
+                done.wait(0.05 if interrupted else None)
             except KeyboardInterrupt:
                 interrupted = True
             if interrupted:
