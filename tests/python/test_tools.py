@@ -60,6 +60,51 @@ class Sweep(unittest.TestCase):
         self.assertIn("unknown option '--bogus'", str(cm.exception))
 
 
+SWEEP_CTRL_C = r"""
+import signal, sys, time, dln
+t_sig = []
+def on_int(sig, frame):
+    t_sig.append(time.perf_counter())
+    raise KeyboardInterrupt
+signal.signal(signal.SIGINT, on_int)
+spec = {"rows": 3, "cols": 3, "width": 3, "method": "gd", "eta": 1e-6, "samples": 3,
+        "sweep": {"t_end": [0.001, 1000]}}  # run 0 finishes, run 1 is stopped
+try:
+    dln.sweep(spec, out=sys.argv[1], threads=1)
+    print("FINISHED")
+except KeyboardInterrupt:
+    print("KI %.6f" % (time.perf_counter() - t_sig[0]), flush=True)
+"""
+
+
+class SweepCtrlC(unittest.TestCase):
+    def test_sigint(self):
+        import signal
+        import subprocess as sp
+        import sys
+        import time
+        tmp = tempfile.mkdtemp(prefix="dln-test-sweep-sigint-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+        try:
+            out = os.path.join(tmp, "o")
+            p = sp.Popen([sys.executable, "-c", SWEEP_CTRL_C, out], stdout=sp.PIPE, text=True)
+            deadline = time.time() + 20
+            while not os.path.isdir(os.path.join(out, ".partial")) and time.time() < deadline:
+                time.sleep(0.02)
+            time.sleep(1.0)
+            t0 = time.perf_counter()
+            p.send_signal(signal.SIGINT)
+            so, _ = p.communicate(timeout=30)
+            t_exit = time.perf_counter() - t0
+            self.assertTrue(so.startswith("KI"), so)
+            self.assertLess(t_exit, 1.0)
+            self.assertFalse(os.path.exists(os.path.join(out, "ensemble.csv")))  # nothing committed
+            with open(os.path.join(out, ".partial", "runs.jsonl")) as f:  # the finished run, for --resume
+                self.assertEqual(len(f.read().splitlines()), 1)
+            print("sweep Ctrl-C: KeyboardInterrupt %.3f s after the handler, exit %.3f s after SIGINT" % (float(so.split()[1]), t_exit))
+        finally:
+            shutil.rmtree(tmp, True)
+
+
 class Figure(unittest.TestCase):
     def test_quick_figure(self):
         names = dln.figures()
