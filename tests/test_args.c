@@ -33,6 +33,7 @@
 
 #include <cmocka.h>
 
+#include "dln/abi.h" /* not in dln.h */
 #include "dln/dln.h"
 #include "testutil.h"
 
@@ -1394,12 +1395,41 @@ static void test_abi(void **state) {
   DONE();
 }
 
+/* the C ABI's commands beside a run (dln/abi.h, src/abi/tools.c) */
+static void test_abi_tools(void **state) {
+  (void)state;
+  int ninc, nvio, fc[5];
+  long sc[6];
+  dln_job *j = NULL;
+  assert_int_equal(dln_job_alloc(&j), DLN_OK);
+  ST(dln_abi_check(NULL, 0, 0, &ninc, &nvio));
+  ST(dln_abi_check(".", 0, 0, NULL, &nvio));
+  ST(dln_abi_check("/no/such/dln-folder", 0, 0, &ninc, &nvio));
+  ST(dln_job_sweep(NULL, "s.json", 0, 0, sc));
+  ST(dln_job_sweep(j, NULL, 0, 0, sc));
+  ST(dln_job_sweep(j, "s.json", 0, 0, NULL));
+  ST(dln_job_sweep(j, "s.json", -1, 0, sc)); /* threads */
+  ST(dln_job_sweep(j, "s.json", 0, 64, sc)); /* flags */
+  ST(dln_job_sweep(j, "/no/such/dln-sweep.json", 0, 0, sc));
+  NUL(dln_abi_figure_name(-1));
+  NUL(dln_abi_figure_name(1 << 20));
+  assert_non_null(dln_abi_figure_name(0));
+  ST(dln_abi_figure(NULL, "d", 0, fc));
+  ST(dln_abi_figure("003-fig2", NULL, 0, fc));
+  ST(dln_abi_figure("003-fig2", "d", 0, NULL));
+  ST(dln_abi_figure("003-fig2", "d", 8, fc)); /* flags */
+  ST(dln_abi_figure("no-such-figure", "d", 0, fc));
+  dln_job_free(j);
+  DONE();
+}
+
 int main(void) {
   tu_seed(11);
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_core),   cmocka_unit_test(test_model),
                                      cmocka_unit_test(test_dynamics), cmocka_unit_test(test_theory),
                                      cmocka_unit_test(test_observe), cmocka_unit_test(test_io),
                                      cmocka_unit_test(test_run),
-                                     cmocka_unit_test(test_robust), cmocka_unit_test(test_abi)};
+                                     cmocka_unit_test(test_robust), cmocka_unit_test(test_abi),
+                                     cmocka_unit_test(test_abi_tools)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

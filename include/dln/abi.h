@@ -121,6 +121,31 @@ int dln_abi_loss_rows(const dln_loss *loss);
 int dln_abi_loss_cols(const dln_loss *loss);
 double dln_abi_loss_lstar(const dln_loss *loss);
 
+/* ---- the commands beside a run (src/abi/tools.c; Python's dln.check, dln.sweep, dln.figure) ---- */
+
+/* `dln check DIR`: every applicable result on the run (or sweep) folder dir, written to
+ * dir/check.json (docs/check.md); slack / tol <= 0: the defaults (slack 1e4, tol = slack·rtol).
+ * DLN_OK when the folder could be read: *ninconsistent integrity rows and *nviolated theory
+ * rows failed (a tampered folder: *ninconsistent > 0); else DLN_EIO / DLN_EFORMAT naming the file. */
+int dln_abi_check(const char *dir, double slack, double tol, int *ninconsistent, int *nviolated);
+
+/* `dln sweep PATH`: the runs of the "sweep" object of the JSON file path over the job's
+ * options as the base run (set them from the same file with dln_job_read_json, then any
+ * overrides), into the job's out, on threads threads (0: online CPUs), flags a set of
+ * DLN_ABI_SWEEP_*. counts (6 longs): runs selected, complete, failed, diverged, cancelled
+ * (1 when dln_job_cancel stopped it: no ensemble file, the finished runs kept for resume),
+ * and the DLN_RUN_FAIL_* phase of a failure. DLN_OK when the sweep ran (see the counts). */
+enum { DLN_ABI_SWEEP_SAVE_WEIGHTS = 1, DLN_ABI_SWEEP_WIDE = 2, DLN_ABI_SWEEP_PLOT = 4 };
+int dln_job_sweep(dln_job *job, const char *path, int threads, int flags, long *counts);
+
+/* The figures of `dln figure --list`: the name of figure i (0..), NULL out of range. */
+const char *dln_abi_figure_name(int i);
+/* `dln figure NAME --out DIR`: flags a set of DLN_ABI_FIGURE_*; counts (5 ints): verdicts
+ * holding, failing, not checked, the DLN_PLOT_* of the rendering (dln/io.h) and the
+ * DLN_RUN_FAIL_* phase of a failure. Not cancellable. */
+enum { DLN_ABI_FIGURE_QUICK = 1, DLN_ABI_FIGURE_FORCE = 2, DLN_ABI_FIGURE_NO_RENDER = 4 };
+int dln_abi_figure(const char *name, const char *dir, int flags, int *counts);
+
 #ifdef __cplusplus
 }
 #endif

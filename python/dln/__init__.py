@@ -10,3 +10,5 @@ __version__ = _ffi_mod.string(_lib.dln_abi_library_version()).decode()
 abi_version = _lib.dln_abi_version()
 
 from ._low import Loss, Net, TrainResult, train  # low level (python/dln/_low.py)
+from ._run import DlnDivergedError, Result, load, run  # noqa: E402 (py-run)
+from ._tools import CheckReport, DlnCheckError, FigureResult, check, figure, figures, sweep  # noqa: E402 (py-run)

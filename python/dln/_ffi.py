@@ -63,6 +63,12 @@ int dln_net_conserved(const dln_net *net, const double *theta, int j, double *C)
 double dln_net_unbalancedness(dln_net *net, const double *theta);
 int dln_loss_eval(dln_loss *loss, const double *W, double *value, double *G);
 int dln_loss_hvp(dln_loss *loss, const double *W, const double *D, double *out);
+
+/* py-run: the commands beside a run (src/abi/tools.c) */
+int dln_abi_check(const char *dir, double slack, double tol, int *ninconsistent, int *nviolated);
+int dln_job_sweep(dln_job *job, const char *path, int threads, int flags, long *counts);
+const char *dln_abi_figure_name(int i);
+int dln_abi_figure(const char *name, const char *dir, int flags, int *counts);
 """)
 
 ABI_VERSION = 1  # the version of include/dln/abi.h this module was written for

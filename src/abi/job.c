@@ -19,6 +19,7 @@
 #include "io/io_internal.h"
 #include "io/json_util.h"
 #include "run/run_internal.h"
+#include "abi/abi_internal.h"
 
 /* The layers of one end of a run: n matrices (column-major). */
 #define JOB_MAXLAYERS 1024
@@ -383,3 +384,9 @@ static int null_loss(const char *fn) { return dln_error(DLN_EINVAL, "%s: loss mu
 int dln_abi_loss_rows(const dln_loss *loss) { return loss ? loss->rows : (null_loss(__func__), -1); }
 int dln_abi_loss_cols(const dln_loss *loss) { return loss ? loss->cols : (null_loss(__func__), -1); }
 double dln_abi_loss_lstar(const dln_loss *loss) { return loss ? loss->lstar : (null_loss(__func__), NAN); }
+
+/* ---- for src/abi/ siblings (abi_internal.h) ---- */
+
+dln_spec *dln_abi_job_spec(dln_job *job) { return &job->spec; }
+void dln_abi_job_arm(dln_job *job) { atomic_store(&job->cancel, 0); }
+int dln_abi_job_cancelled(void *job) { return cancel_poll(job); }

@@ -1,0 +1,126 @@
+"""dln.sweep and dln.figure against `dln sweep` and `dln figure` (issue 13). Environment as
+tests/python/test_run.py (PYTHONPATH, DLN_LIBRARY, DLN_CLI, DLN_SOURCE_DIR)."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+
+import dln
+
+CLI = os.environ.get("DLN_CLI", "dln")
+
+SWEEP = {"rows": 2, "cols": 3, "width": 3, "method": "flow", "t_end": 0.5, "samples": 3, "quiet": True,
+         "sweep": {"sigma": [0.1, 0.5], "seed": {"from": 1, "count": 2}}}
+
+
+class Sweep(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dln-test-sweep-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, True)
+
+    def test_table_equals_cli(self):
+        path = os.path.join(self.tmp, "s.json")
+        with open(path, "w") as f:
+            json.dump(SWEEP, f)
+        c = subprocess.run([CLI, "sweep", path, "--out", os.path.join(self.tmp, "cli"), "--threads", "1", "--quiet"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(c.returncode, 0, c.stderr)
+        csv = os.path.join(self.tmp, "cli", "ensemble.csv")
+        with open(csv) as f:
+            names = f.readline().strip().split(",")
+        ref = np.loadtxt(csv, delimiter=",", skiprows=1, ndmin=2)
+        for spec in (path, SWEEP):  # a file or a dict; 2 threads: the same table
+            tab = dln.sweep(spec, threads=2, as_frame=False)
+            self.assertEqual(list(tab.dtype.names), names)
+            self.assertEqual(len(tab), ref.shape[0])
+            self.assertEqual(len(set(tab["run"])), 4)
+            for i, n in enumerate(names):
+                np.testing.assert_array_equal(tab[n].astype(np.float64), ref[:, i], err_msg=n)
+        self.assertEqual(tab["seed"].dtype, np.uint64)
+        # into a folder: ensemble.csv byte for byte
+        dln.sweep(path, out=os.path.join(self.tmp, "py"), threads=1)
+        with open(csv, "rb") as a, open(os.path.join(self.tmp, "py", "ensemble.csv"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        print("sweep: %d rows x %d columns equal to dln sweep's ensemble.csv" % ref.shape)
+
+    def test_override_and_errors(self):
+        tab = dln.sweep(SWEEP, t_end=0.25, as_frame=False)  # an option over the spec's
+        self.assertEqual(float(tab["t"].max()), 0.25)
+        with self.assertRaises(dln.DlnValueError) as cm:
+            dln.sweep({k: v for k, v in SWEEP.items() if k != "sweep"})
+        self.assertIn("expected a \"sweep\" object", str(cm.exception))
+        with self.assertRaises(dln.DlnValueError) as cm:
+            dln.sweep(SWEEP, bogus=1)
+        self.assertIn("unknown option '--bogus'", str(cm.exception))
+
+
+SWEEP_CTRL_C = r"""
+import signal, sys, time, dln
+t_sig = []
+def on_int(sig, frame):
+    t_sig.append(time.perf_counter())
+    raise KeyboardInterrupt
+signal.signal(signal.SIGINT, on_int)
+spec = {"rows": 3, "cols": 3, "width": 3, "method": "gd", "eta": 1e-6, "samples": 3,
+        "sweep": {"t_end": [0.001, 1000]}}  # run 0 finishes, run 1 is stopped
+try:
+    dln.sweep(spec, out=sys.argv[1], threads=1)
+    print("FINISHED")
+except KeyboardInterrupt:
+    print("KI %.6f" % (time.perf_counter() - t_sig[0]), flush=True)
+"""
+
+
+class SweepCtrlC(unittest.TestCase):
+    def test_sigint(self):
+        import signal
+        import subprocess as sp
+        import sys
+        import time
+        tmp = tempfile.mkdtemp(prefix="dln-test-sweep-sigint-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+        try:
+            out = os.path.join(tmp, "o")
+            p = sp.Popen([sys.executable, "-c", SWEEP_CTRL_C, out], stdout=sp.PIPE, text=True)
+            deadline = time.time() + 20
+            while not os.path.isdir(os.path.join(out, ".partial")) and time.time() < deadline:
+                time.sleep(0.02)
+            time.sleep(1.0)
+            t0 = time.perf_counter()
+            p.send_signal(signal.SIGINT)
+            so, _ = p.communicate(timeout=30)
+            t_exit = time.perf_counter() - t0
+            self.assertTrue(so.startswith("KI"), so)
+            self.assertLess(t_exit, 1.0)
+            self.assertFalse(os.path.exists(os.path.join(out, "ensemble.csv")))  # nothing committed
+            with open(os.path.join(out, ".partial", "runs.jsonl")) as f:  # the finished run, for --resume
+                self.assertEqual(len(f.read().splitlines()), 1)
+            print("sweep Ctrl-C: KeyboardInterrupt %.3f s after the handler, exit %.3f s after SIGINT" % (float(so.split()[1]), t_exit))
+        finally:
+            shutil.rmtree(tmp, True)
+
+
+class Figure(unittest.TestCase):
+    def test_quick_figure(self):
+        names = dln.figures()
+        self.assertIn("003-fig2", names)
+        f = dln.figure("003-fig2", quick=True, render=False)
+        self.assertEqual((f.holds, f.fails), (2, 0))
+        self.assertEqual(len(f.verdicts), f.holds + f.fails + f.not_checked)
+        self.assertTrue(all(v in ("holds", "fails", "not checked") for _, v, _ in f.verdicts))
+        self.assertTrue(f.ok)
+        self.assertIn("003 Thm 1", f.verdicts[0][0])
+        self.assertTrue(os.path.isfile(os.path.join(f.folder, "plot.py")))
+        print("figure 003-fig2 --quick:", [(c, v) for c, v, _ in f.verdicts])
+        with self.assertRaises(dln.DlnValueError) as cm:
+            dln.figure("no-such-figure")
+        self.assertIn("found 'no-such-figure'", str(cm.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
