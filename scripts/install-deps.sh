@@ -10,6 +10,7 @@ pkgs=(build-essential cmake pkg-config
       libopenblas-dev liblapacke-dev libsundials-dev libjansson-dev libgsl-dev libcmocka-dev libxsmm-dev nettle-dev
       python3-numpy python3-matplotlib)
 pkgs+=(libopenmpi-dev openmpi-bin) # the MPI build of dln sweep (docs/mpi.md)
+pkgs+=(libblis4-pthread) # the blis gemm backend, loaded at run time (--blas_backend, src/core/gemm.c)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-scipy python3-torch)
 fi

@@ -37,8 +37,10 @@ static struct {
 } blis = {.once = PTHREAD_ONCE_INIT};
 static atomic_int threads_wanted = 1;
 
+/* DLN_BLIS_LIBRARY names another build of BLIS (or, in tests, a missing one). */
 static void blis_load(void) {
-  const char *lib = "libblis.so.4";
+  const char *lib = getenv("DLN_BLIS_LIBRARY");
+  if (!lib || !*lib) lib = "libblis.so.4";
   blis.handle = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
   if (!blis.handle) {
     const char *e = dlerror();
@@ -59,14 +61,16 @@ static void blis_load(void) {
 }
 
 int dln_gemm_select(const char *name) {
+  const char *what = "gemm backend";
   if (!name || !strcmp(name, "auto")) {
     const char *env = getenv("DLN_GEMM");
     name = env && *env ? env : "openblas";
+    what = env && *env ? "environment variable DLN_GEMM" : what;
   }
   int b = -1;
   for (int i = 0; i < 3; ++i)
     if (!strcmp(name, names[i])) b = i;
-  if (b < 0) return dln_error(DLN_EINVAL, "gemm backend: expected openblas, blis or xsmm (or auto), found \"%s\"", name);
+  if (b < 0) return dln_error(DLN_EINVAL, "%s: expected openblas, blis or xsmm (or auto), found \"%s\"", what, name);
   if (b == DLN_GEMM_BLIS) {
     pthread_once(&blis.once, blis_load);
     if (!blis.gemm)
@@ -107,9 +111,9 @@ int dln_gemm_describe(char *buf, size_t cap) {
 
 int dln_gemm_set_threads(int threads) {
   DLN_INDEX(threads, 1, 1024);
-  atomic_store(&threads_wanted, threads);
+  /* only when it changes: dln sweep's workers come through here at once, at one thread */
   if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
-  if (blis.gemm) blis.set_threads(threads);
+  if (atomic_exchange(&threads_wanted, threads) != threads && blis.gemm) blis.set_threads(threads);
   return DLN_OK;
 }
 
