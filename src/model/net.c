@@ -47,7 +47,7 @@ struct dln_net_work {
  * libxsmm JIT kernels for C = op(A) op(B) (+ C), column-major, looked up once per shape
  * and cached in the net; op(A) = A^T is served by an explicit transpose into the
  * workspace T (libxsmm 1.17 has no transposed-A kernels). Products larger than
- * libxsmm's threshold, or any shape it declines, go to cblas_dgemm. Measured on this
+ * DLN_SMALL_MNK, or any shape libxsmm declines, go to dln_gemm (dln/gemm.h). Measured on this
  * machine for the 5x10, width-50 step: 3 OpenBLAS calls 943 ns, libxsmm 337 ns. */
 static pthread_once_t xsmm_once = PTHREAD_ONCE_INIT;
 static void xsmm_init(void) { libxsmm_init(); }
@@ -398,10 +398,9 @@ static void reg_grad(const dln_net *net, const double *theta, double *R, double 
     sum += f * f;
     if (!grad) continue;
     /* ∂R/∂W_{j+1} += ½ W_{j+1} S_j; ∂R/∂W_j += −½ S_j W_j */
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, d[j + 1], n, n, 0.5, theta + net->offset[j + 1], d[j + 1], S,
-                n, 1.0, grad + net->offset[j + 1], d[j + 1]);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, d[j - 1], n, -0.5, S, n, theta + net->offset[j], n, 1.0,
-                grad + net->offset[j], n);
+    dln_gemm(0, 0, d[j + 1], n, n, 0.5, theta + net->offset[j + 1], d[j + 1], S, n, 1.0, grad + net->offset[j + 1],
+             d[j + 1]);
+    dln_gemm(0, 0, n, d[j - 1], n, -0.5, S, n, theta + net->offset[j], n, 1.0, grad + net->offset[j], n);
   }
   *R = 0.125 * sum;
 }
@@ -421,10 +420,10 @@ static void reg_hvp(const dln_net *net, const double *theta, const double *v, do
     mirror_upper(n, dS);
     double *on = out + net->offset[j + 1], *oj = out + net->offset[j];
     /* out_{j+1} += ½ (V_{j+1} S + W_{j+1} dS); out_j −= ½ (dS W_j + S V_j) */
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, a, n, n, 0.5, Vn, a, S, n, 1.0, on, a);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, a, n, n, 0.5, Wn, a, dS, n, 1.0, on, a);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, b, n, -0.5, dS, n, Wj, n, 1.0, oj, n);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, b, n, -0.5, S, n, Vj, n, 1.0, oj, n);
+    dln_gemm(0, 0, a, n, n, 0.5, Vn, a, S, n, 1.0, on, a);
+    dln_gemm(0, 0, a, n, n, 0.5, Wn, a, dS, n, 1.0, on, a);
+    dln_gemm(0, 0, n, b, n, -0.5, dS, n, Wj, n, 1.0, oj, n);
+    dln_gemm(0, 0, n, b, n, -0.5, S, n, Vj, n, 1.0, oj, n);
   }
 }
 
@@ -553,8 +552,8 @@ int dln_net_conserved(const dln_net *net, const double *theta, int j, double *C)
   }
   const double *Wj = theta + net->offset[j], *Wn = theta + net->offset[j + 1];
   /* C_j = W_{j+1}^T W_{j+1} − W_j W_j^T */
-  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, n, n, d[j + 1], 1.0, Wn, d[j + 1], Wn, d[j + 1], 0.0, C, n);
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, n, d[j - 1], -1.0, Wj, n, Wj, n, 1.0, C, n);
+  dln_gemm(1, 0, n, n, d[j + 1], 1.0, Wn, d[j + 1], Wn, d[j + 1], 0.0, C, n);
+  dln_gemm(0, 1, n, n, d[j - 1], -1.0, Wj, n, Wj, n, 1.0, C, n);
   return DLN_OK;
 }
 
