@@ -33,9 +33,11 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-torch.set_num_threads(args.threads)
+if args.only != "numpy":
+    import torch
+
+    torch.set_num_threads(args.threads)
 ETA = 1e-4
 
 
@@ -136,7 +138,8 @@ def main():
                   f"{row.get('numpy', {}).get('steps_per_s', {}).get('median', float('nan')):.4g}, torch "
                   f"{row.get('torch', {}).get('steps_per_s', {}).get('median', float('nan')):.4g} steps/s",
                   file=sys.stderr)
-    meta = {"threads": args.threads, "numpy": np.__version__, "torch": torch.__version__,
+    meta = {"threads": args.threads, "numpy": np.__version__,
+            "torch": torch.__version__ if args.only != "numpy" else None,
             "blas_libraries": blas_libs(), "python": sys.version.split()[0]}
     json.dump({"meta": meta, "rows": rows}, sys.stdout, indent=1)
     print()
