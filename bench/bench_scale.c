@@ -9,9 +9,10 @@
  *   bench_scale --backend openblas --threads 1 --n 2,4,8 --depth 2,3,4 [--target S] [--reps R]
  *
  * Per (n, depth): one warm-up step, a chunk size calibrated to ≥ target/reps seconds,
- * then reps timed chunks; a dln_train call of k steps evaluates k + 1 gradients, so a
- * chunk of fewer than 64 steps is timed as the difference of k and 2k steps (at n ≥ 1024:
- * one step = a 2-step call minus a 1-step call). steps/s is the median, min and max over the chunks,
+ * then reps timed chunks. A GD step is one gradient evaluation and an axpy, and a
+ * dln_train call of k steps evaluates k + 1 gradients (the last for the final loss), so
+ * the rate counted is gradient evaluations per second (res.grad_evals / time): a long run's
+ * steps/s, also for the one-step chunks at n ≥ 1024. Median, min and max over the chunks,
  * by wall clock and by process CPU time (which leaves out time the process waited
  * for a core on a shared machine; meaningful for one thread only). Also the rate of one
  * n×n×n product through dln_gemm (best of reps), to separate the BLAS from dln's step.
@@ -61,7 +62,7 @@ typedef struct sample {
   double init_loss, final_loss;
 } sample;
 
-static double gd_chunk(dln_net *net, dln_loss *loss, double *theta, long steps, double *cpu) {
+static double gd_chunk(dln_net *net, dln_loss *loss, double *theta, long steps, double *cpu, long *evals) {
   dln_train_options o;
   dln_train_default_options(&o);
   o.method = &dln_integrator_gd;
@@ -74,6 +75,7 @@ static double gd_chunk(dln_net *net, dln_loss *loss, double *theta, long steps, 
   double dt = bu_timed_train(net, loss, theta, &o, &res);
   *cpu = cpu_now() - c0;
   if (res.stop_reason != DLN_STOP_STEPS || res.steps != steps) bu_fail("GD stopped early: %s", res.message);
+  *evals = res.grad_evals;
   return dt;
 }
 
@@ -91,23 +93,18 @@ static void measure(int n, int depth, double target, int reps, sample *s) {
   if (!theta) bu_fail("out of memory for n = %d", n);
   CHECK(dln_init_gaussian(net, theta, rng, 1.0 / sqrt((double)n), NULL));
   CHECK(dln_net_grad(net, loss, theta, &s->init_loss, NULL, NULL));
-  double cpu, dt = gd_chunk(net, loss, theta, 1, &cpu); /* warm-up: JIT, page faults, threads */
+  long ev;
+  double cpu, dt = gd_chunk(net, loss, theta, 1, &cpu, &ev); /* warm-up: JIT, page faults, threads */
   long chunk = 1;
   double want = target / reps;
-  while ((dt = gd_chunk(net, loss, theta, chunk, &cpu)) < 0.3 * want) chunk *= 4;
+  while ((dt = gd_chunk(net, loss, theta, chunk, &cpu, &ev)) < 0.3 * want) chunk *= 4;
   chunk = (long)ceil(want * (double)chunk / dt);
   if (chunk < 1) chunk = 1;
   for (int r = 0; r < reps; ++r) {
-    if (chunk >= 64) { /* the call's fixed cost (one more gradient, setup) is < 2 % */
-      double w = gd_chunk(net, loss, theta, chunk, &cpu);
-      s->wall[r] = (double)chunk / w;
-      s->cpu[r] = (double)chunk / cpu;
-      continue;
-    }
-    /* a call of k steps evaluates k + 1 gradients: time k and 2k steps, count the difference */
-    double c1, c2, w1 = gd_chunk(net, loss, theta, chunk, &c1), w2 = gd_chunk(net, loss, theta, 2 * chunk, &c2);
-    s->wall[r] = w2 > 1.1 * w1 ? (double)chunk / (w2 - w1) : 2.0 * (double)chunk / w2;
-    s->cpu[r] = c2 > 1.1 * c1 ? (double)chunk / (c2 - c1) : 2.0 * (double)chunk / c2;
+    long evals;
+    double w = gd_chunk(net, loss, theta, chunk, &cpu, &evals);
+    s->wall[r] = (double)evals / w;
+    s->cpu[r] = (double)evals / cpu;
   }
   s->chunk = chunk;
   CHECK(dln_net_grad(net, loss, theta, &s->final_loss, NULL, NULL));
