@@ -14,6 +14,7 @@ pkgs=(build-essential cmake pkg-config
       python3-numpy python3-matplotlib
       python3-cffi) # the Python package `import dln` (docs/python.md)
 pkgs+=(libopenmpi-dev openmpi-bin) # the MPI build of dln sweep (docs/mpi.md)
+pkgs+=(libblis4-pthread) # the blis gemm backend, loaded at run time (--blas_backend, src/core/gemm.c)
 for flag in "$@"; do
   case "$flag" in
     --bench) pkgs+=(python3-scipy python3-torch) ;;

@@ -20,7 +20,8 @@
  *   EXEMPT dln_cf_eq21_rhs: scalars only
  *   EXEMPT dln_cf_eq22: scalars only
  *   EXEMPT dln_abi_version: no arguments
- *   EXEMPT dln_abi_library_version: no arguments */
+ *   EXEMPT dln_abi_library_version: no arguments
+ *   EXEMPT dln_gemm_active: no arguments */
 
 #include <math.h>
 #include <setjmp.h>
@@ -144,6 +145,23 @@ static void test_core(void **state) {
   ST(dln_singular_values(2, 2, a, NULL, out));
   ST(dln_singular_values(2, 2, a, out, NULL));
   ST(dln_singular_values(-1, 2, a, out, out));
+  ST(dln_gemm_select("mkl"));
+  ST(dln_gemm_select(""));
+  NUL(dln_gemm_backend_name((dln_gemm_backend)3));
+  NUL(dln_gemm_backend_name((dln_gemm_backend)-1));
+  char gbuf[8];
+  ST(dln_gemm_describe(NULL, 8));
+  ST(dln_gemm_describe(gbuf, 0));
+  ST(dln_gemm_set_threads(0));
+  ST(dln_gemm_set_threads(1025));
+  ST(dln_gemm(0, 0, 2, 2, 2, 1.0, NULL, 2, a, 2, 0.0, out, 2));
+  ST(dln_gemm(0, 0, 2, 2, 2, 1.0, a, 2, NULL, 2, 0.0, out, 2));
+  ST(dln_gemm(0, 0, 2, 2, 2, 1.0, a, 2, a, 2, 0.0, NULL, 2));
+  ST(dln_gemm(0, 0, -1, 2, 2, 1.0, a, 2, a, 2, 0.0, out, 2));
+  ST(dln_gemm(0, 0, 2, 2, -1, 1.0, a, 2, a, 2, 0.0, out, 2));
+  ST(dln_gemm(0, 0, 2, 2, 2, 1.0, a, 1, a, 2, 0.0, out, 2));
+  ST(dln_gemm(1, 1, 2, 2, 2, 1.0, a, 2, a, 1, 0.0, out, 2));
+  ST(dln_gemm(0, 0, 2, 2, 2, 1.0, a, 2, a, 2, 0.0, out, 1));
 
   NUL(dln_rng_alloc_key(NULL, 2));
   uint32_t key[2] = {1, 2};

@@ -4,6 +4,7 @@
 
 #include "dln/error.h"
 #include "dln/mat.h"
+#include "dln/gemm.h"
 #include "dln/rng.h"
 #include "dln/table.h"
 #include "dln/io.h"

@@ -75,6 +75,7 @@ typedef struct dln_spec {
   int baseline_max_iter;   /* its ADMM iterations */
   char *out;
   int plot, quiet, blas_threads;
+  char *blas_backend;      /* auto | openblas | blis | xsmm: the large products' library (dln/gemm.h) */
   int force;               /* replace an earlier run's outputs in out (run_internal.h) */
   /* the modules' options, bound by their own rows */
   dln_task_options data;

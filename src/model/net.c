@@ -22,6 +22,7 @@
 #include "dln/error.h"
 #include "model/model_internal.h"
 #include "model/tiny_gemm.h"
+#include "dln/gemm.h"
 
 struct dln_net_work {
   double **P;   /* P[j] = W_j···W_1, j = 1..N (P[1] aliases W_1 when not tied) */
@@ -52,7 +53,7 @@ struct dln_net_work {
  * libxsmm JIT kernels for C = op(A) op(B) (+ C), column-major, looked up once per shape
  * and cached in the net; op(A) = A^T is served by an explicit transpose into the
  * workspace T (libxsmm 1.17 has no transposed-A kernels). Products larger than
- * libxsmm's threshold, or any shape it declines, go to cblas_dgemm. Measured on this
+ * DLN_SMALL_MNK, or any shape libxsmm declines, go to dln_gemm (dln/gemm.h). Measured on this
  * machine for the 5x10, width-50 step: 3 OpenBLAS calls 943 ns, libxsmm 337 ns. */
 static pthread_once_t xsmm_once = PTHREAD_ONCE_INIT;
 static void xsmm_init(void) { libxsmm_init(); }
@@ -73,7 +74,13 @@ static libxsmm_dmmfunction kernel(dln_net_work *w, int m, int n, int k, int lda,
   return f;
 }
 
-/* c (m x n, ld m) = op(a) op(b) + beta c, alpha = 1, beta in {0, 1} */
+/* Up to this m*n*k the JIT kernels are faster than a packing DGEMM; beyond it they fall
+ * behind (no packing). Measured here, square, one thread, GFLOP/s libxsmm / OpenBLAS:
+ * 64^3 46.8 / 35.9, 96^3 44.4 / 39.6, 128^3 33.6 / 39.6, 256^3 26.8 / 43.2. */
+#define DLN_SMALL_MNK (112L * 112L * 112L)
+
+/* c (m x n, ld m) = op(a) op(b) + beta c, alpha = 1, beta in {0, 1}; larger products
+ * through the selected backend (dln/gemm.h) */
 static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double *a, int lda,
                    const double *b, int ldb, double beta, double *c) {
   if (w->small == DLN_SMALL_TINY) { /* dims ≤ 8, natural leading dimensions: tiny_gemm.c */
@@ -84,7 +91,7 @@ static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int 
       return;
     }
   }
-  if (w->small) {
+  if (w->small && (long)m * n * k <= DLN_SMALL_MNK) {
     libxsmm_dmmfunction f = kernel(w, m, n, k, ta == CblasTrans ? m : lda, ldb, beta != 0.0, tb == CblasTrans);
     if (f) {
       if (ta == CblasTrans) { /* T = a^T (m x k); a is k x m with leading dimension lda */
@@ -96,7 +103,7 @@ static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int 
       return;
     }
   }
-  cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, m);
+  dln_gemm(ta == CblasTrans, tb == CblasTrans, m, n, k, 1.0, a, lda, b, ldb, beta, c, m);
 }
 #define gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c) \
   gemm_w(w, (ta), (tb), (m), (n), (k), (a), (lda), (b), (ldb), (beta), (c))
@@ -520,10 +527,9 @@ static void reg_grad(const dln_net *net, const double *theta, double *R, double 
     sum += f * f;
     if (!grad) continue;
     /* ∂R/∂W_{j+1} += ½ W_{j+1} S_j; ∂R/∂W_j += −½ S_j W_j */
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, d[j + 1], n, n, 0.5, theta + net->offset[j + 1], d[j + 1], S,
-                n, 1.0, grad + net->offset[j + 1], d[j + 1]);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, d[j - 1], n, -0.5, S, n, theta + net->offset[j], n, 1.0,
-                grad + net->offset[j], n);
+    dln_gemm(0, 0, d[j + 1], n, n, 0.5, theta + net->offset[j + 1], d[j + 1], S, n, 1.0, grad + net->offset[j + 1],
+             d[j + 1]);
+    dln_gemm(0, 0, n, d[j - 1], n, -0.5, S, n, theta + net->offset[j], n, 1.0, grad + net->offset[j], n);
   }
   *R = 0.125 * sum;
 }
@@ -543,10 +549,10 @@ static void reg_hvp(const dln_net *net, const double *theta, const double *v, do
     mirror_upper(n, dS);
     double *on = out + net->offset[j + 1], *oj = out + net->offset[j];
     /* out_{j+1} += ½ (V_{j+1} S + W_{j+1} dS); out_j −= ½ (dS W_j + S V_j) */
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, a, n, n, 0.5, Vn, a, S, n, 1.0, on, a);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, a, n, n, 0.5, Wn, a, dS, n, 1.0, on, a);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, b, n, -0.5, dS, n, Wj, n, 1.0, oj, n);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, b, n, -0.5, S, n, Vj, n, 1.0, oj, n);
+    dln_gemm(0, 0, a, n, n, 0.5, Vn, a, S, n, 1.0, on, a);
+    dln_gemm(0, 0, a, n, n, 0.5, Wn, a, dS, n, 1.0, on, a);
+    dln_gemm(0, 0, n, b, n, -0.5, dS, n, Wj, n, 1.0, oj, n);
+    dln_gemm(0, 0, n, b, n, -0.5, S, n, Vj, n, 1.0, oj, n);
   }
 }
 
@@ -687,8 +693,8 @@ int dln_net_conserved(const dln_net *net, const double *theta, int j, double *C)
   }
   const double *Wj = theta + net->offset[j], *Wn = theta + net->offset[j + 1];
   /* C_j = W_{j+1}^T W_{j+1} − W_j W_j^T */
-  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, n, n, d[j + 1], 1.0, Wn, d[j + 1], Wn, d[j + 1], 0.0, C, n);
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, n, d[j - 1], -1.0, Wj, n, Wj, n, 1.0, C, n);
+  dln_gemm(1, 0, n, n, d[j + 1], 1.0, Wn, d[j + 1], Wn, d[j + 1], 0.0, C, n);
+  dln_gemm(0, 1, n, n, d[j - 1], -1.0, Wj, n, Wj, n, 1.0, C, n);
   return DLN_OK;
 }
 

@@ -87,6 +87,7 @@ static json_t *blas_json(int before) {
   dln_jset(o, "config", json_string(cfg ? cfg : ""));
   dln_jset(o, "threads_per_run", json_integer(1));
   dln_jset(o, "threads_before", json_integer(before));
+  dln_run_gemm_json(o);
   return o;
 }
 

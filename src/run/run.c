@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "dln/error.h"
+#include "dln/gemm.h"
 #include "dln/io.h"
 #include "dln/mat.h"
 #include "dln/run.h"
@@ -111,7 +112,8 @@ static int run_prepare(run_ctx *c) {
   /* only when it changes: dln sweep draws its data sets through here on its worker
    * threads, with OpenBLAS already at one thread, and openblas_set_num_threads is not
    * meant to be called concurrently */
-  if (openblas_get_num_threads() != spec->blas_threads) openblas_set_num_threads(spec->blas_threads);
+  if ((st = dln_gemm_set_threads(spec->blas_threads))) return st;
+  if ((st = dln_gemm_select(spec->blas_backend))) return st;
   c->phase = DLN_RUN_FAIL_INTERNAL;
   if (!(c->rng = dln_rng_alloc(spec->seed, spec->stream))) return dln_error(DLN_ENOMEM, "cannot allocate the random stream");
   /* data first, then the init from the same stream */

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "dln/error.h"
+#include "dln/gemm.h"
 #include "dln/io.h"
 #include "dln/run.h"
 #include "run/run_internal.h"
@@ -78,12 +79,22 @@ int dln_run_write_layers(const char *dir, const dln_net *net, const double *thet
   return DLN_OK;
 }
 
+/* The gemm backend of the large products (dln/gemm.h): "gemm_backend" and "gemm" (library, kernels). */
+void dln_run_gemm_json(json_t *o) {
+  char desc[256];
+  if (dln_gemm_describe(desc, sizeof desc)) desc[0] = 0;
+  dln_jset(o, "gemm_backend", json_string(dln_gemm_backend_name(dln_gemm_active())));
+  dln_jset(o, "gemm", json_string(desc));
+}
+
 json_t *dln_run_blas_json(void) {
   json_t *o = json_object();
   const char *cfg = openblas_get_config();
   dln_jset(o, "library", json_string("OpenBLAS"));
   dln_jset(o, "config", json_string(cfg ? cfg : ""));
   dln_jset(o, "threads", json_integer(openblas_get_num_threads()));
+  dln_jset(o, "coretype", json_string(openblas_get_corename() ? openblas_get_corename() : ""));
+  dln_run_gemm_json(o);
   return o;
 }
 

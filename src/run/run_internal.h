@@ -145,6 +145,7 @@ int dln_run_write_mat(const char *dir, const char *name, const dln_mat *m, dln_r
 /* W{j}_<suffix>.npy for every layer (U_<suffix>.npy for a tied net). */
 int dln_run_write_layers(const char *dir, const dln_net *net, const double *theta, const char *suffix, dln_run_files *files);
 json_t *dln_run_blas_json(void);                        /* library, config, threads */
+void dln_run_gemm_json(json_t *o);                      /* gemm_backend, gemm (dln/gemm.h) */
 int dln_run_write_json(const char *dir, const char *name, const json_t *root, dln_run_files *files); /* atomic */
 int dln_run_is_cancelled(const struct dln_run_options *opt);
 

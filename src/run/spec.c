@@ -22,6 +22,7 @@
 
 static const char *const systems[] = {"layerwise", "e2e", NULL};
 static const char *const baselines[] = {"none", "nuclear", NULL};
+static const char *const blas_backends[] = {"auto", "openblas", "blis", "xsmm", NULL};
 
 /* The method names: every registered integrator, then "e2e_<name>" for those that need no
  * Hessian-vector products (the end-to-end system with that integrator: e2e_gd, e2e_flow).
@@ -72,7 +73,8 @@ static const dln_option output_rows[] = {
   {"out", DLN_OPT_STRING, OFF(out), "dln-out", "output folder", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"plot", DLN_OPT_BOOL, OFF(plot), "true", "write plot.py and render figure.png with /usr/bin/python3", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"quiet", DLN_OPT_BOOL, OFF(quiet), "false", "no progress or table on the terminal", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {"blas_threads", DLN_OPT_INT, OFF(blas_threads), "1", "OpenBLAS threads (openblas_set_num_threads)", NULL, DLN_OPTR_RANGE, 1, 1024, NULL, NULL},
+  {"blas_threads", DLN_OPT_INT, OFF(blas_threads), "1", "BLAS threads: OpenBLAS (openblas_set_num_threads) and, when it is the backend, BLIS", NULL, DLN_OPTR_RANGE, 1, 1024, NULL, NULL},
+  {"blas_backend", DLN_OPT_ENUM, OFF(blas_backend), "auto", "library of the products above 112^3 multiply-adds (dln/gemm.h): openblas, blis (Debian libblis4-pthread, its own kernels for the CPU), xsmm (libxsmm JIT kernels, no packing); auto: the environment variable DLN_GEMM, else openblas. Recorded in summary \"blas\"", blas_backends, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"force", DLN_OPT_BOOL, OFF(force), "false", "replace the outputs of an earlier run in out: removes exactly the files its manifest.json lists, after the inputs are read (without it, a folder with outputs is refused)", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
