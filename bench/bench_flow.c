@@ -14,7 +14,9 @@
  *      solution (conserves C_1 to round-off; see the README for the cross-check with
  *      solve_ivp DOP853).
  *   2. the tolerance ladder rtol = 10^-k, k = 2..12, atol = rtol·1e-2, for ERK
- *      (&dln_integrator_flow), CVODE, AUTO, RKC and Gauss s = 2: relative error
+ *      (&dln_integrator_flow), CVODE, AUTO, RKC, DOP853 (dln's own 8(5,3) pair), AUTO with
+ *      auto_dop853_rtol 0 ("auto5": RK phase always DP5) and 1 ("auto8": always DOP853),
+ *      and Gauss s = 2: relative error
  *      ‖θ(20) − θ_ref‖/‖θ_ref‖, end-to-end error ‖W(20) − W_ref‖/‖W_ref‖, RHS evaluations,
  *      Hessian-vector products, steps, wall time (best of 3 dln_train calls, each from
  *      θ(0), set-up included), conservation drift ‖C_1(20) − C_1(0)‖_F/max(1, ‖C_1(0)‖_F).
@@ -313,11 +315,11 @@ int main(int argc, char **argv) {
   struct {
     const char *name;
     const dln_integrator_type *method;
-    int rk5; /* 1: auto_dop853_rtol = 0 (the RK phase always Dormand-Prince 5(4)) */
-  } methods[] = {{"erk", &dln_integrator_flow, 0},   {"cvode", &dln_integrator_cvode, 0},
-                 {"auto", &dln_integrator_auto, 0},  {"rkc", &dln_integrator_rkc, 0},
-                 {"dop853", &dln_integrator_dop853, 0}, {"rkc5", &dln_integrator_rkc, 1},
-                 {"gauss2", &dln_integrator_gauss, 0}};
+    double sel; /* ≥ 0: auto_dop853_rtol (0: the RK phase always Dormand-Prince 5(4), 1: always DOP853) */
+  } methods[] = {{"erk", &dln_integrator_flow, -1},      {"cvode", &dln_integrator_cvode, -1},
+                 {"auto", &dln_integrator_auto, -1},     {"rkc", &dln_integrator_rkc, -1},
+                 {"dop853", &dln_integrator_dop853, -1}, {"auto5", &dln_integrator_auto, 0},
+                 {"auto8", &dln_integrator_auto, 1},     {"gauss2", &dln_integrator_gauss, -1}};
   const int nmethods = (int)(sizeof methods / sizeof *methods);
   const double levels[3] = {1e-4, 1e-6, 1e-9};
 
@@ -389,7 +391,7 @@ int main(int argc, char **argv) {
       for (int k = 0; k < nk; ++k) {
         double rtol = pow(10.0, -(quick ? 3 + 2 * k : 2 + k));
         base_opts(&o, methods[m].method, rtol);
-        if (methods[m].rk5) o.auto_dop853_rtol = 0;
+        if (methods[m].sel >= 0) o.auto_dop853_rtol = methods[m].sel;
         if (skip) {
           run_rec r;
           memset(&r, 0, sizeof r);
