@@ -732,7 +732,7 @@ static int rkc_check(const dln_train_options *o) { return dln_dyn_validate_rows(
 static const dln_option rkc_rows[] = {
   {"auto_stiff_ratio", DLN_OPT_DOUBLE, OFF(auto_stiff_ratio), "0.5", "auto, rkc: h*rho/beta_RK at or above which a Runge-Kutta step counts as stability-limited", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
   {"auto_window", DLN_OPT_INT, OFF(auto_window), "3", "auto, rkc: consecutive stability-limited Runge-Kutta steps before switching", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
-  {"auto_dop853_rtol", DLN_OPT_DOUBLE, OFF(auto_dop853_rtol), "1e-9", "auto, rkc: with erk_order 5, the Runge-Kutta phase uses Dormand-Prince 8(5,3) at rtol at or below this (0: never)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
+  {"auto_dop853_rtol", DLN_OPT_DOUBLE, OFF(auto_dop853_rtol), "1e-7", "auto, rkc: with erk_order 5, the Runge-Kutta phase uses Dormand-Prince 8(5,3) at rtol at or below this (0: never)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
 
