@@ -29,7 +29,9 @@
  *
  *   bench_flow --data DIR --out DIR [--cap SECONDS] [--quick] [--repeats N] [--only NAME,...]
  * (--repeats: best of N calls per setting, default 3; --only: these methods of the ladder,
- * e.g. "rkc,dop853", for a focused measurement; the GD ladder runs only without --only)
+ * e.g. "rkc,dop853", for a focused measurement; the GD ladder runs only without --only;
+ * --nsigma N: the first N of σ = 0.01, 1, 10; --rtols a,b,...: this ladder instead;
+ * bench/flow_ab.py runs these interleaved with SciPy for paired ratios)
  *
  * stdout: one JSON object; stderr: progress lines. */
 #include <cblas.h>
@@ -57,6 +59,8 @@ static double *Wbuf_g, *z, *theta0, *theta, *ref, *Wref, *Wbuf, *C0, *Cbuf;
 static const int widths[3] = {10, 50, 5};
 static double cap_seconds = 60.0;
 static int n_repeats = 3;
+static int nsigma = 3, nrtols = 0; /* --nsigma: the first N of σ = 0.01, 1, 10; --rtols: the ladder */
+static double rtols[16];
 static const char *only = NULL;
 
 /* 1 if name is an item of the comma-separated list */
@@ -277,6 +281,15 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--quick")) quick = 1;
     else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) n_repeats = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else if (!strcmp(argv[i], "--nsigma") && i + 1 < argc) nsigma = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--rtols") && i + 1 < argc) {
+      for (char *p = argv[++i]; *p && nrtols < 16;) {
+        char *e;
+        rtols[nrtols++] = strtod(p, &e);
+        p = *e == ',' ? e + 1 : e;
+        if (e == p && *e) break;
+      }
+    }
     else {
       fprintf(stderr, "usage: %s --data DIR --out DIR [--cap SECONDS] [--quick] [--repeats N] [--only NAME,...]\n", argv[0]);
       return 2;
@@ -311,7 +324,8 @@ int main(int argc, char **argv) {
   const double sigmas[3] = {1e-2, 1.0, 10.0};
   const char *skeys[3] = {"sigma=0.01", "sigma=1", "sigma=10"};
   const char *stags[3] = {"s0.01", "s1", "s10"};
-  const int nk = quick ? 4 : 11; /* rtol 1e-2 .. 1e-12 (quick: 1e-3, 1e-5, 1e-7, 1e-9) */
+  const int nk = nrtols ? nrtols : quick ? 4 : 11; /* rtol 1e-2 .. 1e-12 (quick: 1e-3, 1e-5, 1e-7, 1e-9) */
+  if (nsigma < 1 || nsigma > 3) nsigma = 3;
   struct {
     const char *name;
     const dln_integrator_type *method;
@@ -334,7 +348,7 @@ int main(int argc, char **argv) {
   printf("]},\n \"problem\": {\"loss\": \"0.5*||W2 W1 - Ybar||_F^2\", \"widths\": [10, 50, 5], \"n_params\": %zu, "
          "\"t_end\": 20, \"atol_over_rtol\": 0.01},\n \"cases\": {\n", np);
 
-  for (int s = 0; s < 3; ++s) {
+  for (int s = 0; s < nsigma; ++s) {
     double sigma = sigmas[s];
     for (size_t i = 0; i < np; ++i) theta0[i] = sigma * z[i];
     CHECK(dln_net_conserved(net, theta0, 1, C0));
@@ -389,7 +403,7 @@ int main(int argc, char **argv) {
       int skip = 0;
       if (only && !in_list(only, methods[m].name)) continue;
       for (int k = 0; k < nk; ++k) {
-        double rtol = pow(10.0, -(quick ? 3 + 2 * k : 2 + k));
+        double rtol = nrtols ? rtols[k] : pow(10.0, -(quick ? 3 + 2 * k : 2 + k));
         base_opts(&o, methods[m].method, rtol);
         if (methods[m].sel >= 0) o.auto_dop853_rtol = methods[m].sel;
         if (skip) {
@@ -486,7 +500,7 @@ int main(int argc, char **argv) {
       print_rec(&recs[i]);
       printf("%s\n", i + 1 < nrec ? "," : "");
     }
-    printf("   ]}%s\n", s < 2 ? "," : "");
+    printf("   ]}%s\n", s < nsigma - 1 ? "," : "");
     fflush(stdout);
   }
   bu_loadavg(la1);

@@ -48,8 +48,13 @@
  * of the current size remain: RKC needs about √(1.54·h·ρ) stages per step, so its cost
  * grows like √(ρ·(t_end − t)), while CVODE's barely depends on ρ (docs/integrators.md).
  *
- * The integrator type "rkc"; it owns auto_stiff_ratio and auto_window (also read by
- * auto) and reads erk_order (erk.c).
+ * Tight tolerances: with erk_order 5 and rtol ≤ auto_dop853_rtol (default 1e-7, measured
+ * crossover in docs/integrators.md) the RK phase runs Dormand–Prince 8(5,3) instead
+ * (dop853.c: its combined error estimate, its seventh-order dense output); the type
+ * "dop853" is that pair alone (mode DLN_RK_DOP853: never switching).
+ *
+ * The integrator type "rkc"; it owns auto_stiff_ratio, auto_window and auto_dop853_rtol
+ * (also read by auto) and reads erk_order (erk.c).
  *
  * Dense output: quintic Hermite interpolation of (θ, f) at the last three step points
  * after two RK steps, else cubic Hermite on the last step (HNW I §II.6; rkc_dense). All
