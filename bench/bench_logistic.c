@@ -84,7 +84,8 @@ int main(int argc, char **argv) {
   o.nsamples = 2;
   double fl_s = best_train(net, loss, th0, th, &o, &r), fl_loss = 0;
   BU_CHECK(dln_net_grad(net, loss, th, &fl_loss, NULL, NULL));
-  fprintf(stderr, "flow: t = 10 in %.4f s, %ld RHS, loss %.12g\n", fl_s, r.grad_evals, fl_loss);
+  long fl_rhs = r.grad_evals;
+  fprintf(stderr, "flow: t = 10 in %.4f s, %ld RHS, loss %.12g\n", fl_s, fl_rhs, fl_loss);
   char path[4096];
   for (int j = 1; j <= 2; ++j) {
     snprintf(path, sizeof path, "%s/flow_W%d.npy", out, j);
@@ -122,7 +123,7 @@ int main(int argc, char **argv) {
   bu_knum("loss", gd_loss);
   printf("},\n \"flow\": {\"t_end\": 10, \"rtol\": 1e-10, \"atol\": 1e-12");
   bu_knum("seconds", fl_s);
-  bu_knum("rhs", (double)r.grad_evals);
+  bu_knum("rhs", (double)fl_rhs);
   bu_knum("loss", fl_loss);
   for (int k = 0; k < 2; ++k) {
     printf("},\n \"flow_%s\": {\"t_end\": 10, \"rtol\": 1e-10, \"atol\": 1e-12", own[k]->name);
