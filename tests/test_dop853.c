@@ -309,6 +309,18 @@ static void test_selection(void **state) {
     assert_string_equal(r.integrator, cases[i].name);
     assert_close(th[0], u_exact(1.0), 1e3 * cases[i].rtol, 0);
   }
+  /* the worst-case disturbance (000 §III, discontinuous where P + Q = 0): auto keeps DP5 */
+  int w3[3] = {1, 2, 1};
+  dln_net *net2 = NULL;
+  assert_int_equal(dln_net_alloc(&net2, 2, w3, 0), DLN_OK);
+  dln_train_options o;
+  opts(&o, &dln_integrator_auto, 0.1, 1e-10);
+  o.disturbance = "worst_case";
+  o.disturbance_scale = 0.1;
+  double th[4] = {0.3, -0.2, 0.4, 0.1};
+  dln_train_result r = tu_train(net2, loss, th, &o, NULL, NULL);
+  assert_non_null(strstr(r.integrator, "dln-rk5"));
+  dln_net_free(net2);
   dln_loss_free(loss);
   dln_net_free(net);
 }
