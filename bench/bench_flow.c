@@ -14,7 +14,9 @@
  *      solution (conserves C_1 to round-off; see the README for the cross-check with
  *      solve_ivp DOP853).
  *   2. the tolerance ladder rtol = 10^-k, k = 2..12, atol = rtol·1e-2, for ERK
- *      (&dln_integrator_flow), CVODE, AUTO, RKC and Gauss s = 2: relative error
+ *      (&dln_integrator_flow), CVODE, AUTO, RKC, DOP853 (dln's own 8(5,3) pair), AUTO with
+ *      auto_dop853_rtol 0 ("auto5": RK phase always DP5) and 1 ("auto8": always DOP853),
+ *      and Gauss s = 2: relative error
  *      ‖θ(20) − θ_ref‖/‖θ_ref‖, end-to-end error ‖W(20) − W_ref‖/‖W_ref‖, RHS evaluations,
  *      Hessian-vector products, steps, wall time (best of 3 dln_train calls, each from
  *      θ(0), set-up included), conservation drift ‖C_1(20) − C_1(0)‖_F/max(1, ‖C_1(0)‖_F).
@@ -25,7 +27,11 @@
  *      err ≈ c·η (verified by a run; halved until the level is reached or the cap is
  *      hit; the unreachable levels report the extrapolated time).
  *
- *   bench_flow --data DIR --out DIR [--cap SECONDS] [--quick]
+ *   bench_flow --data DIR --out DIR [--cap SECONDS] [--quick] [--repeats N] [--only NAME,...]
+ * (--repeats: best of N calls per setting, default 3; --only: these methods of the ladder,
+ * e.g. "rkc,dop853", for a focused measurement; the GD ladder runs only without --only;
+ * --nsigma N: the first N of σ = 0.01, 1, 10; --rtols a,b,...: this ladder instead;
+ * bench/flow_ab.py runs these interleaved with SciPy for paired ratios)
  *
  * stdout: one JSON object; stderr: progress lines. */
 #include <cblas.h>
@@ -49,9 +55,26 @@
 static dln_net *net;
 static dln_loss *loss;
 static size_t np;
-static double *z, *theta0, *theta, *ref, *Wref, *Wbuf, *C0, *Cbuf;
+static double *Wbuf_g, *z, *theta0, *theta, *ref, *Wref, *Wbuf, *C0, *Cbuf;
 static const int widths[3] = {10, 50, 5};
 static double cap_seconds = 60.0;
+static int n_repeats = 3;
+static int nsigma = 3, nrtols = 0; /* --nsigma: the first N of σ = 0.01, 1, 10; --rtols: the ladder */
+static double rtols[16];
+static const char *only = NULL;
+
+/* 1 if name is an item of the comma-separated list */
+static int in_list(const char *list, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = list; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len == n && !strncmp(p, name, n)) return 1;
+    if (!e) break;
+    p = e + 1;
+  }
+  return 0;
+}
 
 static double rel_diff(size_t n, const double *a, const double *b) {
   double d = 0, r = 0;
@@ -100,6 +123,19 @@ static double hess_rho(const double *th) {
   free(v);
   free(w);
   return lam;
+}
+
+/* Wall time of one gradient ∇φ(θ) (the flow's right-hand side up to its sign), µs: best of
+ * 5 batches of 20000 calls, so the integrators' overhead per evaluation is wall/RHS − this. */
+static double grad_us(const double *th) {
+  double best = INFINITY;
+  for (int b = 0; b < 5; ++b) {
+    double t0 = bu_now(), v;
+    for (int k = 0; k < 20000; ++k) CHECK(dln_net_grad(net, loss, th, &v, Wbuf_g, NULL));
+    double dt = (bu_now() - t0) / 20000 * 1e6;
+    if (dt < best) best = dt;
+  }
+  return best;
 }
 
 /* ------------------------------------------------------------------ runs */
@@ -152,7 +188,7 @@ static run_rec run_method(const char *name, const dln_train_options *o, int repe
     dln_train_result res;
     cc.t0 = bu_now();
     double dt = bu_timed_train(net, loss, theta, &oo, &res);
-    r.runs[r.nruns++] = dt;
+    if (r.nruns < 3) r.runs[r.nruns++] = dt; /* the first three calls */
     if (dt < r.seconds) r.seconds = dt;
     r.status = res.stop_reason;
     snprintf(r.message, sizeof r.message, "%s", res.message);
@@ -243,13 +279,24 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--out") && i + 1 < argc) out_dir = argv[++i];
     else if (!strcmp(argv[i], "--cap") && i + 1 < argc) cap_seconds = atof(argv[++i]);
     else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) n_repeats = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else if (!strcmp(argv[i], "--nsigma") && i + 1 < argc) nsigma = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--rtols") && i + 1 < argc) {
+      for (char *p = argv[++i]; *p && nrtols < 16;) {
+        char *e;
+        rtols[nrtols++] = strtod(p, &e);
+        p = *e == ',' ? e + 1 : e;
+        if (e == p && *e) break;
+      }
+    }
     else {
-      fprintf(stderr, "usage: %s --data DIR --out DIR [--cap SECONDS] [--quick]\n", argv[0]);
+      fprintf(stderr, "usage: %s --data DIR --out DIR [--cap SECONDS] [--quick] [--repeats N] [--only NAME,...]\n", argv[0]);
       return 2;
     }
   }
   if (!data_dir || !out_dir) {
-    fprintf(stderr, "usage: %s --data DIR --out DIR [--cap SECONDS] [--quick]\n", argv[0]);
+    fprintf(stderr, "usage: %s --data DIR --out DIR [--cap SECONDS] [--quick] [--repeats N] [--only NAME,...]\n", argv[0]);
     return 2;
   }
   openblas_set_num_threads(1);
@@ -264,6 +311,7 @@ int main(int argc, char **argv) {
   CHECK(dln_loss_factorization_alloc(&loss, Y));
   z = malloc(np * sizeof(double));
   theta0 = malloc(np * sizeof(double));
+  Wbuf_g = malloc(np * sizeof(double));
   theta = malloc(np * sizeof(double));
   ref = malloc(np * sizeof(double));
   double *ref_g = malloc(np * sizeof(double));
@@ -276,15 +324,17 @@ int main(int argc, char **argv) {
   const double sigmas[3] = {1e-2, 1.0, 10.0};
   const char *skeys[3] = {"sigma=0.01", "sigma=1", "sigma=10"};
   const char *stags[3] = {"s0.01", "s1", "s10"};
-  const int nk = quick ? 4 : 11; /* rtol 1e-2 .. 1e-12 (quick: 1e-3, 1e-5, 1e-7, 1e-9) */
+  const int nk = nrtols ? nrtols : quick ? 4 : 11; /* rtol 1e-2 .. 1e-12 (quick: 1e-3, 1e-5, 1e-7, 1e-9) */
+  if (nsigma < 1 || nsigma > 3) nsigma = 3;
   struct {
     const char *name;
     const dln_integrator_type *method;
-  } methods[5] = {{"erk", &dln_integrator_flow},
-                  {"cvode", &dln_integrator_cvode},
-                  {"auto", &dln_integrator_auto},
-                  {"rkc", &dln_integrator_rkc},
-                  {"gauss2", &dln_integrator_gauss}};
+    double sel; /* ≥ 0: auto_dop853_rtol (0: the RK phase always Dormand-Prince 5(4), 1: always DOP853) */
+  } methods[] = {{"erk", &dln_integrator_flow, -1},      {"cvode", &dln_integrator_cvode, -1},
+                 {"auto", &dln_integrator_auto, -1},     {"rkc", &dln_integrator_rkc, -1},
+                 {"dop853", &dln_integrator_dop853, -1}, {"auto5", &dln_integrator_auto, 0},
+                 {"auto8", &dln_integrator_auto, 1},     {"gauss2", &dln_integrator_gauss, -1}};
+  const int nmethods = (int)(sizeof methods / sizeof *methods);
   const double levels[3] = {1e-4, 1e-6, 1e-9};
 
   bu_meta_begin("bench_flow", cpu);
@@ -298,7 +348,7 @@ int main(int argc, char **argv) {
   printf("]},\n \"problem\": {\"loss\": \"0.5*||W2 W1 - Ybar||_F^2\", \"widths\": [10, 50, 5], \"n_params\": %zu, "
          "\"t_end\": 20, \"atol_over_rtol\": 0.01},\n \"cases\": {\n", np);
 
-  for (int s = 0; s < 3; ++s) {
+  for (int s = 0; s < nsigma; ++s) {
     double sigma = sigmas[s];
     for (size_t i = 0; i < np; ++i) theta0[i] = sigma * z[i];
     CHECK(dln_net_conserved(net, theta0, 1, C0));
@@ -307,7 +357,8 @@ int main(int argc, char **argv) {
     c0n = sqrt(c0n);
     double loss0;
     CHECK(dln_net_grad(net, loss, theta0, &loss0, NULL, NULL));
-    double rho0 = hess_rho(theta0);
+    double rho0 = hess_rho(theta0), gus = grad_us(theta0);
+    fprintf(stderr, "%s: gradient %.3f us\n", skeys[s], gus);
 
     /* references: ERK (used) and Gauss s = 2 (cross-check) */
     dln_train_options o;
@@ -348,11 +399,13 @@ int main(int argc, char **argv) {
 
     static run_rec recs[MAXREC];
     int nrec = 0;
-    for (int m = 0; m < 5; ++m) {
+    for (int m = 0; m < nmethods; ++m) {
       int skip = 0;
+      if (only && !in_list(only, methods[m].name)) continue;
       for (int k = 0; k < nk; ++k) {
-        double rtol = pow(10.0, -(quick ? 3 + 2 * k : 2 + k));
+        double rtol = nrtols ? rtols[k] : pow(10.0, -(quick ? 3 + 2 * k : 2 + k));
         base_opts(&o, methods[m].method, rtol);
+        if (methods[m].sel >= 0) o.auto_dop853_rtol = methods[m].sel;
         if (skip) {
           run_rec r;
           memset(&r, 0, sizeof r);
@@ -366,7 +419,7 @@ int main(int argc, char **argv) {
           recs[nrec++] = r;
           continue;
         }
-        recs[nrec] = run_method(methods[m].name, &o, 3);
+        recs[nrec] = run_method(methods[m].name, &o, n_repeats);
         log_rec(skeys[s], &recs[nrec]);
         if (recs[nrec].status != DLN_STOP_TIME) skip = 1;
         nrec++;
@@ -375,7 +428,7 @@ int main(int argc, char **argv) {
 
     /* gradient descent: η ladder until err is linear in η, then η* per accuracy level */
     double c_fit = NAN, sps = 1.0e6, prev_err = NAN;
-    for (int k = 1; k <= 8; ++k) {
+    for (int k = 1; k <= 8 && !only; ++k) {
       long n = (long)llround(20.0 * pow(10.0, k));
       if ((double)n / sps > cap_seconds) break;
       run_rec r = run_gd(n, 3);
@@ -421,6 +474,7 @@ int main(int argc, char **argv) {
     bu_knum("init_loss", loss0);
     bu_knum("loss_at_20", loss_end);
     bu_knum("rho_hessian_0", rho0);
+    bu_knum("grad_us", gus);
     bu_knum("rho_hessian_20", rho_end);
     bu_knum("norm_C1_0", c0n);
     bu_knum("gd_err_per_eta", c_fit);
@@ -446,7 +500,7 @@ int main(int argc, char **argv) {
       print_rec(&recs[i]);
       printf("%s\n", i + 1 < nrec ? "," : "");
     }
-    printf("   ]}%s\n", s < 2 ? "," : "");
+    printf("   ]}%s\n", s < nsigma - 1 ? "," : "");
     fflush(stdout);
   }
   bu_loadavg(la1);
@@ -461,6 +515,7 @@ int main(int argc, char **argv) {
   dln_loss_free(loss);
   free(z);
   free(theta0);
+  free(Wbuf_g);
   free(theta);
   free(ref);
   free(ref_g);

@@ -7,11 +7,13 @@
  * so both sides start from bit-identical weights.
  *   GD:   η = 0.5, steps/s (best of 3 calls of `steps` updates from θ(0)) and the loss after them;
  *   flow: t ∈ [0, 10], ARKODE ERK (&dln_integrator_flow) at rtol 1e-10, atol 1e-12: best of 3
- *         wall times, RHS evaluations; θ(10) written to OUT/flow_W{1,2}.npy for the cross-check.
+ *         wall times, RHS evaluations; θ(10) written to OUT/flow_W{1,2}.npy for the cross-check;
+ *         the same by dln's own DOP853 (&dln_integrator_dop853) and by auto.
  *
  *   bench_logistic --data DIR --out DIR [--quick]
  *
  * stdout: one JSON object; stderr: progress lines. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,12 +84,32 @@ int main(int argc, char **argv) {
   o.nsamples = 2;
   double fl_s = best_train(net, loss, th0, th, &o, &r), fl_loss = 0;
   BU_CHECK(dln_net_grad(net, loss, th, &fl_loss, NULL, NULL));
-  fprintf(stderr, "flow: t = 10 in %.4f s, %ld RHS, loss %.12g\n", fl_s, r.grad_evals, fl_loss);
+  long fl_rhs = r.grad_evals;
+  fprintf(stderr, "flow: t = 10 in %.4f s, %ld RHS, loss %.12g\n", fl_s, fl_rhs, fl_loss);
   char path[4096];
   for (int j = 1; j <= 2; ++j) {
     snprintf(path, sizeof path, "%s/flow_W%d.npy", out, j);
     BU_CHECK(dln_npy_write(path, widths[j], widths[j - 1], dln_net_layer_const(net, th, j), 0));
   }
+  /* the same flow by dln's own DOP853 and by auto (its RK phase is DOP853 at this rtol) */
+  const dln_integrator_type *own[2] = {&dln_integrator_dop853, &dln_integrator_auto};
+  double own_s[2], own_loss[2], own_diff[2];
+  long own_rhs[2];
+  double *th_erk = malloc(np * sizeof *th_erk);
+  if (!th_erk) bu_fail("out of memory");
+  memcpy(th_erk, th, np * sizeof *th);
+  for (int k = 0; k < 2; ++k) {
+    o.method = own[k];
+    own_s[k] = best_train(net, loss, th0, th, &o, &r);
+    own_rhs[k] = r.grad_evals;
+    BU_CHECK(dln_net_grad(net, loss, th, &own_loss[k], NULL, NULL));
+    double d = 0, nr = 0;
+    for (size_t i = 0; i < np; ++i) d += (th[i] - th_erk[i]) * (th[i] - th_erk[i]), nr += th_erk[i] * th_erk[i];
+    own_diff[k] = sqrt(d / nr);
+    fprintf(stderr, "flow %s: %.4f s, %ld RHS (%s), |theta - theta_erk|/|theta_erk| = %.3g\n", own[k]->name, own_s[k],
+            own_rhs[k], r.integrator, own_diff[k]);
+  }
+  free(th_erk);
 
   char cpu[256];
   bu_cpu_model(cpu, sizeof cpu);
@@ -101,8 +123,15 @@ int main(int argc, char **argv) {
   bu_knum("loss", gd_loss);
   printf("},\n \"flow\": {\"t_end\": 10, \"rtol\": 1e-10, \"atol\": 1e-12");
   bu_knum("seconds", fl_s);
-  bu_knum("rhs", (double)r.grad_evals);
+  bu_knum("rhs", (double)fl_rhs);
   bu_knum("loss", fl_loss);
+  for (int k = 0; k < 2; ++k) {
+    printf("},\n \"flow_%s\": {\"t_end\": 10, \"rtol\": 1e-10, \"atol\": 1e-12", own[k]->name);
+    bu_knum("seconds", own_s[k]);
+    bu_knum("rhs", (double)own_rhs[k]);
+    bu_knum("loss", own_loss[k]);
+    bu_knum("rel_diff_erk", own_diff[k]);
+  }
   printf("}\n}\n");
   free(th0), free(th);
   dln_net_free(net);

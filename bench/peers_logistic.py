@@ -127,6 +127,10 @@ def merge(dln_path, peers_path, out_json, out_md):
     for m in ("DOP853", "RK45"):
         p = peers[f"flow_{m}"]
         rows.append((f"flow, solve_ivp {m} (dln ERK)", fl["seconds"], p["seconds"], fl["loss"], p["loss"]))
+    for own in ("dop853", "auto"):
+        if f"flow_{own}" in dln:
+            f8, p = dln[f"flow_{own}"], peers["flow_DOP853"]
+            rows.append((f"flow, solve_ivp DOP853 (dln {own})", f8["seconds"], p["seconds"], f8["loss"], p["loss"]))
     lines = ["# Logistic loss: dln against NumPy" + (" / PyTorch" if "seconds" in t else ""), "",
              f"Problem: widths {dln['problem']['widths']}, n = {dln['problem']['n']}, separable labels; "
              f"GD eta = {gd['eta']}, {gd['steps']} steps; flow t in [0, 10], rtol 1e-10, atol 1e-12.", "",
@@ -135,6 +139,10 @@ def merge(dln_path, peers_path, out_json, out_md):
         lines.append(f"| {name} | {a:.4g} | {b:.4g} | {b / a:.1f} | {la:.10g} | {lb:.10g} |")
     lines += ["", f"dln flow: {fl['rhs']:.0f} RHS; solve_ivp DOP853: {peers['flow_DOP853']['rhs']} RHS, "
               f"|theta - theta_dln|/|theta_dln| = {peers['flow_DOP853']['rel_diff_dln']:.3g}."]
+    for own in ("dop853", "auto"):
+        if f"flow_{own}" in dln:
+            f8 = dln[f"flow_{own}"]
+            lines.append(f"dln {own}: {f8['rhs']:.0f} RHS, |theta - theta_dln ERK|/|theta_dln ERK| = {f8['rel_diff_erk']:.3g}.")
     if "skipped" in t:
         lines.append(f"PyTorch: {t['skipped']}.")
     json.dump({"dln": dln, "peers": peers}, open(out_json, "w"), indent=1)

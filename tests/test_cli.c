@@ -115,7 +115,7 @@ static void test_version_help(void **state) {
   assert_non_null(strstr(out, "--eta=X"));
   assert_non_null(strstr(out, "[default: 0.001]"));
   assert_non_null(strstr(out, "--method=NAME"));
-  assert_non_null(strstr(out, "{auto|gd|flow|cvode|gauss|rkc|e2e_gd|e2e_flow}"));
+  assert_non_null(strstr(out, "{auto|gd|flow|cvode|gauss|rkc|dop853|e2e_gd|e2e_flow|e2e_dop853}"));
   assert_non_null(strstr(out, "--gauss_stages=INT"));
   assert_non_null(strstr(out, "--e2e_balance_tol=X"));
   assert_non_null(strstr(out, "3    the run diverged"));
@@ -279,8 +279,9 @@ static void test_methods(void **state) {
   assert_int_equal(run_cli(au), 0);
   sum = tu_slurp(tpath("o-auto/summary.json"));
   assert_non_null(sum);
-  if (!strstr(sum, "\"integrator\": \"dln-rk5->cvode-bdf\"")) print_error("%s\n", sum);
-  assert_non_null(strstr(sum, "\"integrator\": \"dln-rk5->cvode-bdf\""));
+  /* rtol 1e-8 ≤ auto_dop853_rtol: the RK phase is DOP853 */
+  if (!strstr(sum, "\"integrator\": \"dln-dop853->cvode-bdf\"")) print_error("%s\n", sum);
+  assert_non_null(strstr(sum, "\"integrator\": \"dln-dop853->cvode-bdf\""));
   const char *sw = strstr(sum, "\"switched_at\": ");
   assert_non_null(sw);
   double ts = strtod(sw + 15, NULL);
@@ -291,7 +292,7 @@ static void test_methods(void **state) {
   /* bad values of the new options: one line naming the option */
   EXPECT_ERROR(65, "option --gauss_stages: expected 1 or 2 stages, found 3", "run", "small.json", "--method=gauss",
                "--gauss_stages=3", "--out=o-bad");
-  EXPECT_ERROR(64, "option --method: expected one of auto|gd|flow|cvode|gauss|rkc|e2e_gd|e2e_flow, found 'rk4'", "run",
+  EXPECT_ERROR(64, "option --method: expected one of auto|gd|flow|cvode|gauss|rkc|dop853|e2e_gd|e2e_flow|e2e_dop853, found 'rk4'", "run",
                "small.json", "--method=rk4");
 }
 

@@ -444,9 +444,9 @@ static void test_stiff_fig1(void **state) {
   assert_string_equal(r[0].integrator, "arkode-erk");
   assert_string_equal(r[1].integrator, "cvode-bdf");
   /* the stiff tail makes AUTO and RKC switch, and it pays off */
-  assert_string_equal(r[2].integrator, "dln-rk5->rkc");
-  assert_string_equal(r[3].integrator, "dln-rk5->cvode-bdf");
-  assert_string_equal(r[4].integrator, "dln-rk5->rkc");
+  assert_string_equal(r[2].integrator, "dln-dop853->rkc"); /* RK phase: DOP853 at rtol ≤ auto_dop853_rtol */
+  assert_string_equal(r[3].integrator, "dln-dop853->cvode-bdf");
+  assert_string_equal(r[4].integrator, "dln-dop853->rkc");
   for (int k = 2; k < 5; ++k) {
     assert_true(isfinite(r[k].switched_at) && r[k].switched_at > 0 && r[k].switched_at < 20);
     assert_true(r[k].grad_evals < r[0].grad_evals);
@@ -475,7 +475,7 @@ static void test_auto_very_stiff(void **state) {
   print_message("sigma=10: auto %s (switched at %.3g), %ld RHS, %ld Hv; cvode %ld RHS, %ld Hv; "
                 "||θ_auto − θ_cvode||/||θ|| = %.3g\n",
                 ra.integrator, ra.switched_at, ra.grad_evals, ra.jtv_evals, rc.grad_evals, rc.jtv_evals, d);
-  assert_string_equal(ra.integrator, "dln-rk5->cvode-bdf");
+  assert_string_equal(ra.integrator, "dln-dop853->cvode-bdf"); /* rtol 1e-7: DOP853 RK phase */
   assert_true(ra.switched_at > 0 && ra.switched_at < 1);
   assert_true(d <= 10 * rtol);
   free(ta), free(tc);
@@ -491,7 +491,7 @@ static void test_auto_nonstiff(void **state) {
   memcpy(th, p.W0, p.net->nparams * sizeof(double));
   dln_train_result r = run_to(p.net, p.loss, th, &dln_integrator_auto, 0, 4.0, 1e-10, 0);
   print_message("auto, linear model: %s, %ld steps, %ld RHS, %ld Hv\n", r.integrator, r.steps, r.grad_evals, r.jtv_evals);
-  assert_string_equal(r.integrator, "dln-rk5");
+  assert_string_equal(r.integrator, "dln-dop853"); /* rtol 1e-10 ≤ auto_dop853_rtol: DOP853 */
   assert_true(isnan(r.switched_at));
   assert_true(linear_err(&p, th, 4.0) <= 1e-9);
   free(th);

@@ -78,8 +78,11 @@ static void gd_opts(dln_train_options *o, long steps) {
   o->t_end = o->eta * (2.0 * (double)steps + 10.0);
 }
 
+static double g_dop853_rtol = -1; /* ≥ 0: auto_dop853_rtol of flow_opts */
+
 static void flow_opts(dln_train_options *o, double t_end) {
   dln_train_default_options(o);
+  if (g_dop853_rtol >= 0) o->auto_dop853_rtol = g_dop853_rtol;
   o->method = &dln_integrator_flow;
   o->t_end = t_end;
   o->rtol = 1e-8;
@@ -188,7 +191,11 @@ static void test_flow_steps(void **state) {
 static void test_rkc_steps(void **state) {
   (void)state;
   SKIP_WITHOUT_COUNTER();
+  g_dop853_rtol = 0; /* the RK phase on Dormand-Prince 5(4) */
   flow_alloc_compare(&dln_integrator_rkc, 0.01, 20.0, "dln-rk5", "dln-rk5->rkc");
+  g_dop853_rtol = -1; /* rtol 1e-8: on DOP853, whose dense output adds stages per sampled step */
+  flow_alloc_compare(&dln_integrator_rkc, 0.01, 20.0, "dln-dop853", "dln-dop853->rkc");
+  flow_alloc_compare(&dln_integrator_dop853, 0.01, 20.0, "dln-dop853", "dln-dop853");
 }
 
 static void test_observer_eval_no_alloc(void **state) {

@@ -163,7 +163,7 @@ static void resume_method(const char *method) { resume_method_d(method, 0); }
 static void test_resume_gd(void **s) { (void)s; resume_method("gd"); }
 static void test_resume_disturbed(void **s) {
   (void)s;
-  static const char *const m[] = {"gd", "flow", "cvode", "gauss", "rkc", "auto"};
+  static const char *const m[] = {"gd", "flow", "cvode", "gauss", "rkc", "auto", "dop853"};
   for (size_t i = 0; i < sizeof m / sizeof *m; ++i) resume_method_d(m[i], 1);
 }
 static void test_resume_flow(void **s) { (void)s; resume_method("flow"); }
@@ -171,6 +171,7 @@ static void test_resume_cvode(void **s) { (void)s; resume_method("cvode"); }
 static void test_resume_gauss(void **s) { (void)s; resume_method("gauss"); }
 static void test_resume_rkc(void **s) { (void)s; resume_method("rkc"); }
 static void test_resume_auto(void **s) { (void)s; resume_method("auto"); }
+static void test_resume_dop853(void **s) { (void)s; resume_method("dop853"); }
 
 /* ------------------------------------------------------------------ command line */
 
@@ -305,7 +306,7 @@ int main(void) {
   snprintf(dir, sizeof dir, "%s", tu_tmpdir(0));
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_resume_gd),    cmocka_unit_test(test_resume_disturbed),    cmocka_unit_test(test_resume_flow),      cmocka_unit_test(test_resume_cvode),
-      cmocka_unit_test(test_resume_gauss), cmocka_unit_test(test_resume_rkc),       cmocka_unit_test(test_resume_auto),
+      cmocka_unit_test(test_resume_gauss), cmocka_unit_test(test_resume_rkc),       cmocka_unit_test(test_resume_auto), cmocka_unit_test(test_resume_dop853),
       cmocka_unit_test(test_cli_gd),       cmocka_unit_test(test_cli_cvode),        cmocka_unit_test(test_cli_sigint_twice),
       cmocka_unit_test(test_cli_changed_input),
   };

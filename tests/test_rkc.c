@@ -61,7 +61,10 @@ static dln_train_result run(dln_net *net, dln_loss *loss, const double *th0, dou
   return r;
 }
 
-static int switched(const dln_train_result *r) { return r->integrator && strcmp(r->integrator, "dln-rk5->rkc") == 0; }
+/* switched to RKC from the RK phase: DP5, or DOP853 at rtol ≤ auto_dop853_rtol */
+static int switched(const dln_train_result *r) {
+  return r->integrator && (strcmp(r->integrator, "dln-rk5->rkc") == 0 || strcmp(r->integrator, "dln-dop853->rkc") == 0);
+}
 
 static void print_run(const char *what, const dln_train_result *r) {
   print_message("%-28s %-14s steps %6ld (att. %6ld, rej. %4ld), RHS %7ld, Hv %5ld, switched at %.4g, %.3f s\n", what,
@@ -479,6 +482,7 @@ static void test_dense_output_rk_phase(void **state) {
     dln_train_options o;
     opts(&o, methods[m], 20.0, rtols[m]);
     o.nsamples = ns;
+    o.auto_dop853_rtol = 0; /* the RK5 phase's quintic Hermite (DOP853's own: test_dop853.c) */
     memcpy(th, th0, np * sizeof(double));
     dln_train_result r = tu_train(net, loss, th, &o, obs, tab[m]);
     assert_int_equal(r.stop_reason, DLN_STOP_TIME);
@@ -586,6 +590,7 @@ static void test_finite_time_blowup(void **state) {
     dln_train_options o;
     opts(&o, methods[m], 2.0, 1e-8);
     o.blowup = 1e6;
+    o.auto_dop853_rtol = 0; /* the DP5 phase (DOP853's blow-up: test_dop853.c) */
     double w = 1.0;
     dln_train_result r;
     assert_int_equal(dln_train(net, &loss, &w, &o, NULL, NULL, &r), DLN_OK);
@@ -811,8 +816,8 @@ static void test_cli(void **state) {
   assert_int_equal(rc, 0);
   assert_non_null(sum);
   assert_non_null(strstr(sum, "\"method\": \"rkc\""));
-  if (!strstr(sum, "\"integrator\": \"dln-rk5->rkc\"")) print_error("%s\n", sum);
-  assert_non_null(strstr(sum, "\"integrator\": \"dln-rk5->rkc\""));
+  if (!strstr(sum, "\"integrator\": \"dln-dop853->rkc\"")) print_error("%s\n", sum); /* rtol 1e-8 */
+  assert_non_null(strstr(sum, "\"integrator\": \"dln-dop853->rkc\""));
   assert_non_null(strstr(sum, "\"stop_reason\": \"time\""));
   const char *sw = strstr(sum, "\"switched_at\": ");
   assert_non_null(sw);

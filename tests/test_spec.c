@@ -97,7 +97,7 @@ static void test_setters(void **state) {
   assert_int_equal(dln_spec_set(&s, "depth", "2.5"), DLN_EINVAL);
   assert_contains(dln_last_error(), "expected an integer");
   assert_int_equal(dln_spec_set(&s, "method", "newton"), DLN_EINVAL);
-  assert_contains(dln_last_error(), "option --method: expected one of auto|gd|flow|cvode|gauss|rkc|e2e_gd|e2e_flow, found 'newton'");
+  assert_contains(dln_last_error(), "option --method: expected one of auto|gd|flow|cvode|gauss|rkc|dop853|e2e_gd|e2e_flow|e2e_dop853, found 'newton'");
   assert_int_equal(dln_spec_set(&s, "observe", "loss,bogus"), DLN_EINVAL);
   assert_int_equal(s.observe.n, 2);
   assert_int_equal(dln_spec_set(&s, "widths", "4,x,3"), DLN_EINVAL);
@@ -174,7 +174,7 @@ static void test_json_bad(void **state) {
   expect_bad("{\n\n  \"eta\" :\n \"fast\"}", DLN_ESPEC, "spec.json:3:3: field \"eta\": expected a number, found \"fast\"");
   expect_bad("{\"plot\": 1}", DLN_ESPEC, "spec.json:1:2: field \"plot\": expected true or false, found 1");
   expect_bad("{\"method\": \"newton\"}", DLN_ESPEC,
-             "spec.json:1:2: field \"method\": expected one of auto|gd|flow|cvode|gauss|rkc|e2e_gd|e2e_flow, found 'newton'");
+             "spec.json:1:2: field \"method\": expected one of auto|gd|flow|cvode|gauss|rkc|dop853|e2e_gd|e2e_flow|e2e_dop853, found 'newton'");
   /* a key that also appears as a string value earlier is located at the key */
   expect_bad("{\"out\": \"depth\",\n \"depth\": 1.5}", DLN_ESPEC, "spec.json:2:2: field \"depth\"");
   /* syntax errors from Jansson */
@@ -258,7 +258,7 @@ static void test_methods(void **state) {
   /* wrong JSON types */
   expect_bad("{\"gauss_stages\": 1.5}", DLN_ESPEC, "spec.json:1:2: field \"gauss_stages\": expected an integer, found 1.5");
   expect_bad("{\"e2e_balance_tol\": \"tiny\"}", DLN_ESPEC, "field \"e2e_balance_tol\": expected a number, found \"tiny\"");
-  expect_bad("{\"method\": \"e2e\"}", DLN_ESPEC, "expected one of auto|gd|flow|cvode|gauss|rkc|e2e_gd|e2e_flow, found 'e2e'");
+  expect_bad("{\"method\": \"e2e\"}", DLN_ESPEC, "expected one of auto|gd|flow|cvode|gauss|rkc|dop853|e2e_gd|e2e_flow|e2e_dop853, found 'e2e'");
 }
 
 static void test_check_cli_values(void **state) {

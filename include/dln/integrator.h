@@ -99,7 +99,7 @@ typedef struct dln_integrator_type {
 
 /* The built-in types. */
 extern const dln_integrator_type dln_integrator_gd, dln_integrator_flow, dln_integrator_cvode, dln_integrator_gauss,
-    dln_integrator_auto, dln_integrator_rkc;
+    dln_integrator_auto, dln_integrator_rkc, dln_integrator_dop853;
 
 /* The registry: built-in types first, then registered ones in order. */
 const dln_integrator_type *dln_integrator_find(const char *name);

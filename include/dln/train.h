@@ -101,7 +101,7 @@ typedef int (*dln_checkpoint_fn)(void *ctx, const dln_train_checkpoint *cp);
 /* Defaults are those of the option rows (dln_train_default_options), shared with the
  * command line: each row lives in the module that owns it (the driver's rows below in
  * dln_train_option_rows, eta in gd, erk_order in flow, gauss_* in gauss, krylov_maxl in
- * cvode, auto_stiff_ratio and auto_window in rkc, auto_min_steps and auto_rkc_max in auto). */
+ * cvode, auto_stiff_ratio, auto_window and auto_dop853_rtol in rkc, auto_min_steps and auto_rkc_max in auto). */
 typedef struct dln_train_options {
   const dln_integrator_type *method; /* default &dln_integrator_auto */
   void *method_options;   /* the type's own option block (types with options_size > 0), else NULL */
@@ -135,6 +135,7 @@ typedef struct dln_train_options {
   int krylov_maxl;        /* GMRES Krylov dimension for CVODE and the Gauss Newton solver; default 30 */
   double auto_stiff_ratio;/* AUTO, RKC: h·ρ/β_RK at or above which an RK step counts as stability-limited; default 0.5 */
   int auto_window;        /* AUTO, RKC: consecutive stability-limited RK steps before switching; default 3 */
+  double auto_dop853_rtol;/* AUTO, RKC: with erk_order 5, the RK phase uses DOP853 at rtol ≤ this (0: never); default 1e-7 */
   long auto_min_steps;    /* AUTO: switch to CVODE only if RK would still need ≥ this many steps, (t_end − t)/h; default 200 */
   double auto_rkc_max;    /* AUTO: at the switch, continue with RKC if ρ(∇²φ)·(t_end − t) ≤ this, else CVODE; default 1e4 */
   /* --- disturbed flow θ̇ = −∇φ(θ) + D(t) (000 eq. 9, layer by layer; docs/disturbed.md).

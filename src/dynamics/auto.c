@@ -122,7 +122,7 @@ static int auto_create(dln_run_ctx *c, double *x, double t0, double h0, dln_step
   s->x = x;
   s->rk_switched_at = NAN;
   s->t_req = NAN;
-  int st = dln_rkc_create(c, x, 1, &s->rk);
+  int st = dln_rkc_create(c, x, DLN_RK_AUTO, &s->rk);
   if (st) {
     auto_destroy(&s->base);
     return st;

@@ -145,10 +145,13 @@ int dln_cvode_jtv(dln_run_ctx *c, const double *theta, const double *v, double *
  * the first step to try (AUTO passes the last ERK step), 0 lets CVODE estimate it. */
 int dln_cvode_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out);
 /* dln's own explicit RK (ARKODE's table of opt->erk_order) switching to
- * Runge–Kutta–Chebyshev when stability-limited, started at t = 0 (rkc.c). auto_mode:
+ * Runge–Kutta–Chebyshev when stability-limited, started at t = 0 (rkc.c); DOP853 instead of
+ * the erk_order table when erk_order is 5 and rtol ≤ auto_dop853_rtol. Mode DLN_RK_AUTO:
  * when the run is very stiff, do not switch to RKC but raise dln_rkc_wants_cvode (the
- * AUTO stepper of auto.c then continues with CVODE). */
-int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **out);
+ * AUTO stepper of auto.c then continues with CVODE); DLN_RK_DOP853: DOP853 alone, never
+ * switching (the type "dop853"). */
+enum { DLN_RK_RKC = 0, DLN_RK_AUTO = 1, DLN_RK_DOP853 = 2 }; /* modes of dln_rkc_create */
+int dln_rkc_create(dln_run_ctx *c, double *theta, int mode, dln_stepper **out);
 /* Start an RKC stepper (not yet stepped) at t0 with first step h0 (> 0; 0: its own rule). */
 void dln_rkc_start_at(dln_stepper *rk, double t0, double h0);
 /* AUTO: 1 (and the step to start CVODE with) once the stepper asks for CVODE. */
@@ -165,10 +168,22 @@ typedef struct {
   int s, q, p, fsal;
   double A[DLN_ERK_MAX_STAGES][DLN_ERK_MAX_STAGES], b[DLN_ERK_MAX_STAGES], c[DLN_ERK_MAX_STAGES], e[DLN_ERK_MAX_STAGES];
   double beta;
+  int dop853;                    /* 1: Dormand–Prince 8(5,3) (dop853.c): e holds E5, e3 the third-order estimate */
+  double e3[DLN_ERK_MAX_STAGES];
 } dln_erk_tab;
 /* ARKODE's ERK table id for orders 2, 3, 4, 5, 6, 8 (5 for any other value). */
 int dln_erk_table_id(int order);
 int dln_erk_tab_load(int order, dln_erk_tab *tab);
+/* Dormand–Prince 8(5,3) (dop853.c): 13 stages, the last one f(θ_{n+1}) (FSAL); beta unset. */
+void dln_dop853_tab(dln_erk_tab *tab);
+/* Its dense output for the step [t0, t0 + h] from θ_n = y0 with stages K[0..12] (K[12] =
+ * f(θ_{n+1})): the three extra stages into X[0..2] (arg: n doubles of scratch) and the
+ * rows F3..F6 into F[0..3]. 0, or the failed right-hand side's code. */
+int dln_dop853_dense_prep(dln_run_ctx *c, double t0, double h, const double *y0, const double *const K[13],
+                          double *const X[3], double *const F[4], double *arg);
+/* θ(t0 + x h) from y0 = θ_n, y1 = θ_{n+1}, f0 = f_n, f1 = f_{n+1} and the rows F. */
+void dln_dop853_dense_eval(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
+                           const double *f1, const double *const F[4], double *out);
 /* ρ ≈ ‖∇²φ(θ)‖₂ by `iters` power iterations on exact Hessian-vector products, warm
  * started from v (n doubles; a fixed pseudo-random vector when *primed is 0, which
  * then becomes 1); w: n doubles of scratch. 0, or 1 when a product failed or was not

@@ -347,6 +347,19 @@ DLN_CLONES double dln_vec_wrms_max(size_t n, const double *e, const double *y0, 
   return n ? sqrt(s / (double)n) : 0.0;
 }
 
+DLN_CLONES void dln_vec_wms2_max(size_t n, const double *e5, const double *e3, const double *y0, const double *y1,
+                                 double rtol, double atol, double *m5, double *m3) {
+  double s = 0, t = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double a = fabs(y0[i]), b = fabs(y1[i]);
+    double w = 1.0 / (atol + rtol * (a > b ? a : b)), x = e5[i] * w, y = e3[i] * w;
+    s += x * x;
+    t += y * y;
+  }
+  *m5 = n ? s / (double)n : 0.0;
+  *m3 = n ? t / (double)n : 0.0;
+}
+
 DLN_CLONES void dln_vec_scale(size_t n, double a, const double *x, double *z) {
   for (size_t i = 0; i < n; ++i) z[i] = a * x[i];
 }

@@ -46,6 +46,10 @@ void dln_vec_rkc_stage(size_t n, double c0, const double *Y0, double mu, const d
 /* sqrt(mean((e_i / (atol + rtol max(|y0_i|, |y1_i|)))²)) */
 double dln_vec_wrms_max(size_t n, const double *e, const double *y0, const double *y1, double rtol, double atol);
 
+/* *m5, *m3: mean((e5_i / w_i)²), mean((e3_i / w_i)²), w_i = atol + rtol max(|y0_i|, |y1_i|) */
+void dln_vec_wms2_max(size_t n, const double *e5, const double *e3, const double *y0, const double *y1, double rtol,
+                      double atol, double *m5, double *m3);
+
 /* *ab2 = ‖a − b‖², *cd2 = ‖c − d‖² */
 void dln_vec_diff_norms(size_t n, const double *a, const double *b, const double *c, const double *d, double *ab2,
                         double *cd2);

@@ -15,7 +15,8 @@
   X(dln_integrator_flow) \
   X(dln_integrator_cvode) \
   X(dln_integrator_gauss) \
-  X(dln_integrator_rkc)
+  X(dln_integrator_rkc) \
+  X(dln_integrator_dop853)
 #define DECLARE(d) extern const dln_integrator_type d;
 #define ENTRY(d) &d,
 BUILTIN(DECLARE)

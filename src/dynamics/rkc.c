@@ -48,8 +48,13 @@
  * of the current size remain: RKC needs about √(1.54·h·ρ) stages per step, so its cost
  * grows like √(ρ·(t_end − t)), while CVODE's barely depends on ρ (docs/integrators.md).
  *
- * The integrator type "rkc"; it owns auto_stiff_ratio and auto_window (also read by
- * auto) and reads erk_order (erk.c).
+ * Tight tolerances: with erk_order 5 and rtol ≤ auto_dop853_rtol (default 1e-7, measured
+ * crossover in docs/integrators.md) the RK phase runs Dormand–Prince 8(5,3) instead
+ * (dop853.c: its combined error estimate, its seventh-order dense output); the type
+ * "dop853" is that pair alone (mode DLN_RK_DOP853: never switching).
+ *
+ * The integrator type "rkc"; it owns auto_stiff_ratio, auto_window and auto_dop853_rtol
+ * (also read by auto) and reads erk_order (erk.c).
  *
  * Dense output: quintic Hermite interpolation of (θ, f) at the last three step points
  * after two RK steps, else cubic Hermite on the last step (HNW I §II.6; rkc_dense). All
@@ -119,6 +124,15 @@ static double stability_boundary(const dln_erk_tab *T) {
   return lo;
 }
 
+/* β depends on the table only: computed once per table (a benign race: every thread
+ * stores the same value); slot 9 is DOP853's */
+static void tab_beta(dln_erk_tab *T, int slot) {
+  static _Atomic double beta_cache[10];
+  double beta = beta_cache[slot];
+  if (!(beta > 0)) beta_cache[slot] = beta = stability_boundary(T);
+  T->beta = beta;
+}
+
 int dln_erk_tab_load(int order, dln_erk_tab *T) {
   memset(T, 0, sizeof *T);
   ARKodeButcherTable B = ARKodeButcherTable_LoadERK(erk_table_id(order));
@@ -142,13 +156,7 @@ int dln_erk_tab_load(int order, dln_erk_tab *T) {
   /* first same as last: the last stage is evaluated at θ_{n+1} */
   T->fsal = T->c[T->s - 1] == 1.0 && T->b[T->s - 1] == 0.0;
   for (int j = 0; T->fsal && j < T->s - 1; ++j) T->fsal = T->A[T->s - 1][j] == T->b[j];
-  /* β depends on the table only: computed once per order (a benign race: every thread
-   * stores the same value) */
-  static _Atomic double beta_cache[9];
-  int slot = order >= 2 && order <= 8 ? order : 5;
-  double beta = beta_cache[slot];
-  if (!(beta > 0)) beta_cache[slot] = beta = stability_boundary(T);
-  T->beta = beta;
+  tab_beta(T, order >= 2 && order <= 8 ? order : 5);
   return DLN_OK;
 }
 
@@ -206,6 +214,9 @@ typedef struct {
   int auto_mode;    /* AUTO: very stiff → hand the run to CVODE instead of RKC */
   int handoff;      /* AUTO: CVODE requested, starting with step handoff_h */
   double handoff_h;
+  int no_switch;    /* the type dop853: the RK pair alone */
+  int dense_ready;  /* DOP853: dense-output rows of the last step computed */
+  double *dx[3], *dF[4]; /* DOP853: its extra stages and dense-output rows */
   double *blk; /* owns every vector buffer */
 } rkc_stepper;
 
@@ -264,6 +275,7 @@ static void accept(rkc_stepper *s, double **fnew_slot, double tnew, int rk) {
   s->hlast = tnew - s->t;
   s->t = tnew;
   s->nacc++;
+  s->dense_ready = 0;
   if (++s->clean_steps >= RKC_MAX_BAD) s->bad_streak = 0;
 }
 
@@ -309,11 +321,26 @@ static int rk_step(rkc_stepper *s, double *tout) {
       grow = 1.0;
       continue;
     }
-    /* θ_{n+1} and the error estimate */
+    /* θ_{n+1} (FSAL: the last stage's argument, computed with the same coefficients) and
+     * the error estimate */
     for (int j = 0; j < ns; ++j) cf[j] = h * T->b[j], ce[j] = h * T->e[j];
-    dln_vec_lincomb(n, s->y, ns, cf, K, s->ynew);
+    if (T->fsal) {
+      if (ns - 1 == s->pj) memcpy(s->ynew, s->ysj, n * sizeof(double));
+      else if (ns - 1 == s->pi) memcpy(s->ynew, s->ysi, n * sizeof(double));
+    } else {
+      dln_vec_lincomb(n, s->y, ns, cf, K, s->ynew);
+    }
     dln_vec_lincomb(n, NULL, ns, ce, K, s->err);
-    double err = wrms_err(s, s->err, s->y, s->ynew);
+    double err;
+    if (T->dop853) { /* HNW I §II.10: ‖e5‖²/sqrt(‖e5‖² + 0.01‖e3‖²) (dop853.c) */
+      for (int j = 0; j < ns; ++j) ce[j] = h * T->e3[j];
+      dln_vec_lincomb(n, NULL, ns, ce, K, s->w); /* w: scratch between power iterations */
+      double m5, m3;
+      dln_vec_wms2_max(n, s->err, s->w, s->y, s->ynew, s->c->opt->rtol, s->c->opt->atol, &m5, &m3);
+      err = m5 > 0 ? m5 / sqrt(m5 + 0.01 * m3) : (m5 == 0 ? 0.0 : NAN);
+    } else {
+      err = wrms_err(s, s->err, s->y, s->ynew);
+    }
     if (!(err <= 1.0)) {
       s->rejected++;
       double fac = isfinite(err) ? 0.9 * pow(err, -expo) : 0.25;
@@ -332,7 +359,7 @@ static int rk_step(rkc_stepper *s, double *tout) {
         continue;
       }
     }
-    if (s->pi >= 0) { /* before accept() moves the last stage's buffer */
+    if (s->pi >= 0 && !s->no_switch) { /* before accept() moves the last stage's buffer */
       double num = 0, den = 0;
       dln_vec_diff_norms(n, s->k[s->pj], s->k[s->pi], s->ysj, s->ysi, &num, &den);
       s->rho_est = den > 0 ? sqrt(num / den) : 0.0;
@@ -498,7 +525,7 @@ static int rkc_stepper_step(dln_stepper *base, double *tout) {
   if (!s->started && (st0 = start(s))) return st0;
   if (s->phase == 1) return rkc_step(s, tout);
   int rc = rk_step(s, tout);
-  if (rc || s->t >= s->c->opt->t_end) return rc;
+  if (rc || s->no_switch || s->t >= s->c->opt->t_end) return rc;
   /* stability-limited? (rule at the top of this file) */
   double r = s->rho_est;
   if (s->pi < 0) { /* no free estimate: power iteration every RKC_CHECK steps */
@@ -542,6 +569,17 @@ static int rkc_dense(dln_stepper *base, double t, double *out) {
   rkc_stepper *s = (rkc_stepper *)base;
   double h = s->t - s->to;
   if (!(h > 0) || t < s->to - 1e-12 * fabs(h) || t > s->t + 1e-12 * fabs(h)) return 1;
+  if (s->rk_last && s->T.dop853) { /* its own seventh-order interpolant (dop853.c) */
+    if (!s->dense_ready) {
+      const double *K[13];
+      K[0] = s->fo, K[12] = s->f;
+      for (int i = 1; i < 12; ++i) K[i] = s->k[i];
+      if (dln_dop853_dense_prep(s->c, s->to, h, s->yo, K, s->dx, s->dF, s->err)) return 1;
+      s->dense_ready = 1;
+    }
+    dln_dop853_dense_eval(s->n, (t - s->to) / h, h, s->yo, s->y, s->fo, s->f, (const double *const *)s->dF, out);
+    return 0;
+  }
   if (s->rk_last && s->rk_prev && s->to > s->tp) {
     double a = s->tp, b = s->to, c = s->t;
     double ba = b - a, cb = c - b, ca = c - a;
@@ -590,7 +628,10 @@ static const char *const rk_names[9][3] = {
     {"dln-rk6", "dln-rk6->rkc", "dln-rk6->cvode-bdf"},    {"dln-rk7", "dln-rk7->rkc", "dln-rk7->cvode-bdf"},
     {"dln-rk8", "dln-rk8->rkc", "dln-rk8->cvode-bdf"}};
 
+static const char *const dop853_names[3] = {"dln-dop853", "dln-dop853->rkc", "dln-dop853->cvode-bdf"};
+
 const char *dln_rkc_name(dln_stepper *base, int kind) {
+  if (((rkc_stepper *)base)->T.dop853) return dop853_names[kind];
   int q = ((rkc_stepper *)base)->T.q;
   return rk_names[q >= 1 && q <= 8 ? q : 0][kind];
 }
@@ -602,7 +643,21 @@ int dln_rkc_wants_cvode(dln_stepper *base, double *h0) {
   return 1;
 }
 
-int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **out) {
+/* The RK table: DOP853 for the type dop853, and for rkc/auto with erk_order 5 at
+ * rtol ≤ auto_dop853_rtol; else ARKODE's table of erk_order. Not under the worst-case
+ * disturbance: its field is discontinuous where P + Q = 0 (000 §III), where an
+ * eighth-order pair's steps collapse (a 1x1, widths [1, 2, 1] run to t = 0.01: 41e6
+ * right-hand sides against DP5's 1.1e6). */
+static int load_table(const dln_run_ctx *c, int mode, dln_erk_tab *T) {
+  const dln_train_options *o = c->opt;
+  if (mode != DLN_RK_DOP853 && (c->worst || !(o->erk_order == 5 && o->rtol <= o->auto_dop853_rtol)))
+    return dln_erk_tab_load(o->erk_order, T);
+  dln_dop853_tab(T);
+  tab_beta(T, 9);
+  return DLN_OK;
+}
+
+int dln_rkc_create(dln_run_ctx *c, double *theta, int mode, dln_stepper **out) {
   *out = NULL;
   const dln_train_options *o = c->opt;
   size_t n = dln_dyn_size(c);
@@ -617,17 +672,18 @@ int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **o
   s->n = n;
   s->y = theta;
   s->switched_at = NAN;
-  s->auto_mode = auto_mode;
-  int st = dln_erk_tab_load(o->erk_order, &s->T);
+  s->auto_mode = mode == DLN_RK_AUTO;
+  s->no_switch = mode == DLN_RK_DOP853;
+  int st = load_table(c, mode, &s->T);
   if (st) {
     free(s);
     return st;
   }
   s->base.name = dln_rkc_name(&s->base, 0);
   /* buffers: stages 1..s−1 (stage 0 is f), at least 4 for RKC, then f, fo, fp, yo, yp, ynew,
-   * err, v, w, ysi, ysj */
+   * err, v, w, ysi, ysj, and for DOP853 its dense output's 3 stages and 4 rows */
   int nk = s->T.s > 4 ? s->T.s : 4;
-  size_t nbuf = (size_t)nk + 11;
+  size_t nbuf = (size_t)nk + 11 + (s->T.dop853 ? 7 : 0);
   double *blk = malloc(nbuf * n * sizeof(double) + 1);
   if (!blk) {
     free(s);
@@ -646,6 +702,7 @@ int dln_rkc_create(dln_run_ctx *c, double *theta, int auto_mode, dln_stepper **o
   s->w = s->v + n;
   s->ysi = s->w + n;
   s->ysj = s->ysi + n;
+  for (int i = 0; s->T.dop853 && i < 7; ++i) *(i < 3 ? &s->dx[i] : &s->dF[i - 3]) = s->ysj + (size_t)(i + 1) * n;
   /* the last pair of stages with equal nodes (Dormand–Prince: c_6 = c_7 = 1; HNW II §IV.2) */
   s->pi = s->pj = -1;
   for (int j = s->T.s - 1; j >= 2 && s->pi < 0; --j)
@@ -670,7 +727,7 @@ void dln_rkc_start_at(dln_stepper *base, double t0, double h0) {
 /* The type "rkc": from t0 (a checkpoint's restart: with first step h0 > 0; at t = 0 the
  * first step comes from the starting-step rule, start). */
 static int rkc_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out) {
-  int st = dln_rkc_create(c, theta, 0, out);
+  int st = dln_rkc_create(c, theta, DLN_RK_RKC, out);
   if (!st && (t0 != 0 || h0 > 0)) dln_rkc_start_at(*out, t0, h0);
   return st;
 }
@@ -684,6 +741,7 @@ static int rkc_check(const dln_train_options *o) { return dln_dyn_validate_rows(
 static const dln_option rkc_rows[] = {
   {"auto_stiff_ratio", DLN_OPT_DOUBLE, OFF(auto_stiff_ratio), "0.5", "auto, rkc: h*rho/beta_RK at or above which a Runge-Kutta step counts as stability-limited", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
   {"auto_window", DLN_OPT_INT, OFF(auto_window), "3", "auto, rkc: consecutive stability-limited Runge-Kutta steps before switching", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
+  {"auto_dop853_rtol", DLN_OPT_DOUBLE, OFF(auto_dop853_rtol), "1e-7", "auto, rkc: with erk_order 5, the Runge-Kutta phase uses Dormand-Prince 8(5,3) at rtol at or below this (0: never)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
 
