@@ -27,5 +27,6 @@
 #include "dln/compress.h"
 #include "dln/figure.h"
 #include "dln/robust.h"
+#include "dln/memory.h"
 
 #endif
