@@ -65,13 +65,14 @@ def growth_run(dln, steps, tmp):
         sys.exit(f"mem.py: {' '.join(cmd)} exited {p.returncode}")
     with open(os.path.join(out, "summary.json")) as f:
         sm = json.load(f)
-    steady = [r for _, r in polls[len(polls) // 10:]] or [0]
-    return {"steps": sm["counters"].get("steps", steps) if isinstance(sm.get("counters"), dict) else steps,
-            "wall_s": round(time.time() - t0, 2), "polls": len(polls),
+    # training is the run but its last few ms (outputs): the polls from 10 % to 90 % of the run
+    a, b = len(polls) // 10, max(len(polls) * 9 // 10, len(polls) // 10 + 1)
+    steady = [r for _, r in polls[a:b]] or [0]
+    return {"steps": steps, "wall_s": round(time.time() - t0, 2), "polls": len(polls),
             "rss_first_bytes": polls[0][1] if polls else None,
-            "rss_min_after_10pct": min(steady), "rss_max_after_10pct": max(steady),
-            "growth_after_10pct_bytes": max(steady) - steady[0],
-            "memory": sm["memory"]}
+            "rss_min_10_90": min(steady), "rss_max_10_90": max(steady),
+            "growth_10_90_bytes": max(steady) - steady[0], "rss_last_bytes": polls[-1][1] if polls else None,
+            "table_bytes": 1001 * 65 * 8, "memory": sm["memory"]}
 
 
 def md(res):
@@ -87,9 +88,11 @@ def md(res):
     g = res.get("growth")
     if g:
         L += ["", f"Growth: {g['steps']} GD steps (5x10, widths 10,50,5, every observable, 1001 samples) in {g['wall_s']} s; "
-              f"VmRSS polled {g['polls']} times: after the first 10 % between {g['rss_min_after_10pct']} and "
-              f"{g['rss_max_after_10pct']} bytes, growth {g['growth_after_10pct_bytes']} bytes; "
-              f"summary ratio {g['memory']['ratio']:.3f} (need {g['memory']['need_bytes']} bytes)."]
+              f"VmRSS polled {g['polls']} times; from 10 % to 90 % of the run between {g['rss_min_10_90']} and "
+              f"{g['rss_max_10_90']} bytes, growth {g['growth_10_90_bytes']} bytes (the table of 1001 rows x 65 "
+              f"columns that fills meanwhile is {g['table_bytes']} bytes); last poll {g['rss_last_bytes']} bytes "
+              f"(outputs being written); summary ratio {g['memory']['ratio']:.3f} (need {g['memory']['need_bytes']} bytes: "
+              "at this size the process's own overheads dominate)."]
     return "\n".join(L) + "\n"
 
 

@@ -153,35 +153,52 @@ static int find_data(ens *E, char *key, long k, uint64_t ds, int *i) {
   return DLN_OK;
 }
 
-/* Phase A: the spec of every run and its data key (errors stay with the run). */
+void dln_ens_expand_task(ens *E, long k) {
+  ens_slot *sl = &E->slot[k];
+  dln_spec s;
+  uint64_t ds;
+  sl->expanded = 1;
+  int rst = dln_ens_make_spec(E, k, &s, &ds);
+  if (rst) {
+    dln_ens_set_run_error(sl, rst, k);
+    return;
+  }
+  sl->seed = s.seed;
+  sl->stream = s.stream;
+  if ((rst = dln_spec_check(&s))) {
+    dln_ens_set_run_error(sl, rst, k);
+  } else {
+    sl->data_seed = ds;
+    if (!(sl->data_key = data_key(&s, ds, E->base->stream))) sl->expand_st = DLN_ENOMEM;
+  }
+  dln_spec_free(&s);
+}
+
+/* Phase A: the spec of every run and its data key (errors stay with the run), on the pool;
+ * the data sets are then found in run order, so their numbering does not depend on the
+ * threads. Runs a cancel left undone are expanded here. */
 static int ens_expand(ens *E) {
+  E->phase = 4;
+  E->ntasks = 0;
   for (long k = 0; k < E->nruns; ++k) {
     ens_slot *sl = &E->slot[k];
     sl->data = sl->shape = -1;
     E->sel[k] = k % E->nshards == E->shard; /* every run is expanded: the header covers the whole sweep */
     E->res->nselected += E->sel[k];
-    dln_spec s;
-    uint64_t ds;
-    int rst = dln_ens_make_spec(E, k, &s, &ds);
-    if (rst) {
-      dln_ens_set_run_error(sl, rst, k);
-      continue;
-    }
-    sl->seed = s.seed;
-    sl->stream = s.stream;
-    if ((rst = dln_spec_check(&s))) {
-      dln_ens_set_run_error(sl, rst, k);
-      dln_spec_free(&s);
-      continue;
-    }
-    char *key = data_key(&s, ds, E->base->stream);
-    dln_spec_free(&s);
-    if (!key) return dln_error(DLN_ENOMEM, "out of memory");
-    int i, st = find_data(E, key, k, ds, &i);
-    if (st) return st;
-    sl->data = i;
+    E->tasks[E->ntasks++] = k;
   }
-  return DLN_OK;
+  int st = dln_ens_pool_run(E, E->nthreads, NULL);
+  for (long k = 0; k < E->nruns && !st; ++k) {
+    ens_slot *sl = &E->slot[k];
+    if (!sl->expanded) dln_ens_expand_task(E, k);
+    if (sl->status) continue;
+    if (sl->expand_st || !sl->data_key) return dln_error(DLN_ENOMEM, "out of memory");
+    char *key = sl->data_key;
+    sl->data_key = NULL;
+    int i;
+    if (!(st = find_data(E, key, k, sl->data_seed, &i))) sl->data = i;
+  }
+  return st;
 }
 
 /* The folder, once the runs' specs are checked: locked, and refused when it holds the
@@ -449,6 +466,7 @@ static void ens_free(ens *E, ens_out *O) {
     for (long k = 0; k < E->nruns; ++k) {
       free(E->slot[k].error);
       free(E->slot[k].shape_key); /* left by a cancelled or failed column pass */
+      free(E->slot[k].data_key);
       dln_table_free(E->slot[k].traj);
       json_decref(E->slot[k].entry);
       json_decref(E->slot[k].endpoint);

@@ -213,6 +213,8 @@ static void *worker(void *arg) {
       if (d->status) d->error = strdup(dln_last_error());
     } else if (E->phase == 3) {
       dln_ens_shape_task(E, t);
+    } else if (E->phase == 4) {
+      dln_ens_expand_task(E, t);
     } else {
       run_one(E, t);
       failed = E->slot[t].status != DLN_OK;
