@@ -6,6 +6,7 @@
 #include "dln/mat.h"
 #include "dln/rng.h"
 #include "dln/table.h"
+#include "dln/memory.h"
 #include "dln/io.h"
 #include "dln/manifest.h"
 #include "dln/loss.h"
@@ -27,6 +28,5 @@
 #include "dln/compress.h"
 #include "dln/figure.h"
 #include "dln/robust.h"
-#include "dln/memory.h"
 
 #endif
