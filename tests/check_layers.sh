@@ -21,6 +21,7 @@ cd "$root" || { echo "check_layers: cannot enter $root" >&2; exit 2; }
 FOLDERS='core:0 model:1 dynamics:2 theory:2 observe:3 io:4 run:5 abi:6 tools:6'
 PUBLIC='mat:core gemm:core error:core rng:core option:core util:core table:core
 net:model loss:model data:model init:model task:model
+memory:core
 train:dynamics e2e:dynamics integrator:dynamics
 theory:theory bias:theory landscape:theory nuclear:theory compress:theory
 observe:observe

@@ -1287,6 +1287,8 @@ static void test_run(void **state) {
  * scalar case. */
 static void test_robust(void **state) {
   (void)state;
+  ST(dln_memory_mark(NULL)); /* dln/memory.h */
+  ST(dln_memory_sample_now(NULL));
   dln_robust_options ro;
   dln_robust_result rr;
   dln_robust_curve rc;

@@ -7,6 +7,7 @@
 #include "dln/gemm.h"
 #include "dln/rng.h"
 #include "dln/table.h"
+#include "dln/memory.h"
 #include "dln/io.h"
 #include "dln/manifest.h"
 #include "dln/loss.h"

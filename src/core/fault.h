@@ -29,4 +29,10 @@ void dln_fault_disarm(void);
 long dln_fault_sites(int kind);
 long dln_fault_fired(int kind);
 
+/* This thread's bytes held by the library (allocation hook), their peak since the last
+ * dln_heap_mark (dln/memory.h). */
+long long dln_heap_live(void);
+long long dln_heap_peak(void);
+void dln_heap_mark(void);
+
 #endif

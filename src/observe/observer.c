@@ -52,7 +52,7 @@ struct dln_observer {
 void dln_observer_free(dln_observer *o) {
   if (!o) return;
   for (int i = 0; i < o->nslots; ++i)
-    if (o->slots[i].type->free) o->slots[i].type->free(o->slots[i].state);
+    if (o->slots[i].type->free) (o->slots[i].type->free)(o->slots[i].state); /* () : not the free() of core/alloc_hook.h */
   free(o->slots);
   free(o->names);
   free(o->W);

@@ -89,6 +89,11 @@ typedef struct ens_slot {
   int remote;          /* opt->peers, rank 0: 1 awaited from the rank that runs it, 2 received */
   uint64_t seed, stream;
   dln_run_files wfiles; /* save_weights: its files in OUT/runs/<k>/ (written by its worker) */
+  char *shape_key;     /* phase 3: its shape key (dln_ens_shape_key), until the calling thread assigns it */
+  int shape_st;        /* phase 3: a failure that is not the run's own (out of memory for the key) */
+  char *data_key;      /* phase 4: its data set's key, until the calling thread finds the data set */
+  uint64_t data_seed;  /* phase 4: its data seed */
+  int expanded, expand_st; /* phase 4: done; a failure that is not the run's own (out of memory) */
 } ens_slot;
 
 typedef struct ens {
@@ -117,7 +122,7 @@ typedef struct ens {
   long *tasks;
   long ntasks, next, ndone, nfailed;
   atomic_int cancel;
-  int phase;           /* 1: data sets, 2: runs */
+  int phase;           /* 1: data sets, 2: runs, 3: shape keys (the column pass), 4: run specs and data keys */
   long prefailed;      /* selected runs that failed before phase 2 */
   struct ens_out *outs;
   /* the driver (dln_ensemble_run) */
@@ -181,6 +186,12 @@ char *dln_ens_shape_key(const dln_spec *s, const dln_run_parts *p, int data);
 /* Build run k on its data set; with_init = 0 for the column pass (no init, no training). */
 int dln_ens_parts_build(const ens *E, long k, run_parts *r, int with_init);
 void dln_ens_parts_free(run_parts *r);
+/* Phase 4's task (ensemble_run.c): run k's spec, checked, and its data key into its slot
+ * (a failure of its spec fails the run). */
+void dln_ens_expand_task(ens *E, long k);
+/* Phase 3's task: build run k with its init and put its shape key into its slot (a failed
+ * build fails the run). */
+void dln_ens_shape_task(ens *E, long k);
 /* Run tasks[0..n) of the current phase on nthreads workers; `tick` is called from this
  * thread whenever tasks finish (and every 0.2 s). */
 int dln_ens_pool_run(ens *E, int nthreads, void (*tick)(ens *, long done));

@@ -153,35 +153,52 @@ static int find_data(ens *E, char *key, long k, uint64_t ds, int *i) {
   return DLN_OK;
 }
 
-/* Phase A: the spec of every run and its data key (errors stay with the run). */
+void dln_ens_expand_task(ens *E, long k) {
+  ens_slot *sl = &E->slot[k];
+  dln_spec s;
+  uint64_t ds;
+  sl->expanded = 1;
+  int rst = dln_ens_make_spec(E, k, &s, &ds);
+  if (rst) {
+    dln_ens_set_run_error(sl, rst, k);
+    return;
+  }
+  sl->seed = s.seed;
+  sl->stream = s.stream;
+  if ((rst = dln_spec_check(&s))) {
+    dln_ens_set_run_error(sl, rst, k);
+  } else {
+    sl->data_seed = ds;
+    if (!(sl->data_key = data_key(&s, ds, E->base->stream))) sl->expand_st = DLN_ENOMEM;
+  }
+  dln_spec_free(&s);
+}
+
+/* Phase A: the spec of every run and its data key (errors stay with the run), on the pool;
+ * the data sets are then found in run order, so their numbering does not depend on the
+ * threads. Runs a cancel left undone are expanded here. */
 static int ens_expand(ens *E) {
+  E->phase = 4;
+  E->ntasks = 0;
   for (long k = 0; k < E->nruns; ++k) {
     ens_slot *sl = &E->slot[k];
     sl->data = sl->shape = -1;
     E->sel[k] = k % E->nshards == E->shard; /* every run is expanded: the header covers the whole sweep */
     E->res->nselected += E->sel[k];
-    dln_spec s;
-    uint64_t ds;
-    int rst = dln_ens_make_spec(E, k, &s, &ds);
-    if (rst) {
-      dln_ens_set_run_error(sl, rst, k);
-      continue;
-    }
-    sl->seed = s.seed;
-    sl->stream = s.stream;
-    if ((rst = dln_spec_check(&s))) {
-      dln_ens_set_run_error(sl, rst, k);
-      dln_spec_free(&s);
-      continue;
-    }
-    char *key = data_key(&s, ds, E->base->stream);
-    dln_spec_free(&s);
-    if (!key) return dln_error(DLN_ENOMEM, "out of memory");
-    int i, st = find_data(E, key, k, ds, &i);
-    if (st) return st;
-    sl->data = i;
+    E->tasks[E->ntasks++] = k;
   }
-  return DLN_OK;
+  int st = dln_ens_pool_run(E, E->nthreads, NULL);
+  for (long k = 0; k < E->nruns && !st; ++k) {
+    ens_slot *sl = &E->slot[k];
+    if (!sl->expanded) dln_ens_expand_task(E, k);
+    if (sl->status) continue;
+    if (sl->expand_st || !sl->data_key) return dln_error(DLN_ENOMEM, "out of memory");
+    char *key = sl->data_key;
+    sl->data_key = NULL;
+    int i;
+    if (!(st = find_data(E, key, k, sl->data_seed, &i))) sl->data = i;
+  }
+  return st;
 }
 
 /* The folder, once the runs' specs are checked: locked, and refused when it holds the
@@ -259,38 +276,40 @@ static int add_shape(ens *E, char *key, const dln_table *tb) {
   return st;
 }
 
-/* The shape of run k (built with its init, without training: the closed_form and bias
- * columns depend on θ(0)); a failed build fails the run. */
+/* The shape of run k from its key (phase 3, dln_ens_shape_task); a new shape takes its
+ * columns from run k built again here. */
 static int assign_shape(ens *E, long k) {
   ens_slot *sl = &E->slot[k];
-  run_parts p;
-  int rst = dln_ens_parts_build(E, k, &p, 1);
-  if (rst) {
-    dln_ens_set_run_error(sl, rst, k);
-    dln_ens_parts_free(&p);
-    return DLN_OK;
-  }
-  char *key = dln_ens_shape_key(&p.spec, &p.p, sl->data);
-  if (!key) {
-    dln_ens_parts_free(&p);
-    return dln_error(DLN_ENOMEM, "out of memory");
-  }
+  char *key = sl->shape_key;
+  sl->shape_key = NULL;
+  if (sl->shape_st || !key) return free(key), dln_error(DLN_ENOMEM, "out of memory");
   int i = 0, st = DLN_OK;
   while (i < E->nshape && strcmp(E->shape[i].key, key) != 0) ++i;
-  if (i == E->nshape) st = add_shape(E, key, p.p.traj);
-  else free(key);
+  if (i == E->nshape) {
+    run_parts p;
+    if ((st = dln_ens_parts_build(E, k, &p, 1))) free(key); /* it was built once: out of memory */
+    else st = add_shape(E, key, p.p.traj);
+    dln_ens_parts_free(&p);
+  } else {
+    free(key);
+  }
   if (!st) sl->shape = i;
-  dln_ens_parts_free(&p);
   return st;
 }
 
-/* Phase C: the table's columns, the union over the shapes of every run. */
+/* Phase C: the table's columns, the union over the shapes of every run. Each run is built
+ * with its init, without training (the closed_form and bias columns depend on θ(0)), on the
+ * pool; the union is then taken in run order, so it does not depend on the threads. */
 static int ens_columns(ens *E) {
-  for (long k = 0; k < E->nruns; ++k) {
-    if (E->slot[k].status) continue;
-    int st = assign_shape(E, k);
-    if (st) return st;
-  }
+  E->phase = 3;
+  E->ntasks = 0;
+  for (long k = 0; k < E->nruns; ++k)
+    if (!E->slot[k].status) E->tasks[E->ntasks++] = k;
+  int st = dln_ens_pool_run(E, E->nthreads, NULL);
+  if (st || atomic_load(&E->cancel)) return st;
+  for (long k = 0; k < E->nruns && !st; ++k)
+    if (!E->slot[k].status) st = assign_shape(E, k);
+  if (st) return st;
   for (int i = 0; i < E->nshape; ++i) { /* invert: union column -> observer column */
     int *inv = malloc((size_t)(E->ncols ? E->ncols : 1) * sizeof *inv);
     if (!inv) return dln_error(DLN_ENOMEM, "out of memory");
@@ -446,6 +465,8 @@ static void ens_free(ens *E, ens_out *O) {
   if (E->slot)
     for (long k = 0; k < E->nruns; ++k) {
       free(E->slot[k].error);
+      free(E->slot[k].shape_key); /* left by a cancelled or failed column pass */
+      free(E->slot[k].data_key);
       dln_table_free(E->slot[k].traj);
       json_decref(E->slot[k].entry);
       json_decref(E->slot[k].endpoint);
@@ -516,6 +537,7 @@ static int ens_phases(ens *E, ens_out *O, int *cancelled) {
   if (st) return st;
   if (atomic_load(&E->cancel)) return *cancelled = 1, DLN_OK;
   if ((st = ens_columns(E))) return st;
+  if (atomic_load(&E->cancel)) return *cancelled = 1, DLN_OK;
   if (E->merge && (st = dln_ens_merge_load(E))) return E->res->fail_phase = DLN_RUN_FAIL_INPUT, st;
   O->runs = json_array();
   if (!O->runs) return dln_error(DLN_ENOMEM, "out of memory");

@@ -140,6 +140,15 @@ int dln_ens_parts_build(const ens *E, long k, run_parts *r, int with_init) {
   return st;
 }
 
+void dln_ens_shape_task(ens *E, long k) {
+  ens_slot *sl = &E->slot[k];
+  run_parts r;
+  int rst = dln_ens_parts_build(E, k, &r, 1);
+  if (rst) dln_ens_set_run_error(sl, rst, k);
+  else if (!(sl->shape_key = dln_ens_shape_key(&r.spec, &r.p, sl->data))) sl->shape_st = DLN_ENOMEM;
+  dln_ens_parts_free(&r);
+}
+
 /* save_weights: run k's final layers (or W of an end-to-end run) into OUT/runs/<k>/. */
 static int save_weights(const ens *E, long k, const run_parts *r, dln_run_files *files) {
   char *dir = xasprintf("%s/runs/%ld", E->out, k);
@@ -202,6 +211,10 @@ static void *worker(void *arg) {
       ens_data *d = &E->data[t];
       d->status = data_make(E, (int)t);
       if (d->status) d->error = strdup(dln_last_error());
+    } else if (E->phase == 3) {
+      dln_ens_shape_task(E, t);
+    } else if (E->phase == 4) {
+      dln_ens_expand_task(E, t);
     } else {
       run_one(E, t);
       failed = E->slot[t].status != DLN_OK;

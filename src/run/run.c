@@ -16,6 +16,7 @@
 #include "dln/gemm.h"
 #include "dln/io.h"
 #include "dln/mat.h"
+#include "dln/memory.h"
 #include "dln/run.h"
 #include "dln_version.h"
 #include "observe/theory_obs.h"
@@ -50,6 +51,7 @@ typedef struct run_ctx {
   dln_run_ckpt ck; /* the checkpoint read */
   dln_run_layers *layers; /* --observe=layers: every layer at every row (run_layers.c) */
   dln_run_baseline base; /* --baseline (solved before training) */
+  dln_memory_sample mem0; /* at the start of a run of its own (dln/memory.h) */
 } run_ctx;
 
 static void result_init(dln_run_result *res) {
@@ -345,6 +347,25 @@ static void summary_stop(json_t *sum, const dln_run_result *res, const dln_table
   dln_jset(sum, "figure", json_string(plot_names[res->plot]));
 }
 
+/* The summary's "memory" object (docs/memory.md): need = the peak of the bytes libdln held
+ * on this thread since the start of the run (allocation hook); ratio = (peak RSS − RSS at
+ * the start) / need. Runs of their own only: a nested run shares its process with others. */
+static json_t *memory_json(const run_ctx *c) {
+  dln_memory_sample m;
+  if (!c->own_folder || dln_memory_sample_now(&m)) return json_null();
+  const dln_memory_sample *m0 = &c->mem0;
+  long long need = m.heap_peak_bytes - m0->heap_bytes, grow = m.peak_rss_bytes - m0->rss_bytes;
+  int rss = m0->rss_bytes >= 0 && m.peak_rss_bytes >= 0;
+  json_t *o = json_object();
+  dln_jset(o, "need_bytes", json_integer(need));
+  dln_jset(o, "weights_bytes", json_integer(c->p.net ? (json_int_t)(c->p.net->nparams * sizeof(double)) : 0));
+  dln_jset(o, "baseline_rss_bytes", rss ? json_integer(m0->rss_bytes) : json_null());
+  dln_jset(o, "peak_rss_bytes", rss ? json_integer(m.peak_rss_bytes) : json_null());
+  dln_jset(o, "ratio", rss && need > 0 ? dln_json_num((double)grow / (double)need) : json_null());
+  dln_jset(o, "peak_since", json_string(m.peak_since_mark ? "run start" : "process start"));
+  return o;
+}
+
 static json_t *run_summary(const run_ctx *c) {
   unsigned long mark = dln_json_mark();
   const dln_spec *spec = c->spec;
@@ -370,6 +391,7 @@ static json_t *run_summary(const run_ctx *c) {
   json_t *ep = NULL;
   dln_run_endpoint_json(&c->p, &ep); /* a failure leaves NULL: counted, no summary */
   dln_jset(sum, "endpoint", ep);
+  dln_jset(sum, "memory", memory_json(c));
   return dln_json_done(sum, mark); /* NULL: out of memory, nothing written */
 }
 
@@ -467,6 +489,16 @@ static int run_body(run_ctx *c) {
   return st;
 }
 
+/* The start of a run of its own for its "memory" object: libxsmm's start-up tables (built
+ * with the first network of the process) belong to the baseline, so one 1 x 1 network first. */
+static int run_memory_mark(run_ctx *c) {
+  dln_net *warm = NULL;
+  c->phase = DLN_RUN_FAIL_INTERNAL;
+  int st = dln_net_alloc(&warm, 1, (const int[]){1, 1}, 0);
+  dln_net_free(warm);
+  return st ? st : dln_memory_mark(&c->mem0);
+}
+
 /* files == NULL: a run of its own (lock, manifest); else a nested run into the caller's folder. */
 static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_result *res, int render, int resume,
                     const char *run_id, dln_run_files *files) {
@@ -483,7 +515,8 @@ static int run_impl(const dln_spec *spec, const dln_run_options *opt, dln_run_re
   c.run_id = run_id;
   c.t0 = dln_now_seconds();
   result_init(res);
-  int st = run_prepare(&c);
+  int st = c.own_folder ? run_memory_mark(&c) : DLN_OK;
+  if (!st) st = run_prepare(&c);
   if (!st) st = run_body(&c);
   if (st == RUN_CANCELLED) { /* cancelled */
     res->train.stop_reason = DLN_STOP_CANCELLED;
