@@ -11,7 +11,8 @@ import numpy as np
 
 from . import _ffi
 from ._ffi import DlnValueError, ffi, lib
-from ._run import Job, Result, _Owner, call_cancellable, run
+from ._job import Job, call_cancellable
+from ._run import Result, _Owner, run
 
 
 class DlnCheckError(DlnValueError):
@@ -134,7 +135,7 @@ def sweep(spec, *, out=None, threads=None, wide=False, save_weights=False, plot=
         def go():
             st = lib.dln_job_sweep(job.ptr, _ffi.text(path), threads or 0, flags, counts)
             return _ffi.error_for(st, counts[5]) if st else None
-        err = call_cancellable(go, lambda: lib.dln_job_cancel(job.ptr))
+        err = call_cancellable(go, job.cancel)
         if err is not None:
             raise err
         if counts[4]:
