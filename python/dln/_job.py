@@ -7,6 +7,7 @@ Ctrl-C cancels the job (call_cancellable).
 Errors: the exception of the CLI's exit code (run_error): 64, 65, 66 DlnValueError; 73, 75
 DlnOSError; 3 DlnDivergedError; 70 DlnRuntimeError; the C message, .status, .phase, .exit_code.
 """
+import contextlib
 import json
 import os
 import tempfile
@@ -85,6 +86,22 @@ def matrix(a, name):
     return m
 
 
+@contextlib.contextmanager
+def spec_path(spec):
+    """The path of a spec: a file's as it is, a dict written to a temporary JSON file
+    (removed on leaving the block)."""
+    if not isinstance(spec, dict):
+        yield os.fspath(spec)
+        return
+    fd, tmp = tempfile.mkstemp(prefix="dln-spec-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(spec, f)
+        yield tmp
+    finally:
+        os.unlink(tmp)
+
+
 def _is_text(v):
     return isinstance(v, (str, os.PathLike))
 
@@ -134,18 +151,9 @@ class Job:
 
     def apply(self, spec=None, options=None):
         """The spec (a JSON file or a dict) then the options in order, as `dln run SPEC --name=value ...`."""
-        tmp = None
-        try:
-            if isinstance(spec, dict):
-                fd, tmp = tempfile.mkstemp(prefix="dln-spec-", suffix=".json")
-                with os.fdopen(fd, "w") as f:
-                    json.dump(spec, f)
-                self.read_json(tmp)
-            elif spec is not None:
-                self.read_json(spec)
-        finally:
-            if tmp:
-                os.unlink(tmp)
+        if spec is not None:
+            with spec_path(spec) as path:
+                self.read_json(path)
         for name, value in (options or {}).items():
             self.set_option(name, value)
 
