@@ -69,6 +69,22 @@ class TestJob(unittest.TestCase):
         r = dln.run(rows=2, cols=2, width=2, t_end=0.2, samples=2, target="lowrank", rank=1, init="gaussian")
         self.assertEqual(r.summary["spec"]["target"], "lowrank")
 
+    def test_list_option_items(self):
+        """imbalance_reg_file is a list option: [L1, L2] is two items (one Λ_j each) in both
+        APIs, equal to the CLI's run of the two files (depth 3 needs N - 1 = 2 of them)."""
+        L1, L2 = 0.7 * np.eye(3), np.diag([0.5, 0.6, 0.8])
+        np.save(os.path.join(self.tmp, "L1.npy"), L1)
+        np.save(os.path.join(self.tmp, "L2.npy"), L2)
+        opts = dict(rows=2, cols=4, widths=[4, 3, 3, 2], init="gaussian", sigma=1, t_end=0.5, samples=5)
+        truth = self.cli_traj(["--rows=2", "--cols=4", "--widths=4,3,3,2", "--init=gaussian", "--sigma=1",
+                               "--t_end=0.5", "--samples=5", "--imbalance_reg_file=L1.npy,L2.npy"])
+        self.assertIn("imbalance_reg", truth)
+        r = dln.run(imbalance_reg_file=[L1, L2], **opts)
+        tr = dln.train(dln.Loss("factorization", imbalance_reg_file=[L1, L2], **opts))
+        for res in (r, tr):
+            for c in ("t", "loss", "imbalance_reg"):
+                np.testing.assert_array_equal(res.trajectory[c], truth[c])
+
     def test_array_checks(self):
         """Arrays are 1-D or 2-D, non-empty and numeric, the option named, in both APIs."""
         for bad, msg in ((np.empty((0, 2)), "target_file: expected a non-empty"),
