@@ -18,21 +18,13 @@ memory with a per-sample callback (include/dln/abi.h, include/dln/net.h).
 Threads: a Net (and the Loss it is used with) keeps workspaces, so use one per thread;
 separate trainings may run on separate threads at once (the GIL is released in C).
 """
-import json
-import os
-import threading
-
 import numpy as np
 
-from ._ffi import ffi, lib, error_for, text
+from ._ffi import ffi, lib, error_for
+from ._job import Job, call_cancellable, matrix
 
 _F8 = np.dtype(np.float64)
 _DARR, _fb = ffi.typeof("double[]"), ffi.from_buffer  # prepared once: a gradient call costs ~1 us less
-
-# Short names of data arrays (the file names of each task's `files` table in
-# src/model/tasks/*.c, e.g. regression's x_file -> X.npy) -> the file option they stand for.
-ARRAY_NAMES = {"target": "target_file", "X": "x_file", "Y": "y_file", "labels": "y_file", "A": "a_file",
-               "b": "b_file", "entries": "entries_file"}
 
 # The options of the network's shape and of its initialization (`dln run --help`, groups
 # Network and Initialization*): left out of a Loss's options when train() gets explicit weights.
@@ -40,90 +32,6 @@ _INIT_OPTIONS = frozenset((
     "depth", "width", "widths", "init", "init_files", "sigma", "layer_scales", "det_sign", "det_sign_draws",
     "init_product_widths", "alpha", "ubar", "vbar", "sigma0", "saddle_stratum", "saddle_perturb", "sminus_scale",
     "sminus_perturb"))
-
-
-def option_text(name, value):
-    """The text form of an option's Python value, as `dln run --name=value` takes it."""
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return repr(float(value))
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return "none"
-        return ",".join(option_text(name, v) for v in value)
-    raise TypeError("option %s: expected a number, bool, str or list of them, found %s" % (name, type(value).__name__))
-
-
-def _matrix(a, name):
-    """a as a 2-D float64 array (a 1-D array is one column, as a 1-D .npy file reads)."""
-    try:
-        m = np.asarray(a, dtype=_F8)
-    except (TypeError, ValueError) as e:
-        raise ValueError("%s: expected a numeric array, found %s (%s)" % (name, type(a).__name__, e)) from None
-    if m.ndim == 1:
-        m = m.reshape(-1, 1)
-    if m.ndim != 2 or m.size == 0:
-        raise ValueError("%s: expected a non-empty 1-D or 2-D array, found shape %s" % (name, m.shape))
-    return m
-
-
-class _Job:
-    """A dln_job, freed with this object (its in-memory arrays with it)."""
-
-    def __init__(self):
-        p = ffi.new("dln_job **")
-        st = lib.dln_job_alloc(p)
-        if st:
-            raise error_for(st)
-        self.ptr = ffi.gc(p[0], lib.dln_job_free)
-
-    def read_json(self, path):
-        st = lib.dln_job_read_json(self.ptr, text(os.fspath(path)))
-        if st:
-            raise error_for(st)
-
-    def set(self, name, value):
-        st = lib.dln_job_set(self.ptr, text(name), text(option_text(name, value)))
-        if st:
-            raise error_for(st)
-
-    def set_array(self, option, item, a):
-        m = _matrix(a, option if item == 0 else "%s[%d]" % (option, item))
-        # Fortran order is read as it is, C order is transposed by C: no copy here either way
-        rm = 0 if m.flags.f_contiguous else 1
-        if not (m.flags.f_contiguous or m.flags.c_contiguous):
-            m = np.ascontiguousarray(m)
-        st = lib.dln_job_set_array(self.ptr, text(option), item, m.shape[0], m.shape[1],
-                                   _buf(m), rm)
-        if st:
-            raise error_for(st)
-
-
-def _apply(job, options):
-    """Set options (name -> value) on a job. A *_file(s) option, or a short name of
-    ARRAY_NAMES, given something else than text takes arrays (a *_files option a list of
-    them); init=[W1, ...] is init "file" with those layers; target="lowrank" stays the
-    option target (a text value of a short name is the path of its file)."""
-    for name, value in options.items():
-        if value is None:
-            continue
-        opt = "init_files" if name == "init" and not isinstance(value, str) else ARRAY_NAMES.get(name, name)
-        if name == "init" and opt == "init_files":
-            job.set("init", "file")
-        if isinstance(value, str) or not (opt.endswith("_file") or opt.endswith("_files")):
-            job.set(name if name == "target" else opt, value)
-        elif opt.endswith("_files") and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            job.set(opt, value)
-        elif opt.endswith("_files") and not isinstance(value, np.ndarray):
-            for i, a in enumerate(value):
-                job.set_array(opt, i, a)
-        else:
-            job.set_array(opt, 0, value)
 
 
 # ---- the network ----
@@ -344,10 +252,8 @@ class Loss:
         if task is not None:
             options = dict(options, task=task)
         self._options, self._spec = dict(options), spec
-        self._job = _Job()
-        if spec is not None:  # a JSON spec file, read as `dln run SPEC.json` reads it
-            self._job.read_json(spec)
-        _apply(self._job, options)
+        self._job = Job()
+        self._job.apply(spec, options)  # a JSON spec file, read as `dln run SPEC.json` reads it
         st = lib.dln_job_build(self._job.ptr)
         if st:
             raise error_for(st, lib.dln_job_fail_phase(self._job.ptr))
@@ -356,7 +262,7 @@ class Loss:
         self.cols = lib.dln_abi_loss_cols(self._ptr)
         self.lstar = lib.dln_abi_loss_lstar(self._ptr)
         self.net = Net(None, _ptr=lib.dln_job_net(self._job.ptr), _owner=self._job)
-        self.theta0 = self.net.pack(_job_layers(self._job.ptr, 0))
+        self.theta0 = self.net.pack(self._job.layers(0))
         self._value = ffi.new("double[1]")
 
     def __repr__(self):
@@ -395,17 +301,6 @@ class Loss:
         return o
 
 
-def _job_layers(jp, which):
-    """Copies of a job's initial (0) or final (1) layers."""
-    r, c, d = ffi.new("int *"), ffi.new("int *"), ffi.new("double **")
-    out = []
-    for j in range(1, lib.dln_job_nlayers(jp, which) + 1):
-        _check(lib.dln_job_layer(jp, which, j, r, c, d))
-        n = r[0] * c[0]
-        out.append(np.frombuffer(ffi.buffer(d[0], 8 * n), dtype=_F8).reshape((r[0], c[0]), order="F").copy(order="F"))
-    return out
-
-
 # ---- training in memory ----
 
 class TrainResult:
@@ -417,15 +312,6 @@ class TrainResult:
     def __repr__(self):
         return "dln.TrainResult(stop_reason=%r, t=%s, loss=%s, %d samples)" % (
             self.stop_reason, self.t, self.loss, len(self.trajectory.get("t", ())))
-
-
-def _trajectory(jp):
-    n, k = lib.dln_job_nrows(jp), lib.dln_job_ncols(jp)
-    names = [ffi.string(lib.dln_job_col_name(jp, i)).decode() for i in range(k)]
-    if n * k == 0:
-        return {c: np.empty(0) for c in names}
-    tab = np.frombuffer(ffi.buffer(lib.dln_job_table(jp), 8 * n * k), dtype=_F8).reshape(n, k)
-    return {c: tab[:, i].copy() for i, c in enumerate(names)}
 
 
 class _Sampler:
@@ -463,7 +349,7 @@ def _train_job(loss, init, options):
             init = [w for w in loss.net.layers(init)]
             if loss.net.tied:
                 init = init[1:]
-        layers = [_matrix(w, "init[%d]" % i) for i, w in enumerate(init)]
+        layers = [matrix(w, "init[%d]" % i) for i, w in enumerate(init)]
         if not layers:
             raise ValueError("init: expected the layers W_1..W_N (a tied net: [U]), found an empty list")
         if base.get("tied") or options.get("tied"):
@@ -472,32 +358,10 @@ def _train_job(loss, init, options):
         else:
             base["widths"] = [layers[0].shape[1]] + [w.shape[0] for w in layers]
         init = layers
-    job = _Job()
-    if loss._spec is not None:
-        job.read_json(loss._spec)
-    _apply(job, base)
-    _apply(job, dict(options, init=init) if init is not None else options)
+    job = Job()
+    job.apply(loss._spec, base)
+    job.apply(None, dict(options, init=init) if init is not None else options)
     return job
-
-
-def _in_worker(fn, jp):
-    """fn() on a worker thread, so that Ctrl-C reaches the main thread while C trains: the
-    job is cancelled (it stops at its next step), joined, and KeyboardInterrupt raised."""
-    box = []
-    th = threading.Thread(target=lambda: box.append(fn()), name="dln.train", daemon=True)
-    th.start()
-    try:
-        while th.is_alive():
-            th.join(0.05)
-    except KeyboardInterrupt:
-        lib.dln_job_cancel(jp)
-        while th.is_alive():
-            try:
-                th.join(0.05)
-            except KeyboardInterrupt:
-                pass
-        raise
-    return box[0]
 
 
 def train(loss, init=None, *, method=None, t_end=None, callback=None, **options):
@@ -535,8 +399,7 @@ def train(loss, init=None, *, method=None, t_end=None, callback=None, **options)
         st = lib.dln_job_train(jp, _on_sample if sampler else ffi.NULL, handle)
         return error_for(st, lib.dln_job_fail_phase(jp)) if st else None
 
-    main = threading.current_thread() is threading.main_thread()
-    err = _in_worker(work, jp) if main else work()
+    err = call_cancellable(work, job.cancel)
     if sampler is not None and sampler.error is not None:
         raise sampler.error
     if err is not None:
@@ -546,12 +409,12 @@ def train(loss, init=None, *, method=None, t_end=None, callback=None, **options)
 
 def _train_result(jp, job):
     r = TrainResult()
-    r.trajectory = _trajectory(jp)
-    r.initial_weights = _job_layers(jp, 0)
-    r.weights = _job_layers(jp, 1)
-    r.summary = json.loads(ffi.string(lib.dln_job_summary(jp)).decode())
-    r.stop_reason = ffi.string(lib.dln_job_stop_name(jp)).decode()
-    r.message = ffi.string(lib.dln_job_message(jp)).decode()
+    r.trajectory = job.trajectory()
+    r.initial_weights = job.layers(0)
+    r.weights = job.layers(1)
+    r.summary = job.summary()
+    r.stop_reason = job.stop_name()
+    r.message = job.message()
     r.t, r.loss = r.summary.get("t"), r.summary.get("loss")
     net = Net(None, _ptr=lib.dln_job_net(jp), _owner=job)
     r.net_widths, r.tied = net.widths, net.tied

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import _ffi
 from ._ffi import DlnValueError, ffi, lib
-from ._run import Job, Result, _Owner, call_cancellable, run
+from ._job import Job, call_cancellable, spec_path
+from ._run import Result, _Owner, run
 
 
 class DlnCheckError(DlnValueError):
@@ -113,28 +114,21 @@ def sweep(spec, *, out=None, threads=None, wide=False, save_weights=False, plot=
     temporary folder, removed once the table is read. Failed runs (some, not all) give a
     warning naming ensemble.json; all failed: the first failure's exception. Ctrl-C:
     KeyboardInterrupt once the running runs stopped (the finished ones kept in OUT/.partial)."""
-    tmp_spec = None
-    if isinstance(spec, dict):
-        fd, tmp_spec = tempfile.mkstemp(prefix="dln-sweep-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(spec, f)
-        path = tmp_spec
-    else:
-        path = os.fspath(spec)
     tmp_out = tempfile.mkdtemp(prefix="dln-sweep-") if out is None else None
     try:
         job = Job()
         opts = dict(options)
         opts.setdefault("quiet", True)
         opts["out"] = os.fspath(out) if out is not None else tmp_out
-        job.apply(path, opts)
         flags = (1 if save_weights else 0) | (2 if wide else 0) | (4 if plot else 0)
         counts = ffi.new("long[6]")
+        with spec_path(spec) as path:  # a dict: a temporary JSON file while the sweep runs
+            job.apply(path, opts)
 
-        def go():
-            st = lib.dln_job_sweep(job.ptr, _ffi.text(path), threads or 0, flags, counts)
-            return _ffi.error_for(st, counts[5]) if st else None
-        err = call_cancellable(go, lambda: lib.dln_job_cancel(job.ptr))
+            def go():
+                st = lib.dln_job_sweep(job.ptr, _ffi.text(path), threads or 0, flags, counts)
+                return _ffi.error_for(st, counts[5]) if st else None
+            err = call_cancellable(go, job.cancel)
         if err is not None:
             raise err
         if counts[4]:
@@ -144,8 +138,6 @@ def sweep(spec, *, out=None, threads=None, wide=False, save_weights=False, plot=
                 counts[2], counts[0], os.path.join(job.get("out"), "ensemble.json")), RuntimeWarning, stacklevel=2)
         return _table(job.get("out"), as_frame)
     finally:
-        if tmp_spec:
-            os.unlink(tmp_spec)
         if tmp_out:
             shutil.rmtree(tmp_out, True)
 

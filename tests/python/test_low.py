@@ -202,7 +202,7 @@ class TestGradients(unittest.TestCase):
         # C's message: the net's and the loss's shapes differ
         with self.assertRaisesRegex(dln.DlnValueError, "expects an end-to-end matrix 3 x 4, network gives 2 x 4"):
             dln.Net([4, 5, 2]).grad(loss, np.zeros(5 * 4 + 2 * 5))
-        with self.assertRaisesRegex(dln.DlnValueError, "unknown option --nosuch"):
+        with self.assertRaisesRegex(dln.DlnValueError, "unknown option '--nosuch'"):
             dln.Loss("factorization", nosuch=1)
         with self.assertRaisesRegex(dln.DlnValueError, "--rows"):
             dln.Loss("factorization", rows=-2)
@@ -262,7 +262,7 @@ class TestTrain(unittest.TestCase):
         r = dln.train(loss, method="gd", eta=0.02, t_end=4, samples=21, log_samples=True)
         self.assertTrue(np.array_equal(r.initial_weights[0], loss.net.layers(loss.theta0)[0]))
         with tempfile.TemporaryDirectory() as d:
-            args = ["--%s=%s" % (k, dln._low.option_text(k, v)) for k, v in opts.items()]
+            args = ["--%s=%s" % (k, dln._job.option_text(v, k)) for k, v in opts.items()]
             traj = self.cli(d, args + ["--method=gd", "--eta=0.02", "--t_end=4", "--samples=21", "--log_samples=true"])
             self.assert_same_run(r, traj, d)
 

@@ -178,7 +178,7 @@ class RunVsCli(unittest.TestCase):
             dln.run(rows=3, sigma={"a": 1})
         with self.assertRaises(dln.DlnValueError) as cm:
             dln.run(rows=2, cols=2, target=np.ones((2, 2, 2)))
-        self.assertIn("expected a matrix", str(cm.exception))
+        self.assertIn("target_file: expected a non-empty 1-D or 2-D array", str(cm.exception))
 
     def test_keep(self):
         r = dln.run(rows=2, cols=2, width=2, t_end=0.5, samples=3)

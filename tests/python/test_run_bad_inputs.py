@@ -77,7 +77,7 @@ def setup(actions, cwd):
 def _is_bool(name):
     """An option whose default is true or false (a flag: --name alone means true); an
     unknown name counts as one (dln.run then refuses it)."""
-    from dln._run import Job
+    from dln._job import Job
     job = Job()
     return not job.known(name) or job.get(name) in ("true", "false")
 
