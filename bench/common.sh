@@ -2,7 +2,7 @@
 #   . bench/common.sh; bench_setup SCRIPT TARGET "$@"
 # parses [--quick] into QUICK, sets BUILD_DIR (default build; configured Release when it has
 # no CMakeCache.txt), PY (/usr/bin/python3: Debian's NumPy/SciPy/PyTorch), builds TARGET,
-# sets BENCH to its binary and TMP to a fresh folder removed on exit.
+# sets BENCH to its binary and TMP to a fresh folder removed on exit. Exit 64 for a bad flag.
 bench_setup() {
   script=$1 target=$2
   shift 2
@@ -10,7 +10,7 @@ bench_setup() {
   for a in "$@"; do
     case "$a" in
       --quick) QUICK="--quick" ;;
-      *) echo "usage: bench/$script [--quick]" >&2; exit 2 ;;
+      *) echo "usage: bench/$script [--quick]" >&2; exit 64 ;;
     esac
   done
   BUILD_DIR=${BUILD_DIR:-build}

@@ -16,27 +16,14 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-QUICK=""
-for a in "$@"; do
-  case "$a" in
-    --quick) QUICK="--quick" ;;
-    *) echo "usage: bench/python.sh [--quick]" >&2; exit 64 ;;
-  esac
-done
-BUILD_DIR=${BUILD_DIR:-build}
-PY=/usr/bin/python3
 GRAD_SCRIPT=${GRAD_SCRIPT:-bench/python_grad.py}
 RUN_SCRIPT=${RUN_SCRIPT:-bench/python_run.py}
 for s in "$GRAD_SCRIPT" "$RUN_SCRIPT"; do
   [ -f "$s" ] || { echo "bench/python.sh: $s: expected the benchmark script, found no file" >&2; exit 66; }
 done
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
-fi
-cmake --build "$BUILD_DIR" -j2 # the library, the CLI, the package copy and the bench programs
+. bench/common.sh
+bench_setup python.sh all "$@" # the library, the CLI, the package copy and the bench programs
 [ -f "$BUILD_DIR/python/dln/_config.py" ] || { echo "bench/python.sh: $BUILD_DIR/python/dln: expected the package (DLN_PYTHON=ON), found none" >&2; exit 69; }
-TMP=$(mktemp -d /tmp/dln-python-bench.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT INT TERM
 
 BUILD_ABS=$(cd "$BUILD_DIR" && pwd)
 export PYTHONPATH="$BUILD_ABS/python" DLN_CLI="$BUILD_ABS/dln" DLN_BUILD_DIR="$BUILD_ABS" DLN_SOURCE_DIR="$(pwd)"
