@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _ffi
 from ._ffi import DlnError, DlnRuntimeError, lib
+from ._check import check_folder
 from ._job import DlnDivergedError, Job, call_cancellable, run_error
 
 class _Owner:
@@ -64,10 +65,9 @@ class Result:
         self._owner = None
         return self.folder
 
-    def check(self, **kw):
-        """dln.check(self.folder): the CheckReport (see dln.check; strict=True raises)."""
-        from ._tools import check
-        return check(self, **kw)
+    def check(self, *, slack=None, tol=None, strict=False):
+        """dln.check(self): the CheckReport of this run's folder (see dln.check; strict=True raises)."""
+        return check_folder(self.folder, slack=slack, tol=tol, strict=strict)
 
     def __repr__(self):
         return "<dln.Result %s: stop %s, %d samples>" % (self.folder, self.stop_reason,
