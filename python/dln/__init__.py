@@ -11,7 +11,8 @@ abi_version = _lib.dln_abi_version()
 
 from ._low import Loss, Net, TrainResult, train  # low level (python/dln/_low.py)
 from ._run import DlnDivergedError, Result, load, run  # noqa: E402 (py-run)
-from ._tools import CheckReport, DlnCheckError, FigureResult, check, figure, figures, sweep  # noqa: E402 (py-run)
+from ._check import CheckReport, DlnCheckError  # noqa: E402
+from ._tools import FigureResult, check, figure, figures, sweep  # noqa: E402 (py-run)
 
 __all__ = ["DlnError", "DlnValueError", "DlnRuntimeError", "DlnOSError", "DlnDivergedError", "DlnCheckError",
            "run", "load", "Result", "check", "CheckReport", "sweep", "figure", "figures", "FigureResult",

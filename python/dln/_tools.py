@@ -1,6 +1,5 @@
 """dln.check, dln.sweep, dln.figure: `dln check`, `dln sweep` and `dln figure` from Python
 over the C ABI (dln_abi_check, dln_job_sweep, dln_abi_figure; include/dln/abi.h)."""
-import json
 import os
 import re
 import shutil
@@ -12,7 +11,7 @@ import numpy as np
 from . import _ffi
 from ._ffi import DlnValueError, ffi, lib
 from ._job import Job, call_cancellable, spec_path
-from ._check import CheckReport, DlnCheckError, check_folder  # noqa: F401 (re-exported)
+from ._check import check_folder
 from ._run import Result, _Owner, run
 
 
