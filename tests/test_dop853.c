@@ -333,15 +333,7 @@ static void test_cli(void **state) {
   const char *args[] = {"run", "--task", "factorization", "--rows", "5", "--cols", "10", "--widths", "10,50,5",
                         "--method", "dop853", "--rtol", "1e-10", "--atol", "1e-12", "--t_end", "10", "--samples", "11",
                         "--plot=false", "--out=o", "--quiet", NULL};
-  int rc = tu_wait(tu_spawn(DLN_CLI, args, dir));
-  char *sum = tu_slurp(tu_path(dir, "o/summary.json"));
-  if (rc != 0 || !sum) {
-    char *err = tu_slurp(tu_path(dir, "stderr.txt"));
-    print_error("dln run --method dop853: exit %d, stderr:\n%s\n", rc, err ? err : "(none)");
-    free(err);
-  }
-  assert_int_equal(rc, 0);
-  assert_non_null(sum);
+  char *sum = tu_cli_ok_summary(DLN_CLI, dir, "o/summary.json", args);
   assert_non_null(strstr(sum, "\"method\": \"dop853\""));
   assert_non_null(strstr(sum, "\"integrator\": \"dln-dop853\""));
   assert_non_null(strstr(sum, "\"stop_reason\": \"time\""));

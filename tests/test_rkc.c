@@ -806,15 +806,7 @@ static void test_cli(void **state) {
                 "{\"task\": \"factorization\", \"rows\": 5, \"cols\": 10, \"width\": 50, \"sigma\": 1,\n"
                 " \"t_end\": 10, \"samples\": 11, \"plot\": false}\n");
   const char *args[] = {"run", "stiff.json", "--method", "rkc", "--out=o-rkc", "--quiet", NULL};
-  int rc = tu_wait(tu_spawn(DLN_CLI, args, dir));
-  char *sum = tu_slurp(tu_path(dir, "o-rkc/summary.json"));
-  if (rc != 0 || !sum) {
-    char *err = tu_slurp(tu_path(dir, "stderr.txt"));
-    print_error("dln run --method rkc: exit %d, stderr:\n%s\n", rc, err ? err : "(none)");
-    free(err);
-  }
-  assert_int_equal(rc, 0);
-  assert_non_null(sum);
+  char *sum = tu_cli_ok_summary(DLN_CLI, dir, "o-rkc/summary.json", args);
   assert_non_null(strstr(sum, "\"method\": \"rkc\""));
   if (!strstr(sum, "\"integrator\": \"dln-dop853->rkc\"")) print_error("%s\n", sum); /* rtol 1e-8 */
   assert_non_null(strstr(sum, "\"integrator\": \"dln-dop853->rkc\""));

@@ -361,6 +361,20 @@ void tu_expect_na(int st, const char *needle) {
   print_message("  refused as expected: %s\n", msg);
 }
 
+char *tu_cli_ok_summary(const char *prog, const char *dir, const char *summary, const char *const *args) {
+  int rc = tu_wait(tu_spawn(prog, args, dir));
+  char *sum = tu_slurp(tu_path(dir, summary));
+  if (rc != 0 || !sum) {
+    char *err = tu_slurp(tu_path(dir, "stderr.txt"));
+    print_error("%s %s: exit %d, %s, stderr:\n%s\n", prog, args[0], rc, sum ? "summary read" : "no summary",
+                err ? err : "(none)");
+    free(err);
+  }
+  assert_int_equal(rc, 0);
+  assert_non_null(sum);
+  return sum;
+}
+
 void tu_expect_cli_error(const char *prog, const char *dir, int code, const char *fragment, const char *const *args) {
   int rc = tu_wait(tu_spawn(prog, args, dir));
   char *err = tu_slurp(tu_path(dir, "stderr.txt"));

@@ -75,6 +75,9 @@ int tu_wait(pid_t pid);
 /* Runs prog with args in dir (tu_spawn) and asserts exit code `code` and exactly one line on
  * stderr, starting "dln: " and containing fragment (the CLI's error contract). */
 void tu_expect_cli_error(const char *prog, const char *dir, int code, const char *fragment, const char *const *args);
+/* Runs prog with args in dir (tu_spawn), asserts exit 0 (printing its stderr otherwise) and
+ * returns the text of dir/summary (malloc'd; asserted readable). */
+char *tu_cli_ok_summary(const char *prog, const char *dir, const char *summary, const char *const *args);
 
 /* ------------------------------------------------------------------ random numbers
  * One xorshift64* stream per program, independent of dln_rng; each program sets its own

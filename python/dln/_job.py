@@ -10,6 +10,7 @@ DlnOSError; 3 DlnDivergedError; 70 DlnRuntimeError; the C message, .status, .pha
 import contextlib
 import json
 import os
+import stat
 import tempfile
 import threading
 
@@ -84,6 +85,24 @@ def matrix(a, name):
     if m.ndim != 2 or m.size == 0:
         raise _ffi.DlnValueError("%s: expected a non-empty 1-D or 2-D array, found shape %s" % (name, m.shape))
     return m
+
+
+def spec_out(spec):
+    """The folder a spec names ("out" of a dict or of a JSON file's object), or None (also for
+    a file that does not read as JSON: the C reader reports it)."""
+    if spec is None:
+        return None
+    if isinstance(spec, dict):
+        return spec.get("out")
+    path = os.fspath(spec)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block: the C reader refuses it
+            return None
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data.get("out") if isinstance(data, dict) else None
 
 
 @contextlib.contextmanager

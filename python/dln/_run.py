@@ -23,7 +23,7 @@ import numpy as np
 from . import _ffi
 from ._ffi import DlnError, DlnRuntimeError, lib
 from ._check import check_folder
-from ._job import DlnDivergedError, Job, call_cancellable, run_error
+from ._job import DlnDivergedError, Job, call_cancellable, run_error, spec_out
 
 class _Owner:
     """A temporary folder removed when its owner is garbage-collected (unless kept)."""
@@ -100,15 +100,15 @@ def run(spec=None, *, out=None, plot=False, **options):
     or a dict; options: any option of `dln run --help` by name (Python values: numbers,
     bools, str, lists), data arrays by short name (target=, X=, Y=, A=, b=, entries=,
     labels=) or option name (target_file=array), init=[W1, ..., WN] (init "file") or a
-    scheme's name. out=None: a temporary folder owned by the Result (removed when it is
-    garbage-collected, unless .keep(path)). quiet is true unless given. Always one run
+    scheme's name. out=None: the spec's "out" if it names one, else a temporary folder owned
+    by the Result (removed when it is garbage-collected, unless .keep(path)). quiet is true unless given. Always one run
     (the CLI's default job is the figure 001-fig1)."""
     job = Job()
     opts = {"quiet": True}
     opts.update(options)
     if plot is not None:
         opts["plot"] = plot
-    owned = out is None and "out" not in options and not (isinstance(spec, dict) and "out" in spec)
+    owned = out is None and "out" not in options and spec_out(spec) is None
     if out is not None:
         opts["out"] = os.fspath(out)
     elif owned:

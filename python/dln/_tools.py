@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _ffi
 from ._ffi import DlnValueError, ffi, lib
-from ._job import Job, call_cancellable, spec_path
+from ._job import Job, call_cancellable, spec_out, spec_path
 from ._check import check_folder
 from ._run import Result, _Owner, run
 
@@ -61,16 +61,18 @@ def sweep(spec, *, out=None, threads=None, wide=False, save_weights=False, plot=
     """`dln sweep SPEC`: the runs of the spec's "sweep" object (a JSON file or a dict) with
     the other keys, then options (as dln.run's, arrays included), as the base run; threads
     None: online CPUs. Returns ensemble.csv as a table (a pandas DataFrame when pandas
-    imports, else a NumPy structured array; as_frame=False forces the array). out=None: a
-    temporary folder, removed once the table is read. Failed runs (some, not all) give a
+    imports, else a NumPy structured array; as_frame=False forces the array). out=None: the
+    spec's "out" if it names one, else a temporary folder removed once the table is read. Failed runs (some, not all) give a
     warning naming ensemble.json; all failed: the first failure's exception. Ctrl-C:
     KeyboardInterrupt once the running runs stopped (the finished ones kept in OUT/.partial)."""
-    tmp_out = tempfile.mkdtemp(prefix="dln-sweep-") if out is None else None
+    named = out is not None or "out" in options or spec_out(spec) is not None
+    tmp_out = None if named else tempfile.mkdtemp(prefix="dln-sweep-")
     try:
         job = Job()
         opts = dict(options)
         opts.setdefault("quiet", True)
-        opts["out"] = os.fspath(out) if out is not None else tmp_out
+        if out is not None or tmp_out:
+            opts["out"] = os.fspath(out) if out is not None else tmp_out
         flags = (1 if save_weights else 0) | (2 if wide else 0) | (4 if plot else 0)
         counts = ffi.new("long[6]")
         with spec_path(spec) as path:  # a dict: a temporary JSON file while the sweep runs

@@ -168,6 +168,15 @@ class RunVsCli(unittest.TestCase):
         import gc
         gc.collect()
         self.assertFalse(os.path.exists(folder), "the temporary folder outlived its Result")
+        # a spec file that names its folder: written there, as `dln run s2.json` would, and kept
+        spec["out"] = os.path.join(self.tmp, "named")
+        with open(os.path.join(self.tmp, "s2.json"), "w") as f:
+            json.dump(spec, f)
+        r3 = dln.run(os.path.join(self.tmp, "s2.json"))
+        self.assertEqual(os.path.realpath(r3.folder), os.path.realpath(spec["out"]))
+        del r3
+        gc.collect()
+        self.assertTrue(os.path.isfile(os.path.join(spec["out"], "manifest.json")))
 
     def test_option_values(self):
         """Python values as option text: a NumPy list for a list option, floats exactly, bools."""

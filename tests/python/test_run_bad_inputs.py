@@ -1,14 +1,17 @@
-"""Every `dln run` row of tests/bad_inputs/cases.tsv through dln.run (issue 13: "every
-bad-input row of the CLI's table raises the right exception with the same message").
+"""Every `dln run`, `dln sweep`, `dln check` and `dln figure` row of tests/bad_inputs/cases.tsv
+through dln.run, dln.sweep, dln.check (strict) and dln.figure (issue 13: "every bad-input row
+of the CLI's table raises the right exception with the same message"). The other commands
+(robust, compress, merge, fit-lambda0) have no Python counterpart.
 
 Each row's setup actions are replayed in a fresh folder (its working directory), its
 `--name=value` arguments become options (values as text), its spec file argument spec=.
 Expected: exit 0 runs without exception; 64, 65, 66 (usage, data, no input) raise
 DlnValueError (a ValueError); 73 (cannot create) DlnOSError (an OSError); 70 (integrator
-failure) DlnRuntimeError; 3 (diverged) DlnDivergedError (a RuntimeError). The message
-contains the row's fragment. Skipped rows (printed with their reason and counted): --resume
-(dln.run has no resume), and command lines that only the command line can say (--help,
---version, several spec files, -x short options)."""
+failure) DlnRuntimeError; 3 (diverged) DlnDivergedError (a RuntimeError); 4 and 5 (check:
+violated, inconsistent) DlnCheckError. The message contains the row's fragment. Skipped rows
+(printed with their reason and counted): --resume, sweep's --shard/--dry-run, check's
+--critical (no Python counterpart), and command lines that only the command line can say
+(--help, --version, --list, a missing or second positional argument, -x short options)."""
 import os
 import shutil
 import subprocess
@@ -22,7 +25,10 @@ import dln
 SRC = os.environ.get("DLN_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("DLN_CLI", "dln")
 EXPECT = {0: None, 64: dln.DlnValueError, 65: dln.DlnValueError, 66: dln.DlnValueError, 73: dln.DlnOSError,
-          70: dln.DlnRuntimeError, 3: dln.DlnDivergedError}
+          70: dln.DlnRuntimeError, 3: dln.DlnDivergedError, 4: dln.DlnCheckError, 5: dln.DlnCheckError}
+COMMANDS = ("run", "sweep", "check", "figure")
+FIGURE_OPTIONS = ("quick", "force", "out")
+NO_COUNTERPART = ("--resume", "--shard", "--dry-run", "--critical", "--list", "--merge")
 
 
 def unescape(s):
@@ -83,14 +89,14 @@ def _is_bool(name):
 
 
 def translate(args):
-    """`run ...` arguments as (spec, options) or (None, reason to skip)."""
+    """`CMD ...` arguments as (positional, options) or (None, reason to skip)."""
     spec, opts = None, {}
     toks = args.split(" ")[1:]
     i = 0
     while i < len(toks):
         t = toks[i]
-        if t in ("--help", "--version") or t.startswith("--resume"):
-            return None, "%s (no dln.run counterpart)" % t
+        if t in ("--help", "--version") or t.split("=")[0] in NO_COUNTERPART:
+            return None, "%s (no Python counterpart)" % t
         if t.startswith("--"):
             name, eq, value = t[2:].partition("=")
             if not eq and _is_bool(name):
@@ -106,9 +112,38 @@ def translate(args):
         elif spec is None:
             spec = t
         else:
-            return None, "several spec files (command-line syntax)"
+            return None, "several positional arguments (command-line syntax)"
         i += 1
+    cmd = args.split(" ")[0]
+    if spec is None and cmd != "run":
+        return None, "no positional argument (command-line syntax)"
+    odd = [k for k in opts if k not in FIGURE_OPTIONS] if cmd == "figure" else []
+    if odd:
+        return None, "--%s (not an option of dln figure; a keyword error in Python)" % odd[0]
     return (spec, opts), None
+
+
+def call(cmd, spec, opts):
+    """The Python counterpart of `dln CMD SPEC OPTS`."""
+    if cmd == "run":
+        plot = opts.pop("plot", "false")
+        return dln.run(spec, plot=plot, **opts)
+    if cmd == "sweep":
+        kw = {k: opts.pop(k) for k in ("out", "plot", "wide") if k in opts}
+        if "threads" in opts:
+            kw["threads"] = int(opts.pop("threads"))
+        return dln.sweep(spec, **kw, **opts)
+    if cmd == "check":
+        kw = {k: float(opts.pop(k)) for k in ("slack", "tol") if k in opts}
+        if opts:
+            raise AssertionError("check: unexpected options %s" % opts)
+        return dln.check(spec, strict=True, **kw)
+    kw = {"quick": opts.pop("quick", "false") == "true", "force": opts.pop("force", "false") == "true"}
+    if "out" in opts:
+        kw["out"] = opts.pop("out")
+    if opts:
+        raise AssertionError("figure: unexpected options %s" % opts)
+    return dln.figure(spec, render=False, **kw)
 
 
 def rows():
@@ -117,7 +152,7 @@ def rows():
             if line.startswith("#") or not line.strip():
                 continue
             fields = line.rstrip("\n").split("\t")
-            if len(fields) >= 5 and fields[4].split(" ")[0] == "run":
+            if len(fields) >= 5 and fields[4].split(" ")[0] in COMMANDS:
                 yield fields
 
 
@@ -142,9 +177,8 @@ class BadInputs(unittest.TestCase):
                     setup(acts, cwd)
                 os.chdir(cwd)
                 spec, opts = tr
-                plot = opts.pop("plot", "false")
                 try:
-                    res = dln.run(spec, plot=plot, **opts)
+                    res = call(args.split(" ")[0], spec, opts)
                     got = None
                 except Exception as e:  # noqa: BLE001 - compared below
                     got, res = e, None
@@ -165,7 +199,7 @@ class BadInputs(unittest.TestCase):
         finally:
             os.chdir(here)
             shutil.rmtree(tmp, True)
-        print("cases.tsv `run` rows: %d run through dln.run, %d skipped" % (ran, len(skipped)))
+        print("cases.tsv rows of %s: %d run through Python, %d skipped" % ("/".join(COMMANDS), ran, len(skipped)))
         for name, why in skipped:
             print("  skipped %s: %s" % (name, why))
         self.assertGreater(ran, 100)

@@ -144,7 +144,7 @@ int dln_figure_run(const dln_figure_type *f, const char *dir, const dln_figure_o
   DLN_ARGS(f, dir, res);
   memset(res, 0, sizeof *res);
   res->fail_phase = DLN_RUN_FAIL_SPEC;
-  if (!*dir) return dln_error(DLN_EINVAL, "figure: --out: expected a folder, found an empty name");
+  if (!*dir) return dln_error(DLN_EINVAL, "option --out: expected a folder, found an empty name"); /* the CLI's words */
   dln_figure_options def;
   dln_figure_default_options(&def);
   if (!o) o = &def;
