@@ -15,9 +15,10 @@
  * with three more stages k_13..k_15; they are evaluated only for a step in which a
  * sample (or a threshold crossing) is interpolated, once per step.
  *
- * The integrator type "dop853" is this pair alone (no switch to Chebyshev or BDF, like
- * SciPy's DOP853); rkc and auto use it for their RK phase when rtol ≤ auto_dop853_rtol
- * (rkc.c, docs/integrators.md). */
+ * This file is the table and its dense output only (a leaf): the integrator type "dop853"
+ * (this pair alone, no switch to Chebyshev or BDF, like SciPy's DOP853) is defined in
+ * rkc.c with the loop it runs in; rkc and auto use the pair for their RK phase when
+ * rtol ≤ auto_dop853_rtol (docs/integrators.md). */
 #include <stddef.h>
 #include <string.h>
 
@@ -223,22 +224,3 @@ void dln_dop853_dense_eval(size_t n, double x, double h, const double *y0, const
     out[i] = y0[i] + x * p;
   }
 }
-
-/* The type "dop853": the pair alone, from t0 (a checkpoint's restart: first step h0). */
-static int dop853_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out) {
-  int st = dln_rkc_create(c, theta, DLN_RK_DOP853, out);
-  if (!st && (t0 != 0 || h0 > 0)) dln_rkc_start_at(*out, t0, h0);
-  return st;
-}
-
-static const dln_option dop853_rows[] = {DLN_OPTION_END};
-
-const dln_integrator_type dln_integrator_dop853 = {
-    .name = "dop853",
-    .summary = "gradient flow by dln's own Dormand-Prince 8(5,3) pair (DOP853) with its 7th-order dense output",
-    .flags = DLN_INTEG_TIME,
-    .options = dop853_rows,
-    .options_size = 0,
-    .check = NULL,
-    .create = dop853_create,
-};

@@ -757,3 +757,22 @@ const dln_integrator_type dln_integrator_rkc = {
     .create = rkc_create,
     .uses = rkc_uses,
 };
+
+/* The type "dop853" (dop853.c: the table): the pair alone in this loop, from t0 (a checkpoint's restart: first step h0). */
+static int dop853_create(dln_run_ctx *c, double *theta, double t0, double h0, dln_stepper **out) {
+  int st = dln_rkc_create(c, theta, DLN_RK_DOP853, out);
+  if (!st && (t0 != 0 || h0 > 0)) dln_rkc_start_at(*out, t0, h0);
+  return st;
+}
+
+static const dln_option dop853_rows[] = {DLN_OPTION_END};
+
+const dln_integrator_type dln_integrator_dop853 = {
+    .name = "dop853",
+    .summary = "gradient flow by dln's own Dormand-Prince 8(5,3) pair (DOP853) with its 7th-order dense output",
+    .flags = DLN_INTEG_TIME,
+    .options = dop853_rows,
+    .options_size = 0,
+    .check = NULL,
+    .create = dop853_create,
+};
