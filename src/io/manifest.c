@@ -38,6 +38,28 @@ int dln_run_id_new(char id[DLN_RUN_ID_LEN + 1]) {
   return DLN_OK;
 }
 
+/* An in-memory matrix ("mem:" path, memfile.c) as dln_file_sha256 sees it: SHA-256 of the shape (two little-endian int64) and the column-major values. */
+int dln_memfile_sha256(const char *path, char hex[65], long long *bytes) {
+  if (!path || !hex) return dln_error(DLN_EINVAL, "dln_memfile_sha256: path and hex must not be NULL");
+  dln_mat *m;
+  int st = dln_memfile_get(path, &m);
+  if (st) return st;
+  struct sha256_ctx ctx;
+  sha256_init(&ctx);
+  unsigned char shape[16];
+  long long dims[2] = {m->rows, m->cols};
+  for (int k = 0; k < 16; ++k) shape[k] = (unsigned char)((unsigned long long)dims[k / 8] >> (8 * (k % 8)));
+  sha256_update(&ctx, sizeof shape, shape);
+  size_t nb = (size_t)m->rows * (size_t)m->cols * sizeof(double);
+  sha256_update(&ctx, nb, (const unsigned char *)m->data);
+  unsigned char d[SHA256_DIGEST_SIZE];
+  sha256_digest(&ctx, sizeof d, d);
+  to_hex(d, sizeof d, hex);
+  if (bytes) *bytes = (long long)(sizeof shape + nb);
+  dln_mat_free(m);
+  return DLN_OK;
+}
+
 int dln_file_sha256(const char *path, char hex[65], long long *bytes) {
   if (!path || !hex) return dln_error(DLN_EINVAL, "dln_file_sha256: path and hex must not be NULL");
   if (dln_memfile_is(path)) return dln_memfile_sha256(path, hex, bytes);

@@ -5,16 +5,13 @@
  * run reads it through dln_matrix_load like a file and hashes it like one
  * (dln_file_sha256), so the run and its folder are those of a run from files holding
  * the same numbers. One process-wide table behind a mutex: runs on several threads may
- * read it at once. */
+ * read it at once. (Their SHA-256, dln_memfile_sha256, is in manifest.c beside the files' one.) */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <nettle/sha2.h>
-
 #include "dln/error.h"
 #include "dln/io.h"
-#include "dln/manifest.h"
 #include "dln/mat.h"
 
 typedef struct memfile {
@@ -91,29 +88,5 @@ int dln_memfile_get(const char *path, dln_mat **out) {
   if (!f) return dln_error(DLN_EIO, "%s: cannot read (no such in-memory matrix)", path);
   if (!m) return dln_error(DLN_ENOMEM, "%s: out of memory", path);
   *out = m;
-  return DLN_OK;
-}
-
-/* SHA-256 of the shape (two little-endian int64) and the column-major values. */
-int dln_memfile_sha256(const char *path, char hex[65], long long *bytes) {
-  if (!path || !hex) return dln_error(DLN_EINVAL, "dln_memfile_sha256: path and hex must not be NULL");
-  dln_mat *m;
-  int st = dln_memfile_get(path, &m);
-  if (st) return st;
-  struct sha256_ctx ctx;
-  sha256_init(&ctx);
-  unsigned char shape[16];
-  long long dims[2] = {m->rows, m->cols};
-  for (int k = 0; k < 16; ++k) shape[k] = (unsigned char)((unsigned long long)dims[k / 8] >> (8 * (k % 8)));
-  sha256_update(&ctx, sizeof shape, shape);
-  size_t nb = (size_t)m->rows * (size_t)m->cols * sizeof(double);
-  sha256_update(&ctx, nb, (const unsigned char *)m->data);
-  unsigned char d[SHA256_DIGEST_SIZE];
-  sha256_digest(&ctx, sizeof d, d);
-  static const char hx[] = "0123456789abcdef";
-  for (int k = 0; k < SHA256_DIGEST_SIZE; ++k) hex[2 * k] = hx[d[k] >> 4], hex[2 * k + 1] = hx[d[k] & 15];
-  hex[64] = '\0';
-  if (bytes) *bytes = (long long)(sizeof shape + nb);
-  dln_mat_free(m);
   return DLN_OK;
 }
