@@ -110,6 +110,70 @@ static void test_kernels_vs_dgemm(void **state) {
   assert_false(fabs(c[0] - r[0]) <= 1e-14 * 4);
 }
 
+/* dln_tiny_transpose is an exact copy: every shape 1..13 x 1..13 (4 x 4 blocks and every
+ * remainder), with a leading dimension beyond the rows, against the definition. */
+static void test_transpose_exact(void **state) {
+  (void)state;
+  double a[20 * 13], t[13 * 13];
+  for (int i = 0; i < 20 * 13; ++i) a[i] = (double)i + 0.25;
+  int bad = 0, shapes = 0;
+  for (int m = 1; m <= 13; ++m)
+    for (int k = 1; k <= 13; ++k)
+      for (int extra = 0; extra <= 7; extra += 7, ++shapes) {
+        int lda = k + extra; /* a: k x m, leading dimension lda */
+        for (int i = 0; i < 13 * 13; ++i) t[i] = -1.0;
+        dln_tiny_transpose(m, k, a, lda, t);
+        for (int i = 0; i < m; ++i)
+          for (int l = 0; l < k; ++l) bad += t[i + l * m] != a[l + i * lda];
+        bad += m * k < 13 * 13 && t[m * k] != -1.0; /* nothing written past t */
+      }
+  assert_int_equal(shapes, 13 * 13 * 2);
+  assert_int_equal(bad, 0);
+}
+
+/* The planned products of the gradient (tiny kernels, libxsmm kernels on a transposed
+ * copy of W_j) against OpenBLAS (small kernels off) at widths beyond 8: gradient and loss
+ * to 1e-14 relative, and each kind bit-identical on a second call. */
+static void test_planned_grad_vs_blas(void **state) {
+  (void)state;
+  const int cases[][6] = {{2, 10, 50, 5}, {3, 16, 16, 16, 16}, {4, 7, 13, 9, 11, 6}, {3, 33, 17, 5, 3}};
+  dln_rng *rng = dln_rng_alloc(11, 0);
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+    int depth = cases[c][0];
+    const int *w = cases[c] + 1;
+    dln_net *net[3] = {NULL, NULL, NULL};
+    for (int kind = 0; kind < 3; ++kind) {
+      assert_int_equal(dln_net_alloc(&net[kind], depth, w, 0), DLN_OK);
+      assert_int_equal(dln_net_set_small_kernels(net[kind], kind), DLN_OK);
+    }
+    dln_mat *T = NULL;
+    assert_int_equal(dln_data_gaussian(rng, w[depth], w[0], 1.0, &T), DLN_OK);
+    dln_loss *loss = NULL;
+    assert_int_equal(dln_loss_factorization_alloc(&loss, T), DLN_OK);
+    size_t n = net[0]->nparams;
+    double *th = malloc(n * sizeof *th), *g[3], *g2 = malloc(n * sizeof *g2), v[3], v2;
+    dln_rng_fill_gaussian(rng, th, n, 0.3);
+    for (int kind = 0; kind < 3; ++kind) {
+      g[kind] = malloc(n * sizeof(double));
+      assert_int_equal(dln_net_grad(net[kind], loss, th, &v[kind], g[kind], NULL), DLN_OK);
+      assert_int_equal(dln_net_grad(net[kind], loss, th, &v2, g2, NULL), DLN_OK);
+      assert_memory_equal(g2, g[kind], n * sizeof(double));
+    }
+    for (int kind = 1; kind < 3; ++kind) {
+      double e = tu_diffnorm(n, g[kind], g[DLN_SMALL_OFF]) / tu_fro(n, g[DLN_SMALL_OFF]);
+      if (tu_verbose()) print_message("case %zu kind %d: gradient relative error %.3g\n", c, kind, e);
+      assert_true(e <= 1e-14);
+      assert_true(fabs(v[kind] - v[DLN_SMALL_OFF]) <= 1e-14 * v[DLN_SMALL_OFF]);
+      free(g[kind]);
+    }
+    free(g[0]), free(g2), free(th);
+    dln_loss_free(loss);
+    dln_mat_free(T);
+    for (int kind = 0; kind < 3; ++kind) dln_net_free(net[kind]);
+  }
+  dln_rng_free(rng);
+}
+
 /* 1000 GD steps of a net (widths, depth, tied) on a random factorization (square for tied)
  * or the 2x2 completion, with the given small-kernel kind; θ into out. */
 static void gd_run(int depth, const int *widths, int tied, int completion, int kind, double *out, size_t *np) {
@@ -236,6 +300,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kernels_vs_dgemm),
       cmocka_unit_test(test_pairs_vs_dgemm),
+      cmocka_unit_test(test_transpose_exact),
+      cmocka_unit_test(test_planned_grad_vs_blas),
       cmocka_unit_test(test_gd_tiny_vs_blas),
       cmocka_unit_test(test_hvp_tiny_vs_blas),
       cmocka_unit_test(test_cli_threads_bitwise),

@@ -37,6 +37,8 @@ struct dln_net_work {
                       * [3j+2] W_j^T B_j (NULL: gemm_w), looked up once (plan_kernels) */
   int plan_all;      /* every product of the gradient has a tiny kernel: forward_tiny, backprop_tiny */
   dln_tiny_pair_fn *pair; /* [j]: layer j's backward pair (widths ≤ 4), else NULL */
+  libxsmm_dmmfunction *xplan; /* the same products' libxsmm kernels where plan[] has none and
+                               * they are small (xsmm or tiny), [3j+2] on W_j^T in T */
   int nk;       /* kernel cache: shapes seen so far and their JIT kernels */
   struct kern { int m, n, k, lda, ldb, beta_one, transb; libxsmm_dmmfunction f; } kc[64];
   double *buf;  /* one block holding all of the above */
@@ -94,11 +96,7 @@ static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int 
   if (w->small && (long)m * n * k <= DLN_SMALL_MNK) {
     libxsmm_dmmfunction f = kernel(w, m, n, k, ta == CblasTrans ? m : lda, ldb, beta != 0.0, tb == CblasTrans);
     if (f) {
-      if (ta == CblasTrans) { /* T = a^T (m x k); a is k x m with leading dimension lda */
-        for (int i = 0; i < m; ++i)
-          for (int l = 0; l < k; ++l) w->T[i + (size_t)l * m] = a[l + (size_t)i * lda];
-        a = w->T;
-      }
+      if (ta == CblasTrans) dln_tiny_transpose(m, k, a, lda, w->T), a = w->T;
       f(a, b, c);
       return;
     }
@@ -112,19 +110,31 @@ static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int 
  * calls them without a lookup; shapes without a kernel keep NULL (gemm_w). */
 static void plan_kernels(dln_net *net) {
   const int *d = net->widths;
-  dln_tiny_fn *pl = net->work->plan;
-  for (int j = 0; j <= net->depth; ++j) pl[3 * j] = pl[3 * j + 1] = pl[3 * j + 2] = NULL, net->work->pair[j] = NULL;
-  net->work->plan_all = 0;
-  if (net->work->small != DLN_SMALL_TINY || net->tied) return;
+  dln_net_work *w = net->work;
+  dln_tiny_fn *pl = w->plan;
+  for (int j = 0; j <= net->depth; ++j) {
+    pl[3 * j] = pl[3 * j + 1] = pl[3 * j + 2] = NULL, w->pair[j] = NULL;
+    w->xplan[3 * j] = w->xplan[3 * j + 1] = w->xplan[3 * j + 2] = NULL;
+  }
+  w->plan_all = 0;
+  if (w->small == DLN_SMALL_OFF || net->tied) return;
   int all = net->depth >= 2;
   for (int j = 2; j <= net->depth; ++j) {
-    pl[3 * j] = dln_tiny_kernel(DLN_TINY_NN, 0, d[j], d[0], d[j - 1]);
-    pl[3 * j + 1] = dln_tiny_kernel(DLN_TINY_NT, 0, d[j], d[j - 1], d[0]);
-    pl[3 * j + 2] = dln_tiny_kernel(DLN_TINY_TN, 0, d[j - 1], d[0], d[j]);
+    if (w->small == DLN_SMALL_TINY) {
+      pl[3 * j] = dln_tiny_kernel(DLN_TINY_NN, 0, d[j], d[0], d[j - 1]);
+      pl[3 * j + 1] = dln_tiny_kernel(DLN_TINY_NT, 0, d[j], d[j - 1], d[0]);
+      pl[3 * j + 2] = dln_tiny_kernel(DLN_TINY_TN, 0, d[j - 1], d[0], d[j]);
+      w->pair[j] = dln_tiny_pair(d[j], d[j - 1], d[0]);
+    }
     all = all && pl[3 * j] && pl[3 * j + 1] && pl[3 * j + 2];
-    net->work->pair[j] = dln_tiny_pair(d[j], d[j - 1], d[0]);
+    /* the rest through libxsmm, as gemm_w would choose (same kernels, same bits) */
+    long mnk = (long)d[j] * d[j - 1] * d[0];
+    if (mnk > DLN_SMALL_MNK) continue;
+    if (!pl[3 * j]) w->xplan[3 * j] = kernel(w, d[j], d[0], d[j - 1], d[j], d[j - 1], 0, 0);
+    if (!pl[3 * j + 1]) w->xplan[3 * j + 1] = kernel(w, d[j], d[j - 1], d[0], d[j], d[j - 1], 0, 1);
+    if (!pl[3 * j + 2]) w->xplan[3 * j + 2] = kernel(w, d[j - 1], d[0], d[j], d[j - 1], d[j], 0, 0);
   }
-  net->work->plan_all = all;
+  w->plan_all = all;
 }
 
 static const char *const small_names[] = {"off", "xsmm", "tiny"}; /* by DLN_SMALL_* */
@@ -226,7 +236,8 @@ int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
   w->buf = calloc(ws ? ws : 1, sizeof(double));
   w->plan = calloc(3 * ((size_t)depth + 1), sizeof *w->plan);
   w->pair = calloc((size_t)depth + 1, sizeof *w->pair);
-  if (!w->P || !w->dP || !w->buf || !w->plan || !w->pair) goto nomem;
+  w->xplan = calloc(3 * ((size_t)depth + 1), sizeof *w->xplan);
+  if (!w->P || !w->dP || !w->buf || !w->plan || !w->pair || !w->xplan) goto nomem;
   double *p = w->buf;
   for (int j = 1; j <= depth; ++j) {
     w->P[j] = p;
@@ -266,6 +277,7 @@ void dln_net_free(dln_net *net) {
     free(net->work->buf);
     free(net->work->plan);
     free(net->work->pair);
+    free(net->work->xplan);
     free(net->work->reg_L);
     free(net->work->reg_off);
     free(net->work->reg_S);
@@ -346,6 +358,8 @@ static const double *forward(dln_net *net, const double *theta) {
     /* P_j = W_j P_{j-1} */
     if (w->plan[3 * j])
       w->plan[3 * j](theta + net->offset[j], prev, w->P[j], d[0]);
+    else if (w->xplan[3 * j])
+      w->xplan[3 * j](theta + net->offset[j], prev, w->P[j]);
     else
       gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, theta + net->offset[j], d[j], prev, d[j - 1], 0.0,
            w->P[j]);
@@ -388,12 +402,19 @@ static void backprop(dln_net *net, const double *theta, const double *G, double 
     const double *Pprev = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
     if (w->plan[3 * j + 1])
       w->plan[3 * j + 1](B, Pprev, grad + net->offset[j], d[j - 1]);
+    else if (w->xplan[3 * j + 1])
+      w->xplan[3 * j + 1](B, Pprev, grad + net->offset[j]);
     else
       gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], Pprev, d[j - 1], 0.0, grad + net->offset[j]);
     /* B_{j-1} = W_j^T B_j; ∂φ/∂W_1 = B_1 is written in place */
     double *dest = (j - 1 == 1) ? grad + net->offset[1] : next;
     if (w->plan[3 * j + 2])
       w->plan[3 * j + 2](theta + net->offset[j], B, dest, d[0]);
+    else if (w->xplan[3 * j + 2])
+      {
+      dln_tiny_transpose(d[j - 1], d[j], theta + net->offset[j], d[j], w->T);
+      w->xplan[3 * j + 2](w->T, B, dest);
+    }
     else
       gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, dest);
     B = dest;

@@ -6,6 +6,11 @@
  * function with constant bounds, fully unrolled by the compiler. */
 #include "model/tiny_gemm.h"
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define DLN_TINY_AVX2 1
+#endif
+
 #define TK static inline __attribute__((always_inline))
 
 /* C[i,j] (+)= Σ_l A[i,l] B[l,j]; A M x K, B K x n */
@@ -85,3 +90,43 @@ const dln_tiny_fn dln_tiny_tab_b[6][64] = {{M8(REFB, nn, 0)}, {M8(REFB, nn, 1)},
 #define REFP(V, A, J, K, Z) p_##J##K##Z,
 M4(DEFP, pair, 0)
 const dln_tiny_pair_fn dln_tiny_tab_pair[64] = {M4(REFP, pair, 0)};
+
+/* ---- transposes */
+static void transpose_scalar(int m, int k, int i0, int l0, const double *restrict a, int lda, double *restrict t) {
+  for (int i = i0; i < m; ++i) /* columns i ≥ i0 of t's rows, then rows l ≥ l0 of the rest */
+    for (int l = 0; l < k; ++l) t[i + (size_t)l * m] = a[l + (size_t)i * lda];
+  for (int i = 0; i < i0; ++i)
+    for (int l = l0; l < k; ++l) t[i + (size_t)l * m] = a[l + (size_t)i * lda];
+}
+
+#ifdef DLN_TINY_AVX2
+/* the 4 x 4 blocks: columns i0..i0+3 of a (rows l0..l0+3) become rows of t */
+__attribute__((target("avx2"))) static void transpose_avx2(int m, int k, const double *restrict a, int lda,
+                                                          double *restrict t) {
+  int m4 = m & ~3, k4 = k & ~3;
+  for (int i = 0; i < m4; i += 4)
+    for (int l = 0; l < k4; l += 4) {
+      const double *s = a + l + (size_t)i * lda;
+      __m256d v0 = _mm256_loadu_pd(s), v1 = _mm256_loadu_pd(s + lda), v2 = _mm256_loadu_pd(s + 2 * (size_t)lda),
+              v3 = _mm256_loadu_pd(s + 3 * (size_t)lda);
+      __m256d t0 = _mm256_unpacklo_pd(v0, v1), t1 = _mm256_unpackhi_pd(v0, v1);
+      __m256d t2 = _mm256_unpacklo_pd(v2, v3), t3 = _mm256_unpackhi_pd(v2, v3);
+      double *d = t + i + (size_t)l * m;
+      _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_storeu_pd(d + m, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_storeu_pd(d + 2 * (size_t)m, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_storeu_pd(d + 3 * (size_t)m, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
+  transpose_scalar(m, k, m4, k4, a, lda, t);
+}
+#endif
+
+void dln_tiny_transpose(int m, int k, const double *restrict a, int lda, double *restrict t) {
+#ifdef DLN_TINY_AVX2
+  if (__builtin_cpu_supports("avx2")) { /* a load of libgcc's processor flags */
+    transpose_avx2(m, k, a, lda, t);
+    return;
+  }
+#endif
+  transpose_scalar(m, k, 0, k, a, lda, t);
+}

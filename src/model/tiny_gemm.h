@@ -40,4 +40,9 @@ static inline dln_tiny_pair_fn dln_tiny_pair(int dj, int dj1, int d0) {
   return (a | b | c) < 4u ? dln_tiny_tab_pair[a * 16u + b * 4u + c] : 0;
 }
 
+/* t (m x k, leading dimension m) = a^T, a k x m with leading dimension lda (an exact copy:
+ * the transposed operand of the libxsmm products, which have no transposed-A kernels).
+ * 4 x 4 blocks with AVX2 shuffles where the processor has them, else element by element. */
+void dln_tiny_transpose(int m, int k, const double *restrict a, int lda, double *restrict t);
+
 #endif
