@@ -131,6 +131,35 @@ static void test_transpose_exact(void **state) {
   assert_int_equal(bad, 0);
 }
 
+/* dln_tiny_dot_tn follows its stated order bit for bit (so the AVX2 and the portable code
+ * agree): four lanes over l < 4⌊k/4⌋, (s0 + s1) + (s2 + s3), then the tail; and it is a
+ * product to 1e-14 of the bound Σ|a||b|. m = 1..9 (9: the portable path), k = 1..19. */
+static void test_dot_tn_order(void **state) {
+  (void)state;
+  double a[19 * 9], b[19 * 6], c[9 * 6];
+  tu_fill_gauss(19 * 9, a, 1.0);
+  tu_fill_gauss(19 * 6, b, 1.0);
+  int bad = 0, far = 0;
+  for (int m = 1; m <= 9; ++m)
+    for (int k = 1; k <= 19; ++k) {
+      int n = 1 + (m + k) % 6, k4 = k & ~3;
+      dln_tiny_dot_tn(m, n, k, a, b, c);
+      for (int j = 0; j < n; ++j)
+        for (int i = 0; i < m; ++i) {
+          const double *x = a + i * k, *y = b + j * k;
+          double s[4] = {0, 0, 0, 0}, bound = 0, exact = 0;
+          for (int l = 0; l < k4; ++l) s[l % 4] += x[l] * y[l];
+          double t = (s[0] + s[1]) + (s[2] + s[3]);
+          for (int l = k4; l < k; ++l) t += x[l] * y[l];
+          for (int l = 0; l < k; ++l) bound += fabs(x[l] * y[l]), exact += (long double)x[l] * y[l];
+          bad += c[i + j * m] != t;
+          far += !(fabs(c[i + j * m] - exact) <= 1e-14 * bound);
+        }
+    }
+  assert_int_equal(bad, 0);
+  assert_int_equal(far, 0);
+}
+
 /* The planned products of the gradient (tiny kernels, libxsmm kernels on a transposed
  * copy of W_j) against OpenBLAS (small kernels off) at widths beyond 8: gradient and loss
  * to 1e-14 relative, and each kind bit-identical on a second call. */
@@ -301,6 +330,7 @@ int main(void) {
       cmocka_unit_test(test_kernels_vs_dgemm),
       cmocka_unit_test(test_pairs_vs_dgemm),
       cmocka_unit_test(test_transpose_exact),
+      cmocka_unit_test(test_dot_tn_order),
       cmocka_unit_test(test_planned_grad_vs_blas),
       cmocka_unit_test(test_gd_tiny_vs_blas),
       cmocka_unit_test(test_hvp_tiny_vs_blas),

@@ -130,3 +130,65 @@ void dln_tiny_transpose(int m, int k, const double *restrict a, int lda, double 
 #endif
   transpose_scalar(m, k, 0, k, a, lda, t);
 }
+
+/* ---- narrow a^T b (dln_tiny_dot_tn) */
+static void dot_tn_scalar(int m, int n, int k, const double *restrict a, const double *restrict b, double *restrict c) {
+  int k4 = k & ~3;
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      const double *x = a + (size_t)i * k, *y = b + (size_t)j * k;
+      double s[4] = {0, 0, 0, 0};
+      for (int l = 0; l < k4; l += 4)
+        for (int q = 0; q < 4; ++q) s[q] += x[l + q] * y[l + q];
+      double t = (s[0] + s[1]) + (s[2] + s[3]);
+      for (int l = k4; l < k; ++l) t += x[l] * y[l];
+      c[i + (size_t)j * m] = t;
+    }
+}
+
+#ifdef DLN_TINY_AVX2
+/* m a constant in each caller below, so the m accumulators stay in registers */
+__attribute__((target("avx2"), always_inline)) static inline void dot_tn_body(int m, int n, int k, const double *restrict a,
+                                                                             const double *restrict b, double *restrict c) {
+  int k4 = k & ~3;
+  for (int j = 0; j < n; ++j) {
+    const double *y = b + (size_t)j * k;
+    __m256d s[DLN_TINY_DOT_MAXM];
+#pragma GCC unroll 8
+    for (int i = 0; i < m; ++i) s[i] = _mm256_setzero_pd();
+    for (int l = 0; l < k4; l += 4) {
+      __m256d yv = _mm256_loadu_pd(y + l);
+#pragma GCC unroll 8
+      for (int i = 0; i < m; ++i) s[i] = _mm256_add_pd(s[i], _mm256_mul_pd(_mm256_loadu_pd(a + (size_t)i * k + l), yv));
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < m; ++i) {
+      __m128d lo = _mm256_castpd256_pd128(s[i]), hi = _mm256_extractf128_pd(s[i], 1);
+      /* (s0 + s1) + (s2 + s3) */
+      double t = _mm_cvtsd_f64(_mm_add_sd(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)), _mm_add_sd(hi, _mm_unpackhi_pd(hi, hi))));
+      const double *x = a + (size_t)i * k;
+      for (int l = k4; l < k; ++l) t += x[l] * y[l];
+      c[i + (size_t)j * m] = t;
+    }
+  }
+}
+#define DOTM(M)                                                                                                    \
+  __attribute__((target("avx2"))) static void dot_tn_##M(int n, int k, const double *restrict a, const double *restrict b, \
+                                                        double *restrict c) {                                     \
+    dot_tn_body(M, n, k, a, b, c);                                                                                 \
+  }
+DOTM(1) DOTM(2) DOTM(3) DOTM(4) DOTM(5) DOTM(6) DOTM(7) DOTM(8)
+typedef void (*dot_fn)(int, int, const double *restrict, const double *restrict, double *restrict);
+static const dot_fn dot_tn_avx2[DLN_TINY_DOT_MAXM] = {dot_tn_1, dot_tn_2, dot_tn_3, dot_tn_4,
+                                                      dot_tn_5, dot_tn_6, dot_tn_7, dot_tn_8};
+#endif
+
+void dln_tiny_dot_tn(int m, int n, int k, const double *restrict a, const double *restrict b, double *restrict c) {
+#ifdef DLN_TINY_AVX2
+  if (m >= 1 && m <= DLN_TINY_DOT_MAXM && __builtin_cpu_supports("avx2")) {
+    dot_tn_avx2[m - 1](n, k, a, b, c);
+    return;
+  }
+#endif
+  dot_tn_scalar(m, n, k, a, b, c);
+}
