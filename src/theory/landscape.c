@@ -47,6 +47,8 @@ struct dln_lanczos {
   int maxit;     /* Krylov cap */
   double *V;     /* n x (maxit + 1), basis vectors as columns */
   double *alpha, *beta, *d, *e, *z, *zwork, *c; /* tridiagonal buffers */
+  double *rwork;     /* 5 maxit: dstebz / dstein */
+  lapack_int *iw;    /* 5 maxit + 1: iblock, isplit, iwork, ifail */
   double *ymin, *ymax, *w, *g, *th, *dir;        /* length n */
   double *W, *G;  /* d_N x d_0 */
   double *u, *v;  /* d_N, d_0 */
@@ -70,6 +72,8 @@ void dln_lanczos_free(dln_lanczos *lz) {
   free(lz->z);
   free(lz->zwork);
   free(lz->c);
+  free(lz->rwork);
+  free(lz->iw);
   free(lz->ymin);
   free(lz->ymax);
   free(lz->w);
@@ -106,6 +110,8 @@ int dln_lanczos_alloc(dln_lanczos **out, dln_net *net, int max_iter) {
   lz->z = malloc(m * m * sizeof(double));
   lz->zwork = malloc((2 * m + 2) * sizeof(double));
   lz->c = malloc((m + 1) * sizeof(double));
+  lz->rwork = malloc(5 * m * sizeof(double));
+  lz->iw = malloc((5 * m + 1) * sizeof(lapack_int));
   lz->ymin = malloc(n * sizeof(double));
   lz->ymax = malloc(n * sizeof(double));
   lz->w = malloc(n * sizeof(double));
@@ -116,7 +122,7 @@ int dln_lanczos_alloc(dln_lanczos **out, dln_net *net, int max_iter) {
   lz->G = malloc(rc * sizeof(double));
   lz->u = malloc((size_t)dln_net_rows(net) * sizeof(double));
   lz->v = malloc((size_t)dln_net_cols(net) * sizeof(double));
-  if (!lz->V || !lz->alpha || !lz->beta || !lz->d || !lz->e || !lz->z || !lz->zwork || !lz->c || !lz->ymin ||
+  if (!lz->V || !lz->alpha || !lz->beta || !lz->d || !lz->e || !lz->z || !lz->zwork || !lz->c || !lz->rwork || !lz->iw || !lz->ymin ||
       !lz->ymax || !lz->w || !lz->g || !lz->th || !lz->dir || !lz->W || !lz->G || !lz->u || !lz->v) {
     dln_lanczos_free(lz);
     return dln_error(DLN_ENOMEM, "dln_lanczos_alloc: out of memory (%zu parameters, %d Lanczos vectors)", n,
@@ -147,6 +153,69 @@ static int tridiag_eig(dln_lanczos *lz, int m) {
   return DLN_OK;
 }
 
+/* λ_min only (min_only): the least and largest eigenvalues of T_m by bisection (dstebz,
+ * absolute accuracy ulp·‖T_m‖ like dstev's QR) into lz->d[0] and lz->d[m−1], the unit
+ * eigenvector of λ_1 by inverse iteration (dstein) into lz->z[0..m): O(m) per value,
+ * where dstev 'V' is O(m³). Falls back to dstev when inverse iteration fails. */
+static int tridiag_min(dln_lanczos *lz, int m) {
+  lapack_int nf = 0, nsplit = 0, *iblock = lz->iw, *isplit = lz->iw + m, *iwork = lz->iw + 2 * m;
+  double top = 0;
+  lapack_int info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, m, m, 0.0, lz->alpha, lz->beta, &nf, &nsplit, &top, iblock,
+                                        isplit, lz->rwork, iwork);
+  if (!info && nf == 1)
+    info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, 1, 1, 0.0, lz->alpha, lz->beta, &nf, &nsplit, lz->d, iblock, isplit,
+                               lz->rwork, iwork);
+  if (info || nf != 1) return dln_error(DLN_ELAPACK, "dstebz (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
+  info = LAPACKE_dstein_work(LAPACK_COL_MAJOR, m, lz->alpha, lz->beta, 1, lz->d, iblock, isplit, lz->z, m, lz->rwork,
+                             iwork, iwork + m);
+  if (info < 0) return dln_error(DLN_ELAPACK, "dstein (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
+  if (info > 0) return tridiag_eig(lz, m); /* inverse iteration did not converge: all pairs */
+  lz->d[m - 1] = m > 1 ? top : lz->d[0];
+  return DLN_OK;
+}
+
+/* After the iteration (res->iters = m): the Ritz vectors y = V z of λ_min (and λ_max
+ * unless min_only), their true residuals ‖∇²φ y − λ y‖ and the verdict. */
+static int ritz_finish(dln_lanczos *lz, dln_loss *loss, const double *theta, const dln_lanczos_options *opt,
+                       dln_lanczos_result *res) {
+  size_t n = lz->n;
+  int dim = res->iters, nt = opt->min_only ? 1 : 2, st;
+  res->lambda_min = lz->d[0];
+  res->lambda_max = lz->d[dim - 1];
+  cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, lz->V, (int)n, lz->z, 1, 0.0, lz->ymin, 1);
+  if (nt == 2)
+    cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, lz->V, (int)n, lz->z + (size_t)(dim - 1) * (size_t)dim, 1,
+                0.0, lz->ymax, 1);
+  double *y[2] = {lz->ymin, lz->ymax}, lam[2] = {res->lambda_min, res->lambda_max}, r[2] = {NAN, NAN};
+  for (int t = 0; t < nt; ++t) {
+    double ny = dln_norm2(n, y[t]);
+    if (ny > 0) cblas_dscal((int)n, 1.0 / ny, y[t], 1);
+    if ((st = dln_net_hvp(lz->net, loss, theta, y[t], lz->w))) return st;
+    res->hvps++;
+    cblas_daxpy((int)n, -lam[t], y[t], 1, lz->w, 1);
+    r[t] = dln_norm2(n, lz->w);
+  }
+  res->resid_min = r[0];
+  res->resid_max = r[1];
+  double thr = opt->tol * fmax(fabs(res->lambda_min), fabs(res->lambda_max));
+  double rmax = nt == 2 ? fmax(r[0], r[1]) : r[0];
+  res->converged = rmax <= thr;
+  if (res->converged && nt == 1)
+    snprintf(res->message, sizeof res->message,
+             "converged after %d steps: lambda_min %.6g (residual %.2g); top Ritz value %.6g", dim, res->lambda_min, r[0],
+             res->lambda_max);
+  else if (res->converged)
+    snprintf(res->message, sizeof res->message,
+             "converged after %d steps: lambda_min %.6g (residual %.2g), lambda_max %.6g (residual %.2g)", dim,
+             res->lambda_min, r[0], res->lambda_max, r[1]);
+  else
+    snprintf(res->message, sizeof res->message,
+             "did not converge: residual %.3g (lambda_min %.6g, residual %.3g; lambda_max %.6g) after %d steps, "
+             "tolerance %.2g",
+             rmax, res->lambda_min, r[0], res->lambda_max, dim, thr);
+  return DLN_OK;
+}
+
 int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const dln_lanczos_options *opt_in,
                     dln_lanczos_result *res) {
   if (!lz || !loss || !theta || !res) return dln_error(DLN_EINVAL, "dln_lanczos_run: NULL argument");
@@ -158,6 +227,7 @@ int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const 
     if (opt_in->check_every > 0) opt.check_every = opt_in->check_every;
     if (opt_in->seed) opt.seed = opt_in->seed;
     opt.start = opt_in->start;
+    opt.min_only = opt_in->min_only != 0;
   }
   memset(res, 0, sizeof *res);
   size_t n = lz->n;
@@ -198,11 +268,11 @@ int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const 
     dim = j + 1;
     invariant = b <= 1e-13 * anorm || b == 0 || (size_t)dim == n;
     if (invariant || dim == mcap || dim >= next_check) {
-      if ((st = tridiag_eig(lz, dim))) return st;
+      if ((st = opt.min_only ? tridiag_min(lz, dim) : tridiag_eig(lz, dim))) return st;
       next_check = dim + imax(opt.check_every, dim / 4);
       scale = fmax(fabs(lz->d[0]), fabs(lz->d[dim - 1]));
       est_min = b * fabs(lz->z[(size_t)(dim - 1)]);                               /* last entry, column 0 */
-      est_max = b * fabs(lz->z[(size_t)(dim - 1) + (size_t)(dim - 1) * (size_t)dim]); /* column dim−1 */
+      est_max = opt.min_only ? 0 : b * fabs(lz->z[(size_t)(dim - 1) + (size_t)(dim - 1) * (size_t)dim]); /* column dim−1 */
       if (invariant || (est_min <= opt.tol * scale && est_max <= opt.tol * scale)) break;
     }
     cblas_dcopy((int)n, w, 1, V + (size_t)(j + 1) * n, 1);
@@ -210,36 +280,7 @@ int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const 
   }
   res->iters = dim;
   res->invariant = invariant;
-  res->lambda_min = lz->d[0];
-  res->lambda_max = lz->d[dim - 1];
-  /* Ritz vectors y = V z and their true residuals ‖∇²φ y − λ y‖ */
-  cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, V, (int)n, lz->z, 1, 0.0, lz->ymin, 1);
-  cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, V, (int)n, lz->z + (size_t)(dim - 1) * (size_t)dim, 1,
-              0.0, lz->ymax, 1);
-  double *y[2] = {lz->ymin, lz->ymax}, lam[2] = {res->lambda_min, res->lambda_max}, r[2];
-  for (int t = 0; t < 2; ++t) {
-    double ny = dln_norm2(n, y[t]);
-    if (ny > 0) cblas_dscal((int)n, 1.0 / ny, y[t], 1);
-    if ((st = dln_net_hvp(lz->net, loss, theta, y[t], lz->w))) return st;
-    res->hvps++;
-    cblas_daxpy((int)n, -lam[t], y[t], 1, lz->w, 1);
-    r[t] = dln_norm2(n, lz->w);
-  }
-  res->resid_min = r[0];
-  res->resid_max = r[1];
-  scale = fmax(fabs(res->lambda_min), fabs(res->lambda_max));
-  double thr = opt.tol * scale;
-  res->converged = r[0] <= thr && r[1] <= thr;
-  if (res->converged)
-    snprintf(res->message, sizeof res->message,
-             "converged after %d steps: lambda_min %.6g (residual %.2g), lambda_max %.6g (residual %.2g)", dim,
-             res->lambda_min, r[0], res->lambda_max, r[1]);
-  else
-    snprintf(res->message, sizeof res->message,
-             "did not converge: residual %.3g (lambda_min %.6g, residual %.3g; lambda_max %.6g) after %d steps, "
-             "tolerance %.2g",
-             fmax(r[0], r[1]), res->lambda_min, r[0], res->lambda_max, dim, thr);
-  return DLN_OK;
+  return ritz_finish(lz, loss, theta, &opt, res);
 }
 
 /* ---------------------------------------------------------------- point classification */
