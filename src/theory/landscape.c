@@ -251,17 +251,21 @@ int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const 
     double *vj = V + (size_t)j * n, *w = lz->w;
     if ((st = dln_net_hvp(lz->net, loss, theta, vj, w))) return st;
     res->hvps++;
-    double a = dot(n, vj, w);
+    double a = dot(n, vj, w), b = 0;
     lz->alpha[j] = a;
-    /* w ← w − α_j v_j − β_{j−1} v_{j−1}, then full reorthogonalization (classical
-     * Gram–Schmidt, twice): w ← w − V_{0:j} (V_{0:j}^T w) */
+    /* w ← w − α_j v_j − β_{j−1} v_{j−1}, then full reorthogonalization by classical
+     * Gram–Schmidt, w ← w − V_{0:j} (V_{0:j}^T w), repeated only when the pass shrank ‖w‖
+     * below 1/√2 of its norm (Daniel, Gragg, Kaufman, Stewart 1976): after the three-term
+     * step the pass removes round-off only, so one pass is the rule */
     cblas_daxpy((int)n, -a, vj, 1, w, 1);
     if (j > 0) cblas_daxpy((int)n, -lz->beta[j - 1], vj - n, 1, w, 1);
+    double wnorm = dln_norm2(n, w);
     for (int pass = 0; pass < 2; ++pass) {
       cblas_dgemv(CblasColMajor, CblasTrans, (int)n, j + 1, 1.0, V, (int)n, w, 1, 0.0, lz->c, 1);
       cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, j + 1, -1.0, V, (int)n, lz->c, 1, 1.0, w, 1);
+      b = dln_norm2(n, w);
+      if (b > 0.70710678118654752 * wnorm) break;
     }
-    double b = dln_norm2(n, w);
     if (!isfinite(a) || !isfinite(b)) return dln_error(DLN_ENONFINITE, "Lanczos: non-finite Hessian-vector product at step %d", j);
     lz->beta[j] = b;
     anorm = fmax(anorm, fabs(a) + b + (j > 0 ? lz->beta[j - 1] : 0));
