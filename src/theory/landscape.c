@@ -153,24 +153,27 @@ static int tridiag_eig(dln_lanczos *lz, int m) {
   return DLN_OK;
 }
 
-/* λ_min only (min_only): the least and largest eigenvalues of T_m by bisection (dstebz,
- * absolute accuracy ulp·‖T_m‖ like dstev's QR) into lz->d[0] and lz->d[m−1], the unit
- * eigenvector of λ_1 by inverse iteration (dstein) into lz->z[0..m): O(m) per value,
- * where dstev 'V' is O(m³). Falls back to dstev when inverse iteration fails. */
-static int tridiag_min(dln_lanczos *lz, int m) {
+/* λ_min only (min_only): the least eigenvalue of T_m by bisection (dstebz, absolute
+ * accuracy ulp·‖T_m‖ like dstev's QR) into lz->d[0], its unit eigenvector by inverse
+ * iteration (dstein) into lz->z[0..m), and the largest into lz->d[m−1]: O(m) per value,
+ * where dstev 'V' is O(m³). The largest only sets the scale of the test est ≤ tol·max|λ|:
+ * it is skipped (NAN) when est = b|z_m| > tol·bound, bound ≥ ‖T_m‖ (Gershgorin), unless
+ * `last`. Falls back to dstev when inverse iteration fails. */
+static int tridiag_min(dln_lanczos *lz, int m, double b, double tol_bound, int last) {
   lapack_int nf = 0, nsplit = 0, *iblock = lz->iw, *isplit = lz->iw + m, *iwork = lz->iw + 2 * m;
-  double top = 0;
-  lapack_int info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, m, m, 0.0, lz->alpha, lz->beta, &nf, &nsplit, &top, iblock,
+  lapack_int info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, 1, 1, 0.0, lz->alpha, lz->beta, &nf, &nsplit, lz->d, iblock,
                                         isplit, lz->rwork, iwork);
-  if (!info && nf == 1)
-    info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, 1, 1, 0.0, lz->alpha, lz->beta, &nf, &nsplit, lz->d, iblock, isplit,
-                               lz->rwork, iwork);
   if (info || nf != 1) return dln_error(DLN_ELAPACK, "dstebz (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
   info = LAPACKE_dstein_work(LAPACK_COL_MAJOR, m, lz->alpha, lz->beta, 1, lz->d, iblock, isplit, lz->z, m, lz->rwork,
                              iwork, iwork + m);
   if (info < 0) return dln_error(DLN_ELAPACK, "dstein (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
   if (info > 0) return tridiag_eig(lz, m); /* inverse iteration did not converge: all pairs */
-  lz->d[m - 1] = m > 1 ? top : lz->d[0];
+  if (m == 1) return DLN_OK;
+  lz->d[m - 1] = NAN;
+  if (!last && b * fabs(lz->z[m - 1]) > tol_bound) return DLN_OK; /* not converged whatever λ_max is */
+  info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, m, m, 0.0, lz->alpha, lz->beta, &nf, &nsplit, lz->d + m - 1, iblock,
+                             isplit, lz->rwork, iwork);
+  if (info || nf != 1) return dln_error(DLN_ELAPACK, "dstebz (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
   return DLN_OK;
 }
 
@@ -272,7 +275,8 @@ int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const 
     dim = j + 1;
     invariant = b <= 1e-13 * anorm || b == 0 || (size_t)dim == n;
     if (invariant || dim == mcap || dim >= next_check) {
-      if ((st = opt.min_only ? tridiag_min(lz, dim) : tridiag_eig(lz, dim))) return st;
+      if ((st = opt.min_only ? tridiag_min(lz, dim, b, opt.tol * anorm, invariant || dim == mcap) : tridiag_eig(lz, dim)))
+        return st;
       next_check = dim + imax(opt.check_every, dim / 4);
       scale = fmax(fabs(lz->d[0]), fabs(lz->d[dim - 1]));
       est_min = b * fabs(lz->z[(size_t)(dim - 1)]);                               /* last entry, column 0 */
