@@ -11,7 +11,9 @@
  *                      width 5, rotated by a random orthogonal R): the global minimum
  *                      (λ_min = 0, a null space from the hidden rotations) and the saddles
  *                      missing component 1, 2 or 3 (004 Lemma 3.2): dln_endpoint_classify's
- *                      λ_min = the dense one within 1e-8·max(1, ‖H‖) (the end point's tol) */
+ *                      λ_min = the dense one within 1e-8·max(1, ‖H‖) (the end point's tol)
+ *   huge scale         ‖H‖ ≈ 1e151: min_only's λ_min = the two-ended run's to 1e-8, a finite
+ *                      residual within tol (the tridiagonal problem is scaled first) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,8 +183,46 @@ static void test_critical_points(void **state) {
   dln_mat_free(Y);
 }
 
+/* A Hessian of norm ≈ 1e151 (target entries 1e150, like tests/bad_inputs' diverged run):
+ * the tridiagonal problem is scaled before inverse iteration, so the residual stays finite
+ * and λ_min matches the two-ended run (dstev, which scales itself). */
+static void test_huge_scale(void **state) {
+  (void)state;
+  dln_rng *rng = dln_rng_alloc(44, 0);
+  int w[3] = {4, 3, 3};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 2, w, 0), DLN_OK);
+  dln_mat *Y = dln_mat_alloc(3, 4);
+  for (int i = 0; i < 12; ++i) Y->data[i] = 1e150 * (1 + i % 7);
+  dln_loss *loss = NULL;
+  assert_int_equal(dln_loss_factorization_alloc(&loss, Y), DLN_OK);
+  double *th = tu_dalloc(net->nparams);
+  assert_int_equal(dln_init_gaussian(net, th, rng, 0.01, NULL), DLN_OK);
+  dln_lanczos *lz = NULL;
+  assert_int_equal(dln_lanczos_alloc(&lz, net, 60), DLN_OK);
+  dln_lanczos_options lo;
+  dln_lanczos_default_options(&lo);
+  lo.tol = 1e-8;
+  dln_lanczos_result full, mo;
+  assert_int_equal(dln_lanczos_run(lz, loss, th, &lo, &full), DLN_OK);
+  lo.min_only = 1;
+  assert_int_equal(dln_lanczos_run(lz, loss, th, &lo, &mo), DLN_OK);
+  if (tu_verbose()) printf("huge: min_only %.17g (resid %.3g), full %.17g (resid %.3g)\n", mo.lambda_min, mo.resid_min,
+                           full.lambda_min, full.resid_min);
+  assert_true(mo.lambda_min < -1e150 && isfinite(mo.resid_min));
+  assert_close(mo.lambda_min, full.lambda_min, 1e-8, 0);
+  assert_true(mo.resid_min <= 1e-8 * fabs(mo.lambda_min));
+  dln_lanczos_free(lz);
+  free(th);
+  dln_loss_free(loss);
+  dln_mat_free(Y);
+  dln_net_free(net);
+  dln_rng_free(rng);
+}
+
 int main(void) {
   tu_seed(43);
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_random_points), cmocka_unit_test(test_critical_points)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_random_points), cmocka_unit_test(test_critical_points),
+                                     cmocka_unit_test(test_huge_scale)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,24 +156,32 @@ static int tridiag_eig(dln_lanczos *lz, int m) {
 /* λ_min only (min_only): the least eigenvalue of T_m by bisection (dstebz, absolute
  * accuracy ulp·‖T_m‖ like dstev's QR) into lz->d[0], its unit eigenvector by inverse
  * iteration (dstein) into lz->z[0..m), and the largest into lz->d[m−1]: O(m) per value,
- * where dstev 'V' is O(m³). The largest only sets the scale of the test est ≤ tol·max|λ|:
- * it is skipped (NAN) when est = b|z_m| > tol·bound, bound ≥ ‖T_m‖ (Gershgorin), unless
+ * where dstev 'V' is O(m³). T_m is scaled by 2^−e ≈ 1/bound (exact; dstev scales too,
+ * dstein does not). The largest only sets the scale of the test est ≤ tol·max|λ|:
+ * skipped (NAN) when est = b|z_m| > tol·bound, bound ≥ ‖T_m‖ (Gershgorin), unless
  * `last`. Falls back to dstev when inverse iteration fails. */
-static int tridiag_min(dln_lanczos *lz, int m, double b, double tol_bound, int last) {
+static int tridiag_min(dln_lanczos *lz, int m, double b, double tol, double bound, int last) {
   lapack_int nf = 0, nsplit = 0, *iblock = lz->iw, *isplit = lz->iw + m, *iwork = lz->iw + 2 * m;
-  lapack_int info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, 1, 1, 0.0, lz->alpha, lz->beta, &nf, &nsplit, lz->d, iblock,
-                                        isplit, lz->rwork, iwork);
+  double *sa = lz->zwork, *sb = lz->zwork + m; /* 2m + 2 doubles, unused until dstev */
+  int e = 0;
+  if (bound > 0 && isfinite(bound)) frexp(bound, &e);
+  for (int i = 0; i < m; ++i) sa[i] = ldexp(lz->alpha[i], -e), sb[i] = ldexp(lz->beta[i], -e);
+  lapack_int info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, 1, 1, 0.0, sa, sb, &nf, &nsplit, lz->d, iblock, isplit,
+                                        lz->rwork, iwork);
   if (info || nf != 1) return dln_error(DLN_ELAPACK, "dstebz (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
-  info = LAPACKE_dstein_work(LAPACK_COL_MAJOR, m, lz->alpha, lz->beta, 1, lz->d, iblock, isplit, lz->z, m, lz->rwork,
-                             iwork, iwork + m);
+  info = LAPACKE_dstein_work(LAPACK_COL_MAJOR, m, sa, sb, 1, lz->d, iblock, isplit, lz->z, m, lz->rwork, iwork,
+                             iwork + m);
   if (info < 0) return dln_error(DLN_ELAPACK, "dstein (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
   if (info > 0) return tridiag_eig(lz, m); /* inverse iteration did not converge: all pairs */
+  lz->d[0] = ldexp(lz->d[0], e);
   if (m == 1) return DLN_OK;
   lz->d[m - 1] = NAN;
-  if (!last && b * fabs(lz->z[m - 1]) > tol_bound) return DLN_OK; /* not converged whatever λ_max is */
-  info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, m, m, 0.0, lz->alpha, lz->beta, &nf, &nsplit, lz->d + m - 1, iblock,
-                             isplit, lz->rwork, iwork);
+  if (!last && b * fabs(lz->z[m - 1]) > tol * bound) return DLN_OK; /* not converged whatever λ_max is */
+  /* W (here lz->e) needs m entries: dstebz may store a cluster before keeping the one asked for */
+  info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, m, m, 0.0, sa, sb, &nf, &nsplit, lz->e, iblock, isplit, lz->rwork,
+                             iwork);
   if (info || nf != 1) return dln_error(DLN_ELAPACK, "dstebz (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
+  lz->d[m - 1] = ldexp(lz->e[0], e);
   return DLN_OK;
 }
 
@@ -275,7 +283,7 @@ int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const 
     dim = j + 1;
     invariant = b <= 1e-13 * anorm || b == 0 || (size_t)dim == n;
     if (invariant || dim == mcap || dim >= next_check) {
-      if ((st = opt.min_only ? tridiag_min(lz, dim, b, opt.tol * anorm, invariant || dim == mcap) : tridiag_eig(lz, dim)))
+      if ((st = opt.min_only ? tridiag_min(lz, dim, b, opt.tol, anorm, invariant || dim == mcap) : tridiag_eig(lz, dim)))
         return st;
       next_check = dim + imax(opt.check_every, dim / 4);
       scale = fmax(fabs(lz->d[0]), fabs(lz->d[dim - 1]));
