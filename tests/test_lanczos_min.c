@@ -10,7 +10,8 @@
  *   critical points    balanced depth-2 factorizations of Ȳ = P diag(3, 2, 1) Q^T (hidden
  *                      width 5, rotated by a random orthogonal R): the global minimum
  *                      (λ_min = 0, a null space from the hidden rotations) and the saddles
- *                      missing component 1, 2 or 3 (004 Lemma 3.2): dln_endpoint_classify's
+ *                      missing component 1, 2 or 3 (004 Lemma 3.2; the min_only run
+ *                      allocates nothing): dln_endpoint_classify's
  *                      λ_min = the dense one within 1e-8·max(1, ‖H‖) (the end point's tol)
  *   huge scale         ‖H‖ ≈ 1e151: min_only's λ_min = the two-ended run's to 1e-8, a finite
  *                      residual within tol (the tridiagonal problem is scaled first) */
@@ -175,6 +176,17 @@ static void test_critical_points(void **state) {
     dln_lanczos *lz = NULL;
     assert_int_equal(dln_lanczos_alloc(&lz, net, 60), DLN_OK);
     check_min_only(lz, net, loss, th, 1e-8);
+    if (DLN_HAVE_ALLOC_COUNTER) { /* the min_only run allocates nothing (after the warm-up above) */
+      dln_lanczos_options lo;
+      dln_lanczos_default_options(&lo);
+      lo.min_only = 1;
+      dln_lanczos_result r;
+      dln_alloc_count_begin();
+      int st = dln_lanczos_run(lz, loss, th, &lo, &r);
+      long nalloc = dln_alloc_count_end(NULL);
+      assert_int_equal(st, DLN_OK);
+      assert_int_equal(nalloc, 0);
+    }
     dln_lanczos_free(lz);
   }
   free(th);
