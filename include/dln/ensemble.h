@@ -123,11 +123,12 @@ typedef struct dln_ensemble_options {
   int nthreads;        /* worker threads; 0 = online CPUs (sysconf) */
   int shard, nshards;  /* run only runs k ≡ shard (mod nshards); nshards ≤ 1: all runs */
   const char *out;     /* output folder; NULL = base->out */
-  /* Called from the calling thread after each finished run (in any order), with the
-   * counts so far. May be NULL. */
+  /* Called from the calling thread as runs finish (in any order), with the counts so far:
+   * after each run when `cancelled` is set, otherwise at most every 20 ms (and at the
+   * end), so short runs cost no wake-up each. May be NULL. */
   void (*progress)(void *ctx, long done, long total, long failed);
   void *progress_ctx;
-  /* Polled by the calling thread; nonzero cancels: running runs stop, no ensemble file is
+  /* Polled by the calling thread after each finished run; nonzero cancels: running runs stop, no ensemble file is
    * written; the runs finished so far stay in OUT/.partial for resume. */
   int (*cancelled)(void *ctx);
   int write_outputs;   /* 0: keep nothing on disk except the data sets (benchmarks); default 1 via dln_ensemble_default_options */

@@ -126,6 +126,9 @@ typedef struct dln_lanczos_options {
   int check_every;     /* solve the tridiagonal problem every this many steps; default 5 */
   uint64_t seed;       /* start vector: uniform(−1, 1) from this seed (default 1) ... */
   const double *start; /* ... unless given (length nparams) */
+  int min_only;        /* 1: stop when λ_min has converged (Ritz pair by bisection and inverse
+                          iteration, dstebz + dstein); lambda_max is then the top Ritz value,
+                          resid_max NAN, no Ritz vector of λ_max. 0 (default): both ends */
 } dln_lanczos_options;
 
 void dln_lanczos_default_options(dln_lanczos_options *opt);
@@ -135,7 +138,7 @@ typedef struct dln_lanczos_result {
   double resid_min, resid_max;   /* true residuals ‖∇²φ y − λ y‖ of the unit Ritz vectors */
   int iters;                     /* Krylov dimension reached */
   long hvps;                     /* Hessian-vector products used */
-  int converged;                 /* both residuals within tol */
+  int converged;                 /* both residuals within tol (min_only: resid_min within tol) */
   int invariant;                 /* the Krylov space became invariant (exact Ritz values) */
   char message[160];             /* "converged ..." or "did not converge: residual r ..." */
 } dln_lanczos_result;

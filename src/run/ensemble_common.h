@@ -121,6 +121,7 @@ typedef struct ens {
   pthread_cond_t cv;
   long *tasks;
   long ntasks, next, ndone, nfailed;
+  double signalled;    /* when a worker last woke the driver (dln_now_seconds) */
   atomic_int cancel;
   int phase;           /* 1: data sets, 2: runs, 3: shape keys (the column pass), 4: run specs and data keys */
   long prefailed;      /* selected runs that failed before phase 2 */

@@ -219,11 +219,18 @@ static void *worker(void *arg) {
       run_one(E, t);
       failed = E->slot[t].status != DLN_OK;
     }
+    double now = dln_now_seconds();
     pthread_mutex_lock(&E->mu);
     if (E->phase == 2) E->slot[t].done = 1, E->fin[E->nfin++] = t;
     E->ndone++;
     E->nfailed += failed;
-    pthread_cond_signal(&E->cv);
+    /* wake the driver (outputs, progress) at most every 20 ms, and for the last task or a
+     * cancellation, not once per task (a futex round trip per short run); a caller's
+     * cancellation callback is polled by the driver after every task, as documented */
+    if (E->opt->cancelled || E->ndone == E->ntasks || atomic_load(&E->cancel) || now - E->signalled >= 0.02) {
+      E->signalled = now;
+      pthread_cond_signal(&E->cv);
+    }
     pthread_mutex_unlock(&E->mu);
   }
   return NULL;

@@ -94,14 +94,14 @@ int dln_spec_check_unused(const dln_spec *spec) {
   return DLN_OK;
 }
 
-/* Every row of the table: its type's range and allowed values. */
+/* Every row of the table: its type's range and allowed values. Where the value came from
+ * is looked up only for a refused row (a sweep checks every run's spec). */
 static int check_rows(const dln_spec *spec) {
   char wb[512];
   const dln_spec_option *t = dln_spec_options();
   for (int i = 0; t[i].name; ++i) {
     void *base = (char *)dln_spec_field(spec, &t[i]) - t[i].row->offset;
-    int st = dln_option_validate(base, t[i].row, WHERE(t[i].name));
-    if (st) return st;
+    if (dln_option_validate(base, t[i].row, t[i].name)) return dln_option_validate(base, t[i].row, WHERE(t[i].name));
   }
   return DLN_OK;
 }

@@ -47,6 +47,8 @@ struct dln_lanczos {
   int maxit;     /* Krylov cap */
   double *V;     /* n x (maxit + 1), basis vectors as columns */
   double *alpha, *beta, *d, *e, *z, *zwork, *c; /* tridiagonal buffers */
+  double *rwork;     /* 5 maxit: dstebz / dstein */
+  lapack_int *iw;    /* 5 maxit + 1: iblock, isplit, iwork, ifail */
   double *ymin, *ymax, *w, *g, *th, *dir;        /* length n */
   double *W, *G;  /* d_N x d_0 */
   double *u, *v;  /* d_N, d_0 */
@@ -70,6 +72,8 @@ void dln_lanczos_free(dln_lanczos *lz) {
   free(lz->z);
   free(lz->zwork);
   free(lz->c);
+  free(lz->rwork);
+  free(lz->iw);
   free(lz->ymin);
   free(lz->ymax);
   free(lz->w);
@@ -106,6 +110,8 @@ int dln_lanczos_alloc(dln_lanczos **out, dln_net *net, int max_iter) {
   lz->z = malloc(m * m * sizeof(double));
   lz->zwork = malloc((2 * m + 2) * sizeof(double));
   lz->c = malloc((m + 1) * sizeof(double));
+  lz->rwork = malloc(5 * m * sizeof(double));
+  lz->iw = malloc((5 * m + 1) * sizeof(lapack_int));
   lz->ymin = malloc(n * sizeof(double));
   lz->ymax = malloc(n * sizeof(double));
   lz->w = malloc(n * sizeof(double));
@@ -116,7 +122,7 @@ int dln_lanczos_alloc(dln_lanczos **out, dln_net *net, int max_iter) {
   lz->G = malloc(rc * sizeof(double));
   lz->u = malloc((size_t)dln_net_rows(net) * sizeof(double));
   lz->v = malloc((size_t)dln_net_cols(net) * sizeof(double));
-  if (!lz->V || !lz->alpha || !lz->beta || !lz->d || !lz->e || !lz->z || !lz->zwork || !lz->c || !lz->ymin ||
+  if (!lz->V || !lz->alpha || !lz->beta || !lz->d || !lz->e || !lz->z || !lz->zwork || !lz->c || !lz->rwork || !lz->iw || !lz->ymin ||
       !lz->ymax || !lz->w || !lz->g || !lz->th || !lz->dir || !lz->W || !lz->G || !lz->u || !lz->v) {
     dln_lanczos_free(lz);
     return dln_error(DLN_ENOMEM, "dln_lanczos_alloc: out of memory (%zu parameters, %d Lanczos vectors)", n,
@@ -147,6 +153,80 @@ static int tridiag_eig(dln_lanczos *lz, int m) {
   return DLN_OK;
 }
 
+/* λ_min only (min_only): the least eigenvalue of T_m by bisection (dstebz, absolute
+ * accuracy ulp·‖T_m‖ like dstev's QR) into lz->d[0], its unit eigenvector by inverse
+ * iteration (dstein) into lz->z[0..m), and the largest into lz->d[m−1]: O(m) per value,
+ * where dstev 'V' is O(m³). T_m is scaled by 2^−e ≈ 1/bound (exact; dstev scales too,
+ * dstein does not). The largest only sets the scale of the test est ≤ tol·max|λ|:
+ * skipped (NAN) when est = b|z_m| > tol·bound, bound ≥ ‖T_m‖ (Gershgorin), unless
+ * `last`. Falls back to dstev when inverse iteration fails. */
+static int tridiag_min(dln_lanczos *lz, int m, double b, double tol, double bound, int last) {
+  lapack_int nf = 0, nsplit = 0, *iblock = lz->iw, *isplit = lz->iw + m, *iwork = lz->iw + 2 * m;
+  double *sa = lz->zwork, *sb = lz->zwork + m; /* 2m + 2 doubles, unused until dstev */
+  int e = 0;
+  if (bound > 0 && isfinite(bound)) frexp(bound, &e);
+  for (int i = 0; i < m; ++i) sa[i] = ldexp(lz->alpha[i], -e), sb[i] = ldexp(lz->beta[i], -e);
+  lapack_int info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, 1, 1, 0.0, sa, sb, &nf, &nsplit, lz->d, iblock, isplit,
+                                        lz->rwork, iwork);
+  if (info || nf != 1) return dln_error(DLN_ELAPACK, "dstebz (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
+  info = LAPACKE_dstein_work(LAPACK_COL_MAJOR, m, sa, sb, 1, lz->d, iblock, isplit, lz->z, m, lz->rwork, iwork,
+                             iwork + m);
+  if (info < 0) return dln_error(DLN_ELAPACK, "dstein (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
+  if (info > 0) return tridiag_eig(lz, m); /* inverse iteration did not converge: all pairs */
+  lz->d[0] = ldexp(lz->d[0], e);
+  if (m == 1) return DLN_OK;
+  lz->d[m - 1] = NAN;
+  if (!last && b * fabs(lz->z[m - 1]) > tol * bound) return DLN_OK; /* not converged whatever λ_max is */
+  /* W (here lz->e) needs m entries: dstebz may store a cluster before keeping the one asked for */
+  info = LAPACKE_dstebz_work('I', 'B', m, 0, 0, m, m, 0.0, sa, sb, &nf, &nsplit, lz->e, iblock, isplit, lz->rwork,
+                             iwork);
+  if (info || nf != 1) return dln_error(DLN_ELAPACK, "dstebz (Lanczos tridiagonal of order %d) returned info=%d", m, (int)info);
+  lz->d[m - 1] = ldexp(lz->e[0], e);
+  return DLN_OK;
+}
+
+/* After the iteration (res->iters = m): the Ritz vectors y = V z of λ_min (and λ_max
+ * unless min_only), their true residuals ‖∇²φ y − λ y‖ and the verdict. */
+static int ritz_finish(dln_lanczos *lz, dln_loss *loss, const double *theta, const dln_lanczos_options *opt,
+                       dln_lanczos_result *res) {
+  size_t n = lz->n;
+  int dim = res->iters, nt = opt->min_only ? 1 : 2, st;
+  res->lambda_min = lz->d[0];
+  res->lambda_max = lz->d[dim - 1];
+  cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, lz->V, (int)n, lz->z, 1, 0.0, lz->ymin, 1);
+  if (nt == 2)
+    cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, lz->V, (int)n, lz->z + (size_t)(dim - 1) * (size_t)dim, 1,
+                0.0, lz->ymax, 1);
+  double *y[2] = {lz->ymin, lz->ymax}, lam[2] = {res->lambda_min, res->lambda_max}, r[2] = {NAN, NAN};
+  for (int t = 0; t < nt; ++t) {
+    double ny = dln_norm2(n, y[t]);
+    if (ny > 0) cblas_dscal((int)n, 1.0 / ny, y[t], 1);
+    if ((st = dln_net_hvp(lz->net, loss, theta, y[t], lz->w))) return st;
+    res->hvps++;
+    cblas_daxpy((int)n, -lam[t], y[t], 1, lz->w, 1);
+    r[t] = dln_norm2(n, lz->w);
+  }
+  res->resid_min = r[0];
+  res->resid_max = r[1];
+  double thr = opt->tol * fmax(fabs(res->lambda_min), fabs(res->lambda_max));
+  double rmax = nt == 2 ? fmax(r[0], r[1]) : r[0];
+  res->converged = rmax <= thr;
+  if (res->converged && nt == 1)
+    snprintf(res->message, sizeof res->message,
+             "converged after %d steps: lambda_min %.6g (residual %.2g); top Ritz value %.6g", dim, res->lambda_min, r[0],
+             res->lambda_max);
+  else if (res->converged)
+    snprintf(res->message, sizeof res->message,
+             "converged after %d steps: lambda_min %.6g (residual %.2g), lambda_max %.6g (residual %.2g)", dim,
+             res->lambda_min, r[0], res->lambda_max, r[1]);
+  else
+    snprintf(res->message, sizeof res->message,
+             "did not converge: residual %.3g (lambda_min %.6g, residual %.3g; lambda_max %.6g) after %d steps, "
+             "tolerance %.2g",
+             rmax, res->lambda_min, r[0], res->lambda_max, dim, thr);
+  return DLN_OK;
+}
+
 int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const dln_lanczos_options *opt_in,
                     dln_lanczos_result *res) {
   if (!lz || !loss || !theta || !res) return dln_error(DLN_EINVAL, "dln_lanczos_run: NULL argument");
@@ -158,6 +238,7 @@ int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const 
     if (opt_in->check_every > 0) opt.check_every = opt_in->check_every;
     if (opt_in->seed) opt.seed = opt_in->seed;
     opt.start = opt_in->start;
+    opt.min_only = opt_in->min_only != 0;
   }
   memset(res, 0, sizeof *res);
   size_t n = lz->n;
@@ -181,28 +262,33 @@ int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const 
     double *vj = V + (size_t)j * n, *w = lz->w;
     if ((st = dln_net_hvp(lz->net, loss, theta, vj, w))) return st;
     res->hvps++;
-    double a = dot(n, vj, w);
+    double a = dot(n, vj, w), b = 0;
     lz->alpha[j] = a;
-    /* w ← w − α_j v_j − β_{j−1} v_{j−1}, then full reorthogonalization (classical
-     * Gram–Schmidt, twice): w ← w − V_{0:j} (V_{0:j}^T w) */
+    /* w ← w − α_j v_j − β_{j−1} v_{j−1}, then full reorthogonalization by classical
+     * Gram–Schmidt, w ← w − V_{0:j} (V_{0:j}^T w), repeated only when the pass shrank ‖w‖
+     * below 1/√2 of its norm (Daniel, Gragg, Kaufman, Stewart 1976): after the three-term
+     * step the pass removes round-off only, so one pass is the rule */
     cblas_daxpy((int)n, -a, vj, 1, w, 1);
     if (j > 0) cblas_daxpy((int)n, -lz->beta[j - 1], vj - n, 1, w, 1);
+    double wnorm = dln_norm2(n, w);
     for (int pass = 0; pass < 2; ++pass) {
       cblas_dgemv(CblasColMajor, CblasTrans, (int)n, j + 1, 1.0, V, (int)n, w, 1, 0.0, lz->c, 1);
       cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, j + 1, -1.0, V, (int)n, lz->c, 1, 1.0, w, 1);
+      b = dln_norm2(n, w);
+      if (b > 0.70710678118654752 * wnorm) break;
     }
-    double b = dln_norm2(n, w);
     if (!isfinite(a) || !isfinite(b)) return dln_error(DLN_ENONFINITE, "Lanczos: non-finite Hessian-vector product at step %d", j);
     lz->beta[j] = b;
     anorm = fmax(anorm, fabs(a) + b + (j > 0 ? lz->beta[j - 1] : 0));
     dim = j + 1;
     invariant = b <= 1e-13 * anorm || b == 0 || (size_t)dim == n;
     if (invariant || dim == mcap || dim >= next_check) {
-      if ((st = tridiag_eig(lz, dim))) return st;
+      if ((st = opt.min_only ? tridiag_min(lz, dim, b, opt.tol, anorm, invariant || dim == mcap) : tridiag_eig(lz, dim)))
+        return st;
       next_check = dim + imax(opt.check_every, dim / 4);
       scale = fmax(fabs(lz->d[0]), fabs(lz->d[dim - 1]));
       est_min = b * fabs(lz->z[(size_t)(dim - 1)]);                               /* last entry, column 0 */
-      est_max = b * fabs(lz->z[(size_t)(dim - 1) + (size_t)(dim - 1) * (size_t)dim]); /* column dim−1 */
+      est_max = opt.min_only ? 0 : b * fabs(lz->z[(size_t)(dim - 1) + (size_t)(dim - 1) * (size_t)dim]); /* column dim−1 */
       if (invariant || (est_min <= opt.tol * scale && est_max <= opt.tol * scale)) break;
     }
     cblas_dcopy((int)n, w, 1, V + (size_t)(j + 1) * n, 1);
@@ -210,36 +296,7 @@ int dln_lanczos_run(dln_lanczos *lz, dln_loss *loss, const double *theta, const 
   }
   res->iters = dim;
   res->invariant = invariant;
-  res->lambda_min = lz->d[0];
-  res->lambda_max = lz->d[dim - 1];
-  /* Ritz vectors y = V z and their true residuals ‖∇²φ y − λ y‖ */
-  cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, V, (int)n, lz->z, 1, 0.0, lz->ymin, 1);
-  cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, dim, 1.0, V, (int)n, lz->z + (size_t)(dim - 1) * (size_t)dim, 1,
-              0.0, lz->ymax, 1);
-  double *y[2] = {lz->ymin, lz->ymax}, lam[2] = {res->lambda_min, res->lambda_max}, r[2];
-  for (int t = 0; t < 2; ++t) {
-    double ny = dln_norm2(n, y[t]);
-    if (ny > 0) cblas_dscal((int)n, 1.0 / ny, y[t], 1);
-    if ((st = dln_net_hvp(lz->net, loss, theta, y[t], lz->w))) return st;
-    res->hvps++;
-    cblas_daxpy((int)n, -lam[t], y[t], 1, lz->w, 1);
-    r[t] = dln_norm2(n, lz->w);
-  }
-  res->resid_min = r[0];
-  res->resid_max = r[1];
-  scale = fmax(fabs(res->lambda_min), fabs(res->lambda_max));
-  double thr = opt.tol * scale;
-  res->converged = r[0] <= thr && r[1] <= thr;
-  if (res->converged)
-    snprintf(res->message, sizeof res->message,
-             "converged after %d steps: lambda_min %.6g (residual %.2g), lambda_max %.6g (residual %.2g)", dim,
-             res->lambda_min, r[0], res->lambda_max, r[1]);
-  else
-    snprintf(res->message, sizeof res->message,
-             "did not converge: residual %.3g (lambda_min %.6g, residual %.3g; lambda_max %.6g) after %d steps, "
-             "tolerance %.2g",
-             fmax(r[0], r[1]), res->lambda_min, r[0], res->lambda_max, dim, thr);
-  return DLN_OK;
+  return ritz_finish(lz, loss, theta, &opt, res);
 }
 
 /* ---------------------------------------------------------------- point classification */

@@ -23,7 +23,7 @@ void dln_endpoint_default_options(dln_endpoint_options *opt) {
   opt->lanczos_iter = 60;
 }
 
-/* λ_min of ∇²φ(θ) by Lanczos (landscape.c). */
+/* λ_min of ∇²φ(θ) by Lanczos (landscape.c), converged at that end only. */
 static int end_lambda(dln_net *net, dln_loss *loss, const double *theta, int iters, dln_endpoint *out) {
   dln_lanczos *lz = NULL;
   if ((size_t)iters > net->nparams) iters = (int)net->nparams;
@@ -32,6 +32,7 @@ static int end_lambda(dln_net *net, dln_loss *loss, const double *theta, int ite
   dln_lanczos_options lo;
   dln_lanczos_default_options(&lo);
   lo.tol = 1e-8;
+  lo.min_only = 1;
   dln_lanczos_result res;
   st = dln_lanczos_run(lz, loss, theta, &lo, &res);
   if (!st) {
