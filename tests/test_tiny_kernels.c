@@ -261,7 +261,7 @@ static void test_gd_tiny_vs_blas(void **state) {
   int differs = 0;
   compare_runs(3, (int[]){2, 2, 2, 2}, 0, 1, &differs); /* bench_dln's completion_2x2_depth3 */
   compare_runs(3, (int[]){3, 5, 2, 4}, 0, 0, &differs); /* all tier A/B, mixed shapes */
-  compare_runs(3, (int[]){8, 8, 8, 8}, 0, 0, &differs); /* tier B at the limit */
+  compare_runs(3, (int[]){8, 8, 8, 8}, 0, 0, &differs); /* 8-wide: the planned libxsmm kernels (tiny_pick) */
   compare_runs(4, (int[]){4, 12, 3, 6, 2}, 0, 0, &differs); /* some products beyond 8: libxsmm/BLAS */
   compare_runs(1, (int[]){7, 4}, 0, 0, &differs);
   compare_runs(2, (int[]){5, 3, 5}, 1, 0, &differs); /* tied W = U U^T: gemm_w's tiny path */
