@@ -98,7 +98,7 @@ static dln_tiny_fn tiny_pick(int op, int acc, int m, int n, int k) {
  * through the selected backend (dln/gemm.h) */
 static void gemm_w(dln_net_work *w, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double *a, int lda,
                    const double *b, int ldb, double beta, double *c) {
-  if (w->small == DLN_SMALL_TINY) { /* dims ≤ 8, natural leading dimensions: tiny_gemm.c */
+  if (w->small == DLN_SMALL_TINY) { /* tiny_pick's shapes, natural leading dimensions: tiny_gemm.c */
     int op = ta == CblasTrans ? (tb == CblasTrans ? -1 : DLN_TINY_TN) : (tb == CblasTrans ? DLN_TINY_NT : DLN_TINY_NN);
     dln_tiny_fn f = op >= 0 ? tiny_pick(op, beta != 0.0, m, n, k) : 0;
     if (f && lda == (op == DLN_TINY_TN ? k : m) && ldb == (op == DLN_TINY_NT ? n : k)) {
