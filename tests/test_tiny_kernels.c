@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dln/dln.h"
+#include "model/model_internal.h"
 #include "model/tiny_gemm.h"
 
 /* One kernel against cblas_dgemm: 0 when every entry agrees to 1e-14 of its bound. */
@@ -203,6 +204,47 @@ static void test_planned_grad_vs_blas(void **state) {
   dln_rng_free(rng);
 }
 
+/* The flow's right-hand side −∇φ by backpropagating −∇ℓ (dln_net_neg_grad_unchecked)
+ * equals the negated gradient exactly (== per entry, so ±0 agree) for every kernel kind,
+ * depth 1, a tied net, the narrow 5 x 10 width-50 layers and the imbalance regularizer
+ * (whose gradient is negated after the sum); the loss value is the same bits. */
+static void test_neg_grad_exact(void **state) {
+  (void)state;
+  const int cases[][6] = {{1, 6, 4}, {2, 10, 50, 5}, {3, 2, 2, 2, 2}, {3, 16, 16, 16, 16}, {4, 7, 13, 9, 11, 6}, {2, 5, 3, 5}};
+  dln_rng *rng = dln_rng_alloc(12, 0);
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c)
+    for (int kind = 0; kind < 3; ++kind)
+      for (int reg = 0; reg < 2; ++reg) {
+        int depth = cases[c][0], tied = c == 5;
+        const int *w = cases[c] + 1;
+        if (reg && (depth < 2 || tied)) continue; /* the regularizer needs an untied junction */
+        dln_net *net = NULL;
+        assert_int_equal(dln_net_alloc(&net, depth, w, tied), DLN_OK);
+        assert_int_equal(dln_net_set_small_kernels(net, kind), DLN_OK);
+        if (reg) assert_int_equal(dln_net_set_imbalance_reg(net, 0.5, NULL), DLN_OK);
+        dln_mat *T = NULL;
+        assert_int_equal(dln_data_gaussian(rng, w[depth], w[0], 1.0, &T), DLN_OK);
+        dln_loss *loss = NULL;
+        assert_int_equal(dln_loss_factorization_alloc(&loss, T), DLN_OK);
+        size_t n = net->nparams, nonzero = 0;
+        double *th = malloc(n * sizeof *th), *g = malloc(n * sizeof *g), *ng = malloc(n * sizeof *ng), v, nv;
+        dln_rng_fill_gaussian(rng, th, n, 0.7);
+        assert_int_equal(dln_net_grad(net, loss, th, &v, g, NULL), DLN_OK);
+        assert_int_equal(dln_net_neg_grad_unchecked(net, loss, th, &nv, ng), DLN_OK);
+        assert_memory_equal(&v, &nv, sizeof v);
+        for (size_t i = 0; i < n; ++i) {
+          assert_true(ng[i] == -g[i]);
+          nonzero += g[i] != 0.0;
+        }
+        assert_true(nonzero > n / 2);
+        free(th), free(g), free(ng);
+        dln_loss_free(loss);
+        dln_mat_free(T);
+        dln_net_free(net);
+      }
+  dln_rng_free(rng);
+}
+
 /* 1000 GD steps of a net (widths, depth, tied) on a random factorization (square for tied)
  * or the 2x2 completion, with the given small-kernel kind; θ into out. */
 static void gd_run(int depth, const int *widths, int tied, int completion, int kind, double *out, size_t *np) {
@@ -332,6 +374,7 @@ int main(void) {
       cmocka_unit_test(test_transpose_exact),
       cmocka_unit_test(test_dot_tn_order),
       cmocka_unit_test(test_planned_grad_vs_blas),
+      cmocka_unit_test(test_neg_grad_exact),
       cmocka_unit_test(test_gd_tiny_vs_blas),
       cmocka_unit_test(test_hvp_tiny_vs_blas),
       cmocka_unit_test(test_cli_threads_bitwise),

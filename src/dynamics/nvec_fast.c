@@ -251,14 +251,13 @@ void dln_nvec_fast(N_Vector v) {
 
 #include <stdint.h>
 
-DLN_CLONES int dln_vec_negate_check(size_t n, double *g) {
+DLN_CLONES int dln_vec_nonfinite(size_t n, const double *g) {
   const uint64_t expo = 0x7FF0000000000000ull;
   uint64_t bad = 0;
   for (size_t i = 0; i < n; ++i) {
     uint64_t u;
     memcpy(&u, &g[i], sizeof u);
     bad |= (uint64_t)((u & expo) == expo);
-    g[i] = -g[i];
   }
   return bad != 0;
 }

@@ -19,9 +19,9 @@ void dln_nvec_fast(N_Vector v);
 
 #include <stddef.h>
 
-/* g ← −g; returns 1 if any entry of g is NaN or ±Inf (checked on the exponent bits,
- * so the loop vectorizes). */
-int dln_vec_negate_check(size_t n, double *g);
+/* 1 if any entry of g is NaN or ±Inf (checked on the exponent bits, so the loop
+ * vectorizes), else 0. */
+int dln_vec_nonfinite(size_t n, const double *g);
 
 /* max_i |x_i|, or NAN if some x_i is NaN. */
 double dln_vec_maxabs(size_t n, const double *x);

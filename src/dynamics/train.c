@@ -41,11 +41,10 @@ static double net_gd_grad_norm(dln_run_ctx *c, const double *grad) { return dln_
 
 static int net_rhs(dln_run_ctx *c, const double *theta, double *g) {
   double val;
-  int st = dln_net_grad(c->net, c->loss, theta, &val, g, NULL);
+  /* θ̇ = −∇φ(θ), computed negated (model_internal.h); arguments checked by dln_train */
+  int st = dln_net_neg_grad_unchecked(c->net, c->loss, theta, &val, g);
   if (st) return -1; /* fatal */
-  size_t n = c->net->nparams;
-  /* θ̇ = −∇φ(θ) */
-  int bad = dln_vec_negate_check(n, g) || !isfinite(val);
+  int bad = !isfinite(val) || dln_vec_nonfinite(c->net->nparams, g);
   if (bad) {
     c->rhs_bad = 1;
     return 1; /* recoverable: the integrator retries with a smaller step */

@@ -38,6 +38,9 @@ int dln_init_ctx_hmin(const dln_init_context *ctx);
 /* dln_net_grad without its argument checks, for step loops whose arguments were checked
  * once (gradient descent's driver: at 2 x 2 sizes the checks are a measurable share). */
 int dln_net_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad);
+/* The same with −∇φ(θ) into neg_grad (the gradient flow's right-hand side), computed by
+ * backpropagating −∇ℓ: bit for bit the negated gradient, up to signs of zeros. */
+int dln_net_neg_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *neg_grad);
 
 /* 1 if s is a non-empty string. */
 static inline int dln_has_text(const char *s) { return s && *s; }

@@ -286,8 +286,12 @@ static void backprop(dln_net *net, const double *theta, const double *G, double 
   }
 }
 
-/* ℓ(W) into *value, ∂ℓ(W_N···W_1)/∂θ into grad (may be NULL), W into W_out (may be NULL). */
-static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out) {
+/* ℓ(W) into *value, ∂ℓ(W_N···W_1)/∂θ into grad (may be NULL; its negative when neg), W into
+ * W_out (may be NULL). The negative comes from backpropagating −∇ℓ: every entry of the
+ * gradient is a sum of products with one factor from ∇ℓ, and IEEE rounding is symmetric,
+ * so this is −(∂ℓ/∂θ) exactly (up to the sign of a zero) without a pass over θ. */
+static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out,
+                     int neg) {
   const int *d = net->widths;
   const int N = net->depth;
   dln_net_work *w = net->work;
@@ -301,6 +305,8 @@ static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *
   if (value) *value = v;
   if (W_out) memcpy(W_out, W, (size_t)d[N] * (size_t)d[0] * sizeof(double));
   if (!grad) return DLN_OK;
+  if (neg)
+    for (size_t i = 0, m = (size_t)d[N] * (size_t)d[0]; i < m; ++i) w->G[i] = -w->G[i];
   if (w->plan_all)
     backprop_tiny(net, theta, w->G, grad);
   else
@@ -518,7 +524,7 @@ int dln_net_objective(dln_net *net, dln_loss *loss, const double *theta, double 
                       double *grad, double *W_out) {
   DLN_ARGS(net, loss, theta);
   double v = NAN, R = 0.0;
-  int st = task_grad(net, loss, theta, &v, grad, W_out);
+  int st = task_grad(net, loss, theta, &v, grad, W_out, 0);
   if (st) return st;
   if (net->work->reg_on) reg_grad(net, theta, &R, grad);
   if (loss_value) *loss_value = v;
@@ -528,7 +534,7 @@ int dln_net_objective(dln_net *net, dln_loss *loss, const double *theta, double 
 
 int dln_net_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad) {
   double v = NAN, R = 0.0;
-  int st = task_grad(net, loss, theta, &v, grad, NULL);
+  int st = task_grad(net, loss, theta, &v, grad, NULL, 0);
   if (st) return st;
   if (net->work->reg_on) {
     reg_grad(net, theta, &R, grad);
@@ -538,10 +544,20 @@ int dln_net_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, do
   return DLN_OK;
 }
 
+int dln_net_neg_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *neg_grad) {
+  if (net->work->reg_on) { /* R's gradient is added to ℓ's: negate the sum */
+    int st = dln_net_grad_unchecked(net, loss, theta, value, neg_grad);
+    if (st) return st;
+    for (size_t i = 0; i < net->nparams; ++i) neg_grad[i] = -neg_grad[i];
+    return DLN_OK;
+  }
+  return task_grad(net, loss, theta, value, neg_grad, NULL, 1);
+}
+
 int dln_net_grad(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad, double *W_out) {
   DLN_ARGS(net, loss, theta);
   double v = NAN, R = 0.0;
-  int st = task_grad(net, loss, theta, &v, grad, W_out);
+  int st = task_grad(net, loss, theta, &v, grad, W_out, 0);
   if (st) return st;
   if (net->work->reg_on) {
     reg_grad(net, theta, &R, grad);
