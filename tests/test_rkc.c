@@ -542,7 +542,9 @@ static void test_determinism(void **state) {
 
 /* A scalar problem with a custom loss ℓ(w), W = w (1 x 1, depth 1). */
 typedef struct {
-  int kind; /* 0: ℓ = −w³/3 (ẇ = w², w(t) = w0/(1 − w0 t)); 1: ½(w − 2)² for w < 1, NaN beyond */
+  int kind; /* 0: ℓ = −w³/3 (ẇ = w², w(t) = w0/(1 − w0 t)); 1: ½(w − 2)² for w < 1, NaN beyond;
+             * 2, 3: ½(w − 2)², but its gradient NaN (2) or +Inf (3) for finite w ≥ 1 (value
+             * and gradient finite at a non-finite w) */
 } scalar_impl;
 static int scalar_eval(dln_loss *l, const double *W, double *value, double *G) {
   const scalar_impl *p = l->impl;
@@ -550,9 +552,13 @@ static int scalar_eval(dln_loss *l, const double *W, double *value, double *G) {
   if (p->kind == 0) {
     *value = -w * w * w / 3;
     if (G) G[0] = -w * w;
-  } else {
+  } else if (p->kind == 1) {
     *value = w < 1 ? 0.5 * (w - 2) * (w - 2) : NAN;
     if (G) G[0] = w < 1 ? w - 2 : NAN;
+  } else {
+    /* finite at a non-finite w, so that only the stage that made w non-finite shows it */
+    *value = isfinite(w) ? 0.5 * (w - 2) * (w - 2) : 0.5;
+    if (G) G[0] = !isfinite(w) ? 0.0 : w < 1 ? w - 2 : p->kind == 2 ? NAN : INFINITY;
   }
   return DLN_OK;
 }
@@ -660,6 +666,42 @@ static void test_nonfinite_gradient(void **state) {
     assert_true(r[m].steps < 10000);
     assert_close(w[m], 2 - 2 * exp(-r[m].t), 1e-5, 0);
   }
+}
+
+/* The same flow with a finite loss but a NaN or +Inf gradient for w ≥ 1: only the test of
+ * the right-hand side itself can see it. dln's RK loop tests a stage through the next
+ * stage's argument (rk_step, read_later) and the last one in the right-hand side; every
+ * method must stop as diverged with a non-finite gradient, keeping a state on the exact flow
+ * before w = 1. */
+static void test_nonfinite_gradient_finite_loss(void **state) {
+  (void)state;
+  int widths[2] = {1, 1};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 1, widths, 0), DLN_OK);
+  const dln_integrator_type *const methods[5] = {&dln_integrator_flow, &dln_integrator_rkc, &dln_integrator_dop853,
+                                                 &dln_integrator_auto, &dln_integrator_cvode};
+  for (int kind = 2; kind <= 3; ++kind)
+    for (int m = 0; m < 5; ++m)
+      for (int k = 0; k < 2; ++k) { /* rtol 1e-8 with the DP5 table, 1e-11 (rkc, auto: DOP853) */
+        dln_loss loss;
+        scalar_impl impl;
+        scalar_loss(&loss, &impl, kind);
+        dln_train_options o;
+        opts(&o, methods[m], 5.0, k ? 1e-11 : 1e-8);
+        if (!k) o.auto_dop853_rtol = 0; /* rkc, auto: the DP5 table (ARKODE's, FSAL) */
+        double w = 0.0;
+        dln_train_result r;
+        assert_int_equal(dln_train(net, &loss, &w, &o, NULL, NULL, &r), DLN_OK);
+        print_message("%s gradient, %s rtol %g: stop %s at t = %.12g (w = %.12g): %s\n", kind == 2 ? "NaN" : "Inf",
+                      methods[m]->name, o.rtol, dln_stop_reason_name(r.stop_reason), r.t, w, r.message);
+        assert_int_equal(r.stop_reason, DLN_STOP_DIVERGED);
+        assert_non_null(strstr(r.message, "non-finite gradient"));
+        assert_true(w < 1 && w > 0.9);
+        /* CVODE's BDF state is its interpolant's: t within 1e-6 of ln 2 */
+        assert_true(r.t > 0.6 && r.t <= log(2.0) + (methods[m] == &dln_integrator_cvode ? 1e-6 : 1e-9));
+        assert_close(w, 2 - 2 * exp(-r.t), 1e-5, 0);
+      }
+  dln_net_free(net);
 }
 
 /* Bad initial states: a non-finite entry is refused by dln_train for every method
@@ -830,6 +872,7 @@ int main(void) {
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_finite_time_blowup),
       cmocka_unit_test(test_nonfinite_gradient),
+      cmocka_unit_test(test_nonfinite_gradient_finite_loss),
       cmocka_unit_test(test_bad_initial_state),
       cmocka_unit_test(test_step_budget),
       cmocka_unit_test(test_options),

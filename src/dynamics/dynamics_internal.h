@@ -85,6 +85,8 @@ struct dln_system {
   long grad_evals; /* right-hand sides */
   long jtv_evals;  /* Hessian-vector products ∇²φ v */
   int rhs_bad;     /* the last failure came from a non-finite right-hand side */
+  int rhs_defer_check; /* the caller tests the right-hand side for NaN/Inf itself (the RK loop,
+                        * on a later stage's argument): the system may skip its pass over f */
   int rhs_fatal;   /* status of a fatal right-hand side failure (see dln_dyn_system.rhs) */
   int disturbed;   /* the flow is θ̇ = −∇φ + D(t) (opt->disturbance, scale ≠ 0; set by dln_dyn_run) */
   int worst;       /* and D = D(θ) is 000 §III's worst case (worst_case.c) */

@@ -299,23 +299,52 @@ DLN_CLONES int dln_vec_axpy_over(size_t n, double a, const double *restrict x, c
 }
 
 /* out = y + Σ_k c_k X_k (y NULL: 0). Terms with c_k = 0 are dropped; the others are
- * added four at a time in one pass (out = out + c_a X_a + c_b X_b + c_c X_c + c_d X_d,
- * left to right), so each pass streams at most five inputs and stores once. */
-DLN_CLONES static void lc4(size_t n, const double *y, const double *c, const double *const *X, int m,
-                           double *restrict out) {
-  const double *a = X[0], *b = m > 1 ? X[1] : X[0], *d = m > 2 ? X[2] : X[0], *e = m > 3 ? X[3] : X[0];
-  double ca = c[0], cb = m > 1 ? c[1] : 0.0, cd = m > 2 ? c[2] : 0.0, ce = m > 3 ? c[3] : 0.0;
-  if (y)
-    for (size_t i = 0; i < n; ++i) out[i] = y[i] + ca * a[i] + cb * b[i] + cd * d[i] + ce * e[i];
-  else
-    for (size_t i = 0; i < n; ++i) out[i] = ca * a[i] + cb * b[i] + cd * d[i] + ce * e[i];
-}
-DLN_CLONES static void lc4_acc(size_t n, const double *c, const double *const *X, int m, double *restrict out) {
-  const double *a = X[0], *b = m > 1 ? X[1] : X[0], *d = m > 2 ? X[2] : X[0], *e = m > 3 ? X[3] : X[0];
-  double ca = c[0], cb = m > 1 ? c[1] : 0.0, cd = m > 2 ? c[2] : 0.0, ce = m > 3 ? c[3] : 0.0;
-  for (size_t i = 0; i < n; ++i) out[i] = out[i] + ca * a[i] + cb * b[i] + cd * d[i] + ce * e[i];
-}
-void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const double *const *X, double *out) {
+ * added up to eight at a time in one pass (out = out + c_1 X_1 + … + c_8 X_8, left to
+ * right, so the sum is the same bits however it is split into passes), each pass
+ * streaming at most nine inputs and storing once; a pass with fewer terms is padded
+ * with 0·X_1 (which changes at most the sign of a zero). The last pass also reports
+ * whether an entry of out is NaN or ±Inf, from the exponent bits, at no extra pass. */
+#define LC_EXPO 0x7FF0000000000000ull
+#define LC_BAD(v, bad)            \
+  do {                            \
+    uint64_t u_;                  \
+    memcpy(&u_, &(v), sizeof u_); \
+    bad |= (uint64_t)((u_ & LC_EXPO) == LC_EXPO); \
+  } while (0)
+/* a pass of T terms (4 or 8) onto base: NULL (0), out itself (a later pass) or y (not
+ * overlapping out) */
+#define LC_LOOP(T, INIT)                                       \
+  for (size_t i = 0; i < n; ++i) {                             \
+    double v = INIT;                                           \
+    for (int t = 0; t < T; ++t) v = v + k[t] * x[t][i];        \
+    out[i] = v;                                                \
+    LC_BAD(v, bad);                                            \
+  }
+#define LC_PASS(T, NAME)                                                                                    \
+  DLN_CLONES static int NAME(size_t n, const double *base, const double *c, const double *const *X, int m, \
+                             double *restrict out) {                                                      \
+    const double *x[T];                                                                                   \
+    double k[T];                                                                                          \
+    for (int t = 0; t < T; ++t) x[t] = t < m ? X[t] : X[0], k[t] = t < m ? c[t] : 0.0;                    \
+    uint64_t bad = 0;                                                                                     \
+    if (!base) {                                                                                          \
+      for (size_t i = 0; i < n; ++i) {                                                                    \
+        double v = k[0] * x[0][i];                                                                        \
+        for (int t = 1; t < T; ++t) v = v + k[t] * x[t][i];                                               \
+        out[i] = v;                                                                                       \
+        LC_BAD(v, bad);                                                                                   \
+      }                                                                                                   \
+    } else if (base == out) {                                                                             \
+      LC_LOOP(T, out[i])                                                                                  \
+    } else {                                                                                              \
+      LC_LOOP(T, base[i])                                                                                 \
+    }                                                                                                     \
+    return bad != 0;                                                                                      \
+  }
+LC_PASS(4, lc4)
+LC_PASS(8, lc8)
+
+int dln_vec_lincomb_chk(size_t n, const double *y, int m, const double *c, const double *const *X, double *out) {
   double cc[64];
   const double *XX[64];
   int k = 0;
@@ -323,10 +352,20 @@ void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const do
     if (c[j] != 0.0) cc[k] = c[j], XX[k++] = X[j];
   if (k == 0) {
     if (y) memcpy(out, y, n * sizeof(double)); else memset(out, 0, n * sizeof(double));
-    return;
+    return y ? dln_vec_nonfinite(n, y) : 0;
   }
-  lc4(n, y, cc, XX, k < 4 ? k : 4, out);
-  for (int j = 4; j < k; j += 4) lc4_acc(n, cc + j, XX + j, k - j < 4 ? k - j : 4, out);
+  const double *base = y;
+  int bad = 0;
+  for (int j = 0; j < k; j += 8) {
+    int r = k - j < 8 ? k - j : 8;
+    bad = (r <= 4 ? lc4 : lc8)(n, base, cc + j, XX + j, r, out);
+    base = out;
+  }
+  return bad;
+}
+
+void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const double *const *X, double *out) {
+  (void)dln_vec_lincomb_chk(n, y, m, c, X, out);
 }
 
 DLN_CLONES void dln_vec_rkc_stage(size_t n, double c0, const double *Y0, double mu, const double *Y1, double nu,

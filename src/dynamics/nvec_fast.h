@@ -38,6 +38,8 @@ int dln_vec_axpy_over(size_t n, double a, const double *restrict x, const double
 
 /* out = y + Σ_{k<m} c_k X_k (y may be NULL: 0); out must not overlap y or X_k. */
 void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const double *const *X, double *out);
+/* The same, returning 1 if an entry of out is NaN or ±Inf (checked in the same pass). */
+int dln_vec_lincomb_chk(size_t n, const double *y, int m, const double *c, const double *const *X, double *out);
 
 /* One Runge–Kutta–Chebyshev stage: out = c0 Y0 + mu Y1 + nu Y2 + (a F + b F0). */
 void dln_vec_rkc_stage(size_t n, double c0, const double *Y0, double mu, const double *Y1, double nu,

@@ -199,6 +199,9 @@ typedef struct {
   double *ynew, *err;
   double *v, *w; /* power iteration */
   int pi, pj;     /* two stages with c_pi = c_pj (DOPRI: 6, 7), −1 if none: free stiffness estimate */
+  unsigned char read_later[DLN_ERK_MAX_STAGES]; /* stage i enters a later stage's argument of the
+                                                 * same step (A[l][i] ≠ 0, i < l < s): its NaN/Inf
+                                                 * test is that argument's (rk_step) */
   double *ysi, *ysj; /* their arguments */
   int stiff_run;  /* consecutive RK steps with h·ρ_est ≥ auto_stiff_ratio·β */
   double rho_est; /* last free estimate ‖k_pj − k_pi‖/‖Y_pj − Y_pi‖ */
@@ -310,8 +313,17 @@ static int rk_step(rkc_stepper *s, double *tout) {
     for (i = 1; i < ns; ++i) {
       for (int j = 0; j < i; ++j) cf[j] = h * T->A[i][j];
       double *arg = i == s->pi ? s->ysi : i == s->pj ? s->ysj : s->ynew;
-      dln_vec_lincomb(n, s->y, i, cf, K, arg);
-      if ((rc = rhs(s, s->t + T->c[i] * h, arg, s->k[i]))) break;
+      /* θ_n is finite, so a non-finite argument means a non-finite earlier stage (or an
+       * overflow): the same failure the right-hand side would have reported */
+      if (dln_vec_lincomb_chk(n, s->y, i, cf, K, arg)) {
+        s->c->rhs_bad = 1;
+        rc = 1;
+        break;
+      }
+      s->c->rhs_defer_check = s->read_later[i]; /* checked in the argument above, one stage on */
+      rc = rhs(s, s->t + T->c[i] * h, arg, s->k[i]);
+      s->c->rhs_defer_check = 0;
+      if (rc) break;
       K[i] = s->k[i];
     }
     if (rc) {
@@ -679,6 +691,8 @@ int dln_rkc_create(dln_run_ctx *c, double *theta, int mode, dln_stepper **out) {
     free(s);
     return st;
   }
+  for (int i = 1; i < s->T.s; ++i)
+    for (int l = i + 1; l < s->T.s; ++l) s->read_later[i] |= s->T.A[l][i] != 0.0;
   s->base.name = dln_rkc_name(&s->base, 0);
   /* buffers: stages 1..s−1 (stage 0 is f), at least 4 for RKC, then f, fo, fp, yo, yp, ynew,
    * err, v, w, ysi, ysj, and for DOP853 its dense output's 3 stages and 4 rows */

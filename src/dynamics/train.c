@@ -44,7 +44,7 @@ static int net_rhs(dln_run_ctx *c, const double *theta, double *g) {
   /* θ̇ = −∇φ(θ), computed negated (model_internal.h); arguments checked by dln_train */
   int st = dln_net_neg_grad_unchecked(c->net, c->loss, theta, &val, g);
   if (st) return -1; /* fatal */
-  int bad = !isfinite(val) || dln_vec_nonfinite(c->net->nparams, g);
+  int bad = !isfinite(val) || (!c->rhs_defer_check && dln_vec_nonfinite(c->net->nparams, g));
   if (bad) {
     c->rhs_bad = 1;
     return 1; /* recoverable: the integrator retries with a smaller step */

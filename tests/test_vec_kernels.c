@@ -1,0 +1,112 @@
+/* The RK loop's vector kernels (src/dynamics/nvec_fast.c) against plain loops.
+ *
+ *   lincomb         out = y + Σ c_k X_k for m = 0..20 terms (zeros among them), y or NULL,
+ *                   n from 1 to 1001 (vector bodies and every tail length): equal (==, so
+ *                   only the sign of a zero may differ) to the sum taken left to right over
+ *                   the non-zero terms — the order the header states, however the kernel
+ *                   splits it into passes of 4 or 8 terms; dln_vec_lincomb gives the same
+ *                   bits as dln_vec_lincomb_chk
+ *   non-finite      the flag of dln_vec_lincomb_chk is 1 exactly when out has a NaN or ±Inf:
+ *                   one NaN, +Inf or −Inf planted at every position of a term with c_k ≠ 0
+ *                   (first pass or a later one), in y, or an overflow of finite terms; 0 for
+ *                   a non-finite term whose c_k = 0 (dropped) and for finite sums
+ *   nonfinite       dln_vec_nonfinite on the same planted values, and 0 on ±DBL_MAX */
+#include "testutil.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dynamics/nvec_fast.h"
+
+enum { MAXN = 1001, MAXM = 20 };
+
+/* y (or 0) plus the non-zero terms, left to right */
+static double ref_entry(size_t i, const double *y, int m, const double *c, const double *const *X) {
+  int first = 1;
+  double v = 0.0;
+  if (y) v = y[i], first = 0;
+  for (int k = 0; k < m; ++k) {
+    if (c[k] == 0.0) continue;
+    v = first ? c[k] * X[k][i] : v + c[k] * X[k][i];
+    first = 0;
+  }
+  return v;
+}
+
+static void test_lincomb_order(void **state) {
+  (void)state;
+  const size_t ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 750, 1001};
+  double *buf = malloc((size_t)(MAXM + 3) * MAXN * sizeof(double));
+  double *y = buf, *out = buf + MAXN, *out2 = buf + 2 * MAXN, c[MAXM];
+  const double *X[MAXM];
+  for (int k = 0; k < MAXM; ++k) X[k] = buf + (size_t)(3 + k) * MAXN;
+  for (size_t i = 0; i < (size_t)(MAXM + 3) * MAXN; ++i) buf[i] = tu_grand();
+  long checked = 0;
+  for (size_t a = 0; a < sizeof ns / sizeof *ns; ++a)
+    for (int m = 0; m <= MAXM; ++m)
+      for (int withy = 0; withy < 2; ++withy) {
+        size_t n = ns[a];
+        for (int k = 0; k < m; ++k) c[k] = (k % 5 == 3) ? 0.0 : tu_grand() * 1e3; /* every fifth term dropped */
+        int bad = dln_vec_lincomb_chk(n, withy ? y : NULL, m, c, X, out);
+        dln_vec_lincomb(n, withy ? y : NULL, m, c, X, out2);
+        assert_int_equal(bad, 0);
+        assert_memory_equal(out, out2, n * sizeof(double));
+        for (size_t i = 0; i < n; ++i) {
+          double r = ref_entry(i, withy ? y : NULL, m, c, (const double *const *)X);
+          if (!(out[i] == r)) fail_msg("n %zu m %d y %d: entry %zu is %.17g, left to right %.17g", n, m, withy, i, out[i], r);
+          ++checked;
+        }
+      }
+  if (tu_verbose()) print_message("%ld entries equal to the left-to-right sums\n", checked);
+  free(buf);
+}
+
+static void test_lincomb_nonfinite(void **state) {
+  (void)state;
+  const size_t n = 37; /* 9 vector bodies of 4 and a tail of 1 */
+  const int m = 13;    /* two passes: 8 + 5 terms */
+  const double bads[3] = {NAN, INFINITY, -INFINITY};
+  double *buf = malloc((size_t)(m + 2) * n * sizeof(double));
+  double *y = buf, *out = buf + n, c[13];
+  double *Xw[13];
+  const double *X[13];
+  for (int k = 0; k < m; ++k) Xw[k] = buf + (size_t)(2 + k) * n, X[k] = Xw[k];
+  for (size_t i = 0; i < (size_t)(m + 2) * n; ++i) buf[i] = tu_grand();
+  for (int k = 0; k < m; ++k) c[k] = k == 6 ? 0.0 : 0.5 + k;
+  assert_int_equal(dln_vec_lincomb_chk(n, y, m, c, X, out), 0);
+  assert_int_equal(dln_vec_nonfinite(n, out), 0);
+  for (int b = 0; b < 3; ++b)
+    for (size_t i = 0; i < n; ++i) {
+      for (int k = -1; k < m; ++k) { /* k = −1: plant in y */
+        double *p = k < 0 ? &y[i] : &Xw[k][i], keep = *p;
+        *p = bads[b];
+        int bad = dln_vec_lincomb_chk(n, y, m, c, X, out);
+        int expect = k != 6; /* term 6 has c = 0: dropped */
+        if (bad != expect) fail_msg("%g planted at %zu of %s%d: flag %d, expected %d", bads[b], i, k < 0 ? "y" : "X_", k, bad, expect);
+        assert_int_equal(dln_vec_nonfinite(n, out), expect);
+        *p = keep;
+      }
+      assert_int_equal(dln_vec_nonfinite(n, X[0]), 0);
+      Xw[0][i] = bads[b];
+      assert_int_equal(dln_vec_nonfinite(n, X[0]), 1);
+      Xw[0][i] = tu_grand();
+    }
+  /* an overflow of finite terms is reported; ±DBL_MAX alone is finite */
+  double big[4] = {DBL_MAX, -DBL_MAX, DBL_MAX, 1.0}, two[2] = {1.0, 1.0};
+  const double *XX[2] = {big, big};
+  assert_int_equal(dln_vec_nonfinite(4, big), 0);
+  assert_int_equal(dln_vec_lincomb_chk(4, NULL, 2, two, XX, out), 1);
+  assert_true(isinf(out[0]) && isinf(out[1]) && out[3] == 2.0);
+  free(buf);
+}
+
+int main(void) {
+  tu_seed(2026);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_lincomb_order),
+      cmocka_unit_test(test_lincomb_nonfinite),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
