@@ -10,7 +10,12 @@
  *                   one NaN, +Inf or −Inf planted at every position of a term with c_k ≠ 0
  *                   (first pass or a later one), in y, or an overflow of finite terms; 0 for
  *                   a non-finite term whose c_k = 0 (dropped) and for finite sums
- *   nonfinite       dln_vec_nonfinite on the same planted values, and 0 on ±DBL_MAX */
+ *   nonfinite       dln_vec_nonfinite on the same planted values, and 0 on ±DBL_MAX
+ *   err_ms          the RK error norms without stored estimates: equal bit for bit to a plain
+ *                   loop in the header's order (terms left to right, squares by lane i mod 4,
+ *                   (s0 + s1) + (s2 + s3)) for n = 1..1001 and 1..8 terms, with and without
+ *                   the second estimate; within 1e-14 of dln_vec_lincomb + dln_vec_wms2_max;
+ *                   −1 and nothing written for 9 terms, no terms or n = 0 */
 #include "testutil.h"
 
 #include <float.h>
@@ -102,11 +107,84 @@ static void test_lincomb_nonfinite(void **state) {
   free(buf);
 }
 
+/* the header's order, spelled out */
+static void ref_err_ms(size_t n, int m, const double *c, const double *c3, const double *const *X, const double *y0,
+                       const double *y1, double rtol, double atol, double *ms, double *ms3) {
+  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+  for (size_t i = 0; i < n; ++i) {
+    double e = 0, f = 0;
+    int first = 1;
+    for (int k = 0; k < m; ++k) {
+      if (c[k] == 0.0 && !(c3 && c3[k] != 0.0)) continue;
+      double ck = c[k], dk = c3 ? c3[k] : 0.0;
+      e = first ? ck * X[k][i] : e + ck * X[k][i];
+      f = first ? dk * X[k][i] : f + dk * X[k][i];
+      first = 0;
+    }
+    double u = fabs(y0[i]), v = fabs(y1[i]), w = 1.0 / (atol + rtol * (u > v ? u : v));
+    e *= w, f *= w;
+    a[i % 4] += e * e, b[i % 4] += f * f;
+  }
+  *ms = ((a[0] + a[1]) + (a[2] + a[3])) / (double)n;
+  *ms3 = ((b[0] + b[1]) + (b[2] + b[3])) / (double)n;
+}
+
+static void test_err_ms(void **state) {
+  (void)state;
+  const size_t ns[] = {1, 3, 4, 5, 63, 64, 65, 129, 750, 1001};
+  double *buf = malloc((size_t)(MAXM + 4) * MAXN * sizeof(double));
+  double *y0 = buf, *y1 = buf + MAXN, *e = buf + 2 * MAXN, *e3 = buf + 3 * MAXN, c[MAXM], c3[MAXM];
+  const double *X[MAXM];
+  for (int k = 0; k < MAXM; ++k) X[k] = buf + (size_t)(4 + k) * MAXN;
+  for (size_t i = 0; i < (size_t)(MAXM + 4) * MAXN; ++i) buf[i] = tu_grand();
+  double worst = 0;
+  for (size_t a = 0; a < sizeof ns / sizeof *ns; ++a)
+    for (int m = 1; m <= 13; ++m)
+      for (int two = 0; two < 2; ++two) {
+        size_t n = ns[a];
+        int terms = 0; /* columns with a non-zero c or c3: zeros in one of them at 2 mod 4 */
+        for (int k = 0; k < m; ++k) {
+          c[k] = k % 4 == 2 ? 0.0 : 1e-3 * tu_grand();
+          c3[k] = k % 3 == 1 ? 0.0 : 1e-3 * tu_grand();
+          if (k == 5) c[k] = c3[k] = 0.0; /* a column both drop */
+          terms += c[k] != 0.0 || (two && c3[k] != 0.0);
+        }
+        double ms = -1, ms3 = -1, r, r3;
+        int st = dln_vec_err_ms(n, m, c, two ? c3 : NULL, X, y0, y1, 1e-8, 1e-10, &ms, two ? &ms3 : NULL);
+        if (terms > 8 || terms == 0) {
+          assert_int_equal(st, -1);
+          assert_true(ms == -1 && ms3 == -1);
+          continue;
+        }
+        assert_int_equal(st, 0);
+        ref_err_ms(n, m, c, two ? c3 : NULL, X, y0, y1, 1e-8, 1e-10, &r, &r3);
+        assert_memory_equal(&ms, &r, sizeof r);
+        if (two) assert_memory_equal(&ms3, &r3, sizeof r3);
+        /* the stored-estimate path, summed in another order */
+        double w5, w3;
+        dln_vec_lincomb(n, NULL, m, c, X, e);
+        dln_vec_lincomb(n, NULL, m, c3, X, e3);
+        dln_vec_wms2_max(n, e, e3, y0, y1, 1e-8, 1e-10, &w5, &w3);
+        double d = fabs(ms - w5) / w5;
+        if (two) d = fmax(d, fabs(ms3 - w3) / w3);
+        worst = fmax(worst, d);
+        assert_true(d <= 1e-14);
+      }
+  if (tu_verbose()) print_message("err_ms vs lincomb + wms2: worst relative difference %.3g\n", worst);
+  double ms = -1;
+  assert_int_equal(dln_vec_err_ms(0, 1, c, NULL, X, y0, y1, 1e-8, 1e-10, &ms, NULL), -1);
+  c[0] = 0.0;
+  assert_int_equal(dln_vec_err_ms(5, 1, c, NULL, X, y0, y1, 1e-8, 1e-10, &ms, NULL), -1);
+  assert_true(ms == -1);
+  free(buf);
+}
+
 int main(void) {
   tu_seed(2026);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lincomb_order),
       cmocka_unit_test(test_lincomb_nonfinite),
+      cmocka_unit_test(test_err_ms),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

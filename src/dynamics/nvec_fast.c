@@ -385,6 +385,54 @@ DLN_CLONES double dln_vec_wrms_max(size_t n, const double *e, const double *y0, 
   return n ? sqrt(s / (double)n) : 0.0;
 }
 
+/* The error norms of an RK step without storing the estimates (dln_vec_err_ms), in blocks
+ * of 64 entries: the weighted estimates' squares into two stack arrays (elementwise,
+ * vectorized), then added to lane i mod 4 of four partial sums, combined at the end as
+ * (s0 + s1) + (s2 + s3): a stated order, so the AVX2 and baseline clones give the same bits. */
+enum { ERR_BLK = 64 };
+DLN_CLONES static void err_ms8(size_t n, const double *c, const double *c3, const double *const *x, const double *y0,
+                               const double *y1, double rtol, double atol, double *a, double *b) {
+  double p[ERR_BLK], q[ERR_BLK];
+  const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
+  for (size_t i0 = 0; i0 < n; i0 += ERR_BLK) {
+    size_t len = n - i0 < ERR_BLK ? n - i0 : ERR_BLK;
+    for (size_t i = 0; i < len; ++i) {
+      size_t g = i0 + i;
+      double u = fabs(y0[g]), v = fabs(y1[g]);
+      double w = 1.0 / (atol + rtol * (u > v ? u : v));
+      double e = c[0] * x0[g] + c[1] * x1[g] + c[2] * x2[g] + c[3] * x3[g] + c[4] * x4[g] + c[5] * x5[g] +
+                 c[6] * x6[g] + c[7] * x7[g];
+      double f = c3[0] * x0[g] + c3[1] * x1[g] + c3[2] * x2[g] + c3[3] * x3[g] + c3[4] * x4[g] + c3[5] * x5[g] +
+                 c3[6] * x6[g] + c3[7] * x7[g];
+      e *= w, f *= w;
+      p[i] = e * e, q[i] = f * f;
+    }
+    size_t l4 = len - len % 4;
+    for (size_t i = 0; i < l4; i += 4)
+      for (int l = 0; l < 4; ++l) a[l] += p[i + l], b[l] += q[i + l];
+    for (size_t i = l4; i < len; ++i) a[i - l4] += p[i], b[i - l4] += q[i];
+  }
+}
+
+int dln_vec_err_ms(size_t n, int m, const double *c, const double *c3, const double *const *X, const double *y0,
+                   const double *y1, double rtol, double atol, double *ms, double *ms3) {
+  double cc[8], cc3[8];
+  const double *XX[8];
+  int k = 0;
+  for (int j = 0; j < m; ++j) {
+    if (c[j] == 0.0 && !(c3 && c3[j] != 0.0)) continue;
+    if (k == 8) return -1;
+    cc[k] = c[j], cc3[k] = c3 ? c3[j] : 0.0, XX[k++] = X[j];
+  }
+  if (k == 0 || n == 0) return -1;
+  for (int j = k; j < 8; ++j) cc[j] = cc3[j] = 0.0, XX[j] = XX[0];
+  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+  err_ms8(n, cc, cc3, XX, y0, y1, rtol, atol, a, b);
+  *ms = ((a[0] + a[1]) + (a[2] + a[3])) / (double)n;
+  if (ms3) *ms3 = ((b[0] + b[1]) + (b[2] + b[3])) / (double)n;
+  return 0;
+}
+
 DLN_CLONES void dln_vec_wms2_max(size_t n, const double *e5, const double *e3, const double *y0, const double *y1,
                                  double rtol, double atol, double *m5, double *m3) {
   double s = 0, t = 0;

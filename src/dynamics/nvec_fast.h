@@ -52,6 +52,16 @@ double dln_vec_wrms_max(size_t n, const double *e, const double *y0, const doubl
 void dln_vec_wms2_max(size_t n, const double *e5, const double *e3, const double *y0, const double *y1, double rtol,
                       double atol, double *m5, double *m3);
 
+/* The mean squares of an RK step's error estimates, weighted as dln_vec_wms2_max, without
+ * storing them: *ms = mean((e_i w_i)²) with e = Σ_{k<m} c_k X_k, and when c3 is not NULL
+ * *ms3 = mean((e3_i w_i)²) with e3 = Σ c3_k X_k, w_i = 1/(atol + rtol max(|y0_i|, |y1_i|)).
+ * One pass over the X_k with a non-zero c_k or c3_k (at most 8 of them), y0 and y1; each
+ * e_i is summed left to right, the squares in four partial sums by i mod 4 combined as
+ * (s0 + s1) + (s2 + s3). Returns −1 (nothing written) for more than 8 terms, none, or
+ * n = 0: use dln_vec_lincomb and dln_vec_wms2_max then. */
+int dln_vec_err_ms(size_t n, int m, const double *c, const double *c3, const double *const *X, const double *y0,
+                   const double *y1, double rtol, double atol, double *ms, double *ms3);
+
 /* *ab2 = ‖a − b‖², *cd2 = ‖c − d‖² */
 void dln_vec_diff_norms(size_t n, const double *a, const double *b, const double *c, const double *d, double *ab2,
                         double *cd2);

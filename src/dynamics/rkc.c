@@ -342,15 +342,20 @@ static int rk_step(rkc_stepper *s, double *tout) {
     } else {
       dln_vec_lincomb(n, s->y, ns, cf, K, s->ynew);
     }
-    dln_vec_lincomb(n, NULL, ns, ce, K, s->err);
-    double err;
+    double err, m5, m3, rtol = s->c->opt->rtol, atol = s->c->opt->atol, ce3[DLN_ERK_MAX_STAGES];
     if (T->dop853) { /* HNW I §II.10: ‖e5‖²/sqrt(‖e5‖² + 0.01‖e3‖²) (dop853.c) */
-      for (int j = 0; j < ns; ++j) ce[j] = h * T->e3[j];
-      dln_vec_lincomb(n, NULL, ns, ce, K, s->w); /* w: scratch between power iterations */
-      double m5, m3;
-      dln_vec_wms2_max(n, s->err, s->w, s->y, s->ynew, s->c->opt->rtol, s->c->opt->atol, &m5, &m3);
+      for (int j = 0; j < ns; ++j) ce3[j] = h * T->e3[j];
+      /* one pass without storing e5, e3 (nvec_fast.h); else through s->err and s->w */
+      if (dln_vec_err_ms(n, ns, ce, ce3, K, s->y, s->ynew, rtol, atol, &m5, &m3)) {
+        dln_vec_lincomb(n, NULL, ns, ce, K, s->err);
+        dln_vec_lincomb(n, NULL, ns, ce3, K, s->w); /* w: scratch between power iterations */
+        dln_vec_wms2_max(n, s->err, s->w, s->y, s->ynew, rtol, atol, &m5, &m3);
+      }
       err = m5 > 0 ? m5 / sqrt(m5 + 0.01 * m3) : (m5 == 0 ? 0.0 : NAN);
+    } else if (!dln_vec_err_ms(n, ns, ce, NULL, K, s->y, s->ynew, rtol, atol, &m5, NULL)) {
+      err = sqrt(m5);
     } else {
+      dln_vec_lincomb(n, NULL, ns, ce, K, s->err);
       err = wrms_err(s, s->err, s->y, s->ynew);
     }
     if (!(err <= 1.0)) {
