@@ -4,7 +4,9 @@
  * counts given): wall time, speed-up and flows per second.
  *
  *   bench_ensemble [N=1000] [sigma=0.1] [threads...]      (env DLN_BENCH_CSV=1 also writes ensemble.csv;
- *                                                          env DLN_BENCH_METHOD: flow (default), auto, rkc, cvode)
+ *                                                          env DLN_BENCH_METHOD: flow (default), auto, rkc, cvode;
+ *                                                          env DLN_BENCH_SET="name=value;...": more settings,
+ *                                                          e.g. "samples=2;endpoint=false", to time parts)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -41,12 +43,25 @@ int main(int argc, char **argv) {
                                {"force", "true"}}; /* each thread count replaces the previous sweep */
   for (size_t k = 0; k < sizeof settings / sizeof settings[0]; ++k)
     if (dln_spec_set(&s, settings[k][0], settings[k][1])) bu_fail("%s", dln_last_error());
+  const char *extra = getenv("DLN_BENCH_SET");
+  if (extra && *extra) { /* name=value pairs separated by ';' (lists keep their commas) */
+    char *copy = strdup(extra), *save = NULL;
+    if (!copy) bu_fail("out of memory");
+    for (char *tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+      char *eq = strchr(tok, '=');
+      if (!eq) bu_fail("DLN_BENCH_SET: expected name=value, found \"%s\"", tok);
+      *eq = 0;
+      if (dln_spec_set(&s, tok, eq + 1)) bu_fail("DLN_BENCH_SET: %s", dln_last_error());
+    }
+    free(copy);
+  }
   dln_sweep sw;
   dln_sweep_init(&sw);
   if (dln_sweep_add_range(&sw, "seed", 1, n, 1)) bu_fail("%s", dln_last_error());
   long online = sysconf(_SC_NPROCESSORS_ONLN);
   printf("bench_ensemble: %ld gradient flows (method %s), factorization 5x10, widths 10,50,5, sigma %s, t_end 20, rtol 1e-8;"
-         " %ld online CPUs; outputs %s\n", n, method, sigma, online, csv ? "ensemble.csv + ensemble.json" : "none (rows kept, then dropped)");
+         " %ld online CPUs; outputs %s%s%s\n", n, method, sigma, online, csv ? "ensemble.csv + ensemble.json" : "none (rows kept, then dropped)",
+         extra && *extra ? "; DLN_BENCH_SET " : "", extra && *extra ? extra : "");
   printf("%8s %10s %9s %10s %14s %14s\n", "threads", "wall s", "speed-up", "flows/s", "grad evals", "extrap. 10^4 s");
   double t1 = 0;
   for (int i = 0; i < nt; ++i) {
