@@ -32,7 +32,8 @@ int dln_size_mul(size_t a, size_t b, size_t *out);
 /* Status DLN_ENONFINITE naming `what` and the first bad (i, j) if any entry is NaN/Inf. */
 int dln_check_finite(const char *what, int rows, int cols, const double *a);
 
-/* Frobenius norm of an n-vector (BLAS dnrm2); NaN for x == NULL with n > 0. */
+/* Euclidean norm of an n-vector: the plain sum of squares in a fixed order, scaled (dnrm2)
+ * only near overflow or underflow; NaN for x == NULL with n > 0. */
 
 double dln_norm2(size_t n, const double *x);
 
