@@ -704,6 +704,54 @@ static void test_nonfinite_gradient_finite_loss(void **state) {
   dln_net_free(net);
 }
 
+/* A stiff variant, so that the non-finite gradient is met in the Chebyshev phase: W = [u w]
+ * (1 x 2), ℓ = ½λu² + ½(w − 2)² with λ = 1e4; the gradient's w-entry is NaN for finite
+ * w ≥ 1 (both finite at a non-finite W). u decays at once, RKC carries w towards 2, and
+ * w = 2 − 2e^{−t} reaches 1 at t = ln 2, where the stage that stepped past it is tested
+ * through the next stage's combination (rkc_step) or the final right-hand side. */
+static int stiff2_eval(dln_loss *l, const double *W, double *value, double *G) {
+  (void)l;
+  double u = W[0], w = W[1];
+  int fin = isfinite(u) && isfinite(w);
+  *value = fin ? 0.5e4 * u * u + 0.5 * (w - 2) * (w - 2) : 0.5;
+  if (G) G[0] = fin ? 1e4 * u : 0.0, G[1] = !fin ? 0.0 : w < 1 ? w - 2 : NAN;
+  return DLN_OK;
+}
+static int stiff2_hvp(dln_loss *l, const double *W, const double *D, double *out) {
+  (void)l, (void)W;
+  out[0] = 1e4 * D[0], out[1] = D[1];
+  return DLN_OK;
+}
+static const dln_loss_ops stiff2_ops = {"stiff test loss", 0, stiff2_eval, stiff2_hvp, NULL};
+
+static void test_nonfinite_gradient_rkc_phase(void **state) {
+  (void)state;
+  int widths[2] = {2, 1};
+  dln_net *net = NULL;
+  assert_int_equal(dln_net_alloc(&net, 1, widths, 0), DLN_OK);
+  dln_loss loss;
+  memset(&loss, 0, sizeof loss);
+  loss.ops = &stiff2_ops;
+  loss.rows = 1, loss.cols = 2;
+  loss.lstar = loss.target_norm = NAN;
+  for (int k = 0; k < 2; ++k) {
+    dln_train_options o;
+    opts(&o, &dln_integrator_rkc, 5.0, k ? 1e-10 : 1e-6);
+    double th[2] = {1.0, 0.0};
+    dln_train_result r;
+    assert_int_equal(dln_train(net, &loss, th, &o, NULL, NULL, &r), DLN_OK);
+    print_run("stiff, NaN gradient beyond w = 1: rkc", &r);
+    print_message("  stop %s at t = %.12g (w = %.12g): %s\n", dln_stop_reason_name(r.stop_reason), r.t, th[1], r.message);
+    assert_true(switched(&r) && r.switched_at < 0.5);
+    assert_int_equal(r.stop_reason, DLN_STOP_DIVERGED);
+    assert_non_null(strstr(r.message, "non-finite gradient"));
+    assert_true(th[1] < 1 && th[1] > 0.9);
+    assert_true(r.t > 0.6 && r.t <= log(2.0) + 1e-9);
+    assert_close(th[1], 2 - 2 * exp(-r.t), 1e-4, 0);
+  }
+  dln_net_free(net);
+}
+
 /* Bad initial states: a non-finite entry is refused by dln_train for every method
  * (DLN_ENONFINITE naming the initial weights); φ(θ0) above blowup stops as diverged at
  * t = 0 with θ0 kept, as FLOW does (test_review_b.c). */
@@ -873,6 +921,7 @@ int main(void) {
       cmocka_unit_test(test_finite_time_blowup),
       cmocka_unit_test(test_nonfinite_gradient),
       cmocka_unit_test(test_nonfinite_gradient_finite_loss),
+      cmocka_unit_test(test_nonfinite_gradient_rkc_phase),
       cmocka_unit_test(test_bad_initial_state),
       cmocka_unit_test(test_step_budget),
       cmocka_unit_test(test_options),

@@ -368,10 +368,16 @@ void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const do
   (void)dln_vec_lincomb_chk(n, y, m, c, X, out);
 }
 
-DLN_CLONES void dln_vec_rkc_stage(size_t n, double c0, const double *Y0, double mu, const double *Y1, double nu,
-                                  const double *Y2, double a, const double *F, double b, const double *F0,
-                                  double *restrict out) {
-  for (size_t i = 0; i < n; ++i) out[i] = c0 * Y0[i] + mu * Y1[i] + nu * Y2[i] + (a * F[i] + b * F0[i]);
+DLN_CLONES int dln_vec_rkc_stage(size_t n, double c0, const double *Y0, double mu, const double *Y1, double nu,
+                                 const double *Y2, double a, const double *F, double b, const double *F0,
+                                 double *restrict out) {
+  uint64_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double v = c0 * Y0[i] + mu * Y1[i] + nu * Y2[i] + (a * F[i] + b * F0[i]);
+    out[i] = v;
+    LC_BAD(v, bad);
+  }
+  return bad != 0;
 }
 
 DLN_CLONES double dln_vec_wrms_max(size_t n, const double *e, const double *y0, const double *y1, double rtol,

@@ -41,9 +41,10 @@ void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const do
 /* The same, returning 1 if an entry of out is NaN or ±Inf (checked in the same pass). */
 int dln_vec_lincomb_chk(size_t n, const double *y, int m, const double *c, const double *const *X, double *out);
 
-/* One Runge–Kutta–Chebyshev stage: out = c0 Y0 + mu Y1 + nu Y2 + (a F + b F0). */
-void dln_vec_rkc_stage(size_t n, double c0, const double *Y0, double mu, const double *Y1, double nu,
-                       const double *Y2, double a, const double *F, double b, const double *F0, double *out);
+/* One Runge–Kutta–Chebyshev stage: out = c0 Y0 + mu Y1 + nu Y2 + (a F + b F0); returns 1
+ * if an entry of out is NaN or ±Inf (tested in the same pass), else 0. */
+int dln_vec_rkc_stage(size_t n, double c0, const double *Y0, double mu, const double *Y1, double nu,
+                      const double *Y2, double a, const double *F, double b, const double *F0, double *out);
 
 /* sqrt(mean((e_i / (atol + rtol max(|y0_i|, |y1_i|)))²)) */
 double dln_vec_wrms_max(size_t n, const double *e, const double *y0, const double *y1, double rtol, double atol);

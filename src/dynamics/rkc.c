@@ -447,8 +447,16 @@ static int rkc_step(rkc_stepper *s, double *tout) {
       double Tj = 2 * w0 * Tm1 - Tm2, dj = 2 * Tm1 + 2 * w0 * dm1 - dm2, ddj = 4 * dm1 + 2 * w0 * ddm1 - ddm2;
       double bj = ddj / (dj * dj);
       double mu = 2 * bj * w0 / bjm1, nu = -bj / bjm2, mut = 2 * bj * w1 / bjm1, gt = -ajm1 * mut;
-      if ((rc = rhs(s, s->t + cjm1 * h, Yjm1, Fj))) break; /* Y_{j−1} at t + c_{j−1} h */
-      dln_vec_rkc_stage(n, 1 - mu - nu, Y0, mu, Yjm1, nu, Ym2, h * mut, Fj, h * gt, F0, Yj);
+      /* Y_{j−1} at t + c_{j−1} h; F_j enters Y_j (μ̃_j ≠ 0), whose pass tests it for NaN/Inf */
+      s->c->rhs_defer_check = mut != 0.0;
+      rc = rhs(s, s->t + cjm1 * h, Yjm1, Fj);
+      s->c->rhs_defer_check = 0;
+      if (rc) break;
+      if (dln_vec_rkc_stage(n, 1 - mu - nu, Y0, mu, Yjm1, nu, Ym2, h * mut, Fj, h * gt, F0, Yj)) {
+        s->c->rhs_bad = 1; /* θ_n and the earlier stages are finite: F_j (or an overflow) is not */
+        rc = 1;
+        break;
+      }
       /* shift */
       double cj = mu * cjm1 + nu * cjm2 + mut + gt;
       cjm2 = cjm1, cjm1 = cj;
@@ -472,9 +480,14 @@ static int rkc_step(rkc_stepper *s, double *tout) {
       s->since_rho = RKC_RHO_EVERY; /* ρ may have been too small */
       continue;
     }
-    /* error estimate (SSV 1997 eq. 2.6) */
-    dln_vec_rkc_stage(n, 0.8, s->y, -0.8, s->ynew, 0.0, s->y, 0.4 * h, F0, 0.4 * h, Fj, s->err);
-    double err = wrms_err(s, s->err, s->y, s->ynew);
+    /* error estimate (SSV 1997 eq. 2.6): 0.8 (θ_n − θ_{n+1}) + 0.4 h (F_0 + F_s), its WRMS norm in
+     * one pass without storing it */
+    const double ec[4] = {0.8, -0.8, 0.4 * h, 0.4 * h}, *EX[4] = {s->y, s->ynew, F0, Fj};
+    double ems, err;
+    if (!dln_vec_err_ms(n, 4, ec, NULL, EX, s->y, s->ynew, s->c->opt->rtol, s->c->opt->atol, &ems, NULL))
+      err = sqrt(ems);
+    else /* a zero step (h = 0 cannot reach here) or n = 0 */
+      err = 0.0;
     if (!(err <= 1.0)) {
       s->rejected++;
       double fac = isfinite(err) ? 0.8 * pow(err, -1.0 / 3) : 0.1;
