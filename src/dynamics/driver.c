@@ -262,7 +262,7 @@ static int drive_gd(dln_run_ctx *c, double *x) {
   double val = NAN;
   long k = 0, every = o->checkpoint_every;
   if (o->resume) { /* continue at step k with θ_k, its samples taken (checkpoint_at) */
-    memcpy(x, o->resume->x, n * sizeof(double));
+    dln_copy(n, o->resume->x, x);
     k = o->resume->step;
     c->next = o->resume->next_sample;
     r->grad_evals = o->resume->grad_evals > 0 ? o->resume->grad_evals - 1 : 0; /* step k's gradient is redone */
@@ -386,7 +386,7 @@ static int drive_gd(dln_run_ctx *c, double *x) {
 out:
   r->steps = k;
   r->loss = val;
-  if (cur != x) memcpy(x, cur, n * sizeof(double));
+  if (cur != x) dln_copy(n, cur, x);
   free(buf);
   free(g);
   free(xi);
@@ -478,7 +478,7 @@ static int flow_advance(flow_run *f) {
     return FLOW_STOPPED;
   }
   f->tprev = f->t;
-  memcpy(f->prev, f->theta, f->n * sizeof(double));
+  dln_copy(f->n, f->theta, f->prev);
   c->rhs_fatal = 0;
   int rc = f->stp->step(f->stp, &f->t);
   if (rc && c->rhs_fatal) { /* a library error in the right-hand side: its message is recorded */
@@ -502,7 +502,7 @@ static int flow_advance(flow_run *f) {
     r->fail_step = f->steps;
     finish(c, DLN_STOP_DIVERGED, f->tprev, "%s diverged at t = %.6g (step %ld): max|%s| = %g, loss = %g; blow-up threshold %g",
            f->sys->flow_name, f->t, f->steps, f->sys->state_name, ymax, f->val, o->blowup);
-    memcpy(f->theta, f->prev, f->n * sizeof(double));
+    dln_copy(f->n, f->prev, f->theta);
     f->t = f->tprev;
     f->steps--;
     return FLOW_STOPPED;
@@ -515,7 +515,7 @@ static int flow_advance(flow_run *f) {
  * identically; what happened after ts in the last step is discarded. */
 static int flow_restart(flow_run *f, double ts, const double *x) {
   double h = f->stp->last_h ? f->stp->last_h(f->stp) : 0.0;
-  if (x != f->theta) memcpy(f->theta, x, f->n * sizeof(double));
+  if (x != f->theta) dln_copy(f->n, x, f->theta);
   f->t = ts;
   f->stp->stats(f->stp, f->r);
   f->stp->destroy(f->stp);
@@ -561,7 +561,7 @@ static int flow_sample(flow_run *f) {
     if ((f->status = f->sys->record(c, c->next, ts, f->steps, x, 0))) return FLOW_ERROR;
     if (sample_cb(c, ts, f->steps, x)) { /* stop at ts with θ(ts) */
       c->next++;
-      if (x != f->theta) memcpy(f->theta, x, f->n * sizeof(double));
+      if (x != f->theta) dln_copy(f->n, x, f->theta);
       f->t = ts;
       finish(c, DLN_STOP_CANCELLED, ts, "stopped by the sample callback at t = %.17g (step %ld)", ts, f->steps);
       return FLOW_STOPPED;
@@ -573,7 +573,7 @@ static int flow_sample(flow_run *f) {
     }
   }
   if (!hit) return FLOW_ON;
-  if (tstop < f->t && !stp->dense(stp, tstop, f->ybuf)) memcpy(f->theta, f->ybuf, f->n * sizeof(double));
+  if (tstop < f->t && !stp->dense(stp, tstop, f->ybuf)) dln_copy(f->n, f->ybuf, f->theta);
   f->val = f->sys->loss(c, f->theta);
   f->r->t_threshold = tstop;
   f->t = tstop;
@@ -674,7 +674,7 @@ static int drive_flow(dln_run_ctx *c, double *theta) {
   int act = FLOW_ERROR;
   const dln_train_checkpoint *rs = f.o->resume;
   if (rs) { /* continue from a checkpoint as flow_restart did */
-    memcpy(theta, rs->x, f.n * sizeof(double));
+    dln_copy(f.n, rs->x, theta);
     f.t = rs->t;
     f.steps = rs->step;
     c->next = rs->next_sample;

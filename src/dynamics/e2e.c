@@ -175,12 +175,12 @@ static int all_finite(size_t n, const double *x) {
 /* W = U diag(s) V^T (thin) into e->U, e->s, e->Vt. Caller guarantees finite W. */
 static int svd(dln_e2e *e, const double *W) {
   int m = e->m, n = e->n, k = e->k;
-  memcpy(e->A, W, e->mn * sizeof(double));
+  dln_copy(e->mn, W, e->A);
   e->nsvd++;
   int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', m, n, e->A, m, e->s, e->U, m, e->Vt, k, e->work, e->lwork,
                                  e->iwork);
   if (info > 0) { /* divide and conquer did not converge: QR-iteration SVD instead */
-    memcpy(e->A, W, e->mn * sizeof(double));
+    dln_copy(e->mn, W, e->A);
     info = LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'S', 'S', m, n, e->A, m, e->s, e->U, m, e->Vt, k, e->work, e->lwork);
   }
   if (info != 0)
@@ -193,7 +193,7 @@ static int svd(dln_e2e *e, const double *W) {
 static int precondition(dln_e2e *e, const double *W, const double *A, double *out) {
   const int N = e->N, m = e->m, n = e->n, k = e->k;
   if (N == 1) { /* P_W = identity */
-    if (out != A) memcpy(out, A, e->mn * sizeof(double));
+    if (out != A) dln_copy(e->mn, A, out);
     return DLN_OK;
   }
   int st = svd(e, W);
@@ -232,7 +232,7 @@ static int precondition(dln_e2e *e, const double *W, const double *A, double *ou
   /* out = U T + R1 diag(c) V^T */
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, e->U, m, e->T, k, 0.0, e->out, m);
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, e->AV, m, e->Vt, k, 1.0, e->out, m);
-  memcpy(out, e->out, e->mn * sizeof(double));
+  dln_copy(e->mn, e->out, out);
   return DLN_OK;
 }
 
@@ -382,7 +382,7 @@ static int table_row(dln_e2e *e, dln_table *traj, double t, long step, const dou
   if (all_finite(e->mn, W)) {
     int st = svd(e, W);
     if (st) return st;
-    memcpy(row + 3, e->s, (size_t)e->k * sizeof(double));
+    dln_copy((size_t)e->k, e->s, row + 3);
   } else {
     for (int r = 0; r < e->k; ++r) row[3 + r] = NAN;
   }
@@ -401,7 +401,7 @@ static int e2e_record(dln_run_ctx *c, int i, double t, long step, const double *
   (void)repeat;
   e2e_run *run = c->data;
   dln_e2e *e = run->e;
-  if (i >= 0 && run->samples) memcpy(run->samples + (size_t)i * e->mn, W, e->mn * sizeof(double));
+  if (i >= 0 && run->samples) dln_copy(e->mn, W, run->samples + (size_t)i * e->mn);
   if (c->traj) return table_row(e, c->traj, t, step, W);
   return DLN_OK;
 }

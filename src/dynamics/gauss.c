@@ -61,6 +61,7 @@
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
 #include "sundials_util.h"
+#include "core/util.h"
 
 #include <nvector/nvector_serial.h>
 #include <sunlinsol/sunlinsol_spgmr.h>
@@ -190,7 +191,7 @@ static int solve_stages(gauss_stepper *g, double t0, const double *y0, double h)
   int newton = g->rate_h > 0 && g->rate * (h / g->rate_h) > 0.7;
   if (newton && ++g->newton_streak >= 10) newton = 0; /* every 10th such solve, retry the cheap iteration */
   if (!newton) g->newton_streak = 0;
-  memcpy(g->D, g->Z, N * sizeof(double)); /* keep the initial guess */
+  dln_copy(N, g->Z, g->D); /* keep the initial guess */
   if (!newton) {
     double prev = INFINITY, rate = 0;
     int ok = 0;
@@ -218,7 +219,7 @@ static int solve_stages(gauss_stepper *g, double t0, const double *y0, double h)
         ok = 1;
         break;
       }
-      memcpy(g->Z, g->Zn, N * sizeof(double));
+      dln_copy(N, g->Zn, g->Z);
       if (k >= 3 && ratio > 0.8 && delta > floor_tol) break; /* does not contract: Newton */
       prev = delta;
     }
@@ -229,7 +230,7 @@ static int solve_stages(gauss_stepper *g, double t0, const double *y0, double h)
     }
     g->rate = 1.0; /* next steps near this h start with Newton */
     g->rate_h = h;
-    memcpy(g->Z, g->D, N * sizeof(double)); /* Newton from the initial guess (the FP iterate may have diverged) */
+    dln_copy(N, g->D, g->Z); /* Newton from the initial guess (the FP iterate may have diverged) */
   }
   /* Newton–Krylov on F(Z) = Z − h(A⊗I) f(y0 + Z), damped by backtracking on ‖F‖₂
    * (halve λ while ‖F(Z_k + λD)‖ > (1 − 10⁻⁴λ)‖F(Z_k)‖, λ ≥ 1/64) while the increments are
@@ -265,7 +266,7 @@ static int solve_stages(gauss_stepper *g, double t0, const double *y0, double h)
     if (!isfinite(delta)) return 1;
     if (delta <= tol || (isfinite(prev) && delta <= floor_tol && delta >= 0.5 * prev))
       return 0; /* keep Z: F(Z) is current and ‖F(Z)‖ is at round-off */
-    memcpy(g->Zn, g->Z, N * sizeof(double));
+    dln_copy(N, g->Z, g->Zn);
     for (size_t q = 0; q < N; ++q) g->Z[q] += g->D[q];
     prev = delta;
     rprev = rn;
@@ -313,8 +314,8 @@ static int guess(gauss_stepper *g, double h) {
 static void save_piece(gauss_stepper *g, int k, double t0, double h, const double *y) {
   g->piece[k].t0 = t0;
   g->piece[k].h = h;
-  memcpy(g->piece[k].y, y, g->n * sizeof(double));
-  memcpy(g->piece[k].Z, g->Z, g->N * sizeof(double));
+  dln_copy(g->n, y, g->piece[k].y);
+  dln_copy(g->N, g->Z, g->piece[k].Z);
 }
 
 /* Guess for a sub-step from the full step's polynomial: Z_i = u(t0 + (off + c_i/2) h)
@@ -340,8 +341,8 @@ static int gauss_step(dln_stepper *base, double *tout) {
   double t_end = o->t_end;
   int fails = 0;
   c->rhs_bad = 0;
-  memcpy(g->y0, g->theta, n * sizeof(double));
-  memcpy(g->e0, g->comp, n * sizeof(double));
+  dln_copy(n, g->theta, g->y0);
+  dln_copy(n, g->comp, g->e0);
   for (;;) {
     double h = g->fixed ? g->hfix : g->h, tnew;
     if (g->fixed) {
@@ -373,9 +374,9 @@ static int gauss_step(dln_stepper *base, double *tout) {
       else g->tstart = tnew, g->kfix = 0; /* a shortened retry restarts the step grid */
     } else if (rc == 0) {
       /* Richardson: full step into yfull (compensation discarded) */
-      memcpy(g->Zn, g->e0, n * sizeof(double)); /* scratch compensation copy */
+      dln_copy(n, g->e0, g->Zn); /* scratch compensation copy */
       update(g, g->y0, h, g->yfull, g->Zn);
-      memcpy(g->Zf, g->Z, g->N * sizeof(double)); /* keep the full step's Z */
+      dln_copy(g->N, g->Z, g->Zf); /* keep the full step's Z */
       /* first half step */
       guess_from_full(g, g->Zf, 0.0);
       rc = solve_stages(g, g->t, g->y0, 0.5 * h);
@@ -404,8 +405,8 @@ static int gauss_step(dln_stepper *base, double *tout) {
         fac = fmin(4.0, fmax(0.2, fac));
         if (!(err <= 1.0)) {
           g->rejected++;
-          memcpy(g->theta, g->y0, n * sizeof(double));
-          memcpy(g->comp, g->e0, n * sizeof(double));
+          dln_copy(n, g->y0, g->theta);
+          dln_copy(n, g->e0, g->comp);
           g->h = h * fmin(fac, 0.9);
           continue;
         }
@@ -414,8 +415,8 @@ static int gauss_step(dln_stepper *base, double *tout) {
     }
     if (rc) { /* stage equations failed: reject, halve h */
       g->nonlin_fails++;
-      memcpy(g->theta, g->y0, n * sizeof(double));
-      memcpy(g->comp, g->e0, n * sizeof(double));
+      dln_copy(n, g->y0, g->theta);
+      dln_copy(n, g->e0, g->comp);
       if (++fails >= GAUSS_MAX_FAILS || !(h > 1e-14 * fmax(1.0, fabs(g->t)))) {
         snprintf(base->msg, sizeof base->msg,
                  c->rhs_bad ? "non-finite gradient in the Gauss-Legendre stages at t = %.6g (h = %.3g)"
@@ -433,14 +434,14 @@ static int gauss_step(dln_stepper *base, double *tout) {
       g->fd[0] = g->fd[2], g->fd[2] = tmp;
     }
     g->fd_ok[1] = g->fd_ok[2] = 0;
-    memcpy(g->yend, g->theta, n * sizeof(double));
+    dln_copy(n, g->theta, g->yend);
     g->last_h = tnew - g->t;
     g->t = tnew;
     *tout = tnew;
     return 0;
   }
 fatal:
-  memcpy(g->theta, g->y0, n * sizeof(double));
+  dln_copy(n, g->y0, g->theta);
   snprintf(base->msg, sizeof base->msg, "library error in the Gauss-Legendre stages at t = %.6g: %s", g->t,
            dln_last_error());
   return DLN_STOP_SOLVER;

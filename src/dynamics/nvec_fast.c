@@ -1,6 +1,7 @@
 /* Optimized SUNDIALS serial vector operations (see nvec_fast.h). Semantics follow
  * SUNDIALS 6.4 nvector_serial.c operation by operation. */
 #include "nvec_fast.h"
+#include "core/util.h"
 
 #include <math.h>
 #include <string.h>
@@ -174,7 +175,7 @@ static int v_linearcombination(int nv, sunrealtype *c, N_Vector *X, N_Vector z) 
     size_t m = n - i0 < LC_BLOCK ? n - i0 : LC_BLOCK;
     scal_block(acc, DAT(X[0]) + i0, c[0], m);
     for (int k = 1; k < nv; ++k) axpy_block(acc, DAT(X[k]) + i0, c[k], m);
-    memcpy(zd + i0, acc, m * sizeof(double));
+    dln_copy(m, acc, zd + i0);
   }
   return 0;
 }
@@ -351,7 +352,7 @@ int dln_vec_lincomb_chk(size_t n, const double *y, int m, const double *c, const
   for (int j = 0; j < m && k < 64; ++j)
     if (c[j] != 0.0) cc[k] = c[j], XX[k++] = X[j];
   if (k == 0) {
-    if (y) memcpy(out, y, n * sizeof(double)); else memset(out, 0, n * sizeof(double));
+    if (y) dln_copy(n, y, out); else memset(out, 0, n * sizeof(double));
     return y ? dln_vec_nonfinite(n, y) : 0;
   }
   const double *base = y;

@@ -264,8 +264,8 @@ static void accept(rkc_stepper *s, double **fnew_slot, double tnew, int rk) {
   double *tmp = s->yp;
   s->yp = s->yo;
   s->yo = tmp;
-  memcpy(s->yo, s->y, s->n * sizeof(double));
-  memcpy(s->y, s->ynew, s->n * sizeof(double));
+  dln_copy(s->n, s->y, s->yo);
+  dln_copy(s->n, s->ynew, s->y);
   tmp = s->fp;
   s->fp = s->fo;
   s->fo = s->f;
@@ -337,8 +337,8 @@ static int rk_step(rkc_stepper *s, double *tout) {
      * the error estimate */
     for (int j = 0; j < ns; ++j) cf[j] = h * T->b[j], ce[j] = h * T->e[j];
     if (T->fsal) {
-      if (ns - 1 == s->pj) memcpy(s->ynew, s->ysj, n * sizeof(double));
-      else if (ns - 1 == s->pi) memcpy(s->ynew, s->ysi, n * sizeof(double));
+      if (ns - 1 == s->pj) dln_copy(n, s->ysj, s->ynew);
+      else if (ns - 1 == s->pi) dln_copy(n, s->ysi, s->ynew);
     } else {
       dln_vec_lincomb(n, s->y, ns, cf, K, s->ynew);
     }
@@ -470,7 +470,7 @@ static int rkc_step(rkc_stepper *s, double *tout) {
       Ym2 = Yjm2;
     }
     if (!rc) {
-      memcpy(s->ynew, Yjm1, n * sizeof(double));
+      dln_copy(n, Yjm1, s->ynew);
       rc = rhs(s, tnew, s->ynew, Fj);
     }
     if (rc) {

@@ -232,7 +232,7 @@ static const double *forward(dln_net *net, const double *theta) {
 int dln_net_product(dln_net *net, const double *theta, double *W) {
   DLN_ARGS(net, theta, W);
   const double *P = forward(net, theta);
-  memcpy(W, P, (size_t)net->widths[net->depth] * (size_t)net->widths[0] * sizeof(double));
+  dln_copy((size_t)net->widths[net->depth] * (size_t)net->widths[0], P, W);
   return DLN_OK;
 }
 
@@ -253,7 +253,7 @@ static void backprop(dln_net *net, const double *theta, const double *G, double 
     return;
   }
   if (N == 1) {
-    memcpy(grad, G, (size_t)d[1] * (size_t)d[0] * sizeof(double));
+    dln_copy((size_t)d[1] * (size_t)d[0], G, grad);
     return;
   }
   const double *B = G; /* B_N = ∇ℓ */
@@ -303,7 +303,7 @@ static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *
   int st = loss->ops->eval(loss, W, &v, grad ? w->G : NULL);
   if (st) return st;
   if (value) *value = v;
-  if (W_out) memcpy(W_out, W, (size_t)d[N] * (size_t)d[0] * sizeof(double));
+  if (W_out) dln_copy((size_t)d[N] * (size_t)d[0], W, W_out);
   if (!grad) return DLN_OK;
   if (neg)
     for (size_t i = 0, m = (size_t)d[N] * (size_t)d[0]; i < m; ++i) w->G[i] = -w->G[i];
@@ -358,7 +358,7 @@ static int task_hvp(dln_net *net, dln_loss *loss, const double *theta, const dou
   for (int j = N; j >= 1; --j) {
     double *oj = out + net->offset[j];
     if (j == 1) {
-      memcpy(oj, dB, (size_t)d[1] * (size_t)d[0] * sizeof(double));
+      dln_copy((size_t)d[1] * (size_t)d[0], dB, oj);
       break;
     }
     const double *Pp = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
