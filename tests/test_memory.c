@@ -103,11 +103,12 @@ static void test_no_growth(void **state) {
 
 /* The hook's count against a tally from the widths: dln_net_alloc holds at least the
  * workspace its comment lists (P_j, dP_j d_j x d_0 each; G, dG d_N x d_0; B, B2, dB, dB2
- * max_j d_j x d_0; C max d_j²; T), and returns to the count it started from. */
+ * and S max_j d_j x d_0; C max d_j²; T and S2 max_j d_j d_{j-1}), and returns to the count
+ * it started from. */
 static void test_hook_tally(void **state) {
   (void)state;
   const int w[4] = {30, 40, 20, 10};
-  size_t d0 = 30, pj = (40 + 20 + 10) * d0, ws = 2 * pj + 2 * 10 * d0 + 4 * 40 * d0 + 40 * 40 + 40 * 30;
+  size_t d0 = 30, pj = (40 + 20 + 10) * d0, ws = 2 * pj + 2 * 10 * d0 + 5 * 40 * d0 + 40 * 40 + 2 * 40 * 30;
   dln_memory_sample a, b, c;
   assert_int_equal(dln_memory_mark(&a), DLN_OK);
   dln_net *net = NULL;

@@ -58,7 +58,8 @@ int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
   }
   net->nparams = total;
 
-  /* workspace: P_j, dP_j (j=1..N), each d_j x d_0; G, dG d_N x d_0; 4 backward buffers */
+  /* workspace: P_j, dP_j (j=1..N), each d_j x d_0; G, dG d_N x d_0; 4 backward buffers and S
+   * (max_j d_j x d_0 each); C; T and S2 (max_j d_j d_{j-1}: transposes, HVP scratch) */
   size_t d0 = (size_t)widths[0], maxw = 0, ws = 0;
   for (int j = 0; j <= depth; ++j) maxw = (size_t)widths[j] > maxw ? (size_t)widths[j] : maxw;
   if (dln_size_mul(maxw, d0, &sz)) goto fail;
@@ -74,7 +75,7 @@ int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
   for (int j = 1; j <= depth; ++j)
     tsz = (size_t)widths[j] * (size_t)widths[j - 1] > tsz ? (size_t)widths[j] * (size_t)widths[j - 1] : tsz;
   if (tied) tsz = d0 * d0 > tsz ? d0 * d0 : tsz;
-  ws = 2 * pj_total + 2 * (size_t)widths[depth] * d0 + 4 * sz + csz + tsz;
+  ws = 2 * pj_total + 2 * (size_t)widths[depth] * d0 + 5 * sz + csz + 2 * tsz;
   dln_net_work *w = net->work;
   w->P = calloc((size_t)depth + 1, sizeof(double *));
   w->dP = calloc((size_t)depth + 1, sizeof(double *));
@@ -105,7 +106,9 @@ int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
   w->dB = p; p += sz;
   w->dB2 = p; p += sz;
   w->C = p; p += csz;
-  w->T = p;
+  w->T = p; p += tsz;
+  w->S = p; p += sz;
+  w->S2 = p;
   dln_net_xsmm_init();
   int st = dln_net_small_default(&w->small);
   if (st) {
@@ -201,6 +204,60 @@ static void backprop_tiny(const dln_net *net, const double *theta, const double 
 }
 
 /* Forward pass: P_j = W_j P_{j-1}; returns P_N (the end-to-end matrix). */
+/* The three products of layer j (j ≥ 2) with the kernels planned for them (net_kernels.c):
+ * the same kernels, operand layouts and order for every caller, so the gradient and the
+ * Hessian-vector product round alike.
+ *   prod_fwd:  C (d_j x d_0)     = A X,    A d_j x d_{j-1}, X d_{j-1} x d_0
+ *   prod_grad: C (d_j x d_{j-1}) = B X^T,  B d_j x d_0,     X d_{j-1} x d_0
+ *   prod_back: C (d_{j-1} x d_0) = A^T B,  A d_j x d_{j-1}, B d_j x d_0
+ * At is A^T when at hand (NULL: transposed into t, or into T for prod_back); s: d_0 x d_j
+ * scratch for a narrow layer's transposed gradient (xalt). C must not be T. */
+static void prod_fwd(dln_net *net, int j, const double *A, const double *At, const double *X, double *C, double *t) {
+  const int *d = net->widths;
+  dln_net_work *w = net->work;
+  if (w->plan[3 * j])
+    w->plan[3 * j](A, X, C, d[0]);
+  else if (w->xdot[j]) { /* dot products of A^T's and X's columns (d_j < 8 rows) */
+    if (!At) dln_tiny_transpose(d[j - 1], d[j], A, d[j], t), At = t;
+    dln_tiny_dot_tn(d[j], d[0], d[j - 1], At, X, C);
+  } else if (w->xplan[3 * j])
+    w->xplan[3 * j](A, X, C);
+  else
+    gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, A, d[j], X, d[j - 1], 0.0, C);
+}
+
+static void prod_grad(dln_net *net, int j, const double *B, const double *X, double *C, double *s) {
+  const int *d = net->widths;
+  dln_net_work *w = net->work;
+  if (w->plan[3 * j + 1])
+    w->plan[3 * j + 1](B, X, C, d[j - 1]);
+  else if (w->xplan[3 * j + 1] && w->xalt[j]) { /* C^T = X B^T into T, then transposed */
+    dln_tiny_transpose(d[0], d[j], B, d[j], s);
+    w->xplan[3 * j + 1](X, s, w->T);
+    dln_tiny_transpose(d[j], d[j - 1], w->T, d[j - 1], C);
+  } else if (w->xplan[3 * j + 1])
+    w->xplan[3 * j + 1](B, X, C);
+  else
+    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], X, d[j - 1], 0.0, C);
+}
+
+static void prod_back(dln_net *net, int j, const double *A, const double *At, const double *B, double *C) {
+  const int *d = net->widths;
+  dln_net_work *w = net->work;
+  if (w->plan[3 * j + 2])
+    w->plan[3 * j + 2](A, B, C, d[0]);
+  else if (w->xplan[3 * j + 2]) {
+    if (!At) dln_tiny_transpose(d[j - 1], d[j], A, d[j], w->T), At = w->T;
+    w->xplan[3 * j + 2](At, B, C);
+  } else
+    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, A, d[j], B, d[j], 0.0, C);
+}
+
+/* W_j^T kept by forward() for a narrow layer (xdot), else NULL */
+static const double *kept_wt(const dln_net *net, int j) {
+  return net->work->xdot[j] ? net->work->Wt + net->work->wt_off[j] : NULL;
+}
+
 static const double *forward(dln_net *net, const double *theta) {
   const int *d = net->widths;
   dln_net_work *w = net->work;
@@ -211,19 +268,8 @@ static const double *forward(dln_net *net, const double *theta) {
     return w->P[2];
   }
   const double *prev = theta + net->offset[1]; /* P_1 = W_1 */
-  for (int j = 2; j <= net->depth; ++j) {
-    /* P_j = W_j P_{j-1} */
-    if (w->plan[3 * j])
-      w->plan[3 * j](theta + net->offset[j], prev, w->P[j], d[0]);
-    else if (w->xdot[j]) {
-      double *wt = w->Wt + w->wt_off[j];
-      dln_tiny_transpose(d[j - 1], d[j], theta + net->offset[j], d[j], wt);
-      dln_tiny_dot_tn(d[j], d[0], d[j - 1], wt, prev, w->P[j]);
-    } else if (w->xplan[3 * j])
-      w->xplan[3 * j](theta + net->offset[j], prev, w->P[j]);
-    else
-      gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, theta + net->offset[j], d[j], prev, d[j - 1], 0.0,
-           w->P[j]);
+  for (int j = 2; j <= net->depth; ++j) { /* P_j = W_j P_{j-1}; W_j^T of a narrow layer kept in Wt */
+    prod_fwd(net, j, theta + net->offset[j], NULL, prev, w->P[j], w->Wt + w->wt_off[j]);
     prev = w->P[j];
   }
   return prev;
@@ -259,28 +305,12 @@ static void backprop(dln_net *net, const double *theta, const double *G, double 
   const double *B = G; /* B_N = ∇ℓ */
   double *next = w->B, *spare = w->B2;
   for (int j = N; j >= 2; --j) {
-    /* ∂φ/∂W_j = B_j P_{j-1}^T, P_1 = W_1 */
+    /* ∂φ/∂W_j = B_j P_{j-1}^T, P_1 = W_1 (next is free until B_{j-1} below) */
     const double *Pprev = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
-    if (w->plan[3 * j + 1])
-      w->plan[3 * j + 1](B, Pprev, grad + net->offset[j], d[j - 1]);
-    else if (w->xplan[3 * j + 1] && w->xalt[j]) { /* (∂φ/∂W_j)^T = P_{j-1} B_j^T into T, then transposed */
-      dln_tiny_transpose(d[0], d[j], B, d[j], next); /* next is free until B_{j-1} below */
-      w->xplan[3 * j + 1](Pprev, next, w->T);
-      dln_tiny_transpose(d[j], d[j - 1], w->T, d[j - 1], grad + net->offset[j]);
-    } else if (w->xplan[3 * j + 1])
-      w->xplan[3 * j + 1](B, Pprev, grad + net->offset[j]);
-    else
-      gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], Pprev, d[j - 1], 0.0, grad + net->offset[j]);
+    prod_grad(net, j, B, Pprev, grad + net->offset[j], next);
     /* B_{j-1} = W_j^T B_j; ∂φ/∂W_1 = B_1 is written in place */
     double *dest = (j - 1 == 1) ? grad + net->offset[1] : next;
-    if (w->plan[3 * j + 2])
-      w->plan[3 * j + 2](theta + net->offset[j], B, dest, d[0]);
-    else if (w->xplan[3 * j + 2]) { /* W_j^T from forward() (xdot) or transposed here */
-      const double *wt = w->Wt + w->wt_off[j];
-      if (!w->xdot[j]) dln_tiny_transpose(d[j - 1], d[j], theta + net->offset[j], d[j], w->T), wt = w->T;
-      w->xplan[3 * j + 2](wt, B, dest);
-    } else
-      gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, dest);
+    prod_back(net, j, theta + net->offset[j], kept_wt(net, j), B, dest);
     B = dest;
     double *t = next; next = spare; spare = t;
   }
@@ -314,6 +344,11 @@ static int task_grad(dln_net *net, dln_loss *loss, const double *theta, double *
   return DLN_OK;
 }
 
+/* y += x (m entries) */
+static void add_to(double *restrict y, const double *restrict x, size_t m) {
+  for (size_t i = 0; i < m; ++i) y[i] += x[i];
+}
+
 /* out = ∇²ℓ(W_N···W_1) v. */
 static int task_hvp(dln_net *net, dln_loss *loss, const double *theta, const double *v, double *out) {
   const int *d = net->widths;
@@ -340,35 +375,41 @@ static int task_hvp(dln_net *net, dln_loss *loss, const double *theta, const dou
     gemm(CblasTrans, CblasNoTrans, m, k, m, 1.0, w->G, m, dU, m, 1.0, out);
     return DLN_OK;
   }
-  /* tangent of the forward pass: dP_1 = dW_1, dP_j = dW_j P_{j-1} + W_j dP_{j-1} */
+  /* tangent of the forward pass: dP_1 = dW_1, dP_j = dW_j P_{j-1} + W_j dP_{j-1}, each
+   * product with the gradient's kernel for its shape (prod_fwd), the second into S */
   const double *dPprev = v + net->offset[1];
   const double *Pprev = theta + net->offset[1];
   for (int j = 2; j <= N; ++j) {
-    gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, v + net->offset[j], d[j], Pprev, d[j - 1], 0.0, w->dP[j]);
-    gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, theta + net->offset[j], d[j], dPprev, d[j - 1], 1.0,
-         w->dP[j]);
+    prod_fwd(net, j, v + net->offset[j], NULL, Pprev, w->dP[j], w->S2);
+    prod_fwd(net, j, theta + net->offset[j], kept_wt(net, j), dPprev, w->S, w->S2);
+    add_to(w->dP[j], w->S, (size_t)d[j] * (size_t)d[0]);
     dPprev = w->dP[j];
     Pprev = w->P[j];
   }
   if ((st = loss->ops->hvp(loss, W, dPprev, w->dG))) return st;
-  /* backward with tangent: dB_N = dG, dB_{j-1} = dW_j^T B_j + W_j^T dB_j;
-   * d(∂φ/∂W_j) = dB_j P_{j-1}^T + B_j dP_{j-1}^T */
+  if (N == 1) {
+    memcpy(out, w->dG, (size_t)d[1] * (size_t)d[0] * sizeof(double));
+    return DLN_OK;
+  }
+  /* backward with tangent: dB_N = dG, dB_{j-1} = dW_j^T B_j + W_j^T dB_j, B_{j-1} = W_j^T B_j;
+   * d(∂φ/∂W_j) = dB_j P_{j-1}^T + B_j dP_{j-1}^T; d(∂φ/∂W_1) = dB_1 is written in place */
   const double *B = w->G, *dB = w->dG;
   double *nB = w->B, *sB = w->B2, *ndB = w->dB, *sdB = w->dB2;
-  for (int j = N; j >= 1; --j) {
+  for (int j = N; j >= 2; --j) {
     double *oj = out + net->offset[j];
-    if (j == 1) {
-      dln_copy((size_t)d[1] * (size_t)d[0], dB, oj);
-      break;
-    }
     const double *Pp = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
     const double *dPp = (j - 1 == 1) ? v + net->offset[1] : w->dP[j - 1];
-    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, dB, d[j], Pp, d[j - 1], 0.0, oj);
-    gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], dPp, d[j - 1], 1.0, oj);
-    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, v + net->offset[j], d[j], B, d[j], 0.0, ndB);
-    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], dB, d[j], 1.0, ndB);
-    gemm(CblasTrans, CblasNoTrans, d[j - 1], d[0], d[j], 1.0, theta + net->offset[j], d[j], B, d[j], 0.0, nB);
-    B = nB; dB = ndB;
+    const double *Wj = theta + net->offset[j], *Wt = kept_wt(net, j);
+    prod_grad(net, j, dB, Pp, oj, w->S);
+    prod_grad(net, j, B, dPp, w->S2, w->S);
+    add_to(oj, w->S2, (size_t)d[j] * (size_t)d[j - 1]);
+    double *dest = (j - 1 == 1) ? out + net->offset[1] : ndB;
+    prod_back(net, j, v + net->offset[j], NULL, B, dest);
+    prod_back(net, j, Wj, Wt, dB, w->S);
+    add_to(dest, w->S, (size_t)d[j - 1] * (size_t)d[0]);
+    if (j == 2) break;                   /* B_1 is not needed */
+    prod_back(net, j, Wj, Wt, B, nB);
+    B = nB, dB = ndB;
     double *t = nB; nB = sB; sB = t;
     t = ndB; ndB = sdB; sdB = t;
   }

@@ -19,6 +19,7 @@ struct dln_net_work {
   double *B, *B2, *dB, *dB2; /* backward buffers, max_j d_j x d_0 */
   double *C;    /* conserved quantity, max_{0<j<N} d_j x d_j */
   double *T;    /* transposed operand for the small-matrix kernels */
+  double *S, *S2; /* Hessian-vector product scratch: max_j d_j x d_0 and the size of T */
   int small;    /* DLN_SMALL_TINY / _XSMM / _OFF (dln_net_set_small_kernels) */
   dln_tiny_fn *plan; /* tiny: the gradient's kernels, [3j] P_j = W_j P_{j-1}, [3j+1] B_j P_{j-1}^T,
                       * [3j+2] W_j^T B_j (NULL: gemm_w), looked up once (plan_kernels) */
