@@ -16,6 +16,8 @@
  *                   (s0 + s1) + (s2 + s3)) for n = 1..1001 and 1..8 terms, with and without
  *                   the second estimate; within 1e-14 of dln_vec_lincomb + dln_vec_wms2_max;
  *                   −1 and nothing written for 9 terms, no terms or n = 0
+ *   diff_norms      ‖a − b‖², ‖c − d‖² bit for bit in the stated order (lanes by i mod 4) and
+ *                   a − b written exactly, n = 1..1001; ab = NULL accepted
  *   dln_norm2       (src/core/mat.c) against a long-double scaled sum: within (n + 2)·ε for
  *                   N(0, s²) vectors at s = 1, 1e-170 and 1e170 (the last two through the
  *                   scaled fallback) and n = 1..1001; 0 for zeros and n = 0, Inf for an Inf
@@ -184,6 +186,31 @@ static void test_err_ms(void **state) {
   free(buf);
 }
 
+static void test_diff_norms(void **state) {
+  (void)state;
+  const size_t ns[] = {1, 3, 4, 5, 63, 64, 65, 750, 1001};
+  double *buf = malloc(6 * (size_t)MAXN * sizeof(double));
+  double *a = buf, *b = buf + MAXN, *c = buf + 2 * MAXN, *d = buf + 3 * MAXN, *ab = buf + 4 * MAXN;
+  for (size_t i = 0; i < 4 * (size_t)MAXN; ++i) buf[i] = tu_grand();
+  for (size_t k = 0; k < sizeof ns / sizeof *ns; ++k) {
+    size_t n = ns[k];
+    double s[4] = {0, 0, 0, 0}, t[4] = {0, 0, 0, 0}, x2, y2, x2b, y2b;
+    for (size_t i = 0; i < n; ++i) {
+      double x = a[i] - b[i], y = c[i] - d[i];
+      s[i % 4] += x * x, t[i % 4] += y * y;
+    }
+    double rs = (s[0] + s[1]) + (s[2] + s[3]), rt = (t[0] + t[1]) + (t[2] + t[3]);
+    dln_vec_diff_norms(n, a, b, c, d, ab, &x2, &y2);
+    dln_vec_diff_norms(n, a, b, c, d, NULL, &x2b, &y2b);
+    assert_memory_equal(&x2, &rs, sizeof rs);
+    assert_memory_equal(&y2, &rt, sizeof rt);
+    assert_memory_equal(&x2b, &rs, sizeof rs);
+    assert_memory_equal(&y2b, &rt, sizeof rt);
+    for (size_t i = 0; i < n; ++i) assert_true(ab[i] == a[i] - b[i]);
+  }
+  free(buf);
+}
+
 static long double ref_norm(size_t n, const double *x) {
   long double m = 0, s = 0;
   for (size_t i = 0; i < n; ++i) m = fmaxl(m, fabsl((long double)x[i]));
@@ -225,6 +252,7 @@ int main(void) {
       cmocka_unit_test(test_lincomb_order),
       cmocka_unit_test(test_lincomb_nonfinite),
       cmocka_unit_test(test_err_ms),
+      cmocka_unit_test(test_diff_norms),
       cmocka_unit_test(test_norm2),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

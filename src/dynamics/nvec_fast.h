@@ -63,9 +63,10 @@ void dln_vec_wms2_max(size_t n, const double *e5, const double *e3, const double
 int dln_vec_err_ms(size_t n, int m, const double *c, const double *c3, const double *const *X, const double *y0,
                    const double *y1, double rtol, double atol, double *ms, double *ms3);
 
-/* *ab2 = ‖a − b‖², *cd2 = ‖c − d‖² */
-void dln_vec_diff_norms(size_t n, const double *a, const double *b, const double *c, const double *d, double *ab2,
-                        double *cd2);
+/* *ab2 = ‖a − b‖², *cd2 = ‖c − d‖², each in four partial sums by i mod 4 combined as
+ * (s0 + s1) + (s2 + s3); ab (may be NULL) receives a − b in the same pass. */
+void dln_vec_diff_norms(size_t n, const double *a, const double *b, const double *c, const double *d, double *ab,
+                        double *ab2, double *cd2);
 
 /* ‖x‖₂ by the plain sum of squares (no scaling: for vectors far from over/underflow) */
 double dln_vec_norm2(size_t n, const double *x);

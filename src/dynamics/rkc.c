@@ -377,10 +377,10 @@ static int rk_step(rkc_stepper *s, double *tout) {
       }
     }
     if (s->pi >= 0 && !s->no_switch) { /* before accept() moves the last stage's buffer */
-      double num = 0, den = 0;
-      dln_vec_diff_norms(n, s->k[s->pj], s->k[s->pi], s->ysj, s->ysi, &num, &den);
+      double num = 0, den = 0, *tmp = s->w; /* w: scratch between power iterations */
+      dln_vec_diff_norms(n, s->k[s->pj], s->k[s->pi], s->ysj, s->ysi, tmp, &num, &den);
       s->rho_est = den > 0 ? sqrt(num / den) : 0.0;
-      if (s->rho_est > 0) dln_vec_axpy(n, -1.0, s->k[s->pi], s->k[s->pj], s->v); /* a start vector */
+      if (s->rho_est > 0) s->w = s->v, s->v = tmp; /* k_pj − k_pi: a start vector */
     }
     accept(s, fslot, tnew, 1);
     double fac = err > 0 ? 0.9 * pow(err, -expo) : grow;
