@@ -161,6 +161,29 @@ static void test_dot_tn_order(void **state) {
   assert_int_equal(far, 0);
 }
 
+/* One net per small-kernel kind (DLN_SMALL_OFF, _XSMM, _TINY) of the given widths and a
+ * random factorization loss for them. */
+typedef struct {
+  dln_net *net[3];
+  dln_mat *T;
+  dln_loss *loss;
+} kinds3;
+static void kinds3_make(kinds3 *k, dln_rng *rng, int depth, const int *w) {
+  for (int kind = 0; kind < 3; ++kind) {
+    k->net[kind] = NULL;
+    assert_int_equal(dln_net_alloc(&k->net[kind], depth, w, 0), DLN_OK);
+    assert_int_equal(dln_net_set_small_kernels(k->net[kind], kind), DLN_OK);
+  }
+  k->T = NULL, k->loss = NULL;
+  assert_int_equal(dln_data_gaussian(rng, w[depth], w[0], 1.0, &k->T), DLN_OK);
+  assert_int_equal(dln_loss_factorization_alloc(&k->loss, k->T), DLN_OK);
+}
+static void kinds3_free(kinds3 *k) {
+  dln_loss_free(k->loss);
+  dln_mat_free(k->T);
+  for (int kind = 0; kind < 3; ++kind) dln_net_free(k->net[kind]);
+}
+
 /* The planned products of the gradient (tiny kernels, libxsmm kernels on a transposed
  * copy of W_j) against OpenBLAS (small kernels off) at widths beyond 8: gradient and loss
  * to 1e-14 relative, and each kind bit-identical on a second call. */
@@ -171,15 +194,10 @@ static void test_planned_grad_vs_blas(void **state) {
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
     int depth = cases[c][0];
     const int *w = cases[c] + 1;
-    dln_net *net[3] = {NULL, NULL, NULL};
-    for (int kind = 0; kind < 3; ++kind) {
-      assert_int_equal(dln_net_alloc(&net[kind], depth, w, 0), DLN_OK);
-      assert_int_equal(dln_net_set_small_kernels(net[kind], kind), DLN_OK);
-    }
-    dln_mat *T = NULL;
-    assert_int_equal(dln_data_gaussian(rng, w[depth], w[0], 1.0, &T), DLN_OK);
-    dln_loss *loss = NULL;
-    assert_int_equal(dln_loss_factorization_alloc(&loss, T), DLN_OK);
+    kinds3 k3;
+    kinds3_make(&k3, rng, depth, w);
+    dln_net **net = k3.net;
+    dln_loss *loss = k3.loss;
     size_t n = net[0]->nparams;
     double *th = malloc(n * sizeof *th), *g[3], *g2 = malloc(n * sizeof *g2), v[3], v2;
     dln_rng_fill_gaussian(rng, th, n, 0.3);
@@ -197,9 +215,7 @@ static void test_planned_grad_vs_blas(void **state) {
       free(g[kind]);
     }
     free(g[0]), free(g2), free(th);
-    dln_loss_free(loss);
-    dln_mat_free(T);
-    for (int kind = 0; kind < 3; ++kind) dln_net_free(net[kind]);
+    kinds3_free(&k3);
   }
   dln_rng_free(rng);
 }
@@ -322,15 +338,10 @@ static void test_hvp_tiny_vs_blas(void **state) {
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
     int depth = cases[c][0];
     const int *w = cases[c] + 1;
-    dln_net *net[3] = {NULL, NULL, NULL};
-    for (int kind = 0; kind < 3; ++kind) {
-      assert_int_equal(dln_net_alloc(&net[kind], depth, w, 0), DLN_OK);
-      assert_int_equal(dln_net_set_small_kernels(net[kind], kind), DLN_OK);
-    }
-    dln_mat *T = NULL;
-    assert_int_equal(dln_data_gaussian(rng, w[depth], w[0], 1.0, &T), DLN_OK);
-    dln_loss *loss = NULL;
-    assert_int_equal(dln_loss_factorization_alloc(&loss, T), DLN_OK);
+    kinds3 k3;
+    kinds3_make(&k3, rng, depth, w);
+    dln_net **net = k3.net;
+    dln_loss *loss = k3.loss;
     size_t n = net[0]->nparams;
     double *th = malloc(n * sizeof *th), *v = malloc(n * sizeof *v), *h[3], *h2 = malloc(n * sizeof *h2);
     dln_rng_fill_gaussian(rng, th, n, 0.5);
@@ -348,9 +359,7 @@ static void test_hvp_tiny_vs_blas(void **state) {
       free(h[kind]);
     }
     free(h[0]), free(h2), free(th), free(v);
-    dln_loss_free(loss);
-    dln_mat_free(T);
-    for (int kind = 0; kind < 3; ++kind) dln_net_free(net[kind]);
+    kinds3_free(&k3);
   }
   dln_rng_free(rng);
 }
