@@ -176,6 +176,9 @@ typedef struct {
 /* ARKODE's ERK table id for orders 2, 3, 4, 5, 6, 8 (5 for any other value). */
 int dln_erk_table_id(int order);
 int dln_erk_tab_load(int order, dln_erk_tab *tab);
+/* tab->beta, the real stability boundary, computed once per table slot (order 2..8; 9 is
+ * DOP853's) and cached (erk_tab.c). */
+void dln_erk_tab_beta(dln_erk_tab *tab, int slot);
 /* Dormand–Prince 8(5,3) (dop853.c): 13 stages, the last one f(θ_{n+1}) (FSAL); beta unset. */
 void dln_dop853_tab(dln_erk_tab *tab);
 /* Its dense output for the step [t0, t0 + h] from θ_n = y0 with stages K[0..12] (K[12] =
