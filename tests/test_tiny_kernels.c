@@ -184,40 +184,48 @@ static void kinds3_free(kinds3 *k) {
   for (int kind = 0; kind < 3; ++kind) dln_net_free(k->net[kind]);
 }
 
-/* The planned products of the gradient (tiny kernels, libxsmm kernels on a transposed
- * copy of W_j) against OpenBLAS (small kernels off) at widths beyond 8: gradient and loss
- * to 1e-14 relative, and each kind bit-identical on a second call. */
-static void test_planned_grad_vs_blas(void **state) {
-  (void)state;
-  const int cases[][6] = {{2, 10, 50, 5}, {3, 16, 16, 16, 16}, {4, 7, 13, 9, 11, 6}, {3, 33, 17, 5, 3}};
-  dln_rng *rng = dln_rng_alloc(11, 0);
-  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+/* The gradient (hvp = 0, with the loss) or the Hessian-vector product (hvp = 1) of each
+ * case by the planned kernels (tiny, xsmm) against OpenBLAS (off): 1e-14 relative, and
+ * each kind bit-identical on a second call. */
+static void kinds_vs_blas(int hvp, const int (*cases)[6], size_t ncases, uint64_t seed) {
+  dln_rng *rng = dln_rng_alloc(seed, 0);
+  for (size_t c = 0; c < ncases; ++c) {
     int depth = cases[c][0];
     const int *w = cases[c] + 1;
     kinds3 k3;
     kinds3_make(&k3, rng, depth, w);
-    dln_net **net = k3.net;
-    dln_loss *loss = k3.loss;
-    size_t n = net[0]->nparams;
-    double *th = malloc(n * sizeof *th), *g[3], *g2 = malloc(n * sizeof *g2), v[3], v2;
-    dln_rng_fill_gaussian(rng, th, n, 0.3);
+    size_t n = k3.net[0]->nparams;
+    double *th = malloc(n * sizeof *th), *v = malloc(n * sizeof *v), *g[3], *g2 = malloc(n * sizeof *g2), val[3], v2;
+    dln_rng_fill_gaussian(rng, th, n, hvp ? 0.5 : 0.3);
+    dln_rng_fill_gaussian(rng, v, n, 1.0);
     for (int kind = 0; kind < 3; ++kind) {
       g[kind] = malloc(n * sizeof(double));
-      assert_int_equal(dln_net_grad(net[kind], loss, th, &v[kind], g[kind], NULL), DLN_OK);
-      assert_int_equal(dln_net_grad(net[kind], loss, th, &v2, g2, NULL), DLN_OK);
+      for (int call = 0; call < 2; ++call) {
+        double *out = call ? g2 : g[kind];
+        if (hvp) assert_int_equal(dln_net_hvp(k3.net[kind], k3.loss, th, v, out), DLN_OK);
+        else assert_int_equal(dln_net_grad(k3.net[kind], k3.loss, th, call ? &v2 : &val[kind], out, NULL), DLN_OK);
+      }
       assert_memory_equal(g2, g[kind], n * sizeof(double));
     }
     for (int kind = 1; kind < 3; ++kind) {
       double e = tu_diffnorm(n, g[kind], g[DLN_SMALL_OFF]) / tu_fro(n, g[DLN_SMALL_OFF]);
-      if (tu_verbose()) print_message("case %zu kind %d: gradient relative error %.3g\n", c, kind, e);
+      if (tu_verbose()) print_message("case %zu kind %d: %s relative error %.3g\n", c, kind, hvp ? "Hessian-vector product" : "gradient", e);
       assert_true(e <= 1e-14);
-      assert_true(fabs(v[kind] - v[DLN_SMALL_OFF]) <= 1e-14 * v[DLN_SMALL_OFF]);
+      if (!hvp) assert_true(fabs(val[kind] - val[DLN_SMALL_OFF]) <= 1e-14 * val[DLN_SMALL_OFF]);
       free(g[kind]);
     }
-    free(g[0]), free(g2), free(th);
+    free(g[0]), free(g2), free(th), free(v);
     kinds3_free(&k3);
   }
   dln_rng_free(rng);
+}
+
+/* The planned products of the gradient (tiny kernels, libxsmm kernels on a transposed
+ * copy of W_j, dot products for narrow layers) against OpenBLAS at widths beyond 8. */
+static void test_planned_grad_vs_blas(void **state) {
+  (void)state;
+  const int cases[][6] = {{2, 10, 50, 5}, {3, 16, 16, 16, 16}, {4, 7, 13, 9, 11, 6}, {3, 33, 17, 5, 3}};
+  kinds_vs_blas(0, cases, sizeof cases / sizeof cases[0], 11);
 }
 
 /* The flow's right-hand side −∇φ by backpropagating −∇ℓ (dln_net_neg_grad_unchecked)
@@ -326,42 +334,13 @@ static void test_gd_tiny_vs_blas(void **state) {
   assert_true(differs);
 }
 
-/* The Hessian-vector product (flows, CVODE) takes the tiny path too: against off. */
+/* The Hessian-vector product (flows, CVODE, Lanczos) with the same planned products:
+ * depth 1, 3 x 4 x 2 x 3 (tiny kernels), the narrow layers of 5 x 10 width 50 and of
+ * 33, 17, 5, 3 (dot products, transposed gradients), 16³ and 7, 13, 9, 11, 6 (libxsmm). */
 static void test_hvp_tiny_vs_blas(void **state) {
   (void)state;
-  /* depth 1, 3 x 4 x 2 x 3 (tiny kernels), the narrow layers of 5 x 10 width 50 and of
-   * 33, 17, 5, 3 (dot products, transposed gradients), 16³ and 7, 13, 9, 11, 6 (libxsmm):
-   * the Hessian-vector product with the planned kernels (tiny, xsmm) against OpenBLAS
-   * (off), 1e-14 relative, and a second call bit-identical */
   const int cases[][6] = {{1, 4, 6}, {3, 3, 4, 2, 3}, {2, 10, 50, 5}, {3, 33, 17, 5, 3}, {3, 16, 16, 16, 16}, {4, 7, 13, 9, 11, 6}};
-  dln_rng *rng = dln_rng_alloc(5, 0);
-  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
-    int depth = cases[c][0];
-    const int *w = cases[c] + 1;
-    kinds3 k3;
-    kinds3_make(&k3, rng, depth, w);
-    dln_net **net = k3.net;
-    dln_loss *loss = k3.loss;
-    size_t n = net[0]->nparams;
-    double *th = malloc(n * sizeof *th), *v = malloc(n * sizeof *v), *h[3], *h2 = malloc(n * sizeof *h2);
-    dln_rng_fill_gaussian(rng, th, n, 0.5);
-    dln_rng_fill_gaussian(rng, v, n, 1.0);
-    for (int kind = 0; kind < 3; ++kind) {
-      h[kind] = malloc(n * sizeof(double));
-      assert_int_equal(dln_net_hvp(net[kind], loss, th, v, h[kind]), DLN_OK);
-      assert_int_equal(dln_net_hvp(net[kind], loss, th, v, h2), DLN_OK);
-      assert_memory_equal(h2, h[kind], n * sizeof(double));
-    }
-    for (int kind = 1; kind < 3; ++kind) {
-      double e = tu_diffnorm(n, h[kind], h[DLN_SMALL_OFF]) / tu_fro(n, h[DLN_SMALL_OFF]);
-      if (tu_verbose()) print_message("case %zu kind %d: Hessian-vector product relative error %.3g\n", c, kind, e);
-      assert_true(e <= 1e-14);
-      free(h[kind]);
-    }
-    free(h[0]), free(h2), free(th), free(v);
-    kinds3_free(&k3);
-  }
-  dln_rng_free(rng);
+  kinds_vs_blas(1, cases, sizeof cases / sizeof cases[0], 5);
 }
 
 /* dln sweep with small_kernels = tiny on 1 and 2 threads: the same ensemble.csv bytes; the
