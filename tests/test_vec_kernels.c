@@ -6,6 +6,9 @@
  *                   the non-zero terms — the order the header states, however the kernel
  *                   splits it into passes of 4 or 8 terms; dln_vec_lincomb gives the same
  *                   bits as dln_vec_lincomb_chk
+ *   lincomb4        four rows in one pass equal (==) to four dln_vec_lincomb calls, with the
+ *                   rows sharing their zeros or not (m = 1..16: the 12- and 16-term kernels
+ *                   and their padding); −1 for m > 16 or no term
  *   non-finite      the flag of dln_vec_lincomb_chk is 1 exactly when out has a NaN or ±Inf:
  *                   one NaN, +Inf or −Inf planted at every position of a term with c_k ≠ 0
  *                   (first pass or a later one), in y, or an overflow of finite terms; 0 for
@@ -72,6 +75,38 @@ static void test_lincomb_order(void **state) {
         }
       }
   if (tu_verbose()) print_message("%ld entries equal to the left-to-right sums\n", checked);
+  free(buf);
+}
+
+static void test_lincomb4(void **state) {
+  (void)state;
+  const size_t ns[] = {1, 3, 4, 5, 17, 750, 1001};
+  double *buf = malloc((size_t)(16 + 8) * MAXN * sizeof(double));
+  const double *X[16];
+  double *out[4], *ref[4], c[4][16];
+  for (int k = 0; k < 16; ++k) X[k] = buf + (size_t)k * MAXN;
+  for (int r = 0; r < 4; ++r) out[r] = buf + (size_t)(16 + r) * MAXN, ref[r] = buf + (size_t)(20 + r) * MAXN;
+  for (size_t i = 0; i < (size_t)16 * MAXN; ++i) buf[i] = tu_grand();
+  for (size_t a = 0; a < sizeof ns / sizeof *ns; ++a)
+    for (int m = 1; m <= 16; ++m)
+      for (int shared = 0; shared < 2; ++shared) {
+        size_t n = ns[a];
+        for (int k = 0; k < m; ++k)
+          for (int r = 0; r < 4; ++r) /* shared: columns 2 mod 5 zero in every row; else row r also zero at k = r */
+            c[r][k] = k % 5 == 2 || (!shared && k == r && m > 4) ? 0.0 : 10.0 * tu_grand();
+        assert_int_equal(dln_vec_lincomb4(n, m, (const double (*)[16])c, X, out), 0);
+        for (int r = 0; r < 4; ++r) {
+          dln_vec_lincomb(n, NULL, m, c[r], X, ref[r]);
+          for (size_t i = 0; i < n; ++i) {
+            /* a row's own zero adds 0·X_k = ±0: the same value either way */
+            if (!(out[r][i] == ref[r][i]))
+              fail_msg("n %zu m %d row %d entry %zu: %.17g, four calls %.17g", n, m, r, i, out[r][i], ref[r][i]);
+          }
+        }
+      }
+  memset(c, 0, sizeof c);
+  assert_int_equal(dln_vec_lincomb4(5, 16, (const double (*)[16])c, X, out), -1);
+  assert_int_equal(dln_vec_lincomb4(5, 17, (const double (*)[16])c, X, out), -1);
   free(buf);
 }
 
@@ -250,6 +285,7 @@ int main(void) {
   tu_seed(2026);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lincomb_order),
+      cmocka_unit_test(test_lincomb4),
       cmocka_unit_test(test_lincomb_nonfinite),
       cmocka_unit_test(test_err_ms),
       cmocka_unit_test(test_diff_norms),

@@ -200,12 +200,10 @@ int dln_dop853_dense_prep(dln_run_ctx *c, double t0, double h, const double *y0,
     if (rc) return rc;
     KK[i] = X[i - 13];
   }
-  for (int r = 0; r < 4; ++r) { /* F_{3+r} = h Σ_j d_rj k_j */
-    for (int j = 0; j < 16; ++j) cf[j] = 0;
-    for (size_t k = 0; k < sizeof dp_d / sizeof *dp_d; ++k)
-      if (dp_d[k].r == r) cf[dp_d[k].j] = h * dp_d[k].d;
-    dln_vec_lincomb(n, NULL, 16, cf, KK, F[r]);
-  }
+  double cd[4][16] = {{0}}; /* F_{3+r} = h Σ_j d_rj k_j, the four rows in one pass (the rows share their zeros) */
+  for (size_t k = 0; k < sizeof dp_d / sizeof *dp_d; ++k) cd[dp_d[k].r][dp_d[k].j] = h * dp_d[k].d;
+  if (dln_vec_lincomb4(n, 16, (const double (*)[16])cd, KK, F))
+    for (int r = 0; r < 4; ++r) dln_vec_lincomb(n, NULL, 16, cd[r], KK, F[r]); /* h = 0 */
   return 0;
 }
 

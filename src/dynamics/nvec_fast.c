@@ -365,6 +365,43 @@ int dln_vec_lincomb_chk(size_t n, const double *y, int m, const double *c, const
   return bad;
 }
 
+/* Four combinations of the same T terms in one pass (dln_vec_lincomb4): each x_t[i] is
+ * read once for the four rows; each row summed left to right from its first term. */
+#define LC4ROWS(T, NAME)                                                                                       \
+  DLN_CLONES static void NAME(size_t n, const double (*c)[16], const double *const *x, double *restrict o0,  \
+                              double *restrict o1, double *restrict o2, double *restrict o3) {                \
+    for (size_t i = 0; i < n; ++i) {                                                                          \
+      double v0 = c[0][0] * x[0][i], v1 = c[1][0] * x[0][i], v2 = c[2][0] * x[0][i], v3 = c[3][0] * x[0][i]; \
+      for (int t = 1; t < T; ++t) {                                                                           \
+        double xt = x[t][i];                                                                                  \
+        v0 = v0 + c[0][t] * xt, v1 = v1 + c[1][t] * xt, v2 = v2 + c[2][t] * xt, v3 = v3 + c[3][t] * xt;       \
+      }                                                                                                       \
+      o0[i] = v0, o1[i] = v1, o2[i] = v2, o3[i] = v3;                                                         \
+    }                                                                                                         \
+  }
+LC4ROWS(12, lc4rows12)
+LC4ROWS(16, lc4rows16)
+
+int dln_vec_lincomb4(size_t n, int m, const double (*c)[16], const double *const *X, double *const out[4]) {
+  if (m > 16) return -1;
+  double cc[4][16];
+  const double *XX[16];
+  int k = 0;
+  for (int j = 0; j < m; ++j) {
+    if (c[0][j] == 0.0 && c[1][j] == 0.0 && c[2][j] == 0.0 && c[3][j] == 0.0) continue;
+    for (int r = 0; r < 4; ++r) cc[r][k] = c[r][j];
+    XX[k++] = X[j];
+  }
+  if (k == 0) return -1;
+  int T = k <= 12 ? 12 : 16;
+  for (int j = k; j < T; ++j) { /* padding: 0·X_1 (changes at most the sign of a zero) */
+    for (int r = 0; r < 4; ++r) cc[r][j] = 0.0;
+    XX[j] = XX[0];
+  }
+  (T == 12 ? lc4rows12 : lc4rows16)(n, (const double (*)[16])cc, XX, out[0], out[1], out[2], out[3]);
+  return 0;
+}
+
 void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const double *const *X, double *out) {
   (void)dln_vec_lincomb_chk(n, y, m, c, X, out);
 }

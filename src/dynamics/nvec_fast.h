@@ -40,6 +40,12 @@ int dln_vec_axpy_over(size_t n, double a, const double *restrict x, const double
 void dln_vec_lincomb(size_t n, const double *y, int m, const double *c, const double *const *X, double *out);
 /* The same, returning 1 if an entry of out is NaN or ±Inf (checked in the same pass). */
 int dln_vec_lincomb_chk(size_t n, const double *y, int m, const double *c, const double *const *X, double *out);
+/* out[r] = Σ_{k<m} c[r][k] X_k for r = 0..3 in one pass (each X_k read once): the columns
+ * where all four c[r][k] are 0 are dropped, every row is summed left to right over the
+ * rest (a row's own zeros add 0·X_k, which changes at most the sign of a zero), so each
+ * row has the bits of dln_vec_lincomb when the rows share their zeros. m ≤ 16 and some
+ * c ≠ 0; else −1 and nothing written. out[r] must not overlap the X_k or each other. */
+int dln_vec_lincomb4(size_t n, int m, const double (*c)[16], const double *const *X, double *const out[4]);
 
 /* One Runge–Kutta–Chebyshev stage: out = c0 Y0 + mu Y1 + nu Y2 + (a F + b F0); returns 1
  * if an entry of out is NaN or ±Inf (tested in the same pass), else 0. */
