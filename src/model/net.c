@@ -24,6 +24,10 @@
 #include "model/net_work.h"
 #include "model/tiny_gemm.h"
 
+/* gemm(...): dln_net_gemm_w (net_kernels.c) on the local workspace w */
+#define gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c) \
+  dln_net_gemm_w(w, (ta), (tb), (m), (n), (k), (a), (lda), (b), (ldb), (beta), (c))
+
 int dln_net_alloc(dln_net **out, int depth, const int *widths, int tied) {
   DLN_ARGS(out);
   *out = NULL;

@@ -57,8 +57,4 @@ void dln_net_xsmm_init(void);
 /* The default small-kernel choice from DLN_SMALL_KERNELS (tiny when unset). */
 int dln_net_small_default(int *kind);
 
-/* gemm(...) in net.c: dln_net_gemm_w on the local workspace w */
-#define gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c) \
-  dln_net_gemm_w(w, (ta), (tb), (m), (n), (k), (a), (lda), (b), (ldb), (beta), (c))
-
 #endif
