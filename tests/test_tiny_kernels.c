@@ -7,7 +7,11 @@
  *    (small_kernels = off), to 1e-13 relative, for nets whose products are all tiny, mixed
  *    with larger widths, depth 1 and tied;
  *  - bit-identical reruns: the same run twice in-process, and a CLI sweep on 1 and 2
- *    threads (ensemble.csv byte for byte), each with small_kernels = tiny. */
+ *    threads (ensemble.csv byte for byte), each with small_kernels = tiny;
+ *  - the whole-network kernels of uniform width ≤ 2 (dln_tiny_chain) against the layer-by-
+ *    layer kernels bit for bit, their fused gradient-descent update against θ + step·g bit
+ *    for bit with its blow-up flag, and GD runs through the fused quiet steps against the
+ *    unfused loop bit for bit (also where the run diverges). */
 #include "testutil.h"
 
 #include <cblas.h>
@@ -17,6 +21,7 @@
 
 #include "dln/dln.h"
 #include "model/model_internal.h"
+#include "model/net_work.h"
 #include "model/tiny_gemm.h"
 
 /* One kernel against cblas_dgemm: 0 when every entry agrees to 1e-14 of its bound. */
@@ -343,6 +348,168 @@ static void test_hvp_tiny_vs_blas(void **state) {
   kinds_vs_blas(1, cases, sizeof cases / sizeof cases[0], 5);
 }
 
+/* a net of the given widths with the tiny kernels, a random target (or the 2 x 2
+ * completion) and θ ~ N(0, 0.7²) */
+typedef struct {
+  dln_net *net;
+  dln_loss *loss;
+  double *th;
+} chain_case;
+static void chain_case_alloc(chain_case *cc, int depth, const int *w, int completion, dln_rng *rng) {
+  assert_int_equal(dln_net_alloc(&cc->net, depth, w, 0), DLN_OK);
+  assert_int_equal(dln_net_set_small_kernels(cc->net, DLN_SMALL_TINY), DLN_OK);
+  if (completion) {
+    int r[3] = {0, 1, 1}, c[3] = {1, 0, 1};
+    double v[3] = {1.0, 1.0, 0.0};
+    assert_int_equal(dln_loss_completion_alloc(&cc->loss, 2, 2, 3, r, c, v), DLN_OK);
+  } else {
+    dln_mat *T = NULL;
+    assert_int_equal(dln_data_gaussian(rng, w[depth], w[0], 1.0, &T), DLN_OK);
+    assert_int_equal(dln_loss_factorization_alloc(&cc->loss, T), DLN_OK);
+    dln_mat_free(T);
+  }
+  cc->th = malloc(cc->net->nparams * sizeof(double));
+  dln_rng_fill_gaussian(rng, cc->th, cc->net->nparams, 0.7);
+}
+static void chain_case_free(chain_case *cc) {
+  free(cc->th);
+  dln_loss_free(cc->loss);
+  dln_net_free(cc->net);
+}
+
+/* Uniform widths 1 and 2, depths 2..5: the network's whole-pass kernels give the gradient,
+ * −∇φ and the product bit for bit as the layer-by-layer tiny kernels (the chain switched
+ * off in the workspace), and are chosen only there (width 3, mixed widths, xsmm: none). */
+static void test_chain_vs_layers(void **state) {
+  (void)state;
+  dln_rng *rng = dln_rng_alloc(21, 0);
+  for (int d = 1; d <= 2; ++d)
+    for (int depth = 2; depth <= 5; ++depth)
+      for (int completion = 0; completion <= (d == 2); ++completion) {
+        int w[6] = {d, d, d, d, d, d};
+        chain_case cc;
+        chain_case_alloc(&cc, depth, w, completion, rng);
+        size_t n = cc.net->nparams;
+        const dln_tiny_chain *chain = cc.net->work->chain;
+        assert_non_null(chain);
+        assert_true(dln_net_has_grad_step(cc.net, cc.loss));
+        double g1[40], g2[40], ng1[40], ng2[40], W1[4], W2[4], v1, v2, nv1, nv2;
+        assert_true(n <= 40);
+        assert_int_equal(dln_net_grad(cc.net, cc.loss, cc.th, &v1, g1, W1), DLN_OK);
+        assert_int_equal(dln_net_neg_grad_unchecked(cc.net, cc.loss, cc.th, &nv1, ng1), DLN_OK);
+        cc.net->work->chain = NULL; /* the layer-by-layer path */
+        assert_false(dln_net_has_grad_step(cc.net, cc.loss));
+        assert_int_equal(dln_net_grad(cc.net, cc.loss, cc.th, &v2, g2, W2), DLN_OK);
+        assert_int_equal(dln_net_neg_grad_unchecked(cc.net, cc.loss, cc.th, &nv2, ng2), DLN_OK);
+        cc.net->work->chain = chain;
+        assert_memory_equal(&v1, &v2, sizeof v1);
+        assert_memory_equal(&nv1, &nv2, sizeof nv1);
+        assert_memory_equal(W1, W2, (size_t)d * d * sizeof *W1);
+        assert_memory_equal(g1, g2, n * sizeof *g1);
+        assert_memory_equal(ng1, ng2, n * sizeof *ng1);
+        chain_case_free(&cc);
+      }
+  /* no chain: width 3, mixed widths ≤ 2, the xsmm kind, the imbalance regularizer */
+  chain_case cc;
+  chain_case_alloc(&cc, 3, (int[]){3, 3, 3, 3}, 0, rng);
+  assert_null(cc.net->work->chain);
+  assert_false(dln_net_has_grad_step(cc.net, cc.loss));
+  double v, g[40], nx[40];
+  int over = 0;
+  assert_int_equal(dln_net_grad_step_unchecked(cc.net, cc.loss, cc.th, &v, g, -0.1, nx, 1e10, &over), DLN_EINVAL);
+  chain_case_free(&cc);
+  chain_case_alloc(&cc, 3, (int[]){2, 1, 2, 2}, 0, rng);
+  assert_null(cc.net->work->chain);
+  chain_case_free(&cc);
+  chain_case_alloc(&cc, 3, (int[]){2, 2, 2, 2}, 0, rng);
+  assert_int_equal(dln_net_set_small_kernels(cc.net, DLN_SMALL_XSMM), DLN_OK);
+  assert_null(cc.net->work->chain);
+  assert_int_equal(dln_net_set_small_kernels(cc.net, DLN_SMALL_TINY), DLN_OK);
+  assert_non_null(cc.net->work->chain);
+  assert_int_equal(dln_net_set_imbalance_reg(cc.net, 0.5, NULL), DLN_OK);
+  assert_false(dln_net_has_grad_step(cc.net, cc.loss));
+  chain_case_free(&cc);
+  dln_rng_free(rng);
+}
+
+/* The fused gradient-descent step: the same value and gradient bits as
+ * dln_net_grad_unchecked, next == θ + step·g entry by entry, and the blow-up flag exactly
+ * at the bound (max|next| passes, the next double below it fails; NaN fails). */
+static void test_fused_step_exact(void **state) {
+  (void)state;
+  dln_rng *rng = dln_rng_alloc(22, 0);
+  for (int d = 1; d <= 2; ++d)
+    for (int depth = 2; depth <= 4; ++depth) {
+      int w[5] = {d, d, d, d, d};
+      chain_case cc;
+      chain_case_alloc(&cc, depth, w, d == 2 && depth == 3, rng);
+      size_t n = cc.net->nparams;
+      double g[40], gs[40], nx[40], v, vs, step = -0.037, mx = 0;
+      int over = -1;
+      assert_int_equal(dln_net_grad_unchecked(cc.net, cc.loss, cc.th, &v, g), DLN_OK);
+      assert_int_equal(dln_net_grad_step_unchecked(cc.net, cc.loss, cc.th, &vs, gs, step, nx, INFINITY, &over), DLN_OK);
+      assert_memory_equal(&v, &vs, sizeof v);
+      assert_memory_equal(g, gs, n * sizeof *g);
+      assert_int_equal(over, 0);
+      for (size_t i = 0; i < n; ++i) {
+        double e = cc.th[i] + step * g[i];
+        assert_memory_equal(&e, &nx[i], sizeof e);
+        mx = fmax(mx, fabs(e));
+      }
+      assert_int_equal(dln_net_grad_step_unchecked(cc.net, cc.loss, cc.th, &vs, gs, step, nx, mx, &over), DLN_OK);
+      assert_int_equal(over, 0);
+      assert_int_equal(dln_net_grad_step_unchecked(cc.net, cc.loss, cc.th, &vs, gs, step, nx, nextafter(mx, 0), &over),
+                       DLN_OK);
+      assert_int_equal(over, 1);
+      cc.th[n - 1] = NAN; /* the last layer's entry: NaN reaches next through it */
+      assert_int_equal(dln_net_grad_step_unchecked(cc.net, cc.loss, cc.th, &vs, gs, step, nx, INFINITY, &over), DLN_OK);
+      assert_int_equal(over, 1);
+      assert_true(isnan(vs));
+      chain_case_free(&cc);
+    }
+  dln_rng_free(rng);
+}
+
+/* 2 x 2 depth 3 GD through the fused quiet steps against the plain loop (a loss threshold
+ * that is never reached turns the quiet steps off): the same θ bits after 1000 steps, and
+ * for a step size that diverges the same stop (step, message). */
+static void gd_fused_run(double eta, double threshold, double *th, dln_train_result *res) {
+  chain_case cc;
+  dln_rng *rng = dln_rng_alloc(23, 0);
+  chain_case_alloc(&cc, 3, (int[]){2, 2, 2, 2}, 1, rng);
+  dln_train_options o;
+  dln_train_default_options(&o);
+  o.method = &dln_integrator_gd;
+  o.eta = eta;
+  o.max_steps = 1000;
+  o.t_end = 2000 * eta;
+  o.nsamples = 2;
+  o.loss_threshold = threshold;
+  assert_int_equal(dln_train(cc.net, cc.loss, cc.th, &o, NULL, NULL, res), DLN_OK);
+  memcpy(th, cc.th, 12 * sizeof *th);
+  chain_case_free(&cc);
+  dln_rng_free(rng);
+}
+static void test_gd_fused_vs_loop(void **state) {
+  (void)state;
+  double a[12], b[12];
+  dln_train_result ra, rb;
+  gd_fused_run(1e-2, -1, a, &ra);
+  gd_fused_run(1e-2, 1e-300, b, &rb);
+  assert_int_equal(ra.stop_reason, DLN_STOP_STEPS);
+  assert_int_equal(rb.stop_reason, DLN_STOP_STEPS);
+  assert_memory_equal(a, b, sizeof a);
+  assert_int_equal(ra.grad_evals, rb.grad_evals);
+  gd_fused_run(3.0, -1, a, &ra); /* diverges */
+  gd_fused_run(3.0, 1e-300, b, &rb);
+  assert_int_equal(ra.stop_reason, DLN_STOP_DIVERGED);
+  assert_int_equal(rb.stop_reason, DLN_STOP_DIVERGED);
+  assert_int_equal(ra.fail_step, rb.fail_step);
+  assert_true(ra.fail_step > 0);
+  assert_string_equal(ra.message, rb.message);
+  if (tu_verbose()) print_message("diverged: %s\n", ra.message);
+}
+
 /* dln sweep with small_kernels = tiny on 1 and 2 threads: the same ensemble.csv bytes; the
  * summary of a run records the resolved choice (auto, DLN_SMALL_KERNELS=xsmm: xsmm). */
 static void test_cli_threads_bitwise(void **state) {
@@ -383,6 +550,9 @@ int main(void) {
       cmocka_unit_test(test_gd_tiny_vs_blas),
       cmocka_unit_test(test_hvp_tiny_vs_blas),
       cmocka_unit_test(test_cli_threads_bitwise),
+      cmocka_unit_test(test_chain_vs_layers),
+      cmocka_unit_test(test_fused_step_exact),
+      cmocka_unit_test(test_gd_fused_vs_loop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -195,6 +195,7 @@ typedef struct gd_state {
   double *cur, *nxt, val;
   long k;
   int over, have_val; /* over: !(max|x_k| <= blowup), from the update; have_val: x_k evaluated */
+  int fused;          /* the system's gd_eval_step serves the quiet steps */
 } gd_state;
 
 /* Gradient descent's quiet steps (issue 14: at 2 x 2 sizes the loop body's bookkeeping
@@ -206,14 +207,15 @@ static int gd_quiet(dln_run_ctx *c, const dln_dyn_system *sys, double step, doub
   const double blowup = c->opt->blowup;
   size_t n = sys->size(c);
   for (;;) {
-    int st = sys->gd_eval(c, s->cur, &s->val, g);
+    int over = 0; /* x_{k+1} = x_k − η ∇φ(x_k), into nxt also when not taken */
+    int st = s->fused ? sys->gd_eval_step(c, s->cur, &s->val, g, step, s->nxt, &over) : sys->gd_eval(c, s->cur, &s->val, g);
     if (st) return st;
     c->res->grad_evals++;
     if (!isfinite(s->val) || s->val > blowup || s->k >= kq) {
       s->have_val = 1;
       return DLN_OK;
     }
-    s->over = dln_vec_axpy_over(n, step, g, s->cur, s->nxt, blowup); /* x_{k+1} = x_k − η ∇φ(x_k) */
+    s->over = s->fused ? over : dln_vec_axpy_over(n, step, g, s->cur, s->nxt, blowup);
     double *t = s->cur;
     s->cur = s->nxt;
     s->nxt = t;
@@ -274,6 +276,7 @@ static int drive_gd(dln_run_ctx *c, double *x) {
    * test or disturbance) */
   int quiet = sys->gd_check_state && !c->disturbed && o->loss_threshold < 0 && !(o->grad_tol > 0);
   gd_state q = {0};
+  q.fused = sys->gd_eval_step && sys->gd_has_step(c);
   for (;; ++k) {
     q.have_val = 0;
     if (quiet && known && !over) {

@@ -35,6 +35,11 @@ typedef struct dln_dyn_system {
   /* Gradient descent: *val = φ(x) and g such that x ← x + gd_sign·η·g (the gradient
    * with gd_sign = −1, or the flow's right-hand side with gd_sign = +1). A DLN status. */
   int (*gd_eval)(dln_run_ctx *c, const double *x, double *val, double *g);
+  /* gd_eval, and the step's update next = x + step·g with *over = !(max|next| <= blowup),
+   * as dln_vec_axpy_over (same bits), for the quiet steps of gradient descent where the
+   * system can fuse the two; NULL, or gd_has_step 0: gd_eval, then dln_vec_axpy_over. */
+  int (*gd_eval_step)(dln_run_ctx *c, const double *x, double *val, double *g, double step, double *next, int *over);
+  int (*gd_has_step)(const dln_run_ctx *c); /* 1: gd_eval_step serves this run (asked once per run) */
   /* ‖∇φ‖ at the x of the last gd_eval, which gave g (for grad_tol) */
   double (*gd_grad_norm)(dln_run_ctx *c, const double *g);
   /* Flow right-hand side f = ẋ. 0; 1 when not finite (recoverable: the integrator

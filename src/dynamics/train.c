@@ -37,6 +37,13 @@ static int net_gd_eval(dln_run_ctx *c, const double *theta, double *val, double 
   return dln_net_grad_unchecked(c->net, c->loss, theta, val, grad); /* arguments checked by dln_train */
 }
 
+/* gradient descent's quiet step fused in the network's tiny kernels, where it has them */
+static int net_gd_has_step(const dln_run_ctx *c) { return dln_net_has_grad_step(c->net, c->loss); }
+static int net_gd_eval_step(dln_run_ctx *c, const double *theta, double *val, double *grad, double step, double *next,
+                            int *over) {
+  return dln_net_grad_step_unchecked(c->net, c->loss, theta, val, grad, step, next, c->opt->blowup, over);
+}
+
 static double net_gd_grad_norm(dln_run_ctx *c, const double *grad) { return dln_norm2(c->net->nparams, grad); }
 
 static int net_rhs(dln_run_ctx *c, const double *theta, double *g) {
@@ -81,6 +88,8 @@ const dln_dyn_system dln_net_system = {
     .size = net_size,
     .loss = net_loss,
     .gd_eval = net_gd_eval,
+    .gd_eval_step = net_gd_eval_step,
+    .gd_has_step = net_gd_has_step,
     .gd_grad_norm = net_gd_grad_norm,
     .rhs = net_rhs,
     .hvp = net_hvp,

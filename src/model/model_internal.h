@@ -41,6 +41,15 @@ int dln_net_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, do
 /* The same with −∇φ(θ) into neg_grad (the gradient flow's right-hand side), computed by
  * backpropagating −∇ℓ: bit for bit the negated gradient, up to signs of zeros. */
 int dln_net_neg_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *neg_grad);
+/* 1 when dln_net_grad_step_unchecked has its fused path for this network and loss: every
+ * width the same d ≤ 4 with the tiny kernels, no regularizer, the loss's shape d x d. */
+int dln_net_has_grad_step(const dln_net *net, const dln_loss *loss);
+/* dln_net_grad_unchecked, and with each layer's gradient still in registers the
+ * gradient-descent update next = θ + step·∇φ(θ) (the same bits as dln_vec_axpy_over);
+ * *over = 1 when an |entry| of next is above bound or NaN. Only where
+ * dln_net_has_grad_step (DLN_EINVAL otherwise). */
+int dln_net_grad_step_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad,
+                                double step, double *next, double bound, int *over);
 
 /* 1 if s is a non-empty string. */
 static inline int dln_has_text(const char *s) { return s && *s; }

@@ -178,6 +178,10 @@ const double *dln_net_layer_const(const dln_net *net, const double *theta, int j
 static const double *forward_tiny(const dln_net *net, const double *theta) {
   const int *d = net->widths;
   const dln_net_work *w = net->work;
+  if (w->chain) {
+    w->chain->fwd(net->depth, theta, w->P);
+    return w->P[net->depth];
+  }
   const double *prev = theta + net->offset[1];
   for (int j = 2; j <= net->depth; ++j) { /* P_j = W_j P_{j-1} */
     w->plan[3 * j](theta + net->offset[j], prev, w->P[j], d[0]);
@@ -189,6 +193,10 @@ static const double *forward_tiny(const dln_net *net, const double *theta) {
 static void backprop_tiny(const dln_net *net, const double *theta, const double *G, double *grad) {
   const int *d = net->widths;
   const dln_net_work *w = net->work;
+  if (w->chain) {
+    w->chain->back(net->depth, theta, w->P, G, grad);
+    return;
+  }
   const double *B = G;
   double *next = w->B, *spare = w->B2;
   for (int j = net->depth; j >= 2; --j) {
@@ -577,7 +585,35 @@ int dln_net_objective(dln_net *net, dln_loss *loss, const double *theta, double 
   return DLN_OK;
 }
 
+int dln_net_has_grad_step(const dln_net *net, const dln_loss *loss) {
+  const dln_net_work *w = net->work;
+  return w->chain && !w->reg_on && loss->rows == net->widths[net->depth] && loss->cols == net->widths[0];
+}
+
+int dln_net_grad_step_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad,
+                                double step, double *next, double bound, int *over) {
+  const dln_net_work *w = net->work;
+  const int N = net->depth;
+  if (!dln_net_has_grad_step(net, loss))
+    return dln_error(DLN_EINVAL, "fused gradient step: expected a network of uniform width at most 2 with the tiny kernels");
+  w->chain->fwd(N, theta, w->P);
+  int st = loss->ops->eval(loss, w->P[N], value, w->G);
+  if (st) return st;
+  *over = w->chain->step(N, theta, w->P, w->G, grad, step, next, bound);
+  return DLN_OK;
+}
+
 int dln_net_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad) {
+  const dln_net_work *w = net->work;
+  const int N = net->depth;
+  /* a uniform tiny network (net_kernels.c): task_grad's steps without its branches */
+  if (dln_net_has_grad_step(net, loss)) {
+    w->chain->fwd(N, theta, w->P);
+    int st = loss->ops->eval(loss, w->P[N], value, w->G);
+    if (st) return st;
+    w->chain->back(N, theta, w->P, w->G, grad);
+    return DLN_OK;
+  }
   double v = NAN, R = 0.0;
   int st = task_grad(net, loss, theta, &v, grad, NULL, 0);
   if (st) return st;

@@ -89,6 +89,7 @@ void dln_net_plan_kernels(dln_net *net) {
     w->xalt[j] = w->xdot[j] = 0;
   }
   w->plan_all = 0;
+  w->chain = NULL;
   if (w->small == DLN_SMALL_OFF || net->tied) return;
   int all = net->depth >= 2;
   for (int j = 2; j <= net->depth; ++j) {
@@ -115,6 +116,9 @@ void dln_net_plan_kernels(dln_net *net) {
     if (!pl[3 * j + 2]) w->xplan[3 * j + 2] = dln_net_kernel(w, d[j - 1], d[0], d[j], d[j - 1], d[j], 0, 0);
   }
   w->plan_all = all;
+  int uniform = 1;
+  for (int j = 1; j <= net->depth; ++j) uniform = uniform && d[j] == d[0];
+  if (all && uniform && w->small == DLN_SMALL_TINY) w->chain = dln_tiny_chain_of(d[0]);
 }
 
 static const char *const small_names[] = {"off", "xsmm", "tiny"}; /* by DLN_SMALL_* */

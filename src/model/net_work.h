@@ -25,6 +25,7 @@ struct dln_net_work {
                       * [3j+2] W_j^T B_j (NULL: gemm_w), looked up once (plan_kernels) */
   int plan_all;      /* every product of the gradient has a tiny kernel: forward_tiny, backprop_tiny */
   dln_tiny_pair_fn *pair; /* [j]: layer j's backward pair (widths ≤ 4), else NULL */
+  const dln_tiny_chain *chain; /* every width the same d ≤ 2 (tiny): both passes in one call each */
   libxsmm_dmmfunction *xplan; /* the same products' libxsmm kernels where plan[] has none and
                                * they are small (xsmm or tiny), [3j+2] on W_j^T in T */
   unsigned char *xalt; /* [j]: layer j's gradient as its transpose (narrow d_j, see plan_kernels) */

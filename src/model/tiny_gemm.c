@@ -6,6 +6,9 @@
  * function with constant bounds, fully unrolled by the compiler. */
 #include "model/tiny_gemm.h"
 
+#include <stdint.h>
+#include <string.h>
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define DLN_TINY_AVX2 1
@@ -90,6 +93,100 @@ const dln_tiny_fn dln_tiny_tab_b[6][64] = {{M8(REFB, nn, 0)}, {M8(REFB, nn, 1)},
 #define REFP(V, A, J, K, Z) p_##J##K##Z,
 M4(DEFP, pair, 0)
 const dln_tiny_pair_fn dln_tiny_tab_pair[64] = {M4(REFP, pair, 0)};
+
+/* ---- the whole gradient of a network whose widths all equal D ≤ 2 (dln_tiny_chain_of):
+ * the same products, kernels' sums and order as forward_tiny/backprop_tiny with the tk_*
+ * kernels above, one call per pass, the running product and B_j held in registers */
+/* 16-byte stores of P_N = W, which the loss may read 16 or 32 bytes at a time (a load that
+ * spans several narrower stores is not forwarded from them: it waits for the cache) */
+TK void st_mat(int n, const double *q, double *restrict dst) {
+  int i = 0;
+#ifdef DLN_TINY_AVX2
+  for (; i + 2 <= n; i += 2) _mm_storeu_pd(dst + i, _mm_set_pd(q[i + 1], q[i]));
+#endif
+  for (; i < n; ++i) dst[i] = q[i];
+}
+/* g (layer j's gradient, in registers) to grad_j, and with upd next_j = θ_j + step·g
+ * (rounded as dln_vec_axpy_over: no contraction), whose |entries| are tested against the
+ * bound's bits (NaN is above +Inf): returns 1 when one is above */
+TK uint64_t chain_emit(int n, const double *g, double *restrict grad, int upd, double step, const double *restrict th,
+                       double *restrict next, uint64_t bb) {
+  uint64_t over = 0;
+  for (int i = 0; i < n; ++i) grad[i] = g[i];
+  if (upd)
+    for (int i = 0; i < n; ++i) {
+      double v = th[i] + step * g[i];
+      uint64_t u;
+      memcpy(&u, &v, sizeof u);
+      over |= (u & 0x7FFFFFFFFFFFFFFFull) > bb;
+      next[i] = v;
+    }
+  return over;
+}
+
+/* backprop from B_N = G: ∂φ/∂W_j = B_j P_{j-1}^T, B_{j-1} = W_j^T B_j; with upd also the
+ * gradient-descent update of every layer (chain_emit) */
+TK int chain_body(int D, int N, const double *restrict theta, double *const *P, const double *restrict G,
+                  double *restrict grad, int upd, double step, double *restrict next, uint64_t bb) {
+  double b[16], nb[16], g[16]; /* D ≤ 4 (offered for D ≤ 2, see chain_tab) */
+  const int DD = D * D;
+  uint64_t over = 0;
+  if (N == 2) {
+    tk_nt(D, D, D, 0, G, theta, g);
+    over |= chain_emit(DD, g, grad + DD, upd, step, theta + DD, next + DD, bb);
+    tk_tn(D, D, D, 0, theta + DD, G, g);
+    over |= chain_emit(DD, g, grad, upd, step, theta, next, bb);
+    return over != 0;
+  }
+  tk_nt(D, D, D, 0, G, P[N - 1], g); /* ∂φ/∂W_N = B_N P_{N-1}^T, B_N = G */
+  over |= chain_emit(DD, g, grad + (N - 1) * DD, upd, step, theta + (N - 1) * DD, next + (N - 1) * DD, bb);
+  tk_tn(D, D, D, 0, theta + (N - 1) * DD, G, b); /* B_{N-1} = W_N^T B_N */
+  for (int j = N - 1; j >= 3; --j) {
+    tk_nt(D, D, D, 0, b, P[j - 1], g);
+    over |= chain_emit(DD, g, grad + (j - 1) * DD, upd, step, theta + (j - 1) * DD, next + (j - 1) * DD, bb);
+    tk_tn(D, D, D, 0, theta + (j - 1) * DD, b, nb);
+    for (int i = 0; i < DD; ++i) b[i] = nb[i];
+  }
+  tk_nt(D, D, D, 0, b, theta, g); /* layer 2, P_1 = W_1 */
+  over |= chain_emit(DD, g, grad + DD, upd, step, theta + DD, next + DD, bb);
+  tk_tn(D, D, D, 0, theta + DD, b, g); /* ∂φ/∂W_1 = B_1 = W_2^T B_2 */
+  over |= chain_emit(DD, g, grad, upd, step, theta, next, bb);
+  return over != 0;
+}
+
+#define DEFC(D)                                                                                                   \
+  static void chain_fwd_##D(int N, const double *restrict theta, double *const *P) {                            \
+    double p[D * D], q[D * D];                                                                                    \
+    tk_nn(D, D, D, 0, theta + D * D, theta, p); /* P_2 = W_2 W_1 */                                               \
+    for (int j = 3; j <= N; ++j) { /* P_j = W_j P_{j-1} */                                                        \
+      for (int i = 0; i < D * D; ++i) P[j - 1][i] = p[i];                                                         \
+      tk_nn(D, D, D, 0, theta + (j - 1) * D * D, p, q);                                                           \
+      for (int i = 0; i < D * D; ++i) p[i] = q[i];                                                                \
+    }                                                                                                             \
+    st_mat(D * D, p, P[N]);                                                                                       \
+  }                                                                                                               \
+  static void chain_back_##D(int N, const double *restrict theta, double *const *P, const double *restrict G,    \
+                             double *restrict grad) {                                                             \
+    chain_body(D, N, theta, P, G, grad, 0, 0.0, 0, 0);                                                            \
+  }                                                                                                               \
+  static int chain_step_##D(int N, const double *restrict theta, double *const *P, const double *restrict G,     \
+                            double *restrict grad, double step, double *restrict next, double bound) {            \
+    uint64_t bb;                                                                                                  \
+    memcpy(&bb, &bound, sizeof bb);                                                                               \
+    return chain_body(D, N, theta, P, G, grad, 1, step, next, bb);                                                \
+  }
+/* GCC's vectorizer would pair up the scalar results through the stack (two narrow stores,
+ * one wide load that cannot be forwarded from them: ≈ 30 % of a 2 x 2 step) */
+#pragma GCC push_options
+#pragma GCC optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")
+DEFC(1) DEFC(2)
+#pragma GCC pop_options
+/* d = 3, 4 measured slower than the layer-by-layer kernels (fact_n4_depth3 7.9 M against
+ * 10.7 M steps/s: the 9 and 16 entries of B_j and the gradient no longer fit the 16 SSE
+ * registers, and the vectorized variant pays the update's extra loads), so not offered */
+static const dln_tiny_chain chain_tab[2] = {{chain_fwd_1, chain_back_1, chain_step_1},
+                                            {chain_fwd_2, chain_back_2, chain_step_2}};
+const dln_tiny_chain *dln_tiny_chain_of(int d) { return d >= 1 && d <= 2 ? &chain_tab[d - 1] : 0; }
 
 /* ---- transposes */
 static void transpose_scalar(int m, int k, int i0, int l0, const double *restrict a, int lda, double *restrict t) {

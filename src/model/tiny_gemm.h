@@ -40,6 +40,22 @@ static inline dln_tiny_pair_fn dln_tiny_pair(int dj, int dj1, int d0) {
   return (a | b | c) < 4u ? dln_tiny_tab_pair[a * 16u + b * 4u + c] : 0;
 }
 
+/* The gradient's two passes in one call each for a network whose widths all equal d ≤ 2
+ * (any depth N ≥ 2, layers W_j at theta + (j−1)d², not tied): fwd stores P_j = W_j P_{j−1}
+ * in P[j], j = 2..N (P_1 = W_1); back writes ∂φ/∂W_j = B_j P_{j−1}^T from B_N = G, with
+ * B_{j−1} = W_j^T B_j. The same sums in the same order as the NN/NT/TN kernels and the
+ * pair (so the same bits as calling them layer by layer). NULL for other widths. */
+typedef struct {
+  void (*fwd)(int N, const double *restrict theta, double *const *P);
+  void (*back)(int N, const double *restrict theta, double *const *P, const double *restrict G, double *restrict grad);
+  /* back, and with each layer's gradient still in registers the gradient-descent update
+   * next = theta + step·grad, rounded as dln_vec_axpy_over; returns 1 when an |entry| of
+   * next is above bound or NaN */
+  int (*step)(int N, const double *restrict theta, double *const *P, const double *restrict G, double *restrict grad,
+              double step, double *restrict next, double bound);
+} dln_tiny_chain;
+const dln_tiny_chain *dln_tiny_chain_of(int d);
+
 /* t (m x k, leading dimension m) = a^T, a k x m with leading dimension lda (an exact copy:
  * the transposed operand of the libxsmm products, which have no transposed-A kernels).
  * 4 x 4 blocks with AVX2 shuffles where the processor has them, else element by element. */

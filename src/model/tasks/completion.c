@@ -15,7 +15,8 @@
 
 typedef struct {
   int m;
-  int *idx; /* linear index r + c*rows */
+  double inv_m; /* 1/m, kept: a division on the step's critical path costs as much as the rest */
+  int *idx;     /* linear index r + c*rows */
   double *v;
 } completion_impl;
 
@@ -30,7 +31,7 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) static int comp_ev
   if (G && rc > 64) memset(G, 0, rc * sizeof *G);
   else if (G)
     for (size_t i = 0; i < rc; ++i) G[i] = 0.0;
-  const double inv_m = 1.0 / m; /* a product, not a division, on the step's critical path */
+  const double inv_m = p->inv_m;
   for (int i = 0; i < m; ++i) {
     double r = W[p->idx[i]] - p->v[i];
     s += r * r;
@@ -78,6 +79,7 @@ int dln_loss_completion_alloc(dln_loss **out, int rows, int cols, int m, const i
   double *cnt = NULL;
   if (!p) goto nomem;
   p->m = m;
+  p->inv_m = 1.0 / m;
   p->idx = malloc((size_t)m * sizeof(int));
   p->v = malloc((size_t)m * sizeof(double));
   l->wstar = calloc(rc, sizeof(double));
