@@ -47,7 +47,8 @@ int dln_net_has_grad_step(const dln_net *net, const dln_loss *loss);
 /* dln_net_grad_unchecked, and with each layer's gradient still in registers the
  * gradient-descent update next = θ + step·∇φ(θ) (the same bits as dln_vec_axpy_over);
  * *over = 1 when an |entry| of next is above bound or NaN. Only where
- * dln_net_has_grad_step (DLN_EINVAL otherwise). */
+ * dln_net_has_grad_step (DLN_EINVAL without the chain kernels or with the regularizer;
+ * the loss's shape is not tested again). */
 int dln_net_grad_step_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad,
                                 double step, double *next, double bound, int *over);
 

@@ -594,7 +594,7 @@ int dln_net_grad_step_unchecked(dln_net *net, dln_loss *loss, const double *thet
                                 double step, double *next, double bound, int *over) {
   const dln_net_work *w = net->work;
   const int N = net->depth;
-  if (!dln_net_has_grad_step(net, loss))
+  if (!w->chain || w->reg_on) /* the rest of dln_net_has_grad_step (the loss's shape) is the caller's */
     return dln_error(DLN_EINVAL, "fused gradient step: expected a network of uniform width at most 2 with the tiny kernels");
   w->chain->fwd(N, theta, w->P);
   int st = loss->ops->eval(loss, w->P[N], value, w->G);

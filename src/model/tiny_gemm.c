@@ -6,8 +6,7 @@
  * function with constant bounds, fully unrolled by the compiler. */
 #include "model/tiny_gemm.h"
 
-#include <stdint.h>
-#include <string.h>
+#include <math.h>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -108,35 +107,49 @@ TK void st_mat(int n, const double *q, double *restrict dst) {
 }
 /* g (layer j's gradient, in registers) to grad_j, and with upd next_j = θ_j + step·g
  * (rounded as dln_vec_axpy_over: no contraction), whose |entries| are tested against the
- * bound's bits (NaN is above +Inf): returns 1 when one is above */
-TK uint64_t chain_emit(int n, const double *g, double *restrict grad, int upd, double step, const double *restrict th,
-                       double *restrict next, uint64_t bb) {
-  uint64_t over = 0;
-  for (int i = 0; i < n; ++i) grad[i] = g[i];
-  if (upd)
-    for (int i = 0; i < n; ++i) {
+ * bound (!(|v| <= bound): NaN fails too): returns 1 when one fails. Pairs of entries as
+ * SSE2 vectors (the same operations on each lane). */
+TK int chain_emit(int n, const double *g, double *restrict grad, int upd, double step, const double *restrict th,
+                  double *restrict next, double bound) {
+  int i = 0, over = 0;
+#ifdef DLN_TINY_AVX2
+  __m128d acc = _mm_setzero_pd(), s = _mm_set1_pd(step), bnd = _mm_set1_pd(bound),
+          msk = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
+  for (; i + 2 <= n; i += 2) {
+    __m128d gv = _mm_set_pd(g[i + 1], g[i]);
+    _mm_storeu_pd(grad + i, gv);
+    if (upd) {
+      __m128d v = _mm_add_pd(_mm_loadu_pd(th + i), _mm_mul_pd(s, gv));
+      acc = _mm_or_pd(acc, _mm_cmpnle_pd(_mm_and_pd(v, msk), bnd));
+      _mm_storeu_pd(next + i, v);
+    }
+  }
+  if (upd) over = _mm_movemask_pd(acc) != 0;
+#endif
+  for (; i < n; ++i) {
+    grad[i] = g[i];
+    if (upd) {
       double v = th[i] + step * g[i];
-      uint64_t u;
-      memcpy(&u, &v, sizeof u);
-      over |= (u & 0x7FFFFFFFFFFFFFFFull) > bb;
+      over |= !(fabs(v) <= bound);
       next[i] = v;
     }
+  }
   return over;
 }
 
 /* backprop from B_N = G: ∂φ/∂W_j = B_j P_{j-1}^T, B_{j-1} = W_j^T B_j; with upd also the
  * gradient-descent update of every layer (chain_emit) */
 TK int chain_body(int D, int N, const double *restrict theta, double *const *P, const double *restrict G,
-                  double *restrict grad, int upd, double step, double *restrict next, uint64_t bb) {
+                  double *restrict grad, int upd, double step, double *restrict next, double bb) {
   double b[16], nb[16], g[16]; /* D ≤ 4 (offered for D ≤ 2, see chain_tab) */
   const int DD = D * D;
-  uint64_t over = 0;
+  int over = 0;
   if (N == 2) {
     tk_nt(D, D, D, 0, G, theta, g);
     over |= chain_emit(DD, g, grad + DD, upd, step, theta + DD, next + DD, bb);
     tk_tn(D, D, D, 0, theta + DD, G, g);
     over |= chain_emit(DD, g, grad, upd, step, theta, next, bb);
-    return over != 0;
+    return over;
   }
   tk_nt(D, D, D, 0, G, P[N - 1], g); /* ∂φ/∂W_N = B_N P_{N-1}^T, B_N = G */
   over |= chain_emit(DD, g, grad + (N - 1) * DD, upd, step, theta + (N - 1) * DD, next + (N - 1) * DD, bb);
@@ -151,7 +164,7 @@ TK int chain_body(int D, int N, const double *restrict theta, double *const *P, 
   over |= chain_emit(DD, g, grad + DD, upd, step, theta + DD, next + DD, bb);
   tk_tn(D, D, D, 0, theta + DD, b, g); /* ∂φ/∂W_1 = B_1 = W_2^T B_2 */
   over |= chain_emit(DD, g, grad, upd, step, theta, next, bb);
-  return over != 0;
+  return over;
 }
 
 #define DEFC(D)                                                                                                   \
@@ -167,13 +180,11 @@ TK int chain_body(int D, int N, const double *restrict theta, double *const *P, 
   }                                                                                                               \
   static void chain_back_##D(int N, const double *restrict theta, double *const *P, const double *restrict G,    \
                              double *restrict grad) {                                                             \
-    chain_body(D, N, theta, P, G, grad, 0, 0.0, 0, 0);                                                            \
+    chain_body(D, N, theta, P, G, grad, 0, 0.0, 0, 0.0);                                                          \
   }                                                                                                               \
   static int chain_step_##D(int N, const double *restrict theta, double *const *P, const double *restrict G,     \
                             double *restrict grad, double step, double *restrict next, double bound) {            \
-    uint64_t bb;                                                                                                  \
-    memcpy(&bb, &bound, sizeof bb);                                                                               \
-    return chain_body(D, N, theta, P, G, grad, 1, step, next, bb);                                                \
+    return chain_body(D, N, theta, P, G, grad, 1, step, next, bound);                                             \
   }
 /* GCC's vectorizer would pair up the scalar results through the stack (two narrow stores,
  * one wide load that cannot be forwarded from them: ≈ 30 % of a 2 x 2 step) */
