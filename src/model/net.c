@@ -604,16 +604,6 @@ int dln_net_grad_step_unchecked(dln_net *net, dln_loss *loss, const double *thet
 }
 
 int dln_net_grad_unchecked(dln_net *net, dln_loss *loss, const double *theta, double *value, double *grad) {
-  const dln_net_work *w = net->work;
-  const int N = net->depth;
-  /* a uniform tiny network (net_kernels.c): task_grad's steps without its branches */
-  if (dln_net_has_grad_step(net, loss)) {
-    w->chain->fwd(N, theta, w->P);
-    int st = loss->ops->eval(loss, w->P[N], value, w->G);
-    if (st) return st;
-    w->chain->back(N, theta, w->P, w->G, grad);
-    return DLN_OK;
-  }
   double v = NAN, R = 0.0;
   int st = task_grad(net, loss, theta, &v, grad, NULL, 0);
   if (st) return st;
