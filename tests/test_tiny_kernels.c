@@ -138,8 +138,9 @@ static void test_transpose_exact(void **state) {
 }
 
 /* dln_tiny_dot_tn follows its stated order bit for bit (so the AVX2 and the portable code
- * agree): four lanes over l < 4⌊k/4⌋, (s0 + s1) + (s2 + s3), then the tail; and it is a
- * product to 1e-14 of the bound Σ|a||b|. m = 1..9 (9: the portable path), k = 1..19. */
+ * agree): four lanes of fused multiply-adds over l < 4⌊k/4⌋, (s0 + s1) + (s2 + s3), then
+ * the tail; and it is a product to 1e-14 of the bound Σ|a||b|. m = 1..9 (9: the portable
+ * path), k = 1..19, n = 1..6 (odd and even: the paired columns and the single one). */
 static void test_dot_tn_order(void **state) {
   (void)state;
   double a[19 * 9], b[19 * 6], c[9 * 6];
@@ -154,9 +155,9 @@ static void test_dot_tn_order(void **state) {
         for (int i = 0; i < m; ++i) {
           const double *x = a + i * k, *y = b + j * k;
           double s[4] = {0, 0, 0, 0}, bound = 0, exact = 0;
-          for (int l = 0; l < k4; ++l) s[l % 4] += x[l] * y[l];
+          for (int l = 0; l < k4; ++l) s[l % 4] = fma(x[l], y[l], s[l % 4]);
           double t = (s[0] + s[1]) + (s[2] + s[3]);
-          for (int l = k4; l < k; ++l) t += x[l] * y[l];
+          for (int l = k4; l < k; ++l) t = fma(x[l], y[l], t);
           for (int l = 0; l < k; ++l) bound += fabs(x[l] * y[l]), exact += (long double)x[l] * y[l];
           bad += c[i + j * m] != t;
           far += !(fabs(c[i + j * m] - exact) <= 1e-14 * bound);

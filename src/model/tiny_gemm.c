@@ -203,8 +203,8 @@ const dln_tiny_chain *dln_tiny_chain_of(int d) { return d >= 1 && d <= 2 ? &chai
 static void transpose_scalar(int m, int k, int i0, int l0, const double *restrict a, int lda, double *restrict t) {
   for (int i = i0; i < m; ++i) /* columns i ≥ i0 of t's rows, then rows l ≥ l0 of the rest */
     for (int l = 0; l < k; ++l) t[i + (size_t)l * m] = a[l + (size_t)i * lda];
-  for (int i = 0; i < i0; ++i)
-    for (int l = l0; l < k; ++l) t[i + (size_t)l * m] = a[l + (size_t)i * lda];
+  for (int l = l0; l < k; ++l) /* the long loop inside: l0 is within 3 of k */
+    for (int i = 0; i < i0; ++i) t[i + (size_t)l * m] = a[l + (size_t)i * lda];
 }
 
 #ifdef DLN_TINY_AVX2
@@ -247,19 +247,52 @@ static void dot_tn_scalar(int m, int n, int k, const double *restrict a, const d
       const double *x = a + (size_t)i * k, *y = b + (size_t)j * k;
       double s[4] = {0, 0, 0, 0};
       for (int l = 0; l < k4; l += 4)
-        for (int q = 0; q < 4; ++q) s[q] += x[l + q] * y[l + q];
+        for (int q = 0; q < 4; ++q) s[q] = fma(x[l + q], y[l + q], s[q]);
       double t = (s[0] + s[1]) + (s[2] + s[3]);
-      for (int l = k4; l < k; ++l) t += x[l] * y[l];
+      for (int l = k4; l < k; ++l) t = fma(x[l], y[l], t);
       c[i + (size_t)j * m] = t;
     }
 }
 
 #ifdef DLN_TINY_AVX2
-/* m a constant in each caller below, so the m accumulators stay in registers */
-__attribute__((target("avx2"), always_inline)) static inline void dot_tn_body(int m, int n, int k, const double *restrict a,
-                                                                             const double *restrict b, double *restrict c) {
-  int k4 = k & ~3;
-  for (int j = 0; j < n; ++j) {
+/* (s0 + s1) + (s2 + s3) of the four lanes, then the tail l ≥ k4 in order */
+__attribute__((target("avx2,fma"), always_inline)) static inline double dot_tn_finish(__m256d s, int k4, int k,
+                                                                                     const double *restrict x,
+                                                                                     const double *restrict y) {
+  __m128d lo = _mm256_castpd256_pd128(s), hi = _mm256_extractf128_pd(s, 1);
+  double t = _mm_cvtsd_f64(_mm_add_sd(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)), _mm_add_sd(hi, _mm_unpackhi_pd(hi, hi))));
+  for (int l = k4; l < k; ++l) t = fma(x[l], y[l], t);
+  return t;
+}
+/* m a constant in each caller below, so the accumulators stay in registers; for m ≤ 6
+ * two columns of b at a time (each a column read once for both: 2m + 3 of the 16 ymm
+ * registers) */
+__attribute__((target("avx2,fma"), always_inline)) static inline void dot_tn_body(int m, int n, int k, const double *restrict a,
+                                                                                 const double *restrict b, double *restrict c) {
+  int k4 = k & ~3, j = 0;
+  if (m <= 6)
+    for (; j + 2 <= n; j += 2) {
+      const double *y = b + (size_t)j * k, *z = y + k;
+      __m256d s[6], u[6];
+#pragma GCC unroll 8
+      for (int i = 0; i < m; ++i) s[i] = u[i] = _mm256_setzero_pd();
+      for (int l = 0; l < k4; l += 4) {
+        __m256d yv = _mm256_loadu_pd(y + l), zv = _mm256_loadu_pd(z + l);
+#pragma GCC unroll 8
+        for (int i = 0; i < m; ++i) {
+          __m256d av = _mm256_loadu_pd(a + (size_t)i * k + l);
+          s[i] = _mm256_fmadd_pd(av, yv, s[i]);
+          u[i] = _mm256_fmadd_pd(av, zv, u[i]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < m; ++i) {
+        const double *x = a + (size_t)i * k;
+        c[i + (size_t)j * m] = dot_tn_finish(s[i], k4, k, x, y);
+        c[i + (size_t)(j + 1) * m] = dot_tn_finish(u[i], k4, k, x, z);
+      }
+    }
+  for (; j < n; ++j) {
     const double *y = b + (size_t)j * k;
     __m256d s[DLN_TINY_DOT_MAXM];
 #pragma GCC unroll 8
@@ -267,22 +300,15 @@ __attribute__((target("avx2"), always_inline)) static inline void dot_tn_body(in
     for (int l = 0; l < k4; l += 4) {
       __m256d yv = _mm256_loadu_pd(y + l);
 #pragma GCC unroll 8
-      for (int i = 0; i < m; ++i) s[i] = _mm256_add_pd(s[i], _mm256_mul_pd(_mm256_loadu_pd(a + (size_t)i * k + l), yv));
+      for (int i = 0; i < m; ++i) s[i] = _mm256_fmadd_pd(_mm256_loadu_pd(a + (size_t)i * k + l), yv, s[i]);
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < m; ++i) {
-      __m128d lo = _mm256_castpd256_pd128(s[i]), hi = _mm256_extractf128_pd(s[i], 1);
-      /* (s0 + s1) + (s2 + s3) */
-      double t = _mm_cvtsd_f64(_mm_add_sd(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)), _mm_add_sd(hi, _mm_unpackhi_pd(hi, hi))));
-      const double *x = a + (size_t)i * k;
-      for (int l = k4; l < k; ++l) t += x[l] * y[l];
-      c[i + (size_t)j * m] = t;
-    }
+    for (int i = 0; i < m; ++i) c[i + (size_t)j * m] = dot_tn_finish(s[i], k4, k, a + (size_t)i * k, y);
   }
 }
 #define DOTM(M)                                                                                                    \
-  __attribute__((target("avx2"))) static void dot_tn_##M(int n, int k, const double *restrict a, const double *restrict b, \
-                                                        double *restrict c) {                                     \
+  __attribute__((target("avx2,fma"))) static void dot_tn_##M(int n, int k, const double *restrict a,              \
+                                                            const double *restrict b, double *restrict c) {       \
     dot_tn_body(M, n, k, a, b, c);                                                                                 \
   }
 DOTM(1) DOTM(2) DOTM(3) DOTM(4) DOTM(5) DOTM(6) DOTM(7) DOTM(8)
@@ -293,7 +319,7 @@ static const dot_fn dot_tn_avx2[DLN_TINY_DOT_MAXM] = {dot_tn_1, dot_tn_2, dot_tn
 
 void dln_tiny_dot_tn(int m, int n, int k, const double *restrict a, const double *restrict b, double *restrict c) {
 #ifdef DLN_TINY_AVX2
-  if (m >= 1 && m <= DLN_TINY_DOT_MAXM && __builtin_cpu_supports("avx2")) {
+  if (m >= 1 && m <= DLN_TINY_DOT_MAXM && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     dot_tn_avx2[m - 1](n, k, a, b, c);
     return;
   }

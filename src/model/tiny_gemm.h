@@ -63,9 +63,10 @@ void dln_tiny_transpose(int m, int k, const double *restrict a, int lda, double 
 
 /* c (m x n, ld m) = a^T b for a narrow result (m ≤ 8): a k x m, b k x n (leading dimension k
  * both), each entry the dot product of two contiguous columns. Sum of entry (i, j): four
- * lanes s_q = Σ_{l < k4, l ≡ q mod 4} a_li b_lj in order of l (products and sums rounded
- * separately, no FMA), then (s_0 + s_1) + (s_2 + s_3), then the tail l ≥ k4 = 4⌊k/4⌋ in order:
- * the AVX2 and the portable code give the same bits. */
+ * lanes s_q = Σ_{l < k4, l ≡ q mod 4} a_li b_lj in order of l, each step one fused
+ * multiply-add s_q ← fma(a_li, b_lj, s_q), then (s_0 + s_1) + (s_2 + s_3), then the tail
+ * l ≥ k4 = 4⌊k/4⌋ in order, t ← fma(a_li, b_lj, t): the AVX2+FMA code and the portable code
+ * (C99 fma, correctly rounded) give the same bits. */
 #define DLN_TINY_DOT_MAXM 8
 void dln_tiny_dot_tn(int m, int n, int k, const double *restrict a, const double *restrict b, double *restrict c);
 
