@@ -167,6 +167,40 @@ static void test_dot_tn_order(void **state) {
   assert_int_equal(far, 0);
 }
 
+/* dln_tiny_nt_narrow follows its stated order bit for bit (the AVX2 and the portable code
+ * agree): entry (r, i) = fused multiply-adds over l in order from 0; to 1e-14 of the bound
+ * Σ|b||x|; m = 1..9 (9: the portable path), n = 1..21 (blocks of 8 and 4 and the masked
+ * last 1-3 columns), k = 1..12; nothing written outside c. */
+static void test_nt_narrow_order(void **state) {
+  (void)state;
+  double b[9 * 12], x[21 * 12], c[9 * 21 + 4];
+  tu_fill_gauss(9 * 12, b, 1.0);
+  tu_fill_gauss(21 * 12, x, 1.0);
+  int bad = 0, far = 0, spill = 0;
+  for (int m = 1; m <= 9; ++m)
+    for (int n = 1; n <= 21; ++n)
+      for (int k = 1; k <= 12; ++k) {
+        for (int i = 0; i < 9 * 21 + 4; ++i) c[i] = 777.0;
+        dln_tiny_nt_narrow(m, n, k, b, x, c);
+        for (int i = 0; i < n; ++i)
+          for (int r = 0; r < m; ++r) {
+            double t = 0.0, bound = 0.0;
+            long double exact = 0.0L;
+            for (int l = 0; l < k; ++l) {
+              t = fma(b[r + l * m], x[i + l * n], t);
+              bound += fabs(b[r + l * m] * x[i + l * n]);
+              exact += (long double)b[r + l * m] * x[i + l * n];
+            }
+            bad += c[r + i * m] != t;
+            far += !(fabs(c[r + i * m] - (double)exact) <= 1e-14 * bound);
+          }
+        for (int i = m * n; i < 9 * 21 + 4; ++i) spill += c[i] != 777.0;
+      }
+  assert_int_equal(bad, 0);
+  assert_int_equal(far, 0);
+  assert_int_equal(spill, 0);
+}
+
 /* One net per small-kernel kind (DLN_SMALL_OFF, _XSMM, _TINY) of the given widths and a
  * random factorization loss for them. */
 typedef struct {
@@ -546,6 +580,7 @@ int main(void) {
       cmocka_unit_test(test_pairs_vs_dgemm),
       cmocka_unit_test(test_transpose_exact),
       cmocka_unit_test(test_dot_tn_order),
+      cmocka_unit_test(test_nt_narrow_order),
       cmocka_unit_test(test_planned_grad_vs_blas),
       cmocka_unit_test(test_neg_grad_exact),
       cmocka_unit_test(test_gd_tiny_vs_blas),

@@ -222,8 +222,8 @@ static void backprop_tiny(const dln_net *net, const double *theta, const double 
  *   prod_fwd:  C (d_j x d_0)     = A X,    A d_j x d_{j-1}, X d_{j-1} x d_0
  *   prod_grad: C (d_j x d_{j-1}) = B X^T,  B d_j x d_0,     X d_{j-1} x d_0
  *   prod_back: C (d_{j-1} x d_0) = A^T B,  A d_j x d_{j-1}, B d_j x d_0
- * At is A^T when at hand (NULL: transposed into t, or into T for prod_back); s: d_0 x d_j
- * scratch for a narrow layer's transposed gradient (xalt). C must not be T. */
+ * At is A^T when at hand (NULL: transposed into t, or into T for prod_back). C must not
+ * be T. */
 static void prod_fwd(dln_net *net, int j, const double *A, const double *At, const double *X, double *C, double *t) {
   const int *d = net->widths;
   dln_net_work *w = net->work;
@@ -238,16 +238,14 @@ static void prod_fwd(dln_net *net, int j, const double *A, const double *At, con
     gemm(CblasNoTrans, CblasNoTrans, d[j], d[0], d[j - 1], 1.0, A, d[j], X, d[j - 1], 0.0, C);
 }
 
-static void prod_grad(dln_net *net, int j, const double *B, const double *X, double *C, double *s) {
+static void prod_grad(dln_net *net, int j, const double *B, const double *X, double *C) {
   const int *d = net->widths;
   dln_net_work *w = net->work;
   if (w->plan[3 * j + 1])
     w->plan[3 * j + 1](B, X, C, d[j - 1]);
-  else if (w->xplan[3 * j + 1] && w->xalt[j]) { /* C^T = X B^T into T, then transposed */
-    dln_tiny_transpose(d[0], d[j], B, d[j], s);
-    w->xplan[3 * j + 1](X, s, w->T);
-    dln_tiny_transpose(d[j], d[j - 1], w->T, d[j - 1], C);
-  } else if (w->xplan[3 * j + 1])
+  else if (w->xalt[j]) /* a narrow layer (d_j < 8): written in place by columns of 4 */
+    dln_tiny_nt_narrow(d[j], d[j - 1], d[0], B, X, C);
+  else if (w->xplan[3 * j + 1])
     w->xplan[3 * j + 1](B, X, C);
   else
     gemm(CblasNoTrans, CblasTrans, d[j], d[j - 1], d[0], 1.0, B, d[j], X, d[j - 1], 0.0, C);
@@ -319,7 +317,7 @@ static void backprop(dln_net *net, const double *theta, const double *G, double 
   for (int j = N; j >= 2; --j) {
     /* ∂φ/∂W_j = B_j P_{j-1}^T, P_1 = W_1 (next is free until B_{j-1} below) */
     const double *Pprev = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
-    prod_grad(net, j, B, Pprev, grad + net->offset[j], next);
+    prod_grad(net, j, B, Pprev, grad + net->offset[j]);
     /* B_{j-1} = W_j^T B_j; ∂φ/∂W_1 = B_1 is written in place */
     double *dest = (j - 1 == 1) ? grad + net->offset[1] : next;
     prod_back(net, j, theta + net->offset[j], kept_wt(net, j), B, dest);
@@ -412,8 +410,8 @@ static int task_hvp(dln_net *net, dln_loss *loss, const double *theta, const dou
     const double *Pp = (j - 1 == 1) ? theta + net->offset[1] : w->P[j - 1];
     const double *dPp = (j - 1 == 1) ? v + net->offset[1] : w->dP[j - 1];
     const double *Wj = theta + net->offset[j], *Wt = kept_wt(net, j);
-    prod_grad(net, j, dB, Pp, oj, w->S);
-    prod_grad(net, j, B, dPp, w->S2, w->S);
+    prod_grad(net, j, dB, Pp, oj);
+    prod_grad(net, j, B, dPp, w->S2);
     add_to(oj, w->S2, (size_t)d[j] * (size_t)d[j - 1]);
     double *dest = (j - 1 == 1) ? out + net->offset[1] : ndB;
     prod_back(net, j, v + net->offset[j], NULL, B, dest);

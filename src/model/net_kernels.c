@@ -108,11 +108,11 @@ void dln_net_plan_kernels(dln_net *net) {
     w->xdot[j] = !pl[3 * j] && d[j] < DLN_TINY_DOT_MAXM && d[j - 1] >= 16;
     if (!pl[3 * j] && !w->xdot[j]) w->xplan[3 * j] = dln_net_kernel(w, d[j], d[0], d[j - 1], d[j], d[j - 1], 0, 0);
     /* libxsmm vectorizes along C's rows: for a narrow layer (d_j < 8, e.g. the 5 outputs of
-     * 5 x 10 width 50) B_j P_{j-1}^T runs at a third of the rate of its transpose
-     * P_{j-1} B_j^T (d_{j-1} rows), measured 268 vs 121 ns at 5 x 50 x 10 */
-    w->xalt[j] = d[j] < 8 && d[j - 1] >= 2 * d[j];
-    if (!pl[3 * j + 1] && w->xalt[j]) w->xplan[3 * j + 1] = dln_net_kernel(w, d[j - 1], d[j], d[0], d[j - 1], d[0], 0, 0);
-    else if (!pl[3 * j + 1]) w->xplan[3 * j + 1] = dln_net_kernel(w, d[j], d[j - 1], d[0], d[j], d[j - 1], 0, 1);
+     * 5 x 10 width 50) B_j P_{j-1}^T ran at a third of the rate of its transpose
+     * P_{j-1} B_j^T (268 vs 121 ns at 5 x 50 x 10, plus two transposes); dln_tiny_nt_narrow
+     * vectorizes along C's columns and writes C in place */
+    w->xalt[j] = !pl[3 * j + 1] && d[j] < 8 && d[j - 1] >= 2 * d[j];
+    if (!pl[3 * j + 1] && !w->xalt[j]) w->xplan[3 * j + 1] = dln_net_kernel(w, d[j], d[j - 1], d[0], d[j], d[j - 1], 0, 1);
     if (!pl[3 * j + 2]) w->xplan[3 * j + 2] = dln_net_kernel(w, d[j - 1], d[0], d[j], d[j - 1], d[j], 0, 0);
   }
   w->plan_all = all;

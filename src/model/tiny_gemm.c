@@ -326,3 +326,107 @@ void dln_tiny_dot_tn(int m, int n, int k, const double *restrict a, const double
 #endif
   dot_tn_scalar(m, n, k, a, b, c);
 }
+
+/* ---- narrow b x^T (dln_tiny_nt_narrow) */
+static void nt_narrow_scalar(int m, int i0, int n, int k, const double *restrict b, const double *restrict x,
+                             double *restrict c) {
+  for (int i = i0; i < n; ++i)
+    for (int r = 0; r < m; ++r) {
+      double t = 0.0;
+      for (int l = 0; l < k; ++l) t = fma(b[r + (size_t)l * m], x[i + (size_t)l * n], t);
+      c[r + (size_t)i * m] = t;
+    }
+}
+
+#ifdef DLN_TINY_AVX2
+/* columns i..i+3 of c from acc_r (lanes i..i+3): rows 0-3 and 4-7 by 4 x 4 register
+ * transposes, a partial group of rows through a small buffer */
+__attribute__((target("avx2,fma"), always_inline)) static inline void nt_store4(int M, const __m256d *acc, double *restrict c) {
+  for (int g = 0; g < M; g += 4) {
+    int R = M - g < 4 ? M - g : 4;
+    if (R == 4) {
+      __m256d t0 = _mm256_unpacklo_pd(acc[g], acc[g + 1]), t1 = _mm256_unpackhi_pd(acc[g], acc[g + 1]);
+      __m256d t2 = _mm256_unpacklo_pd(acc[g + 2], acc[g + 3]), t3 = _mm256_unpackhi_pd(acc[g + 2], acc[g + 3]);
+      _mm256_storeu_pd(c + g, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_storeu_pd(c + M + g, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_storeu_pd(c + 2 * M + g, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_storeu_pd(c + 3 * M + g, _mm256_permute2f128_pd(t1, t3, 0x31));
+    } else {
+      double tb[4][4];
+      for (int r = 0; r < R; ++r) _mm256_storeu_pd(tb[r], acc[g + r]);
+      for (int q = 0; q < 4; ++q)
+        for (int r = 0; r < R; ++r) c[q * M + g + r] = tb[r][q];
+    }
+  }
+}
+/* columns of c in blocks of 8 (M ≤ 6: 2M accumulators, each b_rl broadcast once for both
+ * halves) and of 4: acc_r ← fma(b_rl, x[i.., l], acc_r) for l in order; the rest scalar */
+__attribute__((target("avx2,fma"), always_inline)) static inline void nt_narrow_body(int M, int n, int k,
+                                                                                    const double *restrict b,
+                                                                                    const double *restrict x,
+                                                                                    double *restrict c) {
+  int i = 0;
+  if (M <= 6)
+    for (; i + 8 <= n; i += 8) {
+      __m256d acc[6], acc2[6];
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r) acc[r] = acc2[r] = _mm256_setzero_pd();
+      for (int l = 0; l < k; ++l) {
+        __m256d xv = _mm256_loadu_pd(x + i + (size_t)l * n), xw = _mm256_loadu_pd(x + i + 4 + (size_t)l * n);
+#pragma GCC unroll 8
+        for (int r = 0; r < M; ++r) {
+          __m256d bv = _mm256_broadcast_sd(b + r + (size_t)l * M);
+          acc[r] = _mm256_fmadd_pd(bv, xv, acc[r]);
+          acc2[r] = _mm256_fmadd_pd(bv, xw, acc2[r]);
+        }
+      }
+      nt_store4(M, acc, c + (size_t)i * M);
+      nt_store4(M, acc2, c + (size_t)(i + 4) * M);
+    }
+  for (; i + 4 <= n; i += 4) {
+    __m256d acc[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_pd();
+    for (int l = 0; l < k; ++l) {
+      __m256d xv = _mm256_loadu_pd(x + i + (size_t)l * n);
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r) acc[r] = _mm256_fmadd_pd(_mm256_broadcast_sd(b + r + (size_t)l * M), xv, acc[r]);
+    }
+    nt_store4(M, acc, c + (size_t)i * M);
+  }
+  if (i < n) { /* the last 1-3 columns: masked loads (no lane reads past x), the same sums */
+    int Q = n - i;
+    __m256i mask = _mm256_setr_epi64x(-1, Q > 1 ? -1 : 0, Q > 2 ? -1 : 0, 0);
+    __m256d acc[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_pd();
+    for (int l = 0; l < k; ++l) {
+      __m256d xv = _mm256_maskload_pd(x + i + (size_t)l * n, mask);
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r) acc[r] = _mm256_fmadd_pd(_mm256_broadcast_sd(b + r + (size_t)l * M), xv, acc[r]);
+    }
+    double tb[8][4];
+    for (int r = 0; r < M; ++r) _mm256_storeu_pd(tb[r], acc[r]);
+    for (int q = 0; q < Q; ++q)
+      for (int r = 0; r < M; ++r) c[(size_t)(i + q) * M + r] = tb[r][q];
+  }
+}
+#define NTM(M)                                                                                                     \
+  __attribute__((target("avx2,fma"))) static void nt_narrow_##M(int n, int k, const double *restrict b,           \
+                                                               const double *restrict x, double *restrict c) {    \
+    nt_narrow_body(M, n, k, b, x, c);                                                                              \
+  }
+NTM(1) NTM(2) NTM(3) NTM(4) NTM(5) NTM(6) NTM(7) NTM(8)
+static const dot_fn nt_narrow_avx2[DLN_TINY_DOT_MAXM] = {nt_narrow_1, nt_narrow_2, nt_narrow_3, nt_narrow_4,
+                                                         nt_narrow_5, nt_narrow_6, nt_narrow_7, nt_narrow_8};
+#endif
+
+void dln_tiny_nt_narrow(int m, int n, int k, const double *restrict b, const double *restrict x, double *restrict c) {
+#ifdef DLN_TINY_AVX2
+  if (m >= 1 && m <= DLN_TINY_DOT_MAXM && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    nt_narrow_avx2[m - 1](n, k, b, x, c);
+    return;
+  }
+#endif
+  nt_narrow_scalar(m, 0, n, k, b, x, c);
+}

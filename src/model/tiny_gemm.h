@@ -70,4 +70,10 @@ void dln_tiny_transpose(int m, int k, const double *restrict a, int lda, double 
 #define DLN_TINY_DOT_MAXM 8
 void dln_tiny_dot_tn(int m, int n, int k, const double *restrict a, const double *restrict b, double *restrict c);
 
+/* c (m x n, ld m) = b x^T for a narrow result (m ≤ 8; else any m, slowly): b m x k (ld m),
+ * x n x k (ld n) — the gradient B_j P_{j−1}^T of a narrow layer written in place, without
+ * transposing operands or result. Entry (r, i) = Σ_l b_rl x_il in order of l, each step a
+ * fused multiply-add from 0: the AVX2+FMA code and the portable code give the same bits. */
+void dln_tiny_nt_narrow(int m, int n, int k, const double *restrict b, const double *restrict x, double *restrict c);
+
 #endif
