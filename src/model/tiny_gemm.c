@@ -208,24 +208,29 @@ static void transpose_scalar(int m, int k, int i0, int l0, const double *restric
 }
 
 #ifdef DLN_TINY_AVX2
-/* the 4 x 4 blocks: columns i0..i0+3 of a (rows l0..l0+3) become rows of t */
+/* four columns i..i+3 of a at a time: their rows l..l+3 by 4 x 4 blocks, the last k mod 4
+ * rows one 4-vector each; the last m mod 4 columns element by element */
 __attribute__((target("avx2"))) static void transpose_avx2(int m, int k, const double *restrict a, int lda,
                                                           double *restrict t) {
-  int m4 = m & ~3, k4 = k & ~3;
-  for (int i = 0; i < m4; i += 4)
-    for (int l = 0; l < k4; l += 4) {
-      const double *s = a + l + (size_t)i * lda;
-      __m256d v0 = _mm256_loadu_pd(s), v1 = _mm256_loadu_pd(s + lda), v2 = _mm256_loadu_pd(s + 2 * (size_t)lda),
-              v3 = _mm256_loadu_pd(s + 3 * (size_t)lda);
+  int m4 = m & ~3;
+  for (int i = 0; i < m4; i += 4) {
+    const double *s0 = a + (size_t)i * lda, *s1 = s0 + lda, *s2 = s1 + lda, *s3 = s2 + lda;
+    double *d = t + i;
+    int l = 0;
+    for (; l + 4 <= k; l += 4) {
+      __m256d v0 = _mm256_loadu_pd(s0 + l), v1 = _mm256_loadu_pd(s1 + l), v2 = _mm256_loadu_pd(s2 + l),
+              v3 = _mm256_loadu_pd(s3 + l);
       __m256d t0 = _mm256_unpacklo_pd(v0, v1), t1 = _mm256_unpackhi_pd(v0, v1);
       __m256d t2 = _mm256_unpacklo_pd(v2, v3), t3 = _mm256_unpackhi_pd(v2, v3);
-      double *d = t + i + (size_t)l * m;
-      _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
-      _mm256_storeu_pd(d + m, _mm256_permute2f128_pd(t1, t3, 0x20));
-      _mm256_storeu_pd(d + 2 * (size_t)m, _mm256_permute2f128_pd(t0, t2, 0x31));
-      _mm256_storeu_pd(d + 3 * (size_t)m, _mm256_permute2f128_pd(t1, t3, 0x31));
+      double *e = d + (size_t)l * m;
+      _mm256_storeu_pd(e, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_storeu_pd(e + m, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_storeu_pd(e + 2 * (size_t)m, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_storeu_pd(e + 3 * (size_t)m, _mm256_permute2f128_pd(t1, t3, 0x31));
     }
-  transpose_scalar(m, k, m4, k4, a, lda, t);
+    for (; l < k; ++l) _mm256_storeu_pd(d + (size_t)l * m, _mm256_set_pd(s3[l], s2[l], s1[l], s0[l]));
+  }
+  transpose_scalar(m, k, m4, k, a, lda, t);
 }
 #endif
 
