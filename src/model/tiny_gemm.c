@@ -293,8 +293,14 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void dot_tn_bod
 #pragma GCC unroll 8
       for (int i = 0; i < m; ++i) {
         const double *x = a + (size_t)i * k;
-        c[i + (size_t)j * m] = dot_tn_finish(s[i], k4, k, x, y);
-        c[i + (size_t)(j + 1) * m] = dot_tn_finish(u[i], k4, k, x, z);
+        /* both reductions at once: hadd gives (s0+s1, u0+u1, s2+s3, u2+u3), its halves added
+         * ((s0+s1)+(s2+s3), (u0+u1)+(u2+u3)): the stated order */
+        __m256d h = _mm256_hadd_pd(s[i], u[i]);
+        __m128d su = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+        double ts = _mm_cvtsd_f64(su), tu = _mm_cvtsd_f64(_mm_unpackhi_pd(su, su));
+        for (int l = k4; l < k; ++l) ts = fma(x[l], y[l], ts), tu = fma(x[l], z[l], tu);
+        c[i + (size_t)j * m] = ts;
+        c[i + (size_t)(j + 1) * m] = tu;
       }
     }
   for (; j < n; ++j) {
