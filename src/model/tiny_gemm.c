@@ -245,6 +245,8 @@ void dln_tiny_transpose(int m, int k, const double *restrict a, int lda, double 
 }
 
 /* ---- narrow a^T b (dln_tiny_dot_tn) */
+/* the narrow kernels' AVX2+FMA clones: (n, k, operand, operand, result) */
+typedef void (*narrow_fn)(int, int, const double *restrict, const double *restrict, double *restrict);
 static void dot_tn_scalar(int m, int n, int k, const double *restrict a, const double *restrict b, double *restrict c) {
   int k4 = k & ~3;
   for (int j = 0; j < n; ++j)
@@ -317,25 +319,43 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void dot_tn_bod
     for (int i = 0; i < m; ++i) c[i + (size_t)j * m] = dot_tn_finish(s[i], k4, k, a + (size_t)i * k, y);
   }
 }
-#define DOTM(M)                                                                                                    \
-  __attribute__((target("avx2,fma"))) static void dot_tn_##M(int n, int k, const double *restrict a,              \
-                                                            const double *restrict b, double *restrict c) {       \
-    dot_tn_body(M, n, k, a, b, c);                                                                                 \
+/* a narrow kernel's AVX2+FMA clones for m = 1..8 rows (NAME_body with m a constant) and
+ * their table NAME_avx2[m − 1] */
+#define NARROW_CLONE(NAME, M)                                                                                      \
+  __attribute__((target("avx2,fma"))) static void NAME##_##M(int n, int k, const double *restrict p,              \
+                                                            const double *restrict q, double *restrict c) {       \
+    NAME##_body(M, n, k, p, q, c);                                                                                 \
   }
-DOTM(1) DOTM(2) DOTM(3) DOTM(4) DOTM(5) DOTM(6) DOTM(7) DOTM(8)
-typedef void (*dot_fn)(int, int, const double *restrict, const double *restrict, double *restrict);
-static const dot_fn dot_tn_avx2[DLN_TINY_DOT_MAXM] = {dot_tn_1, dot_tn_2, dot_tn_3, dot_tn_4,
-                                                      dot_tn_5, dot_tn_6, dot_tn_7, dot_tn_8};
+#define NARROW_CLONES(NAME)                                                                                        \
+  NARROW_CLONE(NAME, 1) NARROW_CLONE(NAME, 2) NARROW_CLONE(NAME, 3) NARROW_CLONE(NAME, 4) NARROW_CLONE(NAME, 5)  \
+  NARROW_CLONE(NAME, 6) NARROW_CLONE(NAME, 7) NARROW_CLONE(NAME, 8)                                               \
+  static const narrow_fn NAME##_avx2[DLN_TINY_DOT_MAXM] = {NAME##_1, NAME##_2, NAME##_3, NAME##_4,                 \
+                                                           NAME##_5, NAME##_6, NAME##_7, NAME##_8};
+NARROW_CLONES(dot_tn)
 #endif
+
+/* a narrow kernel: its clone for m = 1..8 on a processor with AVX2 and FMA (a load of
+ * libgcc's flags), else the portable code (the same bits) */
+typedef void (*narrow_portable_fn)(int, int, int, const double *restrict, const double *restrict, double *restrict);
+static void narrow_run(const narrow_fn *avx2, narrow_portable_fn portable, int m, int n, int k, const double *restrict p,
+                       const double *restrict q, double *restrict c) {
+#ifdef DLN_TINY_AVX2
+  if (m >= 1 && m <= DLN_TINY_DOT_MAXM && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    avx2[m - 1](n, k, p, q, c);
+    return;
+  }
+#else
+  (void)avx2;
+#endif
+  portable(m, n, k, p, q, c);
+}
 
 void dln_tiny_dot_tn(int m, int n, int k, const double *restrict a, const double *restrict b, double *restrict c) {
 #ifdef DLN_TINY_AVX2
-  if (m >= 1 && m <= DLN_TINY_DOT_MAXM && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    dot_tn_avx2[m - 1](n, k, a, b, c);
-    return;
-  }
+  narrow_run(dot_tn_avx2, dot_tn_scalar, m, n, k, a, b, c);
+#else
+  narrow_run(NULL, dot_tn_scalar, m, n, k, a, b, c);
 #endif
-  dot_tn_scalar(m, n, k, a, b, c);
 }
 
 /* ---- narrow b x^T (dln_tiny_nt_narrow) */
@@ -422,22 +442,18 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void nt_narrow_
       for (int r = 0; r < M; ++r) c[(size_t)(i + q) * M + r] = tb[r][q];
   }
 }
-#define NTM(M)                                                                                                     \
-  __attribute__((target("avx2,fma"))) static void nt_narrow_##M(int n, int k, const double *restrict b,           \
-                                                               const double *restrict x, double *restrict c) {    \
-    nt_narrow_body(M, n, k, b, x, c);                                                                              \
-  }
-NTM(1) NTM(2) NTM(3) NTM(4) NTM(5) NTM(6) NTM(7) NTM(8)
-static const dot_fn nt_narrow_avx2[DLN_TINY_DOT_MAXM] = {nt_narrow_1, nt_narrow_2, nt_narrow_3, nt_narrow_4,
-                                                         nt_narrow_5, nt_narrow_6, nt_narrow_7, nt_narrow_8};
+NARROW_CLONES(nt_narrow)
 #endif
+
+static void nt_narrow_portable(int m, int n, int k, const double *restrict b, const double *restrict x,
+                               double *restrict c) {
+  nt_narrow_scalar(m, 0, n, k, b, x, c);
+}
 
 void dln_tiny_nt_narrow(int m, int n, int k, const double *restrict b, const double *restrict x, double *restrict c) {
 #ifdef DLN_TINY_AVX2
-  if (m >= 1 && m <= DLN_TINY_DOT_MAXM && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    nt_narrow_avx2[m - 1](n, k, b, x, c);
-    return;
-  }
+  narrow_run(nt_narrow_avx2, nt_narrow_portable, m, n, k, b, x, c);
+#else
+  narrow_run(NULL, nt_narrow_portable, m, n, k, b, x, c);
 #endif
-  nt_narrow_scalar(m, 0, n, k, b, x, c);
 }
