@@ -192,7 +192,8 @@ static long gd_quiet_until(long k, long next_step, long kmax, long every) {
 }
 
 typedef struct gd_state {
-  double *cur, *nxt, val;
+  double *cur, *nxt, val; /* x_k and x_{k-1} (the driver steps back to it when x_k is bad) */
+  double *spare;          /* fused: the third buffer the update is written to before it is taken */
   long k;
   int over, have_val; /* over: !(max|x_k| <= blowup), from the update; have_val: x_k evaluated */
   int fused;          /* the system's gd_eval_step serves the quiet steps */
@@ -207,18 +208,25 @@ static int gd_quiet(dln_run_ctx *c, const dln_dyn_system *sys, double step, doub
   const double blowup = c->opt->blowup;
   size_t n = sys->size(c);
   for (;;) {
-    int over = 0; /* x_{k+1} = x_k − η ∇φ(x_k), into nxt also when not taken */
-    int st = s->fused ? sys->gd_eval_step(c, s->cur, &s->val, g, step, s->nxt, &over) : sys->gd_eval(c, s->cur, &s->val, g);
+    int over = 0; /* fused: x_{k+1} = x_k − η ∇φ(x_k) into spare, before it is known to be taken */
+    int st = s->fused ? sys->gd_eval_step(c, s->cur, &s->val, g, step, s->spare, &over) : sys->gd_eval(c, s->cur, &s->val, g);
     if (st) return st;
     c->res->grad_evals++;
     if (!isfinite(s->val) || s->val > blowup || s->k >= kq) {
-      s->have_val = 1;
+      s->have_val = 1; /* nxt still holds x_{k-1} */
       return DLN_OK;
     }
-    s->over = s->fused ? over : dln_vec_axpy_over(n, step, g, s->cur, s->nxt, blowup);
-    double *t = s->cur;
-    s->cur = s->nxt;
-    s->nxt = t;
+    double *t = s->nxt;
+    if (s->fused) { /* x_{k+1} taken: spare -> cur -> nxt, the old x_{k-1} becomes spare */
+      s->over = over;
+      s->nxt = s->cur;
+      s->cur = s->spare;
+      s->spare = t;
+    } else {
+      s->over = dln_vec_axpy_over(n, step, g, s->cur, s->nxt, blowup); /* x_{k+1} = x_k − η ∇φ(x_k) */
+      s->nxt = s->cur;
+      s->cur = t;
+    }
     s->k++;
     if (s->over) return DLN_OK;
   }
@@ -276,7 +284,13 @@ static int drive_gd(dln_run_ctx *c, double *x) {
    * test or disturbance) */
   int quiet = sys->gd_check_state && !c->disturbed && o->loss_threshold < 0 && !(o->grad_tol > 0);
   gd_state q = {0};
-  q.fused = sys->gd_eval_step && sys->gd_has_step(c);
+  q.fused = quiet && sys->gd_eval_step && sys->gd_has_step(c);
+  double *spare = q.fused ? malloc(n * sizeof(double) + 1) : NULL;
+  if (q.fused && !spare) {
+    status = dln_error(DLN_ENOMEM, "out of memory allocating gradient-descent buffers (%zu parameters)", n);
+    goto out;
+  }
+  q.spare = spare;
   for (;; ++k) {
     q.have_val = 0;
     if (quiet && known && !over) {
@@ -390,6 +404,7 @@ out:
   r->steps = k;
   r->loss = val;
   if (cur != x) dln_copy(n, cur, x);
+  free(spare);
   free(buf);
   free(g);
   free(xi);
