@@ -7,6 +7,7 @@
 #include "model/tiny_gemm.h"
 
 #include <math.h>
+#include <stddef.h>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -350,12 +351,14 @@ static void narrow_run(const narrow_fn *avx2, narrow_portable_fn portable, int m
   portable(m, n, k, p, q, c);
 }
 
-void dln_tiny_dot_tn(int m, int n, int k, const double *restrict a, const double *restrict b, double *restrict c) {
 #ifdef DLN_TINY_AVX2
-  narrow_run(dot_tn_avx2, dot_tn_scalar, m, n, k, a, b, c);
+#define NARROW_AVX2(NAME) NAME##_avx2
 #else
-  narrow_run(NULL, dot_tn_scalar, m, n, k, a, b, c);
+#define NARROW_AVX2(NAME) NULL
 #endif
+
+void dln_tiny_dot_tn(int m, int n, int k, const double *restrict a, const double *restrict b, double *restrict c) {
+  narrow_run(NARROW_AVX2(dot_tn), dot_tn_scalar, m, n, k, a, b, c);
 }
 
 /* ---- narrow b x^T (dln_tiny_nt_narrow) */
@@ -451,9 +454,5 @@ static void nt_narrow_portable(int m, int n, int k, const double *restrict b, co
 }
 
 void dln_tiny_nt_narrow(int m, int n, int k, const double *restrict b, const double *restrict x, double *restrict c) {
-#ifdef DLN_TINY_AVX2
-  narrow_run(nt_narrow_avx2, nt_narrow_portable, m, n, k, b, x, c);
-#else
-  narrow_run(NULL, nt_narrow_portable, m, n, k, b, x, c);
-#endif
+  narrow_run(NARROW_AVX2(nt_narrow), nt_narrow_portable, m, n, k, b, x, c);
 }
