@@ -268,6 +268,42 @@ static void test_planned_grad_vs_blas(void **state) {
   kinds_vs_blas(0, cases, sizeof cases / sizeof cases[0], 11);
 }
 
+/* 240 random shapes (depth 1–4, widths from 1 to 50, a quarter uniform of width ≤ 4 and a
+ * quarter with a narrow layer d_j < 8 after d_{j−1} ≥ 16), so that every planned kernel
+ * (fixed-size tiny ones, the whole-net chain, dot products and the in-place product of
+ * narrow layers, libxsmm) meets its neighbours in combinations no fixed list holds: the
+ * gradient and the Hessian-vector product within 1e-14 of OpenBLAS, each kind
+ * bit-identical on a second call (kinds_vs_blas). */
+static void test_random_shapes_vs_blas(void **state) {
+  (void)state;
+  enum { NCASE = 240 };
+  static const int palette[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 16, 17, 24, 31, 33, 50};
+  const int np = (int)(sizeof palette / sizeof *palette);
+  int(*cases)[6] = calloc(NCASE, sizeof *cases);
+  assert_non_null(cases);
+  dln_rng *rng = dln_rng_alloc(2027, 0);
+  int chains = 0, narrow = 0;
+  for (int c = 0; c < NCASE; ++c) {
+    int depth = 1 + (int)(dln_rng_uniform(rng) * 4), kind = c % 4;
+    cases[c][0] = depth;
+    int u = 1 + (int)(dln_rng_uniform(rng) * 4);
+    for (int j = 0; j <= depth; ++j)
+      cases[c][1 + j] = kind == 0 ? u : palette[(int)(dln_rng_uniform(rng) * np)];
+    if (kind == 1 && depth >= 1) { /* a narrow layer j: d_j < 8 after d_{j−1} ≥ 16 */
+      int j = 1 + (int)(dln_rng_uniform(rng) * depth);
+      cases[c][1 + j - 1] = 16 + (int)(dln_rng_uniform(rng) * 40);
+      cases[c][1 + j] = 1 + (int)(dln_rng_uniform(rng) * 7);
+    }
+    chains += kind == 0 && u <= 2;
+    for (int j = 1; j <= depth; ++j) narrow += cases[c][1 + j] < 8 && cases[c][j] >= 16;
+  }
+  assert_true(chains >= 20 && narrow >= 60); /* the draws cover what they are for */
+  kinds_vs_blas(0, (const int(*)[6])cases, NCASE, 31);
+  kinds_vs_blas(1, (const int(*)[6])cases, NCASE, 32);
+  dln_rng_free(rng);
+  free(cases);
+}
+
 /* The flow's right-hand side −∇φ by backpropagating −∇ℓ (dln_net_neg_grad_unchecked)
  * equals the negated gradient exactly (== per entry, so ±0 agree) for every kernel kind,
  * depth 1, a tied net, the narrow 5 x 10 width-50 layers and the imbalance regularizer
@@ -583,6 +619,7 @@ int main(void) {
       cmocka_unit_test(test_dot_tn_order),
       cmocka_unit_test(test_nt_narrow_order),
       cmocka_unit_test(test_planned_grad_vs_blas),
+      cmocka_unit_test(test_random_shapes_vs_blas),
       cmocka_unit_test(test_neg_grad_exact),
       cmocka_unit_test(test_gd_tiny_vs_blas),
       cmocka_unit_test(test_hvp_tiny_vs_blas),
