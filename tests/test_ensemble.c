@@ -201,6 +201,44 @@ static void test_rerun_alone(void **state) {
   tu_rmtree(d);
 }
 
+/* A sweep over an option that draws the data (completion's m) reads each data set from
+ * its files; the rerun line names the file and not the option, which `dln run` would
+ * refuse beside it ("m: has no effect with entries_file"), and repeats the run bit for bit. */
+static void test_rerun_data_option(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(7);
+  char spec[256], out[256], csv[512], js[512], traj[512];
+  snprintf(spec, sizeof spec, "%s/spec.json", d);
+  snprintf(out, sizeof out, "%s/ens", d);
+  tu_write_text(spec, "{\"task\": \"completion\", \"rows\": 6, \"cols\": 6, \"target\": \"lowrank\",\n"
+                      " \"singular_values\": [3, 1], \"width\": 6, \"sigma\": 0.01, \"method\": \"gd\", \"eta\": 0.05,\n"
+                      " \"t_end\": 5, \"samples\": 4, \"plot\": false, \"quiet\": true,\n"
+                      " \"sweep\": {\"m\": [12, 20], \"depth\": [2, 3]}}\n");
+  dln_ensemble_result r;
+  g_wide = 1; /* every column of the trajectory */
+  assert_int_equal(run_file(spec, out, 2, 0, 1, &r), DLN_OK);
+  g_wide = 0;
+  snprintf(csv, sizeof csv, "%s/ensemble.csv", out);
+  snprintf(js, sizeof js, "%s/ensemble.json", out);
+  json_error_t err;
+  json_t *root = json_load_file(js, 0, &err);
+  assert_non_null(root);
+  json_t *runs = json_object_get(root, "runs");
+  assert_int_equal(json_array_size(runs), 4);
+  for (long k = 0; k < 4; ++k) {
+    const char *line = json_string_value(json_object_get(json_array_get(runs, (size_t)k), "rerun"));
+    assert_non_null(line);
+    assert_non_null(strstr(line, "--entries_file="));
+    assert_null(strstr(line, "--m="));
+    assert_non_null(strstr(line, k % 2 ? "--depth=3" : "--depth=2")); /* an option the data do not hold stays */
+    assert_int_equal(run_cli(line), 0);
+    snprintf(traj, sizeof traj, "%s/rerun/%ld/trajectory.csv", out, k);
+    compare_rerun(csv, k, traj);
+  }
+  json_decref(root);
+  tu_rmtree(d);
+}
+
 static void test_failing_runs(void **state) {
   (void)state;
   const char *d = tu_tmpdir(2);
@@ -489,7 +527,7 @@ static void test_sweep_cancel_after_last_run(void **state) {
 int main(void) {
   main_thread = pthread_self();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_rerun_alone), cmocka_unit_test(test_failing_runs),
+      cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_rerun_alone), cmocka_unit_test(test_rerun_data_option), cmocka_unit_test(test_failing_runs),
       cmocka_unit_test(test_shards),            cmocka_unit_test(test_bad_sweeps), cmocka_unit_test(test_cancel_keeps_earlier),
       cmocka_unit_test(test_sweep_blas_threads_from_main_only), cmocka_unit_test(test_sweep_cancel_after_last_run),
   };

@@ -15,8 +15,23 @@
 #include "run/ensemble_common.h"
 #include "run/run_internal.h"
 
+/* 1 when the data files of set d make option `name` unused for the base spec's task (e.g.
+ * m with entries_file): `dln run` refuses such an option next to the file on its command
+ * line, and the file already holds what the option drew. */
+static int data_makes_unused(const ens *E, const ens_data *d, const char *name) {
+  const dln_task_type *t = dln_task_find(E->base->task);
+  if (!t || d->nfile == 0) return 0;
+  dln_spec s = *E->base; /* a shallow copy with the file fields pointing at d's paths: read only */
+  for (int i = 0; i < d->nfile; ++i) {
+    const dln_spec_option *o = dln_spec_find(d->fname[i]);
+    if (o && o->type == DLN_OPT_STRING) *(char **)dln_spec_field(&s, o) = d->fpath[i];
+  }
+  return dln_task_unused_by(t, &s.data, name) != NULL;
+}
+
 char *dln_ens_rerun_line(const ens *E, long k, const ens_slot *sl) {
   const char *src = E->base->source ? E->base->source : "SPEC.json";
+  const ens_data *d = sl->data >= 0 ? &E->data[sl->data] : NULL;
   size_t cap = 256, len = 0;
   char *s = malloc(cap);
   if (!s) return NULL;
@@ -43,6 +58,7 @@ char *dln_ens_rerun_line(const ens *E, long k, const ens_slot *sl) {
     for (int j = 0; j < v->n; ++j) {
       const char *n = v->names[j];
       if (!strcmp(n, "seed") || !strcmp(n, "stream") || !strcmp(n, "data_seed")) continue;
+      if (d && data_makes_unused(E, d, n)) continue; /* drawn into the data files above */
       ADD(" --%s=%s", n, v->values[j]);
     }
   }
