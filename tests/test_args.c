@@ -1418,7 +1418,7 @@ static void test_abi(void **state) {
 /* the C ABI's commands beside a run (dln/abi.h, src/abi/tools.c) */
 static void test_abi_tools(void **state) {
   (void)state;
-  int ninc, nvio, fc[5];
+  int ninc, nvio, fc[6];
   long sc[6];
   dln_job *j = NULL;
   assert_int_equal(dln_job_alloc(&j), DLN_OK);
@@ -1439,6 +1439,12 @@ static void test_abi_tools(void **state) {
   ST(dln_abi_figure("003-fig2", "d", 0, NULL));
   ST(dln_abi_figure("003-fig2", "d", 8, fc)); /* flags */
   ST(dln_abi_figure("no-such-figure", "d", 0, fc));
+  ST(dln_job_figure(NULL, "003-fig2", "d", 0, fc));
+  ST(dln_job_figure(j, NULL, "d", 0, fc));
+  ST(dln_job_figure(j, "003-fig2", NULL, 0, fc));
+  ST(dln_job_figure(j, "003-fig2", "d", 0, NULL));
+  ST(dln_job_figure(j, "003-fig2", "d", 8, fc)); /* flags */
+  ST(dln_job_figure(j, "no-such-figure", "d", 0, fc));
   dln_job_free(j);
   DONE();
 }

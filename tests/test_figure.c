@@ -3,7 +3,11 @@
  * without matplotlib: a package on PYTHONPATH that refuses the import; with it, when
  * installed), and report.md's verdict numbers against an independent computation:
  * endpoints recomputed by a hand-written RK4 of 000 eq. 9 / 12, and the counts of 000
- * Prop. 1 and Thm 2 redone from the data files. Refusals: unknown name, no name. */
+ * Prop. 1 and Thm 2 redone from the data files. Refusals: unknown name, no name.
+ * Cancellation (dln_figure_options.cancelled): a figure of each kind of run (dln_run,
+ * dln_train_sampled, a sweep) asked to stop commits nothing and its folder takes the next
+ * figure; 002-fig2 (≈ 14 s) cancelled 0.5 s in stops within seconds, its sweep without
+ * ensemble.json; `dln figure 002-fig2` under SIGINT exits 130 with one line. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,12 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "testutil.h"
 
+#include "dln/error.h"
 #include "dln/figure.h"
 
 static char dir[64];
@@ -255,10 +262,82 @@ static void test_refusals(void **state) {
 static int setup(void **state) { return (void)state, tu_tmpdir_into(dir, sizeof dir); }
 static int teardown(void **state) { return (void)state, tu_rmtree_quiet(dir); }
 
+static double wall(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+static int cancel_always(void *ctx) {
+  ++*(int *)ctx;
+  return 1;
+}
+static int cancel_after(void *ctx) { return wall() > *(const double *)ctx; }
+static void pause_s(double s) {
+  struct timespec t = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+  nanosleep(&t, NULL);
+}
+
+static void test_cancel(void **state) {
+  (void)state;
+  /* asked to stop from the start: no manifest, and the folder takes the figure afterwards */
+  const char *const names[] = {"001-fig3", "003-fig2", "004-ovf", "000-fig1"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; ++i) {
+    char out[128], man[160];
+    snprintf(out, sizeof out, "%s/cancel-%zu", dir, i);
+    snprintf(man, sizeof man, "%s/manifest.json", out);
+    dln_figure_options o;
+    dln_figure_default_options(&o);
+    assert_null(o.cancelled);
+    o.quick = 1, o.render = 0;
+    int polls = 0;
+    o.cancelled = cancel_always, o.cancel_ctx = &polls;
+    dln_figure_result r;
+    assert_int_equal(dln_figure_run(dln_figure_find(names[i]), out, &o, &r), DLN_OK);
+    assert_int_equal(r.cancelled, 1);
+    assert_true(polls >= 1);
+    assert_false(exists(man));
+    o.cancelled = NULL;
+    assert_int_equal(dln_figure_run(dln_figure_find(names[i]), out, &o, &r), DLN_OK);
+    assert_int_equal(r.cancelled, 0);
+    assert_true(exists(man));
+  }
+  /* during its sweep: 002-fig2 takes ≈ 14 s; stopped 0.5 s in, it ends within seconds */
+  char out[128];
+  snprintf(out, sizeof out, "%s/cancel-mid", dir);
+  dln_figure_options o;
+  dln_figure_default_options(&o);
+  o.render = 0;
+  double t0 = wall(), at = t0 + 0.5;
+  o.cancelled = cancel_after, o.cancel_ctx = &at;
+  dln_figure_result r;
+  assert_int_equal(dln_figure_run(dln_figure_find("002-fig2"), out, &o, &r), DLN_OK);
+  double took = wall() - t0;
+  if (tu_verbose()) print_message("002-fig2 cancelled 0.5 s in: returned after %.2f s\n", took);
+  assert_int_equal(r.cancelled, 1);
+  assert_true(took < 6.0);
+  assert_false(exists(tu_path(out, "manifest.json")));
+  assert_true(exists(tu_path(out, "sweep")));
+  assert_false(exists(tu_path(out, "sweep/ensemble.json")));
+  /* the command line: SIGINT during the sweep, exit 130, one line */
+  pid_t pid = tu_spawn(DLN_CLI, (const char *[]){"figure", "002-fig2", "--out", "cli-cancel", NULL}, dir);
+  for (int k = 0; k < 400 && !exists(tpath("cli-cancel/sweep")); ++k) pause_s(0.025);
+  pause_s(0.3);
+  t0 = wall();
+  assert_int_equal(kill(pid, SIGINT), 0);
+  assert_int_equal(tu_wait(pid), 130);
+  assert_true(wall() - t0 < 6.0);
+  assert_false(exists(tpath("cli-cancel/manifest.json")));
+  char *err = tu_slurp(tpath("stderr.txt"));
+  assert_non_null(err);
+  assert_non_null(strstr(err, "interrupted by SIGINT; nothing committed"));
+  assert_int_equal(tu_count_lines(err), 1);
+  free(err);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_list), cmocka_unit_test(test_quick_both_paths),
                                      cmocka_unit_test(test_all_and_001),
                                      cmocka_unit_test(test_templates_compile),
-                                     cmocka_unit_test(test_refusals)};
+                                     cmocka_unit_test(test_refusals), cmocka_unit_test(test_cancel)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -80,6 +80,11 @@ static int figure_one(const dln_figure_type *f, const char *dir, const figure_ar
   dln_figure_result r;
   int st = dln_figure_run(f, dir, &a->fo, &r);
   if (st) return cli_fail(st, r.fail_phase);
+  if (r.cancelled) {
+    fprintf(stderr, "dln: figure %s interrupted by %s; nothing committed (%s has no manifest.json)\n", f->name,
+            cli_interrupt_name(), dir);
+    return cli_interrupt_exit();
+  }
   if (r.plot == DLN_PLOT_NO_MATPLOTLIB)
     fprintf(stderr, "dln: note: python3-matplotlib not found; %s has plot.py and the data but no figure.png/.svg\n",
             dir);
@@ -111,6 +116,7 @@ int cmd_figure(int argc, char **argv) {
   figure_args a;
   memset(&a, 0, sizeof a);
   dln_figure_default_options(&a.fo);
+  a.fo.cancelled = cli_cancelled_cb; /* the first SIGINT/SIGTERM stops the figure's runs (cli.c) */
   int rc = figure_parse(argc, argv, &a);
   if (rc) return rc;
   if (a.help) return usage_figure(stdout), 0;

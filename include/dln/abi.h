@@ -142,9 +142,14 @@ int dln_job_sweep(dln_job *job, const char *path, int threads, int flags, long *
 const char *dln_abi_figure_name(int i);
 /* `dln figure NAME --out DIR`: flags a set of DLN_ABI_FIGURE_*; counts (5 ints): verdicts
  * holding, failing, not checked, the DLN_PLOT_* of the rendering (dln/io.h) and the
- * DLN_RUN_FAIL_* phase of a failure. Not cancellable. */
+ * DLN_RUN_FAIL_* phase of a failure. Not cancellable (see dln_job_figure). */
 enum { DLN_ABI_FIGURE_QUICK = 1, DLN_ABI_FIGURE_FORCE = 2, DLN_ABI_FIGURE_NO_RENDER = 4 };
 int dln_abi_figure(const char *name, const char *dir, int flags, int *counts);
+/* dln_abi_figure, cancellable: dln_job_cancel(job) from any thread stops the figure (its
+ * runs at their next step boundary, its sweeps after the runs in progress); then nothing is
+ * committed (no manifest.json) and the status is DLN_OK. counts (6 ints): those of
+ * dln_abi_figure, then 1 when cancelled. Only the job's cancel flag is used. */
+int dln_job_figure(dln_job *job, const char *name, const char *dir, int flags, int *counts);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,12 @@ typedef struct dln_figure_options {
   int quick;  /* 1: a coarser setting (seconds), said so in report.md */
   int force;  /* 1: replace an earlier figure's outputs in the folder (only the files its manifest lists) */
   int render; /* 1 (default): run plot.py; 0: write it only */
+  /* Polled by the figure's runs at their step boundaries (and by its sweeps after each run);
+   * once it returns nonzero the figure stops: its runs end where they are, no plot.py,
+   * report.md or manifest.json is written, res->cancelled = 1 and the status is DLN_OK.
+   * NULL (default): never. */
+  int (*cancelled)(void *ctx);
+  void *cancel_ctx;
 } dln_figure_options;
 
 enum { DLN_VERDICT_HOLDS = 0, DLN_VERDICT_FAILS, DLN_VERDICT_NOT_CHECKED };
@@ -39,9 +45,10 @@ typedef struct dln_figure_result {
   int plot_exit;                            /* plot.py's exit status */
   double wall_seconds;
   int fail_phase;                           /* DLN_RUN_FAIL_* of a failure (dln/run.h) */
+  int cancelled;                            /* 1: stopped by options.cancelled, nothing committed */
 } dln_figure_result;
 
-void dln_figure_default_options(dln_figure_options *o); /* quick 0, force 0, render 1 */
+void dln_figure_default_options(dln_figure_options *o); /* quick 0, force 0, render 1, cancelled NULL */
 int dln_figure_count(void);                             /* registered figures */
 const dln_figure_type *dln_figure_at(int i);            /* NULL (message recorded) out of range */
 const dln_figure_type *dln_figure_find(const char *name); /* NULL (message recorded) when unknown */

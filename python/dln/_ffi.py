@@ -69,6 +69,7 @@ int dln_abi_check(const char *dir, double slack, double tol, int *ninconsistent,
 int dln_job_sweep(dln_job *job, const char *path, int threads, int flags, long *counts);
 const char *dln_abi_figure_name(int i);
 int dln_abi_figure(const char *name, const char *dir, int flags, int *counts);
+int dln_job_figure(dln_job *job, const char *name, const char *dir, int flags, int *counts);
 """)
 
 ABI_VERSION = 1  # the version of include/dln/abi.h this module was written for

@@ -1,5 +1,5 @@
 """dln.check, dln.sweep, dln.figure: `dln check`, `dln sweep` and `dln figure` from Python
-over the C ABI (dln_abi_check, dln_job_sweep, dln_abi_figure; include/dln/abi.h)."""
+over the C ABI (dln_abi_check, dln_job_sweep, dln_job_figure; include/dln/abi.h)."""
 import os
 import re
 import shutil
@@ -141,15 +141,25 @@ def figures():
 def figure(name, *, out=None, quick=False, force=False, render=True):
     """`dln figure NAME [--quick]`: the figure's data, plot.py, figure.png/.svg (render) and
     report.md in out (None: a temporary folder owned by the result). Returns a FigureResult
-    with the verdicts (a failing verdict is not an exception: .ok, .fails). Not cancellable:
-    Ctrl-C is seen once the figure is done."""
+    with the verdicts (a failing verdict is not an exception: .ok, .fails). Ctrl-C stops the
+    figure's runs at their next step (its sweeps after the runs in progress) and raises
+    KeyboardInterrupt: nothing committed (no manifest.json; a temporary folder is removed)."""
     owned = out is None
     folder = tempfile.mkdtemp(prefix="dln-figure-") if owned else os.fspath(out)
-    counts = ffi.new("int[5]")
+    counts = ffi.new("int[6]")
     flags = (1 if quick else 0) | (2 if force else 0) | (0 if render else 4)
-    st = lib.dln_abi_figure(_ffi.text(name), _ffi.text(folder), flags, counts)
-    if st:
-        e = _ffi.error_for(st, counts[4])
+    job = Job()  # for its cancel flag only
+
+    def go():
+        st = lib.dln_job_figure(job.ptr, _ffi.text(name), _ffi.text(folder), flags, counts)
+        return _ffi.error_for(st, counts[4]) if st else None
+    try:
+        e = call_cancellable(go, job.cancel)
+        if e is None and counts[5]:
+            e = KeyboardInterrupt()  # cancelled from another thread (Job.cancel)
+    except KeyboardInterrupt:
+        e = KeyboardInterrupt()
+    if e is not None:
         if owned:
             shutil.rmtree(folder, True)
         raise e

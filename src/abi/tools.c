@@ -73,9 +73,8 @@ const char *dln_abi_figure_name(int i) {
   return f ? f->name : NULL;
 }
 
-int dln_abi_figure(const char *name, const char *dir, int flags, int *counts) {
-  DLN_ARGS(name, dir, counts);
-  memset(counts, 0, 5 * sizeof *counts);
+static int figure_exec(dln_job *job, const char *name, const char *dir, int flags, int *counts, int ncounts) {
+  memset(counts, 0, (size_t)ncounts * sizeof *counts);
   if (flags & ~(DLN_ABI_FIGURE_QUICK | DLN_ABI_FIGURE_FORCE | DLN_ABI_FIGURE_NO_RENDER))
     return dln_error(DLN_EINVAL, "figure: flags: expected DLN_ABI_FIGURE_* bits, found %#x", (unsigned)flags);
   const dln_figure_type *f = dln_figure_find(name);
@@ -85,10 +84,26 @@ int dln_abi_figure(const char *name, const char *dir, int flags, int *counts) {
   fo.quick = (flags & DLN_ABI_FIGURE_QUICK) != 0;
   fo.force = (flags & DLN_ABI_FIGURE_FORCE) != 0;
   fo.render = !(flags & DLN_ABI_FIGURE_NO_RENDER);
+  if (job) {
+    dln_abi_job_arm(job);
+    fo.cancelled = dln_abi_job_cancelled;
+    fo.cancel_ctx = job;
+  }
   dln_figure_result r;
   memset(&r, 0, sizeof r);
   int st = dln_figure_run(f, dir, &fo, &r);
   counts[0] = r.holds, counts[1] = r.fails, counts[2] = r.not_checked, counts[3] = r.plot;
   counts[4] = st ? r.fail_phase : 0;
+  if (ncounts > 5) counts[5] = r.cancelled;
   return st;
+}
+
+int dln_abi_figure(const char *name, const char *dir, int flags, int *counts) {
+  DLN_ARGS(name, dir, counts);
+  return figure_exec(NULL, name, dir, flags, counts, 5);
+}
+
+int dln_job_figure(dln_job *job, const char *name, const char *dir, int flags, int *counts) {
+  DLN_ARGS(job, name, dir, counts);
+  return figure_exec(job, name, dir, flags, counts, 6);
 }

@@ -77,30 +77,65 @@ except KeyboardInterrupt:
 """
 
 
+def ctrl_c(script, out, ready, wait):
+    """Run script (argv[1] = out) in a new Python, SIGINT it `wait` s after out/ready appeared:
+    its stdout and the seconds from the signal to its exit."""
+    import signal
+    import subprocess as sp
+    import sys
+    import time
+    p = sp.Popen([sys.executable, "-c", script, out], stdout=sp.PIPE, text=True)
+    deadline = time.time() + 20
+    while not os.path.isdir(os.path.join(out, ready)) and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(wait)
+    t0 = time.perf_counter()
+    p.send_signal(signal.SIGINT)
+    so, _ = p.communicate(timeout=60)
+    return so, time.perf_counter() - t0
+
+
 class SweepCtrlC(unittest.TestCase):
     def test_sigint(self):
-        import signal
-        import subprocess as sp
-        import sys
-        import time
         tmp = tempfile.mkdtemp(prefix="dln-test-sweep-sigint-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
         try:
             out = os.path.join(tmp, "o")
-            p = sp.Popen([sys.executable, "-c", SWEEP_CTRL_C, out], stdout=sp.PIPE, text=True)
-            deadline = time.time() + 20
-            while not os.path.isdir(os.path.join(out, ".partial")) and time.time() < deadline:
-                time.sleep(0.02)
-            time.sleep(1.0)
-            t0 = time.perf_counter()
-            p.send_signal(signal.SIGINT)
-            so, _ = p.communicate(timeout=30)
-            t_exit = time.perf_counter() - t0
+            so, t_exit = ctrl_c(SWEEP_CTRL_C, out, ".partial", 1.0)
             self.assertTrue(so.startswith("KI"), so)
             self.assertLess(t_exit, 1.0)
             self.assertFalse(os.path.exists(os.path.join(out, "ensemble.csv")))  # nothing committed
             with open(os.path.join(out, ".partial", "runs.jsonl")) as f:  # the finished run, for --resume
                 self.assertEqual(len(f.read().splitlines()), 1)
             print("sweep Ctrl-C: KeyboardInterrupt %.3f s after the handler, exit %.3f s after SIGINT" % (float(so.split()[1]), t_exit))
+        finally:
+            shutil.rmtree(tmp, True)
+
+
+FIGURE_CTRL_C = r"""
+import signal, sys, time, dln
+t_sig = []
+def on_int(sig, frame):
+    t_sig.append(time.perf_counter())
+    raise KeyboardInterrupt
+signal.signal(signal.SIGINT, on_int)
+try:
+    dln.figure("002-fig2", out=sys.argv[1], render=False)  # about 14 s
+    print("FINISHED")
+except KeyboardInterrupt:
+    print("KI %.6f" % (time.perf_counter() - t_sig[0]), flush=True)
+"""
+
+
+class FigureCtrlC(unittest.TestCase):
+    def test_sigint(self):
+        tmp = tempfile.mkdtemp(prefix="dln-test-figure-sigint-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+        try:
+            out = os.path.join(tmp, "o")
+            so, t_exit = ctrl_c(FIGURE_CTRL_C, out, "sweep", 0.5)
+            self.assertTrue(so.startswith("KI"), so)
+            self.assertLess(t_exit, 5.0)
+            self.assertFalse(os.path.exists(os.path.join(out, "manifest.json")))  # nothing committed
+            print("figure Ctrl-C: KeyboardInterrupt %.3f s after the handler, exit %.3f s after SIGINT" % (float(so.split()[1]), t_exit))
         finally:
             shutil.rmtree(tmp, True)
 

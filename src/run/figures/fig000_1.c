@@ -101,13 +101,14 @@ static void tally(fig_counts *k, int disturbed, double P0, double Q0, const doub
 }
 
 /* Run every start of the grid, undisturbed then disturbed; rows into all and ends. */
-static int run_grid(const fig_setup *g, dln_net *net, dln_loss *loss, dln_table *one, dln_table *all, dln_table *ends,
+static int run_grid(dln_figure_ctx *c, const fig_setup *g, dln_net *net, dln_loss *loss, dln_table *one, dln_table *all, dln_table *ends,
                     fig_counts *k) {
   dln_train_options to;
   dln_train_default_options(&to);
   to.method = &dln_integrator_flow;
   to.t_end = g->t_end, to.nsamples = g->nsamples, to.log_spacing = 1, to.t_first = 1e-3;
   to.rtol = 1e-10, to.atol = 1e-12;
+  dln_fig_train_cancel(c, &to);
   pq_ctx pc = {net};
   dln_sampler sm = {3, pq_eval, &pc};
   double theta[2], D[2];
@@ -122,6 +123,7 @@ static int run_grid(const fig_setup *g, dln_net *net, dln_loss *loss, dln_table 
         dln_train_result r;
         int st = dln_train_sampled(net, loss, theta, &to, &sm, one, &r);
         if (st) return st;
+        if (r.stop_reason == DLN_STOP_CANCELLED) return DLN_OK; /* dln_figure_run commits nothing */
         k->not_time += r.stop_reason != DLN_STOP_TIME;
         for (size_t m = 0; m < one->nrows && !st; ++m) {
           const double *x = dln_table_row(one, m);
@@ -228,7 +230,7 @@ static int fig000_1_run(dln_figure_ctx *c) {
   if (!st) st = dln_table_alloc(&one, 3, one_cols, (size_t)g.nsamples + 1);
   if (!st) st = dln_table_alloc(&all, 5, all_cols, nruns * ((size_t)g.nsamples + 1));
   if (!st) st = dln_table_alloc(&ends, 8, end_cols, nruns);
-  if (!st) st = run_grid(&g, net, loss, one, all, ends, &k);
+  if (!st) st = run_grid(c, &g, net, loss, one, all, ends, &k);
   if (!st) st = dln_figure_write_table(c, "trajectories.csv", all);
   if (!st) st = dln_figure_write_table(c, "endpoints.csv", ends);
   if (!st) st = dln_figure_write_json(c, "params.json", params = params_json(&g));

@@ -30,7 +30,7 @@ static int run_job(dln_figure_ctx *c) {
   if (!st) st = dln_spec_set(&s, "out", out);
   if (!st) st = dln_spec_set(&s, "force", "true");
   dln_run_options opt;
-  memset(&opt, 0, sizeof opt);
+  dln_fig_run_options(c, &opt);
   dln_run_result rr;
   if (!st) st = dln_run_fig1(&s, &opt, NULL, &rr);
   if (!st) st = dln_fig_add_files(c, "runs");

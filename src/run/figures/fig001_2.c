@@ -26,7 +26,7 @@ static int run_into(dln_figure_ctx *c, dln_spec *s, const char *sub) {
   char *out = dln_path_join(c->dir, sub);
   int st = out ? dln_spec_set(s, "out", out) : dln_error(DLN_ENOMEM, "out of memory");
   dln_run_options opt;
-  memset(&opt, 0, sizeof opt);
+  dln_fig_run_options(c, &opt);
   dln_run_result rr;
   if (!st) st = dln_run_noplot(s, &opt, &rr);
   free(out);

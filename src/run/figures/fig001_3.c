@@ -34,7 +34,7 @@ static int run_one(dln_figure_ctx *c, int r) {
   char *out = dln_path_join(c->dir, subs[r]);
   if (!st) st = out ? dln_spec_set(&s, "out", out) : dln_error(DLN_ENOMEM, "out of memory");
   dln_run_options opt;
-  memset(&opt, 0, sizeof opt);
+  dln_fig_run_options(c, &opt);
   dln_run_result rr;
   if (!st) st = dln_run_noplot(&s, &opt, &rr);
   free(out);

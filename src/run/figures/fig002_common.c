@@ -18,7 +18,9 @@ int fig002_run(dln_figure_ctx *c, const char *sub, const char *const (*kv)[2], i
   for (int i = 0; i < n && !st; ++i) st = dln_spec_set(&s, kv[i][0], kv[i][1]);
   for (int i = 0; i < 3 && !st; ++i) st = dln_spec_set(&s, fixed[i][0], fixed[i][1]);
   if (!st) st = dln_spec_set(&s, "out", out);
-  if (!st) st = dln_run_noplot(&s, NULL, rr);
+  dln_run_options opt;
+  dln_fig_run_options(c, &opt);
+  if (!st) st = dln_run_noplot(&s, &opt, rr);
   if (!st) st = dln_fig_add_files(c, sub);
   free(out);
   dln_spec_free(&s);

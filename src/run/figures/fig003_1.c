@@ -43,7 +43,7 @@ static int make_loss(dln_loss **loss) {
 
 /* One run of width h from stream s: the row h, run, dist, out_span, in_span, out_span0, c,
  * B(t_f), eq20, t_f, loss(t_f). */
-static int one_run(dln_loss *loss, int h, int run, double *row) {
+static int one_run(dln_figure_ctx *c, dln_loss *loss, int h, int run, double *row) {
   dln_net *net = NULL;
   int st = dln_net_alloc(&net, 2, (int[]){D0, h, MOUT}, 0);
   double *theta = st ? NULL : malloc(net->nparams * sizeof *theta), *W = malloc(MOUT * D0 * sizeof *W);
@@ -56,6 +56,7 @@ static int one_run(dln_loss *loss, int h, int run, double *row) {
   dln_train_options to;
   dln_train_default_options(&to);
   to.method = &dln_integrator_gd, to.eta = ETA, to.t_end = 1000, to.loss_threshold = LOSS_TOL, to.nsamples = 2;
+  dln_fig_train_cancel(c, &to);
   dln_train_result tr;
   if (!st) st = dln_train_sampled(net, loss, theta, &to, NULL, NULL, &tr);
   if (!st && tr.stop_reason != DLN_STOP_LOSS)
@@ -158,7 +159,7 @@ static int fig003_1_run(dln_figure_ctx *c) {
   for (int i = 0; i < nw && !st; ++i)
     for (int k = 0; k < nruns && !st; ++k) {
       double row[11];
-      st = one_run(loss, w[i], k, row);
+      st = one_run(c, loss, w[i], k, row);
       if (!st) st = dln_table_append(t, row);
     }
   double fit[4];

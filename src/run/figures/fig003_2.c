@@ -123,6 +123,7 @@ static int run_case(dln_figure_ctx *c, int i, dln_net *net, dln_loss *loss, cons
   dln_train_default_options(&to);
   to.method = &dln_integrator_flow, to.t_end = T_END, to.rtol = 1e-10, to.atol = 1e-14;
   to.nsamples = c->quick ? NS_QUICK : NS_FULL;
+  dln_fig_train_cancel(c, &to);
   loss_ctx lc = {net, loss};
   dln_sampler sm = {2, loss_eval, &lc};
   dln_train_result tr;

@@ -16,6 +16,8 @@ int dln_fig_spec(dln_spec *s, const char *const (*kv)[2], size_t n) {
   return st;
 }
 
+static int dln_fig_sweep_cancelled(void *ctx) { return dln_fig_cancelled(ctx); }
+
 int dln_fig_sweep(dln_figure_ctx *c, const char *sub, const dln_spec *s, const dln_sweep *sw,
                   dln_ensemble_result *res) {
   char *out = dln_path_join(c->dir, sub);
@@ -28,6 +30,7 @@ int dln_fig_sweep(dln_figure_ctx *c, const char *sub, const dln_spec *s, const d
   dln_ensemble_options o;
   dln_ensemble_default_options(&o);
   o.out = out;
+  if (c->cancelled) o.cancelled = dln_fig_sweep_cancelled, o.progress_ctx = c; /* polled after each run */
   dln_ensemble_result r;
   if (!st) st = dln_ensemble_run(&base, sw, &o, res ? res : &r);
   if (!st) st = dln_fig_add_files(c, sub);

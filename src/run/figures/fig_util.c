@@ -57,3 +57,30 @@ double dln_fig_first_below(const dln_mat *m, int col, double level) {
     if (m->data[i + (size_t)col * m->rows] <= level) return m->data[i];
   return NAN;
 }
+
+/* ---- cancellation (figure_internal.h) ---- */
+
+int dln_fig_cancelled(dln_figure_ctx *c) {
+  if (!c->cancel_seen && c->cancelled && c->cancelled(c->cancel_ctx)) c->cancel_seen = 1;
+  return c->cancel_seen;
+}
+
+static int fig_cancel_poll(void *ctx) { return dln_fig_cancelled(ctx); }
+
+static int fig_train_progress(void *ctx, double t, double t_end, double loss) {
+  (void)t, (void)t_end, (void)loss;
+  return dln_fig_cancelled(ctx);
+}
+
+void dln_fig_run_options(dln_figure_ctx *c, dln_run_options *opt) {
+  memset(opt, 0, sizeof *opt);
+  if (!c->cancelled) return;
+  opt->cancelled = fig_cancel_poll;
+  opt->progress_ctx = c;
+}
+
+void dln_fig_train_cancel(dln_figure_ctx *c, dln_train_options *to) {
+  if (!c->cancelled) return;
+  to->progress = fig_train_progress;
+  to->progress_ctx = c;
+}

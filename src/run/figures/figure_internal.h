@@ -16,7 +16,19 @@ struct dln_figure_ctx {
   char *md;                 /* report.md's body after the header (malloc'ed) */
   size_t len, cap;
   dln_figure_result *res;   /* verdict counts */
+  int (*cancelled)(void *ctx); /* dln_figure_options.cancelled and its ctx */
+  void *cancel_ctx;
+  int cancel_seen;          /* it returned nonzero once: every later poll says so too */
 };
+
+/* Cancellation (dln_figure_options.cancelled), for the figure's runs: nonzero once the
+ * caller asked to stop (sticky). dln_fig_run_options: run options that poll it (the
+ * figure's dln_run_* calls); dln_fig_train_cancel: the same for a dln_train_options
+ * (progress callback). After a cancel the figure may go on with cut-short runs and report
+ * errors: dln_figure_run discards them and commits nothing. */
+int dln_fig_cancelled(dln_figure_ctx *c);
+void dln_fig_run_options(dln_figure_ctx *c, struct dln_run_options *opt);
+void dln_fig_train_cancel(dln_figure_ctx *c, struct dln_train_options *to);
 
 /* Append printf-formatted text to report.md. */
 int dln_figure_printf(dln_figure_ctx *c, const char *fmt, ...)

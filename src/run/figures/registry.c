@@ -140,6 +140,16 @@ static int write_report(const dln_figure_type *f, dln_figure_ctx *c, const dln_f
   return st ? st : dln_run_files_add(c->files, "report.md");
 }
 
+/* A cancelled figure: the folder closed without a manifest (not a finished figure), DLN_OK. */
+static int cancelled_out(dln_run_folder *fold, dln_figure_ctx *c, double t0) {
+  dln_run_folder_close(fold);
+  free(c->md);
+  c->res->wall_seconds = dln_now_seconds() - t0;
+  c->res->cancelled = 1;
+  c->res->fail_phase = DLN_RUN_FAIL_NONE;
+  return DLN_OK;
+}
+
 int dln_figure_run(const dln_figure_type *f, const char *dir, const dln_figure_options *o, dln_figure_result *res) {
   DLN_ARGS(f, dir, res);
   memset(res, 0, sizeof *res);
@@ -153,15 +163,18 @@ int dln_figure_run(const dln_figure_type *f, const char *dir, const dln_figure_o
   int phase = DLN_RUN_FAIL_OUTPUT;
   int st = dln_run_folder_open(&fold, dir, o->force, known, NULL, &phase);
   if (!st) st = dln_run_folder_begin(&fold);
-  dln_figure_ctx c = {dir, o->quick, &fold.files, NULL, 0, 0, res};
+  dln_figure_ctx c = {dir, o->quick, &fold.files, NULL, 0, 0, res, o->cancelled, o->cancel_ctx, 0};
+  int ran = !st;
   if (!st) {
     phase = DLN_RUN_FAIL_INTERNAL;
     st = f->run(&c);
   }
+  if (ran && dln_fig_cancelled(&c)) return cancelled_out(&fold, &c, t0); /* whatever the cut-short runs made of it */
   if (!st) {
     phase = DLN_RUN_FAIL_OUTPUT;
-    st = write_plot(f, &c, o->render);
+    st = write_plot(f, &c, o->render); /* rendering: a second or two of matplotlib */
   }
+  if (dln_fig_cancelled(&c)) return cancelled_out(&fold, &c, t0);
   res->wall_seconds = dln_now_seconds() - t0;
   if (!st) st = write_report(f, &c, o);
   if (!st) st = dln_run_folder_finish(&fold, "figure", 1);
