@@ -203,7 +203,8 @@ static void test_rerun_alone(void **state) {
 
 /* A sweep over an option that draws the data (completion's m) reads each data set from
  * its files; the rerun line names the file and not the option, which `dln run` would
- * refuse beside it ("m: has no effect with entries_file"), and repeats the run bit for bit. */
+ * refuse beside it ("m: has no effect with entries_file"), passes the data set's W_true.npy
+ * as truth_file, and repeats the run bit for bit, the dist_true columns included. */
 static void test_rerun_data_option(void **state) {
   (void)state;
   const char *d = tu_tmpdir(7);
@@ -229,10 +230,15 @@ static void test_rerun_data_option(void **state) {
     const char *line = json_string_value(json_object_get(json_array_get(runs, (size_t)k), "rerun"));
     assert_non_null(line);
     assert_non_null(strstr(line, "--entries_file="));
+    assert_non_null(strstr(line, "--truth_file="));
     assert_null(strstr(line, "--m="));
     assert_non_null(strstr(line, k % 2 ? "--depth=3" : "--depth=2")); /* an option the data do not hold stays */
     assert_int_equal(run_cli(line), 0);
     snprintf(traj, sizeof traj, "%s/rerun/%ld/trajectory.csv", out, k);
+    char *head = tu_slurp(traj);
+    assert_non_null(head);
+    assert_non_null(strstr(head, ",dist_true,dist_true_rel,")); /* compared below like every column */
+    free(head);
     compare_rerun(csv, k, traj);
   }
   json_decref(root);

@@ -169,7 +169,7 @@ static void test_rows(void **state) {
       assert_string_equal(cli->defval, r->defval);
       assert_string_equal(cli->help, r->help);
     }
-  assert_int_equal(ns, 18 + 10); /* + sigma, layer_scales, det_sign, det_sign_draws, ... */
+  assert_int_equal(ns, 19 + 10); /* truth_file among the 19; + sigma, layer_scales, det_sign, det_sign_draws, ... */
   dln_task_options o;
   topts(&o);
   assert_string_equal(o.target, "gaussian");

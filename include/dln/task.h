@@ -41,6 +41,7 @@ typedef struct dln_task_options {
   double target_sigma;
   int symmetric_target;
   char *target_file;
+  char *truth_file;        /* W_true of data read from the task's files (dist_true) */
   /* built-in tasks */
   int n_samples, x_rank;   /* regression */
   double noise;
@@ -84,9 +85,10 @@ int dln_task_check_size(const char *what, double m, double n);
 
 /* The data of one run. mats[i] belongs to files[i] of the type (read from that file, or
  * drawn; NULL when the task does not use it); truth is the ground truth W_true a task
- * drew its data from (dln_task_truth: drawn, or read from target_file), NULL when its
- * data were read from its own files or when the truth is itself a data file (the
- * factorization's target is mats[0]). Freed by dln_task_data_free. */
+ * drew its data from (dln_task_truth: drawn, or read from target_file), or read from
+ * truth_file for data read from the task's own files; NULL when those data come without a
+ * truth_file or when the truth is itself a data file (the factorization's target is
+ * mats[0]). Freed by dln_task_data_free. */
 typedef struct dln_task_data {
   const struct dln_task_type *type;
   dln_mat *truth;

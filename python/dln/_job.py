@@ -26,7 +26,8 @@ _F8 = np.dtype(np.float64)
 # init) means that option when its value is text; any other short name given text takes
 # it as the path of its file (X="x.npy" is x_file="x.npy").
 ARRAY_NAMES = {"target": "target_file", "X": "x_file", "Y": "y_file", "labels": "y_file", "A": "a_file",
-               "b": "b_file", "entries": "entries_file", "init": "init_files"}
+               "b": "b_file", "entries": "entries_file", "truth": "truth_file",
+               "init": "init_files"}
 # The list options holding one matrix per item (dln_job_set_array's item)
 LIST_OPTIONS = ("init_files", "disturbance_files", "imbalance_reg_file")
 

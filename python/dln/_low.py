@@ -7,7 +7,7 @@ memory with a per-sample callback (include/dln/abi.h, include/dln/net.h).
   products are written into NumPy arrays that C fills in place (``out=`` reuses one).
 - ``Loss(task=..., **options)``: the loss ℓ(W) of a task, built through a job exactly as
   ``dln run`` with the same options builds it (any CLI option by name; data arrays by the
-  short names of dln.run: target=, X=, Y=, labels=, A=, b=, entries=, or by the option's
+  short names of dln.run: target=, X=, Y=, labels=, A=, b=, entries=, truth=, or by the option's
   own name). Arrays handed in are copied into the job (C reads them like data files).
 - ``train(loss, init, *, method=..., t_end=..., callback=None, **options)``: the run of
   those options trained in memory (dln_job_train; no folder), equal bit for bit to
@@ -240,7 +240,7 @@ class Loss:
     Loss(task="sensing", rows=10, cols=10, m=80, seed=3) or Loss(spec="spec.json", seed=2)
     (a JSON spec file, or a dict, under the keyword arguments): any option of `dln run` by name
     (numbers, bools, strings, lists), data arrays by short name (target, X, Y, labels, A, b,
-    entries) or by option name (x_file=...), paths as strings. Arrays are copied into the job.
+    entries, truth) or by option name (x_file=...), paths as strings. Arrays are copied into the job.
     The job also builds the run's network and initial weights: .net (a Net, valid while the
     Loss lives) and .theta0 (a copy). W arrays given to value/grad/hvp are d_N x d_0; arrays
     not in Fortran order are copied first. Use one Loss per thread.

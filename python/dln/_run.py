@@ -99,7 +99,7 @@ def run(spec=None, *, out=None, plot=False, **options):
     """One run of `dln run [SPEC] --name=value ...` (docs/python.md). spec: a JSON spec file
     or a dict; options: any option of `dln run --help` by name (Python values: numbers,
     bools, str, lists), data arrays by short name (target=, X=, Y=, A=, b=, entries=,
-    labels=) or option name (target_file=array), init=[W1, ..., WN] (init "file") or a
+    labels=, truth=) or option name (target_file=array), init=[W1, ..., WN] (init "file") or a
     scheme's name. out=None: the spec's "out" if it names one, else a temporary folder owned
     by the Result (removed when it is garbage-collected, unless .keep(path)). quiet is true unless given. Always one run
     (the CLI's default job is the figure 001-fig1)."""

@@ -157,6 +157,7 @@ static int data_from_folder(const char *dir, dln_spec *spec) {
   }
   /* the ground truth of synthetic data is not needed again */
   if (!st && !dln_task_reads(t, "target_file")) st = dln_spec_set(spec, "target_file", "");
+  if (!st) st = dln_spec_set(spec, "truth_file", ""); /* nor that of file data (W_true.npy) */
   return st;
 }
 

@@ -51,8 +51,10 @@ char *dln_ens_rerun_line(const ens *E, long k, const ens_slot *sl) {
     len += (size_t)w_;                                            \
   } while (0)
   ADD("dln run %s --out=%s/rerun/%ld", src, E->out, k);
-  if (sl->data >= 0)
-    for (int i = 0; i < E->data[sl->data].nfile; ++i) ADD(" --%s=%s", E->data[sl->data].fname[i], E->data[sl->data].fpath[i]);
+  if (d) {
+    for (int i = 0; i < d->nfile; ++i) ADD(" --%s=%s", d->fname[i], d->fpath[i]);
+    if (dln_run_files_has(&d->files, "W_true.npy")) ADD(" --truth_file=%s/W_true.npy", d->dir); /* dist_true as in the sweep */
+  }
   for (int a = 0; a < E->sw->naxes; ++a) {
     const dln_sweep_value *v = dln_ens_run_value(E->sw, k, a);
     for (int j = 0; j < v->n; ++j) {

@@ -22,7 +22,7 @@ CLI = os.environ.get("DLN_CLI", "dln")
 # id and wall-clock times), and the paths of data handed in as arrays ("mem:<job>/<option>"
 # instead of the CLI's file name) or of the folder
 VOLATILE = {"run_id", "wall_seconds", "wall_ms", "train_wall_seconds", "started", "finished", "time"}
-PATHS = {"out", "target_file", "x_file", "y_file", "a_file", "b_file", "entries_file", "init_files",
+PATHS = {"out", "target_file", "x_file", "y_file", "a_file", "b_file", "entries_file", "truth_file", "init_files",
          "disturbance_files", "imbalance_reg_file"}
 
 
@@ -148,6 +148,27 @@ class RunVsCli(unittest.TestCase):
         np.save(os.path.join(self.tmp, "Y.npy"), Y)
         self.pair(["--task=regression", "--x_file=X.npy", "--y_file=Y.npy", "--width=3", "--method=flow", "--t_end=1"],
                   task="regression", X=X, Y=Y, width=3, method="flow", t_end=1)
+
+    def test_completion_truth(self):
+        """Observed entries from a file with their true matrix (truth=, truth_file): the CLI and
+        Python agree, and dist_true is |W(t) - W_true|_F recomputed from the final weights."""
+        rng = np.random.default_rng(8)
+        Wt = rng.standard_normal((3, 2)) @ rng.standard_normal((2, 4))
+        idx = [(0, 0), (0, 2), (1, 1), (1, 3), (2, 0), (2, 3), (0, 1), (2, 2)]
+        E = np.array([[r, c, Wt[r, c]] for r, c in idx])
+        np.save(os.path.join(self.tmp, "E.npy"), E)
+        np.save(os.path.join(self.tmp, "Wt.npy"), Wt)
+        for sub in ("cli", "py"):
+            shutil.rmtree(os.path.join(self.tmp, sub), True)
+        r, _ = self.pair(["--task=completion", "--rows=3", "--cols=4", "--entries_file=E.npy", "--truth_file=Wt.npy",
+                          "--widths=4,4,3", "--method=gd", "--eta=0.2", "--t_end=20"],
+                         task="completion", rows=3, cols=4, entries=E, truth=Wt, widths="4,4,3", method="gd", eta=0.2,
+                         t_end=20)
+        W = r.weights[1] @ r.weights[0]
+        self.assertAlmostEqual(r.trajectory["dist_true"][-1], np.linalg.norm(W - Wt), delta=1e-12 * np.linalg.norm(Wt))
+        with self.assertRaises(dln.DlnValueError) as cm:  # synthetic data carry their own truth
+            dln.run(task="completion", rows=3, cols=4, m=5, truth=Wt, t_end=1)
+        self.assertIn("truth_file", str(cm.exception))
 
     def test_spec_file(self):
         spec = {"rows": 2, "cols": 3, "width": 3, "method": "gd", "eta": 0.1, "t_end": 1.0, "samples": 4,

@@ -128,6 +128,19 @@ int dln_task_check_foreign(const dln_task_type *t, const dln_task_options *o, co
   return dln_task_regression_foreign(t, o, field);
 }
 
+/* 1 when one of t's data-file options is set under o */
+static int reads_a_file(const dln_task_type *t, const dln_task_options *o) {
+  for (int i = 0; t->files && t->files[i].option; ++i) {
+    const void *base = o;
+    const dln_option *row = find_row(t->options, t->files[i].option);
+    if (row && t->options_size > 0) base = o->own; /* a registered task's own block */
+    if (!row) row = find_row(dln_task_common_rows(), t->files[i].option);
+    for (int k = 0; !row && t->uses && t->uses[k]; ++k) row = find_row(t->uses[k]->options, t->files[i].option);
+    if (base && row && row->type == DLN_OPT_STRING && dln_has_text(*DLN_OPTION_CFIELD(base, row, char *))) return 1;
+  }
+  return 0;
+}
+
 int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char **field) {
   DLN_ARGS(t, o);
   const char *dummy;
@@ -135,6 +148,11 @@ int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char
   *field = NULL;
   if (!t) return dln_error(DLN_EINVAL, "task: expected a task type, found NULL");
   int st = dln_task_common_check(t, o, field);
+  if (!st && dln_has_text(o->truth_file) && !reads_a_file(t, o)) {
+    *field = "truth_file";
+    st = dln_error(DLN_EINVAL, "expected data read from the %s task's files (synthetic data carry their own truth, W_true.npy), found '%s' with none",
+                   t->name, o->truth_file);
+  }
   if (!st && t->check) st = t->check(o, field);
   if (!st) st = dln_task_check_foreign(t, o, field);
   return st;
@@ -160,6 +178,15 @@ int dln_task_data_build(const dln_task_type *t, const dln_task_options *o, dln_r
   if (!t) return dln_error(DLN_EINVAL, "task: expected a task type, found NULL");
   d->type = t;
   int st = t->data(o, rng, d, field);
+  if (!st && dln_has_text(o->truth_file)) {
+    if (d->truth) { /* e.g. x_file alone: Y was drawn from a W_true */
+      *field = "truth_file";
+      st = dln_error(DLN_EINVAL, "expected it unset when the task drew part of its data from a true matrix (drawn, or target_file), found '%s'",
+                     o->truth_file);
+    } else {
+      st = dln_task_load(o, "truth_file", o->truth_file, &d->truth, field);
+    }
+  }
   if (st) dln_task_data_free(d);
   return st;
 }

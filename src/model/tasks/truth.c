@@ -1,6 +1,6 @@
 /* The ground truth shared by the synthetic tasks (dln/task.h): the common option rows
  * (target, rows, cols, rank, singular_values, target_sigma, symmetric_target,
- * target_file), their consistency check, and the draw of W_true / Ȳ: Gaussian
+ * target_file, truth_file), their consistency check, and the draw of W_true / Ȳ: Gaussian
  * (001 Fig. 1: Ȳ ~ N(0, 1)), low rank with given singular values, symmetric with given
  * eigenvalues or (G + G^T)/2 (001 §2), or read from target_file. */
 #include <math.h>
@@ -28,6 +28,7 @@ static const dln_option common_rows[] = {
   {"target_sigma", DLN_OPT_DOUBLE, OFF(target_sigma), "1", "standard deviation of a gaussian target", NULL, DLN_OPTR_POS, 0, 0, NULL, NULL},
   {"symmetric_target", DLN_OPT_BOOL, OFF(symmetric_target), "false", "symmetric rows x rows target (eigenvalues = singular_values, else (G+G^T)/2) for the tied model", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   {"target_file", DLN_OPT_STRING, OFF(target_file), "", "factorization target Ybar (.npy or .csv); also W_true for synthetic regression/sensing/completion/sigmoid", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
+  {"truth_file", DLN_OPT_STRING, OFF(truth_file), "", "true matrix W_true (d_N x d_0) of data read from the task's files (entries_file, a_file and b_file, x_file and y_file; a noisy target_file): the truth columns (dist_true) and W_true.npy, as with synthetic data", NULL, DLN_OPTR_NONE, 0, 0, NULL, NULL},
   DLN_OPTION_END};
 /* clang-format on */
 
