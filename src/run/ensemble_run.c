@@ -165,7 +165,9 @@ void dln_ens_expand_task(ens *E, long k) {
   }
   sl->seed = s.seed;
   sl->stream = s.stream;
-  if ((rst = dln_spec_check(&s))) {
+  /* as `dln run` would check the run's rerun line (the base at its origin, the run's
+   * overrides on the command line): an option of the base that no run reads is refused */
+  if ((rst = dln_spec_check(&s)) || (rst = dln_spec_check_unused(&s))) {
     dln_ens_set_run_error(sl, rst, k);
   } else {
     sl->data_seed = ds;

@@ -50,7 +50,7 @@ static int data_make(ens *E, int i) {
   if (st) return st;
   const char *const kv[][2] = {{"widths", ""},  {"depth", "1"},      {"tied", "false"}, {"init", dln_init_type_gaussian.name},
                                       {"sigma", "0.01"}, {"layer_scales", ""}, {"init_product_widths", ""},
-                                      {"init_files", ""}, {"disturbance", "none"}, {"disturbance_files", ""}, {"method", dln_integrator_gd.name},  {"eta", "1e-3"},  {"t_end", "1e-3"},
+                                      {"init_files", ""}, {"imbalance_reg", ""}, {"imbalance_reg_file", ""}, {"disturbance", "none"}, {"disturbance_files", ""}, {"method", dln_integrator_gd.name},  {"eta", "1e-3"},  {"t_end", "1e-3"},
                                       {"max_steps", "1"}, {"samples", "2"},  {"log_samples", "false"}, {"sample_times", ""}, {"t_first", "0"},
                                       {"loss_threshold", "-1"}, {"recon_threshold", "0"}, {"grad_tol", "0"},
                                       {"observe", "loss"}, {"plot", "false"}, {"quiet", "true"}, {"blas_threads", "1"}};
