@@ -122,6 +122,11 @@ def spec_path(spec):
         os.unlink(tmp)
 
 
+def _has_array(v):
+    """A NumPy array, or a list or tuple holding one (init=[W1, W2])."""
+    return isinstance(v, np.ndarray) or (isinstance(v, (list, tuple)) and any(isinstance(x, np.ndarray) for x in v))
+
+
 def _is_text(v):
     return isinstance(v, (str, os.PathLike))
 
@@ -170,11 +175,18 @@ class Job:
                                          0 if fortran else 1))
 
     def apply(self, spec=None, options=None):
-        """The spec (a JSON file or a dict) then the options in order, as `dln run SPEC --name=value ...`."""
+        """The spec (a JSON file or a dict) then the options in order, as `dln run SPEC --name=value ...`.
+        A dict is a spec file (its options rank below the keyword options, as a spec file's
+        below the command line's), except its arrays, which are set like keyword arrays
+        before the options (JSON has no arrays of them)."""
+        arrays = {}
+        if isinstance(spec, dict):
+            arrays = {k: v for k, v in spec.items() if _has_array(v)}
+            spec = {k: v for k, v in spec.items() if k not in arrays}
         if spec is not None:
             with spec_path(spec) as path:
                 self.read_json(path)
-        for name, value in (options or {}).items():
+        for name, value in list(arrays.items()) + list((options or {}).items()):
             self.set_option(name, value)
 
     def set_option(self, name, value):

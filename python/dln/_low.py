@@ -238,7 +238,7 @@ class Loss:
 
     Loss(task="regression", X=X, Y=Y) or Loss("factorization", target=Ybar) or
     Loss(task="sensing", rows=10, cols=10, m=80, seed=3) or Loss(spec="spec.json", seed=2)
-    (a JSON spec file, or a dict, under the keyword arguments): any option of `dln run` by name
+    (a JSON spec file, or a dict as one, under the keyword arguments; its arrays are data): any option of `dln run` by name
     (numbers, bools, strings, lists), data arrays by short name (target, X, Y, labels, A, b,
     entries, truth) or by option name (x_file=...), paths as strings. Arrays are copied into the job.
     The job also builds the run's network and initial weights: .net (a Net, valid while the
@@ -247,8 +247,6 @@ class Loss:
     """
 
     def __init__(self, task=None, *, spec=None, **options):
-        if isinstance(spec, dict):  # a spec as a dict: options under the keyword arguments
-            options, spec = dict(spec, **options), None
         if task is not None:
             options = dict(options, task=task)
         self._options, self._spec = dict(options), spec

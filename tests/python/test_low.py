@@ -319,6 +319,25 @@ class TestTrain(unittest.TestCase):
             self.assert_same_run(ra, traj, os.path.join(d, "cli"))
             self.assertEqual(dln.Loss(spec=path, seed=4).net.widths, (4, 5, 3))  # keywords over the spec
             self.assertFalse(np.array_equal(dln.Loss(spec=path, seed=4).theta0, a.theta0))
+            # a dict is a spec file for dln.Loss as for dln.run: its eta ranks below a keyword
+            # method (accepted, unused), and beside its own method "flow" it is refused by both
+            flow = dict(spec, method="flow")
+            flow.pop("eta")
+            c = dln.Loss(spec=dict(spec), method="flow")
+            np.testing.assert_array_equal(c.theta0, a.theta0)
+            r = dln.run(dict(spec), method="flow", out=os.path.join(d, "r1"))
+            self.assertEqual(r.stop_reason, "time")
+            for make in (lambda: dln.Loss(spec=dict(flow, eta=0.01)), lambda: dln.run(dict(flow, eta=0.01))):
+                with self.assertRaises(dln.DlnValueError) as cm:
+                    make()
+                self.assertIn("eta", str(cm.exception))
+            # arrays in a dict: the data of both (JSON holds no arrays)
+            T = np.arange(12.0).reshape(3, 4) / 10
+            e = dln.Loss(spec={"target": T, "widths": [4, 5, 3], "seed": 3})
+            np.testing.assert_array_equal(e.grad(np.zeros((3, 4))), -T)
+            r = dln.run({"target": T, "widths": [4, 5, 3], "seed": 3, "method": "gd", "eta": 0.01, "t_end": 0.1},
+                        out=os.path.join(d, "r2"))
+            np.testing.assert_array_equal(np.load(os.path.join(d, "r2", "target.npy")), T)
 
     def test_ctrl_c_with_callback(self):
         if threading.current_thread() is not threading.main_thread():
