@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _ffi
 from ._ffi import DlnValueError, ffi, lib
-from ._job import Job, call_cancellable, spec_out, spec_path
+from ._job import Job, _has_array, call_cancellable, spec_out, spec_path
 from ._check import check_folder
 from ._run import Result, _Owner, run
 
@@ -74,6 +74,10 @@ def sweep(spec, *, out=None, threads=None, wide=False, save_weights=False, plot=
         if out is not None or tmp_out:
             opts["out"] = os.fspath(out) if out is not None else tmp_out
         flags = (1 if save_weights else 0) | (2 if wide else 0) | (4 if plot else 0)
+        if isinstance(spec, dict):  # its arrays are data of the base run (JSON holds none)
+            arrays = {k: v for k, v in spec.items() if _has_array(v)}
+            spec = {k: v for k, v in spec.items() if k not in arrays}
+            opts = dict(arrays, **opts)
         counts = ffi.new("long[6]")
         with spec_path(spec) as path:  # a dict: a temporary JSON file while the sweep runs
             job.apply(path, opts)

@@ -58,6 +58,12 @@ class Sweep(unittest.TestCase):
         with self.assertRaises(dln.DlnValueError) as cm:
             dln.sweep(SWEEP, bogus=1)
         self.assertIn("unknown option '--bogus'", str(cm.exception))
+        # an array in the dict: the data of every run (as target= would be)
+        T = np.arange(6.0).reshape(2, 3) / 10
+        a = dln.sweep(dict(SWEEP, target=T), as_frame=False)
+        b = dln.sweep(SWEEP, target=T, as_frame=False)
+        for n in a.dtype.names:
+            np.testing.assert_array_equal(a[n], b[n], err_msg=n)
 
 
 SWEEP_CTRL_C = r"""
