@@ -147,7 +147,11 @@ int dln_task_check(const dln_task_type *t, const dln_task_options *o, const char
   if (!field) field = &dummy;
   *field = NULL;
   if (!t) return dln_error(DLN_EINVAL, "task: expected a task type, found NULL");
-  int st = dln_task_common_check(t, o, field);
+  /* the synthetic target's rows are checked unless a data file replaces them (completion's
+   * entries_file beside a spec's target = lowrank, as a sweep's rerun line has it) */
+  dln_task_options oc = *o; /* a shallow copy, read only */
+  if (dln_task_unused_by(t, o, "target")) oc.target = "gaussian", oc.rank = 0, oc.singular_values.n = 0;
+  int st = dln_task_common_check(t, &oc, field);
   if (!st && dln_has_text(o->truth_file) && !reads_a_file(t, o)) {
     *field = "truth_file";
     st = dln_error(DLN_EINVAL, "expected data read from the %s task's files (synthetic data carry their own truth, W_true.npy), found '%s' with none",

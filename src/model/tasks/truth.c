@@ -102,14 +102,6 @@ int dln_task_common_check(const dln_task_type *t, const dln_task_options *o, con
     *field = o->rows >= o->cols ? "rows" : "cols";
     return DLN_EINVAL;
   }
-  if (o->symmetric_target && !((t->caps ? t->caps(o) : 0u) & DLN_LOSS_IDENTITY)) {
-    *field = "symmetric_target";
-    return dln_error(DLN_EINVAL, "expected false unless the task is a factorization (loss 1/2 |W - Ybar|^2), found true with task %s",
-                     t->name);
-  }
-  /* the synthetic target's rows, unless a data file replaces them (completion's
-   * entries_file: the spec may still say target = lowrank, as a sweep's rerun line does) */
-  if (dln_task_unused_by(t, o, "target")) return DLN_OK;
   int mn = o->rows < o->cols ? o->rows : o->cols;
   if (o->rank > mn) {
     *field = "rank";
@@ -122,6 +114,12 @@ int dln_task_common_check(const dln_task_type *t, const dln_task_options *o, con
         return dln_error(DLN_EINVAL, "expected non-negative finite numbers, found %g at item %d", o->singular_values.v[i], i + 1);
       }
   if (o->symmetric_target) {
+    unsigned caps = t && t->caps ? t->caps(o) : 0;
+    if (!(caps & DLN_LOSS_IDENTITY)) {
+      *field = "symmetric_target";
+      return dln_error(DLN_EINVAL, "expected false unless the task is a factorization (loss 1/2 |W - Ybar|^2), found true with task %s",
+                       t ? t->name : "?");
+    }
     if (o->rows != o->cols && !dln_has_text(o->target_file)) {
       *field = "cols";
       return dln_error(DLN_EINVAL, "expected cols = rows = %d for a symmetric target, found %d", o->rows, o->cols);
