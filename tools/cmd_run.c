@@ -88,6 +88,8 @@ static int resume_load(int argc, run_cmd *r) {
   r->have_spec = 1;
   r->single = 1;
   if ((st = dln_run_resume_spec(r->resume, &r->spec))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
+  /* arrays a Python or C ABI process handed in: from the folder's copies */
+  if ((st = dln_run_resume_memfiles(r->resume, &r->spec))) return cli_fail(st, DLN_RUN_FAIL_INPUT);
   int job = 0;
   if ((st = dln_run_resume_is_job(r->resume, &job))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
   r->single = !job; /* the default job: its finished runs are kept */

@@ -104,6 +104,13 @@ int dln_run_resume_noplot(const dln_spec *spec, const dln_run_options *opt, dln_
  * incomplete dir/summary.json (DLN_EINVAL naming the folder when it is complete, DLN_EIO
  * when there is neither). spec must hold defaults (dln_spec_default). */
 int dln_run_resume_spec(const char *dir, dln_spec *spec);
+/* Inputs of spec handed in from memory ("mem:" paths, dln/io.h) that this process does not
+ * hold (the Python or C ABI process that ran it is gone) are put back from the copies the
+ * run folder dir keeps: the task's data files, W_true.npy (target_file of a synthetic
+ * task, truth_file), W<j>_init.npy (init_files), imbalance_Lambda<j>.npy and
+ * W<j>_disturbance.npy: the same numbers, so the checkpoint's input hashes hold. A mem:
+ * input without its copy is left alone (the run then names it). */
+int dln_run_resume_memfiles(const char *dir, const dln_spec *spec);
 
 /* The default job: 001 Fig. 1 (§6). Ȳ 5×10 ~ N(0,1); one-layer vs two-layer (10, 50, 5)
  * models, Gaussian init σ ∈ {1e-2, 1e-1, 1} (one-layer started at X(0) = U0 V0^T of the

@@ -306,3 +306,49 @@ int dln_run_resume_is_job(const char *dir, int *is_job) {
   json_decref(sum);
   return st;
 }
+
+/* ---- inputs handed in from memory (dln_run_resume_memfiles) ---- */
+
+/* Path `path` (a mem: path this process does not hold) from dir/file, when that exists. */
+static int mem_from_folder(const char *dir, const char *path, const char *file) {
+  if (!dln_memfile_is(path)) return DLN_OK;
+  dln_mat *m = NULL;
+  if (dln_memfile_get(path, &m) == DLN_OK) { /* held: nothing to do */
+    dln_mat_free(m);
+    return DLN_OK;
+  }
+  char *p = dln_path_join(dir, file);
+  if (!p) return dln_error(DLN_ENOMEM, "out of memory");
+  int st = DLN_OK;
+  if (access(p, R_OK) == 0 && !(st = dln_npy_read(p, &m))) st = dln_memfile_put(path, m->rows, m->cols, m->data);
+  dln_mat_free(m);
+  free(p);
+  return st;
+}
+
+/* Items of a list option, item j from dir/<fmt with j + 1>. */
+static int mem_list_from_folder(const char *dir, const dln_slist *l, const char *fmt) {
+  int st = DLN_OK;
+  for (int j = 0; j < l->n && !st; ++j) {
+    char name[64];
+    snprintf(name, sizeof name, fmt, j + 1);
+    st = mem_from_folder(dir, l->v[j], name);
+  }
+  return st;
+}
+
+int dln_run_resume_memfiles(const char *dir, const dln_spec *spec) {
+  DLN_ARGS(dir, spec);
+  const dln_task_type *t = dln_task_find(spec->task);
+  int st = DLN_OK;
+  for (int i = 0; t && !st && t->files && t->files[i].option; ++i) {
+    const dln_spec_option *o = dln_spec_find(t->files[i].option);
+    if (o && o->type == DLN_OPT_STRING) st = mem_from_folder(dir, *(char *const *)dln_spec_field(spec, o), t->files[i].file);
+  }
+  if (!st && !(t && dln_task_reads(t, "target_file"))) st = mem_from_folder(dir, spec->data.target_file, "W_true.npy");
+  if (!st) st = mem_from_folder(dir, spec->data.truth_file, "W_true.npy");
+  if (!st) st = mem_list_from_folder(dir, &spec->init_opts.init_files, spec->net.tied ? "U_init.npy" : "W%d_init.npy");
+  if (!st) st = mem_list_from_folder(dir, &spec->net.imbalance_reg_file, "imbalance_Lambda%d.npy");
+  if (!st) st = mem_list_from_folder(dir, &spec->train.disturbance_files, "W%d_disturbance.npy");
+  return st;
+}

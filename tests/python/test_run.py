@@ -344,5 +344,46 @@ class CtrlC(unittest.TestCase):
             shutil.rmtree(tmp, True)
 
 
+RESUME_MEM = r"""
+import sys, numpy as np, dln
+rng = np.random.default_rng(4)
+T, W1, W2 = rng.standard_normal((3, 3)), 0.3 * rng.standard_normal((3, 3)), 0.3 * rng.standard_normal((3, 3))
+for name, a in (("T", T), ("W1", W1), ("W2", W2)):
+    np.save("%s/%s.npy" % (sys.argv[2], name), a)
+try:
+    dln.run(out=sys.argv[1], target=T, init=[W1, W2], widths=[3, 3, 3], method="gd", eta=1e-7, t_end=4,
+            samples=5, checkpoint_every=2000000)
+    print("FINISHED")
+except KeyboardInterrupt:
+    print("KI")
+"""
+
+
+class ResumeMem(unittest.TestCase):
+    def test_resume_arrays(self):
+        """A Python run with arrays handed in (mem: paths), interrupted, is continued by
+        `dln run --resume` in another process from the folder's copies, and ends as the
+        same run from files does."""
+        tmp = tempfile.mkdtemp(prefix="dln-test-resume-mem-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+        try:
+            out = os.path.join(tmp, "o")
+            _, so, _ = CtrlC.interrupt([sys.executable, "-c", RESUME_MEM, out, tmp], out)
+            if not so.startswith("KI"):
+                self.skipTest("the run finished before the signal (%s)" % so.strip())
+            self.assertTrue(os.path.exists(os.path.join(out, "checkpoint.json")))
+            r = cli(["run", "--resume", out, "--quiet"], tmp)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            f = cli(["run", "--quiet", "--plot=false", "--out=files", "--target_file=T.npy", "--widths=3,3,3",
+                     "--init=file", "--init_files=W1.npy,W2.npy", "--method=gd", "--eta=1e-7", "--t_end=4",
+                     "--samples=5", "--checkpoint_every=2000000"], tmp)
+            self.assertEqual(f.returncode, 0, f.stderr)
+            for name in ("trajectory.csv", "W1_final.npy", "W2_final.npy"):
+                with open(os.path.join(out, name), "rb") as a, open(os.path.join(tmp, "files", name), "rb") as b:
+                    self.assertEqual(a.read(), b.read(), name)
+            self.assertIs(read_json(os.path.join(out, "summary.json"))["complete"], True)
+        finally:
+            shutil.rmtree(tmp, True)
+
+
 if __name__ == "__main__":
     unittest.main()
