@@ -50,6 +50,50 @@ static void test_memfile(void **state) {
   assert_non_null(strstr(dln_last_error(), "mem:t/a"));
 }
 
+/* dln_run_resume_memfiles: the mem: inputs of a spec that this process does not hold come
+ * back from a run folder's copies (task data, target/truth, init layers, Λ_j, D_j), item
+ * by item; a held one is left as it is, and one without its copy stays missing. */
+static void test_resume_memfiles(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(3);
+  double v[6] = {1, -2, 3.5, 4, 5, 6.25}, w[6] = {9, 9, 9, 9, 9, 9};
+  const char *copies[] = {"target.npy", "W1_init.npy", "W2_init.npy", "imbalance_Lambda1.npy", "W1_disturbance.npy",
+                          "W2_disturbance.npy"};
+  for (size_t i = 0; i < sizeof copies / sizeof *copies; ++i) {
+    v[0] = (double)i;
+    assert_int_equal(dln_npy_write(tu_path(d, copies[i]), 2, 3, v, 0), DLN_OK);
+  }
+  dln_spec s;
+  assert_int_equal(dln_spec_default(&s), DLN_OK);
+  const char *kv[][2] = {{"target_file", "mem:r/target_file"},
+                         {"init", "file"},
+                         {"init_files", "mem:r/init.0,mem:r/init.1"},
+                         {"imbalance_reg_file", "mem:r/lam.0"},
+                         {"disturbance", "constant"},
+                         {"disturbance_files", "mem:r/dist.0,mem:r/dist.1"}};
+  for (size_t i = 0; i < sizeof kv / sizeof *kv; ++i) assert_int_equal(dln_spec_set(&s, kv[i][0], kv[i][1]), DLN_OK);
+  assert_int_equal(dln_memfile_put("r/init.1", 2, 3, w), DLN_OK); /* held: not replaced */
+  assert_int_equal(dln_run_resume_memfiles(d, &s), DLN_OK);
+  const char *paths[] = {"mem:r/target_file", "mem:r/init.0", "mem:r/init.1", "mem:r/lam.0", "mem:r/dist.0", "mem:r/dist.1"};
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; ++i) {
+    dln_mat *m = NULL;
+    assert_int_equal(dln_memfile_get(paths[i], &m), DLN_OK);
+    assert_true(m->rows == 2 && m->cols == 3);
+    assert_true(m->data[0] == (i == 2 ? 9.0 : (double)i)); /* the copy of its own file */
+    assert_true(i == 2 || memcmp(m->data + 1, v + 1, 5 * sizeof(double)) == 0);
+    dln_mat_free(m);
+    assert_int_equal(dln_memfile_remove(paths[i]), DLN_OK);
+  }
+  /* without the copies: still missing, no error (the run names it) */
+  const char *d2 = tu_tmpdir(4);
+  assert_int_equal(dln_run_resume_memfiles(d2, &s), DLN_OK);
+  dln_mat *m = NULL;
+  assert_int_not_equal(dln_memfile_get("mem:r/target_file", &m), DLN_OK);
+  dln_spec_free(&s);
+  tu_rmtree(d);
+  tu_rmtree(d2);
+}
+
 static const char *const base_kv[] = {"task", "factorization", "widths", "3,4,2", "method", "gd", "eta", "0.01",
                                       "t_end", "2", "samples", "11", "plot", "false", "quiet", "true", NULL};
 
@@ -254,7 +298,8 @@ static void test_cancel(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_memfile), cmocka_unit_test(test_run_equals_files),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_memfile), cmocka_unit_test(test_resume_memfiles),
+                                     cmocka_unit_test(test_run_equals_files),
                                      cmocka_unit_test(test_build_train), cmocka_unit_test(test_cancel)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

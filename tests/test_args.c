@@ -1183,6 +1183,8 @@ static void test_run(void **state) {
   ST(dln_run_resume_noplot(NULL, NULL, &rr));
   ST(dln_run_resume_spec(NULL, &spec));
   ST(dln_run_resume_spec("/tmp", NULL));
+  ST(dln_run_resume_memfiles(NULL, &spec));
+  ST(dln_run_resume_memfiles("/tmp", NULL));
   ST(dln_run_fig1(NULL, NULL, NULL, &rr));
   ST(dln_run_fig1_resume(NULL, NULL, NULL, &rr));
   ST(dln_run_resume_is_job(NULL, &job));
