@@ -166,24 +166,31 @@ static int run_cli(const char *cmdline) {
   return rc;
 }
 
-static void test_rerun_alone(void **state) {
-  (void)state;
-  const char *d = tu_tmpdir(1);
-  char spec[256], out[256], csv[512], js[512], traj[512];
+/* Write text as dir/spec.json, sweep it on 2 threads with every trajectory column into
+ * dir/ens; its ensemble.json (nruns runs, checked) and the paths of ens and ensemble.csv. */
+static json_t *sweep_wide(const char *d, const char *text, size_t nruns, char *out, size_t nout, char *csv, size_t ncsv) {
+  char spec[256], js[512];
   snprintf(spec, sizeof spec, "%s/spec.json", d);
-  snprintf(out, sizeof out, "%s/ens", d);
-  tu_write_text(spec, spec24);
+  snprintf(out, nout, "%s/ens", d);
+  tu_write_text(spec, text);
   dln_ensemble_result r;
   g_wide = 1; /* every column of the trajectory, eigC_* included */
   assert_int_equal(run_file(spec, out, 2, 0, 1, &r), DLN_OK);
   g_wide = 0;
-  snprintf(csv, sizeof csv, "%s/ensemble.csv", out);
+  snprintf(csv, ncsv, "%s/ensemble.csv", out);
   snprintf(js, sizeof js, "%s/ensemble.json", out);
   json_error_t err;
   json_t *root = json_load_file(js, 0, &err);
   assert_non_null(root);
-  json_t *runs = json_object_get(root, "runs");
-  assert_int_equal(json_array_size(runs), 24);
+  assert_int_equal(json_array_size(json_object_get(root, "runs")), nruns);
+  return root;
+}
+
+static void test_rerun_alone(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(1);
+  char out[256], csv[512], traj[512];
+  json_t *root = sweep_wide(d, spec24, 24, out, sizeof out, csv, sizeof csv), *runs = json_object_get(root, "runs");
   const long pick[] = {5 /* flow, sigma 0.1 */, 8 /* gd */, 23 /* gd, sigma 1 */};
   for (size_t i = 0; i < sizeof pick / sizeof *pick; ++i) {
     json_t *rk = json_array_get(runs, (size_t)pick[i]);
@@ -208,24 +215,14 @@ static void test_rerun_alone(void **state) {
 static void test_rerun_data_option(void **state) {
   (void)state;
   const char *d = tu_tmpdir(7);
-  char spec[256], out[256], csv[512], js[512], traj[512];
-  snprintf(spec, sizeof spec, "%s/spec.json", d);
-  snprintf(out, sizeof out, "%s/ens", d);
-  tu_write_text(spec, "{\"task\": \"completion\", \"rows\": 6, \"cols\": 6, \"target\": \"lowrank\",\n"
-                      " \"singular_values\": [3, 1], \"width\": 6, \"sigma\": 0.01, \"method\": \"gd\", \"eta\": 0.05,\n"
-                      " \"t_end\": 5, \"samples\": 4, \"plot\": false, \"quiet\": true,\n"
-                      " \"sweep\": {\"m\": [12, 20], \"depth\": [2, 3]}}\n");
-  dln_ensemble_result r;
-  g_wide = 1; /* every column of the trajectory */
-  assert_int_equal(run_file(spec, out, 2, 0, 1, &r), DLN_OK);
-  g_wide = 0;
-  snprintf(csv, sizeof csv, "%s/ensemble.csv", out);
-  snprintf(js, sizeof js, "%s/ensemble.json", out);
-  json_error_t err;
-  json_t *root = json_load_file(js, 0, &err);
-  assert_non_null(root);
+  char out[256], csv[512], traj[512];
+  json_t *root = sweep_wide(d,
+                            "{\"task\": \"completion\", \"rows\": 6, \"cols\": 6, \"target\": \"lowrank\",\n"
+                            " \"singular_values\": [3, 1], \"width\": 6, \"sigma\": 0.01, \"method\": \"gd\", \"eta\": 0.05,\n"
+                            " \"t_end\": 5, \"samples\": 4, \"plot\": false, \"quiet\": true,\n"
+                            " \"sweep\": {\"m\": [12, 20], \"depth\": [2, 3]}}\n",
+                            4, out, sizeof out, csv, sizeof csv);
   json_t *runs = json_object_get(root, "runs");
-  assert_int_equal(json_array_size(runs), 4);
   for (long k = 0; k < 4; ++k) {
     const char *line = json_string_value(json_object_get(json_array_get(runs, (size_t)k), "rerun"));
     assert_non_null(line);
