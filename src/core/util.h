@@ -12,6 +12,15 @@
 
 #include "dln/error.h"
 
+/* A function compiled for AVX2 and for the baseline, chosen at load time (GCC function
+ * multiversioning). Without FMA contraction (-std=c17 implies -ffp-contract=off) both
+ * clones round identically, so results do not depend on the processor. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define DLN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DLN_CLONES
+#endif
+
 /* CLOCK_MONOTONIC, in seconds. */
 double dln_now_seconds(void);
 

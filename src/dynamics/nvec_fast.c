@@ -7,14 +7,7 @@
 #include <string.h>
 #include <nvector/nvector_serial.h>
 
-/* Compiled for AVX2 and for the baseline, chosen at load time (GCC function
- * multiversioning). Without FMA contraction (-std=c17 implies -ffp-contract=off) both
- * clones round identically, so results do not depend on the processor. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define DLN_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define DLN_CLONES
-#endif
+/* DLN_CLONES (core/util.h): an AVX2 and a baseline clone, the same bits. */
 #define LEN(v) ((size_t)NV_LENGTH_S(v))
 #define DAT(v) (NV_DATA_S(v))
 

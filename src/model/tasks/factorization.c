@@ -10,9 +10,9 @@
 #include "model/model_internal.h"
 
 /* ½‖W − Ȳ‖² with eight partial sums in a fixed order (independent chains the compiler
- * vectorizes, not one long dependent one), so the value costs about what the gradient's
- * subtraction does; below 16 entries one sum in order. */
-static int fact_eval(dln_loss *loss, const double *W, double *value, double *G) {
+ * vectorizes, not one long dependent one), in the pass that writes ∇ℓ = W − Ȳ, so the
+ * value costs about what the subtraction does; below 16 entries one sum in order. */
+DLN_CLONES static int fact_eval(dln_loss *loss, const double *W, double *value, double *G) {
   const double *T = loss->wstar;
   size_t n = (size_t)loss->rows * (size_t)loss->cols, i = 0;
   double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -23,10 +23,17 @@ static int fact_eval(dln_loss *loss, const double *W, double *value, double *G) 
       s[0] += r * r;
     }
   } else if (G) {
-    for (size_t j = 0; j < n; ++j) G[j] = W[j] - T[j]; /* ∇ℓ = W − Ȳ */
     for (; i + 8 <= n; i += 8)
-      for (int q = 0; q < 8; ++q) s[q] += G[i + q] * G[i + q];
-    for (; i < n; ++i) s[0] += G[i] * G[i];
+      for (int q = 0; q < 8; ++q) {
+        double r = W[i + q] - T[i + q]; /* ∇ℓ = W − Ȳ */
+        G[i + q] = r;
+        s[q] += r * r;
+      }
+    for (; i < n; ++i) {
+      double r = W[i] - T[i];
+      G[i] = r;
+      s[0] += r * r;
+    }
   } else {
     for (; i + 8 <= n; i += 8)
       for (int q = 0; q < 8; ++q) s[q] += (W[i + q] - T[i + q]) * (W[i + q] - T[i + q]);
