@@ -76,11 +76,17 @@ def run_error(status, phase, message=None):
 
 
 def matrix(a, name):
-    """a as a 2-D float64 array (a 1-D array is one column, as a 1-D .npy file reads)."""
+    """a as a 2-D float64 array (a 1-D array is one column, as a 1-D .npy file reads). Real
+    numbers only: booleans, integers and floats convert; complex numbers, strings and
+    objects (None) are refused, not cast (NumPy would drop an imaginary part with a
+    warning, read "1.5" as 1.5 and None as nan)."""
     try:
-        m = np.asarray(a, dtype=_F8)
+        raw = np.asarray(a)
     except (TypeError, ValueError) as e:
         raise _ffi.DlnValueError("%s: expected a numeric array, found %s (%s)" % (name, type(a).__name__, e)) from None
+    if raw.dtype.kind not in "biuf":
+        raise _ffi.DlnValueError("%s: expected a numeric array of real numbers, found dtype %s" % (name, raw.dtype))
+    m = np.asarray(raw, dtype=_F8)
     if m.ndim == 1:
         m = m.reshape(-1, 1)
     if m.ndim != 2 or m.size == 0:

@@ -89,7 +89,10 @@ class TestJob(unittest.TestCase):
         """Arrays are 1-D or 2-D, non-empty and numeric, the option named, in both APIs."""
         for bad, msg in ((np.empty((0, 2)), "target_file: expected a non-empty"),
                          (np.ones((2, 2, 2)), "target_file: expected a non-empty 1-D or 2-D"),
-                         ([["a", "b"]], "target_file: expected a numeric array")):
+                         ([["a", "b"]], "target_file: expected a numeric array"),
+                         ([["1.5", "2"]], r"target_file: expected a numeric array of real numbers, found dtype <U3"),
+                         (np.ones((2, 2), dtype=complex), "found dtype complex128"),
+                         ([[1.0, None], [2.0, 3.0]], "found dtype object")):
             with self.assertRaisesRegex(dln.DlnValueError, msg):
                 dln.run(rows=2, cols=2, target=bad)
             with self.assertRaisesRegex(dln.DlnValueError, msg):
