@@ -50,6 +50,22 @@ def ell_logistic(X, y):
     return lambda W: np.mean(np.log1p(np.exp(-y * (W @ X)[0])))
 
 
+def ell_sensing(A, b):  # column i of A = vec(A_i), column-major
+    return lambda W: np.sum((A.T @ W.ravel(order="F") - b) ** 2) / (2 * len(b))
+
+
+def ell_sigmoid(X, Y):
+    return lambda W: 0.5 * np.sum((Y - 1 / (1 + np.exp(-(W @ X)))) ** 2)
+
+
+def ell_softmax(X, c):  # labels 0..K-1
+    def f(W):
+        Z = W @ X
+        Z = Z - Z.max(axis=0)
+        return np.mean(np.log(np.exp(Z).sum(axis=0)) - Z[c, np.arange(Z.shape[1])])
+    return f
+
+
 def fd_grad(f, th, h=1e-6):
     g = np.empty_like(th)
     for i in range(th.size):
@@ -79,6 +95,15 @@ class Cases:
         lab = np.sign(rng.standard_normal(7))
         out.append(("logistic N=3", dln.Loss("logistic", X=X, labels=lab.reshape(1, -1), widths=[4, 5, 3, 1]),
                     ell_logistic(X, lab)))
+        A, b = rng.standard_normal((12, 9)), rng.standard_normal(9)
+        out.append(("sensing N=2", dln.Loss("sensing", A=A, b=b, rows=3, cols=4, widths=[4, 5, 3]),
+                    ell_sensing(A, b)))
+        out.append(("lp p=3 N=2", dln.Loss("lp", X=X, Y=Yr, p=3, widths=[4, 3, 2]), ell_lp(X, Yr, 3)))
+        Ys = 1 / (1 + np.exp(-rng.standard_normal((2, 7))))
+        out.append(("sigmoid N=3", dln.Loss("sigmoid", X=X, Y=Ys, widths=[4, 5, 3, 2]), ell_sigmoid(X, Ys)))
+        c = rng.integers(0, 3, 7)
+        out.append(("softmax N=2", dln.Loss("softmax", X=X, labels=c.reshape(1, -1).astype(float), rows=3,
+                                            widths=[4, 5, 3]), ell_softmax(X, c)))
         S = rng.standard_normal((4, 4))
         S = S + S.T
         out.append(("tied", dln.Loss("factorization", target=S, tied=True, widths=[4, 3, 4]), ell_factorization(S)))
