@@ -22,9 +22,10 @@
  * opt->cancelled) stops at the next step boundary and writes the outputs so far, a
  * summary.json with "complete": false, "stop_reason": "interrupted" and its checkpoint,
  * and a manifest.json with complete = false (res->train.stop_reason == DLN_STOP_CANCELLED;
- * docs/resume.md). With checkpoint_every > 0, checkpoint.json, checkpoint.state.npy and
- * checkpoint.traj.npy are written during the run (gradient descent also at a cancel) and
- * removed when it finishes. A diverged run writes all
+ * docs/resume.md). With checkpoint_every > 0, checkpoint.json and the state and trajectory
+ * arrays of the slot it names (checkpoint[.b].state.npy, checkpoint[.b].traj.npy; each
+ * checkpoint writes the other slot, then the header) are written during the run (gradient
+ * descent also at a cancel) and removed when it finishes. A diverged run writes all
  * outputs (weights: last good state) with stop_reason "diverged". An end-to-end method
  * from an unbalanced init fails with DLN_EINVAL (fail_phase DLN_RUN_FAIL_SPEC) and a
  * message with the measured unbalancedness, before any output is written. */

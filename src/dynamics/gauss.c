@@ -44,6 +44,15 @@
  * accurate (HNW I Thm II.7.10), not O(h^{2s}) like the end points, so samples use the
  * cubic Hermite interpolant of each (sub-)step instead (HNW I §II.6, eq. 6.7): end values
  * and f at both ends, error O(h^4), which is the order of s = 2 and above that of s = 1.
+ * Except on stiff sub-steps: Gauss is A-stable but not L-stable (R(−∞) = (−1)^s), so on a
+ * converged flow the steps grow to h·λ ≈ 10³ while the end values keep a stiff component
+ * δ at the tolerance level, and Hermite's end slopes f ≈ λδ put an error of ≈ h·λ·δ/7
+ * between the ends (measured: loss samples 3.7e-6 on a flow converged to 1e-20; worse, a
+ * checkpoint restarts the run from such a sample). There the collocation polynomial u is
+ * used: it interpolates the stage values, which stay bounded for stiff components. A
+ * sub-step counts as stiff when its stages needed Newton (h‖A‖L > 0.7: the fixed point
+ * did not contract) and h‖f‖∞ exceeds DENSE_STIFF times the change ‖y_b − y_a‖∞ across it
+ * (a smooth solution moves by about h‖f‖; a stiff component's slope does not move it).
  * The end derivatives are evaluated only for steps that hold a sample (counted as
  * right-hand sides), so sampling never shortens or adds a step.
  *
@@ -67,11 +76,13 @@
 #include <sunlinsol/sunlinsol_spgmr.h>
 
 enum { GAUSS_MAX_FAILS = 12, FP_MAXIT = 100, NEWTON_MAXIT = 15, GMRES_RESTARTS = 6 };
+#define DENSE_STIFF 8.0 /* h‖f‖ over ‖Δy‖ above which a Newton sub-step's samples use u */
 
 typedef struct {
   double t0, h;
-  double *y; /* state at the start of the sub-step (n) */
-  double *Z; /* stage increments (s·n) */
+  double *y;  /* state at the start of the sub-step (n) */
+  double *Z;  /* stage increments (s·n) */
+  int newton; /* its stages needed Newton (h‖A‖L > 0.7): dense output by u, not Hermite */
 } gauss_piece;
 
 typedef struct {
@@ -85,6 +96,7 @@ typedef struct {
   long kfix; /* fixed mode: steps taken */
   double rate, rate_h; /* last fixed-point contraction estimate and the h it was seen at */
   int newton_streak;   /* consecutive solves that went straight to Newton */
+  int solved_newton;   /* the last successful solve_stages used Newton */
   double last_h;
   /* workspace */
   double *y0, *e0;    /* state and compensation at the step start (restored on rejection) */
@@ -226,6 +238,7 @@ static int solve_stages(gauss_stepper *g, double t0, const double *y0, double h)
     if (ok) {
       g->rate = rate > 0 ? rate : 1e-3;
       g->rate_h = h;
+      g->solved_newton = 0;
       return 0;
     }
     g->rate = 1.0; /* next steps near this h start with Newton */
@@ -264,8 +277,10 @@ static int solve_stages(gauss_stepper *g, double t0, const double *y0, double h)
     if (rc == 1 || rc < 0) return rc < 0 ? -1 : 1;
     double delta = dln_vec_maxabs(N, g->D);
     if (!isfinite(delta)) return 1;
-    if (delta <= tol || (isfinite(prev) && delta <= floor_tol && delta >= 0.5 * prev))
+    if (delta <= tol || (isfinite(prev) && delta <= floor_tol && delta >= 0.5 * prev)) {
+      g->solved_newton = 1;
       return 0; /* keep Z: F(Z) is current and ‖F(Z)‖ is at round-off */
+    }
     dln_copy(N, g->Z, g->Zn);
     for (size_t q = 0; q < N; ++q) g->Z[q] += g->D[q];
     prev = delta;
@@ -316,6 +331,7 @@ static void save_piece(gauss_stepper *g, int k, double t0, double h, const doubl
   g->piece[k].h = h;
   dln_copy(g->n, y, g->piece[k].y);
   dln_copy(g->N, g->Z, g->piece[k].Z);
+  g->piece[k].newton = g->solved_newton;
 }
 
 /* Guess for a sub-step from the full step's polynomial: Z_i = u(t0 + (off + c_i/2) h)
@@ -460,7 +476,9 @@ static int node_f(gauss_stepper *g, int k, const double **f) {
   return 0;
 }
 
-/* Cubic Hermite interpolant on the (sub-)step holding t (HNW I §II.6, eq. 6.7). */
+/* The (sub-)step holding t: the cubic Hermite interpolant (HNW I §II.6, eq. 6.7), or the
+ * collocation polynomial u where Hermite's end slopes would amplify a stiff component
+ * (see the header: a Newton sub-step with h‖f‖∞ > DENSE_STIFF ‖y_b − y_a‖∞). */
 static int gauss_dense(dln_stepper *base, double t, double *out) {
   gauss_stepper *g = (gauss_stepper *)base;
   if (!g->npiece) return 1;
@@ -468,7 +486,19 @@ static int gauss_dense(dln_stepper *base, double t, double *out) {
   const gauss_piece *p = &g->piece[k];
   const double *ya = p->y, *yb = kb == 2 ? g->yend : g->piece[1].y, *fa, *fb;
   if (node_f(g, k, &fa) || node_f(g, kb, &fb)) return 1;
-  double h = p->h, tau = (t - p->t0) / h;
+  double h = p->h, fmx = fmax(dln_vec_maxabs(g->n, fa), dln_vec_maxabs(g->n, fb)), dy = 0;
+  for (size_t q = 0; q < g->n; ++q) dy = fmax(dy, fabs(yb[q] - ya[q]));
+  if (p->newton && !(h * fmx <= DENSE_STIFF * dy)) {
+    double tau = (t - p->t0) / p->h, w[2] = {0, 0};
+    for (int j = 0; j < g->s; ++j) w[j] = lagr(g, j, tau);
+    for (size_t q = 0; q < g->n; ++q) {
+      double acc = 0;
+      for (int j = 0; j < g->s; ++j) acc += w[j] * p->Z[(size_t)j * g->n + q];
+      out[q] = p->y[q] + acc;
+    }
+    return 0;
+  }
+  double tau = (t - p->t0) / h;
   double wa = tau * (tau - 1) * (tau - 1) * h, wb = tau * tau * (tau - 1) * h;
   double c = tau * tau * (3 - 2 * tau); /* weight of yb − ya */
   for (size_t q = 0; q < g->n; ++q) out[q] = ya[q] + c * (yb[q] - ya[q]) + wa * fa[q] + wb * fb[q];

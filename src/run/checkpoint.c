@@ -1,10 +1,14 @@
-/* Checkpoints of a run folder (docs/resume.md): DIR/checkpoint.state.npy (the state x),
- * DIR/checkpoint.traj.npy (the trajectory rows so far) and DIR/checkpoint.json written
- * last, which names the point (t, step, samples taken, the flow's next step h; times
- * as C99 hex floats, exact), the sizes and SHA-256 of both arrays, the spec echo and the
- * SHA-256 of every input file. Every file is atomic; a checkpoint whose arrays do not
- * match its header (a process killed between them) is refused, not used. A resumed run
- * is refused when the spec (outputs aside) or an input file changed. "rng" is null, or
+/* Checkpoints of a run folder (docs/resume.md): the state x and the trajectory rows so far
+ * in one of two slots — slot 0 DIR/checkpoint.state.npy and checkpoint.traj.npy, slot 1
+ * checkpoint.b.state.npy and checkpoint.b.traj.npy — and DIR/checkpoint.json written
+ * last, which names its slot and the point (t, step, samples taken, the flow's next step
+ * h; times as C99 hex floats, exact), the sizes and SHA-256 of both arrays, the spec echo
+ * and the SHA-256 of every input file. Every file is atomic, and a checkpoint writes the
+ * slot the current checkpoint.json does not name, so a process killed at any moment
+ * (SIGKILL, the OOM killer, a node lost) leaves checkpoint.json naming complete arrays:
+ * the previous checkpoint until the new header replaces it. Arrays that do not match
+ * their header are still refused, not used. A resumed run is refused when the spec
+ * (outputs aside) or an input file changed. "rng" is null, or
  * for a white-noise run {"generator": "mt19937", "state": [625 words]}: its noise stream
  * at the checkpoint (ξ_0..ξ_{k−1} drawn), which the resumed run continues. */
 #include <stdio.h>
@@ -22,7 +26,10 @@
 #include "io/json_util.h"
 #include "run/run_internal.h"
 
-static const char *const ck_files[] = {"checkpoint.json", "checkpoint.state.npy", "checkpoint.traj.npy"};
+static const char ck_header[] = "checkpoint.json";
+/* ck_slot[slot][0]: the state, [1]: the trajectory rows (a header without "slot": 0) */
+static const char *const ck_slot[2][2] = {{"checkpoint.state.npy", "checkpoint.traj.npy"},
+                                          {"checkpoint.b.state.npy", "checkpoint.b.traj.npy"}};
 
 /* A spec echo without the output options (where and how to write). */
 static json_t *strip_outputs(json_t *o) {
@@ -110,20 +117,37 @@ static int rng_read(const char *dir, const json_t *h, dln_run_ckpt *k) {
   return DLN_OK;
 }
 
+static json_t *read_header(const char *dir);
+
+/* The slot checkpoint.json names: 0 or 1, or −1 without a readable header. */
+static int header_slot(const char *dir) {
+  if (!dln_run_checkpoint_exists(dir)) return -1;
+  json_t *h = read_header(dir);
+  dln_error_clear(); /* unreadable: no slot is in use */
+  if (!h) return -1;
+  json_t *v = json_object_get(h, "slot");
+  int slot = !v ? 0 : json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1) ? (int)json_integer_value(v) : -1;
+  json_decref(h);
+  return slot;
+}
+
 int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_table *traj, const dln_train_checkpoint *cp,
                              const dln_rng *noise) {
-  int st = dln_run_write_npy(dir, ck_files[1], (int)cp->n, 1, cp->x, NULL);
+  int slot = header_slot(dir) == 0; /* the slot the current header does not name */
+  const char *const *ck_files = ck_slot[slot];
+  int st = dln_run_write_npy(dir, ck_files[0], (int)cp->n, 1, cp->x, NULL);
   /* the table is row-major: as a (ncols x nrows) column-major matrix it is the same bytes */
-  if (!st) st = dln_run_write_npy(dir, ck_files[2], traj->ncols, (int)traj->nrows, traj->data, NULL);
+  if (!st) st = dln_run_write_npy(dir, ck_files[1], traj->ncols, (int)traj->nrows, traj->data, NULL);
   if (st) return st;
   unsigned long mark = dln_json_mark();
   json_t *h = json_object(), *files = json_object(), *inputs = json_object(), *echo = dln_spec_to_json(spec);
   if (!h || !files || !inputs || !echo) st = dln_error(DLN_ENOMEM, "out of memory");
+  if (!st) st = file_entry(files, dir, ck_files[0]);
   if (!st) st = file_entry(files, dir, ck_files[1]);
-  if (!st) st = file_entry(files, dir, ck_files[2]);
   if (!st) st = input_hashes(echo, inputs);
   if (!st) {
     dln_jset(h, "format", json_string("dln-checkpoint/1"));
+    dln_jset(h, "slot", json_integer(slot));
     dln_jset(h, "t", hexnum(cp->t));
     dln_jset(h, "h", hexnum(cp->h));
     dln_jset(h, "step", json_integer(cp->step));
@@ -137,7 +161,7 @@ int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_ta
     dln_jset(h, "inputs", json_incref(inputs));
     dln_jset(h, "spec", json_incref(echo));
     h = dln_json_done(h, mark); /* NULL: dln_run_write_json reports it */
-    st = dln_run_write_json(dir, ck_files[0], h, NULL); /* checkpoints are not in the manifest */
+    st = dln_run_write_json(dir, ck_header, h, NULL); /* checkpoints are not in the manifest */
   }
   json_decref(h);
   json_decref(files);
@@ -147,25 +171,26 @@ int dln_run_checkpoint_write(const char *dir, const dln_spec *spec, const dln_ta
 }
 
 int dln_run_checkpoint_remove(const char *dir) {
-  for (int i = 0; i < 3; ++i) { /* the header first: arrays without one are never used */
-    char *p = dln_path_join(dir, ck_files[i]);
+  const char *names[] = {ck_header, ck_slot[0][0], ck_slot[0][1], ck_slot[1][0], ck_slot[1][1]};
+  for (int i = 0; i < 5; ++i) { /* the header first: arrays without one are never used */
+    char *p = dln_path_join(dir, names[i]);
     if (!p) return dln_error(DLN_ENOMEM, "out of memory");
     int bad = unlink(p) != 0 && access(p, F_OK) == 0;
     free(p);
-    if (bad) return dln_error(DLN_EIO, "%s/%s: cannot remove the old checkpoint", dir, ck_files[i]);
+    if (bad) return dln_error(DLN_EIO, "%s/%s: cannot remove the old checkpoint", dir, names[i]);
   }
   return DLN_OK;
 }
 
 int dln_run_checkpoint_exists(const char *dir) {
-  char *p = dln_path_join(dir, ck_files[0]);
+  char *p = dln_path_join(dir, ck_header);
   int yes = p && access(p, F_OK) == 0;
   free(p);
   return yes;
 }
 
 static json_t *read_header(const char *dir) {
-  char *p = dln_path_join(dir, ck_files[0]);
+  char *p = dln_path_join(dir, ck_header);
   if (!p) return NULL;
   json_error_t je;
   int st = DLN_OK;
@@ -189,7 +214,7 @@ static int spec_from_echo(dln_spec *spec, const char *name, const json_t *echo) 
 static int checkpoint_spec(const char *dir, dln_spec *spec) {
   json_t *h = read_header(dir);
   if (!h) return DLN_EIO;
-  char *p = dln_path_join(dir, ck_files[0]);
+  char *p = dln_path_join(dir, ck_header);
   int st = p ? spec_from_echo(spec, p, json_object_get(h, "spec")) : dln_error(DLN_ENOMEM, "out of memory");
   free(p);
   json_decref(h);
@@ -218,9 +243,14 @@ static int check_same(const char *dir, const json_t *h, const dln_spec *spec) {
   return st;
 }
 
+/* Array k (0: state, 1: trajectory rows) of the header's slot, verified against it. */
 static int read_array(const char *dir, const json_t *h, int k, dln_mat **out) {
-  json_t *e = json_object_get(json_object_get(h, "files"), ck_files[k]);
-  char *p = dln_path_join(dir, ck_files[k]), hex[65];
+  json_t *sv = json_object_get(h, "slot");
+  if (sv && !(json_is_integer(sv) && (json_integer_value(sv) == 0 || json_integer_value(sv) == 1)))
+    return dln_error(DLN_EFORMAT, "%s/%s: slot: expected 0 or 1, found another value", dir, ck_header);
+  const char *name = ck_slot[sv ? json_integer_value(sv) : 0][k];
+  json_t *e = json_object_get(json_object_get(h, "files"), name);
+  char *p = dln_path_join(dir, name), hex[65];
   long long bytes = -1;
   if (!p) return dln_error(DLN_ENOMEM, "out of memory");
   int st = dln_file_sha256(p, hex, &bytes);
@@ -236,8 +266,8 @@ int dln_run_checkpoint_read(const char *dir, const dln_spec *spec, dln_run_ckpt 
   json_t *h = read_header(dir);
   if (!h) return DLN_EIO;
   int st = check_same(dir, h, spec);
-  if (!st) st = read_array(dir, h, 1, &k->state);
-  if (!st) st = read_array(dir, h, 2, &k->traj);
+  if (!st) st = read_array(dir, h, 0, &k->state);
+  if (!st) st = read_array(dir, h, 1, &k->traj);
   const char *ts = json_string_value(json_object_get(h, "t")), *hs = json_string_value(json_object_get(h, "h"));
   if (!st && (!ts || !hs || !json_is_integer(json_object_get(h, "step"))))
     st = dln_error(DLN_EFORMAT, "%s/checkpoint.json: expected t, h (hex floats) and step, found none", dir);

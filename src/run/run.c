@@ -90,7 +90,7 @@ static int run_ckpt_setup(run_ctx *c) {
   const dln_mat *tr = c->ck.traj;
   dln_table *tb = c->p.traj;
   if (tr->rows != tb->ncols || (size_t)tr->cols > tb->cap || tr->cols > c->ck.cp.next_sample + 1)
-    return dln_error(DLN_EFORMAT, "%s/checkpoint.traj.npy: expected at most %d rows of %d columns, found %d of %d", out,
+    return dln_error(DLN_EFORMAT, "%s: the checkpoint's trajectory rows: expected at most %d rows of %d columns, found %d of %d", out,
                      c->ck.cp.next_sample + 1, tb->ncols, tr->cols, tr->rows);
   for (int j = 0; j < tr->cols && !st; ++j) st = dln_table_append(tb, tr->data + (size_t)j * (size_t)tr->rows);
   if (!st && (c->p.noise != NULL) != c->ck.has_rng) /* the spec is the same: a broken header */
@@ -134,6 +134,8 @@ static int run_prepare(run_ctx *c) {
   }
   if (c->own_folder) { /* a resumed run replaces the interrupted run's own files */
     if ((st = dln_run_folder_open(&c->folder, spec->out, spec->force || c->resume, NULL, NULL, &c->phase))) return st;
+    /* what a killed run (SIGKILL: no handler ran) left half-written: never read, removed */
+    if ((st = dln_run_folder_remove_debris(&c->folder, NULL))) return st;
     c->files = &c->folder.files;
     c->run_id = c->folder.run_id;
   }

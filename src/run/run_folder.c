@@ -5,6 +5,8 @@
  * The lock is flock(2) on DIR/.dln.lock (an open file description: a second open in the
  * same process conflicts too, and the kernel releases it when the process dies). */
 #define _DEFAULT_SOURCE /* flock */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -140,6 +142,36 @@ int dln_run_folder_begin(dln_run_folder *f) {
     if (!dln_run_files_has(&f->files, f->old->files[i].name)) st = remove_listed(f->dir, f->old->files[i].name);
   dln_manifest_free(f->old);
   f->old = NULL;
+  return st;
+}
+
+/* 1 when name ends in ".tmp." and six letters or digits (mkstemp's XXXXXX), after a name */
+static int is_debris(const char *name) {
+  size_t n = strlen(name), k = sizeof ".tmp.XXXXXX" - 1;
+  if (n <= k || memcmp(name + n - k, ".tmp.", 5)) return 0;
+  for (size_t i = n - 6; i < n; ++i)
+    if (!isalnum((unsigned char)name[i])) return 0;
+  return 1;
+}
+
+int dln_run_folder_remove_debris(dln_run_folder *f, int *removed) {
+  int n = 0, st = DLN_OK;
+  if (removed) *removed = 0;
+  DIR *d = opendir(f->dir);
+  if (!d) return dln_error(DLN_EIO, "%s: cannot read the folder: %s", f->dir, strerror(errno));
+  for (struct dirent *e; !st && (e = readdir(d));) {
+    if (!is_debris(e->d_name)) continue;
+    char *p = dln_path_join(f->dir, e->d_name);
+    struct stat sb;
+    if (!p) st = dln_error(DLN_ENOMEM, "out of memory");
+    else if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
+      if (unlink(p) == 0) ++n;
+      else if (errno != ENOENT) st = dln_error(DLN_EIO, "%s: cannot remove a killed run's temporary file: %s", p, strerror(errno));
+    }
+    free(p);
+  }
+  closedir(d);
+  if (removed) *removed = n;
   return st;
 }
 
