@@ -227,6 +227,11 @@ static int ens_open_folder(ens *E) {
   int st = dln_run_folder_open(&E->folder, E->out, force || !outputs || resumed, sharded ? known : NULL,
                                sharded ? lock : NULL, &E->res->fail_phase);
   E->folder.manifest = outputs && !sharded;
+  /* a killed sweep's temporary files (ensemble.csv's can be large), in its own folder,
+   * data/<i>/ and ensemble/: only where no other process writes (not a shard's or an MPI
+   * rank's folder, nor a merge's, whose shards might still run) */
+  if (!st && !sharded && !E->peers && !E->merge && (st = dln_run_folder_remove_debris(&E->folder, 2, NULL)))
+    E->res->fail_phase = DLN_RUN_FAIL_OUTPUT;
   if (!st) E->res->fail_phase = DLN_RUN_FAIL_NONE;
   return st;
 }

@@ -135,7 +135,7 @@ static int run_prepare(run_ctx *c) {
   if (c->own_folder) { /* a resumed run replaces the interrupted run's own files */
     if ((st = dln_run_folder_open(&c->folder, spec->out, spec->force || c->resume, NULL, NULL, &c->phase))) return st;
     /* what a killed run (SIGKILL: no handler ran) left half-written: never read, removed */
-    if ((st = dln_run_folder_remove_debris(&c->folder, NULL))) return st;
+    if ((st = dln_run_folder_remove_debris(&c->folder, 0, NULL))) return st;
     c->files = &c->folder.files;
     c->run_id = c->folder.run_id;
   }

@@ -154,23 +154,33 @@ static int is_debris(const char *name) {
   return 1;
 }
 
-int dln_run_folder_remove_debris(dln_run_folder *f, int *removed) {
-  int n = 0, st = DLN_OK;
-  if (removed) *removed = 0;
-  DIR *d = opendir(f->dir);
-  if (!d) return dln_error(DLN_EIO, "%s: cannot read the folder: %s", f->dir, strerror(errno));
+/* Debris in dir, and in its subfolders down to depth more levels (not through links). */
+static int debris_in(const char *dir, int depth, int *n) {
+  DIR *d = opendir(dir);
+  if (!d) return dln_error(DLN_EIO, "%s: cannot read the folder: %s", dir, strerror(errno));
+  int st = DLN_OK;
   for (struct dirent *e; !st && (e = readdir(d));) {
-    if (!is_debris(e->d_name)) continue;
-    char *p = dln_path_join(f->dir, e->d_name);
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    int junk = is_debris(e->d_name);
+    if (!junk && depth <= 0) continue;
+    char *p = dln_path_join(dir, e->d_name);
     struct stat sb;
     if (!p) st = dln_error(DLN_ENOMEM, "out of memory");
-    else if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
-      if (unlink(p) == 0) ++n;
+    else if (lstat(p, &sb) != 0) { /* gone meanwhile */
+    } else if (junk && S_ISREG(sb.st_mode)) {
+      if (unlink(p) == 0) ++*n;
       else if (errno != ENOENT) st = dln_error(DLN_EIO, "%s: cannot remove a killed run's temporary file: %s", p, strerror(errno));
+    } else if (S_ISDIR(sb.st_mode) && depth > 0) {
+      st = debris_in(p, depth - 1, n);
     }
     free(p);
   }
   closedir(d);
+  return st;
+}
+
+int dln_run_folder_remove_debris(dln_run_folder *f, int depth, int *removed) {
+  int n = 0, st = debris_in(f->dir, depth, &n);
   if (removed) *removed = n;
   return st;
 }

@@ -176,11 +176,12 @@ typedef struct dln_run_folder {
 int dln_run_folder_open(dln_run_folder *f, const char *dir, int force, const char *const *known, const char *lock_name,
                         int *phase);
 int dln_run_folder_begin(dln_run_folder *f);
-/* Remove the temporary files a killed writer left at the top of the locked folder f:
- * regular files named <name>.tmp.XXXXXX (io/afile.c's pattern: six letters or digits).
- * Only for a folder no other process writes into while f's lock is held (a run's own
- * folder, not a sharded sweep's). *removed (may be NULL): how many. */
-int dln_run_folder_remove_debris(dln_run_folder *f, int *removed);
+/* Remove the temporary files a killed writer left in the locked folder f (and in its
+ * subfolders down to depth more levels, not through symbolic links): regular files named
+ * <name>.tmp.XXXXXX (io/afile.c's pattern: six letters or digits). Only for a folder no
+ * other process writes into while f's lock is held (a run's own folder, an unsharded
+ * sweep's). *removed (may be NULL): how many. */
+int dln_run_folder_remove_debris(dln_run_folder *f, int depth, int *removed);
 int dln_run_folder_finish(dln_run_folder *f, const char *kind, int complete); /* complete = 0: an interrupted run */
 void dln_run_folder_close(dln_run_folder *f);
 
