@@ -245,6 +245,12 @@ static void test_spectral_and_corruption(void **state) {
   assert_non_null(json_object_get(e, "likely_cause"));
   e = find_result(root, "trajectory vs summary.json");
   assert_string_equal(json_string_value(json_object_get(e, "verdict")), "INCONSISTENT");
+  assert_null(strstr(json_string_value(json_object_get(e, "likely_cause")), "less accurate"));
+  /* a flow invariant also fails for an integration less accurate than its tolerance: its
+   * cause says so beside tampering */
+  e = find_result(root, "loss non-increasing (flow)");
+  assert_string_equal(json_string_value(json_object_get(e, "verdict")), "INCONSISTENT");
+  assert_non_null(strstr(json_string_value(json_object_get(e, "likely_cause")), "or an integration less accurate than its tolerance"));
   json_decref(root);
 
   /* corrupted drift column */

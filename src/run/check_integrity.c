@@ -191,6 +191,14 @@ static void check_reg_invariants(ctx *c) {
                         "largest increase of R / allowed = %.3g (row %zu, t = %.6g)", worst, at + 2, col_at(c->tab, 0, at));
 }
 
+/* A failed flow invariant also follows from an integration (or its samples) less
+ * accurate than the run's tolerance: the cause says so beside tampering. */
+static void flow_cause(dln_check_item *it) {
+  if (it && !it->v.holds)
+    snprintf(it->cause, sizeof it->cause, "tampered with, files of different runs, or an integration less accurate than its "
+                                          "tolerance: the theory verdicts of this folder mean nothing");
+}
+
 /* Under gradient flow: C_j(final) = C_j(0) and the loss never increases. */
 static void check_flow_invariants(ctx *c) {
   static const char *RC = "C_j(final) = C_j(0) (flow)", *RL = "loss non-increasing (flow)";
@@ -217,8 +225,8 @@ static void check_flow_invariants(ctx *c) {
     }
     char file[48];
     snprintf(file, sizeof file, "W%d_final.npy / W%d_final.npy", jw, jw + 1);
-    dln_chk_add_integrity(c->rep, RC, file, worst <= c->tol, c->tol, worst,
-                          "max_j |C_j(final) - C_j(0)|_F / |theta|^2 = %.3g (allowed %.3g)", worst, c->tol);
+    flow_cause(dln_chk_add_integrity(c->rep, RC, file, worst <= c->tol, c->tol, worst,
+                                     "max_j |C_j(final) - C_j(0)|_F / |theta|^2 = %.3g (allowed %.3g)", worst, c->tol));
   } else {
     dln_chk_add_na(c->rep, RC, "002 Lemma 1", "untied depth >= 2 with final layers fails");
   }
@@ -227,8 +235,8 @@ static void check_flow_invariants(ctx *c) {
   if (cl < 0) { dln_chk_add_na(c->rep, RL, "000 Thm 1", "loss column recorded fails"); return; }
   size_t at = 0;
   double worst = worst_increase(c, cl, &at);
-  dln_chk_add_integrity(c->rep, RL, "trajectory.csv", worst <= 1, 1, worst,
-                        "largest increase / allowed = %.3g (row %zu, t = %.6g)", worst, at + 2, col_at(t, 0, at));
+  flow_cause(dln_chk_add_integrity(c->rep, RL, "trajectory.csv", worst <= 1, 1, worst,
+                                   "largest increase / allowed = %.3g (row %zu, t = %.6g)", worst, at + 2, col_at(t, 0, at)));
 }
 
 /* W_init = θ(0) as the summary's spec generates it (same seed and stream): catches an

@@ -84,9 +84,10 @@ int dln_chk_read_layers(const char *dir, dln_net *net, const char *suffix, doubl
 int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum, dln_spec *orig, int *have_orig);
 
 /* ---- integrity rows (check_integrity.c): they always apply ---- */
-/* An integrity row: holds, or INCONSISTENT naming file. */
-void dln_chk_add_integrity(dln_check_report *rep, const char *result, const char *file, int ok, double bound,
-                           double measured, const char *fmt, ...);
+/* An integrity row: holds, or INCONSISTENT naming file; the row (NULL: out of memory),
+ * whose cause a caller may make more specific. */
+dln_check_item *dln_chk_add_integrity(dln_check_report *rep, const char *result, const char *file, int ok, double bound,
+                                      double measured, const char *fmt, ...);
 /* manifest.json: every listed file intact, the summary's run_id, complete. */
 void dln_chk_manifest(ctx *c);
 /* The same for any folder: sumname (summary.json, ensemble.json) with its run_id and

@@ -108,10 +108,10 @@ void dln_chk_add_dev(dln_check_report *rep, const char *result, const char *sour
 }
 
 /* An integrity row: holds, or INCONSISTENT naming file. */
-void dln_chk_add_integrity(dln_check_report *rep, const char *result, const char *file, int ok, double bound,
-                           double measured, const char *fmt, ...) {
+dln_check_item *dln_chk_add_integrity(dln_check_report *rep, const char *result, const char *file, int ok, double bound,
+                                      double measured, const char *fmt, ...) {
   dln_check_item *it = dln_chk_item_new(rep, result, "integrity");
-  if (!it) return;
+  if (!it) return NULL;
   char what[200];
   va_list ap;
   va_start(ap, fmt);
@@ -129,6 +129,7 @@ void dln_chk_add_integrity(dln_check_report *rep, const char *result, const char
   snprintf(v->message, sizeof v->message, "%s: %.60s%s%.150s", ok ? "holds" : "INCONSISTENT", ok || !it->file[0] ? "" : it->file,
            ok || !it->file[0] ? "" : ": ", what);
   if (!ok) snprintf(it->cause, sizeof it->cause, "tampered with, or files of different runs: the theory verdicts of this folder mean nothing");
+  return it;
 }
 
 /* ------------------------------------------------------------------ output */
