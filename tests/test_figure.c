@@ -17,6 +17,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -193,8 +194,21 @@ static void test_quick_both_paths(void **state) {
   assert_non_null(strstr(rep, "not rendered: python3-matplotlib not found"));
   free(rep);
   int mpl = have_matplotlib();
+  /* temporary files of a figure killed by SIGKILL (no handler removed them), here and in
+   * a subfolder: the next figure into the folder removes them; other names stay */
+  char junk[3][192];
+  snprintf(junk[0], sizeof junk[0], "%s/report.md.tmp.Zq9Xw8", q);
+  snprintf(junk[1], sizeof junk[1], "%s/sub/trajectory.csv.tmp.a1b2C3", q);
+  snprintf(junk[2], sizeof junk[2], "%s/sub/mine.tmp.a1b2C", q);
+  assert_int_equal(mkdir(tu_path(q, "sub"), 0755), 0);
+  for (int i = 0; i < 3; ++i) tu_write_text(junk[i], "cut short\n");
   assert_int_equal(run_cli((const char *[]){"figure", "000-fig1", "--quick", "--force", "--out", "q", NULL}), 0);
   check_manifest(q, mpl);
+  assert_false(exists(junk[0]));
+  assert_false(exists(junk[1]));
+  assert_true(exists(junk[2])); /* five characters after ".tmp.": not mkstemp's */
+  assert_int_equal(unlink(junk[2]), 0);
+  assert_int_equal(rmdir(tu_path(q, "sub")), 0);
   if (!mpl) print_message("note: no matplotlib; the render path was not exercised\n");
 }
 

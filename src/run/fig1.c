@@ -353,6 +353,7 @@ static int fig1_open(fig1 *f) {
     dln_spec_free(&s);
   }
   if (!st) st = dln_run_folder_open(&f->folder, f->base->out, f->base->force || f->resume, NULL, NULL, &f->agg->fail_phase);
+  if (!st) st = dln_run_folder_remove_debris(&f->folder, 1, NULL); /* a killed job's temporary files */
   if (!st && f->resume) {
     f->agg->fail_phase = DLN_RUN_FAIL_SPEC;
     st = fig1_resume_load(f);

@@ -162,6 +162,7 @@ int dln_figure_run(const dln_figure_type *f, const char *dir, const dln_figure_o
   dln_run_folder fold;
   int phase = DLN_RUN_FAIL_OUTPUT;
   int st = dln_run_folder_open(&fold, dir, o->force, known, NULL, &phase);
+  if (!st) st = dln_run_folder_remove_debris(&fold, 3, NULL); /* a killed figure's temporary files */
   if (!st) st = dln_run_folder_begin(&fold);
   dln_figure_ctx c = {dir, o->quick, &fold.files, NULL, 0, 0, res, o->cancelled, o->cancel_ctx, 0};
   int ran = !st;
