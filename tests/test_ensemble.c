@@ -242,6 +242,33 @@ static void test_rerun_data_option(void **state) {
   tu_rmtree(d);
 }
 
+/* blas_threads = 2 in a sweep's spec: the runs use one BLAS thread each (the workers are
+ * the parallelism), and the rerun lines say --blas_threads=1, so a large run (its
+ * products and SVDs in OpenBLAS, whose threads sum in another order: the singular values
+ * differed in the last bits) repeats its rows bit for bit. */
+static void test_rerun_blas_threads(void **state) {
+  (void)state;
+  const char *d = tu_tmpdir(8);
+  char out[256], csv[512], traj[512];
+  json_t *root = sweep_wide(d,
+                            "{\"task\": \"factorization\", \"rows\": 160, \"cols\": 160, \"widths\": [160, 160, 160],\n"
+                            " \"sigma\": 0.05, \"method\": \"gd\", \"eta\": 1e-3, \"max_steps\": 6, \"samples\": 3,\n"
+                            " \"observe\": [\"loss\", \"sv\"], \"blas_threads\": 2, \"plot\": false, \"quiet\": true,\n"
+                            " \"sweep\": {\"seed\": [1, 2]}}\n",
+                            2, out, sizeof out, csv, sizeof csv);
+  json_t *runs = json_object_get(root, "runs");
+  for (long k = 0; k < 2; ++k) {
+    const char *line = json_string_value(json_object_get(json_array_get(runs, (size_t)k), "rerun"));
+    assert_non_null(line);
+    assert_non_null(strstr(line, " --blas_threads=1"));
+    assert_int_equal(run_cli(line), 0);
+    snprintf(traj, sizeof traj, "%s/rerun/%ld/trajectory.csv", out, k);
+    compare_rerun(csv, k, traj);
+  }
+  json_decref(root);
+  tu_rmtree(d);
+}
+
 static void test_failing_runs(void **state) {
   (void)state;
   const char *d = tu_tmpdir(2);
@@ -530,7 +557,7 @@ static void test_sweep_cancel_after_last_run(void **state) {
 int main(void) {
   main_thread = pthread_self();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_rerun_alone), cmocka_unit_test(test_rerun_data_option), cmocka_unit_test(test_failing_runs),
+      cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_rerun_alone), cmocka_unit_test(test_rerun_data_option), cmocka_unit_test(test_rerun_blas_threads), cmocka_unit_test(test_failing_runs),
       cmocka_unit_test(test_shards),            cmocka_unit_test(test_bad_sweeps), cmocka_unit_test(test_cancel_keeps_earlier),
       cmocka_unit_test(test_sweep_blas_threads_from_main_only), cmocka_unit_test(test_sweep_cancel_after_last_run),
   };

@@ -30,6 +30,9 @@ const char *dln_ens_run_override(const dln_sweep *sw, long k, const char *name) 
 int dln_ens_make_spec(const ens *E, long k, dln_spec *s, uint64_t *data_seed) {
   int st = dln_spec_copy(s, E->base);
   if (st) return st;
+  /* a sweep's runs each use one BLAS thread (the pool is the parallelism, and
+   * openblas_set_num_threads must not be called from the workers); the rerun lines say so */
+  s->blas_threads = 1;
   *data_seed = E->base->seed;
   for (int a = 0; a < E->sw->naxes && !st; ++a) {
     const dln_sweep_value *v = dln_ens_run_value(E->sw, k, a);

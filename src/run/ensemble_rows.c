@@ -65,6 +65,9 @@ char *dln_ens_rerun_line(const ens *E, long k, const ens_slot *sl) {
     }
   }
   ADD(" --seed=%llu --stream=%llu", (unsigned long long)sl->seed, (unsigned long long)sl->stream);
+  /* the run used one BLAS thread (dln_ens_make_spec); another count sums large products in
+   * another order, so the rerun would not repeat the rows bit for bit */
+  if (E->base->blas_threads != 1) ADD(" --blas_threads=1");
 #undef ADD
   return s;
 }
