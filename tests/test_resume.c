@@ -341,6 +341,23 @@ static void test_cli_sigint_twice(void **s) {
   assert_int_equal(tmp_files("twice"), 0);
 }
 
+/* --blas_threads on resume: allowed, with a one-line note when it is not the run's (the
+ * last bits of large products may change). */
+static void test_cli_resume_threads(void **s) {
+  (void)s;
+  const char *a[] = {"run", "--method=gd", "--t_end=100", "--eta=1e-4", "--checkpoint_every=5000", "--plot=false",
+                     "--quiet", "--out=thr", NULL};
+  assert_int_equal(interrupt_after_checkpoint(a, "thr", SIGTERM, 0), 143);
+  const char *res[] = {"run", "--resume", "thr", "--blas_threads=2", "--quiet", NULL};
+  assert_int_equal(run_cli(res), 0);
+  char *err = tu_slurp(tu_path(dir, "stderr.txt"));
+  assert_non_null(err);
+  if (!strstr(err, "note: --blas_threads=2 where the run used 1")) print_error("%s", err);
+  assert_non_null(strstr(err, "note: --blas_threads=2 where the run used 1"));
+  assert_int_equal(tu_count_lines(err), 1);
+  free(err);
+}
+
 /* A data file changed since the checkpoint: refused (65), nothing resumed. */
 static void test_cli_changed_input(void **s) {
   (void)s;
@@ -452,6 +469,7 @@ int main(void) {
       cmocka_unit_test(test_cli_gd),       cmocka_unit_test(test_cli_cvode),        cmocka_unit_test(test_cli_sigint_twice),
       cmocka_unit_test(test_cli_changed_input), cmocka_unit_test(test_cli_sigkill),
       cmocka_unit_test(test_cli_gauss_restart_dense), cmocka_unit_test(test_checkpoint_cut),
+      cmocka_unit_test(test_cli_resume_threads),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   if (!rc) tu_rmtree(dir);

@@ -93,6 +93,7 @@ static int resume_load(int argc, run_cmd *r) {
   int job = 0;
   if ((st = dln_run_resume_is_job(r->resume, &job))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
   r->single = !job; /* the default job: its finished runs are kept */
+  int threads = r->spec.blas_threads;
   for (int i = 0; i < r->nov; ++i) {
     if (!dln_spec_is_output(dln_spec_find(r->ov[i].name)) || !strcmp(r->ov[i].name, "out")) {
       fprintf(stderr, "dln: run: --resume continues the run as it was specified; expected only output options "
@@ -101,6 +102,10 @@ static int resume_load(int argc, run_cmd *r) {
     }
     if ((st = dln_spec_set(&r->spec, r->ov[i].name, r->ov[i].value))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
   }
+  if (r->spec.blas_threads != threads) /* allowed (a faster finish), but not silently */
+    fprintf(stderr, "dln: note: --blas_threads=%d where the run used %d: OpenBLAS then sums large products in another "
+                    "order, so the resumed run may differ from an uninterrupted one in the last bits\n",
+            r->spec.blas_threads, threads);
   if ((st = dln_spec_set(&r->spec, "out", r->resume))) return cli_fail(st, DLN_RUN_FAIL_SPEC);
   return 0;
 }
