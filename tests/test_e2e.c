@@ -770,6 +770,23 @@ static void test_table_and_threshold(void **state) {
   assert_close(dln_table_row(tab, tab->nrows - 1)[0], r.t, 0, 0);
   print_message("threshold: %s\n", r.message);
 
+  /* gradient descent with log-spaced sample times, the first ones below η: times that
+   * round to the step of the one before fill their matrix but add no second table row at
+   * the same t (as the layer-wise record; two rows at one t read as a corrupt file) */
+  dln_train_default_options(&o);
+  o.eta = 0.01, o.t_end = 2.0, o.nsamples = 11, o.log_spacing = 1, o.t_first = 1e-3;
+  double times[11];
+  assert_int_equal(dln_train_sample_times(&o, times), DLN_OK);
+  int steps_distinct = 1;
+  for (int i = 1; i < 11; ++i) steps_distinct += floor(times[i] / o.eta + 0.5) != floor(times[i - 1] / o.eta + 0.5);
+  assert_true(steps_distinct < 11); /* the case at hand: 1e-3, 2.1e-3 and 4.6e-3 round to step 0 */
+  tab->nrows = 0;
+  memcpy(W, W0, mn * sizeof(double));
+  assert_int_equal(dln_e2e_gd(e, W, &o, S, tab, &r), DLN_OK);
+  assert_int_equal((int)tab->nrows, steps_distinct);
+  for (size_t i = 1; i < tab->nrows; ++i) assert_true(dln_table_row(tab, i)[0] > dln_table_row(tab, i - 1)[0]);
+  for (int i = 0; i < 11; ++i) assert_true(isfinite(S[(size_t)i * mn]));
+
   /* bad input */
   dln_e2e *bad = NULL;
   assert_int_equal(dln_e2e_alloc(&bad, b.loss, 0), DLN_EINVAL);

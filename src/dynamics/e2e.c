@@ -396,13 +396,14 @@ static int table_row(dln_e2e *e, dln_table *traj, double t, long step, const dou
   return dln_table_append(traj, row);
 }
 
-/* Sample i (time t) at W: the matrix, and a table row (also for a repeated step). */
+/* Sample i (time t) at W: the matrix (every sample time, also one that rounds to the step
+ * of the one before), and a table row — not repeated for such a time, as the layer-wise
+ * record (train.c) does: two rows at one t would read as a corrupt trajectory. */
 static int e2e_record(dln_run_ctx *c, int i, double t, long step, const double *W, int repeat) {
-  (void)repeat;
   e2e_run *run = c->data;
   dln_e2e *e = run->e;
   if (i >= 0 && run->samples) dln_copy(e->mn, W, run->samples + (size_t)i * e->mn);
-  if (c->traj) return table_row(e, c->traj, t, step, W);
+  if (c->traj && !(repeat && c->traj->nrows != 0)) return table_row(e, c->traj, t, step, W);
   return DLN_OK;
 }
 
