@@ -264,6 +264,21 @@ static void test_gd_row(void **state) {
   assert_true(rc == DLN_CHECK_EXIT_VIOLATED || rc == DLN_CHECK_EXIT_INCONSISTENT);
   expect_verdict("tgd", "gradient descent vs flow rate", "VIOLATED", "VIOLATED");
   expect_verdict("orth", "gradient descent vs flow rate", "not applicable", "gradient descent");
+
+  /* an indefinite Y (eigenvalues -2.48, -0.62, 0.30, 3.30): the slowest block (0.30, 0.30)
+   * decays at 2.385, the linear term of the -0.62 block at 2.49, first order in δ: the
+   * window sees their mixture (fitted 2.45, which the exact comparison called VIOLATED,
+   * "likely a bug"); the rate must lie between them. Time doubled: still VIOLATED. */
+  static const char *mix =
+      "{\"task\": \"factorization\", \"target\": \"gaussian\", \"symmetric_target\": true, \"rows\": 4, \"cols\": 4,\n"
+      " \"tied\": true, \"widths\": [4, 3, 4], \"init\": \"gaussian\", \"sigma\": 0.3, \"method\": \"gd\", \"eta\": 0.01,\n"
+      " \"t_end\": 20, \"samples\": 60, \"observe\": [\"loss\"], \"plot\": false, \"quiet\": true, \"out\": \"tmix\"}\n";
+  assert_int_equal(check_spec("tmix", mix), 0);
+  expect_verdict("tmix", "gradient descent vs flow rate", "holds", "in [2.38467, 2.49");
+  stretch_time("tmix");
+  rc = tu_wait(tu_spawn(DLN_CLI, (const char *const[]){"check", "tmix", "--quiet", NULL}, dir));
+  assert_true(rc == DLN_CHECK_EXIT_VIOLATED || rc == DLN_CHECK_EXIT_INCONSISTENT);
+  expect_verdict("tmix", "gradient descent vs flow rate", "VIOLATED", "outside [2.38467");
 }
 
 /* dln check --critical: the 2^3 strata of Ȳ with singular values 2, 1, 0.5 (values

@@ -291,7 +291,10 @@ int dln_bound_psd_projection(dln_net *net, dln_loss *loss, const double *theta0,
 int dln_theory_gd_rates(const dln_net *net, const dln_loss *loss, double eta, double *gd, double *flow);
 /* Verdict: the rate of L − L* fitted on traj (t, L) over lo ≤ L − L* ≤ hi is within tol
  * (relative) of the discrete rate; bound = discrete, measured = fitted; the flow rate and
- * their relative gap are in the hypotheses. */
+ * their relative gap are in the hypotheses. When other blocks (tied) decay too close to
+ * the slowest one for the window to separate them (a quadratic block within 1.15×, a
+ * linear-term block within 2×: psd_rate.c), the window sees their mixture: the fitted
+ * rate must then lie in [r₁(1 − tol), r_mix(1 + tol)], r_mix the fastest of them. */
 int dln_bound_gd_rate(const dln_net *net, const dln_loss *loss, double eta, const dln_curve *traj, double lo, double hi,
                       double tol, dln_verdict *v);
 

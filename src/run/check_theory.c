@@ -257,6 +257,9 @@ static void check_gd_rate(ctx *c) {
   dln_verdict v;
   int st = dln_bound_gd_rate(c->p->net, loss, c->spec->train.eta, &cv, lo, hi, 0.01, &v);
   dln_chk_add_verdict(c->rep, st, &v, R, S, 0);
+  if (!st && v.applicable && !v.holds && c->rep->n) /* gradient descent has no rtol to tighten */
+    snprintf(c->rep->items[c->rep->n - 1].cause, sizeof c->rep->items[0].cause, "%s",
+             "likely a bug or a corrupted trajectory (the fitted tail rate is off the prediction by more than the tolerance)");
 }
 
 void dln_chk_theory_more(ctx *c) {
