@@ -318,6 +318,8 @@ const char *dln_spec_where(const dln_spec *spec, const char *name, char *buf, si
     snprintf(buf, len, "%s:%d:%d: field \"%s\"", spec->source, g->line, g->col, name);
   else if (g && g->kind == 2)
     snprintf(buf, len, "option --%s", name);
+  else if (g && g->kind == 0 && o->defval && !o->defval[0])
+    snprintf(buf, len, "option --%s (not given)", name); /* a value the run needs: how to give it */
   else
     snprintf(buf, len, "field \"%s\"", name);
   return buf;
