@@ -185,6 +185,27 @@ static int jac_create(dln_system *s, double *x, double t0, double h0, dln_steppe
   return dln_error(DLN_EINVAL, "jac: done");
 }
 
+/* A flow stopped by its step budget says how far it got per step: the mean step t/steps
+ * and the last one (a run that crawls — on S^−, where D flips across P + Q = 0 — reads
+ * differently from one whose t_end is far). */
+static void test_budget_message(void **state) {
+  (void)state;
+  problem p;
+  make(&p);
+  double th[NP];
+  memcpy(th, th0, sizeof th0);
+  dln_train_options o = opts(&dln_integrator_flow, 0, 50.0, 1e-8);
+  o.max_steps = 40;
+  dln_train_result r;
+  assert_int_equal(dln_train(p.net, p.loss, th, &o, NULL, NULL, &r), DLN_OK);
+  assert_int_equal(r.stop_reason, DLN_STOP_STEPS);
+  char want[128];
+  snprintf(want, sizeof want, "(mean step %.3g, last ", r.t / 40.0);
+  if (!strstr(r.message, want)) print_error("%s (expected \"%s\")\n", r.message, want);
+  assert_non_null(strstr(r.message, want));
+  unmake(&p);
+}
+
 /* The exact Jacobian of −∇φ + D(θ) (the implicit methods' products) within 1e-8 of central
  * differences (their error ~h² = 1e-12); without the J_D term the error would be
  * (s/2)/‖u‖ · O(1) ≈ 0.1. */
@@ -380,7 +401,7 @@ static void test_cli_thm2(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_flow_vs_rk4), cmocka_unit_test(test_gd), cmocka_unit_test(test_jacobian),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_flow_vs_rk4), cmocka_unit_test(test_gd), cmocka_unit_test(test_budget_message), cmocka_unit_test(test_jacobian),
                                      cmocka_unit_test(test_eval), cmocka_unit_test(test_resume), cmocka_unit_test(test_cli_thm2)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

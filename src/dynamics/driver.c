@@ -412,7 +412,12 @@ static int flow_advance(flow_run *f) {
   const dln_train_options *o = f->o;
   dln_train_result *r = f->r;
   if (f->steps >= f->max_steps) {
-    finish(c, DLN_STOP_STEPS, f->t, "step budget of %ld integrator steps reached at t = %.6g", f->max_steps, f->t);
+    /* the mean and the last step say whether the integrator crawled (a discontinuous
+     * right-hand side: worst_case sliding on S^-; a stiff one for an explicit method) or
+     * t_end is simply far */
+    double mean_h = f->steps > 0 ? f->t / (double)f->steps : 0, last_h = f->stp->last_h ? f->stp->last_h(f->stp) : NAN;
+    finish(c, DLN_STOP_STEPS, f->t, "step budget of %ld integrator steps reached at t = %.6g (mean step %.3g, last %.3g)",
+           f->max_steps, f->t, mean_h, last_h);
     return FLOW_STOPPED;
   }
   f->tprev = f->t;
