@@ -222,6 +222,33 @@ static void test_flag_and_default(void **state) {
   if (!mpl) print_message("note: no matplotlib; the render path was not exercised\n");
 }
 
+/* A setting ensemble.csv holds as a code (a method) is labelled by its name from
+ * ensemble.json's legend in the figure, as in report.md (it read "method=0"); the SVG
+ * keeps its text as text. */
+static void test_legend_names(void **state) {
+  (void)state;
+  if (!have_matplotlib()) {
+    print_message("note: no matplotlib; the labels were not checked\n");
+    return;
+  }
+  tu_write_text(tu_path(dir, "m.json"),
+                "{\"rows\": 3, \"cols\": 3, \"width\": 3, \"t_end\": 1, \"samples\": 5, \"eta\": 0.01, \"plot\": true,\n"
+                " \"sweep\": {\"method\": [\"gd\", \"flow\"], \"seed\": [1, 2]}}\n");
+  int rc = run_cli((const char *[]){"sweep", "m.json", "--out", "names", "--quiet", NULL});
+  if (rc) print_error("%s", tu_slurp(tu_path(dir, "stderr.txt")));
+  assert_int_equal(rc, 0);
+  char m[128];
+  snprintf(m, sizeof m, "%s/names", dir);
+  char *svg = tu_slurp(tu_path(m, "figure.svg")), *rep = tu_slurp(tu_path(m, "report.md"));
+  assert_non_null(svg);
+  assert_non_null(strstr(svg, "method=gd"));
+  assert_non_null(strstr(svg, "method=flow"));
+  assert_null(strstr(svg, "method=0"));
+  assert_non_null(strstr(rep, "| method=gd |"));
+  free(svg);
+  free(rep);
+}
+
 /* A shard draws nothing and says where the figure comes from; dln merge --plot draws (matplotlib hidden). */
 static void test_shard(void **state) {
   (void)state;
@@ -261,6 +288,6 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_matplotlib_and_report), cmocka_unit_test(test_flag_and_default),
-                                     cmocka_unit_test(test_shard)};
+                                     cmocka_unit_test(test_shard), cmocka_unit_test(test_legend_names)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,9 +3,11 @@
 # in dln's source). Reads ensemble.csv beside it (columns by header name: run, seed, stream,
 # [data_seed,] the swept settings, then t and the observed columns) and draws, per swept
 # setting, the median and the 10-90 % quantile band over the runs of each y column vs t;
-# with at most 10 runs, one curve per run. Saves figure.png and figure.svg.
+# with at most 10 runs, one curve per run. A setting that ensemble.csv holds as a code
+# (a method, a list) is shown by its value from ensemble.json's "legend". Saves
+# figure.png and figure.svg (its text kept as text).
 # Edit freely; rerun with: python3 plot.py [COLUMN ...]   (default: the columns in Y)
-import csv, math, os, sys
+import csv, json, math, os, sys
 try:
     import matplotlib
     matplotlib.use(os.environ.get('MPLBACKEND', 'Agg'))
@@ -13,6 +15,7 @@ try:
     import numpy as np
 except ImportError:
     sys.exit(3)  # dln reports: python3-matplotlib not found
+plt.rcParams['svg.fonttype'] = 'none'  # labels stay text in figure.svg (editable, searchable)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 Y = sys.argv[1:] or ['loss']   # the y columns, one panel each
@@ -28,6 +31,20 @@ def num(s):
         return math.nan  # an empty cell: the run has no such column
 
 
+try:  # code k of a coded column is item k of its legend
+    with open(os.path.join(HERE, 'ensemble.json')) as f:
+        LEGEND = json.load(f).get('legend') or {}
+except (OSError, ValueError):
+    LEGEND = {}
+
+
+def shown(name, cell):
+    try:
+        return str(LEGEND[name][int(float(cell))])
+    except (KeyError, ValueError, IndexError, TypeError):
+        return cell
+
+
 with open(os.path.join(HERE, 'ensemble.csv'), newline='') as f:
     rows = csv.reader(f)
     names = next(rows)
@@ -36,7 +53,7 @@ it = names.index('t')
 setting_cols = [n for n in names[:it] if n not in STARTS]
 runs = {}  # run -> (setting label, {column: list})
 for r in data:
-    label = ', '.join('%s=%s' % (n, r[names.index(n)]) for n in setting_cols) or 'all runs'
+    label = ', '.join('%s=%s' % (n, shown(n, r[names.index(n)])) for n in setting_cols) or 'all runs'
     cols = runs.setdefault(r[names.index('run')], (label, {n: [] for n in names[it:]}))[1]
     for n, v in zip(names[it:], r[it:]):
         cols[n].append(num(v))
