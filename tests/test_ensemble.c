@@ -208,38 +208,62 @@ static void test_rerun_alone(void **state) {
   tu_rmtree(d);
 }
 
+/* Run the rerun line of runs 0..n-1 of a sweep in out (line_ok checks each line first;
+ * needle, if not NULL, must be in the rerun's trajectory header) and compare its rows. */
+static void rerun_all(const char *out, const char *csv, json_t *root, long n, void (*line_ok)(long, const char *),
+                      const char *needle) {
+  json_t *runs = json_object_get(root, "runs");
+  char traj[512];
+  for (long k = 0; k < n; ++k) {
+    const char *line = json_string_value(json_object_get(json_array_get(runs, (size_t)k), "rerun"));
+    assert_non_null(line);
+    line_ok(k, line);
+    assert_int_equal(run_cli(line), 0);
+    snprintf(traj, sizeof traj, "%s/rerun/%ld/trajectory.csv", out, k);
+    if (needle) {
+      char *head = tu_slurp(traj);
+      assert_non_null(head);
+      assert_non_null(strstr(head, needle));
+      free(head);
+    }
+    compare_rerun(csv, k, traj);
+  }
+}
+
+/* Sweep spec text (nruns runs) in tu_tmpdir(tmp) as sweep_wide does, then rerun_all. */
+static void sweep_and_rerun(int tmp, const char *text, long nruns, void (*line_ok)(long, const char *), const char *needle) {
+  const char *d = tu_tmpdir(tmp);
+  char out[256], csv[512];
+  json_t *root = sweep_wide(d, text, (size_t)nruns, out, sizeof out, csv, sizeof csv);
+  rerun_all(out, csv, root, nruns, line_ok, needle);
+  json_decref(root);
+  tu_rmtree(d);
+}
+
+static void data_option_line(long k, const char *line) {
+  assert_non_null(strstr(line, "--entries_file="));
+  assert_non_null(strstr(line, "--truth_file="));
+  assert_null(strstr(line, "--m="));
+  assert_non_null(strstr(line, k % 2 ? "--depth=3" : "--depth=2")); /* an option the data do not hold stays */
+}
+
+static void blas_line(long k, const char *line) {
+  (void)k;
+  assert_non_null(strstr(line, " --blas_threads=1"));
+}
+
 /* A sweep over an option that draws the data (completion's m) reads each data set from
  * its files; the rerun line names the file and not the option, which `dln run` would
  * refuse beside it ("m: has no effect with entries_file"), passes the data set's W_true.npy
  * as truth_file, and repeats the run bit for bit, the dist_true columns included. */
 static void test_rerun_data_option(void **state) {
   (void)state;
-  const char *d = tu_tmpdir(7);
-  char out[256], csv[512], traj[512];
-  json_t *root = sweep_wide(d,
-                            "{\"task\": \"completion\", \"rows\": 6, \"cols\": 6, \"target\": \"lowrank\",\n"
-                            " \"singular_values\": [3, 1], \"width\": 6, \"sigma\": 0.01, \"method\": \"gd\", \"eta\": 0.05,\n"
-                            " \"t_end\": 5, \"samples\": 4, \"plot\": false, \"quiet\": true,\n"
-                            " \"sweep\": {\"m\": [12, 20], \"depth\": [2, 3]}}\n",
-                            4, out, sizeof out, csv, sizeof csv);
-  json_t *runs = json_object_get(root, "runs");
-  for (long k = 0; k < 4; ++k) {
-    const char *line = json_string_value(json_object_get(json_array_get(runs, (size_t)k), "rerun"));
-    assert_non_null(line);
-    assert_non_null(strstr(line, "--entries_file="));
-    assert_non_null(strstr(line, "--truth_file="));
-    assert_null(strstr(line, "--m="));
-    assert_non_null(strstr(line, k % 2 ? "--depth=3" : "--depth=2")); /* an option the data do not hold stays */
-    assert_int_equal(run_cli(line), 0);
-    snprintf(traj, sizeof traj, "%s/rerun/%ld/trajectory.csv", out, k);
-    char *head = tu_slurp(traj);
-    assert_non_null(head);
-    assert_non_null(strstr(head, ",dist_true,dist_true_rel,")); /* compared below like every column */
-    free(head);
-    compare_rerun(csv, k, traj);
-  }
-  json_decref(root);
-  tu_rmtree(d);
+  sweep_and_rerun(7,
+                  "{\"task\": \"completion\", \"rows\": 6, \"cols\": 6, \"target\": \"lowrank\",\n"
+                  " \"singular_values\": [3, 1], \"width\": 6, \"sigma\": 0.01, \"method\": \"gd\", \"eta\": 0.05,\n"
+                  " \"t_end\": 5, \"samples\": 4, \"plot\": false, \"quiet\": true,\n"
+                  " \"sweep\": {\"m\": [12, 20], \"depth\": [2, 3]}}\n",
+                  4, data_option_line, ",dist_true,dist_true_rel,"); /* compared like every column */
 }
 
 /* blas_threads = 2 in a sweep's spec: the runs use one BLAS thread each (the workers are
@@ -248,25 +272,12 @@ static void test_rerun_data_option(void **state) {
  * differed in the last bits) repeats its rows bit for bit. */
 static void test_rerun_blas_threads(void **state) {
   (void)state;
-  const char *d = tu_tmpdir(8);
-  char out[256], csv[512], traj[512];
-  json_t *root = sweep_wide(d,
-                            "{\"task\": \"factorization\", \"rows\": 160, \"cols\": 160, \"widths\": [160, 160, 160],\n"
-                            " \"sigma\": 0.05, \"method\": \"gd\", \"eta\": 1e-3, \"max_steps\": 6, \"samples\": 3,\n"
-                            " \"observe\": [\"loss\", \"sv\"], \"blas_threads\": 2, \"plot\": false, \"quiet\": true,\n"
-                            " \"sweep\": {\"seed\": [1, 2]}}\n",
-                            2, out, sizeof out, csv, sizeof csv);
-  json_t *runs = json_object_get(root, "runs");
-  for (long k = 0; k < 2; ++k) {
-    const char *line = json_string_value(json_object_get(json_array_get(runs, (size_t)k), "rerun"));
-    assert_non_null(line);
-    assert_non_null(strstr(line, " --blas_threads=1"));
-    assert_int_equal(run_cli(line), 0);
-    snprintf(traj, sizeof traj, "%s/rerun/%ld/trajectory.csv", out, k);
-    compare_rerun(csv, k, traj);
-  }
-  json_decref(root);
-  tu_rmtree(d);
+  sweep_and_rerun(8,
+                  "{\"task\": \"factorization\", \"rows\": 160, \"cols\": 160, \"widths\": [160, 160, 160],\n"
+                  " \"sigma\": 0.05, \"method\": \"gd\", \"eta\": 1e-3, \"max_steps\": 6, \"samples\": 3,\n"
+                  " \"observe\": [\"loss\", \"sv\"], \"blas_threads\": 2, \"plot\": false, \"quiet\": true,\n"
+                  " \"sweep\": {\"seed\": [1, 2]}}\n",
+                  2, blas_line, NULL);
 }
 
 static void test_failing_runs(void **state) {
