@@ -1,5 +1,6 @@
-/* What the sweep's files share (ensemble_common.h): the spec of run k, its overrides and
- * its data, and a run's error. */
+/* What the sweep's files share (ensemble_common.h): the default options, the spec of run k,
+ * its overrides, its data and data key, its expansion (checked as its rerun line would
+ * be), and a run's error. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,3 +66,63 @@ void dln_ens_set_run_error(ens_slot *sl, int st, long k) {
   sl->error = xasprintf("run %ld: %s", k, dln_last_error());
 }
 
+void dln_ensemble_default_options(dln_ensemble_options *opt) {
+  if (!opt) return;
+  memset(opt, 0, sizeof *opt);
+  opt->write_outputs = 1;
+}
+
+/* Options that describe the data (a data set is drawn once per distinct value of these
+ * plus data_seed). */
+static const char *const data_fields[] = {"task",   "target",   "rows",     "cols",  "rank",        "singular_values",
+                                          "target_sigma", "symmetric_target", "n_samples", "x_rank", "noise", "m",
+                                          "target_file",  "x_file", "y_file", "a_file", "b_file", "entries_file"};
+
+/* The override set of run k, axis by axis (last axis fastest). */
+static char *data_key(const dln_spec *s, uint64_t data_seed, uint64_t data_stream) {
+  size_t cap = 256, len = 0;
+  char *key = malloc(cap), buf[4096];
+  if (!key) return NULL;
+  len = (size_t)snprintf(key, cap, "%llu/%llu", (unsigned long long)data_seed, (unsigned long long)data_stream);
+  for (size_t i = 0; i < sizeof data_fields / sizeof *data_fields; ++i) {
+    const dln_spec_option *o = dln_spec_find(data_fields[i]);
+    dln_spec_value_text(s, o, buf, sizeof buf);
+    size_t need = len + strlen(buf) + 2;
+    if (need > cap) {
+      while (need > cap) cap *= 2;
+      char *nk = realloc(key, cap);
+      if (!nk) {
+        free(key);
+        return NULL;
+      }
+      key = nk;
+    }
+    key[len++] = '|';
+    memcpy(key + len, buf, strlen(buf) + 1);
+    len += strlen(buf);
+  }
+  return key;
+}
+
+void dln_ens_expand_task(ens *E, long k) {
+  ens_slot *sl = &E->slot[k];
+  dln_spec s;
+  uint64_t ds;
+  sl->expanded = 1;
+  int rst = dln_ens_make_spec(E, k, &s, &ds);
+  if (rst) {
+    dln_ens_set_run_error(sl, rst, k);
+    return;
+  }
+  sl->seed = s.seed;
+  sl->stream = s.stream;
+  /* as `dln run` would check the run's rerun line (the base at its origin, the run's
+   * overrides on the command line): an option of the base that no run reads is refused */
+  if ((rst = dln_spec_check(&s)) || (rst = dln_spec_check_unused(&s))) {
+    dln_ens_set_run_error(sl, rst, k);
+  } else {
+    sl->data_seed = ds;
+    if (!(sl->data_key = data_key(&s, ds, E->base->stream))) sl->expand_st = DLN_ENOMEM;
+  }
+  dln_spec_free(&s);
+}

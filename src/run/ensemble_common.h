@@ -255,6 +255,10 @@ typedef struct ens_merge {
 /* The driver of dln_ensemble_run (ensemble_run.c); with M, every run is taken from the shards. */
 int dln_ens_drive(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt, dln_ensemble_result *res,
                   ens_merge *M);
+/* The shards in dir (force: as dln merge --force), checked to be of one sweep, and that
+ * sweep rebuilt into base (set to the defaults first) and sw; release M in any case. */
+int dln_ens_merge_prepare(ens_merge *M, const char *dir, int force, dln_spec *base, dln_sweep *sw);
+void dln_ens_merge_release(ens_merge *M);
 /* After the columns are known: check the shards' headers and take every run's entry (M). */
 int dln_ens_merge_load(ens *E);
 /* Copy the rows of run k from its shard's table to fp (nonzero: an error, set). */
@@ -262,7 +266,7 @@ int dln_ens_merge_rows(const ens *E, long k, FILE *fp);
 /* Every shard table read to its end (DLN_EFORMAT naming the first that is not). */
 int dln_ens_merge_done(const ens *E);
 
-/* ---- outputs (ensemble_out.c) ---- */
+/* ---- outputs (ensemble_out.c; the table's header and rows: ensemble_rows.c) ---- */
 /* The rows (table text) of a run not trained here: read back from the partial log (resume)
  * or copied from its shard's table (merge). An output written from the rows (e.g. another
  * table format) takes a resumed or merged run's rows from here. Nonzero: an error, set. */

@@ -317,31 +317,15 @@ int dln_ens_merge_done(const ens *E) {
   return DLN_OK;
 }
 
-int dln_ensemble_merge(const char *dir, const dln_ensemble_options *opt, int force, dln_ensemble_result *res) {
-  dln_ensemble_result lres;
-  if (!res) res = &lres;
-  memset(res, 0, sizeof *res);
-  if (!dir || !*dir) return dln_error(DLN_EINVAL, "dln_ensemble_merge: expected a folder, found %s", dir ? "\"\"" : "NULL");
-  dln_ensemble_options o;
-  if (opt) o = *opt;
-  else dln_ensemble_default_options(&o);
-  if (!o.out) o.out = dir;
-  o.shard = 0, o.nshards = 1, o.resume = 0, o.write_outputs = 1;
-  ens_merge M;
-  memset(&M, 0, sizeof M);
-  M.dir = dir;
-  M.force = force;
-  dln_spec base;
-  dln_sweep sw;
-  dln_sweep_init(&sw);
-  int st = dln_spec_default(&base);
-  if (!st) st = find_shards(&M);
-  if (!st) st = check_same(&M);
-  if (!st) st = rebuild(&M, &base, &sw);
-  if (!st) st = dln_ens_drive(&base, &sw, &o, res, &M);
-  else res->fail_phase = DLN_RUN_FAIL_INPUT;
-  merge_free(&M);
-  dln_sweep_free(&sw);
-  dln_spec_free(&base);
+int dln_ens_merge_prepare(ens_merge *M, const char *dir, int force, dln_spec *base, dln_sweep *sw) {
+  memset(M, 0, sizeof *M);
+  M->dir = dir;
+  M->force = force;
+  int st = dln_spec_default(base);
+  if (!st) st = find_shards(M);
+  if (!st) st = check_same(M);
+  if (!st) st = rebuild(M, base, sw);
   return st;
 }
+
+void dln_ens_merge_release(ens_merge *M) { merge_free(M); }

@@ -100,13 +100,6 @@ int dln_ens_open_table(const ens *E, ens_out *O) {
   return DLN_OK;
 }
 
-void dln_ens_write_header(const ens *E, FILE *fp) {
-  fputs("run,seed,stream", fp);
-  if (E->data_seed_swept) fputs(",data_seed", fp);
-  dln_ens_param_header(E, fp);
-  for (int c = 0; c < E->ncols; ++c) fprintf(fp, ",%s", E->cols[c]);
-  fputc('\n', fp);
-}
 
 
 /* The totals object of the summary. */

@@ -258,6 +258,14 @@ void dln_ens_param_header(const ens *E, FILE *fp) {
   }
 }
 
+void dln_ens_write_header(const ens *E, FILE *fp) {
+  fputs("run,seed,stream", fp);
+  if (E->data_seed_swept) fputs(",data_seed", fp);
+  dln_ens_param_header(E, fp);
+  for (int c = 0; c < E->ncols; ++c) fprintf(fp, ",%s", E->cols[c]);
+  fputc('\n', fp);
+}
+
 /* The cells of parameter p in run k; nan where the run does not set it (or a shorter list). */
 void dln_ens_param_cells(const ens *E, long k, int p, FILE *fp) {
   const ens_param *pi = &E->pinfo[p];

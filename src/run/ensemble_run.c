@@ -46,45 +46,9 @@
 
 /* ---- options ---------------------------------------------------------------------- */
 
-void dln_ensemble_default_options(dln_ensemble_options *opt) {
-  if (!opt) return;
-  memset(opt, 0, sizeof *opt);
-  opt->write_outputs = 1;
-}
 
 /* ---- run specs ----------------------------------------------------------------------- */
 
-/* Options that describe the data (a data set is drawn once per distinct value of these
- * plus data_seed). */
-static const char *const data_fields[] = {"task",   "target",   "rows",     "cols",  "rank",        "singular_values",
-                                          "target_sigma", "symmetric_target", "n_samples", "x_rank", "noise", "m",
-                                          "target_file",  "x_file", "y_file", "a_file", "b_file", "entries_file"};
-
-/* The override set of run k, axis by axis (last axis fastest). */
-static char *data_key(const dln_spec *s, uint64_t data_seed, uint64_t data_stream) {
-  size_t cap = 256, len = 0;
-  char *key = malloc(cap), buf[4096];
-  if (!key) return NULL;
-  len = (size_t)snprintf(key, cap, "%llu/%llu", (unsigned long long)data_seed, (unsigned long long)data_stream);
-  for (size_t i = 0; i < sizeof data_fields / sizeof *data_fields; ++i) {
-    const dln_spec_option *o = dln_spec_find(data_fields[i]);
-    dln_spec_value_text(s, o, buf, sizeof buf);
-    size_t need = len + strlen(buf) + 2;
-    if (need > cap) {
-      while (need > cap) cap *= 2;
-      char *nk = realloc(key, cap);
-      if (!nk) {
-        free(key);
-        return NULL;
-      }
-      key = nk;
-    }
-    key[len++] = '|';
-    memcpy(key + len, buf, strlen(buf) + 1);
-    len += strlen(buf);
-  }
-  return key;
-}
 
 static int add_name(char ***list, int *n, const char *name) {
   for (int i = 0; i < *n; ++i)
@@ -153,28 +117,6 @@ static int find_data(ens *E, char *key, long k, uint64_t ds, int *i) {
   return DLN_OK;
 }
 
-void dln_ens_expand_task(ens *E, long k) {
-  ens_slot *sl = &E->slot[k];
-  dln_spec s;
-  uint64_t ds;
-  sl->expanded = 1;
-  int rst = dln_ens_make_spec(E, k, &s, &ds);
-  if (rst) {
-    dln_ens_set_run_error(sl, rst, k);
-    return;
-  }
-  sl->seed = s.seed;
-  sl->stream = s.stream;
-  /* as `dln run` would check the run's rerun line (the base at its origin, the run's
-   * overrides on the command line): an option of the base that no run reads is refused */
-  if ((rst = dln_spec_check(&s)) || (rst = dln_spec_check_unused(&s))) {
-    dln_ens_set_run_error(sl, rst, k);
-  } else {
-    sl->data_seed = ds;
-    if (!(sl->data_key = data_key(&s, ds, E->base->stream))) sl->expand_st = DLN_ENOMEM;
-  }
-  dln_spec_free(&s);
-}
 
 /* Phase A: the spec of every run and its data key (errors stay with the run), on the pool;
  * the data sets are then found in run order, so their numbering does not depend on the
@@ -560,6 +502,30 @@ static int ens_phases(ens *E, ens_out *O, int *cancelled) {
 
 int dln_ensemble_run(const dln_spec *base, const dln_sweep *sw, const dln_ensemble_options *opt_in, dln_ensemble_result *res) {
   return dln_ens_drive(base, sw, opt_in, res, NULL);
+}
+
+/* dln merge: the shards' runs driven again from their outputs (ensemble_merge.c reads them) */
+int dln_ensemble_merge(const char *dir, const dln_ensemble_options *opt, int force, dln_ensemble_result *res) {
+  dln_ensemble_result lres;
+  if (!res) res = &lres;
+  memset(res, 0, sizeof *res);
+  if (!dir || !*dir) return dln_error(DLN_EINVAL, "dln_ensemble_merge: expected a folder, found %s", dir ? "\"\"" : "NULL");
+  dln_ensemble_options o;
+  if (opt) o = *opt;
+  else dln_ensemble_default_options(&o);
+  if (!o.out) o.out = dir;
+  o.shard = 0, o.nshards = 1, o.resume = 0, o.write_outputs = 1;
+  ens_merge M;
+  dln_spec base;
+  dln_sweep sw;
+  dln_sweep_init(&sw);
+  int st = dln_ens_merge_prepare(&M, dir, force, &base, &sw);
+  if (!st) st = dln_ens_drive(&base, &sw, &o, res, &M);
+  else res->fail_phase = DLN_RUN_FAIL_INPUT;
+  dln_ens_merge_release(&M);
+  dln_sweep_free(&sw);
+  dln_spec_free(&base);
+  return st;
 }
 
 /* dln_ensemble_run, and dln_ensemble_merge with M (ensemble_merge.c): the same phases and
