@@ -1,5 +1,6 @@
 """dln.check, dln.sweep, dln.figure: `dln check`, `dln sweep` and `dln figure` from Python
 over the C ABI (dln_abi_check, dln_job_sweep, dln_job_figure; include/dln/abi.h)."""
+import json
 import os
 import re
 import shutil
@@ -35,15 +36,22 @@ def check(path_or_result, *, slack=None, tol=None, strict=False, out=None):
 def _table(folder, as_frame):
     """ensemble.csv as a structured array: run int64, seed and stream uint64 (as
     ensemble/<column>.npy), every other column float64; a DataFrame when pandas imports
-    (as_frame None) or as_frame is true."""
+    (as_frame None) or as_frame is true. The legend of the coded columns (a swept method,
+    a list: code k is legend[name][k], from ensemble.json) rides along as
+    tab.dtype.metadata["legend"] or DataFrame.attrs["legend"]."""
     path = os.path.join(folder, "ensemble.csv")
     with open(path) as f:
         names = f.readline().strip().split(",")
+    try:
+        with open(os.path.join(folder, "ensemble.json")) as f:
+            legend = json.load(f).get("legend") or {}
+    except (OSError, ValueError):
+        legend = {}
     types = [np.int64 if n == "run" else np.uint64 if n in ("seed", "stream") else np.float64 for n in names]
     cols = {}
     for i, (n, t) in enumerate(zip(names, types)):
         cols[n] = np.atleast_1d(np.loadtxt(path, delimiter=",", skiprows=1, usecols=(i,), dtype=t))
-    tab = np.empty(len(cols[names[0]]), dtype=list(zip(names, types)))
+    tab = np.empty(len(cols[names[0]]), dtype=np.dtype(list(zip(names, types)), metadata={"legend": legend}))
     for n in names:
         tab[n] = cols[n]
     if as_frame is False:
@@ -54,7 +62,9 @@ def _table(folder, as_frame):
         if as_frame:
             raise
         return tab
-    return pandas.DataFrame({n: tab[n] for n in names})
+    frame = pandas.DataFrame({n: tab[n] for n in names})
+    frame.attrs["legend"] = legend
+    return frame
 
 
 def sweep(spec, *, out=None, threads=None, wide=False, save_weights=False, plot=False, as_frame=None, **options):

@@ -65,6 +65,20 @@ class Sweep(unittest.TestCase):
         for n in a.dtype.names:
             np.testing.assert_array_equal(a[n], b[n], err_msg=n)
 
+    def test_legend(self):
+        """A coded column (a swept method) decodes by the legend that rides with the table,
+        also when the sweep's temporary folder is gone."""
+        spec = dict(SWEEP, eta=0.01, sweep={"method": ["gd", "flow"], "seed": [1, 2]})
+        tab = dln.sweep(spec, as_frame=False)
+        legend = tab.dtype.metadata["legend"]
+        self.assertEqual(legend, {"method": ["gd", "flow"]})
+        self.assertEqual(sorted({legend["method"][int(c)] for c in tab["method"]}), ["flow", "gd"])
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            return
+        self.assertEqual(dln.sweep(spec, as_frame=True).attrs["legend"], legend)
+
 
 SWEEP_CTRL_C = r"""
 import signal, sys, time, dln
