@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "dln/error.h"
+#include "dln/manifest.h"
 #include "dln/task.h"
 #include "dln/init.h"
 #include "dln/io.h"
@@ -193,8 +194,15 @@ int dln_chk_read_spec(const char *dir, dln_spec *spec, chk_summary *sum, dln_spe
   json_t *root = NULL;
   struct stat sb;
   if (stat(path, &sb) != 0) {
-    st = dln_error(DLN_EIO, "%s: cannot read (%s); expected the summary.json of a complete run (dln run writes it last)",
-                   path, strerror(errno));
+    int e = errno;
+    dln_manifest *m = NULL;
+    if (e == ENOENT && dln_manifest_read(dir, &m) == DLN_OK && !strcmp(m->kind, "figure")) /* a folder of `dln figure` */
+      st = dln_error(DLN_EIO, "%s: holds a figure (manifest.json kind \"figure\"), not a run: its verdicts are in "
+                              "report.md; dln check one of its run folders", dir);
+    else
+      st = dln_error(DLN_EIO, "%s: cannot read (%s); expected the summary.json of a complete run (dln run writes it last)",
+                     path, strerror(e));
+    dln_manifest_free(m);
     goto done;
   }
   root = dln_json_load_input(path, 0, &err, &st);
