@@ -80,13 +80,16 @@ class Sweep(unittest.TestCase):
         self.assertEqual(dln.sweep(spec, as_frame=True).attrs["legend"], legend)
 
 
-SWEEP_CTRL_C = r"""
+CTRL_C_HANDLER = r"""
 import signal, sys, time, dln
 t_sig = []
 def on_int(sig, frame):
     t_sig.append(time.perf_counter())
     raise KeyboardInterrupt
 signal.signal(signal.SIGINT, on_int)
+"""
+
+SWEEP_CTRL_C = CTRL_C_HANDLER + r"""
 spec = {"rows": 3, "cols": 3, "width": 3, "method": "gd", "eta": 1e-6, "samples": 3,
         "sweep": {"t_end": [0.001, 1000]}}  # run 0 finishes, run 1 is stopped
 try:
@@ -115,29 +118,32 @@ def ctrl_c(script, out, ready, wait):
     return so, time.perf_counter() - t0
 
 
+def sigint_case(test, what, script, marker, wait, limit, final, check=None):
+    """script (SWEEP_CTRL_C, FIGURE_CTRL_C) interrupted by ctrl_c into a fresh folder: a
+    KeyboardInterrupt, exit within limit s, final (its last output) not written; check(out)."""
+    tmp = tempfile.mkdtemp(prefix="dln-test-%s-sigint-" % what, dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    try:
+        out = os.path.join(tmp, "o")
+        so, t_exit = ctrl_c(script, out, marker, wait)
+        test.assertTrue(so.startswith("KI"), so)
+        test.assertLess(t_exit, limit)
+        test.assertFalse(os.path.exists(os.path.join(out, final)))  # nothing committed
+        if check:
+            check(out)
+        print("%s Ctrl-C: KeyboardInterrupt %.3f s after the handler, exit %.3f s after SIGINT" % (what, float(so.split()[1]), t_exit))
+    finally:
+        shutil.rmtree(tmp, True)
+
+
 class SweepCtrlC(unittest.TestCase):
     def test_sigint(self):
-        tmp = tempfile.mkdtemp(prefix="dln-test-sweep-sigint-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
-        try:
-            out = os.path.join(tmp, "o")
-            so, t_exit = ctrl_c(SWEEP_CTRL_C, out, ".partial", 1.0)
-            self.assertTrue(so.startswith("KI"), so)
-            self.assertLess(t_exit, 1.0)
-            self.assertFalse(os.path.exists(os.path.join(out, "ensemble.csv")))  # nothing committed
-            with open(os.path.join(out, ".partial", "runs.jsonl")) as f:  # the finished run, for --resume
+        def kept_one(out):  # the finished run, for --resume
+            with open(os.path.join(out, ".partial", "runs.jsonl")) as f:
                 self.assertEqual(len(f.read().splitlines()), 1)
-            print("sweep Ctrl-C: KeyboardInterrupt %.3f s after the handler, exit %.3f s after SIGINT" % (float(so.split()[1]), t_exit))
-        finally:
-            shutil.rmtree(tmp, True)
+        sigint_case(self, "sweep", SWEEP_CTRL_C, ".partial", 1.0, 1.0, "ensemble.csv", kept_one)
 
 
-FIGURE_CTRL_C = r"""
-import signal, sys, time, dln
-t_sig = []
-def on_int(sig, frame):
-    t_sig.append(time.perf_counter())
-    raise KeyboardInterrupt
-signal.signal(signal.SIGINT, on_int)
+FIGURE_CTRL_C = CTRL_C_HANDLER + r"""
 try:
     dln.figure("002-fig2", out=sys.argv[1], render=False)  # about 14 s
     print("FINISHED")
@@ -148,16 +154,7 @@ except KeyboardInterrupt:
 
 class FigureCtrlC(unittest.TestCase):
     def test_sigint(self):
-        tmp = tempfile.mkdtemp(prefix="dln-test-figure-sigint-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
-        try:
-            out = os.path.join(tmp, "o")
-            so, t_exit = ctrl_c(FIGURE_CTRL_C, out, "sweep", 0.5)
-            self.assertTrue(so.startswith("KI"), so)
-            self.assertLess(t_exit, 5.0)
-            self.assertFalse(os.path.exists(os.path.join(out, "manifest.json")))  # nothing committed
-            print("figure Ctrl-C: KeyboardInterrupt %.3f s after the handler, exit %.3f s after SIGINT" % (float(so.split()[1]), t_exit))
-        finally:
-            shutil.rmtree(tmp, True)
+        sigint_case(self, "figure", FIGURE_CTRL_C, "sweep", 0.5, 5.0, "manifest.json")
 
 
 class Figure(unittest.TestCase):
