@@ -11,6 +11,10 @@
  *     times, work growing like rtol^{−1/8} (RK5 would grow like rtol^{−1/5});
  *   - the 5x10, width-50 flow (σ = 0.01, 001 Fig. 1): agreement with ARKODE ERK at rtol
  *     1e-13 at 41 dense-output samples and drift of the conserved C_1 (002 Lemma 1);
+ *   - its interpolant's derivative (central differences) and the defect test that sends a
+ *     step's samples to an integration from its start: a run whose interpolated samples
+ *     broke `dln check`'s closed-form row (h·ρ ≈ 23, beyond the stability limit), and one
+ *     whose interpolated loss rose (rtol 1e-3);
  *   - finite-time blow-up w' = w²: diverged, with the step and time past t_b = 1 − 1e-6;
  *   - which table rkc/auto choose (integrator names), and `dln run --method dop853`.
  * (Bit-identical resume: test_resume.c, plain and disturbed.) */
@@ -200,27 +204,32 @@ static void test_fig1_vs_erk(void **state) {
   tu_fact_problem(7, 2, widths, 0.01, &net, &loss, &th0);
   size_t n = net->nparams;
   double *a = tu_dalloc(n), *b = tu_dalloc(n), *C0 = tu_dalloc(2500), *C1 = tu_dalloc(2500);
-  double *c = tu_dalloc(n);
+  double *c = tu_dalloc(n), *d = tu_dalloc(n);
   mat_samples sa = {n, 0, tu_dalloc(41 * n)}, sb = {n, 0, tu_dalloc(41 * n)}, sc = {n, 0, tu_dalloc(41 * n)};
-  const dln_integrator_type *m[3] = {&dln_integrator_dop853, &dln_integrator_flow, &dln_integrator_flow};
-  mat_samples *ss[3] = {&sa, &sb, &sc};
-  double *th[3] = {a, b, c};
-  dln_train_result r[3];
-  for (int i = 0; i < 3; ++i) { /* dop853 at 1e-10, the reference, ARKODE ERK at 1e-10 (a control) */
+  mat_samples sd = {n, 0, tu_dalloc(41 * n)};
+  const dln_integrator_type *m[4] = {&dln_integrator_dop853, &dln_integrator_flow, &dln_integrator_flow,
+                                     &dln_integrator_dop853};
+  mat_samples *ss[4] = {&sa, &sb, &sc, &sd};
+  double *th[4] = {a, b, c, d};
+  dln_train_result r[4];
+  for (int i = 0; i < 4; ++i) { /* dop853 at 1e-10, the reference, ARKODE ERK at 1e-10 (a control), dop853 at
+                                 * 1e-10 with its interpolant at every sample */
     dln_train_options o;
     opts(&o, m[i], 20.0, i == 1 ? 1e-13 : 1e-10);
     if (i == 1) o.atol = 1e-15;
+    if (i == 3) o.dense_defect_max = 1e300;
     o.nsamples = 41;
     o.on_sample = on_sample_mat;
     o.on_sample_ctx = ss[i];
     memcpy(th[i], th0, n * sizeof(double));
     r[i] = tu_train(net, loss, th[i], &o, NULL, NULL);
   }
-  double num = 0, den = 0, smax = 0, cmax = 0;
+  double num = 0, den = 0, smax = 0, cmax = 0, imax = 0;
   for (int k = 0; k < 41; ++k) {
     double ref = tu_fro(n, sb.x + (size_t)k * n);
     smax = fmax(smax, tu_diffnorm(n, sa.x + (size_t)k * n, sb.x + (size_t)k * n) / ref);
     cmax = fmax(cmax, tu_diffnorm(n, sc.x + (size_t)k * n, sb.x + (size_t)k * n) / ref);
+    imax = fmax(imax, tu_diffnorm(n, sd.x + (size_t)k * n, sb.x + (size_t)k * n) / ref);
   }
   print_message("ERK at 1e-10 (control): samples max %.2e\n", cmax);
   num = tu_diffnorm(n, a, b), den = tu_fro(n, b);
@@ -229,19 +238,110 @@ static void test_fig1_vs_erk(void **state) {
   double drift = tu_diffnorm(2500, C1, C0) / fmax(1.0, tu_fro(2500, C0));
   print_message("dop853 rtol 1e-10: %ld steps, %ld RHS; vs ERK 1e-13: end %.2e, samples max %.2e; drift C1 %.2e\n",
                 r[0].steps, r[0].grad_evals, num / den, smax, drift);
+  print_message("  the interpolant at every sample (dense_defect_max 1e300): %ld RHS, samples max %.2e\n", r[3].grad_evals,
+                imax);
   assert_int_equal(sa.k, 41);
   assert_true(num / den < 1e-8);
-  /* the seventh-order dense output at every sample: ≤ 1e-10 while the steps are limited by
-   * accuracy; in the late, stability-limited phase (h·ρ near DOP853's β) its polynomial
-   * amplifies the damped components, measured 1.1e-8 relative at rtol 1e-10 (ARKODE's
-   * Hermite interpolant on its ~6x shorter steps: 2e-10). Intrinsic to the pair: on the
-   * bench/flow.sh instance SciPy's DOP853 dense output is off by 1.5e-9 there, dln's by 3e-10 */
-  assert_true(smax < 5e-8);
+  /* the samples: in the late, stability-limited phase (h·ρ near DOP853's β) the seventh-order
+   * interpolant amplifies the damped components (measured 3.3e-9 relative at rtol 1e-10; SciPy's
+   * DOP853 interpolant on the bench/flow.sh instance: 1.5e-9); its defect test sends such steps'
+   * samples to an integration from the step's start (rkc.c: rk_side): measured 5.1e-11 */
+  assert_true(smax < 5e-10);
+  assert_true(imax > 10 * smax); /* the test decides: the interpolant alone is worse */
+  assert_true(r[3].steps == r[0].steps); /* samples never change the steps */
+  assert_true(memcmp(a, d, n * sizeof(double)) == 0);
+  { /* a sample depends on its time and step only, not on the other samples: t = 5.5, 13 alone */
+    mat_samples se = {n, 0, tu_dalloc(41 * n)};
+    const double times[4] = {0, 5.5, 13, 20};
+    dln_train_options o;
+    opts(&o, &dln_integrator_dop853, 20.0, 1e-10);
+    o.sample_times = times;
+    o.nsample_times = 4;
+    o.on_sample = on_sample_mat;
+    o.on_sample_ctx = &se;
+    memcpy(d, th0, n * sizeof(double));
+    (void)tu_train(net, loss, d, &o, NULL, NULL);
+    assert_int_equal(se.k, 4);
+    assert_true(memcmp(se.x + n, sa.x + 11 * n, n * sizeof(double)) == 0);
+    assert_true(memcmp(se.x + 2 * n, sa.x + 26 * n, n * sizeof(double)) == 0);
+    assert_true(memcmp(a, d, n * sizeof(double)) == 0);
+    free(se.x);
+  }
   assert_true(drift < 1e-8);
   assert_true(r[0].steps < r[1].steps / 5); /* order 8 at a tight tolerance: far fewer steps */
-  free(a), free(b), free(c), free(C0), free(C1), free(sa.x), free(sb.x), free(sc.x), free(th0);
+  free(a), free(b), free(c), free(d), free(C0), free(C1), free(sa.x), free(sb.x), free(sc.x), free(sd.x), free(th0);
   dln_loss_free(loss);
   dln_net_free(net);
+}
+
+/* The interpolant's derivative (its defect test, rkc.c) against central differences of the
+ * interpolant itself (a polynomial of degree 8 in x: truncation ≈ δ²/6 times its third
+ * derivative). */
+static void test_dense_deriv(void **state) {
+  (void)state;
+  enum { N = 7 };
+  double y0[N], y1[N], f0[N], f1[N], Fr[4][N], up[N], um[N], d[N];
+  tu_seed(11);
+  tu_fill_gauss(N, y0, 1), tu_fill_gauss(N, y1, 1), tu_fill_gauss(N, f0, 1), tu_fill_gauss(N, f1, 1);
+  for (int r = 0; r < 4; ++r) tu_fill_gauss(N, Fr[r], 3);
+  const double *F[4] = {Fr[0], Fr[1], Fr[2], Fr[3]};
+  const double h = 0.37, dx = 1e-5;
+  for (double x = 0; x <= 1.0; x += 0.125) {
+    dln_dop853_dense_deriv(N, x, h, y0, y1, f0, f1, F, d);
+    dln_dop853_dense_eval(N, x + dx, h, y0, y1, f0, f1, F, up);
+    dln_dop853_dense_eval(N, x - dx, h, y0, y1, f0, f1, F, um);
+    for (int i = 0; i < N; ++i) assert_close(d[i], (up[i] - um[i]) / (2 * dx * h), 1e-7, 1e-7);
+  }
+  /* the ends: u'(t_n) = f_n, u'(t_{n+1}) = f_{n+1} */
+  dln_dop853_dense_deriv(N, 0, h, y0, y1, f0, f1, F, d);
+  for (int i = 0; i < N; ++i) assert_close(d[i], f0[i], 1e-13, 1e-13);
+  dln_dop853_dense_deriv(N, 1, h, y0, y1, f0, f1, F, d);
+  for (int i = 0; i < N; ++i) assert_close(d[i], f1[i], 1e-13, 1e-13);
+}
+
+/* A run whose samples the interpolant alone put 1.9e-6 off the closed form (001 eq. 30) at
+ * rtol 1e-11: auto's DOP853 phase, back from RKC (which damped the stiff components), takes
+ * a step of h = 2.98 at h·ρ ≈ 23, beyond the pair's stability limit β ≈ 6.4; its end point
+ * passes the error test, its interpolant amplifies the damped components by ~1e5. The
+ * defect test sends that step's samples to an integration from its start: `dln check`
+ * holds with the default, holds with 0 (every sample integrated), is VIOLATED without it. */
+static void test_cli_unstable_step(void **state) {
+  (void)state;
+  const char *dir = tu_tmpdir(0);
+  const char *outs[3] = {"o-default", "o-never", "o-always"};
+  const char *dmax[3] = {"--dense_defect_max=10", "--dense_defect_max=1e300", "--dense_defect_max=0"};
+  for (int k = 0; k < 3; ++k) {
+    char out[64], sum[64];
+    snprintf(out, sizeof out, "--out=%s", outs[k]);
+    snprintf(sum, sizeof sum, "%s/summary.json", outs[k]);
+    const char *args[] = {"run", "--task=factorization", "--rows=4", "--cols=4", "--widths=4,4,4", "--init=spectral",
+                          "--ubar=0.1,0.2,0.3,0.4", "--vbar=0.1,0.2,0.3,0.4", "--t_end=20", "--samples=50",
+                          "--observe=closed_form", "--rtol=1e-11", dmax[k], "--plot=false", out, "--quiet", NULL};
+    char *js = tu_cli_ok_summary(DLN_CLI, dir, sum, args);
+    assert_non_null(strstr(js, "\"integrator\": \"dln-dop853->rkc\""));
+    free(js);
+    const char *check[] = {"check", outs[k], NULL};
+    if (k == 1)
+      tu_expect_cli_error(DLN_CLI, dir, 4, "VIOLATED: max_t cf_dist", check);
+    else
+      assert_int_equal(tu_wait(tu_spawn(DLN_CLI, check, dir)), 0);
+  }
+  /* the same cause at a loose tolerance: dop853 at rtol 1e-3 on the stiff 5x10 flow (σ = 1),
+   * 200 samples: the interpolated loss rose 34x more than the flow allows between samples
+   * (`dln check`: "loss non-increasing" INCONSISTENT, exit 5) */
+  for (int k = 0; k < 2; ++k) {
+    const char *args[] = {"run", "--task=factorization", "--rows=5", "--cols=10", "--widths=10,50,5", "--sigma=1",
+                          "--t_end=20", "--samples=200", "--method=dop853", "--rtol=1e-3", dmax[k], "--plot=false",
+                          "--out=o-loose", "--quiet", "--force", NULL};
+    char *js = tu_cli_ok_summary(DLN_CLI, dir, "o-loose/summary.json", args);
+    free(js);
+    const char *check[] = {"check", "o-loose", NULL};
+    if (k == 1)
+      tu_expect_cli_error(DLN_CLI, dir, 5, "loss non-increasing (flow): INCONSISTENT", check);
+    else
+      assert_int_equal(tu_wait(tu_spawn(DLN_CLI, check, dir)), 0);
+  }
+  tu_rmtree(dir);
 }
 
 /* ------------------------------------------------------------------ 4. divergence */
@@ -344,7 +444,8 @@ static void test_cli(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),     cmocka_unit_test(test_order_fixed_step), cmocka_unit_test(test_adaptive_order),
-      cmocka_unit_test(test_fig1_vs_erk), cmocka_unit_test(test_blowup),         cmocka_unit_test(test_selection),
+      cmocka_unit_test(test_fig1_vs_erk), cmocka_unit_test(test_dense_deriv),    cmocka_unit_test(test_cli_unstable_step),
+      cmocka_unit_test(test_blowup),      cmocka_unit_test(test_selection),
       cmocka_unit_test(test_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,7 +78,8 @@ typedef struct dln_run_result {
   int plot;              /* DLN_PLOT_* */
   int plot_exit;         /* exit status of plot.py when DLN_PLOT_FAILED */
   double recon_init, recon_final;  /* ‖Ȳ − W‖/‖Ȳ‖ (factorization), else NAN */
-  double loss_init, loss_final;
+  double loss_init, loss_final; /* the trajectory's first and last loss (NAN without the column; loss_final
+                                   then the driver's φ at the end, train.loss) */
   double max_drift;      /* max over samples and j of drift_C_j, NAN if none */
   double loss_threshold; /* threshold used (incl. recon_threshold), negative if off */
   double wall_ms;        /* whole run incl. outputs */

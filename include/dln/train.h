@@ -101,7 +101,8 @@ typedef int (*dln_checkpoint_fn)(void *ctx, const dln_train_checkpoint *cp);
 /* Defaults are those of the option rows (dln_train_default_options), shared with the
  * command line: each row lives in the module that owns it (the driver's rows below in
  * dln_train_option_rows, eta in gd, erk_order in flow, gauss_* in gauss, krylov_maxl in
- * cvode, auto_stiff_ratio, auto_window and auto_dop853_rtol in rkc, auto_min_steps and auto_rkc_max in auto). */
+ * cvode, auto_stiff_ratio, auto_window and auto_dop853_rtol in rkc, dense_defect_max in dop853, auto_min_steps and
+ * auto_rkc_max in auto). */
 typedef struct dln_train_options {
   const dln_integrator_type *method; /* default &dln_integrator_auto */
   void *method_options;   /* the type's own option block (types with options_size > 0), else NULL */
@@ -163,6 +164,10 @@ typedef struct dln_train_options {
   double *noisy_D;
   double r_alpha;             /* R_α = {‖P + Q‖² ≥ α²} of 000 eq. 16 (depth 2, factorization,
                                  n = m = 1; P = W_2, Q = W_1ᵀ); negative: off (default −1) */
+  /* DOP853 (dop853; rkc, auto at rtol ≤ auto_dop853_rtol): a step's samples come from its
+   * interpolant u when h‖u' − f(u)‖ at mid-step is ≤ this in the step's error norm, else
+   * from an integration from the step's start (docs/integrators.md); ≥ 0, default 10 */
+  double dense_defect_max;
 } dln_train_options;
 
 /* The disturbance kinds of dln_train_options.disturbance. */

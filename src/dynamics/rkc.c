@@ -74,7 +74,7 @@
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
 
-enum { RKC_CHECK = 5, RKC_RHO_EVERY = 10, RKC_MAX_BAD = 12, RKC_MAX_STAGES = 1000 };
+enum { RKC_CHECK = 5, RKC_RHO_EVERY = 10, RKC_MAX_BAD = 12, RKC_MAX_STAGES = 1000, RK_SIDE_MAX = 1000 };
 
 /* ---------------------------------------------------------------- ρ(∇²φ) */
 
@@ -135,7 +135,9 @@ typedef struct {
   double handoff_h;
   int no_switch;    /* the type dop853: the RK pair alone */
   int dense_ready;  /* DOP853: dense-output rows of the last step computed */
+  int dense_side;   /* DOP853: the last step's interpolant failed its defect test: samples by rk_side */
   double *dx[3], *dF[4]; /* DOP853: its extra stages and dense-output rows */
+  double *sy, *sf;       /* DOP853: θ and f(θ) of the side integration (rk_side) */
   double *blk; /* owns every vector buffer */
 } rkc_stepper;
 
@@ -168,10 +170,6 @@ static int underflow(rkc_stepper *s, double h) {
   }
   snprintf(s->base.msg, sizeof s->base.msg, "step size %.3g underflows at t = %.6g", h, s->t);
   return DLN_STOP_SOLVER;
-}
-
-static double wrms_err(rkc_stepper *s, const double *e, const double *y0, const double *y1) {
-  return dln_vec_wrms_max(s->n, e, y0, y1, s->c->opt->rtol, s->c->opt->atol);
 }
 
 /* Accept θ_{n+1} = ynew with f(θ_{n+1}) in *fnew_slot (a stage buffer, which takes
@@ -209,6 +207,61 @@ static double clip_h(rkc_stepper *s, double h, int *last) {
   return h;
 }
 
+/* One attempt of the RK table from (t, θ = y, f(θ) = f) with step h: stages into k[1..s−1]
+ * (K[] points at them), θ + hΣb_j k_j into ynew, the error estimate's WRMS norm
+ * (θ, ynew) into *err. Stage pi's and pj's arguments go to ai, aj (the free stiffness
+ * estimate reads them), the others to ynew. 0, or the failed right-hand side's code
+ * (1: non-finite, −1: fatal). Used by the steps and by the side integration (rk_side). */
+static int rk_attempt(rkc_stepper *s, double t, const double *y, const double *f, double h, double *ai, double *aj,
+                      double *ynew, const double **K, double *err) {
+  const dln_erk_tab *T = &s->T;
+  size_t n = s->n;
+  int ns = T->s;
+  double cf[DLN_ERK_MAX_STAGES], ce[DLN_ERK_MAX_STAGES];
+  K[0] = f;
+  for (int i = 1; i < ns; ++i) {
+    for (int j = 0; j < i; ++j) cf[j] = h * T->A[i][j];
+    double *arg = i == s->pi ? ai : i == s->pj ? aj : ynew;
+    /* θ_n is finite, so a non-finite argument means a non-finite earlier stage (or an
+     * overflow): the same failure the right-hand side would have reported */
+    if (dln_vec_lincomb_chk(n, y, i, cf, K, arg)) {
+      s->c->rhs_bad = 1;
+      return 1;
+    }
+    s->c->rhs_defer_check = s->read_later[i]; /* checked in the argument above, one stage on */
+    int rc = rhs(s, t + T->c[i] * h, arg, s->k[i]);
+    s->c->rhs_defer_check = 0;
+    if (rc) return rc;
+    K[i] = s->k[i];
+  }
+  /* θ_{n+1} (FSAL: the last stage's argument, computed with the same coefficients) and
+   * the error estimate */
+  for (int j = 0; j < ns; ++j) cf[j] = h * T->b[j], ce[j] = h * T->e[j];
+  if (T->fsal) {
+    if (ns - 1 == s->pj && aj != ynew) dln_copy(n, aj, ynew);
+    else if (ns - 1 == s->pi && ai != ynew) dln_copy(n, ai, ynew);
+  } else {
+    dln_vec_lincomb(n, y, ns, cf, K, ynew);
+  }
+  double m5, m3, rtol = s->c->opt->rtol, atol = s->c->opt->atol, ce3[DLN_ERK_MAX_STAGES];
+  if (T->dop853) { /* HNW I §II.10: ‖e5‖²/sqrt(‖e5‖² + 0.01‖e3‖²) (dop853.c) */
+    for (int j = 0; j < ns; ++j) ce3[j] = h * T->e3[j];
+    /* one pass without storing e5, e3 (nvec_fast.h); else through s->err and s->w */
+    if (dln_vec_err_ms(n, ns, ce, ce3, K, y, ynew, rtol, atol, &m5, &m3)) {
+      dln_vec_lincomb(n, NULL, ns, ce, K, s->err);
+      dln_vec_lincomb(n, NULL, ns, ce3, K, s->w); /* w: scratch between power iterations */
+      dln_vec_wms2_max(n, s->err, s->w, y, ynew, rtol, atol, &m5, &m3);
+    }
+    *err = m5 > 0 ? m5 / sqrt(m5 + 0.01 * m3) : (m5 == 0 ? 0.0 : NAN);
+  } else if (!dln_vec_err_ms(n, ns, ce, NULL, K, y, ynew, rtol, atol, &m5, NULL)) {
+    *err = sqrt(m5);
+  } else {
+    dln_vec_lincomb(n, NULL, ns, ce, K, s->err);
+    *err = dln_vec_wrms_max(n, s->err, y, ynew, rtol, atol);
+  }
+  return 0;
+}
+
 static int rk_step(rkc_stepper *s, double *tout) {
   const dln_erk_tab *T = &s->T;
   size_t n = s->n;
@@ -221,58 +274,15 @@ static int rk_step(rkc_stepper *s, double *tout) {
       return underflow(s, h);
     }
     s->attempted++;
-    /* stage 0 is f(θ_n), already in s->f */
-    int rc = 0, i;
     const double *K[DLN_ERK_MAX_STAGES];
-    double cf[DLN_ERK_MAX_STAGES], ce[DLN_ERK_MAX_STAGES];
-    K[0] = s->f;
-    for (i = 1; i < ns; ++i) {
-      for (int j = 0; j < i; ++j) cf[j] = h * T->A[i][j];
-      double *arg = i == s->pi ? s->ysi : i == s->pj ? s->ysj : s->ynew;
-      /* θ_n is finite, so a non-finite argument means a non-finite earlier stage (or an
-       * overflow): the same failure the right-hand side would have reported */
-      if (dln_vec_lincomb_chk(n, s->y, i, cf, K, arg)) {
-        s->c->rhs_bad = 1;
-        rc = 1;
-        break;
-      }
-      s->c->rhs_defer_check = s->read_later[i]; /* checked in the argument above, one stage on */
-      rc = rhs(s, s->t + T->c[i] * h, arg, s->k[i]);
-      s->c->rhs_defer_check = 0;
-      if (rc) break;
-      K[i] = s->k[i];
-    }
+    double err;
+    int rc = rk_attempt(s, s->t, s->y, s->f, h, s->ysi, s->ysj, s->ynew, K, &err);
     if (rc) {
       int st = rhs_fail(s, rc);
       if (st) return st;
       s->rejected++;
       grow = 1.0;
       continue;
-    }
-    /* θ_{n+1} (FSAL: the last stage's argument, computed with the same coefficients) and
-     * the error estimate */
-    for (int j = 0; j < ns; ++j) cf[j] = h * T->b[j], ce[j] = h * T->e[j];
-    if (T->fsal) {
-      if (ns - 1 == s->pj) dln_copy(n, s->ysj, s->ynew);
-      else if (ns - 1 == s->pi) dln_copy(n, s->ysi, s->ynew);
-    } else {
-      dln_vec_lincomb(n, s->y, ns, cf, K, s->ynew);
-    }
-    double err, m5, m3, rtol = s->c->opt->rtol, atol = s->c->opt->atol, ce3[DLN_ERK_MAX_STAGES];
-    if (T->dop853) { /* HNW I §II.10: ‖e5‖²/sqrt(‖e5‖² + 0.01‖e3‖²) (dop853.c) */
-      for (int j = 0; j < ns; ++j) ce3[j] = h * T->e3[j];
-      /* one pass without storing e5, e3 (nvec_fast.h); else through s->err and s->w */
-      if (dln_vec_err_ms(n, ns, ce, ce3, K, s->y, s->ynew, rtol, atol, &m5, &m3)) {
-        dln_vec_lincomb(n, NULL, ns, ce, K, s->err);
-        dln_vec_lincomb(n, NULL, ns, ce3, K, s->w); /* w: scratch between power iterations */
-        dln_vec_wms2_max(n, s->err, s->w, s->y, s->ynew, rtol, atol, &m5, &m3);
-      }
-      err = m5 > 0 ? m5 / sqrt(m5 + 0.01 * m3) : (m5 == 0 ? 0.0 : NAN);
-    } else if (!dln_vec_err_ms(n, ns, ce, NULL, K, s->y, s->ynew, rtol, atol, &m5, NULL)) {
-      err = sqrt(m5);
-    } else {
-      dln_vec_lincomb(n, NULL, ns, ce, K, s->err);
-      err = wrms_err(s, s->err, s->y, s->ynew);
     }
     if (!(err <= 1.0)) {
       s->rejected++;
@@ -505,6 +515,52 @@ static int rkc_stepper_step(dln_stepper *base, double *tout) {
   return 0;
 }
 
+/* The scaled defect of DOP853's interpolant u on the last step at mid-step,
+ * h‖u'(t) − f(u(t))‖ in the step's WRMS norm (Enright 1989, "A new error-control for
+ * initial value solvers"; Higham 1989, SIAM J. Numer. Anal. 26:1175). Its interpolant is
+ * not error-controlled: a step accepted beyond the stability limit, whose stiff
+ * components were too small to fail the error test (DOP853 after RKC's damping took
+ * h·ρ ≈ 23 against β ≈ 6.4), amplifies them inside the step (samples 1.9e-6 off a closed
+ * form at rtol 1e-11, defect ≈ 1e5, while ≤ 1e2 on the run's other steps). One more
+ * right-hand side per step with samples; out is scratch. ∞ when f(u) is not finite. */
+static double dense_defect(rkc_stepper *s, double h, double *out) {
+  const double *const *F = (const double *const *)s->dF;
+  dln_dop853_dense_eval(s->n, 0.5, h, s->yo, s->y, s->fo, s->f, F, out);
+  if (rhs(s, s->to + 0.5 * h, out, s->w)) return INFINITY; /* w, err: scratch between steps */
+  dln_dop853_dense_deriv(s->n, 0.5, h, s->yo, s->y, s->fo, s->f, F, s->err);
+  for (size_t i = 0; i < s->n; ++i) s->err[i] = h * (s->err[i] - s->w[i]);
+  return dln_vec_wrms_max(s->n, s->err, s->yo, s->y, s->c->opt->rtol, s->c->opt->atol);
+}
+
+/* θ(t), t_n < t < t_{n+1}, integrated from (t_n, θ_n) by the pair with its own step-size
+ * control, first trying the whole interval: a sample whose local error is controlled
+ * like a step's. The run's steps are untouched (samples never change them) and θ(t)
+ * depends on t and the step only. Uses the stages, ynew, err and w (scratch between
+ * steps) and sy, sf (pointers swap within the stepper's buffers). */
+static int rk_side(rkc_stepper *s, double t, double *out) {
+  const double *K[DLN_ERK_MAX_STAGES], *y = s->yo, *f = s->fo;
+  double tc = s->to, h = t - s->to, expo = 1.0 / (s->T.p + 1);
+  int ns = s->T.s;
+  for (int tries = 0; tc < t; ++tries) {
+    double rem = t - tc, hh = (h >= rem || rem - h <= 1e-10 * rem) ? rem : h, err;
+    if (tries >= RK_SIDE_MAX || !(hh > 16 * DBL_EPSILON * fmax(1.0, fabs(tc)))) return 1;
+    int rc = rk_attempt(s, tc, y, f, hh, s->ynew, s->ynew, s->ynew, K, &err);
+    if (rc < 0) return 1;
+    if (rc || !(err <= 1.0)) {
+      h = hh * (rc || !isfinite(err) ? 0.25 : fmax(0.2, fmin(1.0, 0.9 * pow(err, -expo))));
+      continue;
+    }
+    tc = hh == rem ? t : tc + hh;
+    double *tmp = s->sy; /* θ(tc) and f(θ(tc)) (the FSAL stage) into sy, sf */
+    s->sy = s->ynew, s->ynew = tmp;
+    tmp = s->sf, s->sf = s->k[ns - 1], s->k[ns - 1] = tmp;
+    y = s->sy, f = s->sf;
+    h = hh * fmax(0.2, fmin(5.0, err > 0 ? 0.9 * pow(err, -expo) : 5.0));
+  }
+  dln_copy(s->n, y, out);
+  return 0;
+}
+
 /* Dense output on [t_n, t_{n+1}]. After two RK steps: the quintic Hermite interpolant of
  * (θ, f) at t_{n−1}, t_n, t_{n+1} (error O(h⁶), below the RK pair's local error; the cubic
  * alone, O(h⁴), put samples ~100× further off than the step end points at rtol 1e-10).
@@ -521,8 +577,11 @@ static int rkc_dense(dln_stepper *base, double t, double *out) {
       K[0] = s->fo, K[12] = s->f;
       for (int i = 1; i < 12; ++i) K[i] = s->k[i];
       if (dln_dop853_dense_prep(s->c, s->to, h, s->yo, K, s->dx, s->dF, s->err)) return 1;
+      double dmax = s->c->opt->dense_defect_max; /* 0: always integrate, ≥ 1e300: never (no test) */
+      s->dense_side = dmax < 1e300 && (dmax <= 0 || dense_defect(s, h, out) > dmax);
       s->dense_ready = 1;
     }
+    if (s->dense_side && t > s->to && t < s->t) return rk_side(s, t, out);
     dln_dop853_dense_eval(s->n, (t - s->to) / h, h, s->yo, s->y, s->fo, s->f, (const double *const *)s->dF, out);
     return 0;
   }
@@ -629,9 +688,10 @@ int dln_rkc_create(dln_run_ctx *c, double *theta, int mode, dln_stepper **out) {
     for (int l = i + 1; l < s->T.s; ++l) s->read_later[i] |= s->T.A[l][i] != 0.0;
   s->base.name = dln_rkc_name(&s->base, 0);
   /* buffers: stages 1..s−1 (stage 0 is f), at least 4 for RKC, then f, fo, fp, yo, yp, ynew,
-   * err, v, w, ysi, ysj, and for DOP853 its dense output's 3 stages and 4 rows */
+   * err, v, w, ysi, ysj, and for DOP853 its dense output's 3 stages and 4 rows and the side
+   * integration's θ and f */
   int nk = s->T.s > 4 ? s->T.s : 4;
-  size_t nbuf = (size_t)nk + 11 + (s->T.dop853 ? 7 : 0);
+  size_t nbuf = (size_t)nk + 11 + (s->T.dop853 ? 9 : 0);
   double *blk = malloc(nbuf * n * sizeof(double) + 1);
   if (!blk) {
     free(s);
@@ -651,6 +711,10 @@ int dln_rkc_create(dln_run_ctx *c, double *theta, int mode, dln_stepper **out) {
   s->ysi = s->w + n;
   s->ysj = s->ysi + n;
   for (int i = 0; s->T.dop853 && i < 7; ++i) *(i < 3 ? &s->dx[i] : &s->dF[i - 3]) = s->ysj + (size_t)(i + 1) * n;
+  if (s->T.dop853) {
+    s->sy = s->ysj + 8 * n;
+    s->sf = s->sy + n;
+  }
   /* the last pair of stages with equal nodes (Dormand–Prince: c_6 = c_7 = 1; HNW II §IV.2) */
   s->pi = s->pj = -1;
   for (int j = s->T.s - 1; j >= 2 && s->pi < 0; --j)
@@ -693,7 +757,7 @@ static const dln_option rkc_rows[] = {
   DLN_OPTION_END};
 /* clang-format on */
 
-static const dln_integrator_type *const rkc_uses[] = {&dln_integrator_flow, NULL}; /* erk_order */
+static const dln_integrator_type *const rkc_uses[] = {&dln_integrator_flow, &dln_integrator_dop853, NULL}; /* erk_order, dense_defect_max */
 
 const dln_integrator_type dln_integrator_rkc = {
     .name = "rkc",
@@ -713,7 +777,11 @@ static int dop853_create(dln_run_ctx *c, double *theta, double t0, double h0, dl
   return st;
 }
 
-static const dln_option dop853_rows[] = {DLN_OPTION_END};
+/* clang-format off */
+static const dln_option dop853_rows[] = {
+  {"dense_defect_max", DLN_OPT_DOUBLE, OFF(dense_defect_max), "10", "dop853, and rkc, auto at rtol <= auto_dop853_rtol: samples inside a step come from the pair's 7th-order interpolant when its defect h|u' - f(u)| at mid-step is at most this (in units of the tolerance), else from an integration from the step's start (0: always, as accurate as the steps; 1e300: never)", NULL, DLN_OPTR_NONNEG, 0, 0, NULL, NULL},
+  DLN_OPTION_END};
+/* clang-format on */
 
 const dln_integrator_type dln_integrator_dop853 = {
     .name = "dop853",

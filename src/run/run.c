@@ -146,6 +146,7 @@ static int run_prepare(run_ctx *c) {
 static void run_measure(run_ctx *c) {
   dln_run_result *res = c->res;
   const dln_table *traj = c->p.traj;
+  res->loss_final = res->train.loss; /* the driver's φ at the end, also without a loss column */
   if (!traj->nrows) return;
   int cl = dln_table_col(traj, "loss"), cr = dln_table_col(traj, "recon_err");
   const double *r0 = traj->data, *r1 = traj->data + (traj->nrows - 1) * (size_t)traj->ncols;
