@@ -280,22 +280,24 @@ static void test_fig1_vs_erk(void **state) {
 static void test_dense_deriv(void **state) {
   (void)state;
   enum { N = 7 };
-  double y0[N], y1[N], f0[N], f1[N], Fr[4][N], up[N], um[N], d[N];
+  double y0[N], y1[N], f0[N], f1[N], Fr[4][N], up[N], um[N], d[N], u[N], u2[N];
   tu_seed(11);
   tu_fill_gauss(N, y0, 1), tu_fill_gauss(N, y1, 1), tu_fill_gauss(N, f0, 1), tu_fill_gauss(N, f1, 1);
   for (int r = 0; r < 4; ++r) tu_fill_gauss(N, Fr[r], 3);
   const double *F[4] = {Fr[0], Fr[1], Fr[2], Fr[3]};
   const double h = 0.37, dx = 1e-5;
   for (double x = 0; x <= 1.0; x += 0.125) {
-    dln_dop853_dense_deriv(N, x, h, y0, y1, f0, f1, F, d);
+    dln_dop853_dense_eval_deriv(N, x, h, y0, y1, f0, f1, F, u, d);
+    dln_dop853_dense_eval(N, x, h, y0, y1, f0, f1, F, u2);
+    assert_memory_equal(u, u2, sizeof u); /* the same interpolant, bit for bit */
     dln_dop853_dense_eval(N, x + dx, h, y0, y1, f0, f1, F, up);
     dln_dop853_dense_eval(N, x - dx, h, y0, y1, f0, f1, F, um);
     for (int i = 0; i < N; ++i) assert_close(d[i], (up[i] - um[i]) / (2 * dx * h), 1e-7, 1e-7);
   }
   /* the ends: u'(t_n) = f_n, u'(t_{n+1}) = f_{n+1} */
-  dln_dop853_dense_deriv(N, 0, h, y0, y1, f0, f1, F, d);
+  dln_dop853_dense_eval_deriv(N, 0, h, y0, y1, f0, f1, F, u, d);
   for (int i = 0; i < N; ++i) assert_close(d[i], f0[i], 1e-13, 1e-13);
-  dln_dop853_dense_deriv(N, 1, h, y0, y1, f0, f1, F, d);
+  dln_dop853_dense_eval_deriv(N, 1, h, y0, y1, f0, f1, F, u, d);
   for (int i = 0; i < N; ++i) assert_close(d[i], f1[i], 1e-13, 1e-13);
 }
 

@@ -223,9 +223,10 @@ void dln_dop853_dense_eval(size_t n, double x, double h, const double *y0, const
   }
 }
 
-/* d/dt of dln_dop853_dense_eval at x (the nested form differentiated term by term). */
-void dln_dop853_dense_deriv(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
-                            const double *f1, const double *const F[4], double *out) {
+/* dln_dop853_dense_eval at x into u and its d/dt into du, in one pass (the nested form
+ * differentiated term by term). */
+void dln_dop853_dense_eval_deriv(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
+                                 const double *f1, const double *const F[4], double *u, double *du) {
   double x1 = 1 - x;
   const double *F3 = F[0], *F4 = F[1], *F5 = F[2], *F6 = F[3];
   for (size_t i = 0; i < n; ++i) {
@@ -236,6 +237,7 @@ void dln_dop853_dense_deriv(size_t n, double x, double h, const double *y0, cons
     q = -p + x1 * q, p = (2 * d - (hf0 + h * f1[i])) + x1 * p;
     q = p + x * q, p = (hf0 - d) + x * p;
     q = -p + x1 * q, p = d + x1 * p;
-    out[i] = (p + x * q) / h;
+    u[i] = y0[i] + x * p;
+    du[i] = (p + x * q) / h;
   }
 }

@@ -194,9 +194,10 @@ int dln_dop853_dense_prep(dln_run_ctx *c, double t0, double h, const double *y0,
 /* θ(t0 + x h) from y0 = θ_n, y1 = θ_{n+1}, f0 = f_n, f1 = f_{n+1} and the rows F. */
 void dln_dop853_dense_eval(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
                            const double *f1, const double *const F[4], double *out);
-/* d/dt of that interpolant at x (rkc.c: its defect test). */
-void dln_dop853_dense_deriv(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
-                            const double *f1, const double *const F[4], double *out);
+/* That interpolant at x into u and its d/dt into du, one pass (rkc.c: its defect test);
+ * u is dln_dop853_dense_eval's, bit for bit. */
+void dln_dop853_dense_eval_deriv(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
+                                 const double *f1, const double *const F[4], double *u, double *du);
 /* ρ ≈ ‖∇²φ(θ)‖₂ by `iters` power iterations on exact Hessian-vector products, warm
  * started from v (n doubles; a fixed pseudo-random vector when *primed is 0, which
  * then becomes 1); w: n doubles of scratch. 0, or 1 when a product failed or was not

@@ -525,11 +525,11 @@ static int rkc_stepper_step(dln_stepper *base, double *tout) {
  * right-hand side per step with samples; out is scratch. ∞ when f(u) is not finite. */
 static double dense_defect(rkc_stepper *s, double h, double *out) {
   const double *const *F = (const double *const *)s->dF;
-  dln_dop853_dense_eval(s->n, 0.5, h, s->yo, s->y, s->fo, s->f, F, out);
-  if (rhs(s, s->to + 0.5 * h, out, s->w)) return INFINITY; /* w, err: scratch between steps */
-  dln_dop853_dense_deriv(s->n, 0.5, h, s->yo, s->y, s->fo, s->f, F, s->err);
-  for (size_t i = 0; i < s->n; ++i) s->err[i] = h * (s->err[i] - s->w[i]);
-  return dln_vec_wrms_max(s->n, s->err, s->yo, s->y, s->c->opt->rtol, s->c->opt->atol);
+  dln_dop853_dense_eval_deriv(s->n, 0.5, h, s->yo, s->y, s->fo, s->f, F, out, s->err); /* err, w: scratch */
+  if (rhs(s, s->to + 0.5 * h, out, s->w)) return INFINITY;
+  const double c[2] = {h, -h}, *X[2] = {s->err, s->w};
+  double ms;
+  return dln_vec_err_ms(s->n, 2, c, NULL, X, s->yo, s->y, s->c->opt->rtol, s->c->opt->atol, &ms, NULL) ? 0.0 : sqrt(ms);
 }
 
 /* θ(t), t_n < t < t_{n+1}, integrated from (t_n, θ_n) by the pair with its own step-size
