@@ -309,7 +309,8 @@ static int drive_gd(dln_run_ctx *c, double *x) {
     if (c->disturbed) { /* x_{k+1} += η D(t_k) (000 eq. 9 discretized) */
       double a = dln_train_disturbance_factor(o, t);
       if (a != 0) dln_vec_axpy(n, eta * a, o->disturbance_D, nxt, nxt);
-      if (c->worst) dln_worst_case_axpy(c->net, o->disturbance_scale, cur, eta, nxt); /* += η D(θ_k) */
+      if (c->worst) /* += η D(θ_k); the undisturbed field −∇φ(θ_k) is gd_sign·g */
+        dln_worst_case_axpy(c->net, o, cur, g, sys->gd_sign, eta, nxt);
       if (noisy) { /* Euler–Maruyama for dθ = −∇φ dt + scale dB_t: += scale·√η·ξ_k, ξ_k ~ N(0, I) */
         dln_rng_fill_gaussian(o->noise_rng, xi, n, 1.0);
         dln_vec_axpy(n, nsd, xi, nxt, nxt);
@@ -413,7 +414,7 @@ static int flow_advance(flow_run *f) {
   dln_train_result *r = f->r;
   if (f->steps >= f->max_steps) {
     /* the mean and the last step say whether the integrator crawled (a discontinuous
-     * right-hand side: worst_case sliding on S^-; a stiff one for an explicit method) or
+     * right-hand side; a stiff one for an explicit method) or
      * t_end is simply far */
     double mean_h = f->steps > 0 ? f->t / (double)f->steps : 0, last_h = f->stp->last_h ? f->stp->last_h(f->stp) : NAN;
     finish(c, DLN_STOP_STEPS, f->t, "step budget of %ld integrator steps reached at t = %.6g (mean step %.3g, last %.3g)",

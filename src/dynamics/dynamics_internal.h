@@ -138,10 +138,16 @@ int dln_integrator_validate(const dln_integrator_type *t, const dln_train_option
 int dln_dyn_validate_rows(const void *base, const dln_option *rows);
 
 /* The worst-case disturbance of 000 §III (worst_case.c): 1 when it applies (untied depth 2,
- * n = m = 1, the factorization loss); out += a·D(θ) with ‖U‖ + ‖V‖ = s; out += −J_D(θ) v. */
+ * n = m = 1, the factorization loss); out += a·D(θ) with ‖U‖ + ‖V‖ = o->disturbance_scale,
+ * and in the sliding band around S^− (‖P + Q‖ ≤ DLN_WORST_BAND (rtol·max(1, ‖P‖ + ‖Q‖) + atol) of o)
+ * D = −(r_P + r_Q)/2 with the undisturbed field rs·r at θ (r may be out; NULL: D = 0
+ * there); out += −J_D(θ) v, out holding ∇²φ v. */
+#define DLN_WORST_BAND 10.0
 int dln_worst_case_applies(const dln_net *net, const dln_loss *loss);
-void dln_worst_case_axpy(const dln_net *net, double s, const double *theta, double a, double *out);
-void dln_worst_case_neg_jvp_add(const dln_net *net, double s, const double *theta, const double *v, double *out);
+void dln_worst_case_axpy(const dln_net *net, const dln_train_options *o, const double *theta, const double *r, double rs,
+                         double a, double *out);
+void dln_worst_case_neg_jvp_add(const dln_net *net, const dln_train_options *o, const double *theta, const double *v,
+                                double *out);
 
 /* Weighted RMS norm with SUNDIALS' weights 1/(atol + rtol |y_i|). */
 double dln_dyn_wrms(size_t n, const double *x, const double *y, double rtol, double atol);

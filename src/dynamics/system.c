@@ -28,7 +28,7 @@ int dln_dyn_rhs(dln_run_ctx *c, double t, const double *theta, double *g) {
   if (rc || !c->disturbed) return rc;
   /* the disturbed flow θ̇ = −∇φ(θ) + D(t) (000 eq. 9, every layer) */
   if (c->worst) { /* D(θ) toward S^− (000 §III; worst_case.c) */
-    dln_worst_case_axpy(c->net, c->opt->disturbance_scale, theta, 1.0, g);
+    dln_worst_case_axpy(c->net, c->opt, theta, g, 1.0, 1.0, g); /* g = −∇φ so far */
     return rc;
   }
   double a = dln_train_disturbance_factor(c->opt, t);
@@ -40,7 +40,7 @@ int dln_dyn_hvp(dln_run_ctx *c, const double *theta, const double *v, double *ou
   c->jtv_evals++;
   int rc = dln_dyn_sys(c)->hvp(c, theta, v, out);
   /* worst case: the field −∇φ + D(θ) has Jacobian −∇²φ + J_D, so the product is (∇²φ − J_D) v */
-  if (!rc && c->worst) dln_worst_case_neg_jvp_add(c->net, c->opt->disturbance_scale, theta, v, out);
+  if (!rc && c->worst) dln_worst_case_neg_jvp_add(c->net, c->opt, theta, v, out);
   return rc;
 }
 
