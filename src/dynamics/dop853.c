@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "dln/error.h"
 #include "dynamics/dynamics_internal.h"
 #include "nvec_fast.h"
@@ -207,7 +208,7 @@ int dln_dop853_dense_prep(dln_run_ctx *c, double t0, double h, const double *y0,
   return 0;
 }
 
-void dln_dop853_dense_eval(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
+DLN_CLONES void dln_dop853_dense_eval(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
                            const double *f1, const double *const F[4], double *out) {
   double x1 = 1 - x;
   const double *F3 = F[0], *F4 = F[1], *F5 = F[2], *F6 = F[3];
@@ -225,9 +226,9 @@ void dln_dop853_dense_eval(size_t n, double x, double h, const double *y0, const
 
 /* dln_dop853_dense_eval at x into u and its d/dt into du, in one pass (the nested form
  * differentiated term by term). */
-void dln_dop853_dense_eval_deriv(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
+DLN_CLONES void dln_dop853_dense_eval_deriv(size_t n, double x, double h, const double *y0, const double *y1, const double *f0,
                                  const double *f1, const double *const F[4], double *u, double *du) {
-  double x1 = 1 - x;
+  double x1 = 1 - x, ih = 1 / h;
   const double *F3 = F[0], *F4 = F[1], *F5 = F[2], *F6 = F[3];
   for (size_t i = 0; i < n; ++i) {
     double d = y1[i] - y0[i], hf0 = h * f0[i];
@@ -238,6 +239,6 @@ void dln_dop853_dense_eval_deriv(size_t n, double x, double h, const double *y0,
     q = p + x * q, p = (hf0 - d) + x * p;
     q = -p + x1 * q, p = d + x1 * p;
     u[i] = y0[i] + x * p;
-    du[i] = (p + x * q) / h;
+    du[i] = (p + x * q) * ih;
   }
 }
