@@ -476,15 +476,50 @@ static int node_f(gauss_stepper *g, int k, const double **f) {
   return 0;
 }
 
-/* The (sub-)step holding t: the cubic Hermite interpolant (HNW I §II.6, eq. 6.7), or the
- * collocation polynomial u where Hermite's end slopes would amplify a stiff component
- * (see the header: a Newton sub-step with h‖f‖∞ > DENSE_STIFF ‖y_b − y_a‖∞). */
+/* θ(t) for t inside piece p by one Gauss step of h' = t − t0 from the piece's start, its
+ * stages guessed from the piece's collocation polynomial: a sample as accurate as a step
+ * (local error O(h'^{2s+1})) that keeps the quadratic invariants C_j (002 Lemma 1) to
+ * round-off, as the steps do. The solver state the next step reads (contraction rate,
+ * Newton streak) is restored, so samples never change the steps; Z, F and the Newton
+ * buffers are scratch between steps, e0 is reloaded at the next step's start. 0, or the
+ * stage solve's failure (the caller then interpolates). */
+static int gauss_side(gauss_stepper *g, const gauss_piece *p, double t, double *out) {
+  const size_t n = g->n;
+  const double hs = t - p->t0, rate = g->rate, rate_h = g->rate_h;
+  const int streak = g->newton_streak, sn = g->solved_newton;
+  for (int i = 0; i < g->s; ++i) { /* Z'_i = u(t0 + c_i h') − θ_0 */
+    double w[2] = {0, 0};
+    for (int j = 0; j < g->s; ++j) w[j] = lagr(g, j, g->cn[i] * hs / p->h);
+    for (size_t q = 0; q < n; ++q) {
+      double acc = 0;
+      for (int j = 0; j < g->s; ++j) acc += w[j] * p->Z[(size_t)j * n + q];
+      g->Z[(size_t)i * n + q] = acc;
+    }
+  }
+  int rc = solve_stages(g, p->t0, p->y, hs);
+  if (!rc) {
+    memset(g->e0, 0, n * sizeof *g->e0);
+    update(g, p->y, hs, out, g->e0);
+  }
+  g->rate = rate, g->rate_h = rate_h, g->newton_streak = streak, g->solved_newton = sn;
+  return rc;
+}
+
+/* The (sub-)step holding t: one Gauss step from its start (gauss_side); where that solve
+ * fails, the cubic Hermite interpolant (HNW I §II.6, eq. 6.7), or the collocation
+ * polynomial u where Hermite's end slopes would amplify a stiff component (see the
+ * header: a Newton sub-step with h‖f‖∞ > DENSE_STIFF ‖y_b − y_a‖∞). */
 static int gauss_dense(dln_stepper *base, double t, double *out) {
   gauss_stepper *g = (gauss_stepper *)base;
   if (!g->npiece) return 1;
   int k = (g->npiece == 2 && t > g->piece[1].t0) ? 1 : 0, kb = (g->npiece == 2 && k == 0) ? 1 : 2;
   const gauss_piece *p = &g->piece[k];
   const double *ya = p->y, *yb = kb == 2 ? g->yend : g->piece[1].y, *fa, *fb;
+  if (t <= p->t0 || t >= p->t0 + p->h) { /* a piece's end: its state */
+    dln_copy(g->n, t <= p->t0 ? ya : yb, out);
+    return 0;
+  }
+  if (gauss_side(g, p, t, out) == 0) return 0;
   if (node_f(g, k, &fa) || node_f(g, kb, &fb)) return 1;
   double h = p->h, fmx = fmax(dln_vec_maxabs(g->n, fa), dln_vec_maxabs(g->n, fb)), dy = 0;
   for (size_t q = 0; q < g->n; ++q) dy = fmax(dy, fabs(yb[q] - ya[q]));
