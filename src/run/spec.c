@@ -320,6 +320,10 @@ const char *dln_spec_where(const dln_spec *spec, const char *name, char *buf, si
     snprintf(buf, len, "option --%s", name);
   else if (g && g->kind == 0 && o->defval && !o->defval[0])
     snprintf(buf, len, "option --%s (not given)", name); /* a value the run needs: how to give it */
+  else if (g && g->kind == 0 && o->defval && spec->source) /* a default the spec file left: which one */
+    snprintf(buf, len, "%s: field \"%s\" (not in the file: default %s)", spec->source, name, o->defval);
+  else if (g && g->kind == 0 && o->defval)
+    snprintf(buf, len, "option --%s (default %s)", name, o->defval);
   else
     snprintf(buf, len, "field \"%s\"", name);
   return buf;
