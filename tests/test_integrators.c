@@ -395,6 +395,18 @@ static void test_gauss_conservation(void **state) {
   dln_net_free(net);
 }
 
+/* Gauss (s = 2, adaptive) options to t_end at rtol (atol = rtol/100) with nsamples samples. */
+static dln_train_options gauss_opts(double t_end, double rtol, int nsamples) {
+  dln_train_options o;
+  dln_train_default_options(&o);
+  o.method = &dln_integrator_gauss;
+  o.t_end = t_end;
+  o.rtol = rtol;
+  o.atol = rtol * 1e-2;
+  o.nsamples = nsamples;
+  return o;
+}
+
 /* Samples keep the quadratic invariants too: each is one Gauss step from the start of its
  * (sub-)step (gauss.c: gauss_side), so C_j (002 Lemma 1) drifts by round-off at every one of
  * 120 samples at rtol 1e-11, as at the steps; the cubic Hermite interpolant used before put
@@ -431,13 +443,7 @@ static void test_gauss_sample_conservation(void **state) {
   for (int j = 1; j <= 3; ++j) tu_fill_gauss((size_t)widths[j] * widths[j - 1], th0 + net->offset[j], 0.3);
   long steps[2];
   for (int k = 0; k < 2; ++k) {
-    dln_train_options o;
-    dln_train_default_options(&o);
-    o.method = &dln_integrator_gauss;
-    o.t_end = 12.0;
-    o.rtol = 1e-11;
-    o.atol = 1e-13;
-    o.nsamples = k ? 120 : 2;
+    dln_train_options o = gauss_opts(12.0, 1e-11, k ? 120 : 2);
     drift_samples ds = {net, th0, 0, 0};
     o.on_sample = on_drift;
     o.on_sample_ctx = &ds;
@@ -619,13 +625,7 @@ static void test_gauss_dense_output(void **state) {
   long steps[2];
   double worst = 0;
   for (int k = 0; k < 2; ++k) {
-    dln_train_options o;
-    dln_train_default_options(&o);
-    o.method = &dln_integrator_gauss;
-    o.t_end = 2.0;
-    o.rtol = 1e-9;
-    o.atol = 1e-11;
-    o.nsamples = k ? 101 : 2;
+    dln_train_options o = gauss_opts(2.0, 1e-9, k ? 101 : 2);
     dln_observer *obs = NULL;
     assert_int_equal(dln_observer_alloc(&obs, p.net, p.loss, p.W0, DLN_OBS_LOSS), DLN_OK);
     int nc = dln_observer_ncols(obs);

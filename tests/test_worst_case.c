@@ -270,6 +270,20 @@ static void test_budget_message(void **state) {
   unmake(&p);
 }
 
+/* −hvp against central differences of the right-hand side at x (rtol sets the band). */
+static void probe_jacobian(const problem *p, const double *x, double rtol, const char *where) {
+  const dln_integrator_type jac = {"jac_probe", "compares hvp with differences", 0, NULL, 0, NULL, jac_create, NULL};
+  dln_train_options o = opts(&jac, 0, 1.0, rtol);
+  double th[NP];
+  dln_train_result r;
+  memcpy(th, x, sizeof th);
+  assert_int_not_equal(dln_train(p->net, p->loss, th, &o, NULL, NULL, &r), DLN_OK);
+  assert_non_null(strstr(dln_last_error(), "jac: done"));
+  print_message("worst_case Jacobian%s: |J v + hvp| = %.2e (|J v| = %.2e)\n", where, jac_err, jac_scale);
+  assert_true(jac_scale > 0.1);
+  assert_true(jac_err <= 1e-8 * jac_scale);
+}
+
 /* The exact Jacobian of −∇φ + D(θ) (the implicit methods' products) within 1e-8 of central
  * differences (their error ~h² = 1e-12); without the J_D term the error would be
  * (s/2)/‖u‖ · O(1) ≈ 0.1. */
@@ -277,26 +291,11 @@ static void test_jacobian(void **state) {
   (void)state;
   problem p;
   make(&p);
-  const dln_integrator_type jac = {"jac_probe", "compares hvp with differences", 0, NULL, 0, NULL, jac_create, NULL};
-  dln_train_options o = opts(&jac, 0, 1.0, 1e-8);
-  double th[NP];
-  dln_train_result r;
-  memcpy(th, th0, sizeof th);
-  assert_int_not_equal(dln_train(p.net, p.loss, th, &o, NULL, NULL, &r), DLN_OK);
-  assert_non_null(strstr(dln_last_error(), "jac: done"));
-  print_message("worst_case Jacobian: |J v + hvp| = %.2e (|J v| = %.2e)\n", jac_err, jac_scale);
-  assert_true(jac_scale > 0.1);
-  assert_true(jac_err <= 1e-8 * jac_scale);
+  probe_jacobian(&p, th0, 1e-8, "");
   /* in the sliding band (rtol 1e-3: ‖P + Q‖ ≤ ≈ 0.03 here, the differences' steps stay inside):
    * −J = −∇²φ − (J_rP + J_rQ)/2 on both blocks */
   const double near[NP] = {0.7, -0.2, -0.7 + 1e-3, 0.2 - 2e-3};
-  o = opts(&jac, 0, 1.0, 1e-3);
-  memcpy(th, near, sizeof th);
-  assert_int_not_equal(dln_train(p.net, p.loss, th, &o, NULL, NULL, &r), DLN_OK);
-  assert_non_null(strstr(dln_last_error(), "jac: done"));
-  print_message("worst_case Jacobian in the sliding band: |J v + hvp| = %.2e (|J v| = %.2e)\n", jac_err, jac_scale);
-  assert_true(jac_scale > 0.1);
-  assert_true(jac_err <= 1e-8 * jac_scale);
+  probe_jacobian(&p, near, 1e-3, " in the sliding band");
   unmake(&p);
 }
 
