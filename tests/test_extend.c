@@ -94,7 +94,7 @@ static int q_loss(const dln_task_options *o, const dln_task_data *d, dln_loss **
 }
 
 static const dln_task_type quartic_task = {"quartic", "1/4 |W - Ybar|_F^4 (test_extend)", quartic_rows, sizeof(quartic_options),
-                                           quartic_files, q_caps, NULL, q_shape, q_data, q_loss, NULL, NULL, NULL};
+                                           quartic_files, q_caps, NULL, q_shape, q_data, q_loss, NULL, NULL, NULL, NULL};
 
 /* ---- the explicit Euler integrator -------------------------------------------------------- */
 

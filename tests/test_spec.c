@@ -63,6 +63,28 @@ static void test_defaults(void **state) {
   dln_spec_free(&s);
 }
 
+/* A task type's defaults (dln_task_type.defaults; logistic: rows 1) apply where the user set
+ * nothing, are undone when the task changes, and never override a value the user set. */
+static void test_task_defaults(void **state) {
+  (void)state;
+  dln_spec s;
+  char wb[128];
+  assert_int_equal(dln_spec_default(&s), DLN_OK);
+  assert_int_equal(s.data.rows, 5);
+  assert_int_equal(dln_spec_set(&s, "task", "logistic"), DLN_OK);
+  assert_int_equal(s.data.rows, 1);
+  assert_int_equal(dln_spec_check(&s), DLN_OK);
+  assert_string_equal(dln_spec_where(&s, "rows", wb, sizeof wb), "option --rows (default 1)");
+  assert_int_equal(dln_spec_set(&s, "task", "factorization"), DLN_OK);
+  assert_int_equal(s.data.rows, 5); /* undone */
+  assert_int_equal(dln_spec_set(&s, "rows", "3"), DLN_OK);
+  assert_int_equal(dln_spec_set(&s, "task", "logistic"), DLN_OK);
+  assert_int_equal(s.data.rows, 3); /* the user's value stays, and the check refuses it */
+  assert_int_equal(dln_spec_check(&s), DLN_EINVAL);
+  assert_non_null(strstr(dln_last_error(), "option --rows: expected 1 (binary logistic"));
+  dln_spec_free(&s);
+}
+
 static void test_setters(void **state) {
   (void)state;
   dln_spec s;
@@ -147,7 +169,7 @@ static void test_json_ok(void **state) {
   assert_string_equal(dln_spec_where(&s, "t_end", wb, sizeof wb), "s.json:5:3: field \"t_end\"");
   assert_string_equal(dln_spec_where(&s, "eta", wb, sizeof wb), "s.json:4:3: field \"eta\"");
   /* a default the file left names itself and its value */
-  assert_string_equal(dln_spec_where(&s, "rtol", wb, sizeof wb), "s.json: field \"rtol\" (not in the file: default 1e-8)");
+  assert_string_equal(dln_spec_where(&s, "rtol", wb, sizeof wb), "s.json: field \"rtol\" (not in the file: default 1e-08)");
   dln_spec_free(&s);
 }
 
@@ -308,7 +330,7 @@ static void test_json_file(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults),     cmocka_unit_test(test_setters),          cmocka_unit_test(test_json_ok),
+      cmocka_unit_test(test_defaults),     cmocka_unit_test(test_task_defaults), cmocka_unit_test(test_setters),          cmocka_unit_test(test_json_ok),
       cmocka_unit_test(test_json_bad),     cmocka_unit_test(test_check_cli_values), cmocka_unit_test(test_json_file),
       cmocka_unit_test(test_methods),
   };

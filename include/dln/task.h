@@ -122,6 +122,10 @@ typedef struct dln_task_type {
   /* Other task types whose option rows this one reads too (completion reads sensing's m),
    * NULL-terminated; NULL: none. */
   const struct dln_task_type *const *uses;
+  /* Common options this task defaults differently, {name, value, ..., NULL} (logistic:
+   * {"rows", "1"}): a spec takes them where its user set nothing, when its task is set
+   * (and undoes them when the task changes). NULL: none. */
+  const char *const *defaults;
 } dln_task_type;
 
 /* The common rows (ground truth) and the built-in task types. */

@@ -237,8 +237,30 @@ void dln_spec_free(dln_spec *spec) {
   spec->source = NULL;
 }
 
+/* The common options a task type defaults differently (dln_task_type.defaults): where the
+ * user set nothing (origin kind 0), the previous task's are undone and the new one's set. */
+static int task_defaults(dln_spec *spec, const dln_task_type *old, const dln_task_type *neu) {
+  if (old == neu) return DLN_OK;
+  for (int pass = 0; pass < 2; ++pass) {
+    const dln_task_type *t = pass ? neu : old;
+    for (int i = 0; t && t->defaults && t->defaults[i] && t->defaults[i + 1]; i += 2) {
+      const dln_spec_option *o = dln_spec_find(t->defaults[i]);
+      if (!o || spec->origin[dln_spec_index(o)].kind != 0) continue;
+      char where[128];
+      snprintf(where, sizeof where, "task %s's default of \"%s\"", t->name, o->name);
+      int st = dln_option_set(block_base(spec, o->block), o->row, pass ? t->defaults[i + 1] : (o->defval ? o->defval : ""), where);
+      if (st) return st;
+    }
+  }
+  return DLN_OK;
+}
+
 int dln_spec_set_text(dln_spec *spec, const dln_spec_option *o, const char *text, const char *where) {
-  return dln_option_set(block_base(spec, o->block), o->row, text, where);
+  int task = strcmp(o->name, "task") == 0;
+  const dln_task_type *old = task && spec->task ? dln_task_find(spec->task) : NULL;
+  int st = dln_option_set(block_base(spec, o->block), o->row, text, where);
+  if (!st && task && spec->task) st = task_defaults(spec, old, dln_task_find(spec->task));
+  return st;
 }
 
 int dln_spec_default(dln_spec *spec) {
@@ -314,6 +336,7 @@ const char *dln_spec_where(const dln_spec *spec, const char *name, char *buf, si
   DLN_ARGS_P(spec, name, buf);
   const dln_spec_option *o = dln_spec_find(name);
   const dln_spec_origin *g = o ? &spec->origin[dln_spec_index(o)] : NULL;
+  char vb[64];
   if (g && g->kind == 1 && spec->source)
     snprintf(buf, len, "%s:%d:%d: field \"%s\"", spec->source, g->line, g->col, name);
   else if (g && g->kind == 2)
@@ -321,9 +344,10 @@ const char *dln_spec_where(const dln_spec *spec, const char *name, char *buf, si
   else if (g && g->kind == 0 && o->defval && !o->defval[0])
     snprintf(buf, len, "option --%s (not given)", name); /* a value the run needs: how to give it */
   else if (g && g->kind == 0 && o->defval && spec->source) /* a default the spec file left: which one */
-    snprintf(buf, len, "%s: field \"%s\" (not in the file: default %s)", spec->source, name, o->defval);
+    snprintf(buf, len, "%s: field \"%s\" (not in the file: default %s)", spec->source, name,
+             dln_spec_value_text(spec, o, vb, sizeof vb));
   else if (g && g->kind == 0 && o->defval)
-    snprintf(buf, len, "option --%s (default %s)", name, o->defval);
+    snprintf(buf, len, "option --%s (default %s)", name, dln_spec_value_text(spec, o, vb, sizeof vb));
   else
     snprintf(buf, len, "field \"%s\"", name);
   return buf;

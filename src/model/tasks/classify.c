@@ -329,6 +329,8 @@ static const dln_task_unused logi_unused[] = {
 static const dln_task_unused soft_unused[] = { /* rows stays: the number of classes K */
     {"x_file", "n_samples,x_rank,noise,cols,target,rank,singular_values,target_sigma,target_file"}, {NULL, NULL}};
 
+static const char *const logi_defaults[] = {"rows", "1", NULL}; /* d_N = 1 */
+
 const dln_task_type dln_task_logistic = {
     .name = "logistic",
     .summary = "(1/n) sum_i log(1 + exp(-y_i W x_i)), labels y_i = +-1, d_N = 1 (002 sec. 2); data: sign(W_true X + noise)",
@@ -340,6 +342,7 @@ const dln_task_type dln_task_logistic = {
     .loss = logi_loss,
     .unused = logi_unused,
     .uses = cls_uses,
+    .defaults = logi_defaults,
 };
 
 const dln_task_type dln_task_softmax = {

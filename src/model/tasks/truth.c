@@ -21,7 +21,7 @@ static const char *const targets[] = {"gaussian", "lowrank", NULL};
 /* clang-format off */
 static const dln_option common_rows[] = {
   {"target", DLN_OPT_ENUM, OFF(target), "gaussian", "synthetic target / true matrix: i.i.d. N(0, target_sigma^2), or low rank with singular_values", targets, DLN_OPTR_NONE, 0, 0, NULL, NULL},
-  {"rows", DLN_OPT_INT, OFF(rows), "5", "rows of the synthetic target = output dimension d_N", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
+  {"rows", DLN_OPT_INT, OFF(rows), "5", "rows of the synthetic target = output dimension d_N (task logistic: 1)", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
   {"cols", DLN_OPT_INT, OFF(cols), "10", "columns of the synthetic target = input dimension d_0", NULL, DLN_OPTR_MIN, 1, 0, NULL, NULL},
   {"rank", DLN_OPT_INT, OFF(rank), "0", "lowrank target without singular_values: rank r with singular values r, r-1, ..., 1", NULL, DLN_OPTR_MIN, 0, 0, NULL, NULL},
   {"singular_values", DLN_OPT_DOUBLELIST, OFF(singular_values), "", "singular values of a lowrank target (eigenvalues, any sign, with symmetric_target)", NULL, DLN_OPTR_ANY, 0, 0, dln_optcheck_finite_items, NULL},
