@@ -581,7 +581,10 @@ static int rkc_dense(dln_stepper *base, double t, double *out) {
       s->dense_side = dmax < 1e300 && (dmax <= 0 || dense_defect(s, h, out) > dmax);
       s->dense_ready = 1;
     }
-    if (s->dense_side && t > s->to && t < s->t) return rk_side(s, t, out);
+    /* a step whose interpolant failed its defect test: the sample integrated from the step's
+     * start; should that integration fail (1000 attempts, a non-finite right-hand side), the
+     * interpolant, as for a step that passed */
+    if (s->dense_side && t > s->to && t < s->t && rk_side(s, t, out) == 0) return 0;
     dln_dop853_dense_eval(s->n, (t - s->to) / h, h, s->yo, s->y, s->fo, s->f, (const double *const *)s->dF, out);
     return 0;
   }
